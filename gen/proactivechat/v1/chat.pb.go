@@ -81,9 +81,6 @@ const (
 	ChatEndReason_CHAT_END_REASON_UNSPECIFIED ChatEndReason = 0
 	// Both participants left by closing their chat windows.
 	ChatEndReason_CHAT_END_REASON_BOTH_LEFT ChatEndReason = 1
-	// The visitor left the site (its widget streams stayed closed past the
-	// grace period) and the agent then left.
-	ChatEndReason_CHAT_END_REASON_VISITOR_GONE ChatEndReason = 2
 )
 
 // Enum value maps for ChatEndReason.
@@ -91,12 +88,10 @@ var (
 	ChatEndReason_name = map[int32]string{
 		0: "CHAT_END_REASON_UNSPECIFIED",
 		1: "CHAT_END_REASON_BOTH_LEFT",
-		2: "CHAT_END_REASON_VISITOR_GONE",
 	}
 	ChatEndReason_value = map[string]int32{
-		"CHAT_END_REASON_UNSPECIFIED":  0,
-		"CHAT_END_REASON_BOTH_LEFT":    1,
-		"CHAT_END_REASON_VISITOR_GONE": 2,
+		"CHAT_END_REASON_UNSPECIFIED": 0,
+		"CHAT_END_REASON_BOTH_LEFT":   1,
 	}
 )
 
@@ -622,7 +617,8 @@ func (x *ChatMessage) GetIdempotencyKey() string {
 	return ""
 }
 
-// ParticipantLeft says one side closed its chat window.
+// ParticipantLeft says one side closed its chat window, or the visitor left
+// the site (its widget streams stayed closed past the grace period).
 type ParticipantLeft struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Participant   *Participant           `protobuf:"bytes,1,opt,name=participant,proto3" json:"participant,omitempty"`
@@ -826,11 +822,10 @@ const file_proactivechat_v1_chat_proto_rawDesc = "" +
 	"\tChatState\x12\x1a\n" +
 	"\x16CHAT_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CHAT_STATE_ACTIVE\x10\x01\x12\x14\n" +
-	"\x10CHAT_STATE_ENDED\x10\x02*q\n" +
+	"\x10CHAT_STATE_ENDED\x10\x02*O\n" +
 	"\rChatEndReason\x12\x1f\n" +
 	"\x1bCHAT_END_REASON_UNSPECIFIED\x10\x00\x12\x1d\n" +
-	"\x19CHAT_END_REASON_BOTH_LEFT\x10\x01\x12 \n" +
-	"\x1cCHAT_END_REASON_VISITOR_GONE\x10\x02*m\n" +
+	"\x19CHAT_END_REASON_BOTH_LEFT\x10\x01*m\n" +
 	"\x0fParticipantRole\x12 \n" +
 	"\x1cPARTICIPANT_ROLE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18PARTICIPANT_ROLE_VISITOR\x10\x01\x12\x1a\n" +

@@ -1,0 +1,35 @@
+package domain
+
+// Broker fans live events out to the streams that follow them. Events are
+// published only after what they describe is durable; a subscriber that falls
+// behind is cut off and recovers from the Store, so the Broker may drop
+// events but never reorders those of one topic.
+type Broker interface {
+	// Subscribe starts receiving events published to topic from now on.
+	Subscribe(topic string) Subscription
+	// Publish sends ev to the topic's subscribers without blocking.
+	Publish(topic string, ev any)
+}
+
+// Subscription is one subscriber's feed.
+type Subscription interface {
+	// Events yields published events. It is closed when the broker cut the
+	// subscriber off for falling behind (Dropped then reports true) or after
+	// Close.
+	Events() <-chan any
+	// Dropped reports whether events were lost because the subscriber was
+	// too slow.
+	Dropped() bool
+	Close()
+}
+
+// Topic names. Chat topics carry ChatEvent and Typing; visitor topics carry
+// VisitorChanged; site presence topics carry PresenceChanged.
+func chatTopic(chatID string) string       { return "chat/" + chatID }
+func visitorTopic(visitorID string) string { return "visitor/" + visitorID }
+func presenceTopic(siteID string) string   { return "presence/" + siteID }
+
+// VisitorChanged tells a visitor's streams that its chat started or ended.
+type VisitorChanged struct {
+	VisitorID string
+}

@@ -1,0 +1,59 @@
+package domain
+
+import "context"
+
+// Store keeps the durable state: sites, agents, visitors, chats and chat
+// events. The embedded default is bbolt; a distributed engine can take its
+// place for sites that outgrow one node.
+type Store interface {
+	// View runs fn in a read-only snapshot. Keep fn short: it holds the
+	// snapshot open.
+	View(ctx context.Context, fn func(ReadTx) error) error
+	// Update runs fn in a read-write transaction and returns once the
+	// transaction is durable (committed and synced). Concurrent updates may
+	// share one commit. fn may run more than once, so it must have no effect
+	// outside the transaction except through OnCommit hooks; when fn returns
+	// an error none of its writes are kept.
+	Update(ctx context.Context, fn func(WriteTx) error) error
+	Close() error
+}
+
+// ReadTx reads a consistent snapshot. Getters return a *Error with
+// CodeNotFound when the record does not exist. Returned values are copies the
+// caller may change.
+type ReadTx interface {
+	Site(id string) (*Site, error)
+	Sites() ([]*Site, error)
+	Agent(id string) (*Agent, error)
+	Agents() ([]*Agent, error)
+	Visitor(id string) (*Visitor, error)
+	// VisitorByTokenHash finds the visitor a session token belongs to.
+	VisitorByTokenHash(hash []byte) (*Visitor, error)
+	Chat(id string) (*Chat, error)
+	// ChatEvents returns up to limit events of a chat with Seq > afterSeq,
+	// in sequence order.
+	ChatEvents(chatID string, afterSeq uint32, limit int) ([]ChatEvent, error)
+	// MessageSeqByKey finds the message a sender appended with an
+	// idempotency key.
+	MessageSeqByKey(chatID, senderID, key string) (seq uint32, found bool, err error)
+}
+
+// WriteTx is a ReadTx that also writes. Its reads see its own writes.
+type WriteTx interface {
+	ReadTx
+	PutSite(*Site) error
+	PutAgent(*Agent) error
+	PutVisitor(*Visitor) error
+	// PutVisitorToken maps a session token's hash to its visitor.
+	PutVisitorToken(hash []byte, visitorID string) error
+	PutChat(*Chat) error
+	// AppendChatEvent stores an event. Its Seq must be the chat's previous
+	// last event plus one; a message with an idempotency key is also
+	// indexed for MessageSeqByKey.
+	AppendChatEvent(ChatEvent) error
+	// OnCommit registers f to run after the transaction is durable. Hooks of
+	// concurrent updates run one at a time, in commit order, so events
+	// published from them reach subscribers in the order they were stored.
+	// Hooks must not block.
+	OnCommit(f func())
+}
