@@ -1,0 +1,203 @@
+// Package app assembles the Proactive Chat server: the bbolt store, the
+// in-process broker, the domain service, and every transport on one port.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/proactivechat/proactivechat/gen/openapi"
+	"github.com/proactivechat/proactivechat/server/bolt"
+	"github.com/proactivechat/proactivechat/server/domain"
+	"github.com/proactivechat/proactivechat/server/gateway"
+	"github.com/proactivechat/proactivechat/server/inmem"
+	"github.com/proactivechat/proactivechat/server/rpc"
+)
+
+// Config is how the server runs.
+type Config struct {
+	// Addr is the TCP address to listen on, e.g. ":8080".
+	Addr string
+	// DBPath is the bbolt file; its directory is created if missing.
+	DBPath string
+	Logger *slog.Logger
+	// Clock, PresenceGrace and KeepAliveInterval default to the domain's
+	// defaults; tests set them.
+	Clock             domain.Clock
+	PresenceGrace     time.Duration
+	KeepAliveInterval time.Duration
+}
+
+// Limits of the HTTP server.
+const (
+	// maxRequestBytes bounds one RPC request message.
+	maxRequestBytes = 1 << 20
+	// compressMinBytes: smaller responses are not worth gzip's CPU.
+	compressMinBytes = 1024
+)
+
+// App is a running server.
+type App struct {
+	cfg     Config
+	log     *slog.Logger
+	Store   *bolt.Store
+	Service *domain.Service
+	server  *http.Server
+	ln      net.Listener
+	// gatewayLn carries the REST gateway's gRPC calls to our own handlers
+	// in memory, whatever address and TLS the public listener has.
+	gatewayLn   *bufconn.Listener
+	gatewayConn *grpc.ClientConn
+	serveErr    chan error
+}
+
+// Open opens the store and builds the server; Start begins serving.
+func Open(cfg Config) (*App, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	store, err := bolt.Open(cfg.DBPath)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: cfg.Logger, Store: store, serveErr: make(chan error, 2)}
+	a.Service = domain.NewService(domain.Config{
+		Store:             store,
+		Broker:            inmem.NewBroker(0),
+		Clock:             cfg.Clock,
+		Logger:            cfg.Logger,
+		PresenceGrace:     cfg.PresenceGrace,
+		KeepAliveInterval: cfg.KeepAliveInterval,
+	})
+	handler, err := a.handler()
+	if err != nil {
+		a.Service.Close()
+		store.Close()
+		return nil, err
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	a.server = &http.Server{
+		Handler:   handler,
+		Protocols: &protocols,
+		// No ReadTimeout or WriteTimeout: they would cut long streams.
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		HTTP2: &http.HTTP2Config{
+			// Ping idle HTTP/2 connections so vanished clients are noticed.
+			SendPingTimeout: 30 * time.Second,
+			PingTimeout:     15 * time.Second,
+		},
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	return a, nil
+}
+
+func (a *App) handler() (http.Handler, error) {
+	mux := http.NewServeMux()
+	rpc.Mount(mux, a.Service, a.log,
+		connect.WithCompressMinBytes(compressMinBytes),
+		connect.WithReadMaxBytes(maxRequestBytes),
+		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
+			a.log.ErrorContext(ctx, "panic in handler", "procedure", spec.Procedure, "panic", p)
+			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+		}),
+	)
+	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(rpc.ServiceNames...)))
+	reflector := grpcreflect.NewStaticReflector(rpc.ServiceNames...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+
+	a.gatewayLn = bufconn.Listen(1 << 20)
+	conn, err := grpc.NewClient("passthrough:///proactivechat",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return a.gatewayLn.DialContext(ctx)
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("gateway connection: %w", err)
+	}
+	a.gatewayConn = conn
+	rest, err := gateway.New(context.Background(), conn)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/v1/", rest)
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openapi.JSON)
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprint(w, indexText)
+	})
+	return mux, nil
+}
+
+const indexText = `Proactive Chat server
+
+  REST API      /v1/…         (OpenAPI document: /openapi.json)
+  gRPC, Connect, gRPC-Web     proactivechat.v1.{Admin,Visitor,Agent,Chat}Service on this port
+  Health        grpc.health.v1.Health; reflection is on (grpcurl -plaintext HOST:PORT list)
+`
+
+// Listen opens the public TCP listener. TCP keep-alive probes find peers
+// that vanished without closing (about 30 s), so their streams end and a
+// visitor who is gone stops counting as online.
+func (a *App) Listen() error {
+	lc := net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{
+		Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3,
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+	}
+	a.ln = ln
+	return nil
+}
+
+// Addr is the address the server listens on, once Listen returned.
+func (a *App) Addr() net.Addr { return a.ln.Addr() }
+
+// Start serves on the listener and on the gateway's in-memory listener.
+// Errors appear on Wait.
+func (a *App) Start() {
+	go func() { a.serveErr <- a.server.Serve(a.ln) }()
+	go func() { a.serveErr <- a.server.Serve(a.gatewayLn) }()
+}
+
+// Wait returns when serving failed for a reason other than shutdown.
+func (a *App) Wait() error {
+	err := <-a.serveErr
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops gracefully: streams are told to end (clients resume
+// elsewhere), in-flight calls finish, then the database closes. Writes that
+// were acknowledged are already durable.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.Service.Close()
+	err := a.server.Shutdown(ctx)
+	if err != nil {
+		a.server.Close()
+	}
+	a.gatewayConn.Close()
+	return errors.Join(err, a.Store.Close())
+}

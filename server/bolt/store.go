@@ -1,0 +1,211 @@
+// Package bolt implements domain.Store on bbolt, an embedded B+tree in one
+// file. Records are the API's protobuf messages, so stored data evolves by
+// the same field-numbering rules as the wire format.
+package bolt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/proactivechat/proactivechat/server/domain"
+)
+
+// Bucket names. All of them are created when the file is opened, so
+// transactions never have to check that a bucket exists.
+var (
+	sitesBucket         = []byte("sites")          // site id → pb.Site
+	agentsBucket        = []byte("agents")         // agent id → pb.Agent
+	visitorsBucket      = []byte("visitors")       // visitor id → pb.Visitor
+	visitorTokensBucket = []byte("visitor_tokens") // token hash → visitor id
+	chatsBucket         = []byte("chats")          // chat id → pb.Chat
+	chatEventsBucket    = []byte("chat_events")    // eventKey → pb.ChatEvent
+	messageKeysBucket   = []byte("message_keys")   // messageKey → seq
+)
+
+var allBuckets = [][]byte{
+	sitesBucket,
+	agentsBucket,
+	visitorsBucket,
+	visitorTokensBucket,
+	chatsBucket,
+	chatEventsBucket,
+	messageKeysBucket,
+}
+
+const (
+	defaultMaxBatch    = 512
+	defaultLockTimeout = 1 * time.Second
+)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	maxBatch    int
+	lockTimeout time.Duration
+}
+
+// WithMaxBatch caps how many Updates share one commit (default 512). Bigger
+// batches spread one fsync over more writes, but a failing fn that already
+// wrote makes the whole batch run again.
+func WithMaxBatch(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxBatch = n
+		}
+	}
+}
+
+// WithLockTimeout sets how long Open waits for another holder of the file
+// to release it (default 1s) before giving up.
+func WithLockTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.lockTimeout = d
+		}
+	}
+}
+
+// Store is a domain.Store in one bbolt file. Reads run concurrently; all
+// writes go through one writer goroutine that commits whatever has queued
+// up in one transaction, so concurrent writers share an fsync while a lone
+// writer waits for nothing but its own commit.
+type Store struct {
+	db       *bbolt.DB
+	path     string
+	maxBatch int
+
+	// mu is held for reading while a request is sent on queue and for
+	// writing while queue is closed, so nobody sends on a closed channel.
+	mu     sync.RWMutex
+	closed bool
+	queue  chan *request
+
+	writerDone chan struct{}
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+var _ domain.Store = (*Store)(nil)
+
+// Open opens or creates the store at path, creating its directory if
+// needed. It fails after the lock timeout if another process, or another
+// Store in this one, has the file open.
+func Open(path string, opts ...Option) (*Store, error) {
+	o := options{maxBatch: defaultMaxBatch, lockTimeout: defaultLockTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.lockTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open store %s: file is in use by another process or store (no lock after %s): %w", path, o.lockTimeout, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s := &Store{
+		db:         db,
+		path:       path,
+		maxBatch:   o.maxBatch,
+		queue:      make(chan *request, o.maxBatch),
+		writerDone: make(chan struct{}),
+	}
+	go s.write()
+	return s, nil
+}
+
+// Path returns the file the store was opened at.
+func (s *Store) Path() string { return s.path }
+
+// Close stops accepting updates, lets the writer commit those already
+// queued, and closes the file. It must not be called from an Update fn or an
+// OnCommit hook, which run on the writer it waits for. Later calls return
+// the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.queue)
+		s.mu.Unlock()
+		<-s.writerDone
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("close store %s: %w", s.path, err)
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+// errClosed is a fresh error each time, because callers may change it.
+func errClosed() error {
+	return domain.Errorf(domain.CodeUnavailable, "store is closed")
+}
+
+// View runs fn in a read-only snapshot. It bypasses the writer, so reads
+// never wait for commits.
+func (s *Store) View(ctx context.Context, fn func(domain.ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.isClosed() {
+		return errClosed()
+	}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return fn(&readTx{tx: tx})
+	})
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return errClosed()
+	}
+	return err
+}
+
+// Backup writes a consistent copy of the whole file to w while reads and
+// writes go on, and returns the number of bytes written. The copy is a
+// bbolt file that Open accepts.
+func (s *Store) Backup(w io.Writer) (int64, error) {
+	if s.isClosed() {
+		return 0, errClosed()
+	}
+	var n int64
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return 0, errClosed()
+	}
+	if err != nil {
+		return n, fmt.Errorf("back up store %s: %w", s.path, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,328 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	bbolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/proactivechat/proactivechat/server/domain"
+	"github.com/proactivechat/proactivechat/server/protoconv"
+)
+
+// readTx is a domain.ReadTx over a bbolt transaction. Everything it returns
+// is decoded into fresh memory: bbolt's values point into the memory map
+// and are only valid until the transaction ends.
+type readTx struct {
+	tx *bbolt.Tx
+}
+
+var _ domain.ReadTx = (*readTx)(nil)
+
+// message is the constraint for a generated message type M used through its
+// pointer *M.
+type message[M any] interface {
+	*M
+	proto.Message
+}
+
+// decode unmarshals v into a new M and converts it to the domain.
+func decode[M any, P message[M], D any](v []byte, conv func(P) D) (D, error) {
+	var m M
+	if err := proto.Unmarshal(v, P(&m)); err != nil {
+		var zero D
+		return zero, err
+	}
+	return conv(&m), nil
+}
+
+// get reads and decodes one record; found is false when there is none.
+func get[M any, P message[M], D any](r *readTx, bucket []byte, id string, conv func(P) D) (d D, found bool, err error) {
+	v := r.tx.Bucket(bucket).Get([]byte(id))
+	if v == nil {
+		return d, false, nil
+	}
+	d, err = decode(v, conv)
+	if err != nil {
+		return d, false, fmt.Errorf("decode %s %q: %w", bucket, id, err)
+	}
+	return d, true, nil
+}
+
+// list reads and decodes every record of a bucket, in key order.
+func list[M any, P message[M], D any](r *readTx, bucket []byte, conv func(P) D) ([]D, error) {
+	var out []D
+	err := r.tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+		d, err := decode(v, conv)
+		if err != nil {
+			return fmt.Errorf("decode %s %q: %w", bucket, k, err)
+		}
+		out = append(out, d)
+		return nil
+	})
+	return out, err
+}
+
+func (r *readTx) Site(id string) (*domain.Site, error) {
+	s, found, err := get(r, sitesBucket, id, protoconv.SiteFromProto)
+	if err == nil && !found {
+		err = domain.Errorf(domain.CodeNotFound, "site %q not found", id)
+	}
+	return s, err
+}
+
+func (r *readTx) Sites() ([]*domain.Site, error) {
+	return list(r, sitesBucket, protoconv.SiteFromProto)
+}
+
+func (r *readTx) Agent(id string) (*domain.Agent, error) {
+	a, found, err := get(r, agentsBucket, id, protoconv.AgentFromProto)
+	if err == nil && !found {
+		err = domain.Errorf(domain.CodeNotFound, "agent %q not found", id)
+	}
+	return a, err
+}
+
+func (r *readTx) Agents() ([]*domain.Agent, error) {
+	return list(r, agentsBucket, protoconv.AgentFromProto)
+}
+
+func (r *readTx) Visitor(id string) (*domain.Visitor, error) {
+	v, found, err := get(r, visitorsBucket, id, protoconv.VisitorFromProto)
+	if err == nil && !found {
+		err = domain.Errorf(domain.CodeNotFound, "visitor %q not found", id)
+	}
+	return v, err
+}
+
+// VisitorByTokenHash reports a token whose visitor is gone as not found
+// too: to the caller either way the session is not valid.
+func (r *readTx) VisitorByTokenHash(hash []byte) (*domain.Visitor, error) {
+	id := r.tx.Bucket(visitorTokensBucket).Get(hash)
+	if id == nil {
+		return nil, domain.Errorf(domain.CodeNotFound, "visitor session not found")
+	}
+	v, found, err := get(r, visitorsBucket, string(id), protoconv.VisitorFromProto)
+	if err == nil && !found {
+		err = domain.Errorf(domain.CodeNotFound, "visitor session not found")
+	}
+	return v, err
+}
+
+func (r *readTx) Chat(id string) (*domain.Chat, error) {
+	c, found, err := get(r, chatsBucket, id, protoconv.ChatFromProto)
+	if err == nil && !found {
+		err = domain.Errorf(domain.CodeNotFound, "chat %q not found", id)
+	}
+	return c, err
+}
+
+// ChatEvents treats a limit of zero or less as no limit.
+func (r *readTx) ChatEvents(chatID string, afterSeq uint32, limit int) ([]domain.ChatEvent, error) {
+	if err := checkID("chat id", chatID); err != nil {
+		return nil, err
+	}
+	if afterSeq == math.MaxUint32 {
+		return nil, nil
+	}
+	prefix := chatPrefix(chatID)
+	var events []domain.ChatEvent
+	c := r.tx.Bucket(chatEventsBucket).Cursor()
+	for k, v := c.Seek(eventKey(chatID, afterSeq+1)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if limit > 0 && len(events) == limit {
+			break
+		}
+		ev, err := decode(v, protoconv.ChatEventFromProto)
+		if err != nil {
+			return nil, fmt.Errorf("decode %s %q: %w", chatEventsBucket, k, err)
+		}
+		events = append(events, ev)
+	}
+	return events, nil
+}
+
+// MessageSeqByKey never finds an empty key, as those are not indexed.
+func (r *readTx) MessageSeqByKey(chatID, senderID, key string) (uint32, bool, error) {
+	if err := checkID("chat id", chatID); err != nil {
+		return 0, false, err
+	}
+	if err := checkID("sender id", senderID); err != nil {
+		return 0, false, err
+	}
+	if key == "" {
+		return 0, false, nil
+	}
+	v := r.tx.Bucket(messageKeysBucket).Get(messageKey(chatID, senderID, key))
+	if v == nil {
+		return 0, false, nil
+	}
+	if len(v) != 4 {
+		return 0, false, fmt.Errorf("decode %s %q: %d bytes, want 4", messageKeysBucket, key, len(v))
+	}
+	return binary.BigEndian.Uint32(v), true, nil
+}
+
+// lastSeq returns the seq of a chat's last stored event, 0 when it has none.
+func (r *readTx) lastSeq(chatID string) (uint32, error) {
+	prefix := chatPrefix(chatID)
+	c := r.tx.Bucket(chatEventsBucket).Cursor()
+	k, _ := c.Seek(chatPrefixEnd(chatID))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	if k == nil || !bytes.HasPrefix(k, prefix) {
+		return 0, nil
+	}
+	if len(k) != len(prefix)+4 {
+		return 0, fmt.Errorf("decode %s key %q: bad length", chatEventsBucket, k)
+	}
+	return binary.BigEndian.Uint32(k[len(prefix):]), nil
+}
+
+// writeTx is a domain.WriteTx for one run of one Update fn. The writer
+// makes a new one per run, so hooks of a run that is rolled back are
+// dropped with it.
+type writeTx struct {
+	readTx
+	hooks []func()
+	// wrote records that the fn changed the transaction, so that its failure
+	// means rolling back rather than just leaving it out.
+	wrote bool
+}
+
+var _ domain.WriteTx = (*writeTx)(nil)
+
+// put stores m under key. key and the encoded value must stay untouched
+// until the transaction ends, so callers pass fresh slices.
+func (w *writeTx) put(bucket, key []byte, m proto.Message) error {
+	v, err := proto.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode %s %q: %w", bucket, key, err)
+	}
+	return w.putRaw(bucket, key, v)
+}
+
+func (w *writeTx) putRaw(bucket, key, v []byte) error {
+	w.wrote = true
+	if err := w.tx.Bucket(bucket).Put(key, v); err != nil {
+		return fmt.Errorf("put %s %q: %w", bucket, key, err)
+	}
+	return nil
+}
+
+func (w *writeTx) PutSite(s *domain.Site) error {
+	if s == nil {
+		return errors.New("put site: nil")
+	}
+	if err := requireID("site id", s.ID); err != nil {
+		return err
+	}
+	return w.put(sitesBucket, []byte(s.ID), protoconv.SiteToProto(s))
+}
+
+func (w *writeTx) PutAgent(a *domain.Agent) error {
+	if a == nil {
+		return errors.New("put agent: nil")
+	}
+	if err := requireID("agent id", a.ID); err != nil {
+		return err
+	}
+	return w.put(agentsBucket, []byte(a.ID), protoconv.AgentToProto(a))
+}
+
+func (w *writeTx) PutVisitor(v *domain.Visitor) error {
+	if v == nil {
+		return errors.New("put visitor: nil")
+	}
+	if err := requireID("visitor id", v.ID); err != nil {
+		return err
+	}
+	return w.put(visitorsBucket, []byte(v.ID), protoconv.VisitorToProto(v))
+}
+
+func (w *writeTx) PutVisitorToken(hash []byte, visitorID string) error {
+	if len(hash) == 0 {
+		return errors.New("put visitor token: hash is required")
+	}
+	if err := requireID("visitor id", visitorID); err != nil {
+		return err
+	}
+	return w.putRaw(visitorTokensBucket, bytes.Clone(hash), []byte(visitorID))
+}
+
+func (w *writeTx) PutChat(c *domain.Chat) error {
+	if c == nil {
+		return errors.New("put chat: nil")
+	}
+	if err := requireID("chat id", c.ID); err != nil {
+		return err
+	}
+	return w.put(chatsBucket, []byte(c.ID), protoconv.ChatToProto(c))
+}
+
+// AppendChatEvent checks the seq against the stored events rather than the
+// chat's LastSeq, so a caller that forgot to update the chat still cannot
+// leave a gap or overwrite an event.
+func (w *writeTx) AppendChatEvent(ev domain.ChatEvent) error {
+	if err := requireID("chat id", ev.ChatID); err != nil {
+		return err
+	}
+	if n := kinds(ev); n != 1 {
+		return fmt.Errorf("append event %d to chat %q: %d kinds set, want 1", ev.Seq, ev.ChatID, n)
+	}
+	last, err := w.lastSeq(ev.ChatID)
+	if err != nil {
+		return err
+	}
+	if last == math.MaxUint32 || ev.Seq != last+1 {
+		return fmt.Errorf("append event %d to chat %q: want seq %d", ev.Seq, ev.ChatID, uint64(last)+1)
+	}
+	var msgKey []byte
+	if m := ev.Message; m != nil && m.IdempotencyKey != "" {
+		if err := requireID("sender id", m.Sender.ID); err != nil {
+			return err
+		}
+		msgKey = messageKey(ev.ChatID, m.Sender.ID, m.IdempotencyKey)
+		if seq := w.tx.Bucket(messageKeysBucket).Get(msgKey); seq != nil {
+			return fmt.Errorf("append event %d to chat %q: idempotency key %q of %q is already used by event %d",
+				ev.Seq, ev.ChatID, m.IdempotencyKey, m.Sender.ID, binary.BigEndian.Uint32(seq))
+		}
+	}
+	if err := w.put(chatEventsBucket, eventKey(ev.ChatID, ev.Seq), protoconv.ChatEventToProto(ev)); err != nil {
+		return err
+	}
+	if msgKey != nil {
+		return w.putRaw(messageKeysBucket, msgKey, seqValue(ev.Seq))
+	}
+	return nil
+}
+
+// kinds counts the kinds an event has set; a stored event must have one.
+func kinds(ev domain.ChatEvent) int {
+	n := 0
+	if ev.Started != nil {
+		n++
+	}
+	if ev.Message != nil {
+		n++
+	}
+	if ev.ParticipantLeft != nil {
+		n++
+	}
+	if ev.Ended != nil {
+		n++
+	}
+	return n
+}
+
+func (w *writeTx) OnCommit(f func()) {
+	if f != nil {
+		w.hooks = append(w.hooks, f)
+	}
+}

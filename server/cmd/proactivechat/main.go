@@ -1,0 +1,136 @@
+// Command proactivechat runs the Proactive Chat server: gRPC, Connect,
+// gRPC-Web and REST on one port, stored in an embedded bbolt file.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/proactivechat/proactivechat/server/app"
+)
+
+func main() {
+	m := &Main{}
+	if err := m.ParseFlags(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := m.Run(ctx); err != nil {
+		slog.Error("server failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// Main is the program: its flags and its running server.
+type Main struct {
+	Addr     string
+	DBPath   string
+	Demo     bool
+	LogLevel slog.Level
+}
+
+// ParseFlags reads flags; each has an environment variable that sets its default.
+func (m *Main) ParseFlags(args []string) error {
+	fs := flag.NewFlagSet("proactivechat", flag.ContinueOnError)
+	fs.StringVar(&m.Addr, "addr", env("PROACTIVECHAT_ADDR", ":8080"), "address to listen on (env PROACTIVECHAT_ADDR)")
+	fs.StringVar(&m.DBPath, "db", env("PROACTIVECHAT_DB", "data/proactivechat.db"), "bbolt database file; its directory is created (env PROACTIVECHAT_DB)")
+	demo, _ := strconv.ParseBool(env("PROACTIVECHAT_DEMO", "false"))
+	fs.BoolVar(&m.Demo, "demo", demo, "seed a demo site with proactive chat enabled and a demo agent (env PROACTIVECHAT_DEMO)")
+	level := env("PROACTIVECHAT_LOG_LEVEL", "info")
+	fs.Func("log-level", "debug, info, warn or error (env PROACTIVECHAT_LOG_LEVEL)", func(s string) error { level = s; return nil })
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return m.LogLevel.UnmarshalText([]byte(level))
+}
+
+func env(key, fallback string) string {
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return fallback
+}
+
+// Run serves until ctx is cancelled (SIGINT, SIGTERM), then shuts down gracefully.
+func (m *Main) Run(ctx context.Context) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: m.LogLevel}))
+	slog.SetDefault(log)
+	a, err := app.Open(app.Config{Addr: m.Addr, DBPath: m.DBPath, Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := a.Listen(); err != nil {
+		a.Shutdown(ctx)
+		return err
+	}
+	a.Start()
+	base := "http://" + displayAddr(a.Addr().String())
+	if m.Demo {
+		if err := app.SeedDemo(ctx, a.Service, base); err != nil {
+			a.Shutdown(context.Background())
+			return fmt.Errorf("seed demo: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID)
+	}
+	log.Info("serving", "addr", a.Addr().String(), "db", m.DBPath)
+
+	select {
+	case <-ctx.Done():
+	case err := <-waitErr(a):
+		if err != nil {
+			a.Shutdown(context.Background())
+			return err
+		}
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return a.Shutdown(shutdownCtx)
+}
+
+func waitErr(a *app.App) <-chan error {
+	c := make(chan error, 1)
+	go func() { c <- a.Wait() }()
+	return c
+}
+
+// displayAddr turns ":8080" or "[::]:8080" into "localhost:8080" for links.
+func displayAddr(addr string) string {
+	for _, p := range []string{"[::]", "0.0.0.0"} {
+		if len(addr) > len(p) && addr[:len(p)] == p {
+			return "localhost" + addr[len(p):]
+		}
+	}
+	if len(addr) > 0 && addr[0] == ':' {
+		return "localhost" + addr
+	}
+	return addr
+}
+
+const demoText = `
+Proactive Chat demo is running at %[1]s
+  demo site:  %[2]s   (proactive chat enabled)
+  demo agent: %[3]s
+
+  curl -s %[1]s/v1/sites/%[2]s
+  curl -s -X PUT %[1]s/v1/agents/%[3]s/status -d '{"status":"AGENT_STATUS_AVAILABLE"}'
+  curl -sN %[1]s/v1/agents/%[3]s/presence        # live visitors, newline-delimited JSON
+
+The README walks through a whole chat from the command line.
+`

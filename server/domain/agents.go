@@ -1,0 +1,184 @@
+package domain
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+)
+
+// AgentSpec is what an integrator sets when creating an agent.
+type AgentSpec struct {
+	// ID is the identifier to use; empty means a generated one.
+	ID                 string
+	DisplayName        string
+	SiteIDs            []string
+	MaxConcurrentChats uint32
+}
+
+// CreateAgent adds an agent, offline until it sets its status.
+func (s *Service) CreateAgent(ctx context.Context, spec AgentSpec) (*Agent, error) {
+	if spec.MaxConcurrentChats == 0 {
+		spec.MaxConcurrentChats = DefaultConcurrentChats
+	}
+	if err := validateAgent(spec.DisplayName, spec.SiteIDs, spec.MaxConcurrentChats); err != nil {
+		return nil, err
+	}
+	if err := checkChosenID("id", spec.ID); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	agent := &Agent{
+		ID:                 cmp.Or(spec.ID, newID("agent")),
+		DisplayName:        spec.DisplayName,
+		SiteIDs:            spec.SiteIDs,
+		MaxConcurrentChats: spec.MaxConcurrentChats,
+		Status:             StatusOffline,
+		StatusChangeTime:   now,
+		CreateTime:         now,
+	}
+	err := s.store.Update(ctx, func(tx WriteTx) error {
+		if _, err := tx.Agent(agent.ID); ErrorCode(err) != CodeNotFound {
+			return cmp.Or(err, error(Errorf(CodeAlreadyExists, "agent %q already exists", agent.ID)))
+		}
+		if err := sitesExist(tx, agent.SiteIDs); err != nil {
+			return err
+		}
+		return tx.PutAgent(agent)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return agent, nil
+}
+
+// GetAgent returns the agent with the given id.
+func (s *Service) GetAgent(ctx context.Context, id string) (agent *Agent, err error) {
+	if id == "" {
+		return nil, invalid("agent_id", "is required")
+	}
+	err = s.store.View(ctx, func(tx ReadTx) error {
+		agent, err = tx.Agent(id)
+		return err
+	})
+	return agent, err
+}
+
+// ListAgents returns every agent, or those serving siteID when it is set.
+func (s *Service) ListAgents(ctx context.Context, siteID string) ([]*Agent, error) {
+	var all []*Agent
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		if siteID != "" {
+			if _, err := tx.Site(siteID); err != nil {
+				return err
+			}
+		}
+		var err error
+		all, err = tx.Agents()
+		return err
+	})
+	if err != nil || siteID == "" {
+		return all, err
+	}
+	return slices.DeleteFunc(all, func(a *Agent) bool { return !a.Serves(siteID) }), nil
+}
+
+// UpdateAgent copies the fields named by paths (display_name, site_ids,
+// max_concurrent_chats; none means all) from update onto the stored agent.
+// Lowering the capacity below the chats in progress ends none of them; the
+// agent just gets no new ones until under it.
+func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string) (*Agent, error) {
+	if update == nil || update.ID == "" {
+		return nil, invalid("agent.id", "is required")
+	}
+	if len(paths) == 0 {
+		paths = []string{"display_name", "site_ids", "max_concurrent_chats"}
+	}
+	var agent *Agent
+	err := s.store.Update(ctx, func(tx WriteTx) error {
+		var err error
+		if agent, err = tx.Agent(update.ID); err != nil {
+			return err
+		}
+		for _, p := range paths {
+			switch p {
+			case "display_name":
+				agent.DisplayName = update.DisplayName
+			case "site_ids":
+				agent.SiteIDs = update.SiteIDs
+			case "max_concurrent_chats":
+				agent.MaxConcurrentChats = update.MaxConcurrentChats
+			default:
+				return invalid("update_mask", "unknown path %q; allowed: display_name, site_ids, max_concurrent_chats", p)
+			}
+		}
+		if err := validateAgent(agent.DisplayName, agent.SiteIDs, agent.MaxConcurrentChats); err != nil {
+			return err
+		}
+		if err := sitesExist(tx, agent.SiteIDs); err != nil {
+			return err
+		}
+		return tx.PutAgent(agent)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return agent, nil
+}
+
+// SetAgentStatus makes an agent available, away or offline.
+func (s *Service) SetAgentStatus(ctx context.Context, agentID string, status AgentStatus) (*Agent, error) {
+	var v Violations
+	required(&v, "agent_id", agentID)
+	if status <= StatusUnspecified || status > StatusOffline {
+		v.Add("status", "must be available, away or offline")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var agent *Agent
+	err := s.store.Update(ctx, func(tx WriteTx) error {
+		var err error
+		if agent, err = tx.Agent(agentID); err != nil {
+			return err
+		}
+		if agent.Status == status {
+			return nil
+		}
+		agent.Status = status
+		agent.StatusChangeTime = s.clock.Now()
+		return tx.PutAgent(agent)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return agent, nil
+}
+
+func validateAgent(name string, siteIDs []string, maxChats uint32) error {
+	var v Violations
+	if required(&v, "display_name", name) && len(name) > MaxNameBytes {
+		v.Add("display_name", "must be at most %d bytes", MaxNameBytes)
+	}
+	if maxChats < 1 || maxChats > MaxConcurrentChatsCap {
+		v.Add("max_concurrent_chats", "must be between 1 and %d", MaxConcurrentChatsCap)
+	}
+	for i, id := range siteIDs {
+		if id == "" {
+			v.Add(fmt.Sprintf("site_ids[%d]", i), "is empty")
+		}
+		if slices.Index(siteIDs, id) != i {
+			v.Add(fmt.Sprintf("site_ids[%d]", i), "duplicate site %q", id)
+		}
+	}
+	return v.Err()
+}
+
+func sitesExist(tx ReadTx, ids []string) error {
+	for _, id := range ids {
+		if _, err := tx.Site(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}

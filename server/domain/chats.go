@@ -1,0 +1,357 @@
+package domain
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// visitorDisplayName is how a visitor appears in a chat.
+const visitorDisplayName = "Visitor"
+
+// StartChat lets an agent initiate a chat with a visitor on one of its sites.
+// The agent must be available and under its capacity, the site's proactive
+// chat enabled, and the visitor on the site and not already in a chat.
+func (s *Service) StartChat(ctx context.Context, agentID, visitorID string) (*Chat, error) {
+	var v Violations
+	required(&v, "agent_id", agentID)
+	required(&v, "visitor_id", visitorID)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var chat *Chat
+	err := s.store.Update(ctx, func(tx WriteTx) error {
+		agent, err := tx.Agent(agentID)
+		if err != nil {
+			return err
+		}
+		visitor, err := tx.Visitor(visitorID)
+		if err != nil {
+			return err
+		}
+		site, err := tx.Site(visitor.SiteID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !agent.Serves(site.ID):
+			return Errorf(CodePermissionDenied, "agent %q does not serve site %q", agent.ID, site.ID)
+		case !site.ProactiveChat.Enabled:
+			return Errorf(CodeFailedPrecondition, "proactive chat is disabled on site %q", site.ID)
+		case agent.Status != StatusAvailable:
+			return Errorf(CodeFailedPrecondition, "agent %q is %s; only an available agent starts chats", agent.ID, agent.Status)
+		case uint32(len(agent.ActiveChatIDs)) >= agent.MaxConcurrentChats:
+			return Errorf(CodeFailedPrecondition, "agent %q is at capacity (%d of %d chats)", agent.ID, len(agent.ActiveChatIDs), agent.MaxConcurrentChats)
+		case visitor.ActiveChatID != "":
+			return Errorf(CodeFailedPrecondition, "visitor %q is already in chat %q", visitor.ID, visitor.ActiveChatID)
+		case !s.presence.online(visitor.ID):
+			return Errorf(CodeFailedPrecondition, "visitor %q is not on the site", visitor.ID)
+		}
+		now := s.clock.Now()
+		chat = &Chat{
+			ID:         newID("chat"),
+			SiteID:     site.ID,
+			Visitor:    Participant{Role: RoleVisitor, ID: visitor.ID, DisplayName: visitorDisplayName},
+			Agent:      Participant{Role: RoleAgent, ID: agent.ID, DisplayName: agent.DisplayName},
+			State:      ChatStateActive,
+			CreateTime: now,
+		}
+		started := s.nextEvent(chat)
+		started.Started = &ChatStarted{Visitor: chat.Visitor, Agent: chat.Agent}
+		visitor.ActiveChatID = chat.ID
+		agent.ActiveChatIDs = append(agent.ActiveChatIDs, chat.ID)
+		if err := putAll(tx, chat, visitor, agent, started); err != nil {
+			return err
+		}
+		tx.OnCommit(func() {
+			s.publishChatEvents(started)
+			s.visitorChanged(visitor.ID, chat.ID)
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return chat, nil
+}
+
+// nextEvent numbers a new event of chat; the caller sets its kind and stores
+// both the event and the chat.
+func (s *Service) nextEvent(chat *Chat) ChatEvent {
+	chat.LastSeq++
+	return ChatEvent{ChatID: chat.ID, Seq: chat.LastSeq, Time: s.clock.Now()}
+}
+
+// putAll stores a chat, the visitor and agent records it changed, and its new events.
+func putAll(tx WriteTx, chat *Chat, visitor *Visitor, agent *Agent, events ...ChatEvent) error {
+	if err := tx.PutChat(chat); err != nil {
+		return err
+	}
+	if visitor != nil {
+		if err := tx.PutVisitor(visitor); err != nil {
+			return err
+		}
+	}
+	if agent != nil {
+		if err := tx.PutAgent(agent); err != nil {
+			return err
+		}
+	}
+	for _, ev := range events {
+		if err := tx.AppendChatEvent(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) publishChatEvents(events ...ChatEvent) {
+	for _, ev := range events {
+		s.broker.Publish(chatTopic(ev.ChatID), ev)
+	}
+}
+
+// visitorChanged tells the visitor's streams and the agents watching the
+// site that the visitor's chat started or ended.
+func (s *Service) visitorChanged(visitorID, chatID string) {
+	s.broker.Publish(visitorTopic(visitorID), VisitorChanged{VisitorID: visitorID})
+	s.presence.chatChanged(visitorID, chatID)
+}
+
+// SendMessage appends a message to an active chat and returns it once it is
+// durable. A retry with the same idempotency key returns the original
+// message, even after the chat ended, and adds nothing.
+func (s *Service) SendMessage(ctx context.Context, chatID, senderID, text, idempotencyKey string) (ChatEvent, error) {
+	var v Violations
+	required(&v, "chat_id", chatID)
+	required(&v, "sender_id", senderID)
+	checkMessage(&v, "text", text)
+	if len(idempotencyKey) > MaxIdempotencyKeyBytes {
+		v.Add("idempotency_key", "must be at most %d bytes", MaxIdempotencyKeyBytes)
+	}
+	if err := v.Err(); err != nil {
+		return ChatEvent{}, err
+	}
+	var msg ChatEvent
+	err := s.store.Update(ctx, func(tx WriteTx) error {
+		chat, sender, err := participantOf(tx, chatID, senderID)
+		if err != nil {
+			return err
+		}
+		if idempotencyKey != "" {
+			seq, found, err := tx.MessageSeqByKey(chatID, senderID, idempotencyKey)
+			if err != nil {
+				return err
+			}
+			if found {
+				events, err := tx.ChatEvents(chatID, seq-1, 1)
+				if err != nil {
+					return err
+				}
+				if len(events) != 1 || events[0].Message == nil {
+					return Errorf(CodeInternal, "chat %q: message %d of idempotency key %q is missing", chatID, seq, idempotencyKey)
+				}
+				msg = events[0]
+				return nil
+			}
+		}
+		if err := canWrite(chat, sender); err != nil {
+			return err
+		}
+		msg = s.nextEvent(chat)
+		msg.Message = &ChatMessage{Sender: sender, Text: text, IdempotencyKey: idempotencyKey}
+		if err := putAll(tx, chat, nil, nil, msg); err != nil {
+			return err
+		}
+		tx.OnCommit(func() { s.publishChatEvents(msg) })
+		return nil
+	})
+	return msg, err
+}
+
+func checkMessage(v *Violations, field, text string) {
+	switch {
+	case strings.TrimSpace(text) == "":
+		v.Add(field, "is required and must not be only white space")
+	case len(text) > MaxMessageBytes:
+		v.Add(field, "is %d bytes; the limit is %d bytes", len(text), MaxMessageBytes)
+	case !utf8.ValidString(text):
+		v.Add(field, "must be UTF-8")
+	}
+}
+
+// participantOf loads a chat and the participant with id.
+func participantOf(tx ReadTx, chatID, id string) (*Chat, Participant, error) {
+	chat, err := tx.Chat(chatID)
+	if err != nil {
+		return nil, Participant{}, err
+	}
+	p, ok := chat.Participant(id)
+	if !ok {
+		return nil, Participant{}, Errorf(CodePermissionDenied, "%q is not a participant of chat %q", id, chatID)
+	}
+	return chat, p, nil
+}
+
+func canWrite(chat *Chat, p Participant) error {
+	if chat.State == ChatStateEnded {
+		return Errorf(CodeFailedPrecondition, "chat %q has ended", chat.ID)
+	}
+	if chat.hasLeft(p.Role) {
+		return Errorf(CodeFailedPrecondition, "%q has left chat %q", p.ID, chat.ID)
+	}
+	return nil
+}
+
+func (c *Chat) hasLeft(r Role) bool {
+	if r == RoleVisitor {
+		return !c.VisitorLeftTime.IsZero()
+	}
+	return !c.AgentLeftTime.IsZero()
+}
+
+// SetTyping tells the other side of an active chat that id is typing or
+// stopped. It is not stored.
+func (s *Service) SetTyping(ctx context.Context, chatID, senderID string, typing bool) error {
+	var v Violations
+	required(&v, "chat_id", chatID)
+	required(&v, "sender_id", senderID)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	var p Participant
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		chat, sender, err := participantOf(tx, chatID, senderID)
+		if err != nil {
+			return err
+		}
+		p = sender
+		return canWrite(chat, sender)
+	})
+	if err != nil {
+		return err
+	}
+	s.broker.Publish(chatTopic(chatID), Typing{ChatID: chatID, Participant: p, Typing: typing})
+	return nil
+}
+
+// LeaveChat closes participantID's chat window. The other side is told; the
+// chat ends when both have left. Leaving again, or leaving an ended chat,
+// changes nothing.
+func (s *Service) LeaveChat(ctx context.Context, chatID, participantID string) (*Chat, error) {
+	var v Violations
+	required(&v, "chat_id", chatID)
+	required(&v, "participant_id", participantID)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var chat *Chat
+	err := s.store.Update(ctx, func(tx WriteTx) error {
+		var p Participant
+		var err error
+		if chat, p, err = participantOf(tx, chatID, participantID); err != nil {
+			return err
+		}
+		if chat.State == ChatStateEnded || chat.hasLeft(p.Role) {
+			return nil
+		}
+		now := s.clock.Now()
+		left := s.nextEvent(chat)
+		left.ParticipantLeft = &p
+		events := []ChatEvent{left}
+		var visitor *Visitor
+		var agent *Agent
+		// A participant who leaves is free at once: the visitor for a new
+		// chat, the agent's capacity for the next visitor.
+		if p.Role == RoleVisitor {
+			chat.VisitorLeftTime = now
+			if visitor, err = tx.Visitor(p.ID); err != nil {
+				return err
+			}
+			if visitor.ActiveChatID == chat.ID {
+				visitor.ActiveChatID = ""
+			}
+		} else {
+			chat.AgentLeftTime = now
+			if agent, err = tx.Agent(p.ID); err != nil {
+				return err
+			}
+			agent.ActiveChatIDs = slices.DeleteFunc(agent.ActiveChatIDs, func(id string) bool { return id == chat.ID })
+			agent.LastChatEndTime = now
+		}
+		if chat.hasLeft(RoleVisitor) && chat.hasLeft(RoleAgent) {
+			chat.State = ChatStateEnded
+			chat.EndReason = EndBothLeft
+			chat.EndTime = now
+			ended := s.nextEvent(chat)
+			ended.Ended = &ChatEnded{Reason: EndBothLeft}
+			events = append(events, ended)
+		}
+		if err := putAll(tx, chat, visitor, agent, events...); err != nil {
+			return err
+		}
+		tx.OnCommit(func() {
+			s.publishChatEvents(events...)
+			if visitor != nil {
+				s.visitorChanged(visitor.ID, visitor.ActiveChatID)
+			}
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return chat, nil
+}
+
+// visitorDeparted makes a visitor who left the site leave its chat, so the
+// agent is told and is not left waiting for someone who is gone.
+func (s *Service) visitorDeparted(chatID, visitorID string) {
+	if _, err := s.LeaveChat(s.ctx, chatID, visitorID); err != nil && s.ctx.Err() == nil {
+		s.log.Error("departed visitor could not leave its chat", "chat", chatID, "visitor", visitorID, "err", err)
+	}
+}
+
+// GetChat returns the chat with the given id.
+func (s *Service) GetChat(ctx context.Context, id string) (chat *Chat, err error) {
+	if id == "" {
+		return nil, invalid("chat_id", "is required")
+	}
+	err = s.store.View(ctx, func(tx ReadTx) error {
+		chat, err = tx.Chat(id)
+		return err
+	})
+	return chat, err
+}
+
+// ListChatEvents returns a page of a chat's transcript after afterSeq and
+// the afterSeq of the next page (0 when there is none).
+func (s *Service) ListChatEvents(ctx context.Context, chatID string, afterSeq uint32, pageSize int) (events []ChatEvent, next uint32, err error) {
+	var v Violations
+	required(&v, "chat_id", chatID)
+	if pageSize < 0 || pageSize > MaxPageSize {
+		v.Add("page_size", "must be between 1 and %d", MaxPageSize)
+	}
+	if err := v.Err(); err != nil {
+		return nil, 0, err
+	}
+	if pageSize == 0 {
+		pageSize = DefaultPageSize
+	}
+	var chat *Chat
+	err = s.store.View(ctx, func(tx ReadTx) error {
+		if chat, err = tx.Chat(chatID); err != nil {
+			return err
+		}
+		events, err = tx.ChatEvents(chatID, afterSeq, pageSize)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if n := len(events); n > 0 && events[n-1].Seq < chat.LastSeq {
+		next = events[n-1].Seq
+	}
+	return events, next, nil
+}

@@ -1,0 +1,310 @@
+package domain
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Engagement is where a visitor is in the proactive chat flow.
+type Engagement int
+
+// Engagement states.
+const (
+	EngagementUnspecified Engagement = iota
+	EngagementBrowsing
+	EngagementChatting
+)
+
+// Presence is a visitor on a site now, as agents see it. It lives in memory
+// only: heartbeats and stream counts change far too often to write to disk.
+type Presence struct {
+	VisitorID      string
+	SiteID         string
+	CurrentPage    PageView
+	VisitStartTime time.Time
+	// TimeOnSite is as of ObserveTime.
+	TimeOnSite   time.Duration
+	ObserveTime  time.Time
+	OpenStreams  int
+	Engagement   Engagement
+	ActiveChatID string
+}
+
+// PresenceChange is what happened to a visitor's presence.
+type PresenceChange int
+
+// Presence changes.
+const (
+	PresenceArrived PresenceChange = iota + 1
+	PresenceChanged
+	PresenceDeparted
+)
+
+// PresenceEvent is published on a site's presence topic.
+type PresenceEvent struct {
+	Change   PresenceChange
+	Presence Presence
+}
+
+// presenceTracker knows who is on each site. A visitor is present while at
+// least one widget stream of theirs is open, and for a grace period after
+// the last one closes, so page loads and several tabs are one visit.
+type presenceTracker struct {
+	s        *Service
+	mu       sync.Mutex
+	visitors map[string]*visit
+	bySite   map[string]map[string]*visit
+}
+
+type visit struct {
+	visitorID string
+	siteID    string
+	page      PageView
+	start     time.Time
+	streams   int
+	chatID    string
+	departure Timer
+	// gen tells a departure timer whether it is still the current one.
+	gen uint64
+}
+
+func newPresenceTracker(s *Service) *presenceTracker {
+	return &presenceTracker{s: s, visitors: map[string]*visit{}, bySite: map[string]map[string]*visit{}}
+}
+
+func (t *presenceTracker) view(v *visit, now time.Time) Presence {
+	p := Presence{
+		VisitorID:      v.visitorID,
+		SiteID:         v.siteID,
+		CurrentPage:    v.page,
+		VisitStartTime: v.start,
+		TimeOnSite:     now.Sub(v.start),
+		ObserveTime:    now,
+		OpenStreams:    v.streams,
+		Engagement:     EngagementBrowsing,
+		ActiveChatID:   v.chatID,
+	}
+	if v.chatID != "" {
+		p.Engagement = EngagementChatting
+	}
+	return p
+}
+
+// publish must be called with t.mu held, so that events of a site leave in
+// the order they happened and never interleave with a snapshot.
+func (t *presenceTracker) publish(change PresenceChange, v *visit) {
+	t.s.broker.Publish(presenceTopic(v.siteID), PresenceEvent{Change: change, Presence: t.view(v, t.s.clock.Now())})
+}
+
+// opened counts a new widget stream of visitor.
+func (t *presenceTracker) opened(visitor *Visitor) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v := t.visitors[visitor.ID]
+	if v == nil {
+		v = &visit{visitorID: visitor.ID, siteID: visitor.SiteID, page: visitor.CurrentPage,
+			start: t.s.clock.Now(), streams: 1, chatID: visitor.ActiveChatID}
+		t.visitors[v.visitorID] = v
+		if t.bySite[v.siteID] == nil {
+			t.bySite[v.siteID] = map[string]*visit{}
+		}
+		t.bySite[v.siteID][v.visitorID] = v
+		t.publish(PresenceArrived, v)
+		return
+	}
+	if v.departure != nil {
+		v.departure.Stop()
+		v.departure = nil
+		v.gen++
+	}
+	v.streams++
+	t.publish(PresenceChanged, v)
+}
+
+// closed uncounts a widget stream; the visitor departs if no stream opens
+// again within the grace period.
+func (t *presenceTracker) closed(visitorID string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v := t.visitors[visitorID]
+	if v == nil {
+		return
+	}
+	v.streams--
+	if v.streams == 0 {
+		v.gen++
+		gen := v.gen
+		v.departure = t.s.clock.AfterFunc(t.s.grace, func() { t.depart(visitorID, gen) })
+	}
+	t.publish(PresenceChanged, v)
+}
+
+func (t *presenceTracker) depart(visitorID string, gen uint64) {
+	t.mu.Lock()
+	v := t.visitors[visitorID]
+	if v == nil || v.gen != gen || v.streams > 0 {
+		t.mu.Unlock()
+		return
+	}
+	delete(t.visitors, visitorID)
+	delete(t.bySite[v.siteID], visitorID)
+	if len(t.bySite[v.siteID]) == 0 {
+		delete(t.bySite, v.siteID)
+	}
+	t.publish(PresenceDeparted, v)
+	chatID := v.chatID
+	t.mu.Unlock()
+	if chatID != "" {
+		t.s.visitorDeparted(chatID, visitorID)
+	}
+}
+
+func (t *presenceTracker) pageViewed(visitorID string, page PageView) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if v := t.visitors[visitorID]; v != nil {
+		v.page = page
+		t.publish(PresenceChanged, v)
+	}
+}
+
+func (t *presenceTracker) chatChanged(visitorID, chatID string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if v := t.visitors[visitorID]; v != nil && v.chatID != chatID {
+		v.chatID = chatID
+		t.publish(PresenceChanged, v)
+	}
+}
+
+func (t *presenceTracker) online(visitorID string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.visitors[visitorID] != nil
+}
+
+// snapshot lists who is on the given sites, longest visit first. With
+// subscribe, it also subscribes to their presence topics in the same
+// critical section, so no change is missed or seen twice.
+func (t *presenceTracker) snapshot(siteIDs []string, subscribe bool) ([]Presence, []Subscription) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.s.clock.Now()
+	var out []Presence
+	var subs []Subscription
+	for _, id := range siteIDs {
+		if subscribe {
+			subs = append(subs, t.s.broker.Subscribe(presenceTopic(id)))
+		}
+		for _, v := range t.bySite[id] {
+			out = append(out, t.view(v, now))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].VisitStartTime.Equal(out[j].VisitStartTime) {
+			return out[i].VisitStartTime.Before(out[j].VisitStartTime)
+		}
+		return out[i].VisitorID < out[j].VisitorID
+	})
+	return out, subs
+}
+
+func (t *presenceTracker) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, v := range t.visitors {
+		if v.departure != nil {
+			v.departure.Stop()
+		}
+	}
+}
+
+// ListOnlineVisitors is the presence snapshot of a site.
+func (s *Service) ListOnlineVisitors(ctx context.Context, siteID string) ([]Presence, error) {
+	if _, err := s.GetSite(ctx, siteID); err != nil {
+		return nil, err
+	}
+	out, _ := s.presence.snapshot([]string{siteID}, false)
+	return out, nil
+}
+
+// PresenceUpdate is one message of an agent's presence stream: exactly one
+// field is set.
+type PresenceUpdate struct {
+	Snapshot  []Presence
+	Event     *PresenceEvent
+	KeepAlive time.Time
+}
+
+// WatchPresence streams the visitors of the agent's sites to send: first a
+// snapshot, then every change, until ctx ends or send fails. The agent's
+// sites are read once, when the stream starts.
+func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(PresenceUpdate) error) error {
+	agent, err := s.GetAgent(ctx, agentID)
+	if err != nil {
+		return err
+	}
+	ticker := newTicker(s.clock, s.keepAlive)
+	defer ticker.stop()
+	for {
+		snapshot, subs := s.presence.snapshot(agent.SiteIDs, true)
+		if snapshot == nil {
+			snapshot = []Presence{}
+		}
+		err := send(PresenceUpdate{Snapshot: snapshot})
+		if err == nil {
+			err = s.followPresence(ctx, subs, ticker, send)
+		}
+		for _, sub := range subs {
+			sub.Close()
+		}
+		if err != errResubscribe {
+			return err
+		}
+		// Cut off for falling behind: start again from a fresh snapshot.
+	}
+}
+
+func (s *Service) followPresence(ctx context.Context, subs []Subscription, ticker *ticker, send func(PresenceUpdate) error) error {
+	merged := make(chan any)
+	done := make(chan struct{})
+	defer close(done)
+	for _, sub := range subs {
+		go func() {
+			for ev := range sub.Events() {
+				select {
+				case merged <- ev:
+				case <-done:
+					return
+				}
+			}
+			select {
+			case merged <- errResubscribe:
+			case <-done:
+			}
+		}()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.Done():
+			return nil
+		case now := <-ticker.c:
+			if err := send(PresenceUpdate{KeepAlive: now}); err != nil {
+				return err
+			}
+		case ev := <-merged:
+			switch ev := ev.(type) {
+			case error:
+				return ev
+			case PresenceEvent:
+				if err := send(PresenceUpdate{Event: &ev}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}

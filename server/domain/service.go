@@ -1,0 +1,135 @@
+package domain
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Limits on what callers may send. They are part of the API contract and
+// documented in the README.
+const (
+	MaxMessageBytes        = 4096
+	MaxIdempotencyKeyBytes = 128
+	MaxURLBytes            = 2048
+	MaxTitleBytes          = 512
+	MaxNameBytes           = 200
+	MaxOrigins             = 50
+	MaxFormFields          = 20
+	MaxInviteTextBytes     = 500
+	MaxLaunchAfterSeconds  = 24 * 60 * 60
+	MaxConcurrentChatsCap  = 100
+	DefaultConcurrentChats = 3
+	MaxPageSize            = 1000
+	DefaultPageSize        = 100
+)
+
+// Config wires a Service to its adapters and sets its timings.
+type Config struct {
+	Store  Store
+	Broker Broker
+	// Clock defaults to the system clock.
+	Clock Clock
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// PresenceGrace is how long a visitor with no open widget stream still
+	// counts as on the site, so that moving to another page (the old
+	// page's stream closes, the new page's opens) is not a departure.
+	PresenceGrace time.Duration
+	// KeepAliveInterval is how often idle streams get a KeepAlive, so
+	// proxies do not cut them and writes to dead connections fail.
+	KeepAliveInterval time.Duration
+}
+
+// Defaults for Config's timings.
+const (
+	DefaultPresenceGrace     = 15 * time.Second
+	DefaultKeepAliveInterval = 20 * time.Second
+)
+
+// Service is the one domain service every transport calls: gRPC, Connect,
+// gRPC-Web and REST all meet here.
+type Service struct {
+	store     Store
+	broker    Broker
+	clock     Clock
+	log       *slog.Logger
+	grace     time.Duration
+	keepAlive time.Duration
+	presence  *presenceTracker
+
+	// ctx is cancelled by Close; background work (departures) uses it.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// NewService returns a Service using cfg.
+func NewService(cfg Config) *Service {
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.PresenceGrace <= 0 {
+		cfg.PresenceGrace = DefaultPresenceGrace
+	}
+	if cfg.KeepAliveInterval <= 0 {
+		cfg.KeepAliveInterval = DefaultKeepAliveInterval
+	}
+	s := &Service{
+		store:     cfg.Store,
+		broker:    cfg.Broker,
+		clock:     cfg.Clock,
+		log:       cfg.Logger,
+		grace:     cfg.PresenceGrace,
+		keepAlive: cfg.KeepAliveInterval,
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.presence = newPresenceTracker(s)
+	return s
+}
+
+// Close stops the Service's timers and background work. Streams end when
+// their contexts do.
+func (s *Service) Close() {
+	s.cancel()
+	s.presence.stop()
+}
+
+// Done is closed when the Service is closed, so streams can end cleanly on
+// shutdown.
+func (s *Service) Done() <-chan struct{} { return s.ctx.Done() }
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newID returns a random identifier such as "chat_mfrggzdfmztwq2lk".
+func newID(prefix string) string {
+	var b [10]byte
+	rand.Read(b[:])
+	return prefix + "_" + idEncoding.EncodeToString(b[:])
+}
+
+var chosenID = regexp.MustCompile(`^[a-z][a-z0-9_-]{2,63}$`)
+
+// checkChosenID accepts an empty id (one is generated) or a caller-chosen
+// one of a safe shape.
+func checkChosenID(field, id string) error {
+	if id != "" && !chosenID.MatchString(id) {
+		return invalid(field, "must match %s", chosenID)
+	}
+	return nil
+}
+
+// required adds a violation when value is blank.
+func required(v *Violations, field, value string) bool {
+	if strings.TrimSpace(value) == "" {
+		v.Add(field, "is required")
+		return false
+	}
+	return true
+}

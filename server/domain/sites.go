@@ -1,0 +1,200 @@
+package domain
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+)
+
+// SiteSpec is what an integrator sets when creating a site.
+type SiteSpec struct {
+	// ID is the identifier to use; empty means a generated one.
+	ID             string
+	Name           string
+	AllowedOrigins []string
+	ProactiveChat  ProactiveChatSettings
+}
+
+// CreateSite adds a site. Proactive chat stays disabled unless spec enables it.
+func (s *Service) CreateSite(ctx context.Context, spec SiteSpec) (*Site, error) {
+	if err := validateSite(spec.Name, spec.AllowedOrigins, spec.ProactiveChat); err != nil {
+		return nil, err
+	}
+	if err := checkChosenID("id", spec.ID); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	site := &Site{
+		ID:             cmp.Or(spec.ID, newID("site")),
+		Name:           spec.Name,
+		AllowedOrigins: spec.AllowedOrigins,
+		ProactiveChat:  spec.ProactiveChat,
+		CreateTime:     now,
+		UpdateTime:     now,
+	}
+	err := s.store.Update(ctx, func(tx WriteTx) error {
+		if _, err := tx.Site(site.ID); ErrorCode(err) != CodeNotFound {
+			return cmp.Or(err, error(Errorf(CodeAlreadyExists, "site %q already exists", site.ID)))
+		}
+		return tx.PutSite(site)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return site, nil
+}
+
+// GetSite returns the site with the given id.
+func (s *Service) GetSite(ctx context.Context, id string) (site *Site, err error) {
+	if id == "" {
+		return nil, invalid("site_id", "is required")
+	}
+	err = s.store.View(ctx, func(tx ReadTx) error {
+		site, err = tx.Site(id)
+		return err
+	})
+	return site, err
+}
+
+// ListSites returns every site.
+func (s *Service) ListSites(ctx context.Context) (sites []*Site, err error) {
+	err = s.store.View(ctx, func(tx ReadTx) error {
+		sites, err = tx.Sites()
+		return err
+	})
+	return sites, err
+}
+
+// Paths UpdateSite accepts in its field mask.
+var siteUpdatePaths = []string{"name", "allowed_origins", "proactive_chat",
+	"proactive_chat.enabled", "proactive_chat.mode", "proactive_chat.launch_after_seconds",
+	"proactive_chat.invite_text", "proactive_chat.form_fields"}
+
+// UpdateSite copies the fields named by paths from update onto the stored
+// site with update.ID; no paths means every mutable field. The change
+// applies at once to visitors already on the site.
+func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) (*Site, error) {
+	if update == nil || update.ID == "" {
+		return nil, invalid("site.id", "is required")
+	}
+	if len(paths) == 0 {
+		paths = []string{"name", "allowed_origins", "proactive_chat"}
+	}
+	for _, p := range paths {
+		if !slices.Contains(siteUpdatePaths, p) {
+			return nil, invalid("update_mask", "unknown path %q; allowed: %v", p, siteUpdatePaths)
+		}
+	}
+	var site *Site
+	err := s.store.Update(ctx, func(tx WriteTx) error {
+		var err error
+		if site, err = tx.Site(update.ID); err != nil {
+			return err
+		}
+		for _, p := range paths {
+			applySitePath(site, update, p)
+		}
+		if err := validateSite(site.Name, site.AllowedOrigins, site.ProactiveChat); err != nil {
+			return err
+		}
+		site.UpdateTime = s.clock.Now()
+		return tx.PutSite(site)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return site, nil
+}
+
+func applySitePath(site, update *Site, path string) {
+	switch path {
+	case "name":
+		site.Name = update.Name
+	case "allowed_origins":
+		site.AllowedOrigins = update.AllowedOrigins
+	case "proactive_chat":
+		site.ProactiveChat = update.ProactiveChat
+	case "proactive_chat.enabled":
+		site.ProactiveChat.Enabled = update.ProactiveChat.Enabled
+	case "proactive_chat.mode":
+		site.ProactiveChat.Mode = update.ProactiveChat.Mode
+	case "proactive_chat.launch_after_seconds":
+		site.ProactiveChat.LaunchAfterSeconds = update.ProactiveChat.LaunchAfterSeconds
+	case "proactive_chat.invite_text":
+		site.ProactiveChat.InviteText = update.ProactiveChat.InviteText
+	case "proactive_chat.form_fields":
+		site.ProactiveChat.FormFields = update.ProactiveChat.FormFields
+	}
+}
+
+var formFieldKey = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+func validateSite(name string, origins []string, pc ProactiveChatSettings) error {
+	var v Violations
+	if required(&v, "name", name) && len(name) > MaxNameBytes {
+		v.Add("name", "must be at most %d bytes", MaxNameBytes)
+	}
+	if len(origins) > MaxOrigins {
+		v.Add("allowed_origins", "at most %d origins", MaxOrigins)
+	}
+	for i, o := range origins {
+		if err := checkOrigin(o); err != nil {
+			v.Add(fmt.Sprintf("allowed_origins[%d]", i), "%v", err)
+		}
+	}
+	if pc.Mode < ModeUnspecified || pc.Mode > ModeWithoutInvite {
+		v.Add("proactive_chat.mode", "unknown mode %d", pc.Mode)
+	}
+	if pc.Enabled && pc.Mode == ModeUnspecified {
+		v.Add("proactive_chat.mode", "is required when proactive chat is enabled")
+	}
+	if pc.LaunchAfterSeconds > MaxLaunchAfterSeconds {
+		v.Add("proactive_chat.launch_after_seconds", "must be at most %d", MaxLaunchAfterSeconds)
+	}
+	if len(pc.InviteText) > MaxInviteTextBytes {
+		v.Add("proactive_chat.invite_text", "must be at most %d bytes", MaxInviteTextBytes)
+	}
+	if len(pc.FormFields) > MaxFormFields {
+		v.Add("proactive_chat.form_fields", "at most %d fields", MaxFormFields)
+	}
+	seen := map[string]bool{}
+	for i, f := range pc.FormFields {
+		field := fmt.Sprintf("proactive_chat.form_fields[%d]", i)
+		switch {
+		case !formFieldKey.MatchString(f.Key):
+			v.Add(field+".key", "must match %s", formFieldKey)
+		case seen[f.Key]:
+			v.Add(field+".key", "duplicate key %q", f.Key)
+		}
+		seen[f.Key] = true
+		if required(&v, field+".label", f.Label) && len(f.Label) > MaxNameBytes {
+			v.Add(field+".label", "must be at most %d bytes", MaxNameBytes)
+		}
+		if f.Type <= FieldUnspecified || f.Type > FieldPhone {
+			v.Add(field+".type", "is required (text, textarea, email or phone)")
+		}
+		if f.MaxLength > 10000 {
+			v.Add(field+".max_length", "must be at most 10000")
+		}
+	}
+	return v.Err()
+}
+
+// checkOrigin accepts scheme://host[:port] with http or https and nothing more.
+func checkOrigin(origin string) error {
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%q is not an origin like https://www.example.com", origin)
+	}
+	return nil
+}
+
+func invalid(field, format string, args ...any) error {
+	var v Violations
+	v.Add(field, format, args...)
+	return v.Err()
+}

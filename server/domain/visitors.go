@@ -1,0 +1,108 @@
+package domain
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/url"
+	"unicode/utf8"
+)
+
+// StartVisitorSession begins a visitor session on a site, or resumes the
+// one resumeToken belongs to. The token is a bearer secret: only its SHA-256
+// is stored. An unknown token, or one of another site, starts a new session
+// rather than failing, because the widget cannot do better than start anew.
+func (s *Service) StartVisitorSession(ctx context.Context, siteID, resumeToken string) (visitor *Visitor, token string, resumed bool, err error) {
+	if siteID == "" {
+		return nil, "", false, invalid("site_id", "is required")
+	}
+	if resumeToken != "" {
+		hash := sha256.Sum256([]byte(resumeToken))
+		err = s.store.View(ctx, func(tx ReadTx) error {
+			if _, err := tx.Site(siteID); err != nil {
+				return err
+			}
+			v, err := tx.VisitorByTokenHash(hash[:])
+			if err == nil && v.SiteID == siteID {
+				visitor = v
+			}
+			if ErrorCode(err) == CodeNotFound {
+				err = nil
+			}
+			return err
+		})
+		if err != nil {
+			return nil, "", false, err
+		}
+		if visitor != nil {
+			return visitor, resumeToken, true, nil
+		}
+	}
+	token = newToken()
+	hash := sha256.Sum256([]byte(token))
+	visitor = &Visitor{ID: newID("visitor"), SiteID: siteID, CreateTime: s.clock.Now()}
+	err = s.store.Update(ctx, func(tx WriteTx) error {
+		if _, err := tx.Site(siteID); err != nil {
+			return err
+		}
+		if err := tx.PutVisitor(visitor); err != nil {
+			return err
+		}
+		return tx.PutVisitorToken(hash[:], visitor.ID)
+	})
+	if err != nil {
+		return nil, "", false, err
+	}
+	return visitor, token, false, nil
+}
+
+func newToken() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// RecordPageView stores the page a visitor is looking at and tells the
+// agents watching the site.
+func (s *Service) RecordPageView(ctx context.Context, visitorID, pageURL, title string) (*Visitor, error) {
+	var v Violations
+	required(&v, "visitor_id", visitorID)
+	checkPage(&v, "url", "title", pageURL, title)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	page := PageView{URL: pageURL, Title: title, ViewTime: s.clock.Now()}
+	var visitor *Visitor
+	err := s.store.Update(ctx, func(tx WriteTx) error {
+		var err error
+		if visitor, err = tx.Visitor(visitorID); err != nil {
+			return err
+		}
+		visitor.CurrentPage = page
+		return tx.PutVisitor(visitor)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.presence.pageViewed(visitorID, page)
+	return visitor, nil
+}
+
+func checkPage(v *Violations, urlField, titleField, pageURL, title string) {
+	if required(v, urlField, pageURL) {
+		u, err := url.Parse(pageURL)
+		switch {
+		case len(pageURL) > MaxURLBytes:
+			v.Add(urlField, "must be at most %d bytes", MaxURLBytes)
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			v.Add(urlField, "must be an absolute http(s) URL")
+		}
+	}
+	if len(title) > MaxTitleBytes {
+		v.Add(titleField, "must be at most %d bytes", MaxTitleBytes)
+	}
+	if !utf8.ValidString(title) {
+		v.Add(titleField, "must be UTF-8")
+	}
+}

@@ -1,0 +1,297 @@
+package domain
+
+import (
+	"context"
+	"time"
+)
+
+// catchUpPage is how many stored events one short read transaction loads
+// when a stream catches up.
+const catchUpPage = 256
+
+// ChatUpdate is one message of a chat stream: exactly one field is set.
+type ChatUpdate struct {
+	Event     *ChatEvent
+	Typing    *Typing
+	KeepAlive time.Time
+}
+
+// errShuttingDown ends streams when the server stops; clients resume from
+// their last sequence number on another connection.
+var errShuttingDown = Errorf(CodeUnavailable, "server is shutting down; reconnect and resume from your last sequence number")
+
+// chatFollower delivers a chat's events after a sequence number exactly
+// once and in order. Live events from the Broker are only hints: a gap, a
+// subscription cut off for being slow, or the switch from backlog to live
+// all fall back to reading the Store, which has every event that was
+// published, because events are published only after they are durable.
+type chatFollower struct {
+	s      *Service
+	chatID string
+	last   uint32
+	sub    Subscription
+	ended  bool
+}
+
+// followChat subscribes before anything is read, so that no event committed
+// during the catch-up is missed.
+func (s *Service) followChat(chatID string, afterSeq uint32) *chatFollower {
+	return &chatFollower{s: s, chatID: chatID, last: afterSeq, sub: s.broker.Subscribe(chatTopic(chatID))}
+}
+
+func (f *chatFollower) close() { f.sub.Close() }
+
+// catchUp emits the stored events after f.last, in short read transactions.
+func (f *chatFollower) catchUp(ctx context.Context, emit func(ChatUpdate) error) error {
+	for !f.ended {
+		var events []ChatEvent
+		err := f.s.store.View(ctx, func(tx ReadTx) error {
+			var err error
+			events, err = tx.ChatEvents(f.chatID, f.last, catchUpPage)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, ev := range events {
+			if err := f.emitEvent(ev, emit); err != nil {
+				return err
+			}
+		}
+		if len(events) < catchUpPage {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (f *chatFollower) emitEvent(ev ChatEvent, emit func(ChatUpdate) error) error {
+	f.last = ev.Seq
+	if ev.Ended != nil {
+		f.ended = true
+	}
+	return emit(ChatUpdate{Event: &ev})
+}
+
+// handle takes one receive from f.sub.Events(); ok is false when the
+// subscription was closed for falling behind.
+func (f *chatFollower) handle(ctx context.Context, item any, ok bool, emit func(ChatUpdate) error) error {
+	if !ok {
+		f.sub.Close()
+		f.sub = f.s.broker.Subscribe(chatTopic(f.chatID))
+		return f.catchUp(ctx, emit)
+	}
+	switch ev := item.(type) {
+	case ChatEvent:
+		switch {
+		case ev.Seq <= f.last:
+			return nil // already sent from the store
+		case ev.Seq == f.last+1:
+			return f.emitEvent(ev, emit)
+		default:
+			return f.catchUp(ctx, emit)
+		}
+	case Typing:
+		if f.ended {
+			return nil
+		}
+		return emit(ChatUpdate{Typing: &ev})
+	}
+	return nil
+}
+
+// WatchChat sends a chat's events after afterSeq, then its live events and
+// typing indicators, until the chat has ended (its ChatEnded event is the
+// last one sent), ctx ends or send fails.
+func (s *Service) WatchChat(ctx context.Context, chatID string, afterSeq uint32, send func(ChatUpdate) error) error {
+	chat, err := s.GetChat(ctx, chatID)
+	if err != nil {
+		return err
+	}
+	if afterSeq > chat.LastSeq {
+		return invalid("after_seq", "is %d but chat %q has only %d events", afterSeq, chatID, chat.LastSeq)
+	}
+	ticker := newTicker(s.clock, s.keepAlive)
+	defer ticker.stop()
+	f := s.followChat(chatID, afterSeq)
+	defer func() { f.close() }()
+	if err := f.catchUp(ctx, send); err != nil {
+		return err
+	}
+	for !f.ended {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.Done():
+			return errShuttingDown
+		case now := <-ticker.c:
+			if err := send(ChatUpdate{KeepAlive: now}); err != nil {
+				return err
+			}
+		case item, ok := <-f.sub.Events():
+			if err := f.handle(ctx, item, ok, send); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// VisitorState is what the widget should show.
+type VisitorState struct {
+	Visitor    *Visitor
+	Engagement Engagement
+	// Chat is the active chat, when Engagement is EngagementChatting.
+	Chat *Chat
+}
+
+// VisitorUpdate is one message of a visitor's stream: exactly one field is set.
+type VisitorUpdate struct {
+	State     *VisitorState
+	Event     *ChatEvent
+	Typing    *Typing
+	KeepAlive time.Time
+}
+
+// VisitorWatch says which visitor's stream to open and what the widget has
+// already shown.
+type VisitorWatch struct {
+	VisitorID string
+	// PageURL and PageTitle, when set, are recorded as a page view.
+	PageURL   string
+	PageTitle string
+	// ResumeChatID and ResumeAfterSeq: events of that chat up to the
+	// sequence number were already shown.
+	ResumeChatID   string
+	ResumeAfterSeq uint32
+}
+
+// WatchVisitor is the widget's one stream. While it is open the visitor is
+// on the site. It sends the visitor's state, then the events of the active
+// chat, then follows both, until ctx ends or send fails.
+func (s *Service) WatchVisitor(ctx context.Context, w VisitorWatch, send func(VisitorUpdate) error) error {
+	var v Violations
+	required(&v, "visitor_id", w.VisitorID)
+	if w.PageURL != "" || w.PageTitle != "" {
+		checkPage(&v, "page_url", "page_title", w.PageURL, w.PageTitle)
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	var visitor *Visitor
+	var err error
+	if w.PageURL != "" {
+		visitor, err = s.RecordPageView(ctx, w.VisitorID, w.PageURL, w.PageTitle)
+	} else {
+		err = s.store.View(ctx, func(tx ReadTx) error {
+			visitor, err = tx.Visitor(w.VisitorID)
+			return err
+		})
+	}
+	if err != nil {
+		return err
+	}
+
+	// Subscribe before counting the stream: no chat can start for a visitor
+	// who is not online, so no change is missed.
+	sub := s.broker.Subscribe(visitorTopic(visitor.ID))
+	defer func() { sub.Close() }()
+	s.presence.opened(visitor)
+	defer s.presence.closed(visitor.ID)
+
+	ticker := newTicker(s.clock, s.keepAlive)
+	defer ticker.stop()
+	vs := &visitorStream{s: s, send: send, resumeChatID: w.ResumeChatID, resumeAfter: w.ResumeAfterSeq}
+	defer vs.stopFollowing()
+	if err := vs.refresh(ctx, visitor.ID); err != nil {
+		return err
+	}
+	for {
+		var chatEvents <-chan any
+		if vs.follower != nil {
+			chatEvents = vs.follower.sub.Events()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.Done():
+			return errShuttingDown
+		case now := <-ticker.c:
+			if err := send(VisitorUpdate{KeepAlive: now}); err != nil {
+				return err
+			}
+		case _, ok := <-sub.Events():
+			if !ok {
+				sub.Close()
+				sub = s.broker.Subscribe(visitorTopic(visitor.ID))
+			}
+			if err := vs.refresh(ctx, visitor.ID); err != nil {
+				return err
+			}
+		case item, ok := <-chatEvents:
+			if err := vs.follower.handle(ctx, item, ok, vs.emitChat); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// visitorStream is the state of one WatchVisitor call.
+type visitorStream struct {
+	s            *Service
+	send         func(VisitorUpdate) error
+	follower     *chatFollower
+	resumeChatID string
+	resumeAfter  uint32
+}
+
+func (vs *visitorStream) emitChat(u ChatUpdate) error {
+	return vs.send(VisitorUpdate{Event: u.Event, Typing: u.Typing})
+}
+
+func (vs *visitorStream) stopFollowing() {
+	if vs.follower != nil {
+		vs.follower.close()
+		vs.follower = nil
+	}
+}
+
+// refresh sends the visitor's current state and follows its active chat.
+func (vs *visitorStream) refresh(ctx context.Context, visitorID string) error {
+	state := &VisitorState{Engagement: EngagementBrowsing}
+	err := vs.s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		if state.Visitor, err = tx.Visitor(visitorID); err != nil {
+			return err
+		}
+		if id := state.Visitor.ActiveChatID; id != "" {
+			state.Engagement = EngagementChatting
+			state.Chat, err = tx.Chat(id)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := vs.send(VisitorUpdate{State: state}); err != nil {
+		return err
+	}
+	chatID := state.Visitor.ActiveChatID
+	if vs.follower != nil && vs.follower.chatID == chatID {
+		return nil
+	}
+	vs.stopFollowing()
+	if chatID == "" {
+		return nil
+	}
+	var after uint32
+	if vs.resumeChatID == chatID {
+		after = vs.resumeAfter
+		if after > state.Chat.LastSeq {
+			return invalid("resume_after_seq", "is %d but chat %q has only %d events", after, chatID, state.Chat.LastSeq)
+		}
+	}
+	vs.resumeChatID = "" // a resume position applies to the first chat followed only
+	vs.follower = vs.s.followChat(chatID, after)
+	return vs.follower.catchUp(ctx, vs.emitChat)
+}

@@ -1,0 +1,344 @@
+package protoconv_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+	"github.com/proactivechat/proactivechat/server/domain"
+	"github.com/proactivechat/proactivechat/server/protoconv"
+)
+
+// at returns distinct UTC times, so that swapped fields do not compare equal.
+func at(n int) time.Time {
+	return time.Date(2026, 11, 24, 10, n, n, 123456789+n, time.UTC)
+}
+
+var (
+	visitor = domain.Participant{Role: domain.RoleVisitor, ID: "vis_1", DisplayName: "Visitor"}
+	agent   = domain.Participant{Role: domain.RoleAgent, ID: "agt_1", DisplayName: "Ada"}
+)
+
+func testSite() *domain.Site {
+	return &domain.Site{
+		ID:             "site_1",
+		Name:           "Shop",
+		AllowedOrigins: []string{"https://shop.example", "https://www.shop.example"},
+		ProactiveChat: domain.ProactiveChatSettings{
+			Enabled:            true,
+			Mode:               domain.ModeWithInvite,
+			LaunchAfterSeconds: 30,
+			InviteText:         "Can we help?",
+			FormFields: []domain.FormField{
+				{Key: "name", Label: "Name", Type: domain.FieldText, Required: true, MaxLength: 80},
+				{Key: "email", Label: "E-mail", Type: domain.FieldEmail, Required: true, MaxLength: 254},
+				{Key: "phone", Label: "Phone", Type: domain.FieldPhone, Required: true, MaxLength: 32},
+				{Key: "question", Label: "Question", Type: domain.FieldTextarea, Required: true, MaxLength: 2000},
+			},
+		},
+		CreateTime: at(1),
+		UpdateTime: at(2),
+	}
+}
+
+func testAgent() *domain.Agent {
+	return &domain.Agent{
+		ID:                 "agt_1",
+		DisplayName:        "Ada",
+		SiteIDs:            []string{"site_1", "site_2"},
+		MaxConcurrentChats: 3,
+		Status:             domain.StatusAvailable,
+		StatusChangeTime:   at(3),
+		ActiveChatIDs:      []string{"chat_1"},
+		CreateTime:         at(4),
+		LastChatEndTime:    at(5),
+	}
+}
+
+func testVisitor() *domain.Visitor {
+	return &domain.Visitor{
+		ID:           "vis_1",
+		SiteID:       "site_1",
+		CreateTime:   at(6),
+		CurrentPage:  domain.PageView{URL: "https://shop.example/cart", Title: "Cart", ViewTime: at(7)},
+		ActiveChatID: "chat_1",
+	}
+}
+
+func testChat() *domain.Chat {
+	return &domain.Chat{
+		ID:              "chat_1",
+		SiteID:          "site_1",
+		Visitor:         visitor,
+		Agent:           agent,
+		State:           domain.ChatStateEnded,
+		EndReason:       domain.EndBothLeft,
+		CreateTime:      at(8),
+		EndTime:         at(9),
+		LastSeq:         5,
+		VisitorLeftTime: at(10),
+		AgentLeftTime:   at(11),
+	}
+}
+
+// testEvents holds one event of every kind.
+func testEvents() map[string]domain.ChatEvent {
+	left := agent
+	return map[string]domain.ChatEvent{
+		"Started": {ChatID: "chat_1", Seq: 1, Time: at(12),
+			Started: &domain.ChatStarted{Visitor: visitor, Agent: agent}},
+		"Message": {ChatID: "chat_1", Seq: 2, Time: at(13),
+			Message: &domain.ChatMessage{Sender: visitor, Text: "Hello <b>", IdempotencyKey: "k1"}},
+		"ParticipantLeft": {ChatID: "chat_1", Seq: 3, Time: at(14),
+			ParticipantLeft: &left},
+		"Ended": {ChatID: "chat_1", Seq: 4, Time: at(15),
+			Ended: &domain.ChatEnded{Reason: domain.EndBothLeft}},
+	}
+}
+
+// roundTrip converts x to proto, through the wire format, and back, failing
+// unless it comes back equal.
+func roundTrip[D any, P proto.Message](t *testing.T, x D, to func(D) P, from func(P) D) {
+	t.Helper()
+	msg := to(x)
+	if got := from(msg); !reflect.DeepEqual(got, x) {
+		t.Fatalf("FromProto(ToProto(x)):\n got %+v\nwant %+v", got, x)
+	}
+	b, err := proto.Marshal(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded := msg.ProtoReflect().New().Interface().(P)
+	if err := proto.Unmarshal(b, decoded); err != nil {
+		t.Fatal(err)
+	}
+	if got := from(decoded); !reflect.DeepEqual(got, x) {
+		t.Fatalf("after Marshal/Unmarshal:\n got %+v\nwant %+v", got, x)
+	}
+}
+
+// requireNoZeroFields fails when a field of v is zero, so that a field added
+// to a domain type but not to the fixtures (and maybe not to the
+// conversion) is noticed. Pointers named in optional may be nil.
+func requireNoZeroFields(t *testing.T, v any, optional ...string) {
+	t.Helper()
+	var walk func(path string, v reflect.Value)
+	walk = func(path string, v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if !v.IsNil() {
+				walk(path, v.Elem())
+			}
+		case reflect.Slice:
+			for i := 0; i < v.Len(); i++ {
+				walk(path, v.Index(i))
+			}
+		case reflect.Struct:
+			if v.Type() == reflect.TypeFor[time.Time]() {
+				return
+			}
+			for i := 0; i < v.NumField(); i++ {
+				name := path + "." + v.Type().Field(i).Name
+				f := v.Field(i)
+				if f.IsZero() && !(f.Kind() == reflect.Pointer && contains(optional, v.Type().Field(i).Name)) {
+					t.Errorf("fixture field %s is zero", name)
+				}
+				walk(name, f)
+			}
+		}
+	}
+	walk(reflect.TypeOf(v).String(), reflect.ValueOf(v))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRoundTrip(t *testing.T) {
+	t.Run("Site", func(t *testing.T) {
+		requireNoZeroFields(t, testSite())
+		roundTrip(t, testSite(), protoconv.SiteToProto, protoconv.SiteFromProto)
+	})
+	t.Run("Agent", func(t *testing.T) {
+		requireNoZeroFields(t, testAgent())
+		roundTrip(t, testAgent(), protoconv.AgentToProto, protoconv.AgentFromProto)
+	})
+	t.Run("Visitor", func(t *testing.T) {
+		requireNoZeroFields(t, testVisitor())
+		roundTrip(t, testVisitor(), protoconv.VisitorToProto, protoconv.VisitorFromProto)
+	})
+	t.Run("Chat", func(t *testing.T) {
+		requireNoZeroFields(t, testChat())
+		roundTrip(t, testChat(), protoconv.ChatToProto, protoconv.ChatFromProto)
+	})
+	for name, ev := range testEvents() {
+		t.Run("ChatEvent"+name, func(t *testing.T) {
+			requireNoZeroFields(t, ev, "Started", "Message", "ParticipantLeft", "Ended")
+			roundTrip(t, ev, protoconv.ChatEventToProto, protoconv.ChatEventFromProto)
+		})
+	}
+	t.Run("Typing", func(t *testing.T) {
+		typing := domain.Typing{ChatID: "chat_1", Participant: agent, Typing: true}
+		requireNoZeroFields(t, typing)
+		roundTrip(t, typing, protoconv.TypingToProto, protoconv.TypingFromProto)
+	})
+	t.Run("ZeroValues", func(t *testing.T) {
+		roundTrip(t, &domain.Site{}, protoconv.SiteToProto, protoconv.SiteFromProto)
+		roundTrip(t, &domain.Agent{}, protoconv.AgentToProto, protoconv.AgentFromProto)
+		roundTrip(t, &domain.Visitor{}, protoconv.VisitorToProto, protoconv.VisitorFromProto)
+		roundTrip(t, &domain.Chat{}, protoconv.ChatToProto, protoconv.ChatFromProto)
+		roundTrip(t, domain.ChatEvent{}, protoconv.ChatEventToProto, protoconv.ChatEventFromProto)
+		roundTrip(t, domain.Typing{}, protoconv.TypingToProto, protoconv.TypingFromProto)
+	})
+}
+
+func TestTime(t *testing.T) {
+	t.Run("ZeroIsNil", func(t *testing.T) {
+		if ts := protoconv.TimeToProto(time.Time{}); ts != nil {
+			t.Fatalf("TimeToProto(zero) = %v, want nil", ts)
+		}
+		if got := protoconv.TimeFromProto(nil); !got.IsZero() {
+			t.Fatalf("TimeFromProto(nil) = %v, want zero", got)
+		}
+		if got := protoconv.ChatToProto(&domain.Chat{}).GetEndTime(); got != nil {
+			t.Fatalf("Chat.EndTime = %v, want nil", got)
+		}
+	})
+	t.Run("EpochIsNotZero", func(t *testing.T) {
+		epoch := time.Unix(0, 0).UTC()
+		if got := protoconv.TimeFromProto(protoconv.TimeToProto(epoch)); !got.Equal(epoch) || got.IsZero() {
+			t.Fatalf("got %v, want %v", got, epoch)
+		}
+	})
+	t.Run("OtherZoneSameInstant", func(t *testing.T) {
+		x := time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600))
+		if got := protoconv.TimeFromProto(protoconv.TimeToProto(x)); !got.Equal(x) {
+			t.Fatalf("got %v, want %v", got, x)
+		}
+	})
+}
+
+func TestNil(t *testing.T) {
+	if protoconv.SiteToProto(nil) != nil || protoconv.SiteFromProto(nil) != nil ||
+		protoconv.AgentToProto(nil) != nil || protoconv.AgentFromProto(nil) != nil ||
+		protoconv.VisitorToProto(nil) != nil || protoconv.VisitorFromProto(nil) != nil ||
+		protoconv.ChatToProto(nil) != nil || protoconv.ChatFromProto(nil) != nil {
+		t.Fatal("nil pointer did not convert to nil")
+	}
+	if got := protoconv.ChatEventFromProto(nil); !reflect.DeepEqual(got, domain.ChatEvent{}) {
+		t.Fatalf("ChatEventFromProto(nil) = %+v", got)
+	}
+	if got := protoconv.TypingFromProto(nil); !reflect.DeepEqual(got, domain.Typing{}) {
+		t.Fatalf("TypingFromProto(nil) = %+v", got)
+	}
+	if got := protoconv.ProactiveChatSettingsFromProto(nil); !reflect.DeepEqual(got, domain.ProactiveChatSettings{}) {
+		t.Fatalf("ProactiveChatSettingsFromProto(nil) = %+v", got)
+	}
+	// Messages whose nested messages are missing still convert, and an
+	// event keeps its kind.
+	protoconv.SiteFromProto(&pb.Site{ProactiveChat: &pb.ProactiveChatSettings{FormFields: []*pb.FormField{nil}}})
+	kinds := []*pb.ChatEvent{
+		{Kind: &pb.ChatEvent_Started{}},
+		{Kind: &pb.ChatEvent_Message{}},
+		{Kind: &pb.ChatEvent_ParticipantLeft{}},
+		{Kind: &pb.ChatEvent_Ended{}},
+	}
+	for _, m := range kinds {
+		ev := protoconv.ChatEventFromProto(m)
+		if ev.Started == nil && ev.Message == nil && ev.ParticipantLeft == nil && ev.Ended == nil {
+			t.Errorf("ChatEventFromProto(%v) lost its kind", m)
+		}
+	}
+}
+
+func TestEnums(t *testing.T) {
+	// The enums are converted one by one rather than cast; every domain value
+	// must map to a distinct proto value and back.
+	t.Run("ProactiveChatMode", func(t *testing.T) {
+		for v := domain.ModeUnspecified; v <= domain.ModeWithoutInvite; v++ {
+			if got := protoconv.ProactiveChatModeFromProto(protoconv.ProactiveChatModeToProto(v)); got != v {
+				t.Errorf("%d came back as %d", v, got)
+			}
+		}
+	})
+	t.Run("FormFieldType", func(t *testing.T) {
+		for v := domain.FieldUnspecified; v <= domain.FieldPhone; v++ {
+			if got := protoconv.FormFieldTypeFromProto(protoconv.FormFieldTypeToProto(v)); got != v {
+				t.Errorf("%d came back as %d", v, got)
+			}
+		}
+	})
+	t.Run("AgentStatus", func(t *testing.T) {
+		for v := domain.StatusUnspecified; v <= domain.StatusOffline; v++ {
+			if got := protoconv.AgentStatusFromProto(protoconv.AgentStatusToProto(v)); got != v {
+				t.Errorf("%d came back as %d", v, got)
+			}
+		}
+	})
+	t.Run("ChatState", func(t *testing.T) {
+		for v := domain.ChatStateUnspecified; v <= domain.ChatStateEnded; v++ {
+			if got := protoconv.ChatStateFromProto(protoconv.ChatStateToProto(v)); got != v {
+				t.Errorf("%d came back as %d", v, got)
+			}
+		}
+	})
+	t.Run("ChatEndReason", func(t *testing.T) {
+		for v := domain.EndUnspecified; v <= domain.EndBothLeft; v++ {
+			if got := protoconv.ChatEndReasonFromProto(protoconv.ChatEndReasonToProto(v)); got != v {
+				t.Errorf("%d came back as %d", v, got)
+			}
+		}
+	})
+	t.Run("Role", func(t *testing.T) {
+		for v := domain.RoleUnspecified; v <= domain.RoleAgent; v++ {
+			if got := protoconv.RoleFromProto(protoconv.RoleToProto(v)); got != v {
+				t.Errorf("%d came back as %d", v, got)
+			}
+		}
+	})
+	t.Run("UnknownIsUnspecified", func(t *testing.T) {
+		if got := protoconv.AgentStatusFromProto(pb.AgentStatus(99)); got != domain.StatusUnspecified {
+			t.Errorf("got %v", got)
+		}
+		if got := protoconv.ChatStateToProto(domain.ChatState(99)); got != pb.ChatState_CHAT_STATE_UNSPECIFIED {
+			t.Errorf("got %v", got)
+		}
+	})
+	t.Run("ProtoValuesCovered", func(t *testing.T) {
+		// Every value the proto defines maps onto a domain value and back,
+		// so a value added to a proto enum but not here fails.
+		check := func(name string, n int, rt func(int32) int32) {
+			for v := int32(0); v < int32(n); v++ {
+				if got := rt(v); got != v {
+					t.Errorf("%s %d came back as %d", name, v, got)
+				}
+			}
+		}
+		check("ProactiveChatMode", len(pb.ProactiveChatMode_name), func(v int32) int32 {
+			return int32(protoconv.ProactiveChatModeToProto(protoconv.ProactiveChatModeFromProto(pb.ProactiveChatMode(v))))
+		})
+		check("FormFieldType", len(pb.FormFieldType_name), func(v int32) int32 {
+			return int32(protoconv.FormFieldTypeToProto(protoconv.FormFieldTypeFromProto(pb.FormFieldType(v))))
+		})
+		check("AgentStatus", len(pb.AgentStatus_name), func(v int32) int32 {
+			return int32(protoconv.AgentStatusToProto(protoconv.AgentStatusFromProto(pb.AgentStatus(v))))
+		})
+		check("ChatState", len(pb.ChatState_name), func(v int32) int32 {
+			return int32(protoconv.ChatStateToProto(protoconv.ChatStateFromProto(pb.ChatState(v))))
+		})
+		check("ChatEndReason", len(pb.ChatEndReason_name), func(v int32) int32 {
+			return int32(protoconv.ChatEndReasonToProto(protoconv.ChatEndReasonFromProto(pb.ChatEndReason(v))))
+		})
+		check("ParticipantRole", len(pb.ParticipantRole_name), func(v int32) int32 {
+			return int32(protoconv.RoleToProto(protoconv.RoleFromProto(pb.ParticipantRole(v))))
+		})
+	})
+}

@@ -1,0 +1,149 @@
+package protoconv
+
+import (
+	"slices"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+	"github.com/proactivechat/proactivechat/server/domain"
+)
+
+// SiteToProto converts a site; nil gives nil.
+func SiteToProto(s *domain.Site) *pb.Site {
+	if s == nil {
+		return nil
+	}
+	return &pb.Site{
+		Id:             s.ID,
+		Name:           s.Name,
+		AllowedOrigins: slices.Clone(s.AllowedOrigins),
+		ProactiveChat:  ProactiveChatSettingsToProto(s.ProactiveChat),
+		CreateTime:     TimeToProto(s.CreateTime),
+		UpdateTime:     TimeToProto(s.UpdateTime),
+	}
+}
+
+// SiteFromProto converts a site; nil gives nil.
+func SiteFromProto(s *pb.Site) *domain.Site {
+	if s == nil {
+		return nil
+	}
+	return &domain.Site{
+		ID:             s.GetId(),
+		Name:           s.GetName(),
+		AllowedOrigins: slices.Clone(s.GetAllowedOrigins()),
+		ProactiveChat:  ProactiveChatSettingsFromProto(s.GetProactiveChat()),
+		CreateTime:     TimeFromProto(s.GetCreateTime()),
+		UpdateTime:     TimeFromProto(s.GetUpdateTime()),
+	}
+}
+
+// ProactiveChatSettingsToProto converts a site's proactive chat settings.
+func ProactiveChatSettingsToProto(s domain.ProactiveChatSettings) *pb.ProactiveChatSettings {
+	var fields []*pb.FormField
+	if s.FormFields != nil {
+		fields = make([]*pb.FormField, len(s.FormFields))
+		for i, f := range s.FormFields {
+			fields[i] = FormFieldToProto(f)
+		}
+	}
+	return &pb.ProactiveChatSettings{
+		Enabled:            s.Enabled,
+		Mode:               ProactiveChatModeToProto(s.Mode),
+		LaunchAfterSeconds: s.LaunchAfterSeconds,
+		InviteText:         s.InviteText,
+		FormFields:         fields,
+	}
+}
+
+// ProactiveChatSettingsFromProto converts a site's proactive chat settings;
+// nil gives the zero value, which is disabled.
+func ProactiveChatSettingsFromProto(s *pb.ProactiveChatSettings) domain.ProactiveChatSettings {
+	var fields []domain.FormField
+	if s.GetFormFields() != nil {
+		fields = make([]domain.FormField, len(s.GetFormFields()))
+		for i, f := range s.GetFormFields() {
+			fields[i] = FormFieldFromProto(f)
+		}
+	}
+	return domain.ProactiveChatSettings{
+		Enabled:            s.GetEnabled(),
+		Mode:               ProactiveChatModeFromProto(s.GetMode()),
+		LaunchAfterSeconds: s.GetLaunchAfterSeconds(),
+		InviteText:         s.GetInviteText(),
+		FormFields:         fields,
+	}
+}
+
+// FormFieldToProto converts a form field.
+func FormFieldToProto(f domain.FormField) *pb.FormField {
+	return &pb.FormField{
+		Key:       f.Key,
+		Label:     f.Label,
+		Type:      FormFieldTypeToProto(f.Type),
+		Required:  f.Required,
+		MaxLength: f.MaxLength,
+	}
+}
+
+// FormFieldFromProto converts a form field; nil gives the zero value.
+func FormFieldFromProto(f *pb.FormField) domain.FormField {
+	return domain.FormField{
+		Key:       f.GetKey(),
+		Label:     f.GetLabel(),
+		Type:      FormFieldTypeFromProto(f.GetType()),
+		Required:  f.GetRequired(),
+		MaxLength: f.GetMaxLength(),
+	}
+}
+
+// ProactiveChatModeToProto converts a proactive chat mode.
+func ProactiveChatModeToProto(m domain.ProactiveChatMode) pb.ProactiveChatMode {
+	switch m {
+	case domain.ModeWithInvite:
+		return pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITH_INVITE
+	case domain.ModeWithoutInvite:
+		return pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITHOUT_INVITE
+	}
+	return pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_UNSPECIFIED
+}
+
+// ProactiveChatModeFromProto converts a proactive chat mode.
+func ProactiveChatModeFromProto(m pb.ProactiveChatMode) domain.ProactiveChatMode {
+	switch m {
+	case pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITH_INVITE:
+		return domain.ModeWithInvite
+	case pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITHOUT_INVITE:
+		return domain.ModeWithoutInvite
+	}
+	return domain.ModeUnspecified
+}
+
+// FormFieldTypeToProto converts a form field type.
+func FormFieldTypeToProto(t domain.FormFieldType) pb.FormFieldType {
+	switch t {
+	case domain.FieldText:
+		return pb.FormFieldType_FORM_FIELD_TYPE_TEXT
+	case domain.FieldTextarea:
+		return pb.FormFieldType_FORM_FIELD_TYPE_TEXTAREA
+	case domain.FieldEmail:
+		return pb.FormFieldType_FORM_FIELD_TYPE_EMAIL
+	case domain.FieldPhone:
+		return pb.FormFieldType_FORM_FIELD_TYPE_PHONE
+	}
+	return pb.FormFieldType_FORM_FIELD_TYPE_UNSPECIFIED
+}
+
+// FormFieldTypeFromProto converts a form field type.
+func FormFieldTypeFromProto(t pb.FormFieldType) domain.FormFieldType {
+	switch t {
+	case pb.FormFieldType_FORM_FIELD_TYPE_TEXT:
+		return domain.FieldText
+	case pb.FormFieldType_FORM_FIELD_TYPE_TEXTAREA:
+		return domain.FieldTextarea
+	case pb.FormFieldType_FORM_FIELD_TYPE_EMAIL:
+		return domain.FieldEmail
+	case pb.FormFieldType_FORM_FIELD_TYPE_PHONE:
+		return domain.FieldPhone
+	}
+	return domain.FieldUnspecified
+}

@@ -1,0 +1,123 @@
+package rpc
+
+import (
+	"context"
+	"log/slog"
+
+	"connectrpc.com/connect"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+	"github.com/proactivechat/proactivechat/gen/proactivechat/v1/proactivechatv1connect"
+	"github.com/proactivechat/proactivechat/server/domain"
+	"github.com/proactivechat/proactivechat/server/protoconv"
+)
+
+type adminServer struct {
+	svc *domain.Service
+	log *slog.Logger
+}
+
+var _ proactivechatv1connect.AdminServiceHandler = (*adminServer)(nil)
+
+func (s *adminServer) CreateSite(ctx context.Context, req *connect.Request[pb.CreateSiteRequest]) (*connect.Response[pb.CreateSiteResponse], error) {
+	site, err := s.svc.CreateSite(ctx, domain.SiteSpec{
+		Name:           req.Msg.GetName(),
+		AllowedOrigins: req.Msg.GetAllowedOrigins(),
+		ProactiveChat:  protoconv.ProactiveChatSettingsFromProto(req.Msg.GetProactiveChat()),
+	})
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.CreateSiteResponse{Site: protoconv.SiteToProto(site)}), nil
+}
+
+func (s *adminServer) GetSite(ctx context.Context, req *connect.Request[pb.GetSiteRequest]) (*connect.Response[pb.GetSiteResponse], error) {
+	site, err := s.svc.GetSite(ctx, req.Msg.GetSiteId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.GetSiteResponse{Site: protoconv.SiteToProto(site)}), nil
+}
+
+func (s *adminServer) ListSites(ctx context.Context, req *connect.Request[pb.ListSitesRequest]) (*connect.Response[pb.ListSitesResponse], error) {
+	sites, err := s.svc.ListSites(ctx)
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ListSitesResponse{}
+	for _, site := range sites {
+		out.Sites = append(out.Sites, protoconv.SiteToProto(site))
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *adminServer) UpdateSite(ctx context.Context, req *connect.Request[pb.UpdateSiteRequest]) (*connect.Response[pb.UpdateSiteResponse], error) {
+	if req.Msg.GetSite() == nil {
+		return nil, toConnectError(ctx, s.log, invalidField("site", "is required"))
+	}
+	site, err := s.svc.UpdateSite(ctx, protoconv.SiteFromProto(req.Msg.GetSite()), req.Msg.GetUpdateMask().GetPaths())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.UpdateSiteResponse{Site: protoconv.SiteToProto(site)}), nil
+}
+
+func (s *adminServer) CreateAgent(ctx context.Context, req *connect.Request[pb.CreateAgentRequest]) (*connect.Response[pb.CreateAgentResponse], error) {
+	agent, err := s.svc.CreateAgent(ctx, domain.AgentSpec{
+		DisplayName:        req.Msg.GetDisplayName(),
+		SiteIDs:            req.Msg.GetSiteIds(),
+		MaxConcurrentChats: req.Msg.GetMaxConcurrentChats(),
+	})
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.CreateAgentResponse{Agent: protoconv.AgentToProto(agent)}), nil
+}
+
+func (s *adminServer) GetAgent(ctx context.Context, req *connect.Request[pb.GetAgentRequest]) (*connect.Response[pb.GetAgentResponse], error) {
+	agent, err := s.svc.GetAgent(ctx, req.Msg.GetAgentId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.GetAgentResponse{Agent: protoconv.AgentToProto(agent)}), nil
+}
+
+func (s *adminServer) ListAgents(ctx context.Context, req *connect.Request[pb.ListAgentsRequest]) (*connect.Response[pb.ListAgentsResponse], error) {
+	agents, err := s.svc.ListAgents(ctx, req.Msg.GetSiteId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ListAgentsResponse{}
+	for _, a := range agents {
+		out.Agents = append(out.Agents, protoconv.AgentToProto(a))
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *adminServer) UpdateAgent(ctx context.Context, req *connect.Request[pb.UpdateAgentRequest]) (*connect.Response[pb.UpdateAgentResponse], error) {
+	if req.Msg.GetAgent() == nil {
+		return nil, toConnectError(ctx, s.log, invalidField("agent", "is required"))
+	}
+	agent, err := s.svc.UpdateAgent(ctx, protoconv.AgentFromProto(req.Msg.GetAgent()), req.Msg.GetUpdateMask().GetPaths())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.UpdateAgentResponse{Agent: protoconv.AgentToProto(agent)}), nil
+}
+
+func (s *adminServer) ListOnlineVisitors(ctx context.Context, req *connect.Request[pb.ListOnlineVisitorsRequest]) (*connect.Response[pb.ListOnlineVisitorsResponse], error) {
+	visitors, err := s.svc.ListOnlineVisitors(ctx, req.Msg.GetSiteId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ListOnlineVisitorsResponse{}
+	for _, p := range visitors {
+		out.Visitors = append(out.Visitors, presenceToProto(p))
+	}
+	return connect.NewResponse(out), nil
+}
+
+func invalidField(field, description string) error {
+	v := domain.Violations{{Field: field, Description: description}}
+	return v.Err()
+}

@@ -1,0 +1,205 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+
+	"connectrpc.com/connect"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+	"github.com/proactivechat/proactivechat/gen/proactivechat/v1/proactivechatv1connect"
+	"github.com/proactivechat/proactivechat/server/domain"
+	"github.com/proactivechat/proactivechat/server/protoconv"
+)
+
+type chatServer struct {
+	svc *domain.Service
+	log *slog.Logger
+}
+
+var _ proactivechatv1connect.ChatServiceHandler = (*chatServer)(nil)
+
+func (s *chatServer) SendMessage(ctx context.Context, req *connect.Request[pb.SendMessageRequest]) (*connect.Response[pb.SendMessageResponse], error) {
+	m := req.Msg
+	ev, err := s.svc.SendMessage(ctx, m.GetChatId(), m.GetSenderId(), m.GetText(), m.GetIdempotencyKey())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.SendMessageResponse{Event: protoconv.ChatEventToProto(ev)}), nil
+}
+
+func (s *chatServer) SetTyping(ctx context.Context, req *connect.Request[pb.SetTypingRequest]) (*connect.Response[pb.SetTypingResponse], error) {
+	if err := s.svc.SetTyping(ctx, req.Msg.GetChatId(), req.Msg.GetSenderId(), req.Msg.GetTyping()); err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.SetTypingResponse{}), nil
+}
+
+func (s *chatServer) LeaveChat(ctx context.Context, req *connect.Request[pb.LeaveChatRequest]) (*connect.Response[pb.LeaveChatResponse], error) {
+	chat, err := s.svc.LeaveChat(ctx, req.Msg.GetChatId(), req.Msg.GetParticipantId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.LeaveChatResponse{Chat: protoconv.ChatToProto(chat)}), nil
+}
+
+func (s *chatServer) GetChat(ctx context.Context, req *connect.Request[pb.GetChatRequest]) (*connect.Response[pb.GetChatResponse], error) {
+	chat, err := s.svc.GetChat(ctx, req.Msg.GetChatId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.GetChatResponse{Chat: protoconv.ChatToProto(chat)}), nil
+}
+
+func (s *chatServer) ListChatEvents(ctx context.Context, req *connect.Request[pb.ListChatEventsRequest]) (*connect.Response[pb.ListChatEventsResponse], error) {
+	events, next, err := s.svc.ListChatEvents(ctx, req.Msg.GetChatId(), req.Msg.GetAfterSeq(), int(req.Msg.GetPageSize()))
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ListChatEventsResponse{NextAfterSeq: next}
+	for _, ev := range events {
+		out.Events = append(out.Events, protoconv.ChatEventToProto(ev))
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *chatServer) WatchChat(ctx context.Context, req *connect.Request[pb.WatchChatRequest], stream *connect.ServerStream[pb.WatchChatResponse]) error {
+	err := s.svc.WatchChat(ctx, req.Msg.GetChatId(), req.Msg.GetAfterSeq(), func(u domain.ChatUpdate) error {
+		return stream.Send(chatUpdateToProto(u))
+	})
+	return toConnectError(ctx, s.log, err)
+}
+
+func chatUpdateToProto(u domain.ChatUpdate) *pb.WatchChatResponse {
+	switch {
+	case u.Event != nil:
+		return &pb.WatchChatResponse{Event: &pb.WatchChatResponse_ChatEvent{ChatEvent: protoconv.ChatEventToProto(*u.Event)}}
+	case u.Typing != nil:
+		return &pb.WatchChatResponse{Event: &pb.WatchChatResponse_Typing{Typing: protoconv.TypingToProto(*u.Typing)}}
+	default:
+		return &pb.WatchChatResponse{Event: &pb.WatchChatResponse_KeepAlive{KeepAlive: keepAlive(u.KeepAlive)}}
+	}
+}
+
+// Converse runs one participant's side of a chat over a bidirectional
+// stream: the same domain calls as the unary RPCs, and the same events as
+// WatchChat. A failed command is answered with a CommandResult carrying its
+// error and the stream goes on; the stream ends after the chat has ended.
+func (s *chatServer) Converse(ctx context.Context, stream *connect.BidiStream[pb.ConverseRequest, pb.ConverseResponse]) error {
+	first, err := stream.Receive()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	}
+	join := first.GetJoin()
+	if join == nil {
+		return toConnectError(ctx, s.log, invalidField("join", "the first request must be join"))
+	}
+	chat, err := s.svc.GetChat(ctx, join.GetChatId())
+	if err != nil {
+		return toConnectError(ctx, s.log, err)
+	}
+	participant := join.GetParticipantId()
+	if _, ok := chat.Participant(participant); !ok {
+		return toConnectError(ctx, s.log, domain.Errorf(domain.CodePermissionDenied, "%q is not a participant of chat %q", participant, chat.ID))
+	}
+
+	var sendMu sync.Mutex
+	send := func(r *pb.ConverseResponse) error {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		return stream.Send(r)
+	}
+	if err := send(commandResult(first.GetCommandId(), 0, nil)); err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watchDone := make(chan error, 1)
+	go func() {
+		watchDone <- s.svc.WatchChat(ctx, chat.ID, join.GetAfterSeq(), func(u domain.ChatUpdate) error {
+			w := chatUpdateToProto(u)
+			r := &pb.ConverseResponse{}
+			switch e := w.Event.(type) {
+			case *pb.WatchChatResponse_ChatEvent:
+				r.Event = &pb.ConverseResponse_ChatEvent{ChatEvent: e.ChatEvent}
+			case *pb.WatchChatResponse_Typing:
+				r.Event = &pb.ConverseResponse_Typing{Typing: e.Typing}
+			case *pb.WatchChatResponse_KeepAlive:
+				r.Event = &pb.ConverseResponse_KeepAlive{KeepAlive: e.KeepAlive}
+			}
+			return send(r)
+		})
+	}()
+	requests := make(chan *pb.ConverseRequest)
+	recvDone := make(chan error, 1)
+	go func() {
+		for {
+			req, err := stream.Receive()
+			if err != nil {
+				recvDone <- err
+				return
+			}
+			select {
+			case requests <- req:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case err := <-watchDone:
+			return toConnectError(ctx, s.log, err)
+		case err := <-recvDone:
+			if !errors.Is(err, io.EOF) {
+				return err
+			}
+			// The client sent all its commands; keep streaming events
+			// until the chat ends or the client goes away.
+			recvDone = nil
+		case req := <-requests:
+			if err := send(s.converseCommand(ctx, chat.ID, participant, req)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (s *chatServer) converseCommand(ctx context.Context, chatID, participant string, req *pb.ConverseRequest) *pb.ConverseResponse {
+	var seq uint32
+	var err error
+	switch c := req.Command.(type) {
+	case *pb.ConverseRequest_Send:
+		var ev domain.ChatEvent
+		ev, err = s.svc.SendMessage(ctx, chatID, participant, c.Send.GetText(), c.Send.GetIdempotencyKey())
+		seq = ev.Seq
+	case *pb.ConverseRequest_Typing:
+		err = s.svc.SetTyping(ctx, chatID, participant, c.Typing.GetTyping())
+	case *pb.ConverseRequest_Leave:
+		_, err = s.svc.LeaveChat(ctx, chatID, participant)
+	case *pb.ConverseRequest_Join:
+		err = domain.Errorf(domain.CodeFailedPrecondition, "already joined chat %q", chatID)
+	default:
+		err = invalidField("command", "is required")
+	}
+	return commandResult(req.GetCommandId(), seq, toConnectError(ctx, s.log, err))
+}
+
+func commandResult(id string, seq uint32, err error) *pb.ConverseResponse {
+	r := &pb.CommandResult{CommandId: id, Seq: seq}
+	if err != nil {
+		r.ErrorCode = connect.CodeOf(err).String()
+		var cerr *connect.Error
+		if errors.As(err, &cerr) {
+			r.ErrorMessage = cerr.Message()
+		}
+	}
+	return &pb.ConverseResponse{Event: &pb.ConverseResponse_Result{Result: r}}
+}

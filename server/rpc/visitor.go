@@ -1,0 +1,103 @@
+package rpc
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+	"github.com/proactivechat/proactivechat/gen/proactivechat/v1/proactivechatv1connect"
+	"github.com/proactivechat/proactivechat/server/domain"
+	"github.com/proactivechat/proactivechat/server/protoconv"
+)
+
+type visitorServer struct {
+	svc *domain.Service
+	log *slog.Logger
+}
+
+var _ proactivechatv1connect.VisitorServiceHandler = (*visitorServer)(nil)
+
+func (s *visitorServer) StartVisitorSession(ctx context.Context, req *connect.Request[pb.StartVisitorSessionRequest]) (*connect.Response[pb.StartVisitorSessionResponse], error) {
+	visitor, token, resumed, err := s.svc.StartVisitorSession(ctx, req.Msg.GetSiteId(), req.Msg.GetResumeToken())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.StartVisitorSessionResponse{
+		Visitor: protoconv.VisitorToProto(visitor),
+		Token:   token,
+		Resumed: resumed,
+	}), nil
+}
+
+func (s *visitorServer) ReportPageView(ctx context.Context, req *connect.Request[pb.ReportPageViewRequest]) (*connect.Response[pb.ReportPageViewResponse], error) {
+	visitor, err := s.svc.RecordPageView(ctx, req.Msg.GetVisitorId(), req.Msg.GetUrl(), req.Msg.GetTitle())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.ReportPageViewResponse{Visitor: protoconv.VisitorToProto(visitor)}), nil
+}
+
+func (s *visitorServer) WatchVisitor(ctx context.Context, req *connect.Request[pb.WatchVisitorRequest], stream *connect.ServerStream[pb.WatchVisitorResponse]) error {
+	err := s.svc.WatchVisitor(ctx, domain.VisitorWatch{
+		VisitorID:      req.Msg.GetVisitorId(),
+		PageURL:        req.Msg.GetPageUrl(),
+		PageTitle:      req.Msg.GetPageTitle(),
+		ResumeChatID:   req.Msg.GetResumeChatId(),
+		ResumeAfterSeq: req.Msg.GetResumeAfterSeq(),
+	}, func(u domain.VisitorUpdate) error {
+		return stream.Send(visitorUpdateToProto(u))
+	})
+	return toConnectError(ctx, s.log, err)
+}
+
+func visitorUpdateToProto(u domain.VisitorUpdate) *pb.WatchVisitorResponse {
+	switch {
+	case u.State != nil:
+		state := &pb.VisitorState{
+			Visitor:    protoconv.VisitorToProto(u.State.Visitor),
+			Engagement: engagementToProto(u.State.Engagement),
+		}
+		if u.State.Chat != nil {
+			state.Chat = protoconv.ChatToProto(u.State.Chat)
+		}
+		return &pb.WatchVisitorResponse{Event: &pb.WatchVisitorResponse_State{State: state}}
+	case u.Event != nil:
+		return &pb.WatchVisitorResponse{Event: &pb.WatchVisitorResponse_ChatEvent{ChatEvent: protoconv.ChatEventToProto(*u.Event)}}
+	case u.Typing != nil:
+		return &pb.WatchVisitorResponse{Event: &pb.WatchVisitorResponse_Typing{Typing: protoconv.TypingToProto(*u.Typing)}}
+	default:
+		return &pb.WatchVisitorResponse{Event: &pb.WatchVisitorResponse_KeepAlive{KeepAlive: keepAlive(u.KeepAlive)}}
+	}
+}
+
+func keepAlive(t time.Time) *pb.KeepAlive {
+	return &pb.KeepAlive{ServerTime: protoconv.TimeToProto(t)}
+}
+
+func engagementToProto(e domain.Engagement) pb.EngagementState {
+	switch e {
+	case domain.EngagementBrowsing:
+		return pb.EngagementState_ENGAGEMENT_STATE_BROWSING
+	case domain.EngagementChatting:
+		return pb.EngagementState_ENGAGEMENT_STATE_CHATTING
+	}
+	return pb.EngagementState_ENGAGEMENT_STATE_UNSPECIFIED
+}
+
+func presenceToProto(p domain.Presence) *pb.VisitorPresence {
+	return &pb.VisitorPresence{
+		VisitorId:      p.VisitorID,
+		SiteId:         p.SiteID,
+		CurrentPage:    protoconv.PageViewToProto(p.CurrentPage),
+		VisitStartTime: protoconv.TimeToProto(p.VisitStartTime),
+		TimeOnSite:     durationpb.New(p.TimeOnSite),
+		ObserveTime:    protoconv.TimeToProto(p.ObserveTime),
+		OpenStreams:    uint32(p.OpenStreams),
+		Engagement:     engagementToProto(p.Engagement),
+		ActiveChatId:   p.ActiveChatID,
+	}
+}
