@@ -38,6 +38,7 @@ type Config struct {
 	Clock             domain.Clock
 	PresenceGrace     time.Duration
 	KeepAliveInterval time.Duration
+	AgentGrace        time.Duration
 }
 
 // Limits of the HTTP server.
@@ -80,8 +81,12 @@ func Open(cfg Config) (*App, error) {
 		Logger:            cfg.Logger,
 		PresenceGrace:     cfg.PresenceGrace,
 		KeepAliveInterval: cfg.KeepAliveInterval,
+		AgentGrace:        cfg.AgentGrace,
 	})
 	handler, err := a.handler()
+	if err == nil {
+		err = a.Service.Start(context.Background())
+	}
 	if err != nil {
 		a.Service.Close()
 		store.Close()

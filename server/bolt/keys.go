@@ -1,9 +1,12 @@
 package bolt
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/proactivechat/proactivechat/server/domain"
 )
@@ -41,6 +44,66 @@ func messageKey(chatID, senderID, key string) []byte {
 	k = append(k, senderID...)
 	k = append(k, 0)
 	return append(k, key...)
+}
+
+// sitePrefix is the prefix of all keys of a site in the open chat requests
+// and routing decisions buckets.
+func sitePrefix(siteID string) []byte {
+	k := make([]byte, 0, len(siteID)+1+8+1)
+	k = append(k, siteID...)
+	return append(k, 0)
+}
+
+// sitePrefixEnd is the first key past all of a site's keys.
+func sitePrefixEnd(siteID string) []byte {
+	k := make([]byte, 0, len(siteID)+1)
+	k = append(k, siteID...)
+	return append(k, 1)
+}
+
+// openRequestKey orders a site's open chat requests first in, first out:
+// the site prefix, the big-endian enqueue time in Unix nanoseconds, 0x00,
+// and the request id, which breaks ties and comes last so it may contain
+// anything.
+func openRequestKey(siteID string, enqueue time.Time, id string) []byte {
+	k := binary.BigEndian.AppendUint64(sitePrefix(siteID), unixNanoKey(enqueue))
+	k = append(k, 0)
+	return append(k, id...)
+}
+
+// parseOpenRequestKey splits an openRequestKey into its site and request
+// ids.
+func parseOpenRequestKey(k []byte) (siteID, id string, ok bool) {
+	i := bytes.IndexByte(k, 0)
+	if i < 0 || len(k) < i+1+8+1 || k[i+1+8] != 0 {
+		return "", "", false
+	}
+	return string(k[:i]), string(k[i+1+8+1:]), true
+}
+
+var (
+	minNanoTime = time.Unix(0, 0)
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+)
+
+// unixNanoKey is t in Unix nanoseconds as an unsigned number whose
+// big-endian bytes sort like the times. Times UnixNano cannot represent, or
+// before 1970 (such as the zero time), are clamped; readers sort by the
+// times themselves, so clamping costs nothing but locality.
+func unixNanoKey(t time.Time) uint64 {
+	switch {
+	case t.Before(minNanoTime):
+		return 0
+	case t.After(maxNanoTime):
+		return math.MaxInt64
+	}
+	return uint64(t.UnixNano())
+}
+
+// routingKey is the site prefix and a big-endian sequence number that grows
+// with every decision, so a site's keys are in the order they were appended.
+func routingKey(siteID string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(sitePrefix(siteID), seq)
 }
 
 // seqValue encodes a sequence number as a message_keys value.

@@ -29,6 +29,13 @@ var (
 	chatsBucket         = []byte("chats")          // chat id → pb.Chat
 	chatEventsBucket    = []byte("chat_events")    // eventKey → pb.ChatEvent
 	messageKeysBucket   = []byte("message_keys")   // messageKey → seq
+
+	invitationsBucket        = []byte("invitations")         // invitation id → pb.Invitation
+	pendingInvitationsBucket = []byte("pending_invitations") // invitation id → empty, while pending
+	chatRequestsBucket       = []byte("chat_requests")       // chat request id → pb.ChatRequest
+	openChatRequestsBucket   = []byte("open_chat_requests")  // openRequestKey → empty, while open
+	routingDecisionsBucket   = []byte("routing_decisions")   // routingKey → pb.RoutingDecision
+	routingCountsBucket      = []byte("routing_counts")      // site id → decisions kept, uint32
 )
 
 var allBuckets = [][]byte{
@@ -39,6 +46,12 @@ var allBuckets = [][]byte{
 	chatsBucket,
 	chatEventsBucket,
 	messageKeysBucket,
+	invitationsBucket,
+	pendingInvitationsBucket,
+	chatRequestsBucket,
+	openChatRequestsBucket,
+	routingDecisionsBucket,
+	routingCountsBucket,
 }
 
 const (

@@ -216,6 +216,14 @@ func (w *writeTx) putRaw(bucket, key, v []byte) error {
 	return nil
 }
 
+func (w *writeTx) delete(bucket, key []byte) error {
+	w.wrote = true
+	if err := w.tx.Bucket(bucket).Delete(key); err != nil {
+		return fmt.Errorf("delete %s %q: %w", bucket, key, err)
+	}
+	return nil
+}
+
 func (w *writeTx) PutSite(s *domain.Site) error {
 	if s == nil {
 		return errors.New("put site: nil")
@@ -316,6 +324,9 @@ func kinds(ev domain.ChatEvent) int {
 		n++
 	}
 	if ev.Ended != nil {
+		n++
+	}
+	if ev.InactivityWarning != nil {
 		n++
 	}
 	return n

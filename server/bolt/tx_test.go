@@ -24,6 +24,10 @@ type fixture struct {
 	token   []byte
 	chat    *domain.Chat
 	events  []domain.ChatEvent
+	// The invitation is pending and the request open, so they are indexed.
+	invitation *domain.Invitation
+	request    *domain.ChatRequest
+	decision   *domain.RoutingDecision
 }
 
 func newFixture() *fixture {
@@ -65,26 +69,74 @@ func newFixture() *fixture {
 			CreateTime:   at(6),
 			CurrentPage:  domain.PageView{URL: "https://shop.example/", Title: "Home", ViewTime: at(7)},
 			ActiveChatID: "chat_1",
+			// The last engagement value, so that one stored as a smaller
+			// number is noticed.
+			Engagement:     domain.EngagementAlerting,
+			InvitationID:   "inv_1",
+			ChatRequestID:  "req_1",
+			DeclineTime:    at(16),
+			VisitStartTime: at(17),
+			VisitEndTime:   at(18),
+			LastLaunchTime: at(19),
 		},
 		token: token[:],
 		chat: &domain.Chat{
-			ID:              "chat_1",
-			SiteID:          "site_1",
-			Visitor:         vis,
-			Agent:           agt,
-			State:           domain.ChatStateEnded,
-			EndReason:       domain.EndBothLeft,
-			CreateTime:      at(8),
-			EndTime:         at(9),
-			LastSeq:         4,
-			VisitorLeftTime: at(10),
-			AgentLeftTime:   at(11),
+			ID:                  "chat_1",
+			SiteID:              "site_1",
+			Visitor:             vis,
+			Agent:               agt,
+			State:               domain.ChatStateEnded,
+			EndReason:           domain.EndInactive,
+			CreateTime:          at(8),
+			EndTime:             at(9),
+			LastSeq:             5,
+			VisitorLeftTime:     at(10),
+			AgentLeftTime:       at(11),
+			ChatRequestID:       "req_0",
+			LastActivityTime:    at(20),
+			VisitorMessageCount: 1,
 		},
 		events: []domain.ChatEvent{
 			{ChatID: "chat_1", Seq: 1, Time: at(12), Started: &domain.ChatStarted{Visitor: vis, Agent: agt}},
 			{ChatID: "chat_1", Seq: 2, Time: at(13), Message: &domain.ChatMessage{Sender: vis, Text: "Hi", IdempotencyKey: "k1"}},
-			{ChatID: "chat_1", Seq: 3, Time: at(14), ParticipantLeft: &left},
-			{ChatID: "chat_1", Seq: 4, Time: at(15), Ended: &domain.ChatEnded{Reason: domain.EndBothLeft}},
+			{ChatID: "chat_1", Seq: 3, Time: at(14), InactivityWarning: &domain.InactivityWarning{EndTime: at(21)}},
+			{ChatID: "chat_1", Seq: 4, Time: at(15), ParticipantLeft: &left},
+			{ChatID: "chat_1", Seq: 5, Time: at(21), Ended: &domain.ChatEnded{Reason: domain.EndInactive}},
+		},
+		invitation: &domain.Invitation{
+			ID:               "inv_1",
+			SiteID:           "site_1",
+			VisitorID:        "vis_1",
+			State:            domain.InvitationPending,
+			Text:             "Can we help?",
+			CreateTime:       at(22),
+			ExpireTime:       at(23),
+			RespondTime:      at(24),
+			InvitedByAgentID: "agt_1",
+		},
+		request: &domain.ChatRequest{
+			ID:             "req_1",
+			SiteID:         "site_1",
+			VisitorID:      "vis_1",
+			Kind:           domain.RequestInvited,
+			State:          domain.RequestAlerting,
+			FormValues:     map[string]string{"email": "bo@example.com"},
+			EnqueueTime:    at(25),
+			AlertedAgentID: "agt_1",
+			AlertDeadline:  at(26),
+			PassedAgentIDs: []string{"agt_2"},
+			CloseTime:      at(27),
+			PageURL:        "https://shop.example/",
+			PageTitle:      "Home",
+			VisitStartTime: at(17),
+			HoldUntil:      at(28),
+		},
+		decision: &domain.RoutingDecision{
+			ChatRequestID: "req_1",
+			SiteID:        "site_1",
+			Time:          at(29),
+			AgentID:       "agt_1",
+			Reason:        "longest idle",
 		},
 	}
 }
@@ -110,7 +162,13 @@ func (f *fixture) put(tx domain.WriteTx) error {
 			return err
 		}
 	}
-	return nil
+	if err := tx.PutInvitation(f.invitation); err != nil {
+		return err
+	}
+	if err := tx.PutChatRequest(f.request); err != nil {
+		return err
+	}
+	return tx.AppendRoutingDecision(f.decision)
 }
 
 // check fails unless tx holds exactly what put stored.
@@ -142,6 +200,26 @@ func (f *fixture) check(t *testing.T, tx domain.ReadTx) {
 	equal("ChatEvents", events, f.events, err)
 	seq, found, err := tx.MessageSeqByKey(f.chat.ID, "vis_1", "k1")
 	equal("MessageSeqByKey", []any{seq, found}, []any{uint32(2), true}, err)
+	invitation, err := tx.Invitation(f.invitation.ID)
+	equal("Invitation", invitation, f.invitation, err)
+	var pending []*domain.Invitation
+	if f.invitation.State == domain.InvitationPending {
+		pending = append(pending, f.invitation)
+	}
+	invitations, err := tx.PendingInvitations()
+	equal("PendingInvitations", invitations, pending, err)
+	request, err := tx.ChatRequest(f.request.ID)
+	equal("ChatRequest", request, f.request, err)
+	var open []*domain.ChatRequest
+	if f.request.Open() {
+		open = append(open, f.request)
+	}
+	requests, err := tx.OpenChatRequests(f.site.ID)
+	equal("OpenChatRequests", requests, open, err)
+	requests, err = tx.OpenChatRequests("")
+	equal("OpenChatRequests of all sites", requests, open, err)
+	decisions, err := tx.RoutingDecisions(f.site.ID, 10)
+	equal("RoutingDecisions", decisions, []*domain.RoutingDecision{f.decision}, err)
 }
 
 func TestRecords(t *testing.T) {
@@ -162,9 +240,11 @@ func TestRecords(t *testing.T) {
 		s := MustOpen(t)
 		f := newFixture()
 		MustUpdate(t, s, f.put)
-		f.site.Name, f.agent.Status, f.visitor.ActiveChatID, f.chat.LastSeq = "Renamed", domain.StatusAway, "", 5
+		f.site.Name, f.agent.Status, f.visitor.ActiveChatID, f.chat.LastSeq = "Renamed", domain.StatusAway, "", 6
+		f.invitation.State, f.request.State, f.request.ChatID = domain.InvitationAccepted, domain.RequestAccepted, "chat_1"
 		MustUpdate(t, s, func(tx domain.WriteTx) error {
-			for _, err := range []error{tx.PutSite(f.site), tx.PutAgent(f.agent), tx.PutVisitor(f.visitor), tx.PutChat(f.chat)} {
+			for _, err := range []error{tx.PutSite(f.site), tx.PutAgent(f.agent), tx.PutVisitor(f.visitor), tx.PutChat(f.chat),
+				tx.PutInvitation(f.invitation), tx.PutChatRequest(f.request)} {
 				if err != nil {
 					return err
 				}
@@ -214,6 +294,8 @@ func TestRecords(t *testing.T) {
 			_, visitorErr := tx.Visitor("x")
 			_, tokenErr := tx.VisitorByTokenHash([]byte("x"))
 			_, chatErr := tx.Chat("x")
+			_, invitationErr := tx.Invitation("x")
+			_, requestErr := tx.ChatRequest("x")
 			for _, tc := range []struct {
 				err  error
 				want string
@@ -223,6 +305,8 @@ func TestRecords(t *testing.T) {
 				{visitorErr, `visitor "x" not found`},
 				{tokenErr, `visitor session not found`},
 				{chatErr, `chat "x" not found`},
+				{invitationErr, `invitation "x" not found`},
+				{requestErr, `chat request "x" not found`},
 			} {
 				if domain.ErrorCode(tc.err) != domain.CodeNotFound || tc.err.Error() != tc.want {
 					t.Errorf("got %v (%s), want %q (not_found)", tc.err, domain.ErrorCode(tc.err), tc.want)
@@ -246,13 +330,23 @@ func TestRecords(t *testing.T) {
 	t.Run("ErrIDRequired", func(t *testing.T) {
 		s := MustOpen(t)
 		for name, fn := range map[string]func(domain.WriteTx) error{
-			"PutSite":         func(tx domain.WriteTx) error { return tx.PutSite(&domain.Site{}) },
-			"PutSiteNil":      func(tx domain.WriteTx) error { return tx.PutSite(nil) },
-			"PutAgent":        func(tx domain.WriteTx) error { return tx.PutAgent(&domain.Agent{}) },
-			"PutVisitor":      func(tx domain.WriteTx) error { return tx.PutVisitor(&domain.Visitor{}) },
-			"PutChat":         func(tx domain.WriteTx) error { return tx.PutChat(&domain.Chat{}) },
-			"PutChatNUL":      func(tx domain.WriteTx) error { return tx.PutChat(&domain.Chat{ID: "c\x00"}) },
-			"PutVisitorToken": func(tx domain.WriteTx) error { return tx.PutVisitorToken(nil, "v") },
+			"PutSite":              func(tx domain.WriteTx) error { return tx.PutSite(&domain.Site{}) },
+			"PutSiteNil":           func(tx domain.WriteTx) error { return tx.PutSite(nil) },
+			"PutAgent":             func(tx domain.WriteTx) error { return tx.PutAgent(&domain.Agent{}) },
+			"PutVisitor":           func(tx domain.WriteTx) error { return tx.PutVisitor(&domain.Visitor{}) },
+			"PutChat":              func(tx domain.WriteTx) error { return tx.PutChat(&domain.Chat{}) },
+			"PutChatNUL":           func(tx domain.WriteTx) error { return tx.PutChat(&domain.Chat{ID: "c\x00"}) },
+			"PutVisitorToken":      func(tx domain.WriteTx) error { return tx.PutVisitorToken(nil, "v") },
+			"PutInvitation":        func(tx domain.WriteTx) error { return tx.PutInvitation(&domain.Invitation{}) },
+			"PutInvitationNil":     func(tx domain.WriteTx) error { return tx.PutInvitation(nil) },
+			"PutChatRequest":       func(tx domain.WriteTx) error { return tx.PutChatRequest(&domain.ChatRequest{SiteID: "s"}) },
+			"PutChatRequestNoSite": func(tx domain.WriteTx) error { return tx.PutChatRequest(&domain.ChatRequest{ID: "r"}) },
+			"PutChatRequestNULSite": func(tx domain.WriteTx) error {
+				return tx.PutChatRequest(&domain.ChatRequest{ID: "r", SiteID: "s\x00"})
+			},
+			"PutChatRequestNil":        func(tx domain.WriteTx) error { return tx.PutChatRequest(nil) },
+			"AppendRoutingDecision":    func(tx domain.WriteTx) error { return tx.AppendRoutingDecision(&domain.RoutingDecision{}) },
+			"AppendRoutingDecisionNil": func(tx domain.WriteTx) error { return tx.AppendRoutingDecision(nil) },
 		} {
 			if err := s.Update(t.Context(), fn); err == nil {
 				t.Errorf("%s succeeded", name)

@@ -118,7 +118,14 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 		if err := sitesExist(tx, agent.SiteIDs); err != nil {
 			return err
 		}
-		return tx.PutAgent(agent)
+		if err := tx.PutAgent(agent); err != nil {
+			return err
+		}
+		tx.OnCommit(func() {
+			s.publishAgent(agent)
+			s.routeSoon(agent.SiteIDs...) // more capacity, or new sites
+		})
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -147,7 +154,21 @@ func (s *Service) SetAgentStatus(ctx context.Context, agentID string, status Age
 		}
 		agent.Status = status
 		agent.StatusChangeTime = s.clock.Now()
-		return tx.PutAgent(agent)
+		if err := tx.PutAgent(agent); err != nil {
+			return err
+		}
+		if status != StatusAvailable {
+			if err := s.withdrawAlerts(tx, agent.ID, "agent is "+status.String()); err != nil {
+				return err
+			}
+		}
+		tx.OnCommit(func() {
+			s.publishAgent(agent)
+			if status == StatusAvailable {
+				s.routeSoon(agent.SiteIDs...)
+			}
+		})
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -33,3 +33,39 @@ func presenceTopic(siteID string) string   { return "presence/" + siteID }
 type VisitorChanged struct {
 	VisitorID string
 }
+
+func agentTopic(agentID string) string { return "agent/" + agentID }
+func queueTopic(siteID string) string  { return "queue/" + siteID }
+
+// AlertEvent, on an agent's topic, offers the agent a chat request.
+type AlertEvent struct {
+	Request ChatRequest
+	Reason  string
+}
+
+// AlertWithdrawn, on an agent's topic, takes an alert back.
+type AlertWithdrawn struct {
+	RequestID string
+	Reason    string
+}
+
+// AgentChanged, on an agent's topic, carries the agent's new record.
+type AgentChanged struct {
+	Agent Agent
+}
+
+// QueueEvent, on a site's queue topic, carries a chat request that was
+// queued, alerted, or closed.
+type QueueEvent struct {
+	Request ChatRequest
+}
+
+func (s *Service) publishAgent(a *Agent) {
+	s.broker.Publish(agentTopic(a.ID), AgentChanged{Agent: *a})
+}
+
+// queueChanged tells agents watching the site's queue, and the visitors
+// waiting in it (whose positions moved).
+func (s *Service) queueChanged(req *ChatRequest) {
+	s.broker.Publish(queueTopic(req.SiteID), QueueEvent{Request: *req})
+}

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -45,34 +46,58 @@ func (s *Service) StartChat(ctx context.Context, agentID, visitorID string) (*Ch
 			return Errorf(CodeFailedPrecondition, "agent %q is at capacity (%d of %d chats)", agent.ID, len(agent.ActiveChatIDs), agent.MaxConcurrentChats)
 		case visitor.ActiveChatID != "":
 			return Errorf(CodeFailedPrecondition, "visitor %q is already in chat %q", visitor.ID, visitor.ActiveChatID)
+		case visitor.ChatRequestID != "":
+			// The visitor already waits for an agent: starting the chat
+			// claims that request.
+			req, err := tx.ChatRequest(visitor.ChatRequestID)
+			if err != nil {
+				return err
+			}
+			chat, err = s.accept(tx, agent, req)
+			return err
+		case visitor.Engagement == EngagementInvited || visitor.Engagement == EngagementFillingForm:
+			return Errorf(CodeFailedPrecondition, "visitor %q is answering an invitation", visitor.ID)
 		case !s.presence.online(visitor.ID):
 			return Errorf(CodeFailedPrecondition, "visitor %q is not on the site", visitor.ID)
 		}
-		now := s.clock.Now()
-		chat = &Chat{
-			ID:         newID("chat"),
-			SiteID:     site.ID,
-			Visitor:    Participant{Role: RoleVisitor, ID: visitor.ID, DisplayName: visitorDisplayName},
-			Agent:      Participant{Role: RoleAgent, ID: agent.ID, DisplayName: agent.DisplayName},
-			State:      ChatStateActive,
-			CreateTime: now,
-		}
-		started := s.nextEvent(chat)
-		started.Started = &ChatStarted{Visitor: chat.Visitor, Agent: chat.Agent}
-		visitor.ActiveChatID = chat.ID
-		agent.ActiveChatIDs = append(agent.ActiveChatIDs, chat.ID)
-		if err := putAll(tx, chat, visitor, agent, started); err != nil {
-			return err
-		}
-		tx.OnCommit(func() {
-			s.publishChatEvents(started)
-			s.visitorChanged(visitor.ID, chat.ID)
-		})
-		return nil
+		chat, err = s.openChat(tx, site, agent, visitor, "")
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	return chat, nil
+}
+
+// openChat starts a chat between agent and visitor in tx, for the chat
+// request requestID if not empty, and schedules what follows the commit.
+func (s *Service) openChat(tx WriteTx, site *Site, agent *Agent, visitor *Visitor, requestID string) (*Chat, error) {
+	now := s.clock.Now()
+	chat := &Chat{
+		ID:               newID("chat"),
+		SiteID:           site.ID,
+		Visitor:          Participant{Role: RoleVisitor, ID: visitor.ID, DisplayName: visitorDisplayName},
+		Agent:            Participant{Role: RoleAgent, ID: agent.ID, DisplayName: agent.DisplayName},
+		State:            ChatStateActive,
+		CreateTime:       now,
+		ChatRequestID:    requestID,
+		LastActivityTime: now,
+	}
+	started := s.nextEvent(chat)
+	started.Started = &ChatStarted{Visitor: chat.Visitor, Agent: chat.Agent}
+	visitor.ActiveChatID = chat.ID
+	visitor.ChatRequestID = ""
+	visitor.Engagement = EngagementChatting
+	agent.ActiveChatIDs = append(agent.ActiveChatIDs, chat.ID)
+	if err := putAll(tx, chat, visitor, agent, started); err != nil {
+		return nil, err
+	}
+	tx.OnCommit(func() {
+		s.publishChatEvents(started)
+		s.visitorUpdated(visitor)
+		s.publishAgent(agent)
+		s.scheduleInactivity(chat, site.ProactiveChat)
+	})
 	return chat, nil
 }
 
@@ -112,11 +137,11 @@ func (s *Service) publishChatEvents(events ...ChatEvent) {
 	}
 }
 
-// visitorChanged tells the visitor's streams and the agents watching the
-// site that the visitor's chat started or ended.
-func (s *Service) visitorChanged(visitorID, chatID string) {
-	s.broker.Publish(visitorTopic(visitorID), VisitorChanged{VisitorID: visitorID})
-	s.presence.chatChanged(visitorID, chatID)
+// visitorUpdated tells the visitor's streams and the agents watching the
+// site that the visitor's engagement changed.
+func (s *Service) visitorUpdated(v *Visitor) {
+	s.broker.Publish(visitorTopic(v.ID), VisitorChanged{VisitorID: v.ID})
+	s.presence.engagementChanged(v)
 }
 
 // SendMessage appends a message to an active chat and returns it once it is
@@ -159,12 +184,23 @@ func (s *Service) SendMessage(ctx context.Context, chatID, senderID, text, idemp
 		if err := canWrite(chat, sender); err != nil {
 			return err
 		}
+		site, err := tx.Site(chat.SiteID)
+		if err != nil {
+			return err
+		}
 		msg = s.nextEvent(chat)
 		msg.Message = &ChatMessage{Sender: sender, Text: text, IdempotencyKey: idempotencyKey}
+		chat.LastActivityTime = msg.Time
+		if sender.Role == RoleVisitor {
+			chat.VisitorMessageCount++
+		}
 		if err := putAll(tx, chat, nil, nil, msg); err != nil {
 			return err
 		}
-		tx.OnCommit(func() { s.publishChatEvents(msg) })
+		tx.OnCommit(func() {
+			s.publishChatEvents(msg)
+			s.scheduleInactivity(chat, site.ProactiveChat)
+		})
 		return nil
 	})
 	return msg, err
@@ -256,48 +292,7 @@ func (s *Service) LeaveChat(ctx context.Context, chatID, participantID string) (
 		if chat.State == ChatStateEnded || chat.hasLeft(p.Role) {
 			return nil
 		}
-		now := s.clock.Now()
-		left := s.nextEvent(chat)
-		left.ParticipantLeft = &p
-		events := []ChatEvent{left}
-		var visitor *Visitor
-		var agent *Agent
-		// A participant who leaves is free at once: the visitor for a new
-		// chat, the agent's capacity for the next visitor.
-		if p.Role == RoleVisitor {
-			chat.VisitorLeftTime = now
-			if visitor, err = tx.Visitor(p.ID); err != nil {
-				return err
-			}
-			if visitor.ActiveChatID == chat.ID {
-				visitor.ActiveChatID = ""
-			}
-		} else {
-			chat.AgentLeftTime = now
-			if agent, err = tx.Agent(p.ID); err != nil {
-				return err
-			}
-			agent.ActiveChatIDs = slices.DeleteFunc(agent.ActiveChatIDs, func(id string) bool { return id == chat.ID })
-			agent.LastChatEndTime = now
-		}
-		if chat.hasLeft(RoleVisitor) && chat.hasLeft(RoleAgent) {
-			chat.State = ChatStateEnded
-			chat.EndReason = EndBothLeft
-			chat.EndTime = now
-			ended := s.nextEvent(chat)
-			ended.Ended = &ChatEnded{Reason: EndBothLeft}
-			events = append(events, ended)
-		}
-		if err := putAll(tx, chat, visitor, agent, events...); err != nil {
-			return err
-		}
-		tx.OnCommit(func() {
-			s.publishChatEvents(events...)
-			if visitor != nil {
-				s.visitorChanged(visitor.ID, visitor.ActiveChatID)
-			}
-		})
-		return nil
+		return s.leave(tx, chat, p, EndUnspecified)
 	})
 	if err != nil {
 		return nil, err
@@ -305,12 +300,83 @@ func (s *Service) LeaveChat(ctx context.Context, chatID, participantID string) (
 	return chat, nil
 }
 
-// visitorDeparted makes a visitor who left the site leave its chat, so the
-// agent is told and is not left waiting for someone who is gone.
-func (s *Service) visitorDeparted(chatID, visitorID string) {
-	if _, err := s.LeaveChat(s.ctx, chatID, visitorID); err != nil && s.ctx.Err() == nil {
-		s.log.Error("departed visitor could not leave its chat", "chat", chatID, "visitor", visitorID, "err", err)
+// leave makes participant p leave chat in tx. A participant who leaves is
+// free at once: the visitor for a new chat, the agent's capacity for the
+// next visitor. The chat ends when both have left, or at once when the
+// visitor closes it before writing anything (no assistance required).
+// endReason, when set, ends the chat for both with that reason.
+func (s *Service) leave(tx WriteTx, chat *Chat, p Participant, endReason ChatEndReason) error {
+	now := s.clock.Now()
+	var events []ChatEvent
+	var visitor *Visitor
+	var agent *Agent
+	var err error
+	leaveOne := func(p Participant) error {
+		if chat.hasLeft(p.Role) {
+			return nil
+		}
+		left := s.nextEvent(chat)
+		left.ParticipantLeft = &p
+		events = append(events, left)
+		if p.Role == RoleVisitor {
+			chat.VisitorLeftTime = now
+			if visitor, err = tx.Visitor(p.ID); err != nil {
+				return err
+			}
+			if visitor.ActiveChatID == chat.ID {
+				visitor.ActiveChatID = ""
+				visitor.Engagement = EngagementBrowsing
+			}
+			return nil
+		}
+		chat.AgentLeftTime = now
+		if agent, err = tx.Agent(p.ID); err != nil {
+			return err
+		}
+		agent.ActiveChatIDs = slices.DeleteFunc(agent.ActiveChatIDs, func(id string) bool { return id == chat.ID })
+		agent.LastChatEndTime = now
+		return nil
 	}
+	if err := leaveOne(p); err != nil {
+		return err
+	}
+	if endReason == EndUnspecified && p.Role == RoleVisitor && chat.VisitorMessageCount == 0 {
+		endReason = EndVisitorDeclined
+	}
+	if endReason != EndUnspecified {
+		other := chat.Agent
+		if p.Role == RoleAgent {
+			other = chat.Visitor
+		}
+		if err := leaveOne(other); err != nil {
+			return err
+		}
+	}
+	if chat.hasLeft(RoleVisitor) && chat.hasLeft(RoleAgent) {
+		chat.State = ChatStateEnded
+		chat.EndReason = cmp.Or(endReason, EndBothLeft)
+		chat.EndTime = now
+		ended := s.nextEvent(chat)
+		ended.Ended = &ChatEnded{Reason: chat.EndReason}
+		events = append(events, ended)
+	}
+	if err := putAll(tx, chat, visitor, agent, events...); err != nil {
+		return err
+	}
+	tx.OnCommit(func() {
+		s.publishChatEvents(events...)
+		if visitor != nil {
+			s.visitorUpdated(visitor)
+		}
+		if agent != nil {
+			s.publishAgent(agent)
+			s.routeSoon(agent.SiteIDs...)
+		}
+		if chat.State == ChatStateEnded {
+			s.timers.cancel("idle/" + chat.ID)
+		}
+	})
+	return nil
 }
 
 // GetChat returns the chat with the given id.

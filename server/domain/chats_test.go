@@ -181,6 +181,9 @@ func TestLeaveChat(t *testing.T) {
 	e := newEnv(t, 0)
 	site, agent := e.siteWithAgent(t, 3)
 	chat, v := e.chatting(t, site, agent)
+	if _, err := e.svc.SendMessage(ctx(t), chat.ID, v.ID, "thanks, that helped", ""); err != nil {
+		t.Fatal(err)
+	}
 	for range 2 { // leaving twice is harmless
 		got, err := e.svc.LeaveChat(ctx(t), chat.ID, agent.ID)
 		if err != nil || got.State != domain.ChatStateActive || got.AgentLeftTime.IsZero() {
@@ -199,7 +202,7 @@ func TestLeaveChat(t *testing.T) {
 		t.Fatalf("leaving an ended chat: %v", err)
 	}
 	events, next, _ := e.svc.ListChatEvents(ctx(t), chat.ID, 0, 0)
-	if len(events) != 4 || next != 0 || events[3].Ended == nil || events[1].ParticipantLeft.ID != agent.ID {
+	if len(events) != 5 || next != 0 || events[4].Ended == nil || events[2].ParticipantLeft.ID != agent.ID {
 		t.Fatalf("transcript = %+v", events)
 	}
 	if _, err := e.svc.LeaveChat(ctx(t), chat.ID, "agent_other"); domain.ErrorCode(err) != domain.CodePermissionDenied {
@@ -236,4 +239,19 @@ func TestListChatEventsPaging(t *testing.T) {
 	}
 	_, _, err := e.svc.ListChatEvents(ctx(t), chat.ID, 0, 1001)
 	wantCode(t, err, domain.CodeInvalid)
+}
+
+func TestVisitorClosesWithoutWriting(t *testing.T) {
+	e := newEnv(t, 0)
+	site, agent := e.siteWithAgent(t, 3)
+	chat, v := e.chatting(t, site, agent)
+	e.svc.SendMessage(ctx(t), chat.ID, agent.ID, "Hi! Can I help?", "")
+	got, err := e.svc.LeaveChat(ctx(t), chat.ID, v.ID)
+	if err != nil || got.State != domain.ChatStateEnded || got.EndReason != domain.EndVisitorDeclined {
+		t.Fatalf("visitor closed without writing: %+v, %v", got, err)
+	}
+	a, _ := e.svc.GetAgent(ctx(t), agent.ID)
+	if len(a.ActiveChatIDs) != 0 {
+		t.Fatalf("agent still holds the declined chat: %v", a.ActiveChatIDs)
+	}
 }

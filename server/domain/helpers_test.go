@@ -24,7 +24,10 @@ type env struct {
 	store *bolt.Store
 }
 
-const grace = 15 * time.Second
+const (
+	grace     = 15 * time.Second
+	keepAlive = 30 * time.Second
+)
 
 func newEnv(t *testing.T, brokerBuffer int) *env {
 	t.Helper()
@@ -38,7 +41,7 @@ func newEnv(t *testing.T, brokerBuffer int) *env {
 		Broker:            inmem.NewBroker(brokerBuffer),
 		Clock:             clock,
 		PresenceGrace:     grace,
-		KeepAliveInterval: time.Hour,
+		KeepAliveInterval: keepAlive,
 	})
 	t.Cleanup(func() {
 		svc.Close()

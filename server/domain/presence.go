@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"cmp"
 	"context"
 	"sort"
 	"sync"
@@ -15,6 +16,11 @@ const (
 	EngagementUnspecified Engagement = iota
 	EngagementBrowsing
 	EngagementChatting
+	EngagementInvited
+	EngagementDeclined
+	EngagementFillingForm
+	EngagementQueued
+	EngagementAlerting
 )
 
 // Presence is a visitor on a site now, as agents see it. It lives in memory
@@ -59,13 +65,14 @@ type presenceTracker struct {
 }
 
 type visit struct {
-	visitorID string
-	siteID    string
-	page      PageView
-	start     time.Time
-	streams   int
-	chatID    string
-	departure Timer
+	visitorID  string
+	siteID     string
+	page       PageView
+	start      time.Time
+	streams    int
+	chatID     string
+	engagement Engagement
+	departure  Timer
 	// gen tells a departure timer whether it is still the current one.
 	gen uint64
 }
@@ -83,11 +90,8 @@ func (t *presenceTracker) view(v *visit, now time.Time) Presence {
 		TimeOnSite:     now.Sub(v.start),
 		ObserveTime:    now,
 		OpenStreams:    v.streams,
-		Engagement:     EngagementBrowsing,
+		Engagement:     cmp.Or(v.engagement, EngagementBrowsing),
 		ActiveChatID:   v.chatID,
-	}
-	if v.chatID != "" {
-		p.Engagement = EngagementChatting
 	}
 	return p
 }
@@ -98,21 +102,30 @@ func (t *presenceTracker) publish(change PresenceChange, v *visit) {
 	t.s.broker.Publish(presenceTopic(v.siteID), PresenceEvent{Change: change, Presence: t.view(v, t.s.clock.Now())})
 }
 
-// opened counts a new widget stream of visitor.
-func (t *presenceTracker) opened(visitor *Visitor) {
+// opened counts a new widget stream of visitor. It reports whether a new
+// visit began (its start time is returned) and whether the visitor came
+// back after all its streams had closed.
+func (t *presenceTracker) opened(visitor *Visitor) (newVisit bool, start time.Time, back bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	now := t.s.clock.Now()
 	v := t.visitors[visitor.ID]
 	if v == nil {
+		start = now
+		// A visit that was open when the server stopped goes on if the
+		// visitor is back within the grace period of the restart.
+		if !visitor.VisitStartTime.IsZero() && visitor.VisitEndTime.IsZero() && now.Sub(t.s.started) <= t.s.grace {
+			start = visitor.VisitStartTime
+		}
 		v = &visit{visitorID: visitor.ID, siteID: visitor.SiteID, page: visitor.CurrentPage,
-			start: t.s.clock.Now(), streams: 1, chatID: visitor.ActiveChatID}
+			start: start, streams: 1, chatID: visitor.ActiveChatID, engagement: visitor.Engagement}
 		t.visitors[v.visitorID] = v
 		if t.bySite[v.siteID] == nil {
 			t.bySite[v.siteID] = map[string]*visit{}
 		}
 		t.bySite[v.siteID][v.visitorID] = v
 		t.publish(PresenceArrived, v)
-		return
+		return true, start, false
 	}
 	if v.departure != nil {
 		v.departure.Stop()
@@ -121,16 +134,17 @@ func (t *presenceTracker) opened(visitor *Visitor) {
 	}
 	v.streams++
 	t.publish(PresenceChanged, v)
+	return false, v.start, v.streams == 1
 }
 
 // closed uncounts a widget stream; the visitor departs if no stream opens
-// again within the grace period.
-func (t *presenceTracker) closed(visitorID string) {
+// again within the grace period. It reports whether this was the last one.
+func (t *presenceTracker) closed(visitorID string) (away bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	v := t.visitors[visitorID]
 	if v == nil {
-		return
+		return false
 	}
 	v.streams--
 	if v.streams == 0 {
@@ -139,6 +153,7 @@ func (t *presenceTracker) closed(visitorID string) {
 		v.departure = t.s.clock.AfterFunc(t.s.grace, func() { t.depart(visitorID, gen) })
 	}
 	t.publish(PresenceChanged, v)
+	return v.streams == 0
 }
 
 func (t *presenceTracker) depart(visitorID string, gen uint64) {
@@ -154,11 +169,8 @@ func (t *presenceTracker) depart(visitorID string, gen uint64) {
 		delete(t.bySite, v.siteID)
 	}
 	t.publish(PresenceDeparted, v)
-	chatID := v.chatID
 	t.mu.Unlock()
-	if chatID != "" {
-		t.s.visitorDeparted(chatID, visitorID)
-	}
+	t.s.visitEnded(visitorID)
 }
 
 func (t *presenceTracker) pageViewed(visitorID string, page PageView) {
@@ -170,13 +182,37 @@ func (t *presenceTracker) pageViewed(visitorID string, page PageView) {
 	}
 }
 
-func (t *presenceTracker) chatChanged(visitorID, chatID string) {
+// engagementChanged updates what agents see of a visitor's engagement.
+func (t *presenceTracker) engagementChanged(visitor *Visitor) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if v := t.visitors[visitorID]; v != nil && v.chatID != chatID {
-		v.chatID = chatID
+	if v := t.visitors[visitor.ID]; v != nil && (v.chatID != visitor.ActiveChatID || v.engagement != visitor.Engagement) {
+		v.chatID = visitor.ActiveChatID
+		v.engagement = visitor.Engagement
 		t.publish(PresenceChanged, v)
 	}
+}
+
+// get returns a visitor's presence, if online.
+func (t *presenceTracker) get(visitorID string) (Presence, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v := t.visitors[visitorID]
+	if v == nil {
+		return Presence{}, false
+	}
+	return t.view(v, t.s.clock.Now()), true
+}
+
+// onSite lists the ids of the visitors on a site now.
+func (t *presenceTracker) onSite(siteID string) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ids := make([]string, 0, len(t.bySite[siteID]))
+	for id := range t.bySite[siteID] {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 func (t *presenceTracker) online(visitorID string) bool {
@@ -291,7 +327,7 @@ func (s *Service) followPresence(ctx context.Context, subs []Subscription, ticke
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.Done():
-			return nil
+			return errShuttingDown
 		case now := <-ticker.c:
 			if err := send(PresenceUpdate{KeepAlive: now}); err != nil {
 				return err
@@ -307,4 +343,8 @@ func (s *Service) followPresence(ctx context.Context, subs []Subscription, ticke
 			}
 		}
 	}
+}
+
+func (e Engagement) String() string {
+	return [...]string{"unspecified", "browsing", "chatting", "invited", "declined", "filling the form", "queued", "being alerted"}[e]
 }

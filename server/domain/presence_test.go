@@ -133,6 +133,9 @@ func TestDepartureLeavesChat(t *testing.T) {
 	watch := startStream(t, func(c context.Context, send func(domain.ChatUpdate) error) error {
 		return e.svc.WatchChat(c, chat.ID, 0, send)
 	})
+	if _, err := e.svc.SendMessage(ctx(t), chat.ID, v.ID, "one question", ""); err != nil {
+		t.Fatal(err)
+	}
 	s.stop()
 	e.clock.Advance(grace)
 	left := watch.next(t, func(u domain.ChatUpdate) bool { return u.Event != nil && u.Event.ParticipantLeft != nil })

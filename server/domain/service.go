@@ -20,6 +20,7 @@ const (
 	MaxNameBytes           = 200
 	MaxOrigins             = 50
 	MaxFormFields          = 20
+	MaxPagePatterns        = 50
 	MaxInviteTextBytes     = 500
 	MaxLaunchAfterSeconds  = 24 * 60 * 60
 	MaxConcurrentChatsCap  = 100
@@ -43,24 +44,37 @@ type Config struct {
 	// KeepAliveInterval is how often idle streams get a KeepAlive, so
 	// proxies do not cut them and writes to dead connections fail.
 	KeepAliveInterval time.Duration
+	// AgentGrace is how long an agent whose WatchAgent streams all closed
+	// stays as it was before going offline (a console reload is not a
+	// sign-out).
+	AgentGrace time.Duration
 }
 
 // Defaults for Config's timings.
 const (
 	DefaultPresenceGrace     = 15 * time.Second
 	DefaultKeepAliveInterval = 20 * time.Second
+	DefaultAgentGrace        = 60 * time.Second
 )
 
 // Service is the one domain service every transport calls: gRPC, Connect,
 // gRPC-Web and REST all meet here.
 type Service struct {
-	store     Store
-	broker    Broker
-	clock     Clock
-	log       *slog.Logger
-	grace     time.Duration
-	keepAlive time.Duration
-	presence  *presenceTracker
+	store      Store
+	broker     Broker
+	clock      Clock
+	log        *slog.Logger
+	grace      time.Duration
+	keepAlive  time.Duration
+	agentGrace time.Duration
+	presence   *presenceTracker
+	timers     *timers
+	router     *router
+	agents     *agentConns
+	waits      *waitEstimates
+	// started is when the Service was made: visits open at a restart go on
+	// for visitors back within the grace period of it.
+	started time.Time
 
 	// ctx is cancelled by Close; background work (departures) uses it.
 	ctx    context.Context
@@ -81,16 +95,25 @@ func NewService(cfg Config) *Service {
 	if cfg.KeepAliveInterval <= 0 {
 		cfg.KeepAliveInterval = DefaultKeepAliveInterval
 	}
+	if cfg.AgentGrace <= 0 {
+		cfg.AgentGrace = DefaultAgentGrace
+	}
 	s := &Service{
-		store:     cfg.Store,
-		broker:    cfg.Broker,
-		clock:     cfg.Clock,
-		log:       cfg.Logger,
-		grace:     cfg.PresenceGrace,
-		keepAlive: cfg.KeepAliveInterval,
+		store:      cfg.Store,
+		broker:     cfg.Broker,
+		clock:      cfg.Clock,
+		log:        cfg.Logger,
+		grace:      cfg.PresenceGrace,
+		keepAlive:  cfg.KeepAliveInterval,
+		agentGrace: cfg.AgentGrace,
+		started:    cfg.Clock.Now(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.presence = newPresenceTracker(s)
+	s.timers = newTimers(s.clock)
+	s.agents = &agentConns{open: map[string]int{}}
+	s.waits = &waitEstimates{bySite: map[string]time.Duration{}}
+	s.router = newRouter(s)
 	return s
 }
 
@@ -99,6 +122,8 @@ func NewService(cfg Config) *Service {
 func (s *Service) Close() {
 	s.cancel()
 	s.presence.stop()
+	s.timers.stop()
+	s.router.wait()
 }
 
 // Done is closed when the Service is closed, so streams can end cleanly on

@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
+	"time"
 )
 
 // SiteSpec is what an integrator sets when creating a site.
@@ -106,6 +108,7 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 	if err != nil {
 		return nil, err
 	}
+	s.refreshSite(site.ID)
 	return site, nil
 }
 
@@ -159,6 +162,31 @@ func validateSite(name string, origins []string, pc ProactiveChatSettings) error
 	}
 	if len(pc.FormFields) > MaxFormFields {
 		v.Add("proactive_chat.form_fields", "at most %d fields", MaxFormFields)
+	}
+	for name, secs := range map[string]uint32{
+		"invite_timeout_seconds":     pc.InviteTimeoutSeconds,
+		"reinvite_cooldown_seconds":  pc.ReinviteCooldownSeconds,
+		"alert_timeout_seconds":      pc.AlertTimeoutSeconds,
+		"queue_hold_seconds":         pc.QueueHoldSeconds,
+		"inactivity_timeout_seconds": pc.InactivityTimeoutSeconds,
+		"inactivity_warning_seconds": pc.InactivityWarningSeconds,
+	} {
+		if secs > 7*MaxLaunchAfterSeconds {
+			v.Add("proactive_chat."+name, "must be at most %d", 7*MaxLaunchAfterSeconds)
+		}
+	}
+	if pc.InactivityWarningSeconds != 0 && pc.InactivityWarningSeconds >= uint32(pc.InactivityTimeout()/time.Second) {
+		v.Add("proactive_chat.inactivity_warning_seconds", "must be less than the inactivity timeout")
+	}
+	for name, globs := range map[string][]string{"include_pages": pc.IncludePages, "exclude_pages": pc.ExcludePages} {
+		if len(globs) > MaxPagePatterns {
+			v.Add("proactive_chat."+name, "at most %d patterns", MaxPagePatterns)
+		}
+		for i, g := range globs {
+			if _, err := path.Match(g, ""); err != nil || g == "" || len(g) > MaxURLBytes {
+				v.Add(fmt.Sprintf("proactive_chat.%s[%d]", name, i), "%q is not a glob pattern such as https://shop.example/products/*", g)
+			}
+		}
 	}
 	seen := map[string]bool{}
 	for i, f := range pc.FormFields {

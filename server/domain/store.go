@@ -36,6 +36,17 @@ type ReadTx interface {
 	// MessageSeqByKey finds the message a sender appended with an
 	// idempotency key.
 	MessageSeqByKey(chatID, senderID, key string) (seq uint32, found bool, err error)
+	Invitation(id string) (*Invitation, error)
+	// PendingInvitations lists every invitation still pending, so their
+	// expiry timers can be rebuilt after a restart.
+	PendingInvitations() ([]*Invitation, error)
+	ChatRequest(id string) (*ChatRequest, error)
+	// OpenChatRequests lists the queued and alerting requests of a site
+	// (of every site when siteID is empty), first in first out: by
+	// EnqueueTime, then ID.
+	OpenChatRequests(siteID string) ([]*ChatRequest, error)
+	// RoutingDecisions lists a site's latest decisions, newest first.
+	RoutingDecisions(siteID string, limit int) ([]*RoutingDecision, error)
 }
 
 // WriteTx is a ReadTx that also writes. Its reads see its own writes.
@@ -51,6 +62,13 @@ type WriteTx interface {
 	// last event plus one; a message with an idempotency key is also
 	// indexed for MessageSeqByKey.
 	AppendChatEvent(ChatEvent) error
+	PutInvitation(*Invitation) error
+	// PutChatRequest stores a request and keeps the open-requests index in
+	// step with its state.
+	PutChatRequest(*ChatRequest) error
+	// AppendRoutingDecision records a decision, keeping the latest 1000 of
+	// each site.
+	AppendRoutingDecision(*RoutingDecision) error
 	// OnCommit registers f to run after the transaction is durable. Hooks of
 	// concurrent updates run one at a time, in commit order, so events
 	// published from them reach subscribers in the order they were stored.

@@ -33,6 +33,16 @@ type ProactiveChatSettings struct {
 	LaunchAfterSeconds uint32
 	InviteText         string
 	FormFields         []FormField
+	// Zero values of the durations below mean the documented defaults; use
+	// the methods of the same name without "Seconds" for the values in force.
+	InviteTimeoutSeconds     uint32
+	ReinviteCooldownSeconds  uint32
+	AlertTimeoutSeconds      uint32
+	IncludePages             []string
+	ExcludePages             []string
+	QueueHoldSeconds         uint32
+	InactivityTimeoutSeconds uint32
+	InactivityWarningSeconds uint32
 }
 
 // FormFieldType decides how a submitted form value is checked.
@@ -109,6 +119,21 @@ type Visitor struct {
 	CreateTime   time.Time
 	CurrentPage  PageView
 	ActiveChatID string
+	// Engagement is where the visitor is in the proactive chat flow.
+	Engagement Engagement
+	// InvitationID is the visitor's latest invitation.
+	InvitationID string
+	// ChatRequestID is the visitor's open chat request.
+	ChatRequestID string
+	// DeclineTime is when the visitor last refused or let an invitation expire.
+	DeclineTime time.Time
+	// VisitStartTime and VisitEndTime bound the current or last visit, so
+	// time on site survives a server restart.
+	VisitStartTime time.Time
+	VisitEndTime   time.Time
+	// LastLaunchTime is when the launching criteria last fired for this
+	// visitor: at most once a visit.
+	LastLaunchTime time.Time
 }
 
 // PageView is a page a visitor looks at.
@@ -136,6 +161,11 @@ const (
 	EndUnspecified ChatEndReason = iota
 	// EndBothLeft: both participants closed their chat windows.
 	EndBothLeft
+	// EndVisitorDeclined: the visitor closed the chat window before writing:
+	// no assistance required.
+	EndVisitorDeclined
+	// EndInactive: nobody wrote for the site's inactivity timeout.
+	EndInactive
 )
 
 // Role is which side of a chat a participant is on.
@@ -168,6 +198,11 @@ type Chat struct {
 	LastSeq         uint32
 	VisitorLeftTime time.Time
 	AgentLeftTime   time.Time
+	// ChatRequestID is the request the chat answered, if any.
+	ChatRequestID string
+	// LastActivityTime is when someone last wrote, or the chat started.
+	LastActivityTime    time.Time
+	VisitorMessageCount uint32
 }
 
 // Participant returns the chat's participant with the given id.
@@ -184,13 +219,20 @@ func (c *Chat) Participant(id string) (Participant, bool) {
 // ChatEvent is one durable, numbered event of a chat. Exactly one of the
 // pointer fields is set.
 type ChatEvent struct {
-	ChatID          string
-	Seq             uint32
-	Time            time.Time
-	Started         *ChatStarted
-	Message         *ChatMessage
-	ParticipantLeft *Participant
-	Ended           *ChatEnded
+	ChatID            string
+	Seq               uint32
+	Time              time.Time
+	Started           *ChatStarted
+	Message           *ChatMessage
+	ParticipantLeft   *Participant
+	Ended             *ChatEnded
+	InactivityWarning *InactivityWarning
+}
+
+// InactivityWarning says the chat ends as inactive at EndTime unless
+// someone writes.
+type InactivityWarning struct {
+	EndTime time.Time
 }
 
 // ChatStarted is event 1 of every chat.
@@ -216,4 +258,93 @@ type Typing struct {
 	ChatID      string
 	Participant Participant
 	Typing      bool
+}
+
+// InvitationState is the life of an invitation: pending, then one of the others.
+type InvitationState int
+
+// Invitation states.
+const (
+	InvitationUnspecified InvitationState = iota
+	InvitationPending
+	InvitationAccepted
+	InvitationDeclined
+	InvitationExpired
+	InvitationWithdrawn
+)
+
+// Invitation asks a visitor whether they want to chat.
+type Invitation struct {
+	ID               string
+	SiteID           string
+	VisitorID        string
+	State            InvitationState
+	Text             string
+	CreateTime       time.Time
+	ExpireTime       time.Time
+	RespondTime      time.Time
+	InvitedByAgentID string
+}
+
+// ChatRequestKind is how a chat request came about.
+type ChatRequestKind int
+
+// Chat request kinds.
+const (
+	RequestKindUnspecified ChatRequestKind = iota
+	// RequestInvited: the visitor accepted an invitation (mode 1).
+	RequestInvited
+	// RequestPresence: the visitor met the launching criteria (mode 2).
+	RequestPresence
+)
+
+// ChatRequestState is the life of a chat request.
+type ChatRequestState int
+
+// Chat request states: queued and alerting are open; the others are final.
+const (
+	RequestStateUnspecified ChatRequestState = iota
+	RequestQueued
+	RequestAlerting
+	RequestAccepted
+	RequestAbandoned
+)
+
+// ChatRequest is a visitor waiting for an agent: one entry of a site's queue.
+type ChatRequest struct {
+	ID             string
+	SiteID         string
+	VisitorID      string
+	Kind           ChatRequestKind
+	State          ChatRequestState
+	FormValues     map[string]string
+	EnqueueTime    time.Time
+	AlertedAgentID string
+	AlertDeadline  time.Time
+	PassedAgentIDs []string
+	ChatID         string
+	CloseTime      time.Time
+	PageURL        string
+	PageTitle      string
+	VisitStartTime time.Time
+	HoldUntil      time.Time
+}
+
+// Open reports whether the request still waits for an agent.
+func (r *ChatRequest) Open() bool {
+	return r.State == RequestQueued || r.State == RequestAlerting
+}
+
+// RoutingDecision records why a chat request was offered to an agent, or
+// why it could not be.
+type RoutingDecision struct {
+	ChatRequestID string
+	SiteID        string
+	Time          time.Time
+	AgentID       string
+	Reason        string
+}
+
+func (e InvitationState) String() string {
+	return [...]string{"unspecified", "pending", "accepted", "declined", "expired", "withdrawn"}[e]
 }

@@ -139,10 +139,18 @@ func (s *Service) WatchChat(ctx context.Context, chatID string, afterSeq uint32,
 
 // VisitorState is what the widget should show.
 type VisitorState struct {
-	Visitor    *Visitor
+	Visitor *Visitor
+	// Engagement is the visitor's, except that a visitor whose agent is
+	// alerted without an invitation still sees (and is told) browsing.
 	Engagement Engagement
 	// Chat is the active chat, when Engagement is EngagementChatting.
 	Chat *Chat
+	// Invitation is the one to show, when EngagementInvited.
+	Invitation *Invitation
+	// Form is the data-collection form, when EngagementFillingForm.
+	Form []FormField
+	// Queue is "Waiting in Queue", when EngagementQueued or EngagementAlerting.
+	Queue *QueueStatus
 }
 
 // VisitorUpdate is one message of a visitor's stream: exactly one field is set.
@@ -196,20 +204,33 @@ func (s *Service) WatchVisitor(ctx context.Context, w VisitorWatch, send func(Vi
 	// who is not online, so no change is missed.
 	sub := s.broker.Subscribe(visitorTopic(visitor.ID))
 	defer func() { sub.Close() }()
-	s.presence.opened(visitor)
-	defer s.presence.closed(visitor.ID)
+	newVisit, start, back := s.presence.opened(visitor)
+	defer func() {
+		if s.presence.closed(visitor.ID) {
+			s.visitorAway(visitor.ID)
+		}
+	}()
+	if newVisit {
+		s.visitBegan(visitor, start)
+	}
+	if newVisit || back {
+		s.visitorBack(visitor.ID)
+	}
 
 	ticker := newTicker(s.clock, s.keepAlive)
 	defer ticker.stop()
-	vs := &visitorStream{s: s, send: send, resumeChatID: w.ResumeChatID, resumeAfter: w.ResumeAfterSeq}
+	vs := &visitorStream{s: s, send: send, siteID: visitor.SiteID, resumeChatID: w.ResumeChatID, resumeAfter: w.ResumeAfterSeq}
 	defer vs.stopFollowing()
 	if err := vs.refresh(ctx, visitor.ID); err != nil {
 		return err
 	}
 	for {
-		var chatEvents <-chan any
+		var chatEvents, queueEvents <-chan any
 		if vs.follower != nil {
 			chatEvents = vs.follower.sub.Events()
+		}
+		if vs.queue != nil {
+			queueEvents = vs.queue.Events()
 		}
 		select {
 		case <-ctx.Done():
@@ -232,6 +253,14 @@ func (s *Service) WatchVisitor(ctx context.Context, w VisitorWatch, send func(Vi
 			if err := vs.follower.handle(ctx, item, ok, vs.emitChat); err != nil {
 				return err
 			}
+		case _, ok := <-queueEvents:
+			// The queue moved: the visitor's position may have.
+			if !ok {
+				vs.stopQueue()
+			}
+			if err := vs.refresh(ctx, visitor.ID); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -239,8 +268,10 @@ func (s *Service) WatchVisitor(ctx context.Context, w VisitorWatch, send func(Vi
 // visitorStream is the state of one WatchVisitor call.
 type visitorStream struct {
 	s            *Service
+	siteID       string
 	send         func(VisitorUpdate) error
 	follower     *chatFollower
+	queue        Subscription
 	resumeChatID string
 	resumeAfter  uint32
 }
@@ -254,34 +285,45 @@ func (vs *visitorStream) stopFollowing() {
 		vs.follower.close()
 		vs.follower = nil
 	}
+	vs.stopQueue()
 }
 
-// refresh sends the visitor's current state and follows its active chat.
+func (vs *visitorStream) stopQueue() {
+	if vs.queue != nil {
+		vs.queue.Close()
+		vs.queue = nil
+	}
+}
+
+// refresh sends the visitor's current state and follows its active chat
+// (or, while it waits in the queue, the queue).
 func (vs *visitorStream) refresh(ctx context.Context, visitorID string) error {
-	state := &VisitorState{Engagement: EngagementBrowsing}
-	err := vs.s.store.View(ctx, func(tx ReadTx) error {
-		var err error
-		if state.Visitor, err = tx.Visitor(visitorID); err != nil {
-			return err
-		}
-		if id := state.Visitor.ActiveChatID; id != "" {
-			state.Engagement = EngagementChatting
-			state.Chat, err = tx.Chat(id)
-		}
-		return err
-	})
+	if vs.queue == nil {
+		// Subscribed before reading, so no move of the queue is missed.
+		vs.queue = vs.s.broker.Subscribe(queueTopic(vs.siteID))
+	}
+	state, err := vs.s.VisitorState(ctx, visitorID)
 	if err != nil {
 		return err
+	}
+	if state.Queue == nil {
+		vs.stopQueue()
+	}
+	chatID := state.Visitor.ActiveChatID
+	if vs.follower != nil && vs.follower.chatID != chatID {
+		// The chat is over for this visitor: show its last events (the
+		// visitor leaving, the chat ending) before the new state.
+		err := vs.follower.catchUp(ctx, vs.emitChat)
+		vs.follower.close()
+		vs.follower = nil
+		if err != nil {
+			return err
+		}
 	}
 	if err := vs.send(VisitorUpdate{State: state}); err != nil {
 		return err
 	}
-	chatID := state.Visitor.ActiveChatID
-	if vs.follower != nil && vs.follower.chatID == chatID {
-		return nil
-	}
-	vs.stopFollowing()
-	if chatID == "" {
+	if chatID == "" || vs.follower != nil {
 		return nil
 	}
 	var after uint32

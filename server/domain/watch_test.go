@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/proactivechat/proactivechat/server/domain"
 )
@@ -168,8 +167,8 @@ func TestKeepAlive(t *testing.T) {
 	collectSeqs(t, s, 0, 1) // the stream is up, and so is its keep-alive timer
 	v := e.newVisitor(t, site.ID)
 	vs := e.visit(t, v.ID, "https://shop.example/")
-	e.clock.Advance(time.Hour) // the env's keep-alive interval
-	if u := s.next(t, func(u domain.ChatUpdate) bool { return !u.KeepAlive.IsZero() }); !u.KeepAlive.Equal(t0.Add(time.Hour)) {
+	e.clock.Advance(keepAlive)
+	if u := s.next(t, func(u domain.ChatUpdate) bool { return !u.KeepAlive.IsZero() }); !u.KeepAlive.Equal(t0.Add(keepAlive)) {
 		t.Fatalf("chat keep-alive at %v", u.KeepAlive)
 	}
 	vs.next(t, func(u domain.VisitorUpdate) bool { return !u.KeepAlive.IsZero() })

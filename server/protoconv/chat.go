@@ -11,17 +11,20 @@ func ChatToProto(c *domain.Chat) *pb.Chat {
 		return nil
 	}
 	return &pb.Chat{
-		Id:              c.ID,
-		SiteId:          c.SiteID,
-		Visitor:         ParticipantToProto(c.Visitor),
-		Agent:           ParticipantToProto(c.Agent),
-		State:           ChatStateToProto(c.State),
-		EndReason:       ChatEndReasonToProto(c.EndReason),
-		CreateTime:      TimeToProto(c.CreateTime),
-		EndTime:         TimeToProto(c.EndTime),
-		LastSeq:         c.LastSeq,
-		VisitorLeftTime: TimeToProto(c.VisitorLeftTime),
-		AgentLeftTime:   TimeToProto(c.AgentLeftTime),
+		Id:                  c.ID,
+		SiteId:              c.SiteID,
+		Visitor:             ParticipantToProto(c.Visitor),
+		Agent:               ParticipantToProto(c.Agent),
+		State:               ChatStateToProto(c.State),
+		EndReason:           ChatEndReasonToProto(c.EndReason),
+		CreateTime:          TimeToProto(c.CreateTime),
+		EndTime:             TimeToProto(c.EndTime),
+		LastSeq:             c.LastSeq,
+		VisitorLeftTime:     TimeToProto(c.VisitorLeftTime),
+		AgentLeftTime:       TimeToProto(c.AgentLeftTime),
+		ChatRequestId:       c.ChatRequestID,
+		LastActivityTime:    TimeToProto(c.LastActivityTime),
+		VisitorMessageCount: c.VisitorMessageCount,
 	}
 }
 
@@ -31,17 +34,20 @@ func ChatFromProto(c *pb.Chat) *domain.Chat {
 		return nil
 	}
 	return &domain.Chat{
-		ID:              c.GetId(),
-		SiteID:          c.GetSiteId(),
-		Visitor:         ParticipantFromProto(c.GetVisitor()),
-		Agent:           ParticipantFromProto(c.GetAgent()),
-		State:           ChatStateFromProto(c.GetState()),
-		EndReason:       ChatEndReasonFromProto(c.GetEndReason()),
-		CreateTime:      TimeFromProto(c.GetCreateTime()),
-		EndTime:         TimeFromProto(c.GetEndTime()),
-		LastSeq:         c.GetLastSeq(),
-		VisitorLeftTime: TimeFromProto(c.GetVisitorLeftTime()),
-		AgentLeftTime:   TimeFromProto(c.GetAgentLeftTime()),
+		ID:                  c.GetId(),
+		SiteID:              c.GetSiteId(),
+		Visitor:             ParticipantFromProto(c.GetVisitor()),
+		Agent:               ParticipantFromProto(c.GetAgent()),
+		State:               ChatStateFromProto(c.GetState()),
+		EndReason:           ChatEndReasonFromProto(c.GetEndReason()),
+		CreateTime:          TimeFromProto(c.GetCreateTime()),
+		EndTime:             TimeFromProto(c.GetEndTime()),
+		LastSeq:             c.GetLastSeq(),
+		VisitorLeftTime:     TimeFromProto(c.GetVisitorLeftTime()),
+		AgentLeftTime:       TimeFromProto(c.GetAgentLeftTime()),
+		ChatRequestID:       c.GetChatRequestId(),
+		LastActivityTime:    TimeFromProto(c.GetLastActivityTime()),
+		VisitorMessageCount: c.GetVisitorMessageCount(),
 	}
 }
 
@@ -65,7 +71,7 @@ func ParticipantFromProto(p *pb.Participant) domain.Participant {
 
 // ChatEventToProto converts a chat event. The domain promises exactly one
 // kind; should more be set, the first of Started, Message, ParticipantLeft,
-// Ended wins, as a oneof holds only one.
+// Ended, InactivityWarning wins, as a oneof holds only one.
 func ChatEventToProto(e domain.ChatEvent) *pb.ChatEvent {
 	out := &pb.ChatEvent{
 		ChatId: e.ChatID,
@@ -91,6 +97,10 @@ func ChatEventToProto(e domain.ChatEvent) *pb.ChatEvent {
 	case e.Ended != nil:
 		out.Kind = &pb.ChatEvent_Ended{Ended: &pb.ChatEnded{
 			Reason: ChatEndReasonToProto(e.Ended.Reason),
+		}}
+	case e.InactivityWarning != nil:
+		out.Kind = &pb.ChatEvent_InactivityWarning{InactivityWarning: &pb.InactivityWarning{
+			EndTime: TimeToProto(e.InactivityWarning.EndTime),
 		}}
 	}
 	return out
@@ -123,6 +133,10 @@ func ChatEventFromProto(e *pb.ChatEvent) domain.ChatEvent {
 	case *pb.ChatEvent_Ended:
 		out.Ended = &domain.ChatEnded{
 			Reason: ChatEndReasonFromProto(k.Ended.GetReason()),
+		}
+	case *pb.ChatEvent_InactivityWarning:
+		out.InactivityWarning = &domain.InactivityWarning{
+			EndTime: TimeFromProto(k.InactivityWarning.GetEndTime()),
 		}
 	}
 	return out
@@ -173,6 +187,10 @@ func ChatEndReasonToProto(r domain.ChatEndReason) pb.ChatEndReason {
 	switch r {
 	case domain.EndBothLeft:
 		return pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT
+	case domain.EndVisitorDeclined:
+		return pb.ChatEndReason_CHAT_END_REASON_VISITOR_DECLINED
+	case domain.EndInactive:
+		return pb.ChatEndReason_CHAT_END_REASON_INACTIVE
 	}
 	return pb.ChatEndReason_CHAT_END_REASON_UNSPECIFIED
 }
@@ -182,6 +200,10 @@ func ChatEndReasonFromProto(r pb.ChatEndReason) domain.ChatEndReason {
 	switch r {
 	case pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT:
 		return domain.EndBothLeft
+	case pb.ChatEndReason_CHAT_END_REASON_VISITOR_DECLINED:
+		return domain.EndVisitorDeclined
+	case pb.ChatEndReason_CHAT_END_REASON_INACTIVE:
+		return domain.EndInactive
 	}
 	return domain.EndUnspecified
 }

@@ -1,11 +1,14 @@
 package protoconv_test
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/server/domain"
@@ -38,6 +41,14 @@ func testSite() *domain.Site {
 				{Key: "phone", Label: "Phone", Type: domain.FieldPhone, Required: true, MaxLength: 32},
 				{Key: "question", Label: "Question", Type: domain.FieldTextarea, Required: true, MaxLength: 2000},
 			},
+			InviteTimeoutSeconds:     45,
+			ReinviteCooldownSeconds:  3600,
+			AlertTimeoutSeconds:      20,
+			IncludePages:             []string{"https://shop.example/*"},
+			ExcludePages:             []string{"*/checkout*", "*/login"},
+			QueueHoldSeconds:         90,
+			InactivityTimeoutSeconds: 900,
+			InactivityWarningSeconds: 60,
 		},
 		CreateTime: at(1),
 		UpdateTime: at(2),
@@ -65,22 +76,34 @@ func testVisitor() *domain.Visitor {
 		CreateTime:   at(6),
 		CurrentPage:  domain.PageView{URL: "https://shop.example/cart", Title: "Cart", ViewTime: at(7)},
 		ActiveChatID: "chat_1",
+		// Engagement is the last value, so a conversion stopping short of
+		// the newest values is noticed.
+		Engagement:     domain.EngagementAlerting,
+		InvitationID:   "inv_1",
+		ChatRequestID:  "req_1",
+		DeclineTime:    at(16),
+		VisitStartTime: at(17),
+		VisitEndTime:   at(18),
+		LastLaunchTime: at(31),
 	}
 }
 
 func testChat() *domain.Chat {
 	return &domain.Chat{
-		ID:              "chat_1",
-		SiteID:          "site_1",
-		Visitor:         visitor,
-		Agent:           agent,
-		State:           domain.ChatStateEnded,
-		EndReason:       domain.EndBothLeft,
-		CreateTime:      at(8),
-		EndTime:         at(9),
-		LastSeq:         5,
-		VisitorLeftTime: at(10),
-		AgentLeftTime:   at(11),
+		ID:                  "chat_1",
+		SiteID:              "site_1",
+		Visitor:             visitor,
+		Agent:               agent,
+		State:               domain.ChatStateEnded,
+		CreateTime:          at(8),
+		EndTime:             at(9),
+		LastSeq:             5,
+		VisitorLeftTime:     at(10),
+		AgentLeftTime:       at(11),
+		EndReason:           domain.EndInactive,
+		ChatRequestID:       "req_1",
+		LastActivityTime:    at(19),
+		VisitorMessageCount: 7,
 	}
 }
 
@@ -95,7 +118,54 @@ func testEvents() map[string]domain.ChatEvent {
 		"ParticipantLeft": {ChatID: "chat_1", Seq: 3, Time: at(14),
 			ParticipantLeft: &left},
 		"Ended": {ChatID: "chat_1", Seq: 4, Time: at(15),
-			Ended: &domain.ChatEnded{Reason: domain.EndBothLeft}},
+			Ended: &domain.ChatEnded{Reason: domain.EndVisitorDeclined}},
+		"InactivityWarning": {ChatID: "chat_1", Seq: 5, Time: at(20),
+			InactivityWarning: &domain.InactivityWarning{EndTime: at(21)}},
+	}
+}
+
+func testInvitation() *domain.Invitation {
+	return &domain.Invitation{
+		ID:               "inv_1",
+		SiteID:           "site_1",
+		VisitorID:        "vis_1",
+		State:            domain.InvitationWithdrawn,
+		Text:             "Can we help?",
+		CreateTime:       at(22),
+		ExpireTime:       at(23),
+		RespondTime:      at(24),
+		InvitedByAgentID: "agt_1",
+	}
+}
+
+func testChatRequest() *domain.ChatRequest {
+	return &domain.ChatRequest{
+		ID:             "req_1",
+		SiteID:         "site_1",
+		VisitorID:      "vis_1",
+		Kind:           domain.RequestPresence,
+		State:          domain.RequestAbandoned,
+		FormValues:     map[string]string{"name": "Bo", "email": "bo@example.com"},
+		EnqueueTime:    at(25),
+		AlertedAgentID: "agt_2",
+		AlertDeadline:  at(26),
+		PassedAgentIDs: []string{"agt_1", "agt_3"},
+		ChatID:         "chat_1",
+		CloseTime:      at(27),
+		PageURL:        "https://shop.example/cart",
+		PageTitle:      "Cart",
+		VisitStartTime: at(28),
+		HoldUntil:      at(29),
+	}
+}
+
+func testRoutingDecision() *domain.RoutingDecision {
+	return &domain.RoutingDecision{
+		ChatRequestID: "req_1",
+		SiteID:        "site_1",
+		Time:          at(30),
+		AgentID:       "agt_2",
+		Reason:        "longest idle (12m since last chat), 2 of 3 chats free; 3 candidates",
 	}
 }
 
@@ -153,6 +223,40 @@ func requireNoZeroFields(t *testing.T, v any, optional ...string) {
 	walk(reflect.TypeOf(v).String(), reflect.ValueOf(v))
 }
 
+// requireNoUnsetProtoFields fails when a field of m is unset, so that a
+// field added to a proto message but not converted is noticed. Only the set
+// member of a oneof is required; well-known types are not looked into.
+func requireNoUnsetProtoFields(t *testing.T, m proto.Message) {
+	t.Helper()
+	var walk func(path string, m protoreflect.Message)
+	walk = func(path string, m protoreflect.Message) {
+		if strings.HasPrefix(string(m.Descriptor().FullName()), "google.protobuf.") {
+			return
+		}
+		fields := m.Descriptor().Fields()
+		for i := 0; i < fields.Len(); i++ {
+			fd := fields.Get(i)
+			name := path + "." + string(fd.Name())
+			if o := fd.ContainingOneof(); o != nil && m.WhichOneof(o) != fd {
+				continue
+			}
+			if !m.Has(fd) {
+				t.Errorf("proto field %s is unset", name)
+				continue
+			}
+			switch {
+			case fd.IsList() && fd.Message() != nil:
+				for j, l := 0, m.Get(fd).List(); j < l.Len(); j++ {
+					walk(fmt.Sprintf("%s[%d]", name, j), l.Get(j).Message())
+				}
+			case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
+				walk(name, m.Get(fd).Message())
+			}
+		}
+	}
+	walk(string(m.ProtoReflect().Descriptor().FullName()), m.ProtoReflect())
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -165,29 +269,55 @@ func contains(list []string, s string) bool {
 func TestRoundTrip(t *testing.T) {
 	t.Run("Site", func(t *testing.T) {
 		requireNoZeroFields(t, testSite())
+		requireNoUnsetProtoFields(t, protoconv.SiteToProto(testSite()))
 		roundTrip(t, testSite(), protoconv.SiteToProto, protoconv.SiteFromProto)
 	})
 	t.Run("Agent", func(t *testing.T) {
 		requireNoZeroFields(t, testAgent())
+		requireNoUnsetProtoFields(t, protoconv.AgentToProto(testAgent()))
 		roundTrip(t, testAgent(), protoconv.AgentToProto, protoconv.AgentFromProto)
 	})
 	t.Run("Visitor", func(t *testing.T) {
 		requireNoZeroFields(t, testVisitor())
+		requireNoUnsetProtoFields(t, protoconv.VisitorToProto(testVisitor()))
 		roundTrip(t, testVisitor(), protoconv.VisitorToProto, protoconv.VisitorFromProto)
 	})
 	t.Run("Chat", func(t *testing.T) {
 		requireNoZeroFields(t, testChat())
+		requireNoUnsetProtoFields(t, protoconv.ChatToProto(testChat()))
 		roundTrip(t, testChat(), protoconv.ChatToProto, protoconv.ChatFromProto)
 	})
 	for name, ev := range testEvents() {
 		t.Run("ChatEvent"+name, func(t *testing.T) {
-			requireNoZeroFields(t, ev, "Started", "Message", "ParticipantLeft", "Ended")
+			requireNoZeroFields(t, ev, "Started", "Message", "ParticipantLeft", "Ended", "InactivityWarning")
+			requireNoUnsetProtoFields(t, protoconv.ChatEventToProto(ev))
 			roundTrip(t, ev, protoconv.ChatEventToProto, protoconv.ChatEventFromProto)
 		})
 	}
+	t.Run("Invitation", func(t *testing.T) {
+		requireNoZeroFields(t, testInvitation())
+		requireNoUnsetProtoFields(t, protoconv.InvitationToProto(testInvitation()))
+		roundTrip(t, testInvitation(), protoconv.InvitationToProto, protoconv.InvitationFromProto)
+	})
+	t.Run("ChatRequest", func(t *testing.T) {
+		requireNoZeroFields(t, testChatRequest())
+		requireNoUnsetProtoFields(t, protoconv.ChatRequestToProto(testChatRequest()))
+		roundTrip(t, testChatRequest(), protoconv.ChatRequestToProto, protoconv.ChatRequestFromProto)
+	})
+	t.Run("ChatRequestPartialPage", func(t *testing.T) {
+		// Either half of the page snapshot survives without the other.
+		roundTrip(t, &domain.ChatRequest{PageURL: "https://shop.example/"}, protoconv.ChatRequestToProto, protoconv.ChatRequestFromProto)
+		roundTrip(t, &domain.ChatRequest{PageTitle: "Home"}, protoconv.ChatRequestToProto, protoconv.ChatRequestFromProto)
+	})
+	t.Run("RoutingDecision", func(t *testing.T) {
+		requireNoZeroFields(t, testRoutingDecision())
+		requireNoUnsetProtoFields(t, protoconv.RoutingDecisionToProto(testRoutingDecision()))
+		roundTrip(t, testRoutingDecision(), protoconv.RoutingDecisionToProto, protoconv.RoutingDecisionFromProto)
+	})
 	t.Run("Typing", func(t *testing.T) {
 		typing := domain.Typing{ChatID: "chat_1", Participant: agent, Typing: true}
 		requireNoZeroFields(t, typing)
+		requireNoUnsetProtoFields(t, protoconv.TypingToProto(typing))
 		roundTrip(t, typing, protoconv.TypingToProto, protoconv.TypingFromProto)
 	})
 	t.Run("ZeroValues", func(t *testing.T) {
@@ -197,6 +327,12 @@ func TestRoundTrip(t *testing.T) {
 		roundTrip(t, &domain.Chat{}, protoconv.ChatToProto, protoconv.ChatFromProto)
 		roundTrip(t, domain.ChatEvent{}, protoconv.ChatEventToProto, protoconv.ChatEventFromProto)
 		roundTrip(t, domain.Typing{}, protoconv.TypingToProto, protoconv.TypingFromProto)
+		roundTrip(t, &domain.Invitation{}, protoconv.InvitationToProto, protoconv.InvitationFromProto)
+		roundTrip(t, &domain.ChatRequest{}, protoconv.ChatRequestToProto, protoconv.ChatRequestFromProto)
+		roundTrip(t, &domain.RoutingDecision{}, protoconv.RoutingDecisionToProto, protoconv.RoutingDecisionFromProto)
+		if page := protoconv.ChatRequestToProto(&domain.ChatRequest{}).GetPage(); page != nil {
+			t.Errorf("ChatRequest without a page: page %v, want nil", page)
+		}
 	})
 }
 
@@ -230,7 +366,10 @@ func TestNil(t *testing.T) {
 	if protoconv.SiteToProto(nil) != nil || protoconv.SiteFromProto(nil) != nil ||
 		protoconv.AgentToProto(nil) != nil || protoconv.AgentFromProto(nil) != nil ||
 		protoconv.VisitorToProto(nil) != nil || protoconv.VisitorFromProto(nil) != nil ||
-		protoconv.ChatToProto(nil) != nil || protoconv.ChatFromProto(nil) != nil {
+		protoconv.ChatToProto(nil) != nil || protoconv.ChatFromProto(nil) != nil ||
+		protoconv.InvitationToProto(nil) != nil || protoconv.InvitationFromProto(nil) != nil ||
+		protoconv.ChatRequestToProto(nil) != nil || protoconv.ChatRequestFromProto(nil) != nil ||
+		protoconv.RoutingDecisionToProto(nil) != nil || protoconv.RoutingDecisionFromProto(nil) != nil {
 		t.Fatal("nil pointer did not convert to nil")
 	}
 	if got := protoconv.ChatEventFromProto(nil); !reflect.DeepEqual(got, domain.ChatEvent{}) {
@@ -250,10 +389,11 @@ func TestNil(t *testing.T) {
 		{Kind: &pb.ChatEvent_Message{}},
 		{Kind: &pb.ChatEvent_ParticipantLeft{}},
 		{Kind: &pb.ChatEvent_Ended{}},
+		{Kind: &pb.ChatEvent_InactivityWarning{}},
 	}
 	for _, m := range kinds {
 		ev := protoconv.ChatEventFromProto(m)
-		if ev.Started == nil && ev.Message == nil && ev.ParticipantLeft == nil && ev.Ended == nil {
+		if ev.Started == nil && ev.Message == nil && ev.ParticipantLeft == nil && ev.Ended == nil && ev.InactivityWarning == nil {
 			t.Errorf("ChatEventFromProto(%v) lost its kind", m)
 		}
 	}
@@ -291,7 +431,7 @@ func TestEnums(t *testing.T) {
 		}
 	})
 	t.Run("ChatEndReason", func(t *testing.T) {
-		for v := domain.EndUnspecified; v <= domain.EndBothLeft; v++ {
+		for v := domain.EndUnspecified; v <= domain.EndInactive; v++ {
 			if got := protoconv.ChatEndReasonFromProto(protoconv.ChatEndReasonToProto(v)); got != v {
 				t.Errorf("%d came back as %d", v, got)
 			}
@@ -300,6 +440,34 @@ func TestEnums(t *testing.T) {
 	t.Run("Role", func(t *testing.T) {
 		for v := domain.RoleUnspecified; v <= domain.RoleAgent; v++ {
 			if got := protoconv.RoleFromProto(protoconv.RoleToProto(v)); got != v {
+				t.Errorf("%d came back as %d", v, got)
+			}
+		}
+	})
+	t.Run("Engagement", func(t *testing.T) {
+		for v := domain.EngagementUnspecified; v <= domain.EngagementAlerting; v++ {
+			if got := protoconv.EngagementFromProto(protoconv.EngagementToProto(v)); got != v {
+				t.Errorf("%d came back as %d", v, got)
+			}
+		}
+	})
+	t.Run("InvitationState", func(t *testing.T) {
+		for v := domain.InvitationUnspecified; v <= domain.InvitationWithdrawn; v++ {
+			if got := protoconv.InvitationStateFromProto(protoconv.InvitationStateToProto(v)); got != v {
+				t.Errorf("%d came back as %d", v, got)
+			}
+		}
+	})
+	t.Run("ChatRequestKind", func(t *testing.T) {
+		for v := domain.RequestKindUnspecified; v <= domain.RequestPresence; v++ {
+			if got := protoconv.ChatRequestKindFromProto(protoconv.ChatRequestKindToProto(v)); got != v {
+				t.Errorf("%d came back as %d", v, got)
+			}
+		}
+	})
+	t.Run("ChatRequestState", func(t *testing.T) {
+		for v := domain.RequestStateUnspecified; v <= domain.RequestAbandoned; v++ {
+			if got := protoconv.ChatRequestStateFromProto(protoconv.ChatRequestStateToProto(v)); got != v {
 				t.Errorf("%d came back as %d", v, got)
 			}
 		}
@@ -339,6 +507,18 @@ func TestEnums(t *testing.T) {
 		})
 		check("ParticipantRole", len(pb.ParticipantRole_name), func(v int32) int32 {
 			return int32(protoconv.RoleToProto(protoconv.RoleFromProto(pb.ParticipantRole(v))))
+		})
+		check("EngagementState", len(pb.EngagementState_name), func(v int32) int32 {
+			return int32(protoconv.EngagementToProto(protoconv.EngagementFromProto(pb.EngagementState(v))))
+		})
+		check("InvitationState", len(pb.InvitationState_name), func(v int32) int32 {
+			return int32(protoconv.InvitationStateToProto(protoconv.InvitationStateFromProto(pb.InvitationState(v))))
+		})
+		check("ChatRequestKind", len(pb.ChatRequestKind_name), func(v int32) int32 {
+			return int32(protoconv.ChatRequestKindToProto(protoconv.ChatRequestKindFromProto(pb.ChatRequestKind(v))))
+		})
+		check("ChatRequestState", len(pb.ChatRequestState_name), func(v int32) int32 {
+			return int32(protoconv.ChatRequestStateToProto(protoconv.ChatRequestStateFromProto(pb.ChatRequestState(v))))
 		})
 	})
 }

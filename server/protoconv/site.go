@@ -47,11 +47,19 @@ func ProactiveChatSettingsToProto(s domain.ProactiveChatSettings) *pb.ProactiveC
 		}
 	}
 	return &pb.ProactiveChatSettings{
-		Enabled:            s.Enabled,
-		Mode:               ProactiveChatModeToProto(s.Mode),
-		LaunchAfterSeconds: s.LaunchAfterSeconds,
-		InviteText:         s.InviteText,
-		FormFields:         fields,
+		Enabled:                  s.Enabled,
+		Mode:                     ProactiveChatModeToProto(s.Mode),
+		LaunchAfterSeconds:       s.LaunchAfterSeconds,
+		InviteText:               s.InviteText,
+		FormFields:               fields,
+		InviteTimeoutSeconds:     s.InviteTimeoutSeconds,
+		ReinviteCooldownSeconds:  s.ReinviteCooldownSeconds,
+		AlertTimeoutSeconds:      s.AlertTimeoutSeconds,
+		IncludePages:             slices.Clone(s.IncludePages),
+		ExcludePages:             slices.Clone(s.ExcludePages),
+		QueueHoldSeconds:         s.QueueHoldSeconds,
+		InactivityTimeoutSeconds: s.InactivityTimeoutSeconds,
+		InactivityWarningSeconds: s.InactivityWarningSeconds,
 	}
 }
 
@@ -66,11 +74,19 @@ func ProactiveChatSettingsFromProto(s *pb.ProactiveChatSettings) domain.Proactiv
 		}
 	}
 	return domain.ProactiveChatSettings{
-		Enabled:            s.GetEnabled(),
-		Mode:               ProactiveChatModeFromProto(s.GetMode()),
-		LaunchAfterSeconds: s.GetLaunchAfterSeconds(),
-		InviteText:         s.GetInviteText(),
-		FormFields:         fields,
+		Enabled:                  s.GetEnabled(),
+		Mode:                     ProactiveChatModeFromProto(s.GetMode()),
+		LaunchAfterSeconds:       s.GetLaunchAfterSeconds(),
+		InviteText:               s.GetInviteText(),
+		FormFields:               fields,
+		InviteTimeoutSeconds:     s.GetInviteTimeoutSeconds(),
+		ReinviteCooldownSeconds:  s.GetReinviteCooldownSeconds(),
+		AlertTimeoutSeconds:      s.GetAlertTimeoutSeconds(),
+		IncludePages:             slices.Clone(s.GetIncludePages()),
+		ExcludePages:             slices.Clone(s.GetExcludePages()),
+		QueueHoldSeconds:         s.GetQueueHoldSeconds(),
+		InactivityTimeoutSeconds: s.GetInactivityTimeoutSeconds(),
+		InactivityWarningSeconds: s.GetInactivityWarningSeconds(),
 	}
 }
 

@@ -11,11 +11,18 @@ func VisitorToProto(v *domain.Visitor) *pb.Visitor {
 		return nil
 	}
 	return &pb.Visitor{
-		Id:           v.ID,
-		SiteId:       v.SiteID,
-		CreateTime:   TimeToProto(v.CreateTime),
-		CurrentPage:  PageViewToProto(v.CurrentPage),
-		ActiveChatId: v.ActiveChatID,
+		Id:             v.ID,
+		SiteId:         v.SiteID,
+		CreateTime:     TimeToProto(v.CreateTime),
+		CurrentPage:    PageViewToProto(v.CurrentPage),
+		ActiveChatId:   v.ActiveChatID,
+		Engagement:     EngagementToProto(v.Engagement),
+		InvitationId:   v.InvitationID,
+		ChatRequestId:  v.ChatRequestID,
+		DeclineTime:    TimeToProto(v.DeclineTime),
+		VisitStartTime: TimeToProto(v.VisitStartTime),
+		VisitEndTime:   TimeToProto(v.VisitEndTime),
+		LastLaunchTime: TimeToProto(v.LastLaunchTime),
 	}
 }
 
@@ -25,11 +32,18 @@ func VisitorFromProto(v *pb.Visitor) *domain.Visitor {
 		return nil
 	}
 	return &domain.Visitor{
-		ID:           v.GetId(),
-		SiteID:       v.GetSiteId(),
-		CreateTime:   TimeFromProto(v.GetCreateTime()),
-		CurrentPage:  PageViewFromProto(v.GetCurrentPage()),
-		ActiveChatID: v.GetActiveChatId(),
+		ID:             v.GetId(),
+		SiteID:         v.GetSiteId(),
+		CreateTime:     TimeFromProto(v.GetCreateTime()),
+		CurrentPage:    PageViewFromProto(v.GetCurrentPage()),
+		ActiveChatID:   v.GetActiveChatId(),
+		Engagement:     EngagementFromProto(v.GetEngagement()),
+		InvitationID:   v.GetInvitationId(),
+		ChatRequestID:  v.GetChatRequestId(),
+		DeclineTime:    TimeFromProto(v.GetDeclineTime()),
+		VisitStartTime: TimeFromProto(v.GetVisitStartTime()),
+		VisitEndTime:   TimeFromProto(v.GetVisitEndTime()),
+		LastLaunchTime: TimeFromProto(v.GetLastLaunchTime()),
 	}
 }
 
@@ -49,4 +63,46 @@ func PageViewFromProto(p *pb.PageView) domain.PageView {
 		Title:    p.GetTitle(),
 		ViewTime: TimeFromProto(p.GetViewTime()),
 	}
+}
+
+// EngagementToProto converts where a visitor is in the proactive chat flow.
+func EngagementToProto(e domain.Engagement) pb.EngagementState {
+	switch e {
+	case domain.EngagementBrowsing:
+		return pb.EngagementState_ENGAGEMENT_STATE_BROWSING
+	case domain.EngagementChatting:
+		return pb.EngagementState_ENGAGEMENT_STATE_CHATTING
+	case domain.EngagementInvited:
+		return pb.EngagementState_ENGAGEMENT_STATE_INVITED
+	case domain.EngagementDeclined:
+		return pb.EngagementState_ENGAGEMENT_STATE_DECLINED
+	case domain.EngagementFillingForm:
+		return pb.EngagementState_ENGAGEMENT_STATE_FILLING_FORM
+	case domain.EngagementQueued:
+		return pb.EngagementState_ENGAGEMENT_STATE_QUEUED
+	case domain.EngagementAlerting:
+		return pb.EngagementState_ENGAGEMENT_STATE_ALERTING
+	}
+	return pb.EngagementState_ENGAGEMENT_STATE_UNSPECIFIED
+}
+
+// EngagementFromProto converts where a visitor is in the proactive chat flow.
+func EngagementFromProto(e pb.EngagementState) domain.Engagement {
+	switch e {
+	case pb.EngagementState_ENGAGEMENT_STATE_BROWSING:
+		return domain.EngagementBrowsing
+	case pb.EngagementState_ENGAGEMENT_STATE_CHATTING:
+		return domain.EngagementChatting
+	case pb.EngagementState_ENGAGEMENT_STATE_INVITED:
+		return domain.EngagementInvited
+	case pb.EngagementState_ENGAGEMENT_STATE_DECLINED:
+		return domain.EngagementDeclined
+	case pb.EngagementState_ENGAGEMENT_STATE_FILLING_FORM:
+		return domain.EngagementFillingForm
+	case pb.EngagementState_ENGAGEMENT_STATE_QUEUED:
+		return domain.EngagementQueued
+	case pb.EngagementState_ENGAGEMENT_STATE_ALERTING:
+		return domain.EngagementAlerting
+	}
+	return domain.EngagementUnspecified
 }

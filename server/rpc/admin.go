@@ -121,3 +121,27 @@ func invalidField(field, description string) error {
 	v := domain.Violations{{Field: field, Description: description}}
 	return v.Err()
 }
+
+func (s *adminServer) ListQueue(ctx context.Context, req *connect.Request[pb.ListQueueRequest]) (*connect.Response[pb.ListQueueResponse], error) {
+	reqs, err := s.svc.ListQueue(ctx, req.Msg.GetSiteId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ListQueueResponse{}
+	for _, r := range reqs {
+		out.ChatRequests = append(out.ChatRequests, protoconv.ChatRequestToProto(r))
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *adminServer) ListRoutingDecisions(ctx context.Context, req *connect.Request[pb.ListRoutingDecisionsRequest]) (*connect.Response[pb.ListRoutingDecisionsResponse], error) {
+	ds, err := s.svc.ListRoutingDecisions(ctx, req.Msg.GetSiteId(), int(req.Msg.GetPageSize()))
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ListRoutingDecisionsResponse{}
+	for _, d := range ds {
+		out.Decisions = append(out.Decisions, protoconv.RoutingDecisionToProto(d))
+	}
+	return connect.NewResponse(out), nil
+}

@@ -64,3 +64,66 @@ func (s *agentServer) StartChat(ctx context.Context, req *connect.Request[pb.Sta
 	}
 	return connect.NewResponse(&pb.StartChatResponse{Chat: protoconv.ChatToProto(chat)}), nil
 }
+
+func (s *agentServer) WatchAgent(ctx context.Context, req *connect.Request[pb.WatchAgentRequest], stream *connect.ServerStream[pb.WatchAgentResponse]) error {
+	err := s.svc.WatchAgent(ctx, req.Msg.GetAgentId(), func(u domain.AgentUpdate) error {
+		return stream.Send(agentUpdateToProto(u))
+	})
+	return toConnectError(ctx, s.log, err)
+}
+
+func alertToProto(a domain.Alert) *pb.Alert {
+	out := &pb.Alert{ChatRequest: protoconv.ChatRequestToProto(&a.Request), Reason: a.Reason}
+	if a.Visitor.VisitorID != "" {
+		out.Visitor = presenceToProto(a.Visitor)
+	}
+	return out
+}
+
+func agentUpdateToProto(u domain.AgentUpdate) *pb.WatchAgentResponse {
+	switch {
+	case u.Snapshot != nil:
+		snap := &pb.AgentSnapshot{Agent: protoconv.AgentToProto(u.Snapshot.Agent)}
+		for _, r := range u.Snapshot.Queue {
+			snap.Queue = append(snap.Queue, protoconv.ChatRequestToProto(r))
+		}
+		for _, a := range u.Snapshot.Alerts {
+			snap.Alerts = append(snap.Alerts, alertToProto(a))
+		}
+		return &pb.WatchAgentResponse{Event: &pb.WatchAgentResponse_Snapshot{Snapshot: snap}}
+	case u.Alert != nil:
+		return &pb.WatchAgentResponse{Event: &pb.WatchAgentResponse_Alert{Alert: alertToProto(*u.Alert)}}
+	case u.AlertWithdrawn != nil:
+		return &pb.WatchAgentResponse{Event: &pb.WatchAgentResponse_AlertWithdrawn{AlertWithdrawn: &pb.AlertWithdrawn{
+			ChatRequestId: u.AlertWithdrawn.RequestID, Reason: u.AlertWithdrawn.Reason}}}
+	case u.QueueChanged != nil:
+		return &pb.WatchAgentResponse{Event: &pb.WatchAgentResponse_QueueChanged{QueueChanged: protoconv.ChatRequestToProto(u.QueueChanged)}}
+	case u.AgentChanged != nil:
+		return &pb.WatchAgentResponse{Event: &pb.WatchAgentResponse_AgentChanged{AgentChanged: protoconv.AgentToProto(u.AgentChanged)}}
+	default:
+		return &pb.WatchAgentResponse{Event: &pb.WatchAgentResponse_KeepAlive{KeepAlive: keepAlive(u.KeepAlive)}}
+	}
+}
+
+func (s *agentServer) AcceptChatRequest(ctx context.Context, req *connect.Request[pb.AcceptChatRequestRequest]) (*connect.Response[pb.AcceptChatRequestResponse], error) {
+	chat, err := s.svc.AcceptChatRequest(ctx, req.Msg.GetAgentId(), req.Msg.GetChatRequestId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.AcceptChatRequestResponse{Chat: protoconv.ChatToProto(chat)}), nil
+}
+
+func (s *agentServer) DeclineChatRequest(ctx context.Context, req *connect.Request[pb.DeclineChatRequestRequest]) (*connect.Response[pb.DeclineChatRequestResponse], error) {
+	if err := s.svc.DeclineChatRequest(ctx, req.Msg.GetAgentId(), req.Msg.GetChatRequestId()); err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.DeclineChatRequestResponse{}), nil
+}
+
+func (s *agentServer) InviteVisitor(ctx context.Context, req *connect.Request[pb.InviteVisitorRequest]) (*connect.Response[pb.InviteVisitorResponse], error) {
+	inv, err := s.svc.InviteVisitor(ctx, req.Msg.GetAgentId(), req.Msg.GetVisitorId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.InviteVisitorResponse{Invitation: protoconv.InvitationToProto(inv)}), nil
+}

@@ -57,14 +57,7 @@ func (s *visitorServer) WatchVisitor(ctx context.Context, req *connect.Request[p
 func visitorUpdateToProto(u domain.VisitorUpdate) *pb.WatchVisitorResponse {
 	switch {
 	case u.State != nil:
-		state := &pb.VisitorState{
-			Visitor:    protoconv.VisitorToProto(u.State.Visitor),
-			Engagement: engagementToProto(u.State.Engagement),
-		}
-		if u.State.Chat != nil {
-			state.Chat = protoconv.ChatToProto(u.State.Chat)
-		}
-		return &pb.WatchVisitorResponse{Event: &pb.WatchVisitorResponse_State{State: state}}
+		return &pb.WatchVisitorResponse{Event: &pb.WatchVisitorResponse_State{State: visitorStateToProto(u.State)}}
 	case u.Event != nil:
 		return &pb.WatchVisitorResponse{Event: &pb.WatchVisitorResponse_ChatEvent{ChatEvent: protoconv.ChatEventToProto(*u.Event)}}
 	case u.Typing != nil:
@@ -74,18 +67,56 @@ func visitorUpdateToProto(u domain.VisitorUpdate) *pb.WatchVisitorResponse {
 	}
 }
 
-func keepAlive(t time.Time) *pb.KeepAlive {
-	return &pb.KeepAlive{ServerTime: protoconv.TimeToProto(t)}
+func visitorStateToProto(st *domain.VisitorState) *pb.VisitorState {
+	out := &pb.VisitorState{
+		Visitor:    protoconv.VisitorToProto(st.Visitor),
+		Engagement: protoconv.EngagementToProto(st.Engagement),
+		Chat:       protoconv.ChatToProto(st.Chat),
+		Invitation: protoconv.InvitationToProto(st.Invitation),
+	}
+	if st.Engagement == domain.EngagementFillingForm {
+		out.Form = &pb.FormDefinition{}
+		for _, f := range st.Form {
+			out.Form.Fields = append(out.Form.Fields, protoconv.FormFieldToProto(f))
+		}
+	}
+	if q := st.Queue; q != nil {
+		out.Queue = &pb.QueueStatus{
+			ChatRequestId: q.RequestID,
+			Position:      uint32(q.Position),
+			EstimatedWait: durationpb.New(q.EstimatedWait),
+			EnqueueTime:   protoconv.TimeToProto(q.EnqueueTime),
+		}
+	}
+	return out
 }
 
-func engagementToProto(e domain.Engagement) pb.EngagementState {
-	switch e {
-	case domain.EngagementBrowsing:
-		return pb.EngagementState_ENGAGEMENT_STATE_BROWSING
-	case domain.EngagementChatting:
-		return pb.EngagementState_ENGAGEMENT_STATE_CHATTING
+func (s *visitorServer) RespondToInvitation(ctx context.Context, req *connect.Request[pb.RespondToInvitationRequest]) (*connect.Response[pb.RespondToInvitationResponse], error) {
+	st, err := s.svc.RespondToInvitation(ctx, req.Msg.GetVisitorId(), req.Msg.GetInvitationId(), req.Msg.GetAccept())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
 	}
-	return pb.EngagementState_ENGAGEMENT_STATE_UNSPECIFIED
+	return connect.NewResponse(&pb.RespondToInvitationResponse{State: visitorStateToProto(st)}), nil
+}
+
+func (s *visitorServer) SubmitForm(ctx context.Context, req *connect.Request[pb.SubmitFormRequest]) (*connect.Response[pb.SubmitFormResponse], error) {
+	st, err := s.svc.SubmitForm(ctx, req.Msg.GetVisitorId(), req.Msg.GetValues())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.SubmitFormResponse{State: visitorStateToProto(st)}), nil
+}
+
+func (s *visitorServer) LeaveQueue(ctx context.Context, req *connect.Request[pb.LeaveQueueRequest]) (*connect.Response[pb.LeaveQueueResponse], error) {
+	st, err := s.svc.LeaveQueue(ctx, req.Msg.GetVisitorId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.LeaveQueueResponse{State: visitorStateToProto(st)}), nil
+}
+
+func keepAlive(t time.Time) *pb.KeepAlive {
+	return &pb.KeepAlive{ServerTime: protoconv.TimeToProto(t)}
 }
 
 func presenceToProto(p domain.Presence) *pb.VisitorPresence {
@@ -97,7 +128,7 @@ func presenceToProto(p domain.Presence) *pb.VisitorPresence {
 		TimeOnSite:     durationpb.New(p.TimeOnSite),
 		ObserveTime:    protoconv.TimeToProto(p.ObserveTime),
 		OpenStreams:    uint32(p.OpenStreams),
-		Engagement:     engagementToProto(p.Engagement),
+		Engagement:     protoconv.EngagementToProto(p.Engagement),
 		ActiveChatId:   p.ActiveChatID,
 	}
 }

@@ -22,6 +22,191 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ListQueueRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListQueueRequest) Reset() {
+	*x = ListQueueRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListQueueRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListQueueRequest) ProtoMessage() {}
+
+func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListQueueRequest.ProtoReflect.Descriptor instead.
+func (*ListQueueRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ListQueueRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+type ListQueueResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChatRequests  []*ChatRequest         `protobuf:"bytes,1,rep,name=chat_requests,json=chatRequests,proto3" json:"chat_requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListQueueResponse) Reset() {
+	*x = ListQueueResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListQueueResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListQueueResponse) ProtoMessage() {}
+
+func (x *ListQueueResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListQueueResponse.ProtoReflect.Descriptor instead.
+func (*ListQueueResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListQueueResponse) GetChatRequests() []*ChatRequest {
+	if x != nil {
+		return x.ChatRequests
+	}
+	return nil
+}
+
+type ListRoutingDecisionsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SiteId string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// 1–1000; 100 when 0.
+	PageSize      uint32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRoutingDecisionsRequest) Reset() {
+	*x = ListRoutingDecisionsRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRoutingDecisionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRoutingDecisionsRequest) ProtoMessage() {}
+
+func (x *ListRoutingDecisionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRoutingDecisionsRequest.ProtoReflect.Descriptor instead.
+func (*ListRoutingDecisionsRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ListRoutingDecisionsRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *ListRoutingDecisionsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type ListRoutingDecisionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Decisions     []*RoutingDecision     `protobuf:"bytes,1,rep,name=decisions,proto3" json:"decisions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRoutingDecisionsResponse) Reset() {
+	*x = ListRoutingDecisionsResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRoutingDecisionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRoutingDecisionsResponse) ProtoMessage() {}
+
+func (x *ListRoutingDecisionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRoutingDecisionsResponse.ProtoReflect.Descriptor instead.
+func (*ListRoutingDecisionsResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ListRoutingDecisionsResponse) GetDecisions() []*RoutingDecision {
+	if x != nil {
+		return x.Decisions
+	}
+	return nil
+}
+
 type CreateSiteRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Name           string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -33,7 +218,7 @@ type CreateSiteRequest struct {
 
 func (x *CreateSiteRequest) Reset() {
 	*x = CreateSiteRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +230,7 @@ func (x *CreateSiteRequest) String() string {
 func (*CreateSiteRequest) ProtoMessage() {}
 
 func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +243,7 @@ func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteRequest.ProtoReflect.Descriptor instead.
 func (*CreateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{0}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateSiteRequest) GetName() string {
@@ -91,7 +276,7 @@ type CreateSiteResponse struct {
 
 func (x *CreateSiteResponse) Reset() {
 	*x = CreateSiteResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -103,7 +288,7 @@ func (x *CreateSiteResponse) String() string {
 func (*CreateSiteResponse) ProtoMessage() {}
 
 func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -116,7 +301,7 @@ func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteResponse.ProtoReflect.Descriptor instead.
 func (*CreateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateSiteResponse) GetSite() *Site {
@@ -135,7 +320,7 @@ type GetSiteRequest struct {
 
 func (x *GetSiteRequest) Reset() {
 	*x = GetSiteRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -147,7 +332,7 @@ func (x *GetSiteRequest) String() string {
 func (*GetSiteRequest) ProtoMessage() {}
 
 func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -160,7 +345,7 @@ func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetSiteRequest) GetSiteId() string {
@@ -179,7 +364,7 @@ type GetSiteResponse struct {
 
 func (x *GetSiteResponse) Reset() {
 	*x = GetSiteResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -191,7 +376,7 @@ func (x *GetSiteResponse) String() string {
 func (*GetSiteResponse) ProtoMessage() {}
 
 func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -204,7 +389,7 @@ func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetSiteResponse) GetSite() *Site {
@@ -222,7 +407,7 @@ type ListSitesRequest struct {
 
 func (x *ListSitesRequest) Reset() {
 	*x = ListSitesRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -234,7 +419,7 @@ func (x *ListSitesRequest) String() string {
 func (*ListSitesRequest) ProtoMessage() {}
 
 func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -247,7 +432,7 @@ func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesRequest.ProtoReflect.Descriptor instead.
 func (*ListSitesRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{8}
 }
 
 type ListSitesResponse struct {
@@ -259,7 +444,7 @@ type ListSitesResponse struct {
 
 func (x *ListSitesResponse) Reset() {
 	*x = ListSitesResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -271,7 +456,7 @@ func (x *ListSitesResponse) String() string {
 func (*ListSitesResponse) ProtoMessage() {}
 
 func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -284,7 +469,7 @@ func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesResponse.ProtoReflect.Descriptor instead.
 func (*ListSitesResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListSitesResponse) GetSites() []*Site {
@@ -306,7 +491,7 @@ type UpdateSiteRequest struct {
 
 func (x *UpdateSiteRequest) Reset() {
 	*x = UpdateSiteRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +503,7 @@ func (x *UpdateSiteRequest) String() string {
 func (*UpdateSiteRequest) ProtoMessage() {}
 
 func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +516,7 @@ func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateSiteRequest) GetSite() *Site {
@@ -357,7 +542,7 @@ type UpdateSiteResponse struct {
 
 func (x *UpdateSiteResponse) Reset() {
 	*x = UpdateSiteResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -369,7 +554,7 @@ func (x *UpdateSiteResponse) String() string {
 func (*UpdateSiteResponse) ProtoMessage() {}
 
 func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -382,7 +567,7 @@ func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdateSiteResponse) GetSite() *Site {
@@ -403,7 +588,7 @@ type CreateAgentRequest struct {
 
 func (x *CreateAgentRequest) Reset() {
 	*x = CreateAgentRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -415,7 +600,7 @@ func (x *CreateAgentRequest) String() string {
 func (*CreateAgentRequest) ProtoMessage() {}
 
 func (x *CreateAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -428,7 +613,7 @@ func (x *CreateAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentRequest.ProtoReflect.Descriptor instead.
 func (*CreateAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateAgentRequest) GetDisplayName() string {
@@ -461,7 +646,7 @@ type CreateAgentResponse struct {
 
 func (x *CreateAgentResponse) Reset() {
 	*x = CreateAgentResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -473,7 +658,7 @@ func (x *CreateAgentResponse) String() string {
 func (*CreateAgentResponse) ProtoMessage() {}
 
 func (x *CreateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -486,7 +671,7 @@ func (x *CreateAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentResponse.ProtoReflect.Descriptor instead.
 func (*CreateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateAgentResponse) GetAgent() *Agent {
@@ -505,7 +690,7 @@ type GetAgentRequest struct {
 
 func (x *GetAgentRequest) Reset() {
 	*x = GetAgentRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -517,7 +702,7 @@ func (x *GetAgentRequest) String() string {
 func (*GetAgentRequest) ProtoMessage() {}
 
 func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -530,7 +715,7 @@ func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentRequest.ProtoReflect.Descriptor instead.
 func (*GetAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{10}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetAgentRequest) GetAgentId() string {
@@ -549,7 +734,7 @@ type GetAgentResponse struct {
 
 func (x *GetAgentResponse) Reset() {
 	*x = GetAgentResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +746,7 @@ func (x *GetAgentResponse) String() string {
 func (*GetAgentResponse) ProtoMessage() {}
 
 func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +759,7 @@ func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentResponse.ProtoReflect.Descriptor instead.
 func (*GetAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{11}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetAgentResponse) GetAgent() *Agent {
@@ -594,7 +779,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +791,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +804,7 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{12}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListAgentsRequest) GetSiteId() string {
@@ -638,7 +823,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +835,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +848,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{13}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*Agent {
@@ -685,7 +870,7 @@ type UpdateAgentRequest struct {
 
 func (x *UpdateAgentRequest) Reset() {
 	*x = UpdateAgentRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +882,7 @@ func (x *UpdateAgentRequest) String() string {
 func (*UpdateAgentRequest) ProtoMessage() {}
 
 func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +895,7 @@ func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgentRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{14}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdateAgentRequest) GetAgent() *Agent {
@@ -736,7 +921,7 @@ type UpdateAgentResponse struct {
 
 func (x *UpdateAgentResponse) Reset() {
 	*x = UpdateAgentResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +933,7 @@ func (x *UpdateAgentResponse) String() string {
 func (*UpdateAgentResponse) ProtoMessage() {}
 
 func (x *UpdateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +946,7 @@ func (x *UpdateAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgentResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{15}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpdateAgentResponse) GetAgent() *Agent {
@@ -780,7 +965,7 @@ type ListOnlineVisitorsRequest struct {
 
 func (x *ListOnlineVisitorsRequest) Reset() {
 	*x = ListOnlineVisitorsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +977,7 @@ func (x *ListOnlineVisitorsRequest) String() string {
 func (*ListOnlineVisitorsRequest) ProtoMessage() {}
 
 func (x *ListOnlineVisitorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +990,7 @@ func (x *ListOnlineVisitorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOnlineVisitorsRequest.ProtoReflect.Descriptor instead.
 func (*ListOnlineVisitorsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{16}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListOnlineVisitorsRequest) GetSiteId() string {
@@ -824,7 +1009,7 @@ type ListOnlineVisitorsResponse struct {
 
 func (x *ListOnlineVisitorsResponse) Reset() {
 	*x = ListOnlineVisitorsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +1021,7 @@ func (x *ListOnlineVisitorsResponse) String() string {
 func (*ListOnlineVisitorsResponse) ProtoMessage() {}
 
 func (x *ListOnlineVisitorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +1034,7 @@ func (x *ListOnlineVisitorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOnlineVisitorsResponse.ProtoReflect.Descriptor instead.
 func (*ListOnlineVisitorsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{17}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListOnlineVisitorsResponse) GetVisitors() []*VisitorPresence {
@@ -863,7 +1048,16 @@ var File_proactivechat_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"\xa0\x01\n" +
+	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1cproactivechat/v1/agent.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"+\n" +
+	"\x10ListQueueRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\"W\n" +
+	"\x11ListQueueResponse\x12B\n" +
+	"\rchat_requests\x18\x01 \x03(\v2\x1d.proactivechat.v1.ChatRequestR\fchatRequests\"S\n" +
+	"\x1bListRoutingDecisionsRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\rR\bpageSize\"_\n" +
+	"\x1cListRoutingDecisionsResponse\x12?\n" +
+	"\tdecisions\x18\x01 \x03(\v2!.proactivechat.v1.RoutingDecisionR\tdecisions\"\xa0\x01\n" +
 	"\x11CreateSiteRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12'\n" +
 	"\x0fallowed_origins\x18\x02 \x03(\tR\x0eallowedOrigins\x12N\n" +
@@ -906,7 +1100,7 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x19ListOnlineVisitorsRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\"[\n" +
 	"\x1aListOnlineVisitorsResponse\x12=\n" +
-	"\bvisitors\x18\x01 \x03(\v2!.proactivechat.v1.VisitorPresenceR\bvisitors2\xd4\x06\n" +
+	"\bvisitors\x18\x01 \x03(\v2!.proactivechat.v1.VisitorPresenceR\bvisitors2\xab\b\n" +
 	"\fAdminService\x12W\n" +
 	"\n" +
 	"CreateSite\x12#.proactivechat.v1.CreateSiteRequest\x1a$.proactivechat.v1.CreateSiteResponse\x12S\n" +
@@ -919,7 +1113,9 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
 	"ListAgents\x12#.proactivechat.v1.ListAgentsRequest\x1a$.proactivechat.v1.ListAgentsResponse\"\x03\x90\x02\x01\x12Z\n" +
 	"\vUpdateAgent\x12$.proactivechat.v1.UpdateAgentRequest\x1a%.proactivechat.v1.UpdateAgentResponse\x12t\n" +
-	"\x12ListOnlineVisitors\x12+.proactivechat.v1.ListOnlineVisitorsRequest\x1a,.proactivechat.v1.ListOnlineVisitorsResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\x12ListOnlineVisitors\x12+.proactivechat.v1.ListOnlineVisitorsRequest\x1a,.proactivechat.v1.ListOnlineVisitorsResponse\"\x03\x90\x02\x01\x12Y\n" +
+	"\tListQueue\x12\".proactivechat.v1.ListQueueRequest\x1a#.proactivechat.v1.ListQueueResponse\"\x03\x90\x02\x01\x12z\n" +
+	"\x14ListRoutingDecisions\x12-.proactivechat.v1.ListRoutingDecisionsRequest\x1a..proactivechat.v1.ListRoutingDecisionsResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_admin_service_proto_rawDescOnce sync.Once
@@ -933,70 +1129,82 @@ func file_proactivechat_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_admin_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_proactivechat_v1_admin_service_proto_goTypes = []any{
-	(*CreateSiteRequest)(nil),          // 0: proactivechat.v1.CreateSiteRequest
-	(*CreateSiteResponse)(nil),         // 1: proactivechat.v1.CreateSiteResponse
-	(*GetSiteRequest)(nil),             // 2: proactivechat.v1.GetSiteRequest
-	(*GetSiteResponse)(nil),            // 3: proactivechat.v1.GetSiteResponse
-	(*ListSitesRequest)(nil),           // 4: proactivechat.v1.ListSitesRequest
-	(*ListSitesResponse)(nil),          // 5: proactivechat.v1.ListSitesResponse
-	(*UpdateSiteRequest)(nil),          // 6: proactivechat.v1.UpdateSiteRequest
-	(*UpdateSiteResponse)(nil),         // 7: proactivechat.v1.UpdateSiteResponse
-	(*CreateAgentRequest)(nil),         // 8: proactivechat.v1.CreateAgentRequest
-	(*CreateAgentResponse)(nil),        // 9: proactivechat.v1.CreateAgentResponse
-	(*GetAgentRequest)(nil),            // 10: proactivechat.v1.GetAgentRequest
-	(*GetAgentResponse)(nil),           // 11: proactivechat.v1.GetAgentResponse
-	(*ListAgentsRequest)(nil),          // 12: proactivechat.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),         // 13: proactivechat.v1.ListAgentsResponse
-	(*UpdateAgentRequest)(nil),         // 14: proactivechat.v1.UpdateAgentRequest
-	(*UpdateAgentResponse)(nil),        // 15: proactivechat.v1.UpdateAgentResponse
-	(*ListOnlineVisitorsRequest)(nil),  // 16: proactivechat.v1.ListOnlineVisitorsRequest
-	(*ListOnlineVisitorsResponse)(nil), // 17: proactivechat.v1.ListOnlineVisitorsResponse
-	(*ProactiveChatSettings)(nil),      // 18: proactivechat.v1.ProactiveChatSettings
-	(*Site)(nil),                       // 19: proactivechat.v1.Site
-	(*fieldmaskpb.FieldMask)(nil),      // 20: google.protobuf.FieldMask
-	(*Agent)(nil),                      // 21: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),            // 22: proactivechat.v1.VisitorPresence
+	(*ListQueueRequest)(nil),             // 0: proactivechat.v1.ListQueueRequest
+	(*ListQueueResponse)(nil),            // 1: proactivechat.v1.ListQueueResponse
+	(*ListRoutingDecisionsRequest)(nil),  // 2: proactivechat.v1.ListRoutingDecisionsRequest
+	(*ListRoutingDecisionsResponse)(nil), // 3: proactivechat.v1.ListRoutingDecisionsResponse
+	(*CreateSiteRequest)(nil),            // 4: proactivechat.v1.CreateSiteRequest
+	(*CreateSiteResponse)(nil),           // 5: proactivechat.v1.CreateSiteResponse
+	(*GetSiteRequest)(nil),               // 6: proactivechat.v1.GetSiteRequest
+	(*GetSiteResponse)(nil),              // 7: proactivechat.v1.GetSiteResponse
+	(*ListSitesRequest)(nil),             // 8: proactivechat.v1.ListSitesRequest
+	(*ListSitesResponse)(nil),            // 9: proactivechat.v1.ListSitesResponse
+	(*UpdateSiteRequest)(nil),            // 10: proactivechat.v1.UpdateSiteRequest
+	(*UpdateSiteResponse)(nil),           // 11: proactivechat.v1.UpdateSiteResponse
+	(*CreateAgentRequest)(nil),           // 12: proactivechat.v1.CreateAgentRequest
+	(*CreateAgentResponse)(nil),          // 13: proactivechat.v1.CreateAgentResponse
+	(*GetAgentRequest)(nil),              // 14: proactivechat.v1.GetAgentRequest
+	(*GetAgentResponse)(nil),             // 15: proactivechat.v1.GetAgentResponse
+	(*ListAgentsRequest)(nil),            // 16: proactivechat.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),           // 17: proactivechat.v1.ListAgentsResponse
+	(*UpdateAgentRequest)(nil),           // 18: proactivechat.v1.UpdateAgentRequest
+	(*UpdateAgentResponse)(nil),          // 19: proactivechat.v1.UpdateAgentResponse
+	(*ListOnlineVisitorsRequest)(nil),    // 20: proactivechat.v1.ListOnlineVisitorsRequest
+	(*ListOnlineVisitorsResponse)(nil),   // 21: proactivechat.v1.ListOnlineVisitorsResponse
+	(*ChatRequest)(nil),                  // 22: proactivechat.v1.ChatRequest
+	(*RoutingDecision)(nil),              // 23: proactivechat.v1.RoutingDecision
+	(*ProactiveChatSettings)(nil),        // 24: proactivechat.v1.ProactiveChatSettings
+	(*Site)(nil),                         // 25: proactivechat.v1.Site
+	(*fieldmaskpb.FieldMask)(nil),        // 26: google.protobuf.FieldMask
+	(*Agent)(nil),                        // 27: proactivechat.v1.Agent
+	(*VisitorPresence)(nil),              // 28: proactivechat.v1.VisitorPresence
 }
 var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
-	18, // 0: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	19, // 1: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
-	19, // 2: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
-	19, // 3: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
-	19, // 4: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
-	20, // 5: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	19, // 6: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
-	21, // 7: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	21, // 8: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	21, // 9: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
-	21, // 10: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
-	20, // 11: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	21, // 12: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	22, // 13: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
-	0,  // 14: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
-	2,  // 15: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
-	4,  // 16: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
-	6,  // 17: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
-	8,  // 18: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
-	10, // 19: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
-	12, // 20: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
-	14, // 21: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
-	16, // 22: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
-	1,  // 23: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
-	3,  // 24: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
-	5,  // 25: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
-	7,  // 26: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
-	9,  // 27: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
-	11, // 28: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
-	13, // 29: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
-	15, // 30: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
-	17, // 31: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
-	23, // [23:32] is the sub-list for method output_type
-	14, // [14:23] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	22, // 0: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	23, // 1: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
+	24, // 2: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	25, // 3: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
+	25, // 4: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
+	25, // 5: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
+	25, // 6: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
+	26, // 7: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	25, // 8: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
+	27, // 9: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	27, // 10: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	27, // 11: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
+	27, // 12: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
+	26, // 13: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	27, // 14: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	28, // 15: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
+	4,  // 16: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
+	6,  // 17: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
+	8,  // 18: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
+	10, // 19: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
+	12, // 20: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
+	14, // 21: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
+	16, // 22: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
+	18, // 23: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
+	20, // 24: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
+	0,  // 25: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
+	2,  // 26: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
+	5,  // 27: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
+	7,  // 28: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
+	9,  // 29: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
+	11, // 30: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
+	13, // 31: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
+	15, // 32: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
+	17, // 33: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
+	19, // 34: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
+	21, // 35: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
+	1,  // 36: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
+	3,  // 37: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
+	27, // [27:38] is the sub-list for method output_type
+	16, // [16:27] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_admin_service_proto_init() }
@@ -1005,6 +1213,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 		return
 	}
 	file_proactivechat_v1_agent_proto_init()
+	file_proactivechat_v1_engagement_proto_init()
 	file_proactivechat_v1_site_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
 	type x struct{}
@@ -1013,7 +1222,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_admin_service_proto_rawDesc), len(file_proactivechat_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

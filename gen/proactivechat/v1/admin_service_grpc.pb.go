@@ -19,15 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_CreateSite_FullMethodName         = "/proactivechat.v1.AdminService/CreateSite"
-	AdminService_GetSite_FullMethodName            = "/proactivechat.v1.AdminService/GetSite"
-	AdminService_ListSites_FullMethodName          = "/proactivechat.v1.AdminService/ListSites"
-	AdminService_UpdateSite_FullMethodName         = "/proactivechat.v1.AdminService/UpdateSite"
-	AdminService_CreateAgent_FullMethodName        = "/proactivechat.v1.AdminService/CreateAgent"
-	AdminService_GetAgent_FullMethodName           = "/proactivechat.v1.AdminService/GetAgent"
-	AdminService_ListAgents_FullMethodName         = "/proactivechat.v1.AdminService/ListAgents"
-	AdminService_UpdateAgent_FullMethodName        = "/proactivechat.v1.AdminService/UpdateAgent"
-	AdminService_ListOnlineVisitors_FullMethodName = "/proactivechat.v1.AdminService/ListOnlineVisitors"
+	AdminService_CreateSite_FullMethodName           = "/proactivechat.v1.AdminService/CreateSite"
+	AdminService_GetSite_FullMethodName              = "/proactivechat.v1.AdminService/GetSite"
+	AdminService_ListSites_FullMethodName            = "/proactivechat.v1.AdminService/ListSites"
+	AdminService_UpdateSite_FullMethodName           = "/proactivechat.v1.AdminService/UpdateSite"
+	AdminService_CreateAgent_FullMethodName          = "/proactivechat.v1.AdminService/CreateAgent"
+	AdminService_GetAgent_FullMethodName             = "/proactivechat.v1.AdminService/GetAgent"
+	AdminService_ListAgents_FullMethodName           = "/proactivechat.v1.AdminService/ListAgents"
+	AdminService_UpdateAgent_FullMethodName          = "/proactivechat.v1.AdminService/UpdateAgent"
+	AdminService_ListOnlineVisitors_FullMethodName   = "/proactivechat.v1.AdminService/ListOnlineVisitors"
+	AdminService_ListQueue_FullMethodName            = "/proactivechat.v1.AdminService/ListQueue"
+	AdminService_ListRoutingDecisions_FullMethodName = "/proactivechat.v1.AdminService/ListRoutingDecisions"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -52,6 +54,10 @@ type AdminServiceClient interface {
 	UpdateAgent(ctx context.Context, in *UpdateAgentRequest, opts ...grpc.CallOption) (*UpdateAgentResponse, error)
 	// ListOnlineVisitors is the presence snapshot of a site.
 	ListOnlineVisitors(ctx context.Context, in *ListOnlineVisitorsRequest, opts ...grpc.CallOption) (*ListOnlineVisitorsResponse, error)
+	// ListQueue is a site's open chat requests, first in first out.
+	ListQueue(ctx context.Context, in *ListQueueRequest, opts ...grpc.CallOption) (*ListQueueResponse, error)
+	// ListRoutingDecisions is a site's recent routing decisions, newest first.
+	ListRoutingDecisions(ctx context.Context, in *ListRoutingDecisionsRequest, opts ...grpc.CallOption) (*ListRoutingDecisionsResponse, error)
 }
 
 type adminServiceClient struct {
@@ -152,6 +158,26 @@ func (c *adminServiceClient) ListOnlineVisitors(ctx context.Context, in *ListOnl
 	return out, nil
 }
 
+func (c *adminServiceClient) ListQueue(ctx context.Context, in *ListQueueRequest, opts ...grpc.CallOption) (*ListQueueResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListQueueResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListQueue_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListRoutingDecisions(ctx context.Context, in *ListRoutingDecisionsRequest, opts ...grpc.CallOption) (*ListRoutingDecisionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRoutingDecisionsResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListRoutingDecisions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -174,6 +200,10 @@ type AdminServiceServer interface {
 	UpdateAgent(context.Context, *UpdateAgentRequest) (*UpdateAgentResponse, error)
 	// ListOnlineVisitors is the presence snapshot of a site.
 	ListOnlineVisitors(context.Context, *ListOnlineVisitorsRequest) (*ListOnlineVisitorsResponse, error)
+	// ListQueue is a site's open chat requests, first in first out.
+	ListQueue(context.Context, *ListQueueRequest) (*ListQueueResponse, error)
+	// ListRoutingDecisions is a site's recent routing decisions, newest first.
+	ListRoutingDecisions(context.Context, *ListRoutingDecisionsRequest) (*ListRoutingDecisionsResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -210,6 +240,12 @@ func (UnimplementedAdminServiceServer) UpdateAgent(context.Context, *UpdateAgent
 }
 func (UnimplementedAdminServiceServer) ListOnlineVisitors(context.Context, *ListOnlineVisitorsRequest) (*ListOnlineVisitorsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOnlineVisitors not implemented")
+}
+func (UnimplementedAdminServiceServer) ListQueue(context.Context, *ListQueueRequest) (*ListQueueResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListQueue not implemented")
+}
+func (UnimplementedAdminServiceServer) ListRoutingDecisions(context.Context, *ListRoutingDecisionsRequest) (*ListRoutingDecisionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRoutingDecisions not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -394,6 +430,42 @@ func _AdminService_ListOnlineVisitors_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ListQueue_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListQueueRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListQueue(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListQueue_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListQueue(ctx, req.(*ListQueueRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListRoutingDecisions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRoutingDecisionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListRoutingDecisions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListRoutingDecisions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListRoutingDecisions(ctx, req.(*ListRoutingDecisionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -436,6 +508,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListOnlineVisitors",
 			Handler:    _AdminService_ListOnlineVisitors_Handler,
+		},
+		{
+			MethodName: "ListQueue",
+			Handler:    _AdminService_ListQueue_Handler,
+		},
+		{
+			MethodName: "ListRoutingDecisions",
+			Handler:    _AdminService_ListRoutingDecisions_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -21,6 +21,657 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type WatchAgentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchAgentRequest) Reset() {
+	*x = WatchAgentRequest{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchAgentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchAgentRequest) ProtoMessage() {}
+
+func (x *WatchAgentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchAgentRequest.ProtoReflect.Descriptor instead.
+func (*WatchAgentRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *WatchAgentRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+// Alert tells an agent that a visitor waits for it.
+type Alert struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ChatRequest *ChatRequest           `protobuf:"bytes,1,opt,name=chat_request,json=chatRequest,proto3" json:"chat_request,omitempty"`
+	// Why this agent was chosen.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The visitor as the agent sees them now.
+	Visitor       *VisitorPresence `protobuf:"bytes,3,opt,name=visitor,proto3" json:"visitor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Alert) Reset() {
+	*x = Alert{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Alert) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Alert) ProtoMessage() {}
+
+func (x *Alert) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Alert.ProtoReflect.Descriptor instead.
+func (*Alert) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Alert) GetChatRequest() *ChatRequest {
+	if x != nil {
+		return x.ChatRequest
+	}
+	return nil
+}
+
+func (x *Alert) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Alert) GetVisitor() *VisitorPresence {
+	if x != nil {
+		return x.Visitor
+	}
+	return nil
+}
+
+// AgentSnapshot is the first message of WatchAgent.
+type AgentSnapshot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Agent *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// Open chat requests of the agent's sites, oldest first.
+	Queue []*ChatRequest `protobuf:"bytes,2,rep,name=queue,proto3" json:"queue,omitempty"`
+	// Chat requests offered to this agent now.
+	Alerts        []*Alert `protobuf:"bytes,3,rep,name=alerts,proto3" json:"alerts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentSnapshot) Reset() {
+	*x = AgentSnapshot{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentSnapshot) ProtoMessage() {}
+
+func (x *AgentSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentSnapshot.ProtoReflect.Descriptor instead.
+func (*AgentSnapshot) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AgentSnapshot) GetAgent() *Agent {
+	if x != nil {
+		return x.Agent
+	}
+	return nil
+}
+
+func (x *AgentSnapshot) GetQueue() []*ChatRequest {
+	if x != nil {
+		return x.Queue
+	}
+	return nil
+}
+
+func (x *AgentSnapshot) GetAlerts() []*Alert {
+	if x != nil {
+		return x.Alerts
+	}
+	return nil
+}
+
+// AlertWithdrawn says an alert is no longer the agent's to accept.
+type AlertWithdrawn struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChatRequestId string                 `protobuf:"bytes,1,opt,name=chat_request_id,json=chatRequestId,proto3" json:"chat_request_id,omitempty"`
+	// e.g. "expired", "declined", "visitor left", "accepted".
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertWithdrawn) Reset() {
+	*x = AlertWithdrawn{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertWithdrawn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertWithdrawn) ProtoMessage() {}
+
+func (x *AlertWithdrawn) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertWithdrawn.ProtoReflect.Descriptor instead.
+func (*AlertWithdrawn) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AlertWithdrawn) GetChatRequestId() string {
+	if x != nil {
+		return x.ChatRequestId
+	}
+	return ""
+}
+
+func (x *AlertWithdrawn) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type WatchAgentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*WatchAgentResponse_Snapshot
+	//	*WatchAgentResponse_Alert
+	//	*WatchAgentResponse_AlertWithdrawn
+	//	*WatchAgentResponse_QueueChanged
+	//	*WatchAgentResponse_AgentChanged
+	//	*WatchAgentResponse_KeepAlive
+	Event         isWatchAgentResponse_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchAgentResponse) Reset() {
+	*x = WatchAgentResponse{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchAgentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchAgentResponse) ProtoMessage() {}
+
+func (x *WatchAgentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchAgentResponse.ProtoReflect.Descriptor instead.
+func (*WatchAgentResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *WatchAgentResponse) GetEvent() isWatchAgentResponse_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *WatchAgentResponse) GetSnapshot() *AgentSnapshot {
+	if x != nil {
+		if x, ok := x.Event.(*WatchAgentResponse_Snapshot); ok {
+			return x.Snapshot
+		}
+	}
+	return nil
+}
+
+func (x *WatchAgentResponse) GetAlert() *Alert {
+	if x != nil {
+		if x, ok := x.Event.(*WatchAgentResponse_Alert); ok {
+			return x.Alert
+		}
+	}
+	return nil
+}
+
+func (x *WatchAgentResponse) GetAlertWithdrawn() *AlertWithdrawn {
+	if x != nil {
+		if x, ok := x.Event.(*WatchAgentResponse_AlertWithdrawn); ok {
+			return x.AlertWithdrawn
+		}
+	}
+	return nil
+}
+
+func (x *WatchAgentResponse) GetQueueChanged() *ChatRequest {
+	if x != nil {
+		if x, ok := x.Event.(*WatchAgentResponse_QueueChanged); ok {
+			return x.QueueChanged
+		}
+	}
+	return nil
+}
+
+func (x *WatchAgentResponse) GetAgentChanged() *Agent {
+	if x != nil {
+		if x, ok := x.Event.(*WatchAgentResponse_AgentChanged); ok {
+			return x.AgentChanged
+		}
+	}
+	return nil
+}
+
+func (x *WatchAgentResponse) GetKeepAlive() *KeepAlive {
+	if x != nil {
+		if x, ok := x.Event.(*WatchAgentResponse_KeepAlive); ok {
+			return x.KeepAlive
+		}
+	}
+	return nil
+}
+
+type isWatchAgentResponse_Event interface {
+	isWatchAgentResponse_Event()
+}
+
+type WatchAgentResponse_Snapshot struct {
+	Snapshot *AgentSnapshot `protobuf:"bytes,1,opt,name=snapshot,proto3,oneof"`
+}
+
+type WatchAgentResponse_Alert struct {
+	Alert *Alert `protobuf:"bytes,2,opt,name=alert,proto3,oneof"`
+}
+
+type WatchAgentResponse_AlertWithdrawn struct {
+	AlertWithdrawn *AlertWithdrawn `protobuf:"bytes,3,opt,name=alert_withdrawn,json=alertWithdrawn,proto3,oneof"`
+}
+
+type WatchAgentResponse_QueueChanged struct {
+	// A chat request of the agent's sites changed (queued, alerting, closed).
+	QueueChanged *ChatRequest `protobuf:"bytes,4,opt,name=queue_changed,json=queueChanged,proto3,oneof"`
+}
+
+type WatchAgentResponse_AgentChanged struct {
+	AgentChanged *Agent `protobuf:"bytes,5,opt,name=agent_changed,json=agentChanged,proto3,oneof"`
+}
+
+type WatchAgentResponse_KeepAlive struct {
+	KeepAlive *KeepAlive `protobuf:"bytes,6,opt,name=keep_alive,json=keepAlive,proto3,oneof"`
+}
+
+func (*WatchAgentResponse_Snapshot) isWatchAgentResponse_Event() {}
+
+func (*WatchAgentResponse_Alert) isWatchAgentResponse_Event() {}
+
+func (*WatchAgentResponse_AlertWithdrawn) isWatchAgentResponse_Event() {}
+
+func (*WatchAgentResponse_QueueChanged) isWatchAgentResponse_Event() {}
+
+func (*WatchAgentResponse_AgentChanged) isWatchAgentResponse_Event() {}
+
+func (*WatchAgentResponse_KeepAlive) isWatchAgentResponse_Event() {}
+
+type AcceptChatRequestRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	ChatRequestId string                 `protobuf:"bytes,2,opt,name=chat_request_id,json=chatRequestId,proto3" json:"chat_request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptChatRequestRequest) Reset() {
+	*x = AcceptChatRequestRequest{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptChatRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptChatRequestRequest) ProtoMessage() {}
+
+func (x *AcceptChatRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptChatRequestRequest.ProtoReflect.Descriptor instead.
+func (*AcceptChatRequestRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AcceptChatRequestRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *AcceptChatRequestRequest) GetChatRequestId() string {
+	if x != nil {
+		return x.ChatRequestId
+	}
+	return ""
+}
+
+type AcceptChatRequestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Chat          *Chat                  `protobuf:"bytes,1,opt,name=chat,proto3" json:"chat,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptChatRequestResponse) Reset() {
+	*x = AcceptChatRequestResponse{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptChatRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptChatRequestResponse) ProtoMessage() {}
+
+func (x *AcceptChatRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptChatRequestResponse.ProtoReflect.Descriptor instead.
+func (*AcceptChatRequestResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *AcceptChatRequestResponse) GetChat() *Chat {
+	if x != nil {
+		return x.Chat
+	}
+	return nil
+}
+
+type DeclineChatRequestRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	ChatRequestId string                 `protobuf:"bytes,2,opt,name=chat_request_id,json=chatRequestId,proto3" json:"chat_request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeclineChatRequestRequest) Reset() {
+	*x = DeclineChatRequestRequest{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeclineChatRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeclineChatRequestRequest) ProtoMessage() {}
+
+func (x *DeclineChatRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeclineChatRequestRequest.ProtoReflect.Descriptor instead.
+func (*DeclineChatRequestRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DeclineChatRequestRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *DeclineChatRequestRequest) GetChatRequestId() string {
+	if x != nil {
+		return x.ChatRequestId
+	}
+	return ""
+}
+
+type DeclineChatRequestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeclineChatRequestResponse) Reset() {
+	*x = DeclineChatRequestResponse{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeclineChatRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeclineChatRequestResponse) ProtoMessage() {}
+
+func (x *DeclineChatRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeclineChatRequestResponse.ProtoReflect.Descriptor instead.
+func (*DeclineChatRequestResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{8}
+}
+
+type InviteVisitorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	VisitorId     string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InviteVisitorRequest) Reset() {
+	*x = InviteVisitorRequest{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InviteVisitorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InviteVisitorRequest) ProtoMessage() {}
+
+func (x *InviteVisitorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InviteVisitorRequest.ProtoReflect.Descriptor instead.
+func (*InviteVisitorRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *InviteVisitorRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *InviteVisitorRequest) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+type InviteVisitorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Invitation    *Invitation            `protobuf:"bytes,1,opt,name=invitation,proto3" json:"invitation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InviteVisitorResponse) Reset() {
+	*x = InviteVisitorResponse{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InviteVisitorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InviteVisitorResponse) ProtoMessage() {}
+
+func (x *InviteVisitorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InviteVisitorResponse.ProtoReflect.Descriptor instead.
+func (*InviteVisitorResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *InviteVisitorResponse) GetInvitation() *Invitation {
+	if x != nil {
+		return x.Invitation
+	}
+	return nil
+}
+
 type SetAgentStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
@@ -31,7 +682,7 @@ type SetAgentStatusRequest struct {
 
 func (x *SetAgentStatusRequest) Reset() {
 	*x = SetAgentStatusRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -43,7 +694,7 @@ func (x *SetAgentStatusRequest) String() string {
 func (*SetAgentStatusRequest) ProtoMessage() {}
 
 func (x *SetAgentStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -56,7 +707,7 @@ func (x *SetAgentStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAgentStatusRequest.ProtoReflect.Descriptor instead.
 func (*SetAgentStatusRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{0}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetAgentStatusRequest) GetAgentId() string {
@@ -82,7 +733,7 @@ type SetAgentStatusResponse struct {
 
 func (x *SetAgentStatusResponse) Reset() {
 	*x = SetAgentStatusResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -94,7 +745,7 @@ func (x *SetAgentStatusResponse) String() string {
 func (*SetAgentStatusResponse) ProtoMessage() {}
 
 func (x *SetAgentStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -107,7 +758,7 @@ func (x *SetAgentStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAgentStatusResponse.ProtoReflect.Descriptor instead.
 func (*SetAgentStatusResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetAgentStatusResponse) GetAgent() *Agent {
@@ -126,7 +777,7 @@ type WatchPresenceRequest struct {
 
 func (x *WatchPresenceRequest) Reset() {
 	*x = WatchPresenceRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -138,7 +789,7 @@ func (x *WatchPresenceRequest) String() string {
 func (*WatchPresenceRequest) ProtoMessage() {}
 
 func (x *WatchPresenceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -151,7 +802,7 @@ func (x *WatchPresenceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPresenceRequest.ProtoReflect.Descriptor instead.
 func (*WatchPresenceRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WatchPresenceRequest) GetAgentId() string {
@@ -171,7 +822,7 @@ type PresenceSnapshot struct {
 
 func (x *PresenceSnapshot) Reset() {
 	*x = PresenceSnapshot{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -183,7 +834,7 @@ func (x *PresenceSnapshot) String() string {
 func (*PresenceSnapshot) ProtoMessage() {}
 
 func (x *PresenceSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -196,7 +847,7 @@ func (x *PresenceSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceSnapshot.ProtoReflect.Descriptor instead.
 func (*PresenceSnapshot) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PresenceSnapshot) GetVisitors() []*VisitorPresence {
@@ -222,7 +873,7 @@ type WatchPresenceResponse struct {
 
 func (x *WatchPresenceResponse) Reset() {
 	*x = WatchPresenceResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -234,7 +885,7 @@ func (x *WatchPresenceResponse) String() string {
 func (*WatchPresenceResponse) ProtoMessage() {}
 
 func (x *WatchPresenceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -247,7 +898,7 @@ func (x *WatchPresenceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPresenceResponse.ProtoReflect.Descriptor instead.
 func (*WatchPresenceResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WatchPresenceResponse) GetEvent() isWatchPresenceResponse_Event {
@@ -348,7 +999,7 @@ type StartChatRequest struct {
 
 func (x *StartChatRequest) Reset() {
 	*x = StartChatRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -360,7 +1011,7 @@ func (x *StartChatRequest) String() string {
 func (*StartChatRequest) ProtoMessage() {}
 
 func (x *StartChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -373,7 +1024,7 @@ func (x *StartChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartChatRequest.ProtoReflect.Descriptor instead.
 func (*StartChatRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StartChatRequest) GetAgentId() string {
@@ -399,7 +1050,7 @@ type StartChatResponse struct {
 
 func (x *StartChatResponse) Reset() {
 	*x = StartChatResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -411,7 +1062,7 @@ func (x *StartChatResponse) String() string {
 func (*StartChatResponse) ProtoMessage() {}
 
 func (x *StartChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -424,7 +1075,7 @@ func (x *StartChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartChatResponse.ProtoReflect.Descriptor instead.
 func (*StartChatResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StartChatResponse) GetChat() *Chat {
@@ -438,7 +1089,46 @@ var File_proactivechat_v1_agent_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\n" +
-	"$proactivechat/v1/agent_service.proto\x12\x10proactivechat.v1\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a\x1eproactivechat/v1/visitor.proto\"i\n" +
+	"$proactivechat/v1/agent_service.proto\x12\x10proactivechat.v1\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1eproactivechat/v1/visitor.proto\".\n" +
+	"\x11WatchAgentRequest\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\"\x9e\x01\n" +
+	"\x05Alert\x12@\n" +
+	"\fchat_request\x18\x01 \x01(\v2\x1d.proactivechat.v1.ChatRequestR\vchatRequest\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12;\n" +
+	"\avisitor\x18\x03 \x01(\v2!.proactivechat.v1.VisitorPresenceR\avisitor\"\xa4\x01\n" +
+	"\rAgentSnapshot\x12-\n" +
+	"\x05agent\x18\x01 \x01(\v2\x17.proactivechat.v1.AgentR\x05agent\x123\n" +
+	"\x05queue\x18\x02 \x03(\v2\x1d.proactivechat.v1.ChatRequestR\x05queue\x12/\n" +
+	"\x06alerts\x18\x03 \x03(\v2\x17.proactivechat.v1.AlertR\x06alerts\"P\n" +
+	"\x0eAlertWithdrawn\x12&\n" +
+	"\x0fchat_request_id\x18\x01 \x01(\tR\rchatRequestId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x9e\x03\n" +
+	"\x12WatchAgentResponse\x12=\n" +
+	"\bsnapshot\x18\x01 \x01(\v2\x1f.proactivechat.v1.AgentSnapshotH\x00R\bsnapshot\x12/\n" +
+	"\x05alert\x18\x02 \x01(\v2\x17.proactivechat.v1.AlertH\x00R\x05alert\x12K\n" +
+	"\x0falert_withdrawn\x18\x03 \x01(\v2 .proactivechat.v1.AlertWithdrawnH\x00R\x0ealertWithdrawn\x12D\n" +
+	"\rqueue_changed\x18\x04 \x01(\v2\x1d.proactivechat.v1.ChatRequestH\x00R\fqueueChanged\x12>\n" +
+	"\ragent_changed\x18\x05 \x01(\v2\x17.proactivechat.v1.AgentH\x00R\fagentChanged\x12<\n" +
+	"\n" +
+	"keep_alive\x18\x06 \x01(\v2\x1b.proactivechat.v1.KeepAliveH\x00R\tkeepAliveB\a\n" +
+	"\x05event\"]\n" +
+	"\x18AcceptChatRequestRequest\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12&\n" +
+	"\x0fchat_request_id\x18\x02 \x01(\tR\rchatRequestId\"G\n" +
+	"\x19AcceptChatRequestResponse\x12*\n" +
+	"\x04chat\x18\x01 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat\"^\n" +
+	"\x19DeclineChatRequestRequest\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12&\n" +
+	"\x0fchat_request_id\x18\x02 \x01(\tR\rchatRequestId\"\x1c\n" +
+	"\x1aDeclineChatRequestResponse\"P\n" +
+	"\x14InviteVisitorRequest\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\"U\n" +
+	"\x15InviteVisitorResponse\x12<\n" +
+	"\n" +
+	"invitation\x18\x01 \x01(\v2\x1c.proactivechat.v1.InvitationR\n" +
+	"invitation\"i\n" +
 	"\x15SetAgentStatusRequest\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x125\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1d.proactivechat.v1.AgentStatusR\x06status\"G\n" +
@@ -461,11 +1151,16 @@ const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\"?\n" +
 	"\x11StartChatResponse\x12*\n" +
-	"\x04chat\x18\x01 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat2\xad\x02\n" +
+	"\x04chat\x18\x01 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat2\xc9\x05\n" +
 	"\fAgentService\x12c\n" +
 	"\x0eSetAgentStatus\x12'.proactivechat.v1.SetAgentStatusRequest\x1a(.proactivechat.v1.SetAgentStatusResponse\x12b\n" +
 	"\rWatchPresence\x12&.proactivechat.v1.WatchPresenceRequest\x1a'.proactivechat.v1.WatchPresenceResponse0\x01\x12T\n" +
-	"\tStartChat\x12\".proactivechat.v1.StartChatRequest\x1a#.proactivechat.v1.StartChatResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\tStartChat\x12\".proactivechat.v1.StartChatRequest\x1a#.proactivechat.v1.StartChatResponse\x12Y\n" +
+	"\n" +
+	"WatchAgent\x12#.proactivechat.v1.WatchAgentRequest\x1a$.proactivechat.v1.WatchAgentResponse0\x01\x12l\n" +
+	"\x11AcceptChatRequest\x12*.proactivechat.v1.AcceptChatRequestRequest\x1a+.proactivechat.v1.AcceptChatRequestResponse\x12o\n" +
+	"\x12DeclineChatRequest\x12+.proactivechat.v1.DeclineChatRequestRequest\x1a,.proactivechat.v1.DeclineChatRequestResponse\x12`\n" +
+	"\rInviteVisitor\x12&.proactivechat.v1.InviteVisitorRequest\x1a'.proactivechat.v1.InviteVisitorResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_agent_service_proto_rawDescOnce sync.Once
@@ -479,42 +1174,76 @@ func file_proactivechat_v1_agent_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_agent_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_proactivechat_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_proactivechat_v1_agent_service_proto_goTypes = []any{
-	(*SetAgentStatusRequest)(nil),  // 0: proactivechat.v1.SetAgentStatusRequest
-	(*SetAgentStatusResponse)(nil), // 1: proactivechat.v1.SetAgentStatusResponse
-	(*WatchPresenceRequest)(nil),   // 2: proactivechat.v1.WatchPresenceRequest
-	(*PresenceSnapshot)(nil),       // 3: proactivechat.v1.PresenceSnapshot
-	(*WatchPresenceResponse)(nil),  // 4: proactivechat.v1.WatchPresenceResponse
-	(*StartChatRequest)(nil),       // 5: proactivechat.v1.StartChatRequest
-	(*StartChatResponse)(nil),      // 6: proactivechat.v1.StartChatResponse
-	(AgentStatus)(0),               // 7: proactivechat.v1.AgentStatus
-	(*Agent)(nil),                  // 8: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),        // 9: proactivechat.v1.VisitorPresence
-	(*KeepAlive)(nil),              // 10: proactivechat.v1.KeepAlive
-	(*Chat)(nil),                   // 11: proactivechat.v1.Chat
+	(*WatchAgentRequest)(nil),          // 0: proactivechat.v1.WatchAgentRequest
+	(*Alert)(nil),                      // 1: proactivechat.v1.Alert
+	(*AgentSnapshot)(nil),              // 2: proactivechat.v1.AgentSnapshot
+	(*AlertWithdrawn)(nil),             // 3: proactivechat.v1.AlertWithdrawn
+	(*WatchAgentResponse)(nil),         // 4: proactivechat.v1.WatchAgentResponse
+	(*AcceptChatRequestRequest)(nil),   // 5: proactivechat.v1.AcceptChatRequestRequest
+	(*AcceptChatRequestResponse)(nil),  // 6: proactivechat.v1.AcceptChatRequestResponse
+	(*DeclineChatRequestRequest)(nil),  // 7: proactivechat.v1.DeclineChatRequestRequest
+	(*DeclineChatRequestResponse)(nil), // 8: proactivechat.v1.DeclineChatRequestResponse
+	(*InviteVisitorRequest)(nil),       // 9: proactivechat.v1.InviteVisitorRequest
+	(*InviteVisitorResponse)(nil),      // 10: proactivechat.v1.InviteVisitorResponse
+	(*SetAgentStatusRequest)(nil),      // 11: proactivechat.v1.SetAgentStatusRequest
+	(*SetAgentStatusResponse)(nil),     // 12: proactivechat.v1.SetAgentStatusResponse
+	(*WatchPresenceRequest)(nil),       // 13: proactivechat.v1.WatchPresenceRequest
+	(*PresenceSnapshot)(nil),           // 14: proactivechat.v1.PresenceSnapshot
+	(*WatchPresenceResponse)(nil),      // 15: proactivechat.v1.WatchPresenceResponse
+	(*StartChatRequest)(nil),           // 16: proactivechat.v1.StartChatRequest
+	(*StartChatResponse)(nil),          // 17: proactivechat.v1.StartChatResponse
+	(*ChatRequest)(nil),                // 18: proactivechat.v1.ChatRequest
+	(*VisitorPresence)(nil),            // 19: proactivechat.v1.VisitorPresence
+	(*Agent)(nil),                      // 20: proactivechat.v1.Agent
+	(*KeepAlive)(nil),                  // 21: proactivechat.v1.KeepAlive
+	(*Chat)(nil),                       // 22: proactivechat.v1.Chat
+	(*Invitation)(nil),                 // 23: proactivechat.v1.Invitation
+	(AgentStatus)(0),                   // 24: proactivechat.v1.AgentStatus
 }
 var file_proactivechat_v1_agent_service_proto_depIdxs = []int32{
-	7,  // 0: proactivechat.v1.SetAgentStatusRequest.status:type_name -> proactivechat.v1.AgentStatus
-	8,  // 1: proactivechat.v1.SetAgentStatusResponse.agent:type_name -> proactivechat.v1.Agent
-	9,  // 2: proactivechat.v1.PresenceSnapshot.visitors:type_name -> proactivechat.v1.VisitorPresence
-	3,  // 3: proactivechat.v1.WatchPresenceResponse.snapshot:type_name -> proactivechat.v1.PresenceSnapshot
-	9,  // 4: proactivechat.v1.WatchPresenceResponse.arrived:type_name -> proactivechat.v1.VisitorPresence
-	9,  // 5: proactivechat.v1.WatchPresenceResponse.changed:type_name -> proactivechat.v1.VisitorPresence
-	9,  // 6: proactivechat.v1.WatchPresenceResponse.departed:type_name -> proactivechat.v1.VisitorPresence
-	10, // 7: proactivechat.v1.WatchPresenceResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	11, // 8: proactivechat.v1.StartChatResponse.chat:type_name -> proactivechat.v1.Chat
-	0,  // 9: proactivechat.v1.AgentService.SetAgentStatus:input_type -> proactivechat.v1.SetAgentStatusRequest
-	2,  // 10: proactivechat.v1.AgentService.WatchPresence:input_type -> proactivechat.v1.WatchPresenceRequest
-	5,  // 11: proactivechat.v1.AgentService.StartChat:input_type -> proactivechat.v1.StartChatRequest
-	1,  // 12: proactivechat.v1.AgentService.SetAgentStatus:output_type -> proactivechat.v1.SetAgentStatusResponse
-	4,  // 13: proactivechat.v1.AgentService.WatchPresence:output_type -> proactivechat.v1.WatchPresenceResponse
-	6,  // 14: proactivechat.v1.AgentService.StartChat:output_type -> proactivechat.v1.StartChatResponse
-	12, // [12:15] is the sub-list for method output_type
-	9,  // [9:12] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	18, // 0: proactivechat.v1.Alert.chat_request:type_name -> proactivechat.v1.ChatRequest
+	19, // 1: proactivechat.v1.Alert.visitor:type_name -> proactivechat.v1.VisitorPresence
+	20, // 2: proactivechat.v1.AgentSnapshot.agent:type_name -> proactivechat.v1.Agent
+	18, // 3: proactivechat.v1.AgentSnapshot.queue:type_name -> proactivechat.v1.ChatRequest
+	1,  // 4: proactivechat.v1.AgentSnapshot.alerts:type_name -> proactivechat.v1.Alert
+	2,  // 5: proactivechat.v1.WatchAgentResponse.snapshot:type_name -> proactivechat.v1.AgentSnapshot
+	1,  // 6: proactivechat.v1.WatchAgentResponse.alert:type_name -> proactivechat.v1.Alert
+	3,  // 7: proactivechat.v1.WatchAgentResponse.alert_withdrawn:type_name -> proactivechat.v1.AlertWithdrawn
+	18, // 8: proactivechat.v1.WatchAgentResponse.queue_changed:type_name -> proactivechat.v1.ChatRequest
+	20, // 9: proactivechat.v1.WatchAgentResponse.agent_changed:type_name -> proactivechat.v1.Agent
+	21, // 10: proactivechat.v1.WatchAgentResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	22, // 11: proactivechat.v1.AcceptChatRequestResponse.chat:type_name -> proactivechat.v1.Chat
+	23, // 12: proactivechat.v1.InviteVisitorResponse.invitation:type_name -> proactivechat.v1.Invitation
+	24, // 13: proactivechat.v1.SetAgentStatusRequest.status:type_name -> proactivechat.v1.AgentStatus
+	20, // 14: proactivechat.v1.SetAgentStatusResponse.agent:type_name -> proactivechat.v1.Agent
+	19, // 15: proactivechat.v1.PresenceSnapshot.visitors:type_name -> proactivechat.v1.VisitorPresence
+	14, // 16: proactivechat.v1.WatchPresenceResponse.snapshot:type_name -> proactivechat.v1.PresenceSnapshot
+	19, // 17: proactivechat.v1.WatchPresenceResponse.arrived:type_name -> proactivechat.v1.VisitorPresence
+	19, // 18: proactivechat.v1.WatchPresenceResponse.changed:type_name -> proactivechat.v1.VisitorPresence
+	19, // 19: proactivechat.v1.WatchPresenceResponse.departed:type_name -> proactivechat.v1.VisitorPresence
+	21, // 20: proactivechat.v1.WatchPresenceResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	22, // 21: proactivechat.v1.StartChatResponse.chat:type_name -> proactivechat.v1.Chat
+	11, // 22: proactivechat.v1.AgentService.SetAgentStatus:input_type -> proactivechat.v1.SetAgentStatusRequest
+	13, // 23: proactivechat.v1.AgentService.WatchPresence:input_type -> proactivechat.v1.WatchPresenceRequest
+	16, // 24: proactivechat.v1.AgentService.StartChat:input_type -> proactivechat.v1.StartChatRequest
+	0,  // 25: proactivechat.v1.AgentService.WatchAgent:input_type -> proactivechat.v1.WatchAgentRequest
+	5,  // 26: proactivechat.v1.AgentService.AcceptChatRequest:input_type -> proactivechat.v1.AcceptChatRequestRequest
+	7,  // 27: proactivechat.v1.AgentService.DeclineChatRequest:input_type -> proactivechat.v1.DeclineChatRequestRequest
+	9,  // 28: proactivechat.v1.AgentService.InviteVisitor:input_type -> proactivechat.v1.InviteVisitorRequest
+	12, // 29: proactivechat.v1.AgentService.SetAgentStatus:output_type -> proactivechat.v1.SetAgentStatusResponse
+	15, // 30: proactivechat.v1.AgentService.WatchPresence:output_type -> proactivechat.v1.WatchPresenceResponse
+	17, // 31: proactivechat.v1.AgentService.StartChat:output_type -> proactivechat.v1.StartChatResponse
+	4,  // 32: proactivechat.v1.AgentService.WatchAgent:output_type -> proactivechat.v1.WatchAgentResponse
+	6,  // 33: proactivechat.v1.AgentService.AcceptChatRequest:output_type -> proactivechat.v1.AcceptChatRequestResponse
+	8,  // 34: proactivechat.v1.AgentService.DeclineChatRequest:output_type -> proactivechat.v1.DeclineChatRequestResponse
+	10, // 35: proactivechat.v1.AgentService.InviteVisitor:output_type -> proactivechat.v1.InviteVisitorResponse
+	29, // [29:36] is the sub-list for method output_type
+	22, // [22:29] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_agent_service_proto_init() }
@@ -524,8 +1253,17 @@ func file_proactivechat_v1_agent_service_proto_init() {
 	}
 	file_proactivechat_v1_agent_proto_init()
 	file_proactivechat_v1_chat_proto_init()
+	file_proactivechat_v1_engagement_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
 	file_proactivechat_v1_agent_service_proto_msgTypes[4].OneofWrappers = []any{
+		(*WatchAgentResponse_Snapshot)(nil),
+		(*WatchAgentResponse_Alert)(nil),
+		(*WatchAgentResponse_AlertWithdrawn)(nil),
+		(*WatchAgentResponse_QueueChanged)(nil),
+		(*WatchAgentResponse_AgentChanged)(nil),
+		(*WatchAgentResponse_KeepAlive)(nil),
+	}
+	file_proactivechat_v1_agent_service_proto_msgTypes[15].OneofWrappers = []any{
 		(*WatchPresenceResponse_Snapshot)(nil),
 		(*WatchPresenceResponse_Arrived)(nil),
 		(*WatchPresenceResponse_Changed)(nil),
@@ -538,7 +1276,7 @@ func file_proactivechat_v1_agent_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_agent_service_proto_rawDesc), len(file_proactivechat_v1_agent_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

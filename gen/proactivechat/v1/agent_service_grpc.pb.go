@@ -19,9 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AgentService_SetAgentStatus_FullMethodName = "/proactivechat.v1.AgentService/SetAgentStatus"
-	AgentService_WatchPresence_FullMethodName  = "/proactivechat.v1.AgentService/WatchPresence"
-	AgentService_StartChat_FullMethodName      = "/proactivechat.v1.AgentService/StartChat"
+	AgentService_SetAgentStatus_FullMethodName     = "/proactivechat.v1.AgentService/SetAgentStatus"
+	AgentService_WatchPresence_FullMethodName      = "/proactivechat.v1.AgentService/WatchPresence"
+	AgentService_StartChat_FullMethodName          = "/proactivechat.v1.AgentService/StartChat"
+	AgentService_WatchAgent_FullMethodName         = "/proactivechat.v1.AgentService/WatchAgent"
+	AgentService_AcceptChatRequest_FullMethodName  = "/proactivechat.v1.AgentService/AcceptChatRequest"
+	AgentService_DeclineChatRequest_FullMethodName = "/proactivechat.v1.AgentService/DeclineChatRequest"
+	AgentService_InviteVisitor_FullMethodName      = "/proactivechat.v1.AgentService/InviteVisitor"
 )
 
 // AgentServiceClient is the client API for AgentService service.
@@ -38,6 +42,20 @@ type AgentServiceClient interface {
 	// StartChat lets the agent initiate a chat with a visitor who is on one
 	// of the agent's sites.
 	StartChat(ctx context.Context, in *StartChatRequest, opts ...grpc.CallOption) (*StartChatResponse, error)
+	// WatchAgent is the agent console's stream: a snapshot of the agent, the
+	// queue of its sites and its pending alerts, then every change. The agent
+	// is connected while it is open; an agent whose streams stay closed past
+	// the grace period goes offline and its alerts move on.
+	WatchAgent(ctx context.Context, in *WatchAgentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchAgentResponse], error)
+	// AcceptChatRequest claims a chat request offered to the agent (or still
+	// waiting in the queue of one of its sites) and starts the chat. Exactly
+	// one of several concurrent claims wins.
+	AcceptChatRequest(ctx context.Context, in *AcceptChatRequestRequest, opts ...grpc.CallOption) (*AcceptChatRequestResponse, error)
+	// DeclineChatRequest passes an alert on to the next available agent.
+	DeclineChatRequest(ctx context.Context, in *DeclineChatRequestRequest, opts ...grpc.CallOption) (*DeclineChatRequestResponse, error)
+	// InviteVisitor invites a visitor chosen from the presence list; the
+	// with-invite flow follows.
+	InviteVisitor(ctx context.Context, in *InviteVisitorRequest, opts ...grpc.CallOption) (*InviteVisitorResponse, error)
 }
 
 type agentServiceClient struct {
@@ -87,6 +105,55 @@ func (c *agentServiceClient) StartChat(ctx context.Context, in *StartChatRequest
 	return out, nil
 }
 
+func (c *agentServiceClient) WatchAgent(ctx context.Context, in *WatchAgentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchAgentResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AgentService_ServiceDesc.Streams[1], AgentService_WatchAgent_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchAgentRequest, WatchAgentResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AgentService_WatchAgentClient = grpc.ServerStreamingClient[WatchAgentResponse]
+
+func (c *agentServiceClient) AcceptChatRequest(ctx context.Context, in *AcceptChatRequestRequest, opts ...grpc.CallOption) (*AcceptChatRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcceptChatRequestResponse)
+	err := c.cc.Invoke(ctx, AgentService_AcceptChatRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentServiceClient) DeclineChatRequest(ctx context.Context, in *DeclineChatRequestRequest, opts ...grpc.CallOption) (*DeclineChatRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeclineChatRequestResponse)
+	err := c.cc.Invoke(ctx, AgentService_DeclineChatRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentServiceClient) InviteVisitor(ctx context.Context, in *InviteVisitorRequest, opts ...grpc.CallOption) (*InviteVisitorResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InviteVisitorResponse)
+	err := c.cc.Invoke(ctx, AgentService_InviteVisitor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServiceServer is the server API for AgentService service.
 // All implementations must embed UnimplementedAgentServiceServer
 // for forward compatibility.
@@ -101,6 +168,20 @@ type AgentServiceServer interface {
 	// StartChat lets the agent initiate a chat with a visitor who is on one
 	// of the agent's sites.
 	StartChat(context.Context, *StartChatRequest) (*StartChatResponse, error)
+	// WatchAgent is the agent console's stream: a snapshot of the agent, the
+	// queue of its sites and its pending alerts, then every change. The agent
+	// is connected while it is open; an agent whose streams stay closed past
+	// the grace period goes offline and its alerts move on.
+	WatchAgent(*WatchAgentRequest, grpc.ServerStreamingServer[WatchAgentResponse]) error
+	// AcceptChatRequest claims a chat request offered to the agent (or still
+	// waiting in the queue of one of its sites) and starts the chat. Exactly
+	// one of several concurrent claims wins.
+	AcceptChatRequest(context.Context, *AcceptChatRequestRequest) (*AcceptChatRequestResponse, error)
+	// DeclineChatRequest passes an alert on to the next available agent.
+	DeclineChatRequest(context.Context, *DeclineChatRequestRequest) (*DeclineChatRequestResponse, error)
+	// InviteVisitor invites a visitor chosen from the presence list; the
+	// with-invite flow follows.
+	InviteVisitor(context.Context, *InviteVisitorRequest) (*InviteVisitorResponse, error)
 	mustEmbedUnimplementedAgentServiceServer()
 }
 
@@ -119,6 +200,18 @@ func (UnimplementedAgentServiceServer) WatchPresence(*WatchPresenceRequest, grpc
 }
 func (UnimplementedAgentServiceServer) StartChat(context.Context, *StartChatRequest) (*StartChatResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method StartChat not implemented")
+}
+func (UnimplementedAgentServiceServer) WatchAgent(*WatchAgentRequest, grpc.ServerStreamingServer[WatchAgentResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchAgent not implemented")
+}
+func (UnimplementedAgentServiceServer) AcceptChatRequest(context.Context, *AcceptChatRequestRequest) (*AcceptChatRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcceptChatRequest not implemented")
+}
+func (UnimplementedAgentServiceServer) DeclineChatRequest(context.Context, *DeclineChatRequestRequest) (*DeclineChatRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeclineChatRequest not implemented")
+}
+func (UnimplementedAgentServiceServer) InviteVisitor(context.Context, *InviteVisitorRequest) (*InviteVisitorResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method InviteVisitor not implemented")
 }
 func (UnimplementedAgentServiceServer) mustEmbedUnimplementedAgentServiceServer() {}
 func (UnimplementedAgentServiceServer) testEmbeddedByValue()                      {}
@@ -188,6 +281,71 @@ func _AgentService_StartChat_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgentService_WatchAgent_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchAgentRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AgentServiceServer).WatchAgent(m, &grpc.GenericServerStream[WatchAgentRequest, WatchAgentResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AgentService_WatchAgentServer = grpc.ServerStreamingServer[WatchAgentResponse]
+
+func _AgentService_AcceptChatRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcceptChatRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).AcceptChatRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_AcceptChatRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).AcceptChatRequest(ctx, req.(*AcceptChatRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgentService_DeclineChatRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeclineChatRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).DeclineChatRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_DeclineChatRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).DeclineChatRequest(ctx, req.(*DeclineChatRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgentService_InviteVisitor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(InviteVisitorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).InviteVisitor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_InviteVisitor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).InviteVisitor(ctx, req.(*InviteVisitorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AgentService_ServiceDesc is the grpc.ServiceDesc for AgentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -203,11 +361,28 @@ var AgentService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "StartChat",
 			Handler:    _AgentService_StartChat_Handler,
 		},
+		{
+			MethodName: "AcceptChatRequest",
+			Handler:    _AgentService_AcceptChatRequest_Handler,
+		},
+		{
+			MethodName: "DeclineChatRequest",
+			Handler:    _AgentService_DeclineChatRequest_Handler,
+		},
+		{
+			MethodName: "InviteVisitor",
+			Handler:    _AgentService_InviteVisitor_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "WatchPresence",
 			Handler:       _AgentService_WatchPresence_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchAgent",
+			Handler:       _AgentService_WatchAgent_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -81,6 +81,11 @@ const (
 	ChatEndReason_CHAT_END_REASON_UNSPECIFIED ChatEndReason = 0
 	// Both participants left by closing their chat windows.
 	ChatEndReason_CHAT_END_REASON_BOTH_LEFT ChatEndReason = 1
+	// The visitor closed the chat window before writing anything: no
+	// assistance required.
+	ChatEndReason_CHAT_END_REASON_VISITOR_DECLINED ChatEndReason = 2
+	// Nobody wrote for the site's inactivity timeout.
+	ChatEndReason_CHAT_END_REASON_INACTIVE ChatEndReason = 3
 )
 
 // Enum value maps for ChatEndReason.
@@ -88,10 +93,14 @@ var (
 	ChatEndReason_name = map[int32]string{
 		0: "CHAT_END_REASON_UNSPECIFIED",
 		1: "CHAT_END_REASON_BOTH_LEFT",
+		2: "CHAT_END_REASON_VISITOR_DECLINED",
+		3: "CHAT_END_REASON_INACTIVE",
 	}
 	ChatEndReason_value = map[string]int32{
-		"CHAT_END_REASON_UNSPECIFIED": 0,
-		"CHAT_END_REASON_BOTH_LEFT":   1,
+		"CHAT_END_REASON_UNSPECIFIED":      0,
+		"CHAT_END_REASON_BOTH_LEFT":        1,
+		"CHAT_END_REASON_VISITOR_DECLINED": 2,
+		"CHAT_END_REASON_INACTIVE":         3,
 	}
 )
 
@@ -251,8 +260,15 @@ type Chat struct {
 	LastSeq         uint32                 `protobuf:"varint,9,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	VisitorLeftTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=visitor_left_time,json=visitorLeftTime,proto3" json:"visitor_left_time,omitempty"`
 	AgentLeftTime   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=agent_left_time,json=agentLeftTime,proto3" json:"agent_left_time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The chat request the chat answered; empty for a chat the agent started
+	// directly with StartChat.
+	ChatRequestId string `protobuf:"bytes,12,opt,name=chat_request_id,json=chatRequestId,proto3" json:"chat_request_id,omitempty"`
+	// When someone last wrote (or the chat started): inactivity counts from it.
+	LastActivityTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=last_activity_time,json=lastActivityTime,proto3" json:"last_activity_time,omitempty"`
+	// How many messages the visitor wrote.
+	VisitorMessageCount uint32 `protobuf:"varint,14,opt,name=visitor_message_count,json=visitorMessageCount,proto3" json:"visitor_message_count,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Chat) Reset() {
@@ -362,6 +378,27 @@ func (x *Chat) GetAgentLeftTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Chat) GetChatRequestId() string {
+	if x != nil {
+		return x.ChatRequestId
+	}
+	return ""
+}
+
+func (x *Chat) GetLastActivityTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastActivityTime
+	}
+	return nil
+}
+
+func (x *Chat) GetVisitorMessageCount() uint32 {
+	if x != nil {
+		return x.VisitorMessageCount
+	}
+	return 0
+}
+
 // ChatEvent is one durable event of a chat. Events of a chat are numbered
 // 1, 2, 3, … with no gaps, in the order they happened.
 type ChatEvent struct {
@@ -375,6 +412,7 @@ type ChatEvent struct {
 	//	*ChatEvent_Message
 	//	*ChatEvent_ParticipantLeft
 	//	*ChatEvent_Ended
+	//	*ChatEvent_InactivityWarning
 	Kind          isChatEvent_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -474,6 +512,15 @@ func (x *ChatEvent) GetEnded() *ChatEnded {
 	return nil
 }
 
+func (x *ChatEvent) GetInactivityWarning() *InactivityWarning {
+	if x != nil {
+		if x, ok := x.Kind.(*ChatEvent_InactivityWarning); ok {
+			return x.InactivityWarning
+		}
+	}
+	return nil
+}
+
 type isChatEvent_Kind interface {
 	isChatEvent_Kind()
 }
@@ -494,6 +541,10 @@ type ChatEvent_Ended struct {
 	Ended *ChatEnded `protobuf:"bytes,13,opt,name=ended,proto3,oneof"`
 }
 
+type ChatEvent_InactivityWarning struct {
+	InactivityWarning *InactivityWarning `protobuf:"bytes,14,opt,name=inactivity_warning,json=inactivityWarning,proto3,oneof"`
+}
+
 func (*ChatEvent_Started) isChatEvent_Kind() {}
 
 func (*ChatEvent_Message) isChatEvent_Kind() {}
@@ -501,6 +552,54 @@ func (*ChatEvent_Message) isChatEvent_Kind() {}
 func (*ChatEvent_ParticipantLeft) isChatEvent_Kind() {}
 
 func (*ChatEvent_Ended) isChatEvent_Kind() {}
+
+func (*ChatEvent_InactivityWarning) isChatEvent_Kind() {}
+
+// InactivityWarning says the chat ends as inactive at end_time unless
+// someone writes.
+type InactivityWarning struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InactivityWarning) Reset() {
+	*x = InactivityWarning{}
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InactivityWarning) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InactivityWarning) ProtoMessage() {}
+
+func (x *InactivityWarning) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InactivityWarning.ProtoReflect.Descriptor instead.
+func (*InactivityWarning) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *InactivityWarning) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
 
 // ChatStarted is always event 1.
 type ChatStarted struct {
@@ -513,7 +612,7 @@ type ChatStarted struct {
 
 func (x *ChatStarted) Reset() {
 	*x = ChatStarted{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +624,7 @@ func (x *ChatStarted) String() string {
 func (*ChatStarted) ProtoMessage() {}
 
 func (x *ChatStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +637,7 @@ func (x *ChatStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatStarted.ProtoReflect.Descriptor instead.
 func (*ChatStarted) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ChatStarted) GetVisitor() *Participant {
@@ -568,7 +667,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +679,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +692,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ChatMessage) GetSender() *Participant {
@@ -628,7 +727,7 @@ type ParticipantLeft struct {
 
 func (x *ParticipantLeft) Reset() {
 	*x = ParticipantLeft{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -640,7 +739,7 @@ func (x *ParticipantLeft) String() string {
 func (*ParticipantLeft) ProtoMessage() {}
 
 func (x *ParticipantLeft) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -653,7 +752,7 @@ func (x *ParticipantLeft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParticipantLeft.ProtoReflect.Descriptor instead.
 func (*ParticipantLeft) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ParticipantLeft) GetParticipant() *Participant {
@@ -673,7 +772,7 @@ type ChatEnded struct {
 
 func (x *ChatEnded) Reset() {
 	*x = ChatEnded{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -685,7 +784,7 @@ func (x *ChatEnded) String() string {
 func (*ChatEnded) ProtoMessage() {}
 
 func (x *ChatEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -698,7 +797,7 @@ func (x *ChatEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatEnded.ProtoReflect.Descriptor instead.
 func (*ChatEnded) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ChatEnded) GetReason() ChatEndReason {
@@ -721,7 +820,7 @@ type Typing struct {
 
 func (x *Typing) Reset() {
 	*x = Typing{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +832,7 @@ func (x *Typing) String() string {
 func (*Typing) ProtoMessage() {}
 
 func (x *Typing) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +845,7 @@ func (x *Typing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Typing.ProtoReflect.Descriptor instead.
 func (*Typing) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Typing) GetChatId() string {
@@ -778,7 +877,7 @@ const file_proactivechat_v1_chat_proto_rawDesc = "" +
 	"\vParticipant\x125\n" +
 	"\x04role\x18\x01 \x01(\x0e2!.proactivechat.v1.ParticipantRoleR\x04role\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12!\n" +
-	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\"\xab\x04\n" +
+	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\"\xd1\x05\n" +
 	"\x04Chat\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\asite_id\x18\x02 \x01(\tR\x06siteId\x127\n" +
@@ -793,7 +892,10 @@ const file_proactivechat_v1_chat_proto_rawDesc = "" +
 	"\blast_seq\x18\t \x01(\rR\alastSeq\x12F\n" +
 	"\x11visitor_left_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\x0fvisitorLeftTime\x12B\n" +
-	"\x0fagent_left_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\ragentLeftTime\"\xe9\x02\n" +
+	"\x0fagent_left_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\ragentLeftTime\x12&\n" +
+	"\x0fchat_request_id\x18\f \x01(\tR\rchatRequestId\x12H\n" +
+	"\x12last_activity_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x10lastActivityTime\x122\n" +
+	"\x15visitor_message_count\x18\x0e \x01(\rR\x13visitorMessageCount\"\xbf\x03\n" +
 	"\tChatEvent\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\rR\x03seq\x12.\n" +
@@ -802,8 +904,11 @@ const file_proactivechat_v1_chat_proto_rawDesc = "" +
 	" \x01(\v2\x1d.proactivechat.v1.ChatStartedH\x00R\astarted\x129\n" +
 	"\amessage\x18\v \x01(\v2\x1d.proactivechat.v1.ChatMessageH\x00R\amessage\x12N\n" +
 	"\x10participant_left\x18\f \x01(\v2!.proactivechat.v1.ParticipantLeftH\x00R\x0fparticipantLeft\x123\n" +
-	"\x05ended\x18\r \x01(\v2\x1b.proactivechat.v1.ChatEndedH\x00R\x05endedB\x06\n" +
-	"\x04kind\"{\n" +
+	"\x05ended\x18\r \x01(\v2\x1b.proactivechat.v1.ChatEndedH\x00R\x05ended\x12T\n" +
+	"\x12inactivity_warning\x18\x0e \x01(\v2#.proactivechat.v1.InactivityWarningH\x00R\x11inactivityWarningB\x06\n" +
+	"\x04kind\"J\n" +
+	"\x11InactivityWarning\x125\n" +
+	"\bend_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"{\n" +
 	"\vChatStarted\x127\n" +
 	"\avisitor\x18\x01 \x01(\v2\x1d.proactivechat.v1.ParticipantR\avisitor\x123\n" +
 	"\x05agent\x18\x02 \x01(\v2\x1d.proactivechat.v1.ParticipantR\x05agent\"\x81\x01\n" +
@@ -822,10 +927,12 @@ const file_proactivechat_v1_chat_proto_rawDesc = "" +
 	"\tChatState\x12\x1a\n" +
 	"\x16CHAT_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CHAT_STATE_ACTIVE\x10\x01\x12\x14\n" +
-	"\x10CHAT_STATE_ENDED\x10\x02*O\n" +
+	"\x10CHAT_STATE_ENDED\x10\x02*\x93\x01\n" +
 	"\rChatEndReason\x12\x1f\n" +
 	"\x1bCHAT_END_REASON_UNSPECIFIED\x10\x00\x12\x1d\n" +
-	"\x19CHAT_END_REASON_BOTH_LEFT\x10\x01*m\n" +
+	"\x19CHAT_END_REASON_BOTH_LEFT\x10\x01\x12$\n" +
+	" CHAT_END_REASON_VISITOR_DECLINED\x10\x02\x12\x1c\n" +
+	"\x18CHAT_END_REASON_INACTIVE\x10\x03*m\n" +
 	"\x0fParticipantRole\x12 \n" +
 	"\x1cPARTICIPANT_ROLE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18PARTICIPANT_ROLE_VISITOR\x10\x01\x12\x1a\n" +
@@ -844,7 +951,7 @@ func file_proactivechat_v1_chat_proto_rawDescGZIP() []byte {
 }
 
 var file_proactivechat_v1_chat_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_proactivechat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_proactivechat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_proactivechat_v1_chat_proto_goTypes = []any{
 	(ChatState)(0),                // 0: proactivechat.v1.ChatState
 	(ChatEndReason)(0),            // 1: proactivechat.v1.ChatEndReason
@@ -852,12 +959,13 @@ var file_proactivechat_v1_chat_proto_goTypes = []any{
 	(*Participant)(nil),           // 3: proactivechat.v1.Participant
 	(*Chat)(nil),                  // 4: proactivechat.v1.Chat
 	(*ChatEvent)(nil),             // 5: proactivechat.v1.ChatEvent
-	(*ChatStarted)(nil),           // 6: proactivechat.v1.ChatStarted
-	(*ChatMessage)(nil),           // 7: proactivechat.v1.ChatMessage
-	(*ParticipantLeft)(nil),       // 8: proactivechat.v1.ParticipantLeft
-	(*ChatEnded)(nil),             // 9: proactivechat.v1.ChatEnded
-	(*Typing)(nil),                // 10: proactivechat.v1.Typing
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*InactivityWarning)(nil),     // 6: proactivechat.v1.InactivityWarning
+	(*ChatStarted)(nil),           // 7: proactivechat.v1.ChatStarted
+	(*ChatMessage)(nil),           // 8: proactivechat.v1.ChatMessage
+	(*ParticipantLeft)(nil),       // 9: proactivechat.v1.ParticipantLeft
+	(*ChatEnded)(nil),             // 10: proactivechat.v1.ChatEnded
+	(*Typing)(nil),                // 11: proactivechat.v1.Typing
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_proactivechat_v1_chat_proto_depIdxs = []int32{
 	2,  // 0: proactivechat.v1.Participant.role:type_name -> proactivechat.v1.ParticipantRole
@@ -865,26 +973,29 @@ var file_proactivechat_v1_chat_proto_depIdxs = []int32{
 	3,  // 2: proactivechat.v1.Chat.agent:type_name -> proactivechat.v1.Participant
 	0,  // 3: proactivechat.v1.Chat.state:type_name -> proactivechat.v1.ChatState
 	1,  // 4: proactivechat.v1.Chat.end_reason:type_name -> proactivechat.v1.ChatEndReason
-	11, // 5: proactivechat.v1.Chat.create_time:type_name -> google.protobuf.Timestamp
-	11, // 6: proactivechat.v1.Chat.end_time:type_name -> google.protobuf.Timestamp
-	11, // 7: proactivechat.v1.Chat.visitor_left_time:type_name -> google.protobuf.Timestamp
-	11, // 8: proactivechat.v1.Chat.agent_left_time:type_name -> google.protobuf.Timestamp
-	11, // 9: proactivechat.v1.ChatEvent.time:type_name -> google.protobuf.Timestamp
-	6,  // 10: proactivechat.v1.ChatEvent.started:type_name -> proactivechat.v1.ChatStarted
-	7,  // 11: proactivechat.v1.ChatEvent.message:type_name -> proactivechat.v1.ChatMessage
-	8,  // 12: proactivechat.v1.ChatEvent.participant_left:type_name -> proactivechat.v1.ParticipantLeft
-	9,  // 13: proactivechat.v1.ChatEvent.ended:type_name -> proactivechat.v1.ChatEnded
-	3,  // 14: proactivechat.v1.ChatStarted.visitor:type_name -> proactivechat.v1.Participant
-	3,  // 15: proactivechat.v1.ChatStarted.agent:type_name -> proactivechat.v1.Participant
-	3,  // 16: proactivechat.v1.ChatMessage.sender:type_name -> proactivechat.v1.Participant
-	3,  // 17: proactivechat.v1.ParticipantLeft.participant:type_name -> proactivechat.v1.Participant
-	1,  // 18: proactivechat.v1.ChatEnded.reason:type_name -> proactivechat.v1.ChatEndReason
-	3,  // 19: proactivechat.v1.Typing.participant:type_name -> proactivechat.v1.Participant
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	12, // 5: proactivechat.v1.Chat.create_time:type_name -> google.protobuf.Timestamp
+	12, // 6: proactivechat.v1.Chat.end_time:type_name -> google.protobuf.Timestamp
+	12, // 7: proactivechat.v1.Chat.visitor_left_time:type_name -> google.protobuf.Timestamp
+	12, // 8: proactivechat.v1.Chat.agent_left_time:type_name -> google.protobuf.Timestamp
+	12, // 9: proactivechat.v1.Chat.last_activity_time:type_name -> google.protobuf.Timestamp
+	12, // 10: proactivechat.v1.ChatEvent.time:type_name -> google.protobuf.Timestamp
+	7,  // 11: proactivechat.v1.ChatEvent.started:type_name -> proactivechat.v1.ChatStarted
+	8,  // 12: proactivechat.v1.ChatEvent.message:type_name -> proactivechat.v1.ChatMessage
+	9,  // 13: proactivechat.v1.ChatEvent.participant_left:type_name -> proactivechat.v1.ParticipantLeft
+	10, // 14: proactivechat.v1.ChatEvent.ended:type_name -> proactivechat.v1.ChatEnded
+	6,  // 15: proactivechat.v1.ChatEvent.inactivity_warning:type_name -> proactivechat.v1.InactivityWarning
+	12, // 16: proactivechat.v1.InactivityWarning.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 17: proactivechat.v1.ChatStarted.visitor:type_name -> proactivechat.v1.Participant
+	3,  // 18: proactivechat.v1.ChatStarted.agent:type_name -> proactivechat.v1.Participant
+	3,  // 19: proactivechat.v1.ChatMessage.sender:type_name -> proactivechat.v1.Participant
+	3,  // 20: proactivechat.v1.ParticipantLeft.participant:type_name -> proactivechat.v1.Participant
+	1,  // 21: proactivechat.v1.ChatEnded.reason:type_name -> proactivechat.v1.ChatEndReason
+	3,  // 22: proactivechat.v1.Typing.participant:type_name -> proactivechat.v1.Participant
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_chat_proto_init() }
@@ -897,6 +1008,7 @@ func file_proactivechat_v1_chat_proto_init() {
 		(*ChatEvent_Message)(nil),
 		(*ChatEvent_ParticipantLeft)(nil),
 		(*ChatEvent_Ended)(nil),
+		(*ChatEvent_InactivityWarning)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -904,7 +1016,7 @@ func file_proactivechat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_chat_proto_rawDesc), len(file_proactivechat_v1_chat_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -239,9 +239,31 @@ type ProactiveChatSettings struct {
 	// Text of the invitation shown to the visitor (with-invite mode).
 	InviteText string `protobuf:"bytes,4,opt,name=invite_text,json=inviteText,proto3" json:"invite_text,omitempty"`
 	// The data-collection form (with-invite mode), in display order.
-	FormFields    []*FormField `protobuf:"bytes,5,rep,name=form_fields,json=formFields,proto3" json:"form_fields,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	FormFields []*FormField `protobuf:"bytes,5,rep,name=form_fields,json=formFields,proto3" json:"form_fields,omitempty"`
+	// Seconds an invitation waits for Yes/No before it expires (default 60).
+	InviteTimeoutSeconds uint32 `protobuf:"varint,6,opt,name=invite_timeout_seconds,json=inviteTimeoutSeconds,proto3" json:"invite_timeout_seconds,omitempty"`
+	// Seconds after a visitor refused or let an invitation expire before they
+	// may be invited again; 0 (the default) means never again for this visitor.
+	ReinviteCooldownSeconds uint32 `protobuf:"varint,7,opt,name=reinvite_cooldown_seconds,json=reinviteCooldownSeconds,proto3" json:"reinvite_cooldown_seconds,omitempty"`
+	// Seconds an alerted agent has to accept before the next agent is
+	// alerted (default 30).
+	AlertTimeoutSeconds uint32 `protobuf:"varint,8,opt,name=alert_timeout_seconds,json=alertTimeoutSeconds,proto3" json:"alert_timeout_seconds,omitempty"`
+	// Page conditions of the launching criteria: glob patterns (`*` any
+	// characters, `?` one) matched against the visitor's current page URL.
+	// When include_pages is not empty the page must match one of them; it must
+	// match none of exclude_pages.
+	IncludePages []string `protobuf:"bytes,9,rep,name=include_pages,json=includePages,proto3" json:"include_pages,omitempty"`
+	ExcludePages []string `protobuf:"bytes,10,rep,name=exclude_pages,json=excludePages,proto3" json:"exclude_pages,omitempty"`
+	// Seconds a queued visitor whose widget went away (page navigation, flaky
+	// network) keeps its place before the request is abandoned (default 60).
+	QueueHoldSeconds uint32 `protobuf:"varint,11,opt,name=queue_hold_seconds,json=queueHoldSeconds,proto3" json:"queue_hold_seconds,omitempty"`
+	// Seconds without a message after which an active chat ends as inactive
+	// (default 600); both sides are warned inactivity_warning_seconds before
+	// (default 120).
+	InactivityTimeoutSeconds uint32 `protobuf:"varint,12,opt,name=inactivity_timeout_seconds,json=inactivityTimeoutSeconds,proto3" json:"inactivity_timeout_seconds,omitempty"`
+	InactivityWarningSeconds uint32 `protobuf:"varint,13,opt,name=inactivity_warning_seconds,json=inactivityWarningSeconds,proto3" json:"inactivity_warning_seconds,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *ProactiveChatSettings) Reset() {
@@ -307,6 +329,62 @@ func (x *ProactiveChatSettings) GetFormFields() []*FormField {
 		return x.FormFields
 	}
 	return nil
+}
+
+func (x *ProactiveChatSettings) GetInviteTimeoutSeconds() uint32 {
+	if x != nil {
+		return x.InviteTimeoutSeconds
+	}
+	return 0
+}
+
+func (x *ProactiveChatSettings) GetReinviteCooldownSeconds() uint32 {
+	if x != nil {
+		return x.ReinviteCooldownSeconds
+	}
+	return 0
+}
+
+func (x *ProactiveChatSettings) GetAlertTimeoutSeconds() uint32 {
+	if x != nil {
+		return x.AlertTimeoutSeconds
+	}
+	return 0
+}
+
+func (x *ProactiveChatSettings) GetIncludePages() []string {
+	if x != nil {
+		return x.IncludePages
+	}
+	return nil
+}
+
+func (x *ProactiveChatSettings) GetExcludePages() []string {
+	if x != nil {
+		return x.ExcludePages
+	}
+	return nil
+}
+
+func (x *ProactiveChatSettings) GetQueueHoldSeconds() uint32 {
+	if x != nil {
+		return x.QueueHoldSeconds
+	}
+	return 0
+}
+
+func (x *ProactiveChatSettings) GetInactivityTimeoutSeconds() uint32 {
+	if x != nil {
+		return x.InactivityTimeoutSeconds
+	}
+	return 0
+}
+
+func (x *ProactiveChatSettings) GetInactivityWarningSeconds() uint32 {
+	if x != nil {
+		return x.InactivityWarningSeconds
+	}
+	return 0
 }
 
 // FormField is one field of the data-collection form.
@@ -403,7 +481,7 @@ const file_proactivechat_v1_site_proto_rawDesc = "" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xfb\x01\n" +
+	"updateTime\"\x95\x05\n" +
 	"\x15ProactiveChatSettings\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x127\n" +
 	"\x04mode\x18\x02 \x01(\x0e2#.proactivechat.v1.ProactiveChatModeR\x04mode\x120\n" +
@@ -411,7 +489,16 @@ const file_proactivechat_v1_site_proto_rawDesc = "" +
 	"\vinvite_text\x18\x04 \x01(\tR\n" +
 	"inviteText\x12<\n" +
 	"\vform_fields\x18\x05 \x03(\v2\x1b.proactivechat.v1.FormFieldR\n" +
-	"formFields\"\xa3\x01\n" +
+	"formFields\x124\n" +
+	"\x16invite_timeout_seconds\x18\x06 \x01(\rR\x14inviteTimeoutSeconds\x12:\n" +
+	"\x19reinvite_cooldown_seconds\x18\a \x01(\rR\x17reinviteCooldownSeconds\x122\n" +
+	"\x15alert_timeout_seconds\x18\b \x01(\rR\x13alertTimeoutSeconds\x12#\n" +
+	"\rinclude_pages\x18\t \x03(\tR\fincludePages\x12#\n" +
+	"\rexclude_pages\x18\n" +
+	" \x03(\tR\fexcludePages\x12,\n" +
+	"\x12queue_hold_seconds\x18\v \x01(\rR\x10queueHoldSeconds\x12<\n" +
+	"\x1ainactivity_timeout_seconds\x18\f \x01(\rR\x18inactivityTimeoutSeconds\x12<\n" +
+	"\x1ainactivity_warning_seconds\x18\r \x01(\rR\x18inactivityWarningSeconds\"\xa3\x01\n" +
 	"\tFormField\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x123\n" +

@@ -32,6 +32,17 @@ const (
 	EngagementState_ENGAGEMENT_STATE_BROWSING EngagementState = 1
 	// In an active chat with an agent.
 	EngagementState_ENGAGEMENT_STATE_CHATTING EngagementState = 2
+	// Shown an invitation, not answered yet.
+	EngagementState_ENGAGEMENT_STATE_INVITED EngagementState = 3
+	// Refused an invitation (or let it expire); not invited again until the
+	// site's re-invite cooldown has passed.
+	EngagementState_ENGAGEMENT_STATE_DECLINED EngagementState = 4
+	// Accepted an invitation; the data-collection form is shown.
+	EngagementState_ENGAGEMENT_STATE_FILLING_FORM EngagementState = 5
+	// The chat request waits in the site's queue.
+	EngagementState_ENGAGEMENT_STATE_QUEUED EngagementState = 6
+	// An agent is being alerted of the visitor's chat request.
+	EngagementState_ENGAGEMENT_STATE_ALERTING EngagementState = 7
 )
 
 // Enum value maps for EngagementState.
@@ -40,11 +51,21 @@ var (
 		0: "ENGAGEMENT_STATE_UNSPECIFIED",
 		1: "ENGAGEMENT_STATE_BROWSING",
 		2: "ENGAGEMENT_STATE_CHATTING",
+		3: "ENGAGEMENT_STATE_INVITED",
+		4: "ENGAGEMENT_STATE_DECLINED",
+		5: "ENGAGEMENT_STATE_FILLING_FORM",
+		6: "ENGAGEMENT_STATE_QUEUED",
+		7: "ENGAGEMENT_STATE_ALERTING",
 	}
 	EngagementState_value = map[string]int32{
-		"ENGAGEMENT_STATE_UNSPECIFIED": 0,
-		"ENGAGEMENT_STATE_BROWSING":    1,
-		"ENGAGEMENT_STATE_CHATTING":    2,
+		"ENGAGEMENT_STATE_UNSPECIFIED":  0,
+		"ENGAGEMENT_STATE_BROWSING":     1,
+		"ENGAGEMENT_STATE_CHATTING":     2,
+		"ENGAGEMENT_STATE_INVITED":      3,
+		"ENGAGEMENT_STATE_DECLINED":     4,
+		"ENGAGEMENT_STATE_FILLING_FORM": 5,
+		"ENGAGEMENT_STATE_QUEUED":       6,
+		"ENGAGEMENT_STATE_ALERTING":     7,
 	}
 )
 
@@ -85,9 +106,21 @@ type Visitor struct {
 	// The page the visitor last reported.
 	CurrentPage *PageView `protobuf:"bytes,4,opt,name=current_page,json=currentPage,proto3" json:"current_page,omitempty"`
 	// The chat the visitor is in, if any.
-	ActiveChatId  string `protobuf:"bytes,5,opt,name=active_chat_id,json=activeChatId,proto3" json:"active_chat_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ActiveChatId string          `protobuf:"bytes,5,opt,name=active_chat_id,json=activeChatId,proto3" json:"active_chat_id,omitempty"`
+	Engagement   EngagementState `protobuf:"varint,6,opt,name=engagement,proto3,enum=proactivechat.v1.EngagementState" json:"engagement,omitempty"`
+	// The visitor's latest invitation, if any.
+	InvitationId string `protobuf:"bytes,7,opt,name=invitation_id,json=invitationId,proto3" json:"invitation_id,omitempty"`
+	// The visitor's open chat request (queued or alerting), if any.
+	ChatRequestId string `protobuf:"bytes,8,opt,name=chat_request_id,json=chatRequestId,proto3" json:"chat_request_id,omitempty"`
+	// When the visitor last refused or let an invitation expire.
+	DeclineTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=decline_time,json=declineTime,proto3" json:"decline_time,omitempty"`
+	// The current (or last) visit: it spans page loads and tabs.
+	VisitStartTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=visit_start_time,json=visitStartTime,proto3" json:"visit_start_time,omitempty"`
+	VisitEndTime   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=visit_end_time,json=visitEndTime,proto3" json:"visit_end_time,omitempty"`
+	// When the launching criteria last fired for this visitor: at most once a visit.
+	LastLaunchTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=last_launch_time,json=lastLaunchTime,proto3" json:"last_launch_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Visitor) Reset() {
@@ -153,6 +186,55 @@ func (x *Visitor) GetActiveChatId() string {
 		return x.ActiveChatId
 	}
 	return ""
+}
+
+func (x *Visitor) GetEngagement() EngagementState {
+	if x != nil {
+		return x.Engagement
+	}
+	return EngagementState_ENGAGEMENT_STATE_UNSPECIFIED
+}
+
+func (x *Visitor) GetInvitationId() string {
+	if x != nil {
+		return x.InvitationId
+	}
+	return ""
+}
+
+func (x *Visitor) GetChatRequestId() string {
+	if x != nil {
+		return x.ChatRequestId
+	}
+	return ""
+}
+
+func (x *Visitor) GetDeclineTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeclineTime
+	}
+	return nil
+}
+
+func (x *Visitor) GetVisitStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.VisitStartTime
+	}
+	return nil
+}
+
+func (x *Visitor) GetVisitEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.VisitEndTime
+	}
+	return nil
+}
+
+func (x *Visitor) GetLastLaunchTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastLaunchTime
+	}
+	return nil
 }
 
 // PageView is a page of the site a visitor is looking at.
@@ -380,14 +462,24 @@ var File_proactivechat_v1_visitor_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_visitor_proto_rawDesc = "" +
 	"\n" +
-	"\x1eproactivechat/v1/visitor.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd4\x01\n" +
+	"\x1eproactivechat/v1/visitor.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf1\x04\n" +
 	"\aVisitor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\asite_id\x18\x02 \x01(\tR\x06siteId\x12;\n" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12=\n" +
 	"\fcurrent_page\x18\x04 \x01(\v2\x1a.proactivechat.v1.PageViewR\vcurrentPage\x12$\n" +
-	"\x0eactive_chat_id\x18\x05 \x01(\tR\factiveChatId\"k\n" +
+	"\x0eactive_chat_id\x18\x05 \x01(\tR\factiveChatId\x12A\n" +
+	"\n" +
+	"engagement\x18\x06 \x01(\x0e2!.proactivechat.v1.EngagementStateR\n" +
+	"engagement\x12#\n" +
+	"\rinvitation_id\x18\a \x01(\tR\finvitationId\x12&\n" +
+	"\x0fchat_request_id\x18\b \x01(\tR\rchatRequestId\x12=\n" +
+	"\fdecline_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vdeclineTime\x12D\n" +
+	"\x10visit_start_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x0evisitStartTime\x12@\n" +
+	"\x0evisit_end_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fvisitEndTime\x12D\n" +
+	"\x10last_launch_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x0elastLaunchTime\"k\n" +
 	"\bPageView\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x127\n" +
@@ -408,11 +500,16 @@ const file_proactivechat_v1_visitor_proto_rawDesc = "" +
 	"\x0eactive_chat_id\x18\t \x01(\tR\factiveChatId\"H\n" +
 	"\tKeepAlive\x12;\n" +
 	"\vserver_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"serverTime*q\n" +
+	"serverTime*\x8d\x02\n" +
 	"\x0fEngagementState\x12 \n" +
 	"\x1cENGAGEMENT_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ENGAGEMENT_STATE_BROWSING\x10\x01\x12\x1d\n" +
-	"\x19ENGAGEMENT_STATE_CHATTING\x10\x02BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\x19ENGAGEMENT_STATE_CHATTING\x10\x02\x12\x1c\n" +
+	"\x18ENGAGEMENT_STATE_INVITED\x10\x03\x12\x1d\n" +
+	"\x19ENGAGEMENT_STATE_DECLINED\x10\x04\x12!\n" +
+	"\x1dENGAGEMENT_STATE_FILLING_FORM\x10\x05\x12\x1b\n" +
+	"\x17ENGAGEMENT_STATE_QUEUED\x10\x06\x12\x1d\n" +
+	"\x19ENGAGEMENT_STATE_ALERTING\x10\aBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_visitor_proto_rawDescOnce sync.Once
@@ -438,20 +535,25 @@ var file_proactivechat_v1_visitor_proto_goTypes = []any{
 	(*durationpb.Duration)(nil),   // 6: google.protobuf.Duration
 }
 var file_proactivechat_v1_visitor_proto_depIdxs = []int32{
-	5, // 0: proactivechat.v1.Visitor.create_time:type_name -> google.protobuf.Timestamp
-	2, // 1: proactivechat.v1.Visitor.current_page:type_name -> proactivechat.v1.PageView
-	5, // 2: proactivechat.v1.PageView.view_time:type_name -> google.protobuf.Timestamp
-	2, // 3: proactivechat.v1.VisitorPresence.current_page:type_name -> proactivechat.v1.PageView
-	5, // 4: proactivechat.v1.VisitorPresence.visit_start_time:type_name -> google.protobuf.Timestamp
-	6, // 5: proactivechat.v1.VisitorPresence.time_on_site:type_name -> google.protobuf.Duration
-	5, // 6: proactivechat.v1.VisitorPresence.observe_time:type_name -> google.protobuf.Timestamp
-	0, // 7: proactivechat.v1.VisitorPresence.engagement:type_name -> proactivechat.v1.EngagementState
-	5, // 8: proactivechat.v1.KeepAlive.server_time:type_name -> google.protobuf.Timestamp
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	5,  // 0: proactivechat.v1.Visitor.create_time:type_name -> google.protobuf.Timestamp
+	2,  // 1: proactivechat.v1.Visitor.current_page:type_name -> proactivechat.v1.PageView
+	0,  // 2: proactivechat.v1.Visitor.engagement:type_name -> proactivechat.v1.EngagementState
+	5,  // 3: proactivechat.v1.Visitor.decline_time:type_name -> google.protobuf.Timestamp
+	5,  // 4: proactivechat.v1.Visitor.visit_start_time:type_name -> google.protobuf.Timestamp
+	5,  // 5: proactivechat.v1.Visitor.visit_end_time:type_name -> google.protobuf.Timestamp
+	5,  // 6: proactivechat.v1.Visitor.last_launch_time:type_name -> google.protobuf.Timestamp
+	5,  // 7: proactivechat.v1.PageView.view_time:type_name -> google.protobuf.Timestamp
+	2,  // 8: proactivechat.v1.VisitorPresence.current_page:type_name -> proactivechat.v1.PageView
+	5,  // 9: proactivechat.v1.VisitorPresence.visit_start_time:type_name -> google.protobuf.Timestamp
+	6,  // 10: proactivechat.v1.VisitorPresence.time_on_site:type_name -> google.protobuf.Duration
+	5,  // 11: proactivechat.v1.VisitorPresence.observe_time:type_name -> google.protobuf.Timestamp
+	0,  // 12: proactivechat.v1.VisitorPresence.engagement:type_name -> proactivechat.v1.EngagementState
+	5,  // 13: proactivechat.v1.KeepAlive.server_time:type_name -> google.protobuf.Timestamp
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_visitor_proto_init() }

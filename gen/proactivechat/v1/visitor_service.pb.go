@@ -21,6 +21,295 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RespondToInvitationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId     string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	InvitationId  string                 `protobuf:"bytes,2,opt,name=invitation_id,json=invitationId,proto3" json:"invitation_id,omitempty"`
+	Accept        bool                   `protobuf:"varint,3,opt,name=accept,proto3" json:"accept,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RespondToInvitationRequest) Reset() {
+	*x = RespondToInvitationRequest{}
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RespondToInvitationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RespondToInvitationRequest) ProtoMessage() {}
+
+func (x *RespondToInvitationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RespondToInvitationRequest.ProtoReflect.Descriptor instead.
+func (*RespondToInvitationRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RespondToInvitationRequest) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *RespondToInvitationRequest) GetInvitationId() string {
+	if x != nil {
+		return x.InvitationId
+	}
+	return ""
+}
+
+func (x *RespondToInvitationRequest) GetAccept() bool {
+	if x != nil {
+		return x.Accept
+	}
+	return false
+}
+
+type RespondToInvitationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	State         *VisitorState          `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RespondToInvitationResponse) Reset() {
+	*x = RespondToInvitationResponse{}
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RespondToInvitationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RespondToInvitationResponse) ProtoMessage() {}
+
+func (x *RespondToInvitationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RespondToInvitationResponse.ProtoReflect.Descriptor instead.
+func (*RespondToInvitationResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RespondToInvitationResponse) GetState() *VisitorState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+type SubmitFormRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// Values by form field key.
+	Values        map[string]string `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitFormRequest) Reset() {
+	*x = SubmitFormRequest{}
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitFormRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitFormRequest) ProtoMessage() {}
+
+func (x *SubmitFormRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitFormRequest.ProtoReflect.Descriptor instead.
+func (*SubmitFormRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SubmitFormRequest) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *SubmitFormRequest) GetValues() map[string]string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type SubmitFormResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	State         *VisitorState          `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitFormResponse) Reset() {
+	*x = SubmitFormResponse{}
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitFormResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitFormResponse) ProtoMessage() {}
+
+func (x *SubmitFormResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitFormResponse.ProtoReflect.Descriptor instead.
+func (*SubmitFormResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SubmitFormResponse) GetState() *VisitorState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+type LeaveQueueRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId     string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveQueueRequest) Reset() {
+	*x = LeaveQueueRequest{}
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveQueueRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveQueueRequest) ProtoMessage() {}
+
+func (x *LeaveQueueRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveQueueRequest.ProtoReflect.Descriptor instead.
+func (*LeaveQueueRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *LeaveQueueRequest) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+type LeaveQueueResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	State         *VisitorState          `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveQueueResponse) Reset() {
+	*x = LeaveQueueResponse{}
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveQueueResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveQueueResponse) ProtoMessage() {}
+
+func (x *LeaveQueueResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveQueueResponse.ProtoReflect.Descriptor instead.
+func (*LeaveQueueResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *LeaveQueueResponse) GetState() *VisitorState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
 type StartVisitorSessionRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	SiteId string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
@@ -33,7 +322,7 @@ type StartVisitorSessionRequest struct {
 
 func (x *StartVisitorSessionRequest) Reset() {
 	*x = StartVisitorSessionRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +334,7 @@ func (x *StartVisitorSessionRequest) String() string {
 func (*StartVisitorSessionRequest) ProtoMessage() {}
 
 func (x *StartVisitorSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +347,7 @@ func (x *StartVisitorSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartVisitorSessionRequest.ProtoReflect.Descriptor instead.
 func (*StartVisitorSessionRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{0}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StartVisitorSessionRequest) GetSiteId() string {
@@ -88,7 +377,7 @@ type StartVisitorSessionResponse struct {
 
 func (x *StartVisitorSessionResponse) Reset() {
 	*x = StartVisitorSessionResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -100,7 +389,7 @@ func (x *StartVisitorSessionResponse) String() string {
 func (*StartVisitorSessionResponse) ProtoMessage() {}
 
 func (x *StartVisitorSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -113,7 +402,7 @@ func (x *StartVisitorSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartVisitorSessionResponse.ProtoReflect.Descriptor instead.
 func (*StartVisitorSessionResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StartVisitorSessionResponse) GetVisitor() *Visitor {
@@ -150,7 +439,7 @@ type ReportPageViewRequest struct {
 
 func (x *ReportPageViewRequest) Reset() {
 	*x = ReportPageViewRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -162,7 +451,7 @@ func (x *ReportPageViewRequest) String() string {
 func (*ReportPageViewRequest) ProtoMessage() {}
 
 func (x *ReportPageViewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -175,7 +464,7 @@ func (x *ReportPageViewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPageViewRequest.ProtoReflect.Descriptor instead.
 func (*ReportPageViewRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ReportPageViewRequest) GetVisitorId() string {
@@ -208,7 +497,7 @@ type ReportPageViewResponse struct {
 
 func (x *ReportPageViewResponse) Reset() {
 	*x = ReportPageViewResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -220,7 +509,7 @@ func (x *ReportPageViewResponse) String() string {
 func (*ReportPageViewResponse) ProtoMessage() {}
 
 func (x *ReportPageViewResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -233,7 +522,7 @@ func (x *ReportPageViewResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPageViewResponse.ProtoReflect.Descriptor instead.
 func (*ReportPageViewResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ReportPageViewResponse) GetVisitor() *Visitor {
@@ -260,7 +549,7 @@ type WatchVisitorRequest struct {
 
 func (x *WatchVisitorRequest) Reset() {
 	*x = WatchVisitorRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -272,7 +561,7 @@ func (x *WatchVisitorRequest) String() string {
 func (*WatchVisitorRequest) ProtoMessage() {}
 
 func (x *WatchVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -285,7 +574,7 @@ func (x *WatchVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchVisitorRequest.ProtoReflect.Descriptor instead.
 func (*WatchVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WatchVisitorRequest) GetVisitorId() string {
@@ -329,14 +618,20 @@ type VisitorState struct {
 	Visitor    *Visitor               `protobuf:"bytes,1,opt,name=visitor,proto3" json:"visitor,omitempty"`
 	Engagement EngagementState        `protobuf:"varint,2,opt,name=engagement,proto3,enum=proactivechat.v1.EngagementState" json:"engagement,omitempty"`
 	// The active chat, when engagement is CHATTING.
-	Chat          *Chat `protobuf:"bytes,3,opt,name=chat,proto3" json:"chat,omitempty"`
+	Chat *Chat `protobuf:"bytes,3,opt,name=chat,proto3" json:"chat,omitempty"`
+	// The invitation to show, when engagement is INVITED.
+	Invitation *Invitation `protobuf:"bytes,4,opt,name=invitation,proto3" json:"invitation,omitempty"`
+	// The data-collection form, when engagement is FILLING_FORM.
+	Form *FormDefinition `protobuf:"bytes,5,opt,name=form,proto3" json:"form,omitempty"`
+	// "Waiting in Queue", when engagement is QUEUED or ALERTING.
+	Queue         *QueueStatus `protobuf:"bytes,6,opt,name=queue,proto3" json:"queue,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VisitorState) Reset() {
 	*x = VisitorState{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -348,7 +643,7 @@ func (x *VisitorState) String() string {
 func (*VisitorState) ProtoMessage() {}
 
 func (x *VisitorState) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -361,7 +656,7 @@ func (x *VisitorState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorState.ProtoReflect.Descriptor instead.
 func (*VisitorState) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *VisitorState) GetVisitor() *Visitor {
@@ -385,6 +680,27 @@ func (x *VisitorState) GetChat() *Chat {
 	return nil
 }
 
+func (x *VisitorState) GetInvitation() *Invitation {
+	if x != nil {
+		return x.Invitation
+	}
+	return nil
+}
+
+func (x *VisitorState) GetForm() *FormDefinition {
+	if x != nil {
+		return x.Form
+	}
+	return nil
+}
+
+func (x *VisitorState) GetQueue() *QueueStatus {
+	if x != nil {
+		return x.Queue
+	}
+	return nil
+}
+
 type WatchVisitorResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Event:
@@ -400,7 +716,7 @@ type WatchVisitorResponse struct {
 
 func (x *WatchVisitorResponse) Reset() {
 	*x = WatchVisitorResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -412,7 +728,7 @@ func (x *WatchVisitorResponse) String() string {
 func (*WatchVisitorResponse) ProtoMessage() {}
 
 func (x *WatchVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -425,7 +741,7 @@ func (x *WatchVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchVisitorResponse.ProtoReflect.Descriptor instead.
 func (*WatchVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchVisitorResponse) GetEvent() isWatchVisitorResponse_Event {
@@ -503,7 +819,28 @@ var File_proactivechat_v1_visitor_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\n" +
-	"&proactivechat/v1/visitor_service.proto\x12\x10proactivechat.v1\x1a\x1bproactivechat/v1/chat.proto\x1a\x1eproactivechat/v1/visitor.proto\"X\n" +
+	"&proactivechat/v1/visitor_service.proto\x12\x10proactivechat.v1\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1eproactivechat/v1/visitor.proto\"x\n" +
+	"\x1aRespondToInvitationRequest\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12#\n" +
+	"\rinvitation_id\x18\x02 \x01(\tR\finvitationId\x12\x16\n" +
+	"\x06accept\x18\x03 \x01(\bR\x06accept\"S\n" +
+	"\x1bRespondToInvitationResponse\x124\n" +
+	"\x05state\x18\x01 \x01(\v2\x1e.proactivechat.v1.VisitorStateR\x05state\"\xb6\x01\n" +
+	"\x11SubmitFormRequest\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12G\n" +
+	"\x06values\x18\x02 \x03(\v2/.proactivechat.v1.SubmitFormRequest.ValuesEntryR\x06values\x1a9\n" +
+	"\vValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"J\n" +
+	"\x12SubmitFormResponse\x124\n" +
+	"\x05state\x18\x01 \x01(\v2\x1e.proactivechat.v1.VisitorStateR\x05state\"2\n" +
+	"\x11LeaveQueueRequest\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"J\n" +
+	"\x12LeaveQueueResponse\x124\n" +
+	"\x05state\x18\x01 \x01(\v2\x1e.proactivechat.v1.VisitorStateR\x05state\"X\n" +
 	"\x1aStartVisitorSessionRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12!\n" +
 	"\fresume_token\x18\x02 \x01(\tR\vresumeToken\"\x82\x01\n" +
@@ -525,13 +862,18 @@ const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\n" +
 	"page_title\x18\x03 \x01(\tR\tpageTitle\x12$\n" +
 	"\x0eresume_chat_id\x18\x04 \x01(\tR\fresumeChatId\x12(\n" +
-	"\x10resume_after_seq\x18\x05 \x01(\rR\x0eresumeAfterSeq\"\xb2\x01\n" +
+	"\x10resume_after_seq\x18\x05 \x01(\rR\x0eresumeAfterSeq\"\xdb\x02\n" +
 	"\fVisitorState\x123\n" +
 	"\avisitor\x18\x01 \x01(\v2\x19.proactivechat.v1.VisitorR\avisitor\x12A\n" +
 	"\n" +
 	"engagement\x18\x02 \x01(\x0e2!.proactivechat.v1.EngagementStateR\n" +
 	"engagement\x12*\n" +
-	"\x04chat\x18\x03 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat\"\x87\x02\n" +
+	"\x04chat\x18\x03 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat\x12<\n" +
+	"\n" +
+	"invitation\x18\x04 \x01(\v2\x1c.proactivechat.v1.InvitationR\n" +
+	"invitation\x124\n" +
+	"\x04form\x18\x05 \x01(\v2 .proactivechat.v1.FormDefinitionR\x04form\x123\n" +
+	"\x05queue\x18\x06 \x01(\v2\x1d.proactivechat.v1.QueueStatusR\x05queue\"\x87\x02\n" +
 	"\x14WatchVisitorResponse\x126\n" +
 	"\x05state\x18\x01 \x01(\v2\x1e.proactivechat.v1.VisitorStateH\x00R\x05state\x12<\n" +
 	"\n" +
@@ -539,11 +881,16 @@ const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\x06typing\x18\x03 \x01(\v2\x18.proactivechat.v1.TypingH\x00R\x06typing\x12<\n" +
 	"\n" +
 	"keep_alive\x18\x04 \x01(\v2\x1b.proactivechat.v1.KeepAliveH\x00R\tkeepAliveB\a\n" +
-	"\x05event2\xca\x02\n" +
+	"\x05event2\xf0\x04\n" +
 	"\x0eVisitorService\x12r\n" +
 	"\x13StartVisitorSession\x12,.proactivechat.v1.StartVisitorSessionRequest\x1a-.proactivechat.v1.StartVisitorSessionResponse\x12c\n" +
 	"\x0eReportPageView\x12'.proactivechat.v1.ReportPageViewRequest\x1a(.proactivechat.v1.ReportPageViewResponse\x12_\n" +
-	"\fWatchVisitor\x12%.proactivechat.v1.WatchVisitorRequest\x1a&.proactivechat.v1.WatchVisitorResponse0\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\fWatchVisitor\x12%.proactivechat.v1.WatchVisitorRequest\x1a&.proactivechat.v1.WatchVisitorResponse0\x01\x12r\n" +
+	"\x13RespondToInvitation\x12,.proactivechat.v1.RespondToInvitationRequest\x1a-.proactivechat.v1.RespondToInvitationResponse\x12W\n" +
+	"\n" +
+	"SubmitForm\x12#.proactivechat.v1.SubmitFormRequest\x1a$.proactivechat.v1.SubmitFormResponse\x12W\n" +
+	"\n" +
+	"LeaveQueue\x12#.proactivechat.v1.LeaveQueueRequest\x1a$.proactivechat.v1.LeaveQueueResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_visitor_service_proto_rawDescOnce sync.Once
@@ -557,43 +904,66 @@ func file_proactivechat_v1_visitor_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_visitor_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_visitor_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_proactivechat_v1_visitor_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_proactivechat_v1_visitor_service_proto_goTypes = []any{
-	(*StartVisitorSessionRequest)(nil),  // 0: proactivechat.v1.StartVisitorSessionRequest
-	(*StartVisitorSessionResponse)(nil), // 1: proactivechat.v1.StartVisitorSessionResponse
-	(*ReportPageViewRequest)(nil),       // 2: proactivechat.v1.ReportPageViewRequest
-	(*ReportPageViewResponse)(nil),      // 3: proactivechat.v1.ReportPageViewResponse
-	(*WatchVisitorRequest)(nil),         // 4: proactivechat.v1.WatchVisitorRequest
-	(*VisitorState)(nil),                // 5: proactivechat.v1.VisitorState
-	(*WatchVisitorResponse)(nil),        // 6: proactivechat.v1.WatchVisitorResponse
-	(*Visitor)(nil),                     // 7: proactivechat.v1.Visitor
-	(EngagementState)(0),                // 8: proactivechat.v1.EngagementState
-	(*Chat)(nil),                        // 9: proactivechat.v1.Chat
-	(*ChatEvent)(nil),                   // 10: proactivechat.v1.ChatEvent
-	(*Typing)(nil),                      // 11: proactivechat.v1.Typing
-	(*KeepAlive)(nil),                   // 12: proactivechat.v1.KeepAlive
+	(*RespondToInvitationRequest)(nil),  // 0: proactivechat.v1.RespondToInvitationRequest
+	(*RespondToInvitationResponse)(nil), // 1: proactivechat.v1.RespondToInvitationResponse
+	(*SubmitFormRequest)(nil),           // 2: proactivechat.v1.SubmitFormRequest
+	(*SubmitFormResponse)(nil),          // 3: proactivechat.v1.SubmitFormResponse
+	(*LeaveQueueRequest)(nil),           // 4: proactivechat.v1.LeaveQueueRequest
+	(*LeaveQueueResponse)(nil),          // 5: proactivechat.v1.LeaveQueueResponse
+	(*StartVisitorSessionRequest)(nil),  // 6: proactivechat.v1.StartVisitorSessionRequest
+	(*StartVisitorSessionResponse)(nil), // 7: proactivechat.v1.StartVisitorSessionResponse
+	(*ReportPageViewRequest)(nil),       // 8: proactivechat.v1.ReportPageViewRequest
+	(*ReportPageViewResponse)(nil),      // 9: proactivechat.v1.ReportPageViewResponse
+	(*WatchVisitorRequest)(nil),         // 10: proactivechat.v1.WatchVisitorRequest
+	(*VisitorState)(nil),                // 11: proactivechat.v1.VisitorState
+	(*WatchVisitorResponse)(nil),        // 12: proactivechat.v1.WatchVisitorResponse
+	nil,                                 // 13: proactivechat.v1.SubmitFormRequest.ValuesEntry
+	(*Visitor)(nil),                     // 14: proactivechat.v1.Visitor
+	(EngagementState)(0),                // 15: proactivechat.v1.EngagementState
+	(*Chat)(nil),                        // 16: proactivechat.v1.Chat
+	(*Invitation)(nil),                  // 17: proactivechat.v1.Invitation
+	(*FormDefinition)(nil),              // 18: proactivechat.v1.FormDefinition
+	(*QueueStatus)(nil),                 // 19: proactivechat.v1.QueueStatus
+	(*ChatEvent)(nil),                   // 20: proactivechat.v1.ChatEvent
+	(*Typing)(nil),                      // 21: proactivechat.v1.Typing
+	(*KeepAlive)(nil),                   // 22: proactivechat.v1.KeepAlive
 }
 var file_proactivechat_v1_visitor_service_proto_depIdxs = []int32{
-	7,  // 0: proactivechat.v1.StartVisitorSessionResponse.visitor:type_name -> proactivechat.v1.Visitor
-	7,  // 1: proactivechat.v1.ReportPageViewResponse.visitor:type_name -> proactivechat.v1.Visitor
-	7,  // 2: proactivechat.v1.VisitorState.visitor:type_name -> proactivechat.v1.Visitor
-	8,  // 3: proactivechat.v1.VisitorState.engagement:type_name -> proactivechat.v1.EngagementState
-	9,  // 4: proactivechat.v1.VisitorState.chat:type_name -> proactivechat.v1.Chat
-	5,  // 5: proactivechat.v1.WatchVisitorResponse.state:type_name -> proactivechat.v1.VisitorState
-	10, // 6: proactivechat.v1.WatchVisitorResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	11, // 7: proactivechat.v1.WatchVisitorResponse.typing:type_name -> proactivechat.v1.Typing
-	12, // 8: proactivechat.v1.WatchVisitorResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	0,  // 9: proactivechat.v1.VisitorService.StartVisitorSession:input_type -> proactivechat.v1.StartVisitorSessionRequest
-	2,  // 10: proactivechat.v1.VisitorService.ReportPageView:input_type -> proactivechat.v1.ReportPageViewRequest
-	4,  // 11: proactivechat.v1.VisitorService.WatchVisitor:input_type -> proactivechat.v1.WatchVisitorRequest
-	1,  // 12: proactivechat.v1.VisitorService.StartVisitorSession:output_type -> proactivechat.v1.StartVisitorSessionResponse
-	3,  // 13: proactivechat.v1.VisitorService.ReportPageView:output_type -> proactivechat.v1.ReportPageViewResponse
-	6,  // 14: proactivechat.v1.VisitorService.WatchVisitor:output_type -> proactivechat.v1.WatchVisitorResponse
-	12, // [12:15] is the sub-list for method output_type
-	9,  // [9:12] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	11, // 0: proactivechat.v1.RespondToInvitationResponse.state:type_name -> proactivechat.v1.VisitorState
+	13, // 1: proactivechat.v1.SubmitFormRequest.values:type_name -> proactivechat.v1.SubmitFormRequest.ValuesEntry
+	11, // 2: proactivechat.v1.SubmitFormResponse.state:type_name -> proactivechat.v1.VisitorState
+	11, // 3: proactivechat.v1.LeaveQueueResponse.state:type_name -> proactivechat.v1.VisitorState
+	14, // 4: proactivechat.v1.StartVisitorSessionResponse.visitor:type_name -> proactivechat.v1.Visitor
+	14, // 5: proactivechat.v1.ReportPageViewResponse.visitor:type_name -> proactivechat.v1.Visitor
+	14, // 6: proactivechat.v1.VisitorState.visitor:type_name -> proactivechat.v1.Visitor
+	15, // 7: proactivechat.v1.VisitorState.engagement:type_name -> proactivechat.v1.EngagementState
+	16, // 8: proactivechat.v1.VisitorState.chat:type_name -> proactivechat.v1.Chat
+	17, // 9: proactivechat.v1.VisitorState.invitation:type_name -> proactivechat.v1.Invitation
+	18, // 10: proactivechat.v1.VisitorState.form:type_name -> proactivechat.v1.FormDefinition
+	19, // 11: proactivechat.v1.VisitorState.queue:type_name -> proactivechat.v1.QueueStatus
+	11, // 12: proactivechat.v1.WatchVisitorResponse.state:type_name -> proactivechat.v1.VisitorState
+	20, // 13: proactivechat.v1.WatchVisitorResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	21, // 14: proactivechat.v1.WatchVisitorResponse.typing:type_name -> proactivechat.v1.Typing
+	22, // 15: proactivechat.v1.WatchVisitorResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	6,  // 16: proactivechat.v1.VisitorService.StartVisitorSession:input_type -> proactivechat.v1.StartVisitorSessionRequest
+	8,  // 17: proactivechat.v1.VisitorService.ReportPageView:input_type -> proactivechat.v1.ReportPageViewRequest
+	10, // 18: proactivechat.v1.VisitorService.WatchVisitor:input_type -> proactivechat.v1.WatchVisitorRequest
+	0,  // 19: proactivechat.v1.VisitorService.RespondToInvitation:input_type -> proactivechat.v1.RespondToInvitationRequest
+	2,  // 20: proactivechat.v1.VisitorService.SubmitForm:input_type -> proactivechat.v1.SubmitFormRequest
+	4,  // 21: proactivechat.v1.VisitorService.LeaveQueue:input_type -> proactivechat.v1.LeaveQueueRequest
+	7,  // 22: proactivechat.v1.VisitorService.StartVisitorSession:output_type -> proactivechat.v1.StartVisitorSessionResponse
+	9,  // 23: proactivechat.v1.VisitorService.ReportPageView:output_type -> proactivechat.v1.ReportPageViewResponse
+	12, // 24: proactivechat.v1.VisitorService.WatchVisitor:output_type -> proactivechat.v1.WatchVisitorResponse
+	1,  // 25: proactivechat.v1.VisitorService.RespondToInvitation:output_type -> proactivechat.v1.RespondToInvitationResponse
+	3,  // 26: proactivechat.v1.VisitorService.SubmitForm:output_type -> proactivechat.v1.SubmitFormResponse
+	5,  // 27: proactivechat.v1.VisitorService.LeaveQueue:output_type -> proactivechat.v1.LeaveQueueResponse
+	22, // [22:28] is the sub-list for method output_type
+	16, // [16:22] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_visitor_service_proto_init() }
@@ -602,8 +972,9 @@ func file_proactivechat_v1_visitor_service_proto_init() {
 		return
 	}
 	file_proactivechat_v1_chat_proto_init()
+	file_proactivechat_v1_engagement_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
-	file_proactivechat_v1_visitor_service_proto_msgTypes[6].OneofWrappers = []any{
+	file_proactivechat_v1_visitor_service_proto_msgTypes[12].OneofWrappers = []any{
 		(*WatchVisitorResponse_State)(nil),
 		(*WatchVisitorResponse_ChatEvent)(nil),
 		(*WatchVisitorResponse_Typing)(nil),
@@ -615,7 +986,7 @@ func file_proactivechat_v1_visitor_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_visitor_service_proto_rawDesc), len(file_proactivechat_v1_visitor_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

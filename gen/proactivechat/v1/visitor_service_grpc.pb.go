@@ -22,6 +22,9 @@ const (
 	VisitorService_StartVisitorSession_FullMethodName = "/proactivechat.v1.VisitorService/StartVisitorSession"
 	VisitorService_ReportPageView_FullMethodName      = "/proactivechat.v1.VisitorService/ReportPageView"
 	VisitorService_WatchVisitor_FullMethodName        = "/proactivechat.v1.VisitorService/WatchVisitor"
+	VisitorService_RespondToInvitation_FullMethodName = "/proactivechat.v1.VisitorService/RespondToInvitation"
+	VisitorService_SubmitForm_FullMethodName          = "/proactivechat.v1.VisitorService/SubmitForm"
+	VisitorService_LeaveQueue_FullMethodName          = "/proactivechat.v1.VisitorService/LeaveQueue"
 )
 
 // VisitorServiceClient is the client API for VisitorService service.
@@ -40,6 +43,13 @@ type VisitorServiceClient interface {
 	// It starts with the visitor's state, then the events of its active chat
 	// after resume_after_seq, then follows live.
 	WatchVisitor(ctx context.Context, in *WatchVisitorRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchVisitorResponse], error)
+	// RespondToInvitation is the visitor's Yes or No. Yes leads to the
+	// data-collection form, or straight to the queue when the site has none.
+	RespondToInvitation(ctx context.Context, in *RespondToInvitationRequest, opts ...grpc.CallOption) (*RespondToInvitationResponse, error)
+	// SubmitForm sends the data-collection form and queues the chat request.
+	SubmitForm(ctx context.Context, in *SubmitFormRequest, opts ...grpc.CallOption) (*SubmitFormResponse, error)
+	// LeaveQueue withdraws the visitor's chat request (the widget was closed).
+	LeaveQueue(ctx context.Context, in *LeaveQueueRequest, opts ...grpc.CallOption) (*LeaveQueueResponse, error)
 }
 
 type visitorServiceClient struct {
@@ -89,6 +99,36 @@ func (c *visitorServiceClient) WatchVisitor(ctx context.Context, in *WatchVisito
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type VisitorService_WatchVisitorClient = grpc.ServerStreamingClient[WatchVisitorResponse]
 
+func (c *visitorServiceClient) RespondToInvitation(ctx context.Context, in *RespondToInvitationRequest, opts ...grpc.CallOption) (*RespondToInvitationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RespondToInvitationResponse)
+	err := c.cc.Invoke(ctx, VisitorService_RespondToInvitation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *visitorServiceClient) SubmitForm(ctx context.Context, in *SubmitFormRequest, opts ...grpc.CallOption) (*SubmitFormResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubmitFormResponse)
+	err := c.cc.Invoke(ctx, VisitorService_SubmitForm_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *visitorServiceClient) LeaveQueue(ctx context.Context, in *LeaveQueueRequest, opts ...grpc.CallOption) (*LeaveQueueResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LeaveQueueResponse)
+	err := c.cc.Invoke(ctx, VisitorService_LeaveQueue_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VisitorServiceServer is the server API for VisitorService service.
 // All implementations must embed UnimplementedVisitorServiceServer
 // for forward compatibility.
@@ -105,6 +145,13 @@ type VisitorServiceServer interface {
 	// It starts with the visitor's state, then the events of its active chat
 	// after resume_after_seq, then follows live.
 	WatchVisitor(*WatchVisitorRequest, grpc.ServerStreamingServer[WatchVisitorResponse]) error
+	// RespondToInvitation is the visitor's Yes or No. Yes leads to the
+	// data-collection form, or straight to the queue when the site has none.
+	RespondToInvitation(context.Context, *RespondToInvitationRequest) (*RespondToInvitationResponse, error)
+	// SubmitForm sends the data-collection form and queues the chat request.
+	SubmitForm(context.Context, *SubmitFormRequest) (*SubmitFormResponse, error)
+	// LeaveQueue withdraws the visitor's chat request (the widget was closed).
+	LeaveQueue(context.Context, *LeaveQueueRequest) (*LeaveQueueResponse, error)
 	mustEmbedUnimplementedVisitorServiceServer()
 }
 
@@ -123,6 +170,15 @@ func (UnimplementedVisitorServiceServer) ReportPageView(context.Context, *Report
 }
 func (UnimplementedVisitorServiceServer) WatchVisitor(*WatchVisitorRequest, grpc.ServerStreamingServer[WatchVisitorResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchVisitor not implemented")
+}
+func (UnimplementedVisitorServiceServer) RespondToInvitation(context.Context, *RespondToInvitationRequest) (*RespondToInvitationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RespondToInvitation not implemented")
+}
+func (UnimplementedVisitorServiceServer) SubmitForm(context.Context, *SubmitFormRequest) (*SubmitFormResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SubmitForm not implemented")
+}
+func (UnimplementedVisitorServiceServer) LeaveQueue(context.Context, *LeaveQueueRequest) (*LeaveQueueResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LeaveQueue not implemented")
 }
 func (UnimplementedVisitorServiceServer) mustEmbedUnimplementedVisitorServiceServer() {}
 func (UnimplementedVisitorServiceServer) testEmbeddedByValue()                        {}
@@ -192,6 +248,60 @@ func _VisitorService_WatchVisitor_Handler(srv interface{}, stream grpc.ServerStr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type VisitorService_WatchVisitorServer = grpc.ServerStreamingServer[WatchVisitorResponse]
 
+func _VisitorService_RespondToInvitation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RespondToInvitationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VisitorServiceServer).RespondToInvitation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VisitorService_RespondToInvitation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VisitorServiceServer).RespondToInvitation(ctx, req.(*RespondToInvitationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VisitorService_SubmitForm_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubmitFormRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VisitorServiceServer).SubmitForm(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VisitorService_SubmitForm_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VisitorServiceServer).SubmitForm(ctx, req.(*SubmitFormRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VisitorService_LeaveQueue_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LeaveQueueRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VisitorServiceServer).LeaveQueue(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VisitorService_LeaveQueue_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VisitorServiceServer).LeaveQueue(ctx, req.(*LeaveQueueRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // VisitorService_ServiceDesc is the grpc.ServiceDesc for VisitorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -206,6 +316,18 @@ var VisitorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportPageView",
 			Handler:    _VisitorService_ReportPageView_Handler,
+		},
+		{
+			MethodName: "RespondToInvitation",
+			Handler:    _VisitorService_RespondToInvitation_Handler,
+		},
+		{
+			MethodName: "SubmitForm",
+			Handler:    _VisitorService_SubmitForm_Handler,
+		},
+		{
+			MethodName: "LeaveQueue",
+			Handler:    _VisitorService_LeaveQueue_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

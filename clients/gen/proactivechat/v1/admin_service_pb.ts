@@ -8,6 +8,8 @@ import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
 import type { Agent } from "./agent_pb";
 import { file_proactivechat_v1_agent } from "./agent_pb";
+import type { ChatRequest, RoutingDecision } from "./engagement_pb";
+import { file_proactivechat_v1_engagement } from "./engagement_pb";
 import type { ProactiveChatSettings, Site } from "./site_pb";
 import { file_proactivechat_v1_site } from "./site_pb";
 import type { VisitorPresence } from "./visitor_pb";
@@ -18,7 +20,82 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/admin_service.proto.
  */
 export const file_proactivechat_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiewoRQ3JlYXRlU2l0ZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAiADKAkSPwoOcHJvYWN0aXZlX2NoYXQYAyABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncyI6ChJDcmVhdGVTaXRlUmVzcG9uc2USJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZSIhCg5HZXRTaXRlUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIjcKD0dldFNpdGVSZXNwb25zZRIkCgRzaXRlGAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlIhIKEExpc3RTaXRlc1JlcXVlc3QiOgoRTGlzdFNpdGVzUmVzcG9uc2USJQoFc2l0ZXMYASADKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiagoRVXBkYXRlU2l0ZVJlcXVlc3QSJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siOgoSVXBkYXRlU2l0ZVJlc3BvbnNlEiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiWgoSQ3JlYXRlQWdlbnRSZXF1ZXN0EhQKDGRpc3BsYXlfbmFtZRgBIAEoCRIQCghzaXRlX2lkcxgCIAMoCRIcChRtYXhfY29uY3VycmVudF9jaGF0cxgDIAEoDSI9ChNDcmVhdGVBZ2VudFJlc3BvbnNlEiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudCIjCg9HZXRBZ2VudFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkiOgoQR2V0QWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiJAoRTGlzdEFnZW50c1JlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCSI9ChJMaXN0QWdlbnRzUmVzcG9uc2USJwoGYWdlbnRzGAEgAygLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudCJtChJVcGRhdGVBZ2VudFJlcXVlc3QSJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI9ChNVcGRhdGVBZ2VudFJlc3BvbnNlEiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudCIsChlMaXN0T25saW5lVmlzaXRvcnNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiUQoaTGlzdE9ubGluZVZpc2l0b3JzUmVzcG9uc2USMwoIdmlzaXRvcnMYASADKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZTLUBgoMQWRtaW5TZXJ2aWNlElcKCkNyZWF0ZVNpdGUSIy5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZVNpdGVSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVTaXRlUmVzcG9uc2USUwoHR2V0U2l0ZRIgLnByb2FjdGl2ZWNoYXQudjEuR2V0U2l0ZVJlcXVlc3QaIS5wcm9hY3RpdmVjaGF0LnYxLkdldFNpdGVSZXNwb25zZSIDkAIBElkKCUxpc3RTaXRlcxIiLnByb2FjdGl2ZWNoYXQudjEuTGlzdFNpdGVzUmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGlzdFNpdGVzUmVzcG9uc2UiA5ACARJXCgpVcGRhdGVTaXRlEiMucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVTaXRlUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlU2l0ZVJlc3BvbnNlEloKC0NyZWF0ZUFnZW50EiQucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFJlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFnZW50UmVzcG9uc2USVgoIR2V0QWdlbnQSIS5wcm9hY3RpdmVjaGF0LnYxLkdldEFnZW50UmVxdWVzdBoiLnByb2FjdGl2ZWNoYXQudjEuR2V0QWdlbnRSZXNwb25zZSIDkAIBElwKCkxpc3RBZ2VudHMSIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RBZ2VudHNSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5MaXN0QWdlbnRzUmVzcG9uc2UiA5ACARJaCgtVcGRhdGVBZ2VudBIkLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlQWdlbnRSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVBZ2VudFJlc3BvbnNlEnQKEkxpc3RPbmxpbmVWaXNpdG9ycxIrLnByb2FjdGl2ZWNoYXQudjEuTGlzdE9ubGluZVZpc2l0b3JzUmVxdWVzdBosLnByb2FjdGl2ZWNoYXQudjEuTGlzdE9ubGluZVZpc2l0b3JzUmVzcG9uc2UiA5ACAUJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_field_mask, file_proactivechat_v1_agent, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
+  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiIwoQTGlzdFF1ZXVlUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIkkKEUxpc3RRdWV1ZVJlc3BvbnNlEjQKDWNoYXRfcmVxdWVzdHMYASADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0IkEKG0xpc3RSb3V0aW5nRGVjaXNpb25zUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSJUChxMaXN0Um91dGluZ0RlY2lzaW9uc1Jlc3BvbnNlEjQKCWRlY2lzaW9ucxgBIAMoCzIhLnByb2FjdGl2ZWNoYXQudjEuUm91dGluZ0RlY2lzaW9uInsKEUNyZWF0ZVNpdGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAIgAygJEj8KDnByb2FjdGl2ZV9jaGF0GAMgASgLMicucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0U2V0dGluZ3MiOgoSQ3JlYXRlU2l0ZVJlc3BvbnNlEiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiIQoOR2V0U2l0ZVJlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCSI3Cg9HZXRTaXRlUmVzcG9uc2USJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZSISChBMaXN0U2l0ZXNSZXF1ZXN0IjoKEUxpc3RTaXRlc1Jlc3BvbnNlEiUKBXNpdGVzGAEgAygLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlImoKEVVwZGF0ZVNpdGVSZXF1ZXN0EiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjoKElVwZGF0ZVNpdGVSZXNwb25zZRIkCgRzaXRlGAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlIloKEkNyZWF0ZUFnZW50UmVxdWVzdBIUCgxkaXNwbGF5X25hbWUYASABKAkSEAoIc2l0ZV9pZHMYAiADKAkSHAoUbWF4X2NvbmN1cnJlbnRfY2hhdHMYAyABKA0iPQoTQ3JlYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiIwoPR2V0QWdlbnRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjoKEEdldEFnZW50UmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IiQKEUxpc3RBZ2VudHNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiPQoSTGlzdEFnZW50c1Jlc3BvbnNlEicKBmFnZW50cxgBIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQibQoSVXBkYXRlQWdlbnRSZXF1ZXN0EiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPQoTVXBkYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiLAoZTGlzdE9ubGluZVZpc2l0b3JzUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIlEKGkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlEjMKCHZpc2l0b3JzGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2UyqwgKDEFkbWluU2VydmljZRJXCgpDcmVhdGVTaXRlEiMucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVTaXRlUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlU2l0ZVJlc3BvbnNlElMKB0dldFNpdGUSIC5wcm9hY3RpdmVjaGF0LnYxLkdldFNpdGVSZXF1ZXN0GiEucHJvYWN0aXZlY2hhdC52MS5HZXRTaXRlUmVzcG9uc2UiA5ACARJZCglMaXN0U2l0ZXMSIi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RTaXRlc1JlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RTaXRlc1Jlc3BvbnNlIgOQAgESVwoKVXBkYXRlU2l0ZRIjLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlU2l0ZVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZVNpdGVSZXNwb25zZRJaCgtDcmVhdGVBZ2VudBIkLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQWdlbnRSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFJlc3BvbnNlElYKCEdldEFnZW50EiEucHJvYWN0aXZlY2hhdC52MS5HZXRBZ2VudFJlcXVlc3QaIi5wcm9hY3RpdmVjaGF0LnYxLkdldEFnZW50UmVzcG9uc2UiA5ACARJcCgpMaXN0QWdlbnRzEiMucHJvYWN0aXZlY2hhdC52MS5MaXN0QWdlbnRzUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuTGlzdEFnZW50c1Jlc3BvbnNlIgOQAgESWgoLVXBkYXRlQWdlbnQSJC5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZUFnZW50UmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlQWdlbnRSZXNwb25zZRJ0ChJMaXN0T25saW5lVmlzaXRvcnMSKy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RPbmxpbmVWaXNpdG9yc1JlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlIgOQAgESWQoJTGlzdFF1ZXVlEiIucHJvYWN0aXZlY2hhdC52MS5MaXN0UXVldWVSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5MaXN0UXVldWVSZXNwb25zZSIDkAIBEnoKFExpc3RSb3V0aW5nRGVjaXNpb25zEi0ucHJvYWN0aXZlY2hhdC52MS5MaXN0Um91dGluZ0RlY2lzaW9uc1JlcXVlc3QaLi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RSb3V0aW5nRGVjaXNpb25zUmVzcG9uc2UiA5ACAUJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_field_mask, file_proactivechat_v1_agent, file_proactivechat_v1_engagement, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
+
+/**
+ * @generated from message proactivechat.v1.ListQueueRequest
+ */
+export type ListQueueRequest = Message<"proactivechat.v1.ListQueueRequest"> & {
+  /**
+   * @generated from field: string site_id = 1;
+   */
+  siteId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ListQueueRequest.
+ * Use `create(ListQueueRequestSchema)` to create a new message.
+ */
+export const ListQueueRequestSchema: GenMessage<ListQueueRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 0);
+
+/**
+ * @generated from message proactivechat.v1.ListQueueResponse
+ */
+export type ListQueueResponse = Message<"proactivechat.v1.ListQueueResponse"> & {
+  /**
+   * @generated from field: repeated proactivechat.v1.ChatRequest chat_requests = 1;
+   */
+  chatRequests: ChatRequest[];
+};
+
+/**
+ * Describes the message proactivechat.v1.ListQueueResponse.
+ * Use `create(ListQueueResponseSchema)` to create a new message.
+ */
+export const ListQueueResponseSchema: GenMessage<ListQueueResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 1);
+
+/**
+ * @generated from message proactivechat.v1.ListRoutingDecisionsRequest
+ */
+export type ListRoutingDecisionsRequest = Message<"proactivechat.v1.ListRoutingDecisionsRequest"> & {
+  /**
+   * @generated from field: string site_id = 1;
+   */
+  siteId: string;
+
+  /**
+   * 1–1000; 100 when 0.
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message proactivechat.v1.ListRoutingDecisionsRequest.
+ * Use `create(ListRoutingDecisionsRequestSchema)` to create a new message.
+ */
+export const ListRoutingDecisionsRequestSchema: GenMessage<ListRoutingDecisionsRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 2);
+
+/**
+ * @generated from message proactivechat.v1.ListRoutingDecisionsResponse
+ */
+export type ListRoutingDecisionsResponse = Message<"proactivechat.v1.ListRoutingDecisionsResponse"> & {
+  /**
+   * @generated from field: repeated proactivechat.v1.RoutingDecision decisions = 1;
+   */
+  decisions: RoutingDecision[];
+};
+
+/**
+ * Describes the message proactivechat.v1.ListRoutingDecisionsResponse.
+ * Use `create(ListRoutingDecisionsResponseSchema)` to create a new message.
+ */
+export const ListRoutingDecisionsResponseSchema: GenMessage<ListRoutingDecisionsResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 3);
 
 /**
  * @generated from message proactivechat.v1.CreateSiteRequest
@@ -45,7 +122,7 @@ export type CreateSiteRequest = Message<"proactivechat.v1.CreateSiteRequest"> & 
  * Use `create(CreateSiteRequestSchema)` to create a new message.
  */
 export const CreateSiteRequestSchema: GenMessage<CreateSiteRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 0);
+  messageDesc(file_proactivechat_v1_admin_service, 4);
 
 /**
  * @generated from message proactivechat.v1.CreateSiteResponse
@@ -62,7 +139,7 @@ export type CreateSiteResponse = Message<"proactivechat.v1.CreateSiteResponse"> 
  * Use `create(CreateSiteResponseSchema)` to create a new message.
  */
 export const CreateSiteResponseSchema: GenMessage<CreateSiteResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 1);
+  messageDesc(file_proactivechat_v1_admin_service, 5);
 
 /**
  * @generated from message proactivechat.v1.GetSiteRequest
@@ -79,7 +156,7 @@ export type GetSiteRequest = Message<"proactivechat.v1.GetSiteRequest"> & {
  * Use `create(GetSiteRequestSchema)` to create a new message.
  */
 export const GetSiteRequestSchema: GenMessage<GetSiteRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 2);
+  messageDesc(file_proactivechat_v1_admin_service, 6);
 
 /**
  * @generated from message proactivechat.v1.GetSiteResponse
@@ -96,7 +173,7 @@ export type GetSiteResponse = Message<"proactivechat.v1.GetSiteResponse"> & {
  * Use `create(GetSiteResponseSchema)` to create a new message.
  */
 export const GetSiteResponseSchema: GenMessage<GetSiteResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 3);
+  messageDesc(file_proactivechat_v1_admin_service, 7);
 
 /**
  * @generated from message proactivechat.v1.ListSitesRequest
@@ -109,7 +186,7 @@ export type ListSitesRequest = Message<"proactivechat.v1.ListSitesRequest"> & {
  * Use `create(ListSitesRequestSchema)` to create a new message.
  */
 export const ListSitesRequestSchema: GenMessage<ListSitesRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 4);
+  messageDesc(file_proactivechat_v1_admin_service, 8);
 
 /**
  * @generated from message proactivechat.v1.ListSitesResponse
@@ -126,7 +203,7 @@ export type ListSitesResponse = Message<"proactivechat.v1.ListSitesResponse"> & 
  * Use `create(ListSitesResponseSchema)` to create a new message.
  */
 export const ListSitesResponseSchema: GenMessage<ListSitesResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 5);
+  messageDesc(file_proactivechat_v1_admin_service, 9);
 
 /**
  * @generated from message proactivechat.v1.UpdateSiteRequest
@@ -152,7 +229,7 @@ export type UpdateSiteRequest = Message<"proactivechat.v1.UpdateSiteRequest"> & 
  * Use `create(UpdateSiteRequestSchema)` to create a new message.
  */
 export const UpdateSiteRequestSchema: GenMessage<UpdateSiteRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 6);
+  messageDesc(file_proactivechat_v1_admin_service, 10);
 
 /**
  * @generated from message proactivechat.v1.UpdateSiteResponse
@@ -169,7 +246,7 @@ export type UpdateSiteResponse = Message<"proactivechat.v1.UpdateSiteResponse"> 
  * Use `create(UpdateSiteResponseSchema)` to create a new message.
  */
 export const UpdateSiteResponseSchema: GenMessage<UpdateSiteResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 7);
+  messageDesc(file_proactivechat_v1_admin_service, 11);
 
 /**
  * @generated from message proactivechat.v1.CreateAgentRequest
@@ -196,7 +273,7 @@ export type CreateAgentRequest = Message<"proactivechat.v1.CreateAgentRequest"> 
  * Use `create(CreateAgentRequestSchema)` to create a new message.
  */
 export const CreateAgentRequestSchema: GenMessage<CreateAgentRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 8);
+  messageDesc(file_proactivechat_v1_admin_service, 12);
 
 /**
  * @generated from message proactivechat.v1.CreateAgentResponse
@@ -213,7 +290,7 @@ export type CreateAgentResponse = Message<"proactivechat.v1.CreateAgentResponse"
  * Use `create(CreateAgentResponseSchema)` to create a new message.
  */
 export const CreateAgentResponseSchema: GenMessage<CreateAgentResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 9);
+  messageDesc(file_proactivechat_v1_admin_service, 13);
 
 /**
  * @generated from message proactivechat.v1.GetAgentRequest
@@ -230,7 +307,7 @@ export type GetAgentRequest = Message<"proactivechat.v1.GetAgentRequest"> & {
  * Use `create(GetAgentRequestSchema)` to create a new message.
  */
 export const GetAgentRequestSchema: GenMessage<GetAgentRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 10);
+  messageDesc(file_proactivechat_v1_admin_service, 14);
 
 /**
  * @generated from message proactivechat.v1.GetAgentResponse
@@ -247,7 +324,7 @@ export type GetAgentResponse = Message<"proactivechat.v1.GetAgentResponse"> & {
  * Use `create(GetAgentResponseSchema)` to create a new message.
  */
 export const GetAgentResponseSchema: GenMessage<GetAgentResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 11);
+  messageDesc(file_proactivechat_v1_admin_service, 15);
 
 /**
  * @generated from message proactivechat.v1.ListAgentsRequest
@@ -266,7 +343,7 @@ export type ListAgentsRequest = Message<"proactivechat.v1.ListAgentsRequest"> & 
  * Use `create(ListAgentsRequestSchema)` to create a new message.
  */
 export const ListAgentsRequestSchema: GenMessage<ListAgentsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 12);
+  messageDesc(file_proactivechat_v1_admin_service, 16);
 
 /**
  * @generated from message proactivechat.v1.ListAgentsResponse
@@ -283,7 +360,7 @@ export type ListAgentsResponse = Message<"proactivechat.v1.ListAgentsResponse"> 
  * Use `create(ListAgentsResponseSchema)` to create a new message.
  */
 export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 13);
+  messageDesc(file_proactivechat_v1_admin_service, 17);
 
 /**
  * @generated from message proactivechat.v1.UpdateAgentRequest
@@ -309,7 +386,7 @@ export type UpdateAgentRequest = Message<"proactivechat.v1.UpdateAgentRequest"> 
  * Use `create(UpdateAgentRequestSchema)` to create a new message.
  */
 export const UpdateAgentRequestSchema: GenMessage<UpdateAgentRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 14);
+  messageDesc(file_proactivechat_v1_admin_service, 18);
 
 /**
  * @generated from message proactivechat.v1.UpdateAgentResponse
@@ -326,7 +403,7 @@ export type UpdateAgentResponse = Message<"proactivechat.v1.UpdateAgentResponse"
  * Use `create(UpdateAgentResponseSchema)` to create a new message.
  */
 export const UpdateAgentResponseSchema: GenMessage<UpdateAgentResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 15);
+  messageDesc(file_proactivechat_v1_admin_service, 19);
 
 /**
  * @generated from message proactivechat.v1.ListOnlineVisitorsRequest
@@ -343,7 +420,7 @@ export type ListOnlineVisitorsRequest = Message<"proactivechat.v1.ListOnlineVisi
  * Use `create(ListOnlineVisitorsRequestSchema)` to create a new message.
  */
 export const ListOnlineVisitorsRequestSchema: GenMessage<ListOnlineVisitorsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 16);
+  messageDesc(file_proactivechat_v1_admin_service, 20);
 
 /**
  * @generated from message proactivechat.v1.ListOnlineVisitorsResponse
@@ -360,7 +437,7 @@ export type ListOnlineVisitorsResponse = Message<"proactivechat.v1.ListOnlineVis
  * Use `create(ListOnlineVisitorsResponseSchema)` to create a new message.
  */
 export const ListOnlineVisitorsResponseSchema: GenMessage<ListOnlineVisitorsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 17);
+  messageDesc(file_proactivechat_v1_admin_service, 21);
 
 /**
  * AdminService is for integrators: sites, their proactive chat settings,
@@ -450,6 +527,26 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof ListOnlineVisitorsRequestSchema;
     output: typeof ListOnlineVisitorsResponseSchema;
+  },
+  /**
+   * ListQueue is a site's open chat requests, first in first out.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.ListQueue
+   */
+  listQueue: {
+    methodKind: "unary";
+    input: typeof ListQueueRequestSchema;
+    output: typeof ListQueueResponseSchema;
+  },
+  /**
+   * ListRoutingDecisions is a site's recent routing decisions, newest first.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.ListRoutingDecisions
+   */
+  listRoutingDecisions: {
+    methodKind: "unary";
+    input: typeof ListRoutingDecisionsRequestSchema;
+    output: typeof ListRoutingDecisionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_admin_service, 0);

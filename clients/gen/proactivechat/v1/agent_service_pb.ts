@@ -8,6 +8,8 @@ import type { Agent, AgentStatus } from "./agent_pb";
 import { file_proactivechat_v1_agent } from "./agent_pb";
 import type { Chat } from "./chat_pb";
 import { file_proactivechat_v1_chat } from "./chat_pb";
+import type { ChatRequest, Invitation } from "./engagement_pb";
+import { file_proactivechat_v1_engagement } from "./engagement_pb";
 import type { KeepAlive, VisitorPresence } from "./visitor_pb";
 import { file_proactivechat_v1_visitor } from "./visitor_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -16,7 +18,284 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/agent_service.proto.
  */
 export const file_proactivechat_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FnZW50X3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiWAoVU2V0QWdlbnRTdGF0dXNSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEi0KBnN0YXR1cxgCIAEoDjIdLnByb2FjdGl2ZWNoYXQudjEuQWdlbnRTdGF0dXMiQAoWU2V0QWdlbnRTdGF0dXNSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiKAoUV2F0Y2hQcmVzZW5jZVJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkiRwoQUHJlc2VuY2VTbmFwc2hvdBIzCgh2aXNpdG9ycxgBIAMoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlIq4CChVXYXRjaFByZXNlbmNlUmVzcG9uc2USNgoIc25hcHNob3QYASABKAsyIi5wcm9hY3RpdmVjaGF0LnYxLlByZXNlbmNlU25hcHNob3RIABI0CgdhcnJpdmVkGAIgASgLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2VIABI0CgdjaGFuZ2VkGAMgASgLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2VIABI1CghkZXBhcnRlZBgEIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlSAASMQoKa2VlcF9hbGl2ZRgFIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuS2VlcEFsaXZlSABCBwoFZXZlbnQiOAoQU3RhcnRDaGF0UmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJIjkKEVN0YXJ0Q2hhdFJlc3BvbnNlEiQKBGNoYXQYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQyrQIKDEFnZW50U2VydmljZRJjCg5TZXRBZ2VudFN0YXR1cxInLnByb2FjdGl2ZWNoYXQudjEuU2V0QWdlbnRTdGF0dXNSZXF1ZXN0GigucHJvYWN0aXZlY2hhdC52MS5TZXRBZ2VudFN0YXR1c1Jlc3BvbnNlEmIKDVdhdGNoUHJlc2VuY2USJi5wcm9hY3RpdmVjaGF0LnYxLldhdGNoUHJlc2VuY2VSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5XYXRjaFByZXNlbmNlUmVzcG9uc2UwARJUCglTdGFydENoYXQSIi5wcm9hY3RpdmVjaGF0LnYxLlN0YXJ0Q2hhdFJlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLlN0YXJ0Q2hhdFJlc3BvbnNlQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_proactivechat_v1_agent, file_proactivechat_v1_chat, file_proactivechat_v1_visitor]);
+  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FnZW50X3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiJQoRV2F0Y2hBZ2VudFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkigAEKBUFsZXJ0EjMKDGNoYXRfcmVxdWVzdBgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSDgoGcmVhc29uGAIgASgJEjIKB3Zpc2l0b3IYAyABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKOAQoNQWdlbnRTbmFwc2hvdBImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQSLAoFcXVldWUYAiADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0EicKBmFsZXJ0cxgDIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWxlcnQiOQoOQWxlcnRXaXRoZHJhd24SFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSLWAgoSV2F0Y2hBZ2VudFJlc3BvbnNlEjMKCHNuYXBzaG90GAEgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNuYXBzaG90SAASKAoFYWxlcnQYAiABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFsZXJ0SAASOwoPYWxlcnRfd2l0aGRyYXduGAMgASgLMiAucHJvYWN0aXZlY2hhdC52MS5BbGVydFdpdGhkcmF3bkgAEjYKDXF1ZXVlX2NoYW5nZWQYBCABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0SAASMAoNYWdlbnRfY2hhbmdlZBgFIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnRIABIxCgprZWVwX2FsaXZlGAYgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIHCgVldmVudCJFChhBY2NlcHRDaGF0UmVxdWVzdFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSFwoPY2hhdF9yZXF1ZXN0X2lkGAIgASgJIkEKGUFjY2VwdENoYXRSZXF1ZXN0UmVzcG9uc2USJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdCJGChlEZWNsaW5lQ2hhdFJlcXVlc3RSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhcKD2NoYXRfcmVxdWVzdF9pZBgCIAEoCSIcChpEZWNsaW5lQ2hhdFJlcXVlc3RSZXNwb25zZSI8ChRJbnZpdGVWaXNpdG9yUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJIkkKFUludml0ZVZpc2l0b3JSZXNwb25zZRIwCgppbnZpdGF0aW9uGAEgASgLMhwucHJvYWN0aXZlY2hhdC52MS5JbnZpdGF0aW9uIlgKFVNldEFnZW50U3RhdHVzUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRItCgZzdGF0dXMYAiABKA4yHS5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U3RhdHVzIkAKFlNldEFnZW50U3RhdHVzUmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IigKFFdhdGNoUHJlc2VuY2VSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIkcKEFByZXNlbmNlU25hcHNob3QSMwoIdmlzaXRvcnMYASADKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKuAgoVV2F0Y2hQcmVzZW5jZVJlc3BvbnNlEjYKCHNuYXBzaG90GAEgASgLMiIucHJvYWN0aXZlY2hhdC52MS5QcmVzZW5jZVNuYXBzaG90SAASNAoHYXJyaXZlZBgCIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlSAASNAoHY2hhbmdlZBgDIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlSAASNQoIZGVwYXJ0ZWQYBCABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZUgAEjEKCmtlZXBfYWxpdmUYBSABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAQgcKBWV2ZW50IjgKEFN0YXJ0Q2hhdFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCSI5ChFTdGFydENoYXRSZXNwb25zZRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0MskFCgxBZ2VudFNlcnZpY2USYwoOU2V0QWdlbnRTdGF0dXMSJy5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50U3RhdHVzUmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuU2V0QWdlbnRTdGF0dXNSZXNwb25zZRJiCg1XYXRjaFByZXNlbmNlEiYucHJvYWN0aXZlY2hhdC52MS5XYXRjaFByZXNlbmNlUmVxdWVzdBonLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hQcmVzZW5jZVJlc3BvbnNlMAESVAoJU3RhcnRDaGF0EiIucHJvYWN0aXZlY2hhdC52MS5TdGFydENoYXRSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5TdGFydENoYXRSZXNwb25zZRJZCgpXYXRjaEFnZW50EiMucHJvYWN0aXZlY2hhdC52MS5XYXRjaEFnZW50UmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hBZ2VudFJlc3BvbnNlMAESbAoRQWNjZXB0Q2hhdFJlcXVlc3QSKi5wcm9hY3RpdmVjaGF0LnYxLkFjY2VwdENoYXRSZXF1ZXN0UmVxdWVzdBorLnByb2FjdGl2ZWNoYXQudjEuQWNjZXB0Q2hhdFJlcXVlc3RSZXNwb25zZRJvChJEZWNsaW5lQ2hhdFJlcXVlc3QSKy5wcm9hY3RpdmVjaGF0LnYxLkRlY2xpbmVDaGF0UmVxdWVzdFJlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkRlY2xpbmVDaGF0UmVxdWVzdFJlc3BvbnNlEmAKDUludml0ZVZpc2l0b3ISJi5wcm9hY3RpdmVjaGF0LnYxLkludml0ZVZpc2l0b3JSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5JbnZpdGVWaXNpdG9yUmVzcG9uc2VCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_proactivechat_v1_agent, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_visitor]);
+
+/**
+ * @generated from message proactivechat.v1.WatchAgentRequest
+ */
+export type WatchAgentRequest = Message<"proactivechat.v1.WatchAgentRequest"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.WatchAgentRequest.
+ * Use `create(WatchAgentRequestSchema)` to create a new message.
+ */
+export const WatchAgentRequestSchema: GenMessage<WatchAgentRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 0);
+
+/**
+ * Alert tells an agent that a visitor waits for it.
+ *
+ * @generated from message proactivechat.v1.Alert
+ */
+export type Alert = Message<"proactivechat.v1.Alert"> & {
+  /**
+   * @generated from field: proactivechat.v1.ChatRequest chat_request = 1;
+   */
+  chatRequest?: ChatRequest | undefined;
+
+  /**
+   * Why this agent was chosen.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * The visitor as the agent sees them now.
+   *
+   * @generated from field: proactivechat.v1.VisitorPresence visitor = 3;
+   */
+  visitor?: VisitorPresence | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.Alert.
+ * Use `create(AlertSchema)` to create a new message.
+ */
+export const AlertSchema: GenMessage<Alert> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 1);
+
+/**
+ * AgentSnapshot is the first message of WatchAgent.
+ *
+ * @generated from message proactivechat.v1.AgentSnapshot
+ */
+export type AgentSnapshot = Message<"proactivechat.v1.AgentSnapshot"> & {
+  /**
+   * @generated from field: proactivechat.v1.Agent agent = 1;
+   */
+  agent?: Agent | undefined;
+
+  /**
+   * Open chat requests of the agent's sites, oldest first.
+   *
+   * @generated from field: repeated proactivechat.v1.ChatRequest queue = 2;
+   */
+  queue: ChatRequest[];
+
+  /**
+   * Chat requests offered to this agent now.
+   *
+   * @generated from field: repeated proactivechat.v1.Alert alerts = 3;
+   */
+  alerts: Alert[];
+};
+
+/**
+ * Describes the message proactivechat.v1.AgentSnapshot.
+ * Use `create(AgentSnapshotSchema)` to create a new message.
+ */
+export const AgentSnapshotSchema: GenMessage<AgentSnapshot> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 2);
+
+/**
+ * AlertWithdrawn says an alert is no longer the agent's to accept.
+ *
+ * @generated from message proactivechat.v1.AlertWithdrawn
+ */
+export type AlertWithdrawn = Message<"proactivechat.v1.AlertWithdrawn"> & {
+  /**
+   * @generated from field: string chat_request_id = 1;
+   */
+  chatRequestId: string;
+
+  /**
+   * e.g. "expired", "declined", "visitor left", "accepted".
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.AlertWithdrawn.
+ * Use `create(AlertWithdrawnSchema)` to create a new message.
+ */
+export const AlertWithdrawnSchema: GenMessage<AlertWithdrawn> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 3);
+
+/**
+ * @generated from message proactivechat.v1.WatchAgentResponse
+ */
+export type WatchAgentResponse = Message<"proactivechat.v1.WatchAgentResponse"> & {
+  /**
+   * @generated from oneof proactivechat.v1.WatchAgentResponse.event
+   */
+  event: {
+    /**
+     * @generated from field: proactivechat.v1.AgentSnapshot snapshot = 1;
+     */
+    value: AgentSnapshot;
+    case: "snapshot";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.Alert alert = 2;
+     */
+    value: Alert;
+    case: "alert";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.AlertWithdrawn alert_withdrawn = 3;
+     */
+    value: AlertWithdrawn;
+    case: "alertWithdrawn";
+  } | {
+    /**
+     * A chat request of the agent's sites changed (queued, alerting, closed).
+     *
+     * @generated from field: proactivechat.v1.ChatRequest queue_changed = 4;
+     */
+    value: ChatRequest;
+    case: "queueChanged";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.Agent agent_changed = 5;
+     */
+    value: Agent;
+    case: "agentChanged";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.KeepAlive keep_alive = 6;
+     */
+    value: KeepAlive;
+    case: "keepAlive";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message proactivechat.v1.WatchAgentResponse.
+ * Use `create(WatchAgentResponseSchema)` to create a new message.
+ */
+export const WatchAgentResponseSchema: GenMessage<WatchAgentResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 4);
+
+/**
+ * @generated from message proactivechat.v1.AcceptChatRequestRequest
+ */
+export type AcceptChatRequestRequest = Message<"proactivechat.v1.AcceptChatRequestRequest"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string chat_request_id = 2;
+   */
+  chatRequestId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.AcceptChatRequestRequest.
+ * Use `create(AcceptChatRequestRequestSchema)` to create a new message.
+ */
+export const AcceptChatRequestRequestSchema: GenMessage<AcceptChatRequestRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 5);
+
+/**
+ * @generated from message proactivechat.v1.AcceptChatRequestResponse
+ */
+export type AcceptChatRequestResponse = Message<"proactivechat.v1.AcceptChatRequestResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.Chat chat = 1;
+   */
+  chat?: Chat | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.AcceptChatRequestResponse.
+ * Use `create(AcceptChatRequestResponseSchema)` to create a new message.
+ */
+export const AcceptChatRequestResponseSchema: GenMessage<AcceptChatRequestResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 6);
+
+/**
+ * @generated from message proactivechat.v1.DeclineChatRequestRequest
+ */
+export type DeclineChatRequestRequest = Message<"proactivechat.v1.DeclineChatRequestRequest"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string chat_request_id = 2;
+   */
+  chatRequestId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.DeclineChatRequestRequest.
+ * Use `create(DeclineChatRequestRequestSchema)` to create a new message.
+ */
+export const DeclineChatRequestRequestSchema: GenMessage<DeclineChatRequestRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 7);
+
+/**
+ * @generated from message proactivechat.v1.DeclineChatRequestResponse
+ */
+export type DeclineChatRequestResponse = Message<"proactivechat.v1.DeclineChatRequestResponse"> & {
+};
+
+/**
+ * Describes the message proactivechat.v1.DeclineChatRequestResponse.
+ * Use `create(DeclineChatRequestResponseSchema)` to create a new message.
+ */
+export const DeclineChatRequestResponseSchema: GenMessage<DeclineChatRequestResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 8);
+
+/**
+ * @generated from message proactivechat.v1.InviteVisitorRequest
+ */
+export type InviteVisitorRequest = Message<"proactivechat.v1.InviteVisitorRequest"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string visitor_id = 2;
+   */
+  visitorId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.InviteVisitorRequest.
+ * Use `create(InviteVisitorRequestSchema)` to create a new message.
+ */
+export const InviteVisitorRequestSchema: GenMessage<InviteVisitorRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 9);
+
+/**
+ * @generated from message proactivechat.v1.InviteVisitorResponse
+ */
+export type InviteVisitorResponse = Message<"proactivechat.v1.InviteVisitorResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.Invitation invitation = 1;
+   */
+  invitation?: Invitation | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.InviteVisitorResponse.
+ * Use `create(InviteVisitorResponseSchema)` to create a new message.
+ */
+export const InviteVisitorResponseSchema: GenMessage<InviteVisitorResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 10);
 
 /**
  * @generated from message proactivechat.v1.SetAgentStatusRequest
@@ -38,7 +317,7 @@ export type SetAgentStatusRequest = Message<"proactivechat.v1.SetAgentStatusRequ
  * Use `create(SetAgentStatusRequestSchema)` to create a new message.
  */
 export const SetAgentStatusRequestSchema: GenMessage<SetAgentStatusRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 0);
+  messageDesc(file_proactivechat_v1_agent_service, 11);
 
 /**
  * @generated from message proactivechat.v1.SetAgentStatusResponse
@@ -55,7 +334,7 @@ export type SetAgentStatusResponse = Message<"proactivechat.v1.SetAgentStatusRes
  * Use `create(SetAgentStatusResponseSchema)` to create a new message.
  */
 export const SetAgentStatusResponseSchema: GenMessage<SetAgentStatusResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 1);
+  messageDesc(file_proactivechat_v1_agent_service, 12);
 
 /**
  * @generated from message proactivechat.v1.WatchPresenceRequest
@@ -72,7 +351,7 @@ export type WatchPresenceRequest = Message<"proactivechat.v1.WatchPresenceReques
  * Use `create(WatchPresenceRequestSchema)` to create a new message.
  */
 export const WatchPresenceRequestSchema: GenMessage<WatchPresenceRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 2);
+  messageDesc(file_proactivechat_v1_agent_service, 13);
 
 /**
  * PresenceSnapshot is every visitor online on the agent's sites.
@@ -91,7 +370,7 @@ export type PresenceSnapshot = Message<"proactivechat.v1.PresenceSnapshot"> & {
  * Use `create(PresenceSnapshotSchema)` to create a new message.
  */
 export const PresenceSnapshotSchema: GenMessage<PresenceSnapshot> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 3);
+  messageDesc(file_proactivechat_v1_agent_service, 14);
 
 /**
  * @generated from message proactivechat.v1.WatchPresenceResponse
@@ -142,7 +421,7 @@ export type WatchPresenceResponse = Message<"proactivechat.v1.WatchPresenceRespo
  * Use `create(WatchPresenceResponseSchema)` to create a new message.
  */
 export const WatchPresenceResponseSchema: GenMessage<WatchPresenceResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 4);
+  messageDesc(file_proactivechat_v1_agent_service, 15);
 
 /**
  * @generated from message proactivechat.v1.StartChatRequest
@@ -164,7 +443,7 @@ export type StartChatRequest = Message<"proactivechat.v1.StartChatRequest"> & {
  * Use `create(StartChatRequestSchema)` to create a new message.
  */
 export const StartChatRequestSchema: GenMessage<StartChatRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 5);
+  messageDesc(file_proactivechat_v1_agent_service, 16);
 
 /**
  * @generated from message proactivechat.v1.StartChatResponse
@@ -181,7 +460,7 @@ export type StartChatResponse = Message<"proactivechat.v1.StartChatResponse"> & 
  * Use `create(StartChatResponseSchema)` to create a new message.
  */
 export const StartChatResponseSchema: GenMessage<StartChatResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 6);
+  messageDesc(file_proactivechat_v1_agent_service, 17);
 
 /**
  * AgentService is what the agent console calls.
@@ -220,6 +499,52 @@ export const AgentService: GenService<{
     methodKind: "unary";
     input: typeof StartChatRequestSchema;
     output: typeof StartChatResponseSchema;
+  },
+  /**
+   * WatchAgent is the agent console's stream: a snapshot of the agent, the
+   * queue of its sites and its pending alerts, then every change. The agent
+   * is connected while it is open; an agent whose streams stay closed past
+   * the grace period goes offline and its alerts move on.
+   *
+   * @generated from rpc proactivechat.v1.AgentService.WatchAgent
+   */
+  watchAgent: {
+    methodKind: "server_streaming";
+    input: typeof WatchAgentRequestSchema;
+    output: typeof WatchAgentResponseSchema;
+  },
+  /**
+   * AcceptChatRequest claims a chat request offered to the agent (or still
+   * waiting in the queue of one of its sites) and starts the chat. Exactly
+   * one of several concurrent claims wins.
+   *
+   * @generated from rpc proactivechat.v1.AgentService.AcceptChatRequest
+   */
+  acceptChatRequest: {
+    methodKind: "unary";
+    input: typeof AcceptChatRequestRequestSchema;
+    output: typeof AcceptChatRequestResponseSchema;
+  },
+  /**
+   * DeclineChatRequest passes an alert on to the next available agent.
+   *
+   * @generated from rpc proactivechat.v1.AgentService.DeclineChatRequest
+   */
+  declineChatRequest: {
+    methodKind: "unary";
+    input: typeof DeclineChatRequestRequestSchema;
+    output: typeof DeclineChatRequestResponseSchema;
+  },
+  /**
+   * InviteVisitor invites a visitor chosen from the presence list; the
+   * with-invite flow follows.
+   *
+   * @generated from rpc proactivechat.v1.AgentService.InviteVisitor
+   */
+  inviteVisitor: {
+    methodKind: "unary";
+    input: typeof InviteVisitorRequestSchema;
+    output: typeof InviteVisitorResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_agent_service, 0);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/chat.proto.
  */
 export const file_proactivechat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL2NoYXQucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiYAoLUGFydGljaXBhbnQSLwoEcm9sZRgBIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnRSb2xlEgoKAmlkGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCSK/AwoEQ2hhdBIKCgJpZBgBIAEoCRIPCgdzaXRlX2lkGAIgASgJEi4KB3Zpc2l0b3IYAyABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50EiwKBWFnZW50GAQgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIqCgVzdGF0ZRgFIAEoDjIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFN0YXRlEjMKCmVuZF9yZWFzb24YBiABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRSZWFzb24SLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgJIAEoDRI1ChF2aXNpdG9yX2xlZnRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPYWdlbnRfbGVmdF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKsAgoJQ2hhdEV2ZW50Eg8KB2NoYXRfaWQYASABKAkSCwoDc2VxGAIgASgNEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKB3N0YXJ0ZWQYCiABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRTdGFydGVkSAASMAoHbWVzc2FnZRgLIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdE1lc3NhZ2VIABI9ChBwYXJ0aWNpcGFudF9sZWZ0GAwgASgLMiEucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudExlZnRIABIsCgVlbmRlZBgNIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEVuZGVkSABCBgoEa2luZCJrCgtDaGF0U3RhcnRlZBIuCgd2aXNpdG9yGAEgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIsCgVhZ2VudBgCIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnQiYwoLQ2hhdE1lc3NhZ2USLQoGc2VuZGVyGAEgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIMCgR0ZXh0GAIgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSJFCg9QYXJ0aWNpcGFudExlZnQSMgoLcGFydGljaXBhbnQYASABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50IjwKCUNoYXRFbmRlZBIvCgZyZWFzb24YASABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRSZWFzb24iXQoGVHlwaW5nEg8KB2NoYXRfaWQYASABKAkSMgoLcGFydGljaXBhbnQYAiABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50Eg4KBnR5cGluZxgDIAEoCCpUCglDaGF0U3RhdGUSGgoWQ0hBVF9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUNIQVRfU1RBVEVfQUNUSVZFEAESFAoQQ0hBVF9TVEFURV9FTkRFRBACKk8KDUNoYXRFbmRSZWFzb24SHwobQ0hBVF9FTkRfUkVBU09OX1VOU1BFQ0lGSUVEEAASHQoZQ0hBVF9FTkRfUkVBU09OX0JPVEhfTEVGVBABKm0KD1BhcnRpY2lwYW50Um9sZRIgChxQQVJUSUNJUEFOVF9ST0xFX1VOU1BFQ0lGSUVEEAASHAoYUEFSVElDSVBBTlRfUk9MRV9WSVNJVE9SEAESGgoWUEFSVElDSVBBTlRfUk9MRV9BR0VOVBACQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL2NoYXQucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiYAoLUGFydGljaXBhbnQSLwoEcm9sZRgBIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnRSb2xlEgoKAmlkGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCSKvBAoEQ2hhdBIKCgJpZBgBIAEoCRIPCgdzaXRlX2lkGAIgASgJEi4KB3Zpc2l0b3IYAyABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50EiwKBWFnZW50GAQgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIqCgVzdGF0ZRgFIAEoDjIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFN0YXRlEjMKCmVuZF9yZWFzb24YBiABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRSZWFzb24SLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgJIAEoDRI1ChF2aXNpdG9yX2xlZnRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPYWdlbnRfbGVmdF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9jaGF0X3JlcXVlc3RfaWQYDCABKAkSNgoSbGFzdF9hY3Rpdml0eV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIdChV2aXNpdG9yX21lc3NhZ2VfY291bnQYDiABKA0i7wIKCUNoYXRFdmVudBIPCgdjaGF0X2lkGAEgASgJEgsKA3NlcRgCIAEoDRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgdzdGFydGVkGAogASgLMh0ucHJvYWN0aXZlY2hhdC52MS5DaGF0U3RhcnRlZEgAEjAKB21lc3NhZ2UYCyABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRNZXNzYWdlSAASPQoQcGFydGljaXBhbnRfbGVmdBgMIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnRMZWZ0SAASLAoFZW5kZWQYDSABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRlZEgAEkEKEmluYWN0aXZpdHlfd2FybmluZxgOIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuSW5hY3Rpdml0eVdhcm5pbmdIAEIGCgRraW5kIkEKEUluYWN0aXZpdHlXYXJuaW5nEiwKCGVuZF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJrCgtDaGF0U3RhcnRlZBIuCgd2aXNpdG9yGAEgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIsCgVhZ2VudBgCIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnQiYwoLQ2hhdE1lc3NhZ2USLQoGc2VuZGVyGAEgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIMCgR0ZXh0GAIgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSJFCg9QYXJ0aWNpcGFudExlZnQSMgoLcGFydGljaXBhbnQYASABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50IjwKCUNoYXRFbmRlZBIvCgZyZWFzb24YASABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRSZWFzb24iXQoGVHlwaW5nEg8KB2NoYXRfaWQYASABKAkSMgoLcGFydGljaXBhbnQYAiABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50Eg4KBnR5cGluZxgDIAEoCCpUCglDaGF0U3RhdGUSGgoWQ0hBVF9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUNIQVRfU1RBVEVfQUNUSVZFEAESFAoQQ0hBVF9TVEFURV9FTkRFRBACKpMBCg1DaGF0RW5kUmVhc29uEh8KG0NIQVRfRU5EX1JFQVNPTl9VTlNQRUNJRklFRBAAEh0KGUNIQVRfRU5EX1JFQVNPTl9CT1RIX0xFRlQQARIkCiBDSEFUX0VORF9SRUFTT05fVklTSVRPUl9ERUNMSU5FRBACEhwKGENIQVRfRU5EX1JFQVNPTl9JTkFDVElWRRADKm0KD1BhcnRpY2lwYW50Um9sZRIgChxQQVJUSUNJUEFOVF9ST0xFX1VOU1BFQ0lGSUVEEAASHAoYUEFSVElDSVBBTlRfUk9MRV9WSVNJVE9SEAESGgoWUEFSVElDSVBBTlRfUk9MRV9BR0VOVBACQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Participant is one side of a chat.
@@ -111,6 +111,28 @@ export type Chat = Message<"proactivechat.v1.Chat"> & {
    * @generated from field: google.protobuf.Timestamp agent_left_time = 11;
    */
   agentLeftTime?: Timestamp | undefined;
+
+  /**
+   * The chat request the chat answered; empty for a chat the agent started
+   * directly with StartChat.
+   *
+   * @generated from field: string chat_request_id = 12;
+   */
+  chatRequestId: string;
+
+  /**
+   * When someone last wrote (or the chat started): inactivity counts from it.
+   *
+   * @generated from field: google.protobuf.Timestamp last_activity_time = 13;
+   */
+  lastActivityTime?: Timestamp | undefined;
+
+  /**
+   * How many messages the visitor wrote.
+   *
+   * @generated from field: uint32 visitor_message_count = 14;
+   */
+  visitorMessageCount: number;
 };
 
 /**
@@ -169,6 +191,12 @@ export type ChatEvent = Message<"proactivechat.v1.ChatEvent"> & {
      */
     value: ChatEnded;
     case: "ended";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.InactivityWarning inactivity_warning = 14;
+     */
+    value: InactivityWarning;
+    case: "inactivityWarning";
   } | { case: undefined; value?: undefined };
 };
 
@@ -178,6 +206,26 @@ export type ChatEvent = Message<"proactivechat.v1.ChatEvent"> & {
  */
 export const ChatEventSchema: GenMessage<ChatEvent> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_chat, 2);
+
+/**
+ * InactivityWarning says the chat ends as inactive at end_time unless
+ * someone writes.
+ *
+ * @generated from message proactivechat.v1.InactivityWarning
+ */
+export type InactivityWarning = Message<"proactivechat.v1.InactivityWarning"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp end_time = 1;
+   */
+  endTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.InactivityWarning.
+ * Use `create(InactivityWarningSchema)` to create a new message.
+ */
+export const InactivityWarningSchema: GenMessage<InactivityWarning> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat, 3);
 
 /**
  * ChatStarted is always event 1.
@@ -201,7 +249,7 @@ export type ChatStarted = Message<"proactivechat.v1.ChatStarted"> & {
  * Use `create(ChatStartedSchema)` to create a new message.
  */
 export const ChatStartedSchema: GenMessage<ChatStarted> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 3);
+  messageDesc(file_proactivechat_v1_chat, 4);
 
 /**
  * ChatMessage is text one participant wrote. It is plain text, never markup.
@@ -232,7 +280,7 @@ export type ChatMessage = Message<"proactivechat.v1.ChatMessage"> & {
  * Use `create(ChatMessageSchema)` to create a new message.
  */
 export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 4);
+  messageDesc(file_proactivechat_v1_chat, 5);
 
 /**
  * ParticipantLeft says one side closed its chat window, or the visitor left
@@ -252,7 +300,7 @@ export type ParticipantLeft = Message<"proactivechat.v1.ParticipantLeft"> & {
  * Use `create(ParticipantLeftSchema)` to create a new message.
  */
 export const ParticipantLeftSchema: GenMessage<ParticipantLeft> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 5);
+  messageDesc(file_proactivechat_v1_chat, 6);
 
 /**
  * ChatEnded is the last event of a chat.
@@ -271,7 +319,7 @@ export type ChatEnded = Message<"proactivechat.v1.ChatEnded"> & {
  * Use `create(ChatEndedSchema)` to create a new message.
  */
 export const ChatEndedSchema: GenMessage<ChatEnded> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 6);
+  messageDesc(file_proactivechat_v1_chat, 7);
 
 /**
  * Typing says a participant is (or stopped) typing. It is not stored and
@@ -301,7 +349,7 @@ export type Typing = Message<"proactivechat.v1.Typing"> & {
  * Use `create(TypingSchema)` to create a new message.
  */
 export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 7);
+  messageDesc(file_proactivechat_v1_chat, 8);
 
 /**
  * ChatState is the life cycle of a chat: ACTIVE, then ENDED for good.
@@ -352,6 +400,21 @@ export enum ChatEndReason {
    * @generated from enum value: CHAT_END_REASON_BOTH_LEFT = 1;
    */
   BOTH_LEFT = 1,
+
+  /**
+   * The visitor closed the chat window before writing anything: no
+   * assistance required.
+   *
+   * @generated from enum value: CHAT_END_REASON_VISITOR_DECLINED = 2;
+   */
+  VISITOR_DECLINED = 2,
+
+  /**
+   * Nobody wrote for the site's inactivity timeout.
+   *
+   * @generated from enum value: CHAT_END_REASON_INACTIVE = 3;
+   */
+  INACTIVE = 3,
 }
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/site.proto.
  */
 export const file_proactivechat_v1_site: GenFile = /*@__PURE__*/
-  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEi3AEKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsABChVQcm9hY3RpdmVDaGF0U2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBIxCgRtb2RlGAIgASgOMiMucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0TW9kZRIcChRsYXVuY2hfYWZ0ZXJfc2Vjb25kcxgDIAEoDRITCgtpbnZpdGVfdGV4dBgEIAEoCRIwCgtmb3JtX2ZpZWxkcxgFIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuRm9ybUZpZWxkInwKCUZvcm1GaWVsZBILCgNrZXkYASABKAkSDQoFbGFiZWwYAiABKAkSLQoEdHlwZRgDIAEoDjIfLnByb2FjdGl2ZWNoYXQudjEuRm9ybUZpZWxkVHlwZRIQCghyZXF1aXJlZBgEIAEoCBISCgptYXhfbGVuZ3RoGAUgASgNKoUBChFQcm9hY3RpdmVDaGF0TW9kZRIjCh9QUk9BQ1RJVkVfQ0hBVF9NT0RFX1VOU1BFQ0lGSUVEEAASIwofUFJPQUNUSVZFX0NIQVRfTU9ERV9XSVRIX0lOVklURRABEiYKIlBST0FDVElWRV9DSEFUX01PREVfV0lUSE9VVF9JTlZJVEUQAiqeAQoNRm9ybUZpZWxkVHlwZRIfChtGT1JNX0ZJRUxEX1RZUEVfVU5TUEVDSUZJRUQQABIYChRGT1JNX0ZJRUxEX1RZUEVfVEVYVBABEhwKGEZPUk1fRklFTERfVFlQRV9URVhUQVJFQRACEhkKFUZPUk1fRklFTERfVFlQRV9FTUFJTBADEhkKFUZPUk1fRklFTERfVFlQRV9QSE9ORRAEQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEi3AEKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrQDChVQcm9hY3RpdmVDaGF0U2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBIxCgRtb2RlGAIgASgOMiMucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0TW9kZRIcChRsYXVuY2hfYWZ0ZXJfc2Vjb25kcxgDIAEoDRITCgtpbnZpdGVfdGV4dBgEIAEoCRIwCgtmb3JtX2ZpZWxkcxgFIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuRm9ybUZpZWxkEh4KFmludml0ZV90aW1lb3V0X3NlY29uZHMYBiABKA0SIQoZcmVpbnZpdGVfY29vbGRvd25fc2Vjb25kcxgHIAEoDRIdChVhbGVydF90aW1lb3V0X3NlY29uZHMYCCABKA0SFQoNaW5jbHVkZV9wYWdlcxgJIAMoCRIVCg1leGNsdWRlX3BhZ2VzGAogAygJEhoKEnF1ZXVlX2hvbGRfc2Vjb25kcxgLIAEoDRIiChppbmFjdGl2aXR5X3RpbWVvdXRfc2Vjb25kcxgMIAEoDRIiChppbmFjdGl2aXR5X3dhcm5pbmdfc2Vjb25kcxgNIAEoDSJ8CglGb3JtRmllbGQSCwoDa2V5GAEgASgJEg0KBWxhYmVsGAIgASgJEi0KBHR5cGUYAyABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkZvcm1GaWVsZFR5cGUSEAoIcmVxdWlyZWQYBCABKAgSEgoKbWF4X2xlbmd0aBgFIAEoDSqFAQoRUHJvYWN0aXZlQ2hhdE1vZGUSIwofUFJPQUNUSVZFX0NIQVRfTU9ERV9VTlNQRUNJRklFRBAAEiMKH1BST0FDVElWRV9DSEFUX01PREVfV0lUSF9JTlZJVEUQARImCiJQUk9BQ1RJVkVfQ0hBVF9NT0RFX1dJVEhPVVRfSU5WSVRFEAIqngEKDUZvcm1GaWVsZFR5cGUSHwobRk9STV9GSUVMRF9UWVBFX1VOU1BFQ0lGSUVEEAASGAoURk9STV9GSUVMRF9UWVBFX1RFWFQQARIcChhGT1JNX0ZJRUxEX1RZUEVfVEVYVEFSRUEQAhIZChVGT1JNX0ZJRUxEX1RZUEVfRU1BSUwQAxIZChVGT1JNX0ZJRUxEX1RZUEVfUEhPTkUQBEJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Site is one website equipped with the widget. Proactive chat is disabled
@@ -108,6 +108,66 @@ export type ProactiveChatSettings = Message<"proactivechat.v1.ProactiveChatSetti
    * @generated from field: repeated proactivechat.v1.FormField form_fields = 5;
    */
   formFields: FormField[];
+
+  /**
+   * Seconds an invitation waits for Yes/No before it expires (default 60).
+   *
+   * @generated from field: uint32 invite_timeout_seconds = 6;
+   */
+  inviteTimeoutSeconds: number;
+
+  /**
+   * Seconds after a visitor refused or let an invitation expire before they
+   * may be invited again; 0 (the default) means never again for this visitor.
+   *
+   * @generated from field: uint32 reinvite_cooldown_seconds = 7;
+   */
+  reinviteCooldownSeconds: number;
+
+  /**
+   * Seconds an alerted agent has to accept before the next agent is
+   * alerted (default 30).
+   *
+   * @generated from field: uint32 alert_timeout_seconds = 8;
+   */
+  alertTimeoutSeconds: number;
+
+  /**
+   * Page conditions of the launching criteria: glob patterns (`*` any
+   * characters, `?` one) matched against the visitor's current page URL.
+   * When include_pages is not empty the page must match one of them; it must
+   * match none of exclude_pages.
+   *
+   * @generated from field: repeated string include_pages = 9;
+   */
+  includePages: string[];
+
+  /**
+   * @generated from field: repeated string exclude_pages = 10;
+   */
+  excludePages: string[];
+
+  /**
+   * Seconds a queued visitor whose widget went away (page navigation, flaky
+   * network) keeps its place before the request is abandoned (default 60).
+   *
+   * @generated from field: uint32 queue_hold_seconds = 11;
+   */
+  queueHoldSeconds: number;
+
+  /**
+   * Seconds without a message after which an active chat ends as inactive
+   * (default 600); both sides are warned inactivity_warning_seconds before
+   * (default 120).
+   *
+   * @generated from field: uint32 inactivity_timeout_seconds = 12;
+   */
+  inactivityTimeoutSeconds: number;
+
+  /**
+   * @generated from field: uint32 inactivity_warning_seconds = 13;
+   */
+  inactivityWarningSeconds: number;
 };
 
 /**

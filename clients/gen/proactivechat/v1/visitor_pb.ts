@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/visitor.proto.
  */
 export const file_proactivechat_v1_visitor: GenFile = /*@__PURE__*/
-  fileDesc("Ch5wcm9hY3RpdmVjaGF0L3YxL3Zpc2l0b3IucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEioQEKB1Zpc2l0b3ISCgoCaWQYASABKAkSDwoHc2l0ZV9pZBgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY3VycmVudF9wYWdlGAQgASgLMhoucHJvYWN0aXZlY2hhdC52MS5QYWdlVmlldxIWCg5hY3RpdmVfY2hhdF9pZBgFIAEoCSJVCghQYWdlVmlldxILCgN1cmwYASABKAkSDQoFdGl0bGUYAiABKAkSLQoJdmlld190aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLmAgoPVmlzaXRvclByZXNlbmNlEhIKCnZpc2l0b3JfaWQYASABKAkSDwoHc2l0ZV9pZBgCIAEoCRIwCgxjdXJyZW50X3BhZ2UYAyABKAsyGi5wcm9hY3RpdmVjaGF0LnYxLlBhZ2VWaWV3EjQKEHZpc2l0X3N0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KDHRpbWVfb25fc2l0ZRgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIwCgxvYnNlcnZlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDG9wZW5fc3RyZWFtcxgHIAEoDRI1CgplbmdhZ2VtZW50GAggASgOMiEucHJvYWN0aXZlY2hhdC52MS5FbmdhZ2VtZW50U3RhdGUSFgoOYWN0aXZlX2NoYXRfaWQYCSABKAkiPAoJS2VlcEFsaXZlEi8KC3NlcnZlcl90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCpxCg9FbmdhZ2VtZW50U3RhdGUSIAocRU5HQUdFTUVOVF9TVEFURV9VTlNQRUNJRklFRBAAEh0KGUVOR0FHRU1FTlRfU1RBVEVfQlJPV1NJTkcQARIdChlFTkdBR0VNRU5UX1NUQVRFX0NIQVRUSU5HEAJCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch5wcm9hY3RpdmVjaGF0L3YxL3Zpc2l0b3IucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEi2gMKB1Zpc2l0b3ISCgoCaWQYASABKAkSDwoHc2l0ZV9pZBgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY3VycmVudF9wYWdlGAQgASgLMhoucHJvYWN0aXZlY2hhdC52MS5QYWdlVmlldxIWCg5hY3RpdmVfY2hhdF9pZBgFIAEoCRI1CgplbmdhZ2VtZW50GAYgASgOMiEucHJvYWN0aXZlY2hhdC52MS5FbmdhZ2VtZW50U3RhdGUSFQoNaW52aXRhdGlvbl9pZBgHIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYCCABKAkSMAoMZGVjbGluZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChB2aXNpdF9zdGFydF90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg52aXNpdF9lbmRfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoQbGFzdF9sYXVuY2hfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVQoIUGFnZVZpZXcSCwoDdXJsGAEgASgJEg0KBXRpdGxlGAIgASgJEi0KCXZpZXdfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi5gIKD1Zpc2l0b3JQcmVzZW5jZRISCgp2aXNpdG9yX2lkGAEgASgJEg8KB3NpdGVfaWQYAiABKAkSMAoMY3VycmVudF9wYWdlGAMgASgLMhoucHJvYWN0aXZlY2hhdC52MS5QYWdlVmlldxI0ChB2aXNpdF9zdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgx0aW1lX29uX3NpdGUYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMAoMb2JzZXJ2ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxvcGVuX3N0cmVhbXMYByABKA0SNQoKZW5nYWdlbWVudBgIIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuRW5nYWdlbWVudFN0YXRlEhYKDmFjdGl2ZV9jaGF0X2lkGAkgASgJIjwKCUtlZXBBbGl2ZRIvCgtzZXJ2ZXJfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqjQIKD0VuZ2FnZW1lbnRTdGF0ZRIgChxFTkdBR0VNRU5UX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZRU5HQUdFTUVOVF9TVEFURV9CUk9XU0lORxABEh0KGUVOR0FHRU1FTlRfU1RBVEVfQ0hBVFRJTkcQAhIcChhFTkdBR0VNRU5UX1NUQVRFX0lOVklURUQQAxIdChlFTkdBR0VNRU5UX1NUQVRFX0RFQ0xJTkVEEAQSIQodRU5HQUdFTUVOVF9TVEFURV9GSUxMSU5HX0ZPUk0QBRIbChdFTkdBR0VNRU5UX1NUQVRFX1FVRVVFRBAGEh0KGUVOR0FHRU1FTlRfU1RBVEVfQUxFUlRJTkcQB0JNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Visitor is one person browsing a site, identified across page loads by the
@@ -49,6 +49,51 @@ export type Visitor = Message<"proactivechat.v1.Visitor"> & {
    * @generated from field: string active_chat_id = 5;
    */
   activeChatId: string;
+
+  /**
+   * @generated from field: proactivechat.v1.EngagementState engagement = 6;
+   */
+  engagement: EngagementState;
+
+  /**
+   * The visitor's latest invitation, if any.
+   *
+   * @generated from field: string invitation_id = 7;
+   */
+  invitationId: string;
+
+  /**
+   * The visitor's open chat request (queued or alerting), if any.
+   *
+   * @generated from field: string chat_request_id = 8;
+   */
+  chatRequestId: string;
+
+  /**
+   * When the visitor last refused or let an invitation expire.
+   *
+   * @generated from field: google.protobuf.Timestamp decline_time = 9;
+   */
+  declineTime?: Timestamp | undefined;
+
+  /**
+   * The current (or last) visit: it spans page loads and tabs.
+   *
+   * @generated from field: google.protobuf.Timestamp visit_start_time = 10;
+   */
+  visitStartTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp visit_end_time = 11;
+   */
+  visitEndTime?: Timestamp | undefined;
+
+  /**
+   * When the launching criteria last fired for this visitor: at most once a visit.
+   *
+   * @generated from field: google.protobuf.Timestamp last_launch_time = 12;
+   */
+  lastLaunchTime?: Timestamp | undefined;
 };
 
 /**
@@ -199,6 +244,42 @@ export enum EngagementState {
    * @generated from enum value: ENGAGEMENT_STATE_CHATTING = 2;
    */
   CHATTING = 2,
+
+  /**
+   * Shown an invitation, not answered yet.
+   *
+   * @generated from enum value: ENGAGEMENT_STATE_INVITED = 3;
+   */
+  INVITED = 3,
+
+  /**
+   * Refused an invitation (or let it expire); not invited again until the
+   * site's re-invite cooldown has passed.
+   *
+   * @generated from enum value: ENGAGEMENT_STATE_DECLINED = 4;
+   */
+  DECLINED = 4,
+
+  /**
+   * Accepted an invitation; the data-collection form is shown.
+   *
+   * @generated from enum value: ENGAGEMENT_STATE_FILLING_FORM = 5;
+   */
+  FILLING_FORM = 5,
+
+  /**
+   * The chat request waits in the site's queue.
+   *
+   * @generated from enum value: ENGAGEMENT_STATE_QUEUED = 6;
+   */
+  QUEUED = 6,
+
+  /**
+   * An agent is being alerted of the visitor's chat request.
+   *
+   * @generated from enum value: ENGAGEMENT_STATE_ALERTING = 7;
+   */
+  ALERTING = 7,
 }
 
 /**

@@ -54,6 +54,11 @@ const (
 	// AdminServiceListOnlineVisitorsProcedure is the fully-qualified name of the AdminService's
 	// ListOnlineVisitors RPC.
 	AdminServiceListOnlineVisitorsProcedure = "/proactivechat.v1.AdminService/ListOnlineVisitors"
+	// AdminServiceListQueueProcedure is the fully-qualified name of the AdminService's ListQueue RPC.
+	AdminServiceListQueueProcedure = "/proactivechat.v1.AdminService/ListQueue"
+	// AdminServiceListRoutingDecisionsProcedure is the fully-qualified name of the AdminService's
+	// ListRoutingDecisions RPC.
+	AdminServiceListRoutingDecisionsProcedure = "/proactivechat.v1.AdminService/ListRoutingDecisions"
 )
 
 // AdminServiceClient is a client for the proactivechat.v1.AdminService service.
@@ -73,6 +78,10 @@ type AdminServiceClient interface {
 	UpdateAgent(context.Context, *connect.Request[v1.UpdateAgentRequest]) (*connect.Response[v1.UpdateAgentResponse], error)
 	// ListOnlineVisitors is the presence snapshot of a site.
 	ListOnlineVisitors(context.Context, *connect.Request[v1.ListOnlineVisitorsRequest]) (*connect.Response[v1.ListOnlineVisitorsResponse], error)
+	// ListQueue is a site's open chat requests, first in first out.
+	ListQueue(context.Context, *connect.Request[v1.ListQueueRequest]) (*connect.Response[v1.ListQueueResponse], error)
+	// ListRoutingDecisions is a site's recent routing decisions, newest first.
+	ListRoutingDecisions(context.Context, *connect.Request[v1.ListRoutingDecisionsRequest]) (*connect.Response[v1.ListRoutingDecisionsResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the proactivechat.v1.AdminService service. By
@@ -145,20 +154,36 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listQueue: connect.NewClient[v1.ListQueueRequest, v1.ListQueueResponse](
+			httpClient,
+			baseURL+AdminServiceListQueueProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListQueue")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listRoutingDecisions: connect.NewClient[v1.ListRoutingDecisionsRequest, v1.ListRoutingDecisionsResponse](
+			httpClient,
+			baseURL+AdminServiceListRoutingDecisionsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListRoutingDecisions")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // adminServiceClient implements AdminServiceClient.
 type adminServiceClient struct {
-	createSite         *connect.Client[v1.CreateSiteRequest, v1.CreateSiteResponse]
-	getSite            *connect.Client[v1.GetSiteRequest, v1.GetSiteResponse]
-	listSites          *connect.Client[v1.ListSitesRequest, v1.ListSitesResponse]
-	updateSite         *connect.Client[v1.UpdateSiteRequest, v1.UpdateSiteResponse]
-	createAgent        *connect.Client[v1.CreateAgentRequest, v1.CreateAgentResponse]
-	getAgent           *connect.Client[v1.GetAgentRequest, v1.GetAgentResponse]
-	listAgents         *connect.Client[v1.ListAgentsRequest, v1.ListAgentsResponse]
-	updateAgent        *connect.Client[v1.UpdateAgentRequest, v1.UpdateAgentResponse]
-	listOnlineVisitors *connect.Client[v1.ListOnlineVisitorsRequest, v1.ListOnlineVisitorsResponse]
+	createSite           *connect.Client[v1.CreateSiteRequest, v1.CreateSiteResponse]
+	getSite              *connect.Client[v1.GetSiteRequest, v1.GetSiteResponse]
+	listSites            *connect.Client[v1.ListSitesRequest, v1.ListSitesResponse]
+	updateSite           *connect.Client[v1.UpdateSiteRequest, v1.UpdateSiteResponse]
+	createAgent          *connect.Client[v1.CreateAgentRequest, v1.CreateAgentResponse]
+	getAgent             *connect.Client[v1.GetAgentRequest, v1.GetAgentResponse]
+	listAgents           *connect.Client[v1.ListAgentsRequest, v1.ListAgentsResponse]
+	updateAgent          *connect.Client[v1.UpdateAgentRequest, v1.UpdateAgentResponse]
+	listOnlineVisitors   *connect.Client[v1.ListOnlineVisitorsRequest, v1.ListOnlineVisitorsResponse]
+	listQueue            *connect.Client[v1.ListQueueRequest, v1.ListQueueResponse]
+	listRoutingDecisions *connect.Client[v1.ListRoutingDecisionsRequest, v1.ListRoutingDecisionsResponse]
 }
 
 // CreateSite calls proactivechat.v1.AdminService.CreateSite.
@@ -206,6 +231,16 @@ func (c *adminServiceClient) ListOnlineVisitors(ctx context.Context, req *connec
 	return c.listOnlineVisitors.CallUnary(ctx, req)
 }
 
+// ListQueue calls proactivechat.v1.AdminService.ListQueue.
+func (c *adminServiceClient) ListQueue(ctx context.Context, req *connect.Request[v1.ListQueueRequest]) (*connect.Response[v1.ListQueueResponse], error) {
+	return c.listQueue.CallUnary(ctx, req)
+}
+
+// ListRoutingDecisions calls proactivechat.v1.AdminService.ListRoutingDecisions.
+func (c *adminServiceClient) ListRoutingDecisions(ctx context.Context, req *connect.Request[v1.ListRoutingDecisionsRequest]) (*connect.Response[v1.ListRoutingDecisionsResponse], error) {
+	return c.listRoutingDecisions.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the proactivechat.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateSite adds a site. Proactive chat stays disabled unless the request enables it.
@@ -223,6 +258,10 @@ type AdminServiceHandler interface {
 	UpdateAgent(context.Context, *connect.Request[v1.UpdateAgentRequest]) (*connect.Response[v1.UpdateAgentResponse], error)
 	// ListOnlineVisitors is the presence snapshot of a site.
 	ListOnlineVisitors(context.Context, *connect.Request[v1.ListOnlineVisitorsRequest]) (*connect.Response[v1.ListOnlineVisitorsResponse], error)
+	// ListQueue is a site's open chat requests, first in first out.
+	ListQueue(context.Context, *connect.Request[v1.ListQueueRequest]) (*connect.Response[v1.ListQueueResponse], error)
+	// ListRoutingDecisions is a site's recent routing decisions, newest first.
+	ListRoutingDecisions(context.Context, *connect.Request[v1.ListRoutingDecisionsRequest]) (*connect.Response[v1.ListRoutingDecisionsResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -291,6 +330,20 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceListQueueHandler := connect.NewUnaryHandler(
+		AdminServiceListQueueProcedure,
+		svc.ListQueue,
+		connect.WithSchema(adminServiceMethods.ByName("ListQueue")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListRoutingDecisionsHandler := connect.NewUnaryHandler(
+		AdminServiceListRoutingDecisionsProcedure,
+		svc.ListRoutingDecisions,
+		connect.WithSchema(adminServiceMethods.ByName("ListRoutingDecisions")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateSiteProcedure:
@@ -311,6 +364,10 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceUpdateAgentHandler.ServeHTTP(w, r)
 		case AdminServiceListOnlineVisitorsProcedure:
 			adminServiceListOnlineVisitorsHandler.ServeHTTP(w, r)
+		case AdminServiceListQueueProcedure:
+			adminServiceListQueueHandler.ServeHTTP(w, r)
+		case AdminServiceListRoutingDecisionsProcedure:
+			adminServiceListRoutingDecisionsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -354,4 +411,12 @@ func (UnimplementedAdminServiceHandler) UpdateAgent(context.Context, *connect.Re
 
 func (UnimplementedAdminServiceHandler) ListOnlineVisitors(context.Context, *connect.Request[v1.ListOnlineVisitorsRequest]) (*connect.Response[v1.ListOnlineVisitorsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.ListOnlineVisitors is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListQueue(context.Context, *connect.Request[v1.ListQueueRequest]) (*connect.Response[v1.ListQueueResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.ListQueue is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListRoutingDecisions(context.Context, *connect.Request[v1.ListRoutingDecisionsRequest]) (*connect.Response[v1.ListRoutingDecisionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.ListRoutingDecisions is not implemented"))
 }

@@ -41,6 +41,17 @@ const (
 	AgentServiceWatchPresenceProcedure = "/proactivechat.v1.AgentService/WatchPresence"
 	// AgentServiceStartChatProcedure is the fully-qualified name of the AgentService's StartChat RPC.
 	AgentServiceStartChatProcedure = "/proactivechat.v1.AgentService/StartChat"
+	// AgentServiceWatchAgentProcedure is the fully-qualified name of the AgentService's WatchAgent RPC.
+	AgentServiceWatchAgentProcedure = "/proactivechat.v1.AgentService/WatchAgent"
+	// AgentServiceAcceptChatRequestProcedure is the fully-qualified name of the AgentService's
+	// AcceptChatRequest RPC.
+	AgentServiceAcceptChatRequestProcedure = "/proactivechat.v1.AgentService/AcceptChatRequest"
+	// AgentServiceDeclineChatRequestProcedure is the fully-qualified name of the AgentService's
+	// DeclineChatRequest RPC.
+	AgentServiceDeclineChatRequestProcedure = "/proactivechat.v1.AgentService/DeclineChatRequest"
+	// AgentServiceInviteVisitorProcedure is the fully-qualified name of the AgentService's
+	// InviteVisitor RPC.
+	AgentServiceInviteVisitorProcedure = "/proactivechat.v1.AgentService/InviteVisitor"
 )
 
 // AgentServiceClient is a client for the proactivechat.v1.AgentService service.
@@ -53,6 +64,20 @@ type AgentServiceClient interface {
 	// StartChat lets the agent initiate a chat with a visitor who is on one
 	// of the agent's sites.
 	StartChat(context.Context, *connect.Request[v1.StartChatRequest]) (*connect.Response[v1.StartChatResponse], error)
+	// WatchAgent is the agent console's stream: a snapshot of the agent, the
+	// queue of its sites and its pending alerts, then every change. The agent
+	// is connected while it is open; an agent whose streams stay closed past
+	// the grace period goes offline and its alerts move on.
+	WatchAgent(context.Context, *connect.Request[v1.WatchAgentRequest]) (*connect.ServerStreamForClient[v1.WatchAgentResponse], error)
+	// AcceptChatRequest claims a chat request offered to the agent (or still
+	// waiting in the queue of one of its sites) and starts the chat. Exactly
+	// one of several concurrent claims wins.
+	AcceptChatRequest(context.Context, *connect.Request[v1.AcceptChatRequestRequest]) (*connect.Response[v1.AcceptChatRequestResponse], error)
+	// DeclineChatRequest passes an alert on to the next available agent.
+	DeclineChatRequest(context.Context, *connect.Request[v1.DeclineChatRequestRequest]) (*connect.Response[v1.DeclineChatRequestResponse], error)
+	// InviteVisitor invites a visitor chosen from the presence list; the
+	// with-invite flow follows.
+	InviteVisitor(context.Context, *connect.Request[v1.InviteVisitorRequest]) (*connect.Response[v1.InviteVisitorResponse], error)
 }
 
 // NewAgentServiceClient constructs a client for the proactivechat.v1.AgentService service. By
@@ -84,14 +109,42 @@ func NewAgentServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(agentServiceMethods.ByName("StartChat")),
 			connect.WithClientOptions(opts...),
 		),
+		watchAgent: connect.NewClient[v1.WatchAgentRequest, v1.WatchAgentResponse](
+			httpClient,
+			baseURL+AgentServiceWatchAgentProcedure,
+			connect.WithSchema(agentServiceMethods.ByName("WatchAgent")),
+			connect.WithClientOptions(opts...),
+		),
+		acceptChatRequest: connect.NewClient[v1.AcceptChatRequestRequest, v1.AcceptChatRequestResponse](
+			httpClient,
+			baseURL+AgentServiceAcceptChatRequestProcedure,
+			connect.WithSchema(agentServiceMethods.ByName("AcceptChatRequest")),
+			connect.WithClientOptions(opts...),
+		),
+		declineChatRequest: connect.NewClient[v1.DeclineChatRequestRequest, v1.DeclineChatRequestResponse](
+			httpClient,
+			baseURL+AgentServiceDeclineChatRequestProcedure,
+			connect.WithSchema(agentServiceMethods.ByName("DeclineChatRequest")),
+			connect.WithClientOptions(opts...),
+		),
+		inviteVisitor: connect.NewClient[v1.InviteVisitorRequest, v1.InviteVisitorResponse](
+			httpClient,
+			baseURL+AgentServiceInviteVisitorProcedure,
+			connect.WithSchema(agentServiceMethods.ByName("InviteVisitor")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // agentServiceClient implements AgentServiceClient.
 type agentServiceClient struct {
-	setAgentStatus *connect.Client[v1.SetAgentStatusRequest, v1.SetAgentStatusResponse]
-	watchPresence  *connect.Client[v1.WatchPresenceRequest, v1.WatchPresenceResponse]
-	startChat      *connect.Client[v1.StartChatRequest, v1.StartChatResponse]
+	setAgentStatus     *connect.Client[v1.SetAgentStatusRequest, v1.SetAgentStatusResponse]
+	watchPresence      *connect.Client[v1.WatchPresenceRequest, v1.WatchPresenceResponse]
+	startChat          *connect.Client[v1.StartChatRequest, v1.StartChatResponse]
+	watchAgent         *connect.Client[v1.WatchAgentRequest, v1.WatchAgentResponse]
+	acceptChatRequest  *connect.Client[v1.AcceptChatRequestRequest, v1.AcceptChatRequestResponse]
+	declineChatRequest *connect.Client[v1.DeclineChatRequestRequest, v1.DeclineChatRequestResponse]
+	inviteVisitor      *connect.Client[v1.InviteVisitorRequest, v1.InviteVisitorResponse]
 }
 
 // SetAgentStatus calls proactivechat.v1.AgentService.SetAgentStatus.
@@ -109,6 +162,26 @@ func (c *agentServiceClient) StartChat(ctx context.Context, req *connect.Request
 	return c.startChat.CallUnary(ctx, req)
 }
 
+// WatchAgent calls proactivechat.v1.AgentService.WatchAgent.
+func (c *agentServiceClient) WatchAgent(ctx context.Context, req *connect.Request[v1.WatchAgentRequest]) (*connect.ServerStreamForClient[v1.WatchAgentResponse], error) {
+	return c.watchAgent.CallServerStream(ctx, req)
+}
+
+// AcceptChatRequest calls proactivechat.v1.AgentService.AcceptChatRequest.
+func (c *agentServiceClient) AcceptChatRequest(ctx context.Context, req *connect.Request[v1.AcceptChatRequestRequest]) (*connect.Response[v1.AcceptChatRequestResponse], error) {
+	return c.acceptChatRequest.CallUnary(ctx, req)
+}
+
+// DeclineChatRequest calls proactivechat.v1.AgentService.DeclineChatRequest.
+func (c *agentServiceClient) DeclineChatRequest(ctx context.Context, req *connect.Request[v1.DeclineChatRequestRequest]) (*connect.Response[v1.DeclineChatRequestResponse], error) {
+	return c.declineChatRequest.CallUnary(ctx, req)
+}
+
+// InviteVisitor calls proactivechat.v1.AgentService.InviteVisitor.
+func (c *agentServiceClient) InviteVisitor(ctx context.Context, req *connect.Request[v1.InviteVisitorRequest]) (*connect.Response[v1.InviteVisitorResponse], error) {
+	return c.inviteVisitor.CallUnary(ctx, req)
+}
+
 // AgentServiceHandler is an implementation of the proactivechat.v1.AgentService service.
 type AgentServiceHandler interface {
 	// SetAgentStatus makes the agent available, away or offline.
@@ -119,6 +192,20 @@ type AgentServiceHandler interface {
 	// StartChat lets the agent initiate a chat with a visitor who is on one
 	// of the agent's sites.
 	StartChat(context.Context, *connect.Request[v1.StartChatRequest]) (*connect.Response[v1.StartChatResponse], error)
+	// WatchAgent is the agent console's stream: a snapshot of the agent, the
+	// queue of its sites and its pending alerts, then every change. The agent
+	// is connected while it is open; an agent whose streams stay closed past
+	// the grace period goes offline and its alerts move on.
+	WatchAgent(context.Context, *connect.Request[v1.WatchAgentRequest], *connect.ServerStream[v1.WatchAgentResponse]) error
+	// AcceptChatRequest claims a chat request offered to the agent (or still
+	// waiting in the queue of one of its sites) and starts the chat. Exactly
+	// one of several concurrent claims wins.
+	AcceptChatRequest(context.Context, *connect.Request[v1.AcceptChatRequestRequest]) (*connect.Response[v1.AcceptChatRequestResponse], error)
+	// DeclineChatRequest passes an alert on to the next available agent.
+	DeclineChatRequest(context.Context, *connect.Request[v1.DeclineChatRequestRequest]) (*connect.Response[v1.DeclineChatRequestResponse], error)
+	// InviteVisitor invites a visitor chosen from the presence list; the
+	// with-invite flow follows.
+	InviteVisitor(context.Context, *connect.Request[v1.InviteVisitorRequest]) (*connect.Response[v1.InviteVisitorResponse], error)
 }
 
 // NewAgentServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -146,6 +233,30 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(agentServiceMethods.ByName("StartChat")),
 		connect.WithHandlerOptions(opts...),
 	)
+	agentServiceWatchAgentHandler := connect.NewServerStreamHandler(
+		AgentServiceWatchAgentProcedure,
+		svc.WatchAgent,
+		connect.WithSchema(agentServiceMethods.ByName("WatchAgent")),
+		connect.WithHandlerOptions(opts...),
+	)
+	agentServiceAcceptChatRequestHandler := connect.NewUnaryHandler(
+		AgentServiceAcceptChatRequestProcedure,
+		svc.AcceptChatRequest,
+		connect.WithSchema(agentServiceMethods.ByName("AcceptChatRequest")),
+		connect.WithHandlerOptions(opts...),
+	)
+	agentServiceDeclineChatRequestHandler := connect.NewUnaryHandler(
+		AgentServiceDeclineChatRequestProcedure,
+		svc.DeclineChatRequest,
+		connect.WithSchema(agentServiceMethods.ByName("DeclineChatRequest")),
+		connect.WithHandlerOptions(opts...),
+	)
+	agentServiceInviteVisitorHandler := connect.NewUnaryHandler(
+		AgentServiceInviteVisitorProcedure,
+		svc.InviteVisitor,
+		connect.WithSchema(agentServiceMethods.ByName("InviteVisitor")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AgentService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AgentServiceSetAgentStatusProcedure:
@@ -154,6 +265,14 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 			agentServiceWatchPresenceHandler.ServeHTTP(w, r)
 		case AgentServiceStartChatProcedure:
 			agentServiceStartChatHandler.ServeHTTP(w, r)
+		case AgentServiceWatchAgentProcedure:
+			agentServiceWatchAgentHandler.ServeHTTP(w, r)
+		case AgentServiceAcceptChatRequestProcedure:
+			agentServiceAcceptChatRequestHandler.ServeHTTP(w, r)
+		case AgentServiceDeclineChatRequestProcedure:
+			agentServiceDeclineChatRequestHandler.ServeHTTP(w, r)
+		case AgentServiceInviteVisitorProcedure:
+			agentServiceInviteVisitorHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -173,4 +292,20 @@ func (UnimplementedAgentServiceHandler) WatchPresence(context.Context, *connect.
 
 func (UnimplementedAgentServiceHandler) StartChat(context.Context, *connect.Request[v1.StartChatRequest]) (*connect.Response[v1.StartChatResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.StartChat is not implemented"))
+}
+
+func (UnimplementedAgentServiceHandler) WatchAgent(context.Context, *connect.Request[v1.WatchAgentRequest], *connect.ServerStream[v1.WatchAgentResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.WatchAgent is not implemented"))
+}
+
+func (UnimplementedAgentServiceHandler) AcceptChatRequest(context.Context, *connect.Request[v1.AcceptChatRequestRequest]) (*connect.Response[v1.AcceptChatRequestResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.AcceptChatRequest is not implemented"))
+}
+
+func (UnimplementedAgentServiceHandler) DeclineChatRequest(context.Context, *connect.Request[v1.DeclineChatRequestRequest]) (*connect.Response[v1.DeclineChatRequestResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.DeclineChatRequest is not implemented"))
+}
+
+func (UnimplementedAgentServiceHandler) InviteVisitor(context.Context, *connect.Request[v1.InviteVisitorRequest]) (*connect.Response[v1.InviteVisitorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.InviteVisitor is not implemented"))
 }

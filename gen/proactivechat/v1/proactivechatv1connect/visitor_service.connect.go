@@ -42,6 +42,15 @@ const (
 	// VisitorServiceWatchVisitorProcedure is the fully-qualified name of the VisitorService's
 	// WatchVisitor RPC.
 	VisitorServiceWatchVisitorProcedure = "/proactivechat.v1.VisitorService/WatchVisitor"
+	// VisitorServiceRespondToInvitationProcedure is the fully-qualified name of the VisitorService's
+	// RespondToInvitation RPC.
+	VisitorServiceRespondToInvitationProcedure = "/proactivechat.v1.VisitorService/RespondToInvitation"
+	// VisitorServiceSubmitFormProcedure is the fully-qualified name of the VisitorService's SubmitForm
+	// RPC.
+	VisitorServiceSubmitFormProcedure = "/proactivechat.v1.VisitorService/SubmitForm"
+	// VisitorServiceLeaveQueueProcedure is the fully-qualified name of the VisitorService's LeaveQueue
+	// RPC.
+	VisitorServiceLeaveQueueProcedure = "/proactivechat.v1.VisitorService/LeaveQueue"
 )
 
 // VisitorServiceClient is a client for the proactivechat.v1.VisitorService service.
@@ -56,6 +65,13 @@ type VisitorServiceClient interface {
 	// It starts with the visitor's state, then the events of its active chat
 	// after resume_after_seq, then follows live.
 	WatchVisitor(context.Context, *connect.Request[v1.WatchVisitorRequest]) (*connect.ServerStreamForClient[v1.WatchVisitorResponse], error)
+	// RespondToInvitation is the visitor's Yes or No. Yes leads to the
+	// data-collection form, or straight to the queue when the site has none.
+	RespondToInvitation(context.Context, *connect.Request[v1.RespondToInvitationRequest]) (*connect.Response[v1.RespondToInvitationResponse], error)
+	// SubmitForm sends the data-collection form and queues the chat request.
+	SubmitForm(context.Context, *connect.Request[v1.SubmitFormRequest]) (*connect.Response[v1.SubmitFormResponse], error)
+	// LeaveQueue withdraws the visitor's chat request (the widget was closed).
+	LeaveQueue(context.Context, *connect.Request[v1.LeaveQueueRequest]) (*connect.Response[v1.LeaveQueueResponse], error)
 }
 
 // NewVisitorServiceClient constructs a client for the proactivechat.v1.VisitorService service. By
@@ -87,6 +103,24 @@ func NewVisitorServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(visitorServiceMethods.ByName("WatchVisitor")),
 			connect.WithClientOptions(opts...),
 		),
+		respondToInvitation: connect.NewClient[v1.RespondToInvitationRequest, v1.RespondToInvitationResponse](
+			httpClient,
+			baseURL+VisitorServiceRespondToInvitationProcedure,
+			connect.WithSchema(visitorServiceMethods.ByName("RespondToInvitation")),
+			connect.WithClientOptions(opts...),
+		),
+		submitForm: connect.NewClient[v1.SubmitFormRequest, v1.SubmitFormResponse](
+			httpClient,
+			baseURL+VisitorServiceSubmitFormProcedure,
+			connect.WithSchema(visitorServiceMethods.ByName("SubmitForm")),
+			connect.WithClientOptions(opts...),
+		),
+		leaveQueue: connect.NewClient[v1.LeaveQueueRequest, v1.LeaveQueueResponse](
+			httpClient,
+			baseURL+VisitorServiceLeaveQueueProcedure,
+			connect.WithSchema(visitorServiceMethods.ByName("LeaveQueue")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -95,6 +129,9 @@ type visitorServiceClient struct {
 	startVisitorSession *connect.Client[v1.StartVisitorSessionRequest, v1.StartVisitorSessionResponse]
 	reportPageView      *connect.Client[v1.ReportPageViewRequest, v1.ReportPageViewResponse]
 	watchVisitor        *connect.Client[v1.WatchVisitorRequest, v1.WatchVisitorResponse]
+	respondToInvitation *connect.Client[v1.RespondToInvitationRequest, v1.RespondToInvitationResponse]
+	submitForm          *connect.Client[v1.SubmitFormRequest, v1.SubmitFormResponse]
+	leaveQueue          *connect.Client[v1.LeaveQueueRequest, v1.LeaveQueueResponse]
 }
 
 // StartVisitorSession calls proactivechat.v1.VisitorService.StartVisitorSession.
@@ -112,6 +149,21 @@ func (c *visitorServiceClient) WatchVisitor(ctx context.Context, req *connect.Re
 	return c.watchVisitor.CallServerStream(ctx, req)
 }
 
+// RespondToInvitation calls proactivechat.v1.VisitorService.RespondToInvitation.
+func (c *visitorServiceClient) RespondToInvitation(ctx context.Context, req *connect.Request[v1.RespondToInvitationRequest]) (*connect.Response[v1.RespondToInvitationResponse], error) {
+	return c.respondToInvitation.CallUnary(ctx, req)
+}
+
+// SubmitForm calls proactivechat.v1.VisitorService.SubmitForm.
+func (c *visitorServiceClient) SubmitForm(ctx context.Context, req *connect.Request[v1.SubmitFormRequest]) (*connect.Response[v1.SubmitFormResponse], error) {
+	return c.submitForm.CallUnary(ctx, req)
+}
+
+// LeaveQueue calls proactivechat.v1.VisitorService.LeaveQueue.
+func (c *visitorServiceClient) LeaveQueue(ctx context.Context, req *connect.Request[v1.LeaveQueueRequest]) (*connect.Response[v1.LeaveQueueResponse], error) {
+	return c.leaveQueue.CallUnary(ctx, req)
+}
+
 // VisitorServiceHandler is an implementation of the proactivechat.v1.VisitorService service.
 type VisitorServiceHandler interface {
 	// StartVisitorSession begins a visitor session, or resumes the one whose
@@ -124,6 +176,13 @@ type VisitorServiceHandler interface {
 	// It starts with the visitor's state, then the events of its active chat
 	// after resume_after_seq, then follows live.
 	WatchVisitor(context.Context, *connect.Request[v1.WatchVisitorRequest], *connect.ServerStream[v1.WatchVisitorResponse]) error
+	// RespondToInvitation is the visitor's Yes or No. Yes leads to the
+	// data-collection form, or straight to the queue when the site has none.
+	RespondToInvitation(context.Context, *connect.Request[v1.RespondToInvitationRequest]) (*connect.Response[v1.RespondToInvitationResponse], error)
+	// SubmitForm sends the data-collection form and queues the chat request.
+	SubmitForm(context.Context, *connect.Request[v1.SubmitFormRequest]) (*connect.Response[v1.SubmitFormResponse], error)
+	// LeaveQueue withdraws the visitor's chat request (the widget was closed).
+	LeaveQueue(context.Context, *connect.Request[v1.LeaveQueueRequest]) (*connect.Response[v1.LeaveQueueResponse], error)
 }
 
 // NewVisitorServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -151,6 +210,24 @@ func NewVisitorServiceHandler(svc VisitorServiceHandler, opts ...connect.Handler
 		connect.WithSchema(visitorServiceMethods.ByName("WatchVisitor")),
 		connect.WithHandlerOptions(opts...),
 	)
+	visitorServiceRespondToInvitationHandler := connect.NewUnaryHandler(
+		VisitorServiceRespondToInvitationProcedure,
+		svc.RespondToInvitation,
+		connect.WithSchema(visitorServiceMethods.ByName("RespondToInvitation")),
+		connect.WithHandlerOptions(opts...),
+	)
+	visitorServiceSubmitFormHandler := connect.NewUnaryHandler(
+		VisitorServiceSubmitFormProcedure,
+		svc.SubmitForm,
+		connect.WithSchema(visitorServiceMethods.ByName("SubmitForm")),
+		connect.WithHandlerOptions(opts...),
+	)
+	visitorServiceLeaveQueueHandler := connect.NewUnaryHandler(
+		VisitorServiceLeaveQueueProcedure,
+		svc.LeaveQueue,
+		connect.WithSchema(visitorServiceMethods.ByName("LeaveQueue")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.VisitorService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case VisitorServiceStartVisitorSessionProcedure:
@@ -159,6 +236,12 @@ func NewVisitorServiceHandler(svc VisitorServiceHandler, opts ...connect.Handler
 			visitorServiceReportPageViewHandler.ServeHTTP(w, r)
 		case VisitorServiceWatchVisitorProcedure:
 			visitorServiceWatchVisitorHandler.ServeHTTP(w, r)
+		case VisitorServiceRespondToInvitationProcedure:
+			visitorServiceRespondToInvitationHandler.ServeHTTP(w, r)
+		case VisitorServiceSubmitFormProcedure:
+			visitorServiceSubmitFormHandler.ServeHTTP(w, r)
+		case VisitorServiceLeaveQueueProcedure:
+			visitorServiceLeaveQueueHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -178,4 +261,16 @@ func (UnimplementedVisitorServiceHandler) ReportPageView(context.Context, *conne
 
 func (UnimplementedVisitorServiceHandler) WatchVisitor(context.Context, *connect.Request[v1.WatchVisitorRequest], *connect.ServerStream[v1.WatchVisitorResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.VisitorService.WatchVisitor is not implemented"))
+}
+
+func (UnimplementedVisitorServiceHandler) RespondToInvitation(context.Context, *connect.Request[v1.RespondToInvitationRequest]) (*connect.Response[v1.RespondToInvitationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.VisitorService.RespondToInvitation is not implemented"))
+}
+
+func (UnimplementedVisitorServiceHandler) SubmitForm(context.Context, *connect.Request[v1.SubmitFormRequest]) (*connect.Response[v1.SubmitFormResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.VisitorService.SubmitForm is not implemented"))
+}
+
+func (UnimplementedVisitorServiceHandler) LeaveQueue(context.Context, *connect.Request[v1.LeaveQueueRequest]) (*connect.Response[v1.LeaveQueueResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.VisitorService.LeaveQueue is not implemented"))
 }

@@ -1,0 +1,187 @@
+package domain
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// agentConns counts each agent's open WatchAgent streams: an agent is
+// connected while one is open.
+type agentConns struct {
+	mu   sync.Mutex
+	open map[string]int
+}
+
+func (c *agentConns) add(agentID string, delta int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.open[agentID] += delta
+	n := c.open[agentID]
+	if n == 0 {
+		delete(c.open, agentID)
+	}
+	return n
+}
+
+// Alert offers a chat request to an agent.
+type Alert struct {
+	Request ChatRequest
+	Reason  string
+	// Visitor is the visitor's presence now; zero when not online.
+	Visitor Presence
+}
+
+// AgentSnapshot is the first message of an agent's stream.
+type AgentSnapshot struct {
+	Agent  *Agent
+	Queue  []*ChatRequest
+	Alerts []Alert
+}
+
+// AgentUpdate is one message of an agent's stream: exactly one field is set.
+type AgentUpdate struct {
+	Snapshot       *AgentSnapshot
+	Alert          *Alert
+	AlertWithdrawn *AlertWithdrawn
+	QueueChanged   *ChatRequest
+	AgentChanged   *Agent
+	KeepAlive      time.Time
+}
+
+// WatchAgent is the agent console's stream: a snapshot of the agent, the
+// queue of its sites and its alerts, then every change, until ctx ends or
+// send fails. While it is open the agent is connected; when the agent's
+// last stream has been closed for the agent grace period, the agent goes
+// offline and its alerts move on to other agents. Its chats stay: a console
+// reload or a short network loss must not end them, and a chat nobody
+// writes in ends by the inactivity timeout.
+func (s *Service) WatchAgent(ctx context.Context, agentID string, send func(AgentUpdate) error) error {
+	agent, err := s.GetAgent(ctx, agentID)
+	if err != nil {
+		return err
+	}
+	if s.agents.add(agentID, 1) == 1 {
+		s.timers.cancel("agent/" + agentID)
+	}
+	defer func() {
+		if s.agents.add(agentID, -1) == 0 {
+			s.timers.at("agent/"+agentID, s.clock.Now().Add(s.agentGrace), func() { s.agentGone(agentID) })
+		}
+	}()
+	ticker := newTicker(s.clock, s.keepAlive)
+	defer ticker.stop()
+	for {
+		subs := []Subscription{s.broker.Subscribe(agentTopic(agentID))}
+		for _, site := range agent.SiteIDs {
+			subs = append(subs, s.broker.Subscribe(queueTopic(site)))
+		}
+		err := s.sendAgentSnapshot(ctx, agentID, send)
+		if err == nil {
+			err = s.followAgent(ctx, subs, ticker, send)
+		}
+		for _, sub := range subs {
+			sub.Close()
+		}
+		if err != errResubscribe {
+			return err
+		}
+	}
+}
+
+func (s *Service) sendAgentSnapshot(ctx context.Context, agentID string, send func(AgentUpdate) error) error {
+	snap := &AgentSnapshot{Queue: []*ChatRequest{}}
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		if snap.Agent, err = tx.Agent(agentID); err != nil {
+			return err
+		}
+		for _, site := range snap.Agent.SiteIDs {
+			reqs, err := tx.OpenChatRequests(site)
+			if err != nil {
+				return err
+			}
+			snap.Queue = append(snap.Queue, reqs...)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range snap.Queue {
+		if r.State == RequestAlerting && r.AlertedAgentID == agentID {
+			snap.Alerts = append(snap.Alerts, s.alertFor(*r, ""))
+		}
+	}
+	return send(AgentUpdate{Snapshot: snap})
+}
+
+func (s *Service) alertFor(req ChatRequest, reason string) Alert {
+	p, _ := s.presence.get(req.VisitorID)
+	return Alert{Request: req, Reason: reason, Visitor: p}
+}
+
+func (s *Service) followAgent(ctx context.Context, subs []Subscription, ticker *ticker, send func(AgentUpdate) error) error {
+	merged := make(chan any)
+	done := make(chan struct{})
+	defer close(done)
+	for _, sub := range subs {
+		go func() {
+			for ev := range sub.Events() {
+				select {
+				case merged <- ev:
+				case <-done:
+					return
+				}
+			}
+			select {
+			case merged <- errResubscribe:
+			case <-done:
+			}
+		}()
+	}
+	for {
+		var u AgentUpdate
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.Done():
+			return errShuttingDown
+		case now := <-ticker.c:
+			u.KeepAlive = now
+		case ev := <-merged:
+			switch ev := ev.(type) {
+			case error:
+				return ev
+			case AlertEvent:
+				a := s.alertFor(ev.Request, ev.Reason)
+				u.Alert = &a
+			case AlertWithdrawn:
+				u.AlertWithdrawn = &ev
+			case QueueEvent:
+				u.QueueChanged = &ev.Request
+			case AgentChanged:
+				u.AgentChanged = &ev.Agent
+			default:
+				continue
+			}
+		}
+		if err := send(u); err != nil {
+			return err
+		}
+	}
+}
+
+// agentGone is the agent grace timer: the agent's console has been gone
+// for the grace period.
+func (s *Service) agentGone(agentID string) {
+	s.agents.mu.Lock()
+	back := s.agents.open[agentID] > 0
+	s.agents.mu.Unlock()
+	if back {
+		return
+	}
+	if _, err := s.SetAgentStatus(s.ctx, agentID, StatusOffline); err != nil && s.ctx.Err() == nil {
+		s.log.Error("taking a disconnected agent offline failed", "agent", agentID, "err", err)
+	}
+}

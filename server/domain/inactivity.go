@@ -1,0 +1,58 @@
+package domain
+
+// scheduleInactivity arms a chat's inactivity timer from its last activity:
+// first the warning, then the end.
+func (s *Service) scheduleInactivity(chat *Chat, pc ProactiveChatSettings) {
+	warnAt := chat.LastActivityTime.Add(pc.InactivityTimeout() - pc.InactivityWarning())
+	s.timers.at("idle/"+chat.ID, warnAt, func() { s.checkInactivity(chat.ID) })
+}
+
+// checkInactivity warns both sides of a quiet chat, or ends it as inactive
+// once the timeout has passed since the last activity.
+func (s *Service) checkInactivity(chatID string) {
+	err := s.store.Update(s.ctx, func(tx WriteTx) error {
+		chat, err := tx.Chat(chatID)
+		if err != nil || chat.State != ChatStateActive {
+			return err
+		}
+		site, err := tx.Site(chat.SiteID)
+		if err != nil {
+			return err
+		}
+		pc := site.ProactiveChat
+		now := s.clock.Now()
+		endAt := chat.LastActivityTime.Add(pc.InactivityTimeout())
+		if !now.Before(endAt) {
+			p := chat.Visitor
+			if chat.hasLeft(RoleVisitor) {
+				p = chat.Agent
+			}
+			return s.leave(tx, chat, p, EndInactive)
+		}
+		if now.Before(endAt.Add(-pc.InactivityWarning())) {
+			tx.OnCommit(func() { s.scheduleInactivity(chat, pc) }) // activity moved it
+			return nil
+		}
+		last, err := tx.ChatEvents(chat.ID, chat.LastSeq-1, 1)
+		if err != nil {
+			return err
+		}
+		var events []ChatEvent
+		if len(last) == 0 || last[0].InactivityWarning == nil {
+			warn := s.nextEvent(chat)
+			warn.InactivityWarning = &InactivityWarning{EndTime: endAt}
+			events = append(events, warn)
+			if err := putAll(tx, chat, nil, nil, warn); err != nil {
+				return err
+			}
+		}
+		tx.OnCommit(func() {
+			s.publishChatEvents(events...)
+			s.timers.at("idle/"+chat.ID, endAt, func() { s.checkInactivity(chat.ID) })
+		})
+		return nil
+	})
+	if err != nil && s.ctx.Err() == nil {
+		s.log.Error("inactivity check failed", "chat", chatID, "err", err)
+	}
+}

@@ -1,0 +1,183 @@
+package domain
+
+import (
+	"time"
+)
+
+// The launching criteria run on the server, from presence: a visitor who
+// has been on a site with proactive chat enabled for the configured seconds
+// (counted across page loads, from the visit's start), on a page the
+// conditions allow, gets the site's flow once a visit — an invitation
+// (with invite) or an alert to the first available agent (without invite).
+// One timer per visitor on a site, not a polling loop.
+
+// scheduleLaunch (re)arms a visitor's launch timer from the site's current
+// settings. It is called when a visit starts, on page views, when settings
+// change, and when an agent frees up for sites that invite only when someone
+// can answer.
+func (s *Service) scheduleLaunch(visitorID string) {
+	key := "launch/" + visitorID
+	p, online := s.presence.get(visitorID)
+	if !online {
+		s.timers.cancel(key)
+		return
+	}
+	var site *Site
+	var visitor *Visitor
+	err := s.store.View(s.ctx, func(tx ReadTx) error {
+		var err error
+		if visitor, err = tx.Visitor(visitorID); err != nil {
+			return err
+		}
+		site, err = tx.Site(visitor.SiteID)
+		return err
+	})
+	if err != nil {
+		s.timers.cancel(key)
+		return
+	}
+	due, ok := s.launchDue(site, visitor, p)
+	if !ok {
+		s.timers.cancel(key)
+		return
+	}
+	s.timers.at(key, due, func() { s.launch(visitorID) })
+}
+
+// launchDue says when the visitor's launch is due, and whether it can be at
+// all in this visit.
+func (s *Service) launchDue(site *Site, v *Visitor, p Presence) (time.Time, bool) {
+	pc := site.ProactiveChat
+	if !pc.Enabled || pc.Mode == ModeUnspecified || !pc.PageAllowed(p.CurrentPage.URL) {
+		return time.Time{}, false
+	}
+	if !v.LastLaunchTime.IsZero() && !v.LastLaunchTime.Before(p.VisitStartTime) {
+		return time.Time{}, false // once a visit
+	}
+	switch v.Engagement {
+	case EngagementUnspecified, EngagementBrowsing:
+	case EngagementDeclined:
+	default:
+		return time.Time{}, false
+	}
+	due := p.VisitStartTime.Add(pc.LaunchAfter())
+	if !v.DeclineTime.IsZero() {
+		if pc.ReinviteCooldown() == 0 {
+			return time.Time{}, false // refused: not again for this visitor
+		}
+		due = maxTime(due, v.DeclineTime.Add(pc.ReinviteCooldown()))
+	}
+	return due, true
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// launch runs the site's flow for a visitor whose launch is due, checking
+// everything again in the transaction.
+func (s *Service) launch(visitorID string) {
+	p, online := s.presence.get(visitorID)
+	if !online {
+		return
+	}
+	err := s.store.Update(s.ctx, func(tx WriteTx) error {
+		visitor, err := tx.Visitor(visitorID)
+		if err != nil {
+			return err
+		}
+		site, err := tx.Site(visitor.SiteID)
+		if err != nil {
+			return err
+		}
+		due, ok := s.launchDue(site, visitor, p)
+		if !ok || s.clock.Now().Before(due) {
+			return nil
+		}
+		if site.ProactiveChat.Mode == ModeWithInvite {
+			// Invite only when someone can answer: the visitor stays
+			// eligible, and route() looks again when an agent frees up.
+			pool, err := newAgentPool(tx, site.ID)
+			if err != nil || !pool.anyFree(nil) {
+				return err
+			}
+			_, err = s.invite(tx, site, visitor, "")
+			return err
+		}
+		visitor.LastLaunchTime = s.clock.Now()
+		return s.enqueue(tx, site, visitor, RequestPresence, nil, p)
+	})
+	if err != nil && s.ctx.Err() == nil {
+		s.log.Error("launch failed", "visitor", visitorID, "err", err)
+	}
+}
+
+// visitBegan persists a new visit's start and arms the launch timer.
+func (s *Service) visitBegan(visitor *Visitor, start time.Time) {
+	if !visitor.VisitStartTime.Equal(start) || !visitor.VisitEndTime.IsZero() {
+		err := s.store.Update(s.ctx, func(tx WriteTx) error {
+			v, err := tx.Visitor(visitor.ID)
+			if err != nil {
+				return err
+			}
+			v.VisitStartTime = start
+			v.VisitEndTime = time.Time{}
+			return tx.PutVisitor(v)
+		})
+		if err != nil && s.ctx.Err() == nil {
+			s.log.Error("recording a visit failed", "visitor", visitor.ID, "err", err)
+		}
+	}
+	s.scheduleLaunch(visitor.ID)
+}
+
+// visitEnded is the departure of a visitor (no widget stream for the grace
+// period): its invitation is withdrawn, the form dropped, its chat left.
+// An open chat request is governed by the queue hold, which started when
+// the last stream closed.
+func (s *Service) visitEnded(visitorID string) {
+	s.timers.cancel("launch/" + visitorID)
+	err := s.store.Update(s.ctx, func(tx WriteTx) error {
+		v, err := tx.Visitor(visitorID)
+		if err != nil {
+			return err
+		}
+		v.VisitEndTime = s.clock.Now()
+		switch v.Engagement {
+		case EngagementInvited:
+			if err := s.closeInvitation(tx, v, InvitationWithdrawn); err != nil {
+				return err
+			}
+		case EngagementFillingForm:
+			v.Engagement = EngagementBrowsing
+		}
+		if err := tx.PutVisitor(v); err != nil {
+			return err
+		}
+		if v.ActiveChatID != "" {
+			chat, err := tx.Chat(v.ActiveChatID)
+			if err != nil {
+				return err
+			}
+			if chat.State == ChatStateActive {
+				return s.leave(tx, chat, chat.Visitor, EndUnspecified)
+			}
+		}
+		tx.OnCommit(func() { s.visitorUpdated(v) })
+		return nil
+	})
+	if err != nil && s.ctx.Err() == nil {
+		s.log.Error("ending a visit failed", "visitor", visitorID, "err", err)
+	}
+}
+
+// refreshSite applies changed settings to the visitors on the site now.
+func (s *Service) refreshSite(siteID string) {
+	for _, id := range s.presence.onSite(siteID) {
+		s.scheduleLaunch(id)
+	}
+	s.routeSoon(siteID)
+}

@@ -1,0 +1,353 @@
+package domain
+
+import (
+	"context"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// enqueue puts a visitor's chat request into the site's queue, in tx.
+func (s *Service) enqueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatRequestKind, form map[string]string, p Presence) error {
+	now := s.clock.Now()
+	req := &ChatRequest{
+		ID:             newID("req"),
+		SiteID:         site.ID,
+		VisitorID:      visitor.ID,
+		Kind:           kind,
+		State:          RequestQueued,
+		FormValues:     form,
+		EnqueueTime:    now,
+		PageURL:        p.CurrentPage.URL,
+		PageTitle:      p.CurrentPage.Title,
+		VisitStartTime: p.VisitStartTime,
+	}
+	if req.PageURL == "" {
+		req.PageURL, req.PageTitle = visitor.CurrentPage.URL, visitor.CurrentPage.Title
+	}
+	if p.OpenStreams == 0 {
+		// Queued while away (after a restart, say): the place is held.
+		req.HoldUntil = now.Add(s.holdFor(site, req))
+	}
+	visitor.Engagement = EngagementQueued
+	visitor.ChatRequestID = req.ID
+	if err := tx.PutChatRequest(req); err != nil {
+		return err
+	}
+	if err := tx.PutVisitor(visitor); err != nil {
+		return err
+	}
+	tx.OnCommit(func() {
+		s.visitorUpdated(visitor)
+		s.queueChanged(req)
+		if !req.HoldUntil.IsZero() {
+			s.timers.at("hold/"+req.ID, req.HoldUntil, func() { s.holdExpired(req.ID) })
+		}
+		s.routeSoon(site.ID)
+	})
+	return nil
+}
+
+// holdFor is how long a request keeps its place while its visitor is away:
+// the site's queue hold for a visitor who asked to chat; for a visitor who
+// has not (without invite), just the presence grace period.
+func (s *Service) holdFor(site *Site, req *ChatRequest) time.Duration {
+	if req.Kind == RequestPresence {
+		return s.grace
+	}
+	return site.ProactiveChat.QueueHold()
+}
+
+// Form value limits by type, where a field sets no max_length.
+var defaultMaxLength = map[FormFieldType]int{FieldText: 200, FieldTextarea: 2000, FieldEmail: 254, FieldPhone: 32}
+
+var phoneChars = regexp.MustCompile(`^\+?[0-9 ().\-]+$`)
+
+// CheckForm checks form values against a site's fields the way the widget
+// does: every required field present and not blank, every value of its
+// type and length, no unknown keys. Each failing key is a violation.
+func CheckForm(fields []FormField, values map[string]string) error {
+	var v Violations
+	for _, f := range fields {
+		name := "values." + f.Key
+		val := strings.TrimSpace(values[f.Key])
+		if val == "" {
+			if f.Required {
+				v.Add(name, "%s is required", f.Label)
+			}
+			continue
+		}
+		limit := int(f.MaxLength)
+		if limit == 0 {
+			limit = defaultMaxLength[f.Type]
+		}
+		if n := utf8.RuneCountInString(val); n > limit {
+			v.Add(name, "%s must be at most %d characters", f.Label, limit)
+			continue
+		}
+		switch f.Type {
+		case FieldEmail:
+			if a, err := mail.ParseAddress(val); err != nil || a.Address != val || !strings.Contains(val[strings.LastIndex(val, "@")+1:], ".") {
+				v.Add(name, "%s must be an e-mail address like name@example.com", f.Label)
+			}
+		case FieldPhone:
+			digits := 0
+			for _, r := range val {
+				if r >= '0' && r <= '9' {
+					digits++
+				}
+			}
+			if !phoneChars.MatchString(val) || digits < 5 || digits > 20 {
+				v.Add(name, "%s must be a phone number (digits, spaces, + ( ) - .)", f.Label)
+			}
+		}
+	}
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		if !slices.ContainsFunc(fields, func(f FormField) bool { return f.Key == k }) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v.Add("values."+k, "is not a field of this form")
+	}
+	return v.Err()
+}
+
+// SubmitForm sends the data-collection form: if every field passes, the
+// chat request is queued; otherwise nothing is.
+func (s *Service) SubmitForm(ctx context.Context, visitorID string, values map[string]string) (*VisitorState, error) {
+	if visitorID == "" {
+		return nil, invalid("visitor_id", "is required")
+	}
+	err := s.store.Update(ctx, func(tx WriteTx) error {
+		visitor, err := tx.Visitor(visitorID)
+		if err != nil {
+			return err
+		}
+		if visitor.Engagement != EngagementFillingForm {
+			return Errorf(CodeFailedPrecondition, "visitor %q is %s: a form is sent after accepting an invitation", visitorID, visitor.Engagement)
+		}
+		site, err := tx.Site(visitor.SiteID)
+		if err != nil {
+			return err
+		}
+		if err := CheckForm(site.ProactiveChat.FormFields, values); err != nil {
+			return err
+		}
+		clean := map[string]string{}
+		for k, val := range values {
+			if val = strings.TrimSpace(val); val != "" {
+				clean[k] = val
+			}
+		}
+		p, _ := s.presence.get(visitorID)
+		return s.enqueue(tx, site, visitor, RequestInvited, clean, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.VisitorState(ctx, visitorID)
+}
+
+// LeaveQueue withdraws the visitor's chat request, or drops the form the
+// visitor was filling: the visitor closed the widget.
+func (s *Service) LeaveQueue(ctx context.Context, visitorID string) (*VisitorState, error) {
+	if visitorID == "" {
+		return nil, invalid("visitor_id", "is required")
+	}
+	err := s.store.Update(ctx, func(tx WriteTx) error {
+		visitor, err := tx.Visitor(visitorID)
+		if err != nil {
+			return err
+		}
+		switch visitor.Engagement {
+		case EngagementQueued, EngagementAlerting:
+			req, err := tx.ChatRequest(visitor.ChatRequestID)
+			if err != nil {
+				return err
+			}
+			return s.abandon(tx, req, visitor, "visitor left the queue")
+		case EngagementFillingForm:
+			visitor.Engagement = EngagementBrowsing
+			if err := tx.PutVisitor(visitor); err != nil {
+				return err
+			}
+			tx.OnCommit(func() { s.visitorUpdated(visitor) })
+			return nil
+		}
+		return Errorf(CodeFailedPrecondition, "visitor %q is %s, not in the queue", visitorID, visitor.Engagement)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.VisitorState(ctx, visitorID)
+}
+
+// abandon closes an open request whose visitor went away: it leaves the
+// queue, an alert is withdrawn, and those behind move up.
+func (s *Service) abandon(tx WriteTx, req *ChatRequest, visitor *Visitor, reason string) error {
+	alerted := req.AlertedAgentID
+	if req.State != RequestAlerting {
+		alerted = ""
+	}
+	req.State = RequestAbandoned
+	req.CloseTime = s.clock.Now()
+	if visitor.ChatRequestID == req.ID {
+		visitor.ChatRequestID = ""
+		visitor.Engagement = EngagementBrowsing
+	}
+	if err := tx.PutChatRequest(req); err != nil {
+		return err
+	}
+	if err := tx.PutVisitor(visitor); err != nil {
+		return err
+	}
+	tx.OnCommit(func() {
+		s.timers.cancel("alert/" + req.ID)
+		s.timers.cancel("hold/" + req.ID)
+		if alerted != "" {
+			s.broker.Publish(agentTopic(alerted), AlertWithdrawn{RequestID: req.ID, Reason: reason})
+			s.routeSoon(req.SiteID) // the agent's capacity is free again
+		}
+		s.queueChanged(req)
+		s.visitorUpdated(visitor)
+	})
+	return nil
+}
+
+// visitorAway starts the hold on the visitor's open request: its widget
+// streams all closed, maybe only for a page load.
+func (s *Service) visitorAway(visitorID string) {
+	s.setHold(visitorID, true)
+}
+
+// visitorBack ends the hold: the visitor has its place back.
+func (s *Service) visitorBack(visitorID string) {
+	s.setHold(visitorID, false)
+}
+
+func (s *Service) setHold(visitorID string, away bool) {
+	err := s.store.Update(s.ctx, func(tx WriteTx) error {
+		visitor, err := tx.Visitor(visitorID)
+		if err != nil || visitor.ChatRequestID == "" {
+			return err
+		}
+		req, err := tx.ChatRequest(visitor.ChatRequestID)
+		if err != nil || !req.Open() {
+			return err
+		}
+		if away == !req.HoldUntil.IsZero() {
+			return nil
+		}
+		req.HoldUntil = time.Time{}
+		if away {
+			site, err := tx.Site(req.SiteID)
+			if err != nil {
+				return err
+			}
+			req.HoldUntil = s.clock.Now().Add(s.holdFor(site, req))
+		}
+		if err := tx.PutChatRequest(req); err != nil {
+			return err
+		}
+		tx.OnCommit(func() {
+			if away {
+				s.timers.at("hold/"+req.ID, req.HoldUntil, func() { s.holdExpired(req.ID) })
+			} else {
+				s.timers.cancel("hold/" + req.ID)
+			}
+			s.queueChanged(req)
+		})
+		return nil
+	})
+	if err != nil && s.ctx.Err() == nil {
+		s.log.Error("queue hold failed", "visitor", visitorID, "err", err)
+	}
+}
+
+// holdExpired abandons a request whose visitor did not come back in time.
+func (s *Service) holdExpired(requestID string) {
+	err := s.store.Update(s.ctx, func(tx WriteTx) error {
+		req, err := tx.ChatRequest(requestID)
+		if err != nil || !req.Open() || req.HoldUntil.IsZero() || s.clock.Now().Before(req.HoldUntil) {
+			return err
+		}
+		visitor, err := tx.Visitor(req.VisitorID)
+		if err != nil {
+			return err
+		}
+		return s.abandon(tx, req, visitor, "visitor left")
+	})
+	if err != nil && s.ctx.Err() == nil {
+		s.log.Error("abandoning a request failed", "request", requestID, "err", err)
+	}
+}
+
+// QueueStatus is what a queued visitor sees: "Waiting in Queue".
+type QueueStatus struct {
+	RequestID     string
+	Position      int
+	EstimatedWait time.Duration
+	EnqueueTime   time.Time
+}
+
+// VisitorState returns what the visitor's widget should show now.
+func (s *Service) VisitorState(ctx context.Context, visitorID string) (*VisitorState, error) {
+	state := &VisitorState{}
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		if state.Visitor, err = tx.Visitor(visitorID); err != nil {
+			return err
+		}
+		v := state.Visitor
+		state.Engagement = v.Engagement
+		if state.Engagement == EngagementUnspecified {
+			state.Engagement = EngagementBrowsing
+		}
+		switch v.Engagement {
+		case EngagementChatting:
+			state.Chat, err = tx.Chat(v.ActiveChatID)
+		case EngagementInvited:
+			state.Invitation, err = tx.Invitation(v.InvitationID)
+		case EngagementFillingForm:
+			var site *Site
+			if site, err = tx.Site(v.SiteID); err == nil {
+				state.Form = site.ProactiveChat.FormFields
+			}
+		case EngagementQueued, EngagementAlerting:
+			state.Queue, err = s.queueStatus(tx, v)
+			if err == nil && state.Queue == nil {
+				// Without invite the visitor asked for nothing: the agent is
+				// alerted, the widget stays quiet.
+				state.Engagement = EngagementBrowsing
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return state, nil
+}
+
+func (s *Service) queueStatus(tx ReadTx, v *Visitor) (*QueueStatus, error) {
+	req, err := tx.ChatRequest(v.ChatRequestID)
+	if err != nil || req.Kind != RequestInvited {
+		return nil, err
+	}
+	open, err := tx.OpenChatRequests(v.SiteID)
+	if err != nil {
+		return nil, err
+	}
+	pos := slices.IndexFunc(open, func(r *ChatRequest) bool { return r.ID == req.ID }) + 1
+	if pos == 0 {
+		return nil, fmt.Errorf("chat request %q is not in the queue of site %q", req.ID, v.SiteID)
+	}
+	return &QueueStatus{RequestID: req.ID, Position: pos, EstimatedWait: s.waits.estimate(v.SiteID, pos), EnqueueTime: req.EnqueueTime}, nil
+}

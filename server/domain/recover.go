@@ -1,0 +1,80 @@
+package domain
+
+import (
+	"context"
+)
+
+// Start rebuilds, from the store, what the engine keeps in memory: the
+// timers of pending invitations, alerts, queue holds, chat inactivity and
+// agent connections, then routes every site's queue. Call it once, before
+// serving. Deadlines that passed while the server was down fire at once.
+func (s *Service) Start(ctx context.Context) error {
+	var invitations []*Invitation
+	var requests []*ChatRequest
+	var agents []*Agent
+	var sites []*Site
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		if invitations, err = tx.PendingInvitations(); err != nil {
+			return err
+		}
+		if requests, err = tx.OpenChatRequests(""); err != nil {
+			return err
+		}
+		if agents, err = tx.Agents(); err != nil {
+			return err
+		}
+		sites, err = tx.Sites()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, inv := range invitations {
+		s.timers.at("invite/"+inv.ID, inv.ExpireTime, func() { s.expireInvitation(inv.ID) })
+	}
+	// No widget is connected after a restart: every open request is held
+	// until its visitor is back, as after a dropped connection.
+	for _, req := range requests {
+		if req.State == RequestAlerting {
+			agentID := req.AlertedAgentID
+			s.timers.at("alert/"+req.ID, req.AlertDeadline, func() { s.passAlert(req.ID, agentID, "expired") })
+		}
+		s.visitorAway(req.VisitorID)
+	}
+	now := s.clock.Now()
+	seen := map[string]bool{}
+	for _, a := range agents {
+		if a.Status != StatusOffline {
+			s.timers.at("agent/"+a.ID, now.Add(s.agentGrace), func() { s.agentGone(a.ID) })
+		}
+		for _, chatID := range a.ActiveChatIDs {
+			if !seen[chatID] {
+				seen[chatID] = true
+				s.rearmInactivity(ctx, chatID)
+			}
+		}
+	}
+	ids := make([]string, len(sites))
+	for i, site := range sites {
+		ids[i] = site.ID
+	}
+	s.routeSoon(ids...)
+	return nil
+}
+
+func (s *Service) rearmInactivity(ctx context.Context, chatID string) {
+	var chat *Chat
+	var site *Site
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		if chat, err = tx.Chat(chatID); err != nil {
+			return err
+		}
+		site, err = tx.Site(chat.SiteID)
+		return err
+	})
+	if err == nil && chat.State == ChatStateActive {
+		s.scheduleInactivity(chat, site.ProactiveChat)
+	}
+}
