@@ -8,21 +8,33 @@ import (
 
 // Demo identifiers: fixed so the README's examples work as written.
 const (
-	DemoSiteID  = "site_demo"
-	DemoAgentID = "agent_demo"
+	// DemoSiteID runs proactive chat without invite.
+	DemoSiteID = "site_demo"
+	// DemoInviteSiteID runs proactive chat with invite and a form.
+	DemoInviteSiteID = "site_demo_invite"
+	DemoAgentID      = "agent_demo"
 )
 
-// SeedDemo creates the demo site (proactive chat enabled) and the demo agent
-// serving it, unless they exist already; an existing demo is left as the
+// SeedDemo creates the demo sites (proactive chat enabled, one of each
+// mode) and the demo agent serving them, unless they exist already; an existing demo is left as the
 // user changed it.
 func SeedDemo(ctx context.Context, svc *domain.Service, origin string) error {
-	_, err := svc.CreateSite(ctx, domain.SiteSpec{
+	sites := []domain.SiteSpec{{
 		ID:             DemoSiteID,
-		Name:           "Demo shop",
+		Name:           "Demo shop (without invite)",
 		AllowedOrigins: []string{origin},
 		ProactiveChat: domain.ProactiveChatSettings{
 			Enabled:            true,
 			Mode:               domain.ModeWithoutInvite,
+			LaunchAfterSeconds: 10,
+		},
+	}, {
+		ID:             DemoInviteSiteID,
+		Name:           "Demo shop (with invite)",
+		AllowedOrigins: []string{origin},
+		ProactiveChat: domain.ProactiveChatSettings{
+			Enabled:            true,
+			Mode:               domain.ModeWithInvite,
 			LaunchAfterSeconds: 10,
 			InviteText:         "Hi! Can we help you find something?",
 			FormFields: []domain.FormField{
@@ -31,14 +43,16 @@ func SeedDemo(ctx context.Context, svc *domain.Service, origin string) error {
 				{Key: "question", Label: "How can we help?", Type: domain.FieldTextarea},
 			},
 		},
-	})
-	if err != nil && domain.ErrorCode(err) != domain.CodeAlreadyExists {
-		return err
+	}}
+	for _, spec := range sites {
+		if _, err := svc.CreateSite(ctx, spec); err != nil && domain.ErrorCode(err) != domain.CodeAlreadyExists {
+			return err
+		}
 	}
-	_, err = svc.CreateAgent(ctx, domain.AgentSpec{
+	_, err := svc.CreateAgent(ctx, domain.AgentSpec{
 		ID:                 DemoAgentID,
 		DisplayName:        "Dana (demo agent)",
-		SiteIDs:            []string{DemoSiteID},
+		SiteIDs:            []string{DemoSiteID, DemoInviteSiteID},
 		MaxConcurrentChats: 3,
 	})
 	if err != nil && domain.ErrorCode(err) != domain.CodeAlreadyExists {

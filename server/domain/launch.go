@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"sync"
 	"time"
 )
 
@@ -101,8 +102,12 @@ func (s *Service) launch(visitorID string) {
 			// Invite only when someone can answer: the visitor stays
 			// eligible, and route() looks again when an agent frees up.
 			pool, err := newAgentPool(tx, site.ID)
-			if err != nil || !pool.anyFree(nil) {
+			if err != nil {
 				return err
+			}
+			if !pool.anyFree(nil) {
+				s.awaiting.add(site.ID, visitorID)
+				return nil
 			}
 			_, err = s.invite(tx, site, visitor, "")
 			return err
@@ -180,4 +185,33 @@ func (s *Service) refreshSite(siteID string) {
 		s.scheduleLaunch(id)
 	}
 	s.routeSoon(siteID)
+}
+
+// awaitingAgent remembers, per site, the visitors whose invitation is due
+// but waits for an agent who can answer, so that only they are looked at
+// again when one frees up.
+type awaitingAgent struct {
+	mu     sync.Mutex
+	bySite map[string]map[string]bool
+}
+
+func (a *awaitingAgent) add(siteID, visitorID string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.bySite[siteID] == nil {
+		a.bySite[siteID] = map[string]bool{}
+	}
+	a.bySite[siteID][visitorID] = true
+}
+
+// take empties and returns a site's waiting visitors.
+func (a *awaitingAgent) take(siteID string) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ids := make([]string, 0, len(a.bySite[siteID]))
+	for id := range a.bySite[siteID] {
+		ids = append(ids, id)
+	}
+	delete(a.bySite, siteID)
+	return ids
 }

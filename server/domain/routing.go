@@ -112,8 +112,8 @@ func (s *Service) route(ctx context.Context, siteID string) error {
 		return nil
 	})
 	if err == nil && invitesWaiting {
-		for _, id := range s.presence.onSite(siteID) {
-			s.scheduleLaunch(id)
+		for _, id := range s.awaiting.take(siteID) {
+			s.launch(id)
 		}
 	}
 	return err

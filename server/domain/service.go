@@ -72,6 +72,7 @@ type Service struct {
 	router     *router
 	agents     *agentConns
 	waits      *waitEstimates
+	awaiting   *awaitingAgent
 	// started is when the Service was made: visits open at a restart go on
 	// for visitors back within the grace period of it.
 	started time.Time
@@ -113,6 +114,7 @@ func NewService(cfg Config) *Service {
 	s.timers = newTimers(s.clock)
 	s.agents = &agentConns{open: map[string]int{}}
 	s.waits = &waitEstimates{bySite: map[string]time.Duration{}}
+	s.awaiting = &awaitingAgent{bySite: map[string]map[string]bool{}}
 	s.router = newRouter(s)
 	return s
 }

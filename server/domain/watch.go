@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"reflect"
 	"time"
 )
 
@@ -272,6 +273,7 @@ type visitorStream struct {
 	send         func(VisitorUpdate) error
 	follower     *chatFollower
 	queue        Subscription
+	lastState    *VisitorState
 	resumeChatID string
 	resumeAfter  uint32
 }
@@ -320,8 +322,12 @@ func (vs *visitorStream) refresh(ctx context.Context, visitorID string) error {
 			return err
 		}
 	}
-	if err := vs.send(VisitorUpdate{State: state}); err != nil {
-		return err
+	// Queue and visitor events overlap: send a state only when it changed.
+	if !reflect.DeepEqual(state, vs.lastState) {
+		if err := vs.send(VisitorUpdate{State: state}); err != nil {
+			return err
+		}
+		vs.lastState = state
 	}
 	if chatID == "" || vs.follower != nil {
 		return nil

@@ -86,7 +86,7 @@ func (m *Main) Run(ctx context.Context) error {
 			a.Shutdown(context.Background())
 			return fmt.Errorf("seed demo: %w", err)
 		}
-		fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID)
+		fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID, app.DemoInviteSiteID)
 	}
 	log.Info("serving", "addr", a.Addr().String(), "db", m.DBPath)
 
@@ -125,12 +125,13 @@ func displayAddr(addr string) string {
 
 const demoText = `
 Proactive Chat demo is running at %[1]s
-  demo site:  %[2]s   (proactive chat enabled)
+  demo sites: %[2]s (without invite), %[4]s (with invite and a form)
   demo agent: %[3]s
 
   curl -s %[1]s/v1/sites/%[2]s
   curl -s -X PUT %[1]s/v1/agents/%[3]s/status -d '{"status":"AGENT_STATUS_AVAILABLE"}'
-  curl -sN %[1]s/v1/agents/%[3]s/presence        # live visitors, newline-delimited JSON
+  curl -sN %[1]s/v1/agents/%[3]s/events          # the agent's alerts and queue, newline-delimited JSON
+  curl -sN %[1]s/v1/agents/%[3]s/presence        # live visitors
 
 The README walks through a whole chat from the command line.
 `
