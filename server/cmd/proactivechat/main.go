@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -40,6 +42,9 @@ type Main struct {
 	DBPath   string
 	Demo     bool
 	LogLevel slog.Level
+	// PprofAddr, when set, serves Go's profiling endpoints there, apart
+	// from the public port.
+	PprofAddr string
 }
 
 // ParseFlags reads flags; each has an environment variable that sets its default.
@@ -49,6 +54,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.DBPath, "db", env("PROACTIVECHAT_DB", "data/proactivechat.db"), "bbolt database file; its directory is created (env PROACTIVECHAT_DB)")
 	demo, _ := strconv.ParseBool(env("PROACTIVECHAT_DEMO", "false"))
 	fs.BoolVar(&m.Demo, "demo", demo, "seed a demo site with proactive chat enabled and a demo agent (env PROACTIVECHAT_DEMO)")
+	fs.StringVar(&m.PprofAddr, "pprof", env("PROACTIVECHAT_PPROF", ""), "serve /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (env PROACTIVECHAT_PPROF)")
 	level := env("PROACTIVECHAT_LOG_LEVEL", "info")
 	fs.Func("log-level", "debug, info, warn or error (env PROACTIVECHAT_LOG_LEVEL)", func(s string) error { level = s; return nil })
 	if err := fs.Parse(args); err != nil {
@@ -80,6 +86,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	a.Start()
+	if m.PprofAddr != "" {
+		go servePprof(m.PprofAddr, log)
+	}
 	base := "http://" + displayAddr(a.Addr().String())
 	if m.Demo {
 		if err := app.SeedDemo(ctx, a.Service, base); err != nil {
@@ -135,3 +144,19 @@ Proactive Chat demo is running at %[1]s
 
 The README walks through a whole chat from the command line.
 `
+
+// servePprof serves the profiling endpoints on their own address, so they
+// are never exposed on the public port.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("profiling", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("pprof server failed", "err", err)
+	}
+}
