@@ -23,6 +23,9 @@ const (
 	keepAliveInterval = 20 * time.Second
 )
 
+// shutdownTimeout is the deadline of every Shutdown.
+const shutdownTimeout = 5 * time.Second
+
 // testTimeout bounds every test, so a broken feature fails instead of
 // hanging: streams are read under a context with this deadline.
 const testTimeout = 10 * time.Second
@@ -81,7 +84,7 @@ func newServer(t *testing.T) (*testServer, *fakeclock.Clock) {
 // shutdown stops the server once; later calls return the first result.
 func (s *testServer) shutdown() error {
 	s.stopOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
 		s.stopErr = s.Shutdown(ctx)
 	})

@@ -102,6 +102,9 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 		}
 		for _, p := range paths {
 			switch p {
+			case "id", "status", "status_change_time", "active_chat_ids", "create_time", "last_chat_end_time":
+				// Output only, or changed by SetAgentStatus: ignored, so a
+				// client can send back the agent it read.
 			case "display_name":
 				agent.DisplayName = update.DisplayName
 			case "site_ids":

@@ -324,8 +324,12 @@ func (s *Service) VisitorState(ctx context.Context, visitorID string) (*VisitorS
 			state.Queue, err = s.queueStatus(tx, v)
 			if err == nil && state.Queue == nil {
 				// Without invite the visitor asked for nothing: the agent is
-				// alerted, the widget stays quiet.
+				// alerted, the widget stays quiet and is not told.
 				state.Engagement = EngagementBrowsing
+				quiet := *v
+				quiet.Engagement = EngagementBrowsing
+				quiet.ChatRequestID = ""
+				state.Visitor = &quiet
 			}
 		}
 		return err

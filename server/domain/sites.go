@@ -70,10 +70,20 @@ func (s *Service) ListSites(ctx context.Context) (sites []*Site, err error) {
 	return sites, err
 }
 
-// Paths UpdateSite accepts in its field mask.
+// Paths UpdateSite accepts in its field mask: the mutable fields and each
+// proactive chat setting.
 var siteUpdatePaths = []string{"name", "allowed_origins", "proactive_chat",
 	"proactive_chat.enabled", "proactive_chat.mode", "proactive_chat.launch_after_seconds",
-	"proactive_chat.invite_text", "proactive_chat.form_fields"}
+	"proactive_chat.invite_text", "proactive_chat.form_fields",
+	"proactive_chat.invite_timeout_seconds", "proactive_chat.reinvite_cooldown_seconds",
+	"proactive_chat.alert_timeout_seconds", "proactive_chat.include_pages",
+	"proactive_chat.exclude_pages", "proactive_chat.queue_hold_seconds",
+	"proactive_chat.inactivity_timeout_seconds", "proactive_chat.inactivity_warning_seconds"}
+
+// siteOutputOnly are paths a client may send back (a REST client PATCHing
+// the site it read derives its mask from the body) but that no update
+// changes: they are ignored, as AIP-134 asks.
+var siteOutputOnly = []string{"id", "create_time", "update_time"}
 
 // UpdateSite copies the fields named by paths from update onto the stored
 // site with update.ID; no paths means every mutable field. The change
@@ -85,6 +95,7 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 	if len(paths) == 0 {
 		paths = []string{"name", "allowed_origins", "proactive_chat"}
 	}
+	paths = slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return slices.Contains(siteOutputOnly, p) })
 	for _, p := range paths {
 		if !slices.Contains(siteUpdatePaths, p) {
 			return nil, invalid("update_mask", "unknown path %q; allowed: %v", p, siteUpdatePaths)
@@ -130,6 +141,22 @@ func applySitePath(site, update *Site, path string) {
 		site.ProactiveChat.InviteText = update.ProactiveChat.InviteText
 	case "proactive_chat.form_fields":
 		site.ProactiveChat.FormFields = update.ProactiveChat.FormFields
+	case "proactive_chat.invite_timeout_seconds":
+		site.ProactiveChat.InviteTimeoutSeconds = update.ProactiveChat.InviteTimeoutSeconds
+	case "proactive_chat.reinvite_cooldown_seconds":
+		site.ProactiveChat.ReinviteCooldownSeconds = update.ProactiveChat.ReinviteCooldownSeconds
+	case "proactive_chat.alert_timeout_seconds":
+		site.ProactiveChat.AlertTimeoutSeconds = update.ProactiveChat.AlertTimeoutSeconds
+	case "proactive_chat.include_pages":
+		site.ProactiveChat.IncludePages = update.ProactiveChat.IncludePages
+	case "proactive_chat.exclude_pages":
+		site.ProactiveChat.ExcludePages = update.ProactiveChat.ExcludePages
+	case "proactive_chat.queue_hold_seconds":
+		site.ProactiveChat.QueueHoldSeconds = update.ProactiveChat.QueueHoldSeconds
+	case "proactive_chat.inactivity_timeout_seconds":
+		site.ProactiveChat.InactivityTimeoutSeconds = update.ProactiveChat.InactivityTimeoutSeconds
+	case "proactive_chat.inactivity_warning_seconds":
+		site.ProactiveChat.InactivityWarningSeconds = update.ProactiveChat.InactivityWarningSeconds
 	}
 }
 

@@ -89,7 +89,7 @@ func TestUpdateSite(t *testing.T) {
 		}
 	})
 	t.Run("ErrUnknownPath", func(t *testing.T) {
-		_, err := e.svc.UpdateSite(ctx(t), &domain.Site{ID: site.ID}, []string{"id"})
+		_, err := e.svc.UpdateSite(ctx(t), &domain.Site{ID: site.ID}, []string{"name", "color"})
 		wantCode(t, err, domain.CodeInvalid)
 		if !strings.Contains(err.Error(), "update_mask") {
 			t.Fatalf("error %q does not name update_mask", err)

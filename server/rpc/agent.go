@@ -28,6 +28,11 @@ func (s *agentServer) SetAgentStatus(ctx context.Context, req *connect.Request[p
 }
 
 func (s *agentServer) WatchPresence(ctx context.Context, req *connect.Request[pb.WatchPresenceRequest], stream *connect.ServerStream[pb.WatchPresenceResponse]) error {
+	// Send the response headers now: a client opening a quiet stream
+	// must not wait for the first event to know it is connected.
+	if err := stream.Send(nil); err != nil {
+		return err
+	}
 	err := s.svc.WatchPresence(ctx, req.Msg.GetAgentId(), func(u domain.PresenceUpdate) error {
 		return stream.Send(presenceUpdateToProto(u))
 	})
@@ -66,6 +71,11 @@ func (s *agentServer) StartChat(ctx context.Context, req *connect.Request[pb.Sta
 }
 
 func (s *agentServer) WatchAgent(ctx context.Context, req *connect.Request[pb.WatchAgentRequest], stream *connect.ServerStream[pb.WatchAgentResponse]) error {
+	// Send the response headers now: a client opening a quiet stream
+	// must not wait for the first event to know it is connected.
+	if err := stream.Send(nil); err != nil {
+		return err
+	}
 	err := s.svc.WatchAgent(ctx, req.Msg.GetAgentId(), func(u domain.AgentUpdate) error {
 		return stream.Send(agentUpdateToProto(u))
 	})

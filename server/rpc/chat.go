@@ -67,6 +67,11 @@ func (s *chatServer) ListChatEvents(ctx context.Context, req *connect.Request[pb
 }
 
 func (s *chatServer) WatchChat(ctx context.Context, req *connect.Request[pb.WatchChatRequest], stream *connect.ServerStream[pb.WatchChatResponse]) error {
+	// Send the response headers now: a client opening a quiet stream
+	// must not wait for the first event to know it is connected.
+	if err := stream.Send(nil); err != nil {
+		return err
+	}
 	err := s.svc.WatchChat(ctx, req.Msg.GetChatId(), req.Msg.GetAfterSeq(), func(u domain.ChatUpdate) error {
 		return stream.Send(chatUpdateToProto(u))
 	})

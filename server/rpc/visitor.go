@@ -42,6 +42,11 @@ func (s *visitorServer) ReportPageView(ctx context.Context, req *connect.Request
 }
 
 func (s *visitorServer) WatchVisitor(ctx context.Context, req *connect.Request[pb.WatchVisitorRequest], stream *connect.ServerStream[pb.WatchVisitorResponse]) error {
+	// Send the response headers now: a client opening a quiet stream
+	// must not wait for the first event to know it is connected.
+	if err := stream.Send(nil); err != nil {
+		return err
+	}
 	err := s.svc.WatchVisitor(ctx, domain.VisitorWatch{
 		VisitorID:      req.Msg.GetVisitorId(),
 		PageURL:        req.Msg.GetPageUrl(),

@@ -1,0 +1,344 @@
+package app_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"connectrpc.com/connect"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+)
+
+// restClient calls the REST API (grpc-gateway under /v1/) with plain
+// net/http and protojson, using the paths of proto/…/http.yaml.
+type restClient struct {
+	base string
+	hc   *http.Client
+}
+
+func newRESTClient(t *testing.T, s *testServer) api {
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &restClient{base: s.url, hc: &http.Client{Transport: tr}}
+}
+
+// call sends body (if any) as JSON and parses the response into out, or
+// the error body into a *connect.Error.
+func (c *restClient) call(ctx context.Context, method, path string, query url.Values, body, out proto.Message) error {
+	req, err := c.newRequest(ctx, method, path, query, body)
+	if err != nil {
+		return connect.NewError(connect.CodeInternal, err)
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return transportError(ctx, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		return transportError(ctx, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return restError(res.StatusCode, data)
+	}
+	if err := protojson.Unmarshal(data, out); err != nil {
+		return connect.NewError(connect.CodeInternal, fmt.Errorf("%s %s: parse response %s: %w", method, path, data, err))
+	}
+	return nil
+}
+
+func (c *restClient) newRequest(ctx context.Context, method, path string, query url.Values, body proto.Message) (*http.Request, error) {
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var r io.Reader
+	if body != nil {
+		data, err := protojson.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, r)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// restError turns the gateway's error body, {"code": <gRPC code>,
+// "message": …, "details": […]} (or a stream's {"error": {…}}), into a
+// *connect.Error.
+func restError(httpStatus int, body []byte) error {
+	var envelope struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(body, &envelope) == nil && envelope.Error != nil {
+		body = envelope.Error
+	}
+	st := &spb.Status{}
+	if err := protojson.Unmarshal(body, st); err != nil {
+		return connect.NewError(connect.CodeUnknown, fmt.Errorf("HTTP %d with a body that is not a status: %q", httpStatus, body))
+	}
+	return statusToConnect(status.FromProto(st))
+}
+
+// transportError reports a failed HTTP exchange with the code the other
+// clients would give.
+func transportError(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		return connect.NewError(connect.CodeCanceled, err)
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, err)
+	}
+	return connect.NewError(connect.CodeUnavailable, err)
+}
+
+// restStream reads a server stream: newline-delimited JSON, each line
+// {"result": <message>} or {"error": <status>}. The request is sent at once
+// (the gateway answers only with the first message), Recv waits for it.
+type restStream[T any, PT interface {
+	*T
+	proto.Message
+}] struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	ready  chan struct{}
+	res    *http.Response
+	err    error
+	lines  *bufio.Scanner
+	once   sync.Once
+}
+
+func openRESTStream[T any, PT interface {
+	*T
+	proto.Message
+}](ctx context.Context, c *restClient, path string, query url.Values) (stream[T], error) {
+	ctx, cancel := context.WithCancel(ctx)
+	req, err := c.newRequest(ctx, http.MethodGet, path, query, nil)
+	if err != nil {
+		cancel()
+		return nil, connect.NewError(connect.CodeInternal, err)
+	}
+	s := &restStream[T, PT]{ctx: ctx, cancel: cancel, ready: make(chan struct{})}
+	go func() {
+		defer close(s.ready)
+		s.res, s.err = c.hc.Do(req)
+		if s.err != nil {
+			s.err = transportError(ctx, s.err)
+			return
+		}
+		if s.res.StatusCode != http.StatusOK {
+			data, _ := io.ReadAll(s.res.Body)
+			s.err = restError(s.res.StatusCode, data)
+			return
+		}
+		s.lines = bufio.NewScanner(s.res.Body)
+		s.lines.Buffer(nil, 1<<20)
+	}()
+	return s, nil
+}
+
+func (s *restStream[T, PT]) Recv() (*T, error) {
+	<-s.ready
+	if s.err != nil {
+		return nil, s.err
+	}
+	for s.lines.Scan() {
+		line := bytes.TrimSpace(s.lines.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var envelope struct {
+			Result json.RawMessage `json:"result"`
+			Error  json.RawMessage `json:"error"`
+		}
+		if err := json.Unmarshal(line, &envelope); err != nil {
+			return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("stream line %q: %w", line, err))
+		}
+		if envelope.Error != nil {
+			s.err = restError(http.StatusOK, envelope.Error)
+			return nil, s.err
+		}
+		msg := PT(new(T))
+		if err := protojson.Unmarshal(envelope.Result, msg); err != nil {
+			return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("stream result %s: %w", envelope.Result, err))
+		}
+		return msg, nil
+	}
+	if err := s.lines.Err(); err != nil {
+		return nil, transportError(s.ctx, err)
+	}
+	return nil, io.EOF
+}
+
+func (s *restStream[T, PT]) Close() {
+	s.once.Do(func() {
+		s.cancel()
+		go func() {
+			<-s.ready
+			if s.res != nil {
+				s.res.Body.Close()
+			}
+		}()
+	})
+}
+
+func esc(s string) string { return url.PathEscape(s) }
+
+func u32(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
+
+func (c *restClient) CreateSite(ctx context.Context, r *pb.CreateSiteRequest) (*pb.CreateSiteResponse, error) {
+	out := &pb.CreateSiteResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/sites", nil, r, out)
+}
+
+func (c *restClient) GetSite(ctx context.Context, r *pb.GetSiteRequest) (*pb.GetSiteResponse, error) {
+	out := &pb.GetSiteResponse{}
+	return out, c.call(ctx, http.MethodGet, "/v1/sites/"+esc(r.GetSiteId()), nil, nil, out)
+}
+
+func (c *restClient) ListSites(ctx context.Context, r *pb.ListSitesRequest) (*pb.ListSitesResponse, error) {
+	out := &pb.ListSitesResponse{}
+	return out, c.call(ctx, http.MethodGet, "/v1/sites", nil, nil, out)
+}
+
+func (c *restClient) UpdateSite(ctx context.Context, r *pb.UpdateSiteRequest) (*pb.UpdateSiteResponse, error) {
+	out := &pb.UpdateSiteResponse{}
+	q := url.Values{}
+	if paths := r.GetUpdateMask().GetPaths(); len(paths) > 0 {
+		q.Set("update_mask", strings.Join(paths, ","))
+	}
+	site := r.GetSite()
+	if site == nil {
+		site = &pb.Site{}
+	}
+	return out, c.call(ctx, http.MethodPatch, "/v1/sites/"+esc(site.GetId()), q, site, out)
+}
+
+func (c *restClient) CreateAgent(ctx context.Context, r *pb.CreateAgentRequest) (*pb.CreateAgentResponse, error) {
+	out := &pb.CreateAgentResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/agents", nil, r, out)
+}
+
+func (c *restClient) GetAgent(ctx context.Context, r *pb.GetAgentRequest) (*pb.GetAgentResponse, error) {
+	out := &pb.GetAgentResponse{}
+	return out, c.call(ctx, http.MethodGet, "/v1/agents/"+esc(r.GetAgentId()), nil, nil, out)
+}
+
+func (c *restClient) ListAgents(ctx context.Context, r *pb.ListAgentsRequest) (*pb.ListAgentsResponse, error) {
+	out := &pb.ListAgentsResponse{}
+	q := url.Values{}
+	if r.GetSiteId() != "" {
+		q.Set("site_id", r.GetSiteId())
+	}
+	return out, c.call(ctx, http.MethodGet, "/v1/agents", q, nil, out)
+}
+
+func (c *restClient) UpdateAgent(ctx context.Context, r *pb.UpdateAgentRequest) (*pb.UpdateAgentResponse, error) {
+	out := &pb.UpdateAgentResponse{}
+	q := url.Values{}
+	if paths := r.GetUpdateMask().GetPaths(); len(paths) > 0 {
+		q.Set("update_mask", strings.Join(paths, ","))
+	}
+	agent := r.GetAgent()
+	if agent == nil {
+		agent = &pb.Agent{}
+	}
+	return out, c.call(ctx, http.MethodPatch, "/v1/agents/"+esc(agent.GetId()), q, agent, out)
+}
+
+func (c *restClient) ListOnlineVisitors(ctx context.Context, r *pb.ListOnlineVisitorsRequest) (*pb.ListOnlineVisitorsResponse, error) {
+	out := &pb.ListOnlineVisitorsResponse{}
+	return out, c.call(ctx, http.MethodGet, "/v1/sites/"+esc(r.GetSiteId())+"/visitors", nil, nil, out)
+}
+
+func (c *restClient) StartVisitorSession(ctx context.Context, r *pb.StartVisitorSessionRequest) (*pb.StartVisitorSessionResponse, error) {
+	out := &pb.StartVisitorSessionResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/sites/"+esc(r.GetSiteId())+"/sessions", nil, r, out)
+}
+
+func (c *restClient) ReportPageView(ctx context.Context, r *pb.ReportPageViewRequest) (*pb.ReportPageViewResponse, error) {
+	out := &pb.ReportPageViewResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/visitors/"+esc(r.GetVisitorId())+"/pageviews", nil, r, out)
+}
+
+func (c *restClient) WatchVisitor(ctx context.Context, r *pb.WatchVisitorRequest) (stream[pb.WatchVisitorResponse], error) {
+	q := url.Values{}
+	if r.GetPageUrl() != "" {
+		q.Set("page_url", r.GetPageUrl())
+	}
+	if r.GetPageTitle() != "" {
+		q.Set("page_title", r.GetPageTitle())
+	}
+	if r.GetResumeChatId() != "" {
+		q.Set("resume_chat_id", r.GetResumeChatId())
+		q.Set("resume_after_seq", u32(r.GetResumeAfterSeq()))
+	}
+	return openRESTStream[pb.WatchVisitorResponse](ctx, c, "/v1/visitors/"+esc(r.GetVisitorId())+"/events", q)
+}
+
+func (c *restClient) SetAgentStatus(ctx context.Context, r *pb.SetAgentStatusRequest) (*pb.SetAgentStatusResponse, error) {
+	out := &pb.SetAgentStatusResponse{}
+	return out, c.call(ctx, http.MethodPut, "/v1/agents/"+esc(r.GetAgentId())+"/status", nil, r, out)
+}
+
+func (c *restClient) WatchPresence(ctx context.Context, r *pb.WatchPresenceRequest) (stream[pb.WatchPresenceResponse], error) {
+	return openRESTStream[pb.WatchPresenceResponse](ctx, c, "/v1/agents/"+esc(r.GetAgentId())+"/presence", nil)
+}
+
+func (c *restClient) StartChat(ctx context.Context, r *pb.StartChatRequest) (*pb.StartChatResponse, error) {
+	out := &pb.StartChatResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/chats", nil, r, out)
+}
+
+func (c *restClient) SendMessage(ctx context.Context, r *pb.SendMessageRequest) (*pb.SendMessageResponse, error) {
+	out := &pb.SendMessageResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/chats/"+esc(r.GetChatId())+"/messages", nil, r, out)
+}
+
+func (c *restClient) SetTyping(ctx context.Context, r *pb.SetTypingRequest) (*pb.SetTypingResponse, error) {
+	out := &pb.SetTypingResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/chats/"+esc(r.GetChatId())+"/typing", nil, r, out)
+}
+
+func (c *restClient) LeaveChat(ctx context.Context, r *pb.LeaveChatRequest) (*pb.LeaveChatResponse, error) {
+	out := &pb.LeaveChatResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/chats/"+esc(r.GetChatId())+"/leave", nil, r, out)
+}
+
+func (c *restClient) GetChat(ctx context.Context, r *pb.GetChatRequest) (*pb.GetChatResponse, error) {
+	out := &pb.GetChatResponse{}
+	return out, c.call(ctx, http.MethodGet, "/v1/chats/"+esc(r.GetChatId()), nil, nil, out)
+}
+
+func (c *restClient) ListChatEvents(ctx context.Context, r *pb.ListChatEventsRequest) (*pb.ListChatEventsResponse, error) {
+	out := &pb.ListChatEventsResponse{}
+	q := url.Values{"after_seq": {u32(r.GetAfterSeq())}, "page_size": {u32(r.GetPageSize())}}
+	return out, c.call(ctx, http.MethodGet, "/v1/chats/"+esc(r.GetChatId())+"/events", q, nil, out)
+}
+
+func (c *restClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error) {
+	q := url.Values{"after_seq": {u32(r.GetAfterSeq())}}
+	return openRESTStream[pb.WatchChatResponse](ctx, c, "/v1/chats/"+esc(r.GetChatId())+"/events:watch", q)
+}
