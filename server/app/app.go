@@ -142,6 +142,7 @@ func (a *App) handler() (http.Handler, error) {
 		return nil, err
 	}
 	mux.Handle("/v1/", rest)
+	mux.HandleFunc("GET /metrics", a.serveMetrics)
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)
@@ -158,6 +159,7 @@ const indexText = `Proactive Chat server
   REST API      /v1/…         (OpenAPI document: /openapi.json)
   gRPC, Connect, gRPC-Web     proactivechat.v1.{Admin,Visitor,Agent,Chat}Service on this port
   Health        grpc.health.v1.Health; reflection is on (grpcurl -plaintext HOST:PORT list)
+  Metrics       /metrics (Prometheus text format)
 `
 
 // Listen opens the public TCP listener. TCP keep-alive probes find peers

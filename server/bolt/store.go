@@ -17,6 +17,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/proactivechat/proactivechat/server/domain"
+	"github.com/proactivechat/proactivechat/server/metrics"
 )
 
 // Bucket names. All of them are created when the file is opened, so
@@ -106,7 +107,17 @@ type Store struct {
 	writerDone chan struct{}
 	closeOnce  sync.Once
 	closeErr   error
+
+	// commitSeconds and batchSize describe the writer's commits, for metrics.
+	commitSeconds *metrics.Histogram
+	batchSize     *metrics.Histogram
 }
+
+// CommitSeconds is the histogram of write transaction commit times (fsync included).
+func (s *Store) CommitSeconds() *metrics.Histogram { return s.commitSeconds }
+
+// BatchSize is the histogram of how many updates shared one commit.
+func (s *Store) BatchSize() *metrics.Histogram { return s.batchSize }
 
 var _ domain.Store = (*Store)(nil)
 
@@ -141,11 +152,13 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s := &Store{
-		db:         db,
-		path:       path,
-		maxBatch:   o.maxBatch,
-		queue:      make(chan *request, o.maxBatch),
-		writerDone: make(chan struct{}),
+		commitSeconds: metrics.NewHistogram(metrics.LatencyBuckets...),
+		batchSize:     metrics.NewHistogram(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+		db:            db,
+		path:          path,
+		maxBatch:      o.maxBatch,
+		queue:         make(chan *request, o.maxBatch),
+		writerDone:    make(chan struct{}),
 	}
 	go s.write()
 	return s, nil

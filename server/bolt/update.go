@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/proactivechat/proactivechat/server/domain"
 )
@@ -96,7 +97,10 @@ func (s *Store) drain(batch []*request) []*request {
 // durable, and only then answers, so that a caller's next write finds its
 // events already published.
 func (s *Store) commit(batch []*request) {
+	start := time.Now()
 	hooks, err := s.apply(batch)
+	s.commitSeconds.Observe(time.Since(start).Seconds())
+	s.batchSize.Observe(float64(len(batch)))
 	if err == nil {
 		for _, f := range hooks {
 			f()

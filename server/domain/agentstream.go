@@ -61,6 +61,7 @@ func (s *Service) WatchAgent(ctx context.Context, agentID string, send func(Agen
 	if err != nil {
 		return err
 	}
+	defer countStream(&s.counters.agentStreams)()
 	if s.agents.add(agentID, 1) == 1 {
 		s.timers.cancel("agent/" + agentID)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -158,8 +159,11 @@ func (s *Service) SendMessage(ctx context.Context, chatID, senderID, text, idemp
 	if err := v.Err(); err != nil {
 		return ChatEvent{}, err
 	}
+	start := time.Now() // wall time, whatever the domain clock: this is a metric
 	var msg ChatEvent
+	var stored bool // false for a retry answered with the original
 	err := s.store.Update(ctx, func(tx WriteTx) error {
+		stored = false
 		chat, sender, err := participantOf(tx, chatID, senderID)
 		if err != nil {
 			return err
@@ -197,12 +201,17 @@ func (s *Service) SendMessage(ctx context.Context, chatID, senderID, text, idemp
 		if err := putAll(tx, chat, nil, nil, msg); err != nil {
 			return err
 		}
+		stored = true
 		tx.OnCommit(func() {
 			s.publishChatEvents(msg)
 			s.scheduleInactivity(chat, site.ProactiveChat)
 		})
 		return nil
 	})
+	if err == nil && stored {
+		s.counters.messages.Add(1)
+		s.counters.messageLatency.Observe(time.Since(start).Seconds())
+	}
 	return msg, err
 }
 
@@ -374,6 +383,7 @@ func (s *Service) leave(tx WriteTx, chat *Chat, p Participant, endReason ChatEnd
 		}
 		if chat.State == ChatStateEnded {
 			s.timers.cancel("idle/" + chat.ID)
+			s.counters.chatsEnded[chat.EndReason].Add(1)
 		}
 	})
 	return nil

@@ -282,6 +282,7 @@ func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(P
 	if err != nil {
 		return err
 	}
+	defer countStream(&s.counters.presenceStreams)()
 	ticker := newTicker(s.clock, s.keepAlive)
 	defer ticker.stop()
 	for {

@@ -142,6 +142,7 @@ func (s *Service) offer(tx WriteTx, site *Site, req *ChatRequest, agent *Agent, 
 	}
 	alert := AlertEvent{Request: *req, Reason: reason}
 	tx.OnCommit(func() {
+		s.counters.alertsOffered.Add(1)
 		s.broker.Publish(agentTopic(agent.ID), alert)
 		s.queueChanged(req)
 		s.visitorUpdated(visitor)
@@ -307,6 +308,7 @@ func (s *Service) accept(tx WriteTx, agent *Agent, req *ChatRequest) (*Chat, err
 		s.timers.cancel("alert/" + req.ID)
 		s.timers.cancel("hold/" + req.ID)
 		if wasAlerted {
+			s.counters.alertsAccepted.Add(1)
 			s.broker.Publish(agentTopic(agent.ID), AlertWithdrawn{RequestID: req.ID, Reason: "accepted"})
 		}
 		s.waits.observe(req.SiteID, waited)
@@ -350,6 +352,13 @@ func (s *Service) passAlertTx(ctx context.Context, requestID, agentID, reason st
 		if !byAgent && s.clock.Now().Before(req.AlertDeadline) {
 			return nil // a stale timer: the deadline moved
 		}
+		tx.OnCommit(func() {
+			if byAgent {
+				s.counters.alertsDeclined.Add(1)
+			} else {
+				s.counters.alertsExpired.Add(1)
+			}
+		})
 		return s.unoffer(tx, req, reason, true)
 	})
 }

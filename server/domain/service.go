@@ -73,6 +73,7 @@ type Service struct {
 	agents     *agentConns
 	waits      *waitEstimates
 	awaiting   *awaitingAgent
+	counters   *counters
 	// started is when the Service was made: visits open at a restart go on
 	// for visitors back within the grace period of it.
 	started time.Time
@@ -114,6 +115,7 @@ func NewService(cfg Config) *Service {
 	s.timers = newTimers(s.clock)
 	s.agents = &agentConns{open: map[string]int{}}
 	s.waits = &waitEstimates{bySite: map[string]time.Duration{}}
+	s.counters = newCounters()
 	s.awaiting = &awaitingAgent{bySite: map[string]map[string]bool{}}
 	s.router = newRouter(s)
 	return s

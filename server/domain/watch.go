@@ -114,6 +114,7 @@ func (s *Service) WatchChat(ctx context.Context, chatID string, afterSeq uint32,
 	}
 	ticker := newTicker(s.clock, s.keepAlive)
 	defer ticker.stop()
+	defer countStream(&s.counters.chatStreams)()
 	f := s.followChat(chatID, afterSeq)
 	defer func() { f.close() }()
 	if err := f.catchUp(ctx, send); err != nil {
@@ -203,6 +204,7 @@ func (s *Service) WatchVisitor(ctx context.Context, w VisitorWatch, send func(Vi
 
 	// Subscribe before counting the stream: no chat can start for a visitor
 	// who is not online, so no change is missed.
+	defer countStream(&s.counters.visitorStreams)()
 	sub := s.broker.Subscribe(visitorTopic(visitor.ID))
 	defer func() { sub.Close() }()
 	newVisit, start, back := s.presence.opened(visitor)

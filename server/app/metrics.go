@@ -1,0 +1,65 @@
+package app
+
+import (
+	"net/http"
+	"runtime"
+
+	"github.com/proactivechat/proactivechat/server/domain"
+	"github.com/proactivechat/proactivechat/server/metrics"
+)
+
+var endReasonNames = map[domain.ChatEndReason]string{
+	domain.EndBothLeft:        "both_left",
+	domain.EndVisitorDeclined: "visitor_declined",
+	domain.EndInactive:        "inactive",
+}
+
+// serveMetrics writes the Prometheus text format: the engine's state and
+// counters, the store's commits, and the Go runtime's basics.
+func (a *App) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	st, err := a.Service.Stats(r.Context())
+	if err != nil {
+		http.Error(w, "stats unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	m := metrics.NewWriter(w)
+	var online, depth, wait []metrics.Sample
+	for _, s := range st.Sites {
+		online = append(online, metrics.Sample{Labels: []string{"site", s.SiteID}, Value: float64(s.VisitorsOnline)})
+		depth = append(depth, metrics.Sample{Labels: []string{"site", s.SiteID}, Value: float64(s.QueueDepth)})
+		wait = append(wait, metrics.Sample{Labels: []string{"site", s.SiteID}, Value: s.OldestWait.Seconds()})
+	}
+	m.Family("proactivechat_visitors_online", "gauge", "Visitors on each site now.", online...)
+	m.Family("proactivechat_queue_depth", "gauge", "Open chat requests in each site's queue.", depth...)
+	m.Family("proactivechat_queue_oldest_wait_seconds", "gauge", "How long the first request of each site's queue has waited.", wait...)
+	m.Family("proactivechat_streams_open", "gauge", "Server streams open now, by kind.",
+		metrics.Sample{Labels: []string{"kind", "visitor"}, Value: float64(st.VisitorStreams)},
+		metrics.Sample{Labels: []string{"kind", "agent"}, Value: float64(st.AgentStreams)},
+		metrics.Sample{Labels: []string{"kind", "chat"}, Value: float64(st.ChatStreams)},
+		metrics.Sample{Labels: []string{"kind", "presence"}, Value: float64(st.PresenceStreams)})
+	var agents []metrics.Sample
+	for _, s := range []domain.AgentStatus{domain.StatusAvailable, domain.StatusAway, domain.StatusOffline} {
+		agents = append(agents, metrics.Sample{Labels: []string{"status", s.String()}, Value: float64(st.AgentsByStatus[s])})
+	}
+	m.Family("proactivechat_agents", "gauge", "Agents by status.", agents...)
+	m.Family("proactivechat_alerts_total", "counter", "Alerts offered to agents, and how they ended.",
+		metrics.Sample{Labels: []string{"outcome", "offered"}, Value: float64(st.AlertsOffered)},
+		metrics.Sample{Labels: []string{"outcome", "accepted"}, Value: float64(st.AlertsAccepted)},
+		metrics.Sample{Labels: []string{"outcome", "expired"}, Value: float64(st.AlertsExpired)},
+		metrics.Sample{Labels: []string{"outcome", "declined"}, Value: float64(st.AlertsDeclined)})
+	m.Family("proactivechat_chats_active", "gauge", "Chats in progress.", metrics.Sample{Value: float64(st.ChatsActive)})
+	var ended []metrics.Sample
+	for _, r := range []domain.ChatEndReason{domain.EndBothLeft, domain.EndVisitorDeclined, domain.EndInactive} {
+		ended = append(ended, metrics.Sample{Labels: []string{"reason", endReasonNames[r]}, Value: float64(st.ChatsEnded[r])})
+	}
+	m.Family("proactivechat_chats_ended_total", "counter", "Chats ended since start, by reason.", ended...)
+	m.Family("proactivechat_messages_total", "counter", "Chat messages stored since start.", metrics.Sample{Value: float64(st.MessagesSent)})
+	m.Histogram("proactivechat_message_latency_seconds", "SendMessage time from call to durable and published.", st.MessageLatency)
+	m.Histogram("proactivechat_bolt_commit_seconds", "bbolt write transaction commit time, fsync included.", a.Store.CommitSeconds())
+	m.Histogram("proactivechat_bolt_batch_size", "Updates sharing one bbolt commit.", a.Store.BatchSize())
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	m.Family("go_goroutines", "gauge", "Goroutines now.", metrics.Sample{Value: float64(runtime.NumGoroutine())})
+	m.Family("go_memstats_heap_inuse_bytes", "gauge", "Heap bytes in use.", metrics.Sample{Value: float64(ms.HeapInuse)})
+}

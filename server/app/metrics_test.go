@@ -1,0 +1,81 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proactivechat/proactivechat/server/app"
+	"github.com/proactivechat/proactivechat/server/domain"
+)
+
+// TestMetrics checks /metrics speaks the Prometheus text format and that
+// its figures follow what happens.
+func TestMetrics(t *testing.T) {
+	a, err := app.Open(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "m.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		a.Shutdown(ctx)
+	})
+	ctx := context.Background()
+	site, err := a.Service.CreateSite(ctx, domain.SiteSpec{ID: "site_m", Name: "M"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape := func() string {
+		t.Helper()
+		resp, err := http.Get("http://" + a.Addr().String() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+			t.Fatalf("content type %q", ct)
+		}
+		return string(body)
+	}
+	value := func(body, series string) string {
+		t.Helper()
+		m := regexp.MustCompile("(?m)^" + regexp.QuoteMeta(series) + " (\\S+)$").FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no series %s in\n%s", series, body)
+		}
+		return m[1]
+	}
+	before := scrape()
+	for _, family := range []string{"proactivechat_visitors_online", "proactivechat_queue_depth", "proactivechat_streams_open",
+		"proactivechat_alerts_total", "proactivechat_chats_active", "proactivechat_chats_ended_total",
+		"proactivechat_message_latency_seconds", "proactivechat_bolt_commit_seconds", "proactivechat_bolt_batch_size", "proactivechat_agents"} {
+		if !strings.Contains(before, "# TYPE "+family+" ") {
+			t.Errorf("family %s missing", family)
+		}
+	}
+	if got := value(before, `proactivechat_queue_depth{site="site_m"}`); got != "0" {
+		t.Fatalf("queue depth = %s", got)
+	}
+	commits := value(before, "proactivechat_bolt_commit_seconds_count")
+	if _, err := a.Service.CreateAgent(ctx, domain.AgentSpec{DisplayName: "A", SiteIDs: []string{site.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	after := scrape()
+	if value(after, "proactivechat_bolt_commit_seconds_count") == commits {
+		t.Fatal("a write did not show in the commit histogram")
+	}
+	if got := value(after, `proactivechat_agents{status="offline"}`); got != "1" {
+		t.Fatalf("offline agents = %s", got)
+	}
+}
