@@ -278,6 +278,12 @@ func (s *Service) holdExpired(requestID string) {
 		if err != nil || !req.Open() || req.HoldUntil.IsZero() || s.clock.Now().Before(req.HoldUntil) {
 			return err
 		}
+		if p, online := s.presence.get(req.VisitorID); online && p.OpenStreams > 0 {
+			// Back already: the hold outlived a race between the old
+			// page's stream closing and the new one's opening.
+			req.HoldUntil = time.Time{}
+			return tx.PutChatRequest(req)
+		}
 		visitor, err := tx.Visitor(req.VisitorID)
 		if err != nil {
 			return err

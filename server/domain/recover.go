@@ -40,7 +40,11 @@ func (s *Service) Start(ctx context.Context) error {
 			agentID := req.AlertedAgentID
 			s.timers.at("alert/"+req.ID, req.AlertDeadline, func() { s.passAlert(req.ID, agentID, "expired") })
 		}
-		s.visitorAway(req.VisitorID)
+		if req.HoldUntil.IsZero() {
+			s.visitorAway(req.VisitorID)
+		} else {
+			s.timers.at("hold/"+req.ID, req.HoldUntil, func() { s.holdExpired(req.ID) })
+		}
 	}
 	now := s.clock.Now()
 	seen := map[string]bool{}
