@@ -123,54 +123,26 @@ func (s *Service) alertFor(req ChatRequest, reason string) Alert {
 }
 
 func (s *Service) followAgent(ctx context.Context, subs []Subscription, ticker *ticker, send func(AgentUpdate) error) error {
-	merged := make(chan any)
-	done := make(chan struct{})
-	defer close(done)
-	for _, sub := range subs {
-		go func() {
-			for ev := range sub.Events() {
-				select {
-				case merged <- ev:
-				case <-done:
-					return
-				}
-			}
-			select {
-			case merged <- errResubscribe:
-			case <-done:
-			}
-		}()
-	}
-	for {
+	return s.followMerged(ctx, subs, ticker, func(ev any, keepAlive time.Time) error {
 		var u AgentUpdate
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.Done():
-			return errShuttingDown
-		case now := <-ticker.c:
-			u.KeepAlive = now
-		case ev := <-merged:
-			switch ev := ev.(type) {
-			case error:
-				return ev
-			case AlertEvent:
-				a := s.alertFor(ev.Request, ev.Reason)
-				u.Alert = &a
-			case AlertWithdrawn:
-				u.AlertWithdrawn = &ev
-			case QueueEvent:
-				u.QueueChanged = &ev.Request
-			case AgentChanged:
-				u.AgentChanged = &ev.Agent
-			default:
-				continue
+		switch ev := ev.(type) {
+		case AlertEvent:
+			a := s.alertFor(ev.Request, ev.Reason)
+			u.Alert = &a
+		case AlertWithdrawn:
+			u.AlertWithdrawn = &ev
+		case QueueEvent:
+			u.QueueChanged = &ev.Request
+		case AgentChanged:
+			u.AgentChanged = &ev.Agent
+		default:
+			if keepAlive.IsZero() {
+				return nil
 			}
+			u.KeepAlive = keepAlive
 		}
-		if err := send(u); err != nil {
-			return err
-		}
-	}
+		return send(u)
+	})
 }
 
 // agentGone is the agent grace timer: the agent's console has been gone

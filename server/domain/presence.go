@@ -305,45 +305,15 @@ func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(P
 }
 
 func (s *Service) followPresence(ctx context.Context, subs []Subscription, ticker *ticker, send func(PresenceUpdate) error) error {
-	merged := make(chan any)
-	done := make(chan struct{})
-	defer close(done)
-	for _, sub := range subs {
-		go func() {
-			for ev := range sub.Events() {
-				select {
-				case merged <- ev:
-				case <-done:
-					return
-				}
-			}
-			select {
-			case merged <- errResubscribe:
-			case <-done:
-			}
-		}()
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.Done():
-			return errShuttingDown
-		case now := <-ticker.c:
-			if err := send(PresenceUpdate{KeepAlive: now}); err != nil {
-				return err
-			}
-		case ev := <-merged:
-			switch ev := ev.(type) {
-			case error:
-				return ev
-			case PresenceEvent:
-				if err := send(PresenceUpdate{Event: &ev}); err != nil {
-					return err
-				}
-			}
+	return s.followMerged(ctx, subs, ticker, func(ev any, keepAlive time.Time) error {
+		if ev, ok := ev.(PresenceEvent); ok {
+			return send(PresenceUpdate{Event: &ev})
 		}
-	}
+		if !keepAlive.IsZero() {
+			return send(PresenceUpdate{KeepAlive: keepAlive})
+		}
+		return nil
+	})
 }
 
 func (e Engagement) String() string {
