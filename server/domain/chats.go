@@ -24,23 +24,11 @@ func (s *Service) StartChat(ctx context.Context, agentID, visitorID string) (*Ch
 	}
 	var chat *Chat
 	err := s.store.Update(ctx, func(tx WriteTx) error {
-		agent, err := tx.Agent(agentID)
-		if err != nil {
-			return err
-		}
-		visitor, err := tx.Visitor(visitorID)
-		if err != nil {
-			return err
-		}
-		site, err := tx.Site(visitor.SiteID)
+		agent, visitor, site, err := s.agentAndVisitor(tx, agentID, visitorID)
 		if err != nil {
 			return err
 		}
 		switch {
-		case !agent.Serves(site.ID):
-			return Errorf(CodePermissionDenied, "agent %q does not serve site %q", agent.ID, site.ID)
-		case !site.ProactiveChat.Enabled:
-			return Errorf(CodeFailedPrecondition, "proactive chat is disabled on site %q", site.ID)
 		case agent.Status != StatusAvailable:
 			return Errorf(CodeFailedPrecondition, "agent %q is %s; only an available agent starts chats", agent.ID, agent.Status)
 		case uint32(len(agent.ActiveChatIDs)) >= agent.MaxConcurrentChats:
@@ -68,6 +56,31 @@ func (s *Service) StartChat(ctx context.Context, agentID, visitorID string) (*Ch
 		return nil, err
 	}
 	return chat, nil
+}
+
+// agentAndVisitor loads an agent reaching out to a visitor, and the
+// visitor's site, and checks what every way of reaching out needs: the
+// agent serves the site and the site's proactive chat is enabled.
+func (s *Service) agentAndVisitor(tx ReadTx, agentID, visitorID string) (*Agent, *Visitor, *Site, error) {
+	agent, err := tx.Agent(agentID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	visitor, err := tx.Visitor(visitorID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	site, err := tx.Site(visitor.SiteID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !agent.Serves(site.ID) {
+		return nil, nil, nil, Errorf(CodePermissionDenied, "agent %q does not serve site %q", agent.ID, site.ID)
+	}
+	if !site.ProactiveChat.Enabled {
+		return nil, nil, nil, Errorf(CodeFailedPrecondition, "proactive chat is disabled on site %q", site.ID)
+	}
+	return agent, visitor, site, nil
 }
 
 // openChat starts a chat between agent and visitor in tx, for the chat

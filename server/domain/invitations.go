@@ -53,23 +53,11 @@ func (s *Service) InviteVisitor(ctx context.Context, agentID, visitorID string) 
 	}
 	var inv *Invitation
 	err := s.store.Update(ctx, func(tx WriteTx) error {
-		agent, err := tx.Agent(agentID)
-		if err != nil {
-			return err
-		}
-		visitor, err := tx.Visitor(visitorID)
-		if err != nil {
-			return err
-		}
-		site, err := tx.Site(visitor.SiteID)
+		_, visitor, site, err := s.agentAndVisitor(tx, agentID, visitorID)
 		if err != nil {
 			return err
 		}
 		switch {
-		case !agent.Serves(site.ID):
-			return Errorf(CodePermissionDenied, "agent %q does not serve site %q", agentID, site.ID)
-		case !site.ProactiveChat.Enabled:
-			return Errorf(CodeFailedPrecondition, "proactive chat is disabled on site %q", site.ID)
 		case !s.presence.online(visitorID):
 			return Errorf(CodeFailedPrecondition, "visitor %q is not on the site", visitorID)
 		case visitor.Engagement != EngagementBrowsing && visitor.Engagement != EngagementDeclined && visitor.Engagement != EngagementUnspecified:
