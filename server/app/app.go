@@ -24,6 +24,7 @@ import (
 	"github.com/proactivechat/proactivechat/server/gateway"
 	"github.com/proactivechat/proactivechat/server/inmem"
 	"github.com/proactivechat/proactivechat/server/rpc"
+	"github.com/proactivechat/proactivechat/server/web"
 )
 
 // Config is how the server runs.
@@ -147,11 +148,12 @@ func (a *App) handler() (http.Handler, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)
 	})
+	web.Mount(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprint(w, indexText)
 	})
-	return mux, nil
+	return a.withCORS(mux), nil
 }
 
 const indexText = `Proactive Chat server

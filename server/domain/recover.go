@@ -30,6 +30,9 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.refreshOrigins(ctx); err != nil {
+		return err
+	}
 	for _, inv := range invitations {
 		s.timers.at("invite/"+inv.ID, inv.ExpireTime, func() { s.expireInvitation(inv.ID) })
 	}

@@ -74,6 +74,7 @@ type Service struct {
 	waits      *waitEstimates
 	awaiting   *awaitingAgent
 	counters   *counters
+	origins    origins
 	// started is when the Service was made: visits open at a restart go on
 	// for visitors back within the grace period of it.
 	started time.Time

@@ -43,6 +43,9 @@ func (s *Service) CreateSite(ctx context.Context, spec SiteSpec) (*Site, error) 
 		}
 		return tx.PutSite(site)
 	})
+	if err == nil {
+		err = s.refreshOrigins(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +120,9 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 		return tx.PutSite(site)
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := s.refreshOrigins(ctx); err != nil {
 		return nil, err
 	}
 	s.refreshSite(site.ID)

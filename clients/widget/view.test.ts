@@ -1,0 +1,291 @@
+// @vitest-environment jsdom
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ChatEventSchema, ChatSchema, ParticipantRole, TypingSchema } from "../gen/proactivechat/v1/chat_pb";
+import { FormFieldSchema, FormFieldType } from "../gen/proactivechat/v1/site_pb";
+import { InvitationState } from "../gen/proactivechat/v1/engagement_pb";
+import { EngagementState } from "../gen/proactivechat/v1/visitor_pb";
+import { VisitorStateSchema, type VisitorState } from "../gen/proactivechat/v1/visitor_service_pb";
+import { BadRequestSchema } from "./error_details_pb";
+import { View, type Actions } from "./view";
+import { Widget, type Clients } from "./widget";
+
+const xss = "<img src=x onerror=alert(1)>";
+
+function noActions(): Actions {
+  return { accept: vi.fn(), decline: vi.fn(), submit: vi.fn(), close: vi.fn(), send: vi.fn(), typing: vi.fn() };
+}
+
+function mount(actions = noActions()) {
+  const v = new View(actions);
+  document.body.append(v.host);
+  return { v, actions, $: (sel: string) => v.root.querySelector(sel) as HTMLElement | null };
+}
+
+afterEach(() => {
+  document.body.replaceChildren();
+  localStorage.clear();
+});
+
+describe("View", () => {
+  it("shows messages, names and notices as text, never markup", () => {
+    const { v } = mount();
+    v.showInvite(xss);
+    v.showChat(xss);
+    v.message(xss, xss, false);
+    v.message("You", xss, true);
+    v.pendingMessage("k1", xss);
+    v.notice(xss);
+    v.typing(xss);
+    expect(v.root.querySelectorAll("img").length).toBe(0);
+    const log = v.root.querySelector(".log")!;
+    expect(log.textContent).toContain(xss);
+    expect(log.querySelectorAll(".msg").length).toBe(3);
+  });
+
+  it("is a labelled dialog with a polite message log", () => {
+    const { v, $ } = mount();
+    v.showChat("Dana");
+    const dialog = $("[role=dialog]")!;
+    const title = v.root.getElementById(dialog.getAttribute("aria-labelledby")!)!;
+    expect(title.textContent).toBe("Dana");
+    const log = $("[role=log]")!;
+    expect(log.getAttribute("aria-live")).toBe("polite");
+    // The message box has a label and takes focus.
+    const box = $("textarea")!;
+    expect(v.root.querySelector(`label[for=${box.id}]`)?.textContent).toBe("Message");
+    expect(v.root.activeElement).toBe(box);
+  });
+
+  it("sends on Enter, keeps Shift+Enter for a new line", () => {
+    const { v, actions, $ } = mount();
+    v.showChat("Dana");
+    const box = $("textarea") as HTMLTextAreaElement;
+    box.value = "hello";
+    box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", shiftKey: true, bubbles: true }));
+    expect(actions.send).not.toHaveBeenCalled();
+    box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    expect(actions.send).toHaveBeenCalledWith("hello");
+    expect(box.value).toBe("");
+  });
+
+  it("invites with Yes and No buttons and focuses Yes", () => {
+    const { v, actions } = mount();
+    v.showInvite("Can we help?");
+    const buttons = [...v.root.querySelectorAll(".body button")] as HTMLButtonElement[];
+    expect(buttons.map((b) => b.textContent)).toEqual(["Yes", "No"]);
+    expect(v.root.activeElement).toBe(buttons[0]);
+    buttons[1]!.click();
+    expect(actions.decline).toHaveBeenCalled();
+  });
+
+  it("does not take focus from a visitor typing in the page", () => {
+    const input = document.createElement("input");
+    document.body.append(input);
+    input.focus();
+    const { v } = mount();
+    v.showInvite("Can we help?");
+    expect(document.activeElement).toBe(input);
+  });
+
+  it("marks required fields, labels every field and shows errors beside them", () => {
+    const { v, actions } = mount();
+    v.showForm([
+      create(FormFieldSchema, { key: "name", label: "Your name", type: FormFieldType.TEXT, required: true }),
+      create(FormFieldSchema, { key: "email", label: "E-mail", type: FormFieldType.EMAIL, required: true }),
+      create(FormFieldSchema, { key: "question", label: "How can we help?", type: FormFieldType.TEXTAREA }),
+    ]);
+    const inputs = [...v.root.querySelectorAll(".body input, .body textarea")] as HTMLInputElement[];
+    expect(inputs.map((i) => i.id)).toEqual(["pc-f-name", "pc-f-email", "pc-f-question"]);
+    for (const i of inputs) expect(v.root.querySelector(`label[for=${i.id}]`)).not.toBeNull();
+    expect(v.root.querySelectorAll("label .req").length).toBe(2);
+    expect(inputs[1]!.type).toBe("email");
+    expect(inputs[2]!.tagName).toBe("TEXTAREA");
+    expect(v.root.activeElement).toBe(inputs[0]);
+
+    v.formErrors({ email: "E-mail must be an e-mail address like name@example.com" });
+    expect(inputs[1]!.getAttribute("aria-invalid")).toBe("true");
+    const err = v.root.getElementById(inputs[1]!.getAttribute("aria-describedby")!)!;
+    expect(err.textContent).toBe("E-mail must be an e-mail address like name@example.com");
+    expect(v.root.activeElement).toBe(inputs[1]);
+
+    inputs[0]!.value = "Bo";
+    (v.root.querySelector("button[type=submit]") as HTMLButtonElement).click();
+    expect(actions.submit).toHaveBeenCalledWith({ name: "Bo", email: "", question: "" });
+  });
+
+  it("shows the place in the queue and the estimated wait", () => {
+    const { v, $ } = mount();
+    v.showQueue(3, 150);
+    expect($(".titles h2")!.textContent).toBe("Waiting in Queue");
+    expect($("[role=status]#pc-queue")!.textContent).toBe("You are number 3 in the queue.Estimated wait: about 3 min.");
+    v.showQueue(1, 0);
+    expect($("#pc-queue")!.textContent).toBe("You are number 1 in the queue.");
+  });
+});
+
+// Widget with clients that answer from the test.
+function widget(overrides: Partial<{ [K in keyof Clients["visitor"] | keyof Clients["chat"]]: unknown }> = {}) {
+  const fn = (name: string) => vi.fn((overrides as Record<string, unknown>)[name] as never ?? (async () => ({})));
+  const clients = {
+    visitor: {
+      respondToInvitation: fn("respondToInvitation"),
+      submitForm: fn("submitForm"),
+      leaveQueue: fn("leaveQueue"),
+    },
+    chat: { sendMessage: fn("sendMessage"), setTyping: fn("setTyping"), leaveChat: fn("leaveChat") },
+  } as unknown as Clients;
+  const w = new Widget("site_test", clients);
+  w.visitorId = "visitor_1";
+  document.body.append(w.view.host);
+  return { w, clients, root: w.view.root };
+}
+
+const chatState = (): VisitorState =>
+  create(VisitorStateSchema, {
+    engagement: EngagementState.CHATTING,
+    chat: create(ChatSchema, { id: "chat_1", agent: { role: ParticipantRole.AGENT, id: "agent_demo", displayName: "Dana" } }),
+  });
+const started = () =>
+  create(ChatEventSchema, {
+    chatId: "chat_1",
+    seq: 1,
+    kind: { case: "started", value: { agent: { role: ParticipantRole.AGENT, displayName: "Dana" } } },
+  });
+const message = (seq: number, role: ParticipantRole, text: string, key = "") =>
+  create(ChatEventSchema, {
+    chatId: "chat_1",
+    seq,
+    kind: {
+      case: "message",
+      value: { text, idempotencyKey: key, sender: { role, id: role === ParticipantRole.AGENT ? "agent_demo" : "visitor_1", displayName: role === ParticipantRole.AGENT ? "Dana" : "Visitor" } },
+    },
+  });
+
+describe("Widget", () => {
+  it("without invite, opens the chat on the agent's first message, not when the chat starts", () => {
+    const { w } = widget();
+    w.onState(create(VisitorStateSchema, { engagement: EngagementState.BROWSING }));
+    expect(w.view.host.hidden).toBe(true);
+    w.onState(chatState());
+    w.onChatEvent(started(), true);
+    expect(w.view.host.hidden).toBe(true);
+    w.onChatEvent(message(2, ParticipantRole.AGENT, xss), false);
+    expect(w.view.host.hidden).toBe(false);
+    expect(w.view.mode).toBe("chat");
+    expect(w.view.root.querySelectorAll("img").length).toBe(0);
+    expect(w.view.root.querySelector(".log")!.textContent).toContain("You are chatting with Dana.");
+  });
+
+  it("with invite, goes invitation → form → queue → chat", async () => {
+    const form = create(VisitorStateSchema, {
+      engagement: EngagementState.FILLING_FORM,
+      form: { fields: [create(FormFieldSchema, { key: "email", label: "E-mail", type: FormFieldType.EMAIL, required: true })] },
+    });
+    const { w, clients, root } = widget({ respondToInvitation: async () => ({ state: form }) });
+    w.onState(
+      create(VisitorStateSchema, {
+        engagement: EngagementState.INVITED,
+        invitation: { id: "inv_1", state: InvitationState.PENDING, text: "Hi! Can we help?" },
+      }),
+    );
+    expect(w.view.mode).toBe("invite");
+    (root.querySelector(".body button") as HTMLButtonElement).click();
+    await vi.waitFor(() => expect(w.view.mode).toBe("form"));
+    expect(clients.visitor.respondToInvitation).toHaveBeenCalledWith({ visitorId: "visitor_1", invitationId: "inv_1", accept: true });
+
+    // Checked in the browser first: nothing is sent.
+    (root.querySelector("button[type=submit]") as HTMLButtonElement).click();
+    expect(root.getElementById("pc-e-email")!.textContent).toBe("E-mail is required");
+    expect(clients.visitor.submitForm).not.toHaveBeenCalled();
+
+    w.onState(create(VisitorStateSchema, { engagement: EngagementState.QUEUED, queue: { position: 2, estimatedWait: { seconds: 30n } } }));
+    expect(w.view.mode).toBe("queue");
+    // The chat opens as soon as it starts: the visitor was waiting for it.
+    w.onState(chatState());
+    expect(w.view.mode).toBe("chat");
+    expect(root.querySelector("h2")!.textContent).toBe("Dana");
+  });
+
+  it("shows the server's field errors beside their fields", async () => {
+    const bad = new ConnectError("invalid", Code.InvalidArgument, undefined, [
+      {
+        desc: BadRequestSchema,
+        value: { fieldViolations: [{ field: "values.email", description: "E-mail is not deliverable" }, { field: "values.zzz", description: "is not a field of this form" }] },
+      },
+    ]);
+    const { w, root } = widget({
+      submitForm: async () => {
+        throw bad;
+      },
+    });
+    w.onState(
+      create(VisitorStateSchema, {
+        engagement: EngagementState.FILLING_FORM,
+        form: { fields: [create(FormFieldSchema, { key: "email", label: "E-mail", type: FormFieldType.EMAIL, required: true })] },
+      }),
+    );
+    (root.getElementById("pc-f-email") as HTMLInputElement).value = "bo@example.com";
+    (root.querySelector("button[type=submit]") as HTMLButtonElement).click();
+    await vi.waitFor(() => expect(root.getElementById("pc-e-email")!.textContent).toBe("E-mail is not deliverable"));
+    expect(root.querySelector("[role=alert]")!.textContent).toBe("is not a field of this form");
+  });
+
+  it("sends with one idempotency key, retried after a network failure, and shows the message once", async () => {
+    let calls = 0;
+    const { w, clients, root } = widget({
+      sendMessage: async () => {
+        if (++calls === 1) throw new ConnectError("network", Code.Unavailable);
+        return {};
+      },
+    });
+    w.onState(chatState());
+    w.onChatEvent(started(), true);
+    w.onChatEvent(message(2, ParticipantRole.AGENT, "Hello!"), false);
+    const box = root.querySelector("textarea")!;
+    box.value = "Hi there";
+    box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    await vi.waitFor(() => expect(clients.chat.sendMessage).toHaveBeenCalledTimes(2), { timeout: 3000 });
+    const [a, b] = (clients.chat.sendMessage as unknown as { mock: { calls: [{ idempotencyKey: string; senderId: string }][] } }).mock.calls;
+    expect(a![0].idempotencyKey).toMatch(/^[0-9a-f]{32}$/);
+    expect(b![0].idempotencyKey).toBe(a![0].idempotencyKey);
+    expect(a![0].senderId).toBe("visitor_1");
+    // The stream brings the stored message: it replaces the pending one.
+    w.onChatEvent(message(3, ParticipantRole.VISITOR, "Hi there", a![0].idempotencyKey), false);
+    const mine = [...root.querySelectorAll(".msg.me")];
+    expect(mine.length).toBe(1);
+    expect(mine[0]!.classList.contains("pending")).toBe(false);
+  });
+
+  it("shows the agent typing, inactivity warnings and the end of the chat", () => {
+    const { w, root } = widget();
+    w.onState(chatState());
+    w.onChatEvent(message(1, ParticipantRole.AGENT, "Hello!"), true);
+    w.onTyping(create(TypingSchema, { chatId: "chat_1", typing: true, participant: { role: ParticipantRole.AGENT, displayName: "Dana" } }));
+    expect(root.querySelector(".typing")!.textContent).toBe("Dana is typing\u2026");
+    w.onChatEvent(
+      create(ChatEventSchema, { chatId: "chat_1", seq: 2, time: { seconds: 1000n }, kind: { case: "inactivityWarning", value: { endTime: { seconds: 1120n } } } }),
+      false,
+    );
+    w.onChatEvent(create(ChatEventSchema, { chatId: "chat_1", seq: 3, kind: { case: "ended", value: { reason: 3 } } }), false);
+    const text = root.querySelector(".log")!.textContent!;
+    expect(text).toContain("This chat closes in about 2 min unless someone writes.");
+    expect(text).toContain("The chat ended because nobody wrote for a while.");
+    expect((root.querySelector("textarea") as HTMLTextAreaElement).disabled).toBe(true);
+  });
+
+  it("closing leaves the chat; closing in the queue leaves the queue", async () => {
+    const { w, clients, root } = widget();
+    w.onState(create(VisitorStateSchema, { engagement: EngagementState.QUEUED, queue: { position: 1 } }));
+    (root.querySelector("button[aria-label=Close]") as HTMLButtonElement).click();
+    expect(w.view.host.hidden).toBe(true);
+    await vi.waitFor(() => expect(clients.visitor.leaveQueue).toHaveBeenCalledWith({ visitorId: "visitor_1" }));
+
+    w.onState(chatState());
+    w.onChatEvent(message(1, ParticipantRole.AGENT, "Hello!"), true);
+    (root.querySelector("button[aria-label=Close]") as HTMLButtonElement).click();
+    expect(w.view.host.hidden).toBe(true);
+    await vi.waitFor(() => expect(clients.chat.leaveChat).toHaveBeenCalledWith({ chatId: "chat_1", participantId: "visitor_1" }));
+  });
+});

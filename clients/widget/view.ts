@@ -1,0 +1,305 @@
+// View draws the widget in a shadow root: one panel (a non-modal dialog)
+// whose body is the invitation, the form, the queue or the chat. It knows
+// nothing of the server; Actions are what the visitor did.
+
+import type { FormField } from "../gen/proactivechat/v1/site_pb";
+import { FormFieldType } from "../gen/proactivechat/v1/site_pb";
+import { h, text } from "./dom";
+import { css } from "./style";
+
+export interface Actions {
+  accept(): void;
+  decline(): void;
+  submit(values: Record<string, string>): void;
+  close(): void;
+  send(text: string): void;
+  typing(): void;
+}
+
+export type Mode = "hidden" | "invite" | "form" | "queue" | "chat";
+
+export class View {
+  readonly host: HTMLElement;
+  readonly root: ShadowRoot;
+  mode: Mode = "hidden";
+  private panel: HTMLElement;
+  private title: HTMLElement;
+  private status: HTMLElement;
+  private minBtn: HTMLButtonElement;
+  private body: HTMLElement;
+  private chat: HTMLElement;
+  private log: HTMLElement;
+  private typingEl: HTMLElement;
+  private box: HTMLTextAreaElement;
+  private sendBtn: HTMLButtonElement;
+  private fieldErrors = new Map<string, HTMLElement>();
+  private formError?: HTMLElement;
+  private pending = new Map<string, HTMLElement>();
+  private typingTimer?: ReturnType<typeof setTimeout>;
+
+  constructor(private actions: Actions) {
+    this.host = h("proactive-chat-widget" as "div", { hidden: true });
+    this.root = this.host.attachShadow({ mode: "open" });
+    this.title = h("h2", { id: "pc-title" });
+    this.status = h("span", { class: "status", role: "status" });
+    this.minBtn = h("button", { type: "button", "aria-label": "Minimise", "aria-expanded": "true" }, "\u2013");
+    const closeBtn = h("button", { type: "button", "aria-label": "Close" }, "\u00d7");
+    this.minBtn.onclick = () => this.minimise(!this.panel.classList.contains("min"));
+    closeBtn.onclick = () => actions.close();
+    this.body = h("div", { class: "body" });
+
+    this.log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Messages" });
+    this.typingEl = h("div", { class: "typing" });
+    this.box = h("textarea", { id: "pc-msg", rows: "1", placeholder: "Write a message\u2026" });
+    this.sendBtn = h("button", { type: "submit", class: "btn primary" }, "Send");
+    const composer = h(
+      "form",
+      { class: "composer" },
+      h("label", { class: "sr", for: "pc-msg" }, "Message"),
+      this.box,
+      this.sendBtn,
+    );
+    this.box.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.sendBtn.click();
+      }
+    });
+    this.box.addEventListener("input", () => actions.typing());
+    composer.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const t = this.box.value;
+      if (t.trim() === "" || this.box.disabled) return;
+      this.box.value = "";
+      actions.send(t);
+    });
+    this.chat = h("div", { class: "chat", hidden: true }, this.log, this.typingEl, composer);
+
+    this.panel = h(
+      "div",
+      { class: "panel", role: "dialog", "aria-labelledby": "pc-title" },
+      h("div", { class: "head" }, h("div", { class: "titles" }, this.title, this.status), this.minBtn, closeBtn),
+      this.body,
+      this.chat,
+    );
+    this.panel.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") {
+        e.stopPropagation();
+        if (this.mode === "invite") actions.decline();
+        else this.minimise(true);
+      }
+    });
+    this.root.append(h("style", {}, css), this.panel);
+  }
+
+  private open(mode: Mode, title: string): void {
+    this.mode = mode;
+    text(this.title, title);
+    this.body.replaceChildren();
+    this.body.hidden = mode === "chat";
+    this.chat.hidden = mode !== "chat";
+    this.fieldErrors.clear();
+    this.host.hidden = false;
+  }
+
+  hide(): void {
+    this.mode = "hidden";
+    this.host.hidden = true;
+    this.minimise(false);
+  }
+
+  minimise(min: boolean): void {
+    this.panel.classList.toggle("min", min);
+    this.minBtn.setAttribute("aria-expanded", String(!min));
+    this.minBtn.setAttribute("aria-label", min ? "Restore" : "Minimise");
+    text(this.minBtn, min ? "\u25b4" : "\u2013");
+  }
+
+  /** reconnecting shows (or clears) the quiet "Reconnecting…" note. */
+  reconnecting(on: boolean): void {
+    text(this.status, on ? "Reconnecting\u2026" : "");
+  }
+
+  /** focus moves focus into the widget, unless the visitor is typing in the page. */
+  focus(el: HTMLElement | null | undefined, force = false): void {
+    const active = document.activeElement as HTMLElement | null;
+    const busy =
+      active &&
+      active !== this.host &&
+      (active.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName));
+    if (el && (force || !busy)) el.focus();
+  }
+
+  showInvite(message: string): void {
+    const yes = h("button", { type: "button", class: "btn primary" }, "Yes");
+    const no = h("button", { type: "button", class: "btn" }, "No");
+    yes.onclick = () => {
+      yes.disabled = no.disabled = true;
+      this.actions.accept();
+    };
+    no.onclick = () => this.actions.decline();
+    this.open("invite", "Chat with us");
+    this.body.append(
+      h("p", {}, message || "Would you like to chat with one of our agents?"),
+      h("div", { class: "actions" }, yes, no),
+    );
+    this.focus(yes);
+  }
+
+  showForm(fields: FormField[]): void {
+    this.open("form", "Before we start");
+    const form = h("form", { novalidate: true });
+    const inputs: [FormField, HTMLInputElement | HTMLTextAreaElement][] = [];
+    form.append(h("p", { class: "hint" }, "Fields marked ", h("span", { class: "req" }, "*"), " are required."));
+    for (const f of fields) {
+      const id = `pc-f-${f.key}`;
+      const errId = `pc-e-${f.key}`;
+      const attrs = {
+        id,
+        name: f.key,
+        "aria-describedby": errId,
+        "aria-required": f.required ? "true" : undefined,
+      };
+      const input =
+        f.type === FormFieldType.TEXTAREA
+          ? h("textarea", { ...attrs, rows: "3" })
+          : h("input", {
+              ...attrs,
+              type: f.type === FormFieldType.EMAIL ? "email" : f.type === FormFieldType.PHONE ? "tel" : "text",
+              autocomplete: f.type === FormFieldType.EMAIL ? "email" : f.type === FormFieldType.PHONE ? "tel" : undefined,
+            });
+      const err = h("p", { class: "err", id: errId });
+      this.fieldErrors.set(f.key, err);
+      inputs.push([f, input]);
+      form.append(
+        h(
+          "div",
+          { class: "field" },
+          h("label", { for: id }, f.label, f.required && h("span", { class: "req", "aria-hidden": "true" }, "*")),
+          input,
+          err,
+        ),
+      );
+    }
+    this.formError = h("p", { class: "err", role: "alert" });
+    const send = h("button", { type: "submit", class: "btn primary" }, "Send");
+    form.append(this.formError, h("div", { class: "actions" }, send));
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const values: Record<string, string> = {};
+      for (const [f, input] of inputs) values[f.key] = input.value;
+      this.actions.submit(values);
+    });
+    this.body.append(form);
+    this.focus(inputs[0]?.[1] ?? send);
+  }
+
+  /** formErrors shows errors beside their fields (by key) and one for the whole form; focuses the first bad field. */
+  formErrors(errors: Record<string, string>, general = ""): void {
+    let first: HTMLElement | null = null;
+    for (const [key, el] of this.fieldErrors) {
+      const msg = errors[key] ?? "";
+      text(el, msg);
+      const input = this.root.getElementById(`pc-f-${key}`);
+      if (msg) input?.setAttribute("aria-invalid", "true");
+      else input?.removeAttribute("aria-invalid");
+      if (msg && !first) first = input;
+    }
+    if (this.formError) text(this.formError, general);
+    this.focus(first, true);
+  }
+
+  showQueue(position: number, waitSeconds: number): void {
+    if (this.mode !== "queue") {
+      this.open("queue", "Waiting in Queue");
+      this.body.append(
+        h("div", { role: "status", "aria-live": "polite", id: "pc-queue" }),
+        h("p", { class: "hint" }, "The first available agent will be with you shortly. You can keep browsing: this window follows you."),
+      );
+    }
+    const place = `You are number ${position} in the queue.`;
+    let wait = "";
+    if (waitSeconds > 0) {
+      wait = waitSeconds < 60 ? "Estimated wait: less than a minute." : `Estimated wait: about ${Math.ceil(waitSeconds / 60)} min.`;
+    }
+    this.root.getElementById("pc-queue")?.replaceChildren(h("p", { class: "big" }, place), wait && h("p", {}, wait));
+  }
+
+  /** showChat opens the chat. unprompted: the visitor did not ask (without invite); no keyboard pops up on phones then. */
+  showChat(agentName: string, unprompted = false): void {
+    const wasOpen = this.mode === "chat";
+    this.open("chat", agentName || "Chat");
+    if (!wasOpen) {
+      this.scroll();
+      const touch = typeof matchMedia === "function" && matchMedia("(pointer: coarse)").matches;
+      if (!(unprompted && touch)) this.focus(this.box);
+    }
+  }
+
+  chatTitle(agentName: string): void {
+    if (this.mode === "chat") text(this.title, agentName);
+  }
+
+  /** clearChat empties the transcript for a new chat and enables writing. */
+  clearChat(): void {
+    this.log.replaceChildren();
+    this.pending.clear();
+    this.typing("");
+    this.composer(true);
+  }
+
+  composer(enabled: boolean): void {
+    this.box.disabled = !enabled;
+    this.sendBtn.disabled = !enabled;
+  }
+
+  /** message adds a message as plain text. key is the idempotency key of the visitor's own message. */
+  message(who: string, body: string, mine: boolean, key = ""): void {
+    const el = h("div", { class: mine ? "msg me" : "msg" }, h("span", { class: "who" }, who), body);
+    const p = key ? this.pending.get(key) : undefined;
+    if (p) {
+      this.pending.delete(key);
+      p.remove();
+    }
+    this.insert(el);
+    if (!mine) this.typing("");
+  }
+
+  notice(s: string): void {
+    this.insert(h("p", { class: "note" }, s));
+  }
+
+  /** pendingMessage shows the visitor's message until the server has it. */
+  pendingMessage(key: string, body: string): void {
+    const el = h("div", { class: "msg me pending" }, h("span", { class: "who" }, "You \u00b7 sending\u2026"), body);
+    this.pending.set(key, el);
+    this.log.append(el);
+    this.scroll();
+  }
+
+  /** pendingStatus updates the note on a message not confirmed yet ("" once stored). */
+  pendingStatus(key: string, note: string): void {
+    const el = this.pending.get(key);
+    if (!el) return;
+    text(el.firstChild!, note ? `You \u00b7 ${note}` : "You");
+    el.classList.toggle("pending", note !== "");
+  }
+
+  typing(who: string): void {
+    clearTimeout(this.typingTimer);
+    text(this.typingEl, who ? `${who} is typing\u2026` : "");
+    // A lost "stopped typing" must not leave the indicator on.
+    if (who) this.typingTimer = setTimeout(() => this.typing(""), 8000);
+  }
+
+  // Confirmed entries go above the visitor's pending messages.
+  private insert(el: HTMLElement): void {
+    const firstPending = this.pending.values().next().value as HTMLElement | undefined;
+    this.log.insertBefore(el, firstPending ?? null);
+    this.scroll();
+  }
+
+  private scroll(): void {
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+}

@@ -1,0 +1,402 @@
+// Widget is the visitor's side of proactive chat: it keeps the visitor's
+// session, holds the visitor's stream and shows what the stream says —
+// invitation, form, queue, chat — and sends what the visitor does.
+
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { ChatEndReason, ParticipantRole, type ChatEvent, type Typing } from "../gen/proactivechat/v1/chat_pb";
+import { ChatService } from "../gen/proactivechat/v1/chat_service_pb";
+import { InvitationState } from "../gen/proactivechat/v1/engagement_pb";
+import { EngagementState } from "../gen/proactivechat/v1/visitor_pb";
+import { VisitorService, type VisitorState } from "../gen/proactivechat/v1/visitor_service_pb";
+import { BadRequestSchema } from "./error_details_pb";
+import { checkForm } from "./form";
+import { page } from "./page";
+import { Storage } from "./storage";
+import { backoff, VisitorStream } from "./stream";
+import { View } from "./view";
+
+export interface Clients {
+  visitor: Client<typeof VisitorService>;
+  chat: Client<typeof ChatService>;
+}
+
+/** connect returns clients for the server at baseUrl (the origin widget.js came from). */
+export function connect(baseUrl: string): Clients {
+  const transport = createConnectTransport({ baseUrl, useBinaryFormat: false });
+  return { visitor: createClient(VisitorService, transport), chat: createClient(ChatService, transport) };
+}
+
+interface ChatView {
+  id: string;
+  agent: string;
+  open: boolean;
+  closed: boolean;
+  ended: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// Failures worth retrying as they are: the network, or a server going away.
+function transient(err: unknown): boolean {
+  const code = ConnectError.from(err).code;
+  return code === Code.Unavailable || code === Code.Unknown || code === Code.DeadlineExceeded || code === Code.Aborted;
+}
+
+/** retry calls fn until it succeeds or fails for a reason other than the network. */
+async function retry<T>(fn: () => Promise<T>, tries = 5): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt + 1 >= tries || !transient(err)) throw err;
+      await sleep(backoff(attempt));
+    }
+  }
+}
+
+function randomKey(): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+const endText: Record<number, string> = {
+  [ChatEndReason.INACTIVE]: "The chat ended because nobody wrote for a while.",
+};
+
+export class Widget {
+  readonly view: View;
+  visitorId = "";
+  stream?: VisitorStream;
+  private store: Storage;
+  private chat?: ChatView;
+  private invitationId = "";
+  private fields: NonNullable<VisitorState["form"]>["fields"] = [];
+  private submitting = false;
+  private sending = new Set<string>();
+  private typingSince = 0;
+  private typingStop?: ReturnType<typeof setTimeout>;
+  private lastUrl = "";
+
+  constructor(
+    private siteId: string,
+    private api: Clients,
+  ) {
+    this.store = new Storage(`proactivechat.${siteId}.`);
+    this.view = new View({
+      accept: () => void this.accept(),
+      decline: () => void this.decline(),
+      submit: (v) => void this.submit(v),
+      close: () => void this.close(),
+      send: (t) => void this.send(t),
+      typing: () => this.typing(),
+    });
+  }
+
+  async start(): Promise<void> {
+    document.body.append(this.view.host);
+    await this.session();
+    this.stream = new VisitorStream({
+      open: (resume, signal) => {
+        const p = page(location, document.title);
+        this.lastUrl = p.url;
+        return this.api.visitor.watchVisitor(
+          { visitorId: this.visitorId, pageUrl: p.url, pageTitle: p.title, ...resume },
+          { signal },
+        );
+      },
+      handlers: {
+        state: (s) => this.onState(s),
+        chatEvent: (e, isNew) => this.onChatEvent(e, isNew),
+        typing: (t) => this.onTyping(t),
+        connection: (up) => this.view.reconnecting(!up),
+        lost: async () => {
+          this.store.set("token", "");
+          await this.session();
+        },
+      },
+    });
+    const wake = () => this.stream?.wakeUp();
+    addEventListener("online", wake);
+    document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && wake());
+    // Pages that change without loading (single-page apps) are reported too.
+    setInterval(() => void this.pageChanged(), 2000);
+    await this.stream.run();
+  }
+
+  /** session starts (or resumes, with the kept token) the visitor's session, retrying while the network fails. */
+  private async session(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await this.api.visitor.startVisitorSession({ siteId: this.siteId, resumeToken: this.store.get("token") });
+        this.visitorId = res.visitor?.id ?? "";
+        this.store.set("token", res.token);
+        if (!res.resumed) this.store.set("open", "");
+        return;
+      } catch (err) {
+        if (!transient(err)) throw err;
+        await sleep(backoff(attempt));
+      }
+    }
+  }
+
+  private async pageChanged(): Promise<void> {
+    const p = page(location, document.title);
+    if (!this.visitorId || !p.url || p.url === this.lastUrl) return;
+    this.lastUrl = p.url;
+    try {
+      await this.api.visitor.reportPageView({ visitorId: this.visitorId, url: p.url, title: p.title });
+    } catch {
+      // The next stream reopening reports the page anyway.
+    }
+  }
+
+  onState(s: VisitorState): void {
+    const v = this.view;
+    switch (s.engagement) {
+      case EngagementState.INVITED: {
+        const inv = s.invitation;
+        if (inv?.state === InvitationState.PENDING && !(v.mode === "invite" && this.invitationId === inv.id)) {
+          this.invitationId = inv.id;
+          v.showInvite(inv.text);
+        }
+        return;
+      }
+      case EngagementState.FILLING_FORM:
+        this.store.set("open", "1");
+        this.fields = s.form?.fields ?? [];
+        if (v.mode !== "form") v.showForm(this.fields);
+        return;
+      case EngagementState.QUEUED:
+      case EngagementState.ALERTING:
+        if (s.queue) {
+          this.store.set("open", "1");
+          v.showQueue(s.queue.position, Number(s.queue.estimatedWait?.seconds ?? 0));
+        }
+        return;
+      case EngagementState.CHATTING:
+        if (s.chat) {
+          const c = this.useChat(s.chat.id);
+          c.agent = s.chat.agent?.displayName || c.agent;
+          // With invite the visitor was waiting for this; without, the
+          // window opens on the agent's first message.
+          // A page loaded mid-chat reopens it too, without taking focus on phones.
+          const waiting = v.mode === "form" || v.mode === "queue";
+          if (waiting || this.store.get("open")) this.openChat(!waiting);
+        }
+        return;
+      default:
+        // Browsing: nothing to show, except a chat that ended while open.
+        if (v.mode !== "chat") {
+          v.hide();
+          this.store.set("open", "");
+        }
+    }
+  }
+
+  private useChat(id: string): ChatView {
+    if (this.chat?.id !== id) {
+      this.chat = { id, agent: "", open: false, closed: false, ended: false };
+      this.sending.clear();
+      this.view.clearChat();
+    }
+    return this.chat;
+  }
+
+  private openChat(unprompted = false): void {
+    const c = this.chat;
+    if (!c || c.closed) return;
+    this.store.set("open", "1");
+    if (!c.open || this.view.mode !== "chat") {
+      c.open = true;
+      this.view.showChat(c.agent, unprompted);
+    }
+  }
+
+  onChatEvent(e: ChatEvent, newChat: boolean): void {
+    const c = this.useChat(e.chatId);
+    if (c.closed) return;
+    // The stream starts this chat over (first time, or after its resume
+    // point was refused): draw it from the start.
+    if (newChat) this.view.clearChat();
+    const v = this.view;
+    const k = e.kind;
+    switch (k.case) {
+      case "started":
+        c.agent = k.value.agent?.displayName || c.agent;
+        v.chatTitle(c.agent);
+        v.notice(`You are chatting with ${c.agent || "an agent"}.`);
+        break;
+      case "message": {
+        const m = k.value;
+        const mine = m.sender?.role === ParticipantRole.VISITOR;
+        if (mine) this.sending.delete(m.idempotencyKey);
+        v.message(mine ? "You" : m.sender?.displayName || c.agent, m.text, mine, mine ? m.idempotencyKey : "");
+        if (!mine) this.openChat(true);
+        break;
+      }
+      case "participantLeft":
+        if (k.value.participant?.role === ParticipantRole.AGENT) {
+          v.notice(`${k.value.participant.displayName || c.agent} left the chat. You can close this window.`);
+          v.composer(false);
+        } else if (k.value.participant?.id === this.visitorId) {
+          // Closed here or in another tab.
+          c.closed = true;
+          if (v.mode === "chat") v.hide();
+          this.store.set("open", "");
+        }
+        break;
+      case "ended":
+        c.ended = true;
+        v.composer(false);
+        v.typing("");
+        v.notice(endText[k.value.reason] ?? "The chat has ended.");
+        break;
+      case "inactivityWarning": {
+        const secs = Number((k.value.endTime?.seconds ?? 0n) - (e.time?.seconds ?? 0n));
+        const mins = Math.max(1, Math.round(secs / 60));
+        v.notice(`This chat closes in about ${mins} min unless someone writes.`);
+        break;
+      }
+    }
+  }
+
+  onTyping(t: Typing): void {
+    const c = this.chat;
+    if (!c || t.chatId !== c.id || t.participant?.role !== ParticipantRole.AGENT) return;
+    this.view.typing(t.typing ? t.participant.displayName || c.agent : "");
+  }
+
+  private async accept(): Promise<void> {
+    this.store.set("open", "1");
+    try {
+      const res = await retry(() =>
+        this.api.visitor.respondToInvitation({ visitorId: this.visitorId, invitationId: this.invitationId, accept: true }),
+      );
+      if (res.state) this.onState(res.state);
+    } catch {
+      // Expired or withdrawn meanwhile: the stream's next state says what to show.
+      this.view.hide();
+      this.store.set("open", "");
+    }
+  }
+
+  private async decline(): Promise<void> {
+    this.view.hide();
+    this.store.set("open", "");
+    try {
+      await retry(() =>
+        this.api.visitor.respondToInvitation({ visitorId: this.visitorId, invitationId: this.invitationId, accept: false }),
+      );
+    } catch {
+      // The invitation expires by itself.
+    }
+  }
+
+  private async submit(values: Record<string, string>): Promise<void> {
+    const errors = checkForm(this.fields, values);
+    if (Object.keys(errors).length > 0) {
+      this.view.formErrors(errors);
+      return;
+    }
+    if (this.submitting) return;
+    this.submitting = true;
+    try {
+      const res = await retry(() => this.api.visitor.submitForm({ visitorId: this.visitorId, values }));
+      if (res.state) this.onState(res.state);
+    } catch (err) {
+      const ce = ConnectError.from(err);
+      const server: Record<string, string> = {};
+      let general = "";
+      for (const br of ce.findDetails(BadRequestSchema)) {
+        for (const fv of br.fieldViolations) {
+          const key = fv.field.startsWith("values.") ? fv.field.slice(7) : "";
+          if (key && this.fields.some((f) => f.key === key)) server[key] = server[key] || fv.description;
+          else general ||= fv.description;
+        }
+      }
+      if (Object.keys(server).length === 0 && !general) {
+        general = transient(err) ? "Could not send the form. Please try again." : ce.rawMessage;
+      }
+      this.view.formErrors(server, general);
+    } finally {
+      this.submitting = false;
+    }
+  }
+
+  private async close(): Promise<void> {
+    const mode = this.view.mode;
+    if (mode === "invite") return this.decline();
+    this.view.hide();
+    this.store.set("open", "");
+    const c = this.chat;
+    try {
+      if (mode === "form" || mode === "queue") {
+        await retry(() => this.api.visitor.leaveQueue({ visitorId: this.visitorId }));
+      } else if (mode === "chat" && c && !c.closed) {
+        c.closed = true;
+        this.stopTyping();
+        if (!c.ended) await retry(() => this.api.chat.leaveChat({ chatId: c.id, participantId: this.visitorId }));
+      }
+    } catch {
+      // Already out of the queue or the chat.
+    }
+  }
+
+  private async send(text: string): Promise<void> {
+    const c = this.chat;
+    if (!c || c.closed || c.ended) return;
+    if (new TextEncoder().encode(text).length > 4096) {
+      this.view.notice("That message is too long (4096 bytes at most). Please shorten it.");
+      return;
+    }
+    this.stopTyping();
+    const key = randomKey();
+    this.sending.add(key);
+    this.view.pendingMessage(key, text);
+    // The same key on every retry: the server stores the message once.
+    for (let attempt = 0; this.sending.has(key); attempt++) {
+      try {
+        await this.api.chat.sendMessage({ chatId: c.id, senderId: this.visitorId, text, idempotencyKey: key });
+        this.view.pendingStatus(key, "");
+        return;
+      } catch (err) {
+        if (!transient(err)) {
+          this.sending.delete(key);
+          this.view.pendingStatus(key, `not sent: ${ConnectError.from(err).rawMessage}`);
+          return;
+        }
+        this.view.pendingStatus(key, "not sent yet, retrying\u2026");
+        await sleep(backoff(attempt));
+      }
+    }
+  }
+
+  // typing tells the agent the visitor is typing: at most every 3 s while
+  // keys are pressed, and "stopped" 4 s after the last one (or on send).
+  private typing(): void {
+    const c = this.chat;
+    if (!c || c.closed || c.ended) return;
+    const now = Date.now();
+    if (now - this.typingSince > 3000) {
+      this.typingSince = now;
+      this.setTyping(true);
+    }
+    clearTimeout(this.typingStop);
+    this.typingStop = setTimeout(() => this.stopTyping(), 4000);
+  }
+
+  private stopTyping(): void {
+    clearTimeout(this.typingStop);
+    if (this.typingSince) {
+      this.typingSince = 0;
+      this.setTyping(false);
+    }
+  }
+
+  private setTyping(typing: boolean): void {
+    const c = this.chat;
+    if (!c) return;
+    this.api.chat.setTyping({ chatId: c.id, senderId: this.visitorId, typing }).catch(() => {});
+  }
+}

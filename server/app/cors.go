@@ -1,0 +1,41 @@
+package app
+
+import (
+	"net/http"
+	"strings"
+)
+
+// CORS headers of the Connect, gRPC-Web and REST protocols a browser on
+// another origin needs to send and to read.
+var (
+	corsAllowHeaders = strings.Join([]string{"Content-Type", "Connect-Protocol-Version", "Connect-Timeout-Ms",
+		"Connect-Accept-Encoding", "Connect-Content-Encoding", "Grpc-Timeout", "X-Grpc-Web", "X-User-Agent", "Authorization"}, ", ")
+	corsExposeHeaders = strings.Join([]string{"Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin",
+		"Connect-Content-Encoding", "Content-Encoding"}, ", ")
+)
+
+// withCORS lets the widget call the API from the websites it is installed
+// on: a request whose Origin is one of some site's allowed origins gets the
+// CORS headers (preflights are answered here); any other origin gets none,
+// so the browser refuses it. Same-origin requests carry no Origin to check.
+func (a *App) withCORS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" || !a.Service.OriginAllowed(origin) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH")
+			h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+			h.Set("Access-Control-Max-Age", "7200")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

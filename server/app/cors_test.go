@@ -1,0 +1,84 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proactivechat/proactivechat/server/app"
+	"github.com/proactivechat/proactivechat/server/domain"
+)
+
+// TestCORS checks the widget can call the API from the sites that list its
+// origin, and from no other.
+func TestCORS(t *testing.T) {
+	a, err := app.Open(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "c.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		a.Shutdown(ctx)
+	})
+	ctx := context.Background()
+	site, err := a.Service.CreateSite(ctx, domain.SiteSpec{Name: "Shop", AllowedOrigins: []string{"https://shop.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + a.Addr().String()
+	preflight := func(origin string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodOptions, base+"/proactivechat.v1.VisitorService/StartVisitorSession", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type,connect-protocol-version")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	t.Run("AllowedOrigin", func(t *testing.T) {
+		resp := preflight("https://shop.example")
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" ||
+			!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Connect-Protocol-Version") {
+			t.Fatalf("preflight = %d %v", resp.StatusCode, resp.Header)
+		}
+		req, _ := http.NewRequest(http.MethodPost, base+"/proactivechat.v1.VisitorService/StartVisitorSession",
+			strings.NewReader(`{"siteId":"`+site.ID+`"}`))
+		req.Header.Set("Origin", "https://shop.example")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" ||
+			!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "Grpc-Status") {
+			t.Fatalf("call = %d %v", resp.StatusCode, resp.Header)
+		}
+	})
+	t.Run("OtherOrigin", func(t *testing.T) {
+		if got := preflight("https://evil.example").Header.Get("Access-Control-Allow-Origin"); got != "" {
+			t.Fatalf("an unlisted origin was allowed: %q", got)
+		}
+	})
+	t.Run("ListedLater", func(t *testing.T) {
+		_, err := a.Service.UpdateSite(ctx, &domain.Site{ID: site.ID, AllowedOrigins: []string{"https://shop.example", "https://www.shop.example"}}, []string{"allowed_origins"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := preflight("https://www.shop.example").Header.Get("Access-Control-Allow-Origin"); got != "https://www.shop.example" {
+			t.Fatalf("a newly listed origin was refused: %q", got)
+		}
+	})
+}
