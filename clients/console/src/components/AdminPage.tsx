@@ -1,0 +1,489 @@
+import { createConnectQueryKey, useMutation, useQuery, useTransport } from "@connectrpc/connect-query";
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+import type { FormEvent, ReactNode } from "react";
+import { AdminService } from "../../../gen/proactivechat/v1/admin_service_pb";
+import type { Site } from "../../../gen/proactivechat/v1/site_pb";
+import { FormFieldType, ProactiveChatMode } from "../../../gen/proactivechat/v1/site_pb";
+import { errorText, violationsByField } from "../lib/errors";
+import { formatDateTime, tsMs } from "../lib/time";
+import type { FormFieldDraft, SettingsDraft } from "../state/settings";
+import {
+  buildUpdateSiteRequest,
+  draftFromSite,
+  emptyFormField,
+  fieldTypeLabels,
+  modeLabels,
+  timeoutFields,
+} from "../state/settings";
+
+/** AdminPage turns proactive chat on per site and edits its settings. */
+export function AdminPage() {
+  const sites = useQuery(AdminService.method.listSites, {});
+  const [selected, setSelected] = useState<string>();
+  const list = sites.data?.sites ?? [];
+  const site = list.find((s) => s.id === selected) ?? list[0];
+  return (
+    <div className="two-col">
+      <section className="panel" aria-labelledby="sites-title">
+        <h2 id="sites-title">Sites</h2>
+        {sites.isPending && <p className="muted">Loading…</p>}
+        {sites.error && (
+          <p className="error-text" role="alert">
+            {errorText(sites.error)}
+          </p>
+        )}
+        <ul className="pick-list" data-testid="site-list">
+          {list.map((s) => (
+            <li key={s.id}>
+              <button
+                type="button"
+                className="pick"
+                aria-current={s.id === site?.id ? "true" : undefined}
+                onClick={() => setSelected(s.id)}
+                data-testid="site-item"
+                data-site-id={s.id}
+              >
+                <strong>{s.name || s.id}</strong>
+                <span className="muted small">
+                  {s.proactiveChat?.enabled
+                    ? `On · ${s.proactiveChat.mode === ProactiveChatMode.WITH_INVITE ? "with invite" : "without invite"} · after ${s.proactiveChat.launchAfterSeconds} s`
+                    : "Proactive chat off"}
+                </span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      </section>
+      <section className="panel" aria-labelledby="site-title">
+        {site ? (
+          <>
+            <SiteEditor key={site.id} site={site} />
+            <RoutingDecisions siteId={site.id} />
+          </>
+        ) : (
+          <h2 id="site-title" className="muted">
+            No site
+          </h2>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function SiteEditor({ site }: { site: Site }) {
+  const transport = useTransport();
+  const queryClient = useQueryClient();
+  const [original, setOriginal] = useState(() => draftFromSite(site));
+  const [draft, setDraft] = useState<SettingsDraft>(original);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [saved, setSaved] = useState(false);
+  const update = useMutation(AdminService.method.updateSite, {
+    onSuccess: (res) => {
+      setSaved(true);
+      setErrors({});
+      if (res.site) {
+        const fresh = draftFromSite(res.site);
+        setOriginal(fresh);
+        setDraft(fresh);
+      }
+      const key = createConnectQueryKey({
+        schema: AdminService.method.listSites,
+        transport,
+        input: {},
+        cardinality: "finite",
+      });
+      queryClient.setQueryData(key, (old) =>
+        old && res.site ? { ...old, sites: old.sites.map((s) => (s.id === res.site!.id ? res.site! : s)) } : old,
+      );
+      void queryClient.invalidateQueries({ queryKey: key });
+    },
+    onError: (err) => setErrors(violationsByField(err)),
+  });
+
+  const built = buildUpdateSiteRequest(site.id, original, draft);
+  const set = <K extends keyof SettingsDraft>(k: K, v: SettingsDraft[K]) => {
+    setSaved(false);
+    setDraft((d) => ({ ...d, [k]: v }));
+  };
+  const setField = (i: number, patch: Partial<FormFieldDraft>) =>
+    set(
+      "formFields",
+      draft.formFields.map((f, j) => (j === i ? { ...f, ...patch } : f)),
+    );
+  const moveField = (i: number, by: number) => {
+    const list = [...draft.formFields];
+    const [f] = list.splice(i, 1);
+    list.splice(i + by, 0, f);
+    set("formFields", list);
+  };
+  const save = (e: FormEvent) => {
+    e.preventDefault();
+    setErrors(built.errors);
+    if (built.request) update.mutate(built.request);
+  };
+
+  // Server violations are named like "proactive_chat.form_fields[1].key".
+  const err = (path: string) => errors[path];
+  const known = new Set<string>([
+    "name",
+    "allowed_origins",
+    "proactive_chat.enabled",
+    "proactive_chat.mode",
+    "proactive_chat.launch_after_seconds",
+    "proactive_chat.invite_text",
+    "proactive_chat.include_pages",
+    "proactive_chat.exclude_pages",
+    ...timeoutFields.map(([, p]) => `proactive_chat.${p}`),
+    ...draft.formFields.flatMap((_, i) =>
+      ["key", "label", "type", "max_length"].map((k) => `proactive_chat.form_fields[${i}].${k}`),
+    ),
+  ]);
+  const otherErrors = Object.entries(errors).filter(
+    ([k]) => !known.has(k) && !/^(allowed_origins|proactive_chat\.(include|exclude)_pages)\[\d+\]$/.test(k),
+  );
+  const listErr = (prefix: string) =>
+    Object.entries(errors)
+      .filter(([k]) => k === prefix || k.startsWith(prefix + "["))
+      .map(([, v]) => v)
+      .join("; ") || undefined;
+  const withInvite = draft.mode === ProactiveChatMode.WITH_INVITE;
+  // Errors in the folded part open it.
+  const advancedError = Object.keys(errors).some(
+    (k) => /^(name|allowed_origins|proactive_chat\.(include_pages|exclude_pages))/.test(k) || timeoutFields.some(([, p]) => k === `proactive_chat.${p}`),
+  );
+  const [advancedOpen, setAdvancedOpen] = useState(false);
+  useEffect(() => {
+    if (advancedError) setAdvancedOpen(true);
+  }, [advancedError]);
+
+  return (
+    <form onSubmit={save} className="settings" data-testid="site-settings" data-site-id={site.id} noValidate>
+      <h2 id="site-title">{site.name || site.id}</h2>
+      <p className="muted small">
+        <code>{site.id}</code> · updated {formatDateTime(tsMs(site.updateTime))}
+      </p>
+      {(update.isError || Object.keys(errors).length > 0) && (
+        <div className="error-text" role="alert" data-testid="settings-error">
+          {Object.keys(errors).length > 0 ? "Please correct the marked settings." : errorText(update.error)}
+          {otherErrors.length > 0 && (
+            <ul>
+              {otherErrors.map(([k, v]) => (
+                <li key={k}>
+                  {k}: {v}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+      {saved && !update.isPending && (
+        <p className="ok-text" role="status" data-testid="settings-saved">
+          Saved.
+        </p>
+      )}
+
+      <fieldset>
+        <legend>Proactive chat</legend>
+        <div className="check">
+          <input
+            type="checkbox"
+            id="pc-enabled"
+            checked={draft.enabled}
+            onChange={(e) => set("enabled", e.target.checked)}
+            data-testid="pc-enabled"
+          />
+          <label htmlFor="pc-enabled">Proactive chat is on for this site</label>
+          <FieldError id="pc-enabled-err" msg={err("proactive_chat.enabled")} />
+        </div>
+        <Field id="pc-mode" label="Mode" error={err("proactive_chat.mode")}>
+          <select
+            id="pc-mode"
+            value={draft.mode}
+            onChange={(e) => set("mode", Number(e.target.value) as ProactiveChatMode)}
+            data-testid="pc-mode"
+            aria-invalid={!!err("proactive_chat.mode")}
+            aria-describedby={err("proactive_chat.mode") ? "pc-mode-err" : undefined}
+          >
+            {draft.mode === ProactiveChatMode.UNSPECIFIED && <option value={0}>Choose a mode…</option>}
+            {modeLabels.map(([v, l]) => (
+              <option key={v} value={v}>
+                {l}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field
+          id="pc-launch"
+          label="Launch after (seconds on the site)"
+          error={err("proactive_chat.launch_after_seconds")}
+          hint="The launching criteria: time on the site, across page loads."
+        >
+          <input
+            id="pc-launch"
+            inputMode="numeric"
+            value={draft.launchAfterSeconds}
+            onChange={(e) => set("launchAfterSeconds", e.target.value)}
+            data-testid="pc-launch-seconds"
+            aria-invalid={!!err("proactive_chat.launch_after_seconds")}
+            aria-describedby={err("proactive_chat.launch_after_seconds") ? "pc-launch-err" : undefined}
+          />
+        </Field>
+        <Field
+          id="pc-invite-text"
+          label="Invitation text"
+          error={err("proactive_chat.invite_text")}
+          hint={withInvite ? undefined : "Used in the with-invite mode."}
+        >
+          <textarea
+            id="pc-invite-text"
+            rows={2}
+            value={draft.inviteText}
+            onChange={(e) => set("inviteText", e.target.value)}
+            data-testid="pc-invite-text"
+            aria-invalid={!!err("proactive_chat.invite_text")}
+            aria-describedby={err("proactive_chat.invite_text") ? "pc-invite-text-err" : undefined}
+          />
+        </Field>
+      </fieldset>
+
+      <fieldset data-testid="form-fields-editor">
+        <legend>Data-collection form {withInvite ? "" : "(with-invite mode)"}</legend>
+        <FieldError id="pc-fields-err" msg={err("proactive_chat.form_fields")} />
+        {draft.formFields.length === 0 && <p className="muted small">No fields: visitors go straight to the queue.</p>}
+        {draft.formFields.map((f, i) => {
+          const p = `proactive_chat.form_fields[${i}]`;
+          return (
+            <div className="form-field-row" key={i} data-testid="form-field-row">
+              <Field id={`ff-${i}-key`} label="Key" error={err(`${p}.key`)} hint="a–z, 0–9 and _">
+                <input
+                  id={`ff-${i}-key`}
+                  value={f.key}
+                  onChange={(e) => setField(i, { key: e.target.value })}
+                  data-testid="form-field-key"
+                  aria-invalid={!!err(`${p}.key`)}
+                  aria-describedby={err(`${p}.key`) ? `ff-${i}-key-err` : undefined}
+                  placeholder="e.g. email"
+                />
+              </Field>
+              <Field id={`ff-${i}-label`} label="Label" error={err(`${p}.label`)}>
+                <input
+                  id={`ff-${i}-label`}
+                  value={f.label}
+                  onChange={(e) => setField(i, { label: e.target.value })}
+                  data-testid="form-field-label"
+                  aria-invalid={!!err(`${p}.label`)}
+                  aria-describedby={err(`${p}.label`) ? `ff-${i}-label-err` : undefined}
+                />
+              </Field>
+              <Field id={`ff-${i}-type`} label="Type" error={err(`${p}.type`)}>
+                <select
+                  id={`ff-${i}-type`}
+                  value={f.type}
+                  onChange={(e) => setField(i, { type: Number(e.target.value) as FormFieldType })}
+                  data-testid="form-field-type"
+                >
+                  {f.type === FormFieldType.UNSPECIFIED && <option value={0}>Choose…</option>}
+                  {fieldTypeLabels.map(([v, l]) => (
+                    <option key={v} value={v}>
+                      {l}
+                    </option>
+                  ))}
+                </select>
+              </Field>
+              <Field id={`ff-${i}-max`} label="Max length" error={err(`${p}.max_length`)}>
+                <input
+                  id={`ff-${i}-max`}
+                  inputMode="numeric"
+                  value={f.maxLength}
+                  placeholder="default"
+                  onChange={(e) => setField(i, { maxLength: e.target.value })}
+                  data-testid="form-field-max-length"
+                  className="narrow"
+                />
+              </Field>
+              <div className="check">
+                <input
+                  type="checkbox"
+                  id={`ff-${i}-required`}
+                  checked={f.required}
+                  onChange={(e) => setField(i, { required: e.target.checked })}
+                  data-testid="form-field-required"
+                />
+                <label htmlFor={`ff-${i}-required`}>Required</label>
+              </div>
+              <div className="row-actions">
+                <button type="button" className="ghost" disabled={i === 0} onClick={() => moveField(i, -1)} aria-label={`Move field ${i + 1} up`}>
+                  ↑
+                </button>
+                <button
+                  type="button"
+                  className="ghost"
+                  disabled={i === draft.formFields.length - 1}
+                  onClick={() => moveField(i, 1)}
+                  aria-label={`Move field ${i + 1} down`}
+                >
+                  ↓
+                </button>
+                <button
+                  type="button"
+                  className="ghost danger"
+                  onClick={() => set("formFields", draft.formFields.filter((_, j) => j !== i))}
+                  data-testid="remove-form-field"
+                  aria-label={`Remove field ${i + 1}`}
+                >
+                  Remove
+                </button>
+              </div>
+            </div>
+          );
+        })}
+        <button
+          type="button"
+          onClick={() => set("formFields", [...draft.formFields, emptyFormField()])}
+          data-testid="add-form-field"
+          disabled={draft.formFields.length >= 20}
+        >
+          Add field
+        </button>
+      </fieldset>
+
+      <details className="advanced" open={advancedOpen} onToggle={(e) => setAdvancedOpen(e.currentTarget.open)}>
+        <summary>Timeouts, pages and site</summary>
+        <fieldset>
+          <legend>Timeouts (empty = default)</legend>
+          <div className="grid">
+            {timeoutFields.map(([k, path, label, def]) => (
+              <Field key={k} id={`pc-${path}`} label={label} error={err(`proactive_chat.${path}`)}>
+                <input
+                  id={`pc-${path}`}
+                  inputMode="numeric"
+                  value={draft[k]}
+                  placeholder={def}
+                  onChange={(e) => set(k, e.target.value)}
+                  aria-invalid={!!err(`proactive_chat.${path}`)}
+                  aria-describedby={err(`proactive_chat.${path}`) ? `pc-${path}-err` : undefined}
+                />
+              </Field>
+            ))}
+          </div>
+        </fieldset>
+        <fieldset>
+          <legend>Pages (launching criteria)</legend>
+          <Field
+            id="pc-include"
+            label="Only on pages matching (one pattern a line)"
+            error={listErr("proactive_chat.include_pages")}
+            hint="Globs on the page URL, e.g. https://shop.example/products/*"
+          >
+            <textarea id="pc-include" rows={2} value={draft.includePages} onChange={(e) => set("includePages", e.target.value)} />
+          </Field>
+          <Field id="pc-exclude" label="Never on pages matching" error={listErr("proactive_chat.exclude_pages")}>
+            <textarea id="pc-exclude" rows={2} value={draft.excludePages} onChange={(e) => set("excludePages", e.target.value)} />
+          </Field>
+        </fieldset>
+        <fieldset>
+          <legend>Site</legend>
+          <Field id="site-name" label="Name" error={err("name")}>
+            <input id="site-name" value={draft.name} onChange={(e) => set("name", e.target.value)} />
+          </Field>
+          <Field
+            id="site-origins"
+            label="Allowed origins of the widget (one a line)"
+            error={listErr("allowed_origins")}
+          >
+            <textarea id="site-origins" rows={2} value={draft.allowedOrigins} onChange={(e) => set("allowedOrigins", e.target.value)} />
+          </Field>
+        </fieldset>
+      </details>
+
+      <div className="form-actions">
+        <button
+          type="submit"
+          className="primary"
+          disabled={update.isPending || built.paths.length === 0}
+          data-testid="save-settings"
+        >
+          {update.isPending ? "Saving…" : "Save"}
+        </button>
+        <button
+          type="button"
+          className="ghost"
+          disabled={built.paths.length === 0}
+          onClick={() => {
+            setDraft(original);
+            setErrors({});
+            update.reset();
+          }}
+        >
+          Undo changes
+        </button>
+        {built.paths.length > 0 && <span className="muted small">Changes: {built.paths.join(", ")}</span>}
+      </div>
+    </form>
+  );
+}
+
+function Field({
+  id,
+  label,
+  error,
+  hint,
+  children,
+}: {
+  id: string;
+  label: string;
+  error?: string;
+  hint?: string;
+  children: ReactNode;
+}) {
+  return (
+    <div className={`field${error ? " invalid" : ""}`}>
+      <label htmlFor={id}>{label}</label>
+      {children}
+      {hint && !error && <span className="hint">{hint}</span>}
+      <FieldError id={`${id}-err`} msg={error} />
+    </div>
+  );
+}
+
+function FieldError({ id, msg }: { id: string; msg?: string }) {
+  if (!msg) return null;
+  return (
+    <span id={id} className="field-error" data-testid="field-error">
+      {msg}
+    </span>
+  );
+}
+
+function RoutingDecisions({ siteId }: { siteId: string }) {
+  const res = useQuery(AdminService.method.listRoutingDecisions, { siteId, pageSize: 10 }, { refetchInterval: 15_000 });
+  const list = res.data?.decisions ?? [];
+  return (
+    <details className="advanced" data-testid="routing-decisions">
+      <summary>Recent routing decisions</summary>
+      {list.length === 0 ? (
+        <p className="muted small">None yet.</p>
+      ) : (
+        <table className="table">
+          <thead>
+            <tr>
+              <th scope="col">Time</th>
+              <th scope="col">Agent</th>
+              <th scope="col">Why</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((d, i) => (
+              <tr key={`${d.chatRequestId}-${i}`}>
+                <td>{formatDateTime(tsMs(d.time))}</td>
+                <td>{d.agentId || "nobody"}</td>
+                <td>{d.reason}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </details>
+  );
+}

@@ -1,0 +1,462 @@
+import { useMutation } from "@connectrpc/connect-query";
+import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import type { Dispatch, KeyboardEvent, MutableRefObject } from "react";
+import type { ChatEvent } from "../../../gen/proactivechat/v1/chat_pb";
+import { ParticipantRole } from "../../../gen/proactivechat/v1/chat_pb";
+import { ChatService } from "../../../gen/proactivechat/v1/chat_service_pb";
+import type { ConsoleApi } from "../Console";
+import type { Clients } from "../hooks";
+import { useNow } from "../hooks";
+import { backoffDelay } from "../lib/backoff";
+import { errorText, isRetryable } from "../lib/errors";
+import { newIdempotencyKey } from "../lib/ids";
+import type { StreamStatus } from "../lib/stream";
+import { runStream } from "../lib/stream";
+import { formatClock, tsMs } from "../lib/time";
+import { TypingNotifier } from "../lib/typing";
+import { endReasonLabel, shortId } from "../labels";
+import type { ChatTab, ChatsAction, ChatsView } from "../state/chats";
+import { isOtherTyping } from "../state/chats";
+import type { PresenceEntry, PresenceView } from "../state/presence";
+import { FormValues, PageLink } from "./common";
+
+export interface ChatWatcherProps {
+  chatId: string;
+  me: string;
+  clients: Clients;
+  chatsRef: MutableRefObject<ChatsView>;
+  dispatch: Dispatch<ChatsAction>;
+  onStatus: (chatId: string, s: StreamStatus) => void;
+}
+
+/**
+ * ChatWatcher follows one chat with WatchChat for as long as its tab is
+ * open: GetChat first (for a tab restored from the agent snapshot), then the
+ * events after the last one received, again after every reconnect, until
+ * the chat has ended.
+ */
+export function ChatWatcher({ chatId, me, clients, chatsRef, dispatch, onStatus }: ChatWatcherProps) {
+  useEffect(() => {
+    const ctrl = new AbortController();
+    const tab = chatsRef.current.tabs.find((t) => t.id === chatId);
+    let seq = tab?.streamSeq ?? 0;
+    let known = !!tab?.chat;
+    let ended = false;
+    void runStream({
+      open: async function* (signal) {
+        if (!known) {
+          const res = await clients.chat.getChat({ chatId }, { signal });
+          if (res.chat) dispatch({ type: "loaded", chatId, chat: res.chat });
+          known = true;
+        }
+        yield* clients.chat.watchChat({ chatId, afterSeq: seq }, { signal });
+      },
+      onMessage: (msg) => {
+        switch (msg.event.case) {
+          case "chatEvent": {
+            const ev = msg.event.value;
+            if (ev.seq > seq) seq = ev.seq;
+            if (ev.kind.case === "ended") ended = true;
+            dispatch({ type: "event", chatId, event: ev, fromStream: true, me });
+            break;
+          }
+          case "typing":
+            dispatch({ type: "typing", chatId, typing: msg.event.value, me, now: Date.now() });
+            break;
+        }
+      },
+      onStatus: (s) => onStatus(chatId, s),
+      isDone: () => ended,
+      signal: ctrl.signal,
+    });
+    return () => ctrl.abort();
+  }, [chatId, me, clients, chatsRef, dispatch, onStatus]);
+  return null;
+}
+
+export interface ChatAreaProps {
+  api: ConsoleApi;
+  chats: ChatsView;
+  dispatch: Dispatch<ChatsAction>;
+  streams: Record<string, StreamStatus>;
+  presence: PresenceView;
+}
+
+/** ChatArea shows the agent's chats as tabs, one panel at a time. */
+export function ChatArea({ api, chats, dispatch, streams, presence }: ChatAreaProps) {
+  const tabRefs = useRef(new Map<string, HTMLButtonElement>());
+  const active = chats.tabs.find((t) => t.id === chats.activeId);
+  const onKey = (e: KeyboardEvent, idx: number) => {
+    const n = chats.tabs.length;
+    let next = -1;
+    if (e.key === "ArrowRight") next = (idx + 1) % n;
+    else if (e.key === "ArrowLeft") next = (idx - 1 + n) % n;
+    else if (e.key === "Home") next = 0;
+    else if (e.key === "End") next = n - 1;
+    if (next < 0) return;
+    e.preventDefault();
+    const id = chats.tabs[next].id;
+    dispatch({ type: "activate", chatId: id });
+    tabRefs.current.get(id)?.focus();
+  };
+  return (
+    <section className="panel chats" aria-labelledby="chats-title" data-testid="chats">
+      <h2 id="chats-title" className="sr-only">
+        Chats
+      </h2>
+      {chats.tabs.length === 0 ? (
+        <div className="empty-chats muted" data-testid="no-chats">
+          <p>No chats open.</p>
+          <p className="small">Accept an alert, take a chat from the queue or start one with a visitor.</p>
+        </div>
+      ) : (
+        <>
+          <div role="tablist" aria-label="Your chats" className="tabs">
+            {chats.tabs.map((t, i) => (
+              <TabButton
+                key={t.id}
+                tab={t}
+                selected={t.id === chats.activeId}
+                onSelect={() => dispatch({ type: "activate", chatId: t.id })}
+                onKeyDown={(e) => onKey(e, i)}
+                refFn={(el) => {
+                  if (el) tabRefs.current.set(t.id, el);
+                  else tabRefs.current.delete(t.id);
+                }}
+              />
+            ))}
+          </div>
+          {active && (
+            <ChatPane
+              key={active.id}
+              api={api}
+              tab={active}
+              dispatch={dispatch}
+              stream={streams[active.id]}
+              visitor={active.chat?.visitor ? presence.visitors[active.chat.visitor.id] : undefined}
+            />
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+function TabButton(props: {
+  tab: ChatTab;
+  selected: boolean;
+  onSelect: () => void;
+  onKeyDown: (e: KeyboardEvent) => void;
+  refFn: (el: HTMLButtonElement | null) => void;
+}) {
+  const { tab, selected } = props;
+  const now = useNow();
+  const typing = isOtherTyping(tab, now);
+  const visitor = tab.chat?.visitor?.id;
+  return (
+    <button
+      type="button"
+      role="tab"
+      id={`chat-tab-${tab.id}`}
+      aria-selected={selected}
+      aria-controls={`chat-panel-${tab.id}`}
+      tabIndex={selected ? 0 : -1}
+      className={`tab${tab.ended ? " ended" : ""}`}
+      onClick={props.onSelect}
+      onKeyDown={props.onKeyDown}
+      ref={props.refFn}
+      data-testid="chat-tab"
+      data-chat-id={tab.id}
+    >
+      <span>{visitor ? `Visitor ${shortId(visitor)}` : `Chat ${shortId(tab.id)}`}</span>
+      {typing && (
+        <span className="typing-dot" aria-label="typing">
+          …
+        </span>
+      )}
+      {tab.ended && <span className="tag muted-tag">ended</span>}
+      {tab.unread > 0 && (
+        <span className="badge" data-testid="unread-count" aria-label={`${tab.unread} unread`}>
+          {tab.unread}
+        </span>
+      )}
+    </button>
+  );
+}
+
+interface ChatPaneProps {
+  api: ConsoleApi;
+  tab: ChatTab;
+  dispatch: Dispatch<ChatsAction>;
+  stream?: StreamStatus;
+  /** The visitor's presence while they are on the site. */
+  visitor?: PresenceEntry;
+}
+
+function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
+  const me = api.agentId;
+  const chatId = tab.id;
+  const [text, setText] = useState("");
+  const [leaveError, setLeaveError] = useState<string>();
+  const inputRef = useRef<HTMLTextAreaElement>(null);
+
+  // SendMessage is retried (with the same idempotency key, so never twice
+  // in the chat) while the network or server is briefly unavailable.
+  const send = useMutation(ChatService.method.sendMessage, {
+    retry: (failures, err) => failures < 6 && isRetryable(err),
+    retryDelay: (attempt) => backoffDelay(attempt + 1),
+  });
+  const setTyping = useMutation(ChatService.method.setTyping);
+  const leave = useMutation(ChatService.method.leaveChat, {
+    onSuccess: () => dispatch({ type: "close", chatId }),
+    onError: (err) => {
+      if (tab.ended) dispatch({ type: "close", chatId });
+      else setLeaveError(errorText(err));
+    },
+  });
+
+  const notifier = useMemo(
+    () => new TypingNotifier((typing) => setTyping.mutate({ chatId, senderId: me, typing }, { onError: () => {} })),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [chatId, me],
+  );
+  useEffect(() => () => notifier.dispose(), [notifier]);
+
+  const deliver = (idempotencyKey: string, body: string) => {
+    send
+      .mutateAsync({ chatId, senderId: me, text: body, idempotencyKey })
+      .then((res) => {
+        if (res.event) dispatch({ type: "event", chatId, event: res.event, fromStream: false, me });
+        dispatch({ type: "outboxRemove", chatId, idempotencyKey });
+      })
+      .catch((err) => dispatch({ type: "outboxFailed", chatId, idempotencyKey, error: errorText(err) }));
+  };
+
+  const submit = () => {
+    const body = text.trim();
+    if (!body || tab.ended) return;
+    const key = newIdempotencyKey();
+    dispatch({ type: "outboxAdd", chatId, idempotencyKey: key, text: body });
+    setText("");
+    notifier.stop();
+    deliver(key, body);
+    inputRef.current?.focus();
+  };
+
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  };
+
+  const chat = tab.chat;
+  const visitorLeft = tab.events.some(
+    (e) => e.kind.case === "participantLeft" && e.kind.value.participant?.role === ParticipantRole.VISITOR,
+  );
+  const request = chat?.chatRequestId ? api.request(chat.chatRequestId) : undefined;
+  const site = chat ? api.site(chat.siteId) : undefined;
+  const reconnecting = stream && (stream.state === "retrying" || (stream.state === "connecting" && stream.attempt > 0));
+
+  return (
+    <div
+      role="tabpanel"
+      id={`chat-panel-${chatId}`}
+      aria-labelledby={`chat-tab-${chatId}`}
+      className="chat-pane"
+      data-testid="chat-panel"
+      data-chat-id={chatId}
+    >
+      <div className="chat-head">
+        <div>
+          <strong>{chat?.visitor ? `Visitor ${shortId(chat.visitor.id)}` : `Chat ${shortId(chatId)}`}</strong>
+          {chat && <span className="muted"> · {api.siteName(chat.siteId)}</span>}
+          {chat && <span className="muted small"> · started {formatClock(tsMs(chat.createTime))}</span>}
+        </div>
+        <button
+          type="button"
+          onClick={() => leave.mutate({ chatId, participantId: me })}
+          disabled={leave.isPending}
+          data-testid="leave-chat"
+          className="danger"
+        >
+          {tab.ended ? "Close" : "Leave chat"}
+        </button>
+      </div>
+      {visitor?.presence.currentPage && (
+        <p className="small visitor-page" data-testid="chat-visitor-page">
+          <span className="muted">Now on </span>
+          <PageLink page={visitor.presence.currentPage} />
+        </p>
+      )}
+      {request && <FormValues values={request.formValues} fields={site?.proactiveChat?.formFields} />}
+      {reconnecting && (
+        <p className="notice small" role="status" data-testid="chat-reconnecting">
+          Reconnecting to the chat…
+        </p>
+      )}
+      {stream?.state === "failed" && (
+        <p className="error-text" role="status">
+          {stream.error}
+        </p>
+      )}
+      <MessageList tab={tab} me={me} onRetry={(key, body) => {
+        dispatch({ type: "outboxRetry", chatId, idempotencyKey: key });
+        deliver(key, body);
+      }} />
+      <TypingIndicator tab={tab} />
+      {leaveError && (
+        <p className="error-text" role="alert">
+          {leaveError}
+        </p>
+      )}
+      {tab.ended ? (
+        <p className="notice" data-testid="chat-ended">
+          This chat has ended ({endReasonLabel(chat?.endReason ?? 0)}). Close it to move it to the transcripts.
+        </p>
+      ) : (
+        <form
+          className="composer"
+          onSubmit={(e) => {
+            e.preventDefault();
+            submit();
+          }}
+        >
+          <label htmlFor={`message-${chatId}`} className="sr-only">
+            Message
+          </label>
+          <textarea
+            id={`message-${chatId}`}
+            ref={inputRef}
+            data-testid="message-input"
+            rows={2}
+            value={text}
+            maxLength={4096}
+            placeholder={visitorLeft ? "The visitor has left" : "Write a message — Enter sends, Shift+Enter for a new line"}
+            onChange={(e) => {
+              setText(e.target.value);
+              notifier.input(e.target.value);
+            }}
+            onKeyDown={onKeyDown}
+            onBlur={() => notifier.stop()}
+            autoFocus
+          />
+          <button type="submit" className="primary" data-testid="send" disabled={!text.trim()}>
+            Send
+          </button>
+        </form>
+      )}
+    </div>
+  );
+}
+
+function TypingIndicator({ tab }: { tab: ChatTab }) {
+  const now = useNow();
+  const typing = isOtherTyping(tab, now);
+  return (
+    <div className="typing" aria-live="polite" data-testid="typing-indicator" data-typing={typing}>
+      {typing ? "Visitor is typing…" : ""}
+    </div>
+  );
+}
+
+const MessageList = memo(function MessageList({
+  tab,
+  me,
+  onRetry,
+}: {
+  tab: ChatTab;
+  me: string;
+  onRetry: (key: string, text: string) => void;
+}) {
+  const ref = useRef<HTMLOListElement>(null);
+  const stick = useRef(true);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  }, [tab.events.length, tab.outbox.length]);
+  return (
+    <ol
+      className="messages"
+      ref={ref}
+      role="log"
+      aria-label="Messages"
+      onScroll={(e) => {
+        const el = e.currentTarget;
+        stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+      }}
+    >
+      {tab.events.map((ev) => (
+        <EventItem key={ev.seq} ev={ev} me={me} />
+      ))}
+      {tab.outbox.map((o) => (
+        <li key={o.idempotencyKey} className="msg mine pending" data-testid="message-pending" data-status={o.status}>
+          <p className="msg-text">{o.text}</p>
+          <span className="msg-meta">
+            {o.status === "sending" ? (
+              "Sending…"
+            ) : (
+              <>
+                <span className="error-text">Not sent: {o.error}</span>{" "}
+                <button type="button" className="link" onClick={() => onRetry(o.idempotencyKey, o.text)}>
+                  Retry
+                </button>
+              </>
+            )}
+          </span>
+        </li>
+      ))}
+    </ol>
+  );
+});
+
+/**
+ * EventItem shows one chat event. Message text is rendered as a text node
+ * only: whatever a visitor types is never interpreted as markup.
+ */
+export function EventItem({ ev, me }: { ev: ChatEvent; me: string }) {
+  const time = formatClock(tsMs(ev.time));
+  const k = ev.kind;
+  switch (k.case) {
+    case "message": {
+      const mine = k.value.sender?.id === me;
+      const who = mine ? "You" : k.value.sender?.role === ParticipantRole.VISITOR ? "Visitor" : k.value.sender?.displayName || "Agent";
+      return (
+        <li className={`msg ${mine ? "mine" : "theirs"}`} data-testid="message" data-seq={ev.seq} data-mine={mine}>
+          <span className="msg-meta">
+            {who} · {time}
+          </span>
+          <p className="msg-text">{k.value.text}</p>
+        </li>
+      );
+    }
+    case "started":
+      return <SystemLine seq={ev.seq} text={`Chat started at ${time}`} />;
+    case "participantLeft":
+      return (
+        <SystemLine
+          seq={ev.seq}
+          text={`${k.value.participant?.id === me ? "You" : k.value.participant?.role === ParticipantRole.VISITOR ? "The visitor" : "The agent"} left the chat · ${time}`}
+        />
+      );
+    case "ended":
+      return <SystemLine seq={ev.seq} text={`Chat ended: ${endReasonLabel(k.value.reason)} · ${time}`} />;
+    case "inactivityWarning":
+      return (
+        <SystemLine
+          seq={ev.seq}
+          text={`No messages for a while: the chat ends at ${formatClock(tsMs(k.value.endTime))} unless someone writes.`}
+        />
+      );
+    default:
+      return null;
+  }
+}
+
+function SystemLine({ seq, text }: { seq: number; text: string }) {
+  return (
+    <li className="system" data-testid="chat-event" data-seq={seq}>
+      {text}
+    </li>
+  );
+}

@@ -1,0 +1,124 @@
+import { useMutation } from "@connectrpc/connect-query";
+import type { Agent } from "../../../gen/proactivechat/v1/agent_pb";
+import { AgentStatus } from "../../../gen/proactivechat/v1/agent_pb";
+import { AgentService } from "../../../gen/proactivechat/v1/agent_service_pb";
+import type { Route } from "../hooks";
+import { useNow } from "../hooks";
+import { errorText } from "../lib/errors";
+import type { StreamStatus } from "../lib/stream";
+import { statusOptions } from "../labels";
+
+export interface HeaderProps {
+  agentId: string;
+  agent?: Agent;
+  onAgent: (a: Agent) => void;
+  streams: { agent: StreamStatus; presence: StreamStatus };
+  soundOn: boolean;
+  onToggleSound: () => void;
+  soundReady: boolean;
+  onSwitchAgent: () => void;
+  route: Route;
+  unread: number;
+}
+
+export function Header(props: HeaderProps) {
+  const { agentId, agent, route } = props;
+  return (
+    <header className="app-header">
+      <h1>
+        Proactive Chat <span className="muted">· Agent console</span>
+      </h1>
+      <nav aria-label="Sections" className="nav">
+        <a href="#/" aria-current={route === "console" ? "page" : undefined} data-testid="nav-console">
+          Console{props.unread > 0 && <span className="badge">{props.unread}</span>}
+        </a>
+        <a href="#/transcripts" aria-current={route === "transcripts" ? "page" : undefined} data-testid="nav-transcripts">
+          Transcripts
+        </a>
+        <a href="#/admin" aria-current={route === "admin" ? "page" : undefined} data-testid="nav-admin">
+          Admin
+        </a>
+      </nav>
+      <div className="header-tools">
+        <ConnectionStatus streams={props.streams} />
+        <StatusSelect agentId={agentId} agent={agent} onAgent={props.onAgent} />
+        <button
+          type="button"
+          className="ghost"
+          aria-pressed={props.soundOn && props.soundReady}
+          onClick={props.onToggleSound}
+          data-testid="sound-toggle"
+          title={props.soundOn && !props.soundReady ? "Browsers play sound only after a click on the page" : undefined}
+        >
+          {!props.soundOn ? "Sound off" : props.soundReady ? "Sound on" : "Allow sound"}
+        </button>
+        <span className="agent-name" data-testid="agent-name">
+          {agent?.displayName || agentId}
+        </span>
+        <button type="button" className="ghost" onClick={props.onSwitchAgent} data-testid="switch-agent">
+          Switch agent
+        </button>
+      </div>
+    </header>
+  );
+}
+
+function StatusSelect({ agentId, agent, onAgent }: { agentId: string; agent?: Agent; onAgent: (a: Agent) => void }) {
+  const setStatus = useMutation(AgentService.method.setAgentStatus, {
+    onSuccess: (res) => res.agent && onAgent(res.agent),
+  });
+  const value = setStatus.isPending ? setStatus.variables?.status : agent?.status;
+  return (
+    <div className="status-select">
+      <label htmlFor="agent-status">Status</label>
+      <select
+        id="agent-status"
+        data-testid="status-select"
+        data-status={agent ? AgentStatus[agent.status] : undefined}
+        className={`status-${value ?? 0}`}
+        value={value ?? ""}
+        disabled={!agent}
+        onChange={(e) => setStatus.mutate({ agentId, status: Number(e.target.value) as AgentStatus })}
+      >
+        {!agent && <option value="">…</option>}
+        {statusOptions.map(([v, label]) => (
+          <option key={v} value={v}>
+            {label}
+          </option>
+        ))}
+      </select>
+      {setStatus.isError && (
+        <span role="alert" className="error-text" data-testid="status-error">
+          {errorText(setStatus.error)}
+        </span>
+      )}
+    </div>
+  );
+}
+
+function ConnectionStatus({ streams }: { streams: { agent: StreamStatus; presence: StreamStatus } }) {
+  const now = useNow();
+  const worst = [streams.agent, streams.presence].find((s) => s.state !== "open") ?? streams.agent;
+  let text = "Live";
+  let cls = "ok";
+  switch (worst.state) {
+    case "connecting":
+      text = worst.attempt === 0 ? "Connecting…" : "Reconnecting…";
+      cls = "warn";
+      break;
+    case "retrying":
+      text = `Connection lost — retrying in ${Math.max(0, Math.ceil((worst.retryAt - now) / 1000))} s`;
+      cls = "bad";
+      break;
+    case "failed":
+      text = `Disconnected: ${worst.error}`;
+      cls = "bad";
+      break;
+  }
+  return (
+    <span className={`conn conn-${cls}`} role="status" data-testid="connection-status" data-state={worst.state}>
+      <span className="dot" aria-hidden="true" />
+      {text}
+    </span>
+  );
+}

@@ -1,0 +1,139 @@
+import { useMutation } from "@connectrpc/connect-query";
+import { memo, useState } from "react";
+import { AgentService } from "../../../gen/proactivechat/v1/agent_service_pb";
+import { EngagementState } from "../../../gen/proactivechat/v1/visitor_pb";
+import { ProactiveChatMode } from "../../../gen/proactivechat/v1/site_pb";
+import type { ConsoleApi } from "../Console";
+import { useNow } from "../hooks";
+import { errorText } from "../lib/errors";
+import type { StreamStatus } from "../lib/stream";
+import { formatDuration, serverNow } from "../lib/time";
+import { engagementLabel, shortId } from "../labels";
+import type { ChatsView } from "../state/chats";
+import type { PresenceEntry, PresenceView } from "../state/presence";
+import { sortedVisitors, timeOnSiteMs } from "../state/presence";
+import { PageLink } from "./common";
+
+export interface PresencePanelProps {
+  api: ConsoleApi;
+  presence: PresenceView;
+  chats: ChatsView;
+  stream: StreamStatus;
+}
+
+/** PresencePanel lists the visitors on the agent's sites right now. */
+export function PresencePanel({ api, presence, chats, stream }: PresencePanelProps) {
+  const visitors = sortedVisitors(presence);
+  const myChats = new Set(chats.tabs.map((t) => t.id));
+  return (
+    <section className="panel" aria-labelledby="presence-title" data-testid="presence">
+      <h2 id="presence-title">
+        Visitors on your sites <span className="count" data-testid="visitor-count">{visitors.length}</span>
+      </h2>
+      {!presence.ready ? (
+        <p className="muted">{stream.state === "failed" ? `Cannot load visitors: ${stream.error}` : "Loading…"}</p>
+      ) : visitors.length === 0 ? (
+        <p className="muted" data-testid="no-visitors">
+          Nobody is on your sites right now.
+        </p>
+      ) : (
+        <ul className="rows">
+          {visitors.map((v) => (
+            <VisitorRow
+              key={v.presence.visitorId}
+              api={api}
+              entry={v}
+              myChat={!!v.presence.activeChatId && myChats.has(v.presence.activeChatId)}
+            />
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+const VisitorRow = memo(function VisitorRow({ api, entry, myChat }: { api: ConsoleApi; entry: PresenceEntry; myChat: boolean }) {
+  const p = entry.presence;
+  const [note, setNote] = useState<{ text: string; error: boolean }>();
+  const invite = useMutation(AgentService.method.inviteVisitor, {
+    onSuccess: () => setNote({ text: "Invitation sent", error: false }),
+    onError: (err) => setNote({ text: errorText(err), error: true }),
+  });
+  const start = useMutation(AgentService.method.startChat, {
+    onSuccess: (res) => {
+      setNote(undefined);
+      if (res.chat) api.openChat(res.chat.id, res.chat);
+    },
+    onError: (err) => setNote({ text: errorText(err), error: true }),
+  });
+  const site = api.site(p.siteId);
+  const withInvite = site?.proactiveChat?.mode !== ProactiveChatMode.WITHOUT_INVITE;
+  const chatting = p.engagement === EngagementState.CHATTING || !!p.activeChatId;
+  const busy = invite.isPending || start.isPending;
+  return (
+    <li className="row visitor-row" data-testid="visitor-row" data-visitor-id={p.visitorId}>
+      <div className="row-main">
+        <div className="row-title">
+          <strong title={p.visitorId}>Visitor {shortId(p.visitorId)}</strong>
+          <span className={`tag engagement-${p.engagement}`} data-testid="engagement">
+            {engagementLabel(p.engagement)}
+          </span>
+          {p.openStreams === 0 && <span className="tag muted-tag">between pages</span>}
+          {p.openStreams > 1 && <span className="tag muted-tag">{p.openStreams} tabs</span>}
+        </div>
+        <div className="row-sub">
+          {p.currentPage && <PageLink page={p.currentPage} />}
+          <span className="muted"> · {api.siteName(p.siteId)}</span>
+        </div>
+        {note && (
+          <div className={note.error ? "error-text" : "ok-text"} role="status" data-testid="visitor-note">
+            {note.text}
+          </div>
+        )}
+      </div>
+      <div className="row-side">
+        <TimeOnSite entry={entry} />
+        <div className="row-actions">
+          {myChat ? (
+            <button type="button" onClick={() => api.openChat(p.activeChatId)} data-testid="open-chat">
+              Open chat
+            </button>
+          ) : (
+            <>
+              {withInvite && (
+                <button
+                  type="button"
+                  disabled={busy || chatting || p.engagement === EngagementState.INVITED}
+                  onClick={() => invite.mutate({ agentId: api.agentId, visitorId: p.visitorId })}
+                  data-testid="invite-visitor"
+                >
+                  Invite
+                </button>
+              )}
+              <button
+                type="button"
+                className="primary"
+                disabled={busy || chatting}
+                onClick={() => start.mutate({ agentId: api.agentId, visitorId: p.visitorId })}
+                data-testid="start-chat"
+              >
+                Start chat
+              </button>
+            </>
+          )}
+        </div>
+      </div>
+    </li>
+  );
+});
+
+function TimeOnSite({ entry }: { entry: PresenceEntry }) {
+  const now = useNow();
+  const ms = timeOnSiteMs(entry, Math.max(now, entry.receivedAt), serverNow(now));
+  return (
+    <span className="time" title="Time on site" data-testid="time-on-site">
+      <span className="sr-only">Time on site </span>
+      {formatDuration(ms)}
+    </span>
+  );
+}

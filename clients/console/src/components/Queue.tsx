@@ -1,0 +1,94 @@
+import { useMutation } from "@connectrpc/connect-query";
+import { useState } from "react";
+import { AgentService } from "../../../gen/proactivechat/v1/agent_service_pb";
+import type { ChatRequest } from "../../../gen/proactivechat/v1/engagement_pb";
+import { ChatRequestState } from "../../../gen/proactivechat/v1/engagement_pb";
+import type { ConsoleApi } from "../Console";
+import { useNow } from "../hooks";
+import { errorText } from "../lib/errors";
+import { formatDuration, serverNow, tsMs } from "../lib/time";
+import { requestKindLabel, requestStateLabel, shortId } from "../labels";
+import { FormValues, PageLink } from "./common";
+
+/** QueuePanel is the waiting queue of the agent's sites, first in first out. */
+export function QueuePanel({ api, queue, ready }: { api: ConsoleApi; queue: ChatRequest[]; ready: boolean }) {
+  return (
+    <section className="panel" aria-labelledby="queue-title" data-testid="queue">
+      <h2 id="queue-title">
+        Waiting queue <span className="count" data-testid="queue-count">{queue.length}</span>
+      </h2>
+      {!ready ? (
+        <p className="muted">Loading…</p>
+      ) : queue.length === 0 ? (
+        <p className="muted" data-testid="queue-empty">
+          Nobody is waiting.
+        </p>
+      ) : (
+        <ol className="rows">
+          {queue.map((r, i) => (
+            <QueueRow key={r.id} api={api} req={r} position={i + 1} />
+          ))}
+        </ol>
+      )}
+    </section>
+  );
+}
+
+function QueueRow({ api, req, position }: { api: ConsoleApi; req: ChatRequest; position: number }) {
+  const now = useNow();
+  const [error, setError] = useState<string>();
+  const accept = useMutation(AgentService.method.acceptChatRequest, {
+    onSuccess: (res) => res.chat && api.openChat(res.chat.id, res.chat),
+    onError: (err) => setError(errorText(err)),
+  });
+  const enqueued = tsMs(req.enqueueTime);
+  const holdUntil = tsMs(req.holdUntil);
+  const site = api.site(req.siteId);
+  const alertingOther = req.state === ChatRequestState.ALERTING && req.alertedAgentId !== api.agentId;
+  return (
+    <li className="row queue-row" data-testid="queue-row" data-chat-request-id={req.id}>
+      <div className="row-main">
+        <div className="row-title">
+          <span className="position" aria-label={`Position ${position}`}>
+            {position}
+          </span>
+          <strong title={req.visitorId}>Visitor {shortId(req.visitorId)}</strong>
+          <span className="tag">{requestKindLabel(req.kind)}</span>
+          <span className={`tag state-${req.state}`}>
+            {requestStateLabel(req.state)}
+            {req.state === ChatRequestState.ALERTING &&
+              (req.alertedAgentId === api.agentId ? " you" : ` ${req.alertedAgentId}`)}
+          </span>
+          {holdUntil !== undefined && <span className="tag muted-tag">visitor away, place kept</span>}
+        </div>
+        <div className="row-sub">
+          {req.page && <PageLink page={req.page} />}
+          <span className="muted"> · {api.siteName(req.siteId)}</span>
+        </div>
+        <FormValues values={req.formValues} fields={site?.proactiveChat?.formFields} />
+        {error && (
+          <div className="error-text" role="status">
+            {error}
+          </div>
+        )}
+      </div>
+      <div className="row-side">
+        <span className="time" title="Waiting for" data-testid="wait-time">
+          <span className="sr-only">Waiting for </span>
+          {enqueued !== undefined ? formatDuration(serverNow(now) - enqueued) : ""}
+        </span>
+        <div className="row-actions">
+          <button
+            type="button"
+            disabled={accept.isPending}
+            onClick={() => accept.mutate({ agentId: api.agentId, chatRequestId: req.id })}
+            data-testid="accept-queued"
+            title={alertingOther ? "Another agent is being alerted; you can still take it" : undefined}
+          >
+            Take chat
+          </button>
+        </div>
+      </div>
+    </li>
+  );
+}

@@ -1,0 +1,56 @@
+import { createClient } from "@connectrpc/connect";
+import { useTransport } from "@connectrpc/connect-query";
+import { createContext, useContext, useEffect, useMemo, useState } from "react";
+import type { ReactNode } from "react";
+import { AgentService } from "../../gen/proactivechat/v1/agent_service_pb";
+import { ChatService } from "../../gen/proactivechat/v1/chat_service_pb";
+
+/**
+ * useClients returns plain Connect clients on the TransportProvider's
+ * transport, for what React Query does not model: server streams.
+ */
+export function useClients() {
+  const transport = useTransport();
+  return useMemo(
+    () => ({ agent: createClient(AgentService, transport), chat: createClient(ChatService, transport) }),
+    [transport],
+  );
+}
+export type Clients = ReturnType<typeof useClients>;
+
+const NowContext = createContext<number>(Date.now());
+
+/**
+ * NowProvider ticks once a second. Only components that call useNow (clocks,
+ * countdowns) re-render on the tick; the rest of the tree does not.
+ */
+export function NowProvider({ children, intervalMs = 1000 }: { children: ReactNode; intervalMs?: number }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), intervalMs);
+    return () => clearInterval(t);
+  }, [intervalMs]);
+  return <NowContext.Provider value={now}>{children}</NowContext.Provider>;
+}
+
+export function useNow(): number {
+  return useContext(NowContext);
+}
+
+export type Route = "console" | "transcripts" | "admin";
+
+function routeFromHash(hash: string): Route {
+  const h = hash.replace(/^#\/?/, "");
+  return h === "admin" || h === "transcripts" ? h : "console";
+}
+
+/** useHashRoute is the console's tiny router: #/, #/transcripts, #/admin. */
+export function useHashRoute(): Route {
+  const [route, setRoute] = useState(() => routeFromHash(window.location.hash));
+  useEffect(() => {
+    const on = () => setRoute(routeFromHash(window.location.hash));
+    window.addEventListener("hashchange", on);
+    return () => window.removeEventListener("hashchange", on);
+  }, []);
+  return route;
+}

@@ -1,0 +1,120 @@
+import { create } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { FormFieldType, ProactiveChatMode, SiteSchema } from "../../../gen/proactivechat/v1/site_pb";
+import { buildUpdateSiteRequest, draftFromSite, emptyFormField } from "./settings";
+
+const site = create(SiteSchema, {
+  id: "site_1",
+  name: "Shop",
+  allowedOrigins: ["https://shop.example"],
+  proactiveChat: {
+    enabled: false,
+    mode: ProactiveChatMode.WITH_INVITE,
+    launchAfterSeconds: 10,
+    inviteText: "Hi!",
+    formFields: [{ key: "name", label: "Your name", type: FormFieldType.TEXT, required: true }],
+    alertTimeoutSeconds: 45,
+    includePages: ["https://shop.example/*"],
+  },
+});
+
+describe("buildUpdateSiteRequest", () => {
+  const original = draftFromSite(site);
+
+  it("sends nothing when nothing changed", () => {
+    const b = buildUpdateSiteRequest(site.id, original, original);
+    expect(b.paths).toEqual([]);
+    expect(b.request).toBeUndefined();
+  });
+
+  it("names exactly the settings that changed", () => {
+    const b = buildUpdateSiteRequest(site.id, original, {
+      ...original,
+      enabled: true,
+      mode: ProactiveChatMode.WITHOUT_INVITE,
+      launchAfterSeconds: " 30 ",
+    });
+    expect(b.errors).toEqual({});
+    expect(b.request?.updateMask?.paths).toEqual([
+      "proactive_chat.enabled",
+      "proactive_chat.mode",
+      "proactive_chat.launch_after_seconds",
+    ]);
+    expect(b.request?.site?.id).toBe("site_1");
+    const pc = b.request?.site?.proactiveChat;
+    expect(pc?.enabled).toBe(true);
+    expect(pc?.mode).toBe(ProactiveChatMode.WITHOUT_INVITE);
+    expect(pc?.launchAfterSeconds).toBe(30);
+  });
+
+  it("sends the form fields as edited, in order", () => {
+    const b = buildUpdateSiteRequest(site.id, original, {
+      ...original,
+      inviteText: "Can we help?",
+      formFields: [
+        { ...emptyFormField(), key: " email ", label: "E-mail", type: FormFieldType.EMAIL, required: true, maxLength: "100" },
+        original.formFields[0],
+      ],
+    });
+    expect(b.request?.updateMask?.paths).toEqual(["proactive_chat.invite_text", "proactive_chat.form_fields"]);
+    const fields = b.request?.site?.proactiveChat?.formFields ?? [];
+    expect(fields.map((f) => [f.key, f.label, f.type, f.required, f.maxLength])).toEqual([
+      ["email", "E-mail", FormFieldType.EMAIL, true, 100],
+      ["name", "Your name", FormFieldType.TEXT, true, 0],
+    ]);
+    expect(b.request?.site?.proactiveChat?.inviteText).toBe("Can we help?");
+  });
+
+  it("replaces the whole settings when a timeout or page pattern changes", () => {
+    const b = buildUpdateSiteRequest(site.id, original, {
+      ...original,
+      enabled: true,
+      alertTimeoutSeconds: "20",
+      excludePages: "https://shop.example/checkout*\n\n",
+    });
+    expect(b.request?.updateMask?.paths).toEqual(["proactive_chat"]);
+    const pc = b.request?.site?.proactiveChat;
+    expect(pc?.enabled).toBe(true);
+    expect(pc?.alertTimeoutSeconds).toBe(20);
+    expect(pc?.launchAfterSeconds).toBe(10);
+    expect(pc?.includePages).toEqual(["https://shop.example/*"]);
+    expect(pc?.excludePages).toEqual(["https://shop.example/checkout*"]);
+    expect(pc?.formFields.map((f) => f.key)).toEqual(["name"]);
+  });
+
+  it("updates the site's name and origins by their own paths", () => {
+    const b = buildUpdateSiteRequest(site.id, original, {
+      ...original,
+      name: "Shop 2",
+      allowedOrigins: "https://shop.example\nhttps://www.shop.example",
+    });
+    expect(b.request?.updateMask?.paths).toEqual(["name", "allowed_origins"]);
+    expect(b.request?.site?.allowedOrigins).toEqual(["https://shop.example", "https://www.shop.example"]);
+  });
+
+  it("catches numbers that are not whole seconds before sending", () => {
+    const b = buildUpdateSiteRequest(site.id, original, {
+      ...original,
+      launchAfterSeconds: "1.5",
+      formFields: [{ ...original.formFields[0], maxLength: "-1" }],
+    });
+    expect(b.request).toBeUndefined();
+    expect(b.errors).toEqual({
+      "proactive_chat.launch_after_seconds": "must be a whole number, 0 or more",
+      "proactive_chat.form_fields[0].max_length": "must be a whole number, 0 or more",
+    });
+  });
+
+  it("reads a site into the form", () => {
+    expect(original).toMatchObject({
+      name: "Shop",
+      allowedOrigins: "https://shop.example",
+      enabled: false,
+      launchAfterSeconds: "10",
+      alertTimeoutSeconds: "45",
+      inviteTimeoutSeconds: "",
+      includePages: "https://shop.example/*",
+      formFields: [{ key: "name", label: "Your name", type: FormFieldType.TEXT, required: true, maxLength: "" }],
+    });
+  });
+});

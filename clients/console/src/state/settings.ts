@@ -1,0 +1,202 @@
+import { create } from "@bufbuild/protobuf";
+import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
+import type { UpdateSiteRequest } from "../../../gen/proactivechat/v1/admin_service_pb";
+import { UpdateSiteRequestSchema } from "../../../gen/proactivechat/v1/admin_service_pb";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { FormFieldSchema, ProactiveChatSettingsSchema, Site } from "../../../gen/proactivechat/v1/site_pb";
+import { FormFieldType, ProactiveChatMode } from "../../../gen/proactivechat/v1/site_pb";
+
+/** FormFieldDraft is one row of the form fields editor. */
+export interface FormFieldDraft {
+  key: string;
+  label: string;
+  type: FormFieldType;
+  required: boolean;
+  /** Text of the max length input; "" or "0" means the type's default. */
+  maxLength: string;
+}
+
+/**
+ * SettingsDraft is the site settings form as typed: numbers stay strings
+ * until they are checked, lists of patterns or origins are one per line.
+ */
+export interface SettingsDraft {
+  name: string;
+  allowedOrigins: string;
+  enabled: boolean;
+  mode: ProactiveChatMode;
+  launchAfterSeconds: string;
+  inviteText: string;
+  formFields: FormFieldDraft[];
+  inviteTimeoutSeconds: string;
+  reinviteCooldownSeconds: string;
+  alertTimeoutSeconds: string;
+  queueHoldSeconds: string;
+  inactivityTimeoutSeconds: string;
+  inactivityWarningSeconds: string;
+  includePages: string;
+  excludePages: string;
+}
+
+/** The seconds settings other than the launching criteria: 0 means the server's default. */
+export const timeoutFields = [
+  ["inviteTimeoutSeconds", "invite_timeout_seconds", "Invitation expires after (s)", "60"],
+  ["reinviteCooldownSeconds", "reinvite_cooldown_seconds", "Re-invite after (s)", "never"],
+  ["alertTimeoutSeconds", "alert_timeout_seconds", "Agent must accept within (s)", "30"],
+  ["queueHoldSeconds", "queue_hold_seconds", "Hold a queued visitor's place for (s)", "60"],
+  ["inactivityTimeoutSeconds", "inactivity_timeout_seconds", "End an inactive chat after (s)", "600"],
+  ["inactivityWarningSeconds", "inactivity_warning_seconds", "Warn before ending it (s)", "120"],
+] as const;
+
+const lines = (s: string) =>
+  s
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
+
+const secs = (n: number) => (n === 0 ? "" : String(n));
+
+export function draftFromSite(site: Site): SettingsDraft {
+  const pc = site.proactiveChat;
+  return {
+    name: site.name,
+    allowedOrigins: site.allowedOrigins.join("\n"),
+    enabled: pc?.enabled ?? false,
+    mode: pc?.mode ?? ProactiveChatMode.UNSPECIFIED,
+    launchAfterSeconds: String(pc?.launchAfterSeconds ?? 0),
+    inviteText: pc?.inviteText ?? "",
+    formFields: (pc?.formFields ?? []).map((f) => ({
+      key: f.key,
+      label: f.label,
+      type: f.type,
+      required: f.required,
+      maxLength: secs(f.maxLength),
+    })),
+    inviteTimeoutSeconds: secs(pc?.inviteTimeoutSeconds ?? 0),
+    reinviteCooldownSeconds: secs(pc?.reinviteCooldownSeconds ?? 0),
+    alertTimeoutSeconds: secs(pc?.alertTimeoutSeconds ?? 0),
+    queueHoldSeconds: secs(pc?.queueHoldSeconds ?? 0),
+    inactivityTimeoutSeconds: secs(pc?.inactivityTimeoutSeconds ?? 0),
+    inactivityWarningSeconds: secs(pc?.inactivityWarningSeconds ?? 0),
+    includePages: (pc?.includePages ?? []).join("\n"),
+    excludePages: (pc?.excludePages ?? []).join("\n"),
+  };
+}
+
+export function emptyFormField(): FormFieldDraft {
+  return { key: "", label: "", type: FormFieldType.TEXT, required: false, maxLength: "" };
+}
+
+const UINT32_MAX = 4294967295;
+
+/** parseUint reads a whole number of seconds; "" counts as 0. */
+function parseUint(text: string, field: string, errors: Record<string, string>): number {
+  const t = text.trim();
+  if (t === "") return 0;
+  if (!/^\d+$/.test(t) || Number(t) > UINT32_MAX) {
+    errors[field] = "must be a whole number, 0 or more";
+    return 0;
+  }
+  return Number(t);
+}
+
+function fieldsEqual(a: FormFieldDraft[], b: FormFieldDraft[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every(
+      (f, i) =>
+        f.key === b[i].key &&
+        f.label === b[i].label &&
+        f.type === b[i].type &&
+        f.required === b[i].required &&
+        f.maxLength.trim() === b[i].maxLength.trim(),
+    )
+  );
+}
+
+export interface UpdateSiteBuild {
+  /** undefined when there are errors or nothing changed. */
+  request?: UpdateSiteRequest;
+  /** Errors found before sending, by the same field paths the server uses. */
+  errors: Record<string, string>;
+  /** The update_mask paths (also when there are errors). */
+  paths: string[];
+}
+
+/**
+ * buildUpdateSiteRequest turns an edited form into UpdateSite with an
+ * update_mask naming exactly what changed since `original`, so two admins
+ * editing different settings do not undo each other's work. The server
+ * accepts the five main settings as separate paths; the timeouts and page
+ * patterns can only be replaced with the whole proactive_chat message, which
+ * then carries every setting of the form.
+ */
+export function buildUpdateSiteRequest(siteId: string, original: SettingsDraft, draft: SettingsDraft): UpdateSiteBuild {
+  const errors: Record<string, string> = {};
+  const launch = parseUint(draft.launchAfterSeconds, "proactive_chat.launch_after_seconds", errors);
+  const formFields: MessageInitShape<typeof FormFieldSchema>[] = draft.formFields.map((f, i) => ({
+    key: f.key.trim(),
+    label: f.label.trim(),
+    type: f.type,
+    required: f.required,
+    maxLength: parseUint(f.maxLength, `proactive_chat.form_fields[${i}].max_length`, errors),
+  }));
+  const timeouts: Record<string, number> = {};
+  for (const [k, path] of timeoutFields) timeouts[k] = parseUint(draft[k], `proactive_chat.${path}`, errors);
+
+  const settings: MessageInitShape<typeof ProactiveChatSettingsSchema> = {
+    enabled: draft.enabled,
+    mode: draft.mode,
+    launchAfterSeconds: launch,
+    inviteText: draft.inviteText,
+    formFields,
+    includePages: lines(draft.includePages),
+    excludePages: lines(draft.excludePages),
+    ...timeouts,
+  };
+
+  const paths: string[] = [];
+  if (draft.name.trim() !== original.name.trim()) paths.push("name");
+  if (lines(draft.allowedOrigins).join("\n") !== lines(original.allowedOrigins).join("\n")) paths.push("allowed_origins");
+  const whole =
+    timeoutFields.some(([k]) => draft[k].trim() !== original[k].trim()) ||
+    lines(draft.includePages).join("\n") !== lines(original.includePages).join("\n") ||
+    lines(draft.excludePages).join("\n") !== lines(original.excludePages).join("\n");
+  if (whole) {
+    paths.push("proactive_chat");
+  } else {
+    if (draft.enabled !== original.enabled) paths.push("proactive_chat.enabled");
+    if (draft.mode !== original.mode) paths.push("proactive_chat.mode");
+    if (draft.launchAfterSeconds.trim() !== original.launchAfterSeconds.trim())
+      paths.push("proactive_chat.launch_after_seconds");
+    if (draft.inviteText !== original.inviteText) paths.push("proactive_chat.invite_text");
+    if (!fieldsEqual(draft.formFields, original.formFields)) paths.push("proactive_chat.form_fields");
+  }
+  if (Object.keys(errors).length > 0 || paths.length === 0) return { errors, paths };
+  return {
+    errors,
+    paths,
+    request: create(UpdateSiteRequestSchema, {
+      site: {
+        id: siteId,
+        name: draft.name.trim(),
+        allowedOrigins: lines(draft.allowedOrigins),
+        proactiveChat: settings,
+      },
+      updateMask: create(FieldMaskSchema, { paths }),
+    }),
+  };
+}
+
+/** The labels of the select boxes. */
+export const modeLabels: [ProactiveChatMode, string][] = [
+  [ProactiveChatMode.WITH_INVITE, "With invite (invite → form → queue)"],
+  [ProactiveChatMode.WITHOUT_INVITE, "Without invite (alert the agent after N seconds)"],
+];
+
+export const fieldTypeLabels: [FormFieldType, string][] = [
+  [FormFieldType.TEXT, "Text"],
+  [FormFieldType.TEXTAREA, "Several lines"],
+  [FormFieldType.EMAIL, "E-mail"],
+  [FormFieldType.PHONE, "Phone"],
+];
