@@ -95,7 +95,7 @@ func (m *Main) Run(ctx context.Context) error {
 			a.Shutdown(context.Background())
 			return fmt.Errorf("seed demo: %w", err)
 		}
-		fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID, app.DemoInviteSiteID)
+		fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID, app.DemoInviteSiteID, displayAddr(a.Addr().String()))
 	}
 	log.Info("serving", "addr", a.Addr().String(), "db", m.DBPath)
 
@@ -134,13 +134,13 @@ func displayAddr(addr string) string {
 
 const demoText = `
 Proactive Chat demo is running at %[1]s
-  demo sites: %[2]s (without invite), %[4]s (with invite and a form)
-  demo agent: %[3]s
 
-  curl -s %[1]s/v1/sites/%[2]s
-  curl -s -X PUT %[1]s/v1/agents/%[3]s/status -d '{"status":"AGENT_STATUS_AVAILABLE"}'
-  curl -sN %[1]s/v1/agents/%[3]s/events          # the agent's alerts and queue, newline-delimited JSON
-  curl -sN %[1]s/v1/agents/%[3]s/presence        # live visitors
+  Be a visitor:  %[1]s/demo/          (without invite: an agent is alerted after 10 s)
+                 %[1]s/demo/invite/   (with invite: Yes/No, a form, the queue)
+  Be the agent:  %[1]s/agent/?agent=%[3]s   (set yourself Available first)
+
+  demo sites: %[2]s, %[4]s; demo agent: %[3]s
+  REST: curl -s %[1]s/v1/sites/%[2]s     gRPC: grpcurl -plaintext %[5]s list
 
 The README walks through a whole chat from the command line.
 `
