@@ -130,6 +130,7 @@ func newFixture() *fixture {
 			PageTitle:      "Home",
 			VisitStartTime: at(17),
 			HoldUntil:      at(28),
+			AlertReason:    "longest idle",
 		},
 		decision: &domain.RoutingDecision{
 			ChatRequestID: "req_1",

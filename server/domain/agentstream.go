@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -79,12 +80,16 @@ func (s *Service) WatchAgent(ctx context.Context, agentID string, send func(Agen
 		}
 		err := s.sendAgentSnapshot(ctx, agentID, send)
 		if err == nil {
-			err = s.followAgent(ctx, subs, ticker, send)
+			err = s.followAgent(ctx, subs, agent.SiteIDs, ticker, send)
 		}
 		for _, sub := range subs {
 			sub.Close()
 		}
 		if err != errResubscribe {
+			return err
+		}
+		// Re-read the agent: its sites may be why the stream starts again.
+		if agent, err = s.GetAgent(ctx, agentID); err != nil {
 			return err
 		}
 	}
@@ -111,7 +116,7 @@ func (s *Service) sendAgentSnapshot(ctx context.Context, agentID string, send fu
 	}
 	for _, r := range snap.Queue {
 		if r.State == RequestAlerting && r.AlertedAgentID == agentID {
-			snap.Alerts = append(snap.Alerts, s.alertFor(*r, ""))
+			snap.Alerts = append(snap.Alerts, s.alertFor(*r, r.AlertReason))
 		}
 	}
 	return send(AgentUpdate{Snapshot: snap})
@@ -122,7 +127,7 @@ func (s *Service) alertFor(req ChatRequest, reason string) Alert {
 	return Alert{Request: req, Reason: reason, Visitor: p}
 }
 
-func (s *Service) followAgent(ctx context.Context, subs []Subscription, ticker *ticker, send func(AgentUpdate) error) error {
+func (s *Service) followAgent(ctx context.Context, subs []Subscription, siteIDs []string, ticker *ticker, send func(AgentUpdate) error) error {
 	return s.followMerged(ctx, subs, ticker, func(ev any, keepAlive time.Time) error {
 		var u AgentUpdate
 		switch ev := ev.(type) {
@@ -135,6 +140,15 @@ func (s *Service) followAgent(ctx context.Context, subs []Subscription, ticker *
 			u.QueueChanged = &ev.Request
 		case AgentChanged:
 			u.AgentChanged = &ev.Agent
+			if !slices.Equal(ev.Agent.SiteIDs, siteIDs) {
+				// The agent's sites changed: start again, following the
+				// queues of the new ones, or the console would get alerts
+				// of a site whose queue it never sees.
+				if err := send(u); err != nil {
+					return err
+				}
+				return errResubscribe
+			}
 		default:
 			if keepAlive.IsZero() {
 				return nil

@@ -186,17 +186,11 @@ func (s *Service) closeInvitation(tx WriteTx, visitor *Visitor, state Invitation
 	if err := tx.PutInvitation(inv); err != nil {
 		return err
 	}
-	tx.OnCommit(func() {
-		s.timers.cancel("invite/" + inv.ID)
-		s.scheduleLaunchSoon(visitor.ID)
-	})
+	// No launch timer to re-arm: the criteria fire once a visit, so the next
+	// invitation, after the cooldown, can only come in a later visit, whose
+	// start arms it.
+	tx.OnCommit(func() { s.timers.cancel("invite/" + inv.ID) })
 	return nil
-}
-
-// scheduleLaunchSoon re-arms a launch timer from a commit hook, where the
-// store may not be read.
-func (s *Service) scheduleLaunchSoon(visitorID string) {
-	go s.scheduleLaunch(visitorID)
 }
 
 // expireInvitation is an invitation's expiry timer.

@@ -124,6 +124,7 @@ func (s *Service) offer(tx WriteTx, site *Site, req *ChatRequest, agent *Agent, 
 	now := s.clock.Now()
 	req.State = RequestAlerting
 	req.AlertedAgentID = agent.ID
+	req.AlertReason = reason
 	req.AlertDeadline = now.Add(site.ProactiveChat.AlertTimeout())
 	visitor, err := tx.Visitor(req.VisitorID)
 	if err != nil {
@@ -142,12 +143,13 @@ func (s *Service) offer(tx WriteTx, site *Site, req *ChatRequest, agent *Agent, 
 	}
 	alert := AlertEvent{Request: *req, Reason: reason}
 	tx.OnCommit(func() {
+		// The deadline is armed before anyone hears of the alert.
+		agentID, deadline := agent.ID, req.AlertDeadline
+		s.timers.at("alert/"+req.ID, deadline, func() { s.passAlert(req.ID, agentID, "expired") })
 		s.counters.alertsOffered.Add(1)
 		s.broker.Publish(agentTopic(agent.ID), alert)
 		s.queueChanged(req)
 		s.visitorUpdated(visitor)
-		agentID, deadline := agent.ID, req.AlertDeadline
-		s.timers.at("alert/"+req.ID, deadline, func() { s.passAlert(req.ID, agentID, "expired") })
 	})
 	return nil
 }
@@ -370,6 +372,7 @@ func (s *Service) unoffer(tx WriteTx, req *ChatRequest, reason string, pass bool
 	req.State = RequestQueued
 	req.AlertedAgentID = ""
 	req.AlertDeadline = time.Time{}
+	req.AlertReason = ""
 	if pass && !slices.Contains(req.PassedAgentIDs, agentID) {
 		req.PassedAgentIDs = append(req.PassedAgentIDs, agentID)
 	}

@@ -328,6 +328,8 @@ type ChatRequest struct {
 	PageTitle      string
 	VisitStartTime time.Time
 	HoldUntil      time.Time
+	// AlertReason says why the alerted agent was chosen.
+	AlertReason string
 }
 
 // Open reports whether the request still waits for an agent.

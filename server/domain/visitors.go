@@ -86,6 +86,10 @@ func (s *Service) RecordPageView(ctx context.Context, visitorID, pageURL, title 
 		return nil, err
 	}
 	s.presence.pageViewed(visitorID, page)
+	// The page conditions of the launching criteria depend on the current
+	// page: re-arm the launch timer, or a visit that began on a page they
+	// exclude would never launch after moving to one they allow.
+	s.scheduleLaunch(visitorID)
 	return visitor, nil
 }
 

@@ -70,6 +70,7 @@ func ChatRequestToProto(r *domain.ChatRequest) *pb.ChatRequest {
 		Page:           page,
 		VisitStartTime: TimeToProto(r.VisitStartTime),
 		HoldUntil:      TimeToProto(r.HoldUntil),
+		AlertReason:    r.AlertReason,
 	}
 }
 
@@ -95,6 +96,7 @@ func ChatRequestFromProto(r *pb.ChatRequest) *domain.ChatRequest {
 		PageTitle:      r.GetPage().GetTitle(),
 		VisitStartTime: TimeFromProto(r.GetVisitStartTime()),
 		HoldUntil:      TimeFromProto(r.GetHoldUntil()),
+		AlertReason:    r.GetAlertReason(),
 	}
 }
 

@@ -156,6 +156,7 @@ func testChatRequest() *domain.ChatRequest {
 		PageTitle:      "Cart",
 		VisitStartTime: at(28),
 		HoldUntil:      at(29),
+		AlertReason:    "longest idle (3m), 2 of 3 chats free; 2 candidate(s)",
 	}
 }
 

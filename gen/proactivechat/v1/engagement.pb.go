@@ -331,7 +331,9 @@ type ChatRequest struct {
 	Page           *PageSnapshot          `protobuf:"bytes,13,opt,name=page,proto3" json:"page,omitempty"`
 	VisitStartTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=visit_start_time,json=visitStartTime,proto3" json:"visit_start_time,omitempty"`
 	// Set while the visitor's widget is away: the place is kept until then.
-	HoldUntil     *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=hold_until,json=holdUntil,proto3" json:"hold_until,omitempty"`
+	HoldUntil *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=hold_until,json=holdUntil,proto3" json:"hold_until,omitempty"`
+	// While ALERTING: why the alerted agent was chosen.
+	AlertReason   string `protobuf:"bytes,16,opt,name=alert_reason,json=alertReason,proto3" json:"alert_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -469,6 +471,13 @@ func (x *ChatRequest) GetHoldUntil() *timestamppb.Timestamp {
 		return x.HoldUntil
 	}
 	return nil
+}
+
+func (x *ChatRequest) GetAlertReason() string {
+	if x != nil {
+		return x.AlertReason
+	}
+	return ""
 }
 
 // PageSnapshot is the page a visitor was on.
@@ -738,7 +747,7 @@ const file_proactivechat_v1_engagement_proto_rawDesc = "" +
 	"\vexpire_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12=\n" +
 	"\frespond_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vrespondTime\x12-\n" +
-	"\x13invited_by_agent_id\x18\t \x01(\tR\x10invitedByAgentId\"\xb4\x06\n" +
+	"\x13invited_by_agent_id\x18\t \x01(\tR\x10invitedByAgentId\"\xd7\x06\n" +
 	"\vChatRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\asite_id\x18\x02 \x01(\tR\x06siteId\x12\x1d\n" +
@@ -759,7 +768,8 @@ const file_proactivechat_v1_engagement_proto_rawDesc = "" +
 	"\x04page\x18\r \x01(\v2\x1e.proactivechat.v1.PageSnapshotR\x04page\x12D\n" +
 	"\x10visit_start_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x0evisitStartTime\x129\n" +
 	"\n" +
-	"hold_until\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tholdUntil\x1a=\n" +
+	"hold_until\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tholdUntil\x12!\n" +
+	"\falert_reason\x18\x10 \x01(\tR\valertReason\x1a=\n" +
 	"\x0fFormValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"6\n" +
