@@ -197,6 +197,30 @@ func TestRestart(t *testing.T) {
 		e.alerted(t, consoleB, req)
 	})
 
+	t.Run("ActiveChat_VisitorNeverBackLeaves", func(t *testing.T) {
+		e := newEngine(t)
+		pc := withoutInvite()
+		pc.LaunchAfterSeconds = 3600
+		e.site(t, "shop", pc)
+		e.agent(t, "agent-a", "Ada", 3, "shop")
+		e.setStatus(t, "agent-a", domain.StatusAvailable)
+		vid := e.visitor(t, "shop")
+		e.page(t, vid, home)
+		chat, err := e.svc.StartChat(ctx(t), "agent-a", vid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.send(t, chat.ID, vid, "Hi")
+		e.restart(t)
+		agentView := e.chatStream(t, chat.ID, 2)
+		// The visitor does not come back within the grace period: it has
+		// left, as if its stream had closed at the restart.
+		e.clock.Advance(grace)
+		if ev := agentView.next(t, chatEvent(func(ev *domain.ChatEvent) bool { return ev.ParticipantLeft != nil })).Event; ev.ParticipantLeft.ID != vid {
+			t.Fatalf("left = %+v, want the visitor", ev.ParticipantLeft)
+		}
+	})
+
 	t.Run("ActiveChat_ContinuesAndInactivityRebuilt", func(t *testing.T) {
 		e := newEngine(t)
 		pc := withoutInvite()

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"time"
 )
 
 // Start rebuilds, from the store, what the engine keeps in memory: the
@@ -33,8 +34,10 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.refreshOrigins(ctx); err != nil {
 		return err
 	}
+	now := s.clock.Now()
 	for _, inv := range invitations {
 		s.timers.at("invite/"+inv.ID, inv.ExpireTime, func() { s.expireInvitation(inv.ID) })
+		s.expectBack(inv.VisitorID, now)
 	}
 	// No widget is connected after a restart: every open request is held
 	// until its visitor is back, as after a dropped connection.
@@ -49,7 +52,6 @@ func (s *Service) Start(ctx context.Context) error {
 			s.timers.at("hold/"+req.ID, req.HoldUntil, func() { s.holdExpired(req.ID) })
 		}
 	}
-	now := s.clock.Now()
 	seen := map[string]bool{}
 	for _, a := range agents {
 		if a.Status != StatusOffline {
@@ -83,5 +85,20 @@ func (s *Service) rearmInactivity(ctx context.Context, chatID string) {
 	})
 	if err == nil && chat.State == ChatStateActive {
 		s.scheduleInactivity(chat, site.ProactiveChat)
+		if !chat.hasLeft(RoleVisitor) {
+			s.expectBack(chat.Visitor.ID, s.clock.Now())
+		}
 	}
+}
+
+// expectBack treats a visitor who was on the site when the server stopped
+// like one whose streams all closed at the restart: unless a stream of theirs
+// opens within the grace period, their visit ends (the invitation is
+// withdrawn, the chat left), as it would have without the restart.
+func (s *Service) expectBack(visitorID string, restart time.Time) {
+	s.timers.at("back/"+visitorID, restart.Add(s.grace), func() {
+		if !s.presence.online(visitorID) {
+			s.visitEnded(visitorID)
+		}
+	})
 }
