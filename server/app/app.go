@@ -144,6 +144,7 @@ func (a *App) handler() (http.Handler, error) {
 	}
 	mux.Handle("/v1/", rest)
 	mux.HandleFunc("GET /metrics", a.serveMetrics)
+	mux.HandleFunc("GET /admin/backup", a.serveBackup)
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)

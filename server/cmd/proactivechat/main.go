@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -20,6 +21,14 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "backup":
+			os.Exit(runTool(&Backup{}, os.Args[2:]))
+		case "restore":
+			os.Exit(runTool(&Restore{}, os.Args[2:]))
+		}
+	}
 	m := &Main{}
 	if err := m.ParseFlags(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -34,6 +43,30 @@ func main() {
 		slog.Error("server failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+// tool is a subcommand: backup or restore.
+type tool interface {
+	ParseFlags(args []string) error
+	Run(ctx context.Context, out io.Writer) error
+}
+
+// runTool runs a subcommand and returns the process's exit code.
+func runTool(t tool, args []string) int {
+	if err := t.ParseFlags(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := t.Run(ctx, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }
 
 // Main is the program: its flags and its running server.
@@ -57,6 +90,14 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.PprofAddr, "pprof", env("PROACTIVECHAT_PPROF", ""), "serve /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (env PROACTIVECHAT_PPROF)")
 	level := env("PROACTIVECHAT_LOG_LEVEL", "info")
 	fs.Func("log-level", "debug, info, warn or error (env PROACTIVECHAT_LOG_LEVEL)", func(s string) error { level = s; return nil })
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: proactivechat [flags]          serve
+       proactivechat backup -h         back up the database (hot, from a running server, or offline)
+       proactivechat restore -h        replace the database with a backup
+
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -1,0 +1,440 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/proactivechat/proactivechat/server/bolt"
+	"github.com/proactivechat/proactivechat/server/domain"
+)
+
+// lockTimeout keeps the tests that find a file in use short.
+const lockTimeout = 100 * time.Millisecond
+
+// seedChat stores a chat with messages in the store at path and returns it
+// with its events.
+func seedChat(t *testing.T, s *bolt.Store, id string, messages int) (*domain.Chat, []domain.ChatEvent) {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	chat := &domain.Chat{
+		ID:               id,
+		SiteID:           "site_1",
+		Visitor:          domain.Participant{Role: domain.RoleVisitor, ID: "visitor_" + id, DisplayName: "Visitor"},
+		Agent:            domain.Participant{Role: domain.RoleAgent, ID: "agent_1", DisplayName: "Ann"},
+		State:            domain.ChatStateActive,
+		CreateTime:       now,
+		LastActivityTime: now,
+	}
+	events := []domain.ChatEvent{{ChatID: id, Seq: 1, Time: now, Started: &domain.ChatStarted{Visitor: chat.Visitor, Agent: chat.Agent}}}
+	for i := range messages {
+		sender := chat.Agent
+		if i%2 == 1 {
+			sender = chat.Visitor
+		}
+		events = append(events, domain.ChatEvent{ChatID: id, Seq: uint32(i + 2), Time: now,
+			Message: &domain.ChatMessage{Sender: sender, Text: fmt.Sprintf("message %d of %s", i, id), IdempotencyKey: fmt.Sprintf("k%d", i)}})
+	}
+	chat.LastSeq = uint32(len(events))
+	err := s.Update(context.Background(), func(tx domain.WriteTx) error {
+		if err := tx.PutChat(chat); err != nil {
+			return err
+		}
+		for _, ev := range events {
+			if err := tx.AppendChatEvent(ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("seed chat %s: %v", id, err)
+	}
+	return chat, events
+}
+
+// seedDB creates a closed database at path holding one chat.
+func seedDB(t *testing.T, path, chatID string) (*domain.Chat, []domain.ChatEvent) {
+	t.Helper()
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat, events := seedChat(t, s, chatID, 5)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return chat, events
+}
+
+// wantChat opens the database at path and checks that it holds chat and
+// exactly its events.
+func wantChat(t *testing.T, path string, chat *domain.Chat, events []domain.ChatEvent) {
+	t.Helper()
+	s, err := bolt.Open(path, bolt.WithLockTimeout(lockTimeout))
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	defer s.Close()
+	var gotChat *domain.Chat
+	var gotEvents []domain.ChatEvent
+	err = s.View(context.Background(), func(tx domain.ReadTx) error {
+		var err error
+		if gotChat, err = tx.Chat(chat.ID); err != nil {
+			return err
+		}
+		gotEvents, err = tx.ChatEvents(chat.ID, 0, 1000)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("read chat %s from %s: %v", chat.ID, path, err)
+	}
+	if gotChat.LastSeq != chat.LastSeq || gotChat.State != chat.State || gotChat.Agent != chat.Agent || gotChat.Visitor != chat.Visitor {
+		t.Errorf("chat %s in %s is %+v, want %+v", chat.ID, path, gotChat, chat)
+	}
+	if !reflect.DeepEqual(gotEvents, events) {
+		t.Errorf("events of chat %s in %s:\n got %+v\nwant %+v", chat.ID, path, gotEvents, events)
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// wantOnly checks that dir holds exactly the named files: no temporary
+// file was left behind.
+func wantOnly(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	if !reflect.DeepEqual(got, names) {
+		t.Errorf("%s holds %q, want %q", dir, got, names)
+	}
+}
+
+func TestBackupThenRestoreIntoAFreshPath(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "data", "proactivechat.db")
+	chat, events := seedDB(t, db, "chat_1")
+
+	var out bytes.Buffer
+	b := &Backup{DBPath: db, Out: filepath.Join(dir, "backups", "backup.db"), LockTimeout: lockTimeout}
+	if err := b.Run(context.Background(), &out); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	if !strings.Contains(out.String(), "backed up") {
+		t.Errorf("backup printed %q", out.String())
+	}
+	wantOnly(t, filepath.Join(dir, "backups"), "backup.db")
+	// The source is still there and still usable.
+	wantChat(t, db, chat, events)
+
+	restored := filepath.Join(dir, "fresh", "restored.db")
+	out.Reset()
+	r := &Restore{DBPath: restored, From: b.Out, LockTimeout: lockTimeout}
+	if err := r.Run(context.Background(), &out); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if !strings.Contains(out.String(), "restored "+restored) || strings.Contains(out.String(), BeforeRestoreSuffix) {
+		t.Errorf("restore printed %q", out.String())
+	}
+	wantOnly(t, filepath.Join(dir, "fresh"), "restored.db")
+	wantChat(t, restored, chat, events)
+}
+
+func TestRestoreOverADatabaseKeepsThePreviousOne(t *testing.T) {
+	dir := t.TempDir()
+	backup := filepath.Join(dir, "backup.db")
+	chat, events := seedDB(t, backup, "chat_new")
+	db := filepath.Join(dir, "proactivechat.db")
+	oldChat, oldEvents := seedDB(t, db, "chat_old")
+	old := readFile(t, db)
+
+	var out bytes.Buffer
+	if err := (&Restore{DBPath: db, From: backup, LockTimeout: lockTimeout}).Run(context.Background(), &out); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if !strings.Contains(out.String(), db+BeforeRestoreSuffix) {
+		t.Errorf("restore printed %q, want it to name %s", out.String(), db+BeforeRestoreSuffix)
+	}
+	wantOnly(t, dir, "backup.db", "proactivechat.db", "proactivechat.db"+BeforeRestoreSuffix)
+	if !bytes.Equal(readFile(t, db+BeforeRestoreSuffix), old) {
+		t.Errorf("%s is not the database that was replaced", db+BeforeRestoreSuffix)
+	}
+	wantChat(t, db, chat, events)
+	wantChat(t, db+BeforeRestoreSuffix, oldChat, oldEvents)
+
+	// A second restore replaces the kept copy with the database it replaces.
+	if err := (&Restore{DBPath: db, From: db + BeforeRestoreSuffix, LockTimeout: lockTimeout}).Run(context.Background(), io.Discard); err != nil {
+		t.Fatalf("second restore: %v", err)
+	}
+	wantChat(t, db, oldChat, oldEvents)
+	wantChat(t, db+BeforeRestoreSuffix, chat, events)
+}
+
+func TestRestoreRefusesACorruptBackup(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.db")
+	seedDB(t, good, "chat_backup")
+	goodBytes := readFile(t, good)
+
+	// A bbolt file that is not a Proactive Chat database.
+	foreign := filepath.Join(dir, "foreign.db")
+	fdb, err := bbolt.Open(foreign, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fdb.Update(func(tx *bbolt.Tx) error { _, err := tx.CreateBucket([]byte("other")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	fdb.Close()
+
+	flipped := bytes.Clone(goodBytes)
+	for i := 2 * os.Getpagesize(); i < len(flipped); i += 7 {
+		flipped[i] ^= 0xff
+	}
+	corrupt := map[string][]byte{
+		"empty":           {},
+		"text":            []byte("this is not a database\n"),
+		"garbage":         bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 64<<10),
+		"truncated":       goodBytes[:len(goodBytes)/2],
+		"only meta pages": goodBytes[:2*os.Getpagesize()],
+		"flipped pages":   flipped,
+		"foreign":         readFile(t, foreign),
+	}
+	for name, content := range corrupt {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			db := filepath.Join(dir, "proactivechat.db")
+			chat, events := seedDB(t, db, "chat_live")
+			before := readFile(t, db)
+			from := filepath.Join(t.TempDir(), "backup.db")
+			if err := os.WriteFile(from, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			err := (&Restore{DBPath: db, From: from, LockTimeout: lockTimeout}).Run(context.Background(), io.Discard)
+			if err == nil {
+				t.Fatal("restore of a corrupt backup succeeded")
+			}
+			t.Logf("refused: %v", err)
+			if !bytes.Equal(readFile(t, db), before) {
+				t.Error("the database changed")
+			}
+			if !bytes.Equal(readFile(t, from), content) {
+				t.Error("the backup changed")
+			}
+			wantOnly(t, dir, "proactivechat.db")
+			wantChat(t, db, chat, events)
+		})
+	}
+}
+
+func TestRestoreRefusesWhileTheDatabaseIsInUse(t *testing.T) {
+	dir := t.TempDir()
+	backup := filepath.Join(dir, "backup.db")
+	seedDB(t, backup, "chat_backup")
+	db := filepath.Join(dir, "proactivechat.db")
+	chat, events := seedDB(t, db, "chat_live")
+
+	// A running server holds the file, as this store does.
+	s, err := bolt.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := readFile(t, db)
+	err = (&Restore{DBPath: db, From: backup, LockTimeout: lockTimeout}).Run(context.Background(), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("restore while the database is open: %v, want an \"in use\" error", err)
+	}
+	if !bytes.Equal(readFile(t, db), before) {
+		t.Error("the database changed")
+	}
+	wantOnly(t, dir, "backup.db", "proactivechat.db")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantChat(t, db, chat, events)
+}
+
+func TestOfflineBackupRefusesWhileTheDatabaseIsInUse(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "proactivechat.db")
+	seedDB(t, db, "chat_live")
+	s, err := bolt.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = (&Backup{DBPath: db, Out: filepath.Join(dir, "backup.db"), LockTimeout: lockTimeout}).Run(context.Background(), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-server") {
+		t.Fatalf("offline backup of a database in use: %v, want an error pointing to -server", err)
+	}
+	wantOnly(t, dir, "proactivechat.db")
+}
+
+func TestBackupOfAMissingDatabaseCreatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	err := (&Backup{DBPath: filepath.Join(dir, "missing.db"), Out: filepath.Join(dir, "backup.db")}).Run(context.Background(), io.Discard)
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("backup of a missing database: %v, want ErrNotExist", err)
+	}
+	err = (&Restore{DBPath: filepath.Join(dir, "db"), From: filepath.Join(dir, "missing.db")}).Run(context.Background(), io.Discard)
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("restore of a missing backup: %v, want ErrNotExist", err)
+	}
+	wantOnly(t, dir)
+}
+
+// backupHandler is the hot backup endpoint as the server serves it at
+// BackupPath: a.Store.Backup streamed as application/octet-stream.
+func backupHandler(s *bolt.Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") != "" {
+			http.Error(w, "backups are not served to browsers", http.StatusForbidden)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Disposition", `attachment; filename="proactivechat.db"`)
+		w.Header().Set("Cache-Control", "no-store")
+		if n, err := s.Backup(w); err != nil {
+			if n == 0 {
+				w.Header().Del("Content-Disposition")
+				http.Error(w, "backup failed: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+			panic(http.ErrAbortHandler) // the client sees a cut response, never a short file
+		}
+	}
+}
+
+func TestHotBackupFromARunningServer(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "proactivechat.db")
+	s, err := bolt.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	chat, events := seedChat(t, s, "chat_1", 50)
+	srv := httptest.NewServer(backupHandler(s))
+	defer srv.Close()
+
+	// Writes go on during the backup: it is one consistent snapshot.
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				seedChat(t, s, fmt.Sprintf("chat_w%d_%d", w, i), 3)
+			}
+		})
+	}
+	var out bytes.Buffer
+	b := &Backup{Server: srv.URL + "/", Out: filepath.Join(dir, "backup.db"), LockTimeout: lockTimeout}
+	err = b.Run(context.Background(), &out)
+	cancel()
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("hot backup: %v", err)
+	}
+	t.Log(strings.TrimSpace(out.String()))
+
+	restored := filepath.Join(dir, "restored", "proactivechat.db")
+	if err := (&Restore{DBPath: restored, From: b.Out, LockTimeout: lockTimeout}).Run(context.Background(), io.Discard); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	wantChat(t, restored, chat, events)
+}
+
+func TestHotBackupRefusesABadResponse(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "proactivechat.db")
+	seedDB(t, db, "chat_1")
+	good := readFile(t, db)
+	out := filepath.Join(dir, "backup.db")
+	previous := []byte("the previous backup")
+	if err := os.WriteFile(out, previous, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	for name, h := range map[string]http.HandlerFunc{
+		"not found": http.NotFound,
+		"not a database": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write([]byte("hello"))
+		},
+		"cut short": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write(good[:len(good)/2])
+			panic(http.ErrAbortHandler)
+		},
+		"ended early": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write(good[:len(good)/2])
+		},
+		"wrong content type": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Write(good)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			err := (&Backup{Server: srv.URL, Out: out, LockTimeout: lockTimeout}).Run(context.Background(), io.Discard)
+			if err == nil {
+				t.Fatal("backup succeeded")
+			}
+			t.Logf("refused: %v", err)
+			if !bytes.Equal(readFile(t, out), previous) {
+				t.Error("the previous backup changed")
+			}
+			wantOnly(t, dir, "backup.db", "proactivechat.db")
+		})
+	}
+}
+
+func TestSubcommandFlags(t *testing.T) {
+	for _, tc := range []struct {
+		tool    tool
+		args    []string
+		wantErr string
+	}{
+		{&Backup{}, []string{"-out", "b.db"}, ""},
+		{&Backup{}, []string{"-out", "b.db", "-server", "http://127.0.0.1:8080"}, ""},
+		{&Backup{}, []string{"-db", "a.db"}, "-out is required"},
+		{&Backup{}, []string{"-out", "b.db", "-db", "a.db", "-server", "http://x"}, "not both"},
+		{&Backup{}, []string{"-out", "b.db", "extra"}, "unexpected arguments"},
+		{&Restore{}, []string{"-from", "b.db", "-db", "a.db"}, ""},
+		{&Restore{}, []string{"-db", "a.db"}, "-from is required"},
+	} {
+		err := tc.tool.ParseFlags(tc.args)
+		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%T.ParseFlags(%q) = %v, want %q", tc.tool, tc.args, err, tc.wantErr)
+		}
+	}
+}

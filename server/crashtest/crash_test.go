@@ -1,0 +1,801 @@
+// Package crashtest_test kills the real server with SIGKILL under load and
+// checks that every message it acknowledged survived, exactly once and in
+// order, and that clients retrying with their idempotency keys get their
+// original messages back.
+package crashtest_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+	"github.com/proactivechat/proactivechat/gen/proactivechat/v1/proactivechatv1connect"
+)
+
+// The load and the kills. Each kill comes after a random window of load,
+// drawn from a seeded generator: CRASHTEST_SEED=n replays a schedule.
+const (
+	chats         = 20
+	chatsPerAgent = 4
+	kills         = 5
+	minWindow     = 100 * time.Millisecond
+	maxWindow     = 400 * time.Millisecond
+	// testTimeout bounds the whole test, so that a hang fails it instead of
+	// waiting for go test's own timeout.
+	testTimeout = 2 * time.Minute
+	// startTimeout bounds one start of the server, health check included,
+	// and stopTimeout a graceful stop.
+	startTimeout = 20 * time.Second
+	stopTimeout  = 20 * time.Second
+	// unexpectedErrors is how many errors in a row a client accepts while
+	// the server is up and was not killed, before the test fails.
+	unexpectedErrors = 5
+)
+
+const serverPackage = "github.com/proactivechat/proactivechat/server/cmd/proactivechat"
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	bin       string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// serverBinary builds the server once per test process (go test -count=3
+// runs the test three times on one build).
+func serverBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		start := time.Now()
+		if binDir, buildErr = os.MkdirTemp("", "crashtest-"); buildErr != nil {
+			return
+		}
+		bin = filepath.Join(binDir, "proactivechat")
+		args := []string{"build", "-o", bin}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		// go test puts its own go command first on PATH.
+		out, err := exec.Command("go", append(args, serverPackage)...).CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+			return
+		}
+		t.Logf("built the server (race detector: %v) in %v", raceEnabled, time.Since(start).Round(time.Millisecond))
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// server runs the binary on one address and one bbolt file, and tells
+// clients when it is up. It is marked down before it is killed, so a client
+// whose call failed because of a kill always finds the server down, or back
+// up, when it looks.
+type server struct {
+	t      *testing.T
+	bin    string
+	addr   string
+	db     string
+	logDir string
+	// transport is the clients'; its idle connections to a killed server
+	// are closed before the next one starts.
+	transport *http.Transport
+
+	mu     sync.Mutex
+	epoch  int
+	up     bool
+	ready  chan struct{} // closed once the server of this epoch is up
+	cmd    *exec.Cmd
+	exited chan struct{}
+	logs   []string
+	// downAt is when each epoch after the first was marked down.
+	downAt []time.Time
+}
+
+func newServer(t *testing.T, bin string, transport *http.Transport) *server {
+	dir := t.TempDir()
+	return &server{t: t, bin: bin, addr: freeAddr(t), db: filepath.Join(dir, "data", "proactivechat.db"),
+		logDir: dir, transport: transport, ready: make(chan struct{})}
+}
+
+func (s *server) url() string { return "http://" + s.addr }
+
+// start runs the server and returns once it answers HTTP; clients waiting
+// for it go on.
+func (s *server) start(ctx context.Context) error {
+	s.mu.Lock()
+	n := len(s.logs)
+	log := filepath.Join(s.logDir, fmt.Sprintf("server-%d.log", n))
+	s.logs = append(s.logs, log)
+	s.mu.Unlock()
+	f, err := os.Create(log)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cmd := exec.Command(s.bin, "-addr", s.addr, "-db", s.db, "-log-level", "warn")
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	s.mu.Lock()
+	s.cmd, s.exited = cmd, exited
+	s.mu.Unlock()
+
+	if err := s.waitHealthy(ctx, exited); err != nil {
+		s.stop(syscall.SIGKILL)
+		return fmt.Errorf("start %d: %w\n%s", n, err, tail(log))
+	}
+	s.mu.Lock()
+	s.up = true
+	close(s.ready)
+	s.mu.Unlock()
+	return nil
+}
+
+// waitHealthy polls the server's index page until it answers.
+func (s *server) waitHealthy(ctx context.Context, exited <-chan struct{}) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url()+"/", nil)
+		res, err := client.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET /: %s", res.Status)
+		}
+		select {
+		case <-exited:
+			return errors.New("the server exited")
+		case <-ctx.Done():
+			return fmt.Errorf("not healthy after %v: %v", startTimeout, err)
+		case <-poll.C:
+		}
+	}
+}
+
+// kill marks the server down, kills it with SIGKILL and waits until it is
+// gone, with its file lock.
+func (s *server) kill() {
+	s.mu.Lock()
+	s.epoch++
+	s.up = false
+	s.ready = make(chan struct{})
+	s.downAt = append(s.downAt, time.Now())
+	s.mu.Unlock()
+	s.stop(syscall.SIGKILL)
+	s.transport.CloseIdleConnections()
+}
+
+// stop signals the server and waits for it to exit; one that has not
+// exited after stopTimeout is killed.
+func (s *server) stop(sig syscall.Signal) *os.ProcessState {
+	s.mu.Lock()
+	cmd, exited := s.cmd, s.exited
+	s.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+	case <-time.After(stopTimeout):
+		s.t.Errorf("the server did not exit %v after %v", stopTimeout, sig)
+		cmd.Process.Kill()
+		<-exited
+	}
+	return cmd.ProcessState
+}
+
+// waitUp returns the epoch of the server once it is up.
+func (s *server) waitUp(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	ready, epoch := s.ready, s.epoch
+	s.mu.Unlock()
+	select {
+	case <-ready:
+		return epoch, nil
+	case <-ctx.Done():
+		return epoch, ctx.Err()
+	}
+}
+
+// killedSince reports whether the server was marked down since epoch began.
+func (s *server) killedSince(epoch int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.epoch != epoch || !s.up
+}
+
+// downTime is when epoch ended, or the zero time if it has not.
+func (s *server) downTime(epoch int) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if epoch >= 0 && epoch < len(s.downAt) {
+		return s.downAt[epoch]
+	}
+	return time.Time{}
+}
+
+// scanLogs reports data races the race detector found in any run.
+func (s *server) scanLogs(t *testing.T) {
+	s.mu.Lock()
+	logs := s.logs
+	s.mu.Unlock()
+	for _, log := range logs {
+		b, err := os.ReadFile(log)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if i := bytes.Index(b, []byte("WARNING: DATA RACE")); i >= 0 {
+			t.Errorf("the server had a data race (%s):\n%s", filepath.Base(log), b[i:min(len(b), i+8000)])
+		}
+	}
+}
+
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+type clients struct {
+	admin   proactivechatv1connect.AdminServiceClient
+	visitor proactivechatv1connect.VisitorServiceClient
+	agent   proactivechatv1connect.AgentServiceClient
+	chat    proactivechatv1connect.ChatServiceClient
+}
+
+func newClients(hc *http.Client, url string) *clients {
+	return &clients{
+		admin:   proactivechatv1connect.NewAdminServiceClient(hc, url),
+		visitor: proactivechatv1connect.NewVisitorServiceClient(hc, url),
+		agent:   proactivechatv1connect.NewAgentServiceClient(hc, url),
+		chat:    proactivechatv1connect.NewChatServiceClient(hc, url),
+	}
+}
+
+// definite reports whether err is the server's answer, not a lost call: a
+// call answered with one of these codes would fail the same way again.
+func definite(err error) bool {
+	switch connect.CodeOf(err) {
+	case connect.CodeInvalidArgument, connect.CodeNotFound, connect.CodeAlreadyExists,
+		connect.CodePermissionDenied, connect.CodeFailedPrecondition, connect.CodeOutOfRange,
+		connect.CodeUnimplemented, connect.CodeUnauthenticated:
+		return true
+	}
+	return false
+}
+
+// call runs f until it succeeds, across kills: a call that failed because
+// the server was killed is made again, the same, once the server is back.
+// It returns how many attempts it took and the epoch of the last.
+func call[T any](ctx context.Context, s *server, what string, f func(context.Context) (T, error)) (res T, attempts, epoch int, err error) {
+	unexpected := 0
+	for {
+		if epoch, err = s.waitUp(ctx); err != nil {
+			return res, attempts, epoch, fmt.Errorf("%s: %w", what, err)
+		}
+		attempts++
+		callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		res, err = f(callCtx)
+		cancel()
+		switch {
+		case err == nil:
+			return res, attempts, epoch, nil
+		case ctx.Err() != nil:
+			return res, attempts, epoch, fmt.Errorf("%s: %w", what, ctx.Err())
+		case s.killedSince(epoch):
+			// Lost to the kill: try again once the server is back.
+		case definite(err):
+			return res, attempts, epoch, fmt.Errorf("%s: %w", what, err)
+		default:
+			if unexpected++; unexpected > unexpectedErrors {
+				return res, attempts, epoch, fmt.Errorf("%s: %d failures in a row while the server was up: %w", what, unexpected, err)
+			}
+		}
+	}
+}
+
+// ack is a message the server acknowledged.
+type ack struct {
+	chat     int
+	sender   string
+	key      string
+	text     string
+	seq      uint32
+	attempts int
+	// original: the retry was answered with a message stored before the
+	// kill that interrupted the first attempt.
+	original bool
+}
+
+// chatRun is one chat and its two sides.
+type chatRun struct {
+	idx       int
+	id        string
+	visitorID string
+	agentID   string
+
+	mu   sync.Mutex
+	acks []ack
+
+	// What the visitor's widget stream received of the chat.
+	streamLast   uint32
+	streamEvents int
+	reconnects   int
+}
+
+func (c *chatRun) record(a ack) {
+	c.mu.Lock()
+	c.acks = append(c.acks, a)
+	c.mu.Unlock()
+}
+
+// send loops on SendMessage as sender until stop is closed, each message
+// with a new idempotency key, each retried with its key until acknowledged.
+func (c *chatRun) send(ctx context.Context, s *server, api *clients, sender, role string, stop <-chan struct{}, progress chan<- struct{}) error {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		key := fmt.Sprintf("c%02d-%s-%05d", c.idx, role, i)
+		text := fmt.Sprintf("message %d from the %s of chat %d", i, role, c.idx)
+		req := &pb.SendMessageRequest{ChatId: c.id, SenderId: sender, Text: text, IdempotencyKey: key}
+		res, attempts, epoch, err := call(ctx, s, "send "+key, func(ctx context.Context) (*connect.Response[pb.SendMessageResponse], error) {
+			return api.chat.SendMessage(ctx, connect.NewRequest(req))
+		})
+		if err != nil {
+			return err
+		}
+		ev := res.Msg.GetEvent()
+		m := ev.GetMessage()
+		if ev.GetChatId() != c.id || m.GetIdempotencyKey() != key || m.GetText() != text || m.GetSender().GetId() != sender || ev.GetSeq() == 0 {
+			return fmt.Errorf("send %s (attempt %d) was acknowledged with %v", key, attempts, ev)
+		}
+		a := ack{chat: c.idx, sender: sender, key: key, text: text, seq: ev.GetSeq(), attempts: attempts}
+		if attempts > 1 {
+			// Stored before the server that answered started: the answer
+			// is the message the lost attempt wrote.
+			if down := s.downTime(epoch - 1); !down.IsZero() && ev.GetTime().AsTime().Before(down) {
+				a.original = true
+			}
+		}
+		c.record(a)
+		select {
+		case progress <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// watch keeps the visitor's widget stream open across kills, resuming after
+// the last chat event received, and checks that events arrive once each and
+// in order. online is closed once the first stream has said who the visitor
+// is.
+func (c *chatRun) watch(ctx context.Context, s *server, api *clients, online chan<- struct{}) error {
+	first := true
+	unexpected := 0
+	for {
+		epoch, err := s.waitUp(ctx)
+		if err != nil {
+			return nil
+		}
+		c.mu.Lock()
+		req := &pb.WatchVisitorRequest{VisitorId: c.visitorID, ResumeChatId: c.id, ResumeAfterSeq: c.streamLast}
+		c.mu.Unlock()
+		if first {
+			req.PageUrl = "https://shop.example.com/pricing"
+		}
+		stream, err := api.visitor.WatchVisitor(ctx, connect.NewRequest(req))
+		if err == nil {
+			for stream.Receive() {
+				msg := stream.Msg()
+				if msg.GetState() != nil && first {
+					first = false
+					close(online)
+				}
+				if ev := msg.GetChatEvent(); ev != nil {
+					if err := c.streamed(ev); err != nil {
+						stream.Close()
+						return err
+					}
+				}
+			}
+			err = stream.Err()
+			stream.Close()
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case s.killedSince(epoch):
+			c.mu.Lock()
+			c.reconnects++
+			c.mu.Unlock()
+		case definite(err):
+			return fmt.Errorf("watch visitor %s: %w", c.visitorID, err)
+		default:
+			if unexpected++; unexpected > unexpectedErrors {
+				return fmt.Errorf("watch visitor %s: ended %d times in a row while the server was up: %v", c.visitorID, unexpected, err)
+			}
+		}
+	}
+}
+
+func (c *chatRun) streamed(ev *pb.ChatEvent) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.id != "" && ev.GetChatId() != c.id {
+		return fmt.Errorf("visitor %s streamed an event of chat %s, want chat %s", c.visitorID, ev.GetChatId(), c.id)
+	}
+	if ev.GetSeq() != c.streamLast+1 {
+		return fmt.Errorf("visitor %s streamed event %d of chat %s after event %d: want %d, no gap and no duplicate",
+			c.visitorID, ev.GetSeq(), ev.GetChatId(), c.streamLast, c.streamLast+1)
+	}
+	c.streamLast = ev.GetSeq()
+	c.streamEvents++
+	return nil
+}
+
+func TestAcknowledgedMessagesSurviveKills(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("kills the server with POSIX signals")
+	}
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("CRASHTEST_SEED"); v != "" {
+		var err error
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("CRASHTEST_SEED: %v", err)
+		}
+	}
+	t.Logf("seed %d (replay the kill schedule with CRASHTEST_SEED=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	began := time.Now()
+
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	transport := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
+	defer transport.CloseIdleConnections()
+	s := newServer(t, serverBinary(t), transport)
+	built := time.Now()
+	if err := s.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			for _, log := range s.logs {
+				t.Logf("%s:\n%s", filepath.Base(log), tail(log))
+			}
+		}
+	}()
+	defer s.stop(syscall.SIGKILL)
+	api := newClients(&http.Client{Transport: transport}, s.url())
+
+	// A site with proactive chat on (the launching criteria never met in
+	// this test, so nothing but StartChat starts chats), agents, and a
+	// visitor per chat keeping a widget stream open.
+	site := must(api.admin.CreateSite(ctx, connect.NewRequest(&pb.CreateSiteRequest{
+		Name:           "crash test",
+		AllowedOrigins: []string{"https://shop.example.com"},
+		ProactiveChat: &pb.ProactiveChatSettings{
+			Enabled:            true,
+			Mode:               pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITHOUT_INVITE,
+			LaunchAfterSeconds: 24 * 60 * 60,
+		},
+	})))(t).Msg.GetSite()
+	var agents []string
+	for i := range (chats + chatsPerAgent - 1) / chatsPerAgent {
+		agent := must(api.admin.CreateAgent(ctx, connect.NewRequest(&pb.CreateAgentRequest{
+			DisplayName: fmt.Sprintf("Agent %d", i), SiteIds: []string{site.GetId()}, MaxConcurrentChats: 2 * chatsPerAgent,
+		})))(t).Msg.GetAgent()
+		must(api.agent.SetAgentStatus(ctx, connect.NewRequest(&pb.SetAgentStatusRequest{
+			AgentId: agent.GetId(), Status: pb.AgentStatus_AGENT_STATUS_AVAILABLE,
+		})))(t)
+		agents = append(agents, agent.GetId())
+	}
+
+	var wg, senders sync.WaitGroup
+	failed := make(chan struct{})
+	var failOnce sync.Once
+	fail := func(err error) {
+		if err != nil && ctx.Err() == nil {
+			t.Error(err)
+			failOnce.Do(func() { close(failed) })
+		}
+	}
+	streamCtx, stopStreams := context.WithCancel(ctx)
+	// However the test ends, no client outlives it.
+	defer func() {
+		stopStreams()
+		cancel()
+		senders.Wait()
+		wg.Wait()
+	}()
+	runs := make([]*chatRun, chats)
+	for i := range runs {
+		session := must(api.visitor.StartVisitorSession(ctx, connect.NewRequest(&pb.StartVisitorSessionRequest{SiteId: site.GetId()})))(t).Msg
+		c := &chatRun{idx: i, visitorID: session.GetVisitor().GetId(), agentID: agents[i/chatsPerAgent]}
+		online := make(chan struct{})
+		wg.Go(func() { fail(c.watch(streamCtx, s, api, online)) })
+		select {
+		case <-online:
+		case <-ctx.Done():
+			t.Fatalf("visitor %d never got its first state", i)
+		}
+		chat := must(api.agent.StartChat(ctx, connect.NewRequest(&pb.StartChatRequest{AgentId: c.agentID, VisitorId: c.visitorID})))(t).Msg.GetChat()
+		c.mu.Lock()
+		c.id = chat.GetId()
+		c.mu.Unlock()
+		runs[i] = c
+	}
+
+	// The load: both sides of every chat write without pause.
+	stop := make(chan struct{})
+	// progress hears of acknowledgements, so that each window of load
+	// starts when messages flow again, not merely when the server is up.
+	progress := make(chan struct{}, 1)
+	for _, c := range runs {
+		for _, side := range []struct{ id, role string }{{c.agentID, "agent"}, {c.visitorID, "visitor"}} {
+			senders.Go(func() { fail(c.send(ctx, s, api, side.id, side.role, stop, progress)) })
+		}
+	}
+	acked := func() int {
+		n := 0
+		for _, c := range runs {
+			c.mu.Lock()
+			n += len(c.acks)
+			c.mu.Unlock()
+		}
+		return n
+	}
+
+	// The kills, each after a random window of load. The windows decide
+	// when the server dies, never whether something happened.
+	window := func() time.Duration { return minWindow + time.Duration(rng.Int64N(int64(maxWindow-minWindow)+1)) }
+	var schedule []string
+load:
+	for k := range kills + 1 {
+		w := window()
+		select {
+		case <-progress: // drain what the previous server acknowledged
+		default:
+		}
+		select {
+		case <-progress:
+		case <-failed:
+			break load
+		case <-ctx.Done():
+			t.Fatalf("no message was acknowledged after start %d: %v", k, ctx.Err())
+		}
+		before := acked()
+		select {
+		case <-time.After(w):
+		case <-failed:
+			break load
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+		if k == kills {
+			schedule = append(schedule, fmt.Sprintf("%v of load (%d acks) then stop", w, acked()-before))
+			break
+		}
+		s.kill()
+		schedule = append(schedule, fmt.Sprintf("%v of load (%d acks) then SIGKILL", w, acked()-before))
+		if err := s.start(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	senders.Wait()
+	t.Logf("schedule: %s", strings.Join(schedule, "; "))
+	if t.Failed() {
+		return
+	}
+
+	// Every acknowledged message is stored once, where it was acknowledged,
+	// the events of every chat are numbered without a gap, and nothing was
+	// stored that was not acknowledged.
+	var totalAcked, found, retried, originals, reconnects, streamed int
+	for _, c := range runs {
+		c.mu.Lock()
+		acks := c.acks
+		reconnects += c.reconnects
+		c.mu.Unlock()
+		totalAcked += len(acks)
+		byKey := map[string]ack{}
+		lastSeq := map[string]uint32{}
+		for _, a := range acks {
+			if a.seq <= lastSeq[a.sender] {
+				t.Errorf("chat %d: %s acknowledged with seq %d after an earlier message of the same sender at seq %d", c.idx, a.key, a.seq, lastSeq[a.sender])
+			}
+			lastSeq[a.sender] = a.seq
+			byKey[a.key] = a
+			if a.attempts > 1 {
+				retried++
+			}
+			if a.original {
+				originals++
+			}
+		}
+		events := listEvents(ctx, t, api, c.id)
+		seen := map[string]bool{}
+		for i, ev := range events {
+			if ev.GetSeq() != uint32(i+1) {
+				t.Fatalf("chat %d: event %d has seq %d: a gap or a duplicate", c.idx, i+1, ev.GetSeq())
+			}
+			switch {
+			case i == 0:
+				if ev.GetStarted() == nil {
+					t.Errorf("chat %d: event 1 is %v, want ChatStarted", c.idx, ev)
+				}
+			case ev.GetMessage() != nil:
+				found++
+				m := ev.GetMessage()
+				a, ok := byKey[m.GetIdempotencyKey()]
+				switch {
+				case !ok:
+					t.Errorf("chat %d: stored message %d (key %q) was never acknowledged", c.idx, ev.GetSeq(), m.GetIdempotencyKey())
+				case seen[a.key]:
+					t.Errorf("chat %d: message %q is stored twice", c.idx, a.key)
+				case a.seq != ev.GetSeq() || a.text != m.GetText() || a.sender != m.GetSender().GetId():
+					t.Errorf("chat %d: message %q acknowledged as seq %d from %s %q, stored as seq %d from %s %q",
+						c.idx, a.key, a.seq, a.sender, a.text, ev.GetSeq(), m.GetSender().GetId(), m.GetText())
+				}
+				seen[m.GetIdempotencyKey()] = true
+			default:
+				t.Errorf("chat %d: unexpected event %d: %v", c.idx, ev.GetSeq(), ev)
+			}
+		}
+		for _, a := range acks {
+			if !seen[a.key] {
+				t.Errorf("chat %d: acknowledged message %q (seq %d) is missing", c.idx, a.key, a.seq)
+			}
+		}
+		chat := must(api.chat.GetChat(ctx, connect.NewRequest(&pb.GetChatRequest{ChatId: c.id})))(t).Msg.GetChat()
+		if chat.GetState() != pb.ChatState_CHAT_STATE_ACTIVE || chat.GetLastSeq() != uint32(len(events)) {
+			t.Errorf("chat %d is %v with last seq %d after %d events, want ACTIVE", c.idx, chat.GetState(), chat.GetLastSeq(), len(events))
+		}
+		c.mu.Lock()
+		if c.streamLast > uint32(len(events)) {
+			t.Errorf("chat %d: the visitor's stream got event %d, but only %d are stored", c.idx, c.streamLast, len(events))
+		}
+		streamed += c.streamEvents
+		c.mu.Unlock()
+	}
+
+	// A retry with the same key, now, returns the original and adds
+	// nothing: every message retried across a kill, and a sample of others.
+	var again []ack
+	for _, c := range runs {
+		for _, a := range c.acks {
+			if a.attempts > 1 || rng.IntN(20) == 0 {
+				again = append(again, a)
+			}
+		}
+	}
+	var resend sync.WaitGroup
+	work := make(chan ack)
+	for range 16 {
+		resend.Go(func() {
+			for a := range work {
+				c := runs[a.chat]
+				res, err := api.chat.SendMessage(ctx, connect.NewRequest(&pb.SendMessageRequest{ChatId: c.id, SenderId: a.sender, Text: a.text, IdempotencyKey: a.key}))
+				if err != nil {
+					t.Errorf("resend %s: %v", a.key, err)
+					continue
+				}
+				if ev := res.Msg.GetEvent(); ev.GetSeq() != a.seq || ev.GetMessage().GetText() != a.text || ev.GetMessage().GetIdempotencyKey() != a.key {
+					t.Errorf("resend %s returned %v, want the original at seq %d", a.key, ev, a.seq)
+				}
+			}
+		})
+	}
+	for _, a := range again {
+		work <- a
+	}
+	close(work)
+	resend.Wait()
+	for _, c := range runs {
+		chat := must(api.chat.GetChat(ctx, connect.NewRequest(&pb.GetChatRequest{ChatId: c.id})))(t).Msg.GetChat()
+		c.mu.Lock()
+		want := uint32(len(c.acks) + 1)
+		c.mu.Unlock()
+		if chat.GetLastSeq() != want {
+			t.Errorf("chat %d has last seq %d after the resends, want %d", c.idx, chat.GetLastSeq(), want)
+		}
+	}
+
+	// The server still shuts down cleanly after all that.
+	stopStreams()
+	wg.Wait()
+	if st := s.stop(syscall.SIGTERM); st == nil || !st.Success() {
+		t.Errorf("after SIGTERM the server exited with %v, want 0", st)
+	}
+	s.scanLogs(t)
+
+	t.Logf("kills: %d; messages acknowledged: %d, found: %d; acknowledged after a retry: %d (answered with the message stored before the kill: %d); resent with their keys at the end: %d",
+		kills, totalAcked, found, retried, originals, len(again))
+	t.Logf("visitor streams: %d reconnects, %d chat events received in order; %d chats still active; test took %v (plus %v to build)",
+		reconnects, streamed, chats, time.Since(built).Round(time.Millisecond), built.Sub(began).Round(time.Millisecond))
+	if totalAcked == 0 || found != totalAcked {
+		t.Errorf("acknowledged %d messages, found %d", totalAcked, found)
+	}
+}
+
+// listEvents reads a chat's whole transcript, page by page.
+func listEvents(ctx context.Context, t *testing.T, api *clients, chatID string) []*pb.ChatEvent {
+	t.Helper()
+	var events []*pb.ChatEvent
+	var after uint32
+	for {
+		res := must(api.chat.ListChatEvents(ctx, connect.NewRequest(&pb.ListChatEventsRequest{ChatId: chatID, AfterSeq: after, PageSize: 1000})))(t).Msg
+		events = append(events, res.GetEvents()...)
+		if res.GetNextAfterSeq() == 0 {
+			return events
+		}
+		after = res.GetNextAfterSeq()
+	}
+}
+
+// must fails the test unless a call succeeded.
+func must[T any](v T, err error) func(*testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
