@@ -145,16 +145,34 @@ export function Console({ agentId, onSwitchAgent }: ConsoleProps) {
     [agentId, siteMap],
   );
 
-  // Sound: browsers allow it after the first click or key press.
+  // Sound: browsers allow it after the first click or key press. Whether it
+  // was allowed when the current click or key press began (what the sound
+  // toggle showed then) is kept for the toggle: its click comes after its
+  // pointerdown (or keydown) allowed sound, and must not turn sound off.
+  const soundReadyNow = useRef(soundReady);
+  useLayoutEffect(() => {
+    soundReadyNow.current = soundReady;
+  }, [soundReady]);
+  const soundReadyAtGesture = useRef(soundReady);
   useEffect(() => {
-    const unlock = () => void unlockAudio().then(setSoundReady);
-    window.addEventListener("pointerdown", unlock);
-    window.addEventListener("keydown", unlock);
+    const unlock = () => {
+      soundReadyAtGesture.current = soundReadyNow.current;
+      void unlockAudio().then(setSoundReady);
+    };
+    window.addEventListener("pointerdown", unlock, true);
+    window.addEventListener("keydown", unlock, true);
     return () => {
-      window.removeEventListener("pointerdown", unlock);
-      window.removeEventListener("keydown", unlock);
+      window.removeEventListener("pointerdown", unlock, true);
+      window.removeEventListener("keydown", unlock, true);
     };
   }, []);
+  const toggleSound = useCallback(() => {
+    if (!soundOn) setSoundOn(true);
+    // "Allow sound" (sound on but not allowed yet when the click began): the
+    // click allows it (the listener above did) and leaves it on.
+    else if (soundReadyAtGesture.current) setSoundOn(false);
+    else void unlockAudio().then(setSoundReady);
+  }, [soundOn]);
   const alertIds = agentView.alerts.map((a) => a.chatRequest?.id ?? "").join(",");
   const beeped = useRef(new Set<string>());
   useEffect(() => {
@@ -187,10 +205,7 @@ export function Console({ agentId, onSwitchAgent }: ConsoleProps) {
           onAgent={(agent) => dispatchAgent({ type: "agent", agent })}
           streams={{ agent: agentStream, presence: presenceStream }}
           soundOn={soundOn}
-          onToggleSound={() => {
-            // The first click only allows sound (browsers start muted).
-            if (!soundOn || soundReady) setSoundOn(!soundOn);
-          }}
+          onToggleSound={toggleSound}
           soundReady={soundReady}
           onSwitchAgent={onSwitchAgent}
           route={route}

@@ -375,38 +375,40 @@ const MessageList = memo(function MessageList({
     const el = ref.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
   }, [tab.events.length, tab.outbox.length]);
+  // The log (new messages are announced) holds the list of messages, so the
+  // list keeps its list semantics.
   return (
-    <ol
-      className="messages"
-      ref={ref}
-      role="log"
-      aria-label="Messages"
-      onScroll={(e) => {
-        const el = e.currentTarget;
-        stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
-      }}
-    >
-      {tab.events.map((ev) => (
-        <EventItem key={ev.seq} ev={ev} me={me} />
-      ))}
-      {tab.outbox.map((o) => (
-        <li key={o.idempotencyKey} className="msg mine pending" data-testid="message-pending" data-status={o.status}>
-          <p className="msg-text">{o.text}</p>
-          <span className="msg-meta">
-            {o.status === "sending" ? (
-              "Sending…"
-            ) : (
-              <>
-                <span className="error-text">Not sent: {o.error}</span>{" "}
-                <button type="button" className="link" onClick={() => onRetry(o.idempotencyKey, o.text)}>
-                  Retry
-                </button>
-              </>
-            )}
-          </span>
-        </li>
-      ))}
-    </ol>
+    <div role="log" aria-live="polite" aria-label="Messages">
+      <ol
+        className="messages"
+        ref={ref}
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+        }}
+      >
+        {tab.events.map((ev) => (
+          <EventItem key={ev.seq} ev={ev} me={me} />
+        ))}
+        {tab.outbox.map((o) => (
+          <li key={o.idempotencyKey} className="msg mine pending" data-testid="message-pending" data-status={o.status}>
+            <p className="msg-text">{o.text}</p>
+            <span className="msg-meta">
+              {o.status === "sending" ? (
+                "Sending…"
+              ) : (
+                <>
+                  <span className="error-text">Not sent: {o.error}</span>{" "}
+                  <button type="button" className="link" onClick={() => onRetry(o.idempotencyKey, o.text)}>
+                    Retry
+                  </button>
+                </>
+              )}
+            </span>
+          </li>
+        ))}
+      </ol>
+    </div>
   );
 });
 

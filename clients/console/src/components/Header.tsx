@@ -42,16 +42,7 @@ export function Header(props: HeaderProps) {
       <div className="header-tools">
         <ConnectionStatus streams={props.streams} />
         <StatusSelect agentId={agentId} agent={agent} onAgent={props.onAgent} />
-        <button
-          type="button"
-          className="ghost"
-          aria-pressed={props.soundOn && props.soundReady}
-          onClick={props.onToggleSound}
-          data-testid="sound-toggle"
-          title={props.soundOn && !props.soundReady ? "Browsers play sound only after a click on the page" : undefined}
-        >
-          {!props.soundOn ? "Sound off" : props.soundReady ? "Sound on" : "Allow sound"}
-        </button>
+        <SoundToggle soundOn={props.soundOn} soundReady={props.soundReady} onToggle={props.onToggleSound} />
         <span className="agent-name" data-testid="agent-name">
           {agent?.displayName || agentId}
         </span>
@@ -60,6 +51,35 @@ export function Header(props: HeaderProps) {
         </button>
       </div>
     </header>
+  );
+}
+
+const SOUND_LABELS = { off: "Sound off", on: "Sound on", allow: "Allow sound" } as const;
+
+/**
+ * SoundToggle keeps one width whatever its label (see .sound-toggle in
+ * console.css): the label changes when the page's first click or key press
+ * allows sound, and nothing may move under the pointer between its press and
+ * its release.
+ */
+function SoundToggle({ soundOn, soundReady, onToggle }: { soundOn: boolean; soundReady: boolean; onToggle: () => void }) {
+  const shown = !soundOn ? "off" : soundReady ? "on" : "allow";
+  const [b, c] = (Object.keys(SOUND_LABELS) as (keyof typeof SOUND_LABELS)[])
+    .filter((k) => k !== shown)
+    .map((k) => SOUND_LABELS[k]);
+  return (
+    <button
+      type="button"
+      className="ghost sound-toggle"
+      aria-pressed={soundOn && soundReady}
+      onClick={onToggle}
+      data-testid="sound-toggle"
+      data-label-b={b}
+      data-label-c={c}
+      title={shown === "allow" ? "Browsers play sound only after a click on the page" : undefined}
+    >
+      <span>{SOUND_LABELS[shown]}</span>
+    </button>
   );
 }
 
