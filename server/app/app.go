@@ -40,6 +40,10 @@ type Config struct {
 	PresenceGrace     time.Duration
 	KeepAliveInterval time.Duration
 	AgentGrace        time.Duration
+	// TLSCertFile and TLSKeyFile, when both set, serve HTTPS (HTTP/2 by
+	// ALPN, HTTP/1.1 otherwise) on Addr instead of plain HTTP.
+	TLSCertFile string
+	TLSKeyFile  string
 }
 
 // Limits of the HTTP server.
@@ -95,6 +99,7 @@ func Open(cfg Config) (*App, error) {
 	}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true) // over TLS, negotiated by ALPN
 	protocols.SetUnencryptedHTTP2(true)
 	a.server = &http.Server{
 		Handler:   handler,
@@ -186,7 +191,13 @@ func (a *App) Addr() net.Addr { return a.ln.Addr() }
 // Start serves on the listener and on the gateway's in-memory listener.
 // Errors appear on Wait.
 func (a *App) Start() {
-	go func() { a.serveErr <- a.server.Serve(a.ln) }()
+	go func() {
+		if a.cfg.TLSCertFile != "" || a.cfg.TLSKeyFile != "" {
+			a.serveErr <- a.server.ServeTLS(a.ln, a.cfg.TLSCertFile, a.cfg.TLSKeyFile)
+			return
+		}
+		a.serveErr <- a.server.Serve(a.ln)
+	}()
 	go func() { a.serveErr <- a.server.Serve(a.gatewayLn) }()
 }
 

@@ -78,6 +78,9 @@ type Main struct {
 	// PprofAddr, when set, serves Go's profiling endpoints there, apart
 	// from the public port.
 	PprofAddr string
+	// TLSCert and TLSKey are PEM files; with both, the port serves HTTPS.
+	TLSCert string
+	TLSKey  string
 }
 
 // ParseFlags reads flags; each has an environment variable that sets its default.
@@ -87,6 +90,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.DBPath, "db", env("PROACTIVECHAT_DB", "data/proactivechat.db"), "bbolt database file; its directory is created (env PROACTIVECHAT_DB)")
 	demo, _ := strconv.ParseBool(env("PROACTIVECHAT_DEMO", "false"))
 	fs.BoolVar(&m.Demo, "demo", demo, "seed a demo site with proactive chat enabled and a demo agent (env PROACTIVECHAT_DEMO)")
+	fs.StringVar(&m.TLSCert, "tls-cert", env("PROACTIVECHAT_TLS_CERT", ""), "PEM certificate (chain) file: serve HTTPS with HTTP/2 (env PROACTIVECHAT_TLS_CERT)")
+	fs.StringVar(&m.TLSKey, "tls-key", env("PROACTIVECHAT_TLS_KEY", ""), "PEM private key file for -tls-cert (env PROACTIVECHAT_TLS_KEY)")
 	fs.StringVar(&m.PprofAddr, "pprof", env("PROACTIVECHAT_PPROF", ""), "serve /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (env PROACTIVECHAT_PPROF)")
 	level := env("PROACTIVECHAT_LOG_LEVEL", "info")
 	fs.Func("log-level", "debug, info, warn or error (env PROACTIVECHAT_LOG_LEVEL)", func(s string) error { level = s; return nil })
@@ -104,6 +109,9 @@ func (m *Main) ParseFlags(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	if (m.TLSCert == "") != (m.TLSKey == "") {
+		return errors.New("-tls-cert and -tls-key go together")
+	}
 	return m.LogLevel.UnmarshalText([]byte(level))
 }
 
@@ -118,7 +126,7 @@ func env(key, fallback string) string {
 func (m *Main) Run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: m.LogLevel}))
 	slog.SetDefault(log)
-	a, err := app.Open(app.Config{Addr: m.Addr, DBPath: m.DBPath, Logger: log})
+	a, err := app.Open(app.Config{Addr: m.Addr, DBPath: m.DBPath, Logger: log, TLSCertFile: m.TLSCert, TLSKeyFile: m.TLSKey})
 	if err != nil {
 		return err
 	}
@@ -130,7 +138,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.PprofAddr != "" {
 		go servePprof(m.PprofAddr, log)
 	}
-	base := "http://" + displayAddr(a.Addr().String())
+	scheme := "http://"
+	if m.TLSCert != "" {
+		scheme = "https://"
+	}
+	base := scheme + displayAddr(a.Addr().String())
 	if m.Demo {
 		if err := app.SeedDemo(ctx, a.Service, base); err != nil {
 			a.Shutdown(context.Background())
