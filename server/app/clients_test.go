@@ -31,14 +31,23 @@ type api interface {
 	ListAgents(context.Context, *pb.ListAgentsRequest) (*pb.ListAgentsResponse, error)
 	UpdateAgent(context.Context, *pb.UpdateAgentRequest) (*pb.UpdateAgentResponse, error)
 	ListOnlineVisitors(context.Context, *pb.ListOnlineVisitorsRequest) (*pb.ListOnlineVisitorsResponse, error)
+	ListQueue(context.Context, *pb.ListQueueRequest) (*pb.ListQueueResponse, error)
+	ListRoutingDecisions(context.Context, *pb.ListRoutingDecisionsRequest) (*pb.ListRoutingDecisionsResponse, error)
 
 	StartVisitorSession(context.Context, *pb.StartVisitorSessionRequest) (*pb.StartVisitorSessionResponse, error)
 	ReportPageView(context.Context, *pb.ReportPageViewRequest) (*pb.ReportPageViewResponse, error)
 	WatchVisitor(context.Context, *pb.WatchVisitorRequest) (stream[pb.WatchVisitorResponse], error)
+	RespondToInvitation(context.Context, *pb.RespondToInvitationRequest) (*pb.RespondToInvitationResponse, error)
+	SubmitForm(context.Context, *pb.SubmitFormRequest) (*pb.SubmitFormResponse, error)
+	LeaveQueue(context.Context, *pb.LeaveQueueRequest) (*pb.LeaveQueueResponse, error)
 
 	SetAgentStatus(context.Context, *pb.SetAgentStatusRequest) (*pb.SetAgentStatusResponse, error)
 	WatchPresence(context.Context, *pb.WatchPresenceRequest) (stream[pb.WatchPresenceResponse], error)
 	StartChat(context.Context, *pb.StartChatRequest) (*pb.StartChatResponse, error)
+	WatchAgent(context.Context, *pb.WatchAgentRequest) (stream[pb.WatchAgentResponse], error)
+	AcceptChatRequest(context.Context, *pb.AcceptChatRequestRequest) (*pb.AcceptChatRequestResponse, error)
+	DeclineChatRequest(context.Context, *pb.DeclineChatRequestRequest) (*pb.DeclineChatRequestResponse, error)
+	InviteVisitor(context.Context, *pb.InviteVisitorRequest) (*pb.InviteVisitorResponse, error)
 
 	SendMessage(context.Context, *pb.SendMessageRequest) (*pb.SendMessageResponse, error)
 	SetTyping(context.Context, *pb.SetTypingRequest) (*pb.SetTypingResponse, error)
@@ -261,6 +270,42 @@ func (c *grpcClient) ListChatEvents(ctx context.Context, r *pb.ListChatEventsReq
 
 func (c *grpcClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error) {
 	return grpcServerStream(ctx, c.chat.WatchChat, r)
+}
+
+func (c *grpcClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {
+	return grpcUnary(ctx, c.admin.ListQueue, r)
+}
+
+func (c *grpcClient) ListRoutingDecisions(ctx context.Context, r *pb.ListRoutingDecisionsRequest) (*pb.ListRoutingDecisionsResponse, error) {
+	return grpcUnary(ctx, c.admin.ListRoutingDecisions, r)
+}
+
+func (c *grpcClient) RespondToInvitation(ctx context.Context, r *pb.RespondToInvitationRequest) (*pb.RespondToInvitationResponse, error) {
+	return grpcUnary(ctx, c.visitor.RespondToInvitation, r)
+}
+
+func (c *grpcClient) SubmitForm(ctx context.Context, r *pb.SubmitFormRequest) (*pb.SubmitFormResponse, error) {
+	return grpcUnary(ctx, c.visitor.SubmitForm, r)
+}
+
+func (c *grpcClient) LeaveQueue(ctx context.Context, r *pb.LeaveQueueRequest) (*pb.LeaveQueueResponse, error) {
+	return grpcUnary(ctx, c.visitor.LeaveQueue, r)
+}
+
+func (c *grpcClient) WatchAgent(ctx context.Context, r *pb.WatchAgentRequest) (stream[pb.WatchAgentResponse], error) {
+	return grpcServerStream(ctx, c.agent.WatchAgent, r)
+}
+
+func (c *grpcClient) AcceptChatRequest(ctx context.Context, r *pb.AcceptChatRequestRequest) (*pb.AcceptChatRequestResponse, error) {
+	return grpcUnary(ctx, c.agent.AcceptChatRequest, r)
+}
+
+func (c *grpcClient) DeclineChatRequest(ctx context.Context, r *pb.DeclineChatRequestRequest) (*pb.DeclineChatRequestResponse, error) {
+	return grpcUnary(ctx, c.agent.DeclineChatRequest, r)
+}
+
+func (c *grpcClient) InviteVisitor(ctx context.Context, r *pb.InviteVisitorRequest) (*pb.InviteVisitorResponse, error) {
+	return grpcUnary(ctx, c.agent.InviteVisitor, r)
 }
 
 func (c *grpcClient) Converse(ctx context.Context) (conversation, error) {
@@ -492,6 +537,42 @@ func (c *connectClient) ListChatEvents(ctx context.Context, r *pb.ListChatEvents
 
 func (c *connectClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error) {
 	return connectServerStream(ctx, c.chat.WatchChat, r)
+}
+
+func (c *connectClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {
+	return connectUnary(ctx, c.admin.ListQueue, r)
+}
+
+func (c *connectClient) ListRoutingDecisions(ctx context.Context, r *pb.ListRoutingDecisionsRequest) (*pb.ListRoutingDecisionsResponse, error) {
+	return connectUnary(ctx, c.admin.ListRoutingDecisions, r)
+}
+
+func (c *connectClient) RespondToInvitation(ctx context.Context, r *pb.RespondToInvitationRequest) (*pb.RespondToInvitationResponse, error) {
+	return connectUnary(ctx, c.visitor.RespondToInvitation, r)
+}
+
+func (c *connectClient) SubmitForm(ctx context.Context, r *pb.SubmitFormRequest) (*pb.SubmitFormResponse, error) {
+	return connectUnary(ctx, c.visitor.SubmitForm, r)
+}
+
+func (c *connectClient) LeaveQueue(ctx context.Context, r *pb.LeaveQueueRequest) (*pb.LeaveQueueResponse, error) {
+	return connectUnary(ctx, c.visitor.LeaveQueue, r)
+}
+
+func (c *connectClient) WatchAgent(ctx context.Context, r *pb.WatchAgentRequest) (stream[pb.WatchAgentResponse], error) {
+	return connectServerStream(ctx, c.agent.WatchAgent, r)
+}
+
+func (c *connectClient) AcceptChatRequest(ctx context.Context, r *pb.AcceptChatRequestRequest) (*pb.AcceptChatRequestResponse, error) {
+	return connectUnary(ctx, c.agent.AcceptChatRequest, r)
+}
+
+func (c *connectClient) DeclineChatRequest(ctx context.Context, r *pb.DeclineChatRequestRequest) (*pb.DeclineChatRequestResponse, error) {
+	return connectUnary(ctx, c.agent.DeclineChatRequest, r)
+}
+
+func (c *connectClient) InviteVisitor(ctx context.Context, r *pb.InviteVisitorRequest) (*pb.InviteVisitorResponse, error) {
+	return connectUnary(ctx, c.agent.InviteVisitor, r)
 }
 
 func (c *connectClient) Converse(ctx context.Context) (conversation, error) {

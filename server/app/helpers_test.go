@@ -66,6 +66,8 @@ func isKeepAlive(m any) bool {
 		return m.GetKeepAlive() != nil
 	case *pb.WatchPresenceResponse:
 		return m.GetKeepAlive() != nil
+	case *pb.WatchAgentResponse:
+		return m.GetKeepAlive() != nil
 	case *pb.WatchChatResponse:
 		return m.GetKeepAlive() != nil
 	case *pb.ConverseResponse:

@@ -342,3 +342,54 @@ func (c *restClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (str
 	q := url.Values{"after_seq": {u32(r.GetAfterSeq())}}
 	return openRESTStream[pb.WatchChatResponse](ctx, c, "/v1/chats/"+esc(r.GetChatId())+"/events:watch", q)
 }
+
+func (c *restClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {
+	out := &pb.ListQueueResponse{}
+	return out, c.call(ctx, http.MethodGet, "/v1/sites/"+esc(r.GetSiteId())+"/queue", nil, nil, out)
+}
+
+func (c *restClient) ListRoutingDecisions(ctx context.Context, r *pb.ListRoutingDecisionsRequest) (*pb.ListRoutingDecisionsResponse, error) {
+	out := &pb.ListRoutingDecisionsResponse{}
+	q := url.Values{}
+	if r.GetPageSize() != 0 {
+		q.Set("page_size", u32(r.GetPageSize()))
+	}
+	return out, c.call(ctx, http.MethodGet, "/v1/sites/"+esc(r.GetSiteId())+"/routing-decisions", q, nil, out)
+}
+
+func (c *restClient) RespondToInvitation(ctx context.Context, r *pb.RespondToInvitationRequest) (*pb.RespondToInvitationResponse, error) {
+	out := &pb.RespondToInvitationResponse{}
+	path := "/v1/visitors/" + esc(r.GetVisitorId()) + "/invitations/" + esc(r.GetInvitationId()) + "/response"
+	return out, c.call(ctx, http.MethodPost, path, nil, r, out)
+}
+
+func (c *restClient) SubmitForm(ctx context.Context, r *pb.SubmitFormRequest) (*pb.SubmitFormResponse, error) {
+	out := &pb.SubmitFormResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/visitors/"+esc(r.GetVisitorId())+"/form", nil, r, out)
+}
+
+func (c *restClient) LeaveQueue(ctx context.Context, r *pb.LeaveQueueRequest) (*pb.LeaveQueueResponse, error) {
+	out := &pb.LeaveQueueResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/visitors/"+esc(r.GetVisitorId())+"/leave-queue", nil, r, out)
+}
+
+func (c *restClient) WatchAgent(ctx context.Context, r *pb.WatchAgentRequest) (stream[pb.WatchAgentResponse], error) {
+	return openRESTStream[pb.WatchAgentResponse](ctx, c, "/v1/agents/"+esc(r.GetAgentId())+"/events", nil)
+}
+
+func (c *restClient) AcceptChatRequest(ctx context.Context, r *pb.AcceptChatRequestRequest) (*pb.AcceptChatRequestResponse, error) {
+	out := &pb.AcceptChatRequestResponse{}
+	path := "/v1/agents/" + esc(r.GetAgentId()) + "/chat-requests/" + esc(r.GetChatRequestId()) + "/accept"
+	return out, c.call(ctx, http.MethodPost, path, nil, r, out)
+}
+
+func (c *restClient) DeclineChatRequest(ctx context.Context, r *pb.DeclineChatRequestRequest) (*pb.DeclineChatRequestResponse, error) {
+	out := &pb.DeclineChatRequestResponse{}
+	path := "/v1/agents/" + esc(r.GetAgentId()) + "/chat-requests/" + esc(r.GetChatRequestId()) + "/decline"
+	return out, c.call(ctx, http.MethodPost, path, nil, r, out)
+}
+
+func (c *restClient) InviteVisitor(ctx context.Context, r *pb.InviteVisitorRequest) (*pb.InviteVisitorResponse, error) {
+	out := &pb.InviteVisitorResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/agents/"+esc(r.GetAgentId())+"/invitations", nil, r, out)
+}

@@ -41,7 +41,7 @@ func (s *Service) StartVisitorSession(ctx context.Context, siteID, resumeToken s
 	}
 	token = newToken()
 	hash := sha256.Sum256([]byte(token))
-	visitor = &Visitor{ID: newID("visitor"), SiteID: siteID, CreateTime: s.clock.Now()}
+	visitor = &Visitor{ID: newID("visitor"), SiteID: siteID, CreateTime: s.clock.Now(), Engagement: EngagementBrowsing}
 	err = s.store.Update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Site(siteID); err != nil {
 			return err
