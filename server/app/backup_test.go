@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/proactivechat/proactivechat/server/app"
 	"github.com/proactivechat/proactivechat/server/bolt"
@@ -16,19 +15,7 @@ import (
 
 // TestHotBackup takes a backup from a running server and reads it back.
 func TestHotBackup(t *testing.T) {
-	a, err := app.Open(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "live.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	a.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		a.Shutdown(ctx)
-	})
+	a := runApp(t, app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "live.db")})
 	if _, err := a.Service.CreateSite(context.Background(), domain.SiteSpec{ID: "site_b", Name: "Backed up"}); err != nil {
 		t.Fatal(err)
 	}

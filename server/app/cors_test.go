@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/proactivechat/proactivechat/server/app"
 	"github.com/proactivechat/proactivechat/server/domain"
@@ -15,19 +14,7 @@ import (
 // TestCORS checks the widget can call the API from the sites that list its
 // origin, and from no other.
 func TestCORS(t *testing.T) {
-	a, err := app.Open(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "c.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	a.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		a.Shutdown(ctx)
-	})
+	a := runApp(t, app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "c.db")})
 	ctx := context.Background()
 	site, err := a.Service.CreateSite(ctx, domain.SiteSpec{Name: "Shop", AllowedOrigins: []string{"https://shop.example"}})
 	if err != nil {

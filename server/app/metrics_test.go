@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/proactivechat/proactivechat/server/app"
 	"github.com/proactivechat/proactivechat/server/domain"
@@ -17,19 +16,7 @@ import (
 // TestMetrics checks /metrics speaks the Prometheus text format and that
 // its figures follow what happens.
 func TestMetrics(t *testing.T) {
-	a, err := app.Open(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "m.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	a.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		a.Shutdown(ctx)
-	})
+	a := runApp(t, app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "m.db")})
 	ctx := context.Background()
 	site, err := a.Service.CreateSite(ctx, domain.SiteSpec{ID: "site_m", Name: "M"})
 	if err != nil {

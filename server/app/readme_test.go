@@ -29,19 +29,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 		t.Fatal("README has no walkthrough block")
 	}
 
-	a, err := app.Open(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "demo.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	a.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		a.Shutdown(ctx)
-	})
+	a := runApp(t, app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "demo.db")})
 	base := "http://" + a.Addr().String()
 	if err := app.SeedDemo(context.Background(), a.Service, base); err != nil {
 		t.Fatal(err)
@@ -76,4 +64,24 @@ func TestREADMEWalkthrough(t *testing.T) {
 	if got := strings.Join(sends, " "); got != `"seq":2 "seq":3 "seq":3` {
 		t.Errorf("SendMessage answers = %s, want seq 2, 3 and the retry's 3 again", got)
 	}
+}
+
+// runApp starts a server on a loopback port with cfg and stops it when the
+// test ends.
+func runApp(t *testing.T, cfg app.Config) *app.App {
+	t.Helper()
+	a, err := app.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.Shutdown(ctx)
+	})
+	return a
 }

@@ -29,19 +29,7 @@ import (
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
-	a, err := app.Open(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(dir, "tls.db"), TLSCertFile: certFile, TLSKeyFile: keyFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	a.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		a.Shutdown(ctx)
-	})
+	a := runApp(t, app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(dir, "tls.db"), TLSCertFile: certFile, TLSKeyFile: keyFile})
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
 	base := "https://" + a.Addr().String()
 
