@@ -1,0 +1,52 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proactivechat/proactivechat/bench/hist"
+)
+
+func TestMessageText(t *testing.T) {
+	sched := time.Date(2026, 11, 24, 12, 0, 0, 123456789, time.UTC).UnixNano()
+	text := messageText('L', sched, 42, 64)
+	if len(text) != 64 {
+		t.Fatalf("len %d, want 64: %q", len(text), text)
+	}
+	phase, got, ok := parseMessage(text)
+	if !ok || phase != 'L' || got != sched {
+		t.Fatalf("parseMessage(%q) = %c, %d, %v", text, phase, got, ok)
+	}
+	for _, bad := range []string{"", "hello", "L t=x", "Lxt=1"} {
+		if _, _, ok := parseMessage(bad); ok {
+			t.Errorf("parseMessage(%q) accepted", bad)
+		}
+	}
+}
+
+func TestReportRenders(t *testing.T) {
+	r := &Results{Config: Config{Visitors: 10, Rate: 100, Mode: "both"}, Hists: map[string]*hist.Histogram{}}
+	h := hist.New()
+	for i := range int64(1000) {
+		h.Record(1e6 + i*1000)
+	}
+	r.Hists["visitor_to_agent"] = h
+	r.Floor.Echo = &EchoFloor{RoundTripsPerS: 1000, OneStream: hist.Summary{P50Ms: 0.1, P99Ms: 0.2}}
+	r.Floor.Bolt = &BoltFloor{PutsPerS: 1000, BatchPutsPerS: 10000}
+	r.ClosedLoop = &PhaseResult{Seconds: 1, AckedPerS: 500}
+	r.finish()
+	var out bytes.Buffer
+	r.printTable(&out)
+	if !strings.Contains(out.String(), "visitor→agent message") {
+		t.Errorf("table lacks the latency row:\n%s", out.String())
+	}
+	if got := r.Ratios["durable_msgs_per_s / echo_round_trips_per_s"]; got != 0.5 {
+		t.Errorf("ratio to echo = %v, want 0.5", got)
+	}
+	svg := r.svg()
+	if !strings.HasPrefix(svg, "<svg") || !strings.Contains(svg, "polyline") {
+		t.Errorf("svg has no plot: %.200s", svg)
+	}
+}

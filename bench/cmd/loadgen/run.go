@@ -1,0 +1,455 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/proactivechat/proactivechat/bench/hist"
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+)
+
+// run is one whole measurement; see the package comment and bench/README.md.
+func run(cfg Config) error {
+	res := &Results{Start: time.Now().UTC().Format(time.RFC3339), Config: cfg, Command: strings.Join(os.Args, " "),
+		CPUs: numCPU(), GoVersion: goVersion(), Hists: map[string]*hist.Histogram{}}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "pcbench-")
+	if err != nil {
+		return err
+	}
+	if cfg.Keep {
+		logf("keeping %s (server log, database)", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	serverCPU := ""
+	if cfg.Pin {
+		serverCPU = "1"
+		res.Pinning = "server on CPU 1, load generator and its workers on CPU 0 (taskset)"
+	} else {
+		res.Pinning = "none: server and load generator share the cores"
+	}
+	switch {
+	case cfg.ServerGOMAXPROCS > 0:
+		res.Pinning += fmt.Sprintf("; server GOMAXPROCS=%d", cfg.ServerGOMAXPROCS)
+	case cfg.Pin:
+		res.Pinning += "; server GOMAXPROCS=1 (Go's default on one CPU)"
+	}
+	logf("proactivechat load generator: %d visitors (%d chatting, mode %s), %d agents, %.0f msg/s open loop for %v; %s",
+		cfg.Visitors, cfg.Chats, cfg.Mode, cfg.Agents, cfg.Rate, cfg.Duration, res.Pinning)
+
+	bin := cfg.ServerBin
+	if bin == "" {
+		root, err := repoRoot()
+		if err != nil {
+			return err
+		}
+		logf("building the server: go build ./server/cmd/proactivechat")
+		if bin, err = buildServer(root, tmp); err != nil {
+			return err
+		}
+	}
+
+	if cfg.WaitQuiet > 0 {
+		waitQuiet(cfg.WaitQuiet)
+	}
+
+	// The floor, before the server runs, on the same cores and disk.
+	if cfg.FloorDuration > 0 {
+		logf("floor 1/2: bare connect-go bidi echo, 100 streams on one connection, %d B messages, %v", cfg.MsgSize, cfg.FloorDuration)
+		echo, err := floorEcho(exe, serverCPU, 100, cfg.MsgSize, cfg.FloorDuration)
+		if err != nil {
+			return fmt.Errorf("echo floor: %w", err)
+		}
+		res.Floor.Echo = echo
+		for k, h := range echo.hists {
+			res.Hists[k] = h
+		}
+		logf("  %.0f round trips/s, p50 %.3f ms (one stream: %.0f/s, p50 %.3f ms); server %.1f µs CPU per round trip",
+			echo.RoundTripsPerS, echo.Latency.P50Ms, echo.OneStreamRTPS, echo.OneStream.P50Ms, echo.ServerCPUPerRT)
+		logf("floor 2/2: bare bbolt put loop in %s, %v each way", tmp, cfg.FloorDuration)
+		bf, err := floorBolt(exe, serverCPU, tmp, cfg.FloorDuration, cfg.MsgSize)
+		if err != nil {
+			return err
+		}
+		res.Floor.Bolt = bf
+		logf("  one Put per Update: %.0f/s, p50 %.3f ms; 100 per Update: %.0f puts/s", bf.PutsPerS, bf.Latency.P50Ms, bf.BatchPutsPerS)
+	}
+
+	srv, err := startServer(bin, tmp, serverCPU, cfg.ServerGOMAXPROCS)
+	if err != nil {
+		return err
+	}
+	serverAlive := true
+	defer func() {
+		if serverAlive {
+			srv.kill()
+		}
+	}()
+	logf("server pid %d on %s", srv.pid, srv.addr)
+	ctx := context.Background()
+
+	adminConn, err := dial(srv.addr, "127.0.253.1")
+	if err != nil {
+		return err
+	}
+	defer adminConn.Close()
+	admin := pb.NewAdminServiceClient(adminConn)
+	sites, err := createSites(ctx, admin, cfg)
+	if err != nil {
+		return err
+	}
+	var siteIDs []string
+	for _, k := range []string{kindInvite, kindNoInvite} {
+		if id, ok := sites[k]; ok {
+			siteIDs = append(siteIDs, id)
+		}
+	}
+	capacity := min(100, ceilDiv(cfg.Chats, cfg.Agents)+2)
+	agents, err := startAgents(ctx, srv.addr, admin, cfg.Agents, capacity, siteIDs, cfg.Presence, cfg.LaunchAfter, cfg.ReplyEvery, cfg.MsgSize)
+	if err != nil {
+		return err
+	}
+	defer agents.close()
+	agents.replyOn.Store(true)
+	logf("%d sites, %d agents available (max %d chats each), watching alerts%s", len(sites), cfg.Agents, capacity,
+		map[bool]string{true: " and presence", false: ""}[cfg.Presence])
+
+	nWorkers := ceilDiv(cfg.Visitors, cfg.PerWorker)
+	var ws workerSet
+	defer func() { ws.quit() }()
+	for i := range nWorkers {
+		w, err := startWorker(exe, i)
+		if err != nil {
+			return err
+		}
+		ws = append(ws, w)
+	}
+	if _, err := ws.all(func(int) Cmd {
+		return Cmd{Op: "init", Server: srv.addr, LaunchAfter: cfg.LaunchAfter, PageViewEvery: cfg.PageViewEvery, MsgSize: cfg.MsgSize}
+	}, 30*time.Second); err != nil {
+		return err
+	}
+	res.Workers = nWorkers
+
+	// Plans: browsing visitors first, then the chat cohort, dealt round
+	// robin to the workers, each from its own loopback source addresses.
+	browse := cfg.Visitors - cfg.Chats
+	holdPlans := make([][]VisitorPlan, nWorkers)
+	cohortPlans := make([][]VisitorPlan, nWorkers)
+	for i := range cfg.Visitors {
+		w, local := i%nWorkers, i/nWorkers
+		p := VisitorPlan{Index: i, Src: sourceAddr(w, local)}
+		if i < browse {
+			p.Kind = kindBrowse
+			p.Site = siteIDs[i%len(siteIDs)]
+			holdPlans[w] = append(holdPlans[w], p)
+			continue
+		}
+		j := i - browse
+		switch {
+		case cfg.Mode == "invite" || cfg.Mode == "both" && j%2 == 0:
+			p.Kind = kindInvite
+		default:
+			p.Kind = kindNoInvite
+		}
+		p.Site = sites[p.Kind]
+		cohortPlans[w] = append(cohortPlans[w], p)
+	}
+
+	runBusy0, runServer0, runLG0, runT0 := systemBusy(), idle0CPU(srv.pid), selfCPU()+ws.cpu(), time.Now()
+
+	// 1. Hold the browsing visitors' streams.
+	time.Sleep(time.Second)
+	idle, err := readProc(srv.pid)
+	if err != nil {
+		return err
+	}
+	res.Server.Idle = idle.export()
+	mIdle, err := srv.metrics()
+	if err != nil {
+		mIdle = nil
+		res.Notes = append(res.Notes, "the server has no /metrics: goroutines come from the SIGQUIT dump only")
+	}
+	status := func() string {
+		p := ws.progress()
+		ps, _ := readProc(srv.pid)
+		return fmt.Sprintf("held %d, invited %d, forms %d, chatting %d, sent %d, page views %d, alerts %d, errors %d | server RSS %d MB, %d threads, %d fds, CPU %.1f s",
+			p.Held, p.Invited, p.Submitted, p.Chatting, p.Sent, p.PageViews, agents.alerts.Load(), p.Errors+agents.errors.Load(),
+			ps.RSSKB/1024, ps.Threads, ps.FDs, ps.CPU.Seconds())
+	}
+	pctx, stopProgress := context.WithCancel(ctx)
+	go watchProgress(pctx, status)
+	defer stopProgress()
+
+	logf("phase 1: holding %d browsing visitors' streams, each on its own connection (%s)", browse, plural(nWorkers, "worker process"))
+	t := time.Now()
+	if _, err := ws.all(func(i int) Cmd { return Cmd{Op: "hold", Visitors: holdPlans[i]} }, 15*time.Minute); err != nil {
+		return err
+	}
+	res.HoldSeconds = time.Since(t).Seconds()
+	time.Sleep(time.Second)
+	c0, _ := procCPU(srv.pid)
+	time.Sleep(2 * time.Second)
+	c1, _ := procCPU(srv.pid)
+	res.BackgroundCPUPct = pct(c1-c0, 2*time.Second)
+	held, err := readProc(srv.pid)
+	if err != nil {
+		return err
+	}
+	res.Server.Held = held.export()
+	heldN := ws.progress().Held
+	res.BrowseHeld = heldN
+	if heldN > 0 {
+		res.MemPerStreamKB = float64(held.RSSKB-idle.RSSKB) / float64(heldN)
+		res.ThreadsPerStream = float64(held.Threads-idle.Threads) / float64(heldN)
+	}
+	if mIdle != nil {
+		if mHeld, err := srv.metrics(); err == nil && heldN > 0 {
+			g0, g1 := mIdle["go_goroutines"], mHeld["go_goroutines"]
+			res.GoroutinesIdle, res.GoroutinesHeld = int(g0), int(g1)
+			res.GoroutinesPerHeldStream = (g1 - g0) / float64(heldN)
+			res.ServerStreamsOpen = int(mHeld[`proactivechat_streams_open{kind="visitor"}`])
+		}
+	}
+	logf("  %d streams held in %.1f s: server RSS %d → %d MB (%.1f KB per stream), %d connections open",
+		heldN, res.HoldSeconds, idle.RSSKB/1024, held.RSSKB/1024, res.MemPerStreamKB, held.FDs)
+
+	// 2. The chat cohort lands and goes through the flows.
+	logf("phase 2: %d visitors land on a help page over %v; launch after %v; %s", cfg.Chats, cfg.Ramp, cfg.LaunchAfter, cfg.Mode)
+	cohortStart := time.Now().Add(500 * time.Millisecond)
+	for w := range cohortPlans {
+		for k := range cohortPlans[w] {
+			j := cohortPlans[w][k].Index - browse
+			cohortPlans[w][k].ArriveAt = cohortStart.Add(time.Duration(int64(cfg.Ramp) * int64(j) / int64(cfg.Chats))).UnixNano()
+		}
+	}
+	flowDeadline := cohortStart.Add(cfg.Ramp + cfg.LaunchAfter + 90*time.Second)
+	done, err := ws.all(func(i int) Cmd {
+		return Cmd{Op: "cohort", Visitors: cohortPlans[i], End: flowDeadline.UnixNano()}
+	}, time.Until(flowDeadline)+30*time.Second)
+	if err != nil {
+		return err
+	}
+	for _, e := range done {
+		res.Chatting += len(e.Chats)
+	}
+	if res.Chatting == 0 {
+		return fmt.Errorf("no chat started: %v", ws.progress())
+	}
+	logf("  %d chats started (%d alerts, %d accepted)", res.Chatting, agents.alerts.Load(), agents.accepted.Load())
+	time.Sleep(time.Second) // the agents' WatchChat streams open
+
+	// 3. Open-loop messages, then closed-loop throughput.
+	phase := func(name string, d time.Duration, interval time.Duration) (PhaseResult, error) {
+		start := time.Now().Add(500 * time.Millisecond)
+		end := start.Add(d)
+		for _, w := range ws {
+			if err := w.send(Cmd{Op: "messages", Phase: name, Start: start.UnixNano(), End: end.UnixNano(), Interval: interval}); err != nil {
+				return PhaseResult{}, err
+			}
+		}
+		time.Sleep(time.Until(start))
+		s0, _ := procCPU(srv.pid)
+		l0 := selfCPU() + ws.cpu()
+		b0 := systemBusy()
+		m0, _ := srv.metrics()
+		var prof chan []string
+		if name == "M" && cfg.Profile && srv.pprof != "" && d >= 2*time.Second {
+			prof = make(chan []string, 1)
+			go func() {
+				top, err := cpuProfile(srv.pprof, bin, cfg.Out+"/server-cpu.pprof", d-time.Second)
+				if err != nil {
+					top = []string{"profile failed: " + err.Error()}
+				}
+				prof <- top
+			}()
+		}
+		time.Sleep(d)
+		s1, _ := procCPU(srv.pid)
+		l1 := selfCPU() + ws.cpu()
+		b1 := systemBusy()
+		m1, _ := srv.metrics()
+		if prof != nil {
+			res.ProfileTop = <-prof
+		}
+		var done []Event
+		for _, w := range ws {
+			e, err := w.wait(2 * time.Minute)
+			if err != nil {
+				return PhaseResult{}, err
+			}
+			done = append(done, e)
+		}
+		pr := PhaseResult{Seconds: d.Seconds()}
+		for _, e := range done {
+			pr.Sent += e.Sent
+			pr.AckedInWindow += e.Acked
+		}
+		pr.AckedPerS = float64(pr.AckedInWindow) / d.Seconds()
+		if m0 != nil && m1 != nil {
+			delta := func(k string) float64 { return m1[k] - m0[k] }
+			if n := delta("proactivechat_bolt_commit_seconds_count"); n > 0 {
+				pr.CommitsPerS = n / d.Seconds()
+				pr.MeanCommitMs = 1000 * delta("proactivechat_bolt_commit_seconds_sum") / n
+				pr.WriterBusyPct = 100 * delta("proactivechat_bolt_commit_seconds_sum") / d.Seconds()
+			}
+			if n := delta("proactivechat_bolt_batch_size_count"); n > 0 {
+				pr.MeanBatch = delta("proactivechat_bolt_batch_size_sum") / n
+			}
+			if n := delta("proactivechat_message_latency_seconds_count"); n > 0 {
+				pr.ServerMsgMeanMs = 1000 * delta("proactivechat_message_latency_seconds_sum") / n
+			}
+		}
+		pr.ServerCPUPct = pct(s1-s0, d)
+		pr.LoadgenCPUPct = pct(l1-l0, d)
+		pr.OtherCPUPct = max(0, pct(b1-b0-(s1-s0)-(l1-l0), d))
+		if pr.AckedInWindow > 0 {
+			pr.ServerCPUUsPerMsg = float64((s1 - s0).Microseconds()) / float64(pr.AckedInWindow)
+			net := s1 - s0 - time.Duration(float64(d)*res.BackgroundCPUPct/100)
+			pr.ServerCPUUsPerMsgNet = float64(net.Microseconds()) / float64(pr.AckedInWindow)
+		}
+		return pr, nil
+	}
+	interval := time.Duration(float64(res.Chatting) / cfg.Rate * float64(time.Second))
+	logf("phase 3: %d chats send %.0f msg/s in all (one every %v each), open loop, for %v", res.Chatting, cfg.Rate, interval.Round(time.Millisecond), cfg.Duration)
+	if res.OpenLoop, err = phase("L", cfg.Duration, interval); err != nil {
+		return err
+	}
+	time.Sleep(time.Second)
+	agents.replyOn.Store(false)
+	if cfg.MaxDuration > 0 {
+		logf("phase 4: closed loop for %v: each chat sends its next message as soon as the last is acknowledged", cfg.MaxDuration)
+		pr, err := phase("M", cfg.MaxDuration, 0)
+		if err != nil {
+			return err
+		}
+		res.ClosedLoop = &pr
+		time.Sleep(time.Second)
+	}
+
+	// 4. Reconnect storm.
+	logf("phase 5: reconnect storm: every visitor's connection dropped at once")
+	if _, err := ws.all(func(int) Cmd { return Cmd{Op: "drop"} }, time.Minute); err != nil {
+		return err
+	}
+	targets, backlog := agents.stormBacklog(cfg.StormMsgs)
+	res.Storm.Backlog = backlog
+	logf("  agents wrote %d messages meanwhile; all %d visitors reconnect and resume now", backlog, cfg.Visitors)
+	stormStart := time.Now()
+	if _, err := ws.all(func(int) Cmd { return Cmd{Op: "resume", Targets: targets} }, 3*time.Minute); err != nil {
+		return err
+	}
+	logf("  storm over in %.2f s", time.Since(stormStart).Seconds())
+	time.Sleep(2 * time.Second)
+	final, err := readProc(srv.pid)
+	if err != nil {
+		return err
+	}
+	res.Server.Final = final.export()
+	{
+		elapsed := time.Since(runT0)
+		other := systemBusy() - runBusy0 - (final.CPU - runServer0) - (selfCPU() + ws.cpu() - runLG0)
+		res.OtherCPUPct = max(0, pct(other, elapsed))
+		if res.OtherCPUPct > 10 {
+			res.Notes = append(res.Notes, fmt.Sprintf("other processes on the machine used %.0f%% of a core on average during the run: the figures are disturbed", res.OtherCPUPct))
+		}
+	}
+	stopProgress()
+
+	// Collect.
+	reports, err := ws.all(func(int) Cmd { return Cmd{Op: "report"} }, time.Minute)
+	if err != nil {
+		return err
+	}
+	res.collect(cfg, reports, agents, stormStart)
+
+	// Goroutines, from the dump SIGQUIT makes the server print as it exits.
+	res.StreamsAtDump = cfg.Visitors + cfg.Agents + res.Chatting
+	if cfg.Presence {
+		res.StreamsAtDump += cfg.Agents
+	}
+	total, by, err := srv.goroutineDump()
+	serverAlive = false
+	if err != nil {
+		res.Notes = append(res.Notes, "goroutine dump failed: "+err.Error())
+	} else {
+		res.Goroutines = total
+		res.GoroutinesByCreator = topN(by, 6)
+		if res.StreamsAtDump > 0 {
+			res.GoroutinesPerStream = float64(total) / float64(res.StreamsAtDump)
+		}
+	}
+	res.finish()
+	res.printTable(os.Stdout)
+	return res.write(cfg.Out)
+}
+
+func createSites(ctx context.Context, admin pb.AdminServiceClient, cfg Config) (map[string]string, error) {
+	sites := map[string]string{}
+	mk := func(kind string, mode pb.ProactiveChatMode) error {
+		pc := &pb.ProactiveChatSettings{
+			Enabled: true, Mode: mode, LaunchAfterSeconds: uint32(cfg.LaunchAfter / time.Second),
+			IncludePages: []string{includeGlob},
+		}
+		if mode == pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITH_INVITE {
+			pc.InviteText = "Hi! Any questions? We are here to help."
+			pc.FormFields = []*pb.FormField{
+				{Key: "name", Label: "Name", Type: pb.FormFieldType_FORM_FIELD_TYPE_TEXT, Required: true},
+				{Key: "email", Label: "E-mail", Type: pb.FormFieldType_FORM_FIELD_TYPE_EMAIL, Required: true},
+				{Key: "question", Label: "Question", Type: pb.FormFieldType_FORM_FIELD_TYPE_TEXTAREA},
+			}
+		}
+		resp, err := admin.CreateSite(ctx, &pb.CreateSiteRequest{Name: "Bench " + kind, AllowedOrigins: []string{"https://shop.example"}, ProactiveChat: pc})
+		if err != nil {
+			return fmt.Errorf("CreateSite: %w", err)
+		}
+		sites[kind] = resp.GetSite().GetId()
+		return nil
+	}
+	if cfg.Mode != "noinvite" {
+		if err := mk(kindInvite, pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITH_INVITE); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Mode != "invite" {
+		if err := mk(kindNoInvite, pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITHOUT_INVITE); err != nil {
+			return nil, err
+		}
+	}
+	return sites, nil
+}
+
+func idle0CPU(pid int) time.Duration {
+	c, _ := procCPU(pid)
+	return c
+}
+
+// waitQuiet waits until the machine is idle: other processes (tests,
+// builds) would take CPU from the server or the load generator.
+func waitQuiet(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for {
+		b0 := systemBusy()
+		time.Sleep(5 * time.Second)
+		busy := pct(systemBusy()-b0, 5*time.Second)
+		if busy < 10 {
+			logf("the machine is idle (%.0f%% of a core busy)", busy)
+			return
+		}
+		if time.Now().After(deadline) {
+			logf("the machine is still busy (%.0f%% of a core): measuring anyway", busy)
+			return
+		}
+		logf("waiting for the machine to be idle: %.0f%% of a core busy", busy)
+	}
+}
