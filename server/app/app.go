@@ -44,6 +44,9 @@ type Config struct {
 	// ALPN, HTTP/1.1 otherwise) on Addr instead of plain HTTP.
 	TLSCertFile string
 	TLSKeyFile  string
+	// RateLimits of the public calls, per client; nil is
+	// rpc.DefaultRateLimits (loopback clients exempt).
+	RateLimits *rpc.RateLimits
 }
 
 // Limits of the HTTP server.
@@ -119,9 +122,11 @@ func Open(cfg Config) (*App, error) {
 
 func (a *App) handler() (http.Handler, error) {
 	mux := http.NewServeMux()
+	a.gatewayLn = bufconn.Listen(1 << 20)
 	rpc.Mount(mux, a.Service, a.log,
 		connect.WithCompressMinBytes(compressMinBytes),
 		connect.WithReadMaxBytes(maxRequestBytes),
+		connect.WithInterceptors(a.rateLimiter()),
 		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
 			a.log.ErrorContext(ctx, "panic in handler", "procedure", spec.Procedure, "panic", p)
 			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
@@ -132,7 +137,6 @@ func (a *App) handler() (http.Handler, error) {
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 
-	a.gatewayLn = bufconn.Listen(1 << 20)
 	conn, err := grpc.NewClient("passthrough:///proactivechat",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"unicode/utf8"
 )
 
 // AgentSpec is what an integrator sets when creating an agent.
@@ -183,6 +184,11 @@ func validateAgent(name string, siteIDs []string, maxChats uint32) error {
 	var v Violations
 	if required(&v, "display_name", name) && len(name) > MaxNameBytes {
 		v.Add("display_name", "must be at most %d bytes", MaxNameBytes)
+	}
+	if !utf8.ValidString(name) {
+		// Stored in a protobuf string, which must be UTF-8: the write
+		// failed as an internal error (found by FuzzCreateAgent).
+		v.Add("display_name", "must be UTF-8")
 	}
 	if maxChats < 1 || maxChats > MaxConcurrentChatsCap {
 		v.Add("max_concurrent_chats", "must be between 1 and %d", MaxConcurrentChatsCap)

@@ -168,6 +168,11 @@ func (s *Service) SendMessage(ctx context.Context, chatID, senderID, text, idemp
 	checkMessage(&v, "text", text)
 	if len(idempotencyKey) > MaxIdempotencyKeyBytes {
 		v.Add("idempotency_key", "must be at most %d bytes", MaxIdempotencyKeyBytes)
+	} else if !utf8.ValidString(idempotencyKey) {
+		// The key is stored with the message, in a protobuf string: not
+		// UTF-8, the write failed as an internal error (found by
+		// FuzzSendMessage).
+		v.Add("idempotency_key", "must be UTF-8")
 	}
 	if err := v.Err(); err != nil {
 		return ChatEvent{}, err

@@ -102,14 +102,25 @@ func (t *presenceTracker) publish(change PresenceChange, v *visit) {
 	t.s.broker.Publish(presenceTopic(v.siteID), PresenceEvent{Change: change, Presence: t.view(v, t.s.clock.Now())})
 }
 
+// MaxStreamsPerVisitor is how many WatchVisitor streams one visitor may have
+// open at once (one per tab or window); the next is refused with
+// CodeResourceExhausted, so one visitor id cannot pin unbounded server
+// resources. Counted here because the tracker already counts the streams.
+const MaxStreamsPerVisitor = 8
+
 // opened counts a new widget stream of visitor. It reports whether a new
 // visit began (its start time is returned) and whether the visitor came
-// back after all its streams had closed.
-func (t *presenceTracker) opened(visitor *Visitor) (newVisit bool, start time.Time, back bool) {
+// back after all its streams had closed. Past MaxStreamsPerVisitor it
+// counts nothing and returns an error; closed must then not be called.
+func (t *presenceTracker) opened(visitor *Visitor) (newVisit bool, start time.Time, back bool, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.s.clock.Now()
 	v := t.visitors[visitor.ID]
+	if v != nil && v.streams >= MaxStreamsPerVisitor {
+		return false, time.Time{}, false, Errorf(CodeResourceExhausted,
+			"visitor %q already has %d open WatchVisitor streams, the limit; close one (a tab) before opening another", visitor.ID, v.streams)
+	}
 	if v == nil {
 		start = now
 		// A visit that was open when the server stopped goes on if the
@@ -125,7 +136,7 @@ func (t *presenceTracker) opened(visitor *Visitor) (newVisit bool, start time.Ti
 		}
 		t.bySite[v.siteID][v.visitorID] = v
 		t.publish(PresenceArrived, v)
-		return true, start, false
+		return true, start, false, nil
 	}
 	if v.departure != nil {
 		v.departure.Stop()
@@ -134,7 +145,7 @@ func (t *presenceTracker) opened(visitor *Visitor) (newVisit bool, start time.Ti
 	}
 	v.streams++
 	t.publish(PresenceChanged, v)
-	return false, v.start, v.streams == 1
+	return false, v.start, v.streams == 1, nil
 }
 
 // closed uncounts a widget stream; the visitor departs if no stream opens

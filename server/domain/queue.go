@@ -81,6 +81,13 @@ func CheckForm(fields []FormField, values map[string]string) error {
 			}
 			continue
 		}
+		if !utf8.ValidString(val) {
+			// Stored in a protobuf map of strings, which must be UTF-8:
+			// accepted, the value failed the write as an internal error
+			// (found by FuzzSubmitForm).
+			v.Add(name, "%s must be UTF-8 text", f.Label)
+			continue
+		}
 		limit := int(f.MaxLength)
 		if limit == 0 {
 			limit = defaultMaxLength[f.Type]

@@ -2,8 +2,8 @@ package domain
 
 import (
 	"path"
-	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults of a site's proactive chat timings, used where a setting is 0.
@@ -81,11 +81,82 @@ func (p ProactiveChatSettings) PageAllowed(url string) bool {
 }
 
 // globMatch matches a URL against a pattern where * stands for any
-// characters (slashes included) and ? for one.
+// characters (slashes included) and ? for one; [...] and \ are as in
+// path.Match, and a pattern path.Match calls malformed matches nothing.
+//
+// It used to run path.Match with '/' replaced by NUL in both strings, so
+// that * would cross slashes. FuzzPageAllowed found that wrong twice: a NUL
+// in a pattern matched a '/', and path.Match's * skips bytes rather than
+// characters, so that a ? after it matched the tail of a character ("*??"
+// matched "€", one character). Hence this matcher over characters, which
+// backtracks only to the last * (enough when * is the only variable-length
+// term), and leaves classes to path.Match one character at a time.
 func globMatch(pattern, s string) bool {
-	// path.Match's * stops at '/', so match segment-free: replace '/' in
-	// both by a character that cannot occur in a URL.
-	const sep = "\x00"
-	ok, err := path.Match(strings.ReplaceAll(pattern, "/", sep), strings.ReplaceAll(s, "/", sep))
-	return err == nil && ok
+	if _, err := path.Match(pattern, ""); err != nil {
+		return false
+	}
+	p, n := 0, 0         // next term of pattern, next character of s
+	star, starN := -1, 0 // the last * seen and where in s its match ends
+	for n < len(s) {
+		if p < len(pattern) && pattern[p] == '*' {
+			star, starN = p, n
+			p++
+			continue
+		}
+		_, w := utf8.DecodeRuneInString(s[n:])
+		if p < len(pattern) {
+			if term := globTerm(pattern[p:]); globTermMatches(term, s[n:n+w]) {
+				p, n = p+len(term), n+w
+				continue
+			}
+		}
+		if star < 0 {
+			return false
+		}
+		// Let the last * take one more character, and go on after it.
+		_, w = utf8.DecodeRuneInString(s[starN:])
+		starN += w
+		p, n = star+1, starN
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}
+
+// globTerm returns the first term of a well-formed pattern that does not
+// start with *: a character, an escaped one, ? or a class.
+func globTerm(pattern string) string {
+	switch pattern[0] {
+	case '\\':
+		_, w := utf8.DecodeRuneInString(pattern[1:])
+		return pattern[:1+w]
+	case '[':
+		// The first ']' not escaped ends the class: path.Match refuses an
+		// unescaped one where it would not.
+		for i := 1; i < len(pattern); i++ {
+			switch pattern[i] {
+			case '\\':
+				i++
+			case ']':
+				return pattern[:i+1]
+			}
+		}
+	}
+	_, w := utf8.DecodeRuneInString(pattern)
+	return pattern[:w]
+}
+
+// globTermMatches reports whether a term matches one character c of s.
+func globTermMatches(term, c string) bool {
+	switch term[0] {
+	case '?':
+		return true
+	case '\\':
+		return term[1:] == c
+	case '[':
+		ok, _ := path.Match(term, c)
+		return ok
+	}
+	return term == c
 }

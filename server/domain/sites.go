@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // SiteSpec is what an integrator sets when creating a site.
@@ -173,6 +174,13 @@ func validateSite(name string, origins []string, pc ProactiveChatSettings) error
 	if required(&v, "name", name) && len(name) > MaxNameBytes {
 		v.Add("name", "must be at most %d bytes", MaxNameBytes)
 	}
+	// Every string of a site must be UTF-8: the site is stored as a
+	// protobuf message, whose strings must be, so invalid UTF-8 got past
+	// this check only to fail the write as an internal error (found by
+	// FuzzCreateSite). Likewise below for origins, patterns and labels.
+	if !utf8.ValidString(name) {
+		v.Add("name", "must be UTF-8")
+	}
 	if len(origins) > MaxOrigins {
 		v.Add("allowed_origins", "at most %d origins", MaxOrigins)
 	}
@@ -192,6 +200,9 @@ func validateSite(name string, origins []string, pc ProactiveChatSettings) error
 	}
 	if len(pc.InviteText) > MaxInviteTextBytes {
 		v.Add("proactive_chat.invite_text", "must be at most %d bytes", MaxInviteTextBytes)
+	}
+	if !utf8.ValidString(pc.InviteText) {
+		v.Add("proactive_chat.invite_text", "must be UTF-8")
 	}
 	if len(pc.FormFields) > MaxFormFields {
 		v.Add("proactive_chat.form_fields", "at most %d fields", MaxFormFields)
@@ -216,7 +227,7 @@ func validateSite(name string, origins []string, pc ProactiveChatSettings) error
 			v.Add("proactive_chat."+name, "at most %d patterns", MaxPagePatterns)
 		}
 		for i, g := range globs {
-			if _, err := path.Match(g, ""); err != nil || g == "" || len(g) > MaxURLBytes {
+			if _, err := path.Match(g, ""); err != nil || g == "" || len(g) > MaxURLBytes || !utf8.ValidString(g) {
 				v.Add(fmt.Sprintf("proactive_chat.%s[%d]", name, i), "%q is not a glob pattern such as https://shop.example/products/*", g)
 			}
 		}
@@ -234,6 +245,9 @@ func validateSite(name string, origins []string, pc ProactiveChatSettings) error
 		if required(&v, field+".label", f.Label) && len(f.Label) > MaxNameBytes {
 			v.Add(field+".label", "must be at most %d bytes", MaxNameBytes)
 		}
+		if !utf8.ValidString(f.Label) {
+			v.Add(field+".label", "must be UTF-8")
+		}
 		if f.Type <= FieldUnspecified || f.Type > FieldPhone {
 			v.Add(field+".type", "is required (text, textarea, email or phone)")
 		}
@@ -244,10 +258,11 @@ func validateSite(name string, origins []string, pc ProactiveChatSettings) error
 	return v.Err()
 }
 
-// checkOrigin accepts scheme://host[:port] with http or https and nothing more.
+// checkOrigin accepts scheme://host[:port] with http or https and nothing
+// more, in UTF-8 (url.Parse lets other bytes through in the host).
 func checkOrigin(origin string) error {
 	u, err := url.Parse(origin)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+	if err != nil || !utf8.ValidString(origin) || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("%q is not an origin like https://www.example.com", origin)
 	}

@@ -101,6 +101,12 @@ func checkPage(v *Violations, urlField, titleField, pageURL, title string) {
 			v.Add(urlField, "must be at most %d bytes", MaxURLBytes)
 		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 			v.Add(urlField, "must be an absolute http(s) URL")
+		case !utf8.ValidString(pageURL):
+			// url.Parse lets bytes that are not UTF-8 through, and the
+			// page is stored in a protobuf string, which must be UTF-8:
+			// the write failed as an internal error (found by
+			// FuzzRecordPageView).
+			v.Add(urlField, "must be UTF-8")
 		}
 	}
 	if len(title) > MaxTitleBytes {

@@ -207,7 +207,10 @@ func (s *Service) WatchVisitor(ctx context.Context, w VisitorWatch, send func(Vi
 	defer countStream(&s.counters.visitorStreams)()
 	sub := s.broker.Subscribe(visitorTopic(visitor.ID))
 	defer func() { sub.Close() }()
-	newVisit, start, back := s.presence.opened(visitor)
+	newVisit, start, back, err := s.presence.opened(visitor)
+	if err != nil {
+		return err // too many streams
+	}
 	defer func() {
 		if s.presence.closed(visitor.ID) {
 			s.visitorAway(visitor.ID)

@@ -124,10 +124,17 @@ func (s *chatServer) Converse(ctx context.Context, stream *connect.BidiStream[pb
 		return err
 	}
 
+	// Return only once the event goroutine has stopped: it must not send
+	// after the handler returned (deferred calls run in reverse order, so
+	// cancel first, then wait).
+	var watching sync.WaitGroup
+	defer watching.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	watchDone := make(chan error, 1)
+	watching.Add(1)
 	go func() {
+		defer watching.Done()
 		watchDone <- s.svc.WatchChat(ctx, chat.ID, join.GetAfterSeq(), func(u domain.ChatUpdate) error {
 			w := chatUpdateToProto(u)
 			r := &pb.ConverseResponse{}
