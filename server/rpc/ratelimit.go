@@ -33,9 +33,13 @@ type RateLimits struct {
 	SendsPerSender ratelimit.Limit
 	SendsPerAddr   ratelimit.Limit
 	// Loopback limits clients on loopback addresses too. By default they
-	// are exempt: local tools, the load generator, and a reverse proxy on
-	// the same host, whose clients would all share one address.
+	// are exempt (local tools, the load generator); a reverse proxy on this
+	// host is not: its X-Forwarded-For names the real client.
 	Loopback bool
+	// LocalProxy believes the X-Forwarded-For of peers on loopback: a
+	// reverse proxy on this host names the real client there. On in the
+	// defaults; off, a loopback peer is the client.
+	LocalProxy bool
 }
 
 // DefaultRateLimits are generous for people (a page load is one session
@@ -48,6 +52,7 @@ func DefaultRateLimits() RateLimits {
 		PageViewsPerVisitor: ratelimit.Per(60, time.Minute, 20),
 		SendsPerSender:      ratelimit.Per(60, time.Minute, 20),
 		SendsPerAddr:        ratelimit.Per(600, time.Minute, 100),
+		LocalProxy:          true,
 	}
 }
 
@@ -116,19 +121,33 @@ func rateLimitError(what string, wait time.Duration) error {
 }
 
 // client returns the key of a call's client address, and whether the call
-// is subject to the limits at all.
+// is subject to the limits at all. X-Forwarded-For is believed only from
+// hops this host trusts: the in-memory REST gateway (which appends the REST
+// request's remote address) and, with LocalProxy, peers on loopback (a
+// reverse proxy on this host). Walking it from the right, entries added by loopback hops are
+// skipped; the first other entry is the client. A client's own
+// X-Forwarded-For, sent from anywhere else, is ignored.
 func (r *rateLimiter) client(peer string, header http.Header) (key string, limited bool) {
 	host := peer
-	if r.gatewayPeer != "" && peer == r.gatewayPeer {
-		// grpc-gateway appends the REST request's remote address to any
-		// X-Forwarded-For the REST client sent: only the last entry is ours.
-		xff := strings.Join(header.Values("X-Forwarded-For"), ",")
-		host = strings.TrimSpace(xff[strings.LastIndex(xff, ",")+1:])
-		if host == "" {
-			host = peer // never expected; at least not unlimited
-		}
-	} else if h, _, err := net.SplitHostPort(peer); err == nil {
+	trusted := r.gatewayPeer != "" && peer == r.gatewayPeer
+	if h, _, err := net.SplitHostPort(peer); err == nil {
 		host = h
+		if a, err := netip.ParseAddr(h); err == nil && a.Unmap().IsLoopback() && r.limits.LocalProxy {
+			trusted = true
+		}
+	}
+	if trusted {
+		entries := strings.Split(strings.Join(header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(entries) - 1; i >= 0; i-- {
+			e := strings.TrimSpace(entries[i])
+			if e == "" {
+				continue
+			}
+			host = e
+			if a, err := netip.ParseAddr(e); err != nil || !a.Unmap().IsLoopback() || !r.limits.LocalProxy {
+				break // the first hop that is not a proxy on this host: the client
+			}
+		}
 	}
 	addr, err := netip.ParseAddr(host)
 	if err != nil {

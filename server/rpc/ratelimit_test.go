@@ -7,7 +7,7 @@ import (
 
 // TestRateLimitClientKey: which address a call is counted under.
 func TestRateLimitClientKey(t *testing.T) {
-	r := &rateLimiter{gatewayPeer: "bufconn"}
+	r := &rateLimiter{gatewayPeer: "bufconn", limits: RateLimits{LocalProxy: true}}
 	xff := func(v ...string) http.Header {
 		h := http.Header{}
 		for _, s := range v {
@@ -36,7 +36,12 @@ func TestRateLimitClientKey(t *testing.T) {
 		// Loopback is exempt unless Loopback is set.
 		{"127.0.0.1:1234", nil, "", false},
 		{"[::1]:1234", nil, "", false},
-		{"bufconn", xff("203.0.113.9, 127.0.0.2"), "", false},
+		{"bufconn", xff("203.0.113.9, 127.0.0.2"), "203.0.113.9", true},
+		// A reverse proxy on this host names the client; its own hops are skipped.
+		{"127.0.0.1:1234", xff("203.0.113.9"), "203.0.113.9", true},
+		{"127.0.0.1:1234", xff("198.51.100.1, 203.0.113.9, 127.0.0.1"), "203.0.113.9", true},
+		{"bufconn", xff("203.0.113.9, 127.0.0.1"), "203.0.113.9", true},
+		{"[::1]:1234", xff("127.0.0.1"), "", false},
 	} {
 		key, limited := r.client(c.peer, c.header)
 		if key != c.key || limited != c.limited {
@@ -46,5 +51,9 @@ func TestRateLimitClientKey(t *testing.T) {
 	r.limits.Loopback = true
 	if key, limited := r.client("127.0.0.2:1", nil); key != "127.0.0.2" || !limited {
 		t.Errorf("with Loopback, client(127.0.0.2) = %q, %v", key, limited)
+	}
+	r.limits.LocalProxy = false
+	if key, limited := r.client("127.0.0.1:1", http.Header{"X-Forwarded-For": {"203.0.113.9"}}); key != "127.0.0.1" || !limited {
+		t.Errorf("without LocalProxy, a loopback peer's X-Forwarded-For was believed: %q, %v", key, limited)
 	}
 }
