@@ -21,6 +21,12 @@ var (
 func (a *App) withCORS(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
+		if origin != "" && (origin == "http://"+r.Host || origin == "https://"+r.Host) {
+			// Same origin: no CORS, and handlers treat it like any
+			// non-browser caller.
+			r.Header.Del("Origin")
+			origin = ""
+		}
 		if origin == "" || !a.Service.OriginAllowed(origin) {
 			next.ServeHTTP(w, r)
 			return

@@ -54,6 +54,34 @@ func TestCORS(t *testing.T) {
 			t.Fatalf("call = %d %v", resp.StatusCode, resp.Header)
 		}
 	})
+	t.Run("ErrSessionFromOtherOrigin", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPost, base+"/proactivechat.v1.VisitorService/StartVisitorSession",
+			strings.NewReader(`{"siteId":"`+site.ID+`"}`))
+		req.Header.Set("Origin", "https://evil.example")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("session from an unlisted origin: %d, want 403 (permission denied)", resp.StatusCode)
+		}
+	})
+	t.Run("SameOrigin", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPost, base+"/proactivechat.v1.VisitorService/StartVisitorSession",
+			strings.NewReader(`{"siteId":"`+site.ID+`"}`))
+		req.Header.Set("Origin", base) // the server's own pages, e.g. the demo
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("session from the server's own origin: %d", resp.StatusCode)
+		}
+	})
 	t.Run("OtherOrigin", func(t *testing.T) {
 		if got := preflight("https://evil.example").Header.Get("Access-Control-Allow-Origin"); got != "" {
 			t.Fatalf("an unlisted origin was allowed: %q", got)

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 )
 
@@ -30,6 +31,23 @@ func (s *Service) refreshOrigins(ctx context.Context) error {
 	}
 	s.origins.set.Store(&set)
 	return nil
+}
+
+// CheckWidgetOrigin refuses a visitor session started by a browser page
+// whose origin the site does not list in its allowed origins. origin is
+// empty for callers that are not cross-origin browser pages.
+func (s *Service) CheckWidgetOrigin(ctx context.Context, siteID, origin string) error {
+	if origin == "" {
+		return nil
+	}
+	site, err := s.GetSite(ctx, siteID)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(site.AllowedOrigins, origin) {
+		return nil
+	}
+	return Errorf(CodePermissionDenied, "origin %q may not embed the widget of site %q: add it to the site's allowed_origins", origin, siteID)
 }
 
 // OriginAllowed reports whether a browser page from origin (scheme://host[:port])

@@ -22,6 +22,11 @@ type visitorServer struct {
 var _ proactivechatv1connect.VisitorServiceHandler = (*visitorServer)(nil)
 
 func (s *visitorServer) StartVisitorSession(ctx context.Context, req *connect.Request[pb.StartVisitorSessionRequest]) (*connect.Response[pb.StartVisitorSessionResponse], error) {
+	// Same-origin pages (the server's own demo) reach here without an
+	// Origin: the CORS middleware removes it, as nothing is cross-origin.
+	if err := s.svc.CheckWidgetOrigin(ctx, req.Msg.GetSiteId(), req.Header().Get("Origin")); err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
 	visitor, token, resumed, err := s.svc.StartVisitorSession(ctx, req.Msg.GetSiteId(), req.Msg.GetResumeToken())
 	if err != nil {
 		return nil, toConnectError(ctx, s.log, err)
