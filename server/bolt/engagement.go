@@ -125,6 +125,9 @@ func (w *writeTx) PutInvitation(i *domain.Invitation) error {
 	if err := w.put(invitationsBucket, []byte(i.ID), protoconv.InvitationToProto(i)); err != nil {
 		return err
 	}
+	if err := w.indexVisitorRecord(i.VisitorID, recordInvitation, i.ID); err != nil {
+		return err
+	}
 	if i.State == domain.InvitationPending {
 		return w.putRaw(pendingInvitationsBucket, []byte(i.ID), []byte{})
 	}
@@ -154,6 +157,9 @@ func (w *writeTx) PutChatRequest(r *domain.ChatRequest) error {
 		}
 	}
 	if err := w.put(chatRequestsBucket, []byte(r.ID), protoconv.ChatRequestToProto(r)); err != nil {
+		return err
+	}
+	if err := w.indexVisitorRecord(r.VisitorID, recordRequest, r.ID); err != nil {
 		return err
 	}
 	if r.Open() {

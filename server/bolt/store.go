@@ -37,6 +37,10 @@ var (
 	openChatRequestsBucket   = []byte("open_chat_requests")  // openRequestKey → empty, while open
 	routingDecisionsBucket   = []byte("routing_decisions")   // routingKey → pb.RoutingDecision
 	routingCountsBucket      = []byte("routing_counts")      // site id → decisions kept, uint32
+
+	// visitorRecordsBucket indexes what is stored about each visitor, so it
+	// can be exported and erased without scanning every bucket.
+	visitorRecordsBucket = []byte("visitor_records") // visitorRecordKey → empty
 )
 
 var allBuckets = [][]byte{
@@ -53,6 +57,7 @@ var allBuckets = [][]byte{
 	openChatRequestsBucket,
 	routingDecisionsBucket,
 	routingCountsBucket,
+	visitorRecordsBucket,
 }
 
 const (
@@ -140,10 +145,16 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
+		// A file from before the visitor records index gets it built from
+		// the records it indexes.
+		backfill := tx.Bucket(visitorRecordsBucket) == nil && tx.Bucket(visitorsBucket) != nil
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
+		}
+		if backfill {
+			return backfillVisitorRecords(tx)
 		}
 		return nil
 	})

@@ -261,7 +261,10 @@ func (w *writeTx) PutVisitorToken(hash []byte, visitorID string) error {
 	if err := requireID("visitor id", visitorID); err != nil {
 		return err
 	}
-	return w.putRaw(visitorTokensBucket, bytes.Clone(hash), []byte(visitorID))
+	if err := w.putRaw(visitorTokensBucket, bytes.Clone(hash), []byte(visitorID)); err != nil {
+		return err
+	}
+	return w.putRaw(visitorRecordsBucket, visitorRecordKey(visitorID, recordToken, hash), []byte{})
 }
 
 func (w *writeTx) PutChat(c *domain.Chat) error {
@@ -271,7 +274,10 @@ func (w *writeTx) PutChat(c *domain.Chat) error {
 	if err := requireID("chat id", c.ID); err != nil {
 		return err
 	}
-	return w.put(chatsBucket, []byte(c.ID), protoconv.ChatToProto(c))
+	if err := w.put(chatsBucket, []byte(c.ID), protoconv.ChatToProto(c)); err != nil {
+		return err
+	}
+	return w.indexVisitorRecord(c.Visitor.ID, recordChat, c.ID)
 }
 
 // AppendChatEvent checks the seq against the stored events rather than the

@@ -47,6 +47,10 @@ type ReadTx interface {
 	OpenChatRequests(siteID string) ([]*ChatRequest, error)
 	// RoutingDecisions lists a site's latest decisions, newest first.
 	RoutingDecisions(siteID string, limit int) ([]*RoutingDecision, error)
+	// VisitorRecords lists the ids of everything stored about a visitor:
+	// their chats, invitations and chat requests, each in id order. An
+	// unknown visitor has none.
+	VisitorRecords(visitorID string) (chatIDs, invitationIDs, requestIDs []string, err error)
 }
 
 // WriteTx is a ReadTx that also writes. Its reads see its own writes.
@@ -69,6 +73,12 @@ type WriteTx interface {
 	// AppendRoutingDecision records a decision, keeping the latest 1000 of
 	// each site.
 	AppendRoutingDecision(*RoutingDecision) error
+	// EraseVisitor deletes everything stored about a visitor: the visitor,
+	// their session tokens, their chats with all events and idempotency
+	// keys, invitations, chat requests and the routing decisions about
+	// those requests. It checks nothing about their state; that is the
+	// caller's job.
+	EraseVisitor(visitorID string) error
 	// OnCommit registers f to run after the transaction is durable. Hooks of
 	// concurrent updates run one at a time, in commit order, so events
 	// published from them reach subscribers in the order they were stored.

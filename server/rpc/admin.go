@@ -145,3 +145,31 @@ func (s *adminServer) ListRoutingDecisions(ctx context.Context, req *connect.Req
 	}
 	return connect.NewResponse(out), nil
 }
+
+func (s *adminServer) ExportVisitor(ctx context.Context, req *connect.Request[pb.ExportVisitorRequest]) (*connect.Response[pb.ExportVisitorResponse], error) {
+	x, err := s.svc.ExportVisitor(ctx, req.Msg.GetVisitorId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ExportVisitorResponse{Visitor: protoconv.VisitorToProto(x.Visitor)}
+	for _, i := range x.Invitations {
+		out.Invitations = append(out.Invitations, protoconv.InvitationToProto(i))
+	}
+	for _, r := range x.ChatRequests {
+		out.ChatRequests = append(out.ChatRequests, protoconv.ChatRequestToProto(r))
+	}
+	for _, c := range x.Chats {
+		out.Chats = append(out.Chats, protoconv.ChatToProto(c))
+	}
+	for _, ev := range x.ChatEvents {
+		out.ChatEvents = append(out.ChatEvents, protoconv.ChatEventToProto(ev))
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *adminServer) EraseVisitor(ctx context.Context, req *connect.Request[pb.EraseVisitorRequest]) (*connect.Response[pb.EraseVisitorResponse], error) {
+	if err := s.svc.EraseVisitor(ctx, req.Msg.GetVisitorId()); err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.EraseVisitorResponse{}), nil
+}

@@ -22,6 +22,207 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ExportVisitorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId     string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportVisitorRequest) Reset() {
+	*x = ExportVisitorRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportVisitorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportVisitorRequest) ProtoMessage() {}
+
+func (x *ExportVisitorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportVisitorRequest.ProtoReflect.Descriptor instead.
+func (*ExportVisitorRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ExportVisitorRequest) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+type ExportVisitorResponse struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Visitor      *Visitor               `protobuf:"bytes,1,opt,name=visitor,proto3" json:"visitor,omitempty"`
+	Invitations  []*Invitation          `protobuf:"bytes,2,rep,name=invitations,proto3" json:"invitations,omitempty"`
+	ChatRequests []*ChatRequest         `protobuf:"bytes,3,rep,name=chat_requests,json=chatRequests,proto3" json:"chat_requests,omitempty"`
+	Chats        []*Chat                `protobuf:"bytes,4,rep,name=chats,proto3" json:"chats,omitempty"`
+	// Every event of every chat, by chat then sequence.
+	ChatEvents    []*ChatEvent `protobuf:"bytes,5,rep,name=chat_events,json=chatEvents,proto3" json:"chat_events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportVisitorResponse) Reset() {
+	*x = ExportVisitorResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportVisitorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportVisitorResponse) ProtoMessage() {}
+
+func (x *ExportVisitorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportVisitorResponse.ProtoReflect.Descriptor instead.
+func (*ExportVisitorResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ExportVisitorResponse) GetVisitor() *Visitor {
+	if x != nil {
+		return x.Visitor
+	}
+	return nil
+}
+
+func (x *ExportVisitorResponse) GetInvitations() []*Invitation {
+	if x != nil {
+		return x.Invitations
+	}
+	return nil
+}
+
+func (x *ExportVisitorResponse) GetChatRequests() []*ChatRequest {
+	if x != nil {
+		return x.ChatRequests
+	}
+	return nil
+}
+
+func (x *ExportVisitorResponse) GetChats() []*Chat {
+	if x != nil {
+		return x.Chats
+	}
+	return nil
+}
+
+func (x *ExportVisitorResponse) GetChatEvents() []*ChatEvent {
+	if x != nil {
+		return x.ChatEvents
+	}
+	return nil
+}
+
+type EraseVisitorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId     string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseVisitorRequest) Reset() {
+	*x = EraseVisitorRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseVisitorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseVisitorRequest) ProtoMessage() {}
+
+func (x *EraseVisitorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseVisitorRequest.ProtoReflect.Descriptor instead.
+func (*EraseVisitorRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *EraseVisitorRequest) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+type EraseVisitorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseVisitorResponse) Reset() {
+	*x = EraseVisitorResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseVisitorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseVisitorResponse) ProtoMessage() {}
+
+func (x *EraseVisitorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseVisitorResponse.ProtoReflect.Descriptor instead.
+func (*EraseVisitorResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{3}
+}
+
 type ListQueueRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	SiteId        string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
@@ -31,7 +232,7 @@ type ListQueueRequest struct {
 
 func (x *ListQueueRequest) Reset() {
 	*x = ListQueueRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -43,7 +244,7 @@ func (x *ListQueueRequest) String() string {
 func (*ListQueueRequest) ProtoMessage() {}
 
 func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -56,7 +257,7 @@ func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueueRequest.ProtoReflect.Descriptor instead.
 func (*ListQueueRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{0}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListQueueRequest) GetSiteId() string {
@@ -75,7 +276,7 @@ type ListQueueResponse struct {
 
 func (x *ListQueueResponse) Reset() {
 	*x = ListQueueResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -87,7 +288,7 @@ func (x *ListQueueResponse) String() string {
 func (*ListQueueResponse) ProtoMessage() {}
 
 func (x *ListQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -100,7 +301,7 @@ func (x *ListQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueueResponse.ProtoReflect.Descriptor instead.
 func (*ListQueueResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListQueueResponse) GetChatRequests() []*ChatRequest {
@@ -121,7 +322,7 @@ type ListRoutingDecisionsRequest struct {
 
 func (x *ListRoutingDecisionsRequest) Reset() {
 	*x = ListRoutingDecisionsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -133,7 +334,7 @@ func (x *ListRoutingDecisionsRequest) String() string {
 func (*ListRoutingDecisionsRequest) ProtoMessage() {}
 
 func (x *ListRoutingDecisionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -146,7 +347,7 @@ func (x *ListRoutingDecisionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingDecisionsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutingDecisionsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListRoutingDecisionsRequest) GetSiteId() string {
@@ -172,7 +373,7 @@ type ListRoutingDecisionsResponse struct {
 
 func (x *ListRoutingDecisionsResponse) Reset() {
 	*x = ListRoutingDecisionsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -184,7 +385,7 @@ func (x *ListRoutingDecisionsResponse) String() string {
 func (*ListRoutingDecisionsResponse) ProtoMessage() {}
 
 func (x *ListRoutingDecisionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -197,7 +398,7 @@ func (x *ListRoutingDecisionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingDecisionsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutingDecisionsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListRoutingDecisionsResponse) GetDecisions() []*RoutingDecision {
@@ -218,7 +419,7 @@ type CreateSiteRequest struct {
 
 func (x *CreateSiteRequest) Reset() {
 	*x = CreateSiteRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -230,7 +431,7 @@ func (x *CreateSiteRequest) String() string {
 func (*CreateSiteRequest) ProtoMessage() {}
 
 func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -243,7 +444,7 @@ func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteRequest.ProtoReflect.Descriptor instead.
 func (*CreateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateSiteRequest) GetName() string {
@@ -276,7 +477,7 @@ type CreateSiteResponse struct {
 
 func (x *CreateSiteResponse) Reset() {
 	*x = CreateSiteResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -288,7 +489,7 @@ func (x *CreateSiteResponse) String() string {
 func (*CreateSiteResponse) ProtoMessage() {}
 
 func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -301,7 +502,7 @@ func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteResponse.ProtoReflect.Descriptor instead.
 func (*CreateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateSiteResponse) GetSite() *Site {
@@ -320,7 +521,7 @@ type GetSiteRequest struct {
 
 func (x *GetSiteRequest) Reset() {
 	*x = GetSiteRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -332,7 +533,7 @@ func (x *GetSiteRequest) String() string {
 func (*GetSiteRequest) ProtoMessage() {}
 
 func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -345,7 +546,7 @@ func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetSiteRequest) GetSiteId() string {
@@ -364,7 +565,7 @@ type GetSiteResponse struct {
 
 func (x *GetSiteResponse) Reset() {
 	*x = GetSiteResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -376,7 +577,7 @@ func (x *GetSiteResponse) String() string {
 func (*GetSiteResponse) ProtoMessage() {}
 
 func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -389,7 +590,7 @@ func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetSiteResponse) GetSite() *Site {
@@ -407,7 +608,7 @@ type ListSitesRequest struct {
 
 func (x *ListSitesRequest) Reset() {
 	*x = ListSitesRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +620,7 @@ func (x *ListSitesRequest) String() string {
 func (*ListSitesRequest) ProtoMessage() {}
 
 func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +633,7 @@ func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesRequest.ProtoReflect.Descriptor instead.
 func (*ListSitesRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{12}
 }
 
 type ListSitesResponse struct {
@@ -444,7 +645,7 @@ type ListSitesResponse struct {
 
 func (x *ListSitesResponse) Reset() {
 	*x = ListSitesResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +657,7 @@ func (x *ListSitesResponse) String() string {
 func (*ListSitesResponse) ProtoMessage() {}
 
 func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +670,7 @@ func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesResponse.ProtoReflect.Descriptor instead.
 func (*ListSitesResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListSitesResponse) GetSites() []*Site {
@@ -491,7 +692,7 @@ type UpdateSiteRequest struct {
 
 func (x *UpdateSiteRequest) Reset() {
 	*x = UpdateSiteRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +704,7 @@ func (x *UpdateSiteRequest) String() string {
 func (*UpdateSiteRequest) ProtoMessage() {}
 
 func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +717,7 @@ func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{10}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateSiteRequest) GetSite() *Site {
@@ -542,7 +743,7 @@ type UpdateSiteResponse struct {
 
 func (x *UpdateSiteResponse) Reset() {
 	*x = UpdateSiteResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -554,7 +755,7 @@ func (x *UpdateSiteResponse) String() string {
 func (*UpdateSiteResponse) ProtoMessage() {}
 
 func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,7 +768,7 @@ func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{11}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateSiteResponse) GetSite() *Site {
@@ -588,7 +789,7 @@ type CreateAgentRequest struct {
 
 func (x *CreateAgentRequest) Reset() {
 	*x = CreateAgentRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +801,7 @@ func (x *CreateAgentRequest) String() string {
 func (*CreateAgentRequest) ProtoMessage() {}
 
 func (x *CreateAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +814,7 @@ func (x *CreateAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentRequest.ProtoReflect.Descriptor instead.
 func (*CreateAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{12}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateAgentRequest) GetDisplayName() string {
@@ -646,7 +847,7 @@ type CreateAgentResponse struct {
 
 func (x *CreateAgentResponse) Reset() {
 	*x = CreateAgentResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +859,7 @@ func (x *CreateAgentResponse) String() string {
 func (*CreateAgentResponse) ProtoMessage() {}
 
 func (x *CreateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +872,7 @@ func (x *CreateAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentResponse.ProtoReflect.Descriptor instead.
 func (*CreateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{13}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateAgentResponse) GetAgent() *Agent {
@@ -690,7 +891,7 @@ type GetAgentRequest struct {
 
 func (x *GetAgentRequest) Reset() {
 	*x = GetAgentRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -702,7 +903,7 @@ func (x *GetAgentRequest) String() string {
 func (*GetAgentRequest) ProtoMessage() {}
 
 func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -715,7 +916,7 @@ func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentRequest.ProtoReflect.Descriptor instead.
 func (*GetAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{14}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetAgentRequest) GetAgentId() string {
@@ -734,7 +935,7 @@ type GetAgentResponse struct {
 
 func (x *GetAgentResponse) Reset() {
 	*x = GetAgentResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -746,7 +947,7 @@ func (x *GetAgentResponse) String() string {
 func (*GetAgentResponse) ProtoMessage() {}
 
 func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -759,7 +960,7 @@ func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentResponse.ProtoReflect.Descriptor instead.
 func (*GetAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{15}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetAgentResponse) GetAgent() *Agent {
@@ -779,7 +980,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +992,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +1005,7 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{16}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListAgentsRequest) GetSiteId() string {
@@ -823,7 +1024,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -835,7 +1036,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -848,7 +1049,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{17}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*Agent {
@@ -870,7 +1071,7 @@ type UpdateAgentRequest struct {
 
 func (x *UpdateAgentRequest) Reset() {
 	*x = UpdateAgentRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -882,7 +1083,7 @@ func (x *UpdateAgentRequest) String() string {
 func (*UpdateAgentRequest) ProtoMessage() {}
 
 func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -895,7 +1096,7 @@ func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgentRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{18}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateAgentRequest) GetAgent() *Agent {
@@ -921,7 +1122,7 @@ type UpdateAgentResponse struct {
 
 func (x *UpdateAgentResponse) Reset() {
 	*x = UpdateAgentResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1134,7 @@ func (x *UpdateAgentResponse) String() string {
 func (*UpdateAgentResponse) ProtoMessage() {}
 
 func (x *UpdateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1147,7 @@ func (x *UpdateAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgentResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{19}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UpdateAgentResponse) GetAgent() *Agent {
@@ -965,7 +1166,7 @@ type ListOnlineVisitorsRequest struct {
 
 func (x *ListOnlineVisitorsRequest) Reset() {
 	*x = ListOnlineVisitorsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1178,7 @@ func (x *ListOnlineVisitorsRequest) String() string {
 func (*ListOnlineVisitorsRequest) ProtoMessage() {}
 
 func (x *ListOnlineVisitorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1191,7 @@ func (x *ListOnlineVisitorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOnlineVisitorsRequest.ProtoReflect.Descriptor instead.
 func (*ListOnlineVisitorsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{20}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListOnlineVisitorsRequest) GetSiteId() string {
@@ -1009,7 +1210,7 @@ type ListOnlineVisitorsResponse struct {
 
 func (x *ListOnlineVisitorsResponse) Reset() {
 	*x = ListOnlineVisitorsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1222,7 @@ func (x *ListOnlineVisitorsResponse) String() string {
 func (*ListOnlineVisitorsResponse) ProtoMessage() {}
 
 func (x *ListOnlineVisitorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1235,7 @@ func (x *ListOnlineVisitorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOnlineVisitorsResponse.ProtoReflect.Descriptor instead.
 func (*ListOnlineVisitorsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{21}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListOnlineVisitorsResponse) GetVisitors() []*VisitorPresence {
@@ -1048,7 +1249,21 @@ var File_proactivechat_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1cproactivechat/v1/agent.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"+\n" +
+	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"5\n" +
+	"\x14ExportVisitorRequest\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\xbc\x02\n" +
+	"\x15ExportVisitorResponse\x123\n" +
+	"\avisitor\x18\x01 \x01(\v2\x19.proactivechat.v1.VisitorR\avisitor\x12>\n" +
+	"\vinvitations\x18\x02 \x03(\v2\x1c.proactivechat.v1.InvitationR\vinvitations\x12B\n" +
+	"\rchat_requests\x18\x03 \x03(\v2\x1d.proactivechat.v1.ChatRequestR\fchatRequests\x12,\n" +
+	"\x05chats\x18\x04 \x03(\v2\x16.proactivechat.v1.ChatR\x05chats\x12<\n" +
+	"\vchat_events\x18\x05 \x03(\v2\x1b.proactivechat.v1.ChatEventR\n" +
+	"chatEvents\"4\n" +
+	"\x13EraseVisitorRequest\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\x16\n" +
+	"\x14EraseVisitorResponse\"+\n" +
 	"\x10ListQueueRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\"W\n" +
 	"\x11ListQueueResponse\x12B\n" +
@@ -1100,7 +1315,7 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x19ListOnlineVisitorsRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\"[\n" +
 	"\x1aListOnlineVisitorsResponse\x12=\n" +
-	"\bvisitors\x18\x01 \x03(\v2!.proactivechat.v1.VisitorPresenceR\bvisitors2\xab\b\n" +
+	"\bvisitors\x18\x01 \x03(\v2!.proactivechat.v1.VisitorPresenceR\bvisitors2\xf6\t\n" +
 	"\fAdminService\x12W\n" +
 	"\n" +
 	"CreateSite\x12#.proactivechat.v1.CreateSiteRequest\x1a$.proactivechat.v1.CreateSiteResponse\x12S\n" +
@@ -1115,7 +1330,9 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\vUpdateAgent\x12$.proactivechat.v1.UpdateAgentRequest\x1a%.proactivechat.v1.UpdateAgentResponse\x12t\n" +
 	"\x12ListOnlineVisitors\x12+.proactivechat.v1.ListOnlineVisitorsRequest\x1a,.proactivechat.v1.ListOnlineVisitorsResponse\"\x03\x90\x02\x01\x12Y\n" +
 	"\tListQueue\x12\".proactivechat.v1.ListQueueRequest\x1a#.proactivechat.v1.ListQueueResponse\"\x03\x90\x02\x01\x12z\n" +
-	"\x14ListRoutingDecisions\x12-.proactivechat.v1.ListRoutingDecisionsRequest\x1a..proactivechat.v1.ListRoutingDecisionsResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\x14ListRoutingDecisions\x12-.proactivechat.v1.ListRoutingDecisionsRequest\x1a..proactivechat.v1.ListRoutingDecisionsResponse\"\x03\x90\x02\x01\x12e\n" +
+	"\rExportVisitor\x12&.proactivechat.v1.ExportVisitorRequest\x1a'.proactivechat.v1.ExportVisitorResponse\"\x03\x90\x02\x01\x12b\n" +
+	"\fEraseVisitor\x12%.proactivechat.v1.EraseVisitorRequest\x1a&.proactivechat.v1.EraseVisitorResponse\"\x03\x90\x02\x02BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_admin_service_proto_rawDescOnce sync.Once
@@ -1129,82 +1346,99 @@ func file_proactivechat_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_admin_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_proactivechat_v1_admin_service_proto_goTypes = []any{
-	(*ListQueueRequest)(nil),             // 0: proactivechat.v1.ListQueueRequest
-	(*ListQueueResponse)(nil),            // 1: proactivechat.v1.ListQueueResponse
-	(*ListRoutingDecisionsRequest)(nil),  // 2: proactivechat.v1.ListRoutingDecisionsRequest
-	(*ListRoutingDecisionsResponse)(nil), // 3: proactivechat.v1.ListRoutingDecisionsResponse
-	(*CreateSiteRequest)(nil),            // 4: proactivechat.v1.CreateSiteRequest
-	(*CreateSiteResponse)(nil),           // 5: proactivechat.v1.CreateSiteResponse
-	(*GetSiteRequest)(nil),               // 6: proactivechat.v1.GetSiteRequest
-	(*GetSiteResponse)(nil),              // 7: proactivechat.v1.GetSiteResponse
-	(*ListSitesRequest)(nil),             // 8: proactivechat.v1.ListSitesRequest
-	(*ListSitesResponse)(nil),            // 9: proactivechat.v1.ListSitesResponse
-	(*UpdateSiteRequest)(nil),            // 10: proactivechat.v1.UpdateSiteRequest
-	(*UpdateSiteResponse)(nil),           // 11: proactivechat.v1.UpdateSiteResponse
-	(*CreateAgentRequest)(nil),           // 12: proactivechat.v1.CreateAgentRequest
-	(*CreateAgentResponse)(nil),          // 13: proactivechat.v1.CreateAgentResponse
-	(*GetAgentRequest)(nil),              // 14: proactivechat.v1.GetAgentRequest
-	(*GetAgentResponse)(nil),             // 15: proactivechat.v1.GetAgentResponse
-	(*ListAgentsRequest)(nil),            // 16: proactivechat.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),           // 17: proactivechat.v1.ListAgentsResponse
-	(*UpdateAgentRequest)(nil),           // 18: proactivechat.v1.UpdateAgentRequest
-	(*UpdateAgentResponse)(nil),          // 19: proactivechat.v1.UpdateAgentResponse
-	(*ListOnlineVisitorsRequest)(nil),    // 20: proactivechat.v1.ListOnlineVisitorsRequest
-	(*ListOnlineVisitorsResponse)(nil),   // 21: proactivechat.v1.ListOnlineVisitorsResponse
-	(*ChatRequest)(nil),                  // 22: proactivechat.v1.ChatRequest
-	(*RoutingDecision)(nil),              // 23: proactivechat.v1.RoutingDecision
-	(*ProactiveChatSettings)(nil),        // 24: proactivechat.v1.ProactiveChatSettings
-	(*Site)(nil),                         // 25: proactivechat.v1.Site
-	(*fieldmaskpb.FieldMask)(nil),        // 26: google.protobuf.FieldMask
-	(*Agent)(nil),                        // 27: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),              // 28: proactivechat.v1.VisitorPresence
+	(*ExportVisitorRequest)(nil),         // 0: proactivechat.v1.ExportVisitorRequest
+	(*ExportVisitorResponse)(nil),        // 1: proactivechat.v1.ExportVisitorResponse
+	(*EraseVisitorRequest)(nil),          // 2: proactivechat.v1.EraseVisitorRequest
+	(*EraseVisitorResponse)(nil),         // 3: proactivechat.v1.EraseVisitorResponse
+	(*ListQueueRequest)(nil),             // 4: proactivechat.v1.ListQueueRequest
+	(*ListQueueResponse)(nil),            // 5: proactivechat.v1.ListQueueResponse
+	(*ListRoutingDecisionsRequest)(nil),  // 6: proactivechat.v1.ListRoutingDecisionsRequest
+	(*ListRoutingDecisionsResponse)(nil), // 7: proactivechat.v1.ListRoutingDecisionsResponse
+	(*CreateSiteRequest)(nil),            // 8: proactivechat.v1.CreateSiteRequest
+	(*CreateSiteResponse)(nil),           // 9: proactivechat.v1.CreateSiteResponse
+	(*GetSiteRequest)(nil),               // 10: proactivechat.v1.GetSiteRequest
+	(*GetSiteResponse)(nil),              // 11: proactivechat.v1.GetSiteResponse
+	(*ListSitesRequest)(nil),             // 12: proactivechat.v1.ListSitesRequest
+	(*ListSitesResponse)(nil),            // 13: proactivechat.v1.ListSitesResponse
+	(*UpdateSiteRequest)(nil),            // 14: proactivechat.v1.UpdateSiteRequest
+	(*UpdateSiteResponse)(nil),           // 15: proactivechat.v1.UpdateSiteResponse
+	(*CreateAgentRequest)(nil),           // 16: proactivechat.v1.CreateAgentRequest
+	(*CreateAgentResponse)(nil),          // 17: proactivechat.v1.CreateAgentResponse
+	(*GetAgentRequest)(nil),              // 18: proactivechat.v1.GetAgentRequest
+	(*GetAgentResponse)(nil),             // 19: proactivechat.v1.GetAgentResponse
+	(*ListAgentsRequest)(nil),            // 20: proactivechat.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),           // 21: proactivechat.v1.ListAgentsResponse
+	(*UpdateAgentRequest)(nil),           // 22: proactivechat.v1.UpdateAgentRequest
+	(*UpdateAgentResponse)(nil),          // 23: proactivechat.v1.UpdateAgentResponse
+	(*ListOnlineVisitorsRequest)(nil),    // 24: proactivechat.v1.ListOnlineVisitorsRequest
+	(*ListOnlineVisitorsResponse)(nil),   // 25: proactivechat.v1.ListOnlineVisitorsResponse
+	(*Visitor)(nil),                      // 26: proactivechat.v1.Visitor
+	(*Invitation)(nil),                   // 27: proactivechat.v1.Invitation
+	(*ChatRequest)(nil),                  // 28: proactivechat.v1.ChatRequest
+	(*Chat)(nil),                         // 29: proactivechat.v1.Chat
+	(*ChatEvent)(nil),                    // 30: proactivechat.v1.ChatEvent
+	(*RoutingDecision)(nil),              // 31: proactivechat.v1.RoutingDecision
+	(*ProactiveChatSettings)(nil),        // 32: proactivechat.v1.ProactiveChatSettings
+	(*Site)(nil),                         // 33: proactivechat.v1.Site
+	(*fieldmaskpb.FieldMask)(nil),        // 34: google.protobuf.FieldMask
+	(*Agent)(nil),                        // 35: proactivechat.v1.Agent
+	(*VisitorPresence)(nil),              // 36: proactivechat.v1.VisitorPresence
 }
 var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
-	22, // 0: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	23, // 1: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
-	24, // 2: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	25, // 3: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
-	25, // 4: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
-	25, // 5: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
-	25, // 6: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
-	26, // 7: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	25, // 8: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
-	27, // 9: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	27, // 10: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	27, // 11: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
-	27, // 12: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
-	26, // 13: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	27, // 14: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	28, // 15: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
-	4,  // 16: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
-	6,  // 17: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
-	8,  // 18: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
-	10, // 19: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
-	12, // 20: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
-	14, // 21: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
-	16, // 22: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
-	18, // 23: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
-	20, // 24: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
-	0,  // 25: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
-	2,  // 26: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
-	5,  // 27: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
-	7,  // 28: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
-	9,  // 29: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
-	11, // 30: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
-	13, // 31: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
-	15, // 32: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
-	17, // 33: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
-	19, // 34: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
-	21, // 35: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
-	1,  // 36: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
-	3,  // 37: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
-	27, // [27:38] is the sub-list for method output_type
-	16, // [16:27] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	26, // 0: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
+	27, // 1: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
+	28, // 2: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	29, // 3: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
+	30, // 4: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
+	28, // 5: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	31, // 6: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
+	32, // 7: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	33, // 8: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
+	33, // 9: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
+	33, // 10: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
+	33, // 11: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
+	34, // 12: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	33, // 13: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
+	35, // 14: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	35, // 15: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	35, // 16: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
+	35, // 17: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
+	34, // 18: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	35, // 19: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	36, // 20: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
+	8,  // 21: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
+	10, // 22: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
+	12, // 23: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
+	14, // 24: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
+	16, // 25: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
+	18, // 26: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
+	20, // 27: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
+	22, // 28: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
+	24, // 29: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
+	4,  // 30: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
+	6,  // 31: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
+	0,  // 32: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
+	2,  // 33: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
+	9,  // 34: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
+	11, // 35: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
+	13, // 36: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
+	15, // 37: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
+	17, // 38: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
+	19, // 39: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
+	21, // 40: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
+	23, // 41: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
+	25, // 42: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
+	5,  // 43: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
+	7,  // 44: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
+	1,  // 45: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
+	3,  // 46: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
+	34, // [34:47] is the sub-list for method output_type
+	21, // [21:34] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_admin_service_proto_init() }
@@ -1213,6 +1447,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 		return
 	}
 	file_proactivechat_v1_agent_proto_init()
+	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_engagement_proto_init()
 	file_proactivechat_v1_site_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
@@ -1222,7 +1457,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_admin_service_proto_rawDesc), len(file_proactivechat_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

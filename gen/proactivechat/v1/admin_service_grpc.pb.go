@@ -30,6 +30,8 @@ const (
 	AdminService_ListOnlineVisitors_FullMethodName   = "/proactivechat.v1.AdminService/ListOnlineVisitors"
 	AdminService_ListQueue_FullMethodName            = "/proactivechat.v1.AdminService/ListQueue"
 	AdminService_ListRoutingDecisions_FullMethodName = "/proactivechat.v1.AdminService/ListRoutingDecisions"
+	AdminService_ExportVisitor_FullMethodName        = "/proactivechat.v1.AdminService/ExportVisitor"
+	AdminService_EraseVisitor_FullMethodName         = "/proactivechat.v1.AdminService/EraseVisitor"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -58,6 +60,15 @@ type AdminServiceClient interface {
 	ListQueue(ctx context.Context, in *ListQueueRequest, opts ...grpc.CallOption) (*ListQueueResponse, error)
 	// ListRoutingDecisions is a site's recent routing decisions, newest first.
 	ListRoutingDecisions(ctx context.Context, in *ListRoutingDecisionsRequest, opts ...grpc.CallOption) (*ListRoutingDecisionsResponse, error)
+	// ExportVisitor returns everything stored about one visitor: the visitor
+	// record, their invitations, chat requests (with form values) and chats
+	// with all their events.
+	ExportVisitor(ctx context.Context, in *ExportVisitorRequest, opts ...grpc.CallOption) (*ExportVisitorResponse, error)
+	// EraseVisitor deletes everything stored about one visitor, for good. It
+	// fails with FAILED_PRECONDITION while the visitor is online, in an active
+	// chat, queued or invited: end that first. The visitor's old session token
+	// then starts a new session.
+	EraseVisitor(ctx context.Context, in *EraseVisitorRequest, opts ...grpc.CallOption) (*EraseVisitorResponse, error)
 }
 
 type adminServiceClient struct {
@@ -178,6 +189,26 @@ func (c *adminServiceClient) ListRoutingDecisions(ctx context.Context, in *ListR
 	return out, nil
 }
 
+func (c *adminServiceClient) ExportVisitor(ctx context.Context, in *ExportVisitorRequest, opts ...grpc.CallOption) (*ExportVisitorResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportVisitorResponse)
+	err := c.cc.Invoke(ctx, AdminService_ExportVisitor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) EraseVisitor(ctx context.Context, in *EraseVisitorRequest, opts ...grpc.CallOption) (*EraseVisitorResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EraseVisitorResponse)
+	err := c.cc.Invoke(ctx, AdminService_EraseVisitor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -204,6 +235,15 @@ type AdminServiceServer interface {
 	ListQueue(context.Context, *ListQueueRequest) (*ListQueueResponse, error)
 	// ListRoutingDecisions is a site's recent routing decisions, newest first.
 	ListRoutingDecisions(context.Context, *ListRoutingDecisionsRequest) (*ListRoutingDecisionsResponse, error)
+	// ExportVisitor returns everything stored about one visitor: the visitor
+	// record, their invitations, chat requests (with form values) and chats
+	// with all their events.
+	ExportVisitor(context.Context, *ExportVisitorRequest) (*ExportVisitorResponse, error)
+	// EraseVisitor deletes everything stored about one visitor, for good. It
+	// fails with FAILED_PRECONDITION while the visitor is online, in an active
+	// chat, queued or invited: end that first. The visitor's old session token
+	// then starts a new session.
+	EraseVisitor(context.Context, *EraseVisitorRequest) (*EraseVisitorResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -246,6 +286,12 @@ func (UnimplementedAdminServiceServer) ListQueue(context.Context, *ListQueueRequ
 }
 func (UnimplementedAdminServiceServer) ListRoutingDecisions(context.Context, *ListRoutingDecisionsRequest) (*ListRoutingDecisionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRoutingDecisions not implemented")
+}
+func (UnimplementedAdminServiceServer) ExportVisitor(context.Context, *ExportVisitorRequest) (*ExportVisitorResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportVisitor not implemented")
+}
+func (UnimplementedAdminServiceServer) EraseVisitor(context.Context, *EraseVisitorRequest) (*EraseVisitorResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EraseVisitor not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -466,6 +512,42 @@ func _AdminService_ListRoutingDecisions_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ExportVisitor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportVisitorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ExportVisitor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ExportVisitor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ExportVisitor(ctx, req.(*ExportVisitorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_EraseVisitor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EraseVisitorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).EraseVisitor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_EraseVisitor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).EraseVisitor(ctx, req.(*EraseVisitorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -516,6 +598,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListRoutingDecisions",
 			Handler:    _AdminService_ListRoutingDecisions_Handler,
+		},
+		{
+			MethodName: "ExportVisitor",
+			Handler:    _AdminService_ExportVisitor_Handler,
+		},
+		{
+			MethodName: "EraseVisitor",
+			Handler:    _AdminService_EraseVisitor_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

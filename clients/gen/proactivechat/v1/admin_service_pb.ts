@@ -8,11 +8,13 @@ import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
 import type { Agent } from "./agent_pb";
 import { file_proactivechat_v1_agent } from "./agent_pb";
-import type { ChatRequest, RoutingDecision } from "./engagement_pb";
+import type { Chat, ChatEvent } from "./chat_pb";
+import { file_proactivechat_v1_chat } from "./chat_pb";
+import type { ChatRequest, Invitation, RoutingDecision } from "./engagement_pb";
 import { file_proactivechat_v1_engagement } from "./engagement_pb";
 import type { ProactiveChatSettings, Site } from "./site_pb";
 import { file_proactivechat_v1_site } from "./site_pb";
-import type { VisitorPresence } from "./visitor_pb";
+import type { Visitor, VisitorPresence } from "./visitor_pb";
 import { file_proactivechat_v1_visitor } from "./visitor_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -20,7 +22,93 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/admin_service.proto.
  */
 export const file_proactivechat_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiIwoQTGlzdFF1ZXVlUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIkkKEUxpc3RRdWV1ZVJlc3BvbnNlEjQKDWNoYXRfcmVxdWVzdHMYASADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0IkEKG0xpc3RSb3V0aW5nRGVjaXNpb25zUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSJUChxMaXN0Um91dGluZ0RlY2lzaW9uc1Jlc3BvbnNlEjQKCWRlY2lzaW9ucxgBIAMoCzIhLnByb2FjdGl2ZWNoYXQudjEuUm91dGluZ0RlY2lzaW9uInsKEUNyZWF0ZVNpdGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAIgAygJEj8KDnByb2FjdGl2ZV9jaGF0GAMgASgLMicucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0U2V0dGluZ3MiOgoSQ3JlYXRlU2l0ZVJlc3BvbnNlEiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiIQoOR2V0U2l0ZVJlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCSI3Cg9HZXRTaXRlUmVzcG9uc2USJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZSISChBMaXN0U2l0ZXNSZXF1ZXN0IjoKEUxpc3RTaXRlc1Jlc3BvbnNlEiUKBXNpdGVzGAEgAygLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlImoKEVVwZGF0ZVNpdGVSZXF1ZXN0EiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjoKElVwZGF0ZVNpdGVSZXNwb25zZRIkCgRzaXRlGAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlIloKEkNyZWF0ZUFnZW50UmVxdWVzdBIUCgxkaXNwbGF5X25hbWUYASABKAkSEAoIc2l0ZV9pZHMYAiADKAkSHAoUbWF4X2NvbmN1cnJlbnRfY2hhdHMYAyABKA0iPQoTQ3JlYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiIwoPR2V0QWdlbnRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjoKEEdldEFnZW50UmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IiQKEUxpc3RBZ2VudHNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiPQoSTGlzdEFnZW50c1Jlc3BvbnNlEicKBmFnZW50cxgBIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQibQoSVXBkYXRlQWdlbnRSZXF1ZXN0EiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPQoTVXBkYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiLAoZTGlzdE9ubGluZVZpc2l0b3JzUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIlEKGkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlEjMKCHZpc2l0b3JzGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2UyqwgKDEFkbWluU2VydmljZRJXCgpDcmVhdGVTaXRlEiMucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVTaXRlUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlU2l0ZVJlc3BvbnNlElMKB0dldFNpdGUSIC5wcm9hY3RpdmVjaGF0LnYxLkdldFNpdGVSZXF1ZXN0GiEucHJvYWN0aXZlY2hhdC52MS5HZXRTaXRlUmVzcG9uc2UiA5ACARJZCglMaXN0U2l0ZXMSIi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RTaXRlc1JlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RTaXRlc1Jlc3BvbnNlIgOQAgESVwoKVXBkYXRlU2l0ZRIjLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlU2l0ZVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZVNpdGVSZXNwb25zZRJaCgtDcmVhdGVBZ2VudBIkLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQWdlbnRSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFJlc3BvbnNlElYKCEdldEFnZW50EiEucHJvYWN0aXZlY2hhdC52MS5HZXRBZ2VudFJlcXVlc3QaIi5wcm9hY3RpdmVjaGF0LnYxLkdldEFnZW50UmVzcG9uc2UiA5ACARJcCgpMaXN0QWdlbnRzEiMucHJvYWN0aXZlY2hhdC52MS5MaXN0QWdlbnRzUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuTGlzdEFnZW50c1Jlc3BvbnNlIgOQAgESWgoLVXBkYXRlQWdlbnQSJC5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZUFnZW50UmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlQWdlbnRSZXNwb25zZRJ0ChJMaXN0T25saW5lVmlzaXRvcnMSKy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RPbmxpbmVWaXNpdG9yc1JlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlIgOQAgESWQoJTGlzdFF1ZXVlEiIucHJvYWN0aXZlY2hhdC52MS5MaXN0UXVldWVSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5MaXN0UXVldWVSZXNwb25zZSIDkAIBEnoKFExpc3RSb3V0aW5nRGVjaXNpb25zEi0ucHJvYWN0aXZlY2hhdC52MS5MaXN0Um91dGluZ0RlY2lzaW9uc1JlcXVlc3QaLi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RSb3V0aW5nRGVjaXNpb25zUmVzcG9uc2UiA5ACAUJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_field_mask, file_proactivechat_v1_agent, file_proactivechat_v1_engagement, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
+  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiKgoURXhwb3J0VmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSKFAgoVRXhwb3J0VmlzaXRvclJlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3ISMQoLaW52aXRhdGlvbnMYAiADKAsyHC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb24SNAoNY2hhdF9yZXF1ZXN0cxgDIAMoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSJQoFY2hhdHMYBCADKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQSMAoLY2hhdF9ldmVudHMYBSADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudCIpChNFcmFzZVZpc2l0b3JSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkiFgoURXJhc2VWaXNpdG9yUmVzcG9uc2UiIwoQTGlzdFF1ZXVlUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIkkKEUxpc3RRdWV1ZVJlc3BvbnNlEjQKDWNoYXRfcmVxdWVzdHMYASADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0IkEKG0xpc3RSb3V0aW5nRGVjaXNpb25zUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSJUChxMaXN0Um91dGluZ0RlY2lzaW9uc1Jlc3BvbnNlEjQKCWRlY2lzaW9ucxgBIAMoCzIhLnByb2FjdGl2ZWNoYXQudjEuUm91dGluZ0RlY2lzaW9uInsKEUNyZWF0ZVNpdGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAIgAygJEj8KDnByb2FjdGl2ZV9jaGF0GAMgASgLMicucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0U2V0dGluZ3MiOgoSQ3JlYXRlU2l0ZVJlc3BvbnNlEiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiIQoOR2V0U2l0ZVJlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCSI3Cg9HZXRTaXRlUmVzcG9uc2USJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZSISChBMaXN0U2l0ZXNSZXF1ZXN0IjoKEUxpc3RTaXRlc1Jlc3BvbnNlEiUKBXNpdGVzGAEgAygLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlImoKEVVwZGF0ZVNpdGVSZXF1ZXN0EiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjoKElVwZGF0ZVNpdGVSZXNwb25zZRIkCgRzaXRlGAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlIloKEkNyZWF0ZUFnZW50UmVxdWVzdBIUCgxkaXNwbGF5X25hbWUYASABKAkSEAoIc2l0ZV9pZHMYAiADKAkSHAoUbWF4X2NvbmN1cnJlbnRfY2hhdHMYAyABKA0iPQoTQ3JlYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiIwoPR2V0QWdlbnRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjoKEEdldEFnZW50UmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IiQKEUxpc3RBZ2VudHNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiPQoSTGlzdEFnZW50c1Jlc3BvbnNlEicKBmFnZW50cxgBIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQibQoSVXBkYXRlQWdlbnRSZXF1ZXN0EiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPQoTVXBkYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiLAoZTGlzdE9ubGluZVZpc2l0b3JzUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIlEKGkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlEjMKCHZpc2l0b3JzGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2Uy9gkKDEFkbWluU2VydmljZRJXCgpDcmVhdGVTaXRlEiMucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVTaXRlUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlU2l0ZVJlc3BvbnNlElMKB0dldFNpdGUSIC5wcm9hY3RpdmVjaGF0LnYxLkdldFNpdGVSZXF1ZXN0GiEucHJvYWN0aXZlY2hhdC52MS5HZXRTaXRlUmVzcG9uc2UiA5ACARJZCglMaXN0U2l0ZXMSIi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RTaXRlc1JlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RTaXRlc1Jlc3BvbnNlIgOQAgESVwoKVXBkYXRlU2l0ZRIjLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlU2l0ZVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZVNpdGVSZXNwb25zZRJaCgtDcmVhdGVBZ2VudBIkLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQWdlbnRSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFJlc3BvbnNlElYKCEdldEFnZW50EiEucHJvYWN0aXZlY2hhdC52MS5HZXRBZ2VudFJlcXVlc3QaIi5wcm9hY3RpdmVjaGF0LnYxLkdldEFnZW50UmVzcG9uc2UiA5ACARJcCgpMaXN0QWdlbnRzEiMucHJvYWN0aXZlY2hhdC52MS5MaXN0QWdlbnRzUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuTGlzdEFnZW50c1Jlc3BvbnNlIgOQAgESWgoLVXBkYXRlQWdlbnQSJC5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZUFnZW50UmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlQWdlbnRSZXNwb25zZRJ0ChJMaXN0T25saW5lVmlzaXRvcnMSKy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RPbmxpbmVWaXNpdG9yc1JlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlIgOQAgESWQoJTGlzdFF1ZXVlEiIucHJvYWN0aXZlY2hhdC52MS5MaXN0UXVldWVSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5MaXN0UXVldWVSZXNwb25zZSIDkAIBEnoKFExpc3RSb3V0aW5nRGVjaXNpb25zEi0ucHJvYWN0aXZlY2hhdC52MS5MaXN0Um91dGluZ0RlY2lzaW9uc1JlcXVlc3QaLi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RSb3V0aW5nRGVjaXNpb25zUmVzcG9uc2UiA5ACARJlCg1FeHBvcnRWaXNpdG9yEiYucHJvYWN0aXZlY2hhdC52MS5FeHBvcnRWaXNpdG9yUmVxdWVzdBonLnByb2FjdGl2ZWNoYXQudjEuRXhwb3J0VmlzaXRvclJlc3BvbnNlIgOQAgESYgoMRXJhc2VWaXNpdG9yEiUucHJvYWN0aXZlY2hhdC52MS5FcmFzZVZpc2l0b3JSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5FcmFzZVZpc2l0b3JSZXNwb25zZSIDkAICQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_field_mask, file_proactivechat_v1_agent, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
+
+/**
+ * @generated from message proactivechat.v1.ExportVisitorRequest
+ */
+export type ExportVisitorRequest = Message<"proactivechat.v1.ExportVisitorRequest"> & {
+  /**
+   * @generated from field: string visitor_id = 1;
+   */
+  visitorId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ExportVisitorRequest.
+ * Use `create(ExportVisitorRequestSchema)` to create a new message.
+ */
+export const ExportVisitorRequestSchema: GenMessage<ExportVisitorRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 0);
+
+/**
+ * @generated from message proactivechat.v1.ExportVisitorResponse
+ */
+export type ExportVisitorResponse = Message<"proactivechat.v1.ExportVisitorResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.Visitor visitor = 1;
+   */
+  visitor?: Visitor | undefined;
+
+  /**
+   * @generated from field: repeated proactivechat.v1.Invitation invitations = 2;
+   */
+  invitations: Invitation[];
+
+  /**
+   * @generated from field: repeated proactivechat.v1.ChatRequest chat_requests = 3;
+   */
+  chatRequests: ChatRequest[];
+
+  /**
+   * @generated from field: repeated proactivechat.v1.Chat chats = 4;
+   */
+  chats: Chat[];
+
+  /**
+   * Every event of every chat, by chat then sequence.
+   *
+   * @generated from field: repeated proactivechat.v1.ChatEvent chat_events = 5;
+   */
+  chatEvents: ChatEvent[];
+};
+
+/**
+ * Describes the message proactivechat.v1.ExportVisitorResponse.
+ * Use `create(ExportVisitorResponseSchema)` to create a new message.
+ */
+export const ExportVisitorResponseSchema: GenMessage<ExportVisitorResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 1);
+
+/**
+ * @generated from message proactivechat.v1.EraseVisitorRequest
+ */
+export type EraseVisitorRequest = Message<"proactivechat.v1.EraseVisitorRequest"> & {
+  /**
+   * @generated from field: string visitor_id = 1;
+   */
+  visitorId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.EraseVisitorRequest.
+ * Use `create(EraseVisitorRequestSchema)` to create a new message.
+ */
+export const EraseVisitorRequestSchema: GenMessage<EraseVisitorRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 2);
+
+/**
+ * @generated from message proactivechat.v1.EraseVisitorResponse
+ */
+export type EraseVisitorResponse = Message<"proactivechat.v1.EraseVisitorResponse"> & {
+};
+
+/**
+ * Describes the message proactivechat.v1.EraseVisitorResponse.
+ * Use `create(EraseVisitorResponseSchema)` to create a new message.
+ */
+export const EraseVisitorResponseSchema: GenMessage<EraseVisitorResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 3);
 
 /**
  * @generated from message proactivechat.v1.ListQueueRequest
@@ -37,7 +125,7 @@ export type ListQueueRequest = Message<"proactivechat.v1.ListQueueRequest"> & {
  * Use `create(ListQueueRequestSchema)` to create a new message.
  */
 export const ListQueueRequestSchema: GenMessage<ListQueueRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 0);
+  messageDesc(file_proactivechat_v1_admin_service, 4);
 
 /**
  * @generated from message proactivechat.v1.ListQueueResponse
@@ -54,7 +142,7 @@ export type ListQueueResponse = Message<"proactivechat.v1.ListQueueResponse"> & 
  * Use `create(ListQueueResponseSchema)` to create a new message.
  */
 export const ListQueueResponseSchema: GenMessage<ListQueueResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 1);
+  messageDesc(file_proactivechat_v1_admin_service, 5);
 
 /**
  * @generated from message proactivechat.v1.ListRoutingDecisionsRequest
@@ -78,7 +166,7 @@ export type ListRoutingDecisionsRequest = Message<"proactivechat.v1.ListRoutingD
  * Use `create(ListRoutingDecisionsRequestSchema)` to create a new message.
  */
 export const ListRoutingDecisionsRequestSchema: GenMessage<ListRoutingDecisionsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 2);
+  messageDesc(file_proactivechat_v1_admin_service, 6);
 
 /**
  * @generated from message proactivechat.v1.ListRoutingDecisionsResponse
@@ -95,7 +183,7 @@ export type ListRoutingDecisionsResponse = Message<"proactivechat.v1.ListRouting
  * Use `create(ListRoutingDecisionsResponseSchema)` to create a new message.
  */
 export const ListRoutingDecisionsResponseSchema: GenMessage<ListRoutingDecisionsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 3);
+  messageDesc(file_proactivechat_v1_admin_service, 7);
 
 /**
  * @generated from message proactivechat.v1.CreateSiteRequest
@@ -122,7 +210,7 @@ export type CreateSiteRequest = Message<"proactivechat.v1.CreateSiteRequest"> & 
  * Use `create(CreateSiteRequestSchema)` to create a new message.
  */
 export const CreateSiteRequestSchema: GenMessage<CreateSiteRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 4);
+  messageDesc(file_proactivechat_v1_admin_service, 8);
 
 /**
  * @generated from message proactivechat.v1.CreateSiteResponse
@@ -139,7 +227,7 @@ export type CreateSiteResponse = Message<"proactivechat.v1.CreateSiteResponse"> 
  * Use `create(CreateSiteResponseSchema)` to create a new message.
  */
 export const CreateSiteResponseSchema: GenMessage<CreateSiteResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 5);
+  messageDesc(file_proactivechat_v1_admin_service, 9);
 
 /**
  * @generated from message proactivechat.v1.GetSiteRequest
@@ -156,7 +244,7 @@ export type GetSiteRequest = Message<"proactivechat.v1.GetSiteRequest"> & {
  * Use `create(GetSiteRequestSchema)` to create a new message.
  */
 export const GetSiteRequestSchema: GenMessage<GetSiteRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 6);
+  messageDesc(file_proactivechat_v1_admin_service, 10);
 
 /**
  * @generated from message proactivechat.v1.GetSiteResponse
@@ -173,7 +261,7 @@ export type GetSiteResponse = Message<"proactivechat.v1.GetSiteResponse"> & {
  * Use `create(GetSiteResponseSchema)` to create a new message.
  */
 export const GetSiteResponseSchema: GenMessage<GetSiteResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 7);
+  messageDesc(file_proactivechat_v1_admin_service, 11);
 
 /**
  * @generated from message proactivechat.v1.ListSitesRequest
@@ -186,7 +274,7 @@ export type ListSitesRequest = Message<"proactivechat.v1.ListSitesRequest"> & {
  * Use `create(ListSitesRequestSchema)` to create a new message.
  */
 export const ListSitesRequestSchema: GenMessage<ListSitesRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 8);
+  messageDesc(file_proactivechat_v1_admin_service, 12);
 
 /**
  * @generated from message proactivechat.v1.ListSitesResponse
@@ -203,7 +291,7 @@ export type ListSitesResponse = Message<"proactivechat.v1.ListSitesResponse"> & 
  * Use `create(ListSitesResponseSchema)` to create a new message.
  */
 export const ListSitesResponseSchema: GenMessage<ListSitesResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 9);
+  messageDesc(file_proactivechat_v1_admin_service, 13);
 
 /**
  * @generated from message proactivechat.v1.UpdateSiteRequest
@@ -229,7 +317,7 @@ export type UpdateSiteRequest = Message<"proactivechat.v1.UpdateSiteRequest"> & 
  * Use `create(UpdateSiteRequestSchema)` to create a new message.
  */
 export const UpdateSiteRequestSchema: GenMessage<UpdateSiteRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 10);
+  messageDesc(file_proactivechat_v1_admin_service, 14);
 
 /**
  * @generated from message proactivechat.v1.UpdateSiteResponse
@@ -246,7 +334,7 @@ export type UpdateSiteResponse = Message<"proactivechat.v1.UpdateSiteResponse"> 
  * Use `create(UpdateSiteResponseSchema)` to create a new message.
  */
 export const UpdateSiteResponseSchema: GenMessage<UpdateSiteResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 11);
+  messageDesc(file_proactivechat_v1_admin_service, 15);
 
 /**
  * @generated from message proactivechat.v1.CreateAgentRequest
@@ -273,7 +361,7 @@ export type CreateAgentRequest = Message<"proactivechat.v1.CreateAgentRequest"> 
  * Use `create(CreateAgentRequestSchema)` to create a new message.
  */
 export const CreateAgentRequestSchema: GenMessage<CreateAgentRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 12);
+  messageDesc(file_proactivechat_v1_admin_service, 16);
 
 /**
  * @generated from message proactivechat.v1.CreateAgentResponse
@@ -290,7 +378,7 @@ export type CreateAgentResponse = Message<"proactivechat.v1.CreateAgentResponse"
  * Use `create(CreateAgentResponseSchema)` to create a new message.
  */
 export const CreateAgentResponseSchema: GenMessage<CreateAgentResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 13);
+  messageDesc(file_proactivechat_v1_admin_service, 17);
 
 /**
  * @generated from message proactivechat.v1.GetAgentRequest
@@ -307,7 +395,7 @@ export type GetAgentRequest = Message<"proactivechat.v1.GetAgentRequest"> & {
  * Use `create(GetAgentRequestSchema)` to create a new message.
  */
 export const GetAgentRequestSchema: GenMessage<GetAgentRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 14);
+  messageDesc(file_proactivechat_v1_admin_service, 18);
 
 /**
  * @generated from message proactivechat.v1.GetAgentResponse
@@ -324,7 +412,7 @@ export type GetAgentResponse = Message<"proactivechat.v1.GetAgentResponse"> & {
  * Use `create(GetAgentResponseSchema)` to create a new message.
  */
 export const GetAgentResponseSchema: GenMessage<GetAgentResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 15);
+  messageDesc(file_proactivechat_v1_admin_service, 19);
 
 /**
  * @generated from message proactivechat.v1.ListAgentsRequest
@@ -343,7 +431,7 @@ export type ListAgentsRequest = Message<"proactivechat.v1.ListAgentsRequest"> & 
  * Use `create(ListAgentsRequestSchema)` to create a new message.
  */
 export const ListAgentsRequestSchema: GenMessage<ListAgentsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 16);
+  messageDesc(file_proactivechat_v1_admin_service, 20);
 
 /**
  * @generated from message proactivechat.v1.ListAgentsResponse
@@ -360,7 +448,7 @@ export type ListAgentsResponse = Message<"proactivechat.v1.ListAgentsResponse"> 
  * Use `create(ListAgentsResponseSchema)` to create a new message.
  */
 export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 17);
+  messageDesc(file_proactivechat_v1_admin_service, 21);
 
 /**
  * @generated from message proactivechat.v1.UpdateAgentRequest
@@ -386,7 +474,7 @@ export type UpdateAgentRequest = Message<"proactivechat.v1.UpdateAgentRequest"> 
  * Use `create(UpdateAgentRequestSchema)` to create a new message.
  */
 export const UpdateAgentRequestSchema: GenMessage<UpdateAgentRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 18);
+  messageDesc(file_proactivechat_v1_admin_service, 22);
 
 /**
  * @generated from message proactivechat.v1.UpdateAgentResponse
@@ -403,7 +491,7 @@ export type UpdateAgentResponse = Message<"proactivechat.v1.UpdateAgentResponse"
  * Use `create(UpdateAgentResponseSchema)` to create a new message.
  */
 export const UpdateAgentResponseSchema: GenMessage<UpdateAgentResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 19);
+  messageDesc(file_proactivechat_v1_admin_service, 23);
 
 /**
  * @generated from message proactivechat.v1.ListOnlineVisitorsRequest
@@ -420,7 +508,7 @@ export type ListOnlineVisitorsRequest = Message<"proactivechat.v1.ListOnlineVisi
  * Use `create(ListOnlineVisitorsRequestSchema)` to create a new message.
  */
 export const ListOnlineVisitorsRequestSchema: GenMessage<ListOnlineVisitorsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 20);
+  messageDesc(file_proactivechat_v1_admin_service, 24);
 
 /**
  * @generated from message proactivechat.v1.ListOnlineVisitorsResponse
@@ -437,7 +525,7 @@ export type ListOnlineVisitorsResponse = Message<"proactivechat.v1.ListOnlineVis
  * Use `create(ListOnlineVisitorsResponseSchema)` to create a new message.
  */
 export const ListOnlineVisitorsResponseSchema: GenMessage<ListOnlineVisitorsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 21);
+  messageDesc(file_proactivechat_v1_admin_service, 25);
 
 /**
  * AdminService is for integrators: sites, their proactive chat settings,
@@ -547,6 +635,31 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof ListRoutingDecisionsRequestSchema;
     output: typeof ListRoutingDecisionsResponseSchema;
+  },
+  /**
+   * ExportVisitor returns everything stored about one visitor: the visitor
+   * record, their invitations, chat requests (with form values) and chats
+   * with all their events.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.ExportVisitor
+   */
+  exportVisitor: {
+    methodKind: "unary";
+    input: typeof ExportVisitorRequestSchema;
+    output: typeof ExportVisitorResponseSchema;
+  },
+  /**
+   * EraseVisitor deletes everything stored about one visitor, for good. It
+   * fails with FAILED_PRECONDITION while the visitor is online, in an active
+   * chat, queued or invited: end that first. The visitor's old session token
+   * then starts a new session.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.EraseVisitor
+   */
+  eraseVisitor: {
+    methodKind: "unary";
+    input: typeof EraseVisitorRequestSchema;
+    output: typeof EraseVisitorResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_admin_service, 0);

@@ -59,6 +59,12 @@ const (
 	// AdminServiceListRoutingDecisionsProcedure is the fully-qualified name of the AdminService's
 	// ListRoutingDecisions RPC.
 	AdminServiceListRoutingDecisionsProcedure = "/proactivechat.v1.AdminService/ListRoutingDecisions"
+	// AdminServiceExportVisitorProcedure is the fully-qualified name of the AdminService's
+	// ExportVisitor RPC.
+	AdminServiceExportVisitorProcedure = "/proactivechat.v1.AdminService/ExportVisitor"
+	// AdminServiceEraseVisitorProcedure is the fully-qualified name of the AdminService's EraseVisitor
+	// RPC.
+	AdminServiceEraseVisitorProcedure = "/proactivechat.v1.AdminService/EraseVisitor"
 )
 
 // AdminServiceClient is a client for the proactivechat.v1.AdminService service.
@@ -82,6 +88,15 @@ type AdminServiceClient interface {
 	ListQueue(context.Context, *connect.Request[v1.ListQueueRequest]) (*connect.Response[v1.ListQueueResponse], error)
 	// ListRoutingDecisions is a site's recent routing decisions, newest first.
 	ListRoutingDecisions(context.Context, *connect.Request[v1.ListRoutingDecisionsRequest]) (*connect.Response[v1.ListRoutingDecisionsResponse], error)
+	// ExportVisitor returns everything stored about one visitor: the visitor
+	// record, their invitations, chat requests (with form values) and chats
+	// with all their events.
+	ExportVisitor(context.Context, *connect.Request[v1.ExportVisitorRequest]) (*connect.Response[v1.ExportVisitorResponse], error)
+	// EraseVisitor deletes everything stored about one visitor, for good. It
+	// fails with FAILED_PRECONDITION while the visitor is online, in an active
+	// chat, queued or invited: end that first. The visitor's old session token
+	// then starts a new session.
+	EraseVisitor(context.Context, *connect.Request[v1.EraseVisitorRequest]) (*connect.Response[v1.EraseVisitorResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the proactivechat.v1.AdminService service. By
@@ -168,6 +183,20 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		exportVisitor: connect.NewClient[v1.ExportVisitorRequest, v1.ExportVisitorResponse](
+			httpClient,
+			baseURL+AdminServiceExportVisitorProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ExportVisitor")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		eraseVisitor: connect.NewClient[v1.EraseVisitorRequest, v1.EraseVisitorResponse](
+			httpClient,
+			baseURL+AdminServiceEraseVisitorProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("EraseVisitor")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -184,6 +213,8 @@ type adminServiceClient struct {
 	listOnlineVisitors   *connect.Client[v1.ListOnlineVisitorsRequest, v1.ListOnlineVisitorsResponse]
 	listQueue            *connect.Client[v1.ListQueueRequest, v1.ListQueueResponse]
 	listRoutingDecisions *connect.Client[v1.ListRoutingDecisionsRequest, v1.ListRoutingDecisionsResponse]
+	exportVisitor        *connect.Client[v1.ExportVisitorRequest, v1.ExportVisitorResponse]
+	eraseVisitor         *connect.Client[v1.EraseVisitorRequest, v1.EraseVisitorResponse]
 }
 
 // CreateSite calls proactivechat.v1.AdminService.CreateSite.
@@ -241,6 +272,16 @@ func (c *adminServiceClient) ListRoutingDecisions(ctx context.Context, req *conn
 	return c.listRoutingDecisions.CallUnary(ctx, req)
 }
 
+// ExportVisitor calls proactivechat.v1.AdminService.ExportVisitor.
+func (c *adminServiceClient) ExportVisitor(ctx context.Context, req *connect.Request[v1.ExportVisitorRequest]) (*connect.Response[v1.ExportVisitorResponse], error) {
+	return c.exportVisitor.CallUnary(ctx, req)
+}
+
+// EraseVisitor calls proactivechat.v1.AdminService.EraseVisitor.
+func (c *adminServiceClient) EraseVisitor(ctx context.Context, req *connect.Request[v1.EraseVisitorRequest]) (*connect.Response[v1.EraseVisitorResponse], error) {
+	return c.eraseVisitor.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the proactivechat.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateSite adds a site. Proactive chat stays disabled unless the request enables it.
@@ -262,6 +303,15 @@ type AdminServiceHandler interface {
 	ListQueue(context.Context, *connect.Request[v1.ListQueueRequest]) (*connect.Response[v1.ListQueueResponse], error)
 	// ListRoutingDecisions is a site's recent routing decisions, newest first.
 	ListRoutingDecisions(context.Context, *connect.Request[v1.ListRoutingDecisionsRequest]) (*connect.Response[v1.ListRoutingDecisionsResponse], error)
+	// ExportVisitor returns everything stored about one visitor: the visitor
+	// record, their invitations, chat requests (with form values) and chats
+	// with all their events.
+	ExportVisitor(context.Context, *connect.Request[v1.ExportVisitorRequest]) (*connect.Response[v1.ExportVisitorResponse], error)
+	// EraseVisitor deletes everything stored about one visitor, for good. It
+	// fails with FAILED_PRECONDITION while the visitor is online, in an active
+	// chat, queued or invited: end that first. The visitor's old session token
+	// then starts a new session.
+	EraseVisitor(context.Context, *connect.Request[v1.EraseVisitorRequest]) (*connect.Response[v1.EraseVisitorResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -344,6 +394,20 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceExportVisitorHandler := connect.NewUnaryHandler(
+		AdminServiceExportVisitorProcedure,
+		svc.ExportVisitor,
+		connect.WithSchema(adminServiceMethods.ByName("ExportVisitor")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceEraseVisitorHandler := connect.NewUnaryHandler(
+		AdminServiceEraseVisitorProcedure,
+		svc.EraseVisitor,
+		connect.WithSchema(adminServiceMethods.ByName("EraseVisitor")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateSiteProcedure:
@@ -368,6 +432,10 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceListQueueHandler.ServeHTTP(w, r)
 		case AdminServiceListRoutingDecisionsProcedure:
 			adminServiceListRoutingDecisionsHandler.ServeHTTP(w, r)
+		case AdminServiceExportVisitorProcedure:
+			adminServiceExportVisitorHandler.ServeHTTP(w, r)
+		case AdminServiceEraseVisitorProcedure:
+			adminServiceEraseVisitorHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -419,4 +487,12 @@ func (UnimplementedAdminServiceHandler) ListQueue(context.Context, *connect.Requ
 
 func (UnimplementedAdminServiceHandler) ListRoutingDecisions(context.Context, *connect.Request[v1.ListRoutingDecisionsRequest]) (*connect.Response[v1.ListRoutingDecisionsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.ListRoutingDecisions is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ExportVisitor(context.Context, *connect.Request[v1.ExportVisitorRequest]) (*connect.Response[v1.ExportVisitorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.ExportVisitor is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) EraseVisitor(context.Context, *connect.Request[v1.EraseVisitorRequest]) (*connect.Response[v1.EraseVisitorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.EraseVisitor is not implemented"))
 }
