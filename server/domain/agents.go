@@ -147,13 +147,19 @@ func (s *Service) SetAgentStatus(ctx context.Context, agentID string, status Age
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	return s.setAgentStatus(ctx, agentID, status, nil)
+}
+
+// setAgentStatus changes an agent's status unless skip, checked inside the
+// transaction, says the change no longer applies.
+func (s *Service) setAgentStatus(ctx context.Context, agentID string, status AgentStatus, skip func() bool) (*Agent, error) {
 	var agent *Agent
 	err := s.store.Update(ctx, func(tx WriteTx) error {
 		var err error
 		if agent, err = tx.Agent(agentID); err != nil {
 			return err
 		}
-		if agent.Status == status {
+		if agent.Status == status || (skip != nil && skip()) {
 			return nil
 		}
 		agent.Status = status

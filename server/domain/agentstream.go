@@ -162,13 +162,14 @@ func (s *Service) followAgent(ctx context.Context, subs []Subscription, siteIDs 
 // agentGone is the agent grace timer: the agent's console has been gone
 // for the grace period.
 func (s *Service) agentGone(agentID string) {
-	s.agents.mu.Lock()
-	back := s.agents.open[agentID] > 0
-	s.agents.mu.Unlock()
-	if back {
-		return
+	back := func() bool {
+		s.agents.mu.Lock()
+		defer s.agents.mu.Unlock()
+		return s.agents.open[agentID] > 0
 	}
-	if _, err := s.SetAgentStatus(s.ctx, agentID, StatusOffline); err != nil && s.ctx.Err() == nil {
+	// Checked in the transaction: a console that reconnected as the timer
+	// fired keeps the agent as it was.
+	if _, err := s.setAgentStatus(s.ctx, agentID, StatusOffline, back); err != nil && s.ctx.Err() == nil {
 		s.log.Error("taking a disconnected agent offline failed", "agent", agentID, "err", err)
 	}
 }

@@ -102,6 +102,9 @@ func (s *Service) openChat(tx WriteTx, site *Site, agent *Agent, visitor *Visito
 	visitor.ActiveChatID = chat.ID
 	visitor.ChatRequestID = ""
 	visitor.Engagement = EngagementChatting
+	// A chat is this visit's proactive engagement, however it began: the
+	// launching criteria do not fire again in the same visit.
+	visitor.LastLaunchTime = now
 	agent.ActiveChatIDs = append(agent.ActiveChatIDs, chat.ID)
 	if err := putAll(tx, chat, visitor, agent, started); err != nil {
 		return nil, err

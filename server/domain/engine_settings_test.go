@@ -447,3 +447,26 @@ func TestWatchAgentFollowsSiteChanges(t *testing.T) {
 		return u.QueueChanged != nil && u.QueueChanged.VisitorID == vid
 	})
 }
+
+// TestDisablingAbandonsQueue: turning proactive chat off leaves nobody
+// waiting in a queue that no agent will be alerted for.
+func TestDisablingAbandonsQueue(t *testing.T) {
+	e := newEngine(t)
+	e.site(t, "shop", withInvite())
+	e.agent(t, "agent-a", "Ada", 3, "shop") // offline: the request waits
+	vid := e.visitor(t, "shop")
+	p, _ := e.page(t, vid, home)
+	if _, err := e.svc.InviteVisitor(ctx(t), "agent-a", vid); err != nil {
+		t.Fatal(err)
+	}
+	inv := p.next(t, invited).State.Invitation
+	e.respond(t, vid, inv.ID, true) // no form: straight to the queue
+	p.next(t, engagement(domain.EngagementQueued))
+	if _, err := e.svc.UpdateSite(ctx(t), &domain.Site{ID: "shop"}, []string{"proactive_chat.enabled"}); err != nil {
+		t.Fatal(err)
+	}
+	p.next(t, engagement(domain.EngagementBrowsing))
+	if q := e.queue(t, "shop"); len(q) != 0 {
+		t.Fatalf("queue after disabling = %+v", q)
+	}
+}

@@ -82,8 +82,8 @@ func maxTime(a, b time.Time) time.Time {
 // everything again in the transaction.
 func (s *Service) launch(visitorID string) {
 	p, online := s.presence.get(visitorID)
-	if !online {
-		return
+	if !online || p.OpenStreams == 0 {
+		return // gone, or only within the grace period after closing the widget
 	}
 	err := s.store.Update(s.ctx, func(tx WriteTx) error {
 		visitor, err := tx.Visitor(visitorID)
@@ -106,7 +106,7 @@ func (s *Service) launch(visitorID string) {
 				return err
 			}
 			if !pool.anyFree(nil) {
-				s.awaiting.add(site.ID, visitorID)
+				tx.OnCommit(func() { s.awaiting.add(site.ID, visitorID) })
 				return nil
 			}
 			_, err = s.invite(tx, site, visitor, "")
@@ -144,8 +144,11 @@ func (s *Service) visitBegan(visitor *Visitor, start time.Time) {
 // An open chat request is governed by the queue hold, which started when
 // the last stream closed.
 func (s *Service) visitEnded(visitorID string) {
-	s.timers.cancel("launch/" + visitorID)
 	err := s.store.Update(s.ctx, func(tx WriteTx) error {
+		if s.presence.online(visitorID) {
+			return nil // back already: a new visit has begun
+		}
+		tx.OnCommit(func() { s.timers.cancel("launch/" + visitorID) })
 		v, err := tx.Visitor(visitorID)
 		if err != nil {
 			return err

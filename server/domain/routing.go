@@ -83,12 +83,25 @@ func (s *Service) route(ctx context.Context, siteID string) error {
 	var invitesWaiting bool
 	err := s.store.Update(ctx, func(tx WriteTx) error {
 		site, err := tx.Site(siteID)
-		if err != nil || !site.ProactiveChat.Enabled {
+		if err != nil {
 			return ignoreNotFound(err)
 		}
 		requests, err := tx.OpenChatRequests(siteID)
 		if err != nil {
 			return err
+		}
+		if !site.ProactiveChat.Enabled {
+			// Turned off: nobody will be alerted, so nobody is left waiting.
+			for _, req := range requests {
+				visitor, err := tx.Visitor(req.VisitorID)
+				if err != nil {
+					return err
+				}
+				if err := s.abandon(tx, req, visitor, "proactive chat was turned off"); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 		pool, err := newAgentPool(tx, siteID)
 		if err != nil {

@@ -120,6 +120,9 @@ func (s *Service) WatchChat(ctx context.Context, chatID string, afterSeq uint32,
 	if err := f.catchUp(ctx, send); err != nil {
 		return err
 	}
+	if chat.State == ChatStateEnded && f.last >= chat.LastSeq {
+		return nil // resumed at the end of an ended chat: nothing will follow
+	}
 	for !f.ended {
 		select {
 		case <-ctx.Done():
