@@ -13,9 +13,13 @@ import (
 type request struct {
 	ctx context.Context
 	fn  func(domain.WriteTx) error
-	// err is what the fn returned in its last run, set by the writer. A
-	// request with an error is left out of the batch's later attempts.
+	// err is what the fn returned in its last run, set by the writer.
 	err error
+	// final marks an answer no later attempt may change: the fn failed
+	// after writing (the reason for a rollback) or its ctx ended. Other
+	// failures are run again after a rollback, because they may rest on
+	// what an earlier fn of the batch wrote and no longer writes.
+	final bool
 	// done receives the final answer. It has room for it, so the writer
 	// never waits for a caller.
 	done chan error
@@ -138,11 +142,13 @@ func (s *Store) attempt(batch []*request) (hooks []func(), again bool, err error
 		return nil, false, fmt.Errorf("begin write transaction: %w", err)
 	}
 	for _, req := range batch {
-		if req.err != nil {
+		if req.final {
 			continue
 		}
+		req.err = nil
 		if err := req.ctx.Err(); err != nil {
 			req.err = err
+			req.final = true
 			continue
 		}
 		// A fresh wrapper per fn and attempt, so that hooks registered in an
@@ -151,6 +157,7 @@ func (s *Store) attempt(batch []*request) (hooks []func(), again bool, err error
 		if err := call(req.fn, w); err != nil {
 			req.err = err
 			if w.wrote {
+				req.final = true
 				_ = tx.Rollback()
 				return nil, true, nil
 			}
