@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"connectrpc.com/connect"
@@ -133,7 +134,8 @@ func (a *App) handler() (http.Handler, error) {
 		}),
 	)
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(rpc.ServiceNames...)))
-	reflector := grpcreflect.NewStaticReflector(rpc.ServiceNames...)
+	reflector := grpcreflect.NewStaticReflector(append(slices.Clone(rpc.ServiceNames),
+		grpchealth.HealthV1ServiceName, grpcreflect.ReflectV1ServiceName, grpcreflect.ReflectV1AlphaServiceName)...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 

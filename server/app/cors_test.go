@@ -68,6 +68,28 @@ func TestCORS(t *testing.T) {
 			t.Fatalf("session from an unlisted origin: %d, want 403 (permission denied)", resp.StatusCode)
 		}
 	})
+	t.Run("ErrSessionFromOtherOriginOverREST", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPost, base+"/v1/sites/"+site.ID+"/sessions", strings.NewReader(`{}`))
+		req.Header.Set("Origin", "https://evil.example")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("REST session from an unlisted origin: %d, want 403", resp.StatusCode)
+		}
+		req, _ = http.NewRequest(http.MethodPost, base+"/v1/sites/"+site.ID+"/sessions", strings.NewReader(`{}`))
+		req.Header.Set("Origin", "https://shop.example")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("REST session from a listed origin: %d", resp.StatusCode)
+		}
+	})
 	t.Run("SameOrigin", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, base+"/proactivechat.v1.VisitorService/StartVisitorSession",
 			strings.NewReader(`{"siteId":"`+site.ID+`"}`))

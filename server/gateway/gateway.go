@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -28,6 +29,14 @@ var registrations = []func(context.Context, *runtime.ServeMux, *grpc.ClientConn)
 // a request body is an error and not a lost setting.
 func New(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 	mux := runtime.NewServeMux(
+		// Origin goes through as it is, so that the handlers check a
+		// browser page's origin over REST as over Connect.
+		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
+			if strings.EqualFold(key, "Origin") {
+				return "origin", true
+			}
+			return runtime.DefaultHeaderMatcher(key)
+		}),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
 				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},

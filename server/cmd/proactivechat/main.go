@@ -99,12 +99,12 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.Addr, "addr", env("PROACTIVECHAT_ADDR", ":8080"), "address to listen on (env PROACTIVECHAT_ADDR)")
 	fs.StringVar(&m.DBPath, "db", env("PROACTIVECHAT_DB", "data/proactivechat.db"), "bbolt database file; its directory is created (env PROACTIVECHAT_DB)")
 	demo, _ := strconv.ParseBool(env("PROACTIVECHAT_DEMO", "false"))
-	fs.BoolVar(&m.Demo, "demo", demo, "seed a demo site with proactive chat enabled and a demo agent (env PROACTIVECHAT_DEMO)")
+	fs.BoolVar(&m.Demo, "demo", demo, "seed two demo sites with proactive chat enabled (one per mode) and a demo agent (env PROACTIVECHAT_DEMO)")
 	fs.StringVar(&m.TLSCert, "tls-cert", env("PROACTIVECHAT_TLS_CERT", ""), "PEM certificate (chain) file: serve HTTPS with HTTP/2 (env PROACTIVECHAT_TLS_CERT)")
 	fs.StringVar(&m.TLSKey, "tls-key", env("PROACTIVECHAT_TLS_KEY", ""), "PEM private key file for -tls-cert (env PROACTIVECHAT_TLS_KEY)")
 	fs.StringVar(&m.PprofAddr, "pprof", env("PROACTIVECHAT_PPROF", ""), "serve /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (env PROACTIVECHAT_PPROF)")
 	level := env("PROACTIVECHAT_LOG_LEVEL", "info")
-	fs.Func("log-level", "debug, info, warn or error (env PROACTIVECHAT_LOG_LEVEL)", func(s string) error { level = s; return nil })
+	fs.Func("log-level", "debug, info, warn or error (default info; env PROACTIVECHAT_LOG_LEVEL)", func(s string) error { level = s; return nil })
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: proactivechat [flags]          serve
        proactivechat backup -h         back up the database (hot, from a running server, or offline)
@@ -158,7 +158,11 @@ func (m *Main) Run(ctx context.Context) error {
 			a.Shutdown(context.Background())
 			return fmt.Errorf("seed demo: %w", err)
 		}
-		fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID, app.DemoInviteSiteID, displayAddr(a.Addr().String()))
+		grpcurlFlag := "-plaintext"
+		if m.TLSCert != "" {
+			grpcurlFlag = "-insecure"
+		}
+		fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID, app.DemoInviteSiteID, displayAddr(a.Addr().String()), grpcurlFlag)
 	}
 	log.Info("serving", "addr", a.Addr().String(), "db", m.DBPath)
 
@@ -203,7 +207,7 @@ Proactive Chat demo is running at %[1]s
   Be the agent:  %[1]s/agent/?agent=%[3]s   (set yourself Available first)
 
   demo sites: %[2]s, %[4]s; demo agent: %[3]s
-  REST: curl -s %[1]s/v1/sites/%[2]s     gRPC: grpcurl -plaintext %[5]s list
+  REST: curl -s %[1]s/v1/sites/%[2]s     gRPC: grpcurl %[6]s %[5]s list
 
 The README walks through a whole chat from the command line.
 `
