@@ -109,6 +109,9 @@ func (w *writeTx) EraseVisitor(visitorID string) error {
 		if err := w.delete(chatsBucket, id); err != nil {
 			return err
 		}
+		if err := w.delete(activeChatsBucket, id); err != nil {
+			return err
+		}
 	}
 	for _, id := range recs[recordInvitation] {
 		if err := w.delete(pendingInvitationsBucket, id); err != nil {

@@ -41,9 +41,13 @@ var (
 	// visitorRecordsBucket indexes what is stored about each visitor, so it
 	// can be exported and erased without scanning every bucket.
 	visitorRecordsBucket = []byte("visitor_records") // visitorRecordKey → empty
+	// activeChatsBucket lists the chats not yet ended, so their timers are
+	// rebuilt at start without reading every chat ever held.
+	activeChatsBucket = []byte("active_chats") // chat id → empty, while active
 )
 
 var allBuckets = [][]byte{
+	activeChatsBucket,
 	sitesBucket,
 	agentsBucket,
 	visitorsBucket,

@@ -277,7 +277,25 @@ func (w *writeTx) PutChat(c *domain.Chat) error {
 	if err := w.put(chatsBucket, []byte(c.ID), protoconv.ChatToProto(c)); err != nil {
 		return err
 	}
+	if c.State == domain.ChatStateActive {
+		if err := w.tx.Bucket(activeChatsBucket).Put([]byte(c.ID), nil); err != nil {
+			return err
+		}
+		w.wrote = true
+	} else if err := w.delete(activeChatsBucket, []byte(c.ID)); err != nil {
+		return err
+	}
 	return w.indexVisitorRecord(c.Visitor.ID, recordChat, c.ID)
+}
+
+// ActiveChatIDs lists the chats that have not ended.
+func (r *readTx) ActiveChatIDs() ([]string, error) {
+	var ids []string
+	err := r.tx.Bucket(activeChatsBucket).ForEach(func(k, _ []byte) error {
+		ids = append(ids, string(k))
+		return nil
+	})
+	return ids, err
 }
 
 // AppendChatEvent checks the seq against the stored events rather than the

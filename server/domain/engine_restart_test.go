@@ -221,6 +221,29 @@ func TestRestart(t *testing.T) {
 		}
 	})
 
+	t.Run("ActiveChat_AgentLeftVisitorNeverBack", func(t *testing.T) {
+		e := newEngine(t)
+		pc := withoutInvite()
+		pc.LaunchAfterSeconds = 3600
+		e.site(t, "shop", pc)
+		e.agent(t, "agent-a", "Ada", 3, "shop")
+		e.setStatus(t, "agent-a", domain.StatusAvailable)
+		vid := e.visitor(t, "shop")
+		e.page(t, vid, home)
+		chat, err := e.svc.StartChat(ctx(t), "agent-a", vid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.send(t, chat.ID, vid, "Hi")
+		e.leave(t, chat.ID, "agent-a") // the chat stays active for the visitor
+		e.restart(t)
+		view := e.chatStream(t, chat.ID, 3)
+		e.clock.Advance(grace)
+		if ev := view.next(t, chatEvent(isEnded)).Event; ev.Ended.Reason != domain.EndBothLeft {
+			t.Fatalf("ended = %+v, want both left", ev.Ended)
+		}
+	})
+
 	t.Run("ActiveChat_ContinuesAndInactivityRebuilt", func(t *testing.T) {
 		e := newEngine(t)
 		pc := withoutInvite()

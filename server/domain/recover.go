@@ -13,6 +13,7 @@ func (s *Service) Start(ctx context.Context) error {
 	var invitations []*Invitation
 	var requests []*ChatRequest
 	var agents []*Agent
+	var activeChats []string
 	var sites []*Site
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error
@@ -23,6 +24,9 @@ func (s *Service) Start(ctx context.Context) error {
 			return err
 		}
 		if agents, err = tx.Agents(); err != nil {
+			return err
+		}
+		if activeChats, err = tx.ActiveChatIDs(); err != nil {
 			return err
 		}
 		sites, err = tx.Sites()
@@ -52,17 +56,14 @@ func (s *Service) Start(ctx context.Context) error {
 			s.timers.at("hold/"+req.ID, req.HoldUntil, func() { s.holdExpired(req.ID) })
 		}
 	}
-	seen := map[string]bool{}
 	for _, a := range agents {
 		if a.Status != StatusOffline {
 			s.timers.at("agent/"+a.ID, now.Add(s.agentGrace), func() { s.agentGone(a.ID) })
 		}
-		for _, chatID := range a.ActiveChatIDs {
-			if !seen[chatID] {
-				seen[chatID] = true
-				s.rearmInactivity(ctx, chatID)
-			}
-		}
+	}
+	// Every chat not ended, those the agent already left included.
+	for _, chatID := range activeChats {
+		s.rearmInactivity(ctx, chatID)
 	}
 	ids := make([]string, len(sites))
 	for i, site := range sites {

@@ -45,6 +45,8 @@ type ReadTx interface {
 	// (of every site when siteID is empty), first in first out: by
 	// EnqueueTime, then ID.
 	OpenChatRequests(siteID string) ([]*ChatRequest, error)
+	// ActiveChatIDs lists the chats that have not ended.
+	ActiveChatIDs() ([]string, error)
 	// RoutingDecisions lists a site's latest decisions, newest first.
 	RoutingDecisions(siteID string, limit int) ([]*RoutingDecision, error)
 	// VisitorRecords lists the ids of everything stored about a visitor:
