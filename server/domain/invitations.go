@@ -104,6 +104,9 @@ func (s *Service) RespondToInvitation(ctx context.Context, visitorID, invitation
 			return Errorf(CodePermissionDenied, "invitation %q is not for visitor %q", invitationID, visitorID)
 		}
 		now := s.clock.Now()
+		if inv.State == InvitationPending && visitor.InvitationID != inv.ID {
+			return Errorf(CodeFailedPrecondition, "invitation %q is no longer the visitor's current one", invitationID)
+		}
 		if inv.State == InvitationPending && !now.Before(inv.ExpireTime) {
 			// Too late: the expiry timer has not run yet, but the answer
 			// does not count.

@@ -130,7 +130,21 @@ func (s *Service) visitBegan(visitor *Visitor, start time.Time) {
 			}
 			v.VisitStartTime = start
 			v.VisitEndTime = time.Time{}
-			return tx.PutVisitor(v)
+			// A new visit starts clean: an invitation or a form left open
+			// by a visit whose end the server missed (it was down) is over.
+			switch v.Engagement {
+			case EngagementInvited:
+				if err := s.closeInvitation(tx, v, InvitationWithdrawn); err != nil {
+					return err
+				}
+			case EngagementFillingForm:
+				v.Engagement = EngagementBrowsing
+			}
+			if err := tx.PutVisitor(v); err != nil {
+				return err
+			}
+			tx.OnCommit(func() { s.visitorUpdated(v) })
+			return nil
 		})
 		if err != nil && s.ctx.Err() == nil {
 			s.log.Error("recording a visit failed", "visitor", visitor.ID, "err", err)
