@@ -78,7 +78,12 @@ func (s *Service) WatchAgent(ctx context.Context, agentID string, send func(Agen
 		for _, site := range agent.SiteIDs {
 			subs = append(subs, s.broker.Subscribe(queueTopic(site)))
 		}
-		err := s.sendAgentSnapshot(ctx, agentID, send)
+		snapAgent, err := s.sendAgentSnapshot(ctx, agentID, send)
+		if err == nil && !slices.Equal(snapAgent.SiteIDs, agent.SiteIDs) {
+			// The agent's sites changed before the subscriptions were in
+			// place, so their change may have been missed: start again.
+			err = errResubscribe
+		}
 		if err == nil {
 			err = s.followAgent(ctx, subs, agent.SiteIDs, ticker, send)
 		}
@@ -95,7 +100,7 @@ func (s *Service) WatchAgent(ctx context.Context, agentID string, send func(Agen
 	}
 }
 
-func (s *Service) sendAgentSnapshot(ctx context.Context, agentID string, send func(AgentUpdate) error) error {
+func (s *Service) sendAgentSnapshot(ctx context.Context, agentID string, send func(AgentUpdate) error) (*Agent, error) {
 	snap := &AgentSnapshot{Queue: []*ChatRequest{}}
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error
@@ -112,14 +117,14 @@ func (s *Service) sendAgentSnapshot(ctx context.Context, agentID string, send fu
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, r := range snap.Queue {
 		if r.State == RequestAlerting && r.AlertedAgentID == agentID {
 			snap.Alerts = append(snap.Alerts, s.alertFor(*r, r.AlertReason))
 		}
 	}
-	return send(AgentUpdate{Snapshot: snap})
+	return snap.Agent, send(AgentUpdate{Snapshot: snap})
 }
 
 func (s *Service) alertFor(req ChatRequest, reason string) Alert {
