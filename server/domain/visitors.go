@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -107,6 +108,10 @@ func checkPage(v *Violations, urlField, titleField, pageURL, title string) {
 			// the write failed as an internal error (found by
 			// FuzzRecordPageView).
 			v.Add(urlField, "must be UTF-8")
+		case strings.ContainsFunc(pageURL, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+			// url.Parse refuses most control characters, but not DEL in a
+			// fragment (found by FuzzRecordPageView).
+			v.Add(urlField, "must not contain control characters")
 		}
 	}
 	if len(title) > MaxTitleBytes {
