@@ -77,17 +77,6 @@ type options struct {
 	lockTimeout time.Duration
 }
 
-// WithMaxBatch caps how many Updates share one commit (default 512). Bigger
-// batches spread one fsync over more writes, but a failing fn that already
-// wrote makes the whole batch run again.
-func WithMaxBatch(n int) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.maxBatch = n
-		}
-	}
-}
-
 // WithLockTimeout sets how long Open waits for another holder of the file
 // to release it (default 1s) before giving up.
 func WithLockTimeout(d time.Duration) Option {

@@ -386,12 +386,6 @@ func isWithdrawn(requestID string) func(domain.AgentUpdate) bool {
 	}
 }
 
-func queueChanged(requestID string, state domain.ChatRequestState) func(domain.AgentUpdate) bool {
-	return func(u domain.AgentUpdate) bool {
-		return u.QueueChanged != nil && u.QueueChanged.ID == requestID && u.QueueChanged.State == state
-	}
-}
-
 // violationFields returns the fields an InvalidArgument error names.
 func violationFields(t *testing.T, err error) []string {
 	t.Helper()

@@ -53,9 +53,6 @@ type Writer struct {
 // NewWriter writes to w.
 func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 
-// Err is the first write error.
-func (w *Writer) Err() error { return w.err }
-
 func (w *Writer) printf(format string, args ...any) {
 	if w.err == nil {
 		_, w.err = fmt.Fprintf(w.w, format, args...)
