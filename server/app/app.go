@@ -24,6 +24,7 @@ import (
 	"github.com/proactivechat/proactivechat/server/domain"
 	"github.com/proactivechat/proactivechat/server/gateway"
 	"github.com/proactivechat/proactivechat/server/inmem"
+	"github.com/proactivechat/proactivechat/server/password"
 	"github.com/proactivechat/proactivechat/server/rpc"
 	"github.com/proactivechat/proactivechat/server/web"
 )
@@ -48,6 +49,11 @@ type Config struct {
 	// RateLimits of the public calls, per client; nil is
 	// rpc.DefaultRateLimits (loopback clients exempt).
 	RateLimits *rpc.RateLimits
+	// PasswordParams are Argon2id's costs for agents' passwords; nil is
+	// password.Recommended. Tests make them cheap.
+	PasswordParams *password.Params
+	// AgentSessionTTL is how long an agent stays signed in (12 h when 0).
+	AgentSessionTTL time.Duration
 }
 
 // Limits of the HTTP server.
@@ -71,6 +77,9 @@ type App struct {
 	gatewayLn   *bufconn.Listener
 	gatewayConn *grpc.ClientConn
 	serveErr    chan error
+	// InitialAPIKey is the admin API key made on the first start (when the
+	// database had none), to be shown once; "" on later starts.
+	InitialAPIKey string
 }
 
 // Open opens the store and builds the server; Start begins serving.
@@ -83,7 +92,13 @@ func Open(cfg Config) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: cfg.Logger, Store: store, serveErr: make(chan error, 2)}
+	hasher := password.Hasher{Params: password.Recommended}
+	if cfg.PasswordParams != nil {
+		hasher.Params = *cfg.PasswordParams
+	}
 	a.Service = domain.NewService(domain.Config{
+		Passwords:         hasher,
+		AgentSessionTTL:   cfg.AgentSessionTTL,
 		Store:             store,
 		Broker:            inmem.NewBroker(0),
 		Clock:             cfg.Clock,
@@ -95,6 +110,9 @@ func Open(cfg Config) (*App, error) {
 	handler, err := a.handler()
 	if err == nil {
 		err = a.Service.Start(context.Background())
+	}
+	if err == nil {
+		a.InitialAPIKey, err = a.Service.EnsureAPIKey(context.Background(), "initial")
 	}
 	if err != nil {
 		a.Service.Close()
@@ -127,7 +145,8 @@ func (a *App) handler() (http.Handler, error) {
 	rpc.Mount(mux, a.Service, a.log,
 		connect.WithCompressMinBytes(compressMinBytes),
 		connect.WithReadMaxBytes(maxRequestBytes),
-		connect.WithInterceptors(a.rateLimiter()),
+		// Authorization first: rate limits count only calls that passed it.
+		connect.WithInterceptors(rpc.NewAuthorizer(a.Service, a.log), a.rateLimiter()),
 		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
 			a.log.ErrorContext(ctx, "panic in handler", "procedure", spec.Procedure, "panic", p)
 			return connect.NewError(connect.CodeInternal, errors.New("internal error"))

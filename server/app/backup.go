@@ -1,14 +1,34 @@
 package app
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+
+	"github.com/proactivechat/proactivechat/server/domain"
+)
 
 // serveBackup streams a consistent copy of the database while the server
 // keeps serving (bbolt Tx.WriteTo in one read transaction): what
-// `proactivechat backup -server URL` fetches. Browsers are refused, so that
-// no page on an allowed origin can read the whole database.
+// `proactivechat backup -server URL` fetches, with an admin API key.
+// Browsers are refused, so that no page on an allowed origin can read the
+// whole database.
 func (a *App) serveBackup(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Origin") != "" {
 		http.Error(w, "backups are not served to browsers", http.StatusForbidden)
+		return
+	}
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		token = ""
+	}
+	p, err := a.Service.Authenticate(r.Context(), strings.TrimSpace(token))
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		http.Error(w, "an admin API key is required: "+err.Error(), http.StatusUnauthorized)
+		return
+	}
+	if p.Kind != domain.AdminPrincipal {
+		http.Error(w, "backups need an admin API key", http.StatusForbidden)
 		return
 	}
 	h := w.Header()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/server/app"
 	"github.com/proactivechat/proactivechat/server/bolt"
 	"github.com/proactivechat/proactivechat/server/domain"
@@ -21,8 +22,37 @@ func TestHotBackup(t *testing.T) {
 	}
 	url := "http://" + a.Addr().String() + "/admin/backup"
 
+	get := func(token string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	t.Run("ErrNoKey", func(t *testing.T) {
+		resp := get("")
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("backup without a key answered %d, want 401", resp.StatusCode)
+		}
+	})
+	t.Run("ErrNotAdmin", func(t *testing.T) {
+		visitor := must[*pb.StartVisitorSessionResponse](t, "StartVisitorSession")(signed(t, a, rawConnectClient(t, &testServer{App: a, url: "http://" + a.Addr().String()})).
+			StartVisitorSession(context.Background(), &pb.StartVisitorSessionRequest{SiteId: "site_b"}))
+		resp := get(visitor.GetToken())
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("backup with a visitor's token answered %d, want 403", resp.StatusCode)
+		}
+	})
 	t.Run("OK", func(t *testing.T) {
-		resp, err := http.Get(url)
+		resp := get(a.InitialAPIKey)
+		var err error
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,6 +87,7 @@ func TestHotBackup(t *testing.T) {
 	t.Run("ErrBrowser", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
 		req.Header.Set("Origin", "https://shop.example")
+		req.Header.Set("Authorization", "Bearer "+a.InitialAPIKey)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

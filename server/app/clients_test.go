@@ -33,6 +33,14 @@ type api interface {
 	ListOnlineVisitors(context.Context, *pb.ListOnlineVisitorsRequest) (*pb.ListOnlineVisitorsResponse, error)
 	ListQueue(context.Context, *pb.ListQueueRequest) (*pb.ListQueueResponse, error)
 	ListRoutingDecisions(context.Context, *pb.ListRoutingDecisionsRequest) (*pb.ListRoutingDecisionsResponse, error)
+	ExportVisitor(context.Context, *pb.ExportVisitorRequest) (*pb.ExportVisitorResponse, error)
+	EraseVisitor(context.Context, *pb.EraseVisitorRequest) (*pb.EraseVisitorResponse, error)
+	CreateApiKey(context.Context, *pb.CreateApiKeyRequest) (*pb.CreateApiKeyResponse, error)
+	ListApiKeys(context.Context, *pb.ListApiKeysRequest) (*pb.ListApiKeysResponse, error)
+	RevokeApiKey(context.Context, *pb.RevokeApiKeyRequest) (*pb.RevokeApiKeyResponse, error)
+	SetAgentPassword(context.Context, *pb.SetAgentPasswordRequest) (*pb.SetAgentPasswordResponse, error)
+	CreateAgentSession(context.Context, *pb.CreateAgentSessionRequest) (*pb.CreateAgentSessionResponse, error)
+	RevokeAgentSessions(context.Context, *pb.RevokeAgentSessionsRequest) (*pb.RevokeAgentSessionsResponse, error)
 
 	StartVisitorSession(context.Context, *pb.StartVisitorSessionRequest) (*pb.StartVisitorSessionResponse, error)
 	ReportPageView(context.Context, *pb.ReportPageViewRequest) (*pb.ReportPageViewResponse, error)
@@ -41,6 +49,8 @@ type api interface {
 	SubmitForm(context.Context, *pb.SubmitFormRequest) (*pb.SubmitFormResponse, error)
 	LeaveQueue(context.Context, *pb.LeaveQueueRequest) (*pb.LeaveQueueResponse, error)
 
+	SignIn(context.Context, *pb.SignInRequest) (*pb.SignInResponse, error)
+	SignOut(context.Context, *pb.SignOutRequest) (*pb.SignOutResponse, error)
 	SetAgentStatus(context.Context, *pb.SetAgentStatusRequest) (*pb.SetAgentStatusResponse, error)
 	WatchPresence(context.Context, *pb.WatchPresenceRequest) (stream[pb.WatchPresenceResponse], error)
 	StartChat(context.Context, *pb.StartChatRequest) (*pb.StartChatResponse, error)
@@ -116,7 +126,7 @@ type grpcClient struct {
 
 func dialGRPC(t *testing.T, s *testServer) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient("passthrough:///"+s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient("passthrough:///"+s.addr, append(grpcTokenOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		t.Fatalf("grpc.NewClient: %v", err)
 	}
@@ -124,7 +134,11 @@ func dialGRPC(t *testing.T, s *testServer) *grpc.ClientConn {
 	return conn
 }
 
-func newGRPCClient(t *testing.T, s *testServer) api {
+// newGRPCClient returns a gRPC client that signs each call as whoever it
+// acts as; rawGRPCClient one that sends the token of the call's context.
+func newGRPCClient(t *testing.T, s *testServer) api { return signed(t, s.App, rawGRPCClient(t, s)) }
+
+func rawGRPCClient(t *testing.T, s *testServer) api {
 	conn := dialGRPC(t, s)
 	return &grpcClient{
 		conn:    conn,
@@ -377,7 +391,14 @@ func h2cClient(t *testing.T) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
+// newConnectClient returns a Connect client that signs each call as whoever
+// it acts as; rawConnectClient one that sends the token of the call's context.
 func newConnectClient(t *testing.T, s *testServer, opts ...connect.ClientOption) api {
+	return signed(t, s.App, rawConnectClient(t, s, opts...))
+}
+
+func rawConnectClient(t *testing.T, s *testServer, opts ...connect.ClientOption) api {
+	opts = append(opts, connect.WithInterceptors(connectTokenInterceptor{}))
 	hc := h2cClient(t)
 	return &connectClient{
 		admin:   proactivechatv1connect.NewAdminServiceClient(hc, s.url, opts...),
@@ -597,4 +618,84 @@ func (c *connectConversation) CloseSend() error { return asConnectError(c.s.Clos
 func (c *connectConversation) Close() {
 	c.cancel()
 	c.s.CloseResponse()
+}
+
+func (c *grpcClient) ExportVisitor(ctx context.Context, r *pb.ExportVisitorRequest) (*pb.ExportVisitorResponse, error) {
+	return grpcUnary(ctx, c.admin.ExportVisitor, r)
+}
+
+func (c *grpcClient) EraseVisitor(ctx context.Context, r *pb.EraseVisitorRequest) (*pb.EraseVisitorResponse, error) {
+	return grpcUnary(ctx, c.admin.EraseVisitor, r)
+}
+
+func (c *grpcClient) CreateApiKey(ctx context.Context, r *pb.CreateApiKeyRequest) (*pb.CreateApiKeyResponse, error) {
+	return grpcUnary(ctx, c.admin.CreateApiKey, r)
+}
+
+func (c *grpcClient) ListApiKeys(ctx context.Context, r *pb.ListApiKeysRequest) (*pb.ListApiKeysResponse, error) {
+	return grpcUnary(ctx, c.admin.ListApiKeys, r)
+}
+
+func (c *grpcClient) RevokeApiKey(ctx context.Context, r *pb.RevokeApiKeyRequest) (*pb.RevokeApiKeyResponse, error) {
+	return grpcUnary(ctx, c.admin.RevokeApiKey, r)
+}
+
+func (c *grpcClient) SetAgentPassword(ctx context.Context, r *pb.SetAgentPasswordRequest) (*pb.SetAgentPasswordResponse, error) {
+	return grpcUnary(ctx, c.admin.SetAgentPassword, r)
+}
+
+func (c *grpcClient) CreateAgentSession(ctx context.Context, r *pb.CreateAgentSessionRequest) (*pb.CreateAgentSessionResponse, error) {
+	return grpcUnary(ctx, c.admin.CreateAgentSession, r)
+}
+
+func (c *grpcClient) RevokeAgentSessions(ctx context.Context, r *pb.RevokeAgentSessionsRequest) (*pb.RevokeAgentSessionsResponse, error) {
+	return grpcUnary(ctx, c.admin.RevokeAgentSessions, r)
+}
+
+func (c *grpcClient) SignIn(ctx context.Context, r *pb.SignInRequest) (*pb.SignInResponse, error) {
+	return grpcUnary(ctx, c.agent.SignIn, r)
+}
+
+func (c *grpcClient) SignOut(ctx context.Context, r *pb.SignOutRequest) (*pb.SignOutResponse, error) {
+	return grpcUnary(ctx, c.agent.SignOut, r)
+}
+
+func (c *connectClient) ExportVisitor(ctx context.Context, r *pb.ExportVisitorRequest) (*pb.ExportVisitorResponse, error) {
+	return connectUnary(ctx, c.admin.ExportVisitor, r)
+}
+
+func (c *connectClient) EraseVisitor(ctx context.Context, r *pb.EraseVisitorRequest) (*pb.EraseVisitorResponse, error) {
+	return connectUnary(ctx, c.admin.EraseVisitor, r)
+}
+
+func (c *connectClient) CreateApiKey(ctx context.Context, r *pb.CreateApiKeyRequest) (*pb.CreateApiKeyResponse, error) {
+	return connectUnary(ctx, c.admin.CreateApiKey, r)
+}
+
+func (c *connectClient) ListApiKeys(ctx context.Context, r *pb.ListApiKeysRequest) (*pb.ListApiKeysResponse, error) {
+	return connectUnary(ctx, c.admin.ListApiKeys, r)
+}
+
+func (c *connectClient) RevokeApiKey(ctx context.Context, r *pb.RevokeApiKeyRequest) (*pb.RevokeApiKeyResponse, error) {
+	return connectUnary(ctx, c.admin.RevokeApiKey, r)
+}
+
+func (c *connectClient) SetAgentPassword(ctx context.Context, r *pb.SetAgentPasswordRequest) (*pb.SetAgentPasswordResponse, error) {
+	return connectUnary(ctx, c.admin.SetAgentPassword, r)
+}
+
+func (c *connectClient) CreateAgentSession(ctx context.Context, r *pb.CreateAgentSessionRequest) (*pb.CreateAgentSessionResponse, error) {
+	return connectUnary(ctx, c.admin.CreateAgentSession, r)
+}
+
+func (c *connectClient) RevokeAgentSessions(ctx context.Context, r *pb.RevokeAgentSessionsRequest) (*pb.RevokeAgentSessionsResponse, error) {
+	return connectUnary(ctx, c.admin.RevokeAgentSessions, r)
+}
+
+func (c *connectClient) SignIn(ctx context.Context, r *pb.SignInRequest) (*pb.SignInResponse, error) {
+	return connectUnary(ctx, c.agent.SignIn, r)
+}
+
+func (c *connectClient) SignOut(ctx context.Context, r *pb.SignOutRequest) (*pb.SignOutResponse, error) {
+	return connectUnary(ctx, c.agent.SignOut, r)
 }

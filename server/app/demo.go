@@ -13,6 +13,10 @@ const (
 	// DemoInviteSiteID runs proactive chat with invite and a form.
 	DemoInviteSiteID = "site_demo_invite"
 	DemoAgentID      = "agent_demo"
+	// DemoAgentPassword is the demo agent's password, set when the demo
+	// agent is created. Demo mode is for trying the product, not for
+	// serving anyone.
+	DemoAgentPassword = "demo-agent"
 )
 
 // SeedDemo creates the demo sites (proactive chat enabled, one of each
@@ -55,8 +59,11 @@ func SeedDemo(ctx context.Context, svc *domain.Service, origin string) error {
 		SiteIDs:            []string{DemoSiteID, DemoInviteSiteID},
 		MaxConcurrentChats: 3,
 	})
-	if err != nil && domain.ErrorCode(err) != domain.CodeAlreadyExists {
-		return err
+	switch domain.ErrorCode(err) {
+	case "":
+		return svc.SetAgentPassword(ctx, DemoAgentID, DemoAgentPassword)
+	case domain.CodeAlreadyExists:
+		return nil
 	}
-	return nil
+	return err
 }

@@ -544,7 +544,7 @@ func TestProactiveChatIsDisabledByDefault(t *testing.T) {
 		if p.name == "REST" {
 			// In JSON the default must be spelled out, not left out.
 			for _, path := range []string{"/v1/sites/" + w.site.GetId(), "/v1/sites"} {
-				body := getJSON(t, ctx, srv.url+path)
+				body := getJSON(t, withToken(ctx, adminKey(t, srv.App)), srv.url+path)
 				site, _ := body["site"].(map[string]any)
 				if sites, ok := body["sites"].([]any); ok && len(sites) == 1 {
 					site, _ = sites[0].(map[string]any)
@@ -564,6 +564,9 @@ func getJSON(t *testing.T, ctx context.Context, url string) map[string]any {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if tok := tokenFrom(ctx); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -779,7 +782,8 @@ func TestBadInput(t *testing.T) {
 					{"JoinByNonParticipant", &pb.ConverseRequest{Command: &pb.ConverseRequest_Join{Join: &pb.ConverseJoin{ChatId: chat.GetId(), ParticipantId: other.GetId()}}}, connect.CodePermissionDenied},
 				} {
 					t.Run(tc.name, func(t *testing.T) {
-						conv := must[conversation](t, "Converse")(cv.Converse(ctx))
+						// As the agent, whatever the join says.
+						conv := must[conversation](t, "Converse")(cv.Converse(cv.(*signedConverser).as(ctx, w.agent.GetId())))
 						defer conv.Close()
 						if err := conv.Send(tc.first); err != nil && !isEOF(err) {
 							t.Fatalf("send: %v", err)

@@ -20,7 +20,7 @@ func TestPrivacyOverREST(t *testing.T) {
 	a := runApp(t, app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "privacy.db"), PresenceGrace: 100 * time.Millisecond})
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
-	c := &restClient{base: "http://" + a.Addr().String(), hc: &http.Client{Transport: tr}}
+	c := signed(t, a, &restClient{base: "http://" + a.Addr().String(), hc: &http.Client{Transport: tr}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
@@ -93,11 +93,11 @@ func TestPrivacyOverREST(t *testing.T) {
 	}
 }
 
-func export(ctx context.Context, c *restClient, visitorID string) (*pb.ExportVisitorResponse, error) {
-	out := &pb.ExportVisitorResponse{}
-	return out, c.call(ctx, http.MethodGet, "/v1/visitors/"+esc(visitorID)+":export", nil, nil, out)
+func export(ctx context.Context, c api, visitorID string) (*pb.ExportVisitorResponse, error) {
+	return c.ExportVisitor(ctx, &pb.ExportVisitorRequest{VisitorId: visitorID})
 }
 
-func erase(ctx context.Context, c *restClient, visitorID string) error {
-	return c.call(ctx, http.MethodDelete, "/v1/visitors/"+esc(visitorID), nil, nil, &pb.EraseVisitorResponse{})
+func erase(ctx context.Context, c api, visitorID string) error {
+	_, err := c.EraseVisitor(ctx, &pb.EraseVisitorRequest{VisitorId: visitorID})
+	return err
 }

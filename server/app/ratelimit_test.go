@@ -24,8 +24,9 @@ import (
 )
 
 // rlServer starts a server with the given rate limits and a fake clock that
-// never moves, so no bucket refills during the test.
-func rlServer(t *testing.T, limits *rpc.RateLimits) string {
+// never moves, so no bucket refills during the test. It returns the
+// server's URL and its admin API key.
+func rlServer(t *testing.T, limits *rpc.RateLimits) (string, string) {
 	t.Helper()
 	a, err := app.Open(app.Config{
 		Addr:       "127.0.0.1:0",
@@ -45,7 +46,7 @@ func rlServer(t *testing.T, limits *rpc.RateLimits) string {
 		defer cancel()
 		a.Shutdown(ctx)
 	})
-	return "http://" + a.Addr().String()
+	return "http://" + a.Addr().String(), a.InitialAPIKey
 }
 
 // rlHTTPFrom is an HTTP client whose connections come from the loopback
@@ -69,6 +70,7 @@ type rlClients struct {
 
 func rlClientsFrom(t *testing.T, base, ip string, opts ...connect.ClientOption) rlClients {
 	hc := rlHTTPFrom(t, ip)
+	opts = append(opts, connect.WithInterceptors(connectTokenInterceptor{}))
 	return rlClients{
 		http:    hc,
 		admin:   proactivechatv1connect.NewAdminServiceClient(hc, base, opts...),
@@ -116,11 +118,12 @@ func rlPost(t *testing.T, ctx context.Context, hc *http.Client, url, body string
 func TestRateLimitPerAddress(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	base := rlServer(t, &rpc.RateLimits{SessionsPerAddr: ratelimit.Per(2, time.Hour, 2), Loopback: true})
+	base, key := rlServer(t, &rpc.RateLimits{SessionsPerAddr: ratelimit.Per(2, time.Hour, 2), Loopback: true})
+	actx := withToken(ctx, key)
 	one := rlClientsFrom(t, base, "127.0.0.1")
 	two := rlClientsFrom(t, base, "127.0.0.2")
 
-	site, err := one.admin.CreateSite(ctx, connect.NewRequest(&pb.CreateSiteRequest{Name: "Shop"}))
+	site, err := one.admin.CreateSite(actx, connect.NewRequest(&pb.CreateSiteRequest{Name: "Shop"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +182,7 @@ func TestRateLimitPerAddress(t *testing.T) {
 	rlWantExhausted(t, "Connect from 127.0.0.2 after its REST calls", start(two))
 
 	// Calls that are not limited go on.
-	if _, err := one.admin.ListSites(ctx, connect.NewRequest(&pb.ListSitesRequest{})); err != nil {
+	if _, err := one.admin.ListSites(actx, connect.NewRequest(&pb.ListSitesRequest{})); err != nil {
 		t.Fatalf("ListSites: %v", err)
 	}
 }
@@ -191,27 +194,33 @@ func TestRateLimitPerAddress(t *testing.T) {
 func TestRateLimitSendsAndPageViews(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	base := rlServer(t, &rpc.RateLimits{
+	base, key := rlServer(t, &rpc.RateLimits{
 		SendsPerSender:      ratelimit.Per(2, time.Hour, 2),
 		PageViewsPerVisitor: ratelimit.Per(2, time.Hour, 2),
 		Loopback:            true,
 	})
 	c := rlClientsFrom(t, base, "127.0.0.1", connect.WithGRPC())
+	actx := withToken(ctx, key)
 
 	// The fake clock stands still, so the launch never comes; the agent
 	// starts the chat.
-	site, err := c.admin.CreateSite(ctx, connect.NewRequest(&pb.CreateSiteRequest{Name: "Shop", ProactiveChat: &pb.ProactiveChatSettings{
+	site, err := c.admin.CreateSite(actx, connect.NewRequest(&pb.CreateSiteRequest{Name: "Shop", ProactiveChat: &pb.ProactiveChatSettings{
 		Enabled: true, Mode: pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITHOUT_INVITE, LaunchAfterSeconds: 30,
 	}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent, err := c.admin.CreateAgent(ctx, connect.NewRequest(&pb.CreateAgentRequest{DisplayName: "Dana", SiteIds: []string{site.Msg.GetSite().GetId()}}))
+	agent, err := c.admin.CreateAgent(actx, connect.NewRequest(&pb.CreateAgentRequest{DisplayName: "Dana", SiteIds: []string{site.Msg.GetSite().GetId()}}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	agentID := agent.Msg.GetAgent().GetId()
-	if _, err := c.agent.SetAgentStatus(ctx, connect.NewRequest(&pb.SetAgentStatusRequest{AgentId: agentID, Status: pb.AgentStatus_AGENT_STATUS_AVAILABLE})); err != nil {
+	agentSession, err := c.admin.CreateAgentSession(actx, connect.NewRequest(&pb.CreateAgentSessionRequest{AgentId: agentID}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentCtx := withToken(ctx, agentSession.Msg.GetToken())
+	if _, err := c.agent.SetAgentStatus(agentCtx, connect.NewRequest(&pb.SetAgentStatusRequest{AgentId: agentID, Status: pb.AgentStatus_AGENT_STATUS_AVAILABLE})); err != nil {
 		t.Fatal(err)
 	}
 	session, err := c.visitor.StartVisitorSession(ctx, connect.NewRequest(&pb.StartVisitorSessionRequest{SiteId: site.Msg.GetSite().GetId()}))
@@ -219,11 +228,13 @@ func TestRateLimitSendsAndPageViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	visitorID := session.Msg.GetVisitor().GetId()
+	visitorCtx := withToken(ctx, session.Msg.GetToken())
+	tokens := map[string]context.Context{agentID: agentCtx, visitorID: visitorCtx}
 
 	// Page views: the widget stream's page_url is the first, one
 	// ReportPageView the second, the next is refused.
 	watch := func(page string) (*connect.ServerStreamForClient[pb.WatchVisitorResponse], error) {
-		s, err := c.visitor.WatchVisitor(ctx, connect.NewRequest(&pb.WatchVisitorRequest{VisitorId: visitorID, PageUrl: page}))
+		s, err := c.visitor.WatchVisitor(visitorCtx, connect.NewRequest(&pb.WatchVisitorRequest{VisitorId: visitorID, PageUrl: page}))
 		if err != nil {
 			return nil, err
 		}
@@ -240,7 +251,7 @@ func TestRateLimitSendsAndPageViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	report := func() error {
-		_, err := c.visitor.ReportPageView(ctx, connect.NewRequest(&pb.ReportPageViewRequest{VisitorId: visitorID, Url: "https://shop.example/shoes"}))
+		_, err := c.visitor.ReportPageView(visitorCtx, connect.NewRequest(&pb.ReportPageViewRequest{VisitorId: visitorID, Url: "https://shop.example/shoes"}))
 		return err
 	}
 	if err := report(); err != nil {
@@ -263,13 +274,13 @@ func TestRateLimitSendsAndPageViews(t *testing.T) {
 
 	// Sends, per sender: the visitor's third is refused, the agent's own
 	// allowance is untouched.
-	chat, err := c.agent.StartChat(ctx, connect.NewRequest(&pb.StartChatRequest{AgentId: agentID, VisitorId: visitorID}))
+	chat, err := c.agent.StartChat(agentCtx, connect.NewRequest(&pb.StartChatRequest{AgentId: agentID, VisitorId: visitorID}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	chatID := chat.Msg.GetChat().GetId()
 	sendAs := func(sender, text string) error {
-		_, err := c.chat.SendMessage(ctx, connect.NewRequest(&pb.SendMessageRequest{ChatId: chatID, SenderId: sender, Text: text}))
+		_, err := c.chat.SendMessage(tokens[sender], connect.NewRequest(&pb.SendMessageRequest{ChatId: chatID, SenderId: sender, Text: text}))
 		return err
 	}
 	for _, text := range []string{"hello", "anyone?"} {
@@ -284,7 +295,7 @@ func TestRateLimitSendsAndPageViews(t *testing.T) {
 
 	// Converse shares the agent's allowance: one more send, then the stream
 	// ends with ResourceExhausted.
-	conv := c.chat.Converse(ctx)
+	conv := c.chat.Converse(agentCtx)
 	defer conv.CloseResponse()
 	cmds := []*pb.ConverseRequest{
 		{CommandId: "join", Command: &pb.ConverseRequest_Join{Join: &pb.ConverseJoin{ChatId: chatID, ParticipantId: agentID}}},
@@ -318,9 +329,9 @@ func TestRateLimitSendsAndPageViews(t *testing.T) {
 func TestRateLimitsDefaultExemptLoopback(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	base := rlServer(t, nil)
+	base, key := rlServer(t, nil)
 	c := rlClientsFrom(t, base, "127.0.0.1")
-	site, err := c.admin.CreateSite(ctx, connect.NewRequest(&pb.CreateSiteRequest{Name: "Shop"}))
+	site, err := c.admin.CreateSite(withToken(ctx, key), connect.NewRequest(&pb.CreateSiteRequest{Name: "Shop"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 		`"text":"Hi! Can I help you with pricing?"`, // the agent's message …
 		`"result":{"chatEvent"`,                     // … reached the widget's stream
 		`"reason":"CHAT_END_REASON_BOTH_LEFT"`,      // the transcript ends with both leaving
+		`agent \"agent_demo\" may not act as`,       // PERMISSION_DENIED for the impostor
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("walkthrough output lacks %s\n%s", want, out)

@@ -31,7 +31,11 @@ type restClient struct {
 	hc   *http.Client
 }
 
-func newRESTClient(t *testing.T, s *testServer) api {
+// newRESTClient returns a REST client that signs each call as whoever it
+// acts as; rawRESTClient one that sends the token of the call's context.
+func newRESTClient(t *testing.T, s *testServer) api { return signed(t, s.App, rawRESTClient(t, s)) }
+
+func rawRESTClient(t *testing.T, s *testServer) *restClient {
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &restClient{base: s.url, hc: &http.Client{Transport: tr}}
@@ -81,6 +85,9 @@ func (c *restClient) newRequest(ctx context.Context, method, path string, query 
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok := tokenFrom(ctx); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	return req, nil
 }
@@ -392,4 +399,54 @@ func (c *restClient) DeclineChatRequest(ctx context.Context, r *pb.DeclineChatRe
 func (c *restClient) InviteVisitor(ctx context.Context, r *pb.InviteVisitorRequest) (*pb.InviteVisitorResponse, error) {
 	out := &pb.InviteVisitorResponse{}
 	return out, c.call(ctx, http.MethodPost, "/v1/agents/"+esc(r.GetAgentId())+"/invitations", nil, r, out)
+}
+
+func (c *restClient) ExportVisitor(ctx context.Context, r *pb.ExportVisitorRequest) (*pb.ExportVisitorResponse, error) {
+	out := &pb.ExportVisitorResponse{}
+	return out, c.call(ctx, http.MethodGet, "/v1/visitors/"+esc(r.GetVisitorId())+":export", nil, nil, out)
+}
+
+func (c *restClient) EraseVisitor(ctx context.Context, r *pb.EraseVisitorRequest) (*pb.EraseVisitorResponse, error) {
+	out := &pb.EraseVisitorResponse{}
+	return out, c.call(ctx, http.MethodDelete, "/v1/visitors/"+esc(r.GetVisitorId()), nil, nil, out)
+}
+
+func (c *restClient) CreateApiKey(ctx context.Context, r *pb.CreateApiKeyRequest) (*pb.CreateApiKeyResponse, error) {
+	out := &pb.CreateApiKeyResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/api-keys", nil, r, out)
+}
+
+func (c *restClient) ListApiKeys(ctx context.Context, r *pb.ListApiKeysRequest) (*pb.ListApiKeysResponse, error) {
+	out := &pb.ListApiKeysResponse{}
+	return out, c.call(ctx, http.MethodGet, "/v1/api-keys", nil, nil, out)
+}
+
+func (c *restClient) RevokeApiKey(ctx context.Context, r *pb.RevokeApiKeyRequest) (*pb.RevokeApiKeyResponse, error) {
+	out := &pb.RevokeApiKeyResponse{}
+	return out, c.call(ctx, http.MethodDelete, "/v1/api-keys/"+esc(r.GetApiKeyId()), nil, nil, out)
+}
+
+func (c *restClient) SetAgentPassword(ctx context.Context, r *pb.SetAgentPasswordRequest) (*pb.SetAgentPasswordResponse, error) {
+	out := &pb.SetAgentPasswordResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/agents/"+esc(r.GetAgentId())+"/password", nil, r, out)
+}
+
+func (c *restClient) CreateAgentSession(ctx context.Context, r *pb.CreateAgentSessionRequest) (*pb.CreateAgentSessionResponse, error) {
+	out := &pb.CreateAgentSessionResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/agents/"+esc(r.GetAgentId())+"/sessions", nil, r, out)
+}
+
+func (c *restClient) RevokeAgentSessions(ctx context.Context, r *pb.RevokeAgentSessionsRequest) (*pb.RevokeAgentSessionsResponse, error) {
+	out := &pb.RevokeAgentSessionsResponse{}
+	return out, c.call(ctx, http.MethodDelete, "/v1/agents/"+esc(r.GetAgentId())+"/sessions", nil, nil, out)
+}
+
+func (c *restClient) SignIn(ctx context.Context, r *pb.SignInRequest) (*pb.SignInResponse, error) {
+	out := &pb.SignInResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/agents/"+esc(r.GetAgentId())+"/sign-in", nil, r, out)
+}
+
+func (c *restClient) SignOut(ctx context.Context, r *pb.SignOutRequest) (*pb.SignOutResponse, error) {
+	out := &pb.SignOutResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/sign-out", nil, r, out)
 }

@@ -42,7 +42,9 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("negotiated %s, want HTTP/2", resp.Proto)
 	}
 	admin := proactivechatv1connect.NewAdminServiceClient(client, base, connect.WithGRPC())
-	res, err := admin.CreateSite(context.Background(), connect.NewRequest(&pb.CreateSiteRequest{Name: "Secure shop"}))
+	req := connect.NewRequest(&pb.CreateSiteRequest{Name: "Secure shop"})
+	req.Header().Set("Authorization", "Bearer "+a.InitialAPIKey)
+	res, err := admin.CreateSite(context.Background(), req)
 	if err != nil {
 		t.Fatalf("gRPC over TLS: %v", err)
 	}

@@ -44,6 +44,10 @@ var (
 	// activeChatsBucket lists the chats not yet ended, so their timers are
 	// rebuilt at start without reading every chat ever held.
 	activeChatsBucket = []byte("active_chats") // chat id → empty, while active
+
+	apiKeysBucket        = []byte("api_keys")        // SHA-256 of the key → pb.ApiKey
+	agentSessionsBucket  = []byte("agent_sessions")  // SHA-256 of the token → pb.AgentSession
+	agentPasswordsBucket = []byte("agent_passwords") // agent id → Argon2id PHC string
 )
 
 var allBuckets = [][]byte{
@@ -62,6 +66,9 @@ var allBuckets = [][]byte{
 	routingDecisionsBucket,
 	routingCountsBucket,
 	visitorRecordsBucket,
+	apiKeysBucket,
+	agentSessionsBucket,
+	agentPasswordsBucket,
 }
 
 const (

@@ -1,7 +1,10 @@
 // Package crashtest_test kills the real server with SIGKILL under load and
 // checks that every message it acknowledged survived, exactly once and in
 // order, and that clients retrying with their idempotency keys get their
-// original messages back.
+// original messages back. Every call carries the credentials the server
+// asks for: an admin API key made with `proactivechat api-key` before the
+// first start, a session per agent and each visitor's token; all of them
+// outlive the kills.
 package crashtest_test
 
 import (
@@ -137,6 +140,24 @@ func newServer(t *testing.T, bin string, transport *http.Transport) *server {
 }
 
 func (s *server) url() string { return "http://" + s.addr }
+
+// createAPIKey makes an admin API key in the database with the api-key
+// subcommand, as an operator provisions a server before starting it.
+func (s *server) createAPIKey(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, s.bin, "api-key", "-name", "crash test", "-db", s.db)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("proactivechat api-key: %v\n%s", err, stderr.Bytes())
+	}
+	key := strings.TrimSpace(stdout.String())
+	if !strings.HasPrefix(key, "pca_") || strings.ContainsAny(key, " \n") {
+		return "", fmt.Errorf("proactivechat api-key printed %q, want one key", stdout.String())
+	}
+	return key, nil
+}
 
 // start runs the server and returns once it answers HTTP; clients waiting
 // for it go on.
@@ -290,19 +311,30 @@ func tail(path string) string {
 }
 
 type clients struct {
-	admin   proactivechatv1connect.AdminServiceClient
-	visitor proactivechatv1connect.VisitorServiceClient
-	agent   proactivechatv1connect.AgentServiceClient
-	chat    proactivechatv1connect.ChatServiceClient
+	// adminKey is the admin API key, for the admin calls and for reading
+	// the transcripts at the end.
+	adminKey string
+	admin    proactivechatv1connect.AdminServiceClient
+	visitor  proactivechatv1connect.VisitorServiceClient
+	agent    proactivechatv1connect.AgentServiceClient
+	chat     proactivechatv1connect.ChatServiceClient
 }
 
-func newClients(hc *http.Client, url string) *clients {
+func newClients(hc *http.Client, url, adminKey string) *clients {
 	return &clients{
-		admin:   proactivechatv1connect.NewAdminServiceClient(hc, url),
-		visitor: proactivechatv1connect.NewVisitorServiceClient(hc, url),
-		agent:   proactivechatv1connect.NewAgentServiceClient(hc, url),
-		chat:    proactivechatv1connect.NewChatServiceClient(hc, url),
+		adminKey: adminKey,
+		admin:    proactivechatv1connect.NewAdminServiceClient(hc, url),
+		visitor:  proactivechatv1connect.NewVisitorServiceClient(hc, url),
+		agent:    proactivechatv1connect.NewAgentServiceClient(hc, url),
+		chat:     proactivechatv1connect.NewChatServiceClient(hc, url),
 	}
+}
+
+// as is a request carrying token as its bearer credential: one header.
+func as[T any](token string, msg *T) *connect.Request[T] {
+	req := connect.NewRequest(msg)
+	req.Header().Set("Authorization", "Bearer "+token)
+	return req
 }
 
 // definite reports whether err is the server's answer, not a lost call: a
@@ -366,6 +398,10 @@ type chatRun struct {
 	id        string
 	visitorID string
 	agentID   string
+	// The credentials of the two sides: the visitor's token from
+	// StartVisitorSession and the agent's session.
+	visitorToken string
+	agentToken   string
 
 	mu   sync.Mutex
 	acks []ack
@@ -374,6 +410,14 @@ type chatRun struct {
 	streamLast   uint32
 	streamEvents int
 	reconnects   int
+}
+
+// token is the credential of sender, one of the chat's two sides.
+func (c *chatRun) token(sender string) string {
+	if sender == c.agentID {
+		return c.agentToken
+	}
+	return c.visitorToken
 }
 
 func (c *chatRun) record(a ack) {
@@ -394,8 +438,9 @@ func (c *chatRun) send(ctx context.Context, s *server, api *clients, sender, rol
 		key := fmt.Sprintf("c%02d-%s-%05d", c.idx, role, i)
 		text := fmt.Sprintf("message %d from the %s of chat %d", i, role, c.idx)
 		req := &pb.SendMessageRequest{ChatId: c.id, SenderId: sender, Text: text, IdempotencyKey: key}
+		token := c.token(sender)
 		res, attempts, epoch, err := call(ctx, s, "send "+key, func(ctx context.Context) (*connect.Response[pb.SendMessageResponse], error) {
-			return api.chat.SendMessage(ctx, connect.NewRequest(req))
+			return api.chat.SendMessage(ctx, as(token, req))
 		})
 		if err != nil {
 			return err
@@ -439,7 +484,7 @@ func (c *chatRun) watch(ctx context.Context, s *server, api *clients, online cha
 		if first {
 			req.PageUrl = "https://shop.example.com/pricing"
 		}
-		stream, err := api.visitor.WatchVisitor(ctx, connect.NewRequest(req))
+		stream, err := api.visitor.WatchVisitor(ctx, as(c.visitorToken, req))
 		if err == nil {
 			for stream.Receive() {
 				msg := stream.Msg()
@@ -510,6 +555,10 @@ func TestAcknowledgedMessagesSurviveKills(t *testing.T) {
 	defer transport.CloseIdleConnections()
 	s := newServer(t, serverBinary(t), transport)
 	built := time.Now()
+	adminKey, err := s.createAPIKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -521,12 +570,18 @@ func TestAcknowledgedMessagesSurviveKills(t *testing.T) {
 		}
 	}()
 	defer s.stop(syscall.SIGKILL)
-	api := newClients(&http.Client{Transport: transport}, s.url())
+	api := newClients(&http.Client{Transport: transport}, s.url(), adminKey)
+
+	// The server enforces the credentials: the admin API needs the key.
+	_, err = api.admin.ListSites(ctx, connect.NewRequest(&pb.ListSitesRequest{}))
+	if connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("ListSites without credentials: %v, want Unauthenticated", err)
+	}
 
 	// A site with proactive chat on (the launching criteria never met in
 	// this test, so nothing but StartChat starts chats), agents, and a
 	// visitor per chat keeping a widget stream open.
-	site := must(api.admin.CreateSite(ctx, connect.NewRequest(&pb.CreateSiteRequest{
+	site := must(api.admin.CreateSite(ctx, as(adminKey, &pb.CreateSiteRequest{
 		Name:           "crash test",
 		AllowedOrigins: []string{"https://shop.example.com"},
 		ProactiveChat: &pb.ProactiveChatSettings{
@@ -535,15 +590,18 @@ func TestAcknowledgedMessagesSurviveKills(t *testing.T) {
 			LaunchAfterSeconds: 24 * 60 * 60,
 		},
 	})))(t).Msg.GetSite()
-	var agents []string
+	type agentCreds struct{ id, token string }
+	var agents []agentCreds
 	for i := range (chats + chatsPerAgent - 1) / chatsPerAgent {
-		agent := must(api.admin.CreateAgent(ctx, connect.NewRequest(&pb.CreateAgentRequest{
+		agent := must(api.admin.CreateAgent(ctx, as(adminKey, &pb.CreateAgentRequest{
 			DisplayName: fmt.Sprintf("Agent %d", i), SiteIds: []string{site.GetId()}, MaxConcurrentChats: 2 * chatsPerAgent,
 		})))(t).Msg.GetAgent()
-		must(api.agent.SetAgentStatus(ctx, connect.NewRequest(&pb.SetAgentStatusRequest{
+		// The agent's console signs in: a session the admin hands out.
+		token := must(api.admin.CreateAgentSession(ctx, as(adminKey, &pb.CreateAgentSessionRequest{AgentId: agent.GetId()})))(t).Msg.GetToken()
+		must(api.agent.SetAgentStatus(ctx, as(token, &pb.SetAgentStatusRequest{
 			AgentId: agent.GetId(), Status: pb.AgentStatus_AGENT_STATUS_AVAILABLE,
 		})))(t)
-		agents = append(agents, agent.GetId())
+		agents = append(agents, agentCreds{agent.GetId(), token})
 	}
 
 	var wg, senders sync.WaitGroup
@@ -566,7 +624,9 @@ func TestAcknowledgedMessagesSurviveKills(t *testing.T) {
 	runs := make([]*chatRun, chats)
 	for i := range runs {
 		session := must(api.visitor.StartVisitorSession(ctx, connect.NewRequest(&pb.StartVisitorSessionRequest{SiteId: site.GetId()})))(t).Msg
-		c := &chatRun{idx: i, visitorID: session.GetVisitor().GetId(), agentID: agents[i/chatsPerAgent]}
+		agent := agents[i/chatsPerAgent]
+		c := &chatRun{idx: i, visitorID: session.GetVisitor().GetId(), visitorToken: session.GetToken(),
+			agentID: agent.id, agentToken: agent.token}
 		online := make(chan struct{})
 		wg.Go(func() { fail(c.watch(streamCtx, s, api, online)) })
 		select {
@@ -574,7 +634,7 @@ func TestAcknowledgedMessagesSurviveKills(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("visitor %d never got its first state", i)
 		}
-		chat := must(api.agent.StartChat(ctx, connect.NewRequest(&pb.StartChatRequest{AgentId: c.agentID, VisitorId: c.visitorID})))(t).Msg.GetChat()
+		chat := must(api.agent.StartChat(ctx, as(c.agentToken, &pb.StartChatRequest{AgentId: c.agentID, VisitorId: c.visitorID})))(t).Msg.GetChat()
 		c.mu.Lock()
 		c.id = chat.GetId()
 		c.mu.Unlock()
@@ -703,7 +763,7 @@ load:
 				t.Errorf("chat %d: acknowledged message %q (seq %d) is missing", c.idx, a.key, a.seq)
 			}
 		}
-		chat := must(api.chat.GetChat(ctx, connect.NewRequest(&pb.GetChatRequest{ChatId: c.id})))(t).Msg.GetChat()
+		chat := must(api.chat.GetChat(ctx, as(adminKey, &pb.GetChatRequest{ChatId: c.id})))(t).Msg.GetChat()
 		if chat.GetState() != pb.ChatState_CHAT_STATE_ACTIVE || chat.GetLastSeq() != uint32(len(events)) {
 			t.Errorf("chat %d is %v with last seq %d after %d events, want ACTIVE", c.idx, chat.GetState(), chat.GetLastSeq(), len(events))
 		}
@@ -713,6 +773,26 @@ load:
 		}
 		streamed += c.streamEvents
 		c.mu.Unlock()
+	}
+
+	// After the restarts each credential still speaks only for its own
+	// principal (the resends below then check that nothing was stored).
+	if len(runs) > 1 {
+		a, b := runs[0], runs[1]
+		for _, tc := range []struct {
+			what, token, sender string
+			want                connect.Code
+		}{
+			{"a visitor as another chat's visitor", a.visitorToken, b.visitorID, connect.CodePermissionDenied},
+			{"a visitor as its chat's agent", a.visitorToken, a.agentID, connect.CodePermissionDenied},
+			{"the admin key as a visitor", adminKey, a.visitorID, connect.CodePermissionDenied},
+			{"an unknown token", "pcv_unknown", a.visitorID, connect.CodeUnauthenticated},
+		} {
+			_, err := api.chat.SendMessage(ctx, as(tc.token, &pb.SendMessageRequest{ChatId: a.id, SenderId: tc.sender, Text: "forged", IdempotencyKey: "forged"}))
+			if connect.CodeOf(err) != tc.want {
+				t.Errorf("SendMessage with %s: %v, want %v", tc.what, err, tc.want)
+			}
+		}
 	}
 
 	// A retry with the same key, now, returns the original and adds
@@ -731,7 +811,7 @@ load:
 		resend.Go(func() {
 			for a := range work {
 				c := runs[a.chat]
-				res, err := api.chat.SendMessage(ctx, connect.NewRequest(&pb.SendMessageRequest{ChatId: c.id, SenderId: a.sender, Text: a.text, IdempotencyKey: a.key}))
+				res, err := api.chat.SendMessage(ctx, as(c.token(a.sender), &pb.SendMessageRequest{ChatId: c.id, SenderId: a.sender, Text: a.text, IdempotencyKey: a.key}))
 				if err != nil {
 					t.Errorf("resend %s: %v", a.key, err)
 					continue
@@ -748,7 +828,7 @@ load:
 	close(work)
 	resend.Wait()
 	for _, c := range runs {
-		chat := must(api.chat.GetChat(ctx, connect.NewRequest(&pb.GetChatRequest{ChatId: c.id})))(t).Msg.GetChat()
+		chat := must(api.chat.GetChat(ctx, as(adminKey, &pb.GetChatRequest{ChatId: c.id})))(t).Msg.GetChat()
 		c.mu.Lock()
 		want := uint32(len(c.acks) + 1)
 		c.mu.Unlock()
@@ -780,7 +860,7 @@ func listEvents(ctx context.Context, t *testing.T, api *clients, chatID string) 
 	var events []*pb.ChatEvent
 	var after uint32
 	for {
-		res := must(api.chat.ListChatEvents(ctx, connect.NewRequest(&pb.ListChatEventsRequest{ChatId: chatID, AfterSeq: after, PageSize: 1000})))(t).Msg
+		res := must(api.chat.ListChatEvents(ctx, as(api.adminKey, &pb.ListChatEventsRequest{ChatId: chatID, AfterSeq: after, PageSize: 1000})))(t).Msg
 		events = append(events, res.GetEvents()...)
 		if res.GetNextAfterSeq() == 0 {
 			return events

@@ -14,6 +14,7 @@ const (
 	CodeNotFound           Code = "not_found"
 	CodeAlreadyExists      Code = "already_exists"
 	CodeFailedPrecondition Code = "failed_precondition"
+	CodeUnauthenticated    Code = "unauthenticated"
 	CodePermissionDenied   Code = "permission_denied"
 	CodeResourceExhausted  Code = "resource_exhausted"
 	CodeUnavailable        Code = "unavailable"

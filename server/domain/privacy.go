@@ -120,6 +120,10 @@ func (s *Service) EraseVisitor(ctx context.Context, visitorID string) error {
 				return Errorf(CodeFailedPrecondition, "visitor %q has open chat request %q: end it first", visitorID, id)
 			}
 		}
+		// The visitor's token no longer opens anything.
+		tx.OnCommit(func() {
+			s.creds.revoke(func(p Principal) bool { return p.Kind == VisitorPrincipal && p.ID == visitorID })
+		})
 		return tx.EraseVisitor(visitorID)
 	})
 }

@@ -44,6 +44,11 @@ type Config struct {
 	// KeepAliveInterval is how often idle streams get a KeepAlive, so
 	// proxies do not cut them and writes to dead connections fail.
 	KeepAliveInterval time.Duration
+	// Passwords hashes agents' passwords; without it agents cannot sign in
+	// with one (sessions from CreateAgentSession still work).
+	Passwords PasswordHasher
+	// AgentSessionTTL is how long a signed-in agent stays signed in.
+	AgentSessionTTL time.Duration
 	// AgentGrace is how long an agent whose WatchAgent streams all closed
 	// stays as it was before going offline (a console reload is not a
 	// sign-out).
@@ -75,6 +80,9 @@ type Service struct {
 	awaiting   *awaitingAgent
 	counters   *counters
 	origins    origins
+	passwords  PasswordHasher
+	sessionTTL time.Duration
+	creds      *credentials
 	// started is when the Service was made: visits open at a restart go on
 	// for visitors back within the grace period of it.
 	started time.Time
@@ -101,6 +109,9 @@ func NewService(cfg Config) *Service {
 	if cfg.AgentGrace <= 0 {
 		cfg.AgentGrace = DefaultAgentGrace
 	}
+	if cfg.AgentSessionTTL <= 0 {
+		cfg.AgentSessionTTL = DefaultAgentSessionTTL
+	}
 	s := &Service{
 		store:      cfg.Store,
 		broker:     cfg.Broker,
@@ -109,6 +120,9 @@ func NewService(cfg Config) *Service {
 		grace:      cfg.PresenceGrace,
 		keepAlive:  cfg.KeepAliveInterval,
 		agentGrace: cfg.AgentGrace,
+		passwords:  cfg.Passwords,
+		sessionTTL: cfg.AgentSessionTTL,
+		creds:      newCredentials(),
 		started:    cfg.Clock.Now(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

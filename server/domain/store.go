@@ -53,6 +53,18 @@ type ReadTx interface {
 	// their chats, invitations and chat requests, each in id order. An
 	// unknown visitor has none.
 	VisitorRecords(visitorID string) (chatIDs, invitationIDs, requestIDs []string, err error)
+
+	// APIKeyByHash finds the API key whose secret has this SHA-256.
+	APIKeyByHash(hash []byte) (*APIKey, error)
+	// APIKeys lists every API key, in hash order.
+	APIKeys() ([]*APIKey, error)
+	// AgentSessionByHash finds the agent session whose token has this SHA-256.
+	AgentSessionByHash(hash []byte) (*AgentSession, error)
+	// AgentSessions lists an agent's sessions, expired ones included.
+	AgentSessions(agentID string) ([]*AgentSession, error)
+	// AgentPasswordHash returns the encoded hash of an agent's password;
+	// NotFound when it has none.
+	AgentPasswordHash(agentID string) (string, error)
 }
 
 // WriteTx is a ReadTx that also writes. Its reads see its own writes.
@@ -63,6 +75,14 @@ type WriteTx interface {
 	PutVisitor(*Visitor) error
 	// PutVisitorToken maps a session token's hash to its visitor.
 	PutVisitorToken(hash []byte, visitorID string) error
+	// PutAPIKey stores a key under its Hash; DeleteAPIKey removes it.
+	PutAPIKey(*APIKey) error
+	DeleteAPIKey(hash []byte) error
+	// PutAgentSession stores a session under its Hash; DeleteAgentSession
+	// removes it.
+	PutAgentSession(*AgentSession) error
+	DeleteAgentSession(hash []byte) error
+	PutAgentPasswordHash(agentID, encoded string) error
 	PutChat(*Chat) error
 	// AppendChatEvent stores an event. Its Seq must be the chat's previous
 	// last event plus one; a message with an idempotency key is also

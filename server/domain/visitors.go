@@ -2,9 +2,7 @@ package domain
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -40,8 +38,7 @@ func (s *Service) StartVisitorSession(ctx context.Context, siteID, resumeToken s
 			return visitor, resumeToken, true, nil
 		}
 	}
-	token = newToken()
-	hash := sha256.Sum256([]byte(token))
+	token, hash := newSecret(visitorTokenPrefix)
 	visitor = &Visitor{ID: newID("visitor"), SiteID: siteID, CreateTime: s.clock.Now(), Engagement: EngagementBrowsing}
 	err = s.store.Update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Site(siteID); err != nil {
@@ -56,12 +53,6 @@ func (s *Service) StartVisitorSession(ctx context.Context, siteID, resumeToken s
 		return nil, "", false, err
 	}
 	return visitor, token, false, nil
-}
-
-func newToken() string {
-	var b [32]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // RecordPageView stores the page a visitor is looking at and tells the

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -46,6 +47,10 @@ func (s *adminServer) ListSites(ctx context.Context, req *connect.Request[pb.Lis
 	}
 	out := &pb.ListSitesResponse{}
 	for _, site := range sites {
+		// Agents see the sites they serve; admins see all.
+		if s.svc.CanReadSite(ctx, principalFrom(ctx), site.ID) != nil {
+			continue
+		}
 		out.Sites = append(out.Sites, protoconv.SiteToProto(site))
 	}
 	return connect.NewResponse(out), nil
@@ -172,4 +177,64 @@ func (s *adminServer) EraseVisitor(ctx context.Context, req *connect.Request[pb.
 		return nil, toConnectError(ctx, s.log, err)
 	}
 	return connect.NewResponse(&pb.EraseVisitorResponse{}), nil
+}
+
+func (s *adminServer) CreateApiKey(ctx context.Context, req *connect.Request[pb.CreateApiKeyRequest]) (*connect.Response[pb.CreateApiKeyResponse], error) {
+	key, token, err := s.svc.CreateAPIKey(ctx, req.Msg.GetName())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.CreateApiKeyResponse{ApiKey: protoconv.APIKeyToProto(key), Key: token}), nil
+}
+
+func (s *adminServer) ListApiKeys(ctx context.Context, _ *connect.Request[pb.ListApiKeysRequest]) (*connect.Response[pb.ListApiKeysResponse], error) {
+	keys, err := s.svc.ListAPIKeys(ctx)
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ListApiKeysResponse{}
+	for _, k := range keys {
+		out.ApiKeys = append(out.ApiKeys, protoconv.APIKeyToProto(k))
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *adminServer) RevokeApiKey(ctx context.Context, req *connect.Request[pb.RevokeApiKeyRequest]) (*connect.Response[pb.RevokeApiKeyResponse], error) {
+	if err := s.svc.RevokeAPIKey(ctx, req.Msg.GetApiKeyId()); err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.RevokeApiKeyResponse{}), nil
+}
+
+func (s *adminServer) SetAgentPassword(ctx context.Context, req *connect.Request[pb.SetAgentPasswordRequest]) (*connect.Response[pb.SetAgentPasswordResponse], error) {
+	if err := s.svc.SetAgentPassword(ctx, req.Msg.GetAgentId(), req.Msg.GetPassword()); err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.SetAgentPasswordResponse{}), nil
+}
+
+func (s *adminServer) CreateAgentSession(ctx context.Context, req *connect.Request[pb.CreateAgentSessionRequest]) (*connect.Response[pb.CreateAgentSessionResponse], error) {
+	var ttl time.Duration
+	if d := req.Msg.GetTtl(); d != nil {
+		if err := d.CheckValid(); err != nil {
+			return nil, toConnectError(ctx, s.log, invalidField("ttl", err.Error()))
+		}
+		ttl = d.AsDuration()
+		if ttl <= 0 {
+			return nil, toConnectError(ctx, s.log, invalidField("ttl", "must be positive"))
+		}
+	}
+	sess, token, err := s.svc.CreateAgentSession(ctx, req.Msg.GetAgentId(), ttl)
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.CreateAgentSessionResponse{Session: protoconv.AgentSessionToProto(sess), Token: token}), nil
+}
+
+func (s *adminServer) RevokeAgentSessions(ctx context.Context, req *connect.Request[pb.RevokeAgentSessionsRequest]) (*connect.Response[pb.RevokeAgentSessionsResponse], error) {
+	n, err := s.svc.RevokeAgentSessions(ctx, req.Msg.GetAgentId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.RevokeAgentSessionsResponse{Revoked: uint32(n)}), nil
 }

@@ -137,3 +137,22 @@ func (s *agentServer) InviteVisitor(ctx context.Context, req *connect.Request[pb
 	}
 	return connect.NewResponse(&pb.InviteVisitorResponse{Invitation: protoconv.InvitationToProto(inv)}), nil
 }
+
+func (s *agentServer) SignIn(ctx context.Context, req *connect.Request[pb.SignInRequest]) (*connect.Response[pb.SignInResponse], error) {
+	agent, sess, token, err := s.svc.SignIn(ctx, req.Msg.GetAgentId(), req.Msg.GetPassword())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.SignInResponse{
+		Agent:   protoconv.AgentToProto(agent),
+		Session: protoconv.AgentSessionToProto(sess),
+		Token:   token,
+	}), nil
+}
+
+func (s *agentServer) SignOut(ctx context.Context, _ *connect.Request[pb.SignOutRequest]) (*connect.Response[pb.SignOutResponse], error) {
+	if err := s.svc.SignOut(ctx, principalFrom(ctx)); err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.SignOutResponse{}), nil
+}

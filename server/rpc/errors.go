@@ -16,6 +16,7 @@ var codes = map[domain.Code]connect.Code{
 	domain.CodeNotFound:           connect.CodeNotFound,
 	domain.CodeAlreadyExists:      connect.CodeAlreadyExists,
 	domain.CodeFailedPrecondition: connect.CodeFailedPrecondition,
+	domain.CodeUnauthenticated:    connect.CodeUnauthenticated,
 	domain.CodePermissionDenied:   connect.CodePermissionDenied,
 	domain.CodeResourceExhausted:  connect.CodeResourceExhausted,
 	domain.CodeUnavailable:        connect.CodeUnavailable,

@@ -35,7 +35,10 @@ type agentPool struct {
 }
 
 type agent struct {
-	id   string
+	id string
+	// ctx carries the agent's session token; every call of the agent
+	// derives from it.
+	ctx  context.Context
 	conn *grpc.ClientConn
 	ag   pb.AgentServiceClient
 	cc   pb.ChatServiceClient
@@ -70,7 +73,9 @@ func (p *agentPool) record(name string, ns int64) {
 	h.Record(ns)
 }
 
-// startAgents creates the agents, makes them available and opens their streams.
+// startAgents creates the agents, gives each a session (as its console
+// would sign in), makes them available and opens their streams. ctx
+// carries the admin API key.
 func startAgents(ctx context.Context, server string, admin pb.AdminServiceClient, n, capacity int, siteIDs []string, presence bool, launchAfter time.Duration, replyEvery, msgSize int) (*agentPool, error) {
 	p := &agentPool{launchAfter: launchAfter, replyEvery: replyEvery, msgSize: msgSize,
 		hists: map[string]*hist.Histogram{}, alertTimes: map[string]int64{}, chats: map[string]*agentChat{}}
@@ -79,11 +84,20 @@ func startAgents(ctx context.Context, server string, admin pb.AdminServiceClient
 		if err != nil {
 			return nil, fmt.Errorf("CreateAgent: %w", err)
 		}
+		id := resp.GetAgent().GetId()
+		token := ""
+		if authenticated(ctx) {
+			sess, err := admin.CreateAgentSession(ctx, &pb.CreateAgentSessionRequest{AgentId: id})
+			if err != nil {
+				return nil, fmt.Errorf("CreateAgentSession: %w", err)
+			}
+			token = sess.GetToken()
+		}
 		conn, err := dial(server, fmt.Sprintf("127.0.254.%d", 1+i%250))
 		if err != nil {
 			return nil, err
 		}
-		a := &agent{id: resp.GetAgent().GetId(), conn: conn, ag: pb.NewAgentServiceClient(conn), cc: pb.NewChatServiceClient(conn)}
+		a := &agent{id: id, ctx: withToken(context.Background(), token), conn: conn, ag: pb.NewAgentServiceClient(conn), cc: pb.NewChatServiceClient(conn)}
 		p.agents = append(p.agents, a)
 		ready := make(chan error, 2)
 		go p.watchAgent(a, ready)
@@ -98,7 +112,7 @@ func startAgents(ctx context.Context, server string, admin pb.AdminServiceClient
 				return nil, err
 			}
 		}
-		if _, err := a.ag.SetAgentStatus(ctx, &pb.SetAgentStatusRequest{AgentId: a.id, Status: pb.AgentStatus_AGENT_STATUS_AVAILABLE}); err != nil {
+		if _, err := a.ag.SetAgentStatus(a.ctx, &pb.SetAgentStatusRequest{AgentId: a.id, Status: pb.AgentStatus_AGENT_STATUS_AVAILABLE}); err != nil {
 			return nil, fmt.Errorf("SetAgentStatus: %w", err)
 		}
 	}
@@ -106,7 +120,7 @@ func startAgents(ctx context.Context, server string, admin pb.AdminServiceClient
 }
 
 func (p *agentPool) watchAgent(a *agent, ready chan<- error) {
-	s, err := a.ag.WatchAgent(context.Background(), &pb.WatchAgentRequest{AgentId: a.id})
+	s, err := a.ag.WatchAgent(a.ctx, &pb.WatchAgentRequest{AgentId: a.id})
 	if err == nil {
 		_, err = s.Recv() // the snapshot
 	}
@@ -139,7 +153,7 @@ func (p *agentPool) watchAgent(a *agent, ready chan<- error) {
 }
 
 func (p *agentPool) watchPresence(a *agent, ready chan<- error) {
-	s, err := a.ag.WatchPresence(context.Background(), &pb.WatchPresenceRequest{AgentId: a.id})
+	s, err := a.ag.WatchPresence(a.ctx, &pb.WatchPresenceRequest{AgentId: a.id})
 	if err == nil {
 		_, err = s.Recv()
 	}
@@ -156,7 +170,7 @@ func (p *agentPool) watchPresence(a *agent, ready chan<- error) {
 }
 
 func (p *agentPool) accept(a *agent, req *pb.ChatRequest) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(a.ctx, 60*time.Second)
 	defer cancel()
 	resp, err := a.ag.AcceptChatRequest(ctx, &pb.AcceptChatRequestRequest{AgentId: a.id, ChatRequestId: req.GetId()})
 	if err != nil {
@@ -175,7 +189,7 @@ func (p *agentPool) accept(a *agent, req *pb.ChatRequest) {
 // follow is the agent's view of one chat: each visitor message's latency
 // counts from the time it was scheduled to be sent.
 func (p *agentPool) follow(c *agentChat) {
-	s, err := c.agent.cc.WatchChat(context.Background(), &pb.WatchChatRequest{ChatId: c.id})
+	s, err := c.agent.cc.WatchChat(c.agent.ctx, &pb.WatchChatRequest{ChatId: c.id})
 	if err != nil {
 		p.fail("WatchChat: %v", err)
 		return
@@ -222,7 +236,7 @@ func (p *agentPool) follow(c *agentChat) {
 
 // say sends one agent message and returns its sequence number.
 func (p *agentPool) say(c *agentChat, phase byte, k int) uint32 {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(c.agent.ctx, 60*time.Second)
 	defer cancel()
 	resp, err := c.agent.cc.SendMessage(ctx, &pb.SendMessageRequest{
 		ChatId: c.id, SenderId: c.agent.id, Text: messageText(phase, time.Now().UnixNano(), k, p.msgSize),

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/proactivechat/proactivechat/bench/hist"
 )
@@ -50,6 +51,23 @@ func dial(server, src string) (*grpc.ClientConn, error) {
 		grpc.WithWriteBufferSize(8<<10),
 		grpc.WithIdleTimeout(0),
 	)
+}
+
+// withToken returns ctx carrying token as the bearer credential of every
+// gRPC call made with it or a context derived from it: one header per call,
+// its metadata built once per principal. An empty token (a server from
+// before authentication) sends none.
+func withToken(ctx context.Context, token string) context.Context {
+	if token == "" {
+		return ctx
+	}
+	return metadata.NewOutgoingContext(ctx, metadata.Pairs("authorization", "Bearer "+token))
+}
+
+// authenticated reports whether ctx carries a bearer credential.
+func authenticated(ctx context.Context) bool {
+	md, ok := metadata.FromOutgoingContext(ctx)
+	return ok && len(md.Get("authorization")) > 0
 }
 
 // sourceAddr spreads a process's connections over loopback source

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/metadata"
 
 	"github.com/proactivechat/proactivechat/bench/hist"
 )
@@ -48,5 +51,23 @@ func TestReportRenders(t *testing.T) {
 	svg := r.svg()
 	if !strings.HasPrefix(svg, "<svg") || !strings.Contains(svg, "polyline") {
 		t.Errorf("svg has no plot: %.200s", svg)
+	}
+}
+
+func TestWithToken(t *testing.T) {
+	ctx := context.Background()
+	if got := withToken(ctx, ""); got != ctx || authenticated(got) {
+		t.Errorf("withToken without a token changed the context")
+	}
+	authed := withToken(ctx, "pcs_abc")
+	if !authenticated(authed) {
+		t.Fatal("withToken: the context carries no credential")
+	}
+	// Calls derive their contexts from the principal's: the header goes along.
+	call, cancel := context.WithTimeout(authed, time.Second)
+	defer cancel()
+	md, _ := metadata.FromOutgoingContext(call)
+	if got := md.Get("authorization"); len(got) != 1 || got[0] != "Bearer pcs_abc" {
+		t.Errorf("authorization metadata = %q, want one \"Bearer pcs_abc\"", got)
 	}
 }

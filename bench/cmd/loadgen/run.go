@@ -85,6 +85,13 @@ func run(cfg Config) error {
 		logf("  one Put per Update: %.0f/s, p50 %.3f ms; 100 per Update: %.0f puts/s", bf.PutsPerS, bf.Latency.P50Ms, bf.BatchPutsPerS)
 	}
 
+	apiKey, err := createAPIKey(bin, tmp)
+	if err != nil {
+		return err
+	}
+	if apiKey == "" {
+		res.Notes = append(res.Notes, "the server binary has no api-key subcommand: calls were made without credentials")
+	}
 	srv, err := startServer(bin, tmp, serverCPU, cfg.ServerGOMAXPROCS)
 	if err != nil {
 		return err
@@ -96,7 +103,9 @@ func run(cfg Config) error {
 		}
 	}()
 	logf("server pid %d on %s", srv.pid, srv.addr)
-	ctx := context.Background()
+	// The admin calls carry the API key; each agent and each visitor gets
+	// its own credential (startAgents, the workers).
+	ctx := withToken(context.Background(), apiKey)
 
 	adminConn, err := dial(srv.addr, "127.0.253.1")
 	if err != nil {
@@ -187,7 +196,7 @@ func run(cfg Config) error {
 			p.Held, p.Invited, p.Submitted, p.Chatting, p.Sent, p.PageViews, agents.alerts.Load(), p.Errors+agents.errors.Load(),
 			ps.RSSKB/1024, ps.Threads, ps.FDs, ps.CPU.Seconds())
 	}
-	pctx, stopProgress := context.WithCancel(ctx)
+	pctx, stopProgress := context.WithCancel(context.Background())
 	go watchProgress(pctx, status)
 	defer stopProgress()
 

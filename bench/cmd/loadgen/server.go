@@ -67,6 +67,31 @@ func pinned(cpu string, name string, args ...string) *exec.Cmd {
 	return exec.Command(name, args...)
 }
 
+// benchDB is the server's database file in the run's temp dir.
+const benchDB = "bench.db"
+
+// createAPIKey makes the admin API key the load generator sets the server
+// up with: `proactivechat api-key` on the database in dir, before the
+// server starts (it then holds the file). A server binary from before
+// authentication has no such subcommand and needs no key: "" then.
+func createAPIKey(bin, dir string) (string, error) {
+	help, _ := exec.Command(bin, "-h").CombinedOutput()
+	if !strings.Contains(string(help), "proactivechat api-key") {
+		return "", nil
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "api-key", "-name", "loadgen", "-db", filepath.Join(dir, benchDB))
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("proactivechat api-key: %v\n%s", err, stderr.Bytes())
+	}
+	key := strings.TrimSpace(stdout.String())
+	if key == "" || strings.ContainsAny(key, " \n") {
+		return "", fmt.Errorf("proactivechat api-key printed %q, want one key", stdout.String())
+	}
+	return key, nil
+}
+
 type serverProc struct {
 	cmd  *exec.Cmd
 	pid  int
@@ -90,7 +115,7 @@ func startServer(bin, dir, cpu string, gomaxprocs int) (*serverProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"-addr", addr, "-db", filepath.Join(dir, "bench.db"), "-log-level", "warn"}
+	args := []string{"-addr", addr, "-db", filepath.Join(dir, benchDB), "-log-level", "warn"}
 	var pprofAddr string
 	if hasFlag(bin, "pprof") {
 		pport, err := freePort()

@@ -47,6 +47,10 @@ type worker struct {
 type visitor struct {
 	plan VisitorPlan
 	id   string
+	// auth carries the visitor's token (from StartVisitorSession); every
+	// call of the visitor derives from it. Set with id, before any call
+	// needs it.
+	auth context.Context
 	page string
 
 	mu      sync.Mutex
@@ -239,6 +243,7 @@ func (w *worker) start(v *visitor, wg *sync.WaitGroup) bool {
 		return false
 	}
 	v.id = sess.GetVisitor().GetId()
+	v.auth = withToken(context.Background(), sess.GetToken())
 	return w.open(v, conn, wg, nil)
 }
 
@@ -251,7 +256,7 @@ type resumeState struct {
 
 // open opens the visitor's stream on conn (which it then owns).
 func (w *worker) open(v *visitor, conn *grpc.ClientConn, wg *sync.WaitGroup, rs *resumeState) bool {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(v.auth)
 	v.mu.Lock()
 	v.gen++
 	gen := v.gen
@@ -357,7 +362,7 @@ func (w *worker) onState(v *visitor, st *pb.VisitorState, now time.Time) {
 		inv := st.GetInvitation().GetId()
 		vc, _ := v.clients()
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			ctx, cancel := context.WithTimeout(v.auth, 60*time.Second)
 			defer cancel()
 			if _, err := vc.RespondToInvitation(ctx, &pb.RespondToInvitationRequest{VisitorId: v.id, InvitationId: inv, Accept: true}); err != nil {
 				w.fail("RespondToInvitation: %v", err)
@@ -373,7 +378,7 @@ func (w *worker) onState(v *visitor, st *pb.VisitorState, now time.Time) {
 		}
 		vc, _ := v.clients()
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			ctx, cancel := context.WithTimeout(v.auth, 60*time.Second)
 			defer cancel()
 			sent := time.Now().UnixNano()
 			w.mu.Lock()
@@ -412,7 +417,7 @@ func (w *worker) browse(v *visitor) {
 		vc, _ := v.clients()
 		if vc != nil {
 			url := productPrefix + fmt.Sprint((v.plan.Index*7+n)%500)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(v.auth, 30*time.Second)
 			_, err := vc.ReportPageView(ctx, &pb.ReportPageViewRequest{VisitorId: v.id, Url: url, Title: "Product"})
 			cancel()
 			if err == nil {
@@ -501,7 +506,7 @@ func (w *worker) send(v *visitor, c Cmd, inWindow *atomic.Int64) {
 				return
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(v.auth, 30*time.Second)
 		_, err := cc.SendMessage(ctx, &pb.SendMessageRequest{
 			ChatId: chatID, SenderId: v.id, Text: messageText(phase, sched, k, w.cfg.MsgSize),
 			IdempotencyKey: fmt.Sprintf("%c%d-%d", phase, c.Start%1e6, k),

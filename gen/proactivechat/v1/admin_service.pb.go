@@ -9,6 +9,7 @@ package proactivechatv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	reflect "reflect"
 	sync "sync"
@@ -22,6 +23,547 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type CreateApiKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the key is for, e.g. "CRM sync" (1–200 bytes).
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateApiKeyRequest) Reset() {
+	*x = CreateApiKeyRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateApiKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateApiKeyRequest) ProtoMessage() {}
+
+func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
+func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CreateApiKeyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type CreateApiKeyResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ApiKey *ApiKey                `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	// The bearer credential: send "Authorization: Bearer <key>". Shown once.
+	Key           string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateApiKeyResponse) Reset() {
+	*x = CreateApiKeyResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateApiKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateApiKeyResponse) ProtoMessage() {}
+
+func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
+func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
+	if x != nil {
+		return x.ApiKey
+	}
+	return nil
+}
+
+func (x *CreateApiKeyResponse) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+type ListApiKeysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListApiKeysRequest) Reset() {
+	*x = ListApiKeysRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApiKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApiKeysRequest) ProtoMessage() {}
+
+func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
+func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{2}
+}
+
+type ListApiKeysResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiKeys       []*ApiKey              `protobuf:"bytes,1,rep,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListApiKeysResponse) Reset() {
+	*x = ListApiKeysResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApiKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApiKeysResponse) ProtoMessage() {}
+
+func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
+func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
+	if x != nil {
+		return x.ApiKeys
+	}
+	return nil
+}
+
+type RevokeApiKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiKeyId      string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeApiKeyRequest) Reset() {
+	*x = RevokeApiKeyRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeApiKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeApiKeyRequest) ProtoMessage() {}
+
+func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
+func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RevokeApiKeyRequest) GetApiKeyId() string {
+	if x != nil {
+		return x.ApiKeyId
+	}
+	return ""
+}
+
+type RevokeApiKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeApiKeyResponse) Reset() {
+	*x = RevokeApiKeyResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeApiKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeApiKeyResponse) ProtoMessage() {}
+
+func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
+func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{5}
+}
+
+type SetAgentPasswordRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAgentPasswordRequest) Reset() {
+	*x = SetAgentPasswordRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAgentPasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAgentPasswordRequest) ProtoMessage() {}
+
+func (x *SetAgentPasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAgentPasswordRequest.ProtoReflect.Descriptor instead.
+func (*SetAgentPasswordRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SetAgentPasswordRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *SetAgentPasswordRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+type SetAgentPasswordResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAgentPasswordResponse) Reset() {
+	*x = SetAgentPasswordResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAgentPasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAgentPasswordResponse) ProtoMessage() {}
+
+func (x *SetAgentPasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAgentPasswordResponse.ProtoReflect.Descriptor instead.
+func (*SetAgentPasswordResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{7}
+}
+
+type CreateAgentSessionRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	AgentId string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// How long the session lasts: 1 minute to 30 days; 12 hours when unset.
+	Ttl           *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAgentSessionRequest) Reset() {
+	*x = CreateAgentSessionRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAgentSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAgentSessionRequest) ProtoMessage() {}
+
+func (x *CreateAgentSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAgentSessionRequest.ProtoReflect.Descriptor instead.
+func (*CreateAgentSessionRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CreateAgentSessionRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *CreateAgentSessionRequest) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+type CreateAgentSessionResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session *AgentSession          `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// The bearer credential: send "Authorization: Bearer <token>".
+	Token         string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAgentSessionResponse) Reset() {
+	*x = CreateAgentSessionResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAgentSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAgentSessionResponse) ProtoMessage() {}
+
+func (x *CreateAgentSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAgentSessionResponse.ProtoReflect.Descriptor instead.
+func (*CreateAgentSessionResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CreateAgentSessionResponse) GetSession() *AgentSession {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *CreateAgentSessionResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+type RevokeAgentSessionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeAgentSessionsRequest) Reset() {
+	*x = RevokeAgentSessionsRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeAgentSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeAgentSessionsRequest) ProtoMessage() {}
+
+func (x *RevokeAgentSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeAgentSessionsRequest.ProtoReflect.Descriptor instead.
+func (*RevokeAgentSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RevokeAgentSessionsRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+type RevokeAgentSessionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many sessions ended.
+	Revoked       uint32 `protobuf:"varint,1,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeAgentSessionsResponse) Reset() {
+	*x = RevokeAgentSessionsResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeAgentSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeAgentSessionsResponse) ProtoMessage() {}
+
+func (x *RevokeAgentSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeAgentSessionsResponse.ProtoReflect.Descriptor instead.
+func (*RevokeAgentSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RevokeAgentSessionsResponse) GetRevoked() uint32 {
+	if x != nil {
+		return x.Revoked
+	}
+	return 0
+}
+
 type ExportVisitorRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	VisitorId     string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
@@ -31,7 +573,7 @@ type ExportVisitorRequest struct {
 
 func (x *ExportVisitorRequest) Reset() {
 	*x = ExportVisitorRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -43,7 +585,7 @@ func (x *ExportVisitorRequest) String() string {
 func (*ExportVisitorRequest) ProtoMessage() {}
 
 func (x *ExportVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -56,7 +598,7 @@ func (x *ExportVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportVisitorRequest.ProtoReflect.Descriptor instead.
 func (*ExportVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{0}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ExportVisitorRequest) GetVisitorId() string {
@@ -80,7 +622,7 @@ type ExportVisitorResponse struct {
 
 func (x *ExportVisitorResponse) Reset() {
 	*x = ExportVisitorResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -92,7 +634,7 @@ func (x *ExportVisitorResponse) String() string {
 func (*ExportVisitorResponse) ProtoMessage() {}
 
 func (x *ExportVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -105,7 +647,7 @@ func (x *ExportVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportVisitorResponse.ProtoReflect.Descriptor instead.
 func (*ExportVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ExportVisitorResponse) GetVisitor() *Visitor {
@@ -152,7 +694,7 @@ type EraseVisitorRequest struct {
 
 func (x *EraseVisitorRequest) Reset() {
 	*x = EraseVisitorRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -164,7 +706,7 @@ func (x *EraseVisitorRequest) String() string {
 func (*EraseVisitorRequest) ProtoMessage() {}
 
 func (x *EraseVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -177,7 +719,7 @@ func (x *EraseVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseVisitorRequest.ProtoReflect.Descriptor instead.
 func (*EraseVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *EraseVisitorRequest) GetVisitorId() string {
@@ -195,7 +737,7 @@ type EraseVisitorResponse struct {
 
 func (x *EraseVisitorResponse) Reset() {
 	*x = EraseVisitorResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -207,7 +749,7 @@ func (x *EraseVisitorResponse) String() string {
 func (*EraseVisitorResponse) ProtoMessage() {}
 
 func (x *EraseVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -220,7 +762,7 @@ func (x *EraseVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseVisitorResponse.ProtoReflect.Descriptor instead.
 func (*EraseVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{15}
 }
 
 type ListQueueRequest struct {
@@ -232,7 +774,7 @@ type ListQueueRequest struct {
 
 func (x *ListQueueRequest) Reset() {
 	*x = ListQueueRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -244,7 +786,7 @@ func (x *ListQueueRequest) String() string {
 func (*ListQueueRequest) ProtoMessage() {}
 
 func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -257,7 +799,7 @@ func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueueRequest.ProtoReflect.Descriptor instead.
 func (*ListQueueRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListQueueRequest) GetSiteId() string {
@@ -276,7 +818,7 @@ type ListQueueResponse struct {
 
 func (x *ListQueueResponse) Reset() {
 	*x = ListQueueResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -288,7 +830,7 @@ func (x *ListQueueResponse) String() string {
 func (*ListQueueResponse) ProtoMessage() {}
 
 func (x *ListQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -301,7 +843,7 @@ func (x *ListQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueueResponse.ProtoReflect.Descriptor instead.
 func (*ListQueueResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListQueueResponse) GetChatRequests() []*ChatRequest {
@@ -322,7 +864,7 @@ type ListRoutingDecisionsRequest struct {
 
 func (x *ListRoutingDecisionsRequest) Reset() {
 	*x = ListRoutingDecisionsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -334,7 +876,7 @@ func (x *ListRoutingDecisionsRequest) String() string {
 func (*ListRoutingDecisionsRequest) ProtoMessage() {}
 
 func (x *ListRoutingDecisionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -347,7 +889,7 @@ func (x *ListRoutingDecisionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingDecisionsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutingDecisionsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListRoutingDecisionsRequest) GetSiteId() string {
@@ -373,7 +915,7 @@ type ListRoutingDecisionsResponse struct {
 
 func (x *ListRoutingDecisionsResponse) Reset() {
 	*x = ListRoutingDecisionsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -385,7 +927,7 @@ func (x *ListRoutingDecisionsResponse) String() string {
 func (*ListRoutingDecisionsResponse) ProtoMessage() {}
 
 func (x *ListRoutingDecisionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -398,7 +940,7 @@ func (x *ListRoutingDecisionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingDecisionsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutingDecisionsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListRoutingDecisionsResponse) GetDecisions() []*RoutingDecision {
@@ -419,7 +961,7 @@ type CreateSiteRequest struct {
 
 func (x *CreateSiteRequest) Reset() {
 	*x = CreateSiteRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -431,7 +973,7 @@ func (x *CreateSiteRequest) String() string {
 func (*CreateSiteRequest) ProtoMessage() {}
 
 func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -444,7 +986,7 @@ func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteRequest.ProtoReflect.Descriptor instead.
 func (*CreateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateSiteRequest) GetName() string {
@@ -477,7 +1019,7 @@ type CreateSiteResponse struct {
 
 func (x *CreateSiteResponse) Reset() {
 	*x = CreateSiteResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -489,7 +1031,7 @@ func (x *CreateSiteResponse) String() string {
 func (*CreateSiteResponse) ProtoMessage() {}
 
 func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -502,7 +1044,7 @@ func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteResponse.ProtoReflect.Descriptor instead.
 func (*CreateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateSiteResponse) GetSite() *Site {
@@ -521,7 +1063,7 @@ type GetSiteRequest struct {
 
 func (x *GetSiteRequest) Reset() {
 	*x = GetSiteRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -533,7 +1075,7 @@ func (x *GetSiteRequest) String() string {
 func (*GetSiteRequest) ProtoMessage() {}
 
 func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -546,7 +1088,7 @@ func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{10}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetSiteRequest) GetSiteId() string {
@@ -565,7 +1107,7 @@ type GetSiteResponse struct {
 
 func (x *GetSiteResponse) Reset() {
 	*x = GetSiteResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +1119,7 @@ func (x *GetSiteResponse) String() string {
 func (*GetSiteResponse) ProtoMessage() {}
 
 func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +1132,7 @@ func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{11}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetSiteResponse) GetSite() *Site {
@@ -608,7 +1150,7 @@ type ListSitesRequest struct {
 
 func (x *ListSitesRequest) Reset() {
 	*x = ListSitesRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +1162,7 @@ func (x *ListSitesRequest) String() string {
 func (*ListSitesRequest) ProtoMessage() {}
 
 func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +1175,7 @@ func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesRequest.ProtoReflect.Descriptor instead.
 func (*ListSitesRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{12}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{24}
 }
 
 type ListSitesResponse struct {
@@ -645,7 +1187,7 @@ type ListSitesResponse struct {
 
 func (x *ListSitesResponse) Reset() {
 	*x = ListSitesResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +1199,7 @@ func (x *ListSitesResponse) String() string {
 func (*ListSitesResponse) ProtoMessage() {}
 
 func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +1212,7 @@ func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesResponse.ProtoReflect.Descriptor instead.
 func (*ListSitesResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{13}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListSitesResponse) GetSites() []*Site {
@@ -692,7 +1234,7 @@ type UpdateSiteRequest struct {
 
 func (x *UpdateSiteRequest) Reset() {
 	*x = UpdateSiteRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +1246,7 @@ func (x *UpdateSiteRequest) String() string {
 func (*UpdateSiteRequest) ProtoMessage() {}
 
 func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +1259,7 @@ func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{14}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UpdateSiteRequest) GetSite() *Site {
@@ -743,7 +1285,7 @@ type UpdateSiteResponse struct {
 
 func (x *UpdateSiteResponse) Reset() {
 	*x = UpdateSiteResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -755,7 +1297,7 @@ func (x *UpdateSiteResponse) String() string {
 func (*UpdateSiteResponse) ProtoMessage() {}
 
 func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -768,7 +1310,7 @@ func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{15}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpdateSiteResponse) GetSite() *Site {
@@ -789,7 +1331,7 @@ type CreateAgentRequest struct {
 
 func (x *CreateAgentRequest) Reset() {
 	*x = CreateAgentRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -801,7 +1343,7 @@ func (x *CreateAgentRequest) String() string {
 func (*CreateAgentRequest) ProtoMessage() {}
 
 func (x *CreateAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -814,7 +1356,7 @@ func (x *CreateAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentRequest.ProtoReflect.Descriptor instead.
 func (*CreateAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{16}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateAgentRequest) GetDisplayName() string {
@@ -847,7 +1389,7 @@ type CreateAgentResponse struct {
 
 func (x *CreateAgentResponse) Reset() {
 	*x = CreateAgentResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +1401,7 @@ func (x *CreateAgentResponse) String() string {
 func (*CreateAgentResponse) ProtoMessage() {}
 
 func (x *CreateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1414,7 @@ func (x *CreateAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentResponse.ProtoReflect.Descriptor instead.
 func (*CreateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{17}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateAgentResponse) GetAgent() *Agent {
@@ -891,7 +1433,7 @@ type GetAgentRequest struct {
 
 func (x *GetAgentRequest) Reset() {
 	*x = GetAgentRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +1445,7 @@ func (x *GetAgentRequest) String() string {
 func (*GetAgentRequest) ProtoMessage() {}
 
 func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +1458,7 @@ func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentRequest.ProtoReflect.Descriptor instead.
 func (*GetAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{18}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetAgentRequest) GetAgentId() string {
@@ -935,7 +1477,7 @@ type GetAgentResponse struct {
 
 func (x *GetAgentResponse) Reset() {
 	*x = GetAgentResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -947,7 +1489,7 @@ func (x *GetAgentResponse) String() string {
 func (*GetAgentResponse) ProtoMessage() {}
 
 func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -960,7 +1502,7 @@ func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentResponse.ProtoReflect.Descriptor instead.
 func (*GetAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{19}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetAgentResponse) GetAgent() *Agent {
@@ -980,7 +1522,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1534,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1547,7 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{20}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListAgentsRequest) GetSiteId() string {
@@ -1024,7 +1566,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1578,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1591,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{21}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*Agent {
@@ -1071,7 +1613,7 @@ type UpdateAgentRequest struct {
 
 func (x *UpdateAgentRequest) Reset() {
 	*x = UpdateAgentRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[22]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1625,7 @@ func (x *UpdateAgentRequest) String() string {
 func (*UpdateAgentRequest) ProtoMessage() {}
 
 func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[22]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1638,7 @@ func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgentRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{22}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateAgentRequest) GetAgent() *Agent {
@@ -1122,7 +1664,7 @@ type UpdateAgentResponse struct {
 
 func (x *UpdateAgentResponse) Reset() {
 	*x = UpdateAgentResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[23]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1676,7 @@ func (x *UpdateAgentResponse) String() string {
 func (*UpdateAgentResponse) ProtoMessage() {}
 
 func (x *UpdateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[23]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1689,7 @@ func (x *UpdateAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgentResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{23}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpdateAgentResponse) GetAgent() *Agent {
@@ -1166,7 +1708,7 @@ type ListOnlineVisitorsRequest struct {
 
 func (x *ListOnlineVisitorsRequest) Reset() {
 	*x = ListOnlineVisitorsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[24]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1720,7 @@ func (x *ListOnlineVisitorsRequest) String() string {
 func (*ListOnlineVisitorsRequest) ProtoMessage() {}
 
 func (x *ListOnlineVisitorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[24]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1733,7 @@ func (x *ListOnlineVisitorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOnlineVisitorsRequest.ProtoReflect.Descriptor instead.
 func (*ListOnlineVisitorsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{24}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListOnlineVisitorsRequest) GetSiteId() string {
@@ -1210,7 +1752,7 @@ type ListOnlineVisitorsResponse struct {
 
 func (x *ListOnlineVisitorsResponse) Reset() {
 	*x = ListOnlineVisitorsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[25]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1764,7 @@ func (x *ListOnlineVisitorsResponse) String() string {
 func (*ListOnlineVisitorsResponse) ProtoMessage() {}
 
 func (x *ListOnlineVisitorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[25]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1777,7 @@ func (x *ListOnlineVisitorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOnlineVisitorsResponse.ProtoReflect.Descriptor instead.
 func (*ListOnlineVisitorsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{25}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListOnlineVisitorsResponse) GetVisitors() []*VisitorPresence {
@@ -1249,7 +1791,33 @@ var File_proactivechat_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"5\n" +
+	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\")\n" +
+	"\x13CreateApiKeyRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"[\n" +
+	"\x14CreateApiKeyResponse\x121\n" +
+	"\aapi_key\x18\x01 \x01(\v2\x18.proactivechat.v1.ApiKeyR\x06apiKey\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\"\x14\n" +
+	"\x12ListApiKeysRequest\"J\n" +
+	"\x13ListApiKeysResponse\x123\n" +
+	"\bapi_keys\x18\x01 \x03(\v2\x18.proactivechat.v1.ApiKeyR\aapiKeys\"3\n" +
+	"\x13RevokeApiKeyRequest\x12\x1c\n" +
+	"\n" +
+	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\"\x16\n" +
+	"\x14RevokeApiKeyResponse\"P\n" +
+	"\x17SetAgentPasswordRequest\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\"\x1a\n" +
+	"\x18SetAgentPasswordResponse\"c\n" +
+	"\x19CreateAgentSessionRequest\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12+\n" +
+	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"l\n" +
+	"\x1aCreateAgentSessionResponse\x128\n" +
+	"\asession\x18\x01 \x01(\v2\x1e.proactivechat.v1.AgentSessionR\asession\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\"7\n" +
+	"\x1aRevokeAgentSessionsRequest\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\"7\n" +
+	"\x1bRevokeAgentSessionsResponse\x12\x18\n" +
+	"\arevoked\x18\x01 \x01(\rR\arevoked\"5\n" +
 	"\x14ExportVisitorRequest\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\xbc\x02\n" +
@@ -1315,7 +1883,7 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x19ListOnlineVisitorsRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\"[\n" +
 	"\x1aListOnlineVisitorsResponse\x12=\n" +
-	"\bvisitors\x18\x01 \x03(\v2!.proactivechat.v1.VisitorPresenceR\bvisitors2\xf6\t\n" +
+	"\bvisitors\x18\x01 \x03(\v2!.proactivechat.v1.VisitorPresenceR\bvisitors2\xef\x0e\n" +
 	"\fAdminService\x12W\n" +
 	"\n" +
 	"CreateSite\x12#.proactivechat.v1.CreateSiteRequest\x1a$.proactivechat.v1.CreateSiteResponse\x12S\n" +
@@ -1332,7 +1900,13 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\tListQueue\x12\".proactivechat.v1.ListQueueRequest\x1a#.proactivechat.v1.ListQueueResponse\"\x03\x90\x02\x01\x12z\n" +
 	"\x14ListRoutingDecisions\x12-.proactivechat.v1.ListRoutingDecisionsRequest\x1a..proactivechat.v1.ListRoutingDecisionsResponse\"\x03\x90\x02\x01\x12e\n" +
 	"\rExportVisitor\x12&.proactivechat.v1.ExportVisitorRequest\x1a'.proactivechat.v1.ExportVisitorResponse\"\x03\x90\x02\x01\x12b\n" +
-	"\fEraseVisitor\x12%.proactivechat.v1.EraseVisitorRequest\x1a&.proactivechat.v1.EraseVisitorResponse\"\x03\x90\x02\x02BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\fEraseVisitor\x12%.proactivechat.v1.EraseVisitorRequest\x1a&.proactivechat.v1.EraseVisitorResponse\"\x03\x90\x02\x02\x12]\n" +
+	"\fCreateApiKey\x12%.proactivechat.v1.CreateApiKeyRequest\x1a&.proactivechat.v1.CreateApiKeyResponse\x12_\n" +
+	"\vListApiKeys\x12$.proactivechat.v1.ListApiKeysRequest\x1a%.proactivechat.v1.ListApiKeysResponse\"\x03\x90\x02\x01\x12b\n" +
+	"\fRevokeApiKey\x12%.proactivechat.v1.RevokeApiKeyRequest\x1a&.proactivechat.v1.RevokeApiKeyResponse\"\x03\x90\x02\x02\x12i\n" +
+	"\x10SetAgentPassword\x12).proactivechat.v1.SetAgentPasswordRequest\x1a*.proactivechat.v1.SetAgentPasswordResponse\x12o\n" +
+	"\x12CreateAgentSession\x12+.proactivechat.v1.CreateAgentSessionRequest\x1a,.proactivechat.v1.CreateAgentSessionResponse\x12w\n" +
+	"\x13RevokeAgentSessions\x12,.proactivechat.v1.RevokeAgentSessionsRequest\x1a-.proactivechat.v1.RevokeAgentSessionsResponse\"\x03\x90\x02\x02BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_admin_service_proto_rawDescOnce sync.Once
@@ -1346,99 +1920,130 @@ func file_proactivechat_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_admin_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_proactivechat_v1_admin_service_proto_goTypes = []any{
-	(*ExportVisitorRequest)(nil),         // 0: proactivechat.v1.ExportVisitorRequest
-	(*ExportVisitorResponse)(nil),        // 1: proactivechat.v1.ExportVisitorResponse
-	(*EraseVisitorRequest)(nil),          // 2: proactivechat.v1.EraseVisitorRequest
-	(*EraseVisitorResponse)(nil),         // 3: proactivechat.v1.EraseVisitorResponse
-	(*ListQueueRequest)(nil),             // 4: proactivechat.v1.ListQueueRequest
-	(*ListQueueResponse)(nil),            // 5: proactivechat.v1.ListQueueResponse
-	(*ListRoutingDecisionsRequest)(nil),  // 6: proactivechat.v1.ListRoutingDecisionsRequest
-	(*ListRoutingDecisionsResponse)(nil), // 7: proactivechat.v1.ListRoutingDecisionsResponse
-	(*CreateSiteRequest)(nil),            // 8: proactivechat.v1.CreateSiteRequest
-	(*CreateSiteResponse)(nil),           // 9: proactivechat.v1.CreateSiteResponse
-	(*GetSiteRequest)(nil),               // 10: proactivechat.v1.GetSiteRequest
-	(*GetSiteResponse)(nil),              // 11: proactivechat.v1.GetSiteResponse
-	(*ListSitesRequest)(nil),             // 12: proactivechat.v1.ListSitesRequest
-	(*ListSitesResponse)(nil),            // 13: proactivechat.v1.ListSitesResponse
-	(*UpdateSiteRequest)(nil),            // 14: proactivechat.v1.UpdateSiteRequest
-	(*UpdateSiteResponse)(nil),           // 15: proactivechat.v1.UpdateSiteResponse
-	(*CreateAgentRequest)(nil),           // 16: proactivechat.v1.CreateAgentRequest
-	(*CreateAgentResponse)(nil),          // 17: proactivechat.v1.CreateAgentResponse
-	(*GetAgentRequest)(nil),              // 18: proactivechat.v1.GetAgentRequest
-	(*GetAgentResponse)(nil),             // 19: proactivechat.v1.GetAgentResponse
-	(*ListAgentsRequest)(nil),            // 20: proactivechat.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),           // 21: proactivechat.v1.ListAgentsResponse
-	(*UpdateAgentRequest)(nil),           // 22: proactivechat.v1.UpdateAgentRequest
-	(*UpdateAgentResponse)(nil),          // 23: proactivechat.v1.UpdateAgentResponse
-	(*ListOnlineVisitorsRequest)(nil),    // 24: proactivechat.v1.ListOnlineVisitorsRequest
-	(*ListOnlineVisitorsResponse)(nil),   // 25: proactivechat.v1.ListOnlineVisitorsResponse
-	(*Visitor)(nil),                      // 26: proactivechat.v1.Visitor
-	(*Invitation)(nil),                   // 27: proactivechat.v1.Invitation
-	(*ChatRequest)(nil),                  // 28: proactivechat.v1.ChatRequest
-	(*Chat)(nil),                         // 29: proactivechat.v1.Chat
-	(*ChatEvent)(nil),                    // 30: proactivechat.v1.ChatEvent
-	(*RoutingDecision)(nil),              // 31: proactivechat.v1.RoutingDecision
-	(*ProactiveChatSettings)(nil),        // 32: proactivechat.v1.ProactiveChatSettings
-	(*Site)(nil),                         // 33: proactivechat.v1.Site
-	(*fieldmaskpb.FieldMask)(nil),        // 34: google.protobuf.FieldMask
-	(*Agent)(nil),                        // 35: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),              // 36: proactivechat.v1.VisitorPresence
+	(*CreateApiKeyRequest)(nil),          // 0: proactivechat.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),         // 1: proactivechat.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),           // 2: proactivechat.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),          // 3: proactivechat.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),          // 4: proactivechat.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),         // 5: proactivechat.v1.RevokeApiKeyResponse
+	(*SetAgentPasswordRequest)(nil),      // 6: proactivechat.v1.SetAgentPasswordRequest
+	(*SetAgentPasswordResponse)(nil),     // 7: proactivechat.v1.SetAgentPasswordResponse
+	(*CreateAgentSessionRequest)(nil),    // 8: proactivechat.v1.CreateAgentSessionRequest
+	(*CreateAgentSessionResponse)(nil),   // 9: proactivechat.v1.CreateAgentSessionResponse
+	(*RevokeAgentSessionsRequest)(nil),   // 10: proactivechat.v1.RevokeAgentSessionsRequest
+	(*RevokeAgentSessionsResponse)(nil),  // 11: proactivechat.v1.RevokeAgentSessionsResponse
+	(*ExportVisitorRequest)(nil),         // 12: proactivechat.v1.ExportVisitorRequest
+	(*ExportVisitorResponse)(nil),        // 13: proactivechat.v1.ExportVisitorResponse
+	(*EraseVisitorRequest)(nil),          // 14: proactivechat.v1.EraseVisitorRequest
+	(*EraseVisitorResponse)(nil),         // 15: proactivechat.v1.EraseVisitorResponse
+	(*ListQueueRequest)(nil),             // 16: proactivechat.v1.ListQueueRequest
+	(*ListQueueResponse)(nil),            // 17: proactivechat.v1.ListQueueResponse
+	(*ListRoutingDecisionsRequest)(nil),  // 18: proactivechat.v1.ListRoutingDecisionsRequest
+	(*ListRoutingDecisionsResponse)(nil), // 19: proactivechat.v1.ListRoutingDecisionsResponse
+	(*CreateSiteRequest)(nil),            // 20: proactivechat.v1.CreateSiteRequest
+	(*CreateSiteResponse)(nil),           // 21: proactivechat.v1.CreateSiteResponse
+	(*GetSiteRequest)(nil),               // 22: proactivechat.v1.GetSiteRequest
+	(*GetSiteResponse)(nil),              // 23: proactivechat.v1.GetSiteResponse
+	(*ListSitesRequest)(nil),             // 24: proactivechat.v1.ListSitesRequest
+	(*ListSitesResponse)(nil),            // 25: proactivechat.v1.ListSitesResponse
+	(*UpdateSiteRequest)(nil),            // 26: proactivechat.v1.UpdateSiteRequest
+	(*UpdateSiteResponse)(nil),           // 27: proactivechat.v1.UpdateSiteResponse
+	(*CreateAgentRequest)(nil),           // 28: proactivechat.v1.CreateAgentRequest
+	(*CreateAgentResponse)(nil),          // 29: proactivechat.v1.CreateAgentResponse
+	(*GetAgentRequest)(nil),              // 30: proactivechat.v1.GetAgentRequest
+	(*GetAgentResponse)(nil),             // 31: proactivechat.v1.GetAgentResponse
+	(*ListAgentsRequest)(nil),            // 32: proactivechat.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),           // 33: proactivechat.v1.ListAgentsResponse
+	(*UpdateAgentRequest)(nil),           // 34: proactivechat.v1.UpdateAgentRequest
+	(*UpdateAgentResponse)(nil),          // 35: proactivechat.v1.UpdateAgentResponse
+	(*ListOnlineVisitorsRequest)(nil),    // 36: proactivechat.v1.ListOnlineVisitorsRequest
+	(*ListOnlineVisitorsResponse)(nil),   // 37: proactivechat.v1.ListOnlineVisitorsResponse
+	(*ApiKey)(nil),                       // 38: proactivechat.v1.ApiKey
+	(*durationpb.Duration)(nil),          // 39: google.protobuf.Duration
+	(*AgentSession)(nil),                 // 40: proactivechat.v1.AgentSession
+	(*Visitor)(nil),                      // 41: proactivechat.v1.Visitor
+	(*Invitation)(nil),                   // 42: proactivechat.v1.Invitation
+	(*ChatRequest)(nil),                  // 43: proactivechat.v1.ChatRequest
+	(*Chat)(nil),                         // 44: proactivechat.v1.Chat
+	(*ChatEvent)(nil),                    // 45: proactivechat.v1.ChatEvent
+	(*RoutingDecision)(nil),              // 46: proactivechat.v1.RoutingDecision
+	(*ProactiveChatSettings)(nil),        // 47: proactivechat.v1.ProactiveChatSettings
+	(*Site)(nil),                         // 48: proactivechat.v1.Site
+	(*fieldmaskpb.FieldMask)(nil),        // 49: google.protobuf.FieldMask
+	(*Agent)(nil),                        // 50: proactivechat.v1.Agent
+	(*VisitorPresence)(nil),              // 51: proactivechat.v1.VisitorPresence
 }
 var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
-	26, // 0: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
-	27, // 1: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
-	28, // 2: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	29, // 3: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
-	30, // 4: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
-	28, // 5: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	31, // 6: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
-	32, // 7: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	33, // 8: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
-	33, // 9: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
-	33, // 10: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
-	33, // 11: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
-	34, // 12: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	33, // 13: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
-	35, // 14: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	35, // 15: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	35, // 16: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
-	35, // 17: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
-	34, // 18: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	35, // 19: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	36, // 20: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
-	8,  // 21: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
-	10, // 22: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
-	12, // 23: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
-	14, // 24: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
-	16, // 25: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
-	18, // 26: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
-	20, // 27: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
-	22, // 28: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
-	24, // 29: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
-	4,  // 30: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
-	6,  // 31: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
-	0,  // 32: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
-	2,  // 33: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
-	9,  // 34: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
-	11, // 35: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
-	13, // 36: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
-	15, // 37: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
-	17, // 38: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
-	19, // 39: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
-	21, // 40: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
-	23, // 41: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
-	25, // 42: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
-	5,  // 43: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
-	7,  // 44: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
-	1,  // 45: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
-	3,  // 46: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
-	34, // [34:47] is the sub-list for method output_type
-	21, // [21:34] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	38, // 0: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
+	38, // 1: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
+	39, // 2: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
+	40, // 3: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
+	41, // 4: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
+	42, // 5: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
+	43, // 6: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	44, // 7: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
+	45, // 8: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
+	43, // 9: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	46, // 10: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
+	47, // 11: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	48, // 12: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
+	48, // 13: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
+	48, // 14: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
+	48, // 15: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
+	49, // 16: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	48, // 17: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
+	50, // 18: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	50, // 19: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	50, // 20: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
+	50, // 21: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
+	49, // 22: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	50, // 23: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	51, // 24: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
+	20, // 25: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
+	22, // 26: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
+	24, // 27: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
+	26, // 28: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
+	28, // 29: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
+	30, // 30: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
+	32, // 31: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
+	34, // 32: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
+	36, // 33: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
+	16, // 34: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
+	18, // 35: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
+	12, // 36: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
+	14, // 37: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
+	0,  // 38: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
+	2,  // 39: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
+	4,  // 40: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
+	6,  // 41: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
+	8,  // 42: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
+	10, // 43: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
+	21, // 44: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
+	23, // 45: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
+	25, // 46: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
+	27, // 47: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
+	29, // 48: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
+	31, // 49: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
+	33, // 50: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
+	35, // 51: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
+	37, // 52: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
+	17, // 53: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
+	19, // 54: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
+	13, // 55: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
+	15, // 56: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
+	1,  // 57: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
+	3,  // 58: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
+	5,  // 59: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
+	7,  // 60: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
+	9,  // 61: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
+	11, // 62: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
+	44, // [44:63] is the sub-list for method output_type
+	25, // [25:44] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_admin_service_proto_init() }
@@ -1447,6 +2052,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 		return
 	}
 	file_proactivechat_v1_agent_proto_init()
+	file_proactivechat_v1_auth_proto_init()
 	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_engagement_proto_init()
 	file_proactivechat_v1_site_proto_init()
@@ -1457,7 +2063,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_admin_service_proto_rawDesc), len(file_proactivechat_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

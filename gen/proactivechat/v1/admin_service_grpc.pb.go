@@ -32,6 +32,12 @@ const (
 	AdminService_ListRoutingDecisions_FullMethodName = "/proactivechat.v1.AdminService/ListRoutingDecisions"
 	AdminService_ExportVisitor_FullMethodName        = "/proactivechat.v1.AdminService/ExportVisitor"
 	AdminService_EraseVisitor_FullMethodName         = "/proactivechat.v1.AdminService/EraseVisitor"
+	AdminService_CreateApiKey_FullMethodName         = "/proactivechat.v1.AdminService/CreateApiKey"
+	AdminService_ListApiKeys_FullMethodName          = "/proactivechat.v1.AdminService/ListApiKeys"
+	AdminService_RevokeApiKey_FullMethodName         = "/proactivechat.v1.AdminService/RevokeApiKey"
+	AdminService_SetAgentPassword_FullMethodName     = "/proactivechat.v1.AdminService/SetAgentPassword"
+	AdminService_CreateAgentSession_FullMethodName   = "/proactivechat.v1.AdminService/CreateAgentSession"
+	AdminService_RevokeAgentSessions_FullMethodName  = "/proactivechat.v1.AdminService/RevokeAgentSessions"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -69,6 +75,23 @@ type AdminServiceClient interface {
 	// chat, queued or invited: end that first. The visitor's old session token
 	// then starts a new session.
 	EraseVisitor(ctx context.Context, in *EraseVisitorRequest, opts ...grpc.CallOption) (*EraseVisitorResponse, error)
+	// CreateApiKey issues an admin API key. The key is in the response only:
+	// the server keeps its SHA-256.
+	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error)
+	// ListApiKeys lists the keys that have not been revoked, oldest first.
+	ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error)
+	// RevokeApiKey deletes a key; calls with it fail from then on. The last
+	// key cannot be revoked (FAILED_PRECONDITION): create its successor first.
+	RevokeApiKey(ctx context.Context, in *RevokeApiKeyRequest, opts ...grpc.CallOption) (*RevokeApiKeyResponse, error)
+	// SetAgentPassword sets the password the agent signs in with (8–200
+	// bytes; stored as an Argon2id hash) and ends all the agent's sessions.
+	SetAgentPassword(ctx context.Context, in *SetAgentPasswordRequest, opts ...grpc.CallOption) (*SetAgentPasswordResponse, error)
+	// CreateAgentSession issues a session for an agent without its password,
+	// for software that works as an agent (a bot, a CRM integration).
+	CreateAgentSession(ctx context.Context, in *CreateAgentSessionRequest, opts ...grpc.CallOption) (*CreateAgentSessionResponse, error)
+	// RevokeAgentSessions ends every session of an agent: their calls fail and
+	// their open streams end with UNAUTHENTICATED.
+	RevokeAgentSessions(ctx context.Context, in *RevokeAgentSessionsRequest, opts ...grpc.CallOption) (*RevokeAgentSessionsResponse, error)
 }
 
 type adminServiceClient struct {
@@ -209,6 +232,66 @@ func (c *adminServiceClient) EraseVisitor(ctx context.Context, in *EraseVisitorR
 	return out, nil
 }
 
+func (c *adminServiceClient) CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateApiKeyResponse)
+	err := c.cc.Invoke(ctx, AdminService_CreateApiKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListApiKeysResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListApiKeys_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RevokeApiKey(ctx context.Context, in *RevokeApiKeyRequest, opts ...grpc.CallOption) (*RevokeApiKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeApiKeyResponse)
+	err := c.cc.Invoke(ctx, AdminService_RevokeApiKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) SetAgentPassword(ctx context.Context, in *SetAgentPasswordRequest, opts ...grpc.CallOption) (*SetAgentPasswordResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetAgentPasswordResponse)
+	err := c.cc.Invoke(ctx, AdminService_SetAgentPassword_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) CreateAgentSession(ctx context.Context, in *CreateAgentSessionRequest, opts ...grpc.CallOption) (*CreateAgentSessionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateAgentSessionResponse)
+	err := c.cc.Invoke(ctx, AdminService_CreateAgentSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RevokeAgentSessions(ctx context.Context, in *RevokeAgentSessionsRequest, opts ...grpc.CallOption) (*RevokeAgentSessionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeAgentSessionsResponse)
+	err := c.cc.Invoke(ctx, AdminService_RevokeAgentSessions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -244,6 +327,23 @@ type AdminServiceServer interface {
 	// chat, queued or invited: end that first. The visitor's old session token
 	// then starts a new session.
 	EraseVisitor(context.Context, *EraseVisitorRequest) (*EraseVisitorResponse, error)
+	// CreateApiKey issues an admin API key. The key is in the response only:
+	// the server keeps its SHA-256.
+	CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error)
+	// ListApiKeys lists the keys that have not been revoked, oldest first.
+	ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error)
+	// RevokeApiKey deletes a key; calls with it fail from then on. The last
+	// key cannot be revoked (FAILED_PRECONDITION): create its successor first.
+	RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*RevokeApiKeyResponse, error)
+	// SetAgentPassword sets the password the agent signs in with (8–200
+	// bytes; stored as an Argon2id hash) and ends all the agent's sessions.
+	SetAgentPassword(context.Context, *SetAgentPasswordRequest) (*SetAgentPasswordResponse, error)
+	// CreateAgentSession issues a session for an agent without its password,
+	// for software that works as an agent (a bot, a CRM integration).
+	CreateAgentSession(context.Context, *CreateAgentSessionRequest) (*CreateAgentSessionResponse, error)
+	// RevokeAgentSessions ends every session of an agent: their calls fail and
+	// their open streams end with UNAUTHENTICATED.
+	RevokeAgentSessions(context.Context, *RevokeAgentSessionsRequest) (*RevokeAgentSessionsResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -292,6 +392,24 @@ func (UnimplementedAdminServiceServer) ExportVisitor(context.Context, *ExportVis
 }
 func (UnimplementedAdminServiceServer) EraseVisitor(context.Context, *EraseVisitorRequest) (*EraseVisitorResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EraseVisitor not implemented")
+}
+func (UnimplementedAdminServiceServer) CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateApiKey not implemented")
+}
+func (UnimplementedAdminServiceServer) ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListApiKeys not implemented")
+}
+func (UnimplementedAdminServiceServer) RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*RevokeApiKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeApiKey not implemented")
+}
+func (UnimplementedAdminServiceServer) SetAgentPassword(context.Context, *SetAgentPasswordRequest) (*SetAgentPasswordResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetAgentPassword not implemented")
+}
+func (UnimplementedAdminServiceServer) CreateAgentSession(context.Context, *CreateAgentSessionRequest) (*CreateAgentSessionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAgentSession not implemented")
+}
+func (UnimplementedAdminServiceServer) RevokeAgentSessions(context.Context, *RevokeAgentSessionsRequest) (*RevokeAgentSessionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeAgentSessions not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -548,6 +666,114 @@ func _AdminService_EraseVisitor_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_CreateApiKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateApiKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).CreateApiKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_CreateApiKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).CreateApiKey(ctx, req.(*CreateApiKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListApiKeys_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListApiKeysRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListApiKeys(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListApiKeys_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListApiKeys(ctx, req.(*ListApiKeysRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_RevokeApiKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeApiKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RevokeApiKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RevokeApiKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RevokeApiKey(ctx, req.(*RevokeApiKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_SetAgentPassword_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetAgentPasswordRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).SetAgentPassword(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_SetAgentPassword_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).SetAgentPassword(ctx, req.(*SetAgentPasswordRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_CreateAgentSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAgentSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).CreateAgentSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_CreateAgentSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).CreateAgentSession(ctx, req.(*CreateAgentSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_RevokeAgentSessions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeAgentSessionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RevokeAgentSessions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RevokeAgentSessions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RevokeAgentSessions(ctx, req.(*RevokeAgentSessionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -606,6 +832,30 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EraseVisitor",
 			Handler:    _AdminService_EraseVisitor_Handler,
+		},
+		{
+			MethodName: "CreateApiKey",
+			Handler:    _AdminService_CreateApiKey_Handler,
+		},
+		{
+			MethodName: "ListApiKeys",
+			Handler:    _AdminService_ListApiKeys_Handler,
+		},
+		{
+			MethodName: "RevokeApiKey",
+			Handler:    _AdminService_RevokeApiKey_Handler,
+		},
+		{
+			MethodName: "SetAgentPassword",
+			Handler:    _AdminService_SetAgentPassword_Handler,
+		},
+		{
+			MethodName: "CreateAgentSession",
+			Handler:    _AdminService_CreateAgentSession_Handler,
+		},
+		{
+			MethodName: "RevokeAgentSessions",
+			Handler:    _AdminService_RevokeAgentSessions_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

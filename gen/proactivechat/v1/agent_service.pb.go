@@ -1085,11 +1085,196 @@ func (x *StartChatResponse) GetChat() *Chat {
 	return nil
 }
 
+type SignInRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignInRequest) Reset() {
+	*x = SignInRequest{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignInRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignInRequest) ProtoMessage() {}
+
+func (x *SignInRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignInRequest.ProtoReflect.Descriptor instead.
+func (*SignInRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SignInRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *SignInRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+type SignInResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Agent   *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	Session *AgentSession          `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	// The bearer credential: send "Authorization: Bearer <token>".
+	Token         string `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignInResponse) Reset() {
+	*x = SignInResponse{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignInResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignInResponse) ProtoMessage() {}
+
+func (x *SignInResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignInResponse.ProtoReflect.Descriptor instead.
+func (*SignInResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SignInResponse) GetAgent() *Agent {
+	if x != nil {
+		return x.Agent
+	}
+	return nil
+}
+
+func (x *SignInResponse) GetSession() *AgentSession {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *SignInResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+type SignOutRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignOutRequest) Reset() {
+	*x = SignOutRequest{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignOutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignOutRequest) ProtoMessage() {}
+
+func (x *SignOutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignOutRequest.ProtoReflect.Descriptor instead.
+func (*SignOutRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{20}
+}
+
+type SignOutResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignOutResponse) Reset() {
+	*x = SignOutResponse{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignOutResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignOutResponse) ProtoMessage() {}
+
+func (x *SignOutResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignOutResponse.ProtoReflect.Descriptor instead.
+func (*SignOutResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{21}
+}
+
 var File_proactivechat_v1_agent_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\n" +
-	"$proactivechat/v1/agent_service.proto\x12\x10proactivechat.v1\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1eproactivechat/v1/visitor.proto\".\n" +
+	"$proactivechat/v1/agent_service.proto\x12\x10proactivechat.v1\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1eproactivechat/v1/visitor.proto\".\n" +
 	"\x11WatchAgentRequest\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\"\x9e\x01\n" +
 	"\x05Alert\x12@\n" +
@@ -1151,8 +1336,19 @@ const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\"?\n" +
 	"\x11StartChatResponse\x12*\n" +
-	"\x04chat\x18\x01 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat2\xc9\x05\n" +
-	"\fAgentService\x12c\n" +
+	"\x04chat\x18\x01 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat\"F\n" +
+	"\rSignInRequest\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\"\x8f\x01\n" +
+	"\x0eSignInResponse\x12-\n" +
+	"\x05agent\x18\x01 \x01(\v2\x17.proactivechat.v1.AgentR\x05agent\x128\n" +
+	"\asession\x18\x02 \x01(\v2\x1e.proactivechat.v1.AgentSessionR\asession\x12\x14\n" +
+	"\x05token\x18\x03 \x01(\tR\x05token\"\x10\n" +
+	"\x0eSignOutRequest\"\x11\n" +
+	"\x0fSignOutResponse2\xe6\x06\n" +
+	"\fAgentService\x12K\n" +
+	"\x06SignIn\x12\x1f.proactivechat.v1.SignInRequest\x1a .proactivechat.v1.SignInResponse\x12N\n" +
+	"\aSignOut\x12 .proactivechat.v1.SignOutRequest\x1a!.proactivechat.v1.SignOutResponse\x12c\n" +
 	"\x0eSetAgentStatus\x12'.proactivechat.v1.SetAgentStatusRequest\x1a(.proactivechat.v1.SetAgentStatusResponse\x12b\n" +
 	"\rWatchPresence\x12&.proactivechat.v1.WatchPresenceRequest\x1a'.proactivechat.v1.WatchPresenceResponse0\x01\x12T\n" +
 	"\tStartChat\x12\".proactivechat.v1.StartChatRequest\x1a#.proactivechat.v1.StartChatResponse\x12Y\n" +
@@ -1174,7 +1370,7 @@ func file_proactivechat_v1_agent_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_agent_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_proactivechat_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_proactivechat_v1_agent_service_proto_goTypes = []any{
 	(*WatchAgentRequest)(nil),          // 0: proactivechat.v1.WatchAgentRequest
 	(*Alert)(nil),                      // 1: proactivechat.v1.Alert
@@ -1194,56 +1390,67 @@ var file_proactivechat_v1_agent_service_proto_goTypes = []any{
 	(*WatchPresenceResponse)(nil),      // 15: proactivechat.v1.WatchPresenceResponse
 	(*StartChatRequest)(nil),           // 16: proactivechat.v1.StartChatRequest
 	(*StartChatResponse)(nil),          // 17: proactivechat.v1.StartChatResponse
-	(*ChatRequest)(nil),                // 18: proactivechat.v1.ChatRequest
-	(*VisitorPresence)(nil),            // 19: proactivechat.v1.VisitorPresence
-	(*Agent)(nil),                      // 20: proactivechat.v1.Agent
-	(*KeepAlive)(nil),                  // 21: proactivechat.v1.KeepAlive
-	(*Chat)(nil),                       // 22: proactivechat.v1.Chat
-	(*Invitation)(nil),                 // 23: proactivechat.v1.Invitation
-	(AgentStatus)(0),                   // 24: proactivechat.v1.AgentStatus
+	(*SignInRequest)(nil),              // 18: proactivechat.v1.SignInRequest
+	(*SignInResponse)(nil),             // 19: proactivechat.v1.SignInResponse
+	(*SignOutRequest)(nil),             // 20: proactivechat.v1.SignOutRequest
+	(*SignOutResponse)(nil),            // 21: proactivechat.v1.SignOutResponse
+	(*ChatRequest)(nil),                // 22: proactivechat.v1.ChatRequest
+	(*VisitorPresence)(nil),            // 23: proactivechat.v1.VisitorPresence
+	(*Agent)(nil),                      // 24: proactivechat.v1.Agent
+	(*KeepAlive)(nil),                  // 25: proactivechat.v1.KeepAlive
+	(*Chat)(nil),                       // 26: proactivechat.v1.Chat
+	(*Invitation)(nil),                 // 27: proactivechat.v1.Invitation
+	(AgentStatus)(0),                   // 28: proactivechat.v1.AgentStatus
+	(*AgentSession)(nil),               // 29: proactivechat.v1.AgentSession
 }
 var file_proactivechat_v1_agent_service_proto_depIdxs = []int32{
-	18, // 0: proactivechat.v1.Alert.chat_request:type_name -> proactivechat.v1.ChatRequest
-	19, // 1: proactivechat.v1.Alert.visitor:type_name -> proactivechat.v1.VisitorPresence
-	20, // 2: proactivechat.v1.AgentSnapshot.agent:type_name -> proactivechat.v1.Agent
-	18, // 3: proactivechat.v1.AgentSnapshot.queue:type_name -> proactivechat.v1.ChatRequest
+	22, // 0: proactivechat.v1.Alert.chat_request:type_name -> proactivechat.v1.ChatRequest
+	23, // 1: proactivechat.v1.Alert.visitor:type_name -> proactivechat.v1.VisitorPresence
+	24, // 2: proactivechat.v1.AgentSnapshot.agent:type_name -> proactivechat.v1.Agent
+	22, // 3: proactivechat.v1.AgentSnapshot.queue:type_name -> proactivechat.v1.ChatRequest
 	1,  // 4: proactivechat.v1.AgentSnapshot.alerts:type_name -> proactivechat.v1.Alert
 	2,  // 5: proactivechat.v1.WatchAgentResponse.snapshot:type_name -> proactivechat.v1.AgentSnapshot
 	1,  // 6: proactivechat.v1.WatchAgentResponse.alert:type_name -> proactivechat.v1.Alert
 	3,  // 7: proactivechat.v1.WatchAgentResponse.alert_withdrawn:type_name -> proactivechat.v1.AlertWithdrawn
-	18, // 8: proactivechat.v1.WatchAgentResponse.queue_changed:type_name -> proactivechat.v1.ChatRequest
-	20, // 9: proactivechat.v1.WatchAgentResponse.agent_changed:type_name -> proactivechat.v1.Agent
-	21, // 10: proactivechat.v1.WatchAgentResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	22, // 11: proactivechat.v1.AcceptChatRequestResponse.chat:type_name -> proactivechat.v1.Chat
-	23, // 12: proactivechat.v1.InviteVisitorResponse.invitation:type_name -> proactivechat.v1.Invitation
-	24, // 13: proactivechat.v1.SetAgentStatusRequest.status:type_name -> proactivechat.v1.AgentStatus
-	20, // 14: proactivechat.v1.SetAgentStatusResponse.agent:type_name -> proactivechat.v1.Agent
-	19, // 15: proactivechat.v1.PresenceSnapshot.visitors:type_name -> proactivechat.v1.VisitorPresence
+	22, // 8: proactivechat.v1.WatchAgentResponse.queue_changed:type_name -> proactivechat.v1.ChatRequest
+	24, // 9: proactivechat.v1.WatchAgentResponse.agent_changed:type_name -> proactivechat.v1.Agent
+	25, // 10: proactivechat.v1.WatchAgentResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	26, // 11: proactivechat.v1.AcceptChatRequestResponse.chat:type_name -> proactivechat.v1.Chat
+	27, // 12: proactivechat.v1.InviteVisitorResponse.invitation:type_name -> proactivechat.v1.Invitation
+	28, // 13: proactivechat.v1.SetAgentStatusRequest.status:type_name -> proactivechat.v1.AgentStatus
+	24, // 14: proactivechat.v1.SetAgentStatusResponse.agent:type_name -> proactivechat.v1.Agent
+	23, // 15: proactivechat.v1.PresenceSnapshot.visitors:type_name -> proactivechat.v1.VisitorPresence
 	14, // 16: proactivechat.v1.WatchPresenceResponse.snapshot:type_name -> proactivechat.v1.PresenceSnapshot
-	19, // 17: proactivechat.v1.WatchPresenceResponse.arrived:type_name -> proactivechat.v1.VisitorPresence
-	19, // 18: proactivechat.v1.WatchPresenceResponse.changed:type_name -> proactivechat.v1.VisitorPresence
-	19, // 19: proactivechat.v1.WatchPresenceResponse.departed:type_name -> proactivechat.v1.VisitorPresence
-	21, // 20: proactivechat.v1.WatchPresenceResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	22, // 21: proactivechat.v1.StartChatResponse.chat:type_name -> proactivechat.v1.Chat
-	11, // 22: proactivechat.v1.AgentService.SetAgentStatus:input_type -> proactivechat.v1.SetAgentStatusRequest
-	13, // 23: proactivechat.v1.AgentService.WatchPresence:input_type -> proactivechat.v1.WatchPresenceRequest
-	16, // 24: proactivechat.v1.AgentService.StartChat:input_type -> proactivechat.v1.StartChatRequest
-	0,  // 25: proactivechat.v1.AgentService.WatchAgent:input_type -> proactivechat.v1.WatchAgentRequest
-	5,  // 26: proactivechat.v1.AgentService.AcceptChatRequest:input_type -> proactivechat.v1.AcceptChatRequestRequest
-	7,  // 27: proactivechat.v1.AgentService.DeclineChatRequest:input_type -> proactivechat.v1.DeclineChatRequestRequest
-	9,  // 28: proactivechat.v1.AgentService.InviteVisitor:input_type -> proactivechat.v1.InviteVisitorRequest
-	12, // 29: proactivechat.v1.AgentService.SetAgentStatus:output_type -> proactivechat.v1.SetAgentStatusResponse
-	15, // 30: proactivechat.v1.AgentService.WatchPresence:output_type -> proactivechat.v1.WatchPresenceResponse
-	17, // 31: proactivechat.v1.AgentService.StartChat:output_type -> proactivechat.v1.StartChatResponse
-	4,  // 32: proactivechat.v1.AgentService.WatchAgent:output_type -> proactivechat.v1.WatchAgentResponse
-	6,  // 33: proactivechat.v1.AgentService.AcceptChatRequest:output_type -> proactivechat.v1.AcceptChatRequestResponse
-	8,  // 34: proactivechat.v1.AgentService.DeclineChatRequest:output_type -> proactivechat.v1.DeclineChatRequestResponse
-	10, // 35: proactivechat.v1.AgentService.InviteVisitor:output_type -> proactivechat.v1.InviteVisitorResponse
-	29, // [29:36] is the sub-list for method output_type
-	22, // [22:29] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	23, // 17: proactivechat.v1.WatchPresenceResponse.arrived:type_name -> proactivechat.v1.VisitorPresence
+	23, // 18: proactivechat.v1.WatchPresenceResponse.changed:type_name -> proactivechat.v1.VisitorPresence
+	23, // 19: proactivechat.v1.WatchPresenceResponse.departed:type_name -> proactivechat.v1.VisitorPresence
+	25, // 20: proactivechat.v1.WatchPresenceResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	26, // 21: proactivechat.v1.StartChatResponse.chat:type_name -> proactivechat.v1.Chat
+	24, // 22: proactivechat.v1.SignInResponse.agent:type_name -> proactivechat.v1.Agent
+	29, // 23: proactivechat.v1.SignInResponse.session:type_name -> proactivechat.v1.AgentSession
+	18, // 24: proactivechat.v1.AgentService.SignIn:input_type -> proactivechat.v1.SignInRequest
+	20, // 25: proactivechat.v1.AgentService.SignOut:input_type -> proactivechat.v1.SignOutRequest
+	11, // 26: proactivechat.v1.AgentService.SetAgentStatus:input_type -> proactivechat.v1.SetAgentStatusRequest
+	13, // 27: proactivechat.v1.AgentService.WatchPresence:input_type -> proactivechat.v1.WatchPresenceRequest
+	16, // 28: proactivechat.v1.AgentService.StartChat:input_type -> proactivechat.v1.StartChatRequest
+	0,  // 29: proactivechat.v1.AgentService.WatchAgent:input_type -> proactivechat.v1.WatchAgentRequest
+	5,  // 30: proactivechat.v1.AgentService.AcceptChatRequest:input_type -> proactivechat.v1.AcceptChatRequestRequest
+	7,  // 31: proactivechat.v1.AgentService.DeclineChatRequest:input_type -> proactivechat.v1.DeclineChatRequestRequest
+	9,  // 32: proactivechat.v1.AgentService.InviteVisitor:input_type -> proactivechat.v1.InviteVisitorRequest
+	19, // 33: proactivechat.v1.AgentService.SignIn:output_type -> proactivechat.v1.SignInResponse
+	21, // 34: proactivechat.v1.AgentService.SignOut:output_type -> proactivechat.v1.SignOutResponse
+	12, // 35: proactivechat.v1.AgentService.SetAgentStatus:output_type -> proactivechat.v1.SetAgentStatusResponse
+	15, // 36: proactivechat.v1.AgentService.WatchPresence:output_type -> proactivechat.v1.WatchPresenceResponse
+	17, // 37: proactivechat.v1.AgentService.StartChat:output_type -> proactivechat.v1.StartChatResponse
+	4,  // 38: proactivechat.v1.AgentService.WatchAgent:output_type -> proactivechat.v1.WatchAgentResponse
+	6,  // 39: proactivechat.v1.AgentService.AcceptChatRequest:output_type -> proactivechat.v1.AcceptChatRequestResponse
+	8,  // 40: proactivechat.v1.AgentService.DeclineChatRequest:output_type -> proactivechat.v1.DeclineChatRequestResponse
+	10, // 41: proactivechat.v1.AgentService.InviteVisitor:output_type -> proactivechat.v1.InviteVisitorResponse
+	33, // [33:42] is the sub-list for method output_type
+	24, // [24:33] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_agent_service_proto_init() }
@@ -1252,6 +1459,7 @@ func file_proactivechat_v1_agent_service_proto_init() {
 		return
 	}
 	file_proactivechat_v1_agent_proto_init()
+	file_proactivechat_v1_auth_proto_init()
 	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_engagement_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
@@ -1276,7 +1484,7 @@ func file_proactivechat_v1_agent_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_agent_service_proto_rawDesc), len(file_proactivechat_v1_agent_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

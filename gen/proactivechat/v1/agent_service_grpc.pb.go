@@ -19,6 +19,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
+	AgentService_SignIn_FullMethodName             = "/proactivechat.v1.AgentService/SignIn"
+	AgentService_SignOut_FullMethodName            = "/proactivechat.v1.AgentService/SignOut"
 	AgentService_SetAgentStatus_FullMethodName     = "/proactivechat.v1.AgentService/SetAgentStatus"
 	AgentService_WatchPresence_FullMethodName      = "/proactivechat.v1.AgentService/WatchPresence"
 	AgentService_StartChat_FullMethodName          = "/proactivechat.v1.AgentService/StartChat"
@@ -34,6 +36,12 @@ const (
 //
 // AgentService is what the agent console calls.
 type AgentServiceClient interface {
+	// SignIn exchanges an agent's id and password for a session token (12
+	// hours). Every other call of the console sends it as
+	// "Authorization: Bearer <token>". Wrong credentials are UNAUTHENTICATED.
+	SignIn(ctx context.Context, in *SignInRequest, opts ...grpc.CallOption) (*SignInResponse, error)
+	// SignOut ends the session the call is made with; its streams end too.
+	SignOut(ctx context.Context, in *SignOutRequest, opts ...grpc.CallOption) (*SignOutResponse, error)
 	// SetAgentStatus makes the agent available, away or offline.
 	SetAgentStatus(ctx context.Context, in *SetAgentStatusRequest, opts ...grpc.CallOption) (*SetAgentStatusResponse, error)
 	// WatchPresence streams the visitors on the agent's sites: a snapshot
@@ -64,6 +72,26 @@ type agentServiceClient struct {
 
 func NewAgentServiceClient(cc grpc.ClientConnInterface) AgentServiceClient {
 	return &agentServiceClient{cc}
+}
+
+func (c *agentServiceClient) SignIn(ctx context.Context, in *SignInRequest, opts ...grpc.CallOption) (*SignInResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SignInResponse)
+	err := c.cc.Invoke(ctx, AgentService_SignIn_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentServiceClient) SignOut(ctx context.Context, in *SignOutRequest, opts ...grpc.CallOption) (*SignOutResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SignOutResponse)
+	err := c.cc.Invoke(ctx, AgentService_SignOut_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *agentServiceClient) SetAgentStatus(ctx context.Context, in *SetAgentStatusRequest, opts ...grpc.CallOption) (*SetAgentStatusResponse, error) {
@@ -160,6 +188,12 @@ func (c *agentServiceClient) InviteVisitor(ctx context.Context, in *InviteVisito
 //
 // AgentService is what the agent console calls.
 type AgentServiceServer interface {
+	// SignIn exchanges an agent's id and password for a session token (12
+	// hours). Every other call of the console sends it as
+	// "Authorization: Bearer <token>". Wrong credentials are UNAUTHENTICATED.
+	SignIn(context.Context, *SignInRequest) (*SignInResponse, error)
+	// SignOut ends the session the call is made with; its streams end too.
+	SignOut(context.Context, *SignOutRequest) (*SignOutResponse, error)
 	// SetAgentStatus makes the agent available, away or offline.
 	SetAgentStatus(context.Context, *SetAgentStatusRequest) (*SetAgentStatusResponse, error)
 	// WatchPresence streams the visitors on the agent's sites: a snapshot
@@ -192,6 +226,12 @@ type AgentServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedAgentServiceServer struct{}
 
+func (UnimplementedAgentServiceServer) SignIn(context.Context, *SignInRequest) (*SignInResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SignIn not implemented")
+}
+func (UnimplementedAgentServiceServer) SignOut(context.Context, *SignOutRequest) (*SignOutResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SignOut not implemented")
+}
 func (UnimplementedAgentServiceServer) SetAgentStatus(context.Context, *SetAgentStatusRequest) (*SetAgentStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetAgentStatus not implemented")
 }
@@ -232,6 +272,42 @@ func RegisterAgentServiceServer(s grpc.ServiceRegistrar, srv AgentServiceServer)
 		t.testEmbeddedByValue()
 	}
 	s.RegisterService(&AgentService_ServiceDesc, srv)
+}
+
+func _AgentService_SignIn_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SignInRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).SignIn(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_SignIn_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).SignIn(ctx, req.(*SignInRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgentService_SignOut_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SignOutRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).SignOut(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_SignOut_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).SignOut(ctx, req.(*SignOutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
 }
 
 func _AgentService_SetAgentStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
@@ -353,6 +429,14 @@ var AgentService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "proactivechat.v1.AgentService",
 	HandlerType: (*AgentServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "SignIn",
+			Handler:    _AgentService_SignIn_Handler,
+		},
+		{
+			MethodName: "SignOut",
+			Handler:    _AgentService_SignOut_Handler,
+		},
 		{
 			MethodName: "SetAgentStatus",
 			Handler:    _AgentService_SetAgentStatus_Handler,

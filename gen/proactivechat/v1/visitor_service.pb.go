@@ -367,6 +367,8 @@ func (x *StartVisitorSessionRequest) GetResumeToken() string {
 type StartVisitorSessionResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Visitor *Visitor               `protobuf:"bytes,1,opt,name=visitor,proto3" json:"visitor,omitempty"`
+	// The visitor's credential, scoped to this visitor on this site: every
+	// other call about the visitor sends it as "Authorization: Bearer <token>".
 	// Keep it (e.g. in localStorage) to stay the same visitor across page loads.
 	Token string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
 	// True when resume_token named an existing session.

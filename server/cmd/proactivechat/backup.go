@@ -38,6 +38,8 @@ type Backup struct {
 	DBPath string
 	Out    string
 	Server string
+	// APIKey is an admin API key, for hot backups.
+	APIKey string
 	// LockTimeout is how long to wait for the database's lock (offline backup).
 	LockTimeout time.Duration
 	// Client fetches hot backups; http.DefaultClient when nil.
@@ -50,6 +52,7 @@ func (b *Backup) ParseFlags(args []string) error {
 	fs.StringVar(&b.DBPath, "db", env("PROACTIVECHAT_DB", "data/proactivechat.db"), "database file to back up when no server runs (env PROACTIVECHAT_DB)")
 	fs.StringVar(&b.Out, "out", "", "file to write the backup to (replaced atomically)")
 	fs.StringVar(&b.Server, "server", "", "URL of a running server to take a hot backup from, e.g. http://127.0.0.1:8080")
+	fs.StringVar(&b.APIKey, "api-key", env("PROACTIVECHAT_API_KEY", ""), "admin API key for -server (env PROACTIVECHAT_API_KEY)")
 	fs.DurationVar(&b.LockTimeout, "lock-timeout", defaultLockTimeout, "how long to wait for the database file's lock")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: proactivechat backup -out FILE [-db FILE | -server URL]
@@ -143,6 +146,9 @@ func (b *Backup) fetch(ctx context.Context, url string, f *os.File) (int64, erro
 		return 0, err
 	}
 	req.Header.Set("Accept", "application/octet-stream")
+	if b.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+b.APIKey)
+	}
 	res, err := client.Do(req)
 	if err != nil {
 		return 0, err

@@ -37,6 +37,8 @@ func main() {
 			os.Exit(runTool(&Backup{}, os.Args[2:]))
 		case "restore":
 			os.Exit(runTool(&Restore{}, os.Args[2:]))
+		case "api-key":
+			os.Exit(runTool(&CreateAPIKey{}, os.Args[2:]))
 		}
 	}
 	m := &Main{}
@@ -109,6 +111,7 @@ func (m *Main) ParseFlags(args []string) error {
 		fmt.Fprint(fs.Output(), `Usage: proactivechat [flags]          serve
        proactivechat backup -h         back up the database (hot, from a running server, or offline)
        proactivechat restore -h        replace the database with a backup
+       proactivechat api-key -h        create an admin API key (server stopped)
 
 `)
 		fs.PrintDefaults()
@@ -162,7 +165,10 @@ func (m *Main) Run(ctx context.Context) error {
 		if m.TLSCert != "" {
 			grpcurlFlag = "-insecure"
 		}
-		fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID, app.DemoInviteSiteID, displayAddr(a.Addr().String()), grpcurlFlag)
+		fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID, app.DemoInviteSiteID, displayAddr(a.Addr().String()), grpcurlFlag, app.DemoAgentPassword)
+	}
+	if a.InitialAPIKey != "" {
+		fmt.Fprintf(os.Stderr, initialKeyText, a.InitialAPIKey, base)
 	}
 	log.Info("serving", "addr", a.Addr().String(), "db", m.DBPath)
 
@@ -199,15 +205,26 @@ func displayAddr(addr string) string {
 	return addr
 }
 
+const initialKeyText = `
+This is a new database, so an admin API key was made. It is shown only now
+(the server keeps its hash); keep it somewhere safe:
+
+  %[1]s
+
+  curl -H "Authorization: Bearer %[1]s" %[2]s/v1/sites
+
+Create more, and revoke this one, with the AdminService (POST /v1/api-keys).
+`
+
 const demoText = `
 Proactive Chat demo is running at %[1]s
 
   Be a visitor:  %[1]s/demo/          (without invite: an agent is alerted after 10 s)
                  %[1]s/demo/invite/   (with invite: Yes/No, a form, the queue)
-  Be the agent:  %[1]s/agent/?agent=%[3]s   (set yourself Available first)
+  Be the agent:  %[1]s/agent/?agent=%[3]s   (password %[7]s; set yourself Available)
 
   demo sites: %[2]s, %[4]s; demo agent: %[3]s
-  REST: curl -s %[1]s/v1/sites/%[2]s     gRPC: grpcurl %[6]s %[5]s list
+  gRPC: grpcurl %[6]s %[5]s list
 
 The README walks through a whole chat from the command line.
 `

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/proactivechat/proactivechat/server/app"
 	"github.com/proactivechat/proactivechat/server/bolt"
 	"github.com/proactivechat/proactivechat/server/domain"
 )
@@ -310,39 +312,61 @@ func TestBackupOfAMissingDatabaseCreatesNothing(t *testing.T) {
 	wantOnly(t, dir)
 }
 
-// backupHandler is the hot backup endpoint as the server serves it at
-// BackupPath: a.Store.Backup streamed as application/octet-stream.
-func backupHandler(s *bolt.Store) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Origin") != "" {
-			http.Error(w, "backups are not served to browsers", http.StatusForbidden)
-			return
-		}
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Disposition", `attachment; filename="proactivechat.db"`)
-		w.Header().Set("Cache-Control", "no-store")
-		if n, err := s.Backup(w); err != nil {
-			if n == 0 {
-				w.Header().Del("Content-Disposition")
-				http.Error(w, "backup failed: "+err.Error(), http.StatusInternalServerError)
-				return
-			}
-			panic(http.ErrAbortHandler) // the client sees a cut response, never a short file
-		}
+// runApp serves the real server on a loopback port, on the database at
+// path, until the test ends.
+func runApp(t *testing.T, path string) *app.App {
+	t.Helper()
+	a, err := app.Open(app.Config{Addr: "127.0.0.1:0", DBPath: path, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
 	}
+	if err := a.Listen(); err != nil {
+		a.Shutdown(context.Background())
+		t.Fatal(err)
+	}
+	a.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return a
 }
 
 func TestHotBackupFromARunningServer(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "proactivechat.db")
-	s, err := bolt.Open(db)
+	a := runApp(t, db)
+	if a.InitialAPIKey == "" {
+		t.Fatal("a new database got no initial API key")
+	}
+	chat, events := seedChat(t, a.Store, "chat_1", 50)
+	url := "http://" + a.Addr().String()
+	out := filepath.Join(dir, "backup.db")
+
+	// Only an admin API key gets the database: nothing is written
+	// without one, or with an agent's session.
+	agent, err := a.Service.CreateAgent(context.Background(), domain.AgentSpec{DisplayName: "Ann"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	chat, events := seedChat(t, s, "chat_1", 50)
-	srv := httptest.NewServer(backupHandler(s))
-	defer srv.Close()
+	_, session, err := a.Service.CreateAgentSession(context.Background(), agent.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, key, want string }{
+		{"no key", "", "401 Unauthorized"},
+		{"unknown key", "pca_not-a-key", "401 Unauthorized"},
+		{"agent session", session, "403 Forbidden"},
+	} {
+		err := (&Backup{Server: url, APIKey: tc.key, Out: out, LockTimeout: lockTimeout}).Run(context.Background(), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("hot backup with %s: %v, want %s", tc.name, err, tc.want)
+		}
+		wantOnly(t, dir, "proactivechat.db")
+	}
 
 	// Writes go on during the backup: it is one consistent snapshot.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -350,25 +374,42 @@ func TestHotBackupFromARunningServer(t *testing.T) {
 	for w := range 4 {
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
-				seedChat(t, s, fmt.Sprintf("chat_w%d_%d", w, i), 3)
+				seedChat(t, a.Store, fmt.Sprintf("chat_w%d_%d", w, i), 3)
 			}
 		})
 	}
-	var out bytes.Buffer
-	b := &Backup{Server: srv.URL + "/", Out: filepath.Join(dir, "backup.db"), LockTimeout: lockTimeout}
-	err = b.Run(context.Background(), &out)
+	var buf bytes.Buffer
+	b := &Backup{Server: url + "/", APIKey: a.InitialAPIKey, Out: out, LockTimeout: lockTimeout}
+	err = b.Run(context.Background(), &buf)
 	cancel()
 	wg.Wait()
 	if err != nil {
 		t.Fatalf("hot backup: %v", err)
 	}
-	t.Log(strings.TrimSpace(out.String()))
+	t.Log(strings.TrimSpace(buf.String()))
 
 	restored := filepath.Join(dir, "restored", "proactivechat.db")
 	if err := (&Restore{DBPath: restored, From: b.Out, LockTimeout: lockTimeout}).Run(context.Background(), io.Discard); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
 	wantChat(t, restored, chat, events)
+}
+
+func TestHotBackupKeyFromTheEnvironment(t *testing.T) {
+	t.Setenv("PROACTIVECHAT_API_KEY", "pca_from_env")
+	b := &Backup{}
+	if err := b.ParseFlags([]string{"-server", "http://127.0.0.1:8080", "-out", "b.db"}); err != nil {
+		t.Fatal(err)
+	}
+	if b.APIKey != "pca_from_env" {
+		t.Errorf("APIKey = %q, want the one in PROACTIVECHAT_API_KEY", b.APIKey)
+	}
+	if err := b.ParseFlags([]string{"-server", "http://127.0.0.1:8080", "-out", "b.db", "-api-key", "pca_flag"}); err != nil {
+		t.Fatal(err)
+	}
+	if b.APIKey != "pca_flag" {
+		t.Errorf("APIKey = %q, want -api-key's", b.APIKey)
+	}
 }
 
 func TestHotBackupRefusesABadResponse(t *testing.T) {

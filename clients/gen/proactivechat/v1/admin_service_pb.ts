@@ -4,10 +4,12 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { FieldMask } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
+import type { Duration, FieldMask } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
 import type { Agent } from "./agent_pb";
 import { file_proactivechat_v1_agent } from "./agent_pb";
+import type { AgentSession, ApiKey } from "./auth_pb";
+import { file_proactivechat_v1_auth } from "./auth_pb";
 import type { Chat, ChatEvent } from "./chat_pb";
 import { file_proactivechat_v1_chat } from "./chat_pb";
 import type { ChatRequest, Invitation, RoutingDecision } from "./engagement_pb";
@@ -22,7 +24,229 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/admin_service.proto.
  */
 export const file_proactivechat_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiKgoURXhwb3J0VmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSKFAgoVRXhwb3J0VmlzaXRvclJlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3ISMQoLaW52aXRhdGlvbnMYAiADKAsyHC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb24SNAoNY2hhdF9yZXF1ZXN0cxgDIAMoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSJQoFY2hhdHMYBCADKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQSMAoLY2hhdF9ldmVudHMYBSADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudCIpChNFcmFzZVZpc2l0b3JSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkiFgoURXJhc2VWaXNpdG9yUmVzcG9uc2UiIwoQTGlzdFF1ZXVlUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIkkKEUxpc3RRdWV1ZVJlc3BvbnNlEjQKDWNoYXRfcmVxdWVzdHMYASADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0IkEKG0xpc3RSb3V0aW5nRGVjaXNpb25zUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSJUChxMaXN0Um91dGluZ0RlY2lzaW9uc1Jlc3BvbnNlEjQKCWRlY2lzaW9ucxgBIAMoCzIhLnByb2FjdGl2ZWNoYXQudjEuUm91dGluZ0RlY2lzaW9uInsKEUNyZWF0ZVNpdGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAIgAygJEj8KDnByb2FjdGl2ZV9jaGF0GAMgASgLMicucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0U2V0dGluZ3MiOgoSQ3JlYXRlU2l0ZVJlc3BvbnNlEiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiIQoOR2V0U2l0ZVJlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCSI3Cg9HZXRTaXRlUmVzcG9uc2USJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZSISChBMaXN0U2l0ZXNSZXF1ZXN0IjoKEUxpc3RTaXRlc1Jlc3BvbnNlEiUKBXNpdGVzGAEgAygLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlImoKEVVwZGF0ZVNpdGVSZXF1ZXN0EiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjoKElVwZGF0ZVNpdGVSZXNwb25zZRIkCgRzaXRlGAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlIloKEkNyZWF0ZUFnZW50UmVxdWVzdBIUCgxkaXNwbGF5X25hbWUYASABKAkSEAoIc2l0ZV9pZHMYAiADKAkSHAoUbWF4X2NvbmN1cnJlbnRfY2hhdHMYAyABKA0iPQoTQ3JlYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiIwoPR2V0QWdlbnRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjoKEEdldEFnZW50UmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IiQKEUxpc3RBZ2VudHNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiPQoSTGlzdEFnZW50c1Jlc3BvbnNlEicKBmFnZW50cxgBIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQibQoSVXBkYXRlQWdlbnRSZXF1ZXN0EiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPQoTVXBkYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiLAoZTGlzdE9ubGluZVZpc2l0b3JzUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIlEKGkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlEjMKCHZpc2l0b3JzGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2Uy9gkKDEFkbWluU2VydmljZRJXCgpDcmVhdGVTaXRlEiMucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVTaXRlUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlU2l0ZVJlc3BvbnNlElMKB0dldFNpdGUSIC5wcm9hY3RpdmVjaGF0LnYxLkdldFNpdGVSZXF1ZXN0GiEucHJvYWN0aXZlY2hhdC52MS5HZXRTaXRlUmVzcG9uc2UiA5ACARJZCglMaXN0U2l0ZXMSIi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RTaXRlc1JlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RTaXRlc1Jlc3BvbnNlIgOQAgESVwoKVXBkYXRlU2l0ZRIjLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlU2l0ZVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZVNpdGVSZXNwb25zZRJaCgtDcmVhdGVBZ2VudBIkLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQWdlbnRSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFJlc3BvbnNlElYKCEdldEFnZW50EiEucHJvYWN0aXZlY2hhdC52MS5HZXRBZ2VudFJlcXVlc3QaIi5wcm9hY3RpdmVjaGF0LnYxLkdldEFnZW50UmVzcG9uc2UiA5ACARJcCgpMaXN0QWdlbnRzEiMucHJvYWN0aXZlY2hhdC52MS5MaXN0QWdlbnRzUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuTGlzdEFnZW50c1Jlc3BvbnNlIgOQAgESWgoLVXBkYXRlQWdlbnQSJC5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZUFnZW50UmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlQWdlbnRSZXNwb25zZRJ0ChJMaXN0T25saW5lVmlzaXRvcnMSKy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RPbmxpbmVWaXNpdG9yc1JlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlIgOQAgESWQoJTGlzdFF1ZXVlEiIucHJvYWN0aXZlY2hhdC52MS5MaXN0UXVldWVSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5MaXN0UXVldWVSZXNwb25zZSIDkAIBEnoKFExpc3RSb3V0aW5nRGVjaXNpb25zEi0ucHJvYWN0aXZlY2hhdC52MS5MaXN0Um91dGluZ0RlY2lzaW9uc1JlcXVlc3QaLi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RSb3V0aW5nRGVjaXNpb25zUmVzcG9uc2UiA5ACARJlCg1FeHBvcnRWaXNpdG9yEiYucHJvYWN0aXZlY2hhdC52MS5FeHBvcnRWaXNpdG9yUmVxdWVzdBonLnByb2FjdGl2ZWNoYXQudjEuRXhwb3J0VmlzaXRvclJlc3BvbnNlIgOQAgESYgoMRXJhc2VWaXNpdG9yEiUucHJvYWN0aXZlY2hhdC52MS5FcmFzZVZpc2l0b3JSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5FcmFzZVZpc2l0b3JSZXNwb25zZSIDkAICQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_field_mask, file_proactivechat_v1_agent, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
+  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiIwoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJIk4KFENyZWF0ZUFwaUtleVJlc3BvbnNlEikKB2FwaV9rZXkYASABKAsyGC5wcm9hY3RpdmVjaGF0LnYxLkFwaUtleRILCgNrZXkYAiABKAkiFAoSTGlzdEFwaUtleXNSZXF1ZXN0IkEKE0xpc3RBcGlLZXlzUmVzcG9uc2USKgoIYXBpX2tleXMYASADKAsyGC5wcm9hY3RpdmVjaGF0LnYxLkFwaUtleSIpChNSZXZva2VBcGlLZXlSZXF1ZXN0EhIKCmFwaV9rZXlfaWQYASABKAkiFgoUUmV2b2tlQXBpS2V5UmVzcG9uc2UiPQoXU2V0QWdlbnRQYXNzd29yZFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiGgoYU2V0QWdlbnRQYXNzd29yZFJlc3BvbnNlIlUKGUNyZWF0ZUFnZW50U2Vzc2lvblJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSJgoDdHRsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIlwKGkNyZWF0ZUFnZW50U2Vzc2lvblJlc3BvbnNlEi8KB3Nlc3Npb24YASABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U2Vzc2lvbhINCgV0b2tlbhgCIAEoCSIuChpSZXZva2VBZ2VudFNlc3Npb25zUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCSIuChtSZXZva2VBZ2VudFNlc3Npb25zUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoDSIqChRFeHBvcnRWaXNpdG9yUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJIoUCChVFeHBvcnRWaXNpdG9yUmVzcG9uc2USKgoHdmlzaXRvchgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvchIxCgtpbnZpdGF0aW9ucxgCIAMoCzIcLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbhI0Cg1jaGF0X3JlcXVlc3RzGAMgAygLMh0ucHJvYWN0aXZlY2hhdC52MS5DaGF0UmVxdWVzdBIlCgVjaGF0cxgEIAMoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdBIwCgtjaGF0X2V2ZW50cxgFIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50IikKE0VyYXNlVmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSIWChRFcmFzZVZpc2l0b3JSZXNwb25zZSIjChBMaXN0UXVldWVSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiSQoRTGlzdFF1ZXVlUmVzcG9uc2USNAoNY2hhdF9yZXF1ZXN0cxgBIAMoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QiQQobTGlzdFJvdXRpbmdEZWNpc2lvbnNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgNIlQKHExpc3RSb3V0aW5nRGVjaXNpb25zUmVzcG9uc2USNAoJZGVjaXNpb25zGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5Sb3V0aW5nRGVjaXNpb24iewoRQ3JlYXRlU2l0ZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAiADKAkSPwoOcHJvYWN0aXZlX2NoYXQYAyABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncyI6ChJDcmVhdGVTaXRlUmVzcG9uc2USJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZSIhCg5HZXRTaXRlUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIjcKD0dldFNpdGVSZXNwb25zZRIkCgRzaXRlGAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlIhIKEExpc3RTaXRlc1JlcXVlc3QiOgoRTGlzdFNpdGVzUmVzcG9uc2USJQoFc2l0ZXMYASADKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiagoRVXBkYXRlU2l0ZVJlcXVlc3QSJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siOgoSVXBkYXRlU2l0ZVJlc3BvbnNlEiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiWgoSQ3JlYXRlQWdlbnRSZXF1ZXN0EhQKDGRpc3BsYXlfbmFtZRgBIAEoCRIQCghzaXRlX2lkcxgCIAMoCRIcChRtYXhfY29uY3VycmVudF9jaGF0cxgDIAEoDSI9ChNDcmVhdGVBZ2VudFJlc3BvbnNlEiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudCIjCg9HZXRBZ2VudFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkiOgoQR2V0QWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiJAoRTGlzdEFnZW50c1JlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCSI9ChJMaXN0QWdlbnRzUmVzcG9uc2USJwoGYWdlbnRzGAEgAygLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudCJtChJVcGRhdGVBZ2VudFJlcXVlc3QSJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI9ChNVcGRhdGVBZ2VudFJlc3BvbnNlEiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudCIsChlMaXN0T25saW5lVmlzaXRvcnNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiUQoaTGlzdE9ubGluZVZpc2l0b3JzUmVzcG9uc2USMwoIdmlzaXRvcnMYASADKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZTLvDgoMQWRtaW5TZXJ2aWNlElcKCkNyZWF0ZVNpdGUSIy5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZVNpdGVSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVTaXRlUmVzcG9uc2USUwoHR2V0U2l0ZRIgLnByb2FjdGl2ZWNoYXQudjEuR2V0U2l0ZVJlcXVlc3QaIS5wcm9hY3RpdmVjaGF0LnYxLkdldFNpdGVSZXNwb25zZSIDkAIBElkKCUxpc3RTaXRlcxIiLnByb2FjdGl2ZWNoYXQudjEuTGlzdFNpdGVzUmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGlzdFNpdGVzUmVzcG9uc2UiA5ACARJXCgpVcGRhdGVTaXRlEiMucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVTaXRlUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlU2l0ZVJlc3BvbnNlEloKC0NyZWF0ZUFnZW50EiQucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFJlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFnZW50UmVzcG9uc2USVgoIR2V0QWdlbnQSIS5wcm9hY3RpdmVjaGF0LnYxLkdldEFnZW50UmVxdWVzdBoiLnByb2FjdGl2ZWNoYXQudjEuR2V0QWdlbnRSZXNwb25zZSIDkAIBElwKCkxpc3RBZ2VudHMSIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RBZ2VudHNSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5MaXN0QWdlbnRzUmVzcG9uc2UiA5ACARJaCgtVcGRhdGVBZ2VudBIkLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlQWdlbnRSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVBZ2VudFJlc3BvbnNlEnQKEkxpc3RPbmxpbmVWaXNpdG9ycxIrLnByb2FjdGl2ZWNoYXQudjEuTGlzdE9ubGluZVZpc2l0b3JzUmVxdWVzdBosLnByb2FjdGl2ZWNoYXQudjEuTGlzdE9ubGluZVZpc2l0b3JzUmVzcG9uc2UiA5ACARJZCglMaXN0UXVldWUSIi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RRdWV1ZVJlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RRdWV1ZVJlc3BvbnNlIgOQAgESegoUTGlzdFJvdXRpbmdEZWNpc2lvbnMSLS5wcm9hY3RpdmVjaGF0LnYxLkxpc3RSb3V0aW5nRGVjaXNpb25zUmVxdWVzdBouLnByb2FjdGl2ZWNoYXQudjEuTGlzdFJvdXRpbmdEZWNpc2lvbnNSZXNwb25zZSIDkAIBEmUKDUV4cG9ydFZpc2l0b3ISJi5wcm9hY3RpdmVjaGF0LnYxLkV4cG9ydFZpc2l0b3JSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5FeHBvcnRWaXNpdG9yUmVzcG9uc2UiA5ACARJiCgxFcmFzZVZpc2l0b3ISJS5wcm9hY3RpdmVjaGF0LnYxLkVyYXNlVmlzaXRvclJlcXVlc3QaJi5wcm9hY3RpdmVjaGF0LnYxLkVyYXNlVmlzaXRvclJlc3BvbnNlIgOQAgISXQoMQ3JlYXRlQXBpS2V5EiUucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJfCgtMaXN0QXBpS2V5cxIkLnByb2FjdGl2ZWNoYXQudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIgOQAgESYgoMUmV2b2tlQXBpS2V5EiUucHJvYWN0aXZlY2hhdC52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5SZXZva2VBcGlLZXlSZXNwb25zZSIDkAICEmkKEFNldEFnZW50UGFzc3dvcmQSKS5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50UGFzc3dvcmRSZXF1ZXN0GioucHJvYWN0aXZlY2hhdC52MS5TZXRBZ2VudFBhc3N3b3JkUmVzcG9uc2USbwoSQ3JlYXRlQWdlbnRTZXNzaW9uEisucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFNlc3Npb25SZXF1ZXN0GiwucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFNlc3Npb25SZXNwb25zZRJ3ChNSZXZva2VBZ2VudFNlc3Npb25zEiwucHJvYWN0aXZlY2hhdC52MS5SZXZva2VBZ2VudFNlc3Npb25zUmVxdWVzdBotLnByb2FjdGl2ZWNoYXQudjEuUmV2b2tlQWdlbnRTZXNzaW9uc1Jlc3BvbnNlIgOQAgJCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_duration, file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
+
+/**
+ * @generated from message proactivechat.v1.CreateApiKeyRequest
+ */
+export type CreateApiKeyRequest = Message<"proactivechat.v1.CreateApiKeyRequest"> & {
+  /**
+   * What the key is for, e.g. "CRM sync" (1–200 bytes).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.CreateApiKeyRequest.
+ * Use `create(CreateApiKeyRequestSchema)` to create a new message.
+ */
+export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 0);
+
+/**
+ * @generated from message proactivechat.v1.CreateApiKeyResponse
+ */
+export type CreateApiKeyResponse = Message<"proactivechat.v1.CreateApiKeyResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.ApiKey api_key = 1;
+   */
+  apiKey?: ApiKey | undefined;
+
+  /**
+   * The bearer credential: send "Authorization: Bearer <key>". Shown once.
+   *
+   * @generated from field: string key = 2;
+   */
+  key: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.CreateApiKeyResponse.
+ * Use `create(CreateApiKeyResponseSchema)` to create a new message.
+ */
+export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 1);
+
+/**
+ * @generated from message proactivechat.v1.ListApiKeysRequest
+ */
+export type ListApiKeysRequest = Message<"proactivechat.v1.ListApiKeysRequest"> & {
+};
+
+/**
+ * Describes the message proactivechat.v1.ListApiKeysRequest.
+ * Use `create(ListApiKeysRequestSchema)` to create a new message.
+ */
+export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 2);
+
+/**
+ * @generated from message proactivechat.v1.ListApiKeysResponse
+ */
+export type ListApiKeysResponse = Message<"proactivechat.v1.ListApiKeysResponse"> & {
+  /**
+   * @generated from field: repeated proactivechat.v1.ApiKey api_keys = 1;
+   */
+  apiKeys: ApiKey[];
+};
+
+/**
+ * Describes the message proactivechat.v1.ListApiKeysResponse.
+ * Use `create(ListApiKeysResponseSchema)` to create a new message.
+ */
+export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 3);
+
+/**
+ * @generated from message proactivechat.v1.RevokeApiKeyRequest
+ */
+export type RevokeApiKeyRequest = Message<"proactivechat.v1.RevokeApiKeyRequest"> & {
+  /**
+   * @generated from field: string api_key_id = 1;
+   */
+  apiKeyId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.RevokeApiKeyRequest.
+ * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
+ */
+export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 4);
+
+/**
+ * @generated from message proactivechat.v1.RevokeApiKeyResponse
+ */
+export type RevokeApiKeyResponse = Message<"proactivechat.v1.RevokeApiKeyResponse"> & {
+};
+
+/**
+ * Describes the message proactivechat.v1.RevokeApiKeyResponse.
+ * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
+ */
+export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 5);
+
+/**
+ * @generated from message proactivechat.v1.SetAgentPasswordRequest
+ */
+export type SetAgentPasswordRequest = Message<"proactivechat.v1.SetAgentPasswordRequest"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string password = 2;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.SetAgentPasswordRequest.
+ * Use `create(SetAgentPasswordRequestSchema)` to create a new message.
+ */
+export const SetAgentPasswordRequestSchema: GenMessage<SetAgentPasswordRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 6);
+
+/**
+ * @generated from message proactivechat.v1.SetAgentPasswordResponse
+ */
+export type SetAgentPasswordResponse = Message<"proactivechat.v1.SetAgentPasswordResponse"> & {
+};
+
+/**
+ * Describes the message proactivechat.v1.SetAgentPasswordResponse.
+ * Use `create(SetAgentPasswordResponseSchema)` to create a new message.
+ */
+export const SetAgentPasswordResponseSchema: GenMessage<SetAgentPasswordResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 7);
+
+/**
+ * @generated from message proactivechat.v1.CreateAgentSessionRequest
+ */
+export type CreateAgentSessionRequest = Message<"proactivechat.v1.CreateAgentSessionRequest"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * How long the session lasts: 1 minute to 30 days; 12 hours when unset.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 2;
+   */
+  ttl?: Duration | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.CreateAgentSessionRequest.
+ * Use `create(CreateAgentSessionRequestSchema)` to create a new message.
+ */
+export const CreateAgentSessionRequestSchema: GenMessage<CreateAgentSessionRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 8);
+
+/**
+ * @generated from message proactivechat.v1.CreateAgentSessionResponse
+ */
+export type CreateAgentSessionResponse = Message<"proactivechat.v1.CreateAgentSessionResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.AgentSession session = 1;
+   */
+  session?: AgentSession | undefined;
+
+  /**
+   * The bearer credential: send "Authorization: Bearer <token>".
+   *
+   * @generated from field: string token = 2;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.CreateAgentSessionResponse.
+ * Use `create(CreateAgentSessionResponseSchema)` to create a new message.
+ */
+export const CreateAgentSessionResponseSchema: GenMessage<CreateAgentSessionResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 9);
+
+/**
+ * @generated from message proactivechat.v1.RevokeAgentSessionsRequest
+ */
+export type RevokeAgentSessionsRequest = Message<"proactivechat.v1.RevokeAgentSessionsRequest"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.RevokeAgentSessionsRequest.
+ * Use `create(RevokeAgentSessionsRequestSchema)` to create a new message.
+ */
+export const RevokeAgentSessionsRequestSchema: GenMessage<RevokeAgentSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 10);
+
+/**
+ * @generated from message proactivechat.v1.RevokeAgentSessionsResponse
+ */
+export type RevokeAgentSessionsResponse = Message<"proactivechat.v1.RevokeAgentSessionsResponse"> & {
+  /**
+   * How many sessions ended.
+   *
+   * @generated from field: uint32 revoked = 1;
+   */
+  revoked: number;
+};
+
+/**
+ * Describes the message proactivechat.v1.RevokeAgentSessionsResponse.
+ * Use `create(RevokeAgentSessionsResponseSchema)` to create a new message.
+ */
+export const RevokeAgentSessionsResponseSchema: GenMessage<RevokeAgentSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 11);
 
 /**
  * @generated from message proactivechat.v1.ExportVisitorRequest
@@ -39,7 +263,7 @@ export type ExportVisitorRequest = Message<"proactivechat.v1.ExportVisitorReques
  * Use `create(ExportVisitorRequestSchema)` to create a new message.
  */
 export const ExportVisitorRequestSchema: GenMessage<ExportVisitorRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 0);
+  messageDesc(file_proactivechat_v1_admin_service, 12);
 
 /**
  * @generated from message proactivechat.v1.ExportVisitorResponse
@@ -78,7 +302,7 @@ export type ExportVisitorResponse = Message<"proactivechat.v1.ExportVisitorRespo
  * Use `create(ExportVisitorResponseSchema)` to create a new message.
  */
 export const ExportVisitorResponseSchema: GenMessage<ExportVisitorResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 1);
+  messageDesc(file_proactivechat_v1_admin_service, 13);
 
 /**
  * @generated from message proactivechat.v1.EraseVisitorRequest
@@ -95,7 +319,7 @@ export type EraseVisitorRequest = Message<"proactivechat.v1.EraseVisitorRequest"
  * Use `create(EraseVisitorRequestSchema)` to create a new message.
  */
 export const EraseVisitorRequestSchema: GenMessage<EraseVisitorRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 2);
+  messageDesc(file_proactivechat_v1_admin_service, 14);
 
 /**
  * @generated from message proactivechat.v1.EraseVisitorResponse
@@ -108,7 +332,7 @@ export type EraseVisitorResponse = Message<"proactivechat.v1.EraseVisitorRespons
  * Use `create(EraseVisitorResponseSchema)` to create a new message.
  */
 export const EraseVisitorResponseSchema: GenMessage<EraseVisitorResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 3);
+  messageDesc(file_proactivechat_v1_admin_service, 15);
 
 /**
  * @generated from message proactivechat.v1.ListQueueRequest
@@ -125,7 +349,7 @@ export type ListQueueRequest = Message<"proactivechat.v1.ListQueueRequest"> & {
  * Use `create(ListQueueRequestSchema)` to create a new message.
  */
 export const ListQueueRequestSchema: GenMessage<ListQueueRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 4);
+  messageDesc(file_proactivechat_v1_admin_service, 16);
 
 /**
  * @generated from message proactivechat.v1.ListQueueResponse
@@ -142,7 +366,7 @@ export type ListQueueResponse = Message<"proactivechat.v1.ListQueueResponse"> & 
  * Use `create(ListQueueResponseSchema)` to create a new message.
  */
 export const ListQueueResponseSchema: GenMessage<ListQueueResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 5);
+  messageDesc(file_proactivechat_v1_admin_service, 17);
 
 /**
  * @generated from message proactivechat.v1.ListRoutingDecisionsRequest
@@ -166,7 +390,7 @@ export type ListRoutingDecisionsRequest = Message<"proactivechat.v1.ListRoutingD
  * Use `create(ListRoutingDecisionsRequestSchema)` to create a new message.
  */
 export const ListRoutingDecisionsRequestSchema: GenMessage<ListRoutingDecisionsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 6);
+  messageDesc(file_proactivechat_v1_admin_service, 18);
 
 /**
  * @generated from message proactivechat.v1.ListRoutingDecisionsResponse
@@ -183,7 +407,7 @@ export type ListRoutingDecisionsResponse = Message<"proactivechat.v1.ListRouting
  * Use `create(ListRoutingDecisionsResponseSchema)` to create a new message.
  */
 export const ListRoutingDecisionsResponseSchema: GenMessage<ListRoutingDecisionsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 7);
+  messageDesc(file_proactivechat_v1_admin_service, 19);
 
 /**
  * @generated from message proactivechat.v1.CreateSiteRequest
@@ -210,7 +434,7 @@ export type CreateSiteRequest = Message<"proactivechat.v1.CreateSiteRequest"> & 
  * Use `create(CreateSiteRequestSchema)` to create a new message.
  */
 export const CreateSiteRequestSchema: GenMessage<CreateSiteRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 8);
+  messageDesc(file_proactivechat_v1_admin_service, 20);
 
 /**
  * @generated from message proactivechat.v1.CreateSiteResponse
@@ -227,7 +451,7 @@ export type CreateSiteResponse = Message<"proactivechat.v1.CreateSiteResponse"> 
  * Use `create(CreateSiteResponseSchema)` to create a new message.
  */
 export const CreateSiteResponseSchema: GenMessage<CreateSiteResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 9);
+  messageDesc(file_proactivechat_v1_admin_service, 21);
 
 /**
  * @generated from message proactivechat.v1.GetSiteRequest
@@ -244,7 +468,7 @@ export type GetSiteRequest = Message<"proactivechat.v1.GetSiteRequest"> & {
  * Use `create(GetSiteRequestSchema)` to create a new message.
  */
 export const GetSiteRequestSchema: GenMessage<GetSiteRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 10);
+  messageDesc(file_proactivechat_v1_admin_service, 22);
 
 /**
  * @generated from message proactivechat.v1.GetSiteResponse
@@ -261,7 +485,7 @@ export type GetSiteResponse = Message<"proactivechat.v1.GetSiteResponse"> & {
  * Use `create(GetSiteResponseSchema)` to create a new message.
  */
 export const GetSiteResponseSchema: GenMessage<GetSiteResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 11);
+  messageDesc(file_proactivechat_v1_admin_service, 23);
 
 /**
  * @generated from message proactivechat.v1.ListSitesRequest
@@ -274,7 +498,7 @@ export type ListSitesRequest = Message<"proactivechat.v1.ListSitesRequest"> & {
  * Use `create(ListSitesRequestSchema)` to create a new message.
  */
 export const ListSitesRequestSchema: GenMessage<ListSitesRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 12);
+  messageDesc(file_proactivechat_v1_admin_service, 24);
 
 /**
  * @generated from message proactivechat.v1.ListSitesResponse
@@ -291,7 +515,7 @@ export type ListSitesResponse = Message<"proactivechat.v1.ListSitesResponse"> & 
  * Use `create(ListSitesResponseSchema)` to create a new message.
  */
 export const ListSitesResponseSchema: GenMessage<ListSitesResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 13);
+  messageDesc(file_proactivechat_v1_admin_service, 25);
 
 /**
  * @generated from message proactivechat.v1.UpdateSiteRequest
@@ -317,7 +541,7 @@ export type UpdateSiteRequest = Message<"proactivechat.v1.UpdateSiteRequest"> & 
  * Use `create(UpdateSiteRequestSchema)` to create a new message.
  */
 export const UpdateSiteRequestSchema: GenMessage<UpdateSiteRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 14);
+  messageDesc(file_proactivechat_v1_admin_service, 26);
 
 /**
  * @generated from message proactivechat.v1.UpdateSiteResponse
@@ -334,7 +558,7 @@ export type UpdateSiteResponse = Message<"proactivechat.v1.UpdateSiteResponse"> 
  * Use `create(UpdateSiteResponseSchema)` to create a new message.
  */
 export const UpdateSiteResponseSchema: GenMessage<UpdateSiteResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 15);
+  messageDesc(file_proactivechat_v1_admin_service, 27);
 
 /**
  * @generated from message proactivechat.v1.CreateAgentRequest
@@ -361,7 +585,7 @@ export type CreateAgentRequest = Message<"proactivechat.v1.CreateAgentRequest"> 
  * Use `create(CreateAgentRequestSchema)` to create a new message.
  */
 export const CreateAgentRequestSchema: GenMessage<CreateAgentRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 16);
+  messageDesc(file_proactivechat_v1_admin_service, 28);
 
 /**
  * @generated from message proactivechat.v1.CreateAgentResponse
@@ -378,7 +602,7 @@ export type CreateAgentResponse = Message<"proactivechat.v1.CreateAgentResponse"
  * Use `create(CreateAgentResponseSchema)` to create a new message.
  */
 export const CreateAgentResponseSchema: GenMessage<CreateAgentResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 17);
+  messageDesc(file_proactivechat_v1_admin_service, 29);
 
 /**
  * @generated from message proactivechat.v1.GetAgentRequest
@@ -395,7 +619,7 @@ export type GetAgentRequest = Message<"proactivechat.v1.GetAgentRequest"> & {
  * Use `create(GetAgentRequestSchema)` to create a new message.
  */
 export const GetAgentRequestSchema: GenMessage<GetAgentRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 18);
+  messageDesc(file_proactivechat_v1_admin_service, 30);
 
 /**
  * @generated from message proactivechat.v1.GetAgentResponse
@@ -412,7 +636,7 @@ export type GetAgentResponse = Message<"proactivechat.v1.GetAgentResponse"> & {
  * Use `create(GetAgentResponseSchema)` to create a new message.
  */
 export const GetAgentResponseSchema: GenMessage<GetAgentResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 19);
+  messageDesc(file_proactivechat_v1_admin_service, 31);
 
 /**
  * @generated from message proactivechat.v1.ListAgentsRequest
@@ -431,7 +655,7 @@ export type ListAgentsRequest = Message<"proactivechat.v1.ListAgentsRequest"> & 
  * Use `create(ListAgentsRequestSchema)` to create a new message.
  */
 export const ListAgentsRequestSchema: GenMessage<ListAgentsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 20);
+  messageDesc(file_proactivechat_v1_admin_service, 32);
 
 /**
  * @generated from message proactivechat.v1.ListAgentsResponse
@@ -448,7 +672,7 @@ export type ListAgentsResponse = Message<"proactivechat.v1.ListAgentsResponse"> 
  * Use `create(ListAgentsResponseSchema)` to create a new message.
  */
 export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 21);
+  messageDesc(file_proactivechat_v1_admin_service, 33);
 
 /**
  * @generated from message proactivechat.v1.UpdateAgentRequest
@@ -474,7 +698,7 @@ export type UpdateAgentRequest = Message<"proactivechat.v1.UpdateAgentRequest"> 
  * Use `create(UpdateAgentRequestSchema)` to create a new message.
  */
 export const UpdateAgentRequestSchema: GenMessage<UpdateAgentRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 22);
+  messageDesc(file_proactivechat_v1_admin_service, 34);
 
 /**
  * @generated from message proactivechat.v1.UpdateAgentResponse
@@ -491,7 +715,7 @@ export type UpdateAgentResponse = Message<"proactivechat.v1.UpdateAgentResponse"
  * Use `create(UpdateAgentResponseSchema)` to create a new message.
  */
 export const UpdateAgentResponseSchema: GenMessage<UpdateAgentResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 23);
+  messageDesc(file_proactivechat_v1_admin_service, 35);
 
 /**
  * @generated from message proactivechat.v1.ListOnlineVisitorsRequest
@@ -508,7 +732,7 @@ export type ListOnlineVisitorsRequest = Message<"proactivechat.v1.ListOnlineVisi
  * Use `create(ListOnlineVisitorsRequestSchema)` to create a new message.
  */
 export const ListOnlineVisitorsRequestSchema: GenMessage<ListOnlineVisitorsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 24);
+  messageDesc(file_proactivechat_v1_admin_service, 36);
 
 /**
  * @generated from message proactivechat.v1.ListOnlineVisitorsResponse
@@ -525,7 +749,7 @@ export type ListOnlineVisitorsResponse = Message<"proactivechat.v1.ListOnlineVis
  * Use `create(ListOnlineVisitorsResponseSchema)` to create a new message.
  */
 export const ListOnlineVisitorsResponseSchema: GenMessage<ListOnlineVisitorsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 25);
+  messageDesc(file_proactivechat_v1_admin_service, 37);
 
 /**
  * AdminService is for integrators: sites, their proactive chat settings,
@@ -660,6 +884,71 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof EraseVisitorRequestSchema;
     output: typeof EraseVisitorResponseSchema;
+  },
+  /**
+   * CreateApiKey issues an admin API key. The key is in the response only:
+   * the server keeps its SHA-256.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.CreateApiKey
+   */
+  createApiKey: {
+    methodKind: "unary";
+    input: typeof CreateApiKeyRequestSchema;
+    output: typeof CreateApiKeyResponseSchema;
+  },
+  /**
+   * ListApiKeys lists the keys that have not been revoked, oldest first.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.ListApiKeys
+   */
+  listApiKeys: {
+    methodKind: "unary";
+    input: typeof ListApiKeysRequestSchema;
+    output: typeof ListApiKeysResponseSchema;
+  },
+  /**
+   * RevokeApiKey deletes a key; calls with it fail from then on. The last
+   * key cannot be revoked (FAILED_PRECONDITION): create its successor first.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.RevokeApiKey
+   */
+  revokeApiKey: {
+    methodKind: "unary";
+    input: typeof RevokeApiKeyRequestSchema;
+    output: typeof RevokeApiKeyResponseSchema;
+  },
+  /**
+   * SetAgentPassword sets the password the agent signs in with (8–200
+   * bytes; stored as an Argon2id hash) and ends all the agent's sessions.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.SetAgentPassword
+   */
+  setAgentPassword: {
+    methodKind: "unary";
+    input: typeof SetAgentPasswordRequestSchema;
+    output: typeof SetAgentPasswordResponseSchema;
+  },
+  /**
+   * CreateAgentSession issues a session for an agent without its password,
+   * for software that works as an agent (a bot, a CRM integration).
+   *
+   * @generated from rpc proactivechat.v1.AdminService.CreateAgentSession
+   */
+  createAgentSession: {
+    methodKind: "unary";
+    input: typeof CreateAgentSessionRequestSchema;
+    output: typeof CreateAgentSessionResponseSchema;
+  },
+  /**
+   * RevokeAgentSessions ends every session of an agent: their calls fail and
+   * their open streams end with UNAUTHENTICATED.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.RevokeAgentSessions
+   */
+  revokeAgentSessions: {
+    methodKind: "unary";
+    input: typeof RevokeAgentSessionsRequestSchema;
+    output: typeof RevokeAgentSessionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_admin_service, 0);

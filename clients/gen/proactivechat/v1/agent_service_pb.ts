@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Agent, AgentStatus } from "./agent_pb";
 import { file_proactivechat_v1_agent } from "./agent_pb";
+import type { AgentSession } from "./auth_pb";
+import { file_proactivechat_v1_auth } from "./auth_pb";
 import type { Chat } from "./chat_pb";
 import { file_proactivechat_v1_chat } from "./chat_pb";
 import type { ChatRequest, Invitation } from "./engagement_pb";
@@ -18,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/agent_service.proto.
  */
 export const file_proactivechat_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FnZW50X3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiJQoRV2F0Y2hBZ2VudFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkigAEKBUFsZXJ0EjMKDGNoYXRfcmVxdWVzdBgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSDgoGcmVhc29uGAIgASgJEjIKB3Zpc2l0b3IYAyABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKOAQoNQWdlbnRTbmFwc2hvdBImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQSLAoFcXVldWUYAiADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0EicKBmFsZXJ0cxgDIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWxlcnQiOQoOQWxlcnRXaXRoZHJhd24SFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSLWAgoSV2F0Y2hBZ2VudFJlc3BvbnNlEjMKCHNuYXBzaG90GAEgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNuYXBzaG90SAASKAoFYWxlcnQYAiABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFsZXJ0SAASOwoPYWxlcnRfd2l0aGRyYXduGAMgASgLMiAucHJvYWN0aXZlY2hhdC52MS5BbGVydFdpdGhkcmF3bkgAEjYKDXF1ZXVlX2NoYW5nZWQYBCABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0SAASMAoNYWdlbnRfY2hhbmdlZBgFIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnRIABIxCgprZWVwX2FsaXZlGAYgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIHCgVldmVudCJFChhBY2NlcHRDaGF0UmVxdWVzdFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSFwoPY2hhdF9yZXF1ZXN0X2lkGAIgASgJIkEKGUFjY2VwdENoYXRSZXF1ZXN0UmVzcG9uc2USJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdCJGChlEZWNsaW5lQ2hhdFJlcXVlc3RSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhcKD2NoYXRfcmVxdWVzdF9pZBgCIAEoCSIcChpEZWNsaW5lQ2hhdFJlcXVlc3RSZXNwb25zZSI8ChRJbnZpdGVWaXNpdG9yUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJIkkKFUludml0ZVZpc2l0b3JSZXNwb25zZRIwCgppbnZpdGF0aW9uGAEgASgLMhwucHJvYWN0aXZlY2hhdC52MS5JbnZpdGF0aW9uIlgKFVNldEFnZW50U3RhdHVzUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRItCgZzdGF0dXMYAiABKA4yHS5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U3RhdHVzIkAKFlNldEFnZW50U3RhdHVzUmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IigKFFdhdGNoUHJlc2VuY2VSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIkcKEFByZXNlbmNlU25hcHNob3QSMwoIdmlzaXRvcnMYASADKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKuAgoVV2F0Y2hQcmVzZW5jZVJlc3BvbnNlEjYKCHNuYXBzaG90GAEgASgLMiIucHJvYWN0aXZlY2hhdC52MS5QcmVzZW5jZVNuYXBzaG90SAASNAoHYXJyaXZlZBgCIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlSAASNAoHY2hhbmdlZBgDIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlSAASNQoIZGVwYXJ0ZWQYBCABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZUgAEjEKCmtlZXBfYWxpdmUYBSABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAQgcKBWV2ZW50IjgKEFN0YXJ0Q2hhdFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCSI5ChFTdGFydENoYXRSZXNwb25zZRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0MskFCgxBZ2VudFNlcnZpY2USYwoOU2V0QWdlbnRTdGF0dXMSJy5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50U3RhdHVzUmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuU2V0QWdlbnRTdGF0dXNSZXNwb25zZRJiCg1XYXRjaFByZXNlbmNlEiYucHJvYWN0aXZlY2hhdC52MS5XYXRjaFByZXNlbmNlUmVxdWVzdBonLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hQcmVzZW5jZVJlc3BvbnNlMAESVAoJU3RhcnRDaGF0EiIucHJvYWN0aXZlY2hhdC52MS5TdGFydENoYXRSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5TdGFydENoYXRSZXNwb25zZRJZCgpXYXRjaEFnZW50EiMucHJvYWN0aXZlY2hhdC52MS5XYXRjaEFnZW50UmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hBZ2VudFJlc3BvbnNlMAESbAoRQWNjZXB0Q2hhdFJlcXVlc3QSKi5wcm9hY3RpdmVjaGF0LnYxLkFjY2VwdENoYXRSZXF1ZXN0UmVxdWVzdBorLnByb2FjdGl2ZWNoYXQudjEuQWNjZXB0Q2hhdFJlcXVlc3RSZXNwb25zZRJvChJEZWNsaW5lQ2hhdFJlcXVlc3QSKy5wcm9hY3RpdmVjaGF0LnYxLkRlY2xpbmVDaGF0UmVxdWVzdFJlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkRlY2xpbmVDaGF0UmVxdWVzdFJlc3BvbnNlEmAKDUludml0ZVZpc2l0b3ISJi5wcm9hY3RpdmVjaGF0LnYxLkludml0ZVZpc2l0b3JSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5JbnZpdGVWaXNpdG9yUmVzcG9uc2VCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_proactivechat_v1_agent, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_visitor]);
+  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FnZW50X3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiJQoRV2F0Y2hBZ2VudFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkigAEKBUFsZXJ0EjMKDGNoYXRfcmVxdWVzdBgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSDgoGcmVhc29uGAIgASgJEjIKB3Zpc2l0b3IYAyABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKOAQoNQWdlbnRTbmFwc2hvdBImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQSLAoFcXVldWUYAiADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0EicKBmFsZXJ0cxgDIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWxlcnQiOQoOQWxlcnRXaXRoZHJhd24SFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSLWAgoSV2F0Y2hBZ2VudFJlc3BvbnNlEjMKCHNuYXBzaG90GAEgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNuYXBzaG90SAASKAoFYWxlcnQYAiABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFsZXJ0SAASOwoPYWxlcnRfd2l0aGRyYXduGAMgASgLMiAucHJvYWN0aXZlY2hhdC52MS5BbGVydFdpdGhkcmF3bkgAEjYKDXF1ZXVlX2NoYW5nZWQYBCABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0SAASMAoNYWdlbnRfY2hhbmdlZBgFIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnRIABIxCgprZWVwX2FsaXZlGAYgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIHCgVldmVudCJFChhBY2NlcHRDaGF0UmVxdWVzdFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSFwoPY2hhdF9yZXF1ZXN0X2lkGAIgASgJIkEKGUFjY2VwdENoYXRSZXF1ZXN0UmVzcG9uc2USJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdCJGChlEZWNsaW5lQ2hhdFJlcXVlc3RSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhcKD2NoYXRfcmVxdWVzdF9pZBgCIAEoCSIcChpEZWNsaW5lQ2hhdFJlcXVlc3RSZXNwb25zZSI8ChRJbnZpdGVWaXNpdG9yUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJIkkKFUludml0ZVZpc2l0b3JSZXNwb25zZRIwCgppbnZpdGF0aW9uGAEgASgLMhwucHJvYWN0aXZlY2hhdC52MS5JbnZpdGF0aW9uIlgKFVNldEFnZW50U3RhdHVzUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRItCgZzdGF0dXMYAiABKA4yHS5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U3RhdHVzIkAKFlNldEFnZW50U3RhdHVzUmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IigKFFdhdGNoUHJlc2VuY2VSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIkcKEFByZXNlbmNlU25hcHNob3QSMwoIdmlzaXRvcnMYASADKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKuAgoVV2F0Y2hQcmVzZW5jZVJlc3BvbnNlEjYKCHNuYXBzaG90GAEgASgLMiIucHJvYWN0aXZlY2hhdC52MS5QcmVzZW5jZVNuYXBzaG90SAASNAoHYXJyaXZlZBgCIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlSAASNAoHY2hhbmdlZBgDIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlSAASNQoIZGVwYXJ0ZWQYBCABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZUgAEjEKCmtlZXBfYWxpdmUYBSABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAQgcKBWV2ZW50IjgKEFN0YXJ0Q2hhdFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCSI5ChFTdGFydENoYXRSZXNwb25zZRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0IjMKDVNpZ25JblJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEAoIcGFzc3dvcmQYAiABKAkieAoOU2lnbkluUmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50Ei8KB3Nlc3Npb24YAiABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U2Vzc2lvbhINCgV0b2tlbhgDIAEoCSIQCg5TaWduT3V0UmVxdWVzdCIRCg9TaWduT3V0UmVzcG9uc2Uy5gYKDEFnZW50U2VydmljZRJLCgZTaWduSW4SHy5wcm9hY3RpdmVjaGF0LnYxLlNpZ25JblJlcXVlc3QaIC5wcm9hY3RpdmVjaGF0LnYxLlNpZ25JblJlc3BvbnNlEk4KB1NpZ25PdXQSIC5wcm9hY3RpdmVjaGF0LnYxLlNpZ25PdXRSZXF1ZXN0GiEucHJvYWN0aXZlY2hhdC52MS5TaWduT3V0UmVzcG9uc2USYwoOU2V0QWdlbnRTdGF0dXMSJy5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50U3RhdHVzUmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuU2V0QWdlbnRTdGF0dXNSZXNwb25zZRJiCg1XYXRjaFByZXNlbmNlEiYucHJvYWN0aXZlY2hhdC52MS5XYXRjaFByZXNlbmNlUmVxdWVzdBonLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hQcmVzZW5jZVJlc3BvbnNlMAESVAoJU3RhcnRDaGF0EiIucHJvYWN0aXZlY2hhdC52MS5TdGFydENoYXRSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5TdGFydENoYXRSZXNwb25zZRJZCgpXYXRjaEFnZW50EiMucHJvYWN0aXZlY2hhdC52MS5XYXRjaEFnZW50UmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hBZ2VudFJlc3BvbnNlMAESbAoRQWNjZXB0Q2hhdFJlcXVlc3QSKi5wcm9hY3RpdmVjaGF0LnYxLkFjY2VwdENoYXRSZXF1ZXN0UmVxdWVzdBorLnByb2FjdGl2ZWNoYXQudjEuQWNjZXB0Q2hhdFJlcXVlc3RSZXNwb25zZRJvChJEZWNsaW5lQ2hhdFJlcXVlc3QSKy5wcm9hY3RpdmVjaGF0LnYxLkRlY2xpbmVDaGF0UmVxdWVzdFJlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkRlY2xpbmVDaGF0UmVxdWVzdFJlc3BvbnNlEmAKDUludml0ZVZpc2l0b3ISJi5wcm9hY3RpdmVjaGF0LnYxLkludml0ZVZpc2l0b3JSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5JbnZpdGVWaXNpdG9yUmVzcG9uc2VCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_visitor]);
 
 /**
  * @generated from message proactivechat.v1.WatchAgentRequest
@@ -463,11 +465,110 @@ export const StartChatResponseSchema: GenMessage<StartChatResponse> = /*@__PURE_
   messageDesc(file_proactivechat_v1_agent_service, 17);
 
 /**
+ * @generated from message proactivechat.v1.SignInRequest
+ */
+export type SignInRequest = Message<"proactivechat.v1.SignInRequest"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string password = 2;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.SignInRequest.
+ * Use `create(SignInRequestSchema)` to create a new message.
+ */
+export const SignInRequestSchema: GenMessage<SignInRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 18);
+
+/**
+ * @generated from message proactivechat.v1.SignInResponse
+ */
+export type SignInResponse = Message<"proactivechat.v1.SignInResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.Agent agent = 1;
+   */
+  agent?: Agent | undefined;
+
+  /**
+   * @generated from field: proactivechat.v1.AgentSession session = 2;
+   */
+  session?: AgentSession | undefined;
+
+  /**
+   * The bearer credential: send "Authorization: Bearer <token>".
+   *
+   * @generated from field: string token = 3;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.SignInResponse.
+ * Use `create(SignInResponseSchema)` to create a new message.
+ */
+export const SignInResponseSchema: GenMessage<SignInResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 19);
+
+/**
+ * @generated from message proactivechat.v1.SignOutRequest
+ */
+export type SignOutRequest = Message<"proactivechat.v1.SignOutRequest"> & {
+};
+
+/**
+ * Describes the message proactivechat.v1.SignOutRequest.
+ * Use `create(SignOutRequestSchema)` to create a new message.
+ */
+export const SignOutRequestSchema: GenMessage<SignOutRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 20);
+
+/**
+ * @generated from message proactivechat.v1.SignOutResponse
+ */
+export type SignOutResponse = Message<"proactivechat.v1.SignOutResponse"> & {
+};
+
+/**
+ * Describes the message proactivechat.v1.SignOutResponse.
+ * Use `create(SignOutResponseSchema)` to create a new message.
+ */
+export const SignOutResponseSchema: GenMessage<SignOutResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 21);
+
+/**
  * AgentService is what the agent console calls.
  *
  * @generated from service proactivechat.v1.AgentService
  */
 export const AgentService: GenService<{
+  /**
+   * SignIn exchanges an agent's id and password for a session token (12
+   * hours). Every other call of the console sends it as
+   * "Authorization: Bearer <token>". Wrong credentials are UNAUTHENTICATED.
+   *
+   * @generated from rpc proactivechat.v1.AgentService.SignIn
+   */
+  signIn: {
+    methodKind: "unary";
+    input: typeof SignInRequestSchema;
+    output: typeof SignInResponseSchema;
+  },
+  /**
+   * SignOut ends the session the call is made with; its streams end too.
+   *
+   * @generated from rpc proactivechat.v1.AgentService.SignOut
+   */
+  signOut: {
+    methodKind: "unary";
+    input: typeof SignOutRequestSchema;
+    output: typeof SignOutResponseSchema;
+  },
   /**
    * SetAgentStatus makes the agent available, away or offline.
    *

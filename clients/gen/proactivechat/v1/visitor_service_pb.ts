@@ -172,6 +172,8 @@ export type StartVisitorSessionResponse = Message<"proactivechat.v1.StartVisitor
   visitor?: Visitor | undefined;
 
   /**
+   * The visitor's credential, scoped to this visitor on this site: every
+   * other call about the visitor sends it as "Authorization: Bearer <token>".
    * Keep it (e.g. in localStorage) to stay the same visitor across page loads.
    *
    * @generated from field: string token = 2;

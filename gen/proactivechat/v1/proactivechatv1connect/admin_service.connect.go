@@ -65,6 +65,24 @@ const (
 	// AdminServiceEraseVisitorProcedure is the fully-qualified name of the AdminService's EraseVisitor
 	// RPC.
 	AdminServiceEraseVisitorProcedure = "/proactivechat.v1.AdminService/EraseVisitor"
+	// AdminServiceCreateApiKeyProcedure is the fully-qualified name of the AdminService's CreateApiKey
+	// RPC.
+	AdminServiceCreateApiKeyProcedure = "/proactivechat.v1.AdminService/CreateApiKey"
+	// AdminServiceListApiKeysProcedure is the fully-qualified name of the AdminService's ListApiKeys
+	// RPC.
+	AdminServiceListApiKeysProcedure = "/proactivechat.v1.AdminService/ListApiKeys"
+	// AdminServiceRevokeApiKeyProcedure is the fully-qualified name of the AdminService's RevokeApiKey
+	// RPC.
+	AdminServiceRevokeApiKeyProcedure = "/proactivechat.v1.AdminService/RevokeApiKey"
+	// AdminServiceSetAgentPasswordProcedure is the fully-qualified name of the AdminService's
+	// SetAgentPassword RPC.
+	AdminServiceSetAgentPasswordProcedure = "/proactivechat.v1.AdminService/SetAgentPassword"
+	// AdminServiceCreateAgentSessionProcedure is the fully-qualified name of the AdminService's
+	// CreateAgentSession RPC.
+	AdminServiceCreateAgentSessionProcedure = "/proactivechat.v1.AdminService/CreateAgentSession"
+	// AdminServiceRevokeAgentSessionsProcedure is the fully-qualified name of the AdminService's
+	// RevokeAgentSessions RPC.
+	AdminServiceRevokeAgentSessionsProcedure = "/proactivechat.v1.AdminService/RevokeAgentSessions"
 )
 
 // AdminServiceClient is a client for the proactivechat.v1.AdminService service.
@@ -97,6 +115,23 @@ type AdminServiceClient interface {
 	// chat, queued or invited: end that first. The visitor's old session token
 	// then starts a new session.
 	EraseVisitor(context.Context, *connect.Request[v1.EraseVisitorRequest]) (*connect.Response[v1.EraseVisitorResponse], error)
+	// CreateApiKey issues an admin API key. The key is in the response only:
+	// the server keeps its SHA-256.
+	CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error)
+	// ListApiKeys lists the keys that have not been revoked, oldest first.
+	ListApiKeys(context.Context, *connect.Request[v1.ListApiKeysRequest]) (*connect.Response[v1.ListApiKeysResponse], error)
+	// RevokeApiKey deletes a key; calls with it fail from then on. The last
+	// key cannot be revoked (FAILED_PRECONDITION): create its successor first.
+	RevokeApiKey(context.Context, *connect.Request[v1.RevokeApiKeyRequest]) (*connect.Response[v1.RevokeApiKeyResponse], error)
+	// SetAgentPassword sets the password the agent signs in with (8–200
+	// bytes; stored as an Argon2id hash) and ends all the agent's sessions.
+	SetAgentPassword(context.Context, *connect.Request[v1.SetAgentPasswordRequest]) (*connect.Response[v1.SetAgentPasswordResponse], error)
+	// CreateAgentSession issues a session for an agent without its password,
+	// for software that works as an agent (a bot, a CRM integration).
+	CreateAgentSession(context.Context, *connect.Request[v1.CreateAgentSessionRequest]) (*connect.Response[v1.CreateAgentSessionResponse], error)
+	// RevokeAgentSessions ends every session of an agent: their calls fail and
+	// their open streams end with UNAUTHENTICATED.
+	RevokeAgentSessions(context.Context, *connect.Request[v1.RevokeAgentSessionsRequest]) (*connect.Response[v1.RevokeAgentSessionsResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the proactivechat.v1.AdminService service. By
@@ -197,6 +232,45 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		createApiKey: connect.NewClient[v1.CreateApiKeyRequest, v1.CreateApiKeyResponse](
+			httpClient,
+			baseURL+AdminServiceCreateApiKeyProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("CreateApiKey")),
+			connect.WithClientOptions(opts...),
+		),
+		listApiKeys: connect.NewClient[v1.ListApiKeysRequest, v1.ListApiKeysResponse](
+			httpClient,
+			baseURL+AdminServiceListApiKeysProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListApiKeys")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		revokeApiKey: connect.NewClient[v1.RevokeApiKeyRequest, v1.RevokeApiKeyResponse](
+			httpClient,
+			baseURL+AdminServiceRevokeApiKeyProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RevokeApiKey")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		setAgentPassword: connect.NewClient[v1.SetAgentPasswordRequest, v1.SetAgentPasswordResponse](
+			httpClient,
+			baseURL+AdminServiceSetAgentPasswordProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("SetAgentPassword")),
+			connect.WithClientOptions(opts...),
+		),
+		createAgentSession: connect.NewClient[v1.CreateAgentSessionRequest, v1.CreateAgentSessionResponse](
+			httpClient,
+			baseURL+AdminServiceCreateAgentSessionProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("CreateAgentSession")),
+			connect.WithClientOptions(opts...),
+		),
+		revokeAgentSessions: connect.NewClient[v1.RevokeAgentSessionsRequest, v1.RevokeAgentSessionsResponse](
+			httpClient,
+			baseURL+AdminServiceRevokeAgentSessionsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RevokeAgentSessions")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -215,6 +289,12 @@ type adminServiceClient struct {
 	listRoutingDecisions *connect.Client[v1.ListRoutingDecisionsRequest, v1.ListRoutingDecisionsResponse]
 	exportVisitor        *connect.Client[v1.ExportVisitorRequest, v1.ExportVisitorResponse]
 	eraseVisitor         *connect.Client[v1.EraseVisitorRequest, v1.EraseVisitorResponse]
+	createApiKey         *connect.Client[v1.CreateApiKeyRequest, v1.CreateApiKeyResponse]
+	listApiKeys          *connect.Client[v1.ListApiKeysRequest, v1.ListApiKeysResponse]
+	revokeApiKey         *connect.Client[v1.RevokeApiKeyRequest, v1.RevokeApiKeyResponse]
+	setAgentPassword     *connect.Client[v1.SetAgentPasswordRequest, v1.SetAgentPasswordResponse]
+	createAgentSession   *connect.Client[v1.CreateAgentSessionRequest, v1.CreateAgentSessionResponse]
+	revokeAgentSessions  *connect.Client[v1.RevokeAgentSessionsRequest, v1.RevokeAgentSessionsResponse]
 }
 
 // CreateSite calls proactivechat.v1.AdminService.CreateSite.
@@ -282,6 +362,36 @@ func (c *adminServiceClient) EraseVisitor(ctx context.Context, req *connect.Requ
 	return c.eraseVisitor.CallUnary(ctx, req)
 }
 
+// CreateApiKey calls proactivechat.v1.AdminService.CreateApiKey.
+func (c *adminServiceClient) CreateApiKey(ctx context.Context, req *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error) {
+	return c.createApiKey.CallUnary(ctx, req)
+}
+
+// ListApiKeys calls proactivechat.v1.AdminService.ListApiKeys.
+func (c *adminServiceClient) ListApiKeys(ctx context.Context, req *connect.Request[v1.ListApiKeysRequest]) (*connect.Response[v1.ListApiKeysResponse], error) {
+	return c.listApiKeys.CallUnary(ctx, req)
+}
+
+// RevokeApiKey calls proactivechat.v1.AdminService.RevokeApiKey.
+func (c *adminServiceClient) RevokeApiKey(ctx context.Context, req *connect.Request[v1.RevokeApiKeyRequest]) (*connect.Response[v1.RevokeApiKeyResponse], error) {
+	return c.revokeApiKey.CallUnary(ctx, req)
+}
+
+// SetAgentPassword calls proactivechat.v1.AdminService.SetAgentPassword.
+func (c *adminServiceClient) SetAgentPassword(ctx context.Context, req *connect.Request[v1.SetAgentPasswordRequest]) (*connect.Response[v1.SetAgentPasswordResponse], error) {
+	return c.setAgentPassword.CallUnary(ctx, req)
+}
+
+// CreateAgentSession calls proactivechat.v1.AdminService.CreateAgentSession.
+func (c *adminServiceClient) CreateAgentSession(ctx context.Context, req *connect.Request[v1.CreateAgentSessionRequest]) (*connect.Response[v1.CreateAgentSessionResponse], error) {
+	return c.createAgentSession.CallUnary(ctx, req)
+}
+
+// RevokeAgentSessions calls proactivechat.v1.AdminService.RevokeAgentSessions.
+func (c *adminServiceClient) RevokeAgentSessions(ctx context.Context, req *connect.Request[v1.RevokeAgentSessionsRequest]) (*connect.Response[v1.RevokeAgentSessionsResponse], error) {
+	return c.revokeAgentSessions.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the proactivechat.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateSite adds a site. Proactive chat stays disabled unless the request enables it.
@@ -312,6 +422,23 @@ type AdminServiceHandler interface {
 	// chat, queued or invited: end that first. The visitor's old session token
 	// then starts a new session.
 	EraseVisitor(context.Context, *connect.Request[v1.EraseVisitorRequest]) (*connect.Response[v1.EraseVisitorResponse], error)
+	// CreateApiKey issues an admin API key. The key is in the response only:
+	// the server keeps its SHA-256.
+	CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error)
+	// ListApiKeys lists the keys that have not been revoked, oldest first.
+	ListApiKeys(context.Context, *connect.Request[v1.ListApiKeysRequest]) (*connect.Response[v1.ListApiKeysResponse], error)
+	// RevokeApiKey deletes a key; calls with it fail from then on. The last
+	// key cannot be revoked (FAILED_PRECONDITION): create its successor first.
+	RevokeApiKey(context.Context, *connect.Request[v1.RevokeApiKeyRequest]) (*connect.Response[v1.RevokeApiKeyResponse], error)
+	// SetAgentPassword sets the password the agent signs in with (8–200
+	// bytes; stored as an Argon2id hash) and ends all the agent's sessions.
+	SetAgentPassword(context.Context, *connect.Request[v1.SetAgentPasswordRequest]) (*connect.Response[v1.SetAgentPasswordResponse], error)
+	// CreateAgentSession issues a session for an agent without its password,
+	// for software that works as an agent (a bot, a CRM integration).
+	CreateAgentSession(context.Context, *connect.Request[v1.CreateAgentSessionRequest]) (*connect.Response[v1.CreateAgentSessionResponse], error)
+	// RevokeAgentSessions ends every session of an agent: their calls fail and
+	// their open streams end with UNAUTHENTICATED.
+	RevokeAgentSessions(context.Context, *connect.Request[v1.RevokeAgentSessionsRequest]) (*connect.Response[v1.RevokeAgentSessionsResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -408,6 +535,45 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceCreateApiKeyHandler := connect.NewUnaryHandler(
+		AdminServiceCreateApiKeyProcedure,
+		svc.CreateApiKey,
+		connect.WithSchema(adminServiceMethods.ByName("CreateApiKey")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListApiKeysHandler := connect.NewUnaryHandler(
+		AdminServiceListApiKeysProcedure,
+		svc.ListApiKeys,
+		connect.WithSchema(adminServiceMethods.ByName("ListApiKeys")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRevokeApiKeyHandler := connect.NewUnaryHandler(
+		AdminServiceRevokeApiKeyProcedure,
+		svc.RevokeApiKey,
+		connect.WithSchema(adminServiceMethods.ByName("RevokeApiKey")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceSetAgentPasswordHandler := connect.NewUnaryHandler(
+		AdminServiceSetAgentPasswordProcedure,
+		svc.SetAgentPassword,
+		connect.WithSchema(adminServiceMethods.ByName("SetAgentPassword")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceCreateAgentSessionHandler := connect.NewUnaryHandler(
+		AdminServiceCreateAgentSessionProcedure,
+		svc.CreateAgentSession,
+		connect.WithSchema(adminServiceMethods.ByName("CreateAgentSession")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRevokeAgentSessionsHandler := connect.NewUnaryHandler(
+		AdminServiceRevokeAgentSessionsProcedure,
+		svc.RevokeAgentSessions,
+		connect.WithSchema(adminServiceMethods.ByName("RevokeAgentSessions")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateSiteProcedure:
@@ -436,6 +602,18 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceExportVisitorHandler.ServeHTTP(w, r)
 		case AdminServiceEraseVisitorProcedure:
 			adminServiceEraseVisitorHandler.ServeHTTP(w, r)
+		case AdminServiceCreateApiKeyProcedure:
+			adminServiceCreateApiKeyHandler.ServeHTTP(w, r)
+		case AdminServiceListApiKeysProcedure:
+			adminServiceListApiKeysHandler.ServeHTTP(w, r)
+		case AdminServiceRevokeApiKeyProcedure:
+			adminServiceRevokeApiKeyHandler.ServeHTTP(w, r)
+		case AdminServiceSetAgentPasswordProcedure:
+			adminServiceSetAgentPasswordHandler.ServeHTTP(w, r)
+		case AdminServiceCreateAgentSessionProcedure:
+			adminServiceCreateAgentSessionHandler.ServeHTTP(w, r)
+		case AdminServiceRevokeAgentSessionsProcedure:
+			adminServiceRevokeAgentSessionsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -495,4 +673,28 @@ func (UnimplementedAdminServiceHandler) ExportVisitor(context.Context, *connect.
 
 func (UnimplementedAdminServiceHandler) EraseVisitor(context.Context, *connect.Request[v1.EraseVisitorRequest]) (*connect.Response[v1.EraseVisitorResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.EraseVisitor is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.CreateApiKey is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListApiKeys(context.Context, *connect.Request[v1.ListApiKeysRequest]) (*connect.Response[v1.ListApiKeysResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.ListApiKeys is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RevokeApiKey(context.Context, *connect.Request[v1.RevokeApiKeyRequest]) (*connect.Response[v1.RevokeApiKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.RevokeApiKey is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) SetAgentPassword(context.Context, *connect.Request[v1.SetAgentPasswordRequest]) (*connect.Response[v1.SetAgentPasswordResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.SetAgentPassword is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) CreateAgentSession(context.Context, *connect.Request[v1.CreateAgentSessionRequest]) (*connect.Response[v1.CreateAgentSessionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.CreateAgentSession is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RevokeAgentSessions(context.Context, *connect.Request[v1.RevokeAgentSessionsRequest]) (*connect.Response[v1.RevokeAgentSessionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.RevokeAgentSessions is not implemented"))
 }

@@ -33,6 +33,10 @@ const (
 // reflection-formatted method names, remove the leading slash and convert the remaining slash to a
 // period.
 const (
+	// AgentServiceSignInProcedure is the fully-qualified name of the AgentService's SignIn RPC.
+	AgentServiceSignInProcedure = "/proactivechat.v1.AgentService/SignIn"
+	// AgentServiceSignOutProcedure is the fully-qualified name of the AgentService's SignOut RPC.
+	AgentServiceSignOutProcedure = "/proactivechat.v1.AgentService/SignOut"
 	// AgentServiceSetAgentStatusProcedure is the fully-qualified name of the AgentService's
 	// SetAgentStatus RPC.
 	AgentServiceSetAgentStatusProcedure = "/proactivechat.v1.AgentService/SetAgentStatus"
@@ -56,6 +60,12 @@ const (
 
 // AgentServiceClient is a client for the proactivechat.v1.AgentService service.
 type AgentServiceClient interface {
+	// SignIn exchanges an agent's id and password for a session token (12
+	// hours). Every other call of the console sends it as
+	// "Authorization: Bearer <token>". Wrong credentials are UNAUTHENTICATED.
+	SignIn(context.Context, *connect.Request[v1.SignInRequest]) (*connect.Response[v1.SignInResponse], error)
+	// SignOut ends the session the call is made with; its streams end too.
+	SignOut(context.Context, *connect.Request[v1.SignOutRequest]) (*connect.Response[v1.SignOutResponse], error)
 	// SetAgentStatus makes the agent available, away or offline.
 	SetAgentStatus(context.Context, *connect.Request[v1.SetAgentStatusRequest]) (*connect.Response[v1.SetAgentStatusResponse], error)
 	// WatchPresence streams the visitors on the agent's sites: a snapshot
@@ -91,6 +101,18 @@ func NewAgentServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 	baseURL = strings.TrimRight(baseURL, "/")
 	agentServiceMethods := v1.File_proactivechat_v1_agent_service_proto.Services().ByName("AgentService").Methods()
 	return &agentServiceClient{
+		signIn: connect.NewClient[v1.SignInRequest, v1.SignInResponse](
+			httpClient,
+			baseURL+AgentServiceSignInProcedure,
+			connect.WithSchema(agentServiceMethods.ByName("SignIn")),
+			connect.WithClientOptions(opts...),
+		),
+		signOut: connect.NewClient[v1.SignOutRequest, v1.SignOutResponse](
+			httpClient,
+			baseURL+AgentServiceSignOutProcedure,
+			connect.WithSchema(agentServiceMethods.ByName("SignOut")),
+			connect.WithClientOptions(opts...),
+		),
 		setAgentStatus: connect.NewClient[v1.SetAgentStatusRequest, v1.SetAgentStatusResponse](
 			httpClient,
 			baseURL+AgentServiceSetAgentStatusProcedure,
@@ -138,6 +160,8 @@ func NewAgentServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 
 // agentServiceClient implements AgentServiceClient.
 type agentServiceClient struct {
+	signIn             *connect.Client[v1.SignInRequest, v1.SignInResponse]
+	signOut            *connect.Client[v1.SignOutRequest, v1.SignOutResponse]
 	setAgentStatus     *connect.Client[v1.SetAgentStatusRequest, v1.SetAgentStatusResponse]
 	watchPresence      *connect.Client[v1.WatchPresenceRequest, v1.WatchPresenceResponse]
 	startChat          *connect.Client[v1.StartChatRequest, v1.StartChatResponse]
@@ -145,6 +169,16 @@ type agentServiceClient struct {
 	acceptChatRequest  *connect.Client[v1.AcceptChatRequestRequest, v1.AcceptChatRequestResponse]
 	declineChatRequest *connect.Client[v1.DeclineChatRequestRequest, v1.DeclineChatRequestResponse]
 	inviteVisitor      *connect.Client[v1.InviteVisitorRequest, v1.InviteVisitorResponse]
+}
+
+// SignIn calls proactivechat.v1.AgentService.SignIn.
+func (c *agentServiceClient) SignIn(ctx context.Context, req *connect.Request[v1.SignInRequest]) (*connect.Response[v1.SignInResponse], error) {
+	return c.signIn.CallUnary(ctx, req)
+}
+
+// SignOut calls proactivechat.v1.AgentService.SignOut.
+func (c *agentServiceClient) SignOut(ctx context.Context, req *connect.Request[v1.SignOutRequest]) (*connect.Response[v1.SignOutResponse], error) {
+	return c.signOut.CallUnary(ctx, req)
 }
 
 // SetAgentStatus calls proactivechat.v1.AgentService.SetAgentStatus.
@@ -184,6 +218,12 @@ func (c *agentServiceClient) InviteVisitor(ctx context.Context, req *connect.Req
 
 // AgentServiceHandler is an implementation of the proactivechat.v1.AgentService service.
 type AgentServiceHandler interface {
+	// SignIn exchanges an agent's id and password for a session token (12
+	// hours). Every other call of the console sends it as
+	// "Authorization: Bearer <token>". Wrong credentials are UNAUTHENTICATED.
+	SignIn(context.Context, *connect.Request[v1.SignInRequest]) (*connect.Response[v1.SignInResponse], error)
+	// SignOut ends the session the call is made with; its streams end too.
+	SignOut(context.Context, *connect.Request[v1.SignOutRequest]) (*connect.Response[v1.SignOutResponse], error)
 	// SetAgentStatus makes the agent available, away or offline.
 	SetAgentStatus(context.Context, *connect.Request[v1.SetAgentStatusRequest]) (*connect.Response[v1.SetAgentStatusResponse], error)
 	// WatchPresence streams the visitors on the agent's sites: a snapshot
@@ -215,6 +255,18 @@ type AgentServiceHandler interface {
 // and JSON codecs. They also support gzip compression.
 func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
 	agentServiceMethods := v1.File_proactivechat_v1_agent_service_proto.Services().ByName("AgentService").Methods()
+	agentServiceSignInHandler := connect.NewUnaryHandler(
+		AgentServiceSignInProcedure,
+		svc.SignIn,
+		connect.WithSchema(agentServiceMethods.ByName("SignIn")),
+		connect.WithHandlerOptions(opts...),
+	)
+	agentServiceSignOutHandler := connect.NewUnaryHandler(
+		AgentServiceSignOutProcedure,
+		svc.SignOut,
+		connect.WithSchema(agentServiceMethods.ByName("SignOut")),
+		connect.WithHandlerOptions(opts...),
+	)
 	agentServiceSetAgentStatusHandler := connect.NewUnaryHandler(
 		AgentServiceSetAgentStatusProcedure,
 		svc.SetAgentStatus,
@@ -259,6 +311,10 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 	)
 	return "/proactivechat.v1.AgentService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
+		case AgentServiceSignInProcedure:
+			agentServiceSignInHandler.ServeHTTP(w, r)
+		case AgentServiceSignOutProcedure:
+			agentServiceSignOutHandler.ServeHTTP(w, r)
 		case AgentServiceSetAgentStatusProcedure:
 			agentServiceSetAgentStatusHandler.ServeHTTP(w, r)
 		case AgentServiceWatchPresenceProcedure:
@@ -281,6 +337,14 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 
 // UnimplementedAgentServiceHandler returns CodeUnimplemented from all methods.
 type UnimplementedAgentServiceHandler struct{}
+
+func (UnimplementedAgentServiceHandler) SignIn(context.Context, *connect.Request[v1.SignInRequest]) (*connect.Response[v1.SignInResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.SignIn is not implemented"))
+}
+
+func (UnimplementedAgentServiceHandler) SignOut(context.Context, *connect.Request[v1.SignOutRequest]) (*connect.Response[v1.SignOutResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.SignOut is not implemented"))
+}
 
 func (UnimplementedAgentServiceHandler) SetAgentStatus(context.Context, *connect.Request[v1.SetAgentStatusRequest]) (*connect.Response[v1.SetAgentStatusResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.SetAgentStatus is not implemented"))

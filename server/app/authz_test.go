@@ -1,0 +1,352 @@
+package app_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+	"github.com/proactivechat/proactivechat/server/rpc"
+)
+
+// The principals of the authorization matrix, in its column order.
+const (
+	nobody       = iota // no credentials
+	forged              // a token the server never issued
+	visitor             // the visitor the requests name
+	otherVisitor        // another visitor of the same site
+	siteAgent           // an agent of the site, in the visitor's chat
+	otherAgent          // an agent of another site
+	admin               // an admin API key
+	principals
+)
+
+var principalNames = [principals]string{"Nobody", "ForgedToken", "Visitor", "OtherVisitor", "AgentOfSite", "AgentOfOtherSite", "Admin"}
+
+// Expected outcomes: allowed (the call reaches the service, whatever it
+// then answers), Unauthenticated, PermissionDenied.
+const (
+	Y = "allowed"
+	U = "unauthenticated"
+	D = "permission_denied"
+)
+
+// authzWorld is what the matrix's requests name.
+type authzWorld struct {
+	siteA, siteB   string
+	visitor, other string // visitors of site A
+	agentA, agentB string // agentA serves site A and chats with visitor
+	spareAgent     string // the target of credential changes
+	chat           string
+	spareKey       string // an API key to revoke
+	tokens         [principals]string
+	agentAPassword string
+}
+
+// call is one RPC made with the request the matrix gives it; it returns the
+// error of the call (of its first message, for streams).
+type authzCase struct {
+	rpc    string // Service.Method
+	expect [principals]string
+	call   func(ctx context.Context, c api, w *authzWorld) error
+}
+
+func firstMessage[T any](s stream[T], err error) error {
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	_, err = s.Recv()
+	return err
+}
+
+// row spells an expectation for the principals after nobody and forged,
+// who are refused everywhere but on the open calls.
+func row(visitor, otherVisitor, siteAgent, otherAgent, admin string) [principals]string {
+	return [principals]string{U, U, visitor, otherVisitor, siteAgent, otherAgent, admin}
+}
+
+var open = [principals]string{Y, Y, Y, Y, Y, Y, Y}
+
+// authzCases is every RPC; the order matters only at the end, where calls
+// change what later ones need (leaving the chat, signing out).
+var authzCases = []authzCase{
+	{"AdminService.CreateSite", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.CreateSite(ctx, &pb.CreateSiteRequest{Name: "New"})
+		return err
+	}},
+	{"AdminService.GetSite", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.GetSite(ctx, &pb.GetSiteRequest{SiteId: w.siteA})
+		return err
+	}},
+	{"AdminService.ListSites", row(D, D, Y, Y, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListSites(ctx, &pb.ListSitesRequest{})
+		return err
+	}},
+	{"AdminService.UpdateSite", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.UpdateSite(ctx, &pb.UpdateSiteRequest{Site: &pb.Site{Id: w.siteA, Name: "Renamed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
+		return err
+	}},
+	{"AdminService.CreateAgent", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.CreateAgent(ctx, &pb.CreateAgentRequest{DisplayName: "New", SiteIds: []string{w.siteA}})
+		return err
+	}},
+	{"AdminService.GetAgent", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.GetAgent(ctx, &pb.GetAgentRequest{AgentId: w.agentA})
+		return err
+	}},
+	{"AdminService.ListAgents", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListAgents(ctx, &pb.ListAgentsRequest{})
+		return err
+	}},
+	{"AdminService.UpdateAgent", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.UpdateAgent(ctx, &pb.UpdateAgentRequest{Agent: &pb.Agent{Id: w.agentA, DisplayName: "Dana"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
+		return err
+	}},
+	{"AdminService.ListOnlineVisitors", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListOnlineVisitors(ctx, &pb.ListOnlineVisitorsRequest{SiteId: w.siteA})
+		return err
+	}},
+	{"AdminService.ListQueue", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListQueue(ctx, &pb.ListQueueRequest{SiteId: w.siteA})
+		return err
+	}},
+	{"AdminService.ListRoutingDecisions", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListRoutingDecisions(ctx, &pb.ListRoutingDecisionsRequest{SiteId: w.siteA})
+		return err
+	}},
+	{"AdminService.ExportVisitor", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ExportVisitor(ctx, &pb.ExportVisitorRequest{VisitorId: w.visitor})
+		return err
+	}},
+	{"AdminService.EraseVisitor", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		// Refused for being online (FailedPrecondition) once allowed.
+		_, err := c.EraseVisitor(ctx, &pb.EraseVisitorRequest{VisitorId: w.visitor})
+		return err
+	}},
+	{"AdminService.CreateApiKey", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.CreateApiKey(ctx, &pb.CreateApiKeyRequest{Name: "CRM"})
+		return err
+	}},
+	{"AdminService.ListApiKeys", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListApiKeys(ctx, &pb.ListApiKeysRequest{})
+		return err
+	}},
+	{"AdminService.RevokeApiKey", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.RevokeApiKey(ctx, &pb.RevokeApiKeyRequest{ApiKeyId: w.spareKey})
+		return err
+	}},
+	{"AdminService.SetAgentPassword", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.SetAgentPassword(ctx, &pb.SetAgentPasswordRequest{AgentId: w.spareAgent, Password: "a new password"})
+		return err
+	}},
+	{"AdminService.CreateAgentSession", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.CreateAgentSession(ctx, &pb.CreateAgentSessionRequest{AgentId: w.spareAgent})
+		return err
+	}},
+	{"AdminService.RevokeAgentSessions", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.RevokeAgentSessions(ctx, &pb.RevokeAgentSessionsRequest{AgentId: w.spareAgent})
+		return err
+	}},
+
+	{"VisitorService.StartVisitorSession", open, func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{SiteId: w.siteA})
+		return err
+	}},
+	{"VisitorService.ReportPageView", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ReportPageView(ctx, &pb.ReportPageViewRequest{VisitorId: w.visitor, Url: "https://shop.example/a"})
+		return err
+	}},
+	{"VisitorService.WatchVisitor", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		return firstMessage(c.WatchVisitor(ctx, &pb.WatchVisitorRequest{VisitorId: w.visitor}))
+	}},
+	{"VisitorService.RespondToInvitation", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.RespondToInvitation(ctx, &pb.RespondToInvitationRequest{VisitorId: w.visitor, InvitationId: "invitation_none", Accept: true})
+		return err
+	}},
+	{"VisitorService.SubmitForm", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.SubmitForm(ctx, &pb.SubmitFormRequest{VisitorId: w.visitor, Values: map[string]string{"name": "Ann"}})
+		return err
+	}},
+	{"VisitorService.LeaveQueue", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.LeaveQueue(ctx, &pb.LeaveQueueRequest{VisitorId: w.visitor})
+		return err
+	}},
+
+	{"AgentService.SignIn", open, func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.SignIn(ctx, &pb.SignInRequest{AgentId: w.agentA, Password: w.agentAPassword})
+		return err
+	}},
+	{"AgentService.SetAgentStatus", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.SetAgentStatus(ctx, &pb.SetAgentStatusRequest{AgentId: w.agentA, Status: pb.AgentStatus_AGENT_STATUS_AVAILABLE})
+		return err
+	}},
+	{"AgentService.WatchPresence", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		return firstMessage(c.WatchPresence(ctx, &pb.WatchPresenceRequest{AgentId: w.agentA}))
+	}},
+	{"AgentService.WatchAgent", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		return firstMessage(c.WatchAgent(ctx, &pb.WatchAgentRequest{AgentId: w.agentA}))
+	}},
+	{"AgentService.StartChat", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		// Refused for the visitor being in a chat already, once allowed.
+		_, err := c.StartChat(ctx, &pb.StartChatRequest{AgentId: w.agentA, VisitorId: w.visitor})
+		return err
+	}},
+	{"AgentService.AcceptChatRequest", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.AcceptChatRequest(ctx, &pb.AcceptChatRequestRequest{AgentId: w.agentA, ChatRequestId: "request_none"})
+		return err
+	}},
+	{"AgentService.DeclineChatRequest", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.DeclineChatRequest(ctx, &pb.DeclineChatRequestRequest{AgentId: w.agentA, ChatRequestId: "request_none"})
+		return err
+	}},
+	{"AgentService.InviteVisitor", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		// Refused (the site is without invite... or the visitor is busy)
+		// once allowed; what matters is who gets that far.
+		_, err := c.InviteVisitor(ctx, &pb.InviteVisitorRequest{AgentId: w.agentA, VisitorId: w.visitor})
+		return err
+	}},
+
+	{"ChatService.SendMessage", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.SendMessage(ctx, &pb.SendMessageRequest{ChatId: w.chat, SenderId: w.visitor, Text: "hi"})
+		return err
+	}},
+	{"ChatService.SendMessage as the agent", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.SendMessage(ctx, &pb.SendMessageRequest{ChatId: w.chat, SenderId: w.agentA, Text: "hello"})
+		return err
+	}},
+	{"ChatService.SetTyping", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.SetTyping(ctx, &pb.SetTypingRequest{ChatId: w.chat, SenderId: w.visitor, Typing: true})
+		return err
+	}},
+	{"ChatService.GetChat", row(Y, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.GetChat(ctx, &pb.GetChatRequest{ChatId: w.chat})
+		return err
+	}},
+	{"ChatService.ListChatEvents", row(Y, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListChatEvents(ctx, &pb.ListChatEventsRequest{ChatId: w.chat})
+		return err
+	}},
+	{"ChatService.WatchChat", row(Y, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		return firstMessage(c.WatchChat(ctx, &pb.WatchChatRequest{ChatId: w.chat}))
+	}},
+	{"ChatService.Converse", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		conv, err := c.(converser).Converse(ctx)
+		if err != nil {
+			return err
+		}
+		defer conv.Close()
+		if err := conv.Send(&pb.ConverseRequest{CommandId: "j", Command: &pb.ConverseRequest_Join{Join: &pb.ConverseJoin{ChatId: w.chat, ParticipantId: w.visitor}}}); err != nil && !isEOF(err) {
+			return err
+		}
+		_, err = conv.Recv()
+		return err
+	}},
+	{"ChatService.LeaveChat", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.LeaveChat(ctx, &pb.LeaveChatRequest{ChatId: w.chat, ParticipantId: w.visitor})
+		return err
+	}},
+	// Last: it ends the agents' sessions.
+	{"AgentService.SignOut", row(D, D, Y, Y, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.SignOut(ctx, &pb.SignOutRequest{})
+		return err
+	}},
+}
+
+// TestAuthorizationMatrix makes every RPC as every kind of principal over
+// every protocol, and checks that Unauthenticated and PermissionDenied come
+// exactly where they belong and nowhere else.
+func TestAuthorizationMatrix(t *testing.T) {
+	t.Run("EveryRPCIsInTheMatrix", func(t *testing.T) {
+		var covered []string
+		for _, tc := range authzCases {
+			service, method, _ := strings.Cut(strings.Fields(tc.rpc)[0], ".")
+			covered = append(covered, "/proactivechat.v1."+service+"/"+method)
+		}
+		for _, p := range rpc.Procedures() {
+			if !slices.Contains(covered, p) {
+				t.Errorf("%s is not in the authorization matrix", p)
+			}
+		}
+	})
+	forEachProtocol(t, func(t *testing.T, p protocol) {
+		srv, _ := newServer(t)
+		ctx := testContext(t)
+		c := p.newClient(t, srv)
+		w := authzSetup(t, ctx, c)
+		var raw api
+		switch p.name {
+		case "gRPC":
+			raw = rawGRPCClient(t, srv)
+		case "REST":
+			raw = rawRESTClient(t, srv)
+		case "ConnectJSON":
+			raw = rawConnectClient(t, srv, connect.WithProtoJSON())
+		case "gRPCWeb":
+			raw = rawConnectClient(t, srv, connect.WithGRPCWeb())
+		default:
+			raw = rawConnectClient(t, srv)
+		}
+		for _, tc := range authzCases {
+			if _, bidi := raw.(converser); tc.rpc == "ChatService.Converse" && !bidi {
+				continue // REST has no bidirectional streams
+			}
+			for who := range principals {
+				err := tc.call(withToken(ctx, w.tokens[who]), raw, w)
+				got := Y
+				switch connect.CodeOf(err) {
+				case connect.CodeUnauthenticated:
+					got = U
+				case connect.CodePermissionDenied:
+					got = D
+				}
+				if err == nil {
+					got = Y
+				}
+				if got != tc.expect[who] {
+					t.Errorf("%s as %s: %s (%v), want %s", tc.rpc, principalNames[who], got, err, tc.expect[who])
+				}
+			}
+		}
+	})
+}
+
+func authzSetup(t *testing.T, ctx context.Context, c api) *authzWorld {
+	t.Helper()
+	w := &authzWorld{agentAPassword: "correct horse battery"}
+	w.siteA = createSite(t, ctx, c, "Shop A", &pb.ProactiveChatSettings{Enabled: true, Mode: pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITHOUT_INVITE, LaunchAfterSeconds: 3600}).GetId()
+	w.siteB = createSite(t, ctx, c, "Shop B", nil).GetId()
+	w.agentA = createAvailableAgent(t, ctx, c, "Ana", w.siteA).GetId()
+	w.agentB = createAvailableAgent(t, ctx, c, "Ben", w.siteB).GetId()
+	w.spareAgent = createAvailableAgent(t, ctx, c, "Spare", w.siteA).GetId()
+	must[*pb.SetAgentPasswordResponse](t, "SetAgentPassword")(c.SetAgentPassword(ctx, &pb.SetAgentPasswordRequest{AgentId: w.agentA, Password: w.agentAPassword}))
+	// Setting the password ended the agent's session: sign in with it.
+	must[*pb.SignInResponse](t, "SignIn")(c.SignIn(ctx, &pb.SignInRequest{AgentId: w.agentA, Password: w.agentAPassword}))
+	w.spareKey = must[*pb.CreateApiKeyResponse](t, "CreateApiKey")(c.CreateApiKey(ctx, &pb.CreateApiKeyRequest{Name: "spare"})).GetApiKey().GetId()
+
+	sign := c.(interface{ signer() *signedClient }).signer()
+	v, vs := visitorOnline(t, ctx, c, w.siteA, "https://shop.example/")
+	t.Cleanup(vs.Close)
+	o, otherStream := visitorOnline(t, ctx, c, w.siteA, "https://shop.example/other")
+	t.Cleanup(otherStream.Close)
+	w.visitor, w.other = v.GetId(), o.GetId()
+	w.chat = must[*pb.StartChatResponse](t, "StartChat")(c.StartChat(ctx, &pb.StartChatRequest{AgentId: w.agentA, VisitorId: w.visitor})).GetChat().GetId()
+
+	w.tokens[nobody] = ""
+	w.tokens[forged] = "pcs_" + strings.Repeat("A", 43)
+	w.tokens[visitor] = tokenFrom(sign.as(ctx, w.visitor))
+	w.tokens[otherVisitor] = tokenFrom(sign.as(ctx, w.other))
+	w.tokens[siteAgent] = tokenFrom(sign.as(ctx, w.agentA))
+	w.tokens[otherAgent] = tokenFrom(sign.as(ctx, w.agentB))
+	w.tokens[admin] = sign.keys.admin
+	for who, tok := range w.tokens {
+		if tok == "" && who != nobody {
+			t.Fatalf("no token for %s", principalNames[who])
+		}
+	}
+	return w
+}

@@ -1,0 +1,362 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+	"github.com/proactivechat/proactivechat/gen/proactivechat/v1/proactivechatv1connect"
+	"github.com/proactivechat/proactivechat/server/domain"
+)
+
+// This file is the one place where calls are authorized, for every
+// protocol: Connect, gRPC and gRPC-Web reach the handlers directly, and REST
+// through the gateway, which forwards the Authorization header.
+//
+// Each procedure has a rule naming who may call it. A call without
+// credentials where they are needed is Unauthenticated; a call by a
+// principal the rule does not allow is PermissionDenied. Rules check who the
+// caller is and which visitor, agent, site or chat the request names; the
+// domain then checks the rest (an agent serves the visitor's site, a sender
+// is a participant of the chat).
+//
+// Who may do what:
+//   - AdminService: admin API keys. Agents may also read the sites they
+//     serve (GetSite, ListSites, ListOnlineVisitors, ListQueue,
+//     ListRoutingDecisions) and themselves (GetAgent): the console shows
+//     them.
+//   - VisitorService: StartVisitorSession is open (it is how a visitor gets
+//     a token; the site's allowed origins guard it); the rest only with the
+//     token of the visitor the request names.
+//   - AgentService: SignIn is open; the rest only with a session of the
+//     agent the request names.
+//   - ChatService: sending, typing and leaving only as oneself (sender_id or
+//     participant_id is the caller); reading a chat (GetChat,
+//     ListChatEvents, WatchChat) for its participants, agents serving its
+//     site, and admins.
+
+// rule decides whether p may make a call with request msg.
+type rule struct {
+	// open calls need no credentials; any sent are ignored.
+	open bool
+	// allow returns nil, or why p may not make the call.
+	allow func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error
+}
+
+var openRule = rule{open: true}
+
+// as returns a rule letting the given kinds of principal make the call.
+func as(kinds ...domain.PrincipalKind) rule {
+	return rule{allow: func(_ context.Context, _ *domain.Service, p domain.Principal, _ any) error {
+		return needKind(p, kinds...)
+	}}
+}
+
+func needKind(p domain.Principal, kinds ...domain.PrincipalKind) error {
+	for _, k := range kinds {
+		if p.Kind == k {
+			return nil
+		}
+	}
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = credentialName(k)
+	}
+	return domain.Errorf(domain.CodePermissionDenied, "this call needs %s, not %s", strings.Join(names, " or "), credentialName(p.Kind))
+}
+
+func credentialName(k domain.PrincipalKind) string {
+	switch k {
+	case domain.AdminPrincipal:
+		return "an admin API key"
+	case domain.AgentPrincipal:
+		return "an agent session"
+	case domain.VisitorPrincipal:
+		return "a visitor token"
+	}
+	return "no credentials"
+}
+
+// self lets a principal of kind act as the one named by the request field.
+// Admins are not allowed: a visitor's or an agent's actions are its own.
+func self(kind domain.PrincipalKind, field string, id func(any) string) rule {
+	return rule{allow: func(_ context.Context, _ *domain.Service, p domain.Principal, msg any) error {
+		if err := needKind(p, kind); err != nil {
+			return err
+		}
+		return sameID(p, field, id(msg))
+	}}
+}
+
+func sameID(p domain.Principal, field, id string) error {
+	if id == "" {
+		return invalidField(field, "is required")
+	}
+	if id != p.ID {
+		return domain.Errorf(domain.CodePermissionDenied, "%s %q may not act as %q", p.Kind, p.ID, id)
+	}
+	return nil
+}
+
+// participant lets a visitor or an agent act as itself in a chat.
+func participant(field string, id func(any) string) rule {
+	return rule{allow: func(_ context.Context, _ *domain.Service, p domain.Principal, msg any) error {
+		if err := needKind(p, domain.VisitorPrincipal, domain.AgentPrincipal); err != nil {
+			return err
+		}
+		return sameID(p, field, id(msg))
+	}}
+}
+
+// siteReader lets admins and the agents serving the site read it.
+func siteReader(id func(any) string) rule {
+	return rule{allow: func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error {
+		if err := needKind(p, domain.AdminPrincipal, domain.AgentPrincipal); err != nil {
+			return err
+		}
+		if p.Kind == domain.AgentPrincipal && id(msg) == "" {
+			return invalidField("site_id", "is required")
+		}
+		return svc.CanReadSite(ctx, p, id(msg))
+	}}
+}
+
+// chatReader lets admins, the participants and the agents serving the
+// chat's site read it.
+func chatReader(id func(any) string) rule {
+	return rule{allow: func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error {
+		if err := needKind(p, domain.AdminPrincipal, domain.AgentPrincipal, domain.VisitorPrincipal); err != nil {
+			return err
+		}
+		return svc.CanReadChat(ctx, p, id(msg))
+	}}
+}
+
+// Request fields the rules look at.
+func visitorID(m any) string { return m.(interface{ GetVisitorId() string }).GetVisitorId() }
+func agentID(m any) string   { return m.(interface{ GetAgentId() string }).GetAgentId() }
+func siteID(m any) string    { return m.(interface{ GetSiteId() string }).GetSiteId() }
+func chatID(m any) string    { return m.(interface{ GetChatId() string }).GetChatId() }
+func senderID(m any) string  { return m.(interface{ GetSenderId() string }).GetSenderId() }
+func participantID(m any) string {
+	return m.(interface{ GetParticipantId() string }).GetParticipantId()
+}
+func joinerID(m any) string { return m.(*pb.ConverseRequest).GetJoin().GetParticipantId() }
+
+// rules has one entry per procedure; authorize refuses any procedure
+// missing from it, and a test checks that none is.
+var rules = map[string]rule{
+	proactivechatv1connect.AdminServiceCreateSiteProcedure:           as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceGetSiteProcedure:              siteReader(siteID),
+	proactivechatv1connect.AdminServiceListSitesProcedure:            as(domain.AdminPrincipal, domain.AgentPrincipal),
+	proactivechatv1connect.AdminServiceUpdateSiteProcedure:           as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceCreateAgentProcedure:          as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceGetAgentProcedure:             adminOrSelf(agentID),
+	proactivechatv1connect.AdminServiceListAgentsProcedure:           as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceUpdateAgentProcedure:          as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceListOnlineVisitorsProcedure:   siteReader(siteID),
+	proactivechatv1connect.AdminServiceListQueueProcedure:            siteReader(siteID),
+	proactivechatv1connect.AdminServiceListRoutingDecisionsProcedure: siteReader(siteID),
+	proactivechatv1connect.AdminServiceExportVisitorProcedure:        as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceEraseVisitorProcedure:         as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceCreateApiKeyProcedure:         as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceListApiKeysProcedure:          as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceRevokeApiKeyProcedure:         as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceSetAgentPasswordProcedure:     as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceCreateAgentSessionProcedure:   as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceRevokeAgentSessionsProcedure:  as(domain.AdminPrincipal),
+
+	proactivechatv1connect.VisitorServiceStartVisitorSessionProcedure: openRule,
+	proactivechatv1connect.VisitorServiceReportPageViewProcedure:      self(domain.VisitorPrincipal, "visitor_id", visitorID),
+	proactivechatv1connect.VisitorServiceWatchVisitorProcedure:        self(domain.VisitorPrincipal, "visitor_id", visitorID),
+	proactivechatv1connect.VisitorServiceRespondToInvitationProcedure: self(domain.VisitorPrincipal, "visitor_id", visitorID),
+	proactivechatv1connect.VisitorServiceSubmitFormProcedure:          self(domain.VisitorPrincipal, "visitor_id", visitorID),
+	proactivechatv1connect.VisitorServiceLeaveQueueProcedure:          self(domain.VisitorPrincipal, "visitor_id", visitorID),
+
+	proactivechatv1connect.AgentServiceSignInProcedure:             openRule,
+	proactivechatv1connect.AgentServiceSignOutProcedure:            as(domain.AgentPrincipal),
+	proactivechatv1connect.AgentServiceSetAgentStatusProcedure:     self(domain.AgentPrincipal, "agent_id", agentID),
+	proactivechatv1connect.AgentServiceWatchPresenceProcedure:      self(domain.AgentPrincipal, "agent_id", agentID),
+	proactivechatv1connect.AgentServiceStartChatProcedure:          self(domain.AgentPrincipal, "agent_id", agentID),
+	proactivechatv1connect.AgentServiceWatchAgentProcedure:         self(domain.AgentPrincipal, "agent_id", agentID),
+	proactivechatv1connect.AgentServiceAcceptChatRequestProcedure:  self(domain.AgentPrincipal, "agent_id", agentID),
+	proactivechatv1connect.AgentServiceDeclineChatRequestProcedure: self(domain.AgentPrincipal, "agent_id", agentID),
+	proactivechatv1connect.AgentServiceInviteVisitorProcedure:      self(domain.AgentPrincipal, "agent_id", agentID),
+
+	proactivechatv1connect.ChatServiceSendMessageProcedure:    participant("sender_id", senderID),
+	proactivechatv1connect.ChatServiceSetTypingProcedure:      participant("sender_id", senderID),
+	proactivechatv1connect.ChatServiceLeaveChatProcedure:      participant("participant_id", participantID),
+	proactivechatv1connect.ChatServiceGetChatProcedure:        chatReader(chatID),
+	proactivechatv1connect.ChatServiceListChatEventsProcedure: chatReader(chatID),
+	proactivechatv1connect.ChatServiceWatchChatProcedure:      chatReader(chatID),
+	proactivechatv1connect.ChatServiceConverseProcedure:       participant("join.participant_id", joinerID),
+}
+
+// adminOrSelf lets admins, and the agent the request names, make the call.
+func adminOrSelf(id func(any) string) rule {
+	return rule{allow: func(_ context.Context, _ *domain.Service, p domain.Principal, msg any) error {
+		if err := needKind(p, domain.AdminPrincipal, domain.AgentPrincipal); err != nil {
+			return err
+		}
+		if p.Kind == domain.AdminPrincipal {
+			return nil
+		}
+		return sameID(p, "agent_id", id(msg))
+	}}
+}
+
+// Procedures lists every procedure of the services Mount serves, from
+// their descriptors.
+func Procedures() []string {
+	var out []string
+	for _, f := range []protoreflect.FileDescriptor{
+		pb.File_proactivechat_v1_admin_service_proto, pb.File_proactivechat_v1_visitor_service_proto,
+		pb.File_proactivechat_v1_agent_service_proto, pb.File_proactivechat_v1_chat_service_proto,
+	} {
+		for i := range f.Services().Len() {
+			svc := f.Services().Get(i)
+			for j := range svc.Methods().Len() {
+				out = append(out, fmt.Sprintf("/%s/%s", svc.FullName(), svc.Methods().Get(j).Name()))
+			}
+		}
+	}
+	return out
+}
+
+type principalKey struct{}
+
+func withPrincipal(ctx context.Context, p domain.Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// principalFrom returns who makes the call (Anonymous for open calls).
+func principalFrom(ctx context.Context) domain.Principal {
+	p, _ := ctx.Value(principalKey{}).(domain.Principal)
+	return p
+}
+
+// bearerToken returns the token of an "Authorization: Bearer <token>"
+// header, "" when there is none.
+func bearerToken(h http.Header) (string, error) {
+	v := h.Get("Authorization")
+	if v == "" {
+		return "", nil
+	}
+	scheme, token, ok := strings.Cut(v, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", domain.Errorf(domain.CodeUnauthenticated, "the Authorization header must be \"Bearer <token>\"")
+	}
+	return strings.TrimSpace(token), nil
+}
+
+// authorizer is the interceptor enforcing rules.
+type authorizer struct {
+	svc *domain.Service
+	log *slog.Logger
+}
+
+// NewAuthorizer returns the interceptor that authenticates every call and
+// enforces who may make it. Install it before any other interceptor.
+func NewAuthorizer(svc *domain.Service, log *slog.Logger) connect.Interceptor {
+	return &authorizer{svc: svc, log: log}
+}
+
+func (a *authorizer) ruleFor(procedure string) (rule, error) {
+	r, ok := rules[procedure]
+	if !ok {
+		// A procedure added without a rule is nobody's.
+		return rule{}, domain.Errorf(domain.CodePermissionDenied, "%s has no access rule", procedure)
+	}
+	return r, nil
+}
+
+func (a *authorizer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if req.Spec().IsClient {
+			return next(ctx, req)
+		}
+		r, err := a.ruleFor(req.Spec().Procedure)
+		if err != nil {
+			return nil, toConnectError(ctx, a.log, err)
+		}
+		if r.open {
+			return next(ctx, req)
+		}
+		token, err := bearerToken(req.Header())
+		if err != nil {
+			return nil, toConnectError(ctx, a.log, err)
+		}
+		p, err := a.svc.Authenticate(ctx, token)
+		if err != nil {
+			return nil, toConnectError(ctx, a.log, err)
+		}
+		if err := r.allow(ctx, a.svc, p, req.Any()); err != nil {
+			return nil, toConnectError(ctx, a.log, err)
+		}
+		return next(withPrincipal(ctx, p), req)
+	}
+}
+
+func (a *authorizer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+// WrapStreamingHandler authenticates a stream when it opens, authorizes its
+// first request message when it arrives, and ends the stream with
+// Unauthenticated when its credential is revoked or expires.
+func (a *authorizer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		r, err := a.ruleFor(conn.Spec().Procedure)
+		if err != nil {
+			return toConnectError(ctx, a.log, err)
+		}
+		if r.open {
+			return next(ctx, conn)
+		}
+		token, err := bearerToken(conn.RequestHeader())
+		if err != nil {
+			return toConnectError(ctx, a.log, err)
+		}
+		p, bound, release, err := a.svc.AuthenticateStream(ctx, token)
+		if err != nil {
+			return toConnectError(ctx, a.log, err)
+		}
+		defer release()
+		bound = withPrincipal(bound, p)
+		err = next(bound, &authorizedConn{StreamingHandlerConn: conn, check: func(msg any) error {
+			return toConnectError(bound, a.log, r.allow(bound, a.svc, p, msg))
+		}})
+		// A stream cut because its credential went says so, rather than
+		// looking cancelled.
+		if cause := context.Cause(bound); ctx.Err() == nil && bound.Err() != nil && !errors.Is(cause, context.Canceled) {
+			return toConnectError(ctx, a.log, cause)
+		}
+		return err
+	}
+}
+
+// authorizedConn checks the first request message of a stream: it names
+// who the stream is for (later ones of Converse do not).
+type authorizedConn struct {
+	connect.StreamingHandlerConn
+	check   func(msg any) error
+	checked bool
+}
+
+func (c *authorizedConn) Receive(msg any) error {
+	if err := c.StreamingHandlerConn.Receive(msg); err != nil {
+		return err
+	}
+	if c.checked {
+		return nil
+	}
+	c.checked = true
+	return c.check(msg)
+}
