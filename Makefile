@@ -32,6 +32,8 @@ fuzz:
 	$(call fuzz-one,./server/domain,FuzzStartVisitorSession)
 	$(call fuzz-one,./server/domain,FuzzSendMessage)
 	$(call fuzz-one,./server/domain,FuzzSubmitForm)
+	$(call fuzz-one,./server/domain,FuzzAuthenticate)
+	$(call fuzz-one,./server/rpc,FuzzBearerToken)
 	$(call fuzz-one,./server/protoconv,FuzzStoredRecords)
 
 # $(call fuzz-one,package,target) fuzzes one target. Minimizing a new input

@@ -342,3 +342,54 @@ func TestRateLimitsDefaultExemptLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitSignIns: password guesses are limited per agent (whatever
+// the address) and per address, over Connect and REST alike.
+func TestRateLimitSignIns(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	base, key := rlServer(t, &rpc.RateLimits{
+		SignInsPerAgent: ratelimit.Per(3, time.Hour, 3),
+		SignInsPerAddr:  ratelimit.Per(4, time.Hour, 4),
+		Loopback:        true,
+	})
+	one := rlClientsFrom(t, base, "127.0.0.1")
+	two := rlClientsFrom(t, base, "127.0.0.2")
+	actx := withToken(ctx, key)
+	var agents []string
+	for _, name := range []string{"Dana", "Eli"} {
+		a, err := one.admin.CreateAgent(actx, connect.NewRequest(&pb.CreateAgentRequest{DisplayName: name}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		agents = append(agents, a.Msg.GetAgent().GetId())
+	}
+	guess := func(c rlClients, agentID string) error {
+		_, err := c.agent.SignIn(ctx, connect.NewRequest(&pb.SignInRequest{AgentId: agentID, Password: "guess"}))
+		return err
+	}
+	// Three wrong guesses for Dana from two addresses, then she is
+	// limited from either.
+	for i, c := range []rlClients{one, two, one} {
+		if err := guess(c, agents[0]); connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Fatalf("guess %d: %v, want unauthenticated", i+1, err)
+		}
+	}
+	rlWantExhausted(t, "a fourth guess for the same agent", guess(two, agents[0]))
+	status, body := rlPost(t, ctx, two.http, base+"/v1/agents/"+agents[0]+"/sign-in", `{"password":"guess"}`)
+	if status != http.StatusTooManyRequests {
+		t.Fatalf("REST sign-in past the limit: %d %s, want 429", status, body)
+	}
+	// 127.0.0.1 has used 2 of its 4, and Eli none of his 3: two more
+	// from there, then the address is limited while Eli is not.
+	for i := range 2 {
+		if err := guess(one, agents[1]); connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Fatalf("guess %d for another agent: %v, want unauthenticated", i+1, err)
+		}
+	}
+	err := guess(one, agents[1])
+	rlWantExhausted(t, "a fifth guess from the same address", err)
+	if !strings.Contains(err.Error(), "from your address") {
+		t.Errorf("%v, want the address's limit", err)
+	}
+}

@@ -1324,3 +1324,92 @@ func FuzzCreateAgent(f *testing.F) {
 		}
 	})
 }
+
+// ---------------------------------------------------------------------------
+// Authenticate
+
+type authFixture struct {
+	tokens []string
+	// who each token authenticates as.
+	kinds map[string]domain.PrincipalKind
+	ids   map[string]string
+}
+
+// FuzzAuthenticate: a bearer token authenticates exactly when it is one
+// the server issued (an API key, an agent session, a visitor token), as
+// its owner and nobody else; anything else, however close, is
+// Unauthenticated and nothing but.
+func FuzzAuthenticate(f *testing.F) {
+	// mode: 0 the fuzzed token; 1 a fixture token; 2 one with the fuzzed
+	// token appended; 3 one cut to the fuzzed token's length; 4 one with a
+	// byte flipped at the fuzzed token's length. idx picks the token.
+	for _, s := range []struct {
+		mode, idx uint8
+		token     string
+	}{
+		{0, 0, ""}, {1, 0, ""}, {1, 1, ""}, {1, 2, ""}, {2, 0, " "}, {3, 1, "pcs_"}, {4, 2, "abc"},
+		{0, 0, "pca_"}, {0, 0, "pcs_\x00"}, {0, 0, "pcv_\xff"}, {0, 0, "Bearer x"},
+	} {
+		f.Add(s.mode, s.idx, s.token)
+	}
+	envs := newFuzzEnv(f, 1<<30, func(tb testing.TB, e *env, _ func(func())) *authFixture {
+		bg := context.Background()
+		fx := &authFixture{kinds: map[string]domain.PrincipalKind{}, ids: map[string]string{}}
+		key, keyToken, err := e.svc.CreateAPIKey(bg, "fuzz")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		site, err := e.svc.CreateSite(bg, domain.SiteSpec{Name: "Shop"})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		agent, err := e.svc.CreateAgent(bg, domain.AgentSpec{DisplayName: "Dana", SiteIDs: []string{site.ID}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		_, sessionToken, err := e.svc.CreateAgentSession(bg, agent.ID, time.Hour)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		v, visitorToken, _, err := e.svc.StartVisitorSession(bg, site.ID, "")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for tok, p := range map[string]struct {
+			kind domain.PrincipalKind
+			id   string
+		}{keyToken: {domain.AdminPrincipal, key.ID}, sessionToken: {domain.AgentPrincipal, agent.ID}, visitorToken: {domain.VisitorPrincipal, v.ID}} {
+			fx.tokens = append(fx.tokens, tok)
+			fx.kinds[tok], fx.ids[tok] = p.kind, p.id
+		}
+		slices.Sort(fx.tokens)
+		return fx
+	})
+	f.Fuzz(func(t *testing.T, mode, idx uint8, token string) {
+		e, fx := envs.get(t)
+		known := fx.tokens[int(idx)%len(fx.tokens)]
+		switch mode % 5 {
+		case 1:
+			token = known
+		case 2:
+			token = known + token
+		case 3:
+			token = known[:len(token)%len(known)]
+		case 4:
+			b := []byte(known)
+			b[len(token)%len(b)] ^= 1
+			token = string(b)
+		}
+		p, err := e.svc.Authenticate(ctx(t), token)
+		if kind, ok := fx.kinds[token]; ok {
+			if err != nil || p.Kind != kind || p.ID != fx.ids[token] {
+				t.Fatalf("issued token %q: %+v, %v; want %v %s", token, p, err, kind, fx.ids[token])
+			}
+			return
+		}
+		wantCode(t, err, domain.CodeUnauthenticated)
+		if p.Kind != domain.Anonymous || p.ID != "" {
+			t.Fatalf("token %q was refused but named %+v", token, p)
+		}
+	})
+}

@@ -32,6 +32,11 @@ type RateLimits struct {
 	// Converse sends.
 	SendsPerSender ratelimit.Limit
 	SendsPerAddr   ratelimit.Limit
+	// SignInsPerAddr and SignInsPerAgent limit AgentService.SignIn, so
+	// passwords cannot be guessed at speed (each guess also costs an
+	// Argon2id hash).
+	SignInsPerAddr  ratelimit.Limit
+	SignInsPerAgent ratelimit.Limit
 	// Loopback limits clients on loopback addresses too. By default they
 	// are exempt (local tools, the load generator); a reverse proxy on this
 	// host is not: its X-Forwarded-For names the real client.
@@ -52,6 +57,8 @@ func DefaultRateLimits() RateLimits {
 		PageViewsPerVisitor: ratelimit.Per(60, time.Minute, 20),
 		SendsPerSender:      ratelimit.Per(60, time.Minute, 20),
 		SendsPerAddr:        ratelimit.Per(600, time.Minute, 100),
+		SignInsPerAddr:      ratelimit.Per(20, time.Minute, 10),
+		SignInsPerAgent:     ratelimit.Per(10, time.Minute, 5),
 		LocalProxy:          true,
 	}
 }
@@ -66,6 +73,7 @@ type rateLimiter struct {
 	gatewayPeer string
 
 	sessionsByAddr, pageViewsByAddr, pageViewsByVisitor, sendsBySender, sendsByAddr *ratelimit.Limiter
+	signInsByAddr, signInsByAgent                                                   *ratelimit.Limiter
 }
 
 // NewRateLimiter returns the interceptor enforcing limits, reading the time
@@ -81,6 +89,8 @@ func NewRateLimiter(limits RateLimits, now func() time.Time, gatewayPeer string)
 		pageViewsByVisitor: l(limits.PageViewsPerVisitor),
 		sendsBySender:      l(limits.SendsPerSender),
 		sendsByAddr:        l(limits.SendsPerAddr),
+		signInsByAddr:      l(limits.SignInsPerAddr),
+		signInsByAgent:     l(limits.SignInsPerAgent),
 	}
 }
 
@@ -177,6 +187,11 @@ func (r *rateLimiter) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			err = r.pageView(req.Peer().Addr, req.Header(), msg.GetVisitorId())
 		case *pb.SendMessageRequest:
 			err = r.send(req.Peer().Addr, req.Header(), msg.GetSenderId())
+		case *pb.SignInRequest:
+			addr, limited := r.client(req.Peer().Addr, req.Header())
+			err = r.allow(limited,
+				check{r.signInsByAddr, addr, "sign-ins from your address"},
+				check{r.signInsByAgent, msg.GetAgentId(), "sign-ins as " + msg.GetAgentId()})
 		}
 		if err != nil {
 			return nil, err
