@@ -953,6 +953,18 @@ func TestHealthReflectionAndDocuments(t *testing.T) {
 				t.Errorf("OpenAPI document has no %s %s", strings.ToUpper(method), path)
 			}
 		}
+		// Integrators' tools learn that calls need a bearer token, except
+		// the two that hand tokens out.
+		defs, _ := doc["securityDefinitions"].(map[string]any)
+		if bearer, _ := defs["bearer"].(map[string]any); bearer["in"] != "header" || bearer["name"] != "Authorization" {
+			t.Errorf("securityDefinitions = %v, want bearer in the Authorization header", doc["securityDefinitions"])
+		}
+		for path, open := range map[string]bool{"/v1/sites/{siteId}/sessions": true, "/v1/agents/{agentId}/sign-in": true, "/v1/chats/{chatId}/messages": false} {
+			op, _ := paths[path].(map[string]any)["post"].(map[string]any)
+			if sec, ok := op["security"].([]any); open != (ok && len(sec) == 0) {
+				t.Errorf("POST %s security = %v, want open %v", path, op["security"], open)
+			}
+		}
 	})
 
 	t.Run("Index", func(t *testing.T) {
