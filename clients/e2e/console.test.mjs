@@ -8,12 +8,21 @@
 import assert from "node:assert/strict";
 import { AGENT, alertFor, openConsole, scenario, visit } from "./harness.mjs";
 
+// Signing in is typing on the page: the console is reloaded after it (the
+// session is kept), so nothing has touched the page yet.
+async function reloadUntouched(page) {
+  await page.reload();
+  await page.locator('[data-testid="connection-status"][data-state="open"]').waitFor();
+}
+
 scenario("console: the first click after loading, on an alert's Accept, accepts it", async (ctx) => {
   const { base, api } = ctx;
   // Status is kept on the server: a console reloaded by an Available agent.
-  await api.put(`/v1/agents/${AGENT}/status`, { status: "AGENT_STATUS_AVAILABLE" });
+  // (Only the agent sets its status: with a session of its own.)
+  await (await api.asAgent()).put(`/v1/agents/${AGENT}/status`, { status: "AGENT_STATUS_AVAILABLE" });
   const agent = await ctx.open("agent");
   await openConsole(agent, base, { available: false });
+  await reloadUntouched(agent);
   await agent.locator('[data-testid="status-select"][data-status="AVAILABLE"]').waitFor();
 
   const visitor = await ctx.open("visitor");
@@ -47,6 +56,7 @@ scenario("console: the first click, on Allow sound, turns sound on", async (ctx)
   // Wide enough that the header does not reflow (see the test above).
   const agent = await ctx.open("agent", { viewport: { width: 1440, height: 900 } });
   await openConsole(agent, ctx.base, { available: false });
+  await reloadUntouched(agent);
   const toggle = agent.getByTestId("sound-toggle");
   await toggle.filter({ hasText: "Allow sound" }).waitFor();
   await toggle.click();

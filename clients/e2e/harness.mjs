@@ -1,7 +1,8 @@
 // The browser tests' harness: the server (built once per `node --test` run,
 // started fresh for every test on a free port with a temporary database and
-// the demo sites), Chromium, the REST admin API, and helpers for the
-// widget (in its Shadow DOM) and the agent console.
+// the demo sites), Chromium, the REST admin API (with the admin API key the
+// new database's server prints), and helpers for the widget (in its Shadow
+// DOM) and the agent console (signed in as the demo agent).
 //
 // Every test is a `scenario`: it gets its own server and browser contexts,
 // and when it fails each of its pages is saved to
@@ -27,6 +28,7 @@ export const DEMO_SITE = "site_demo"; // without invite
 export const INVITE_SITE = "site_demo_invite"; // with invite and a form
 export const AGENT = "agent_demo";
 export const AGENT_NAME = "Dana (demo agent)";
+export const AGENT_PASSWORD = "demo-agent"; // app.DemoAgentPassword
 
 /** How long a UI state may take to appear (Playwright's auto-waiting). */
 export const UI_TIMEOUT = 15_000;
@@ -95,7 +97,15 @@ export function serverBinary() {
 // The server: one per test, on 127.0.0.1 with a free port, a temporary
 // database and the demo sites and agent.
 
-/** startServer starts the server and resolves once GET / answers. */
+// The block the server prints on stderr when it makes the first admin API
+// key of a new database: the key is alone on an indented line.
+const initialKeyPattern = /This is a new database, so an admin API key was made[\s\S]*?\n {2}(pca_\S+)\n/;
+
+/**
+ * startServer starts the server and resolves once GET / answers, with its
+ * base URL, a REST client using the admin API key it printed (adminKey),
+ * its log and stop.
+ */
 export async function startServer() {
   const bin = await serverBinary();
   const dir = await mkdtemp(join(tmpdir(), "proactivechat-e2e-data-"));
@@ -109,12 +119,16 @@ export async function startServer() {
     exited = true;
     resolve({ code, signal });
   }));
-  const addr = new Promise((resolve, reject) => {
+  const started = new Promise((resolve, reject) => {
     const onData = (chunk) => {
       log += chunk;
-      // "msg=serving addr=127.0.0.1:PORT" (slog), or the demo banner's URL.
-      const m = /msg=serving addr=(\S+)/.exec(log) ?? /demo is running at http:\/\/(\S+)/.exec(log);
-      if (m) resolve(m[1]);
+      // "msg=serving addr=127.0.0.1:PORT" (slog), logged after the key.
+      const addr = /msg=serving addr=(\S+)/.exec(log);
+      if (addr) {
+        const key = initialKeyPattern.exec(log);
+        if (key) resolve({ hostPort: addr[1], adminKey: key[1] });
+        else reject(new Error(`the server did not print an admin API key for its new database:\n${log}`));
+      }
     };
     proc.stdout.setEncoding("utf8").on("data", onData);
     proc.stderr.setEncoding("utf8").on("data", onData);
@@ -132,7 +146,7 @@ export async function startServer() {
     return result;
   };
   try {
-    const hostPort = await withTimeout(addr, 15_000, "the server did not log its address");
+    const { hostPort, adminKey } = await withTimeout(started, 15_000, "the server did not log its address");
     const base = `http://${hostPort}`;
     // Waiting for a process to start: poll until it answers.
     const deadline = Date.now() + 15_000;
@@ -147,7 +161,7 @@ export async function startServer() {
       if (Date.now() > deadline) throw new Error(`GET ${base}/ did not answer:\n${log}`);
       await pause(50);
     }
-    return { base, api: restClient(base), log: () => log, stop };
+    return { base, adminKey, api: restClient(base, adminKey), log: () => log, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -165,17 +179,24 @@ function withTimeout(promise, ms, what) {
 }
 
 // ---------------------------------------------------------------------------
-// REST (grpc-gateway): JSON in and out, errors thrown with the body.
+// REST (grpc-gateway): JSON in and out, errors thrown with the body and the
+// HTTP status (err.status).
 
-export function restClient(base) {
+/** restClient calls the REST API with "Authorization: Bearer <token>" (none when token is empty). */
+export function restClient(base, token = "") {
   const call = async (method, path, body) => {
+    const headers = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
     const res = await fetch(base + path, {
       method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
+    if (!res.ok) {
+      throw Object.assign(new Error(`${method} ${path}: HTTP ${res.status} ${text}`), { status: res.status });
+    }
     return text ? JSON.parse(text) : {};
   };
   return {
@@ -183,6 +204,10 @@ export function restClient(base) {
     post: (path, body = {}) => call("POST", path, body),
     put: (path, body = {}) => call("PUT", path, body),
     patch: (path, body = {}) => call("PATCH", path, body),
+    delete: (path) => call("DELETE", path),
+    /** asAgent signs the agent in (SignIn) and returns a client with its session, for the calls only an agent makes. */
+    asAgent: async (agentId = AGENT, password = AGENT_PASSWORD) =>
+      restClient(base, (await restClient(base).post(`/v1/agents/${agentId}/sign-in`, { password })).token),
     /** The site's online visitors (ListOnlineVisitors). */
     visitors: async (siteId) => (await call("GET", `/v1/sites/${siteId}/visitors`)).visitors ?? [],
     visitor: async (siteId, visitorId) =>
@@ -355,11 +380,21 @@ export const widgetMessage = (page, text) => widgetMessages(page).filter({ hasTe
 // The agent console.
 
 /**
- * openConsole opens agent_demo's console and, by default, sets the agent
- * Available.
+ * signIn fills in the console's sign-in screen (the agent id is already
+ * there, from ?agent=) and submits it with Enter.
+ */
+export async function signIn(page, password = AGENT_PASSWORD) {
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByLabel("Password", { exact: true }).press("Enter");
+}
+
+/**
+ * openConsole opens the console, signs in as agent_demo and, by default,
+ * sets the agent Available.
  */
 export async function openConsole(page, base, { available = true } = {}) {
   await page.goto(`${base}/agent/?agent=${AGENT}`);
+  await signIn(page);
   await page.locator('[data-testid="connection-status"][data-state="open"]').waitFor();
   if (available) {
     await page.getByTestId("status-select").selectOption({ label: "Available" });

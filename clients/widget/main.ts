@@ -17,7 +17,8 @@ function main(): void {
     return;
   }
   w[loaded] = true;
-  const widget = new Widget(site, connect(new URL(script.src, location.href).origin));
+  const origin = new URL(script.src, location.href).origin;
+  const widget = new Widget(site, (auth) => connect(origin, auth));
   const start = () =>
     widget.start().catch((err) => console.warn("proactive chat: the widget stopped:", err));
   if (document.body) start();

@@ -133,20 +133,22 @@ describe("VisitorStream", () => {
     expect(s.seen.slice(0, 3)).toEqual(["state", "down", "up"]);
   });
 
-  it("starts a new session when the visitor is unknown, and starts over when the resume point is refused", async () => {
+  it("starts a new session when the visitor is unknown or its token refused, and starts over when the resume point is refused", async () => {
     const s = fakeServer([
       { send: [ev("chat_a", 1), ev("chat_a", 2)], fail: new ConnectError("no such visitor", Code.NotFound) },
       { send: [ev("chat_b", 1)], fail: new ConnectError("resume_after_seq is 9", Code.InvalidArgument) },
+      { send: [ev("chat_b", 1)], fail: new ConnectError("the token is unknown, expired or revoked", Code.Unauthenticated) },
       { send: [ev("chat_b", 1)], fail: new ConnectError("x", Code.Unavailable) },
     ]);
     await s.stream.run();
-    expect(s.handlers.lost).toHaveBeenCalledTimes(1);
-    expect(s.opened.slice(0, 3)).toEqual([
+    expect(s.handlers.lost).toHaveBeenCalledTimes(2);
+    expect(s.opened.slice(0, 4)).toEqual([
+      { resumeChatId: "", resumeAfterSeq: 0 },
       { resumeChatId: "", resumeAfterSeq: 0 },
       { resumeChatId: "", resumeAfterSeq: 0 },
       { resumeChatId: "", resumeAfterSeq: 0 },
     ]);
     // After a reset the chat is drawn again from its start.
-    expect(s.seen.filter((x) => x.startsWith("chat_b"))).toEqual(["chat_b#1 new", "chat_b#1 new"]);
+    expect(s.seen.filter((x) => x.startsWith("chat_b"))).toEqual(["chat_b#1 new", "chat_b#1 new", "chat_b#1 new"]);
   });
 });

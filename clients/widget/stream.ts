@@ -60,7 +60,7 @@ export interface StreamHandlers {
   typing(t: Typing): void;
   /** connected is false while reconnecting, true again on the first message. */
   connection(connected: boolean): void;
-  /** The visitor is unknown to the server (NOT_FOUND): start a new session before reopening. */
+  /** The visitor is unknown (NOT_FOUND) or its token refused (UNAUTHENTICATED): start a new session before reopening. */
   lost(): Promise<void>;
 }
 
@@ -95,12 +95,18 @@ export class VisitorStream {
   attempts: number[] = [];
   private stopped = new AbortController();
   private wake = new AbortController();
+  private call?: AbortController;
 
   constructor(private opts: StreamOptions) {}
 
   /** wakeUp cuts a backoff wait short, e.g. when the browser is back online. */
   wakeUp(): void {
     this.wake.abort();
+  }
+
+  /** restart closes the open stream and opens it again (after the usual backoff). */
+  restart(): void {
+    this.call?.abort();
   }
 
   /** stop closes the stream for good. */
@@ -117,7 +123,7 @@ export class VisitorStream {
     let attempt = 0;
     let connected = true;
     while (!this.stopped.signal.aborted) {
-      const call = new AbortController();
+      const call = (this.call = new AbortController());
       const stop = () => call.abort();
       this.stopped.signal.addEventListener("abort", stop);
       let idle: ReturnType<typeof setTimeout> | undefined;
@@ -139,7 +145,7 @@ export class VisitorStream {
       } catch (err) {
         if (this.stopped.signal.aborted) break;
         const code = ConnectError.from(err).code;
-        if (code === Code.NotFound) {
+        if (code === Code.NotFound || code === Code.Unauthenticated) {
           this.cursor.reset();
           try {
             await h.lost();

@@ -136,7 +136,7 @@ function widget(overrides: Partial<{ [K in keyof Clients["visitor"] | keyof Clie
     },
     chat: { sendMessage: fn("sendMessage"), setTyping: fn("setTyping"), leaveChat: fn("leaveChat") },
   } as unknown as Clients;
-  const w = new Widget("site_test", clients);
+  const w = new Widget("site_test", () => clients);
   w.visitorId = "visitor_1";
   document.body.append(w.view.host);
   return { w, clients, root: w.view.root };

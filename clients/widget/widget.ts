@@ -2,7 +2,7 @@
 // session, holds the visitor's stream and shows what the stream says —
 // invitation, form, queue, chat — and sends what the visitor does.
 
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { ChatEndReason, ParticipantRole, type ChatEvent, type Typing } from "../gen/proactivechat/v1/chat_pb";
 import { ChatService } from "../gen/proactivechat/v1/chat_service_pb";
@@ -21,10 +21,41 @@ export interface Clients {
   chat: Client<typeof ChatService>;
 }
 
-/** connect returns clients for the server at baseUrl (the origin widget.js came from). */
-export function connect(baseUrl: string): Clients {
-  const transport = createConnectTransport({ baseUrl, useBinaryFormat: false });
+/** Auth is what the transport needs from the widget: the visitor's credential. */
+export interface Auth {
+  /** The token of the visitor's session ("" before StartVisitorSession answers). */
+  token(): string;
+  /** The server refused a call's token (UNAUTHENTICATED): the visitor was erased, say. */
+  refused(token: string): void;
+}
+
+/**
+ * bearer sends the visitor's token as "Authorization: Bearer <token>" on
+ * every call once the session has one (StartVisitorSession needs none), and
+ * reports a token the server refused on a unary call (streams report their
+ * own failures, see VisitorStream).
+ */
+export function bearer(auth: Auth): Interceptor {
+  return (next) => async (req) => {
+    const token = auth.token();
+    if (token) req.header.set("Authorization", `Bearer ${token}`);
+    try {
+      return await next(req);
+    } catch (err) {
+      if (token && !req.stream && ConnectError.from(err).code === Code.Unauthenticated) auth.refused(token);
+      throw err;
+    }
+  };
+}
+
+/** clients returns the widget's clients on transport (the tests' is in memory). */
+export function clients(transport: Transport): Clients {
   return { visitor: createClient(VisitorService, transport), chat: createClient(ChatService, transport) };
+}
+
+/** connect returns clients for the server at baseUrl (the origin widget.js came from). */
+export function connect(baseUrl: string, auth: Auth): Clients {
+  return clients(createConnectTransport({ baseUrl, useBinaryFormat: false, interceptors: [bearer(auth)] }));
 }
 
 interface ChatView {
@@ -68,6 +99,9 @@ export class Widget {
   readonly view: View;
   visitorId = "";
   stream?: VisitorStream;
+  readonly api: Clients;
+  /** The visitor's token: the credential of every call after StartVisitorSession. */
+  private token = "";
   private store: Storage;
   private chat?: ChatView;
   private invitationId = "";
@@ -78,10 +112,18 @@ export class Widget {
   private typingStop?: ReturnType<typeof setTimeout>;
   private lastUrl = "";
 
+  /** api makes the clients, given how they find the visitor's token (see connect). */
   constructor(
     private siteId: string,
-    private api: Clients,
+    api: (auth: Auth) => Clients,
   ) {
+    this.api = api({
+      token: () => this.token,
+      // Its stream is refused too: reopening it finds out and starts a new session.
+      refused: (token) => {
+        if (token === this.token) this.stream?.restart();
+      },
+    });
     this.store = new Storage(`proactivechat.${siteId}.`);
     this.view = new View({
       accept: () => void this.accept(),
@@ -96,10 +138,12 @@ export class Widget {
   async start(): Promise<void> {
     document.body.append(this.view.host);
     await this.session();
+    let opened = "";
     this.stream = new VisitorStream({
       open: (resume, signal) => {
         const p = page(location, document.title);
         this.lastUrl = p.url;
+        opened = this.token;
         return this.api.visitor.watchVisitor(
           { visitorId: this.visitorId, pageUrl: p.url, pageTitle: p.title, ...resume },
           { signal },
@@ -110,8 +154,12 @@ export class Widget {
         chatEvent: (e, isNew) => this.onChatEvent(e, isNew),
         typing: (t) => this.onTyping(t),
         connection: (up) => this.view.reconnecting(!up),
+        // The visitor is unknown (NOT_FOUND) or its token refused
+        // (UNAUTHENTICATED, e.g. erased): a new session, unless another tab
+        // already made one.
         lost: async () => {
-          this.store.set("token", "");
+          if (this.store.get("token") === opened) this.store.set("token", "");
+          this.token = "";
           await this.session();
         },
       },
@@ -130,6 +178,7 @@ export class Widget {
       try {
         const res = await this.api.visitor.startVisitorSession({ siteId: this.siteId, resumeToken: this.store.get("token") });
         this.visitorId = res.visitor?.id ?? "";
+        this.token = res.token;
         this.store.set("token", res.token);
         if (!res.resumed) this.store.set("open", "");
         return;

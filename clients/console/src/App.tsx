@@ -1,67 +1,115 @@
-import { useState } from "react";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { useMutation, useTransport } from "@connectrpc/connect-query";
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect, useRef, useState } from "react";
 import type { FormEvent } from "react";
+import { AgentService } from "../../gen/proactivechat/v1/agent_service_pb";
 import { Console } from "./Console";
-import { DEMO_AGENT_ID, forgetAgentId, initialAgentId, rememberAgentId, safeStorage } from "./lib/agentId";
+import { useAuth, useAuthState } from "./hooks";
+import { initialAgentId, rememberAgentId, safeStorage } from "./lib/agentId";
+import { errorText } from "./lib/errors";
 
 /**
- * App asks who the agent is (there is no sign-in yet: a later version adds
- * authentication) and then shows that agent's console.
+ * App shows the sign-in screen until the agent has a session, then that
+ * agent's console; it comes back to the sign-in screen when the agent signs
+ * out or the session ends (see lib/auth.ts).
  */
 export function App() {
-  const [agentId, setAgentId] = useState(() => initialAgentId(window.location.search, safeStorage()));
-  if (!agentId) {
-    return (
-      <SignIn
-        onSignIn={(id) => {
-          rememberAgentId(id, safeStorage());
-          setAgentId(id);
-        }}
-      />
-    );
-  }
-  return (
-    <Console
-      key={agentId}
-      agentId={agentId}
-      onSwitchAgent={() => {
-        forgetAgentId(safeStorage());
-        const url = new URL(window.location.href);
-        if (url.searchParams.has("agent")) {
-          url.searchParams.delete("agent");
-          window.history.replaceState(null, "", url);
-        }
-        setAgentId(undefined);
-      }}
-    />
-  );
+  const auth = useAuth();
+  const { session, ended } = useAuthState();
+  const transport = useTransport();
+  const queryClient = useQueryClient();
+  // What one agent's console fetched is not shown to the next.
+  useEffect(() => {
+    if (!session) queryClient.clear();
+  }, [session, queryClient]);
+  if (!session) return <SignIn ended={ended} />;
+  const signOut = () => {
+    auth.end();
+    // The console has forgotten the session already: the call names it itself.
+    void createClient(AgentService, transport)
+      .signOut({}, { headers: { Authorization: `Bearer ${session.token}` } })
+      .catch(() => {}); // it expires by itself
+  };
+  return <Console key={session.token} agentId={session.agentId} onSignOut={signOut} />;
 }
 
-function SignIn({ onSignIn }: { onSignIn: (id: string) => void }) {
-  const [id, setId] = useState(DEMO_AGENT_ID);
+function SignIn({ ended }: { ended: string }) {
+  const auth = useAuth();
+  const [agentId, setAgentId] = useState(() => initialAgentId(window.location.search, safeStorage()) ?? "");
+  const [password, setPassword] = useState("");
+  const [prefilled] = useState(() => agentId !== "");
+  const passwordInput = useRef<HTMLInputElement>(null);
+  const signIn = useMutation(AgentService.method.signIn, {
+    onSuccess: (res, req) => {
+      rememberAgentId(req.agentId ?? "", safeStorage());
+      auth.signedIn(res);
+    },
+    // The cursor goes back to the (emptied) password field.
+    onError: () => {
+      setPassword("");
+      passwordInput.current?.focus();
+    },
+  });
+  const error = signIn.error
+    ? ConnectError.from(signIn.error).code === Code.Unauthenticated
+      ? "Wrong agent id or password."
+      : errorText(signIn.error)
+    : "";
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    if (id.trim()) onSignIn(id.trim());
+    const id = agentId.trim();
+    if (id && password && !signIn.isPending) signIn.mutate({ agentId: id, password });
   };
+  const described = error ? "signin-error" : undefined;
   return (
     <div className="signin-page">
       <header className="app-header">
         <h1>Proactive Chat · Agent console</h1>
       </header>
       <main className="signin">
-        <form onSubmit={submit} data-testid="signin-form" className="card">
-          <h2>Who is working?</h2>
-          <p className="muted">Enter your agent id. The console remembers it on this computer.</p>
+        <form onSubmit={submit} data-testid="signin-form" className="card" aria-labelledby="signin-title">
+          <h2 id="signin-title">Sign in</h2>
+          {ended && !error && (
+            <p role="status" className="notice" data-testid="signin-notice">
+              {ended}
+            </p>
+          )}
           <label htmlFor="agent-id">Agent id</label>
           <input
             id="agent-id"
             data-testid="agent-id-input"
-            value={id}
-            onChange={(e) => setId(e.target.value)}
+            value={agentId}
+            onChange={(e) => setAgentId(e.target.value)}
             autoComplete="username"
+            autoCapitalize="none"
+            spellCheck={false}
             required
+            autoFocus={!prefilled}
+            aria-invalid={error ? true : undefined}
+            aria-describedby={described}
           />
-          <button type="submit" className="primary" data-testid="signin">
-            Open console
+          <label htmlFor="password">Password</label>
+          <input
+            id="password"
+            ref={passwordInput}
+            type="password"
+            data-testid="password-input"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            autoComplete="current-password"
+            required
+            autoFocus={prefilled}
+            aria-invalid={error ? true : undefined}
+            aria-describedby={described}
+          />
+          {error && (
+            <p id="signin-error" role="alert" className="error-text" data-testid="signin-error">
+              {error}
+            </p>
+          )}
+          <button type="submit" className="primary" data-testid="signin" disabled={signIn.isPending}>
+            {signIn.isPending ? "Signing in…" : "Sign in"}
           </button>
         </form>
       </main>

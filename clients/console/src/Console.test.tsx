@@ -1,12 +1,13 @@
 // @vitest-environment jsdom
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { createRouterTransport } from "@connectrpc/connect";
+import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
+import type { HandlerContext } from "@connectrpc/connect";
 import { TransportProvider } from "@connectrpc/connect-query";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { act } from "react";
 import { createRoot } from "react-dom/client";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/proactivechat/v1/admin_service_pb";
 import { AgentStatus } from "../../gen/proactivechat/v1/agent_pb";
 import { AgentService } from "../../gen/proactivechat/v1/agent_service_pb";
@@ -15,15 +16,52 @@ import type { WatchChatResponseSchema } from "../../gen/proactivechat/v1/chat_se
 import { ChatService } from "../../gen/proactivechat/v1/chat_service_pb";
 import { ChatRequestKind, ChatRequestState } from "../../gen/proactivechat/v1/engagement_pb";
 import { EngagementState } from "../../gen/proactivechat/v1/visitor_pb";
-import { Console } from "./Console";
+import { App } from "./App";
+import { AuthProvider } from "./hooks";
+import { ADMIN_KEY_REFUSED, Auth, SESSION_ENDED } from "./lib/auth";
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
-const untilAborted = (signal: AbortSignal) => new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
+const PASSWORD = "right-password";
+const ADMIN_KEY = "pca_good";
 
-function fakeServer() {
+/**
+ * fakeServer checks credentials the way the real one does: the agent's
+ * calls need "Authorization: Bearer <its session token>", UpdateSite and
+ * ListApiKeys an admin API key. Tokens are pcs_1, pcs_2, … per sign-in.
+ */
+function fakeServer(auth: Auth) {
   const calls: string[] = [];
   const now = Date.now();
+  const sessions = new Map<string, string>(); // token → agent id
+  const streams = new Set<(err: ConnectError) => void>(); // open streams' ends
+  const bearer = (ctx: HandlerContext) => {
+    const h = ctx.requestHeader.get("Authorization") ?? "";
+    return h.startsWith("Bearer ") ? h.slice(7) : "";
+  };
+  const unauthenticated = () => new ConnectError("the token is unknown, expired or revoked", Code.Unauthenticated);
+  /** agent fails the call unless it carries a session of agentId (or of any agent when agentId is ""). */
+  const agent = (ctx: HandlerContext, agentId = "") => {
+    const id = sessions.get(bearer(ctx));
+    if (!id) throw bearer(ctx).startsWith("pca_") ? new ConnectError("this call needs an agent session", Code.PermissionDenied) : unauthenticated();
+    if (agentId && id !== agentId) throw new ConnectError(`agent ${id} may not act as ${agentId}`, Code.PermissionDenied);
+  };
+  const adminKeys = new Set([ADMIN_KEY]);
+  const admin = (ctx: HandlerContext) => {
+    const token = bearer(ctx);
+    if (sessions.has(token)) throw new ConnectError("this call needs an admin API key, not an agent session", Code.PermissionDenied);
+    if (!adminKeys.has(token)) throw unauthenticated();
+  };
+  /** untilEnded waits until the client closes the stream, or the server ends it (revoke). */
+  const untilEnded = (signal: AbortSignal) =>
+    new Promise<void>((resolve, reject) => {
+      const end = (err: ConnectError) => reject(err);
+      streams.add(end);
+      signal.addEventListener("abort", () => {
+        streams.delete(end);
+        resolve();
+      });
+    });
   const chat = {
     id: "chat_1",
     siteId: "site_1",
@@ -35,11 +73,52 @@ function fakeServer() {
   };
   const transport = createRouterTransport(({ service }) => {
     service(AdminService, {
-      listSites: () => ({ sites: [{ id: "site_1", name: "Test shop", proactiveChat: { enabled: true } }] }),
+      listSites: (_req, ctx) => {
+        calls.push(`listSites ${bearer(ctx)}`);
+        agent(ctx);
+        return { sites: [{ id: "site_1", name: "Test shop", proactiveChat: { enabled: true } }] };
+      },
+      listRoutingDecisions: (_req, ctx) => {
+        agent(ctx);
+        return {};
+      },
+      listApiKeys: (_req, ctx) => {
+        calls.push(`listApiKeys ${bearer(ctx)}`);
+        admin(ctx);
+        return {};
+      },
+      updateSite: (req, ctx) => {
+        calls.push(`updateSite ${req.updateMask?.paths.join(",")} ${bearer(ctx)}`);
+        admin(ctx);
+        return { site: req.site };
+      },
     });
     service(AgentService, {
+      signIn: (req) => {
+        calls.push(`signIn ${req.agentId}`);
+        if (req.agentId !== "agent_a" || req.password !== PASSWORD) throw new ConnectError("wrong agent id or password", Code.Unauthenticated);
+        const token = `pcs_${sessions.size + 1}`;
+        sessions.set(token, req.agentId);
+        return {
+          agent: { id: req.agentId },
+          session: { id: "sess", agentId: req.agentId, expireTime: timestampFromMs(now + 12 * 3600_000) },
+          token,
+        };
+      },
+      signOut: (_req, ctx) => {
+        calls.push(`signOut ${bearer(ctx)}`);
+        agent(ctx);
+        sessions.delete(bearer(ctx));
+        return {};
+      },
+      setAgentStatus: (req, ctx) => {
+        calls.push(`setAgentStatus ${bearer(ctx)}`);
+        agent(ctx, req.agentId);
+        return { agent: { id: req.agentId, status: req.status } };
+      },
       async *watchAgent(req, ctx) {
-        calls.push(`watchAgent ${req.agentId}`);
+        calls.push(`watchAgent ${req.agentId} ${bearer(ctx)}`);
+        agent(ctx, req.agentId);
         const request = {
           id: "req_1",
           siteId: "site_1",
@@ -61,9 +140,10 @@ function fakeServer() {
             },
           },
         };
-        await untilAborted(ctx.signal);
+        await untilEnded(ctx.signal);
       },
-      async *watchPresence(_req, ctx) {
+      async *watchPresence(req, ctx) {
+        agent(ctx, req.agentId);
         yield {
           event: {
             case: "snapshot",
@@ -80,16 +160,21 @@ function fakeServer() {
             },
           },
         };
-        await untilAborted(ctx.signal);
+        await untilEnded(ctx.signal);
       },
-      acceptChatRequest: (req) => {
+      acceptChatRequest: (req, ctx) => {
+        agent(ctx, req.agentId);
         calls.push(`accept ${req.chatRequestId}`);
         return { chat };
       },
     });
     service(ChatService, {
-      getChat: () => ({ chat }),
+      getChat: (_req, ctx) => {
+        agent(ctx);
+        return { chat };
+      },
       async *watchChat(req, ctx) {
+        agent(ctx);
         calls.push(`watchChat ${req.chatId} after ${req.afterSeq}`);
         const events: MessageInitShape<typeof WatchChatResponseSchema>[] = [
           { event: { case: "chatEvent", value: { chatId: "chat_1", seq: 1, kind: { case: "started", value: {} } } } },
@@ -105,15 +190,41 @@ function fakeServer() {
           },
         ];
         yield* events;
-        await untilAborted(ctx.signal);
+        await untilEnded(ctx.signal);
       },
-      setTyping: () => ({}),
+      setTyping: (req, ctx) => {
+        agent(ctx, req.senderId);
+        return {};
+      },
     });
-  });
-  return { transport, calls };
+  }, { transport: { interceptors: [auth.interceptor] } });
+  return {
+    transport,
+    calls,
+    /** revoke ends every session; their open streams end UNAUTHENTICATED unless keepStreams. */
+    revoke(keepStreams = false) {
+      sessions.clear();
+      if (!keepStreams) for (const end of streams) end(unauthenticated());
+      streams.clear();
+    },
+    revokeAdminKeys() {
+      adminKeys.clear();
+    },
+    /** session makes a session as SignIn would, for tests that start signed in. */
+    session(agentId = "agent_a") {
+      const token = `pcs_${sessions.size + 1}`;
+      sessions.set(token, agentId);
+      return token;
+    },
+  };
 }
 
 let cleanup: (() => void) | undefined;
+beforeEach(() => {
+  window.history.replaceState(null, "", "/agent/");
+  sessionStorage.clear();
+  localStorage.clear();
+});
 afterEach(() => {
   cleanup?.();
   cleanup = undefined;
@@ -129,27 +240,57 @@ async function until(cond: () => boolean, what: string) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** mount renders the whole console (App, as main.tsx does) on the fake server; signedIn starts with a session. */
+async function mount({ signedIn = false } = {}) {
+  const auth = new Auth(sessionStorage);
+  const server = fakeServer(auth);
+  if (signedIn) {
+    const token = server.session();
+    auth.signedIn({ agent: { id: "agent_a" }, session: { agentId: "agent_a" }, token } as never);
+  }
+  const el = document.createElement("div");
+  document.body.append(el);
+  const root = createRoot(el);
+  const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+  cleanup = () => {
+    act(() => root.unmount());
+    el.remove();
+  };
+  await act(async () => {
+    root.render(
+      <AuthProvider auth={auth}>
+        <TransportProvider transport={server.transport}>
+          <QueryClientProvider client={queryClient}>
+            <App />
+          </QueryClientProvider>
+        </TransportProvider>
+      </AuthProvider>,
+    );
+  });
+  const q = (sel: string) => el.querySelector(sel);
+  const byTestId = (id: string) => el.querySelector(`[data-testid="${id}"]`) as HTMLElement | null;
+  return { auth, server, el, q, byTestId };
+}
+
+/** type sets an input's value the way typing does (React listens to the input event). */
+async function type(input: Element | null, value: string) {
+  const el = input as HTMLInputElement;
+  await act(async () => {
+    Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value")!.set!.call(el, value);
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+}
+
+async function click(el: Element | null) {
+  await act(async () => {
+    (el as HTMLElement).click();
+  });
+}
+
 describe("Console", () => {
   it("shows an alert with its countdown, accepts it and follows the chat", async () => {
-    const { transport, calls } = fakeServer();
-    const el = document.createElement("div");
-    document.body.append(el);
-    const root = createRoot(el);
-    const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-    cleanup = () => {
-      act(() => root.unmount());
-      el.remove();
-    };
-    await act(async () => {
-      root.render(
-        <TransportProvider transport={transport}>
-          <QueryClientProvider client={queryClient}>
-            <Console agentId="agent_a" onSwitchAgent={() => {}} />
-          </QueryClientProvider>
-        </TransportProvider>,
-      );
-    });
-    const q = (sel: string) => el.querySelector(sel);
+    const { server, q } = await mount({ signedIn: true });
+    const { calls } = server;
     await until(() => !!q('[data-testid="alert"]'), "the alert");
     const alert = q('[data-testid="alert"]')!;
     expect(alert.getAttribute("role")).toBe("alert");
@@ -160,9 +301,7 @@ describe("Console", () => {
     expect(q('[data-testid="queue-row"]')!.textContent).toContain("Ann");
     expect((q('[data-testid="status-select"]') as HTMLSelectElement).value).toBe(String(AgentStatus.AVAILABLE));
 
-    await act(async () => {
-      (q('[data-testid="accept-alert"]') as HTMLButtonElement).click();
-    });
+    await click(q('[data-testid="accept-alert"]'));
     await until(() => !!q('[data-testid="message"]'), "the chat");
     expect(q('[data-testid="alert"]')).toBeNull();
     expect(calls).toContain("accept req_1");
@@ -175,5 +314,130 @@ describe("Console", () => {
     expect(message.textContent).toBe("<b>hi</b>");
     expect(message.querySelector("b")).toBeNull();
     expect(q('[data-testid="chat-panel"]')!.textContent).toContain("Ann");
+  });
+});
+
+describe("Signing in", () => {
+  it("refuses a wrong password, signs in, sends the session on every call, and signs out", async () => {
+    window.history.replaceState(null, "", "/agent/?agent=agent_a");
+    const { server, byTestId, el } = await mount();
+    const { calls } = server;
+    // The agent id comes from ?agent=; the password field has the focus.
+    expect((byTestId("agent-id-input") as HTMLInputElement).value).toBe("agent_a");
+    const password = byTestId("password-input") as HTMLInputElement;
+    expect(password.type).toBe("password");
+    expect(document.activeElement).toBe(password);
+    expect(el.querySelector(`label[for="${password.id}"]`)?.textContent).toBe("Password");
+    expect(el.querySelector('label[for="agent-id"]')?.textContent).toBe("Agent id");
+
+    await type(password, "wrong");
+    await click(byTestId("signin"));
+    await until(() => !!byTestId("signin-error"), "the sign-in error");
+    expect(byTestId("signin-error")!.getAttribute("role")).toBe("alert");
+    expect(byTestId("signin-error")!.textContent).toBe("Wrong agent id or password.");
+    expect(password.value).toBe("");
+    expect(password.getAttribute("aria-invalid")).toBe("true");
+    expect(password.getAttribute("aria-describedby")).toBe("signin-error");
+    expect(document.activeElement).toBe(password);
+    expect(sessionStorage.length).toBe(0);
+
+    await type(password, PASSWORD);
+    await click(byTestId("signin"));
+    await until(() => byTestId("connection-status")?.getAttribute("data-state") === "open", "the console");
+    expect(byTestId("signin-form")).toBeNull();
+    // Every call carries the session: the streams, the queries, the mutations.
+    expect(calls).toContain("watchAgent agent_a pcs_1");
+    await until(() => calls.includes("listSites pcs_1"), "ListSites");
+    expect(JSON.parse(sessionStorage.getItem("proactivechat.console.session")!)).toMatchObject({ agentId: "agent_a", token: "pcs_1" });
+    const status = byTestId("status-select") as HTMLSelectElement;
+    await act(async () => {
+      status.value = String(AgentStatus.AWAY);
+      status.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+    await until(() => calls.includes("setAgentStatus pcs_1"), "SetAgentStatus");
+    const withCredentials = calls.filter((c) => !c.startsWith("signIn "));
+    expect(withCredentials.length).toBeGreaterThanOrEqual(3);
+    expect(withCredentials.filter((c) => !c.endsWith(" pcs_1"))).toEqual([]);
+
+    // Sign out: the session ends on the server; back to the sign-in screen, the id remembered.
+    await click(byTestId("sign-out"));
+    await until(() => !!byTestId("signin-form"), "the sign-in screen");
+    await until(() => calls.includes("signOut pcs_1"), "SignOut");
+    expect(byTestId("signin-notice")).toBeNull();
+    expect(sessionStorage.getItem("proactivechat.console.session")).toBeNull();
+    window.history.replaceState(null, "", "/agent/");
+    expect((byTestId("agent-id-input") as HTMLInputElement).value).toBe("agent_a");
+  });
+
+  it("goes back to the sign-in screen when the session is revoked (streams end UNAUTHENTICATED)", async () => {
+    const { server, byTestId } = await mount({ signedIn: true });
+    await until(() => byTestId("connection-status")?.getAttribute("data-state") === "open", "the console");
+    await act(async () => server.revoke());
+    await until(() => !!byTestId("signin-form"), "the sign-in screen");
+    expect(byTestId("signin-notice")!.textContent).toBe(SESSION_ENDED);
+    expect(byTestId("signin-notice")!.getAttribute("role")).toBe("status");
+    expect(sessionStorage.getItem("proactivechat.console.session")).toBeNull();
+  });
+
+  it("goes back to the sign-in screen when a call is refused UNAUTHENTICATED", async () => {
+    const { server, byTestId } = await mount({ signedIn: true });
+    await until(() => byTestId("connection-status")?.getAttribute("data-state") === "open", "the console");
+    // The session expired; the streams have not noticed yet.
+    server.revoke(true);
+    const status = byTestId("status-select") as HTMLSelectElement;
+    await act(async () => {
+      status.value = String(AgentStatus.AWAY);
+      status.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+    await until(() => !!byTestId("signin-form"), "the sign-in screen");
+    expect(byTestId("signin-notice")!.textContent).toBe(SESSION_ENDED);
+  });
+});
+
+describe("The admin page", () => {
+  it("reads with the session, and saves with an admin API key it asks for", async () => {
+    window.history.replaceState(null, "", "/agent/#/admin");
+    const { server, byTestId } = await mount({ signedIn: true });
+    const { calls } = server;
+    await until(() => !!byTestId("site-settings"), "the site's settings");
+    const save = byTestId("save-settings") as HTMLButtonElement;
+    await click(byTestId("pc-enabled"));
+    expect(save.disabled).toBe(true);
+    expect(byTestId("settings-need-key")!.textContent).toContain("admin API key");
+
+    // A key the server does not know is refused; the session stays.
+    await type(byTestId("admin-key-input"), "pca_bad");
+    await click(byTestId("admin-key-save"));
+    await until(() => !!byTestId("admin-key-error"), "the key's error");
+    expect(byTestId("admin-key-error")!.textContent).toContain("does not know this key");
+    expect(calls).toContain("listApiKeys pca_bad");
+    // An agent's session is not an admin key.
+    await type(byTestId("admin-key-input"), "pcs_1");
+    await click(byTestId("admin-key-save"));
+    await until(() => !!byTestId("admin-key-error")?.textContent?.includes("not an admin API key"), "the key's error");
+    expect(byTestId("signin-form")).toBeNull();
+
+    await type(byTestId("admin-key-input"), ADMIN_KEY);
+    await click(byTestId("admin-key-save"));
+    await until(() => !!byTestId("admin-key-status"), "the key in use");
+    expect(sessionStorage.getItem("proactivechat.console.adminKey")).toBe(ADMIN_KEY);
+    expect(save.disabled).toBe(false);
+    await click(save);
+    await until(() => !!byTestId("settings-saved"), "Saved");
+    expect(calls).toContain(`updateSite proactive_chat.enabled ${ADMIN_KEY}`);
+    // The key goes only where it is needed: reading is done with the session.
+    expect(calls.filter((c) => c.startsWith("listSites")).every((c) => c === "listSites pcs_1")).toBe(true);
+    expect(calls.filter((c) => c.includes(ADMIN_KEY))).toEqual([`listApiKeys ${ADMIN_KEY}`, `updateSite proactive_chat.enabled ${ADMIN_KEY}`]);
+
+    // A key revoked meanwhile is forgotten, with a message; the agent stays signed in.
+    server.revokeAdminKeys();
+    await type(byTestId("pc-launch-seconds"), "5");
+    await click(save);
+    await until(() => !!byTestId("admin-key-error"), "the refused key's message");
+    expect(byTestId("admin-key-error")!.textContent).toBe(ADMIN_KEY_REFUSED);
+    expect(calls.at(-1)).toBe(`updateSite proactive_chat.launch_after_seconds ${ADMIN_KEY}`);
+    expect(sessionStorage.getItem("proactivechat.console.adminKey")).toBeNull();
+    expect(byTestId("signin-form")).toBeNull();
+    expect(byTestId("save-settings")).toHaveProperty("disabled", true);
   });
 });

@@ -25,7 +25,8 @@ import { initialPresenceView, presenceReducer } from "./state/presence";
 
 export interface ConsoleProps {
   agentId: string;
-  onSwitchAgent: () => void;
+  /** Ends the session: back to the sign-in screen. */
+  onSignOut: () => void;
 }
 
 /** ConsoleContext is what the panels need from the console. */
@@ -47,7 +48,7 @@ const REBEEP_MS = 8000;
  * WatchPresence) and one WatchChat per open chat, so they keep running while
  * the agent looks at transcripts or the admin section.
  */
-export function Console({ agentId, onSwitchAgent }: ConsoleProps) {
+export function Console({ agentId, onSignOut }: ConsoleProps) {
   const clients = useClients();
   const route = useHashRoute();
   const [agentView, dispatchAgent] = useReducer(agentReducer, initialAgentView);
@@ -207,7 +208,7 @@ export function Console({ agentId, onSwitchAgent }: ConsoleProps) {
           soundOn={soundOn}
           onToggleSound={toggleSound}
           soundReady={soundReady}
-          onSwitchAgent={onSwitchAgent}
+          onSignOut={onSignOut}
           route={route}
           unread={unread}
         />
@@ -216,10 +217,10 @@ export function Console({ agentId, onSwitchAgent }: ConsoleProps) {
             <div className="card error-card" role="alert" data-testid="agent-error">
               <h2>The console cannot start</h2>
               <p>
-                {fatal}. Is <code>{agentId}</code> the right agent id?
+                {fatal}. (Signed in as <code>{agentId}</code>.)
               </p>
-              <button type="button" onClick={onSwitchAgent}>
-                Use another agent id
+              <button type="button" onClick={onSignOut}>
+                Sign out
               </button>
             </div>
           </main>

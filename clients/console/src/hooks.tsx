@@ -1,9 +1,10 @@
 import { createClient } from "@connectrpc/connect";
 import { useTransport } from "@connectrpc/connect-query";
-import { createContext, useContext, useEffect, useMemo, useState } from "react";
+import { createContext, useContext, useEffect, useMemo, useState, useSyncExternalStore } from "react";
 import type { ReactNode } from "react";
 import { AgentService } from "../../gen/proactivechat/v1/agent_service_pb";
 import { ChatService } from "../../gen/proactivechat/v1/chat_service_pb";
+import type { Auth, AuthState } from "./lib/auth";
 
 /**
  * useClients returns plain Connect clients on the TransportProvider's
@@ -53,4 +54,23 @@ export function useHashRoute(): Route {
     return () => window.removeEventListener("hashchange", on);
   }, []);
   return route;
+}
+
+const AuthContext = createContext<Auth | undefined>(undefined);
+
+/** AuthProvider gives the tree the console's credentials (the same Auth the transport's interceptor reads). */
+export function AuthProvider({ auth, children }: { auth: Auth; children: ReactNode }) {
+  return <AuthContext.Provider value={auth}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth(): Auth {
+  const auth = useContext(AuthContext);
+  if (!auth) throw new Error("useAuth needs an AuthProvider");
+  return auth;
+}
+
+/** useAuthState re-renders on sign-in, sign-out and admin key changes. */
+export function useAuthState(): AuthState {
+  const auth = useAuth();
+  return useSyncExternalStore(auth.subscribe, auth.state);
 }

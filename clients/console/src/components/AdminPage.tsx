@@ -1,10 +1,12 @@
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectQueryKey, useMutation, useQuery, useTransport } from "@connectrpc/connect-query";
-import { useQueryClient } from "@tanstack/react-query";
+import { useMutation as useTanstackMutation, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import type { FormEvent, ReactNode } from "react";
 import { AdminService } from "../../../gen/proactivechat/v1/admin_service_pb";
 import type { Site } from "../../../gen/proactivechat/v1/site_pb";
 import { FormFieldType, ProactiveChatMode } from "../../../gen/proactivechat/v1/site_pb";
+import { useAuth, useAuthState } from "../hooks";
 import { errorText, violationsByField } from "../lib/errors";
 import { formatDateTime, tsMs } from "../lib/time";
 import type { FormFieldDraft, SettingsDraft } from "../state/settings";
@@ -17,63 +19,152 @@ import {
   timeoutFields,
 } from "../state/settings";
 
-/** AdminPage turns proactive chat on per site and edits its settings. */
+/**
+ * AdminPage turns proactive chat on per site and edits its settings. The
+ * agent's session reads them (the sites the agent serves); saving needs an
+ * admin API key, which the page asks for.
+ */
 export function AdminPage() {
   const sites = useQuery(AdminService.method.listSites, {});
   const [selected, setSelected] = useState<string>();
   const list = sites.data?.sites ?? [];
   const site = list.find((s) => s.id === selected) ?? list[0];
   return (
-    <div className="two-col">
-      <section className="panel" aria-labelledby="sites-title">
-        <h2 id="sites-title">Sites</h2>
-        {sites.isPending && <p className="muted">Loading…</p>}
-        {sites.error && (
-          <p className="error-text" role="alert">
-            {errorText(sites.error)}
-          </p>
-        )}
-        <ul className="pick-list" data-testid="site-list">
-          {list.map((s) => (
-            <li key={s.id}>
-              <button
-                type="button"
-                className="pick"
-                aria-current={s.id === site?.id ? "true" : undefined}
-                onClick={() => setSelected(s.id)}
-                data-testid="site-item"
-                data-site-id={s.id}
-              >
-                <strong>{s.name || s.id}</strong>
-                <span className="muted small">
-                  {s.proactiveChat?.enabled
-                    ? `On · ${s.proactiveChat.mode === ProactiveChatMode.WITH_INVITE ? "with invite" : "without invite"} · after ${s.proactiveChat.launchAfterSeconds} s`
-                    : "Proactive chat off"}
-                </span>
-              </button>
-            </li>
-          ))}
-        </ul>
+    <>
+      <AdminKey />
+      <div className="two-col">
+        <section className="panel" aria-labelledby="sites-title">
+          <h2 id="sites-title">Sites</h2>
+          {sites.isPending && <p className="muted">Loading…</p>}
+          {sites.error && (
+            <p className="error-text" role="alert">
+              {errorText(sites.error)}
+            </p>
+          )}
+          <ul className="pick-list" data-testid="site-list">
+            {list.map((s) => (
+              <li key={s.id}>
+                <button
+                  type="button"
+                  className="pick"
+                  aria-current={s.id === site?.id ? "true" : undefined}
+                  onClick={() => setSelected(s.id)}
+                  data-testid="site-item"
+                  data-site-id={s.id}
+                >
+                  <strong>{s.name || s.id}</strong>
+                  <span className="muted small">
+                    {s.proactiveChat?.enabled
+                      ? `On · ${s.proactiveChat.mode === ProactiveChatMode.WITH_INVITE ? "with invite" : "without invite"} · after ${s.proactiveChat.launchAfterSeconds} s`
+                      : "Proactive chat off"}
+                  </span>
+                </button>
+              </li>
+            ))}
+          </ul>
+        </section>
+        <section className="panel" aria-labelledby="site-title">
+          {site ? (
+            <>
+              <SiteEditor key={site.id} site={site} />
+              <RoutingDecisions siteId={site.id} />
+            </>
+          ) : (
+            <h2 id="site-title" className="muted">
+              No site
+            </h2>
+          )}
+        </section>
+      </div>
+    </>
+  );
+}
+
+/**
+ * AdminKey asks for the admin API key that changing settings needs. The
+ * key is checked (ListApiKeys accepts admin keys only) before it is kept,
+ * in this tab's sessionStorage; the transport sends it only on the
+ * AdminService calls an agent may not make (see lib/auth.ts).
+ */
+function AdminKey() {
+  const auth = useAuth();
+  const { adminKey, adminKeyRefused } = useAuthState();
+  const transport = useTransport();
+  const [key, setKey] = useState("");
+  const check = useTanstackMutation({
+    mutationFn: (candidate: string) =>
+      createClient(AdminService, transport).listApiKeys({}, { headers: { Authorization: `Bearer ${candidate}` } }),
+    onSuccess: (_, candidate) => {
+      setKey("");
+      auth.setAdminKey(candidate);
+    },
+  });
+  const code = check.error ? ConnectError.from(check.error).code : undefined;
+  const error =
+    code === Code.Unauthenticated
+      ? "The server does not know this key (or it was revoked)."
+      : code === Code.PermissionDenied
+        ? "This is not an admin API key (they start with pca_)."
+        : check.error
+          ? errorText(check.error)
+          : adminKeyRefused;
+  if (adminKey) {
+    return (
+      <section className="card admin-key" aria-labelledby="admin-key-title" data-testid="admin-key-status">
+        <h2 id="admin-key-title">Admin API key</h2>
+        <p>
+          Changes are saved with the admin API key <code>{adminKey.slice(0, 8)}…</code>, kept in this tab only.{" "}
+          <button type="button" className="link" onClick={() => auth.setAdminKey("")} data-testid="admin-key-forget">
+            Forget the key
+          </button>
+        </p>
       </section>
-      <section className="panel" aria-labelledby="site-title">
-        {site ? (
-          <>
-            <SiteEditor key={site.id} site={site} />
-            <RoutingDecisions siteId={site.id} />
-          </>
-        ) : (
-          <h2 id="site-title" className="muted">
-            No site
-          </h2>
-        )}
-      </section>
-    </div>
+    );
+  }
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const k = key.trim();
+    if (k && !check.isPending) check.mutate(k);
+  };
+  return (
+    <section className="card admin-key" aria-labelledby="admin-key-title">
+      <h2 id="admin-key-title">Admin API key</h2>
+      <p id="admin-key-help">
+        You can read the settings of your sites; <strong>changing them needs an admin API key</strong>{" "}
+        (<code>pca_…</code>). The server prints the first one when it starts on a new database, and{" "}
+        <code>proactivechat api-key</code> makes more. The key stays in this tab only and is sent only with the calls
+        that need it.
+      </p>
+      <form onSubmit={submit} data-testid="admin-key-form">
+        <label htmlFor="admin-key">Admin API key</label>
+        <input
+          id="admin-key"
+          type="password"
+          autoComplete="off"
+          spellCheck={false}
+          value={key}
+          onChange={(e) => setKey(e.target.value)}
+          data-testid="admin-key-input"
+          aria-invalid={error ? true : undefined}
+          aria-describedby={error ? "admin-key-help admin-key-error" : "admin-key-help"}
+        />
+        <button type="submit" disabled={!key.trim() || check.isPending} data-testid="admin-key-save">
+          {check.isPending ? "Checking…" : "Use this key"}
+        </button>
+      </form>
+      {error && (
+        <p id="admin-key-error" className="error-text" role="alert" data-testid="admin-key-error">
+          {error}
+        </p>
+      )}
+    </section>
   );
 }
 
 function SiteEditor({ site }: { site: Site }) {
   const transport = useTransport();
   const queryClient = useQueryClient();
+  const { adminKey } = useAuthState();
   const [original, setOriginal] = useState(() => draftFromSite(site));
   const [draft, setDraft] = useState<SettingsDraft>(original);
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -401,7 +492,8 @@ function SiteEditor({ site }: { site: Site }) {
         <button
           type="submit"
           className="primary"
-          disabled={update.isPending || built.paths.length === 0}
+          disabled={update.isPending || built.paths.length === 0 || !adminKey}
+          aria-describedby={adminKey ? undefined : "settings-need-key"}
           data-testid="save-settings"
         >
           {update.isPending ? "Saving…" : "Save"}
@@ -418,6 +510,11 @@ function SiteEditor({ site }: { site: Site }) {
         >
           Undo changes
         </button>
+        {!adminKey && (
+          <span id="settings-need-key" className="muted small" data-testid="settings-need-key">
+            Saving needs an admin API key (above).
+          </span>
+        )}
         {built.paths.length > 0 && <span className="muted small">Changes: {built.paths.join(", ")}</span>}
       </div>
     </form>

@@ -16,7 +16,7 @@ export interface HeaderProps {
   soundOn: boolean;
   onToggleSound: () => void;
   soundReady: boolean;
-  onSwitchAgent: () => void;
+  onSignOut: () => void;
   route: Route;
   unread: number;
 }
@@ -46,8 +46,8 @@ export function Header(props: HeaderProps) {
         <span className="agent-name" data-testid="agent-name">
           {agent?.displayName || agentId}
         </span>
-        <button type="button" className="ghost" onClick={props.onSwitchAgent} data-testid="switch-agent">
-          Switch agent
+        <button type="button" className="ghost" onClick={props.onSignOut} data-testid="sign-out">
+          Sign out
         </button>
       </div>
     </header>
