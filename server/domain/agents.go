@@ -101,6 +101,7 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 		if agent, err = tx.Agent(update.ID); err != nil {
 			return err
 		}
+		oldSites := agent.SiteIDs
 		for _, p := range paths {
 			switch p {
 			case "id", "status", "status_change_time", "active_chat_ids", "create_time", "last_chat_end_time":
@@ -125,9 +126,20 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 		if err := tx.PutAgent(agent); err != nil {
 			return err
 		}
+		// Alerts from sites the agent no longer serves go to someone who
+		// does, now rather than at their deadline.
+		var removed []string
+		for _, id := range oldSites {
+			if !agent.Serves(id) {
+				removed = append(removed, id)
+				if err := s.withdrawSiteAlerts(tx, agent.ID, id); err != nil {
+					return err
+				}
+			}
+		}
 		tx.OnCommit(func() {
 			s.publishAgent(agent)
-			s.routeSoon(agent.SiteIDs...) // more capacity, or new sites
+			s.routeSoon(append(removed, agent.SiteIDs...)...) // more capacity, new sites, or withdrawn alerts
 		})
 		return nil
 	})

@@ -258,3 +258,41 @@ func TestRouting(t *testing.T) {
 		}
 	})
 }
+
+// TestAgentRemovedFromSite: an agent taken off a site loses that site's
+// alert at once, and the next agent of the site gets it; its alerts of
+// other sites stay.
+func TestAgentRemovedFromSite(t *testing.T) {
+	e := newEngine(t)
+	pc := withoutInvite()
+	pc.AlertTimeoutSeconds = 600
+	e.site(t, "shop", pc)
+	e.site(t, "other", pc)
+	e.agent(t, "agent-a", "Ada", 3, "shop", "other")
+	e.agent(t, "agent-b", "Ben", 3, "shop")
+	consoleA, _ := e.console(t, "agent-a")
+	consoleB, _ := e.console(t, "agent-b")
+	e.setStatus(t, "agent-a", domain.StatusAvailable)
+	e.page(t, e.visitor(t, "other"), home)
+	e.page(t, e.visitor(t, "shop"), home)
+	e.clock.Advance(30 * time.Second)
+	first := e.alerted(t, consoleA, "").Request
+	second := e.alerted(t, consoleA, "").Request
+	shopReq, otherReq := first, second
+	if shopReq.SiteID != "shop" {
+		shopReq, otherReq = second, first
+	}
+	// Ben comes in after both were offered to Ada.
+	e.setStatus(t, "agent-b", domain.StatusAvailable)
+
+	if _, err := e.svc.UpdateAgent(ctx(t), &domain.Agent{ID: "agent-a", SiteIDs: []string{"other"}}, []string{"site_ids"}); err != nil {
+		t.Fatal(err)
+	}
+	if w := consoleA.next(t, isWithdrawn(shopReq.ID)).AlertWithdrawn; w.Reason != "agent no longer serves the site" {
+		t.Fatalf("withdrawn with %q", w.Reason)
+	}
+	e.alerted(t, consoleB, shopReq.ID)
+	if r := e.request(t, otherReq.ID); r.State != domain.RequestAlerting || r.AlertedAgentID != "agent-a" {
+		t.Fatalf("the other site's request = %+v, want still alerting agent-a", r)
+	}
+}

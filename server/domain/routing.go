@@ -427,6 +427,23 @@ func (s *Service) withdrawAlerts(tx WriteTx, agentID, reason string) error {
 	return nil
 }
 
+// withdrawSiteAlerts puts the requests of a site offered to an agent who no
+// longer serves it back in the queue.
+func (s *Service) withdrawSiteAlerts(tx WriteTx, agentID, siteID string) error {
+	open, err := tx.OpenChatRequests(siteID)
+	if err != nil {
+		return err
+	}
+	for _, req := range open {
+		if req.State == RequestAlerting && req.AlertedAgentID == agentID {
+			if err := s.unoffer(tx, req, "agent no longer serves the site", false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // ListQueue returns a site's open chat requests, first in first out.
 func (s *Service) ListQueue(ctx context.Context, siteID string) (reqs []*ChatRequest, err error) {
 	if siteID == "" {
