@@ -76,7 +76,9 @@ type App struct {
 	// in memory, whatever address and TLS the public listener has.
 	gatewayLn   *bufconn.Listener
 	gatewayConn *grpc.ClientConn
-	serveErr    chan error
+	// h2c serves the plain listener's HTTP/2 connections (nil with TLS).
+	h2c      *h2cServer
+	serveErr chan error
 	// InitialAPIKey is the admin API key made on the first start (when the
 	// database had none), to be shown once; "" on later starts.
 	InitialAPIKey string
@@ -216,13 +218,20 @@ func (a *App) Addr() net.Addr { return a.ln.Addr() }
 // Start serves on the listener and on the gateway's in-memory listener.
 // Errors appear on Wait.
 func (a *App) Start() {
-	go func() {
-		if a.cfg.TLSCertFile != "" || a.cfg.TLSKeyFile != "" {
-			a.serveErr <- a.server.ServeTLS(a.ln, a.cfg.TLSCertFile, a.cfg.TLSKeyFile)
-			return
+	if a.cfg.TLSCertFile != "" || a.cfg.TLSKeyFile != "" {
+		go func() { a.serveErr <- a.server.ServeTLS(a.ln, a.cfg.TLSCertFile, a.cfg.TLSKeyFile) }()
+	} else {
+		// HTTP/2 without TLS (gRPC clients, proxies) goes straight to the
+		// HTTP/2 server, HTTP/1.1 to a.server: see h2cServer.
+		h2c, err := newH2CServer(a.ln, a.server, a.server.Handler)
+		if err != nil {
+			a.serveErr <- err
+		} else {
+			a.h2c = h2c
+			go h2c.serve()
+			go func() { a.serveErr <- a.server.Serve(h2c.http1Listener()) }()
 		}
-		a.serveErr <- a.server.Serve(a.ln)
-	}()
+	}
 	go func() { a.serveErr <- a.server.Serve(a.gatewayLn) }()
 }
 
@@ -240,7 +249,14 @@ func (a *App) Wait() error {
 // were acknowledged are already durable.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.Service.Close()
+	h2cDone := make(chan error, 1)
+	if a.h2c != nil {
+		go func() { h2cDone <- a.h2c.shutdown(ctx) }()
+	} else {
+		h2cDone <- nil
+	}
 	err := a.server.Shutdown(ctx)
+	err = errors.Join(err, <-h2cDone)
 	if err != nil {
 		a.server.Close()
 	}

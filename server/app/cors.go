@@ -19,29 +19,39 @@ var (
 // CORS headers (preflights are answered here); any other origin gets none,
 // so the browser refuses it. Same-origin requests carry no Origin to check.
 func (a *App) withCORS(next http.Handler) http.Handler {
+	// The work is in cors, so that this frame stays small: it sits under
+	// every stream's handler for as long as the stream is open (see
+	// domain.openVisitorStream).
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		origin := r.Header.Get("Origin")
-		if origin != "" && (origin == "http://"+r.Host || origin == "https://"+r.Host) {
-			// Same origin: no CORS, and handlers treat it like any
-			// non-browser caller.
-			r.Header.Del("Origin")
-			origin = ""
-		}
-		if origin == "" || !a.Service.OriginAllowed(origin) {
+		if !a.cors(w, r) {
 			next.ServeHTTP(w, r)
-			return
 		}
-		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", origin)
-		h.Add("Vary", "Origin")
-		h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
-		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH")
-			h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
-			h.Set("Access-Control-Max-Age", "7200")
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		next.ServeHTTP(w, r)
 	})
+}
+
+// cors sets the CORS headers of r's response, and reports whether it
+// answered r (a preflight).
+func (a *App) cors(w http.ResponseWriter, r *http.Request) (answered bool) {
+	origin := r.Header.Get("Origin")
+	if origin != "" && (origin == "http://"+r.Host || origin == "https://"+r.Host) {
+		// Same origin: no CORS, and handlers treat it like any
+		// non-browser caller.
+		r.Header.Del("Origin")
+		origin = ""
+	}
+	if origin == "" || !a.Service.OriginAllowed(origin) {
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH")
+		h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+		h.Set("Access-Control-Max-Age", "7200")
+		w.WriteHeader(http.StatusNoContent)
+		return true
+	}
+	return false
 }

@@ -62,4 +62,7 @@ func (a *App) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	runtime.ReadMemStats(&ms)
 	m.Family("go_goroutines", "gauge", "Goroutines now.", metrics.Sample{Value: float64(runtime.NumGoroutine())})
 	m.Family("go_memstats_heap_inuse_bytes", "gauge", "Heap bytes in use.", metrics.Sample{Value: float64(ms.HeapInuse)})
+	m.Family("go_memstats_heap_alloc_bytes", "gauge", "Heap bytes allocated and not yet freed (live objects, and garbage not collected yet).", metrics.Sample{Value: float64(ms.HeapAlloc)})
+	m.Family("go_memstats_stack_inuse_bytes", "gauge", "Goroutine stack bytes in use.", metrics.Sample{Value: float64(ms.StackInuse)})
+	m.Family("go_memstats_sys_bytes", "gauge", "Bytes obtained from the OS.", metrics.Sample{Value: float64(ms.Sys)})
 }

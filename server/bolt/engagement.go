@@ -51,6 +51,45 @@ func (r *readTx) ChatRequest(id string) (*domain.ChatRequest, error) {
 
 // OpenChatRequests reads the open requests index: one site's range of it,
 // or all of it when siteID is empty.
+// QueuePosition counts the index keys before req's, without reading the
+// requests: a waiting visitor's position is read again whenever its queue
+// moves, so reading the whole queue each time would cost the square of its
+// length per move. Keys are in OpenChatRequests' order except among
+// enqueue times the key clamps, so a request with such a time is counted
+// the slow way.
+func (r *readTx) QueuePosition(req *domain.ChatRequest) (int, error) {
+	if req == nil {
+		return 0, errors.New("queue position: nil")
+	}
+	if err := checkID("site id", req.SiteID); err != nil {
+		return 0, err
+	}
+	if !req.Open() {
+		return 0, nil
+	}
+	if req.EnqueueTime.Before(minNanoTime) || req.EnqueueTime.After(maxNanoTime) {
+		open, err := r.OpenChatRequests(req.SiteID)
+		if err != nil {
+			return 0, err
+		}
+		return slices.IndexFunc(open, func(o *domain.ChatRequest) bool { return o.ID == req.ID }) + 1, nil
+	}
+	prefix := sitePrefix(req.SiteID)
+	own := openRequestKey(req.SiteID, req.EnqueueTime, req.ID)
+	c := r.tx.Bucket(openChatRequestsBucket).Cursor()
+	n := 0
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		switch bytes.Compare(k, own) {
+		case 0:
+			return n + 1, nil
+		case 1:
+			return 0, nil // not in the index: not open after all
+		}
+		n++
+	}
+	return 0, nil
+}
+
 func (r *readTx) OpenChatRequests(siteID string) ([]*domain.ChatRequest, error) {
 	if err := checkID("site id", siteID); err != nil {
 		return nil, err
@@ -129,7 +168,7 @@ func (w *writeTx) PutInvitation(i *domain.Invitation) error {
 		return err
 	}
 	if i.State == domain.InvitationPending {
-		return w.putRaw(pendingInvitationsBucket, []byte(i.ID), []byte{})
+		return w.putMarker(pendingInvitationsBucket, []byte(i.ID))
 	}
 	return w.delete(pendingInvitationsBucket, []byte(i.ID))
 }
@@ -163,7 +202,7 @@ func (w *writeTx) PutChatRequest(r *domain.ChatRequest) error {
 		return err
 	}
 	if r.Open() {
-		return w.putRaw(openChatRequestsBucket, openRequestKey(r.SiteID, r.EnqueueTime, r.ID), []byte{})
+		return w.putMarker(openChatRequestsBucket, openRequestKey(r.SiteID, r.EnqueueTime, r.ID))
 	}
 	return nil
 }

@@ -41,7 +41,7 @@ func (w *writeTx) indexVisitorRecord(visitorID string, kind byte, id string) err
 	if err := checkID("visitor id", visitorID); err != nil {
 		return err
 	}
-	return w.putRaw(visitorRecordsBucket, visitorRecordKey(visitorID, kind, []byte(id)), []byte{})
+	return w.putMarker(visitorRecordsBucket, visitorRecordKey(visitorID, kind, []byte(id)))
 }
 
 // visitorRecords lists the ids of a visitor's records of each kind, in id

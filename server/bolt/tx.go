@@ -216,9 +216,33 @@ func (w *writeTx) putRaw(bucket, key, v []byte) error {
 	return nil
 }
 
+// putMarker stores key with an empty value, as the indexes do, unless it is
+// there already. A bbolt Put rewrites the key's leaf page and its parents at
+// commit even when nothing changes, and indexes are written again with every
+// record they point at (a chat's with each of its messages): checking first
+// is much cheaper than a Put.
+func (w *writeTx) putMarker(bucket, key []byte) error {
+	if has(w.tx.Bucket(bucket), key) {
+		return nil
+	}
+	return w.putRaw(bucket, key, []byte{})
+}
+
+// has reports whether b holds key.
+func has(b *bbolt.Bucket, key []byte) bool {
+	k, _ := b.Cursor().Seek(key)
+	return k != nil && bytes.Equal(k, key)
+}
+
+// delete removes key from bucket. Deleting a key that is not there changes
+// nothing, so it does not count as a write.
 func (w *writeTx) delete(bucket, key []byte) error {
+	b := w.tx.Bucket(bucket)
+	if !has(b, key) {
+		return nil
+	}
 	w.wrote = true
-	if err := w.tx.Bucket(bucket).Delete(key); err != nil {
+	if err := b.Delete(key); err != nil {
 		return fmt.Errorf("delete %s %q: %w", bucket, key, err)
 	}
 	return nil
@@ -264,7 +288,7 @@ func (w *writeTx) PutVisitorToken(hash []byte, visitorID string) error {
 	if err := w.putRaw(visitorTokensBucket, bytes.Clone(hash), []byte(visitorID)); err != nil {
 		return err
 	}
-	return w.putRaw(visitorRecordsBucket, visitorRecordKey(visitorID, recordToken, hash), []byte{})
+	return w.putMarker(visitorRecordsBucket, visitorRecordKey(visitorID, recordToken, hash))
 }
 
 func (w *writeTx) PutChat(c *domain.Chat) error {
@@ -278,10 +302,9 @@ func (w *writeTx) PutChat(c *domain.Chat) error {
 		return err
 	}
 	if c.State == domain.ChatStateActive {
-		if err := w.tx.Bucket(activeChatsBucket).Put([]byte(c.ID), nil); err != nil {
+		if err := w.putMarker(activeChatsBucket, []byte(c.ID)); err != nil {
 			return err
 		}
-		w.wrote = true
 	} else if err := w.delete(activeChatsBucket, []byte(c.ID)); err != nil {
 		return err
 	}

@@ -7,6 +7,9 @@ package domain
 type Broker interface {
 	// Subscribe starts receiving events published to topic from now on.
 	Subscribe(topic string) Subscription
+	// SubscribeBuffer is Subscribe with room for buffer events, or the
+	// Broker's default when buffer <= 0.
+	SubscribeBuffer(topic string, buffer int) Subscription
 	// Publish sends ev to the topic's subscribers without blocking.
 	Publish(topic string, ev any)
 }
@@ -22,6 +25,12 @@ type Subscription interface {
 	Dropped() bool
 	Close()
 }
+
+// hintBuffer is the buffer of subscriptions whose events only say "read
+// the state again" (VisitorChanged, a queue that moved): a subscriber that
+// falls further behind is cut off, subscribes again and reads the state,
+// which loses nothing. Every widget stream holds one, so it is small.
+const hintBuffer = 4
 
 // Topic names. Chat topics carry ChatEvent and Typing; visitor topics carry
 // VisitorChanged; site presence topics carry PresenceChanged.

@@ -62,6 +62,9 @@ type presenceTracker struct {
 	mu       sync.Mutex
 	visitors map[string]*visit
 	bySite   map[string]map[string]*visit
+	// peaks for shrunk: of visitors, and of each site's map.
+	peak     int
+	sitePeak map[string]*int
 }
 
 type visit struct {
@@ -78,7 +81,7 @@ type visit struct {
 }
 
 func newPresenceTracker(s *Service) *presenceTracker {
-	return &presenceTracker{s: s, visitors: map[string]*visit{}, bySite: map[string]map[string]*visit{}}
+	return &presenceTracker{s: s, visitors: map[string]*visit{}, bySite: map[string]map[string]*visit{}, sitePeak: map[string]*int{}}
 }
 
 func (t *presenceTracker) view(v *visit, now time.Time) Presence {
@@ -131,10 +134,14 @@ func (t *presenceTracker) opened(visitor *Visitor) (newVisit bool, start time.Ti
 		v = &visit{visitorID: visitor.ID, siteID: visitor.SiteID, page: visitor.CurrentPage,
 			start: start, streams: 1, chatID: visitor.ActiveChatID, engagement: visitor.Engagement}
 		t.visitors[v.visitorID] = v
+		t.peak = max(t.peak, len(t.visitors))
 		if t.bySite[v.siteID] == nil {
 			t.bySite[v.siteID] = map[string]*visit{}
+			t.sitePeak[v.siteID] = new(int)
 		}
 		t.bySite[v.siteID][v.visitorID] = v
+		peak := t.sitePeak[v.siteID]
+		*peak = max(*peak, len(t.bySite[v.siteID]))
 		t.publish(PresenceArrived, v)
 		return true, start, false, nil
 	}
@@ -175,9 +182,13 @@ func (t *presenceTracker) depart(visitorID string, gen uint64) {
 		return
 	}
 	delete(t.visitors, visitorID)
+	t.visitors = shrunk(t.visitors, &t.peak)
 	delete(t.bySite[v.siteID], visitorID)
 	if len(t.bySite[v.siteID]) == 0 {
 		delete(t.bySite, v.siteID)
+		delete(t.sitePeak, v.siteID)
+	} else {
+		t.bySite[v.siteID] = shrunk(t.bySite[v.siteID], t.sitePeak[v.siteID])
 	}
 	t.publish(PresenceDeparted, v)
 	t.mu.Unlock()

@@ -358,11 +358,10 @@ func (s *Service) queueStatus(tx ReadTx, v *Visitor) (*QueueStatus, error) {
 	if err != nil || req.Kind != RequestInvited {
 		return nil, err
 	}
-	open, err := tx.OpenChatRequests(v.SiteID)
+	pos, err := tx.QueuePosition(req)
 	if err != nil {
 		return nil, err
 	}
-	pos := slices.IndexFunc(open, func(r *ChatRequest) bool { return r.ID == req.ID }) + 1
 	if pos == 0 {
 		return nil, fmt.Errorf("chat request %q is not in the queue of site %q", req.ID, v.SiteID)
 	}

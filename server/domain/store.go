@@ -45,6 +45,9 @@ type ReadTx interface {
 	// (of every site when siteID is empty), first in first out: by
 	// EnqueueTime, then ID.
 	OpenChatRequests(siteID string) ([]*ChatRequest, error)
+	// QueuePosition is where req stands among the open requests of its
+	// site, in OpenChatRequests' order, from 1; 0 when it is not open.
+	QueuePosition(req *ChatRequest) (int, error)
 	// ActiveChatIDs lists the chats that have not ended.
 	ActiveChatIDs() ([]string, error)
 	// RoutingDecisions lists a site's latest decisions, newest first.

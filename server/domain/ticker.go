@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -23,23 +24,38 @@ type ticker struct {
 }
 
 func newTicker(clock Clock, period time.Duration) *ticker {
+	return newTickerAfter(clock, period, period)
+}
+
+// newTickerAfter ticks first after first, then every period.
+func newTickerAfter(clock Clock, period, first time.Duration) *ticker {
 	t := &ticker{c: make(chan time.Time, 1), clock: clock, period: period}
-	t.arm()
+	t.arm(first)
 	return t
 }
 
-func (t *ticker) arm() {
+// jittered is a first tick somewhere in the second half of period, so that
+// streams opened together (a reconnect storm, a load test) do not all send
+// their keep-alives at the same moment ever after.
+func jittered(period time.Duration) time.Duration {
+	if period < 2 {
+		return period
+	}
+	return period - rand.N(period/2)
+}
+
+func (t *ticker) arm(after time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.done {
 		return
 	}
-	t.timer = t.clock.AfterFunc(t.period, func() {
+	t.timer = t.clock.AfterFunc(after, func() {
 		select {
 		case t.c <- t.clock.Now():
 		default:
 		}
-		t.arm()
+		t.arm(t.period)
 	})
 }
 

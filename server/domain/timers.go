@@ -14,6 +14,7 @@ type timers struct {
 	clock   Clock
 	mu      sync.Mutex
 	pending map[string]Timer
+	peak    int // for shrunk
 	stopped bool
 }
 
@@ -36,11 +37,13 @@ func (ts *timers) at(key string, t time.Time, f func()) {
 		ts.mu.Lock()
 		if ts.pending[key] == timer {
 			delete(ts.pending, key)
+			ts.pending = shrunk(ts.pending, &ts.peak)
 		}
 		ts.mu.Unlock()
 		f()
 	})
 	ts.pending[key] = timer
+	ts.peak = max(ts.peak, len(ts.pending))
 }
 
 func (ts *timers) cancel(key string) {
@@ -49,6 +52,7 @@ func (ts *timers) cancel(key string) {
 	if t := ts.pending[key]; t != nil {
 		t.Stop()
 		delete(ts.pending, key)
+		ts.pending = shrunk(ts.pending, &ts.peak)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/proactivechat/proactivechat/server/domain"
 )
@@ -172,4 +173,37 @@ func TestKeepAlive(t *testing.T) {
 		t.Fatalf("chat keep-alive at %v", u.KeepAlive)
 	}
 	vs.next(t, func(u domain.VisitorUpdate) bool { return !u.KeepAlive.IsZero() })
+}
+
+// TestVisitorKeepAlivesSpreadOut: widget streams opened together do not
+// send their keep-alives together: each one's first comes somewhere in the
+// second half of the interval, then one every interval.
+func TestVisitorKeepAlivesSpreadOut(t *testing.T) {
+	e := newEnv(t, 0)
+	site, _ := e.siteWithAgent(t, 3)
+	const n = 20
+	var streams []*stream[domain.VisitorUpdate]
+	for range n {
+		v := e.newVisitor(t, site.ID)
+		streams = append(streams, e.visit(t, v.ID, "https://shop.example/"))
+	}
+	opened := e.clock.Now()
+	isKeepAlive := func(u domain.VisitorUpdate) bool { return !u.KeepAlive.IsZero() }
+	e.clock.Advance(keepAlive)
+	firsts := map[time.Time]bool{}
+	for i, s := range streams {
+		// The fake clock stamps each keep-alive with its timer's due time.
+		at := s.next(t, isKeepAlive).KeepAlive
+		if since := at.Sub(opened); since <= keepAlive/2 || since > keepAlive {
+			t.Fatalf("stream %d: first keep-alive after %v, want in (%v, %v]", i, since, keepAlive/2, keepAlive)
+		}
+		firsts[at] = true
+		e.clock.Advance(keepAlive)
+		if next := s.next(t, isKeepAlive).KeepAlive; next.Sub(at) != keepAlive {
+			t.Fatalf("stream %d: keep-alives at %v then %v, want %v apart", i, at, next, keepAlive)
+		}
+	}
+	if len(firsts) < 2 {
+		t.Errorf("all %d first keep-alives came at the same time %v", n, firsts)
+	}
 }

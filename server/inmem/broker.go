@@ -3,6 +3,7 @@ package inmem
 
 import (
 	"hash/maphash"
+	"maps"
 	"sync"
 	"sync/atomic"
 
@@ -12,6 +13,10 @@ import (
 // DefaultBuffer is the per-subscriber channel capacity used when NewBroker is
 // given a buffer of zero or less.
 const DefaultBuffer = 256
+
+// shrinkBelow is the number of topics under which a shard's map is not
+// worth copying into a smaller one.
+const shrinkBelow = 256
 
 // shardCount spreads topics over independent locks so that publishers and
 // subscribers of different topics rarely contend.
@@ -38,8 +43,12 @@ type Broker struct {
 type shard struct {
 	mu     sync.Mutex
 	topics map[string]*topic
+	// peak is the most topics held since topics was last copied: a Go map
+	// keeps the room it grew to, so after a crowd has gone the map is
+	// copied into a smaller one (see remove).
+	peak int
 	// Pad to a cache line so neighbouring shards' locks do not share one.
-	_ [64 - 16]byte
+	_ [64 - 24]byte
 }
 
 // topic lists its subscribers in a slice rather than a map because Publish
@@ -78,8 +87,17 @@ func (b *Broker) shard(name string) *shard {
 
 // Subscribe starts receiving events published to name from now on.
 func (b *Broker) Subscribe(name string) domain.Subscription {
+	return b.SubscribeBuffer(name, 0)
+}
+
+// SubscribeBuffer is Subscribe with room for buffer events, or the
+// Broker's buffer when buffer <= 0.
+func (b *Broker) SubscribeBuffer(name string, buffer int) domain.Subscription {
+	if buffer <= 0 {
+		buffer = b.buffer
+	}
 	s := b.shard(name)
-	sub := &subscription{shard: s, topic: name, ch: make(chan any, b.buffer)}
+	sub := &subscription{shard: s, topic: name, ch: make(chan any, buffer)}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -87,6 +105,7 @@ func (b *Broker) Subscribe(name string) domain.Subscription {
 	if t == nil {
 		t = &topic{}
 		s.topics[name] = t
+		s.peak = max(s.peak, len(s.topics))
 	}
 	sub.index = len(t.subs)
 	t.subs = append(t.subs, sub)
@@ -129,6 +148,11 @@ func (s *shard) remove(sub *subscription) {
 	t.subs = t.subs[:last]
 	if len(t.subs) == 0 {
 		delete(s.topics, sub.topic)
+		if n := len(s.topics); s.peak >= shrinkBelow && n <= s.peak/4 {
+			topics := make(map[string]*topic, n) // maps.Clone would keep the room
+			maps.Copy(topics, s.topics)
+			s.topics, s.peak = topics, n
+		}
 	}
 	sub.index = -1
 	close(sub.ch)

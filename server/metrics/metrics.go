@@ -44,6 +44,9 @@ func (h *Histogram) Observe(v float64) {
 // Count is the number of observations.
 func (h *Histogram) Count() uint64 { return h.count.Load() }
 
+// Sum is the sum of the observations.
+func (h *Histogram) Sum() float64 { return math.Float64frombits(h.sum.Load()) }
+
 // Writer writes metric families in the text format.
 type Writer struct {
 	w   io.Writer

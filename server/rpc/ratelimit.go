@@ -222,14 +222,24 @@ func (r *rateLimiter) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // page view, and each send on a Converse stream as a message. A Converse
 // send over the limit ends the stream with ResourceExhausted.
 func (r *rateLimiter) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	// The work is in limit, so that this frame stays small: it sits under
+	// every stream's handler for as long as the stream is open.
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		switch conn.Spec().Procedure {
-		case proactivechatv1connect.VisitorServiceWatchVisitorProcedure,
-			proactivechatv1connect.ChatServiceConverseProcedure:
-			return next(ctx, &limitedConn{StreamingHandlerConn: conn, r: r})
-		}
-		return next(ctx, conn)
+		return next(ctx, r.limit(conn))
 	}
+}
+
+// limit wraps the conn of the streams whose requests are limited. Not
+// inlined: its locals would take room in the caller's frame.
+//
+//go:noinline
+func (r *rateLimiter) limit(conn connect.StreamingHandlerConn) connect.StreamingHandlerConn {
+	switch conn.Spec().Procedure {
+	case proactivechatv1connect.VisitorServiceWatchVisitorProcedure,
+		proactivechatv1connect.ChatServiceConverseProcedure:
+		return &limitedConn{StreamingHandlerConn: conn, r: r}
+	}
+	return conn
 }
 
 // limitedConn checks each request message of a stream as it is received.

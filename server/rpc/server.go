@@ -24,6 +24,9 @@ var ServiceNames = []string{
 func Mount(mux *http.ServeMux, svc *domain.Service, log *slog.Logger, opts ...connect.HandlerOption) {
 	mux.Handle(proactivechatv1connect.NewAdminServiceHandler(&adminServer{svc: svc, log: log}, opts...))
 	mux.Handle(proactivechatv1connect.NewVisitorServiceHandler(&visitorServer{svc: svc, log: log}, opts...))
-	mux.Handle(proactivechatv1connect.NewAgentServiceHandler(&agentServer{svc: svc, log: log}, opts...))
+	agentPath, agent := proactivechatv1connect.NewAgentServiceHandler(&agentServer{svc: svc, log: log}, opts...)
+	mux.Handle(agentPath, agent)
+	// A presence stream's messages wait a little to share writes.
+	mux.Handle(proactivechatv1connect.AgentServiceWatchPresenceProcedure, BatchFlushes(agent, PresenceFlushDelay))
 	mux.Handle(proactivechatv1connect.NewChatServiceHandler(&chatServer{svc: svc, log: log}, opts...))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,11 @@ type agent struct {
 	conn *grpc.ClientConn
 	ag   pb.AgentServiceClient
 	cc   pb.ChatServiceClient
+
+	// online is who the agent's WatchPresence says is on its sites: the
+	// snapshot, then arrivals and departures.
+	presenceMu sync.Mutex
+	online     map[string]struct{}
 }
 
 type agentChat struct {
@@ -93,11 +99,14 @@ func startAgents(ctx context.Context, server string, admin pb.AdminServiceClient
 			}
 			token = sess.GetToken()
 		}
-		conn, err := dial(server, fmt.Sprintf("127.0.254.%d", 1+i%250))
+		// A presence snapshot lists everyone online: with 100,000 visitors
+		// it is far over grpc-go's default 4 MiB limit.
+		conn, err := dial(server, fmt.Sprintf("127.0.254.%d", 1+i%250), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
 		if err != nil {
 			return nil, err
 		}
-		a := &agent{id: id, ctx: withToken(context.Background(), token), conn: conn, ag: pb.NewAgentServiceClient(conn), cc: pb.NewChatServiceClient(conn)}
+		a := &agent{id: id, ctx: withToken(context.Background(), token), conn: conn, ag: pb.NewAgentServiceClient(conn), cc: pb.NewChatServiceClient(conn),
+			online: map[string]struct{}{}}
 		p.agents = append(p.agents, a)
 		ready := make(chan error, 2)
 		go p.watchAgent(a, ready)
@@ -154,19 +163,59 @@ func (p *agentPool) watchAgent(a *agent, ready chan<- error) {
 
 func (p *agentPool) watchPresence(a *agent, ready chan<- error) {
 	s, err := a.ag.WatchPresence(a.ctx, &pb.WatchPresenceRequest{AgentId: a.id})
+	var m *pb.WatchPresenceResponse
 	if err == nil {
-		_, err = s.Recv()
+		m, err = s.Recv()
+	}
+	if err == nil {
+		a.sawPresence(m)
 	}
 	ready <- err
 	if err != nil {
 		return
 	}
 	for {
-		if _, err := s.Recv(); err != nil {
+		m, err := s.Recv()
+		if err != nil {
 			return
 		}
 		p.presenceEvents.Add(1)
+		a.sawPresence(m)
 	}
+}
+
+// sawPresence applies one message of the agent's presence stream to its
+// view of who is online. A snapshot (the first message, or after the
+// server cut a slow stream off) replaces the view.
+func (a *agent) sawPresence(m *pb.WatchPresenceResponse) {
+	a.presenceMu.Lock()
+	defer a.presenceMu.Unlock()
+	switch ev := m.GetEvent().(type) {
+	case *pb.WatchPresenceResponse_Snapshot:
+		clear(a.online)
+		for _, v := range ev.Snapshot.GetVisitors() {
+			a.online[v.GetVisitorId()] = struct{}{}
+		}
+	case *pb.WatchPresenceResponse_Arrived:
+		a.online[ev.Arrived.GetVisitorId()] = struct{}{}
+	case *pb.WatchPresenceResponse_Changed:
+		a.online[ev.Changed.GetVisitorId()] = struct{}{}
+	case *pb.WatchPresenceResponse_Departed:
+		delete(a.online, ev.Departed.GetVisitorId())
+	}
+}
+
+// presenceViews returns how many visitors each agent's presence stream
+// says are online, lowest first.
+func (p *agentPool) presenceViews() []int {
+	var out []int
+	for _, a := range p.agents {
+		a.presenceMu.Lock()
+		out = append(out, len(a.online))
+		a.presenceMu.Unlock()
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (p *agentPool) accept(a *agent, req *pb.ChatRequest) {

@@ -35,22 +35,29 @@ const (
 // dial opens one gRPC connection (exactly one TCP connection: grpc-go keeps
 // one transport per address) to the server from the given loopback source
 // address, as a browser holds its own connection.
-func dial(server, src string) (*grpc.ClientConn, error) {
+func dial(server, src string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	var local *net.TCPAddr
 	if src != "" {
 		local = &net.TCPAddr{IP: net.ParseIP(src)}
 	}
 	d := &net.Dialer{LocalAddr: local, Timeout: 30 * time.Second}
-	return grpc.NewClient("passthrough:///"+server,
+	return grpc.NewClient("passthrough:///"+server, append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 			return d.DialContext(ctx, "tcp", addr)
 		}),
 		// Small buffers: thousands of these live in one process.
-		grpc.WithReadBufferSize(8<<10),
-		grpc.WithWriteBufferSize(8<<10),
+		grpc.WithReadBufferSize(8 << 10),
+		grpc.WithWriteBufferSize(8 << 10),
 		grpc.WithIdleTimeout(0),
-	)
+		// Fixed flow-control windows, as browsers have: without them
+		// grpc-go estimates the bandwidth-delay product by sending the
+		// server a PING whenever data arrives and none is outstanding
+		// (with small messages, about one per message per connection),
+		// and the server spends a read and a flushed write on each.
+		grpc.WithInitialWindowSize(1 << 20),
+		grpc.WithInitialConnWindowSize(1 << 20),
+	}, opts...)...)
 }
 
 // withToken returns ctx carrying token as the bearer credential of every
@@ -136,6 +143,11 @@ type Cmd struct {
 	Phase    string        `json:"phase,omitempty"`
 	// resume: the last event of each chat, which the resumed streams must reach.
 	Targets map[string]uint32 `json:"targets,omitempty"`
+	// mux: hold MuxStreams visitor streams of MuxSite over MuxConns
+	// connections.
+	MuxStreams int    `json:"mux_streams,omitempty"`
+	MuxConns   int    `json:"mux_conns,omitempty"`
+	MuxSite    string `json:"mux_site,omitempty"`
 }
 
 // Progress is a worker's running counts.
@@ -149,6 +161,7 @@ type Progress struct {
 	PageViews  int64 `json:"page_views"`
 	Resumed    int   `json:"resumed"`
 	CaughtUp   int   `json:"caught_up"`
+	MuxHeld    int   `json:"mux_held"`
 	Errors     int64 `json:"errors"`
 }
 
@@ -179,7 +192,9 @@ type Event struct {
 	Chats map[string]string `json:"chats,omitempty"`
 	// messages: acknowledged sends of the phase, and those acknowledged
 	// within its window.
-	Sent  int64  `json:"sent,omitempty"`
-	Acked int64  `json:"acked,omitempty"`
-	Err   string `json:"err,omitempty"`
+	Sent  int64 `json:"sent,omitempty"`
+	Acked int64 `json:"acked,omitempty"`
+	// mux: the streams held.
+	Held int    `json:"held,omitempty"`
+	Err  string `json:"err,omitempty"`
 }

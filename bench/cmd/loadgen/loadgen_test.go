@@ -54,6 +54,30 @@ func TestReportRenders(t *testing.T) {
 	}
 }
 
+func TestReportRendersMuxAndLeave(t *testing.T) {
+	r := &Results{Config: Config{Visitors: 10, Rate: 100, Mode: "both"}, Hists: map[string]*hist.Histogram{}}
+	r.PresenceHold = &PresenceCheck{Expected: 9, ServerOnline: 9, Agents: 2, AgentsMin: 9, AgentsMax: 9, Correct: true}
+	r.Mux = &MuxResult{Streams: 100, Conns: 2, Held: 100, KBPerStream: 20,
+		Presence: &PresenceCheck{Expected: 109, ServerOnline: 109, Agents: 2, AgentsMin: 108, AgentsMax: 109}}
+	r.Leave = &LeaveResult{Seconds: 15, After: MemSample{Goroutines: 17}, GoroutinesByCreator: []string{"main: 1"}}
+	r.Baseline = MemSample{Goroutines: 15}
+	r.finish()
+	var out bytes.Buffer
+	r.printTable(&out)
+	for _, want := range []string{
+		"correct: 9 online on the server, 9–9 in each of 2 agents' views",
+		"multiplexed streams held",
+		"WRONG: 109 online on the server, 108–109",
+		"after every client left",
+		"17 goroutines (15 at start)",
+		"by creator: main: 1.",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestWithToken(t *testing.T) {
 	ctx := context.Background()
 	if got := withToken(ctx, ""); got != ctx || authenticated(got) {

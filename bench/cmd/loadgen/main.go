@@ -44,8 +44,21 @@ type Config struct {
 	MsgSize       int           `json:"msg_size"`
 	Presence      bool          `json:"agents_watch_presence"`
 	FloorDuration time.Duration `json:"floor_duration"`
-	Pin           bool          `json:"pin"`
-	Profile       bool          `json:"profile"`
+	// LaunchTimers puts the browsing visitors on a third site whose
+	// launching criteria match every page but only after BrowseLaunchAfter,
+	// so each held visitor has a launch timer armed (and re-armed by each
+	// page view) that does not fire during the run.
+	LaunchTimers      bool          `json:"browsing_launch_timers"`
+	BrowseLaunchAfter time.Duration `json:"browsing_launch_after,omitempty"`
+	// MuxStreams visitor streams are held over MuxConns connections after
+	// the storm, as behind an L7 proxy; 0 skips that phase.
+	MuxStreams int `json:"mux_streams,omitempty"`
+	MuxConns   int `json:"mux_conns,omitempty"`
+	// Leave: at the end every client leaves, and the server must return
+	// to its idle goroutines and heap.
+	LeaveWait time.Duration `json:"leave_wait"`
+	Pin       bool          `json:"pin"`
+	Profile   bool          `json:"profile"`
 	// ServerGOMAXPROCS, when set, is the server's GOMAXPROCS (pinned to
 	// one CPU, Go's default is 1).
 	ServerGOMAXPROCS int           `json:"server_gomaxprocs,omitempty"`
@@ -77,6 +90,11 @@ func main() {
 	flag.IntVar(&cfg.MsgSize, "size", 64, "message size in bytes")
 	flag.BoolVar(&cfg.Presence, "presence", true, "agents also watch presence (every arrival and page view fans out to them)")
 	flag.DurationVar(&cfg.FloorDuration, "floor-duration", 5*time.Second, "each floor measurement")
+	flag.BoolVar(&cfg.LaunchTimers, "launch-timers", true, "browsing visitors are on a site whose launch criteria match every page after -browse-launch-after, so each has a launch timer armed")
+	flag.DurationVar(&cfg.BrowseLaunchAfter, "browse-launch-after", time.Hour, "the browsing visitors' site's launch_after (with -launch-timers)")
+	flag.IntVar(&cfg.MuxStreams, "mux-streams", 0, "after the storm, hold this many more visitor streams multiplexed over -mux-conns HTTP/2 connections (0: skip)")
+	flag.IntVar(&cfg.MuxConns, "mux-conns", 1000, "connections for -mux-streams")
+	flag.DurationVar(&cfg.LeaveWait, "leave-wait", 90*time.Second, "at the end, how long to wait for the server to notice that every client left (presence grace included)")
 	flag.BoolVar(&cfg.Pin, "pin", true, "pin the server to CPU 1 and the load generator to CPU 0 (taskset)")
 	flag.BoolVar(&cfg.Profile, "profile", true, "take a CPU profile of the server during the closed-loop phase (when its binary has -pprof)")
 	flag.IntVar(&cfg.ServerGOMAXPROCS, "server-gomaxprocs", 0, "GOMAXPROCS of the server (0: Go's default, 1 when pinned to one CPU)")
@@ -157,7 +175,7 @@ func (c *Config) check() error {
 		return fmt.Errorf("-mode must be both, invite or noinvite")
 	case c.Chats > c.Visitors:
 		return fmt.Errorf("-chats (%d) is more than -visitors (%d)", c.Chats, c.Visitors)
-	case c.Visitors+c.Agents+100 > 19900:
+	case c.Visitors+c.Agents+c.MuxConns*min(1, c.MuxStreams)+100 > 19900:
 		return fmt.Errorf("%d visitors and %d agents: one server process holds at most about 19,900 connections (20,000 files)", c.Visitors, c.Agents)
 	case c.PerWorker < 1 || c.PerWorker > 18000:
 		return fmt.Errorf("-per-worker must be 1–18000 (a process may open at most 20,000 files)")
@@ -167,6 +185,12 @@ func (c *Config) check() error {
 		return fmt.Errorf("-rate and -duration must be positive")
 	case c.MsgSize < 48 || c.MsgSize > 4096:
 		return fmt.Errorf("-size must be 48–4096")
+	case c.MuxStreams < 0 || c.MuxStreams > 0 && (c.MuxConns < 1 || c.MuxConns > c.MuxStreams):
+		return fmt.Errorf("-mux-conns must be 1–%d (-mux-streams)", c.MuxStreams)
+	case c.MuxStreams > 0 && c.MuxConns > 8000:
+		return fmt.Errorf("-mux-conns: at most 8,000 (each is a connection of the server's)")
+	case c.LaunchTimers && (c.BrowseLaunchAfter < time.Second || c.BrowseLaunchAfter%time.Second != 0 || c.BrowseLaunchAfter > 24*time.Hour):
+		return fmt.Errorf("-browse-launch-after must be whole seconds, 1s–24h")
 	}
 	if c.Agents*100 < c.Chats {
 		return fmt.Errorf("%d agents take at most %d chats (max_concurrent_chats ≤ 100): raise -agents", c.Agents, c.Agents*100)

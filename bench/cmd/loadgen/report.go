@@ -48,6 +48,95 @@ type PhaseResult struct {
 	MeanCommitMs    float64 `json:"bolt_mean_commit_ms,omitempty"`
 	WriterBusyPct   float64 `json:"bolt_writer_busy_pct,omitempty"`
 	ServerMsgMeanMs float64 `json:"server_send_message_mean_ms,omitempty"`
+	// The server's read and write system calls (/proc/PID/io: sockets and
+	// the bbolt file's pwrites) per message acknowledged in the window.
+	ServerReadsPerMsg  float64 `json:"server_read_syscalls_per_msg,omitempty"`
+	ServerWritesPerMsg float64 `json:"server_write_syscalls_per_msg,omitempty"`
+}
+
+// MemSample is the server's memory and what it holds, from /metrics (after
+// a garbage collection, when the server has pprof) and /proc.
+type MemSample struct {
+	Goroutines     int     `json:"goroutines"`
+	HeapAllocMB    float64 `json:"heap_alloc_mb"`
+	HeapInuseMB    float64 `json:"heap_inuse_mb"`
+	StackMB        float64 `json:"stack_mb"`
+	RSSMB          float64 `json:"rss_mb"`
+	VisitorsOnline int     `json:"visitors_online"`
+	StreamsOpen    int     `json:"streams_open"`
+}
+
+func (r *Results) memSample(m map[string]float64, pid int) MemSample {
+	s := MemSample{
+		Goroutines:     int(m["go_goroutines"]),
+		HeapAllocMB:    round(m["go_memstats_heap_alloc_bytes"]/(1<<20), 1),
+		HeapInuseMB:    round(m["go_memstats_heap_inuse_bytes"]/(1<<20), 1),
+		StackMB:        round(m["go_memstats_stack_inuse_bytes"]/(1<<20), 1),
+		VisitorsOnline: int(sumPrefix(m, "proactivechat_visitors_online{")),
+		StreamsOpen:    int(sumPrefix(m, "proactivechat_streams_open{")),
+	}
+	if p, err := readProc(pid); err == nil {
+		s.RSSMB = round(float64(p.RSSKB)/1024, 1)
+	}
+	return s
+}
+
+// PresenceCheck compares who the server and each agent's presence stream
+// count online with the visitors the load generator holds.
+type PresenceCheck struct {
+	Expected     int     `json:"expected"`
+	ServerOnline int     `json:"server_online"`
+	Agents       int     `json:"agents"`
+	AgentsMin    int     `json:"agents_view_min"`
+	AgentsMax    int     `json:"agents_view_max"`
+	Correct      bool    `json:"correct"`
+	Seconds      float64 `json:"seconds_to_agree"`
+}
+
+func (p *PresenceCheck) String() string {
+	if p == nil {
+		return "n/a"
+	}
+	verdict := "correct"
+	if !p.Correct {
+		verdict = "WRONG"
+	}
+	return fmt.Sprintf("%s: %s online on the server, %s–%s in each of %d agents' views, of %s held (agreed after %.1f s)",
+		verdict, num(float64(p.ServerOnline)), num(float64(p.AgentsMin)), num(float64(p.AgentsMax)), p.Agents, num(float64(p.Expected)), p.Seconds)
+}
+
+// MuxResult is phase 6: streams multiplexed over few connections.
+type MuxResult struct {
+	Streams             int            `json:"streams"`
+	Conns               int            `json:"conns"`
+	Held                int            `json:"held"`
+	OpenSeconds         float64        `json:"open_seconds"`
+	KBPerStream         float64        `json:"server_kb_per_stream"`
+	StackKBPerStream    float64        `json:"server_stack_kb_per_stream"`
+	LiveHeapKBPerStream float64        `json:"server_live_heap_kb_per_stream"`
+	GoroutinesPerStream float64        `json:"goroutines_per_stream"`
+	Presence            *PresenceCheck `json:"presence,omitempty"`
+	GoneSeconds         float64        `json:"gone_seconds"`
+	Before              MemSample      `json:"before"`
+	Held1               MemSample      `json:"held_sample"`
+	After               MemSample      `json:"after"`
+}
+
+// LeaveResult is phase 7: the server once every client has left.
+type LeaveResult struct {
+	Seconds     float64   `json:"seconds"`
+	StreamsOpen int       `json:"streams_open"`
+	After       MemSample `json:"after"`
+	// From the SIGQUIT dump at the very end.
+	GoroutinesByCreator []string `json:"goroutines_by_creator,omitempty"`
+}
+
+func (l *LeaveResult) String(base MemSample) string {
+	if l == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("after %.1f s: %d visitors online, %d streams open, %d goroutines (%d at start), live heap %.1f MB (%.1f MB at start), RSS %.0f MB",
+		l.Seconds, l.After.VisitorsOnline, l.StreamsOpen, l.After.Goroutines, base.Goroutines, l.After.HeapAllocMB, base.HeapAllocMB, l.After.RSSMB)
 }
 
 // Results is everything one run measured; it is written as JSON.
@@ -65,14 +154,18 @@ type Results struct {
 		Held  ProcExport `json:"browsing_streams_held"`
 		Final ProcExport `json:"final"`
 	} `json:"server"`
-	BrowseHeld       int     `json:"browsing_streams_held"`
-	HoldSeconds      float64 `json:"hold_seconds"`
-	MemPerStreamKB   float64 `json:"server_kb_per_held_stream"`
-	ThreadsPerStream float64 `json:"server_threads_per_held_stream"`
-	BackgroundCPUPct float64 `json:"server_background_cpu_pct"`
-	OtherCPUPct      float64 `json:"other_processes_cpu_pct"`
-	VisitorsHeld     int     `json:"visitors_held"`
-	Chatting         int     `json:"chats"`
+	BrowseHeld     int     `json:"browsing_streams_held"`
+	HoldSeconds    float64 `json:"hold_seconds"`
+	MemPerStreamKB float64 `json:"server_kb_per_held_stream"`
+	// After a collection: goroutine stacks and live heap per held stream
+	// (the rest of MemPerStreamKB is the heap's GC headroom and garbage).
+	HoldStackKBPerStream    float64 `json:"server_stack_kb_per_held_stream,omitempty"`
+	HoldLiveHeapKBPerStream float64 `json:"server_live_heap_kb_per_held_stream,omitempty"`
+	ThreadsPerStream        float64 `json:"server_threads_per_held_stream"`
+	BackgroundCPUPct        float64 `json:"server_background_cpu_pct"`
+	OtherCPUPct             float64 `json:"other_processes_cpu_pct"`
+	VisitorsHeld            int     `json:"visitors_held"`
+	Chatting                int     `json:"chats"`
 
 	// From /metrics (go_goroutines) before and after the browsing streams opened.
 	GoroutinesIdle          int      `json:"server_goroutines_idle,omitempty"`
@@ -85,6 +178,12 @@ type Results struct {
 	StreamsAtDump       int      `json:"streams_at_goroutine_dump"`
 	GoroutinesPerStream float64  `json:"goroutines_per_stream"`
 	GoroutinesByCreator []string `json:"goroutines_by_creator"`
+
+	// Baseline is the server just started (after a GC), before any client.
+	Baseline     MemSample      `json:"baseline"`
+	PresenceHold *PresenceCheck `json:"presence_after_hold,omitempty"`
+	Mux          *MuxResult     `json:"mux,omitempty"`
+	Leave        *LeaveResult   `json:"leave,omitempty"`
 
 	OpenLoop   PhaseResult  `json:"open_loop"`
 	ClosedLoop *PhaseResult `json:"closed_loop,omitempty"`
@@ -226,7 +325,8 @@ func (r *Results) finish() {
 	}
 	r.Notes = append(r.Notes,
 		"Server memory per held stream is the growth of the server's RSS (/proc VmRSS) while the browsing visitors' streams opened, divided by their number; it includes the Go heap's GC headroom.",
-		"Goroutines come from the dump the Go runtime prints when the server gets SIGQUIT at the end (GOTRACEBACK=all), with every stream still held (total / streams), and, when the server has /metrics, from go_goroutines before and after the browsing streams opened (per held stream). /proc shows OS threads only.",
+		"Goroutines come from a dump of them all (pprof's goroutine?debug=2) with every stream still held (total / streams), and, when the server has /metrics, from go_goroutines before and after the browsing streams opened (per held stream). /proc shows OS threads only. The dump the Go runtime prints when the server gets SIGQUIT at the very end (GOTRACEBACK=all) counts what is left once every client has gone.",
+		"Heap figures are read after a forced garbage collection (pprof's heap?gc=1), so they are live objects.",
 		"Latencies of the open-loop phase count from each message's scheduled send time, not from when the client got round to sending it.")
 }
 
@@ -285,6 +385,9 @@ func (r *Results) printTable(out io.Writer) {
 	row("visitors held", fmt.Sprintf("%s streams, one connection each", num(float64(r.VisitorsHeld))), "", "")
 	row("  and agent streams", fmt.Sprintf("%d (WatchAgent, WatchPresence, WatchChat)", r.StreamsAtDump-r.Config.Visitors), "", "")
 	row("server memory per held stream", fmt.Sprintf("%.1f KB (RSS %.0f → %.0f MB for %s streams)", r.MemPerStreamKB, r.Server.Idle.RSSMB, r.Server.Held.RSSMB, num(float64(r.BrowseHeld))), "", "")
+	if r.HoldLiveHeapKBPerStream > 0 {
+		row("  of which, after a GC", fmt.Sprintf("stacks %.1f KB, live heap %.1f KB; the rest is GC headroom", r.HoldStackKBPerStream, r.HoldLiveHeapKBPerStream), "", "")
+	}
 	g := "n/a"
 	if r.Goroutines > 0 {
 		g = fmt.Sprintf("%.2f (%s goroutines / %s streams; %d OS threads)", r.GoroutinesPerStream, num(float64(r.Goroutines)), num(float64(r.StreamsAtDump)), r.Server.Final.Threads)
@@ -295,6 +398,21 @@ func (r *Results) printTable(out io.Writer) {
 		row("", g, "", "")
 	} else {
 		row("goroutines per stream", g, "", "")
+	}
+	if r.PresenceHold != nil {
+		row("presence, browsing visitors held", r.PresenceHold.String(), "", "")
+	}
+	if mx := r.Mux; mx != nil {
+		row("multiplexed streams held", fmt.Sprintf("%s of %s over %s connections, opened in %.1f s", num(float64(mx.Held)), num(float64(mx.Streams)), num(float64(mx.Conns)), mx.OpenSeconds), "", "")
+		row("  server memory per stream", fmt.Sprintf("%.1f KB (RSS %.0f → %.0f MB); stacks %.1f KB, live heap %.1f KB", mx.KBPerStream, mx.Before.RSSMB, mx.Held1.RSSMB,
+			mx.StackKBPerStream, mx.LiveHeapKBPerStream), "", "")
+		row("  goroutines per stream", fmt.Sprintf("%.2f", mx.GoroutinesPerStream), "", "")
+		if mx.Presence != nil {
+			row("  presence", mx.Presence.String(), "", "")
+		}
+		row("  after they left", fmt.Sprintf("%.1f s: %s visitors online (%s before), %s goroutines (%s before), live heap %.0f MB (%.0f MB before)",
+			mx.GoneSeconds, num(float64(mx.After.VisitorsOnline)), num(float64(mx.Before.VisitorsOnline)), num(float64(mx.After.Goroutines)), num(float64(mx.Before.Goroutines)),
+			mx.After.HeapAllocMB, mx.Before.HeapAllocMB), "", "")
 	}
 	var echoRT, boltPut, boltBatch, echoP50, echoCPU, boltP50 string
 	if e := r.Floor.Echo; e != nil {
@@ -330,6 +448,10 @@ func (r *Results) printTable(out io.Writer) {
 	}
 	row("server CPU (of one core)", cpu, echoCPU, ratio("server_cpu_per_msg / echo_server_cpu_per_round_trip", "×"))
 	row("  background (browsing only)", fmt.Sprintf("%.0f%%", r.BackgroundCPUPct), "", "")
+	if c := r.ClosedLoop; c != nil && c.ServerWritesPerMsg > 0 {
+		row("server syscalls per message", fmt.Sprintf("closed loop %.1f writes, %.1f reads; open loop %.1f writes, %.1f reads",
+			c.ServerWritesPerMsg, c.ServerReadsPerMsg, r.OpenLoop.ServerWritesPerMsg, r.OpenLoop.ServerReadsPerMsg), "sockets and bbolt pwrites (/proc/PID/io)", "")
+	}
 	lg := fmt.Sprintf("open loop %.0f%%", r.OpenLoop.LoadgenCPUPct)
 	if c := r.ClosedLoop; c != nil {
 		lg += fmt.Sprintf("; closed %.0f%%", c.LoadgenCPUPct)
@@ -340,6 +462,9 @@ func (r *Results) printTable(out io.Writer) {
 		oth += fmt.Sprintf("; open loop %.0f%%, closed %.0f%%", r.OpenLoop.OtherCPUPct, c.OtherCPUPct)
 	}
 	row("other processes' CPU (of one core)", oth, "should be ~0 for clean figures", "")
+	if l := r.Leave; l != nil {
+		row("after every client left", l.String(r.Baseline), "", "")
+	}
 	if c := r.ClosedLoop; c != nil && c.CommitsPerS > 0 {
 		row("bbolt writer, closed loop", fmt.Sprintf("%s commits/s, %.1f updates each, %.2f ms per commit, busy %.0f%%",
 			num(c.CommitsPerS), c.MeanBatch, c.MeanCommitMs, c.WriterBusyPct), fmt.Sprintf("server's SendMessage mean %s ms", ms(c.ServerMsgMeanMs)), "")
@@ -348,6 +473,9 @@ func (r *Results) printTable(out io.Writer) {
 	errs := r.Counts["visitor_errors"] + r.Counts["agent_errors"]
 	fmt.Fprintf(out, "\n%s page views, %s presence events to agents, %s alerts, %s errors. µs/msg is net of the background.\n",
 		num(float64(r.Counts["page_views"])), num(float64(r.Counts["presence_events_to_agents"])), num(float64(r.Counts["alerts"])), num(float64(errs)))
+	if l := r.Leave; l != nil && len(l.GoroutinesByCreator) > 0 {
+		fmt.Fprintf(out, "Goroutines left after every client left, by creator: %s.\n", strings.Join(l.GoroutinesByCreator, "; "))
+	}
 	for _, e := range r.FirstErrors {
 		fmt.Fprintln(out, "  error:", e)
 	}

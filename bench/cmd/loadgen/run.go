@@ -103,6 +103,12 @@ func run(cfg Config) error {
 		}
 	}()
 	logf("server pid %d on %s", srv.pid, srv.addr)
+	// What the server holds before anyone connects: at the end, once every
+	// client has left, it should be back here.
+	srv.gc()
+	if m, err := srv.metrics(); err == nil {
+		res.Baseline = res.memSample(m, srv.pid)
+	}
 	// The admin calls carry the API key; each agent and each visitor gets
 	// its own credential (startAgents, the workers).
 	ctx := withToken(context.Background(), apiKey)
@@ -118,7 +124,7 @@ func run(cfg Config) error {
 		return err
 	}
 	var siteIDs []string
-	for _, k := range []string{kindInvite, kindNoInvite} {
+	for _, k := range []string{kindInvite, kindNoInvite, kindBrowse} {
 		if id, ok := sites[k]; ok {
 			siteIDs = append(siteIDs, id)
 		}
@@ -160,7 +166,10 @@ func run(cfg Config) error {
 		p := VisitorPlan{Index: i, Src: sourceAddr(w, local)}
 		if i < browse {
 			p.Kind = kindBrowse
-			p.Site = siteIDs[i%len(siteIDs)]
+			p.Site = sites[kindBrowse]
+			if p.Site == "" {
+				p.Site = siteIDs[i%len(siteIDs)]
+			}
 			holdPlans[w] = append(holdPlans[w], p)
 			continue
 		}
@@ -232,6 +241,20 @@ func run(cfg Config) error {
 	}
 	logf("  %d streams held in %.1f s: server RSS %d → %d MB (%.1f KB per stream), %d connections open",
 		heldN, res.HoldSeconds, idle.RSSKB/1024, held.RSSKB/1024, res.MemPerStreamKB, held.FDs)
+	if cfg.Presence {
+		res.PresenceHold = checkPresence(srv, agents, heldN, 30*time.Second)
+		logf("  presence: %s", res.PresenceHold)
+	}
+	// What the RSS is made of: stacks and live heap, after a collection.
+	if srv.pprof != "" && heldN > 0 {
+		srv.gc()
+		if m, err := srv.metrics(); err == nil {
+			s := res.memSample(m, srv.pid)
+			res.HoldStackKBPerStream = round((s.StackMB-res.Baseline.StackMB)*1024/float64(heldN), 1)
+			res.HoldLiveHeapKBPerStream = round((s.HeapAllocMB-res.Baseline.HeapAllocMB)*1024/float64(heldN), 1)
+			logf("  of which stacks %.1f KB and live heap %.1f KB per stream", res.HoldStackKBPerStream, res.HoldLiveHeapKBPerStream)
+		}
+	}
 
 	// 2. The chat cohort lands and goes through the flows.
 	logf("phase 2: %d visitors land on a help page over %v; launch after %v; %s", cfg.Chats, cfg.Ramp, cfg.LaunchAfter, cfg.Mode)
@@ -272,6 +295,7 @@ func run(cfg Config) error {
 		l0 := selfCPU() + ws.cpu()
 		b0 := systemBusy()
 		m0, _ := srv.metrics()
+		r0, w0 := procIO(srv.pid)
 		var prof chan []string
 		if name == "M" && cfg.Profile && srv.pprof != "" && d >= 2*time.Second {
 			prof = make(chan []string, 1)
@@ -288,6 +312,7 @@ func run(cfg Config) error {
 		l1 := selfCPU() + ws.cpu()
 		b1 := systemBusy()
 		m1, _ := srv.metrics()
+		r1, w1 := procIO(srv.pid)
 		if prof != nil {
 			res.ProfileTop = <-prof
 		}
@@ -323,6 +348,8 @@ func run(cfg Config) error {
 		pr.LoadgenCPUPct = pct(l1-l0, d)
 		pr.OtherCPUPct = max(0, pct(b1-b0-(s1-s0)-(l1-l0), d))
 		if pr.AckedInWindow > 0 {
+			pr.ServerReadsPerMsg = round(float64(r1-r0)/float64(pr.AckedInWindow), 1)
+			pr.ServerWritesPerMsg = round(float64(w1-w0)/float64(pr.AckedInWindow), 1)
 			pr.ServerCPUUsPerMsg = float64((s1 - s0).Microseconds()) / float64(pr.AckedInWindow)
 			net := s1 - s0 - time.Duration(float64(d)*res.BackgroundCPUPct/100)
 			pr.ServerCPUUsPerMsgNet = float64(net.Microseconds()) / float64(pr.AckedInWindow)
@@ -360,6 +387,11 @@ func run(cfg Config) error {
 	}
 	logf("  storm over in %.2f s", time.Since(stormStart).Seconds())
 	time.Sleep(2 * time.Second)
+	if cfg.MuxStreams > 0 {
+		if err := runMux(cfg, res, srv, ws, agents, sites[kindBrowse], siteIDs); err != nil {
+			return err
+		}
+	}
 	final, err := readProc(srv.pid)
 	if err != nil {
 		return err
@@ -382,21 +414,43 @@ func run(cfg Config) error {
 	}
 	res.collect(cfg, reports, agents, stormStart)
 
-	// Goroutines, from the dump SIGQUIT makes the server print as it exits.
+	// Goroutines with every stream held, from a dump of them all.
 	res.StreamsAtDump = cfg.Visitors + cfg.Agents + res.Chatting
 	if cfg.Presence {
 		res.StreamsAtDump += cfg.Agents
 	}
-	total, by, err := srv.goroutineDump()
-	serverAlive = false
-	if err != nil {
-		res.Notes = append(res.Notes, "goroutine dump failed: "+err.Error())
-	} else {
+	dumped := false
+	if total, by, ok, err := srv.liveGoroutineDump(); ok && err == nil {
+		dumped = true
 		res.Goroutines = total
 		res.GoroutinesByCreator = topN(by, 6)
-		if res.StreamsAtDump > 0 {
-			res.GoroutinesPerStream = float64(total) / float64(res.StreamsAtDump)
-		}
+		res.GoroutinesPerStream = float64(total) / float64(res.StreamsAtDump)
+	}
+
+	// 7. Everyone leaves: the server must let go of what they held.
+	logf("phase 7: every client leaves; waiting for the server to notice (presence grace included)")
+	if _, err := ws.all(func(int) Cmd { return Cmd{Op: "drop"} }, time.Minute); err != nil {
+		return err
+	}
+	agents.close()
+	res.Leave = leave(srv, cfg.LeaveWait)
+	logf("  %s", res.Leave.String(res.Baseline))
+
+	// Goroutines left, from the dump SIGQUIT makes the server print as it
+	// exits (the only dump a server without pprof gives: then it counts
+	// what is left, not what the streams held).
+	total, by, err := srv.goroutineDump()
+	serverAlive = false
+	switch {
+	case err != nil:
+		res.Notes = append(res.Notes, "goroutine dump failed: "+err.Error())
+	case dumped:
+		res.Leave.GoroutinesByCreator = topN(by, 6)
+	default:
+		res.Goroutines = total
+		res.GoroutinesByCreator = topN(by, 6)
+		res.GoroutinesPerStream = float64(total) / float64(res.StreamsAtDump)
+		res.Notes = append(res.Notes, "the server has no pprof: goroutines by creator were counted after every client left")
 	}
 	res.finish()
 	res.printTable(os.Stdout)
@@ -435,6 +489,17 @@ func createSites(ctx context.Context, admin pb.AdminServiceClient, cfg Config) (
 			return nil, err
 		}
 	}
+	if cfg.LaunchTimers {
+		resp, err := admin.CreateSite(ctx, &pb.CreateSiteRequest{Name: "Bench browse", AllowedOrigins: []string{"https://shop.example"},
+			ProactiveChat: &pb.ProactiveChatSettings{
+				Enabled: true, Mode: pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITHOUT_INVITE,
+				LaunchAfterSeconds: uint32(cfg.BrowseLaunchAfter / time.Second), // every page, but not during the run
+			}})
+		if err != nil {
+			return nil, fmt.Errorf("CreateSite: %w", err)
+		}
+		sites[kindBrowse] = resp.GetSite().GetId()
+	}
 	return sites, nil
 }
 
@@ -461,4 +526,132 @@ func waitQuiet(limit time.Duration) {
 		}
 		logf("waiting for the machine to be idle: %.0f%% of a core busy", busy)
 	}
+}
+
+// checkPresence waits until the server counts want visitors online and
+// every agent's presence stream agrees, or until timeout.
+func checkPresence(srv *serverProc, agents *agentPool, want int, timeout time.Duration) *PresenceCheck {
+	pc := &PresenceCheck{Expected: want}
+	start := time.Now()
+	for {
+		if m, err := srv.metrics(); err == nil {
+			pc.ServerOnline = int(sumPrefix(m, "proactivechat_visitors_online{"))
+		}
+		views := agents.presenceViews()
+		if len(views) > 0 {
+			pc.AgentsMin, pc.AgentsMax = views[0], views[len(views)-1]
+		}
+		pc.Agents = len(views)
+		pc.Correct = pc.ServerOnline == want && (len(views) == 0 || pc.AgentsMin == want && pc.AgentsMax == want)
+		pc.Seconds = round(time.Since(start).Seconds(), 1)
+		if pc.Correct || time.Since(start) > timeout {
+			return pc
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// runMux is phase 6: -mux-streams more visitor streams over -mux-conns
+// connections, as an L7 proxy in front of the server would carry them;
+// then they go, and the server must return to where it was.
+func runMux(cfg Config, res *Results, srv *serverProc, ws workerSet, agents *agentPool, site string, siteIDs []string) error {
+	if site == "" {
+		site = siteIDs[0]
+	}
+	mx := &MuxResult{Streams: cfg.MuxStreams, Conns: cfg.MuxConns}
+	res.Mux = mx
+	logf("phase 6: %d more visitor streams over %d HTTP/2 connections, as behind an L7 proxy", cfg.MuxStreams, cfg.MuxConns)
+	m0, err := srv.metrics()
+	if err != nil {
+		return err
+	}
+	online0 := int(sumPrefix(m0, "proactivechat_visitors_online{"))
+	p0, _ := readProc(srv.pid)
+	srv.gc()
+	m0gc, _ := srv.metrics()
+	mx.Before = res.memSample(m0gc, srv.pid)
+	mx.Before.RSSMB = round(float64(p0.RSSKB)/1024, 1)
+	n := len(ws)
+	t := time.Now()
+	done, err := ws.all(func(i int) Cmd {
+		return Cmd{Op: "mux", MuxSite: site, MuxStreams: cfg.MuxStreams/n + btoi(i < cfg.MuxStreams%n), MuxConns: cfg.MuxConns/n + btoi(i < cfg.MuxConns%n)}
+	}, 30*time.Minute)
+	if err != nil {
+		return err
+	}
+	mx.OpenSeconds = round(time.Since(t).Seconds(), 1)
+	for _, e := range done {
+		mx.Held += e.Held
+	}
+	logf("  %d streams held in %.1f s", mx.Held, mx.OpenSeconds)
+	if cfg.Presence {
+		mx.Presence = checkPresence(srv, agents, online0+mx.Held, 2*time.Minute)
+		logf("  presence: %s", mx.Presence)
+	}
+	time.Sleep(2 * time.Second)
+	p1, _ := readProc(srv.pid)
+	m1, _ := srv.metrics()
+	srv.gc()
+	m1gc, _ := srv.metrics()
+	mx.Held1 = res.memSample(m1gc, srv.pid)
+	mx.Held1.RSSMB = round(float64(p1.RSSKB)/1024, 1)
+	if mx.Held > 0 {
+		k := float64(mx.Held)
+		mx.KBPerStream = round(float64(p1.RSSKB-p0.RSSKB)/k, 1)
+		mx.GoroutinesPerStream = round((m1["go_goroutines"]-m0["go_goroutines"])/k, 2)
+		mx.StackKBPerStream = round((m1gc["go_memstats_stack_inuse_bytes"]-m0gc["go_memstats_stack_inuse_bytes"])/1024/k, 1)
+		mx.LiveHeapKBPerStream = round((m1gc["go_memstats_heap_alloc_bytes"]-m0gc["go_memstats_heap_alloc_bytes"])/1024/k, 1)
+	}
+	logf("  server RSS %.0f → %.0f MB: %.1f KB per stream (stacks %.1f KB, live heap %.1f KB), %.2f goroutines per stream",
+		mx.Before.RSSMB, mx.Held1.RSSMB, mx.KBPerStream, mx.StackKBPerStream, mx.LiveHeapKBPerStream, mx.GoroutinesPerStream)
+
+	// They go: the server must count them gone after the presence grace,
+	// and let go of their goroutines and memory.
+	if _, err := ws.all(func(int) Cmd { return Cmd{Op: "mux-drop"} }, 5*time.Minute); err != nil {
+		return err
+	}
+	t = time.Now()
+	for time.Since(t) < cfg.LeaveWait {
+		m, err := srv.metrics()
+		if err == nil && int(sumPrefix(m, "proactivechat_visitors_online{")) <= online0 && m["go_goroutines"] <= m0["go_goroutines"]+5 {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	mx.GoneSeconds = round(time.Since(t).Seconds(), 1)
+	srv.gc()
+	m2, _ := srv.metrics()
+	mx.After = res.memSample(m2, srv.pid)
+	logf("  gone after %.1f s: %d visitors online (%d before), %d goroutines (%d before), live heap %.0f MB (%.0f MB before)",
+		mx.GoneSeconds, mx.After.VisitorsOnline, mx.Before.VisitorsOnline, mx.After.Goroutines, mx.Before.Goroutines, mx.After.HeapAllocMB, mx.Before.HeapAllocMB)
+	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// leave waits until the server has no visitor online and no stream open
+// (every client closed its connections), collects garbage and samples it.
+func leave(srv *serverProc, wait time.Duration) *LeaveResult {
+	lr := &LeaveResult{}
+	t := time.Now()
+	for time.Since(t) < wait {
+		m, err := srv.metrics()
+		if err == nil && sumPrefix(m, "proactivechat_visitors_online{") == 0 && sumPrefix(m, "proactivechat_streams_open{") == 0 {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	lr.Seconds = round(time.Since(t).Seconds(), 1)
+	time.Sleep(time.Second) // the last departures' writes
+	srv.gc()
+	if m, err := srv.metrics(); err == nil {
+		lr.After = (&Results{}).memSample(m, srv.pid)
+		lr.StreamsOpen = int(sumPrefix(m, "proactivechat_streams_open{"))
+	}
+	return lr
 }

@@ -182,6 +182,28 @@ func (s *serverProc) goroutineDump() (total int, byCreator map[string]int, err e
 		return 0, nil, err
 	}
 	defer f.Close()
+	return parseGoroutineDump(f)
+}
+
+// liveGoroutineDump is goroutineDump from pprof (debug=2 has the same
+// format), with the server still running; ok is false without pprof.
+func (s *serverProc) liveGoroutineDump() (total int, byCreator map[string]int, ok bool, err error) {
+	if s.pprof == "" {
+		return 0, nil, false, nil
+	}
+	client := &http.Client{Timeout: time.Minute}
+	resp, err := client.Get("http://" + s.pprof + "/debug/pprof/goroutine?debug=2")
+	if err != nil {
+		return 0, nil, true, err
+	}
+	defer resp.Body.Close()
+	total, byCreator, err = parseGoroutineDump(resp.Body)
+	return total, byCreator, true, err
+}
+
+// parseGoroutineDump counts the goroutines of a Go traceback dump, by the
+// function that created them.
+func parseGoroutineDump(f io.Reader) (total int, byCreator map[string]int, err error) {
 	header := regexp.MustCompile(`^goroutine \d+ .*\[`)
 	byCreator = map[string]int{}
 	sc := bufio.NewScanner(f)
@@ -385,4 +407,57 @@ func systemBusy() time.Duration {
 		busy += v
 	}
 	return time.Duration(busy) * time.Second / clockTick
+}
+
+// gc makes the server collect garbage now, through pprof's heap endpoint
+// (which collects before it writes the profile), so that the heap figures
+// read next are its live objects. Without pprof it does nothing.
+func (s *serverProc) gc() {
+	if s.pprof == "" {
+		return
+	}
+	client := &http.Client{Timeout: time.Minute}
+	// Twice: what sync.Pools hold survives one collection.
+	for range 2 {
+		resp, err := client.Get("http://" + s.pprof + "/debug/pprof/heap?gc=1")
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// procIO returns how many read and write system calls the process made
+// (/proc/PID/io syscr and syscw: sockets and files alike).
+func procIO(pid int) (reads, writes int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
+}
+
+// sumPrefix adds up the samples whose name (with labels) starts with prefix.
+func sumPrefix(m map[string]float64, prefix string) float64 {
+	var t float64
+	for k, v := range m {
+		if strings.HasPrefix(k, prefix) {
+			t += v
+		}
+	}
+	return t
 }

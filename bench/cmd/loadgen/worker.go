@@ -38,6 +38,11 @@ type worker struct {
 
 	held, invited, submitted, chatting, resumed, caughtUp atomic.Int64
 	sent, sendErrors, pageViews, errors, replayed         atomic.Int64
+	muxHeld                                               atomic.Int64
+
+	// The multiplexed visitors' connections, and the end of their calls.
+	muxConns  []*grpc.ClientConn
+	muxCancel context.CancelFunc
 
 	stopping atomic.Bool
 	// Storm results (unix ns), under mu.
@@ -103,6 +108,10 @@ func runWorker(id int) error {
 			go w.drop()
 		case "resume":
 			go w.resume(c.Targets)
+		case "mux":
+			go w.mux(c)
+		case "mux-drop":
+			go w.muxDrop()
 		case "report":
 			w.stopping.Store(true)
 			r := w.report()
@@ -149,7 +158,7 @@ func (w *worker) progress() Progress {
 		Held: int(w.held.Load()), Invited: int(w.invited.Load()), Submitted: int(w.submitted.Load()),
 		Chatting: int(w.chatting.Load()), Sent: w.sent.Load(), SendErrors: w.sendErrors.Load(),
 		PageViews: w.pageViews.Load(), Resumed: int(w.resumed.Load()), CaughtUp: int(w.caughtUp.Load()),
-		Errors: w.errors.Load(),
+		MuxHeld: int(w.muxHeld.Load()), Errors: w.errors.Load(),
 	}
 }
 
@@ -592,5 +601,88 @@ func (w *worker) resume(targets map[string]uint32) {
 	w.mu.Lock()
 	w.resumedAll, w.caughtUpAll = resumedAll, time.Now().UnixNano()
 	w.mu.Unlock()
+	w.emit(Event{Op: "done"})
+}
+
+// mux holds c.MuxStreams visitor streams over c.MuxConns connections, as an
+// L7 proxy in front of the server would: each visitor starts its session
+// and opens its stream on a product page (so its launch timer is armed, on
+// a site with -launch-timers), then only listens. At most 256 open at a
+// time; done once every stream has its first state.
+func (w *worker) mux(c Cmd) {
+	ctx, cancel := context.WithCancel(context.Background())
+	conns := make([]*grpc.ClientConn, c.MuxConns)
+	for i := range conns {
+		conn, err := dial(w.cfg.Server, sourceAddr(w.id, 100_000+i))
+		if err != nil {
+			w.fail("dial: %v", err)
+			cancel()
+			w.emit(Event{Op: "done"})
+			return
+		}
+		conns[i] = conn
+	}
+	w.mu.Lock()
+	w.muxConns, w.muxCancel = conns, cancel
+	w.mu.Unlock()
+	sem := make(chan struct{}, 256)
+	var wg sync.WaitGroup
+	for i := range c.MuxStreams {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			first := true
+			defer func() {
+				if first {
+					<-sem
+					wg.Done()
+				}
+			}()
+			vc := pb.NewVisitorServiceClient(conns[i%len(conns)])
+			sess, err := vc.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{SiteId: c.MuxSite})
+			if err != nil {
+				w.fail("mux StartVisitorSession: %v", err)
+				return
+			}
+			auth := withToken(ctx, sess.GetToken())
+			stream, err := vc.WatchVisitor(auth, &pb.WatchVisitorRequest{VisitorId: sess.GetVisitor().GetId(),
+				PageUrl: productPrefix + fmt.Sprint(i%500), PageTitle: "Product"})
+			if err != nil {
+				w.fail("mux WatchVisitor: %v", err)
+				return
+			}
+			for {
+				if _, err := stream.Recv(); err != nil {
+					if ctx.Err() == nil {
+						w.fail("mux visitor stream ended: %v", err)
+					}
+					return
+				}
+				if first {
+					first = false
+					w.muxHeld.Add(1)
+					<-sem
+					wg.Done()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	w.emit(Event{Op: "done", Held: int(w.muxHeld.Load())})
+}
+
+// muxDrop closes the multiplexed visitors' connections.
+func (w *worker) muxDrop() {
+	w.mu.Lock()
+	conns, cancel := w.muxConns, w.muxCancel
+	w.muxConns, w.muxCancel = nil, nil
+	w.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	w.muxHeld.Store(0)
 	w.emit(Event{Op: "done"})
 }

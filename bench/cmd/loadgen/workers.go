@@ -114,6 +114,7 @@ func (ws workerSet) progress() Progress {
 		p.PageViews += q.PageViews
 		p.Resumed += q.Resumed
 		p.CaughtUp += q.CaughtUp
+		p.MuxHeld += q.MuxHeld
 		p.Errors += q.Errors
 	}
 	return p
