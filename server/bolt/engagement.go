@@ -49,8 +49,6 @@ func (r *readTx) ChatRequest(id string) (*domain.ChatRequest, error) {
 	return c, err
 }
 
-// OpenChatRequests reads the open requests index: one site's range of it,
-// or all of it when siteID is empty.
 // QueuePosition counts the index keys before req's, without reading the
 // requests: a waiting visitor's position is read again whenever its queue
 // moves, so reading the whole queue each time would cost the square of its
@@ -90,6 +88,8 @@ func (r *readTx) QueuePosition(req *domain.ChatRequest) (int, error) {
 	return 0, nil
 }
 
+// OpenChatRequests reads the open requests index: one site's range of it,
+// or all of it when siteID is empty.
 func (r *readTx) OpenChatRequests(siteID string) ([]*domain.ChatRequest, error) {
 	if err := checkID("site id", siteID); err != nil {
 		return nil, err

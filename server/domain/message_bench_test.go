@@ -56,6 +56,25 @@ func benchSendMessage(b *testing.B, chats int) {
 		b.Fatal(err)
 	}
 	var delivered, visitorGot atomic.Int64
+	notify := make(chan struct{}, 1)
+	deliver := func() {
+		delivered.Add(1)
+		select {
+		case notify <- struct{}{}:
+		default:
+		}
+	}
+	// waitDelivered waits until want events reached the streams, or 10 s.
+	waitDelivered := func(want int64) {
+		timeout := time.After(10 * time.Second)
+		for delivered.Load() < want {
+			select {
+			case <-notify:
+			case <-timeout:
+				return
+			}
+		}
+	}
 	type chat struct{ id, visitor string }
 	all := make([]chat, chats)
 	for i := range all {
@@ -79,8 +98,8 @@ func benchSendMessage(b *testing.B, chats int) {
 			case u.State != nil:
 				once.Do(func() { close(ready) })
 			case u.Event != nil:
-				delivered.Add(1)
 				visitorGot.Add(1)
+				deliver()
 			}
 			return nil
 		})
@@ -91,13 +110,13 @@ func benchSendMessage(b *testing.B, chats int) {
 		}
 		go svc.WatchChat(ctx, c.ID, 0, func(u domain.ChatUpdate) error {
 			if u.Event != nil {
-				delivered.Add(1)
+				deliver()
 			}
 			return nil
 		})
 		all[i] = chat{c.ID, v.ID}
 	}
-	time.Sleep(100 * time.Millisecond) // the streams have caught up
+	waitDelivered(int64(2 * chats)) // each chat's start reached both its streams
 	commits0, batch0 := store.BatchSize().Count(), store.BatchSize().Sum()
 	delivered.Store(0)
 	var next atomic.Int64
@@ -120,9 +139,7 @@ func benchSendMessage(b *testing.B, chats int) {
 	b.StopTimer()
 	// Every message reaches both streams.
 	want := int64(2 * b.N)
-	for deadline := time.Now().Add(10 * time.Second); delivered.Load() < want && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	waitDelivered(want)
 	if got := delivered.Load(); got != want {
 		b.Fatalf("%d events delivered to the streams (%d to visitors), want %d", got, visitorGot.Load(), want)
 	}

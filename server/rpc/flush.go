@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/proactivechat/proactivechat/server/domain"
 )
 
 // PresenceFlushDelay is how long the messages of a WatchPresence stream may
@@ -20,15 +22,16 @@ const PresenceFlushDelay = 20 * time.Millisecond
 // one waits until delay after the first message still unwritten, so
 // messages are late by delay at most and a busy stream writes at most
 // once per delay. Messages still buffered when the handler returns are
-// written by the server then, as usual.
-func BatchFlushes(h http.Handler, delay time.Duration) http.Handler {
+// written by the server then, as usual. clock runs the delays (the system
+// clock in production: a write must not wait for a test's fake time).
+func BatchFlushes(h http.Handler, delay time.Duration, clock domain.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, ok := w.(http.Flusher)
 		if !ok {
 			h.ServeHTTP(w, r)
 			return
 		}
-		bw := &batchingWriter{ResponseWriter: w, flusher: f, delay: delay}
+		bw := &batchingWriter{ResponseWriter: w, flusher: f, delay: delay, clock: clock}
 		defer bw.stop()
 		h.ServeHTTP(bw, r)
 	})
@@ -40,12 +43,13 @@ type batchingWriter struct {
 	http.ResponseWriter
 	flusher http.Flusher
 	delay   time.Duration
+	clock   domain.Clock
 
 	mu      sync.Mutex
 	started bool // the first flush, with the headers, is done
 	pending bool // a flush is due when timer fires
 	done    bool // the handler returned: the server writes what is left
-	timer   *time.Timer
+	timer   domain.Timer
 }
 
 func (b *batchingWriter) WriteHeader(code int) {
@@ -70,11 +74,7 @@ func (b *batchingWriter) Flush() {
 		b.flusher.Flush()
 	default:
 		b.pending = true
-		if b.timer == nil {
-			b.timer = time.AfterFunc(b.delay, b.flushNow)
-		} else {
-			b.timer.Reset(b.delay)
-		}
+		b.timer = b.clock.AfterFunc(b.delay, b.flushNow)
 	}
 }
 

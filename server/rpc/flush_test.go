@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proactivechat/proactivechat/server/fakeclock"
 	"github.com/proactivechat/proactivechat/server/rpc"
 )
 
@@ -41,49 +42,47 @@ func (f *flushRecorder) got() []string {
 
 func TestBatchFlushes(t *testing.T) {
 	const delay = 50 * time.Millisecond
+	clock := fakeclock.New(time.Date(2030, 1, 2, 9, 0, 0, 0, time.UTC))
 	rec := &flushRecorder{ResponseRecorder: httptest.NewRecorder()}
 	step := make(chan struct{})
+	wrote := make(chan struct{})
 	h := rpc.BatchFlushes(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := w.(http.Flusher)
 		f.Flush() // the headers: at once
+		wrote <- struct{}{}
 		<-step
 		for _, m := range []string{"a", "b", "c"} {
 			w.Write([]byte(m))
 			f.Flush()
 		}
+		wrote <- struct{}{}
 		<-step
 		w.Write([]byte("d"))
 		f.Flush() // not yet written when the handler returns
-	}), delay)
+	}), delay, clock)
 	done := make(chan struct{})
 	go func() {
 		h.ServeHTTP(rec, httptest.NewRequest("POST", "/", nil))
 		close(done)
 	}()
 
-	waitFor := func(n int) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for len(rec.got()) < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("flushes %q, want %d", rec.got(), n)
-			}
-			time.Sleep(time.Millisecond)
-		}
+	<-wrote
+	if got := rec.got(); len(got) != 1 || got[0] != "" {
+		t.Fatalf("flushes %q, want the headers at once", got)
 	}
-	waitFor(1)
-	start := time.Now()
 	step <- struct{}{}
-	waitFor(2)
-	if waited := time.Since(start); waited < delay {
-		t.Errorf("the batch was written after %v, before the delay of %v", waited, delay)
+	<-wrote
+	clock.Advance(delay - time.Millisecond)
+	if got := rec.got(); len(got) != 1 {
+		t.Fatalf("flushes %q before the delay, want the headers only", got)
 	}
-	if got := rec.got(); got[0] != "" || got[1] != "abc" {
+	clock.Advance(time.Millisecond)
+	if got := rec.got(); len(got) != 2 || got[1] != "abc" {
 		t.Fatalf("flushes %q, want the headers alone, then abc together", got)
 	}
 	step <- struct{}{}
 	<-done
-	time.Sleep(2 * delay)
+	clock.Advance(2 * delay)
 	// The handler returned before "d" was due: the server writes it then,
 	// and the writer no longer flushes on its own.
 	if got := rec.got(); len(got) != 2 {

@@ -27,6 +27,6 @@ func Mount(mux *http.ServeMux, svc *domain.Service, log *slog.Logger, opts ...co
 	agentPath, agent := proactivechatv1connect.NewAgentServiceHandler(&agentServer{svc: svc, log: log}, opts...)
 	mux.Handle(agentPath, agent)
 	// A presence stream's messages wait a little to share writes.
-	mux.Handle(proactivechatv1connect.AgentServiceWatchPresenceProcedure, BatchFlushes(agent, PresenceFlushDelay))
+	mux.Handle(proactivechatv1connect.AgentServiceWatchPresenceProcedure, BatchFlushes(agent, PresenceFlushDelay, domain.SystemClock{}))
 	mux.Handle(proactivechatv1connect.NewChatServiceHandler(&chatServer{svc: svc, log: log}, opts...))
 }
