@@ -19,6 +19,7 @@ import (
 	"connectrpc.com/connect"
 
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+	"github.com/proactivechat/proactivechat/server/domain"
 	"github.com/proactivechat/proactivechat/server/fakeclock"
 )
 
@@ -556,7 +557,7 @@ func TestModeWithInviteRefused(t *testing.T) {
 func TestAgentInvitesByHand(t *testing.T) {
 	forEachProtocol(t, func(story *testing.T, p protocol) {
 		t := story
-		srv, _ := newServer(t)
+		srv, clock := newServer(t)
 		c := p.newClient(t, srv)
 		ctx := testContext(t)
 		settings := withInvite()
@@ -605,6 +606,7 @@ func TestAgentInvitesByHand(t *testing.T) {
 			if st := recvState(t, widget, browsing); st.GetQueue() != nil {
 				t.Fatalf("widget after leaving the queue: %v", st)
 			}
+			clock.Advance(domain.DefaultAgentQueueInterval) // queue changes reach consoles in batches
 			closed := recvUntil(t, console, func(m *pb.WatchAgentResponse) bool {
 				return m.GetQueueChanged().GetId() == requestID && m.GetQueueChanged().GetState() == pb.ChatRequestState_CHAT_REQUEST_STATE_ABANDONED
 			}).GetQueueChanged()

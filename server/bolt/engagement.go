@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/proactivechat/proactivechat/server/domain"
 	"github.com/proactivechat/proactivechat/server/protoconv"
 )
@@ -91,6 +93,19 @@ func (r *readTx) QueuePosition(req *domain.ChatRequest) (int, error) {
 // OpenChatRequests reads the open requests index: one site's range of it,
 // or all of it when siteID is empty.
 func (r *readTx) OpenChatRequests(siteID string) ([]*domain.ChatRequest, error) {
+	return r.openRequests(siteID, false)
+}
+
+// QueuedChatRequests reads the site's open requests that are not alerting
+// anyone. The index says which those are, so the others are not read.
+func (r *readTx) QueuedChatRequests(siteID string) ([]*domain.ChatRequest, error) {
+	if siteID == "" {
+		return nil, errors.New("queued chat requests: site id is empty")
+	}
+	return r.openRequests(siteID, true)
+}
+
+func (r *readTx) openRequests(siteID string, queuedOnly bool) ([]*domain.ChatRequest, error) {
 	if err := checkID("site id", siteID); err != nil {
 		return nil, err
 	}
@@ -100,10 +115,13 @@ func (r *readTx) OpenChatRequests(siteID string) ([]*domain.ChatRequest, error) 
 	}
 	var out []*domain.ChatRequest
 	c := r.tx.Bucket(openChatRequestsBucket).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		_, id, ok := parseOpenRequestKey(k)
 		if !ok {
 			return nil, fmt.Errorf("decode %s key %q: malformed", openChatRequestsBucket, k)
+		}
+		if queuedOnly && len(v) > 0 && v[0] != openQueued {
+			continue
 		}
 		req, found, err := get(r, chatRequestsBucket, id, protoconv.ChatRequestFromProto)
 		if err != nil {
@@ -111,6 +129,9 @@ func (r *readTx) OpenChatRequests(siteID string) ([]*domain.ChatRequest, error) 
 		}
 		if !found {
 			return nil, fmt.Errorf("%s lists chat request %q, which does not exist", openChatRequestsBucket, id)
+		}
+		if queuedOnly && req.State != domain.RequestQueued {
+			continue
 		}
 		out = append(out, req)
 	}
@@ -122,6 +143,21 @@ func (r *readTx) OpenChatRequests(siteID string) ([]*domain.ChatRequest, error) 
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+	return out, nil
+}
+
+// AlertCounts reads the agents' counters, which PutChatRequest keeps.
+func (r *readTx) AlertCounts(agentIDs []string) (map[string]int, error) {
+	b := r.tx.Bucket(alertCountsBucket)
+	out := make(map[string]int, len(agentIDs))
+	for _, id := range agentIDs {
+		if v := b.Get([]byte(id)); v != nil {
+			if len(v) != 4 {
+				return nil, fmt.Errorf("decode %s %q: %d bytes, want 4", alertCountsBucket, id, len(v))
+			}
+			out[id] = int(binary.BigEndian.Uint32(v))
+		}
+	}
 	return out, nil
 }
 
@@ -190,8 +226,15 @@ func (w *writeTx) PutChatRequest(r *domain.ChatRequest) error {
 	if err != nil {
 		return err
 	}
+	var oldKey, newKey []byte
 	if found && old.Open() {
-		if err := w.delete(openChatRequestsBucket, openRequestKey(old.SiteID, old.EnqueueTime, old.ID)); err != nil {
+		oldKey = openRequestKey(old.SiteID, old.EnqueueTime, old.ID)
+	}
+	if r.Open() {
+		newKey = openRequestKey(r.SiteID, r.EnqueueTime, r.ID)
+	}
+	if oldKey != nil && !bytes.Equal(oldKey, newKey) {
+		if err := w.delete(openChatRequestsBucket, oldKey); err != nil {
 			return err
 		}
 	}
@@ -201,8 +244,89 @@ func (w *writeTx) PutChatRequest(r *domain.ChatRequest) error {
 	if err := w.indexVisitorRecord(r.VisitorID, recordRequest, r.ID); err != nil {
 		return err
 	}
-	if r.Open() {
-		return w.putMarker(openChatRequestsBucket, openRequestKey(r.SiteID, r.EnqueueTime, r.ID))
+	var before string
+	if found {
+		before = alertedAgent(old)
+	}
+	if err := w.moveAlert(before, alertedAgent(r)); err != nil {
+		return err
+	}
+	if newKey != nil {
+		return w.putIndex(openChatRequestsBucket, newKey, openRequestValue(r))
+	}
+	return nil
+}
+
+// The open requests index's values: a state byte, then for an alerting
+// request the id of the agent it alerts. Routing skips alerting requests
+// without reading them. (An empty value, which no file has once opened by
+// this version, is read as "look at the request".)
+const (
+	openQueued   = 'q'
+	openAlerting = 'a'
+)
+
+func openRequestValue(r *domain.ChatRequest) []byte {
+	if r.State == domain.RequestAlerting {
+		return append([]byte{openAlerting}, r.AlertedAgentID...)
+	}
+	return []byte{openQueued}
+}
+
+// alertedAgent is the agent an open request is alerting, if any.
+func alertedAgent(r *domain.ChatRequest) string {
+	if r.State == domain.RequestAlerting {
+		return r.AlertedAgentID
+	}
+	return ""
+}
+
+// moveAlert moves one alert from agent from's counter to agent to's
+// (either may be empty: none).
+func (w *writeTx) moveAlert(from, to string) error {
+	if from == to {
+		return nil
+	}
+	if err := w.addAlerts(from, -1); err != nil {
+		return err
+	}
+	return w.addAlerts(to, 1)
+}
+
+func (w *writeTx) addAlerts(agentID string, delta int) error {
+	if agentID == "" {
+		return nil
+	}
+	b := w.tx.Bucket(alertCountsBucket)
+	var n int64
+	if v := b.Get([]byte(agentID)); len(v) == 4 {
+		n = int64(binary.BigEndian.Uint32(v))
+	}
+	n += int64(delta)
+	if n < 0 {
+		return fmt.Errorf("%s: agent %q would alert %d requests", alertCountsBucket, agentID, n)
+	}
+	if n == 0 {
+		return w.delete(alertCountsBucket, []byte(agentID))
+	}
+	return w.putRaw(alertCountsBucket, []byte(agentID), binary.BigEndian.AppendUint32(nil, uint32(n)))
+}
+
+// backfillOpenRequests gives a file from before the alert counts its
+// counters and its open requests index its values.
+func backfillOpenRequests(tx *bbolt.Tx) error {
+	w := &writeTx{readTx: readTx{tx: tx}}
+	open, err := w.OpenChatRequests("")
+	if err != nil {
+		return err
+	}
+	for _, req := range open {
+		if err := w.putIndex(openChatRequestsBucket, openRequestKey(req.SiteID, req.EnqueueTime, req.ID), openRequestValue(req)); err != nil {
+			return err
+		}
+		if err := w.addAlerts(alertedAgent(req), 1); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -134,6 +134,9 @@ func (w *writeTx) EraseVisitor(visitorID string) error {
 			if err := w.delete(openChatRequestsBucket, openRequestKey(req.SiteID, req.EnqueueTime, req.ID)); err != nil {
 				return err
 			}
+			if err := w.addAlerts(alertedAgent(req), -1); err != nil {
+				return err
+			}
 		}
 		if requestsBySite[req.SiteID] == nil {
 			requestsBySite[req.SiteID] = map[string]bool{}

@@ -34,9 +34,12 @@ var (
 	invitationsBucket        = []byte("invitations")         // invitation id → pb.Invitation
 	pendingInvitationsBucket = []byte("pending_invitations") // invitation id → empty, while pending
 	chatRequestsBucket       = []byte("chat_requests")       // chat request id → pb.ChatRequest
-	openChatRequestsBucket   = []byte("open_chat_requests")  // openRequestKey → empty, while open
-	routingDecisionsBucket   = []byte("routing_decisions")   // routingKey → pb.RoutingDecision
-	routingCountsBucket      = []byte("routing_counts")      // site id → decisions kept, uint32
+	openChatRequestsBucket   = []byte("open_chat_requests")  // openRequestKey → openRequestValue, while open
+	// alertCountsBucket counts the requests alerting each agent, so that
+	// routing and invitations learn who is free without reading the queue.
+	alertCountsBucket      = []byte("alert_counts")      // agent id → open requests alerting the agent, uint32
+	routingDecisionsBucket = []byte("routing_decisions") // routingKey → pb.RoutingDecision
+	routingCountsBucket    = []byte("routing_counts")    // site id → decisions kept, uint32
 
 	// visitorRecordsBucket indexes what is stored about each visitor, so it
 	// can be exported and erased without scanning every bucket.
@@ -63,6 +66,7 @@ var allBuckets = [][]byte{
 	pendingInvitationsBucket,
 	chatRequestsBucket,
 	openChatRequestsBucket,
+	alertCountsBucket,
 	routingDecisionsBucket,
 	routingCountsBucket,
 	visitorRecordsBucket,
@@ -113,6 +117,8 @@ type Store struct {
 	closeOnce  sync.Once
 	closeErr   error
 
+	agents *agentCache
+
 	// commitSeconds and batchSize describe the writer's commits, for metrics.
 	commitSeconds *metrics.Histogram
 	batchSize     *metrics.Histogram
@@ -148,13 +154,21 @@ func Open(path string, opts ...Option) (*Store, error) {
 		// A file from before the visitor records index gets it built from
 		// the records it indexes.
 		backfill := tx.Bucket(visitorRecordsBucket) == nil && tx.Bucket(visitorsBucket) != nil
+		// One from before the alert counts gets them, and its open requests
+		// index gets the values it has carried since.
+		backfillAlerts := tx.Bucket(alertCountsBucket) == nil && tx.Bucket(chatRequestsBucket) != nil
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
 		if backfill {
-			return backfillVisitorRecords(tx)
+			if err := backfillVisitorRecords(tx); err != nil {
+				return err
+			}
+		}
+		if backfillAlerts {
+			return backfillOpenRequests(tx)
 		}
 		return nil
 	})
@@ -170,6 +184,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		maxBatch:      o.maxBatch,
 		queue:         make(chan *request, o.maxBatch),
 		writerDone:    make(chan struct{}),
+		agents:        newAgentCache(),
 	}
 	go s.write()
 	return s, nil
@@ -217,7 +232,7 @@ func (s *Store) View(ctx context.Context, fn func(domain.ReadTx) error) error {
 		return errClosed()
 	}
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		return fn(&readTx{tx: tx})
+		return fn(&readTx{tx: tx, agents: s.agents})
 	})
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return errClosed()

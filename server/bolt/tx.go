@@ -18,7 +18,8 @@ import (
 // is decoded into fresh memory: bbolt's values point into the memory map
 // and are only valid until the transaction ends.
 type readTx struct {
-	tx *bbolt.Tx
+	tx     *bbolt.Tx
+	agents *agentCache // nil: decode every time
 }
 
 var _ domain.ReadTx = (*readTx)(nil)
@@ -77,18 +78,6 @@ func (r *readTx) Site(id string) (*domain.Site, error) {
 
 func (r *readTx) Sites() ([]*domain.Site, error) {
 	return list(r, sitesBucket, protoconv.SiteFromProto)
-}
-
-func (r *readTx) Agent(id string) (*domain.Agent, error) {
-	a, found, err := get(r, agentsBucket, id, protoconv.AgentFromProto)
-	if err == nil && !found {
-		err = domain.Errorf(domain.CodeNotFound, "agent %q not found", id)
-	}
-	return a, err
-}
-
-func (r *readTx) Agents() ([]*domain.Agent, error) {
-	return list(r, agentsBucket, protoconv.AgentFromProto)
 }
 
 func (r *readTx) Visitor(id string) (*domain.Visitor, error) {
@@ -222,10 +211,16 @@ func (w *writeTx) putRaw(bucket, key, v []byte) error {
 // record they point at (a chat's with each of its messages): checking first
 // is much cheaper than a Put.
 func (w *writeTx) putMarker(bucket, key []byte) error {
-	if has(w.tx.Bucket(bucket), key) {
+	return w.putIndex(bucket, key, []byte{})
+}
+
+// putIndex stores key with value v unless it holds v already, as putMarker.
+func (w *writeTx) putIndex(bucket, key, v []byte) error {
+	k, old := w.tx.Bucket(bucket).Cursor().Seek(key)
+	if k != nil && bytes.Equal(k, key) && bytes.Equal(old, v) {
 		return nil
 	}
-	return w.putRaw(bucket, key, []byte{})
+	return w.putRaw(bucket, key, v)
 }
 
 // has reports whether b holds key.

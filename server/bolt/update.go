@@ -153,7 +153,7 @@ func (s *Store) attempt(batch []*request) (hooks []func(), again bool, err error
 		}
 		// A fresh wrapper per fn and attempt, so that hooks registered in an
 		// attempt that is rolled back are dropped with it.
-		w := &writeTx{readTx: readTx{tx: tx}}
+		w := &writeTx{readTx: readTx{tx: tx, agents: s.agents}}
 		if err := call(req.fn, w); err != nil {
 			req.err = err
 			if w.wrote {

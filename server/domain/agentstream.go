@@ -7,6 +7,112 @@ import (
 	"time"
 )
 
+// DefaultAgentQueueInterval is how often at most an agent's console is sent
+// the changes of its sites' queues. At hundreds of new chat requests a second,
+// sending every agent every change (queued, alerting, accepted) is most of
+// the server's work, while a person reads a queue at about this pace. The
+// first change after a quiet interval goes out at once; the changes of the
+// interval after it go together when it ends, only the latest of each
+// request. Alerts and withdrawn alerts are never held back.
+const DefaultAgentQueueInterval = 200 * time.Millisecond
+
+// queueBuffer is the buffer of an agent stream's queue subscriptions: at
+// hundreds of new requests a second each makes several changes, and a
+// stream cut off for falling behind starts again with a snapshot of the
+// whole queue, which at that rate is cut off again. A few seconds' worth
+// (16 bytes an event, for the few agent streams) rides out a burst.
+const queueBuffer = 4096
+
+// queueBatcher holds an agent stream's queue changes between sends. Its
+// Events say when a held batch is due, so that the stream's loop, which
+// owns everything else here, sends it.
+type queueBatcher struct {
+	clock    Clock
+	interval time.Duration
+	due      chan any // queueDue when the held batch is due; closed by Close
+
+	mu     sync.Mutex // orders the timer's send with Close
+	closed bool
+
+	lastSent time.Time
+	held     []ChatRequest
+	index    map[string]int // request id → its place in held
+	timer    Timer          // armed while changes are held
+}
+
+// queueDue is the event of a queueBatcher whose held changes are due.
+type queueDue struct{}
+
+func newQueueBatcher(clock Clock, interval time.Duration) *queueBatcher {
+	return &queueBatcher{clock: clock, interval: interval, due: make(chan any, 1)}
+}
+
+// add sends req now if the last send is an interval old, or holds it
+// (replacing an older change of the same request) until the interval ends.
+func (b *queueBatcher) add(req ChatRequest, send func(AgentUpdate) error) error {
+	now := b.clock.Now()
+	if b.timer == nil && now.Sub(b.lastSent) >= b.interval {
+		b.lastSent = now
+		return send(AgentUpdate{QueueChanged: &req})
+	}
+	if i, ok := b.index[req.ID]; ok {
+		b.held[i] = req
+	} else {
+		if b.index == nil {
+			b.index = map[string]int{}
+		}
+		b.index[req.ID] = len(b.held)
+		b.held = append(b.held, req)
+	}
+	if b.timer == nil {
+		b.timer = b.clock.AfterFunc(b.lastSent.Add(b.interval).Sub(now), func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if b.closed {
+				return
+			}
+			select {
+			case b.due <- queueDue{}:
+			default:
+			}
+		})
+	}
+	return nil
+}
+
+// flush sends the held changes, in the order their requests first changed.
+func (b *queueBatcher) flush(send func(AgentUpdate) error) error {
+	b.timer = nil
+	b.lastSent = b.clock.Now()
+	held := b.held
+	b.held, b.index = nil, nil
+	for i := range held {
+		if err := send(AgentUpdate{QueueChanged: &held[i]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Events, Dropped and Close make a queueBatcher a Subscription of the
+// stream's loop.
+func (b *queueBatcher) Events() <-chan any { return b.due }
+func (b *queueBatcher) Dropped() bool      { return false }
+
+// Close stops the timer; the held changes are dropped (a stream that
+// starts again begins with a snapshot of the queue).
+func (b *queueBatcher) Close() {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.closed = true
+		close(b.due)
+	}
+}
+
 // agentConns counts each agent's open WatchAgent streams: an agent is
 // connected while one is open.
 type agentConns struct {
@@ -76,7 +182,7 @@ func (s *Service) WatchAgent(ctx context.Context, agentID string, send func(Agen
 	for {
 		subs := []Subscription{s.broker.Subscribe(agentTopic(agentID))}
 		for _, site := range agent.SiteIDs {
-			subs = append(subs, s.broker.Subscribe(queueTopic(site)))
+			subs = append(subs, s.broker.SubscribeBuffer(queueTopic(site), queueBuffer))
 		}
 		snapAgent, err := s.sendAgentSnapshot(ctx, agentID, send)
 		if err == nil && !slices.Equal(snapAgent.SiteIDs, agent.SiteIDs) {
@@ -85,7 +191,9 @@ func (s *Service) WatchAgent(ctx context.Context, agentID string, send func(Agen
 			err = errResubscribe
 		}
 		if err == nil {
-			err = s.followAgent(ctx, subs, agent.SiteIDs, ticker, send)
+			queue := newQueueBatcher(s.clock, s.queueEvery)
+			err = s.followAgent(ctx, append(subs, queue), agent.SiteIDs, ticker, queue, send)
+			queue.Close()
 		}
 		for _, sub := range subs {
 			sub.Close()
@@ -132,7 +240,7 @@ func (s *Service) alertFor(req ChatRequest, reason string) Alert {
 	return Alert{Request: req, Reason: reason, Visitor: p}
 }
 
-func (s *Service) followAgent(ctx context.Context, subs []Subscription, siteIDs []string, ticker *ticker, send func(AgentUpdate) error) error {
+func (s *Service) followAgent(ctx context.Context, subs []Subscription, siteIDs []string, ticker *ticker, queue *queueBatcher, send func(AgentUpdate) error) error {
 	return s.followMerged(ctx, subs, ticker, func(ev any, keepAlive time.Time) error {
 		var u AgentUpdate
 		switch ev := ev.(type) {
@@ -142,7 +250,9 @@ func (s *Service) followAgent(ctx context.Context, subs []Subscription, siteIDs 
 		case AlertWithdrawn:
 			u.AlertWithdrawn = &ev
 		case QueueEvent:
-			u.QueueChanged = &ev.Request
+			return queue.add(ev.Request, send)
+		case queueDue:
+			return queue.flush(send)
 		case AgentChanged:
 			u.AgentChanged = &ev.Agent
 			if !slices.Equal(ev.Agent.SiteIDs, siteIDs) {

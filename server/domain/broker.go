@@ -27,9 +27,9 @@ type Subscription interface {
 }
 
 // hintBuffer is the buffer of subscriptions whose events only say "read
-// the state again" (VisitorChanged, a queue that moved): a subscriber that
-// falls further behind is cut off, subscribes again and reads the state,
-// which loses nothing. Every widget stream holds one, so it is small.
+// the state again" (VisitorChanged): a subscriber that falls further behind
+// is cut off, subscribes again and reads the state, which loses nothing.
+// Every widget stream holds one, so it is small.
 const hintBuffer = 4
 
 // Topic names. Chat topics carry ChatEvent and Typing; visitor topics carry
@@ -38,7 +38,8 @@ func chatTopic(chatID string) string       { return "chat/" + chatID }
 func visitorTopic(visitorID string) string { return "visitor/" + visitorID }
 func presenceTopic(siteID string) string   { return "presence/" + siteID }
 
-// VisitorChanged tells a visitor's streams that its chat started or ended.
+// VisitorChanged tells a visitor's streams that its state changed (its chat
+// started or ended, say) or that its place in the queue moved.
 type VisitorChanged struct {
 	VisitorID string
 }
@@ -73,8 +74,13 @@ func (s *Service) publishAgent(a *Agent) {
 	s.broker.Publish(agentTopic(a.ID), AgentChanged{Agent: *a})
 }
 
-// queueChanged tells agents watching the site's queue, and the visitors
-// waiting in it (whose positions moved).
+// queueChanged tells agents watching the site's queue, and asks for the
+// visitors waiting in it to be told of their new positions. Those are told
+// by queuePositions, only the ones whose position changed and at a
+// person's pace, rather than on the queue topic: a busy site's queue moves
+// hundreds of times a second, and each waiting visitor that heard of every
+// move read its state every time.
 func (s *Service) queueChanged(req *ChatRequest) {
 	s.broker.Publish(queueTopic(req.SiteID), QueueEvent{Request: *req})
+	s.positions.queueMoved(req.SiteID)
 }

@@ -121,7 +121,8 @@ func TestConcurrency(t *testing.T) {
 // first-in-first-out order, with no agent ever over its capacity.
 func testManyVisitors(t *testing.T, visitors int, agents []string, capacity uint32) {
 	const timeout = time.Minute
-	e := newEngine(t, withBrokerBuffer(1<<14))
+	// The observer reads the queue's whole history: every change, unbatched.
+	e := newEngine(t, withBrokerBuffer(1<<14), withAgentQueueInterval(-1))
 	pc := withoutInvite()
 	pc.AlertTimeoutSeconds = 3600
 	e.site(t, "shop", pc)

@@ -42,6 +42,11 @@ func withAgentGrace(d time.Duration) func(*domain.Config) {
 	return func(c *domain.Config) { c.AgentGrace = d }
 }
 
+// withAgentQueueInterval sets Config.AgentQueueInterval.
+func withAgentQueueInterval(d time.Duration) func(*domain.Config) {
+	return func(c *domain.Config) { c.AgentQueueInterval = d }
+}
+
 // withBrokerBuffer gives the broker's subscribers a larger buffer.
 func withBrokerBuffer(n int) func(*domain.Config) {
 	return func(c *domain.Config) { c.Broker = inmem.NewBroker(n) }

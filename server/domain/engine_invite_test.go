@@ -393,10 +393,13 @@ func TestWithInvite(t *testing.T) {
 			t.Fatalf("queue = %+v, want %v in order", q, reqs)
 		}
 
-		// The queue moves: the first leaves, those behind move up.
+		// The queue moves: the first leaves, those behind move up. The
+		// positions shown were refreshed for the last join less than a
+		// second ago: they follow at the end of that second.
 		if _, err := e.svc.LeaveQueue(ctx(t), vids[0]); err != nil {
 			t.Fatal(err)
 		}
+		e.clock.Advance(time.Second)
 		pages[1].next(t, atPosition(1))
 		pages[2].next(t, atPosition(2))
 
@@ -405,7 +408,7 @@ func TestWithInvite(t *testing.T) {
 		e.setStatus(t, "agent-a", domain.StatusAvailable)
 		e.alerted(t, console, reqs[1])
 		pages[1].next(t, engagement(domain.EngagementAlerting))
-		e.clock.Advance(20 * time.Second)
+		e.clock.Advance(19 * time.Second)
 		e.accept(t, "agent-a", reqs[1])
 		st := pages[2].next(t, atPosition(1)).State
 		if st.Queue.EstimatedWait != 21*time.Second || st.Engagement != domain.EngagementQueued {

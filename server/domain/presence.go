@@ -254,7 +254,7 @@ func (t *presenceTracker) snapshot(siteIDs []string, subscribe bool) ([]Presence
 	var subs []Subscription
 	for _, id := range siteIDs {
 		if subscribe {
-			subs = append(subs, t.s.broker.Subscribe(presenceTopic(id)))
+			subs = append(subs, t.s.broker.SubscribeBuffer(presenceTopic(id), presenceBuffer))
 		}
 		for _, v := range t.bySite[id] {
 			out = append(out, t.view(v, now))
@@ -287,6 +287,15 @@ func (s *Service) ListOnlineVisitors(ctx context.Context, siteID string) ([]Pres
 	out, _ := s.presence.snapshot([]string{siteID}, false)
 	return out, nil
 }
+
+// presenceBuffer is the buffer of an agent's presence subscriptions. A
+// site's presence changes with every page view of every visitor: at 20,000
+// visitors, a thousand events a second. A stream cut off for falling behind
+// starts again with a snapshot of everyone online, which at that size takes
+// longer to send than the default buffer lasts, so it would be cut off
+// again and again. A few seconds' worth of events (16 bytes each, for the
+// few agent streams) rides out a garbage collection or a burst.
+const presenceBuffer = 4096
 
 // PresenceUpdate is one message of an agent's presence stream: exactly one
 // field is set.

@@ -86,12 +86,12 @@ func (s *Service) route(ctx context.Context, siteID string) error {
 		if err != nil {
 			return ignoreNotFound(err)
 		}
-		requests, err := tx.OpenChatRequests(siteID)
-		if err != nil {
-			return err
-		}
 		if !site.ProactiveChat.Enabled {
 			// Turned off: nobody will be alerted, so nobody is left waiting.
+			requests, err := tx.OpenChatRequests(siteID)
+			if err != nil {
+				return err
+			}
 			for _, req := range requests {
 				visitor, err := tx.Visitor(req.VisitorID)
 				if err != nil {
@@ -108,10 +108,19 @@ func (s *Service) route(ctx context.Context, siteID string) error {
 			return err
 		}
 		invitesWaiting = site.ProactiveChat.Mode == ModeWithInvite && pool.anyFree(nil)
+		if !pool.anyFree(nil) {
+			// Nobody can take a request: a long queue costs nothing to
+			// look at until somebody can.
+			return nil
+		}
+		requests, err := tx.QueuedChatRequests(siteID)
+		if err != nil {
+			return err
+		}
 		now := s.clock.Now()
 		for _, req := range requests {
-			if req.State != RequestQueued {
-				continue
+			if !pool.anyFree(nil) {
+				break
 			}
 			agent, reason := pool.pick(req.PassedAgentIDs, now)
 			if agent == nil {
@@ -180,25 +189,22 @@ func newAgentPool(tx ReadTx, siteID string) (*agentPool, error) {
 		return nil, err
 	}
 	pool := &agentPool{load: map[string]int{}}
+	var ids []string
 	for _, a := range all {
 		if a.Status == StatusAvailable && a.Serves(siteID) {
 			pool.agents = append(pool.agents, a)
-			pool.load[a.ID] = len(a.ActiveChatIDs)
+			ids = append(ids, a.ID)
 		}
 	}
 	if len(pool.agents) == 0 {
 		return pool, nil
 	}
-	open, err := tx.OpenChatRequests("")
+	alerts, err := tx.AlertCounts(ids)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range open {
-		if r.State == RequestAlerting {
-			if _, ok := pool.load[r.AlertedAgentID]; ok {
-				pool.load[r.AlertedAgentID]++
-			}
-		}
+	for _, a := range pool.agents {
+		pool.load[a.ID] = len(a.ActiveChatIDs) + alerts[a.ID]
 	}
 	return pool, nil
 }

@@ -53,6 +53,10 @@ type Config struct {
 	// stays as it was before going offline (a console reload is not a
 	// sign-out).
 	AgentGrace time.Duration
+	// AgentQueueInterval is how often at most an agent's console is sent
+	// the changes of its sites' queues (DefaultAgentQueueInterval says why); negative
+	// sends every change at once.
+	AgentQueueInterval time.Duration
 }
 
 // Defaults for Config's timings.
@@ -72,9 +76,12 @@ type Service struct {
 	grace      time.Duration
 	keepAlive  time.Duration
 	agentGrace time.Duration
+	// queueEvery is Config.AgentQueueInterval.
+	queueEvery time.Duration
 	presence   *presenceTracker
 	timers     *timers
 	router     *router
+	positions  *queuePositions
 	agents     *agentConns
 	waits      *waitEstimates
 	awaiting   *awaitingAgent
@@ -112,6 +119,12 @@ func NewService(cfg Config) *Service {
 	if cfg.AgentSessionTTL <= 0 {
 		cfg.AgentSessionTTL = DefaultAgentSessionTTL
 	}
+	switch {
+	case cfg.AgentQueueInterval == 0:
+		cfg.AgentQueueInterval = DefaultAgentQueueInterval
+	case cfg.AgentQueueInterval < 0:
+		cfg.AgentQueueInterval = 0
+	}
 	s := &Service{
 		store:      cfg.Store,
 		broker:     cfg.Broker,
@@ -120,6 +133,7 @@ func NewService(cfg Config) *Service {
 		grace:      cfg.PresenceGrace,
 		keepAlive:  cfg.KeepAliveInterval,
 		agentGrace: cfg.AgentGrace,
+		queueEvery: cfg.AgentQueueInterval,
 		passwords:  cfg.Passwords,
 		sessionTTL: cfg.AgentSessionTTL,
 		creds:      newCredentials(),
@@ -133,6 +147,7 @@ func NewService(cfg Config) *Service {
 	s.counters = newCounters()
 	s.awaiting = &awaitingAgent{bySite: map[string]map[string]bool{}}
 	s.router = newRouter(s)
+	s.positions = newQueuePositions(s)
 	return s
 }
 
@@ -143,6 +158,7 @@ func (s *Service) Close() {
 	s.presence.stop()
 	s.timers.stop()
 	s.router.wait()
+	s.positions.close()
 }
 
 // Done is closed when the Service is closed, so streams can end cleanly on

@@ -45,6 +45,13 @@ type ReadTx interface {
 	// (of every site when siteID is empty), first in first out: by
 	// EnqueueTime, then ID.
 	OpenChatRequests(siteID string) ([]*ChatRequest, error)
+	// QueuedChatRequests lists the open requests of a site that alert
+	// nobody (RequestQueued), in OpenChatRequests' order, without reading
+	// the others.
+	QueuedChatRequests(siteID string) ([]*ChatRequest, error)
+	// AlertCounts counts, for each of the agents, the open requests of
+	// every site alerting it; agents with none are left out.
+	AlertCounts(agentIDs []string) (map[string]int, error)
 	// QueuePosition is where req stands among the open requests of its
 	// site, in OpenChatRequests' order, from 1; 0 when it is not open.
 	QueuePosition(req *ChatRequest) (int, error)

@@ -221,7 +221,7 @@ func (s *Service) openVisitorStream(ctx context.Context, w VisitorWatch, send fu
 
 	// Subscribe before counting the stream: no chat can start for a visitor
 	// who is not online, so no change is missed.
-	vs := &visitorStream{s: s, send: send, visitorID: visitor.ID, siteID: visitor.SiteID,
+	vs := &visitorStream{s: s, send: send, visitorID: visitor.ID,
 		resumeChatID: w.ResumeChatID, resumeAfter: w.ResumeAfterSeq}
 	s.counters.visitorStreams.Add(1)
 	vs.sub = s.broker.SubscribeBuffer(visitorTopic(visitor.ID), hintBuffer)
@@ -250,12 +250,9 @@ func (s *Service) openVisitorStream(ctx context.Context, w VisitorWatch, send fu
 func (vs *visitorStream) follow(ctx context.Context) error {
 	s := vs.s
 	for {
-		var chatEvents, queueEvents <-chan any
+		var chatEvents <-chan any
 		if vs.follower != nil {
 			chatEvents = vs.follower.sub.Events()
-		}
-		if vs.queue != nil {
-			queueEvents = vs.queue.Events()
 		}
 		var err error
 		select {
@@ -269,12 +266,6 @@ func (vs *visitorStream) follow(ctx context.Context) error {
 			err = vs.hinted(ctx, ok)
 		case item, ok := <-chatEvents:
 			err = vs.follower.handle(ctx, item, ok, vs.emitChat)
-		case _, ok := <-queueEvents:
-			// The queue moved: the visitor's position may have.
-			if !ok {
-				vs.stopQueue()
-			}
-			err = vs.hinted(ctx, true)
 		}
 		if err != nil {
 			return err
@@ -282,16 +273,13 @@ func (vs *visitorStream) follow(ctx context.Context) error {
 	}
 }
 
-// hinted reads the state again after the visitor's topic (ok is false when
-// its subscription was cut off) or the queue said it changed. Hints that
-// arrived meanwhile are taken along: one read answers them all.
+// hinted reads the state again after the visitor's topic said it changed
+// (ok is false when its subscription was cut off). Hints that arrived
+// meanwhile are taken along: one read answers them all.
 func (vs *visitorStream) hinted(ctx context.Context, ok bool) error {
 	if !ok || !drain(vs.sub.Events()) {
 		vs.sub.Close()
 		vs.sub = vs.s.broker.SubscribeBuffer(visitorTopic(vs.visitorID), hintBuffer)
-	}
-	if vs.queue != nil && !drain(vs.queue.Events()) {
-		vs.stopQueue()
 	}
 	return vs.refresh(ctx)
 }
@@ -310,17 +298,18 @@ func drain(ch <-chan any) bool {
 	}
 }
 
-// visitorStream is the state of one WatchVisitor call.
+// visitorStream is the state of one WatchVisitor call. It follows the
+// visitor's topic and its active chat, not its site's queue: a move of the
+// queue reaches it, when the visitor's position changed, as a hint on its
+// topic from queuePositions.
 type visitorStream struct {
 	s            *Service
 	visitorID    string
-	siteID       string
 	send         func(VisitorUpdate) error
 	sub          Subscription // the visitor's topic
 	online       bool         // counted by the presence tracker
 	ticker       *ticker
 	follower     *chatFollower
-	queue        Subscription
 	lastState    *VisitorState
 	resumeChatID string
 	resumeAfter  uint32
@@ -348,29 +337,13 @@ func (vs *visitorStream) stopFollowing() {
 		vs.follower.close()
 		vs.follower = nil
 	}
-	vs.stopQueue()
 }
 
-func (vs *visitorStream) stopQueue() {
-	if vs.queue != nil {
-		vs.queue.Close()
-		vs.queue = nil
-	}
-}
-
-// refresh sends the visitor's current state and follows its active chat
-// (or, while it waits in the queue, the queue).
+// refresh sends the visitor's current state and follows its active chat.
 func (vs *visitorStream) refresh(ctx context.Context) error {
-	if vs.queue == nil {
-		// Subscribed before reading, so no move of the queue is missed.
-		vs.queue = vs.s.broker.SubscribeBuffer(queueTopic(vs.siteID), hintBuffer)
-	}
 	state, err := vs.s.VisitorState(ctx, vs.visitorID)
 	if err != nil {
 		return err
-	}
-	if state.Queue == nil {
-		vs.stopQueue()
 	}
 	chatID := state.Visitor.ActiveChatID
 	if vs.follower != nil && vs.follower.chatID != chatID {
@@ -383,7 +356,8 @@ func (vs *visitorStream) refresh(ctx context.Context) error {
 			return err
 		}
 	}
-	// Queue and visitor events overlap: send a state only when it changed.
+	// Hints overlap (a queue position hint and the visitor's own change,
+	// say): send a state only when it changed.
 	if !reflect.DeepEqual(state, vs.lastState) {
 		if err := vs.send(VisitorUpdate{State: state}); err != nil {
 			return err

@@ -32,7 +32,7 @@ type agentPool struct {
 	chats      map[string]*agentChat
 	firstErr   []string
 
-	alerts, accepted, acceptErrors, presenceEvents, received, replies, errors atomic.Int64
+	alerts, accepted, acceptErrors, presenceEvents, resnapshots, received, replies, errors atomic.Int64
 }
 
 type agent struct {
@@ -137,28 +137,46 @@ func (p *agentPool) watchAgent(a *agent, ready chan<- error) {
 	if err != nil {
 		return
 	}
+	seen := map[string]bool{} // the alerts this console has taken up
 	for {
 		m, err := s.Recv()
 		if err != nil {
 			return // the server is gone (the run is over)
 		}
-		alert := m.GetAlert()
-		if alert == nil {
+		if snap := m.GetSnapshot(); snap != nil {
+			// The server cut a slow stream off and started it again: the
+			// new snapshot lists the alerts still offered, as a console
+			// would show them; those not taken up yet are taken up now.
+			p.resnapshots.Add(1)
+			for _, alert := range snap.GetAlerts() {
+				p.alerted(a, alert, seen)
+			}
 			continue
 		}
-		now := time.Now()
-		p.alerts.Add(1)
-		req := alert.GetChatRequest()
-		if req.GetKind() == pb.ChatRequestKind_CHAT_REQUEST_KIND_PRESENCE {
-			due := req.GetVisitStartTime().AsTime().Add(p.launchAfter)
-			p.record("noinvite_alert", now.Sub(due).Nanoseconds())
-		} else {
-			p.mu.Lock()
-			p.alertTimes[req.GetVisitorId()] = now.UnixNano()
-			p.mu.Unlock()
+		if alert := m.GetAlert(); alert != nil {
+			p.alerted(a, alert, seen)
 		}
-		go p.accept(a, req)
 	}
+}
+
+// alerted takes up an alert once: records its latency and accepts it.
+func (p *agentPool) alerted(a *agent, alert *pb.Alert, seen map[string]bool) {
+	if seen[alert.GetChatRequest().GetId()] {
+		return
+	}
+	seen[alert.GetChatRequest().GetId()] = true
+	now := time.Now()
+	p.alerts.Add(1)
+	req := alert.GetChatRequest()
+	if req.GetKind() == pb.ChatRequestKind_CHAT_REQUEST_KIND_PRESENCE {
+		due := req.GetVisitStartTime().AsTime().Add(p.launchAfter)
+		p.record("noinvite_alert", now.Sub(due).Nanoseconds())
+	} else {
+		p.mu.Lock()
+		p.alertTimes[req.GetVisitorId()] = now.UnixNano()
+		p.mu.Unlock()
+	}
+	go p.accept(a, req)
 }
 
 func (p *agentPool) watchPresence(a *agent, ready chan<- error) {
@@ -179,7 +197,11 @@ func (p *agentPool) watchPresence(a *agent, ready chan<- error) {
 		if err != nil {
 			return
 		}
-		p.presenceEvents.Add(1)
+		if m.GetSnapshot() != nil {
+			p.resnapshots.Add(1) // cut off as slow and started again
+		} else {
+			p.presenceEvents.Add(1)
+		}
 		a.sawPresence(m)
 	}
 }

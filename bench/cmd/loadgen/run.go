@@ -266,6 +266,19 @@ func run(cfg Config) error {
 		}
 	}
 	flowDeadline := cohortStart.Add(cfg.Ramp + cfg.LaunchAfter + 90*time.Second)
+	var flowProf chan []string
+	if cfg.Profile && srv.pprof != "" && cfg.Ramp >= 2*time.Second {
+		// The flows' own profile: what invitations, forms and routing cost.
+		flowProf = make(chan []string, 1)
+		go func() {
+			time.Sleep(time.Until(cohortStart))
+			top, err := cpuProfile(srv.pprof, bin, cfg.Out+"/server-cpu-flows.pprof", cfg.Ramp)
+			if err != nil {
+				top = []string{"profile failed: " + err.Error()}
+			}
+			flowProf <- top
+		}()
+	}
 	done, err := ws.all(func(i int) Cmd {
 		return Cmd{Op: "cohort", Visitors: cohortPlans[i], End: flowDeadline.UnixNano()}
 	}, time.Until(flowDeadline)+30*time.Second)
@@ -279,6 +292,9 @@ func run(cfg Config) error {
 		return fmt.Errorf("no chat started: %v", ws.progress())
 	}
 	logf("  %d chats started (%d alerts, %d accepted)", res.Chatting, agents.alerts.Load(), agents.accepted.Load())
+	if flowProf != nil {
+		res.FlowProfileTop = <-flowProf
+	}
 	time.Sleep(time.Second) // the agents' WatchChat streams open
 
 	// 3. Open-loop messages, then closed-loop throughput.

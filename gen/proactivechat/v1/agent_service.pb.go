@@ -369,6 +369,9 @@ type WatchAgentResponse_AlertWithdrawn struct {
 
 type WatchAgentResponse_QueueChanged struct {
 	// A chat request of the agent's sites changed (queued, alerting, closed).
+	// Queue changes come at most every 200 ms: the first after a quiet
+	// interval at once, the others of the interval together at its end,
+	// each request once, in its latest state. Alerts are never held back.
 	QueueChanged *ChatRequest `protobuf:"bytes,4,opt,name=queue_changed,json=queueChanged,proto3,oneof"`
 }
 

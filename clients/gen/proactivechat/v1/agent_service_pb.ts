@@ -159,6 +159,9 @@ export type WatchAgentResponse = Message<"proactivechat.v1.WatchAgentResponse"> 
   } | {
     /**
      * A chat request of the agent's sites changed (queued, alerting, closed).
+     * Queue changes come at most every 200 ms: the first after a quiet
+     * interval at once, the others of the interval together at its end,
+     * each request once, in its latest state. Alerts are never held back.
      *
      * @generated from field: proactivechat.v1.ChatRequest queue_changed = 4;
      */

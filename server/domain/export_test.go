@@ -1,0 +1,19 @@
+package domain
+
+// QueuePositionRefresh exports queuePositionRefresh to the tests.
+const QueuePositionRefresh = queuePositionRefresh
+
+// QueuePositionPasses is how many passes over a site's queue positions have
+// started.
+func (s *Service) QueuePositionPasses() int {
+	s.positions.mu.Lock()
+	defer s.positions.mu.Unlock()
+	return s.positions.passes
+}
+
+// QueuePositionSites is how many sites the queue position refresher keeps.
+func (s *Service) QueuePositionSites() int {
+	s.positions.mu.Lock()
+	defer s.positions.mu.Unlock()
+	return len(s.positions.sites)
+}
