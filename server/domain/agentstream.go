@@ -35,7 +35,7 @@ type queueBatcher struct {
 	closed bool
 
 	lastSent time.Time
-	held     []ChatRequest
+	held     []*ChatRequest
 	index    map[string]int // request id → its place in held
 	timer    Timer          // armed while changes are held
 }
@@ -49,11 +49,11 @@ func newQueueBatcher(clock Clock, interval time.Duration) *queueBatcher {
 
 // add sends req now if the last send is an interval old, or holds it
 // (replacing an older change of the same request) until the interval ends.
-func (b *queueBatcher) add(req ChatRequest, send func(AgentUpdate) error) error {
+func (b *queueBatcher) add(req *ChatRequest, send func(AgentUpdate) error) error {
 	now := b.clock.Now()
 	if b.timer == nil && now.Sub(b.lastSent) >= b.interval {
 		b.lastSent = now
-		return send(AgentUpdate{QueueChanged: &req})
+		return send(AgentUpdate{QueueChanged: req})
 	}
 	if i, ok := b.index[req.ID]; ok {
 		b.held[i] = req
@@ -86,8 +86,8 @@ func (b *queueBatcher) flush(send func(AgentUpdate) error) error {
 	b.lastSent = b.clock.Now()
 	held := b.held
 	b.held, b.index = nil, nil
-	for i := range held {
-		if err := send(AgentUpdate{QueueChanged: &held[i]}); err != nil {
+	for _, req := range held {
+		if err := send(AgentUpdate{QueueChanged: req}); err != nil {
 			return err
 		}
 	}
@@ -151,7 +151,7 @@ type AgentUpdate struct {
 	Snapshot       *AgentSnapshot
 	Alert          *Alert
 	AlertWithdrawn *AlertWithdrawn
-	QueueChanged   *ChatRequest
+	QueueChanged   *ChatRequest // the same for every stream: read only
 	AgentChanged   *Agent
 	KeepAlive      time.Time
 }

@@ -65,9 +65,10 @@ type AgentChanged struct {
 }
 
 // QueueEvent, on a site's queue topic, carries a chat request that was
-// queued, alerted, or closed.
+// queued, alerted, or closed. Every subscriber gets the same Request, which
+// nobody changes: a transport may encode it once for all of them.
 type QueueEvent struct {
-	Request ChatRequest
+	Request *ChatRequest
 }
 
 func (s *Service) publishAgent(a *Agent) {
@@ -81,6 +82,7 @@ func (s *Service) publishAgent(a *Agent) {
 // hundreds of times a second, and each waiting visitor that heard of every
 // move read its state every time.
 func (s *Service) queueChanged(req *ChatRequest) {
-	s.broker.Publish(queueTopic(req.SiteID), QueueEvent{Request: *req})
+	r := *req // the caller's goes on changing
+	s.broker.Publish(queueTopic(req.SiteID), QueueEvent{Request: &r})
 	s.positions.queueMoved(req.SiteID)
 }

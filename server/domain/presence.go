@@ -48,7 +48,9 @@ const (
 	PresenceDeparted
 )
 
-// PresenceEvent is published on a site's presence topic.
+// PresenceEvent is published on a site's presence topic, as a pointer:
+// every agent's stream gets the same event, which nobody changes, so a
+// transport may encode it once for all of them.
 type PresenceEvent struct {
 	Change   PresenceChange
 	Presence Presence
@@ -102,7 +104,7 @@ func (t *presenceTracker) view(v *visit, now time.Time) Presence {
 // publish must be called with t.mu held, so that events of a site leave in
 // the order they happened and never interleave with a snapshot.
 func (t *presenceTracker) publish(change PresenceChange, v *visit) {
-	t.s.broker.Publish(presenceTopic(v.siteID), PresenceEvent{Change: change, Presence: t.view(v, t.s.clock.Now())})
+	t.s.broker.Publish(presenceTopic(v.siteID), &PresenceEvent{Change: change, Presence: t.view(v, t.s.clock.Now())})
 }
 
 // MaxStreamsPerVisitor is how many WatchVisitor streams one visitor may have
@@ -301,7 +303,7 @@ const presenceBuffer = 4096
 // field is set.
 type PresenceUpdate struct {
 	Snapshot  []Presence
-	Event     *PresenceEvent
+	Event     *PresenceEvent // the same for every stream: read only
 	KeepAlive time.Time
 }
 
@@ -337,8 +339,8 @@ func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(P
 
 func (s *Service) followPresence(ctx context.Context, subs []Subscription, ticker *ticker, send func(PresenceUpdate) error) error {
 	return s.followMerged(ctx, subs, ticker, func(ev any, keepAlive time.Time) error {
-		if ev, ok := ev.(PresenceEvent); ok {
-			return send(PresenceUpdate{Event: &ev})
+		if ev, ok := ev.(*PresenceEvent); ok {
+			return send(PresenceUpdate{Event: ev})
 		}
 		if !keepAlive.IsZero() {
 			return send(PresenceUpdate{KeepAlive: keepAlive})

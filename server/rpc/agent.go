@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/gen/proactivechat/v1/proactivechatv1connect"
@@ -15,6 +16,8 @@ import (
 type agentServer struct {
 	svc *domain.Service
 	log *slog.Logger
+	// fanout encodes once what every agent of a site is sent.
+	fanout *fanout
 }
 
 var _ proactivechatv1connect.AgentServiceHandler = (*agentServer)(nil)
@@ -34,6 +37,10 @@ func (s *agentServer) WatchPresence(ctx context.Context, req *connect.Request[pb
 		return err
 	}
 	err := s.svc.WatchPresence(ctx, req.Msg.GetAgentId(), func(u domain.PresenceUpdate) error {
+		if u.Event != nil {
+			shared := s.fanout.message(u.Event, func() proto.Message { return presenceUpdateToProto(u) })
+			return stream.Send(shared.(*pb.WatchPresenceResponse))
+		}
 		return stream.Send(presenceUpdateToProto(u))
 	})
 	return toConnectError(ctx, s.log, err)
@@ -77,6 +84,10 @@ func (s *agentServer) WatchAgent(ctx context.Context, req *connect.Request[pb.Wa
 		return err
 	}
 	err := s.svc.WatchAgent(ctx, req.Msg.GetAgentId(), func(u domain.AgentUpdate) error {
+		if u.QueueChanged != nil {
+			shared := s.fanout.message(u.QueueChanged, func() proto.Message { return agentUpdateToProto(u) })
+			return stream.Send(shared.(*pb.WatchAgentResponse))
+		}
 		return stream.Send(agentUpdateToProto(u))
 	})
 	return toConnectError(ctx, s.log, err)
