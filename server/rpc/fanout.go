@@ -9,10 +9,11 @@ import (
 )
 
 // fanoutEntries is how many recent events a fanout keeps. Every stream
-// sends an event within moments of its publication, so a few thousand
-// cover the busiest fan-out; an event evicted before some stream sent it
-// is just built and encoded again for that stream.
-const fanoutEntries = 4096
+// sends an event within moments of its publication (an agent's batch of
+// queue changes is at most a few hundred), so a thousand cover the busiest
+// fan-out; an event evicted before some stream sent it is just built and
+// encoded again for that stream.
+const fanoutEntries = 1024
 
 // fanout builds and encodes a message once for every stream that sends
 // it. The domain publishes each presence change and queue change once, to

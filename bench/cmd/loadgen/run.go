@@ -247,7 +247,7 @@ func run(cfg Config) error {
 	}
 	// What the RSS is made of: stacks and live heap, after a collection.
 	if srv.pprof != "" && heldN > 0 {
-		srv.gc()
+		srv.gcAndSave(cfg.Out + "/server-heap-held.pprof") // what each held stream keeps
 		if m, err := srv.metrics(); err == nil {
 			s := res.memSample(m, srv.pid)
 			res.HoldStackKBPerStream = round((s.StackMB-res.Baseline.StackMB)*1024/float64(heldN), 1)

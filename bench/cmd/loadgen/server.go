@@ -412,18 +412,29 @@ func systemBusy() time.Duration {
 // gc makes the server collect garbage now, through pprof's heap endpoint
 // (which collects before it writes the profile), so that the heap figures
 // read next are its live objects. Without pprof it does nothing.
-func (s *serverProc) gc() {
+func (s *serverProc) gc() { s.gcAndSave("") }
+
+// gcAndSave is gc that also writes the heap profile taken after the last
+// collection to path (unless path is empty), for `go tool pprof`.
+func (s *serverProc) gcAndSave(path string) {
 	if s.pprof == "" {
 		return
 	}
 	client := &http.Client{Timeout: time.Minute}
 	// Twice: what sync.Pools hold survives one collection.
-	for range 2 {
+	for i := range 2 {
 		resp, err := client.Get("http://" + s.pprof + "/debug/pprof/heap?gc=1")
 		if err != nil {
 			return
 		}
-		io.Copy(io.Discard, resp.Body)
+		out := io.Discard
+		if i == 1 && path != "" {
+			if f, err := os.Create(path); err == nil {
+				defer f.Close()
+				out = f
+			}
+		}
+		io.Copy(out, resp.Body)
 		resp.Body.Close()
 	}
 }
