@@ -521,6 +521,13 @@ type credentials struct {
 	gen     uint64
 	cache   map[[sha256.Size]byte]Principal
 	streams map[*binding]struct{}
+	// byVisitor is each cached visitor's token, so that a visitor leaving
+	// the site takes its entry along: visitors come and go by the hundred
+	// thousand, and the cache would otherwise keep them all until full.
+	byVisitor map[string][sha256.Size]byte
+	// peaks are the most entries the maps held since they were last
+	// copied (see shrunk).
+	cachePeak, byVisitorPeak int
 }
 
 type binding struct {
@@ -529,7 +536,7 @@ type binding struct {
 }
 
 func newCredentials() *credentials {
-	return &credentials{cache: map[[sha256.Size]byte]Principal{}, streams: map[*binding]struct{}{}}
+	return &credentials{cache: map[[sha256.Size]byte]Principal{}, streams: map[*binding]struct{}{}, byVisitor: map[string][sha256.Size]byte{}}
 }
 
 func (c *credentials) cached(hash [sha256.Size]byte) (Principal, bool, uint64) {
@@ -546,9 +553,33 @@ func (c *credentials) remember(hash [sha256.Size]byte, p Principal, gen uint64) 
 		return
 	}
 	if len(c.cache) >= maxCachedPrincipals {
-		clear(c.cache)
+		c.cache = map[[sha256.Size]byte]Principal{}
+		c.byVisitor = map[string][sha256.Size]byte{}
+		c.cachePeak, c.byVisitorPeak = 0, 0
 	}
 	c.cache[hash] = p
+	c.cachePeak = max(c.cachePeak, len(c.cache))
+	if p.Kind == VisitorPrincipal {
+		if old, ok := c.byVisitor[p.ID]; ok && old != hash {
+			delete(c.cache, old) // one token per visitor is kept; others are read again
+		}
+		c.byVisitor[p.ID] = hash
+		c.byVisitorPeak = max(c.byVisitorPeak, len(c.byVisitor))
+	}
+}
+
+// forgetVisitor drops the visitor's cached token: the visitor left.
+func (c *credentials) forgetVisitor(visitorID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.byVisitor[visitorID]
+	if !ok {
+		return
+	}
+	delete(c.byVisitor, visitorID)
+	delete(c.cache, h)
+	c.byVisitor = shrunk(c.byVisitor, &c.byVisitorPeak)
+	c.cache = shrunk(c.cache, &c.cachePeak)
 }
 
 // bind registers a stream; false when a revocation ran since its principal
@@ -577,6 +608,9 @@ func (c *credentials) revoke(match func(Principal) bool) {
 	for h, p := range c.cache {
 		if match(p) {
 			delete(c.cache, h)
+			if p.Kind == VisitorPrincipal && c.byVisitor[p.ID] == h {
+				delete(c.byVisitor, p.ID)
+			}
 		}
 	}
 	for b := range c.streams {

@@ -17,3 +17,10 @@ func (s *Service) QueuePositionSites() int {
 	defer s.positions.mu.Unlock()
 	return len(s.positions.sites)
 }
+
+// CachedPrincipals is how many authenticated tokens the Service remembers.
+func (s *Service) CachedPrincipals() int {
+	s.creds.mu.Lock()
+	defer s.creds.mu.Unlock()
+	return len(s.creds.cache)
+}

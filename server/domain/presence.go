@@ -194,6 +194,7 @@ func (t *presenceTracker) depart(visitorID string, gen uint64) {
 	}
 	t.publish(PresenceDeparted, v)
 	t.mu.Unlock()
+	t.s.creds.forgetVisitor(visitorID)
 	t.s.visitEnded(visitorID)
 }
 

@@ -176,9 +176,12 @@ type WorkerReport struct {
 	AckedInWindow map[string]int64 `json:"acked_in_window"`
 	// Storm: when every stream had its first state again and when every
 	// chat had caught up (unix ns), and how many events were replayed.
-	ResumedAll  int64    `json:"resumed_all"`
-	CaughtUpAll int64    `json:"caught_up_all"`
-	Replayed    int64    `json:"replayed"`
+	ResumedAll  int64 `json:"resumed_all"`
+	CaughtUpAll int64 `json:"caught_up_all"`
+	Replayed    int64 `json:"replayed"`
+	// Retried counts resumed streams dialed again after the server closed
+	// their connection first.
+	Retried     int64    `json:"retried"`
 	FirstErrors []string `json:"first_errors,omitempty"`
 }
 

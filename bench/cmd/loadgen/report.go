@@ -198,6 +198,7 @@ type Results struct {
 		CaughtUpSeconds float64 `json:"all_caught_up_seconds"`
 		Replayed        int64   `json:"events_replayed"`
 		CaughtUp        int     `json:"streams_caught_up"`
+		Retried         int64   `json:"dials_retried"`
 	} `json:"reconnect_storm"`
 
 	Floor struct {
@@ -250,6 +251,7 @@ func (r *Results) collect(cfg Config, reports []Event, agents *agentPool, stormS
 		resumedAll = max(resumedAll, w.ResumedAll)
 		caughtAll = max(caughtAll, w.CaughtUpAll)
 		r.Storm.Replayed += w.Replayed
+		r.Storm.Retried += w.Retried
 		r.Storm.Streams += w.Resumed
 		r.VisitorsHeld += w.Held
 		r.Storm.CaughtUp += w.CaughtUp
@@ -442,7 +444,7 @@ func (r *Results) printTable(out io.Writer) {
 	row("without invite p50/p99/max", r.lat("noinvite_alert", "max"), "criteria met → agent alerted", "")
 	st := r.Storm
 	row("reconnect storm", fmt.Sprintf("%s of %s streams resumed in %.2f s, %s caught up in %.2f s", num(float64(st.Streams)), num(float64(r.VisitorsHeld)),
-		st.ResumedSeconds, num(float64(st.CaughtUp)), st.CaughtUpSeconds), fmt.Sprintf("%s events replayed", num(float64(st.Replayed))), "")
+		st.ResumedSeconds, num(float64(st.CaughtUp)), st.CaughtUpSeconds), fmt.Sprintf("%s events replayed, %s dials retried", num(float64(st.Replayed)), num(float64(st.Retried))), "")
 	row("  per stream p50/p99/max", r.lat("resume_caught_up", "max"), "reconnect → state + missed events", "")
 	cpu := fmt.Sprintf("open loop %.0f%%, %.0f µs/msg", r.OpenLoop.ServerCPUPct, r.OpenLoop.ServerCPUUsPerMsgNet)
 	if c := r.ClosedLoop; c != nil {

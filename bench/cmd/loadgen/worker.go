@@ -36,9 +36,9 @@ type worker struct {
 	acked    map[string]int64
 	firstErr []string
 
-	held, invited, submitted, chatting, resumed, caughtUp atomic.Int64
-	sent, sendErrors, pageViews, errors, replayed         atomic.Int64
-	muxHeld                                               atomic.Int64
+	held, invited, submitted, chatting, resumed, caughtUp  atomic.Int64
+	sent, sendErrors, pageViews, errors, replayed, retried atomic.Int64
+	muxHeld                                                atomic.Int64
 
 	// The multiplexed visitors' connections, and the end of their calls.
 	muxConns  []*grpc.ClientConn
@@ -166,7 +166,7 @@ func (w *worker) report() WorkerReport {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	r := WorkerReport{Progress: w.progress(), Histograms: map[string]hist.Snapshot{}, SubmitTimes: w.submits,
-		AckedInWindow: w.acked, FirstErrors: w.firstErr, Replayed: w.replayed.Load()}
+		AckedInWindow: w.acked, FirstErrors: w.firstErr, Replayed: w.replayed.Load(), Retried: w.retried.Load()}
 	for k, h := range w.hists {
 		r.Histograms[k] = h.Snapshot()
 	}
@@ -258,10 +258,16 @@ func (w *worker) start(v *visitor, wg *sync.WaitGroup) bool {
 
 // resumeState is what a resumed stream must reach.
 type resumeState struct {
-	t0     time.Time
-	after  uint32
-	target uint32
+	t0       time.Time
+	after    uint32
+	target   uint32
+	attempts int // dials so far after the first
 }
+
+// maxResumeRetries is how often a visitor dials again when the server
+// closes its new connection before the stream begins, as the widget does
+// (with a growing pause), before it counts as an error.
+const maxResumeRetries = 5
 
 // open opens the visitor's stream on conn (which it then owns).
 func (w *worker) open(v *visitor, conn *grpc.ClientConn, wg *sync.WaitGroup, rs *resumeState) bool {
@@ -297,6 +303,14 @@ func (w *worker) watch(v *visitor, gen int, stream grpc.ServerStreamingClient[pb
 			v.mu.Lock()
 			current := v.gen == gen
 			v.mu.Unlock()
+			if first && rs != nil && current && !w.stopping.Load() && rs.attempts < maxResumeRetries {
+				w.retried.Add(1)
+				v.mu.Lock()
+				v.gen++ // this connection is done with: what else fails on it is no error
+				v.mu.Unlock()
+				go w.retryResume(v, rs, wg)
+				return
+			}
 			if first {
 				wg.Done()
 			}
@@ -423,7 +437,9 @@ func (w *worker) browse(v *visitor) {
 	}
 	time.Sleep(time.Duration(rand.Int64N(int64(every))))
 	for n := 0; !w.stopping.Load(); n++ {
-		vc, _ := v.clients()
+		v.mu.Lock()
+		vc, gen := v.vc, v.gen
+		v.mu.Unlock()
 		if vc != nil {
 			url := productPrefix + fmt.Sprint((v.plan.Index*7+n)%500)
 			ctx, cancel := context.WithTimeout(v.auth, 30*time.Second)
@@ -434,12 +450,20 @@ func (w *worker) browse(v *visitor) {
 				v.mu.Lock()
 				v.page = url
 				v.mu.Unlock()
-			} else if !dropped(v) {
+			} else if !dropped(v) && !replaced(v, gen) {
 				w.fail("ReportPageView: %v", err)
 			}
 		}
 		time.Sleep(every/2 + time.Duration(rand.Int64N(int64(every))))
 	}
+}
+
+// replaced reports whether the visitor's connection changed since gen (a
+// storm's dial retried): a page view on the old one was lost with it.
+func replaced(v *visitor, gen int) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.gen != gen
 }
 
 func dropped(v *visitor) bool {
@@ -560,6 +584,28 @@ func (w *worker) drop() {
 	}
 	wg.Wait()
 	w.emit(Event{Op: "done"})
+}
+
+// retryResume dials again for a resumed stream whose connection the
+// server closed before the stream began (under a storm, x/net's HTTP/2
+// server drops a connection whose client SETTINGS it has not read within
+// two seconds), after a pause that doubles with each attempt.
+func (w *worker) retryResume(v *visitor, rs *resumeState, wg *sync.WaitGroup) {
+	rs.attempts++
+	time.Sleep(time.Duration(250<<rs.attempts) * time.Millisecond)
+	v.mu.Lock()
+	old := v.conn
+	v.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	conn, err := dial(w.cfg.Server, v.plan.Src)
+	if err != nil {
+		w.fail("dial: %v", err)
+		wg.Done()
+		return
+	}
+	w.open(v, conn, wg, rs)
 }
 
 // resume reconnects every visitor at once and resumes its stream after the
