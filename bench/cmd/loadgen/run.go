@@ -449,7 +449,7 @@ func run(cfg Config) error {
 		return err
 	}
 	agents.close()
-	res.Leave = leave(srv, cfg.LeaveWait)
+	res.Leave = leave(srv, cfg.LeaveWait, cfg.Out+"/server-heap-left.pprof")
 	logf("  %s", res.Leave.String(res.Baseline))
 
 	// Goroutines left, from the dump SIGQUIT makes the server print as it
@@ -635,7 +635,7 @@ func runMux(cfg Config, res *Results, srv *serverProc, ws workerSet, agents *age
 		time.Sleep(250 * time.Millisecond)
 	}
 	mx.GoneSeconds = round(time.Since(t).Seconds(), 1)
-	srv.gc()
+	srv.gcAndSave(cfg.Out + "/server-heap-mux-gone.pprof") // what the multiplexed streams left behind
 	m2, _ := srv.metrics()
 	mx.After = res.memSample(m2, srv.pid)
 	logf("  gone after %.1f s: %d visitors online (%d before), %d goroutines (%d before), live heap %.0f MB (%.0f MB before)",
@@ -652,7 +652,7 @@ func btoi(b bool) int {
 
 // leave waits until the server has no visitor online and no stream open
 // (every client closed its connections), collects garbage and samples it.
-func leave(srv *serverProc, wait time.Duration) *LeaveResult {
+func leave(srv *serverProc, wait time.Duration, heapProfile string) *LeaveResult {
 	lr := &LeaveResult{}
 	t := time.Now()
 	for time.Since(t) < wait {
@@ -664,7 +664,7 @@ func leave(srv *serverProc, wait time.Duration) *LeaveResult {
 	}
 	lr.Seconds = round(time.Since(t).Seconds(), 1)
 	time.Sleep(time.Second) // the last departures' writes
-	srv.gc()
+	srv.gcAndSave(heapProfile) // what is left once everyone left
 	if m, err := srv.metrics(); err == nil {
 		lr.After = (&Results{}).memSample(m, srv.pid)
 		lr.StreamsOpen = int(sumPrefix(m, "proactivechat_streams_open{"))
