@@ -663,7 +663,7 @@ func leave(srv *serverProc, wait time.Duration, heapProfile string) *LeaveResult
 		time.Sleep(250 * time.Millisecond)
 	}
 	lr.Seconds = round(time.Since(t).Seconds(), 1)
-	time.Sleep(time.Second) // the last departures' writes
+	time.Sleep(time.Second)    // the last departures' writes
 	srv.gcAndSave(heapProfile) // what is left once everyone left
 	if m, err := srv.metrics(); err == nil {
 		lr.After = (&Results{}).memSample(m, srv.pid)
