@@ -22,7 +22,8 @@ import (
 // not read still slows the server's writers down as a full socket buffer
 // would. The first failed write fails every later Write, as the socket's
 // own error would have. Close writes what is buffered first, giving up
-// after writeBehindCloseTimeout.
+// after writeBehindCloseTimeout; callers' write deadlines are not passed
+// on (see SetWriteDeadline).
 type writeBehindConn struct {
 	net.Conn
 
@@ -87,6 +88,7 @@ func (w *writeBehindConn) writeLoop() {
 	for len(w.buf) > 0 && w.err == nil {
 		out := w.buf
 		w.buf = nil
+		w.drained.Broadcast() // room for Writes waiting for it
 		w.mu.Unlock()
 		_, err := w.Conn.Write(out)
 		w.mu.Lock()
@@ -112,8 +114,8 @@ func (w *writeBehindConn) Close() error {
 	w.mu.Lock()
 	if !w.closed {
 		w.closed = true
-		if w.writing {
-			w.Conn.SetWriteDeadline(time.Now().Add(w.closeTimeout))
+		if w.writing && w.Conn.SetWriteDeadline(time.Now().Add(w.closeTimeout)) != nil {
+			w.Conn.Close() // no deadline: end the write now
 		}
 		for w.writing {
 			w.drained.Wait()
@@ -122,3 +124,12 @@ func (w *writeBehindConn) Close() error {
 	w.mu.Unlock()
 	return w.Conn.Close()
 }
+
+// SetWriteDeadline does not reach the connection. A deadline set around a
+// Write, as x/net's WriteByteTimeout does, would bound only the copy into
+// the buffer, and clearing it afterwards would clear Close's. The writes
+// themselves are bounded at Close; this server sets no WriteByteTimeout.
+func (w *writeBehindConn) SetWriteDeadline(time.Time) error { return nil }
+
+// SetDeadline sets the read deadline only (see SetWriteDeadline).
+func (w *writeBehindConn) SetDeadline(t time.Time) error { return w.Conn.SetReadDeadline(t) }

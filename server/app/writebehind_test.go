@@ -23,15 +23,23 @@ type recordingConn struct {
 	fail     error
 	closed   bool
 	deadline time.Time
+	// expire makes a write deadline expire as soon as it is set: a write
+	// waiting at the gate fails then, as one to a peer that reads nothing.
+	expire  bool
+	expired chan struct{}
 }
 
 func newRecordingConn() *recordingConn {
-	return &recordingConn{entered: make(chan struct{}, 16), gate: make(chan struct{})}
+	return &recordingConn{entered: make(chan struct{}, 16), gate: make(chan struct{}), expired: make(chan struct{})}
 }
 
 func (c *recordingConn) Write(p []byte) (int, error) {
 	c.entered <- struct{}{}
-	<-c.gate
+	select {
+	case <-c.gate:
+	case <-c.expired:
+		return 0, os.ErrDeadlineExceeded
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.fail != nil {
@@ -45,6 +53,10 @@ func (c *recordingConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.deadline = t
+	if c.expire && !t.IsZero() {
+		close(c.expired)
+		c.expire = false
+	}
 	return nil
 }
 
@@ -182,6 +194,45 @@ func TestWriteBehindBlocksWhenFull(t *testing.T) {
 	got := strings.Join(rc.written(), "")
 	if want := "first" + string(big) + "over"; got != want {
 		t.Fatalf("wrote %d bytes out of order or lost, want %d", len(got), len(want))
+	}
+}
+
+// TestWriteBehindCloseEndsStuckWrites: a peer that reads nothing holds
+// the writer's write and a Write waiting for room; Close's deadline ends
+// the write, the waiting Write fails, and Close returns. A caller's own
+// write deadline does not clear Close's.
+func TestWriteBehindCloseEndsStuckWrites(t *testing.T) {
+	rc := newRecordingConn()
+	rc.expire = true
+	w := newWriteBehindConn(rc)
+	mustWrite(t, w, "first")
+	<-rc.entered // held: the peer reads nothing
+	mustWrite(t, w, string(bytes.Repeat([]byte("x"), writeBehindLimit)))
+	blocked := make(chan error)
+	go func() {
+		_, err := w.Write([]byte("over"))
+		blocked <- err
+	}()
+	waitFor(w, func() bool { return w.waiters == 1 })
+	if err := w.SetWriteDeadline(time.Now().Add(time.Hour)); err != nil { // as x/net's byte timeout would
+		t.Fatal(err)
+	}
+	rc.mu.Lock()
+	reached := !rc.deadline.IsZero()
+	rc.mu.Unlock()
+	if reached {
+		t.Fatal("a caller's write deadline reached the connection")
+	}
+	closed := make(chan error)
+	go func() { closed <- w.Close() }()
+	if err := <-blocked; err == nil {
+		t.Error("the Write waiting for room succeeded on a connection that was closed")
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if !rc.closed {
+		t.Error("Close did not close the connection")
 	}
 }
 

@@ -302,29 +302,74 @@ func (w *writeTx) addAlerts(agentID string, delta int) error {
 	if v := b.Get([]byte(agentID)); len(v) == 4 {
 		n = int64(binary.BigEndian.Uint32(v))
 	}
-	n += int64(delta)
-	if n < 0 {
-		return fmt.Errorf("%s: agent %q would alert %d requests", alertCountsBucket, agentID, n)
-	}
+	// Never below zero: a count off by one costs an agent one alert of
+	// room until the next Open rebuilds the counts, where failing would
+	// stop the request's every move.
+	n = max(n+int64(delta), 0)
 	if n == 0 {
 		return w.delete(alertCountsBucket, []byte(agentID))
 	}
 	return w.putRaw(alertCountsBucket, []byte(agentID), binary.BigEndian.AppendUint32(nil, uint32(n)))
 }
 
-// backfillOpenRequests gives a file from before the alert counts its
-// counters and its open requests index its values.
-func backfillOpenRequests(tx *bbolt.Tx) error {
+// rebuildAlertCounts counts the agents' alerts again from the open
+// requests index, at every Open: a binary from before the counts (run on
+// this file after an upgrade, then upgraded again) changes requests
+// without counting, and the index is small, only the requests open now.
+// It writes each entry's value where it is missing (a file from before,
+// or an entry that binary rewrote), reading the request then.
+func rebuildAlertCounts(tx *bbolt.Tx) error {
 	w := &writeTx{readTx: readTx{tx: tx}}
-	open, err := w.OpenChatRequests("")
-	if err != nil {
-		return err
+	counts := map[string]uint32{}
+	var missing [][]byte
+	c := tx.Bucket(openChatRequestsBucket).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		switch {
+		case len(v) == 0:
+			missing = append(missing, bytes.Clone(k))
+		case v[0] == openAlerting:
+			counts[string(v[1:])]++
+		}
 	}
-	for _, req := range open {
-		if err := w.putIndex(openChatRequestsBucket, openRequestKey(req.SiteID, req.EnqueueTime, req.ID), openRequestValue(req)); err != nil {
+	for _, k := range missing {
+		_, id, ok := parseOpenRequestKey(k)
+		if !ok {
+			return fmt.Errorf("decode %s key %q: malformed", openChatRequestsBucket, k)
+		}
+		req, found, err := get(&w.readTx, chatRequestsBucket, id, protoconv.ChatRequestFromProto)
+		if err != nil {
 			return err
 		}
-		if err := w.addAlerts(alertedAgent(req), 1); err != nil {
+		if !found {
+			return fmt.Errorf("%s lists chat request %q, which does not exist", openChatRequestsBucket, id)
+		}
+		if err := w.putIndex(openChatRequestsBucket, k, openRequestValue(req)); err != nil {
+			return err
+		}
+		if a := alertedAgent(req); a != "" {
+			counts[a]++
+		}
+	}
+	b := tx.Bucket(alertCountsBucket)
+	var stale [][]byte
+	if err := b.ForEach(func(k, v []byte) error {
+		if want, ok := counts[string(k)]; !ok || len(v) != 4 || binary.BigEndian.Uint32(v) != want {
+			stale = append(stale, bytes.Clone(k))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range stale {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	for agent, n := range counts {
+		if v := b.Get([]byte(agent)); len(v) == 4 && binary.BigEndian.Uint32(v) == n {
+			continue
+		}
+		if err := b.Put([]byte(agent), binary.BigEndian.AppendUint32(nil, n)); err != nil {
 			return err
 		}
 	}

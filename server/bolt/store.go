@@ -154,9 +154,6 @@ func Open(path string, opts ...Option) (*Store, error) {
 		// A file from before the visitor records index gets it built from
 		// the records it indexes.
 		backfill := tx.Bucket(visitorRecordsBucket) == nil && tx.Bucket(visitorsBucket) != nil
-		// One from before the alert counts gets them, and its open requests
-		// index gets the values it has carried since.
-		backfillAlerts := tx.Bucket(alertCountsBucket) == nil && tx.Bucket(chatRequestsBucket) != nil
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
@@ -167,10 +164,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 				return err
 			}
 		}
-		if backfillAlerts {
-			return backfillOpenRequests(tx)
-		}
-		return nil
+		return rebuildAlertCounts(tx)
 	})
 	if err != nil {
 		_ = db.Close()

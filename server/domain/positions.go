@@ -44,9 +44,15 @@ type siteQueue struct {
 	dirty   bool
 	running int // passes under way
 	passMu  sync.Mutex
-	// shown is the position published to each visitor shown one, by
-	// request ID.
-	shown map[string]int
+	// shown is the position, and the wait estimated for it, published to
+	// each visitor shown one, by request ID.
+	shown map[string]place
+}
+
+// place is what a waiting visitor is shown of its place in the queue.
+type place struct {
+	position int
+	wait     time.Duration
 }
 
 func newQueuePositions(s *Service) *queuePositions {
@@ -164,10 +170,13 @@ func (q *queuePositions) pass(siteID string, sq *siteQueue) {
 		q.mu.Unlock()
 		return
 	}
-	shown := make(map[string]int, len(queue))
+	shown := make(map[string]place, len(queue))
 	for _, w := range queue {
-		shown[w.requestID] = w.position
-		if old, ok := sq.shown[w.requestID]; !ok || old != w.position {
+		// The estimate moves with the site's observed waits too: a visitor
+		// whose place did not change still hears of a new one.
+		now := place{w.position, s.waits.estimate(siteID, w.position)}
+		shown[w.requestID] = now
+		if old, ok := sq.shown[w.requestID]; !ok || old != now {
 			s.broker.Publish(visitorTopic(w.visitorID), VisitorChanged{VisitorID: w.visitorID})
 		}
 	}

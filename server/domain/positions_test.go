@@ -164,6 +164,31 @@ func TestQueuePositions(t *testing.T) {
 		}
 	})
 
+	t.Run("NewEstimate", func(t *testing.T) {
+		qe := newQueueEngine(t)
+		vids, pages := qe.queueUp(t, 3)
+		if w := qe.state(t, vids[0]).Queue.EstimatedWait; w != 0 {
+			t.Fatalf("estimate before any chat was taken: %v, want none", w)
+		}
+
+		// The agent (room for three) is offered all three and takes the
+		// last in line: nobody ahead moves, but the site's observed wait,
+		// and so the first's estimate, does.
+		console, _ := qe.console(t, "agent-a")
+		qe.setStatus(t, "agent-a", domain.StatusAvailable)
+		last := qe.state(t, vids[2]).Queue.RequestID
+		qe.alerted(t, console, last)
+		qe.accept(t, "agent-a", last)
+		qe.settle(t)
+		qe.clock.Advance(domain.QueuePositionRefresh) // the window the alerts opened ends
+		got := pages[0].next(t, func(u domain.VisitorUpdate) bool {
+			return u.State != nil && u.State.Queue != nil && u.State.Queue.EstimatedWait > 0
+		}).State.Queue
+		if got.Position != 1 {
+			t.Fatalf("the first in line was shown %+v, want position 1", got)
+		}
+	})
+
 	t.Run("NoPassDueAfterClose", func(t *testing.T) {
 		qe := newQueueEngine(t)
 		vids, pages := qe.queueUp(t, 3)
