@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/proactivechat/proactivechat/bench/hist"
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
@@ -266,7 +268,8 @@ type resumeState struct {
 
 // maxResumeRetries is how often a visitor dials again when the server
 // closes its new connection before the stream begins, as the widget does
-// (with a growing pause), before it counts as an error.
+// (with a growing pause), before it counts as an error. Only UNAVAILABLE
+// (the connection is gone) is retried: any other error is the server's answer.
 const maxResumeRetries = 5
 
 // open opens the visitor's stream on conn (which it then owns).
@@ -303,7 +306,7 @@ func (w *worker) watch(v *visitor, gen int, stream grpc.ServerStreamingClient[pb
 			v.mu.Lock()
 			current := v.gen == gen
 			v.mu.Unlock()
-			if first && rs != nil && current && !w.stopping.Load() && rs.attempts < maxResumeRetries {
+			if first && rs != nil && current && !w.stopping.Load() && rs.attempts < maxResumeRetries && status.Code(err) == codes.Unavailable {
 				w.retried.Add(1)
 				v.mu.Lock()
 				v.gen++ // this connection is done with: what else fails on it is no error
