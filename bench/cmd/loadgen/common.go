@@ -132,6 +132,8 @@ type Cmd struct {
 	LaunchAfter   time.Duration `json:"launch_after,omitempty"`
 	PageViewEvery time.Duration `json:"page_view_every,omitempty"`
 	MsgSize       int           `json:"msg_size,omitempty"`
+	// Converse: the closed loop sends over one Converse stream per chat.
+	Converse bool `json:"converse,omitempty"`
 	// hold, cohort
 	Visitors []VisitorPlan `json:"visitors,omitempty"`
 	// messages: each chat sends one message every Interval from Start

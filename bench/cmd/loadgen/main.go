@@ -42,6 +42,7 @@ type Config struct {
 	StormMsgs     int           `json:"storm_backlog_per_chat"`
 	PerWorker     int           `json:"visitors_per_worker"`
 	MsgSize       int           `json:"msg_size"`
+	Converse      bool          `json:"converse"`
 	Presence      bool          `json:"agents_watch_presence"`
 	FloorDuration time.Duration `json:"floor_duration"`
 	// LaunchTimers puts the browsing visitors on a third site whose
@@ -88,6 +89,7 @@ func main() {
 	flag.IntVar(&cfg.StormMsgs, "storm-backlog", 3, "messages each agent writes to each chat while the visitors are away")
 	flag.IntVar(&cfg.PerWorker, "per-worker", 4000, "visitors per worker process (a process may open at most 20,000 files)")
 	flag.IntVar(&cfg.MsgSize, "size", 64, "message size in bytes")
+	flag.BoolVar(&cfg.Converse, "converse", false, "closed loop over one Converse stream per chat (native gRPC clients) instead of unary SendMessage calls (browsers)")
 	flag.BoolVar(&cfg.Presence, "presence", true, "agents also watch presence (every arrival and page view fans out to them)")
 	flag.DurationVar(&cfg.FloorDuration, "floor-duration", 5*time.Second, "each floor measurement")
 	flag.BoolVar(&cfg.LaunchTimers, "launch-timers", true, "browsing visitors are on a site whose launch criteria match every page after -browse-launch-after, so each has a launch timer armed")

@@ -430,7 +430,11 @@ func (r *Results) printTable(out io.Writer) {
 		boltP50 = fmt.Sprintf("bbolt commit p50 %s ms", ms(b.Latency.P50Ms))
 	}
 	if c := r.ClosedLoop; c != nil {
-		row(fmt.Sprintf("durable messages/s, closed loop (%d chats)", r.Chatting), fmt.Sprintf("%s/s", num(c.AckedPerS)), echoRT, ratio("durable_msgs_per_s / echo_round_trips_per_s", ""))
+		how := "unary SendMessage"
+		if r.Config.Converse {
+			how = "one Converse stream each"
+		}
+		row(fmt.Sprintf("durable messages/s, closed loop (%d chats, %s)", r.Chatting, how), fmt.Sprintf("%s/s", num(c.AckedPerS)), echoRT, ratio("durable_msgs_per_s / echo_round_trips_per_s", ""))
 		row("", "", boltPut, ratio("durable_msgs_per_s / bbolt_one_put_per_txn_per_s", ""))
 		row("", "", boltBatch, ratio("durable_msgs_per_s / bbolt_100_puts_per_txn_per_s", ""))
 	}

@@ -150,7 +150,7 @@ func run(cfg Config) error {
 		ws = append(ws, w)
 	}
 	if _, err := ws.all(func(int) Cmd {
-		return Cmd{Op: "init", Server: srv.addr, LaunchAfter: cfg.LaunchAfter, PageViewEvery: cfg.PageViewEvery, MsgSize: cfg.MsgSize}
+		return Cmd{Op: "init", Server: srv.addr, LaunchAfter: cfg.LaunchAfter, PageViewEvery: cfg.PageViewEvery, MsgSize: cfg.MsgSize, Converse: cfg.Converse}
 	}, 30*time.Second); err != nil {
 		return err
 	}

@@ -511,6 +511,10 @@ func (w *worker) messages(c Cmd) {
 // soon as the previous one is acknowledged.
 func (w *worker) send(v *visitor, c Cmd, inWindow *atomic.Int64) {
 	phase := c.Phase[0]
+	if phase == 'M' && w.cfg.Converse {
+		w.converse(v, c, inWindow)
+		return
+	}
 	start := c.Start
 	if phase == 'L' && c.Interval > 0 {
 		start += rand.Int64N(int64(c.Interval))
@@ -552,6 +556,74 @@ func (w *worker) send(v *visitor, c Cmd, inWindow *atomic.Int64) {
 		if err != nil {
 			w.sendErrors.Add(1)
 			w.fail("SendMessage: %v", err)
+			continue
+		}
+		w.sent.Add(1)
+		w.record("ack_"+c.Phase, now-sched)
+		if now >= c.Start && now <= c.End {
+			inWindow.Add(1)
+		}
+	}
+}
+
+// converse is the closed loop over one Converse stream per chat, as a
+// native gRPC client sends: a join, then each message as soon as the
+// CommandResult of the last one is back. The stream also carries the
+// chat's events, the client's own messages included, as it would.
+func (w *worker) converse(v *visitor, c Cmd, inWindow *atomic.Int64) {
+	_, cc := v.clients()
+	v.mu.Lock()
+	chatID, after := v.chatID, v.lastSeq
+	v.mu.Unlock()
+	ctx, cancel := context.WithCancel(v.auth)
+	defer cancel()
+	stream, err := cc.Converse(ctx)
+	if err != nil {
+		w.fail("Converse: %v", err)
+		return
+	}
+	result := func(id string) (*pb.CommandResult, error) {
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				return nil, err
+			}
+			if r := m.GetResult(); r != nil && r.GetCommandId() == id {
+				return r, nil
+			}
+		}
+	}
+	join := &pb.ConverseJoin{ChatId: chatID, ParticipantId: v.id, AfterSeq: after}
+	if err := stream.Send(&pb.ConverseRequest{CommandId: "join", Command: &pb.ConverseRequest_Join{Join: join}}); err != nil {
+		w.fail("Converse join: %v", err)
+		return
+	}
+	if r, err := result("join"); err != nil || r.GetErrorCode() != "" {
+		w.fail("Converse join: %v %s", err, r.GetErrorMessage())
+		return
+	}
+	time.Sleep(time.Until(time.Unix(0, c.Start)))
+	for k := 0; ; k++ {
+		sched := time.Now().UnixNano()
+		if sched >= c.End {
+			return
+		}
+		id := fmt.Sprint(k)
+		send := &pb.ConverseSend{Text: messageText('M', sched, k, w.cfg.MsgSize), IdempotencyKey: fmt.Sprintf("C%d-%d", c.Start%1e6, k)}
+		if err := stream.Send(&pb.ConverseRequest{CommandId: id, Command: &pb.ConverseRequest_Send{Send: send}}); err != nil {
+			w.fail("Converse send: %v", err)
+			return
+		}
+		r, err := result(id)
+		now := time.Now().UnixNano()
+		if err != nil {
+			w.sendErrors.Add(1)
+			w.fail("Converse send: %v", err)
+			return
+		}
+		if r.GetErrorCode() != "" {
+			w.sendErrors.Add(1)
+			w.fail("Converse send: %s %s", r.GetErrorCode(), r.GetErrorMessage())
 			continue
 		}
 		w.sent.Add(1)
