@@ -293,11 +293,12 @@ func (s *Service) ListOnlineVisitors(ctx context.Context, siteID string) ([]Pres
 
 // presenceBuffer is the buffer of an agent's presence subscriptions. A
 // site's presence changes with every page view of every visitor: at 20,000
-// visitors, a thousand events a second. A stream cut off for falling behind
-// starts again with a snapshot of everyone online, which at that size takes
-// longer to send than the default buffer lasts, so it would be cut off
-// again and again. A few seconds' worth of events (16 bytes each, for the
-// few agent streams) rides out a garbage collection or a burst.
+// visitors, a thousand events a second, and many more in a reconnect
+// storm. A stream cut off for falling behind starts again with a snapshot
+// of everyone online, which at that size takes longer to send than a small
+// buffer lasts, so it would be cut off again and again. Measured: with
+// 4,500 visitors held, 1,024 events still let 10 agent streams be cut off
+// in a run, 4,096 none. The price is 64 KiB per agent stream and site.
 const presenceBuffer = 4096
 
 // PresenceUpdate is one message of an agent's presence stream: exactly one
