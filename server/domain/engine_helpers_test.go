@@ -73,6 +73,10 @@ func (e *engine) start(t *testing.T) {
 		Clock:             e.clock,
 		PresenceGrace:     grace,
 		KeepAliveInterval: keepAlive,
+		// Off unless a test is about it: a batch's timer is armed by the
+		// console's goroutine, which may do so after the clock's Advance
+		// that should have fired it has returned.
+		AgentQueueInterval: -1,
 	}
 	for _, o := range e.opts {
 		o(&cfg)

@@ -11,6 +11,11 @@ func (s *Service) QueuePositionPasses() int {
 	return s.positions.passes
 }
 
+// WaitQueuePositionPasses waits until the passes started so far are over,
+// so that a test listening from now on hears none of their hints. No pass
+// may start meanwhile.
+func (s *Service) WaitQueuePositionPasses() { s.positions.wg.Wait() }
+
 // QueuePositionSites is how many sites the queue position refresher keeps.
 func (s *Service) QueuePositionSites() int {
 	s.positions.mu.Lock()

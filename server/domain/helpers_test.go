@@ -42,6 +42,8 @@ func newEnv(t *testing.T, brokerBuffer int) *env {
 		Clock:             clock,
 		PresenceGrace:     grace,
 		KeepAliveInterval: keepAlive,
+		// See newEngine.
+		AgentQueueInterval: -1,
 	})
 	t.Cleanup(func() {
 		svc.Close()

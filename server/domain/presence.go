@@ -117,7 +117,9 @@ const MaxStreamsPerVisitor = 8
 // visit began (its start time is returned) and whether the visitor came
 // back after all its streams had closed. Past MaxStreamsPerVisitor it
 // counts nothing and returns an error; closed must then not be called.
-func (t *presenceTracker) opened(visitor *Visitor) (newVisit bool, start time.Time, back bool, err error) {
+// opened counts a widget stream of visitor; with viewed, the stream came
+// with a page view and visitor.CurrentPage is where they are now.
+func (t *presenceTracker) opened(visitor *Visitor, viewed bool) (newVisit bool, start time.Time, back bool, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.s.clock.Now()
@@ -153,6 +155,9 @@ func (t *presenceTracker) opened(visitor *Visitor) (newVisit bool, start time.Ti
 		v.gen++
 	}
 	v.streams++
+	if viewed {
+		v.page = visitor.CurrentPage
+	}
 	t.publish(PresenceChanged, v)
 	return false, v.start, v.streams == 1, nil
 }

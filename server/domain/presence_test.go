@@ -150,3 +150,30 @@ func TestDepartureLeavesChat(t *testing.T) {
 		t.Fatalf("end reason = %v", ended.Event.Ended.Reason)
 	}
 }
+
+// TestStreamWithPageIsOneChange: a widget stream that opens on a page (a
+// page load, a reconnect) shows agents one change, the page and the stream
+// together: in a reconnect storm every visitor's stream opens so.
+func TestStreamWithPageIsOneChange(t *testing.T) {
+	e := newEnv(t, 0)
+	site, agent := e.siteWithAgent(t, 3)
+	v := e.newVisitor(t, site.ID)
+	presence := watchPresence(t, e, agent.ID)
+	presence.next(t, func(u domain.PresenceUpdate) bool { return u.Snapshot != nil })
+	e.visit(t, v.ID, "https://shop.example/")
+	presence.next(t, isChange(domain.PresenceArrived, v.ID))
+
+	e.visit(t, v.ID, "https://shop.example/cart")
+	marker := e.newVisitor(t, site.ID)
+	e.visit(t, marker.ID, "https://shop.example/")
+	var changes []domain.Presence
+	presence.next(t, func(u domain.PresenceUpdate) bool {
+		if u.Event != nil && u.Event.Presence.VisitorID == v.ID {
+			changes = append(changes, u.Event.Presence)
+		}
+		return u.Event != nil && u.Event.Presence.VisitorID == marker.ID
+	})
+	if len(changes) != 1 || changes[0].OpenStreams != 2 || changes[0].CurrentPage.URL != "https://shop.example/cart" {
+		t.Fatalf("the second tab showed as %+v, want one change: 2 streams on the cart", changes)
+	}
+}

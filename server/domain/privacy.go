@@ -24,6 +24,7 @@ func (s *Service) ExportVisitor(ctx context.Context, visitorID string) (*Visitor
 		if err != nil {
 			return err
 		}
+		s.pages.latest(v)
 		x := &VisitorExport{Visitor: v}
 		chatIDs, invitationIDs, requestIDs, err := tx.VisitorRecords(visitorID)
 		if err != nil {
@@ -123,6 +124,7 @@ func (s *Service) EraseVisitor(ctx context.Context, visitorID string) error {
 		// The visitor's token no longer opens anything.
 		tx.OnCommit(func() {
 			s.creds.revoke(func(p Principal) bool { return p.Kind == VisitorPrincipal && p.ID == visitorID })
+			s.pages.forget(visitorID)
 		})
 		return tx.EraseVisitor(visitorID)
 	})

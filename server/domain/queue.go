@@ -27,6 +27,7 @@ func (s *Service) enqueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatReq
 		VisitStartTime: p.VisitStartTime,
 	}
 	if req.PageURL == "" {
+		s.pages.latest(visitor)
 		req.PageURL, req.PageTitle = visitor.CurrentPage.URL, visitor.CurrentPage.Title
 	}
 	if p.OpenStreams == 0 {
@@ -350,6 +351,7 @@ func (s *Service) VisitorState(ctx context.Context, visitorID string) (*VisitorS
 	if err != nil {
 		return nil, err
 	}
+	s.pages.latest(state.Visitor)
 	return state, nil
 }
 

@@ -90,6 +90,7 @@ type Service struct {
 	passwords  PasswordHasher
 	sessionTTL time.Duration
 	creds      *credentials
+	pages      *pageWriter
 	// started is when the Service was made: visits open at a restart go on
 	// for visitors back within the grace period of it.
 	started time.Time
@@ -148,6 +149,7 @@ func NewService(cfg Config) *Service {
 	s.awaiting = &awaitingAgent{bySite: map[string]map[string]bool{}}
 	s.router = newRouter(s)
 	s.positions = newQueuePositions(s)
+	s.pages = newPageWriter(s)
 	return s
 }
 
@@ -159,6 +161,7 @@ func (s *Service) Close() {
 	s.timers.stop()
 	s.router.wait()
 	s.positions.close()
+	s.pages.close()
 }
 
 // Done is closed when the Service is closed, so streams can end cleanly on

@@ -64,24 +64,34 @@ func (s *Service) RecordPageView(ctx context.Context, visitorID, pageURL, title 
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	page := PageView{URL: pageURL, Title: title, ViewTime: s.clock.Now()}
-	var visitor *Visitor
-	err := s.store.Update(ctx, func(tx WriteTx) error {
-		var err error
-		if visitor, err = tx.Visitor(visitorID); err != nil {
-			return err
-		}
-		visitor.CurrentPage = page
-		return tx.PutVisitor(visitor)
-	})
+	visitor, err := s.viewPage(ctx, visitorID, pageURL, title)
 	if err != nil {
 		return nil, err
 	}
-	s.presence.pageViewed(visitorID, page)
+	s.presence.pageViewed(visitorID, visitor.CurrentPage)
 	// The page conditions of the launching criteria depend on the current
 	// page: re-arm the launch timer, or a visit that began on a page they
 	// exclude would never launch after moving to one they allow.
 	s.scheduleLaunch(visitorID)
+	return visitor, nil
+}
+
+// viewPage makes a checked page view the visitor's current page and
+// returns the visitor with it. The page is written behind (pageWriteDelay
+// says why); presence and the launch timer are the caller's.
+func (s *Service) viewPage(ctx context.Context, visitorID, pageURL, title string) (*Visitor, error) {
+	page := PageView{URL: pageURL, Title: title, ViewTime: s.clock.Now()}
+	var visitor *Visitor
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		visitor, err = tx.Visitor(visitorID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	visitor.CurrentPage = page
+	s.pages.record(visitorID, page)
 	return visitor, nil
 }
 

@@ -208,12 +208,16 @@ func (s *Service) openVisitorStream(ctx context.Context, w VisitorWatch, send fu
 	var visitor *Visitor
 	var err error
 	if w.PageURL != "" {
-		visitor, err = s.RecordPageView(ctx, w.VisitorID, w.PageURL, w.PageTitle)
+		// Presence learns the page as the stream is counted below: one
+		// change for agents to see, not two (in a reconnect storm, every
+		// visitor's stream opens with its page).
+		visitor, err = s.viewPage(ctx, w.VisitorID, w.PageURL, w.PageTitle)
 	} else {
 		err = s.store.View(ctx, func(tx ReadTx) error {
 			visitor, err = tx.Visitor(w.VisitorID)
 			return err
 		})
+		s.pages.latest(visitor)
 	}
 	if err != nil {
 		return nil, err
@@ -225,14 +229,18 @@ func (s *Service) openVisitorStream(ctx context.Context, w VisitorWatch, send fu
 		resumeChatID: w.ResumeChatID, resumeAfter: w.ResumeAfterSeq}
 	s.counters.visitorStreams.Add(1)
 	vs.sub = s.broker.SubscribeBuffer(visitorTopic(visitor.ID), hintBuffer)
-	newVisit, start, back, err := s.presence.opened(visitor)
+	newVisit, start, back, err := s.presence.opened(visitor, w.PageURL != "")
 	if err != nil {
 		vs.close()
 		return nil, err // too many streams
 	}
 	vs.online = true
-	if newVisit {
-		s.visitBegan(visitor, start)
+	switch {
+	case newVisit:
+		s.visitBegan(visitor, start) // arms the launch timer
+	case w.PageURL != "":
+		// The page conditions of the launching criteria depend on the page.
+		s.scheduleLaunch(visitor.ID)
 	}
 	if newVisit || back {
 		s.visitorBack(visitor.ID)

@@ -174,6 +174,7 @@ type Results struct {
 	ServerStreamsOpen       int      `json:"server_visitor_streams_open,omitempty"`
 	ProfileTop              []string `json:"server_cpu_profile_top,omitempty"`
 	FlowProfileTop          []string `json:"server_cpu_profile_flows_top,omitempty"`
+	BackgroundProfileTop    []string `json:"server_cpu_profile_background_top,omitempty"`
 
 	Goroutines          int      `json:"server_goroutines"`
 	StreamsAtDump       int      `json:"streams_at_goroutine_dump"`

@@ -220,6 +220,14 @@ func run(cfg Config) error {
 	time.Sleep(2 * time.Second)
 	c1, _ := procCPU(srv.pid)
 	res.BackgroundCPUPct = pct(c1-c0, 2*time.Second)
+	if cfg.Profile && srv.pprof != "" {
+		// What holding costs: page views, keep-alives, presence fan-out.
+		top, err := cpuProfile(srv.pprof, bin, cfg.Out+"/server-cpu-background.pprof", 5*time.Second)
+		if err != nil {
+			top = []string{"profile failed: " + err.Error()}
+		}
+		res.BackgroundProfileTop = top
+	}
 	held, err := readProc(srv.pid)
 	if err != nil {
 		return err

@@ -36,7 +36,12 @@ type VisitorServiceClient interface {
 	// StartVisitorSession begins a visitor session, or resumes the one whose
 	// token the widget kept from an earlier page load.
 	StartVisitorSession(ctx context.Context, in *StartVisitorSessionRequest, opts ...grpc.CallOption) (*StartVisitorSessionResponse, error)
-	// ReportPageView records the page the visitor is looking at.
+	// ReportPageView records the page the visitor is looking at. It takes
+	// effect at once (agents' presence views, the launching criteria, the
+	// visitor's state) and is written to storage within a second, together
+	// with the other page views of that second: a page view is presence, not
+	// a record, and a crash loses at most that second, which the widget sends
+	// again when it reconnects (WatchVisitor's page_url).
 	ReportPageView(ctx context.Context, in *ReportPageViewRequest, opts ...grpc.CallOption) (*ReportPageViewResponse, error)
 	// WatchVisitor is the one stream that carries everything the widget shows.
 	// The visitor is on the site while at least one such stream is open.
@@ -138,7 +143,12 @@ type VisitorServiceServer interface {
 	// StartVisitorSession begins a visitor session, or resumes the one whose
 	// token the widget kept from an earlier page load.
 	StartVisitorSession(context.Context, *StartVisitorSessionRequest) (*StartVisitorSessionResponse, error)
-	// ReportPageView records the page the visitor is looking at.
+	// ReportPageView records the page the visitor is looking at. It takes
+	// effect at once (agents' presence views, the launching criteria, the
+	// visitor's state) and is written to storage within a second, together
+	// with the other page views of that second: a page view is presence, not
+	// a record, and a crash loses at most that second, which the widget sends
+	// again when it reconnects (WatchVisitor's page_url).
 	ReportPageView(context.Context, *ReportPageViewRequest) (*ReportPageViewResponse, error)
 	// WatchVisitor is the one stream that carries everything the widget shows.
 	// The visitor is on the site while at least one such stream is open.

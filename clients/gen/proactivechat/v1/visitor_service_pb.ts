@@ -397,7 +397,12 @@ export const VisitorService: GenService<{
     output: typeof StartVisitorSessionResponseSchema;
   },
   /**
-   * ReportPageView records the page the visitor is looking at.
+   * ReportPageView records the page the visitor is looking at. It takes
+   * effect at once (agents' presence views, the launching criteria, the
+   * visitor's state) and is written to storage within a second, together
+   * with the other page views of that second: a page view is presence, not
+   * a record, and a crash loses at most that second, which the widget sends
+   * again when it reconnects (WatchVisitor's page_url).
    *
    * @generated from rpc proactivechat.v1.VisitorService.ReportPageView
    */

@@ -58,7 +58,12 @@ type VisitorServiceClient interface {
 	// StartVisitorSession begins a visitor session, or resumes the one whose
 	// token the widget kept from an earlier page load.
 	StartVisitorSession(context.Context, *connect.Request[v1.StartVisitorSessionRequest]) (*connect.Response[v1.StartVisitorSessionResponse], error)
-	// ReportPageView records the page the visitor is looking at.
+	// ReportPageView records the page the visitor is looking at. It takes
+	// effect at once (agents' presence views, the launching criteria, the
+	// visitor's state) and is written to storage within a second, together
+	// with the other page views of that second: a page view is presence, not
+	// a record, and a crash loses at most that second, which the widget sends
+	// again when it reconnects (WatchVisitor's page_url).
 	ReportPageView(context.Context, *connect.Request[v1.ReportPageViewRequest]) (*connect.Response[v1.ReportPageViewResponse], error)
 	// WatchVisitor is the one stream that carries everything the widget shows.
 	// The visitor is on the site while at least one such stream is open.
@@ -169,7 +174,12 @@ type VisitorServiceHandler interface {
 	// StartVisitorSession begins a visitor session, or resumes the one whose
 	// token the widget kept from an earlier page load.
 	StartVisitorSession(context.Context, *connect.Request[v1.StartVisitorSessionRequest]) (*connect.Response[v1.StartVisitorSessionResponse], error)
-	// ReportPageView records the page the visitor is looking at.
+	// ReportPageView records the page the visitor is looking at. It takes
+	// effect at once (agents' presence views, the launching criteria, the
+	// visitor's state) and is written to storage within a second, together
+	// with the other page views of that second: a page view is presence, not
+	// a record, and a crash loses at most that second, which the widget sends
+	// again when it reconnects (WatchVisitor's page_url).
 	ReportPageView(context.Context, *connect.Request[v1.ReportPageViewRequest]) (*connect.Response[v1.ReportPageViewResponse], error)
 	// WatchVisitor is the one stream that carries everything the widget shows.
 	// The visitor is on the site while at least one such stream is open.
