@@ -344,16 +344,146 @@ func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(P
 	}
 }
 
+// followPresence passes presence changes on as the agent's stream can take
+// them. Each subscription is drained as fast as events come into a
+// presenceBacklog, where the changes of one visitor not sent yet become one;
+// the stream is sent the backlog whenever it is ready. A console that lags
+// behind (a reconnect storm: every visitor's stream closes and opens again,
+// thousands of changes a second) is sent less, and late, but is not cut off
+// and sent a snapshot of everyone again.
 func (s *Service) followPresence(ctx context.Context, subs []Subscription, ticker *ticker, send func(PresenceUpdate) error) error {
-	return s.followMerged(ctx, subs, ticker, func(ev any, keepAlive time.Time) error {
-		if ev, ok := ev.(*PresenceEvent); ok {
-			return send(PresenceUpdate{Event: ev})
+	backlog := newPresenceBacklog()
+	for _, sub := range subs {
+		go func() {
+			for ev := range sub.Events() {
+				if ev, ok := ev.(*PresenceEvent); ok {
+					backlog.add(ev)
+				}
+			}
+			backlog.fail(errResubscribe)
+		}()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.Done():
+			return errShuttingDown
+		case now := <-ticker.c:
+			if err := send(PresenceUpdate{KeepAlive: now}); err != nil {
+				return err
+			}
+		case <-backlog.ready:
+			events, err := backlog.take()
+			for _, ev := range events {
+				if err := send(PresenceUpdate{Event: ev}); err != nil {
+					return err
+				}
+			}
+			if err != nil {
+				return err
+			}
 		}
-		if !keepAlive.IsZero() {
-			return send(PresenceUpdate{KeepAlive: keepAlive})
+	}
+}
+
+// maxPresenceBacklog bounds a presence backlog: past it the stream starts
+// again from a snapshot, which is then the smaller message.
+const maxPresenceBacklog = 16 * presenceBuffer
+
+// presenceBacklog holds the presence changes an agent's stream has not been
+// sent yet, in order, with one entry per visitor where changes can be
+// merged: arrived then changed is arrived (with the latest presence),
+// changed then changed is the latest, changed then departed is departed,
+// and arrived then departed is nothing. Departed then arrived (a new visit)
+// stays two changes.
+type presenceBacklog struct {
+	ready chan struct{} // has a value while there is something to take
+
+	mu      sync.Mutex
+	events  []*PresenceEvent // nil where an entry was merged away
+	last    map[string]int   // visitor ID → index of their latest entry
+	entries int
+	err     error
+}
+
+func newPresenceBacklog() *presenceBacklog {
+	return &presenceBacklog{ready: make(chan struct{}, 1), last: map[string]int{}}
+}
+
+func (b *presenceBacklog) add(ev *PresenceEvent) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return
+	}
+	id := ev.Presence.VisitorID
+	if i, ok := b.last[id]; ok {
+		old := b.events[i]
+		switch {
+		case old.Change == PresenceArrived && ev.Change == PresenceDeparted:
+			b.events[i] = nil
+			b.entries--
+			delete(b.last, id)
+			return
+		case old.Change == PresenceArrived && ev.Change == PresenceChanged:
+			b.events[i] = &PresenceEvent{Change: PresenceArrived, Presence: ev.Presence}
+			return
+		case old.Change == PresenceChanged:
+			b.events[i] = ev // changed or departed: the latest says it all
+			return
 		}
-		return nil
-	})
+	}
+	if b.entries >= maxPresenceBacklog {
+		b.err = errResubscribe
+		b.signal()
+		return
+	}
+	b.last[id] = len(b.events)
+	b.events = append(b.events, ev)
+	b.entries++
+	b.signal()
+}
+
+// fail ends the stream's following with err once what came before is sent.
+func (b *presenceBacklog) fail(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err == nil {
+		b.err = err
+	}
+	b.signal()
+}
+
+func (b *presenceBacklog) signal() {
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the changes held, in order, and the error that ends the
+// stream's following, if any.
+func (b *presenceBacklog) take() ([]*PresenceEvent, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]*PresenceEvent, 0, b.entries)
+	for _, ev := range b.events {
+		if ev != nil {
+			out = append(out, ev)
+		}
+	}
+	clear(b.events)
+	b.events = b.events[:0]
+	if len(b.last) > 0 {
+		b.last = map[string]int{} // not clear: a storm's map would keep its room
+	}
+	b.entries = 0
+	if b.err == errResubscribe && len(out) > 0 {
+		// Cut off: what is held is stale next to the snapshot to come.
+		out = nil
+	}
+	return out, b.err
 }
 
 func (e Engagement) String() string {

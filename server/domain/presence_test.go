@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -175,5 +176,60 @@ func TestStreamWithPageIsOneChange(t *testing.T) {
 	})
 	if len(changes) != 1 || changes[0].OpenStreams != 2 || changes[0].CurrentPage.URL != "https://shop.example/cart" {
 		t.Fatalf("the second tab showed as %+v, want one change: 2 streams on the cart", changes)
+	}
+}
+
+// TestSlowConsoleIsNotCutOff: while an agent's console cannot take its
+// presence stream, more changes come than a subscription holds. They are
+// merged per visitor instead of cutting the stream off, which would send a
+// snapshot of everyone again.
+func TestSlowConsoleIsNotCutOff(t *testing.T) {
+	e := newEnv(t, 0)
+	site, agent := e.siteWithAgent(t, 3)
+	a, b := e.newVisitor(t, site.ID), e.newVisitor(t, site.ID)
+	e.visit(t, a.ID, "https://shop.example/")
+	e.visit(t, b.ID, "https://shop.example/")
+
+	gate := make(chan struct{})
+	got := make(chan domain.PresenceUpdate, 100)
+	c, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.svc.WatchPresence(c, agent.ID, func(u domain.PresenceUpdate) error {
+		if u.Snapshot == nil {
+			<-gate // the console is busy
+		}
+		got <- u
+		return nil
+	})
+	if u := <-got; len(u.Snapshot) != 2 {
+		t.Fatalf("first update = %+v, want a snapshot of 2", u)
+	}
+	const views = 3000 // two visitors: more changes than a subscription holds
+	for i := range views {
+		for _, v := range []string{a.ID, b.ID} {
+			if _, err := e.svc.RecordPageView(ctx(t), v, fmt.Sprintf("https://shop.example/p%d", i), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(gate)
+	last := map[string]string{}
+	n := 0
+	for last[a.ID] != "https://shop.example/p2999" || last[b.ID] != "https://shop.example/p2999" {
+		select {
+		case u := <-got:
+			if u.Snapshot != nil {
+				t.Fatalf("the stream started again with a snapshot after %d changes", n)
+			}
+			if u.Event != nil {
+				n++
+				last[u.Event.Presence.VisitorID] = u.Event.Presence.CurrentPage.URL
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("after %d changes the console shows %v, want both on the last page", n, last)
+		}
+	}
+	if n > views {
+		t.Fatalf("%d changes sent for %d page views of two visitors, want them merged", n, 2*views)
 	}
 }
