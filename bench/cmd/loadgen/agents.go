@@ -32,7 +32,10 @@ type agentPool struct {
 	chats      map[string]*agentChat
 	firstErr   []string
 
-	alerts, accepted, acceptErrors, presenceEvents, resnapshots, received, replies, errors atomic.Int64
+	alerts, accepted, acceptErrors, presenceEvents, received, replies, errors atomic.Int64
+	// resnapshots counts WatchAgent streams, presenceResnapshots WatchPresence
+	// streams, cut off as slow and started again by the server.
+	resnapshots, presenceResnapshots atomic.Int64
 }
 
 type agent struct {
@@ -198,7 +201,7 @@ func (p *agentPool) watchPresence(a *agent, ready chan<- error) {
 			return
 		}
 		if m.GetSnapshot() != nil {
-			p.resnapshots.Add(1) // cut off as slow and started again
+			p.presenceResnapshots.Add(1) // cut off as slow and started again
 		} else {
 			p.presenceEvents.Add(1)
 		}

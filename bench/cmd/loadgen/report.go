@@ -282,7 +282,8 @@ func (r *Results) collect(cfg Config, reports []Event, agents *agentPool, stormS
 	r.Counts["accepted"] = agents.accepted.Load()
 	r.Counts["accept_errors"] = agents.acceptErrors.Load()
 	r.Counts["presence_events_to_agents"] = agents.presenceEvents.Load()
-	r.Counts["agent_stream_restarts"] = agents.resnapshots.Load()
+	r.Counts["agent_stream_restarts"] = agents.resnapshots.Load() + agents.presenceResnapshots.Load()
+	r.Counts["presence_stream_restarts"] = agents.presenceResnapshots.Load()
 	r.Counts["visitor_messages_seen_by_agents"] = agents.received.Load()
 	r.Counts["agent_replies"] = agents.replies.Load()
 	r.Counts["agent_errors"] = agents.errors.Load()
@@ -480,8 +481,8 @@ func (r *Results) printTable(out io.Writer) {
 	}
 	tw.Flush()
 	errs := r.Counts["visitor_errors"] + r.Counts["agent_errors"]
-	fmt.Fprintf(out, "\n%s page views, %s presence events to agents, %s alerts, %s agent streams cut off as slow and restarted by the server, %s errors. µs/msg is net of the background.\n",
-		num(float64(r.Counts["page_views"])), num(float64(r.Counts["presence_events_to_agents"])), num(float64(r.Counts["alerts"])), num(float64(r.Counts["agent_stream_restarts"])), num(float64(errs)))
+	fmt.Fprintf(out, "\n%s page views, %s presence events to agents, %s alerts, %s agent streams cut off as slow and restarted by the server (%s of them presence), %s errors. µs/msg is net of the background.\n",
+		num(float64(r.Counts["page_views"])), num(float64(r.Counts["presence_events_to_agents"])), num(float64(r.Counts["alerts"])), num(float64(r.Counts["agent_stream_restarts"])), num(float64(r.Counts["presence_stream_restarts"])), num(float64(errs)))
 	if l := r.Leave; l != nil && len(l.GoroutinesByCreator) > 0 {
 		fmt.Fprintf(out, "Goroutines left after every client left, by creator: %s.\n", strings.Join(l.GoroutinesByCreator, "; "))
 	}
