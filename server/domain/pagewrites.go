@@ -63,9 +63,6 @@ func (w *pageWriter) record(visitorID string, page PageView) {
 // latest puts a visitor's page view that is not written yet into v, a copy
 // read from the store.
 func (w *pageWriter) latest(v *Visitor) {
-	if v == nil {
-		return
-	}
 	w.mu.Lock()
 	page, ok := w.pending[v.ID]
 	w.mu.Unlock()

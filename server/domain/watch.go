@@ -212,11 +212,10 @@ func (s *Service) openVisitorStream(ctx context.Context, w VisitorWatch, send fu
 		// change for agents to see, not two (in a reconnect storm, every
 		// visitor's stream opens with its page).
 		visitor, err = s.viewPage(ctx, w.VisitorID, w.PageURL, w.PageTitle)
-	} else {
-		err = s.store.View(ctx, func(tx ReadTx) error {
-			visitor, err = tx.Visitor(w.VisitorID)
-			return err
-		})
+	} else if err = s.store.View(ctx, func(tx ReadTx) error {
+		visitor, err = tx.Visitor(w.VisitorID)
+		return err
+	}); err == nil {
 		s.pages.latest(visitor)
 	}
 	if err != nil {
