@@ -46,13 +46,17 @@ func TestMetrics(t *testing.T) {
 	before := scrape()
 	for _, family := range []string{"proactivechat_visitors_online", "proactivechat_queue_depth", "proactivechat_streams_open",
 		"proactivechat_alerts_total", "proactivechat_chats_active", "proactivechat_chats_ended_total",
-		"proactivechat_message_latency_seconds", "proactivechat_bolt_commit_seconds", "proactivechat_bolt_batch_size", "proactivechat_agents"} {
+		"proactivechat_message_latency_seconds", "proactivechat_bolt_commit_seconds", "proactivechat_bolt_batch_size", "proactivechat_agents",
+		"proactivechat_mass_disconnects_total"} {
 		if !strings.Contains(before, "# TYPE "+family+" ") {
 			t.Errorf("family %s missing", family)
 		}
 	}
 	if got := value(before, `proactivechat_queue_depth{site="site_m"}`); got != "0" {
 		t.Fatalf("queue depth = %s", got)
+	}
+	if got := value(before, "proactivechat_mass_disconnects_total"); got != "0" {
+		t.Fatalf("mass disconnects = %s", got)
 	}
 	commits := value(before, "proactivechat_bolt_commit_seconds_count")
 	if _, err := a.Service.CreateAgent(ctx, domain.AgentSpec{DisplayName: "A", SiteIDs: []string{site.ID}}); err != nil {

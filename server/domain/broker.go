@@ -33,10 +33,10 @@ type Subscription interface {
 const hintBuffer = 4
 
 // Topic names. Chat topics carry ChatEvent and Typing; visitor topics carry
-// VisitorChanged; site presence topics carry PresenceChanged.
+// VisitorChanged. Presence lives in this process only and reaches agents'
+// streams without the Broker (presenceTracker.publish).
 func chatTopic(chatID string) string       { return "chat/" + chatID }
 func visitorTopic(visitorID string) string { return "visitor/" + visitorID }
-func presenceTopic(siteID string) string   { return "presence/" + siteID }
 
 // VisitorChanged tells a visitor's streams that its state changed (its chat
 // started or ended, say) or that its place in the queue moved.

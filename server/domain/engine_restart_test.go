@@ -213,9 +213,16 @@ func TestRestart(t *testing.T) {
 		e.send(t, chat.ID, vid, "Hi")
 		e.restart(t)
 		agentView := e.chatStream(t, chat.ID, 2)
-		// The visitor does not come back within the grace period: it has
-		// left, as if its stream had closed at the restart.
+		// A restart is a mass disconnect: past the presence grace, the
+		// visitor may still be on its way back.
 		e.clock.Advance(grace)
+		e.settle(t)
+		if got, err := e.svc.GetChat(ctx(t), chat.ID); err != nil || got.State != domain.ChatStateActive || !got.VisitorLeftTime.IsZero() {
+			t.Fatalf("chat after the presence grace = %+v, %v; want the visitor still in it", got, err)
+		}
+		// The visitor does not come back within the mass disconnect
+		// grace: it has left, as if its stream had closed at the restart.
+		e.clock.Advance(domain.DefaultMassDisconnectGrace - grace)
 		if ev := agentView.next(t, chatEvent(func(ev *domain.ChatEvent) bool { return ev.ParticipantLeft != nil })).Event; ev.ParticipantLeft.ID != vid {
 			t.Fatalf("left = %+v, want the visitor", ev.ParticipantLeft)
 		}
@@ -238,7 +245,7 @@ func TestRestart(t *testing.T) {
 		e.leave(t, chat.ID, "agent-a") // the chat stays active for the visitor
 		e.restart(t)
 		view := e.chatStream(t, chat.ID, 3)
-		e.clock.Advance(grace)
+		e.clock.Advance(domain.DefaultMassDisconnectGrace)
 		if ev := view.next(t, chatEvent(isEnded)).Event; ev.Ended.Reason != domain.EndBothLeft {
 			t.Fatalf("ended = %+v, want both left", ev.Ended)
 		}

@@ -29,3 +29,15 @@ func (s *Service) CachedPrincipals() int {
 	defer s.creds.mu.Unlock()
 	return len(s.creds.cache)
 }
+
+// PresenceWatchers is how many presence streams' backlogs the tracker
+// feeds, counted once per site.
+func (s *Service) PresenceWatchers() int {
+	s.presence.mu.Lock()
+	defer s.presence.mu.Unlock()
+	n := 0
+	for _, w := range s.presence.watchers {
+		n += len(w)
+	}
+	return n
+}

@@ -67,6 +67,12 @@ type presenceTracker struct {
 	// peaks for shrunk: of visitors, and of each site's map.
 	peak     int
 	sitePeak map[string]*int
+	open     int // widget streams open
+	mass     massDisconnects
+	// watchers are the backlogs of the agents' presence streams, by site:
+	// publish adds each change to them directly, so that neither a channel
+	// nor a goroutine stands between a change and a lagging stream.
+	watchers map[string]map[*presenceBacklog]struct{}
 }
 
 type visit struct {
@@ -78,12 +84,14 @@ type visit struct {
 	chatID     string
 	engagement Engagement
 	departure  Timer
+	departAt   time.Time // when departure fires
 	// gen tells a departure timer whether it is still the current one.
 	gen uint64
 }
 
 func newPresenceTracker(s *Service) *presenceTracker {
-	return &presenceTracker{s: s, visitors: map[string]*visit{}, bySite: map[string]map[string]*visit{}, sitePeak: map[string]*int{}}
+	return &presenceTracker{s: s, visitors: map[string]*visit{}, bySite: map[string]map[string]*visit{}, sitePeak: map[string]*int{},
+		watchers: map[string]map[*presenceBacklog]struct{}{}}
 }
 
 func (t *presenceTracker) view(v *visit, now time.Time) Presence {
@@ -101,10 +109,18 @@ func (t *presenceTracker) view(v *visit, now time.Time) Presence {
 	return p
 }
 
-// publish must be called with t.mu held, so that events of a site leave in
-// the order they happened and never interleave with a snapshot.
+// publish must be called with t.mu held, so that events of a site reach
+// the watchers in the order they happened and never interleave with a
+// snapshot.
 func (t *presenceTracker) publish(change PresenceChange, v *visit) {
-	t.s.broker.Publish(presenceTopic(v.siteID), &PresenceEvent{Change: change, Presence: t.view(v, t.s.clock.Now())})
+	watchers := t.watchers[v.siteID]
+	if len(watchers) == 0 {
+		return
+	}
+	ev := &PresenceEvent{Change: change, Presence: t.view(v, t.s.clock.Now())}
+	for b := range watchers {
+		b.add(ev)
+	}
 }
 
 // MaxStreamsPerVisitor is how many WatchVisitor streams one visitor may have
@@ -131,8 +147,9 @@ func (t *presenceTracker) opened(visitor *Visitor, viewed bool) (newVisit bool, 
 	if v == nil {
 		start = now
 		// A visit that was open when the server stopped goes on if the
-		// visitor is back within the grace period of the restart.
-		if !visitor.VisitStartTime.IsZero() && visitor.VisitEndTime.IsZero() && now.Sub(t.s.started) <= t.s.grace {
+		// visitor is back within the mass disconnect grace of the restart
+		// (a restart is one).
+		if !visitor.VisitStartTime.IsZero() && visitor.VisitEndTime.IsZero() && now.Sub(t.s.started) <= t.s.massGrace {
 			start = visitor.VisitStartTime
 		}
 		v = &visit{visitorID: visitor.ID, siteID: visitor.SiteID, page: visitor.CurrentPage,
@@ -146,15 +163,18 @@ func (t *presenceTracker) opened(visitor *Visitor, viewed bool) (newVisit bool, 
 		t.bySite[v.siteID][v.visitorID] = v
 		peak := t.sitePeak[v.siteID]
 		*peak = max(*peak, len(t.bySite[v.siteID]))
+		t.open++
 		t.publish(PresenceArrived, v)
 		return true, start, false, nil
 	}
 	if v.departure != nil {
 		v.departure.Stop()
 		v.departure = nil
+		v.departAt = time.Time{}
 		v.gen++
 	}
 	v.streams++
+	t.open++
 	if viewed {
 		v.page = visitor.CurrentPage
 	}
@@ -163,7 +183,8 @@ func (t *presenceTracker) opened(visitor *Visitor, viewed bool) (newVisit bool, 
 }
 
 // closed uncounts a widget stream; the visitor departs if no stream opens
-// again within the grace period. It reports whether this was the last one.
+// again within the grace period, or the mass disconnect grace if the
+// stream closed in one. It reports whether this was the last one.
 func (t *presenceTracker) closed(visitorID string) (away bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -171,14 +192,64 @@ func (t *presenceTracker) closed(visitorID string) (away bool) {
 	if v == nil {
 		return false
 	}
+	now := t.s.clock.Now()
+	mass, began := t.mass.closed(now, t.open, t.s.grace)
+	if began {
+		t.massDisconnectBegan(now)
+	}
+	t.open--
 	v.streams--
 	if v.streams == 0 {
-		v.gen++
-		gen := v.gen
-		v.departure = t.s.clock.AfterFunc(t.s.grace, func() { t.depart(visitorID, gen) })
+		if mass {
+			t.awaitDeparture(v, now.Add(t.s.massGrace))
+		} else {
+			t.awaitDeparture(v, now.Add(t.s.grace))
+			t.mass.pending = append(t.mass.pending, pendingDeparture{v: v, gen: v.gen, closedAt: now})
+		}
 	}
 	t.publish(PresenceChanged, v)
 	return v.streams == 0
+}
+
+// awaitDeparture arms v's departure for at, replacing any armed before.
+func (t *presenceTracker) awaitDeparture(v *visit, at time.Time) {
+	if v.departure != nil {
+		v.departure.Stop()
+	}
+	v.gen++
+	gen, visitorID := v.gen, v.visitorID
+	v.departAt = at
+	v.departure = t.s.clock.AfterFunc(at.Sub(t.s.clock.Now()), func() { t.depart(visitorID, gen) })
+}
+
+// massDisconnectBegan puts off the departures of the visitors whose last
+// stream closed earlier in the second that turned out to be a mass
+// disconnect.
+func (t *presenceTracker) massDisconnectBegan(now time.Time) {
+	t.s.counters.massDisconnects.Add(1)
+	put := 0
+	for _, p := range t.mass.pending {
+		if p.v.gen == p.gen && p.v.streams == 0 && t.visitors[p.v.visitorID] == p.v {
+			t.awaitDeparture(p.v, p.closedAt.Add(t.s.massGrace))
+			put++
+		}
+	}
+	clear(t.mass.pending)
+	t.mass.pending = t.mass.pending[:0]
+	t.s.log.Warn("mass disconnect: many widget streams closed at once; their visitors get the longer grace to come back",
+		"streams_open", t.mass.openAtStart, "closed_within", massDisconnectWindow, "grace", t.s.massGrace, "departures_put_off", put)
+}
+
+// departsAt is when a visitor on the site with no stream open departs
+// unless one opens.
+func (t *presenceTracker) departsAt(visitorID string) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v := t.visitors[visitorID]
+	if v == nil || v.streams > 0 {
+		return time.Time{}, false
+	}
+	return v.departAt, true
 }
 
 func (t *presenceTracker) depart(visitorID string, gen uint64) {
@@ -251,18 +322,21 @@ func (t *presenceTracker) online(visitorID string) bool {
 	return t.visitors[visitorID] != nil
 }
 
-// snapshot lists who is on the given sites, longest visit first. With
-// subscribe, it also subscribes to their presence topics in the same
-// critical section, so no change is missed or seen twice.
-func (t *presenceTracker) snapshot(siteIDs []string, subscribe bool) ([]Presence, []Subscription) {
+// snapshot lists who is on the given sites, longest visit first. With a
+// backlog, it also has every later change of those sites added to it, from
+// the same critical section, so no change is missed or seen twice; unwatch
+// ends that.
+func (t *presenceTracker) snapshot(siteIDs []string, watch *presenceBacklog) []Presence {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.s.clock.Now()
 	var out []Presence
-	var subs []Subscription
 	for _, id := range siteIDs {
-		if subscribe {
-			subs = append(subs, t.s.broker.SubscribeBuffer(presenceTopic(id), presenceBuffer))
+		if watch != nil {
+			if t.watchers[id] == nil {
+				t.watchers[id] = map[*presenceBacklog]struct{}{}
+			}
+			t.watchers[id][watch] = struct{}{}
 		}
 		for _, v := range t.bySite[id] {
 			out = append(out, t.view(v, now))
@@ -274,7 +348,19 @@ func (t *presenceTracker) snapshot(siteIDs []string, subscribe bool) ([]Presence
 		}
 		return out[i].VisitorID < out[j].VisitorID
 	})
-	return out, subs
+	return out
+}
+
+// unwatch stops adding the changes of siteIDs to b.
+func (t *presenceTracker) unwatch(siteIDs []string, b *presenceBacklog) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, id := range siteIDs {
+		delete(t.watchers[id], b)
+		if len(t.watchers[id]) == 0 {
+			delete(t.watchers, id)
+		}
+	}
 }
 
 func (t *presenceTracker) stop() {
@@ -292,21 +378,8 @@ func (s *Service) ListOnlineVisitors(ctx context.Context, siteID string) ([]Pres
 	if _, err := s.GetSite(ctx, siteID); err != nil {
 		return nil, err
 	}
-	out, _ := s.presence.snapshot([]string{siteID}, false)
-	return out, nil
+	return s.presence.snapshot([]string{siteID}, nil), nil
 }
-
-// presenceBuffer is the buffer of an agent's presence subscriptions. A
-// site's presence changes with every page view of every visitor: at 20,000
-// visitors, a thousand events a second, and many more in a reconnect
-// storm. followPresence drains it at once into a presenceBacklog, so it
-// only has to last while that goroutine waits for the core; a stream cut
-// off starts again with a snapshot of everyone online. Measured before the
-// backlog: with 4,500 visitors held, 1,024 events let 10 agent streams be
-// cut off in a run, 4,096 none; with it, a 19,000-visitor storm on a
-// saturated core still cut some off. The price is 64 KiB per agent stream
-// and site.
-const presenceBuffer = 4096
 
 // PresenceUpdate is one message of an agent's presence stream: exactly one
 // field is set.
@@ -328,43 +401,31 @@ func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(P
 	ticker := newTicker(s.clock, s.keepAlive)
 	defer ticker.stop()
 	for {
-		snapshot, subs := s.presence.snapshot(agent.SiteIDs, true)
+		backlog := newPresenceBacklog()
+		snapshot := s.presence.snapshot(agent.SiteIDs, backlog)
 		if snapshot == nil {
 			snapshot = []Presence{}
 		}
 		err := send(PresenceUpdate{Snapshot: snapshot})
 		if err == nil {
-			err = s.followPresence(ctx, subs, ticker, send)
+			err = s.followPresence(ctx, backlog, ticker, send)
 		}
-		for _, sub := range subs {
-			sub.Close()
-		}
+		s.presence.unwatch(agent.SiteIDs, backlog)
 		if err != errResubscribe {
 			return err
 		}
-		// Cut off for falling behind: start again from a fresh snapshot.
+		// Fell too far behind: start again from a fresh snapshot.
 	}
 }
 
 // followPresence passes presence changes on as the agent's stream can take
-// them. Each subscription is drained as fast as events come into a
-// presenceBacklog, where the changes of one visitor not sent yet become one;
-// the stream is sent the backlog whenever it is ready. A console that lags
-// behind (a reconnect storm: every visitor's stream closes and opens again,
-// thousands of changes a second) is sent less, and late, but is not cut off
-// and sent a snapshot of everyone again.
-func (s *Service) followPresence(ctx context.Context, subs []Subscription, ticker *ticker, send func(PresenceUpdate) error) error {
-	backlog := newPresenceBacklog()
-	for _, sub := range subs {
-		go func() {
-			for ev := range sub.Events() {
-				if ev, ok := ev.(*PresenceEvent); ok {
-					backlog.add(ev)
-				}
-			}
-			backlog.fail(errResubscribe)
-		}()
-	}
+// them. The tracker adds them to backlog as they happen, where the changes
+// of one visitor not sent yet become one; the stream is sent the backlog
+// whenever it is ready. A console that lags behind (a reconnect storm:
+// every visitor's stream closes and opens again, thousands of changes a
+// second) is sent less, and late, but is not cut off and sent a snapshot of
+// everyone again unless its backlog outgrows maxPresenceBacklog.
+func (s *Service) followPresence(ctx context.Context, backlog *presenceBacklog, ticker *ticker, send func(PresenceUpdate) error) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -390,8 +451,11 @@ func (s *Service) followPresence(ctx context.Context, subs []Subscription, ticke
 }
 
 // maxPresenceBacklog bounds a presence backlog: past it the stream starts
-// again from a snapshot, which is then the smaller message.
-const maxPresenceBacklog = 16 * presenceBuffer
+// again from a snapshot, which is then the smaller message. A site's
+// presence changes with every page view of every visitor: at 20,000
+// visitors, a thousand changes a second, and tens of thousands in a
+// reconnect storm, most of which merge.
+const maxPresenceBacklog = 65536
 
 // presenceBacklog holds the presence changes an agent's stream has not been
 // sent yet, in order, with one entry per visitor where changes can be
@@ -441,16 +505,6 @@ func (b *presenceBacklog) add(ev *PresenceEvent) {
 	}
 	b.last[id] = len(b.events)
 	b.events = append(b.events, ev)
-	b.signal()
-}
-
-// fail ends the stream's following with err once what came before is sent.
-func (b *presenceBacklog) fail(err error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.err == nil {
-		b.err = err
-	}
 	b.signal()
 }
 

@@ -204,7 +204,7 @@ func TestSlowConsoleIsNotCutOff(t *testing.T) {
 	if u := <-got; len(u.Snapshot) != 2 {
 		t.Fatalf("first update = %+v, want a snapshot of 2", u)
 	}
-	const views = 3000 // two visitors: more changes than a subscription holds
+	const views = 3000 // of two visitors, while the console is stuck
 	for i := range views {
 		for _, v := range []string{a.ID, b.ID} {
 			if _, err := e.svc.RecordPageView(ctx(t), v, fmt.Sprintf("https://shop.example/p%d", i), ""); err != nil {
@@ -231,5 +231,28 @@ func TestSlowConsoleIsNotCutOff(t *testing.T) {
 	}
 	if n > views {
 		t.Fatalf("%d changes sent for %d page views of two visitors, want them merged", n, 2*views)
+	}
+}
+
+// A presence stream that ends leaves nothing behind in the tracker, which
+// feeds open streams' backlogs directly.
+func TestPresenceStreamReleased(t *testing.T) {
+	e := newEnv(t, 0)
+	site, agent := e.siteWithAgent(t, 3)
+	v := e.newVisitor(t, site.ID)
+	s := startStream(t, func(c context.Context, send func(domain.PresenceUpdate) error) error {
+		return e.svc.WatchPresence(c, agent.ID, send)
+	})
+	s.next(t, func(u domain.PresenceUpdate) bool { return u.Snapshot != nil })
+	if n := e.svc.PresenceWatchers(); n != 1 {
+		t.Fatalf("watchers with a stream open = %d, want 1", n)
+	}
+	e.visit(t, v.ID, "https://shop.example/")
+	s.next(t, func(u domain.PresenceUpdate) bool {
+		return u.Event != nil && u.Event.Change == domain.PresenceArrived && u.Event.Presence.VisitorID == v.ID
+	})
+	s.stop()
+	if n := e.svc.PresenceWatchers(); n != 0 {
+		t.Fatalf("watchers after the stream ended = %d, want 0", n)
 	}
 }

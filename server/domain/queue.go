@@ -55,12 +55,27 @@ func (s *Service) enqueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatReq
 
 // holdFor is how long a request keeps its place while its visitor is away:
 // the site's queue hold for a visitor who asked to chat; for a visitor who
-// has not (without invite), just the presence grace period.
+// has not (without invite), as long as they count as on the site.
 func (s *Service) holdFor(site *Site, req *ChatRequest) time.Duration {
 	if req.Kind == RequestPresence {
-		return s.grace
+		return s.presenceLeft(req.VisitorID)
 	}
 	return site.ProactiveChat.QueueHold()
+}
+
+// presenceLeft is how long a visitor with no widget stream open still counts
+// as on the site: until their departure; for a visitor who was on the site
+// when the server stopped, the rest of the restart's mass disconnect grace;
+// otherwise the presence grace.
+func (s *Service) presenceLeft(visitorID string) time.Duration {
+	now := s.clock.Now()
+	if at, ok := s.presence.departsAt(visitorID); ok {
+		return max(at.Sub(now), 0)
+	}
+	if back := s.started.Add(s.massGrace); now.Before(back) {
+		return max(back.Sub(now), s.grace)
+	}
+	return s.grace
 }
 
 // Form value limits by type, where a field sets no max_length.
@@ -290,6 +305,17 @@ func (s *Service) holdExpired(requestID string) {
 			// Back already: the hold outlived a race between the old
 			// page's stream closing and the new one's opening.
 			req.HoldUntil = time.Time{}
+			return tx.PutChatRequest(req)
+		}
+		if at, ok := s.presence.departsAt(req.VisitorID); ok && req.Kind == RequestPresence && at.After(req.HoldUntil) {
+			// The visitor's departure was put off after the hold began
+			// (their stream closed in what became a mass disconnect): the
+			// hold lasts as long.
+			req.HoldUntil = at
+			tx.OnCommit(func() {
+				s.timers.at("hold/"+req.ID, at, func() { s.holdExpired(req.ID) })
+				s.queueChanged(req)
+			})
 			return tx.PutChatRequest(req)
 		}
 		visitor, err := tx.Visitor(req.VisitorID)

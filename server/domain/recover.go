@@ -93,11 +93,12 @@ func (s *Service) rearmInactivity(ctx context.Context, chatID string) {
 }
 
 // expectBack treats a visitor who was on the site when the server stopped
-// like one whose streams all closed at the restart: unless a stream of theirs
-// opens within the grace period, their visit ends (the invitation is
-// withdrawn, the chat left), as it would have without the restart.
+// like one whose stream closed in a mass disconnect at the restart: unless a
+// stream of theirs opens within the mass disconnect grace, their visit ends
+// (the invitation is withdrawn, the chat left), as it would have without the
+// restart.
 func (s *Service) expectBack(visitorID string, restart time.Time) {
-	s.timers.at("back/"+visitorID, restart.Add(s.grace), func() {
+	s.timers.at("back/"+visitorID, restart.Add(s.massGrace), func() {
 		if !s.presence.online(visitorID) {
 			s.visitEnded(visitorID)
 		}

@@ -41,6 +41,10 @@ type Config struct {
 	// counts as on the site, so that moving to another page (the old
 	// page's stream closes, the new page's opens) is not a departure.
 	PresenceGrace time.Duration
+	// MassDisconnectGrace replaces PresenceGrace for the visitors of a mass
+	// disconnect, and of a restart (DefaultMassDisconnectGrace says why).
+	// It is never shorter than PresenceGrace.
+	MassDisconnectGrace time.Duration
 	// KeepAliveInterval is how often idle streams get a KeepAlive, so
 	// proxies do not cut them and writes to dead connections fail.
 	KeepAliveInterval time.Duration
@@ -74,6 +78,7 @@ type Service struct {
 	clock      Clock
 	log        *slog.Logger
 	grace      time.Duration
+	massGrace  time.Duration // Config.MassDisconnectGrace
 	keepAlive  time.Duration
 	agentGrace time.Duration
 	// queueEvery is Config.AgentQueueInterval.
@@ -111,6 +116,10 @@ func NewService(cfg Config) *Service {
 	if cfg.PresenceGrace <= 0 {
 		cfg.PresenceGrace = DefaultPresenceGrace
 	}
+	if cfg.MassDisconnectGrace <= 0 {
+		cfg.MassDisconnectGrace = DefaultMassDisconnectGrace
+	}
+	cfg.MassDisconnectGrace = max(cfg.MassDisconnectGrace, cfg.PresenceGrace)
 	if cfg.KeepAliveInterval <= 0 {
 		cfg.KeepAliveInterval = DefaultKeepAliveInterval
 	}
@@ -132,6 +141,7 @@ func NewService(cfg Config) *Service {
 		clock:      cfg.Clock,
 		log:        cfg.Logger,
 		grace:      cfg.PresenceGrace,
+		massGrace:  cfg.MassDisconnectGrace,
 		keepAlive:  cfg.KeepAliveInterval,
 		agentGrace: cfg.AgentGrace,
 		queueEvery: cfg.AgentQueueInterval,

@@ -16,6 +16,8 @@ type counters struct {
 	alertsDeclined atomic.Uint64
 	chatsEnded     [EndInactive + 1]atomic.Uint64
 	messages       atomic.Uint64
+	// massDisconnects counts the seconds in which a mass disconnect began.
+	massDisconnects atomic.Uint64
 	// Streams open now, by kind.
 	visitorStreams  atomic.Int64
 	agentStreams    atomic.Int64
@@ -55,6 +57,8 @@ type Stats struct {
 	ChatsEnded      map[ChatEndReason]uint64
 	MessagesSent    uint64
 	MessageLatency  *metrics.Histogram
+	// MassDisconnects counts the mass disconnects of widget streams seen.
+	MassDisconnects uint64
 }
 
 // Stats reads the engine's counters and the store's current queue, agents
@@ -74,6 +78,7 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 		ChatsEnded:      map[ChatEndReason]uint64{},
 		MessagesSent:    c.messages.Load(),
 		MessageLatency:  c.messageLatency,
+		MassDisconnects: c.massDisconnects.Load(),
 	}
 	for r := EndBothLeft; r <= EndInactive; r++ {
 		st.ChatsEnded[r] = c.chatsEnded[r].Load()

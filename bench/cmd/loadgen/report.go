@@ -200,6 +200,9 @@ type Results struct {
 		Replayed        int64   `json:"events_replayed"`
 		CaughtUp        int     `json:"streams_caught_up"`
 		Retried         int64   `json:"dials_retried"`
+		// MassDisconnects is the server's count of mass disconnects by
+		// the storm's end: the storm's closes should make one.
+		MassDisconnects int `json:"server_mass_disconnects"`
 	} `json:"reconnect_storm"`
 
 	Floor struct {
@@ -450,7 +453,7 @@ func (r *Results) printTable(out io.Writer) {
 	row("without invite p50/p99/max", r.lat("noinvite_alert", "max"), "criteria met → agent alerted", "")
 	st := r.Storm
 	row("reconnect storm", fmt.Sprintf("%s of %s streams resumed in %.2f s, %s caught up in %.2f s", num(float64(st.Streams)), num(float64(r.VisitorsHeld)),
-		st.ResumedSeconds, num(float64(st.CaughtUp)), st.CaughtUpSeconds), fmt.Sprintf("%s events replayed, %s dials retried", num(float64(st.Replayed)), num(float64(st.Retried))), "")
+		st.ResumedSeconds, num(float64(st.CaughtUp)), st.CaughtUpSeconds), fmt.Sprintf("%s events replayed, %s dials retried, %d mass disconnect(s) seen", num(float64(st.Replayed)), num(float64(st.Retried)), st.MassDisconnects), "")
 	row("  per stream p50/p99/max", r.lat("resume_caught_up", "max"), "reconnect → state + missed events", "")
 	cpu := fmt.Sprintf("open loop %.0f%%, %.0f µs/msg", r.OpenLoop.ServerCPUPct, r.OpenLoop.ServerCPUUsPerMsgNet)
 	if c := r.ClosedLoop; c != nil {

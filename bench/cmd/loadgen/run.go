@@ -410,6 +410,9 @@ func run(cfg Config) error {
 		return err
 	}
 	logf("  storm over in %.2f s", time.Since(stormStart).Seconds())
+	if m, err := srv.metrics(); err == nil {
+		res.Storm.MassDisconnects = int(m["proactivechat_mass_disconnects_total"])
+	}
 	time.Sleep(2 * time.Second)
 	if cfg.MuxStreams > 0 {
 		if err := runMux(cfg, res, srv, ws, agents, sites[kindBrowse], siteIDs); err != nil {
