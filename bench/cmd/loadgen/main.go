@@ -96,7 +96,7 @@ func main() {
 	flag.DurationVar(&cfg.BrowseLaunchAfter, "browse-launch-after", time.Hour, "the browsing visitors' site's launch_after (with -launch-timers)")
 	flag.IntVar(&cfg.MuxStreams, "mux-streams", 0, "after the storm, hold this many more visitor streams multiplexed over -mux-conns HTTP/2 connections (0: skip)")
 	flag.IntVar(&cfg.MuxConns, "mux-conns", 1000, "connections for -mux-streams")
-	flag.DurationVar(&cfg.LeaveWait, "leave-wait", 90*time.Second, "at the end, how long to wait for the server to notice that every client left (presence grace included)")
+	flag.DurationVar(&cfg.LeaveWait, "leave-wait", 2*time.Minute, "at the end, how long to wait for the server to notice that every client left (the 60 s mass disconnect grace included: they all leave at once)")
 	flag.BoolVar(&cfg.Pin, "pin", true, "pin the server to CPU 1 and the load generator to CPU 0 (taskset)")
 	flag.BoolVar(&cfg.Profile, "profile", true, "take a CPU profile of the server during the closed-loop phase (when its binary has -pprof)")
 	flag.IntVar(&cfg.ServerGOMAXPROCS, "server-gomaxprocs", 0, "GOMAXPROCS of the server (0: Go's default, 1 when pinned to one CPU)")
