@@ -134,6 +134,16 @@ func TestMassDisconnect(t *testing.T) {
 		}
 	})
 
+	t.Run("ShutdownIsNot", func(t *testing.T) {
+		// A shutdown ends every stream at once: nothing to warn about.
+		s := newMassScene(t, 100)
+		s.e.svc.Close()
+		s.close(0, 100)
+		if n := s.massDisconnects(t); n != 0 {
+			t.Fatalf("mass disconnects at shutdown = %d, want 0", n)
+		}
+	})
+
 	t.Run("ShareOfOpenStreams", func(t *testing.T) {
 		// 100 closes in a second are not a mass disconnect when 600
 		// streams are open: page loads of a busy site.

@@ -193,7 +193,10 @@ func (t *presenceTracker) closed(visitorID string) (away bool) {
 		return false
 	}
 	now := t.s.clock.Now()
-	mass, began := t.mass.closed(now, t.open, t.s.grace)
+	var mass, began bool
+	if t.s.ctx.Err() == nil { // the streams a shutdown ends are no disconnect
+		mass, began = t.mass.closed(now, t.open, t.s.grace)
+	}
 	if began {
 		t.massDisconnectBegan(now)
 	}
