@@ -197,6 +197,21 @@ func TestRestart(t *testing.T) {
 		e.alerted(t, consoleB, req)
 	})
 
+	t.Run("PresenceRequestHeldForMassDisconnectGrace", func(t *testing.T) {
+		// A visitor alerted without invite is held while they count as on
+		// the site: after a restart, the mass disconnect grace.
+		s := newNoInviteScene(t)
+		s.e.restart(t)
+		s.e.clock.Advance(domain.DefaultMassDisconnectGrace - time.Millisecond)
+		if r := s.e.request(t, s.alert.Request.ID); !r.Open() {
+			t.Fatalf("request = %v before the mass disconnect grace, want still open", r.State)
+		}
+		s.e.clock.Advance(time.Millisecond)
+		if r := s.e.request(t, s.alert.Request.ID); r.State != domain.RequestAbandoned {
+			t.Fatalf("request = %v after the mass disconnect grace, want abandoned", r.State)
+		}
+	})
+
 	t.Run("ActiveChat_VisitorNeverBackLeaves", func(t *testing.T) {
 		e := newEngine(t)
 		pc := withoutInvite()
