@@ -9,3 +9,17 @@ func PagesWritten(s *Store) int64 {
 	st := s.db.Stats()
 	return st.TxStats.GetWrite()
 }
+
+// SetMessageKeyHash replaces the hash of the idempotency key index, so
+// tests can make keys collide. Call it before the first Update.
+func SetMessageKeyHash(s *Store, hash func(senderID, key string) uint64) { s.keys.hash = hash }
+
+// IndexedChats lists the chats the idempotency key index holds, with the
+// number of keys of each. Call it only while no Update runs.
+func IndexedChats(s *Store) map[string]int {
+	out := map[string]int{}
+	for id, keys := range s.keys.chats {
+		out[id] = len(keys)
+	}
+	return out
+}

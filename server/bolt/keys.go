@@ -35,17 +35,6 @@ func eventKey(chatID string, seq uint32) []byte {
 	return binary.BigEndian.AppendUint32(chatPrefix(chatID), seq)
 }
 
-// messageKey identifies a sender's idempotency key within a chat. The key
-// itself comes last, so it may contain anything.
-func messageKey(chatID, senderID, key string) []byte {
-	k := make([]byte, 0, len(chatID)+1+len(senderID)+1+len(key))
-	k = append(k, chatID...)
-	k = append(k, 0)
-	k = append(k, senderID...)
-	k = append(k, 0)
-	return append(k, key...)
-}
-
 // sitePrefix is the prefix of all keys of a site in the open chat requests
 // and routing decisions buckets.
 func sitePrefix(siteID string) []byte {
@@ -104,11 +93,6 @@ func unixNanoKey(t time.Time) uint64 {
 // with every decision, so a site's keys are in the order they were appended.
 func routingKey(siteID string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(sitePrefix(siteID), seq)
-}
-
-// seqValue encodes a sequence number as a message_keys value.
-func seqValue(seq uint32) []byte {
-	return binary.BigEndian.AppendUint32(nil, seq)
 }
 
 // checkID rejects ids that cannot be part of a composite key. Reads use it

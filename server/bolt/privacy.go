@@ -103,9 +103,7 @@ func (w *writeTx) EraseVisitor(visitorID string) error {
 		if err := w.deleteRange(chatEventsBucket, chatPrefix(chatID)); err != nil {
 			return err
 		}
-		if err := w.deleteRange(messageKeysBucket, chatPrefix(chatID)); err != nil {
-			return err
-		}
+		w.forgetChatKeys(chatID)
 		if err := w.delete(chatsBucket, id); err != nil {
 			return err
 		}

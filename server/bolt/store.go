@@ -29,7 +29,6 @@ var (
 	visitorTokensBucket = []byte("visitor_tokens") // token hash → visitor id
 	chatsBucket         = []byte("chats")          // chat id → pb.Chat
 	chatEventsBucket    = []byte("chat_events")    // eventKey → pb.ChatEvent
-	messageKeysBucket   = []byte("message_keys")   // messageKey → seq
 
 	invitationsBucket        = []byte("invitations")         // invitation id → pb.Invitation
 	pendingInvitationsBucket = []byte("pending_invitations") // invitation id → empty, while pending
@@ -53,6 +52,12 @@ var (
 	agentPasswordsBucket = []byte("agent_passwords") // agent id → Argon2id PHC string
 )
 
+// legacyMessageKeysBucket indexed idempotency keys on disk until the
+// index moved to memory (messagekeys.go). The events hold the same keys,
+// so Open deletes it. A binary from before would find it empty: retries
+// of messages sent since would not be recognized by that binary.
+var legacyMessageKeysBucket = []byte("message_keys")
+
 var allBuckets = [][]byte{
 	activeChatsBucket,
 	sitesBucket,
@@ -61,7 +66,6 @@ var allBuckets = [][]byte{
 	visitorTokensBucket,
 	chatsBucket,
 	chatEventsBucket,
-	messageKeysBucket,
 	invitationsBucket,
 	pendingInvitationsBucket,
 	chatRequestsBucket,
@@ -118,6 +122,7 @@ type Store struct {
 	closeErr   error
 
 	agents *agentCache
+	keys   *messageKeyIndex // the writer's
 
 	// commitSeconds and batchSize describe the writer's commits, for metrics.
 	commitSeconds *metrics.Histogram
@@ -164,6 +169,11 @@ func Open(path string, opts ...Option) (*Store, error) {
 				return err
 			}
 		}
+		if tx.Bucket(legacyMessageKeysBucket) != nil {
+			if err := tx.DeleteBucket(legacyMessageKeysBucket); err != nil {
+				return fmt.Errorf("delete bucket %s: %w", legacyMessageKeysBucket, err)
+			}
+		}
 		return rebuildAlertCounts(tx)
 	})
 	if err != nil {
@@ -179,6 +189,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		queue:         make(chan *request, o.maxBatch),
 		writerDone:    make(chan struct{}),
 		agents:        newAgentCache(),
+		keys:          newMessageKeyIndex(),
 	}
 	go s.write()
 	return s, nil

@@ -134,27 +134,6 @@ func (r *readTx) ChatEvents(chatID string, afterSeq uint32, limit int) ([]domain
 	return events, nil
 }
 
-// MessageSeqByKey never finds an empty key, as those are not indexed.
-func (r *readTx) MessageSeqByKey(chatID, senderID, key string) (uint32, bool, error) {
-	if err := checkID("chat id", chatID); err != nil {
-		return 0, false, err
-	}
-	if err := checkID("sender id", senderID); err != nil {
-		return 0, false, err
-	}
-	if key == "" {
-		return 0, false, nil
-	}
-	v := r.tx.Bucket(messageKeysBucket).Get(messageKey(chatID, senderID, key))
-	if v == nil {
-		return 0, false, nil
-	}
-	if len(v) != 4 {
-		return 0, false, fmt.Errorf("decode %s %q: %d bytes, want 4", messageKeysBucket, key, len(v))
-	}
-	return binary.BigEndian.Uint32(v), true, nil
-}
-
 // lastSeq returns the seq of a chat's last stored event, 0 when it has none.
 func (r *readTx) lastSeq(chatID string) (uint32, error) {
 	prefix := chatPrefix(chatID)
@@ -180,6 +159,9 @@ func (r *readTx) lastSeq(chatID string) (uint32, error) {
 type writeTx struct {
 	readTx
 	hooks []func()
+	// keys is the writer's index of idempotency keys; nil in tests that
+	// build a writeTx by hand.
+	keys *messageKeyIndex
 	// wrote records that the fn changed the transaction, so that its failure
 	// means rolling back rather than just leaving it out.
 	wrote bool
@@ -300,8 +282,11 @@ func (w *writeTx) PutChat(c *domain.Chat) error {
 		if err := w.putMarker(activeChatsBucket, []byte(c.ID)); err != nil {
 			return err
 		}
-	} else if err := w.delete(activeChatsBucket, []byte(c.ID)); err != nil {
-		return err
+	} else {
+		if err := w.delete(activeChatsBucket, []byte(c.ID)); err != nil {
+			return err
+		}
+		w.forgetChatKeys(c.ID)
 	}
 	return w.indexVisitorRecord(c.Visitor.ID, recordChat, c.ID)
 }
@@ -333,24 +318,23 @@ func (w *writeTx) AppendChatEvent(ev domain.ChatEvent) error {
 	if last == math.MaxUint32 || ev.Seq != last+1 {
 		return fmt.Errorf("append event %d to chat %q: want seq %d", ev.Seq, ev.ChatID, uint64(last)+1)
 	}
-	var msgKey []byte
 	if m := ev.Message; m != nil && m.IdempotencyKey != "" {
 		if err := requireID("sender id", m.Sender.ID); err != nil {
 			return err
 		}
-		msgKey = messageKey(ev.ChatID, m.Sender.ID, m.IdempotencyKey)
-		if seq := w.tx.Bucket(messageKeysBucket).Get(msgKey); seq != nil {
+		seq, used, err := w.MessageSeqByKey(ev.ChatID, m.Sender.ID, m.IdempotencyKey)
+		if err != nil {
+			return err
+		}
+		if used {
 			return fmt.Errorf("append event %d to chat %q: idempotency key %q of %q is already used by event %d",
-				ev.Seq, ev.ChatID, m.IdempotencyKey, m.Sender.ID, binary.BigEndian.Uint32(seq))
+				ev.Seq, ev.ChatID, m.IdempotencyKey, m.Sender.ID, seq)
 		}
 	}
 	if err := w.put(chatEventsBucket, eventKey(ev.ChatID, ev.Seq), protoconv.ChatEventToProto(ev)); err != nil {
 		return err
 	}
-	if msgKey != nil {
-		return w.putRaw(messageKeysBucket, msgKey, seqValue(ev.Seq))
-	}
-	return nil
+	return w.indexMessageKey(ev)
 }
 
 // kinds counts the kinds an event has set; a stored event must have one.

@@ -153,12 +153,13 @@ func (s *Store) attempt(batch []*request) (hooks []func(), again bool, err error
 		}
 		// A fresh wrapper per fn and attempt, so that hooks registered in an
 		// attempt that is rolled back are dropped with it.
-		w := &writeTx{readTx: readTx{tx: tx, agents: s.agents}}
+		w := &writeTx{readTx: readTx{tx: tx, agents: s.agents}, keys: s.keys}
 		if err := call(req.fn, w); err != nil {
 			req.err = err
 			if w.wrote {
 				req.final = true
 				_ = tx.Rollback()
+				s.keys.rolledBack()
 				return nil, true, nil
 			}
 			continue
@@ -166,8 +167,10 @@ func (s *Store) attempt(batch []*request) (hooks []func(), again bool, err error
 		hooks = append(hooks, w.hooks...)
 	}
 	if err := tx.Commit(); err != nil {
+		s.keys.rolledBack()
 		return nil, false, fmt.Errorf("commit write transaction: %w", err)
 	}
+	s.keys.committed()
 	return hooks, false, nil
 }
 
