@@ -149,7 +149,7 @@ func (s *h2cServer) serveHTTP2(c net.Conn) {
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
-	s.h2.ServeConn(newWriteBehindConn(c), &s.opts)
+	s.h2.ServeConn(newWriteBehindConn(newReadAheadConn(c)), &s.opts)
 }
 
 // close stops accepting; connections being served go on.
