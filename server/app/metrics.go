@@ -63,6 +63,7 @@ func (a *App) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	m.Family("go_goroutines", "gauge", "Goroutines now.", metrics.Sample{Value: float64(runtime.NumGoroutine())})
+	m.Family("go_sched_gomaxprocs_threads", "gauge", "GOMAXPROCS: threads that may run Go code at once.", metrics.Sample{Value: float64(runtime.GOMAXPROCS(0))})
 	m.Family("go_memstats_heap_inuse_bytes", "gauge", "Heap bytes in use.", metrics.Sample{Value: float64(ms.HeapInuse)})
 	m.Family("go_memstats_heap_alloc_bytes", "gauge", "Heap bytes allocated and not yet freed (live objects, and garbage not collected yet).", metrics.Sample{Value: float64(ms.HeapAlloc)})
 	m.Family("go_memstats_stack_inuse_bytes", "gauge", "Goroutine stack bytes in use.", metrics.Sample{Value: float64(ms.StackInuse)})

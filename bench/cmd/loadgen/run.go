@@ -38,11 +38,8 @@ func run(cfg Config) error {
 	} else {
 		res.Pinning = "none: server and load generator share the cores"
 	}
-	switch {
-	case cfg.ServerGOMAXPROCS > 0:
+	if cfg.ServerGOMAXPROCS > 0 {
 		res.Pinning += fmt.Sprintf("; server GOMAXPROCS=%d", cfg.ServerGOMAXPROCS)
-	case cfg.Pin:
-		res.Pinning += "; server GOMAXPROCS=1 (Go's default on one CPU)"
 	}
 	logf("proactivechat load generator: %d visitors (%d chatting, mode %s), %d agents, %.0f msg/s open loop for %v; %s",
 		cfg.Visitors, cfg.Chats, cfg.Mode, cfg.Agents, cfg.Rate, cfg.Duration, res.Pinning)
@@ -108,6 +105,11 @@ func run(cfg Config) error {
 	srv.gc()
 	if m, err := srv.metrics(); err == nil {
 		res.Baseline = res.memSample(m, srv.pid)
+		// The server's own word: on one CPU it raises Go's default of 1
+		// to 2 (see its main), unless GOMAXPROCS is set.
+		if n, ok := m["go_sched_gomaxprocs_threads"]; ok && cfg.ServerGOMAXPROCS == 0 {
+			res.Pinning += fmt.Sprintf("; server GOMAXPROCS=%d (from its /metrics)", int(n))
+		}
 	}
 	// The admin calls carry the API key; each agent and each visitor gets
 	// its own credential (startAgents, the workers).
