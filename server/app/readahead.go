@@ -41,13 +41,14 @@ type readAheadConn struct {
 	waits atomic.Uint32 // reads that found nothing, so that Read waited (for tests)
 }
 
-// readAheadSize is one HTTP/2 frame of the default maximum size (16 KiB,
-// what gRPC clients send at most): a whole frame, or a burst of small
-// ones, takes one read, and a Read for a frame that large goes straight
-// into the caller's slice instead of through here. Buffers are held only
-// while being consumed, so there are about as many as reads in progress,
-// not connections: the size costs little memory.
-const readAheadSize = 16 << 10
+// readAheadSize covers a burst of the frames this server mostly gets: a
+// call's HEADERS and DATA, or a chat message (at most 4 KiB of text), take a
+// few hundred bytes to a few KiB. A frame's payload at least this long is
+// read straight into the HTTP/2 server's slice instead. Buffers are held
+// only while being consumed, so there are about as many as connections
+// with unread bytes at one moment; in a reconnect storm that is thousands,
+// which is why this is not the 16 KiB of a maximum-size frame.
+const readAheadSize = 4 << 10
 
 var readAheadBufs = sync.Pool{New: func() any { b := make([]byte, readAheadSize); return &b }}
 
