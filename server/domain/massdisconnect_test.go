@@ -134,6 +134,46 @@ func TestMassDisconnect(t *testing.T) {
 		}
 	})
 
+	t.Run("SlowStormCountsItsStart", func(t *testing.T) {
+		// A saturated server notices a storm's closes over seconds: 60 of
+		// 600 in the first (not yet a mass disconnect), 120 two seconds
+		// later (one). The first 60, the chatting visitor among them, get
+		// the longer grace too, counted from their own close.
+		s := newMassScene(t, 600)
+		s.close(0, 60)
+		s.e.clock.Advance(2 * time.Second)
+		s.close(60, 180)
+		if n := s.massDisconnects(t); n != 1 {
+			t.Fatalf("mass disconnects = %d, want 1", n)
+		}
+		s.e.clock.Advance(grace)
+		if n := s.online(t); n != 600 {
+			t.Fatalf("online after the presence grace = %d, want all 600", n)
+		}
+		if !s.visitorInChat(t) {
+			t.Fatal("the visitor who closed before the threshold left the chat")
+		}
+		s.e.clock.Advance(domain.DefaultMassDisconnectGrace - grace - 2*time.Second)
+		if n := s.online(t); n != 600-60 {
+			t.Fatalf("online at the first 60's mass disconnect grace = %d, want %d", n, 600-60)
+		}
+	})
+
+	t.Run("GoneBeforeStaysGone", func(t *testing.T) {
+		// A visitor whose presence grace ended before the storm began
+		// does not come back with it.
+		s := newMassScene(t, 600)
+		s.close(599, 600)
+		s.e.clock.Advance(grace)
+		s.close(0, 120)
+		if n := s.massDisconnects(t); n != 1 {
+			t.Fatalf("mass disconnects = %d, want 1", n)
+		}
+		if n := s.online(t); n != 599 {
+			t.Fatalf("online = %d, want 599", n)
+		}
+	})
+
 	t.Run("ShutdownIsNot", func(t *testing.T) {
 		// A shutdown ends every stream at once: nothing to warn about.
 		s := newMassScene(t, 100)

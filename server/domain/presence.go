@@ -225,9 +225,9 @@ func (t *presenceTracker) awaitDeparture(v *visit, at time.Time) {
 	v.departure = t.s.clock.AfterFunc(at.Sub(t.s.clock.Now()), func() { t.depart(visitorID, gen) })
 }
 
-// massDisconnectBegan puts off the departures of the visitors whose last
-// stream closed earlier in the second that turned out to be a mass
-// disconnect.
+// massDisconnectBegan puts off the departures still pending: the visitors
+// whose last stream closed within the presence grace before the second
+// that turned out to be a mass disconnect.
 func (t *presenceTracker) massDisconnectBegan(now time.Time) {
 	t.s.counters.massDisconnects.Add(1)
 	put := 0
