@@ -12,7 +12,7 @@ import (
 
 // A message's idempotency key is stored in the message itself (its chat
 // event) and nowhere else on disk. Files written before this change also
-// have a message_keys bucket indexing the keys; Open deletes it, since the
+// have a message_keys bucket indexing the keys; Open empties it, since the
 // events hold everything it held.
 //
 // That bucket cost more than anything else a message wrote: its entries

@@ -54,8 +54,9 @@ var (
 
 // legacyMessageKeysBucket indexed idempotency keys on disk until the
 // index moved to memory (messagekeys.go). The events hold the same keys,
-// so Open deletes it. A binary from before would find it empty: retries
-// of messages sent since would not be recognized by that binary.
+// so Open empties it. It stays, empty, because a binary from before
+// requires it to restore a backup. Such a binary would not recognize
+// retries of messages sent since.
 var legacyMessageKeysBucket = []byte("message_keys")
 
 var allBuckets = [][]byte{
@@ -169,10 +170,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 				return err
 			}
 		}
-		if tx.Bucket(legacyMessageKeysBucket) != nil {
-			if err := tx.DeleteBucket(legacyMessageKeysBucket); err != nil {
-				return fmt.Errorf("delete bucket %s: %w", legacyMessageKeysBucket, err)
-			}
+		if err := emptyBucket(tx, legacyMessageKeysBucket); err != nil {
+			return err
 		}
 		return rebuildAlertCounts(tx)
 	})
@@ -193,6 +192,22 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	go s.write()
 	return s, nil
+}
+
+// emptyBucket makes name an empty bucket, whatever it held.
+func emptyBucket(tx *bbolt.Tx, name []byte) error {
+	if b := tx.Bucket(name); b != nil {
+		if k, _ := b.Cursor().First(); k == nil {
+			return nil
+		}
+		if err := tx.DeleteBucket(name); err != nil {
+			return fmt.Errorf("delete bucket %s: %w", name, err)
+		}
+	}
+	if _, err := tx.CreateBucket(name); err != nil {
+		return fmt.Errorf("create bucket %s: %w", name, err)
+	}
+	return nil
 }
 
 // Path returns the file the store was opened at.

@@ -183,31 +183,23 @@ func (s *Service) SendMessage(ctx context.Context, chatID, senderID, text, idemp
 	start := time.Now() // wall time, whatever the domain clock: this is a metric
 	var msg ChatEvent
 	var stored bool // false for a retry answered with the original
+	var closed bool // the sender may write no more
 	err := s.store.Update(ctx, func(tx WriteTx) error {
-		stored = false
+		stored, closed = false, false
 		chat, sender, err := participantOf(tx, chatID, senderID)
 		if err != nil {
 			return err
 		}
+		if err := canWrite(chat, sender); err != nil {
+			closed = true
+			return err
+		}
 		if idempotencyKey != "" {
-			seq, found, err := tx.MessageSeqByKey(chatID, senderID, idempotencyKey)
-			if err != nil {
+			orig, found, err := messageByKey(tx, chatID, senderID, idempotencyKey)
+			if err != nil || found {
+				msg = orig
 				return err
 			}
-			if found {
-				events, err := tx.ChatEvents(chatID, seq-1, 1)
-				if err != nil {
-					return err
-				}
-				if len(events) != 1 || events[0].Message == nil {
-					return Errorf(CodeInternal, "chat %q: message %d of idempotency key %q is missing", chatID, seq, idempotencyKey)
-				}
-				msg = events[0]
-				return nil
-			}
-		}
-		if err := canWrite(chat, sender); err != nil {
-			return err
 		}
 		site, err := tx.Site(chat.SiteID)
 		if err != nil {
@@ -233,7 +225,43 @@ func (s *Service) SendMessage(ctx context.Context, chatID, senderID, text, idemp
 		s.counters.messages.Add(1)
 		s.counters.messageLatency.Observe(time.Since(start).Seconds())
 	}
+	if closed && idempotencyKey != "" {
+		// A retry of a message sent before the chat ended (or the sender
+		// left) still gets its message. The sender's keys can change no
+		// more, so a read transaction answers, off the store's writer: in
+		// a chat that is not active, finding a key means reading the
+		// chat's events.
+		var orig ChatEvent
+		var found bool
+		lerr := s.store.View(ctx, func(tx ReadTx) error {
+			var err error
+			orig, found, err = messageByKey(tx, chatID, senderID, idempotencyKey)
+			return err
+		})
+		if lerr != nil {
+			return ChatEvent{}, lerr
+		}
+		if found {
+			return orig, nil
+		}
+	}
 	return msg, err
+}
+
+// messageByKey finds the message a sender appended with an idempotency key.
+func messageByKey(tx ReadTx, chatID, senderID, key string) (ChatEvent, bool, error) {
+	seq, found, err := tx.MessageSeqByKey(chatID, senderID, key)
+	if err != nil || !found {
+		return ChatEvent{}, false, err
+	}
+	events, err := tx.ChatEvents(chatID, seq-1, 1)
+	if err != nil {
+		return ChatEvent{}, false, err
+	}
+	if len(events) != 1 || events[0].Message == nil {
+		return ChatEvent{}, false, Errorf(CodeInternal, "chat %q: message %d of idempotency key %q is missing", chatID, seq, key)
+	}
+	return events[0], true, nil
 }
 
 func checkMessage(v *Violations, field, text string) {

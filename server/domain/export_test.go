@@ -1,5 +1,7 @@
 package domain
 
+import "time"
+
 // QueuePositionRefresh exports queuePositionRefresh to the tests.
 const QueuePositionRefresh = queuePositionRefresh
 
@@ -40,4 +42,24 @@ func (s *Service) PresenceWatchers() int {
 		n += len(w)
 	}
 	return n
+}
+
+// PendingAfter runs the mass disconnect watcher's pruning over departures
+// of streams closed at the given times, and returns the times it keeps.
+func PendingAfter(closed []time.Time, t time.Time) []time.Time {
+	pending := make([]pendingDeparture, len(closed))
+	for i, at := range closed {
+		pending[i] = pendingDeparture{v: &visit{}, closedAt: at}
+	}
+	kept := departedBefore(pending, t)
+	for _, p := range pending[len(kept):] {
+		if p.v != nil {
+			panic("a dropped departure is still referenced")
+		}
+	}
+	out := make([]time.Time, len(kept))
+	for i, p := range kept {
+		out[i] = p.closedAt
+	}
+	return out
 }

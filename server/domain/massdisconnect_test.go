@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -161,7 +162,8 @@ func TestMassDisconnect(t *testing.T) {
 
 	t.Run("GoneBeforeStaysGone", func(t *testing.T) {
 		// A visitor whose presence grace ended before the storm began
-		// does not come back with it.
+		// does not come back with it (the watcher has dropped its
+		// departure, and the tracker checks it is still the visit).
 		s := newMassScene(t, 600)
 		s.close(599, 600)
 		s.e.clock.Advance(grace)
@@ -234,5 +236,22 @@ func TestMassDisconnectHoldsPresenceRequest(t *testing.T) {
 	s.console.next(t, isWithdrawn(s.alert.Request.ID))
 	if r := s.e.request(t, s.alert.Request.ID); r.State != domain.RequestAbandoned {
 		t.Fatalf("request = %v after the mass disconnect grace, want abandoned", r.State)
+	}
+}
+
+// The departures the watcher keeps are those whose presence grace may not
+// be over; the others are dropped and not held on to.
+func TestMassDisconnectPendingPruned(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	got := domain.PendingAfter([]time.Time{at(1), at(2), at(3), at(4)}, at(2))
+	if want := []time.Time{at(3), at(4)}; !slices.Equal(got, want) {
+		t.Errorf("kept %v, want %v", got, want)
+	}
+	if got := domain.PendingAfter([]time.Time{at(1)}, at(5)); len(got) != 0 {
+		t.Errorf("kept %v, want none", got)
+	}
+	if got := domain.PendingAfter([]time.Time{at(6)}, at(5)); len(got) != 1 {
+		t.Errorf("kept %v, want the one after", got)
 	}
 }
