@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"hash/maphash"
-	"maps"
 
 	"github.com/proactivechat/proactivechat/server/domain"
 	"github.com/proactivechat/proactivechat/server/protoconv"
@@ -29,10 +28,8 @@ import (
 // events on first use (once per chat after a restart), kept up to date by
 // AppendChatEvent, and dropped when the chat ends (PutChat) or is erased,
 // so its size follows the active chats (about 20 bytes per keyed message,
-// 12 of them the map's). Read
-// transactions, and write transactions about a chat that is not active,
-// read the chat's events instead: a retry of a message of an ended chat,
-// the only such write, is rare.
+// 12 of them the map's). Read transactions, and write transactions about a
+// chat that is not active, read the chat's events instead.
 
 // chatKeys maps the hash of a sender and key to the seq of their message.
 // Where two keys share a hash, the later one's seq is kept: a lookup checks
@@ -44,7 +41,6 @@ type chatKeys map[uint64]uint32
 type messageKeyIndex struct {
 	hash  func(senderID, key string) uint64
 	chats map[string]chatKeys
-	peak  int // the most chats held since the map was last copied
 	// touched lists the chats whose entries the running transaction built
 	// or changed: if it rolls back they are dropped, to be built again from
 	// what the store holds.
@@ -79,20 +75,9 @@ func (x *messageKeyIndex) rolledBack() {
 	clear(x.touched)
 }
 
-// drop forgets a chat. The map is copied once it holds a quarter of its
-// peak, since a Go map keeps the room it grew to.
-func (x *messageKeyIndex) drop(chatID string) {
-	if _, ok := x.chats[chatID]; !ok {
-		return
-	}
-	delete(x.chats, chatID)
-	if x.peak >= 1024 && len(x.chats) <= x.peak/4 {
-		x.peak = len(x.chats)
-		c := make(map[string]chatKeys, len(x.chats))
-		maps.Copy(c, x.chats)
-		x.chats = c
-	}
-}
+// drop forgets a chat and its keys. (The outer map keeps the room of the
+// most chats active at once, a few tens of bytes each: not worth copying.)
+func (x *messageKeyIndex) drop(chatID string) { delete(x.chats, chatID) }
 
 // MessageSeqByKey never finds an empty key, as those are not indexed. A
 // read transaction reads the chat's events.
@@ -133,11 +118,14 @@ func (w *writeTx) MessageSeqByKey(chatID, senderID, key string) (uint32, bool, e
 	if !ok {
 		return 0, false, nil
 	}
-	ev, err := w.chatEvent(chatID, seq)
+	events, err := w.ChatEvents(chatID, seq-1, 1)
 	if err != nil {
 		return 0, false, err
 	}
-	if isKeyOf(ev, senderID, key) {
+	if len(events) != 1 {
+		return 0, false, fmt.Errorf("chat %q: event %d of idempotency key %q is missing", chatID, seq, key)
+	}
+	if m := events[0].Message; m != nil && m.Sender.ID == senderID && m.IdempotencyKey == key {
 		return seq, true, nil
 	}
 	return w.scanMessageKey(chatID, senderID, key) // another key with the same hash
@@ -166,7 +154,6 @@ func (w *writeTx) chatKeys(chatID string) (chatKeys, error) {
 		return nil, err
 	}
 	x.chats[chatID] = keys
-	x.peak = max(x.peak, len(x.chats))
 	x.touched[chatID] = struct{}{}
 	return keys, nil
 }
@@ -222,22 +209,4 @@ func (r *readTx) eachMessageKey(chatID string, f func(seq uint32, senderID, key 
 		}
 	}
 	return nil
-}
-
-// chatEvent reads one event of a chat.
-func (r *readTx) chatEvent(chatID string, seq uint32) (domain.ChatEvent, error) {
-	v := r.tx.Bucket(chatEventsBucket).Get(eventKey(chatID, seq))
-	if v == nil {
-		return domain.ChatEvent{}, fmt.Errorf("chat %q: event %d is missing", chatID, seq)
-	}
-	ev, err := decode(v, protoconv.ChatEventFromProto)
-	if err != nil {
-		return domain.ChatEvent{}, fmt.Errorf("decode %s %q: %w", chatEventsBucket, eventKey(chatID, seq), err)
-	}
-	return ev, nil
-}
-
-func isKeyOf(ev domain.ChatEvent, senderID, key string) bool {
-	m := ev.Message
-	return m != nil && m.Sender.ID == senderID && m.IdempotencyKey == key
 }

@@ -28,7 +28,7 @@ const defaultLockTimeout = time.Second
 
 // requiredBuckets are buckets every Proactive Chat database has (bolt.Open
 // creates them all), so a bbolt file of another program is not restored.
-var requiredBuckets = []string{"sites", "agents", "visitors", "chats", "chat_events"}
+var requiredBuckets = []string{"sites", "agents", "visitors", "chats", "chat_events", "message_keys"}
 
 // Backup is `proactivechat backup`: a consistent copy of the database,
 // written atomically to Out. With Server it is a hot backup streamed by the
