@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -12,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -56,11 +54,18 @@ func (echoHandler) Converse(ctx context.Context, s *connect.BidiStream[pb.Conver
 	}
 }
 
+// echoMux serves the echo and the relay as the real server serves its
+// services: connect-go, gzip only above 1 KiB.
+func echoMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle(proactivechatv1connect.NewChatServiceHandler(&relayHub{watchers: map[string][]chan *pb.ChatEvent{}}, connect.WithCompressMinBytes(1024)))
+	return mux
+}
+
 // runEchoServer serves the echo until its stdin closes; it prints its
 // address first.
 func runEchoServer() error {
-	mux := http.NewServeMux()
-	mux.Handle(proactivechatv1connect.NewChatServiceHandler(echoHandler{}, connect.WithCompressMinBytes(1024)))
+	mux := echoMux()
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
@@ -93,25 +98,11 @@ type EchoFloor struct {
 
 // floorEcho starts the echo server on the server's core and drives it.
 func floorEcho(exe, cpu string, streams, msgSize int, d time.Duration) (*EchoFloor, error) {
-	cmd := pinned(cpu, exe, "-floor-echo-server")
-	stdin, err := cmd.StdinPipe()
+	cmd, stop, addr, err := startEchoServer(exe, cpu, "")
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	defer func() { stdin.Close(); cmd.Wait() }()
-	addr, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		return nil, fmt.Errorf("echo server: %v", err)
-	}
-	addr = strings.TrimSpace(addr)
+	defer stop()
 	conn, err := dial(addr, "127.0.0.1")
 	if err != nil {
 		return nil, err
@@ -123,52 +114,28 @@ func floorEcho(exe, cpu string, streams, msgSize int, d time.Duration) (*EchoFlo
 	run := func(n int, d time.Duration) (float64, *hist.Histogram, time.Duration, error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		var mu sync.Mutex
-		all := hist.New()
-		var total int64
-		var firstErr error
-		var wg sync.WaitGroup
-		cpu0, _ := procCPU(cmd.Process.Pid)
-		start := time.Now()
-		end := start.Add(d)
-		for range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				h := hist.New()
-				var count int64
-				defer func() {
-					mu.Lock()
-					all.Merge(h)
-					total += count
-					mu.Unlock()
-				}()
-				s, err := client.Converse(ctx)
-				if err != nil {
-					mu.Lock()
-					firstErr = err
-					mu.Unlock()
-					return
+		req := &pb.ConverseRequest{Command: &pb.ConverseRequest_Send{Send: &pb.ConverseSend{Text: text}}}
+		total, all, elapsed, cpuUsed, err := closedLoop(cmd.Process.Pid, n, d, func(_ int, end time.Time, h *hist.Histogram) (int64, error) {
+			s, err := client.Converse(ctx)
+			if err != nil {
+				return 0, err
+			}
+			defer s.CloseSend()
+			var count int64
+			for time.Now().Before(end) {
+				t := time.Now()
+				if err := s.Send(req); err != nil {
+					break
 				}
-				req := &pb.ConverseRequest{Command: &pb.ConverseRequest_Send{Send: &pb.ConverseSend{Text: text}}}
-				for time.Now().Before(end) {
-					t := time.Now()
-					if err := s.Send(req); err != nil {
-						break
-					}
-					if _, err := s.Recv(); err != nil {
-						break
-					}
-					h.RecordDuration(time.Since(t))
-					count++
+				if _, err := s.Recv(); err != nil {
+					break
 				}
-				s.CloseSend()
-			}()
-		}
-		wg.Wait()
-		elapsed := time.Since(start)
-		cpu1, _ := procCPU(cmd.Process.Pid)
-		return float64(total) / elapsed.Seconds(), all, cpu1 - cpu0, firstErr
+				h.RecordDuration(time.Since(t))
+				count++
+			}
+			return count, nil
+		})
+		return float64(total) / elapsed.Seconds(), all, cpuUsed, err
 	}
 	// Warm up: connection, SETTINGS, code paths.
 	if _, _, _, err := run(streams, 300*time.Millisecond); err != nil {
@@ -262,4 +229,37 @@ func floorBolt(exe, cpu, dir string, d time.Duration, size int) (*BoltFloor, err
 		return nil, fmt.Errorf("bbolt floor: %v: %s", err, out)
 	}
 	return &f, nil
+}
+
+// closedLoop runs n clients at once for d, each calling send until end and
+// recording each round trip in its histogram, and returns what they did
+// together, and the CPU time the server process (pid) used meanwhile.
+func closedLoop(pid, n int, d time.Duration, send func(i int, end time.Time, h *hist.Histogram) (int64, error)) (int64, *hist.Histogram, time.Duration, time.Duration, error) {
+	var mu sync.Mutex
+	all := hist.New()
+	var total int64
+	var firstErr error
+	var wg sync.WaitGroup
+	cpu0, _ := procCPU(pid)
+	start := time.Now()
+	end := start.Add(d)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := hist.New()
+			count, err := send(i, end, h)
+			mu.Lock()
+			defer mu.Unlock()
+			all.Merge(h)
+			total += count
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cpu1, _ := procCPU(pid)
+	return total, all, elapsed, cpu1 - cpu0, firstErr
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -206,8 +207,9 @@ type Results struct {
 	} `json:"reconnect_storm"`
 
 	Floor struct {
-		Echo *EchoFloor `json:"echo,omitempty"`
-		Bolt *BoltFloor `json:"bbolt,omitempty"`
+		Echo  *EchoFloor  `json:"echo,omitempty"`
+		Relay *RelayFloor `json:"relay,omitempty"`
+		Bolt  *BoltFloor  `json:"bbolt,omitempty"`
 	} `json:"floor"`
 	Ratios map[string]float64 `json:"ratios"`
 
@@ -321,6 +323,18 @@ func (r *Results) finish() {
 			r.Ratios["server_cpu_per_msg / echo_server_cpu_per_round_trip"] = round(r.ClosedLoop.ServerCPUUsPerMsgNet/e.ServerCPUPerRT, 1)
 		}
 	}
+	if f := r.Floor.Relay; f != nil && f.KBPerOwnConn > 0 && r.MemPerStreamKB > 0 {
+		r.Ratios["kb_per_held_stream / bare_kb_per_idle_stream"] = round(r.MemPerStreamKB/f.KBPerOwnConn, 2)
+	}
+	if f := r.Floor.Relay; f != nil && f.KBPerMuxStream > 0 && r.Mux != nil && r.Mux.KBPerStream > 0 {
+		r.Ratios["kb_per_mux_stream / bare_kb_per_idle_mux_stream"] = round(r.Mux.KBPerStream/f.KBPerMuxStream, 2)
+	}
+	if f := r.Floor.Relay; f != nil && f.MsgsPerS > 0 {
+		r.Ratios["durable_msgs_per_s / relay_msgs_per_s"] = round(best/f.MsgsPerS, 4)
+		if f.ServerCPU > 0 && r.ClosedLoop != nil && r.ClosedLoop.ServerCPUUsPerMsgNet > 0 {
+			r.Ratios["server_cpu_per_msg / relay_server_cpu_per_msg"] = round(r.ClosedLoop.ServerCPUUsPerMsgNet/f.ServerCPU, 2)
+		}
+	}
 	if b := r.Floor.Bolt; b != nil {
 		if b.PutsPerS > 0 {
 			r.Ratios["durable_msgs_per_s / bbolt_one_put_per_txn_per_s"] = round(best/b.PutsPerS, 3)
@@ -393,7 +407,13 @@ func (r *Results) printTable(out io.Writer) {
 	row("", "measured", "floor (same run)", "ratio")
 	row("visitors held", fmt.Sprintf("%s streams, one connection each", num(float64(r.VisitorsHeld))), "", "")
 	row("  and agent streams", fmt.Sprintf("%d (WatchAgent, WatchPresence, WatchChat)", r.StreamsAtDump-r.Config.Visitors), "", "")
-	row("server memory per held stream", fmt.Sprintf("%.1f KB (RSS %.0f → %.0f MB for %s streams)", r.MemPerStreamKB, r.Server.Idle.RSSMB, r.Server.Held.RSSMB, num(float64(r.BrowseHeld))), "", "")
+	var heldFloor, muxFloor string
+	if f := r.Floor.Relay; f != nil && f.KBPerOwnConn > 0 {
+		heldFloor = fmt.Sprintf("bare idle stream %.1f KB (%s held)", f.KBPerOwnConn, num(float64(f.HeldStreams)))
+		muxFloor = fmt.Sprintf("bare idle stream %.1f KB (%d per connection)", f.KBPerMuxStream, f.MuxPerConn)
+	}
+	row("server memory per held stream", fmt.Sprintf("%.1f KB (RSS %.0f → %.0f MB for %s streams)", r.MemPerStreamKB, r.Server.Idle.RSSMB, r.Server.Held.RSSMB, num(float64(r.BrowseHeld))),
+		heldFloor, ratio("kb_per_held_stream / bare_kb_per_idle_stream", "×"))
 	if r.HoldLiveHeapKBPerStream > 0 {
 		row("  of which, after a GC", fmt.Sprintf("stacks %.1f KB, live heap %.1f KB; the rest is GC headroom", r.HoldStackKBPerStream, r.HoldLiveHeapKBPerStream), "", "")
 	}
@@ -414,7 +434,7 @@ func (r *Results) printTable(out io.Writer) {
 	if mx := r.Mux; mx != nil {
 		row("multiplexed streams held", fmt.Sprintf("%s of %s over %s connections, opened in %.1f s", num(float64(mx.Held)), num(float64(mx.Streams)), num(float64(mx.Conns)), mx.OpenSeconds), "", "")
 		row("  server memory per stream", fmt.Sprintf("%.1f KB (RSS %.0f → %.0f MB); stacks %.1f KB, live heap %.1f KB", mx.KBPerStream, mx.Before.RSSMB, mx.Held1.RSSMB,
-			mx.StackKBPerStream, mx.LiveHeapKBPerStream), "", "")
+			mx.StackKBPerStream, mx.LiveHeapKBPerStream), muxFloor, ratio("kb_per_mux_stream / bare_kb_per_idle_mux_stream", "×"))
 		row("  goroutines per stream", fmt.Sprintf("%.2f", mx.GoroutinesPerStream), "", "")
 		if mx.Presence != nil {
 			row("  presence", mx.Presence.String(), "", "")
@@ -440,6 +460,9 @@ func (r *Results) printTable(out io.Writer) {
 			how = "one Converse stream each"
 		}
 		row(fmt.Sprintf("durable messages/s, closed loop (%d chats, %s)", r.Chatting, how), fmt.Sprintf("%s/s", num(c.AckedPerS)), echoRT, ratio("durable_msgs_per_s / echo_round_trips_per_s", ""))
+		if f := r.Floor.Relay; f != nil {
+			row("", "", fmt.Sprintf("relay %s msgs/s (no storage)", num(f.MsgsPerS)), ratio("durable_msgs_per_s / relay_msgs_per_s", ""))
+		}
 		row("", "", boltPut, ratio("durable_msgs_per_s / bbolt_one_put_per_txn_per_s", ""))
 		row("", "", boltBatch, ratio("durable_msgs_per_s / bbolt_100_puts_per_txn_per_s", ""))
 	}
@@ -460,6 +483,9 @@ func (r *Results) printTable(out io.Writer) {
 		cpu += fmt.Sprintf("; closed %.0f%%, %.0f µs/msg", c.ServerCPUPct, c.ServerCPUUsPerMsgNet)
 	}
 	row("server CPU (of one core)", cpu, echoCPU, ratio("server_cpu_per_msg / echo_server_cpu_per_round_trip", "×"))
+	if f := r.Floor.Relay; f != nil {
+		row("", "", fmt.Sprintf("relay %.1f µs/msg (GOMAXPROCS %s)", f.ServerCPU, cmp.Or(f.GOMAXPROCS, "default")), ratio("server_cpu_per_msg / relay_server_cpu_per_msg", "×"))
+	}
 	row("  background (browsing only)", fmt.Sprintf("%.0f%%", r.BackgroundCPUPct), "", "")
 	if c := r.ClosedLoop; c != nil && c.ServerWritesPerMsg > 0 {
 		row("server syscalls per message", fmt.Sprintf("closed loop %.1f writes, %.1f reads; open loop %.1f writes, %.1f reads",

@@ -62,7 +62,7 @@ func run(cfg Config) error {
 
 	// The floor, before the server runs, on the same cores and disk.
 	if cfg.FloorDuration > 0 {
-		logf("floor 1/2: bare connect-go bidi echo, 100 streams on one connection, %d B messages, %v", cfg.MsgSize, cfg.FloorDuration)
+		logf("floor 1/3: bare connect-go bidi echo, 100 streams on one connection, %d B messages, %v", cfg.MsgSize, cfg.FloorDuration)
 		echo, err := floorEcho(exe, serverCPU, 100, cfg.MsgSize, cfg.FloorDuration)
 		if err != nil {
 			return fmt.Errorf("echo floor: %w", err)
@@ -73,7 +73,32 @@ func run(cfg Config) error {
 		}
 		logf("  %.0f round trips/s, p50 %.3f ms (one stream: %.0f/s, p50 %.3f ms); server %.1f µs CPU per round trip",
 			echo.RoundTripsPerS, echo.Latency.P50Ms, echo.OneStreamRTPS, echo.OneStream.P50Ms, echo.ServerCPUPerRT)
-		logf("floor 2/2: bare bbolt put loop in %s, %v each way", tmp, cfg.FloorDuration)
+		// The relay runs with the server's GOMAXPROCS: the real server
+		// takes 2 on one CPU (its main raises Go's default of 1).
+		relayProcs := ""
+		if cfg.ServerGOMAXPROCS > 0 {
+			relayProcs = fmt.Sprint(cfg.ServerGOMAXPROCS)
+		} else if serverCPU != "" {
+			relayProcs = "2"
+		}
+		logf("floor 2/3: bare connect-go relay, %d chats: unary SendMessage on the sender's own connection, its event on two streams (the chat's visitor and agent), no storage", cfg.Chats)
+		relay, err := floorRelay(exe, serverCPU, relayProcs, cfg.Chats, cfg.Agents, cfg.MsgSize, cfg.FloorDuration)
+		if err != nil {
+			return err
+		}
+		res.Floor.Relay = relay
+		logf("  %.0f messages/s, ack p50 %.3f ms; server %.1f µs CPU per message; %d events delivered", relay.MsgsPerS, relay.Ack.P50Ms, relay.ServerCPU, relay.Delivered)
+		// The memory floor: idle streams of the bare server, each in a
+		// fresh process, as the real server holds its visitors'.
+		relay.HeldStreams, relay.MuxPerConn = min(max(cfg.Visitors, 400), 2000), 100
+		if relay.KBPerOwnConn, err = floorHeld(exe, serverCPU, relayProcs, relay.HeldStreams, 1); err != nil {
+			return err
+		}
+		if relay.KBPerMuxStream, err = floorHeld(exe, serverCPU, relayProcs, relay.HeldStreams, relay.MuxPerConn); err != nil {
+			return err
+		}
+		logf("  bare idle streams: %.1f KB of RSS each on its own connection, %.1f KB %d to a connection (%d held)", relay.KBPerOwnConn, relay.KBPerMuxStream, relay.MuxPerConn, relay.HeldStreams)
+		logf("floor 3/3: bare bbolt put loop in %s, %v each way", tmp, cfg.FloorDuration)
 		bf, err := floorBolt(exe, serverCPU, tmp, cfg.FloorDuration, cfg.MsgSize)
 		if err != nil {
 			return err
@@ -331,6 +356,13 @@ func run(cfg Config) error {
 					top = []string{"profile failed: " + err.Error()}
 				}
 				prof <- top
+			}()
+			go func() {
+				// Taken alongside the CPU profile and kept beside it; an
+				// allocation profile costs the server next to nothing.
+				if _, err := allocProfile(srv.pprof, bin, cfg.Out+"/server-allocs.pprof", d-time.Second); err != nil {
+					fmt.Fprintf(os.Stderr, "allocation profile: %v\n", err)
+				}
 			}()
 		}
 		time.Sleep(d)

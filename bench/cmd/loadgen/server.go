@@ -352,8 +352,18 @@ func hasFlag(bin, name string) bool {
 // cpuProfile fetches a CPU profile of d from the server's pprof address
 // into path and returns `go tool pprof -top` of it.
 func cpuProfile(pprofAddr, bin, path string, d time.Duration) ([]string, error) {
+	return fetchProfile(pprofAddr, "profile", bin, path, d)
+}
+
+// allocProfile fetches what the server allocated over d (a delta of the
+// allocs profile) into path: garbage is a fifth of the message path's CPU.
+func allocProfile(pprofAddr, bin, path string, d time.Duration) ([]string, error) {
+	return fetchProfile(pprofAddr, "allocs", bin, path, d)
+}
+
+func fetchProfile(pprofAddr, kind, bin, path string, d time.Duration) ([]string, error) {
 	client := &http.Client{Timeout: d + 30*time.Second}
-	resp, err := client.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, int(d.Seconds())))
+	resp, err := client.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", pprofAddr, kind, int(d.Seconds())))
 	if err != nil {
 		return nil, err
 	}
