@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -75,6 +76,19 @@ func runEchoServer() error {
 		return err
 	}
 	fmt.Println(ln.Addr().String())
+	// A diagnosis aid: FLOOR_CPUPROFILE=prefix profiles each floor server
+	// (prefix-PORT.pprof), to set beside the real server's profile.
+	if prefix := os.Getenv("FLOOR_CPUPROFILE"); prefix != "" {
+		f, err := os.Create(fmt.Sprintf("%s-%d.pprof", prefix, ln.Addr().(*net.TCPAddr).Port))
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	go func() {
 		io.Copy(io.Discard, os.Stdin)
 		srv.Close()
