@@ -49,8 +49,21 @@ type h2cServer struct {
 // whoever calls Serve on the returned listener.
 func newH2CServer(ln net.Listener, h1 *http.Server, handler http.Handler) (*h2cServer, error) {
 	s := &h2cServer{
-		ln:      ln,
-		h2:      &http2.Server{IdleTimeout: h1.IdleTimeout}, // the rest from h1.HTTP2
+		ln: ln,
+		h2: &http2.Server{
+			IdleTimeout: h1.IdleTimeout, // the rest from h1.HTTP2
+			// x/net's default scheduler keeps every open stream in a ring
+			// and walks all of it whenever it looks for a frame to write,
+			// finding none at the end of every burst: an agent's
+			// connection holds a stream per chat, a proxy's hundreds of
+			// visitors' streams, nearly all idle. This one keeps only the
+			// streams with frames queued (and nothing for idle streams),
+			// and our streams have no priorities for it to ignore.
+			// BenchmarkStreamBesideIdleStreams: a write beside 1,000 idle
+			// streams costs 40.9 µs instead of 60.0, beside 100 the same
+			// as beside none.
+			NewWriteScheduler: http2.NewRandomWriteScheduler,
+		},
 		timeout: h1.ReadHeaderTimeout,
 		hooks:   &http.Server{},
 		http1:   make(chan net.Conn),

@@ -348,6 +348,15 @@ func run(cfg Config) error {
 		m0, _ := srv.metrics()
 		r0, w0 := procIO(srv.pid)
 		var prof chan []string
+		if name == "L" && cfg.Profile && srv.pprof != "" && d >= 2*time.Second {
+			// The open loop costs several times the closed loop's CPU
+			// per message (nothing to batch): its own profile says why.
+			go func() {
+				if _, err := cpuProfile(srv.pprof, bin, cfg.Out+"/server-cpu-open.pprof", d-time.Second); err != nil {
+					fmt.Fprintf(os.Stderr, "open-loop profile: %v\n", err)
+				}
+			}()
+		}
 		if name == "M" && cfg.Profile && srv.pprof != "" && d >= 2*time.Second {
 			prof = make(chan []string, 1)
 			go func() {
