@@ -60,8 +60,8 @@ func newH2CServer(ln net.Listener, h1 *http.Server, handler http.Handler) (*h2cS
 			// streams with frames queued (and nothing for idle streams),
 			// and our streams have no priorities for it to ignore.
 			// BenchmarkStreamBesideIdleStreams: a write beside 1,000 idle
-			// streams costs 40.9 µs instead of 60.0, beside 100 the same
-			// as beside none.
+			// streams costs a third less (43.9 → 29.7 µs), and no more
+			// than beside none.
 			NewWriteScheduler: http2.NewRandomWriteScheduler,
 		},
 		timeout: h1.ReadHeaderTimeout,
