@@ -244,20 +244,9 @@ func TestMessageKeyIndex(t *testing.T) {
 
 	t.Run("Restart", func(t *testing.T) {
 		// After a restart the index is built again from the events.
-		path := filepath.Join(t.TempDir(), "keys.db")
-		s, err := bolt.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := MustOpen(t)
 		keyedChat(t, s, "c1", "k1", "k2")
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		s, err = bolt.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s = reopen(t, s)
 		wantKeys(t, s, "c1", map[[2]string]uint32{{"vis_1", "k1"}: 2, {"vis_1", "k2"}: 3}, [2]string{"vis_1", "k3"})
 		if got, want := bolt.IndexedChats(s), map[string]int{"c1": 2}; !maps.Equal(got, want) {
 			t.Errorf("index holds %v, want %v", got, want)

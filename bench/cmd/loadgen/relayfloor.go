@@ -101,7 +101,7 @@ type RelayFloor struct {
 	Delivered  int64        `json:"events_delivered"`
 	ServerCPU  float64      `json:"server_cpu_us_per_msg"`
 	GOMAXPROCS string       `json:"server_gomaxprocs"`
-	// Memory floors (floorHeld): KB of server RSS per idle stream.
+	// Memory floors (floorHeld): KiB of server RSS per idle stream.
 	HeldStreams    int     `json:"held_streams"`
 	KBPerOwnConn   float64 `json:"kb_per_stream_own_connection"`
 	KBPerMuxStream float64 `json:"kb_per_stream_multiplexed"`
@@ -281,7 +281,8 @@ func floorHeld(exe, cpu, gomaxprocs string, streams, perConn int) (float64, erro
 	if err != nil {
 		return 0, err
 	}
-	return float64(after.RSSKB-before.RSSKB) * 1024 / 1000 / float64(streams), nil
+	// KiB, as every memory figure of the load generator ("KB" in its table).
+	return float64(after.RSSKB-before.RSSKB) / float64(streams), nil
 }
 
 // clientConns are a floor's client connections, closed together.

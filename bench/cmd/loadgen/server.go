@@ -352,34 +352,7 @@ func hasFlag(bin, name string) bool {
 // cpuProfile fetches a CPU profile of d from the server's pprof address
 // into path and returns `go tool pprof -top` of it.
 func cpuProfile(pprofAddr, bin, path string, d time.Duration) ([]string, error) {
-	return fetchProfile(pprofAddr, "profile", bin, path, d)
-}
-
-// allocProfile fetches what the server allocated over d (a delta of the
-// allocs profile) into path: garbage is a fifth of the message path's CPU.
-func allocProfile(pprofAddr, bin, path string, d time.Duration) ([]string, error) {
-	return fetchProfile(pprofAddr, "allocs", bin, path, d)
-}
-
-func fetchProfile(pprofAddr, kind, bin, path string, d time.Duration) ([]string, error) {
-	client := &http.Client{Timeout: d + 30*time.Second}
-	resp, err := client.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", pprofAddr, kind, int(d.Seconds())))
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("pprof: %s", resp.Status)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
+	if err := saveProfile(pprofAddr, "profile", path, d); err != nil {
 		return nil, err
 	}
 	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", bin, path).Output()
@@ -391,6 +364,29 @@ func fetchProfile(pprofAddr, kind, bin, path string, d time.Duration) ([]string,
 		lines = append(lines, strings.TrimRight(l, " "))
 	}
 	return lines, nil
+}
+
+// saveProfile writes the server's profile of kind ("profile" for CPU,
+// "allocs" for what it allocated), taken over d, to path.
+func saveProfile(pprofAddr, kind, path string, d time.Duration) error {
+	client := &http.Client{Timeout: d + 30*time.Second}
+	resp, err := client.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", pprofAddr, kind, int(d.Seconds())))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // systemBusy is the CPU time all processes of the machine used (from
