@@ -363,8 +363,15 @@ func (s *Service) passAlertTx(ctx context.Context, requestID, agentID, reason st
 			return err
 		}
 		if byAgent {
-			if _, err := tx.Agent(agentID); err != nil {
+			agent, err := tx.Agent(agentID)
+			if err != nil {
 				return err
+			}
+			// As AcceptChatRequest and the rest of the API answer: another
+			// site's request is none of the agent's business, whatever its
+			// state.
+			if !agent.Serves(req.SiteID) {
+				return Errorf(CodePermissionDenied, "agent %q does not serve site %q", agent.ID, req.SiteID)
 			}
 		}
 		if req.State != RequestAlerting || req.AlertedAgentID != agentID {
