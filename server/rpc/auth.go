@@ -41,6 +41,10 @@ import (
 //     participant_id is the caller); reading a chat (GetChat,
 //     ListChatEvents, WatchChat) for its participants, agents serving its
 //     site, and admins.
+//
+// A stream a rule allows may still be refused with ResourceExhausted: each
+// credential may hold only so many streams of each kind at once (the rules
+// marked capped; the numbers are domain.StreamCap's).
 
 // rule decides whether p may make a call with request msg.
 type rule struct {
