@@ -338,7 +338,10 @@ func (s *Service) accept(tx WriteTx, agent *Agent, req *ChatRequest) (*Chat, err
 	return chat, nil
 }
 
-// DeclineChatRequest passes an alert on to the next available agent.
+// DeclineChatRequest passes an alert on to the next available agent. An
+// agent not serving the request's site is PermissionDenied, as
+// AcceptChatRequest answers it; a request not offered to the agent is
+// FailedPrecondition.
 func (s *Service) DeclineChatRequest(ctx context.Context, agentID, requestID string) error {
 	var v Violations
 	required(&v, "agent_id", agentID)
