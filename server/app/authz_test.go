@@ -278,19 +278,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		ctx := testContext(t)
 		c := p.newClient(t, srv)
 		w := authzSetup(t, ctx, c)
-		var raw api
-		switch p.name {
-		case "gRPC":
-			raw = rawGRPCClient(t, srv)
-		case "REST":
-			raw = rawRESTClient(t, srv)
-		case "ConnectJSON":
-			raw = rawConnectClient(t, srv, connect.WithProtoJSON())
-		case "gRPCWeb":
-			raw = rawConnectClient(t, srv, connect.WithGRPCWeb())
-		default:
-			raw = rawConnectClient(t, srv)
-		}
+		raw := rawClientFor(t, p, srv)
 		for _, tc := range authzCases {
 			if _, bidi := raw.(converser); tc.rpc == "ChatService.Converse" && !bidi {
 				continue // REST has no bidirectional streams
@@ -313,6 +301,23 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 		}
 	})
+}
+
+// rawClientFor returns a client of protocol p that sends the token of its
+// context, and no other.
+func rawClientFor(t *testing.T, p protocol, srv *testServer) api {
+	switch p.name {
+	case "gRPC":
+		return rawGRPCClient(t, srv)
+	case "REST":
+		return rawRESTClient(t, srv)
+	case "ConnectJSON":
+		return rawConnectClient(t, srv, connect.WithProtoJSON())
+	case "gRPCWeb":
+		return rawConnectClient(t, srv, connect.WithGRPCWeb())
+	default:
+		return rawConnectClient(t, srv)
+	}
 }
 
 func authzSetup(t *testing.T, ctx context.Context, c api) *authzWorld {

@@ -14,6 +14,14 @@ var endReasonNames = map[domain.ChatEndReason]string{
 	domain.EndInactive:        "inactive",
 }
 
+// streamKindNames label the capped kinds of stream as streams_open does.
+var streamKindNames = map[domain.StreamKind]string{
+	domain.StreamWatchAgent:    "agent",
+	domain.StreamWatchPresence: "presence",
+	domain.StreamWatchChat:     "chat",
+	domain.StreamConverse:      "converse",
+}
+
 // serveMetrics writes the Prometheus text format: the engine's state and
 // counters, the store's commits, and the Go runtime's basics.
 func (a *App) serveMetrics(w http.ResponseWriter, r *http.Request) {
@@ -38,6 +46,12 @@ func (a *App) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		metrics.Sample{Labels: []string{"kind", "agent"}, Value: float64(st.AgentStreams)},
 		metrics.Sample{Labels: []string{"kind", "chat"}, Value: float64(st.ChatStreams)},
 		metrics.Sample{Labels: []string{"kind", "presence"}, Value: float64(st.PresenceStreams)})
+	var refused []metrics.Sample
+	streamsRefused := a.Service.StreamsRefused()
+	for _, k := range domain.StreamKinds {
+		refused = append(refused, metrics.Sample{Labels: []string{"kind", streamKindNames[k]}, Value: float64(streamsRefused[k])})
+	}
+	m.Family("proactivechat_streams_refused_total", "counter", "Streams refused since start because their credential (agent session, admin key, visitor) held its cap of that kind.", refused...)
 	var agents []metrics.Sample
 	for _, s := range []domain.AgentStatus{domain.StatusAvailable, domain.StatusAway, domain.StatusOffline} {
 		agents = append(agents, metrics.Sample{Labels: []string{"status", s.String()}, Value: float64(st.AgentsByStatus[s])})

@@ -47,7 +47,7 @@ func TestMetrics(t *testing.T) {
 	for _, family := range []string{"proactivechat_visitors_online", "proactivechat_queue_depth", "proactivechat_streams_open",
 		"proactivechat_alerts_total", "proactivechat_chats_active", "proactivechat_chats_ended_total",
 		"proactivechat_message_latency_seconds", "proactivechat_bolt_commit_seconds", "proactivechat_bolt_batch_size", "proactivechat_agents",
-		"proactivechat_mass_disconnects_total"} {
+		"proactivechat_mass_disconnects_total", "proactivechat_streams_refused_total"} {
 		if !strings.Contains(before, "# TYPE "+family+" ") {
 			t.Errorf("family %s missing", family)
 		}
@@ -57,6 +57,23 @@ func TestMetrics(t *testing.T) {
 	}
 	if got := value(before, "proactivechat_mass_disconnects_total"); got != "0" {
 		t.Fatalf("mass disconnects = %s", got)
+	}
+	if got := value(before, `proactivechat_streams_refused_total{kind="presence"}`); got != "0" {
+		t.Fatalf("presence streams refused = %s", got)
+	}
+	session := domain.Principal{Kind: domain.AgentPrincipal, ID: "agent_m", SessionID: "session_m"}
+	for range domain.StreamCapOf(domain.StreamWatchPresence).PerAgentSession {
+		release, err := a.Service.OpenStream(session, domain.StreamWatchPresence)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+	}
+	if _, err := a.Service.OpenStream(session, domain.StreamWatchPresence); domain.ErrorCode(err) != domain.CodeResourceExhausted {
+		t.Fatalf("stream past the cap: %v", err)
+	}
+	if got := value(scrape(), `proactivechat_streams_refused_total{kind="presence"}`); got != "1" {
+		t.Fatalf("presence streams refused = %s, want 1", got)
 	}
 	commits := value(before, "proactivechat_bolt_commit_seconds_count")
 	if _, err := a.Service.CreateAgent(ctx, domain.AgentSpec{DisplayName: "A", SiteIDs: []string{site.ID}}); err != nil {

@@ -169,6 +169,36 @@ func TestRouting(t *testing.T) {
 		e.alerted(t, consoleB, req)
 	})
 
+	t.Run("DeclineOtherSitesRequest", func(t *testing.T) {
+		// An agent of another site gets the answer AcceptChatRequest and
+		// the rest of the API give it, not one that tells it how the
+		// request stands; an id that names no request is NotFound.
+		e := newEngine(t)
+		e.site(t, "shop", withoutInvite())
+		e.site(t, "outlet", withoutInvite())
+		e.agent(t, "agent-a", "Ada", 3, "shop")
+		e.agent(t, "agent-x", "Xan", 3, "outlet")
+		e.setStatus(t, "agent-a", domain.StatusAvailable)
+		e.setStatus(t, "agent-x", domain.StatusAvailable)
+		consoleA, _ := e.console(t, "agent-a")
+		e.page(t, e.visitor(t, "shop"), home)
+		e.clock.Advance(30 * time.Second)
+		req := e.alerted(t, consoleA, "").Request.ID
+
+		err := e.svc.DeclineChatRequest(ctx(t), "agent-x", req)
+		wantCode(t, err, domain.CodePermissionDenied)
+		t.Logf("declined by another site's agent: %v", err)
+		_, err = e.svc.AcceptChatRequest(ctx(t), "agent-x", req)
+		wantCode(t, err, domain.CodePermissionDenied)
+		wantCode(t, e.svc.DeclineChatRequest(ctx(t), "agent-x", "request_none"), domain.CodeNotFound)
+		if r := e.request(t, req); r.State != domain.RequestAlerting || r.AlertedAgentID != "agent-a" {
+			t.Fatalf("request = %+v, want still offered to agent-a", r)
+		}
+		if err := e.svc.DeclineChatRequest(ctx(t), "agent-a", req); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("WaitsForAgent", func(t *testing.T) {
 		// setup queues one request on a site whose only agent (capacity 1)
 		// cannot take it, and checks that it waits.

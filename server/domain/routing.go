@@ -338,7 +338,10 @@ func (s *Service) accept(tx WriteTx, agent *Agent, req *ChatRequest) (*Chat, err
 	return chat, nil
 }
 
-// DeclineChatRequest passes an alert on to the next available agent.
+// DeclineChatRequest passes an alert on to the next available agent. An
+// agent not serving the request's site is PermissionDenied, as
+// AcceptChatRequest answers it; a request not offered to the agent is
+// FailedPrecondition.
 func (s *Service) DeclineChatRequest(ctx context.Context, agentID, requestID string) error {
 	var v Violations
 	required(&v, "agent_id", agentID)
@@ -363,8 +366,15 @@ func (s *Service) passAlertTx(ctx context.Context, requestID, agentID, reason st
 			return err
 		}
 		if byAgent {
-			if _, err := tx.Agent(agentID); err != nil {
+			agent, err := tx.Agent(agentID)
+			if err != nil {
 				return err
+			}
+			// As AcceptChatRequest and the rest of the API answer: another
+			// site's request is none of the agent's business, whatever its
+			// state.
+			if !agent.Serves(req.SiteID) {
+				return Errorf(CodePermissionDenied, "agent %q does not serve site %q", agent.ID, req.SiteID)
 			}
 		}
 		if req.State != RequestAlerting || req.AlertedAgentID != agentID {

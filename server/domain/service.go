@@ -95,6 +95,7 @@ type Service struct {
 	passwords  PasswordHasher
 	sessionTTL time.Duration
 	creds      *credentials
+	streams    *streamCounts
 	pages      *pageWriter
 	// started is when the Service was made: visits open at a restart go on
 	// for visitors back within the grace period of it.
@@ -148,6 +149,7 @@ func NewService(cfg Config) *Service {
 		passwords:  cfg.Passwords,
 		sessionTTL: cfg.AgentSessionTTL,
 		creds:      newCredentials(),
+		streams:    newStreamCounts(),
 		started:    cfg.Clock.Now(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

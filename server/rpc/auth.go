@@ -41,6 +41,10 @@ import (
 //     participant_id is the caller); reading a chat (GetChat,
 //     ListChatEvents, WatchChat) for its participants, agents serving its
 //     site, and admins.
+//
+// A stream a rule allows may still be refused with ResourceExhausted: each
+// credential may hold only so many streams of each kind at once (the rules
+// marked capped; the numbers are domain.StreamCap's).
 
 // rule decides whether p may make a call with request msg.
 type rule struct {
@@ -48,6 +52,15 @@ type rule struct {
 	open bool
 	// allow returns nil, or why p may not make the call.
 	allow func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error
+	// stream, for a long-lived stream, is the kind its credential may hold
+	// only so many of at once (domain.StreamCap).
+	stream domain.StreamKind
+}
+
+// capped marks the streams of r as of kind, capped per credential.
+func capped(kind domain.StreamKind, r rule) rule {
+	r.stream = kind
+	return r
 }
 
 var openRule = rule{open: true}
@@ -183,9 +196,9 @@ var rules = map[string]rule{
 	proactivechatv1connect.AgentServiceSignInProcedure:             openRule,
 	proactivechatv1connect.AgentServiceSignOutProcedure:            as(domain.AgentPrincipal),
 	proactivechatv1connect.AgentServiceSetAgentStatusProcedure:     self(domain.AgentPrincipal, "agent_id", agentID),
-	proactivechatv1connect.AgentServiceWatchPresenceProcedure:      self(domain.AgentPrincipal, "agent_id", agentID),
+	proactivechatv1connect.AgentServiceWatchPresenceProcedure:      capped(domain.StreamWatchPresence, self(domain.AgentPrincipal, "agent_id", agentID)),
 	proactivechatv1connect.AgentServiceStartChatProcedure:          self(domain.AgentPrincipal, "agent_id", agentID),
-	proactivechatv1connect.AgentServiceWatchAgentProcedure:         self(domain.AgentPrincipal, "agent_id", agentID),
+	proactivechatv1connect.AgentServiceWatchAgentProcedure:         capped(domain.StreamWatchAgent, self(domain.AgentPrincipal, "agent_id", agentID)),
 	proactivechatv1connect.AgentServiceAcceptChatRequestProcedure:  self(domain.AgentPrincipal, "agent_id", agentID),
 	proactivechatv1connect.AgentServiceDeclineChatRequestProcedure: self(domain.AgentPrincipal, "agent_id", agentID),
 	proactivechatv1connect.AgentServiceInviteVisitorProcedure:      self(domain.AgentPrincipal, "agent_id", agentID),
@@ -195,8 +208,8 @@ var rules = map[string]rule{
 	proactivechatv1connect.ChatServiceLeaveChatProcedure:      participant("participant_id", participantID),
 	proactivechatv1connect.ChatServiceGetChatProcedure:        chatReader(chatID),
 	proactivechatv1connect.ChatServiceListChatEventsProcedure: chatReader(chatID),
-	proactivechatv1connect.ChatServiceWatchChatProcedure:      chatReader(chatID),
-	proactivechatv1connect.ChatServiceConverseProcedure:       participant("join.participant_id", joinerID),
+	proactivechatv1connect.ChatServiceWatchChatProcedure:      capped(domain.StreamWatchChat, chatReader(chatID)),
+	proactivechatv1connect.ChatServiceConverseProcedure:       capped(domain.StreamConverse, participant("join.participant_id", joinerID)),
 }
 
 // adminOrSelf lets admins, and the agent the request names, make the call.
@@ -330,8 +343,25 @@ func (a *authorizer) WrapStreamingHandler(next connect.StreamingHandlerFunc) con
 		}
 		defer release()
 		bound = withPrincipal(bound, p)
+		// A capped stream counts from when its first message is allowed
+		// until the handler returns: a stream the rule refuses is never
+		// counted, and is told PermissionDenied, not ResourceExhausted.
+		var closeStream func()
+		defer func() {
+			if closeStream != nil {
+				closeStream()
+			}
+		}()
 		err = next(bound, &authorizedConn{StreamingHandlerConn: conn, check: func(msg any) error {
-			return toConnectError(bound, a.log, r.allow(bound, a.svc, p, msg))
+			if err := r.allow(bound, a.svc, p, msg); err != nil {
+				return toConnectError(bound, a.log, err)
+			}
+			if r.stream == 0 {
+				return nil
+			}
+			var err error
+			closeStream, err = a.svc.OpenStream(p, r.stream)
+			return toConnectError(bound, a.log, err)
 		}})
 		// A stream cut because its credential went says so, rather than
 		// looking cancelled.

@@ -1,11 +1,16 @@
 package rpc
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+	"github.com/proactivechat/proactivechat/gen/proactivechat/v1/proactivechatv1connect"
 	"github.com/proactivechat/proactivechat/server/domain"
 )
 
@@ -21,6 +26,48 @@ func TestEveryProcedureHasARule(t *testing.T) {
 	for p := range rules {
 		if !slices.Contains(procs, p) {
 			t.Errorf("rule for %s, which is not served", p)
+		}
+	}
+}
+
+// TestEveryStreamIsCapped: every long-lived stream is capped per
+// credential, but the widget's, which the presence tracker caps per
+// visitor; and a principal a rule lets open a stream has room for some.
+func TestEveryStreamIsCapped(t *testing.T) {
+	for _, f := range []protoreflect.FileDescriptor{
+		pb.File_proactivechat_v1_admin_service_proto, pb.File_proactivechat_v1_visitor_service_proto,
+		pb.File_proactivechat_v1_agent_service_proto, pb.File_proactivechat_v1_chat_service_proto,
+	} {
+		for i := range f.Services().Len() {
+			svc := f.Services().Get(i)
+			for j := range svc.Methods().Len() {
+				m := svc.Methods().Get(j)
+				proc := fmt.Sprintf("/%s/%s", svc.FullName(), m.Name())
+				r := rules[proc]
+				switch {
+				case !m.IsStreamingServer() && !m.IsStreamingClient():
+					if r.stream != 0 {
+						t.Errorf("%s is unary but capped as a stream", proc)
+					}
+				case proc == proactivechatv1connect.VisitorServiceWatchVisitorProcedure:
+					// domain.MaxStreamsPerVisitor
+				case r.stream == 0:
+					t.Errorf("%s is a stream without a cap per credential", proc)
+				}
+			}
+		}
+	}
+	// The principals each capped stream's rule may allow, by the README.
+	for proc, kinds := range map[string][]domain.PrincipalKind{
+		proactivechatv1connect.AgentServiceWatchAgentProcedure:    {domain.AgentPrincipal},
+		proactivechatv1connect.AgentServiceWatchPresenceProcedure: {domain.AgentPrincipal},
+		proactivechatv1connect.ChatServiceWatchChatProcedure:      {domain.AgentPrincipal, domain.AdminPrincipal, domain.VisitorPrincipal},
+		proactivechatv1connect.ChatServiceConverseProcedure:       {domain.AgentPrincipal, domain.VisitorPrincipal},
+	} {
+		for _, k := range kinds {
+			if domain.StreamCapOf(rules[proc].stream).For(k) < 1 {
+				t.Errorf("%s: a %s may open none", proc, k)
+			}
 		}
 	}
 }
