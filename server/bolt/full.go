@@ -79,9 +79,11 @@ type fullState struct {
 	// commit that only reused the file's free pages proves nothing.
 	allocated int64
 	hook      func(full bool)
-	// checking is true while a goroutine watches the free space.
-	checking bool
-	failures WriteFailures
+	// checking is true while a goroutine watches the free space, every
+	// checkEvery (spaceCheckInterval but in tests).
+	checking   bool
+	checkEvery time.Duration
+	failures   WriteFailures
 }
 
 // StorageFull reports whether the last commit failed for want of disk
@@ -171,7 +173,10 @@ func (s *Store) writable(why string) {
 // watchSpace runs while the store is full, until the file system has room
 // or the store closes.
 func (s *Store) watchSpace() {
-	t := time.NewTicker(spaceCheckInterval)
+	s.space.mu.Lock()
+	every := s.space.checkEvery
+	s.space.mu.Unlock()
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {

@@ -205,6 +205,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		agents:        newAgentCache(),
 		keys:          newMessageKeyIndex(),
 		log:           o.log,
+		space:         fullState{checkEvery: spaceCheckInterval},
 	}
 	go s.write()
 	return s, nil
