@@ -187,6 +187,21 @@ func TestStorageFull(t *testing.T) {
 		}
 	})
 
+	// An operator's first reflex, a restart, changes nothing: the server
+	// starts on the full disk and serves what it has.
+	if err := srv.shutdown(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	srv = startServer(t, dbPath, clock)
+	c = newGRPCClient(t, srv)
+	health = healthpb.NewHealthClient(dialGRPC(t, srv))
+	t.Run("RestartWhileFull", func(t *testing.T) {
+		checkMessages(t, transcript(t, ctx, c, chat.GetId(), 0), chat.GetId(), acked)
+		err := sendKey(c, failedKey)
+		wantCode(t, err, connect.CodeUnavailable)
+		checkHealth(t, "proactivechat.v1.VisitorService", healthpb.HealthCheckResponse_NOT_SERVING)
+	})
+
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
