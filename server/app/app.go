@@ -89,7 +89,7 @@ func Open(cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	store, err := bolt.Open(cfg.DBPath)
+	store, err := bolt.Open(cfg.DBPath, bolt.WithLogger(cfg.Logger))
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func (a *App) handler() (http.Handler, error) {
 			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 		}),
 	)
-	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(rpc.ServiceNames...)))
+	mux.Handle(grpchealth.NewHandler(a.healthChecker()))
 	reflector := grpcreflect.NewStaticReflector(append(slices.Clone(rpc.ServiceNames),
 		grpchealth.HealthV1ServiceName, grpcreflect.ReflectV1ServiceName, grpcreflect.ReflectV1AlphaServiceName)...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))

@@ -74,6 +74,7 @@ func (a *App) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	m.Histogram("proactivechat_message_latency_seconds", "SendMessage time from call to durable and published.", st.MessageLatency)
 	m.Histogram("proactivechat_bolt_commit_seconds", "bbolt write transaction commit time, fsync included.", a.Store.CommitSeconds())
 	m.Histogram("proactivechat_bolt_batch_size", "Updates sharing one bbolt commit.", a.Store.BatchSize())
+	a.writeStorageMetrics(m)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	m.Family("go_goroutines", "gauge", "Goroutines now.", metrics.Sample{Value: float64(runtime.NumGoroutine())})

@@ -1,5 +1,7 @@
 package bolt
 
+import "time"
+
 // QueueLen returns how many Updates wait for the writer, so tests can line
 // up a batch before letting the writer take it.
 func QueueLen(s *Store) int { return len(s.queue) }
@@ -22,4 +24,16 @@ func IndexedChats(s *Store) map[string]int {
 		out[id] = len(keys)
 	}
 	return out
+}
+
+// IsNoSpace is isNoSpace, for tests of what counts as a full disk.
+var IsNoSpace = isNoSpace
+
+// SetSpaceCheckInterval sets how often a full store looks at the free
+// space, so tests need not wait for the default. Call it before the disk
+// fills.
+func SetSpaceCheckInterval(s *Store, d time.Duration) {
+	s.space.mu.Lock()
+	s.space.checkEvery = d
+	s.space.mu.Unlock()
 }

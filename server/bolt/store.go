@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -91,6 +92,17 @@ type Option func(*options)
 type options struct {
 	maxBatch    int
 	lockTimeout time.Duration
+	log         *slog.Logger
+}
+
+// WithLogger sets where the store logs the changes of its state, such as
+// the disk filling up (default slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.log = l
+		}
+	}
 }
 
 // WithLockTimeout sets how long Open waits for another holder of the file
@@ -125,6 +137,9 @@ type Store struct {
 	agents *agentCache
 	keys   *messageKeyIndex // the writer's
 
+	log   *slog.Logger
+	space fullState // whether the disk is full (full.go)
+
 	// commitSeconds and batchSize describe the writer's commits, for metrics.
 	commitSeconds *metrics.Histogram
 	batchSize     *metrics.Histogram
@@ -142,7 +157,7 @@ var _ domain.Store = (*Store)(nil)
 // needed. It fails after the lock timeout if another process, or another
 // Store in this one, has the file open.
 func Open(path string, opts ...Option) (*Store, error) {
-	o := options{maxBatch: defaultMaxBatch, lockTimeout: defaultLockTimeout}
+	o := options{maxBatch: defaultMaxBatch, lockTimeout: defaultLockTimeout, log: slog.Default()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -189,6 +204,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 		writerDone:    make(chan struct{}),
 		agents:        newAgentCache(),
 		keys:          newMessageKeyIndex(),
+		log:           o.log,
+		space:         fullState{checkEvery: spaceCheckInterval},
 	}
 	go s.write()
 	return s, nil

@@ -105,10 +105,14 @@ func (s *Store) commit(batch []*request) {
 	hooks, err := s.apply(batch)
 	s.commitSeconds.Observe(time.Since(start).Seconds())
 	s.batchSize.Observe(float64(len(batch)))
+	var noSpace bool
 	if err == nil {
+		s.committed()
 		for _, f := range hooks {
 			f()
 		}
+	} else {
+		noSpace = s.commitFailed(err, len(batch))
 	}
 	for _, req := range batch {
 		answer := req.err
@@ -116,6 +120,9 @@ func (s *Store) commit(batch []*request) {
 			// Even a failed fn's error may rest on what the batch's earlier
 			// fns wrote, which is now lost.
 			answer = err
+			if noSpace {
+				answer = errStorageFull()
+			}
 		}
 		req.done <- answer
 	}

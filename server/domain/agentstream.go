@@ -286,7 +286,8 @@ func (s *Service) agentGone(agentID string) {
 	}
 	// Checked in the transaction: a console that reconnected as the timer
 	// fired keeps the agent as it was.
-	if _, err := s.setAgentStatus(s.ctx, agentID, StatusOffline, back); err != nil && s.ctx.Err() == nil {
+	_, err := s.setAgentStatus(s.ctx, agentID, StatusOffline, back)
+	if err != nil && s.ctx.Err() == nil && !s.timers.retry("agent/"+agentID, err, func() { s.agentGone(agentID) }) {
 		s.log.Error("taking a disconnected agent offline failed", "agent", agentID, "err", err)
 	}
 }

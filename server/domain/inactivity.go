@@ -52,7 +52,7 @@ func (s *Service) checkInactivity(chatID string) {
 		})
 		return nil
 	})
-	if err != nil && s.ctx.Err() == nil {
+	if err != nil && s.ctx.Err() == nil && !s.timers.retry("idle/"+chatID, err, func() { s.checkInactivity(chatID) }) {
 		s.log.Error("inactivity check failed", "chat", chatID, "err", err)
 	}
 }

@@ -220,7 +220,7 @@ func (s *Service) expireInvitation(id string) {
 		tx.OnCommit(func() { s.visitorUpdated(visitor) })
 		return nil
 	})
-	if err != nil && s.ctx.Err() == nil {
+	if err != nil && s.ctx.Err() == nil && !s.timers.retry("invite/"+id, err, func() { s.expireInvitation(id) }) {
 		s.log.Error("invitation expiry failed", "invitation", id, "err", err)
 	}
 }

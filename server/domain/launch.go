@@ -115,7 +115,7 @@ func (s *Service) launch(visitorID string) {
 		visitor.LastLaunchTime = s.clock.Now()
 		return s.enqueue(tx, site, visitor, RequestPresence, nil, p)
 	})
-	if err != nil && s.ctx.Err() == nil {
+	if err != nil && s.ctx.Err() == nil && !s.timers.retry("launch/"+visitorID, err, func() { s.launch(visitorID) }) {
 		s.log.Error("launch failed", "visitor", visitorID, "err", err)
 	}
 }
@@ -191,7 +191,8 @@ func (s *Service) visitEnded(visitorID string) {
 		tx.OnCommit(func() { s.visitorUpdated(v) })
 		return nil
 	})
-	if err != nil && s.ctx.Err() == nil {
+	// Tried again, it does nothing if the visitor is back by then.
+	if err != nil && s.ctx.Err() == nil && !s.timers.retry("visitend/"+visitorID, err, func() { s.visitEnded(visitorID) }) {
 		s.log.Error("ending a visit failed", "visitor", visitorID, "err", err)
 	}
 }

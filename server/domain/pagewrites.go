@@ -127,9 +127,11 @@ func (w *pageWriter) write(pages map[string]PageView) {
 			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && ErrorCode(err) != CodeUnavailable {
 			// The pages are presence: they stay correct in memory, and the
 			// next page view or stream of each visitor writes theirs again.
+			// Not logged when the store cannot write (its disk is full): it
+			// says so itself, once, where this would every second.
 			w.s.log.Warn("writing page views failed", "visitors", len(chunk), "err", err)
 		}
 	}

@@ -289,7 +289,12 @@ func (s *Service) setHold(visitorID string, away bool) {
 		})
 		return nil
 	})
-	if err != nil && s.ctx.Err() == nil {
+	// Tried again, the hold follows the visitor's streams as they are then.
+	retry := func() {
+		p, online := s.presence.get(visitorID)
+		s.setHold(visitorID, !online || p.OpenStreams == 0)
+	}
+	if err != nil && s.ctx.Err() == nil && !s.timers.retry("sethold/"+visitorID, err, retry) {
 		s.log.Error("queue hold failed", "visitor", visitorID, "err", err)
 	}
 }
@@ -324,7 +329,7 @@ func (s *Service) holdExpired(requestID string) {
 		}
 		return s.abandon(tx, req, visitor, "visitor left")
 	})
-	if err != nil && s.ctx.Err() == nil {
+	if err != nil && s.ctx.Err() == nil && !s.timers.retry("hold/"+requestID, err, func() { s.holdExpired(requestID) }) {
 		s.log.Error("abandoning a request failed", "request", requestID, "err", err)
 	}
 }

@@ -354,7 +354,9 @@ func (s *Service) DeclineChatRequest(ctx context.Context, agentID, requestID str
 
 // passAlert is the alert deadline's timer: the agent let it expire.
 func (s *Service) passAlert(requestID, agentID, reason string) {
-	if err := s.passAlertTx(s.ctx, requestID, agentID, reason, false); err != nil && s.ctx.Err() == nil && ErrorCode(err) != CodeFailedPrecondition {
+	err := s.passAlertTx(s.ctx, requestID, agentID, reason, false)
+	if err != nil && s.ctx.Err() == nil && ErrorCode(err) != CodeFailedPrecondition &&
+		!s.timers.retry("alert/"+requestID, err, func() { s.passAlert(requestID, agentID, reason) }) {
 		s.log.Error("alert expiry failed", "request", requestID, "err", err)
 	}
 }

@@ -13,7 +13,9 @@ type Store interface {
 	// transaction is durable (committed and synced). Concurrent updates may
 	// share one commit. fn may run more than once, so it must have no effect
 	// outside the transaction except through OnCommit hooks; when fn returns
-	// an error none of its writes are kept.
+	// an error none of its writes are kept. An Update the store cannot
+	// write for now (its disk is full) fails with CodeUnavailable, having
+	// written nothing: the same Update may succeed later.
 	Update(ctx context.Context, fn func(WriteTx) error) error
 	Close() error
 }
