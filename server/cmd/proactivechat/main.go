@@ -15,10 +15,12 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/proactivechat/proactivechat/server/app"
+	"github.com/proactivechat/proactivechat/server/domain"
 )
 
 func main() {
@@ -39,6 +41,8 @@ func main() {
 			os.Exit(runTool(&Restore{}, os.Args[2:]))
 		case "api-key":
 			os.Exit(runTool(&CreateAPIKey{}, os.Args[2:]))
+		case "compact":
+			os.Exit(runTool(&Compact{}, os.Args[2:]))
 		}
 	}
 	m := &Main{}
@@ -57,7 +61,7 @@ func main() {
 	}
 }
 
-// tool is a subcommand: backup or restore.
+// tool is a subcommand: backup, restore, api-key or compact.
 type tool interface {
 	ParseFlags(args []string) error
 	Run(ctx context.Context, out io.Writer) error
@@ -93,6 +97,9 @@ type Main struct {
 	// TLSCert and TLSKey are PEM files; with both, the port serves HTTPS.
 	TLSCert string
 	TLSKey  string
+	// Retention is how long visitors who never chatted and ended chats are
+	// kept (0: forever) unless a site says otherwise.
+	Retention domain.Retention
 }
 
 // ParseFlags reads flags; each has an environment variable that sets its default.
@@ -105,6 +112,29 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.TLSCert, "tls-cert", env("PROACTIVECHAT_TLS_CERT", ""), "PEM certificate (chain) file: serve HTTPS with HTTP/2 (env PROACTIVECHAT_TLS_CERT)")
 	fs.StringVar(&m.TLSKey, "tls-key", env("PROACTIVECHAT_TLS_KEY", ""), "PEM private key file for -tls-cert (env PROACTIVECHAT_TLS_KEY)")
 	fs.StringVar(&m.PprofAddr, "pprof", env("PROACTIVECHAT_PPROF", ""), "serve /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (env PROACTIVECHAT_PPROF)")
+	m.Retention = domain.DefaultRetention
+	for _, r := range []struct {
+		name, env string
+		d         *time.Duration
+		usage     string
+	}{
+		{"retain-visitors", "PROACTIVECHAT_RETAIN_VISITORS", &m.Retention.Visitors,
+			"delete visitors who own no chat this long after they were last seen, e.g. 30d or 720h; 0 keeps them (default 30d; env PROACTIVECHAT_RETAIN_VISITORS)"},
+		{"retain-chats", "PROACTIVECHAT_RETAIN_CHATS", &m.Retention.Chats,
+			"delete ended chats (events, form values) this long after they ended, e.g. 365d; 0 keeps them (default 0; env PROACTIVECHAT_RETAIN_CHATS)"},
+	} {
+		if v, ok := os.LookupEnv(r.env); ok {
+			d, err := parseRetention(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", r.env, err)
+			}
+			*r.d = d
+		}
+		fs.Func(r.name, r.usage, func(s string) (err error) {
+			*r.d, err = parseRetention(s)
+			return err
+		})
+	}
 	level := env("PROACTIVECHAT_LOG_LEVEL", "info")
 	fs.Func("log-level", "debug, info, warn or error (default info; env PROACTIVECHAT_LOG_LEVEL)", func(s string) error { level = s; return nil })
 	fs.Usage = func() {
@@ -112,6 +142,7 @@ func (m *Main) ParseFlags(args []string) error {
        proactivechat backup -h         back up the database (hot, from a running server, or offline)
        proactivechat restore -h        replace the database with a backup
        proactivechat api-key -h        create an admin API key (server stopped)
+       proactivechat compact -h        shrink the database file (server stopped)
 
 `)
 		fs.PrintDefaults()
@@ -128,6 +159,28 @@ func (m *Main) ParseFlags(args []string) error {
 	return m.LogLevel.UnmarshalText([]byte(level))
 }
 
+// parseRetention reads a retention period: days ("30d"), a Go duration
+// ("720h") or 0 (keep forever).
+func parseRetention(s string) (time.Duration, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 16)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number of days such as 30d", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else if s != "0" {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("%q is not a period such as 30d or 720h, or 0", s)
+		}
+	}
+	if err := domain.CheckRetention(d); err != nil {
+		return 0, fmt.Errorf("%s: %v", s, err)
+	}
+	return d, nil
+}
+
 func env(key, fallback string) string {
 	if v, ok := os.LookupEnv(key); ok {
 		return v
@@ -139,7 +192,8 @@ func env(key, fallback string) string {
 func (m *Main) Run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: m.LogLevel}))
 	slog.SetDefault(log)
-	a, err := app.Open(app.Config{Addr: m.Addr, DBPath: m.DBPath, Logger: log, TLSCertFile: m.TLSCert, TLSKeyFile: m.TLSKey})
+	a, err := app.Open(app.Config{Addr: m.Addr, DBPath: m.DBPath, Logger: log, TLSCertFile: m.TLSCert, TLSKeyFile: m.TLSKey,
+		Retention: &m.Retention})
 	if err != nil {
 		return err
 	}
