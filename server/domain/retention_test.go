@@ -166,6 +166,24 @@ func (e *engine) seedQueued(t *testing.T, siteID, visitorID string) {
 	}
 }
 
+// seedInvited stores a visitor of site with a pending invitation, as a
+// restart finds one invited when the server stopped.
+func (e *engine) seedInvited(t *testing.T, siteID, visitorID string) {
+	t.Helper()
+	now := e.clock.Now()
+	err := e.store.Update(ctx(t), func(tx domain.WriteTx) error {
+		if err := tx.PutVisitor(&domain.Visitor{ID: visitorID, SiteID: siteID, CreateTime: now,
+			Engagement: domain.EngagementInvited, InvitationID: "inv_" + visitorID}); err != nil {
+			return err
+		}
+		return tx.PutInvitation(&domain.Invitation{ID: "inv_" + visitorID, SiteID: siteID, VisitorID: visitorID,
+			State: domain.InvitationPending, CreateTime: now, ExpireTime: now.Add(time.Minute)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRetentionDeletesVisitorsWhoNeverChatted(t *testing.T) {
 	e := newEngine(t, withRetention(domain.DefaultRetention, 0))
 	e.quietSite(t, "shop", domain.RetentionSettings{})
@@ -186,6 +204,7 @@ func TestRetentionDeletesVisitorsWhoNeverChatted(t *testing.T) {
 	back, backToken := e.session(t, "shop")
 	e.visit(t, back)
 	e.seedQueued(t, "queue", "visitor_held")
+	e.seedInvited(t, "queue", "visitor_invited")
 
 	e.clock.Advance(25 * day)
 	e.visit(t, back) // a returning visitor is as new as their last visit
@@ -197,8 +216,10 @@ func TestRetentionDeletesVisitorsWhoNeverChatted(t *testing.T) {
 	e.wantVisitor(t, talker, talkerToken, true)
 	e.wantVisitor(t, online, onlineToken, true)
 	e.wantVisitor(t, back, backToken, true)
-	if _, err := e.svc.ExportVisitor(ctx(t), "visitor_held"); err != nil {
-		t.Errorf("queued visitor: %v, want kept", err)
+	for _, id := range []string{"visitor_held", "visitor_invited"} {
+		if _, err := e.svc.ExportVisitor(ctx(t), id); err != nil {
+			t.Errorf("visitor %s: %v, want kept", id, err)
+		}
 	}
 	if q := e.queue(t, "queue"); len(q) != 1 {
 		t.Errorf("queue holds %d requests, want the held one", len(q))
