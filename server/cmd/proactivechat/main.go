@@ -15,7 +15,6 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -112,28 +111,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.TLSCert, "tls-cert", env("PROACTIVECHAT_TLS_CERT", ""), "PEM certificate (chain) file: serve HTTPS with HTTP/2 (env PROACTIVECHAT_TLS_CERT)")
 	fs.StringVar(&m.TLSKey, "tls-key", env("PROACTIVECHAT_TLS_KEY", ""), "PEM private key file for -tls-cert (env PROACTIVECHAT_TLS_KEY)")
 	fs.StringVar(&m.PprofAddr, "pprof", env("PROACTIVECHAT_PPROF", ""), "serve /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (env PROACTIVECHAT_PPROF)")
-	m.Retention = domain.DefaultRetention
-	for _, r := range []struct {
-		name, env string
-		d         *time.Duration
-		usage     string
-	}{
-		{"retain-visitors", "PROACTIVECHAT_RETAIN_VISITORS", &m.Retention.Visitors,
-			"delete visitors who own no chat this long after they were last seen, e.g. 30d or 720h; 0 keeps them (default 30d; env PROACTIVECHAT_RETAIN_VISITORS)"},
-		{"retain-chats", "PROACTIVECHAT_RETAIN_CHATS", &m.Retention.Chats,
-			"delete ended chats (events, form values) this long after they ended, e.g. 365d; 0 keeps them (default 0; env PROACTIVECHAT_RETAIN_CHATS)"},
-	} {
-		if v, ok := os.LookupEnv(r.env); ok {
-			d, err := parseRetention(v)
-			if err != nil {
-				return fmt.Errorf("%s: %w", r.env, err)
-			}
-			*r.d = d
-		}
-		fs.Func(r.name, r.usage, func(s string) (err error) {
-			*r.d, err = parseRetention(s)
-			return err
-		})
+	if err := m.retentionFlags(fs); err != nil {
+		return err
 	}
 	level := env("PROACTIVECHAT_LOG_LEVEL", "info")
 	fs.Func("log-level", "debug, info, warn or error (default info; env PROACTIVECHAT_LOG_LEVEL)", func(s string) error { level = s; return nil })
@@ -157,28 +136,6 @@ func (m *Main) ParseFlags(args []string) error {
 		return errors.New("-tls-cert and -tls-key go together")
 	}
 	return m.LogLevel.UnmarshalText([]byte(level))
-}
-
-// parseRetention reads a retention period: days ("30d"), a Go duration
-// ("720h") or 0 (keep forever).
-func parseRetention(s string) (time.Duration, error) {
-	var d time.Duration
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseUint(days, 10, 16)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a number of days such as 30d", s)
-		}
-		d = time.Duration(n) * 24 * time.Hour
-	} else if s != "0" {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil {
-			return 0, fmt.Errorf("%q is not a period such as 30d or 720h, or 0", s)
-		}
-	}
-	if err := domain.CheckRetention(d); err != nil {
-		return 0, fmt.Errorf("%s: %v", s, err)
-	}
-	return d, nil
 }
 
 func env(key, fallback string) string {
