@@ -54,6 +54,9 @@ type Config struct {
 	PasswordParams *password.Params
 	// AgentSessionTTL is how long an agent stays signed in (12 h when 0).
 	AgentSessionTTL time.Duration
+	// Retention is how long visitors and chats are kept unless a site says
+	// otherwise; nil is domain.DefaultRetention.
+	Retention *domain.Retention
 }
 
 // Limits of the HTTP server.
@@ -108,6 +111,7 @@ func Open(cfg Config) (*App, error) {
 		PresenceGrace:     cfg.PresenceGrace,
 		KeepAliveInterval: cfg.KeepAliveInterval,
 		AgentGrace:        cfg.AgentGrace,
+		Retention:         cfg.Retention,
 	})
 	handler, err := a.handler()
 	if err == nil {

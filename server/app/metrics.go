@@ -70,6 +70,9 @@ func (a *App) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	m.Family("proactivechat_chats_ended_total", "counter", "Chats ended since start, by reason.", ended...)
 	m.Family("proactivechat_mass_disconnects_total", "counter", "Mass disconnects of widget streams since start (many closed within a second; their visitors get the longer grace).",
 		metrics.Sample{Value: float64(st.MassDisconnects)})
+	m.Family("proactivechat_retention_deleted_total", "counter", "Records the retention sweeps deleted since start, by kind (visitors with everything they owned; ended chats with their events).",
+		metrics.Sample{Labels: []string{"kind", "visitor"}, Value: float64(st.RetentionDeletedVisitors)},
+		metrics.Sample{Labels: []string{"kind", "chat"}, Value: float64(st.RetentionDeletedChats)})
 	m.Family("proactivechat_messages_total", "counter", "Chat messages stored since start.", metrics.Sample{Value: float64(st.MessagesSent)})
 	m.Histogram("proactivechat_message_latency_seconds", "SendMessage time from call to durable and published.", st.MessageLatency)
 	m.Histogram("proactivechat_bolt_commit_seconds", "bbolt write transaction commit time, fsync included.", a.Store.CommitSeconds())

@@ -7,6 +7,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/proactivechat/proactivechat/server/domain"
 	"github.com/proactivechat/proactivechat/server/protoconv"
 )
 
@@ -99,15 +100,7 @@ func (w *writeTx) EraseVisitor(visitorID string) error {
 		}
 	}
 	for _, id := range recs[recordChat] {
-		chatID := string(id)
-		if err := w.deleteRange(chatEventsBucket, chatPrefix(chatID)); err != nil {
-			return err
-		}
-		w.forgetChatKeys(chatID)
-		if err := w.delete(chatsBucket, id); err != nil {
-			return err
-		}
-		if err := w.delete(activeChatsBucket, id); err != nil {
+		if err := w.deleteChat(string(id)); err != nil {
 			return err
 		}
 	}
@@ -119,8 +112,75 @@ func (w *writeTx) EraseVisitor(visitorID string) error {
 			return err
 		}
 	}
+	if err := w.deleteRequests(recs[recordRequest]); err != nil {
+		return err
+	}
+	if err := w.deleteRange(visitorRecordsBucket, visitorPrefix(visitorID)); err != nil {
+		return err
+	}
+	return w.delete(visitorsBucket, []byte(visitorID))
+}
+
+// DeleteChat deletes a chat with its events and idempotency keys, the chat
+// request it answered (which holds the visitor's form values) with the
+// routing decisions about that request, and their entries in the visitor
+// records index. The visitor stays. Deleting a chat that is not there does
+// nothing.
+func (w *writeTx) DeleteChat(chatID string) error {
+	if err := requireID("chat id", chatID); err != nil {
+		return err
+	}
+	chat, found, err := get(&w.readTx, chatsBucket, chatID, protoconv.ChatFromProto)
+	if err != nil || !found {
+		return err
+	}
+	if err := w.deleteChat(chatID); err != nil {
+		return err
+	}
+	visitorID := chat.Visitor.ID
+	if visitorID != "" && checkID("visitor id", visitorID) == nil {
+		if err := w.delete(visitorRecordsBucket, visitorRecordKey(visitorID, recordChat, []byte(chatID))); err != nil {
+			return err
+		}
+	}
+	if chat.ChatRequestID == "" {
+		return nil
+	}
+	req, found, err := get(&w.readTx, chatRequestsBucket, chat.ChatRequestID, protoconv.ChatRequestFromProto)
+	if err != nil || !found || req.ChatID != chatID {
+		// A request that is gone, or that another chat answered, is not
+		// this chat's to delete.
+		return err
+	}
+	if err := w.deleteRequests([][]byte{[]byte(req.ID)}); err != nil {
+		return err
+	}
+	if req.VisitorID != "" && checkID("visitor id", req.VisitorID) == nil {
+		return w.delete(visitorRecordsBucket, visitorRecordKey(req.VisitorID, recordRequest, []byte(req.ID)))
+	}
+	return nil
+}
+
+// deleteChat deletes a chat, its events and idempotency keys, but not its
+// entry in the visitor records index: EraseVisitor drops the visitor's
+// whole range at once.
+func (w *writeTx) deleteChat(chatID string) error {
+	if err := w.deleteRange(chatEventsBucket, chatPrefix(chatID)); err != nil {
+		return err
+	}
+	w.forgetChatKeys(chatID)
+	if err := w.delete(chatsBucket, []byte(chatID)); err != nil {
+		return err
+	}
+	return w.delete(activeChatsBucket, []byte(chatID))
+}
+
+// deleteRequests deletes chat requests, their places in the queue (and the
+// alert counts of their alerted agents) if open, and the routing decisions
+// about them; not their entries in the visitor records index.
+func (w *writeTx) deleteRequests(ids [][]byte) error {
 	requestsBySite := map[string]map[string]bool{}
-	for _, id := range recs[recordRequest] {
+	for _, id := range ids {
 		req, found, err := get(&w.readTx, chatRequestsBucket, string(id), protoconv.ChatRequestFromProto)
 		if err != nil {
 			return err
@@ -149,10 +209,26 @@ func (w *writeTx) EraseVisitor(visitorID string) error {
 			return err
 		}
 	}
-	if err := w.deleteRange(visitorRecordsBucket, visitorPrefix(visitorID)); err != nil {
-		return err
+	return nil
+}
+
+// Visitors lists up to limit visitors whose ids sort after afterID, in id
+// order, so a caller can walk every visitor in short transactions.
+func (r *readTx) Visitors(afterID string, limit int) ([]*domain.Visitor, error) {
+	var out []*domain.Visitor
+	c := r.tx.Bucket(visitorsBucket).Cursor()
+	k, v := c.Seek([]byte(afterID))
+	if k != nil && string(k) == afterID {
+		k, v = c.Next()
 	}
-	return w.delete(visitorsBucket, []byte(visitorID))
+	for ; k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+		visitor, err := decode(v, protoconv.VisitorFromProto)
+		if err != nil {
+			return nil, fmt.Errorf("decode %s %q: %w", visitorsBucket, k, err)
+		}
+		out = append(out, visitor)
+	}
+	return out, nil
 }
 
 // deleteRange deletes every key of bucket that starts with prefix.

@@ -582,6 +582,20 @@ func (c *credentials) forgetVisitor(visitorID string) {
 	c.cache = shrunk(c.cache, &c.cachePeak)
 }
 
+// forgetVisitors drops the cached tokens of visitors that were deleted,
+// and makes a lookup that raced the deletion not cache what it read.
+func (c *credentials) forgetVisitors(visitorIDs []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, id := range visitorIDs {
+		if h, ok := c.byVisitor[id]; ok {
+			delete(c.byVisitor, id)
+			delete(c.cache, h)
+		}
+	}
+}
+
 // bind registers a stream; false when a revocation ran since its principal
 // was found valid (it may have been this one's).
 func (c *credentials) bind(b *binding) bool {

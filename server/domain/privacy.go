@@ -94,32 +94,8 @@ func (s *Service) EraseVisitor(ctx context.Context, visitorID string) error {
 		if err != nil {
 			return err
 		}
-		for _, id := range chatIDs {
-			c, err := tx.Chat(id)
-			if err != nil {
-				return err
-			}
-			if c.State == ChatStateActive {
-				return Errorf(CodeFailedPrecondition, "visitor %q is in chat %q: end it first", visitorID, id)
-			}
-		}
-		for _, id := range invitationIDs {
-			i, err := tx.Invitation(id)
-			if err != nil {
-				return err
-			}
-			if i.State == InvitationPending {
-				return Errorf(CodeFailedPrecondition, "visitor %q has pending invitation %q: let it end first", visitorID, id)
-			}
-		}
-		for _, id := range requestIDs {
-			r, err := tx.ChatRequest(id)
-			if err != nil {
-				return err
-			}
-			if r.Open() {
-				return Errorf(CodeFailedPrecondition, "visitor %q has open chat request %q: end it first", visitorID, id)
-			}
+		if err := checkNothingOpen(tx, visitorID, chatIDs, invitationIDs, requestIDs); err != nil {
+			return err
 		}
 		// The visitor's token no longer opens anything.
 		tx.OnCommit(func() {
@@ -128,4 +104,48 @@ func (s *Service) EraseVisitor(ctx context.Context, visitorID string) error {
 		})
 		return tx.EraseVisitor(visitorID)
 	})
+}
+
+// checkNothingOpen fails with CodeFailedPrecondition while one of the
+// visitor's chats is active, an invitation pending or a chat request open:
+// a timer, a stream or an agent still holds it, so the visitor must not be
+// deleted. Erasure and the retention sweep both ask.
+func checkNothingOpen(tx ReadTx, visitorID string, chatIDs, invitationIDs, requestIDs []string) error {
+	for _, id := range chatIDs {
+		c, err := tx.Chat(id)
+		if ErrorCode(err) == CodeNotFound {
+			continue // a record that is gone is not open
+		}
+		if err != nil {
+			return err
+		}
+		if c.State == ChatStateActive {
+			return Errorf(CodeFailedPrecondition, "visitor %q is in chat %q: end it first", visitorID, id)
+		}
+	}
+	for _, id := range invitationIDs {
+		i, err := tx.Invitation(id)
+		if ErrorCode(err) == CodeNotFound {
+			continue // a record that is gone is not open
+		}
+		if err != nil {
+			return err
+		}
+		if i.State == InvitationPending {
+			return Errorf(CodeFailedPrecondition, "visitor %q has pending invitation %q: let it end first", visitorID, id)
+		}
+	}
+	for _, id := range requestIDs {
+		r, err := tx.ChatRequest(id)
+		if ErrorCode(err) == CodeNotFound {
+			continue // a record that is gone is not open
+		}
+		if err != nil {
+			return err
+		}
+		if r.Open() {
+			return Errorf(CodeFailedPrecondition, "visitor %q has open chat request %q: end it first", visitorID, id)
+		}
+	}
+	return nil
 }

@@ -70,6 +70,7 @@ func (s *Service) Start(ctx context.Context) error {
 		ids[i] = site.ID
 	}
 	s.routeSoon(ids...)
+	s.startRetention()
 	return nil
 }
 

@@ -61,6 +61,13 @@ type Config struct {
 	// the changes of its sites' queues (DefaultAgentQueueInterval says why); negative
 	// sends every change at once.
 	AgentQueueInterval time.Duration
+	// Retention is how long visitors and chats are kept unless a site says
+	// otherwise; nil is DefaultRetention.
+	Retention *Retention
+	// RetentionSweepInterval is how often the retention sweeper runs
+	// (DefaultRetentionSweepInterval when 0); negative runs it only when
+	// SweepRetention is called.
+	RetentionSweepInterval time.Duration
 }
 
 // Defaults for Config's timings.
@@ -97,6 +104,10 @@ type Service struct {
 	creds      *credentials
 	streams    *streamCounts
 	pages      *pageWriter
+	// retention is Config.Retention; sweepEvery Config.RetentionSweepInterval.
+	retention  Retention
+	sweepEvery time.Duration
+	sweeper    retentionSweeper
 	// started is when the Service was made: visits open at a restart go on
 	// for visitors back within the grace period of it.
 	started time.Time
@@ -136,7 +147,19 @@ func NewService(cfg Config) *Service {
 	case cfg.AgentQueueInterval < 0:
 		cfg.AgentQueueInterval = 0
 	}
+	retention := DefaultRetention
+	if cfg.Retention != nil {
+		retention = *cfg.Retention
+	}
+	switch {
+	case cfg.RetentionSweepInterval == 0:
+		cfg.RetentionSweepInterval = DefaultRetentionSweepInterval
+	case cfg.RetentionSweepInterval < 0:
+		cfg.RetentionSweepInterval = 0
+	}
 	s := &Service{
+		retention:  retention,
+		sweepEvery: cfg.RetentionSweepInterval,
 		store:      cfg.Store,
 		broker:     cfg.Broker,
 		clock:      cfg.Clock,
@@ -171,6 +194,7 @@ func (s *Service) Close() {
 	s.cancel()
 	s.presence.stop()
 	s.timers.stop()
+	s.sweeper.close() // after cancel: a sweep under way stops at its next batch
 	s.router.wait()
 	s.positions.close()
 	s.pages.close()

@@ -19,11 +19,12 @@ type SiteSpec struct {
 	Name           string
 	AllowedOrigins []string
 	ProactiveChat  ProactiveChatSettings
+	Retention      RetentionSettings
 }
 
 // CreateSite adds a site. Proactive chat stays disabled unless spec enables it.
 func (s *Service) CreateSite(ctx context.Context, spec SiteSpec) (*Site, error) {
-	if err := validateSite(spec.Name, spec.AllowedOrigins, spec.ProactiveChat); err != nil {
+	if err := validateSite(spec.Name, spec.AllowedOrigins, spec.ProactiveChat, spec.Retention); err != nil {
 		return nil, err
 	}
 	if err := checkChosenID("id", spec.ID); err != nil {
@@ -35,6 +36,7 @@ func (s *Service) CreateSite(ctx context.Context, spec SiteSpec) (*Site, error) 
 		Name:           spec.Name,
 		AllowedOrigins: spec.AllowedOrigins,
 		ProactiveChat:  spec.ProactiveChat,
+		Retention:      spec.Retention,
 		CreateTime:     now,
 		UpdateTime:     now,
 	}
@@ -74,15 +76,16 @@ func (s *Service) ListSites(ctx context.Context) (sites []*Site, err error) {
 	return sites, err
 }
 
-// Paths UpdateSite accepts in its field mask: the mutable fields and each
-// proactive chat setting.
+// Paths UpdateSite accepts in its field mask: the mutable fields, each
+// proactive chat setting and each retention period.
 var siteUpdatePaths = []string{"name", "allowed_origins", "proactive_chat",
 	"proactive_chat.enabled", "proactive_chat.mode", "proactive_chat.launch_after_seconds",
 	"proactive_chat.invite_text", "proactive_chat.form_fields",
 	"proactive_chat.invite_timeout_seconds", "proactive_chat.reinvite_cooldown_seconds",
 	"proactive_chat.alert_timeout_seconds", "proactive_chat.include_pages",
 	"proactive_chat.exclude_pages", "proactive_chat.queue_hold_seconds",
-	"proactive_chat.inactivity_timeout_seconds", "proactive_chat.inactivity_warning_seconds"}
+	"proactive_chat.inactivity_timeout_seconds", "proactive_chat.inactivity_warning_seconds",
+	"retention", "retention.visitor_seconds", "retention.chat_seconds"}
 
 // siteOutputOnly are paths a client may send back (a REST client PATCHing
 // the site it read derives its mask from the body) but that no update
@@ -97,7 +100,7 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 		return nil, invalid("site.id", "is required")
 	}
 	if len(paths) == 0 {
-		paths = []string{"name", "allowed_origins", "proactive_chat"}
+		paths = []string{"name", "allowed_origins", "proactive_chat", "retention"}
 	}
 	paths = slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return slices.Contains(siteOutputOnly, p) })
 	for _, p := range paths {
@@ -114,7 +117,7 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 		for _, p := range paths {
 			applySitePath(site, update, p)
 		}
-		if err := validateSite(site.Name, site.AllowedOrigins, site.ProactiveChat); err != nil {
+		if err := validateSite(site.Name, site.AllowedOrigins, site.ProactiveChat, site.Retention); err != nil {
 			return err
 		}
 		site.UpdateTime = s.clock.Now()
@@ -164,12 +167,18 @@ func applySitePath(site, update *Site, path string) {
 		site.ProactiveChat.InactivityTimeoutSeconds = update.ProactiveChat.InactivityTimeoutSeconds
 	case "proactive_chat.inactivity_warning_seconds":
 		site.ProactiveChat.InactivityWarningSeconds = update.ProactiveChat.InactivityWarningSeconds
+	case "retention":
+		site.Retention = update.Retention
+	case "retention.visitor_seconds":
+		site.Retention.VisitorSeconds = update.Retention.VisitorSeconds
+	case "retention.chat_seconds":
+		site.Retention.ChatSeconds = update.Retention.ChatSeconds
 	}
 }
 
 var formFieldKey = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
-func validateSite(name string, origins []string, pc ProactiveChatSettings) error {
+func validateSite(name string, origins []string, pc ProactiveChatSettings, retention RetentionSettings) error {
 	var v Violations
 	if required(&v, "name", name) && len(name) > MaxNameBytes {
 		v.Add("name", "must be at most %d bytes", MaxNameBytes)
@@ -255,6 +264,7 @@ func validateSite(name string, origins []string, pc ProactiveChatSettings) error
 			v.Add(field+".max_length", "must be at most 10000")
 		}
 	}
+	checkRetentionSettings(&v, retention)
 	return v.Err()
 }
 

@@ -18,6 +18,10 @@ type counters struct {
 	messages       atomic.Uint64
 	// massDisconnects counts the seconds in which a mass disconnect began.
 	massDisconnects atomic.Uint64
+	// deletedVisitors and deletedChats count what the retention sweeps
+	// deleted.
+	deletedVisitors atomic.Uint64
+	deletedChats    atomic.Uint64
 	// Streams open now, by kind.
 	visitorStreams  atomic.Int64
 	agentStreams    atomic.Int64
@@ -59,6 +63,10 @@ type Stats struct {
 	MessageLatency  *metrics.Histogram
 	// MassDisconnects counts the mass disconnects of widget streams seen.
 	MassDisconnects uint64
+	// RetentionDeletedVisitors and RetentionDeletedChats count what the
+	// retention sweeps deleted since start.
+	RetentionDeletedVisitors uint64
+	RetentionDeletedChats    uint64
 }
 
 // Stats reads the engine's counters and the store's current queue, agents
@@ -79,6 +87,9 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 		MessagesSent:    c.messages.Load(),
 		MessageLatency:  c.messageLatency,
 		MassDisconnects: c.massDisconnects.Load(),
+
+		RetentionDeletedVisitors: c.deletedVisitors.Load(),
+		RetentionDeletedChats:    c.deletedChats.Load(),
 	}
 	for r := EndBothLeft; r <= EndInactive; r++ {
 		st.ChatsEnded[r] = c.chatsEnded[r].Load()

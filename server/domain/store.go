@@ -65,6 +65,10 @@ type ReadTx interface {
 	// their chats, invitations and chat requests, each in id order. An
 	// unknown visitor has none.
 	VisitorRecords(visitorID string) (chatIDs, invitationIDs, requestIDs []string, err error)
+	// Visitors lists up to limit visitors (every one when limit <= 0)
+	// whose ids sort after afterID, in id order, so that every visitor can
+	// be read in a series of short snapshots.
+	Visitors(afterID string, limit int) ([]*Visitor, error)
 
 	// APIKeyByHash finds the API key whose secret has this SHA-256.
 	APIKeyByHash(hash []byte) (*APIKey, error)
@@ -113,6 +117,11 @@ type WriteTx interface {
 	// those requests. It checks nothing about their state; that is the
 	// caller's job.
 	EraseVisitor(visitorID string) error
+	// DeleteChat deletes a chat with all its events and idempotency keys,
+	// and the chat request it answered (with the form values and the
+	// routing decisions about it). The visitor stays. Like EraseVisitor it
+	// checks nothing about the chat's state.
+	DeleteChat(chatID string) error
 	// OnCommit registers f to run after the transaction is durable. Hooks of
 	// concurrent updates run one at a time, in commit order, so events
 	// published from them reach subscribers in the order they were stored.

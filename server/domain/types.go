@@ -8,8 +8,10 @@ type Site struct {
 	Name           string
 	AllowedOrigins []string
 	ProactiveChat  ProactiveChatSettings
-	CreateTime     time.Time
-	UpdateTime     time.Time
+	// Retention overrides the server's retention periods for this site.
+	Retention  RetentionSettings
+	CreateTime time.Time
+	UpdateTime time.Time
 }
 
 // ProactiveChatMode is how a proactive chat begins on a site.

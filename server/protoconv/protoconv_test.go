@@ -50,6 +50,7 @@ func testSite() *domain.Site {
 			InactivityTimeoutSeconds: 900,
 			InactivityWarningSeconds: 60,
 		},
+		Retention:  domain.RetentionSettings{VisitorSeconds: 86400, ChatSeconds: 90 * 86400},
 		CreateTime: at(1),
 		UpdateTime: at(2),
 	}

@@ -17,6 +17,7 @@ func SiteToProto(s *domain.Site) *pb.Site {
 		Name:           s.Name,
 		AllowedOrigins: slices.Clone(s.AllowedOrigins),
 		ProactiveChat:  ProactiveChatSettingsToProto(s.ProactiveChat),
+		Retention:      RetentionSettingsToProto(s.Retention),
 		CreateTime:     TimeToProto(s.CreateTime),
 		UpdateTime:     TimeToProto(s.UpdateTime),
 	}
@@ -32,9 +33,25 @@ func SiteFromProto(s *pb.Site) *domain.Site {
 		Name:           s.GetName(),
 		AllowedOrigins: slices.Clone(s.GetAllowedOrigins()),
 		ProactiveChat:  ProactiveChatSettingsFromProto(s.GetProactiveChat()),
+		Retention:      RetentionSettingsFromProto(s.GetRetention()),
 		CreateTime:     TimeFromProto(s.GetCreateTime()),
 		UpdateTime:     TimeFromProto(s.GetUpdateTime()),
 	}
+}
+
+// RetentionSettingsToProto converts a site's retention periods; a site
+// with none set has none, so stored sites do not grow.
+func RetentionSettingsToProto(r domain.RetentionSettings) *pb.RetentionSettings {
+	if r == (domain.RetentionSettings{}) {
+		return nil
+	}
+	return &pb.RetentionSettings{VisitorSeconds: r.VisitorSeconds, ChatSeconds: r.ChatSeconds}
+}
+
+// RetentionSettingsFromProto converts a site's retention periods; nil is
+// none set.
+func RetentionSettingsFromProto(r *pb.RetentionSettings) domain.RetentionSettings {
+	return domain.RetentionSettings{VisitorSeconds: r.GetVisitorSeconds(), ChatSeconds: r.GetChatSeconds()}
 }
 
 // ProactiveChatSettingsToProto converts a site's proactive chat settings.

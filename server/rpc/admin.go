@@ -25,6 +25,7 @@ func (s *adminServer) CreateSite(ctx context.Context, req *connect.Request[pb.Cr
 		Name:           req.Msg.GetName(),
 		AllowedOrigins: req.Msg.GetAllowedOrigins(),
 		ProactiveChat:  protoconv.ProactiveChatSettingsFromProto(req.Msg.GetProactiveChat()),
+		Retention:      protoconv.RetentionSettingsFromProto(req.Msg.GetRetention()),
 	})
 	if err != nil {
 		return nil, toConnectError(ctx, s.log, err)

@@ -955,8 +955,10 @@ type CreateSiteRequest struct {
 	Name           string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	AllowedOrigins []string               `protobuf:"bytes,2,rep,name=allowed_origins,json=allowedOrigins,proto3" json:"allowed_origins,omitempty"`
 	ProactiveChat  *ProactiveChatSettings `protobuf:"bytes,3,opt,name=proactive_chat,json=proactiveChat,proto3" json:"proactive_chat,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Unset: the server's retention periods.
+	Retention     *RetentionSettings `protobuf:"bytes,4,opt,name=retention,proto3" json:"retention,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateSiteRequest) Reset() {
@@ -1006,6 +1008,13 @@ func (x *CreateSiteRequest) GetAllowedOrigins() []string {
 func (x *CreateSiteRequest) GetProactiveChat() *ProactiveChatSettings {
 	if x != nil {
 		return x.ProactiveChat
+	}
+	return nil
+}
+
+func (x *CreateSiteRequest) GetRetention() *RetentionSettings {
+	if x != nil {
+		return x.Retention
 	}
 	return nil
 }
@@ -1226,7 +1235,8 @@ type UpdateSiteRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The site with its id and the new values.
 	Site *Site `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
-	// Paths among: name, allowed_origins, proactive_chat.
+	// Paths among: name, allowed_origins, proactive_chat, retention (or one
+	// of its fields, e.g. retention.visitor_seconds).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1840,11 +1850,12 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\rR\bpageSize\"_\n" +
 	"\x1cListRoutingDecisionsResponse\x12?\n" +
-	"\tdecisions\x18\x01 \x03(\v2!.proactivechat.v1.RoutingDecisionR\tdecisions\"\xa0\x01\n" +
+	"\tdecisions\x18\x01 \x03(\v2!.proactivechat.v1.RoutingDecisionR\tdecisions\"\xe3\x01\n" +
 	"\x11CreateSiteRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12'\n" +
 	"\x0fallowed_origins\x18\x02 \x03(\tR\x0eallowedOrigins\x12N\n" +
-	"\x0eproactive_chat\x18\x03 \x01(\v2'.proactivechat.v1.ProactiveChatSettingsR\rproactiveChat\"@\n" +
+	"\x0eproactive_chat\x18\x03 \x01(\v2'.proactivechat.v1.ProactiveChatSettingsR\rproactiveChat\x12A\n" +
+	"\tretention\x18\x04 \x01(\v2#.proactivechat.v1.RetentionSettingsR\tretention\"@\n" +
 	"\x12CreateSiteResponse\x12*\n" +
 	"\x04site\x18\x01 \x01(\v2\x16.proactivechat.v1.SiteR\x04site\")\n" +
 	"\x0eGetSiteRequest\x12\x17\n" +
@@ -1970,10 +1981,11 @@ var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*ChatEvent)(nil),                    // 45: proactivechat.v1.ChatEvent
 	(*RoutingDecision)(nil),              // 46: proactivechat.v1.RoutingDecision
 	(*ProactiveChatSettings)(nil),        // 47: proactivechat.v1.ProactiveChatSettings
-	(*Site)(nil),                         // 48: proactivechat.v1.Site
-	(*fieldmaskpb.FieldMask)(nil),        // 49: google.protobuf.FieldMask
-	(*Agent)(nil),                        // 50: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),              // 51: proactivechat.v1.VisitorPresence
+	(*RetentionSettings)(nil),            // 48: proactivechat.v1.RetentionSettings
+	(*Site)(nil),                         // 49: proactivechat.v1.Site
+	(*fieldmaskpb.FieldMask)(nil),        // 50: google.protobuf.FieldMask
+	(*Agent)(nil),                        // 51: proactivechat.v1.Agent
+	(*VisitorPresence)(nil),              // 52: proactivechat.v1.VisitorPresence
 }
 var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
 	38, // 0: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
@@ -1988,62 +2000,63 @@ var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
 	43, // 9: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
 	46, // 10: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
 	47, // 11: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	48, // 12: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
-	48, // 13: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
-	48, // 14: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
-	48, // 15: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
-	49, // 16: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	48, // 17: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
-	50, // 18: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	50, // 19: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	50, // 20: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
-	50, // 21: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
-	49, // 22: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	50, // 23: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	51, // 24: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
-	20, // 25: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
-	22, // 26: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
-	24, // 27: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
-	26, // 28: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
-	28, // 29: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
-	30, // 30: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
-	32, // 31: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
-	34, // 32: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
-	36, // 33: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
-	16, // 34: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
-	18, // 35: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
-	12, // 36: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
-	14, // 37: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
-	0,  // 38: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
-	2,  // 39: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
-	4,  // 40: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
-	6,  // 41: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
-	8,  // 42: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
-	10, // 43: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
-	21, // 44: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
-	23, // 45: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
-	25, // 46: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
-	27, // 47: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
-	29, // 48: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
-	31, // 49: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
-	33, // 50: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
-	35, // 51: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
-	37, // 52: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
-	17, // 53: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
-	19, // 54: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
-	13, // 55: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
-	15, // 56: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
-	1,  // 57: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
-	3,  // 58: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
-	5,  // 59: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
-	7,  // 60: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
-	9,  // 61: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
-	11, // 62: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
-	44, // [44:63] is the sub-list for method output_type
-	25, // [25:44] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	48, // 12: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
+	49, // 13: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
+	49, // 14: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
+	49, // 15: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
+	49, // 16: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
+	50, // 17: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	49, // 18: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
+	51, // 19: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	51, // 20: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	51, // 21: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
+	51, // 22: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
+	50, // 23: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	51, // 24: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	52, // 25: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
+	20, // 26: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
+	22, // 27: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
+	24, // 28: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
+	26, // 29: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
+	28, // 30: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
+	30, // 31: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
+	32, // 32: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
+	34, // 33: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
+	36, // 34: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
+	16, // 35: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
+	18, // 36: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
+	12, // 37: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
+	14, // 38: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
+	0,  // 39: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
+	2,  // 40: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
+	4,  // 41: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
+	6,  // 42: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
+	8,  // 43: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
+	10, // 44: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
+	21, // 45: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
+	23, // 46: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
+	25, // 47: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
+	27, // 48: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
+	29, // 49: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
+	31, // 50: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
+	33, // 51: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
+	35, // 52: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
+	37, // 53: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
+	17, // 54: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
+	19, // 55: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
+	13, // 56: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
+	15, // 57: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
+	1,  // 58: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
+	3,  // 59: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
+	5,  // 60: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
+	7,  // 61: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
+	9,  // 62: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
+	11, // 63: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
+	45, // [45:64] is the sub-list for method output_type
+	26, // [26:45] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_admin_service_proto_init() }

@@ -150,6 +150,9 @@ type Site struct {
 	ProactiveChat *ProactiveChatSettings `protobuf:"bytes,4,opt,name=proactive_chat,json=proactiveChat,proto3" json:"proactive_chat,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// How long this site's visitors and chats are kept, where it differs
+	// from the server's retention (-retain-visitors, -retain-chats).
+	Retention     *RetentionSettings `protobuf:"bytes,7,opt,name=retention,proto3" json:"retention,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -226,6 +229,77 @@ func (x *Site) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Site) GetRetention() *RetentionSettings {
+	if x != nil {
+		return x.Retention
+	}
+	return nil
+}
+
+// RetentionSettings override the server's retention periods for one site.
+// Each is 0 (the default: the server's period) or from 3600 (an hour) to
+// 315360000 (ten years). A background sweep deletes what is older, every
+// ten minutes.
+type RetentionSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Seconds a visitor who owns no chat is kept after they were last seen
+	// (their last visit or page view), with their session token, invitations
+	// and chat requests; a visitor on the site, queued or invited is never
+	// deleted. The server's default is 30 days.
+	VisitorSeconds uint32 `protobuf:"varint,1,opt,name=visitor_seconds,json=visitorSeconds,proto3" json:"visitor_seconds,omitempty"`
+	// Seconds an ended chat is kept after it ended, with its events and the
+	// chat request it answered (the form values); its visitor goes with it
+	// unless they were seen within this period or own other chats. The
+	// server's default keeps chats forever.
+	ChatSeconds   uint32 `protobuf:"varint,2,opt,name=chat_seconds,json=chatSeconds,proto3" json:"chat_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetentionSettings) Reset() {
+	*x = RetentionSettings{}
+	mi := &file_proactivechat_v1_site_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetentionSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetentionSettings) ProtoMessage() {}
+
+func (x *RetentionSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_site_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetentionSettings.ProtoReflect.Descriptor instead.
+func (*RetentionSettings) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RetentionSettings) GetVisitorSeconds() uint32 {
+	if x != nil {
+		return x.VisitorSeconds
+	}
+	return 0
+}
+
+func (x *RetentionSettings) GetChatSeconds() uint32 {
+	if x != nil {
+		return x.ChatSeconds
+	}
+	return 0
+}
+
 // ProactiveChatSettings are a site's proactive chat rules.
 type ProactiveChatSettings struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -268,7 +342,7 @@ type ProactiveChatSettings struct {
 
 func (x *ProactiveChatSettings) Reset() {
 	*x = ProactiveChatSettings{}
-	mi := &file_proactivechat_v1_site_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -280,7 +354,7 @@ func (x *ProactiveChatSettings) String() string {
 func (*ProactiveChatSettings) ProtoMessage() {}
 
 func (x *ProactiveChatSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_site_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -293,7 +367,7 @@ func (x *ProactiveChatSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProactiveChatSettings.ProtoReflect.Descriptor instead.
 func (*ProactiveChatSettings) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ProactiveChatSettings) GetEnabled() bool {
@@ -405,7 +479,7 @@ type FormField struct {
 
 func (x *FormField) Reset() {
 	*x = FormField{}
-	mi := &file_proactivechat_v1_site_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -417,7 +491,7 @@ func (x *FormField) String() string {
 func (*FormField) ProtoMessage() {}
 
 func (x *FormField) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_site_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -430,7 +504,7 @@ func (x *FormField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormField.ProtoReflect.Descriptor instead.
 func (*FormField) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *FormField) GetKey() string {
@@ -472,7 +546,7 @@ var File_proactivechat_v1_site_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_site_proto_rawDesc = "" +
 	"\n" +
-	"\x1bproactivechat/v1/site.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x02\n" +
+	"\x1bproactivechat/v1/site.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x02\n" +
 	"\x04Site\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
@@ -481,7 +555,11 @@ const file_proactivechat_v1_site_proto_rawDesc = "" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\x95\x05\n" +
+	"updateTime\x12A\n" +
+	"\tretention\x18\a \x01(\v2#.proactivechat.v1.RetentionSettingsR\tretention\"_\n" +
+	"\x11RetentionSettings\x12'\n" +
+	"\x0fvisitor_seconds\x18\x01 \x01(\rR\x0evisitorSeconds\x12!\n" +
+	"\fchat_seconds\x18\x02 \x01(\rR\vchatSeconds\"\x95\x05\n" +
 	"\x15ProactiveChatSettings\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x127\n" +
 	"\x04mode\x18\x02 \x01(\x0e2#.proactivechat.v1.ProactiveChatModeR\x04mode\x120\n" +
@@ -530,27 +608,29 @@ func file_proactivechat_v1_site_proto_rawDescGZIP() []byte {
 }
 
 var file_proactivechat_v1_site_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_proactivechat_v1_site_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_proactivechat_v1_site_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_proactivechat_v1_site_proto_goTypes = []any{
 	(ProactiveChatMode)(0),        // 0: proactivechat.v1.ProactiveChatMode
 	(FormFieldType)(0),            // 1: proactivechat.v1.FormFieldType
 	(*Site)(nil),                  // 2: proactivechat.v1.Site
-	(*ProactiveChatSettings)(nil), // 3: proactivechat.v1.ProactiveChatSettings
-	(*FormField)(nil),             // 4: proactivechat.v1.FormField
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*RetentionSettings)(nil),     // 3: proactivechat.v1.RetentionSettings
+	(*ProactiveChatSettings)(nil), // 4: proactivechat.v1.ProactiveChatSettings
+	(*FormField)(nil),             // 5: proactivechat.v1.FormField
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_proactivechat_v1_site_proto_depIdxs = []int32{
-	3, // 0: proactivechat.v1.Site.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	5, // 1: proactivechat.v1.Site.create_time:type_name -> google.protobuf.Timestamp
-	5, // 2: proactivechat.v1.Site.update_time:type_name -> google.protobuf.Timestamp
-	0, // 3: proactivechat.v1.ProactiveChatSettings.mode:type_name -> proactivechat.v1.ProactiveChatMode
-	4, // 4: proactivechat.v1.ProactiveChatSettings.form_fields:type_name -> proactivechat.v1.FormField
-	1, // 5: proactivechat.v1.FormField.type:type_name -> proactivechat.v1.FormFieldType
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	4, // 0: proactivechat.v1.Site.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	6, // 1: proactivechat.v1.Site.create_time:type_name -> google.protobuf.Timestamp
+	6, // 2: proactivechat.v1.Site.update_time:type_name -> google.protobuf.Timestamp
+	3, // 3: proactivechat.v1.Site.retention:type_name -> proactivechat.v1.RetentionSettings
+	0, // 4: proactivechat.v1.ProactiveChatSettings.mode:type_name -> proactivechat.v1.ProactiveChatMode
+	5, // 5: proactivechat.v1.ProactiveChatSettings.form_fields:type_name -> proactivechat.v1.FormField
+	1, // 6: proactivechat.v1.FormField.type:type_name -> proactivechat.v1.FormFieldType
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_site_proto_init() }
@@ -564,7 +644,7 @@ func file_proactivechat_v1_site_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_site_proto_rawDesc), len(file_proactivechat_v1_site_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/proactivechat/proactivechat/server/app"
+	"github.com/proactivechat/proactivechat/server/domain"
 )
 
 func main() {
@@ -39,6 +40,8 @@ func main() {
 			os.Exit(runTool(&Restore{}, os.Args[2:]))
 		case "api-key":
 			os.Exit(runTool(&CreateAPIKey{}, os.Args[2:]))
+		case "compact":
+			os.Exit(runTool(&Compact{}, os.Args[2:]))
 		}
 	}
 	m := &Main{}
@@ -57,7 +60,7 @@ func main() {
 	}
 }
 
-// tool is a subcommand: backup or restore.
+// tool is a subcommand: backup, restore, api-key or compact.
 type tool interface {
 	ParseFlags(args []string) error
 	Run(ctx context.Context, out io.Writer) error
@@ -93,6 +96,9 @@ type Main struct {
 	// TLSCert and TLSKey are PEM files; with both, the port serves HTTPS.
 	TLSCert string
 	TLSKey  string
+	// Retention is how long visitors who never chatted and ended chats are
+	// kept (0: forever) unless a site says otherwise.
+	Retention domain.Retention
 }
 
 // ParseFlags reads flags; each has an environment variable that sets its default.
@@ -105,6 +111,9 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.TLSCert, "tls-cert", env("PROACTIVECHAT_TLS_CERT", ""), "PEM certificate (chain) file: serve HTTPS with HTTP/2 (env PROACTIVECHAT_TLS_CERT)")
 	fs.StringVar(&m.TLSKey, "tls-key", env("PROACTIVECHAT_TLS_KEY", ""), "PEM private key file for -tls-cert (env PROACTIVECHAT_TLS_KEY)")
 	fs.StringVar(&m.PprofAddr, "pprof", env("PROACTIVECHAT_PPROF", ""), "serve /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (env PROACTIVECHAT_PPROF)")
+	if err := m.retentionFlags(fs); err != nil {
+		return err
+	}
 	level := env("PROACTIVECHAT_LOG_LEVEL", "info")
 	fs.Func("log-level", "debug, info, warn or error (default info; env PROACTIVECHAT_LOG_LEVEL)", func(s string) error { level = s; return nil })
 	fs.Usage = func() {
@@ -112,6 +121,7 @@ func (m *Main) ParseFlags(args []string) error {
        proactivechat backup -h         back up the database (hot, from a running server, or offline)
        proactivechat restore -h        replace the database with a backup
        proactivechat api-key -h        create an admin API key (server stopped)
+       proactivechat compact -h        shrink the database file (server stopped)
 
 `)
 		fs.PrintDefaults()
@@ -139,7 +149,8 @@ func env(key, fallback string) string {
 func (m *Main) Run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: m.LogLevel}))
 	slog.SetDefault(log)
-	a, err := app.Open(app.Config{Addr: m.Addr, DBPath: m.DBPath, Logger: log, TLSCertFile: m.TLSCert, TLSKeyFile: m.TLSKey})
+	a, err := app.Open(app.Config{Addr: m.Addr, DBPath: m.DBPath, Logger: log, TLSCertFile: m.TLSCert, TLSKeyFile: m.TLSKey,
+		Retention: &m.Retention})
 	if err != nil {
 		return err
 	}

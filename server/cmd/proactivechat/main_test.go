@@ -472,6 +472,9 @@ func TestSubcommandFlags(t *testing.T) {
 		{&Backup{}, []string{"-out", "b.db", "extra"}, "unexpected arguments"},
 		{&Restore{}, []string{"-from", "b.db", "-db", "a.db"}, ""},
 		{&Restore{}, []string{"-db", "a.db"}, "-from is required"},
+		{&Compact{}, []string{"-db", "a.db", "-out", "c.db"}, ""},
+		{&Compact{}, []string{"-db", "a.db"}, "-out is required"},
+		{&Compact{}, []string{"-out", "c.db", "extra"}, "unexpected arguments"},
 	} {
 		err := tc.tool.ParseFlags(tc.args)
 		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {

@@ -16,6 +16,7 @@ import {
   emptyFormField,
   fieldTypeLabels,
   modeLabels,
+  retentionFields,
   timeoutFields,
 } from "../state/settings";
 
@@ -226,6 +227,7 @@ function SiteEditor({ site }: { site: Site }) {
     "proactive_chat.include_pages",
     "proactive_chat.exclude_pages",
     ...timeoutFields.map(([, p]) => `proactive_chat.${p}`),
+    ...retentionFields.map(([, p]) => p),
     ...draft.formFields.flatMap((_, i) =>
       ["key", "label", "type", "max_length"].map((k) => `proactive_chat.form_fields[${i}].${k}`),
     ),
@@ -439,6 +441,28 @@ function SiteEditor({ site }: { site: Site }) {
         </button>
       </fieldset>
 
+      <fieldset data-testid="retention-settings">
+        <legend>Data retention</legend>
+        {retentionFields.map(([k, path, label, hint]) => {
+          const id = `ret-${k}`;
+          return (
+            <Field key={k} id={id} label={label} error={err(path)} hint={hint}>
+              <input
+                id={id}
+                inputMode="numeric"
+                className="narrow"
+                value={draft[k]}
+                placeholder="default"
+                onChange={(e) => set(k, e.target.value)}
+                data-testid={`retention-${k === "visitorRetention" ? "visitors" : "chats"}`}
+                aria-invalid={!!err(path)}
+                aria-describedby={err(path) ? `${id}-err` : `${id}-hint`}
+              />
+            </Field>
+          );
+        })}
+      </fieldset>
+
       <details className="advanced" open={advancedOpen} onToggle={(e) => setAdvancedOpen(e.currentTarget.open)}>
         <summary>Timeouts, pages and site</summary>
         <fieldset>
@@ -538,7 +562,11 @@ function Field({
     <div className={`field${error ? " invalid" : ""}`}>
       <label htmlFor={id}>{label}</label>
       {children}
-      {hint && !error && <span className="hint">{hint}</span>}
+      {hint && !error && (
+        <span className="hint" id={`${id}-hint`}>
+          {hint}
+        </span>
+      )}
       <FieldError id={`${id}-err`} msg={error} />
     </div>
   );

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { FormFieldType, ProactiveChatMode, SiteSchema } from "../../../gen/proactivechat/v1/site_pb";
-import { buildUpdateSiteRequest, draftFromSite, emptyFormField } from "./settings";
+import { buildUpdateSiteRequest, draftFromSite, emptyFormField, retentionText } from "./settings";
 
 const site = create(SiteSchema, {
   id: "site_1",
@@ -116,5 +116,48 @@ describe("buildUpdateSiteRequest", () => {
       includePages: "https://shop.example/*",
       formFields: [{ key: "name", label: "Your name", type: FormFieldType.TEXT, required: true, maxLength: "" }],
     });
+  });
+});
+
+describe("retention settings", () => {
+  const kept = create(SiteSchema, {
+    id: site.id,
+    name: site.name,
+    retention: { visitorSeconds: 7 * 86400, chatSeconds: 36 * 3600 },
+  });
+  const original = draftFromSite(kept);
+
+  it("shows whole days as days, other periods with a unit", () => {
+    expect(original.visitorRetention).toBe("7");
+    expect(original.chatRetention).toBe("36h");
+    expect(draftFromSite(site).visitorRetention).toBe("");
+    expect(retentionText(3601)).toBe("3601s");
+  });
+
+  it("sends only the period that changed, in seconds", () => {
+    const b = buildUpdateSiteRequest(site.id, original, { ...original, visitorRetention: " 30 " });
+    expect(b.errors).toEqual({});
+    expect(b.request?.updateMask?.paths).toEqual(["retention.visitor_seconds"]);
+    expect(b.request?.site?.retention?.visitorSeconds).toBe(30 * 86400);
+    expect(b.request?.site?.retention?.chatSeconds).toBe(36 * 3600);
+  });
+
+  it("empty is the server's default", () => {
+    const b = buildUpdateSiteRequest(site.id, original, { ...original, chatRetention: "", visitorRetention: "90d" });
+    expect(b.request?.updateMask?.paths).toEqual(["retention.visitor_seconds", "retention.chat_seconds"]);
+    expect(b.request?.site?.retention?.chatSeconds).toBe(0);
+    expect(b.request?.site?.retention?.visitorSeconds).toBe(90 * 86400);
+  });
+
+  it("refuses what the server would, by the server's field names", () => {
+    for (const bad of ["10m", "-1", "1.5", "0s", "59m", "30s", "3651", "soon"]) {
+      const b = buildUpdateSiteRequest(site.id, original, { ...original, visitorRetention: bad });
+      if (bad === "0s") {
+        expect(b.errors).toEqual({}); // 0 is the default
+        continue;
+      }
+      expect(Object.keys(b.errors), bad).toEqual(["retention.visitor_seconds"]);
+      expect(b.request).toBeUndefined();
+    }
   });
 });

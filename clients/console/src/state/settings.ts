@@ -36,6 +36,56 @@ export interface SettingsDraft {
   inactivityWarningSeconds: string;
   includePages: string;
   excludePages: string;
+  /** Retention periods as typed: days ("30"), or with a unit ("12h", "30d"); "" is the server's default. */
+  visitorRetention: string;
+  chatRetention: string;
+}
+
+/** The retention periods: draft key, field path, label, hint. 0 means the server's default. */
+export const retentionFields = [
+  [
+    "visitorRetention",
+    "retention.visitor_seconds",
+    "Delete visitors who never chatted, after (days since last seen)",
+    "With their session, invitations and requests; never while they are on the site, queued or invited. Empty: the server's default (30 days unless -retain-visitors says otherwise).",
+  ],
+  [
+    "chatRetention",
+    "retention.chat_seconds",
+    "Delete ended chats, after (days since they ended)",
+    "With their messages and form data; their visitor goes too unless seen since. Empty: the server's default (kept forever unless -retain-chats says otherwise).",
+  ],
+] as const;
+
+const DAY = 86400;
+const HOUR = 3600;
+/** The server's bounds of a retention period, in seconds. */
+export const MIN_RETENTION = HOUR;
+export const MAX_RETENTION = 3650 * DAY;
+
+/** retentionText shows seconds as days, or hours or seconds where they are not whole days. */
+export function retentionText(seconds: number): string {
+  if (seconds === 0) return "";
+  if (seconds % DAY === 0) return String(seconds / DAY);
+  if (seconds % HOUR === 0) return `${seconds / HOUR}h`;
+  return `${seconds}s`;
+}
+
+/** parseRetention reads days ("30" or "30d"), hours ("12h") or seconds ("3600s"); "" counts as 0. */
+function parseRetention(text: string, field: string, errors: Record<string, string>): number {
+  const t = text.trim();
+  if (t === "") return 0;
+  const m = /^(\d+)\s*([dhs]?)$/.exec(t);
+  const seconds = m ? Number(m[1]) * ({ "": DAY, d: DAY, h: HOUR, s: 1 } as const)[m[2] as "" | "d" | "h" | "s"] : NaN;
+  if (!Number.isSafeInteger(seconds)) {
+    errors[field] = "must be a number of days, such as 30 (or hours: 12h)";
+    return 0;
+  }
+  if (seconds !== 0 && (seconds < MIN_RETENTION || seconds > MAX_RETENTION)) {
+    errors[field] = "must be from an hour (1h) to ten years (3650 days), or empty for the server's default";
+    return 0;
+  }
+  return seconds;
 }
 
 /** The seconds settings other than the launching criteria: 0 means the server's default. */
@@ -80,6 +130,8 @@ export function draftFromSite(site: Site): SettingsDraft {
     inactivityWarningSeconds: secs(pc?.inactivityWarningSeconds ?? 0),
     includePages: (pc?.includePages ?? []).join("\n"),
     excludePages: (pc?.excludePages ?? []).join("\n"),
+    visitorRetention: retentionText(site.retention?.visitorSeconds ?? 0),
+    chatRetention: retentionText(site.retention?.chatSeconds ?? 0),
   };
 }
 
@@ -143,6 +195,8 @@ export function buildUpdateSiteRequest(siteId: string, original: SettingsDraft, 
   }));
   const timeouts: Record<string, number> = {};
   for (const [k, path] of timeoutFields) timeouts[k] = parseUint(draft[k], `proactive_chat.${path}`, errors);
+  const visitorSeconds = parseRetention(draft.visitorRetention, "retention.visitor_seconds", errors);
+  const chatSeconds = parseRetention(draft.chatRetention, "retention.chat_seconds", errors);
 
   const settings: MessageInitShape<typeof ProactiveChatSettingsSchema> = {
     enabled: draft.enabled,
@@ -172,6 +226,8 @@ export function buildUpdateSiteRequest(siteId: string, original: SettingsDraft, 
     if (draft.inviteText !== original.inviteText) paths.push("proactive_chat.invite_text");
     if (!fieldsEqual(draft.formFields, original.formFields)) paths.push("proactive_chat.form_fields");
   }
+  // Each period is its own path: saving one never resets the other.
+  for (const [k, path] of retentionFields) if (draft[k].trim() !== original[k].trim()) paths.push(path);
   if (Object.keys(errors).length > 0 || paths.length === 0) return { errors, paths };
   return {
     errors,
@@ -182,6 +238,7 @@ export function buildUpdateSiteRequest(siteId: string, original: SettingsDraft, 
         name: draft.name.trim(),
         allowedOrigins: lines(draft.allowedOrigins),
         proactiveChat: settings,
+        retention: { visitorSeconds, chatSeconds },
       },
       updateMask: create(FieldMaskSchema, { paths }),
     }),

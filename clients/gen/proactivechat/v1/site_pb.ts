@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/site.proto.
  */
 export const file_proactivechat_v1_site: GenFile = /*@__PURE__*/
-  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEi3AEKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrQDChVQcm9hY3RpdmVDaGF0U2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBIxCgRtb2RlGAIgASgOMiMucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0TW9kZRIcChRsYXVuY2hfYWZ0ZXJfc2Vjb25kcxgDIAEoDRITCgtpbnZpdGVfdGV4dBgEIAEoCRIwCgtmb3JtX2ZpZWxkcxgFIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuRm9ybUZpZWxkEh4KFmludml0ZV90aW1lb3V0X3NlY29uZHMYBiABKA0SIQoZcmVpbnZpdGVfY29vbGRvd25fc2Vjb25kcxgHIAEoDRIdChVhbGVydF90aW1lb3V0X3NlY29uZHMYCCABKA0SFQoNaW5jbHVkZV9wYWdlcxgJIAMoCRIVCg1leGNsdWRlX3BhZ2VzGAogAygJEhoKEnF1ZXVlX2hvbGRfc2Vjb25kcxgLIAEoDRIiChppbmFjdGl2aXR5X3RpbWVvdXRfc2Vjb25kcxgMIAEoDRIiChppbmFjdGl2aXR5X3dhcm5pbmdfc2Vjb25kcxgNIAEoDSJ8CglGb3JtRmllbGQSCwoDa2V5GAEgASgJEg0KBWxhYmVsGAIgASgJEi0KBHR5cGUYAyABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkZvcm1GaWVsZFR5cGUSEAoIcmVxdWlyZWQYBCABKAgSEgoKbWF4X2xlbmd0aBgFIAEoDSqFAQoRUHJvYWN0aXZlQ2hhdE1vZGUSIwofUFJPQUNUSVZFX0NIQVRfTU9ERV9VTlNQRUNJRklFRBAAEiMKH1BST0FDVElWRV9DSEFUX01PREVfV0lUSF9JTlZJVEUQARImCiJQUk9BQ1RJVkVfQ0hBVF9NT0RFX1dJVEhPVVRfSU5WSVRFEAIqngEKDUZvcm1GaWVsZFR5cGUSHwobRk9STV9GSUVMRF9UWVBFX1VOU1BFQ0lGSUVEEAASGAoURk9STV9GSUVMRF9UWVBFX1RFWFQQARIcChhGT1JNX0ZJRUxEX1RZUEVfVEVYVEFSRUEQAhIZChVGT1JNX0ZJRUxEX1RZUEVfRU1BSUwQAxIZChVGT1JNX0ZJRUxEX1RZUEVfUEhPTkUQBEJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEilAIKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKCXJldGVudGlvbhgHIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MiQgoRUmV0ZW50aW9uU2V0dGluZ3MSFwoPdmlzaXRvcl9zZWNvbmRzGAEgASgNEhQKDGNoYXRfc2Vjb25kcxgCIAEoDSK0AwoVUHJvYWN0aXZlQ2hhdFNldHRpbmdzEg8KB2VuYWJsZWQYASABKAgSMQoEbW9kZRgCIAEoDjIjLnByb2FjdGl2ZWNoYXQudjEuUHJvYWN0aXZlQ2hhdE1vZGUSHAoUbGF1bmNoX2FmdGVyX3NlY29uZHMYAyABKA0SEwoLaW52aXRlX3RleHQYBCABKAkSMAoLZm9ybV9maWVsZHMYBSADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkZvcm1GaWVsZBIeChZpbnZpdGVfdGltZW91dF9zZWNvbmRzGAYgASgNEiEKGXJlaW52aXRlX2Nvb2xkb3duX3NlY29uZHMYByABKA0SHQoVYWxlcnRfdGltZW91dF9zZWNvbmRzGAggASgNEhUKDWluY2x1ZGVfcGFnZXMYCSADKAkSFQoNZXhjbHVkZV9wYWdlcxgKIAMoCRIaChJxdWV1ZV9ob2xkX3NlY29uZHMYCyABKA0SIgoaaW5hY3Rpdml0eV90aW1lb3V0X3NlY29uZHMYDCABKA0SIgoaaW5hY3Rpdml0eV93YXJuaW5nX3NlY29uZHMYDSABKA0ifAoJRm9ybUZpZWxkEgsKA2tleRgBIAEoCRINCgVsYWJlbBgCIAEoCRItCgR0eXBlGAMgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5Gb3JtRmllbGRUeXBlEhAKCHJlcXVpcmVkGAQgASgIEhIKCm1heF9sZW5ndGgYBSABKA0qhQEKEVByb2FjdGl2ZUNoYXRNb2RlEiMKH1BST0FDVElWRV9DSEFUX01PREVfVU5TUEVDSUZJRUQQABIjCh9QUk9BQ1RJVkVfQ0hBVF9NT0RFX1dJVEhfSU5WSVRFEAESJgoiUFJPQUNUSVZFX0NIQVRfTU9ERV9XSVRIT1VUX0lOVklURRACKp4BCg1Gb3JtRmllbGRUeXBlEh8KG0ZPUk1fRklFTERfVFlQRV9VTlNQRUNJRklFRBAAEhgKFEZPUk1fRklFTERfVFlQRV9URVhUEAESHAoYRk9STV9GSUVMRF9UWVBFX1RFWFRBUkVBEAISGQoVRk9STV9GSUVMRF9UWVBFX0VNQUlMEAMSGQoVRk9STV9GSUVMRF9UWVBFX1BIT05FEARCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Site is one website equipped with the widget. Proactive chat is disabled
@@ -58,6 +58,14 @@ export type Site = Message<"proactivechat.v1.Site"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 6;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * How long this site's visitors and chats are kept, where it differs
+   * from the server's retention (-retain-visitors, -retain-chats).
+   *
+   * @generated from field: proactivechat.v1.RetentionSettings retention = 7;
+   */
+  retention?: RetentionSettings | undefined;
 };
 
 /**
@@ -66,6 +74,43 @@ export type Site = Message<"proactivechat.v1.Site"> & {
  */
 export const SiteSchema: GenMessage<Site> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_site, 0);
+
+/**
+ * RetentionSettings override the server's retention periods for one site.
+ * Each is 0 (the default: the server's period) or from 3600 (an hour) to
+ * 315360000 (ten years). A background sweep deletes what is older, every
+ * ten minutes.
+ *
+ * @generated from message proactivechat.v1.RetentionSettings
+ */
+export type RetentionSettings = Message<"proactivechat.v1.RetentionSettings"> & {
+  /**
+   * Seconds a visitor who owns no chat is kept after they were last seen
+   * (their last visit or page view), with their session token, invitations
+   * and chat requests; a visitor on the site, queued or invited is never
+   * deleted. The server's default is 30 days.
+   *
+   * @generated from field: uint32 visitor_seconds = 1;
+   */
+  visitorSeconds: number;
+
+  /**
+   * Seconds an ended chat is kept after it ended, with its events and the
+   * chat request it answered (the form values); its visitor goes with it
+   * unless they were seen within this period or own other chats. The
+   * server's default keeps chats forever.
+   *
+   * @generated from field: uint32 chat_seconds = 2;
+   */
+  chatSeconds: number;
+};
+
+/**
+ * Describes the message proactivechat.v1.RetentionSettings.
+ * Use `create(RetentionSettingsSchema)` to create a new message.
+ */
+export const RetentionSettingsSchema: GenMessage<RetentionSettings> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 1);
 
 /**
  * ProactiveChatSettings are a site's proactive chat rules.
@@ -175,7 +220,7 @@ export type ProactiveChatSettings = Message<"proactivechat.v1.ProactiveChatSetti
  * Use `create(ProactiveChatSettingsSchema)` to create a new message.
  */
 export const ProactiveChatSettingsSchema: GenMessage<ProactiveChatSettings> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_site, 1);
+  messageDesc(file_proactivechat_v1_site, 2);
 
 /**
  * FormField is one field of the data-collection form.
@@ -222,7 +267,7 @@ export type FormField = Message<"proactivechat.v1.FormField"> & {
  * Use `create(FormFieldSchema)` to create a new message.
  */
 export const FormFieldSchema: GenMessage<FormField> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_site, 2);
+  messageDesc(file_proactivechat_v1_site, 3);
 
 /**
  * ProactiveChatMode is how a proactive chat begins.
