@@ -308,9 +308,13 @@ func (a *authorizer) WrapStreamingClient(next connect.StreamingClientFunc) conne
 	return next
 }
 
-// WrapStreamingHandler authenticates a stream when it opens, authorizes its
-// first request message when it arrives, and ends the stream with
-// Unauthenticated when its credential is revoked or expires.
+// WrapStreamingHandler authenticates a stream when it opens and authorizes
+// its first request message when it arrives. Until the stream ends it
+// follows its principal's rights: it ends with Unauthenticated when its
+// credential is revoked or expires, and, when the principal's rights change
+// (an agent's sites), checks the first message again by the same rule and
+// ends with PermissionDenied if it is no longer allowed, sending nothing
+// more in between.
 func (a *authorizer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		r, err := a.ruleFor(conn.Spec().Procedure)
@@ -324,17 +328,21 @@ func (a *authorizer) WrapStreamingHandler(next connect.StreamingHandlerFunc) con
 		if err != nil {
 			return toConnectError(ctx, a.log, err)
 		}
-		p, bound, release, err := a.svc.AuthenticateStream(ctx, token)
+		grant, err := a.svc.AuthenticateStream(ctx, token)
 		if err != nil {
 			return toConnectError(ctx, a.log, err)
 		}
-		defer release()
-		bound = withPrincipal(bound, p)
-		err = next(bound, &authorizedConn{StreamingHandlerConn: conn, check: func(msg any) error {
-			return toConnectError(bound, a.log, r.allow(bound, a.svc, p, msg))
-		}})
-		// A stream cut because its credential went says so, rather than
-		// looking cancelled.
+		defer grant.Release()
+		p := grant.Principal
+		bound := withPrincipal(grant.Context(), p)
+		err = next(bound, &authorizedConn{StreamingHandlerConn: conn, ctx: bound, log: a.log, grant: grant,
+			check: func(msg any) func() error {
+				// msg is kept for the stream's life: the handlers only
+				// read their request messages.
+				return func() error { return r.allow(bound, a.svc, p, msg) }
+			}})
+		// A stream cut because its credential or its rights went says so,
+		// rather than looking cancelled.
 		if cause := context.Cause(bound); ctx.Err() == nil && bound.Err() != nil && !errors.Is(cause, context.Canceled) {
 			return toConnectError(ctx, a.log, cause)
 		}
@@ -343,10 +351,14 @@ func (a *authorizer) WrapStreamingHandler(next connect.StreamingHandlerFunc) con
 }
 
 // authorizedConn checks the first request message of a stream: it names
-// who the stream is for (later ones of Converse do not).
+// who the stream is for (later ones of Converse do not). It sends only
+// while the grant allows.
 type authorizedConn struct {
 	connect.StreamingHandlerConn
-	check   func(msg any) error
+	ctx     context.Context
+	log     *slog.Logger
+	grant   *domain.StreamGrant
+	check   func(msg any) func() error
 	checked bool
 }
 
@@ -358,5 +370,12 @@ func (c *authorizedConn) Receive(msg any) error {
 		return nil
 	}
 	c.checked = true
-	return c.check(msg)
+	return toConnectError(c.ctx, c.log, c.grant.Authorize(c.check(msg)))
+}
+
+func (c *authorizedConn) Send(msg any) error {
+	if err := c.grant.Allowed(); err != nil {
+		return toConnectError(c.ctx, c.log, err)
+	}
+	return c.StreamingHandlerConn.Send(msg)
 }
