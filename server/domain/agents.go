@@ -140,9 +140,8 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 		sitesChanged := !slices.Equal(oldSites, agent.SiteIDs)
 		tx.OnCommit(func() {
 			if sitesChanged {
-				// Before the agent's topic hears of it: the streams that
-				// re-check their scope must not send another message of a
-				// site the agent left.
+				// The agent's open streams check again what they show
+				// (rights.go).
 				s.agentRightsChanged(agent.ID)
 			}
 			s.publishAgent(agent)

@@ -203,7 +203,7 @@ func (s *Service) AuthenticateStream(ctx context.Context, token string) (*Stream
 			cancel(nil)
 			continue
 		}
-		g := &StreamGrant{Principal: p, ctx: ctx, b: b, creds: s.creds}
+		g := &StreamGrant{Principal: p, b: b, creds: s.creds}
 		if !p.ExpireTime.IsZero() {
 			g.timer = s.clock.AfterFunc(p.ExpireTime.Sub(s.clock.Now()), func() {
 				cancel(Errorf(CodeUnauthenticated, "the session expired: sign in again"))

@@ -32,7 +32,6 @@ import (
 type StreamGrant struct {
 	Principal Principal
 
-	ctx   context.Context
 	b     *binding
 	creds *credentials
 	timer Timer
@@ -40,7 +39,7 @@ type StreamGrant struct {
 
 // Context is the stream's context: cancelled, with the reason as its cause,
 // when the credential goes or the stream's scope is no longer allowed.
-func (g *StreamGrant) Context() context.Context { return g.ctx }
+func (g *StreamGrant) Context() context.Context { return g.b.ctx }
 
 // Authorize runs check, which says whether the principal may have the
 // stream it asked for, and keeps it to run again after each change of the
@@ -65,8 +64,8 @@ func (g *StreamGrant) Authorize(check func() error) error {
 // principal no longer has, even before the stream has noticed.
 func (g *StreamGrant) Allowed() error {
 	select {
-	case <-g.ctx.Done():
-		return context.Cause(g.ctx)
+	case <-g.b.ctx.Done():
+		return context.Cause(g.b.ctx)
 	default:
 	}
 	if g.b.noticed.Load() != g.b.checked.Load() {
