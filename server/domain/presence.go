@@ -396,8 +396,9 @@ type PresenceUpdate struct {
 // WatchPresence streams the visitors of the agent's sites to send: first a
 // snapshot, then every change, until ctx ends or send fails. When the
 // agent's sites change the stream starts again with a snapshot of its new
-// sites, as the agent's console does: a site taken away is never shown
-// again, not even a change of it already waiting to be sent.
+// sites, as the agent's console does. Once UpdateAgent has returned,
+// nothing of a site taken away is sent but what the stream was already
+// sending: changes held in the backlog are dropped.
 func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(PresenceUpdate) error) error {
 	// Subscribed before the agent is read, so that a change of its sites
 	// committed after the read is heard.
@@ -459,8 +460,9 @@ func (s *Service) followPresence(ctx context.Context, agentSub Subscription, sit
 			}
 		case <-backlog.ready:
 			// The agent's topic is read first: UpdateAgent publishes the
-			// new sites before it returns, so a change of a site the agent
-			// no longer serves, made after that, is never sent.
+			// new sites before it returns (the in-memory Broker delivers
+			// within Publish), so a change of a site the agent no longer
+			// serves, made after that, is never sent.
 			if err := drainSitesChanged(agentSub, siteIDs); err != nil {
 				return err
 			}
