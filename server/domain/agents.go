@@ -137,7 +137,13 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 				}
 			}
 		}
+		sitesChanged := !slices.Equal(oldSites, agent.SiteIDs)
 		tx.OnCommit(func() {
+			if sitesChanged {
+				// The agent's open streams check again what they show
+				// (rights.go).
+				s.agentRightsChanged(agent.ID)
+			}
 			s.publishAgent(agent)
 			s.routeSoon(append(removed, agent.SiteIDs...)...) // more capacity, new sites, or withdrawn alerts
 		})

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -184,35 +185,31 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	return p, nil
 }
 
-// AuthenticateStream authenticates token for a stream and returns a
-// context that is cancelled, with an Unauthenticated cause, when the
-// credential is revoked or expires, so the stream does not outlive it. Call
-// release when the stream ends.
-func (s *Service) AuthenticateStream(ctx context.Context, token string) (p Principal, bound context.Context, release func(), err error) {
+// AuthenticateStream authenticates token for a stream and returns its
+// grant, whose context is cancelled, with an Unauthenticated cause, when the
+// credential is revoked or expires, so the stream does not outlive it. The
+// grant also re-checks the stream's scope whenever its principal's rights
+// change (see StreamGrant). Call Release when the stream ends.
+func (s *Service) AuthenticateStream(ctx context.Context, token string) (*StreamGrant, error) {
 	for {
-		if p, err = s.Authenticate(ctx, token); err != nil {
-			return Principal{}, nil, nil, err
+		p, err := s.Authenticate(ctx, token)
+		if err != nil {
+			return nil, err
 		}
 		ctx, cancel := context.WithCancelCause(ctx)
-		b := &binding{p: p, cancel: cancel}
+		b := &binding{p: p, ctx: ctx, cancel: cancel}
 		if !s.creds.bind(b) {
 			// A revocation ran since p was looked up: look again.
 			cancel(nil)
 			continue
 		}
-		var timer Timer
+		g := &StreamGrant{Principal: p, b: b, creds: s.creds}
 		if !p.ExpireTime.IsZero() {
-			timer = s.clock.AfterFunc(p.ExpireTime.Sub(s.clock.Now()), func() {
+			g.timer = s.clock.AfterFunc(p.ExpireTime.Sub(s.clock.Now()), func() {
 				cancel(Errorf(CodeUnauthenticated, "the session expired: sign in again"))
 			})
 		}
-		return p, ctx, func() {
-			if timer != nil {
-				timer.Stop()
-			}
-			s.creds.unbind(b)
-			cancel(nil)
-		}, nil
+		return g, nil
 	}
 }
 
@@ -530,9 +527,19 @@ type credentials struct {
 	cachePeak, byVisitorPeak int
 }
 
+// binding is one open stream, registered under its principal so that a
+// revocation or a change of rights reaches it (see rights.go).
 type binding struct {
 	p      Principal
+	ctx    context.Context // the stream's
 	cancel context.CancelCauseFunc
+
+	// noticed counts the changes of p's rights since the stream opened;
+	// checked is the count the last passing check covered. They differ
+	// while a check is due.
+	noticed, checked atomic.Uint64
+	mu               sync.Mutex   // serialises checks
+	check            func() error // the stream's scope; nil until authorized
 }
 
 func newCredentials() *credentials {

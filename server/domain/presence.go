@@ -3,6 +3,7 @@ package domain
 import (
 	"cmp"
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -393,9 +394,16 @@ type PresenceUpdate struct {
 }
 
 // WatchPresence streams the visitors of the agent's sites to send: first a
-// snapshot, then every change, until ctx ends or send fails. The agent's
-// sites are read once, when the stream starts.
+// snapshot, then every change, until ctx ends or send fails. When the
+// agent's sites change the stream starts again with a snapshot of its new
+// sites, as the agent's console does. Once UpdateAgent has returned,
+// nothing of a site taken away is sent but what the stream was already
+// sending: changes held in the backlog are dropped.
 func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(PresenceUpdate) error) error {
+	// Subscribed before the agent is read, so that a change of its sites
+	// committed after the read is heard.
+	agentSub := s.broker.Subscribe(agentTopic(agentID))
+	defer func() { agentSub.Close() }()
 	agent, err := s.GetAgent(ctx, agentID)
 	if err != nil {
 		return err
@@ -411,13 +419,19 @@ func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(P
 		}
 		err := send(PresenceUpdate{Snapshot: snapshot})
 		if err == nil {
-			err = s.followPresence(ctx, backlog, ticker, send)
+			err = s.followPresence(ctx, agentSub, agent.SiteIDs, backlog, ticker, send)
 		}
 		s.presence.unwatch(agent.SiteIDs, backlog)
 		if err != errResubscribe {
 			return err
 		}
-		// Fell too far behind: start again from a fresh snapshot.
+		// Fell too far behind, or the agent's sites changed: start again
+		// from a fresh snapshot of the agent's sites now.
+		agentSub.Close()
+		agentSub = s.broker.Subscribe(agentTopic(agentID))
+		if agent, err = s.GetAgent(ctx, agentID); err != nil {
+			return err
+		}
 	}
 }
 
@@ -427,8 +441,9 @@ func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(P
 // whenever it is ready. A console that lags behind (a reconnect storm:
 // every visitor's stream closes and opens again, thousands of changes a
 // second) is sent less, and late, but is not cut off and sent a snapshot of
-// everyone again unless its backlog outgrows maxPresenceBacklog.
-func (s *Service) followPresence(ctx context.Context, backlog *presenceBacklog, ticker *ticker, send func(PresenceUpdate) error) error {
+// everyone again unless its backlog outgrows maxPresenceBacklog. A change of
+// the agent's sites (on agentSub) returns errResubscribe.
+func (s *Service) followPresence(ctx context.Context, agentSub Subscription, siteIDs []string, backlog *presenceBacklog, ticker *ticker, send func(PresenceUpdate) error) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -439,7 +454,18 @@ func (s *Service) followPresence(ctx context.Context, backlog *presenceBacklog, 
 			if err := send(PresenceUpdate{KeepAlive: now}); err != nil {
 				return err
 			}
+		case ev, ok := <-agentSub.Events():
+			if err := sitesChanged(ev, ok, siteIDs); err != nil {
+				return err
+			}
 		case <-backlog.ready:
+			// The agent's topic is read first: UpdateAgent publishes the
+			// new sites before it returns (the in-memory Broker delivers
+			// within Publish), so a change of a site the agent no longer
+			// serves, made after that, is never sent.
+			if err := drainSitesChanged(agentSub, siteIDs); err != nil {
+				return err
+			}
 			events, err := backlog.take()
 			for _, ev := range events {
 				if err := send(PresenceUpdate{Event: ev}); err != nil {
@@ -449,6 +475,34 @@ func (s *Service) followPresence(ctx context.Context, backlog *presenceBacklog, 
 			if err != nil {
 				return err
 			}
+		}
+	}
+}
+
+// sitesChanged takes one receive from an agent's topic (ok is false when
+// the subscription was cut off) and returns errResubscribe when the agent's
+// sites are no longer siteIDs, or may no longer be.
+func sitesChanged(ev any, ok bool, siteIDs []string) error {
+	if !ok {
+		return errResubscribe
+	}
+	if c, isAgent := ev.(AgentChanged); isAgent && !slices.Equal(c.Agent.SiteIDs, siteIDs) {
+		return errResubscribe
+	}
+	return nil // an alert, or a change of the agent's status
+}
+
+// drainSitesChanged takes what is buffered on an agent's topic without
+// waiting, as sitesChanged.
+func drainSitesChanged(sub Subscription, siteIDs []string) error {
+	for {
+		select {
+		case ev, ok := <-sub.Events():
+			if err := sitesChanged(ev, ok, siteIDs); err != nil {
+				return err
+			}
+		default:
+			return nil
 		}
 	}
 }

@@ -321,9 +321,13 @@ func (a *authorizer) WrapStreamingClient(next connect.StreamingClientFunc) conne
 	return next
 }
 
-// WrapStreamingHandler authenticates a stream when it opens, authorizes its
-// first request message when it arrives, and ends the stream with
-// Unauthenticated when its credential is revoked or expires.
+// WrapStreamingHandler authenticates a stream when it opens and authorizes
+// its first request message when it arrives. Until the stream ends it
+// follows its principal's rights: it ends with Unauthenticated when its
+// credential is revoked or expires, and, when the principal's rights change
+// (an agent's sites), checks the first message again by the same rule and
+// ends with PermissionDenied if it is no longer allowed, sending nothing
+// more in between.
 func (a *authorizer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		r, err := a.ruleFor(conn.Spec().Procedure)
@@ -337,12 +341,13 @@ func (a *authorizer) WrapStreamingHandler(next connect.StreamingHandlerFunc) con
 		if err != nil {
 			return toConnectError(ctx, a.log, err)
 		}
-		p, bound, release, err := a.svc.AuthenticateStream(ctx, token)
+		grant, err := a.svc.AuthenticateStream(ctx, token)
 		if err != nil {
 			return toConnectError(ctx, a.log, err)
 		}
-		defer release()
-		bound = withPrincipal(bound, p)
+		defer grant.Release()
+		p := grant.Principal
+		bound := withPrincipal(grant.Context(), p)
 		// A capped stream counts from when its first message is allowed
 		// until the handler returns: a stream the rule refuses is never
 		// counted, and is told PermissionDenied, not ResourceExhausted.
@@ -352,19 +357,22 @@ func (a *authorizer) WrapStreamingHandler(next connect.StreamingHandlerFunc) con
 				closeStream()
 			}
 		}()
-		err = next(bound, &authorizedConn{StreamingHandlerConn: conn, check: func(msg any) error {
-			if err := r.allow(bound, a.svc, p, msg); err != nil {
-				return toConnectError(bound, a.log, err)
-			}
-			if r.stream == 0 {
-				return nil
-			}
-			var err error
-			closeStream, err = a.svc.OpenStream(p, r.stream)
-			return toConnectError(bound, a.log, err)
-		}})
-		// A stream cut because its credential went says so, rather than
-		// looking cancelled.
+		err = next(bound, &authorizedConn{StreamingHandlerConn: conn, ctx: bound, log: a.log, grant: grant,
+			check: func(msg any) func() error {
+				// msg is kept for the stream's life: the handlers only
+				// read their request messages.
+				return func() error { return r.allow(bound, a.svc, p, msg) }
+			},
+			count: func() error {
+				if r.stream == 0 {
+					return nil
+				}
+				var err error
+				closeStream, err = a.svc.OpenStream(p, r.stream)
+				return err
+			}})
+		// A stream cut because its credential or its rights went says so,
+		// rather than looking cancelled.
 		if cause := context.Cause(bound); ctx.Err() == nil && bound.Err() != nil && !errors.Is(cause, context.Canceled) {
 			return toConnectError(ctx, a.log, cause)
 		}
@@ -373,10 +381,17 @@ func (a *authorizer) WrapStreamingHandler(next connect.StreamingHandlerFunc) con
 }
 
 // authorizedConn checks the first request message of a stream: it names
-// who the stream is for (later ones of Converse do not).
+// who the stream is for (later ones of Converse do not). It sends only
+// while the grant allows.
 type authorizedConn struct {
 	connect.StreamingHandlerConn
-	check   func(msg any) error
+	ctx   context.Context
+	log   *slog.Logger
+	grant *domain.StreamGrant
+	check func(msg any) func() error
+	// count takes the stream's place under its credential's cap, once its
+	// first message is allowed.
+	count   func() error
 	checked bool
 }
 
@@ -388,5 +403,15 @@ func (c *authorizedConn) Receive(msg any) error {
 		return nil
 	}
 	c.checked = true
-	return c.check(msg)
+	if err := c.grant.Authorize(c.check(msg)); err != nil {
+		return toConnectError(c.ctx, c.log, err)
+	}
+	return toConnectError(c.ctx, c.log, c.count())
+}
+
+func (c *authorizedConn) Send(msg any) error {
+	if err := c.grant.Allowed(); err != nil {
+		return toConnectError(c.ctx, c.log, err)
+	}
+	return c.StreamingHandlerConn.Send(msg)
 }
