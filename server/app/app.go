@@ -78,6 +78,7 @@ type App struct {
 	gatewayConn *grpc.ClientConn
 	// h2c serves the plain listener's HTTP/2 connections (nil with TLS).
 	h2c      *h2cServer
+	resets   *resetLimit // the HTTP/2 connections' budget of stream resets
 	serveErr chan error
 	// InitialAPIKey is the admin API key made on the first start (when the
 	// database had none), to be shown once; "" on later starts.
@@ -94,6 +95,11 @@ func Open(cfg Config) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: cfg.Logger, Store: store, serveErr: make(chan error, 2)}
+	if cfg.Clock != nil {
+		a.resets = newResetLimit(cfg.Clock.Now)
+	} else {
+		a.resets = newResetLimit(nil)
+	}
 	hasher := password.Hasher{Params: password.Recommended}
 	if cfg.PasswordParams != nil {
 		hasher.Params = *cfg.PasswordParams
@@ -227,6 +233,7 @@ func (a *App) Start() {
 		if err != nil {
 			a.serveErr <- err
 		} else {
+			h2c.resets = a.resets
 			a.h2c = h2c
 			go h2c.serve()
 			go func() { a.serveErr <- a.server.Serve(h2c.http1Listener()) }()

@@ -1,0 +1,146 @@
+package app_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/proactivechat/proactivechat/server/app"
+)
+
+// resetFlood is what a rapid-reset client sends on one connection: the
+// preface, SETTINGS, pairs of HEADERS opening a stream (GET /) and
+// RST_STREAM cancelling it, and then a PING, which the server answers
+// only if it is still reading.
+func resetFlood(pairs int) []byte {
+	var buf, block bytes.Buffer
+	buf.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(&buf, nil)
+	fr.WriteSettings()
+	enc := hpack.NewEncoder(&block)
+	for i := range pairs {
+		id := uint32(2*i + 1)
+		block.Reset()
+		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "127.0.0.1"}, {":path", "/"}} {
+			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: true})
+		fr.WriteRSTStream(id, http2.ErrCodeCancel)
+	}
+	fr.WritePing(false, [8]byte{'s', 't', 'i', 'l', 'l'})
+	return buf.Bytes()
+}
+
+// floodOutcome sends resetFlood(pairs) on a new connection to addr and
+// reads what the server sends back until its PING answer, or until it
+// closes the connection: its GOAWAY, if any, and whether it answered.
+func floodOutcome(t *testing.T, addr string, pairs int) (goAway *http2.GoAwayFrame, pong bool) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(testTimeout)) // a safety net: the server closes or answers first
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.Write(resetFlood(pairs))
+		wrote <- err
+	}()
+	fr := http2.NewFramer(nil, c)
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isConnReset(err) {
+				if werr := <-wrote; werr != nil && goAway == nil {
+					t.Fatalf("write: %v", werr)
+				}
+				return goAway, false
+			}
+			t.Fatalf("reading the server's frames: %v", err)
+		}
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			g := *f
+			goAway = &g
+		case *http2.PingFrame:
+			if f.IsAck() {
+				if err := <-wrote; err != nil {
+					t.Fatalf("write: %v", err)
+				}
+				return goAway, true
+			}
+		}
+	}
+}
+
+func isConnReset(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "read"
+}
+
+// TestHTTP2RapidResetIsCutOff: a client that opens and at once cancels
+// streams on one connection (rapid reset, CVE-2023-44487) gets GOAWAY
+// ENHANCE_YOUR_CALM and is disconnected once it has cancelled the burst
+// the limit allows, and the server acts on none of its later frames. The
+// test server's clock stands still, so no reset is refunded meanwhile.
+// x/net alone lets one connection go on: it closes a connection only when
+// more than 4×250 of its streams wait for a handler to start, and one
+// connection's handlers of cancelled streams keep up.
+func TestHTTP2RapidResetIsCutOff(t *testing.T) {
+	srv, _ := newServer(t)
+	// Fewer than the 1,250 that x/net's own guard needs, so that only ours
+	// can cut the connection off.
+	goAway, pong := floodOutcome(t, srv.addr, app.ResetBurst+100)
+	if pong {
+		t.Fatalf("the server still answered after %d cancelled streams (GOAWAY: %v)", app.ResetBurst+100, goAway)
+	}
+	if goAway == nil || goAway.ErrCode != http2.ErrCodeEnhanceYourCalm {
+		t.Fatalf("GOAWAY = %v, want one with ENHANCE_YOUR_CALM", goAway)
+	}
+	// The last stream the server took is the one whose reset was one too
+	// many.
+	if want := uint32(2*(app.ResetBurst+1) - 1); goAway.LastStreamID != want {
+		t.Errorf("GOAWAY's last stream = %d, want %d", goAway.LastStreamID, want)
+	}
+	if got := metricValue(t, srv.url, "proactivechat_http2_reset_flood_closes_total"); got != "1" {
+		t.Errorf("proactivechat_http2_reset_flood_closes_total = %s, want 1", got)
+	}
+}
+
+// TestHTTP2CancellingWithinTheLimitIsServed: a client may cancel the whole
+// burst at once (every stream it could have open, several times over) and
+// its connection goes on.
+func TestHTTP2CancellingWithinTheLimitIsServed(t *testing.T) {
+	srv, _ := newServer(t)
+	if goAway, pong := floodOutcome(t, srv.addr, app.ResetBurst); !pong || goAway != nil {
+		t.Fatalf("after %d cancelled streams: answered %v, GOAWAY %v; want an answer and no GOAWAY", app.ResetBurst, pong, goAway)
+	}
+	if got := metricValue(t, srv.url, "proactivechat_http2_reset_flood_closes_total"); got != "0" {
+		t.Errorf("proactivechat_http2_reset_flood_closes_total = %s, want 0", got)
+	}
+}
+
+// metricValue scrapes one unlabelled series from the server's /metrics.
+func metricValue(t *testing.T, url, series string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile("(?m)^" + regexp.QuoteMeta(series) + " (\\S+)$").FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no series %s in /metrics", series)
+	}
+	return string(m[1])
+}

@@ -1,0 +1,128 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// chunkConn reads src in pieces of random sizes, as a socket may deliver it.
+type chunkConn struct {
+	net.Conn // nil: only Read is used
+	src      []byte
+	rnd      *rand.Rand
+}
+
+func (c *chunkConn) Read(p []byte) (int, error) {
+	if len(c.src) == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), len(c.src), 1+c.rnd.IntN(40))
+	copy(p, c.src[:n])
+	c.src = c.src[n:]
+	return n, nil
+}
+
+// resetFrames writes what a client sends after the preface: SETTINGS,
+// then, for each of pairs, a HEADERS frame opening a stream and an
+// RST_STREAM cancelling it, with other frames between them.
+func resetFrames(t *testing.T, firstID uint32, pairs int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	fr := http2.NewFramer(&buf, nil)
+	fr.WriteSettings()
+	for i := range pairs {
+		id := firstID + 2*uint32(i)
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: []byte{0x82, 0x86, 0x84}, EndHeaders: true})
+		fr.WriteData(id, true, make([]byte, i%50)) // payloads of every length, empty ones too
+		fr.WriteRSTStream(id, http2.ErrCodeCancel)
+		fr.WritePing(false, [8]byte{})
+	}
+	return buf.Bytes()
+}
+
+// readAll reads g until an error as the HTTP/2 server does, a frame
+// header and then its payload, and returns what it read and the error.
+func readAll(g net.Conn) (int, error) {
+	fr := http2.NewFramer(nil, g)
+	frames := 0
+	for {
+		if _, err := fr.ReadFrame(); err != nil {
+			return frames, err
+		}
+		frames++
+	}
+}
+
+// TestResetGuardCountsResetFrames: the guard finds every RST_STREAM in the
+// byte stream however the reads split it, lets the budget through and
+// stops reading at the first reset over it, before the server sees it.
+func TestResetGuardCountsResetFrames(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	limit := newResetLimit(func() time.Time { return now })
+	limit.burst = 10
+	for seed := range uint64(50) {
+		src := resetFrames(t, 1, 20)
+		c := &chunkConn{src: append([]byte(h2cPreface), src...), rnd: rand.New(rand.NewPCG(seed, 1))}
+		g := newResetGuardConn(c, limit, true)
+		io.ReadFull(g, make([]byte, len(h2cPreface))) // what ServeConn reads first over TLS
+		frames, err := readAll(g)
+		// SETTINGS, then 10 groups of 4 frames, then the 11th's HEADERS and DATA.
+		if want := 1 + 10*4 + 2; frames != want || !errors.Is(err, errResetFlood) {
+			t.Fatalf("seed %d: read %d frames, then %v; want %d, then %v", seed, frames, err, want, errResetFlood)
+		}
+		if _, err := g.Read(make([]byte, 9)); !errors.Is(err, errResetFlood) {
+			t.Fatalf("seed %d: a Read after the flood returned %v", seed, err)
+		}
+	}
+	if got := limit.closes.Load(); got != 50 {
+		t.Errorf("closes = %d, want 50", got)
+	}
+}
+
+// TestResetGuardRefills: resets are refunded at the rate, so a client
+// that cancels now and then never runs out, and one that spent its burst
+// gets rate×elapsed more.
+func TestResetGuardRefills(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	limit := newResetLimit(func() time.Time { return now })
+	pr, pw := net.Pipe()
+	defer pr.Close()
+	g := newResetGuardConn(pr, limit, false)
+	rst := func() error {
+		t.Helper()
+		var buf bytes.Buffer
+		http2.NewFramer(&buf, nil).WriteRSTStream(1, http2.ErrCodeCancel)
+		go pw.Write(buf.Bytes())
+		_, err := io.ReadFull(g, make([]byte, buf.Len()))
+		return err
+	}
+	// Ten times the burst, at the rate: never cut off.
+	for i := range 10 * resetBurst {
+		if err := rst(); err != nil {
+			t.Fatalf("reset %d at %d/s: %v", i, resetRate, err)
+		}
+		now = now.Add(time.Second / resetRate)
+	}
+	// Then the whole burst at once, and after a second resetRate more.
+	for i := range resetBurst {
+		if err := rst(); err != nil {
+			t.Fatalf("reset %d of the burst: %v", i, err)
+		}
+	}
+	now = now.Add(time.Second)
+	for i := range resetRate {
+		if err := rst(); err != nil {
+			t.Fatalf("reset %d a second after the burst: %v", i, err)
+		}
+	}
+	if err := rst(); !errors.Is(err, errResetFlood) {
+		t.Fatalf("one more reset: %v, want %v", err, errResetFlood)
+	}
+}
