@@ -225,7 +225,11 @@ func (a *App) Addr() net.Addr { return a.ln.Addr() }
 // Errors appear on Wait.
 func (a *App) Start() {
 	if a.cfg.TLSCertFile != "" || a.cfg.TLSKeyFile != "" {
-		go func() { a.serveErr <- a.server.ServeTLS(a.ln, a.cfg.TLSCertFile, a.cfg.TLSKeyFile) }()
+		if err := guardTLSHTTP2(a.server, a.resets); err != nil {
+			a.serveErr <- err
+		} else {
+			go func() { a.serveErr <- a.server.ServeTLS(a.ln, a.cfg.TLSCertFile, a.cfg.TLSKeyFile) }()
+		}
 	} else {
 		// HTTP/2 without TLS (gRPC clients, proxies) goes straight to the
 		// HTTP/2 server, HTTP/1.1 to a.server: see h2cServer.

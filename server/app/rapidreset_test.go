@@ -2,10 +2,12 @@ package app_test
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/proactivechat/proactivechat/server/app"
+	"github.com/proactivechat/proactivechat/server/fakeclock"
 )
 
 // resetFlood is what a rapid-reset client sends on one connection: the
@@ -48,6 +51,12 @@ func floodOutcome(t *testing.T, addr string, pairs int) (goAway *http2.GoAwayFra
 	if err != nil {
 		t.Fatal(err)
 	}
+	return floodOutcomeOn(t, c, pairs)
+}
+
+// floodOutcomeOn is floodOutcome on c, which it closes.
+func floodOutcomeOn(t *testing.T, c net.Conn, pairs int) (goAway *http2.GoAwayFrame, pong bool) {
+	t.Helper()
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(testTimeout)) // a safety net: the server closes or answers first
 	wrote := make(chan error, 1)
@@ -113,6 +122,39 @@ func TestHTTP2RapidResetIsCutOff(t *testing.T) {
 	}
 	if got := metricValue(t, srv.url, "proactivechat_http2_reset_flood_closes_total"); got != "1" {
 		t.Errorf("proactivechat_http2_reset_flood_closes_total = %s, want 1", got)
+	}
+}
+
+// TestHTTP2RapidResetIsCutOffOverTLS: the same over HTTPS, where HTTP/2
+// is negotiated by ALPN after the TLS handshake.
+func TestHTTP2RapidResetIsCutOffOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	a := runApp(t, app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(dir, "tls.db"), TLSCertFile: certFile, TLSKeyFile: keyFile,
+		Clock: fakeclock.New(t0)}) // standing still: no reset is refunded
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := tls.Dial("tcp", a.Addr().String(), &tls.Config{RootCAs: pool, NextProtos: []string{http2.NextProtoTLS}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := c.ConnectionState().NegotiatedProtocol; p != http2.NextProtoTLS {
+			t.Fatalf("ALPN negotiated %q, want h2", p)
+		}
+		return c
+	}
+	if goAway, pong := floodOutcomeOn(t, dial(), app.ResetBurst); !pong || goAway != nil {
+		t.Fatalf("after %d cancelled streams: answered %v, GOAWAY %v; want an answer and no GOAWAY", app.ResetBurst, pong, goAway)
+	}
+	goAway, pong := floodOutcomeOn(t, dial(), app.ResetBurst+100)
+	if pong {
+		t.Fatalf("the server still answered after %d cancelled streams (GOAWAY: %v)", app.ResetBurst+100, goAway)
+	}
+	if goAway == nil || goAway.ErrCode != http2.ErrCodeEnhanceYourCalm {
+		t.Fatalf("GOAWAY = %v, want one with ENHANCE_YOUR_CALM", goAway)
+	}
+	if want := uint32(2*(app.ResetBurst+1) - 1); goAway.LastStreamID != want {
+		t.Errorf("GOAWAY's last stream = %d, want %d", goAway.LastStreamID, want)
 	}
 }
 

@@ -1,7 +1,10 @@
 package app
 
 import (
+	"context"
+	"crypto/tls"
 	"net"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -135,3 +138,37 @@ func (g *resetGuardConn) allowReset() bool {
 	g.tat = max(g.tat, now) + l.interval
 	return g.tat-now <= time.Duration(l.burst)*l.interval
 }
+
+// guardTLSHTTP2 has srv serve HTTP/2 over TLS (ALPN "h2") behind the reset
+// guard too. net/http's own HTTP/2 server takes the *tls.Conn from the
+// handshake and reads it itself, and below TLS a wrapper sees only
+// ciphertext; so srv hands its "h2" connections to x/net's server, as the
+// plain port does, through the guard. Its other HTTP/2 connections (the
+// gateway's in memory) are x/net's too, unguarded.
+func guardTLSHTTP2(srv *http.Server, resets *resetLimit) error {
+	h2 := &http2.Server{NewWriteScheduler: http2.NewRandomWriteScheduler} // as on the plain port: see newH2CServer
+	// ConfigureServer also registers the GOAWAY of srv.Shutdown.
+	if err := http2.ConfigureServer(srv, h2); err != nil {
+		return err
+	}
+	srv.TLSNextProto[http2.NextProtoTLS] = func(hs *http.Server, c *tls.Conn, h http.Handler) {
+		// net/http passes the connection's base context this way, as
+		// ConfigureServer's own function takes it.
+		var ctx context.Context
+		if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
+			ctx = bc.BaseContext()
+		}
+		g := tlsResetGuardConn{newResetGuardConn(c, resets, true), c}
+		h2.ServeConn(g, &http2.ServeConnOpts{Context: ctx, Handler: h, BaseConfig: hs})
+	}
+	return nil
+}
+
+// tlsResetGuardConn is a guarded TLS connection that still tells the
+// HTTP/2 server its TLS state (which it checks, and gives requests).
+type tlsResetGuardConn struct {
+	*resetGuardConn
+	tc *tls.Conn
+}
+
+func (c tlsResetGuardConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
