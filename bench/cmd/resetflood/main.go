@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "the server's plain HTTP/2 address (loopback only)")
 	pid := flag.Int("pid", 0, "the server's process id, to read its CPU time (0: not measured)")
 	duration := flag.Duration("duration", 10*time.Second, "how long to flood")
-	maxPairs := flag.Int("max-pairs", 5_000_000, "at most this many HEADERS+RST_STREAM pairs in all")
+	maxPairs := flag.Int("max-pairs", 20_000_000, "at most this many HEADERS+RST_STREAM pairs in all")
 	path := flag.String("path", "/", "the request path of the HEADERS frames")
 	reconnect := flag.Bool("reconnect", false, "open a new connection as soon as the server sends GOAWAY or closes one, until -duration")
 	flag.Parse()
@@ -65,6 +66,29 @@ func main() {
 
 	fmt.Printf("flood of %s: %d HEADERS+RST_STREAM pairs on %d connection(s), %.0f pairs/s\n",
 		elapsed.Round(time.Millisecond), total, len(conns), float64(total)/elapsed.Seconds())
+	if len(conns) > 1 {
+		var goAways, closes int
+		var took []uint32
+		var after []time.Duration
+		for _, r := range conns {
+			if r.goAway != nil {
+				goAways++
+				took = append(took, (r.goAway.LastStreamID+1)/2)
+				after = append(after, r.goAwayAfter)
+			}
+			if r.closedAfter > 0 {
+				closes++
+			}
+		}
+		fmt.Printf("  GOAWAY on %d of %d connections", goAways, len(conns))
+		if goAways > 0 {
+			slices.Sort(took)
+			slices.Sort(after)
+			fmt.Printf(", after %d to %d streams (median %d) and %s to %s (median %s)", took[0], took[len(took)-1], took[len(took)/2],
+				after[0].Round(time.Microsecond), after[len(after)-1].Round(time.Microsecond), after[len(after)/2].Round(time.Microsecond))
+		}
+		fmt.Printf("; closed by the server before a GOAWAY: %d\n", closes)
+	}
 	for i, r := range conns {
 		if i == 3 && len(conns) > 4 {
 			fmt.Printf("  … %d more connections\n", len(conns)-4)
@@ -92,7 +116,8 @@ func (r result) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d pairs in %s", r.pairs, r.floodFor.Round(time.Millisecond))
 	if r.goAway != nil {
-		fmt.Fprintf(&b, "; GOAWAY %s (last stream %d) after %s and ~%d pairs", r.goAway.ErrCode, r.goAway.LastStreamID, r.goAwayAfter.Round(time.Microsecond), r.pairsByGoAway)
+		fmt.Fprintf(&b, "; GOAWAY %s after %s, the server having taken %d streams (last stream %d; %d pairs written by then)",
+			r.goAway.ErrCode, r.goAwayAfter.Round(time.Microsecond), (r.goAway.LastStreamID+1)/2, r.goAway.LastStreamID, r.pairsByGoAway)
 	} else {
 		b.WriteString("; no GOAWAY")
 	}
@@ -141,6 +166,9 @@ func flood(addr, path string, deadline time.Time, maxPairs int, waitClose bool) 
 			if g, ok := f.(*http2.GoAwayFrame); ok {
 				cp := *g
 				events <- event{goAway: &cp, at: time.Now()}
+				// Stop writing at once: the server reads no more, so a
+				// Write blocks once the socket buffers are full.
+				c.SetWriteDeadline(time.Unix(1, 0))
 			}
 		}
 	}()
@@ -169,10 +197,12 @@ flood:
 			fr.WriteRSTStream(id, http2.ErrCodeCancel)
 			id += 2
 		}
-		if _, err := c.Write(buf.Bytes()); err != nil {
-			break // the server closed the connection, or the time is up
+		_, err := c.Write(buf.Bytes())
+		if err == nil {
+			r.pairs += n
 		}
-		r.pairs += n
+		// A failed Write: the time is up, a GOAWAY came, or the server
+		// closed the connection.
 		select {
 		case ev := <-events:
 			if ev.goAway == nil {
@@ -182,6 +212,9 @@ flood:
 			r.goAway, r.goAwayAfter, r.pairsByGoAway = ev.goAway, ev.at.Sub(start), r.pairs
 			break flood
 		default:
+			if err != nil {
+				break flood
+			}
 		}
 	}
 	r.floodFor = time.Since(start)
