@@ -158,6 +158,82 @@ func TestHTTP2RapidResetIsCutOffOverTLS(t *testing.T) {
 	}
 }
 
+// TestHTTP2MadeYouResetIsCutOff: a client that makes the server reset
+// its streams, here with a WINDOW_UPDATE of 0 on each new stream, which
+// the server must answer with RST_STREAM PROTOCOL_ERROR (MadeYouReset,
+// CVE-2025-8671), is cut off as one that resets them itself. The server
+// counts its resets as it writes them, so it may read a little past the
+// budget; once it has answered a PING sent after the flood it has written
+// every reset, and it answers no later PING.
+func TestHTTP2MadeYouResetIsCutOff(t *testing.T) {
+	srv, _ := newServer(t)
+	c, err := net.Dial("tcp", srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(testTimeout))
+	pairs := app.ResetBurst + 100
+	var buf, block bytes.Buffer
+	buf.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(&buf, nil)
+	fr.AllowIllegalWrites = true // the WINDOW_UPDATE of 0
+	fr.WriteSettings()
+	enc := hpack.NewEncoder(&block)
+	for i := range pairs {
+		id := uint32(2*i + 1)
+		block.Reset()
+		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "127.0.0.1"}, {":path", "/"}} {
+			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true})
+		fr.WriteWindowUpdate(id, 0)
+	}
+	fr.WritePing(false, [8]byte{1})
+	go c.Write(buf.Bytes()) // fails once the server closes: what it answers tells
+	sendPing := func() {
+		var p bytes.Buffer
+		http2.NewFramer(&p, nil).WritePing(false, [8]byte{2})
+		c.Write(p.Bytes()) // may fail too
+	}
+
+	var goAway *http2.GoAwayFrame
+	resets := 0
+	in := http2.NewFramer(nil, c)
+	for {
+		f, err := in.ReadFrame()
+		if err != nil {
+			break // closed by the server
+		}
+		switch f := f.(type) {
+		case *http2.RSTStreamFrame:
+			if f.ErrCode != http2.ErrCodeNo {
+				resets++
+			}
+		case *http2.GoAwayFrame:
+			g := *f
+			goAway = &g
+		case *http2.PingFrame:
+			switch {
+			case !f.IsAck():
+			case f.Data[0] == 1:
+				sendPing()
+			default:
+				t.Fatalf("the server still answered after resetting %d streams (GOAWAY: %v)", resets, goAway)
+			}
+		}
+	}
+	if goAway == nil || goAway.ErrCode != http2.ErrCodeEnhanceYourCalm {
+		t.Fatalf("GOAWAY = %v after %d resets, want one with ENHANCE_YOUR_CALM", goAway, resets)
+	}
+	if resets <= app.ResetBurst {
+		t.Errorf("cut off after %d resets, within the burst of %d", resets, app.ResetBurst)
+	}
+	if got := metricValue(t, srv.url, "proactivechat_http2_reset_flood_closes_total"); got != "1" {
+		t.Errorf("proactivechat_http2_reset_flood_closes_total = %s, want 1", got)
+	}
+}
+
 // TestHTTP2CancellingWithinTheLimitIsServed: a client may cancel the whole
 // burst at once (every stream it could have open, several times over) and
 // its connection goes on.

@@ -54,28 +54,39 @@ func newResetLimit(now func() time.Time) *resetLimit {
 // overspent its budget. x/net's HTTP/2 server treats a ConnectionError
 // from reading a frame as it does one of its own: it sends GOAWAY with
 // that code, stops reading and closes the connection a second later. This
-// way the guard never writes to the connection, which x/net's writer owns.
+// way the guard never writes a frame of its own into the connection,
+// whose writes x/net's writer owns.
 var errResetFlood error = http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
 
-// resetGuardConn counts the RST_STREAM frames a client sends on an HTTP/2
-// connection by following the frame headers in the bytes Read returns,
-// after the connection preface. It holds a few words of state and no
-// buffer; a Read costs a comparison for a frame's payload and a loop over
-// 9 bytes for its header, and only an RST_STREAM asks the clock. Reads
-// must not be concurrent, as for readAheadConn.
+// resetGuardConn spends a connection's reset budget on the streams reset
+// in either direction, by following the HTTP/2 frame headers in the bytes
+// that pass through Read and Write:
+//   - every RST_STREAM the client sends (rapid reset);
+//   - every RST_STREAM the server sends with an error code, which a
+//     client can make it send at will with a frame the server must treat
+//     as a stream error, such as a WINDOW_UPDATE of 0 (MadeYouReset,
+//     CVE-2025-8671). NO_ERROR, sent after a complete response to stop
+//     the request body, is not counted: the server has done its work.
+//
+// Once the budget is overspent, Read fails with errResetFlood, which
+// makes the server send GOAWAY and close. A Write that overspends it
+// wakes a Read waiting for the client with a past read deadline.
+//
+// It holds a few words of state and no buffer; a Read or Write costs a
+// few comparisons for each frame it holds or ends, and only a reset asks
+// the clock. Reads must not be concurrent,
+// nor Writes (the HTTP/2 server has one reader and one writer at a time).
 type resetGuardConn struct {
 	net.Conn
 	limit *resetLimit
 
-	skip   int    // bytes still to pass before the next frame header: payload or preface
-	hn     int    // bytes of the current frame header seen so far (0..8)
-	length uint32 // the current header's length field, as far as seen
-	typ    byte   // the current header's type, once hn > 3
+	in, out frameScanner // the client's frames (Read), the server's (Write)
 	// tat is when the connection's resets would all have been refunded
-	// (a GCRA "theoretical arrival time"), from limit.epoch: a reset is
-	// allowed while tat stays within burst intervals of now.
-	tat     time.Duration
-	flooded bool
+	// (a GCRA "theoretical arrival time"), in nanoseconds from
+	// limit.epoch: a reset is allowed while tat stays within burst
+	// intervals of now. Read and Write both spend it.
+	tat     atomic.Int64
+	flooded atomic.Bool
 }
 
 // newResetGuardConn guards c with limit. prefaceUnread is true when the
@@ -84,59 +95,116 @@ type resetGuardConn struct {
 func newResetGuardConn(c net.Conn, limit *resetLimit, prefaceUnread bool) *resetGuardConn {
 	g := &resetGuardConn{Conn: c, limit: limit}
 	if prefaceUnread {
-		g.skip = len(h2cPreface)
+		g.in.skip = len(h2cPreface)
 	}
 	return g
 }
 
-const frameHeaderLen = 9
-
 func (g *resetGuardConn) Read(p []byte) (int, error) {
-	if g.flooded {
+	if g.flooded.Load() {
 		return 0, errResetFlood
 	}
 	n, err := g.Conn.Read(p)
-	b := p[:n]
-	for len(b) > 0 {
-		if g.skip > 0 {
-			if len(b) <= g.skip {
-				g.skip -= len(b)
-				break
-			}
-			b = b[g.skip:]
-			g.skip = 0
-		}
-		for g.hn < frameHeaderLen && len(b) > 0 {
-			switch g.hn {
-			case 0, 1, 2:
-				g.length = g.length<<8 | uint32(b[0])
-			case 3:
-				g.typ = b[0]
-			}
-			g.hn++
-			b = b[1:]
-		}
-		if g.hn < frameHeaderLen {
-			break
-		}
-		g.skip, g.hn, g.length = int(g.length), 0, 0
-		if http2.FrameType(g.typ) == http2.FrameRSTStream && !g.allowReset() {
-			// The frame is not handed over: the server has acted on
-			// exactly the budget.
-			g.flooded = true
-			g.limit.closes.Add(1)
-			return 0, errResetFlood
-		}
+	if resets := g.in.scan(p[:n], false); resets > 0 && !g.spend(resets) {
+		// The bytes are not handed over: the server has acted on
+		// exactly the budget (it reads a frame's header on its own).
+		g.trip()
+	}
+	if g.flooded.Load() { // by this Read, or by a Write meanwhile
+		return 0, errResetFlood
 	}
 	return n, err
 }
 
-// allowReset spends one reset of the budget, if there is one left.
-func (g *resetGuardConn) allowReset() bool {
+func (g *resetGuardConn) Write(p []byte) (int, error) {
+	if resets := g.out.scan(p, true); resets > 0 && !g.spend(resets) {
+		g.trip()
+	}
+	return g.Conn.Write(p)
+}
+
+// spend takes n resets from the budget and reports whether it had them.
+func (g *resetGuardConn) spend(n int) bool {
 	l := g.limit
-	now := l.now().Sub(l.epoch)
-	g.tat = max(g.tat, now) + l.interval
-	return g.tat-now <= time.Duration(l.burst)*l.interval
+	now := int64(l.now().Sub(l.epoch))
+	for {
+		old := g.tat.Load()
+		tat := max(old, now) + int64(n)*int64(l.interval)
+		if g.tat.CompareAndSwap(old, tat) {
+			return tat-now <= int64(l.burst)*int64(l.interval)
+		}
+	}
+}
+
+// trip marks the connection as flooding, once, and wakes its reader.
+func (g *resetGuardConn) trip() {
+	if g.flooded.CompareAndSwap(false, true) {
+		g.limit.closes.Add(1)
+		g.Conn.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+const frameHeaderLen = 9
+
+// frameScanner follows the frame headers of one direction of an HTTP/2
+// connection, however its bytes are split.
+type frameScanner struct {
+	skip   int    // bytes still to pass before the next frame header: a payload or the preface
+	length uint32 // the current header's length field, as far as seen
+	code   uint32 // the current RST_STREAM's error code, as far as seen
+	hn     uint8  // bytes of the current frame header seen so far (0..8)
+	typ    uint8  // the current header's type, once hn > 3
+	cn     uint8  // bytes of the current RST_STREAM's error code still to see
+}
+
+// scan follows b and returns the number of RST_STREAM frames in it: all of
+// them, or with codes only those whose error code is not NO_ERROR (counted
+// once the code has been seen).
+func (s *frameScanner) scan(b []byte, codes bool) (resets int) {
+	for len(b) > 0 {
+		switch {
+		case s.skip > 0:
+			k := min(s.skip, len(b))
+			s.skip -= k
+			b = b[k:]
+		case s.cn > 0:
+			s.code = s.code<<8 | uint32(b[0])
+			s.cn--
+			b = b[1:]
+			if s.cn == 0 && s.code != uint32(http2.ErrCodeNo) {
+				resets++
+			}
+		default:
+			if s.hn == 0 && len(b) >= frameHeaderLen { // the usual case: a whole header
+				s.length = uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2])
+				s.typ = b[3]
+				s.hn = frameHeaderLen
+				b = b[frameHeaderLen:]
+			} else {
+				switch s.hn {
+				case 0, 1, 2:
+					s.length = s.length<<8 | uint32(b[0])
+				case 3:
+					s.typ = b[0]
+				}
+				s.hn++
+				b = b[1:]
+				if s.hn < frameHeaderLen {
+					continue
+				}
+			}
+			if http2.FrameType(s.typ) == http2.FrameRSTStream {
+				switch {
+				case !codes:
+					resets++
+				case s.length == 4:
+					s.cn, s.code, s.length = 4, 0, 0
+				}
+			}
+			s.skip, s.hn, s.length = int(s.length), 0, 0
+		}
+	}
+	return resets
 }
 
 // guardTLSHTTP2 has srv serve HTTP/2 over TLS (ALPN "h2") behind the reset

