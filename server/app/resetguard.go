@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,14 +34,34 @@ const (
 )
 
 // resetLimit is the reset budget every HTTP/2 connection of a server gets,
-// and the count of connections that overspent it.
+// the debts of the clients whose connections overspent it, and the count
+// of those connections.
+//
+// A debt outlives the connection: a client cut off comes back with the
+// budget it left, empty, refilling at the rate, instead of a new burst,
+// until it is refunded in full (burst/rate, 10 s). Without this a client
+// that reconnects at once after each GOAWAY keeps the server as busy as
+// one connection did before the limit. Clients are told apart by IP
+// address (IPv6 by /64, what one host usually has), so the clients behind
+// one NAT share a debt one of them ran up: for those 10 s their new
+// connections may reset streams at the rate only.
 type resetLimit struct {
 	burst    int
 	interval time.Duration // time for one reset to be refunded: 1/rate
 	now      func() time.Time
 	epoch    time.Time // connections keep their clocks relative to this
 	closes   atomic.Uint64
+
+	mu      sync.Mutex
+	debts   map[netip.Addr]int64 // a debtor's tat (see resetGuardConn.tat) when last cut off
+	debtors atomic.Int32         // len(debts), read without the lock
 }
+
+// maxResetDebtors bounds the debts kept: a debt takes ~50 bytes, and a
+// flood from more addresses than this at once is one for a connection
+// limit to stop. When full, new debts are forgotten first by expiry and
+// then at random.
+const maxResetDebtors = 10_000
 
 // newResetLimit is the server's budget with now as its clock (time.Now
 // when nil).
@@ -47,7 +69,54 @@ func newResetLimit(now func() time.Time) *resetLimit {
 	if now == nil {
 		now = time.Now
 	}
-	return &resetLimit{burst: resetBurst, interval: time.Second / resetRate, now: now, epoch: now()}
+	return &resetLimit{burst: resetBurst, interval: time.Second / resetRate, now: now, epoch: now(), debts: map[netip.Addr]int64{}}
+}
+
+// clientOf is who a connection's peer is for the debts: its IP address,
+// or for IPv6 the address's /64; false when it has no IP address.
+func clientOf(addr net.Addr) (netip.Addr, bool) {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	ip := tcp.AddrPort().Addr().Unmap()
+	if ip.Is6() {
+		ip = netip.PrefixFrom(ip, 64).Masked().Addr()
+	}
+	return ip, ip.IsValid()
+}
+
+// debt is the tat a new connection of client starts with: 0, or what the
+// client still owes.
+func (l *resetLimit) debt(client netip.Addr) int64 {
+	if l.debtors.Load() == 0 { // nearly always: no lock
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tat, ok := l.debts[client]
+	if ok && tat <= int64(l.now().Sub(l.epoch)) {
+		delete(l.debts, client) // refunded
+		l.debtors.Store(int32(len(l.debts)))
+		return 0
+	}
+	return tat
+}
+
+// owe records that client, cut off, owes until tat.
+func (l *resetLimit) owe(client netip.Addr, tat int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.debts) >= maxResetDebtors {
+		now := int64(l.now().Sub(l.epoch))
+		for c, t := range l.debts {
+			if t <= now || len(l.debts) >= maxResetDebtors {
+				delete(l.debts, c)
+			}
+		}
+	}
+	l.debts[client] = max(l.debts[client], tat)
+	l.debtors.Store(int32(len(l.debts)))
 }
 
 // errResetFlood is what the guard's Read returns once a connection has
@@ -87,6 +156,9 @@ type resetGuardConn struct {
 	// intervals of now. Read and Write both spend it.
 	tat     atomic.Int64
 	flooded atomic.Bool
+
+	client   netip.Addr // for the debts
+	isClient bool       // client is an address
 }
 
 // newResetGuardConn guards c with limit. prefaceUnread is true when the
@@ -94,6 +166,9 @@ type resetGuardConn struct {
 // (over TLS); the plain-TCP router has already read it.
 func newResetGuardConn(c net.Conn, limit *resetLimit, prefaceUnread bool) *resetGuardConn {
 	g := &resetGuardConn{Conn: c, limit: limit}
+	if g.client, g.isClient = clientOf(c.RemoteAddr()); g.isClient {
+		g.tat.Store(limit.debt(g.client))
+	}
 	if prefaceUnread {
 		g.in.skip = len(h2cPreface)
 	}
@@ -140,6 +215,9 @@ func (g *resetGuardConn) spend(n int) bool {
 func (g *resetGuardConn) trip() {
 	if g.flooded.CompareAndSwap(false, true) {
 		g.limit.closes.Add(1)
+		if g.isClient {
+			g.limit.owe(g.client, g.tat.Load())
+		}
 		g.Conn.SetReadDeadline(time.Unix(1, 0))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ type chunkConn struct {
 }
 
 func (c *chunkConn) SetReadDeadline(time.Time) error { return nil }
+func (c *chunkConn) RemoteAddr() net.Addr            { return nil }
 
 func (c *chunkConn) Read(p []byte) (int, error) {
 	if len(c.src) == 0 {
@@ -137,6 +139,8 @@ type loopConn struct {
 	off      int
 }
 
+func (c *loopConn) RemoteAddr() net.Addr { return nil }
+
 func (c *loopConn) Read(p []byte) (int, error) {
 	n := copy(p, c.data[c.off:])
 	c.off = (c.off + n) % len(c.data)
@@ -222,5 +226,71 @@ func TestResetGuardCountsServerResets(t *testing.T) {
 	}
 	if got := limit.closes.Load(); got != 1 {
 		t.Errorf("closes = %d, want 1", got)
+	}
+}
+
+// addrConn is a pipe's reading end with a TCP peer address.
+type addrConn struct {
+	net.Conn
+	peer *net.TCPAddr
+}
+
+func (c addrConn) RemoteAddr() net.Addr { return c.peer }
+
+// TestResetGuardDebtOutlivesTheConnection: a client cut off starts its
+// next connections with the empty budget it left, not a new burst, until
+// the rate has refunded it; other clients are not concerned, and an IPv6
+// client is its /64.
+func TestResetGuardDebtOutlivesTheConnection(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	limit := newResetLimit(func() time.Time { return now })
+	limit.burst = 10
+	var rst bytes.Buffer
+	http2.NewFramer(&rst, nil).WriteRSTStream(1, http2.ErrCodeCancel)
+	// resets resets streams on a new connection from addr until it is cut
+	// off, at most n times, and returns how many it could.
+	resets := func(addr string, n int) int {
+		t.Helper()
+		pr, pw := net.Pipe()
+		defer pr.Close()
+		defer pw.Close()
+		g := newResetGuardConn(addrConn{pr, net.TCPAddrFromAddrPort(netip.MustParseAddrPort(addr))}, limit, false)
+		for i := range n {
+			go pw.Write(rst.Bytes())
+			if _, err := io.ReadFull(g, make([]byte, rst.Len())); err != nil {
+				return i
+			}
+		}
+		return n
+	}
+	if got := resets("192.0.2.1:1000", 20); got != 10 {
+		t.Fatalf("a new client reset %d streams, want the burst of 10", got)
+	}
+	if got := resets("192.0.2.1:1001", 20); got != 0 {
+		t.Fatalf("back at once, the client reset %d streams, want 0", got)
+	}
+	if got := resets("192.0.2.2:1000", 20); got != 10 {
+		t.Fatalf("another client reset %d streams, want 10", got)
+	}
+	now = now.Add(5 * time.Second / resetRate)
+	if got := resets("192.0.2.1:1002", 20); got != 3 {
+		t.Fatalf("5 intervals later the client reset %d streams, want 3 (the attempts that cut it off cost one each)", got)
+	}
+	now = now.Add(time.Duration(limit.burst+1) * time.Second / resetRate)
+	if got := resets("192.0.2.1:1003", 20); got != 10 {
+		t.Fatalf("once refunded the client reset %d streams, want 10", got)
+	}
+	if got := limit.debtors.Load(); got != 2 {
+		t.Errorf("%d debtors, want 2, one for each client cut off", got)
+	}
+
+	if got := resets("[2001:db8::1]:1000", 20); got != 10 {
+		t.Fatalf("an IPv6 client reset %d streams, want 10", got)
+	}
+	if got := resets("[2001:db8::2]:1000", 20); got != 0 {
+		t.Fatalf("another address of its /64 reset %d streams, want 0", got)
+	}
+	if got := resets("[2001:db8:0:1::1]:1000", 20); got != 10 {
+		t.Fatalf("another /64 reset %d streams, want 10", got)
 	}
 }
