@@ -25,9 +25,12 @@ import (
 // (CVE-2023-44487) sends HEADERS and RST_STREAM pairs as fast as the
 // network goes: each pair costs the server a stream, a request and a
 // handler goroutine, and the client nothing, since the reset stream never
-// counts against its concurrency limit. Over the budget the connection is
-// closed with GOAWAY ENHANCE_YOUR_CALM, within the first 1,001 resets.
-// Costs: bench/README.md, "HTTP/2 rapid reset".
+// counts against its concurrency limit. x/net closes a connection only
+// when more than 4×250 of its streams wait for a handler to start, which
+// a flood paced so that the handlers keep up never makes happen. Over the
+// budget the connection is closed with GOAWAY ENHANCE_YOUR_CALM: the
+// server never sees the client's reset that overspends it. Costs:
+// bench/README.md, "HTTP/2 rapid reset".
 const (
 	resetBurst = 1000
 	resetRate  = 100 // per second
@@ -124,7 +127,10 @@ func (l *resetLimit) owe(client netip.Addr, tat int64) {
 // from reading a frame as it does one of its own: it sends GOAWAY with
 // that code, stops reading and closes the connection a second later. This
 // way the guard never writes a frame of its own into the connection,
-// whose writes x/net's writer owns.
+// whose writes x/net's writer owns. (From Go 1.27 x/net's server wraps
+// net/http's, whose ConnectionError is a type of its own: if it stops
+// recognising this one, it closes the connection without GOAWAY, and
+// TestHTTP2RapidResetIsCutOff says so.)
 var errResetFlood error = http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
 
 // resetGuardConn spends a connection's reset budget on the streams reset
@@ -141,10 +147,10 @@ var errResetFlood error = http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
 // makes the server send GOAWAY and close. A Write that overspends it
 // wakes a Read waiting for the client with a past read deadline.
 //
-// It holds a few words of state and no buffer; a Read or Write costs a
-// few comparisons for each frame it holds or ends, and only a reset asks
-// the clock. Reads must not be concurrent,
-// nor Writes (the HTTP/2 server has one reader and one writer at a time).
+// It holds about 120 bytes and no buffer; a Read or Write costs a few
+// comparisons for each frame it holds or ends, and only a reset asks the
+// clock. Reads must not be concurrent, nor Writes (the HTTP/2 server has
+// one reader and one writer at a time).
 type resetGuardConn struct {
 	net.Conn
 	limit *resetLimit
