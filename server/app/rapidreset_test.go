@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/server/app"
 	"github.com/proactivechat/proactivechat/server/fakeclock"
 )
@@ -267,4 +269,29 @@ func metricValue(t *testing.T, url, series string) string {
 		t.Fatalf("no series %s in /metrics", series)
 	}
 	return string(m[1])
+}
+
+// TestHTTP2ClientsCancellingStreamsAreServed: real clients that cancel
+// their streams now and then, here a widget whose visitor moves from page
+// to page (each page view opens a stream and ends the previous one), keep
+// their connection and are not counted as floods.
+func TestHTTP2ClientsCancellingStreamsAreServed(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, p protocol) {
+		srv, _ := newServer(t)
+		ctx := testContext(t)
+		c := p.newClient(t, srv)
+		site := createSite(t, ctx, c, "Shop", enabledWithoutInvite())
+		visitor, s := visitorOnline(t, ctx, c, site.GetId(), "https://shop.example/")
+		for i := range 30 {
+			s.Close() // the client cancels the stream: RST_STREAM
+			s = openVisitorStream(t, ctx, c, &pb.WatchVisitorRequest{VisitorId: visitor.GetId(), PageUrl: fmt.Sprintf("https://shop.example/%d", i)})
+			recvNext(t, s)
+		}
+		if _, err := c.GetSite(ctx, &pb.GetSiteRequest{SiteId: site.GetId()}); err != nil {
+			t.Fatalf("GetSite after 30 cancelled streams: %v", err)
+		}
+		if got := metricValue(t, srv.url, "proactivechat_http2_reset_flood_closes_total"); got != "0" {
+			t.Errorf("proactivechat_http2_reset_flood_closes_total = %s, want 0", got)
+		}
+	})
 }
