@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -163,6 +164,62 @@ func TestHTTP2RapidResetIsCutOffOverTLS(t *testing.T) {
 	}
 	if want := uint32(2*(app.ResetBurst+1) - 1); goAway.LastStreamID != want {
 		t.Errorf("GOAWAY's last stream = %d, want %d", goAway.LastStreamID, want)
+	}
+}
+
+// TestHTTP2OverTLSShutsDownGracefully: over TLS, HTTP/2 connections are
+// x/net's, and a shutdown still tells them to go (GOAWAY NO_ERROR) and
+// waits for them, as net/http's own HTTP/2 server did.
+func TestHTTP2OverTLSShutsDownGracefully(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	a, err := app.Open(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(dir, "tls.db"), TLSCertFile: certFile, TLSKeyFile: keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	c, err := tls.Dial("tcp", a.Addr().String(), &tls.Config{RootCAs: pool, NextProtos: []string{http2.NextProtoTLS}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(testTimeout))
+	var hello bytes.Buffer
+	hello.WriteString(http2.ClientPreface)
+	http2.NewFramer(&hello, nil).WriteSettings()
+	if _, err := c.Write(hello.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(nil, c)
+	if f, err := fr.ReadFrame(); err != nil {
+		t.Fatalf("the server's SETTINGS: %v", err)
+	} else if _, ok := f.(*http2.SettingsFrame); !ok {
+		t.Fatalf("first frame %v, want SETTINGS", f)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		done <- a.Shutdown(ctx)
+	}()
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("connection ended without GOAWAY: %v", err)
+		}
+		if g, ok := f.(*http2.GoAwayFrame); ok {
+			if g.ErrCode != http2.ErrCodeNo {
+				t.Fatalf("GOAWAY %v, want NO_ERROR", g.ErrCode)
+			}
+			break
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
 	}
 }
 
