@@ -72,9 +72,7 @@ func floodOutcomeOn(t *testing.T, c net.Conn, pairs int) (goAway *http2.GoAwayFr
 		f, err := fr.ReadFrame()
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isConnReset(err) {
-				if werr := <-wrote; werr != nil && goAway == nil {
-					t.Fatalf("write: %v", werr)
-				}
+				<-wrote // its error too is the server closing the connection
 				return goAway, false
 			}
 			t.Fatalf("reading the server's frames: %v", err)
@@ -103,7 +101,7 @@ func isConnReset(err error) bool {
 // streams on one connection (rapid reset, CVE-2023-44487) gets GOAWAY
 // ENHANCE_YOUR_CALM and is disconnected once it has cancelled the burst
 // the limit allows, and the server acts on none of its later frames; back
-// on a new connection, it has no budget left. The test server's clock
+// on a new connection, it has no budget left and is closed at once. The test server's clock
 // stands still, so no reset is refunded meanwhile.
 // x/net alone lets one connection go on: it closes a connection only when
 // more than 4×250 of its streams wait for a handler to start, and one
@@ -125,9 +123,9 @@ func TestHTTP2RapidResetIsCutOff(t *testing.T) {
 		t.Errorf("GOAWAY's last stream = %d, want %d", goAway.LastStreamID, want)
 	}
 	// Back at once on a new connection, it has no budget left: its first
-	// reset cuts it off.
-	if goAway, pong := floodOutcome(t, srv.addr, 1); pong || goAway == nil || goAway.ErrCode != http2.ErrCodeEnhanceYourCalm {
-		t.Errorf("a new connection's first reset after the flood: answered %v, GOAWAY %v; want GOAWAY ENHANCE_YOUR_CALM", pong, goAway)
+	// reset cuts it off, this time without GOAWAY.
+	if goAway, pong := floodOutcome(t, srv.addr, 1); pong || goAway != nil {
+		t.Errorf("a new connection's first reset after the flood: answered %v, GOAWAY %v; want the connection closed", pong, goAway)
 	}
 	if got := metricValue(t, srv.url, "proactivechat_http2_reset_flood_closes_total"); got != "2" {
 		t.Errorf("proactivechat_http2_reset_flood_closes_total = %s, want 2", got)

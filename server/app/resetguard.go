@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -133,6 +134,14 @@ func (l *resetLimit) owe(client netip.Addr, tat int64) {
 // TestHTTP2RapidResetIsCutOff says so.)
 var errResetFlood error = http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
 
+// errResetFloodAgain is what Read returns instead when the client was
+// already in debt when it opened the connection: a flood that reconnects
+// at once after each GOAWAY. The HTTP/2 server closes the connection at
+// once on any other read error, without GOAWAY, without keeping it for a
+// second and without logging it (x/net logs each ConnectionError: a line
+// per reconnection, 1.4 MB in 10 s of such a flood).
+var errResetFloodAgain = errors.New("http2: stream resets over budget again")
+
 // resetGuardConn spends a connection's reset budget on the streams reset
 // in either direction, by following the HTTP/2 frame headers in the bytes
 // that pass through Read and Write:
@@ -144,7 +153,7 @@ var errResetFlood error = http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
 //     the request body, is not counted: the server has done its work.
 //
 // Once the budget is overspent, Read fails with errResetFlood, which
-// makes the server send GOAWAY and close. A Write that overspends it
+// makes the server send GOAWAY and close (errResetFloodAgain: close). A Write that overspends it
 // wakes a Read waiting for the client with a past read deadline.
 //
 // It holds about 120 bytes and no buffer; a Read or Write costs a few
@@ -165,6 +174,7 @@ type resetGuardConn struct {
 
 	client   netip.Addr // for the debts
 	isClient bool       // client is an address
+	indebted bool       // the client was in debt when the connection opened
 }
 
 // newResetGuardConn guards c with limit. prefaceUnread is true when the
@@ -173,7 +183,9 @@ type resetGuardConn struct {
 func newResetGuardConn(c net.Conn, limit *resetLimit, prefaceUnread bool) *resetGuardConn {
 	g := &resetGuardConn{Conn: c, limit: limit}
 	if g.client, g.isClient = clientOf(c.RemoteAddr()); g.isClient {
-		g.tat.Store(limit.debt(g.client))
+		debt := limit.debt(g.client)
+		g.tat.Store(debt)
+		g.indebted = debt != 0
 	}
 	if prefaceUnread {
 		g.in.skip = len(h2cPreface)
@@ -183,7 +195,7 @@ func newResetGuardConn(c net.Conn, limit *resetLimit, prefaceUnread bool) *reset
 
 func (g *resetGuardConn) Read(p []byte) (int, error) {
 	if g.flooded.Load() {
-		return 0, errResetFlood
+		return 0, g.floodErr()
 	}
 	n, err := g.Conn.Read(p)
 	if resets := g.in.scan(p[:n], false); resets > 0 && !g.spend(resets) {
@@ -192,9 +204,16 @@ func (g *resetGuardConn) Read(p []byte) (int, error) {
 		g.trip()
 	}
 	if g.flooded.Load() { // by this Read, or by a Write meanwhile
-		return 0, errResetFlood
+		return 0, g.floodErr()
 	}
 	return n, err
+}
+
+func (g *resetGuardConn) floodErr() error {
+	if g.indebted {
+		return errResetFloodAgain
+	}
+	return errResetFlood
 }
 
 func (g *resetGuardConn) Write(p []byte) (int, error) {

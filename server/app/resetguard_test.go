@@ -248,7 +248,9 @@ func TestResetGuardDebtOutlivesTheConnection(t *testing.T) {
 	var rst bytes.Buffer
 	http2.NewFramer(&rst, nil).WriteRSTStream(1, http2.ErrCodeCancel)
 	// resets resets streams on a new connection from addr until it is cut
-	// off, at most n times, and returns how many it could.
+	// off, at most n times, and returns how many it could: the first
+	// connection of a client cut off with GOAWAY (errResetFlood), the
+	// following ones of a client in debt closed at once.
 	resets := func(addr string, n int) int {
 		t.Helper()
 		pr, pw := net.Pipe()
@@ -258,6 +260,9 @@ func TestResetGuardDebtOutlivesTheConnection(t *testing.T) {
 		for i := range n {
 			go pw.Write(rst.Bytes())
 			if _, err := io.ReadFull(g, make([]byte, rst.Len())); err != nil {
+				if want := map[bool]error{false: errResetFlood, true: errResetFloodAgain}[g.indebted]; err != want {
+					t.Fatalf("%s, in debt %v: cut off with %v, want %v", addr, g.indebted, err, want)
+				}
 				return i
 			}
 		}
@@ -266,7 +271,7 @@ func TestResetGuardDebtOutlivesTheConnection(t *testing.T) {
 	if got := resets("192.0.2.1:1000", 20); got != 10 {
 		t.Fatalf("a new client reset %d streams, want the burst of 10", got)
 	}
-	if got := resets("192.0.2.1:1001", 20); got != 0 {
+	if got := resets("192.0.2.1:1001", 20); got != 0 { // closed at once
 		t.Fatalf("back at once, the client reset %d streams, want 0", got)
 	}
 	if got := resets("192.0.2.2:1000", 20); got != 10 {
