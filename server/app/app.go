@@ -94,12 +94,7 @@ func Open(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: cfg.Logger, Store: store, serveErr: make(chan error, 2)}
-	if cfg.Clock != nil {
-		a.resets = newResetLimit(cfg.Clock.Now)
-	} else {
-		a.resets = newResetLimit(nil)
-	}
+	a := &App{cfg: cfg, log: cfg.Logger, Store: store, serveErr: make(chan error, 2), resets: resetLimitOn(cfg.Clock)}
 	hasher := password.Hasher{Params: password.Recommended}
 	if cfg.PasswordParams != nil {
 		hasher.Params = *cfg.PasswordParams

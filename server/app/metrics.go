@@ -57,7 +57,7 @@ func (a *App) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	m.Family("proactivechat_mass_disconnects_total", "counter", "Mass disconnects of widget streams since start (many closed within a second; their visitors get the longer grace).",
 		metrics.Sample{Value: float64(st.MassDisconnects)})
 	m.Family("proactivechat_messages_total", "counter", "Chat messages stored since start.", metrics.Sample{Value: float64(st.MessagesSent)})
-	m.Family("proactivechat_http2_reset_flood_closes_total", "counter", "HTTP/2 connections closed (GOAWAY ENHANCE_YOUR_CALM) for resetting streams faster than the limit.",
+	m.Family("proactivechat_http2_reset_flood_closes_total", "counter", "HTTP/2 connections closed for resetting streams, or making the server reset them, faster than the limit.",
 		metrics.Sample{Value: float64(a.resets.closes.Load())})
 	m.Histogram("proactivechat_message_latency_seconds", "SendMessage time from call to durable and published.", st.MessageLatency)
 	m.Histogram("proactivechat_bolt_commit_seconds", "bbolt write transaction commit time, fsync included.", a.Store.CommitSeconds())

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/proactivechat/proactivechat/server/domain"
 )
 
 // The reset budget of one HTTP/2 connection: a burst of resetBurst stream
@@ -74,6 +76,14 @@ func newResetLimit(now func() time.Time) *resetLimit {
 		now = time.Now
 	}
 	return &resetLimit{burst: resetBurst, interval: time.Second / resetRate, now: now, epoch: now(), debts: map[netip.Addr]int64{}}
+}
+
+// resetLimitOn is newResetLimit on clock's time (the real time when nil).
+func resetLimitOn(clock domain.Clock) *resetLimit {
+	if clock == nil {
+		return newResetLimit(nil)
+	}
+	return newResetLimit(clock.Now)
 }
 
 // clientOf is who a connection's peer is for the debts: its IP address,
