@@ -65,8 +65,8 @@ type resetLimit struct {
 
 // maxResetDebtors bounds the debts kept: a debt takes ~50 bytes, and a
 // flood from more addresses than this at once is one for a connection
-// limit to stop. When full, new debts are forgotten first by expiry and
-// then at random.
+// limit to stop. When the table is full, debts are dropped, the refunded
+// ones first, then at random.
 const maxResetDebtors = 10_000
 
 // newResetLimit is the server's budget with now as its clock (time.Now
