@@ -66,7 +66,7 @@ type resetLimit struct {
 // maxResetDebtors bounds the debts kept: a debt takes ~50 bytes, and a
 // flood from more addresses than this at once is one for a connection
 // limit to stop. When the table is full, debts are dropped, the refunded
-// ones first, then at random.
+// ones, then others at random.
 const maxResetDebtors = 10_000
 
 // newResetLimit is the server's budget with now as its clock (time.Now
@@ -122,11 +122,19 @@ func (l *resetLimit) owe(client netip.Addr, tat int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.debts) >= maxResetDebtors {
+		// Down to 7/8 full, so that the next sweep is maxResetDebtors/8
+		// debts away: a sweep costs one pass over the table.
 		now := int64(l.now().Sub(l.epoch))
 		for c, t := range l.debts {
-			if t <= now || len(l.debts) >= maxResetDebtors {
+			if t <= now {
 				delete(l.debts, c)
 			}
+		}
+		for c := range l.debts {
+			if len(l.debts) <= maxResetDebtors*7/8 {
+				break
+			}
+			delete(l.debts, c)
 		}
 	}
 	l.debts[client] = max(l.debts[client], tat)

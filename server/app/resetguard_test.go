@@ -299,3 +299,28 @@ func TestResetGuardDebtOutlivesTheConnection(t *testing.T) {
 		t.Fatalf("another /64 reset %d streams, want 10", got)
 	}
 }
+
+// TestResetDebtsAreBounded: the table of debts does not grow past
+// maxResetDebtors, and makes room by dropping the refunded ones first.
+func TestResetDebtsAreBounded(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	limit := newResetLimit(func() time.Time { return now })
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) }
+	for i := range maxResetDebtors {
+		limit.owe(addr(i), int64(time.Second)+int64(i%2)*int64(time.Hour)) // the even ones refunded within a second
+	}
+	now = now.Add(2 * time.Second)
+	limit.owe(addr(maxResetDebtors), int64(time.Hour))
+	if got := len(limit.debts); got != maxResetDebtors/2+1 {
+		t.Errorf("%d debts after making room, want %d: the refunded ones dropped", got, maxResetDebtors/2+1)
+	}
+	for i := range 2 * maxResetDebtors {
+		limit.owe(addr(maxResetDebtors+1+i), int64(time.Hour))
+	}
+	if got := len(limit.debts); got > maxResetDebtors {
+		t.Errorf("%d debts, want at most %d", got, maxResetDebtors)
+	}
+	if got := limit.debt(addr(maxResetDebtors + 2*maxResetDebtors)); got != int64(time.Hour) {
+		t.Errorf("the last debt recorded = %d, want %d", got, int64(time.Hour))
+	}
+}
