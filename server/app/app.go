@@ -81,6 +81,7 @@ type App struct {
 	gatewayConn *grpc.ClientConn
 	// h2c serves the plain listener's HTTP/2 connections (nil with TLS).
 	h2c      *h2cServer
+	resets   *resetLimit // the HTTP/2 connections' budget of stream resets
 	serveErr chan error
 	// InitialAPIKey is the admin API key made on the first start (when the
 	// database had none), to be shown once; "" on later starts.
@@ -96,7 +97,7 @@ func Open(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: cfg.Logger, Store: store, serveErr: make(chan error, 2)}
+	a := &App{cfg: cfg, log: cfg.Logger, Store: store, serveErr: make(chan error, 2), resets: resetLimitOn(cfg.Clock)}
 	hasher := password.Hasher{Params: password.Recommended}
 	if cfg.PasswordParams != nil {
 		hasher.Params = *cfg.PasswordParams
@@ -223,7 +224,11 @@ func (a *App) Addr() net.Addr { return a.ln.Addr() }
 // Errors appear on Wait.
 func (a *App) Start() {
 	if a.cfg.TLSCertFile != "" || a.cfg.TLSKeyFile != "" {
-		go func() { a.serveErr <- a.server.ServeTLS(a.ln, a.cfg.TLSCertFile, a.cfg.TLSKeyFile) }()
+		if err := guardTLSHTTP2(a.server, a.resets); err != nil {
+			a.serveErr <- err
+		} else {
+			go func() { a.serveErr <- a.server.ServeTLS(a.ln, a.cfg.TLSCertFile, a.cfg.TLSKeyFile) }()
+		}
 	} else {
 		// HTTP/2 without TLS (gRPC clients, proxies) goes straight to the
 		// HTTP/2 server, HTTP/1.1 to a.server: see h2cServer.
@@ -231,6 +236,7 @@ func (a *App) Start() {
 		if err != nil {
 			a.serveErr <- err
 		} else {
+			h2c.resets = a.resets
 			a.h2c = h2c
 			go h2c.serve()
 			go func() { a.serveErr <- a.server.Serve(h2c.http1Listener()) }()

@@ -30,6 +30,7 @@ type h2cServer struct {
 	h2      *http2.Server
 	opts    http2.ServeConnOpts
 	timeout time.Duration // to read the preface
+	resets  *resetLimit   // every connection's budget of stream resets
 	// hooks exists for http2.ConfigureServer to register the graceful
 	// shutdown of h2's connections on: hooks.Shutdown starts it.
 	hooks *http.Server
@@ -65,6 +66,7 @@ func newH2CServer(ln net.Listener, h1 *http.Server, handler http.Handler) (*h2cS
 			NewWriteScheduler: http2.NewRandomWriteScheduler,
 		},
 		timeout: h1.ReadHeaderTimeout,
+		resets:  newResetLimit(nil),
 		hooks:   &http.Server{},
 		http1:   make(chan net.Conn),
 		done:    make(chan struct{}),
@@ -162,7 +164,7 @@ func (s *h2cServer) serveHTTP2(c net.Conn) {
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
-	s.h2.ServeConn(newWriteBehindConn(newReadAheadConn(c)), &s.opts)
+	s.h2.ServeConn(newWriteBehindConn(newResetGuardConn(newReadAheadConn(c), s.resets, false)), &s.opts)
 }
 
 // close stops accepting; connections being served go on.

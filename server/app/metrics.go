@@ -74,6 +74,8 @@ func (a *App) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		metrics.Sample{Labels: []string{"kind", "visitor"}, Value: float64(st.RetentionDeletedVisitors)},
 		metrics.Sample{Labels: []string{"kind", "chat"}, Value: float64(st.RetentionDeletedChats)})
 	m.Family("proactivechat_messages_total", "counter", "Chat messages stored since start.", metrics.Sample{Value: float64(st.MessagesSent)})
+	m.Family("proactivechat_http2_reset_flood_closes_total", "counter", "HTTP/2 connections closed for resetting streams, or making the server reset them, faster than the limit.",
+		metrics.Sample{Value: float64(a.resets.closes.Load())})
 	m.Histogram("proactivechat_message_latency_seconds", "SendMessage time from call to durable and published.", st.MessageLatency)
 	m.Histogram("proactivechat_bolt_commit_seconds", "bbolt write transaction commit time, fsync included.", a.Store.CommitSeconds())
 	m.Histogram("proactivechat_bolt_batch_size", "Updates sharing one bbolt commit.", a.Store.BatchSize())
