@@ -164,7 +164,11 @@ type AgentUpdate struct {
 // last stream has been closed for the agent grace period, the agent goes
 // offline and its alerts move on to other agents. Its chats stay: a console
 // reload or a short network loss must not end them, and a chat nobody
-// writes in ends by the inactivity timeout.
+// writes in ends by the inactivity timeout. When the agent's sites change
+// the stream starts again with a snapshot of its new sites. Once
+// UpdateAgent has returned, nothing of a site taken away is sent but what
+// the stream was already sending, and the withdrawals of the alerts it had
+// sent: what its topics still held of the old sites is dropped.
 func (s *Service) WatchAgent(ctx context.Context, agentID string, send func(AgentUpdate) error) error {
 	agent, err := s.GetAgent(ctx, agentID)
 	if err != nil {
@@ -182,9 +186,13 @@ func (s *Service) WatchAgent(ctx context.Context, agentID string, send func(Agen
 	ticker := newTicker(s.clock, s.keepAlive)
 	defer ticker.stop()
 	for {
-		subs := []Subscription{s.broker.Subscribe(agentTopic(agentID))}
+		// The agent's topic is read by the stream's loop itself, so that
+		// it can look there before it sends anything of a site (agentFeed);
+		// the queues' events come through one goroutine each.
+		feed := s.followAgentTopic(agentID, agent.SiteIDs, true)
+		var queues []Subscription
 		for _, site := range agent.SiteIDs {
-			subs = append(subs, s.broker.SubscribeBuffer(queueTopic(site), queueBuffer))
+			queues = append(queues, s.broker.SubscribeBuffer(queueTopic(site), queueBuffer))
 		}
 		snapAgent, err := s.sendAgentSnapshot(ctx, agentID, send)
 		if err == nil && !slices.Equal(snapAgent.SiteIDs, agent.SiteIDs) {
@@ -194,10 +202,11 @@ func (s *Service) WatchAgent(ctx context.Context, agentID string, send func(Agen
 		}
 		if err == nil {
 			queue := newQueueBatcher(s.clock, s.queueEvery)
-			err = s.followAgent(ctx, append(subs, queue), agent.SiteIDs, ticker, queue, send)
+			err = s.followAgent(ctx, feed, append(queues, queue), ticker, queue, send)
 			queue.Close()
 		}
-		for _, sub := range subs {
+		feed.close()
+		for _, sub := range queues {
 			sub.Close()
 		}
 		if err != errResubscribe {
@@ -242,38 +251,108 @@ func (s *Service) alertFor(req ChatRequest, reason string) Alert {
 	return Alert{Request: req, Reason: reason, Visitor: p}
 }
 
-func (s *Service) followAgent(ctx context.Context, subs []Subscription, siteIDs []string, ticker *ticker, queue *queueBatcher, send func(AgentUpdate) error) error {
-	return s.followMerged(ctx, subs, ticker, func(ev any, keepAlive time.Time) error {
-		var u AgentUpdate
-		switch ev := ev.(type) {
-		case AlertEvent:
-			a := s.alertFor(ev.Request, ev.Reason)
-			u.Alert = &a
-		case AlertWithdrawn:
-			u.AlertWithdrawn = &ev
-		case QueueEvent:
-			return queue.add(ev.Request, send)
-		case queueDue:
-			return queue.flush(send)
-		case AgentChanged:
-			u.AgentChanged = &ev.Agent
-			if !slices.Equal(ev.Agent.SiteIDs, siteIDs) {
-				// The agent's sites changed: start again, following the
-				// queues of the new ones, or the console would get alerts
-				// of a site whose queue it never sees.
-				if err := send(u); err != nil {
+// followAgent passes on the events of the agent's topic (feed) and of its
+// sites' queues (merged from queues, of which queue is the batcher) until
+// ctx or the Service ends, send fails, or the stream must start again
+// (errResubscribe): a subscription was cut off, or the agent's sites
+// changed. Nothing of a site is sent before the agent's topic has been
+// looked at (agentFeed): a change of the agent's sites there wins, and the
+// stream then sends nothing more of the old sites but the withdrawals of
+// the alerts it had sent, and the change itself.
+func (s *Service) followAgent(ctx context.Context, feed *agentFeed, queues []Subscription, ticker *ticker, queue *queueBatcher, send func(AgentUpdate) error) error {
+	merged, stop := mergeSubscriptions(queues)
+	defer stop()
+	for {
+		// The agent's events read ahead come first, in their order.
+		for ev, ok := feed.next(); ok; ev, ok = feed.next() {
+			if err := s.agentEvent(feed, ev, send); err != nil {
+				return err
+			}
+		}
+		if feed.changed {
+			// The agent's sites changed: start again, following the
+			// queues of the new ones, or the console would get alerts
+			// of a site whose queue it never sees.
+			if feed.change != nil {
+				if err := send(AgentUpdate{AgentChanged: &feed.change.Agent}); err != nil {
 					return err
 				}
-				return errResubscribe
 			}
-		default:
-			if keepAlive.IsZero() {
-				return nil
-			}
-			u.KeepAlive = keepAlive
+			return errResubscribe
 		}
-		return send(u)
-	})
+		var err error
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.Done():
+			return errShuttingDown
+		case now := <-ticker.c:
+			err = send(AgentUpdate{KeepAlive: now})
+		case ev, ok := <-feed.sub.Events():
+			feed.take(ev, ok) // handled at the top of the loop
+		case ev := <-merged:
+			if e, isErr := ev.(error); isErr {
+				return e
+			}
+			if feed.changedAhead() {
+				continue // of a site the agent may no longer serve: dropped
+			}
+			switch ev := ev.(type) {
+			case QueueEvent:
+				err = queue.add(ev.Request, send)
+			case queueDue:
+				err = queue.flush(send)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// agentEvent sends one event of the agent's topic that did not change the
+// agent's sites, unless a change of them is ahead: then only a withdrawn
+// alert goes (it takes back what the console was shown), and the rest is
+// dropped for the snapshot to come.
+func (s *Service) agentEvent(feed *agentFeed, ev any, send func(AgentUpdate) error) error {
+	if w, ok := ev.(AlertWithdrawn); ok {
+		return send(AgentUpdate{AlertWithdrawn: &w})
+	}
+	if feed.changedAhead() {
+		return nil
+	}
+	switch ev := ev.(type) {
+	case AlertEvent:
+		a := s.alertFor(ev.Request, ev.Reason)
+		return send(AgentUpdate{Alert: &a})
+	case AgentChanged:
+		return send(AgentUpdate{AgentChanged: &ev.Agent})
+	}
+	return nil
+}
+
+// mergeSubscriptions passes the events of subs to one channel, each through
+// a goroutine of its own; a subscription cut off for falling behind passes
+// errResubscribe. stop ends the goroutines.
+func mergeSubscriptions(subs []Subscription) (merged <-chan any, stop func()) {
+	ch := make(chan any)
+	done := make(chan struct{})
+	for _, sub := range subs {
+		go func() {
+			for ev := range sub.Events() {
+				select {
+				case ch <- ev:
+				case <-done:
+					return
+				}
+			}
+			select {
+			case ch <- errResubscribe:
+			case <-done:
+			}
+		}()
+	}
+	return ch, func() { close(done) }
 }
 
 // agentGone is the agent grace timer: the agent's console has been gone

@@ -63,3 +63,7 @@ func PendingAfter(closed []time.Time, t time.Time) []time.Time {
 	}
 	return out
 }
+
+// WaitRouting waits until the routing passes started so far are over. No
+// pass may start meanwhile.
+func (s *Service) WaitRouting() { s.router.wait() }

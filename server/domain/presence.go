@@ -3,7 +3,6 @@ package domain
 import (
 	"cmp"
 	"context"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -402,8 +401,8 @@ type PresenceUpdate struct {
 func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(PresenceUpdate) error) error {
 	// Subscribed before the agent is read, so that a change of its sites
 	// committed after the read is heard.
-	agentSub := s.broker.Subscribe(agentTopic(agentID))
-	defer func() { agentSub.Close() }()
+	feed := s.followAgentTopic(agentID, nil, false)
+	defer func() { feed.close() }()
 	agent, err := s.GetAgent(ctx, agentID)
 	if err != nil {
 		return err
@@ -412,6 +411,7 @@ func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(P
 	ticker := newTicker(s.clock, s.keepAlive)
 	defer ticker.stop()
 	for {
+		feed.siteIDs = agent.SiteIDs
 		backlog := newPresenceBacklog()
 		snapshot := s.presence.snapshot(agent.SiteIDs, backlog)
 		if snapshot == nil {
@@ -419,7 +419,7 @@ func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(P
 		}
 		err := send(PresenceUpdate{Snapshot: snapshot})
 		if err == nil {
-			err = s.followPresence(ctx, agentSub, agent.SiteIDs, backlog, ticker, send)
+			err = s.followPresence(ctx, feed, backlog, ticker, send)
 		}
 		s.presence.unwatch(agent.SiteIDs, backlog)
 		if err != errResubscribe {
@@ -427,8 +427,8 @@ func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(P
 		}
 		// Fell too far behind, or the agent's sites changed: start again
 		// from a fresh snapshot of the agent's sites now.
-		agentSub.Close()
-		agentSub = s.broker.Subscribe(agentTopic(agentID))
+		feed.close()
+		feed = s.followAgentTopic(agentID, nil, false)
 		if agent, err = s.GetAgent(ctx, agentID); err != nil {
 			return err
 		}
@@ -442,8 +442,8 @@ func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(P
 // every visitor's stream closes and opens again, thousands of changes a
 // second) is sent less, and late, but is not cut off and sent a snapshot of
 // everyone again unless its backlog outgrows maxPresenceBacklog. A change of
-// the agent's sites (on agentSub) returns errResubscribe.
-func (s *Service) followPresence(ctx context.Context, agentSub Subscription, siteIDs []string, backlog *presenceBacklog, ticker *ticker, send func(PresenceUpdate) error) error {
+// the agent's sites (on feed) returns errResubscribe.
+func (s *Service) followPresence(ctx context.Context, feed *agentFeed, backlog *presenceBacklog, ticker *ticker, send func(PresenceUpdate) error) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -454,17 +454,16 @@ func (s *Service) followPresence(ctx context.Context, agentSub Subscription, sit
 			if err := send(PresenceUpdate{KeepAlive: now}); err != nil {
 				return err
 			}
-		case ev, ok := <-agentSub.Events():
-			if err := sitesChanged(ev, ok, siteIDs); err != nil {
-				return err
+		case ev, ok := <-feed.sub.Events():
+			if feed.take(ev, ok) {
+				return errResubscribe
 			}
 		case <-backlog.ready:
-			// The agent's topic is read first: UpdateAgent publishes the
-			// new sites before it returns (the in-memory Broker delivers
-			// within Publish), so a change of a site the agent no longer
-			// serves, made after that, is never sent.
-			if err := drainSitesChanged(agentSub, siteIDs); err != nil {
-				return err
+			// The agent's topic first (agentFeed): a change of a site the
+			// agent no longer serves, made after UpdateAgent returned, is
+			// never sent.
+			if feed.changedAhead() {
+				return errResubscribe
 			}
 			events, err := backlog.take()
 			for _, ev := range events {
@@ -475,34 +474,6 @@ func (s *Service) followPresence(ctx context.Context, agentSub Subscription, sit
 			if err != nil {
 				return err
 			}
-		}
-	}
-}
-
-// sitesChanged takes one receive from an agent's topic (ok is false when
-// the subscription was cut off) and returns errResubscribe when the agent's
-// sites are no longer siteIDs, or may no longer be.
-func sitesChanged(ev any, ok bool, siteIDs []string) error {
-	if !ok {
-		return errResubscribe
-	}
-	if c, isAgent := ev.(AgentChanged); isAgent && !slices.Equal(c.Agent.SiteIDs, siteIDs) {
-		return errResubscribe
-	}
-	return nil // an alert, or a change of the agent's status
-}
-
-// drainSitesChanged takes what is buffered on an agent's topic without
-// waiting, as sitesChanged.
-func drainSitesChanged(sub Subscription, siteIDs []string) error {
-	for {
-		select {
-		case ev, ok := <-sub.Events():
-			if err := sitesChanged(ev, ok, siteIDs); err != nil {
-				return err
-			}
-		default:
-			return nil
 		}
 	}
 }

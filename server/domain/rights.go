@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"slices"
 )
 
 // Rights that change under open streams. A stream is authorized when it
@@ -22,7 +23,7 @@ import (
 // names (an agent's console and presence streams, which show all of the
 // agent's sites) pass that check and narrow instead: they hear of the new
 // sites on the agent's topic, as AgentChanged, and start again from a
-// snapshot of what the agent may see now.
+// snapshot of what the agent may see now (agentFeed).
 
 // StreamGrant is the authorization of one open stream: who opened it, the
 // context that ends with the credential, and the check of the stream's
@@ -134,4 +135,83 @@ func (c *credentials) rightsChanged(match func(Principal) bool) {
 // agent's sites changed.
 func (s *Service) agentRightsChanged(agentID string) {
 	s.creds.rightsChanged(func(p Principal) bool { return p.Kind == AgentPrincipal && p.ID == agentID })
+}
+
+// agentFeed is an agent's topic as read by a stream that shows the agent's
+// sites (WatchPresence, WatchAgent). Both follow one rule: before sending
+// anything of a site, the stream reads what is already on the agent's
+// topic (changedAhead), and when the agent's sites changed there it sends
+// nothing more of the old ones and starts again from a snapshot. UpdateAgent
+// publishes the agent's new sites before it returns, and the in-memory
+// Broker delivers within Publish, so once UpdateAgent has returned nothing
+// of a site taken away is sent, but what the stream was already sending.
+// The check is a receive that does not wait: no read of the Store.
+type agentFeed struct {
+	sub     Subscription
+	siteIDs []string // the sites the stream shows
+	// keep keeps the topic's other events (alerts, changes of the agent's
+	// status) that were read ahead, in order, for the stream to handle
+	// next; WatchPresence needs none of them.
+	keep  bool
+	ahead []any
+	// changed: the sites changed (or may have: the subscription was cut
+	// off) after the events ahead. change is the new record, if known.
+	changed bool
+	change  *AgentChanged
+}
+
+// maxAgentAhead bounds the events an agentFeed holds: a stream that falls
+// that far behind starts again, as one cut off by the Broker does.
+const maxAgentAhead = 256
+
+// followAgentTopic subscribes to an agent's topic, for a stream that shows
+// siteIDs (which may be set once the agent has been read).
+func (s *Service) followAgentTopic(agentID string, siteIDs []string, keep bool) *agentFeed {
+	return &agentFeed{sub: s.broker.Subscribe(agentTopic(agentID)), siteIDs: siteIDs, keep: keep}
+}
+
+func (f *agentFeed) close() { f.sub.Close() }
+
+// take takes one receive from f.sub.Events() (ok is false when the
+// subscription was cut off) and reports whether the agent's sites are no
+// longer f.siteIDs, or may no longer be.
+func (f *agentFeed) take(ev any, ok bool) bool {
+	if f.changed {
+		return true
+	}
+	c, isChange := ev.(AgentChanged)
+	switch {
+	case !ok || f.keep && len(f.ahead) >= maxAgentAhead:
+		f.changed = true
+	case isChange && !slices.Equal(c.Agent.SiteIDs, f.siteIDs):
+		f.changed, f.change = true, &c
+	case f.keep:
+		f.ahead = append(f.ahead, ev)
+	}
+	return f.changed
+}
+
+// changedAhead reads what is buffered on the agent's topic without waiting,
+// as take. Call it before sending anything of the agent's sites.
+func (f *agentFeed) changedAhead() bool {
+	for !f.changed {
+		select {
+		case ev, ok := <-f.sub.Events():
+			f.take(ev, ok)
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// next returns the first event read ahead, if any.
+func (f *agentFeed) next() (any, bool) {
+	if len(f.ahead) == 0 {
+		return nil, false
+	}
+	ev := f.ahead[0]
+	f.ahead[0] = nil
+	f.ahead = f.ahead[1:]
+	return ev, true
 }

@@ -3,6 +3,8 @@ package domain_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -265,4 +267,167 @@ func TestOpenStreamsFollowRights(t *testing.T) {
 			t.Fatalf("%d streams registered after they ended, want 0", n)
 		}
 	})
+}
+
+// heldStream runs a Watch call whose send, after handing an update over,
+// waits until the test takes the next one: between two calls of next the
+// stream's goroutine is held inside send, so whatever happens meanwhile is
+// published while the stream has handled none of it.
+type heldStream[T any] struct {
+	updates chan T
+	proceed chan struct{}
+	held    bool
+}
+
+func startHeld[T any](t *testing.T, watch func(context.Context, func(T) error) error) *heldStream[T] {
+	t.Helper()
+	h := &heldStream[T]{updates: make(chan T), proceed: make(chan struct{})}
+	c, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		watch(c, func(u T) error {
+			select {
+			case h.updates <- u:
+			case <-c.Done():
+				return c.Err()
+			}
+			select {
+			case <-h.proceed:
+				return nil
+			case <-c.Done():
+				return c.Err()
+			}
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return h
+}
+
+// next lets the stream go on from the update it is held at, and returns
+// the next one it sends, holding the stream there.
+func (h *heldStream[T]) next(t *testing.T) T {
+	t.Helper()
+	timeout := time.After(waitTimeout)
+	if h.held {
+		select {
+		case h.proceed <- struct{}{}:
+		case <-timeout:
+			t.Fatalf("the stream did not go on within %v", waitTimeout)
+		}
+	}
+	select {
+	case u := <-h.updates:
+		h.held = true
+		return u
+	case <-timeout:
+		t.Fatalf("no update within %v", waitTimeout)
+	}
+	panic("unreachable")
+}
+
+// aboutSite says what of an agent console's update shows the site, if
+// anything. A withdrawn alert shows nothing: it takes back what was shown.
+func aboutSite(u domain.AgentUpdate, siteID string) string {
+	switch {
+	case u.QueueChanged != nil && u.QueueChanged.SiteID == siteID:
+		return "a queue change of " + u.QueueChanged.VisitorID
+	case u.Alert != nil && u.Alert.Request.SiteID == siteID:
+		return "an alert for " + u.Alert.Request.VisitorID
+	case u.AgentChanged != nil && slices.Contains(u.AgentChanged.SiteIDs, siteID):
+		return "the agent's record with the site"
+	case u.Snapshot != nil:
+		if slices.Contains(u.Snapshot.Agent.SiteIDs, siteID) {
+			return "a snapshot of the site"
+		}
+		for _, r := range u.Snapshot.Queue {
+			if r.SiteID == siteID {
+				return "a snapshot with " + r.VisitorID + " in the queue"
+			}
+		}
+	}
+	return ""
+}
+
+// TestWatchAgentNothingOfARemovedSite: once UpdateAgent has taken an agent
+// off a site, the agent's console is sent nothing of that site, not even
+// what was published on the site's queue before the console had heard of
+// the change; it starts again from a snapshot of the sites left, whose
+// changes it goes on getting (hardening issue, point 5). The console is
+// held inside send while everything happens, so that when it goes on its
+// topics hold, in order: site B's request and its alert, Eve's change of
+// sites, and only then site A's request.
+func TestWatchAgentNothingOfARemovedSite(t *testing.T) {
+	e := newEngine(t)
+	pc := withoutInvite()
+	pc.AlertTimeoutSeconds = 600
+	e.site(t, "shop-a", pc)
+	e.site(t, "shop-b", pc)
+	e.agent(t, "eve", "Eve", 3, "shop-a", "shop-b")
+	console := startHeld(t, func(c context.Context, send func(domain.AgentUpdate) error) error {
+		return e.svc.WatchAgent(c, "eve", send)
+	})
+	if u := console.next(t); u.Snapshot == nil || !slices.Equal(u.Snapshot.Agent.SiteIDs, []string{"shop-a", "shop-b"}) {
+		t.Fatalf("first update %+v, want a snapshot of sites A and B", u)
+	}
+	e.setStatus(t, "eve", domain.StatusAvailable)
+	if u := console.next(t); u.AgentChanged == nil || u.AgentChanged.Status != domain.StatusAvailable {
+		t.Fatalf("update %+v, want Eve available", u)
+	}
+	// From here the console is held in sending that change, following
+	// its topics. A visitor of site B is queued and offered to Eve: the
+	// alert waits on Eve's topic, ahead of what follows.
+	onB := e.visitor(t, "shop-b")
+	e.page(t, onB, home)
+	e.clock.Advance(30 * time.Second)
+	e.svc.WaitRouting()
+	onA := e.visitor(t, "shop-a")
+	e.page(t, onA, home)
+	if _, err := e.svc.UpdateAgent(ctx(t), &domain.Agent{ID: "eve", SiteIDs: []string{"shop-b"}}, []string{"site_ids"}); err != nil {
+		t.Fatal(err)
+	}
+	// After UpdateAgent has returned, but before the console has handled
+	// the change, a visitor of site A is queued (and offered to nobody).
+	e.clock.Advance(30 * time.Second)
+	e.svc.WaitRouting()
+	e.settle(t)
+	if q := e.queue(t, "shop-a"); len(q) != 1 || q[0].VisitorID != onA {
+		t.Fatalf("site A's queue %v, want %s", q, onA)
+	}
+
+	// Nothing the console is sent from now on shows site A; it starts again
+	// from a snapshot of site B …
+	var leaked []string
+	check := func(u domain.AgentUpdate) {
+		if what := aboutSite(u, "shop-a"); what != "" {
+			leaked = append(leaked, what)
+		}
+	}
+	for {
+		u := console.next(t)
+		check(u)
+		if u.Snapshot != nil && !slices.Contains(u.Snapshot.Agent.SiteIDs, "shop-a") {
+			if len(u.Snapshot.Alerts) != 1 || u.Snapshot.Alerts[0].Request.VisitorID != onB {
+				t.Errorf("snapshot alerts %+v, want the one for %s", u.Snapshot.Alerts, onB)
+			}
+			break
+		}
+	}
+	// … and goes on with site B's changes.
+	if _, err := e.svc.LeaveQueue(ctx(t), onB); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		u := console.next(t)
+		check(u)
+		if r := u.QueueChanged; r != nil && r.VisitorID == onB && r.State == domain.RequestAbandoned {
+			break
+		}
+	}
+	if len(leaked) > 0 {
+		t.Errorf("after UpdateAgent took site A away, the console was sent %s", strings.Join(leaked, ", "))
+	}
 }

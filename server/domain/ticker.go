@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"context"
 	"errors"
 	"math/rand/v2"
 	"sync"
@@ -65,49 +64,5 @@ func (t *ticker) stop() {
 	t.done = true
 	if t.timer != nil {
 		t.timer.Stop()
-	}
-}
-
-// followMerged passes the events of several subscriptions, and keep-alive
-// ticks, to handle (ev is nil for a tick) until ctx or the Service ends,
-// handle fails, or a subscription is cut off for falling behind
-// (errResubscribe: the caller starts again from a snapshot).
-func (s *Service) followMerged(ctx context.Context, subs []Subscription, ticker *ticker, handle func(ev any, keepAlive time.Time) error) error {
-	merged := make(chan any)
-	done := make(chan struct{})
-	defer close(done)
-	for _, sub := range subs {
-		go func() {
-			for ev := range sub.Events() {
-				select {
-				case merged <- ev:
-				case <-done:
-					return
-				}
-			}
-			select {
-			case merged <- errResubscribe:
-			case <-done:
-			}
-		}()
-	}
-	for {
-		var err error
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.Done():
-			return errShuttingDown
-		case now := <-ticker.c:
-			err = handle(nil, now)
-		case ev := <-merged:
-			if e, ok := ev.(error); ok {
-				return e
-			}
-			err = handle(ev, time.Time{})
-		}
-		if err != nil {
-			return err
-		}
 	}
 }
