@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import {
+  AGENT_NAME,
   INVITE_SITE,
   DEMO_SITE,
   acceptAlert,
@@ -75,10 +76,11 @@ scenario("focus stays in the page unasked; queue without history; unread badge w
   await widgetMessage(visitor, hello).waitFor();
 
   // --- Each message shows its time (local HH:MM, from the server's timestamp).
-  const stamp = widgetMessage(visitor, hello).locator("time");
-  assert.match((await stamp.textContent()) ?? "", /^ · \d\d:\d\d$/);
-  const at = Date.parse((await stamp.getAttribute("datetime")) ?? "");
+  const msg = widgetMessage(visitor, hello);
+  const at = Date.parse((await msg.getAttribute("data-time")) ?? "");
   assert.ok(Math.abs(Date.now() - at) < 60_000, `the message's time ${new Date(at).toISOString()} is the server's, now`);
+  const local = await visitor.evaluate((ms) => new Date(ms).toTimeString().slice(0, 5), at);
+  assert.equal(await msg.locator(".who").textContent(), `${AGENT_NAME} · ${local}`);
 
   // --- A page loaded during the chat shows it, without taking focus.
   await visit(visitor, null);

@@ -134,9 +134,8 @@ describe("View", () => {
     const { v, $ } = mount();
     v.showChat("Dana");
     v.message("Dana", "Hello", false, "", new Date(2026, 11, 7, 9, 5, 30));
-    const t = $(".msg time")!;
-    expect(t.textContent).toBe(" \u00b7 09:05");
-    expect(t.getAttribute("datetime")).toBe(new Date(2026, 11, 7, 9, 5, 30).toISOString());
+    expect($(".msg .who")!.textContent).toBe("Dana \u00b7 09:05");
+    expect($(".msg")!.dataset.time).toBe(new Date(2026, 11, 7, 9, 5, 30).toISOString());
   });
 
   it("marks required fields, labels every field and shows errors beside them", () => {

@@ -310,7 +310,12 @@ export class View {
    * message. Another's message while minimised counts as unread.
    */
   message(who: string, body: string, mine: boolean, key = "", time?: Date): void {
-    const el = h("div", { class: mine ? "msg me" : "msg" }, h("span", { class: "who" }, who, time && stamp(time)), body);
+    const el = h(
+      "div",
+      { class: mine ? "msg me" : "msg", "data-time": time?.toISOString() },
+      h("span", { class: "who" }, time ? `${who} \u00b7 ${clock(time)}` : who),
+      body,
+    );
     const p = key ? this.pending.get(key) : undefined;
     if (p) {
       this.pending.delete(key);
@@ -370,7 +375,5 @@ export class View {
 
 const pad = (n: number) => String(n).padStart(2, "0");
 
-/** stamp is a message's time, local HH:MM. */
-function stamp(t: Date): HTMLElement {
-  return h("time", { datetime: t.toISOString() }, ` \u00b7 ${pad(t.getHours())}:${pad(t.getMinutes())}`);
-}
+/** clock is a time of day, local HH:MM. */
+const clock = (t: Date) => `${pad(t.getHours())}:${pad(t.getMinutes())}`;
