@@ -4,7 +4,7 @@
 
 export const css = `
 :host{all:initial!important;position:fixed!important;z-index:2147483000!important;right:16px!important;bottom:16px!important;display:block!important;width:auto!important;height:auto!important;margin:0!important;padding:0!important}
-:host([hidden]){display:none!important}
+:host([hidden]) .panel{display:none!important}
 [hidden]{display:none!important}
 *{box-sizing:border-box;font:inherit;color:inherit;margin:0;padding:0}
 .panel{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1c2430;background:#fff;width:360px;max-width:calc(100vw - 32px);max-height:min(560px,calc(100vh - 32px));display:flex;flex-direction:column;border-radius:12px;box-shadow:0 8px 32px rgba(16,24,40,.22),0 1px 3px rgba(16,24,40,.12);overflow:hidden;text-align:left;direction:ltr}

@@ -130,6 +130,14 @@ describe("View", () => {
     expect($(".head button")!.getAttribute("aria-label")).toBe("Minimise");
   });
 
+  it("announces the message that opens the chat (the log was not shown yet)", () => {
+    const { v, $ } = mount();
+    v.message("Dana", "Hello! Can I help?", false);
+    v.showChat("Dana", true);
+    expect($("[aria-live=polite].sr")!.textContent).toBe("New message from Dana: Hello! Can I help?");
+    expect($(".badge")!.hidden).toBe(true);
+  });
+
   it("shows each message's time, local HH:MM", () => {
     const { v, $ } = mount();
     v.showChat("Dana");

@@ -52,6 +52,8 @@ export class View {
     this.preview = h("span", { class: "preview" });
     // What the visitor did not ask to see (an invitation, a message while
     // minimised) is announced here; focus stays where the visitor left it.
+    // It stays rendered while the panel is hidden (see :host([hidden]) in
+    // style.ts), or screen readers would not hear what makes it appear.
     this.live = h("p", { class: "sr", "aria-live": "polite" });
     this.minBtn = h("button", { type: "button", "aria-label": "Minimise", "aria-expanded": "true" }, "\u2013");
     const closeBtn = h("button", { type: "button", "aria-label": "Close" }, "\u00d7");
@@ -324,12 +326,16 @@ export class View {
     this.insert(el);
     if (!mine) {
       this.typing("");
-      if (this.panel.classList.contains("min")) {
-        this.unread++;
+      // The log is not shown (minimised, or the chat opens with this message): say it here.
+      const min = this.panel.classList.contains("min");
+      if (min || this.mode !== "chat") {
         const short = body.length > 60 ? `${body.slice(0, 60).replace(/\s+\S*$/, "")}\u2026` : body;
-        text(this.preview, `${who}: ${short}`);
-        this.unreadShow();
         this.announce(`New message from ${who}: ${short}`);
+        if (min) {
+          this.unread++;
+          text(this.preview, `${who}: ${short}`);
+          this.unreadShow();
+        }
       }
     }
   }
