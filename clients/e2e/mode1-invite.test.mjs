@@ -36,7 +36,7 @@ scenario("mode 1: No hides the widget for good; Yes, form, queue, alert, chat, b
   // --- A visitor refuses the invitation.
   const declining = await ctx.open("visitor-declining");
   const declinerId = await visit(declining, `${base}/demo/invite/`);
-  await widget(declining).getByText(INVITE_TEXT).waitFor();
+  await widget(declining).getByText(INVITE_TEXT, { exact: true }).waitFor();
   await widgetTitle(declining).filter({ hasText: "Chat with us" }).waitFor();
   await widgetButton(declining, "No").click();
   await widget(declining).waitFor({ state: "hidden" });
@@ -65,7 +65,7 @@ scenario("mode 1: No hides the widget for good; Yes, form, queue, alert, chat, b
   const visitor = await ctx.open("visitor");
   const visitorId = await visit(visitor, `${base}/demo/invite/`);
   assert.notEqual(visitorId, declinerId);
-  await widget(visitor).getByText(INVITE_TEXT).waitFor();
+  await widget(visitor).getByText(INVITE_TEXT, { exact: true }).waitFor();
   await widgetButton(visitor, "Yes").click();
   await widgetTitle(visitor).filter({ hasText: "Before we start" }).waitFor();
 

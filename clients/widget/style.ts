@@ -4,15 +4,20 @@
 
 export const css = `
 :host{all:initial!important;position:fixed!important;z-index:2147483000!important;right:16px!important;bottom:16px!important;display:block!important;width:auto!important;height:auto!important;margin:0!important;padding:0!important}
-:host([hidden]){display:none!important}
+:host([hidden]) .panel{display:none!important}
 [hidden]{display:none!important}
 *{box-sizing:border-box;font:inherit;color:inherit;margin:0;padding:0}
 .panel{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1c2430;background:#fff;width:360px;max-width:calc(100vw - 32px);max-height:min(560px,calc(100vh - 32px));display:flex;flex-direction:column;border-radius:12px;box-shadow:0 8px 32px rgba(16,24,40,.22),0 1px 3px rgba(16,24,40,.12);overflow:hidden;text-align:left;direction:ltr}
 .head{display:flex;align-items:center;gap:8px;background:#1f4fd1;color:#fff;padding:10px 8px 10px 16px;flex:none}
 .titles{flex:1;min-width:0}
-h2{font-size:15px;font-weight:600;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+h2{font-size:15px;font-weight:600;min-width:0;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .status{display:block;font-size:12px;opacity:.85}
 .status:empty{display:none}
+.line{display:flex;align-items:center;gap:6px;min-width:0}
+.badge{flex:none;min-width:20px;height:20px;padding:0 6px;border-radius:10px;background:#fff;color:#1f4fd1;font-size:12px;font-weight:700;line-height:20px;text-align:center}
+.preview{display:none;font-size:12px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.min .preview{display:block}
+.panel:focus{outline:none}
 .head button{background:transparent;border:0;color:#fff;width:32px;height:32px;border-radius:6px;font-size:20px;line-height:1;cursor:pointer;flex:none}
 .head button:hover{background:rgba(255,255,255,.16)}
 button:focus-visible,input:focus,textarea:focus{outline:2px solid #1f4fd1;outline-offset:1px}
@@ -28,7 +33,7 @@ button:focus-visible,input:focus,textarea:focus{outline:2px solid #1f4fd1;outlin
 .field{display:flex;flex-direction:column;gap:4px}
 label{font-weight:600;font-size:13px}
 .req{color:#d1242f;margin-left:2px}
-input,textarea{border:1px solid #aab3c0;border-radius:6px;padding:8px;background:#fff;color:#1c2430;width:100%}
+input,textarea{border:1px solid #aab3c0;border-radius:6px;padding:8px;background:#fff;color:#1c2430;width:100%;font-size:16px}
 textarea{resize:vertical;min-height:64px}
 [aria-invalid=true]{border-color:#d1242f}
 .err{color:#b3261e;font-size:12px}
@@ -47,6 +52,11 @@ textarea{resize:vertical;min-height:64px}
 .composer{display:flex;gap:8px;padding:8px 12px 12px;border-top:1px solid #e3e7ee;flex:none}
 .composer textarea{min-height:40px;max-height:120px;resize:none}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+@media (pointer:coarse){
+.head button{width:44px;height:44px}
+.btn{min-width:44px;min-height:44px}
+.actions{gap:12px}
+}
 @media (max-width:480px){
 :host{left:0!important;right:0!important;bottom:0!important}
 .panel{width:100vw;max-width:100vw;max-height:85vh;border-radius:12px 12px 0 0}

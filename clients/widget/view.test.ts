@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ChatEventSchema, ChatSchema, ParticipantRole, TypingSchema } from "../gen/proactivechat/v1/chat_pb";
 import { FormFieldSchema, FormFieldType } from "../gen/proactivechat/v1/site_pb";
@@ -9,7 +10,7 @@ import { EngagementState } from "../gen/proactivechat/v1/visitor_pb";
 import { VisitorStateSchema, type VisitorState } from "../gen/proactivechat/v1/visitor_service_pb";
 import { BadRequestSchema } from "./error_details_pb";
 import { View, type Actions } from "./view";
-import { Widget, type Clients } from "./widget";
+import { originRefused, Widget, type Clients } from "./widget";
 
 const xss = "<img src=x onerror=alert(1)>";
 
@@ -52,10 +53,20 @@ describe("View", () => {
     expect(title.textContent).toBe("Dana");
     const log = $("[role=log]")!;
     expect(log.getAttribute("aria-live")).toBe("polite");
-    // The message box has a label and takes focus.
+    // The message box has a label; it takes focus only when focus is in the widget.
     const box = $("textarea")!;
     expect(v.root.querySelector(`label[for=${box.id}]`)?.textContent).toBe("Message");
-    expect(v.root.activeElement).toBe(box);
+    expect(v.root.activeElement).toBeNull();
+  });
+
+  it("moves focus along with the visitor: from the form, through the queue, to the message box", () => {
+    const { v } = mount();
+    v.showForm([create(FormFieldSchema, { key: "name", label: "Your name", type: FormFieldType.TEXT })]);
+    (v.root.querySelector("#pc-f-name") as HTMLInputElement).focus();
+    v.showQueue(1, 0);
+    expect(document.activeElement).toBe(v.host); // on the panel, not lost to the page
+    v.showChat("Dana");
+    expect(v.root.activeElement?.id).toBe("pc-msg");
   });
 
   it("sends on Enter, keeps Shift+Enter for a new line", () => {
@@ -70,23 +81,69 @@ describe("View", () => {
     expect(box.value).toBe("");
   });
 
-  it("invites with Yes and No buttons and focuses Yes", () => {
+  it("invites with Yes and No buttons, announced, without taking focus", () => {
     const { v, actions } = mount();
     v.showInvite("Can we help?");
     const buttons = [...v.root.querySelectorAll(".body button")] as HTMLButtonElement[];
     expect(buttons.map((b) => b.textContent)).toEqual(["Yes", "No"]);
-    expect(v.root.activeElement).toBe(buttons[0]);
+    expect(v.root.activeElement).toBeNull();
+    expect(v.root.querySelector("[aria-live=polite].sr")!.textContent).toBe("Chat invitation: Can we help?");
     buttons[1]!.click();
     expect(actions.decline).toHaveBeenCalled();
   });
 
-  it("does not take focus from a visitor typing in the page", () => {
-    const input = document.createElement("input");
-    document.body.append(input);
-    input.focus();
-    const { v } = mount();
-    v.showInvite("Can we help?");
-    expect(document.activeElement).toBe(input);
+  it("does not take focus from the page: not from an input, not from a button or link", () => {
+    for (const tag of ["input", "button", "a"] as const) {
+      const el = document.createElement(tag);
+      if (tag === "a") el.setAttribute("href", "#");
+      document.body.append(el);
+      el.focus();
+      const { v } = mount();
+      v.showInvite("Can we help?");
+      v.showForm([create(FormFieldSchema, { key: "name", label: "Your name", type: FormFieldType.TEXT })]);
+      v.formErrors({ name: "Your name is required" });
+      v.showChat("Dana");
+      expect(document.activeElement).toBe(el);
+      document.body.replaceChildren();
+    }
+  });
+
+  it("shows a badge with the unread count and a preview while minimised, announced; cleared when opened", () => {
+    const { v, $ } = mount();
+    v.showChat("Dana");
+    v.message("Dana", "Hello", false);
+    expect($(".badge")!.hidden).toBe(true);
+    v.minimise(true);
+    v.message("You", "mine", true);
+    v.message("Dana", "Are you still there?", false);
+    v.message("Dana", "We have a discount on lamps this week, ask me about the Walnut Arc and its matching shade.", false);
+    const badge = $(".badge")!;
+    expect(badge.hidden).toBe(false);
+    expect(badge.textContent).toBe("2");
+    expect($(".preview")!.textContent).toBe("Dana: We have a discount on lamps this week, ask me about the\u2026");
+    expect($(".head button")!.getAttribute("aria-label")).toBe("Restore (2 unread)");
+    const live = $("[aria-live=polite].sr")!;
+    expect(live.textContent).toContain("New message from Dana: We have a discount");
+    ($(".head button") as HTMLButtonElement).click(); // Restore
+    expect(badge.hidden).toBe(true);
+    expect($(".preview")!.textContent).toBe("");
+    expect($(".head button")!.getAttribute("aria-label")).toBe("Minimise");
+  });
+
+  it("announces the message that opens the chat (the log was not shown yet)", () => {
+    const { v, $ } = mount();
+    v.message("Dana", "Hello! Can I help?", false);
+    v.showChat("Dana", true);
+    expect($("[aria-live=polite].sr")!.textContent).toBe("New message from Dana: Hello! Can I help?");
+    expect($(".badge")!.hidden).toBe(true);
+  });
+
+  it("shows each message's time, local HH:MM", () => {
+    const { v, $ } = mount();
+    v.showChat("Dana");
+    v.message("Dana", "Hello", false, "", new Date(2026, 11, 7, 9, 5, 30));
+    expect($(".msg .who")!.textContent).toBe("Dana \u00b7 09:05");
+    expect($(".msg")!.dataset.time).toBe(new Date(2026, 11, 7, 9, 5, 30).toISOString());
   });
 
   it("marks required fields, labels every field and shows errors beside them", () => {
@@ -102,6 +159,17 @@ describe("View", () => {
     expect(v.root.querySelectorAll("label .req").length).toBe(2);
     expect(inputs[1]!.type).toBe("email");
     expect(inputs[2]!.tagName).toBe("TEXTAREA");
+    expect(v.root.activeElement).toBeNull(); // not asked for
+
+    // Asked for (Yes): the form takes focus on its first field.
+    v.showInvite("Can we help?");
+    (v.root.querySelector(".body button") as HTMLButtonElement).click();
+    v.showForm([
+      create(FormFieldSchema, { key: "name", label: "Your name", type: FormFieldType.TEXT, required: true }),
+      create(FormFieldSchema, { key: "email", label: "E-mail", type: FormFieldType.EMAIL, required: true }),
+      create(FormFieldSchema, { key: "question", label: "How can we help?", type: FormFieldType.TEXTAREA }),
+    ]);
+    inputs.splice(0, 3, ...([...v.root.querySelectorAll(".body input, .body textarea")] as HTMLInputElement[]));
     expect(v.root.activeElement).toBe(inputs[0]);
 
     v.formErrors({ email: "E-mail must be an e-mail address like name@example.com" });
@@ -120,8 +188,9 @@ describe("View", () => {
     v.showQueue(3, 150);
     expect($(".titles h2")!.textContent).toBe("Waiting in Queue");
     expect($("[role=status]#pc-queue")!.textContent).toBe("You are number 3 in the queue.Estimated wait: about 3 min.");
+    // No estimate yet (no waits seen on the site).
     v.showQueue(1, 0);
-    expect($("#pc-queue")!.textContent).toBe("You are number 1 in the queue.");
+    expect($("#pc-queue")!.textContent).toBe("You are number 1 in the queue.An agent will be with you soon.");
   });
 });
 
@@ -273,6 +342,34 @@ describe("Widget", () => {
     expect(text).toContain("This chat closes in about 2 min unless someone writes.");
     expect(text).toContain("The chat ended because nobody wrote for a while.");
     expect((root.querySelector("textarea") as HTMLTextAreaElement).disabled).toBe(true);
+  });
+
+  it("shows each message's time from the event's server timestamp", () => {
+    const { w, root } = widget();
+    w.onState(chatState());
+    const at = new Date(2026, 11, 7, 14, 3, 59);
+    const e = message(1, ParticipantRole.AGENT, "Hello!");
+    e.time = timestampFromDate(at);
+    w.onChatEvent(e, true);
+    expect(root.querySelector(".msg .who")!.textContent).toBe("Dana \u00b7 14:03");
+  });
+
+  it("on a page whose origin the site does not allow, stops at the first refusal and says once what to add", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const startVisitorSession = vi.fn(async () => {
+      throw new ConnectError('origin "http://localhost:3000" may not embed the widget of site "site_test"', Code.PermissionDenied);
+    });
+    const w = new Widget("site_test", () => ({ visitor: { startVisitorSession }, chat: {} }) as unknown as Clients);
+    await w.start(); // resolves: nothing left to do
+    expect(startVisitorSession).toHaveBeenCalledTimes(1);
+    expect(w.stream).toBeUndefined();
+    expect(w.view.host.isConnected).toBe(false);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]![0]).toBe(originRefused(location.origin, "site_test"));
+    expect(warn.mock.calls[0]![0]).toMatch(
+      /^Proactive Chat: this page's origin http:\/\/localhost(:\d+)? is not in site site_test's allowed_origins; add it with UpdateSite \(/,
+    );
+    warn.mockRestore();
   });
 
   it("closing leaves the chat; closing in the queue leaves the queue", async () => {

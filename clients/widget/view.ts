@@ -36,12 +36,25 @@ export class View {
   private formError?: HTMLElement;
   private pending = new Map<string, HTMLElement>();
   private typingTimer?: ReturnType<typeof setTimeout>;
+  private badge: HTMLElement;
+  private preview: HTMLElement;
+  private live: HTMLElement;
+  private unread = 0;
+  /** The visitor just asked for the next view (Yes, Send): it may take focus (Safari focuses no clicked button). */
+  private asked = false;
 
   constructor(private actions: Actions) {
     this.host = h("proactive-chat-widget" as "div", { hidden: true });
     this.root = this.host.attachShadow({ mode: "open" });
     this.title = h("h2", { id: "pc-title" });
     this.status = h("span", { class: "status", role: "status" });
+    this.badge = h("span", { class: "badge", hidden: true });
+    this.preview = h("span", { class: "preview" });
+    // What the visitor did not ask to see (an invitation, a message while
+    // minimised) is announced here; focus stays where the visitor left it.
+    // It stays rendered while the panel is hidden (see :host([hidden]) in
+    // style.ts), or screen readers would not hear what makes it appear.
+    this.live = h("p", { class: "sr", "aria-live": "polite" });
     this.minBtn = h("button", { type: "button", "aria-label": "Minimise", "aria-expanded": "true" }, "\u2013");
     const closeBtn = h("button", { type: "button", "aria-label": "Close" }, "\u00d7");
     this.minBtn.onclick = () => this.minimise(!this.panel.classList.contains("min"));
@@ -77,8 +90,14 @@ export class View {
 
     this.panel = h(
       "div",
-      { class: "panel", role: "dialog", "aria-labelledby": "pc-title" },
-      h("div", { class: "head" }, h("div", { class: "titles" }, this.title, this.status), this.minBtn, closeBtn),
+      { class: "panel", role: "dialog", "aria-labelledby": "pc-title", tabindex: "-1" },
+      h(
+        "div",
+        { class: "head" },
+        h("div", { class: "titles" }, h("div", { class: "line" }, this.title, this.badge), this.status, this.preview),
+        this.minBtn,
+        closeBtn,
+      ),
       this.body,
       this.chat,
     );
@@ -89,10 +108,12 @@ export class View {
         else this.minimise(true);
       }
     });
-    this.root.append(h("style", {}, css), this.panel);
+    this.root.append(h("style", {}, css), this.panel, this.live);
   }
 
   private open(mode: Mode, title: string): void {
+    // Focus in the view being replaced stays in the widget (on the panel).
+    const had = this.hasFocus();
     this.mode = mode;
     text(this.title, title);
     this.body.replaceChildren();
@@ -100,19 +121,41 @@ export class View {
     this.chat.hidden = mode !== "chat";
     this.fieldErrors.clear();
     this.host.hidden = false;
+    if (had && !this.hasFocus()) this.panel.focus();
   }
 
   hide(): void {
     this.mode = "hidden";
     this.host.hidden = true;
+    this.asked = false;
     this.minimise(false);
   }
 
   minimise(min: boolean): void {
     this.panel.classList.toggle("min", min);
-    this.minBtn.setAttribute("aria-expanded", String(!min));
-    this.minBtn.setAttribute("aria-label", min ? "Restore" : "Minimise");
+    if (!min) this.unread = 0;
+    this.unreadShow();
     text(this.minBtn, min ? "\u25b4" : "\u2013");
+  }
+
+  /** unreadShow draws the unread count on the minimised bar (and in the restore button's name). */
+  private unreadShow(): void {
+    const min = this.panel.classList.contains("min");
+    const n = this.unread;
+    this.badge.hidden = n === 0;
+    text(this.badge, String(n));
+    if (n === 0) text(this.preview, "");
+    this.minBtn.setAttribute("aria-expanded", String(!min));
+    this.minBtn.setAttribute("aria-label", min ? (n ? `Restore (${n} unread)` : "Restore") : "Minimise");
+  }
+
+  /** announce says s in the live region (screen readers read it when they are idle). */
+  announce(s: string): void {
+    text(this.live, s);
+  }
+
+  private hasFocus(): boolean {
+    return document.activeElement === this.host;
   }
 
   /** reconnecting shows (or clears) the quiet "Reconnecting…" note. */
@@ -120,14 +163,16 @@ export class View {
     text(this.status, on ? "Reconnecting\u2026" : "");
   }
 
-  /** focus moves focus into the widget, unless the visitor is typing in the page. */
-  focus(el: HTMLElement | null | undefined, force = false): void {
-    const active = document.activeElement as HTMLElement | null;
-    const busy =
-      active &&
-      active !== this.host &&
-      (active.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName));
-    if (el && (force || !busy)) el.focus();
+  /**
+   * focus moves focus to el when focus is already in the widget, or when
+   * the visitor just asked for this view and nothing in the page has focus:
+   * the widget never takes focus from the page unasked.
+   */
+  focus(el: HTMLElement | null | undefined): void {
+    const active = document.activeElement;
+    const free = !active || active === document.body;
+    if (el && (this.hasFocus() || (this.asked && free))) el.focus();
+    this.asked = false;
   }
 
   showInvite(message: string): void {
@@ -135,6 +180,7 @@ export class View {
     const no = h("button", { type: "button", class: "btn" }, "No");
     yes.onclick = () => {
       yes.disabled = no.disabled = true;
+      this.asked = true;
       this.actions.accept();
     };
     no.onclick = () => this.actions.decline();
@@ -143,7 +189,7 @@ export class View {
       h("p", {}, message || "Would you like to chat with one of our agents?"),
       h("div", { class: "actions" }, yes, no),
     );
-    this.focus(yes);
+    this.announce(`Chat invitation: ${message || "Would you like to chat with one of our agents?"}`);
   }
 
   showForm(fields: FormField[]): void {
@@ -188,6 +234,7 @@ export class View {
       e.preventDefault();
       const values: Record<string, string> = {};
       for (const [f, input] of inputs) values[f.key] = input.value;
+      this.asked = true;
       this.actions.submit(values);
     });
     this.body.append(form);
@@ -206,7 +253,7 @@ export class View {
       if (msg && !first) first = input;
     }
     if (this.formError) text(this.formError, general);
-    this.focus(first, true);
+    this.focus(first);
   }
 
   showQueue(position: number, waitSeconds: number): void {
@@ -214,25 +261,29 @@ export class View {
       this.open("queue", "Waiting in Queue");
       this.body.append(
         h("div", { role: "status", "aria-live": "polite", id: "pc-queue" }),
-        h("p", { class: "hint" }, "The first available agent will be with you shortly. You can keep browsing: this window follows you."),
+        h("p", { class: "hint" }, "You can keep browsing: this window follows you."),
       );
     }
     const place = `You are number ${position} in the queue.`;
-    let wait = "";
+    // No estimate yet (no waits seen on this site): say so plainly.
+    let wait = "An agent will be with you soon.";
     if (waitSeconds > 0) {
       wait = waitSeconds < 60 ? "Estimated wait: less than a minute." : `Estimated wait: about ${Math.ceil(waitSeconds / 60)} min.`;
     }
     this.root.getElementById("pc-queue")?.replaceChildren(h("p", { class: "big" }, place), wait && h("p", {}, wait));
   }
 
-  /** showChat opens the chat. unprompted: the visitor did not ask (without invite); no keyboard pops up on phones then. */
+  /**
+   * showChat opens the chat. unprompted: the visitor did not ask (without
+   * invite, or a page loaded mid-chat): focus stays where it is then, and
+   * no keyboard pops up on phones.
+   */
   showChat(agentName: string, unprompted = false): void {
     const wasOpen = this.mode === "chat";
     this.open("chat", agentName || "Chat");
     if (!wasOpen) {
       this.scroll();
-      const touch = typeof matchMedia === "function" && matchMedia("(pointer: coarse)").matches;
-      if (!(unprompted && touch)) this.focus(this.box);
+      if (!unprompted) this.focus(this.box);
     }
   }
 
@@ -243,6 +294,8 @@ export class View {
   /** clearChat empties the transcript for a new chat and enables writing. */
   clearChat(): void {
     this.log.replaceChildren();
+    this.unread = 0;
+    this.unreadShow();
     this.pending.clear();
     this.typing("");
     this.composer(true);
@@ -253,16 +306,38 @@ export class View {
     this.sendBtn.disabled = !enabled;
   }
 
-  /** message adds a message as plain text. key is the idempotency key of the visitor's own message. */
-  message(who: string, body: string, mine: boolean, key = ""): void {
-    const el = h("div", { class: mine ? "msg me" : "msg" }, h("span", { class: "who" }, who), body);
+  /**
+   * message adds a message as plain text, with its time (the server's,
+   * shown local HH:MM). key is the idempotency key of the visitor's own
+   * message. Another's message while minimised counts as unread.
+   */
+  message(who: string, body: string, mine: boolean, key = "", time?: Date): void {
+    const el = h(
+      "div",
+      { class: mine ? "msg me" : "msg", "data-time": time?.toISOString() },
+      h("span", { class: "who" }, time ? `${who} \u00b7 ${clock(time)}` : who),
+      body,
+    );
     const p = key ? this.pending.get(key) : undefined;
     if (p) {
       this.pending.delete(key);
       p.remove();
     }
     this.insert(el);
-    if (!mine) this.typing("");
+    if (!mine) {
+      this.typing("");
+      // The log is not shown (minimised, or the chat opens with this message): say it here.
+      const min = this.panel.classList.contains("min");
+      if (min || this.mode !== "chat") {
+        const short = body.length > 60 ? `${body.slice(0, 60).replace(/\s+\S*$/, "")}\u2026` : body;
+        this.announce(`New message from ${who}: ${short}`);
+        if (min) {
+          this.unread++;
+          text(this.preview, `${who}: ${short}`);
+          this.unreadShow();
+        }
+      }
+    }
   }
 
   notice(s: string): void {
@@ -303,3 +378,8 @@ export class View {
     this.log.scrollTop = this.log.scrollHeight;
   }
 }
+
+const pad = (n: number) => String(n).padStart(2, "0");
+
+/** clock is a time of day, local HH:MM. */
+const clock = (t: Date) => `${pad(t.getHours())}:${pad(t.getMinutes())}`;

@@ -4,6 +4,7 @@
 
 import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ChatEndReason, ParticipantRole, type ChatEvent, type Typing } from "../gen/proactivechat/v1/chat_pb";
 import { ChatService } from "../gen/proactivechat/v1/chat_service_pb";
 import { InvitationState } from "../gen/proactivechat/v1/engagement_pb";
@@ -91,6 +92,15 @@ function randomKey(): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
+/** originRefused is what the site's owner reads in the console when the page's origin may not embed the widget. */
+export function originRefused(origin: string, siteId: string): string {
+  return (
+    `Proactive Chat: this page's origin ${origin} is not in site ${siteId}'s allowed_origins; ` +
+    `add it with UpdateSite (PATCH /v1/sites/${siteId}?update_mask=allowed_origins, ` +
+    `body {"allowedOrigins": [..., "${origin}"]}). The widget will not retry.`
+  );
+}
+
 const endText: Record<number, string> = {
   [ChatEndReason.INACTIVE]: "The chat ended because nobody wrote for a while.",
 };
@@ -137,7 +147,16 @@ export class Widget {
 
   async start(): Promise<void> {
     document.body.append(this.view.host);
-    await this.session();
+    try {
+      await this.session();
+    } catch (err) {
+      // This page may not embed the site's widget: trying again changes
+      // nothing until the site's owner lists the origin. Say what to do, once.
+      if (ConnectError.from(err).code !== Code.PermissionDenied) throw err;
+      this.view.host.remove();
+      console.warn(originRefused(location.origin, this.siteId));
+      return;
+    }
     let opened = "";
     this.stream = new VisitorStream({
       open: (resume, signal) => {
@@ -280,7 +299,8 @@ export class Widget {
         const m = k.value;
         const mine = m.sender?.role === ParticipantRole.VISITOR;
         if (mine) this.sending.delete(m.idempotencyKey);
-        v.message(mine ? "You" : m.sender?.displayName || c.agent, m.text, mine, mine ? m.idempotencyKey : "");
+        const at = e.time && timestampDate(e.time);
+        v.message(mine ? "You" : m.sender?.displayName || c.agent, m.text, mine, mine ? m.idempotencyKey : "", at);
         if (!mine) this.openChat(true);
         break;
       }

@@ -3,6 +3,8 @@ package app
 import (
 	"net/http"
 	"strings"
+
+	"github.com/proactivechat/proactivechat/gen/proactivechat/v1/proactivechatv1connect"
 )
 
 // CORS headers of the Connect, gRPC-Web and REST protocols a browser on
@@ -14,10 +16,18 @@ var (
 		"Connect-Content-Encoding", "Content-Encoding"}, ", ")
 )
 
+// openSession is the one procedure every origin may call from a browser: it
+// checks the page's origin against the site itself (CheckWidgetOrigin), so
+// a widget on a page that may not embed it reads why (403, permission
+// denied) and stops, instead of a CORS failure it cannot tell from the
+// network's and would retry.
+const openSession = proactivechatv1connect.VisitorServiceStartVisitorSessionProcedure
+
 // withCORS lets the widget call the API from the websites it is installed
 // on: a request whose Origin is one of some site's allowed origins gets the
 // CORS headers (preflights are answered here); any other origin gets none,
-// so the browser refuses it. Same-origin requests carry no Origin to check.
+// so the browser refuses it, except for openSession. Same-origin requests
+// carry no Origin to check.
 func (a *App) withCORS(next http.Handler) http.Handler {
 	// The work is in cors, so that this frame stays small: it sits under
 	// every stream's handler for as long as the stream is open (see
@@ -39,7 +49,7 @@ func (a *App) cors(w http.ResponseWriter, r *http.Request) (answered bool) {
 		r.Header.Del("Origin")
 		origin = ""
 	}
-	if origin == "" || !a.Service.OriginAllowed(origin) {
+	if origin == "" || !(a.Service.OriginAllowed(origin) || r.URL.Path == openSession) {
 		return false
 	}
 	h := w.Header()

@@ -21,9 +21,9 @@ func TestCORS(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "http://" + a.Addr().String()
-	preflight := func(origin string) *http.Response {
+	preflightOf := func(t *testing.T, url, origin string) *http.Response {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodOptions, base+"/proactivechat.v1.VisitorService/StartVisitorSession", nil)
+		req, _ := http.NewRequest(http.MethodOptions, url, nil)
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Access-Control-Request-Method", "POST")
 		req.Header.Set("Access-Control-Request-Headers", "content-type,connect-protocol-version")
@@ -33,6 +33,10 @@ func TestCORS(t *testing.T) {
 		}
 		resp.Body.Close()
 		return resp
+	}
+	preflight := func(origin string) *http.Response {
+		t.Helper()
+		return preflightOf(t, base+"/proactivechat.v1.VisitorService/StartVisitorSession", origin)
 	}
 	t.Run("AllowedOrigin", func(t *testing.T) {
 		resp := preflight("https://shop.example")
@@ -66,6 +70,13 @@ func TestCORS(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("session from an unlisted origin: %d, want 403 (permission denied)", resp.StatusCode)
+		}
+		// The widget reads the refusal (and stops) rather than a CORS failure it would retry.
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "https://evil.example" {
+			t.Fatalf("the refusal is not readable by the page: Access-Control-Allow-Origin %q", got)
+		}
+		if got := preflight("https://evil.example").Header.Get("Access-Control-Allow-Origin"); got != "https://evil.example" {
+			t.Fatalf("StartVisitorSession's preflight from an unlisted origin: Access-Control-Allow-Origin %q", got)
 		}
 	})
 	t.Run("ErrSessionFromOtherOriginOverREST", func(t *testing.T) {
@@ -105,8 +116,15 @@ func TestCORS(t *testing.T) {
 		}
 	})
 	t.Run("OtherOrigin", func(t *testing.T) {
-		if got := preflight("https://evil.example").Header.Get("Access-Control-Allow-Origin"); got != "" {
-			t.Fatalf("an unlisted origin was allowed: %q", got)
+		for _, proc := range []string{"WatchVisitor", "ReportPageView", "RespondToInvitation"} {
+			url := base + "/proactivechat.v1.VisitorService/" + proc
+			if got := preflightOf(t, url, "https://evil.example").Header.Get("Access-Control-Allow-Origin"); got != "" {
+				t.Fatalf("%s: an unlisted origin was allowed: %q", proc, got)
+			}
+		}
+		url := base + "/proactivechat.v1.ChatService/SendMessage"
+		if got := preflightOf(t, url, "https://evil.example").Header.Get("Access-Control-Allow-Origin"); got != "" {
+			t.Fatalf("SendMessage: an unlisted origin was allowed: %q", got)
 		}
 	})
 	t.Run("ListedLater", func(t *testing.T) {

@@ -387,8 +387,8 @@ const MessageList = memo(function MessageList({
           stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
         }}
       >
-        {tab.events.map((ev) => (
-          <EventItem key={ev.seq} ev={ev} me={me} />
+        {tab.events.map((ev, i) => (
+          <EventItem key={ev.seq} ev={ev} me={me} prev={tab.events[i - 1]} />
         ))}
         {tab.outbox.map((o) => (
           <li key={o.idempotencyKey} className="msg mine pending" data-testid="message-pending" data-status={o.status}>
@@ -416,7 +416,7 @@ const MessageList = memo(function MessageList({
  * EventItem shows one chat event. Message text is rendered as a text node
  * only: whatever a visitor types is never interpreted as markup.
  */
-export function EventItem({ ev, me }: { ev: ChatEvent; me: string }) {
+export function EventItem({ ev, me, prev }: { ev: ChatEvent; me: string; prev?: ChatEvent }) {
   const time = formatClock(tsMs(ev.time));
   const k = ev.kind;
   switch (k.case) {
@@ -438,7 +438,7 @@ export function EventItem({ ev, me }: { ev: ChatEvent; me: string }) {
       return (
         <SystemLine
           seq={ev.seq}
-          text={`${k.value.participant?.id === me ? "You" : k.value.participant?.role === ParticipantRole.VISITOR ? "The visitor" : "The agent"} left the chat · ${time}`}
+          text={`${leftText(ev, me, prev)} · ${time}`}
         />
       );
     case "ended":
@@ -453,6 +453,21 @@ export function EventItem({ ev, me }: { ev: ChatEvent; me: string }) {
     default:
       return null;
   }
+}
+
+/**
+ * leftText says who left, from the reader's side: a participant taken out
+ * of the chat with the other (the visitor closed before writing, or nobody
+ * wrote for a while) did not leave; the chat closed for them.
+ */
+export function leftText(ev: ChatEvent, me: string, prev?: ChatEvent): string {
+  const p = ev.kind.case === "participantLeft" ? ev.kind.value.participant : undefined;
+  const who = p?.id === me ? "You" : p?.role === ParticipantRole.VISITOR ? "The visitor" : "The agent";
+  const withOther =
+    prev?.kind.case === "participantLeft" &&
+    prev.kind.value.participant?.id !== p?.id &&
+    tsMs(prev.time) === tsMs(ev.time);
+  return withOther ? `The chat closed for ${who.toLowerCase()} too` : `${who} left the chat`;
 }
 
 function SystemLine({ seq, text }: { seq: number; text: string }) {

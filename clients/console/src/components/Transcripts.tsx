@@ -117,8 +117,8 @@ function Transcript({ api, chatId, open }: { api: ConsoleApi; chatId: string; op
       )}
       {events.isPending && !events.error && <p className="muted">Loading…</p>}
       <ol className="messages transcript" aria-label="Transcript">
-        {list.map((ev) => (
-          <EventItem key={ev.seq} ev={ev} me={api.agentId} />
+        {list.map((ev, i) => (
+          <EventItem key={ev.seq} ev={ev} me={api.agentId} prev={list[i - 1]} />
         ))}
       </ol>
       {events.hasNextPage && (
