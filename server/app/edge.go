@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"connectrpc.com/grpcreflect"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -117,6 +118,10 @@ func rpcProcedures() map[string]bool {
 		}
 		return true
 	})
+	// grpcreflect serves the v1alpha reflection service (older tools'
+	// only one) without registering its descriptor: a bidi stream, which
+	// read whole would never start.
+	procs["/"+grpcreflect.ReflectV1AlphaServiceName+"/ServerReflectionInfo"] = true
 	return procs
 }
 
@@ -168,7 +173,7 @@ func enveloped(p protocol, r *http.Request) bool {
 func (e *edge) admit(w http.ResponseWriter, r *http.Request) (*streamBody, bool) {
 	p, clientStream := e.classify(r)
 	if p >= protoConnect && r.Method == http.MethodGet {
-		if err := checkConnectGet(r.URL.Query()); err != nil {
+		if err := e.checkConnectGet(p, r.URL.Query()); err != nil {
 			e.refuse(w, r, p, err)
 			return nil, false
 		}
@@ -382,7 +387,7 @@ func (e *edge) checkEnvelopes(p protocol, r *http.Request, b []byte) *edgeError 
 // checkConnectGet checks a Connect GET's message as Connect would read it:
 // Connect reports base64 it cannot decode as an UNKNOWN error (HTTP 500),
 // and a message over the limit as RESOURCE_EXHAUSTED (429).
-func checkConnectGet(q url.Values) *edgeError {
+func (e *edge) checkConnectGet(p protocol, q url.Values) *edgeError {
 	msg := q.Get("message")
 	size := len(msg)
 	if q.Get("base64") == "1" {
@@ -397,8 +402,7 @@ func checkConnectGet(q url.Values) *edgeError {
 		size = n
 	}
 	if size > maxRequestBytes {
-		return &edgeError{connect.CodeInvalidArgument, http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("a message of %d bytes is over the limit of %d bytes", size, maxRequestBytes)}
+		return e.errTooLarge(p, fmt.Sprintf("a message of %d bytes", size))
 	}
 	return nil
 }

@@ -59,3 +59,22 @@ func TestStreamBodyClockRunsOnlyInsideMessages(t *testing.T) {
 		t.Fatalf("at the client's end of the stream: %d, %v; want io.EOF", n, err)
 	}
 }
+
+// TestEdgeKnowsClientStreams: the edge reads every body whole before the
+// handler runs except a client stream's, which it must know by its path:
+// read whole, a stream would never start.
+func TestEdgeKnowsClientStreams(t *testing.T) {
+	procs := newEdge(nil, 0, 0).procedures
+	for path, clientStream := range map[string]bool{
+		"/proactivechat.v1.ChatService/Converse":                         true,
+		"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      true,
+		"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": true,
+		"/proactivechat.v1.ChatService/WatchChat":                        false,
+		"/proactivechat.v1.VisitorService/StartVisitorSession":           false,
+		"/grpc.health.v1.Health/Watch":                                   false,
+	} {
+		if got, ok := procs[path]; !ok || got != clientStream {
+			t.Errorf("%s: known %v, client stream %v; want known, client stream %v", path, ok, got, clientStream)
+		}
+	}
+}
