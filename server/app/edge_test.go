@@ -19,6 +19,7 @@ import (
 
 	"connectrpc.com/connect"
 	"golang.org/x/net/http/httpguts"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
@@ -452,4 +453,30 @@ func FuzzHTTPEdge(f *testing.F) {
 		}
 		checkClientMistake(t, srv, hc, method, target, contentType, body)
 	})
+}
+
+// TestReflectionV1AlphaStreams: the v1alpha reflection service, the only
+// one older tools know, is a client stream to the edge too (its descriptor
+// is not registered, so the edge is told): read whole, its body would
+// never end and the call never start.
+func TestReflectionV1AlphaStreams(t *testing.T) {
+	srv := startEdgeServer(t, app.Config{})
+	ctx := testContext(t)
+	info, err := reflectionv1alpha.NewServerReflectionClient(dialGRPC(t, srv)).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer info.CloseSend()
+	if err := info.Send(&reflectionv1alpha.ServerReflectionRequest{
+		MessageRequest: &reflectionv1alpha.ServerReflectionRequest_ListServices{ListServices: "*"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := info.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.GetListServicesResponse().GetService()) == 0 {
+		t.Errorf("v1alpha reflection lists no services: %v", res)
+	}
 }
