@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -334,6 +335,31 @@ func TestSlowRequestsAreCut(t *testing.T) {
 				t.Errorf("got %s %s, want 408", res.Status, data)
 			}
 		})
+	})
+
+	t.Run("TLS", func(t *testing.T) {
+		// HTTP/2 over TLS is net/http's own HTTP/2 server, not x/net's.
+		dir := t.TempDir()
+		certFile, keyFile, pool := selfSigned(t, dir)
+		a := runApp(t, app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(dir, "tls.db"), TLSCertFile: certFile, TLSKeyFile: keyFile, BodyTimeout: edgeTimeout})
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+		defer tr.CloseIdleConnections()
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		go pw.Write([]byte("{"))
+		ctx, cancel := context.WithTimeout(context.Background(), bound)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+a.Addr().String()+"/proactivechat.v1.VisitorService/StartVisitorSession", pr)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := (&http.Client{Transport: tr}).Do(req)
+		if err != nil {
+			t.Fatalf("no answer within %v: %v", bound, err)
+		}
+		data, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.ProtoMajor != 2 || res.StatusCode != http.StatusRequestTimeout {
+			t.Errorf("got %s %s %s, want 408 over HTTP/2", res.Proto, res.Status, data)
+		}
 	})
 
 	t.Run("Converse", func(t *testing.T) {
