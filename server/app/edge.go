@@ -152,9 +152,9 @@ func (e *edge) classify(r *http.Request) (p protocol, clientStream bool) {
 	}
 	ct := r.Header.Get("Content-Type")
 	switch {
-	case strings.HasPrefix(ct, "application/grpc-web"):
+	case hasPrefixFold(ct, "application/grpc-web"):
 		return protoGRPCWeb, clientStream
-	case strings.HasPrefix(ct, "application/grpc"):
+	case hasPrefixFold(ct, "application/grpc"):
 		return protoGRPC, clientStream
 	}
 	return protoConnect, clientStream
@@ -163,7 +163,13 @@ func (e *edge) classify(r *http.Request) (p protocol, clientStream bool) {
 // enveloped reports whether r's body is a sequence of enveloped messages.
 func enveloped(p protocol, r *http.Request) bool {
 	return p == protoGRPC || p == protoGRPCWeb ||
-		p == protoConnect && strings.HasPrefix(r.Header.Get("Content-Type"), "application/connect+")
+		p == protoConnect && hasPrefixFold(r.Header.Get("Content-Type"), "application/connect+")
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring case, as media types are
+// compared (and as Connect compares them).
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // admit checks r and answers it if it fails, reporting whether next is to
@@ -193,7 +199,7 @@ func (e *edge) admit(w http.ResponseWriter, r *http.Request) (*streamBody, bool)
 	if r.ContentLength > limit {
 		// Refused before reading a byte; net/http closes an HTTP/1
 		// connection with that much left unread.
-		e.refuse(w, r, p, e.errTooLarge(p, fmt.Sprintf("request body of %d bytes", r.ContentLength)))
+		e.refuse(w, r, p, e.errTooLarge(p, fmt.Sprintf("the request body (%d bytes)", r.ContentLength)))
 		return nil, false
 	}
 	body, err := e.readBody(w, r, p, limit)
@@ -371,7 +377,7 @@ func (e *edge) checkEnvelopes(p protocol, r *http.Request, b []byte) *edgeError 
 		}
 		size := int64(binary.BigEndian.Uint32(b[1:envelopePrefix]))
 		if size > maxRequestBytes {
-			return e.errTooLarge(p, fmt.Sprintf("a message of %d bytes", size))
+			return e.errTooLarge(p, fmt.Sprintf("a message (%d bytes)", size))
 		}
 		if b[0]&1 != 0 && !compressed {
 			return errInvalid("a message is flagged compressed, but the call names no compression")
@@ -402,7 +408,7 @@ func (e *edge) checkConnectGet(p protocol, q url.Values) *edgeError {
 		size = n
 	}
 	if size > maxRequestBytes {
-		return e.errTooLarge(p, fmt.Sprintf("a message of %d bytes", size))
+		return e.errTooLarge(p, fmt.Sprintf("a message (%d bytes)", size))
 	}
 	return nil
 }
@@ -501,7 +507,7 @@ func (s *streamBody) Read(p []byte) (int, error) {
 		}
 		size := int64(binary.BigEndian.Uint32(s.prefix[1:]))
 		if size > maxRequestBytes {
-			e := s.e.errTooLarge(s.p, fmt.Sprintf("a message of %d bytes", size))
+			e := s.e.errTooLarge(s.p, fmt.Sprintf("a message (%d bytes)", size))
 			s.err = connect.NewError(e.code, e)
 			return 0, s.err
 		}

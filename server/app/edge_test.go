@@ -421,6 +421,7 @@ var edgeCases = []edgeCase{
 	{"gRPCWeb/MessageCut", "POST", "/proactivechat.v1.ChatService/GetChat", "application/grpc-web+proto", envelope(0, []byte("0123456789"))[:9]},
 	{"gRPCWeb/PrefixCut", "POST", "/proactivechat.v1.ChatService/GetChat", "application/grpc-web+proto", []byte{0, 0, 0}},
 	{"gRPCWeb/CompressedWithoutEncoding", "POST", "/proactivechat.v1.ChatService/GetChat", "application/grpc-web+proto", envelope(1, []byte("ab"))},
+	{"gRPCWeb/MediaTypeInCapitals", "POST", "/proactivechat.v1.ChatService/GetChat", "Application/GRPC-Web", []byte{0}},
 	{"ConnectStream/MessageCut", "POST", "/proactivechat.v1.ChatService/WatchChat", "application/connect+proto", envelope(0, []byte("0123456789"))[:9]},
 }
 
