@@ -301,6 +301,8 @@ func TestSlowRequestsAreCut(t *testing.T) {
 		go pw.Write(first)
 		ctx, cancel := context.WithTimeout(context.Background(), bound)
 		t.Cleanup(cancel)
+		// The transport stops reading the answer only once the body ends.
+		context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.url+path, pr)
 		req.Header.Set("Content-Type", contentType)
 		if token != "" {
@@ -349,6 +351,7 @@ func TestSlowRequestsAreCut(t *testing.T) {
 		go pw.Write([]byte("{"))
 		ctx, cancel := context.WithTimeout(context.Background(), bound)
 		defer cancel()
+		context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+a.Addr().String()+"/proactivechat.v1.VisitorService/StartVisitorSession", pr)
 		req.Header.Set("Content-Type", "application/json")
 		res, err := (&http.Client{Transport: tr}).Do(req)
