@@ -34,7 +34,7 @@ const (
 	// edgeTimeout is the body and stream-message timeout of the servers
 	// that test them: short, so that a test waits little for the cut, and
 	// long enough that the calls the tests make in one go never meet it.
-	edgeTimeout = 300 * time.Millisecond
+	edgeTimeout = 500 * time.Millisecond
 )
 
 // startEdgeServer starts a server like startServer's with the edge's
@@ -294,7 +294,7 @@ func TestSlowRequestsAreCut(t *testing.T) {
 	h2 := h2cClient(t)
 	// call starts a call on HTTP/2 whose body is first, and then nothing
 	// more until the test ends.
-	call := func(t *testing.T, path, contentType, token string, first []byte) *http.Response {
+	call := func(t *testing.T, srv *testServer, path, contentType, token string, first []byte) *http.Response {
 		t.Helper()
 		pr, pw := io.Pipe()
 		t.Cleanup(func() { pw.Close() })
@@ -316,13 +316,13 @@ func TestSlowRequestsAreCut(t *testing.T) {
 	}
 	t.Run("HTTP2", func(t *testing.T) {
 		t.Run("gRPC", func(t *testing.T) {
-			res := call(t, "/proactivechat.v1.VisitorService/StartVisitorSession", "application/grpc", "", []byte{0, 0, 0})
+			res := call(t, srv, "/proactivechat.v1.VisitorService/StartVisitorSession", "application/grpc", "", []byte{0, 0, 0})
 			if got := grpcStatus(t, res); got != "4" {
 				t.Errorf("grpc-status %q, want 4 (DEADLINE_EXCEEDED)", got)
 			}
 		})
 		t.Run("Connect", func(t *testing.T) {
-			res := call(t, "/proactivechat.v1.VisitorService/StartVisitorSession", "application/json", "", []byte("{"))
+			res := call(t, srv, "/proactivechat.v1.VisitorService/StartVisitorSession", "application/json", "", []byte("{"))
 			data, _ := io.ReadAll(res.Body)
 			res.Body.Close()
 			if res.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(data), `"code":"deadline_exceeded"`) {
@@ -330,7 +330,7 @@ func TestSlowRequestsAreCut(t *testing.T) {
 			}
 		})
 		t.Run("REST", func(t *testing.T) {
-			res := call(t, "/v1/sites/x/sessions", "application/json", "", []byte("{"))
+			res := call(t, srv, "/v1/sites/x/sessions", "application/json", "", []byte("{"))
 			data, _ := io.ReadAll(res.Body)
 			res.Body.Close()
 			if res.StatusCode != http.StatusRequestTimeout {
@@ -366,6 +366,9 @@ func TestSlowRequestsAreCut(t *testing.T) {
 	})
 
 	t.Run("Converse", func(t *testing.T) {
+		// Its own server, whose unary calls (to set up a chat) have the
+		// default body timeout.
+		srv := startEdgeServer(t, app.Config{StreamMessageTimeout: edgeTimeout})
 		ctx := testContext(t)
 		c := newGRPCClient(t, srv)
 		w := newWorld(t, ctx, c, enabledWithoutInvite())
@@ -377,7 +380,7 @@ func TestSlowRequestsAreCut(t *testing.T) {
 		join, _ := proto.Marshal(&pb.ConverseRequest{CommandId: "j", Command: &pb.ConverseRequest_Join{Join: &pb.ConverseJoin{ChatId: chat.GetId(), ParticipantId: w.visitor.GetId()}}})
 
 		t.Run("FirstMessageNeverComes", func(t *testing.T) {
-			res := call(t, proactivechatv1connect.ChatServiceConverseProcedure, "application/grpc", visitorToken, nil)
+			res := call(t, srv, proactivechatv1connect.ChatServiceConverseProcedure, "application/grpc", visitorToken, nil)
 			if got := grpcStatus(t, res); got != "4" {
 				t.Errorf("grpc-status %q, want 4 (DEADLINE_EXCEEDED)", got)
 			}
@@ -385,7 +388,7 @@ func TestSlowRequestsAreCut(t *testing.T) {
 		t.Run("MessageStartedNotFinished", func(t *testing.T) {
 			// The join, whole, then 2 bytes of a 10-byte message.
 			first := append(envelope(0, join), envelope(0, make([]byte, 10))[:7]...)
-			res := call(t, proactivechatv1connect.ChatServiceConverseProcedure, "application/grpc", visitorToken, first)
+			res := call(t, srv, proactivechatv1connect.ChatServiceConverseProcedure, "application/grpc", visitorToken, first)
 			// The join was answered: the stream was served, and then cut.
 			var prefix [5]byte
 			if _, err := io.ReadFull(res.Body, prefix[:]); err != nil {
@@ -395,6 +398,7 @@ func TestSlowRequestsAreCut(t *testing.T) {
 				t.Errorf("grpc-status %q, want 4 (DEADLINE_EXCEEDED)", got)
 			}
 		})
+		wantMetricsCounted(t, srv, "proactivechat_slow_requests_total", "grpc")
 	})
 	wantMetricsCounted(t, srv, "proactivechat_slow_requests_total", "http", "rest", "connect", "grpc")
 }
