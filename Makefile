@@ -34,6 +34,7 @@ fuzz:
 	$(call fuzz-one,./server/domain,FuzzSubmitForm)
 	$(call fuzz-one,./server/domain,FuzzAuthenticate)
 	$(call fuzz-one,./server/rpc,FuzzBearerToken)
+	$(call fuzz-one,./server/app,FuzzHTTPEdge)
 	$(call fuzz-one,./server/protoconv,FuzzStoredRecords)
 
 # $(call fuzz-one,package,target) fuzzes one target. Minimizing a new input

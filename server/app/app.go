@@ -57,12 +57,19 @@ type Config struct {
 	// Retention is how long visitors and chats are kept unless a site says
 	// otherwise; nil is domain.DefaultRetention.
 	Retention *domain.Retention
+	// BodyTimeout bounds the time to receive a request's body once its
+	// headers have arrived, on every request but a client stream
+	// (defaultBodyTimeout when 0). Tests shorten it.
+	BodyTimeout time.Duration
+	// StreamMessageTimeout bounds the time to receive each message of a
+	// client stream (ChatService.Converse) once its first byte has
+	// arrived, and the first message once the stream has started
+	// (defaultStreamMessageTimeout when 0). Tests shorten it.
+	StreamMessageTimeout time.Duration
 }
 
-// Limits of the HTTP server.
+// Limits of the HTTP server (those of requests are in edge.go).
 const (
-	// maxRequestBytes bounds one RPC request message.
-	maxRequestBytes = 1 << 20
 	// compressMinBytes: smaller responses are not worth gzip's CPU.
 	compressMinBytes = 1024
 )
@@ -80,8 +87,11 @@ type App struct {
 	gatewayLn   *bufconn.Listener
 	gatewayConn *grpc.ClientConn
 	// h2c serves the plain listener's HTTP/2 connections (nil with TLS).
-	h2c      *h2cServer
-	resets   *resetLimit // the HTTP/2 connections' budget of stream resets
+	h2c *h2cServer
+	// resets is the HTTP/2 connections' budget of stream resets.
+	resets *resetLimit
+	// edge bounds every request's size and time before a handler reads it.
+	edge     *edge
 	serveErr chan error
 	// InitialAPIKey is the admin API key made on the first start (when the
 	// database had none), to be shown once; "" on later starts.
@@ -151,7 +161,12 @@ func (a *App) handler() (http.Handler, error) {
 	a.gatewayLn = bufconn.Listen(1 << 20)
 	rpc.Mount(mux, a.Service, a.log,
 		connect.WithCompressMinBytes(compressMinBytes),
+		// The edge refuses bodies and messages over maxRequestBytes
+		// first, with INVALID_ARGUMENT; Connect's own check stays
+		// behind it, and our gzip stops at the limit too.
 		connect.WithReadMaxBytes(maxRequestBytes),
+		connect.WithCompression("gzip", nil, nil),
+		connect.WithCompression("gzip", newGunzip, newGzip),
 		// Authorization first: rate limits count only calls that passed it.
 		connect.WithInterceptors(rpc.NewAuthorizer(a.Service, a.log), a.rateLimiter()),
 		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
@@ -180,6 +195,7 @@ func (a *App) handler() (http.Handler, error) {
 		return nil, err
 	}
 	mux.Handle("/v1/", rest)
+	a.edge = newEdge(rest, a.cfg.BodyTimeout, a.cfg.StreamMessageTimeout)
 	mux.HandleFunc("GET /metrics", a.serveMetrics)
 	mux.HandleFunc("GET /admin/backup", a.serveBackup)
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
@@ -191,7 +207,8 @@ func (a *App) handler() (http.Handler, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprint(w, indexText)
 	})
-	return a.withCORS(mux), nil
+	// CORS first, so that a browser can read the edge's refusals too.
+	return a.withCORS(a.edge.wrap(mux)), nil
 }
 
 const indexText = `Proactive Chat server

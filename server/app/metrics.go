@@ -80,6 +80,13 @@ func (a *App) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	m.Histogram("proactivechat_bolt_commit_seconds", "bbolt write transaction commit time, fsync included.", a.Store.CommitSeconds())
 	m.Histogram("proactivechat_bolt_batch_size", "Updates sharing one bbolt commit.", a.Store.BatchSize())
 	a.writeStorageMetrics(m)
+	var large, slow []metrics.Sample
+	for p := range numProtocols {
+		large = append(large, metrics.Sample{Labels: []string{"protocol", protocolNames[p]}, Value: float64(a.edge.tooLarge[p].Load())})
+		slow = append(slow, metrics.Sample{Labels: []string{"protocol", protocolNames[p]}, Value: float64(a.edge.tooSlow[p].Load())})
+	}
+	m.Family("proactivechat_oversized_requests_total", "counter", "Requests refused because their body, or one of their messages, was over the size limit.", large...)
+	m.Family("proactivechat_slow_requests_total", "counter", "Requests cut off because their body, or a message of their stream, did not arrive in time.", slow...)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	m.Family("go_goroutines", "gauge", "Goroutines now.", metrics.Sample{Value: float64(runtime.NumGoroutine())})

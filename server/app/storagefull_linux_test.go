@@ -3,11 +3,8 @@ package app_test
 import (
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -83,20 +80,6 @@ func TestStorageFull(t *testing.T) {
 			t.Fatalf("health Check(%q) = %v, want %v", service, res.GetStatus(), want)
 		}
 	}
-	metric := func(t *testing.T, series string) string {
-		t.Helper()
-		resp, err := http.Get(srv.url + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		m := regexp.MustCompile("(?m)^" + regexp.QuoteMeta(series) + " (\\S+)$").FindSubmatch(body)
-		if m == nil {
-			t.Fatalf("no series %s in /metrics:\n%s", series, body)
-		}
-		return string(m[1])
-	}
 
 	w := newWorld(t, ctx, c, enabledWithoutInvite())
 	chat := w.startChat(t, ctx, c)
@@ -166,14 +149,14 @@ func TestStorageFull(t *testing.T) {
 			checkHealth(t, service, healthpb.HealthCheckResponse_NOT_SERVING)
 		}
 		checkHealth(t, "", healthpb.HealthCheckResponse_SERVING) // the process is fine: no restarts
-		if got := metric(t, "proactivechat_storage_full"); got != "1" {
-			t.Errorf("proactivechat_storage_full = %s while the disk is full, want 1", got)
+		if got := metricValue(t, srv, "proactivechat_storage_full"); got != 1 {
+			t.Errorf("proactivechat_storage_full = %v while the disk is full, want 1", got)
 		}
-		if got := metric(t, `proactivechat_store_write_failures_total{reason="storage_full"}`); got == "0" {
+		if got := metricValue(t, srv, `proactivechat_store_write_failures_total{reason="storage_full"}`); got == 0 {
 			t.Errorf("no write failures counted for a full disk")
 		}
-		if got := metric(t, `proactivechat_store_write_failures_total{reason="other"}`); got != "0" {
-			t.Errorf("%s write failures counted for other reasons, want 0", got)
+		if got := metricValue(t, srv, `proactivechat_store_write_failures_total{reason="other"}`); got != 0 {
+			t.Errorf("%v write failures counted for other reasons, want 0", got)
 		}
 	})
 
@@ -217,8 +200,8 @@ func TestStorageFull(t *testing.T) {
 			}
 		}
 		checkHealth(t, "proactivechat.v1.VisitorService", healthpb.HealthCheckResponse_SERVING)
-		if got := metric(t, "proactivechat_storage_full"); got != "0" {
-			t.Errorf("proactivechat_storage_full = %s once space is freed, want 0", got)
+		if got := metricValue(t, srv, "proactivechat_storage_full"); got != 0 {
+			t.Errorf("proactivechat_storage_full = %v once space is freed, want 0", got)
 		}
 		if logs := srv.logs.String(); !strings.Contains(logs, "storage has room again") {
 			t.Errorf("the log does not say writes resumed:\n%s", logs)

@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
@@ -24,10 +27,15 @@ var registrations = []func(context.Context, *runtime.ServeMux, *grpc.ClientConn)
 	pb.RegisterChatServiceHandler,
 }
 
+// Handler serves the REST API.
+type Handler struct {
+	mux *runtime.ServeMux
+}
+
 // New returns the REST handler for every service, calling them over conn.
 // Unknown JSON fields are rejected rather than silently ignored, so a typo in
 // a request body is an error and not a lost setting.
-func New(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
+func New(ctx context.Context, conn *grpc.ClientConn) (*Handler, error) {
 	mux := runtime.NewServeMux(
 		// Origin goes through as it is, so that the handlers check a
 		// browser page's origin over REST as over Connect.
@@ -49,5 +57,42 @@ func New(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 			return nil, fmt.Errorf("register REST handlers: %w", err)
 		}
 	}
-	return mux, nil
+	return &Handler{mux: mux}, nil
+}
+
+// ServeHTTP refuses a path or query that is not UTF-8 once unescaped
+// (/v1/chats/abc%FF): the gateway would copy it into a proto string field,
+// which the gRPC client then fails to marshal, and that failure is an
+// INTERNAL error, HTTP 500, for what is the client's mistake.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !utf8.ValidString(r.URL.Path) || !validQuery(r) {
+		h.Error(w, r, http.StatusBadRequest, status.Error(codes.InvalidArgument, "the URL's path and query must be UTF-8 once unescaped"))
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+func validQuery(r *http.Request) bool {
+	if utf8.ValidString(r.URL.RawQuery) && !strings.Contains(r.URL.RawQuery, "%") {
+		return true // nothing escaped: the common case, without parsing
+	}
+	for k, vs := range r.URL.Query() {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Error writes err as the gateway writes every error (a google.rpc.Status
+// in JSON) with the given HTTP status, for answers made before the request
+// reaches it: 413 for a body over the limit, 408 for one too slow.
+func (h *Handler) Error(w http.ResponseWriter, r *http.Request, httpStatus int, err error) {
+	_, out := runtime.MarshalerForRequest(h.mux, r)
+	runtime.HTTPError(r.Context(), h.mux, out, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err})
 }
