@@ -95,13 +95,14 @@ function fakeServer(auth: Auth) {
     });
     service(AgentService, {
       signIn: (req) => {
-        calls.push(`signIn ${req.agentId}`);
-        if (req.agentId !== "agent_a" || req.password !== PASSWORD) throw new ConnectError("wrong agent id or password", Code.Unauthenticated);
+        calls.push(req.login ? `signIn login ${req.login}` : `signIn ${req.agentId}`);
+        const agentId = req.login ? (req.login.toLowerCase() === "ann@shop.example" ? "agent_a" : "") : req.agentId;
+        if (agentId !== "agent_a" || req.password !== PASSWORD) throw new ConnectError("wrong login or password", Code.Unauthenticated);
         const token = `pcs_${sessions.size + 1}`;
-        sessions.set(token, req.agentId);
+        sessions.set(token, agentId);
         return {
-          agent: { id: req.agentId },
-          session: { id: "sess", agentId: req.agentId, expireTime: timestampFromMs(now + 12 * 3600_000) },
+          agent: { id: agentId },
+          session: { id: "sess", agentId, expireTime: timestampFromMs(now + 12 * 3600_000) },
           token,
         };
       },
@@ -295,10 +296,16 @@ describe("Console", () => {
     const alert = q('[data-testid="alert"]')!;
     expect(alert.getAttribute("role")).toBe("alert");
     expect(alert.textContent).toContain("Ann");
+    // A plain line for the agent: routing's reasons stay in the API.
+    expect(q('[data-testid="alert-line"]')!.textContent).toMatch(/^A visitor on Test shop is waiting — 0:(19|20) left$/);
+    expect(alert.textContent).not.toContain("longest idle");
     expect(q('[data-testid="alert-countdown"]')!.textContent).toMatch(/^0:(19|20)$/);
     await until(() => !!q('[data-testid="visitor-row"]'), "the visitor");
     expect(q('[data-testid="time-on-site"]')!.textContent).toContain("1m 05s");
     expect(q('[data-testid="queue-row"]')!.textContent).toContain("Ann");
+    // One action for the visitor: the alert's Accept; not Take chat nor Start chat besides.
+    expect(q('[data-testid="accept-queued"]')).toBeNull();
+    expect(q('[data-testid="start-chat"]')).toBeNull();
     expect((q('[data-testid="status-select"]') as HTMLSelectElement).value).toBe(String(AgentStatus.AVAILABLE));
 
     await click(q('[data-testid="accept-alert"]'));
@@ -367,6 +374,27 @@ describe("Signing in", () => {
     expect(sessionStorage.getItem("proactivechat.console.session")).toBeNull();
     window.history.replaceState(null, "", "/agent/");
     expect((byTestId("agent-id-input") as HTMLInputElement).value).toBe("agent_a");
+  });
+
+  it("asks for an e-mail, not an agent id, and tells the console whose it is", async () => {
+    const { server, byTestId, el } = await mount();
+    expect(byTestId("agent-id-input")).toBeNull();
+    const login = byTestId("login-input") as HTMLInputElement;
+    expect(el.querySelector(`label[for="${login.id}"]`)?.textContent).toBe("E-mail");
+    expect(document.activeElement).toBe(login);
+    await type(login, "nobody@shop.example");
+    await type(byTestId("password-input"), PASSWORD);
+    await click(byTestId("signin"));
+    await until(() => !!byTestId("signin-error"), "the sign-in error");
+    expect(byTestId("signin-error")!.textContent).toBe("Wrong e-mail or password.");
+
+    await type(login, "Ann@Shop.example");
+    await type(byTestId("password-input"), PASSWORD);
+    await click(byTestId("signin"));
+    await until(() => byTestId("connection-status")?.getAttribute("data-state") === "open", "the console");
+    expect(server.calls).toContain("signIn login Ann@Shop.example");
+    expect(server.calls).toContain("watchAgent agent_a pcs_1");
+    expect(localStorage.getItem("proactivechat.console.login")).toBe("Ann@Shop.example");
   });
 
   it("goes back to the sign-in screen when the session is revoked (streams end UNAUTHENTICATED)", async () => {
