@@ -30,7 +30,7 @@ const ADMIN_KEY = "pca_good";
  * calls need "Authorization: Bearer <its session token>", UpdateSite and
  * ListApiKeys an admin API key. Tokens are pcs_1, pcs_2, … per sign-in.
  */
-function fakeServer(auth: Auth) {
+function fakeServer(auth: Auth, { alert = true } = {}) {
   const calls: string[] = [];
   const now = Date.now();
   const sessions = new Map<string, string>(); // token → agent id
@@ -136,8 +136,8 @@ function fakeServer(auth: Auth) {
             case: "snapshot",
             value: {
               agent: { id: "agent_a", displayName: "Ann Agent", status: AgentStatus.AVAILABLE },
-              queue: [request],
-              alerts: [{ chatRequest: request, reason: "longest idle" }],
+              queue: alert ? [request] : [],
+              alerts: alert ? [{ chatRequest: request, reason: "longest idle" }] : [],
             },
           },
         };
@@ -153,7 +153,7 @@ function fakeServer(auth: Auth) {
                 {
                   visitorId: "visitor_1",
                   siteId: "site_1",
-                  engagement: EngagementState.ALERTING,
+                  engagement: alert ? EngagementState.ALERTING : EngagementState.BROWSING,
                   currentPage: { url: "https://shop.example/", title: "Home" },
                   visitStartTime: timestampFromMs(now - 65_000),
                 },
@@ -162,6 +162,11 @@ function fakeServer(auth: Auth) {
           },
         };
         await untilEnded(ctx.signal);
+      },
+      startChat: (req, ctx) => {
+        agent(ctx, req.agentId);
+        calls.push(`startChat ${req.visitorId}`);
+        throw new ConnectError(`agent "${req.agentId}" is offline; only an available agent starts chats`, Code.FailedPrecondition);
       },
       acceptChatRequest: (req, ctx) => {
         agent(ctx, req.agentId);
@@ -242,9 +247,9 @@ async function until(cond: () => boolean, what: string) {
 }
 
 /** mount renders the whole console (App, as main.tsx does) on the fake server; signedIn starts with a session. */
-async function mount({ signedIn = false } = {}) {
+async function mount({ signedIn = false, alert = true } = {}) {
   const auth = new Auth(sessionStorage);
-  const server = fakeServer(auth);
+  const server = fakeServer(auth, { alert });
   if (signedIn) {
     const token = server.session();
     auth.signedIn({ agent: { id: "agent_a" }, session: { agentId: "agent_a" }, token } as never);
@@ -321,6 +326,32 @@ describe("Console", () => {
     expect(message.textContent).toBe("<b>hi</b>");
     expect(message.querySelector("b")).toBeNull();
     expect(q('[data-testid="chat-panel"]')!.textContent).toContain("Ann");
+  });
+});
+
+describe("Start chat", () => {
+  it("is for Available agents only: a hint otherwise, and a refusal goes when the status changes", async () => {
+    const { server, q, byTestId } = await mount({ signedIn: true, alert: false });
+    await until(() => !!q('[data-testid="start-chat"]'), "the visitor's Start chat");
+    const start = () => q('[data-testid="start-chat"]') as HTMLButtonElement;
+    expect(start().getAttribute("aria-disabled")).toBeNull();
+    // The server refuses (the agent went offline elsewhere): its words show under the visitor…
+    await click(start());
+    await until(() => !!byTestId("visitor-note"), "the refusal");
+    expect(server.calls).toContain("startChat visitor_1");
+    // …until the status changes.
+    const status = byTestId("status-select") as HTMLSelectElement;
+    await act(async () => {
+      status.value = String(AgentStatus.OFFLINE);
+      status.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+    await until(() => start().getAttribute("aria-disabled") === "true", "Start chat disabled");
+    expect(byTestId("visitor-note")).toBeNull();
+    expect(byTestId("start-chat-hint")!.textContent).toContain("You are Offline");
+    expect(start().title).toContain("Available");
+    const before = server.calls.filter((c) => c.startsWith("startChat")).length;
+    await click(start());
+    expect(server.calls.filter((c) => c.startsWith("startChat")).length).toBe(before);
   });
 });
 
