@@ -105,7 +105,9 @@ func TestQueueEntryNamesAlertedAgent(t *testing.T) {
 		t.Cleanup(events.Close)
 		recvNext(t, events) // the snapshot
 		visitorOnline(t, ctx, c, site.GetId(), "https://shop.example/pricing")
-		clock.Advance(time.Minute)
+		// The launching criteria (30 s on the site) are met; the alert
+		// lasts the site's alert timeout from then.
+		clock.Advance(30 * time.Second)
 		recvUntil(t, events, func(m *pb.WatchAgentResponse) bool { return m.GetAlert() != nil })
 		queue := must[*pb.ListQueueResponse](t, "ListQueue")(c.ListQueue(ctx, &pb.ListQueueRequest{SiteId: site.GetId()})).GetChatRequests()
 		if len(queue) != 1 || queue[0].GetState() != pb.ChatRequestState_CHAT_REQUEST_STATE_ALERTING {

@@ -10,9 +10,13 @@ import (
 // is kept by PutAgent, in the transaction that changes the agent, so it
 // never disagrees with the agents bucket.
 
+// AgentIDByLogin looks login up in the index.
 func (r *readTx) AgentIDByLogin(login string) (string, error) {
-	v := r.tx.Bucket(agentLoginsBucket).Get([]byte(domain.LoginKey(login)))
-	if v == nil || login == "" {
+	var v []byte
+	if key := domain.LoginKey(login); key != "" {
+		v = r.tx.Bucket(agentLoginsBucket).Get([]byte(key))
+	}
+	if v == nil {
 		return "", domain.Errorf(domain.CodeNotFound, "no agent has this login")
 	}
 	return string(v), nil

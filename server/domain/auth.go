@@ -462,6 +462,9 @@ func (s *Service) SignIn(ctx context.Context, c SignInCredentials) (*Agent, *Age
 	}
 	ok, verr := s.passwords.Verify(encoded, password)
 	if err != nil || verr != nil || !ok {
+		if c.AgentID != "" {
+			return nil, nil, "", Errorf(CodeUnauthenticated, "wrong agent id or password")
+		}
 		return nil, nil, "", Errorf(CodeUnauthenticated, "wrong login or password")
 	}
 	return s.startAgentSession(ctx, agentID, s.sessionTTL)
