@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,6 +65,34 @@ func TestAgentLogins(t *testing.T) {
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"login"}},
 			})
 			wantCode(t, err, connect.CodeAlreadyExists)
+		})
+
+		t.Run("ErrLoginTakenConcurrently", func(t *testing.T) {
+			// Created at once by several admins: exactly one agent gets it.
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for i := range 8 {
+				wg.Go(func() {
+					_, err := c.CreateAgent(ctx, &pb.CreateAgentRequest{DisplayName: fmt.Sprint("Twin ", i), Login: "twin@shop.example"})
+					errs <- err
+				})
+			}
+			wg.Wait()
+			close(errs)
+			won := 0
+			for err := range errs {
+				switch connect.CodeOf(err) {
+				case connect.CodeAlreadyExists:
+				default:
+					if err != nil {
+						t.Fatal(err)
+					}
+					won++
+				}
+			}
+			if won != 1 {
+				t.Errorf("%d agents got the same login, want 1", won)
+			}
 		})
 
 		t.Run("ErrLoginInvalid", func(t *testing.T) {
