@@ -6,9 +6,55 @@
 import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { AGENT, axe, eventually, formatViolations, restClient, scenario, screenshotsDir, signIn } from "./harness.mjs";
+import {
+  AGENT,
+  AGENT_NAME,
+  AGENT_PASSWORD,
+  axe,
+  eventually,
+  formatViolations,
+  restClient,
+  scenario,
+  screenshotsDir,
+  signIn,
+} from "./harness.mjs";
 
 const SESSION_KEY = "proactivechat.console.session";
+const DEMO_LOGIN = "agent@demo.example"; // app.DemoAgentLogin
+
+// Issue 18, 10: agents sign in with their e-mail; the generated agent id
+// is the server's business.
+scenario("sign-in by e-mail: no agent id asked, an unknown e-mail refused like a wrong password", async (ctx) => {
+  const { base } = ctx;
+  const page = await ctx.open("agent");
+  await page.goto(`${base}/agent/`);
+  await page.getByTestId("signin-form").waitFor();
+  assert.equal(await page.getByLabel("Agent id", { exact: true }).count(), 0, "the sign-in screen asks for an agent id");
+  const email = page.getByLabel("E-mail", { exact: true });
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "login");
+  const { serious } = await axe(page);
+  assert.deepEqual(serious, [], formatViolations("sign-in screen", serious));
+  await email.fill(DEMO_LOGIN);
+  await mkdir(screenshotsDir, { recursive: true });
+  await page.screenshot({ path: join(screenshotsDir, "signin.png") });
+
+  const password = page.getByLabel("Password", { exact: true });
+  for (const login of ["nobody@demo.example", DEMO_LOGIN]) {
+    await email.fill(login);
+    await password.fill(login === DEMO_LOGIN ? "not-the-password" : AGENT_PASSWORD);
+    const answered = page.waitForResponse((r) => r.url().endsWith("/proactivechat.v1.AgentService/SignIn"));
+    await password.press("Enter");
+    assert.equal((await answered).status(), 401, `signing in as ${login}`);
+    await page.getByTestId("signin-error").filter({ hasText: "Wrong e-mail or password." }).waitFor();
+  }
+  await email.fill(DEMO_LOGIN.toUpperCase());
+  await password.fill(AGENT_PASSWORD);
+  await password.press("Enter");
+  await page.locator('[data-testid="connection-status"][data-state="open"]').waitFor();
+  assert.equal(await page.getByTestId("agent-name").textContent(), AGENT_NAME);
+  const session = await page.evaluate((k) => JSON.parse(sessionStorage.getItem(k)), SESSION_KEY);
+  assert.equal(session.agentId, AGENT, "the console learnt the agent's id from SignIn");
+});
 
 scenario("sign-in: wrong password, right password, sign out, and a revoked session", async (ctx) => {
   const { base, api } = ctx;
@@ -22,8 +68,6 @@ scenario("sign-in: wrong password, right password, sign out, and a revoked sessi
   assert.equal(await page.evaluate(() => document.activeElement?.id), "password");
   const { serious } = await axe(page);
   assert.deepEqual(serious, [], formatViolations("sign-in screen", serious));
-  await mkdir(screenshotsDir, { recursive: true });
-  await page.screenshot({ path: join(screenshotsDir, "signin.png") });
 
   // A wrong password: a message, the password emptied, still the sign-in screen.
   await signIn(page, "not-the-password");

@@ -255,7 +255,7 @@ func (c *signedClient) LeaveQueue(ctx context.Context, r *pb.LeaveQueueRequest) 
 func (c *signedClient) SignIn(ctx context.Context, r *pb.SignInRequest) (*pb.SignInResponse, error) {
 	res, err := c.raw.SignIn(ctx, r)
 	if err == nil {
-		c.keys.set(r.GetAgentId(), res.GetToken())
+		c.keys.set(res.GetAgent().GetId(), res.GetToken())
 	}
 	return res, err
 }

@@ -17,6 +17,8 @@ const (
 	// agent is created. Demo mode is for trying the product, not for
 	// serving anyone.
 	DemoAgentPassword = "demo-agent"
+	// DemoAgentLogin is the demo agent's e-mail, what it signs in with.
+	DemoAgentLogin = "agent@demo.example"
 )
 
 // SeedDemo creates the demo sites (proactive chat enabled, one of each
@@ -58,6 +60,7 @@ func SeedDemo(ctx context.Context, svc *domain.Service, origin string) error {
 		DisplayName:        "Dana (demo agent)",
 		SiteIDs:            []string{DemoSiteID, DemoInviteSiteID},
 		MaxConcurrentChats: 3,
+		Login:              DemoAgentLogin,
 	})
 	switch domain.ErrorCode(err) {
 	case "":

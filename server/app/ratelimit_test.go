@@ -393,3 +393,28 @@ func TestRateLimitSignIns(t *testing.T) {
 		t.Errorf("%v, want the address's limit", err)
 	}
 }
+
+// TestRateLimitSignInsByLogin: guesses by login are limited per login,
+// any case, whether an agent has it or not.
+func TestRateLimitSignInsByLogin(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	base, key := rlServer(t, &rpc.RateLimits{SignInsPerAgent: ratelimit.Per(2, time.Hour, 2), Loopback: true})
+	one := rlClientsFrom(t, base, "127.0.0.1")
+	two := rlClientsFrom(t, base, "127.0.0.2")
+	if _, err := one.admin.CreateAgent(withToken(ctx, key), connect.NewRequest(&pb.CreateAgentRequest{DisplayName: "Dana", Login: "dana@shop.example"})); err != nil {
+		t.Fatal(err)
+	}
+	guess := func(c rlClients, login string) error {
+		_, err := c.agent.SignIn(ctx, connect.NewRequest(&pb.SignInRequest{Login: login, Password: "guess"}))
+		return err
+	}
+	for _, login := range []string{"nobody@shop.example", "dana@shop.example"} {
+		for i, c := range []rlClients{one, two} {
+			if err := guess(c, login); connect.CodeOf(err) != connect.CodeUnauthenticated {
+				t.Fatalf("%s: guess %d: %v, want unauthenticated", login, i+1, err)
+			}
+		}
+		rlWantExhausted(t, "a third guess for "+login, guess(one, "  "+strings.ToUpper(login)))
+	}
+}

@@ -443,6 +443,9 @@ func (c *restClient) RevokeAgentSessions(ctx context.Context, r *pb.RevokeAgentS
 
 func (c *restClient) SignIn(ctx context.Context, r *pb.SignInRequest) (*pb.SignInResponse, error) {
 	out := &pb.SignInResponse{}
+	if r.GetAgentId() == "" {
+		return out, c.call(ctx, http.MethodPost, "/v1/sign-in", nil, r, out)
+	}
 	return out, c.call(ctx, http.MethodPost, "/v1/agents/"+esc(r.GetAgentId())+"/sign-in", nil, r, out)
 }
 

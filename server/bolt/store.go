@@ -26,6 +26,7 @@ import (
 var (
 	sitesBucket         = []byte("sites")          // site id → pb.Site
 	agentsBucket        = []byte("agents")         // agent id → pb.Agent
+	agentLoginsBucket   = []byte("agent_logins")   // domain.LoginKey(login) → agent id
 	visitorsBucket      = []byte("visitors")       // visitor id → pb.Visitor
 	visitorTokensBucket = []byte("visitor_tokens") // token hash → visitor id
 	chatsBucket         = []byte("chats")          // chat id → pb.Chat
@@ -64,6 +65,7 @@ var allBuckets = [][]byte{
 	activeChatsBucket,
 	sitesBucket,
 	agentsBucket,
+	agentLoginsBucket,
 	visitorsBucket,
 	visitorTokensBucket,
 	chatsBucket,

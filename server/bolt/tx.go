@@ -242,6 +242,9 @@ func (w *writeTx) PutAgent(a *domain.Agent) error {
 	if err := requireID("agent id", a.ID); err != nil {
 		return err
 	}
+	if err := w.indexLogin(a, w.tx.Bucket(agentsBucket).Get([]byte(a.ID))); err != nil {
+		return fmt.Errorf("put agent %q: index login: %w", a.ID, err)
+	}
 	return w.put(agentsBucket, []byte(a.ID), protoconv.AgentToProto(a))
 }
 

@@ -15,6 +15,8 @@ type AgentSpec struct {
 	DisplayName        string
 	SiteIDs            []string
 	MaxConcurrentChats uint32
+	// Login is what the agent signs in with (Agent.Login); optional.
+	Login string
 }
 
 // CreateAgent adds an agent, offline until it sets its status.
@@ -22,7 +24,7 @@ func (s *Service) CreateAgent(ctx context.Context, spec AgentSpec) (*Agent, erro
 	if spec.MaxConcurrentChats == 0 {
 		spec.MaxConcurrentChats = DefaultConcurrentChats
 	}
-	if err := validateAgent(spec.DisplayName, spec.SiteIDs, spec.MaxConcurrentChats); err != nil {
+	if err := validateAgent(spec.DisplayName, spec.SiteIDs, spec.MaxConcurrentChats, spec.Login); err != nil {
 		return nil, err
 	}
 	if err := checkChosenID("id", spec.ID); err != nil {
@@ -37,12 +39,16 @@ func (s *Service) CreateAgent(ctx context.Context, spec AgentSpec) (*Agent, erro
 		Status:             StatusOffline,
 		StatusChangeTime:   now,
 		CreateTime:         now,
+		Login:              spec.Login,
 	}
 	err := s.store.Update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Agent(agent.ID); ErrorCode(err) != CodeNotFound {
 			return cmp.Or(err, error(Errorf(CodeAlreadyExists, "agent %q already exists", agent.ID)))
 		}
 		if err := sitesExist(tx, agent.SiteIDs); err != nil {
+			return err
+		}
+		if err := claimLogin(tx, agent.ID, agent.Login); err != nil {
 			return err
 		}
 		return tx.PutAgent(agent)
@@ -85,7 +91,7 @@ func (s *Service) ListAgents(ctx context.Context, siteID string) ([]*Agent, erro
 }
 
 // UpdateAgent copies the fields named by paths (display_name, site_ids,
-// max_concurrent_chats; none means all) from update onto the stored agent.
+// max_concurrent_chats, login; none means all) from update onto the stored agent.
 // Lowering the capacity below the chats in progress ends none of them; the
 // agent just gets no new ones until under it.
 func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string) (*Agent, error) {
@@ -93,7 +99,7 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 		return nil, invalid("agent.id", "is required")
 	}
 	if len(paths) == 0 {
-		paths = []string{"display_name", "site_ids", "max_concurrent_chats"}
+		paths = []string{"display_name", "site_ids", "max_concurrent_chats", "login"}
 	}
 	var agent *Agent
 	err := s.store.Update(ctx, func(tx WriteTx) error {
@@ -113,14 +119,19 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 				agent.SiteIDs = update.SiteIDs
 			case "max_concurrent_chats":
 				agent.MaxConcurrentChats = update.MaxConcurrentChats
+			case "login":
+				agent.Login = update.Login
 			default:
-				return invalid("update_mask", "unknown path %q; allowed: display_name, site_ids, max_concurrent_chats", p)
+				return invalid("update_mask", "unknown path %q; allowed: display_name, site_ids, max_concurrent_chats, login", p)
 			}
 		}
-		if err := validateAgent(agent.DisplayName, agent.SiteIDs, agent.MaxConcurrentChats); err != nil {
+		if err := validateAgent(agent.DisplayName, agent.SiteIDs, agent.MaxConcurrentChats, agent.Login); err != nil {
 			return err
 		}
 		if err := sitesExist(tx, agent.SiteIDs); err != nil {
+			return err
+		}
+		if err := claimLogin(tx, agent.ID, agent.Login); err != nil {
 			return err
 		}
 		if err := tx.PutAgent(agent); err != nil {
@@ -204,8 +215,9 @@ func (s *Service) setAgentStatus(ctx context.Context, agentID string, status Age
 	return agent, nil
 }
 
-func validateAgent(name string, siteIDs []string, maxChats uint32) error {
+func validateAgent(name string, siteIDs []string, maxChats uint32, login string) error {
 	var v Violations
+	validateLogin(&v, login)
 	if required(&v, "display_name", name) && len(name) > MaxNameBytes {
 		v.Add("display_name", "must be at most %d bytes", MaxNameBytes)
 	}

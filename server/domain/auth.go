@@ -406,10 +406,28 @@ var (
 	dummyPassword     string
 )
 
-// SignIn checks an agent's password and starts a session.
-func (s *Service) SignIn(ctx context.Context, agentID, password string) (*Agent, *AgentSession, string, error) {
+// SignInCredentials name the agent signing in, by id or by login, and
+// carry its password.
+type SignInCredentials struct {
+	AgentID  string
+	Login    string
+	Password string
+}
+
+// SignIn checks an agent's password and starts a session. An unknown id or
+// login fails the same way, and takes as long, as a wrong password.
+func (s *Service) SignIn(ctx context.Context, c SignInCredentials) (*Agent, *AgentSession, string, error) {
+	agentID, password := c.AgentID, c.Password
 	var v Violations
-	required(&v, "agent_id", agentID)
+	switch {
+	case agentID != "" && c.Login != "":
+		v.Add("login", "give agent_id or login, not both")
+	case agentID == "":
+		required(&v, "login", c.Login)
+		if len(c.Login) > MaxLoginBytes {
+			v.Add("login", "must be at most %d bytes", MaxLoginBytes)
+		}
+	}
 	required(&v, "password", password)
 	if len(password) > MaxPasswordBytes {
 		v.Add("password", "must be at most %d bytes", MaxPasswordBytes)
@@ -422,6 +440,12 @@ func (s *Service) SignIn(ctx context.Context, agentID, password string) (*Agent,
 	}
 	var encoded string
 	err := s.store.View(ctx, func(tx ReadTx) error {
+		if agentID == "" {
+			var err error
+			if agentID, err = tx.AgentIDByLogin(LoginKey(c.Login)); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Agent(agentID); err != nil {
 			return err
 		}
@@ -438,7 +462,10 @@ func (s *Service) SignIn(ctx context.Context, agentID, password string) (*Agent,
 	}
 	ok, verr := s.passwords.Verify(encoded, password)
 	if err != nil || verr != nil || !ok {
-		return nil, nil, "", Errorf(CodeUnauthenticated, "wrong agent id or password")
+		if c.AgentID != "" {
+			return nil, nil, "", Errorf(CodeUnauthenticated, "wrong agent id or password")
+		}
+		return nil, nil, "", Errorf(CodeUnauthenticated, "wrong login or password")
 	}
 	return s.startAgentSession(ctx, agentID, s.sessionTTL)
 }

@@ -146,6 +146,7 @@ func (s *Service) offer(tx WriteTx, site *Site, req *ChatRequest, agent *Agent, 
 	now := s.clock.Now()
 	req.State = RequestAlerting
 	req.AlertedAgentID = agent.ID
+	req.AlertedAgentName = agent.DisplayName
 	req.AlertReason = reason
 	req.AlertDeadline = now.Add(site.ProactiveChat.AlertTimeout())
 	visitor, err := tx.Visitor(req.VisitorID)
@@ -320,6 +321,7 @@ func (s *Service) accept(tx WriteTx, agent *Agent, req *ChatRequest) (*Chat, err
 	req.ChatID = chat.ID
 	req.CloseTime = now
 	req.AlertedAgentID = agent.ID
+	req.AlertedAgentName = agent.DisplayName
 	req.HoldUntil = time.Time{}
 	if err := tx.PutChatRequest(req); err != nil {
 		return nil, err
@@ -402,6 +404,7 @@ func (s *Service) unoffer(tx WriteTx, req *ChatRequest, reason string, pass bool
 	agentID := req.AlertedAgentID
 	req.State = RequestQueued
 	req.AlertedAgentID = ""
+	req.AlertedAgentName = ""
 	req.AlertDeadline = time.Time{}
 	req.AlertReason = ""
 	if pass && !slices.Contains(req.PassedAgentIDs, agentID) {

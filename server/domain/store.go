@@ -28,6 +28,9 @@ type ReadTx interface {
 	Sites() ([]*Site, error)
 	Agent(id string) (*Agent, error)
 	Agents() ([]*Agent, error)
+	// AgentIDByLogin finds the agent whose login is login, compared by
+	// LoginKey; the store keeps this index with PutAgent.
+	AgentIDByLogin(login string) (string, error)
 	Visitor(id string) (*Visitor, error)
 	// VisitorByTokenHash finds the visitor a session token belongs to.
 	VisitorByTokenHash(hash []byte) (*Visitor, error)

@@ -102,6 +102,9 @@ type Agent struct {
 	ActiveChatIDs      []string
 	CreateTime         time.Time
 	LastChatEndTime    time.Time
+	// Login is what the agent signs in with: an e-mail address or a login
+	// name, unique among agents regardless of case; empty when not set.
+	Login string
 }
 
 // Serves reports whether the agent serves siteID.
@@ -332,6 +335,8 @@ type ChatRequest struct {
 	HoldUntil      time.Time
 	// AlertReason says why the alerted agent was chosen.
 	AlertReason string
+	// AlertedAgentName is the alerted agent's display name, for colleagues.
+	AlertedAgentName string
 }
 
 // Open reports whether the request still waits for an agent.

@@ -22,6 +22,7 @@ func AgentToProto(a *domain.Agent) *pb.Agent {
 		ActiveChatIds:      slices.Clone(a.ActiveChatIDs),
 		CreateTime:         TimeToProto(a.CreateTime),
 		LastChatEndTime:    TimeToProto(a.LastChatEndTime),
+		Login:              a.Login,
 	}
 }
 
@@ -40,6 +41,7 @@ func AgentFromProto(a *pb.Agent) *domain.Agent {
 		ActiveChatIDs:      slices.Clone(a.GetActiveChatIds()),
 		CreateTime:         TimeFromProto(a.GetCreateTime()),
 		LastChatEndTime:    TimeFromProto(a.GetLastChatEndTime()),
+		Login:              a.GetLogin(),
 	}
 }
 

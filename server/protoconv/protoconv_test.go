@@ -67,6 +67,7 @@ func testAgent() *domain.Agent {
 		ActiveChatIDs:      []string{"chat_1"},
 		CreateTime:         at(4),
 		LastChatEndTime:    at(5),
+		Login:              "dana@shop.example",
 	}
 }
 
@@ -141,23 +142,24 @@ func testInvitation() *domain.Invitation {
 
 func testChatRequest() *domain.ChatRequest {
 	return &domain.ChatRequest{
-		ID:             "req_1",
-		SiteID:         "site_1",
-		VisitorID:      "vis_1",
-		Kind:           domain.RequestPresence,
-		State:          domain.RequestAbandoned,
-		FormValues:     map[string]string{"name": "Bo", "email": "bo@example.com"},
-		EnqueueTime:    at(25),
-		AlertedAgentID: "agt_2",
-		AlertDeadline:  at(26),
-		PassedAgentIDs: []string{"agt_1", "agt_3"},
-		ChatID:         "chat_1",
-		CloseTime:      at(27),
-		PageURL:        "https://shop.example/cart",
-		PageTitle:      "Cart",
-		VisitStartTime: at(28),
-		HoldUntil:      at(29),
-		AlertReason:    "longest idle (3m), 2 of 3 chats free; 2 candidate(s)",
+		ID:               "req_1",
+		SiteID:           "site_1",
+		VisitorID:        "vis_1",
+		Kind:             domain.RequestPresence,
+		State:            domain.RequestAbandoned,
+		FormValues:       map[string]string{"name": "Bo", "email": "bo@example.com"},
+		EnqueueTime:      at(25),
+		AlertedAgentID:   "agt_2",
+		AlertDeadline:    at(26),
+		PassedAgentIDs:   []string{"agt_1", "agt_3"},
+		ChatID:           "chat_1",
+		CloseTime:        at(27),
+		PageURL:          "https://shop.example/cart",
+		PageTitle:        "Cart",
+		VisitStartTime:   at(28),
+		HoldUntil:        at(29),
+		AlertReason:      "longest idle (3m), 2 of 3 chats free; 2 candidate(s)",
+		AlertedAgentName: "Dana",
 	}
 }
 

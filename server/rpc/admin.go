@@ -73,6 +73,7 @@ func (s *adminServer) CreateAgent(ctx context.Context, req *connect.Request[pb.C
 		DisplayName:        req.Msg.GetDisplayName(),
 		SiteIDs:            req.Msg.GetSiteIds(),
 		MaxConcurrentChats: req.Msg.GetMaxConcurrentChats(),
+		Login:              req.Msg.GetLogin(),
 	})
 	if err != nil {
 		return nil, toConnectError(ctx, s.log, err)

@@ -150,7 +150,11 @@ func (s *agentServer) InviteVisitor(ctx context.Context, req *connect.Request[pb
 }
 
 func (s *agentServer) SignIn(ctx context.Context, req *connect.Request[pb.SignInRequest]) (*connect.Response[pb.SignInResponse], error) {
-	agent, sess, token, err := s.svc.SignIn(ctx, req.Msg.GetAgentId(), req.Msg.GetPassword())
+	agent, sess, token, err := s.svc.SignIn(ctx, domain.SignInCredentials{
+		AgentID:  req.Msg.GetAgentId(),
+		Login:    req.Msg.GetLogin(),
+		Password: req.Msg.GetPassword(),
+	})
 	if err != nil {
 		return nil, toConnectError(ctx, s.log, err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/gen/proactivechat/v1/proactivechatv1connect"
+	"github.com/proactivechat/proactivechat/server/domain"
 	"github.com/proactivechat/proactivechat/server/ratelimit"
 )
 
@@ -34,7 +35,8 @@ type RateLimits struct {
 	SendsPerAddr   ratelimit.Limit
 	// SignInsPerAddr and SignInsPerAgent limit AgentService.SignIn, so
 	// passwords cannot be guessed at speed (each guess also costs an
-	// Argon2id hash).
+	// Argon2id hash). SignInsPerAgent counts by agent_id, or by login
+	// (any case) for sign-ins by login.
 	SignInsPerAddr  ratelimit.Limit
 	SignInsPerAgent ratelimit.Limit
 	// Loopback limits clients on loopback addresses too. By default they
@@ -189,9 +191,15 @@ func (r *rateLimiter) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			err = r.send(req.Peer().Addr, req.Header(), msg.GetSenderId())
 		case *pb.SignInRequest:
 			addr, limited := r.client(req.Peer().Addr, req.Header())
+			who := msg.GetAgentId()
+			if who == "" {
+				// By login: limited per login, known or not, so the
+				// limit says nothing of which logins exist.
+				who = domain.LoginKey(msg.GetLogin())
+			}
 			err = r.allow(limited,
 				check{r.signInsByAddr, addr, "sign-ins from your address"},
-				check{r.signInsByAgent, msg.GetAgentId(), "sign-ins as " + msg.GetAgentId()})
+				check{r.signInsByAgent, who, "sign-ins as " + who})
 		}
 		if err != nil {
 			return nil, err

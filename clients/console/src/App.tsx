@@ -6,8 +6,10 @@ import type { FormEvent } from "react";
 import { AgentService } from "../../gen/proactivechat/v1/agent_service_pb";
 import { Console } from "./Console";
 import { useAuth, useAuthState } from "./hooks";
-import { initialAgentId, rememberAgentId, safeStorage } from "./lib/agentId";
+import { safeStorage } from "./lib/agentId";
 import { errorText } from "./lib/errors";
+import type { SignInForm } from "./lib/signin";
+import { initialSignIn, rememberSignIn, signInRequest, wrongCredentials } from "./lib/signin";
 
 /**
  * App shows the sign-in screen until the agent has a session, then that
@@ -36,13 +38,13 @@ export function App() {
 
 function SignIn({ ended }: { ended: string }) {
   const auth = useAuth();
-  const [agentId, setAgentId] = useState(() => initialAgentId(window.location.search, safeStorage()) ?? "");
+  const [form, setForm] = useState<SignInForm>(() => initialSignIn(window.location.search, safeStorage()));
   const [password, setPassword] = useState("");
-  const [prefilled] = useState(() => agentId !== "");
+  const [prefilled] = useState(() => form.value !== "");
   const passwordInput = useRef<HTMLInputElement>(null);
   const signIn = useMutation(AgentService.method.signIn, {
-    onSuccess: (res, req) => {
-      rememberAgentId(req.agentId ?? "", safeStorage());
+    onSuccess: (res) => {
+      rememberSignIn(form, safeStorage());
       auth.signedIn(res);
     },
     // The cursor goes back to the (emptied) password field.
@@ -53,14 +55,15 @@ function SignIn({ ended }: { ended: string }) {
   });
   const error = signIn.error
     ? ConnectError.from(signIn.error).code === Code.Unauthenticated
-      ? "Wrong agent id or password."
+      ? wrongCredentials(form)
       : errorText(signIn.error)
     : "";
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const id = agentId.trim();
-    if (id && password && !signIn.isPending) signIn.mutate({ agentId: id, password });
+    const req = signInRequest(form, password);
+    if (req && !signIn.isPending) signIn.mutate(req);
   };
+  const byLogin = form.by === "login";
   const described = error ? "signin-error" : undefined;
   return (
     <div className="signin-page">
@@ -75,13 +78,15 @@ function SignIn({ ended }: { ended: string }) {
               {ended}
             </p>
           )}
-          <label htmlFor="agent-id">Agent id</label>
+          <label htmlFor={byLogin ? "login" : "agent-id"}>{byLogin ? "E-mail" : "Agent id"}</label>
           <input
-            id="agent-id"
-            data-testid="agent-id-input"
-            value={agentId}
-            onChange={(e) => setAgentId(e.target.value)}
+            key={form.by}
+            id={byLogin ? "login" : "agent-id"}
+            data-testid={byLogin ? "login-input" : "agent-id-input"}
+            value={form.value}
+            onChange={(e) => setForm({ ...form, value: e.target.value })}
             autoComplete="username"
+            inputMode={byLogin ? "email" : undefined}
             autoCapitalize="none"
             spellCheck={false}
             required
@@ -89,6 +94,23 @@ function SignIn({ ended }: { ended: string }) {
             aria-invalid={error ? true : undefined}
             aria-describedby={described}
           />
+          {byLogin ? (
+            <p className="muted small" data-testid="login-hint">
+              Your work e-mail, or the login name your admin gave you.
+            </p>
+          ) : (
+            <button
+              type="button"
+              className="link small"
+              data-testid="use-email"
+              onClick={() => {
+                setForm({ by: "login", value: "" });
+                signIn.reset();
+              }}
+            >
+              Sign in with your e-mail instead
+            </button>
+          )}
           <label htmlFor="password">Password</label>
           <input
             id="password"

@@ -30,7 +30,7 @@ const ADMIN_KEY = "pca_good";
  * calls need "Authorization: Bearer <its session token>", UpdateSite and
  * ListApiKeys an admin API key. Tokens are pcs_1, pcs_2, … per sign-in.
  */
-function fakeServer(auth: Auth) {
+function fakeServer(auth: Auth, { alert = true } = {}) {
   const calls: string[] = [];
   const now = Date.now();
   const sessions = new Map<string, string>(); // token → agent id
@@ -95,13 +95,14 @@ function fakeServer(auth: Auth) {
     });
     service(AgentService, {
       signIn: (req) => {
-        calls.push(`signIn ${req.agentId}`);
-        if (req.agentId !== "agent_a" || req.password !== PASSWORD) throw new ConnectError("wrong agent id or password", Code.Unauthenticated);
+        calls.push(req.login ? `signIn login ${req.login}` : `signIn ${req.agentId}`);
+        const agentId = req.login ? (req.login.toLowerCase() === "ann@shop.example" ? "agent_a" : "") : req.agentId;
+        if (agentId !== "agent_a" || req.password !== PASSWORD) throw new ConnectError("wrong login or password", Code.Unauthenticated);
         const token = `pcs_${sessions.size + 1}`;
-        sessions.set(token, req.agentId);
+        sessions.set(token, agentId);
         return {
-          agent: { id: req.agentId },
-          session: { id: "sess", agentId: req.agentId, expireTime: timestampFromMs(now + 12 * 3600_000) },
+          agent: { id: agentId },
+          session: { id: "sess", agentId, expireTime: timestampFromMs(now + 12 * 3600_000) },
           token,
         };
       },
@@ -135,8 +136,8 @@ function fakeServer(auth: Auth) {
             case: "snapshot",
             value: {
               agent: { id: "agent_a", displayName: "Ann Agent", status: AgentStatus.AVAILABLE },
-              queue: [request],
-              alerts: [{ chatRequest: request, reason: "longest idle" }],
+              queue: alert ? [request] : [],
+              alerts: alert ? [{ chatRequest: request, reason: "longest idle" }] : [],
             },
           },
         };
@@ -152,7 +153,7 @@ function fakeServer(auth: Auth) {
                 {
                   visitorId: "visitor_1",
                   siteId: "site_1",
-                  engagement: EngagementState.ALERTING,
+                  engagement: alert ? EngagementState.ALERTING : EngagementState.BROWSING,
                   currentPage: { url: "https://shop.example/", title: "Home" },
                   visitStartTime: timestampFromMs(now - 65_000),
                 },
@@ -161,6 +162,11 @@ function fakeServer(auth: Auth) {
           },
         };
         await untilEnded(ctx.signal);
+      },
+      startChat: (req, ctx) => {
+        agent(ctx, req.agentId);
+        calls.push(`startChat ${req.visitorId}`);
+        throw new ConnectError(`agent "${req.agentId}" is offline; only an available agent starts chats`, Code.FailedPrecondition);
       },
       acceptChatRequest: (req, ctx) => {
         agent(ctx, req.agentId);
@@ -241,9 +247,9 @@ async function until(cond: () => boolean, what: string) {
 }
 
 /** mount renders the whole console (App, as main.tsx does) on the fake server; signedIn starts with a session. */
-async function mount({ signedIn = false } = {}) {
+async function mount({ signedIn = false, alert = true } = {}) {
   const auth = new Auth(sessionStorage);
-  const server = fakeServer(auth);
+  const server = fakeServer(auth, { alert });
   if (signedIn) {
     const token = server.session();
     auth.signedIn({ agent: { id: "agent_a" }, session: { agentId: "agent_a" }, token } as never);
@@ -295,10 +301,16 @@ describe("Console", () => {
     const alert = q('[data-testid="alert"]')!;
     expect(alert.getAttribute("role")).toBe("alert");
     expect(alert.textContent).toContain("Ann");
+    // A plain line for the agent: routing's reasons stay in the API.
+    expect(q('[data-testid="alert-line"]')!.textContent).toMatch(/^A visitor on Test shop is waiting — 0:(19|20) left$/);
+    expect(alert.textContent).not.toContain("longest idle");
     expect(q('[data-testid="alert-countdown"]')!.textContent).toMatch(/^0:(19|20)$/);
     await until(() => !!q('[data-testid="visitor-row"]'), "the visitor");
     expect(q('[data-testid="time-on-site"]')!.textContent).toContain("1m 05s");
     expect(q('[data-testid="queue-row"]')!.textContent).toContain("Ann");
+    // One action for the visitor: the alert's Accept; not Take chat nor Start chat besides.
+    expect(q('[data-testid="accept-queued"]')).toBeNull();
+    expect(q('[data-testid="start-chat"]')).toBeNull();
     expect((q('[data-testid="status-select"]') as HTMLSelectElement).value).toBe(String(AgentStatus.AVAILABLE));
 
     await click(q('[data-testid="accept-alert"]'));
@@ -314,6 +326,32 @@ describe("Console", () => {
     expect(message.textContent).toBe("<b>hi</b>");
     expect(message.querySelector("b")).toBeNull();
     expect(q('[data-testid="chat-panel"]')!.textContent).toContain("Ann");
+  });
+});
+
+describe("Start chat", () => {
+  it("is for Available agents only: a hint otherwise, and a refusal goes when the status changes", async () => {
+    const { server, q, byTestId } = await mount({ signedIn: true, alert: false });
+    await until(() => !!q('[data-testid="start-chat"]'), "the visitor's Start chat");
+    const start = () => q('[data-testid="start-chat"]') as HTMLButtonElement;
+    expect(start().getAttribute("aria-disabled")).toBeNull();
+    // The server refuses (the agent went offline elsewhere): its words show under the visitor…
+    await click(start());
+    await until(() => !!byTestId("visitor-note"), "the refusal");
+    expect(server.calls).toContain("startChat visitor_1");
+    // …until the status changes.
+    const status = byTestId("status-select") as HTMLSelectElement;
+    await act(async () => {
+      status.value = String(AgentStatus.OFFLINE);
+      status.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+    await until(() => start().getAttribute("aria-disabled") === "true", "Start chat disabled");
+    expect(byTestId("visitor-note")).toBeNull();
+    expect(byTestId("start-chat-hint")!.textContent).toContain("You are Offline");
+    expect(start().title).toContain("Available");
+    const before = server.calls.filter((c) => c.startsWith("startChat")).length;
+    await click(start());
+    expect(server.calls.filter((c) => c.startsWith("startChat")).length).toBe(before);
   });
 });
 
@@ -367,6 +405,27 @@ describe("Signing in", () => {
     expect(sessionStorage.getItem("proactivechat.console.session")).toBeNull();
     window.history.replaceState(null, "", "/agent/");
     expect((byTestId("agent-id-input") as HTMLInputElement).value).toBe("agent_a");
+  });
+
+  it("asks for an e-mail, not an agent id, and tells the console whose it is", async () => {
+    const { server, byTestId, el } = await mount();
+    expect(byTestId("agent-id-input")).toBeNull();
+    const login = byTestId("login-input") as HTMLInputElement;
+    expect(el.querySelector(`label[for="${login.id}"]`)?.textContent).toBe("E-mail");
+    expect(document.activeElement).toBe(login);
+    await type(login, "nobody@shop.example");
+    await type(byTestId("password-input"), PASSWORD);
+    await click(byTestId("signin"));
+    await until(() => !!byTestId("signin-error"), "the sign-in error");
+    expect(byTestId("signin-error")!.textContent).toBe("Wrong e-mail or password.");
+
+    await type(login, "Ann@Shop.example");
+    await type(byTestId("password-input"), PASSWORD);
+    await click(byTestId("signin"));
+    await until(() => byTestId("connection-status")?.getAttribute("data-state") === "open", "the console");
+    expect(server.calls).toContain("signIn login Ann@Shop.example");
+    expect(server.calls).toContain("watchAgent agent_a pcs_1");
+    expect(localStorage.getItem("proactivechat.console.login")).toBe("Ann@Shop.example");
   });
 
   it("goes back to the sign-in screen when the session is revoked (streams end UNAUTHENTICATED)", async () => {

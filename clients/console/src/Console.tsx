@@ -237,8 +237,8 @@ export function Console({ agentId, onSignOut }: ConsoleProps) {
               {route === "console" && (
                 <div className="workspace">
                   <div className="side">
-                    <PresencePanel api={api} presence={presence} chats={chats} stream={presenceStream} />
-                    <QueuePanel api={api} queue={agentView.queue} ready={!!agentView.agent} />
+                    <PresencePanel api={api} presence={presence} chats={chats} stream={presenceStream} agent={agentView} />
+                    <QueuePanel api={api} queue={agentView.queue} ready={!!agentView.agent} agent={agentView} />
                   </div>
                   <ChatArea api={api} chats={chats} dispatch={dispatchChats} streams={chatStreams} presence={presence} />
                 </div>

@@ -1335,8 +1335,10 @@ type CreateAgentRequest struct {
 	DisplayName        string                 `protobuf:"bytes,1,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	SiteIds            []string               `protobuf:"bytes,2,rep,name=site_ids,json=siteIds,proto3" json:"site_ids,omitempty"`
 	MaxConcurrentChats uint32                 `protobuf:"varint,3,opt,name=max_concurrent_chats,json=maxConcurrentChats,proto3" json:"max_concurrent_chats,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// What the agent signs in with (see Agent.login); optional.
+	Login         string `protobuf:"bytes,4,opt,name=login,proto3" json:"login,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateAgentRequest) Reset() {
@@ -1388,6 +1390,13 @@ func (x *CreateAgentRequest) GetMaxConcurrentChats() uint32 {
 		return x.MaxConcurrentChats
 	}
 	return 0
+}
+
+func (x *CreateAgentRequest) GetLogin() string {
+	if x != nil {
+		return x.Login
+	}
+	return ""
 }
 
 type CreateAgentResponse struct {
@@ -1615,7 +1624,7 @@ type UpdateAgentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The agent with its id and the new values.
 	Agent *Agent `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	// Paths among: display_name, site_ids, max_concurrent_chats.
+	// Paths among: display_name, site_ids, max_concurrent_chats, login.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1870,11 +1879,12 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"@\n" +
 	"\x12UpdateSiteResponse\x12*\n" +
-	"\x04site\x18\x01 \x01(\v2\x16.proactivechat.v1.SiteR\x04site\"\x84\x01\n" +
+	"\x04site\x18\x01 \x01(\v2\x16.proactivechat.v1.SiteR\x04site\"\x9a\x01\n" +
 	"\x12CreateAgentRequest\x12!\n" +
 	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\x12\x19\n" +
 	"\bsite_ids\x18\x02 \x03(\tR\asiteIds\x120\n" +
-	"\x14max_concurrent_chats\x18\x03 \x01(\rR\x12maxConcurrentChats\"D\n" +
+	"\x14max_concurrent_chats\x18\x03 \x01(\rR\x12maxConcurrentChats\x12\x14\n" +
+	"\x05login\x18\x04 \x01(\tR\x05login\"D\n" +
 	"\x13CreateAgentResponse\x12-\n" +
 	"\x05agent\x18\x01 \x01(\v2\x17.proactivechat.v1.AgentR\x05agent\",\n" +
 	"\x0fGetAgentRequest\x12\x19\n" +

@@ -95,8 +95,12 @@ type Agent struct {
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the agent's last chat ended (routing prefers the longest idle).
 	LastChatEndTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_chat_end_time,json=lastChatEndTime,proto3" json:"last_chat_end_time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// What the agent signs in with instead of the id: an e-mail address or a
+	// login name (letters, digits and . _ - +, 3–254 bytes), unique among
+	// agents regardless of case; empty until an admin sets it.
+	Login         string `protobuf:"bytes,10,opt,name=login,proto3" json:"login,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Agent) Reset() {
@@ -192,11 +196,18 @@ func (x *Agent) GetLastChatEndTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Agent) GetLogin() string {
+	if x != nil {
+		return x.Login
+	}
+	return ""
+}
+
 var File_proactivechat_v1_agent_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_agent_proto_rawDesc = "" +
 	"\n" +
-	"\x1cproactivechat/v1/agent.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x03\n" +
+	"\x1cproactivechat/v1/agent.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcc\x03\n" +
 	"\x05Agent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x19\n" +
@@ -207,7 +218,9 @@ const file_proactivechat_v1_agent_proto_rawDesc = "" +
 	"\x0factive_chat_ids\x18\a \x03(\tR\ractiveChatIds\x12;\n" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12G\n" +
-	"\x12last_chat_end_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0flastChatEndTime*x\n" +
+	"\x12last_chat_end_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0flastChatEndTime\x12\x14\n" +
+	"\x05login\x18\n" +
+	" \x01(\tR\x05login*x\n" +
 	"\vAgentStatus\x12\x1c\n" +
 	"\x18AGENT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16AGENT_STATUS_AVAILABLE\x10\x01\x12\x15\n" +

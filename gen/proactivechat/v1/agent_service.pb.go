@@ -1089,9 +1089,12 @@ func (x *StartChatResponse) GetChat() *Chat {
 }
 
 type SignInRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
-	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent's id; or leave it empty and give login.
+	AgentId  string `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Password string `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	// The agent's e-mail address or login name (Agent.login), any case.
+	Login         string `protobuf:"bytes,3,opt,name=login,proto3" json:"login,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1140,10 +1143,18 @@ func (x *SignInRequest) GetPassword() string {
 	return ""
 }
 
+func (x *SignInRequest) GetLogin() string {
+	if x != nil {
+		return x.Login
+	}
+	return ""
+}
+
 type SignInResponse struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Agent   *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	Session *AgentSession          `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent signed in: its id is what the other calls name.
+	Agent   *Agent        `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	Session *AgentSession `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
 	// The bearer credential: send "Authorization: Bearer <token>".
 	Token         string `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1339,10 +1350,11 @@ const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\"?\n" +
 	"\x11StartChatResponse\x12*\n" +
-	"\x04chat\x18\x01 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat\"F\n" +
+	"\x04chat\x18\x01 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat\"\\\n" +
 	"\rSignInRequest\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1a\n" +
-	"\bpassword\x18\x02 \x01(\tR\bpassword\"\x8f\x01\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x14\n" +
+	"\x05login\x18\x03 \x01(\tR\x05login\"\x8f\x01\n" +
 	"\x0eSignInResponse\x12-\n" +
 	"\x05agent\x18\x01 \x01(\v2\x17.proactivechat.v1.AgentR\x05agent\x128\n" +
 	"\asession\x18\x02 \x01(\v2\x1e.proactivechat.v1.AgentSessionR\asession\x12\x14\n" +

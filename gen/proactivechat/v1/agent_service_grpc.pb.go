@@ -36,9 +36,10 @@ const (
 //
 // AgentService is what the agent console calls.
 type AgentServiceClient interface {
-	// SignIn exchanges an agent's id and password for a session token (12
-	// hours). Every other call of the console sends it as
-	// "Authorization: Bearer <token>". Wrong credentials are UNAUTHENTICATED.
+	// SignIn exchanges an agent's login (or id) and password for a session
+	// token (12 hours). Every other call of the console sends it as
+	// "Authorization: Bearer <token>". Wrong credentials are UNAUTHENTICATED,
+	// the same for an unknown login as for a wrong password.
 	SignIn(ctx context.Context, in *SignInRequest, opts ...grpc.CallOption) (*SignInResponse, error)
 	// SignOut ends the session the call is made with; its streams end too.
 	SignOut(ctx context.Context, in *SignOutRequest, opts ...grpc.CallOption) (*SignOutResponse, error)
@@ -188,9 +189,10 @@ func (c *agentServiceClient) InviteVisitor(ctx context.Context, in *InviteVisito
 //
 // AgentService is what the agent console calls.
 type AgentServiceServer interface {
-	// SignIn exchanges an agent's id and password for a session token (12
-	// hours). Every other call of the console sends it as
-	// "Authorization: Bearer <token>". Wrong credentials are UNAUTHENTICATED.
+	// SignIn exchanges an agent's login (or id) and password for a session
+	// token (12 hours). Every other call of the console sends it as
+	// "Authorization: Bearer <token>". Wrong credentials are UNAUTHENTICATED,
+	// the same for an unknown login as for a wrong password.
 	SignIn(context.Context, *SignInRequest) (*SignInResponse, error)
 	// SignOut ends the session the call is made with; its streams end too.
 	SignOut(context.Context, *SignOutRequest) (*SignOutResponse, error)

@@ -333,9 +333,12 @@ type ChatRequest struct {
 	// Set while the visitor's widget is away: the place is kept until then.
 	HoldUntil *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=hold_until,json=holdUntil,proto3" json:"hold_until,omitempty"`
 	// While ALERTING: why the alerted agent was chosen.
-	AlertReason   string `protobuf:"bytes,16,opt,name=alert_reason,json=alertReason,proto3" json:"alert_reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AlertReason string `protobuf:"bytes,16,opt,name=alert_reason,json=alertReason,proto3" json:"alert_reason,omitempty"`
+	// While ALERTING (and once ACCEPTED): the display name of
+	// alerted_agent_id, for colleagues' consoles.
+	AlertedAgentName string `protobuf:"bytes,17,opt,name=alerted_agent_name,json=alertedAgentName,proto3" json:"alerted_agent_name,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ChatRequest) Reset() {
@@ -476,6 +479,13 @@ func (x *ChatRequest) GetHoldUntil() *timestamppb.Timestamp {
 func (x *ChatRequest) GetAlertReason() string {
 	if x != nil {
 		return x.AlertReason
+	}
+	return ""
+}
+
+func (x *ChatRequest) GetAlertedAgentName() string {
+	if x != nil {
+		return x.AlertedAgentName
 	}
 	return ""
 }
@@ -747,7 +757,7 @@ const file_proactivechat_v1_engagement_proto_rawDesc = "" +
 	"\vexpire_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12=\n" +
 	"\frespond_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vrespondTime\x12-\n" +
-	"\x13invited_by_agent_id\x18\t \x01(\tR\x10invitedByAgentId\"\xd7\x06\n" +
+	"\x13invited_by_agent_id\x18\t \x01(\tR\x10invitedByAgentId\"\x85\a\n" +
 	"\vChatRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\asite_id\x18\x02 \x01(\tR\x06siteId\x12\x1d\n" +
@@ -769,7 +779,8 @@ const file_proactivechat_v1_engagement_proto_rawDesc = "" +
 	"\x10visit_start_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x0evisitStartTime\x129\n" +
 	"\n" +
 	"hold_until\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tholdUntil\x12!\n" +
-	"\falert_reason\x18\x10 \x01(\tR\valertReason\x1a=\n" +
+	"\falert_reason\x18\x10 \x01(\tR\valertReason\x12,\n" +
+	"\x12alerted_agent_name\x18\x11 \x01(\tR\x10alertedAgentName\x1a=\n" +
 	"\x0fFormValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"6\n" +

@@ -8,6 +8,7 @@ import { useNow } from "../hooks";
 import { errorText } from "../lib/errors";
 import { formatCountdown, formatDuration, serverNow, tsMs } from "../lib/time";
 import { requestKindLabel, shortId } from "../labels";
+import { alertLine } from "../state/actions";
 import { FormValues, PageLink } from "./common";
 
 export interface AlertsBarProps {
@@ -91,7 +92,9 @@ function AlertCard({ api, alert, onAnswered }: { api: ConsoleApi; alert: Alert; 
           {enqueued !== undefined && <span>waiting {formatDuration(serverNow(now) - enqueued)}</span>}
         </p>
         <FormValues values={req.formValues} fields={site?.proactiveChat?.formFields} />
-        {alert.reason && <p className="muted small">Chosen because: {alert.reason}</p>}
+        <p className="small" data-testid="alert-line" aria-live="off">
+          {alertLine(alert, api.siteName(req.siteId), remaining === undefined ? undefined : Math.min(remaining, total))}
+        </p>
         {error && (
           <p className="error-text" data-testid="alert-error">
             {error}

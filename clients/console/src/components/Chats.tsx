@@ -12,10 +12,11 @@ import { errorText, isRetryable } from "../lib/errors";
 import { newIdempotencyKey } from "../lib/ids";
 import type { StreamStatus } from "../lib/stream";
 import { runStream } from "../lib/stream";
-import { formatClock, tsMs } from "../lib/time";
+import { formatClock, formatDateTime, tsMs } from "../lib/time";
 import { TypingNotifier } from "../lib/typing";
 import { endReasonLabel, shortId } from "../labels";
 import type { ChatTab, ChatsAction, ChatsView } from "../state/chats";
+import { composerBlock } from "../state/actions";
 import { isOtherTyping } from "../state/chats";
 import type { PresenceEntry, PresenceView } from "../state/presence";
 import { FormValues, PageLink } from "./common";
@@ -232,9 +233,10 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
       .catch((err) => dispatch({ type: "outboxFailed", chatId, idempotencyKey, error: errorText(err) }));
   };
 
+  const blocked = composerBlock(tab);
   const submit = () => {
     const body = text.trim();
-    if (!body || tab.ended) return;
+    if (!body || blocked) return;
     const key = newIdempotencyKey();
     dispatch({ type: "outboxAdd", chatId, idempotencyKey: key, text: body });
     setText("");
@@ -251,9 +253,6 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
   };
 
   const chat = tab.chat;
-  const visitorLeft = tab.events.some(
-    (e) => e.kind.case === "participantLeft" && e.kind.value.participant?.role === ParticipantRole.VISITOR,
-  );
   const request = chat?.chatRequestId ? api.request(chat.chatRequestId) : undefined;
   const site = chat ? api.site(chat.siteId) : undefined;
   const reconnecting = stream && (stream.state === "retrying" || (stream.state === "connecting" && stream.attempt > 0));
@@ -315,6 +314,12 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
           This chat has ended ({endReasonLabel(chat?.endReason ?? 0)}). Close it to move it to the transcripts.
         </p>
       ) : (
+        <>
+            {blocked && (
+              <p className="notice small composer-hint" id={`composer-hint-${chatId}`} data-testid="composer-hint">
+                {blocked}
+              </p>
+            )}
         <form
           className="composer"
           onSubmit={(e) => {
@@ -332,7 +337,11 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
             rows={2}
             value={text}
             maxLength={4096}
-            placeholder={visitorLeft ? "The visitor has left" : "Write a message — Enter sends, Shift+Enter for a new line"}
+            placeholder={blocked ? "The visitor has left" : "Write a message — Enter sends, Shift+Enter for a new line"}
+            disabled={!!blocked}
+            aria-disabled={blocked ? true : undefined}
+            aria-describedby={blocked ? `composer-hint-${chatId}` : undefined}
+            title={blocked}
             onChange={(e) => {
               setText(e.target.value);
               notifier.input(e.target.value);
@@ -341,10 +350,11 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
             onBlur={() => notifier.stop()}
             autoFocus
           />
-          <button type="submit" className="primary" data-testid="send" disabled={!text.trim()}>
+          <button type="submit" className="primary" data-testid="send" disabled={!text.trim() || !!blocked}>
             Send
           </button>
         </form>
+        </>
       )}
     </div>
   );
@@ -417,7 +427,8 @@ const MessageList = memo(function MessageList({
  * only: whatever a visitor types is never interpreted as markup.
  */
 export function EventItem({ ev, me, prev }: { ev: ChatEvent; me: string; prev?: ChatEvent }) {
-  const time = formatClock(tsMs(ev.time));
+  const ms = tsMs(ev.time);
+  const time = formatClock(ms);
   const k = ev.kind;
   switch (k.case) {
     case "message": {
@@ -426,7 +437,7 @@ export function EventItem({ ev, me, prev }: { ev: ChatEvent; me: string; prev?: 
       return (
         <li className={`msg ${mine ? "mine" : "theirs"}`} data-testid="message" data-seq={ev.seq} data-mine={mine}>
           <span className="msg-meta">
-            {who} · {time}
+            {who} · <MessageTime ms={ms} />
           </span>
           <p className="msg-text">{k.value.text}</p>
         </li>
@@ -468,6 +479,16 @@ export function leftText(ev: ChatEvent, me: string, prev?: ChatEvent): string {
     prev.kind.value.participant?.id !== p?.id &&
     tsMs(prev.time) === tsMs(ev.time);
   return withOther ? `The chat closed for ${who.toLowerCase()} too` : `${who} left the chat`;
+}
+
+/** MessageTime is when a message was stored on the server: local hh:mm, the full date and time on hover. */
+function MessageTime({ ms }: { ms: number | undefined }) {
+  if (ms === undefined) return null;
+  return (
+    <time dateTime={new Date(ms).toISOString()} title={formatDateTime(ms)} data-testid="message-time">
+      {formatClock(ms)}
+    </time>
+  );
 }
 
 function SystemLine({ seq, text }: { seq: number; text: string }) {

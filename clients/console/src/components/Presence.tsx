@@ -1,5 +1,6 @@
 import { useMutation } from "@connectrpc/connect-query";
-import { memo, useState } from "react";
+import { memo, useEffect, useState } from "react";
+import type { AgentStatus } from "../../../gen/proactivechat/v1/agent_pb";
 import { AgentService } from "../../../gen/proactivechat/v1/agent_service_pb";
 import { EngagementState } from "../../../gen/proactivechat/v1/visitor_pb";
 import { ProactiveChatMode } from "../../../gen/proactivechat/v1/site_pb";
@@ -9,6 +10,9 @@ import { errorText } from "../lib/errors";
 import type { StreamStatus } from "../lib/stream";
 import { formatDuration, serverNow } from "../lib/time";
 import { engagementLabel, shortId } from "../labels";
+import type { VisitorAction } from "../state/actions";
+import { startChatHint, visitorAction } from "../state/actions";
+import type { AgentView } from "../state/agent";
 import type { ChatsView } from "../state/chats";
 import type { PresenceEntry, PresenceView } from "../state/presence";
 import { sortedVisitors, timeOnSiteMs } from "../state/presence";
@@ -19,17 +23,26 @@ export interface PresencePanelProps {
   presence: PresenceView;
   chats: ChatsView;
   stream: StreamStatus;
+  /** The agent's status, alerts and queue: who may be taken, and where. */
+  agent: AgentView;
 }
 
 /** PresencePanel lists the visitors on the agent's sites right now. */
-export function PresencePanel({ api, presence, chats, stream }: PresencePanelProps) {
+export function PresencePanel({ api, presence, chats, stream, agent }: PresencePanelProps) {
   const visitors = sortedVisitors(presence);
   const myChats = new Set(chats.tabs.map((t) => t.id));
+  const status = agent.agent?.status;
+  const hint = startChatHint(status);
   return (
     <section className="panel" aria-labelledby="presence-title" data-testid="presence">
       <h2 id="presence-title">
         Visitors on your sites <span className="count" data-testid="visitor-count">{visitors.length}</span>
       </h2>
+      {presence.ready && visitors.length > 0 && hint && (
+        <p className="notice small" id="start-chat-hint" data-testid="start-chat-hint">
+          {hint}
+        </p>
+      )}
       {!presence.ready ? (
         <p className="muted">{stream.state === "failed" ? `Cannot load visitors: ${stream.error}` : "Loading…"}</p>
       ) : visitors.length === 0 ? (
@@ -44,6 +57,8 @@ export function PresencePanel({ api, presence, chats, stream }: PresencePanelPro
               api={api}
               entry={v}
               myChat={!!v.presence.activeChatId && myChats.has(v.presence.activeChatId)}
+              status={status}
+              action={visitorAction(v.presence.visitorId, agent)}
             />
           ))}
         </ul>
@@ -52,9 +67,20 @@ export function PresencePanel({ api, presence, chats, stream }: PresencePanelPro
   );
 }
 
-const VisitorRow = memo(function VisitorRow({ api, entry, myChat }: { api: ConsoleApi; entry: PresenceEntry; myChat: boolean }) {
+interface VisitorRowProps {
+  api: ConsoleApi;
+  entry: PresenceEntry;
+  myChat: boolean;
+  status: AgentStatus | undefined;
+  action: VisitorAction;
+}
+
+const VisitorRow = memo(function VisitorRow({ api, entry, myChat, status, action }: VisitorRowProps) {
   const p = entry.presence;
   const [note, setNote] = useState<{ text: string; error: boolean }>();
+  // A refusal ("you are offline") no longer holds once the status changed.
+  useEffect(() => setNote(undefined), [status]);
+  const startHint = startChatHint(status);
   const invite = useMutation(AgentService.method.inviteVisitor, {
     onSuccess: () => setNote({ text: "Invitation sent", error: false }),
     onError: (err) => setNote({ text: errorText(err), error: true }),
@@ -98,6 +124,11 @@ const VisitorRow = memo(function VisitorRow({ api, entry, myChat }: { api: Conso
             <button type="button" onClick={() => api.openChat(p.activeChatId)} data-testid="open-chat">
               Open chat
             </button>
+          ) : action !== "start" ? (
+            // One action per visitor: the alert's Accept, or the queue's Take chat.
+            <span className="muted small" data-testid="visitor-action-elsewhere">
+              {action === "alert" ? "Waiting for you: Accept above" : "In the queue"}
+            </span>
           ) : (
             <>
               {withInvite && (
@@ -114,7 +145,13 @@ const VisitorRow = memo(function VisitorRow({ api, entry, myChat }: { api: Conso
                 type="button"
                 className="primary"
                 disabled={busy || chatting}
-                onClick={() => start.mutate({ agentId: api.agentId, visitorId: p.visitorId })}
+                // Focusable while unavailable, so its reason is read out.
+                aria-disabled={startHint ? true : undefined}
+                aria-describedby={startHint ? "start-chat-hint" : undefined}
+                title={startHint}
+                onClick={() => {
+                  if (!startHint) start.mutate({ agentId: api.agentId, visitorId: p.visitorId });
+                }}
                 data-testid="start-chat"
               >
                 Start chat

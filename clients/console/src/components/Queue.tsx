@@ -8,10 +8,12 @@ import { useNow } from "../hooks";
 import { errorText } from "../lib/errors";
 import { formatDuration, serverNow, tsMs } from "../lib/time";
 import { requestKindLabel, requestStateLabel, shortId } from "../labels";
+import { alertedLabel, alertedMe } from "../state/actions";
+import type { AgentView } from "../state/agent";
 import { FormValues, PageLink } from "./common";
 
 /** QueuePanel is the waiting queue of the agent's sites, first in first out. */
-export function QueuePanel({ api, queue, ready }: { api: ConsoleApi; queue: ChatRequest[]; ready: boolean }) {
+export function QueuePanel({ api, queue, ready, agent }: { api: ConsoleApi; queue: ChatRequest[]; ready: boolean; agent: AgentView }) {
   return (
     <section className="panel" aria-labelledby="queue-title" data-testid="queue">
       <h2 id="queue-title">
@@ -26,7 +28,7 @@ export function QueuePanel({ api, queue, ready }: { api: ConsoleApi; queue: Chat
       ) : (
         <ol className="rows">
           {queue.map((r, i) => (
-            <QueueRow key={r.id} api={api} req={r} position={i + 1} />
+            <QueueRow key={r.id} api={api} req={r} position={i + 1} mine={alertedMe(r, agent, api.agentId)} />
           ))}
         </ol>
       )}
@@ -34,7 +36,7 @@ export function QueuePanel({ api, queue, ready }: { api: ConsoleApi; queue: Chat
   );
 }
 
-function QueueRow({ api, req, position }: { api: ConsoleApi; req: ChatRequest; position: number }) {
+function QueueRow({ api, req, position, mine }: { api: ConsoleApi; req: ChatRequest; position: number; mine: boolean }) {
   const now = useNow();
   const [error, setError] = useState<string>();
   const accept = useMutation(AgentService.method.acceptChatRequest, {
@@ -54,10 +56,9 @@ function QueueRow({ api, req, position }: { api: ConsoleApi; req: ChatRequest; p
           </span>
           <strong title={req.visitorId}>Visitor {shortId(req.visitorId)}</strong>
           <span className="tag">{requestKindLabel(req.kind)}</span>
-          <span className={`tag state-${req.state}`}>
+          <span className={`tag state-${req.state}`} data-testid="queue-state">
             {requestStateLabel(req.state)}
-            {req.state === ChatRequestState.ALERTING &&
-              (req.alertedAgentId === api.agentId ? " you" : ` ${req.alertedAgentId}`)}
+            {req.state === ChatRequestState.ALERTING && ` ${alertedLabel(req, api.agentId)}`}
           </span>
           {holdUntil !== undefined && <span className="tag muted-tag">visitor away, place kept</span>}
         </div>
@@ -78,15 +79,22 @@ function QueueRow({ api, req, position }: { api: ConsoleApi; req: ChatRequest; p
           {enqueued !== undefined ? formatDuration(serverNow(now) - enqueued) : ""}
         </span>
         <div className="row-actions">
-          <button
-            type="button"
-            disabled={accept.isPending}
-            onClick={() => accept.mutate({ agentId: api.agentId, chatRequestId: req.id })}
-            data-testid="accept-queued"
-            title={alertingOther ? "Another agent is being alerted; you can still take it" : undefined}
-          >
-            Take chat
-          </button>
+          {mine ? (
+            // One action per visitor: this one is the alert's Accept.
+            <span className="muted small" data-testid="queue-action-elsewhere">
+              Accept above
+            </span>
+          ) : (
+            <button
+              type="button"
+              disabled={accept.isPending}
+              onClick={() => accept.mutate({ agentId: api.agentId, chatRequestId: req.id })}
+              data-testid="accept-queued"
+              title={alertingOther ? `${alertedLabel(req, api.agentId)} is being alerted; you can still take it` : undefined}
+            >
+              Take chat
+            </button>
+          )}
         </div>
       </div>
     </li>

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/agent.proto.
  */
 export const file_proactivechat_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("Chxwcm9hY3RpdmVjaGF0L3YxL2FnZW50LnByb3RvEhBwcm9hY3RpdmVjaGF0LnYxIsICCgVBZ2VudBIKCgJpZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEAoIc2l0ZV9pZHMYAyADKAkSHAoUbWF4X2NvbmN1cnJlbnRfY2hhdHMYBCABKA0SLQoGc3RhdHVzGAUgASgOMh0ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFN0YXR1cxI2ChJzdGF0dXNfY2hhbmdlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2FjdGl2ZV9jaGF0X2lkcxgHIAMoCRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoSbGFzdF9jaGF0X2VuZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCp4CgtBZ2VudFN0YXR1cxIcChhBR0VOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZBR0VOVF9TVEFUVVNfQVZBSUxBQkxFEAESFQoRQUdFTlRfU1RBVFVTX0FXQVkQAhIYChRBR0VOVF9TVEFUVVNfT0ZGTElORRADQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chxwcm9hY3RpdmVjaGF0L3YxL2FnZW50LnByb3RvEhBwcm9hY3RpdmVjaGF0LnYxItECCgVBZ2VudBIKCgJpZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEAoIc2l0ZV9pZHMYAyADKAkSHAoUbWF4X2NvbmN1cnJlbnRfY2hhdHMYBCABKA0SLQoGc3RhdHVzGAUgASgOMh0ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFN0YXR1cxI2ChJzdGF0dXNfY2hhbmdlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2FjdGl2ZV9jaGF0X2lkcxgHIAMoCRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoSbGFzdF9jaGF0X2VuZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVsb2dpbhgKIAEoCSp4CgtBZ2VudFN0YXR1cxIcChhBR0VOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZBR0VOVF9TVEFUVVNfQVZBSUxBQkxFEAESFQoRQUdFTlRfU1RBVFVTX0FXQVkQAhIYChRBR0VOVF9TVEFUVVNfT0ZGTElORRADQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Agent is a contact-centre agent who chats with visitors.
@@ -74,6 +74,15 @@ export type Agent = Message<"proactivechat.v1.Agent"> & {
    * @generated from field: google.protobuf.Timestamp last_chat_end_time = 9;
    */
   lastChatEndTime?: Timestamp | undefined;
+
+  /**
+   * What the agent signs in with instead of the id: an e-mail address or a
+   * login name (letters, digits and . _ - +, 3–254 bytes), unique among
+   * agents regardless of case; empty until an admin sets it.
+   *
+   * @generated from field: string login = 10;
+   */
+  login: string;
 };
 
 /**

@@ -60,9 +60,10 @@ const (
 
 // AgentServiceClient is a client for the proactivechat.v1.AgentService service.
 type AgentServiceClient interface {
-	// SignIn exchanges an agent's id and password for a session token (12
-	// hours). Every other call of the console sends it as
-	// "Authorization: Bearer <token>". Wrong credentials are UNAUTHENTICATED.
+	// SignIn exchanges an agent's login (or id) and password for a session
+	// token (12 hours). Every other call of the console sends it as
+	// "Authorization: Bearer <token>". Wrong credentials are UNAUTHENTICATED,
+	// the same for an unknown login as for a wrong password.
 	SignIn(context.Context, *connect.Request[v1.SignInRequest]) (*connect.Response[v1.SignInResponse], error)
 	// SignOut ends the session the call is made with; its streams end too.
 	SignOut(context.Context, *connect.Request[v1.SignOutRequest]) (*connect.Response[v1.SignOutResponse], error)
@@ -218,9 +219,10 @@ func (c *agentServiceClient) InviteVisitor(ctx context.Context, req *connect.Req
 
 // AgentServiceHandler is an implementation of the proactivechat.v1.AgentService service.
 type AgentServiceHandler interface {
-	// SignIn exchanges an agent's id and password for a session token (12
-	// hours). Every other call of the console sends it as
-	// "Authorization: Bearer <token>". Wrong credentials are UNAUTHENTICATED.
+	// SignIn exchanges an agent's login (or id) and password for a session
+	// token (12 hours). Every other call of the console sends it as
+	// "Authorization: Bearer <token>". Wrong credentials are UNAUTHENTICATED,
+	// the same for an unknown login as for a wrong password.
 	SignIn(context.Context, *connect.Request[v1.SignInRequest]) (*connect.Response[v1.SignInResponse], error)
 	// SignOut ends the session the call is made with; its streams end too.
 	SignOut(context.Context, *connect.Request[v1.SignOutRequest]) (*connect.Response[v1.SignOutResponse], error)
