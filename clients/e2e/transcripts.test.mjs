@@ -9,8 +9,10 @@ import {
   AGENT_NAME,
   acceptAlert,
   alertFor,
+  axe,
   bothLeave,
   consoleMessage,
+  formatViolations,
   consoleSend,
   openConsole,
   scenario,
@@ -77,6 +79,8 @@ scenario("transcripts: a chat taken elsewhere is listed, found by the visitor's 
   await item.click();
   const pane = later.locator(`[data-testid="transcript"][data-chat-id="${chatId}"]`);
   await pane.getByText(hello).waitFor();
+  const { serious } = await axe(later);
+  assert.deepEqual(serious, [], formatViolations("the Transcripts page", serious));
   const [download] = await Promise.all([later.waitForEvent("download"), pane.getByTestId("download-transcript").click()]);
   assert.equal(download.suggestedFilename(), `transcript-${chatId}.txt`);
   const text = await readFile(await download.path(), "utf8");
