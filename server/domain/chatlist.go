@@ -247,11 +247,13 @@ func chatForm(tx ReadTx, chat *Chat) (map[string]string, error) {
 // chatBatch is how many positions chatMerge reads from a site at a time.
 const chatBatch = 64
 
-// chatMerge reads the chats of several sites in one newest-first order.
+// chatMerge reads the chats of several sites in one newest-first order,
+// a batch of each site at a time.
 type chatMerge struct {
 	tx    ReadTx
 	sites []*siteChats
-	// last is the position most recently taken.
+	// last is the position the caller last examined: the next page
+	// starts after it.
 	last ChatPosition
 	// cur is the site next returned from.
 	cur *siteChats

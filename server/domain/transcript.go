@@ -54,7 +54,7 @@ func (s *Service) Transcript(ctx context.Context, chatID string) (text, fileName
 	if site.Name != "" {
 		siteName = fmt.Sprintf("%s (%s)", site.Name, site.ID)
 	}
-	fmt.Fprintf(&b, "Chat transcript\n")
+	b.WriteString("Chat transcript\n")
 	fmt.Fprintf(&b, "Site: %s\n", siteName)
 	fmt.Fprintf(&b, "Chat: %s\n", chat.ID)
 	fmt.Fprintf(&b, "Started: %s\n", isoTime(chat.CreateTime))
@@ -62,7 +62,7 @@ func (s *Service) Transcript(ctx context.Context, chatID string) (text, fileName
 		fmt.Fprintf(&b, "Ended: %s\n", isoTime(chat.EndTime))
 		fmt.Fprintf(&b, "End reason: %s\n", chat.EndReason)
 	} else {
-		fmt.Fprintf(&b, "Ended: not yet (the chat is active)\n")
+		b.WriteString("Ended: not yet (the chat is active)\n")
 	}
 	fmt.Fprintf(&b, "Agent: %s (%s)\n", cmp.Or(chat.Agent.DisplayName, chat.Agent.ID), chat.Agent.ID)
 	visitor := fmt.Sprintf("%s (%s)", participantName(chat.Visitor), chat.Visitor.ID)
