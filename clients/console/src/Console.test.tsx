@@ -383,6 +383,7 @@ describe("The transcripts page", () => {
     // Opening a chat shows its events and downloads its transcript.
     await click(el.querySelector('[data-chat-id="chat_p1"]'));
     await until(() => !!q('[data-testid="transcript"]'), "the transcript");
+    expect(q('[data-testid="transcript"] h2')!.textContent).toContain("Bo <bo@example.com>");
     const saved: { name: string; blob: Blob }[] = [];
     const urls = URL as unknown as { createObjectURL: (b: Blob) => string; revokeObjectURL: (u: string) => void };
     const [create, revoke] = [urls.createObjectURL, urls.revokeObjectURL];

@@ -46,6 +46,7 @@ export function TranscriptsPage({ api, sites, openTabs }: TranscriptsPageProps) 
     getNextPageParam: (res) => res.nextPageToken || undefined,
   });
   const list = chats.data?.pages.flatMap((p) => p.chats) ?? [];
+  const picked = list.find((s) => s.chat?.id === selected);
   const find = (e: FormEvent) => {
     e.preventDefault();
     if (lookup.trim()) setSelected(lookup.trim());
@@ -167,7 +168,13 @@ export function TranscriptsPage({ api, sites, openTabs }: TranscriptsPageProps) 
       </section>
       <section className="panel" aria-labelledby="transcript-title">
         {selected ? (
-          <Transcript key={selected} api={api} chatId={selected} open={openTabs.includes(selected)} />
+          <Transcript
+            key={selected}
+            api={api}
+            chatId={selected}
+            visitor={picked && visitorLabel(picked, shortId)}
+            open={openTabs.includes(selected)}
+          />
         ) : (
           <h2 id="transcript-title" className="muted">
             Pick a chat
@@ -178,7 +185,15 @@ export function TranscriptsPage({ api, sites, openTabs }: TranscriptsPageProps) 
   );
 }
 
-function Transcript({ api, chatId, open }: { api: ConsoleApi; chatId: string; open: boolean }) {
+interface TranscriptProps {
+  api: ConsoleApi;
+  chatId: string;
+  /** How the chat list names the visitor (with the name and e-mail they gave), if the chat came from it. */
+  visitor?: string;
+  open: boolean;
+}
+
+function Transcript({ api, chatId, visitor, open }: TranscriptProps) {
   const clients = useClients();
   const chat = useQuery(ChatService.method.getChat, { chatId });
   const events = useInfiniteQuery(
@@ -206,7 +221,7 @@ function Transcript({ api, chatId, open }: { api: ConsoleApi; chatId: string; op
     <div data-testid="transcript" data-chat-id={chatId}>
       <div className="chat-head">
         <h2 id="transcript-title">
-          {c?.visitor ? `Visitor ${shortId(c.visitor.id)}` : `Chat ${shortId(chatId)}`}
+          {visitor ?? (c?.visitor ? `Visitor ${shortId(c.visitor.id)}` : `Chat ${shortId(chatId)}`)}
           {c && <span className="muted"> · {api.siteName(c.siteId)}</span>}
         </h2>
         <span className="inline">
