@@ -231,6 +231,20 @@ var authzCases = []authzCase{
 		_, err := c.ListChatEvents(ctx, &pb.ListChatEventsRequest{ChatId: w.chat})
 		return err
 	}},
+	{"ChatService.GetChatTranscript", row(Y, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.GetChatTranscript(ctx, &pb.GetChatTranscriptRequest{ChatId: w.chat})
+		return err
+	}},
+	// Visitors list nothing; an agent lists the sites it serves, and
+	// without a site its own sites' chats.
+	{"ChatService.ListChats", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListChats(ctx, &pb.ListChatsRequest{SiteId: w.siteA})
+		return err
+	}},
+	{"ChatService.ListChats of one's own sites", row(D, D, Y, Y, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListChats(ctx, &pb.ListChatsRequest{})
+		return err
+	}},
 	{"ChatService.WatchChat", row(Y, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
 		return firstMessage(c.WatchChat(ctx, &pb.WatchChatRequest{ChatId: w.chat}))
 	}},

@@ -64,6 +64,8 @@ type api interface {
 	LeaveChat(context.Context, *pb.LeaveChatRequest) (*pb.LeaveChatResponse, error)
 	GetChat(context.Context, *pb.GetChatRequest) (*pb.GetChatResponse, error)
 	ListChatEvents(context.Context, *pb.ListChatEventsRequest) (*pb.ListChatEventsResponse, error)
+	ListChats(context.Context, *pb.ListChatsRequest) (*pb.ListChatsResponse, error)
+	GetChatTranscript(context.Context, *pb.GetChatTranscriptRequest) (*pb.GetChatTranscriptResponse, error)
 	WatchChat(context.Context, *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error)
 }
 
@@ -280,6 +282,14 @@ func (c *grpcClient) GetChat(ctx context.Context, r *pb.GetChatRequest) (*pb.Get
 
 func (c *grpcClient) ListChatEvents(ctx context.Context, r *pb.ListChatEventsRequest) (*pb.ListChatEventsResponse, error) {
 	return grpcUnary(ctx, c.chat.ListChatEvents, r)
+}
+
+func (c *grpcClient) ListChats(ctx context.Context, r *pb.ListChatsRequest) (*pb.ListChatsResponse, error) {
+	return grpcUnary(ctx, c.chat.ListChats, r)
+}
+
+func (c *grpcClient) GetChatTranscript(ctx context.Context, r *pb.GetChatTranscriptRequest) (*pb.GetChatTranscriptResponse, error) {
+	return grpcUnary(ctx, c.chat.GetChatTranscript, r)
 }
 
 func (c *grpcClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error) {
@@ -554,6 +564,14 @@ func (c *connectClient) GetChat(ctx context.Context, r *pb.GetChatRequest) (*pb.
 
 func (c *connectClient) ListChatEvents(ctx context.Context, r *pb.ListChatEventsRequest) (*pb.ListChatEventsResponse, error) {
 	return connectUnary(ctx, c.chat.ListChatEvents, r)
+}
+
+func (c *connectClient) ListChats(ctx context.Context, r *pb.ListChatsRequest) (*pb.ListChatsResponse, error) {
+	return connectUnary(ctx, c.chat.ListChats, r)
+}
+
+func (c *connectClient) GetChatTranscript(ctx context.Context, r *pb.GetChatTranscriptRequest) (*pb.GetChatTranscriptResponse, error) {
+	return connectUnary(ctx, c.chat.GetChatTranscript, r)
 }
 
 func (c *connectClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error) {

@@ -299,6 +299,12 @@ func (c *signedClient) GetChat(ctx context.Context, r *pb.GetChatRequest) (*pb.G
 func (c *signedClient) ListChatEvents(ctx context.Context, r *pb.ListChatEventsRequest) (*pb.ListChatEventsResponse, error) {
 	return c.raw.ListChatEvents(c.asChatReader(ctx), r)
 }
+func (c *signedClient) ListChats(ctx context.Context, r *pb.ListChatsRequest) (*pb.ListChatsResponse, error) {
+	return c.raw.ListChats(c.asChatReader(ctx), r)
+}
+func (c *signedClient) GetChatTranscript(ctx context.Context, r *pb.GetChatTranscriptRequest) (*pb.GetChatTranscriptResponse, error) {
+	return c.raw.GetChatTranscript(c.asChatReader(ctx), r)
+}
 func (c *signedClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error) {
 	return c.raw.WatchChat(c.asChatReader(ctx), r)
 }

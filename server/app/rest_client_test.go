@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -343,6 +345,63 @@ func (c *restClient) ListChatEvents(ctx context.Context, r *pb.ListChatEventsReq
 	out := &pb.ListChatEventsResponse{}
 	q := url.Values{"after_seq": {u32(r.GetAfterSeq())}, "page_size": {u32(r.GetPageSize())}}
 	return out, c.call(ctx, http.MethodGet, "/v1/chats/"+esc(r.GetChatId())+"/events", q, nil, out)
+}
+
+func (c *restClient) ListChats(ctx context.Context, r *pb.ListChatsRequest) (*pb.ListChatsResponse, error) {
+	out := &pb.ListChatsResponse{}
+	q := url.Values{}
+	for k, v := range map[string]string{"siteId": r.GetSiteId(), "agentId": r.GetAgentId(), "visitorId": r.GetVisitorId(),
+		"query": r.GetQuery(), "pageToken": r.GetPageToken()} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if r.GetState() != pb.ChatState_CHAT_STATE_UNSPECIFIED {
+		q.Set("state", r.GetState().String())
+	}
+	if r.GetEndReason() != pb.ChatEndReason_CHAT_END_REASON_UNSPECIFIED {
+		q.Set("endReason", r.GetEndReason().String())
+	}
+	if r.GetPageSize() != 0 {
+		q.Set("pageSize", u32(r.GetPageSize()))
+	}
+	if ts := r.GetStartTimeFrom(); ts != nil {
+		q.Set("startTimeFrom", ts.AsTime().Format(time.RFC3339Nano))
+	}
+	if ts := r.GetStartTimeTo(); ts != nil {
+		q.Set("startTimeTo", ts.AsTime().Format(time.RFC3339Nano))
+	}
+	return out, c.call(ctx, http.MethodGet, "/v1/chats", q, nil, out)
+}
+
+// GetChatTranscript downloads the transcript as the REST API serves it: a
+// text/plain attachment, not JSON.
+func (c *restClient) GetChatTranscript(ctx context.Context, r *pb.GetChatTranscriptRequest) (*pb.GetChatTranscriptResponse, error) {
+	path := "/v1/chats/" + esc(r.GetChatId()) + "/transcript"
+	req, err := c.newRequest(ctx, http.MethodGet, path, nil, nil)
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInternal, err)
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, restError(res.StatusCode, data)
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("GET %s: Content-Type %q, want text/plain", path, ct))
+	}
+	disposition, params, err := mime.ParseMediaType(res.Header.Get("Content-Disposition"))
+	if err != nil || disposition != "attachment" {
+		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("GET %s: Content-Disposition %q, want an attachment", path, res.Header.Get("Content-Disposition")))
+	}
+	return &pb.GetChatTranscriptResponse{Text: string(data), FileName: params["filename"]}, nil
 }
 
 func (c *restClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error) {

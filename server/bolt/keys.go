@@ -111,3 +111,27 @@ func requireID(what, id string) error {
 	}
 	return checkID(what, id)
 }
+
+// siteChatKey orders a site's chats newest first: the site prefix, the
+// big-endian start time in Unix nanoseconds with every bit inverted (so
+// later times sort first), 0x00, and the chat id, which breaks ties and
+// comes last so it may contain anything.
+func siteChatKey(siteID string, start time.Time, chatID string) []byte {
+	k := binary.BigEndian.AppendUint64(sitePrefix(siteID), ^unixNanoKey(start))
+	k = append(k, 0)
+	return append(k, chatID...)
+}
+
+// parseSiteChatKey returns the position a siteChatKey of the site whose
+// prefix is prefix holds.
+func parseSiteChatKey(prefix, k []byte) (domain.ChatPosition, bool) {
+	rest := k[len(prefix):]
+	if len(rest) < 8+1+1 || rest[8] != 0 {
+		return domain.ChatPosition{}, false
+	}
+	nanos := ^binary.BigEndian.Uint64(rest[:8])
+	return domain.ChatPosition{
+		CreateTime: time.Unix(0, int64(nanos)).UTC(),
+		ID:         string(rest[9:]),
+	}, true
+}

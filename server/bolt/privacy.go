@@ -165,6 +165,15 @@ func (w *writeTx) DeleteChat(chatID string) error {
 // entry in the visitor records index: EraseVisitor drops the visitor's
 // whole range at once.
 func (w *writeTx) deleteChat(chatID string) error {
+	chat, found, err := get(&w.readTx, chatsBucket, chatID, protoconv.ChatFromProto)
+	if err != nil {
+		return err
+	}
+	if found && checkID("site id", chat.SiteID) == nil {
+		if err := w.delete(siteChatsBucket, siteChatKey(chat.SiteID, chat.CreateTime, chat.ID)); err != nil {
+			return err
+		}
+	}
 	if err := w.deleteRange(chatEventsBucket, chatPrefix(chatID)); err != nil {
 		return err
 	}

@@ -48,6 +48,9 @@ var (
 	// activeChatsBucket lists the chats not yet ended, so their timers are
 	// rebuilt at start without reading every chat ever held.
 	activeChatsBucket = []byte("active_chats") // chat id → empty, while active
+	// siteChatsBucket lists each site's chats newest first, so chats are
+	// listed without reading every chat.
+	siteChatsBucket = []byte("site_chats") // siteChatKey → empty
 
 	apiKeysBucket        = []byte("api_keys")        // SHA-256 of the key → pb.ApiKey
 	agentSessionsBucket  = []byte("agent_sessions")  // SHA-256 of the token → pb.AgentSession
@@ -63,6 +66,7 @@ var legacyMessageKeysBucket = []byte("message_keys")
 
 var allBuckets = [][]byte{
 	activeChatsBucket,
+	siteChatsBucket,
 	sitesBucket,
 	agentsBucket,
 	agentLoginsBucket,
@@ -177,6 +181,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 		// A file from before the visitor records index gets it built from
 		// the records it indexes.
 		backfill := tx.Bucket(visitorRecordsBucket) == nil && tx.Bucket(visitorsBucket) != nil
+		// And one from before the site chats index gets that.
+		backfillSiteChats := tx.Bucket(siteChatsBucket) == nil && tx.Bucket(chatsBucket) != nil
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
@@ -184,6 +190,11 @@ func Open(path string, opts ...Option) (*Store, error) {
 		}
 		if backfill {
 			if err := backfillVisitorRecords(tx); err != nil {
+				return err
+			}
+		}
+		if backfillSiteChats {
+			if err := backfillSiteChatsIndex(tx); err != nil {
 				return err
 			}
 		}

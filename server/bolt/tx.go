@@ -281,6 +281,14 @@ func (w *writeTx) PutChat(c *domain.Chat) error {
 	if err := w.put(chatsBucket, []byte(c.ID), protoconv.ChatToProto(c)); err != nil {
 		return err
 	}
+	if err := checkID("site id", c.SiteID); err != nil {
+		return err
+	}
+	// A chat's site and start time never change: its key is written
+	// once, by the transaction that starts it.
+	if err := w.putMarker(siteChatsBucket, siteChatKey(c.SiteID, c.CreateTime, c.ID)); err != nil {
+		return err
+	}
 	if c.State == domain.ChatStateActive {
 		if err := w.putMarker(activeChatsBucket, []byte(c.ID)); err != nil {
 			return err

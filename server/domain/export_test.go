@@ -67,3 +67,11 @@ func PendingAfter(closed []time.Time, t time.Time) []time.Time {
 // WaitRouting waits until the routing passes started so far are over. No
 // pass may start meanwhile.
 func (s *Service) WaitRouting() { s.router.wait() }
+
+// SetChatScanLimit sets how many chats one ListChats call reads at most,
+// until the test ends.
+func SetChatScanLimit(t interface{ Cleanup(func()) }, n int) {
+	old := chatScanLimit
+	chatScanLimit = n
+	t.Cleanup(func() { chatScanLimit = old })
+}

@@ -468,7 +468,21 @@ func checkNoOrphans(t *testing.T, path string) {
 				orphan("active_chats", k, "its chat")
 			}
 		})
+		// site_chats keys: site id, 0x00, 8 bytes of time, 0x00, chat id.
+		indexed, chats := 0, 0
+		each("site_chats", func(k, _ []byte) {
+			indexed++
+			if i := bytes.IndexByte(k, 0); i < 0 || len(k) < i+1+8+1 || !has("chats", k[i+1+8+1:]) {
+				orphan("site_chats", k, "its chat")
+			}
+		})
+		defer func() {
+			if indexed != chats {
+				t.Errorf("site_chats has %d entries for %d chats", indexed, chats)
+			}
+		}()
 		each("chats", func(k, v []byte) {
+			chats++
 			var c pb.Chat
 			if err := proto.Unmarshal(v, &c); err != nil {
 				t.Fatal(err)

@@ -60,6 +60,10 @@ type ReadTx interface {
 	// QueuePosition is where req stands among the open requests of its
 	// site, in OpenChatRequests' order, from 1; 0 when it is not open.
 	QueuePosition(req *ChatRequest) (int, error)
+	// SiteChats lists up to limit positions of a site's chats, newest
+	// first (ChatPosition's order), after the position after; from the
+	// newest when after is the zero ChatPosition.
+	SiteChats(siteID string, after ChatPosition, limit int) ([]ChatPosition, error)
 	// ActiveChatIDs lists the chats that have not ended.
 	ActiveChatIDs() ([]string, error)
 	// RoutingDecisions lists a site's latest decisions, newest first.

@@ -7,6 +7,8 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -57,6 +59,12 @@ func New(ctx context.Context, conn *grpc.ClientConn) (*Handler, error) {
 			return nil, fmt.Errorf("register REST handlers: %w", err)
 		}
 	}
+	chats := pb.NewChatServiceClient(conn)
+	if err := mux.HandlePath(http.MethodGet, transcriptPath, func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		serveTranscript(mux, chats, w, r, params["chat_id"])
+	}); err != nil {
+		return nil, fmt.Errorf("register REST handlers: %w", err)
+	}
 	return &Handler{mux: mux}, nil
 }
 
@@ -95,4 +103,29 @@ func validQuery(r *http.Request) bool {
 func (h *Handler) Error(w http.ResponseWriter, r *http.Request, httpStatus int, err error) {
 	_, out := runtime.MarshalerForRequest(h.mux, r)
 	runtime.HTTPError(r.Context(), h.mux, out, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err})
+}
+
+// transcriptPath downloads a chat's transcript as a text file.
+const transcriptPath = "/v1/chats/{chat_id}/transcript"
+
+// serveTranscript answers GET transcriptPath with GetChatTranscript's text
+// as a text/plain attachment, rather than the JSON of its response, so that
+// it downloads as a file. Errors are JSON, as every REST error.
+func serveTranscript(mux *runtime.ServeMux, chats pb.ChatServiceClient, w http.ResponseWriter, r *http.Request, chatID string) {
+	_, out := runtime.MarshalerForRequest(mux, r)
+	ctx, err := runtime.AnnotateContext(r.Context(), mux, r, pb.ChatService_GetChatTranscript_FullMethodName,
+		runtime.WithHTTPPathPattern(transcriptPath))
+	if err != nil {
+		runtime.HTTPError(ctx, mux, out, w, r, err)
+		return
+	}
+	res, err := chats.GetChatTranscript(ctx, &pb.GetChatTranscriptRequest{ChatId: chatID})
+	if err != nil {
+		runtime.HTTPError(ctx, mux, out, w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": res.GetFileName()}))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = io.WriteString(w, res.GetText())
 }

@@ -39,8 +39,9 @@ import (
 //     agent the request names.
 //   - ChatService: sending, typing and leaving only as oneself (sender_id or
 //     participant_id is the caller); reading a chat (GetChat,
-//     ListChatEvents, WatchChat) for its participants, agents serving its
-//     site, and admins.
+//     ListChatEvents, GetChatTranscript, WatchChat) for its participants,
+//     agents serving its site, and admins; listing chats (ListChats) for
+//     admins (every site) and agents (the sites they serve), not visitors.
 //
 // A stream a rule allows may still be refused with ResourceExhausted: each
 // credential may hold only so many streams of each kind at once (the rules
@@ -152,6 +153,19 @@ func chatReader(id func(any) string) rule {
 	}}
 }
 
+// chatLister lets admins list every chat and agents those of the sites
+// they serve: an agent naming a site must serve it (the domain keeps an
+// agent naming no site to its own sites). Visitors may not list chats.
+var chatLister = rule{allow: func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error {
+	if err := needKind(p, domain.AdminPrincipal, domain.AgentPrincipal); err != nil {
+		return err
+	}
+	if id := siteID(msg); p.Kind == domain.AgentPrincipal && id != "" {
+		return svc.CanReadSite(ctx, p, id)
+	}
+	return nil
+}}
+
 // Request fields the rules look at.
 func visitorID(m any) string { return m.(interface{ GetVisitorId() string }).GetVisitorId() }
 func agentID(m any) string   { return m.(interface{ GetAgentId() string }).GetAgentId() }
@@ -203,13 +217,15 @@ var rules = map[string]rule{
 	proactivechatv1connect.AgentServiceDeclineChatRequestProcedure: self(domain.AgentPrincipal, "agent_id", agentID),
 	proactivechatv1connect.AgentServiceInviteVisitorProcedure:      self(domain.AgentPrincipal, "agent_id", agentID),
 
-	proactivechatv1connect.ChatServiceSendMessageProcedure:    participant("sender_id", senderID),
-	proactivechatv1connect.ChatServiceSetTypingProcedure:      participant("sender_id", senderID),
-	proactivechatv1connect.ChatServiceLeaveChatProcedure:      participant("participant_id", participantID),
-	proactivechatv1connect.ChatServiceGetChatProcedure:        chatReader(chatID),
-	proactivechatv1connect.ChatServiceListChatEventsProcedure: chatReader(chatID),
-	proactivechatv1connect.ChatServiceWatchChatProcedure:      capped(domain.StreamWatchChat, chatReader(chatID)),
-	proactivechatv1connect.ChatServiceConverseProcedure:       capped(domain.StreamConverse, participant("join.participant_id", joinerID)),
+	proactivechatv1connect.ChatServiceSendMessageProcedure:       participant("sender_id", senderID),
+	proactivechatv1connect.ChatServiceSetTypingProcedure:         participant("sender_id", senderID),
+	proactivechatv1connect.ChatServiceLeaveChatProcedure:         participant("participant_id", participantID),
+	proactivechatv1connect.ChatServiceListChatsProcedure:         chatLister,
+	proactivechatv1connect.ChatServiceGetChatTranscriptProcedure: chatReader(chatID),
+	proactivechatv1connect.ChatServiceGetChatProcedure:           chatReader(chatID),
+	proactivechatv1connect.ChatServiceListChatEventsProcedure:    chatReader(chatID),
+	proactivechatv1connect.ChatServiceWatchChatProcedure:         capped(domain.StreamWatchChat, chatReader(chatID)),
+	proactivechatv1connect.ChatServiceConverseProcedure:          capped(domain.StreamConverse, participant("join.participant_id", joinerID)),
 }
 
 // adminOrSelf lets admins, and the agent the request names, make the call.

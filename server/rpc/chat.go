@@ -54,6 +54,57 @@ func (s *chatServer) GetChat(ctx context.Context, req *connect.Request[pb.GetCha
 	return connect.NewResponse(&pb.GetChatResponse{Chat: protoconv.ChatToProto(chat)}), nil
 }
 
+func (s *chatServer) ListChats(ctx context.Context, req *connect.Request[pb.ListChatsRequest]) (*connect.Response[pb.ListChatsResponse], error) {
+	m := req.Msg
+	var v domain.Violations
+	if _, ok := pb.ChatState_name[int32(m.GetState())]; !ok {
+		v.Add("state", "is not a chat state")
+	}
+	if _, ok := pb.ChatEndReason_name[int32(m.GetEndReason())]; !ok {
+		v.Add("end_reason", "is not a chat end reason")
+	}
+	if ts := m.GetStartTimeFrom(); ts != nil && !ts.IsValid() {
+		v.Add("start_time_from", "is not a valid time")
+	}
+	if ts := m.GetStartTimeTo(); ts != nil && !ts.IsValid() {
+		v.Add("start_time_to", "is not a valid time")
+	}
+	if err := v.Err(); err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	f := domain.ChatFilter{
+		SiteID:    m.GetSiteId(),
+		AgentID:   m.GetAgentId(),
+		VisitorID: m.GetVisitorId(),
+		State:     protoconv.ChatStateFromProto(m.GetState()),
+		EndReason: protoconv.ChatEndReasonFromProto(m.GetEndReason()),
+		StartFrom: protoconv.TimeFromProto(m.GetStartTimeFrom()),
+		StartTo:   protoconv.TimeFromProto(m.GetStartTimeTo()),
+		Query:     m.GetQuery(),
+	}
+	chats, next, err := s.svc.ListChats(ctx, principalFrom(ctx), f, int(m.GetPageSize()), m.GetPageToken())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ListChatsResponse{NextPageToken: next}
+	for _, c := range chats {
+		out.Chats = append(out.Chats, &pb.ChatSummary{
+			Chat:         protoconv.ChatToProto(c.Chat),
+			VisitorName:  c.VisitorName,
+			VisitorEmail: c.VisitorEmail,
+		})
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *chatServer) GetChatTranscript(ctx context.Context, req *connect.Request[pb.GetChatTranscriptRequest]) (*connect.Response[pb.GetChatTranscriptResponse], error) {
+	text, name, err := s.svc.Transcript(ctx, req.Msg.GetChatId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.GetChatTranscriptResponse{Text: text, FileName: name}), nil
+}
+
 func (s *chatServer) ListChatEvents(ctx context.Context, req *connect.Request[pb.ListChatEventsRequest]) (*connect.Response[pb.ListChatEventsResponse], error) {
 	events, next, err := s.svc.ListChatEvents(ctx, req.Msg.GetChatId(), req.Msg.GetAfterSeq(), int(req.Msg.GetPageSize()))
 	if err != nil {

@@ -71,6 +71,12 @@ function fakeServer(auth: Auth, { alert = true } = {}) {
     visitor: { id: "visitor_1", role: ParticipantRole.VISITOR },
     agent: { id: "agent_a", role: ParticipantRole.AGENT },
   };
+  // Past chats of the agent's sites, newest first, none taken in this browser.
+  const pastChats = [
+    { visitorName: "Zoë Quist", visitorEmail: "zoe@example.com", chat: { ...chat, id: "chat_p3", state: ChatState.ENDED, createTime: timestampFromMs(now - 60_000) } },
+    { visitorName: "", visitorEmail: "", chat: { ...chat, id: "chat_p2", visitor: { id: "visitor_9876", role: ParticipantRole.VISITOR }, createTime: timestampFromMs(now - 120_000) } },
+    { visitorName: "Bo", visitorEmail: "bo@example.com", chat: { ...chat, id: "chat_p1", state: ChatState.ENDED, createTime: timestampFromMs(now - 180_000) } },
+  ];
   const transport = createRouterTransport(({ service }) => {
     service(AdminService, {
       listSites: (_req, ctx) => {
@@ -178,6 +184,32 @@ function fakeServer(auth: Auth, { alert = true } = {}) {
       getChat: (_req, ctx) => {
         agent(ctx);
         return { chat };
+      },
+      listChats: (req, ctx) => {
+        agent(ctx);
+        calls.push(`listChats site=${req.siteId} state=${req.state} query=${req.query} token=${req.pageToken}`);
+        const q = req.query.toLowerCase();
+        const matching = pastChats.filter(
+          (c) =>
+            (!req.siteId || c.chat.siteId === req.siteId) &&
+            (!req.state || c.chat.state === req.state) &&
+            (!q || c.visitorName.toLowerCase().includes(q) || c.visitorEmail.toLowerCase().includes(q)),
+        );
+        const from = Number(req.pageToken || 0);
+        const size = 2;
+        return {
+          chats: matching.slice(from, from + size),
+          nextPageToken: from + size < matching.length ? String(from + size) : "",
+        };
+      },
+      listChatEvents: (req, ctx) => {
+        agent(ctx);
+        return { events: [{ chatId: req.chatId, seq: 1, kind: { case: "started", value: {} } }] };
+      },
+      getChatTranscript: (req, ctx) => {
+        agent(ctx);
+        calls.push(`getChatTranscript ${req.chatId}`);
+        return { text: `Chat transcript\nChat: ${req.chatId}\n`, fileName: `transcript-${req.chatId}.txt` };
       },
       async *watchChat(req, ctx) {
         agent(ctx);
@@ -352,6 +384,69 @@ describe("Start chat", () => {
     const before = server.calls.filter((c) => c.startsWith("startChat")).length;
     await click(start());
     expect(server.calls.filter((c) => c.startsWith("startChat")).length).toBe(before);
+  });
+});
+
+describe("The transcripts page", () => {
+  it("lists the chats of the agent's sites with filters, search and paging, and downloads a transcript", async () => {
+    const { server, q, byTestId, el } = await mount({ signedIn: true });
+    const { calls } = server;
+    window.location.hash = "#/transcripts";
+    await until(() => el.querySelectorAll('[data-testid="transcript-item"]').length === 2, "the first page");
+    const items = () => [...el.querySelectorAll('[data-testid="transcript-item"]')].map((i) => i.getAttribute("data-chat-id"));
+    expect(items()).toEqual(["chat_p3", "chat_p2"]);
+    expect(el.querySelector('[data-chat-id="chat_p3"]')!.textContent).toContain("Zoë Quist <zoe@example.com>");
+    expect(el.querySelector('[data-chat-id="chat_p2"]')!.textContent).toContain("Visitor");
+
+    await click(byTestId("load-more-chats"));
+    await until(() => items().length === 3, "the second page");
+    expect(items()).toEqual(["chat_p3", "chat_p2", "chat_p1"]);
+    expect(byTestId("load-more-chats")).toBeNull();
+
+    // A filter applies at once; the search on submit.
+    const state = byTestId("filter-state") as HTMLSelectElement;
+    await act(async () => {
+      state.value = "ended";
+      state.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+    await until(() => items().join() === "chat_p3,chat_p1", "the ended chats");
+    expect(calls).toContain(`listChats site= state=${ChatState.ENDED} query= token=`);
+    await type(byTestId("filter-query"), "BO@");
+    expect(items().join()).toBe("chat_p3,chat_p1");
+    await act(async () => {
+      (byTestId("chat-filters") as HTMLFormElement).requestSubmit();
+    });
+    await until(() => items().join() === "chat_p1", "the search");
+
+    // Opening a chat shows its events and downloads its transcript.
+    await click(el.querySelector('[data-chat-id="chat_p1"]'));
+    await until(() => !!q('[data-testid="transcript"]'), "the transcript");
+    expect(q('[data-testid="transcript"] h2')!.textContent).toContain("Bo <bo@example.com>");
+    const saved: { name: string; blob: Blob }[] = [];
+    const urls = URL as unknown as { createObjectURL: (b: Blob) => string; revokeObjectURL: (u: string) => void };
+    const [create, revoke] = [urls.createObjectURL, urls.revokeObjectURL];
+    let last: Blob | undefined;
+    urls.createObjectURL = (b: Blob) => ((last = b), "blob:transcript");
+    urls.revokeObjectURL = () => {};
+    const anchorClick = HTMLAnchorElement.prototype.click;
+    HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
+      saved.push({ name: this.download, blob: last! });
+    };
+    try {
+      await click(byTestId("download-transcript"));
+      await until(() => saved.length === 1, "the download");
+    } finally {
+      HTMLAnchorElement.prototype.click = anchorClick;
+      [urls.createObjectURL, urls.revokeObjectURL] = [create, revoke];
+    }
+    expect(calls).toContain("getChatTranscript chat_p1");
+    expect(saved[0].name).toBe("transcript-chat_p1.txt");
+    const text = await new Promise<string>((resolve) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result));
+      reader.readAsText(saved[0].blob);
+    });
+    expect(text).toContain("Chat: chat_p1");
   });
 });
 

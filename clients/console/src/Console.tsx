@@ -12,9 +12,7 @@ import { PresencePanel } from "./components/Presence";
 import { QueuePanel } from "./components/Queue";
 import { TranscriptsPage } from "./components/Transcripts";
 import { NowProvider, useClients, useHashRoute } from "./hooks";
-import { safeStorage } from "./lib/agentId";
 import { audioReady, beep, unlockAudio } from "./lib/beep";
-import { addPastChat, loadPastChats, savePastChats } from "./lib/pastChats";
 import type { StreamStatus } from "./lib/stream";
 import { runStream } from "./lib/stream";
 import { noteServerTime, tsMs } from "./lib/time";
@@ -59,7 +57,6 @@ export function Console({ agentId, onSignOut }: ConsoleProps) {
   const [chatStreams, setChatStreams] = useState<Record<string, StreamStatus>>({});
   const [soundOn, setSoundOn] = useState(true);
   const [soundReady, setSoundReady] = useState(audioReady);
-  const [pastChats, setPastChats] = useState(() => loadPastChats(agentId, safeStorage()));
 
   const sites = useQuery(AdminService.method.listSites, {}, { staleTime: 60_000 });
   const siteMap = useMemo(() => new Map((sites.data?.sites ?? []).map((s) => [s.id, s])), [sites.data]);
@@ -106,25 +103,6 @@ export function Console({ agentId, onSignOut }: ConsoleProps) {
     for (const r of agentView.queue) requests.current.set(r.id, r);
     for (const a of agentView.alerts) if (a.chatRequest) requests.current.set(a.chatRequest.id, a.chatRequest);
   }, [agentView.queue, agentView.alerts]);
-
-  // Remember every chat that has a tab, for the transcripts list.
-  useEffect(() => {
-    let list = pastChats;
-    for (const t of chats.tabs) {
-      if (t.chat && !list.some((c) => c.chatId === t.id)) {
-        list = addPastChat(list, {
-          chatId: t.id,
-          visitorId: t.chat.visitor?.id ?? "",
-          siteId: t.chat.siteId,
-          createTimeMs: tsMs(t.chat.createTime) ?? Date.now(),
-        });
-      }
-    }
-    if (list !== pastChats) {
-      setPastChats(list);
-      savePastChats(agentId, list, safeStorage());
-    }
-  }, [chats.tabs, pastChats, agentId]);
 
   const chatsRef = useRef<ChatsView>(chats);
   useLayoutEffect(() => {
@@ -244,7 +222,7 @@ export function Console({ agentId, onSignOut }: ConsoleProps) {
                 </div>
               )}
               {route === "transcripts" && (
-                <TranscriptsPage api={api} pastChats={pastChats} openTabs={chats.tabs.map((t) => t.id)} />
+                <TranscriptsPage api={api} sites={sites.data?.sites ?? []} openTabs={chats.tabs.map((t) => t.id)} />
               )}
               {route === "admin" && <AdminPage />}
             </main>

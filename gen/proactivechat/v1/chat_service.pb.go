@@ -9,6 +9,7 @@ package proactivechatv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -417,6 +418,348 @@ func (x *GetChatResponse) GetChat() *Chat {
 	return nil
 }
 
+type ListChatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this site's chats. An agent may name only a site it serves;
+	// without it an agent gets the chats of all of its sites.
+	SiteId string `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// Only chats of this agent.
+	AgentId string `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// Only chats of this visitor.
+	VisitorId string `protobuf:"bytes,3,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// Only chats in this state.
+	State ChatState `protobuf:"varint,4,opt,name=state,proto3,enum=proactivechat.v1.ChatState" json:"state,omitempty"`
+	// Only chats that ended for this reason.
+	EndReason ChatEndReason `protobuf:"varint,5,opt,name=end_reason,json=endReason,proto3,enum=proactivechat.v1.ChatEndReason" json:"end_reason,omitempty"`
+	// Only chats started at or after this time.
+	StartTimeFrom *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=start_time_from,json=startTimeFrom,proto3" json:"start_time_from,omitempty"`
+	// Only chats started before this time; it must be after start_time_from.
+	StartTimeTo *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=start_time_to,json=startTimeTo,proto3" json:"start_time_to,omitempty"`
+	// Only chats whose visitor's name or e-mail (see ChatSummary) contains
+	// this text, ignoring case.
+	Query string `protobuf:"bytes,8,opt,name=query,proto3" json:"query,omitempty"`
+	// 1–200; 50 when 0.
+	PageSize uint32 `protobuf:"varint,9,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page, with the same filters.
+	PageToken     string `protobuf:"bytes,10,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListChatsRequest) Reset() {
+	*x = ListChatsRequest{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListChatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListChatsRequest) ProtoMessage() {}
+
+func (x *ListChatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListChatsRequest.ProtoReflect.Descriptor instead.
+func (*ListChatsRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListChatsRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *ListChatsRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *ListChatsRequest) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *ListChatsRequest) GetState() ChatState {
+	if x != nil {
+		return x.State
+	}
+	return ChatState_CHAT_STATE_UNSPECIFIED
+}
+
+func (x *ListChatsRequest) GetEndReason() ChatEndReason {
+	if x != nil {
+		return x.EndReason
+	}
+	return ChatEndReason_CHAT_END_REASON_UNSPECIFIED
+}
+
+func (x *ListChatsRequest) GetStartTimeFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTimeFrom
+	}
+	return nil
+}
+
+func (x *ListChatsRequest) GetStartTimeTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTimeTo
+	}
+	return nil
+}
+
+func (x *ListChatsRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *ListChatsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListChatsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListChatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Chats []*ChatSummary         `protobuf:"bytes,1,rep,name=chats,proto3" json:"chats,omitempty"`
+	// Pass as page_token for the next page; empty when there is none.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListChatsResponse) Reset() {
+	*x = ListChatsResponse{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListChatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListChatsResponse) ProtoMessage() {}
+
+func (x *ListChatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListChatsResponse.ProtoReflect.Descriptor instead.
+func (*ListChatsResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListChatsResponse) GetChats() []*ChatSummary {
+	if x != nil {
+		return x.Chats
+	}
+	return nil
+}
+
+func (x *ListChatsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// ChatSummary is one chat of a list, with who the visitor said they are:
+// the "name" and "email" answers of the form the visitor filled in before
+// the chat, when there was one.
+type ChatSummary struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Chat          *Chat                  `protobuf:"bytes,1,opt,name=chat,proto3" json:"chat,omitempty"`
+	VisitorName   string                 `protobuf:"bytes,2,opt,name=visitor_name,json=visitorName,proto3" json:"visitor_name,omitempty"`
+	VisitorEmail  string                 `protobuf:"bytes,3,opt,name=visitor_email,json=visitorEmail,proto3" json:"visitor_email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChatSummary) Reset() {
+	*x = ChatSummary{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatSummary) ProtoMessage() {}
+
+func (x *ChatSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatSummary.ProtoReflect.Descriptor instead.
+func (*ChatSummary) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ChatSummary) GetChat() *Chat {
+	if x != nil {
+		return x.Chat
+	}
+	return nil
+}
+
+func (x *ChatSummary) GetVisitorName() string {
+	if x != nil {
+		return x.VisitorName
+	}
+	return ""
+}
+
+func (x *ChatSummary) GetVisitorEmail() string {
+	if x != nil {
+		return x.VisitorEmail
+	}
+	return ""
+}
+
+type GetChatTranscriptRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChatId        string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetChatTranscriptRequest) Reset() {
+	*x = GetChatTranscriptRequest{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetChatTranscriptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetChatTranscriptRequest) ProtoMessage() {}
+
+func (x *GetChatTranscriptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetChatTranscriptRequest.ProtoReflect.Descriptor instead.
+func (*GetChatTranscriptRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetChatTranscriptRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+type GetChatTranscriptResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The transcript, plain UTF-8 text with one line per event.
+	Text string `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// A file name for it: "transcript-<chat id>.txt".
+	FileName      string `protobuf:"bytes,2,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetChatTranscriptResponse) Reset() {
+	*x = GetChatTranscriptResponse{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetChatTranscriptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetChatTranscriptResponse) ProtoMessage() {}
+
+func (x *GetChatTranscriptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetChatTranscriptResponse.ProtoReflect.Descriptor instead.
+func (*GetChatTranscriptResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetChatTranscriptResponse) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *GetChatTranscriptResponse) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
 type ListChatEventsRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	ChatId   string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
@@ -429,7 +772,7 @@ type ListChatEventsRequest struct {
 
 func (x *ListChatEventsRequest) Reset() {
 	*x = ListChatEventsRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +784,7 @@ func (x *ListChatEventsRequest) String() string {
 func (*ListChatEventsRequest) ProtoMessage() {}
 
 func (x *ListChatEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +797,7 @@ func (x *ListChatEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListChatEventsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListChatEventsRequest) GetChatId() string {
@@ -489,7 +832,7 @@ type ListChatEventsResponse struct {
 
 func (x *ListChatEventsResponse) Reset() {
 	*x = ListChatEventsResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -501,7 +844,7 @@ func (x *ListChatEventsResponse) String() string {
 func (*ListChatEventsResponse) ProtoMessage() {}
 
 func (x *ListChatEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -514,7 +857,7 @@ func (x *ListChatEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListChatEventsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListChatEventsResponse) GetEvents() []*ChatEvent {
@@ -541,7 +884,7 @@ type WatchChatRequest struct {
 
 func (x *WatchChatRequest) Reset() {
 	*x = WatchChatRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +896,7 @@ func (x *WatchChatRequest) String() string {
 func (*WatchChatRequest) ProtoMessage() {}
 
 func (x *WatchChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +909,7 @@ func (x *WatchChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchChatRequest.ProtoReflect.Descriptor instead.
 func (*WatchChatRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{10}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WatchChatRequest) GetChatId() string {
@@ -597,7 +940,7 @@ type WatchChatResponse struct {
 
 func (x *WatchChatResponse) Reset() {
 	*x = WatchChatResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +952,7 @@ func (x *WatchChatResponse) String() string {
 func (*WatchChatResponse) ProtoMessage() {}
 
 func (x *WatchChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +965,7 @@ func (x *WatchChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchChatResponse.ProtoReflect.Descriptor instead.
 func (*WatchChatResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{11}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchChatResponse) GetEvent() isWatchChatResponse_Event {
@@ -698,7 +1041,7 @@ type ConverseRequest struct {
 
 func (x *ConverseRequest) Reset() {
 	*x = ConverseRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +1053,7 @@ func (x *ConverseRequest) String() string {
 func (*ConverseRequest) ProtoMessage() {}
 
 func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +1066,7 @@ func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseRequest.ProtoReflect.Descriptor instead.
 func (*ConverseRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{12}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ConverseRequest) GetCommandId() string {
@@ -816,7 +1159,7 @@ type ConverseJoin struct {
 
 func (x *ConverseJoin) Reset() {
 	*x = ConverseJoin{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -828,7 +1171,7 @@ func (x *ConverseJoin) String() string {
 func (*ConverseJoin) ProtoMessage() {}
 
 func (x *ConverseJoin) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -841,7 +1184,7 @@ func (x *ConverseJoin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseJoin.ProtoReflect.Descriptor instead.
 func (*ConverseJoin) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{13}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ConverseJoin) GetChatId() string {
@@ -875,7 +1218,7 @@ type ConverseSend struct {
 
 func (x *ConverseSend) Reset() {
 	*x = ConverseSend{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +1230,7 @@ func (x *ConverseSend) String() string {
 func (*ConverseSend) ProtoMessage() {}
 
 func (x *ConverseSend) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +1243,7 @@ func (x *ConverseSend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseSend.ProtoReflect.Descriptor instead.
 func (*ConverseSend) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{14}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ConverseSend) GetText() string {
@@ -926,7 +1269,7 @@ type ConverseTyping struct {
 
 func (x *ConverseTyping) Reset() {
 	*x = ConverseTyping{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +1281,7 @@ func (x *ConverseTyping) String() string {
 func (*ConverseTyping) ProtoMessage() {}
 
 func (x *ConverseTyping) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -951,7 +1294,7 @@ func (x *ConverseTyping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseTyping.ProtoReflect.Descriptor instead.
 func (*ConverseTyping) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{15}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConverseTyping) GetTyping() bool {
@@ -969,7 +1312,7 @@ type ConverseLeave struct {
 
 func (x *ConverseLeave) Reset() {
 	*x = ConverseLeave{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -981,7 +1324,7 @@ func (x *ConverseLeave) String() string {
 func (*ConverseLeave) ProtoMessage() {}
 
 func (x *ConverseLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -994,7 +1337,7 @@ func (x *ConverseLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseLeave.ProtoReflect.Descriptor instead.
 func (*ConverseLeave) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{16}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{21}
 }
 
 // CommandResult answers one ConverseRequest. A failed command does not end
@@ -1013,7 +1356,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1368,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1381,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{17}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CommandResult) GetCommandId() string {
@@ -1084,7 +1427,7 @@ type ConverseResponse struct {
 
 func (x *ConverseResponse) Reset() {
 	*x = ConverseResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1096,7 +1439,7 @@ func (x *ConverseResponse) String() string {
 func (*ConverseResponse) ProtoMessage() {}
 
 func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1109,7 +1452,7 @@ func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseResponse.ProtoReflect.Descriptor instead.
 func (*ConverseResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{18}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConverseResponse) GetEvent() isConverseResponse_Event {
@@ -1187,7 +1530,7 @@ var File_proactivechat_v1_chat_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\n" +
-	"#proactivechat/v1/chat_service.proto\x12\x10proactivechat.v1\x1a\x1bproactivechat/v1/chat.proto\x1a\x1eproactivechat/v1/visitor.proto\"\x87\x01\n" +
+	"#proactivechat/v1/chat_service.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bproactivechat/v1/chat.proto\x1a\x1eproactivechat/v1/visitor.proto\"\x87\x01\n" +
 	"\x12SendMessageRequest\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1b\n" +
 	"\tsender_id\x18\x02 \x01(\tR\bsenderId\x12\x12\n" +
@@ -1208,7 +1551,34 @@ const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\x0eGetChatRequest\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\"=\n" +
 	"\x0fGetChatResponse\x12*\n" +
-	"\x04chat\x18\x01 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat\"j\n" +
+	"\x04chat\x18\x01 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat\"\xae\x03\n" +
+	"\x10ListChatsRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x03 \x01(\tR\tvisitorId\x121\n" +
+	"\x05state\x18\x04 \x01(\x0e2\x1b.proactivechat.v1.ChatStateR\x05state\x12>\n" +
+	"\n" +
+	"end_reason\x18\x05 \x01(\x0e2\x1f.proactivechat.v1.ChatEndReasonR\tendReason\x12B\n" +
+	"\x0fstart_time_from\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rstartTimeFrom\x12>\n" +
+	"\rstart_time_to\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vstartTimeTo\x12\x14\n" +
+	"\x05query\x18\b \x01(\tR\x05query\x12\x1b\n" +
+	"\tpage_size\x18\t \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\n" +
+	" \x01(\tR\tpageToken\"p\n" +
+	"\x11ListChatsResponse\x123\n" +
+	"\x05chats\x18\x01 \x03(\v2\x1d.proactivechat.v1.ChatSummaryR\x05chats\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x81\x01\n" +
+	"\vChatSummary\x12*\n" +
+	"\x04chat\x18\x01 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat\x12!\n" +
+	"\fvisitor_name\x18\x02 \x01(\tR\vvisitorName\x12#\n" +
+	"\rvisitor_email\x18\x03 \x01(\tR\fvisitorEmail\"3\n" +
+	"\x18GetChatTranscriptRequest\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\"L\n" +
+	"\x19GetChatTranscriptResponse\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1b\n" +
+	"\tfile_name\x18\x02 \x01(\tR\bfileName\"j\n" +
 	"\x15ListChatEventsRequest\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1b\n" +
 	"\tafter_seq\x18\x02 \x01(\rR\bafterSeq\x12\x1b\n" +
@@ -1259,12 +1629,14 @@ const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\n" +
 	"keep_alive\x18\x03 \x01(\v2\x1b.proactivechat.v1.KeepAliveH\x00R\tkeepAlive\x129\n" +
 	"\x06result\x18\x04 \x01(\v2\x1f.proactivechat.v1.CommandResultH\x00R\x06resultB\a\n" +
-	"\x05event2\x83\x05\n" +
+	"\x05event2\xd1\x06\n" +
 	"\vChatService\x12Z\n" +
 	"\vSendMessage\x12$.proactivechat.v1.SendMessageRequest\x1a%.proactivechat.v1.SendMessageResponse\x12T\n" +
 	"\tSetTyping\x12\".proactivechat.v1.SetTypingRequest\x1a#.proactivechat.v1.SetTypingResponse\x12T\n" +
 	"\tLeaveChat\x12\".proactivechat.v1.LeaveChatRequest\x1a#.proactivechat.v1.LeaveChatResponse\x12S\n" +
-	"\aGetChat\x12 .proactivechat.v1.GetChatRequest\x1a!.proactivechat.v1.GetChatResponse\"\x03\x90\x02\x01\x12h\n" +
+	"\aGetChat\x12 .proactivechat.v1.GetChatRequest\x1a!.proactivechat.v1.GetChatResponse\"\x03\x90\x02\x01\x12Y\n" +
+	"\tListChats\x12\".proactivechat.v1.ListChatsRequest\x1a#.proactivechat.v1.ListChatsResponse\"\x03\x90\x02\x01\x12q\n" +
+	"\x11GetChatTranscript\x12*.proactivechat.v1.GetChatTranscriptRequest\x1a+.proactivechat.v1.GetChatTranscriptResponse\"\x03\x90\x02\x01\x12h\n" +
 	"\x0eListChatEvents\x12'.proactivechat.v1.ListChatEventsRequest\x1a(.proactivechat.v1.ListChatEventsResponse\"\x03\x90\x02\x01\x12V\n" +
 	"\tWatchChat\x12\".proactivechat.v1.WatchChatRequest\x1a#.proactivechat.v1.WatchChatResponse0\x01\x12U\n" +
 	"\bConverse\x12!.proactivechat.v1.ConverseRequest\x1a\".proactivechat.v1.ConverseResponse(\x010\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
@@ -1281,67 +1653,85 @@ func file_proactivechat_v1_chat_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_chat_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_chat_service_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_proactivechat_v1_chat_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_proactivechat_v1_chat_service_proto_goTypes = []any{
-	(*SendMessageRequest)(nil),     // 0: proactivechat.v1.SendMessageRequest
-	(*SendMessageResponse)(nil),    // 1: proactivechat.v1.SendMessageResponse
-	(*SetTypingRequest)(nil),       // 2: proactivechat.v1.SetTypingRequest
-	(*SetTypingResponse)(nil),      // 3: proactivechat.v1.SetTypingResponse
-	(*LeaveChatRequest)(nil),       // 4: proactivechat.v1.LeaveChatRequest
-	(*LeaveChatResponse)(nil),      // 5: proactivechat.v1.LeaveChatResponse
-	(*GetChatRequest)(nil),         // 6: proactivechat.v1.GetChatRequest
-	(*GetChatResponse)(nil),        // 7: proactivechat.v1.GetChatResponse
-	(*ListChatEventsRequest)(nil),  // 8: proactivechat.v1.ListChatEventsRequest
-	(*ListChatEventsResponse)(nil), // 9: proactivechat.v1.ListChatEventsResponse
-	(*WatchChatRequest)(nil),       // 10: proactivechat.v1.WatchChatRequest
-	(*WatchChatResponse)(nil),      // 11: proactivechat.v1.WatchChatResponse
-	(*ConverseRequest)(nil),        // 12: proactivechat.v1.ConverseRequest
-	(*ConverseJoin)(nil),           // 13: proactivechat.v1.ConverseJoin
-	(*ConverseSend)(nil),           // 14: proactivechat.v1.ConverseSend
-	(*ConverseTyping)(nil),         // 15: proactivechat.v1.ConverseTyping
-	(*ConverseLeave)(nil),          // 16: proactivechat.v1.ConverseLeave
-	(*CommandResult)(nil),          // 17: proactivechat.v1.CommandResult
-	(*ConverseResponse)(nil),       // 18: proactivechat.v1.ConverseResponse
-	(*ChatEvent)(nil),              // 19: proactivechat.v1.ChatEvent
-	(*Chat)(nil),                   // 20: proactivechat.v1.Chat
-	(*Typing)(nil),                 // 21: proactivechat.v1.Typing
-	(*KeepAlive)(nil),              // 22: proactivechat.v1.KeepAlive
+	(*SendMessageRequest)(nil),        // 0: proactivechat.v1.SendMessageRequest
+	(*SendMessageResponse)(nil),       // 1: proactivechat.v1.SendMessageResponse
+	(*SetTypingRequest)(nil),          // 2: proactivechat.v1.SetTypingRequest
+	(*SetTypingResponse)(nil),         // 3: proactivechat.v1.SetTypingResponse
+	(*LeaveChatRequest)(nil),          // 4: proactivechat.v1.LeaveChatRequest
+	(*LeaveChatResponse)(nil),         // 5: proactivechat.v1.LeaveChatResponse
+	(*GetChatRequest)(nil),            // 6: proactivechat.v1.GetChatRequest
+	(*GetChatResponse)(nil),           // 7: proactivechat.v1.GetChatResponse
+	(*ListChatsRequest)(nil),          // 8: proactivechat.v1.ListChatsRequest
+	(*ListChatsResponse)(nil),         // 9: proactivechat.v1.ListChatsResponse
+	(*ChatSummary)(nil),               // 10: proactivechat.v1.ChatSummary
+	(*GetChatTranscriptRequest)(nil),  // 11: proactivechat.v1.GetChatTranscriptRequest
+	(*GetChatTranscriptResponse)(nil), // 12: proactivechat.v1.GetChatTranscriptResponse
+	(*ListChatEventsRequest)(nil),     // 13: proactivechat.v1.ListChatEventsRequest
+	(*ListChatEventsResponse)(nil),    // 14: proactivechat.v1.ListChatEventsResponse
+	(*WatchChatRequest)(nil),          // 15: proactivechat.v1.WatchChatRequest
+	(*WatchChatResponse)(nil),         // 16: proactivechat.v1.WatchChatResponse
+	(*ConverseRequest)(nil),           // 17: proactivechat.v1.ConverseRequest
+	(*ConverseJoin)(nil),              // 18: proactivechat.v1.ConverseJoin
+	(*ConverseSend)(nil),              // 19: proactivechat.v1.ConverseSend
+	(*ConverseTyping)(nil),            // 20: proactivechat.v1.ConverseTyping
+	(*ConverseLeave)(nil),             // 21: proactivechat.v1.ConverseLeave
+	(*CommandResult)(nil),             // 22: proactivechat.v1.CommandResult
+	(*ConverseResponse)(nil),          // 23: proactivechat.v1.ConverseResponse
+	(*ChatEvent)(nil),                 // 24: proactivechat.v1.ChatEvent
+	(*Chat)(nil),                      // 25: proactivechat.v1.Chat
+	(ChatState)(0),                    // 26: proactivechat.v1.ChatState
+	(ChatEndReason)(0),                // 27: proactivechat.v1.ChatEndReason
+	(*timestamppb.Timestamp)(nil),     // 28: google.protobuf.Timestamp
+	(*Typing)(nil),                    // 29: proactivechat.v1.Typing
+	(*KeepAlive)(nil),                 // 30: proactivechat.v1.KeepAlive
 }
 var file_proactivechat_v1_chat_service_proto_depIdxs = []int32{
-	19, // 0: proactivechat.v1.SendMessageResponse.event:type_name -> proactivechat.v1.ChatEvent
-	20, // 1: proactivechat.v1.LeaveChatResponse.chat:type_name -> proactivechat.v1.Chat
-	20, // 2: proactivechat.v1.GetChatResponse.chat:type_name -> proactivechat.v1.Chat
-	19, // 3: proactivechat.v1.ListChatEventsResponse.events:type_name -> proactivechat.v1.ChatEvent
-	19, // 4: proactivechat.v1.WatchChatResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	21, // 5: proactivechat.v1.WatchChatResponse.typing:type_name -> proactivechat.v1.Typing
-	22, // 6: proactivechat.v1.WatchChatResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	13, // 7: proactivechat.v1.ConverseRequest.join:type_name -> proactivechat.v1.ConverseJoin
-	14, // 8: proactivechat.v1.ConverseRequest.send:type_name -> proactivechat.v1.ConverseSend
-	15, // 9: proactivechat.v1.ConverseRequest.typing:type_name -> proactivechat.v1.ConverseTyping
-	16, // 10: proactivechat.v1.ConverseRequest.leave:type_name -> proactivechat.v1.ConverseLeave
-	19, // 11: proactivechat.v1.ConverseResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	21, // 12: proactivechat.v1.ConverseResponse.typing:type_name -> proactivechat.v1.Typing
-	22, // 13: proactivechat.v1.ConverseResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	17, // 14: proactivechat.v1.ConverseResponse.result:type_name -> proactivechat.v1.CommandResult
-	0,  // 15: proactivechat.v1.ChatService.SendMessage:input_type -> proactivechat.v1.SendMessageRequest
-	2,  // 16: proactivechat.v1.ChatService.SetTyping:input_type -> proactivechat.v1.SetTypingRequest
-	4,  // 17: proactivechat.v1.ChatService.LeaveChat:input_type -> proactivechat.v1.LeaveChatRequest
-	6,  // 18: proactivechat.v1.ChatService.GetChat:input_type -> proactivechat.v1.GetChatRequest
-	8,  // 19: proactivechat.v1.ChatService.ListChatEvents:input_type -> proactivechat.v1.ListChatEventsRequest
-	10, // 20: proactivechat.v1.ChatService.WatchChat:input_type -> proactivechat.v1.WatchChatRequest
-	12, // 21: proactivechat.v1.ChatService.Converse:input_type -> proactivechat.v1.ConverseRequest
-	1,  // 22: proactivechat.v1.ChatService.SendMessage:output_type -> proactivechat.v1.SendMessageResponse
-	3,  // 23: proactivechat.v1.ChatService.SetTyping:output_type -> proactivechat.v1.SetTypingResponse
-	5,  // 24: proactivechat.v1.ChatService.LeaveChat:output_type -> proactivechat.v1.LeaveChatResponse
-	7,  // 25: proactivechat.v1.ChatService.GetChat:output_type -> proactivechat.v1.GetChatResponse
-	9,  // 26: proactivechat.v1.ChatService.ListChatEvents:output_type -> proactivechat.v1.ListChatEventsResponse
-	11, // 27: proactivechat.v1.ChatService.WatchChat:output_type -> proactivechat.v1.WatchChatResponse
-	18, // 28: proactivechat.v1.ChatService.Converse:output_type -> proactivechat.v1.ConverseResponse
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	24, // 0: proactivechat.v1.SendMessageResponse.event:type_name -> proactivechat.v1.ChatEvent
+	25, // 1: proactivechat.v1.LeaveChatResponse.chat:type_name -> proactivechat.v1.Chat
+	25, // 2: proactivechat.v1.GetChatResponse.chat:type_name -> proactivechat.v1.Chat
+	26, // 3: proactivechat.v1.ListChatsRequest.state:type_name -> proactivechat.v1.ChatState
+	27, // 4: proactivechat.v1.ListChatsRequest.end_reason:type_name -> proactivechat.v1.ChatEndReason
+	28, // 5: proactivechat.v1.ListChatsRequest.start_time_from:type_name -> google.protobuf.Timestamp
+	28, // 6: proactivechat.v1.ListChatsRequest.start_time_to:type_name -> google.protobuf.Timestamp
+	10, // 7: proactivechat.v1.ListChatsResponse.chats:type_name -> proactivechat.v1.ChatSummary
+	25, // 8: proactivechat.v1.ChatSummary.chat:type_name -> proactivechat.v1.Chat
+	24, // 9: proactivechat.v1.ListChatEventsResponse.events:type_name -> proactivechat.v1.ChatEvent
+	24, // 10: proactivechat.v1.WatchChatResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	29, // 11: proactivechat.v1.WatchChatResponse.typing:type_name -> proactivechat.v1.Typing
+	30, // 12: proactivechat.v1.WatchChatResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	18, // 13: proactivechat.v1.ConverseRequest.join:type_name -> proactivechat.v1.ConverseJoin
+	19, // 14: proactivechat.v1.ConverseRequest.send:type_name -> proactivechat.v1.ConverseSend
+	20, // 15: proactivechat.v1.ConverseRequest.typing:type_name -> proactivechat.v1.ConverseTyping
+	21, // 16: proactivechat.v1.ConverseRequest.leave:type_name -> proactivechat.v1.ConverseLeave
+	24, // 17: proactivechat.v1.ConverseResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	29, // 18: proactivechat.v1.ConverseResponse.typing:type_name -> proactivechat.v1.Typing
+	30, // 19: proactivechat.v1.ConverseResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	22, // 20: proactivechat.v1.ConverseResponse.result:type_name -> proactivechat.v1.CommandResult
+	0,  // 21: proactivechat.v1.ChatService.SendMessage:input_type -> proactivechat.v1.SendMessageRequest
+	2,  // 22: proactivechat.v1.ChatService.SetTyping:input_type -> proactivechat.v1.SetTypingRequest
+	4,  // 23: proactivechat.v1.ChatService.LeaveChat:input_type -> proactivechat.v1.LeaveChatRequest
+	6,  // 24: proactivechat.v1.ChatService.GetChat:input_type -> proactivechat.v1.GetChatRequest
+	8,  // 25: proactivechat.v1.ChatService.ListChats:input_type -> proactivechat.v1.ListChatsRequest
+	11, // 26: proactivechat.v1.ChatService.GetChatTranscript:input_type -> proactivechat.v1.GetChatTranscriptRequest
+	13, // 27: proactivechat.v1.ChatService.ListChatEvents:input_type -> proactivechat.v1.ListChatEventsRequest
+	15, // 28: proactivechat.v1.ChatService.WatchChat:input_type -> proactivechat.v1.WatchChatRequest
+	17, // 29: proactivechat.v1.ChatService.Converse:input_type -> proactivechat.v1.ConverseRequest
+	1,  // 30: proactivechat.v1.ChatService.SendMessage:output_type -> proactivechat.v1.SendMessageResponse
+	3,  // 31: proactivechat.v1.ChatService.SetTyping:output_type -> proactivechat.v1.SetTypingResponse
+	5,  // 32: proactivechat.v1.ChatService.LeaveChat:output_type -> proactivechat.v1.LeaveChatResponse
+	7,  // 33: proactivechat.v1.ChatService.GetChat:output_type -> proactivechat.v1.GetChatResponse
+	9,  // 34: proactivechat.v1.ChatService.ListChats:output_type -> proactivechat.v1.ListChatsResponse
+	12, // 35: proactivechat.v1.ChatService.GetChatTranscript:output_type -> proactivechat.v1.GetChatTranscriptResponse
+	14, // 36: proactivechat.v1.ChatService.ListChatEvents:output_type -> proactivechat.v1.ListChatEventsResponse
+	16, // 37: proactivechat.v1.ChatService.WatchChat:output_type -> proactivechat.v1.WatchChatResponse
+	23, // 38: proactivechat.v1.ChatService.Converse:output_type -> proactivechat.v1.ConverseResponse
+	30, // [30:39] is the sub-list for method output_type
+	21, // [21:30] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_chat_service_proto_init() }
@@ -1351,18 +1741,18 @@ func file_proactivechat_v1_chat_service_proto_init() {
 	}
 	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
-	file_proactivechat_v1_chat_service_proto_msgTypes[11].OneofWrappers = []any{
+	file_proactivechat_v1_chat_service_proto_msgTypes[16].OneofWrappers = []any{
 		(*WatchChatResponse_ChatEvent)(nil),
 		(*WatchChatResponse_Typing)(nil),
 		(*WatchChatResponse_KeepAlive)(nil),
 	}
-	file_proactivechat_v1_chat_service_proto_msgTypes[12].OneofWrappers = []any{
+	file_proactivechat_v1_chat_service_proto_msgTypes[17].OneofWrappers = []any{
 		(*ConverseRequest_Join)(nil),
 		(*ConverseRequest_Send)(nil),
 		(*ConverseRequest_Typing)(nil),
 		(*ConverseRequest_Leave)(nil),
 	}
-	file_proactivechat_v1_chat_service_proto_msgTypes[18].OneofWrappers = []any{
+	file_proactivechat_v1_chat_service_proto_msgTypes[23].OneofWrappers = []any{
 		(*ConverseResponse_ChatEvent)(nil),
 		(*ConverseResponse_Typing)(nil),
 		(*ConverseResponse_KeepAlive)(nil),
@@ -1374,7 +1764,7 @@ func file_proactivechat_v1_chat_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_chat_service_proto_rawDesc), len(file_proactivechat_v1_chat_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

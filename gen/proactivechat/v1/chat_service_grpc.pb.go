@@ -19,13 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ChatService_SendMessage_FullMethodName    = "/proactivechat.v1.ChatService/SendMessage"
-	ChatService_SetTyping_FullMethodName      = "/proactivechat.v1.ChatService/SetTyping"
-	ChatService_LeaveChat_FullMethodName      = "/proactivechat.v1.ChatService/LeaveChat"
-	ChatService_GetChat_FullMethodName        = "/proactivechat.v1.ChatService/GetChat"
-	ChatService_ListChatEvents_FullMethodName = "/proactivechat.v1.ChatService/ListChatEvents"
-	ChatService_WatchChat_FullMethodName      = "/proactivechat.v1.ChatService/WatchChat"
-	ChatService_Converse_FullMethodName       = "/proactivechat.v1.ChatService/Converse"
+	ChatService_SendMessage_FullMethodName       = "/proactivechat.v1.ChatService/SendMessage"
+	ChatService_SetTyping_FullMethodName         = "/proactivechat.v1.ChatService/SetTyping"
+	ChatService_LeaveChat_FullMethodName         = "/proactivechat.v1.ChatService/LeaveChat"
+	ChatService_GetChat_FullMethodName           = "/proactivechat.v1.ChatService/GetChat"
+	ChatService_ListChats_FullMethodName         = "/proactivechat.v1.ChatService/ListChats"
+	ChatService_GetChatTranscript_FullMethodName = "/proactivechat.v1.ChatService/GetChatTranscript"
+	ChatService_ListChatEvents_FullMethodName    = "/proactivechat.v1.ChatService/ListChatEvents"
+	ChatService_WatchChat_FullMethodName         = "/proactivechat.v1.ChatService/WatchChat"
+	ChatService_Converse_FullMethodName          = "/proactivechat.v1.ChatService/Converse"
 )
 
 // ChatServiceClient is the client API for ChatService service.
@@ -44,6 +46,15 @@ type ChatServiceClient interface {
 	// both have left. Leaving again changes nothing.
 	LeaveChat(ctx context.Context, in *LeaveChatRequest, opts ...grpc.CallOption) (*LeaveChatResponse, error)
 	GetChat(ctx context.Context, in *GetChatRequest, opts ...grpc.CallOption) (*GetChatResponse, error)
+	// ListChats pages through the chats of the caller's sites (every site for
+	// admins), newest first: by start time, then id. Each call reads at most
+	// a bounded number of chats, so a page may hold fewer than page_size
+	// chats (even none) and still have a next_page_token.
+	ListChats(ctx context.Context, in *ListChatsRequest, opts ...grpc.CallOption) (*ListChatsResponse, error)
+	// GetChatTranscript returns a chat as plain text: who took part, when,
+	// the visitor's form answers and every event. Over REST,
+	// GET /v1/chats/{chat_id}/transcript downloads it as a text/plain file.
+	GetChatTranscript(ctx context.Context, in *GetChatTranscriptRequest, opts ...grpc.CallOption) (*GetChatTranscriptResponse, error)
 	// ListChatEvents pages through the transcript in sequence order.
 	ListChatEvents(ctx context.Context, in *ListChatEventsRequest, opts ...grpc.CallOption) (*ListChatEventsResponse, error)
 	// WatchChat streams a chat's events after after_seq, then live ones,
@@ -96,6 +107,26 @@ func (c *chatServiceClient) GetChat(ctx context.Context, in *GetChatRequest, opt
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetChatResponse)
 	err := c.cc.Invoke(ctx, ChatService_GetChat_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ListChats(ctx context.Context, in *ListChatsRequest, opts ...grpc.CallOption) (*ListChatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListChatsResponse)
+	err := c.cc.Invoke(ctx, ChatService_ListChats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) GetChatTranscript(ctx context.Context, in *GetChatTranscriptRequest, opts ...grpc.CallOption) (*GetChatTranscriptResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetChatTranscriptResponse)
+	err := c.cc.Invoke(ctx, ChatService_GetChatTranscript_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +191,15 @@ type ChatServiceServer interface {
 	// both have left. Leaving again changes nothing.
 	LeaveChat(context.Context, *LeaveChatRequest) (*LeaveChatResponse, error)
 	GetChat(context.Context, *GetChatRequest) (*GetChatResponse, error)
+	// ListChats pages through the chats of the caller's sites (every site for
+	// admins), newest first: by start time, then id. Each call reads at most
+	// a bounded number of chats, so a page may hold fewer than page_size
+	// chats (even none) and still have a next_page_token.
+	ListChats(context.Context, *ListChatsRequest) (*ListChatsResponse, error)
+	// GetChatTranscript returns a chat as plain text: who took part, when,
+	// the visitor's form answers and every event. Over REST,
+	// GET /v1/chats/{chat_id}/transcript downloads it as a text/plain file.
+	GetChatTranscript(context.Context, *GetChatTranscriptRequest) (*GetChatTranscriptResponse, error)
 	// ListChatEvents pages through the transcript in sequence order.
 	ListChatEvents(context.Context, *ListChatEventsRequest) (*ListChatEventsResponse, error)
 	// WatchChat streams a chat's events after after_seq, then live ones,
@@ -189,6 +229,12 @@ func (UnimplementedChatServiceServer) LeaveChat(context.Context, *LeaveChatReque
 }
 func (UnimplementedChatServiceServer) GetChat(context.Context, *GetChatRequest) (*GetChatResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetChat not implemented")
+}
+func (UnimplementedChatServiceServer) ListChats(context.Context, *ListChatsRequest) (*ListChatsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListChats not implemented")
+}
+func (UnimplementedChatServiceServer) GetChatTranscript(context.Context, *GetChatTranscriptRequest) (*GetChatTranscriptResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetChatTranscript not implemented")
 }
 func (UnimplementedChatServiceServer) ListChatEvents(context.Context, *ListChatEventsRequest) (*ListChatEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListChatEvents not implemented")
@@ -292,6 +338,42 @@ func _ChatService_GetChat_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatService_ListChats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListChatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ListChats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ListChats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ListChats(ctx, req.(*ListChatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_GetChatTranscript_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetChatTranscriptRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).GetChatTranscript(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_GetChatTranscript_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).GetChatTranscript(ctx, req.(*GetChatTranscriptRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ChatService_ListChatEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListChatEventsRequest)
 	if err := dec(in); err != nil {
@@ -350,6 +432,14 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetChat",
 			Handler:    _ChatService_GetChat_Handler,
+		},
+		{
+			MethodName: "ListChats",
+			Handler:    _ChatService_ListChats_Handler,
+		},
+		{
+			MethodName: "GetChatTranscript",
+			Handler:    _ChatService_GetChatTranscript_Handler,
 		},
 		{
 			MethodName: "ListChatEvents",

@@ -4,7 +4,9 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Chat, ChatEvent, Typing } from "./chat_pb";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Chat, ChatEndReason, ChatEvent, ChatState, Typing } from "./chat_pb";
 import { file_proactivechat_v1_chat } from "./chat_pb";
 import type { KeepAlive } from "./visitor_pb";
 import { file_proactivechat_v1_visitor } from "./visitor_pb";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/chat_service.proto.
  */
 export const file_proactivechat_v1_chat_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNwcm9hY3RpdmVjaGF0L3YxL2NoYXRfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSJfChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglzZW5kZXJfaWQYAiABKAkSDAoEdGV4dBgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkiQQoTU2VuZE1lc3NhZ2VSZXNwb25zZRIqCgVldmVudBgBIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50IkYKEFNldFR5cGluZ1JlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglzZW5kZXJfaWQYAiABKAkSDgoGdHlwaW5nGAMgASgIIhMKEVNldFR5cGluZ1Jlc3BvbnNlIjsKEExlYXZlQ2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIWCg5wYXJ0aWNpcGFudF9pZBgCIAEoCSI5ChFMZWF2ZUNoYXRSZXNwb25zZRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0IiEKDkdldENoYXRSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkiNwoPR2V0Q2hhdFJlc3BvbnNlEiQKBGNoYXQYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQiTgoVTGlzdENoYXRFdmVudHNSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgNEhEKCXBhZ2Vfc2l6ZRgDIAEoDSJdChZMaXN0Q2hhdEV2ZW50c1Jlc3BvbnNlEisKBmV2ZW50cxgBIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50EhYKDm5leHRfYWZ0ZXJfc2VxGAIgASgNIjYKEFdhdGNoQ2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKA0irgEKEVdhdGNoQ2hhdFJlc3BvbnNlEjEKCmNoYXRfZXZlbnQYASABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudEgAEioKBnR5cGluZxgCIAEoCzIYLnByb2FjdGl2ZWNoYXQudjEuVHlwaW5nSAASMQoKa2VlcF9hbGl2ZRgDIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuS2VlcEFsaXZlSABCBwoFZXZlbnQi9gEKD0NvbnZlcnNlUmVxdWVzdBISCgpjb21tYW5kX2lkGAEgASgJEi4KBGpvaW4YCiABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlSm9pbkgAEi4KBHNlbmQYCyABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlU2VuZEgAEjIKBnR5cGluZxgMIAEoCzIgLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VUeXBpbmdIABIwCgVsZWF2ZRgNIAEoCzIfLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VMZWF2ZUgAQgkKB2NvbW1hbmQiSgoMQ29udmVyc2VKb2luEg8KB2NoYXRfaWQYASABKAkSFgoOcGFydGljaXBhbnRfaWQYAiABKAkSEQoJYWZ0ZXJfc2VxGAMgASgNIjUKDENvbnZlcnNlU2VuZBIMCgR0ZXh0GAEgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSIgCg5Db252ZXJzZVR5cGluZxIOCgZ0eXBpbmcYASABKAgiDwoNQ29udmVyc2VMZWF2ZSJbCg1Db21tYW5kUmVzdWx0EhIKCmNvbW1hbmRfaWQYASABKAkSEgoKZXJyb3JfY29kZRgCIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAMgASgJEgsKA3NlcRgEIAEoDSLgAQoQQ29udmVyc2VSZXNwb25zZRIxCgpjaGF0X2V2ZW50GAEgASgLMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0RXZlbnRIABIqCgZ0eXBpbmcYAiABKAsyGC5wcm9hY3RpdmVjaGF0LnYxLlR5cGluZ0gAEjEKCmtlZXBfYWxpdmUYAyABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAEjEKBnJlc3VsdBgEIAEoCzIfLnByb2FjdGl2ZWNoYXQudjEuQ29tbWFuZFJlc3VsdEgAQgcKBWV2ZW50MoMFCgtDaGF0U2VydmljZRJaCgtTZW5kTWVzc2FnZRIkLnByb2FjdGl2ZWNoYXQudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlElQKCVNldFR5cGluZxIiLnByb2FjdGl2ZWNoYXQudjEuU2V0VHlwaW5nUmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuU2V0VHlwaW5nUmVzcG9uc2USVAoJTGVhdmVDaGF0EiIucHJvYWN0aXZlY2hhdC52MS5MZWF2ZUNoYXRSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5MZWF2ZUNoYXRSZXNwb25zZRJTCgdHZXRDaGF0EiAucHJvYWN0aXZlY2hhdC52MS5HZXRDaGF0UmVxdWVzdBohLnByb2FjdGl2ZWNoYXQudjEuR2V0Q2hhdFJlc3BvbnNlIgOQAgESaAoOTGlzdENoYXRFdmVudHMSJy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RDaGF0RXZlbnRzUmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRFdmVudHNSZXNwb25zZSIDkAIBElYKCVdhdGNoQ2hhdBIiLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hDaGF0UmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hDaGF0UmVzcG9uc2UwARJVCghDb252ZXJzZRIhLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VSZXF1ZXN0GiIucHJvYWN0aXZlY2hhdC52MS5Db252ZXJzZVJlc3BvbnNlKAEwAUJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_proactivechat_v1_chat, file_proactivechat_v1_visitor]);
+  fileDesc("CiNwcm9hY3RpdmVjaGF0L3YxL2NoYXRfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSJfChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglzZW5kZXJfaWQYAiABKAkSDAoEdGV4dBgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkiQQoTU2VuZE1lc3NhZ2VSZXNwb25zZRIqCgVldmVudBgBIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50IkYKEFNldFR5cGluZ1JlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglzZW5kZXJfaWQYAiABKAkSDgoGdHlwaW5nGAMgASgIIhMKEVNldFR5cGluZ1Jlc3BvbnNlIjsKEExlYXZlQ2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIWCg5wYXJ0aWNpcGFudF9pZBgCIAEoCSI5ChFMZWF2ZUNoYXRSZXNwb25zZRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0IiEKDkdldENoYXRSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkiNwoPR2V0Q2hhdFJlc3BvbnNlEiQKBGNoYXQYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQiyAIKEExpc3RDaGF0c1JlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRISCgp2aXNpdG9yX2lkGAMgASgJEioKBXN0YXRlGAQgASgOMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0U3RhdGUSMwoKZW5kX3JlYXNvbhgFIAEoDjIfLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEVuZFJlYXNvbhIzCg9zdGFydF90aW1lX2Zyb20YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDXN0YXJ0X3RpbWVfdG8YByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXF1ZXJ5GAggASgJEhEKCXBhZ2Vfc2l6ZRgJIAEoDRISCgpwYWdlX3Rva2VuGAogASgJIloKEUxpc3RDaGF0c1Jlc3BvbnNlEiwKBWNoYXRzGAEgAygLMh0ucHJvYWN0aXZlY2hhdC52MS5DaGF0U3VtbWFyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiYAoLQ2hhdFN1bW1hcnkSJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdBIUCgx2aXNpdG9yX25hbWUYAiABKAkSFQoNdmlzaXRvcl9lbWFpbBgDIAEoCSIrChhHZXRDaGF0VHJhbnNjcmlwdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCSI8ChlHZXRDaGF0VHJhbnNjcmlwdFJlc3BvbnNlEgwKBHRleHQYASABKAkSEQoJZmlsZV9uYW1lGAIgASgJIk4KFUxpc3RDaGF0RXZlbnRzUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoDRIRCglwYWdlX3NpemUYAyABKA0iXQoWTGlzdENoYXRFdmVudHNSZXNwb25zZRIrCgZldmVudHMYASADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudBIWCg5uZXh0X2FmdGVyX3NlcRgCIAEoDSI2ChBXYXRjaENoYXRSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgNIq4BChFXYXRjaENoYXRSZXNwb25zZRIxCgpjaGF0X2V2ZW50GAEgASgLMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0RXZlbnRIABIqCgZ0eXBpbmcYAiABKAsyGC5wcm9hY3RpdmVjaGF0LnYxLlR5cGluZ0gAEjEKCmtlZXBfYWxpdmUYAyABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAQgcKBWV2ZW50IvYBCg9Db252ZXJzZVJlcXVlc3QSEgoKY29tbWFuZF9pZBgBIAEoCRIuCgRqb2luGAogASgLMh4ucHJvYWN0aXZlY2hhdC52MS5Db252ZXJzZUpvaW5IABIuCgRzZW5kGAsgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5Db252ZXJzZVNlbmRIABIyCgZ0eXBpbmcYDCABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlVHlwaW5nSAASMAoFbGVhdmUYDSABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlTGVhdmVIAEIJCgdjb21tYW5kIkoKDENvbnZlcnNlSm9pbhIPCgdjaGF0X2lkGAEgASgJEhYKDnBhcnRpY2lwYW50X2lkGAIgASgJEhEKCWFmdGVyX3NlcRgDIAEoDSI1CgxDb252ZXJzZVNlbmQSDAoEdGV4dBgBIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAiABKAkiIAoOQ29udmVyc2VUeXBpbmcSDgoGdHlwaW5nGAEgASgIIg8KDUNvbnZlcnNlTGVhdmUiWwoNQ29tbWFuZFJlc3VsdBISCgpjb21tYW5kX2lkGAEgASgJEhIKCmVycm9yX2NvZGUYAiABKAkSFQoNZXJyb3JfbWVzc2FnZRgDIAEoCRILCgNzZXEYBCABKA0i4AEKEENvbnZlcnNlUmVzcG9uc2USMQoKY2hhdF9ldmVudBgBIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50SAASKgoGdHlwaW5nGAIgASgLMhgucHJvYWN0aXZlY2hhdC52MS5UeXBpbmdIABIxCgprZWVwX2FsaXZlGAMgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIABIxCgZyZXN1bHQYBCABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLkNvbW1hbmRSZXN1bHRIAEIHCgVldmVudDLRBgoLQ2hhdFNlcnZpY2USWgoLU2VuZE1lc3NhZ2USJC5wcm9hY3RpdmVjaGF0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJUCglTZXRUeXBpbmcSIi5wcm9hY3RpdmVjaGF0LnYxLlNldFR5cGluZ1JlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLlNldFR5cGluZ1Jlc3BvbnNlElQKCUxlYXZlQ2hhdBIiLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVDaGF0UmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVDaGF0UmVzcG9uc2USUwoHR2V0Q2hhdBIgLnByb2FjdGl2ZWNoYXQudjEuR2V0Q2hhdFJlcXVlc3QaIS5wcm9hY3RpdmVjaGF0LnYxLkdldENoYXRSZXNwb25zZSIDkAIBElkKCUxpc3RDaGF0cxIiLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRzUmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRzUmVzcG9uc2UiA5ACARJxChFHZXRDaGF0VHJhbnNjcmlwdBIqLnByb2FjdGl2ZWNoYXQudjEuR2V0Q2hhdFRyYW5zY3JpcHRSZXF1ZXN0GisucHJvYWN0aXZlY2hhdC52MS5HZXRDaGF0VHJhbnNjcmlwdFJlc3BvbnNlIgOQAgESaAoOTGlzdENoYXRFdmVudHMSJy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RDaGF0RXZlbnRzUmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRFdmVudHNSZXNwb25zZSIDkAIBElYKCVdhdGNoQ2hhdBIiLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hDaGF0UmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hDaGF0UmVzcG9uc2UwARJVCghDb252ZXJzZRIhLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VSZXF1ZXN0GiIucHJvYWN0aXZlY2hhdC52MS5Db252ZXJzZVJlc3BvbnNlKAEwAUJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_timestamp, file_proactivechat_v1_chat, file_proactivechat_v1_visitor]);
 
 /**
  * @generated from message proactivechat.v1.SendMessageRequest
@@ -186,6 +188,188 @@ export const GetChatResponseSchema: GenMessage<GetChatResponse> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_chat_service, 7);
 
 /**
+ * @generated from message proactivechat.v1.ListChatsRequest
+ */
+export type ListChatsRequest = Message<"proactivechat.v1.ListChatsRequest"> & {
+  /**
+   * Only this site's chats. An agent may name only a site it serves;
+   * without it an agent gets the chats of all of its sites.
+   *
+   * @generated from field: string site_id = 1;
+   */
+  siteId: string;
+
+  /**
+   * Only chats of this agent.
+   *
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * Only chats of this visitor.
+   *
+   * @generated from field: string visitor_id = 3;
+   */
+  visitorId: string;
+
+  /**
+   * Only chats in this state.
+   *
+   * @generated from field: proactivechat.v1.ChatState state = 4;
+   */
+  state: ChatState;
+
+  /**
+   * Only chats that ended for this reason.
+   *
+   * @generated from field: proactivechat.v1.ChatEndReason end_reason = 5;
+   */
+  endReason: ChatEndReason;
+
+  /**
+   * Only chats started at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time_from = 6;
+   */
+  startTimeFrom?: Timestamp | undefined;
+
+  /**
+   * Only chats started before this time; it must be after start_time_from.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time_to = 7;
+   */
+  startTimeTo?: Timestamp | undefined;
+
+  /**
+   * Only chats whose visitor's name or e-mail (see ChatSummary) contains
+   * this text, ignoring case.
+   *
+   * @generated from field: string query = 8;
+   */
+  query: string;
+
+  /**
+   * 1–200; 50 when 0.
+   *
+   * @generated from field: uint32 page_size = 9;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous page, with the same filters.
+   *
+   * @generated from field: string page_token = 10;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ListChatsRequest.
+ * Use `create(ListChatsRequestSchema)` to create a new message.
+ */
+export const ListChatsRequestSchema: GenMessage<ListChatsRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 8);
+
+/**
+ * @generated from message proactivechat.v1.ListChatsResponse
+ */
+export type ListChatsResponse = Message<"proactivechat.v1.ListChatsResponse"> & {
+  /**
+   * @generated from field: repeated proactivechat.v1.ChatSummary chats = 1;
+   */
+  chats: ChatSummary[];
+
+  /**
+   * Pass as page_token for the next page; empty when there is none.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ListChatsResponse.
+ * Use `create(ListChatsResponseSchema)` to create a new message.
+ */
+export const ListChatsResponseSchema: GenMessage<ListChatsResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 9);
+
+/**
+ * ChatSummary is one chat of a list, with who the visitor said they are:
+ * the "name" and "email" answers of the form the visitor filled in before
+ * the chat, when there was one.
+ *
+ * @generated from message proactivechat.v1.ChatSummary
+ */
+export type ChatSummary = Message<"proactivechat.v1.ChatSummary"> & {
+  /**
+   * @generated from field: proactivechat.v1.Chat chat = 1;
+   */
+  chat?: Chat | undefined;
+
+  /**
+   * @generated from field: string visitor_name = 2;
+   */
+  visitorName: string;
+
+  /**
+   * @generated from field: string visitor_email = 3;
+   */
+  visitorEmail: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ChatSummary.
+ * Use `create(ChatSummarySchema)` to create a new message.
+ */
+export const ChatSummarySchema: GenMessage<ChatSummary> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 10);
+
+/**
+ * @generated from message proactivechat.v1.GetChatTranscriptRequest
+ */
+export type GetChatTranscriptRequest = Message<"proactivechat.v1.GetChatTranscriptRequest"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.GetChatTranscriptRequest.
+ * Use `create(GetChatTranscriptRequestSchema)` to create a new message.
+ */
+export const GetChatTranscriptRequestSchema: GenMessage<GetChatTranscriptRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 11);
+
+/**
+ * @generated from message proactivechat.v1.GetChatTranscriptResponse
+ */
+export type GetChatTranscriptResponse = Message<"proactivechat.v1.GetChatTranscriptResponse"> & {
+  /**
+   * The transcript, plain UTF-8 text with one line per event.
+   *
+   * @generated from field: string text = 1;
+   */
+  text: string;
+
+  /**
+   * A file name for it: "transcript-<chat id>.txt".
+   *
+   * @generated from field: string file_name = 2;
+   */
+  fileName: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.GetChatTranscriptResponse.
+ * Use `create(GetChatTranscriptResponseSchema)` to create a new message.
+ */
+export const GetChatTranscriptResponseSchema: GenMessage<GetChatTranscriptResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 12);
+
+/**
  * @generated from message proactivechat.v1.ListChatEventsRequest
  */
 export type ListChatEventsRequest = Message<"proactivechat.v1.ListChatEventsRequest"> & {
@@ -212,7 +396,7 @@ export type ListChatEventsRequest = Message<"proactivechat.v1.ListChatEventsRequ
  * Use `create(ListChatEventsRequestSchema)` to create a new message.
  */
 export const ListChatEventsRequestSchema: GenMessage<ListChatEventsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 8);
+  messageDesc(file_proactivechat_v1_chat_service, 13);
 
 /**
  * @generated from message proactivechat.v1.ListChatEventsResponse
@@ -236,7 +420,7 @@ export type ListChatEventsResponse = Message<"proactivechat.v1.ListChatEventsRes
  * Use `create(ListChatEventsResponseSchema)` to create a new message.
  */
 export const ListChatEventsResponseSchema: GenMessage<ListChatEventsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 9);
+  messageDesc(file_proactivechat_v1_chat_service, 14);
 
 /**
  * @generated from message proactivechat.v1.WatchChatRequest
@@ -258,7 +442,7 @@ export type WatchChatRequest = Message<"proactivechat.v1.WatchChatRequest"> & {
  * Use `create(WatchChatRequestSchema)` to create a new message.
  */
 export const WatchChatRequestSchema: GenMessage<WatchChatRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 10);
+  messageDesc(file_proactivechat_v1_chat_service, 15);
 
 /**
  * @generated from message proactivechat.v1.WatchChatResponse
@@ -293,7 +477,7 @@ export type WatchChatResponse = Message<"proactivechat.v1.WatchChatResponse"> & 
  * Use `create(WatchChatResponseSchema)` to create a new message.
  */
 export const WatchChatResponseSchema: GenMessage<WatchChatResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 11);
+  messageDesc(file_proactivechat_v1_chat_service, 16);
 
 /**
  * @generated from message proactivechat.v1.ConverseRequest
@@ -341,7 +525,7 @@ export type ConverseRequest = Message<"proactivechat.v1.ConverseRequest"> & {
  * Use `create(ConverseRequestSchema)` to create a new message.
  */
 export const ConverseRequestSchema: GenMessage<ConverseRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 12);
+  messageDesc(file_proactivechat_v1_chat_service, 17);
 
 /**
  * ConverseJoin opens the conversation: who is speaking, and from which event.
@@ -370,7 +554,7 @@ export type ConverseJoin = Message<"proactivechat.v1.ConverseJoin"> & {
  * Use `create(ConverseJoinSchema)` to create a new message.
  */
 export const ConverseJoinSchema: GenMessage<ConverseJoin> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 13);
+  messageDesc(file_proactivechat_v1_chat_service, 18);
 
 /**
  * @generated from message proactivechat.v1.ConverseSend
@@ -392,7 +576,7 @@ export type ConverseSend = Message<"proactivechat.v1.ConverseSend"> & {
  * Use `create(ConverseSendSchema)` to create a new message.
  */
 export const ConverseSendSchema: GenMessage<ConverseSend> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 14);
+  messageDesc(file_proactivechat_v1_chat_service, 19);
 
 /**
  * @generated from message proactivechat.v1.ConverseTyping
@@ -409,7 +593,7 @@ export type ConverseTyping = Message<"proactivechat.v1.ConverseTyping"> & {
  * Use `create(ConverseTypingSchema)` to create a new message.
  */
 export const ConverseTypingSchema: GenMessage<ConverseTyping> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 15);
+  messageDesc(file_proactivechat_v1_chat_service, 20);
 
 /**
  * @generated from message proactivechat.v1.ConverseLeave
@@ -422,7 +606,7 @@ export type ConverseLeave = Message<"proactivechat.v1.ConverseLeave"> & {
  * Use `create(ConverseLeaveSchema)` to create a new message.
  */
 export const ConverseLeaveSchema: GenMessage<ConverseLeave> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 16);
+  messageDesc(file_proactivechat_v1_chat_service, 21);
 
 /**
  * CommandResult answers one ConverseRequest. A failed command does not end
@@ -461,7 +645,7 @@ export type CommandResult = Message<"proactivechat.v1.CommandResult"> & {
  * Use `create(CommandResultSchema)` to create a new message.
  */
 export const CommandResultSchema: GenMessage<CommandResult> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 17);
+  messageDesc(file_proactivechat_v1_chat_service, 22);
 
 /**
  * @generated from message proactivechat.v1.ConverseResponse
@@ -502,7 +686,7 @@ export type ConverseResponse = Message<"proactivechat.v1.ConverseResponse"> & {
  * Use `create(ConverseResponseSchema)` to create a new message.
  */
 export const ConverseResponseSchema: GenMessage<ConverseResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 18);
+  messageDesc(file_proactivechat_v1_chat_service, 23);
 
 /**
  * ChatService is used by both sides of a chat. The unary calls and
@@ -550,6 +734,31 @@ export const ChatService: GenService<{
     methodKind: "unary";
     input: typeof GetChatRequestSchema;
     output: typeof GetChatResponseSchema;
+  },
+  /**
+   * ListChats pages through the chats of the caller's sites (every site for
+   * admins), newest first: by start time, then id. Each call reads at most
+   * a bounded number of chats, so a page may hold fewer than page_size
+   * chats (even none) and still have a next_page_token.
+   *
+   * @generated from rpc proactivechat.v1.ChatService.ListChats
+   */
+  listChats: {
+    methodKind: "unary";
+    input: typeof ListChatsRequestSchema;
+    output: typeof ListChatsResponseSchema;
+  },
+  /**
+   * GetChatTranscript returns a chat as plain text: who took part, when,
+   * the visitor's form answers and every event. Over REST,
+   * GET /v1/chats/{chat_id}/transcript downloads it as a text/plain file.
+   *
+   * @generated from rpc proactivechat.v1.ChatService.GetChatTranscript
+   */
+  getChatTranscript: {
+    methodKind: "unary";
+    input: typeof GetChatTranscriptRequestSchema;
+    output: typeof GetChatTranscriptResponseSchema;
   },
   /**
    * ListChatEvents pages through the transcript in sequence order.

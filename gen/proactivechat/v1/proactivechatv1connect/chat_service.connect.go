@@ -41,6 +41,11 @@ const (
 	ChatServiceLeaveChatProcedure = "/proactivechat.v1.ChatService/LeaveChat"
 	// ChatServiceGetChatProcedure is the fully-qualified name of the ChatService's GetChat RPC.
 	ChatServiceGetChatProcedure = "/proactivechat.v1.ChatService/GetChat"
+	// ChatServiceListChatsProcedure is the fully-qualified name of the ChatService's ListChats RPC.
+	ChatServiceListChatsProcedure = "/proactivechat.v1.ChatService/ListChats"
+	// ChatServiceGetChatTranscriptProcedure is the fully-qualified name of the ChatService's
+	// GetChatTranscript RPC.
+	ChatServiceGetChatTranscriptProcedure = "/proactivechat.v1.ChatService/GetChatTranscript"
 	// ChatServiceListChatEventsProcedure is the fully-qualified name of the ChatService's
 	// ListChatEvents RPC.
 	ChatServiceListChatEventsProcedure = "/proactivechat.v1.ChatService/ListChatEvents"
@@ -60,6 +65,15 @@ type ChatServiceClient interface {
 	// both have left. Leaving again changes nothing.
 	LeaveChat(context.Context, *connect.Request[v1.LeaveChatRequest]) (*connect.Response[v1.LeaveChatResponse], error)
 	GetChat(context.Context, *connect.Request[v1.GetChatRequest]) (*connect.Response[v1.GetChatResponse], error)
+	// ListChats pages through the chats of the caller's sites (every site for
+	// admins), newest first: by start time, then id. Each call reads at most
+	// a bounded number of chats, so a page may hold fewer than page_size
+	// chats (even none) and still have a next_page_token.
+	ListChats(context.Context, *connect.Request[v1.ListChatsRequest]) (*connect.Response[v1.ListChatsResponse], error)
+	// GetChatTranscript returns a chat as plain text: who took part, when,
+	// the visitor's form answers and every event. Over REST,
+	// GET /v1/chats/{chat_id}/transcript downloads it as a text/plain file.
+	GetChatTranscript(context.Context, *connect.Request[v1.GetChatTranscriptRequest]) (*connect.Response[v1.GetChatTranscriptResponse], error)
 	// ListChatEvents pages through the transcript in sequence order.
 	ListChatEvents(context.Context, *connect.Request[v1.ListChatEventsRequest]) (*connect.Response[v1.ListChatEventsResponse], error)
 	// WatchChat streams a chat's events after after_seq, then live ones,
@@ -106,6 +120,20 @@ func NewChatServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listChats: connect.NewClient[v1.ListChatsRequest, v1.ListChatsResponse](
+			httpClient,
+			baseURL+ChatServiceListChatsProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("ListChats")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		getChatTranscript: connect.NewClient[v1.GetChatTranscriptRequest, v1.GetChatTranscriptResponse](
+			httpClient,
+			baseURL+ChatServiceGetChatTranscriptProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("GetChatTranscript")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		listChatEvents: connect.NewClient[v1.ListChatEventsRequest, v1.ListChatEventsResponse](
 			httpClient,
 			baseURL+ChatServiceListChatEventsProcedure,
@@ -130,13 +158,15 @@ func NewChatServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 
 // chatServiceClient implements ChatServiceClient.
 type chatServiceClient struct {
-	sendMessage    *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
-	setTyping      *connect.Client[v1.SetTypingRequest, v1.SetTypingResponse]
-	leaveChat      *connect.Client[v1.LeaveChatRequest, v1.LeaveChatResponse]
-	getChat        *connect.Client[v1.GetChatRequest, v1.GetChatResponse]
-	listChatEvents *connect.Client[v1.ListChatEventsRequest, v1.ListChatEventsResponse]
-	watchChat      *connect.Client[v1.WatchChatRequest, v1.WatchChatResponse]
-	converse       *connect.Client[v1.ConverseRequest, v1.ConverseResponse]
+	sendMessage       *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
+	setTyping         *connect.Client[v1.SetTypingRequest, v1.SetTypingResponse]
+	leaveChat         *connect.Client[v1.LeaveChatRequest, v1.LeaveChatResponse]
+	getChat           *connect.Client[v1.GetChatRequest, v1.GetChatResponse]
+	listChats         *connect.Client[v1.ListChatsRequest, v1.ListChatsResponse]
+	getChatTranscript *connect.Client[v1.GetChatTranscriptRequest, v1.GetChatTranscriptResponse]
+	listChatEvents    *connect.Client[v1.ListChatEventsRequest, v1.ListChatEventsResponse]
+	watchChat         *connect.Client[v1.WatchChatRequest, v1.WatchChatResponse]
+	converse          *connect.Client[v1.ConverseRequest, v1.ConverseResponse]
 }
 
 // SendMessage calls proactivechat.v1.ChatService.SendMessage.
@@ -157,6 +187,16 @@ func (c *chatServiceClient) LeaveChat(ctx context.Context, req *connect.Request[
 // GetChat calls proactivechat.v1.ChatService.GetChat.
 func (c *chatServiceClient) GetChat(ctx context.Context, req *connect.Request[v1.GetChatRequest]) (*connect.Response[v1.GetChatResponse], error) {
 	return c.getChat.CallUnary(ctx, req)
+}
+
+// ListChats calls proactivechat.v1.ChatService.ListChats.
+func (c *chatServiceClient) ListChats(ctx context.Context, req *connect.Request[v1.ListChatsRequest]) (*connect.Response[v1.ListChatsResponse], error) {
+	return c.listChats.CallUnary(ctx, req)
+}
+
+// GetChatTranscript calls proactivechat.v1.ChatService.GetChatTranscript.
+func (c *chatServiceClient) GetChatTranscript(ctx context.Context, req *connect.Request[v1.GetChatTranscriptRequest]) (*connect.Response[v1.GetChatTranscriptResponse], error) {
+	return c.getChatTranscript.CallUnary(ctx, req)
 }
 
 // ListChatEvents calls proactivechat.v1.ChatService.ListChatEvents.
@@ -184,6 +224,15 @@ type ChatServiceHandler interface {
 	// both have left. Leaving again changes nothing.
 	LeaveChat(context.Context, *connect.Request[v1.LeaveChatRequest]) (*connect.Response[v1.LeaveChatResponse], error)
 	GetChat(context.Context, *connect.Request[v1.GetChatRequest]) (*connect.Response[v1.GetChatResponse], error)
+	// ListChats pages through the chats of the caller's sites (every site for
+	// admins), newest first: by start time, then id. Each call reads at most
+	// a bounded number of chats, so a page may hold fewer than page_size
+	// chats (even none) and still have a next_page_token.
+	ListChats(context.Context, *connect.Request[v1.ListChatsRequest]) (*connect.Response[v1.ListChatsResponse], error)
+	// GetChatTranscript returns a chat as plain text: who took part, when,
+	// the visitor's form answers and every event. Over REST,
+	// GET /v1/chats/{chat_id}/transcript downloads it as a text/plain file.
+	GetChatTranscript(context.Context, *connect.Request[v1.GetChatTranscriptRequest]) (*connect.Response[v1.GetChatTranscriptResponse], error)
 	// ListChatEvents pages through the transcript in sequence order.
 	ListChatEvents(context.Context, *connect.Request[v1.ListChatEventsRequest]) (*connect.Response[v1.ListChatEventsResponse], error)
 	// WatchChat streams a chat's events after after_seq, then live ones,
@@ -226,6 +275,20 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatServiceListChatsHandler := connect.NewUnaryHandler(
+		ChatServiceListChatsProcedure,
+		svc.ListChats,
+		connect.WithSchema(chatServiceMethods.ByName("ListChats")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatServiceGetChatTranscriptHandler := connect.NewUnaryHandler(
+		ChatServiceGetChatTranscriptProcedure,
+		svc.GetChatTranscript,
+		connect.WithSchema(chatServiceMethods.ByName("GetChatTranscript")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	chatServiceListChatEventsHandler := connect.NewUnaryHandler(
 		ChatServiceListChatEventsProcedure,
 		svc.ListChatEvents,
@@ -255,6 +318,10 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 			chatServiceLeaveChatHandler.ServeHTTP(w, r)
 		case ChatServiceGetChatProcedure:
 			chatServiceGetChatHandler.ServeHTTP(w, r)
+		case ChatServiceListChatsProcedure:
+			chatServiceListChatsHandler.ServeHTTP(w, r)
+		case ChatServiceGetChatTranscriptProcedure:
+			chatServiceGetChatTranscriptHandler.ServeHTTP(w, r)
 		case ChatServiceListChatEventsProcedure:
 			chatServiceListChatEventsHandler.ServeHTTP(w, r)
 		case ChatServiceWatchChatProcedure:
@@ -284,6 +351,14 @@ func (UnimplementedChatServiceHandler) LeaveChat(context.Context, *connect.Reque
 
 func (UnimplementedChatServiceHandler) GetChat(context.Context, *connect.Request[v1.GetChatRequest]) (*connect.Response[v1.GetChatResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.GetChat is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) ListChats(context.Context, *connect.Request[v1.ListChatsRequest]) (*connect.Response[v1.ListChatsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.ListChats is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) GetChatTranscript(context.Context, *connect.Request[v1.GetChatTranscriptRequest]) (*connect.Response[v1.GetChatTranscriptResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.GetChatTranscript is not implemented"))
 }
 
 func (UnimplementedChatServiceHandler) ListChatEvents(context.Context, *connect.Request[v1.ListChatEventsRequest]) (*connect.Response[v1.ListChatEventsResponse], error) {
