@@ -13,8 +13,21 @@ import (
 // is stored. An unknown token, or one of another site, starts a new session
 // rather than failing, because the widget cannot do better than start anew.
 func (s *Service) StartVisitorSession(ctx context.Context, siteID, resumeToken string) (visitor *Visitor, token string, resumed bool, err error) {
-	if siteID == "" {
-		return nil, "", false, invalid("site_id", "is required")
+	return s.StartVisitorSessionWithIdentity(ctx, siteID, resumeToken, nil)
+}
+
+// StartVisitorSessionWithIdentity is StartVisitorSession for a page that
+// says who the visitor is: the claim (nil for none) is checked and, on a
+// resumed session, replaces the identity stored before. A wrong claim
+// fails the call and stores nothing.
+func (s *Service) StartVisitorSessionWithIdentity(ctx context.Context, siteID, resumeToken string, claim *IdentityClaim) (visitor *Visitor, token string, resumed bool, err error) {
+	var v Violations
+	required(&v, "site_id", siteID)
+	if claim != nil {
+		checkIdentity(&v, "identity", *claim)
+	}
+	if err := v.Err(); err != nil {
+		return nil, "", false, err
 	}
 	if resumeToken != "" {
 		hash := sha256.Sum256([]byte(resumeToken))
@@ -35,6 +48,11 @@ func (s *Service) StartVisitorSession(ctx context.Context, siteID, resumeToken s
 			return nil, "", false, err
 		}
 		if visitor != nil {
+			if claim != nil {
+				if visitor, err = s.IdentifyVisitor(ctx, visitor.ID, *claim); err != nil {
+					return nil, "", false, err
+				}
+			}
 			return visitor, resumeToken, true, nil
 		}
 	}
@@ -43,6 +61,13 @@ func (s *Service) StartVisitorSession(ctx context.Context, siteID, resumeToken s
 	err = s.store.Update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Site(siteID); err != nil {
 			return err
+		}
+		if claim != nil {
+			id, err := resolveIdentity(tx, siteID, *claim)
+			if err != nil {
+				return err
+			}
+			visitor.Identity = id
 		}
 		if err := tx.PutVisitor(visitor); err != nil {
 			return err

@@ -86,6 +86,7 @@ func testVisitor() *domain.Visitor {
 		VisitStartTime: at(17),
 		VisitEndTime:   at(18),
 		LastLaunchTime: at(31),
+		Identity:       testIdentity(),
 	}
 }
 
@@ -141,24 +142,30 @@ func testInvitation() *domain.Invitation {
 
 func testChatRequest() *domain.ChatRequest {
 	return &domain.ChatRequest{
-		ID:             "req_1",
-		SiteID:         "site_1",
-		VisitorID:      "vis_1",
-		Kind:           domain.RequestPresence,
-		State:          domain.RequestAbandoned,
-		FormValues:     map[string]string{"name": "Bo", "email": "bo@example.com"},
-		EnqueueTime:    at(25),
-		AlertedAgentID: "agt_2",
-		AlertDeadline:  at(26),
-		PassedAgentIDs: []string{"agt_1", "agt_3"},
-		ChatID:         "chat_1",
-		CloseTime:      at(27),
-		PageURL:        "https://shop.example/cart",
-		PageTitle:      "Cart",
-		VisitStartTime: at(28),
-		HoldUntil:      at(29),
-		AlertReason:    "longest idle (3m), 2 of 3 chats free; 2 candidate(s)",
+		ID:              "req_1",
+		SiteID:          "site_1",
+		VisitorID:       "vis_1",
+		Kind:            domain.RequestPresence,
+		State:           domain.RequestAbandoned,
+		FormValues:      map[string]string{"name": "Bo", "email": "bo@example.com"},
+		EnqueueTime:     at(25),
+		AlertedAgentID:  "agt_2",
+		AlertDeadline:   at(26),
+		PassedAgentIDs:  []string{"agt_1", "agt_3"},
+		ChatID:          "chat_1",
+		CloseTime:       at(27),
+		PageURL:         "https://shop.example/cart",
+		PageTitle:       "Cart",
+		VisitStartTime:  at(28),
+		HoldUntil:       at(29),
+		AlertReason:     "longest idle (3m), 2 of 3 chats free; 2 candidate(s)",
+		VisitorIdentity: testIdentity(),
 	}
+}
+
+func testIdentity() domain.VisitorIdentity {
+	return domain.VisitorIdentity{Name: "Jane Doe", Email: "jane@example.com", ExternalID: "u-42",
+		Attributes: map[string]string{"plan": "pro"}, Verified: true}
 }
 
 func testRoutingDecision() *domain.RoutingDecision {
@@ -241,6 +248,9 @@ func requireNoUnsetProtoFields(t *testing.T, m proto.Message) {
 			name := path + "." + string(fd.Name())
 			if o := fd.ContainingOneof(); o != nil && m.WhichOneof(o) != fd {
 				continue
+			}
+			if fd.FullName() == "proactivechat.v1.VisitorIdentity.identity_hash" {
+				continue // input only: a claim, never stored nor returned
 			}
 			if !m.Has(fd) {
 				t.Errorf("proto field %s is unset", name)
