@@ -68,7 +68,7 @@ function fakeServer(auth: Auth) {
     state: ChatState.ACTIVE,
     lastSeq: 1,
     chatRequestId: "req_1",
-    visitor: { id: "visitor_1", role: ParticipantRole.VISITOR },
+    visitor: { id: "visitor_1", role: ParticipantRole.VISITOR, displayName: "Ann Lee" },
     agent: { id: "agent_a", role: ParticipantRole.AGENT },
   };
   const transport = createRouterTransport(({ service }) => {
@@ -127,6 +127,7 @@ function fakeServer(auth: Auth) {
           state: ChatRequestState.ALERTING,
           alertedAgentId: "agent_a",
           formValues: { name: "Ann" },
+          visitorIdentity: { name: "Ann Lee", email: "ann@example.com" },
           enqueueTime: timestampFromMs(now - 5000),
           alertDeadline: timestampFromMs(now + 20_000),
         };
@@ -155,6 +156,7 @@ function fakeServer(auth: Auth) {
                   engagement: EngagementState.ALERTING,
                   currentPage: { url: "https://shop.example/", title: "Home" },
                   visitStartTime: timestampFromMs(now - 65_000),
+                  identity: { name: "Ann Lee", externalId: "u-7", verified: true, attributes: { plan: "pro" } },
                 },
               ],
             },
@@ -299,6 +301,12 @@ describe("Console", () => {
     await until(() => !!q('[data-testid="visitor-row"]'), "the visitor");
     expect(q('[data-testid="time-on-site"]')!.textContent).toContain("1m 05s");
     expect(q('[data-testid="queue-row"]')!.textContent).toContain("Ann");
+    // Who the visitor is, by name, everywhere; the rest marked verified or not.
+    expect(q('[data-testid="visitor-name"]')!.textContent).toBe("Ann Lee");
+    expect(q('[data-testid="visitor-row"] [data-testid="visitor-identity"]')!.textContent).toMatch(/id u-7.*verified.*plan.*pro/);
+    expect(alert.querySelector("h2")!.textContent).toContain("Ann Lee is waiting");
+    expect(q('[data-testid="queue-row"] strong')!.textContent).toBe("Ann Lee");
+    expect(q('[data-testid="queue-row"] [data-testid="visitor-identity"]')!.textContent).toContain("unverified");
     expect((q('[data-testid="status-select"]') as HTMLSelectElement).value).toBe(String(AgentStatus.AVAILABLE));
 
     await click(q('[data-testid="accept-alert"]'));
@@ -309,6 +317,7 @@ describe("Console", () => {
     const tab = q('[data-testid="chat-tab"]')!;
     expect(tab.getAttribute("role")).toBe("tab");
     expect(tab.getAttribute("aria-selected")).toBe("true");
+    expect(tab.textContent).toContain("Ann Lee");
     // Markup from a visitor is text, never HTML.
     const message = q('[data-testid="message"] .msg-text')!;
     expect(message.textContent).toBe("<b>hi</b>");

@@ -14,7 +14,7 @@ import type { StreamStatus } from "../lib/stream";
 import { runStream } from "../lib/stream";
 import { formatClock, tsMs } from "../lib/time";
 import { TypingNotifier } from "../lib/typing";
-import { endReasonLabel, shortId } from "../labels";
+import { chatVisitorName, endReasonLabel, shortId } from "../labels";
 import type { ChatTab, ChatsAction, ChatsView } from "../state/chats";
 import { isOtherTyping } from "../state/chats";
 import type { PresenceEntry, PresenceView } from "../state/presence";
@@ -152,7 +152,7 @@ function TabButton(props: {
   const { tab, selected } = props;
   const now = useNow();
   const typing = isOtherTyping(tab, now);
-  const visitor = tab.chat?.visitor?.id;
+  const visitor = tab.chat?.visitor;
   return (
     <button
       type="button"
@@ -168,7 +168,7 @@ function TabButton(props: {
       data-testid="chat-tab"
       data-chat-id={tab.id}
     >
-      <span>{visitor ? `Visitor ${shortId(visitor)}` : `Chat ${shortId(tab.id)}`}</span>
+      <span>{visitor ? chatVisitorName(visitor) : `Chat ${shortId(tab.id)}`}</span>
       {typing && (
         <span className="typing-dot" aria-label="typing">
           …
@@ -269,7 +269,7 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
     >
       <div className="chat-head">
         <div>
-          <strong>{chat?.visitor ? `Visitor ${shortId(chat.visitor.id)}` : `Chat ${shortId(chatId)}`}</strong>
+          <strong>{chat?.visitor ? chatVisitorName(chat.visitor) : `Chat ${shortId(chatId)}`}</strong>
           {chat && <span className="muted"> · {api.siteName(chat.siteId)}</span>}
           {chat && <span className="muted small"> · started {formatClock(tsMs(chat.createTime))}</span>}
         </div>

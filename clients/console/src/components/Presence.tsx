@@ -8,11 +8,11 @@ import { useNow } from "../hooks";
 import { errorText } from "../lib/errors";
 import type { StreamStatus } from "../lib/stream";
 import { formatDuration, serverNow } from "../lib/time";
-import { engagementLabel, shortId } from "../labels";
+import { engagementLabel, visitorName } from "../labels";
 import type { ChatsView } from "../state/chats";
 import type { PresenceEntry, PresenceView } from "../state/presence";
 import { sortedVisitors, timeOnSiteMs } from "../state/presence";
-import { PageLink } from "./common";
+import { IdentityDetails, PageLink } from "./common";
 
 export interface PresencePanelProps {
   api: ConsoleApi;
@@ -74,7 +74,9 @@ const VisitorRow = memo(function VisitorRow({ api, entry, myChat }: { api: Conso
     <li className="row visitor-row" data-testid="visitor-row" data-visitor-id={p.visitorId}>
       <div className="row-main">
         <div className="row-title">
-          <strong title={p.visitorId}>Visitor {shortId(p.visitorId)}</strong>
+          <strong title={p.visitorId} data-testid="visitor-name">
+            {visitorName(p.visitorId, p.identity)}
+          </strong>
           <span className={`tag engagement-${p.engagement}`} data-testid="engagement">
             {engagementLabel(p.engagement)}
           </span>
@@ -85,6 +87,7 @@ const VisitorRow = memo(function VisitorRow({ api, entry, myChat }: { api: Conso
           {p.currentPage && <PageLink page={p.currentPage} />}
           <span className="muted"> · {api.siteName(p.siteId)}</span>
         </div>
+        <IdentityDetails identity={p.identity} />
         {note && (
           <div className={note.error ? "error-text" : "ok-text"} role="status" data-testid="visitor-note">
             {note.text}

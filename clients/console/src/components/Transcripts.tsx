@@ -7,7 +7,7 @@ import type { ConsoleApi } from "../Console";
 import { errorText } from "../lib/errors";
 import type { PastChat } from "../lib/pastChats";
 import { formatDateTime, tsMs } from "../lib/time";
-import { endReasonLabel, shortId } from "../labels";
+import { chatVisitorName, endReasonLabel, shortId } from "../labels";
 import { EventItem } from "./Chats";
 
 export interface TranscriptsPageProps {
@@ -92,7 +92,7 @@ function Transcript({ api, chatId, open }: { api: ConsoleApi; chatId: string; op
     <div data-testid="transcript" data-chat-id={chatId}>
       <div className="chat-head">
         <h2 id="transcript-title">
-          {c?.visitor ? `Visitor ${shortId(c.visitor.id)}` : `Chat ${shortId(chatId)}`}
+          {c?.visitor ? chatVisitorName(c.visitor) : `Chat ${shortId(chatId)}`}
           {c && <span className="muted"> · {api.siteName(c.siteId)}</span>}
         </h2>
         {open && (
