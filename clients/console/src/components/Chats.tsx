@@ -422,7 +422,7 @@ export function EventItem({ ev, me }: { ev: ChatEvent; me: string }) {
   switch (k.case) {
     case "message": {
       const mine = k.value.sender?.id === me;
-      const who = mine ? "You" : k.value.sender?.role === ParticipantRole.VISITOR ? "Visitor" : k.value.sender?.displayName || "Agent";
+      const who = mine ? "You" : k.value.sender?.role === ParticipantRole.VISITOR ? k.value.sender.displayName || "Visitor" : k.value.sender?.displayName || "Agent";
       return (
         <li className={`msg ${mine ? "mine" : "theirs"}`} data-testid="message" data-seq={ev.seq} data-mine={mine}>
           <span className="msg-meta">
