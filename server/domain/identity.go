@@ -189,6 +189,19 @@ func (s *Service) IdentifyVisitor(ctx context.Context, visitorID string, c Ident
 			return err
 		}
 		tx.OnCommit(func() { s.visitorUpdated(visitor) })
+		// The queue shows who waits: an open request follows.
+		if visitor.ChatRequestID == "" {
+			return nil
+		}
+		req, err := tx.ChatRequest(visitor.ChatRequestID)
+		if err != nil || !req.Open() {
+			return err
+		}
+		req.VisitorIdentity = id
+		if err := tx.PutChatRequest(req); err != nil {
+			return err
+		}
+		tx.OnCommit(func() { s.queueChanged(req) })
 		return nil
 	})
 	if err != nil {

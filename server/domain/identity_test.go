@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/proactivechat/proactivechat/server/domain"
 )
@@ -222,6 +223,28 @@ func TestVisitorIdentity(t *testing.T) {
 		}
 	})
 
+	t.Run("IdentifyWhileQueued_TheQueueFollows", func(t *testing.T) {
+		e := newEngine(t)
+		e.site(t, "shop", withInvite())
+		e.agent(t, "agent-a", "Ada", 3, "shop")
+		e.setStatus(t, "agent-a", domain.StatusAvailable)
+		vid := e.visitor(t, "shop")
+		p, _ := e.page(t, vid, home)
+		e.clock.Advance(30 * time.Second)
+		inv := p.next(t, invited).State.Invitation
+		e.setStatus(t, "agent-a", domain.StatusAway) // the request waits in the queue
+		e.respond(t, vid, inv.ID, true)
+		if q := e.queue(t, "shop"); len(q) != 1 || !q[0].VisitorIdentity.IsZero() {
+			t.Fatalf("queue = %+v, want one request of nobody known", q)
+		}
+		if _, err := e.svc.IdentifyVisitor(ctx(t), vid, domain.IdentityClaim{Identity: domain.VisitorIdentity{Name: "Jane"}}); err != nil {
+			t.Fatal(err)
+		}
+		if q := e.queue(t, "shop"); len(q) != 1 || q[0].VisitorIdentity.Name != "Jane" {
+			t.Fatalf("queue = %+v, want Jane's request", q)
+		}
+	})
+
 	t.Run("FormAnswersDoNotOverrideVerified", func(t *testing.T) {
 		e := newEngine(t)
 		pc := withInvite()
@@ -272,6 +295,90 @@ func TestVisitorIdentity(t *testing.T) {
 		again, _, resumed, err := e.svc.StartVisitorSession(ctx(t), "shop", token)
 		if err != nil || resumed || !again.Identity.IsZero() {
 			t.Fatalf("after erasure: resumed %v, identity %+v, %v; want a new visitor knowing nothing", resumed, again.Identity, err)
+		}
+	})
+}
+
+type identityFixture struct {
+	visitorID, secret string
+}
+
+// FuzzIdentifyVisitor: whatever the page says, IdentifyVisitor either
+// refuses it naming identity fields and storing nothing, or stores exactly
+// what it returns, verified only with the right hash; never an internal
+// error (a string a protobuf record cannot hold, say).
+func FuzzIdentifyVisitor(f *testing.F) {
+	for _, s := range []struct {
+		name, email, externalID, key, value string
+		rightHash                           bool
+		hash                                string
+	}{
+		{"Jane Doe", "jane@example.com", "u-42", "plan", "pro", true, ""},
+		{"Jane", "", "u-42", "plan", "", false, "00"},
+		{"", "", "u-42", "", "", false, ""},
+		{" ", "jane@localhost", "", "Plan", "x", false, ""},
+		{"J\xffane", "jane@exa\xffmple.com", "u\xff", "pl\xffan", "p\xffro", false, ""},
+		{"Ja\nne", "", "u\x00", "", "", false, ""},
+		{strings.Repeat("n", 201), strings.Repeat("e", 250) + "@x.io", strings.Repeat("x", 129), strings.Repeat("k", 65), strings.Repeat("v", 501), false, ""},
+		{"", "", "", "", "", false, "ab"},
+		{"", "\"a b\"@example.com", "u-1", "a_1", "", true, ""},
+	} {
+		f.Add(s.name, s.email, s.externalID, s.key, s.value, s.rightHash, s.hash)
+	}
+	envs := newFuzzEnv(f, 1000, func(tb testing.TB, e *env, onClose func(func())) identityFixture {
+		site, err := e.svc.CreateSite(context.Background(), domain.SiteSpec{Name: "Shop"})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		secret, err := e.svc.RotateSiteIdentitySecret(context.Background(), site.ID)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		v, _, _, err := e.svc.StartVisitorSession(context.Background(), site.ID, "")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return identityFixture{v.ID, secret}
+	})
+	f.Fuzz(func(t *testing.T, name, email, externalID, key, value string, rightHash bool, hash string) {
+		e, fx := envs.get(t)
+		claim := domain.IdentityClaim{Identity: domain.VisitorIdentity{Name: name, Email: email, ExternalID: externalID}, Hash: hash}
+		if key != "" || value != "" {
+			claim.Identity.Attributes = map[string]string{key: value}
+		}
+		if rightHash {
+			claim.Hash = sign(fx.secret, externalID)
+		}
+		stored := func() domain.VisitorIdentity {
+			x, err := e.svc.ExportVisitor(ctx(t), fx.visitorID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return x.Visitor.Identity
+		}
+		before := stored()
+		v, err := e.svc.IdentifyVisitor(ctx(t), fx.visitorID, claim)
+		if err != nil {
+			for _, field := range violationFields(t, err) {
+				if !strings.HasPrefix(field, "identity.") {
+					t.Fatalf("IdentifyVisitor names %q: %v", field, err)
+				}
+			}
+			if after := stored(); !after.Equal(before) {
+				t.Fatalf("refused identity stored: %+v, was %+v", after, before)
+			}
+			return
+		}
+		envs.wrote()
+		got := stored()
+		if !got.Equal(v.Identity) {
+			t.Fatalf("IdentifyVisitor returned %+v, stored %+v", v.Identity, got)
+		}
+		if got.Verified != (externalID != "") || (got.Verified && !rightHash && !strings.EqualFold(hash, sign(fx.secret, externalID))) {
+			t.Fatalf("verified = %v for external id %q with hash %q (right: %v)", got.Verified, externalID, claim.Hash, rightHash)
+		}
+		if got.Name != strings.TrimSpace(name) || len(got.Name) > domain.MaxIdentityNameBytes || !utf8.ValidString(got.Name+got.Email+got.ExternalID) {
+			t.Fatalf("stored %+v from name %q", got, name)
 		}
 	})
 }
