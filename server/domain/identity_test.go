@@ -223,6 +223,36 @@ func TestVisitorIdentity(t *testing.T) {
 		}
 	})
 
+	t.Run("ResumedSession", func(t *testing.T) {
+		e := newEngine(t)
+		e.site(t, "shop", withInvite())
+		jane := &domain.IdentityClaim{Identity: domain.VisitorIdentity{Name: "Jane"}}
+		v, token, _, err := e.svc.StartVisitorSessionWithIdentity(ctx(t), "shop", "", jane)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name  string
+			claim *domain.IdentityClaim
+			want  string
+		}{
+			{"SameAgain", jane, "Jane"},
+			{"NoneKeepsIt", nil, "Jane"},
+			{"AnotherReplacesIt", &domain.IdentityClaim{Identity: domain.VisitorIdentity{Name: "Joan"}}, "Joan"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, _, resumed, err := e.svc.StartVisitorSessionWithIdentity(ctx(t), "shop", token, tc.claim)
+				if err != nil || !resumed || got.ID != v.ID || got.Identity.Name != tc.want {
+					t.Fatalf("resumed %v as %s named %q, %v; want %s named %q", resumed, got.ID, got.Identity.Name, err, v.ID, tc.want)
+				}
+				x, err := e.svc.ExportVisitor(ctx(t), v.ID)
+				if err != nil || x.Visitor.Identity.Name != tc.want {
+					t.Fatalf("stored name %q, %v; want %q", x.Visitor.Identity.Name, err, tc.want)
+				}
+			})
+		}
+	})
+
 	t.Run("IdentifyWhileQueued_TheQueueFollows", func(t *testing.T) {
 		e := newEngine(t)
 		e.site(t, "shop", withInvite())

@@ -31,6 +31,7 @@ func (s *Service) StartVisitorSessionWithIdentity(ctx context.Context, siteID, r
 	}
 	if resumeToken != "" {
 		hash := sha256.Sum256([]byte(resumeToken))
+		same := true // the claim, if any, is what the visitor's record says
 		err = s.store.View(ctx, func(tx ReadTx) error {
 			if _, err := tx.Site(siteID); err != nil {
 				return err
@@ -42,13 +43,20 @@ func (s *Service) StartVisitorSessionWithIdentity(ctx context.Context, siteID, r
 			if ErrorCode(err) == CodeNotFound {
 				err = nil
 			}
+			if err != nil || visitor == nil || claim == nil {
+				return err
+			}
+			id, err := resolveIdentity(tx, siteID, *claim)
+			same = visitor.Identity.Equal(id)
 			return err
 		})
 		if err != nil {
 			return nil, "", false, err
 		}
 		if visitor != nil {
-			if claim != nil {
+			// Each page load of a signed-in visitor says who they are
+			// again: written only when it changed.
+			if !same {
 				if visitor, err = s.IdentifyVisitor(ctx, visitor.ID, *claim); err != nil {
 					return nil, "", false, err
 				}
