@@ -213,6 +213,8 @@ export class Widget {
         this.token = res.token;
         this.store.set("token", res.token);
         if (!res.resumed) this.store.set("open", "");
+        // The page said something new while the session was starting.
+        if (this.identity && this.identity !== identity) void this.identify(this.identity);
         return;
       } catch (err) {
         if (!transient(err)) throw err;
