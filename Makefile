@@ -33,6 +33,7 @@ fuzz:
 	$(call fuzz-one,./server/domain,FuzzSendMessage)
 	$(call fuzz-one,./server/domain,FuzzSubmitForm)
 	$(call fuzz-one,./server/domain,FuzzAuthenticate)
+	$(call fuzz-one,./server/domain,FuzzIdentifyVisitor)
 	$(call fuzz-one,./server/rpc,FuzzBearerToken)
 	$(call fuzz-one,./server/app,FuzzHTTPEdge)
 	$(call fuzz-one,./server/protoconv,FuzzStoredRecords)

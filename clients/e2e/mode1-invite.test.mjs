@@ -125,9 +125,17 @@ scenario("mode 1: No hides the widget for good; Yes, form, queue, alert, chat, b
   // The first available agent is alerted, with the form, and accepts.
   const alert = alertFor(agent, visitorId);
   await alert.waitFor();
-  await alert.getByText("Ada Lovelace").waitFor();
+  await alert.getByTestId("form-values").getByText("Ada Lovelace").waitFor();
   await alert.getByTestId("alert-countdown").waitFor();
+  // The form's name and e-mail are who the visitor is now: the agent sees
+  // "Ada Lovelace", not "Visitor …", in the alert, presence and the chat.
+  await alert.locator("h2", { hasText: "Ada Lovelace is waiting" }).waitFor();
+  await agent
+    .locator(`[data-testid="visitor-row"][data-visitor-id="${visitorId}"] [data-testid="visitor-name"]`)
+    .filter({ hasText: "Ada Lovelace" })
+    .waitFor();
   const chatId = await acceptAlert(agent, visitorId);
+  await agent.getByTestId("chat-tab").filter({ hasText: "Ada Lovelace" }).waitFor();
 
   // The widget turns into the chat; messages go both ways.
   await widgetTitle(visitor).filter({ hasText: AGENT_NAME }).waitFor();

@@ -2,6 +2,7 @@
 // data-site="site_…" async></script>` on any page. It talks to the server
 // it was loaded from.
 
+import { installPageAPI, toIdentity, type PageAPI } from "./identity";
 import { connect, Widget } from "./widget";
 
 const loaded = Symbol.for("proactivechat.widget");
@@ -18,7 +19,9 @@ function main(): void {
   }
   w[loaded] = true;
   const origin = new URL(script.src, location.href).origin;
-  const widget = new Widget(site, (auth) => connect(origin, auth));
+  const settings = (window as unknown as PageAPI).proactiveChatSettings;
+  const widget = new Widget(site, (auth) => connect(origin, auth), toIdentity(settings?.identity));
+  installPageAPI(window as unknown as PageAPI, (identity) => void widget.identify(identity));
   const start = () =>
     widget.start().catch((err) => console.warn("proactive chat: the widget stopped:", err));
   if (document.body) start();

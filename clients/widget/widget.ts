@@ -12,6 +12,7 @@ import { EngagementState } from "../gen/proactivechat/v1/visitor_pb";
 import { VisitorService, type VisitorState } from "../gen/proactivechat/v1/visitor_service_pb";
 import { BadRequestSchema } from "./error_details_pb";
 import { checkForm } from "./form";
+import type { IdentityInit } from "./identity";
 import { page } from "./page";
 import { Storage } from "./storage";
 import { backoff, VisitorStream } from "./stream";
@@ -122,10 +123,14 @@ export class Widget {
   private typingStop?: ReturnType<typeof setTimeout>;
   private lastUrl = "";
 
-  /** api makes the clients, given how they find the visitor's token (see connect). */
+  /**
+   * api makes the clients, given how they find the visitor's token (see
+   * connect); identity is who the page says the visitor is, if it knows.
+   */
   constructor(
     private siteId: string,
     api: (auth: Auth) => Clients,
+    private identity?: IdentityInit,
   ) {
     this.api = api({
       token: () => this.token,
@@ -191,15 +196,44 @@ export class Widget {
     await this.stream.run();
   }
 
-  /** session starts (or resumes, with the kept token) the visitor's session, retrying while the network fails. */
+  /**
+   * identify says who the visitor is (the page's ProactiveChat("identify",
+   * {...})): sent now if the session has started, else with its start.
+   */
+  async identify(identity: IdentityInit): Promise<void> {
+    this.identity = identity;
+    if (!this.visitorId) return;
+    try {
+      await this.api.visitor.identifyVisitor({ visitorId: this.visitorId, identity });
+    } catch (err) {
+      console.warn("proactive chat: identify was refused:", ConnectError.from(err).rawMessage);
+    }
+  }
+
+  /**
+   * session starts (or resumes, with the kept token) the visitor's session,
+   * retrying while the network fails. An identity the server refuses (a
+   * wrong identity hash, say) is reported on the console and left out: the
+   * visitor still gets the chat.
+   */
   private async session(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await this.api.visitor.startVisitorSession({ siteId: this.siteId, resumeToken: this.store.get("token") });
+        const identity = this.identity;
+        const res = await this.api.visitor
+          .startVisitorSession({ siteId: this.siteId, resumeToken: this.store.get("token"), identity })
+          .catch((err) => {
+            if (!identity || ConnectError.from(err).code !== Code.InvalidArgument) throw err;
+            console.warn("proactive chat: the visitor's identity was refused:", ConnectError.from(err).rawMessage);
+            this.identity = undefined;
+            return this.api.visitor.startVisitorSession({ siteId: this.siteId, resumeToken: this.store.get("token") });
+          });
         this.visitorId = res.visitor?.id ?? "";
         this.token = res.token;
         this.store.set("token", res.token);
         if (!res.resumed) this.store.set("open", "");
+        // The page said something new while the session was starting.
+        if (this.identity && this.identity !== identity) void this.identify(this.identity);
         return;
       } catch (err) {
         if (!transient(err)) throw err;

@@ -152,6 +152,16 @@ var authzCases = []authzCase{
 		_, err := c.RevokeAgentSessions(ctx, &pb.RevokeAgentSessionsRequest{AgentId: w.spareAgent})
 		return err
 	}},
+	// An agent of the site is refused too: with the secret it could pass
+	// for any of the site's users.
+	{"AdminService.RotateSiteIdentitySecret", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.RotateSiteIdentitySecret(ctx, &pb.RotateSiteIdentitySecretRequest{SiteId: w.siteA})
+		return err
+	}},
+	{"AdminService.GetSiteIdentitySecret", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.GetSiteIdentitySecret(ctx, &pb.GetSiteIdentitySecretRequest{SiteId: w.siteA})
+		return err
+	}},
 
 	{"VisitorService.StartVisitorSession", open, func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{SiteId: w.siteA})
@@ -174,6 +184,10 @@ var authzCases = []authzCase{
 	}},
 	{"VisitorService.LeaveQueue", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.LeaveQueue(ctx, &pb.LeaveQueueRequest{VisitorId: w.visitor})
+		return err
+	}},
+	{"VisitorService.IdentifyVisitor", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.IdentifyVisitor(ctx, &pb.IdentifyVisitorRequest{VisitorId: w.visitor, Identity: &pb.VisitorIdentity{Name: "Jane"}})
 		return err
 	}},
 

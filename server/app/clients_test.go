@@ -41,6 +41,8 @@ type api interface {
 	SetAgentPassword(context.Context, *pb.SetAgentPasswordRequest) (*pb.SetAgentPasswordResponse, error)
 	CreateAgentSession(context.Context, *pb.CreateAgentSessionRequest) (*pb.CreateAgentSessionResponse, error)
 	RevokeAgentSessions(context.Context, *pb.RevokeAgentSessionsRequest) (*pb.RevokeAgentSessionsResponse, error)
+	GetSiteIdentitySecret(context.Context, *pb.GetSiteIdentitySecretRequest) (*pb.GetSiteIdentitySecretResponse, error)
+	RotateSiteIdentitySecret(context.Context, *pb.RotateSiteIdentitySecretRequest) (*pb.RotateSiteIdentitySecretResponse, error)
 
 	StartVisitorSession(context.Context, *pb.StartVisitorSessionRequest) (*pb.StartVisitorSessionResponse, error)
 	ReportPageView(context.Context, *pb.ReportPageViewRequest) (*pb.ReportPageViewResponse, error)
@@ -48,6 +50,7 @@ type api interface {
 	RespondToInvitation(context.Context, *pb.RespondToInvitationRequest) (*pb.RespondToInvitationResponse, error)
 	SubmitForm(context.Context, *pb.SubmitFormRequest) (*pb.SubmitFormResponse, error)
 	LeaveQueue(context.Context, *pb.LeaveQueueRequest) (*pb.LeaveQueueResponse, error)
+	IdentifyVisitor(context.Context, *pb.IdentifyVisitorRequest) (*pb.IdentifyVisitorResponse, error)
 
 	SignIn(context.Context, *pb.SignInRequest) (*pb.SignInResponse, error)
 	SignOut(context.Context, *pb.SignOutRequest) (*pb.SignOutResponse, error)
@@ -716,4 +719,28 @@ func (c *connectClient) SignIn(ctx context.Context, r *pb.SignInRequest) (*pb.Si
 
 func (c *connectClient) SignOut(ctx context.Context, r *pb.SignOutRequest) (*pb.SignOutResponse, error) {
 	return connectUnary(ctx, c.agent.SignOut, r)
+}
+
+func (c *grpcClient) IdentifyVisitor(ctx context.Context, r *pb.IdentifyVisitorRequest) (*pb.IdentifyVisitorResponse, error) {
+	return grpcUnary(ctx, c.visitor.IdentifyVisitor, r)
+}
+
+func (c *grpcClient) GetSiteIdentitySecret(ctx context.Context, r *pb.GetSiteIdentitySecretRequest) (*pb.GetSiteIdentitySecretResponse, error) {
+	return grpcUnary(ctx, c.admin.GetSiteIdentitySecret, r)
+}
+
+func (c *grpcClient) RotateSiteIdentitySecret(ctx context.Context, r *pb.RotateSiteIdentitySecretRequest) (*pb.RotateSiteIdentitySecretResponse, error) {
+	return grpcUnary(ctx, c.admin.RotateSiteIdentitySecret, r)
+}
+
+func (c *connectClient) IdentifyVisitor(ctx context.Context, r *pb.IdentifyVisitorRequest) (*pb.IdentifyVisitorResponse, error) {
+	return connectUnary(ctx, c.visitor.IdentifyVisitor, r)
+}
+
+func (c *connectClient) GetSiteIdentitySecret(ctx context.Context, r *pb.GetSiteIdentitySecretRequest) (*pb.GetSiteIdentitySecretResponse, error) {
+	return connectUnary(ctx, c.admin.GetSiteIdentitySecret, r)
+}
+
+func (c *connectClient) RotateSiteIdentitySecret(ctx context.Context, r *pb.RotateSiteIdentitySecretRequest) (*pb.RotateSiteIdentitySecretResponse, error) {
+	return connectUnary(ctx, c.admin.RotateSiteIdentitySecret, r)
 }

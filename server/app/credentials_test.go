@@ -250,6 +250,15 @@ func (c *signedClient) SubmitForm(ctx context.Context, r *pb.SubmitFormRequest) 
 func (c *signedClient) LeaveQueue(ctx context.Context, r *pb.LeaveQueueRequest) (*pb.LeaveQueueResponse, error) {
 	return c.raw.LeaveQueue(c.as(ctx, r.GetVisitorId()), r)
 }
+func (c *signedClient) IdentifyVisitor(ctx context.Context, r *pb.IdentifyVisitorRequest) (*pb.IdentifyVisitorResponse, error) {
+	return c.raw.IdentifyVisitor(c.as(ctx, r.GetVisitorId()), r)
+}
+func (c *signedClient) GetSiteIdentitySecret(ctx context.Context, r *pb.GetSiteIdentitySecretRequest) (*pb.GetSiteIdentitySecretResponse, error) {
+	return c.raw.GetSiteIdentitySecret(c.asAdmin(ctx), r)
+}
+func (c *signedClient) RotateSiteIdentitySecret(ctx context.Context, r *pb.RotateSiteIdentitySecretRequest) (*pb.RotateSiteIdentitySecretResponse, error) {
+	return c.raw.RotateSiteIdentitySecret(c.asAdmin(ctx), r)
+}
 
 // SignIn records the agent's session for its later calls.
 func (c *signedClient) SignIn(ctx context.Context, r *pb.SignInRequest) (*pb.SignInResponse, error) {

@@ -512,3 +512,18 @@ func (c *restClient) SignOut(ctx context.Context, r *pb.SignOutRequest) (*pb.Sig
 	out := &pb.SignOutResponse{}
 	return out, c.call(ctx, http.MethodPost, "/v1/sign-out", nil, r, out)
 }
+
+func (c *restClient) IdentifyVisitor(ctx context.Context, r *pb.IdentifyVisitorRequest) (*pb.IdentifyVisitorResponse, error) {
+	out := &pb.IdentifyVisitorResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/visitors/"+esc(r.GetVisitorId())+"/identity", nil, r, out)
+}
+
+func (c *restClient) GetSiteIdentitySecret(ctx context.Context, r *pb.GetSiteIdentitySecretRequest) (*pb.GetSiteIdentitySecretResponse, error) {
+	out := &pb.GetSiteIdentitySecretResponse{}
+	return out, c.call(ctx, http.MethodGet, "/v1/sites/"+esc(r.GetSiteId())+"/identity-secret", nil, nil, out)
+}
+
+func (c *restClient) RotateSiteIdentitySecret(ctx context.Context, r *pb.RotateSiteIdentitySecretRequest) (*pb.RotateSiteIdentitySecretResponse, error) {
+	out := &pb.RotateSiteIdentitySecretResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/sites/"+esc(r.GetSiteId())+"/identity-secret:rotate", nil, r, out)
+}

@@ -110,3 +110,21 @@ func (w *writeTx) PutAgentPasswordHash(agentID, encoded string) error {
 	}
 	return w.putRaw(agentPasswordsBucket, []byte(agentID), []byte(encoded))
 }
+
+func (r *readTx) SiteIdentitySecret(siteID string) (string, error) {
+	v := r.tx.Bucket(siteIdentitySecretsBucket).Get([]byte(siteID))
+	if v == nil {
+		return "", domain.Errorf(domain.CodeNotFound, "site %q has no identity secret", siteID)
+	}
+	return string(v), nil
+}
+
+func (w *writeTx) PutSiteIdentitySecret(siteID, secret string) error {
+	if err := requireID("site id", siteID); err != nil {
+		return err
+	}
+	if secret == "" {
+		return errors.New("put site identity secret: a secret is required")
+	}
+	return w.putRaw(siteIdentitySecretsBucket, []byte(siteID), []byte(secret))
+}

@@ -55,6 +55,10 @@ var (
 	apiKeysBucket        = []byte("api_keys")        // SHA-256 of the key → pb.ApiKey
 	agentSessionsBucket  = []byte("agent_sessions")  // SHA-256 of the token → pb.AgentSession
 	agentPasswordsBucket = []byte("agent_passwords") // agent id → Argon2id PHC string
+	// siteIdentitySecretsBucket holds the keys sites sign their visitors'
+	// external ids with; apart from the sites so that no site record
+	// carries one out.
+	siteIdentitySecretsBucket = []byte("site_identity_secrets") // site id → secret
 )
 
 // legacyMessageKeysBucket indexed idempotency keys on disk until the
@@ -85,6 +89,7 @@ var allBuckets = [][]byte{
 	apiKeysBucket,
 	agentSessionsBucket,
 	agentPasswordsBucket,
+	siteIdentitySecretsBucket,
 }
 
 const (

@@ -90,7 +90,7 @@ func (s *Service) openChat(tx WriteTx, site *Site, agent *Agent, visitor *Visito
 	chat := &Chat{
 		ID:               newID("chat"),
 		SiteID:           site.ID,
-		Visitor:          Participant{Role: RoleVisitor, ID: visitor.ID, DisplayName: visitorDisplayName},
+		Visitor:          Participant{Role: RoleVisitor, ID: visitor.ID, DisplayName: cmp.Or(visitor.DisplayName(), visitorDisplayName)},
 		Agent:            Participant{Role: RoleAgent, ID: agent.ID, DisplayName: agent.DisplayName},
 		State:            ChatStateActive,
 		CreateTime:       now,

@@ -36,6 +36,8 @@ type Presence struct {
 	OpenStreams  int
 	Engagement   Engagement
 	ActiveChatID string
+	// Identity is who the visitor is; shared, never changed.
+	Identity VisitorIdentity
 }
 
 // PresenceChange is what happened to a visitor's presence.
@@ -83,6 +85,7 @@ type visit struct {
 	streams    int
 	chatID     string
 	engagement Engagement
+	identity   VisitorIdentity
 	departure  Timer
 	departAt   time.Time // when departure fires
 	// gen tells a departure timer whether it is still the current one.
@@ -105,6 +108,7 @@ func (t *presenceTracker) view(v *visit, now time.Time) Presence {
 		OpenStreams:    v.streams,
 		Engagement:     cmp.Or(v.engagement, EngagementBrowsing),
 		ActiveChatID:   v.chatID,
+		Identity:       v.identity,
 	}
 	return p
 }
@@ -153,7 +157,8 @@ func (t *presenceTracker) opened(visitor *Visitor, viewed bool) (newVisit bool, 
 			start = visitor.VisitStartTime
 		}
 		v = &visit{visitorID: visitor.ID, siteID: visitor.SiteID, page: visitor.CurrentPage,
-			start: start, streams: 1, chatID: visitor.ActiveChatID, engagement: visitor.Engagement}
+			start: start, streams: 1, chatID: visitor.ActiveChatID, engagement: visitor.Engagement,
+			identity: visitor.Identity}
 		t.visitors[v.visitorID] = v
 		t.peak = max(t.peak, len(t.visitors))
 		if t.bySite[v.siteID] == nil {
@@ -286,13 +291,15 @@ func (t *presenceTracker) pageViewed(visitorID string, page PageView) {
 	}
 }
 
-// engagementChanged updates what agents see of a visitor's engagement.
+// engagementChanged updates what agents see of a visitor's engagement
+// and identity.
 func (t *presenceTracker) engagementChanged(visitor *Visitor) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if v := t.visitors[visitor.ID]; v != nil && (v.chatID != visitor.ActiveChatID || v.engagement != visitor.Engagement) {
+	if v := t.visitors[visitor.ID]; v != nil && (v.chatID != visitor.ActiveChatID || v.engagement != visitor.Engagement || !v.identity.Equal(visitor.Identity)) {
 		v.chatID = visitor.ActiveChatID
 		v.engagement = visitor.Engagement
+		v.identity = visitor.Identity
 		t.publish(PresenceChanged, v)
 	}
 }

@@ -15,16 +15,17 @@ import (
 func (s *Service) enqueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatRequestKind, form map[string]string, p Presence) error {
 	now := s.clock.Now()
 	req := &ChatRequest{
-		ID:             newID("req"),
-		SiteID:         site.ID,
-		VisitorID:      visitor.ID,
-		Kind:           kind,
-		State:          RequestQueued,
-		FormValues:     form,
-		EnqueueTime:    now,
-		PageURL:        p.CurrentPage.URL,
-		PageTitle:      p.CurrentPage.Title,
-		VisitStartTime: p.VisitStartTime,
+		ID:              newID("req"),
+		SiteID:          site.ID,
+		VisitorID:       visitor.ID,
+		Kind:            kind,
+		State:           RequestQueued,
+		FormValues:      form,
+		EnqueueTime:     now,
+		PageURL:         p.CurrentPage.URL,
+		PageTitle:       p.CurrentPage.Title,
+		VisitStartTime:  p.VisitStartTime,
+		VisitorIdentity: visitor.Identity,
 	}
 	if req.PageURL == "" {
 		s.pages.latest(visitor)
@@ -169,6 +170,7 @@ func (s *Service) SubmitForm(ctx context.Context, visitorID string, values map[s
 				clean[k] = val
 			}
 		}
+		visitor.Identity = identityFromForm(visitor.Identity, site.ProactiveChat.FormFields, clean)
 		p, _ := s.presence.get(visitorID)
 		return s.enqueue(tx, site, visitor, RequestInvited, clean, p)
 	})

@@ -88,6 +88,9 @@ type ReadTx interface {
 	// AgentPasswordHash returns the encoded hash of an agent's password;
 	// NotFound when it has none.
 	AgentPasswordHash(agentID string) (string, error)
+	// SiteIdentitySecret returns the key a site's backend signs its
+	// visitors' external ids with; NotFound when it has none.
+	SiteIdentitySecret(siteID string) (string, error)
 }
 
 // WriteTx is a ReadTx that also writes. Its reads see its own writes.
@@ -106,6 +109,7 @@ type WriteTx interface {
 	PutAgentSession(*AgentSession) error
 	DeleteAgentSession(hash []byte) error
 	PutAgentPasswordHash(agentID, encoded string) error
+	PutSiteIdentitySecret(siteID, secret string) error
 	PutChat(*Chat) error
 	// AppendChatEvent stores an event. Its Seq must be the chat's previous
 	// last event plus one; a message with an idempotency key is also

@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"cmp"
+	"time"
+)
 
 // Site is one website equipped with the widget.
 type Site struct {
@@ -139,6 +142,14 @@ type Visitor struct {
 	// LastLaunchTime is when the launching criteria last fired for this
 	// visitor: at most once a visit.
 	LastLaunchTime time.Time
+	// Identity is who the visitor is, as the page or the form said.
+	Identity VisitorIdentity
+}
+
+// DisplayName is how agents see the visitor: their name, else their
+// e-mail, else "" (clients then show a short id).
+func (v *Visitor) DisplayName() string {
+	return cmp.Or(v.Identity.Name, v.Identity.Email)
 }
 
 // PageView is a page a visitor looks at.
@@ -337,6 +348,8 @@ type ChatRequest struct {
 	AlertReason string
 	// AlertedAgentName is the alerted agent's display name, for colleagues.
 	AlertedAgentName string
+	// VisitorIdentity is who the visitor was when the request was made.
+	VisitorIdentity VisitorIdentity
 }
 
 // Open reports whether the request still waits for an agent.

@@ -13,11 +13,25 @@ import (
 // is stored. An unknown token, or one of another site, starts a new session
 // rather than failing, because the widget cannot do better than start anew.
 func (s *Service) StartVisitorSession(ctx context.Context, siteID, resumeToken string) (visitor *Visitor, token string, resumed bool, err error) {
-	if siteID == "" {
-		return nil, "", false, invalid("site_id", "is required")
+	return s.StartVisitorSessionWithIdentity(ctx, siteID, resumeToken, nil)
+}
+
+// StartVisitorSessionWithIdentity is StartVisitorSession for a page that
+// says who the visitor is: the claim (nil for none) is checked and, on a
+// resumed session, replaces the identity stored before. A wrong claim
+// fails the call and stores nothing.
+func (s *Service) StartVisitorSessionWithIdentity(ctx context.Context, siteID, resumeToken string, claim *IdentityClaim) (visitor *Visitor, token string, resumed bool, err error) {
+	var v Violations
+	required(&v, "site_id", siteID)
+	if claim != nil {
+		checkIdentity(&v, "identity", *claim)
+	}
+	if err := v.Err(); err != nil {
+		return nil, "", false, err
 	}
 	if resumeToken != "" {
 		hash := sha256.Sum256([]byte(resumeToken))
+		same := true // the claim, if any, is what the visitor's record says
 		err = s.store.View(ctx, func(tx ReadTx) error {
 			if _, err := tx.Site(siteID); err != nil {
 				return err
@@ -29,12 +43,24 @@ func (s *Service) StartVisitorSession(ctx context.Context, siteID, resumeToken s
 			if ErrorCode(err) == CodeNotFound {
 				err = nil
 			}
+			if err != nil || visitor == nil || claim == nil {
+				return err
+			}
+			id, err := resolveIdentity(tx, siteID, *claim)
+			same = visitor.Identity.Equal(id)
 			return err
 		})
 		if err != nil {
 			return nil, "", false, err
 		}
 		if visitor != nil {
+			// Each page load of a signed-in visitor says who they are
+			// again: written only when it changed.
+			if !same {
+				if visitor, err = s.IdentifyVisitor(ctx, visitor.ID, *claim); err != nil {
+					return nil, "", false, err
+				}
+			}
 			return visitor, resumeToken, true, nil
 		}
 	}
@@ -43,6 +69,13 @@ func (s *Service) StartVisitorSession(ctx context.Context, siteID, resumeToken s
 	err = s.store.Update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Site(siteID); err != nil {
 			return err
+		}
+		if claim != nil {
+			id, err := resolveIdentity(tx, siteID, *claim)
+			if err != nil {
+				return err
+			}
+			visitor.Identity = id
 		}
 		if err := tx.PutVisitor(visitor); err != nil {
 			return err

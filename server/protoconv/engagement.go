@@ -72,6 +72,7 @@ func ChatRequestToProto(r *domain.ChatRequest) *pb.ChatRequest {
 		HoldUntil:        TimeToProto(r.HoldUntil),
 		AlertReason:      r.AlertReason,
 		AlertedAgentName: r.AlertedAgentName,
+		VisitorIdentity:  IdentityToProto(r.VisitorIdentity),
 	}
 }
 
@@ -99,6 +100,7 @@ func ChatRequestFromProto(r *pb.ChatRequest) *domain.ChatRequest {
 		HoldUntil:        TimeFromProto(r.GetHoldUntil()),
 		AlertReason:      r.GetAlertReason(),
 		AlertedAgentName: r.GetAlertedAgentName(),
+		VisitorIdentity:  IdentityFromProto(r.GetVisitorIdentity()),
 	}
 }
 

@@ -23,6 +23,7 @@ func VisitorToProto(v *domain.Visitor) *pb.Visitor {
 		VisitStartTime: TimeToProto(v.VisitStartTime),
 		VisitEndTime:   TimeToProto(v.VisitEndTime),
 		LastLaunchTime: TimeToProto(v.LastLaunchTime),
+		Identity:       IdentityToProto(v.Identity),
 	}
 }
 
@@ -44,6 +45,7 @@ func VisitorFromProto(v *pb.Visitor) *domain.Visitor {
 		VisitStartTime: TimeFromProto(v.GetVisitStartTime()),
 		VisitEndTime:   TimeFromProto(v.GetVisitEndTime()),
 		LastLaunchTime: TimeFromProto(v.GetLastLaunchTime()),
+		Identity:       IdentityFromProto(v.GetIdentity()),
 	}
 }
 
@@ -105,4 +107,45 @@ func EngagementFromProto(e pb.EngagementState) domain.Engagement {
 		return domain.EngagementAlerting
 	}
 	return domain.EngagementUnspecified
+}
+
+// IdentityToProto converts who a visitor is; nothing known gives nil.
+func IdentityToProto(id domain.VisitorIdentity) *pb.VisitorIdentity {
+	if id.IsZero() {
+		return nil
+	}
+	return &pb.VisitorIdentity{
+		Name:       id.Name,
+		Email:      id.Email,
+		ExternalId: id.ExternalID,
+		Attributes: id.Attributes,
+		Verified:   id.Verified,
+	}
+}
+
+// IdentityFromProto converts who a visitor is, as stored; nil gives the
+// zero value. Its identity_hash and verified are not a claim: see
+// IdentityClaimFromProto.
+func IdentityFromProto(id *pb.VisitorIdentity) domain.VisitorIdentity {
+	if id == nil {
+		return domain.VisitorIdentity{}
+	}
+	return domain.VisitorIdentity{
+		Name:       id.GetName(),
+		Email:      id.GetEmail(),
+		ExternalID: id.GetExternalId(),
+		Attributes: id.GetAttributes(),
+		Verified:   id.GetVerified(),
+	}
+}
+
+// IdentityClaimFromProto converts what a page says of its visitor; nil
+// gives nil. verified is the server's to say, so it is ignored.
+func IdentityClaimFromProto(id *pb.VisitorIdentity) *domain.IdentityClaim {
+	if id == nil {
+		return nil
+	}
+	c := &domain.IdentityClaim{Identity: IdentityFromProto(id), Hash: id.GetIdentityHash()}
+	c.Identity.Verified = false
+	return c
 }

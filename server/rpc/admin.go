@@ -240,3 +240,19 @@ func (s *adminServer) RevokeAgentSessions(ctx context.Context, req *connect.Requ
 	}
 	return connect.NewResponse(&pb.RevokeAgentSessionsResponse{Revoked: uint32(n)}), nil
 }
+
+func (s *adminServer) GetSiteIdentitySecret(ctx context.Context, req *connect.Request[pb.GetSiteIdentitySecretRequest]) (*connect.Response[pb.GetSiteIdentitySecretResponse], error) {
+	secret, err := s.svc.GetSiteIdentitySecret(ctx, req.Msg.GetSiteId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.GetSiteIdentitySecretResponse{Secret: secret}), nil
+}
+
+func (s *adminServer) RotateSiteIdentitySecret(ctx context.Context, req *connect.Request[pb.RotateSiteIdentitySecretRequest]) (*connect.Response[pb.RotateSiteIdentitySecretResponse], error) {
+	secret, err := s.svc.RotateSiteIdentitySecret(ctx, req.Msg.GetSiteId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.RotateSiteIdentitySecretResponse{Secret: secret}), nil
+}

@@ -199,6 +199,10 @@ var rules = map[string]rule{
 	proactivechatv1connect.AdminServiceSetAgentPasswordProcedure:     as(domain.AdminPrincipal),
 	proactivechatv1connect.AdminServiceCreateAgentSessionProcedure:   as(domain.AdminPrincipal),
 	proactivechatv1connect.AdminServiceRevokeAgentSessionsProcedure:  as(domain.AdminPrincipal),
+	// Only admins see a site's identity secret: an agent who had it could
+	// pass for any of the site's users.
+	proactivechatv1connect.AdminServiceGetSiteIdentitySecretProcedure:    as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceRotateSiteIdentitySecretProcedure: as(domain.AdminPrincipal),
 
 	proactivechatv1connect.VisitorServiceStartVisitorSessionProcedure: openRule,
 	proactivechatv1connect.VisitorServiceReportPageViewProcedure:      self(domain.VisitorPrincipal, "visitor_id", visitorID),
@@ -206,6 +210,7 @@ var rules = map[string]rule{
 	proactivechatv1connect.VisitorServiceRespondToInvitationProcedure: self(domain.VisitorPrincipal, "visitor_id", visitorID),
 	proactivechatv1connect.VisitorServiceSubmitFormProcedure:          self(domain.VisitorPrincipal, "visitor_id", visitorID),
 	proactivechatv1connect.VisitorServiceLeaveQueueProcedure:          self(domain.VisitorPrincipal, "visitor_id", visitorID),
+	proactivechatv1connect.VisitorServiceIdentifyVisitorProcedure:     self(domain.VisitorPrincipal, "visitor_id", visitorID),
 
 	proactivechatv1connect.AgentServiceSignInProcedure:             openRule,
 	proactivechatv1connect.AgentServiceSignOutProcedure:            as(domain.AgentPrincipal),

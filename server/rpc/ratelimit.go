@@ -187,6 +187,10 @@ func (r *rateLimiter) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			err = r.allow(limited, check{r.sessionsByAddr, addr, "session starts from your address"})
 		case *pb.ReportPageViewRequest:
 			err = r.pageView(req.Peer().Addr, req.Header(), msg.GetVisitorId())
+		case *pb.IdentifyVisitorRequest:
+			// A write the page makes when the visitor signs in: as rare
+			// as a page view, and limited with them.
+			err = r.pageView(req.Peer().Addr, req.Header(), msg.GetVisitorId())
 		case *pb.SendMessageRequest:
 			err = r.send(req.Peer().Addr, req.Header(), msg.GetSenderId())
 		case *pb.SignInRequest:

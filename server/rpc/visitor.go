@@ -27,7 +27,8 @@ func (s *visitorServer) StartVisitorSession(ctx context.Context, req *connect.Re
 	if err := s.svc.CheckWidgetOrigin(ctx, req.Msg.GetSiteId(), req.Header().Get("Origin")); err != nil {
 		return nil, toConnectError(ctx, s.log, err)
 	}
-	visitor, token, resumed, err := s.svc.StartVisitorSession(ctx, req.Msg.GetSiteId(), req.Msg.GetResumeToken())
+	visitor, token, resumed, err := s.svc.StartVisitorSessionWithIdentity(ctx, req.Msg.GetSiteId(), req.Msg.GetResumeToken(),
+		protoconv.IdentityClaimFromProto(req.Msg.GetIdentity()))
 	if err != nil {
 		return nil, toConnectError(ctx, s.log, err)
 	}
@@ -125,6 +126,18 @@ func (s *visitorServer) LeaveQueue(ctx context.Context, req *connect.Request[pb.
 	return connect.NewResponse(&pb.LeaveQueueResponse{State: visitorStateToProto(st)}), nil
 }
 
+func (s *visitorServer) IdentifyVisitor(ctx context.Context, req *connect.Request[pb.IdentifyVisitorRequest]) (*connect.Response[pb.IdentifyVisitorResponse], error) {
+	claim := protoconv.IdentityClaimFromProto(req.Msg.GetIdentity())
+	if claim == nil {
+		claim = &domain.IdentityClaim{}
+	}
+	visitor, err := s.svc.IdentifyVisitor(ctx, req.Msg.GetVisitorId(), *claim)
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.IdentifyVisitorResponse{Visitor: protoconv.VisitorToProto(visitor)}), nil
+}
+
 func keepAlive(t time.Time) *pb.KeepAlive {
 	return &pb.KeepAlive{ServerTime: protoconv.TimeToProto(t)}
 }
@@ -140,5 +153,6 @@ func presenceToProto(p domain.Presence) *pb.VisitorPresence {
 		OpenStreams:    uint32(p.OpenStreams),
 		Engagement:     protoconv.EngagementToProto(p.Engagement),
 		ActiveChatId:   p.ActiveChatID,
+		Identity:       protoconv.IdentityToProto(p.Identity),
 	}
 }

@@ -68,7 +68,7 @@ function fakeServer(auth: Auth, { alert = true } = {}) {
     state: ChatState.ACTIVE,
     lastSeq: 1,
     chatRequestId: "req_1",
-    visitor: { id: "visitor_1", role: ParticipantRole.VISITOR },
+    visitor: { id: "visitor_1", role: ParticipantRole.VISITOR, displayName: "Ann Lee" },
     agent: { id: "agent_a", role: ParticipantRole.AGENT },
   };
   // Past chats of the agent's sites, newest first, none taken in this browser.
@@ -134,6 +134,7 @@ function fakeServer(auth: Auth, { alert = true } = {}) {
           state: ChatRequestState.ALERTING,
           alertedAgentId: "agent_a",
           formValues: { name: "Ann" },
+          visitorIdentity: { name: "Ann Lee", email: "ann@example.com" },
           enqueueTime: timestampFromMs(now - 5000),
           alertDeadline: timestampFromMs(now + 20_000),
         };
@@ -162,6 +163,7 @@ function fakeServer(auth: Auth, { alert = true } = {}) {
                   engagement: alert ? EngagementState.ALERTING : EngagementState.BROWSING,
                   currentPage: { url: "https://shop.example/", title: "Home" },
                   visitStartTime: timestampFromMs(now - 65_000),
+                  identity: { name: "Ann Lee", externalId: "u-7", verified: true, attributes: { plan: "pro" } },
                 },
               ],
             },
@@ -343,6 +345,12 @@ describe("Console", () => {
     // One action for the visitor: the alert's Accept; not Take chat nor Start chat besides.
     expect(q('[data-testid="accept-queued"]')).toBeNull();
     expect(q('[data-testid="start-chat"]')).toBeNull();
+    // Who the visitor is, by name, everywhere; the rest marked verified or not.
+    expect(q('[data-testid="visitor-name"]')!.textContent).toBe("Ann Lee");
+    expect(q('[data-testid="visitor-row"] [data-testid="visitor-identity"]')!.textContent).toMatch(/id u-7.*verified.*plan.*pro/);
+    expect(alert.querySelector("h2")!.textContent).toContain("Ann Lee is waiting");
+    expect(q('[data-testid="queue-row"] strong')!.textContent).toBe("Ann Lee");
+    expect(q('[data-testid="queue-row"] [data-testid="visitor-identity"]')!.textContent).toContain("unverified");
     expect((q('[data-testid="status-select"]') as HTMLSelectElement).value).toBe(String(AgentStatus.AVAILABLE));
 
     await click(q('[data-testid="accept-alert"]'));
@@ -353,6 +361,7 @@ describe("Console", () => {
     const tab = q('[data-testid="chat-tab"]')!;
     expect(tab.getAttribute("role")).toBe("tab");
     expect(tab.getAttribute("aria-selected")).toBe("true");
+    expect(tab.textContent).toContain("Ann Lee");
     // Markup from a visitor is text, never HTML.
     const message = q('[data-testid="message"] .msg-text')!;
     expect(message.textContent).toBe("<b>hi</b>");

@@ -66,6 +66,22 @@ export function endReasonLabel(r: ChatEndReason): string {
   }
 }
 
+/**
+ * visitorName is how agents see a visitor: the name the page or the form
+ * gave, else their e-mail, else "Visitor" and a short id.
+ */
+export function visitorName(visitorId: string, identity?: { name: string; email: string }): string {
+  return identity?.name || identity?.email || `Visitor ${shortId(visitorId)}`;
+}
+
+/**
+ * chatVisitorName is a chat's visitor as agents see them: the name the
+ * chat started with (the server's default is "Visitor"), else a short id.
+ */
+export function chatVisitorName(visitor: { id: string; displayName: string }): string {
+  return visitor.displayName && visitor.displayName !== "Visitor" ? visitor.displayName : `Visitor ${shortId(visitor.id)}`;
+}
+
 /** shortId makes server ids readable in lists: visitor_k2j4h5… → k2j4h5. */
 export function shortId(id: string): string {
   const s = id.replace(/^[a-z]+_/, "");

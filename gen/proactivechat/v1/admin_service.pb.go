@@ -23,6 +23,183 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type GetSiteIdentitySecretRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSiteIdentitySecretRequest) Reset() {
+	*x = GetSiteIdentitySecretRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSiteIdentitySecretRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSiteIdentitySecretRequest) ProtoMessage() {}
+
+func (x *GetSiteIdentitySecretRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSiteIdentitySecretRequest.ProtoReflect.Descriptor instead.
+func (*GetSiteIdentitySecretRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetSiteIdentitySecretRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+type GetSiteIdentitySecretResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 64 hex digits (256 bits): the HMAC-SHA256 key, as a string.
+	Secret        string `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSiteIdentitySecretResponse) Reset() {
+	*x = GetSiteIdentitySecretResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSiteIdentitySecretResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSiteIdentitySecretResponse) ProtoMessage() {}
+
+func (x *GetSiteIdentitySecretResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSiteIdentitySecretResponse.ProtoReflect.Descriptor instead.
+func (*GetSiteIdentitySecretResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetSiteIdentitySecretResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+type RotateSiteIdentitySecretRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSiteIdentitySecretRequest) Reset() {
+	*x = RotateSiteIdentitySecretRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSiteIdentitySecretRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSiteIdentitySecretRequest) ProtoMessage() {}
+
+func (x *RotateSiteIdentitySecretRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSiteIdentitySecretRequest.ProtoReflect.Descriptor instead.
+func (*RotateSiteIdentitySecretRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RotateSiteIdentitySecretRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+type RotateSiteIdentitySecretResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSiteIdentitySecretResponse) Reset() {
+	*x = RotateSiteIdentitySecretResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSiteIdentitySecretResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSiteIdentitySecretResponse) ProtoMessage() {}
+
+func (x *RotateSiteIdentitySecretResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSiteIdentitySecretResponse.ProtoReflect.Descriptor instead.
+func (*RotateSiteIdentitySecretResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RotateSiteIdentitySecretResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
 type CreateApiKeyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// What the key is for, e.g. "CRM sync" (1–200 bytes).
@@ -33,7 +210,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +222,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +235,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{0}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateApiKeyRequest) GetName() string {
@@ -79,7 +256,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -91,7 +268,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -104,7 +281,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -129,7 +306,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -141,7 +318,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -154,7 +331,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{6}
 }
 
 type ListApiKeysResponse struct {
@@ -166,7 +343,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -178,7 +355,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -191,7 +368,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -210,7 +387,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -222,7 +399,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -235,7 +412,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RevokeApiKeyRequest) GetApiKeyId() string {
@@ -253,7 +430,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -265,7 +442,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -278,7 +455,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{9}
 }
 
 type SetAgentPasswordRequest struct {
@@ -291,7 +468,7 @@ type SetAgentPasswordRequest struct {
 
 func (x *SetAgentPasswordRequest) Reset() {
 	*x = SetAgentPasswordRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -303,7 +480,7 @@ func (x *SetAgentPasswordRequest) String() string {
 func (*SetAgentPasswordRequest) ProtoMessage() {}
 
 func (x *SetAgentPasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -316,7 +493,7 @@ func (x *SetAgentPasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAgentPasswordRequest.ProtoReflect.Descriptor instead.
 func (*SetAgentPasswordRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SetAgentPasswordRequest) GetAgentId() string {
@@ -341,7 +518,7 @@ type SetAgentPasswordResponse struct {
 
 func (x *SetAgentPasswordResponse) Reset() {
 	*x = SetAgentPasswordResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -353,7 +530,7 @@ func (x *SetAgentPasswordResponse) String() string {
 func (*SetAgentPasswordResponse) ProtoMessage() {}
 
 func (x *SetAgentPasswordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -366,7 +543,7 @@ func (x *SetAgentPasswordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAgentPasswordResponse.ProtoReflect.Descriptor instead.
 func (*SetAgentPasswordResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{11}
 }
 
 type CreateAgentSessionRequest struct {
@@ -380,7 +557,7 @@ type CreateAgentSessionRequest struct {
 
 func (x *CreateAgentSessionRequest) Reset() {
 	*x = CreateAgentSessionRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +569,7 @@ func (x *CreateAgentSessionRequest) String() string {
 func (*CreateAgentSessionRequest) ProtoMessage() {}
 
 func (x *CreateAgentSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +582,7 @@ func (x *CreateAgentSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentSessionRequest.ProtoReflect.Descriptor instead.
 func (*CreateAgentSessionRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateAgentSessionRequest) GetAgentId() string {
@@ -433,7 +610,7 @@ type CreateAgentSessionResponse struct {
 
 func (x *CreateAgentSessionResponse) Reset() {
 	*x = CreateAgentSessionResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +622,7 @@ func (x *CreateAgentSessionResponse) String() string {
 func (*CreateAgentSessionResponse) ProtoMessage() {}
 
 func (x *CreateAgentSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,7 +635,7 @@ func (x *CreateAgentSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentSessionResponse.ProtoReflect.Descriptor instead.
 func (*CreateAgentSessionResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateAgentSessionResponse) GetSession() *AgentSession {
@@ -484,7 +661,7 @@ type RevokeAgentSessionsRequest struct {
 
 func (x *RevokeAgentSessionsRequest) Reset() {
 	*x = RevokeAgentSessionsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -496,7 +673,7 @@ func (x *RevokeAgentSessionsRequest) String() string {
 func (*RevokeAgentSessionsRequest) ProtoMessage() {}
 
 func (x *RevokeAgentSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -509,7 +686,7 @@ func (x *RevokeAgentSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAgentSessionsRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAgentSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{10}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RevokeAgentSessionsRequest) GetAgentId() string {
@@ -529,7 +706,7 @@ type RevokeAgentSessionsResponse struct {
 
 func (x *RevokeAgentSessionsResponse) Reset() {
 	*x = RevokeAgentSessionsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +718,7 @@ func (x *RevokeAgentSessionsResponse) String() string {
 func (*RevokeAgentSessionsResponse) ProtoMessage() {}
 
 func (x *RevokeAgentSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +731,7 @@ func (x *RevokeAgentSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAgentSessionsResponse.ProtoReflect.Descriptor instead.
 func (*RevokeAgentSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{11}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RevokeAgentSessionsResponse) GetRevoked() uint32 {
@@ -573,7 +750,7 @@ type ExportVisitorRequest struct {
 
 func (x *ExportVisitorRequest) Reset() {
 	*x = ExportVisitorRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -585,7 +762,7 @@ func (x *ExportVisitorRequest) String() string {
 func (*ExportVisitorRequest) ProtoMessage() {}
 
 func (x *ExportVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -598,7 +775,7 @@ func (x *ExportVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportVisitorRequest.ProtoReflect.Descriptor instead.
 func (*ExportVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{12}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ExportVisitorRequest) GetVisitorId() string {
@@ -622,7 +799,7 @@ type ExportVisitorResponse struct {
 
 func (x *ExportVisitorResponse) Reset() {
 	*x = ExportVisitorResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +811,7 @@ func (x *ExportVisitorResponse) String() string {
 func (*ExportVisitorResponse) ProtoMessage() {}
 
 func (x *ExportVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +824,7 @@ func (x *ExportVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportVisitorResponse.ProtoReflect.Descriptor instead.
 func (*ExportVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{13}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ExportVisitorResponse) GetVisitor() *Visitor {
@@ -694,7 +871,7 @@ type EraseVisitorRequest struct {
 
 func (x *EraseVisitorRequest) Reset() {
 	*x = EraseVisitorRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -706,7 +883,7 @@ func (x *EraseVisitorRequest) String() string {
 func (*EraseVisitorRequest) ProtoMessage() {}
 
 func (x *EraseVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -719,7 +896,7 @@ func (x *EraseVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseVisitorRequest.ProtoReflect.Descriptor instead.
 func (*EraseVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{14}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EraseVisitorRequest) GetVisitorId() string {
@@ -737,7 +914,7 @@ type EraseVisitorResponse struct {
 
 func (x *EraseVisitorResponse) Reset() {
 	*x = EraseVisitorResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -749,7 +926,7 @@ func (x *EraseVisitorResponse) String() string {
 func (*EraseVisitorResponse) ProtoMessage() {}
 
 func (x *EraseVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -762,7 +939,7 @@ func (x *EraseVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseVisitorResponse.ProtoReflect.Descriptor instead.
 func (*EraseVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{15}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{19}
 }
 
 type ListQueueRequest struct {
@@ -774,7 +951,7 @@ type ListQueueRequest struct {
 
 func (x *ListQueueRequest) Reset() {
 	*x = ListQueueRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +963,7 @@ func (x *ListQueueRequest) String() string {
 func (*ListQueueRequest) ProtoMessage() {}
 
 func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +976,7 @@ func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueueRequest.ProtoReflect.Descriptor instead.
 func (*ListQueueRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{16}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListQueueRequest) GetSiteId() string {
@@ -818,7 +995,7 @@ type ListQueueResponse struct {
 
 func (x *ListQueueResponse) Reset() {
 	*x = ListQueueResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -830,7 +1007,7 @@ func (x *ListQueueResponse) String() string {
 func (*ListQueueResponse) ProtoMessage() {}
 
 func (x *ListQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -843,7 +1020,7 @@ func (x *ListQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueueResponse.ProtoReflect.Descriptor instead.
 func (*ListQueueResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{17}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListQueueResponse) GetChatRequests() []*ChatRequest {
@@ -864,7 +1041,7 @@ type ListRoutingDecisionsRequest struct {
 
 func (x *ListRoutingDecisionsRequest) Reset() {
 	*x = ListRoutingDecisionsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +1053,7 @@ func (x *ListRoutingDecisionsRequest) String() string {
 func (*ListRoutingDecisionsRequest) ProtoMessage() {}
 
 func (x *ListRoutingDecisionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +1066,7 @@ func (x *ListRoutingDecisionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingDecisionsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutingDecisionsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{18}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListRoutingDecisionsRequest) GetSiteId() string {
@@ -915,7 +1092,7 @@ type ListRoutingDecisionsResponse struct {
 
 func (x *ListRoutingDecisionsResponse) Reset() {
 	*x = ListRoutingDecisionsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +1104,7 @@ func (x *ListRoutingDecisionsResponse) String() string {
 func (*ListRoutingDecisionsResponse) ProtoMessage() {}
 
 func (x *ListRoutingDecisionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1117,7 @@ func (x *ListRoutingDecisionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingDecisionsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutingDecisionsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{19}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListRoutingDecisionsResponse) GetDecisions() []*RoutingDecision {
@@ -963,7 +1140,7 @@ type CreateSiteRequest struct {
 
 func (x *CreateSiteRequest) Reset() {
 	*x = CreateSiteRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1152,7 @@ func (x *CreateSiteRequest) String() string {
 func (*CreateSiteRequest) ProtoMessage() {}
 
 func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1165,7 @@ func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteRequest.ProtoReflect.Descriptor instead.
 func (*CreateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{20}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CreateSiteRequest) GetName() string {
@@ -1028,7 +1205,7 @@ type CreateSiteResponse struct {
 
 func (x *CreateSiteResponse) Reset() {
 	*x = CreateSiteResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1217,7 @@ func (x *CreateSiteResponse) String() string {
 func (*CreateSiteResponse) ProtoMessage() {}
 
 func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1230,7 @@ func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteResponse.ProtoReflect.Descriptor instead.
 func (*CreateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{21}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreateSiteResponse) GetSite() *Site {
@@ -1072,7 +1249,7 @@ type GetSiteRequest struct {
 
 func (x *GetSiteRequest) Reset() {
 	*x = GetSiteRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[22]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1261,7 @@ func (x *GetSiteRequest) String() string {
 func (*GetSiteRequest) ProtoMessage() {}
 
 func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[22]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1274,7 @@ func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{22}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetSiteRequest) GetSiteId() string {
@@ -1116,7 +1293,7 @@ type GetSiteResponse struct {
 
 func (x *GetSiteResponse) Reset() {
 	*x = GetSiteResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[23]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1305,7 @@ func (x *GetSiteResponse) String() string {
 func (*GetSiteResponse) ProtoMessage() {}
 
 func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[23]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1318,7 @@ func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{23}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetSiteResponse) GetSite() *Site {
@@ -1159,7 +1336,7 @@ type ListSitesRequest struct {
 
 func (x *ListSitesRequest) Reset() {
 	*x = ListSitesRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[24]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1348,7 @@ func (x *ListSitesRequest) String() string {
 func (*ListSitesRequest) ProtoMessage() {}
 
 func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[24]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1361,7 @@ func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesRequest.ProtoReflect.Descriptor instead.
 func (*ListSitesRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{24}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{28}
 }
 
 type ListSitesResponse struct {
@@ -1196,7 +1373,7 @@ type ListSitesResponse struct {
 
 func (x *ListSitesResponse) Reset() {
 	*x = ListSitesResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[25]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1385,7 @@ func (x *ListSitesResponse) String() string {
 func (*ListSitesResponse) ProtoMessage() {}
 
 func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[25]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1398,7 @@ func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesResponse.ProtoReflect.Descriptor instead.
 func (*ListSitesResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{25}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListSitesResponse) GetSites() []*Site {
@@ -1244,7 +1421,7 @@ type UpdateSiteRequest struct {
 
 func (x *UpdateSiteRequest) Reset() {
 	*x = UpdateSiteRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[26]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1433,7 @@ func (x *UpdateSiteRequest) String() string {
 func (*UpdateSiteRequest) ProtoMessage() {}
 
 func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[26]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1269,7 +1446,7 @@ func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{26}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UpdateSiteRequest) GetSite() *Site {
@@ -1295,7 +1472,7 @@ type UpdateSiteResponse struct {
 
 func (x *UpdateSiteResponse) Reset() {
 	*x = UpdateSiteResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[27]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1484,7 @@ func (x *UpdateSiteResponse) String() string {
 func (*UpdateSiteResponse) ProtoMessage() {}
 
 func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[27]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1497,7 @@ func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{27}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *UpdateSiteResponse) GetSite() *Site {
@@ -1343,7 +1520,7 @@ type CreateAgentRequest struct {
 
 func (x *CreateAgentRequest) Reset() {
 	*x = CreateAgentRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[28]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1355,7 +1532,7 @@ func (x *CreateAgentRequest) String() string {
 func (*CreateAgentRequest) ProtoMessage() {}
 
 func (x *CreateAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[28]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1545,7 @@ func (x *CreateAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentRequest.ProtoReflect.Descriptor instead.
 func (*CreateAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{28}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CreateAgentRequest) GetDisplayName() string {
@@ -1408,7 +1585,7 @@ type CreateAgentResponse struct {
 
 func (x *CreateAgentResponse) Reset() {
 	*x = CreateAgentResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[29]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1420,7 +1597,7 @@ func (x *CreateAgentResponse) String() string {
 func (*CreateAgentResponse) ProtoMessage() {}
 
 func (x *CreateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[29]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1433,7 +1610,7 @@ func (x *CreateAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentResponse.ProtoReflect.Descriptor instead.
 func (*CreateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{29}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CreateAgentResponse) GetAgent() *Agent {
@@ -1452,7 +1629,7 @@ type GetAgentRequest struct {
 
 func (x *GetAgentRequest) Reset() {
 	*x = GetAgentRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[30]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1464,7 +1641,7 @@ func (x *GetAgentRequest) String() string {
 func (*GetAgentRequest) ProtoMessage() {}
 
 func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[30]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1477,7 +1654,7 @@ func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentRequest.ProtoReflect.Descriptor instead.
 func (*GetAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{30}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetAgentRequest) GetAgentId() string {
@@ -1496,7 +1673,7 @@ type GetAgentResponse struct {
 
 func (x *GetAgentResponse) Reset() {
 	*x = GetAgentResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[31]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1508,7 +1685,7 @@ func (x *GetAgentResponse) String() string {
 func (*GetAgentResponse) ProtoMessage() {}
 
 func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[31]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +1698,7 @@ func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentResponse.ProtoReflect.Descriptor instead.
 func (*GetAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{31}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetAgentResponse) GetAgent() *Agent {
@@ -1541,7 +1718,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[32]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1553,7 +1730,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[32]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1566,7 +1743,7 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{32}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListAgentsRequest) GetSiteId() string {
@@ -1585,7 +1762,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[33]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1597,7 +1774,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[33]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1610,7 +1787,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{33}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*Agent {
@@ -1632,7 +1809,7 @@ type UpdateAgentRequest struct {
 
 func (x *UpdateAgentRequest) Reset() {
 	*x = UpdateAgentRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[34]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1644,7 +1821,7 @@ func (x *UpdateAgentRequest) String() string {
 func (*UpdateAgentRequest) ProtoMessage() {}
 
 func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[34]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1657,7 +1834,7 @@ func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgentRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{34}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *UpdateAgentRequest) GetAgent() *Agent {
@@ -1683,7 +1860,7 @@ type UpdateAgentResponse struct {
 
 func (x *UpdateAgentResponse) Reset() {
 	*x = UpdateAgentResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[35]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +1872,7 @@ func (x *UpdateAgentResponse) String() string {
 func (*UpdateAgentResponse) ProtoMessage() {}
 
 func (x *UpdateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[35]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +1885,7 @@ func (x *UpdateAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgentResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{35}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UpdateAgentResponse) GetAgent() *Agent {
@@ -1727,7 +1904,7 @@ type ListOnlineVisitorsRequest struct {
 
 func (x *ListOnlineVisitorsRequest) Reset() {
 	*x = ListOnlineVisitorsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[36]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +1916,7 @@ func (x *ListOnlineVisitorsRequest) String() string {
 func (*ListOnlineVisitorsRequest) ProtoMessage() {}
 
 func (x *ListOnlineVisitorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[36]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +1929,7 @@ func (x *ListOnlineVisitorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOnlineVisitorsRequest.ProtoReflect.Descriptor instead.
 func (*ListOnlineVisitorsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{36}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListOnlineVisitorsRequest) GetSiteId() string {
@@ -1771,7 +1948,7 @@ type ListOnlineVisitorsResponse struct {
 
 func (x *ListOnlineVisitorsResponse) Reset() {
 	*x = ListOnlineVisitorsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[37]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1783,7 +1960,7 @@ func (x *ListOnlineVisitorsResponse) String() string {
 func (*ListOnlineVisitorsResponse) ProtoMessage() {}
 
 func (x *ListOnlineVisitorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[37]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1796,7 +1973,7 @@ func (x *ListOnlineVisitorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOnlineVisitorsResponse.ProtoReflect.Descriptor instead.
 func (*ListOnlineVisitorsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{37}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListOnlineVisitorsResponse) GetVisitors() []*VisitorPresence {
@@ -1810,7 +1987,15 @@ var File_proactivechat_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\")\n" +
+	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"7\n" +
+	"\x1cGetSiteIdentitySecretRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\"7\n" +
+	"\x1dGetSiteIdentitySecretResponse\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\":\n" +
+	"\x1fRotateSiteIdentitySecretRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\":\n" +
+	" RotateSiteIdentitySecretResponse\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\")\n" +
 	"\x13CreateApiKeyRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"[\n" +
 	"\x14CreateApiKeyResponse\x121\n" +
@@ -1904,7 +2089,7 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x19ListOnlineVisitorsRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\"[\n" +
 	"\x1aListOnlineVisitorsResponse\x12=\n" +
-	"\bvisitors\x18\x01 \x03(\v2!.proactivechat.v1.VisitorPresenceR\bvisitors2\xef\x0e\n" +
+	"\bvisitors\x18\x01 \x03(\v2!.proactivechat.v1.VisitorPresenceR\bvisitors2\xf2\x10\n" +
 	"\fAdminService\x12W\n" +
 	"\n" +
 	"CreateSite\x12#.proactivechat.v1.CreateSiteRequest\x1a$.proactivechat.v1.CreateSiteResponse\x12S\n" +
@@ -1927,7 +2112,9 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\fRevokeApiKey\x12%.proactivechat.v1.RevokeApiKeyRequest\x1a&.proactivechat.v1.RevokeApiKeyResponse\"\x03\x90\x02\x02\x12i\n" +
 	"\x10SetAgentPassword\x12).proactivechat.v1.SetAgentPasswordRequest\x1a*.proactivechat.v1.SetAgentPasswordResponse\x12o\n" +
 	"\x12CreateAgentSession\x12+.proactivechat.v1.CreateAgentSessionRequest\x1a,.proactivechat.v1.CreateAgentSessionResponse\x12w\n" +
-	"\x13RevokeAgentSessions\x12,.proactivechat.v1.RevokeAgentSessionsRequest\x1a-.proactivechat.v1.RevokeAgentSessionsResponse\"\x03\x90\x02\x02BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\x13RevokeAgentSessions\x12,.proactivechat.v1.RevokeAgentSessionsRequest\x1a-.proactivechat.v1.RevokeAgentSessionsResponse\"\x03\x90\x02\x02\x12}\n" +
+	"\x15GetSiteIdentitySecret\x12..proactivechat.v1.GetSiteIdentitySecretRequest\x1a/.proactivechat.v1.GetSiteIdentitySecretResponse\"\x03\x90\x02\x01\x12\x81\x01\n" +
+	"\x18RotateSiteIdentitySecret\x121.proactivechat.v1.RotateSiteIdentitySecretRequest\x1a2.proactivechat.v1.RotateSiteIdentitySecretResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_admin_service_proto_rawDescOnce sync.Once
@@ -1941,129 +2128,137 @@ func file_proactivechat_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_admin_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_proactivechat_v1_admin_service_proto_goTypes = []any{
-	(*CreateApiKeyRequest)(nil),          // 0: proactivechat.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),         // 1: proactivechat.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),           // 2: proactivechat.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),          // 3: proactivechat.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),          // 4: proactivechat.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),         // 5: proactivechat.v1.RevokeApiKeyResponse
-	(*SetAgentPasswordRequest)(nil),      // 6: proactivechat.v1.SetAgentPasswordRequest
-	(*SetAgentPasswordResponse)(nil),     // 7: proactivechat.v1.SetAgentPasswordResponse
-	(*CreateAgentSessionRequest)(nil),    // 8: proactivechat.v1.CreateAgentSessionRequest
-	(*CreateAgentSessionResponse)(nil),   // 9: proactivechat.v1.CreateAgentSessionResponse
-	(*RevokeAgentSessionsRequest)(nil),   // 10: proactivechat.v1.RevokeAgentSessionsRequest
-	(*RevokeAgentSessionsResponse)(nil),  // 11: proactivechat.v1.RevokeAgentSessionsResponse
-	(*ExportVisitorRequest)(nil),         // 12: proactivechat.v1.ExportVisitorRequest
-	(*ExportVisitorResponse)(nil),        // 13: proactivechat.v1.ExportVisitorResponse
-	(*EraseVisitorRequest)(nil),          // 14: proactivechat.v1.EraseVisitorRequest
-	(*EraseVisitorResponse)(nil),         // 15: proactivechat.v1.EraseVisitorResponse
-	(*ListQueueRequest)(nil),             // 16: proactivechat.v1.ListQueueRequest
-	(*ListQueueResponse)(nil),            // 17: proactivechat.v1.ListQueueResponse
-	(*ListRoutingDecisionsRequest)(nil),  // 18: proactivechat.v1.ListRoutingDecisionsRequest
-	(*ListRoutingDecisionsResponse)(nil), // 19: proactivechat.v1.ListRoutingDecisionsResponse
-	(*CreateSiteRequest)(nil),            // 20: proactivechat.v1.CreateSiteRequest
-	(*CreateSiteResponse)(nil),           // 21: proactivechat.v1.CreateSiteResponse
-	(*GetSiteRequest)(nil),               // 22: proactivechat.v1.GetSiteRequest
-	(*GetSiteResponse)(nil),              // 23: proactivechat.v1.GetSiteResponse
-	(*ListSitesRequest)(nil),             // 24: proactivechat.v1.ListSitesRequest
-	(*ListSitesResponse)(nil),            // 25: proactivechat.v1.ListSitesResponse
-	(*UpdateSiteRequest)(nil),            // 26: proactivechat.v1.UpdateSiteRequest
-	(*UpdateSiteResponse)(nil),           // 27: proactivechat.v1.UpdateSiteResponse
-	(*CreateAgentRequest)(nil),           // 28: proactivechat.v1.CreateAgentRequest
-	(*CreateAgentResponse)(nil),          // 29: proactivechat.v1.CreateAgentResponse
-	(*GetAgentRequest)(nil),              // 30: proactivechat.v1.GetAgentRequest
-	(*GetAgentResponse)(nil),             // 31: proactivechat.v1.GetAgentResponse
-	(*ListAgentsRequest)(nil),            // 32: proactivechat.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),           // 33: proactivechat.v1.ListAgentsResponse
-	(*UpdateAgentRequest)(nil),           // 34: proactivechat.v1.UpdateAgentRequest
-	(*UpdateAgentResponse)(nil),          // 35: proactivechat.v1.UpdateAgentResponse
-	(*ListOnlineVisitorsRequest)(nil),    // 36: proactivechat.v1.ListOnlineVisitorsRequest
-	(*ListOnlineVisitorsResponse)(nil),   // 37: proactivechat.v1.ListOnlineVisitorsResponse
-	(*ApiKey)(nil),                       // 38: proactivechat.v1.ApiKey
-	(*durationpb.Duration)(nil),          // 39: google.protobuf.Duration
-	(*AgentSession)(nil),                 // 40: proactivechat.v1.AgentSession
-	(*Visitor)(nil),                      // 41: proactivechat.v1.Visitor
-	(*Invitation)(nil),                   // 42: proactivechat.v1.Invitation
-	(*ChatRequest)(nil),                  // 43: proactivechat.v1.ChatRequest
-	(*Chat)(nil),                         // 44: proactivechat.v1.Chat
-	(*ChatEvent)(nil),                    // 45: proactivechat.v1.ChatEvent
-	(*RoutingDecision)(nil),              // 46: proactivechat.v1.RoutingDecision
-	(*ProactiveChatSettings)(nil),        // 47: proactivechat.v1.ProactiveChatSettings
-	(*RetentionSettings)(nil),            // 48: proactivechat.v1.RetentionSettings
-	(*Site)(nil),                         // 49: proactivechat.v1.Site
-	(*fieldmaskpb.FieldMask)(nil),        // 50: google.protobuf.FieldMask
-	(*Agent)(nil),                        // 51: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),              // 52: proactivechat.v1.VisitorPresence
+	(*GetSiteIdentitySecretRequest)(nil),     // 0: proactivechat.v1.GetSiteIdentitySecretRequest
+	(*GetSiteIdentitySecretResponse)(nil),    // 1: proactivechat.v1.GetSiteIdentitySecretResponse
+	(*RotateSiteIdentitySecretRequest)(nil),  // 2: proactivechat.v1.RotateSiteIdentitySecretRequest
+	(*RotateSiteIdentitySecretResponse)(nil), // 3: proactivechat.v1.RotateSiteIdentitySecretResponse
+	(*CreateApiKeyRequest)(nil),              // 4: proactivechat.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),             // 5: proactivechat.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),               // 6: proactivechat.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),              // 7: proactivechat.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),              // 8: proactivechat.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),             // 9: proactivechat.v1.RevokeApiKeyResponse
+	(*SetAgentPasswordRequest)(nil),          // 10: proactivechat.v1.SetAgentPasswordRequest
+	(*SetAgentPasswordResponse)(nil),         // 11: proactivechat.v1.SetAgentPasswordResponse
+	(*CreateAgentSessionRequest)(nil),        // 12: proactivechat.v1.CreateAgentSessionRequest
+	(*CreateAgentSessionResponse)(nil),       // 13: proactivechat.v1.CreateAgentSessionResponse
+	(*RevokeAgentSessionsRequest)(nil),       // 14: proactivechat.v1.RevokeAgentSessionsRequest
+	(*RevokeAgentSessionsResponse)(nil),      // 15: proactivechat.v1.RevokeAgentSessionsResponse
+	(*ExportVisitorRequest)(nil),             // 16: proactivechat.v1.ExportVisitorRequest
+	(*ExportVisitorResponse)(nil),            // 17: proactivechat.v1.ExportVisitorResponse
+	(*EraseVisitorRequest)(nil),              // 18: proactivechat.v1.EraseVisitorRequest
+	(*EraseVisitorResponse)(nil),             // 19: proactivechat.v1.EraseVisitorResponse
+	(*ListQueueRequest)(nil),                 // 20: proactivechat.v1.ListQueueRequest
+	(*ListQueueResponse)(nil),                // 21: proactivechat.v1.ListQueueResponse
+	(*ListRoutingDecisionsRequest)(nil),      // 22: proactivechat.v1.ListRoutingDecisionsRequest
+	(*ListRoutingDecisionsResponse)(nil),     // 23: proactivechat.v1.ListRoutingDecisionsResponse
+	(*CreateSiteRequest)(nil),                // 24: proactivechat.v1.CreateSiteRequest
+	(*CreateSiteResponse)(nil),               // 25: proactivechat.v1.CreateSiteResponse
+	(*GetSiteRequest)(nil),                   // 26: proactivechat.v1.GetSiteRequest
+	(*GetSiteResponse)(nil),                  // 27: proactivechat.v1.GetSiteResponse
+	(*ListSitesRequest)(nil),                 // 28: proactivechat.v1.ListSitesRequest
+	(*ListSitesResponse)(nil),                // 29: proactivechat.v1.ListSitesResponse
+	(*UpdateSiteRequest)(nil),                // 30: proactivechat.v1.UpdateSiteRequest
+	(*UpdateSiteResponse)(nil),               // 31: proactivechat.v1.UpdateSiteResponse
+	(*CreateAgentRequest)(nil),               // 32: proactivechat.v1.CreateAgentRequest
+	(*CreateAgentResponse)(nil),              // 33: proactivechat.v1.CreateAgentResponse
+	(*GetAgentRequest)(nil),                  // 34: proactivechat.v1.GetAgentRequest
+	(*GetAgentResponse)(nil),                 // 35: proactivechat.v1.GetAgentResponse
+	(*ListAgentsRequest)(nil),                // 36: proactivechat.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),               // 37: proactivechat.v1.ListAgentsResponse
+	(*UpdateAgentRequest)(nil),               // 38: proactivechat.v1.UpdateAgentRequest
+	(*UpdateAgentResponse)(nil),              // 39: proactivechat.v1.UpdateAgentResponse
+	(*ListOnlineVisitorsRequest)(nil),        // 40: proactivechat.v1.ListOnlineVisitorsRequest
+	(*ListOnlineVisitorsResponse)(nil),       // 41: proactivechat.v1.ListOnlineVisitorsResponse
+	(*ApiKey)(nil),                           // 42: proactivechat.v1.ApiKey
+	(*durationpb.Duration)(nil),              // 43: google.protobuf.Duration
+	(*AgentSession)(nil),                     // 44: proactivechat.v1.AgentSession
+	(*Visitor)(nil),                          // 45: proactivechat.v1.Visitor
+	(*Invitation)(nil),                       // 46: proactivechat.v1.Invitation
+	(*ChatRequest)(nil),                      // 47: proactivechat.v1.ChatRequest
+	(*Chat)(nil),                             // 48: proactivechat.v1.Chat
+	(*ChatEvent)(nil),                        // 49: proactivechat.v1.ChatEvent
+	(*RoutingDecision)(nil),                  // 50: proactivechat.v1.RoutingDecision
+	(*ProactiveChatSettings)(nil),            // 51: proactivechat.v1.ProactiveChatSettings
+	(*RetentionSettings)(nil),                // 52: proactivechat.v1.RetentionSettings
+	(*Site)(nil),                             // 53: proactivechat.v1.Site
+	(*fieldmaskpb.FieldMask)(nil),            // 54: google.protobuf.FieldMask
+	(*Agent)(nil),                            // 55: proactivechat.v1.Agent
+	(*VisitorPresence)(nil),                  // 56: proactivechat.v1.VisitorPresence
 }
 var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
-	38, // 0: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
-	38, // 1: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
-	39, // 2: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
-	40, // 3: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
-	41, // 4: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
-	42, // 5: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
-	43, // 6: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	44, // 7: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
-	45, // 8: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
-	43, // 9: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	46, // 10: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
-	47, // 11: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	48, // 12: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
-	49, // 13: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
-	49, // 14: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
-	49, // 15: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
-	49, // 16: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
-	50, // 17: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	49, // 18: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
-	51, // 19: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	51, // 20: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	51, // 21: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
-	51, // 22: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
-	50, // 23: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	51, // 24: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	52, // 25: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
-	20, // 26: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
-	22, // 27: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
-	24, // 28: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
-	26, // 29: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
-	28, // 30: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
-	30, // 31: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
-	32, // 32: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
-	34, // 33: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
-	36, // 34: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
-	16, // 35: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
-	18, // 36: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
-	12, // 37: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
-	14, // 38: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
-	0,  // 39: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
-	2,  // 40: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
-	4,  // 41: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
-	6,  // 42: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
-	8,  // 43: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
-	10, // 44: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
-	21, // 45: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
-	23, // 46: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
-	25, // 47: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
-	27, // 48: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
-	29, // 49: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
-	31, // 50: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
-	33, // 51: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
-	35, // 52: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
-	37, // 53: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
-	17, // 54: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
-	19, // 55: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
-	13, // 56: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
-	15, // 57: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
-	1,  // 58: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
-	3,  // 59: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
-	5,  // 60: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
-	7,  // 61: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
-	9,  // 62: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
-	11, // 63: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
-	45, // [45:64] is the sub-list for method output_type
-	26, // [26:45] is the sub-list for method input_type
+	42, // 0: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
+	42, // 1: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
+	43, // 2: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
+	44, // 3: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
+	45, // 4: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
+	46, // 5: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
+	47, // 6: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	48, // 7: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
+	49, // 8: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
+	47, // 9: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	50, // 10: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
+	51, // 11: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	52, // 12: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
+	53, // 13: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
+	53, // 14: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
+	53, // 15: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
+	53, // 16: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
+	54, // 17: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	53, // 18: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
+	55, // 19: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	55, // 20: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	55, // 21: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
+	55, // 22: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
+	54, // 23: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	55, // 24: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	56, // 25: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
+	24, // 26: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
+	26, // 27: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
+	28, // 28: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
+	30, // 29: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
+	32, // 30: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
+	34, // 31: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
+	36, // 32: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
+	38, // 33: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
+	40, // 34: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
+	20, // 35: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
+	22, // 36: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
+	16, // 37: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
+	18, // 38: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
+	4,  // 39: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
+	6,  // 40: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
+	8,  // 41: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
+	10, // 42: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
+	12, // 43: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
+	14, // 44: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
+	0,  // 45: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
+	2,  // 46: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
+	25, // 47: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
+	27, // 48: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
+	29, // 49: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
+	31, // 50: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
+	33, // 51: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
+	35, // 52: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
+	37, // 53: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
+	39, // 54: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
+	41, // 55: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
+	21, // 56: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
+	23, // 57: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
+	17, // 58: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
+	19, // 59: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
+	5,  // 60: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
+	7,  // 61: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
+	9,  // 62: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
+	11, // 63: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
+	13, // 64: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
+	15, // 65: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
+	1,  // 66: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
+	3,  // 67: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
+	47, // [47:68] is the sub-list for method output_type
+	26, // [26:47] is the sub-list for method input_type
 	26, // [26:26] is the sub-list for extension type_name
 	26, // [26:26] is the sub-list for extension extendee
 	0,  // [0:26] is the sub-list for field type_name
@@ -2086,7 +2281,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_admin_service_proto_rawDesc), len(file_proactivechat_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

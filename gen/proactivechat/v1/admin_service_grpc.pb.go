@@ -19,25 +19,27 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_CreateSite_FullMethodName           = "/proactivechat.v1.AdminService/CreateSite"
-	AdminService_GetSite_FullMethodName              = "/proactivechat.v1.AdminService/GetSite"
-	AdminService_ListSites_FullMethodName            = "/proactivechat.v1.AdminService/ListSites"
-	AdminService_UpdateSite_FullMethodName           = "/proactivechat.v1.AdminService/UpdateSite"
-	AdminService_CreateAgent_FullMethodName          = "/proactivechat.v1.AdminService/CreateAgent"
-	AdminService_GetAgent_FullMethodName             = "/proactivechat.v1.AdminService/GetAgent"
-	AdminService_ListAgents_FullMethodName           = "/proactivechat.v1.AdminService/ListAgents"
-	AdminService_UpdateAgent_FullMethodName          = "/proactivechat.v1.AdminService/UpdateAgent"
-	AdminService_ListOnlineVisitors_FullMethodName   = "/proactivechat.v1.AdminService/ListOnlineVisitors"
-	AdminService_ListQueue_FullMethodName            = "/proactivechat.v1.AdminService/ListQueue"
-	AdminService_ListRoutingDecisions_FullMethodName = "/proactivechat.v1.AdminService/ListRoutingDecisions"
-	AdminService_ExportVisitor_FullMethodName        = "/proactivechat.v1.AdminService/ExportVisitor"
-	AdminService_EraseVisitor_FullMethodName         = "/proactivechat.v1.AdminService/EraseVisitor"
-	AdminService_CreateApiKey_FullMethodName         = "/proactivechat.v1.AdminService/CreateApiKey"
-	AdminService_ListApiKeys_FullMethodName          = "/proactivechat.v1.AdminService/ListApiKeys"
-	AdminService_RevokeApiKey_FullMethodName         = "/proactivechat.v1.AdminService/RevokeApiKey"
-	AdminService_SetAgentPassword_FullMethodName     = "/proactivechat.v1.AdminService/SetAgentPassword"
-	AdminService_CreateAgentSession_FullMethodName   = "/proactivechat.v1.AdminService/CreateAgentSession"
-	AdminService_RevokeAgentSessions_FullMethodName  = "/proactivechat.v1.AdminService/RevokeAgentSessions"
+	AdminService_CreateSite_FullMethodName               = "/proactivechat.v1.AdminService/CreateSite"
+	AdminService_GetSite_FullMethodName                  = "/proactivechat.v1.AdminService/GetSite"
+	AdminService_ListSites_FullMethodName                = "/proactivechat.v1.AdminService/ListSites"
+	AdminService_UpdateSite_FullMethodName               = "/proactivechat.v1.AdminService/UpdateSite"
+	AdminService_CreateAgent_FullMethodName              = "/proactivechat.v1.AdminService/CreateAgent"
+	AdminService_GetAgent_FullMethodName                 = "/proactivechat.v1.AdminService/GetAgent"
+	AdminService_ListAgents_FullMethodName               = "/proactivechat.v1.AdminService/ListAgents"
+	AdminService_UpdateAgent_FullMethodName              = "/proactivechat.v1.AdminService/UpdateAgent"
+	AdminService_ListOnlineVisitors_FullMethodName       = "/proactivechat.v1.AdminService/ListOnlineVisitors"
+	AdminService_ListQueue_FullMethodName                = "/proactivechat.v1.AdminService/ListQueue"
+	AdminService_ListRoutingDecisions_FullMethodName     = "/proactivechat.v1.AdminService/ListRoutingDecisions"
+	AdminService_ExportVisitor_FullMethodName            = "/proactivechat.v1.AdminService/ExportVisitor"
+	AdminService_EraseVisitor_FullMethodName             = "/proactivechat.v1.AdminService/EraseVisitor"
+	AdminService_CreateApiKey_FullMethodName             = "/proactivechat.v1.AdminService/CreateApiKey"
+	AdminService_ListApiKeys_FullMethodName              = "/proactivechat.v1.AdminService/ListApiKeys"
+	AdminService_RevokeApiKey_FullMethodName             = "/proactivechat.v1.AdminService/RevokeApiKey"
+	AdminService_SetAgentPassword_FullMethodName         = "/proactivechat.v1.AdminService/SetAgentPassword"
+	AdminService_CreateAgentSession_FullMethodName       = "/proactivechat.v1.AdminService/CreateAgentSession"
+	AdminService_RevokeAgentSessions_FullMethodName      = "/proactivechat.v1.AdminService/RevokeAgentSessions"
+	AdminService_GetSiteIdentitySecret_FullMethodName    = "/proactivechat.v1.AdminService/GetSiteIdentitySecret"
+	AdminService_RotateSiteIdentitySecret_FullMethodName = "/proactivechat.v1.AdminService/RotateSiteIdentitySecret"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -92,6 +94,15 @@ type AdminServiceClient interface {
 	// RevokeAgentSessions ends every session of an agent: their calls fail and
 	// their open streams end with UNAUTHENTICATED.
 	RevokeAgentSessions(ctx context.Context, in *RevokeAgentSessionsRequest, opts ...grpc.CallOption) (*RevokeAgentSessionsResponse, error)
+	// GetSiteIdentitySecret returns the secret the site's backend signs
+	// visitors' external ids with (VisitorIdentity.identity_hash); NOT_FOUND
+	// until RotateSiteIdentitySecret made one.
+	GetSiteIdentitySecret(ctx context.Context, in *GetSiteIdentitySecretRequest, opts ...grpc.CallOption) (*GetSiteIdentitySecretResponse, error)
+	// RotateSiteIdentitySecret makes a new identity secret for the site,
+	// replacing the old one at once: hashes made with the old secret are
+	// refused from then on. From the first secret on, an external id needs a
+	// hash.
+	RotateSiteIdentitySecret(ctx context.Context, in *RotateSiteIdentitySecretRequest, opts ...grpc.CallOption) (*RotateSiteIdentitySecretResponse, error)
 }
 
 type adminServiceClient struct {
@@ -292,6 +303,26 @@ func (c *adminServiceClient) RevokeAgentSessions(ctx context.Context, in *Revoke
 	return out, nil
 }
 
+func (c *adminServiceClient) GetSiteIdentitySecret(ctx context.Context, in *GetSiteIdentitySecretRequest, opts ...grpc.CallOption) (*GetSiteIdentitySecretResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSiteIdentitySecretResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetSiteIdentitySecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RotateSiteIdentitySecret(ctx context.Context, in *RotateSiteIdentitySecretRequest, opts ...grpc.CallOption) (*RotateSiteIdentitySecretResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateSiteIdentitySecretResponse)
+	err := c.cc.Invoke(ctx, AdminService_RotateSiteIdentitySecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -344,6 +375,15 @@ type AdminServiceServer interface {
 	// RevokeAgentSessions ends every session of an agent: their calls fail and
 	// their open streams end with UNAUTHENTICATED.
 	RevokeAgentSessions(context.Context, *RevokeAgentSessionsRequest) (*RevokeAgentSessionsResponse, error)
+	// GetSiteIdentitySecret returns the secret the site's backend signs
+	// visitors' external ids with (VisitorIdentity.identity_hash); NOT_FOUND
+	// until RotateSiteIdentitySecret made one.
+	GetSiteIdentitySecret(context.Context, *GetSiteIdentitySecretRequest) (*GetSiteIdentitySecretResponse, error)
+	// RotateSiteIdentitySecret makes a new identity secret for the site,
+	// replacing the old one at once: hashes made with the old secret are
+	// refused from then on. From the first secret on, an external id needs a
+	// hash.
+	RotateSiteIdentitySecret(context.Context, *RotateSiteIdentitySecretRequest) (*RotateSiteIdentitySecretResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -410,6 +450,12 @@ func (UnimplementedAdminServiceServer) CreateAgentSession(context.Context, *Crea
 }
 func (UnimplementedAdminServiceServer) RevokeAgentSessions(context.Context, *RevokeAgentSessionsRequest) (*RevokeAgentSessionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeAgentSessions not implemented")
+}
+func (UnimplementedAdminServiceServer) GetSiteIdentitySecret(context.Context, *GetSiteIdentitySecretRequest) (*GetSiteIdentitySecretResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSiteIdentitySecret not implemented")
+}
+func (UnimplementedAdminServiceServer) RotateSiteIdentitySecret(context.Context, *RotateSiteIdentitySecretRequest) (*RotateSiteIdentitySecretResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateSiteIdentitySecret not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -774,6 +820,42 @@ func _AdminService_RevokeAgentSessions_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_GetSiteIdentitySecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSiteIdentitySecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetSiteIdentitySecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetSiteIdentitySecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetSiteIdentitySecret(ctx, req.(*GetSiteIdentitySecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_RotateSiteIdentitySecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateSiteIdentitySecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RotateSiteIdentitySecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RotateSiteIdentitySecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RotateSiteIdentitySecret(ctx, req.(*RotateSiteIdentitySecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -856,6 +938,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeAgentSessions",
 			Handler:    _AdminService_RevokeAgentSessions_Handler,
+		},
+		{
+			MethodName: "GetSiteIdentitySecret",
+			Handler:    _AdminService_GetSiteIdentitySecret_Handler,
+		},
+		{
+			MethodName: "RotateSiteIdentitySecret",
+			Handler:    _AdminService_RotateSiteIdentitySecret_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

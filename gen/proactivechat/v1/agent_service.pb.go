@@ -970,7 +970,8 @@ type WatchPresenceResponse_Arrived struct {
 }
 
 type WatchPresenceResponse_Changed struct {
-	// A new page, a tab opened or closed, or a chat started or ended.
+	// A new page, a tab opened or closed, a chat started or ended, or who
+	// the visitor is (VisitorIdentity) changed.
 	Changed *VisitorPresence `protobuf:"bytes,3,opt,name=changed,proto3,oneof"`
 }
 

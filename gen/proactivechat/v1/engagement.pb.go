@@ -337,8 +337,10 @@ type ChatRequest struct {
 	// While ALERTING (and once ACCEPTED): the display name of
 	// alerted_agent_id, for colleagues' consoles.
 	AlertedAgentName string `protobuf:"bytes,17,opt,name=alerted_agent_name,json=alertedAgentName,proto3" json:"alerted_agent_name,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Who the visitor was when the request was made (after the form).
+	VisitorIdentity *VisitorIdentity `protobuf:"bytes,18,opt,name=visitor_identity,json=visitorIdentity,proto3" json:"visitor_identity,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ChatRequest) Reset() {
@@ -488,6 +490,13 @@ func (x *ChatRequest) GetAlertedAgentName() string {
 		return x.AlertedAgentName
 	}
 	return ""
+}
+
+func (x *ChatRequest) GetVisitorIdentity() *VisitorIdentity {
+	if x != nil {
+		return x.VisitorIdentity
+	}
+	return nil
 }
 
 // PageSnapshot is the page a visitor was on.
@@ -743,7 +752,7 @@ var File_proactivechat_v1_engagement_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_engagement_proto_rawDesc = "" +
 	"\n" +
-	"!proactivechat/v1/engagement.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bproactivechat/v1/site.proto\"\x89\x03\n" +
+	"!proactivechat/v1/engagement.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"\x89\x03\n" +
 	"\n" +
 	"Invitation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
@@ -757,7 +766,7 @@ const file_proactivechat_v1_engagement_proto_rawDesc = "" +
 	"\vexpire_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12=\n" +
 	"\frespond_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vrespondTime\x12-\n" +
-	"\x13invited_by_agent_id\x18\t \x01(\tR\x10invitedByAgentId\"\x85\a\n" +
+	"\x13invited_by_agent_id\x18\t \x01(\tR\x10invitedByAgentId\"\xd3\a\n" +
 	"\vChatRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\asite_id\x18\x02 \x01(\tR\x06siteId\x12\x1d\n" +
@@ -780,7 +789,8 @@ const file_proactivechat_v1_engagement_proto_rawDesc = "" +
 	"\n" +
 	"hold_until\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tholdUntil\x12!\n" +
 	"\falert_reason\x18\x10 \x01(\tR\valertReason\x12,\n" +
-	"\x12alerted_agent_name\x18\x11 \x01(\tR\x10alertedAgentName\x1a=\n" +
+	"\x12alerted_agent_name\x18\x11 \x01(\tR\x10alertedAgentName\x12L\n" +
+	"\x10visitor_identity\x18\x12 \x01(\v2!.proactivechat.v1.VisitorIdentityR\x0fvisitorIdentity\x1a=\n" +
 	"\x0fFormValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"6\n" +
@@ -844,8 +854,9 @@ var file_proactivechat_v1_engagement_proto_goTypes = []any{
 	(*FormDefinition)(nil),        // 8: proactivechat.v1.FormDefinition
 	nil,                           // 9: proactivechat.v1.ChatRequest.FormValuesEntry
 	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
-	(*FormField)(nil),             // 12: proactivechat.v1.FormField
+	(*VisitorIdentity)(nil),       // 11: proactivechat.v1.VisitorIdentity
+	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
+	(*FormField)(nil),             // 13: proactivechat.v1.FormField
 }
 var file_proactivechat_v1_engagement_proto_depIdxs = []int32{
 	0,  // 0: proactivechat.v1.Invitation.state:type_name -> proactivechat.v1.InvitationState
@@ -861,15 +872,16 @@ var file_proactivechat_v1_engagement_proto_depIdxs = []int32{
 	5,  // 10: proactivechat.v1.ChatRequest.page:type_name -> proactivechat.v1.PageSnapshot
 	10, // 11: proactivechat.v1.ChatRequest.visit_start_time:type_name -> google.protobuf.Timestamp
 	10, // 12: proactivechat.v1.ChatRequest.hold_until:type_name -> google.protobuf.Timestamp
-	11, // 13: proactivechat.v1.QueueStatus.estimated_wait:type_name -> google.protobuf.Duration
-	10, // 14: proactivechat.v1.QueueStatus.enqueue_time:type_name -> google.protobuf.Timestamp
-	10, // 15: proactivechat.v1.RoutingDecision.time:type_name -> google.protobuf.Timestamp
-	12, // 16: proactivechat.v1.FormDefinition.fields:type_name -> proactivechat.v1.FormField
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	11, // 13: proactivechat.v1.ChatRequest.visitor_identity:type_name -> proactivechat.v1.VisitorIdentity
+	12, // 14: proactivechat.v1.QueueStatus.estimated_wait:type_name -> google.protobuf.Duration
+	10, // 15: proactivechat.v1.QueueStatus.enqueue_time:type_name -> google.protobuf.Timestamp
+	10, // 16: proactivechat.v1.RoutingDecision.time:type_name -> google.protobuf.Timestamp
+	13, // 17: proactivechat.v1.FormDefinition.fields:type_name -> proactivechat.v1.FormField
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_engagement_proto_init() }
@@ -878,6 +890,7 @@ func file_proactivechat_v1_engagement_proto_init() {
 		return
 	}
 	file_proactivechat_v1_site_proto_init()
+	file_proactivechat_v1_visitor_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -119,8 +119,12 @@ type Visitor struct {
 	VisitEndTime   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=visit_end_time,json=visitEndTime,proto3" json:"visit_end_time,omitempty"`
 	// When the launching criteria last fired for this visitor: at most once a visit.
 	LastLaunchTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=last_launch_time,json=lastLaunchTime,proto3" json:"last_launch_time,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Who the visitor is, as the page embedding the widget said
+	// (StartVisitorSession, IdentifyVisitor) or the visitor answered in the
+	// data-collection form. Erased with the visitor.
+	Identity      *VisitorIdentity `protobuf:"bytes,13,opt,name=identity,proto3" json:"identity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Visitor) Reset() {
@@ -237,6 +241,112 @@ func (x *Visitor) GetLastLaunchTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Visitor) GetIdentity() *VisitorIdentity {
+	if x != nil {
+		return x.Identity
+	}
+	return nil
+}
+
+// VisitorIdentity is who a visitor is, as the page that embeds the widget
+// says (or the visitor's form answers). Only external_id can be verified:
+// name, e-mail and attributes are what the page said.
+type VisitorIdentity struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The visitor's name, shown to agents instead of the visitor id; at most
+	// 200 bytes.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// An e-mail address (name@example.com), at most 254 bytes.
+	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// The visitor's id in the site's own systems (a user id), at most 128
+	// bytes. Trusted only when verified.
+	ExternalId string `protobuf:"bytes,3,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	// Custom attributes, e.g. plan: "pro": at most 20; keys 1–64 bytes of
+	// a-z, 0-9 and _; values at most 500 bytes.
+	Attributes map[string]string `protobuf:"bytes,4,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Input only, never returned: hex(HMAC-SHA256(site identity secret,
+	// external_id)), computed by the site's backend. Required with
+	// external_id once the site has an identity secret; refused
+	// (INVALID_ARGUMENT) when it does not match.
+	IdentityHash string `protobuf:"bytes,5,opt,name=identity_hash,json=identityHash,proto3" json:"identity_hash,omitempty"`
+	// Output only: external_id came with a matching identity_hash.
+	Verified      bool `protobuf:"varint,6,opt,name=verified,proto3" json:"verified,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorIdentity) Reset() {
+	*x = VisitorIdentity{}
+	mi := &file_proactivechat_v1_visitor_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorIdentity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorIdentity) ProtoMessage() {}
+
+func (x *VisitorIdentity) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorIdentity.ProtoReflect.Descriptor instead.
+func (*VisitorIdentity) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *VisitorIdentity) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *VisitorIdentity) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *VisitorIdentity) GetExternalId() string {
+	if x != nil {
+		return x.ExternalId
+	}
+	return ""
+}
+
+func (x *VisitorIdentity) GetAttributes() map[string]string {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+func (x *VisitorIdentity) GetIdentityHash() string {
+	if x != nil {
+		return x.IdentityHash
+	}
+	return ""
+}
+
+func (x *VisitorIdentity) GetVerified() bool {
+	if x != nil {
+		return x.Verified
+	}
+	return false
+}
+
 // PageView is a page of the site a visitor is looking at.
 type PageView struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -250,7 +360,7 @@ type PageView struct {
 
 func (x *PageView) Reset() {
 	*x = PageView{}
-	mi := &file_proactivechat_v1_visitor_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_visitor_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -262,7 +372,7 @@ func (x *PageView) String() string {
 func (*PageView) ProtoMessage() {}
 
 func (x *PageView) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_visitor_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -275,7 +385,7 @@ func (x *PageView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageView.ProtoReflect.Descriptor instead.
 func (*PageView) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_visitor_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *PageView) GetUrl() string {
@@ -312,16 +422,18 @@ type VisitorPresence struct {
 	ObserveTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=observe_time,json=observeTime,proto3" json:"observe_time,omitempty"`
 	// Widget streams open now (one per tab); 0 while within the grace period
 	// after the last one closed.
-	OpenStreams   uint32          `protobuf:"varint,7,opt,name=open_streams,json=openStreams,proto3" json:"open_streams,omitempty"`
-	Engagement    EngagementState `protobuf:"varint,8,opt,name=engagement,proto3,enum=proactivechat.v1.EngagementState" json:"engagement,omitempty"`
-	ActiveChatId  string          `protobuf:"bytes,9,opt,name=active_chat_id,json=activeChatId,proto3" json:"active_chat_id,omitempty"`
+	OpenStreams  uint32          `protobuf:"varint,7,opt,name=open_streams,json=openStreams,proto3" json:"open_streams,omitempty"`
+	Engagement   EngagementState `protobuf:"varint,8,opt,name=engagement,proto3,enum=proactivechat.v1.EngagementState" json:"engagement,omitempty"`
+	ActiveChatId string          `protobuf:"bytes,9,opt,name=active_chat_id,json=activeChatId,proto3" json:"active_chat_id,omitempty"`
+	// Who the visitor is, when the page or the form said.
+	Identity      *VisitorIdentity `protobuf:"bytes,10,opt,name=identity,proto3" json:"identity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VisitorPresence) Reset() {
 	*x = VisitorPresence{}
-	mi := &file_proactivechat_v1_visitor_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_visitor_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -333,7 +445,7 @@ func (x *VisitorPresence) String() string {
 func (*VisitorPresence) ProtoMessage() {}
 
 func (x *VisitorPresence) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_visitor_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -346,7 +458,7 @@ func (x *VisitorPresence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorPresence.ProtoReflect.Descriptor instead.
 func (*VisitorPresence) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_visitor_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *VisitorPresence) GetVisitorId() string {
@@ -412,6 +524,13 @@ func (x *VisitorPresence) GetActiveChatId() string {
 	return ""
 }
 
+func (x *VisitorPresence) GetIdentity() *VisitorIdentity {
+	if x != nil {
+		return x.Identity
+	}
+	return nil
+}
+
 // KeepAlive is sent on idle streams so proxies keep them open and dead
 // connections are noticed; clients ignore it.
 type KeepAlive struct {
@@ -423,7 +542,7 @@ type KeepAlive struct {
 
 func (x *KeepAlive) Reset() {
 	*x = KeepAlive{}
-	mi := &file_proactivechat_v1_visitor_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_visitor_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -435,7 +554,7 @@ func (x *KeepAlive) String() string {
 func (*KeepAlive) ProtoMessage() {}
 
 func (x *KeepAlive) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_visitor_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -448,7 +567,7 @@ func (x *KeepAlive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeepAlive.ProtoReflect.Descriptor instead.
 func (*KeepAlive) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_visitor_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *KeepAlive) GetServerTime() *timestamppb.Timestamp {
@@ -462,7 +581,7 @@ var File_proactivechat_v1_visitor_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_visitor_proto_rawDesc = "" +
 	"\n" +
-	"\x1eproactivechat/v1/visitor.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf1\x04\n" +
+	"\x1eproactivechat/v1/visitor.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x05\n" +
 	"\aVisitor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\asite_id\x18\x02 \x01(\tR\x06siteId\x12;\n" +
@@ -479,11 +598,25 @@ const file_proactivechat_v1_visitor_proto_rawDesc = "" +
 	"\x10visit_start_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\x0evisitStartTime\x12@\n" +
 	"\x0evisit_end_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fvisitEndTime\x12D\n" +
-	"\x10last_launch_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x0elastLaunchTime\"k\n" +
+	"\x10last_launch_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x0elastLaunchTime\x12=\n" +
+	"\bidentity\x18\r \x01(\v2!.proactivechat.v1.VisitorIdentityR\bidentity\"\xaf\x02\n" +
+	"\x0fVisitorIdentity\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12\x1f\n" +
+	"\vexternal_id\x18\x03 \x01(\tR\n" +
+	"externalId\x12Q\n" +
+	"\n" +
+	"attributes\x18\x04 \x03(\v21.proactivechat.v1.VisitorIdentity.AttributesEntryR\n" +
+	"attributes\x12#\n" +
+	"\ridentity_hash\x18\x05 \x01(\tR\fidentityHash\x12\x1a\n" +
+	"\bverified\x18\x06 \x01(\bR\bverified\x1a=\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"k\n" +
 	"\bPageView\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x127\n" +
-	"\tview_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bviewTime\"\xd6\x03\n" +
+	"\tview_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bviewTime\"\x95\x04\n" +
 	"\x0fVisitorPresence\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12\x17\n" +
@@ -497,7 +630,9 @@ const file_proactivechat_v1_visitor_proto_rawDesc = "" +
 	"\n" +
 	"engagement\x18\b \x01(\x0e2!.proactivechat.v1.EngagementStateR\n" +
 	"engagement\x12$\n" +
-	"\x0eactive_chat_id\x18\t \x01(\tR\factiveChatId\"H\n" +
+	"\x0eactive_chat_id\x18\t \x01(\tR\factiveChatId\x12=\n" +
+	"\bidentity\x18\n" +
+	" \x01(\v2!.proactivechat.v1.VisitorIdentityR\bidentity\"H\n" +
 	"\tKeepAlive\x12;\n" +
 	"\vserver_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"serverTime*\x8d\x02\n" +
@@ -524,36 +659,41 @@ func file_proactivechat_v1_visitor_proto_rawDescGZIP() []byte {
 }
 
 var file_proactivechat_v1_visitor_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_proactivechat_v1_visitor_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_proactivechat_v1_visitor_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_proactivechat_v1_visitor_proto_goTypes = []any{
 	(EngagementState)(0),          // 0: proactivechat.v1.EngagementState
 	(*Visitor)(nil),               // 1: proactivechat.v1.Visitor
-	(*PageView)(nil),              // 2: proactivechat.v1.PageView
-	(*VisitorPresence)(nil),       // 3: proactivechat.v1.VisitorPresence
-	(*KeepAlive)(nil),             // 4: proactivechat.v1.KeepAlive
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 6: google.protobuf.Duration
+	(*VisitorIdentity)(nil),       // 2: proactivechat.v1.VisitorIdentity
+	(*PageView)(nil),              // 3: proactivechat.v1.PageView
+	(*VisitorPresence)(nil),       // 4: proactivechat.v1.VisitorPresence
+	(*KeepAlive)(nil),             // 5: proactivechat.v1.KeepAlive
+	nil,                           // 6: proactivechat.v1.VisitorIdentity.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 8: google.protobuf.Duration
 }
 var file_proactivechat_v1_visitor_proto_depIdxs = []int32{
-	5,  // 0: proactivechat.v1.Visitor.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 1: proactivechat.v1.Visitor.current_page:type_name -> proactivechat.v1.PageView
+	7,  // 0: proactivechat.v1.Visitor.create_time:type_name -> google.protobuf.Timestamp
+	3,  // 1: proactivechat.v1.Visitor.current_page:type_name -> proactivechat.v1.PageView
 	0,  // 2: proactivechat.v1.Visitor.engagement:type_name -> proactivechat.v1.EngagementState
-	5,  // 3: proactivechat.v1.Visitor.decline_time:type_name -> google.protobuf.Timestamp
-	5,  // 4: proactivechat.v1.Visitor.visit_start_time:type_name -> google.protobuf.Timestamp
-	5,  // 5: proactivechat.v1.Visitor.visit_end_time:type_name -> google.protobuf.Timestamp
-	5,  // 6: proactivechat.v1.Visitor.last_launch_time:type_name -> google.protobuf.Timestamp
-	5,  // 7: proactivechat.v1.PageView.view_time:type_name -> google.protobuf.Timestamp
-	2,  // 8: proactivechat.v1.VisitorPresence.current_page:type_name -> proactivechat.v1.PageView
-	5,  // 9: proactivechat.v1.VisitorPresence.visit_start_time:type_name -> google.protobuf.Timestamp
-	6,  // 10: proactivechat.v1.VisitorPresence.time_on_site:type_name -> google.protobuf.Duration
-	5,  // 11: proactivechat.v1.VisitorPresence.observe_time:type_name -> google.protobuf.Timestamp
-	0,  // 12: proactivechat.v1.VisitorPresence.engagement:type_name -> proactivechat.v1.EngagementState
-	5,  // 13: proactivechat.v1.KeepAlive.server_time:type_name -> google.protobuf.Timestamp
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	7,  // 3: proactivechat.v1.Visitor.decline_time:type_name -> google.protobuf.Timestamp
+	7,  // 4: proactivechat.v1.Visitor.visit_start_time:type_name -> google.protobuf.Timestamp
+	7,  // 5: proactivechat.v1.Visitor.visit_end_time:type_name -> google.protobuf.Timestamp
+	7,  // 6: proactivechat.v1.Visitor.last_launch_time:type_name -> google.protobuf.Timestamp
+	2,  // 7: proactivechat.v1.Visitor.identity:type_name -> proactivechat.v1.VisitorIdentity
+	6,  // 8: proactivechat.v1.VisitorIdentity.attributes:type_name -> proactivechat.v1.VisitorIdentity.AttributesEntry
+	7,  // 9: proactivechat.v1.PageView.view_time:type_name -> google.protobuf.Timestamp
+	3,  // 10: proactivechat.v1.VisitorPresence.current_page:type_name -> proactivechat.v1.PageView
+	7,  // 11: proactivechat.v1.VisitorPresence.visit_start_time:type_name -> google.protobuf.Timestamp
+	8,  // 12: proactivechat.v1.VisitorPresence.time_on_site:type_name -> google.protobuf.Duration
+	7,  // 13: proactivechat.v1.VisitorPresence.observe_time:type_name -> google.protobuf.Timestamp
+	0,  // 14: proactivechat.v1.VisitorPresence.engagement:type_name -> proactivechat.v1.EngagementState
+	2,  // 15: proactivechat.v1.VisitorPresence.identity:type_name -> proactivechat.v1.VisitorIdentity
+	7,  // 16: proactivechat.v1.KeepAlive.server_time:type_name -> google.protobuf.Timestamp
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_visitor_proto_init() }
@@ -567,7 +707,7 @@ func file_proactivechat_v1_visitor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_visitor_proto_rawDesc), len(file_proactivechat_v1_visitor_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -21,6 +21,102 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type IdentifyVisitorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId     string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	Identity      *VisitorIdentity       `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IdentifyVisitorRequest) Reset() {
+	*x = IdentifyVisitorRequest{}
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IdentifyVisitorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IdentifyVisitorRequest) ProtoMessage() {}
+
+func (x *IdentifyVisitorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IdentifyVisitorRequest.ProtoReflect.Descriptor instead.
+func (*IdentifyVisitorRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *IdentifyVisitorRequest) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *IdentifyVisitorRequest) GetIdentity() *VisitorIdentity {
+	if x != nil {
+		return x.Identity
+	}
+	return nil
+}
+
+type IdentifyVisitorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Visitor       *Visitor               `protobuf:"bytes,1,opt,name=visitor,proto3" json:"visitor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IdentifyVisitorResponse) Reset() {
+	*x = IdentifyVisitorResponse{}
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IdentifyVisitorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IdentifyVisitorResponse) ProtoMessage() {}
+
+func (x *IdentifyVisitorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IdentifyVisitorResponse.ProtoReflect.Descriptor instead.
+func (*IdentifyVisitorResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *IdentifyVisitorResponse) GetVisitor() *Visitor {
+	if x != nil {
+		return x.Visitor
+	}
+	return nil
+}
+
 type RespondToInvitationRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	VisitorId     string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
@@ -32,7 +128,7 @@ type RespondToInvitationRequest struct {
 
 func (x *RespondToInvitationRequest) Reset() {
 	*x = RespondToInvitationRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +140,7 @@ func (x *RespondToInvitationRequest) String() string {
 func (*RespondToInvitationRequest) ProtoMessage() {}
 
 func (x *RespondToInvitationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +153,7 @@ func (x *RespondToInvitationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondToInvitationRequest.ProtoReflect.Descriptor instead.
 func (*RespondToInvitationRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{0}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *RespondToInvitationRequest) GetVisitorId() string {
@@ -90,7 +186,7 @@ type RespondToInvitationResponse struct {
 
 func (x *RespondToInvitationResponse) Reset() {
 	*x = RespondToInvitationResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -102,7 +198,7 @@ func (x *RespondToInvitationResponse) String() string {
 func (*RespondToInvitationResponse) ProtoMessage() {}
 
 func (x *RespondToInvitationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -115,7 +211,7 @@ func (x *RespondToInvitationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondToInvitationResponse.ProtoReflect.Descriptor instead.
 func (*RespondToInvitationResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RespondToInvitationResponse) GetState() *VisitorState {
@@ -136,7 +232,7 @@ type SubmitFormRequest struct {
 
 func (x *SubmitFormRequest) Reset() {
 	*x = SubmitFormRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -148,7 +244,7 @@ func (x *SubmitFormRequest) String() string {
 func (*SubmitFormRequest) ProtoMessage() {}
 
 func (x *SubmitFormRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -161,7 +257,7 @@ func (x *SubmitFormRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitFormRequest.ProtoReflect.Descriptor instead.
 func (*SubmitFormRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SubmitFormRequest) GetVisitorId() string {
@@ -187,7 +283,7 @@ type SubmitFormResponse struct {
 
 func (x *SubmitFormResponse) Reset() {
 	*x = SubmitFormResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -199,7 +295,7 @@ func (x *SubmitFormResponse) String() string {
 func (*SubmitFormResponse) ProtoMessage() {}
 
 func (x *SubmitFormResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -212,7 +308,7 @@ func (x *SubmitFormResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitFormResponse.ProtoReflect.Descriptor instead.
 func (*SubmitFormResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SubmitFormResponse) GetState() *VisitorState {
@@ -231,7 +327,7 @@ type LeaveQueueRequest struct {
 
 func (x *LeaveQueueRequest) Reset() {
 	*x = LeaveQueueRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -243,7 +339,7 @@ func (x *LeaveQueueRequest) String() string {
 func (*LeaveQueueRequest) ProtoMessage() {}
 
 func (x *LeaveQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -256,7 +352,7 @@ func (x *LeaveQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveQueueRequest.ProtoReflect.Descriptor instead.
 func (*LeaveQueueRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LeaveQueueRequest) GetVisitorId() string {
@@ -275,7 +371,7 @@ type LeaveQueueResponse struct {
 
 func (x *LeaveQueueResponse) Reset() {
 	*x = LeaveQueueResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -287,7 +383,7 @@ func (x *LeaveQueueResponse) String() string {
 func (*LeaveQueueResponse) ProtoMessage() {}
 
 func (x *LeaveQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -300,7 +396,7 @@ func (x *LeaveQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveQueueResponse.ProtoReflect.Descriptor instead.
 func (*LeaveQueueResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LeaveQueueResponse) GetState() *VisitorState {
@@ -315,14 +411,17 @@ type StartVisitorSessionRequest struct {
 	SiteId string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
 	// The token from an earlier session; empty for a new visitor. An unknown
 	// or expired token starts a new session.
-	ResumeToken   string `protobuf:"bytes,2,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	ResumeToken string `protobuf:"bytes,2,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	// Who the visitor is, when the page knows (optional). On a resumed
+	// session it replaces the identity stored before.
+	Identity      *VisitorIdentity `protobuf:"bytes,3,opt,name=identity,proto3" json:"identity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StartVisitorSessionRequest) Reset() {
 	*x = StartVisitorSessionRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -334,7 +433,7 @@ func (x *StartVisitorSessionRequest) String() string {
 func (*StartVisitorSessionRequest) ProtoMessage() {}
 
 func (x *StartVisitorSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -347,7 +446,7 @@ func (x *StartVisitorSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartVisitorSessionRequest.ProtoReflect.Descriptor instead.
 func (*StartVisitorSessionRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StartVisitorSessionRequest) GetSiteId() string {
@@ -362,6 +461,13 @@ func (x *StartVisitorSessionRequest) GetResumeToken() string {
 		return x.ResumeToken
 	}
 	return ""
+}
+
+func (x *StartVisitorSessionRequest) GetIdentity() *VisitorIdentity {
+	if x != nil {
+		return x.Identity
+	}
+	return nil
 }
 
 type StartVisitorSessionResponse struct {
@@ -379,7 +485,7 @@ type StartVisitorSessionResponse struct {
 
 func (x *StartVisitorSessionResponse) Reset() {
 	*x = StartVisitorSessionResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +497,7 @@ func (x *StartVisitorSessionResponse) String() string {
 func (*StartVisitorSessionResponse) ProtoMessage() {}
 
 func (x *StartVisitorSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +510,7 @@ func (x *StartVisitorSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartVisitorSessionResponse.ProtoReflect.Descriptor instead.
 func (*StartVisitorSessionResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StartVisitorSessionResponse) GetVisitor() *Visitor {
@@ -441,7 +547,7 @@ type ReportPageViewRequest struct {
 
 func (x *ReportPageViewRequest) Reset() {
 	*x = ReportPageViewRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -453,7 +559,7 @@ func (x *ReportPageViewRequest) String() string {
 func (*ReportPageViewRequest) ProtoMessage() {}
 
 func (x *ReportPageViewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -466,7 +572,7 @@ func (x *ReportPageViewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPageViewRequest.ProtoReflect.Descriptor instead.
 func (*ReportPageViewRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReportPageViewRequest) GetVisitorId() string {
@@ -499,7 +605,7 @@ type ReportPageViewResponse struct {
 
 func (x *ReportPageViewResponse) Reset() {
 	*x = ReportPageViewResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -511,7 +617,7 @@ func (x *ReportPageViewResponse) String() string {
 func (*ReportPageViewResponse) ProtoMessage() {}
 
 func (x *ReportPageViewResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -524,7 +630,7 @@ func (x *ReportPageViewResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPageViewResponse.ProtoReflect.Descriptor instead.
 func (*ReportPageViewResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReportPageViewResponse) GetVisitor() *Visitor {
@@ -551,7 +657,7 @@ type WatchVisitorRequest struct {
 
 func (x *WatchVisitorRequest) Reset() {
 	*x = WatchVisitorRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +669,7 @@ func (x *WatchVisitorRequest) String() string {
 func (*WatchVisitorRequest) ProtoMessage() {}
 
 func (x *WatchVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +682,7 @@ func (x *WatchVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchVisitorRequest.ProtoReflect.Descriptor instead.
 func (*WatchVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{10}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchVisitorRequest) GetVisitorId() string {
@@ -633,7 +739,7 @@ type VisitorState struct {
 
 func (x *VisitorState) Reset() {
 	*x = VisitorState{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -645,7 +751,7 @@ func (x *VisitorState) String() string {
 func (*VisitorState) ProtoMessage() {}
 
 func (x *VisitorState) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -658,7 +764,7 @@ func (x *VisitorState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorState.ProtoReflect.Descriptor instead.
 func (*VisitorState) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{11}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *VisitorState) GetVisitor() *Visitor {
@@ -718,7 +824,7 @@ type WatchVisitorResponse struct {
 
 func (x *WatchVisitorResponse) Reset() {
 	*x = WatchVisitorResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +836,7 @@ func (x *WatchVisitorResponse) String() string {
 func (*WatchVisitorResponse) ProtoMessage() {}
 
 func (x *WatchVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +849,7 @@ func (x *WatchVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchVisitorResponse.ProtoReflect.Descriptor instead.
 func (*WatchVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{12}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WatchVisitorResponse) GetEvent() isWatchVisitorResponse_Event {
@@ -821,7 +927,13 @@ var File_proactivechat_v1_visitor_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\n" +
-	"&proactivechat/v1/visitor_service.proto\x12\x10proactivechat.v1\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1eproactivechat/v1/visitor.proto\"x\n" +
+	"&proactivechat/v1/visitor_service.proto\x12\x10proactivechat.v1\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1eproactivechat/v1/visitor.proto\"v\n" +
+	"\x16IdentifyVisitorRequest\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12=\n" +
+	"\bidentity\x18\x02 \x01(\v2!.proactivechat.v1.VisitorIdentityR\bidentity\"N\n" +
+	"\x17IdentifyVisitorResponse\x123\n" +
+	"\avisitor\x18\x01 \x01(\v2\x19.proactivechat.v1.VisitorR\avisitor\"x\n" +
 	"\x1aRespondToInvitationRequest\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12#\n" +
@@ -842,10 +954,11 @@ const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"J\n" +
 	"\x12LeaveQueueResponse\x124\n" +
-	"\x05state\x18\x01 \x01(\v2\x1e.proactivechat.v1.VisitorStateR\x05state\"X\n" +
+	"\x05state\x18\x01 \x01(\v2\x1e.proactivechat.v1.VisitorStateR\x05state\"\x97\x01\n" +
 	"\x1aStartVisitorSessionRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12!\n" +
-	"\fresume_token\x18\x02 \x01(\tR\vresumeToken\"\x82\x01\n" +
+	"\fresume_token\x18\x02 \x01(\tR\vresumeToken\x12=\n" +
+	"\bidentity\x18\x03 \x01(\v2!.proactivechat.v1.VisitorIdentityR\bidentity\"\x82\x01\n" +
 	"\x1bStartVisitorSessionResponse\x123\n" +
 	"\avisitor\x18\x01 \x01(\v2\x19.proactivechat.v1.VisitorR\avisitor\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\x18\n" +
@@ -883,7 +996,7 @@ const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\x06typing\x18\x03 \x01(\v2\x18.proactivechat.v1.TypingH\x00R\x06typing\x12<\n" +
 	"\n" +
 	"keep_alive\x18\x04 \x01(\v2\x1b.proactivechat.v1.KeepAliveH\x00R\tkeepAliveB\a\n" +
-	"\x05event2\xf0\x04\n" +
+	"\x05event2\xd8\x05\n" +
 	"\x0eVisitorService\x12r\n" +
 	"\x13StartVisitorSession\x12,.proactivechat.v1.StartVisitorSessionRequest\x1a-.proactivechat.v1.StartVisitorSessionResponse\x12c\n" +
 	"\x0eReportPageView\x12'.proactivechat.v1.ReportPageViewRequest\x1a(.proactivechat.v1.ReportPageViewResponse\x12_\n" +
@@ -892,7 +1005,8 @@ const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\n" +
 	"SubmitForm\x12#.proactivechat.v1.SubmitFormRequest\x1a$.proactivechat.v1.SubmitFormResponse\x12W\n" +
 	"\n" +
-	"LeaveQueue\x12#.proactivechat.v1.LeaveQueueRequest\x1a$.proactivechat.v1.LeaveQueueResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"LeaveQueue\x12#.proactivechat.v1.LeaveQueueRequest\x1a$.proactivechat.v1.LeaveQueueResponse\x12f\n" +
+	"\x0fIdentifyVisitor\x12(.proactivechat.v1.IdentifyVisitorRequest\x1a).proactivechat.v1.IdentifyVisitorResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_visitor_service_proto_rawDescOnce sync.Once
@@ -906,66 +1020,74 @@ func file_proactivechat_v1_visitor_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_visitor_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_visitor_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_proactivechat_v1_visitor_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_proactivechat_v1_visitor_service_proto_goTypes = []any{
-	(*RespondToInvitationRequest)(nil),  // 0: proactivechat.v1.RespondToInvitationRequest
-	(*RespondToInvitationResponse)(nil), // 1: proactivechat.v1.RespondToInvitationResponse
-	(*SubmitFormRequest)(nil),           // 2: proactivechat.v1.SubmitFormRequest
-	(*SubmitFormResponse)(nil),          // 3: proactivechat.v1.SubmitFormResponse
-	(*LeaveQueueRequest)(nil),           // 4: proactivechat.v1.LeaveQueueRequest
-	(*LeaveQueueResponse)(nil),          // 5: proactivechat.v1.LeaveQueueResponse
-	(*StartVisitorSessionRequest)(nil),  // 6: proactivechat.v1.StartVisitorSessionRequest
-	(*StartVisitorSessionResponse)(nil), // 7: proactivechat.v1.StartVisitorSessionResponse
-	(*ReportPageViewRequest)(nil),       // 8: proactivechat.v1.ReportPageViewRequest
-	(*ReportPageViewResponse)(nil),      // 9: proactivechat.v1.ReportPageViewResponse
-	(*WatchVisitorRequest)(nil),         // 10: proactivechat.v1.WatchVisitorRequest
-	(*VisitorState)(nil),                // 11: proactivechat.v1.VisitorState
-	(*WatchVisitorResponse)(nil),        // 12: proactivechat.v1.WatchVisitorResponse
-	nil,                                 // 13: proactivechat.v1.SubmitFormRequest.ValuesEntry
-	(*Visitor)(nil),                     // 14: proactivechat.v1.Visitor
-	(EngagementState)(0),                // 15: proactivechat.v1.EngagementState
-	(*Chat)(nil),                        // 16: proactivechat.v1.Chat
-	(*Invitation)(nil),                  // 17: proactivechat.v1.Invitation
-	(*FormDefinition)(nil),              // 18: proactivechat.v1.FormDefinition
-	(*QueueStatus)(nil),                 // 19: proactivechat.v1.QueueStatus
-	(*ChatEvent)(nil),                   // 20: proactivechat.v1.ChatEvent
-	(*Typing)(nil),                      // 21: proactivechat.v1.Typing
-	(*KeepAlive)(nil),                   // 22: proactivechat.v1.KeepAlive
+	(*IdentifyVisitorRequest)(nil),      // 0: proactivechat.v1.IdentifyVisitorRequest
+	(*IdentifyVisitorResponse)(nil),     // 1: proactivechat.v1.IdentifyVisitorResponse
+	(*RespondToInvitationRequest)(nil),  // 2: proactivechat.v1.RespondToInvitationRequest
+	(*RespondToInvitationResponse)(nil), // 3: proactivechat.v1.RespondToInvitationResponse
+	(*SubmitFormRequest)(nil),           // 4: proactivechat.v1.SubmitFormRequest
+	(*SubmitFormResponse)(nil),          // 5: proactivechat.v1.SubmitFormResponse
+	(*LeaveQueueRequest)(nil),           // 6: proactivechat.v1.LeaveQueueRequest
+	(*LeaveQueueResponse)(nil),          // 7: proactivechat.v1.LeaveQueueResponse
+	(*StartVisitorSessionRequest)(nil),  // 8: proactivechat.v1.StartVisitorSessionRequest
+	(*StartVisitorSessionResponse)(nil), // 9: proactivechat.v1.StartVisitorSessionResponse
+	(*ReportPageViewRequest)(nil),       // 10: proactivechat.v1.ReportPageViewRequest
+	(*ReportPageViewResponse)(nil),      // 11: proactivechat.v1.ReportPageViewResponse
+	(*WatchVisitorRequest)(nil),         // 12: proactivechat.v1.WatchVisitorRequest
+	(*VisitorState)(nil),                // 13: proactivechat.v1.VisitorState
+	(*WatchVisitorResponse)(nil),        // 14: proactivechat.v1.WatchVisitorResponse
+	nil,                                 // 15: proactivechat.v1.SubmitFormRequest.ValuesEntry
+	(*VisitorIdentity)(nil),             // 16: proactivechat.v1.VisitorIdentity
+	(*Visitor)(nil),                     // 17: proactivechat.v1.Visitor
+	(EngagementState)(0),                // 18: proactivechat.v1.EngagementState
+	(*Chat)(nil),                        // 19: proactivechat.v1.Chat
+	(*Invitation)(nil),                  // 20: proactivechat.v1.Invitation
+	(*FormDefinition)(nil),              // 21: proactivechat.v1.FormDefinition
+	(*QueueStatus)(nil),                 // 22: proactivechat.v1.QueueStatus
+	(*ChatEvent)(nil),                   // 23: proactivechat.v1.ChatEvent
+	(*Typing)(nil),                      // 24: proactivechat.v1.Typing
+	(*KeepAlive)(nil),                   // 25: proactivechat.v1.KeepAlive
 }
 var file_proactivechat_v1_visitor_service_proto_depIdxs = []int32{
-	11, // 0: proactivechat.v1.RespondToInvitationResponse.state:type_name -> proactivechat.v1.VisitorState
-	13, // 1: proactivechat.v1.SubmitFormRequest.values:type_name -> proactivechat.v1.SubmitFormRequest.ValuesEntry
-	11, // 2: proactivechat.v1.SubmitFormResponse.state:type_name -> proactivechat.v1.VisitorState
-	11, // 3: proactivechat.v1.LeaveQueueResponse.state:type_name -> proactivechat.v1.VisitorState
-	14, // 4: proactivechat.v1.StartVisitorSessionResponse.visitor:type_name -> proactivechat.v1.Visitor
-	14, // 5: proactivechat.v1.ReportPageViewResponse.visitor:type_name -> proactivechat.v1.Visitor
-	14, // 6: proactivechat.v1.VisitorState.visitor:type_name -> proactivechat.v1.Visitor
-	15, // 7: proactivechat.v1.VisitorState.engagement:type_name -> proactivechat.v1.EngagementState
-	16, // 8: proactivechat.v1.VisitorState.chat:type_name -> proactivechat.v1.Chat
-	17, // 9: proactivechat.v1.VisitorState.invitation:type_name -> proactivechat.v1.Invitation
-	18, // 10: proactivechat.v1.VisitorState.form:type_name -> proactivechat.v1.FormDefinition
-	19, // 11: proactivechat.v1.VisitorState.queue:type_name -> proactivechat.v1.QueueStatus
-	11, // 12: proactivechat.v1.WatchVisitorResponse.state:type_name -> proactivechat.v1.VisitorState
-	20, // 13: proactivechat.v1.WatchVisitorResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	21, // 14: proactivechat.v1.WatchVisitorResponse.typing:type_name -> proactivechat.v1.Typing
-	22, // 15: proactivechat.v1.WatchVisitorResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	6,  // 16: proactivechat.v1.VisitorService.StartVisitorSession:input_type -> proactivechat.v1.StartVisitorSessionRequest
-	8,  // 17: proactivechat.v1.VisitorService.ReportPageView:input_type -> proactivechat.v1.ReportPageViewRequest
-	10, // 18: proactivechat.v1.VisitorService.WatchVisitor:input_type -> proactivechat.v1.WatchVisitorRequest
-	0,  // 19: proactivechat.v1.VisitorService.RespondToInvitation:input_type -> proactivechat.v1.RespondToInvitationRequest
-	2,  // 20: proactivechat.v1.VisitorService.SubmitForm:input_type -> proactivechat.v1.SubmitFormRequest
-	4,  // 21: proactivechat.v1.VisitorService.LeaveQueue:input_type -> proactivechat.v1.LeaveQueueRequest
-	7,  // 22: proactivechat.v1.VisitorService.StartVisitorSession:output_type -> proactivechat.v1.StartVisitorSessionResponse
-	9,  // 23: proactivechat.v1.VisitorService.ReportPageView:output_type -> proactivechat.v1.ReportPageViewResponse
-	12, // 24: proactivechat.v1.VisitorService.WatchVisitor:output_type -> proactivechat.v1.WatchVisitorResponse
-	1,  // 25: proactivechat.v1.VisitorService.RespondToInvitation:output_type -> proactivechat.v1.RespondToInvitationResponse
-	3,  // 26: proactivechat.v1.VisitorService.SubmitForm:output_type -> proactivechat.v1.SubmitFormResponse
-	5,  // 27: proactivechat.v1.VisitorService.LeaveQueue:output_type -> proactivechat.v1.LeaveQueueResponse
-	22, // [22:28] is the sub-list for method output_type
-	16, // [16:22] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	16, // 0: proactivechat.v1.IdentifyVisitorRequest.identity:type_name -> proactivechat.v1.VisitorIdentity
+	17, // 1: proactivechat.v1.IdentifyVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
+	13, // 2: proactivechat.v1.RespondToInvitationResponse.state:type_name -> proactivechat.v1.VisitorState
+	15, // 3: proactivechat.v1.SubmitFormRequest.values:type_name -> proactivechat.v1.SubmitFormRequest.ValuesEntry
+	13, // 4: proactivechat.v1.SubmitFormResponse.state:type_name -> proactivechat.v1.VisitorState
+	13, // 5: proactivechat.v1.LeaveQueueResponse.state:type_name -> proactivechat.v1.VisitorState
+	16, // 6: proactivechat.v1.StartVisitorSessionRequest.identity:type_name -> proactivechat.v1.VisitorIdentity
+	17, // 7: proactivechat.v1.StartVisitorSessionResponse.visitor:type_name -> proactivechat.v1.Visitor
+	17, // 8: proactivechat.v1.ReportPageViewResponse.visitor:type_name -> proactivechat.v1.Visitor
+	17, // 9: proactivechat.v1.VisitorState.visitor:type_name -> proactivechat.v1.Visitor
+	18, // 10: proactivechat.v1.VisitorState.engagement:type_name -> proactivechat.v1.EngagementState
+	19, // 11: proactivechat.v1.VisitorState.chat:type_name -> proactivechat.v1.Chat
+	20, // 12: proactivechat.v1.VisitorState.invitation:type_name -> proactivechat.v1.Invitation
+	21, // 13: proactivechat.v1.VisitorState.form:type_name -> proactivechat.v1.FormDefinition
+	22, // 14: proactivechat.v1.VisitorState.queue:type_name -> proactivechat.v1.QueueStatus
+	13, // 15: proactivechat.v1.WatchVisitorResponse.state:type_name -> proactivechat.v1.VisitorState
+	23, // 16: proactivechat.v1.WatchVisitorResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	24, // 17: proactivechat.v1.WatchVisitorResponse.typing:type_name -> proactivechat.v1.Typing
+	25, // 18: proactivechat.v1.WatchVisitorResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	8,  // 19: proactivechat.v1.VisitorService.StartVisitorSession:input_type -> proactivechat.v1.StartVisitorSessionRequest
+	10, // 20: proactivechat.v1.VisitorService.ReportPageView:input_type -> proactivechat.v1.ReportPageViewRequest
+	12, // 21: proactivechat.v1.VisitorService.WatchVisitor:input_type -> proactivechat.v1.WatchVisitorRequest
+	2,  // 22: proactivechat.v1.VisitorService.RespondToInvitation:input_type -> proactivechat.v1.RespondToInvitationRequest
+	4,  // 23: proactivechat.v1.VisitorService.SubmitForm:input_type -> proactivechat.v1.SubmitFormRequest
+	6,  // 24: proactivechat.v1.VisitorService.LeaveQueue:input_type -> proactivechat.v1.LeaveQueueRequest
+	0,  // 25: proactivechat.v1.VisitorService.IdentifyVisitor:input_type -> proactivechat.v1.IdentifyVisitorRequest
+	9,  // 26: proactivechat.v1.VisitorService.StartVisitorSession:output_type -> proactivechat.v1.StartVisitorSessionResponse
+	11, // 27: proactivechat.v1.VisitorService.ReportPageView:output_type -> proactivechat.v1.ReportPageViewResponse
+	14, // 28: proactivechat.v1.VisitorService.WatchVisitor:output_type -> proactivechat.v1.WatchVisitorResponse
+	3,  // 29: proactivechat.v1.VisitorService.RespondToInvitation:output_type -> proactivechat.v1.RespondToInvitationResponse
+	5,  // 30: proactivechat.v1.VisitorService.SubmitForm:output_type -> proactivechat.v1.SubmitFormResponse
+	7,  // 31: proactivechat.v1.VisitorService.LeaveQueue:output_type -> proactivechat.v1.LeaveQueueResponse
+	1,  // 32: proactivechat.v1.VisitorService.IdentifyVisitor:output_type -> proactivechat.v1.IdentifyVisitorResponse
+	26, // [26:33] is the sub-list for method output_type
+	19, // [19:26] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_visitor_service_proto_init() }
@@ -976,7 +1098,7 @@ func file_proactivechat_v1_visitor_service_proto_init() {
 	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_engagement_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
-	file_proactivechat_v1_visitor_service_proto_msgTypes[12].OneofWrappers = []any{
+	file_proactivechat_v1_visitor_service_proto_msgTypes[14].OneofWrappers = []any{
 		(*WatchVisitorResponse_State)(nil),
 		(*WatchVisitorResponse_ChatEvent)(nil),
 		(*WatchVisitorResponse_Typing)(nil),
@@ -988,7 +1110,7 @@ func file_proactivechat_v1_visitor_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_visitor_service_proto_rawDesc), len(file_proactivechat_v1_visitor_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ const (
 	VisitorService_RespondToInvitation_FullMethodName = "/proactivechat.v1.VisitorService/RespondToInvitation"
 	VisitorService_SubmitForm_FullMethodName          = "/proactivechat.v1.VisitorService/SubmitForm"
 	VisitorService_LeaveQueue_FullMethodName          = "/proactivechat.v1.VisitorService/LeaveQueue"
+	VisitorService_IdentifyVisitor_FullMethodName     = "/proactivechat.v1.VisitorService/IdentifyVisitor"
 )
 
 // VisitorServiceClient is the client API for VisitorService service.
@@ -55,6 +56,10 @@ type VisitorServiceClient interface {
 	SubmitForm(ctx context.Context, in *SubmitFormRequest, opts ...grpc.CallOption) (*SubmitFormResponse, error)
 	// LeaveQueue withdraws the visitor's chat request (the widget was closed).
 	LeaveQueue(ctx context.Context, in *LeaveQueueRequest, opts ...grpc.CallOption) (*LeaveQueueResponse, error)
+	// IdentifyVisitor says who the visitor is, later in the session (they
+	// signed in after the page loaded). It replaces the identity the page gave
+	// before; the same rules as StartVisitorSession's identity apply.
+	IdentifyVisitor(ctx context.Context, in *IdentifyVisitorRequest, opts ...grpc.CallOption) (*IdentifyVisitorResponse, error)
 }
 
 type visitorServiceClient struct {
@@ -134,6 +139,16 @@ func (c *visitorServiceClient) LeaveQueue(ctx context.Context, in *LeaveQueueReq
 	return out, nil
 }
 
+func (c *visitorServiceClient) IdentifyVisitor(ctx context.Context, in *IdentifyVisitorRequest, opts ...grpc.CallOption) (*IdentifyVisitorResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IdentifyVisitorResponse)
+	err := c.cc.Invoke(ctx, VisitorService_IdentifyVisitor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VisitorServiceServer is the server API for VisitorService service.
 // All implementations must embed UnimplementedVisitorServiceServer
 // for forward compatibility.
@@ -162,6 +177,10 @@ type VisitorServiceServer interface {
 	SubmitForm(context.Context, *SubmitFormRequest) (*SubmitFormResponse, error)
 	// LeaveQueue withdraws the visitor's chat request (the widget was closed).
 	LeaveQueue(context.Context, *LeaveQueueRequest) (*LeaveQueueResponse, error)
+	// IdentifyVisitor says who the visitor is, later in the session (they
+	// signed in after the page loaded). It replaces the identity the page gave
+	// before; the same rules as StartVisitorSession's identity apply.
+	IdentifyVisitor(context.Context, *IdentifyVisitorRequest) (*IdentifyVisitorResponse, error)
 	mustEmbedUnimplementedVisitorServiceServer()
 }
 
@@ -189,6 +208,9 @@ func (UnimplementedVisitorServiceServer) SubmitForm(context.Context, *SubmitForm
 }
 func (UnimplementedVisitorServiceServer) LeaveQueue(context.Context, *LeaveQueueRequest) (*LeaveQueueResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LeaveQueue not implemented")
+}
+func (UnimplementedVisitorServiceServer) IdentifyVisitor(context.Context, *IdentifyVisitorRequest) (*IdentifyVisitorResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method IdentifyVisitor not implemented")
 }
 func (UnimplementedVisitorServiceServer) mustEmbedUnimplementedVisitorServiceServer() {}
 func (UnimplementedVisitorServiceServer) testEmbeddedByValue()                        {}
@@ -312,6 +334,24 @@ func _VisitorService_LeaveQueue_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VisitorService_IdentifyVisitor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IdentifyVisitorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VisitorServiceServer).IdentifyVisitor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VisitorService_IdentifyVisitor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VisitorServiceServer).IdentifyVisitor(ctx, req.(*IdentifyVisitorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // VisitorService_ServiceDesc is the grpc.ServiceDesc for VisitorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -338,6 +378,10 @@ var VisitorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "LeaveQueue",
 			Handler:    _VisitorService_LeaveQueue_Handler,
+		},
+		{
+			MethodName: "IdentifyVisitor",
+			Handler:    _VisitorService_IdentifyVisitor_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

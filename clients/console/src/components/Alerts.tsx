@@ -7,9 +7,9 @@ import type { ConsoleApi } from "../Console";
 import { useNow } from "../hooks";
 import { errorText } from "../lib/errors";
 import { formatCountdown, formatDuration, serverNow, tsMs } from "../lib/time";
-import { requestKindLabel, shortId } from "../labels";
+import { requestKindLabel, visitorName } from "../labels";
 import { alertLine } from "../state/actions";
-import { FormValues, PageLink } from "./common";
+import { FormValues, IdentityDetails, PageLink } from "./common";
 
 export interface AlertsBarProps {
   api: ConsoleApi;
@@ -71,6 +71,7 @@ function AlertCard({ api, alert, onAnswered }: { api: ConsoleApi; alert: Alert; 
   const total = (site?.proactiveChat?.alertTimeoutSeconds || 30) * 1000;
   const busy = accept.isPending || decline.isPending;
   const page = alert.visitor?.currentPage ?? req.page;
+  const identity = alert.visitor?.identity ?? req.visitorIdentity;
   const urgent = remaining !== undefined && remaining < 10_000;
   return (
     <article
@@ -84,13 +85,14 @@ function AlertCard({ api, alert, onAnswered }: { api: ConsoleApi; alert: Alert; 
       <div className="alert-main">
         <h2 id={`alert-title-${req.id}`}>
           <BellIcon />
-          Visitor {shortId(req.visitorId)} is waiting on {api.siteName(req.siteId)}
+          {visitorName(req.visitorId, identity)} is waiting on {api.siteName(req.siteId)}
         </h2>
         <p className="alert-meta">
           <span className="tag">{requestKindLabel(req.kind)}</span>
           {page && <PageLink page={page} />}
           {enqueued !== undefined && <span>waiting {formatDuration(serverNow(now) - enqueued)}</span>}
         </p>
+        <IdentityDetails identity={identity} />
         <FormValues values={req.formValues} fields={site?.proactiveChat?.formFields} />
         <p className="small" data-testid="alert-line" aria-live="off">
           {alertLine(alert, api.siteName(req.siteId), remaining === undefined ? undefined : Math.min(remaining, total))}

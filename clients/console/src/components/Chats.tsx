@@ -14,7 +14,7 @@ import type { StreamStatus } from "../lib/stream";
 import { runStream } from "../lib/stream";
 import { formatClock, formatDateTime, tsMs } from "../lib/time";
 import { TypingNotifier } from "../lib/typing";
-import { endReasonLabel, shortId } from "../labels";
+import { chatVisitorName, endReasonLabel, shortId } from "../labels";
 import type { ChatTab, ChatsAction, ChatsView } from "../state/chats";
 import { composerBlock } from "../state/actions";
 import { isOtherTyping } from "../state/chats";
@@ -153,7 +153,7 @@ function TabButton(props: {
   const { tab, selected } = props;
   const now = useNow();
   const typing = isOtherTyping(tab, now);
-  const visitor = tab.chat?.visitor?.id;
+  const visitor = tab.chat?.visitor;
   return (
     <button
       type="button"
@@ -169,7 +169,7 @@ function TabButton(props: {
       data-testid="chat-tab"
       data-chat-id={tab.id}
     >
-      <span>{visitor ? `Visitor ${shortId(visitor)}` : `Chat ${shortId(tab.id)}`}</span>
+      <span>{visitor ? chatVisitorName(visitor) : `Chat ${shortId(tab.id)}`}</span>
       {typing && (
         <span className="typing-dot" aria-label="typing">
           …
@@ -268,7 +268,7 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
     >
       <div className="chat-head">
         <div>
-          <strong>{chat?.visitor ? `Visitor ${shortId(chat.visitor.id)}` : `Chat ${shortId(chatId)}`}</strong>
+          <strong>{chat?.visitor ? chatVisitorName(chat.visitor) : `Chat ${shortId(chatId)}`}</strong>
           {chat && <span className="muted"> · {api.siteName(chat.siteId)}</span>}
           {chat && <span className="muted small"> · started {formatClock(tsMs(chat.createTime))}</span>}
         </div>
@@ -433,7 +433,7 @@ export function EventItem({ ev, me, prev }: { ev: ChatEvent; me: string; prev?: 
   switch (k.case) {
     case "message": {
       const mine = k.value.sender?.id === me;
-      const who = mine ? "You" : k.value.sender?.role === ParticipantRole.VISITOR ? "Visitor" : k.value.sender?.displayName || "Agent";
+      const who = mine ? "You" : k.value.sender?.role === ParticipantRole.VISITOR ? k.value.sender.displayName || "Visitor" : k.value.sender?.displayName || "Agent";
       return (
         <li className={`msg ${mine ? "mine" : "theirs"}`} data-testid="message" data-seq={ev.seq} data-mine={mine}>
           <span className="msg-meta">

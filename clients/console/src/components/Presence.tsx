@@ -9,14 +9,14 @@ import { useNow } from "../hooks";
 import { errorText } from "../lib/errors";
 import type { StreamStatus } from "../lib/stream";
 import { formatDuration, serverNow } from "../lib/time";
-import { engagementLabel, shortId } from "../labels";
+import { engagementLabel, visitorName } from "../labels";
 import type { VisitorAction } from "../state/actions";
 import { startChatHint, visitorAction } from "../state/actions";
 import type { AgentView } from "../state/agent";
 import type { ChatsView } from "../state/chats";
 import type { PresenceEntry, PresenceView } from "../state/presence";
 import { sortedVisitors, timeOnSiteMs } from "../state/presence";
-import { PageLink } from "./common";
+import { IdentityDetails, PageLink } from "./common";
 
 export interface PresencePanelProps {
   api: ConsoleApi;
@@ -100,7 +100,9 @@ const VisitorRow = memo(function VisitorRow({ api, entry, myChat, status, action
     <li className="row visitor-row" data-testid="visitor-row" data-visitor-id={p.visitorId}>
       <div className="row-main">
         <div className="row-title">
-          <strong title={p.visitorId}>Visitor {shortId(p.visitorId)}</strong>
+          <strong title={p.visitorId} data-testid="visitor-name">
+            {visitorName(p.visitorId, p.identity)}
+          </strong>
           <span className={`tag engagement-${p.engagement}`} data-testid="engagement">
             {engagementLabel(p.engagement)}
           </span>
@@ -111,6 +113,7 @@ const VisitorRow = memo(function VisitorRow({ api, entry, myChat, status, action
           {p.currentPage && <PageLink page={p.currentPage} />}
           <span className="muted"> · {api.siteName(p.siteId)}</span>
         </div>
+        <IdentityDetails identity={p.identity} />
         {note && (
           <div className={note.error ? "error-text" : "ok-text"} role="status" data-testid="visitor-note">
             {note.text}

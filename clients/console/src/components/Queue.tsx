@@ -7,10 +7,10 @@ import type { ConsoleApi } from "../Console";
 import { useNow } from "../hooks";
 import { errorText } from "../lib/errors";
 import { formatDuration, serverNow, tsMs } from "../lib/time";
-import { requestKindLabel, requestStateLabel, shortId } from "../labels";
+import { requestKindLabel, requestStateLabel, visitorName } from "../labels";
 import { alertedLabel, alertedMe } from "../state/actions";
 import type { AgentView } from "../state/agent";
-import { FormValues, PageLink } from "./common";
+import { FormValues, IdentityDetails, PageLink } from "./common";
 
 /** QueuePanel is the waiting queue of the agent's sites, first in first out. */
 export function QueuePanel({ api, queue, ready, agent }: { api: ConsoleApi; queue: ChatRequest[]; ready: boolean; agent: AgentView }) {
@@ -46,6 +46,7 @@ function QueueRow({ api, req, position, mine }: { api: ConsoleApi; req: ChatRequ
   const enqueued = tsMs(req.enqueueTime);
   const holdUntil = tsMs(req.holdUntil);
   const site = api.site(req.siteId);
+  const identity = req.visitorIdentity;
   const alertingOther = req.state === ChatRequestState.ALERTING && req.alertedAgentId !== api.agentId;
   return (
     <li className="row queue-row" data-testid="queue-row" data-chat-request-id={req.id}>
@@ -54,7 +55,7 @@ function QueueRow({ api, req, position, mine }: { api: ConsoleApi; req: ChatRequ
           <span className="position" aria-label={`Position ${position}`}>
             {position}
           </span>
-          <strong title={req.visitorId}>Visitor {shortId(req.visitorId)}</strong>
+          <strong title={req.visitorId}>{visitorName(req.visitorId, identity)}</strong>
           <span className="tag">{requestKindLabel(req.kind)}</span>
           <span className={`tag state-${req.state}`} data-testid="queue-state">
             {requestStateLabel(req.state)}
@@ -66,6 +67,7 @@ function QueueRow({ api, req, position, mine }: { api: ConsoleApi; req: ChatRequ
           {req.page && <PageLink page={req.page} />}
           <span className="muted"> · {api.siteName(req.siteId)}</span>
         </div>
+        <IdentityDetails identity={identity} />
         <FormValues values={req.formValues} fields={site?.proactiveChat?.formFields} />
         {error && (
           <div className="error-text" role="status">

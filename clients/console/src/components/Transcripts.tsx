@@ -10,7 +10,7 @@ import { downloadText, listChatsRequest, noFilters, rangeError, visitorLabel } f
 import type { ChatFilters } from "../lib/chatList";
 import { errorText } from "../lib/errors";
 import { formatDateTime, tsMs } from "../lib/time";
-import { endReasonLabel, shortId } from "../labels";
+import { chatVisitorName, endReasonLabel, shortId } from "../labels";
 import { EventItem } from "./Chats";
 
 export interface TranscriptsPageProps {
@@ -221,7 +221,7 @@ function Transcript({ api, chatId, visitor, open }: TranscriptProps) {
     <div data-testid="transcript" data-chat-id={chatId}>
       <div className="chat-head">
         <h2 id="transcript-title">
-          {visitor ?? (c?.visitor ? `Visitor ${shortId(c.visitor.id)}` : `Chat ${shortId(chatId)}`)}
+          {visitor ?? (c?.visitor ? chatVisitorName(c.visitor) : `Chat ${shortId(chatId)}`)}
           {c && <span className="muted"> · {api.siteName(c.siteId)}</span>}
         </h2>
         <span className="inline">

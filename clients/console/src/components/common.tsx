@@ -1,6 +1,6 @@
 import type { PageSnapshot } from "../../../gen/proactivechat/v1/engagement_pb";
 import type { FormField } from "../../../gen/proactivechat/v1/site_pb";
-import type { PageView } from "../../../gen/proactivechat/v1/visitor_pb";
+import type { PageView, VisitorIdentity } from "../../../gen/proactivechat/v1/visitor_pb";
 import { safeHttpUrl } from "../labels";
 
 /** PageLink shows a visitor's page: its title, linking to the URL when it is http(s). */
@@ -41,5 +41,41 @@ export function FormValues({ values, fields = [] }: { values: { [key: string]: s
         </div>
       ))}
     </dl>
+  );
+}
+
+/**
+ * IdentityDetails shows who the page or the form says a visitor is, beyond
+ * the name in the heading: e-mail, the site's id for them, attributes. All
+ * of it is marked unverified unless the site's backend signed the id.
+ */
+export function IdentityDetails({ identity }: { identity?: VisitorIdentity }) {
+  if (!identity) return null;
+  const attrs = Object.entries(identity.attributes).sort(([a], [b]) => a.localeCompare(b));
+  if (!identity.email && !identity.externalId && attrs.length === 0) return null;
+  return (
+    <div className="identity" data-testid="visitor-identity">
+      {identity.email && <span>{identity.email}</span>}
+      {identity.externalId && <span className="muted"> · id {identity.externalId}</span>}{" "}
+      {identity.verified ? (
+        <span className="tag verified-tag" title="The site's backend signed this id (identity verification)">
+          verified
+        </span>
+      ) : (
+        <span className="tag muted-tag" title="What the page or the visitor said; nothing vouches for it">
+          unverified
+        </span>
+      )}
+      {attrs.length > 0 && (
+        <dl className="form-values" data-testid="visitor-attributes">
+          {attrs.map(([k, v]) => (
+            <div key={k}>
+              <dt>{k}</dt>
+              <dd>{v}</dd>
+            </div>
+          ))}
+        </dl>
+      )}
+    </div>
   );
 }

@@ -400,7 +400,8 @@ export type WatchPresenceResponse = Message<"proactivechat.v1.WatchPresenceRespo
     case: "arrived";
   } | {
     /**
-     * A new page, a tab opened or closed, or a chat started or ended.
+     * A new page, a tab opened or closed, a chat started or ended, or who
+     * the visitor is (VisitorIdentity) changed.
      *
      * @generated from field: proactivechat.v1.VisitorPresence changed = 3;
      */

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/visitor.proto.
  */
 export const file_proactivechat_v1_visitor: GenFile = /*@__PURE__*/
-  fileDesc("Ch5wcm9hY3RpdmVjaGF0L3YxL3Zpc2l0b3IucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEi2gMKB1Zpc2l0b3ISCgoCaWQYASABKAkSDwoHc2l0ZV9pZBgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY3VycmVudF9wYWdlGAQgASgLMhoucHJvYWN0aXZlY2hhdC52MS5QYWdlVmlldxIWCg5hY3RpdmVfY2hhdF9pZBgFIAEoCRI1CgplbmdhZ2VtZW50GAYgASgOMiEucHJvYWN0aXZlY2hhdC52MS5FbmdhZ2VtZW50U3RhdGUSFQoNaW52aXRhdGlvbl9pZBgHIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYCCABKAkSMAoMZGVjbGluZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChB2aXNpdF9zdGFydF90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg52aXNpdF9lbmRfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoQbGFzdF9sYXVuY2hfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVQoIUGFnZVZpZXcSCwoDdXJsGAEgASgJEg0KBXRpdGxlGAIgASgJEi0KCXZpZXdfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi5gIKD1Zpc2l0b3JQcmVzZW5jZRISCgp2aXNpdG9yX2lkGAEgASgJEg8KB3NpdGVfaWQYAiABKAkSMAoMY3VycmVudF9wYWdlGAMgASgLMhoucHJvYWN0aXZlY2hhdC52MS5QYWdlVmlldxI0ChB2aXNpdF9zdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgx0aW1lX29uX3NpdGUYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMAoMb2JzZXJ2ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxvcGVuX3N0cmVhbXMYByABKA0SNQoKZW5nYWdlbWVudBgIIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuRW5nYWdlbWVudFN0YXRlEhYKDmFjdGl2ZV9jaGF0X2lkGAkgASgJIjwKCUtlZXBBbGl2ZRIvCgtzZXJ2ZXJfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqjQIKD0VuZ2FnZW1lbnRTdGF0ZRIgChxFTkdBR0VNRU5UX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZRU5HQUdFTUVOVF9TVEFURV9CUk9XU0lORxABEh0KGUVOR0FHRU1FTlRfU1RBVEVfQ0hBVFRJTkcQAhIcChhFTkdBR0VNRU5UX1NUQVRFX0lOVklURUQQAxIdChlFTkdBR0VNRU5UX1NUQVRFX0RFQ0xJTkVEEAQSIQodRU5HQUdFTUVOVF9TVEFURV9GSUxMSU5HX0ZPUk0QBRIbChdFTkdBR0VNRU5UX1NUQVRFX1FVRVVFRBAGEh0KGUVOR0FHRU1FTlRfU1RBVEVfQUxFUlRJTkcQB0JNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch5wcm9hY3RpdmVjaGF0L3YxL3Zpc2l0b3IucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEijwQKB1Zpc2l0b3ISCgoCaWQYASABKAkSDwoHc2l0ZV9pZBgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY3VycmVudF9wYWdlGAQgASgLMhoucHJvYWN0aXZlY2hhdC52MS5QYWdlVmlldxIWCg5hY3RpdmVfY2hhdF9pZBgFIAEoCRI1CgplbmdhZ2VtZW50GAYgASgOMiEucHJvYWN0aXZlY2hhdC52MS5FbmdhZ2VtZW50U3RhdGUSFQoNaW52aXRhdGlvbl9pZBgHIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYCCABKAkSMAoMZGVjbGluZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChB2aXNpdF9zdGFydF90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg52aXNpdF9lbmRfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoQbGFzdF9sYXVuY2hfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoIaWRlbnRpdHkYDSABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JJZGVudGl0eSLmAQoPVmlzaXRvcklkZW50aXR5EgwKBG5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEwoLZXh0ZXJuYWxfaWQYAyABKAkSRQoKYXR0cmlidXRlcxgEIAMoCzIxLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvcklkZW50aXR5LkF0dHJpYnV0ZXNFbnRyeRIVCg1pZGVudGl0eV9oYXNoGAUgASgJEhAKCHZlcmlmaWVkGAYgASgIGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlUKCFBhZ2VWaWV3EgsKA3VybBgBIAEoCRINCgV0aXRsZRgCIAEoCRItCgl2aWV3X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpsDCg9WaXNpdG9yUHJlc2VuY2USEgoKdmlzaXRvcl9pZBgBIAEoCRIPCgdzaXRlX2lkGAIgASgJEjAKDGN1cnJlbnRfcGFnZRgDIAEoCzIaLnByb2FjdGl2ZWNoYXQudjEuUGFnZVZpZXcSNAoQdmlzaXRfc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoMdGltZV9vbl9zaXRlGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjAKDG9ic2VydmVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMb3Blbl9zdHJlYW1zGAcgASgNEjUKCmVuZ2FnZW1lbnQYCCABKA4yIS5wcm9hY3RpdmVjaGF0LnYxLkVuZ2FnZW1lbnRTdGF0ZRIWCg5hY3RpdmVfY2hhdF9pZBgJIAEoCRIzCghpZGVudGl0eRgKIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvcklkZW50aXR5IjwKCUtlZXBBbGl2ZRIvCgtzZXJ2ZXJfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqjQIKD0VuZ2FnZW1lbnRTdGF0ZRIgChxFTkdBR0VNRU5UX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZRU5HQUdFTUVOVF9TVEFURV9CUk9XU0lORxABEh0KGUVOR0FHRU1FTlRfU1RBVEVfQ0hBVFRJTkcQAhIcChhFTkdBR0VNRU5UX1NUQVRFX0lOVklURUQQAxIdChlFTkdBR0VNRU5UX1NUQVRFX0RFQ0xJTkVEEAQSIQodRU5HQUdFTUVOVF9TVEFURV9GSUxMSU5HX0ZPUk0QBRIbChdFTkdBR0VNRU5UX1NUQVRFX1FVRVVFRBAGEh0KGUVOR0FHRU1FTlRfU1RBVEVfQUxFUlRJTkcQB0JNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Visitor is one person browsing a site, identified across page loads by the
@@ -94,6 +94,15 @@ export type Visitor = Message<"proactivechat.v1.Visitor"> & {
    * @generated from field: google.protobuf.Timestamp last_launch_time = 12;
    */
   lastLaunchTime?: Timestamp | undefined;
+
+  /**
+   * Who the visitor is, as the page embedding the widget said
+   * (StartVisitorSession, IdentifyVisitor) or the visitor answered in the
+   * data-collection form. Erased with the visitor.
+   *
+   * @generated from field: proactivechat.v1.VisitorIdentity identity = 13;
+   */
+  identity?: VisitorIdentity | undefined;
 };
 
 /**
@@ -102,6 +111,70 @@ export type Visitor = Message<"proactivechat.v1.Visitor"> & {
  */
 export const VisitorSchema: GenMessage<Visitor> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_visitor, 0);
+
+/**
+ * VisitorIdentity is who a visitor is, as the page that embeds the widget
+ * says (or the visitor's form answers). Only external_id can be verified:
+ * name, e-mail and attributes are what the page said.
+ *
+ * @generated from message proactivechat.v1.VisitorIdentity
+ */
+export type VisitorIdentity = Message<"proactivechat.v1.VisitorIdentity"> & {
+  /**
+   * The visitor's name, shown to agents instead of the visitor id; at most
+   * 200 bytes.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * An e-mail address (name@example.com), at most 254 bytes.
+   *
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * The visitor's id in the site's own systems (a user id), at most 128
+   * bytes. Trusted only when verified.
+   *
+   * @generated from field: string external_id = 3;
+   */
+  externalId: string;
+
+  /**
+   * Custom attributes, e.g. plan: "pro": at most 20; keys 1–64 bytes of
+   * a-z, 0-9 and _; values at most 500 bytes.
+   *
+   * @generated from field: map<string, string> attributes = 4;
+   */
+  attributes: { [key: string]: string };
+
+  /**
+   * Input only, never returned: hex(HMAC-SHA256(site identity secret,
+   * external_id)), computed by the site's backend. Required with
+   * external_id once the site has an identity secret; refused
+   * (INVALID_ARGUMENT) when it does not match.
+   *
+   * @generated from field: string identity_hash = 5;
+   */
+  identityHash: string;
+
+  /**
+   * Output only: external_id came with a matching identity_hash.
+   *
+   * @generated from field: bool verified = 6;
+   */
+  verified: boolean;
+};
+
+/**
+ * Describes the message proactivechat.v1.VisitorIdentity.
+ * Use `create(VisitorIdentitySchema)` to create a new message.
+ */
+export const VisitorIdentitySchema: GenMessage<VisitorIdentity> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_visitor, 1);
 
 /**
  * PageView is a page of the site a visitor is looking at.
@@ -132,7 +205,7 @@ export type PageView = Message<"proactivechat.v1.PageView"> & {
  * Use `create(PageViewSchema)` to create a new message.
  */
 export const PageViewSchema: GenMessage<PageView> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor, 1);
+  messageDesc(file_proactivechat_v1_visitor, 2);
 
 /**
  * VisitorPresence is a visitor who is on a site now, as agents see it.
@@ -191,6 +264,13 @@ export type VisitorPresence = Message<"proactivechat.v1.VisitorPresence"> & {
    * @generated from field: string active_chat_id = 9;
    */
   activeChatId: string;
+
+  /**
+   * Who the visitor is, when the page or the form said.
+   *
+   * @generated from field: proactivechat.v1.VisitorIdentity identity = 10;
+   */
+  identity?: VisitorIdentity | undefined;
 };
 
 /**
@@ -198,7 +278,7 @@ export type VisitorPresence = Message<"proactivechat.v1.VisitorPresence"> & {
  * Use `create(VisitorPresenceSchema)` to create a new message.
  */
 export const VisitorPresenceSchema: GenMessage<VisitorPresence> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor, 2);
+  messageDesc(file_proactivechat_v1_visitor, 3);
 
 /**
  * KeepAlive is sent on idle streams so proxies keep them open and dead
@@ -218,7 +298,7 @@ export type KeepAlive = Message<"proactivechat.v1.KeepAlive"> & {
  * Use `create(KeepAliveSchema)` to create a new message.
  */
 export const KeepAliveSchema: GenMessage<KeepAlive> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor, 3);
+  messageDesc(file_proactivechat_v1_visitor, 4);
 
 /**
  * EngagementState is where a visitor is in the proactive chat flow.

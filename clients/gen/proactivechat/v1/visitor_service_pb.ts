@@ -8,7 +8,7 @@ import type { Chat, ChatEvent, Typing } from "./chat_pb";
 import { file_proactivechat_v1_chat } from "./chat_pb";
 import type { FormDefinition, Invitation, QueueStatus } from "./engagement_pb";
 import { file_proactivechat_v1_engagement } from "./engagement_pb";
-import type { EngagementState, KeepAlive, Visitor } from "./visitor_pb";
+import type { EngagementState, KeepAlive, Visitor, VisitorIdentity } from "./visitor_pb";
 import { file_proactivechat_v1_visitor } from "./visitor_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +16,46 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/visitor_service.proto.
  */
 export const file_proactivechat_v1_visitor_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZwcm9hY3RpdmVjaGF0L3YxL3Zpc2l0b3Jfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSJXChpSZXNwb25kVG9JbnZpdGF0aW9uUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEhUKDWludml0YXRpb25faWQYAiABKAkSDgoGYWNjZXB0GAMgASgIIkwKG1Jlc3BvbmRUb0ludml0YXRpb25SZXNwb25zZRItCgVzdGF0ZRgBIAEoCzIeLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclN0YXRlIpcBChFTdWJtaXRGb3JtUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEj8KBnZhbHVlcxgCIAMoCzIvLnByb2FjdGl2ZWNoYXQudjEuU3VibWl0Rm9ybVJlcXVlc3QuVmFsdWVzRW50cnkaLQoLVmFsdWVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJDChJTdWJtaXRGb3JtUmVzcG9uc2USLQoFc3RhdGUYASABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JTdGF0ZSInChFMZWF2ZVF1ZXVlUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJIkMKEkxlYXZlUXVldWVSZXNwb25zZRItCgVzdGF0ZRgBIAEoCzIeLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclN0YXRlIkMKGlN0YXJ0VmlzaXRvclNlc3Npb25SZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkSFAoMcmVzdW1lX3Rva2VuGAIgASgJImkKG1N0YXJ0VmlzaXRvclNlc3Npb25SZXNwb25zZRIqCgd2aXNpdG9yGAEgASgLMhkucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yEg0KBXRva2VuGAIgASgJEg8KB3Jlc3VtZWQYAyABKAgiRwoVUmVwb3J0UGFnZVZpZXdSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkSCwoDdXJsGAIgASgJEg0KBXRpdGxlGAMgASgJIkQKFlJlcG9ydFBhZ2VWaWV3UmVzcG9uc2USKgoHdmlzaXRvchgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvciKBAQoTV2F0Y2hWaXNpdG9yUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEhAKCHBhZ2VfdXJsGAIgASgJEhIKCnBhZ2VfdGl0bGUYAyABKAkSFgoOcmVzdW1lX2NoYXRfaWQYBCABKAkSGAoQcmVzdW1lX2FmdGVyX3NlcRgFIAEoDSKnAgoMVmlzaXRvclN0YXRlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3ISNQoKZW5nYWdlbWVudBgCIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuRW5nYWdlbWVudFN0YXRlEiQKBGNoYXQYAyABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQSMAoKaW52aXRhdGlvbhgEIAEoCzIcLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbhIuCgRmb3JtGAUgASgLMiAucHJvYWN0aXZlY2hhdC52MS5Gb3JtRGVmaW5pdGlvbhIsCgVxdWV1ZRgGIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuUXVldWVTdGF0dXMi4gEKFFdhdGNoVmlzaXRvclJlc3BvbnNlEi8KBXN0YXRlGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yU3RhdGVIABIxCgpjaGF0X2V2ZW50GAIgASgLMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0RXZlbnRIABIqCgZ0eXBpbmcYAyABKAsyGC5wcm9hY3RpdmVjaGF0LnYxLlR5cGluZ0gAEjEKCmtlZXBfYWxpdmUYBCABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAQgcKBWV2ZW50MvAECg5WaXNpdG9yU2VydmljZRJyChNTdGFydFZpc2l0b3JTZXNzaW9uEiwucHJvYWN0aXZlY2hhdC52MS5TdGFydFZpc2l0b3JTZXNzaW9uUmVxdWVzdBotLnByb2FjdGl2ZWNoYXQudjEuU3RhcnRWaXNpdG9yU2Vzc2lvblJlc3BvbnNlEmMKDlJlcG9ydFBhZ2VWaWV3EicucHJvYWN0aXZlY2hhdC52MS5SZXBvcnRQYWdlVmlld1JlcXVlc3QaKC5wcm9hY3RpdmVjaGF0LnYxLlJlcG9ydFBhZ2VWaWV3UmVzcG9uc2USXwoMV2F0Y2hWaXNpdG9yEiUucHJvYWN0aXZlY2hhdC52MS5XYXRjaFZpc2l0b3JSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5XYXRjaFZpc2l0b3JSZXNwb25zZTABEnIKE1Jlc3BvbmRUb0ludml0YXRpb24SLC5wcm9hY3RpdmVjaGF0LnYxLlJlc3BvbmRUb0ludml0YXRpb25SZXF1ZXN0Gi0ucHJvYWN0aXZlY2hhdC52MS5SZXNwb25kVG9JbnZpdGF0aW9uUmVzcG9uc2USVwoKU3VibWl0Rm9ybRIjLnByb2FjdGl2ZWNoYXQudjEuU3VibWl0Rm9ybVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLlN1Ym1pdEZvcm1SZXNwb25zZRJXCgpMZWF2ZVF1ZXVlEiMucHJvYWN0aXZlY2hhdC52MS5MZWF2ZVF1ZXVlUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVRdWV1ZVJlc3BvbnNlQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_visitor]);
+  fileDesc("CiZwcm9hY3RpdmVjaGF0L3YxL3Zpc2l0b3Jfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSJhChZJZGVudGlmeVZpc2l0b3JSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkSMwoIaWRlbnRpdHkYAiABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JJZGVudGl0eSJFChdJZGVudGlmeVZpc2l0b3JSZXNwb25zZRIqCgd2aXNpdG9yGAEgASgLMhkucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yIlcKGlJlc3BvbmRUb0ludml0YXRpb25SZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkSFQoNaW52aXRhdGlvbl9pZBgCIAEoCRIOCgZhY2NlcHQYAyABKAgiTAobUmVzcG9uZFRvSW52aXRhdGlvblJlc3BvbnNlEi0KBXN0YXRlGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yU3RhdGUilwEKEVN1Ym1pdEZvcm1SZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkSPwoGdmFsdWVzGAIgAygLMi8ucHJvYWN0aXZlY2hhdC52MS5TdWJtaXRGb3JtUmVxdWVzdC5WYWx1ZXNFbnRyeRotCgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkMKElN1Ym1pdEZvcm1SZXNwb25zZRItCgVzdGF0ZRgBIAEoCzIeLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclN0YXRlIicKEUxlYXZlUXVldWVSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkiQwoSTGVhdmVRdWV1ZVJlc3BvbnNlEi0KBXN0YXRlGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yU3RhdGUieAoaU3RhcnRWaXNpdG9yU2Vzc2lvblJlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCRIUCgxyZXN1bWVfdG9rZW4YAiABKAkSMwoIaWRlbnRpdHkYAyABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JJZGVudGl0eSJpChtTdGFydFZpc2l0b3JTZXNzaW9uUmVzcG9uc2USKgoHdmlzaXRvchgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvchINCgV0b2tlbhgCIAEoCRIPCgdyZXN1bWVkGAMgASgIIkcKFVJlcG9ydFBhZ2VWaWV3UmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEgsKA3VybBgCIAEoCRINCgV0aXRsZRgDIAEoCSJEChZSZXBvcnRQYWdlVmlld1Jlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3IigQEKE1dhdGNoVmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCRIQCghwYWdlX3VybBgCIAEoCRISCgpwYWdlX3RpdGxlGAMgASgJEhYKDnJlc3VtZV9jaGF0X2lkGAQgASgJEhgKEHJlc3VtZV9hZnRlcl9zZXEYBSABKA0ipwIKDFZpc2l0b3JTdGF0ZRIqCgd2aXNpdG9yGAEgASgLMhkucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yEjUKCmVuZ2FnZW1lbnQYAiABKA4yIS5wcm9hY3RpdmVjaGF0LnYxLkVuZ2FnZW1lbnRTdGF0ZRIkCgRjaGF0GAMgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0EjAKCmludml0YXRpb24YBCABKAsyHC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb24SLgoEZm9ybRgFIAEoCzIgLnByb2FjdGl2ZWNoYXQudjEuRm9ybURlZmluaXRpb24SLAoFcXVldWUYBiABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlF1ZXVlU3RhdHVzIuIBChRXYXRjaFZpc2l0b3JSZXNwb25zZRIvCgVzdGF0ZRgBIAEoCzIeLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclN0YXRlSAASMQoKY2hhdF9ldmVudBgCIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50SAASKgoGdHlwaW5nGAMgASgLMhgucHJvYWN0aXZlY2hhdC52MS5UeXBpbmdIABIxCgprZWVwX2FsaXZlGAQgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIHCgVldmVudDLYBQoOVmlzaXRvclNlcnZpY2UScgoTU3RhcnRWaXNpdG9yU2Vzc2lvbhIsLnByb2FjdGl2ZWNoYXQudjEuU3RhcnRWaXNpdG9yU2Vzc2lvblJlcXVlc3QaLS5wcm9hY3RpdmVjaGF0LnYxLlN0YXJ0VmlzaXRvclNlc3Npb25SZXNwb25zZRJjCg5SZXBvcnRQYWdlVmlldxInLnByb2FjdGl2ZWNoYXQudjEuUmVwb3J0UGFnZVZpZXdSZXF1ZXN0GigucHJvYWN0aXZlY2hhdC52MS5SZXBvcnRQYWdlVmlld1Jlc3BvbnNlEl8KDFdhdGNoVmlzaXRvchIlLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hWaXNpdG9yUmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hWaXNpdG9yUmVzcG9uc2UwARJyChNSZXNwb25kVG9JbnZpdGF0aW9uEiwucHJvYWN0aXZlY2hhdC52MS5SZXNwb25kVG9JbnZpdGF0aW9uUmVxdWVzdBotLnByb2FjdGl2ZWNoYXQudjEuUmVzcG9uZFRvSW52aXRhdGlvblJlc3BvbnNlElcKClN1Ym1pdEZvcm0SIy5wcm9hY3RpdmVjaGF0LnYxLlN1Ym1pdEZvcm1SZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5TdWJtaXRGb3JtUmVzcG9uc2USVwoKTGVhdmVRdWV1ZRIjLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVRdWV1ZVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLkxlYXZlUXVldWVSZXNwb25zZRJmCg9JZGVudGlmeVZpc2l0b3ISKC5wcm9hY3RpdmVjaGF0LnYxLklkZW50aWZ5VmlzaXRvclJlcXVlc3QaKS5wcm9hY3RpdmVjaGF0LnYxLklkZW50aWZ5VmlzaXRvclJlc3BvbnNlQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_visitor]);
+
+/**
+ * @generated from message proactivechat.v1.IdentifyVisitorRequest
+ */
+export type IdentifyVisitorRequest = Message<"proactivechat.v1.IdentifyVisitorRequest"> & {
+  /**
+   * @generated from field: string visitor_id = 1;
+   */
+  visitorId: string;
+
+  /**
+   * @generated from field: proactivechat.v1.VisitorIdentity identity = 2;
+   */
+  identity?: VisitorIdentity | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.IdentifyVisitorRequest.
+ * Use `create(IdentifyVisitorRequestSchema)` to create a new message.
+ */
+export const IdentifyVisitorRequestSchema: GenMessage<IdentifyVisitorRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_visitor_service, 0);
+
+/**
+ * @generated from message proactivechat.v1.IdentifyVisitorResponse
+ */
+export type IdentifyVisitorResponse = Message<"proactivechat.v1.IdentifyVisitorResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.Visitor visitor = 1;
+   */
+  visitor?: Visitor | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.IdentifyVisitorResponse.
+ * Use `create(IdentifyVisitorResponseSchema)` to create a new message.
+ */
+export const IdentifyVisitorResponseSchema: GenMessage<IdentifyVisitorResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_visitor_service, 1);
 
 /**
  * @generated from message proactivechat.v1.RespondToInvitationRequest
@@ -43,7 +82,7 @@ export type RespondToInvitationRequest = Message<"proactivechat.v1.RespondToInvi
  * Use `create(RespondToInvitationRequestSchema)` to create a new message.
  */
 export const RespondToInvitationRequestSchema: GenMessage<RespondToInvitationRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 0);
+  messageDesc(file_proactivechat_v1_visitor_service, 2);
 
 /**
  * @generated from message proactivechat.v1.RespondToInvitationResponse
@@ -60,7 +99,7 @@ export type RespondToInvitationResponse = Message<"proactivechat.v1.RespondToInv
  * Use `create(RespondToInvitationResponseSchema)` to create a new message.
  */
 export const RespondToInvitationResponseSchema: GenMessage<RespondToInvitationResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 1);
+  messageDesc(file_proactivechat_v1_visitor_service, 3);
 
 /**
  * @generated from message proactivechat.v1.SubmitFormRequest
@@ -84,7 +123,7 @@ export type SubmitFormRequest = Message<"proactivechat.v1.SubmitFormRequest"> & 
  * Use `create(SubmitFormRequestSchema)` to create a new message.
  */
 export const SubmitFormRequestSchema: GenMessage<SubmitFormRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 2);
+  messageDesc(file_proactivechat_v1_visitor_service, 4);
 
 /**
  * @generated from message proactivechat.v1.SubmitFormResponse
@@ -101,7 +140,7 @@ export type SubmitFormResponse = Message<"proactivechat.v1.SubmitFormResponse"> 
  * Use `create(SubmitFormResponseSchema)` to create a new message.
  */
 export const SubmitFormResponseSchema: GenMessage<SubmitFormResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 3);
+  messageDesc(file_proactivechat_v1_visitor_service, 5);
 
 /**
  * @generated from message proactivechat.v1.LeaveQueueRequest
@@ -118,7 +157,7 @@ export type LeaveQueueRequest = Message<"proactivechat.v1.LeaveQueueRequest"> & 
  * Use `create(LeaveQueueRequestSchema)` to create a new message.
  */
 export const LeaveQueueRequestSchema: GenMessage<LeaveQueueRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 4);
+  messageDesc(file_proactivechat_v1_visitor_service, 6);
 
 /**
  * @generated from message proactivechat.v1.LeaveQueueResponse
@@ -135,7 +174,7 @@ export type LeaveQueueResponse = Message<"proactivechat.v1.LeaveQueueResponse"> 
  * Use `create(LeaveQueueResponseSchema)` to create a new message.
  */
 export const LeaveQueueResponseSchema: GenMessage<LeaveQueueResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 5);
+  messageDesc(file_proactivechat_v1_visitor_service, 7);
 
 /**
  * @generated from message proactivechat.v1.StartVisitorSessionRequest
@@ -153,6 +192,14 @@ export type StartVisitorSessionRequest = Message<"proactivechat.v1.StartVisitorS
    * @generated from field: string resume_token = 2;
    */
   resumeToken: string;
+
+  /**
+   * Who the visitor is, when the page knows (optional). On a resumed
+   * session it replaces the identity stored before.
+   *
+   * @generated from field: proactivechat.v1.VisitorIdentity identity = 3;
+   */
+  identity?: VisitorIdentity | undefined;
 };
 
 /**
@@ -160,7 +207,7 @@ export type StartVisitorSessionRequest = Message<"proactivechat.v1.StartVisitorS
  * Use `create(StartVisitorSessionRequestSchema)` to create a new message.
  */
 export const StartVisitorSessionRequestSchema: GenMessage<StartVisitorSessionRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 6);
+  messageDesc(file_proactivechat_v1_visitor_service, 8);
 
 /**
  * @generated from message proactivechat.v1.StartVisitorSessionResponse
@@ -193,7 +240,7 @@ export type StartVisitorSessionResponse = Message<"proactivechat.v1.StartVisitor
  * Use `create(StartVisitorSessionResponseSchema)` to create a new message.
  */
 export const StartVisitorSessionResponseSchema: GenMessage<StartVisitorSessionResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 7);
+  messageDesc(file_proactivechat_v1_visitor_service, 9);
 
 /**
  * @generated from message proactivechat.v1.ReportPageViewRequest
@@ -224,7 +271,7 @@ export type ReportPageViewRequest = Message<"proactivechat.v1.ReportPageViewRequ
  * Use `create(ReportPageViewRequestSchema)` to create a new message.
  */
 export const ReportPageViewRequestSchema: GenMessage<ReportPageViewRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 8);
+  messageDesc(file_proactivechat_v1_visitor_service, 10);
 
 /**
  * @generated from message proactivechat.v1.ReportPageViewResponse
@@ -241,7 +288,7 @@ export type ReportPageViewResponse = Message<"proactivechat.v1.ReportPageViewRes
  * Use `create(ReportPageViewResponseSchema)` to create a new message.
  */
 export const ReportPageViewResponseSchema: GenMessage<ReportPageViewResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 9);
+  messageDesc(file_proactivechat_v1_visitor_service, 11);
 
 /**
  * @generated from message proactivechat.v1.WatchVisitorRequest
@@ -284,7 +331,7 @@ export type WatchVisitorRequest = Message<"proactivechat.v1.WatchVisitorRequest"
  * Use `create(WatchVisitorRequestSchema)` to create a new message.
  */
 export const WatchVisitorRequestSchema: GenMessage<WatchVisitorRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 10);
+  messageDesc(file_proactivechat_v1_visitor_service, 12);
 
 /**
  * VisitorState is what the widget should show, sent first and on every change.
@@ -336,7 +383,7 @@ export type VisitorState = Message<"proactivechat.v1.VisitorState"> & {
  * Use `create(VisitorStateSchema)` to create a new message.
  */
 export const VisitorStateSchema: GenMessage<VisitorState> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 11);
+  messageDesc(file_proactivechat_v1_visitor_service, 13);
 
 /**
  * @generated from message proactivechat.v1.WatchVisitorResponse
@@ -377,7 +424,7 @@ export type WatchVisitorResponse = Message<"proactivechat.v1.WatchVisitorRespons
  * Use `create(WatchVisitorResponseSchema)` to create a new message.
  */
 export const WatchVisitorResponseSchema: GenMessage<WatchVisitorResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 12);
+  messageDesc(file_proactivechat_v1_visitor_service, 14);
 
 /**
  * VisitorService is what the widget on a website calls.
@@ -454,6 +501,18 @@ export const VisitorService: GenService<{
     methodKind: "unary";
     input: typeof LeaveQueueRequestSchema;
     output: typeof LeaveQueueResponseSchema;
+  },
+  /**
+   * IdentifyVisitor says who the visitor is, later in the session (they
+   * signed in after the page loaded). It replaces the identity the page gave
+   * before; the same rules as StartVisitorSession's identity apply.
+   *
+   * @generated from rpc proactivechat.v1.VisitorService.IdentifyVisitor
+   */
+  identifyVisitor: {
+    methodKind: "unary";
+    input: typeof IdentifyVisitorRequestSchema;
+    output: typeof IdentifyVisitorResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_visitor_service, 0);

@@ -83,6 +83,12 @@ const (
 	// AdminServiceRevokeAgentSessionsProcedure is the fully-qualified name of the AdminService's
 	// RevokeAgentSessions RPC.
 	AdminServiceRevokeAgentSessionsProcedure = "/proactivechat.v1.AdminService/RevokeAgentSessions"
+	// AdminServiceGetSiteIdentitySecretProcedure is the fully-qualified name of the AdminService's
+	// GetSiteIdentitySecret RPC.
+	AdminServiceGetSiteIdentitySecretProcedure = "/proactivechat.v1.AdminService/GetSiteIdentitySecret"
+	// AdminServiceRotateSiteIdentitySecretProcedure is the fully-qualified name of the AdminService's
+	// RotateSiteIdentitySecret RPC.
+	AdminServiceRotateSiteIdentitySecretProcedure = "/proactivechat.v1.AdminService/RotateSiteIdentitySecret"
 )
 
 // AdminServiceClient is a client for the proactivechat.v1.AdminService service.
@@ -132,6 +138,15 @@ type AdminServiceClient interface {
 	// RevokeAgentSessions ends every session of an agent: their calls fail and
 	// their open streams end with UNAUTHENTICATED.
 	RevokeAgentSessions(context.Context, *connect.Request[v1.RevokeAgentSessionsRequest]) (*connect.Response[v1.RevokeAgentSessionsResponse], error)
+	// GetSiteIdentitySecret returns the secret the site's backend signs
+	// visitors' external ids with (VisitorIdentity.identity_hash); NOT_FOUND
+	// until RotateSiteIdentitySecret made one.
+	GetSiteIdentitySecret(context.Context, *connect.Request[v1.GetSiteIdentitySecretRequest]) (*connect.Response[v1.GetSiteIdentitySecretResponse], error)
+	// RotateSiteIdentitySecret makes a new identity secret for the site,
+	// replacing the old one at once: hashes made with the old secret are
+	// refused from then on. From the first secret on, an external id needs a
+	// hash.
+	RotateSiteIdentitySecret(context.Context, *connect.Request[v1.RotateSiteIdentitySecretRequest]) (*connect.Response[v1.RotateSiteIdentitySecretResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the proactivechat.v1.AdminService service. By
@@ -271,30 +286,45 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		getSiteIdentitySecret: connect.NewClient[v1.GetSiteIdentitySecretRequest, v1.GetSiteIdentitySecretResponse](
+			httpClient,
+			baseURL+AdminServiceGetSiteIdentitySecretProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetSiteIdentitySecret")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		rotateSiteIdentitySecret: connect.NewClient[v1.RotateSiteIdentitySecretRequest, v1.RotateSiteIdentitySecretResponse](
+			httpClient,
+			baseURL+AdminServiceRotateSiteIdentitySecretProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RotateSiteIdentitySecret")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // adminServiceClient implements AdminServiceClient.
 type adminServiceClient struct {
-	createSite           *connect.Client[v1.CreateSiteRequest, v1.CreateSiteResponse]
-	getSite              *connect.Client[v1.GetSiteRequest, v1.GetSiteResponse]
-	listSites            *connect.Client[v1.ListSitesRequest, v1.ListSitesResponse]
-	updateSite           *connect.Client[v1.UpdateSiteRequest, v1.UpdateSiteResponse]
-	createAgent          *connect.Client[v1.CreateAgentRequest, v1.CreateAgentResponse]
-	getAgent             *connect.Client[v1.GetAgentRequest, v1.GetAgentResponse]
-	listAgents           *connect.Client[v1.ListAgentsRequest, v1.ListAgentsResponse]
-	updateAgent          *connect.Client[v1.UpdateAgentRequest, v1.UpdateAgentResponse]
-	listOnlineVisitors   *connect.Client[v1.ListOnlineVisitorsRequest, v1.ListOnlineVisitorsResponse]
-	listQueue            *connect.Client[v1.ListQueueRequest, v1.ListQueueResponse]
-	listRoutingDecisions *connect.Client[v1.ListRoutingDecisionsRequest, v1.ListRoutingDecisionsResponse]
-	exportVisitor        *connect.Client[v1.ExportVisitorRequest, v1.ExportVisitorResponse]
-	eraseVisitor         *connect.Client[v1.EraseVisitorRequest, v1.EraseVisitorResponse]
-	createApiKey         *connect.Client[v1.CreateApiKeyRequest, v1.CreateApiKeyResponse]
-	listApiKeys          *connect.Client[v1.ListApiKeysRequest, v1.ListApiKeysResponse]
-	revokeApiKey         *connect.Client[v1.RevokeApiKeyRequest, v1.RevokeApiKeyResponse]
-	setAgentPassword     *connect.Client[v1.SetAgentPasswordRequest, v1.SetAgentPasswordResponse]
-	createAgentSession   *connect.Client[v1.CreateAgentSessionRequest, v1.CreateAgentSessionResponse]
-	revokeAgentSessions  *connect.Client[v1.RevokeAgentSessionsRequest, v1.RevokeAgentSessionsResponse]
+	createSite               *connect.Client[v1.CreateSiteRequest, v1.CreateSiteResponse]
+	getSite                  *connect.Client[v1.GetSiteRequest, v1.GetSiteResponse]
+	listSites                *connect.Client[v1.ListSitesRequest, v1.ListSitesResponse]
+	updateSite               *connect.Client[v1.UpdateSiteRequest, v1.UpdateSiteResponse]
+	createAgent              *connect.Client[v1.CreateAgentRequest, v1.CreateAgentResponse]
+	getAgent                 *connect.Client[v1.GetAgentRequest, v1.GetAgentResponse]
+	listAgents               *connect.Client[v1.ListAgentsRequest, v1.ListAgentsResponse]
+	updateAgent              *connect.Client[v1.UpdateAgentRequest, v1.UpdateAgentResponse]
+	listOnlineVisitors       *connect.Client[v1.ListOnlineVisitorsRequest, v1.ListOnlineVisitorsResponse]
+	listQueue                *connect.Client[v1.ListQueueRequest, v1.ListQueueResponse]
+	listRoutingDecisions     *connect.Client[v1.ListRoutingDecisionsRequest, v1.ListRoutingDecisionsResponse]
+	exportVisitor            *connect.Client[v1.ExportVisitorRequest, v1.ExportVisitorResponse]
+	eraseVisitor             *connect.Client[v1.EraseVisitorRequest, v1.EraseVisitorResponse]
+	createApiKey             *connect.Client[v1.CreateApiKeyRequest, v1.CreateApiKeyResponse]
+	listApiKeys              *connect.Client[v1.ListApiKeysRequest, v1.ListApiKeysResponse]
+	revokeApiKey             *connect.Client[v1.RevokeApiKeyRequest, v1.RevokeApiKeyResponse]
+	setAgentPassword         *connect.Client[v1.SetAgentPasswordRequest, v1.SetAgentPasswordResponse]
+	createAgentSession       *connect.Client[v1.CreateAgentSessionRequest, v1.CreateAgentSessionResponse]
+	revokeAgentSessions      *connect.Client[v1.RevokeAgentSessionsRequest, v1.RevokeAgentSessionsResponse]
+	getSiteIdentitySecret    *connect.Client[v1.GetSiteIdentitySecretRequest, v1.GetSiteIdentitySecretResponse]
+	rotateSiteIdentitySecret *connect.Client[v1.RotateSiteIdentitySecretRequest, v1.RotateSiteIdentitySecretResponse]
 }
 
 // CreateSite calls proactivechat.v1.AdminService.CreateSite.
@@ -392,6 +422,16 @@ func (c *adminServiceClient) RevokeAgentSessions(ctx context.Context, req *conne
 	return c.revokeAgentSessions.CallUnary(ctx, req)
 }
 
+// GetSiteIdentitySecret calls proactivechat.v1.AdminService.GetSiteIdentitySecret.
+func (c *adminServiceClient) GetSiteIdentitySecret(ctx context.Context, req *connect.Request[v1.GetSiteIdentitySecretRequest]) (*connect.Response[v1.GetSiteIdentitySecretResponse], error) {
+	return c.getSiteIdentitySecret.CallUnary(ctx, req)
+}
+
+// RotateSiteIdentitySecret calls proactivechat.v1.AdminService.RotateSiteIdentitySecret.
+func (c *adminServiceClient) RotateSiteIdentitySecret(ctx context.Context, req *connect.Request[v1.RotateSiteIdentitySecretRequest]) (*connect.Response[v1.RotateSiteIdentitySecretResponse], error) {
+	return c.rotateSiteIdentitySecret.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the proactivechat.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateSite adds a site. Proactive chat stays disabled unless the request enables it.
@@ -439,6 +479,15 @@ type AdminServiceHandler interface {
 	// RevokeAgentSessions ends every session of an agent: their calls fail and
 	// their open streams end with UNAUTHENTICATED.
 	RevokeAgentSessions(context.Context, *connect.Request[v1.RevokeAgentSessionsRequest]) (*connect.Response[v1.RevokeAgentSessionsResponse], error)
+	// GetSiteIdentitySecret returns the secret the site's backend signs
+	// visitors' external ids with (VisitorIdentity.identity_hash); NOT_FOUND
+	// until RotateSiteIdentitySecret made one.
+	GetSiteIdentitySecret(context.Context, *connect.Request[v1.GetSiteIdentitySecretRequest]) (*connect.Response[v1.GetSiteIdentitySecretResponse], error)
+	// RotateSiteIdentitySecret makes a new identity secret for the site,
+	// replacing the old one at once: hashes made with the old secret are
+	// refused from then on. From the first secret on, an external id needs a
+	// hash.
+	RotateSiteIdentitySecret(context.Context, *connect.Request[v1.RotateSiteIdentitySecretRequest]) (*connect.Response[v1.RotateSiteIdentitySecretResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -574,6 +623,19 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceGetSiteIdentitySecretHandler := connect.NewUnaryHandler(
+		AdminServiceGetSiteIdentitySecretProcedure,
+		svc.GetSiteIdentitySecret,
+		connect.WithSchema(adminServiceMethods.ByName("GetSiteIdentitySecret")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRotateSiteIdentitySecretHandler := connect.NewUnaryHandler(
+		AdminServiceRotateSiteIdentitySecretProcedure,
+		svc.RotateSiteIdentitySecret,
+		connect.WithSchema(adminServiceMethods.ByName("RotateSiteIdentitySecret")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateSiteProcedure:
@@ -614,6 +676,10 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceCreateAgentSessionHandler.ServeHTTP(w, r)
 		case AdminServiceRevokeAgentSessionsProcedure:
 			adminServiceRevokeAgentSessionsHandler.ServeHTTP(w, r)
+		case AdminServiceGetSiteIdentitySecretProcedure:
+			adminServiceGetSiteIdentitySecretHandler.ServeHTTP(w, r)
+		case AdminServiceRotateSiteIdentitySecretProcedure:
+			adminServiceRotateSiteIdentitySecretHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -697,4 +763,12 @@ func (UnimplementedAdminServiceHandler) CreateAgentSession(context.Context, *con
 
 func (UnimplementedAdminServiceHandler) RevokeAgentSessions(context.Context, *connect.Request[v1.RevokeAgentSessionsRequest]) (*connect.Response[v1.RevokeAgentSessionsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.RevokeAgentSessions is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetSiteIdentitySecret(context.Context, *connect.Request[v1.GetSiteIdentitySecretRequest]) (*connect.Response[v1.GetSiteIdentitySecretResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.GetSiteIdentitySecret is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RotateSiteIdentitySecret(context.Context, *connect.Request[v1.RotateSiteIdentitySecretRequest]) (*connect.Response[v1.RotateSiteIdentitySecretResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.RotateSiteIdentitySecret is not implemented"))
 }

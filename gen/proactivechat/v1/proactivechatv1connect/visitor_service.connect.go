@@ -51,6 +51,9 @@ const (
 	// VisitorServiceLeaveQueueProcedure is the fully-qualified name of the VisitorService's LeaveQueue
 	// RPC.
 	VisitorServiceLeaveQueueProcedure = "/proactivechat.v1.VisitorService/LeaveQueue"
+	// VisitorServiceIdentifyVisitorProcedure is the fully-qualified name of the VisitorService's
+	// IdentifyVisitor RPC.
+	VisitorServiceIdentifyVisitorProcedure = "/proactivechat.v1.VisitorService/IdentifyVisitor"
 )
 
 // VisitorServiceClient is a client for the proactivechat.v1.VisitorService service.
@@ -77,6 +80,10 @@ type VisitorServiceClient interface {
 	SubmitForm(context.Context, *connect.Request[v1.SubmitFormRequest]) (*connect.Response[v1.SubmitFormResponse], error)
 	// LeaveQueue withdraws the visitor's chat request (the widget was closed).
 	LeaveQueue(context.Context, *connect.Request[v1.LeaveQueueRequest]) (*connect.Response[v1.LeaveQueueResponse], error)
+	// IdentifyVisitor says who the visitor is, later in the session (they
+	// signed in after the page loaded). It replaces the identity the page gave
+	// before; the same rules as StartVisitorSession's identity apply.
+	IdentifyVisitor(context.Context, *connect.Request[v1.IdentifyVisitorRequest]) (*connect.Response[v1.IdentifyVisitorResponse], error)
 }
 
 // NewVisitorServiceClient constructs a client for the proactivechat.v1.VisitorService service. By
@@ -126,6 +133,12 @@ func NewVisitorServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(visitorServiceMethods.ByName("LeaveQueue")),
 			connect.WithClientOptions(opts...),
 		),
+		identifyVisitor: connect.NewClient[v1.IdentifyVisitorRequest, v1.IdentifyVisitorResponse](
+			httpClient,
+			baseURL+VisitorServiceIdentifyVisitorProcedure,
+			connect.WithSchema(visitorServiceMethods.ByName("IdentifyVisitor")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -137,6 +150,7 @@ type visitorServiceClient struct {
 	respondToInvitation *connect.Client[v1.RespondToInvitationRequest, v1.RespondToInvitationResponse]
 	submitForm          *connect.Client[v1.SubmitFormRequest, v1.SubmitFormResponse]
 	leaveQueue          *connect.Client[v1.LeaveQueueRequest, v1.LeaveQueueResponse]
+	identifyVisitor     *connect.Client[v1.IdentifyVisitorRequest, v1.IdentifyVisitorResponse]
 }
 
 // StartVisitorSession calls proactivechat.v1.VisitorService.StartVisitorSession.
@@ -169,6 +183,11 @@ func (c *visitorServiceClient) LeaveQueue(ctx context.Context, req *connect.Requ
 	return c.leaveQueue.CallUnary(ctx, req)
 }
 
+// IdentifyVisitor calls proactivechat.v1.VisitorService.IdentifyVisitor.
+func (c *visitorServiceClient) IdentifyVisitor(ctx context.Context, req *connect.Request[v1.IdentifyVisitorRequest]) (*connect.Response[v1.IdentifyVisitorResponse], error) {
+	return c.identifyVisitor.CallUnary(ctx, req)
+}
+
 // VisitorServiceHandler is an implementation of the proactivechat.v1.VisitorService service.
 type VisitorServiceHandler interface {
 	// StartVisitorSession begins a visitor session, or resumes the one whose
@@ -193,6 +212,10 @@ type VisitorServiceHandler interface {
 	SubmitForm(context.Context, *connect.Request[v1.SubmitFormRequest]) (*connect.Response[v1.SubmitFormResponse], error)
 	// LeaveQueue withdraws the visitor's chat request (the widget was closed).
 	LeaveQueue(context.Context, *connect.Request[v1.LeaveQueueRequest]) (*connect.Response[v1.LeaveQueueResponse], error)
+	// IdentifyVisitor says who the visitor is, later in the session (they
+	// signed in after the page loaded). It replaces the identity the page gave
+	// before; the same rules as StartVisitorSession's identity apply.
+	IdentifyVisitor(context.Context, *connect.Request[v1.IdentifyVisitorRequest]) (*connect.Response[v1.IdentifyVisitorResponse], error)
 }
 
 // NewVisitorServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -238,6 +261,12 @@ func NewVisitorServiceHandler(svc VisitorServiceHandler, opts ...connect.Handler
 		connect.WithSchema(visitorServiceMethods.ByName("LeaveQueue")),
 		connect.WithHandlerOptions(opts...),
 	)
+	visitorServiceIdentifyVisitorHandler := connect.NewUnaryHandler(
+		VisitorServiceIdentifyVisitorProcedure,
+		svc.IdentifyVisitor,
+		connect.WithSchema(visitorServiceMethods.ByName("IdentifyVisitor")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.VisitorService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case VisitorServiceStartVisitorSessionProcedure:
@@ -252,6 +281,8 @@ func NewVisitorServiceHandler(svc VisitorServiceHandler, opts ...connect.Handler
 			visitorServiceSubmitFormHandler.ServeHTTP(w, r)
 		case VisitorServiceLeaveQueueProcedure:
 			visitorServiceLeaveQueueHandler.ServeHTTP(w, r)
+		case VisitorServiceIdentifyVisitorProcedure:
+			visitorServiceIdentifyVisitorHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -283,4 +314,8 @@ func (UnimplementedVisitorServiceHandler) SubmitForm(context.Context, *connect.R
 
 func (UnimplementedVisitorServiceHandler) LeaveQueue(context.Context, *connect.Request[v1.LeaveQueueRequest]) (*connect.Response[v1.LeaveQueueResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.VisitorService.LeaveQueue is not implemented"))
+}
+
+func (UnimplementedVisitorServiceHandler) IdentifyVisitor(context.Context, *connect.Request[v1.IdentifyVisitorRequest]) (*connect.Response[v1.IdentifyVisitorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.VisitorService.IdentifyVisitor is not implemented"))
 }
