@@ -92,7 +92,7 @@ scenario("transcripts: a chat taken elsewhere is listed, found by the visitor's 
     "  Your name: Grace Hopper\n",
     "  E-mail: grace@example.com\n",
     `] ${AGENT_NAME}: ${hello}\n`,
-    `] Visitor: ${answer}\n`,
+    `] Grace Hopper: ${answer}\n`,
     "] Chat ended: both left\n",
   ]) {
     assert.ok(text.includes(want), `the downloaded transcript lacks ${JSON.stringify(want)}:\n${text}`);

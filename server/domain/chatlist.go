@@ -213,6 +213,15 @@ func (s *Service) listedSites(tx ReadTx, p Principal, f ChatFilter) ([]string, e
 // summarize adds to a chat what the visitor said about themselves.
 func summarize(tx ReadTx, chat *Chat) (ChatSummary, error) {
 	sum := ChatSummary{Chat: chat}
+	// Who the visitor is now (the page's identity, or the form folded into
+	// it) comes first; the chat's own form answers fill what it lacks.
+	v, err := tx.Visitor(chat.Visitor.ID)
+	switch {
+	case err == nil:
+		sum.VisitorName, sum.VisitorEmail = v.Identity.Name, v.Identity.Email
+	case ErrorCode(err) != CodeNotFound:
+		return sum, err
+	}
 	form, err := chatForm(tx, chat)
 	if err != nil {
 		return sum, err
@@ -220,9 +229,13 @@ func summarize(tx ReadTx, chat *Chat) (ChatSummary, error) {
 	for k, v := range form {
 		switch strings.ToLower(k) {
 		case "name":
-			sum.VisitorName = v
+			if sum.VisitorName == "" {
+				sum.VisitorName = v
+			}
 		case "email":
-			sum.VisitorEmail = v
+			if sum.VisitorEmail == "" {
+				sum.VisitorEmail = v
+			}
 		}
 	}
 	return sum, nil

@@ -190,6 +190,29 @@ func TestListChats(t *testing.T) {
 		}
 	})
 
+	t.Run("SummaryPrefersTheVisitorsIdentity", func(t *testing.T) {
+		e := listEnv(t, chatSpec{id: "c9", site: "shop", agent: "ann", visitor: "v9", form: map[string]string{"name": "From the form", "email": "form@example.com"}})
+		err := e.store.Update(ctx(t), func(tx domain.WriteTx) error {
+			v, err := tx.Visitor("v9")
+			if err != nil {
+				return err
+			}
+			v.Identity = domain.VisitorIdentity{Name: "Jane Doe"}
+			return tx.PutVisitor(v)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _, err := e.svc.ListChats(ctx(t), admin, domain.ChatFilter{SiteID: "shop"}, 0, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The page's identity names the visitor; the form fills the e-mail it lacks.
+		if len(page) != 1 || page[0].VisitorName != "Jane Doe" || page[0].VisitorEmail != "form@example.com" {
+			t.Fatalf("got %+v", page)
+		}
+	})
+
 	t.Run("Authorization", func(t *testing.T) {
 		e := listEnv(t, chats...)
 		if got, _ := listAll(t, e, shopAgent, domain.ChatFilter{}, 2); !slices.Equal(got, []string{"c5", "c4b", "c3", "c1"}) {
