@@ -74,6 +74,7 @@ func (s *adminServer) CreateAgent(ctx context.Context, req *connect.Request[pb.C
 		SiteIDs:            req.Msg.GetSiteIds(),
 		MaxConcurrentChats: req.Msg.GetMaxConcurrentChats(),
 		Login:              req.Msg.GetLogin(),
+		SupervisedSiteIDs:  req.Msg.GetSupervisedSiteIds(),
 	})
 	if err != nil {
 		return nil, toConnectError(ctx, s.log, err)
