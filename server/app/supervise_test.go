@@ -8,6 +8,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 )
@@ -133,5 +134,15 @@ func TestSupervisor(t *testing.T) {
 			}
 			protoEqual(t, "ListWhispers", list[0], wh)
 		}
+
+		// No longer a supervisor of the site: the open WatchChat ends, as
+		// any stream whose rights went (rights.go).
+		must[*pb.UpdateAgentResponse](t, "UpdateAgent")(c.UpdateAgent(ctx, &pb.UpdateAgentRequest{
+			Agent:      &pb.Agent{Id: sam.GetId()},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"supervised_site_ids"}},
+		}))
+		wantCode(t, recvEnd(t, watch), connect.CodePermissionDenied)
+		_, err = raw.ListLiveChats(supCtx, &pb.ListLiveChatsRequest{SiteId: w.site.GetId()})
+		wantCode(t, err, connect.CodePermissionDenied)
 	})
 }
