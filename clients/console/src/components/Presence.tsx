@@ -59,7 +59,9 @@ export function PresencePanel({ api, presence, chats, stream, agent }: PresenceP
               myChat={!!v.presence.activeChatId && myChats.has(v.presence.activeChatId)}
               status={status}
               action={visitorAction(v.presence.visitorId, agent)}
-              supervisedOnly={!!agent.agent && !agent.agent.siteIds.includes(v.presence.siteId)}
+              supervisedOnly={
+                !!agent.agent?.supervisedSiteIds.includes(v.presence.siteId) && !agent.agent.siteIds.includes(v.presence.siteId)
+              }
             />
           ))}
         </ul>
