@@ -1810,7 +1810,8 @@ type UpdateAgentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The agent with its id and the new values.
 	Agent *Agent `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	// Paths among: display_name, site_ids, max_concurrent_chats, login.
+	// Paths among: display_name, site_ids, max_concurrent_chats, login,
+	// supervised_site_ids (a change of rights: open streams follow it).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

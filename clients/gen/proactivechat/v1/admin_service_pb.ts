@@ -778,7 +778,8 @@ export type UpdateAgentRequest = Message<"proactivechat.v1.UpdateAgentRequest"> 
   agent?: Agent | undefined;
 
   /**
-   * Paths among: display_name, site_ids, max_concurrent_chats, login.
+   * Paths among: display_name, site_ids, max_concurrent_chats, login,
+   * supervised_site_ids (a change of rights: open streams follow it).
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
