@@ -22,10 +22,11 @@ const (
 	siteAgent           // an agent of the site, in the visitor's chat
 	otherAgent          // an agent of another site
 	admin               // an admin API key
+	supervisor          // an agent supervising the site (serving another), not in the chat
 	principals
 )
 
-var principalNames = [principals]string{"Nobody", "ForgedToken", "Visitor", "OtherVisitor", "AgentOfSite", "AgentOfOtherSite", "Admin"}
+var principalNames = [principals]string{"Nobody", "ForgedToken", "Visitor", "OtherVisitor", "AgentOfSite", "AgentOfOtherSite", "Admin", "SupervisorOfSite"}
 
 // Expected outcomes: allowed (the call reaches the service, whatever it
 // then answers), Unauthenticated, PermissionDenied.
@@ -40,6 +41,7 @@ type authzWorld struct {
 	siteA, siteB   string
 	visitor, other string // visitors of site A
 	agentA, agentB string // agentA serves site A and chats with visitor
+	supervisor     string // supervises site A, serves site B
 	spareAgent     string // the target of credential changes
 	chat           string
 	spareKey       string // an API key to revoke
@@ -65,12 +67,19 @@ func firstMessage[T any](s stream[T], err error) error {
 }
 
 // row spells an expectation for the principals after nobody and forged,
-// who are refused everywhere but on the open calls.
+// who are refused everywhere but on the open calls. A supervisor of the
+// site is an agent of another site, but where supervised says otherwise.
 func row(visitor, otherVisitor, siteAgent, otherAgent, admin string) [principals]string {
-	return [principals]string{U, U, visitor, otherVisitor, siteAgent, otherAgent, admin}
+	return [principals]string{U, U, visitor, otherVisitor, siteAgent, otherAgent, admin, otherAgent}
 }
 
-var open = [principals]string{Y, Y, Y, Y, Y, Y, Y}
+// supervised sets what the site's supervisor gets in r.
+func supervised(r [principals]string, want string) [principals]string {
+	r[supervisor] = want
+	return r
+}
+
+var open = [principals]string{Y, Y, Y, Y, Y, Y, Y, Y}
 
 // authzCases is every RPC; the order matters only at the end, where calls
 // change what later ones need (leaving the chat, signing out).
@@ -79,7 +88,7 @@ var authzCases = []authzCase{
 		_, err := c.CreateSite(ctx, &pb.CreateSiteRequest{Name: "New"})
 		return err
 	}},
-	{"AdminService.GetSite", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.GetSite", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.GetSite(ctx, &pb.GetSiteRequest{SiteId: w.siteA})
 		return err
 	}},
@@ -107,15 +116,15 @@ var authzCases = []authzCase{
 		_, err := c.UpdateAgent(ctx, &pb.UpdateAgentRequest{Agent: &pb.Agent{Id: w.agentA, DisplayName: "Dana"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
 		return err
 	}},
-	{"AdminService.ListOnlineVisitors", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.ListOnlineVisitors", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListOnlineVisitors(ctx, &pb.ListOnlineVisitorsRequest{SiteId: w.siteA})
 		return err
 	}},
-	{"AdminService.ListQueue", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.ListQueue", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListQueue(ctx, &pb.ListQueueRequest{SiteId: w.siteA})
 		return err
 	}},
-	{"AdminService.ListRoutingDecisions", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.ListRoutingDecisions", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListRoutingDecisions(ctx, &pb.ListRoutingDecisionsRequest{SiteId: w.siteA})
 		return err
 	}},
@@ -237,21 +246,21 @@ var authzCases = []authzCase{
 		_, err := c.SetTyping(ctx, &pb.SetTypingRequest{ChatId: w.chat, SenderId: w.visitor, Typing: true})
 		return err
 	}},
-	{"ChatService.GetChat", row(Y, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"ChatService.GetChat", supervised(row(Y, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.GetChat(ctx, &pb.GetChatRequest{ChatId: w.chat})
 		return err
 	}},
-	{"ChatService.ListChatEvents", row(Y, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"ChatService.ListChatEvents", supervised(row(Y, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListChatEvents(ctx, &pb.ListChatEventsRequest{ChatId: w.chat})
 		return err
 	}},
-	{"ChatService.GetChatTranscript", row(Y, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"ChatService.GetChatTranscript", supervised(row(Y, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.GetChatTranscript(ctx, &pb.GetChatTranscriptRequest{ChatId: w.chat})
 		return err
 	}},
 	// Visitors list nothing; an agent lists the sites it serves, and
 	// without a site its own sites' chats.
-	{"ChatService.ListChats", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"ChatService.ListChats", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListChats(ctx, &pb.ListChatsRequest{SiteId: w.siteA})
 		return err
 	}},
@@ -259,7 +268,7 @@ var authzCases = []authzCase{
 		_, err := c.ListChats(ctx, &pb.ListChatsRequest{})
 		return err
 	}},
-	{"ChatService.WatchChat", row(Y, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"ChatService.WatchChat", supervised(row(Y, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
 		return firstMessage(c.WatchChat(ctx, &pb.WatchChatRequest{ChatId: w.chat}))
 	}},
 	{"ChatService.Converse", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
@@ -272,6 +281,20 @@ var authzCases = []authzCase{
 			return err
 		}
 		_, err = conv.Recv()
+		return err
+	}},
+	{"AgentService.ListLiveChats", supervised(row(D, D, D, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListLiveChats(ctx, &pb.ListLiveChatsRequest{SiteId: w.siteA})
+		return err
+	}},
+	// Only the supervisor, as itself.
+	{"ChatService.Whisper", supervised(row(D, D, D, D, D), Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.Whisper(ctx, &pb.WhisperRequest{ChatId: w.chat, SupervisorId: w.supervisor, Text: "ask about the plan"})
+		return err
+	}},
+	// Never the visitor.
+	{"ChatService.ListWhispers", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListWhispers(ctx, &pb.ListWhispersRequest{ChatId: w.chat})
 		return err
 	}},
 	{"ChatService.LeaveChat", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
@@ -356,6 +379,11 @@ func authzSetup(t *testing.T, ctx context.Context, c api) *authzWorld {
 	w.agentA = createAvailableAgent(t, ctx, c, "Ana", w.siteA).GetId()
 	w.agentB = createAvailableAgent(t, ctx, c, "Ben", w.siteB).GetId()
 	w.spareAgent = createAvailableAgent(t, ctx, c, "Spare", w.siteA).GetId()
+	w.supervisor = createAvailableAgent(t, ctx, c, "Sam", w.siteB).GetId()
+	must[*pb.UpdateAgentResponse](t, "UpdateAgent")(c.UpdateAgent(ctx, &pb.UpdateAgentRequest{
+		Agent:      &pb.Agent{Id: w.supervisor, SupervisedSiteIds: []string{w.siteA}},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"supervised_site_ids"}},
+	}))
 	must[*pb.SetAgentPasswordResponse](t, "SetAgentPassword")(c.SetAgentPassword(ctx, &pb.SetAgentPasswordRequest{AgentId: w.agentA, Password: w.agentAPassword}))
 	// Setting the password ended the agent's session: sign in with it.
 	must[*pb.SignInResponse](t, "SignIn")(c.SignIn(ctx, &pb.SignInRequest{AgentId: w.agentA, Password: w.agentAPassword}))
@@ -376,6 +404,7 @@ func authzSetup(t *testing.T, ctx context.Context, c api) *authzWorld {
 	w.tokens[siteAgent] = tokenFrom(sign.as(ctx, w.agentA))
 	w.tokens[otherAgent] = tokenFrom(sign.as(ctx, w.agentB))
 	w.tokens[admin] = sign.keys.admin
+	w.tokens[supervisor] = tokenFrom(sign.as(ctx, w.supervisor))
 	for who, tok := range w.tokens {
 		if tok == "" && who != nobody {
 			t.Fatalf("no token for %s", principalNames[who])

@@ -70,6 +70,10 @@ type api interface {
 	ListChats(context.Context, *pb.ListChatsRequest) (*pb.ListChatsResponse, error)
 	GetChatTranscript(context.Context, *pb.GetChatTranscriptRequest) (*pb.GetChatTranscriptResponse, error)
 	WatchChat(context.Context, *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error)
+
+	ListLiveChats(context.Context, *pb.ListLiveChatsRequest) (*pb.ListLiveChatsResponse, error)
+	Whisper(context.Context, *pb.WhisperRequest) (*pb.WhisperResponse, error)
+	ListWhispers(context.Context, *pb.ListWhispersRequest) (*pb.ListWhispersResponse, error)
 }
 
 // stream is the client side of a server stream.
@@ -743,4 +747,28 @@ func (c *connectClient) GetSiteIdentitySecret(ctx context.Context, r *pb.GetSite
 
 func (c *connectClient) RotateSiteIdentitySecret(ctx context.Context, r *pb.RotateSiteIdentitySecretRequest) (*pb.RotateSiteIdentitySecretResponse, error) {
 	return connectUnary(ctx, c.admin.RotateSiteIdentitySecret, r)
+}
+
+func (c *grpcClient) ListLiveChats(ctx context.Context, r *pb.ListLiveChatsRequest) (*pb.ListLiveChatsResponse, error) {
+	return grpcUnary(ctx, c.agent.ListLiveChats, r)
+}
+
+func (c *grpcClient) Whisper(ctx context.Context, r *pb.WhisperRequest) (*pb.WhisperResponse, error) {
+	return grpcUnary(ctx, c.chat.Whisper, r)
+}
+
+func (c *grpcClient) ListWhispers(ctx context.Context, r *pb.ListWhispersRequest) (*pb.ListWhispersResponse, error) {
+	return grpcUnary(ctx, c.chat.ListWhispers, r)
+}
+
+func (c *connectClient) ListLiveChats(ctx context.Context, r *pb.ListLiveChatsRequest) (*pb.ListLiveChatsResponse, error) {
+	return connectUnary(ctx, c.agent.ListLiveChats, r)
+}
+
+func (c *connectClient) Whisper(ctx context.Context, r *pb.WhisperRequest) (*pb.WhisperResponse, error) {
+	return connectUnary(ctx, c.chat.Whisper, r)
+}
+
+func (c *connectClient) ListWhispers(ctx context.Context, r *pb.ListWhispersRequest) (*pb.ListWhispersResponse, error) {
+	return connectUnary(ctx, c.chat.ListWhispers, r)
 }

@@ -318,6 +318,25 @@ func (c *signedClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (s
 	return c.raw.WatchChat(c.asChatReader(ctx), r)
 }
 
+// ListLiveChats, Whisper and ListWhispers go with the caller's token when
+// the test chose one, else as an admin (ListLiveChats, ListWhispers) or
+// as the supervisor the request names (Whisper).
+func (c *signedClient) ListLiveChats(ctx context.Context, r *pb.ListLiveChatsRequest) (*pb.ListLiveChatsResponse, error) {
+	if tokenFrom(ctx) == "" {
+		ctx = c.asAdmin(ctx)
+	}
+	return c.raw.ListLiveChats(ctx, r)
+}
+func (c *signedClient) Whisper(ctx context.Context, r *pb.WhisperRequest) (*pb.WhisperResponse, error) {
+	return c.raw.Whisper(c.as(ctx, r.GetSupervisorId()), r)
+}
+func (c *signedClient) ListWhispers(ctx context.Context, r *pb.ListWhispersRequest) (*pb.ListWhispersResponse, error) {
+	if tokenFrom(ctx) == "" {
+		ctx = c.asChatReader(ctx)
+	}
+	return c.raw.ListWhispers(ctx, r)
+}
+
 // signedConverser is a signedClient whose protocol carries Converse.
 type signedConverser struct{ *signedClient }
 

@@ -527,3 +527,18 @@ func (c *restClient) RotateSiteIdentitySecret(ctx context.Context, r *pb.RotateS
 	out := &pb.RotateSiteIdentitySecretResponse{}
 	return out, c.call(ctx, http.MethodPost, "/v1/sites/"+esc(r.GetSiteId())+"/identity-secret:rotate", nil, r, out)
 }
+
+func (c *restClient) ListLiveChats(ctx context.Context, r *pb.ListLiveChatsRequest) (*pb.ListLiveChatsResponse, error) {
+	out := &pb.ListLiveChatsResponse{}
+	return out, c.call(ctx, http.MethodGet, "/v1/sites/"+esc(r.GetSiteId())+"/live-chats", nil, nil, out)
+}
+
+func (c *restClient) Whisper(ctx context.Context, r *pb.WhisperRequest) (*pb.WhisperResponse, error) {
+	out := &pb.WhisperResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/chats/"+esc(r.GetChatId())+"/whispers", nil, r, out)
+}
+
+func (c *restClient) ListWhispers(ctx context.Context, r *pb.ListWhispersRequest) (*pb.ListWhispersResponse, error) {
+	out := &pb.ListWhispersResponse{}
+	return out, c.call(ctx, http.MethodGet, "/v1/chats/"+esc(r.GetChatId())+"/whispers", nil, nil, out)
+}

@@ -53,6 +53,7 @@ func (c *agentCache) decode(id string, raw []byte) (*domain.Agent, error) {
 func copyAgent(a *domain.Agent) *domain.Agent {
 	out := *a
 	out.SiteIDs = slices.Clone(a.SiteIDs)
+	out.SupervisedSiteIDs = slices.Clone(a.SupervisedSiteIDs)
 	out.ActiveChatIDs = slices.Clone(a.ActiveChatIDs)
 	return &out
 }

@@ -177,6 +177,9 @@ func (w *writeTx) deleteChat(chatID string) error {
 	if err := w.deleteRange(chatEventsBucket, chatPrefix(chatID)); err != nil {
 		return err
 	}
+	if err := w.deleteRange(whispersBucket, chatPrefix(chatID)); err != nil {
+		return err
+	}
 	w.forgetChatKeys(chatID)
 	if err := w.delete(chatsBucket, []byte(chatID)); err != nil {
 		return err

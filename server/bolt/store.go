@@ -51,6 +51,9 @@ var (
 	// siteChatsBucket lists each site's chats newest first, so chats are
 	// listed without reading every chat.
 	siteChatsBucket = []byte("site_chats") // siteChatKey → empty
+	// whispersBucket holds supervisors' whispers apart from the chat
+	// events, which visitors read.
+	whispersBucket = []byte("chat_whispers") // eventKey(chat, whisper seq) → pb.Whisper
 
 	apiKeysBucket        = []byte("api_keys")        // SHA-256 of the key → pb.ApiKey
 	agentSessionsBucket  = []byte("agent_sessions")  // SHA-256 of the token → pb.AgentSession
@@ -71,6 +74,7 @@ var legacyMessageKeysBucket = []byte("message_keys")
 var allBuckets = [][]byte{
 	activeChatsBucket,
 	siteChatsBucket,
+	whispersBucket,
 	sitesBucket,
 	agentsBucket,
 	agentLoginsBucket,

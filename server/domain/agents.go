@@ -17,6 +17,8 @@ type AgentSpec struct {
 	MaxConcurrentChats uint32
 	// Login is what the agent signs in with (Agent.Login); optional.
 	Login string
+	// SupervisedSiteIDs are the sites the agent supervises; optional.
+	SupervisedSiteIDs []string
 }
 
 // CreateAgent adds an agent, offline until it sets its status.
@@ -25,6 +27,9 @@ func (s *Service) CreateAgent(ctx context.Context, spec AgentSpec) (*Agent, erro
 		spec.MaxConcurrentChats = DefaultConcurrentChats
 	}
 	if err := validateAgent(spec.DisplayName, spec.SiteIDs, spec.MaxConcurrentChats, spec.Login); err != nil {
+		return nil, err
+	}
+	if err := validateSiteList("supervised_site_ids", spec.SupervisedSiteIDs); err != nil {
 		return nil, err
 	}
 	if err := checkChosenID("id", spec.ID); err != nil {
@@ -40,12 +45,16 @@ func (s *Service) CreateAgent(ctx context.Context, spec AgentSpec) (*Agent, erro
 		StatusChangeTime:   now,
 		CreateTime:         now,
 		Login:              spec.Login,
+		SupervisedSiteIDs:  spec.SupervisedSiteIDs,
 	}
 	err := s.store.Update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Agent(agent.ID); ErrorCode(err) != CodeNotFound {
 			return cmp.Or(err, error(Errorf(CodeAlreadyExists, "agent %q already exists", agent.ID)))
 		}
 		if err := sitesExist(tx, agent.SiteIDs); err != nil {
+			return err
+		}
+		if err := supervisedSitesExist(tx, agent.SupervisedSiteIDs); err != nil {
 			return err
 		}
 		if err := claimLogin(tx, agent.ID, agent.Login); err != nil {
@@ -91,7 +100,7 @@ func (s *Service) ListAgents(ctx context.Context, siteID string) ([]*Agent, erro
 }
 
 // UpdateAgent copies the fields named by paths (display_name, site_ids,
-// max_concurrent_chats, login; none means all) from update onto the stored agent.
+// max_concurrent_chats, login, supervised_site_ids; none means all) from update onto the stored agent.
 // Lowering the capacity below the chats in progress ends none of them; the
 // agent just gets no new ones until under it.
 func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string) (*Agent, error) {
@@ -99,7 +108,7 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 		return nil, invalid("agent.id", "is required")
 	}
 	if len(paths) == 0 {
-		paths = []string{"display_name", "site_ids", "max_concurrent_chats", "login"}
+		paths = []string{"display_name", "site_ids", "max_concurrent_chats", "login", "supervised_site_ids"}
 	}
 	var agent *Agent
 	err := s.store.Update(ctx, func(tx WriteTx) error {
@@ -107,7 +116,7 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 		if agent, err = tx.Agent(update.ID); err != nil {
 			return err
 		}
-		oldSites := agent.SiteIDs
+		oldSites, oldSupervised := agent.SiteIDs, agent.SupervisedSiteIDs
 		for _, p := range paths {
 			switch p {
 			case "id", "status", "status_change_time", "active_chat_ids", "create_time", "last_chat_end_time":
@@ -121,14 +130,22 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 				agent.MaxConcurrentChats = update.MaxConcurrentChats
 			case "login":
 				agent.Login = update.Login
+			case "supervised_site_ids":
+				agent.SupervisedSiteIDs = update.SupervisedSiteIDs
 			default:
-				return invalid("update_mask", "unknown path %q; allowed: display_name, site_ids, max_concurrent_chats, login", p)
+				return invalid("update_mask", "unknown path %q; allowed: display_name, site_ids, max_concurrent_chats, login, supervised_site_ids", p)
 			}
 		}
 		if err := validateAgent(agent.DisplayName, agent.SiteIDs, agent.MaxConcurrentChats, agent.Login); err != nil {
 			return err
 		}
+		if err := validateSiteList("supervised_site_ids", agent.SupervisedSiteIDs); err != nil {
+			return err
+		}
 		if err := sitesExist(tx, agent.SiteIDs); err != nil {
+			return err
+		}
+		if err := supervisedSitesExist(tx, agent.SupervisedSiteIDs); err != nil {
 			return err
 		}
 		if err := claimLogin(tx, agent.ID, agent.Login); err != nil {
@@ -148,7 +165,9 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 				}
 			}
 		}
-		sitesChanged := !slices.Equal(oldSites, agent.SiteIDs)
+		// Supervised sites are rights too: a supervisor's streams of a site
+		// it no longer supervises must end or narrow.
+		sitesChanged := !slices.Equal(oldSites, agent.SiteIDs) || !slices.Equal(oldSupervised, agent.SupervisedSiteIDs)
 		tx.OnCommit(func() {
 			if sitesChanged {
 				// The agent's open streams check again what they show
@@ -229,12 +248,38 @@ func validateAgent(name string, siteIDs []string, maxChats uint32, login string)
 	if maxChats < 1 || maxChats > MaxConcurrentChatsCap {
 		v.Add("max_concurrent_chats", "must be between 1 and %d", MaxConcurrentChatsCap)
 	}
+	addSiteListViolations(&v, "site_ids", siteIDs)
+	return v.Err()
+}
+
+// validateSiteList checks a list of site ids named field: none empty, no
+// duplicates.
+func validateSiteList(field string, siteIDs []string) error {
+	var v Violations
+	addSiteListViolations(&v, field, siteIDs)
+	return v.Err()
+}
+
+func addSiteListViolations(v *Violations, field string, siteIDs []string) {
 	for i, id := range siteIDs {
 		if id == "" {
-			v.Add(fmt.Sprintf("site_ids[%d]", i), "is empty")
+			v.Add(fmt.Sprintf("%s[%d]", field, i), "is empty")
 		}
 		if slices.Index(siteIDs, id) != i {
-			v.Add(fmt.Sprintf("site_ids[%d]", i), "duplicate site %q", id)
+			v.Add(fmt.Sprintf("%s[%d]", field, i), "duplicate site %q", id)
+		}
+	}
+}
+
+// supervisedSitesExist checks that every supervised site exists; one that
+// does not is an invalid argument naming its place in the list.
+func supervisedSitesExist(tx ReadTx, ids []string) error {
+	var v Violations
+	for i, id := range ids {
+		if _, err := tx.Site(id); ErrorCode(err) == CodeNotFound {
+			v.Add(fmt.Sprintf("supervised_site_ids[%d]", i), "site %q does not exist", id)
+		} else if err != nil {
+			return err
 		}
 	}
 	return v.Err()

@@ -156,6 +156,7 @@ type AgentUpdate struct {
 	QueueChanged   *ChatRequest // the same for every stream: read only
 	AgentChanged   *Agent
 	KeepAlive      time.Time
+	Whisper        *Whisper
 }
 
 // WatchAgent is the agent console's stream: a snapshot of the agent, the
@@ -317,6 +318,10 @@ func (s *Service) followAgent(ctx context.Context, feed *agentFeed, queues []Sub
 func (s *Service) agentEvent(feed *agentFeed, ev any, send func(AgentUpdate) error) error {
 	if w, ok := ev.(AlertWithdrawn); ok {
 		return send(AgentUpdate{AlertWithdrawn: &w})
+	}
+	if w, ok := ev.(WhisperEvent); ok {
+		// Of the agent's own chat, whatever its sites: always sent.
+		return send(AgentUpdate{Whisper: &w.Whisper})
 	}
 	if feed.changedAhead() {
 		return nil

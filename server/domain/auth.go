@@ -214,7 +214,7 @@ func (s *Service) AuthenticateStream(ctx context.Context, token string) (*Stream
 }
 
 // CanReadSite reports whether p may see a site's visitors, queue and
-// settings: admins, and agents serving the site.
+// settings: admins, and agents serving or supervising the site.
 func (s *Service) CanReadSite(ctx context.Context, p Principal, siteID string) error {
 	switch p.Kind {
 	case AdminPrincipal:
@@ -224,8 +224,8 @@ func (s *Service) CanReadSite(ctx context.Context, p Principal, siteID string) e
 		if err != nil {
 			return err
 		}
-		if !agent.Serves(siteID) {
-			return Errorf(CodePermissionDenied, "agent %q does not serve site %q", p.ID, siteID)
+		if !agent.SeesSite(siteID) {
+			return Errorf(CodePermissionDenied, "agent %q does not serve or supervise site %q", p.ID, siteID)
 		}
 		return nil
 	}
@@ -233,8 +233,9 @@ func (s *Service) CanReadSite(ctx context.Context, p Principal, siteID string) e
 }
 
 // CanReadChat reports whether p may read a chat's transcript and follow it:
-// admins, its participants, and the agents serving its site (a colleague
-// taking over, a supervisor).
+// admins, its participants, and the agents serving or supervising its site
+// (a colleague taking over, a supervisor; CanReadSite). Reading a chat
+// does not join it: its participants are not told.
 func (s *Service) CanReadChat(ctx context.Context, p Principal, chatID string) error {
 	if p.Kind == AdminPrincipal {
 		return nil

@@ -177,10 +177,10 @@ func (s *Service) listedSites(tx ReadTx, p Principal, f ChatFilter) ([]string, e
 		if err != nil {
 			return nil, err
 		}
-		if f.SiteID != "" && !agent.Serves(f.SiteID) {
-			return nil, Errorf(CodePermissionDenied, "agent %q does not serve site %q", agent.ID, f.SiteID)
+		if f.SiteID != "" && !agent.SeesSite(f.SiteID) {
+			return nil, Errorf(CodePermissionDenied, "agent %q does not serve or supervise site %q", agent.ID, f.SiteID)
 		}
-		allowed = agent.SiteIDs
+		allowed = agent.VisibleSiteIDs()
 	default:
 		return nil, Errorf(CodePermissionDenied, "a %s may not list chats", p.Kind)
 	}

@@ -399,9 +399,9 @@ type PresenceUpdate struct {
 	KeepAlive time.Time
 }
 
-// WatchPresence streams the visitors of the agent's sites to send: first a
-// snapshot, then every change, until ctx ends or send fails. When the
-// agent's sites change the stream starts again with a snapshot of its new
+// WatchPresence streams the visitors of the agent's sites, those it serves
+// and those it supervises, to send: first a snapshot, then every change,
+// until ctx ends or send fails. When the agent's sites change the stream starts again with a snapshot of its new
 // sites, as the agent's console does. Once UpdateAgent has returned,
 // nothing of a site taken away is sent but what the stream was already
 // sending: changes held in the backlog are dropped.
@@ -409,6 +409,7 @@ func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(P
 	// Subscribed before the agent is read, so that a change of its sites
 	// committed after the read is heard.
 	feed := s.followAgentTopic(agentID, nil, false)
+	feed.sitesOf = (*Agent).VisibleSiteIDs
 	defer func() { feed.close() }()
 	agent, err := s.GetAgent(ctx, agentID)
 	if err != nil {
@@ -418,9 +419,10 @@ func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(P
 	ticker := newTicker(s.clock, s.keepAlive)
 	defer ticker.stop()
 	for {
-		feed.siteIDs = agent.SiteIDs
+		sites := agent.VisibleSiteIDs()
+		feed.siteIDs = sites
 		backlog := newPresenceBacklog()
-		snapshot := s.presence.snapshot(agent.SiteIDs, backlog)
+		snapshot := s.presence.snapshot(sites, backlog)
 		if snapshot == nil {
 			snapshot = []Presence{}
 		}
@@ -428,7 +430,7 @@ func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(P
 		if err == nil {
 			err = s.followPresence(ctx, feed, backlog, ticker, send)
 		}
-		s.presence.unwatch(agent.SiteIDs, backlog)
+		s.presence.unwatch(sites, backlog)
 		if err != errResubscribe {
 			return err
 		}
@@ -436,6 +438,7 @@ func (s *Service) WatchPresence(ctx context.Context, agentID string, send func(P
 		// from a fresh snapshot of the agent's sites now.
 		feed.close()
 		feed = s.followAgentTopic(agentID, nil, false)
+		feed.sitesOf = (*Agent).VisibleSiteIDs
 		if agent, err = s.GetAgent(ctx, agentID); err != nil {
 			return err
 		}

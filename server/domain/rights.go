@@ -149,6 +149,10 @@ func (s *Service) agentRightsChanged(agentID string) {
 type agentFeed struct {
 	sub     Subscription
 	siteIDs []string // the sites the stream shows
+	// sitesOf says which of an agent's sites the stream shows: the sites
+	// it serves when nil (WatchAgent), those it also supervises for
+	// WatchPresence.
+	sitesOf func(*Agent) []string
 	// keep keeps the topic's other events (alerts, changes of the agent's
 	// status) that were read ahead, in order, for the stream to handle
 	// next; WatchPresence needs none of them.
@@ -172,6 +176,14 @@ func (s *Service) followAgentTopic(agentID string, siteIDs []string, keep bool) 
 
 func (f *agentFeed) close() { f.sub.Close() }
 
+// sites returns the sites of a the stream shows.
+func (f *agentFeed) sites(a *Agent) []string {
+	if f.sitesOf == nil {
+		return a.SiteIDs
+	}
+	return f.sitesOf(a)
+}
+
 // take takes one receive from f.sub.Events() (ok is false when the
 // subscription was cut off) and reports whether the agent's sites are no
 // longer f.siteIDs, or may no longer be.
@@ -183,7 +195,7 @@ func (f *agentFeed) take(ev any, ok bool) bool {
 	switch {
 	case !ok || f.keep && len(f.ahead) >= maxAgentAhead:
 		f.changed = true
-	case isChange && !slices.Equal(c.Agent.SiteIDs, f.siteIDs):
+	case isChange && !slices.Equal(f.sites(&c.Agent), f.siteIDs):
 		f.changed, f.change = true, &c
 	case f.keep:
 		f.ahead = append(f.ahead, ev)

@@ -66,6 +66,8 @@ type ReadTx interface {
 	SiteChats(siteID string, after ChatPosition, limit int) ([]ChatPosition, error)
 	// ActiveChatIDs lists the chats that have not ended.
 	ActiveChatIDs() ([]string, error)
+	// ChatWhispers lists a chat's whispers in Seq order.
+	ChatWhispers(chatID string) ([]Whisper, error)
 	// RoutingDecisions lists a site's latest decisions, newest first.
 	RoutingDecisions(siteID string, limit int) ([]*RoutingDecision, error)
 	// VisitorRecords lists the ids of everything stored about a visitor:
@@ -115,6 +117,10 @@ type WriteTx interface {
 	// last event plus one; a message with an idempotency key is also
 	// indexed for MessageSeqByKey.
 	AppendChatEvent(ChatEvent) error
+	// AppendWhisper stores a whisper. Its Seq must be the chat's previous
+	// last whisper's plus one. DeleteChat and EraseVisitor delete them with
+	// their chat.
+	AppendWhisper(Whisper) error
 	PutInvitation(*Invitation) error
 	// PutChatRequest stores a request and keeps the open-requests index in
 	// step with its state.

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"cmp"
+	"slices"
 	"time"
 )
 
@@ -108,6 +109,34 @@ type Agent struct {
 	// Login is what the agent signs in with: an e-mail address or a login
 	// name, unique among agents regardless of case; empty when not set.
 	Login string
+	// SupervisedSiteIDs are the sites the agent supervises (supervise.go),
+	// whether or not it serves them.
+	SupervisedSiteIDs []string
+}
+
+// CanSuperviseSite reports whether the agent supervises siteID: it may see
+// the site's live chats, visitors and queue, read its chats as they happen
+// and whisper to their agents.
+func (a *Agent) CanSuperviseSite(siteID string) bool {
+	return slices.Contains(a.SupervisedSiteIDs, siteID)
+}
+
+// SeesSite reports whether the agent may read siteID: it serves or
+// supervises it.
+func (a *Agent) SeesSite(siteID string) bool {
+	return a.Serves(siteID) || a.CanSuperviseSite(siteID)
+}
+
+// VisibleSiteIDs are the sites the agent serves, then those it only
+// supervises: the sites whose visitors it sees (WatchPresence).
+func (a *Agent) VisibleSiteIDs() []string {
+	out := slices.Clone(a.SiteIDs)
+	for _, id := range a.SupervisedSiteIDs {
+		if !a.Serves(id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // Serves reports whether the agent serves siteID.

@@ -23,6 +23,7 @@ func AgentToProto(a *domain.Agent) *pb.Agent {
 		CreateTime:         TimeToProto(a.CreateTime),
 		LastChatEndTime:    TimeToProto(a.LastChatEndTime),
 		Login:              a.Login,
+		SupervisedSiteIds:  slices.Clone(a.SupervisedSiteIDs),
 	}
 }
 
@@ -42,6 +43,7 @@ func AgentFromProto(a *pb.Agent) *domain.Agent {
 		CreateTime:         TimeFromProto(a.GetCreateTime()),
 		LastChatEndTime:    TimeFromProto(a.GetLastChatEndTime()),
 		Login:              a.GetLogin(),
+		SupervisedSiteIDs:  slices.Clone(a.GetSupervisedSiteIds()),
 	}
 }
 

@@ -229,3 +229,27 @@ func RoleFromProto(r pb.ParticipantRole) domain.Role {
 	}
 	return domain.RoleUnspecified
 }
+
+// WhisperToProto converts a whisper.
+func WhisperToProto(w domain.Whisper) *pb.Whisper {
+	return &pb.Whisper{
+		ChatId:   w.ChatID,
+		Seq:      w.Seq,
+		Time:     TimeToProto(w.Time),
+		FromId:   w.FromID,
+		FromName: w.FromName,
+		Text:     w.Text,
+	}
+}
+
+// WhisperFromProto converts a whisper.
+func WhisperFromProto(w *pb.Whisper) domain.Whisper {
+	return domain.Whisper{
+		ChatID:   w.GetChatId(),
+		Seq:      w.GetSeq(),
+		Time:     TimeFromProto(w.GetTime()),
+		FromID:   w.GetFromId(),
+		FromName: w.GetFromName(),
+		Text:     w.GetText(),
+	}
+}

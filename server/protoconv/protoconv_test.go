@@ -68,6 +68,7 @@ func testAgent() *domain.Agent {
 		CreateTime:         at(4),
 		LastChatEndTime:    at(5),
 		Login:              "dana@shop.example",
+		SupervisedSiteIDs:  []string{"site_3"},
 	}
 }
 
@@ -333,6 +334,12 @@ func TestRoundTrip(t *testing.T) {
 		requireNoZeroFields(t, typing)
 		requireNoUnsetProtoFields(t, protoconv.TypingToProto(typing))
 		roundTrip(t, typing, protoconv.TypingToProto, protoconv.TypingFromProto)
+	})
+	t.Run("Whisper", func(t *testing.T) {
+		w := domain.Whisper{ChatID: "chat_1", Seq: 2, Time: at(9), FromID: "agent_sam", FromName: "Sam", Text: "Offer the discount"}
+		requireNoZeroFields(t, w)
+		requireNoUnsetProtoFields(t, protoconv.WhisperToProto(w))
+		roundTrip(t, w, protoconv.WhisperToProto, protoconv.WhisperFromProto)
 	})
 	t.Run("ZeroValues", func(t *testing.T) {
 		roundTrip(t, &domain.Site{}, protoconv.SiteToProto, protoconv.SiteFromProto)

@@ -48,7 +48,7 @@ func (s *adminServer) ListSites(ctx context.Context, req *connect.Request[pb.Lis
 	}
 	out := &pb.ListSitesResponse{}
 	for _, site := range sites {
-		// Agents see the sites they serve; admins see all.
+		// Agents see the sites they serve or supervise; admins see all.
 		if s.svc.CanReadSite(ctx, principalFrom(ctx), site.ID) != nil {
 			continue
 		}
@@ -74,6 +74,7 @@ func (s *adminServer) CreateAgent(ctx context.Context, req *connect.Request[pb.C
 		SiteIDs:            req.Msg.GetSiteIds(),
 		MaxConcurrentChats: req.Msg.GetMaxConcurrentChats(),
 		Login:              req.Msg.GetLogin(),
+		SupervisedSiteIDs:  req.Msg.GetSupervisedSiteIds(),
 	})
 	if err != nil {
 		return nil, toConnectError(ctx, s.log, err)

@@ -121,6 +121,8 @@ func agentUpdateToProto(u domain.AgentUpdate) *pb.WatchAgentResponse {
 		return &pb.WatchAgentResponse{Event: &pb.WatchAgentResponse_QueueChanged{QueueChanged: protoconv.ChatRequestToProto(u.QueueChanged)}}
 	case u.AgentChanged != nil:
 		return &pb.WatchAgentResponse{Event: &pb.WatchAgentResponse_AgentChanged{AgentChanged: protoconv.AgentToProto(u.AgentChanged)}}
+	case u.Whisper != nil:
+		return &pb.WatchAgentResponse{Event: &pb.WatchAgentResponse_Whisper{Whisper: protoconv.WhisperToProto(*u.Whisper)}}
 	default:
 		return &pb.WatchAgentResponse{Event: &pb.WatchAgentResponse_KeepAlive{KeepAlive: keepAlive(u.KeepAlive)}}
 	}
@@ -170,4 +172,16 @@ func (s *agentServer) SignOut(ctx context.Context, _ *connect.Request[pb.SignOut
 		return nil, toConnectError(ctx, s.log, err)
 	}
 	return connect.NewResponse(&pb.SignOutResponse{}), nil
+}
+
+func (s *agentServer) ListLiveChats(ctx context.Context, req *connect.Request[pb.ListLiveChatsRequest]) (*connect.Response[pb.ListLiveChatsResponse], error) {
+	chats, err := s.svc.ListLiveChats(ctx, req.Msg.GetSiteId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ListLiveChatsResponse{Chats: make([]*pb.Chat, 0, len(chats))}
+	for _, c := range chats {
+		out.Chats = append(out.Chats, protoconv.ChatToProto(c))
+	}
+	return connect.NewResponse(out), nil
 }

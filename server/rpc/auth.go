@@ -36,12 +36,18 @@ import (
 //     a token; the site's allowed origins guard it); the rest only with the
 //     token of the visitor the request names.
 //   - AgentService: SignIn is open; the rest only with a session of the
-//     agent the request names.
+//     agent the request names, but ListLiveChats: admins and the
+//     supervisors of the site (Agent.CanSuperviseSite).
 //   - ChatService: sending, typing and leaving only as oneself (sender_id or
 //     participant_id is the caller); reading a chat (GetChat,
 //     ListChatEvents, GetChatTranscript, WatchChat) for its participants,
-//     agents serving its site, and admins; listing chats (ListChats) for
-//     admins (every site) and agents (the sites they serve), not visitors.
+//     agents serving or supervising its site, and admins; listing chats
+//     (ListChats) for admins (every site) and agents (the sites they serve
+//     or supervise), not visitors. Whisper only as oneself (supervisor_id),
+//     a supervisor of the chat's site; ListWhispers for the chat's agent,
+//     the supervisors of its site and admins, never its visitor.
+//   - Supervisors (Agent.supervised_site_ids) also read the sites they
+//     supervise as if they served them (siteReader, WatchPresence).
 //
 // A stream a rule allows may still be refused with ResourceExhausted: each
 // credential may hold only so many streams of each kind at once (the rules
@@ -153,6 +159,30 @@ func chatReader(id func(any) string) rule {
 	}}
 }
 
+// siteSupervisor lets admins and the supervisors of the site make the call.
+func siteSupervisor(id func(any) string) rule {
+	return rule{allow: func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error {
+		if err := needKind(p, domain.AdminPrincipal, domain.AgentPrincipal); err != nil {
+			return err
+		}
+		if id(msg) == "" {
+			return invalidField("site_id", "is required")
+		}
+		return svc.CanSuperviseSite(ctx, p, id(msg))
+	}}
+}
+
+// whisperReader lets admins, the chat's agent and the supervisors of its
+// site read its whispers. Visitors never may.
+func whisperReader(id func(any) string) rule {
+	return rule{allow: func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error {
+		if err := needKind(p, domain.AdminPrincipal, domain.AgentPrincipal); err != nil {
+			return err
+		}
+		return svc.CanReadWhispers(ctx, p, id(msg))
+	}}
+}
+
 // chatLister lets admins list every chat and agents those of the sites
 // they serve: an agent naming a site must serve it (the domain keeps an
 // agent naming no site to its own sites). Visitors may not list chats.
@@ -174,6 +204,9 @@ func chatID(m any) string    { return m.(interface{ GetChatId() string }).GetCha
 func senderID(m any) string  { return m.(interface{ GetSenderId() string }).GetSenderId() }
 func participantID(m any) string {
 	return m.(interface{ GetParticipantId() string }).GetParticipantId()
+}
+func supervisorID(m any) string {
+	return m.(interface{ GetSupervisorId() string }).GetSupervisorId()
 }
 func joinerID(m any) string { return m.(*pb.ConverseRequest).GetJoin().GetParticipantId() }
 
@@ -221,6 +254,7 @@ var rules = map[string]rule{
 	proactivechatv1connect.AgentServiceAcceptChatRequestProcedure:  self(domain.AgentPrincipal, "agent_id", agentID),
 	proactivechatv1connect.AgentServiceDeclineChatRequestProcedure: self(domain.AgentPrincipal, "agent_id", agentID),
 	proactivechatv1connect.AgentServiceInviteVisitorProcedure:      self(domain.AgentPrincipal, "agent_id", agentID),
+	proactivechatv1connect.AgentServiceListLiveChatsProcedure:      siteSupervisor(siteID),
 
 	proactivechatv1connect.ChatServiceSendMessageProcedure:       participant("sender_id", senderID),
 	proactivechatv1connect.ChatServiceSetTypingProcedure:         participant("sender_id", senderID),
@@ -231,6 +265,9 @@ var rules = map[string]rule{
 	proactivechatv1connect.ChatServiceListChatEventsProcedure:    chatReader(chatID),
 	proactivechatv1connect.ChatServiceWatchChatProcedure:         capped(domain.StreamWatchChat, chatReader(chatID)),
 	proactivechatv1connect.ChatServiceConverseProcedure:          capped(domain.StreamConverse, participant("join.participant_id", joinerID)),
+	// The domain checks that the supervisor supervises the chat's site.
+	proactivechatv1connect.ChatServiceWhisperProcedure:      self(domain.AgentPrincipal, "supervisor_id", supervisorID),
+	proactivechatv1connect.ChatServiceListWhispersProcedure: whisperReader(chatID),
 }
 
 // adminOrSelf lets admins, and the agent the request names, make the call.

@@ -266,3 +266,23 @@ func commandResult(id string, seq uint32, err error) *pb.ConverseResponse {
 	}
 	return &pb.ConverseResponse{Event: &pb.ConverseResponse_Result{Result: r}}
 }
+
+func (s *chatServer) Whisper(ctx context.Context, req *connect.Request[pb.WhisperRequest]) (*connect.Response[pb.WhisperResponse], error) {
+	w, err := s.svc.Whisper(ctx, req.Msg.GetChatId(), req.Msg.GetSupervisorId(), req.Msg.GetText())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.WhisperResponse{Whisper: protoconv.WhisperToProto(w)}), nil
+}
+
+func (s *chatServer) ListWhispers(ctx context.Context, req *connect.Request[pb.ListWhispersRequest]) (*connect.Response[pb.ListWhispersResponse], error) {
+	ws, err := s.svc.ListWhispers(ctx, req.Msg.GetChatId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ListWhispersResponse{Whispers: make([]*pb.Whisper, 0, len(ws))}
+	for _, w := range ws {
+		out.Whispers = append(out.Whispers, protoconv.WhisperToProto(w))
+	}
+	return connect.NewResponse(out), nil
+}

@@ -236,6 +236,15 @@ function fakeServer(auth: Auth, { alert = true } = {}) {
         agent(ctx, req.senderId);
         return {};
       },
+      listWhispers: (req, ctx) => {
+        agent(ctx);
+        calls.push(`listWhispers ${req.chatId}`);
+        return {
+          whispers: [
+            { chatId: req.chatId, seq: 1, time: timestampFromMs(now), fromId: "agent_sam", fromName: "Sam", text: "<i>Offer</i> the discount" },
+          ],
+        };
+      },
     });
   }, { transport: { interceptors: [auth.interceptor] } });
   return {
@@ -367,6 +376,14 @@ describe("Console", () => {
     expect(message.textContent).toBe("<b>hi</b>");
     expect(message.querySelector("b")).toBeNull();
     expect(q('[data-testid="chat-panel"]')!.textContent).toContain("Ann");
+    // A supervisor's whisper shows in the tab as one, as text.
+    await until(() => !!q('[data-testid="whisper"]'), "the whisper");
+    const whisper = q('[data-testid="whisper"]')!;
+    expect(whisper.textContent).toContain("Whisper from Sam");
+    expect(whisper.querySelector(".msg-text")!.textContent).toBe("<i>Offer</i> the discount");
+    expect(whisper.querySelector("i")).toBeNull();
+    // No Supervise page for an agent who supervises nothing.
+    expect(q('[data-testid="nav-supervise"]')).toBeNull();
   });
 });
 

@@ -10,6 +10,7 @@ import { ChatArea, ChatWatcher } from "./components/Chats";
 import { Header } from "./components/Header";
 import { PresencePanel } from "./components/Presence";
 import { QueuePanel } from "./components/Queue";
+import { SupervisePage } from "./components/Supervise";
 import { TranscriptsPage } from "./components/Transcripts";
 import { NowProvider, useClients, useHashRoute } from "./hooks";
 import { audioReady, beep, unlockAudio } from "./lib/beep";
@@ -68,6 +69,11 @@ export function Console({ agentId, onSignOut }: ConsoleProps) {
       open: (signal) => clients.agent.watchAgent({ agentId }, { signal }),
       onMessage: (msg) => {
         if (msg.event.case === "keepAlive" && msg.event.value.serverTime) noteServerTime(tsMs(msg.event.value.serverTime)!);
+        if (msg.event.case === "whisper") {
+          const w = msg.event.value;
+          dispatchChats({ type: "whispers", chatId: w.chatId, whispers: [w] });
+          return;
+        }
         dispatchAgent({ type: "event", event: msg });
       },
       onStatus: setAgentStream,
@@ -225,6 +231,9 @@ export function Console({ agentId, onSignOut }: ConsoleProps) {
                 <TranscriptsPage api={api} sites={sites.data?.sites ?? []} openTabs={chats.tabs.map((t) => t.id)} />
               )}
               {route === "admin" && <AdminPage />}
+              {route === "supervise" && (
+                <SupervisePage api={api} siteIds={agentView.agent?.supervisedSiteIds ?? []} clients={clients} />
+              )}
             </main>
           </>
         )}

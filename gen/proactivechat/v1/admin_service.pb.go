@@ -1513,9 +1513,11 @@ type CreateAgentRequest struct {
 	SiteIds            []string               `protobuf:"bytes,2,rep,name=site_ids,json=siteIds,proto3" json:"site_ids,omitempty"`
 	MaxConcurrentChats uint32                 `protobuf:"varint,3,opt,name=max_concurrent_chats,json=maxConcurrentChats,proto3" json:"max_concurrent_chats,omitempty"`
 	// What the agent signs in with (see Agent.login); optional.
-	Login         string `protobuf:"bytes,4,opt,name=login,proto3" json:"login,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Login string `protobuf:"bytes,4,opt,name=login,proto3" json:"login,omitempty"`
+	// Sites the agent supervises (see Agent.supervised_site_ids); optional.
+	SupervisedSiteIds []string `protobuf:"bytes,5,rep,name=supervised_site_ids,json=supervisedSiteIds,proto3" json:"supervised_site_ids,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *CreateAgentRequest) Reset() {
@@ -1574,6 +1576,13 @@ func (x *CreateAgentRequest) GetLogin() string {
 		return x.Login
 	}
 	return ""
+}
+
+func (x *CreateAgentRequest) GetSupervisedSiteIds() []string {
+	if x != nil {
+		return x.SupervisedSiteIds
+	}
+	return nil
 }
 
 type CreateAgentResponse struct {
@@ -1801,7 +1810,8 @@ type UpdateAgentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The agent with its id and the new values.
 	Agent *Agent `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	// Paths among: display_name, site_ids, max_concurrent_chats, login.
+	// Paths among: display_name, site_ids, max_concurrent_chats, login,
+	// supervised_site_ids (a change of rights: open streams follow it).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2064,12 +2074,13 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"@\n" +
 	"\x12UpdateSiteResponse\x12*\n" +
-	"\x04site\x18\x01 \x01(\v2\x16.proactivechat.v1.SiteR\x04site\"\x9a\x01\n" +
+	"\x04site\x18\x01 \x01(\v2\x16.proactivechat.v1.SiteR\x04site\"\xca\x01\n" +
 	"\x12CreateAgentRequest\x12!\n" +
 	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\x12\x19\n" +
 	"\bsite_ids\x18\x02 \x03(\tR\asiteIds\x120\n" +
 	"\x14max_concurrent_chats\x18\x03 \x01(\rR\x12maxConcurrentChats\x12\x14\n" +
-	"\x05login\x18\x04 \x01(\tR\x05login\"D\n" +
+	"\x05login\x18\x04 \x01(\tR\x05login\x12.\n" +
+	"\x13supervised_site_ids\x18\x05 \x03(\tR\x11supervisedSiteIds\"D\n" +
 	"\x13CreateAgentResponse\x12-\n" +
 	"\x05agent\x18\x01 \x01(\v2\x17.proactivechat.v1.AgentR\x05agent\",\n" +
 	"\x0fGetAgentRequest\x12\x19\n" +

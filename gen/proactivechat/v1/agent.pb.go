@@ -98,9 +98,14 @@ type Agent struct {
 	// What the agent signs in with instead of the id: an e-mail address or a
 	// login name (letters, digits and . _ - +, 3–254 bytes), unique among
 	// agents regardless of case; empty until an admin sets it.
-	Login         string `protobuf:"bytes,10,opt,name=login,proto3" json:"login,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Login string `protobuf:"bytes,10,opt,name=login,proto3" json:"login,omitempty"`
+	// Sites this agent supervises: it sees their live chats, visitors and
+	// queue, reads their chats as they happen without joining them, and may
+	// whisper to the chat's agent (ChatService.Whisper). A supervisor need
+	// not serve the sites it supervises.
+	SupervisedSiteIds []string `protobuf:"bytes,11,rep,name=supervised_site_ids,json=supervisedSiteIds,proto3" json:"supervised_site_ids,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Agent) Reset() {
@@ -203,11 +208,18 @@ func (x *Agent) GetLogin() string {
 	return ""
 }
 
+func (x *Agent) GetSupervisedSiteIds() []string {
+	if x != nil {
+		return x.SupervisedSiteIds
+	}
+	return nil
+}
+
 var File_proactivechat_v1_agent_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_agent_proto_rawDesc = "" +
 	"\n" +
-	"\x1cproactivechat/v1/agent.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcc\x03\n" +
+	"\x1cproactivechat/v1/agent.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfc\x03\n" +
 	"\x05Agent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x19\n" +
@@ -220,7 +232,8 @@ const file_proactivechat_v1_agent_proto_rawDesc = "" +
 	"createTime\x12G\n" +
 	"\x12last_chat_end_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0flastChatEndTime\x12\x14\n" +
 	"\x05login\x18\n" +
-	" \x01(\tR\x05login*x\n" +
+	" \x01(\tR\x05login\x12.\n" +
+	"\x13supervised_site_ids\x18\v \x03(\tR\x11supervisedSiteIds*x\n" +
 	"\vAgentStatus\x12\x1c\n" +
 	"\x18AGENT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16AGENT_STATUS_AVAILABLE\x10\x01\x12\x15\n" +

@@ -255,6 +255,7 @@ type WatchAgentResponse struct {
 	//	*WatchAgentResponse_QueueChanged
 	//	*WatchAgentResponse_AgentChanged
 	//	*WatchAgentResponse_KeepAlive
+	//	*WatchAgentResponse_Whisper
 	Event         isWatchAgentResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -351,6 +352,15 @@ func (x *WatchAgentResponse) GetKeepAlive() *KeepAlive {
 	return nil
 }
 
+func (x *WatchAgentResponse) GetWhisper() *Whisper {
+	if x != nil {
+		if x, ok := x.Event.(*WatchAgentResponse_Whisper); ok {
+			return x.Whisper
+		}
+	}
+	return nil
+}
+
 type isWatchAgentResponse_Event interface {
 	isWatchAgentResponse_Event()
 }
@@ -383,6 +393,13 @@ type WatchAgentResponse_KeepAlive struct {
 	KeepAlive *KeepAlive `protobuf:"bytes,6,opt,name=keep_alive,json=keepAlive,proto3,oneof"`
 }
 
+type WatchAgentResponse_Whisper struct {
+	// A supervisor whispered to the agent in one of its chats. Only the
+	// chat's agent and the site's supervisors see whispers, never the
+	// visitor (ChatService.ListWhispers reads them again).
+	Whisper *Whisper `protobuf:"bytes,7,opt,name=whisper,proto3,oneof"`
+}
+
 func (*WatchAgentResponse_Snapshot) isWatchAgentResponse_Event() {}
 
 func (*WatchAgentResponse_Alert) isWatchAgentResponse_Event() {}
@@ -394,6 +411,8 @@ func (*WatchAgentResponse_QueueChanged) isWatchAgentResponse_Event() {}
 func (*WatchAgentResponse_AgentChanged) isWatchAgentResponse_Event() {}
 
 func (*WatchAgentResponse_KeepAlive) isWatchAgentResponse_Event() {}
+
+func (*WatchAgentResponse_Whisper) isWatchAgentResponse_Event() {}
 
 type AcceptChatRequestRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1285,6 +1304,95 @@ func (*SignOutResponse) Descriptor() ([]byte, []int) {
 	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{21}
 }
 
+type ListLiveChatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLiveChatsRequest) Reset() {
+	*x = ListLiveChatsRequest{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLiveChatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLiveChatsRequest) ProtoMessage() {}
+
+func (x *ListLiveChatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLiveChatsRequest.ProtoReflect.Descriptor instead.
+func (*ListLiveChatsRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListLiveChatsRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+type ListLiveChatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The site's chats that have not ended, oldest first.
+	Chats         []*Chat `protobuf:"bytes,1,rep,name=chats,proto3" json:"chats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLiveChatsResponse) Reset() {
+	*x = ListLiveChatsResponse{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLiveChatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLiveChatsResponse) ProtoMessage() {}
+
+func (x *ListLiveChatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLiveChatsResponse.ProtoReflect.Descriptor instead.
+func (*ListLiveChatsResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListLiveChatsResponse) GetChats() []*Chat {
+	if x != nil {
+		return x.Chats
+	}
+	return nil
+}
+
 var File_proactivechat_v1_agent_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
@@ -1302,7 +1410,7 @@ const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\x06alerts\x18\x03 \x03(\v2\x17.proactivechat.v1.AlertR\x06alerts\"P\n" +
 	"\x0eAlertWithdrawn\x12&\n" +
 	"\x0fchat_request_id\x18\x01 \x01(\tR\rchatRequestId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x9e\x03\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xd5\x03\n" +
 	"\x12WatchAgentResponse\x12=\n" +
 	"\bsnapshot\x18\x01 \x01(\v2\x1f.proactivechat.v1.AgentSnapshotH\x00R\bsnapshot\x12/\n" +
 	"\x05alert\x18\x02 \x01(\v2\x17.proactivechat.v1.AlertH\x00R\x05alert\x12K\n" +
@@ -1310,7 +1418,8 @@ const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\rqueue_changed\x18\x04 \x01(\v2\x1d.proactivechat.v1.ChatRequestH\x00R\fqueueChanged\x12>\n" +
 	"\ragent_changed\x18\x05 \x01(\v2\x17.proactivechat.v1.AgentH\x00R\fagentChanged\x12<\n" +
 	"\n" +
-	"keep_alive\x18\x06 \x01(\v2\x1b.proactivechat.v1.KeepAliveH\x00R\tkeepAliveB\a\n" +
+	"keep_alive\x18\x06 \x01(\v2\x1b.proactivechat.v1.KeepAliveH\x00R\tkeepAlive\x125\n" +
+	"\awhisper\x18\a \x01(\v2\x19.proactivechat.v1.WhisperH\x00R\awhisperB\a\n" +
 	"\x05event\"]\n" +
 	"\x18AcceptChatRequestRequest\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12&\n" +
@@ -1361,7 +1470,11 @@ const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\asession\x18\x02 \x01(\v2\x1e.proactivechat.v1.AgentSessionR\asession\x12\x14\n" +
 	"\x05token\x18\x03 \x01(\tR\x05token\"\x10\n" +
 	"\x0eSignOutRequest\"\x11\n" +
-	"\x0fSignOutResponse2\xe6\x06\n" +
+	"\x0fSignOutResponse\"/\n" +
+	"\x14ListLiveChatsRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\"E\n" +
+	"\x15ListLiveChatsResponse\x12,\n" +
+	"\x05chats\x18\x01 \x03(\v2\x16.proactivechat.v1.ChatR\x05chats2\xcd\a\n" +
 	"\fAgentService\x12K\n" +
 	"\x06SignIn\x12\x1f.proactivechat.v1.SignInRequest\x1a .proactivechat.v1.SignInResponse\x12N\n" +
 	"\aSignOut\x12 .proactivechat.v1.SignOutRequest\x1a!.proactivechat.v1.SignOutResponse\x12c\n" +
@@ -1372,7 +1485,8 @@ const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"WatchAgent\x12#.proactivechat.v1.WatchAgentRequest\x1a$.proactivechat.v1.WatchAgentResponse0\x01\x12l\n" +
 	"\x11AcceptChatRequest\x12*.proactivechat.v1.AcceptChatRequestRequest\x1a+.proactivechat.v1.AcceptChatRequestResponse\x12o\n" +
 	"\x12DeclineChatRequest\x12+.proactivechat.v1.DeclineChatRequestRequest\x1a,.proactivechat.v1.DeclineChatRequestResponse\x12`\n" +
-	"\rInviteVisitor\x12&.proactivechat.v1.InviteVisitorRequest\x1a'.proactivechat.v1.InviteVisitorResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\rInviteVisitor\x12&.proactivechat.v1.InviteVisitorRequest\x1a'.proactivechat.v1.InviteVisitorResponse\x12e\n" +
+	"\rListLiveChats\x12&.proactivechat.v1.ListLiveChatsRequest\x1a'.proactivechat.v1.ListLiveChatsResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_agent_service_proto_rawDescOnce sync.Once
@@ -1386,7 +1500,7 @@ func file_proactivechat_v1_agent_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_agent_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_proactivechat_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_proactivechat_v1_agent_service_proto_goTypes = []any{
 	(*WatchAgentRequest)(nil),          // 0: proactivechat.v1.WatchAgentRequest
 	(*Alert)(nil),                      // 1: proactivechat.v1.Alert
@@ -1410,63 +1524,70 @@ var file_proactivechat_v1_agent_service_proto_goTypes = []any{
 	(*SignInResponse)(nil),             // 19: proactivechat.v1.SignInResponse
 	(*SignOutRequest)(nil),             // 20: proactivechat.v1.SignOutRequest
 	(*SignOutResponse)(nil),            // 21: proactivechat.v1.SignOutResponse
-	(*ChatRequest)(nil),                // 22: proactivechat.v1.ChatRequest
-	(*VisitorPresence)(nil),            // 23: proactivechat.v1.VisitorPresence
-	(*Agent)(nil),                      // 24: proactivechat.v1.Agent
-	(*KeepAlive)(nil),                  // 25: proactivechat.v1.KeepAlive
-	(*Chat)(nil),                       // 26: proactivechat.v1.Chat
-	(*Invitation)(nil),                 // 27: proactivechat.v1.Invitation
-	(AgentStatus)(0),                   // 28: proactivechat.v1.AgentStatus
-	(*AgentSession)(nil),               // 29: proactivechat.v1.AgentSession
+	(*ListLiveChatsRequest)(nil),       // 22: proactivechat.v1.ListLiveChatsRequest
+	(*ListLiveChatsResponse)(nil),      // 23: proactivechat.v1.ListLiveChatsResponse
+	(*ChatRequest)(nil),                // 24: proactivechat.v1.ChatRequest
+	(*VisitorPresence)(nil),            // 25: proactivechat.v1.VisitorPresence
+	(*Agent)(nil),                      // 26: proactivechat.v1.Agent
+	(*KeepAlive)(nil),                  // 27: proactivechat.v1.KeepAlive
+	(*Whisper)(nil),                    // 28: proactivechat.v1.Whisper
+	(*Chat)(nil),                       // 29: proactivechat.v1.Chat
+	(*Invitation)(nil),                 // 30: proactivechat.v1.Invitation
+	(AgentStatus)(0),                   // 31: proactivechat.v1.AgentStatus
+	(*AgentSession)(nil),               // 32: proactivechat.v1.AgentSession
 }
 var file_proactivechat_v1_agent_service_proto_depIdxs = []int32{
-	22, // 0: proactivechat.v1.Alert.chat_request:type_name -> proactivechat.v1.ChatRequest
-	23, // 1: proactivechat.v1.Alert.visitor:type_name -> proactivechat.v1.VisitorPresence
-	24, // 2: proactivechat.v1.AgentSnapshot.agent:type_name -> proactivechat.v1.Agent
-	22, // 3: proactivechat.v1.AgentSnapshot.queue:type_name -> proactivechat.v1.ChatRequest
+	24, // 0: proactivechat.v1.Alert.chat_request:type_name -> proactivechat.v1.ChatRequest
+	25, // 1: proactivechat.v1.Alert.visitor:type_name -> proactivechat.v1.VisitorPresence
+	26, // 2: proactivechat.v1.AgentSnapshot.agent:type_name -> proactivechat.v1.Agent
+	24, // 3: proactivechat.v1.AgentSnapshot.queue:type_name -> proactivechat.v1.ChatRequest
 	1,  // 4: proactivechat.v1.AgentSnapshot.alerts:type_name -> proactivechat.v1.Alert
 	2,  // 5: proactivechat.v1.WatchAgentResponse.snapshot:type_name -> proactivechat.v1.AgentSnapshot
 	1,  // 6: proactivechat.v1.WatchAgentResponse.alert:type_name -> proactivechat.v1.Alert
 	3,  // 7: proactivechat.v1.WatchAgentResponse.alert_withdrawn:type_name -> proactivechat.v1.AlertWithdrawn
-	22, // 8: proactivechat.v1.WatchAgentResponse.queue_changed:type_name -> proactivechat.v1.ChatRequest
-	24, // 9: proactivechat.v1.WatchAgentResponse.agent_changed:type_name -> proactivechat.v1.Agent
-	25, // 10: proactivechat.v1.WatchAgentResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	26, // 11: proactivechat.v1.AcceptChatRequestResponse.chat:type_name -> proactivechat.v1.Chat
-	27, // 12: proactivechat.v1.InviteVisitorResponse.invitation:type_name -> proactivechat.v1.Invitation
-	28, // 13: proactivechat.v1.SetAgentStatusRequest.status:type_name -> proactivechat.v1.AgentStatus
-	24, // 14: proactivechat.v1.SetAgentStatusResponse.agent:type_name -> proactivechat.v1.Agent
-	23, // 15: proactivechat.v1.PresenceSnapshot.visitors:type_name -> proactivechat.v1.VisitorPresence
-	14, // 16: proactivechat.v1.WatchPresenceResponse.snapshot:type_name -> proactivechat.v1.PresenceSnapshot
-	23, // 17: proactivechat.v1.WatchPresenceResponse.arrived:type_name -> proactivechat.v1.VisitorPresence
-	23, // 18: proactivechat.v1.WatchPresenceResponse.changed:type_name -> proactivechat.v1.VisitorPresence
-	23, // 19: proactivechat.v1.WatchPresenceResponse.departed:type_name -> proactivechat.v1.VisitorPresence
-	25, // 20: proactivechat.v1.WatchPresenceResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	26, // 21: proactivechat.v1.StartChatResponse.chat:type_name -> proactivechat.v1.Chat
-	24, // 22: proactivechat.v1.SignInResponse.agent:type_name -> proactivechat.v1.Agent
-	29, // 23: proactivechat.v1.SignInResponse.session:type_name -> proactivechat.v1.AgentSession
-	18, // 24: proactivechat.v1.AgentService.SignIn:input_type -> proactivechat.v1.SignInRequest
-	20, // 25: proactivechat.v1.AgentService.SignOut:input_type -> proactivechat.v1.SignOutRequest
-	11, // 26: proactivechat.v1.AgentService.SetAgentStatus:input_type -> proactivechat.v1.SetAgentStatusRequest
-	13, // 27: proactivechat.v1.AgentService.WatchPresence:input_type -> proactivechat.v1.WatchPresenceRequest
-	16, // 28: proactivechat.v1.AgentService.StartChat:input_type -> proactivechat.v1.StartChatRequest
-	0,  // 29: proactivechat.v1.AgentService.WatchAgent:input_type -> proactivechat.v1.WatchAgentRequest
-	5,  // 30: proactivechat.v1.AgentService.AcceptChatRequest:input_type -> proactivechat.v1.AcceptChatRequestRequest
-	7,  // 31: proactivechat.v1.AgentService.DeclineChatRequest:input_type -> proactivechat.v1.DeclineChatRequestRequest
-	9,  // 32: proactivechat.v1.AgentService.InviteVisitor:input_type -> proactivechat.v1.InviteVisitorRequest
-	19, // 33: proactivechat.v1.AgentService.SignIn:output_type -> proactivechat.v1.SignInResponse
-	21, // 34: proactivechat.v1.AgentService.SignOut:output_type -> proactivechat.v1.SignOutResponse
-	12, // 35: proactivechat.v1.AgentService.SetAgentStatus:output_type -> proactivechat.v1.SetAgentStatusResponse
-	15, // 36: proactivechat.v1.AgentService.WatchPresence:output_type -> proactivechat.v1.WatchPresenceResponse
-	17, // 37: proactivechat.v1.AgentService.StartChat:output_type -> proactivechat.v1.StartChatResponse
-	4,  // 38: proactivechat.v1.AgentService.WatchAgent:output_type -> proactivechat.v1.WatchAgentResponse
-	6,  // 39: proactivechat.v1.AgentService.AcceptChatRequest:output_type -> proactivechat.v1.AcceptChatRequestResponse
-	8,  // 40: proactivechat.v1.AgentService.DeclineChatRequest:output_type -> proactivechat.v1.DeclineChatRequestResponse
-	10, // 41: proactivechat.v1.AgentService.InviteVisitor:output_type -> proactivechat.v1.InviteVisitorResponse
-	33, // [33:42] is the sub-list for method output_type
-	24, // [24:33] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	24, // 8: proactivechat.v1.WatchAgentResponse.queue_changed:type_name -> proactivechat.v1.ChatRequest
+	26, // 9: proactivechat.v1.WatchAgentResponse.agent_changed:type_name -> proactivechat.v1.Agent
+	27, // 10: proactivechat.v1.WatchAgentResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	28, // 11: proactivechat.v1.WatchAgentResponse.whisper:type_name -> proactivechat.v1.Whisper
+	29, // 12: proactivechat.v1.AcceptChatRequestResponse.chat:type_name -> proactivechat.v1.Chat
+	30, // 13: proactivechat.v1.InviteVisitorResponse.invitation:type_name -> proactivechat.v1.Invitation
+	31, // 14: proactivechat.v1.SetAgentStatusRequest.status:type_name -> proactivechat.v1.AgentStatus
+	26, // 15: proactivechat.v1.SetAgentStatusResponse.agent:type_name -> proactivechat.v1.Agent
+	25, // 16: proactivechat.v1.PresenceSnapshot.visitors:type_name -> proactivechat.v1.VisitorPresence
+	14, // 17: proactivechat.v1.WatchPresenceResponse.snapshot:type_name -> proactivechat.v1.PresenceSnapshot
+	25, // 18: proactivechat.v1.WatchPresenceResponse.arrived:type_name -> proactivechat.v1.VisitorPresence
+	25, // 19: proactivechat.v1.WatchPresenceResponse.changed:type_name -> proactivechat.v1.VisitorPresence
+	25, // 20: proactivechat.v1.WatchPresenceResponse.departed:type_name -> proactivechat.v1.VisitorPresence
+	27, // 21: proactivechat.v1.WatchPresenceResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	29, // 22: proactivechat.v1.StartChatResponse.chat:type_name -> proactivechat.v1.Chat
+	26, // 23: proactivechat.v1.SignInResponse.agent:type_name -> proactivechat.v1.Agent
+	32, // 24: proactivechat.v1.SignInResponse.session:type_name -> proactivechat.v1.AgentSession
+	29, // 25: proactivechat.v1.ListLiveChatsResponse.chats:type_name -> proactivechat.v1.Chat
+	18, // 26: proactivechat.v1.AgentService.SignIn:input_type -> proactivechat.v1.SignInRequest
+	20, // 27: proactivechat.v1.AgentService.SignOut:input_type -> proactivechat.v1.SignOutRequest
+	11, // 28: proactivechat.v1.AgentService.SetAgentStatus:input_type -> proactivechat.v1.SetAgentStatusRequest
+	13, // 29: proactivechat.v1.AgentService.WatchPresence:input_type -> proactivechat.v1.WatchPresenceRequest
+	16, // 30: proactivechat.v1.AgentService.StartChat:input_type -> proactivechat.v1.StartChatRequest
+	0,  // 31: proactivechat.v1.AgentService.WatchAgent:input_type -> proactivechat.v1.WatchAgentRequest
+	5,  // 32: proactivechat.v1.AgentService.AcceptChatRequest:input_type -> proactivechat.v1.AcceptChatRequestRequest
+	7,  // 33: proactivechat.v1.AgentService.DeclineChatRequest:input_type -> proactivechat.v1.DeclineChatRequestRequest
+	9,  // 34: proactivechat.v1.AgentService.InviteVisitor:input_type -> proactivechat.v1.InviteVisitorRequest
+	22, // 35: proactivechat.v1.AgentService.ListLiveChats:input_type -> proactivechat.v1.ListLiveChatsRequest
+	19, // 36: proactivechat.v1.AgentService.SignIn:output_type -> proactivechat.v1.SignInResponse
+	21, // 37: proactivechat.v1.AgentService.SignOut:output_type -> proactivechat.v1.SignOutResponse
+	12, // 38: proactivechat.v1.AgentService.SetAgentStatus:output_type -> proactivechat.v1.SetAgentStatusResponse
+	15, // 39: proactivechat.v1.AgentService.WatchPresence:output_type -> proactivechat.v1.WatchPresenceResponse
+	17, // 40: proactivechat.v1.AgentService.StartChat:output_type -> proactivechat.v1.StartChatResponse
+	4,  // 41: proactivechat.v1.AgentService.WatchAgent:output_type -> proactivechat.v1.WatchAgentResponse
+	6,  // 42: proactivechat.v1.AgentService.AcceptChatRequest:output_type -> proactivechat.v1.AcceptChatRequestResponse
+	8,  // 43: proactivechat.v1.AgentService.DeclineChatRequest:output_type -> proactivechat.v1.DeclineChatRequestResponse
+	10, // 44: proactivechat.v1.AgentService.InviteVisitor:output_type -> proactivechat.v1.InviteVisitorResponse
+	23, // 45: proactivechat.v1.AgentService.ListLiveChats:output_type -> proactivechat.v1.ListLiveChatsResponse
+	36, // [36:46] is the sub-list for method output_type
+	26, // [26:36] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_agent_service_proto_init() }
@@ -1486,6 +1607,7 @@ func file_proactivechat_v1_agent_service_proto_init() {
 		(*WatchAgentResponse_QueueChanged)(nil),
 		(*WatchAgentResponse_AgentChanged)(nil),
 		(*WatchAgentResponse_KeepAlive)(nil),
+		(*WatchAgentResponse_Whisper)(nil),
 	}
 	file_proactivechat_v1_agent_service_proto_msgTypes[15].OneofWrappers = []any{
 		(*WatchPresenceResponse_Snapshot)(nil),
@@ -1500,7 +1622,7 @@ func file_proactivechat_v1_agent_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_agent_service_proto_rawDesc), len(file_proactivechat_v1_agent_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

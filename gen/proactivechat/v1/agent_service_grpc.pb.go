@@ -28,6 +28,7 @@ const (
 	AgentService_AcceptChatRequest_FullMethodName  = "/proactivechat.v1.AgentService/AcceptChatRequest"
 	AgentService_DeclineChatRequest_FullMethodName = "/proactivechat.v1.AgentService/DeclineChatRequest"
 	AgentService_InviteVisitor_FullMethodName      = "/proactivechat.v1.AgentService/InviteVisitor"
+	AgentService_ListLiveChats_FullMethodName      = "/proactivechat.v1.AgentService/ListLiveChats"
 )
 
 // AgentServiceClient is the client API for AgentService service.
@@ -65,6 +66,10 @@ type AgentServiceClient interface {
 	// InviteVisitor invites a visitor chosen from the presence list; the
 	// with-invite flow follows.
 	InviteVisitor(ctx context.Context, in *InviteVisitorRequest, opts ...grpc.CallOption) (*InviteVisitorResponse, error)
+	// ListLiveChats lists the active chats of a site the agent supervises
+	// (Agent.supervised_site_ids), oldest first: participants, start time and
+	// last_activity_time (the last message). Admins may list any site's.
+	ListLiveChats(ctx context.Context, in *ListLiveChatsRequest, opts ...grpc.CallOption) (*ListLiveChatsResponse, error)
 }
 
 type agentServiceClient struct {
@@ -183,6 +188,16 @@ func (c *agentServiceClient) InviteVisitor(ctx context.Context, in *InviteVisito
 	return out, nil
 }
 
+func (c *agentServiceClient) ListLiveChats(ctx context.Context, in *ListLiveChatsRequest, opts ...grpc.CallOption) (*ListLiveChatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListLiveChatsResponse)
+	err := c.cc.Invoke(ctx, AgentService_ListLiveChats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServiceServer is the server API for AgentService service.
 // All implementations must embed UnimplementedAgentServiceServer
 // for forward compatibility.
@@ -218,6 +233,10 @@ type AgentServiceServer interface {
 	// InviteVisitor invites a visitor chosen from the presence list; the
 	// with-invite flow follows.
 	InviteVisitor(context.Context, *InviteVisitorRequest) (*InviteVisitorResponse, error)
+	// ListLiveChats lists the active chats of a site the agent supervises
+	// (Agent.supervised_site_ids), oldest first: participants, start time and
+	// last_activity_time (the last message). Admins may list any site's.
+	ListLiveChats(context.Context, *ListLiveChatsRequest) (*ListLiveChatsResponse, error)
 	mustEmbedUnimplementedAgentServiceServer()
 }
 
@@ -254,6 +273,9 @@ func (UnimplementedAgentServiceServer) DeclineChatRequest(context.Context, *Decl
 }
 func (UnimplementedAgentServiceServer) InviteVisitor(context.Context, *InviteVisitorRequest) (*InviteVisitorResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method InviteVisitor not implemented")
+}
+func (UnimplementedAgentServiceServer) ListLiveChats(context.Context, *ListLiveChatsRequest) (*ListLiveChatsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListLiveChats not implemented")
 }
 func (UnimplementedAgentServiceServer) mustEmbedUnimplementedAgentServiceServer() {}
 func (UnimplementedAgentServiceServer) testEmbeddedByValue()                      {}
@@ -424,6 +446,24 @@ func _AgentService_InviteVisitor_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgentService_ListLiveChats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListLiveChatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).ListLiveChats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_ListLiveChats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).ListLiveChats(ctx, req.(*ListLiveChatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AgentService_ServiceDesc is the grpc.ServiceDesc for AgentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -458,6 +498,10 @@ var AgentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "InviteVisitor",
 			Handler:    _AgentService_InviteVisitor_Handler,
+		},
+		{
+			MethodName: "ListLiveChats",
+			Handler:    _AgentService_ListLiveChats_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -869,6 +869,95 @@ func (x *Typing) GetTyping() bool {
 	return false
 }
 
+// Whisper is a note from a supervisor to the agent of a chat: the agent and
+// the site's supervisors see it, the visitor never does. Whispers are kept
+// with the chat, numbered 1, 2, 3, … per chat apart from its events, and
+// deleted with it.
+type Whisper struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	Seq    uint32                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Time   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// The supervisor's agent id and display name.
+	FromId        string `protobuf:"bytes,4,opt,name=from_id,json=fromId,proto3" json:"from_id,omitempty"`
+	FromName      string `protobuf:"bytes,5,opt,name=from_name,json=fromName,proto3" json:"from_name,omitempty"`
+	Text          string `protobuf:"bytes,6,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Whisper) Reset() {
+	*x = Whisper{}
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Whisper) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Whisper) ProtoMessage() {}
+
+func (x *Whisper) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Whisper.ProtoReflect.Descriptor instead.
+func (*Whisper) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Whisper) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *Whisper) GetSeq() uint32 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Whisper) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Whisper) GetFromId() string {
+	if x != nil {
+		return x.FromId
+	}
+	return ""
+}
+
+func (x *Whisper) GetFromName() string {
+	if x != nil {
+		return x.FromName
+	}
+	return ""
+}
+
+func (x *Whisper) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
 var File_proactivechat_v1_chat_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_chat_proto_rawDesc = "" +
@@ -923,7 +1012,14 @@ const file_proactivechat_v1_chat_proto_rawDesc = "" +
 	"\x06Typing\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12?\n" +
 	"\vparticipant\x18\x02 \x01(\v2\x1d.proactivechat.v1.ParticipantR\vparticipant\x12\x16\n" +
-	"\x06typing\x18\x03 \x01(\bR\x06typing*T\n" +
+	"\x06typing\x18\x03 \x01(\bR\x06typing\"\xae\x01\n" +
+	"\aWhisper\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\rR\x03seq\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x17\n" +
+	"\afrom_id\x18\x04 \x01(\tR\x06fromId\x12\x1b\n" +
+	"\tfrom_name\x18\x05 \x01(\tR\bfromName\x12\x12\n" +
+	"\x04text\x18\x06 \x01(\tR\x04text*T\n" +
 	"\tChatState\x12\x1a\n" +
 	"\x16CHAT_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CHAT_STATE_ACTIVE\x10\x01\x12\x14\n" +
@@ -951,7 +1047,7 @@ func file_proactivechat_v1_chat_proto_rawDescGZIP() []byte {
 }
 
 var file_proactivechat_v1_chat_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_proactivechat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_proactivechat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_proactivechat_v1_chat_proto_goTypes = []any{
 	(ChatState)(0),                // 0: proactivechat.v1.ChatState
 	(ChatEndReason)(0),            // 1: proactivechat.v1.ChatEndReason
@@ -965,7 +1061,8 @@ var file_proactivechat_v1_chat_proto_goTypes = []any{
 	(*ParticipantLeft)(nil),       // 9: proactivechat.v1.ParticipantLeft
 	(*ChatEnded)(nil),             // 10: proactivechat.v1.ChatEnded
 	(*Typing)(nil),                // 11: proactivechat.v1.Typing
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*Whisper)(nil),               // 12: proactivechat.v1.Whisper
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
 }
 var file_proactivechat_v1_chat_proto_depIdxs = []int32{
 	2,  // 0: proactivechat.v1.Participant.role:type_name -> proactivechat.v1.ParticipantRole
@@ -973,29 +1070,30 @@ var file_proactivechat_v1_chat_proto_depIdxs = []int32{
 	3,  // 2: proactivechat.v1.Chat.agent:type_name -> proactivechat.v1.Participant
 	0,  // 3: proactivechat.v1.Chat.state:type_name -> proactivechat.v1.ChatState
 	1,  // 4: proactivechat.v1.Chat.end_reason:type_name -> proactivechat.v1.ChatEndReason
-	12, // 5: proactivechat.v1.Chat.create_time:type_name -> google.protobuf.Timestamp
-	12, // 6: proactivechat.v1.Chat.end_time:type_name -> google.protobuf.Timestamp
-	12, // 7: proactivechat.v1.Chat.visitor_left_time:type_name -> google.protobuf.Timestamp
-	12, // 8: proactivechat.v1.Chat.agent_left_time:type_name -> google.protobuf.Timestamp
-	12, // 9: proactivechat.v1.Chat.last_activity_time:type_name -> google.protobuf.Timestamp
-	12, // 10: proactivechat.v1.ChatEvent.time:type_name -> google.protobuf.Timestamp
+	13, // 5: proactivechat.v1.Chat.create_time:type_name -> google.protobuf.Timestamp
+	13, // 6: proactivechat.v1.Chat.end_time:type_name -> google.protobuf.Timestamp
+	13, // 7: proactivechat.v1.Chat.visitor_left_time:type_name -> google.protobuf.Timestamp
+	13, // 8: proactivechat.v1.Chat.agent_left_time:type_name -> google.protobuf.Timestamp
+	13, // 9: proactivechat.v1.Chat.last_activity_time:type_name -> google.protobuf.Timestamp
+	13, // 10: proactivechat.v1.ChatEvent.time:type_name -> google.protobuf.Timestamp
 	7,  // 11: proactivechat.v1.ChatEvent.started:type_name -> proactivechat.v1.ChatStarted
 	8,  // 12: proactivechat.v1.ChatEvent.message:type_name -> proactivechat.v1.ChatMessage
 	9,  // 13: proactivechat.v1.ChatEvent.participant_left:type_name -> proactivechat.v1.ParticipantLeft
 	10, // 14: proactivechat.v1.ChatEvent.ended:type_name -> proactivechat.v1.ChatEnded
 	6,  // 15: proactivechat.v1.ChatEvent.inactivity_warning:type_name -> proactivechat.v1.InactivityWarning
-	12, // 16: proactivechat.v1.InactivityWarning.end_time:type_name -> google.protobuf.Timestamp
+	13, // 16: proactivechat.v1.InactivityWarning.end_time:type_name -> google.protobuf.Timestamp
 	3,  // 17: proactivechat.v1.ChatStarted.visitor:type_name -> proactivechat.v1.Participant
 	3,  // 18: proactivechat.v1.ChatStarted.agent:type_name -> proactivechat.v1.Participant
 	3,  // 19: proactivechat.v1.ChatMessage.sender:type_name -> proactivechat.v1.Participant
 	3,  // 20: proactivechat.v1.ParticipantLeft.participant:type_name -> proactivechat.v1.Participant
 	1,  // 21: proactivechat.v1.ChatEnded.reason:type_name -> proactivechat.v1.ChatEndReason
 	3,  // 22: proactivechat.v1.Typing.participant:type_name -> proactivechat.v1.Participant
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	13, // 23: proactivechat.v1.Whisper.time:type_name -> google.protobuf.Timestamp
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_chat_proto_init() }
@@ -1016,7 +1114,7 @@ func file_proactivechat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_chat_proto_rawDesc), len(file_proactivechat_v1_chat_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

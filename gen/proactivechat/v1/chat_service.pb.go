@@ -1526,6 +1526,200 @@ func (*ConverseResponse_KeepAlive) isConverseResponse_Event() {}
 
 func (*ConverseResponse_Result) isConverseResponse_Event() {}
 
+type WhisperRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	// The supervisor's agent id: the caller.
+	SupervisorId string `protobuf:"bytes,2,opt,name=supervisor_id,json=supervisorId,proto3" json:"supervisor_id,omitempty"`
+	// 1 to 4096 bytes of UTF-8 text, not only white space.
+	Text          string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhisperRequest) Reset() {
+	*x = WhisperRequest{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhisperRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhisperRequest) ProtoMessage() {}
+
+func (x *WhisperRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhisperRequest.ProtoReflect.Descriptor instead.
+func (*WhisperRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *WhisperRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *WhisperRequest) GetSupervisorId() string {
+	if x != nil {
+		return x.SupervisorId
+	}
+	return ""
+}
+
+func (x *WhisperRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type WhisperResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Whisper       *Whisper               `protobuf:"bytes,1,opt,name=whisper,proto3" json:"whisper,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhisperResponse) Reset() {
+	*x = WhisperResponse{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhisperResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhisperResponse) ProtoMessage() {}
+
+func (x *WhisperResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhisperResponse.ProtoReflect.Descriptor instead.
+func (*WhisperResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *WhisperResponse) GetWhisper() *Whisper {
+	if x != nil {
+		return x.Whisper
+	}
+	return nil
+}
+
+type ListWhispersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChatId        string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWhispersRequest) Reset() {
+	*x = ListWhispersRequest{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWhispersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWhispersRequest) ProtoMessage() {}
+
+func (x *ListWhispersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWhispersRequest.ProtoReflect.Descriptor instead.
+func (*ListWhispersRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListWhispersRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+type ListWhispersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Whispers      []*Whisper             `protobuf:"bytes,1,rep,name=whispers,proto3" json:"whispers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWhispersResponse) Reset() {
+	*x = ListWhispersResponse{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWhispersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWhispersResponse) ProtoMessage() {}
+
+func (x *ListWhispersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWhispersResponse.ProtoReflect.Descriptor instead.
+func (*ListWhispersResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListWhispersResponse) GetWhispers() []*Whisper {
+	if x != nil {
+		return x.Whispers
+	}
+	return nil
+}
+
 var File_proactivechat_v1_chat_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
@@ -1629,7 +1823,17 @@ const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\n" +
 	"keep_alive\x18\x03 \x01(\v2\x1b.proactivechat.v1.KeepAliveH\x00R\tkeepAlive\x129\n" +
 	"\x06result\x18\x04 \x01(\v2\x1f.proactivechat.v1.CommandResultH\x00R\x06resultB\a\n" +
-	"\x05event2\xd1\x06\n" +
+	"\x05event\"b\n" +
+	"\x0eWhisperRequest\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12#\n" +
+	"\rsupervisor_id\x18\x02 \x01(\tR\fsupervisorId\x12\x12\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\"F\n" +
+	"\x0fWhisperResponse\x123\n" +
+	"\awhisper\x18\x01 \x01(\v2\x19.proactivechat.v1.WhisperR\awhisper\".\n" +
+	"\x13ListWhispersRequest\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\"M\n" +
+	"\x14ListWhispersResponse\x125\n" +
+	"\bwhispers\x18\x01 \x03(\v2\x19.proactivechat.v1.WhisperR\bwhispers2\x85\b\n" +
 	"\vChatService\x12Z\n" +
 	"\vSendMessage\x12$.proactivechat.v1.SendMessageRequest\x1a%.proactivechat.v1.SendMessageResponse\x12T\n" +
 	"\tSetTyping\x12\".proactivechat.v1.SetTypingRequest\x1a#.proactivechat.v1.SetTypingResponse\x12T\n" +
@@ -1639,7 +1843,9 @@ const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\x11GetChatTranscript\x12*.proactivechat.v1.GetChatTranscriptRequest\x1a+.proactivechat.v1.GetChatTranscriptResponse\"\x03\x90\x02\x01\x12h\n" +
 	"\x0eListChatEvents\x12'.proactivechat.v1.ListChatEventsRequest\x1a(.proactivechat.v1.ListChatEventsResponse\"\x03\x90\x02\x01\x12V\n" +
 	"\tWatchChat\x12\".proactivechat.v1.WatchChatRequest\x1a#.proactivechat.v1.WatchChatResponse0\x01\x12U\n" +
-	"\bConverse\x12!.proactivechat.v1.ConverseRequest\x1a\".proactivechat.v1.ConverseResponse(\x010\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\bConverse\x12!.proactivechat.v1.ConverseRequest\x1a\".proactivechat.v1.ConverseResponse(\x010\x01\x12N\n" +
+	"\aWhisper\x12 .proactivechat.v1.WhisperRequest\x1a!.proactivechat.v1.WhisperResponse\x12b\n" +
+	"\fListWhispers\x12%.proactivechat.v1.ListWhispersRequest\x1a&.proactivechat.v1.ListWhispersResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_chat_service_proto_rawDescOnce sync.Once
@@ -1653,7 +1859,7 @@ func file_proactivechat_v1_chat_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_chat_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_chat_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_proactivechat_v1_chat_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_proactivechat_v1_chat_service_proto_goTypes = []any{
 	(*SendMessageRequest)(nil),        // 0: proactivechat.v1.SendMessageRequest
 	(*SendMessageResponse)(nil),       // 1: proactivechat.v1.SendMessageResponse
@@ -1679,59 +1885,70 @@ var file_proactivechat_v1_chat_service_proto_goTypes = []any{
 	(*ConverseLeave)(nil),             // 21: proactivechat.v1.ConverseLeave
 	(*CommandResult)(nil),             // 22: proactivechat.v1.CommandResult
 	(*ConverseResponse)(nil),          // 23: proactivechat.v1.ConverseResponse
-	(*ChatEvent)(nil),                 // 24: proactivechat.v1.ChatEvent
-	(*Chat)(nil),                      // 25: proactivechat.v1.Chat
-	(ChatState)(0),                    // 26: proactivechat.v1.ChatState
-	(ChatEndReason)(0),                // 27: proactivechat.v1.ChatEndReason
-	(*timestamppb.Timestamp)(nil),     // 28: google.protobuf.Timestamp
-	(*Typing)(nil),                    // 29: proactivechat.v1.Typing
-	(*KeepAlive)(nil),                 // 30: proactivechat.v1.KeepAlive
+	(*WhisperRequest)(nil),            // 24: proactivechat.v1.WhisperRequest
+	(*WhisperResponse)(nil),           // 25: proactivechat.v1.WhisperResponse
+	(*ListWhispersRequest)(nil),       // 26: proactivechat.v1.ListWhispersRequest
+	(*ListWhispersResponse)(nil),      // 27: proactivechat.v1.ListWhispersResponse
+	(*ChatEvent)(nil),                 // 28: proactivechat.v1.ChatEvent
+	(*Chat)(nil),                      // 29: proactivechat.v1.Chat
+	(ChatState)(0),                    // 30: proactivechat.v1.ChatState
+	(ChatEndReason)(0),                // 31: proactivechat.v1.ChatEndReason
+	(*timestamppb.Timestamp)(nil),     // 32: google.protobuf.Timestamp
+	(*Typing)(nil),                    // 33: proactivechat.v1.Typing
+	(*KeepAlive)(nil),                 // 34: proactivechat.v1.KeepAlive
+	(*Whisper)(nil),                   // 35: proactivechat.v1.Whisper
 }
 var file_proactivechat_v1_chat_service_proto_depIdxs = []int32{
-	24, // 0: proactivechat.v1.SendMessageResponse.event:type_name -> proactivechat.v1.ChatEvent
-	25, // 1: proactivechat.v1.LeaveChatResponse.chat:type_name -> proactivechat.v1.Chat
-	25, // 2: proactivechat.v1.GetChatResponse.chat:type_name -> proactivechat.v1.Chat
-	26, // 3: proactivechat.v1.ListChatsRequest.state:type_name -> proactivechat.v1.ChatState
-	27, // 4: proactivechat.v1.ListChatsRequest.end_reason:type_name -> proactivechat.v1.ChatEndReason
-	28, // 5: proactivechat.v1.ListChatsRequest.start_time_from:type_name -> google.protobuf.Timestamp
-	28, // 6: proactivechat.v1.ListChatsRequest.start_time_to:type_name -> google.protobuf.Timestamp
+	28, // 0: proactivechat.v1.SendMessageResponse.event:type_name -> proactivechat.v1.ChatEvent
+	29, // 1: proactivechat.v1.LeaveChatResponse.chat:type_name -> proactivechat.v1.Chat
+	29, // 2: proactivechat.v1.GetChatResponse.chat:type_name -> proactivechat.v1.Chat
+	30, // 3: proactivechat.v1.ListChatsRequest.state:type_name -> proactivechat.v1.ChatState
+	31, // 4: proactivechat.v1.ListChatsRequest.end_reason:type_name -> proactivechat.v1.ChatEndReason
+	32, // 5: proactivechat.v1.ListChatsRequest.start_time_from:type_name -> google.protobuf.Timestamp
+	32, // 6: proactivechat.v1.ListChatsRequest.start_time_to:type_name -> google.protobuf.Timestamp
 	10, // 7: proactivechat.v1.ListChatsResponse.chats:type_name -> proactivechat.v1.ChatSummary
-	25, // 8: proactivechat.v1.ChatSummary.chat:type_name -> proactivechat.v1.Chat
-	24, // 9: proactivechat.v1.ListChatEventsResponse.events:type_name -> proactivechat.v1.ChatEvent
-	24, // 10: proactivechat.v1.WatchChatResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	29, // 11: proactivechat.v1.WatchChatResponse.typing:type_name -> proactivechat.v1.Typing
-	30, // 12: proactivechat.v1.WatchChatResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	29, // 8: proactivechat.v1.ChatSummary.chat:type_name -> proactivechat.v1.Chat
+	28, // 9: proactivechat.v1.ListChatEventsResponse.events:type_name -> proactivechat.v1.ChatEvent
+	28, // 10: proactivechat.v1.WatchChatResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	33, // 11: proactivechat.v1.WatchChatResponse.typing:type_name -> proactivechat.v1.Typing
+	34, // 12: proactivechat.v1.WatchChatResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
 	18, // 13: proactivechat.v1.ConverseRequest.join:type_name -> proactivechat.v1.ConverseJoin
 	19, // 14: proactivechat.v1.ConverseRequest.send:type_name -> proactivechat.v1.ConverseSend
 	20, // 15: proactivechat.v1.ConverseRequest.typing:type_name -> proactivechat.v1.ConverseTyping
 	21, // 16: proactivechat.v1.ConverseRequest.leave:type_name -> proactivechat.v1.ConverseLeave
-	24, // 17: proactivechat.v1.ConverseResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	29, // 18: proactivechat.v1.ConverseResponse.typing:type_name -> proactivechat.v1.Typing
-	30, // 19: proactivechat.v1.ConverseResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	28, // 17: proactivechat.v1.ConverseResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	33, // 18: proactivechat.v1.ConverseResponse.typing:type_name -> proactivechat.v1.Typing
+	34, // 19: proactivechat.v1.ConverseResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
 	22, // 20: proactivechat.v1.ConverseResponse.result:type_name -> proactivechat.v1.CommandResult
-	0,  // 21: proactivechat.v1.ChatService.SendMessage:input_type -> proactivechat.v1.SendMessageRequest
-	2,  // 22: proactivechat.v1.ChatService.SetTyping:input_type -> proactivechat.v1.SetTypingRequest
-	4,  // 23: proactivechat.v1.ChatService.LeaveChat:input_type -> proactivechat.v1.LeaveChatRequest
-	6,  // 24: proactivechat.v1.ChatService.GetChat:input_type -> proactivechat.v1.GetChatRequest
-	8,  // 25: proactivechat.v1.ChatService.ListChats:input_type -> proactivechat.v1.ListChatsRequest
-	11, // 26: proactivechat.v1.ChatService.GetChatTranscript:input_type -> proactivechat.v1.GetChatTranscriptRequest
-	13, // 27: proactivechat.v1.ChatService.ListChatEvents:input_type -> proactivechat.v1.ListChatEventsRequest
-	15, // 28: proactivechat.v1.ChatService.WatchChat:input_type -> proactivechat.v1.WatchChatRequest
-	17, // 29: proactivechat.v1.ChatService.Converse:input_type -> proactivechat.v1.ConverseRequest
-	1,  // 30: proactivechat.v1.ChatService.SendMessage:output_type -> proactivechat.v1.SendMessageResponse
-	3,  // 31: proactivechat.v1.ChatService.SetTyping:output_type -> proactivechat.v1.SetTypingResponse
-	5,  // 32: proactivechat.v1.ChatService.LeaveChat:output_type -> proactivechat.v1.LeaveChatResponse
-	7,  // 33: proactivechat.v1.ChatService.GetChat:output_type -> proactivechat.v1.GetChatResponse
-	9,  // 34: proactivechat.v1.ChatService.ListChats:output_type -> proactivechat.v1.ListChatsResponse
-	12, // 35: proactivechat.v1.ChatService.GetChatTranscript:output_type -> proactivechat.v1.GetChatTranscriptResponse
-	14, // 36: proactivechat.v1.ChatService.ListChatEvents:output_type -> proactivechat.v1.ListChatEventsResponse
-	16, // 37: proactivechat.v1.ChatService.WatchChat:output_type -> proactivechat.v1.WatchChatResponse
-	23, // 38: proactivechat.v1.ChatService.Converse:output_type -> proactivechat.v1.ConverseResponse
-	30, // [30:39] is the sub-list for method output_type
-	21, // [21:30] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	35, // 21: proactivechat.v1.WhisperResponse.whisper:type_name -> proactivechat.v1.Whisper
+	35, // 22: proactivechat.v1.ListWhispersResponse.whispers:type_name -> proactivechat.v1.Whisper
+	0,  // 23: proactivechat.v1.ChatService.SendMessage:input_type -> proactivechat.v1.SendMessageRequest
+	2,  // 24: proactivechat.v1.ChatService.SetTyping:input_type -> proactivechat.v1.SetTypingRequest
+	4,  // 25: proactivechat.v1.ChatService.LeaveChat:input_type -> proactivechat.v1.LeaveChatRequest
+	6,  // 26: proactivechat.v1.ChatService.GetChat:input_type -> proactivechat.v1.GetChatRequest
+	8,  // 27: proactivechat.v1.ChatService.ListChats:input_type -> proactivechat.v1.ListChatsRequest
+	11, // 28: proactivechat.v1.ChatService.GetChatTranscript:input_type -> proactivechat.v1.GetChatTranscriptRequest
+	13, // 29: proactivechat.v1.ChatService.ListChatEvents:input_type -> proactivechat.v1.ListChatEventsRequest
+	15, // 30: proactivechat.v1.ChatService.WatchChat:input_type -> proactivechat.v1.WatchChatRequest
+	17, // 31: proactivechat.v1.ChatService.Converse:input_type -> proactivechat.v1.ConverseRequest
+	24, // 32: proactivechat.v1.ChatService.Whisper:input_type -> proactivechat.v1.WhisperRequest
+	26, // 33: proactivechat.v1.ChatService.ListWhispers:input_type -> proactivechat.v1.ListWhispersRequest
+	1,  // 34: proactivechat.v1.ChatService.SendMessage:output_type -> proactivechat.v1.SendMessageResponse
+	3,  // 35: proactivechat.v1.ChatService.SetTyping:output_type -> proactivechat.v1.SetTypingResponse
+	5,  // 36: proactivechat.v1.ChatService.LeaveChat:output_type -> proactivechat.v1.LeaveChatResponse
+	7,  // 37: proactivechat.v1.ChatService.GetChat:output_type -> proactivechat.v1.GetChatResponse
+	9,  // 38: proactivechat.v1.ChatService.ListChats:output_type -> proactivechat.v1.ListChatsResponse
+	12, // 39: proactivechat.v1.ChatService.GetChatTranscript:output_type -> proactivechat.v1.GetChatTranscriptResponse
+	14, // 40: proactivechat.v1.ChatService.ListChatEvents:output_type -> proactivechat.v1.ListChatEventsResponse
+	16, // 41: proactivechat.v1.ChatService.WatchChat:output_type -> proactivechat.v1.WatchChatResponse
+	23, // 42: proactivechat.v1.ChatService.Converse:output_type -> proactivechat.v1.ConverseResponse
+	25, // 43: proactivechat.v1.ChatService.Whisper:output_type -> proactivechat.v1.WhisperResponse
+	27, // 44: proactivechat.v1.ChatService.ListWhispers:output_type -> proactivechat.v1.ListWhispersResponse
+	34, // [34:45] is the sub-list for method output_type
+	23, // [23:34] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_chat_service_proto_init() }
@@ -1764,7 +1981,7 @@ func file_proactivechat_v1_chat_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_chat_service_proto_rawDesc), len(file_proactivechat_v1_chat_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

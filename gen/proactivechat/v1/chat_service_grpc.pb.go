@@ -28,6 +28,8 @@ const (
 	ChatService_ListChatEvents_FullMethodName    = "/proactivechat.v1.ChatService/ListChatEvents"
 	ChatService_WatchChat_FullMethodName         = "/proactivechat.v1.ChatService/WatchChat"
 	ChatService_Converse_FullMethodName          = "/proactivechat.v1.ChatService/Converse"
+	ChatService_Whisper_FullMethodName           = "/proactivechat.v1.ChatService/Whisper"
+	ChatService_ListWhispers_FullMethodName      = "/proactivechat.v1.ChatService/ListWhispers"
 )
 
 // ChatServiceClient is the client API for ChatService service.
@@ -63,6 +65,13 @@ type ChatServiceClient interface {
 	// Converse carries a participant's commands and the chat's events on one
 	// bidirectional stream. The first request must be join.
 	Converse(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConverseRequest, ConverseResponse], error)
+	// Whisper sends a note from a supervisor of the chat's site to the
+	// chat's agent. It is not a chat event: the visitor never sees it (not on
+	// any stream, transcript or export). The agent gets it on WatchAgent.
+	Whisper(ctx context.Context, in *WhisperRequest, opts ...grpc.CallOption) (*WhisperResponse, error)
+	// ListWhispers lists a chat's whispers, oldest first, for the chat's
+	// agent, the supervisors of its site and admins.
+	ListWhispers(ctx context.Context, in *ListWhispersRequest, opts ...grpc.CallOption) (*ListWhispersResponse, error)
 }
 
 type chatServiceClient struct {
@@ -175,6 +184,26 @@ func (c *chatServiceClient) Converse(ctx context.Context, opts ...grpc.CallOptio
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ChatService_ConverseClient = grpc.BidiStreamingClient[ConverseRequest, ConverseResponse]
 
+func (c *chatServiceClient) Whisper(ctx context.Context, in *WhisperRequest, opts ...grpc.CallOption) (*WhisperResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WhisperResponse)
+	err := c.cc.Invoke(ctx, ChatService_Whisper_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ListWhispers(ctx context.Context, in *ListWhispersRequest, opts ...grpc.CallOption) (*ListWhispersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWhispersResponse)
+	err := c.cc.Invoke(ctx, ChatService_ListWhispers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChatServiceServer is the server API for ChatService service.
 // All implementations must embed UnimplementedChatServiceServer
 // for forward compatibility.
@@ -208,6 +237,13 @@ type ChatServiceServer interface {
 	// Converse carries a participant's commands and the chat's events on one
 	// bidirectional stream. The first request must be join.
 	Converse(grpc.BidiStreamingServer[ConverseRequest, ConverseResponse]) error
+	// Whisper sends a note from a supervisor of the chat's site to the
+	// chat's agent. It is not a chat event: the visitor never sees it (not on
+	// any stream, transcript or export). The agent gets it on WatchAgent.
+	Whisper(context.Context, *WhisperRequest) (*WhisperResponse, error)
+	// ListWhispers lists a chat's whispers, oldest first, for the chat's
+	// agent, the supervisors of its site and admins.
+	ListWhispers(context.Context, *ListWhispersRequest) (*ListWhispersResponse, error)
 	mustEmbedUnimplementedChatServiceServer()
 }
 
@@ -244,6 +280,12 @@ func (UnimplementedChatServiceServer) WatchChat(*WatchChatRequest, grpc.ServerSt
 }
 func (UnimplementedChatServiceServer) Converse(grpc.BidiStreamingServer[ConverseRequest, ConverseResponse]) error {
 	return status.Error(codes.Unimplemented, "method Converse not implemented")
+}
+func (UnimplementedChatServiceServer) Whisper(context.Context, *WhisperRequest) (*WhisperResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Whisper not implemented")
+}
+func (UnimplementedChatServiceServer) ListWhispers(context.Context, *ListWhispersRequest) (*ListWhispersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWhispers not implemented")
 }
 func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() {}
 func (UnimplementedChatServiceServer) testEmbeddedByValue()                     {}
@@ -410,6 +452,42 @@ func _ChatService_Converse_Handler(srv interface{}, stream grpc.ServerStream) er
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ChatService_ConverseServer = grpc.BidiStreamingServer[ConverseRequest, ConverseResponse]
 
+func _ChatService_Whisper_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WhisperRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).Whisper(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_Whisper_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).Whisper(ctx, req.(*WhisperRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_ListWhispers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWhispersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ListWhispers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ListWhispers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ListWhispers(ctx, req.(*ListWhispersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChatService_ServiceDesc is the grpc.ServiceDesc for ChatService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -444,6 +522,14 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListChatEvents",
 			Handler:    _ChatService_ListChatEvents_Handler,
+		},
+		{
+			MethodName: "Whisper",
+			Handler:    _ChatService_Whisper_Handler,
+		},
+		{
+			MethodName: "ListWhispers",
+			Handler:    _ChatService_ListWhispers_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

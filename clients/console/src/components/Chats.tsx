@@ -1,7 +1,7 @@
 import { useMutation } from "@connectrpc/connect-query";
 import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { Dispatch, KeyboardEvent, MutableRefObject } from "react";
-import type { ChatEvent } from "../../../gen/proactivechat/v1/chat_pb";
+import type { ChatEvent, Whisper } from "../../../gen/proactivechat/v1/chat_pb";
 import { ParticipantRole } from "../../../gen/proactivechat/v1/chat_pb";
 import { ChatService } from "../../../gen/proactivechat/v1/chat_service_pb";
 import type { ConsoleApi } from "../Console";
@@ -17,7 +17,7 @@ import { TypingNotifier } from "../lib/typing";
 import { chatVisitorName, endReasonLabel, shortId } from "../labels";
 import type { ChatTab, ChatsAction, ChatsView } from "../state/chats";
 import { composerBlock } from "../state/actions";
-import { isOtherTyping } from "../state/chats";
+import { isOtherTyping, timeline } from "../state/chats";
 import type { PresenceEntry, PresenceView } from "../state/presence";
 import { FormValues, PageLink } from "./common";
 
@@ -50,6 +50,12 @@ export function ChatWatcher({ chatId, me, clients, chatsRef, dispatch, onStatus 
           if (res.chat) dispatch({ type: "loaded", chatId, chat: res.chat });
           known = true;
         }
+        // Whispers sent while the console was away (WatchAgent brings the
+        // new ones); a console that may not read them shows none.
+        await clients.chat
+          .listWhispers({ chatId }, { signal })
+          .then((res) => dispatch({ type: "whispers", chatId, whispers: res.whispers }))
+          .catch(() => {});
         yield* clients.chat.watchChat({ chatId, afterSeq: seq }, { signal });
       },
       onMessage: (msg) => {
@@ -384,7 +390,7 @@ const MessageList = memo(function MessageList({
   useLayoutEffect(() => {
     const el = ref.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
-  }, [tab.events.length, tab.outbox.length]);
+  }, [tab.events.length, tab.outbox.length, tab.whispers.length]);
   // The log (new messages are announced) holds the list of messages, so the
   // list keeps its list semantics.
   return (
@@ -397,9 +403,7 @@ const MessageList = memo(function MessageList({
           stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
         }}
       >
-        {tab.events.map((ev, i) => (
-          <EventItem key={ev.seq} ev={ev} me={me} prev={tab.events[i - 1]} />
-        ))}
+        <Timeline events={tab.events} whispers={tab.whispers} me={me} />
         {tab.outbox.map((o) => (
           <li key={o.idempotencyKey} className="msg mine pending" data-testid="message-pending" data-status={o.status}>
             <p className="msg-text">{o.text}</p>
@@ -495,6 +499,35 @@ function SystemLine({ seq, text }: { seq: number; text: string }) {
   return (
     <li className="system" data-testid="chat-event" data-seq={seq}>
       {text}
+    </li>
+  );
+}
+
+/** Timeline shows a chat's events with the supervisors' whispers among them. */
+export function Timeline({ events, whispers, me }: { events: ChatEvent[]; whispers: Whisper[]; me: string }) {
+  return (
+    <>
+      {timeline(events, whispers).map((item) =>
+        item.kind === "event" ? (
+          <EventItem key={`e${item.ev.seq}`} ev={item.ev} me={me} prev={item.prev} />
+        ) : (
+          <WhisperItem key={`w${item.whisper.seq}`} whisper={item.whisper} me={me} />
+        ),
+      )}
+    </>
+  );
+}
+
+/** WhisperItem is a supervisor's note to the agent: the visitor never sees it. */
+export function WhisperItem({ whisper, me }: { whisper: Whisper; me: string }) {
+  const ms = tsMs(whisper.time);
+  const from = whisper.fromId === me ? "you" : whisper.fromName || whisper.fromId;
+  return (
+    <li className="msg whisper" data-testid="whisper" data-seq={whisper.seq}>
+      <span className="msg-meta">
+        Whisper from {from} · <MessageTime ms={ms} /> · <span className="muted">only agents see this</span>
+      </span>
+      <p className="msg-text">{whisper.text}</p>
     </li>
   );
 }

@@ -35,6 +35,11 @@ export function Header(props: HeaderProps) {
         <a href="#/transcripts" aria-current={route === "transcripts" ? "page" : undefined} data-testid="nav-transcripts">
           Transcripts
         </a>
+        {(agent?.supervisedSiteIds.length ?? 0) > 0 && (
+          <a href="#/supervise" aria-current={route === "supervise" ? "page" : undefined} data-testid="nav-supervise">
+            Supervise
+          </a>
+        )}
         <a href="#/admin" aria-current={route === "admin" ? "page" : undefined} data-testid="nav-admin">
           Admin
         </a>

@@ -59,6 +59,9 @@ export function PresencePanel({ api, presence, chats, stream, agent }: PresenceP
               myChat={!!v.presence.activeChatId && myChats.has(v.presence.activeChatId)}
               status={status}
               action={visitorAction(v.presence.visitorId, agent)}
+              supervisedOnly={
+                !!agent.agent?.supervisedSiteIds.includes(v.presence.siteId) && !agent.agent.siteIds.includes(v.presence.siteId)
+              }
             />
           ))}
         </ul>
@@ -73,9 +76,11 @@ interface VisitorRowProps {
   myChat: boolean;
   status: AgentStatus | undefined;
   action: VisitorAction;
+  /** The visitor is on a site the agent supervises but does not serve: it watches, it does not chat. */
+  supervisedOnly?: boolean;
 }
 
-const VisitorRow = memo(function VisitorRow({ api, entry, myChat, status, action }: VisitorRowProps) {
+const VisitorRow = memo(function VisitorRow({ api, entry, myChat, status, action, supervisedOnly }: VisitorRowProps) {
   const p = entry.presence;
   const [note, setNote] = useState<{ text: string; error: boolean }>();
   // A refusal ("you are offline") no longer holds once the status changed.
@@ -127,6 +132,10 @@ const VisitorRow = memo(function VisitorRow({ api, entry, myChat, status, action
             <button type="button" onClick={() => api.openChat(p.activeChatId)} data-testid="open-chat">
               Open chat
             </button>
+          ) : supervisedOnly ? (
+            <span className="muted small" data-testid="visitor-action-elsewhere">
+              You supervise this site
+            </span>
           ) : action !== "start" ? (
             // One action per visitor: the alert's Accept, or the queue's Take chat.
             <span className="muted small" data-testid="visitor-action-elsewhere">

@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import type { ChatEvent } from "../../../gen/proactivechat/v1/chat_pb";
 import {
@@ -8,9 +9,19 @@ import {
   ChatState,
   ParticipantRole,
   TypingSchema,
+  WhisperSchema,
 } from "../../../gen/proactivechat/v1/chat_pb";
 import type { ChatsAction, ChatsView } from "./chats";
-import { TYPING_TTL_MS, chatsReducer, initialChatsView, insertEvent, isOtherTyping, totalUnread } from "./chats";
+import {
+  TYPING_TTL_MS,
+  chatsReducer,
+  initialChatsView,
+  insertEvent,
+  isOtherTyping,
+  mergeWhispers,
+  timeline,
+  totalUnread,
+} from "./chats";
 
 const ME = "agent_a";
 const VISITOR = "visitor_v";
@@ -143,5 +154,29 @@ describe("chatsReducer", () => {
     // The stream shows the message (same key) before SendMessage answers.
     s = run(s, stream("c1", msg(2, ME, "hi", "x")));
     expect(tab(s).outbox).toEqual([]);
+  });
+});
+
+describe("whispers", () => {
+  const at = (s: number) => create(TimestampSchema, { seconds: BigInt(s) });
+  const whisper = (seq: number, time: number) =>
+    create(WhisperSchema, { chatId: "c1", seq, time: at(time), fromId: "agent_sam", fromName: "Sam", text: `w${seq}` });
+  const ev = (seq: number, time: number) => ({ ...msg(seq, VISITOR), time: at(time) });
+
+  it("keeps a tab's whispers by seq, without duplicates, from the stream and ListWhispers alike", () => {
+    let s = chatsReducer(initialChatsView, { type: "open", chatId: "c1" });
+    s = chatsReducer(s, { type: "whispers", chatId: "c1", whispers: [whisper(2, 20)] });
+    s = chatsReducer(s, { type: "whispers", chatId: "c1", whispers: [whisper(1, 10), whisper(2, 20)] });
+    expect(s.tabs[0].whispers.map((w) => w.seq)).toEqual([1, 2]);
+    const same = chatsReducer(s, { type: "whispers", chatId: "c1", whispers: [whisper(1, 10)] });
+    expect(same).toBe(s);
+    // A whisper for a chat with no tab changes nothing.
+    expect(chatsReducer(s, { type: "whispers", chatId: "c2", whispers: [whisper(1, 10)] })).toBe(s);
+  });
+
+  it("puts whispers among the events by time", () => {
+    const items = timeline([ev(1, 10), ev(2, 30)], [whisper(1, 20), whisper(2, 40)]);
+    expect(items.map((i) => (i.kind === "event" ? `e${i.ev.seq}` : `w${i.whisper.seq}`))).toEqual(["e1", "w1", "e2", "w2"]);
+    expect(mergeWhispers([whisper(1, 10)], [])).toEqual([whisper(1, 10)]);
   });
 });

@@ -1,5 +1,6 @@
-import type { Chat, ChatEvent, Typing } from "../../../gen/proactivechat/v1/chat_pb";
+import type { Chat, ChatEvent, Typing, Whisper } from "../../../gen/proactivechat/v1/chat_pb";
 import { ChatState } from "../../../gen/proactivechat/v1/chat_pb";
+import { tsMs } from "../lib/time";
 
 /** OutgoingMessage is a message the agent sent that the chat has not shown yet. */
 export interface OutgoingMessage {
@@ -25,6 +26,8 @@ export interface ChatTab {
   typingUntil: number;
   outbox: OutgoingMessage[];
   ended: boolean;
+  /** Supervisors' whispers to the agent, by seq: never seen by the visitor. */
+  whispers: Whisper[];
 }
 
 export interface ChatsView {
@@ -52,7 +55,9 @@ export type ChatsAction =
   | { type: "outboxAdd"; chatId: string; idempotencyKey: string; text: string }
   | { type: "outboxFailed"; chatId: string; idempotencyKey: string; error: string }
   | { type: "outboxRetry"; chatId: string; idempotencyKey: string }
-  | { type: "outboxRemove"; chatId: string; idempotencyKey: string };
+  | { type: "outboxRemove"; chatId: string; idempotencyKey: string }
+  /** Whispers from WatchAgent (one) or ListWhispers (all so far). */
+  | { type: "whispers"; chatId: string; whispers: Whisper[] };
 
 function newTab(id: string, chat?: Chat): ChatTab {
   return {
@@ -65,6 +70,7 @@ function newTab(id: string, chat?: Chat): ChatTab {
     typingUntil: 0,
     outbox: [],
     ended: chat?.state === ChatState.ENDED,
+    whispers: [],
   };
 }
 
@@ -193,6 +199,11 @@ export function chatsReducer(state: ChatsView, action: ChatsAction): ChatsView {
           o.idempotencyKey === action.idempotencyKey ? { ...o, status: "sending", error: undefined } : o,
         ),
       }));
+    case "whispers":
+      return mapTab(state, action.chatId, (t) => {
+        const whispers = mergeWhispers(t.whispers, action.whispers);
+        return whispers === t.whispers ? t : { ...t, whispers };
+      });
     case "outboxRemove":
       return mapTab(state, action.chatId, (t) =>
         t.outbox.some((o) => o.idempotencyKey === action.idempotencyKey)
@@ -200,6 +211,13 @@ export function chatsReducer(state: ChatsView, action: ChatsAction): ChatsView {
           : t,
       );
   }
+}
+
+/** mergeWhispers adds whispers to a list by seq, without duplicates; the same list when nothing is new. */
+export function mergeWhispers(list: Whisper[], add: Whisper[]): Whisper[] {
+  const fresh = add.filter((w) => !list.some((x) => x.seq === w.seq));
+  if (fresh.length === 0) return list;
+  return [...list, ...fresh].sort((a, b) => a.seq - b.seq);
 }
 
 /** totalUnread is the sum of the tabs' unread counts (shown in the page title). */
@@ -210,4 +228,23 @@ export function totalUnread(state: ChatsView): number {
 /** otherParticipantTyping says whether to show "Visitor is typing…" now. */
 export function isOtherTyping(tab: ChatTab, now: number): boolean {
   return tab.typingUntil > now;
+}
+
+/** TimelineItem is one line of a chat as an agent or supervisor sees it. */
+export type TimelineItem = { kind: "event"; ev: ChatEvent; prev?: ChatEvent } | { kind: "whisper"; whisper: Whisper };
+
+/**
+ * timeline puts the whispers among the chat's events by time: each after
+ * the events that happened no later than it.
+ */
+export function timeline(events: ChatEvent[], whispers: Whisper[]): TimelineItem[] {
+  const out: TimelineItem[] = [];
+  let w = 0;
+  events.forEach((ev, i) => {
+    const at = tsMs(ev.time) ?? 0;
+    while (w < whispers.length && (tsMs(whispers[w].time) ?? 0) < at) out.push({ kind: "whisper", whisper: whispers[w++] });
+    out.push({ kind: "event", ev, prev: events[i - 1] });
+  });
+  while (w < whispers.length) out.push({ kind: "whisper", whisper: whispers[w++] });
+  return out;
 }

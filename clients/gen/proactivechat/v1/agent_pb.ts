@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/agent.proto.
  */
 export const file_proactivechat_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("Chxwcm9hY3RpdmVjaGF0L3YxL2FnZW50LnByb3RvEhBwcm9hY3RpdmVjaGF0LnYxItECCgVBZ2VudBIKCgJpZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEAoIc2l0ZV9pZHMYAyADKAkSHAoUbWF4X2NvbmN1cnJlbnRfY2hhdHMYBCABKA0SLQoGc3RhdHVzGAUgASgOMh0ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFN0YXR1cxI2ChJzdGF0dXNfY2hhbmdlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2FjdGl2ZV9jaGF0X2lkcxgHIAMoCRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoSbGFzdF9jaGF0X2VuZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVsb2dpbhgKIAEoCSp4CgtBZ2VudFN0YXR1cxIcChhBR0VOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZBR0VOVF9TVEFUVVNfQVZBSUxBQkxFEAESFQoRQUdFTlRfU1RBVFVTX0FXQVkQAhIYChRBR0VOVF9TVEFUVVNfT0ZGTElORRADQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chxwcm9hY3RpdmVjaGF0L3YxL2FnZW50LnByb3RvEhBwcm9hY3RpdmVjaGF0LnYxIu4CCgVBZ2VudBIKCgJpZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEAoIc2l0ZV9pZHMYAyADKAkSHAoUbWF4X2NvbmN1cnJlbnRfY2hhdHMYBCABKA0SLQoGc3RhdHVzGAUgASgOMh0ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFN0YXR1cxI2ChJzdGF0dXNfY2hhbmdlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2FjdGl2ZV9jaGF0X2lkcxgHIAMoCRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoSbGFzdF9jaGF0X2VuZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVsb2dpbhgKIAEoCRIbChNzdXBlcnZpc2VkX3NpdGVfaWRzGAsgAygJKngKC0FnZW50U3RhdHVzEhwKGEFHRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFkFHRU5UX1NUQVRVU19BVkFJTEFCTEUQARIVChFBR0VOVF9TVEFUVVNfQVdBWRACEhgKFEFHRU5UX1NUQVRVU19PRkZMSU5FEANCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Agent is a contact-centre agent who chats with visitors.
@@ -83,6 +83,16 @@ export type Agent = Message<"proactivechat.v1.Agent"> & {
    * @generated from field: string login = 10;
    */
   login: string;
+
+  /**
+   * Sites this agent supervises: it sees their live chats, visitors and
+   * queue, reads their chats as they happen without joining them, and may
+   * whisper to the chat's agent (ChatService.Whisper). A supervisor need
+   * not serve the sites it supervises.
+   *
+   * @generated from field: repeated string supervised_site_ids = 11;
+   */
+  supervisedSiteIds: string[];
 };
 
 /**

@@ -56,6 +56,9 @@ const (
 	// AgentServiceInviteVisitorProcedure is the fully-qualified name of the AgentService's
 	// InviteVisitor RPC.
 	AgentServiceInviteVisitorProcedure = "/proactivechat.v1.AgentService/InviteVisitor"
+	// AgentServiceListLiveChatsProcedure is the fully-qualified name of the AgentService's
+	// ListLiveChats RPC.
+	AgentServiceListLiveChatsProcedure = "/proactivechat.v1.AgentService/ListLiveChats"
 )
 
 // AgentServiceClient is a client for the proactivechat.v1.AgentService service.
@@ -89,6 +92,10 @@ type AgentServiceClient interface {
 	// InviteVisitor invites a visitor chosen from the presence list; the
 	// with-invite flow follows.
 	InviteVisitor(context.Context, *connect.Request[v1.InviteVisitorRequest]) (*connect.Response[v1.InviteVisitorResponse], error)
+	// ListLiveChats lists the active chats of a site the agent supervises
+	// (Agent.supervised_site_ids), oldest first: participants, start time and
+	// last_activity_time (the last message). Admins may list any site's.
+	ListLiveChats(context.Context, *connect.Request[v1.ListLiveChatsRequest]) (*connect.Response[v1.ListLiveChatsResponse], error)
 }
 
 // NewAgentServiceClient constructs a client for the proactivechat.v1.AgentService service. By
@@ -156,6 +163,13 @@ func NewAgentServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(agentServiceMethods.ByName("InviteVisitor")),
 			connect.WithClientOptions(opts...),
 		),
+		listLiveChats: connect.NewClient[v1.ListLiveChatsRequest, v1.ListLiveChatsResponse](
+			httpClient,
+			baseURL+AgentServiceListLiveChatsProcedure,
+			connect.WithSchema(agentServiceMethods.ByName("ListLiveChats")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -170,6 +184,7 @@ type agentServiceClient struct {
 	acceptChatRequest  *connect.Client[v1.AcceptChatRequestRequest, v1.AcceptChatRequestResponse]
 	declineChatRequest *connect.Client[v1.DeclineChatRequestRequest, v1.DeclineChatRequestResponse]
 	inviteVisitor      *connect.Client[v1.InviteVisitorRequest, v1.InviteVisitorResponse]
+	listLiveChats      *connect.Client[v1.ListLiveChatsRequest, v1.ListLiveChatsResponse]
 }
 
 // SignIn calls proactivechat.v1.AgentService.SignIn.
@@ -217,6 +232,11 @@ func (c *agentServiceClient) InviteVisitor(ctx context.Context, req *connect.Req
 	return c.inviteVisitor.CallUnary(ctx, req)
 }
 
+// ListLiveChats calls proactivechat.v1.AgentService.ListLiveChats.
+func (c *agentServiceClient) ListLiveChats(ctx context.Context, req *connect.Request[v1.ListLiveChatsRequest]) (*connect.Response[v1.ListLiveChatsResponse], error) {
+	return c.listLiveChats.CallUnary(ctx, req)
+}
+
 // AgentServiceHandler is an implementation of the proactivechat.v1.AgentService service.
 type AgentServiceHandler interface {
 	// SignIn exchanges an agent's login (or id) and password for a session
@@ -248,6 +268,10 @@ type AgentServiceHandler interface {
 	// InviteVisitor invites a visitor chosen from the presence list; the
 	// with-invite flow follows.
 	InviteVisitor(context.Context, *connect.Request[v1.InviteVisitorRequest]) (*connect.Response[v1.InviteVisitorResponse], error)
+	// ListLiveChats lists the active chats of a site the agent supervises
+	// (Agent.supervised_site_ids), oldest first: participants, start time and
+	// last_activity_time (the last message). Admins may list any site's.
+	ListLiveChats(context.Context, *connect.Request[v1.ListLiveChatsRequest]) (*connect.Response[v1.ListLiveChatsResponse], error)
 }
 
 // NewAgentServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -311,6 +335,13 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(agentServiceMethods.ByName("InviteVisitor")),
 		connect.WithHandlerOptions(opts...),
 	)
+	agentServiceListLiveChatsHandler := connect.NewUnaryHandler(
+		AgentServiceListLiveChatsProcedure,
+		svc.ListLiveChats,
+		connect.WithSchema(agentServiceMethods.ByName("ListLiveChats")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AgentService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AgentServiceSignInProcedure:
@@ -331,6 +362,8 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 			agentServiceDeclineChatRequestHandler.ServeHTTP(w, r)
 		case AgentServiceInviteVisitorProcedure:
 			agentServiceInviteVisitorHandler.ServeHTTP(w, r)
+		case AgentServiceListLiveChatsProcedure:
+			agentServiceListLiveChatsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -374,4 +407,8 @@ func (UnimplementedAgentServiceHandler) DeclineChatRequest(context.Context, *con
 
 func (UnimplementedAgentServiceHandler) InviteVisitor(context.Context, *connect.Request[v1.InviteVisitorRequest]) (*connect.Response[v1.InviteVisitorResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.InviteVisitor is not implemented"))
+}
+
+func (UnimplementedAgentServiceHandler) ListLiveChats(context.Context, *connect.Request[v1.ListLiveChatsRequest]) (*connect.Response[v1.ListLiveChatsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.ListLiveChats is not implemented"))
 }

@@ -53,6 +53,11 @@ const (
 	ChatServiceWatchChatProcedure = "/proactivechat.v1.ChatService/WatchChat"
 	// ChatServiceConverseProcedure is the fully-qualified name of the ChatService's Converse RPC.
 	ChatServiceConverseProcedure = "/proactivechat.v1.ChatService/Converse"
+	// ChatServiceWhisperProcedure is the fully-qualified name of the ChatService's Whisper RPC.
+	ChatServiceWhisperProcedure = "/proactivechat.v1.ChatService/Whisper"
+	// ChatServiceListWhispersProcedure is the fully-qualified name of the ChatService's ListWhispers
+	// RPC.
+	ChatServiceListWhispersProcedure = "/proactivechat.v1.ChatService/ListWhispers"
 )
 
 // ChatServiceClient is a client for the proactivechat.v1.ChatService service.
@@ -82,6 +87,13 @@ type ChatServiceClient interface {
 	// Converse carries a participant's commands and the chat's events on one
 	// bidirectional stream. The first request must be join.
 	Converse(context.Context) *connect.BidiStreamForClient[v1.ConverseRequest, v1.ConverseResponse]
+	// Whisper sends a note from a supervisor of the chat's site to the
+	// chat's agent. It is not a chat event: the visitor never sees it (not on
+	// any stream, transcript or export). The agent gets it on WatchAgent.
+	Whisper(context.Context, *connect.Request[v1.WhisperRequest]) (*connect.Response[v1.WhisperResponse], error)
+	// ListWhispers lists a chat's whispers, oldest first, for the chat's
+	// agent, the supervisors of its site and admins.
+	ListWhispers(context.Context, *connect.Request[v1.ListWhispersRequest]) (*connect.Response[v1.ListWhispersResponse], error)
 }
 
 // NewChatServiceClient constructs a client for the proactivechat.v1.ChatService service. By
@@ -153,6 +165,19 @@ func NewChatServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(chatServiceMethods.ByName("Converse")),
 			connect.WithClientOptions(opts...),
 		),
+		whisper: connect.NewClient[v1.WhisperRequest, v1.WhisperResponse](
+			httpClient,
+			baseURL+ChatServiceWhisperProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("Whisper")),
+			connect.WithClientOptions(opts...),
+		),
+		listWhispers: connect.NewClient[v1.ListWhispersRequest, v1.ListWhispersResponse](
+			httpClient,
+			baseURL+ChatServiceListWhispersProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("ListWhispers")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -167,6 +192,8 @@ type chatServiceClient struct {
 	listChatEvents    *connect.Client[v1.ListChatEventsRequest, v1.ListChatEventsResponse]
 	watchChat         *connect.Client[v1.WatchChatRequest, v1.WatchChatResponse]
 	converse          *connect.Client[v1.ConverseRequest, v1.ConverseResponse]
+	whisper           *connect.Client[v1.WhisperRequest, v1.WhisperResponse]
+	listWhispers      *connect.Client[v1.ListWhispersRequest, v1.ListWhispersResponse]
 }
 
 // SendMessage calls proactivechat.v1.ChatService.SendMessage.
@@ -214,6 +241,16 @@ func (c *chatServiceClient) Converse(ctx context.Context) *connect.BidiStreamFor
 	return c.converse.CallBidiStream(ctx)
 }
 
+// Whisper calls proactivechat.v1.ChatService.Whisper.
+func (c *chatServiceClient) Whisper(ctx context.Context, req *connect.Request[v1.WhisperRequest]) (*connect.Response[v1.WhisperResponse], error) {
+	return c.whisper.CallUnary(ctx, req)
+}
+
+// ListWhispers calls proactivechat.v1.ChatService.ListWhispers.
+func (c *chatServiceClient) ListWhispers(ctx context.Context, req *connect.Request[v1.ListWhispersRequest]) (*connect.Response[v1.ListWhispersResponse], error) {
+	return c.listWhispers.CallUnary(ctx, req)
+}
+
 // ChatServiceHandler is an implementation of the proactivechat.v1.ChatService service.
 type ChatServiceHandler interface {
 	// SendMessage appends a message. It is acknowledged only once stored.
@@ -241,6 +278,13 @@ type ChatServiceHandler interface {
 	// Converse carries a participant's commands and the chat's events on one
 	// bidirectional stream. The first request must be join.
 	Converse(context.Context, *connect.BidiStream[v1.ConverseRequest, v1.ConverseResponse]) error
+	// Whisper sends a note from a supervisor of the chat's site to the
+	// chat's agent. It is not a chat event: the visitor never sees it (not on
+	// any stream, transcript or export). The agent gets it on WatchAgent.
+	Whisper(context.Context, *connect.Request[v1.WhisperRequest]) (*connect.Response[v1.WhisperResponse], error)
+	// ListWhispers lists a chat's whispers, oldest first, for the chat's
+	// agent, the supervisors of its site and admins.
+	ListWhispers(context.Context, *connect.Request[v1.ListWhispersRequest]) (*connect.Response[v1.ListWhispersResponse], error)
 }
 
 // NewChatServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -308,6 +352,19 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(chatServiceMethods.ByName("Converse")),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatServiceWhisperHandler := connect.NewUnaryHandler(
+		ChatServiceWhisperProcedure,
+		svc.Whisper,
+		connect.WithSchema(chatServiceMethods.ByName("Whisper")),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatServiceListWhispersHandler := connect.NewUnaryHandler(
+		ChatServiceListWhispersProcedure,
+		svc.ListWhispers,
+		connect.WithSchema(chatServiceMethods.ByName("ListWhispers")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.ChatService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ChatServiceSendMessageProcedure:
@@ -328,6 +385,10 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 			chatServiceWatchChatHandler.ServeHTTP(w, r)
 		case ChatServiceConverseProcedure:
 			chatServiceConverseHandler.ServeHTTP(w, r)
+		case ChatServiceWhisperProcedure:
+			chatServiceWhisperHandler.ServeHTTP(w, r)
+		case ChatServiceListWhispersProcedure:
+			chatServiceListWhispersHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -371,4 +432,12 @@ func (UnimplementedChatServiceHandler) WatchChat(context.Context, *connect.Reque
 
 func (UnimplementedChatServiceHandler) Converse(context.Context, *connect.BidiStream[v1.ConverseRequest, v1.ConverseResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.Converse is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) Whisper(context.Context, *connect.Request[v1.WhisperRequest]) (*connect.Response[v1.WhisperResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.Whisper is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) ListWhispers(context.Context, *connect.Request[v1.ListWhispersRequest]) (*connect.Response[v1.ListWhispersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.ListWhispers is not implemented"))
 }
