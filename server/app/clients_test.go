@@ -43,6 +43,7 @@ type api interface {
 	RevokeAgentSessions(context.Context, *pb.RevokeAgentSessionsRequest) (*pb.RevokeAgentSessionsResponse, error)
 	GetSiteIdentitySecret(context.Context, *pb.GetSiteIdentitySecretRequest) (*pb.GetSiteIdentitySecretResponse, error)
 	RotateSiteIdentitySecret(context.Context, *pb.RotateSiteIdentitySecretRequest) (*pb.RotateSiteIdentitySecretResponse, error)
+	GetRatingSummary(context.Context, *pb.GetRatingSummaryRequest) (*pb.GetRatingSummaryResponse, error)
 
 	StartVisitorSession(context.Context, *pb.StartVisitorSessionRequest) (*pb.StartVisitorSessionResponse, error)
 	ReportPageView(context.Context, *pb.ReportPageViewRequest) (*pb.ReportPageViewResponse, error)
@@ -51,6 +52,7 @@ type api interface {
 	SubmitForm(context.Context, *pb.SubmitFormRequest) (*pb.SubmitFormResponse, error)
 	LeaveQueue(context.Context, *pb.LeaveQueueRequest) (*pb.LeaveQueueResponse, error)
 	IdentifyVisitor(context.Context, *pb.IdentifyVisitorRequest) (*pb.IdentifyVisitorResponse, error)
+	RequestChat(context.Context, *pb.RequestChatRequest) (*pb.RequestChatResponse, error)
 
 	SignIn(context.Context, *pb.SignInRequest) (*pb.SignInResponse, error)
 	SignOut(context.Context, *pb.SignOutRequest) (*pb.SignOutResponse, error)
@@ -70,6 +72,7 @@ type api interface {
 	ListChats(context.Context, *pb.ListChatsRequest) (*pb.ListChatsResponse, error)
 	GetChatTranscript(context.Context, *pb.GetChatTranscriptRequest) (*pb.GetChatTranscriptResponse, error)
 	WatchChat(context.Context, *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error)
+	RateChat(context.Context, *pb.RateChatRequest) (*pb.RateChatResponse, error)
 }
 
 // stream is the client side of a server stream.
@@ -743,4 +746,28 @@ func (c *connectClient) GetSiteIdentitySecret(ctx context.Context, r *pb.GetSite
 
 func (c *connectClient) RotateSiteIdentitySecret(ctx context.Context, r *pb.RotateSiteIdentitySecretRequest) (*pb.RotateSiteIdentitySecretResponse, error) {
 	return connectUnary(ctx, c.admin.RotateSiteIdentitySecret, r)
+}
+
+func (c *grpcClient) RequestChat(ctx context.Context, r *pb.RequestChatRequest) (*pb.RequestChatResponse, error) {
+	return grpcUnary(ctx, c.visitor.RequestChat, r)
+}
+
+func (c *grpcClient) RateChat(ctx context.Context, r *pb.RateChatRequest) (*pb.RateChatResponse, error) {
+	return grpcUnary(ctx, c.chat.RateChat, r)
+}
+
+func (c *grpcClient) GetRatingSummary(ctx context.Context, r *pb.GetRatingSummaryRequest) (*pb.GetRatingSummaryResponse, error) {
+	return grpcUnary(ctx, c.admin.GetRatingSummary, r)
+}
+
+func (c *connectClient) RequestChat(ctx context.Context, r *pb.RequestChatRequest) (*pb.RequestChatResponse, error) {
+	return connectUnary(ctx, c.visitor.RequestChat, r)
+}
+
+func (c *connectClient) RateChat(ctx context.Context, r *pb.RateChatRequest) (*pb.RateChatResponse, error) {
+	return connectUnary(ctx, c.chat.RateChat, r)
+}
+
+func (c *connectClient) GetRatingSummary(ctx context.Context, r *pb.GetRatingSummaryRequest) (*pb.GetRatingSummaryResponse, error) {
+	return connectUnary(ctx, c.admin.GetRatingSummary, r)
 }

@@ -30,15 +30,16 @@ import (
 // Who may do what:
 //   - AdminService: admin API keys. Agents may also read the sites they
 //     serve (GetSite, ListSites, ListOnlineVisitors, ListQueue,
-//     ListRoutingDecisions) and themselves (GetAgent): the console shows
-//     them.
+//     ListRoutingDecisions) and themselves (GetAgent, GetRatingSummary of
+//     their own chats): the console shows them.
 //   - VisitorService: StartVisitorSession is open (it is how a visitor gets
 //     a token; the site's allowed origins guard it); the rest only with the
 //     token of the visitor the request names.
 //   - AgentService: SignIn is open; the rest only with a session of the
 //     agent the request names.
 //   - ChatService: sending, typing and leaving only as oneself (sender_id or
-//     participant_id is the caller); reading a chat (GetChat,
+//     participant_id is the caller); rating (RateChat) only as the chat's
+//     visitor; reading a chat (GetChat,
 //     ListChatEvents, GetChatTranscript, WatchChat) for its participants,
 //     agents serving its site, and admins; listing chats (ListChats) for
 //     admins (every site) and agents (the sites they serve), not visitors.
@@ -203,6 +204,8 @@ var rules = map[string]rule{
 	// pass for any of the site's users.
 	proactivechatv1connect.AdminServiceGetSiteIdentitySecretProcedure:    as(domain.AdminPrincipal),
 	proactivechatv1connect.AdminServiceRotateSiteIdentitySecretProcedure: as(domain.AdminPrincipal),
+	// Agents read their own ratings (agent_id is the caller), admins any.
+	proactivechatv1connect.AdminServiceGetRatingSummaryProcedure: adminOrSelf(agentID),
 
 	proactivechatv1connect.VisitorServiceStartVisitorSessionProcedure: openRule,
 	proactivechatv1connect.VisitorServiceReportPageViewProcedure:      self(domain.VisitorPrincipal, "visitor_id", visitorID),
@@ -211,6 +214,7 @@ var rules = map[string]rule{
 	proactivechatv1connect.VisitorServiceSubmitFormProcedure:          self(domain.VisitorPrincipal, "visitor_id", visitorID),
 	proactivechatv1connect.VisitorServiceLeaveQueueProcedure:          self(domain.VisitorPrincipal, "visitor_id", visitorID),
 	proactivechatv1connect.VisitorServiceIdentifyVisitorProcedure:     self(domain.VisitorPrincipal, "visitor_id", visitorID),
+	proactivechatv1connect.VisitorServiceRequestChatProcedure:         self(domain.VisitorPrincipal, "visitor_id", visitorID),
 
 	proactivechatv1connect.AgentServiceSignInProcedure:             openRule,
 	proactivechatv1connect.AgentServiceSignOutProcedure:            as(domain.AgentPrincipal),
@@ -231,6 +235,8 @@ var rules = map[string]rule{
 	proactivechatv1connect.ChatServiceListChatEventsProcedure:    chatReader(chatID),
 	proactivechatv1connect.ChatServiceWatchChatProcedure:         capped(domain.StreamWatchChat, chatReader(chatID)),
 	proactivechatv1connect.ChatServiceConverseProcedure:          capped(domain.StreamConverse, participant("join.participant_id", joinerID)),
+	// The chat's visitor only; the domain checks they are.
+	proactivechatv1connect.ChatServiceRateChatProcedure: self(domain.VisitorPrincipal, "visitor_id", visitorID),
 }
 
 // adminOrSelf lets admins, and the agent the request names, make the call.

@@ -28,6 +28,7 @@ const (
 	ChatService_ListChatEvents_FullMethodName    = "/proactivechat.v1.ChatService/ListChatEvents"
 	ChatService_WatchChat_FullMethodName         = "/proactivechat.v1.ChatService/WatchChat"
 	ChatService_Converse_FullMethodName          = "/proactivechat.v1.ChatService/Converse"
+	ChatService_RateChat_FullMethodName          = "/proactivechat.v1.ChatService/RateChat"
 )
 
 // ChatServiceClient is the client API for ChatService service.
@@ -63,6 +64,13 @@ type ChatServiceClient interface {
 	// Converse carries a participant's commands and the chat's events on one
 	// bidirectional stream. The first request must be join.
 	Converse(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConverseRequest, ConverseResponse], error)
+	// RateChat is the visitor's rating of a chat, once they have left it or
+	// it ended: score 1 to 5 and an optional comment. A chat is rated once:
+	// repeating the same rating returns the chat unchanged (a retry), a
+	// different one is FAILED_PRECONDITION ("already rated"). The rating is
+	// kept on the chat (Chat.rating), not as a chat event, and counted in
+	// AdminService.GetRatingSummary.
+	RateChat(ctx context.Context, in *RateChatRequest, opts ...grpc.CallOption) (*RateChatResponse, error)
 }
 
 type chatServiceClient struct {
@@ -175,6 +183,16 @@ func (c *chatServiceClient) Converse(ctx context.Context, opts ...grpc.CallOptio
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ChatService_ConverseClient = grpc.BidiStreamingClient[ConverseRequest, ConverseResponse]
 
+func (c *chatServiceClient) RateChat(ctx context.Context, in *RateChatRequest, opts ...grpc.CallOption) (*RateChatResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RateChatResponse)
+	err := c.cc.Invoke(ctx, ChatService_RateChat_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChatServiceServer is the server API for ChatService service.
 // All implementations must embed UnimplementedChatServiceServer
 // for forward compatibility.
@@ -208,6 +226,13 @@ type ChatServiceServer interface {
 	// Converse carries a participant's commands and the chat's events on one
 	// bidirectional stream. The first request must be join.
 	Converse(grpc.BidiStreamingServer[ConverseRequest, ConverseResponse]) error
+	// RateChat is the visitor's rating of a chat, once they have left it or
+	// it ended: score 1 to 5 and an optional comment. A chat is rated once:
+	// repeating the same rating returns the chat unchanged (a retry), a
+	// different one is FAILED_PRECONDITION ("already rated"). The rating is
+	// kept on the chat (Chat.rating), not as a chat event, and counted in
+	// AdminService.GetRatingSummary.
+	RateChat(context.Context, *RateChatRequest) (*RateChatResponse, error)
 	mustEmbedUnimplementedChatServiceServer()
 }
 
@@ -244,6 +269,9 @@ func (UnimplementedChatServiceServer) WatchChat(*WatchChatRequest, grpc.ServerSt
 }
 func (UnimplementedChatServiceServer) Converse(grpc.BidiStreamingServer[ConverseRequest, ConverseResponse]) error {
 	return status.Error(codes.Unimplemented, "method Converse not implemented")
+}
+func (UnimplementedChatServiceServer) RateChat(context.Context, *RateChatRequest) (*RateChatResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RateChat not implemented")
 }
 func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() {}
 func (UnimplementedChatServiceServer) testEmbeddedByValue()                     {}
@@ -410,6 +438,24 @@ func _ChatService_Converse_Handler(srv interface{}, stream grpc.ServerStream) er
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ChatService_ConverseServer = grpc.BidiStreamingServer[ConverseRequest, ConverseResponse]
 
+func _ChatService_RateChat_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RateChatRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).RateChat(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_RateChat_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).RateChat(ctx, req.(*RateChatRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChatService_ServiceDesc is the grpc.ServiceDesc for ChatService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -444,6 +490,10 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListChatEvents",
 			Handler:    _ChatService_ListChatEvents_Handler,
+		},
+		{
+			MethodName: "RateChat",
+			Handler:    _ChatService_RateChat_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

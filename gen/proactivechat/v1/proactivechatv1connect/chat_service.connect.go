@@ -53,6 +53,8 @@ const (
 	ChatServiceWatchChatProcedure = "/proactivechat.v1.ChatService/WatchChat"
 	// ChatServiceConverseProcedure is the fully-qualified name of the ChatService's Converse RPC.
 	ChatServiceConverseProcedure = "/proactivechat.v1.ChatService/Converse"
+	// ChatServiceRateChatProcedure is the fully-qualified name of the ChatService's RateChat RPC.
+	ChatServiceRateChatProcedure = "/proactivechat.v1.ChatService/RateChat"
 )
 
 // ChatServiceClient is a client for the proactivechat.v1.ChatService service.
@@ -82,6 +84,13 @@ type ChatServiceClient interface {
 	// Converse carries a participant's commands and the chat's events on one
 	// bidirectional stream. The first request must be join.
 	Converse(context.Context) *connect.BidiStreamForClient[v1.ConverseRequest, v1.ConverseResponse]
+	// RateChat is the visitor's rating of a chat, once they have left it or
+	// it ended: score 1 to 5 and an optional comment. A chat is rated once:
+	// repeating the same rating returns the chat unchanged (a retry), a
+	// different one is FAILED_PRECONDITION ("already rated"). The rating is
+	// kept on the chat (Chat.rating), not as a chat event, and counted in
+	// AdminService.GetRatingSummary.
+	RateChat(context.Context, *connect.Request[v1.RateChatRequest]) (*connect.Response[v1.RateChatResponse], error)
 }
 
 // NewChatServiceClient constructs a client for the proactivechat.v1.ChatService service. By
@@ -153,6 +162,12 @@ func NewChatServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(chatServiceMethods.ByName("Converse")),
 			connect.WithClientOptions(opts...),
 		),
+		rateChat: connect.NewClient[v1.RateChatRequest, v1.RateChatResponse](
+			httpClient,
+			baseURL+ChatServiceRateChatProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("RateChat")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -167,6 +182,7 @@ type chatServiceClient struct {
 	listChatEvents    *connect.Client[v1.ListChatEventsRequest, v1.ListChatEventsResponse]
 	watchChat         *connect.Client[v1.WatchChatRequest, v1.WatchChatResponse]
 	converse          *connect.Client[v1.ConverseRequest, v1.ConverseResponse]
+	rateChat          *connect.Client[v1.RateChatRequest, v1.RateChatResponse]
 }
 
 // SendMessage calls proactivechat.v1.ChatService.SendMessage.
@@ -214,6 +230,11 @@ func (c *chatServiceClient) Converse(ctx context.Context) *connect.BidiStreamFor
 	return c.converse.CallBidiStream(ctx)
 }
 
+// RateChat calls proactivechat.v1.ChatService.RateChat.
+func (c *chatServiceClient) RateChat(ctx context.Context, req *connect.Request[v1.RateChatRequest]) (*connect.Response[v1.RateChatResponse], error) {
+	return c.rateChat.CallUnary(ctx, req)
+}
+
 // ChatServiceHandler is an implementation of the proactivechat.v1.ChatService service.
 type ChatServiceHandler interface {
 	// SendMessage appends a message. It is acknowledged only once stored.
@@ -241,6 +262,13 @@ type ChatServiceHandler interface {
 	// Converse carries a participant's commands and the chat's events on one
 	// bidirectional stream. The first request must be join.
 	Converse(context.Context, *connect.BidiStream[v1.ConverseRequest, v1.ConverseResponse]) error
+	// RateChat is the visitor's rating of a chat, once they have left it or
+	// it ended: score 1 to 5 and an optional comment. A chat is rated once:
+	// repeating the same rating returns the chat unchanged (a retry), a
+	// different one is FAILED_PRECONDITION ("already rated"). The rating is
+	// kept on the chat (Chat.rating), not as a chat event, and counted in
+	// AdminService.GetRatingSummary.
+	RateChat(context.Context, *connect.Request[v1.RateChatRequest]) (*connect.Response[v1.RateChatResponse], error)
 }
 
 // NewChatServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -308,6 +336,12 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(chatServiceMethods.ByName("Converse")),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatServiceRateChatHandler := connect.NewUnaryHandler(
+		ChatServiceRateChatProcedure,
+		svc.RateChat,
+		connect.WithSchema(chatServiceMethods.ByName("RateChat")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.ChatService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ChatServiceSendMessageProcedure:
@@ -328,6 +362,8 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 			chatServiceWatchChatHandler.ServeHTTP(w, r)
 		case ChatServiceConverseProcedure:
 			chatServiceConverseHandler.ServeHTTP(w, r)
+		case ChatServiceRateChatProcedure:
+			chatServiceRateChatHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -371,4 +407,8 @@ func (UnimplementedChatServiceHandler) WatchChat(context.Context, *connect.Reque
 
 func (UnimplementedChatServiceHandler) Converse(context.Context, *connect.BidiStream[v1.ConverseRequest, v1.ConverseResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.Converse is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) RateChat(context.Context, *connect.Request[v1.RateChatRequest]) (*connect.Response[v1.RateChatResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.RateChat is not implemented"))
 }
