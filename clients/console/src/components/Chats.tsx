@@ -20,6 +20,7 @@ import { composerBlock } from "../state/actions";
 import { isOtherTyping } from "../state/chats";
 import type { PresenceEntry, PresenceView } from "../state/presence";
 import { FormValues, PageLink } from "./common";
+import { EndedChatRating } from "./Rating";
 
 export interface ChatWatcherProps {
   chatId: string;
@@ -310,9 +311,12 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
         </p>
       )}
       {tab.ended ? (
-        <p className="notice" data-testid="chat-ended">
-          This chat has ended ({endReasonLabel(chat?.endReason ?? 0)}). Close it to move it to the transcripts.
-        </p>
+        <>
+          <p className="notice" data-testid="chat-ended">
+            This chat has ended ({endReasonLabel(chat?.endReason ?? 0)}). Close it to move it to the transcripts.
+          </p>
+          <EndedChatRating chatId={chatId} />
+        </>
       ) : (
         <>
             {blocked && (
