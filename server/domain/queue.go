@@ -205,6 +205,7 @@ func (s *Service) LeaveQueue(ctx context.Context, visitorID string) (*VisitorSta
 			return s.abandon(tx, req, visitor, "visitor left the queue")
 		case EngagementFillingForm:
 			visitor.Engagement = EngagementBrowsing
+			visitor.ChatRequested = false
 			if err := tx.PutVisitor(visitor); err != nil {
 				return err
 			}
