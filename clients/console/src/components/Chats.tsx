@@ -235,6 +235,10 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
   };
 
   const blocked = composerBlock(tab);
+  // The visitor may rate the chat once they have left it (RateChat).
+  const visitorLeft = tab.events.some(
+    (e) => e.kind.case === "participantLeft" && e.kind.value.participant?.role === ParticipantRole.VISITOR,
+  );
   const submit = () => {
     const body = text.trim();
     if (!body || blocked) return;
@@ -319,6 +323,7 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
         </>
       ) : (
         <>
+            {visitorLeft && <EndedChatRating chatId={chatId} />}
             {blocked && (
               <p className="notice small composer-hint" id={`composer-hint-${chatId}`} data-testid="composer-hint">
                 {blocked}

@@ -26,7 +26,8 @@ export function RatingView({ rating }: { rating?: ChatRating }) {
 }
 
 /**
- * EndedChatRating shows an ended chat's rating in its tab. A rating is not
+ * EndedChatRating shows the rating in the tab of a chat the visitor has
+ * left (or that ended). A rating is not
  * an event of the chat, so GetChat is asked again every 5 s until the
  * visitor has rated (or the tab closes).
  */
@@ -37,7 +38,7 @@ export function EndedChatRating({ chatId }: { chatId: string }) {
     { refetchInterval: (q) => (q.state.data?.chat?.rating ? false : 5000) },
   );
   const rating = chat.data?.chat?.rating;
-  if (!rating) return <p className="muted small" data-testid="chat-rating-none">Not rated yet.</p>;
+  if (!rating) return <p className="muted small" data-testid="chat-rating-none">The visitor has not rated this chat.</p>;
   return <RatingView rating={rating} />;
 }
 
