@@ -51,6 +51,16 @@ textarea{resize:vertical;min-height:64px}
 .typing{font-size:12px;color:#5b6573;padding:0 16px;min-height:18px}
 .composer{display:flex;gap:8px;padding:8px 12px 12px;border-top:1px solid #e3e7ee;flex:none}
 .composer textarea{min-height:40px;max-height:120px;resize:none}
+.launcher{font:600 15px/1.2 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;background:#1f4fd1;color:#fff;border:0;border-radius:24px;min-height:48px;min-width:48px;padding:12px 20px;cursor:pointer;box-shadow:0 4px 16px rgba(16,24,40,.25)}
+.launcher:focus-visible{outline:3px solid #1c2430;outline-offset:2px}
+.rate{display:flex;flex-direction:column;gap:8px;padding:8px 12px 12px;border-top:1px solid #e3e7ee;flex:none}
+.rate .q{font-weight:600}
+.stars{display:flex;gap:2px}
+.stars input{position:absolute;opacity:0;width:1px;height:1px}
+.stars label{font-size:28px;line-height:1;color:#aab3c0;cursor:pointer;min-width:44px;min-height:44px;display:flex;align-items:center;justify-content:center;border-radius:6px}
+.stars label.on{color:#e8a400}
+.stars input:focus-visible+label{outline:2px solid #1f4fd1}
+.thanks{padding:8px 12px 12px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media (pointer:coarse){
 .head button{width:44px;height:44px}

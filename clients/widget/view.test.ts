@@ -15,7 +15,16 @@ import { originRefused, Widget, type Clients } from "./widget";
 const xss = "<img src=x onerror=alert(1)>";
 
 function noActions(): Actions {
-  return { accept: vi.fn(), decline: vi.fn(), submit: vi.fn(), close: vi.fn(), send: vi.fn(), typing: vi.fn() };
+  return {
+    accept: vi.fn(),
+    decline: vi.fn(),
+    submit: vi.fn(),
+    close: vi.fn(),
+    send: vi.fn(),
+    typing: vi.fn(),
+    requestChat: vi.fn(),
+    rate: vi.fn(),
+  };
 }
 
 function mount(actions = noActions()) {
@@ -202,8 +211,9 @@ function widget(overrides: Partial<{ [K in keyof Clients["visitor"] | keyof Clie
       respondToInvitation: fn("respondToInvitation"),
       submitForm: fn("submitForm"),
       leaveQueue: fn("leaveQueue"),
+      requestChat: fn("requestChat"),
     },
-    chat: { sendMessage: fn("sendMessage"), setTyping: fn("setTyping"), leaveChat: fn("leaveChat") },
+    chat: { sendMessage: fn("sendMessage"), setTyping: fn("setTyping"), leaveChat: fn("leaveChat"), rateChat: fn("rateChat") },
   } as unknown as Clients;
   const w = new Widget("site_test", () => clients);
   w.visitorId = "visitor_1";
@@ -384,5 +394,91 @@ describe("Widget", () => {
     (root.querySelector("button[aria-label=Close]") as HTMLButtonElement).click();
     expect(w.view.host.hidden).toBe(true);
     await vi.waitFor(() => expect(clients.chat.leaveChat).toHaveBeenCalledWith({ chatId: "chat_1", participantId: "visitor_1" }));
+  });
+
+  it("shows the launcher while browsing; it asks for a chat and the form takes focus", async () => {
+    const form = create(VisitorStateSchema, {
+      engagement: EngagementState.FILLING_FORM,
+      form: { fields: [create(FormFieldSchema, { key: "name", label: "Name", type: FormFieldType.TEXT, required: true })] },
+    });
+    const { w, clients, root } = widget({ requestChat: async () => ({ state: form }) });
+    const launcher = () => root.querySelector(".launcher") as HTMLButtonElement;
+    w.onState(create(VisitorStateSchema, { engagement: EngagementState.DECLINED, launcher: { enabled: true, label: "Chat with us" } }));
+    expect(launcher().hidden).toBe(false);
+    expect(launcher().textContent).toBe("Chat with us");
+    expect(launcher().getAttribute("type")).toBe("button");
+    expect(w.view.host.hidden).toBe(true);
+    expect(root.activeElement).toBe(null); // shown without taking focus
+    launcher().focus();
+    launcher().click();
+    await vi.waitFor(() => expect(w.view.mode).toBe("form"));
+    expect(clients.visitor.requestChat).toHaveBeenCalledWith({ visitorId: "visitor_1" });
+    expect(launcher().hidden).toBe(true);
+    expect(root.activeElement?.id).toBe("pc-f-name");
+    // No launcher in the state: none shown, even once the panel hides.
+    w.onState(create(VisitorStateSchema, { engagement: EngagementState.BROWSING }));
+    expect(launcher().hidden).toBe(true);
+  });
+
+  it("after the chat ends, asks for a rating (a labelled radio group) without taking focus, sends it, thanks", async () => {
+    const { w, clients, root } = widget();
+    w.onState(chatState());
+    w.onChatEvent(message(1, ParticipantRole.AGENT, "Hello!"), true);
+    const box = root.querySelector("textarea") as HTMLTextAreaElement;
+    const outside = document.createElement("input");
+    document.body.append(outside);
+    outside.focus();
+    w.onChatEvent(create(ChatEventSchema, { chatId: "chat_1", seq: 2, kind: { case: "ended", value: { reason: 1 } } }), false);
+    expect(document.activeElement).toBe(outside);
+    const group = root.querySelector("[role=radiogroup]")!;
+    expect(root.getElementById(group.getAttribute("aria-labelledby")!)!.textContent).toBe("How was this chat?");
+    const radios = [...group.querySelectorAll("input[type=radio]")] as HTMLInputElement[];
+    expect(radios.length).toBe(5);
+    expect(root.querySelector(`label[for=${radios[4].id}]`)!.textContent).toContain("5 of 5 stars, Excellent");
+    expect(box.closest("form")!.hidden).toBe(true);
+    // Send without a score: asks for one.
+    const form = root.querySelector("form.rate") as HTMLFormElement;
+    form.requestSubmit();
+    expect(form.querySelector(".err")!.textContent).toBe("Please pick 1 to 5 stars.");
+    expect(clients.chat.rateChat).not.toHaveBeenCalled();
+    radios[4].click();
+    (root.getElementById("pc-rate-c") as HTMLTextAreaElement).value = "Great help";
+    form.requestSubmit();
+    await vi.waitFor(() => expect(root.querySelector(".thanks")?.textContent).toBe("Thanks for your feedback!"));
+    expect(clients.chat.rateChat).toHaveBeenCalledWith({ chatId: "chat_1", visitorId: "visitor_1", score: 5, comment: "Great help" });
+    expect(clients.chat.leaveChat).not.toHaveBeenCalled(); // the chat had ended
+  });
+
+  it("when the agent left, rating leaves the chat first and keeps the panel; Skip just removes the question", async () => {
+    const { w, clients, root } = widget();
+    w.onState(chatState());
+    w.onChatEvent(message(1, ParticipantRole.AGENT, "Hello!"), true);
+    const agentLeft = create(ChatEventSchema, {
+      chatId: "chat_1",
+      seq: 2,
+      kind: { case: "participantLeft", value: { participant: { role: ParticipantRole.AGENT, id: "agent_demo", displayName: "Dana" } } },
+    });
+    w.onChatEvent(agentLeft, false);
+    (root.querySelector("input[value='3']") as HTMLInputElement).click();
+    (root.querySelector("form.rate") as HTMLFormElement).requestSubmit();
+    await vi.waitFor(() => expect(clients.chat.rateChat).toHaveBeenCalled());
+    expect(clients.chat.leaveChat).toHaveBeenCalledWith({ chatId: "chat_1", participantId: "visitor_1" });
+    const visitorLeft = create(ChatEventSchema, {
+      chatId: "chat_1",
+      seq: 3,
+      kind: { case: "participantLeft", value: { participant: { role: ParticipantRole.VISITOR, id: "visitor_1" } } },
+    });
+    w.onChatEvent(visitorLeft, false);
+    expect(w.view.host.hidden).toBe(false);
+    await vi.waitFor(() => expect(root.querySelector(".thanks")).not.toBe(null));
+
+    const skipped = widget();
+    skipped.w.onState(chatState());
+    skipped.w.onChatEvent(message(1, ParticipantRole.AGENT, "Hi"), true);
+    skipped.w.onChatEvent(agentLeft, false);
+    const skip = [...skipped.root.querySelectorAll("form.rate button")].find((b) => b.textContent === "Skip") as HTMLButtonElement;
+    skip.click();
+    expect(skipped.root.querySelector("form.rate")).toBe(null);
+    expect(skipped.clients.chat.rateChat).not.toHaveBeenCalled();
   });
 });

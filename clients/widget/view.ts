@@ -14,7 +14,13 @@ export interface Actions {
   close(): void;
   send(text: string): void;
   typing(): void;
+  /** The launcher button: the visitor asks for a chat. */
+  requestChat(): void;
+  /** The visitor rated the chat (score 1–5) after it. */
+  rate(score: number, comment: string): void;
 }
+
+const stars = ["Poor", "Fair", "Good", "Very good", "Excellent"];
 
 export type Mode = "hidden" | "invite" | "form" | "queue" | "chat";
 
@@ -42,6 +48,10 @@ export class View {
   private unread = 0;
   /** The visitor just asked for the next view (Yes, Send): it may take focus (Safari focuses no clicked button). */
   private asked = false;
+  private launcherBtn: HTMLButtonElement;
+  private launcherLabel = "";
+  private rating?: HTMLElement;
+  private composerEl: HTMLElement;
 
   constructor(private actions: Actions) {
     this.host = h("proactive-chat-widget" as "div", { hidden: true });
@@ -86,7 +96,14 @@ export class View {
       this.box.value = "";
       actions.send(t);
     });
+    this.composerEl = composer;
     this.chat = h("div", { class: "chat", hidden: true }, this.log, this.typingEl, composer);
+    this.launcherBtn = h("button", { type: "button", class: "launcher", hidden: true });
+    this.launcherBtn.onclick = () => {
+      this.launcherBtn.hidden = true;
+      this.asked = true;
+      actions.requestChat();
+    };
 
     this.panel = h(
       "div",
@@ -108,7 +125,82 @@ export class View {
         else this.minimise(true);
       }
     });
-    this.root.append(h("style", {}, css), this.panel, this.live);
+    this.root.append(h("style", {}, css), this.panel, this.launcherBtn, this.live);
+  }
+
+  /** setLauncher is the launcher's label, "" for none; it shows while the panel is hidden. */
+  setLauncher(label: string): void {
+    this.launcherLabel = label;
+    text(this.launcherBtn, label);
+    this.launcherBtn.hidden = !label || this.mode !== "hidden";
+  }
+
+  /**
+   * showRating asks, below the ended chat, how it was: five stars (a radio
+   * group), an optional comment, Send and Skip. It takes no focus.
+   */
+  showRating(): void {
+    if (this.rating) return;
+    const radios = stars.map((name, i) =>
+      h("input", { type: "radio", name: "pc-score", value: String(i + 1), id: `pc-s${i + 1}` }),
+    );
+    const labels = radios.map((r, i) =>
+      h("label", { for: r.id, title: stars[i] }, h("span", { "aria-hidden": "true" }, "\u2605"), h("span", { class: "sr" }, `${i + 1} of 5 stars, ${stars[i]}`)),
+    );
+    const group = h("div", { class: "stars", role: "radiogroup", "aria-labelledby": "pc-rate-q" });
+    radios.forEach((r, i) => group.append(r, labels[i]));
+    const paint = () => {
+      const n = Number(radios.find((r) => r.checked)?.value ?? 0);
+      labels.forEach((l, i) => l.classList.toggle("on", i < n));
+    };
+    group.addEventListener("change", paint);
+    const comment = h("textarea", { id: "pc-rate-c", rows: "2", maxlength: "1000", placeholder: "Anything to add? (optional)" });
+    const err = h("p", { class: "err", role: "alert" });
+    const send = h("button", { type: "submit", class: "btn primary" }, "Send");
+    const skip = h("button", { type: "button", class: "btn" }, "Skip");
+    const form = h(
+      "form",
+      { class: "rate", "aria-labelledby": "pc-rate-q" },
+      h("p", { id: "pc-rate-q", class: "q" }, "How was this chat?"),
+      group,
+      h("label", { class: "sr", for: "pc-rate-c" }, "Comment"),
+      comment,
+      err,
+      h("div", { class: "actions" }, send, skip),
+    );
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const score = Number(radios.find((r) => r.checked)?.value ?? 0);
+      if (!score) {
+        text(err, "Please pick 1 to 5 stars.");
+        radios[0]?.focus();
+        return;
+      }
+      text(err, "");
+      send.disabled = skip.disabled = true;
+      this.actions.rate(score, comment.value);
+    });
+    skip.onclick = () => this.ratingDone("");
+    this.rating = form;
+    this.composerEl.hidden = true;
+    this.chat.append(form);
+    this.announce("How was this chat? You can rate it below the messages.");
+  }
+
+  /** ratingDone replaces the rating form with thanks (or nothing, skipped); error shows why sending failed. */
+  ratingDone(thanks: string, error = ""): void {
+    const f = this.rating;
+    if (!f) return;
+    if (error) {
+      text(f.querySelector(".err")!, error);
+      f.querySelectorAll("button").forEach((b) => (b.disabled = false));
+      return;
+    }
+    const hadFocus = this.root.activeElement !== null && f.contains(this.root.activeElement);
+    const done = h("p", { class: "note thanks", role: "status", tabindex: "-1" }, thanks);
+    if (thanks) f.replaceWith(done);
+    else f.remove();
+    if (hadFocus) (thanks ? done : this.panel).focus();
   }
 
   private open(mode: Mode, title: string): void {
@@ -121,6 +213,7 @@ export class View {
     this.chat.hidden = mode !== "chat";
     this.fieldErrors.clear();
     this.host.hidden = false;
+    this.launcherBtn.hidden = true;
     if (had && !this.hasFocus()) this.panel.focus();
   }
 
@@ -129,6 +222,7 @@ export class View {
     this.host.hidden = true;
     this.asked = false;
     this.minimise(false);
+    this.launcherBtn.hidden = !this.launcherLabel;
   }
 
   minimise(min: boolean): void {
@@ -293,6 +387,10 @@ export class View {
 
   /** clearChat empties the transcript for a new chat and enables writing. */
   clearChat(): void {
+    this.rating?.remove();
+    this.rating = undefined;
+    this.chat.querySelector(".thanks")?.remove();
+    this.composerEl.hidden = false;
     this.log.replaceChildren();
     this.unread = 0;
     this.unreadShow();

@@ -66,6 +66,8 @@ interface ChatView {
   open: boolean;
   closed: boolean;
   ended: boolean;
+  /** The visitor is rating the chat (or did): leaving it keeps the panel. */
+  rating: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -147,6 +149,8 @@ export class Widget {
       close: () => void this.close(),
       send: (t) => void this.send(t),
       typing: () => this.typing(),
+      requestChat: () => void this.requestChat(),
+      rate: (score, comment) => void this.rate(score, comment),
     });
   }
 
@@ -255,6 +259,7 @@ export class Widget {
 
   onState(s: VisitorState): void {
     const v = this.view;
+    v.setLauncher(s.launcher?.label ?? "");
     switch (s.engagement) {
       case EngagementState.INVITED: {
         const inv = s.invitation;
@@ -298,7 +303,7 @@ export class Widget {
 
   private useChat(id: string): ChatView {
     if (this.chat?.id !== id) {
-      this.chat = { id, agent: "", open: false, closed: false, ended: false };
+      this.chat = { id, agent: "", open: false, closed: false, ended: false, rating: false };
       this.sending.clear();
       this.view.clearChat();
     }
@@ -342,10 +347,11 @@ export class Widget {
         if (k.value.participant?.role === ParticipantRole.AGENT) {
           v.notice(`${k.value.participant.displayName || c.agent} left the chat. You can close this window.`);
           v.composer(false);
+          v.showRating();
         } else if (k.value.participant?.id === this.visitorId) {
-          // Closed here or in another tab.
+          // Closed here or in another tab; kept open while rating.
           c.closed = true;
-          if (v.mode === "chat") v.hide();
+          if (v.mode === "chat" && !c.rating) v.hide();
           this.store.set("open", "");
         }
         break;
@@ -354,6 +360,7 @@ export class Widget {
         v.composer(false);
         v.typing("");
         v.notice(endText[k.value.reason] ?? "The chat has ended.");
+        v.showRating();
         break;
       case "inactivityWarning": {
         const secs = Number((k.value.endTime?.seconds ?? 0n) - (e.time?.seconds ?? 0n));
@@ -381,6 +388,40 @@ export class Widget {
       // Expired or withdrawn meanwhile: the stream's next state says what to show.
       this.view.hide();
       this.store.set("open", "");
+    }
+  }
+
+  /** requestChat is the launcher: the visitor asks for a chat (the form or the queue follows). */
+  private async requestChat(): Promise<void> {
+    this.store.set("open", "1");
+    try {
+      const res = await retry(() => this.api.visitor.requestChat({ visitorId: this.visitorId }));
+      if (res.state) this.onState(res.state);
+    } catch {
+      // Refused (the launcher was turned off, say): the stream's next state says what to show.
+      this.store.set("open", "");
+      this.view.hide();
+    }
+  }
+
+  /**
+   * rate sends the visitor's rating. A visitor still in the chat (the agent
+   * left) leaves it first: a chat is rated once the visitor is done.
+   */
+  private async rate(score: number, comment: string): Promise<void> {
+    const c = this.chat;
+    if (!c) return;
+    c.rating = true;
+    try {
+      if (!c.ended && !c.closed) {
+        c.closed = true;
+        this.stopTyping();
+        await retry(() => this.api.chat.leaveChat({ chatId: c.id, participantId: this.visitorId }));
+      }
+      await retry(() => this.api.chat.rateChat({ chatId: c.id, visitorId: this.visitorId, score, comment }));
+      this.view.ratingDone("Thanks for your feedback!");
+    } catch (err) {
+      this.view.ratingDone("", transient(err) ? "Could not send your rating. Please try again." : ConnectError.from(err).rawMessage);
     }
   }
 

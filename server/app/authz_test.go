@@ -195,6 +195,18 @@ var authzCases = []authzCase{
 		_, err := c.LeaveQueue(ctx, &pb.LeaveQueueRequest{VisitorId: w.visitor})
 		return err
 	}},
+	{"VisitorService.RequestChat", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.RequestChat(ctx, &pb.RequestChatRequest{VisitorId: w.visitor})
+		return err
+	}},
+	{"ChatService.RateChat", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.RateChat(ctx, &pb.RateChatRequest{ChatId: w.chat, VisitorId: w.visitor, Score: 5})
+		return err
+	}},
+	{"AdminService.GetRatingSummary", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.GetRatingSummary(ctx, &pb.GetRatingSummaryRequest{AgentId: w.agentA})
+		return err
+	}},
 	{"VisitorService.IdentifyVisitor", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.IdentifyVisitor(ctx, &pb.IdentifyVisitorRequest{VisitorId: w.visitor, Identity: &pb.VisitorIdentity{Name: "Jane"}})
 		return err

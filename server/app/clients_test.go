@@ -43,6 +43,7 @@ type api interface {
 	RevokeAgentSessions(context.Context, *pb.RevokeAgentSessionsRequest) (*pb.RevokeAgentSessionsResponse, error)
 	GetSiteIdentitySecret(context.Context, *pb.GetSiteIdentitySecretRequest) (*pb.GetSiteIdentitySecretResponse, error)
 	RotateSiteIdentitySecret(context.Context, *pb.RotateSiteIdentitySecretRequest) (*pb.RotateSiteIdentitySecretResponse, error)
+	GetRatingSummary(context.Context, *pb.GetRatingSummaryRequest) (*pb.GetRatingSummaryResponse, error)
 
 	StartVisitorSession(context.Context, *pb.StartVisitorSessionRequest) (*pb.StartVisitorSessionResponse, error)
 	ReportPageView(context.Context, *pb.ReportPageViewRequest) (*pb.ReportPageViewResponse, error)
@@ -51,6 +52,7 @@ type api interface {
 	SubmitForm(context.Context, *pb.SubmitFormRequest) (*pb.SubmitFormResponse, error)
 	LeaveQueue(context.Context, *pb.LeaveQueueRequest) (*pb.LeaveQueueResponse, error)
 	IdentifyVisitor(context.Context, *pb.IdentifyVisitorRequest) (*pb.IdentifyVisitorResponse, error)
+	RequestChat(context.Context, *pb.RequestChatRequest) (*pb.RequestChatResponse, error)
 
 	SignIn(context.Context, *pb.SignInRequest) (*pb.SignInResponse, error)
 	SignOut(context.Context, *pb.SignOutRequest) (*pb.SignOutResponse, error)
@@ -74,6 +76,7 @@ type api interface {
 	ListLiveChats(context.Context, *pb.ListLiveChatsRequest) (*pb.ListLiveChatsResponse, error)
 	Whisper(context.Context, *pb.WhisperRequest) (*pb.WhisperResponse, error)
 	ListWhispers(context.Context, *pb.ListWhispersRequest) (*pb.ListWhispersResponse, error)
+	RateChat(context.Context, *pb.RateChatRequest) (*pb.RateChatResponse, error)
 }
 
 // stream is the client side of a server stream.
@@ -771,4 +774,28 @@ func (c *connectClient) Whisper(ctx context.Context, r *pb.WhisperRequest) (*pb.
 
 func (c *connectClient) ListWhispers(ctx context.Context, r *pb.ListWhispersRequest) (*pb.ListWhispersResponse, error) {
 	return connectUnary(ctx, c.chat.ListWhispers, r)
+}
+
+func (c *grpcClient) RequestChat(ctx context.Context, r *pb.RequestChatRequest) (*pb.RequestChatResponse, error) {
+	return grpcUnary(ctx, c.visitor.RequestChat, r)
+}
+
+func (c *grpcClient) RateChat(ctx context.Context, r *pb.RateChatRequest) (*pb.RateChatResponse, error) {
+	return grpcUnary(ctx, c.chat.RateChat, r)
+}
+
+func (c *grpcClient) GetRatingSummary(ctx context.Context, r *pb.GetRatingSummaryRequest) (*pb.GetRatingSummaryResponse, error) {
+	return grpcUnary(ctx, c.admin.GetRatingSummary, r)
+}
+
+func (c *connectClient) RequestChat(ctx context.Context, r *pb.RequestChatRequest) (*pb.RequestChatResponse, error) {
+	return connectUnary(ctx, c.visitor.RequestChat, r)
+}
+
+func (c *connectClient) RateChat(ctx context.Context, r *pb.RateChatRequest) (*pb.RateChatResponse, error) {
+	return connectUnary(ctx, c.chat.RateChat, r)
+}
+
+func (c *connectClient) GetRatingSummary(ctx context.Context, r *pb.GetRatingSummaryRequest) (*pb.GetRatingSummaryResponse, error) {
+	return connectUnary(ctx, c.admin.GetRatingSummary, r)
 }

@@ -384,3 +384,13 @@ func (s *signedConversation) Close() {
 }
 
 func (c *signedClient) signer() *signedClient { return c }
+
+func (c *signedClient) RequestChat(ctx context.Context, r *pb.RequestChatRequest) (*pb.RequestChatResponse, error) {
+	return c.raw.RequestChat(c.as(ctx, r.GetVisitorId()), r)
+}
+func (c *signedClient) RateChat(ctx context.Context, r *pb.RateChatRequest) (*pb.RateChatResponse, error) {
+	return c.raw.RateChat(c.as(ctx, r.GetVisitorId()), r)
+}
+func (c *signedClient) GetRatingSummary(ctx context.Context, r *pb.GetRatingSummaryRequest) (*pb.GetRatingSummaryResponse, error) {
+	return c.raw.GetRatingSummary(c.asAdmin(ctx), r)
+}

@@ -260,6 +260,11 @@ func TestRateLimitSendsAndPageViews(t *testing.T) {
 	rlWantExhausted(t, "third page view", report())
 	_, err = watch("https://shop.example/socks")
 	rlWantExhausted(t, "a widget stream with a fourth page view", err)
+	// The launcher and ratings count with the page views.
+	_, err = c.visitor.RequestChat(visitorCtx, connect.NewRequest(&pb.RequestChatRequest{VisitorId: visitorID}))
+	rlWantExhausted(t, "RequestChat past the page views", err)
+	_, err = c.chat.RateChat(visitorCtx, connect.NewRequest(&pb.RateChatRequest{ChatId: "chat_x", VisitorId: visitorID, Score: 5}))
+	rlWantExhausted(t, "RateChat past the page views", err)
 
 	// Streams per visitor: the limit is the domain's, with its own message.
 	for i := 1; i < domain.MaxStreamsPerVisitor; i++ {

@@ -542,3 +542,31 @@ func (c *restClient) ListWhispers(ctx context.Context, r *pb.ListWhispersRequest
 	out := &pb.ListWhispersResponse{}
 	return out, c.call(ctx, http.MethodGet, "/v1/chats/"+esc(r.GetChatId())+"/whispers", nil, nil, out)
 }
+
+func (c *restClient) RequestChat(ctx context.Context, r *pb.RequestChatRequest) (*pb.RequestChatResponse, error) {
+	out := &pb.RequestChatResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/visitors/"+esc(r.GetVisitorId())+"/chat-request", nil, r, out)
+}
+
+func (c *restClient) RateChat(ctx context.Context, r *pb.RateChatRequest) (*pb.RateChatResponse, error) {
+	out := &pb.RateChatResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/chats/"+esc(r.GetChatId())+"/rating", nil, r, out)
+}
+
+func (c *restClient) GetRatingSummary(ctx context.Context, r *pb.GetRatingSummaryRequest) (*pb.GetRatingSummaryResponse, error) {
+	out := &pb.GetRatingSummaryResponse{}
+	q := url.Values{}
+	if r.GetSiteId() != "" {
+		q.Set("site_id", r.GetSiteId())
+	}
+	if r.GetAgentId() != "" {
+		q.Set("agent_id", r.GetAgentId())
+	}
+	if ts := r.GetStartTime(); ts != nil {
+		q.Set("startTime", ts.AsTime().Format(time.RFC3339Nano))
+	}
+	if ts := r.GetEndTime(); ts != nil {
+		q.Set("endTime", ts.AsTime().Format(time.RFC3339Nano))
+	}
+	return out, c.call(ctx, http.MethodGet, "/v1/rating-summary", q, nil, out)
+}

@@ -62,6 +62,9 @@ var (
 	// external ids with; apart from the sites so that no site record
 	// carries one out.
 	siteIdentitySecretsBucket = []byte("site_identity_secrets") // site id → secret
+	// ratingCountsBucket counts the chats' ratings per site and per agent
+	// and site, per UTC day, as they are given (ratings.go).
+	ratingCountsBucket = []byte("rating_counts") // ratingKey → 5 big-endian uint32
 )
 
 // legacyMessageKeysBucket indexed idempotency keys on disk until the
@@ -72,6 +75,7 @@ var (
 var legacyMessageKeysBucket = []byte("message_keys")
 
 var allBuckets = [][]byte{
+	ratingCountsBucket,
 	activeChatsBucket,
 	siteChatsBucket,
 	whispersBucket,

@@ -138,6 +138,7 @@ func (s *Service) RespondToInvitation(ctx context.Context, visitorID, invitation
 		}
 		inv.State = InvitationAccepted
 		inv.RespondTime = now
+		visitor.ChatRequested = false
 		if err := tx.PutInvitation(inv); err != nil {
 			return err
 		}

@@ -154,7 +154,7 @@ func (q *queuePositions) pass(siteID string, sq *siteQueue) {
 		}
 		queue = queue[:0]
 		for i, req := range reqs {
-			if req.Kind == RequestInvited {
+			if req.Kind != RequestPresence {
 				queue = append(queue, waiting{req.ID, req.VisitorID, i + 1})
 			}
 		}

@@ -37,6 +37,7 @@ func (s *Service) enqueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatReq
 	}
 	visitor.Engagement = EngagementQueued
 	visitor.ChatRequestID = req.ID
+	visitor.ChatRequested = false
 	if err := tx.PutChatRequest(req); err != nil {
 		return err
 	}
@@ -172,7 +173,11 @@ func (s *Service) SubmitForm(ctx context.Context, visitorID string, values map[s
 		}
 		visitor.Identity = identityFromForm(visitor.Identity, site.ProactiveChat.FormFields, clean)
 		p, _ := s.presence.get(visitorID)
-		return s.enqueue(tx, site, visitor, RequestInvited, clean, p)
+		kind := RequestInvited
+		if visitor.ChatRequested {
+			kind = RequestVisitor
+		}
+		return s.enqueue(tx, site, visitor, kind, clean, p)
 	})
 	if err != nil {
 		return nil, err
@@ -200,6 +205,7 @@ func (s *Service) LeaveQueue(ctx context.Context, visitorID string) (*VisitorSta
 			return s.abandon(tx, req, visitor, "visitor left the queue")
 		case EngagementFillingForm:
 			visitor.Engagement = EngagementBrowsing
+			visitor.ChatRequested = false
 			if err := tx.PutVisitor(visitor); err != nil {
 				return err
 			}
@@ -367,6 +373,11 @@ func (s *Service) VisitorState(ctx context.Context, visitorID string) (*VisitorS
 			if site, err = tx.Site(v.SiteID); err == nil {
 				state.Form = site.ProactiveChat.FormFields
 			}
+		case EngagementUnspecified, EngagementBrowsing, EngagementDeclined:
+			var site *Site
+			if site, err = tx.Site(v.SiteID); err == nil {
+				state.Launcher = launcherFor(site, v)
+			}
 		case EngagementQueued, EngagementAlerting:
 			state.Queue, err = s.queueStatus(tx, v)
 			if err == nil && state.Queue == nil {
@@ -390,7 +401,7 @@ func (s *Service) VisitorState(ctx context.Context, visitorID string) (*VisitorS
 
 func (s *Service) queueStatus(tx ReadTx, v *Visitor) (*QueueStatus, error) {
 	req, err := tx.ChatRequest(v.ChatRequestID)
-	if err != nil || req.Kind != RequestInvited {
+	if err != nil || req.Kind == RequestPresence {
 		return nil, err
 	}
 	pos, err := tx.QueuePosition(req)

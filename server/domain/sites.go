@@ -20,6 +20,8 @@ type SiteSpec struct {
 	AllowedOrigins []string
 	ProactiveChat  ProactiveChatSettings
 	Retention      RetentionSettings
+	// VisitorLauncher is off unless spec turns it on.
+	VisitorLauncher VisitorLauncherSettings
 }
 
 // CreateSite adds a site. Proactive chat stays disabled unless spec enables it.
@@ -27,18 +29,22 @@ func (s *Service) CreateSite(ctx context.Context, spec SiteSpec) (*Site, error) 
 	if err := validateSite(spec.Name, spec.AllowedOrigins, spec.ProactiveChat, spec.Retention); err != nil {
 		return nil, err
 	}
+	if err := validateLauncher(spec.VisitorLauncher); err != nil {
+		return nil, err
+	}
 	if err := checkChosenID("id", spec.ID); err != nil {
 		return nil, err
 	}
 	now := s.clock.Now()
 	site := &Site{
-		ID:             cmp.Or(spec.ID, newID("site")),
-		Name:           spec.Name,
-		AllowedOrigins: spec.AllowedOrigins,
-		ProactiveChat:  spec.ProactiveChat,
-		Retention:      spec.Retention,
-		CreateTime:     now,
-		UpdateTime:     now,
+		ID:              cmp.Or(spec.ID, newID("site")),
+		Name:            spec.Name,
+		AllowedOrigins:  spec.AllowedOrigins,
+		ProactiveChat:   spec.ProactiveChat,
+		Retention:       spec.Retention,
+		VisitorLauncher: spec.VisitorLauncher,
+		CreateTime:      now,
+		UpdateTime:      now,
 	}
 	err := s.store.Update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Site(site.ID); ErrorCode(err) != CodeNotFound {
@@ -85,7 +91,8 @@ var siteUpdatePaths = []string{"name", "allowed_origins", "proactive_chat",
 	"proactive_chat.alert_timeout_seconds", "proactive_chat.include_pages",
 	"proactive_chat.exclude_pages", "proactive_chat.queue_hold_seconds",
 	"proactive_chat.inactivity_timeout_seconds", "proactive_chat.inactivity_warning_seconds",
-	"retention", "retention.visitor_seconds", "retention.chat_seconds"}
+	"retention", "retention.visitor_seconds", "retention.chat_seconds",
+	"visitor_launcher", "visitor_launcher.enabled", "visitor_launcher.label"}
 
 // siteOutputOnly are paths a client may send back (a REST client PATCHing
 // the site it read derives its mask from the body) but that no update
@@ -100,7 +107,7 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 		return nil, invalid("site.id", "is required")
 	}
 	if len(paths) == 0 {
-		paths = []string{"name", "allowed_origins", "proactive_chat", "retention"}
+		paths = []string{"name", "allowed_origins", "proactive_chat", "retention", "visitor_launcher"}
 	}
 	paths = slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return slices.Contains(siteOutputOnly, p) })
 	for _, p := range paths {
@@ -109,15 +116,21 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 		}
 	}
 	var site *Site
+	launcherChanged := false
 	err := s.store.Update(ctx, func(tx WriteTx) error {
 		var err error
 		if site, err = tx.Site(update.ID); err != nil {
 			return err
 		}
+		before := launcherShown(site)
 		for _, p := range paths {
 			applySitePath(site, update, p)
 		}
+		launcherChanged = before != launcherShown(site)
 		if err := validateSite(site.Name, site.AllowedOrigins, site.ProactiveChat, site.Retention); err != nil {
+			return err
+		}
+		if err := validateLauncher(site.VisitorLauncher); err != nil {
 			return err
 		}
 		site.UpdateTime = s.clock.Now()
@@ -130,6 +143,9 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 		return nil, err
 	}
 	s.refreshSite(site.ID)
+	if launcherChanged {
+		s.launcherChanged(site.ID)
+	}
 	return site, nil
 }
 
@@ -173,6 +189,12 @@ func applySitePath(site, update *Site, path string) {
 		site.Retention.VisitorSeconds = update.Retention.VisitorSeconds
 	case "retention.chat_seconds":
 		site.Retention.ChatSeconds = update.Retention.ChatSeconds
+	case "visitor_launcher":
+		site.VisitorLauncher = update.VisitorLauncher
+	case "visitor_launcher.enabled":
+		site.VisitorLauncher.Enabled = update.VisitorLauncher.Enabled
+	case "visitor_launcher.label":
+		site.VisitorLauncher.Label = update.VisitorLauncher.Label
 	}
 }
 

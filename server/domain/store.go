@@ -1,6 +1,9 @@
 package domain
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store keeps the durable state: sites, agents, visitors, chats and chat
 // events. The embedded default is bbolt; a distributed engine can take its
@@ -93,6 +96,11 @@ type ReadTx interface {
 	// SiteIdentitySecret returns the key a site's backend signs its
 	// visitors' external ids with; NotFound when it has none.
 	SiteIdentitySecret(siteID string) (string, error)
+	// RatingCounts sums the rating counters of the UTC days from the day
+	// of from to the day of to, both included: of a site's chats (agentID
+	// empty), of an agent's chats on every site (siteID empty), or of an
+	// agent's chats on one site.
+	RatingCounts(siteID, agentID string, from, to time.Time) (RatingCounts, error)
 }
 
 // WriteTx is a ReadTx that also writes. Its reads see its own writes.
@@ -112,6 +120,9 @@ type WriteTx interface {
 	DeleteAgentSession(hash []byte) error
 	PutAgentPasswordHash(agentID, encoded string) error
 	PutSiteIdentitySecret(siteID, secret string) error
+	// CountRating adds a rating of score (1 to 5) given at t to the
+	// counters of the site and of the agent on the site, for t's UTC day.
+	CountRating(siteID, agentID string, t time.Time, score uint32) error
 	PutChat(*Chat) error
 	// AppendChatEvent stores an event. Its Seq must be the chat's previous
 	// last event plus one; a message with an idempotency key is also

@@ -15,7 +15,7 @@ const transcriptTime = "2006-01-02 15:04:05"
 // Transcript returns a chat as plain text, and a file name for it. The
 // header names the site, the chat, its start and end (UTC, ISO 8601), why
 // it ended, the agent and the visitor; then come the visitor's form answers
-// if any, and every event on its own line:
+// if any, every event on its own line, and the visitor's rating if given:
 //
 //	[2026-12-07 10:00:03] Agent Name: text
 //
@@ -96,6 +96,12 @@ func (s *Service) Transcript(ctx context.Context, chatID string) (text, fileName
 			break
 		}
 		after = events[len(events)-1].Seq
+	}
+	if r := chat.Rating; r != nil {
+		fmt.Fprintf(&b, "\nRating: %d/5, given %s\n", r.Score, isoTime(r.Time))
+		if r.Comment != "" {
+			fmt.Fprintf(&b, "Comment: %s\n", indentLines(r.Comment, "  "))
+		}
 	}
 	return b.String(), "transcript-" + chat.ID + ".txt", nil
 }

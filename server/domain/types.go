@@ -16,7 +16,23 @@ type Site struct {
 	Retention  RetentionSettings
 	CreateTime time.Time
 	UpdateTime time.Time
+	// VisitorLauncher is the button visitors may ask for a chat with.
+	VisitorLauncher VisitorLauncherSettings
 }
+
+// VisitorLauncherSettings: the widget's "Chat with us" button, shown while
+// proactive chat is on and the visitor is browsing or declined.
+type VisitorLauncherSettings struct {
+	Enabled bool
+	// Label is the button's text; empty means DefaultLauncherLabel.
+	Label string
+}
+
+// DefaultLauncherLabel is the launcher's text when the site sets none.
+const DefaultLauncherLabel = "Chat with us"
+
+// MaxLauncherLabel is the longest launcher label, in characters.
+const MaxLauncherLabel = 40
 
 // ProactiveChatMode is how a proactive chat begins on a site.
 type ProactiveChatMode int
@@ -173,6 +189,9 @@ type Visitor struct {
 	LastLaunchTime time.Time
 	// Identity is who the visitor is, as the page or the form said.
 	Identity VisitorIdentity
+	// ChatRequested: the visitor asked for a chat with the launcher and is
+	// filling the form, which then queues a RequestVisitor.
+	ChatRequested bool
 }
 
 // DisplayName is how agents see the visitor: their name, else their
@@ -248,6 +267,15 @@ type Chat struct {
 	// LastActivityTime is when someone last wrote, or the chat started.
 	LastActivityTime    time.Time
 	VisitorMessageCount uint32
+	// Rating is the visitor's rating of the chat; nil until given.
+	Rating *Rating
+}
+
+// Rating is how the visitor rated a chat: Score 1 to 5 and a comment.
+type Rating struct {
+	Score   uint32
+	Comment string
+	Time    time.Time
 }
 
 // Participant returns the chat's participant with the given id.
@@ -341,6 +369,8 @@ const (
 	RequestInvited
 	// RequestPresence: the visitor met the launching criteria (mode 2).
 	RequestPresence
+	// RequestVisitor: the visitor asked for a chat with the launcher.
+	RequestVisitor
 )
 
 // ChatRequestState is the life of a chat request.

@@ -156,6 +156,8 @@ type VisitorState struct {
 	Form []FormField
 	// Queue is "Waiting in Queue", when EngagementQueued or EngagementAlerting.
 	Queue *QueueStatus
+	// Launcher is the button to show when the visitor may ask for a chat.
+	Launcher *VisitorLauncherSettings
 }
 
 // VisitorUpdate is one message of a visitor's stream: exactly one field is set.

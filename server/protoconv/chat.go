@@ -25,7 +25,24 @@ func ChatToProto(c *domain.Chat) *pb.Chat {
 		ChatRequestId:       c.ChatRequestID,
 		LastActivityTime:    TimeToProto(c.LastActivityTime),
 		VisitorMessageCount: c.VisitorMessageCount,
+		Rating:              RatingToProto(c.Rating),
 	}
+}
+
+// RatingToProto converts a chat's rating; nil gives nil.
+func RatingToProto(r *domain.Rating) *pb.ChatRating {
+	if r == nil {
+		return nil
+	}
+	return &pb.ChatRating{Score: r.Score, Comment: r.Comment, Time: TimeToProto(r.Time)}
+}
+
+// RatingFromProto converts a chat's rating; nil gives nil.
+func RatingFromProto(r *pb.ChatRating) *domain.Rating {
+	if r == nil {
+		return nil
+	}
+	return &domain.Rating{Score: r.GetScore(), Comment: r.GetComment(), Time: TimeFromProto(r.GetTime())}
 }
 
 // ChatFromProto converts a chat; nil gives nil.
@@ -48,6 +65,7 @@ func ChatFromProto(c *pb.Chat) *domain.Chat {
 		ChatRequestID:       c.GetChatRequestId(),
 		LastActivityTime:    TimeFromProto(c.GetLastActivityTime()),
 		VisitorMessageCount: c.GetVisitorMessageCount(),
+		Rating:              RatingFromProto(c.GetRating()),
 	}
 }
 

@@ -173,6 +173,8 @@ func ChatRequestKindToProto(k domain.ChatRequestKind) pb.ChatRequestKind {
 		return pb.ChatRequestKind_CHAT_REQUEST_KIND_INVITED
 	case domain.RequestPresence:
 		return pb.ChatRequestKind_CHAT_REQUEST_KIND_PRESENCE
+	case domain.RequestVisitor:
+		return pb.ChatRequestKind_CHAT_REQUEST_KIND_VISITOR
 	}
 	return pb.ChatRequestKind_CHAT_REQUEST_KIND_UNSPECIFIED
 }
@@ -184,6 +186,8 @@ func ChatRequestKindFromProto(k pb.ChatRequestKind) domain.ChatRequestKind {
 		return domain.RequestInvited
 	case pb.ChatRequestKind_CHAT_REQUEST_KIND_PRESENCE:
 		return domain.RequestPresence
+	case pb.ChatRequestKind_CHAT_REQUEST_KIND_VISITOR:
+		return domain.RequestVisitor
 	}
 	return domain.RequestKindUnspecified
 }

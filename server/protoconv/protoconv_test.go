@@ -50,9 +50,10 @@ func testSite() *domain.Site {
 			InactivityTimeoutSeconds: 900,
 			InactivityWarningSeconds: 60,
 		},
-		Retention:  domain.RetentionSettings{VisitorSeconds: 86400, ChatSeconds: 90 * 86400},
-		CreateTime: at(1),
-		UpdateTime: at(2),
+		Retention:       domain.RetentionSettings{VisitorSeconds: 86400, ChatSeconds: 90 * 86400},
+		VisitorLauncher: domain.VisitorLauncherSettings{Enabled: true, Label: "Ask us"},
+		CreateTime:      at(1),
+		UpdateTime:      at(2),
 	}
 }
 
@@ -89,6 +90,7 @@ func testVisitor() *domain.Visitor {
 		VisitEndTime:   at(18),
 		LastLaunchTime: at(31),
 		Identity:       testIdentity(),
+		ChatRequested:  true,
 	}
 }
 
@@ -108,6 +110,7 @@ func testChat() *domain.Chat {
 		ChatRequestID:       "req_1",
 		LastActivityTime:    at(19),
 		VisitorMessageCount: 7,
+		Rating:              &domain.Rating{Score: 4, Comment: "Good", Time: at(20)},
 	}
 }
 
@@ -480,7 +483,7 @@ func TestEnums(t *testing.T) {
 		}
 	})
 	t.Run("ChatRequestKind", func(t *testing.T) {
-		for v := domain.RequestKindUnspecified; v <= domain.RequestPresence; v++ {
+		for v := domain.RequestKindUnspecified; v <= domain.RequestVisitor; v++ {
 			if got := protoconv.ChatRequestKindFromProto(protoconv.ChatRequestKindToProto(v)); got != v {
 				t.Errorf("%d came back as %d", v, got)
 			}

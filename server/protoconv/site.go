@@ -13,13 +13,14 @@ func SiteToProto(s *domain.Site) *pb.Site {
 		return nil
 	}
 	return &pb.Site{
-		Id:             s.ID,
-		Name:           s.Name,
-		AllowedOrigins: slices.Clone(s.AllowedOrigins),
-		ProactiveChat:  ProactiveChatSettingsToProto(s.ProactiveChat),
-		Retention:      RetentionSettingsToProto(s.Retention),
-		CreateTime:     TimeToProto(s.CreateTime),
-		UpdateTime:     TimeToProto(s.UpdateTime),
+		Id:              s.ID,
+		Name:            s.Name,
+		AllowedOrigins:  slices.Clone(s.AllowedOrigins),
+		ProactiveChat:   ProactiveChatSettingsToProto(s.ProactiveChat),
+		Retention:       RetentionSettingsToProto(s.Retention),
+		CreateTime:      TimeToProto(s.CreateTime),
+		UpdateTime:      TimeToProto(s.UpdateTime),
+		VisitorLauncher: VisitorLauncherToProto(s.VisitorLauncher),
 	}
 }
 
@@ -29,14 +30,29 @@ func SiteFromProto(s *pb.Site) *domain.Site {
 		return nil
 	}
 	return &domain.Site{
-		ID:             s.GetId(),
-		Name:           s.GetName(),
-		AllowedOrigins: slices.Clone(s.GetAllowedOrigins()),
-		ProactiveChat:  ProactiveChatSettingsFromProto(s.GetProactiveChat()),
-		Retention:      RetentionSettingsFromProto(s.GetRetention()),
-		CreateTime:     TimeFromProto(s.GetCreateTime()),
-		UpdateTime:     TimeFromProto(s.GetUpdateTime()),
+		ID:              s.GetId(),
+		Name:            s.GetName(),
+		AllowedOrigins:  slices.Clone(s.GetAllowedOrigins()),
+		ProactiveChat:   ProactiveChatSettingsFromProto(s.GetProactiveChat()),
+		Retention:       RetentionSettingsFromProto(s.GetRetention()),
+		CreateTime:      TimeFromProto(s.GetCreateTime()),
+		UpdateTime:      TimeFromProto(s.GetUpdateTime()),
+		VisitorLauncher: VisitorLauncherFromProto(s.GetVisitorLauncher()),
 	}
+}
+
+// VisitorLauncherToProto converts a site's launcher settings; a site with
+// none set has none, so stored sites do not grow.
+func VisitorLauncherToProto(l domain.VisitorLauncherSettings) *pb.VisitorLauncherSettings {
+	if l == (domain.VisitorLauncherSettings{}) {
+		return nil
+	}
+	return &pb.VisitorLauncherSettings{Enabled: l.Enabled, Label: l.Label}
+}
+
+// VisitorLauncherFromProto converts a site's launcher settings; nil is off.
+func VisitorLauncherFromProto(l *pb.VisitorLauncherSettings) domain.VisitorLauncherSettings {
+	return domain.VisitorLauncherSettings{Enabled: l.GetEnabled(), Label: l.GetLabel()}
 }
 
 // RetentionSettingsToProto converts a site's retention periods; a site

@@ -24,6 +24,7 @@ func VisitorToProto(v *domain.Visitor) *pb.Visitor {
 		VisitEndTime:   TimeToProto(v.VisitEndTime),
 		LastLaunchTime: TimeToProto(v.LastLaunchTime),
 		Identity:       IdentityToProto(v.Identity),
+		ChatRequested:  v.ChatRequested,
 	}
 }
 
@@ -46,6 +47,7 @@ func VisitorFromProto(v *pb.Visitor) *domain.Visitor {
 		VisitEndTime:   TimeFromProto(v.GetVisitEndTime()),
 		LastLaunchTime: TimeFromProto(v.GetLastLaunchTime()),
 		Identity:       IdentityFromProto(v.GetIdentity()),
+		ChatRequested:  v.GetChatRequested(),
 	}
 }
 

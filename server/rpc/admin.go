@@ -22,10 +22,11 @@ var _ proactivechatv1connect.AdminServiceHandler = (*adminServer)(nil)
 
 func (s *adminServer) CreateSite(ctx context.Context, req *connect.Request[pb.CreateSiteRequest]) (*connect.Response[pb.CreateSiteResponse], error) {
 	site, err := s.svc.CreateSite(ctx, domain.SiteSpec{
-		Name:           req.Msg.GetName(),
-		AllowedOrigins: req.Msg.GetAllowedOrigins(),
-		ProactiveChat:  protoconv.ProactiveChatSettingsFromProto(req.Msg.GetProactiveChat()),
-		Retention:      protoconv.RetentionSettingsFromProto(req.Msg.GetRetention()),
+		Name:            req.Msg.GetName(),
+		AllowedOrigins:  req.Msg.GetAllowedOrigins(),
+		ProactiveChat:   protoconv.ProactiveChatSettingsFromProto(req.Msg.GetProactiveChat()),
+		Retention:       protoconv.RetentionSettingsFromProto(req.Msg.GetRetention()),
+		VisitorLauncher: protoconv.VisitorLauncherFromProto(req.Msg.GetVisitorLauncher()),
 	})
 	if err != nil {
 		return nil, toConnectError(ctx, s.log, err)
@@ -256,4 +257,28 @@ func (s *adminServer) RotateSiteIdentitySecret(ctx context.Context, req *connect
 		return nil, toConnectError(ctx, s.log, err)
 	}
 	return connect.NewResponse(&pb.RotateSiteIdentitySecretResponse{Secret: secret}), nil
+}
+
+func (s *adminServer) GetRatingSummary(ctx context.Context, req *connect.Request[pb.GetRatingSummaryRequest]) (*connect.Response[pb.GetRatingSummaryResponse], error) {
+	m := req.Msg
+	var v domain.Violations
+	if ts := m.GetStartTime(); ts != nil && !ts.IsValid() {
+		v.Add("start_time", "is not a valid time")
+	}
+	if ts := m.GetEndTime(); ts != nil && !ts.IsValid() {
+		v.Add("end_time", "is not a valid time")
+	}
+	if err := v.Err(); err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	sum, err := s.svc.GetRatingSummary(ctx, m.GetSiteId(), m.GetAgentId(),
+		protoconv.TimeFromProto(m.GetStartTime()), protoconv.TimeFromProto(m.GetEndTime()))
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.GetRatingSummaryResponse{Summary: &pb.RatingSummary{
+		Count:   sum.Count,
+		Average: sum.Average,
+		Counts:  sum.Counts[:],
+	}}), nil
 }

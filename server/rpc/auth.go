@@ -30,8 +30,8 @@ import (
 // Who may do what:
 //   - AdminService: admin API keys. Agents may also read the sites they
 //     serve (GetSite, ListSites, ListOnlineVisitors, ListQueue,
-//     ListRoutingDecisions) and themselves (GetAgent): the console shows
-//     them.
+//     ListRoutingDecisions) and themselves (GetAgent, GetRatingSummary of
+//     their own chats): the console shows them.
 //   - VisitorService: StartVisitorSession is open (it is how a visitor gets
 //     a token; the site's allowed origins guard it); the rest only with the
 //     token of the visitor the request names.
@@ -39,7 +39,8 @@ import (
 //     agent the request names, but ListLiveChats: admins and the
 //     supervisors of the site (Agent.CanSuperviseSite).
 //   - ChatService: sending, typing and leaving only as oneself (sender_id or
-//     participant_id is the caller); reading a chat (GetChat,
+//     participant_id is the caller); rating (RateChat) only as the chat's
+//     visitor; reading a chat (GetChat,
 //     ListChatEvents, GetChatTranscript, WatchChat) for its participants,
 //     agents serving or supervising its site, and admins; listing chats
 //     (ListChats) for admins (every site) and agents (the sites they serve
@@ -236,6 +237,8 @@ var rules = map[string]rule{
 	// pass for any of the site's users.
 	proactivechatv1connect.AdminServiceGetSiteIdentitySecretProcedure:    as(domain.AdminPrincipal),
 	proactivechatv1connect.AdminServiceRotateSiteIdentitySecretProcedure: as(domain.AdminPrincipal),
+	// Agents read their own ratings (agent_id is the caller), admins any.
+	proactivechatv1connect.AdminServiceGetRatingSummaryProcedure: adminOrSelf(agentID),
 
 	proactivechatv1connect.VisitorServiceStartVisitorSessionProcedure: openRule,
 	proactivechatv1connect.VisitorServiceReportPageViewProcedure:      self(domain.VisitorPrincipal, "visitor_id", visitorID),
@@ -244,6 +247,7 @@ var rules = map[string]rule{
 	proactivechatv1connect.VisitorServiceSubmitFormProcedure:          self(domain.VisitorPrincipal, "visitor_id", visitorID),
 	proactivechatv1connect.VisitorServiceLeaveQueueProcedure:          self(domain.VisitorPrincipal, "visitor_id", visitorID),
 	proactivechatv1connect.VisitorServiceIdentifyVisitorProcedure:     self(domain.VisitorPrincipal, "visitor_id", visitorID),
+	proactivechatv1connect.VisitorServiceRequestChatProcedure:         self(domain.VisitorPrincipal, "visitor_id", visitorID),
 
 	proactivechatv1connect.AgentServiceSignInProcedure:             openRule,
 	proactivechatv1connect.AgentServiceSignOutProcedure:            as(domain.AgentPrincipal),
@@ -268,6 +272,8 @@ var rules = map[string]rule{
 	// The domain checks that the supervisor supervises the chat's site.
 	proactivechatv1connect.ChatServiceWhisperProcedure:      self(domain.AgentPrincipal, "supervisor_id", supervisorID),
 	proactivechatv1connect.ChatServiceListWhispersProcedure: whisperReader(chatID),
+	// The chat's visitor only; the domain checks they are.
+	proactivechatv1connect.ChatServiceRateChatProcedure: self(domain.VisitorPrincipal, "visitor_id", visitorID),
 }
 
 // adminOrSelf lets admins, and the agent the request names, make the call.

@@ -46,6 +46,15 @@ func (s *chatServer) LeaveChat(ctx context.Context, req *connect.Request[pb.Leav
 	return connect.NewResponse(&pb.LeaveChatResponse{Chat: protoconv.ChatToProto(chat)}), nil
 }
 
+func (s *chatServer) RateChat(ctx context.Context, req *connect.Request[pb.RateChatRequest]) (*connect.Response[pb.RateChatResponse], error) {
+	m := req.Msg
+	chat, err := s.svc.RateChat(ctx, m.GetChatId(), m.GetVisitorId(), m.GetScore(), m.GetComment())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.RateChatResponse{Chat: protoconv.ChatToProto(chat)}), nil
+}
+
 func (s *chatServer) GetChat(ctx context.Context, req *connect.Request[pb.GetChatRequest]) (*connect.Response[pb.GetChatResponse], error) {
 	chat, err := s.svc.GetChat(ctx, req.Msg.GetChatId())
 	if err != nil {

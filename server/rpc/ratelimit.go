@@ -191,6 +191,12 @@ func (r *rateLimiter) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			// A write the page makes when the visitor signs in: as rare
 			// as a page view, and limited with them.
 			err = r.pageView(req.Peer().Addr, req.Header(), msg.GetVisitorId())
+		case *pb.RequestChatRequest:
+			// The launcher: a click, rarer than page views and limited
+			// with them (RespondToInvitation needs an invitation first).
+			err = r.pageView(req.Peer().Addr, req.Header(), msg.GetVisitorId())
+		case *pb.RateChatRequest:
+			err = r.pageView(req.Peer().Addr, req.Header(), msg.GetVisitorId())
 		case *pb.SendMessageRequest:
 			err = r.send(req.Peer().Addr, req.Header(), msg.GetSenderId())
 		case *pb.SignInRequest:

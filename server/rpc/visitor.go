@@ -85,6 +85,9 @@ func visitorStateToProto(st *domain.VisitorState) *pb.VisitorState {
 		Chat:       protoconv.ChatToProto(st.Chat),
 		Invitation: protoconv.InvitationToProto(st.Invitation),
 	}
+	if l := st.Launcher; l != nil {
+		out.Launcher = &pb.VisitorLauncherSettings{Enabled: l.Enabled, Label: l.Label}
+	}
 	if st.Engagement == domain.EngagementFillingForm {
 		out.Form = &pb.FormDefinition{}
 		for _, f := range st.Form {
@@ -108,6 +111,14 @@ func (s *visitorServer) RespondToInvitation(ctx context.Context, req *connect.Re
 		return nil, toConnectError(ctx, s.log, err)
 	}
 	return connect.NewResponse(&pb.RespondToInvitationResponse{State: visitorStateToProto(st)}), nil
+}
+
+func (s *visitorServer) RequestChat(ctx context.Context, req *connect.Request[pb.RequestChatRequest]) (*connect.Response[pb.RequestChatResponse], error) {
+	st, err := s.svc.RequestChat(ctx, req.Msg.GetVisitorId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.RequestChatResponse{State: visitorStateToProto(st)}), nil
 }
 
 func (s *visitorServer) SubmitForm(ctx context.Context, req *connect.Request[pb.SubmitFormRequest]) (*connect.Response[pb.SubmitFormResponse], error) {

@@ -75,10 +75,15 @@ function fakeServer(auth: Auth, { alert = true } = {}) {
   const pastChats = [
     { visitorName: "Zoë Quist", visitorEmail: "zoe@example.com", chat: { ...chat, id: "chat_p3", state: ChatState.ENDED, createTime: timestampFromMs(now - 60_000) } },
     { visitorName: "", visitorEmail: "", chat: { ...chat, id: "chat_p2", visitor: { id: "visitor_9876", role: ParticipantRole.VISITOR }, createTime: timestampFromMs(now - 120_000) } },
-    { visitorName: "Bo", visitorEmail: "bo@example.com", chat: { ...chat, id: "chat_p1", state: ChatState.ENDED, createTime: timestampFromMs(now - 180_000) } },
+    { visitorName: "Bo", visitorEmail: "bo@example.com", chat: { ...chat, id: "chat_p1", state: ChatState.ENDED, createTime: timestampFromMs(now - 180_000), rating: { score: 4, comment: "Quick" } } },
   ];
   const transport = createRouterTransport(({ service }) => {
     service(AdminService, {
+      getRatingSummary: (req, ctx) => {
+        agent(ctx, req.agentId);
+        calls.push(`getRatingSummary ${req.agentId} ${bearer(ctx)}`);
+        return { summary: { count: 23, average: 4.6087, counts: [0, 1, 1, 4, 17] } };
+      },
       listSites: (_req, ctx) => {
         calls.push(`listSites ${bearer(ctx)}`);
         agent(ctx);
@@ -428,6 +433,11 @@ describe("The transcripts page", () => {
     await until(() => items().length === 3, "the second page");
     expect(items()).toEqual(["chat_p3", "chat_p2", "chat_p1"]);
     expect(byTestId("load-more-chats")).toBeNull();
+    expect(el.querySelector('[data-chat-id="chat_p1"]')!.textContent).toContain("rated 4/5");
+    // The header shows the agent's own average rating.
+    await until(() => byTestId("my-rating")?.textContent?.includes("4.6") ?? false, "the agent's rating");
+    expect(byTestId("my-rating")!.textContent).toMatch(/^4\.6 ★.*\(23\)$/);
+    expect(calls.some((c) => c.startsWith("getRatingSummary agent_a "))).toBe(true);
 
     // A filter applies at once; the search on submit.
     const state = byTestId("filter-state") as HTMLSelectElement;

@@ -35,7 +35,16 @@ export function engagementLabel(e: EngagementState): string {
 }
 
 export function requestKindLabel(k: ChatRequestKind): string {
-  return k === ChatRequestKind.INVITED ? "Accepted invite" : k === ChatRequestKind.PRESENCE ? "On site" : "Request";
+  switch (k) {
+    case ChatRequestKind.INVITED:
+      return "Accepted invite";
+    case ChatRequestKind.PRESENCE:
+      return "On site";
+    case ChatRequestKind.VISITOR:
+      return "Asked for a chat";
+    default:
+      return "Request";
+  }
 }
 
 export function requestStateLabel(s: ChatRequestState): string {

@@ -11,6 +11,7 @@ import (
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -23,6 +24,186 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type GetRatingSummaryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The site; empty for every site (then agent_id is required).
+	SiteId string `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// The agent; empty for every agent of the site.
+	AgentId string `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// The first day counted is the UTC day of start_time (default: the
+	// first ever); the last is the UTC day of end_time (default: today).
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRatingSummaryRequest) Reset() {
+	*x = GetRatingSummaryRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRatingSummaryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRatingSummaryRequest) ProtoMessage() {}
+
+func (x *GetRatingSummaryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRatingSummaryRequest.ProtoReflect.Descriptor instead.
+func (*GetRatingSummaryRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetRatingSummaryRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *GetRatingSummaryRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *GetRatingSummaryRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *GetRatingSummaryRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+type GetRatingSummaryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Summary       *RatingSummary         `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRatingSummaryResponse) Reset() {
+	*x = GetRatingSummaryResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRatingSummaryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRatingSummaryResponse) ProtoMessage() {}
+
+func (x *GetRatingSummaryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRatingSummaryResponse.ProtoReflect.Descriptor instead.
+func (*GetRatingSummaryResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetRatingSummaryResponse) GetSummary() *RatingSummary {
+	if x != nil {
+		return x.Summary
+	}
+	return nil
+}
+
+// RatingSummary counts ratings.
+type RatingSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many ratings.
+	Count uint32 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// The mean score, 0 when count is 0.
+	Average float64 `protobuf:"fixed64,2,opt,name=average,proto3" json:"average,omitempty"`
+	// counts[i] is how many ratings scored i+1 (always 5 entries).
+	Counts        []uint32 `protobuf:"varint,3,rep,packed,name=counts,proto3" json:"counts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RatingSummary) Reset() {
+	*x = RatingSummary{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RatingSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RatingSummary) ProtoMessage() {}
+
+func (x *RatingSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RatingSummary.ProtoReflect.Descriptor instead.
+func (*RatingSummary) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RatingSummary) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *RatingSummary) GetAverage() float64 {
+	if x != nil {
+		return x.Average
+	}
+	return 0
+}
+
+func (x *RatingSummary) GetCounts() []uint32 {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
 type GetSiteIdentitySecretRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	SiteId        string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
@@ -32,7 +213,7 @@ type GetSiteIdentitySecretRequest struct {
 
 func (x *GetSiteIdentitySecretRequest) Reset() {
 	*x = GetSiteIdentitySecretRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +225,7 @@ func (x *GetSiteIdentitySecretRequest) String() string {
 func (*GetSiteIdentitySecretRequest) ProtoMessage() {}
 
 func (x *GetSiteIdentitySecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +238,7 @@ func (x *GetSiteIdentitySecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteIdentitySecretRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteIdentitySecretRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{0}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetSiteIdentitySecretRequest) GetSiteId() string {
@@ -77,7 +258,7 @@ type GetSiteIdentitySecretResponse struct {
 
 func (x *GetSiteIdentitySecretResponse) Reset() {
 	*x = GetSiteIdentitySecretResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -89,7 +270,7 @@ func (x *GetSiteIdentitySecretResponse) String() string {
 func (*GetSiteIdentitySecretResponse) ProtoMessage() {}
 
 func (x *GetSiteIdentitySecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -102,7 +283,7 @@ func (x *GetSiteIdentitySecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteIdentitySecretResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteIdentitySecretResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetSiteIdentitySecretResponse) GetSecret() string {
@@ -121,7 +302,7 @@ type RotateSiteIdentitySecretRequest struct {
 
 func (x *RotateSiteIdentitySecretRequest) Reset() {
 	*x = RotateSiteIdentitySecretRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -133,7 +314,7 @@ func (x *RotateSiteIdentitySecretRequest) String() string {
 func (*RotateSiteIdentitySecretRequest) ProtoMessage() {}
 
 func (x *RotateSiteIdentitySecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -146,7 +327,7 @@ func (x *RotateSiteIdentitySecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateSiteIdentitySecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateSiteIdentitySecretRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RotateSiteIdentitySecretRequest) GetSiteId() string {
@@ -165,7 +346,7 @@ type RotateSiteIdentitySecretResponse struct {
 
 func (x *RotateSiteIdentitySecretResponse) Reset() {
 	*x = RotateSiteIdentitySecretResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -177,7 +358,7 @@ func (x *RotateSiteIdentitySecretResponse) String() string {
 func (*RotateSiteIdentitySecretResponse) ProtoMessage() {}
 
 func (x *RotateSiteIdentitySecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -190,7 +371,7 @@ func (x *RotateSiteIdentitySecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateSiteIdentitySecretResponse.ProtoReflect.Descriptor instead.
 func (*RotateSiteIdentitySecretResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RotateSiteIdentitySecretResponse) GetSecret() string {
@@ -210,7 +391,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -222,7 +403,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -235,7 +416,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateApiKeyRequest) GetName() string {
@@ -256,7 +437,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -268,7 +449,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -281,7 +462,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -306,7 +487,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +499,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +512,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{9}
 }
 
 type ListApiKeysResponse struct {
@@ -343,7 +524,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -355,7 +536,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -368,7 +549,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -387,7 +568,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -399,7 +580,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -412,7 +593,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RevokeApiKeyRequest) GetApiKeyId() string {
@@ -430,7 +611,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +623,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,7 +636,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{12}
 }
 
 type SetAgentPasswordRequest struct {
@@ -468,7 +649,7 @@ type SetAgentPasswordRequest struct {
 
 func (x *SetAgentPasswordRequest) Reset() {
 	*x = SetAgentPasswordRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +661,7 @@ func (x *SetAgentPasswordRequest) String() string {
 func (*SetAgentPasswordRequest) ProtoMessage() {}
 
 func (x *SetAgentPasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +674,7 @@ func (x *SetAgentPasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAgentPasswordRequest.ProtoReflect.Descriptor instead.
 func (*SetAgentPasswordRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{10}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SetAgentPasswordRequest) GetAgentId() string {
@@ -518,7 +699,7 @@ type SetAgentPasswordResponse struct {
 
 func (x *SetAgentPasswordResponse) Reset() {
 	*x = SetAgentPasswordResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +711,7 @@ func (x *SetAgentPasswordResponse) String() string {
 func (*SetAgentPasswordResponse) ProtoMessage() {}
 
 func (x *SetAgentPasswordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +724,7 @@ func (x *SetAgentPasswordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAgentPasswordResponse.ProtoReflect.Descriptor instead.
 func (*SetAgentPasswordResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{11}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{14}
 }
 
 type CreateAgentSessionRequest struct {
@@ -557,7 +738,7 @@ type CreateAgentSessionRequest struct {
 
 func (x *CreateAgentSessionRequest) Reset() {
 	*x = CreateAgentSessionRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +750,7 @@ func (x *CreateAgentSessionRequest) String() string {
 func (*CreateAgentSessionRequest) ProtoMessage() {}
 
 func (x *CreateAgentSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +763,7 @@ func (x *CreateAgentSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentSessionRequest.ProtoReflect.Descriptor instead.
 func (*CreateAgentSessionRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{12}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateAgentSessionRequest) GetAgentId() string {
@@ -610,7 +791,7 @@ type CreateAgentSessionResponse struct {
 
 func (x *CreateAgentSessionResponse) Reset() {
 	*x = CreateAgentSessionResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -622,7 +803,7 @@ func (x *CreateAgentSessionResponse) String() string {
 func (*CreateAgentSessionResponse) ProtoMessage() {}
 
 func (x *CreateAgentSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -635,7 +816,7 @@ func (x *CreateAgentSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentSessionResponse.ProtoReflect.Descriptor instead.
 func (*CreateAgentSessionResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{13}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateAgentSessionResponse) GetSession() *AgentSession {
@@ -661,7 +842,7 @@ type RevokeAgentSessionsRequest struct {
 
 func (x *RevokeAgentSessionsRequest) Reset() {
 	*x = RevokeAgentSessionsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +854,7 @@ func (x *RevokeAgentSessionsRequest) String() string {
 func (*RevokeAgentSessionsRequest) ProtoMessage() {}
 
 func (x *RevokeAgentSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +867,7 @@ func (x *RevokeAgentSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAgentSessionsRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAgentSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{14}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RevokeAgentSessionsRequest) GetAgentId() string {
@@ -706,7 +887,7 @@ type RevokeAgentSessionsResponse struct {
 
 func (x *RevokeAgentSessionsResponse) Reset() {
 	*x = RevokeAgentSessionsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -718,7 +899,7 @@ func (x *RevokeAgentSessionsResponse) String() string {
 func (*RevokeAgentSessionsResponse) ProtoMessage() {}
 
 func (x *RevokeAgentSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +912,7 @@ func (x *RevokeAgentSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAgentSessionsResponse.ProtoReflect.Descriptor instead.
 func (*RevokeAgentSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{15}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RevokeAgentSessionsResponse) GetRevoked() uint32 {
@@ -750,7 +931,7 @@ type ExportVisitorRequest struct {
 
 func (x *ExportVisitorRequest) Reset() {
 	*x = ExportVisitorRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -762,7 +943,7 @@ func (x *ExportVisitorRequest) String() string {
 func (*ExportVisitorRequest) ProtoMessage() {}
 
 func (x *ExportVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -775,7 +956,7 @@ func (x *ExportVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportVisitorRequest.ProtoReflect.Descriptor instead.
 func (*ExportVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{16}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ExportVisitorRequest) GetVisitorId() string {
@@ -799,7 +980,7 @@ type ExportVisitorResponse struct {
 
 func (x *ExportVisitorResponse) Reset() {
 	*x = ExportVisitorResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -811,7 +992,7 @@ func (x *ExportVisitorResponse) String() string {
 func (*ExportVisitorResponse) ProtoMessage() {}
 
 func (x *ExportVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -824,7 +1005,7 @@ func (x *ExportVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportVisitorResponse.ProtoReflect.Descriptor instead.
 func (*ExportVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{17}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ExportVisitorResponse) GetVisitor() *Visitor {
@@ -871,7 +1052,7 @@ type EraseVisitorRequest struct {
 
 func (x *EraseVisitorRequest) Reset() {
 	*x = EraseVisitorRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -883,7 +1064,7 @@ func (x *EraseVisitorRequest) String() string {
 func (*EraseVisitorRequest) ProtoMessage() {}
 
 func (x *EraseVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -896,7 +1077,7 @@ func (x *EraseVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseVisitorRequest.ProtoReflect.Descriptor instead.
 func (*EraseVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{18}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *EraseVisitorRequest) GetVisitorId() string {
@@ -914,7 +1095,7 @@ type EraseVisitorResponse struct {
 
 func (x *EraseVisitorResponse) Reset() {
 	*x = EraseVisitorResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -926,7 +1107,7 @@ func (x *EraseVisitorResponse) String() string {
 func (*EraseVisitorResponse) ProtoMessage() {}
 
 func (x *EraseVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -939,7 +1120,7 @@ func (x *EraseVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseVisitorResponse.ProtoReflect.Descriptor instead.
 func (*EraseVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{19}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{22}
 }
 
 type ListQueueRequest struct {
@@ -951,7 +1132,7 @@ type ListQueueRequest struct {
 
 func (x *ListQueueRequest) Reset() {
 	*x = ListQueueRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1144,7 @@ func (x *ListQueueRequest) String() string {
 func (*ListQueueRequest) ProtoMessage() {}
 
 func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1157,7 @@ func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueueRequest.ProtoReflect.Descriptor instead.
 func (*ListQueueRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{20}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListQueueRequest) GetSiteId() string {
@@ -995,7 +1176,7 @@ type ListQueueResponse struct {
 
 func (x *ListQueueResponse) Reset() {
 	*x = ListQueueResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1188,7 @@ func (x *ListQueueResponse) String() string {
 func (*ListQueueResponse) ProtoMessage() {}
 
 func (x *ListQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1201,7 @@ func (x *ListQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueueResponse.ProtoReflect.Descriptor instead.
 func (*ListQueueResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{21}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListQueueResponse) GetChatRequests() []*ChatRequest {
@@ -1041,7 +1222,7 @@ type ListRoutingDecisionsRequest struct {
 
 func (x *ListRoutingDecisionsRequest) Reset() {
 	*x = ListRoutingDecisionsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[22]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1234,7 @@ func (x *ListRoutingDecisionsRequest) String() string {
 func (*ListRoutingDecisionsRequest) ProtoMessage() {}
 
 func (x *ListRoutingDecisionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[22]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1247,7 @@ func (x *ListRoutingDecisionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingDecisionsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutingDecisionsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{22}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListRoutingDecisionsRequest) GetSiteId() string {
@@ -1092,7 +1273,7 @@ type ListRoutingDecisionsResponse struct {
 
 func (x *ListRoutingDecisionsResponse) Reset() {
 	*x = ListRoutingDecisionsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[23]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1285,7 @@ func (x *ListRoutingDecisionsResponse) String() string {
 func (*ListRoutingDecisionsResponse) ProtoMessage() {}
 
 func (x *ListRoutingDecisionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[23]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1298,7 @@ func (x *ListRoutingDecisionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingDecisionsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutingDecisionsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{23}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListRoutingDecisionsResponse) GetDecisions() []*RoutingDecision {
@@ -1133,14 +1314,16 @@ type CreateSiteRequest struct {
 	AllowedOrigins []string               `protobuf:"bytes,2,rep,name=allowed_origins,json=allowedOrigins,proto3" json:"allowed_origins,omitempty"`
 	ProactiveChat  *ProactiveChatSettings `protobuf:"bytes,3,opt,name=proactive_chat,json=proactiveChat,proto3" json:"proactive_chat,omitempty"`
 	// Unset: the server's retention periods.
-	Retention     *RetentionSettings `protobuf:"bytes,4,opt,name=retention,proto3" json:"retention,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Retention *RetentionSettings `protobuf:"bytes,4,opt,name=retention,proto3" json:"retention,omitempty"`
+	// Unset: no launcher.
+	VisitorLauncher *VisitorLauncherSettings `protobuf:"bytes,5,opt,name=visitor_launcher,json=visitorLauncher,proto3" json:"visitor_launcher,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *CreateSiteRequest) Reset() {
 	*x = CreateSiteRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[24]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1335,7 @@ func (x *CreateSiteRequest) String() string {
 func (*CreateSiteRequest) ProtoMessage() {}
 
 func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[24]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1348,7 @@ func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteRequest.ProtoReflect.Descriptor instead.
 func (*CreateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{24}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CreateSiteRequest) GetName() string {
@@ -1196,6 +1379,13 @@ func (x *CreateSiteRequest) GetRetention() *RetentionSettings {
 	return nil
 }
 
+func (x *CreateSiteRequest) GetVisitorLauncher() *VisitorLauncherSettings {
+	if x != nil {
+		return x.VisitorLauncher
+	}
+	return nil
+}
+
 type CreateSiteResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Site          *Site                  `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
@@ -1205,7 +1395,7 @@ type CreateSiteResponse struct {
 
 func (x *CreateSiteResponse) Reset() {
 	*x = CreateSiteResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[25]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1407,7 @@ func (x *CreateSiteResponse) String() string {
 func (*CreateSiteResponse) ProtoMessage() {}
 
 func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[25]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1420,7 @@ func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteResponse.ProtoReflect.Descriptor instead.
 func (*CreateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{25}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateSiteResponse) GetSite() *Site {
@@ -1249,7 +1439,7 @@ type GetSiteRequest struct {
 
 func (x *GetSiteRequest) Reset() {
 	*x = GetSiteRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[26]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1261,7 +1451,7 @@ func (x *GetSiteRequest) String() string {
 func (*GetSiteRequest) ProtoMessage() {}
 
 func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[26]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1274,7 +1464,7 @@ func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{26}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetSiteRequest) GetSiteId() string {
@@ -1293,7 +1483,7 @@ type GetSiteResponse struct {
 
 func (x *GetSiteResponse) Reset() {
 	*x = GetSiteResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[27]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1495,7 @@ func (x *GetSiteResponse) String() string {
 func (*GetSiteResponse) ProtoMessage() {}
 
 func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[27]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1508,7 @@ func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{27}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetSiteResponse) GetSite() *Site {
@@ -1336,7 +1526,7 @@ type ListSitesRequest struct {
 
 func (x *ListSitesRequest) Reset() {
 	*x = ListSitesRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[28]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1348,7 +1538,7 @@ func (x *ListSitesRequest) String() string {
 func (*ListSitesRequest) ProtoMessage() {}
 
 func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[28]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1361,7 +1551,7 @@ func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesRequest.ProtoReflect.Descriptor instead.
 func (*ListSitesRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{28}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{31}
 }
 
 type ListSitesResponse struct {
@@ -1373,7 +1563,7 @@ type ListSitesResponse struct {
 
 func (x *ListSitesResponse) Reset() {
 	*x = ListSitesResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[29]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1385,7 +1575,7 @@ func (x *ListSitesResponse) String() string {
 func (*ListSitesResponse) ProtoMessage() {}
 
 func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[29]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1398,7 +1588,7 @@ func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesResponse.ProtoReflect.Descriptor instead.
 func (*ListSitesResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{29}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListSitesResponse) GetSites() []*Site {
@@ -1413,7 +1603,7 @@ type UpdateSiteRequest struct {
 	// The site with its id and the new values.
 	Site *Site `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
 	// Paths among: name, allowed_origins, proactive_chat, retention (or one
-	// of its fields, e.g. retention.visitor_seconds).
+	// of its fields, e.g. retention.visitor_seconds), visitor_launcher.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1421,7 +1611,7 @@ type UpdateSiteRequest struct {
 
 func (x *UpdateSiteRequest) Reset() {
 	*x = UpdateSiteRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[30]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +1623,7 @@ func (x *UpdateSiteRequest) String() string {
 func (*UpdateSiteRequest) ProtoMessage() {}
 
 func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[30]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +1636,7 @@ func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{30}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpdateSiteRequest) GetSite() *Site {
@@ -1472,7 +1662,7 @@ type UpdateSiteResponse struct {
 
 func (x *UpdateSiteResponse) Reset() {
 	*x = UpdateSiteResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[31]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1484,7 +1674,7 @@ func (x *UpdateSiteResponse) String() string {
 func (*UpdateSiteResponse) ProtoMessage() {}
 
 func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[31]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1497,7 +1687,7 @@ func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{31}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateSiteResponse) GetSite() *Site {
@@ -1522,7 +1712,7 @@ type CreateAgentRequest struct {
 
 func (x *CreateAgentRequest) Reset() {
 	*x = CreateAgentRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[32]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1534,7 +1724,7 @@ func (x *CreateAgentRequest) String() string {
 func (*CreateAgentRequest) ProtoMessage() {}
 
 func (x *CreateAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[32]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1547,7 +1737,7 @@ func (x *CreateAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentRequest.ProtoReflect.Descriptor instead.
 func (*CreateAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{32}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CreateAgentRequest) GetDisplayName() string {
@@ -1594,7 +1784,7 @@ type CreateAgentResponse struct {
 
 func (x *CreateAgentResponse) Reset() {
 	*x = CreateAgentResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[33]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +1796,7 @@ func (x *CreateAgentResponse) String() string {
 func (*CreateAgentResponse) ProtoMessage() {}
 
 func (x *CreateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[33]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +1809,7 @@ func (x *CreateAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentResponse.ProtoReflect.Descriptor instead.
 func (*CreateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{33}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CreateAgentResponse) GetAgent() *Agent {
@@ -1638,7 +1828,7 @@ type GetAgentRequest struct {
 
 func (x *GetAgentRequest) Reset() {
 	*x = GetAgentRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[34]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1650,7 +1840,7 @@ func (x *GetAgentRequest) String() string {
 func (*GetAgentRequest) ProtoMessage() {}
 
 func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[34]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1663,7 +1853,7 @@ func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentRequest.ProtoReflect.Descriptor instead.
 func (*GetAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{34}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetAgentRequest) GetAgentId() string {
@@ -1682,7 +1872,7 @@ type GetAgentResponse struct {
 
 func (x *GetAgentResponse) Reset() {
 	*x = GetAgentResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[35]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1694,7 +1884,7 @@ func (x *GetAgentResponse) String() string {
 func (*GetAgentResponse) ProtoMessage() {}
 
 func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[35]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1707,7 +1897,7 @@ func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentResponse.ProtoReflect.Descriptor instead.
 func (*GetAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{35}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetAgentResponse) GetAgent() *Agent {
@@ -1727,7 +1917,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[36]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +1929,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[36]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +1942,7 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{36}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListAgentsRequest) GetSiteId() string {
@@ -1771,7 +1961,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[37]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1783,7 +1973,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[37]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1796,7 +1986,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{37}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*Agent {
@@ -1819,7 +2009,7 @@ type UpdateAgentRequest struct {
 
 func (x *UpdateAgentRequest) Reset() {
 	*x = UpdateAgentRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[38]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1831,7 +2021,7 @@ func (x *UpdateAgentRequest) String() string {
 func (*UpdateAgentRequest) ProtoMessage() {}
 
 func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[38]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1844,7 +2034,7 @@ func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgentRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{38}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UpdateAgentRequest) GetAgent() *Agent {
@@ -1870,7 +2060,7 @@ type UpdateAgentResponse struct {
 
 func (x *UpdateAgentResponse) Reset() {
 	*x = UpdateAgentResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[39]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1882,7 +2072,7 @@ func (x *UpdateAgentResponse) String() string {
 func (*UpdateAgentResponse) ProtoMessage() {}
 
 func (x *UpdateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[39]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1895,7 +2085,7 @@ func (x *UpdateAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgentResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{39}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UpdateAgentResponse) GetAgent() *Agent {
@@ -1914,7 +2104,7 @@ type ListOnlineVisitorsRequest struct {
 
 func (x *ListOnlineVisitorsRequest) Reset() {
 	*x = ListOnlineVisitorsRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[40]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2116,7 @@ func (x *ListOnlineVisitorsRequest) String() string {
 func (*ListOnlineVisitorsRequest) ProtoMessage() {}
 
 func (x *ListOnlineVisitorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[40]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2129,7 @@ func (x *ListOnlineVisitorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOnlineVisitorsRequest.ProtoReflect.Descriptor instead.
 func (*ListOnlineVisitorsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{40}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListOnlineVisitorsRequest) GetSiteId() string {
@@ -1958,7 +2148,7 @@ type ListOnlineVisitorsResponse struct {
 
 func (x *ListOnlineVisitorsResponse) Reset() {
 	*x = ListOnlineVisitorsResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[41]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1970,7 +2160,7 @@ func (x *ListOnlineVisitorsResponse) String() string {
 func (*ListOnlineVisitorsResponse) ProtoMessage() {}
 
 func (x *ListOnlineVisitorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[41]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1983,7 +2173,7 @@ func (x *ListOnlineVisitorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOnlineVisitorsResponse.ProtoReflect.Descriptor instead.
 func (*ListOnlineVisitorsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{41}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListOnlineVisitorsResponse) GetVisitors() []*VisitorPresence {
@@ -1997,7 +2187,19 @@ var File_proactivechat_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"7\n" +
+	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"\xbf\x01\n" +
+	"\x17GetRatingSummaryRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\x129\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"U\n" +
+	"\x18GetRatingSummaryResponse\x129\n" +
+	"\asummary\x18\x01 \x01(\v2\x1f.proactivechat.v1.RatingSummaryR\asummary\"W\n" +
+	"\rRatingSummary\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\rR\x05count\x12\x18\n" +
+	"\aaverage\x18\x02 \x01(\x01R\aaverage\x12\x16\n" +
+	"\x06counts\x18\x03 \x03(\rR\x06counts\"7\n" +
 	"\x1cGetSiteIdentitySecretRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\"7\n" +
 	"\x1dGetSiteIdentitySecretResponse\x12\x16\n" +
@@ -2054,12 +2256,13 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\rR\bpageSize\"_\n" +
 	"\x1cListRoutingDecisionsResponse\x12?\n" +
-	"\tdecisions\x18\x01 \x03(\v2!.proactivechat.v1.RoutingDecisionR\tdecisions\"\xe3\x01\n" +
+	"\tdecisions\x18\x01 \x03(\v2!.proactivechat.v1.RoutingDecisionR\tdecisions\"\xb9\x02\n" +
 	"\x11CreateSiteRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12'\n" +
 	"\x0fallowed_origins\x18\x02 \x03(\tR\x0eallowedOrigins\x12N\n" +
 	"\x0eproactive_chat\x18\x03 \x01(\v2'.proactivechat.v1.ProactiveChatSettingsR\rproactiveChat\x12A\n" +
-	"\tretention\x18\x04 \x01(\v2#.proactivechat.v1.RetentionSettingsR\tretention\"@\n" +
+	"\tretention\x18\x04 \x01(\v2#.proactivechat.v1.RetentionSettingsR\tretention\x12T\n" +
+	"\x10visitor_launcher\x18\x05 \x01(\v2).proactivechat.v1.VisitorLauncherSettingsR\x0fvisitorLauncher\"@\n" +
 	"\x12CreateSiteResponse\x12*\n" +
 	"\x04site\x18\x01 \x01(\v2\x16.proactivechat.v1.SiteR\x04site\")\n" +
 	"\x0eGetSiteRequest\x12\x17\n" +
@@ -2100,7 +2303,7 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x19ListOnlineVisitorsRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\"[\n" +
 	"\x1aListOnlineVisitorsResponse\x12=\n" +
-	"\bvisitors\x18\x01 \x03(\v2!.proactivechat.v1.VisitorPresenceR\bvisitors2\xf2\x10\n" +
+	"\bvisitors\x18\x01 \x03(\v2!.proactivechat.v1.VisitorPresenceR\bvisitors2\xe2\x11\n" +
 	"\fAdminService\x12W\n" +
 	"\n" +
 	"CreateSite\x12#.proactivechat.v1.CreateSiteRequest\x1a$.proactivechat.v1.CreateSiteResponse\x12S\n" +
@@ -2125,7 +2328,8 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x12CreateAgentSession\x12+.proactivechat.v1.CreateAgentSessionRequest\x1a,.proactivechat.v1.CreateAgentSessionResponse\x12w\n" +
 	"\x13RevokeAgentSessions\x12,.proactivechat.v1.RevokeAgentSessionsRequest\x1a-.proactivechat.v1.RevokeAgentSessionsResponse\"\x03\x90\x02\x02\x12}\n" +
 	"\x15GetSiteIdentitySecret\x12..proactivechat.v1.GetSiteIdentitySecretRequest\x1a/.proactivechat.v1.GetSiteIdentitySecretResponse\"\x03\x90\x02\x01\x12\x81\x01\n" +
-	"\x18RotateSiteIdentitySecret\x121.proactivechat.v1.RotateSiteIdentitySecretRequest\x1a2.proactivechat.v1.RotateSiteIdentitySecretResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\x18RotateSiteIdentitySecret\x121.proactivechat.v1.RotateSiteIdentitySecretRequest\x1a2.proactivechat.v1.RotateSiteIdentitySecretResponse\x12n\n" +
+	"\x10GetRatingSummary\x12).proactivechat.v1.GetRatingSummaryRequest\x1a*.proactivechat.v1.GetRatingSummaryResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_admin_service_proto_rawDescOnce sync.Once
@@ -2139,140 +2343,151 @@ func file_proactivechat_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_admin_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_proactivechat_v1_admin_service_proto_goTypes = []any{
-	(*GetSiteIdentitySecretRequest)(nil),     // 0: proactivechat.v1.GetSiteIdentitySecretRequest
-	(*GetSiteIdentitySecretResponse)(nil),    // 1: proactivechat.v1.GetSiteIdentitySecretResponse
-	(*RotateSiteIdentitySecretRequest)(nil),  // 2: proactivechat.v1.RotateSiteIdentitySecretRequest
-	(*RotateSiteIdentitySecretResponse)(nil), // 3: proactivechat.v1.RotateSiteIdentitySecretResponse
-	(*CreateApiKeyRequest)(nil),              // 4: proactivechat.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),             // 5: proactivechat.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),               // 6: proactivechat.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),              // 7: proactivechat.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),              // 8: proactivechat.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),             // 9: proactivechat.v1.RevokeApiKeyResponse
-	(*SetAgentPasswordRequest)(nil),          // 10: proactivechat.v1.SetAgentPasswordRequest
-	(*SetAgentPasswordResponse)(nil),         // 11: proactivechat.v1.SetAgentPasswordResponse
-	(*CreateAgentSessionRequest)(nil),        // 12: proactivechat.v1.CreateAgentSessionRequest
-	(*CreateAgentSessionResponse)(nil),       // 13: proactivechat.v1.CreateAgentSessionResponse
-	(*RevokeAgentSessionsRequest)(nil),       // 14: proactivechat.v1.RevokeAgentSessionsRequest
-	(*RevokeAgentSessionsResponse)(nil),      // 15: proactivechat.v1.RevokeAgentSessionsResponse
-	(*ExportVisitorRequest)(nil),             // 16: proactivechat.v1.ExportVisitorRequest
-	(*ExportVisitorResponse)(nil),            // 17: proactivechat.v1.ExportVisitorResponse
-	(*EraseVisitorRequest)(nil),              // 18: proactivechat.v1.EraseVisitorRequest
-	(*EraseVisitorResponse)(nil),             // 19: proactivechat.v1.EraseVisitorResponse
-	(*ListQueueRequest)(nil),                 // 20: proactivechat.v1.ListQueueRequest
-	(*ListQueueResponse)(nil),                // 21: proactivechat.v1.ListQueueResponse
-	(*ListRoutingDecisionsRequest)(nil),      // 22: proactivechat.v1.ListRoutingDecisionsRequest
-	(*ListRoutingDecisionsResponse)(nil),     // 23: proactivechat.v1.ListRoutingDecisionsResponse
-	(*CreateSiteRequest)(nil),                // 24: proactivechat.v1.CreateSiteRequest
-	(*CreateSiteResponse)(nil),               // 25: proactivechat.v1.CreateSiteResponse
-	(*GetSiteRequest)(nil),                   // 26: proactivechat.v1.GetSiteRequest
-	(*GetSiteResponse)(nil),                  // 27: proactivechat.v1.GetSiteResponse
-	(*ListSitesRequest)(nil),                 // 28: proactivechat.v1.ListSitesRequest
-	(*ListSitesResponse)(nil),                // 29: proactivechat.v1.ListSitesResponse
-	(*UpdateSiteRequest)(nil),                // 30: proactivechat.v1.UpdateSiteRequest
-	(*UpdateSiteResponse)(nil),               // 31: proactivechat.v1.UpdateSiteResponse
-	(*CreateAgentRequest)(nil),               // 32: proactivechat.v1.CreateAgentRequest
-	(*CreateAgentResponse)(nil),              // 33: proactivechat.v1.CreateAgentResponse
-	(*GetAgentRequest)(nil),                  // 34: proactivechat.v1.GetAgentRequest
-	(*GetAgentResponse)(nil),                 // 35: proactivechat.v1.GetAgentResponse
-	(*ListAgentsRequest)(nil),                // 36: proactivechat.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),               // 37: proactivechat.v1.ListAgentsResponse
-	(*UpdateAgentRequest)(nil),               // 38: proactivechat.v1.UpdateAgentRequest
-	(*UpdateAgentResponse)(nil),              // 39: proactivechat.v1.UpdateAgentResponse
-	(*ListOnlineVisitorsRequest)(nil),        // 40: proactivechat.v1.ListOnlineVisitorsRequest
-	(*ListOnlineVisitorsResponse)(nil),       // 41: proactivechat.v1.ListOnlineVisitorsResponse
-	(*ApiKey)(nil),                           // 42: proactivechat.v1.ApiKey
-	(*durationpb.Duration)(nil),              // 43: google.protobuf.Duration
-	(*AgentSession)(nil),                     // 44: proactivechat.v1.AgentSession
-	(*Visitor)(nil),                          // 45: proactivechat.v1.Visitor
-	(*Invitation)(nil),                       // 46: proactivechat.v1.Invitation
-	(*ChatRequest)(nil),                      // 47: proactivechat.v1.ChatRequest
-	(*Chat)(nil),                             // 48: proactivechat.v1.Chat
-	(*ChatEvent)(nil),                        // 49: proactivechat.v1.ChatEvent
-	(*RoutingDecision)(nil),                  // 50: proactivechat.v1.RoutingDecision
-	(*ProactiveChatSettings)(nil),            // 51: proactivechat.v1.ProactiveChatSettings
-	(*RetentionSettings)(nil),                // 52: proactivechat.v1.RetentionSettings
-	(*Site)(nil),                             // 53: proactivechat.v1.Site
-	(*fieldmaskpb.FieldMask)(nil),            // 54: google.protobuf.FieldMask
-	(*Agent)(nil),                            // 55: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),                  // 56: proactivechat.v1.VisitorPresence
+	(*GetRatingSummaryRequest)(nil),          // 0: proactivechat.v1.GetRatingSummaryRequest
+	(*GetRatingSummaryResponse)(nil),         // 1: proactivechat.v1.GetRatingSummaryResponse
+	(*RatingSummary)(nil),                    // 2: proactivechat.v1.RatingSummary
+	(*GetSiteIdentitySecretRequest)(nil),     // 3: proactivechat.v1.GetSiteIdentitySecretRequest
+	(*GetSiteIdentitySecretResponse)(nil),    // 4: proactivechat.v1.GetSiteIdentitySecretResponse
+	(*RotateSiteIdentitySecretRequest)(nil),  // 5: proactivechat.v1.RotateSiteIdentitySecretRequest
+	(*RotateSiteIdentitySecretResponse)(nil), // 6: proactivechat.v1.RotateSiteIdentitySecretResponse
+	(*CreateApiKeyRequest)(nil),              // 7: proactivechat.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),             // 8: proactivechat.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),               // 9: proactivechat.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),              // 10: proactivechat.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),              // 11: proactivechat.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),             // 12: proactivechat.v1.RevokeApiKeyResponse
+	(*SetAgentPasswordRequest)(nil),          // 13: proactivechat.v1.SetAgentPasswordRequest
+	(*SetAgentPasswordResponse)(nil),         // 14: proactivechat.v1.SetAgentPasswordResponse
+	(*CreateAgentSessionRequest)(nil),        // 15: proactivechat.v1.CreateAgentSessionRequest
+	(*CreateAgentSessionResponse)(nil),       // 16: proactivechat.v1.CreateAgentSessionResponse
+	(*RevokeAgentSessionsRequest)(nil),       // 17: proactivechat.v1.RevokeAgentSessionsRequest
+	(*RevokeAgentSessionsResponse)(nil),      // 18: proactivechat.v1.RevokeAgentSessionsResponse
+	(*ExportVisitorRequest)(nil),             // 19: proactivechat.v1.ExportVisitorRequest
+	(*ExportVisitorResponse)(nil),            // 20: proactivechat.v1.ExportVisitorResponse
+	(*EraseVisitorRequest)(nil),              // 21: proactivechat.v1.EraseVisitorRequest
+	(*EraseVisitorResponse)(nil),             // 22: proactivechat.v1.EraseVisitorResponse
+	(*ListQueueRequest)(nil),                 // 23: proactivechat.v1.ListQueueRequest
+	(*ListQueueResponse)(nil),                // 24: proactivechat.v1.ListQueueResponse
+	(*ListRoutingDecisionsRequest)(nil),      // 25: proactivechat.v1.ListRoutingDecisionsRequest
+	(*ListRoutingDecisionsResponse)(nil),     // 26: proactivechat.v1.ListRoutingDecisionsResponse
+	(*CreateSiteRequest)(nil),                // 27: proactivechat.v1.CreateSiteRequest
+	(*CreateSiteResponse)(nil),               // 28: proactivechat.v1.CreateSiteResponse
+	(*GetSiteRequest)(nil),                   // 29: proactivechat.v1.GetSiteRequest
+	(*GetSiteResponse)(nil),                  // 30: proactivechat.v1.GetSiteResponse
+	(*ListSitesRequest)(nil),                 // 31: proactivechat.v1.ListSitesRequest
+	(*ListSitesResponse)(nil),                // 32: proactivechat.v1.ListSitesResponse
+	(*UpdateSiteRequest)(nil),                // 33: proactivechat.v1.UpdateSiteRequest
+	(*UpdateSiteResponse)(nil),               // 34: proactivechat.v1.UpdateSiteResponse
+	(*CreateAgentRequest)(nil),               // 35: proactivechat.v1.CreateAgentRequest
+	(*CreateAgentResponse)(nil),              // 36: proactivechat.v1.CreateAgentResponse
+	(*GetAgentRequest)(nil),                  // 37: proactivechat.v1.GetAgentRequest
+	(*GetAgentResponse)(nil),                 // 38: proactivechat.v1.GetAgentResponse
+	(*ListAgentsRequest)(nil),                // 39: proactivechat.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),               // 40: proactivechat.v1.ListAgentsResponse
+	(*UpdateAgentRequest)(nil),               // 41: proactivechat.v1.UpdateAgentRequest
+	(*UpdateAgentResponse)(nil),              // 42: proactivechat.v1.UpdateAgentResponse
+	(*ListOnlineVisitorsRequest)(nil),        // 43: proactivechat.v1.ListOnlineVisitorsRequest
+	(*ListOnlineVisitorsResponse)(nil),       // 44: proactivechat.v1.ListOnlineVisitorsResponse
+	(*timestamppb.Timestamp)(nil),            // 45: google.protobuf.Timestamp
+	(*ApiKey)(nil),                           // 46: proactivechat.v1.ApiKey
+	(*durationpb.Duration)(nil),              // 47: google.protobuf.Duration
+	(*AgentSession)(nil),                     // 48: proactivechat.v1.AgentSession
+	(*Visitor)(nil),                          // 49: proactivechat.v1.Visitor
+	(*Invitation)(nil),                       // 50: proactivechat.v1.Invitation
+	(*ChatRequest)(nil),                      // 51: proactivechat.v1.ChatRequest
+	(*Chat)(nil),                             // 52: proactivechat.v1.Chat
+	(*ChatEvent)(nil),                        // 53: proactivechat.v1.ChatEvent
+	(*RoutingDecision)(nil),                  // 54: proactivechat.v1.RoutingDecision
+	(*ProactiveChatSettings)(nil),            // 55: proactivechat.v1.ProactiveChatSettings
+	(*RetentionSettings)(nil),                // 56: proactivechat.v1.RetentionSettings
+	(*VisitorLauncherSettings)(nil),          // 57: proactivechat.v1.VisitorLauncherSettings
+	(*Site)(nil),                             // 58: proactivechat.v1.Site
+	(*fieldmaskpb.FieldMask)(nil),            // 59: google.protobuf.FieldMask
+	(*Agent)(nil),                            // 60: proactivechat.v1.Agent
+	(*VisitorPresence)(nil),                  // 61: proactivechat.v1.VisitorPresence
 }
 var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
-	42, // 0: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
-	42, // 1: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
-	43, // 2: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
-	44, // 3: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
-	45, // 4: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
-	46, // 5: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
-	47, // 6: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	48, // 7: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
-	49, // 8: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
-	47, // 9: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	50, // 10: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
-	51, // 11: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	52, // 12: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
-	53, // 13: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
-	53, // 14: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
-	53, // 15: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
-	53, // 16: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
-	54, // 17: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	53, // 18: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
-	55, // 19: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	55, // 20: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	55, // 21: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
-	55, // 22: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
-	54, // 23: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	55, // 24: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	56, // 25: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
-	24, // 26: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
-	26, // 27: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
-	28, // 28: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
-	30, // 29: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
-	32, // 30: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
-	34, // 31: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
-	36, // 32: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
-	38, // 33: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
-	40, // 34: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
-	20, // 35: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
-	22, // 36: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
-	16, // 37: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
-	18, // 38: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
-	4,  // 39: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
-	6,  // 40: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
-	8,  // 41: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
-	10, // 42: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
-	12, // 43: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
-	14, // 44: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
-	0,  // 45: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
-	2,  // 46: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
-	25, // 47: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
-	27, // 48: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
-	29, // 49: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
-	31, // 50: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
-	33, // 51: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
-	35, // 52: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
-	37, // 53: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
-	39, // 54: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
-	41, // 55: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
-	21, // 56: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
-	23, // 57: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
-	17, // 58: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
-	19, // 59: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
-	5,  // 60: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
-	7,  // 61: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
-	9,  // 62: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
-	11, // 63: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
-	13, // 64: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
-	15, // 65: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
-	1,  // 66: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
-	3,  // 67: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
-	47, // [47:68] is the sub-list for method output_type
-	26, // [26:47] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	45, // 0: proactivechat.v1.GetRatingSummaryRequest.start_time:type_name -> google.protobuf.Timestamp
+	45, // 1: proactivechat.v1.GetRatingSummaryRequest.end_time:type_name -> google.protobuf.Timestamp
+	2,  // 2: proactivechat.v1.GetRatingSummaryResponse.summary:type_name -> proactivechat.v1.RatingSummary
+	46, // 3: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
+	46, // 4: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
+	47, // 5: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
+	48, // 6: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
+	49, // 7: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
+	50, // 8: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
+	51, // 9: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	52, // 10: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
+	53, // 11: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
+	51, // 12: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	54, // 13: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
+	55, // 14: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	56, // 15: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
+	57, // 16: proactivechat.v1.CreateSiteRequest.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
+	58, // 17: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
+	58, // 18: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
+	58, // 19: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
+	58, // 20: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
+	59, // 21: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	58, // 22: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
+	60, // 23: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	60, // 24: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	60, // 25: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
+	60, // 26: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
+	59, // 27: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	60, // 28: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	61, // 29: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
+	27, // 30: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
+	29, // 31: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
+	31, // 32: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
+	33, // 33: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
+	35, // 34: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
+	37, // 35: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
+	39, // 36: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
+	41, // 37: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
+	43, // 38: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
+	23, // 39: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
+	25, // 40: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
+	19, // 41: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
+	21, // 42: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
+	7,  // 43: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
+	9,  // 44: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
+	11, // 45: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
+	13, // 46: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
+	15, // 47: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
+	17, // 48: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
+	3,  // 49: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
+	5,  // 50: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
+	0,  // 51: proactivechat.v1.AdminService.GetRatingSummary:input_type -> proactivechat.v1.GetRatingSummaryRequest
+	28, // 52: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
+	30, // 53: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
+	32, // 54: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
+	34, // 55: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
+	36, // 56: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
+	38, // 57: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
+	40, // 58: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
+	42, // 59: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
+	44, // 60: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
+	24, // 61: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
+	26, // 62: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
+	20, // 63: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
+	22, // 64: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
+	8,  // 65: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
+	10, // 66: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
+	12, // 67: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
+	14, // 68: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
+	16, // 69: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
+	18, // 70: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
+	4,  // 71: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
+	6,  // 72: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
+	1,  // 73: proactivechat.v1.AdminService.GetRatingSummary:output_type -> proactivechat.v1.GetRatingSummaryResponse
+	52, // [52:74] is the sub-list for method output_type
+	30, // [30:52] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_admin_service_proto_init() }
@@ -2292,7 +2507,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_admin_service_proto_rawDesc), len(file_proactivechat_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

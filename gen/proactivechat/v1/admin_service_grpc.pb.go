@@ -40,6 +40,7 @@ const (
 	AdminService_RevokeAgentSessions_FullMethodName      = "/proactivechat.v1.AdminService/RevokeAgentSessions"
 	AdminService_GetSiteIdentitySecret_FullMethodName    = "/proactivechat.v1.AdminService/GetSiteIdentitySecret"
 	AdminService_RotateSiteIdentitySecret_FullMethodName = "/proactivechat.v1.AdminService/RotateSiteIdentitySecret"
+	AdminService_GetRatingSummary_FullMethodName         = "/proactivechat.v1.AdminService/GetRatingSummary"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -103,6 +104,13 @@ type AdminServiceClient interface {
 	// refused from then on. From the first secret on, an external id needs a
 	// hash.
 	RotateSiteIdentitySecret(ctx context.Context, in *RotateSiteIdentitySecretRequest, opts ...grpc.CallOption) (*RotateSiteIdentitySecretResponse, error)
+	// GetRatingSummary summarises the visitors' ratings of chats (RateChat)
+	// of one site, one agent, or one agent on one site, over whole UTC days:
+	// a rating counts on the day it was given. Counters kept per day as the
+	// ratings come make it cheap; they outlive the chats (deleting or erasing
+	// a rated chat does not change them). Admins read any summary, agents
+	// their own (agent_id is the caller).
+	GetRatingSummary(ctx context.Context, in *GetRatingSummaryRequest, opts ...grpc.CallOption) (*GetRatingSummaryResponse, error)
 }
 
 type adminServiceClient struct {
@@ -323,6 +331,16 @@ func (c *adminServiceClient) RotateSiteIdentitySecret(ctx context.Context, in *R
 	return out, nil
 }
 
+func (c *adminServiceClient) GetRatingSummary(ctx context.Context, in *GetRatingSummaryRequest, opts ...grpc.CallOption) (*GetRatingSummaryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRatingSummaryResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetRatingSummary_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -384,6 +402,13 @@ type AdminServiceServer interface {
 	// refused from then on. From the first secret on, an external id needs a
 	// hash.
 	RotateSiteIdentitySecret(context.Context, *RotateSiteIdentitySecretRequest) (*RotateSiteIdentitySecretResponse, error)
+	// GetRatingSummary summarises the visitors' ratings of chats (RateChat)
+	// of one site, one agent, or one agent on one site, over whole UTC days:
+	// a rating counts on the day it was given. Counters kept per day as the
+	// ratings come make it cheap; they outlive the chats (deleting or erasing
+	// a rated chat does not change them). Admins read any summary, agents
+	// their own (agent_id is the caller).
+	GetRatingSummary(context.Context, *GetRatingSummaryRequest) (*GetRatingSummaryResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -456,6 +481,9 @@ func (UnimplementedAdminServiceServer) GetSiteIdentitySecret(context.Context, *G
 }
 func (UnimplementedAdminServiceServer) RotateSiteIdentitySecret(context.Context, *RotateSiteIdentitySecretRequest) (*RotateSiteIdentitySecretResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RotateSiteIdentitySecret not implemented")
+}
+func (UnimplementedAdminServiceServer) GetRatingSummary(context.Context, *GetRatingSummaryRequest) (*GetRatingSummaryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRatingSummary not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -856,6 +884,24 @@ func _AdminService_RotateSiteIdentitySecret_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_GetRatingSummary_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRatingSummaryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetRatingSummary(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetRatingSummary_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetRatingSummary(ctx, req.(*GetRatingSummaryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -946,6 +992,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RotateSiteIdentitySecret",
 			Handler:    _AdminService_RotateSiteIdentitySecret_Handler,
+		},
+		{
+			MethodName: "GetRatingSummary",
+			Handler:    _AdminService_GetRatingSummary_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

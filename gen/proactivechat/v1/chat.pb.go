@@ -267,8 +267,10 @@ type Chat struct {
 	LastActivityTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=last_activity_time,json=lastActivityTime,proto3" json:"last_activity_time,omitempty"`
 	// How many messages the visitor wrote.
 	VisitorMessageCount uint32 `protobuf:"varint,14,opt,name=visitor_message_count,json=visitorMessageCount,proto3" json:"visitor_message_count,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The visitor's rating of the chat (RateChat), once given.
+	Rating        *ChatRating `protobuf:"bytes,15,opt,name=rating,proto3" json:"rating,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Chat) Reset() {
@@ -399,6 +401,76 @@ func (x *Chat) GetVisitorMessageCount() uint32 {
 	return 0
 }
 
+func (x *Chat) GetRating() *ChatRating {
+	if x != nil {
+		return x.Rating
+	}
+	return nil
+}
+
+// ChatRating is how the visitor rated a chat after it: 1 (poor) to 5
+// (excellent), with an optional comment.
+type ChatRating struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Score uint32                 `protobuf:"varint,1,opt,name=score,proto3" json:"score,omitempty"`
+	// Plain text, at most 1000 characters; may be empty.
+	Comment       string                 `protobuf:"bytes,2,opt,name=comment,proto3" json:"comment,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChatRating) Reset() {
+	*x = ChatRating{}
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatRating) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatRating) ProtoMessage() {}
+
+func (x *ChatRating) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatRating.ProtoReflect.Descriptor instead.
+func (*ChatRating) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ChatRating) GetScore() uint32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *ChatRating) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
+func (x *ChatRating) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // ChatEvent is one durable event of a chat. Events of a chat are numbered
 // 1, 2, 3, … with no gaps, in the order they happened.
 type ChatEvent struct {
@@ -420,7 +492,7 @@ type ChatEvent struct {
 
 func (x *ChatEvent) Reset() {
 	*x = ChatEvent{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -432,7 +504,7 @@ func (x *ChatEvent) String() string {
 func (*ChatEvent) ProtoMessage() {}
 
 func (x *ChatEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -445,7 +517,7 @@ func (x *ChatEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatEvent.ProtoReflect.Descriptor instead.
 func (*ChatEvent) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ChatEvent) GetChatId() string {
@@ -566,7 +638,7 @@ type InactivityWarning struct {
 
 func (x *InactivityWarning) Reset() {
 	*x = InactivityWarning{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +650,7 @@ func (x *InactivityWarning) String() string {
 func (*InactivityWarning) ProtoMessage() {}
 
 func (x *InactivityWarning) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +663,7 @@ func (x *InactivityWarning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InactivityWarning.ProtoReflect.Descriptor instead.
 func (*InactivityWarning) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *InactivityWarning) GetEndTime() *timestamppb.Timestamp {
@@ -612,7 +684,7 @@ type ChatStarted struct {
 
 func (x *ChatStarted) Reset() {
 	*x = ChatStarted{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +696,7 @@ func (x *ChatStarted) String() string {
 func (*ChatStarted) ProtoMessage() {}
 
 func (x *ChatStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +709,7 @@ func (x *ChatStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatStarted.ProtoReflect.Descriptor instead.
 func (*ChatStarted) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ChatStarted) GetVisitor() *Participant {
@@ -667,7 +739,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +751,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +764,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ChatMessage) GetSender() *Participant {
@@ -727,7 +799,7 @@ type ParticipantLeft struct {
 
 func (x *ParticipantLeft) Reset() {
 	*x = ParticipantLeft{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +811,7 @@ func (x *ParticipantLeft) String() string {
 func (*ParticipantLeft) ProtoMessage() {}
 
 func (x *ParticipantLeft) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +824,7 @@ func (x *ParticipantLeft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParticipantLeft.ProtoReflect.Descriptor instead.
 func (*ParticipantLeft) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ParticipantLeft) GetParticipant() *Participant {
@@ -772,7 +844,7 @@ type ChatEnded struct {
 
 func (x *ChatEnded) Reset() {
 	*x = ChatEnded{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +856,7 @@ func (x *ChatEnded) String() string {
 func (*ChatEnded) ProtoMessage() {}
 
 func (x *ChatEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +869,7 @@ func (x *ChatEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatEnded.ProtoReflect.Descriptor instead.
 func (*ChatEnded) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ChatEnded) GetReason() ChatEndReason {
@@ -820,7 +892,7 @@ type Typing struct {
 
 func (x *Typing) Reset() {
 	*x = Typing{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +904,7 @@ func (x *Typing) String() string {
 func (*Typing) ProtoMessage() {}
 
 func (x *Typing) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +917,7 @@ func (x *Typing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Typing.ProtoReflect.Descriptor instead.
 func (*Typing) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Typing) GetChatId() string {
@@ -888,7 +960,7 @@ type Whisper struct {
 
 func (x *Whisper) Reset() {
 	*x = Whisper{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +972,7 @@ func (x *Whisper) String() string {
 func (*Whisper) ProtoMessage() {}
 
 func (x *Whisper) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +985,7 @@ func (x *Whisper) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Whisper.ProtoReflect.Descriptor instead.
 func (*Whisper) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Whisper) GetChatId() string {
@@ -966,7 +1038,7 @@ const file_proactivechat_v1_chat_proto_rawDesc = "" +
 	"\vParticipant\x125\n" +
 	"\x04role\x18\x01 \x01(\x0e2!.proactivechat.v1.ParticipantRoleR\x04role\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12!\n" +
-	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\"\xd1\x05\n" +
+	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\"\x87\x06\n" +
 	"\x04Chat\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\asite_id\x18\x02 \x01(\tR\x06siteId\x127\n" +
@@ -984,7 +1056,13 @@ const file_proactivechat_v1_chat_proto_rawDesc = "" +
 	"\x0fagent_left_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\ragentLeftTime\x12&\n" +
 	"\x0fchat_request_id\x18\f \x01(\tR\rchatRequestId\x12H\n" +
 	"\x12last_activity_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x10lastActivityTime\x122\n" +
-	"\x15visitor_message_count\x18\x0e \x01(\rR\x13visitorMessageCount\"\xbf\x03\n" +
+	"\x15visitor_message_count\x18\x0e \x01(\rR\x13visitorMessageCount\x124\n" +
+	"\x06rating\x18\x0f \x01(\v2\x1c.proactivechat.v1.ChatRatingR\x06rating\"l\n" +
+	"\n" +
+	"ChatRating\x12\x14\n" +
+	"\x05score\x18\x01 \x01(\rR\x05score\x12\x18\n" +
+	"\acomment\x18\x02 \x01(\tR\acomment\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xbf\x03\n" +
 	"\tChatEvent\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\rR\x03seq\x12.\n" +
@@ -1047,22 +1125,23 @@ func file_proactivechat_v1_chat_proto_rawDescGZIP() []byte {
 }
 
 var file_proactivechat_v1_chat_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_proactivechat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_proactivechat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_proactivechat_v1_chat_proto_goTypes = []any{
 	(ChatState)(0),                // 0: proactivechat.v1.ChatState
 	(ChatEndReason)(0),            // 1: proactivechat.v1.ChatEndReason
 	(ParticipantRole)(0),          // 2: proactivechat.v1.ParticipantRole
 	(*Participant)(nil),           // 3: proactivechat.v1.Participant
 	(*Chat)(nil),                  // 4: proactivechat.v1.Chat
-	(*ChatEvent)(nil),             // 5: proactivechat.v1.ChatEvent
-	(*InactivityWarning)(nil),     // 6: proactivechat.v1.InactivityWarning
-	(*ChatStarted)(nil),           // 7: proactivechat.v1.ChatStarted
-	(*ChatMessage)(nil),           // 8: proactivechat.v1.ChatMessage
-	(*ParticipantLeft)(nil),       // 9: proactivechat.v1.ParticipantLeft
-	(*ChatEnded)(nil),             // 10: proactivechat.v1.ChatEnded
-	(*Typing)(nil),                // 11: proactivechat.v1.Typing
-	(*Whisper)(nil),               // 12: proactivechat.v1.Whisper
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*ChatRating)(nil),            // 5: proactivechat.v1.ChatRating
+	(*ChatEvent)(nil),             // 6: proactivechat.v1.ChatEvent
+	(*InactivityWarning)(nil),     // 7: proactivechat.v1.InactivityWarning
+	(*ChatStarted)(nil),           // 8: proactivechat.v1.ChatStarted
+	(*ChatMessage)(nil),           // 9: proactivechat.v1.ChatMessage
+	(*ParticipantLeft)(nil),       // 10: proactivechat.v1.ParticipantLeft
+	(*ChatEnded)(nil),             // 11: proactivechat.v1.ChatEnded
+	(*Typing)(nil),                // 12: proactivechat.v1.Typing
+	(*Whisper)(nil),               // 13: proactivechat.v1.Whisper
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
 }
 var file_proactivechat_v1_chat_proto_depIdxs = []int32{
 	2,  // 0: proactivechat.v1.Participant.role:type_name -> proactivechat.v1.ParticipantRole
@@ -1070,30 +1149,32 @@ var file_proactivechat_v1_chat_proto_depIdxs = []int32{
 	3,  // 2: proactivechat.v1.Chat.agent:type_name -> proactivechat.v1.Participant
 	0,  // 3: proactivechat.v1.Chat.state:type_name -> proactivechat.v1.ChatState
 	1,  // 4: proactivechat.v1.Chat.end_reason:type_name -> proactivechat.v1.ChatEndReason
-	13, // 5: proactivechat.v1.Chat.create_time:type_name -> google.protobuf.Timestamp
-	13, // 6: proactivechat.v1.Chat.end_time:type_name -> google.protobuf.Timestamp
-	13, // 7: proactivechat.v1.Chat.visitor_left_time:type_name -> google.protobuf.Timestamp
-	13, // 8: proactivechat.v1.Chat.agent_left_time:type_name -> google.protobuf.Timestamp
-	13, // 9: proactivechat.v1.Chat.last_activity_time:type_name -> google.protobuf.Timestamp
-	13, // 10: proactivechat.v1.ChatEvent.time:type_name -> google.protobuf.Timestamp
-	7,  // 11: proactivechat.v1.ChatEvent.started:type_name -> proactivechat.v1.ChatStarted
-	8,  // 12: proactivechat.v1.ChatEvent.message:type_name -> proactivechat.v1.ChatMessage
-	9,  // 13: proactivechat.v1.ChatEvent.participant_left:type_name -> proactivechat.v1.ParticipantLeft
-	10, // 14: proactivechat.v1.ChatEvent.ended:type_name -> proactivechat.v1.ChatEnded
-	6,  // 15: proactivechat.v1.ChatEvent.inactivity_warning:type_name -> proactivechat.v1.InactivityWarning
-	13, // 16: proactivechat.v1.InactivityWarning.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 17: proactivechat.v1.ChatStarted.visitor:type_name -> proactivechat.v1.Participant
-	3,  // 18: proactivechat.v1.ChatStarted.agent:type_name -> proactivechat.v1.Participant
-	3,  // 19: proactivechat.v1.ChatMessage.sender:type_name -> proactivechat.v1.Participant
-	3,  // 20: proactivechat.v1.ParticipantLeft.participant:type_name -> proactivechat.v1.Participant
-	1,  // 21: proactivechat.v1.ChatEnded.reason:type_name -> proactivechat.v1.ChatEndReason
-	3,  // 22: proactivechat.v1.Typing.participant:type_name -> proactivechat.v1.Participant
-	13, // 23: proactivechat.v1.Whisper.time:type_name -> google.protobuf.Timestamp
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	14, // 5: proactivechat.v1.Chat.create_time:type_name -> google.protobuf.Timestamp
+	14, // 6: proactivechat.v1.Chat.end_time:type_name -> google.protobuf.Timestamp
+	14, // 7: proactivechat.v1.Chat.visitor_left_time:type_name -> google.protobuf.Timestamp
+	14, // 8: proactivechat.v1.Chat.agent_left_time:type_name -> google.protobuf.Timestamp
+	14, // 9: proactivechat.v1.Chat.last_activity_time:type_name -> google.protobuf.Timestamp
+	5,  // 10: proactivechat.v1.Chat.rating:type_name -> proactivechat.v1.ChatRating
+	14, // 11: proactivechat.v1.ChatRating.time:type_name -> google.protobuf.Timestamp
+	14, // 12: proactivechat.v1.ChatEvent.time:type_name -> google.protobuf.Timestamp
+	8,  // 13: proactivechat.v1.ChatEvent.started:type_name -> proactivechat.v1.ChatStarted
+	9,  // 14: proactivechat.v1.ChatEvent.message:type_name -> proactivechat.v1.ChatMessage
+	10, // 15: proactivechat.v1.ChatEvent.participant_left:type_name -> proactivechat.v1.ParticipantLeft
+	11, // 16: proactivechat.v1.ChatEvent.ended:type_name -> proactivechat.v1.ChatEnded
+	7,  // 17: proactivechat.v1.ChatEvent.inactivity_warning:type_name -> proactivechat.v1.InactivityWarning
+	14, // 18: proactivechat.v1.InactivityWarning.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 19: proactivechat.v1.ChatStarted.visitor:type_name -> proactivechat.v1.Participant
+	3,  // 20: proactivechat.v1.ChatStarted.agent:type_name -> proactivechat.v1.Participant
+	3,  // 21: proactivechat.v1.ChatMessage.sender:type_name -> proactivechat.v1.Participant
+	3,  // 22: proactivechat.v1.ParticipantLeft.participant:type_name -> proactivechat.v1.Participant
+	1,  // 23: proactivechat.v1.ChatEnded.reason:type_name -> proactivechat.v1.ChatEndReason
+	3,  // 24: proactivechat.v1.Typing.participant:type_name -> proactivechat.v1.Participant
+	14, // 25: proactivechat.v1.Whisper.time:type_name -> google.protobuf.Timestamp
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_chat_proto_init() }
@@ -1101,7 +1182,7 @@ func file_proactivechat_v1_chat_proto_init() {
 	if File_proactivechat_v1_chat_proto != nil {
 		return
 	}
-	file_proactivechat_v1_chat_proto_msgTypes[2].OneofWrappers = []any{
+	file_proactivechat_v1_chat_proto_msgTypes[3].OneofWrappers = []any{
 		(*ChatEvent_Started)(nil),
 		(*ChatEvent_Message)(nil),
 		(*ChatEvent_ParticipantLeft)(nil),
@@ -1114,7 +1195,7 @@ func file_proactivechat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_chat_proto_rawDesc), len(file_proactivechat_v1_chat_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

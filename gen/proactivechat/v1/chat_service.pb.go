@@ -22,6 +22,121 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RateChatRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	// The chat's visitor.
+	VisitorId string `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// 1 to 5.
+	Score uint32 `protobuf:"varint,3,opt,name=score,proto3" json:"score,omitempty"`
+	// Optional, at most 1000 characters.
+	Comment       string `protobuf:"bytes,4,opt,name=comment,proto3" json:"comment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateChatRequest) Reset() {
+	*x = RateChatRequest{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateChatRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateChatRequest) ProtoMessage() {}
+
+func (x *RateChatRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateChatRequest.ProtoReflect.Descriptor instead.
+func (*RateChatRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RateChatRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *RateChatRequest) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *RateChatRequest) GetScore() uint32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *RateChatRequest) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
+type RateChatResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Chat          *Chat                  `protobuf:"bytes,1,opt,name=chat,proto3" json:"chat,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateChatResponse) Reset() {
+	*x = RateChatResponse{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateChatResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateChatResponse) ProtoMessage() {}
+
+func (x *RateChatResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateChatResponse.ProtoReflect.Descriptor instead.
+func (*RateChatResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RateChatResponse) GetChat() *Chat {
+	if x != nil {
+		return x.Chat
+	}
+	return nil
+}
+
 type SendMessageRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
@@ -38,7 +153,7 @@ type SendMessageRequest struct {
 
 func (x *SendMessageRequest) Reset() {
 	*x = SendMessageRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -50,7 +165,7 @@ func (x *SendMessageRequest) String() string {
 func (*SendMessageRequest) ProtoMessage() {}
 
 func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -63,7 +178,7 @@ func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageRequest.ProtoReflect.Descriptor instead.
 func (*SendMessageRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{0}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SendMessageRequest) GetChatId() string {
@@ -103,7 +218,7 @@ type SendMessageResponse struct {
 
 func (x *SendMessageResponse) Reset() {
 	*x = SendMessageResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -115,7 +230,7 @@ func (x *SendMessageResponse) String() string {
 func (*SendMessageResponse) ProtoMessage() {}
 
 func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -128,7 +243,7 @@ func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageResponse.ProtoReflect.Descriptor instead.
 func (*SendMessageResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SendMessageResponse) GetEvent() *ChatEvent {
@@ -149,7 +264,7 @@ type SetTypingRequest struct {
 
 func (x *SetTypingRequest) Reset() {
 	*x = SetTypingRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -161,7 +276,7 @@ func (x *SetTypingRequest) String() string {
 func (*SetTypingRequest) ProtoMessage() {}
 
 func (x *SetTypingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -174,7 +289,7 @@ func (x *SetTypingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTypingRequest.ProtoReflect.Descriptor instead.
 func (*SetTypingRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SetTypingRequest) GetChatId() string {
@@ -206,7 +321,7 @@ type SetTypingResponse struct {
 
 func (x *SetTypingResponse) Reset() {
 	*x = SetTypingResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -218,7 +333,7 @@ func (x *SetTypingResponse) String() string {
 func (*SetTypingResponse) ProtoMessage() {}
 
 func (x *SetTypingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -231,7 +346,7 @@ func (x *SetTypingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTypingResponse.ProtoReflect.Descriptor instead.
 func (*SetTypingResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{5}
 }
 
 type LeaveChatRequest struct {
@@ -244,7 +359,7 @@ type LeaveChatRequest struct {
 
 func (x *LeaveChatRequest) Reset() {
 	*x = LeaveChatRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -256,7 +371,7 @@ func (x *LeaveChatRequest) String() string {
 func (*LeaveChatRequest) ProtoMessage() {}
 
 func (x *LeaveChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -269,7 +384,7 @@ func (x *LeaveChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveChatRequest.ProtoReflect.Descriptor instead.
 func (*LeaveChatRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LeaveChatRequest) GetChatId() string {
@@ -295,7 +410,7 @@ type LeaveChatResponse struct {
 
 func (x *LeaveChatResponse) Reset() {
 	*x = LeaveChatResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -307,7 +422,7 @@ func (x *LeaveChatResponse) String() string {
 func (*LeaveChatResponse) ProtoMessage() {}
 
 func (x *LeaveChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -320,7 +435,7 @@ func (x *LeaveChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveChatResponse.ProtoReflect.Descriptor instead.
 func (*LeaveChatResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LeaveChatResponse) GetChat() *Chat {
@@ -339,7 +454,7 @@ type GetChatRequest struct {
 
 func (x *GetChatRequest) Reset() {
 	*x = GetChatRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -351,7 +466,7 @@ func (x *GetChatRequest) String() string {
 func (*GetChatRequest) ProtoMessage() {}
 
 func (x *GetChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -364,7 +479,7 @@ func (x *GetChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChatRequest.ProtoReflect.Descriptor instead.
 func (*GetChatRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetChatRequest) GetChatId() string {
@@ -383,7 +498,7 @@ type GetChatResponse struct {
 
 func (x *GetChatResponse) Reset() {
 	*x = GetChatResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +510,7 @@ func (x *GetChatResponse) String() string {
 func (*GetChatResponse) ProtoMessage() {}
 
 func (x *GetChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +523,7 @@ func (x *GetChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChatResponse.ProtoReflect.Descriptor instead.
 func (*GetChatResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetChatResponse) GetChat() *Chat {
@@ -448,7 +563,7 @@ type ListChatsRequest struct {
 
 func (x *ListChatsRequest) Reset() {
 	*x = ListChatsRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +575,7 @@ func (x *ListChatsRequest) String() string {
 func (*ListChatsRequest) ProtoMessage() {}
 
 func (x *ListChatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +588,7 @@ func (x *ListChatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatsRequest.ProtoReflect.Descriptor instead.
 func (*ListChatsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListChatsRequest) GetSiteId() string {
@@ -557,7 +672,7 @@ type ListChatsResponse struct {
 
 func (x *ListChatsResponse) Reset() {
 	*x = ListChatsResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +684,7 @@ func (x *ListChatsResponse) String() string {
 func (*ListChatsResponse) ProtoMessage() {}
 
 func (x *ListChatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +697,7 @@ func (x *ListChatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatsResponse.ProtoReflect.Descriptor instead.
 func (*ListChatsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListChatsResponse) GetChats() []*ChatSummary {
@@ -613,7 +728,7 @@ type ChatSummary struct {
 
 func (x *ChatSummary) Reset() {
 	*x = ChatSummary{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +740,7 @@ func (x *ChatSummary) String() string {
 func (*ChatSummary) ProtoMessage() {}
 
 func (x *ChatSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +753,7 @@ func (x *ChatSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatSummary.ProtoReflect.Descriptor instead.
 func (*ChatSummary) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{10}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ChatSummary) GetChat() *Chat {
@@ -671,7 +786,7 @@ type GetChatTranscriptRequest struct {
 
 func (x *GetChatTranscriptRequest) Reset() {
 	*x = GetChatTranscriptRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +798,7 @@ func (x *GetChatTranscriptRequest) String() string {
 func (*GetChatTranscriptRequest) ProtoMessage() {}
 
 func (x *GetChatTranscriptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -696,7 +811,7 @@ func (x *GetChatTranscriptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChatTranscriptRequest.ProtoReflect.Descriptor instead.
 func (*GetChatTranscriptRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{11}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetChatTranscriptRequest) GetChatId() string {
@@ -718,7 +833,7 @@ type GetChatTranscriptResponse struct {
 
 func (x *GetChatTranscriptResponse) Reset() {
 	*x = GetChatTranscriptResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +845,7 @@ func (x *GetChatTranscriptResponse) String() string {
 func (*GetChatTranscriptResponse) ProtoMessage() {}
 
 func (x *GetChatTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +858,7 @@ func (x *GetChatTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChatTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*GetChatTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{12}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetChatTranscriptResponse) GetText() string {
@@ -772,7 +887,7 @@ type ListChatEventsRequest struct {
 
 func (x *ListChatEventsRequest) Reset() {
 	*x = ListChatEventsRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +899,7 @@ func (x *ListChatEventsRequest) String() string {
 func (*ListChatEventsRequest) ProtoMessage() {}
 
 func (x *ListChatEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +912,7 @@ func (x *ListChatEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListChatEventsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{13}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListChatEventsRequest) GetChatId() string {
@@ -832,7 +947,7 @@ type ListChatEventsResponse struct {
 
 func (x *ListChatEventsResponse) Reset() {
 	*x = ListChatEventsResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +959,7 @@ func (x *ListChatEventsResponse) String() string {
 func (*ListChatEventsResponse) ProtoMessage() {}
 
 func (x *ListChatEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +972,7 @@ func (x *ListChatEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListChatEventsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{14}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListChatEventsResponse) GetEvents() []*ChatEvent {
@@ -884,7 +999,7 @@ type WatchChatRequest struct {
 
 func (x *WatchChatRequest) Reset() {
 	*x = WatchChatRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +1011,7 @@ func (x *WatchChatRequest) String() string {
 func (*WatchChatRequest) ProtoMessage() {}
 
 func (x *WatchChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +1024,7 @@ func (x *WatchChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchChatRequest.ProtoReflect.Descriptor instead.
 func (*WatchChatRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{15}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WatchChatRequest) GetChatId() string {
@@ -940,7 +1055,7 @@ type WatchChatResponse struct {
 
 func (x *WatchChatResponse) Reset() {
 	*x = WatchChatResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1067,7 @@ func (x *WatchChatResponse) String() string {
 func (*WatchChatResponse) ProtoMessage() {}
 
 func (x *WatchChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1080,7 @@ func (x *WatchChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchChatResponse.ProtoReflect.Descriptor instead.
 func (*WatchChatResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{16}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WatchChatResponse) GetEvent() isWatchChatResponse_Event {
@@ -1041,7 +1156,7 @@ type ConverseRequest struct {
 
 func (x *ConverseRequest) Reset() {
 	*x = ConverseRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1168,7 @@ func (x *ConverseRequest) String() string {
 func (*ConverseRequest) ProtoMessage() {}
 
 func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1181,7 @@ func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseRequest.ProtoReflect.Descriptor instead.
 func (*ConverseRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{17}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ConverseRequest) GetCommandId() string {
@@ -1159,7 +1274,7 @@ type ConverseJoin struct {
 
 func (x *ConverseJoin) Reset() {
 	*x = ConverseJoin{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1286,7 @@ func (x *ConverseJoin) String() string {
 func (*ConverseJoin) ProtoMessage() {}
 
 func (x *ConverseJoin) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1299,7 @@ func (x *ConverseJoin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseJoin.ProtoReflect.Descriptor instead.
 func (*ConverseJoin) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{18}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConverseJoin) GetChatId() string {
@@ -1218,7 +1333,7 @@ type ConverseSend struct {
 
 func (x *ConverseSend) Reset() {
 	*x = ConverseSend{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1345,7 @@ func (x *ConverseSend) String() string {
 func (*ConverseSend) ProtoMessage() {}
 
 func (x *ConverseSend) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1358,7 @@ func (x *ConverseSend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseSend.ProtoReflect.Descriptor instead.
 func (*ConverseSend) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{19}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ConverseSend) GetText() string {
@@ -1269,7 +1384,7 @@ type ConverseTyping struct {
 
 func (x *ConverseTyping) Reset() {
 	*x = ConverseTyping{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1396,7 @@ func (x *ConverseTyping) String() string {
 func (*ConverseTyping) ProtoMessage() {}
 
 func (x *ConverseTyping) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1409,7 @@ func (x *ConverseTyping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseTyping.ProtoReflect.Descriptor instead.
 func (*ConverseTyping) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{20}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ConverseTyping) GetTyping() bool {
@@ -1312,7 +1427,7 @@ type ConverseLeave struct {
 
 func (x *ConverseLeave) Reset() {
 	*x = ConverseLeave{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1439,7 @@ func (x *ConverseLeave) String() string {
 func (*ConverseLeave) ProtoMessage() {}
 
 func (x *ConverseLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1452,7 @@ func (x *ConverseLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseLeave.ProtoReflect.Descriptor instead.
 func (*ConverseLeave) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{21}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{23}
 }
 
 // CommandResult answers one ConverseRequest. A failed command does not end
@@ -1356,7 +1471,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[22]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1483,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[22]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1496,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{22}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CommandResult) GetCommandId() string {
@@ -1427,7 +1542,7 @@ type ConverseResponse struct {
 
 func (x *ConverseResponse) Reset() {
 	*x = ConverseResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[23]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1439,7 +1554,7 @@ func (x *ConverseResponse) String() string {
 func (*ConverseResponse) ProtoMessage() {}
 
 func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[23]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1452,7 +1567,7 @@ func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseResponse.ProtoReflect.Descriptor instead.
 func (*ConverseResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{23}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ConverseResponse) GetEvent() isConverseResponse_Event {
@@ -1539,7 +1654,7 @@ type WhisperRequest struct {
 
 func (x *WhisperRequest) Reset() {
 	*x = WhisperRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[24]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1666,7 @@ func (x *WhisperRequest) String() string {
 func (*WhisperRequest) ProtoMessage() {}
 
 func (x *WhisperRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[24]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1679,7 @@ func (x *WhisperRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhisperRequest.ProtoReflect.Descriptor instead.
 func (*WhisperRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{24}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WhisperRequest) GetChatId() string {
@@ -1597,7 +1712,7 @@ type WhisperResponse struct {
 
 func (x *WhisperResponse) Reset() {
 	*x = WhisperResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[25]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1609,7 +1724,7 @@ func (x *WhisperResponse) String() string {
 func (*WhisperResponse) ProtoMessage() {}
 
 func (x *WhisperResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[25]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1622,7 +1737,7 @@ func (x *WhisperResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhisperResponse.ProtoReflect.Descriptor instead.
 func (*WhisperResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{25}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WhisperResponse) GetWhisper() *Whisper {
@@ -1641,7 +1756,7 @@ type ListWhispersRequest struct {
 
 func (x *ListWhispersRequest) Reset() {
 	*x = ListWhispersRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[26]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1653,7 +1768,7 @@ func (x *ListWhispersRequest) String() string {
 func (*ListWhispersRequest) ProtoMessage() {}
 
 func (x *ListWhispersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[26]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1666,7 +1781,7 @@ func (x *ListWhispersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWhispersRequest.ProtoReflect.Descriptor instead.
 func (*ListWhispersRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{26}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListWhispersRequest) GetChatId() string {
@@ -1685,7 +1800,7 @@ type ListWhispersResponse struct {
 
 func (x *ListWhispersResponse) Reset() {
 	*x = ListWhispersResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[27]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +1812,7 @@ func (x *ListWhispersResponse) String() string {
 func (*ListWhispersResponse) ProtoMessage() {}
 
 func (x *ListWhispersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[27]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +1825,7 @@ func (x *ListWhispersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWhispersResponse.ProtoReflect.Descriptor instead.
 func (*ListWhispersResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{27}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListWhispersResponse) GetWhispers() []*Whisper {
@@ -1724,7 +1839,15 @@ var File_proactivechat_v1_chat_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\n" +
-	"#proactivechat/v1/chat_service.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bproactivechat/v1/chat.proto\x1a\x1eproactivechat/v1/visitor.proto\"\x87\x01\n" +
+	"#proactivechat/v1/chat_service.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bproactivechat/v1/chat.proto\x1a\x1eproactivechat/v1/visitor.proto\"y\n" +
+	"\x0fRateChatRequest\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x14\n" +
+	"\x05score\x18\x03 \x01(\rR\x05score\x12\x18\n" +
+	"\acomment\x18\x04 \x01(\tR\acomment\">\n" +
+	"\x10RateChatResponse\x12*\n" +
+	"\x04chat\x18\x01 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat\"\x87\x01\n" +
 	"\x12SendMessageRequest\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1b\n" +
 	"\tsender_id\x18\x02 \x01(\tR\bsenderId\x12\x12\n" +
@@ -1833,7 +1956,7 @@ const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\x13ListWhispersRequest\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\"M\n" +
 	"\x14ListWhispersResponse\x125\n" +
-	"\bwhispers\x18\x01 \x03(\v2\x19.proactivechat.v1.WhisperR\bwhispers2\x85\b\n" +
+	"\bwhispers\x18\x01 \x03(\v2\x19.proactivechat.v1.WhisperR\bwhispers2\xd8\b\n" +
 	"\vChatService\x12Z\n" +
 	"\vSendMessage\x12$.proactivechat.v1.SendMessageRequest\x1a%.proactivechat.v1.SendMessageResponse\x12T\n" +
 	"\tSetTyping\x12\".proactivechat.v1.SetTypingRequest\x1a#.proactivechat.v1.SetTypingResponse\x12T\n" +
@@ -1845,7 +1968,8 @@ const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\tWatchChat\x12\".proactivechat.v1.WatchChatRequest\x1a#.proactivechat.v1.WatchChatResponse0\x01\x12U\n" +
 	"\bConverse\x12!.proactivechat.v1.ConverseRequest\x1a\".proactivechat.v1.ConverseResponse(\x010\x01\x12N\n" +
 	"\aWhisper\x12 .proactivechat.v1.WhisperRequest\x1a!.proactivechat.v1.WhisperResponse\x12b\n" +
-	"\fListWhispers\x12%.proactivechat.v1.ListWhispersRequest\x1a&.proactivechat.v1.ListWhispersResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\fListWhispers\x12%.proactivechat.v1.ListWhispersRequest\x1a&.proactivechat.v1.ListWhispersResponse\"\x03\x90\x02\x01\x12Q\n" +
+	"\bRateChat\x12!.proactivechat.v1.RateChatRequest\x1a\".proactivechat.v1.RateChatResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_chat_service_proto_rawDescOnce sync.Once
@@ -1859,96 +1983,101 @@ func file_proactivechat_v1_chat_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_chat_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_chat_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_proactivechat_v1_chat_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_proactivechat_v1_chat_service_proto_goTypes = []any{
-	(*SendMessageRequest)(nil),        // 0: proactivechat.v1.SendMessageRequest
-	(*SendMessageResponse)(nil),       // 1: proactivechat.v1.SendMessageResponse
-	(*SetTypingRequest)(nil),          // 2: proactivechat.v1.SetTypingRequest
-	(*SetTypingResponse)(nil),         // 3: proactivechat.v1.SetTypingResponse
-	(*LeaveChatRequest)(nil),          // 4: proactivechat.v1.LeaveChatRequest
-	(*LeaveChatResponse)(nil),         // 5: proactivechat.v1.LeaveChatResponse
-	(*GetChatRequest)(nil),            // 6: proactivechat.v1.GetChatRequest
-	(*GetChatResponse)(nil),           // 7: proactivechat.v1.GetChatResponse
-	(*ListChatsRequest)(nil),          // 8: proactivechat.v1.ListChatsRequest
-	(*ListChatsResponse)(nil),         // 9: proactivechat.v1.ListChatsResponse
-	(*ChatSummary)(nil),               // 10: proactivechat.v1.ChatSummary
-	(*GetChatTranscriptRequest)(nil),  // 11: proactivechat.v1.GetChatTranscriptRequest
-	(*GetChatTranscriptResponse)(nil), // 12: proactivechat.v1.GetChatTranscriptResponse
-	(*ListChatEventsRequest)(nil),     // 13: proactivechat.v1.ListChatEventsRequest
-	(*ListChatEventsResponse)(nil),    // 14: proactivechat.v1.ListChatEventsResponse
-	(*WatchChatRequest)(nil),          // 15: proactivechat.v1.WatchChatRequest
-	(*WatchChatResponse)(nil),         // 16: proactivechat.v1.WatchChatResponse
-	(*ConverseRequest)(nil),           // 17: proactivechat.v1.ConverseRequest
-	(*ConverseJoin)(nil),              // 18: proactivechat.v1.ConverseJoin
-	(*ConverseSend)(nil),              // 19: proactivechat.v1.ConverseSend
-	(*ConverseTyping)(nil),            // 20: proactivechat.v1.ConverseTyping
-	(*ConverseLeave)(nil),             // 21: proactivechat.v1.ConverseLeave
-	(*CommandResult)(nil),             // 22: proactivechat.v1.CommandResult
-	(*ConverseResponse)(nil),          // 23: proactivechat.v1.ConverseResponse
-	(*WhisperRequest)(nil),            // 24: proactivechat.v1.WhisperRequest
-	(*WhisperResponse)(nil),           // 25: proactivechat.v1.WhisperResponse
-	(*ListWhispersRequest)(nil),       // 26: proactivechat.v1.ListWhispersRequest
-	(*ListWhispersResponse)(nil),      // 27: proactivechat.v1.ListWhispersResponse
-	(*ChatEvent)(nil),                 // 28: proactivechat.v1.ChatEvent
-	(*Chat)(nil),                      // 29: proactivechat.v1.Chat
-	(ChatState)(0),                    // 30: proactivechat.v1.ChatState
-	(ChatEndReason)(0),                // 31: proactivechat.v1.ChatEndReason
-	(*timestamppb.Timestamp)(nil),     // 32: google.protobuf.Timestamp
-	(*Typing)(nil),                    // 33: proactivechat.v1.Typing
-	(*KeepAlive)(nil),                 // 34: proactivechat.v1.KeepAlive
-	(*Whisper)(nil),                   // 35: proactivechat.v1.Whisper
+	(*RateChatRequest)(nil),           // 0: proactivechat.v1.RateChatRequest
+	(*RateChatResponse)(nil),          // 1: proactivechat.v1.RateChatResponse
+	(*SendMessageRequest)(nil),        // 2: proactivechat.v1.SendMessageRequest
+	(*SendMessageResponse)(nil),       // 3: proactivechat.v1.SendMessageResponse
+	(*SetTypingRequest)(nil),          // 4: proactivechat.v1.SetTypingRequest
+	(*SetTypingResponse)(nil),         // 5: proactivechat.v1.SetTypingResponse
+	(*LeaveChatRequest)(nil),          // 6: proactivechat.v1.LeaveChatRequest
+	(*LeaveChatResponse)(nil),         // 7: proactivechat.v1.LeaveChatResponse
+	(*GetChatRequest)(nil),            // 8: proactivechat.v1.GetChatRequest
+	(*GetChatResponse)(nil),           // 9: proactivechat.v1.GetChatResponse
+	(*ListChatsRequest)(nil),          // 10: proactivechat.v1.ListChatsRequest
+	(*ListChatsResponse)(nil),         // 11: proactivechat.v1.ListChatsResponse
+	(*ChatSummary)(nil),               // 12: proactivechat.v1.ChatSummary
+	(*GetChatTranscriptRequest)(nil),  // 13: proactivechat.v1.GetChatTranscriptRequest
+	(*GetChatTranscriptResponse)(nil), // 14: proactivechat.v1.GetChatTranscriptResponse
+	(*ListChatEventsRequest)(nil),     // 15: proactivechat.v1.ListChatEventsRequest
+	(*ListChatEventsResponse)(nil),    // 16: proactivechat.v1.ListChatEventsResponse
+	(*WatchChatRequest)(nil),          // 17: proactivechat.v1.WatchChatRequest
+	(*WatchChatResponse)(nil),         // 18: proactivechat.v1.WatchChatResponse
+	(*ConverseRequest)(nil),           // 19: proactivechat.v1.ConverseRequest
+	(*ConverseJoin)(nil),              // 20: proactivechat.v1.ConverseJoin
+	(*ConverseSend)(nil),              // 21: proactivechat.v1.ConverseSend
+	(*ConverseTyping)(nil),            // 22: proactivechat.v1.ConverseTyping
+	(*ConverseLeave)(nil),             // 23: proactivechat.v1.ConverseLeave
+	(*CommandResult)(nil),             // 24: proactivechat.v1.CommandResult
+	(*ConverseResponse)(nil),          // 25: proactivechat.v1.ConverseResponse
+	(*WhisperRequest)(nil),            // 26: proactivechat.v1.WhisperRequest
+	(*WhisperResponse)(nil),           // 27: proactivechat.v1.WhisperResponse
+	(*ListWhispersRequest)(nil),       // 28: proactivechat.v1.ListWhispersRequest
+	(*ListWhispersResponse)(nil),      // 29: proactivechat.v1.ListWhispersResponse
+	(*Chat)(nil),                      // 30: proactivechat.v1.Chat
+	(*ChatEvent)(nil),                 // 31: proactivechat.v1.ChatEvent
+	(ChatState)(0),                    // 32: proactivechat.v1.ChatState
+	(ChatEndReason)(0),                // 33: proactivechat.v1.ChatEndReason
+	(*timestamppb.Timestamp)(nil),     // 34: google.protobuf.Timestamp
+	(*Typing)(nil),                    // 35: proactivechat.v1.Typing
+	(*KeepAlive)(nil),                 // 36: proactivechat.v1.KeepAlive
+	(*Whisper)(nil),                   // 37: proactivechat.v1.Whisper
 }
 var file_proactivechat_v1_chat_service_proto_depIdxs = []int32{
-	28, // 0: proactivechat.v1.SendMessageResponse.event:type_name -> proactivechat.v1.ChatEvent
-	29, // 1: proactivechat.v1.LeaveChatResponse.chat:type_name -> proactivechat.v1.Chat
-	29, // 2: proactivechat.v1.GetChatResponse.chat:type_name -> proactivechat.v1.Chat
-	30, // 3: proactivechat.v1.ListChatsRequest.state:type_name -> proactivechat.v1.ChatState
-	31, // 4: proactivechat.v1.ListChatsRequest.end_reason:type_name -> proactivechat.v1.ChatEndReason
-	32, // 5: proactivechat.v1.ListChatsRequest.start_time_from:type_name -> google.protobuf.Timestamp
-	32, // 6: proactivechat.v1.ListChatsRequest.start_time_to:type_name -> google.protobuf.Timestamp
-	10, // 7: proactivechat.v1.ListChatsResponse.chats:type_name -> proactivechat.v1.ChatSummary
-	29, // 8: proactivechat.v1.ChatSummary.chat:type_name -> proactivechat.v1.Chat
-	28, // 9: proactivechat.v1.ListChatEventsResponse.events:type_name -> proactivechat.v1.ChatEvent
-	28, // 10: proactivechat.v1.WatchChatResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	33, // 11: proactivechat.v1.WatchChatResponse.typing:type_name -> proactivechat.v1.Typing
-	34, // 12: proactivechat.v1.WatchChatResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	18, // 13: proactivechat.v1.ConverseRequest.join:type_name -> proactivechat.v1.ConverseJoin
-	19, // 14: proactivechat.v1.ConverseRequest.send:type_name -> proactivechat.v1.ConverseSend
-	20, // 15: proactivechat.v1.ConverseRequest.typing:type_name -> proactivechat.v1.ConverseTyping
-	21, // 16: proactivechat.v1.ConverseRequest.leave:type_name -> proactivechat.v1.ConverseLeave
-	28, // 17: proactivechat.v1.ConverseResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	33, // 18: proactivechat.v1.ConverseResponse.typing:type_name -> proactivechat.v1.Typing
-	34, // 19: proactivechat.v1.ConverseResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	22, // 20: proactivechat.v1.ConverseResponse.result:type_name -> proactivechat.v1.CommandResult
-	35, // 21: proactivechat.v1.WhisperResponse.whisper:type_name -> proactivechat.v1.Whisper
-	35, // 22: proactivechat.v1.ListWhispersResponse.whispers:type_name -> proactivechat.v1.Whisper
-	0,  // 23: proactivechat.v1.ChatService.SendMessage:input_type -> proactivechat.v1.SendMessageRequest
-	2,  // 24: proactivechat.v1.ChatService.SetTyping:input_type -> proactivechat.v1.SetTypingRequest
-	4,  // 25: proactivechat.v1.ChatService.LeaveChat:input_type -> proactivechat.v1.LeaveChatRequest
-	6,  // 26: proactivechat.v1.ChatService.GetChat:input_type -> proactivechat.v1.GetChatRequest
-	8,  // 27: proactivechat.v1.ChatService.ListChats:input_type -> proactivechat.v1.ListChatsRequest
-	11, // 28: proactivechat.v1.ChatService.GetChatTranscript:input_type -> proactivechat.v1.GetChatTranscriptRequest
-	13, // 29: proactivechat.v1.ChatService.ListChatEvents:input_type -> proactivechat.v1.ListChatEventsRequest
-	15, // 30: proactivechat.v1.ChatService.WatchChat:input_type -> proactivechat.v1.WatchChatRequest
-	17, // 31: proactivechat.v1.ChatService.Converse:input_type -> proactivechat.v1.ConverseRequest
-	24, // 32: proactivechat.v1.ChatService.Whisper:input_type -> proactivechat.v1.WhisperRequest
-	26, // 33: proactivechat.v1.ChatService.ListWhispers:input_type -> proactivechat.v1.ListWhispersRequest
-	1,  // 34: proactivechat.v1.ChatService.SendMessage:output_type -> proactivechat.v1.SendMessageResponse
-	3,  // 35: proactivechat.v1.ChatService.SetTyping:output_type -> proactivechat.v1.SetTypingResponse
-	5,  // 36: proactivechat.v1.ChatService.LeaveChat:output_type -> proactivechat.v1.LeaveChatResponse
-	7,  // 37: proactivechat.v1.ChatService.GetChat:output_type -> proactivechat.v1.GetChatResponse
-	9,  // 38: proactivechat.v1.ChatService.ListChats:output_type -> proactivechat.v1.ListChatsResponse
-	12, // 39: proactivechat.v1.ChatService.GetChatTranscript:output_type -> proactivechat.v1.GetChatTranscriptResponse
-	14, // 40: proactivechat.v1.ChatService.ListChatEvents:output_type -> proactivechat.v1.ListChatEventsResponse
-	16, // 41: proactivechat.v1.ChatService.WatchChat:output_type -> proactivechat.v1.WatchChatResponse
-	23, // 42: proactivechat.v1.ChatService.Converse:output_type -> proactivechat.v1.ConverseResponse
-	25, // 43: proactivechat.v1.ChatService.Whisper:output_type -> proactivechat.v1.WhisperResponse
-	27, // 44: proactivechat.v1.ChatService.ListWhispers:output_type -> proactivechat.v1.ListWhispersResponse
-	34, // [34:45] is the sub-list for method output_type
-	23, // [23:34] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	30, // 0: proactivechat.v1.RateChatResponse.chat:type_name -> proactivechat.v1.Chat
+	31, // 1: proactivechat.v1.SendMessageResponse.event:type_name -> proactivechat.v1.ChatEvent
+	30, // 2: proactivechat.v1.LeaveChatResponse.chat:type_name -> proactivechat.v1.Chat
+	30, // 3: proactivechat.v1.GetChatResponse.chat:type_name -> proactivechat.v1.Chat
+	32, // 4: proactivechat.v1.ListChatsRequest.state:type_name -> proactivechat.v1.ChatState
+	33, // 5: proactivechat.v1.ListChatsRequest.end_reason:type_name -> proactivechat.v1.ChatEndReason
+	34, // 6: proactivechat.v1.ListChatsRequest.start_time_from:type_name -> google.protobuf.Timestamp
+	34, // 7: proactivechat.v1.ListChatsRequest.start_time_to:type_name -> google.protobuf.Timestamp
+	12, // 8: proactivechat.v1.ListChatsResponse.chats:type_name -> proactivechat.v1.ChatSummary
+	30, // 9: proactivechat.v1.ChatSummary.chat:type_name -> proactivechat.v1.Chat
+	31, // 10: proactivechat.v1.ListChatEventsResponse.events:type_name -> proactivechat.v1.ChatEvent
+	31, // 11: proactivechat.v1.WatchChatResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	35, // 12: proactivechat.v1.WatchChatResponse.typing:type_name -> proactivechat.v1.Typing
+	36, // 13: proactivechat.v1.WatchChatResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	20, // 14: proactivechat.v1.ConverseRequest.join:type_name -> proactivechat.v1.ConverseJoin
+	21, // 15: proactivechat.v1.ConverseRequest.send:type_name -> proactivechat.v1.ConverseSend
+	22, // 16: proactivechat.v1.ConverseRequest.typing:type_name -> proactivechat.v1.ConverseTyping
+	23, // 17: proactivechat.v1.ConverseRequest.leave:type_name -> proactivechat.v1.ConverseLeave
+	31, // 18: proactivechat.v1.ConverseResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	35, // 19: proactivechat.v1.ConverseResponse.typing:type_name -> proactivechat.v1.Typing
+	36, // 20: proactivechat.v1.ConverseResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	24, // 21: proactivechat.v1.ConverseResponse.result:type_name -> proactivechat.v1.CommandResult
+	37, // 22: proactivechat.v1.WhisperResponse.whisper:type_name -> proactivechat.v1.Whisper
+	37, // 23: proactivechat.v1.ListWhispersResponse.whispers:type_name -> proactivechat.v1.Whisper
+	2,  // 24: proactivechat.v1.ChatService.SendMessage:input_type -> proactivechat.v1.SendMessageRequest
+	4,  // 25: proactivechat.v1.ChatService.SetTyping:input_type -> proactivechat.v1.SetTypingRequest
+	6,  // 26: proactivechat.v1.ChatService.LeaveChat:input_type -> proactivechat.v1.LeaveChatRequest
+	8,  // 27: proactivechat.v1.ChatService.GetChat:input_type -> proactivechat.v1.GetChatRequest
+	10, // 28: proactivechat.v1.ChatService.ListChats:input_type -> proactivechat.v1.ListChatsRequest
+	13, // 29: proactivechat.v1.ChatService.GetChatTranscript:input_type -> proactivechat.v1.GetChatTranscriptRequest
+	15, // 30: proactivechat.v1.ChatService.ListChatEvents:input_type -> proactivechat.v1.ListChatEventsRequest
+	17, // 31: proactivechat.v1.ChatService.WatchChat:input_type -> proactivechat.v1.WatchChatRequest
+	19, // 32: proactivechat.v1.ChatService.Converse:input_type -> proactivechat.v1.ConverseRequest
+	26, // 33: proactivechat.v1.ChatService.Whisper:input_type -> proactivechat.v1.WhisperRequest
+	28, // 34: proactivechat.v1.ChatService.ListWhispers:input_type -> proactivechat.v1.ListWhispersRequest
+	0,  // 35: proactivechat.v1.ChatService.RateChat:input_type -> proactivechat.v1.RateChatRequest
+	3,  // 36: proactivechat.v1.ChatService.SendMessage:output_type -> proactivechat.v1.SendMessageResponse
+	5,  // 37: proactivechat.v1.ChatService.SetTyping:output_type -> proactivechat.v1.SetTypingResponse
+	7,  // 38: proactivechat.v1.ChatService.LeaveChat:output_type -> proactivechat.v1.LeaveChatResponse
+	9,  // 39: proactivechat.v1.ChatService.GetChat:output_type -> proactivechat.v1.GetChatResponse
+	11, // 40: proactivechat.v1.ChatService.ListChats:output_type -> proactivechat.v1.ListChatsResponse
+	14, // 41: proactivechat.v1.ChatService.GetChatTranscript:output_type -> proactivechat.v1.GetChatTranscriptResponse
+	16, // 42: proactivechat.v1.ChatService.ListChatEvents:output_type -> proactivechat.v1.ListChatEventsResponse
+	18, // 43: proactivechat.v1.ChatService.WatchChat:output_type -> proactivechat.v1.WatchChatResponse
+	25, // 44: proactivechat.v1.ChatService.Converse:output_type -> proactivechat.v1.ConverseResponse
+	27, // 45: proactivechat.v1.ChatService.Whisper:output_type -> proactivechat.v1.WhisperResponse
+	29, // 46: proactivechat.v1.ChatService.ListWhispers:output_type -> proactivechat.v1.ListWhispersResponse
+	1,  // 47: proactivechat.v1.ChatService.RateChat:output_type -> proactivechat.v1.RateChatResponse
+	36, // [36:48] is the sub-list for method output_type
+	24, // [24:36] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_chat_service_proto_init() }
@@ -1958,18 +2087,18 @@ func file_proactivechat_v1_chat_service_proto_init() {
 	}
 	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
-	file_proactivechat_v1_chat_service_proto_msgTypes[16].OneofWrappers = []any{
+	file_proactivechat_v1_chat_service_proto_msgTypes[18].OneofWrappers = []any{
 		(*WatchChatResponse_ChatEvent)(nil),
 		(*WatchChatResponse_Typing)(nil),
 		(*WatchChatResponse_KeepAlive)(nil),
 	}
-	file_proactivechat_v1_chat_service_proto_msgTypes[17].OneofWrappers = []any{
+	file_proactivechat_v1_chat_service_proto_msgTypes[19].OneofWrappers = []any{
 		(*ConverseRequest_Join)(nil),
 		(*ConverseRequest_Send)(nil),
 		(*ConverseRequest_Typing)(nil),
 		(*ConverseRequest_Leave)(nil),
 	}
-	file_proactivechat_v1_chat_service_proto_msgTypes[23].OneofWrappers = []any{
+	file_proactivechat_v1_chat_service_proto_msgTypes[25].OneofWrappers = []any{
 		(*ConverseResponse_ChatEvent)(nil),
 		(*ConverseResponse_Typing)(nil),
 		(*ConverseResponse_KeepAlive)(nil),
@@ -1981,7 +2110,7 @@ func file_proactivechat_v1_chat_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_chat_service_proto_rawDesc), len(file_proactivechat_v1_chat_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

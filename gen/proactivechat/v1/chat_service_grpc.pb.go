@@ -30,6 +30,7 @@ const (
 	ChatService_Converse_FullMethodName          = "/proactivechat.v1.ChatService/Converse"
 	ChatService_Whisper_FullMethodName           = "/proactivechat.v1.ChatService/Whisper"
 	ChatService_ListWhispers_FullMethodName      = "/proactivechat.v1.ChatService/ListWhispers"
+	ChatService_RateChat_FullMethodName          = "/proactivechat.v1.ChatService/RateChat"
 )
 
 // ChatServiceClient is the client API for ChatService service.
@@ -72,6 +73,13 @@ type ChatServiceClient interface {
 	// ListWhispers lists a chat's whispers, oldest first, for the chat's
 	// agent, the supervisors of its site and admins.
 	ListWhispers(ctx context.Context, in *ListWhispersRequest, opts ...grpc.CallOption) (*ListWhispersResponse, error)
+	// RateChat is the visitor's rating of a chat, once they have left it or
+	// it ended: score 1 to 5 and an optional comment. A chat is rated once:
+	// repeating the same rating returns the chat unchanged (a retry), a
+	// different one is FAILED_PRECONDITION ("already rated"). The rating is
+	// kept on the chat (Chat.rating), not as a chat event, and counted in
+	// AdminService.GetRatingSummary.
+	RateChat(ctx context.Context, in *RateChatRequest, opts ...grpc.CallOption) (*RateChatResponse, error)
 }
 
 type chatServiceClient struct {
@@ -204,6 +212,16 @@ func (c *chatServiceClient) ListWhispers(ctx context.Context, in *ListWhispersRe
 	return out, nil
 }
 
+func (c *chatServiceClient) RateChat(ctx context.Context, in *RateChatRequest, opts ...grpc.CallOption) (*RateChatResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RateChatResponse)
+	err := c.cc.Invoke(ctx, ChatService_RateChat_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChatServiceServer is the server API for ChatService service.
 // All implementations must embed UnimplementedChatServiceServer
 // for forward compatibility.
@@ -244,6 +262,13 @@ type ChatServiceServer interface {
 	// ListWhispers lists a chat's whispers, oldest first, for the chat's
 	// agent, the supervisors of its site and admins.
 	ListWhispers(context.Context, *ListWhispersRequest) (*ListWhispersResponse, error)
+	// RateChat is the visitor's rating of a chat, once they have left it or
+	// it ended: score 1 to 5 and an optional comment. A chat is rated once:
+	// repeating the same rating returns the chat unchanged (a retry), a
+	// different one is FAILED_PRECONDITION ("already rated"). The rating is
+	// kept on the chat (Chat.rating), not as a chat event, and counted in
+	// AdminService.GetRatingSummary.
+	RateChat(context.Context, *RateChatRequest) (*RateChatResponse, error)
 	mustEmbedUnimplementedChatServiceServer()
 }
 
@@ -286,6 +311,9 @@ func (UnimplementedChatServiceServer) Whisper(context.Context, *WhisperRequest) 
 }
 func (UnimplementedChatServiceServer) ListWhispers(context.Context, *ListWhispersRequest) (*ListWhispersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListWhispers not implemented")
+}
+func (UnimplementedChatServiceServer) RateChat(context.Context, *RateChatRequest) (*RateChatResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RateChat not implemented")
 }
 func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() {}
 func (UnimplementedChatServiceServer) testEmbeddedByValue()                     {}
@@ -488,6 +516,24 @@ func _ChatService_ListWhispers_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatService_RateChat_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RateChatRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).RateChat(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_RateChat_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).RateChat(ctx, req.(*RateChatRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChatService_ServiceDesc is the grpc.ServiceDesc for ChatService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -530,6 +576,10 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListWhispers",
 			Handler:    _ChatService_ListWhispers_Handler,
+		},
+		{
+			MethodName: "RateChat",
+			Handler:    _ChatService_RateChat_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

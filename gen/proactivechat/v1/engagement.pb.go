@@ -93,6 +93,9 @@ const (
 	// Without-invite mode: the visitor met the launching criteria; the agent
 	// is alerted of their presence and the visitor sees nothing yet.
 	ChatRequestKind_CHAT_REQUEST_KIND_PRESENCE ChatRequestKind = 2
+	// The visitor asked for a chat with the site's launcher button
+	// (RequestChat), invited or not (and filled the form).
+	ChatRequestKind_CHAT_REQUEST_KIND_VISITOR ChatRequestKind = 3
 )
 
 // Enum value maps for ChatRequestKind.
@@ -101,11 +104,13 @@ var (
 		0: "CHAT_REQUEST_KIND_UNSPECIFIED",
 		1: "CHAT_REQUEST_KIND_INVITED",
 		2: "CHAT_REQUEST_KIND_PRESENCE",
+		3: "CHAT_REQUEST_KIND_VISITOR",
 	}
 	ChatRequestKind_value = map[string]int32{
 		"CHAT_REQUEST_KIND_UNSPECIFIED": 0,
 		"CHAT_REQUEST_KIND_INVITED":     1,
 		"CHAT_REQUEST_KIND_PRESENCE":    2,
+		"CHAT_REQUEST_KIND_VISITOR":     3,
 	}
 )
 
@@ -816,11 +821,12 @@ const file_proactivechat_v1_engagement_proto_rawDesc = "" +
 	"\x19INVITATION_STATE_ACCEPTED\x10\x02\x12\x1d\n" +
 	"\x19INVITATION_STATE_DECLINED\x10\x03\x12\x1c\n" +
 	"\x18INVITATION_STATE_EXPIRED\x10\x04\x12\x1e\n" +
-	"\x1aINVITATION_STATE_WITHDRAWN\x10\x05*s\n" +
+	"\x1aINVITATION_STATE_WITHDRAWN\x10\x05*\x92\x01\n" +
 	"\x0fChatRequestKind\x12!\n" +
 	"\x1dCHAT_REQUEST_KIND_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19CHAT_REQUEST_KIND_INVITED\x10\x01\x12\x1e\n" +
-	"\x1aCHAT_REQUEST_KIND_PRESENCE\x10\x02*\xb9\x01\n" +
+	"\x1aCHAT_REQUEST_KIND_PRESENCE\x10\x02\x12\x1d\n" +
+	"\x19CHAT_REQUEST_KIND_VISITOR\x10\x03*\xb9\x01\n" +
 	"\x10ChatRequestState\x12\"\n" +
 	"\x1eCHAT_REQUEST_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19CHAT_REQUEST_STATE_QUEUED\x10\x01\x12\x1f\n" +

@@ -152,9 +152,11 @@ type Site struct {
 	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// How long this site's visitors and chats are kept, where it differs
 	// from the server's retention (-retain-visitors, -retain-chats).
-	Retention     *RetentionSettings `protobuf:"bytes,7,opt,name=retention,proto3" json:"retention,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Retention *RetentionSettings `protobuf:"bytes,7,opt,name=retention,proto3" json:"retention,omitempty"`
+	// The launcher button visitors may ask for a chat with.
+	VisitorLauncher *VisitorLauncherSettings `protobuf:"bytes,8,opt,name=visitor_launcher,json=visitorLauncher,proto3" json:"visitor_launcher,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Site) Reset() {
@@ -236,6 +238,71 @@ func (x *Site) GetRetention() *RetentionSettings {
 	return nil
 }
 
+func (x *Site) GetVisitorLauncher() *VisitorLauncherSettings {
+	if x != nil {
+		return x.VisitorLauncher
+	}
+	return nil
+}
+
+// VisitorLauncherSettings: a small "Chat with us" button the widget shows
+// while proactive chat is enabled and the visitor is browsing (never
+// invited, or said No). Clicking it (RequestChat) leads to the same form and
+// queue as accepting an invitation.
+type VisitorLauncherSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Off by default.
+	Enabled bool `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// The button's text, at most 40 characters; empty means "Chat with us".
+	Label         string `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorLauncherSettings) Reset() {
+	*x = VisitorLauncherSettings{}
+	mi := &file_proactivechat_v1_site_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorLauncherSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorLauncherSettings) ProtoMessage() {}
+
+func (x *VisitorLauncherSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_site_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorLauncherSettings.ProtoReflect.Descriptor instead.
+func (*VisitorLauncherSettings) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *VisitorLauncherSettings) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *VisitorLauncherSettings) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
 // RetentionSettings override the server's retention periods for one site.
 // Each is 0 (the default: the server's period) or from 3600 (an hour) to
 // 315360000 (ten years). A background sweep deletes what is older, every
@@ -258,7 +325,7 @@ type RetentionSettings struct {
 
 func (x *RetentionSettings) Reset() {
 	*x = RetentionSettings{}
-	mi := &file_proactivechat_v1_site_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -270,7 +337,7 @@ func (x *RetentionSettings) String() string {
 func (*RetentionSettings) ProtoMessage() {}
 
 func (x *RetentionSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_site_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -283,7 +350,7 @@ func (x *RetentionSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetentionSettings.ProtoReflect.Descriptor instead.
 func (*RetentionSettings) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *RetentionSettings) GetVisitorSeconds() uint32 {
@@ -342,7 +409,7 @@ type ProactiveChatSettings struct {
 
 func (x *ProactiveChatSettings) Reset() {
 	*x = ProactiveChatSettings{}
-	mi := &file_proactivechat_v1_site_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -354,7 +421,7 @@ func (x *ProactiveChatSettings) String() string {
 func (*ProactiveChatSettings) ProtoMessage() {}
 
 func (x *ProactiveChatSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_site_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -367,7 +434,7 @@ func (x *ProactiveChatSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProactiveChatSettings.ProtoReflect.Descriptor instead.
 func (*ProactiveChatSettings) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ProactiveChatSettings) GetEnabled() bool {
@@ -479,7 +546,7 @@ type FormField struct {
 
 func (x *FormField) Reset() {
 	*x = FormField{}
-	mi := &file_proactivechat_v1_site_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -491,7 +558,7 @@ func (x *FormField) String() string {
 func (*FormField) ProtoMessage() {}
 
 func (x *FormField) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_site_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -504,7 +571,7 @@ func (x *FormField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormField.ProtoReflect.Descriptor instead.
 func (*FormField) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *FormField) GetKey() string {
@@ -546,7 +613,7 @@ var File_proactivechat_v1_site_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_site_proto_rawDesc = "" +
 	"\n" +
-	"\x1bproactivechat/v1/site.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x02\n" +
+	"\x1bproactivechat/v1/site.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x03\n" +
 	"\x04Site\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
@@ -556,7 +623,11 @@ const file_proactivechat_v1_site_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12A\n" +
-	"\tretention\x18\a \x01(\v2#.proactivechat.v1.RetentionSettingsR\tretention\"_\n" +
+	"\tretention\x18\a \x01(\v2#.proactivechat.v1.RetentionSettingsR\tretention\x12T\n" +
+	"\x10visitor_launcher\x18\b \x01(\v2).proactivechat.v1.VisitorLauncherSettingsR\x0fvisitorLauncher\"I\n" +
+	"\x17VisitorLauncherSettings\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\"_\n" +
 	"\x11RetentionSettings\x12'\n" +
 	"\x0fvisitor_seconds\x18\x01 \x01(\rR\x0evisitorSeconds\x12!\n" +
 	"\fchat_seconds\x18\x02 \x01(\rR\vchatSeconds\"\x95\x05\n" +
@@ -608,29 +679,31 @@ func file_proactivechat_v1_site_proto_rawDescGZIP() []byte {
 }
 
 var file_proactivechat_v1_site_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_proactivechat_v1_site_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_proactivechat_v1_site_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_proactivechat_v1_site_proto_goTypes = []any{
-	(ProactiveChatMode)(0),        // 0: proactivechat.v1.ProactiveChatMode
-	(FormFieldType)(0),            // 1: proactivechat.v1.FormFieldType
-	(*Site)(nil),                  // 2: proactivechat.v1.Site
-	(*RetentionSettings)(nil),     // 3: proactivechat.v1.RetentionSettings
-	(*ProactiveChatSettings)(nil), // 4: proactivechat.v1.ProactiveChatSettings
-	(*FormField)(nil),             // 5: proactivechat.v1.FormField
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(ProactiveChatMode)(0),          // 0: proactivechat.v1.ProactiveChatMode
+	(FormFieldType)(0),              // 1: proactivechat.v1.FormFieldType
+	(*Site)(nil),                    // 2: proactivechat.v1.Site
+	(*VisitorLauncherSettings)(nil), // 3: proactivechat.v1.VisitorLauncherSettings
+	(*RetentionSettings)(nil),       // 4: proactivechat.v1.RetentionSettings
+	(*ProactiveChatSettings)(nil),   // 5: proactivechat.v1.ProactiveChatSettings
+	(*FormField)(nil),               // 6: proactivechat.v1.FormField
+	(*timestamppb.Timestamp)(nil),   // 7: google.protobuf.Timestamp
 }
 var file_proactivechat_v1_site_proto_depIdxs = []int32{
-	4, // 0: proactivechat.v1.Site.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	6, // 1: proactivechat.v1.Site.create_time:type_name -> google.protobuf.Timestamp
-	6, // 2: proactivechat.v1.Site.update_time:type_name -> google.protobuf.Timestamp
-	3, // 3: proactivechat.v1.Site.retention:type_name -> proactivechat.v1.RetentionSettings
-	0, // 4: proactivechat.v1.ProactiveChatSettings.mode:type_name -> proactivechat.v1.ProactiveChatMode
-	5, // 5: proactivechat.v1.ProactiveChatSettings.form_fields:type_name -> proactivechat.v1.FormField
-	1, // 6: proactivechat.v1.FormField.type:type_name -> proactivechat.v1.FormFieldType
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	5, // 0: proactivechat.v1.Site.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	7, // 1: proactivechat.v1.Site.create_time:type_name -> google.protobuf.Timestamp
+	7, // 2: proactivechat.v1.Site.update_time:type_name -> google.protobuf.Timestamp
+	4, // 3: proactivechat.v1.Site.retention:type_name -> proactivechat.v1.RetentionSettings
+	3, // 4: proactivechat.v1.Site.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
+	0, // 5: proactivechat.v1.ProactiveChatSettings.mode:type_name -> proactivechat.v1.ProactiveChatMode
+	6, // 6: proactivechat.v1.ProactiveChatSettings.form_fields:type_name -> proactivechat.v1.FormField
+	1, // 7: proactivechat.v1.FormField.type:type_name -> proactivechat.v1.FormFieldType
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_site_proto_init() }
@@ -644,7 +717,7 @@ func file_proactivechat_v1_site_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_site_proto_rawDesc), len(file_proactivechat_v1_site_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -122,7 +122,10 @@ type Visitor struct {
 	// Who the visitor is, as the page embedding the widget said
 	// (StartVisitorSession, IdentifyVisitor) or the visitor answered in the
 	// data-collection form. Erased with the visitor.
-	Identity      *VisitorIdentity `protobuf:"bytes,13,opt,name=identity,proto3" json:"identity,omitempty"`
+	Identity *VisitorIdentity `protobuf:"bytes,13,opt,name=identity,proto3" json:"identity,omitempty"`
+	// The visitor asked for a chat with the launcher (RequestChat): the form
+	// they fill leads to a CHAT_REQUEST_KIND_VISITOR request.
+	ChatRequested bool `protobuf:"varint,14,opt,name=chat_requested,json=chatRequested,proto3" json:"chat_requested,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -246,6 +249,13 @@ func (x *Visitor) GetIdentity() *VisitorIdentity {
 		return x.Identity
 	}
 	return nil
+}
+
+func (x *Visitor) GetChatRequested() bool {
+	if x != nil {
+		return x.ChatRequested
+	}
+	return false
 }
 
 // VisitorIdentity is who a visitor is, as the page that embeds the widget
@@ -581,7 +591,7 @@ var File_proactivechat_v1_visitor_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_visitor_proto_rawDesc = "" +
 	"\n" +
-	"\x1eproactivechat/v1/visitor.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x05\n" +
+	"\x1eproactivechat/v1/visitor.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x05\n" +
 	"\aVisitor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\asite_id\x18\x02 \x01(\tR\x06siteId\x12;\n" +
@@ -599,7 +609,8 @@ const file_proactivechat_v1_visitor_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\x0evisitStartTime\x12@\n" +
 	"\x0evisit_end_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fvisitEndTime\x12D\n" +
 	"\x10last_launch_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x0elastLaunchTime\x12=\n" +
-	"\bidentity\x18\r \x01(\v2!.proactivechat.v1.VisitorIdentityR\bidentity\"\xaf\x02\n" +
+	"\bidentity\x18\r \x01(\v2!.proactivechat.v1.VisitorIdentityR\bidentity\x12%\n" +
+	"\x0echat_requested\x18\x0e \x01(\bR\rchatRequested\"\xaf\x02\n" +
 	"\x0fVisitorIdentity\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x1f\n" +

@@ -26,6 +26,7 @@ const (
 	VisitorService_SubmitForm_FullMethodName          = "/proactivechat.v1.VisitorService/SubmitForm"
 	VisitorService_LeaveQueue_FullMethodName          = "/proactivechat.v1.VisitorService/LeaveQueue"
 	VisitorService_IdentifyVisitor_FullMethodName     = "/proactivechat.v1.VisitorService/IdentifyVisitor"
+	VisitorService_RequestChat_FullMethodName         = "/proactivechat.v1.VisitorService/RequestChat"
 )
 
 // VisitorServiceClient is the client API for VisitorService service.
@@ -60,6 +61,13 @@ type VisitorServiceClient interface {
 	// signed in after the page loaded). It replaces the identity the page gave
 	// before; the same rules as StartVisitorSession's identity apply.
 	IdentifyVisitor(ctx context.Context, in *IdentifyVisitorRequest, opts ...grpc.CallOption) (*IdentifyVisitorResponse, error)
+	// RequestChat is the launcher button: a browsing visitor (never invited,
+	// or who said No) asks for a chat. It shows the form, or queues the chat
+	// request when the site has no form, exactly as accepting an invitation
+	// does. FAILED_PRECONDITION when the site's launcher or proactive chat is
+	// off, or the visitor is not browsing (invited, filling the form, queued
+	// or chatting).
+	RequestChat(ctx context.Context, in *RequestChatRequest, opts ...grpc.CallOption) (*RequestChatResponse, error)
 }
 
 type visitorServiceClient struct {
@@ -149,6 +157,16 @@ func (c *visitorServiceClient) IdentifyVisitor(ctx context.Context, in *Identify
 	return out, nil
 }
 
+func (c *visitorServiceClient) RequestChat(ctx context.Context, in *RequestChatRequest, opts ...grpc.CallOption) (*RequestChatResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestChatResponse)
+	err := c.cc.Invoke(ctx, VisitorService_RequestChat_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VisitorServiceServer is the server API for VisitorService service.
 // All implementations must embed UnimplementedVisitorServiceServer
 // for forward compatibility.
@@ -181,6 +199,13 @@ type VisitorServiceServer interface {
 	// signed in after the page loaded). It replaces the identity the page gave
 	// before; the same rules as StartVisitorSession's identity apply.
 	IdentifyVisitor(context.Context, *IdentifyVisitorRequest) (*IdentifyVisitorResponse, error)
+	// RequestChat is the launcher button: a browsing visitor (never invited,
+	// or who said No) asks for a chat. It shows the form, or queues the chat
+	// request when the site has no form, exactly as accepting an invitation
+	// does. FAILED_PRECONDITION when the site's launcher or proactive chat is
+	// off, or the visitor is not browsing (invited, filling the form, queued
+	// or chatting).
+	RequestChat(context.Context, *RequestChatRequest) (*RequestChatResponse, error)
 	mustEmbedUnimplementedVisitorServiceServer()
 }
 
@@ -211,6 +236,9 @@ func (UnimplementedVisitorServiceServer) LeaveQueue(context.Context, *LeaveQueue
 }
 func (UnimplementedVisitorServiceServer) IdentifyVisitor(context.Context, *IdentifyVisitorRequest) (*IdentifyVisitorResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method IdentifyVisitor not implemented")
+}
+func (UnimplementedVisitorServiceServer) RequestChat(context.Context, *RequestChatRequest) (*RequestChatResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestChat not implemented")
 }
 func (UnimplementedVisitorServiceServer) mustEmbedUnimplementedVisitorServiceServer() {}
 func (UnimplementedVisitorServiceServer) testEmbeddedByValue()                        {}
@@ -352,6 +380,24 @@ func _VisitorService_IdentifyVisitor_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VisitorService_RequestChat_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestChatRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VisitorServiceServer).RequestChat(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VisitorService_RequestChat_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VisitorServiceServer).RequestChat(ctx, req.(*RequestChatRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // VisitorService_ServiceDesc is the grpc.ServiceDesc for VisitorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -382,6 +428,10 @@ var VisitorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "IdentifyVisitor",
 			Handler:    _VisitorService_IdentifyVisitor_Handler,
+		},
+		{
+			MethodName: "RequestChat",
+			Handler:    _VisitorService_RequestChat_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

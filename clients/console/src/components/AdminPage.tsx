@@ -228,6 +228,8 @@ function SiteEditor({ site }: { site: Site }) {
     "proactive_chat.exclude_pages",
     ...timeoutFields.map(([, p]) => `proactive_chat.${p}`),
     ...retentionFields.map(([, p]) => p),
+    "visitor_launcher.enabled",
+    "visitor_launcher.label",
     ...draft.formFields.flatMap((_, i) =>
       ["key", "label", "type", "max_length"].map((k) => `proactive_chat.form_fields[${i}].${k}`),
     ),
@@ -439,6 +441,38 @@ function SiteEditor({ site }: { site: Site }) {
         >
           Add field
         </button>
+      </fieldset>
+
+      <fieldset data-testid="launcher-settings">
+        <legend>Visitor launcher</legend>
+        <div className="check">
+          <input
+            type="checkbox"
+            id="pc-launcher"
+            checked={draft.launcherEnabled}
+            onChange={(e) => set("launcherEnabled", e.target.checked)}
+            data-testid="launcher-enabled"
+            aria-describedby="pc-launcher-hint"
+          />
+          <label htmlFor="pc-launcher">Show a chat button visitors can click</label>
+          <FieldError id="pc-launcher-err" msg={err("visitor_launcher.enabled")} />
+        </div>
+        <p className="muted small" id="pc-launcher-hint">
+          While proactive chat is on, visitors who were not invited, or said No, can still ask for a chat: the form, then
+          the queue.
+        </p>
+        <Field id="pc-launcher-label" label="Button text" error={err("visitor_launcher.label")}>
+          <input
+            id="pc-launcher-label"
+            value={draft.launcherLabel}
+            maxLength={40}
+            placeholder="Chat with us"
+            onChange={(e) => set("launcherLabel", e.target.value)}
+            data-testid="launcher-label"
+            aria-invalid={!!err("visitor_launcher.label")}
+            aria-describedby={err("visitor_launcher.label") ? "pc-launcher-label-err" : undefined}
+          />
+        </Field>
       </fieldset>
 
       <fieldset data-testid="retention-settings">

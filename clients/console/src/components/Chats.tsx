@@ -20,6 +20,7 @@ import { composerBlock } from "../state/actions";
 import { isOtherTyping, timeline } from "../state/chats";
 import type { PresenceEntry, PresenceView } from "../state/presence";
 import { FormValues, PageLink } from "./common";
+import { EndedChatRating } from "./Rating";
 
 export interface ChatWatcherProps {
   chatId: string;
@@ -240,6 +241,10 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
   };
 
   const blocked = composerBlock(tab);
+  // The visitor may rate the chat once they have left it (RateChat).
+  const visitorLeft = tab.events.some(
+    (e) => e.kind.case === "participantLeft" && e.kind.value.participant?.role === ParticipantRole.VISITOR,
+  );
   const submit = () => {
     const body = text.trim();
     if (!body || blocked) return;
@@ -316,11 +321,15 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
         </p>
       )}
       {tab.ended ? (
-        <p className="notice" data-testid="chat-ended">
-          This chat has ended ({endReasonLabel(chat?.endReason ?? 0)}). Close it to move it to the transcripts.
-        </p>
+        <>
+          <p className="notice" data-testid="chat-ended">
+            This chat has ended ({endReasonLabel(chat?.endReason ?? 0)}). Close it to move it to the transcripts.
+          </p>
+          <EndedChatRating chatId={chatId} />
+        </>
       ) : (
         <>
+            {visitorLeft && <EndedChatRating chatId={chatId} />}
             {blocked && (
               <p className="notice small composer-hint" id={`composer-hint-${chatId}`} data-testid="composer-hint">
                 {blocked}

@@ -7,6 +7,7 @@ import { useNow } from "../hooks";
 import { errorText } from "../lib/errors";
 import type { StreamStatus } from "../lib/stream";
 import { statusOptions } from "../labels";
+import { MyRating } from "./Rating";
 
 export interface HeaderProps {
   agentId: string;
@@ -51,6 +52,7 @@ export function Header(props: HeaderProps) {
         <span className="agent-name" data-testid="agent-name">
           {agent?.displayName || agentId}
         </span>
+        <MyRating agentId={agentId} />
         <button type="button" className="ghost" onClick={props.onSignOut} data-testid="sign-out">
           Sign out
         </button>

@@ -12,6 +12,7 @@ import { errorText } from "../lib/errors";
 import { formatDateTime, tsMs } from "../lib/time";
 import { chatVisitorName, endReasonLabel, shortId } from "../labels";
 import { EventItem } from "./Chats";
+import { RatingView } from "./Rating";
 
 export interface TranscriptsPageProps {
   api: ConsoleApi;
@@ -135,6 +136,7 @@ export function TranscriptsPage({ api, sites, openTabs }: TranscriptsPageProps) 
                   <span className="muted small">
                     {api.siteName(c.siteId)} · {formatDateTime(tsMs(c.createTime))} · {c.agent?.displayName || c.agent?.id}
                     {c.state === ChatState.ACTIVE ? " · active" : ` · ${endReasonLabel(c.endReason)}`}
+                    {c.rating && ` · rated ${c.rating.score}/5`}
                     {openTabs.includes(c.id) && " · open"}
                   </span>
                 </button>
@@ -244,6 +246,7 @@ function Transcript({ api, chatId, visitor, open }: TranscriptProps) {
           {` · ${c.lastSeq} events`}
         </p>
       )}
+      <RatingView rating={c?.rating} />
       {(chat.error || events.error || downloadError !== undefined) && (
         <p className="error-text" role="alert">
           {errorText(chat.error ?? events.error ?? downloadError)}

@@ -21,6 +21,13 @@ const site = create(SiteSchema, {
 describe("buildUpdateSiteRequest", () => {
   const original = draftFromSite(site);
 
+  it("turns the visitor launcher on and sets its label by their own paths", () => {
+    const b = buildUpdateSiteRequest(site.id, original, { ...original, launcherEnabled: true, launcherLabel: " Ask us " });
+    expect(original.launcherEnabled).toBe(false);
+    expect(b.request?.updateMask?.paths).toEqual(["visitor_launcher.enabled", "visitor_launcher.label"]);
+    expect(b.request?.site?.visitorLauncher).toMatchObject({ enabled: true, label: "Ask us" });
+  });
+
   it("sends nothing when nothing changed", () => {
     const b = buildUpdateSiteRequest(site.id, original, original);
     expect(b.paths).toEqual([]);

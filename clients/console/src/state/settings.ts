@@ -39,6 +39,9 @@ export interface SettingsDraft {
   /** Retention periods as typed: days ("30"), or with a unit ("12h", "30d"); "" is the server's default. */
   visitorRetention: string;
   chatRetention: string;
+  /** The visitor launcher ("Chat with us" button): on, and its label ("" is the default). */
+  launcherEnabled: boolean;
+  launcherLabel: string;
 }
 
 /** The retention periods: draft key, field path, label, hint. 0 means the server's default. */
@@ -132,6 +135,8 @@ export function draftFromSite(site: Site): SettingsDraft {
     excludePages: (pc?.excludePages ?? []).join("\n"),
     visitorRetention: retentionText(site.retention?.visitorSeconds ?? 0),
     chatRetention: retentionText(site.retention?.chatSeconds ?? 0),
+    launcherEnabled: site.visitorLauncher?.enabled ?? false,
+    launcherLabel: site.visitorLauncher?.label ?? "",
   };
 }
 
@@ -228,6 +233,8 @@ export function buildUpdateSiteRequest(siteId: string, original: SettingsDraft, 
   }
   // Each period is its own path: saving one never resets the other.
   for (const [k, path] of retentionFields) if (draft[k].trim() !== original[k].trim()) paths.push(path);
+  if (draft.launcherEnabled !== original.launcherEnabled) paths.push("visitor_launcher.enabled");
+  if (draft.launcherLabel.trim() !== original.launcherLabel.trim()) paths.push("visitor_launcher.label");
   if (Object.keys(errors).length > 0 || paths.length === 0) return { errors, paths };
   return {
     errors,
@@ -239,6 +246,7 @@ export function buildUpdateSiteRequest(siteId: string, original: SettingsDraft, 
         allowedOrigins: lines(draft.allowedOrigins),
         proactiveChat: settings,
         retention: { visitorSeconds, chatSeconds },
+        visitorLauncher: { enabled: draft.launcherEnabled, label: draft.launcherLabel.trim() },
       },
       updateMask: create(FieldMaskSchema, { paths }),
     }),

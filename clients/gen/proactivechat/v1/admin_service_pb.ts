@@ -4,8 +4,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Duration, FieldMask } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Agent } from "./agent_pb";
 import { file_proactivechat_v1_agent } from "./agent_pb";
 import type { AgentSession, ApiKey } from "./auth_pb";
@@ -14,7 +14,7 @@ import type { Chat, ChatEvent } from "./chat_pb";
 import { file_proactivechat_v1_chat } from "./chat_pb";
 import type { ChatRequest, Invitation, RoutingDecision } from "./engagement_pb";
 import { file_proactivechat_v1_engagement } from "./engagement_pb";
-import type { ProactiveChatSettings, RetentionSettings, Site } from "./site_pb";
+import type { ProactiveChatSettings, RetentionSettings, Site, VisitorLauncherSettings } from "./site_pb";
 import { file_proactivechat_v1_site } from "./site_pb";
 import type { Visitor, VisitorPresence } from "./visitor_pb";
 import { file_proactivechat_v1_visitor } from "./visitor_pb";
@@ -24,7 +24,98 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/admin_service.proto.
  */
 export const file_proactivechat_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiLwocR2V0U2l0ZUlkZW50aXR5U2VjcmV0UmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIi8KHUdldFNpdGVJZGVudGl0eVNlY3JldFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCSIyCh9Sb3RhdGVTaXRlSWRlbnRpdHlTZWNyZXRSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiMgogUm90YXRlU2l0ZUlkZW50aXR5U2VjcmV0UmVzcG9uc2USDgoGc2VjcmV0GAEgASgJIiMKE0NyZWF0ZUFwaUtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJOChRDcmVhdGVBcGlLZXlSZXNwb25zZRIpCgdhcGlfa2V5GAEgASgLMhgucHJvYWN0aXZlY2hhdC52MS5BcGlLZXkSCwoDa2V5GAIgASgJIhQKEkxpc3RBcGlLZXlzUmVxdWVzdCJBChNMaXN0QXBpS2V5c1Jlc3BvbnNlEioKCGFwaV9rZXlzGAEgAygLMhgucHJvYWN0aXZlY2hhdC52MS5BcGlLZXkiKQoTUmV2b2tlQXBpS2V5UmVxdWVzdBISCgphcGlfa2V5X2lkGAEgASgJIhYKFFJldm9rZUFwaUtleVJlc3BvbnNlIj0KF1NldEFnZW50UGFzc3dvcmRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIhoKGFNldEFnZW50UGFzc3dvcmRSZXNwb25zZSJVChlDcmVhdGVBZ2VudFNlc3Npb25SZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJcChpDcmVhdGVBZ2VudFNlc3Npb25SZXNwb25zZRIvCgdzZXNzaW9uGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNlc3Npb24SDQoFdG9rZW4YAiABKAkiLgoaUmV2b2tlQWdlbnRTZXNzaW9uc1JlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkiLgobUmV2b2tlQWdlbnRTZXNzaW9uc1Jlc3BvbnNlEg8KB3Jldm9rZWQYASABKA0iKgoURXhwb3J0VmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSKFAgoVRXhwb3J0VmlzaXRvclJlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3ISMQoLaW52aXRhdGlvbnMYAiADKAsyHC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb24SNAoNY2hhdF9yZXF1ZXN0cxgDIAMoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSJQoFY2hhdHMYBCADKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQSMAoLY2hhdF9ldmVudHMYBSADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudCIpChNFcmFzZVZpc2l0b3JSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkiFgoURXJhc2VWaXNpdG9yUmVzcG9uc2UiIwoQTGlzdFF1ZXVlUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIkkKEUxpc3RRdWV1ZVJlc3BvbnNlEjQKDWNoYXRfcmVxdWVzdHMYASADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0IkEKG0xpc3RSb3V0aW5nRGVjaXNpb25zUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSJUChxMaXN0Um91dGluZ0RlY2lzaW9uc1Jlc3BvbnNlEjQKCWRlY2lzaW9ucxgBIAMoCzIhLnByb2FjdGl2ZWNoYXQudjEuUm91dGluZ0RlY2lzaW9uIrMBChFDcmVhdGVTaXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJEhcKD2FsbG93ZWRfb3JpZ2lucxgCIAMoCRI/Cg5wcm9hY3RpdmVfY2hhdBgDIAEoCzInLnByb2FjdGl2ZWNoYXQudjEuUHJvYWN0aXZlQ2hhdFNldHRpbmdzEjYKCXJldGVudGlvbhgEIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MiOgoSQ3JlYXRlU2l0ZVJlc3BvbnNlEiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiIQoOR2V0U2l0ZVJlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCSI3Cg9HZXRTaXRlUmVzcG9uc2USJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZSISChBMaXN0U2l0ZXNSZXF1ZXN0IjoKEUxpc3RTaXRlc1Jlc3BvbnNlEiUKBXNpdGVzGAEgAygLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlImoKEVVwZGF0ZVNpdGVSZXF1ZXN0EiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjoKElVwZGF0ZVNpdGVSZXNwb25zZRIkCgRzaXRlGAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlIoYBChJDcmVhdGVBZ2VudFJlcXVlc3QSFAoMZGlzcGxheV9uYW1lGAEgASgJEhAKCHNpdGVfaWRzGAIgAygJEhwKFG1heF9jb25jdXJyZW50X2NoYXRzGAMgASgNEg0KBWxvZ2luGAQgASgJEhsKE3N1cGVydmlzZWRfc2l0ZV9pZHMYBSADKAkiPQoTQ3JlYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiIwoPR2V0QWdlbnRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjoKEEdldEFnZW50UmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IiQKEUxpc3RBZ2VudHNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiPQoSTGlzdEFnZW50c1Jlc3BvbnNlEicKBmFnZW50cxgBIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQibQoSVXBkYXRlQWdlbnRSZXF1ZXN0EiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPQoTVXBkYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiLAoZTGlzdE9ubGluZVZpc2l0b3JzUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIlEKGkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlEjMKCHZpc2l0b3JzGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2Uy8hAKDEFkbWluU2VydmljZRJXCgpDcmVhdGVTaXRlEiMucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVTaXRlUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlU2l0ZVJlc3BvbnNlElMKB0dldFNpdGUSIC5wcm9hY3RpdmVjaGF0LnYxLkdldFNpdGVSZXF1ZXN0GiEucHJvYWN0aXZlY2hhdC52MS5HZXRTaXRlUmVzcG9uc2UiA5ACARJZCglMaXN0U2l0ZXMSIi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RTaXRlc1JlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RTaXRlc1Jlc3BvbnNlIgOQAgESVwoKVXBkYXRlU2l0ZRIjLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlU2l0ZVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZVNpdGVSZXNwb25zZRJaCgtDcmVhdGVBZ2VudBIkLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQWdlbnRSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFJlc3BvbnNlElYKCEdldEFnZW50EiEucHJvYWN0aXZlY2hhdC52MS5HZXRBZ2VudFJlcXVlc3QaIi5wcm9hY3RpdmVjaGF0LnYxLkdldEFnZW50UmVzcG9uc2UiA5ACARJcCgpMaXN0QWdlbnRzEiMucHJvYWN0aXZlY2hhdC52MS5MaXN0QWdlbnRzUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuTGlzdEFnZW50c1Jlc3BvbnNlIgOQAgESWgoLVXBkYXRlQWdlbnQSJC5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZUFnZW50UmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlQWdlbnRSZXNwb25zZRJ0ChJMaXN0T25saW5lVmlzaXRvcnMSKy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RPbmxpbmVWaXNpdG9yc1JlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlIgOQAgESWQoJTGlzdFF1ZXVlEiIucHJvYWN0aXZlY2hhdC52MS5MaXN0UXVldWVSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5MaXN0UXVldWVSZXNwb25zZSIDkAIBEnoKFExpc3RSb3V0aW5nRGVjaXNpb25zEi0ucHJvYWN0aXZlY2hhdC52MS5MaXN0Um91dGluZ0RlY2lzaW9uc1JlcXVlc3QaLi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RSb3V0aW5nRGVjaXNpb25zUmVzcG9uc2UiA5ACARJlCg1FeHBvcnRWaXNpdG9yEiYucHJvYWN0aXZlY2hhdC52MS5FeHBvcnRWaXNpdG9yUmVxdWVzdBonLnByb2FjdGl2ZWNoYXQudjEuRXhwb3J0VmlzaXRvclJlc3BvbnNlIgOQAgESYgoMRXJhc2VWaXNpdG9yEiUucHJvYWN0aXZlY2hhdC52MS5FcmFzZVZpc2l0b3JSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5FcmFzZVZpc2l0b3JSZXNwb25zZSIDkAICEl0KDENyZWF0ZUFwaUtleRIlLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2USXwoLTGlzdEFwaUtleXMSJC5wcm9hY3RpdmVjaGF0LnYxLkxpc3RBcGlLZXlzUmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuTGlzdEFwaUtleXNSZXNwb25zZSIDkAIBEmIKDFJldm9rZUFwaUtleRIlLnByb2FjdGl2ZWNoYXQudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuUmV2b2tlQXBpS2V5UmVzcG9uc2UiA5ACAhJpChBTZXRBZ2VudFBhc3N3b3JkEikucHJvYWN0aXZlY2hhdC52MS5TZXRBZ2VudFBhc3N3b3JkUmVxdWVzdBoqLnByb2FjdGl2ZWNoYXQudjEuU2V0QWdlbnRQYXNzd29yZFJlc3BvbnNlEm8KEkNyZWF0ZUFnZW50U2Vzc2lvbhIrLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQWdlbnRTZXNzaW9uUmVxdWVzdBosLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQWdlbnRTZXNzaW9uUmVzcG9uc2USdwoTUmV2b2tlQWdlbnRTZXNzaW9ucxIsLnByb2FjdGl2ZWNoYXQudjEuUmV2b2tlQWdlbnRTZXNzaW9uc1JlcXVlc3QaLS5wcm9hY3RpdmVjaGF0LnYxLlJldm9rZUFnZW50U2Vzc2lvbnNSZXNwb25zZSIDkAICEn0KFUdldFNpdGVJZGVudGl0eVNlY3JldBIuLnByb2FjdGl2ZWNoYXQudjEuR2V0U2l0ZUlkZW50aXR5U2VjcmV0UmVxdWVzdBovLnByb2FjdGl2ZWNoYXQudjEuR2V0U2l0ZUlkZW50aXR5U2VjcmV0UmVzcG9uc2UiA5ACARKBAQoYUm90YXRlU2l0ZUlkZW50aXR5U2VjcmV0EjEucHJvYWN0aXZlY2hhdC52MS5Sb3RhdGVTaXRlSWRlbnRpdHlTZWNyZXRSZXF1ZXN0GjIucHJvYWN0aXZlY2hhdC52MS5Sb3RhdGVTaXRlSWRlbnRpdHlTZWNyZXRSZXNwb25zZUJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_duration, file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
+  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEimgEKF0dldFJhdGluZ1N1bW1hcnlSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkwKGEdldFJhdGluZ1N1bW1hcnlSZXNwb25zZRIwCgdzdW1tYXJ5GAEgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5SYXRpbmdTdW1tYXJ5Ij8KDVJhdGluZ1N1bW1hcnkSDQoFY291bnQYASABKA0SDwoHYXZlcmFnZRgCIAEoARIOCgZjb3VudHMYAyADKA0iLwocR2V0U2l0ZUlkZW50aXR5U2VjcmV0UmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIi8KHUdldFNpdGVJZGVudGl0eVNlY3JldFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCSIyCh9Sb3RhdGVTaXRlSWRlbnRpdHlTZWNyZXRSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiMgogUm90YXRlU2l0ZUlkZW50aXR5U2VjcmV0UmVzcG9uc2USDgoGc2VjcmV0GAEgASgJIiMKE0NyZWF0ZUFwaUtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJOChRDcmVhdGVBcGlLZXlSZXNwb25zZRIpCgdhcGlfa2V5GAEgASgLMhgucHJvYWN0aXZlY2hhdC52MS5BcGlLZXkSCwoDa2V5GAIgASgJIhQKEkxpc3RBcGlLZXlzUmVxdWVzdCJBChNMaXN0QXBpS2V5c1Jlc3BvbnNlEioKCGFwaV9rZXlzGAEgAygLMhgucHJvYWN0aXZlY2hhdC52MS5BcGlLZXkiKQoTUmV2b2tlQXBpS2V5UmVxdWVzdBISCgphcGlfa2V5X2lkGAEgASgJIhYKFFJldm9rZUFwaUtleVJlc3BvbnNlIj0KF1NldEFnZW50UGFzc3dvcmRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIhoKGFNldEFnZW50UGFzc3dvcmRSZXNwb25zZSJVChlDcmVhdGVBZ2VudFNlc3Npb25SZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJcChpDcmVhdGVBZ2VudFNlc3Npb25SZXNwb25zZRIvCgdzZXNzaW9uGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNlc3Npb24SDQoFdG9rZW4YAiABKAkiLgoaUmV2b2tlQWdlbnRTZXNzaW9uc1JlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkiLgobUmV2b2tlQWdlbnRTZXNzaW9uc1Jlc3BvbnNlEg8KB3Jldm9rZWQYASABKA0iKgoURXhwb3J0VmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSKFAgoVRXhwb3J0VmlzaXRvclJlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3ISMQoLaW52aXRhdGlvbnMYAiADKAsyHC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb24SNAoNY2hhdF9yZXF1ZXN0cxgDIAMoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSJQoFY2hhdHMYBCADKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQSMAoLY2hhdF9ldmVudHMYBSADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudCIpChNFcmFzZVZpc2l0b3JSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkiFgoURXJhc2VWaXNpdG9yUmVzcG9uc2UiIwoQTGlzdFF1ZXVlUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIkkKEUxpc3RRdWV1ZVJlc3BvbnNlEjQKDWNoYXRfcmVxdWVzdHMYASADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0IkEKG0xpc3RSb3V0aW5nRGVjaXNpb25zUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSJUChxMaXN0Um91dGluZ0RlY2lzaW9uc1Jlc3BvbnNlEjQKCWRlY2lzaW9ucxgBIAMoCzIhLnByb2FjdGl2ZWNoYXQudjEuUm91dGluZ0RlY2lzaW9uIvgBChFDcmVhdGVTaXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJEhcKD2FsbG93ZWRfb3JpZ2lucxgCIAMoCRI/Cg5wcm9hY3RpdmVfY2hhdBgDIAEoCzInLnByb2FjdGl2ZWNoYXQudjEuUHJvYWN0aXZlQ2hhdFNldHRpbmdzEjYKCXJldGVudGlvbhgEIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MSQwoQdmlzaXRvcl9sYXVuY2hlchgFIAEoCzIpLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MiOgoSQ3JlYXRlU2l0ZVJlc3BvbnNlEiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiIQoOR2V0U2l0ZVJlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCSI3Cg9HZXRTaXRlUmVzcG9uc2USJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZSISChBMaXN0U2l0ZXNSZXF1ZXN0IjoKEUxpc3RTaXRlc1Jlc3BvbnNlEiUKBXNpdGVzGAEgAygLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlImoKEVVwZGF0ZVNpdGVSZXF1ZXN0EiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjoKElVwZGF0ZVNpdGVSZXNwb25zZRIkCgRzaXRlGAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlIoYBChJDcmVhdGVBZ2VudFJlcXVlc3QSFAoMZGlzcGxheV9uYW1lGAEgASgJEhAKCHNpdGVfaWRzGAIgAygJEhwKFG1heF9jb25jdXJyZW50X2NoYXRzGAMgASgNEg0KBWxvZ2luGAQgASgJEhsKE3N1cGVydmlzZWRfc2l0ZV9pZHMYBSADKAkiPQoTQ3JlYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiIwoPR2V0QWdlbnRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjoKEEdldEFnZW50UmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IiQKEUxpc3RBZ2VudHNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiPQoSTGlzdEFnZW50c1Jlc3BvbnNlEicKBmFnZW50cxgBIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQibQoSVXBkYXRlQWdlbnRSZXF1ZXN0EiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPQoTVXBkYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiLAoZTGlzdE9ubGluZVZpc2l0b3JzUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIlEKGkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlEjMKCHZpc2l0b3JzGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2Uy4hEKDEFkbWluU2VydmljZRJXCgpDcmVhdGVTaXRlEiMucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVTaXRlUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlU2l0ZVJlc3BvbnNlElMKB0dldFNpdGUSIC5wcm9hY3RpdmVjaGF0LnYxLkdldFNpdGVSZXF1ZXN0GiEucHJvYWN0aXZlY2hhdC52MS5HZXRTaXRlUmVzcG9uc2UiA5ACARJZCglMaXN0U2l0ZXMSIi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RTaXRlc1JlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RTaXRlc1Jlc3BvbnNlIgOQAgESVwoKVXBkYXRlU2l0ZRIjLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlU2l0ZVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZVNpdGVSZXNwb25zZRJaCgtDcmVhdGVBZ2VudBIkLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQWdlbnRSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFJlc3BvbnNlElYKCEdldEFnZW50EiEucHJvYWN0aXZlY2hhdC52MS5HZXRBZ2VudFJlcXVlc3QaIi5wcm9hY3RpdmVjaGF0LnYxLkdldEFnZW50UmVzcG9uc2UiA5ACARJcCgpMaXN0QWdlbnRzEiMucHJvYWN0aXZlY2hhdC52MS5MaXN0QWdlbnRzUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuTGlzdEFnZW50c1Jlc3BvbnNlIgOQAgESWgoLVXBkYXRlQWdlbnQSJC5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZUFnZW50UmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlQWdlbnRSZXNwb25zZRJ0ChJMaXN0T25saW5lVmlzaXRvcnMSKy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RPbmxpbmVWaXNpdG9yc1JlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlIgOQAgESWQoJTGlzdFF1ZXVlEiIucHJvYWN0aXZlY2hhdC52MS5MaXN0UXVldWVSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5MaXN0UXVldWVSZXNwb25zZSIDkAIBEnoKFExpc3RSb3V0aW5nRGVjaXNpb25zEi0ucHJvYWN0aXZlY2hhdC52MS5MaXN0Um91dGluZ0RlY2lzaW9uc1JlcXVlc3QaLi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RSb3V0aW5nRGVjaXNpb25zUmVzcG9uc2UiA5ACARJlCg1FeHBvcnRWaXNpdG9yEiYucHJvYWN0aXZlY2hhdC52MS5FeHBvcnRWaXNpdG9yUmVxdWVzdBonLnByb2FjdGl2ZWNoYXQudjEuRXhwb3J0VmlzaXRvclJlc3BvbnNlIgOQAgESYgoMRXJhc2VWaXNpdG9yEiUucHJvYWN0aXZlY2hhdC52MS5FcmFzZVZpc2l0b3JSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5FcmFzZVZpc2l0b3JSZXNwb25zZSIDkAICEl0KDENyZWF0ZUFwaUtleRIlLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2USXwoLTGlzdEFwaUtleXMSJC5wcm9hY3RpdmVjaGF0LnYxLkxpc3RBcGlLZXlzUmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuTGlzdEFwaUtleXNSZXNwb25zZSIDkAIBEmIKDFJldm9rZUFwaUtleRIlLnByb2FjdGl2ZWNoYXQudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuUmV2b2tlQXBpS2V5UmVzcG9uc2UiA5ACAhJpChBTZXRBZ2VudFBhc3N3b3JkEikucHJvYWN0aXZlY2hhdC52MS5TZXRBZ2VudFBhc3N3b3JkUmVxdWVzdBoqLnByb2FjdGl2ZWNoYXQudjEuU2V0QWdlbnRQYXNzd29yZFJlc3BvbnNlEm8KEkNyZWF0ZUFnZW50U2Vzc2lvbhIrLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQWdlbnRTZXNzaW9uUmVxdWVzdBosLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQWdlbnRTZXNzaW9uUmVzcG9uc2USdwoTUmV2b2tlQWdlbnRTZXNzaW9ucxIsLnByb2FjdGl2ZWNoYXQudjEuUmV2b2tlQWdlbnRTZXNzaW9uc1JlcXVlc3QaLS5wcm9hY3RpdmVjaGF0LnYxLlJldm9rZUFnZW50U2Vzc2lvbnNSZXNwb25zZSIDkAICEn0KFUdldFNpdGVJZGVudGl0eVNlY3JldBIuLnByb2FjdGl2ZWNoYXQudjEuR2V0U2l0ZUlkZW50aXR5U2VjcmV0UmVxdWVzdBovLnByb2FjdGl2ZWNoYXQudjEuR2V0U2l0ZUlkZW50aXR5U2VjcmV0UmVzcG9uc2UiA5ACARKBAQoYUm90YXRlU2l0ZUlkZW50aXR5U2VjcmV0EjEucHJvYWN0aXZlY2hhdC52MS5Sb3RhdGVTaXRlSWRlbnRpdHlTZWNyZXRSZXF1ZXN0GjIucHJvYWN0aXZlY2hhdC52MS5Sb3RhdGVTaXRlSWRlbnRpdHlTZWNyZXRSZXNwb25zZRJuChBHZXRSYXRpbmdTdW1tYXJ5EikucHJvYWN0aXZlY2hhdC52MS5HZXRSYXRpbmdTdW1tYXJ5UmVxdWVzdBoqLnByb2FjdGl2ZWNoYXQudjEuR2V0UmF0aW5nU3VtbWFyeVJlc3BvbnNlIgOQAgFCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_duration, file_google_protobuf_timestamp, file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
+
+/**
+ * @generated from message proactivechat.v1.GetRatingSummaryRequest
+ */
+export type GetRatingSummaryRequest = Message<"proactivechat.v1.GetRatingSummaryRequest"> & {
+  /**
+   * The site; empty for every site (then agent_id is required).
+   *
+   * @generated from field: string site_id = 1;
+   */
+  siteId: string;
+
+  /**
+   * The agent; empty for every agent of the site.
+   *
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * The first day counted is the UTC day of start_time (default: the
+   * first ever); the last is the UTC day of end_time (default: today).
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 3;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp end_time = 4;
+   */
+  endTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.GetRatingSummaryRequest.
+ * Use `create(GetRatingSummaryRequestSchema)` to create a new message.
+ */
+export const GetRatingSummaryRequestSchema: GenMessage<GetRatingSummaryRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 0);
+
+/**
+ * @generated from message proactivechat.v1.GetRatingSummaryResponse
+ */
+export type GetRatingSummaryResponse = Message<"proactivechat.v1.GetRatingSummaryResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.RatingSummary summary = 1;
+   */
+  summary?: RatingSummary | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.GetRatingSummaryResponse.
+ * Use `create(GetRatingSummaryResponseSchema)` to create a new message.
+ */
+export const GetRatingSummaryResponseSchema: GenMessage<GetRatingSummaryResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 1);
+
+/**
+ * RatingSummary counts ratings.
+ *
+ * @generated from message proactivechat.v1.RatingSummary
+ */
+export type RatingSummary = Message<"proactivechat.v1.RatingSummary"> & {
+  /**
+   * How many ratings.
+   *
+   * @generated from field: uint32 count = 1;
+   */
+  count: number;
+
+  /**
+   * The mean score, 0 when count is 0.
+   *
+   * @generated from field: double average = 2;
+   */
+  average: number;
+
+  /**
+   * counts[i] is how many ratings scored i+1 (always 5 entries).
+   *
+   * @generated from field: repeated uint32 counts = 3;
+   */
+  counts: number[];
+};
+
+/**
+ * Describes the message proactivechat.v1.RatingSummary.
+ * Use `create(RatingSummarySchema)` to create a new message.
+ */
+export const RatingSummarySchema: GenMessage<RatingSummary> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 2);
 
 /**
  * @generated from message proactivechat.v1.GetSiteIdentitySecretRequest
@@ -41,7 +132,7 @@ export type GetSiteIdentitySecretRequest = Message<"proactivechat.v1.GetSiteIden
  * Use `create(GetSiteIdentitySecretRequestSchema)` to create a new message.
  */
 export const GetSiteIdentitySecretRequestSchema: GenMessage<GetSiteIdentitySecretRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 0);
+  messageDesc(file_proactivechat_v1_admin_service, 3);
 
 /**
  * @generated from message proactivechat.v1.GetSiteIdentitySecretResponse
@@ -60,7 +151,7 @@ export type GetSiteIdentitySecretResponse = Message<"proactivechat.v1.GetSiteIde
  * Use `create(GetSiteIdentitySecretResponseSchema)` to create a new message.
  */
 export const GetSiteIdentitySecretResponseSchema: GenMessage<GetSiteIdentitySecretResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 1);
+  messageDesc(file_proactivechat_v1_admin_service, 4);
 
 /**
  * @generated from message proactivechat.v1.RotateSiteIdentitySecretRequest
@@ -77,7 +168,7 @@ export type RotateSiteIdentitySecretRequest = Message<"proactivechat.v1.RotateSi
  * Use `create(RotateSiteIdentitySecretRequestSchema)` to create a new message.
  */
 export const RotateSiteIdentitySecretRequestSchema: GenMessage<RotateSiteIdentitySecretRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 2);
+  messageDesc(file_proactivechat_v1_admin_service, 5);
 
 /**
  * @generated from message proactivechat.v1.RotateSiteIdentitySecretResponse
@@ -94,7 +185,7 @@ export type RotateSiteIdentitySecretResponse = Message<"proactivechat.v1.RotateS
  * Use `create(RotateSiteIdentitySecretResponseSchema)` to create a new message.
  */
 export const RotateSiteIdentitySecretResponseSchema: GenMessage<RotateSiteIdentitySecretResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 3);
+  messageDesc(file_proactivechat_v1_admin_service, 6);
 
 /**
  * @generated from message proactivechat.v1.CreateApiKeyRequest
@@ -113,7 +204,7 @@ export type CreateApiKeyRequest = Message<"proactivechat.v1.CreateApiKeyRequest"
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 4);
+  messageDesc(file_proactivechat_v1_admin_service, 7);
 
 /**
  * @generated from message proactivechat.v1.CreateApiKeyResponse
@@ -137,7 +228,7 @@ export type CreateApiKeyResponse = Message<"proactivechat.v1.CreateApiKeyRespons
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 5);
+  messageDesc(file_proactivechat_v1_admin_service, 8);
 
 /**
  * @generated from message proactivechat.v1.ListApiKeysRequest
@@ -150,7 +241,7 @@ export type ListApiKeysRequest = Message<"proactivechat.v1.ListApiKeysRequest"> 
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 6);
+  messageDesc(file_proactivechat_v1_admin_service, 9);
 
 /**
  * @generated from message proactivechat.v1.ListApiKeysResponse
@@ -167,7 +258,7 @@ export type ListApiKeysResponse = Message<"proactivechat.v1.ListApiKeysResponse"
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 7);
+  messageDesc(file_proactivechat_v1_admin_service, 10);
 
 /**
  * @generated from message proactivechat.v1.RevokeApiKeyRequest
@@ -184,7 +275,7 @@ export type RevokeApiKeyRequest = Message<"proactivechat.v1.RevokeApiKeyRequest"
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 8);
+  messageDesc(file_proactivechat_v1_admin_service, 11);
 
 /**
  * @generated from message proactivechat.v1.RevokeApiKeyResponse
@@ -197,7 +288,7 @@ export type RevokeApiKeyResponse = Message<"proactivechat.v1.RevokeApiKeyRespons
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 9);
+  messageDesc(file_proactivechat_v1_admin_service, 12);
 
 /**
  * @generated from message proactivechat.v1.SetAgentPasswordRequest
@@ -219,7 +310,7 @@ export type SetAgentPasswordRequest = Message<"proactivechat.v1.SetAgentPassword
  * Use `create(SetAgentPasswordRequestSchema)` to create a new message.
  */
 export const SetAgentPasswordRequestSchema: GenMessage<SetAgentPasswordRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 10);
+  messageDesc(file_proactivechat_v1_admin_service, 13);
 
 /**
  * @generated from message proactivechat.v1.SetAgentPasswordResponse
@@ -232,7 +323,7 @@ export type SetAgentPasswordResponse = Message<"proactivechat.v1.SetAgentPasswor
  * Use `create(SetAgentPasswordResponseSchema)` to create a new message.
  */
 export const SetAgentPasswordResponseSchema: GenMessage<SetAgentPasswordResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 11);
+  messageDesc(file_proactivechat_v1_admin_service, 14);
 
 /**
  * @generated from message proactivechat.v1.CreateAgentSessionRequest
@@ -256,7 +347,7 @@ export type CreateAgentSessionRequest = Message<"proactivechat.v1.CreateAgentSes
  * Use `create(CreateAgentSessionRequestSchema)` to create a new message.
  */
 export const CreateAgentSessionRequestSchema: GenMessage<CreateAgentSessionRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 12);
+  messageDesc(file_proactivechat_v1_admin_service, 15);
 
 /**
  * @generated from message proactivechat.v1.CreateAgentSessionResponse
@@ -280,7 +371,7 @@ export type CreateAgentSessionResponse = Message<"proactivechat.v1.CreateAgentSe
  * Use `create(CreateAgentSessionResponseSchema)` to create a new message.
  */
 export const CreateAgentSessionResponseSchema: GenMessage<CreateAgentSessionResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 13);
+  messageDesc(file_proactivechat_v1_admin_service, 16);
 
 /**
  * @generated from message proactivechat.v1.RevokeAgentSessionsRequest
@@ -297,7 +388,7 @@ export type RevokeAgentSessionsRequest = Message<"proactivechat.v1.RevokeAgentSe
  * Use `create(RevokeAgentSessionsRequestSchema)` to create a new message.
  */
 export const RevokeAgentSessionsRequestSchema: GenMessage<RevokeAgentSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 14);
+  messageDesc(file_proactivechat_v1_admin_service, 17);
 
 /**
  * @generated from message proactivechat.v1.RevokeAgentSessionsResponse
@@ -316,7 +407,7 @@ export type RevokeAgentSessionsResponse = Message<"proactivechat.v1.RevokeAgentS
  * Use `create(RevokeAgentSessionsResponseSchema)` to create a new message.
  */
 export const RevokeAgentSessionsResponseSchema: GenMessage<RevokeAgentSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 15);
+  messageDesc(file_proactivechat_v1_admin_service, 18);
 
 /**
  * @generated from message proactivechat.v1.ExportVisitorRequest
@@ -333,7 +424,7 @@ export type ExportVisitorRequest = Message<"proactivechat.v1.ExportVisitorReques
  * Use `create(ExportVisitorRequestSchema)` to create a new message.
  */
 export const ExportVisitorRequestSchema: GenMessage<ExportVisitorRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 16);
+  messageDesc(file_proactivechat_v1_admin_service, 19);
 
 /**
  * @generated from message proactivechat.v1.ExportVisitorResponse
@@ -372,7 +463,7 @@ export type ExportVisitorResponse = Message<"proactivechat.v1.ExportVisitorRespo
  * Use `create(ExportVisitorResponseSchema)` to create a new message.
  */
 export const ExportVisitorResponseSchema: GenMessage<ExportVisitorResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 17);
+  messageDesc(file_proactivechat_v1_admin_service, 20);
 
 /**
  * @generated from message proactivechat.v1.EraseVisitorRequest
@@ -389,7 +480,7 @@ export type EraseVisitorRequest = Message<"proactivechat.v1.EraseVisitorRequest"
  * Use `create(EraseVisitorRequestSchema)` to create a new message.
  */
 export const EraseVisitorRequestSchema: GenMessage<EraseVisitorRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 18);
+  messageDesc(file_proactivechat_v1_admin_service, 21);
 
 /**
  * @generated from message proactivechat.v1.EraseVisitorResponse
@@ -402,7 +493,7 @@ export type EraseVisitorResponse = Message<"proactivechat.v1.EraseVisitorRespons
  * Use `create(EraseVisitorResponseSchema)` to create a new message.
  */
 export const EraseVisitorResponseSchema: GenMessage<EraseVisitorResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 19);
+  messageDesc(file_proactivechat_v1_admin_service, 22);
 
 /**
  * @generated from message proactivechat.v1.ListQueueRequest
@@ -419,7 +510,7 @@ export type ListQueueRequest = Message<"proactivechat.v1.ListQueueRequest"> & {
  * Use `create(ListQueueRequestSchema)` to create a new message.
  */
 export const ListQueueRequestSchema: GenMessage<ListQueueRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 20);
+  messageDesc(file_proactivechat_v1_admin_service, 23);
 
 /**
  * @generated from message proactivechat.v1.ListQueueResponse
@@ -436,7 +527,7 @@ export type ListQueueResponse = Message<"proactivechat.v1.ListQueueResponse"> & 
  * Use `create(ListQueueResponseSchema)` to create a new message.
  */
 export const ListQueueResponseSchema: GenMessage<ListQueueResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 21);
+  messageDesc(file_proactivechat_v1_admin_service, 24);
 
 /**
  * @generated from message proactivechat.v1.ListRoutingDecisionsRequest
@@ -460,7 +551,7 @@ export type ListRoutingDecisionsRequest = Message<"proactivechat.v1.ListRoutingD
  * Use `create(ListRoutingDecisionsRequestSchema)` to create a new message.
  */
 export const ListRoutingDecisionsRequestSchema: GenMessage<ListRoutingDecisionsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 22);
+  messageDesc(file_proactivechat_v1_admin_service, 25);
 
 /**
  * @generated from message proactivechat.v1.ListRoutingDecisionsResponse
@@ -477,7 +568,7 @@ export type ListRoutingDecisionsResponse = Message<"proactivechat.v1.ListRouting
  * Use `create(ListRoutingDecisionsResponseSchema)` to create a new message.
  */
 export const ListRoutingDecisionsResponseSchema: GenMessage<ListRoutingDecisionsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 23);
+  messageDesc(file_proactivechat_v1_admin_service, 26);
 
 /**
  * @generated from message proactivechat.v1.CreateSiteRequest
@@ -504,6 +595,13 @@ export type CreateSiteRequest = Message<"proactivechat.v1.CreateSiteRequest"> & 
    * @generated from field: proactivechat.v1.RetentionSettings retention = 4;
    */
   retention?: RetentionSettings | undefined;
+
+  /**
+   * Unset: no launcher.
+   *
+   * @generated from field: proactivechat.v1.VisitorLauncherSettings visitor_launcher = 5;
+   */
+  visitorLauncher?: VisitorLauncherSettings | undefined;
 };
 
 /**
@@ -511,7 +609,7 @@ export type CreateSiteRequest = Message<"proactivechat.v1.CreateSiteRequest"> & 
  * Use `create(CreateSiteRequestSchema)` to create a new message.
  */
 export const CreateSiteRequestSchema: GenMessage<CreateSiteRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 24);
+  messageDesc(file_proactivechat_v1_admin_service, 27);
 
 /**
  * @generated from message proactivechat.v1.CreateSiteResponse
@@ -528,7 +626,7 @@ export type CreateSiteResponse = Message<"proactivechat.v1.CreateSiteResponse"> 
  * Use `create(CreateSiteResponseSchema)` to create a new message.
  */
 export const CreateSiteResponseSchema: GenMessage<CreateSiteResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 25);
+  messageDesc(file_proactivechat_v1_admin_service, 28);
 
 /**
  * @generated from message proactivechat.v1.GetSiteRequest
@@ -545,7 +643,7 @@ export type GetSiteRequest = Message<"proactivechat.v1.GetSiteRequest"> & {
  * Use `create(GetSiteRequestSchema)` to create a new message.
  */
 export const GetSiteRequestSchema: GenMessage<GetSiteRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 26);
+  messageDesc(file_proactivechat_v1_admin_service, 29);
 
 /**
  * @generated from message proactivechat.v1.GetSiteResponse
@@ -562,7 +660,7 @@ export type GetSiteResponse = Message<"proactivechat.v1.GetSiteResponse"> & {
  * Use `create(GetSiteResponseSchema)` to create a new message.
  */
 export const GetSiteResponseSchema: GenMessage<GetSiteResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 27);
+  messageDesc(file_proactivechat_v1_admin_service, 30);
 
 /**
  * @generated from message proactivechat.v1.ListSitesRequest
@@ -575,7 +673,7 @@ export type ListSitesRequest = Message<"proactivechat.v1.ListSitesRequest"> & {
  * Use `create(ListSitesRequestSchema)` to create a new message.
  */
 export const ListSitesRequestSchema: GenMessage<ListSitesRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 28);
+  messageDesc(file_proactivechat_v1_admin_service, 31);
 
 /**
  * @generated from message proactivechat.v1.ListSitesResponse
@@ -592,7 +690,7 @@ export type ListSitesResponse = Message<"proactivechat.v1.ListSitesResponse"> & 
  * Use `create(ListSitesResponseSchema)` to create a new message.
  */
 export const ListSitesResponseSchema: GenMessage<ListSitesResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 29);
+  messageDesc(file_proactivechat_v1_admin_service, 32);
 
 /**
  * @generated from message proactivechat.v1.UpdateSiteRequest
@@ -607,7 +705,7 @@ export type UpdateSiteRequest = Message<"proactivechat.v1.UpdateSiteRequest"> & 
 
   /**
    * Paths among: name, allowed_origins, proactive_chat, retention (or one
-   * of its fields, e.g. retention.visitor_seconds).
+   * of its fields, e.g. retention.visitor_seconds), visitor_launcher.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
@@ -619,7 +717,7 @@ export type UpdateSiteRequest = Message<"proactivechat.v1.UpdateSiteRequest"> & 
  * Use `create(UpdateSiteRequestSchema)` to create a new message.
  */
 export const UpdateSiteRequestSchema: GenMessage<UpdateSiteRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 30);
+  messageDesc(file_proactivechat_v1_admin_service, 33);
 
 /**
  * @generated from message proactivechat.v1.UpdateSiteResponse
@@ -636,7 +734,7 @@ export type UpdateSiteResponse = Message<"proactivechat.v1.UpdateSiteResponse"> 
  * Use `create(UpdateSiteResponseSchema)` to create a new message.
  */
 export const UpdateSiteResponseSchema: GenMessage<UpdateSiteResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 31);
+  messageDesc(file_proactivechat_v1_admin_service, 34);
 
 /**
  * @generated from message proactivechat.v1.CreateAgentRequest
@@ -677,7 +775,7 @@ export type CreateAgentRequest = Message<"proactivechat.v1.CreateAgentRequest"> 
  * Use `create(CreateAgentRequestSchema)` to create a new message.
  */
 export const CreateAgentRequestSchema: GenMessage<CreateAgentRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 32);
+  messageDesc(file_proactivechat_v1_admin_service, 35);
 
 /**
  * @generated from message proactivechat.v1.CreateAgentResponse
@@ -694,7 +792,7 @@ export type CreateAgentResponse = Message<"proactivechat.v1.CreateAgentResponse"
  * Use `create(CreateAgentResponseSchema)` to create a new message.
  */
 export const CreateAgentResponseSchema: GenMessage<CreateAgentResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 33);
+  messageDesc(file_proactivechat_v1_admin_service, 36);
 
 /**
  * @generated from message proactivechat.v1.GetAgentRequest
@@ -711,7 +809,7 @@ export type GetAgentRequest = Message<"proactivechat.v1.GetAgentRequest"> & {
  * Use `create(GetAgentRequestSchema)` to create a new message.
  */
 export const GetAgentRequestSchema: GenMessage<GetAgentRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 34);
+  messageDesc(file_proactivechat_v1_admin_service, 37);
 
 /**
  * @generated from message proactivechat.v1.GetAgentResponse
@@ -728,7 +826,7 @@ export type GetAgentResponse = Message<"proactivechat.v1.GetAgentResponse"> & {
  * Use `create(GetAgentResponseSchema)` to create a new message.
  */
 export const GetAgentResponseSchema: GenMessage<GetAgentResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 35);
+  messageDesc(file_proactivechat_v1_admin_service, 38);
 
 /**
  * @generated from message proactivechat.v1.ListAgentsRequest
@@ -747,7 +845,7 @@ export type ListAgentsRequest = Message<"proactivechat.v1.ListAgentsRequest"> & 
  * Use `create(ListAgentsRequestSchema)` to create a new message.
  */
 export const ListAgentsRequestSchema: GenMessage<ListAgentsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 36);
+  messageDesc(file_proactivechat_v1_admin_service, 39);
 
 /**
  * @generated from message proactivechat.v1.ListAgentsResponse
@@ -764,7 +862,7 @@ export type ListAgentsResponse = Message<"proactivechat.v1.ListAgentsResponse"> 
  * Use `create(ListAgentsResponseSchema)` to create a new message.
  */
 export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 37);
+  messageDesc(file_proactivechat_v1_admin_service, 40);
 
 /**
  * @generated from message proactivechat.v1.UpdateAgentRequest
@@ -791,7 +889,7 @@ export type UpdateAgentRequest = Message<"proactivechat.v1.UpdateAgentRequest"> 
  * Use `create(UpdateAgentRequestSchema)` to create a new message.
  */
 export const UpdateAgentRequestSchema: GenMessage<UpdateAgentRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 38);
+  messageDesc(file_proactivechat_v1_admin_service, 41);
 
 /**
  * @generated from message proactivechat.v1.UpdateAgentResponse
@@ -808,7 +906,7 @@ export type UpdateAgentResponse = Message<"proactivechat.v1.UpdateAgentResponse"
  * Use `create(UpdateAgentResponseSchema)` to create a new message.
  */
 export const UpdateAgentResponseSchema: GenMessage<UpdateAgentResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 39);
+  messageDesc(file_proactivechat_v1_admin_service, 42);
 
 /**
  * @generated from message proactivechat.v1.ListOnlineVisitorsRequest
@@ -825,7 +923,7 @@ export type ListOnlineVisitorsRequest = Message<"proactivechat.v1.ListOnlineVisi
  * Use `create(ListOnlineVisitorsRequestSchema)` to create a new message.
  */
 export const ListOnlineVisitorsRequestSchema: GenMessage<ListOnlineVisitorsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 40);
+  messageDesc(file_proactivechat_v1_admin_service, 43);
 
 /**
  * @generated from message proactivechat.v1.ListOnlineVisitorsResponse
@@ -842,7 +940,7 @@ export type ListOnlineVisitorsResponse = Message<"proactivechat.v1.ListOnlineVis
  * Use `create(ListOnlineVisitorsResponseSchema)` to create a new message.
  */
 export const ListOnlineVisitorsResponseSchema: GenMessage<ListOnlineVisitorsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_admin_service, 41);
+  messageDesc(file_proactivechat_v1_admin_service, 44);
 
 /**
  * AdminService is for integrators: sites, their proactive chat settings,
@@ -1067,6 +1165,21 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof RotateSiteIdentitySecretRequestSchema;
     output: typeof RotateSiteIdentitySecretResponseSchema;
+  },
+  /**
+   * GetRatingSummary summarises the visitors' ratings of chats (RateChat)
+   * of one site, one agent, or one agent on one site, over whole UTC days:
+   * a rating counts on the day it was given. Counters kept per day as the
+   * ratings come make it cheap; they outlive the chats (deleting or erasing
+   * a rated chat does not change them). Admins read any summary, agents
+   * their own (agent_id is the caller).
+   *
+   * @generated from rpc proactivechat.v1.AdminService.GetRatingSummary
+   */
+  getRatingSummary: {
+    methodKind: "unary";
+    input: typeof GetRatingSummaryRequestSchema;
+    output: typeof GetRatingSummaryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_admin_service, 0);

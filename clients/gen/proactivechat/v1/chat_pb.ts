@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/chat.proto.
  */
 export const file_proactivechat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL2NoYXQucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiYAoLUGFydGljaXBhbnQSLwoEcm9sZRgBIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnRSb2xlEgoKAmlkGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCSKvBAoEQ2hhdBIKCgJpZBgBIAEoCRIPCgdzaXRlX2lkGAIgASgJEi4KB3Zpc2l0b3IYAyABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50EiwKBWFnZW50GAQgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIqCgVzdGF0ZRgFIAEoDjIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFN0YXRlEjMKCmVuZF9yZWFzb24YBiABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRSZWFzb24SLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgJIAEoDRI1ChF2aXNpdG9yX2xlZnRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPYWdlbnRfbGVmdF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9jaGF0X3JlcXVlc3RfaWQYDCABKAkSNgoSbGFzdF9hY3Rpdml0eV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIdChV2aXNpdG9yX21lc3NhZ2VfY291bnQYDiABKA0i7wIKCUNoYXRFdmVudBIPCgdjaGF0X2lkGAEgASgJEgsKA3NlcRgCIAEoDRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgdzdGFydGVkGAogASgLMh0ucHJvYWN0aXZlY2hhdC52MS5DaGF0U3RhcnRlZEgAEjAKB21lc3NhZ2UYCyABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRNZXNzYWdlSAASPQoQcGFydGljaXBhbnRfbGVmdBgMIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnRMZWZ0SAASLAoFZW5kZWQYDSABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRlZEgAEkEKEmluYWN0aXZpdHlfd2FybmluZxgOIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuSW5hY3Rpdml0eVdhcm5pbmdIAEIGCgRraW5kIkEKEUluYWN0aXZpdHlXYXJuaW5nEiwKCGVuZF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJrCgtDaGF0U3RhcnRlZBIuCgd2aXNpdG9yGAEgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIsCgVhZ2VudBgCIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnQiYwoLQ2hhdE1lc3NhZ2USLQoGc2VuZGVyGAEgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIMCgR0ZXh0GAIgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSJFCg9QYXJ0aWNpcGFudExlZnQSMgoLcGFydGljaXBhbnQYASABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50IjwKCUNoYXRFbmRlZBIvCgZyZWFzb24YASABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRSZWFzb24iXQoGVHlwaW5nEg8KB2NoYXRfaWQYASABKAkSMgoLcGFydGljaXBhbnQYAiABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50Eg4KBnR5cGluZxgDIAEoCCKDAQoHV2hpc3BlchIPCgdjaGF0X2lkGAEgASgJEgsKA3NlcRgCIAEoDRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdmcm9tX2lkGAQgASgJEhEKCWZyb21fbmFtZRgFIAEoCRIMCgR0ZXh0GAYgASgJKlQKCUNoYXRTdGF0ZRIaChZDSEFUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRQ0hBVF9TVEFURV9BQ1RJVkUQARIUChBDSEFUX1NUQVRFX0VOREVEEAIqkwEKDUNoYXRFbmRSZWFzb24SHwobQ0hBVF9FTkRfUkVBU09OX1VOU1BFQ0lGSUVEEAASHQoZQ0hBVF9FTkRfUkVBU09OX0JPVEhfTEVGVBABEiQKIENIQVRfRU5EX1JFQVNPTl9WSVNJVE9SX0RFQ0xJTkVEEAISHAoYQ0hBVF9FTkRfUkVBU09OX0lOQUNUSVZFEAMqbQoPUGFydGljaXBhbnRSb2xlEiAKHFBBUlRJQ0lQQU5UX1JPTEVfVU5TUEVDSUZJRUQQABIcChhQQVJUSUNJUEFOVF9ST0xFX1ZJU0lUT1IQARIaChZQQVJUSUNJUEFOVF9ST0xFX0FHRU5UEAJCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL2NoYXQucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiYAoLUGFydGljaXBhbnQSLwoEcm9sZRgBIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnRSb2xlEgoKAmlkGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCSLdBAoEQ2hhdBIKCgJpZBgBIAEoCRIPCgdzaXRlX2lkGAIgASgJEi4KB3Zpc2l0b3IYAyABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50EiwKBWFnZW50GAQgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIqCgVzdGF0ZRgFIAEoDjIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFN0YXRlEjMKCmVuZF9yZWFzb24YBiABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRSZWFzb24SLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgJIAEoDRI1ChF2aXNpdG9yX2xlZnRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPYWdlbnRfbGVmdF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9jaGF0X3JlcXVlc3RfaWQYDCABKAkSNgoSbGFzdF9hY3Rpdml0eV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIdChV2aXNpdG9yX21lc3NhZ2VfY291bnQYDiABKA0SLAoGcmF0aW5nGA8gASgLMhwucHJvYWN0aXZlY2hhdC52MS5DaGF0UmF0aW5nIlYKCkNoYXRSYXRpbmcSDQoFc2NvcmUYASABKA0SDwoHY29tbWVudBgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLvAgoJQ2hhdEV2ZW50Eg8KB2NoYXRfaWQYASABKAkSCwoDc2VxGAIgASgNEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKB3N0YXJ0ZWQYCiABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRTdGFydGVkSAASMAoHbWVzc2FnZRgLIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdE1lc3NhZ2VIABI9ChBwYXJ0aWNpcGFudF9sZWZ0GAwgASgLMiEucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudExlZnRIABIsCgVlbmRlZBgNIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEVuZGVkSAASQQoSaW5hY3Rpdml0eV93YXJuaW5nGA4gASgLMiMucHJvYWN0aXZlY2hhdC52MS5JbmFjdGl2aXR5V2FybmluZ0gAQgYKBGtpbmQiQQoRSW5hY3Rpdml0eVdhcm5pbmcSLAoIZW5kX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImsKC0NoYXRTdGFydGVkEi4KB3Zpc2l0b3IYASABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50EiwKBWFnZW50GAIgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudCJjCgtDaGF0TWVzc2FnZRItCgZzZW5kZXIYASABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50EgwKBHRleHQYAiABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJIkUKD1BhcnRpY2lwYW50TGVmdBIyCgtwYXJ0aWNpcGFudBgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnQiPAoJQ2hhdEVuZGVkEi8KBnJlYXNvbhgBIAEoDjIfLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEVuZFJlYXNvbiJdCgZUeXBpbmcSDwoHY2hhdF9pZBgBIAEoCRIyCgtwYXJ0aWNpcGFudBgCIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnQSDgoGdHlwaW5nGAMgASgIIoMBCgdXaGlzcGVyEg8KB2NoYXRfaWQYASABKAkSCwoDc2VxGAIgASgNEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2Zyb21faWQYBCABKAkSEQoJZnJvbV9uYW1lGAUgASgJEgwKBHRleHQYBiABKAkqVAoJQ2hhdFN0YXRlEhoKFkNIQVRfU1RBVEVfVU5TUEVDSUZJRUQQABIVChFDSEFUX1NUQVRFX0FDVElWRRABEhQKEENIQVRfU1RBVEVfRU5ERUQQAiqTAQoNQ2hhdEVuZFJlYXNvbhIfChtDSEFUX0VORF9SRUFTT05fVU5TUEVDSUZJRUQQABIdChlDSEFUX0VORF9SRUFTT05fQk9USF9MRUZUEAESJAogQ0hBVF9FTkRfUkVBU09OX1ZJU0lUT1JfREVDTElORUQQAhIcChhDSEFUX0VORF9SRUFTT05fSU5BQ1RJVkUQAyptCg9QYXJ0aWNpcGFudFJvbGUSIAocUEFSVElDSVBBTlRfUk9MRV9VTlNQRUNJRklFRBAAEhwKGFBBUlRJQ0lQQU5UX1JPTEVfVklTSVRPUhABEhoKFlBBUlRJQ0lQQU5UX1JPTEVfQUdFTlQQAkJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Participant is one side of a chat.
@@ -133,6 +133,13 @@ export type Chat = Message<"proactivechat.v1.Chat"> & {
    * @generated from field: uint32 visitor_message_count = 14;
    */
   visitorMessageCount: number;
+
+  /**
+   * The visitor's rating of the chat (RateChat), once given.
+   *
+   * @generated from field: proactivechat.v1.ChatRating rating = 15;
+   */
+  rating?: ChatRating | undefined;
 };
 
 /**
@@ -141,6 +148,38 @@ export type Chat = Message<"proactivechat.v1.Chat"> & {
  */
 export const ChatSchema: GenMessage<Chat> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_chat, 1);
+
+/**
+ * ChatRating is how the visitor rated a chat after it: 1 (poor) to 5
+ * (excellent), with an optional comment.
+ *
+ * @generated from message proactivechat.v1.ChatRating
+ */
+export type ChatRating = Message<"proactivechat.v1.ChatRating"> & {
+  /**
+   * @generated from field: uint32 score = 1;
+   */
+  score: number;
+
+  /**
+   * Plain text, at most 1000 characters; may be empty.
+   *
+   * @generated from field: string comment = 2;
+   */
+  comment: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 3;
+   */
+  time?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.ChatRating.
+ * Use `create(ChatRatingSchema)` to create a new message.
+ */
+export const ChatRatingSchema: GenMessage<ChatRating> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat, 2);
 
 /**
  * ChatEvent is one durable event of a chat. Events of a chat are numbered
@@ -205,7 +244,7 @@ export type ChatEvent = Message<"proactivechat.v1.ChatEvent"> & {
  * Use `create(ChatEventSchema)` to create a new message.
  */
 export const ChatEventSchema: GenMessage<ChatEvent> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 2);
+  messageDesc(file_proactivechat_v1_chat, 3);
 
 /**
  * InactivityWarning says the chat ends as inactive at end_time unless
@@ -225,7 +264,7 @@ export type InactivityWarning = Message<"proactivechat.v1.InactivityWarning"> & 
  * Use `create(InactivityWarningSchema)` to create a new message.
  */
 export const InactivityWarningSchema: GenMessage<InactivityWarning> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 3);
+  messageDesc(file_proactivechat_v1_chat, 4);
 
 /**
  * ChatStarted is always event 1.
@@ -249,7 +288,7 @@ export type ChatStarted = Message<"proactivechat.v1.ChatStarted"> & {
  * Use `create(ChatStartedSchema)` to create a new message.
  */
 export const ChatStartedSchema: GenMessage<ChatStarted> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 4);
+  messageDesc(file_proactivechat_v1_chat, 5);
 
 /**
  * ChatMessage is text one participant wrote. It is plain text, never markup.
@@ -280,7 +319,7 @@ export type ChatMessage = Message<"proactivechat.v1.ChatMessage"> & {
  * Use `create(ChatMessageSchema)` to create a new message.
  */
 export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 5);
+  messageDesc(file_proactivechat_v1_chat, 6);
 
 /**
  * ParticipantLeft says one side closed its chat window, or the visitor left
@@ -300,7 +339,7 @@ export type ParticipantLeft = Message<"proactivechat.v1.ParticipantLeft"> & {
  * Use `create(ParticipantLeftSchema)` to create a new message.
  */
 export const ParticipantLeftSchema: GenMessage<ParticipantLeft> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 6);
+  messageDesc(file_proactivechat_v1_chat, 7);
 
 /**
  * ChatEnded is the last event of a chat.
@@ -319,7 +358,7 @@ export type ChatEnded = Message<"proactivechat.v1.ChatEnded"> & {
  * Use `create(ChatEndedSchema)` to create a new message.
  */
 export const ChatEndedSchema: GenMessage<ChatEnded> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 7);
+  messageDesc(file_proactivechat_v1_chat, 8);
 
 /**
  * Typing says a participant is (or stopped) typing. It is not stored and
@@ -349,7 +388,7 @@ export type Typing = Message<"proactivechat.v1.Typing"> & {
  * Use `create(TypingSchema)` to create a new message.
  */
 export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 8);
+  messageDesc(file_proactivechat_v1_chat, 9);
 
 /**
  * Whisper is a note from a supervisor to the agent of a chat: the agent and
@@ -398,7 +437,7 @@ export type Whisper = Message<"proactivechat.v1.Whisper"> & {
  * Use `create(WhisperSchema)` to create a new message.
  */
 export const WhisperSchema: GenMessage<Whisper> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 9);
+  messageDesc(file_proactivechat_v1_chat, 10);
 
 /**
  * ChatState is the life cycle of a chat: ACTIVE, then ENDED for good.

@@ -16,7 +16,62 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/chat_service.proto.
  */
 export const file_proactivechat_v1_chat_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNwcm9hY3RpdmVjaGF0L3YxL2NoYXRfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSJfChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglzZW5kZXJfaWQYAiABKAkSDAoEdGV4dBgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkiQQoTU2VuZE1lc3NhZ2VSZXNwb25zZRIqCgVldmVudBgBIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50IkYKEFNldFR5cGluZ1JlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglzZW5kZXJfaWQYAiABKAkSDgoGdHlwaW5nGAMgASgIIhMKEVNldFR5cGluZ1Jlc3BvbnNlIjsKEExlYXZlQ2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIWCg5wYXJ0aWNpcGFudF9pZBgCIAEoCSI5ChFMZWF2ZUNoYXRSZXNwb25zZRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0IiEKDkdldENoYXRSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkiNwoPR2V0Q2hhdFJlc3BvbnNlEiQKBGNoYXQYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQiyAIKEExpc3RDaGF0c1JlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRISCgp2aXNpdG9yX2lkGAMgASgJEioKBXN0YXRlGAQgASgOMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0U3RhdGUSMwoKZW5kX3JlYXNvbhgFIAEoDjIfLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEVuZFJlYXNvbhIzCg9zdGFydF90aW1lX2Zyb20YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDXN0YXJ0X3RpbWVfdG8YByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXF1ZXJ5GAggASgJEhEKCXBhZ2Vfc2l6ZRgJIAEoDRISCgpwYWdlX3Rva2VuGAogASgJIloKEUxpc3RDaGF0c1Jlc3BvbnNlEiwKBWNoYXRzGAEgAygLMh0ucHJvYWN0aXZlY2hhdC52MS5DaGF0U3VtbWFyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiYAoLQ2hhdFN1bW1hcnkSJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdBIUCgx2aXNpdG9yX25hbWUYAiABKAkSFQoNdmlzaXRvcl9lbWFpbBgDIAEoCSIrChhHZXRDaGF0VHJhbnNjcmlwdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCSI8ChlHZXRDaGF0VHJhbnNjcmlwdFJlc3BvbnNlEgwKBHRleHQYASABKAkSEQoJZmlsZV9uYW1lGAIgASgJIk4KFUxpc3RDaGF0RXZlbnRzUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoDRIRCglwYWdlX3NpemUYAyABKA0iXQoWTGlzdENoYXRFdmVudHNSZXNwb25zZRIrCgZldmVudHMYASADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudBIWCg5uZXh0X2FmdGVyX3NlcRgCIAEoDSI2ChBXYXRjaENoYXRSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgNIq4BChFXYXRjaENoYXRSZXNwb25zZRIxCgpjaGF0X2V2ZW50GAEgASgLMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0RXZlbnRIABIqCgZ0eXBpbmcYAiABKAsyGC5wcm9hY3RpdmVjaGF0LnYxLlR5cGluZ0gAEjEKCmtlZXBfYWxpdmUYAyABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAQgcKBWV2ZW50IvYBCg9Db252ZXJzZVJlcXVlc3QSEgoKY29tbWFuZF9pZBgBIAEoCRIuCgRqb2luGAogASgLMh4ucHJvYWN0aXZlY2hhdC52MS5Db252ZXJzZUpvaW5IABIuCgRzZW5kGAsgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5Db252ZXJzZVNlbmRIABIyCgZ0eXBpbmcYDCABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlVHlwaW5nSAASMAoFbGVhdmUYDSABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlTGVhdmVIAEIJCgdjb21tYW5kIkoKDENvbnZlcnNlSm9pbhIPCgdjaGF0X2lkGAEgASgJEhYKDnBhcnRpY2lwYW50X2lkGAIgASgJEhEKCWFmdGVyX3NlcRgDIAEoDSI1CgxDb252ZXJzZVNlbmQSDAoEdGV4dBgBIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAiABKAkiIAoOQ29udmVyc2VUeXBpbmcSDgoGdHlwaW5nGAEgASgIIg8KDUNvbnZlcnNlTGVhdmUiWwoNQ29tbWFuZFJlc3VsdBISCgpjb21tYW5kX2lkGAEgASgJEhIKCmVycm9yX2NvZGUYAiABKAkSFQoNZXJyb3JfbWVzc2FnZRgDIAEoCRILCgNzZXEYBCABKA0i4AEKEENvbnZlcnNlUmVzcG9uc2USMQoKY2hhdF9ldmVudBgBIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50SAASKgoGdHlwaW5nGAIgASgLMhgucHJvYWN0aXZlY2hhdC52MS5UeXBpbmdIABIxCgprZWVwX2FsaXZlGAMgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIABIxCgZyZXN1bHQYBCABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLkNvbW1hbmRSZXN1bHRIAEIHCgVldmVudCJGCg5XaGlzcGVyUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhUKDXN1cGVydmlzb3JfaWQYAiABKAkSDAoEdGV4dBgDIAEoCSI9Cg9XaGlzcGVyUmVzcG9uc2USKgoHd2hpc3BlchgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuV2hpc3BlciImChNMaXN0V2hpc3BlcnNSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkiQwoUTGlzdFdoaXNwZXJzUmVzcG9uc2USKwoId2hpc3BlcnMYASADKAsyGS5wcm9hY3RpdmVjaGF0LnYxLldoaXNwZXIyhQgKC0NoYXRTZXJ2aWNlEloKC1NlbmRNZXNzYWdlEiQucHJvYWN0aXZlY2hhdC52MS5TZW5kTWVzc2FnZVJlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USVAoJU2V0VHlwaW5nEiIucHJvYWN0aXZlY2hhdC52MS5TZXRUeXBpbmdSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5TZXRUeXBpbmdSZXNwb25zZRJUCglMZWF2ZUNoYXQSIi5wcm9hY3RpdmVjaGF0LnYxLkxlYXZlQ2hhdFJlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLkxlYXZlQ2hhdFJlc3BvbnNlElMKB0dldENoYXQSIC5wcm9hY3RpdmVjaGF0LnYxLkdldENoYXRSZXF1ZXN0GiEucHJvYWN0aXZlY2hhdC52MS5HZXRDaGF0UmVzcG9uc2UiA5ACARJZCglMaXN0Q2hhdHMSIi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RDaGF0c1JlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RDaGF0c1Jlc3BvbnNlIgOQAgEScQoRR2V0Q2hhdFRyYW5zY3JpcHQSKi5wcm9hY3RpdmVjaGF0LnYxLkdldENoYXRUcmFuc2NyaXB0UmVxdWVzdBorLnByb2FjdGl2ZWNoYXQudjEuR2V0Q2hhdFRyYW5zY3JpcHRSZXNwb25zZSIDkAIBEmgKDkxpc3RDaGF0RXZlbnRzEicucHJvYWN0aXZlY2hhdC52MS5MaXN0Q2hhdEV2ZW50c1JlcXVlc3QaKC5wcm9hY3RpdmVjaGF0LnYxLkxpc3RDaGF0RXZlbnRzUmVzcG9uc2UiA5ACARJWCglXYXRjaENoYXQSIi5wcm9hY3RpdmVjaGF0LnYxLldhdGNoQ2hhdFJlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLldhdGNoQ2hhdFJlc3BvbnNlMAESVQoIQ29udmVyc2USIS5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlUmVxdWVzdBoiLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VSZXNwb25zZSgBMAESTgoHV2hpc3BlchIgLnByb2FjdGl2ZWNoYXQudjEuV2hpc3BlclJlcXVlc3QaIS5wcm9hY3RpdmVjaGF0LnYxLldoaXNwZXJSZXNwb25zZRJiCgxMaXN0V2hpc3BlcnMSJS5wcm9hY3RpdmVjaGF0LnYxLkxpc3RXaGlzcGVyc1JlcXVlc3QaJi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RXaGlzcGVyc1Jlc3BvbnNlIgOQAgFCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_timestamp, file_proactivechat_v1_chat, file_proactivechat_v1_visitor]);
+  fileDesc("CiNwcm9hY3RpdmVjaGF0L3YxL2NoYXRfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSJWCg9SYXRlQ2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEg0KBXNjb3JlGAMgASgNEg8KB2NvbW1lbnQYBCABKAkiOAoQUmF0ZUNoYXRSZXNwb25zZRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0Il8KElNlbmRNZXNzYWdlUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhEKCXNlbmRlcl9pZBgCIAEoCRIMCgR0ZXh0GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSJBChNTZW5kTWVzc2FnZVJlc3BvbnNlEioKBWV2ZW50GAEgASgLMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0RXZlbnQiRgoQU2V0VHlwaW5nUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhEKCXNlbmRlcl9pZBgCIAEoCRIOCgZ0eXBpbmcYAyABKAgiEwoRU2V0VHlwaW5nUmVzcG9uc2UiOwoQTGVhdmVDaGF0UmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhYKDnBhcnRpY2lwYW50X2lkGAIgASgJIjkKEUxlYXZlQ2hhdFJlc3BvbnNlEiQKBGNoYXQYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQiIQoOR2V0Q2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCSI3Cg9HZXRDaGF0UmVzcG9uc2USJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdCLIAgoQTGlzdENoYXRzUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEhIKCnZpc2l0b3JfaWQYAyABKAkSKgoFc3RhdGUYBCABKA4yGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRTdGF0ZRIzCgplbmRfcmVhc29uGAUgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5DaGF0RW5kUmVhc29uEjMKD3N0YXJ0X3RpbWVfZnJvbRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNc3RhcnRfdGltZV90bxgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFcXVlcnkYCCABKAkSEQoJcGFnZV9zaXplGAkgASgNEhIKCnBhZ2VfdG9rZW4YCiABKAkiWgoRTGlzdENoYXRzUmVzcG9uc2USLAoFY2hhdHMYASADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRTdW1tYXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJgCgtDaGF0U3VtbWFyeRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0EhQKDHZpc2l0b3JfbmFtZRgCIAEoCRIVCg12aXNpdG9yX2VtYWlsGAMgASgJIisKGEdldENoYXRUcmFuc2NyaXB0UmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJIjwKGUdldENoYXRUcmFuc2NyaXB0UmVzcG9uc2USDAoEdGV4dBgBIAEoCRIRCglmaWxlX25hbWUYAiABKAkiTgoVTGlzdENoYXRFdmVudHNSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgNEhEKCXBhZ2Vfc2l6ZRgDIAEoDSJdChZMaXN0Q2hhdEV2ZW50c1Jlc3BvbnNlEisKBmV2ZW50cxgBIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50EhYKDm5leHRfYWZ0ZXJfc2VxGAIgASgNIjYKEFdhdGNoQ2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKA0irgEKEVdhdGNoQ2hhdFJlc3BvbnNlEjEKCmNoYXRfZXZlbnQYASABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudEgAEioKBnR5cGluZxgCIAEoCzIYLnByb2FjdGl2ZWNoYXQudjEuVHlwaW5nSAASMQoKa2VlcF9hbGl2ZRgDIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuS2VlcEFsaXZlSABCBwoFZXZlbnQi9gEKD0NvbnZlcnNlUmVxdWVzdBISCgpjb21tYW5kX2lkGAEgASgJEi4KBGpvaW4YCiABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlSm9pbkgAEi4KBHNlbmQYCyABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlU2VuZEgAEjIKBnR5cGluZxgMIAEoCzIgLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VUeXBpbmdIABIwCgVsZWF2ZRgNIAEoCzIfLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VMZWF2ZUgAQgkKB2NvbW1hbmQiSgoMQ29udmVyc2VKb2luEg8KB2NoYXRfaWQYASABKAkSFgoOcGFydGljaXBhbnRfaWQYAiABKAkSEQoJYWZ0ZXJfc2VxGAMgASgNIjUKDENvbnZlcnNlU2VuZBIMCgR0ZXh0GAEgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSIgCg5Db252ZXJzZVR5cGluZxIOCgZ0eXBpbmcYASABKAgiDwoNQ29udmVyc2VMZWF2ZSJbCg1Db21tYW5kUmVzdWx0EhIKCmNvbW1hbmRfaWQYASABKAkSEgoKZXJyb3JfY29kZRgCIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAMgASgJEgsKA3NlcRgEIAEoDSLgAQoQQ29udmVyc2VSZXNwb25zZRIxCgpjaGF0X2V2ZW50GAEgASgLMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0RXZlbnRIABIqCgZ0eXBpbmcYAiABKAsyGC5wcm9hY3RpdmVjaGF0LnYxLlR5cGluZ0gAEjEKCmtlZXBfYWxpdmUYAyABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAEjEKBnJlc3VsdBgEIAEoCzIfLnByb2FjdGl2ZWNoYXQudjEuQ29tbWFuZFJlc3VsdEgAQgcKBWV2ZW50IkYKDldoaXNwZXJSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSFQoNc3VwZXJ2aXNvcl9pZBgCIAEoCRIMCgR0ZXh0GAMgASgJIj0KD1doaXNwZXJSZXNwb25zZRIqCgd3aGlzcGVyGAEgASgLMhkucHJvYWN0aXZlY2hhdC52MS5XaGlzcGVyIiYKE0xpc3RXaGlzcGVyc1JlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCSJDChRMaXN0V2hpc3BlcnNSZXNwb25zZRIrCgh3aGlzcGVycxgBIAMoCzIZLnByb2FjdGl2ZWNoYXQudjEuV2hpc3BlcjLYCAoLQ2hhdFNlcnZpY2USWgoLU2VuZE1lc3NhZ2USJC5wcm9hY3RpdmVjaGF0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJUCglTZXRUeXBpbmcSIi5wcm9hY3RpdmVjaGF0LnYxLlNldFR5cGluZ1JlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLlNldFR5cGluZ1Jlc3BvbnNlElQKCUxlYXZlQ2hhdBIiLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVDaGF0UmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVDaGF0UmVzcG9uc2USUwoHR2V0Q2hhdBIgLnByb2FjdGl2ZWNoYXQudjEuR2V0Q2hhdFJlcXVlc3QaIS5wcm9hY3RpdmVjaGF0LnYxLkdldENoYXRSZXNwb25zZSIDkAIBElkKCUxpc3RDaGF0cxIiLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRzUmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRzUmVzcG9uc2UiA5ACARJxChFHZXRDaGF0VHJhbnNjcmlwdBIqLnByb2FjdGl2ZWNoYXQudjEuR2V0Q2hhdFRyYW5zY3JpcHRSZXF1ZXN0GisucHJvYWN0aXZlY2hhdC52MS5HZXRDaGF0VHJhbnNjcmlwdFJlc3BvbnNlIgOQAgESaAoOTGlzdENoYXRFdmVudHMSJy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RDaGF0RXZlbnRzUmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRFdmVudHNSZXNwb25zZSIDkAIBElYKCVdhdGNoQ2hhdBIiLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hDaGF0UmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hDaGF0UmVzcG9uc2UwARJVCghDb252ZXJzZRIhLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VSZXF1ZXN0GiIucHJvYWN0aXZlY2hhdC52MS5Db252ZXJzZVJlc3BvbnNlKAEwARJOCgdXaGlzcGVyEiAucHJvYWN0aXZlY2hhdC52MS5XaGlzcGVyUmVxdWVzdBohLnByb2FjdGl2ZWNoYXQudjEuV2hpc3BlclJlc3BvbnNlEmIKDExpc3RXaGlzcGVycxIlLnByb2FjdGl2ZWNoYXQudjEuTGlzdFdoaXNwZXJzUmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuTGlzdFdoaXNwZXJzUmVzcG9uc2UiA5ACARJRCghSYXRlQ2hhdBIhLnByb2FjdGl2ZWNoYXQudjEuUmF0ZUNoYXRSZXF1ZXN0GiIucHJvYWN0aXZlY2hhdC52MS5SYXRlQ2hhdFJlc3BvbnNlQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_timestamp, file_proactivechat_v1_chat, file_proactivechat_v1_visitor]);
+
+/**
+ * @generated from message proactivechat.v1.RateChatRequest
+ */
+export type RateChatRequest = Message<"proactivechat.v1.RateChatRequest"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * The chat's visitor.
+   *
+   * @generated from field: string visitor_id = 2;
+   */
+  visitorId: string;
+
+  /**
+   * 1 to 5.
+   *
+   * @generated from field: uint32 score = 3;
+   */
+  score: number;
+
+  /**
+   * Optional, at most 1000 characters.
+   *
+   * @generated from field: string comment = 4;
+   */
+  comment: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.RateChatRequest.
+ * Use `create(RateChatRequestSchema)` to create a new message.
+ */
+export const RateChatRequestSchema: GenMessage<RateChatRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 0);
+
+/**
+ * @generated from message proactivechat.v1.RateChatResponse
+ */
+export type RateChatResponse = Message<"proactivechat.v1.RateChatResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.Chat chat = 1;
+   */
+  chat?: Chat | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.RateChatResponse.
+ * Use `create(RateChatResponseSchema)` to create a new message.
+ */
+export const RateChatResponseSchema: GenMessage<RateChatResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 1);
 
 /**
  * @generated from message proactivechat.v1.SendMessageRequest
@@ -55,7 +110,7 @@ export type SendMessageRequest = Message<"proactivechat.v1.SendMessageRequest"> 
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 0);
+  messageDesc(file_proactivechat_v1_chat_service, 2);
 
 /**
  * @generated from message proactivechat.v1.SendMessageResponse
@@ -72,7 +127,7 @@ export type SendMessageResponse = Message<"proactivechat.v1.SendMessageResponse"
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 1);
+  messageDesc(file_proactivechat_v1_chat_service, 3);
 
 /**
  * @generated from message proactivechat.v1.SetTypingRequest
@@ -99,7 +154,7 @@ export type SetTypingRequest = Message<"proactivechat.v1.SetTypingRequest"> & {
  * Use `create(SetTypingRequestSchema)` to create a new message.
  */
 export const SetTypingRequestSchema: GenMessage<SetTypingRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 2);
+  messageDesc(file_proactivechat_v1_chat_service, 4);
 
 /**
  * @generated from message proactivechat.v1.SetTypingResponse
@@ -112,7 +167,7 @@ export type SetTypingResponse = Message<"proactivechat.v1.SetTypingResponse"> & 
  * Use `create(SetTypingResponseSchema)` to create a new message.
  */
 export const SetTypingResponseSchema: GenMessage<SetTypingResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 3);
+  messageDesc(file_proactivechat_v1_chat_service, 5);
 
 /**
  * @generated from message proactivechat.v1.LeaveChatRequest
@@ -134,7 +189,7 @@ export type LeaveChatRequest = Message<"proactivechat.v1.LeaveChatRequest"> & {
  * Use `create(LeaveChatRequestSchema)` to create a new message.
  */
 export const LeaveChatRequestSchema: GenMessage<LeaveChatRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 4);
+  messageDesc(file_proactivechat_v1_chat_service, 6);
 
 /**
  * @generated from message proactivechat.v1.LeaveChatResponse
@@ -151,7 +206,7 @@ export type LeaveChatResponse = Message<"proactivechat.v1.LeaveChatResponse"> & 
  * Use `create(LeaveChatResponseSchema)` to create a new message.
  */
 export const LeaveChatResponseSchema: GenMessage<LeaveChatResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 5);
+  messageDesc(file_proactivechat_v1_chat_service, 7);
 
 /**
  * @generated from message proactivechat.v1.GetChatRequest
@@ -168,7 +223,7 @@ export type GetChatRequest = Message<"proactivechat.v1.GetChatRequest"> & {
  * Use `create(GetChatRequestSchema)` to create a new message.
  */
 export const GetChatRequestSchema: GenMessage<GetChatRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 6);
+  messageDesc(file_proactivechat_v1_chat_service, 8);
 
 /**
  * @generated from message proactivechat.v1.GetChatResponse
@@ -185,7 +240,7 @@ export type GetChatResponse = Message<"proactivechat.v1.GetChatResponse"> & {
  * Use `create(GetChatResponseSchema)` to create a new message.
  */
 export const GetChatResponseSchema: GenMessage<GetChatResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 7);
+  messageDesc(file_proactivechat_v1_chat_service, 9);
 
 /**
  * @generated from message proactivechat.v1.ListChatsRequest
@@ -269,7 +324,7 @@ export type ListChatsRequest = Message<"proactivechat.v1.ListChatsRequest"> & {
  * Use `create(ListChatsRequestSchema)` to create a new message.
  */
 export const ListChatsRequestSchema: GenMessage<ListChatsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 8);
+  messageDesc(file_proactivechat_v1_chat_service, 10);
 
 /**
  * @generated from message proactivechat.v1.ListChatsResponse
@@ -293,7 +348,7 @@ export type ListChatsResponse = Message<"proactivechat.v1.ListChatsResponse"> & 
  * Use `create(ListChatsResponseSchema)` to create a new message.
  */
 export const ListChatsResponseSchema: GenMessage<ListChatsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 9);
+  messageDesc(file_proactivechat_v1_chat_service, 11);
 
 /**
  * ChatSummary is one chat of a list, with who the visitor said they are:
@@ -324,7 +379,7 @@ export type ChatSummary = Message<"proactivechat.v1.ChatSummary"> & {
  * Use `create(ChatSummarySchema)` to create a new message.
  */
 export const ChatSummarySchema: GenMessage<ChatSummary> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 10);
+  messageDesc(file_proactivechat_v1_chat_service, 12);
 
 /**
  * @generated from message proactivechat.v1.GetChatTranscriptRequest
@@ -341,7 +396,7 @@ export type GetChatTranscriptRequest = Message<"proactivechat.v1.GetChatTranscri
  * Use `create(GetChatTranscriptRequestSchema)` to create a new message.
  */
 export const GetChatTranscriptRequestSchema: GenMessage<GetChatTranscriptRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 11);
+  messageDesc(file_proactivechat_v1_chat_service, 13);
 
 /**
  * @generated from message proactivechat.v1.GetChatTranscriptResponse
@@ -367,7 +422,7 @@ export type GetChatTranscriptResponse = Message<"proactivechat.v1.GetChatTranscr
  * Use `create(GetChatTranscriptResponseSchema)` to create a new message.
  */
 export const GetChatTranscriptResponseSchema: GenMessage<GetChatTranscriptResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 12);
+  messageDesc(file_proactivechat_v1_chat_service, 14);
 
 /**
  * @generated from message proactivechat.v1.ListChatEventsRequest
@@ -396,7 +451,7 @@ export type ListChatEventsRequest = Message<"proactivechat.v1.ListChatEventsRequ
  * Use `create(ListChatEventsRequestSchema)` to create a new message.
  */
 export const ListChatEventsRequestSchema: GenMessage<ListChatEventsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 13);
+  messageDesc(file_proactivechat_v1_chat_service, 15);
 
 /**
  * @generated from message proactivechat.v1.ListChatEventsResponse
@@ -420,7 +475,7 @@ export type ListChatEventsResponse = Message<"proactivechat.v1.ListChatEventsRes
  * Use `create(ListChatEventsResponseSchema)` to create a new message.
  */
 export const ListChatEventsResponseSchema: GenMessage<ListChatEventsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 14);
+  messageDesc(file_proactivechat_v1_chat_service, 16);
 
 /**
  * @generated from message proactivechat.v1.WatchChatRequest
@@ -442,7 +497,7 @@ export type WatchChatRequest = Message<"proactivechat.v1.WatchChatRequest"> & {
  * Use `create(WatchChatRequestSchema)` to create a new message.
  */
 export const WatchChatRequestSchema: GenMessage<WatchChatRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 15);
+  messageDesc(file_proactivechat_v1_chat_service, 17);
 
 /**
  * @generated from message proactivechat.v1.WatchChatResponse
@@ -477,7 +532,7 @@ export type WatchChatResponse = Message<"proactivechat.v1.WatchChatResponse"> & 
  * Use `create(WatchChatResponseSchema)` to create a new message.
  */
 export const WatchChatResponseSchema: GenMessage<WatchChatResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 16);
+  messageDesc(file_proactivechat_v1_chat_service, 18);
 
 /**
  * @generated from message proactivechat.v1.ConverseRequest
@@ -525,7 +580,7 @@ export type ConverseRequest = Message<"proactivechat.v1.ConverseRequest"> & {
  * Use `create(ConverseRequestSchema)` to create a new message.
  */
 export const ConverseRequestSchema: GenMessage<ConverseRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 17);
+  messageDesc(file_proactivechat_v1_chat_service, 19);
 
 /**
  * ConverseJoin opens the conversation: who is speaking, and from which event.
@@ -554,7 +609,7 @@ export type ConverseJoin = Message<"proactivechat.v1.ConverseJoin"> & {
  * Use `create(ConverseJoinSchema)` to create a new message.
  */
 export const ConverseJoinSchema: GenMessage<ConverseJoin> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 18);
+  messageDesc(file_proactivechat_v1_chat_service, 20);
 
 /**
  * @generated from message proactivechat.v1.ConverseSend
@@ -576,7 +631,7 @@ export type ConverseSend = Message<"proactivechat.v1.ConverseSend"> & {
  * Use `create(ConverseSendSchema)` to create a new message.
  */
 export const ConverseSendSchema: GenMessage<ConverseSend> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 19);
+  messageDesc(file_proactivechat_v1_chat_service, 21);
 
 /**
  * @generated from message proactivechat.v1.ConverseTyping
@@ -593,7 +648,7 @@ export type ConverseTyping = Message<"proactivechat.v1.ConverseTyping"> & {
  * Use `create(ConverseTypingSchema)` to create a new message.
  */
 export const ConverseTypingSchema: GenMessage<ConverseTyping> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 20);
+  messageDesc(file_proactivechat_v1_chat_service, 22);
 
 /**
  * @generated from message proactivechat.v1.ConverseLeave
@@ -606,7 +661,7 @@ export type ConverseLeave = Message<"proactivechat.v1.ConverseLeave"> & {
  * Use `create(ConverseLeaveSchema)` to create a new message.
  */
 export const ConverseLeaveSchema: GenMessage<ConverseLeave> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 21);
+  messageDesc(file_proactivechat_v1_chat_service, 23);
 
 /**
  * CommandResult answers one ConverseRequest. A failed command does not end
@@ -645,7 +700,7 @@ export type CommandResult = Message<"proactivechat.v1.CommandResult"> & {
  * Use `create(CommandResultSchema)` to create a new message.
  */
 export const CommandResultSchema: GenMessage<CommandResult> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 22);
+  messageDesc(file_proactivechat_v1_chat_service, 24);
 
 /**
  * @generated from message proactivechat.v1.ConverseResponse
@@ -686,7 +741,7 @@ export type ConverseResponse = Message<"proactivechat.v1.ConverseResponse"> & {
  * Use `create(ConverseResponseSchema)` to create a new message.
  */
 export const ConverseResponseSchema: GenMessage<ConverseResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 23);
+  messageDesc(file_proactivechat_v1_chat_service, 25);
 
 /**
  * @generated from message proactivechat.v1.WhisperRequest
@@ -717,7 +772,7 @@ export type WhisperRequest = Message<"proactivechat.v1.WhisperRequest"> & {
  * Use `create(WhisperRequestSchema)` to create a new message.
  */
 export const WhisperRequestSchema: GenMessage<WhisperRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 24);
+  messageDesc(file_proactivechat_v1_chat_service, 26);
 
 /**
  * @generated from message proactivechat.v1.WhisperResponse
@@ -734,7 +789,7 @@ export type WhisperResponse = Message<"proactivechat.v1.WhisperResponse"> & {
  * Use `create(WhisperResponseSchema)` to create a new message.
  */
 export const WhisperResponseSchema: GenMessage<WhisperResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 25);
+  messageDesc(file_proactivechat_v1_chat_service, 27);
 
 /**
  * @generated from message proactivechat.v1.ListWhispersRequest
@@ -751,7 +806,7 @@ export type ListWhispersRequest = Message<"proactivechat.v1.ListWhispersRequest"
  * Use `create(ListWhispersRequestSchema)` to create a new message.
  */
 export const ListWhispersRequestSchema: GenMessage<ListWhispersRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 26);
+  messageDesc(file_proactivechat_v1_chat_service, 28);
 
 /**
  * @generated from message proactivechat.v1.ListWhispersResponse
@@ -768,7 +823,7 @@ export type ListWhispersResponse = Message<"proactivechat.v1.ListWhispersRespons
  * Use `create(ListWhispersResponseSchema)` to create a new message.
  */
 export const ListWhispersResponseSchema: GenMessage<ListWhispersResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 27);
+  messageDesc(file_proactivechat_v1_chat_service, 29);
 
 /**
  * ChatService is used by both sides of a chat. The unary calls and
@@ -896,6 +951,21 @@ export const ChatService: GenService<{
     methodKind: "unary";
     input: typeof ListWhispersRequestSchema;
     output: typeof ListWhispersResponseSchema;
+  },
+  /**
+   * RateChat is the visitor's rating of a chat, once they have left it or
+   * it ended: score 1 to 5 and an optional comment. A chat is rated once:
+   * repeating the same rating returns the chat unchanged (a retry), a
+   * different one is FAILED_PRECONDITION ("already rated"). The rating is
+   * kept on the chat (Chat.rating), not as a chat event, and counted in
+   * AdminService.GetRatingSummary.
+   *
+   * @generated from rpc proactivechat.v1.ChatService.RateChat
+   */
+  rateChat: {
+    methodKind: "unary";
+    input: typeof RateChatRequestSchema;
+    output: typeof RateChatResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_chat_service, 0);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/site.proto.
  */
 export const file_proactivechat_v1_site: GenFile = /*@__PURE__*/
-  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEilAIKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKCXJldGVudGlvbhgHIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MiQgoRUmV0ZW50aW9uU2V0dGluZ3MSFwoPdmlzaXRvcl9zZWNvbmRzGAEgASgNEhQKDGNoYXRfc2Vjb25kcxgCIAEoDSK0AwoVUHJvYWN0aXZlQ2hhdFNldHRpbmdzEg8KB2VuYWJsZWQYASABKAgSMQoEbW9kZRgCIAEoDjIjLnByb2FjdGl2ZWNoYXQudjEuUHJvYWN0aXZlQ2hhdE1vZGUSHAoUbGF1bmNoX2FmdGVyX3NlY29uZHMYAyABKA0SEwoLaW52aXRlX3RleHQYBCABKAkSMAoLZm9ybV9maWVsZHMYBSADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkZvcm1GaWVsZBIeChZpbnZpdGVfdGltZW91dF9zZWNvbmRzGAYgASgNEiEKGXJlaW52aXRlX2Nvb2xkb3duX3NlY29uZHMYByABKA0SHQoVYWxlcnRfdGltZW91dF9zZWNvbmRzGAggASgNEhUKDWluY2x1ZGVfcGFnZXMYCSADKAkSFQoNZXhjbHVkZV9wYWdlcxgKIAMoCRIaChJxdWV1ZV9ob2xkX3NlY29uZHMYCyABKA0SIgoaaW5hY3Rpdml0eV90aW1lb3V0X3NlY29uZHMYDCABKA0SIgoaaW5hY3Rpdml0eV93YXJuaW5nX3NlY29uZHMYDSABKA0ifAoJRm9ybUZpZWxkEgsKA2tleRgBIAEoCRINCgVsYWJlbBgCIAEoCRItCgR0eXBlGAMgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5Gb3JtRmllbGRUeXBlEhAKCHJlcXVpcmVkGAQgASgIEhIKCm1heF9sZW5ndGgYBSABKA0qhQEKEVByb2FjdGl2ZUNoYXRNb2RlEiMKH1BST0FDVElWRV9DSEFUX01PREVfVU5TUEVDSUZJRUQQABIjCh9QUk9BQ1RJVkVfQ0hBVF9NT0RFX1dJVEhfSU5WSVRFEAESJgoiUFJPQUNUSVZFX0NIQVRfTU9ERV9XSVRIT1VUX0lOVklURRACKp4BCg1Gb3JtRmllbGRUeXBlEh8KG0ZPUk1fRklFTERfVFlQRV9VTlNQRUNJRklFRBAAEhgKFEZPUk1fRklFTERfVFlQRV9URVhUEAESHAoYRk9STV9GSUVMRF9UWVBFX1RFWFRBUkVBEAISGQoVRk9STV9GSUVMRF9UWVBFX0VNQUlMEAMSGQoVRk9STV9GSUVMRF9UWVBFX1BIT05FEARCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEi2QIKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKCXJldGVudGlvbhgHIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MSQwoQdmlzaXRvcl9sYXVuY2hlchgIIAEoCzIpLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MiOQoXVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBINCgVsYWJlbBgCIAEoCSJCChFSZXRlbnRpb25TZXR0aW5ncxIXCg92aXNpdG9yX3NlY29uZHMYASABKA0SFAoMY2hhdF9zZWNvbmRzGAIgASgNIrQDChVQcm9hY3RpdmVDaGF0U2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBIxCgRtb2RlGAIgASgOMiMucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0TW9kZRIcChRsYXVuY2hfYWZ0ZXJfc2Vjb25kcxgDIAEoDRITCgtpbnZpdGVfdGV4dBgEIAEoCRIwCgtmb3JtX2ZpZWxkcxgFIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuRm9ybUZpZWxkEh4KFmludml0ZV90aW1lb3V0X3NlY29uZHMYBiABKA0SIQoZcmVpbnZpdGVfY29vbGRvd25fc2Vjb25kcxgHIAEoDRIdChVhbGVydF90aW1lb3V0X3NlY29uZHMYCCABKA0SFQoNaW5jbHVkZV9wYWdlcxgJIAMoCRIVCg1leGNsdWRlX3BhZ2VzGAogAygJEhoKEnF1ZXVlX2hvbGRfc2Vjb25kcxgLIAEoDRIiChppbmFjdGl2aXR5X3RpbWVvdXRfc2Vjb25kcxgMIAEoDRIiChppbmFjdGl2aXR5X3dhcm5pbmdfc2Vjb25kcxgNIAEoDSJ8CglGb3JtRmllbGQSCwoDa2V5GAEgASgJEg0KBWxhYmVsGAIgASgJEi0KBHR5cGUYAyABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkZvcm1GaWVsZFR5cGUSEAoIcmVxdWlyZWQYBCABKAgSEgoKbWF4X2xlbmd0aBgFIAEoDSqFAQoRUHJvYWN0aXZlQ2hhdE1vZGUSIwofUFJPQUNUSVZFX0NIQVRfTU9ERV9VTlNQRUNJRklFRBAAEiMKH1BST0FDVElWRV9DSEFUX01PREVfV0lUSF9JTlZJVEUQARImCiJQUk9BQ1RJVkVfQ0hBVF9NT0RFX1dJVEhPVVRfSU5WSVRFEAIqngEKDUZvcm1GaWVsZFR5cGUSHwobRk9STV9GSUVMRF9UWVBFX1VOU1BFQ0lGSUVEEAASGAoURk9STV9GSUVMRF9UWVBFX1RFWFQQARIcChhGT1JNX0ZJRUxEX1RZUEVfVEVYVEFSRUEQAhIZChVGT1JNX0ZJRUxEX1RZUEVfRU1BSUwQAxIZChVGT1JNX0ZJRUxEX1RZUEVfUEhPTkUQBEJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Site is one website equipped with the widget. Proactive chat is disabled
@@ -66,6 +66,13 @@ export type Site = Message<"proactivechat.v1.Site"> & {
    * @generated from field: proactivechat.v1.RetentionSettings retention = 7;
    */
   retention?: RetentionSettings | undefined;
+
+  /**
+   * The launcher button visitors may ask for a chat with.
+   *
+   * @generated from field: proactivechat.v1.VisitorLauncherSettings visitor_launcher = 8;
+   */
+  visitorLauncher?: VisitorLauncherSettings | undefined;
 };
 
 /**
@@ -74,6 +81,37 @@ export type Site = Message<"proactivechat.v1.Site"> & {
  */
 export const SiteSchema: GenMessage<Site> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_site, 0);
+
+/**
+ * VisitorLauncherSettings: a small "Chat with us" button the widget shows
+ * while proactive chat is enabled and the visitor is browsing (never
+ * invited, or said No). Clicking it (RequestChat) leads to the same form and
+ * queue as accepting an invitation.
+ *
+ * @generated from message proactivechat.v1.VisitorLauncherSettings
+ */
+export type VisitorLauncherSettings = Message<"proactivechat.v1.VisitorLauncherSettings"> & {
+  /**
+   * Off by default.
+   *
+   * @generated from field: bool enabled = 1;
+   */
+  enabled: boolean;
+
+  /**
+   * The button's text, at most 40 characters; empty means "Chat with us".
+   *
+   * @generated from field: string label = 2;
+   */
+  label: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.VisitorLauncherSettings.
+ * Use `create(VisitorLauncherSettingsSchema)` to create a new message.
+ */
+export const VisitorLauncherSettingsSchema: GenMessage<VisitorLauncherSettings> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 1);
 
 /**
  * RetentionSettings override the server's retention periods for one site.
@@ -110,7 +148,7 @@ export type RetentionSettings = Message<"proactivechat.v1.RetentionSettings"> & 
  * Use `create(RetentionSettingsSchema)` to create a new message.
  */
 export const RetentionSettingsSchema: GenMessage<RetentionSettings> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_site, 1);
+  messageDesc(file_proactivechat_v1_site, 2);
 
 /**
  * ProactiveChatSettings are a site's proactive chat rules.
@@ -220,7 +258,7 @@ export type ProactiveChatSettings = Message<"proactivechat.v1.ProactiveChatSetti
  * Use `create(ProactiveChatSettingsSchema)` to create a new message.
  */
 export const ProactiveChatSettingsSchema: GenMessage<ProactiveChatSettings> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_site, 2);
+  messageDesc(file_proactivechat_v1_site, 3);
 
 /**
  * FormField is one field of the data-collection form.
@@ -267,7 +305,7 @@ export type FormField = Message<"proactivechat.v1.FormField"> & {
  * Use `create(FormFieldSchema)` to create a new message.
  */
 export const FormFieldSchema: GenMessage<FormField> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_site, 3);
+  messageDesc(file_proactivechat_v1_site, 4);
 
 /**
  * ProactiveChatMode is how a proactive chat begins.

@@ -89,6 +89,9 @@ const (
 	// AdminServiceRotateSiteIdentitySecretProcedure is the fully-qualified name of the AdminService's
 	// RotateSiteIdentitySecret RPC.
 	AdminServiceRotateSiteIdentitySecretProcedure = "/proactivechat.v1.AdminService/RotateSiteIdentitySecret"
+	// AdminServiceGetRatingSummaryProcedure is the fully-qualified name of the AdminService's
+	// GetRatingSummary RPC.
+	AdminServiceGetRatingSummaryProcedure = "/proactivechat.v1.AdminService/GetRatingSummary"
 )
 
 // AdminServiceClient is a client for the proactivechat.v1.AdminService service.
@@ -147,6 +150,13 @@ type AdminServiceClient interface {
 	// refused from then on. From the first secret on, an external id needs a
 	// hash.
 	RotateSiteIdentitySecret(context.Context, *connect.Request[v1.RotateSiteIdentitySecretRequest]) (*connect.Response[v1.RotateSiteIdentitySecretResponse], error)
+	// GetRatingSummary summarises the visitors' ratings of chats (RateChat)
+	// of one site, one agent, or one agent on one site, over whole UTC days:
+	// a rating counts on the day it was given. Counters kept per day as the
+	// ratings come make it cheap; they outlive the chats (deleting or erasing
+	// a rated chat does not change them). Admins read any summary, agents
+	// their own (agent_id is the caller).
+	GetRatingSummary(context.Context, *connect.Request[v1.GetRatingSummaryRequest]) (*connect.Response[v1.GetRatingSummaryResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the proactivechat.v1.AdminService service. By
@@ -299,6 +309,13 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("RotateSiteIdentitySecret")),
 			connect.WithClientOptions(opts...),
 		),
+		getRatingSummary: connect.NewClient[v1.GetRatingSummaryRequest, v1.GetRatingSummaryResponse](
+			httpClient,
+			baseURL+AdminServiceGetRatingSummaryProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetRatingSummary")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -325,6 +342,7 @@ type adminServiceClient struct {
 	revokeAgentSessions      *connect.Client[v1.RevokeAgentSessionsRequest, v1.RevokeAgentSessionsResponse]
 	getSiteIdentitySecret    *connect.Client[v1.GetSiteIdentitySecretRequest, v1.GetSiteIdentitySecretResponse]
 	rotateSiteIdentitySecret *connect.Client[v1.RotateSiteIdentitySecretRequest, v1.RotateSiteIdentitySecretResponse]
+	getRatingSummary         *connect.Client[v1.GetRatingSummaryRequest, v1.GetRatingSummaryResponse]
 }
 
 // CreateSite calls proactivechat.v1.AdminService.CreateSite.
@@ -432,6 +450,11 @@ func (c *adminServiceClient) RotateSiteIdentitySecret(ctx context.Context, req *
 	return c.rotateSiteIdentitySecret.CallUnary(ctx, req)
 }
 
+// GetRatingSummary calls proactivechat.v1.AdminService.GetRatingSummary.
+func (c *adminServiceClient) GetRatingSummary(ctx context.Context, req *connect.Request[v1.GetRatingSummaryRequest]) (*connect.Response[v1.GetRatingSummaryResponse], error) {
+	return c.getRatingSummary.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the proactivechat.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateSite adds a site. Proactive chat stays disabled unless the request enables it.
@@ -488,6 +511,13 @@ type AdminServiceHandler interface {
 	// refused from then on. From the first secret on, an external id needs a
 	// hash.
 	RotateSiteIdentitySecret(context.Context, *connect.Request[v1.RotateSiteIdentitySecretRequest]) (*connect.Response[v1.RotateSiteIdentitySecretResponse], error)
+	// GetRatingSummary summarises the visitors' ratings of chats (RateChat)
+	// of one site, one agent, or one agent on one site, over whole UTC days:
+	// a rating counts on the day it was given. Counters kept per day as the
+	// ratings come make it cheap; they outlive the chats (deleting or erasing
+	// a rated chat does not change them). Admins read any summary, agents
+	// their own (agent_id is the caller).
+	GetRatingSummary(context.Context, *connect.Request[v1.GetRatingSummaryRequest]) (*connect.Response[v1.GetRatingSummaryResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -636,6 +666,13 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("RotateSiteIdentitySecret")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceGetRatingSummaryHandler := connect.NewUnaryHandler(
+		AdminServiceGetRatingSummaryProcedure,
+		svc.GetRatingSummary,
+		connect.WithSchema(adminServiceMethods.ByName("GetRatingSummary")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateSiteProcedure:
@@ -680,6 +717,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceGetSiteIdentitySecretHandler.ServeHTTP(w, r)
 		case AdminServiceRotateSiteIdentitySecretProcedure:
 			adminServiceRotateSiteIdentitySecretHandler.ServeHTTP(w, r)
+		case AdminServiceGetRatingSummaryProcedure:
+			adminServiceGetRatingSummaryHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -771,4 +810,8 @@ func (UnimplementedAdminServiceHandler) GetSiteIdentitySecret(context.Context, *
 
 func (UnimplementedAdminServiceHandler) RotateSiteIdentitySecret(context.Context, *connect.Request[v1.RotateSiteIdentitySecretRequest]) (*connect.Response[v1.RotateSiteIdentitySecretResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.RotateSiteIdentitySecret is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetRatingSummary(context.Context, *connect.Request[v1.GetRatingSummaryRequest]) (*connect.Response[v1.GetRatingSummaryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.GetRatingSummary is not implemented"))
 }

@@ -58,6 +58,8 @@ const (
 	// ChatServiceListWhispersProcedure is the fully-qualified name of the ChatService's ListWhispers
 	// RPC.
 	ChatServiceListWhispersProcedure = "/proactivechat.v1.ChatService/ListWhispers"
+	// ChatServiceRateChatProcedure is the fully-qualified name of the ChatService's RateChat RPC.
+	ChatServiceRateChatProcedure = "/proactivechat.v1.ChatService/RateChat"
 )
 
 // ChatServiceClient is a client for the proactivechat.v1.ChatService service.
@@ -94,6 +96,13 @@ type ChatServiceClient interface {
 	// ListWhispers lists a chat's whispers, oldest first, for the chat's
 	// agent, the supervisors of its site and admins.
 	ListWhispers(context.Context, *connect.Request[v1.ListWhispersRequest]) (*connect.Response[v1.ListWhispersResponse], error)
+	// RateChat is the visitor's rating of a chat, once they have left it or
+	// it ended: score 1 to 5 and an optional comment. A chat is rated once:
+	// repeating the same rating returns the chat unchanged (a retry), a
+	// different one is FAILED_PRECONDITION ("already rated"). The rating is
+	// kept on the chat (Chat.rating), not as a chat event, and counted in
+	// AdminService.GetRatingSummary.
+	RateChat(context.Context, *connect.Request[v1.RateChatRequest]) (*connect.Response[v1.RateChatResponse], error)
 }
 
 // NewChatServiceClient constructs a client for the proactivechat.v1.ChatService service. By
@@ -178,6 +187,12 @@ func NewChatServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		rateChat: connect.NewClient[v1.RateChatRequest, v1.RateChatResponse](
+			httpClient,
+			baseURL+ChatServiceRateChatProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("RateChat")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -194,6 +209,7 @@ type chatServiceClient struct {
 	converse          *connect.Client[v1.ConverseRequest, v1.ConverseResponse]
 	whisper           *connect.Client[v1.WhisperRequest, v1.WhisperResponse]
 	listWhispers      *connect.Client[v1.ListWhispersRequest, v1.ListWhispersResponse]
+	rateChat          *connect.Client[v1.RateChatRequest, v1.RateChatResponse]
 }
 
 // SendMessage calls proactivechat.v1.ChatService.SendMessage.
@@ -251,6 +267,11 @@ func (c *chatServiceClient) ListWhispers(ctx context.Context, req *connect.Reque
 	return c.listWhispers.CallUnary(ctx, req)
 }
 
+// RateChat calls proactivechat.v1.ChatService.RateChat.
+func (c *chatServiceClient) RateChat(ctx context.Context, req *connect.Request[v1.RateChatRequest]) (*connect.Response[v1.RateChatResponse], error) {
+	return c.rateChat.CallUnary(ctx, req)
+}
+
 // ChatServiceHandler is an implementation of the proactivechat.v1.ChatService service.
 type ChatServiceHandler interface {
 	// SendMessage appends a message. It is acknowledged only once stored.
@@ -285,6 +306,13 @@ type ChatServiceHandler interface {
 	// ListWhispers lists a chat's whispers, oldest first, for the chat's
 	// agent, the supervisors of its site and admins.
 	ListWhispers(context.Context, *connect.Request[v1.ListWhispersRequest]) (*connect.Response[v1.ListWhispersResponse], error)
+	// RateChat is the visitor's rating of a chat, once they have left it or
+	// it ended: score 1 to 5 and an optional comment. A chat is rated once:
+	// repeating the same rating returns the chat unchanged (a retry), a
+	// different one is FAILED_PRECONDITION ("already rated"). The rating is
+	// kept on the chat (Chat.rating), not as a chat event, and counted in
+	// AdminService.GetRatingSummary.
+	RateChat(context.Context, *connect.Request[v1.RateChatRequest]) (*connect.Response[v1.RateChatResponse], error)
 }
 
 // NewChatServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -365,6 +393,12 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatServiceRateChatHandler := connect.NewUnaryHandler(
+		ChatServiceRateChatProcedure,
+		svc.RateChat,
+		connect.WithSchema(chatServiceMethods.ByName("RateChat")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.ChatService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ChatServiceSendMessageProcedure:
@@ -389,6 +423,8 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 			chatServiceWhisperHandler.ServeHTTP(w, r)
 		case ChatServiceListWhispersProcedure:
 			chatServiceListWhispersHandler.ServeHTTP(w, r)
+		case ChatServiceRateChatProcedure:
+			chatServiceRateChatHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -440,4 +476,8 @@ func (UnimplementedChatServiceHandler) Whisper(context.Context, *connect.Request
 
 func (UnimplementedChatServiceHandler) ListWhispers(context.Context, *connect.Request[v1.ListWhispersRequest]) (*connect.Response[v1.ListWhispersResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.ListWhispers is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) RateChat(context.Context, *connect.Request[v1.RateChatRequest]) (*connect.Response[v1.RateChatResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.RateChat is not implemented"))
 }

@@ -54,6 +54,9 @@ const (
 	// VisitorServiceIdentifyVisitorProcedure is the fully-qualified name of the VisitorService's
 	// IdentifyVisitor RPC.
 	VisitorServiceIdentifyVisitorProcedure = "/proactivechat.v1.VisitorService/IdentifyVisitor"
+	// VisitorServiceRequestChatProcedure is the fully-qualified name of the VisitorService's
+	// RequestChat RPC.
+	VisitorServiceRequestChatProcedure = "/proactivechat.v1.VisitorService/RequestChat"
 )
 
 // VisitorServiceClient is a client for the proactivechat.v1.VisitorService service.
@@ -84,6 +87,13 @@ type VisitorServiceClient interface {
 	// signed in after the page loaded). It replaces the identity the page gave
 	// before; the same rules as StartVisitorSession's identity apply.
 	IdentifyVisitor(context.Context, *connect.Request[v1.IdentifyVisitorRequest]) (*connect.Response[v1.IdentifyVisitorResponse], error)
+	// RequestChat is the launcher button: a browsing visitor (never invited,
+	// or who said No) asks for a chat. It shows the form, or queues the chat
+	// request when the site has no form, exactly as accepting an invitation
+	// does. FAILED_PRECONDITION when the site's launcher or proactive chat is
+	// off, or the visitor is not browsing (invited, filling the form, queued
+	// or chatting).
+	RequestChat(context.Context, *connect.Request[v1.RequestChatRequest]) (*connect.Response[v1.RequestChatResponse], error)
 }
 
 // NewVisitorServiceClient constructs a client for the proactivechat.v1.VisitorService service. By
@@ -139,6 +149,12 @@ func NewVisitorServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(visitorServiceMethods.ByName("IdentifyVisitor")),
 			connect.WithClientOptions(opts...),
 		),
+		requestChat: connect.NewClient[v1.RequestChatRequest, v1.RequestChatResponse](
+			httpClient,
+			baseURL+VisitorServiceRequestChatProcedure,
+			connect.WithSchema(visitorServiceMethods.ByName("RequestChat")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -151,6 +167,7 @@ type visitorServiceClient struct {
 	submitForm          *connect.Client[v1.SubmitFormRequest, v1.SubmitFormResponse]
 	leaveQueue          *connect.Client[v1.LeaveQueueRequest, v1.LeaveQueueResponse]
 	identifyVisitor     *connect.Client[v1.IdentifyVisitorRequest, v1.IdentifyVisitorResponse]
+	requestChat         *connect.Client[v1.RequestChatRequest, v1.RequestChatResponse]
 }
 
 // StartVisitorSession calls proactivechat.v1.VisitorService.StartVisitorSession.
@@ -188,6 +205,11 @@ func (c *visitorServiceClient) IdentifyVisitor(ctx context.Context, req *connect
 	return c.identifyVisitor.CallUnary(ctx, req)
 }
 
+// RequestChat calls proactivechat.v1.VisitorService.RequestChat.
+func (c *visitorServiceClient) RequestChat(ctx context.Context, req *connect.Request[v1.RequestChatRequest]) (*connect.Response[v1.RequestChatResponse], error) {
+	return c.requestChat.CallUnary(ctx, req)
+}
+
 // VisitorServiceHandler is an implementation of the proactivechat.v1.VisitorService service.
 type VisitorServiceHandler interface {
 	// StartVisitorSession begins a visitor session, or resumes the one whose
@@ -216,6 +238,13 @@ type VisitorServiceHandler interface {
 	// signed in after the page loaded). It replaces the identity the page gave
 	// before; the same rules as StartVisitorSession's identity apply.
 	IdentifyVisitor(context.Context, *connect.Request[v1.IdentifyVisitorRequest]) (*connect.Response[v1.IdentifyVisitorResponse], error)
+	// RequestChat is the launcher button: a browsing visitor (never invited,
+	// or who said No) asks for a chat. It shows the form, or queues the chat
+	// request when the site has no form, exactly as accepting an invitation
+	// does. FAILED_PRECONDITION when the site's launcher or proactive chat is
+	// off, or the visitor is not browsing (invited, filling the form, queued
+	// or chatting).
+	RequestChat(context.Context, *connect.Request[v1.RequestChatRequest]) (*connect.Response[v1.RequestChatResponse], error)
 }
 
 // NewVisitorServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -267,6 +296,12 @@ func NewVisitorServiceHandler(svc VisitorServiceHandler, opts ...connect.Handler
 		connect.WithSchema(visitorServiceMethods.ByName("IdentifyVisitor")),
 		connect.WithHandlerOptions(opts...),
 	)
+	visitorServiceRequestChatHandler := connect.NewUnaryHandler(
+		VisitorServiceRequestChatProcedure,
+		svc.RequestChat,
+		connect.WithSchema(visitorServiceMethods.ByName("RequestChat")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.VisitorService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case VisitorServiceStartVisitorSessionProcedure:
@@ -283,6 +318,8 @@ func NewVisitorServiceHandler(svc VisitorServiceHandler, opts ...connect.Handler
 			visitorServiceLeaveQueueHandler.ServeHTTP(w, r)
 		case VisitorServiceIdentifyVisitorProcedure:
 			visitorServiceIdentifyVisitorHandler.ServeHTTP(w, r)
+		case VisitorServiceRequestChatProcedure:
+			visitorServiceRequestChatHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -318,4 +355,8 @@ func (UnimplementedVisitorServiceHandler) LeaveQueue(context.Context, *connect.R
 
 func (UnimplementedVisitorServiceHandler) IdentifyVisitor(context.Context, *connect.Request[v1.IdentifyVisitorRequest]) (*connect.Response[v1.IdentifyVisitorResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.VisitorService.IdentifyVisitor is not implemented"))
+}
+
+func (UnimplementedVisitorServiceHandler) RequestChat(context.Context, *connect.Request[v1.RequestChatRequest]) (*connect.Response[v1.RequestChatResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.VisitorService.RequestChat is not implemented"))
 }
