@@ -115,6 +115,14 @@ func (w *writeTx) EraseVisitor(visitorID string) error {
 	if err := w.deleteRequests(recs[recordRequest]); err != nil {
 		return err
 	}
+	// The log's events about the visitor go too: they hold the pages they
+	// viewed, their form values and their messages. The log then skips
+	// those positions, which readers of the log are told to expect.
+	for _, pos := range recs[recordEvent] {
+		if err := w.delete(eventsBucket, pos); err != nil {
+			return err
+		}
+	}
 	if err := w.deleteRange(visitorRecordsBucket, visitorPrefix(visitorID)); err != nil {
 		return err
 	}
@@ -140,6 +148,9 @@ func (w *writeTx) DeleteChat(chatID string) error {
 	visitorID := chat.Visitor.ID
 	if visitorID != "" && checkID("visitor id", visitorID) == nil {
 		if err := w.delete(visitorRecordsBucket, visitorRecordKey(visitorID, recordChat, []byte(chatID))); err != nil {
+			return err
+		}
+		if err := w.deleteChatLogEvents(visitorID, chat); err != nil {
 			return err
 		}
 	}
@@ -322,7 +333,46 @@ func backfillVisitorRecords(tx *bbolt.Tx) error {
 			return err
 		}
 	}
+	evs, err := r.Events(0, 0)
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		if err := put(ev.VisitorID, recordEvent, positionKey(ev.Position)); err != nil {
+			return err
+		}
+	}
 	return tx.Bucket(visitorTokensBucket).ForEach(func(k, v []byte) error {
 		return put(string(v), recordToken, bytes.Clone(k))
 	})
+}
+
+// deleteChatLogEvents deletes the log's events about a chat and the request
+// it answered (its messages, the form values), found among its visitor's
+// events, with their index entries.
+func (w *writeTx) deleteChatLogEvents(visitorID string, chat *domain.Chat) error {
+	recs, err := w.visitorRecords(visitorID)
+	if err != nil {
+		return err
+	}
+	for _, pos := range recs[recordEvent] {
+		v := w.tx.Bucket(eventsBucket).Get(pos)
+		if v == nil {
+			continue
+		}
+		ev, err := decode(v, protoconv.EventFromProto)
+		if err != nil {
+			return fmt.Errorf("decode %s %x: %w", eventsBucket, pos, err)
+		}
+		if ev.ChatID != chat.ID && (chat.ChatRequestID == "" || ev.RequestID != chat.ChatRequestID) {
+			continue
+		}
+		if err := w.delete(eventsBucket, pos); err != nil {
+			return err
+		}
+		if err := w.delete(visitorRecordsBucket, visitorRecordKey(visitorID, recordEvent, pos)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

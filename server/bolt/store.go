@@ -51,6 +51,10 @@ var (
 	apiKeysBucket        = []byte("api_keys")        // SHA-256 of the key → pb.ApiKey
 	agentSessionsBucket  = []byte("agent_sessions")  // SHA-256 of the token → pb.AgentSession
 	agentPasswordsBucket = []byte("agent_passwords") // agent id → Argon2id PHC string
+
+	// eventsBucket is the event log. Its bbolt sequence is the last
+	// position assigned.
+	eventsBucket = []byte("events") // positionKey → pb.Event
 )
 
 // legacyMessageKeysBucket indexed idempotency keys on disk until the
@@ -79,6 +83,7 @@ var allBuckets = [][]byte{
 	apiKeysBucket,
 	agentSessionsBucket,
 	agentPasswordsBucket,
+	eventsBucket,
 }
 
 const (

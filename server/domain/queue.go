@@ -42,6 +42,17 @@ func (s *Service) enqueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatReq
 	if err := tx.PutVisitor(visitor); err != nil {
 		return err
 	}
+	// What put the visitor in the queue, then the queueing itself.
+	cause := Event{SiteID: site.ID, VisitorID: visitor.ID, RequestID: req.ID, Type: EventLaunchFired}
+	if kind == RequestInvited {
+		cause.Type, cause.FormValues = EventFormSubmitted, form
+	}
+	if err := s.record(tx, cause); err != nil {
+		return err
+	}
+	if err := s.record(tx, Event{Type: EventRequestQueued, SiteID: site.ID, VisitorID: visitor.ID, RequestID: req.ID, Kind: kind}); err != nil {
+		return err
+	}
 	tx.OnCommit(func() {
 		s.visitorUpdated(visitor)
 		s.queueChanged(req)
@@ -229,6 +240,9 @@ func (s *Service) abandon(tx WriteTx, req *ChatRequest, visitor *Visitor, reason
 		return err
 	}
 	if err := tx.PutVisitor(visitor); err != nil {
+		return err
+	}
+	if err := s.record(tx, Event{Type: EventRequestAbandoned, SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, Reason: reason}); err != nil {
 		return err
 	}
 	tx.OnCommit(func() {
