@@ -41,6 +41,8 @@ type api interface {
 	SetAgentPassword(context.Context, *pb.SetAgentPasswordRequest) (*pb.SetAgentPasswordResponse, error)
 	CreateAgentSession(context.Context, *pb.CreateAgentSessionRequest) (*pb.CreateAgentSessionResponse, error)
 	RevokeAgentSessions(context.Context, *pb.RevokeAgentSessionsRequest) (*pb.RevokeAgentSessionsResponse, error)
+	ListEvents(context.Context, *pb.ListEventsRequest) (*pb.ListEventsResponse, error)
+	WatchEvents(context.Context, *pb.WatchEventsRequest) (stream[pb.WatchEventsResponse], error)
 
 	StartVisitorSession(context.Context, *pb.StartVisitorSessionRequest) (*pb.StartVisitorSessionResponse, error)
 	ReportPageView(context.Context, *pb.ReportPageViewRequest) (*pb.ReportPageViewResponse, error)
@@ -288,6 +290,14 @@ func (c *grpcClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (str
 
 func (c *grpcClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {
 	return grpcUnary(ctx, c.admin.ListQueue, r)
+}
+
+func (c *grpcClient) ListEvents(ctx context.Context, r *pb.ListEventsRequest) (*pb.ListEventsResponse, error) {
+	return grpcUnary(ctx, c.admin.ListEvents, r)
+}
+
+func (c *grpcClient) WatchEvents(ctx context.Context, r *pb.WatchEventsRequest) (stream[pb.WatchEventsResponse], error) {
+	return grpcServerStream(ctx, c.admin.WatchEvents, r)
 }
 
 func (c *grpcClient) ListRoutingDecisions(ctx context.Context, r *pb.ListRoutingDecisionsRequest) (*pb.ListRoutingDecisionsResponse, error) {
@@ -562,6 +572,14 @@ func (c *connectClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (
 
 func (c *connectClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {
 	return connectUnary(ctx, c.admin.ListQueue, r)
+}
+
+func (c *connectClient) ListEvents(ctx context.Context, r *pb.ListEventsRequest) (*pb.ListEventsResponse, error) {
+	return connectUnary(ctx, c.admin.ListEvents, r)
+}
+
+func (c *connectClient) WatchEvents(ctx context.Context, r *pb.WatchEventsRequest) (stream[pb.WatchEventsResponse], error) {
+	return connectServerStream(ctx, c.admin.WatchEvents, r)
 }
 
 func (c *connectClient) ListRoutingDecisions(ctx context.Context, r *pb.ListRoutingDecisionsRequest) (*pb.ListRoutingDecisionsResponse, error) {

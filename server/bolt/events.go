@@ -41,7 +41,25 @@ func (w *writeTx) AppendEvent(ev *domain.Event) error {
 	if err := w.put(eventsBucket, key, protoconv.EventToProto(ev)); err != nil {
 		return err
 	}
+	if chatEvent(ev.Type) {
+		// Found through the chat's own event, which holds the position
+		// (ChatEvent.LogPosition): an index entry per message, inserted
+		// into the middle of the visitor records, doubled what a message
+		// costs to write.
+		return nil
+	}
 	return w.indexVisitorRecord(ev.VisitorID, recordEvent, string(key))
+}
+
+// chatEvent reports whether events of type t are stored with a chat event
+// of their own, which holds their position, rather than indexed under
+// their visitor.
+func chatEvent(t domain.EventType) bool {
+	switch t {
+	case domain.EventChatStarted, domain.EventChatMessage, domain.EventChatParticipantLeft, domain.EventChatEnded:
+		return true
+	}
+	return false
 }
 
 // Events treats a limit of zero or less as no limit.
@@ -95,7 +113,7 @@ func (w *writeTx) DeleteEventsBefore(cutoff time.Time, limit int) (int, error) {
 
 // unindexEvent removes an event's entry from the visitor records index.
 func (w *writeTx) unindexEvent(ev *domain.Event) error {
-	if ev.VisitorID == "" || checkID("visitor id", ev.VisitorID) != nil {
+	if chatEvent(ev.Type) || ev.VisitorID == "" || checkID("visitor id", ev.VisitorID) != nil {
 		return nil
 	}
 	return w.delete(visitorRecordsBucket, visitorRecordKey(ev.VisitorID, recordEvent, positionKey(ev.Position)))

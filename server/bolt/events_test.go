@@ -131,7 +131,8 @@ func TestEventLog(t *testing.T) {
 }
 
 // TestDeleteChatDeletesLogEvents checks that deleting a chat (retention)
-// deletes the log's events about it and its request, and keeps the
+// deletes the log's events about it (through the positions its chat events
+// hold) and about its request (through the visitor's index), and keeps the
 // visitor's others.
 func TestDeleteChatDeletesLogEvents(t *testing.T) {
 	ctx := context.Background()
@@ -144,28 +145,41 @@ func TestDeleteChatDeletesLogEvents(t *testing.T) {
 		if err := putVisitorRecords(tx, "ann", 0); err != nil {
 			return err
 		}
-		if err := tx.PutChat(&domain.Chat{ID: "ann:chat2", SiteID: "shop", Visitor: domain.Participant{Role: domain.RoleVisitor, ID: "ann"}, State: domain.ChatStateEnded, LastSeq: 2, ChatRequestID: "ann:req2"}); err != nil {
+		// 1 page viewed, 2 form of req2, 3 message of chat1, 4 of chat2.
+		c, err := tx.Chat("ann:chat2")
+		if err != nil {
 			return err
 		}
-		for _, ev := range []*domain.Event{
-			{Type: domain.EventFormSubmitted, SiteID: "shop", VisitorID: "ann", RequestID: "ann:req2", FormValues: map[string]string{"email": "ann@example.com"}},
-			{Type: domain.EventChatEnded, SiteID: "shop", VisitorID: "ann", ChatID: "ann:chat2"},
-			{Type: domain.EventVisitorLeft, SiteID: "shop", VisitorID: "ann"},
-		} {
-			if err := tx.AppendEvent(ev); err != nil {
-				return err
-			}
+		c.ChatRequestID = "ann:req2"
+		if err := tx.PutChat(c); err != nil {
+			return err
 		}
-		return nil
+		r, err := tx.ChatRequest("ann:req2")
+		if err != nil {
+			return err
+		}
+		r.ChatID = "ann:chat2"
+		if err := tx.PutChatRequest(r); err != nil {
+			return err
+		}
+		return tx.AppendEvent(&domain.Event{Type: domain.EventVisitorLeft, SiteID: "shop", VisitorID: "ann"})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 1 page viewed, 2 message of chat1, 3 form of req2, 4 chat2 ended, 5 left.
+	if got, want := logPositions(t, s), []uint64{1, 2, 3, 4, 5}; !slices.Equal(got, want) {
+		t.Fatalf("log = %v, want %v", got, want)
+	}
 	if err := s.Update(ctx, func(tx domain.WriteTx) error { return tx.DeleteChat("ann:chat2") }); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := logPositions(t, s), []uint64{1, 2, 5}; !slices.Equal(got, want) {
+	if got, want := logPositions(t, s), []uint64{1, 3, 5}; !slices.Equal(got, want) {
 		t.Fatalf("log after deleting chat2 = %v, want %v", got, want)
+	}
+	if err := s.Update(ctx, func(tx domain.WriteTx) error { return tx.EraseVisitor("ann") }); err != nil {
+		t.Fatal(err)
+	}
+	if got := logPositions(t, s); len(got) != 0 {
+		t.Fatalf("log after erasing ann = %v, want empty", got)
 	}
 }

@@ -150,7 +150,7 @@ func (w *writeTx) DeleteChat(chatID string) error {
 		if err := w.delete(visitorRecordsBucket, visitorRecordKey(visitorID, recordChat, []byte(chatID))); err != nil {
 			return err
 		}
-		if err := w.deleteChatLogEvents(visitorID, chat); err != nil {
+		if err := w.deleteRequestLogEvents(visitorID, chat.ChatRequestID); err != nil {
 			return err
 		}
 	}
@@ -176,6 +176,9 @@ func (w *writeTx) DeleteChat(chatID string) error {
 // entry in the visitor records index: EraseVisitor drops the visitor's
 // whole range at once.
 func (w *writeTx) deleteChat(chatID string) error {
+	if err := w.deleteChatEventsFromLog(chatID); err != nil {
+		return err
+	}
 	if err := w.deleteRange(chatEventsBucket, chatPrefix(chatID)); err != nil {
 		return err
 	}
@@ -338,6 +341,9 @@ func backfillVisitorRecords(tx *bbolt.Tx) error {
 		return err
 	}
 	for _, ev := range evs {
+		if chatEvent(ev.Type) {
+			continue // found through their chats (AppendEvent)
+		}
 		if err := put(ev.VisitorID, recordEvent, positionKey(ev.Position)); err != nil {
 			return err
 		}
@@ -347,10 +353,36 @@ func backfillVisitorRecords(tx *bbolt.Tx) error {
 	})
 }
 
-// deleteChatLogEvents deletes the log's events about a chat and the request
-// it answered (its messages, the form values), found among its visitor's
-// events, with their index entries.
-func (w *writeTx) deleteChatLogEvents(visitorID string, chat *domain.Chat) error {
+// deleteChatEventsFromLog deletes the log's events of a chat's events (its
+// messages), whose positions the chat's events hold.
+func (w *writeTx) deleteChatEventsFromLog(chatID string) error {
+	prefix := chatPrefix(chatID)
+	c := w.tx.Bucket(chatEventsBucket).Cursor()
+	var positions [][]byte
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		ev, err := decode(v, protoconv.ChatEventFromProto)
+		if err != nil {
+			return fmt.Errorf("decode %s %q: %w", chatEventsBucket, k, err)
+		}
+		if ev.LogPosition != 0 {
+			positions = append(positions, positionKey(ev.LogPosition))
+		}
+	}
+	for _, pos := range positions {
+		if err := w.delete(eventsBucket, pos); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteRequestLogEvents deletes the log's events about the request a
+// deleted chat answered (the form values among them), found among its
+// visitor's events, with their index entries.
+func (w *writeTx) deleteRequestLogEvents(visitorID, requestID string) error {
+	if requestID == "" {
+		return nil
+	}
 	recs, err := w.visitorRecords(visitorID)
 	if err != nil {
 		return err
@@ -364,7 +396,7 @@ func (w *writeTx) deleteChatLogEvents(visitorID string, chat *domain.Chat) error
 		if err != nil {
 			return fmt.Errorf("decode %s %x: %w", eventsBucket, pos, err)
 		}
-		if ev.ChatID != chat.ID && (chat.ChatRequestID == "" || ev.RequestID != chat.ChatRequestID) {
+		if ev.RequestID != requestID {
 			continue
 		}
 		if err := w.delete(eventsBucket, pos); err != nil {

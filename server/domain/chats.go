@@ -107,7 +107,7 @@ func (s *Service) openChat(tx WriteTx, chatID string, site *Site, agent *Agent, 
 	// launching criteria do not fire again in the same visit.
 	visitor.LastLaunchTime = now
 	agent.ActiveChatIDs = append(agent.ActiveChatIDs, chat.ID)
-	if err := s.putAll(tx, chat, visitor, agent, started); err != nil {
+	if err := s.putAll(tx, chat, visitor, agent, &started); err != nil {
 		return nil, err
 	}
 	tx.OnCommit(func() {
@@ -127,8 +127,10 @@ func (s *Service) nextEvent(chat *Chat) ChatEvent {
 }
 
 // putAll stores a chat, the visitor and agent records it changed, and its
-// new events, each with its entry in the event log.
-func (s *Service) putAll(tx WriteTx, chat *Chat, visitor *Visitor, agent *Agent, events ...ChatEvent) error {
+// new events, each with its entry in the event log, whose position it sets
+// in the caller's events: what is published and returned is what is
+// stored.
+func (s *Service) putAll(tx WriteTx, chat *Chat, visitor *Visitor, agent *Agent, events ...*ChatEvent) error {
 	if err := tx.PutChat(chat); err != nil {
 		return err
 	}
@@ -143,10 +145,12 @@ func (s *Service) putAll(tx WriteTx, chat *Chat, visitor *Visitor, agent *Agent,
 		}
 	}
 	for _, ev := range events {
-		if err := tx.AppendChatEvent(ev); err != nil {
+		// The log's event first, so the chat's event holds its position:
+		// that is how erasing the chat finds the log's events about it.
+		if err := s.recordChatEvent(tx, chat, ev); err != nil {
 			return err
 		}
-		if err := s.recordChatEvent(tx, chat, ev); err != nil {
+		if err := tx.AppendChatEvent(*ev); err != nil {
 			return err
 		}
 	}
@@ -156,7 +160,7 @@ func (s *Service) putAll(tx WriteTx, chat *Chat, visitor *Visitor, agent *Agent,
 // recordChatEvent records the log event of a chat event. Inactivity
 // warnings are not in the vocabulary: they change nothing an integrator
 // acts on, and the chat.ended that may follow is.
-func (s *Service) recordChatEvent(tx WriteTx, chat *Chat, ce ChatEvent) error {
+func (s *Service) recordChatEvent(tx WriteTx, chat *Chat, ce *ChatEvent) error {
 	ev := Event{SiteID: chat.SiteID, ChatID: chat.ID, VisitorID: chat.Visitor.ID}
 	switch {
 	case ce.Started != nil:
@@ -170,7 +174,9 @@ func (s *Service) recordChatEvent(tx WriteTx, chat *Chat, ce ChatEvent) error {
 	default:
 		return nil
 	}
-	return s.record(tx, ev)
+	pos, err := s.recordAt(tx, ev)
+	ce.LogPosition = pos
+	return err
 }
 
 func (s *Service) publishChatEvents(events ...ChatEvent) {
@@ -236,7 +242,7 @@ func (s *Service) SendMessage(ctx context.Context, chatID, senderID, text, idemp
 		if sender.Role == RoleVisitor {
 			chat.VisitorMessageCount++
 		}
-		if err := s.putAll(tx, chat, nil, nil, msg); err != nil {
+		if err := s.putAll(tx, chat, nil, nil, &msg); err != nil {
 			return err
 		}
 		stored = true
@@ -443,7 +449,11 @@ func (s *Service) leave(tx WriteTx, chat *Chat, p Participant, endReason ChatEnd
 		ended.Ended = &ChatEnded{Reason: chat.EndReason}
 		events = append(events, ended)
 	}
-	if err := s.putAll(tx, chat, visitor, agent, events...); err != nil {
+	stored := make([]*ChatEvent, len(events))
+	for i := range events {
+		stored[i] = &events[i]
+	}
+	if err := s.putAll(tx, chat, visitor, agent, stored...); err != nil {
 		return err
 	}
 	tx.OnCommit(func() {

@@ -105,8 +105,21 @@ func EventID(position uint64) string {
 // change it describes or not at all. An ev without a Time is stamped with
 // the service's clock.
 func (s *Service) record(tx WriteTx, ev Event) error {
+	_, err := s.recordAt(tx, ev)
+	return err
+}
+
+// recordAt is record returning the event's position.
+func (s *Service) recordAt(tx WriteTx, ev Event) (uint64, error) {
 	if ev.Time.IsZero() {
 		ev.Time = s.clock.Now()
 	}
-	return tx.AppendEvent(&ev)
+	if err := tx.AppendEvent(&ev); err != nil {
+		return 0, err
+	}
+	// Hooks run in commit order, so WatchEvents streams hear of events in
+	// position order; every subscriber gets the same *Event, which nobody
+	// changes.
+	tx.OnCommit(func() { s.broker.Publish(eventsTopic, &ev) })
+	return ev.Position, nil
 }

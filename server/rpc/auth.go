@@ -185,6 +185,8 @@ var rules = map[string]rule{
 	proactivechatv1connect.AdminServiceSetAgentPasswordProcedure:     as(domain.AdminPrincipal),
 	proactivechatv1connect.AdminServiceCreateAgentSessionProcedure:   as(domain.AdminPrincipal),
 	proactivechatv1connect.AdminServiceRevokeAgentSessionsProcedure:  as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceListEventsProcedure:           as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceWatchEventsProcedure:          capped(domain.StreamWatchEvents, as(domain.AdminPrincipal)),
 
 	proactivechatv1connect.VisitorServiceStartVisitorSessionProcedure: openRule,
 	proactivechatv1connect.VisitorServiceReportPageViewProcedure:      self(domain.VisitorPrincipal, "visitor_id", visitorID),

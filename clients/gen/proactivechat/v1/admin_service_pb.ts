@@ -4,8 +4,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Duration, FieldMask } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Agent } from "./agent_pb";
 import { file_proactivechat_v1_agent } from "./agent_pb";
 import type { AgentSession, ApiKey } from "./auth_pb";
@@ -14,9 +14,11 @@ import type { Chat, ChatEvent } from "./chat_pb";
 import { file_proactivechat_v1_chat } from "./chat_pb";
 import type { ChatRequest, Invitation, RoutingDecision } from "./engagement_pb";
 import { file_proactivechat_v1_engagement } from "./engagement_pb";
+import type { Event } from "./event_pb";
+import { file_proactivechat_v1_event } from "./event_pb";
 import type { ProactiveChatSettings, RetentionSettings, Site } from "./site_pb";
 import { file_proactivechat_v1_site } from "./site_pb";
-import type { Visitor, VisitorPresence } from "./visitor_pb";
+import type { KeepAlive, Visitor, VisitorPresence } from "./visitor_pb";
 import { file_proactivechat_v1_visitor } from "./visitor_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -24,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/admin_service.proto.
  */
 export const file_proactivechat_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiIwoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJIk4KFENyZWF0ZUFwaUtleVJlc3BvbnNlEikKB2FwaV9rZXkYASABKAsyGC5wcm9hY3RpdmVjaGF0LnYxLkFwaUtleRILCgNrZXkYAiABKAkiFAoSTGlzdEFwaUtleXNSZXF1ZXN0IkEKE0xpc3RBcGlLZXlzUmVzcG9uc2USKgoIYXBpX2tleXMYASADKAsyGC5wcm9hY3RpdmVjaGF0LnYxLkFwaUtleSIpChNSZXZva2VBcGlLZXlSZXF1ZXN0EhIKCmFwaV9rZXlfaWQYASABKAkiFgoUUmV2b2tlQXBpS2V5UmVzcG9uc2UiPQoXU2V0QWdlbnRQYXNzd29yZFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiGgoYU2V0QWdlbnRQYXNzd29yZFJlc3BvbnNlIlUKGUNyZWF0ZUFnZW50U2Vzc2lvblJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSJgoDdHRsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIlwKGkNyZWF0ZUFnZW50U2Vzc2lvblJlc3BvbnNlEi8KB3Nlc3Npb24YASABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U2Vzc2lvbhINCgV0b2tlbhgCIAEoCSIuChpSZXZva2VBZ2VudFNlc3Npb25zUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCSIuChtSZXZva2VBZ2VudFNlc3Npb25zUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoDSIqChRFeHBvcnRWaXNpdG9yUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJIoUCChVFeHBvcnRWaXNpdG9yUmVzcG9uc2USKgoHdmlzaXRvchgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvchIxCgtpbnZpdGF0aW9ucxgCIAMoCzIcLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbhI0Cg1jaGF0X3JlcXVlc3RzGAMgAygLMh0ucHJvYWN0aXZlY2hhdC52MS5DaGF0UmVxdWVzdBIlCgVjaGF0cxgEIAMoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdBIwCgtjaGF0X2V2ZW50cxgFIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50IikKE0VyYXNlVmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSIWChRFcmFzZVZpc2l0b3JSZXNwb25zZSIjChBMaXN0UXVldWVSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiSQoRTGlzdFF1ZXVlUmVzcG9uc2USNAoNY2hhdF9yZXF1ZXN0cxgBIAMoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QiQQobTGlzdFJvdXRpbmdEZWNpc2lvbnNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgNIlQKHExpc3RSb3V0aW5nRGVjaXNpb25zUmVzcG9uc2USNAoJZGVjaXNpb25zGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5Sb3V0aW5nRGVjaXNpb24iswEKEUNyZWF0ZVNpdGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAIgAygJEj8KDnByb2FjdGl2ZV9jaGF0GAMgASgLMicucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0U2V0dGluZ3MSNgoJcmV0ZW50aW9uGAQgASgLMiMucHJvYWN0aXZlY2hhdC52MS5SZXRlbnRpb25TZXR0aW5ncyI6ChJDcmVhdGVTaXRlUmVzcG9uc2USJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZSIhCg5HZXRTaXRlUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIjcKD0dldFNpdGVSZXNwb25zZRIkCgRzaXRlGAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlIhIKEExpc3RTaXRlc1JlcXVlc3QiOgoRTGlzdFNpdGVzUmVzcG9uc2USJQoFc2l0ZXMYASADKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiagoRVXBkYXRlU2l0ZVJlcXVlc3QSJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siOgoSVXBkYXRlU2l0ZVJlc3BvbnNlEiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiWgoSQ3JlYXRlQWdlbnRSZXF1ZXN0EhQKDGRpc3BsYXlfbmFtZRgBIAEoCRIQCghzaXRlX2lkcxgCIAMoCRIcChRtYXhfY29uY3VycmVudF9jaGF0cxgDIAEoDSI9ChNDcmVhdGVBZ2VudFJlc3BvbnNlEiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudCIjCg9HZXRBZ2VudFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkiOgoQR2V0QWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiJAoRTGlzdEFnZW50c1JlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCSI9ChJMaXN0QWdlbnRzUmVzcG9uc2USJwoGYWdlbnRzGAEgAygLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudCJtChJVcGRhdGVBZ2VudFJlcXVlc3QSJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI9ChNVcGRhdGVBZ2VudFJlc3BvbnNlEiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudCIsChlMaXN0T25saW5lVmlzaXRvcnNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiUQoaTGlzdE9ubGluZVZpc2l0b3JzUmVzcG9uc2USMwoIdmlzaXRvcnMYASADKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZTLvDgoMQWRtaW5TZXJ2aWNlElcKCkNyZWF0ZVNpdGUSIy5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZVNpdGVSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVTaXRlUmVzcG9uc2USUwoHR2V0U2l0ZRIgLnByb2FjdGl2ZWNoYXQudjEuR2V0U2l0ZVJlcXVlc3QaIS5wcm9hY3RpdmVjaGF0LnYxLkdldFNpdGVSZXNwb25zZSIDkAIBElkKCUxpc3RTaXRlcxIiLnByb2FjdGl2ZWNoYXQudjEuTGlzdFNpdGVzUmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGlzdFNpdGVzUmVzcG9uc2UiA5ACARJXCgpVcGRhdGVTaXRlEiMucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVTaXRlUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlU2l0ZVJlc3BvbnNlEloKC0NyZWF0ZUFnZW50EiQucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFJlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFnZW50UmVzcG9uc2USVgoIR2V0QWdlbnQSIS5wcm9hY3RpdmVjaGF0LnYxLkdldEFnZW50UmVxdWVzdBoiLnByb2FjdGl2ZWNoYXQudjEuR2V0QWdlbnRSZXNwb25zZSIDkAIBElwKCkxpc3RBZ2VudHMSIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RBZ2VudHNSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5MaXN0QWdlbnRzUmVzcG9uc2UiA5ACARJaCgtVcGRhdGVBZ2VudBIkLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlQWdlbnRSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVBZ2VudFJlc3BvbnNlEnQKEkxpc3RPbmxpbmVWaXNpdG9ycxIrLnByb2FjdGl2ZWNoYXQudjEuTGlzdE9ubGluZVZpc2l0b3JzUmVxdWVzdBosLnByb2FjdGl2ZWNoYXQudjEuTGlzdE9ubGluZVZpc2l0b3JzUmVzcG9uc2UiA5ACARJZCglMaXN0UXVldWUSIi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RRdWV1ZVJlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RRdWV1ZVJlc3BvbnNlIgOQAgESegoUTGlzdFJvdXRpbmdEZWNpc2lvbnMSLS5wcm9hY3RpdmVjaGF0LnYxLkxpc3RSb3V0aW5nRGVjaXNpb25zUmVxdWVzdBouLnByb2FjdGl2ZWNoYXQudjEuTGlzdFJvdXRpbmdEZWNpc2lvbnNSZXNwb25zZSIDkAIBEmUKDUV4cG9ydFZpc2l0b3ISJi5wcm9hY3RpdmVjaGF0LnYxLkV4cG9ydFZpc2l0b3JSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5FeHBvcnRWaXNpdG9yUmVzcG9uc2UiA5ACARJiCgxFcmFzZVZpc2l0b3ISJS5wcm9hY3RpdmVjaGF0LnYxLkVyYXNlVmlzaXRvclJlcXVlc3QaJi5wcm9hY3RpdmVjaGF0LnYxLkVyYXNlVmlzaXRvclJlc3BvbnNlIgOQAgISXQoMQ3JlYXRlQXBpS2V5EiUucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJfCgtMaXN0QXBpS2V5cxIkLnByb2FjdGl2ZWNoYXQudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIgOQAgESYgoMUmV2b2tlQXBpS2V5EiUucHJvYWN0aXZlY2hhdC52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5SZXZva2VBcGlLZXlSZXNwb25zZSIDkAICEmkKEFNldEFnZW50UGFzc3dvcmQSKS5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50UGFzc3dvcmRSZXF1ZXN0GioucHJvYWN0aXZlY2hhdC52MS5TZXRBZ2VudFBhc3N3b3JkUmVzcG9uc2USbwoSQ3JlYXRlQWdlbnRTZXNzaW9uEisucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFNlc3Npb25SZXF1ZXN0GiwucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFNlc3Npb25SZXNwb25zZRJ3ChNSZXZva2VBZ2VudFNlc3Npb25zEiwucHJvYWN0aXZlY2hhdC52MS5SZXZva2VBZ2VudFNlc3Npb25zUmVxdWVzdBotLnByb2FjdGl2ZWNoYXQudjEuUmV2b2tlQWdlbnRTZXNzaW9uc1Jlc3BvbnNlIgOQAgJCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_duration, file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
+  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiIwoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJIk4KFENyZWF0ZUFwaUtleVJlc3BvbnNlEikKB2FwaV9rZXkYASABKAsyGC5wcm9hY3RpdmVjaGF0LnYxLkFwaUtleRILCgNrZXkYAiABKAkiFAoSTGlzdEFwaUtleXNSZXF1ZXN0IkEKE0xpc3RBcGlLZXlzUmVzcG9uc2USKgoIYXBpX2tleXMYASADKAsyGC5wcm9hY3RpdmVjaGF0LnYxLkFwaUtleSIpChNSZXZva2VBcGlLZXlSZXF1ZXN0EhIKCmFwaV9rZXlfaWQYASABKAkiFgoUUmV2b2tlQXBpS2V5UmVzcG9uc2UiPQoXU2V0QWdlbnRQYXNzd29yZFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiGgoYU2V0QWdlbnRQYXNzd29yZFJlc3BvbnNlIlUKGUNyZWF0ZUFnZW50U2Vzc2lvblJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSJgoDdHRsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIlwKGkNyZWF0ZUFnZW50U2Vzc2lvblJlc3BvbnNlEi8KB3Nlc3Npb24YASABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U2Vzc2lvbhINCgV0b2tlbhgCIAEoCSIuChpSZXZva2VBZ2VudFNlc3Npb25zUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCSIuChtSZXZva2VBZ2VudFNlc3Npb25zUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoDSIqChRFeHBvcnRWaXNpdG9yUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJIoUCChVFeHBvcnRWaXNpdG9yUmVzcG9uc2USKgoHdmlzaXRvchgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvchIxCgtpbnZpdGF0aW9ucxgCIAMoCzIcLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbhI0Cg1jaGF0X3JlcXVlc3RzGAMgAygLMh0ucHJvYWN0aXZlY2hhdC52MS5DaGF0UmVxdWVzdBIlCgVjaGF0cxgEIAMoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdBIwCgtjaGF0X2V2ZW50cxgFIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50IikKE0VyYXNlVmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSIWChRFcmFzZVZpc2l0b3JSZXNwb25zZSIjChBMaXN0UXVldWVSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiSQoRTGlzdFF1ZXVlUmVzcG9uc2USNAoNY2hhdF9yZXF1ZXN0cxgBIAMoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QiQQobTGlzdFJvdXRpbmdEZWNpc2lvbnNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgNIlQKHExpc3RSb3V0aW5nRGVjaXNpb25zUmVzcG9uc2USNAoJZGVjaXNpb25zGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5Sb3V0aW5nRGVjaXNpb24iswEKEUNyZWF0ZVNpdGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAIgAygJEj8KDnByb2FjdGl2ZV9jaGF0GAMgASgLMicucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0U2V0dGluZ3MSNgoJcmV0ZW50aW9uGAQgASgLMiMucHJvYWN0aXZlY2hhdC52MS5SZXRlbnRpb25TZXR0aW5ncyI6ChJDcmVhdGVTaXRlUmVzcG9uc2USJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZSIhCg5HZXRTaXRlUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIjcKD0dldFNpdGVSZXNwb25zZRIkCgRzaXRlGAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlIhIKEExpc3RTaXRlc1JlcXVlc3QiOgoRTGlzdFNpdGVzUmVzcG9uc2USJQoFc2l0ZXMYASADKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiagoRVXBkYXRlU2l0ZVJlcXVlc3QSJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siOgoSVXBkYXRlU2l0ZVJlc3BvbnNlEiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiWgoSQ3JlYXRlQWdlbnRSZXF1ZXN0EhQKDGRpc3BsYXlfbmFtZRgBIAEoCRIQCghzaXRlX2lkcxgCIAMoCRIcChRtYXhfY29uY3VycmVudF9jaGF0cxgDIAEoDSI9ChNDcmVhdGVBZ2VudFJlc3BvbnNlEiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudCIjCg9HZXRBZ2VudFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkiOgoQR2V0QWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiJAoRTGlzdEFnZW50c1JlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCSI9ChJMaXN0QWdlbnRzUmVzcG9uc2USJwoGYWdlbnRzGAEgAygLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudCJtChJVcGRhdGVBZ2VudFJlcXVlc3QSJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI9ChNVcGRhdGVBZ2VudFJlc3BvbnNlEiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudCIsChlMaXN0T25saW5lVmlzaXRvcnNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiUQoaTGlzdE9ubGluZVZpc2l0b3JzUmVzcG9uc2USMwoIdmlzaXRvcnMYASADKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKzAQoRTGlzdEV2ZW50c1JlcXVlc3QSDQoFYWZ0ZXIYASABKAQSEQoJcGFnZV9zaXplGAIgASgNEg8KB3NpdGVfaWQYAyABKAkSDQoFdHlwZXMYBCADKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImMKEkxpc3RFdmVudHNSZXNwb25zZRInCgZldmVudHMYASADKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkV2ZW50EhIKCm5leHRfYWZ0ZXIYAiABKAQSEAoIaGFzX21vcmUYAyABKAgiQwoSV2F0Y2hFdmVudHNSZXF1ZXN0Eg0KBWFmdGVyGAEgASgEEg8KB3NpdGVfaWQYAiABKAkSDQoFdHlwZXMYAyADKAkiegoTV2F0Y2hFdmVudHNSZXNwb25zZRIoCgVldmVudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuRXZlbnRIABIxCgprZWVwX2FsaXZlGAIgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIGCgRpdGVtMqsQCgxBZG1pblNlcnZpY2USVwoKQ3JlYXRlU2l0ZRIjLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlU2l0ZVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZVNpdGVSZXNwb25zZRJTCgdHZXRTaXRlEiAucHJvYWN0aXZlY2hhdC52MS5HZXRTaXRlUmVxdWVzdBohLnByb2FjdGl2ZWNoYXQudjEuR2V0U2l0ZVJlc3BvbnNlIgOQAgESWQoJTGlzdFNpdGVzEiIucHJvYWN0aXZlY2hhdC52MS5MaXN0U2l0ZXNSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5MaXN0U2l0ZXNSZXNwb25zZSIDkAIBElcKClVwZGF0ZVNpdGUSIy5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZVNpdGVSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVTaXRlUmVzcG9uc2USWgoLQ3JlYXRlQWdlbnQSJC5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFnZW50UmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQWdlbnRSZXNwb25zZRJWCghHZXRBZ2VudBIhLnByb2FjdGl2ZWNoYXQudjEuR2V0QWdlbnRSZXF1ZXN0GiIucHJvYWN0aXZlY2hhdC52MS5HZXRBZ2VudFJlc3BvbnNlIgOQAgESXAoKTGlzdEFnZW50cxIjLnByb2FjdGl2ZWNoYXQudjEuTGlzdEFnZW50c1JlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLkxpc3RBZ2VudHNSZXNwb25zZSIDkAIBEloKC1VwZGF0ZUFnZW50EiQucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVBZ2VudFJlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZUFnZW50UmVzcG9uc2USdAoSTGlzdE9ubGluZVZpc2l0b3JzEisucHJvYWN0aXZlY2hhdC52MS5MaXN0T25saW5lVmlzaXRvcnNSZXF1ZXN0GiwucHJvYWN0aXZlY2hhdC52MS5MaXN0T25saW5lVmlzaXRvcnNSZXNwb25zZSIDkAIBElkKCUxpc3RRdWV1ZRIiLnByb2FjdGl2ZWNoYXQudjEuTGlzdFF1ZXVlUmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGlzdFF1ZXVlUmVzcG9uc2UiA5ACARJ6ChRMaXN0Um91dGluZ0RlY2lzaW9ucxItLnByb2FjdGl2ZWNoYXQudjEuTGlzdFJvdXRpbmdEZWNpc2lvbnNSZXF1ZXN0Gi4ucHJvYWN0aXZlY2hhdC52MS5MaXN0Um91dGluZ0RlY2lzaW9uc1Jlc3BvbnNlIgOQAgESZQoNRXhwb3J0VmlzaXRvchImLnByb2FjdGl2ZWNoYXQudjEuRXhwb3J0VmlzaXRvclJlcXVlc3QaJy5wcm9hY3RpdmVjaGF0LnYxLkV4cG9ydFZpc2l0b3JSZXNwb25zZSIDkAIBEmIKDEVyYXNlVmlzaXRvchIlLnByb2FjdGl2ZWNoYXQudjEuRXJhc2VWaXNpdG9yUmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuRXJhc2VWaXNpdG9yUmVzcG9uc2UiA5ACAhJdCgxDcmVhdGVBcGlLZXkSJS5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaJi5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlEl8KC0xpc3RBcGlLZXlzEiQucHJvYWN0aXZlY2hhdC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLkxpc3RBcGlLZXlzUmVzcG9uc2UiA5ACARJiCgxSZXZva2VBcGlLZXkSJS5wcm9hY3RpdmVjaGF0LnYxLlJldm9rZUFwaUtleVJlcXVlc3QaJi5wcm9hY3RpdmVjaGF0LnYxLlJldm9rZUFwaUtleVJlc3BvbnNlIgOQAgISaQoQU2V0QWdlbnRQYXNzd29yZBIpLnByb2FjdGl2ZWNoYXQudjEuU2V0QWdlbnRQYXNzd29yZFJlcXVlc3QaKi5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50UGFzc3dvcmRSZXNwb25zZRJvChJDcmVhdGVBZ2VudFNlc3Npb24SKy5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFnZW50U2Vzc2lvblJlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFnZW50U2Vzc2lvblJlc3BvbnNlEncKE1Jldm9rZUFnZW50U2Vzc2lvbnMSLC5wcm9hY3RpdmVjaGF0LnYxLlJldm9rZUFnZW50U2Vzc2lvbnNSZXF1ZXN0Gi0ucHJvYWN0aXZlY2hhdC52MS5SZXZva2VBZ2VudFNlc3Npb25zUmVzcG9uc2UiA5ACAhJcCgpMaXN0RXZlbnRzEiMucHJvYWN0aXZlY2hhdC52MS5MaXN0RXZlbnRzUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuTGlzdEV2ZW50c1Jlc3BvbnNlIgOQAgESXAoLV2F0Y2hFdmVudHMSJC5wcm9hY3RpdmVjaGF0LnYxLldhdGNoRXZlbnRzUmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hFdmVudHNSZXNwb25zZTABQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_duration, file_google_protobuf_timestamp, file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_event, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
 
 /**
  * @generated from message proactivechat.v1.CreateApiKeyRequest
@@ -760,6 +762,157 @@ export const ListOnlineVisitorsResponseSchema: GenMessage<ListOnlineVisitorsResp
   messageDesc(file_proactivechat_v1_admin_service, 37);
 
 /**
+ * @generated from message proactivechat.v1.ListEventsRequest
+ */
+export type ListEventsRequest = Message<"proactivechat.v1.ListEventsRequest"> & {
+  /**
+   * Events after this position; 0 reads from the start of the log.
+   *
+   * @generated from field: uint64 after = 1;
+   */
+  after: bigint;
+
+  /**
+   * 1–1000; 100 when 0.
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * Only events of this site (agent.status_changed has no site).
+   *
+   * @generated from field: string site_id = 3;
+   */
+  siteId: string;
+
+  /**
+   * Only events of these types, e.g. "chat.message"; all when empty.
+   *
+   * @generated from field: repeated string types = 4;
+   */
+  types: string[];
+
+  /**
+   * Only events at or after start_time and before end_time.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 5;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp end_time = 6;
+   */
+  endTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.ListEventsRequest.
+ * Use `create(ListEventsRequestSchema)` to create a new message.
+ */
+export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 38);
+
+/**
+ * @generated from message proactivechat.v1.ListEventsResponse
+ */
+export type ListEventsResponse = Message<"proactivechat.v1.ListEventsResponse"> & {
+  /**
+   * @generated from field: repeated proactivechat.v1.Event events = 1;
+   */
+  events: Event[];
+
+  /**
+   * Pass as the next request's after. A filtered page may hold fewer than
+   * page_size events, or none, while more follow: has_more says so.
+   *
+   * @generated from field: uint64 next_after = 2;
+   */
+  nextAfter: bigint;
+
+  /**
+   * More of the log follows next_after now; when false, next_after is the
+   * log's end: poll again later from it, or WatchEvents after it.
+   *
+   * @generated from field: bool has_more = 3;
+   */
+  hasMore: boolean;
+};
+
+/**
+ * Describes the message proactivechat.v1.ListEventsResponse.
+ * Use `create(ListEventsResponseSchema)` to create a new message.
+ */
+export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 39);
+
+/**
+ * @generated from message proactivechat.v1.WatchEventsRequest
+ */
+export type WatchEventsRequest = Message<"proactivechat.v1.WatchEventsRequest"> & {
+  /**
+   * Events after this position: the last position received, to resume;
+   * 0 for the whole log.
+   *
+   * @generated from field: uint64 after = 1;
+   */
+  after: bigint;
+
+  /**
+   * Only events of this site.
+   *
+   * @generated from field: string site_id = 2;
+   */
+  siteId: string;
+
+  /**
+   * Only events of these types; all when empty.
+   *
+   * @generated from field: repeated string types = 3;
+   */
+  types: string[];
+};
+
+/**
+ * Describes the message proactivechat.v1.WatchEventsRequest.
+ * Use `create(WatchEventsRequestSchema)` to create a new message.
+ */
+export const WatchEventsRequestSchema: GenMessage<WatchEventsRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 40);
+
+/**
+ * @generated from message proactivechat.v1.WatchEventsResponse
+ */
+export type WatchEventsResponse = Message<"proactivechat.v1.WatchEventsResponse"> & {
+  /**
+   * @generated from oneof proactivechat.v1.WatchEventsResponse.item
+   */
+  item: {
+    /**
+     * @generated from field: proactivechat.v1.Event event = 1;
+     */
+    value: Event;
+    case: "event";
+  } | {
+    /**
+     * Sent when nothing else was for a while, so proxies keep the stream
+     * open.
+     *
+     * @generated from field: proactivechat.v1.KeepAlive keep_alive = 2;
+     */
+    value: KeepAlive;
+    case: "keepAlive";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message proactivechat.v1.WatchEventsResponse.
+ * Use `create(WatchEventsResponseSchema)` to create a new message.
+ */
+export const WatchEventsResponseSchema: GenMessage<WatchEventsResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 41);
+
+/**
  * AdminService is for integrators: sites, their proactive chat settings,
  * agents, and what is happening on a site now.
  *
@@ -957,6 +1110,31 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof RevokeAgentSessionsRequestSchema;
     output: typeof RevokeAgentSessionsResponseSchema;
+  },
+  /**
+   * ListEvents reads the event log in position order: every state change
+   * of the product, recorded as it committed. Page through it by passing
+   * each response's next_after as the next request's after.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.ListEvents
+   */
+  listEvents: {
+    methodKind: "unary";
+    input: typeof ListEventsRequestSchema;
+    output: typeof ListEventsResponseSchema;
+  },
+  /**
+   * WatchEvents sends the log's events after `after`, then each new event
+   * as it commits: exactly once and in position order. To resume after a
+   * disconnect or a server restart, call again with the position of the
+   * last event received.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.WatchEvents
+   */
+  watchEvents: {
+    methodKind: "server_streaming";
+    input: typeof WatchEventsRequestSchema;
+    output: typeof WatchEventsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_admin_service, 0);

@@ -83,6 +83,11 @@ const (
 	// AdminServiceRevokeAgentSessionsProcedure is the fully-qualified name of the AdminService's
 	// RevokeAgentSessions RPC.
 	AdminServiceRevokeAgentSessionsProcedure = "/proactivechat.v1.AdminService/RevokeAgentSessions"
+	// AdminServiceListEventsProcedure is the fully-qualified name of the AdminService's ListEvents RPC.
+	AdminServiceListEventsProcedure = "/proactivechat.v1.AdminService/ListEvents"
+	// AdminServiceWatchEventsProcedure is the fully-qualified name of the AdminService's WatchEvents
+	// RPC.
+	AdminServiceWatchEventsProcedure = "/proactivechat.v1.AdminService/WatchEvents"
 )
 
 // AdminServiceClient is a client for the proactivechat.v1.AdminService service.
@@ -132,6 +137,15 @@ type AdminServiceClient interface {
 	// RevokeAgentSessions ends every session of an agent: their calls fail and
 	// their open streams end with UNAUTHENTICATED.
 	RevokeAgentSessions(context.Context, *connect.Request[v1.RevokeAgentSessionsRequest]) (*connect.Response[v1.RevokeAgentSessionsResponse], error)
+	// ListEvents reads the event log in position order: every state change
+	// of the product, recorded as it committed. Page through it by passing
+	// each response's next_after as the next request's after.
+	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
+	// WatchEvents sends the log's events after `after`, then each new event
+	// as it commits: exactly once and in position order. To resume after a
+	// disconnect or a server restart, call again with the position of the
+	// last event received.
+	WatchEvents(context.Context, *connect.Request[v1.WatchEventsRequest]) (*connect.ServerStreamForClient[v1.WatchEventsResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the proactivechat.v1.AdminService service. By
@@ -271,6 +285,19 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		listEvents: connect.NewClient[v1.ListEventsRequest, v1.ListEventsResponse](
+			httpClient,
+			baseURL+AdminServiceListEventsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListEvents")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		watchEvents: connect.NewClient[v1.WatchEventsRequest, v1.WatchEventsResponse](
+			httpClient,
+			baseURL+AdminServiceWatchEventsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("WatchEvents")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -295,6 +322,8 @@ type adminServiceClient struct {
 	setAgentPassword     *connect.Client[v1.SetAgentPasswordRequest, v1.SetAgentPasswordResponse]
 	createAgentSession   *connect.Client[v1.CreateAgentSessionRequest, v1.CreateAgentSessionResponse]
 	revokeAgentSessions  *connect.Client[v1.RevokeAgentSessionsRequest, v1.RevokeAgentSessionsResponse]
+	listEvents           *connect.Client[v1.ListEventsRequest, v1.ListEventsResponse]
+	watchEvents          *connect.Client[v1.WatchEventsRequest, v1.WatchEventsResponse]
 }
 
 // CreateSite calls proactivechat.v1.AdminService.CreateSite.
@@ -392,6 +421,16 @@ func (c *adminServiceClient) RevokeAgentSessions(ctx context.Context, req *conne
 	return c.revokeAgentSessions.CallUnary(ctx, req)
 }
 
+// ListEvents calls proactivechat.v1.AdminService.ListEvents.
+func (c *adminServiceClient) ListEvents(ctx context.Context, req *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error) {
+	return c.listEvents.CallUnary(ctx, req)
+}
+
+// WatchEvents calls proactivechat.v1.AdminService.WatchEvents.
+func (c *adminServiceClient) WatchEvents(ctx context.Context, req *connect.Request[v1.WatchEventsRequest]) (*connect.ServerStreamForClient[v1.WatchEventsResponse], error) {
+	return c.watchEvents.CallServerStream(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the proactivechat.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateSite adds a site. Proactive chat stays disabled unless the request enables it.
@@ -439,6 +478,15 @@ type AdminServiceHandler interface {
 	// RevokeAgentSessions ends every session of an agent: their calls fail and
 	// their open streams end with UNAUTHENTICATED.
 	RevokeAgentSessions(context.Context, *connect.Request[v1.RevokeAgentSessionsRequest]) (*connect.Response[v1.RevokeAgentSessionsResponse], error)
+	// ListEvents reads the event log in position order: every state change
+	// of the product, recorded as it committed. Page through it by passing
+	// each response's next_after as the next request's after.
+	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
+	// WatchEvents sends the log's events after `after`, then each new event
+	// as it commits: exactly once and in position order. To resume after a
+	// disconnect or a server restart, call again with the position of the
+	// last event received.
+	WatchEvents(context.Context, *connect.Request[v1.WatchEventsRequest], *connect.ServerStream[v1.WatchEventsResponse]) error
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -574,6 +622,19 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceListEventsHandler := connect.NewUnaryHandler(
+		AdminServiceListEventsProcedure,
+		svc.ListEvents,
+		connect.WithSchema(adminServiceMethods.ByName("ListEvents")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceWatchEventsHandler := connect.NewServerStreamHandler(
+		AdminServiceWatchEventsProcedure,
+		svc.WatchEvents,
+		connect.WithSchema(adminServiceMethods.ByName("WatchEvents")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateSiteProcedure:
@@ -614,6 +675,10 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceCreateAgentSessionHandler.ServeHTTP(w, r)
 		case AdminServiceRevokeAgentSessionsProcedure:
 			adminServiceRevokeAgentSessionsHandler.ServeHTTP(w, r)
+		case AdminServiceListEventsProcedure:
+			adminServiceListEventsHandler.ServeHTTP(w, r)
+		case AdminServiceWatchEventsProcedure:
+			adminServiceWatchEventsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -697,4 +762,12 @@ func (UnimplementedAdminServiceHandler) CreateAgentSession(context.Context, *con
 
 func (UnimplementedAdminServiceHandler) RevokeAgentSessions(context.Context, *connect.Request[v1.RevokeAgentSessionsRequest]) (*connect.Response[v1.RevokeAgentSessionsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.RevokeAgentSessions is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.ListEvents is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) WatchEvents(context.Context, *connect.Request[v1.WatchEventsRequest], *connect.ServerStream[v1.WatchEventsResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.WatchEvents is not implemented"))
 }
