@@ -253,6 +253,29 @@ func TestEventLog(t *testing.T) {
 		}
 	})
 
+	t.Run("Mode1_NoForm", func(t *testing.T) {
+		// Without a form, Yes queues at once: no form.submitted.
+		e := newEngine(t)
+		e.site(t, "shop", withInvite())
+		e.agent(t, "agent-a", "Ada", 3, "shop")
+		e.setStatus(t, "agent-a", domain.StatusAvailable)
+		console, _ := e.console(t, "agent-a")
+		vid := e.visitor(t, "shop")
+		p, _ := e.page(t, vid, home)
+		e.clock.Advance(30 * time.Second)
+		inv := p.next(t, invited).State.Invitation
+		e.respond(t, vid, inv.ID, true)
+		e.alerted(t, console, "")
+		want := []domain.EventType{
+			domain.EventAgentStatusChanged, domain.EventVisitorArrived, domain.EventVisitorPageViewed,
+			domain.EventLaunchFired, domain.EventInvitationSent, domain.EventInvitationAccepted,
+			domain.EventRequestQueued, domain.EventRequestAlerted,
+		}
+		if got := types(e.eventLog(t)); !slices.Equal(got, want) {
+			t.Fatalf("log = %v\nwant  %v", got, want)
+		}
+	})
+
 	t.Run("PageViewsSummarised", func(t *testing.T) {
 		e := newEngine(t)
 		e.site(t, "shop", withoutInvite())
@@ -366,5 +389,13 @@ func TestEraseVisitorDeletesEvents(t *testing.T) {
 	s.e.setStatus(t, "agent-a", domain.StatusAway)
 	if last := s.e.eventLog(t); last[len(last)-1].Position != before[len(before)-1].Position+1 {
 		t.Errorf("next position %d, want %d", last[len(last)-1].Position, before[len(before)-1].Position+1)
+	}
+}
+
+func TestEventID(t *testing.T) {
+	for pos, want := range map[uint64]string{0: "evt_0000000000000000", 1: "evt_0000000000000001", 0xabc: "evt_0000000000000abc", ^uint64(0): "evt_ffffffffffffffff"} {
+		if got := domain.EventID(pos); got != want {
+			t.Errorf("EventID(%d) = %q, want %q", pos, got, want)
+		}
 	}
 }

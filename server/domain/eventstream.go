@@ -75,6 +75,9 @@ func (s *Service) ListEvents(ctx context.Context, after uint64, pageSize int, f 
 	page := &EventPage{NextAfter: after}
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		last := tx.LastEventPosition()
+		if after > last {
+			return afterTheEnd(after, last)
+		}
 		for scanned := 0; scanned < eventsScanLimit && len(page.Events) < pageSize; {
 			evs, err := tx.Events(page.NextAfter, catchUpPage)
 			if err != nil {
@@ -112,6 +115,12 @@ func (s *Service) ListEvents(ctx context.Context, after uint64, pageSize int, f 
 	return page, nil
 }
 
+// afterTheEnd is the error of a cursor past the log's last position: it
+// comes from another server's log, or a restored backup's.
+func afterTheEnd(after, last uint64) error {
+	return invalid("after", "is %d but the event log's last position is %d", after, last)
+}
+
 // EventUpdate is one message of an event stream: Event, or a KeepAlive.
 type EventUpdate struct {
 	Event     *Event
@@ -128,6 +137,16 @@ func (s *Service) WatchEvents(ctx context.Context, after uint64, f EventFilter, 
 	var v Violations
 	f.check(&v)
 	if err := v.Err(); err != nil {
+		return err
+	}
+	// A cursor past the end would skip the events up to it as they come.
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		if last := tx.LastEventPosition(); after > last {
+			return afterTheEnd(after, last)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	ticker := newTicker(s.clock, s.keepAlive)

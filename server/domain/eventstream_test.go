@@ -138,6 +138,18 @@ func TestListEvents(t *testing.T) {
 		if got := violationFields(t, err); !slices.Equal(got, []string{"types"}) {
 			t.Errorf("WatchEvents with a bad type: fields %v, want types", got)
 		}
+		// Past the end of the log (7): a stream would skip what comes.
+		_, err = e.svc.ListEvents(ctx(t), 8, 0, domain.EventFilter{})
+		if got := violationFields(t, err); !slices.Equal(got, []string{"after"}) {
+			t.Errorf("ListEvents after 8: fields %v, want after", got)
+		}
+		err = e.svc.WatchEvents(ctx(t), 8, domain.EventFilter{}, func(domain.EventUpdate) error { return nil })
+		if got := violationFields(t, err); !slices.Equal(got, []string{"after"}) {
+			t.Errorf("WatchEvents after 8: fields %v, want after", got)
+		}
+		if page, err := e.svc.ListEvents(ctx(t), 7, 0, domain.EventFilter{}); err != nil || len(page.Events) != 0 || page.More || page.NextAfter != 7 {
+			t.Errorf("ListEvents after the last: %+v, %v; want an empty page ending at 7", page, err)
+		}
 	})
 
 	t.Run("DeletedTail", func(t *testing.T) {

@@ -1800,7 +1800,8 @@ func (x *ListOnlineVisitorsResponse) GetVisitors() []*VisitorPresence {
 
 type ListEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Events after this position; 0 reads from the start of the log.
+	// Events after this position; 0 reads from the start of the log. Past
+	// the log's last position is INVALID_ARGUMENT.
 	After uint64 `protobuf:"varint,1,opt,name=after,proto3" json:"after,omitempty"`
 	// 1–1000; 100 when 0.
 	PageSize uint32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -1954,7 +1955,8 @@ func (x *ListEventsResponse) GetHasMore() bool {
 type WatchEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Events after this position: the last position received, to resume;
-	// 0 for the whole log.
+	// 0 for the whole log. Past the log's last position (a cursor from
+	// another server) is INVALID_ARGUMENT.
 	After uint64 `protobuf:"varint,1,opt,name=after,proto3" json:"after,omitempty"`
 	// Only events of this site.
 	SiteId string `protobuf:"bytes,2,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`

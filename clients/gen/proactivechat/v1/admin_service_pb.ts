@@ -766,7 +766,8 @@ export const ListOnlineVisitorsResponseSchema: GenMessage<ListOnlineVisitorsResp
  */
 export type ListEventsRequest = Message<"proactivechat.v1.ListEventsRequest"> & {
   /**
-   * Events after this position; 0 reads from the start of the log.
+   * Events after this position; 0 reads from the start of the log. Past
+   * the log's last position is INVALID_ARGUMENT.
    *
    * @generated from field: uint64 after = 1;
    */
@@ -852,7 +853,8 @@ export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PUR
 export type WatchEventsRequest = Message<"proactivechat.v1.WatchEventsRequest"> & {
   /**
    * Events after this position: the last position received, to resume;
-   * 0 for the whole log.
+   * 0 for the whole log. Past the log's last position (a cursor from
+   * another server) is INVALID_ARGUMENT.
    *
    * @generated from field: uint64 after = 1;
    */
