@@ -90,6 +90,14 @@ func TestEventStream(t *testing.T) {
 		if len(msgs) != 2 || msgs[0].GetPosition() != 4 || msgs[1].GetPosition() != 5 {
 			t.Fatalf("chat.message events = %v, want positions 4 and 5", msgs)
 		}
+		// The time range, with times as every protocol carries them.
+		last := all[len(all)-1].GetTime()
+		if got := listAll(t, c, &pb.ListEventsRequest{StartTime: last}); len(got) == 0 || got[0].GetTime().AsTime().Before(last.AsTime()) {
+			t.Fatalf("events from %v = %v, want only those at or after it", last.AsTime(), got)
+		}
+		if got := listAll(t, c, &pb.ListEventsRequest{EndTime: all[0].GetTime()}); len(got) != 0 {
+			t.Fatalf("events before the first = %v, want none", got)
+		}
 		_, err := c.ListEvents(ctx, &pb.ListEventsRequest{Types: []string{"chat.danced"}})
 		wantCode(t, err, connect.CodeInvalidArgument)
 		if f := badRequestFields(err); !slices.Equal(f, []string{"types"}) {

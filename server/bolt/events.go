@@ -32,7 +32,13 @@ func (w *writeTx) AppendEvent(ev *domain.Event) error {
 		return fmt.Errorf("append event: unknown type %q", ev.Type)
 	}
 	w.wrote = true // NextSequence changes the bucket
-	pos, err := w.tx.Bucket(eventsBucket).NextSequence()
+	b := w.tx.Bucket(eventsBucket)
+	// Keys only ever come last: split pages full rather than half full.
+	// Half the leaves, half the children of the branch above them, which
+	// bbolt reads into memory and writes again in every commit that
+	// appends.
+	b.FillPercent = 1.0
+	pos, err := b.NextSequence()
 	if err != nil {
 		return fmt.Errorf("append event: %w", err)
 	}
