@@ -128,6 +128,14 @@ var authzCases = []authzCase{
 		_, err := c.ListRoutingDecisions(ctx, &pb.ListRoutingDecisionsRequest{SiteId: w.siteA})
 		return err
 	}},
+	// The log is about every site: admins only.
+	{"AdminService.ListEvents", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListEvents(ctx, &pb.ListEventsRequest{SiteId: w.siteA})
+		return err
+	}},
+	{"AdminService.WatchEvents", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		return firstMessage(c.WatchEvents(ctx, &pb.WatchEventsRequest{SiteId: w.siteA}))
+	}},
 	{"AdminService.ExportVisitor", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ExportVisitor(ctx, &pb.ExportVisitorRequest{VisitorId: w.visitor})
 		return err

@@ -44,6 +44,8 @@ type api interface {
 	GetSiteIdentitySecret(context.Context, *pb.GetSiteIdentitySecretRequest) (*pb.GetSiteIdentitySecretResponse, error)
 	RotateSiteIdentitySecret(context.Context, *pb.RotateSiteIdentitySecretRequest) (*pb.RotateSiteIdentitySecretResponse, error)
 	GetRatingSummary(context.Context, *pb.GetRatingSummaryRequest) (*pb.GetRatingSummaryResponse, error)
+	ListEvents(context.Context, *pb.ListEventsRequest) (*pb.ListEventsResponse, error)
+	WatchEvents(context.Context, *pb.WatchEventsRequest) (stream[pb.WatchEventsResponse], error)
 
 	StartVisitorSession(context.Context, *pb.StartVisitorSessionRequest) (*pb.StartVisitorSessionResponse, error)
 	ReportPageView(context.Context, *pb.ReportPageViewRequest) (*pb.ReportPageViewResponse, error)
@@ -308,6 +310,14 @@ func (c *grpcClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (str
 
 func (c *grpcClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {
 	return grpcUnary(ctx, c.admin.ListQueue, r)
+}
+
+func (c *grpcClient) ListEvents(ctx context.Context, r *pb.ListEventsRequest) (*pb.ListEventsResponse, error) {
+	return grpcUnary(ctx, c.admin.ListEvents, r)
+}
+
+func (c *grpcClient) WatchEvents(ctx context.Context, r *pb.WatchEventsRequest) (stream[pb.WatchEventsResponse], error) {
+	return grpcServerStream(ctx, c.admin.WatchEvents, r)
 }
 
 func (c *grpcClient) ListRoutingDecisions(ctx context.Context, r *pb.ListRoutingDecisionsRequest) (*pb.ListRoutingDecisionsResponse, error) {
@@ -590,6 +600,14 @@ func (c *connectClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (
 
 func (c *connectClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {
 	return connectUnary(ctx, c.admin.ListQueue, r)
+}
+
+func (c *connectClient) ListEvents(ctx context.Context, r *pb.ListEventsRequest) (*pb.ListEventsResponse, error) {
+	return connectUnary(ctx, c.admin.ListEvents, r)
+}
+
+func (c *connectClient) WatchEvents(ctx context.Context, r *pb.WatchEventsRequest) (stream[pb.WatchEventsResponse], error) {
+	return connectServerStream(ctx, c.admin.WatchEvents, r)
 }
 
 func (c *connectClient) ListRoutingDecisions(ctx context.Context, r *pb.ListRoutingDecisionsRequest) (*pb.ListRoutingDecisionsResponse, error) {

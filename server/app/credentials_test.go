@@ -199,6 +199,12 @@ func (c *signedClient) ListOnlineVisitors(ctx context.Context, r *pb.ListOnlineV
 func (c *signedClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {
 	return c.raw.ListQueue(c.asAdmin(ctx), r)
 }
+func (c *signedClient) ListEvents(ctx context.Context, r *pb.ListEventsRequest) (*pb.ListEventsResponse, error) {
+	return c.raw.ListEvents(c.asAdmin(ctx), r)
+}
+func (c *signedClient) WatchEvents(ctx context.Context, r *pb.WatchEventsRequest) (stream[pb.WatchEventsResponse], error) {
+	return c.raw.WatchEvents(c.asAdmin(ctx), r)
+}
 func (c *signedClient) ListRoutingDecisions(ctx context.Context, r *pb.ListRoutingDecisionsRequest) (*pb.ListRoutingDecisionsResponse, error) {
 	return c.raw.ListRoutingDecisions(c.asAdmin(ctx), r)
 }

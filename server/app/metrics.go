@@ -45,7 +45,8 @@ func (a *App) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		metrics.Sample{Labels: []string{"kind", "visitor"}, Value: float64(st.VisitorStreams)},
 		metrics.Sample{Labels: []string{"kind", "agent"}, Value: float64(st.AgentStreams)},
 		metrics.Sample{Labels: []string{"kind", "chat"}, Value: float64(st.ChatStreams)},
-		metrics.Sample{Labels: []string{"kind", "presence"}, Value: float64(st.PresenceStreams)})
+		metrics.Sample{Labels: []string{"kind", "presence"}, Value: float64(st.PresenceStreams)},
+		metrics.Sample{Labels: []string{"kind", "events"}, Value: float64(st.EventStreams)})
 	var refused []metrics.Sample
 	streamsRefused := a.Service.StreamsRefused()
 	for _, k := range domain.StreamKinds {

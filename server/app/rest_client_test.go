@@ -414,6 +414,40 @@ func (c *restClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb
 	return out, c.call(ctx, http.MethodGet, "/v1/sites/"+esc(r.GetSiteId())+"/queue", nil, nil, out)
 }
 
+// eventQuery is the query of the event requests' filters.
+func eventQuery(after uint64, siteID string, types []string) url.Values {
+	q := url.Values{}
+	if after != 0 {
+		q.Set("after", strconv.FormatUint(after, 10))
+	}
+	if siteID != "" {
+		q.Set("site_id", siteID)
+	}
+	for _, t := range types {
+		q.Add("types", t)
+	}
+	return q
+}
+
+func (c *restClient) ListEvents(ctx context.Context, r *pb.ListEventsRequest) (*pb.ListEventsResponse, error) {
+	out := &pb.ListEventsResponse{}
+	q := eventQuery(r.GetAfter(), r.GetSiteId(), r.GetTypes())
+	if r.GetPageSize() != 0 {
+		q.Set("page_size", u32(r.GetPageSize()))
+	}
+	if r.GetStartTime() != nil {
+		q.Set("start_time", r.GetStartTime().AsTime().Format(time.RFC3339Nano))
+	}
+	if r.GetEndTime() != nil {
+		q.Set("end_time", r.GetEndTime().AsTime().Format(time.RFC3339Nano))
+	}
+	return out, c.call(ctx, http.MethodGet, "/v1/events", q, nil, out)
+}
+
+func (c *restClient) WatchEvents(ctx context.Context, r *pb.WatchEventsRequest) (stream[pb.WatchEventsResponse], error) {
+	return openRESTStream[pb.WatchEventsResponse](ctx, c, "/v1/events:watch", eventQuery(r.GetAfter(), r.GetSiteId(), r.GetTypes()))
+}
+
 func (c *restClient) ListRoutingDecisions(ctx context.Context, r *pb.ListRoutingDecisionsRequest) (*pb.ListRoutingDecisionsResponse, error) {
 	out := &pb.ListRoutingDecisionsResponse{}
 	q := url.Values{}

@@ -12,8 +12,8 @@ import (
 )
 
 // TestStreamCapsPerCredential: over every protocol, one agent session may
-// hold domain.StreamCap WatchPresence and WatchAgent streams, and a
-// visitor WatchChat streams; the next is refused with ResourceExhausted,
+// hold domain.StreamCap WatchPresence and WatchAgent streams, an admin key
+// WatchEvents streams, and a visitor WatchChat streams; the next is refused with ResourceExhausted,
 // while another session of the same agent still gets in, and streams that
 // end make room again.
 func TestStreamCapsPerCredential(t *testing.T) {
@@ -66,6 +66,16 @@ func TestStreamCapsPerCredential(t *testing.T) {
 		if _, err := presence(withToken(ctx, sess.GetToken())); err != nil {
 			t.Fatalf("WatchPresence with another session: %v", err)
 		}
+
+		// An admin key holds its cap of WatchEvents streams.
+		adminCtx := withToken(ctx, w.tokens[admin])
+		for i := range domain.StreamCapOf(domain.StreamWatchEvents).PerAdminKey {
+			if _, err := firstOf(t, raw.WatchEvents, adminCtx, &pb.WatchEventsRequest{}); err != nil {
+				t.Fatalf("WatchEvents %d: %v", i+1, err)
+			}
+		}
+		_, err = firstOf(t, raw.WatchEvents, adminCtx, &pb.WatchEventsRequest{})
+		wantCapped("WatchEvents past the admin key's cap", err)
 
 		limit := domain.StreamCapOf(domain.StreamWatchChat).PerVisitor
 		var ends []func() error

@@ -115,6 +115,14 @@ func (w *writeTx) EraseVisitor(visitorID string) error {
 	if err := w.deleteRequests(recs[recordRequest]); err != nil {
 		return err
 	}
+	// The log's events about the visitor go too: they hold the pages they
+	// viewed, their form values and their messages. The log then skips
+	// those positions, which readers of the log are told to expect.
+	for _, pos := range recs[recordEvent] {
+		if err := w.delete(eventsBucket, pos); err != nil {
+			return err
+		}
+	}
 	if err := w.deleteRange(visitorRecordsBucket, visitorPrefix(visitorID)); err != nil {
 		return err
 	}
@@ -140,6 +148,9 @@ func (w *writeTx) DeleteChat(chatID string) error {
 	visitorID := chat.Visitor.ID
 	if visitorID != "" && checkID("visitor id", visitorID) == nil {
 		if err := w.delete(visitorRecordsBucket, visitorRecordKey(visitorID, recordChat, []byte(chatID))); err != nil {
+			return err
+		}
+		if err := w.deleteRequestLogEvents(visitorID, chat.ChatRequestID); err != nil {
 			return err
 		}
 	}
@@ -173,6 +184,9 @@ func (w *writeTx) deleteChat(chatID string) error {
 		if err := w.delete(siteChatsBucket, siteChatKey(chat.SiteID, chat.CreateTime, chat.ID)); err != nil {
 			return err
 		}
+	}
+	if err := w.deleteChatEventsFromLog(chatID); err != nil {
+		return err
 	}
 	if err := w.deleteRange(chatEventsBucket, chatPrefix(chatID)); err != nil {
 		return err
@@ -334,7 +348,75 @@ func backfillVisitorRecords(tx *bbolt.Tx) error {
 			return err
 		}
 	}
+	evs, err := r.Events(0, 0)
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		if chatEvent(ev.Type) {
+			continue // found through their chats (AppendEvent)
+		}
+		if err := put(ev.VisitorID, recordEvent, positionKey(ev.Position)); err != nil {
+			return err
+		}
+	}
 	return tx.Bucket(visitorTokensBucket).ForEach(func(k, v []byte) error {
 		return put(string(v), recordToken, bytes.Clone(k))
 	})
+}
+
+// deleteChatEventsFromLog deletes the log's events of a chat's events (its
+// messages), whose positions the chat's events hold.
+func (w *writeTx) deleteChatEventsFromLog(chatID string) error {
+	prefix := chatPrefix(chatID)
+	c := w.tx.Bucket(chatEventsBucket).Cursor()
+	var positions [][]byte
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		ev, err := decode(v, protoconv.ChatEventFromProto)
+		if err != nil {
+			return fmt.Errorf("decode %s %q: %w", chatEventsBucket, k, err)
+		}
+		if ev.LogPosition != 0 {
+			positions = append(positions, positionKey(ev.LogPosition))
+		}
+	}
+	for _, pos := range positions {
+		if err := w.delete(eventsBucket, pos); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteRequestLogEvents deletes the log's events about the request a
+// deleted chat answered (the form values among them), found among its
+// visitor's events, with their index entries.
+func (w *writeTx) deleteRequestLogEvents(visitorID, requestID string) error {
+	if requestID == "" {
+		return nil
+	}
+	recs, err := w.visitorRecords(visitorID)
+	if err != nil {
+		return err
+	}
+	for _, pos := range recs[recordEvent] {
+		v := w.tx.Bucket(eventsBucket).Get(pos)
+		if v == nil {
+			continue
+		}
+		ev, err := decode(v, protoconv.EventFromProto)
+		if err != nil {
+			return fmt.Errorf("decode %s %x: %w", eventsBucket, pos, err)
+		}
+		if ev.RequestID != requestID {
+			continue
+		}
+		if err := w.delete(eventsBucket, pos); err != nil {
+			return err
+		}
+		if err := w.delete(visitorRecordsBucket, visitorRecordKey(visitorID, recordEvent, pos)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -14,7 +14,8 @@ import (
 )
 
 // putVisitorRecords stores a visitor with a token, two chats with events
-// (one message with an idempotency key), a pending and a declined
+// (each message with an idempotency key and in the event log), a page view
+// and a form in the event log, a pending and a declined
 // invitation, an open and an accepted chat request with form values, and
 // routing decisions about both requests. Every record's id starts with
 // the visitor's id and ":".
@@ -35,7 +36,22 @@ func putVisitorRecords(tx domain.WriteTx, v string, n int) error {
 		if err := tx.AppendChatEvent(domain.ChatEvent{ChatID: c, Seq: 1, Time: at, Started: &domain.ChatStarted{Visitor: visitor, Agent: agent}}); err != nil {
 			return err
 		}
-		if err := tx.AppendChatEvent(domain.ChatEvent{ChatID: c, Seq: 2, Time: at, Message: &domain.ChatMessage{Sender: visitor, Text: "hello", IdempotencyKey: "k1"}}); err != nil {
+		// The message is in the log too, as the domain records it.
+		logged := &domain.Event{Type: domain.EventChatMessage, Time: at, SiteID: "shop", VisitorID: v, ChatID: c, Seq: 2, Participant: visitor, Text: "hello"}
+		if err := tx.AppendEvent(logged); err != nil {
+			return err
+		}
+		if err := tx.AppendChatEvent(domain.ChatEvent{ChatID: c, Seq: 2, Time: at, LogPosition: logged.Position, Message: &domain.ChatMessage{Sender: visitor, Text: "hello", IdempotencyKey: "k1"}}); err != nil {
+			return err
+		}
+	}
+	// A page they viewed and their form, in the log.
+	logged := []*domain.Event{
+		{Type: domain.EventVisitorPageViewed, Time: at, SiteID: "shop", VisitorID: v, URL: "https://shop.example/" + v},
+		{Type: domain.EventFormSubmitted, Time: at, SiteID: "shop", VisitorID: v, RequestID: v + ":req2", FormValues: map[string]string{"email": v + ":mail"}},
+	}
+	for _, ev := range logged {
+		if err := tx.AppendEvent(ev); err != nil {
 			return err
 		}
 	}
@@ -224,8 +240,8 @@ func TestVisitorRecordsBackfill(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := dump(t, s)[string(visitorRecordsBucket)]
-	if len(want) != 7 {
-		t.Fatalf("index has %d entries, want 7 (a token, 2 chats, 2 invitations, 2 requests)", len(want))
+	if len(want) != 9 {
+		t.Fatalf("index has %d entries, want 9 (a token, 2 chats, 2 invitations, 2 requests, 2 log events)", len(want))
 	}
 	if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket(visitorRecordsBucket) }); err != nil {
 		t.Fatal(err)

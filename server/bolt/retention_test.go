@@ -56,6 +56,16 @@ func TestDeleteChat(t *testing.T) {
 		return strings.Contains(k, "ann:chat1") || strings.Contains(k, "ann:req2") ||
 			strings.Contains(v, "ann:chat1") || strings.Contains(v, "ann:req2")
 	}
+	// An index entry of a log event is about the chat when its event is.
+	events := before[string(eventsBucket)]
+	aboutEntry := about
+	about = func(k, v string) bool {
+		prefix := "ann\x00" + string(rune(recordEvent)) + "\x00"
+		if pos, ok := strings.CutPrefix(k, prefix); ok {
+			return aboutEntry(pos, events[pos])
+		}
+		return aboutEntry(k, v)
+	}
 	for bucket, kvs := range before {
 		if bucket == string(routingCountsBucket) {
 			continue

@@ -65,6 +65,10 @@ var (
 	// ratingCountsBucket counts the chats' ratings per site and per agent
 	// and site, per UTC day, as they are given (ratings.go).
 	ratingCountsBucket = []byte("rating_counts") // ratingKey → 5 big-endian uint32
+
+	// eventsBucket is the event log. Its bbolt sequence is the last
+	// position assigned.
+	eventsBucket = []byte("events") // positionKey → pb.Event
 )
 
 // legacyMessageKeysBucket indexed idempotency keys on disk until the
@@ -98,6 +102,7 @@ var allBuckets = [][]byte{
 	agentSessionsBucket,
 	agentPasswordsBucket,
 	siteIdentitySecretsBucket,
+	eventsBucket,
 }
 
 const (

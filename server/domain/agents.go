@@ -215,6 +215,10 @@ func (s *Service) setAgentStatus(ctx context.Context, agentID string, status Age
 		if err := tx.PutAgent(agent); err != nil {
 			return err
 		}
+		// No site: an agent may serve several.
+		if err := s.record(tx, Event{Type: EventAgentStatusChanged, AgentID: agent.ID, Status: status}); err != nil {
+			return err
+		}
 		if status != StatusAvailable {
 			if err := s.withdrawAlerts(tx, agent.ID, "agent is "+status.String()); err != nil {
 				return err

@@ -49,7 +49,7 @@ func (s *Service) StartChat(ctx context.Context, agentID, visitorID string) (*Ch
 		case !s.presence.online(visitor.ID):
 			return Errorf(CodeFailedPrecondition, "visitor %q is not on the site", visitor.ID)
 		}
-		chat, err = s.openChat(tx, site, agent, visitor, "")
+		chat, err = s.openChat(tx, newID("chat"), site, agent, visitor, "")
 		return err
 	})
 	if err != nil {
@@ -83,12 +83,13 @@ func (s *Service) agentAndVisitor(tx ReadTx, agentID, visitorID string) (*Agent,
 	return agent, visitor, site, nil
 }
 
-// openChat starts a chat between agent and visitor in tx, for the chat
-// request requestID if not empty, and schedules what follows the commit.
-func (s *Service) openChat(tx WriteTx, site *Site, agent *Agent, visitor *Visitor, requestID string) (*Chat, error) {
+// openChat starts chat chatID between agent and visitor in tx, for the
+// chat request requestID if not empty, and schedules what follows the
+// commit.
+func (s *Service) openChat(tx WriteTx, chatID string, site *Site, agent *Agent, visitor *Visitor, requestID string) (*Chat, error) {
 	now := s.clock.Now()
 	chat := &Chat{
-		ID:               newID("chat"),
+		ID:               chatID,
 		SiteID:           site.ID,
 		Visitor:          Participant{Role: RoleVisitor, ID: visitor.ID, DisplayName: cmp.Or(visitor.DisplayName(), visitorDisplayName)},
 		Agent:            Participant{Role: RoleAgent, ID: agent.ID, DisplayName: agent.DisplayName},
@@ -106,7 +107,7 @@ func (s *Service) openChat(tx WriteTx, site *Site, agent *Agent, visitor *Visito
 	// launching criteria do not fire again in the same visit.
 	visitor.LastLaunchTime = now
 	agent.ActiveChatIDs = append(agent.ActiveChatIDs, chat.ID)
-	if err := putAll(tx, chat, visitor, agent, started); err != nil {
+	if err := s.putAll(tx, chat, visitor, agent, &started); err != nil {
 		return nil, err
 	}
 	tx.OnCommit(func() {
@@ -125,8 +126,11 @@ func (s *Service) nextEvent(chat *Chat) ChatEvent {
 	return ChatEvent{ChatID: chat.ID, Seq: chat.LastSeq, Time: s.clock.Now()}
 }
 
-// putAll stores a chat, the visitor and agent records it changed, and its new events.
-func putAll(tx WriteTx, chat *Chat, visitor *Visitor, agent *Agent, events ...ChatEvent) error {
+// putAll stores a chat, the visitor and agent records it changed, and its
+// new events, each with its entry in the event log, whose position it sets
+// in the caller's events: what is published and returned is what is
+// stored.
+func (s *Service) putAll(tx WriteTx, chat *Chat, visitor *Visitor, agent *Agent, events ...*ChatEvent) error {
 	if err := tx.PutChat(chat); err != nil {
 		return err
 	}
@@ -141,11 +145,38 @@ func putAll(tx WriteTx, chat *Chat, visitor *Visitor, agent *Agent, events ...Ch
 		}
 	}
 	for _, ev := range events {
-		if err := tx.AppendChatEvent(ev); err != nil {
+		// The log's event first, so the chat's event holds its position:
+		// that is how erasing the chat finds the log's events about it.
+		if err := s.recordChatEvent(tx, chat, ev); err != nil {
+			return err
+		}
+		if err := tx.AppendChatEvent(*ev); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// recordChatEvent records the log event of a chat event. Inactivity
+// warnings are not in the vocabulary: they change nothing an integrator
+// acts on, and the chat.ended that may follow is.
+func (s *Service) recordChatEvent(tx WriteTx, chat *Chat, ce *ChatEvent) error {
+	ev := Event{SiteID: chat.SiteID, ChatID: chat.ID, VisitorID: chat.Visitor.ID}
+	switch {
+	case ce.Started != nil:
+		ev.Type, ev.AgentID, ev.RequestID = EventChatStarted, chat.Agent.ID, chat.ChatRequestID
+	case ce.Message != nil:
+		ev.Type, ev.Seq, ev.Participant, ev.Text = EventChatMessage, ce.Seq, ce.Message.Sender, ce.Message.Text
+	case ce.ParticipantLeft != nil:
+		ev.Type, ev.Participant = EventChatParticipantLeft, *ce.ParticipantLeft
+	case ce.Ended != nil:
+		ev.Type, ev.EndReason = EventChatEnded, ce.Ended.Reason
+	default:
+		return nil
+	}
+	pos, err := s.recordAt(tx, ev)
+	ce.LogPosition = pos
+	return err
 }
 
 func (s *Service) publishChatEvents(events ...ChatEvent) {
@@ -211,7 +242,7 @@ func (s *Service) SendMessage(ctx context.Context, chatID, senderID, text, idemp
 		if sender.Role == RoleVisitor {
 			chat.VisitorMessageCount++
 		}
-		if err := putAll(tx, chat, nil, nil, msg); err != nil {
+		if err := s.putAll(tx, chat, nil, nil, &msg); err != nil {
 			return err
 		}
 		stored = true
@@ -418,7 +449,11 @@ func (s *Service) leave(tx WriteTx, chat *Chat, p Participant, endReason ChatEnd
 		ended.Ended = &ChatEnded{Reason: chat.EndReason}
 		events = append(events, ended)
 	}
-	if err := putAll(tx, chat, visitor, agent, events...); err != nil {
+	stored := make([]*ChatEvent, len(events))
+	for i := range events {
+		stored[i] = &events[i]
+	}
+	if err := s.putAll(tx, chat, visitor, agent, stored...); err != nil {
 		return err
 	}
 	tx.OnCommit(func() {

@@ -1039,6 +1039,10 @@ func FuzzSendMessage(f *testing.F) {
 		envs.wrote()
 		want := domain.ChatEvent{ChatID: fx.chat.ID, Seq: before.LastSeq + 1, Time: e.clock.Now(),
 			Message: &domain.ChatMessage{Sender: sender, Text: text, IdempotencyKey: key}}
+		if ev.LogPosition == 0 {
+			t.Fatalf("SendMessage returned %+v, without its position in the event log", ev)
+		}
+		want.LogPosition = ev.LogPosition
 		if !reflect.DeepEqual(ev, want) || after.LastSeq != want.Seq {
 			t.Fatalf("SendMessage returned %+v (last seq %d), want %+v", ev, after.LastSeq, want)
 		}

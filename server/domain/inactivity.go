@@ -42,7 +42,7 @@ func (s *Service) checkInactivity(chatID string) {
 			warn := s.nextEvent(chat)
 			warn.InactivityWarning = &InactivityWarning{EndTime: endAt}
 			events = append(events, warn)
-			if err := putAll(tx, chat, nil, nil, warn); err != nil {
+			if err := s.putAll(tx, chat, nil, nil, &warn); err != nil {
 				return err
 			}
 		}

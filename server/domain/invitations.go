@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"fmt"
 )
 
 // invite creates a pending invitation for visitor in tx.
@@ -27,6 +28,9 @@ func (s *Service) invite(tx WriteTx, site *Site, visitor *Visitor, agentID strin
 		return nil, err
 	}
 	if err := tx.PutVisitor(visitor); err != nil {
+		return nil, err
+	}
+	if err := s.record(tx, Event{Type: EventInvitationSent, SiteID: site.ID, VisitorID: visitor.ID, InvitationID: inv.ID, AgentID: agentID}); err != nil {
 		return nil, err
 	}
 	tx.OnCommit(func() {
@@ -142,6 +146,9 @@ func (s *Service) RespondToInvitation(ctx context.Context, visitorID, invitation
 		if err := tx.PutInvitation(inv); err != nil {
 			return err
 		}
+		if err := s.recordInvitation(tx, inv); err != nil {
+			return err
+		}
 		tx.OnCommit(func() { s.timers.cancel("invite/" + inv.ID) })
 		if len(site.ProactiveChat.FormFields) > 0 {
 			visitor.Engagement = EngagementFillingForm
@@ -190,6 +197,9 @@ func (s *Service) closeInvitation(tx WriteTx, visitor *Visitor, state Invitation
 	if err := tx.PutInvitation(inv); err != nil {
 		return err
 	}
+	if err := s.recordInvitation(tx, inv); err != nil {
+		return err
+	}
 	// No launch timer to re-arm: the criteria fire once a visit, so the next
 	// invitation, after the cooldown, can only come in a later visit, whose
 	// start arms it.
@@ -210,7 +220,10 @@ func (s *Service) expireInvitation(id string) {
 		}
 		if visitor.InvitationID != id || visitor.Engagement != EngagementInvited {
 			inv.State = InvitationExpired
-			return tx.PutInvitation(inv)
+			if err := tx.PutInvitation(inv); err != nil {
+				return err
+			}
+			return s.recordInvitation(tx, inv)
 		}
 		if err := s.closeInvitation(tx, visitor, InvitationExpired); err != nil {
 			return err
@@ -224,4 +237,22 @@ func (s *Service) expireInvitation(id string) {
 	if err != nil && s.ctx.Err() == nil && !s.timers.retry("invite/"+id, err, func() { s.expireInvitation(id) }) {
 		s.log.Error("invitation expiry failed", "invitation", id, "err", err)
 	}
+}
+
+// invitationEvents maps the final states of an invitation to their events.
+var invitationEvents = map[InvitationState]EventType{
+	InvitationAccepted:  EventInvitationAccepted,
+	InvitationDeclined:  EventInvitationDeclined,
+	InvitationExpired:   EventInvitationExpired,
+	InvitationWithdrawn: EventInvitationWithdrawn,
+}
+
+// recordInvitation records the event of the state an invitation just
+// reached.
+func (s *Service) recordInvitation(tx WriteTx, inv *Invitation) error {
+	t, ok := invitationEvents[inv.State]
+	if !ok {
+		return fmt.Errorf("record invitation %q: no event for state %s", inv.ID, inv.State)
+	}
+	return s.record(tx, Event{Type: t, SiteID: inv.SiteID, VisitorID: inv.VisitorID, InvitationID: inv.ID})
 }

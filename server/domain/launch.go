@@ -109,6 +109,11 @@ func (s *Service) launch(visitorID string) {
 				tx.OnCommit(func() { s.awaiting.add(site.ID, visitorID) })
 				return nil
 			}
+			// Mode 1 fires as an invitation; mode 2's launch is recorded
+			// with the request it queues (enqueue).
+			if err := s.record(tx, Event{Type: EventLaunchFired, SiteID: site.ID, VisitorID: visitor.ID}); err != nil {
+				return err
+			}
 			_, err = s.invite(tx, site, visitor, "")
 			return err
 		}
@@ -130,6 +135,9 @@ func (s *Service) visitBegan(visitor *Visitor, start time.Time) {
 			}
 			v.VisitStartTime = start
 			v.VisitEndTime = time.Time{}
+			if err := s.record(tx, Event{Type: EventVisitorArrived, SiteID: v.SiteID, VisitorID: v.ID}); err != nil {
+				return err
+			}
 			// A new visit starts clean: an invitation or a form left open
 			// by a visit whose end the server missed (it was down) is over.
 			switch v.Engagement {
@@ -168,6 +176,9 @@ func (s *Service) visitEnded(visitorID string) {
 			return err
 		}
 		v.VisitEndTime = s.clock.Now()
+		if err := s.record(tx, Event{Type: EventVisitorLeft, SiteID: v.SiteID, VisitorID: v.ID}); err != nil {
+			return err
+		}
 		switch v.Engagement {
 		case EngagementInvited:
 			if err := s.closeInvitation(tx, v, InvitationWithdrawn); err != nil {

@@ -120,6 +120,15 @@ func (w *pageWriter) write(pages map[string]PageView) {
 				if !page.ViewTime.After(v.CurrentPage.ViewTime) {
 					continue
 				}
+				// One event per change of page, however often the page
+				// was reported: the log summarises presence, it does not
+				// repeat its keep-alives.
+				if page.URL != v.CurrentPage.URL {
+					ev := Event{Type: EventVisitorPageViewed, Time: page.ViewTime, SiteID: v.SiteID, VisitorID: v.ID, URL: page.URL, Title: page.Title}
+					if err := w.s.record(tx, ev); err != nil {
+						return err
+					}
+				}
 				v.CurrentPage = page
 				if err := tx.PutVisitor(v); err != nil {
 					return err

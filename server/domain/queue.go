@@ -44,6 +44,24 @@ func (s *Service) enqueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatReq
 	if err := tx.PutVisitor(visitor); err != nil {
 		return err
 	}
+	// What put the visitor in the queue, then the queueing itself. An
+	// invitation accepted on a site without a form queues at once: its
+	// invitation.accepted is the cause, recorded already.
+	cause := Event{SiteID: site.ID, VisitorID: visitor.ID, RequestID: req.ID}
+	switch {
+	case kind == RequestPresence:
+		cause.Type = EventLaunchFired
+	case form != nil: // SubmitForm's, empty when no field was filled in
+		cause.Type, cause.FormValues = EventFormSubmitted, form
+	}
+	if cause.Type != "" {
+		if err := s.record(tx, cause); err != nil {
+			return err
+		}
+	}
+	if err := s.record(tx, Event{Type: EventRequestQueued, SiteID: site.ID, VisitorID: visitor.ID, RequestID: req.ID, Kind: kind}); err != nil {
+		return err
+	}
 	tx.OnCommit(func() {
 		s.visitorUpdated(visitor)
 		s.queueChanged(req)
@@ -237,6 +255,9 @@ func (s *Service) abandon(tx WriteTx, req *ChatRequest, visitor *Visitor, reason
 		return err
 	}
 	if err := tx.PutVisitor(visitor); err != nil {
+		return err
+	}
+	if err := s.record(tx, Event{Type: EventRequestAbandoned, SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, Reason: reason}); err != nil {
 		return err
 	}
 	tx.OnCommit(func() {

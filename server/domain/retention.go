@@ -20,12 +20,18 @@ type Retention struct {
 	// events and the chat request it answered (the form values). 0 keeps
 	// chats forever.
 	Chats time.Duration
+	// Events is how long the event log keeps an event (by its Time); 0
+	// keeps the log forever. Integrators read the log as it grows, so a
+	// month is plenty to catch up after an outage, while the log holds
+	// copies of personal data (pages, form values, messages).
+	Events time.Duration
 }
 
 // DefaultRetention keeps visitors who never chatted for 30 days after they
 // were last seen, and chats forever: a chat is a record a contact centre
-// usually must keep, a visitor who only browsed is not.
-var DefaultRetention = Retention{Visitors: 30 * 24 * time.Hour}
+// usually must keep, a visitor who only browsed is not. The event log
+// keeps 30 days.
+var DefaultRetention = Retention{Visitors: 30 * 24 * time.Hour, Events: 30 * 24 * time.Hour}
 
 // Bounds of a retention period, of a site's and of the server's. Under an
 // hour a visitor between two visits of the same afternoon would be a new
@@ -54,6 +60,8 @@ const (
 	// larger than sweepBatchEvents is deleted in a transaction of its own.
 	sweepBatchVisitors = 100
 	sweepBatchEvents   = 10_000
+	// sweepBatchLog bounds the log events one write transaction deletes.
+	sweepBatchLog = 1000
 )
 
 // RetentionSettings override the server's retention periods for one site.
@@ -114,6 +122,9 @@ func (v *Visitor) LastSeen() time.Time {
 type RetentionSweep struct {
 	Visitors int
 	Chats    int
+	// Events counts the events of the log deleted for their age, not those
+	// that went with a visitor or chat.
+	Events int
 }
 
 // retentionSweeper runs one sweep at a time, and none once the Service
@@ -227,10 +238,49 @@ func (s *Service) SweepRetention(ctx context.Context) (RetentionSweep, error) {
 			return total, err
 		}
 	}
-	if total.Visitors+total.Chats > 0 {
-		s.log.Info("retention sweep", "visitors_deleted", total.Visitors, "chats_deleted", total.Chats, "took", time.Since(start).Round(time.Millisecond))
+	n, err := s.sweepEvents(ctx, now)
+	total.Events = n
+	if total.Visitors+total.Chats+total.Events > 0 {
+		s.log.Info("retention sweep", "visitors_deleted", total.Visitors, "chats_deleted", total.Chats,
+			"events_deleted", total.Events, "took", time.Since(start).Round(time.Millisecond))
 	}
-	return total, nil
+	return total, err
+}
+
+// sweepEvents deletes the log's events older than the event retention at
+// now, from the head of the log, sweepBatchLog to a write transaction.
+func (s *Service) sweepEvents(ctx context.Context, now time.Time) (int, error) {
+	if s.retention.Events <= 0 {
+		return 0, nil
+	}
+	cutoff := now.Add(-s.retention.Events)
+	total := 0
+	for {
+		// Looked at first in a read transaction: most sweeps find nothing
+		// old, and a write would cost an fsync (and fail while the disk is
+		// full) for nothing.
+		var old bool
+		err := s.store.View(ctx, func(tx ReadTx) error {
+			head, err := tx.Events(0, 1)
+			old = len(head) == 1 && head[0].Time.Before(cutoff)
+			return err
+		})
+		if err != nil || !old {
+			return total, err
+		}
+		var n int
+		err = s.store.Update(ctx, func(tx WriteTx) (err error) {
+			n, err = tx.DeleteEventsBefore(cutoff, sweepBatchLog)
+			return err
+		})
+		total += n
+		if err != nil || n < sweepBatchLog {
+			return total, err
+		}
+		if err := cmp.Or(ctx.Err(), s.ctx.Err()); err != nil {
+			return total, err
+		}
+	}
 }
 
 // expiry is what a sweep deletes of one visitor.

@@ -185,7 +185,9 @@ func (e *engine) seedInvited(t *testing.T, siteID, visitorID string) {
 }
 
 func TestRetentionDeletesVisitorsWhoNeverChatted(t *testing.T) {
-	e := newEngine(t, withRetention(domain.DefaultRetention, 0))
+	r := domain.DefaultRetention
+	r.Events = 0 // TestRetentionDeletesOldEvents is about the log
+	e := newEngine(t, withRetention(r, 0))
 	e.quietSite(t, "shop", domain.RetentionSettings{})
 	e.quietSite(t, "queue", domain.RetentionSettings{})
 	e.agent(t, "agent-a", "Ada", 3, "shop")

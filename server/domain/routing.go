@@ -164,6 +164,9 @@ func (s *Service) offer(tx WriteTx, site *Site, req *ChatRequest, agent *Agent, 
 	if err := tx.AppendRoutingDecision(decision); err != nil {
 		return err
 	}
+	if err := s.record(tx, Event{Type: EventRequestAlerted, SiteID: site.ID, VisitorID: req.VisitorID, RequestID: req.ID, AgentID: agent.ID, Reason: reason}); err != nil {
+		return err
+	}
 	alert := AlertEvent{Request: *req, Reason: reason}
 	tx.OnCommit(func() {
 		// The deadline is armed before anyone hears of the alert.
@@ -313,7 +316,12 @@ func (s *Service) accept(tx WriteTx, agent *Agent, req *ChatRequest) (*Chat, err
 	}
 	wasAlerted := req.State == RequestAlerting
 	now := s.clock.Now()
-	chat, err := s.openChat(tx, site, agent, visitor, req.ID)
+	// The acceptance comes first in the log, then the chat it opens.
+	chatID := newID("chat")
+	if err := s.record(tx, Event{Type: EventRequestAccepted, SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, AgentID: agent.ID, ChatID: chatID}); err != nil {
+		return nil, err
+	}
+	chat, err := s.openChat(tx, chatID, site, agent, visitor, req.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -421,6 +429,9 @@ func (s *Service) unoffer(tx WriteTx, req *ChatRequest, reason string, pass bool
 	if err := tx.PutVisitor(visitor); err != nil {
 		return err
 	}
+	if err := s.record(tx, Event{Type: unofferEvent(reason, pass), SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, AgentID: agentID, Reason: reason}); err != nil {
+		return err
+	}
 	tx.OnCommit(func() {
 		s.timers.cancel("alert/" + req.ID)
 		s.broker.Publish(agentTopic(agentID), AlertWithdrawn{RequestID: req.ID, Reason: reason})
@@ -429,6 +440,19 @@ func (s *Service) unoffer(tx WriteTx, req *ChatRequest, reason string, pass bool
 		s.routeSoon(req.SiteID)
 	})
 	return nil
+}
+
+// unofferEvent is the event of an alert taken back: passed on because the
+// agent declined or let it expire, or withdrawn because the agent can no
+// longer take it.
+func unofferEvent(reason string, pass bool) EventType {
+	switch {
+	case !pass:
+		return EventRequestAlertWithdrawn
+	case reason == "declined":
+		return EventRequestDeclined
+	}
+	return EventRequestAlertExpired
 }
 
 // withdrawAlerts puts every request offered to an agent who stopped being

@@ -27,6 +27,7 @@ type counters struct {
 	agentStreams    atomic.Int64
 	chatStreams     atomic.Int64
 	presenceStreams atomic.Int64
+	eventStreams    atomic.Int64
 	// messageLatency is SendMessage's time from call to durable and
 	// published, in seconds.
 	messageLatency *metrics.Histogram
@@ -54,6 +55,7 @@ type Stats struct {
 	AgentStreams    int64
 	ChatStreams     int64
 	PresenceStreams int64
+	EventStreams    int64
 	AlertsOffered   uint64
 	AlertsAccepted  uint64
 	AlertsExpired   uint64
@@ -79,6 +81,7 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 		AgentStreams:    c.agentStreams.Load(),
 		ChatStreams:     c.chatStreams.Load(),
 		PresenceStreams: c.presenceStreams.Load(),
+		EventStreams:    c.eventStreams.Load(),
 		AlertsOffered:   c.alertsOffered.Load(),
 		AlertsAccepted:  c.alertsAccepted.Load(),
 		AlertsExpired:   c.alertsExpired.Load(),

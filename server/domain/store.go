@@ -101,6 +101,13 @@ type ReadTx interface {
 	// empty), of an agent's chats on every site (siteID empty), or of an
 	// agent's chats on one site.
 	RatingCounts(siteID, agentID string, from, to time.Time) (RatingCounts, error)
+
+	// Events returns up to limit events of the log with Position >
+	// afterPosition, in position order.
+	Events(afterPosition uint64, limit int) ([]*Event, error)
+	// LastEventPosition is the last position AppendEvent assigned, 0 when
+	// none; its event may have been deleted since.
+	LastEventPosition() uint64
 }
 
 // WriteTx is a ReadTx that also writes. Its reads see its own writes.
@@ -150,6 +157,15 @@ type WriteTx interface {
 	// routing decisions about it). The visitor stays. Like EraseVisitor it
 	// checks nothing about the chat's state.
 	DeleteChat(chatID string) error
+	// AppendEvent records ev in the event log, assigning its Position (the
+	// last assigned plus one, never reused) and ID. Positions follow the
+	// order the transactions commit in; an Update that does not commit
+	// assigns none. EraseVisitor deletes the events naming the visitor.
+	AppendEvent(ev *Event) error
+	// DeleteEventsBefore deletes up to limit events from the head of the
+	// log whose Time is before cutoff, stopping at the first that is not,
+	// and returns how many it deleted.
+	DeleteEventsBefore(cutoff time.Time, limit int) (int, error)
 	// OnCommit registers f to run after the transaction is durable. Hooks of
 	// concurrent updates run one at a time, in commit order, so events
 	// published from them reach subscribers in the order they were stored.

@@ -17,11 +17,12 @@ const (
 	StreamWatchPresence
 	StreamWatchChat
 	StreamConverse
+	StreamWatchEvents
 	numStreamKinds = iota
 )
 
 // StreamKinds lists the kinds of stream capped per credential.
-var StreamKinds = []StreamKind{StreamWatchAgent, StreamWatchPresence, StreamWatchChat, StreamConverse}
+var StreamKinds = []StreamKind{StreamWatchAgent, StreamWatchPresence, StreamWatchChat, StreamConverse, StreamWatchEvents}
 
 func (k StreamKind) String() string {
 	switch k {
@@ -33,6 +34,8 @@ func (k StreamKind) String() string {
 		return "WatchChat"
 	case StreamConverse:
 		return "Converse"
+	case StreamWatchEvents:
+		return "WatchEvents"
 	}
 	return "unknown"
 }
@@ -68,11 +71,15 @@ type StreamCap struct {
 //     streams), and another key for more.
 //   - WatchChat and Converse by a visitor: a visitor is in one chat at a
 //     time; 8 tabs, as for its widget streams.
+//   - WatchEvents by an admin key: one stream carries the whole log, so an
+//     integration needs one, or one per site or consumer; 16 leaves room
+//     for those and for reconnects before the old stream is noticed gone.
 var streamCaps = [numStreamKinds + 1]StreamCap{
 	StreamWatchAgent:    {PerAgentSession: 16},
 	StreamWatchPresence: {PerAgentSession: 16},
 	StreamWatchChat:     {PerAgentSession: 256, PerAdminKey: 1024, PerVisitor: 8},
 	StreamConverse:      {PerAgentSession: 256, PerVisitor: 8},
+	StreamWatchEvents:   {PerAdminKey: 16},
 }
 
 // StreamCapOf returns the caps of a kind of stream.

@@ -292,9 +292,12 @@ func (c *Chat) Participant(id string) (Participant, bool) {
 // ChatEvent is one durable, numbered event of a chat. Exactly one of the
 // pointer fields is set.
 type ChatEvent struct {
-	ChatID            string
-	Seq               uint32
-	Time              time.Time
+	ChatID string
+	Seq    uint32
+	Time   time.Time
+	// LogPosition is the position of the same change in the event log;
+	// 0 for kinds the log does not hold (InactivityWarning).
+	LogPosition       uint64
 	Started           *ChatStarted
 	Message           *ChatMessage
 	ParticipantLeft   *Participant

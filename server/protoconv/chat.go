@@ -92,9 +92,10 @@ func ParticipantFromProto(p *pb.Participant) domain.Participant {
 // Ended, InactivityWarning wins, as a oneof holds only one.
 func ChatEventToProto(e domain.ChatEvent) *pb.ChatEvent {
 	out := &pb.ChatEvent{
-		ChatId: e.ChatID,
-		Seq:    e.Seq,
-		Time:   TimeToProto(e.Time),
+		ChatId:      e.ChatID,
+		Seq:         e.Seq,
+		Time:        TimeToProto(e.Time),
+		LogPosition: e.LogPosition,
 	}
 	switch {
 	case e.Started != nil:
@@ -129,9 +130,10 @@ func ChatEventToProto(e domain.ChatEvent) *pb.ChatEvent {
 // kind set.
 func ChatEventFromProto(e *pb.ChatEvent) domain.ChatEvent {
 	out := domain.ChatEvent{
-		ChatID: e.GetChatId(),
-		Seq:    e.GetSeq(),
-		Time:   TimeFromProto(e.GetTime()),
+		ChatID:      e.GetChatId(),
+		Seq:         e.GetSeq(),
+		Time:        TimeFromProto(e.GetTime()),
+		LogPosition: e.GetLogPosition(),
 	}
 	switch k := e.GetKind().(type) {
 	case *pb.ChatEvent_Started:

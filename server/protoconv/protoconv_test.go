@@ -118,15 +118,15 @@ func testChat() *domain.Chat {
 func testEvents() map[string]domain.ChatEvent {
 	left := agent
 	return map[string]domain.ChatEvent{
-		"Started": {ChatID: "chat_1", Seq: 1, Time: at(12),
+		"Started": {ChatID: "chat_1", Seq: 1, Time: at(12), LogPosition: 40,
 			Started: &domain.ChatStarted{Visitor: visitor, Agent: agent}},
-		"Message": {ChatID: "chat_1", Seq: 2, Time: at(13),
+		"Message": {ChatID: "chat_1", Seq: 2, Time: at(13), LogPosition: 41,
 			Message: &domain.ChatMessage{Sender: visitor, Text: "Hello <b>", IdempotencyKey: "k1"}},
-		"ParticipantLeft": {ChatID: "chat_1", Seq: 3, Time: at(14),
+		"ParticipantLeft": {ChatID: "chat_1", Seq: 3, Time: at(14), LogPosition: 42,
 			ParticipantLeft: &left},
-		"Ended": {ChatID: "chat_1", Seq: 4, Time: at(15),
+		"Ended": {ChatID: "chat_1", Seq: 4, Time: at(15), LogPosition: 43,
 			Ended: &domain.ChatEnded{Reason: domain.EndVisitorDeclined}},
-		"InactivityWarning": {ChatID: "chat_1", Seq: 5, Time: at(20),
+		"InactivityWarning": {ChatID: "chat_1", Seq: 5, Time: at(20), LogPosition: 44,
 			InactivityWarning: &domain.InactivityWarning{EndTime: at(21)}},
 	}
 }

@@ -239,6 +239,8 @@ var rules = map[string]rule{
 	proactivechatv1connect.AdminServiceRotateSiteIdentitySecretProcedure: as(domain.AdminPrincipal),
 	// Agents read their own ratings (agent_id is the caller), admins any.
 	proactivechatv1connect.AdminServiceGetRatingSummaryProcedure: adminOrSelf(agentID),
+	proactivechatv1connect.AdminServiceListEventsProcedure:       as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceWatchEventsProcedure:      capped(domain.StreamWatchEvents, as(domain.AdminPrincipal)),
 
 	proactivechatv1connect.VisitorServiceStartVisitorSessionProcedure: openRule,
 	proactivechatv1connect.VisitorServiceReportPageViewProcedure:      self(domain.VisitorPrincipal, "visitor_id", visitorID),

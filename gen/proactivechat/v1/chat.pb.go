@@ -478,6 +478,10 @@ type ChatEvent struct {
 	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
 	Seq    uint32                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
 	Time   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// The position of the same change in the event log
+	// (AdminService.ListEvents); 0 for an inactivity warning, which the log
+	// does not hold, and for events stored before the log existed.
+	LogPosition uint64 `protobuf:"varint,4,opt,name=log_position,json=logPosition,proto3" json:"log_position,omitempty"`
 	// Types that are valid to be assigned to Kind:
 	//
 	//	*ChatEvent_Started
@@ -539,6 +543,13 @@ func (x *ChatEvent) GetTime() *timestamppb.Timestamp {
 		return x.Time
 	}
 	return nil
+}
+
+func (x *ChatEvent) GetLogPosition() uint64 {
+	if x != nil {
+		return x.LogPosition
+	}
+	return 0
 }
 
 func (x *ChatEvent) GetKind() isChatEvent_Kind {
@@ -1062,11 +1073,12 @@ const file_proactivechat_v1_chat_proto_rawDesc = "" +
 	"ChatRating\x12\x14\n" +
 	"\x05score\x18\x01 \x01(\rR\x05score\x12\x18\n" +
 	"\acomment\x18\x02 \x01(\tR\acomment\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xbf\x03\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xe2\x03\n" +
 	"\tChatEvent\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\rR\x03seq\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x129\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12!\n" +
+	"\flog_position\x18\x04 \x01(\x04R\vlogPosition\x129\n" +
 	"\astarted\x18\n" +
 	" \x01(\v2\x1d.proactivechat.v1.ChatStartedH\x00R\astarted\x129\n" +
 	"\amessage\x18\v \x01(\v2\x1d.proactivechat.v1.ChatMessageH\x00R\amessage\x12N\n" +

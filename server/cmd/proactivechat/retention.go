@@ -11,7 +11,8 @@ import (
 	"github.com/proactivechat/proactivechat/server/domain"
 )
 
-// retentionFlags adds -retain-visitors and -retain-chats to fs, with
+// retentionFlags adds -retain-visitors, -retain-chats and -retain-events to
+// fs, with
 // their environment variables: the server's retention periods, which a
 // site's settings may override.
 func (m *Main) retentionFlags(fs *flag.FlagSet) error {
@@ -25,6 +26,8 @@ func (m *Main) retentionFlags(fs *flag.FlagSet) error {
 			"delete visitors who own no chat this long after they were last seen, e.g. 30d or 720h; 0 keeps them (default 30d; env PROACTIVECHAT_RETAIN_VISITORS)"},
 		{"retain-chats", "PROACTIVECHAT_RETAIN_CHATS", &m.Retention.Chats,
 			"delete ended chats (events, form values) this long after they ended, e.g. 365d; 0 keeps them (default 0; env PROACTIVECHAT_RETAIN_CHATS)"},
+		{"retain-events", "PROACTIVECHAT_RETAIN_EVENTS", &m.Retention.Events,
+			"delete events of the event log (ListEvents, WatchEvents) this long after they happened, e.g. 7d; 0 keeps them (default 30d; env PROACTIVECHAT_RETAIN_EVENTS)"},
 	} {
 		if v, ok := os.LookupEnv(r.env); ok {
 			d, err := parseRetention(v)

@@ -15,8 +15,10 @@ func TestRetentionFlags(t *testing.T) {
 		wantErr string
 	}{
 		{nil, domain.DefaultRetention, ""},
-		{[]string{"-retain-visitors", "7d", "-retain-chats", "365d"}, domain.Retention{Visitors: 7 * 24 * time.Hour, Chats: 365 * 24 * time.Hour}, ""},
-		{[]string{"-retain-visitors", "0", "-retain-chats", "36h"}, domain.Retention{Chats: 36 * time.Hour}, ""},
+		{[]string{"-retain-visitors", "7d", "-retain-chats", "365d"}, domain.Retention{Visitors: 7 * 24 * time.Hour, Chats: 365 * 24 * time.Hour, Events: 30 * 24 * time.Hour}, ""},
+		{[]string{"-retain-visitors", "0", "-retain-chats", "36h", "-retain-events", "0"}, domain.Retention{Chats: 36 * time.Hour}, ""},
+		{[]string{"-retain-events", "7d"}, domain.Retention{Visitors: 30 * 24 * time.Hour, Events: 7 * 24 * time.Hour}, ""},
+		{[]string{"-retain-events", "5m"}, domain.Retention{}, "retain-events"},
 		{[]string{"-retain-visitors", "10m"}, domain.Retention{}, "retain-visitors"},
 		{[]string{"-retain-chats", "3651d"}, domain.Retention{}, "retain-chats"},
 		{[]string{"-retain-chats", "forever"}, domain.Retention{}, "such as 30d"},

@@ -92,6 +92,11 @@ const (
 	// AdminServiceGetRatingSummaryProcedure is the fully-qualified name of the AdminService's
 	// GetRatingSummary RPC.
 	AdminServiceGetRatingSummaryProcedure = "/proactivechat.v1.AdminService/GetRatingSummary"
+	// AdminServiceListEventsProcedure is the fully-qualified name of the AdminService's ListEvents RPC.
+	AdminServiceListEventsProcedure = "/proactivechat.v1.AdminService/ListEvents"
+	// AdminServiceWatchEventsProcedure is the fully-qualified name of the AdminService's WatchEvents
+	// RPC.
+	AdminServiceWatchEventsProcedure = "/proactivechat.v1.AdminService/WatchEvents"
 )
 
 // AdminServiceClient is a client for the proactivechat.v1.AdminService service.
@@ -157,6 +162,15 @@ type AdminServiceClient interface {
 	// a rated chat does not change them). Admins read any summary, agents
 	// their own (agent_id is the caller).
 	GetRatingSummary(context.Context, *connect.Request[v1.GetRatingSummaryRequest]) (*connect.Response[v1.GetRatingSummaryResponse], error)
+	// ListEvents reads the event log in position order: every state change
+	// of the product, recorded as it committed. Page through it by passing
+	// each response's next_after as the next request's after.
+	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
+	// WatchEvents sends the log's events after `after`, then each new event
+	// as it commits: exactly once and in position order. To resume after a
+	// disconnect or a server restart, call again with the position of the
+	// last event received.
+	WatchEvents(context.Context, *connect.Request[v1.WatchEventsRequest]) (*connect.ServerStreamForClient[v1.WatchEventsResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the proactivechat.v1.AdminService service. By
@@ -316,6 +330,19 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listEvents: connect.NewClient[v1.ListEventsRequest, v1.ListEventsResponse](
+			httpClient,
+			baseURL+AdminServiceListEventsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListEvents")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		watchEvents: connect.NewClient[v1.WatchEventsRequest, v1.WatchEventsResponse](
+			httpClient,
+			baseURL+AdminServiceWatchEventsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("WatchEvents")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -343,6 +370,8 @@ type adminServiceClient struct {
 	getSiteIdentitySecret    *connect.Client[v1.GetSiteIdentitySecretRequest, v1.GetSiteIdentitySecretResponse]
 	rotateSiteIdentitySecret *connect.Client[v1.RotateSiteIdentitySecretRequest, v1.RotateSiteIdentitySecretResponse]
 	getRatingSummary         *connect.Client[v1.GetRatingSummaryRequest, v1.GetRatingSummaryResponse]
+	listEvents               *connect.Client[v1.ListEventsRequest, v1.ListEventsResponse]
+	watchEvents              *connect.Client[v1.WatchEventsRequest, v1.WatchEventsResponse]
 }
 
 // CreateSite calls proactivechat.v1.AdminService.CreateSite.
@@ -455,6 +484,16 @@ func (c *adminServiceClient) GetRatingSummary(ctx context.Context, req *connect.
 	return c.getRatingSummary.CallUnary(ctx, req)
 }
 
+// ListEvents calls proactivechat.v1.AdminService.ListEvents.
+func (c *adminServiceClient) ListEvents(ctx context.Context, req *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error) {
+	return c.listEvents.CallUnary(ctx, req)
+}
+
+// WatchEvents calls proactivechat.v1.AdminService.WatchEvents.
+func (c *adminServiceClient) WatchEvents(ctx context.Context, req *connect.Request[v1.WatchEventsRequest]) (*connect.ServerStreamForClient[v1.WatchEventsResponse], error) {
+	return c.watchEvents.CallServerStream(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the proactivechat.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateSite adds a site. Proactive chat stays disabled unless the request enables it.
@@ -518,6 +557,15 @@ type AdminServiceHandler interface {
 	// a rated chat does not change them). Admins read any summary, agents
 	// their own (agent_id is the caller).
 	GetRatingSummary(context.Context, *connect.Request[v1.GetRatingSummaryRequest]) (*connect.Response[v1.GetRatingSummaryResponse], error)
+	// ListEvents reads the event log in position order: every state change
+	// of the product, recorded as it committed. Page through it by passing
+	// each response's next_after as the next request's after.
+	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
+	// WatchEvents sends the log's events after `after`, then each new event
+	// as it commits: exactly once and in position order. To resume after a
+	// disconnect or a server restart, call again with the position of the
+	// last event received.
+	WatchEvents(context.Context, *connect.Request[v1.WatchEventsRequest], *connect.ServerStream[v1.WatchEventsResponse]) error
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -673,6 +721,19 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceListEventsHandler := connect.NewUnaryHandler(
+		AdminServiceListEventsProcedure,
+		svc.ListEvents,
+		connect.WithSchema(adminServiceMethods.ByName("ListEvents")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceWatchEventsHandler := connect.NewServerStreamHandler(
+		AdminServiceWatchEventsProcedure,
+		svc.WatchEvents,
+		connect.WithSchema(adminServiceMethods.ByName("WatchEvents")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateSiteProcedure:
@@ -719,6 +780,10 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceRotateSiteIdentitySecretHandler.ServeHTTP(w, r)
 		case AdminServiceGetRatingSummaryProcedure:
 			adminServiceGetRatingSummaryHandler.ServeHTTP(w, r)
+		case AdminServiceListEventsProcedure:
+			adminServiceListEventsHandler.ServeHTTP(w, r)
+		case AdminServiceWatchEventsProcedure:
+			adminServiceWatchEventsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -814,4 +879,12 @@ func (UnimplementedAdminServiceHandler) RotateSiteIdentitySecret(context.Context
 
 func (UnimplementedAdminServiceHandler) GetRatingSummary(context.Context, *connect.Request[v1.GetRatingSummaryRequest]) (*connect.Response[v1.GetRatingSummaryResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.GetRatingSummary is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.ListEvents is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) WatchEvents(context.Context, *connect.Request[v1.WatchEventsRequest], *connect.ServerStream[v1.WatchEventsResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.WatchEvents is not implemented"))
 }

@@ -1,0 +1,129 @@
+package domain
+
+import "time"
+
+// EventType names a kind of Event: "<subject>.<what happened>".
+type EventType string
+
+// The event vocabulary. Each is recorded by the transition that makes the
+// change, inside its Store.Update.
+const (
+	EventVisitorArrived      EventType = "visitor.arrived"
+	EventVisitorLeft         EventType = "visitor.left"
+	EventVisitorPageViewed   EventType = "visitor.page_viewed"
+	EventLaunchFired         EventType = "launch.fired"
+	EventInvitationSent      EventType = "invitation.sent"
+	EventInvitationAccepted  EventType = "invitation.accepted"
+	EventInvitationDeclined  EventType = "invitation.declined"
+	EventInvitationExpired   EventType = "invitation.expired"
+	EventInvitationWithdrawn EventType = "invitation.withdrawn"
+	EventFormSubmitted       EventType = "form.submitted"
+	EventRequestQueued       EventType = "request.queued"
+	EventRequestAlerted      EventType = "request.alerted"
+	EventRequestAlertExpired EventType = "request.alert_expired"
+	EventRequestDeclined     EventType = "request.declined"
+	EventRequestAccepted     EventType = "request.accepted"
+	// EventRequestAlertWithdrawn: the alerted agent went away or stopped
+	// serving the site; the request is queued again.
+	EventRequestAlertWithdrawn EventType = "request.alert_withdrawn"
+	EventRequestAbandoned      EventType = "request.abandoned"
+	EventChatStarted           EventType = "chat.started"
+	EventChatMessage           EventType = "chat.message"
+	EventChatParticipantLeft   EventType = "chat.participant_left"
+	EventChatEnded             EventType = "chat.ended"
+	EventAgentStatusChanged    EventType = "agent.status_changed"
+)
+
+// EventTypes lists the vocabulary, in the order of the proto's payload
+// fields.
+var EventTypes = []EventType{
+	EventVisitorArrived, EventVisitorLeft, EventVisitorPageViewed, EventLaunchFired,
+	EventInvitationSent, EventInvitationAccepted, EventInvitationDeclined,
+	EventInvitationExpired, EventInvitationWithdrawn, EventFormSubmitted,
+	EventRequestQueued, EventRequestAlerted, EventRequestAlertExpired,
+	EventRequestDeclined, EventRequestAccepted, EventRequestAbandoned,
+	EventChatStarted, EventChatMessage, EventChatParticipantLeft, EventChatEnded,
+	EventAgentStatusChanged, EventRequestAlertWithdrawn,
+}
+
+// Valid reports whether t is one of EventTypes.
+func (t EventType) Valid() bool {
+	for _, k := range EventTypes {
+		if t == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Event is one entry of the event log. The fields after SiteID are the
+// payload: each type sets the ones its proto payload carries and leaves
+// the others zero. One flat struct rather than a type per payload keeps
+// the transitions that record events short; the proto is where the
+// payloads are typed.
+type Event struct {
+	// Position is assigned by WriteTx.AppendEvent: the last position
+	// assigned plus one, in commit order, never reused.
+	Position uint64
+	// ID is assigned by WriteTx.AppendEvent with the position.
+	ID     string
+	Type   EventType
+	Time   time.Time
+	SiteID string
+
+	VisitorID    string
+	AgentID      string
+	ChatID       string
+	RequestID    string
+	InvitationID string
+	// Reason is why an agent was alerted (request.alerted) or why a
+	// request was abandoned (request.abandoned).
+	Reason     string
+	URL        string
+	Title      string
+	FormValues map[string]string
+	Kind       ChatRequestKind
+	Seq        uint32
+	// Participant is a message's sender (chat.message) or who left
+	// (chat.participant_left).
+	Participant Participant
+	Text        string
+	EndReason   ChatEndReason
+	Status      AgentStatus
+}
+
+// EventID is the id of the event at a position: derived from it, so ids
+// are unique exactly as positions are.
+func EventID(position uint64) string {
+	// "evt_%016x" without fmt: this runs for every message sent.
+	const digits = "0123456789abcdef"
+	b := [20]byte{'e', 'v', 't', '_'}
+	for i := 19; i >= 4; i-- {
+		b[i] = digits[position&0xf]
+		position >>= 4
+	}
+	return string(b[:])
+}
+
+// record appends ev to the event log in tx: the event commits with the
+// change it describes or not at all. An ev without a Time is stamped with
+// the service's clock.
+func (s *Service) record(tx WriteTx, ev Event) error {
+	_, err := s.recordAt(tx, ev)
+	return err
+}
+
+// recordAt is record returning the event's position.
+func (s *Service) recordAt(tx WriteTx, ev Event) (uint64, error) {
+	if ev.Time.IsZero() {
+		ev.Time = s.clock.Now()
+	}
+	if err := tx.AppendEvent(&ev); err != nil {
+		return 0, err
+	}
+	// Hooks run in commit order, so WatchEvents streams hear of events in
+	// position order; every subscriber gets the same *Event, which nobody
+	// changes.
+	tx.OnCommit(func() { s.broker.Publish(eventsTopic, &ev) })
+	return ev.Position, nil
+}
