@@ -35,9 +35,12 @@ func TestVisitorIdentity(t *testing.T) {
 		mac := hmac.New(sha256.New, []byte(secret))
 		mac.Write([]byte("u-42"))
 		hash := hex.EncodeToString(mac.Sum(nil))
+		// A wrong hash: the right one with its last digit changed (a fixed
+		// suffix would be the right hash once in 256 secrets).
+		wrong := hash[:63] + map[bool]string{true: "1", false: "0"}[hash[63] == '0']
 
 		_, err := c.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{SiteId: site.GetId(),
-			Identity: &pb.VisitorIdentity{Name: "Jane Doe", ExternalId: "u-42", IdentityHash: hash[:62] + "00"}})
+			Identity: &pb.VisitorIdentity{Name: "Jane Doe", ExternalId: "u-42", IdentityHash: wrong}})
 		wantCode(t, err, connect.CodeInvalidArgument)
 		if fields := badRequestFields(err); !slices.Equal(fields, []string{"identity.identity_hash"}) {
 			t.Fatalf("BadRequest fields %v, want identity.identity_hash", fields)
