@@ -274,6 +274,22 @@ var authzCases = []authzCase{
 		_, err = conv.Recv()
 		return err
 	}},
+	// Notes are the agents' own: no visitor writes or reads them, not even
+	// of the visitor's own chat.
+	{"ChatService.AddNote", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.AddNote(ctx, &pb.AddNoteRequest{ChatId: w.chat, AuthorId: w.agentA, Text: "VIP"})
+		return err
+	}},
+	{"ChatService.ListNotes", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListNotes(ctx, &pb.ListNotesRequest{ChatId: w.chat})
+		return err
+	}},
+	// Only the chat's agent hands it over. Refused (the target is the
+	// caller itself) once allowed, so the chat stays as it is.
+	{"ChatService.TransferChat", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.TransferChat(ctx, &pb.TransferChatRequest{ChatId: w.chat, FromAgentId: w.agentA, ToAgentId: w.agentA})
+		return err
+	}},
 	{"ChatService.LeaveChat", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.LeaveChat(ctx, &pb.LeaveChatRequest{ChatId: w.chat, ParticipantId: w.visitor})
 		return err

@@ -70,6 +70,9 @@ type api interface {
 	ListChats(context.Context, *pb.ListChatsRequest) (*pb.ListChatsResponse, error)
 	GetChatTranscript(context.Context, *pb.GetChatTranscriptRequest) (*pb.GetChatTranscriptResponse, error)
 	WatchChat(context.Context, *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error)
+	TransferChat(context.Context, *pb.TransferChatRequest) (*pb.TransferChatResponse, error)
+	AddNote(context.Context, *pb.AddNoteRequest) (*pb.AddNoteResponse, error)
+	ListNotes(context.Context, *pb.ListNotesRequest) (*pb.ListNotesResponse, error)
 }
 
 // stream is the client side of a server stream.
@@ -297,6 +300,18 @@ func (c *grpcClient) GetChatTranscript(ctx context.Context, r *pb.GetChatTranscr
 
 func (c *grpcClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error) {
 	return grpcServerStream(ctx, c.chat.WatchChat, r)
+}
+
+func (c *grpcClient) TransferChat(ctx context.Context, r *pb.TransferChatRequest) (*pb.TransferChatResponse, error) {
+	return grpcUnary(ctx, c.chat.TransferChat, r)
+}
+
+func (c *grpcClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.AddNoteResponse, error) {
+	return grpcUnary(ctx, c.chat.AddNote, r)
+}
+
+func (c *grpcClient) ListNotes(ctx context.Context, r *pb.ListNotesRequest) (*pb.ListNotesResponse, error) {
+	return grpcUnary(ctx, c.chat.ListNotes, r)
 }
 
 func (c *grpcClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {
@@ -579,6 +594,18 @@ func (c *connectClient) GetChatTranscript(ctx context.Context, r *pb.GetChatTran
 
 func (c *connectClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error) {
 	return connectServerStream(ctx, c.chat.WatchChat, r)
+}
+
+func (c *connectClient) TransferChat(ctx context.Context, r *pb.TransferChatRequest) (*pb.TransferChatResponse, error) {
+	return connectUnary(ctx, c.chat.TransferChat, r)
+}
+
+func (c *connectClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.AddNoteResponse, error) {
+	return connectUnary(ctx, c.chat.AddNote, r)
+}
+
+func (c *connectClient) ListNotes(ctx context.Context, r *pb.ListNotesRequest) (*pb.ListNotesResponse, error) {
+	return connectUnary(ctx, c.chat.ListNotes, r)
 }
 
 func (c *connectClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {

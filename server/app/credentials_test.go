@@ -317,6 +317,15 @@ func (c *signedClient) GetChatTranscript(ctx context.Context, r *pb.GetChatTrans
 func (c *signedClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error) {
 	return c.raw.WatchChat(c.asChatReader(ctx), r)
 }
+func (c *signedClient) TransferChat(ctx context.Context, r *pb.TransferChatRequest) (*pb.TransferChatResponse, error) {
+	return c.raw.TransferChat(c.as(ctx, r.GetFromAgentId()), r)
+}
+func (c *signedClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.AddNoteResponse, error) {
+	return c.raw.AddNote(c.as(ctx, r.GetAuthorId()), r)
+}
+func (c *signedClient) ListNotes(ctx context.Context, r *pb.ListNotesRequest) (*pb.ListNotesResponse, error) {
+	return c.raw.ListNotes(c.asChatReader(ctx), r)
+}
 
 // signedConverser is a signedClient whose protocol carries Converse.
 type signedConverser struct{ *signedClient }

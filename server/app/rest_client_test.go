@@ -374,6 +374,21 @@ func (c *restClient) ListChats(ctx context.Context, r *pb.ListChatsRequest) (*pb
 	return out, c.call(ctx, http.MethodGet, "/v1/chats", q, nil, out)
 }
 
+func (c *restClient) TransferChat(ctx context.Context, r *pb.TransferChatRequest) (*pb.TransferChatResponse, error) {
+	out := &pb.TransferChatResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/chats/"+esc(r.GetChatId())+":transfer", nil, r, out)
+}
+
+func (c *restClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.AddNoteResponse, error) {
+	out := &pb.AddNoteResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/chats/"+esc(r.GetChatId())+"/notes", nil, r, out)
+}
+
+func (c *restClient) ListNotes(ctx context.Context, r *pb.ListNotesRequest) (*pb.ListNotesResponse, error) {
+	out := &pb.ListNotesResponse{}
+	return out, c.call(ctx, http.MethodGet, "/v1/chats/"+esc(r.GetChatId())+"/notes", nil, nil, out)
+}
+
 // GetChatTranscript downloads the transcript as the REST API serves it: a
 // text/plain attachment, not JSON.
 func (c *restClient) GetChatTranscript(ctx context.Context, r *pb.GetChatTranscriptRequest) (*pb.GetChatTranscriptResponse, error) {

@@ -41,7 +41,11 @@ import (
 //     participant_id is the caller); reading a chat (GetChat,
 //     ListChatEvents, GetChatTranscript, WatchChat) for its participants,
 //     agents serving its site, and admins; listing chats (ListChats) for
-//     admins (every site) and agents (the sites they serve), not visitors.
+//     admins (every site) and agents (the sites they serve), not visitors;
+//     transferring a chat and adding internal notes only as oneself
+//     (from_agent_id or author_id is the calling agent); reading notes
+//     (ListNotes) for agents who may read the chat and admins, never for
+//     visitors.
 //
 // A stream a rule allows may still be refused with ResourceExhausted: each
 // credential may hold only so many streams of each kind at once (the rules
@@ -166,6 +170,15 @@ var chatLister = rule{allow: func(ctx context.Context, svc *domain.Service, p do
 	return nil
 }}
 
+// noteReader lets admins and the agents who may read the chat read its
+// internal notes. Visitors never may, not even of their own chats.
+var noteReader = rule{allow: func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error {
+	if err := needKind(p, domain.AdminPrincipal, domain.AgentPrincipal); err != nil {
+		return err
+	}
+	return svc.CanReadChat(ctx, p, chatID(msg))
+}}
+
 // Request fields the rules look at.
 func visitorID(m any) string { return m.(interface{ GetVisitorId() string }).GetVisitorId() }
 func agentID(m any) string   { return m.(interface{ GetAgentId() string }).GetAgentId() }
@@ -175,7 +188,9 @@ func senderID(m any) string  { return m.(interface{ GetSenderId() string }).GetS
 func participantID(m any) string {
 	return m.(interface{ GetParticipantId() string }).GetParticipantId()
 }
-func joinerID(m any) string { return m.(*pb.ConverseRequest).GetJoin().GetParticipantId() }
+func joinerID(m any) string    { return m.(*pb.ConverseRequest).GetJoin().GetParticipantId() }
+func fromAgentID(m any) string { return m.(*pb.TransferChatRequest).GetFromAgentId() }
+func authorID(m any) string    { return m.(*pb.AddNoteRequest).GetAuthorId() }
 
 // rules has one entry per procedure; authorize refuses any procedure
 // missing from it, and a test checks that none is.
@@ -231,6 +246,9 @@ var rules = map[string]rule{
 	proactivechatv1connect.ChatServiceListChatEventsProcedure:    chatReader(chatID),
 	proactivechatv1connect.ChatServiceWatchChatProcedure:         capped(domain.StreamWatchChat, chatReader(chatID)),
 	proactivechatv1connect.ChatServiceConverseProcedure:          capped(domain.StreamConverse, participant("join.participant_id", joinerID)),
+	proactivechatv1connect.ChatServiceTransferChatProcedure:      self(domain.AgentPrincipal, "from_agent_id", fromAgentID),
+	proactivechatv1connect.ChatServiceAddNoteProcedure:           self(domain.AgentPrincipal, "author_id", authorID),
+	proactivechatv1connect.ChatServiceListNotesProcedure:         noteReader,
 }
 
 // adminOrSelf lets admins, and the agent the request names, make the call.

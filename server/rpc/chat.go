@@ -266,3 +266,36 @@ func commandResult(id string, seq uint32, err error) *pb.ConverseResponse {
 	}
 	return &pb.ConverseResponse{Event: &pb.ConverseResponse_Result{Result: r}}
 }
+
+func (s *chatServer) TransferChat(ctx context.Context, req *connect.Request[pb.TransferChatRequest]) (*connect.Response[pb.TransferChatResponse], error) {
+	m := req.Msg
+	t, err := s.svc.TransferChat(ctx, m.GetChatId(), m.GetFromAgentId(), m.GetToAgentId(), m.GetNote())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.TransferChatResponse{Chat: protoconv.ChatToProto(t.Chat)}
+	if t.Note != nil {
+		out.Note = protoconv.ChatNoteToProto(*t.Note)
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *chatServer) AddNote(ctx context.Context, req *connect.Request[pb.AddNoteRequest]) (*connect.Response[pb.AddNoteResponse], error) {
+	n, err := s.svc.AddNote(ctx, req.Msg.GetChatId(), req.Msg.GetAuthorId(), req.Msg.GetText())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.AddNoteResponse{Note: protoconv.ChatNoteToProto(n)}), nil
+}
+
+func (s *chatServer) ListNotes(ctx context.Context, req *connect.Request[pb.ListNotesRequest]) (*connect.Response[pb.ListNotesResponse], error) {
+	notes, err := s.svc.ListNotes(ctx, req.Msg.GetChatId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ListNotesResponse{}
+	for _, n := range notes {
+		out.Notes = append(out.Notes, protoconv.ChatNoteToProto(n))
+	}
+	return connect.NewResponse(out), nil
+}

@@ -22,6 +22,325 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type TransferChatRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	// The agent handing the chat over: the caller, the chat's agent.
+	FromAgentId string `protobuf:"bytes,2,opt,name=from_agent_id,json=fromAgentId,proto3" json:"from_agent_id,omitempty"`
+	// The agent taking it over.
+	ToAgentId string `protobuf:"bytes,3,opt,name=to_agent_id,json=toAgentId,proto3" json:"to_agent_id,omitempty"`
+	// Optional, for the agents only: stored as an internal note by
+	// from_agent_id. At most 4096 bytes of UTF-8.
+	Note          string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferChatRequest) Reset() {
+	*x = TransferChatRequest{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferChatRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferChatRequest) ProtoMessage() {}
+
+func (x *TransferChatRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferChatRequest.ProtoReflect.Descriptor instead.
+func (*TransferChatRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *TransferChatRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *TransferChatRequest) GetFromAgentId() string {
+	if x != nil {
+		return x.FromAgentId
+	}
+	return ""
+}
+
+func (x *TransferChatRequest) GetToAgentId() string {
+	if x != nil {
+		return x.ToAgentId
+	}
+	return ""
+}
+
+func (x *TransferChatRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type TransferChatResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Chat  *Chat                  `protobuf:"bytes,1,opt,name=chat,proto3" json:"chat,omitempty"`
+	// The internal note made of the request's note; unset without one.
+	Note          *ChatNote `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferChatResponse) Reset() {
+	*x = TransferChatResponse{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferChatResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferChatResponse) ProtoMessage() {}
+
+func (x *TransferChatResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferChatResponse.ProtoReflect.Descriptor instead.
+func (*TransferChatResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TransferChatResponse) GetChat() *Chat {
+	if x != nil {
+		return x.Chat
+	}
+	return nil
+}
+
+func (x *TransferChatResponse) GetNote() *ChatNote {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+type AddNoteRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	// The agent writing: the caller, an agent of the chat.
+	AuthorId string `protobuf:"bytes,2,opt,name=author_id,json=authorId,proto3" json:"author_id,omitempty"`
+	// 1 to 4096 bytes of UTF-8 text, not only white space.
+	Text          string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddNoteRequest) Reset() {
+	*x = AddNoteRequest{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddNoteRequest) ProtoMessage() {}
+
+func (x *AddNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddNoteRequest.ProtoReflect.Descriptor instead.
+func (*AddNoteRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AddNoteRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *AddNoteRequest) GetAuthorId() string {
+	if x != nil {
+		return x.AuthorId
+	}
+	return ""
+}
+
+func (x *AddNoteRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type AddNoteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Note          *ChatNote              `protobuf:"bytes,1,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddNoteResponse) Reset() {
+	*x = AddNoteResponse{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddNoteResponse) ProtoMessage() {}
+
+func (x *AddNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddNoteResponse.ProtoReflect.Descriptor instead.
+func (*AddNoteResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AddNoteResponse) GetNote() *ChatNote {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+type ListNotesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChatId        string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotesRequest) Reset() {
+	*x = ListNotesRequest{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotesRequest) ProtoMessage() {}
+
+func (x *ListNotesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotesRequest.ProtoReflect.Descriptor instead.
+func (*ListNotesRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListNotesRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+type ListNotesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Notes         []*ChatNote            `protobuf:"bytes,1,rep,name=notes,proto3" json:"notes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotesResponse) Reset() {
+	*x = ListNotesResponse{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotesResponse) ProtoMessage() {}
+
+func (x *ListNotesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotesResponse.ProtoReflect.Descriptor instead.
+func (*ListNotesResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListNotesResponse) GetNotes() []*ChatNote {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
 type SendMessageRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
@@ -38,7 +357,7 @@ type SendMessageRequest struct {
 
 func (x *SendMessageRequest) Reset() {
 	*x = SendMessageRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -50,7 +369,7 @@ func (x *SendMessageRequest) String() string {
 func (*SendMessageRequest) ProtoMessage() {}
 
 func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -63,7 +382,7 @@ func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageRequest.ProtoReflect.Descriptor instead.
 func (*SendMessageRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{0}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SendMessageRequest) GetChatId() string {
@@ -103,7 +422,7 @@ type SendMessageResponse struct {
 
 func (x *SendMessageResponse) Reset() {
 	*x = SendMessageResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -115,7 +434,7 @@ func (x *SendMessageResponse) String() string {
 func (*SendMessageResponse) ProtoMessage() {}
 
 func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -128,7 +447,7 @@ func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageResponse.ProtoReflect.Descriptor instead.
 func (*SendMessageResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SendMessageResponse) GetEvent() *ChatEvent {
@@ -149,7 +468,7 @@ type SetTypingRequest struct {
 
 func (x *SetTypingRequest) Reset() {
 	*x = SetTypingRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -161,7 +480,7 @@ func (x *SetTypingRequest) String() string {
 func (*SetTypingRequest) ProtoMessage() {}
 
 func (x *SetTypingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -174,7 +493,7 @@ func (x *SetTypingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTypingRequest.ProtoReflect.Descriptor instead.
 func (*SetTypingRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SetTypingRequest) GetChatId() string {
@@ -206,7 +525,7 @@ type SetTypingResponse struct {
 
 func (x *SetTypingResponse) Reset() {
 	*x = SetTypingResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -218,7 +537,7 @@ func (x *SetTypingResponse) String() string {
 func (*SetTypingResponse) ProtoMessage() {}
 
 func (x *SetTypingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -231,7 +550,7 @@ func (x *SetTypingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTypingResponse.ProtoReflect.Descriptor instead.
 func (*SetTypingResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{9}
 }
 
 type LeaveChatRequest struct {
@@ -244,7 +563,7 @@ type LeaveChatRequest struct {
 
 func (x *LeaveChatRequest) Reset() {
 	*x = LeaveChatRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -256,7 +575,7 @@ func (x *LeaveChatRequest) String() string {
 func (*LeaveChatRequest) ProtoMessage() {}
 
 func (x *LeaveChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -269,7 +588,7 @@ func (x *LeaveChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveChatRequest.ProtoReflect.Descriptor instead.
 func (*LeaveChatRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LeaveChatRequest) GetChatId() string {
@@ -295,7 +614,7 @@ type LeaveChatResponse struct {
 
 func (x *LeaveChatResponse) Reset() {
 	*x = LeaveChatResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -307,7 +626,7 @@ func (x *LeaveChatResponse) String() string {
 func (*LeaveChatResponse) ProtoMessage() {}
 
 func (x *LeaveChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -320,7 +639,7 @@ func (x *LeaveChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveChatResponse.ProtoReflect.Descriptor instead.
 func (*LeaveChatResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LeaveChatResponse) GetChat() *Chat {
@@ -339,7 +658,7 @@ type GetChatRequest struct {
 
 func (x *GetChatRequest) Reset() {
 	*x = GetChatRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -351,7 +670,7 @@ func (x *GetChatRequest) String() string {
 func (*GetChatRequest) ProtoMessage() {}
 
 func (x *GetChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -364,7 +683,7 @@ func (x *GetChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChatRequest.ProtoReflect.Descriptor instead.
 func (*GetChatRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetChatRequest) GetChatId() string {
@@ -383,7 +702,7 @@ type GetChatResponse struct {
 
 func (x *GetChatResponse) Reset() {
 	*x = GetChatResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +714,7 @@ func (x *GetChatResponse) String() string {
 func (*GetChatResponse) ProtoMessage() {}
 
 func (x *GetChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +727,7 @@ func (x *GetChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChatResponse.ProtoReflect.Descriptor instead.
 func (*GetChatResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetChatResponse) GetChat() *Chat {
@@ -448,7 +767,7 @@ type ListChatsRequest struct {
 
 func (x *ListChatsRequest) Reset() {
 	*x = ListChatsRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +779,7 @@ func (x *ListChatsRequest) String() string {
 func (*ListChatsRequest) ProtoMessage() {}
 
 func (x *ListChatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +792,7 @@ func (x *ListChatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatsRequest.ProtoReflect.Descriptor instead.
 func (*ListChatsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListChatsRequest) GetSiteId() string {
@@ -557,7 +876,7 @@ type ListChatsResponse struct {
 
 func (x *ListChatsResponse) Reset() {
 	*x = ListChatsResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +888,7 @@ func (x *ListChatsResponse) String() string {
 func (*ListChatsResponse) ProtoMessage() {}
 
 func (x *ListChatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +901,7 @@ func (x *ListChatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatsResponse.ProtoReflect.Descriptor instead.
 func (*ListChatsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListChatsResponse) GetChats() []*ChatSummary {
@@ -613,7 +932,7 @@ type ChatSummary struct {
 
 func (x *ChatSummary) Reset() {
 	*x = ChatSummary{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +944,7 @@ func (x *ChatSummary) String() string {
 func (*ChatSummary) ProtoMessage() {}
 
 func (x *ChatSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +957,7 @@ func (x *ChatSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatSummary.ProtoReflect.Descriptor instead.
 func (*ChatSummary) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{10}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ChatSummary) GetChat() *Chat {
@@ -671,7 +990,7 @@ type GetChatTranscriptRequest struct {
 
 func (x *GetChatTranscriptRequest) Reset() {
 	*x = GetChatTranscriptRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +1002,7 @@ func (x *GetChatTranscriptRequest) String() string {
 func (*GetChatTranscriptRequest) ProtoMessage() {}
 
 func (x *GetChatTranscriptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -696,7 +1015,7 @@ func (x *GetChatTranscriptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChatTranscriptRequest.ProtoReflect.Descriptor instead.
 func (*GetChatTranscriptRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{11}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetChatTranscriptRequest) GetChatId() string {
@@ -718,7 +1037,7 @@ type GetChatTranscriptResponse struct {
 
 func (x *GetChatTranscriptResponse) Reset() {
 	*x = GetChatTranscriptResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +1049,7 @@ func (x *GetChatTranscriptResponse) String() string {
 func (*GetChatTranscriptResponse) ProtoMessage() {}
 
 func (x *GetChatTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +1062,7 @@ func (x *GetChatTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChatTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*GetChatTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{12}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetChatTranscriptResponse) GetText() string {
@@ -772,7 +1091,7 @@ type ListChatEventsRequest struct {
 
 func (x *ListChatEventsRequest) Reset() {
 	*x = ListChatEventsRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +1103,7 @@ func (x *ListChatEventsRequest) String() string {
 func (*ListChatEventsRequest) ProtoMessage() {}
 
 func (x *ListChatEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +1116,7 @@ func (x *ListChatEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListChatEventsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{13}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListChatEventsRequest) GetChatId() string {
@@ -832,7 +1151,7 @@ type ListChatEventsResponse struct {
 
 func (x *ListChatEventsResponse) Reset() {
 	*x = ListChatEventsResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +1163,7 @@ func (x *ListChatEventsResponse) String() string {
 func (*ListChatEventsResponse) ProtoMessage() {}
 
 func (x *ListChatEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +1176,7 @@ func (x *ListChatEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListChatEventsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{14}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListChatEventsResponse) GetEvents() []*ChatEvent {
@@ -884,7 +1203,7 @@ type WatchChatRequest struct {
 
 func (x *WatchChatRequest) Reset() {
 	*x = WatchChatRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +1215,7 @@ func (x *WatchChatRequest) String() string {
 func (*WatchChatRequest) ProtoMessage() {}
 
 func (x *WatchChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +1228,7 @@ func (x *WatchChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchChatRequest.ProtoReflect.Descriptor instead.
 func (*WatchChatRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{15}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WatchChatRequest) GetChatId() string {
@@ -940,7 +1259,7 @@ type WatchChatResponse struct {
 
 func (x *WatchChatResponse) Reset() {
 	*x = WatchChatResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1271,7 @@ func (x *WatchChatResponse) String() string {
 func (*WatchChatResponse) ProtoMessage() {}
 
 func (x *WatchChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1284,7 @@ func (x *WatchChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchChatResponse.ProtoReflect.Descriptor instead.
 func (*WatchChatResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{16}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchChatResponse) GetEvent() isWatchChatResponse_Event {
@@ -1041,7 +1360,7 @@ type ConverseRequest struct {
 
 func (x *ConverseRequest) Reset() {
 	*x = ConverseRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1372,7 @@ func (x *ConverseRequest) String() string {
 func (*ConverseRequest) ProtoMessage() {}
 
 func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1385,7 @@ func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseRequest.ProtoReflect.Descriptor instead.
 func (*ConverseRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{17}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConverseRequest) GetCommandId() string {
@@ -1159,7 +1478,7 @@ type ConverseJoin struct {
 
 func (x *ConverseJoin) Reset() {
 	*x = ConverseJoin{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1490,7 @@ func (x *ConverseJoin) String() string {
 func (*ConverseJoin) ProtoMessage() {}
 
 func (x *ConverseJoin) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1503,7 @@ func (x *ConverseJoin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseJoin.ProtoReflect.Descriptor instead.
 func (*ConverseJoin) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{18}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConverseJoin) GetChatId() string {
@@ -1218,7 +1537,7 @@ type ConverseSend struct {
 
 func (x *ConverseSend) Reset() {
 	*x = ConverseSend{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1549,7 @@ func (x *ConverseSend) String() string {
 func (*ConverseSend) ProtoMessage() {}
 
 func (x *ConverseSend) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1562,7 @@ func (x *ConverseSend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseSend.ProtoReflect.Descriptor instead.
 func (*ConverseSend) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{19}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ConverseSend) GetText() string {
@@ -1269,7 +1588,7 @@ type ConverseTyping struct {
 
 func (x *ConverseTyping) Reset() {
 	*x = ConverseTyping{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1600,7 @@ func (x *ConverseTyping) String() string {
 func (*ConverseTyping) ProtoMessage() {}
 
 func (x *ConverseTyping) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1613,7 @@ func (x *ConverseTyping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseTyping.ProtoReflect.Descriptor instead.
 func (*ConverseTyping) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{20}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ConverseTyping) GetTyping() bool {
@@ -1312,7 +1631,7 @@ type ConverseLeave struct {
 
 func (x *ConverseLeave) Reset() {
 	*x = ConverseLeave{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1643,7 @@ func (x *ConverseLeave) String() string {
 func (*ConverseLeave) ProtoMessage() {}
 
 func (x *ConverseLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1656,7 @@ func (x *ConverseLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseLeave.ProtoReflect.Descriptor instead.
 func (*ConverseLeave) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{21}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{27}
 }
 
 // CommandResult answers one ConverseRequest. A failed command does not end
@@ -1356,7 +1675,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[22]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1687,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[22]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1700,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{22}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CommandResult) GetCommandId() string {
@@ -1427,7 +1746,7 @@ type ConverseResponse struct {
 
 func (x *ConverseResponse) Reset() {
 	*x = ConverseResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[23]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1439,7 +1758,7 @@ func (x *ConverseResponse) String() string {
 func (*ConverseResponse) ProtoMessage() {}
 
 func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[23]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1452,7 +1771,7 @@ func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseResponse.ProtoReflect.Descriptor instead.
 func (*ConverseResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{23}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ConverseResponse) GetEvent() isConverseResponse_Event {
@@ -1530,7 +1849,25 @@ var File_proactivechat_v1_chat_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\n" +
-	"#proactivechat/v1/chat_service.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bproactivechat/v1/chat.proto\x1a\x1eproactivechat/v1/visitor.proto\"\x87\x01\n" +
+	"#proactivechat/v1/chat_service.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bproactivechat/v1/chat.proto\x1a\x1eproactivechat/v1/visitor.proto\"\x86\x01\n" +
+	"\x13TransferChatRequest\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\"\n" +
+	"\rfrom_agent_id\x18\x02 \x01(\tR\vfromAgentId\x12\x1e\n" +
+	"\vto_agent_id\x18\x03 \x01(\tR\ttoAgentId\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\"r\n" +
+	"\x14TransferChatResponse\x12*\n" +
+	"\x04chat\x18\x01 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat\x12.\n" +
+	"\x04note\x18\x02 \x01(\v2\x1a.proactivechat.v1.ChatNoteR\x04note\"Z\n" +
+	"\x0eAddNoteRequest\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1b\n" +
+	"\tauthor_id\x18\x02 \x01(\tR\bauthorId\x12\x12\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\"A\n" +
+	"\x0fAddNoteResponse\x12.\n" +
+	"\x04note\x18\x01 \x01(\v2\x1a.proactivechat.v1.ChatNoteR\x04note\"+\n" +
+	"\x10ListNotesRequest\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\"E\n" +
+	"\x11ListNotesResponse\x120\n" +
+	"\x05notes\x18\x01 \x03(\v2\x1a.proactivechat.v1.ChatNoteR\x05notes\"\x87\x01\n" +
 	"\x12SendMessageRequest\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1b\n" +
 	"\tsender_id\x18\x02 \x01(\tR\bsenderId\x12\x12\n" +
@@ -1629,7 +1966,7 @@ const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\n" +
 	"keep_alive\x18\x03 \x01(\v2\x1b.proactivechat.v1.KeepAliveH\x00R\tkeepAlive\x129\n" +
 	"\x06result\x18\x04 \x01(\v2\x1f.proactivechat.v1.CommandResultH\x00R\x06resultB\a\n" +
-	"\x05event2\xd1\x06\n" +
+	"\x05event2\xdb\b\n" +
 	"\vChatService\x12Z\n" +
 	"\vSendMessage\x12$.proactivechat.v1.SendMessageRequest\x1a%.proactivechat.v1.SendMessageResponse\x12T\n" +
 	"\tSetTyping\x12\".proactivechat.v1.SetTypingRequest\x1a#.proactivechat.v1.SetTypingResponse\x12T\n" +
@@ -1639,7 +1976,10 @@ const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\x11GetChatTranscript\x12*.proactivechat.v1.GetChatTranscriptRequest\x1a+.proactivechat.v1.GetChatTranscriptResponse\"\x03\x90\x02\x01\x12h\n" +
 	"\x0eListChatEvents\x12'.proactivechat.v1.ListChatEventsRequest\x1a(.proactivechat.v1.ListChatEventsResponse\"\x03\x90\x02\x01\x12V\n" +
 	"\tWatchChat\x12\".proactivechat.v1.WatchChatRequest\x1a#.proactivechat.v1.WatchChatResponse0\x01\x12U\n" +
-	"\bConverse\x12!.proactivechat.v1.ConverseRequest\x1a\".proactivechat.v1.ConverseResponse(\x010\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\bConverse\x12!.proactivechat.v1.ConverseRequest\x1a\".proactivechat.v1.ConverseResponse(\x010\x01\x12]\n" +
+	"\fTransferChat\x12%.proactivechat.v1.TransferChatRequest\x1a&.proactivechat.v1.TransferChatResponse\x12N\n" +
+	"\aAddNote\x12 .proactivechat.v1.AddNoteRequest\x1a!.proactivechat.v1.AddNoteResponse\x12Y\n" +
+	"\tListNotes\x12\".proactivechat.v1.ListNotesRequest\x1a#.proactivechat.v1.ListNotesResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_chat_service_proto_rawDescOnce sync.Once
@@ -1653,85 +1993,102 @@ func file_proactivechat_v1_chat_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_chat_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_chat_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_proactivechat_v1_chat_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_proactivechat_v1_chat_service_proto_goTypes = []any{
-	(*SendMessageRequest)(nil),        // 0: proactivechat.v1.SendMessageRequest
-	(*SendMessageResponse)(nil),       // 1: proactivechat.v1.SendMessageResponse
-	(*SetTypingRequest)(nil),          // 2: proactivechat.v1.SetTypingRequest
-	(*SetTypingResponse)(nil),         // 3: proactivechat.v1.SetTypingResponse
-	(*LeaveChatRequest)(nil),          // 4: proactivechat.v1.LeaveChatRequest
-	(*LeaveChatResponse)(nil),         // 5: proactivechat.v1.LeaveChatResponse
-	(*GetChatRequest)(nil),            // 6: proactivechat.v1.GetChatRequest
-	(*GetChatResponse)(nil),           // 7: proactivechat.v1.GetChatResponse
-	(*ListChatsRequest)(nil),          // 8: proactivechat.v1.ListChatsRequest
-	(*ListChatsResponse)(nil),         // 9: proactivechat.v1.ListChatsResponse
-	(*ChatSummary)(nil),               // 10: proactivechat.v1.ChatSummary
-	(*GetChatTranscriptRequest)(nil),  // 11: proactivechat.v1.GetChatTranscriptRequest
-	(*GetChatTranscriptResponse)(nil), // 12: proactivechat.v1.GetChatTranscriptResponse
-	(*ListChatEventsRequest)(nil),     // 13: proactivechat.v1.ListChatEventsRequest
-	(*ListChatEventsResponse)(nil),    // 14: proactivechat.v1.ListChatEventsResponse
-	(*WatchChatRequest)(nil),          // 15: proactivechat.v1.WatchChatRequest
-	(*WatchChatResponse)(nil),         // 16: proactivechat.v1.WatchChatResponse
-	(*ConverseRequest)(nil),           // 17: proactivechat.v1.ConverseRequest
-	(*ConverseJoin)(nil),              // 18: proactivechat.v1.ConverseJoin
-	(*ConverseSend)(nil),              // 19: proactivechat.v1.ConverseSend
-	(*ConverseTyping)(nil),            // 20: proactivechat.v1.ConverseTyping
-	(*ConverseLeave)(nil),             // 21: proactivechat.v1.ConverseLeave
-	(*CommandResult)(nil),             // 22: proactivechat.v1.CommandResult
-	(*ConverseResponse)(nil),          // 23: proactivechat.v1.ConverseResponse
-	(*ChatEvent)(nil),                 // 24: proactivechat.v1.ChatEvent
-	(*Chat)(nil),                      // 25: proactivechat.v1.Chat
-	(ChatState)(0),                    // 26: proactivechat.v1.ChatState
-	(ChatEndReason)(0),                // 27: proactivechat.v1.ChatEndReason
-	(*timestamppb.Timestamp)(nil),     // 28: google.protobuf.Timestamp
-	(*Typing)(nil),                    // 29: proactivechat.v1.Typing
-	(*KeepAlive)(nil),                 // 30: proactivechat.v1.KeepAlive
+	(*TransferChatRequest)(nil),       // 0: proactivechat.v1.TransferChatRequest
+	(*TransferChatResponse)(nil),      // 1: proactivechat.v1.TransferChatResponse
+	(*AddNoteRequest)(nil),            // 2: proactivechat.v1.AddNoteRequest
+	(*AddNoteResponse)(nil),           // 3: proactivechat.v1.AddNoteResponse
+	(*ListNotesRequest)(nil),          // 4: proactivechat.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),         // 5: proactivechat.v1.ListNotesResponse
+	(*SendMessageRequest)(nil),        // 6: proactivechat.v1.SendMessageRequest
+	(*SendMessageResponse)(nil),       // 7: proactivechat.v1.SendMessageResponse
+	(*SetTypingRequest)(nil),          // 8: proactivechat.v1.SetTypingRequest
+	(*SetTypingResponse)(nil),         // 9: proactivechat.v1.SetTypingResponse
+	(*LeaveChatRequest)(nil),          // 10: proactivechat.v1.LeaveChatRequest
+	(*LeaveChatResponse)(nil),         // 11: proactivechat.v1.LeaveChatResponse
+	(*GetChatRequest)(nil),            // 12: proactivechat.v1.GetChatRequest
+	(*GetChatResponse)(nil),           // 13: proactivechat.v1.GetChatResponse
+	(*ListChatsRequest)(nil),          // 14: proactivechat.v1.ListChatsRequest
+	(*ListChatsResponse)(nil),         // 15: proactivechat.v1.ListChatsResponse
+	(*ChatSummary)(nil),               // 16: proactivechat.v1.ChatSummary
+	(*GetChatTranscriptRequest)(nil),  // 17: proactivechat.v1.GetChatTranscriptRequest
+	(*GetChatTranscriptResponse)(nil), // 18: proactivechat.v1.GetChatTranscriptResponse
+	(*ListChatEventsRequest)(nil),     // 19: proactivechat.v1.ListChatEventsRequest
+	(*ListChatEventsResponse)(nil),    // 20: proactivechat.v1.ListChatEventsResponse
+	(*WatchChatRequest)(nil),          // 21: proactivechat.v1.WatchChatRequest
+	(*WatchChatResponse)(nil),         // 22: proactivechat.v1.WatchChatResponse
+	(*ConverseRequest)(nil),           // 23: proactivechat.v1.ConverseRequest
+	(*ConverseJoin)(nil),              // 24: proactivechat.v1.ConverseJoin
+	(*ConverseSend)(nil),              // 25: proactivechat.v1.ConverseSend
+	(*ConverseTyping)(nil),            // 26: proactivechat.v1.ConverseTyping
+	(*ConverseLeave)(nil),             // 27: proactivechat.v1.ConverseLeave
+	(*CommandResult)(nil),             // 28: proactivechat.v1.CommandResult
+	(*ConverseResponse)(nil),          // 29: proactivechat.v1.ConverseResponse
+	(*Chat)(nil),                      // 30: proactivechat.v1.Chat
+	(*ChatNote)(nil),                  // 31: proactivechat.v1.ChatNote
+	(*ChatEvent)(nil),                 // 32: proactivechat.v1.ChatEvent
+	(ChatState)(0),                    // 33: proactivechat.v1.ChatState
+	(ChatEndReason)(0),                // 34: proactivechat.v1.ChatEndReason
+	(*timestamppb.Timestamp)(nil),     // 35: google.protobuf.Timestamp
+	(*Typing)(nil),                    // 36: proactivechat.v1.Typing
+	(*KeepAlive)(nil),                 // 37: proactivechat.v1.KeepAlive
 }
 var file_proactivechat_v1_chat_service_proto_depIdxs = []int32{
-	24, // 0: proactivechat.v1.SendMessageResponse.event:type_name -> proactivechat.v1.ChatEvent
-	25, // 1: proactivechat.v1.LeaveChatResponse.chat:type_name -> proactivechat.v1.Chat
-	25, // 2: proactivechat.v1.GetChatResponse.chat:type_name -> proactivechat.v1.Chat
-	26, // 3: proactivechat.v1.ListChatsRequest.state:type_name -> proactivechat.v1.ChatState
-	27, // 4: proactivechat.v1.ListChatsRequest.end_reason:type_name -> proactivechat.v1.ChatEndReason
-	28, // 5: proactivechat.v1.ListChatsRequest.start_time_from:type_name -> google.protobuf.Timestamp
-	28, // 6: proactivechat.v1.ListChatsRequest.start_time_to:type_name -> google.protobuf.Timestamp
-	10, // 7: proactivechat.v1.ListChatsResponse.chats:type_name -> proactivechat.v1.ChatSummary
-	25, // 8: proactivechat.v1.ChatSummary.chat:type_name -> proactivechat.v1.Chat
-	24, // 9: proactivechat.v1.ListChatEventsResponse.events:type_name -> proactivechat.v1.ChatEvent
-	24, // 10: proactivechat.v1.WatchChatResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	29, // 11: proactivechat.v1.WatchChatResponse.typing:type_name -> proactivechat.v1.Typing
-	30, // 12: proactivechat.v1.WatchChatResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	18, // 13: proactivechat.v1.ConverseRequest.join:type_name -> proactivechat.v1.ConverseJoin
-	19, // 14: proactivechat.v1.ConverseRequest.send:type_name -> proactivechat.v1.ConverseSend
-	20, // 15: proactivechat.v1.ConverseRequest.typing:type_name -> proactivechat.v1.ConverseTyping
-	21, // 16: proactivechat.v1.ConverseRequest.leave:type_name -> proactivechat.v1.ConverseLeave
-	24, // 17: proactivechat.v1.ConverseResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	29, // 18: proactivechat.v1.ConverseResponse.typing:type_name -> proactivechat.v1.Typing
-	30, // 19: proactivechat.v1.ConverseResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	22, // 20: proactivechat.v1.ConverseResponse.result:type_name -> proactivechat.v1.CommandResult
-	0,  // 21: proactivechat.v1.ChatService.SendMessage:input_type -> proactivechat.v1.SendMessageRequest
-	2,  // 22: proactivechat.v1.ChatService.SetTyping:input_type -> proactivechat.v1.SetTypingRequest
-	4,  // 23: proactivechat.v1.ChatService.LeaveChat:input_type -> proactivechat.v1.LeaveChatRequest
-	6,  // 24: proactivechat.v1.ChatService.GetChat:input_type -> proactivechat.v1.GetChatRequest
-	8,  // 25: proactivechat.v1.ChatService.ListChats:input_type -> proactivechat.v1.ListChatsRequest
-	11, // 26: proactivechat.v1.ChatService.GetChatTranscript:input_type -> proactivechat.v1.GetChatTranscriptRequest
-	13, // 27: proactivechat.v1.ChatService.ListChatEvents:input_type -> proactivechat.v1.ListChatEventsRequest
-	15, // 28: proactivechat.v1.ChatService.WatchChat:input_type -> proactivechat.v1.WatchChatRequest
-	17, // 29: proactivechat.v1.ChatService.Converse:input_type -> proactivechat.v1.ConverseRequest
-	1,  // 30: proactivechat.v1.ChatService.SendMessage:output_type -> proactivechat.v1.SendMessageResponse
-	3,  // 31: proactivechat.v1.ChatService.SetTyping:output_type -> proactivechat.v1.SetTypingResponse
-	5,  // 32: proactivechat.v1.ChatService.LeaveChat:output_type -> proactivechat.v1.LeaveChatResponse
-	7,  // 33: proactivechat.v1.ChatService.GetChat:output_type -> proactivechat.v1.GetChatResponse
-	9,  // 34: proactivechat.v1.ChatService.ListChats:output_type -> proactivechat.v1.ListChatsResponse
-	12, // 35: proactivechat.v1.ChatService.GetChatTranscript:output_type -> proactivechat.v1.GetChatTranscriptResponse
-	14, // 36: proactivechat.v1.ChatService.ListChatEvents:output_type -> proactivechat.v1.ListChatEventsResponse
-	16, // 37: proactivechat.v1.ChatService.WatchChat:output_type -> proactivechat.v1.WatchChatResponse
-	23, // 38: proactivechat.v1.ChatService.Converse:output_type -> proactivechat.v1.ConverseResponse
-	30, // [30:39] is the sub-list for method output_type
-	21, // [21:30] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	30, // 0: proactivechat.v1.TransferChatResponse.chat:type_name -> proactivechat.v1.Chat
+	31, // 1: proactivechat.v1.TransferChatResponse.note:type_name -> proactivechat.v1.ChatNote
+	31, // 2: proactivechat.v1.AddNoteResponse.note:type_name -> proactivechat.v1.ChatNote
+	31, // 3: proactivechat.v1.ListNotesResponse.notes:type_name -> proactivechat.v1.ChatNote
+	32, // 4: proactivechat.v1.SendMessageResponse.event:type_name -> proactivechat.v1.ChatEvent
+	30, // 5: proactivechat.v1.LeaveChatResponse.chat:type_name -> proactivechat.v1.Chat
+	30, // 6: proactivechat.v1.GetChatResponse.chat:type_name -> proactivechat.v1.Chat
+	33, // 7: proactivechat.v1.ListChatsRequest.state:type_name -> proactivechat.v1.ChatState
+	34, // 8: proactivechat.v1.ListChatsRequest.end_reason:type_name -> proactivechat.v1.ChatEndReason
+	35, // 9: proactivechat.v1.ListChatsRequest.start_time_from:type_name -> google.protobuf.Timestamp
+	35, // 10: proactivechat.v1.ListChatsRequest.start_time_to:type_name -> google.protobuf.Timestamp
+	16, // 11: proactivechat.v1.ListChatsResponse.chats:type_name -> proactivechat.v1.ChatSummary
+	30, // 12: proactivechat.v1.ChatSummary.chat:type_name -> proactivechat.v1.Chat
+	32, // 13: proactivechat.v1.ListChatEventsResponse.events:type_name -> proactivechat.v1.ChatEvent
+	32, // 14: proactivechat.v1.WatchChatResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	36, // 15: proactivechat.v1.WatchChatResponse.typing:type_name -> proactivechat.v1.Typing
+	37, // 16: proactivechat.v1.WatchChatResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	24, // 17: proactivechat.v1.ConverseRequest.join:type_name -> proactivechat.v1.ConverseJoin
+	25, // 18: proactivechat.v1.ConverseRequest.send:type_name -> proactivechat.v1.ConverseSend
+	26, // 19: proactivechat.v1.ConverseRequest.typing:type_name -> proactivechat.v1.ConverseTyping
+	27, // 20: proactivechat.v1.ConverseRequest.leave:type_name -> proactivechat.v1.ConverseLeave
+	32, // 21: proactivechat.v1.ConverseResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	36, // 22: proactivechat.v1.ConverseResponse.typing:type_name -> proactivechat.v1.Typing
+	37, // 23: proactivechat.v1.ConverseResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	28, // 24: proactivechat.v1.ConverseResponse.result:type_name -> proactivechat.v1.CommandResult
+	6,  // 25: proactivechat.v1.ChatService.SendMessage:input_type -> proactivechat.v1.SendMessageRequest
+	8,  // 26: proactivechat.v1.ChatService.SetTyping:input_type -> proactivechat.v1.SetTypingRequest
+	10, // 27: proactivechat.v1.ChatService.LeaveChat:input_type -> proactivechat.v1.LeaveChatRequest
+	12, // 28: proactivechat.v1.ChatService.GetChat:input_type -> proactivechat.v1.GetChatRequest
+	14, // 29: proactivechat.v1.ChatService.ListChats:input_type -> proactivechat.v1.ListChatsRequest
+	17, // 30: proactivechat.v1.ChatService.GetChatTranscript:input_type -> proactivechat.v1.GetChatTranscriptRequest
+	19, // 31: proactivechat.v1.ChatService.ListChatEvents:input_type -> proactivechat.v1.ListChatEventsRequest
+	21, // 32: proactivechat.v1.ChatService.WatchChat:input_type -> proactivechat.v1.WatchChatRequest
+	23, // 33: proactivechat.v1.ChatService.Converse:input_type -> proactivechat.v1.ConverseRequest
+	0,  // 34: proactivechat.v1.ChatService.TransferChat:input_type -> proactivechat.v1.TransferChatRequest
+	2,  // 35: proactivechat.v1.ChatService.AddNote:input_type -> proactivechat.v1.AddNoteRequest
+	4,  // 36: proactivechat.v1.ChatService.ListNotes:input_type -> proactivechat.v1.ListNotesRequest
+	7,  // 37: proactivechat.v1.ChatService.SendMessage:output_type -> proactivechat.v1.SendMessageResponse
+	9,  // 38: proactivechat.v1.ChatService.SetTyping:output_type -> proactivechat.v1.SetTypingResponse
+	11, // 39: proactivechat.v1.ChatService.LeaveChat:output_type -> proactivechat.v1.LeaveChatResponse
+	13, // 40: proactivechat.v1.ChatService.GetChat:output_type -> proactivechat.v1.GetChatResponse
+	15, // 41: proactivechat.v1.ChatService.ListChats:output_type -> proactivechat.v1.ListChatsResponse
+	18, // 42: proactivechat.v1.ChatService.GetChatTranscript:output_type -> proactivechat.v1.GetChatTranscriptResponse
+	20, // 43: proactivechat.v1.ChatService.ListChatEvents:output_type -> proactivechat.v1.ListChatEventsResponse
+	22, // 44: proactivechat.v1.ChatService.WatchChat:output_type -> proactivechat.v1.WatchChatResponse
+	29, // 45: proactivechat.v1.ChatService.Converse:output_type -> proactivechat.v1.ConverseResponse
+	1,  // 46: proactivechat.v1.ChatService.TransferChat:output_type -> proactivechat.v1.TransferChatResponse
+	3,  // 47: proactivechat.v1.ChatService.AddNote:output_type -> proactivechat.v1.AddNoteResponse
+	5,  // 48: proactivechat.v1.ChatService.ListNotes:output_type -> proactivechat.v1.ListNotesResponse
+	37, // [37:49] is the sub-list for method output_type
+	25, // [25:37] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_chat_service_proto_init() }
@@ -1741,18 +2098,18 @@ func file_proactivechat_v1_chat_service_proto_init() {
 	}
 	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
-	file_proactivechat_v1_chat_service_proto_msgTypes[16].OneofWrappers = []any{
+	file_proactivechat_v1_chat_service_proto_msgTypes[22].OneofWrappers = []any{
 		(*WatchChatResponse_ChatEvent)(nil),
 		(*WatchChatResponse_Typing)(nil),
 		(*WatchChatResponse_KeepAlive)(nil),
 	}
-	file_proactivechat_v1_chat_service_proto_msgTypes[17].OneofWrappers = []any{
+	file_proactivechat_v1_chat_service_proto_msgTypes[23].OneofWrappers = []any{
 		(*ConverseRequest_Join)(nil),
 		(*ConverseRequest_Send)(nil),
 		(*ConverseRequest_Typing)(nil),
 		(*ConverseRequest_Leave)(nil),
 	}
-	file_proactivechat_v1_chat_service_proto_msgTypes[23].OneofWrappers = []any{
+	file_proactivechat_v1_chat_service_proto_msgTypes[29].OneofWrappers = []any{
 		(*ConverseResponse_ChatEvent)(nil),
 		(*ConverseResponse_Typing)(nil),
 		(*ConverseResponse_KeepAlive)(nil),
@@ -1764,7 +2121,7 @@ func file_proactivechat_v1_chat_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_chat_service_proto_rawDesc), len(file_proactivechat_v1_chat_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,9 @@ const (
 	ChatService_ListChatEvents_FullMethodName    = "/proactivechat.v1.ChatService/ListChatEvents"
 	ChatService_WatchChat_FullMethodName         = "/proactivechat.v1.ChatService/WatchChat"
 	ChatService_Converse_FullMethodName          = "/proactivechat.v1.ChatService/Converse"
+	ChatService_TransferChat_FullMethodName      = "/proactivechat.v1.ChatService/TransferChat"
+	ChatService_AddNote_FullMethodName           = "/proactivechat.v1.ChatService/AddNote"
+	ChatService_ListNotes_FullMethodName         = "/proactivechat.v1.ChatService/ListNotes"
 )
 
 // ChatServiceClient is the client API for ChatService service.
@@ -63,6 +66,20 @@ type ChatServiceClient interface {
 	// Converse carries a participant's commands and the chat's events on one
 	// bidirectional stream. The first request must be join.
 	Converse(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConverseRequest, ConverseResponse], error)
+	// TransferChat hands an active chat from the calling agent to another at
+	// once (there is no accept step): the target must be available, serve the
+	// chat's site, be under capacity and not already in the chat. The chat
+	// gets a ChatTransferred event (the visitor sees who took over) and, when
+	// a note is given, an internal note; its id, sequence and history
+	// continue. The target's WatchAgent shows the chat as it shows a started
+	// one.
+	TransferChat(ctx context.Context, in *TransferChatRequest, opts ...grpc.CallOption) (*TransferChatResponse, error)
+	// AddNote adds an internal note to a chat, by its agent. Visitors never
+	// see notes.
+	AddNote(ctx context.Context, in *AddNoteRequest, opts ...grpc.CallOption) (*AddNoteResponse, error)
+	// ListNotes lists a chat's internal notes in order, for agents serving
+	// the chat's site and admins; never for visitors.
+	ListNotes(ctx context.Context, in *ListNotesRequest, opts ...grpc.CallOption) (*ListNotesResponse, error)
 }
 
 type chatServiceClient struct {
@@ -175,6 +192,36 @@ func (c *chatServiceClient) Converse(ctx context.Context, opts ...grpc.CallOptio
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ChatService_ConverseClient = grpc.BidiStreamingClient[ConverseRequest, ConverseResponse]
 
+func (c *chatServiceClient) TransferChat(ctx context.Context, in *TransferChatRequest, opts ...grpc.CallOption) (*TransferChatResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TransferChatResponse)
+	err := c.cc.Invoke(ctx, ChatService_TransferChat_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) AddNote(ctx context.Context, in *AddNoteRequest, opts ...grpc.CallOption) (*AddNoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddNoteResponse)
+	err := c.cc.Invoke(ctx, ChatService_AddNote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ListNotes(ctx context.Context, in *ListNotesRequest, opts ...grpc.CallOption) (*ListNotesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNotesResponse)
+	err := c.cc.Invoke(ctx, ChatService_ListNotes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChatServiceServer is the server API for ChatService service.
 // All implementations must embed UnimplementedChatServiceServer
 // for forward compatibility.
@@ -208,6 +255,20 @@ type ChatServiceServer interface {
 	// Converse carries a participant's commands and the chat's events on one
 	// bidirectional stream. The first request must be join.
 	Converse(grpc.BidiStreamingServer[ConverseRequest, ConverseResponse]) error
+	// TransferChat hands an active chat from the calling agent to another at
+	// once (there is no accept step): the target must be available, serve the
+	// chat's site, be under capacity and not already in the chat. The chat
+	// gets a ChatTransferred event (the visitor sees who took over) and, when
+	// a note is given, an internal note; its id, sequence and history
+	// continue. The target's WatchAgent shows the chat as it shows a started
+	// one.
+	TransferChat(context.Context, *TransferChatRequest) (*TransferChatResponse, error)
+	// AddNote adds an internal note to a chat, by its agent. Visitors never
+	// see notes.
+	AddNote(context.Context, *AddNoteRequest) (*AddNoteResponse, error)
+	// ListNotes lists a chat's internal notes in order, for agents serving
+	// the chat's site and admins; never for visitors.
+	ListNotes(context.Context, *ListNotesRequest) (*ListNotesResponse, error)
 	mustEmbedUnimplementedChatServiceServer()
 }
 
@@ -244,6 +305,15 @@ func (UnimplementedChatServiceServer) WatchChat(*WatchChatRequest, grpc.ServerSt
 }
 func (UnimplementedChatServiceServer) Converse(grpc.BidiStreamingServer[ConverseRequest, ConverseResponse]) error {
 	return status.Error(codes.Unimplemented, "method Converse not implemented")
+}
+func (UnimplementedChatServiceServer) TransferChat(context.Context, *TransferChatRequest) (*TransferChatResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TransferChat not implemented")
+}
+func (UnimplementedChatServiceServer) AddNote(context.Context, *AddNoteRequest) (*AddNoteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddNote not implemented")
+}
+func (UnimplementedChatServiceServer) ListNotes(context.Context, *ListNotesRequest) (*ListNotesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNotes not implemented")
 }
 func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() {}
 func (UnimplementedChatServiceServer) testEmbeddedByValue()                     {}
@@ -410,6 +480,60 @@ func _ChatService_Converse_Handler(srv interface{}, stream grpc.ServerStream) er
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ChatService_ConverseServer = grpc.BidiStreamingServer[ConverseRequest, ConverseResponse]
 
+func _ChatService_TransferChat_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransferChatRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).TransferChat(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_TransferChat_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).TransferChat(ctx, req.(*TransferChatRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_AddNote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddNoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).AddNote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_AddNote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).AddNote(ctx, req.(*AddNoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_ListNotes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNotesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ListNotes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ListNotes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ListNotes(ctx, req.(*ListNotesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChatService_ServiceDesc is the grpc.ServiceDesc for ChatService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -444,6 +568,18 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListChatEvents",
 			Handler:    _ChatService_ListChatEvents_Handler,
+		},
+		{
+			MethodName: "TransferChat",
+			Handler:    _ChatService_TransferChat_Handler,
+		},
+		{
+			MethodName: "AddNote",
+			Handler:    _ChatService_AddNote_Handler,
+		},
+		{
+			MethodName: "ListNotes",
+			Handler:    _ChatService_ListNotes_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -6,7 +6,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Chat, ChatEndReason, ChatEvent, ChatState, Typing } from "./chat_pb";
+import type { Chat, ChatEndReason, ChatEvent, ChatNote, ChatState, Typing } from "./chat_pb";
 import { file_proactivechat_v1_chat } from "./chat_pb";
 import type { KeepAlive } from "./visitor_pb";
 import { file_proactivechat_v1_visitor } from "./visitor_pb";
@@ -16,7 +16,152 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/chat_service.proto.
  */
 export const file_proactivechat_v1_chat_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNwcm9hY3RpdmVjaGF0L3YxL2NoYXRfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSJfChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglzZW5kZXJfaWQYAiABKAkSDAoEdGV4dBgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkiQQoTU2VuZE1lc3NhZ2VSZXNwb25zZRIqCgVldmVudBgBIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50IkYKEFNldFR5cGluZ1JlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglzZW5kZXJfaWQYAiABKAkSDgoGdHlwaW5nGAMgASgIIhMKEVNldFR5cGluZ1Jlc3BvbnNlIjsKEExlYXZlQ2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIWCg5wYXJ0aWNpcGFudF9pZBgCIAEoCSI5ChFMZWF2ZUNoYXRSZXNwb25zZRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0IiEKDkdldENoYXRSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkiNwoPR2V0Q2hhdFJlc3BvbnNlEiQKBGNoYXQYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQiyAIKEExpc3RDaGF0c1JlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRISCgp2aXNpdG9yX2lkGAMgASgJEioKBXN0YXRlGAQgASgOMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0U3RhdGUSMwoKZW5kX3JlYXNvbhgFIAEoDjIfLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEVuZFJlYXNvbhIzCg9zdGFydF90aW1lX2Zyb20YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDXN0YXJ0X3RpbWVfdG8YByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXF1ZXJ5GAggASgJEhEKCXBhZ2Vfc2l6ZRgJIAEoDRISCgpwYWdlX3Rva2VuGAogASgJIloKEUxpc3RDaGF0c1Jlc3BvbnNlEiwKBWNoYXRzGAEgAygLMh0ucHJvYWN0aXZlY2hhdC52MS5DaGF0U3VtbWFyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiYAoLQ2hhdFN1bW1hcnkSJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdBIUCgx2aXNpdG9yX25hbWUYAiABKAkSFQoNdmlzaXRvcl9lbWFpbBgDIAEoCSIrChhHZXRDaGF0VHJhbnNjcmlwdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCSI8ChlHZXRDaGF0VHJhbnNjcmlwdFJlc3BvbnNlEgwKBHRleHQYASABKAkSEQoJZmlsZV9uYW1lGAIgASgJIk4KFUxpc3RDaGF0RXZlbnRzUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoDRIRCglwYWdlX3NpemUYAyABKA0iXQoWTGlzdENoYXRFdmVudHNSZXNwb25zZRIrCgZldmVudHMYASADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudBIWCg5uZXh0X2FmdGVyX3NlcRgCIAEoDSI2ChBXYXRjaENoYXRSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgNIq4BChFXYXRjaENoYXRSZXNwb25zZRIxCgpjaGF0X2V2ZW50GAEgASgLMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0RXZlbnRIABIqCgZ0eXBpbmcYAiABKAsyGC5wcm9hY3RpdmVjaGF0LnYxLlR5cGluZ0gAEjEKCmtlZXBfYWxpdmUYAyABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAQgcKBWV2ZW50IvYBCg9Db252ZXJzZVJlcXVlc3QSEgoKY29tbWFuZF9pZBgBIAEoCRIuCgRqb2luGAogASgLMh4ucHJvYWN0aXZlY2hhdC52MS5Db252ZXJzZUpvaW5IABIuCgRzZW5kGAsgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5Db252ZXJzZVNlbmRIABIyCgZ0eXBpbmcYDCABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlVHlwaW5nSAASMAoFbGVhdmUYDSABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlTGVhdmVIAEIJCgdjb21tYW5kIkoKDENvbnZlcnNlSm9pbhIPCgdjaGF0X2lkGAEgASgJEhYKDnBhcnRpY2lwYW50X2lkGAIgASgJEhEKCWFmdGVyX3NlcRgDIAEoDSI1CgxDb252ZXJzZVNlbmQSDAoEdGV4dBgBIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAiABKAkiIAoOQ29udmVyc2VUeXBpbmcSDgoGdHlwaW5nGAEgASgIIg8KDUNvbnZlcnNlTGVhdmUiWwoNQ29tbWFuZFJlc3VsdBISCgpjb21tYW5kX2lkGAEgASgJEhIKCmVycm9yX2NvZGUYAiABKAkSFQoNZXJyb3JfbWVzc2FnZRgDIAEoCRILCgNzZXEYBCABKA0i4AEKEENvbnZlcnNlUmVzcG9uc2USMQoKY2hhdF9ldmVudBgBIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50SAASKgoGdHlwaW5nGAIgASgLMhgucHJvYWN0aXZlY2hhdC52MS5UeXBpbmdIABIxCgprZWVwX2FsaXZlGAMgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIABIxCgZyZXN1bHQYBCABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLkNvbW1hbmRSZXN1bHRIAEIHCgVldmVudDLRBgoLQ2hhdFNlcnZpY2USWgoLU2VuZE1lc3NhZ2USJC5wcm9hY3RpdmVjaGF0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJUCglTZXRUeXBpbmcSIi5wcm9hY3RpdmVjaGF0LnYxLlNldFR5cGluZ1JlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLlNldFR5cGluZ1Jlc3BvbnNlElQKCUxlYXZlQ2hhdBIiLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVDaGF0UmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVDaGF0UmVzcG9uc2USUwoHR2V0Q2hhdBIgLnByb2FjdGl2ZWNoYXQudjEuR2V0Q2hhdFJlcXVlc3QaIS5wcm9hY3RpdmVjaGF0LnYxLkdldENoYXRSZXNwb25zZSIDkAIBElkKCUxpc3RDaGF0cxIiLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRzUmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRzUmVzcG9uc2UiA5ACARJxChFHZXRDaGF0VHJhbnNjcmlwdBIqLnByb2FjdGl2ZWNoYXQudjEuR2V0Q2hhdFRyYW5zY3JpcHRSZXF1ZXN0GisucHJvYWN0aXZlY2hhdC52MS5HZXRDaGF0VHJhbnNjcmlwdFJlc3BvbnNlIgOQAgESaAoOTGlzdENoYXRFdmVudHMSJy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RDaGF0RXZlbnRzUmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRFdmVudHNSZXNwb25zZSIDkAIBElYKCVdhdGNoQ2hhdBIiLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hDaGF0UmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hDaGF0UmVzcG9uc2UwARJVCghDb252ZXJzZRIhLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VSZXF1ZXN0GiIucHJvYWN0aXZlY2hhdC52MS5Db252ZXJzZVJlc3BvbnNlKAEwAUJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_timestamp, file_proactivechat_v1_chat, file_proactivechat_v1_visitor]);
+  fileDesc("CiNwcm9hY3RpdmVjaGF0L3YxL2NoYXRfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSJgChNUcmFuc2ZlckNoYXRSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSFQoNZnJvbV9hZ2VudF9pZBgCIAEoCRITCgt0b19hZ2VudF9pZBgDIAEoCRIMCgRub3RlGAQgASgJImYKFFRyYW5zZmVyQ2hhdFJlc3BvbnNlEiQKBGNoYXQYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQSKAoEbm90ZRgCIAEoCzIaLnByb2FjdGl2ZWNoYXQudjEuQ2hhdE5vdGUiQgoOQWRkTm90ZVJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSDAoEdGV4dBgDIAEoCSI7Cg9BZGROb3RlUmVzcG9uc2USKAoEbm90ZRgBIAEoCzIaLnByb2FjdGl2ZWNoYXQudjEuQ2hhdE5vdGUiIwoQTGlzdE5vdGVzUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJIj4KEUxpc3ROb3Rlc1Jlc3BvbnNlEikKBW5vdGVzGAEgAygLMhoucHJvYWN0aXZlY2hhdC52MS5DaGF0Tm90ZSJfChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglzZW5kZXJfaWQYAiABKAkSDAoEdGV4dBgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkiQQoTU2VuZE1lc3NhZ2VSZXNwb25zZRIqCgVldmVudBgBIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50IkYKEFNldFR5cGluZ1JlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglzZW5kZXJfaWQYAiABKAkSDgoGdHlwaW5nGAMgASgIIhMKEVNldFR5cGluZ1Jlc3BvbnNlIjsKEExlYXZlQ2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIWCg5wYXJ0aWNpcGFudF9pZBgCIAEoCSI5ChFMZWF2ZUNoYXRSZXNwb25zZRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0IiEKDkdldENoYXRSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkiNwoPR2V0Q2hhdFJlc3BvbnNlEiQKBGNoYXQYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQiyAIKEExpc3RDaGF0c1JlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRISCgp2aXNpdG9yX2lkGAMgASgJEioKBXN0YXRlGAQgASgOMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0U3RhdGUSMwoKZW5kX3JlYXNvbhgFIAEoDjIfLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEVuZFJlYXNvbhIzCg9zdGFydF90aW1lX2Zyb20YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDXN0YXJ0X3RpbWVfdG8YByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXF1ZXJ5GAggASgJEhEKCXBhZ2Vfc2l6ZRgJIAEoDRISCgpwYWdlX3Rva2VuGAogASgJIloKEUxpc3RDaGF0c1Jlc3BvbnNlEiwKBWNoYXRzGAEgAygLMh0ucHJvYWN0aXZlY2hhdC52MS5DaGF0U3VtbWFyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiYAoLQ2hhdFN1bW1hcnkSJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdBIUCgx2aXNpdG9yX25hbWUYAiABKAkSFQoNdmlzaXRvcl9lbWFpbBgDIAEoCSIrChhHZXRDaGF0VHJhbnNjcmlwdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCSI8ChlHZXRDaGF0VHJhbnNjcmlwdFJlc3BvbnNlEgwKBHRleHQYASABKAkSEQoJZmlsZV9uYW1lGAIgASgJIk4KFUxpc3RDaGF0RXZlbnRzUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoDRIRCglwYWdlX3NpemUYAyABKA0iXQoWTGlzdENoYXRFdmVudHNSZXNwb25zZRIrCgZldmVudHMYASADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudBIWCg5uZXh0X2FmdGVyX3NlcRgCIAEoDSI2ChBXYXRjaENoYXRSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgNIq4BChFXYXRjaENoYXRSZXNwb25zZRIxCgpjaGF0X2V2ZW50GAEgASgLMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0RXZlbnRIABIqCgZ0eXBpbmcYAiABKAsyGC5wcm9hY3RpdmVjaGF0LnYxLlR5cGluZ0gAEjEKCmtlZXBfYWxpdmUYAyABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAQgcKBWV2ZW50IvYBCg9Db252ZXJzZVJlcXVlc3QSEgoKY29tbWFuZF9pZBgBIAEoCRIuCgRqb2luGAogASgLMh4ucHJvYWN0aXZlY2hhdC52MS5Db252ZXJzZUpvaW5IABIuCgRzZW5kGAsgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5Db252ZXJzZVNlbmRIABIyCgZ0eXBpbmcYDCABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlVHlwaW5nSAASMAoFbGVhdmUYDSABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlTGVhdmVIAEIJCgdjb21tYW5kIkoKDENvbnZlcnNlSm9pbhIPCgdjaGF0X2lkGAEgASgJEhYKDnBhcnRpY2lwYW50X2lkGAIgASgJEhEKCWFmdGVyX3NlcRgDIAEoDSI1CgxDb252ZXJzZVNlbmQSDAoEdGV4dBgBIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAiABKAkiIAoOQ29udmVyc2VUeXBpbmcSDgoGdHlwaW5nGAEgASgIIg8KDUNvbnZlcnNlTGVhdmUiWwoNQ29tbWFuZFJlc3VsdBISCgpjb21tYW5kX2lkGAEgASgJEhIKCmVycm9yX2NvZGUYAiABKAkSFQoNZXJyb3JfbWVzc2FnZRgDIAEoCRILCgNzZXEYBCABKA0i4AEKEENvbnZlcnNlUmVzcG9uc2USMQoKY2hhdF9ldmVudBgBIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50SAASKgoGdHlwaW5nGAIgASgLMhgucHJvYWN0aXZlY2hhdC52MS5UeXBpbmdIABIxCgprZWVwX2FsaXZlGAMgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIABIxCgZyZXN1bHQYBCABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLkNvbW1hbmRSZXN1bHRIAEIHCgVldmVudDLbCAoLQ2hhdFNlcnZpY2USWgoLU2VuZE1lc3NhZ2USJC5wcm9hY3RpdmVjaGF0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJUCglTZXRUeXBpbmcSIi5wcm9hY3RpdmVjaGF0LnYxLlNldFR5cGluZ1JlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLlNldFR5cGluZ1Jlc3BvbnNlElQKCUxlYXZlQ2hhdBIiLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVDaGF0UmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVDaGF0UmVzcG9uc2USUwoHR2V0Q2hhdBIgLnByb2FjdGl2ZWNoYXQudjEuR2V0Q2hhdFJlcXVlc3QaIS5wcm9hY3RpdmVjaGF0LnYxLkdldENoYXRSZXNwb25zZSIDkAIBElkKCUxpc3RDaGF0cxIiLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRzUmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRzUmVzcG9uc2UiA5ACARJxChFHZXRDaGF0VHJhbnNjcmlwdBIqLnByb2FjdGl2ZWNoYXQudjEuR2V0Q2hhdFRyYW5zY3JpcHRSZXF1ZXN0GisucHJvYWN0aXZlY2hhdC52MS5HZXRDaGF0VHJhbnNjcmlwdFJlc3BvbnNlIgOQAgESaAoOTGlzdENoYXRFdmVudHMSJy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RDaGF0RXZlbnRzUmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRFdmVudHNSZXNwb25zZSIDkAIBElYKCVdhdGNoQ2hhdBIiLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hDaGF0UmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hDaGF0UmVzcG9uc2UwARJVCghDb252ZXJzZRIhLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VSZXF1ZXN0GiIucHJvYWN0aXZlY2hhdC52MS5Db252ZXJzZVJlc3BvbnNlKAEwARJdCgxUcmFuc2ZlckNoYXQSJS5wcm9hY3RpdmVjaGF0LnYxLlRyYW5zZmVyQ2hhdFJlcXVlc3QaJi5wcm9hY3RpdmVjaGF0LnYxLlRyYW5zZmVyQ2hhdFJlc3BvbnNlEk4KB0FkZE5vdGUSIC5wcm9hY3RpdmVjaGF0LnYxLkFkZE5vdGVSZXF1ZXN0GiEucHJvYWN0aXZlY2hhdC52MS5BZGROb3RlUmVzcG9uc2USWQoJTGlzdE5vdGVzEiIucHJvYWN0aXZlY2hhdC52MS5MaXN0Tm90ZXNSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5MaXN0Tm90ZXNSZXNwb25zZSIDkAIBQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_timestamp, file_proactivechat_v1_chat, file_proactivechat_v1_visitor]);
+
+/**
+ * @generated from message proactivechat.v1.TransferChatRequest
+ */
+export type TransferChatRequest = Message<"proactivechat.v1.TransferChatRequest"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * The agent handing the chat over: the caller, the chat's agent.
+   *
+   * @generated from field: string from_agent_id = 2;
+   */
+  fromAgentId: string;
+
+  /**
+   * The agent taking it over.
+   *
+   * @generated from field: string to_agent_id = 3;
+   */
+  toAgentId: string;
+
+  /**
+   * Optional, for the agents only: stored as an internal note by
+   * from_agent_id. At most 4096 bytes of UTF-8.
+   *
+   * @generated from field: string note = 4;
+   */
+  note: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.TransferChatRequest.
+ * Use `create(TransferChatRequestSchema)` to create a new message.
+ */
+export const TransferChatRequestSchema: GenMessage<TransferChatRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 0);
+
+/**
+ * @generated from message proactivechat.v1.TransferChatResponse
+ */
+export type TransferChatResponse = Message<"proactivechat.v1.TransferChatResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.Chat chat = 1;
+   */
+  chat?: Chat | undefined;
+
+  /**
+   * The internal note made of the request's note; unset without one.
+   *
+   * @generated from field: proactivechat.v1.ChatNote note = 2;
+   */
+  note?: ChatNote | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.TransferChatResponse.
+ * Use `create(TransferChatResponseSchema)` to create a new message.
+ */
+export const TransferChatResponseSchema: GenMessage<TransferChatResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 1);
+
+/**
+ * @generated from message proactivechat.v1.AddNoteRequest
+ */
+export type AddNoteRequest = Message<"proactivechat.v1.AddNoteRequest"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * The agent writing: the caller, an agent of the chat.
+   *
+   * @generated from field: string author_id = 2;
+   */
+  authorId: string;
+
+  /**
+   * 1 to 4096 bytes of UTF-8 text, not only white space.
+   *
+   * @generated from field: string text = 3;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.AddNoteRequest.
+ * Use `create(AddNoteRequestSchema)` to create a new message.
+ */
+export const AddNoteRequestSchema: GenMessage<AddNoteRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 2);
+
+/**
+ * @generated from message proactivechat.v1.AddNoteResponse
+ */
+export type AddNoteResponse = Message<"proactivechat.v1.AddNoteResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.ChatNote note = 1;
+   */
+  note?: ChatNote | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.AddNoteResponse.
+ * Use `create(AddNoteResponseSchema)` to create a new message.
+ */
+export const AddNoteResponseSchema: GenMessage<AddNoteResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 3);
+
+/**
+ * @generated from message proactivechat.v1.ListNotesRequest
+ */
+export type ListNotesRequest = Message<"proactivechat.v1.ListNotesRequest"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ListNotesRequest.
+ * Use `create(ListNotesRequestSchema)` to create a new message.
+ */
+export const ListNotesRequestSchema: GenMessage<ListNotesRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 4);
+
+/**
+ * @generated from message proactivechat.v1.ListNotesResponse
+ */
+export type ListNotesResponse = Message<"proactivechat.v1.ListNotesResponse"> & {
+  /**
+   * @generated from field: repeated proactivechat.v1.ChatNote notes = 1;
+   */
+  notes: ChatNote[];
+};
+
+/**
+ * Describes the message proactivechat.v1.ListNotesResponse.
+ * Use `create(ListNotesResponseSchema)` to create a new message.
+ */
+export const ListNotesResponseSchema: GenMessage<ListNotesResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 5);
 
 /**
  * @generated from message proactivechat.v1.SendMessageRequest
@@ -55,7 +200,7 @@ export type SendMessageRequest = Message<"proactivechat.v1.SendMessageRequest"> 
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 0);
+  messageDesc(file_proactivechat_v1_chat_service, 6);
 
 /**
  * @generated from message proactivechat.v1.SendMessageResponse
@@ -72,7 +217,7 @@ export type SendMessageResponse = Message<"proactivechat.v1.SendMessageResponse"
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 1);
+  messageDesc(file_proactivechat_v1_chat_service, 7);
 
 /**
  * @generated from message proactivechat.v1.SetTypingRequest
@@ -99,7 +244,7 @@ export type SetTypingRequest = Message<"proactivechat.v1.SetTypingRequest"> & {
  * Use `create(SetTypingRequestSchema)` to create a new message.
  */
 export const SetTypingRequestSchema: GenMessage<SetTypingRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 2);
+  messageDesc(file_proactivechat_v1_chat_service, 8);
 
 /**
  * @generated from message proactivechat.v1.SetTypingResponse
@@ -112,7 +257,7 @@ export type SetTypingResponse = Message<"proactivechat.v1.SetTypingResponse"> & 
  * Use `create(SetTypingResponseSchema)` to create a new message.
  */
 export const SetTypingResponseSchema: GenMessage<SetTypingResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 3);
+  messageDesc(file_proactivechat_v1_chat_service, 9);
 
 /**
  * @generated from message proactivechat.v1.LeaveChatRequest
@@ -134,7 +279,7 @@ export type LeaveChatRequest = Message<"proactivechat.v1.LeaveChatRequest"> & {
  * Use `create(LeaveChatRequestSchema)` to create a new message.
  */
 export const LeaveChatRequestSchema: GenMessage<LeaveChatRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 4);
+  messageDesc(file_proactivechat_v1_chat_service, 10);
 
 /**
  * @generated from message proactivechat.v1.LeaveChatResponse
@@ -151,7 +296,7 @@ export type LeaveChatResponse = Message<"proactivechat.v1.LeaveChatResponse"> & 
  * Use `create(LeaveChatResponseSchema)` to create a new message.
  */
 export const LeaveChatResponseSchema: GenMessage<LeaveChatResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 5);
+  messageDesc(file_proactivechat_v1_chat_service, 11);
 
 /**
  * @generated from message proactivechat.v1.GetChatRequest
@@ -168,7 +313,7 @@ export type GetChatRequest = Message<"proactivechat.v1.GetChatRequest"> & {
  * Use `create(GetChatRequestSchema)` to create a new message.
  */
 export const GetChatRequestSchema: GenMessage<GetChatRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 6);
+  messageDesc(file_proactivechat_v1_chat_service, 12);
 
 /**
  * @generated from message proactivechat.v1.GetChatResponse
@@ -185,7 +330,7 @@ export type GetChatResponse = Message<"proactivechat.v1.GetChatResponse"> & {
  * Use `create(GetChatResponseSchema)` to create a new message.
  */
 export const GetChatResponseSchema: GenMessage<GetChatResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 7);
+  messageDesc(file_proactivechat_v1_chat_service, 13);
 
 /**
  * @generated from message proactivechat.v1.ListChatsRequest
@@ -269,7 +414,7 @@ export type ListChatsRequest = Message<"proactivechat.v1.ListChatsRequest"> & {
  * Use `create(ListChatsRequestSchema)` to create a new message.
  */
 export const ListChatsRequestSchema: GenMessage<ListChatsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 8);
+  messageDesc(file_proactivechat_v1_chat_service, 14);
 
 /**
  * @generated from message proactivechat.v1.ListChatsResponse
@@ -293,7 +438,7 @@ export type ListChatsResponse = Message<"proactivechat.v1.ListChatsResponse"> & 
  * Use `create(ListChatsResponseSchema)` to create a new message.
  */
 export const ListChatsResponseSchema: GenMessage<ListChatsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 9);
+  messageDesc(file_proactivechat_v1_chat_service, 15);
 
 /**
  * ChatSummary is one chat of a list, with who the visitor said they are:
@@ -324,7 +469,7 @@ export type ChatSummary = Message<"proactivechat.v1.ChatSummary"> & {
  * Use `create(ChatSummarySchema)` to create a new message.
  */
 export const ChatSummarySchema: GenMessage<ChatSummary> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 10);
+  messageDesc(file_proactivechat_v1_chat_service, 16);
 
 /**
  * @generated from message proactivechat.v1.GetChatTranscriptRequest
@@ -341,7 +486,7 @@ export type GetChatTranscriptRequest = Message<"proactivechat.v1.GetChatTranscri
  * Use `create(GetChatTranscriptRequestSchema)` to create a new message.
  */
 export const GetChatTranscriptRequestSchema: GenMessage<GetChatTranscriptRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 11);
+  messageDesc(file_proactivechat_v1_chat_service, 17);
 
 /**
  * @generated from message proactivechat.v1.GetChatTranscriptResponse
@@ -367,7 +512,7 @@ export type GetChatTranscriptResponse = Message<"proactivechat.v1.GetChatTranscr
  * Use `create(GetChatTranscriptResponseSchema)` to create a new message.
  */
 export const GetChatTranscriptResponseSchema: GenMessage<GetChatTranscriptResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 12);
+  messageDesc(file_proactivechat_v1_chat_service, 18);
 
 /**
  * @generated from message proactivechat.v1.ListChatEventsRequest
@@ -396,7 +541,7 @@ export type ListChatEventsRequest = Message<"proactivechat.v1.ListChatEventsRequ
  * Use `create(ListChatEventsRequestSchema)` to create a new message.
  */
 export const ListChatEventsRequestSchema: GenMessage<ListChatEventsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 13);
+  messageDesc(file_proactivechat_v1_chat_service, 19);
 
 /**
  * @generated from message proactivechat.v1.ListChatEventsResponse
@@ -420,7 +565,7 @@ export type ListChatEventsResponse = Message<"proactivechat.v1.ListChatEventsRes
  * Use `create(ListChatEventsResponseSchema)` to create a new message.
  */
 export const ListChatEventsResponseSchema: GenMessage<ListChatEventsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 14);
+  messageDesc(file_proactivechat_v1_chat_service, 20);
 
 /**
  * @generated from message proactivechat.v1.WatchChatRequest
@@ -442,7 +587,7 @@ export type WatchChatRequest = Message<"proactivechat.v1.WatchChatRequest"> & {
  * Use `create(WatchChatRequestSchema)` to create a new message.
  */
 export const WatchChatRequestSchema: GenMessage<WatchChatRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 15);
+  messageDesc(file_proactivechat_v1_chat_service, 21);
 
 /**
  * @generated from message proactivechat.v1.WatchChatResponse
@@ -477,7 +622,7 @@ export type WatchChatResponse = Message<"proactivechat.v1.WatchChatResponse"> & 
  * Use `create(WatchChatResponseSchema)` to create a new message.
  */
 export const WatchChatResponseSchema: GenMessage<WatchChatResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 16);
+  messageDesc(file_proactivechat_v1_chat_service, 22);
 
 /**
  * @generated from message proactivechat.v1.ConverseRequest
@@ -525,7 +670,7 @@ export type ConverseRequest = Message<"proactivechat.v1.ConverseRequest"> & {
  * Use `create(ConverseRequestSchema)` to create a new message.
  */
 export const ConverseRequestSchema: GenMessage<ConverseRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 17);
+  messageDesc(file_proactivechat_v1_chat_service, 23);
 
 /**
  * ConverseJoin opens the conversation: who is speaking, and from which event.
@@ -554,7 +699,7 @@ export type ConverseJoin = Message<"proactivechat.v1.ConverseJoin"> & {
  * Use `create(ConverseJoinSchema)` to create a new message.
  */
 export const ConverseJoinSchema: GenMessage<ConverseJoin> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 18);
+  messageDesc(file_proactivechat_v1_chat_service, 24);
 
 /**
  * @generated from message proactivechat.v1.ConverseSend
@@ -576,7 +721,7 @@ export type ConverseSend = Message<"proactivechat.v1.ConverseSend"> & {
  * Use `create(ConverseSendSchema)` to create a new message.
  */
 export const ConverseSendSchema: GenMessage<ConverseSend> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 19);
+  messageDesc(file_proactivechat_v1_chat_service, 25);
 
 /**
  * @generated from message proactivechat.v1.ConverseTyping
@@ -593,7 +738,7 @@ export type ConverseTyping = Message<"proactivechat.v1.ConverseTyping"> & {
  * Use `create(ConverseTypingSchema)` to create a new message.
  */
 export const ConverseTypingSchema: GenMessage<ConverseTyping> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 20);
+  messageDesc(file_proactivechat_v1_chat_service, 26);
 
 /**
  * @generated from message proactivechat.v1.ConverseLeave
@@ -606,7 +751,7 @@ export type ConverseLeave = Message<"proactivechat.v1.ConverseLeave"> & {
  * Use `create(ConverseLeaveSchema)` to create a new message.
  */
 export const ConverseLeaveSchema: GenMessage<ConverseLeave> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 21);
+  messageDesc(file_proactivechat_v1_chat_service, 27);
 
 /**
  * CommandResult answers one ConverseRequest. A failed command does not end
@@ -645,7 +790,7 @@ export type CommandResult = Message<"proactivechat.v1.CommandResult"> & {
  * Use `create(CommandResultSchema)` to create a new message.
  */
 export const CommandResultSchema: GenMessage<CommandResult> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 22);
+  messageDesc(file_proactivechat_v1_chat_service, 28);
 
 /**
  * @generated from message proactivechat.v1.ConverseResponse
@@ -686,7 +831,7 @@ export type ConverseResponse = Message<"proactivechat.v1.ConverseResponse"> & {
  * Use `create(ConverseResponseSchema)` to create a new message.
  */
 export const ConverseResponseSchema: GenMessage<ConverseResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 23);
+  messageDesc(file_proactivechat_v1_chat_service, 29);
 
 /**
  * ChatService is used by both sides of a chat. The unary calls and
@@ -791,6 +936,44 @@ export const ChatService: GenService<{
     methodKind: "bidi_streaming";
     input: typeof ConverseRequestSchema;
     output: typeof ConverseResponseSchema;
+  },
+  /**
+   * TransferChat hands an active chat from the calling agent to another at
+   * once (there is no accept step): the target must be available, serve the
+   * chat's site, be under capacity and not already in the chat. The chat
+   * gets a ChatTransferred event (the visitor sees who took over) and, when
+   * a note is given, an internal note; its id, sequence and history
+   * continue. The target's WatchAgent shows the chat as it shows a started
+   * one.
+   *
+   * @generated from rpc proactivechat.v1.ChatService.TransferChat
+   */
+  transferChat: {
+    methodKind: "unary";
+    input: typeof TransferChatRequestSchema;
+    output: typeof TransferChatResponseSchema;
+  },
+  /**
+   * AddNote adds an internal note to a chat, by its agent. Visitors never
+   * see notes.
+   *
+   * @generated from rpc proactivechat.v1.ChatService.AddNote
+   */
+  addNote: {
+    methodKind: "unary";
+    input: typeof AddNoteRequestSchema;
+    output: typeof AddNoteResponseSchema;
+  },
+  /**
+   * ListNotes lists a chat's internal notes in order, for agents serving
+   * the chat's site and admins; never for visitors.
+   *
+   * @generated from rpc proactivechat.v1.ChatService.ListNotes
+   */
+  listNotes: {
+    methodKind: "unary";
+    input: typeof ListNotesRequestSchema;
+    output: typeof ListNotesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_chat_service, 0);

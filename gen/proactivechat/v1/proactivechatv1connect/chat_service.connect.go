@@ -53,6 +53,13 @@ const (
 	ChatServiceWatchChatProcedure = "/proactivechat.v1.ChatService/WatchChat"
 	// ChatServiceConverseProcedure is the fully-qualified name of the ChatService's Converse RPC.
 	ChatServiceConverseProcedure = "/proactivechat.v1.ChatService/Converse"
+	// ChatServiceTransferChatProcedure is the fully-qualified name of the ChatService's TransferChat
+	// RPC.
+	ChatServiceTransferChatProcedure = "/proactivechat.v1.ChatService/TransferChat"
+	// ChatServiceAddNoteProcedure is the fully-qualified name of the ChatService's AddNote RPC.
+	ChatServiceAddNoteProcedure = "/proactivechat.v1.ChatService/AddNote"
+	// ChatServiceListNotesProcedure is the fully-qualified name of the ChatService's ListNotes RPC.
+	ChatServiceListNotesProcedure = "/proactivechat.v1.ChatService/ListNotes"
 )
 
 // ChatServiceClient is a client for the proactivechat.v1.ChatService service.
@@ -82,6 +89,20 @@ type ChatServiceClient interface {
 	// Converse carries a participant's commands and the chat's events on one
 	// bidirectional stream. The first request must be join.
 	Converse(context.Context) *connect.BidiStreamForClient[v1.ConverseRequest, v1.ConverseResponse]
+	// TransferChat hands an active chat from the calling agent to another at
+	// once (there is no accept step): the target must be available, serve the
+	// chat's site, be under capacity and not already in the chat. The chat
+	// gets a ChatTransferred event (the visitor sees who took over) and, when
+	// a note is given, an internal note; its id, sequence and history
+	// continue. The target's WatchAgent shows the chat as it shows a started
+	// one.
+	TransferChat(context.Context, *connect.Request[v1.TransferChatRequest]) (*connect.Response[v1.TransferChatResponse], error)
+	// AddNote adds an internal note to a chat, by its agent. Visitors never
+	// see notes.
+	AddNote(context.Context, *connect.Request[v1.AddNoteRequest]) (*connect.Response[v1.AddNoteResponse], error)
+	// ListNotes lists a chat's internal notes in order, for agents serving
+	// the chat's site and admins; never for visitors.
+	ListNotes(context.Context, *connect.Request[v1.ListNotesRequest]) (*connect.Response[v1.ListNotesResponse], error)
 }
 
 // NewChatServiceClient constructs a client for the proactivechat.v1.ChatService service. By
@@ -153,6 +174,25 @@ func NewChatServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(chatServiceMethods.ByName("Converse")),
 			connect.WithClientOptions(opts...),
 		),
+		transferChat: connect.NewClient[v1.TransferChatRequest, v1.TransferChatResponse](
+			httpClient,
+			baseURL+ChatServiceTransferChatProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("TransferChat")),
+			connect.WithClientOptions(opts...),
+		),
+		addNote: connect.NewClient[v1.AddNoteRequest, v1.AddNoteResponse](
+			httpClient,
+			baseURL+ChatServiceAddNoteProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("AddNote")),
+			connect.WithClientOptions(opts...),
+		),
+		listNotes: connect.NewClient[v1.ListNotesRequest, v1.ListNotesResponse](
+			httpClient,
+			baseURL+ChatServiceListNotesProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("ListNotes")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -167,6 +207,9 @@ type chatServiceClient struct {
 	listChatEvents    *connect.Client[v1.ListChatEventsRequest, v1.ListChatEventsResponse]
 	watchChat         *connect.Client[v1.WatchChatRequest, v1.WatchChatResponse]
 	converse          *connect.Client[v1.ConverseRequest, v1.ConverseResponse]
+	transferChat      *connect.Client[v1.TransferChatRequest, v1.TransferChatResponse]
+	addNote           *connect.Client[v1.AddNoteRequest, v1.AddNoteResponse]
+	listNotes         *connect.Client[v1.ListNotesRequest, v1.ListNotesResponse]
 }
 
 // SendMessage calls proactivechat.v1.ChatService.SendMessage.
@@ -214,6 +257,21 @@ func (c *chatServiceClient) Converse(ctx context.Context) *connect.BidiStreamFor
 	return c.converse.CallBidiStream(ctx)
 }
 
+// TransferChat calls proactivechat.v1.ChatService.TransferChat.
+func (c *chatServiceClient) TransferChat(ctx context.Context, req *connect.Request[v1.TransferChatRequest]) (*connect.Response[v1.TransferChatResponse], error) {
+	return c.transferChat.CallUnary(ctx, req)
+}
+
+// AddNote calls proactivechat.v1.ChatService.AddNote.
+func (c *chatServiceClient) AddNote(ctx context.Context, req *connect.Request[v1.AddNoteRequest]) (*connect.Response[v1.AddNoteResponse], error) {
+	return c.addNote.CallUnary(ctx, req)
+}
+
+// ListNotes calls proactivechat.v1.ChatService.ListNotes.
+func (c *chatServiceClient) ListNotes(ctx context.Context, req *connect.Request[v1.ListNotesRequest]) (*connect.Response[v1.ListNotesResponse], error) {
+	return c.listNotes.CallUnary(ctx, req)
+}
+
 // ChatServiceHandler is an implementation of the proactivechat.v1.ChatService service.
 type ChatServiceHandler interface {
 	// SendMessage appends a message. It is acknowledged only once stored.
@@ -241,6 +299,20 @@ type ChatServiceHandler interface {
 	// Converse carries a participant's commands and the chat's events on one
 	// bidirectional stream. The first request must be join.
 	Converse(context.Context, *connect.BidiStream[v1.ConverseRequest, v1.ConverseResponse]) error
+	// TransferChat hands an active chat from the calling agent to another at
+	// once (there is no accept step): the target must be available, serve the
+	// chat's site, be under capacity and not already in the chat. The chat
+	// gets a ChatTransferred event (the visitor sees who took over) and, when
+	// a note is given, an internal note; its id, sequence and history
+	// continue. The target's WatchAgent shows the chat as it shows a started
+	// one.
+	TransferChat(context.Context, *connect.Request[v1.TransferChatRequest]) (*connect.Response[v1.TransferChatResponse], error)
+	// AddNote adds an internal note to a chat, by its agent. Visitors never
+	// see notes.
+	AddNote(context.Context, *connect.Request[v1.AddNoteRequest]) (*connect.Response[v1.AddNoteResponse], error)
+	// ListNotes lists a chat's internal notes in order, for agents serving
+	// the chat's site and admins; never for visitors.
+	ListNotes(context.Context, *connect.Request[v1.ListNotesRequest]) (*connect.Response[v1.ListNotesResponse], error)
 }
 
 // NewChatServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -308,6 +380,25 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(chatServiceMethods.ByName("Converse")),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatServiceTransferChatHandler := connect.NewUnaryHandler(
+		ChatServiceTransferChatProcedure,
+		svc.TransferChat,
+		connect.WithSchema(chatServiceMethods.ByName("TransferChat")),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatServiceAddNoteHandler := connect.NewUnaryHandler(
+		ChatServiceAddNoteProcedure,
+		svc.AddNote,
+		connect.WithSchema(chatServiceMethods.ByName("AddNote")),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatServiceListNotesHandler := connect.NewUnaryHandler(
+		ChatServiceListNotesProcedure,
+		svc.ListNotes,
+		connect.WithSchema(chatServiceMethods.ByName("ListNotes")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.ChatService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ChatServiceSendMessageProcedure:
@@ -328,6 +419,12 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 			chatServiceWatchChatHandler.ServeHTTP(w, r)
 		case ChatServiceConverseProcedure:
 			chatServiceConverseHandler.ServeHTTP(w, r)
+		case ChatServiceTransferChatProcedure:
+			chatServiceTransferChatHandler.ServeHTTP(w, r)
+		case ChatServiceAddNoteProcedure:
+			chatServiceAddNoteHandler.ServeHTTP(w, r)
+		case ChatServiceListNotesProcedure:
+			chatServiceListNotesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -371,4 +468,16 @@ func (UnimplementedChatServiceHandler) WatchChat(context.Context, *connect.Reque
 
 func (UnimplementedChatServiceHandler) Converse(context.Context, *connect.BidiStream[v1.ConverseRequest, v1.ConverseResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.Converse is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) TransferChat(context.Context, *connect.Request[v1.TransferChatRequest]) (*connect.Response[v1.TransferChatResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.TransferChat is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) AddNote(context.Context, *connect.Request[v1.AddNoteRequest]) (*connect.Response[v1.AddNoteResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.AddNote is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) ListNotes(context.Context, *connect.Request[v1.ListNotesRequest]) (*connect.Response[v1.ListNotesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.ListNotes is not implemented"))
 }
