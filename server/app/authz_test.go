@@ -210,6 +210,10 @@ var authzCases = []authzCase{
 		_, err := c.StartChat(ctx, &pb.StartChatRequest{AgentId: w.agentA, VisitorId: w.visitor})
 		return err
 	}},
+	{"AgentService.ListColleagues", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListColleagues(ctx, &pb.ListColleaguesRequest{AgentId: w.agentA, SiteId: w.siteA})
+		return err
+	}},
 	{"AgentService.AcceptChatRequest", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.AcceptChatRequest(ctx, &pb.AcceptChatRequestRequest{AgentId: w.agentA, ChatRequestId: "request_none"})
 		return err

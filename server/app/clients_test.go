@@ -73,6 +73,7 @@ type api interface {
 	TransferChat(context.Context, *pb.TransferChatRequest) (*pb.TransferChatResponse, error)
 	AddNote(context.Context, *pb.AddNoteRequest) (*pb.AddNoteResponse, error)
 	ListNotes(context.Context, *pb.ListNotesRequest) (*pb.ListNotesResponse, error)
+	ListColleagues(context.Context, *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error)
 }
 
 // stream is the client side of a server stream.
@@ -312,6 +313,10 @@ func (c *grpcClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.Add
 
 func (c *grpcClient) ListNotes(ctx context.Context, r *pb.ListNotesRequest) (*pb.ListNotesResponse, error) {
 	return grpcUnary(ctx, c.chat.ListNotes, r)
+}
+
+func (c *grpcClient) ListColleagues(ctx context.Context, r *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error) {
+	return grpcUnary(ctx, c.agent.ListColleagues, r)
 }
 
 func (c *grpcClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {
@@ -606,6 +611,10 @@ func (c *connectClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.
 
 func (c *connectClient) ListNotes(ctx context.Context, r *pb.ListNotesRequest) (*pb.ListNotesResponse, error) {
 	return connectUnary(ctx, c.chat.ListNotes, r)
+}
+
+func (c *connectClient) ListColleagues(ctx context.Context, r *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error) {
+	return connectUnary(ctx, c.agent.ListColleagues, r)
 }
 
 func (c *connectClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {

@@ -323,6 +323,9 @@ func (c *signedClient) TransferChat(ctx context.Context, r *pb.TransferChatReque
 func (c *signedClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.AddNoteResponse, error) {
 	return c.raw.AddNote(c.as(ctx, r.GetAuthorId()), r)
 }
+func (c *signedClient) ListColleagues(ctx context.Context, r *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error) {
+	return c.raw.ListColleagues(c.as(ctx, r.GetAgentId()), r)
+}
 func (c *signedClient) ListNotes(ctx context.Context, r *pb.ListNotesRequest) (*pb.ListNotesResponse, error) {
 	return c.raw.ListNotes(c.asChatReader(ctx), r)
 }

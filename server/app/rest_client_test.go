@@ -384,6 +384,12 @@ func (c *restClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.Add
 	return out, c.call(ctx, http.MethodPost, "/v1/chats/"+esc(r.GetChatId())+"/notes", nil, r, out)
 }
 
+func (c *restClient) ListColleagues(ctx context.Context, r *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error) {
+	out := &pb.ListColleaguesResponse{}
+	q := url.Values{"site_id": {r.GetSiteId()}}
+	return out, c.call(ctx, http.MethodGet, "/v1/agents/"+esc(r.GetAgentId())+"/colleagues", q, nil, out)
+}
+
 func (c *restClient) ListNotes(ctx context.Context, r *pb.ListNotesRequest) (*pb.ListNotesResponse, error) {
 	out := &pb.ListNotesResponse{}
 	return out, c.call(ctx, http.MethodGet, "/v1/chats/"+esc(r.GetChatId())+"/notes", nil, nil, out)

@@ -60,6 +60,12 @@ func TestTransferChat(t *testing.T) {
 			must[*pb.SetAgentStatusResponse](t, "SetAgentStatus")(c.SetAgentStatus(ctx, &pb.SetAgentStatusRequest{AgentId: sam.GetId(), Status: pb.AgentStatus_AGENT_STATUS_AVAILABLE}))
 		})
 
+		// Dana sees whom the chat can go to.
+		cs := must[*pb.ListColleaguesResponse](t, "ListColleagues")(c.ListColleagues(ctx, &pb.ListColleaguesRequest{AgentId: w.agent.GetId(), SiteId: w.site.GetId()})).GetColleagues()
+		if len(cs) != 1 || cs[0].GetAgentId() != sam.GetId() || cs[0].GetStatus() != pb.AgentStatus_AGENT_STATUS_AVAILABLE || !cs[0].GetCanTakeChat() || cs[0].GetFreeChats() == 0 {
+			t.Fatalf("ListColleagues = %v, want Sam, available", cs)
+		}
+
 		res := must[*pb.TransferChatResponse](t, "TransferChat")(c.TransferChat(ctx, &pb.TransferChatRequest{
 			ChatId: chat.GetId(), FromAgentId: w.agent.GetId(), ToAgentId: sam.GetId(), Note: secretNote + " be gentle",
 		}))

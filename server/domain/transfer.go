@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"cmp"
 	"context"
 	"slices"
 )
@@ -121,5 +122,60 @@ func (s *Service) TransferChat(ctx context.Context, chatID, fromID, toID, note s
 	if err != nil {
 		return Transfer{}, err
 	}
+	return out, nil
+}
+
+// Colleague is another agent of a site as agents see them: whom a chat
+// can be transferred to.
+type Colleague struct {
+	AgentID     string
+	DisplayName string
+	Status      AgentStatus
+	// FreeChats is how many more chats the agent can take.
+	FreeChats uint32
+	// CanTakeChat says whether a chat can be transferred to the agent now.
+	CanTakeChat bool
+}
+
+// ListColleagues lists the agents of siteID other than agentID, who must
+// serve it, by display name then id.
+func (s *Service) ListColleagues(ctx context.Context, agentID, siteID string) ([]Colleague, error) {
+	var v Violations
+	required(&v, "agent_id", agentID)
+	required(&v, "site_id", siteID)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var out []Colleague
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		me, err := tx.Agent(agentID)
+		if err != nil {
+			return err
+		}
+		if !me.Serves(siteID) {
+			return Errorf(CodePermissionDenied, "agent %q does not serve site %q", agentID, siteID)
+		}
+		all, err := tx.Agents()
+		if err != nil {
+			return err
+		}
+		for _, a := range all {
+			if a.ID == agentID || !a.Serves(siteID) {
+				continue
+			}
+			var free uint32
+			if n := uint32(len(a.ActiveChatIDs)); n < a.MaxConcurrentChats {
+				free = a.MaxConcurrentChats - n
+			}
+			out = append(out, Colleague{AgentID: a.ID, DisplayName: a.DisplayName, Status: a.Status, FreeChats: free, CanTakeChat: a.canTakeChat() == nil})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Colleague) int {
+		return cmp.Or(cmp.Compare(a.DisplayName, b.DisplayName), cmp.Compare(a.AgentID, b.AgentID))
+	})
 	return out, nil
 }

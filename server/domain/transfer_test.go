@@ -172,6 +172,24 @@ func TestTransferChat(t *testing.T) {
 	})
 }
 
+func TestListColleagues(t *testing.T) {
+	s := newTransferScene(t)
+	s.e.agent(t, "agent-c", "Cy", 1, "site-one")
+	got, err := s.e.svc.ListColleagues(ctx(t), "agent-a", "site-one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// By name; Cy is offline, so no chat can go to Cy.
+	if len(got) != 2 || got[0].AgentID != "agent-c" || got[0].CanTakeChat || got[1].AgentID != "agent-b" || !got[1].CanTakeChat || got[1].FreeChats != 1 {
+		t.Fatalf("ListColleagues = %+v", got)
+	}
+	s.e.site(t, "site-two", domain.ProactiveChatSettings{})
+	_, err = s.e.svc.ListColleagues(ctx(t), "agent-a", "site-two")
+	wantCode(t, err, domain.CodePermissionDenied)
+	_, err = s.e.svc.ListColleagues(ctx(t), "agent-a", "")
+	wantCode(t, err, domain.CodeInvalid)
+}
+
 func TestNotes(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		s := newTransferScene(t)

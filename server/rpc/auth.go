@@ -236,6 +236,7 @@ var rules = map[string]rule{
 	proactivechatv1connect.AgentServiceAcceptChatRequestProcedure:  self(domain.AgentPrincipal, "agent_id", agentID),
 	proactivechatv1connect.AgentServiceDeclineChatRequestProcedure: self(domain.AgentPrincipal, "agent_id", agentID),
 	proactivechatv1connect.AgentServiceInviteVisitorProcedure:      self(domain.AgentPrincipal, "agent_id", agentID),
+	proactivechatv1connect.AgentServiceListColleaguesProcedure:     self(domain.AgentPrincipal, "agent_id", agentID),
 
 	proactivechatv1connect.ChatServiceSendMessageProcedure:       participant("sender_id", senderID),
 	proactivechatv1connect.ChatServiceSetTypingProcedure:         participant("sender_id", senderID),

@@ -21,6 +21,184 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ListColleaguesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The calling agent; it must serve site_id.
+	AgentId       string `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	SiteId        string `protobuf:"bytes,2,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListColleaguesRequest) Reset() {
+	*x = ListColleaguesRequest{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListColleaguesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListColleaguesRequest) ProtoMessage() {}
+
+func (x *ListColleaguesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListColleaguesRequest.ProtoReflect.Descriptor instead.
+func (*ListColleaguesRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ListColleaguesRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *ListColleaguesRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+// Colleague is another agent of a site, as agents see them.
+type Colleague struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	AgentId     string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Status      AgentStatus            `protobuf:"varint,3,opt,name=status,proto3,enum=proactivechat.v1.AgentStatus" json:"status,omitempty"`
+	// How many more chats the agent can take (0 at capacity).
+	FreeChats uint32 `protobuf:"varint,4,opt,name=free_chats,json=freeChats,proto3" json:"free_chats,omitempty"`
+	// Whether a chat can be transferred to the agent now: available and
+	// under capacity.
+	CanTakeChat   bool `protobuf:"varint,5,opt,name=can_take_chat,json=canTakeChat,proto3" json:"can_take_chat,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Colleague) Reset() {
+	*x = Colleague{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Colleague) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Colleague) ProtoMessage() {}
+
+func (x *Colleague) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Colleague.ProtoReflect.Descriptor instead.
+func (*Colleague) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Colleague) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *Colleague) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Colleague) GetStatus() AgentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return AgentStatus_AGENT_STATUS_UNSPECIFIED
+}
+
+func (x *Colleague) GetFreeChats() uint32 {
+	if x != nil {
+		return x.FreeChats
+	}
+	return 0
+}
+
+func (x *Colleague) GetCanTakeChat() bool {
+	if x != nil {
+		return x.CanTakeChat
+	}
+	return false
+}
+
+type ListColleaguesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// By display name, then id.
+	Colleagues    []*Colleague `protobuf:"bytes,1,rep,name=colleagues,proto3" json:"colleagues,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListColleaguesResponse) Reset() {
+	*x = ListColleaguesResponse{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListColleaguesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListColleaguesResponse) ProtoMessage() {}
+
+func (x *ListColleaguesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListColleaguesResponse.ProtoReflect.Descriptor instead.
+func (*ListColleaguesResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ListColleaguesResponse) GetColleagues() []*Colleague {
+	if x != nil {
+		return x.Colleagues
+	}
+	return nil
+}
+
 type WatchAgentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
@@ -30,7 +208,7 @@ type WatchAgentRequest struct {
 
 func (x *WatchAgentRequest) Reset() {
 	*x = WatchAgentRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -42,7 +220,7 @@ func (x *WatchAgentRequest) String() string {
 func (*WatchAgentRequest) ProtoMessage() {}
 
 func (x *WatchAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -55,7 +233,7 @@ func (x *WatchAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchAgentRequest.ProtoReflect.Descriptor instead.
 func (*WatchAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{0}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *WatchAgentRequest) GetAgentId() string {
@@ -79,7 +257,7 @@ type Alert struct {
 
 func (x *Alert) Reset() {
 	*x = Alert{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -91,7 +269,7 @@ func (x *Alert) String() string {
 func (*Alert) ProtoMessage() {}
 
 func (x *Alert) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -104,7 +282,7 @@ func (x *Alert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alert.ProtoReflect.Descriptor instead.
 func (*Alert) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Alert) GetChatRequest() *ChatRequest {
@@ -142,7 +320,7 @@ type AgentSnapshot struct {
 
 func (x *AgentSnapshot) Reset() {
 	*x = AgentSnapshot{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -154,7 +332,7 @@ func (x *AgentSnapshot) String() string {
 func (*AgentSnapshot) ProtoMessage() {}
 
 func (x *AgentSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -167,7 +345,7 @@ func (x *AgentSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSnapshot.ProtoReflect.Descriptor instead.
 func (*AgentSnapshot) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AgentSnapshot) GetAgent() *Agent {
@@ -203,7 +381,7 @@ type AlertWithdrawn struct {
 
 func (x *AlertWithdrawn) Reset() {
 	*x = AlertWithdrawn{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -215,7 +393,7 @@ func (x *AlertWithdrawn) String() string {
 func (*AlertWithdrawn) ProtoMessage() {}
 
 func (x *AlertWithdrawn) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -228,7 +406,7 @@ func (x *AlertWithdrawn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertWithdrawn.ProtoReflect.Descriptor instead.
 func (*AlertWithdrawn) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AlertWithdrawn) GetChatRequestId() string {
@@ -262,7 +440,7 @@ type WatchAgentResponse struct {
 
 func (x *WatchAgentResponse) Reset() {
 	*x = WatchAgentResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -274,7 +452,7 @@ func (x *WatchAgentResponse) String() string {
 func (*WatchAgentResponse) ProtoMessage() {}
 
 func (x *WatchAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -287,7 +465,7 @@ func (x *WatchAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchAgentResponse.ProtoReflect.Descriptor instead.
 func (*WatchAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WatchAgentResponse) GetEvent() isWatchAgentResponse_Event {
@@ -405,7 +583,7 @@ type AcceptChatRequestRequest struct {
 
 func (x *AcceptChatRequestRequest) Reset() {
 	*x = AcceptChatRequestRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -417,7 +595,7 @@ func (x *AcceptChatRequestRequest) String() string {
 func (*AcceptChatRequestRequest) ProtoMessage() {}
 
 func (x *AcceptChatRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -430,7 +608,7 @@ func (x *AcceptChatRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptChatRequestRequest.ProtoReflect.Descriptor instead.
 func (*AcceptChatRequestRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AcceptChatRequestRequest) GetAgentId() string {
@@ -456,7 +634,7 @@ type AcceptChatRequestResponse struct {
 
 func (x *AcceptChatRequestResponse) Reset() {
 	*x = AcceptChatRequestResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -468,7 +646,7 @@ func (x *AcceptChatRequestResponse) String() string {
 func (*AcceptChatRequestResponse) ProtoMessage() {}
 
 func (x *AcceptChatRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -481,7 +659,7 @@ func (x *AcceptChatRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptChatRequestResponse.ProtoReflect.Descriptor instead.
 func (*AcceptChatRequestResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AcceptChatRequestResponse) GetChat() *Chat {
@@ -501,7 +679,7 @@ type DeclineChatRequestRequest struct {
 
 func (x *DeclineChatRequestRequest) Reset() {
 	*x = DeclineChatRequestRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +691,7 @@ func (x *DeclineChatRequestRequest) String() string {
 func (*DeclineChatRequestRequest) ProtoMessage() {}
 
 func (x *DeclineChatRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +704,7 @@ func (x *DeclineChatRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclineChatRequestRequest.ProtoReflect.Descriptor instead.
 func (*DeclineChatRequestRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeclineChatRequestRequest) GetAgentId() string {
@@ -551,7 +729,7 @@ type DeclineChatRequestResponse struct {
 
 func (x *DeclineChatRequestResponse) Reset() {
 	*x = DeclineChatRequestResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +741,7 @@ func (x *DeclineChatRequestResponse) String() string {
 func (*DeclineChatRequestResponse) ProtoMessage() {}
 
 func (x *DeclineChatRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +754,7 @@ func (x *DeclineChatRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclineChatRequestResponse.ProtoReflect.Descriptor instead.
 func (*DeclineChatRequestResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{11}
 }
 
 type InviteVisitorRequest struct {
@@ -589,7 +767,7 @@ type InviteVisitorRequest struct {
 
 func (x *InviteVisitorRequest) Reset() {
 	*x = InviteVisitorRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -601,7 +779,7 @@ func (x *InviteVisitorRequest) String() string {
 func (*InviteVisitorRequest) ProtoMessage() {}
 
 func (x *InviteVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -614,7 +792,7 @@ func (x *InviteVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteVisitorRequest.ProtoReflect.Descriptor instead.
 func (*InviteVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *InviteVisitorRequest) GetAgentId() string {
@@ -640,7 +818,7 @@ type InviteVisitorResponse struct {
 
 func (x *InviteVisitorResponse) Reset() {
 	*x = InviteVisitorResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -652,7 +830,7 @@ func (x *InviteVisitorResponse) String() string {
 func (*InviteVisitorResponse) ProtoMessage() {}
 
 func (x *InviteVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -665,7 +843,7 @@ func (x *InviteVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteVisitorResponse.ProtoReflect.Descriptor instead.
 func (*InviteVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{10}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *InviteVisitorResponse) GetInvitation() *Invitation {
@@ -685,7 +863,7 @@ type SetAgentStatusRequest struct {
 
 func (x *SetAgentStatusRequest) Reset() {
 	*x = SetAgentStatusRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +875,7 @@ func (x *SetAgentStatusRequest) String() string {
 func (*SetAgentStatusRequest) ProtoMessage() {}
 
 func (x *SetAgentStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +888,7 @@ func (x *SetAgentStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAgentStatusRequest.ProtoReflect.Descriptor instead.
 func (*SetAgentStatusRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{11}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SetAgentStatusRequest) GetAgentId() string {
@@ -736,7 +914,7 @@ type SetAgentStatusResponse struct {
 
 func (x *SetAgentStatusResponse) Reset() {
 	*x = SetAgentStatusResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +926,7 @@ func (x *SetAgentStatusResponse) String() string {
 func (*SetAgentStatusResponse) ProtoMessage() {}
 
 func (x *SetAgentStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +939,7 @@ func (x *SetAgentStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAgentStatusResponse.ProtoReflect.Descriptor instead.
 func (*SetAgentStatusResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{12}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SetAgentStatusResponse) GetAgent() *Agent {
@@ -780,7 +958,7 @@ type WatchPresenceRequest struct {
 
 func (x *WatchPresenceRequest) Reset() {
 	*x = WatchPresenceRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +970,7 @@ func (x *WatchPresenceRequest) String() string {
 func (*WatchPresenceRequest) ProtoMessage() {}
 
 func (x *WatchPresenceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +983,7 @@ func (x *WatchPresenceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPresenceRequest.ProtoReflect.Descriptor instead.
 func (*WatchPresenceRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{13}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchPresenceRequest) GetAgentId() string {
@@ -825,7 +1003,7 @@ type PresenceSnapshot struct {
 
 func (x *PresenceSnapshot) Reset() {
 	*x = PresenceSnapshot{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +1015,7 @@ func (x *PresenceSnapshot) String() string {
 func (*PresenceSnapshot) ProtoMessage() {}
 
 func (x *PresenceSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +1028,7 @@ func (x *PresenceSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceSnapshot.ProtoReflect.Descriptor instead.
 func (*PresenceSnapshot) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{14}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PresenceSnapshot) GetVisitors() []*VisitorPresence {
@@ -876,7 +1054,7 @@ type WatchPresenceResponse struct {
 
 func (x *WatchPresenceResponse) Reset() {
 	*x = WatchPresenceResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +1066,7 @@ func (x *WatchPresenceResponse) String() string {
 func (*WatchPresenceResponse) ProtoMessage() {}
 
 func (x *WatchPresenceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +1079,7 @@ func (x *WatchPresenceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPresenceResponse.ProtoReflect.Descriptor instead.
 func (*WatchPresenceResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{15}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WatchPresenceResponse) GetEvent() isWatchPresenceResponse_Event {
@@ -1003,7 +1181,7 @@ type StartChatRequest struct {
 
 func (x *StartChatRequest) Reset() {
 	*x = StartChatRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1015,7 +1193,7 @@ func (x *StartChatRequest) String() string {
 func (*StartChatRequest) ProtoMessage() {}
 
 func (x *StartChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1028,7 +1206,7 @@ func (x *StartChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartChatRequest.ProtoReflect.Descriptor instead.
 func (*StartChatRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{16}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StartChatRequest) GetAgentId() string {
@@ -1054,7 +1232,7 @@ type StartChatResponse struct {
 
 func (x *StartChatResponse) Reset() {
 	*x = StartChatResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1066,7 +1244,7 @@ func (x *StartChatResponse) String() string {
 func (*StartChatResponse) ProtoMessage() {}
 
 func (x *StartChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1079,7 +1257,7 @@ func (x *StartChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartChatResponse.ProtoReflect.Descriptor instead.
 func (*StartChatResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{17}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StartChatResponse) GetChat() *Chat {
@@ -1102,7 +1280,7 @@ type SignInRequest struct {
 
 func (x *SignInRequest) Reset() {
 	*x = SignInRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1292,7 @@ func (x *SignInRequest) String() string {
 func (*SignInRequest) ProtoMessage() {}
 
 func (x *SignInRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1305,7 @@ func (x *SignInRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignInRequest.ProtoReflect.Descriptor instead.
 func (*SignInRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{18}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SignInRequest) GetAgentId() string {
@@ -1164,7 +1342,7 @@ type SignInResponse struct {
 
 func (x *SignInResponse) Reset() {
 	*x = SignInResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1354,7 @@ func (x *SignInResponse) String() string {
 func (*SignInResponse) ProtoMessage() {}
 
 func (x *SignInResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1367,7 @@ func (x *SignInResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignInResponse.ProtoReflect.Descriptor instead.
 func (*SignInResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{19}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SignInResponse) GetAgent() *Agent {
@@ -1221,7 +1399,7 @@ type SignOutRequest struct {
 
 func (x *SignOutRequest) Reset() {
 	*x = SignOutRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1411,7 @@ func (x *SignOutRequest) String() string {
 func (*SignOutRequest) ProtoMessage() {}
 
 func (x *SignOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +1424,7 @@ func (x *SignOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutRequest.ProtoReflect.Descriptor instead.
 func (*SignOutRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{20}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{23}
 }
 
 type SignOutResponse struct {
@@ -1257,7 +1435,7 @@ type SignOutResponse struct {
 
 func (x *SignOutResponse) Reset() {
 	*x = SignOutResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1269,7 +1447,7 @@ func (x *SignOutResponse) String() string {
 func (*SignOutResponse) ProtoMessage() {}
 
 func (x *SignOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1282,14 +1460,28 @@ func (x *SignOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutResponse.ProtoReflect.Descriptor instead.
 func (*SignOutResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{21}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{24}
 }
 
 var File_proactivechat_v1_agent_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\n" +
-	"$proactivechat/v1/agent_service.proto\x12\x10proactivechat.v1\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1eproactivechat/v1/visitor.proto\".\n" +
+	"$proactivechat/v1/agent_service.proto\x12\x10proactivechat.v1\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1eproactivechat/v1/visitor.proto\"K\n" +
+	"\x15ListColleaguesRequest\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x17\n" +
+	"\asite_id\x18\x02 \x01(\tR\x06siteId\"\xc3\x01\n" +
+	"\tColleague\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x125\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x1d.proactivechat.v1.AgentStatusR\x06status\x12\x1d\n" +
+	"\n" +
+	"free_chats\x18\x04 \x01(\rR\tfreeChats\x12\"\n" +
+	"\rcan_take_chat\x18\x05 \x01(\bR\vcanTakeChat\"U\n" +
+	"\x16ListColleaguesResponse\x12;\n" +
+	"\n" +
+	"colleagues\x18\x01 \x03(\v2\x1b.proactivechat.v1.ColleagueR\n" +
+	"colleagues\".\n" +
 	"\x11WatchAgentRequest\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\"\x9e\x01\n" +
 	"\x05Alert\x12@\n" +
@@ -1361,7 +1553,7 @@ const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\asession\x18\x02 \x01(\v2\x1e.proactivechat.v1.AgentSessionR\asession\x12\x14\n" +
 	"\x05token\x18\x03 \x01(\tR\x05token\"\x10\n" +
 	"\x0eSignOutRequest\"\x11\n" +
-	"\x0fSignOutResponse2\xe6\x06\n" +
+	"\x0fSignOutResponse2\xd0\a\n" +
 	"\fAgentService\x12K\n" +
 	"\x06SignIn\x12\x1f.proactivechat.v1.SignInRequest\x1a .proactivechat.v1.SignInResponse\x12N\n" +
 	"\aSignOut\x12 .proactivechat.v1.SignOutRequest\x1a!.proactivechat.v1.SignOutResponse\x12c\n" +
@@ -1372,7 +1564,8 @@ const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"WatchAgent\x12#.proactivechat.v1.WatchAgentRequest\x1a$.proactivechat.v1.WatchAgentResponse0\x01\x12l\n" +
 	"\x11AcceptChatRequest\x12*.proactivechat.v1.AcceptChatRequestRequest\x1a+.proactivechat.v1.AcceptChatRequestResponse\x12o\n" +
 	"\x12DeclineChatRequest\x12+.proactivechat.v1.DeclineChatRequestRequest\x1a,.proactivechat.v1.DeclineChatRequestResponse\x12`\n" +
-	"\rInviteVisitor\x12&.proactivechat.v1.InviteVisitorRequest\x1a'.proactivechat.v1.InviteVisitorResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\rInviteVisitor\x12&.proactivechat.v1.InviteVisitorRequest\x1a'.proactivechat.v1.InviteVisitorResponse\x12h\n" +
+	"\x0eListColleagues\x12'.proactivechat.v1.ListColleaguesRequest\x1a(.proactivechat.v1.ListColleaguesResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_agent_service_proto_rawDescOnce sync.Once
@@ -1386,87 +1579,94 @@ func file_proactivechat_v1_agent_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_agent_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_proactivechat_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_proactivechat_v1_agent_service_proto_goTypes = []any{
-	(*WatchAgentRequest)(nil),          // 0: proactivechat.v1.WatchAgentRequest
-	(*Alert)(nil),                      // 1: proactivechat.v1.Alert
-	(*AgentSnapshot)(nil),              // 2: proactivechat.v1.AgentSnapshot
-	(*AlertWithdrawn)(nil),             // 3: proactivechat.v1.AlertWithdrawn
-	(*WatchAgentResponse)(nil),         // 4: proactivechat.v1.WatchAgentResponse
-	(*AcceptChatRequestRequest)(nil),   // 5: proactivechat.v1.AcceptChatRequestRequest
-	(*AcceptChatRequestResponse)(nil),  // 6: proactivechat.v1.AcceptChatRequestResponse
-	(*DeclineChatRequestRequest)(nil),  // 7: proactivechat.v1.DeclineChatRequestRequest
-	(*DeclineChatRequestResponse)(nil), // 8: proactivechat.v1.DeclineChatRequestResponse
-	(*InviteVisitorRequest)(nil),       // 9: proactivechat.v1.InviteVisitorRequest
-	(*InviteVisitorResponse)(nil),      // 10: proactivechat.v1.InviteVisitorResponse
-	(*SetAgentStatusRequest)(nil),      // 11: proactivechat.v1.SetAgentStatusRequest
-	(*SetAgentStatusResponse)(nil),     // 12: proactivechat.v1.SetAgentStatusResponse
-	(*WatchPresenceRequest)(nil),       // 13: proactivechat.v1.WatchPresenceRequest
-	(*PresenceSnapshot)(nil),           // 14: proactivechat.v1.PresenceSnapshot
-	(*WatchPresenceResponse)(nil),      // 15: proactivechat.v1.WatchPresenceResponse
-	(*StartChatRequest)(nil),           // 16: proactivechat.v1.StartChatRequest
-	(*StartChatResponse)(nil),          // 17: proactivechat.v1.StartChatResponse
-	(*SignInRequest)(nil),              // 18: proactivechat.v1.SignInRequest
-	(*SignInResponse)(nil),             // 19: proactivechat.v1.SignInResponse
-	(*SignOutRequest)(nil),             // 20: proactivechat.v1.SignOutRequest
-	(*SignOutResponse)(nil),            // 21: proactivechat.v1.SignOutResponse
-	(*ChatRequest)(nil),                // 22: proactivechat.v1.ChatRequest
-	(*VisitorPresence)(nil),            // 23: proactivechat.v1.VisitorPresence
-	(*Agent)(nil),                      // 24: proactivechat.v1.Agent
-	(*KeepAlive)(nil),                  // 25: proactivechat.v1.KeepAlive
-	(*Chat)(nil),                       // 26: proactivechat.v1.Chat
-	(*Invitation)(nil),                 // 27: proactivechat.v1.Invitation
-	(AgentStatus)(0),                   // 28: proactivechat.v1.AgentStatus
-	(*AgentSession)(nil),               // 29: proactivechat.v1.AgentSession
+	(*ListColleaguesRequest)(nil),      // 0: proactivechat.v1.ListColleaguesRequest
+	(*Colleague)(nil),                  // 1: proactivechat.v1.Colleague
+	(*ListColleaguesResponse)(nil),     // 2: proactivechat.v1.ListColleaguesResponse
+	(*WatchAgentRequest)(nil),          // 3: proactivechat.v1.WatchAgentRequest
+	(*Alert)(nil),                      // 4: proactivechat.v1.Alert
+	(*AgentSnapshot)(nil),              // 5: proactivechat.v1.AgentSnapshot
+	(*AlertWithdrawn)(nil),             // 6: proactivechat.v1.AlertWithdrawn
+	(*WatchAgentResponse)(nil),         // 7: proactivechat.v1.WatchAgentResponse
+	(*AcceptChatRequestRequest)(nil),   // 8: proactivechat.v1.AcceptChatRequestRequest
+	(*AcceptChatRequestResponse)(nil),  // 9: proactivechat.v1.AcceptChatRequestResponse
+	(*DeclineChatRequestRequest)(nil),  // 10: proactivechat.v1.DeclineChatRequestRequest
+	(*DeclineChatRequestResponse)(nil), // 11: proactivechat.v1.DeclineChatRequestResponse
+	(*InviteVisitorRequest)(nil),       // 12: proactivechat.v1.InviteVisitorRequest
+	(*InviteVisitorResponse)(nil),      // 13: proactivechat.v1.InviteVisitorResponse
+	(*SetAgentStatusRequest)(nil),      // 14: proactivechat.v1.SetAgentStatusRequest
+	(*SetAgentStatusResponse)(nil),     // 15: proactivechat.v1.SetAgentStatusResponse
+	(*WatchPresenceRequest)(nil),       // 16: proactivechat.v1.WatchPresenceRequest
+	(*PresenceSnapshot)(nil),           // 17: proactivechat.v1.PresenceSnapshot
+	(*WatchPresenceResponse)(nil),      // 18: proactivechat.v1.WatchPresenceResponse
+	(*StartChatRequest)(nil),           // 19: proactivechat.v1.StartChatRequest
+	(*StartChatResponse)(nil),          // 20: proactivechat.v1.StartChatResponse
+	(*SignInRequest)(nil),              // 21: proactivechat.v1.SignInRequest
+	(*SignInResponse)(nil),             // 22: proactivechat.v1.SignInResponse
+	(*SignOutRequest)(nil),             // 23: proactivechat.v1.SignOutRequest
+	(*SignOutResponse)(nil),            // 24: proactivechat.v1.SignOutResponse
+	(AgentStatus)(0),                   // 25: proactivechat.v1.AgentStatus
+	(*ChatRequest)(nil),                // 26: proactivechat.v1.ChatRequest
+	(*VisitorPresence)(nil),            // 27: proactivechat.v1.VisitorPresence
+	(*Agent)(nil),                      // 28: proactivechat.v1.Agent
+	(*KeepAlive)(nil),                  // 29: proactivechat.v1.KeepAlive
+	(*Chat)(nil),                       // 30: proactivechat.v1.Chat
+	(*Invitation)(nil),                 // 31: proactivechat.v1.Invitation
+	(*AgentSession)(nil),               // 32: proactivechat.v1.AgentSession
 }
 var file_proactivechat_v1_agent_service_proto_depIdxs = []int32{
-	22, // 0: proactivechat.v1.Alert.chat_request:type_name -> proactivechat.v1.ChatRequest
-	23, // 1: proactivechat.v1.Alert.visitor:type_name -> proactivechat.v1.VisitorPresence
-	24, // 2: proactivechat.v1.AgentSnapshot.agent:type_name -> proactivechat.v1.Agent
-	22, // 3: proactivechat.v1.AgentSnapshot.queue:type_name -> proactivechat.v1.ChatRequest
-	1,  // 4: proactivechat.v1.AgentSnapshot.alerts:type_name -> proactivechat.v1.Alert
-	2,  // 5: proactivechat.v1.WatchAgentResponse.snapshot:type_name -> proactivechat.v1.AgentSnapshot
-	1,  // 6: proactivechat.v1.WatchAgentResponse.alert:type_name -> proactivechat.v1.Alert
-	3,  // 7: proactivechat.v1.WatchAgentResponse.alert_withdrawn:type_name -> proactivechat.v1.AlertWithdrawn
-	22, // 8: proactivechat.v1.WatchAgentResponse.queue_changed:type_name -> proactivechat.v1.ChatRequest
-	24, // 9: proactivechat.v1.WatchAgentResponse.agent_changed:type_name -> proactivechat.v1.Agent
-	25, // 10: proactivechat.v1.WatchAgentResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	26, // 11: proactivechat.v1.AcceptChatRequestResponse.chat:type_name -> proactivechat.v1.Chat
-	27, // 12: proactivechat.v1.InviteVisitorResponse.invitation:type_name -> proactivechat.v1.Invitation
-	28, // 13: proactivechat.v1.SetAgentStatusRequest.status:type_name -> proactivechat.v1.AgentStatus
-	24, // 14: proactivechat.v1.SetAgentStatusResponse.agent:type_name -> proactivechat.v1.Agent
-	23, // 15: proactivechat.v1.PresenceSnapshot.visitors:type_name -> proactivechat.v1.VisitorPresence
-	14, // 16: proactivechat.v1.WatchPresenceResponse.snapshot:type_name -> proactivechat.v1.PresenceSnapshot
-	23, // 17: proactivechat.v1.WatchPresenceResponse.arrived:type_name -> proactivechat.v1.VisitorPresence
-	23, // 18: proactivechat.v1.WatchPresenceResponse.changed:type_name -> proactivechat.v1.VisitorPresence
-	23, // 19: proactivechat.v1.WatchPresenceResponse.departed:type_name -> proactivechat.v1.VisitorPresence
-	25, // 20: proactivechat.v1.WatchPresenceResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	26, // 21: proactivechat.v1.StartChatResponse.chat:type_name -> proactivechat.v1.Chat
-	24, // 22: proactivechat.v1.SignInResponse.agent:type_name -> proactivechat.v1.Agent
-	29, // 23: proactivechat.v1.SignInResponse.session:type_name -> proactivechat.v1.AgentSession
-	18, // 24: proactivechat.v1.AgentService.SignIn:input_type -> proactivechat.v1.SignInRequest
-	20, // 25: proactivechat.v1.AgentService.SignOut:input_type -> proactivechat.v1.SignOutRequest
-	11, // 26: proactivechat.v1.AgentService.SetAgentStatus:input_type -> proactivechat.v1.SetAgentStatusRequest
-	13, // 27: proactivechat.v1.AgentService.WatchPresence:input_type -> proactivechat.v1.WatchPresenceRequest
-	16, // 28: proactivechat.v1.AgentService.StartChat:input_type -> proactivechat.v1.StartChatRequest
-	0,  // 29: proactivechat.v1.AgentService.WatchAgent:input_type -> proactivechat.v1.WatchAgentRequest
-	5,  // 30: proactivechat.v1.AgentService.AcceptChatRequest:input_type -> proactivechat.v1.AcceptChatRequestRequest
-	7,  // 31: proactivechat.v1.AgentService.DeclineChatRequest:input_type -> proactivechat.v1.DeclineChatRequestRequest
-	9,  // 32: proactivechat.v1.AgentService.InviteVisitor:input_type -> proactivechat.v1.InviteVisitorRequest
-	19, // 33: proactivechat.v1.AgentService.SignIn:output_type -> proactivechat.v1.SignInResponse
-	21, // 34: proactivechat.v1.AgentService.SignOut:output_type -> proactivechat.v1.SignOutResponse
-	12, // 35: proactivechat.v1.AgentService.SetAgentStatus:output_type -> proactivechat.v1.SetAgentStatusResponse
-	15, // 36: proactivechat.v1.AgentService.WatchPresence:output_type -> proactivechat.v1.WatchPresenceResponse
-	17, // 37: proactivechat.v1.AgentService.StartChat:output_type -> proactivechat.v1.StartChatResponse
-	4,  // 38: proactivechat.v1.AgentService.WatchAgent:output_type -> proactivechat.v1.WatchAgentResponse
-	6,  // 39: proactivechat.v1.AgentService.AcceptChatRequest:output_type -> proactivechat.v1.AcceptChatRequestResponse
-	8,  // 40: proactivechat.v1.AgentService.DeclineChatRequest:output_type -> proactivechat.v1.DeclineChatRequestResponse
-	10, // 41: proactivechat.v1.AgentService.InviteVisitor:output_type -> proactivechat.v1.InviteVisitorResponse
-	33, // [33:42] is the sub-list for method output_type
-	24, // [24:33] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	25, // 0: proactivechat.v1.Colleague.status:type_name -> proactivechat.v1.AgentStatus
+	1,  // 1: proactivechat.v1.ListColleaguesResponse.colleagues:type_name -> proactivechat.v1.Colleague
+	26, // 2: proactivechat.v1.Alert.chat_request:type_name -> proactivechat.v1.ChatRequest
+	27, // 3: proactivechat.v1.Alert.visitor:type_name -> proactivechat.v1.VisitorPresence
+	28, // 4: proactivechat.v1.AgentSnapshot.agent:type_name -> proactivechat.v1.Agent
+	26, // 5: proactivechat.v1.AgentSnapshot.queue:type_name -> proactivechat.v1.ChatRequest
+	4,  // 6: proactivechat.v1.AgentSnapshot.alerts:type_name -> proactivechat.v1.Alert
+	5,  // 7: proactivechat.v1.WatchAgentResponse.snapshot:type_name -> proactivechat.v1.AgentSnapshot
+	4,  // 8: proactivechat.v1.WatchAgentResponse.alert:type_name -> proactivechat.v1.Alert
+	6,  // 9: proactivechat.v1.WatchAgentResponse.alert_withdrawn:type_name -> proactivechat.v1.AlertWithdrawn
+	26, // 10: proactivechat.v1.WatchAgentResponse.queue_changed:type_name -> proactivechat.v1.ChatRequest
+	28, // 11: proactivechat.v1.WatchAgentResponse.agent_changed:type_name -> proactivechat.v1.Agent
+	29, // 12: proactivechat.v1.WatchAgentResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	30, // 13: proactivechat.v1.AcceptChatRequestResponse.chat:type_name -> proactivechat.v1.Chat
+	31, // 14: proactivechat.v1.InviteVisitorResponse.invitation:type_name -> proactivechat.v1.Invitation
+	25, // 15: proactivechat.v1.SetAgentStatusRequest.status:type_name -> proactivechat.v1.AgentStatus
+	28, // 16: proactivechat.v1.SetAgentStatusResponse.agent:type_name -> proactivechat.v1.Agent
+	27, // 17: proactivechat.v1.PresenceSnapshot.visitors:type_name -> proactivechat.v1.VisitorPresence
+	17, // 18: proactivechat.v1.WatchPresenceResponse.snapshot:type_name -> proactivechat.v1.PresenceSnapshot
+	27, // 19: proactivechat.v1.WatchPresenceResponse.arrived:type_name -> proactivechat.v1.VisitorPresence
+	27, // 20: proactivechat.v1.WatchPresenceResponse.changed:type_name -> proactivechat.v1.VisitorPresence
+	27, // 21: proactivechat.v1.WatchPresenceResponse.departed:type_name -> proactivechat.v1.VisitorPresence
+	29, // 22: proactivechat.v1.WatchPresenceResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	30, // 23: proactivechat.v1.StartChatResponse.chat:type_name -> proactivechat.v1.Chat
+	28, // 24: proactivechat.v1.SignInResponse.agent:type_name -> proactivechat.v1.Agent
+	32, // 25: proactivechat.v1.SignInResponse.session:type_name -> proactivechat.v1.AgentSession
+	21, // 26: proactivechat.v1.AgentService.SignIn:input_type -> proactivechat.v1.SignInRequest
+	23, // 27: proactivechat.v1.AgentService.SignOut:input_type -> proactivechat.v1.SignOutRequest
+	14, // 28: proactivechat.v1.AgentService.SetAgentStatus:input_type -> proactivechat.v1.SetAgentStatusRequest
+	16, // 29: proactivechat.v1.AgentService.WatchPresence:input_type -> proactivechat.v1.WatchPresenceRequest
+	19, // 30: proactivechat.v1.AgentService.StartChat:input_type -> proactivechat.v1.StartChatRequest
+	3,  // 31: proactivechat.v1.AgentService.WatchAgent:input_type -> proactivechat.v1.WatchAgentRequest
+	8,  // 32: proactivechat.v1.AgentService.AcceptChatRequest:input_type -> proactivechat.v1.AcceptChatRequestRequest
+	10, // 33: proactivechat.v1.AgentService.DeclineChatRequest:input_type -> proactivechat.v1.DeclineChatRequestRequest
+	12, // 34: proactivechat.v1.AgentService.InviteVisitor:input_type -> proactivechat.v1.InviteVisitorRequest
+	0,  // 35: proactivechat.v1.AgentService.ListColleagues:input_type -> proactivechat.v1.ListColleaguesRequest
+	22, // 36: proactivechat.v1.AgentService.SignIn:output_type -> proactivechat.v1.SignInResponse
+	24, // 37: proactivechat.v1.AgentService.SignOut:output_type -> proactivechat.v1.SignOutResponse
+	15, // 38: proactivechat.v1.AgentService.SetAgentStatus:output_type -> proactivechat.v1.SetAgentStatusResponse
+	18, // 39: proactivechat.v1.AgentService.WatchPresence:output_type -> proactivechat.v1.WatchPresenceResponse
+	20, // 40: proactivechat.v1.AgentService.StartChat:output_type -> proactivechat.v1.StartChatResponse
+	7,  // 41: proactivechat.v1.AgentService.WatchAgent:output_type -> proactivechat.v1.WatchAgentResponse
+	9,  // 42: proactivechat.v1.AgentService.AcceptChatRequest:output_type -> proactivechat.v1.AcceptChatRequestResponse
+	11, // 43: proactivechat.v1.AgentService.DeclineChatRequest:output_type -> proactivechat.v1.DeclineChatRequestResponse
+	13, // 44: proactivechat.v1.AgentService.InviteVisitor:output_type -> proactivechat.v1.InviteVisitorResponse
+	2,  // 45: proactivechat.v1.AgentService.ListColleagues:output_type -> proactivechat.v1.ListColleaguesResponse
+	36, // [36:46] is the sub-list for method output_type
+	26, // [26:36] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_agent_service_proto_init() }
@@ -1479,7 +1679,7 @@ func file_proactivechat_v1_agent_service_proto_init() {
 	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_engagement_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
-	file_proactivechat_v1_agent_service_proto_msgTypes[4].OneofWrappers = []any{
+	file_proactivechat_v1_agent_service_proto_msgTypes[7].OneofWrappers = []any{
 		(*WatchAgentResponse_Snapshot)(nil),
 		(*WatchAgentResponse_Alert)(nil),
 		(*WatchAgentResponse_AlertWithdrawn)(nil),
@@ -1487,7 +1687,7 @@ func file_proactivechat_v1_agent_service_proto_init() {
 		(*WatchAgentResponse_AgentChanged)(nil),
 		(*WatchAgentResponse_KeepAlive)(nil),
 	}
-	file_proactivechat_v1_agent_service_proto_msgTypes[15].OneofWrappers = []any{
+	file_proactivechat_v1_agent_service_proto_msgTypes[18].OneofWrappers = []any{
 		(*WatchPresenceResponse_Snapshot)(nil),
 		(*WatchPresenceResponse_Arrived)(nil),
 		(*WatchPresenceResponse_Changed)(nil),
@@ -1500,7 +1700,7 @@ func file_proactivechat_v1_agent_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_agent_service_proto_rawDesc), len(file_proactivechat_v1_agent_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	AgentService_AcceptChatRequest_FullMethodName  = "/proactivechat.v1.AgentService/AcceptChatRequest"
 	AgentService_DeclineChatRequest_FullMethodName = "/proactivechat.v1.AgentService/DeclineChatRequest"
 	AgentService_InviteVisitor_FullMethodName      = "/proactivechat.v1.AgentService/InviteVisitor"
+	AgentService_ListColleagues_FullMethodName     = "/proactivechat.v1.AgentService/ListColleagues"
 )
 
 // AgentServiceClient is the client API for AgentService service.
@@ -65,6 +66,9 @@ type AgentServiceClient interface {
 	// InviteVisitor invites a visitor chosen from the presence list; the
 	// with-invite flow follows.
 	InviteVisitor(ctx context.Context, in *InviteVisitorRequest, opts ...grpc.CallOption) (*InviteVisitorResponse, error)
+	// ListColleagues lists the other agents of one of the agent's sites,
+	// with their status and free capacity: whom a chat can be transferred to.
+	ListColleagues(ctx context.Context, in *ListColleaguesRequest, opts ...grpc.CallOption) (*ListColleaguesResponse, error)
 }
 
 type agentServiceClient struct {
@@ -183,6 +187,16 @@ func (c *agentServiceClient) InviteVisitor(ctx context.Context, in *InviteVisito
 	return out, nil
 }
 
+func (c *agentServiceClient) ListColleagues(ctx context.Context, in *ListColleaguesRequest, opts ...grpc.CallOption) (*ListColleaguesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListColleaguesResponse)
+	err := c.cc.Invoke(ctx, AgentService_ListColleagues_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServiceServer is the server API for AgentService service.
 // All implementations must embed UnimplementedAgentServiceServer
 // for forward compatibility.
@@ -218,6 +232,9 @@ type AgentServiceServer interface {
 	// InviteVisitor invites a visitor chosen from the presence list; the
 	// with-invite flow follows.
 	InviteVisitor(context.Context, *InviteVisitorRequest) (*InviteVisitorResponse, error)
+	// ListColleagues lists the other agents of one of the agent's sites,
+	// with their status and free capacity: whom a chat can be transferred to.
+	ListColleagues(context.Context, *ListColleaguesRequest) (*ListColleaguesResponse, error)
 	mustEmbedUnimplementedAgentServiceServer()
 }
 
@@ -254,6 +271,9 @@ func (UnimplementedAgentServiceServer) DeclineChatRequest(context.Context, *Decl
 }
 func (UnimplementedAgentServiceServer) InviteVisitor(context.Context, *InviteVisitorRequest) (*InviteVisitorResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method InviteVisitor not implemented")
+}
+func (UnimplementedAgentServiceServer) ListColleagues(context.Context, *ListColleaguesRequest) (*ListColleaguesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListColleagues not implemented")
 }
 func (UnimplementedAgentServiceServer) mustEmbedUnimplementedAgentServiceServer() {}
 func (UnimplementedAgentServiceServer) testEmbeddedByValue()                      {}
@@ -424,6 +444,24 @@ func _AgentService_InviteVisitor_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgentService_ListColleagues_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListColleaguesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).ListColleagues(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_ListColleagues_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).ListColleagues(ctx, req.(*ListColleaguesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AgentService_ServiceDesc is the grpc.ServiceDesc for AgentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -458,6 +496,10 @@ var AgentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "InviteVisitor",
 			Handler:    _AgentService_InviteVisitor_Handler,
+		},
+		{
+			MethodName: "ListColleagues",
+			Handler:    _AgentService_ListColleagues_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -20,7 +20,94 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/agent_service.proto.
  */
 export const file_proactivechat_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FnZW50X3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiJQoRV2F0Y2hBZ2VudFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkigAEKBUFsZXJ0EjMKDGNoYXRfcmVxdWVzdBgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSDgoGcmVhc29uGAIgASgJEjIKB3Zpc2l0b3IYAyABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKOAQoNQWdlbnRTbmFwc2hvdBImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQSLAoFcXVldWUYAiADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0EicKBmFsZXJ0cxgDIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWxlcnQiOQoOQWxlcnRXaXRoZHJhd24SFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSLWAgoSV2F0Y2hBZ2VudFJlc3BvbnNlEjMKCHNuYXBzaG90GAEgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNuYXBzaG90SAASKAoFYWxlcnQYAiABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFsZXJ0SAASOwoPYWxlcnRfd2l0aGRyYXduGAMgASgLMiAucHJvYWN0aXZlY2hhdC52MS5BbGVydFdpdGhkcmF3bkgAEjYKDXF1ZXVlX2NoYW5nZWQYBCABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0SAASMAoNYWdlbnRfY2hhbmdlZBgFIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnRIABIxCgprZWVwX2FsaXZlGAYgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIHCgVldmVudCJFChhBY2NlcHRDaGF0UmVxdWVzdFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSFwoPY2hhdF9yZXF1ZXN0X2lkGAIgASgJIkEKGUFjY2VwdENoYXRSZXF1ZXN0UmVzcG9uc2USJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdCJGChlEZWNsaW5lQ2hhdFJlcXVlc3RSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhcKD2NoYXRfcmVxdWVzdF9pZBgCIAEoCSIcChpEZWNsaW5lQ2hhdFJlcXVlc3RSZXNwb25zZSI8ChRJbnZpdGVWaXNpdG9yUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJIkkKFUludml0ZVZpc2l0b3JSZXNwb25zZRIwCgppbnZpdGF0aW9uGAEgASgLMhwucHJvYWN0aXZlY2hhdC52MS5JbnZpdGF0aW9uIlgKFVNldEFnZW50U3RhdHVzUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRItCgZzdGF0dXMYAiABKA4yHS5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U3RhdHVzIkAKFlNldEFnZW50U3RhdHVzUmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IigKFFdhdGNoUHJlc2VuY2VSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIkcKEFByZXNlbmNlU25hcHNob3QSMwoIdmlzaXRvcnMYASADKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKuAgoVV2F0Y2hQcmVzZW5jZVJlc3BvbnNlEjYKCHNuYXBzaG90GAEgASgLMiIucHJvYWN0aXZlY2hhdC52MS5QcmVzZW5jZVNuYXBzaG90SAASNAoHYXJyaXZlZBgCIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlSAASNAoHY2hhbmdlZBgDIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlSAASNQoIZGVwYXJ0ZWQYBCABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZUgAEjEKCmtlZXBfYWxpdmUYBSABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAQgcKBWV2ZW50IjgKEFN0YXJ0Q2hhdFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCSI5ChFTdGFydENoYXRSZXNwb25zZRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0IkIKDVNpZ25JblJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSDQoFbG9naW4YAyABKAkieAoOU2lnbkluUmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50Ei8KB3Nlc3Npb24YAiABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U2Vzc2lvbhINCgV0b2tlbhgDIAEoCSIQCg5TaWduT3V0UmVxdWVzdCIRCg9TaWduT3V0UmVzcG9uc2Uy5gYKDEFnZW50U2VydmljZRJLCgZTaWduSW4SHy5wcm9hY3RpdmVjaGF0LnYxLlNpZ25JblJlcXVlc3QaIC5wcm9hY3RpdmVjaGF0LnYxLlNpZ25JblJlc3BvbnNlEk4KB1NpZ25PdXQSIC5wcm9hY3RpdmVjaGF0LnYxLlNpZ25PdXRSZXF1ZXN0GiEucHJvYWN0aXZlY2hhdC52MS5TaWduT3V0UmVzcG9uc2USYwoOU2V0QWdlbnRTdGF0dXMSJy5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50U3RhdHVzUmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuU2V0QWdlbnRTdGF0dXNSZXNwb25zZRJiCg1XYXRjaFByZXNlbmNlEiYucHJvYWN0aXZlY2hhdC52MS5XYXRjaFByZXNlbmNlUmVxdWVzdBonLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hQcmVzZW5jZVJlc3BvbnNlMAESVAoJU3RhcnRDaGF0EiIucHJvYWN0aXZlY2hhdC52MS5TdGFydENoYXRSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5TdGFydENoYXRSZXNwb25zZRJZCgpXYXRjaEFnZW50EiMucHJvYWN0aXZlY2hhdC52MS5XYXRjaEFnZW50UmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hBZ2VudFJlc3BvbnNlMAESbAoRQWNjZXB0Q2hhdFJlcXVlc3QSKi5wcm9hY3RpdmVjaGF0LnYxLkFjY2VwdENoYXRSZXF1ZXN0UmVxdWVzdBorLnByb2FjdGl2ZWNoYXQudjEuQWNjZXB0Q2hhdFJlcXVlc3RSZXNwb25zZRJvChJEZWNsaW5lQ2hhdFJlcXVlc3QSKy5wcm9hY3RpdmVjaGF0LnYxLkRlY2xpbmVDaGF0UmVxdWVzdFJlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkRlY2xpbmVDaGF0UmVxdWVzdFJlc3BvbnNlEmAKDUludml0ZVZpc2l0b3ISJi5wcm9hY3RpdmVjaGF0LnYxLkludml0ZVZpc2l0b3JSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5JbnZpdGVWaXNpdG9yUmVzcG9uc2VCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_visitor]);
+  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FnZW50X3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiOgoVTGlzdENvbGxlYWd1ZXNSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEg8KB3NpdGVfaWQYAiABKAkijQEKCUNvbGxlYWd1ZRIQCghhZ2VudF9pZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSLQoGc3RhdHVzGAMgASgOMh0ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFN0YXR1cxISCgpmcmVlX2NoYXRzGAQgASgNEhUKDWNhbl90YWtlX2NoYXQYBSABKAgiSQoWTGlzdENvbGxlYWd1ZXNSZXNwb25zZRIvCgpjb2xsZWFndWVzGAEgAygLMhsucHJvYWN0aXZlY2hhdC52MS5Db2xsZWFndWUiJQoRV2F0Y2hBZ2VudFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkigAEKBUFsZXJ0EjMKDGNoYXRfcmVxdWVzdBgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSDgoGcmVhc29uGAIgASgJEjIKB3Zpc2l0b3IYAyABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKOAQoNQWdlbnRTbmFwc2hvdBImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQSLAoFcXVldWUYAiADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0EicKBmFsZXJ0cxgDIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWxlcnQiOQoOQWxlcnRXaXRoZHJhd24SFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSLWAgoSV2F0Y2hBZ2VudFJlc3BvbnNlEjMKCHNuYXBzaG90GAEgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNuYXBzaG90SAASKAoFYWxlcnQYAiABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFsZXJ0SAASOwoPYWxlcnRfd2l0aGRyYXduGAMgASgLMiAucHJvYWN0aXZlY2hhdC52MS5BbGVydFdpdGhkcmF3bkgAEjYKDXF1ZXVlX2NoYW5nZWQYBCABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0SAASMAoNYWdlbnRfY2hhbmdlZBgFIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnRIABIxCgprZWVwX2FsaXZlGAYgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIHCgVldmVudCJFChhBY2NlcHRDaGF0UmVxdWVzdFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSFwoPY2hhdF9yZXF1ZXN0X2lkGAIgASgJIkEKGUFjY2VwdENoYXRSZXF1ZXN0UmVzcG9uc2USJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdCJGChlEZWNsaW5lQ2hhdFJlcXVlc3RSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhcKD2NoYXRfcmVxdWVzdF9pZBgCIAEoCSIcChpEZWNsaW5lQ2hhdFJlcXVlc3RSZXNwb25zZSI8ChRJbnZpdGVWaXNpdG9yUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJIkkKFUludml0ZVZpc2l0b3JSZXNwb25zZRIwCgppbnZpdGF0aW9uGAEgASgLMhwucHJvYWN0aXZlY2hhdC52MS5JbnZpdGF0aW9uIlgKFVNldEFnZW50U3RhdHVzUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRItCgZzdGF0dXMYAiABKA4yHS5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U3RhdHVzIkAKFlNldEFnZW50U3RhdHVzUmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IigKFFdhdGNoUHJlc2VuY2VSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIkcKEFByZXNlbmNlU25hcHNob3QSMwoIdmlzaXRvcnMYASADKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKuAgoVV2F0Y2hQcmVzZW5jZVJlc3BvbnNlEjYKCHNuYXBzaG90GAEgASgLMiIucHJvYWN0aXZlY2hhdC52MS5QcmVzZW5jZVNuYXBzaG90SAASNAoHYXJyaXZlZBgCIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlSAASNAoHY2hhbmdlZBgDIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlSAASNQoIZGVwYXJ0ZWQYBCABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZUgAEjEKCmtlZXBfYWxpdmUYBSABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAQgcKBWV2ZW50IjgKEFN0YXJ0Q2hhdFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCSI5ChFTdGFydENoYXRSZXNwb25zZRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0IkIKDVNpZ25JblJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSDQoFbG9naW4YAyABKAkieAoOU2lnbkluUmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50Ei8KB3Nlc3Npb24YAiABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U2Vzc2lvbhINCgV0b2tlbhgDIAEoCSIQCg5TaWduT3V0UmVxdWVzdCIRCg9TaWduT3V0UmVzcG9uc2Uy0AcKDEFnZW50U2VydmljZRJLCgZTaWduSW4SHy5wcm9hY3RpdmVjaGF0LnYxLlNpZ25JblJlcXVlc3QaIC5wcm9hY3RpdmVjaGF0LnYxLlNpZ25JblJlc3BvbnNlEk4KB1NpZ25PdXQSIC5wcm9hY3RpdmVjaGF0LnYxLlNpZ25PdXRSZXF1ZXN0GiEucHJvYWN0aXZlY2hhdC52MS5TaWduT3V0UmVzcG9uc2USYwoOU2V0QWdlbnRTdGF0dXMSJy5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50U3RhdHVzUmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuU2V0QWdlbnRTdGF0dXNSZXNwb25zZRJiCg1XYXRjaFByZXNlbmNlEiYucHJvYWN0aXZlY2hhdC52MS5XYXRjaFByZXNlbmNlUmVxdWVzdBonLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hQcmVzZW5jZVJlc3BvbnNlMAESVAoJU3RhcnRDaGF0EiIucHJvYWN0aXZlY2hhdC52MS5TdGFydENoYXRSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5TdGFydENoYXRSZXNwb25zZRJZCgpXYXRjaEFnZW50EiMucHJvYWN0aXZlY2hhdC52MS5XYXRjaEFnZW50UmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hBZ2VudFJlc3BvbnNlMAESbAoRQWNjZXB0Q2hhdFJlcXVlc3QSKi5wcm9hY3RpdmVjaGF0LnYxLkFjY2VwdENoYXRSZXF1ZXN0UmVxdWVzdBorLnByb2FjdGl2ZWNoYXQudjEuQWNjZXB0Q2hhdFJlcXVlc3RSZXNwb25zZRJvChJEZWNsaW5lQ2hhdFJlcXVlc3QSKy5wcm9hY3RpdmVjaGF0LnYxLkRlY2xpbmVDaGF0UmVxdWVzdFJlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkRlY2xpbmVDaGF0UmVxdWVzdFJlc3BvbnNlEmAKDUludml0ZVZpc2l0b3ISJi5wcm9hY3RpdmVjaGF0LnYxLkludml0ZVZpc2l0b3JSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5JbnZpdGVWaXNpdG9yUmVzcG9uc2USaAoOTGlzdENvbGxlYWd1ZXMSJy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RDb2xsZWFndWVzUmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuTGlzdENvbGxlYWd1ZXNSZXNwb25zZSIDkAIBQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_visitor]);
+
+/**
+ * @generated from message proactivechat.v1.ListColleaguesRequest
+ */
+export type ListColleaguesRequest = Message<"proactivechat.v1.ListColleaguesRequest"> & {
+  /**
+   * The calling agent; it must serve site_id.
+   *
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string site_id = 2;
+   */
+  siteId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ListColleaguesRequest.
+ * Use `create(ListColleaguesRequestSchema)` to create a new message.
+ */
+export const ListColleaguesRequestSchema: GenMessage<ListColleaguesRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 0);
+
+/**
+ * Colleague is another agent of a site, as agents see them.
+ *
+ * @generated from message proactivechat.v1.Colleague
+ */
+export type Colleague = Message<"proactivechat.v1.Colleague"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string display_name = 2;
+   */
+  displayName: string;
+
+  /**
+   * @generated from field: proactivechat.v1.AgentStatus status = 3;
+   */
+  status: AgentStatus;
+
+  /**
+   * How many more chats the agent can take (0 at capacity).
+   *
+   * @generated from field: uint32 free_chats = 4;
+   */
+  freeChats: number;
+
+  /**
+   * Whether a chat can be transferred to the agent now: available and
+   * under capacity.
+   *
+   * @generated from field: bool can_take_chat = 5;
+   */
+  canTakeChat: boolean;
+};
+
+/**
+ * Describes the message proactivechat.v1.Colleague.
+ * Use `create(ColleagueSchema)` to create a new message.
+ */
+export const ColleagueSchema: GenMessage<Colleague> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 1);
+
+/**
+ * @generated from message proactivechat.v1.ListColleaguesResponse
+ */
+export type ListColleaguesResponse = Message<"proactivechat.v1.ListColleaguesResponse"> & {
+  /**
+   * By display name, then id.
+   *
+   * @generated from field: repeated proactivechat.v1.Colleague colleagues = 1;
+   */
+  colleagues: Colleague[];
+};
+
+/**
+ * Describes the message proactivechat.v1.ListColleaguesResponse.
+ * Use `create(ListColleaguesResponseSchema)` to create a new message.
+ */
+export const ListColleaguesResponseSchema: GenMessage<ListColleaguesResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 2);
 
 /**
  * @generated from message proactivechat.v1.WatchAgentRequest
@@ -37,7 +124,7 @@ export type WatchAgentRequest = Message<"proactivechat.v1.WatchAgentRequest"> & 
  * Use `create(WatchAgentRequestSchema)` to create a new message.
  */
 export const WatchAgentRequestSchema: GenMessage<WatchAgentRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 0);
+  messageDesc(file_proactivechat_v1_agent_service, 3);
 
 /**
  * Alert tells an agent that a visitor waits for it.
@@ -70,7 +157,7 @@ export type Alert = Message<"proactivechat.v1.Alert"> & {
  * Use `create(AlertSchema)` to create a new message.
  */
 export const AlertSchema: GenMessage<Alert> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 1);
+  messageDesc(file_proactivechat_v1_agent_service, 4);
 
 /**
  * AgentSnapshot is the first message of WatchAgent.
@@ -103,7 +190,7 @@ export type AgentSnapshot = Message<"proactivechat.v1.AgentSnapshot"> & {
  * Use `create(AgentSnapshotSchema)` to create a new message.
  */
 export const AgentSnapshotSchema: GenMessage<AgentSnapshot> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 2);
+  messageDesc(file_proactivechat_v1_agent_service, 5);
 
 /**
  * AlertWithdrawn says an alert is no longer the agent's to accept.
@@ -129,7 +216,7 @@ export type AlertWithdrawn = Message<"proactivechat.v1.AlertWithdrawn"> & {
  * Use `create(AlertWithdrawnSchema)` to create a new message.
  */
 export const AlertWithdrawnSchema: GenMessage<AlertWithdrawn> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 3);
+  messageDesc(file_proactivechat_v1_agent_service, 6);
 
 /**
  * @generated from message proactivechat.v1.WatchAgentResponse
@@ -187,7 +274,7 @@ export type WatchAgentResponse = Message<"proactivechat.v1.WatchAgentResponse"> 
  * Use `create(WatchAgentResponseSchema)` to create a new message.
  */
 export const WatchAgentResponseSchema: GenMessage<WatchAgentResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 4);
+  messageDesc(file_proactivechat_v1_agent_service, 7);
 
 /**
  * @generated from message proactivechat.v1.AcceptChatRequestRequest
@@ -209,7 +296,7 @@ export type AcceptChatRequestRequest = Message<"proactivechat.v1.AcceptChatReque
  * Use `create(AcceptChatRequestRequestSchema)` to create a new message.
  */
 export const AcceptChatRequestRequestSchema: GenMessage<AcceptChatRequestRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 5);
+  messageDesc(file_proactivechat_v1_agent_service, 8);
 
 /**
  * @generated from message proactivechat.v1.AcceptChatRequestResponse
@@ -226,7 +313,7 @@ export type AcceptChatRequestResponse = Message<"proactivechat.v1.AcceptChatRequ
  * Use `create(AcceptChatRequestResponseSchema)` to create a new message.
  */
 export const AcceptChatRequestResponseSchema: GenMessage<AcceptChatRequestResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 6);
+  messageDesc(file_proactivechat_v1_agent_service, 9);
 
 /**
  * @generated from message proactivechat.v1.DeclineChatRequestRequest
@@ -248,7 +335,7 @@ export type DeclineChatRequestRequest = Message<"proactivechat.v1.DeclineChatReq
  * Use `create(DeclineChatRequestRequestSchema)` to create a new message.
  */
 export const DeclineChatRequestRequestSchema: GenMessage<DeclineChatRequestRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 7);
+  messageDesc(file_proactivechat_v1_agent_service, 10);
 
 /**
  * @generated from message proactivechat.v1.DeclineChatRequestResponse
@@ -261,7 +348,7 @@ export type DeclineChatRequestResponse = Message<"proactivechat.v1.DeclineChatRe
  * Use `create(DeclineChatRequestResponseSchema)` to create a new message.
  */
 export const DeclineChatRequestResponseSchema: GenMessage<DeclineChatRequestResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 8);
+  messageDesc(file_proactivechat_v1_agent_service, 11);
 
 /**
  * @generated from message proactivechat.v1.InviteVisitorRequest
@@ -283,7 +370,7 @@ export type InviteVisitorRequest = Message<"proactivechat.v1.InviteVisitorReques
  * Use `create(InviteVisitorRequestSchema)` to create a new message.
  */
 export const InviteVisitorRequestSchema: GenMessage<InviteVisitorRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 9);
+  messageDesc(file_proactivechat_v1_agent_service, 12);
 
 /**
  * @generated from message proactivechat.v1.InviteVisitorResponse
@@ -300,7 +387,7 @@ export type InviteVisitorResponse = Message<"proactivechat.v1.InviteVisitorRespo
  * Use `create(InviteVisitorResponseSchema)` to create a new message.
  */
 export const InviteVisitorResponseSchema: GenMessage<InviteVisitorResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 10);
+  messageDesc(file_proactivechat_v1_agent_service, 13);
 
 /**
  * @generated from message proactivechat.v1.SetAgentStatusRequest
@@ -322,7 +409,7 @@ export type SetAgentStatusRequest = Message<"proactivechat.v1.SetAgentStatusRequ
  * Use `create(SetAgentStatusRequestSchema)` to create a new message.
  */
 export const SetAgentStatusRequestSchema: GenMessage<SetAgentStatusRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 11);
+  messageDesc(file_proactivechat_v1_agent_service, 14);
 
 /**
  * @generated from message proactivechat.v1.SetAgentStatusResponse
@@ -339,7 +426,7 @@ export type SetAgentStatusResponse = Message<"proactivechat.v1.SetAgentStatusRes
  * Use `create(SetAgentStatusResponseSchema)` to create a new message.
  */
 export const SetAgentStatusResponseSchema: GenMessage<SetAgentStatusResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 12);
+  messageDesc(file_proactivechat_v1_agent_service, 15);
 
 /**
  * @generated from message proactivechat.v1.WatchPresenceRequest
@@ -356,7 +443,7 @@ export type WatchPresenceRequest = Message<"proactivechat.v1.WatchPresenceReques
  * Use `create(WatchPresenceRequestSchema)` to create a new message.
  */
 export const WatchPresenceRequestSchema: GenMessage<WatchPresenceRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 13);
+  messageDesc(file_proactivechat_v1_agent_service, 16);
 
 /**
  * PresenceSnapshot is every visitor online on the agent's sites.
@@ -375,7 +462,7 @@ export type PresenceSnapshot = Message<"proactivechat.v1.PresenceSnapshot"> & {
  * Use `create(PresenceSnapshotSchema)` to create a new message.
  */
 export const PresenceSnapshotSchema: GenMessage<PresenceSnapshot> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 14);
+  messageDesc(file_proactivechat_v1_agent_service, 17);
 
 /**
  * @generated from message proactivechat.v1.WatchPresenceResponse
@@ -427,7 +514,7 @@ export type WatchPresenceResponse = Message<"proactivechat.v1.WatchPresenceRespo
  * Use `create(WatchPresenceResponseSchema)` to create a new message.
  */
 export const WatchPresenceResponseSchema: GenMessage<WatchPresenceResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 15);
+  messageDesc(file_proactivechat_v1_agent_service, 18);
 
 /**
  * @generated from message proactivechat.v1.StartChatRequest
@@ -449,7 +536,7 @@ export type StartChatRequest = Message<"proactivechat.v1.StartChatRequest"> & {
  * Use `create(StartChatRequestSchema)` to create a new message.
  */
 export const StartChatRequestSchema: GenMessage<StartChatRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 16);
+  messageDesc(file_proactivechat_v1_agent_service, 19);
 
 /**
  * @generated from message proactivechat.v1.StartChatResponse
@@ -466,7 +553,7 @@ export type StartChatResponse = Message<"proactivechat.v1.StartChatResponse"> & 
  * Use `create(StartChatResponseSchema)` to create a new message.
  */
 export const StartChatResponseSchema: GenMessage<StartChatResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 17);
+  messageDesc(file_proactivechat_v1_agent_service, 20);
 
 /**
  * @generated from message proactivechat.v1.SignInRequest
@@ -497,7 +584,7 @@ export type SignInRequest = Message<"proactivechat.v1.SignInRequest"> & {
  * Use `create(SignInRequestSchema)` to create a new message.
  */
 export const SignInRequestSchema: GenMessage<SignInRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 18);
+  messageDesc(file_proactivechat_v1_agent_service, 21);
 
 /**
  * @generated from message proactivechat.v1.SignInResponse
@@ -528,7 +615,7 @@ export type SignInResponse = Message<"proactivechat.v1.SignInResponse"> & {
  * Use `create(SignInResponseSchema)` to create a new message.
  */
 export const SignInResponseSchema: GenMessage<SignInResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 19);
+  messageDesc(file_proactivechat_v1_agent_service, 22);
 
 /**
  * @generated from message proactivechat.v1.SignOutRequest
@@ -541,7 +628,7 @@ export type SignOutRequest = Message<"proactivechat.v1.SignOutRequest"> & {
  * Use `create(SignOutRequestSchema)` to create a new message.
  */
 export const SignOutRequestSchema: GenMessage<SignOutRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 20);
+  messageDesc(file_proactivechat_v1_agent_service, 23);
 
 /**
  * @generated from message proactivechat.v1.SignOutResponse
@@ -554,7 +641,7 @@ export type SignOutResponse = Message<"proactivechat.v1.SignOutResponse"> & {
  * Use `create(SignOutResponseSchema)` to create a new message.
  */
 export const SignOutResponseSchema: GenMessage<SignOutResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 21);
+  messageDesc(file_proactivechat_v1_agent_service, 24);
 
 /**
  * AgentService is what the agent console calls.
@@ -662,6 +749,17 @@ export const AgentService: GenService<{
     methodKind: "unary";
     input: typeof InviteVisitorRequestSchema;
     output: typeof InviteVisitorResponseSchema;
+  },
+  /**
+   * ListColleagues lists the other agents of one of the agent's sites,
+   * with their status and free capacity: whom a chat can be transferred to.
+   *
+   * @generated from rpc proactivechat.v1.AgentService.ListColleagues
+   */
+  listColleagues: {
+    methodKind: "unary";
+    input: typeof ListColleaguesRequestSchema;
+    output: typeof ListColleaguesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_agent_service, 0);

@@ -56,6 +56,9 @@ const (
 	// AgentServiceInviteVisitorProcedure is the fully-qualified name of the AgentService's
 	// InviteVisitor RPC.
 	AgentServiceInviteVisitorProcedure = "/proactivechat.v1.AgentService/InviteVisitor"
+	// AgentServiceListColleaguesProcedure is the fully-qualified name of the AgentService's
+	// ListColleagues RPC.
+	AgentServiceListColleaguesProcedure = "/proactivechat.v1.AgentService/ListColleagues"
 )
 
 // AgentServiceClient is a client for the proactivechat.v1.AgentService service.
@@ -89,6 +92,9 @@ type AgentServiceClient interface {
 	// InviteVisitor invites a visitor chosen from the presence list; the
 	// with-invite flow follows.
 	InviteVisitor(context.Context, *connect.Request[v1.InviteVisitorRequest]) (*connect.Response[v1.InviteVisitorResponse], error)
+	// ListColleagues lists the other agents of one of the agent's sites,
+	// with their status and free capacity: whom a chat can be transferred to.
+	ListColleagues(context.Context, *connect.Request[v1.ListColleaguesRequest]) (*connect.Response[v1.ListColleaguesResponse], error)
 }
 
 // NewAgentServiceClient constructs a client for the proactivechat.v1.AgentService service. By
@@ -156,6 +162,13 @@ func NewAgentServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(agentServiceMethods.ByName("InviteVisitor")),
 			connect.WithClientOptions(opts...),
 		),
+		listColleagues: connect.NewClient[v1.ListColleaguesRequest, v1.ListColleaguesResponse](
+			httpClient,
+			baseURL+AgentServiceListColleaguesProcedure,
+			connect.WithSchema(agentServiceMethods.ByName("ListColleagues")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -170,6 +183,7 @@ type agentServiceClient struct {
 	acceptChatRequest  *connect.Client[v1.AcceptChatRequestRequest, v1.AcceptChatRequestResponse]
 	declineChatRequest *connect.Client[v1.DeclineChatRequestRequest, v1.DeclineChatRequestResponse]
 	inviteVisitor      *connect.Client[v1.InviteVisitorRequest, v1.InviteVisitorResponse]
+	listColleagues     *connect.Client[v1.ListColleaguesRequest, v1.ListColleaguesResponse]
 }
 
 // SignIn calls proactivechat.v1.AgentService.SignIn.
@@ -217,6 +231,11 @@ func (c *agentServiceClient) InviteVisitor(ctx context.Context, req *connect.Req
 	return c.inviteVisitor.CallUnary(ctx, req)
 }
 
+// ListColleagues calls proactivechat.v1.AgentService.ListColleagues.
+func (c *agentServiceClient) ListColleagues(ctx context.Context, req *connect.Request[v1.ListColleaguesRequest]) (*connect.Response[v1.ListColleaguesResponse], error) {
+	return c.listColleagues.CallUnary(ctx, req)
+}
+
 // AgentServiceHandler is an implementation of the proactivechat.v1.AgentService service.
 type AgentServiceHandler interface {
 	// SignIn exchanges an agent's login (or id) and password for a session
@@ -248,6 +267,9 @@ type AgentServiceHandler interface {
 	// InviteVisitor invites a visitor chosen from the presence list; the
 	// with-invite flow follows.
 	InviteVisitor(context.Context, *connect.Request[v1.InviteVisitorRequest]) (*connect.Response[v1.InviteVisitorResponse], error)
+	// ListColleagues lists the other agents of one of the agent's sites,
+	// with their status and free capacity: whom a chat can be transferred to.
+	ListColleagues(context.Context, *connect.Request[v1.ListColleaguesRequest]) (*connect.Response[v1.ListColleaguesResponse], error)
 }
 
 // NewAgentServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -311,6 +333,13 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(agentServiceMethods.ByName("InviteVisitor")),
 		connect.WithHandlerOptions(opts...),
 	)
+	agentServiceListColleaguesHandler := connect.NewUnaryHandler(
+		AgentServiceListColleaguesProcedure,
+		svc.ListColleagues,
+		connect.WithSchema(agentServiceMethods.ByName("ListColleagues")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AgentService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AgentServiceSignInProcedure:
@@ -331,6 +360,8 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 			agentServiceDeclineChatRequestHandler.ServeHTTP(w, r)
 		case AgentServiceInviteVisitorProcedure:
 			agentServiceInviteVisitorHandler.ServeHTTP(w, r)
+		case AgentServiceListColleaguesProcedure:
+			agentServiceListColleaguesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -374,4 +405,8 @@ func (UnimplementedAgentServiceHandler) DeclineChatRequest(context.Context, *con
 
 func (UnimplementedAgentServiceHandler) InviteVisitor(context.Context, *connect.Request[v1.InviteVisitorRequest]) (*connect.Response[v1.InviteVisitorResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.InviteVisitor is not implemented"))
+}
+
+func (UnimplementedAgentServiceHandler) ListColleagues(context.Context, *connect.Request[v1.ListColleaguesRequest]) (*connect.Response[v1.ListColleaguesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.ListColleagues is not implemented"))
 }
