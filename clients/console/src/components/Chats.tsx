@@ -1,12 +1,13 @@
 import { useMutation } from "@connectrpc/connect-query";
 import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { Dispatch, KeyboardEvent, MutableRefObject } from "react";
-import type { ChatEvent } from "../../../gen/proactivechat/v1/chat_pb";
+import type { ChatEvent, ChatNote } from "../../../gen/proactivechat/v1/chat_pb";
+import type { Colleague } from "../../../gen/proactivechat/v1/agent_service_pb";
 import { ParticipantRole } from "../../../gen/proactivechat/v1/chat_pb";
 import { ChatService } from "../../../gen/proactivechat/v1/chat_service_pb";
 import type { ConsoleApi } from "../Console";
 import type { Clients } from "../hooks";
-import { useNow } from "../hooks";
+import { useClients, useNow } from "../hooks";
 import { backoffDelay } from "../lib/backoff";
 import { errorText, isRetryable } from "../lib/errors";
 import { newIdempotencyKey } from "../lib/ids";
@@ -43,6 +44,13 @@ export function ChatWatcher({ chatId, me, clients, chatsRef, dispatch, onStatus 
     let seq = tab?.streamSeq ?? 0;
     let known = !!tab?.chat;
     let ended = false;
+    // Internal notes come from ListNotes (they are on no stream): when the
+    // tab opens, on every reconnect and when the chat changes hands.
+    const loadNotes = () =>
+      clients.chat
+        .listNotes({ chatId }, { signal: ctrl.signal })
+        .then((res) => dispatch({ type: "notes", chatId, notes: res.notes }))
+        .catch(() => {});
     void runStream({
       open: async function* (signal) {
         if (!known) {
@@ -50,6 +58,7 @@ export function ChatWatcher({ chatId, me, clients, chatsRef, dispatch, onStatus 
           if (res.chat) dispatch({ type: "loaded", chatId, chat: res.chat });
           known = true;
         }
+        void loadNotes();
         yield* clients.chat.watchChat({ chatId, afterSeq: seq }, { signal });
       },
       onMessage: (msg) => {
@@ -58,6 +67,7 @@ export function ChatWatcher({ chatId, me, clients, chatsRef, dispatch, onStatus 
             const ev = msg.event.value;
             if (ev.seq > seq) seq = ev.seq;
             if (ev.kind.case === "ended") ended = true;
+            if (ev.kind.case === "transferred") void loadNotes();
             dispatch({ type: "event", chatId, event: ev, fromStream: true, me });
             break;
           }
@@ -208,6 +218,10 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
     retryDelay: (attempt) => backoffDelay(attempt + 1),
   });
   const setTyping = useMutation(ChatService.method.setTyping);
+  const addNote = useMutation(ChatService.method.addNote);
+  const [mode, setMode] = useState<"message" | "note">("message");
+  const [noteError, setNoteError] = useState<string>();
+  const [transferOpen, setTransferOpen] = useState(false);
   const leave = useMutation(ChatService.method.leaveChat, {
     onSuccess: () => dispatch({ type: "close", chatId }),
     onError: (err) => {
@@ -237,6 +251,18 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
   const submit = () => {
     const body = text.trim();
     if (!body || blocked) return;
+    if (mode === "note") {
+      setNoteError(undefined);
+      addNote
+        .mutateAsync({ chatId, authorId: me, text: body })
+        .then((res) => {
+          if (res.note) dispatch({ type: "notes", chatId, notes: [res.note] });
+          setText("");
+        })
+        .catch((err) => setNoteError(errorText(err)));
+      inputRef.current?.focus();
+      return;
+    }
     const key = newIdempotencyKey();
     dispatch({ type: "outboxAdd", chatId, idempotencyKey: key, text: body });
     setText("");
@@ -272,16 +298,32 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
           {chat && <span className="muted"> · {api.siteName(chat.siteId)}</span>}
           {chat && <span className="muted small"> · started {formatClock(tsMs(chat.createTime))}</span>}
         </div>
+        {!tab.ended && !tab.handedTo && chat && (
+          <button type="button" onClick={() => setTransferOpen((o) => !o)} aria-expanded={transferOpen} data-testid="transfer-open">
+            Transfer…
+          </button>
+        )}
         <button
           type="button"
-          onClick={() => leave.mutate({ chatId, participantId: me })}
+          onClick={() => (tab.handedTo ? dispatch({ type: "close", chatId }) : leave.mutate({ chatId, participantId: me }))}
           disabled={leave.isPending}
           data-testid="leave-chat"
           className="danger"
         >
-          {tab.ended ? "Close" : "Leave chat"}
+          {tab.ended || tab.handedTo ? "Close" : "Leave chat"}
         </button>
       </div>
+      {transferOpen && chat && !tab.handedTo && !tab.ended && (
+        <TransferForm
+          api={api}
+          chatId={chatId}
+          siteId={chat.siteId}
+          onDone={(note) => {
+            if (note) dispatch({ type: "notes", chatId, notes: [note] });
+            setTransferOpen(false);
+          }}
+        />
+      )}
       {visitor?.presence.currentPage && (
         <p className="small visitor-page" data-testid="chat-visitor-page">
           <span className="muted">Now on </span>
@@ -320,15 +362,31 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
                 {blocked}
               </p>
             )}
+        {!blocked && (
+          <div className="composer-mode" role="group" aria-label="Write">
+            <button type="button" aria-pressed={mode === "message"} onClick={() => setMode("message")} data-testid="mode-message">
+              Message
+            </button>
+            <button type="button" aria-pressed={mode === "note"} onClick={() => setMode("note")} data-testid="mode-note">
+              Note
+            </button>
+            {mode === "note" && <span className="muted small">Only agents see this</span>}
+          </div>
+        )}
+        {noteError && (
+          <p className="error-text" role="alert">
+            {noteError}
+          </p>
+        )}
         <form
-          className="composer"
+          className={`composer${mode === "note" ? " note-mode" : ""}`}
           onSubmit={(e) => {
             e.preventDefault();
             submit();
           }}
         >
           <label htmlFor={`message-${chatId}`} className="sr-only">
-            Message
+            {mode === "note" ? "Internal note (only agents see this)" : "Message"}
           </label>
           <textarea
             id={`message-${chatId}`}
@@ -337,21 +395,29 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
             rows={2}
             value={text}
             maxLength={4096}
-            placeholder={blocked ? "The visitor has left" : "Write a message — Enter sends, Shift+Enter for a new line"}
+            placeholder={
+              blocked
+                ? tab.handedTo
+                  ? `Handed to ${tab.handedTo}`
+                  : "The visitor has left"
+                : mode === "note"
+                  ? "Write a note only agents see — Enter adds it"
+                  : "Write a message — Enter sends, Shift+Enter for a new line"
+            }
             disabled={!!blocked}
             aria-disabled={blocked ? true : undefined}
             aria-describedby={blocked ? `composer-hint-${chatId}` : undefined}
             title={blocked}
             onChange={(e) => {
               setText(e.target.value);
-              notifier.input(e.target.value);
+              if (mode === "message") notifier.input(e.target.value);
             }}
             onKeyDown={onKeyDown}
             onBlur={() => notifier.stop()}
             autoFocus
           />
           <button type="submit" className="primary" data-testid="send" disabled={!text.trim() || !!blocked}>
-            Send
+            {mode === "note" ? "Add note" : "Send"}
           </button>
         </form>
         </>
@@ -384,7 +450,7 @@ const MessageList = memo(function MessageList({
   useLayoutEffect(() => {
     const el = ref.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
-  }, [tab.events.length, tab.outbox.length]);
+  }, [tab.events.length, tab.outbox.length, tab.notes.length]);
   // The log (new messages are announced) holds the list of messages, so the
   // list keeps its list semantics.
   return (
@@ -397,9 +463,13 @@ const MessageList = memo(function MessageList({
           stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
         }}
       >
-        {tab.events.map((ev, i) => (
-          <EventItem key={ev.seq} ev={ev} me={me} prev={tab.events[i - 1]} />
-        ))}
+        {interleave(tab.events, tab.notes).map((item) =>
+          item.note ? (
+            <NoteItem key={`note-${item.note.seq}`} note={item.note} me={me} />
+          ) : (
+            <EventItem key={item.ev!.seq} ev={item.ev!} me={me} prev={item.prev} />
+          ),
+        )}
         {tab.outbox.map((o) => (
           <li key={o.idempotencyKey} className="msg mine pending" data-testid="message-pending" data-status={o.status}>
             <p className="msg-text">{o.text}</p>
@@ -454,6 +524,11 @@ export function EventItem({ ev, me, prev }: { ev: ChatEvent; me: string; prev?: 
       );
     case "ended":
       return <SystemLine seq={ev.seq} text={`Chat ended: ${endReasonLabel(k.value.reason)} · ${time}`} />;
+    case "transferred": {
+      const from = k.value.from?.id === me ? "You" : k.value.from?.displayName || "An agent";
+      const to = k.value.to?.id === me ? "you" : k.value.to?.displayName || "a colleague";
+      return <SystemLine seq={ev.seq} text={`${from} handed the chat to ${to} · ${time}`} />;
+    }
     case "inactivityWarning":
       return (
         <SystemLine
@@ -496,5 +571,109 @@ function SystemLine({ seq, text }: { seq: number; text: string }) {
     <li className="system" data-testid="chat-event" data-seq={seq}>
       {text}
     </li>
+  );
+}
+
+/**
+ * interleave lists a chat's events and its internal notes by time (a note
+ * after the events of its instant), each event with the event before it.
+ */
+export function interleave(events: ChatEvent[], notes: ChatNote[]): { ev?: ChatEvent; prev?: ChatEvent; note?: ChatNote }[] {
+  const out: { ev?: ChatEvent; prev?: ChatEvent; note?: ChatNote }[] = [];
+  let j = 0;
+  events.forEach((ev, i) => {
+    const t = tsMs(ev.time) ?? 0;
+    while (j < notes.length && (tsMs(notes[j].time) ?? 0) < t) out.push({ note: notes[j++] });
+    out.push({ ev, prev: events[i - 1] });
+  });
+  while (j < notes.length) out.push({ note: notes[j++] });
+  return out;
+}
+
+/** NoteItem shows an internal note: for agents only, styled apart from messages. */
+function NoteItem({ note, me }: { note: ChatNote; me: string }) {
+  const who = note.author?.id === me ? "You" : note.author?.displayName || "An agent";
+  return (
+    <li className="msg note" data-testid="note" data-note-seq={note.seq}>
+      <span className="msg-meta">
+        Note · {who} · <MessageTime ms={tsMs(note.time)} /> · Only agents see this
+      </span>
+      <p className="msg-text">{note.text}</p>
+    </li>
+  );
+}
+
+/**
+ * TransferForm hands the chat to a colleague who can take it now (available,
+ * under capacity, serving the chat's site), with an optional note the
+ * visitor does not see.
+ */
+function TransferForm({ api, chatId, siteId, onDone }: { api: ConsoleApi; chatId: string; siteId: string; onDone: (note?: ChatNote) => void }) {
+  const clients = useClients();
+  const [colleagues, setColleagues] = useState<Colleague[]>();
+  const [to, setTo] = useState("");
+  const [note, setNote] = useState("");
+  const [error, setError] = useState<string>();
+  const transfer = useMutation(ChatService.method.transferChat);
+  useEffect(() => {
+    const ctrl = new AbortController();
+    clients.agent
+      .listColleagues({ agentId: api.agentId, siteId }, { signal: ctrl.signal })
+      .then((res) => {
+        const free = res.colleagues.filter((c) => c.canTakeChat);
+        setColleagues(free);
+        setTo((cur) => cur || free[0]?.agentId || "");
+      })
+      .catch((err) => {
+        if (!ctrl.signal.aborted) setError(errorText(err));
+      });
+    return () => ctrl.abort();
+  }, [clients, api.agentId, siteId]);
+  const submit = () => {
+    if (!to) return;
+    setError(undefined);
+    transfer
+      .mutateAsync({ chatId, fromAgentId: api.agentId, toAgentId: to, note: note.trim() })
+      .then((res) => onDone(res.note))
+      .catch((err) => setError(errorText(err)));
+  };
+  return (
+    <form
+      className="transfer-form"
+      data-testid="transfer-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit();
+      }}
+    >
+      {colleagues && colleagues.length === 0 ? (
+        <p className="muted small">No colleague of this site is available with a free chat now.</p>
+      ) : (
+        <>
+          <label>
+            Transfer to{" "}
+            <select value={to} onChange={(e) => setTo(e.target.value)} data-testid="transfer-to" disabled={!colleagues}>
+              {(colleagues ?? []).map((c) => (
+                <option key={c.agentId} value={c.agentId}>
+                  {c.displayName || c.agentId} ({c.freeChats} free)
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Note for them (the visitor does not see it){" "}
+            <input value={note} onChange={(e) => setNote(e.target.value)} maxLength={4096} data-testid="transfer-note" />
+          </label>
+          <button type="submit" className="primary" disabled={!to || transfer.isPending} data-testid="transfer-submit">
+            Transfer
+          </button>
+        </>
+      )}
+      {error && (
+        <p className="error-text" role="alert">
+          {error}
+        </p>
+      )}
+    </form>
   );
 }

@@ -74,6 +74,7 @@ describe("composerBlock", () => {
     typingUntil: 0,
     outbox: [],
     ended,
+    notes: [],
   });
   it("closes the message box once the visitor has left, or the chat ended", () => {
     expect(composerBlock(tab([]))).toBeUndefined();

@@ -4,6 +4,7 @@ import type { ChatEvent } from "../../../gen/proactivechat/v1/chat_pb";
 import {
   ChatEndReason,
   ChatEventSchema,
+  ChatNoteSchema,
   ChatSchema,
   ChatState,
   ParticipantRole,
@@ -143,5 +144,42 @@ describe("chatsReducer", () => {
     // The stream shows the message (same key) before SendMessage answers.
     s = run(s, stream("c1", msg(2, ME, "hi", "x")));
     expect(tab(s).outbox).toEqual([]);
+  });
+});
+
+describe("transfers and notes", () => {
+  const transferred = (seq: number, from: string, to: string, toName: string) =>
+    create(ChatEventSchema, {
+      chatId: "c1",
+      seq,
+      kind: {
+        case: "transferred",
+        value: { from: { id: from, role: ParticipantRole.AGENT }, to: { id: to, role: ParticipantRole.AGENT, displayName: toName } },
+      },
+    });
+  const note = (seq: number, text: string) => create(ChatNoteSchema, { chatId: "c1", seq, text, author: { id: ME } });
+
+  it("closes the message box of the agent who handed the chat over, and names who took it", () => {
+    const s = run(initialChatsView, { type: "open", chatId: "c1", chat: chat("c1") }, stream("c1", started), stream("c1", transferred(2, ME, "agent_b", "Sam")));
+    expect(tab(s).handedTo).toBe("Sam");
+    expect(tab(s).chat!.agent!.id).toBe("agent_b");
+    expect(tab(s).chat!.lastSeq).toBe(2);
+  });
+
+  it("keeps the message box of the agent who took the chat over", () => {
+    const s = run(initialChatsView, { type: "open", chatId: "c1", chat: chat("c1") }, stream("c1", transferred(2, "agent_x", ME, "Me")));
+    expect(tab(s).handedTo).toBeUndefined();
+  });
+
+  it("merges notes by their own seq, each once, in order", () => {
+    const s = run(
+      initialChatsView,
+      { type: "open", chatId: "c1" },
+      { type: "notes", chatId: "c1", notes: [note(2, "b")] },
+      { type: "notes", chatId: "c1", notes: [note(1, "a"), note(2, "b")] },
+    );
+    expect(tab(s).notes.map((n) => n.text)).toEqual(["a", "b"]);
+    // The chat's events are not touched: notes have a sequence of their own.
+    expect(seqs(s)).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import type { Chat, ChatEvent, Typing } from "../../../gen/proactivechat/v1/chat_pb";
+import type { Chat, ChatEvent, ChatNote, Typing } from "../../../gen/proactivechat/v1/chat_pb";
 import { ChatState } from "../../../gen/proactivechat/v1/chat_pb";
 
 /** OutgoingMessage is a message the agent sent that the chat has not shown yet. */
@@ -25,6 +25,10 @@ export interface ChatTab {
   typingUntil: number;
   outbox: OutgoingMessage[];
   ended: boolean;
+  /** Internal notes (agents only), by their own seq, without duplicates. */
+  notes: ChatNote[];
+  /** Set once this agent handed the chat to a colleague: the name of who took it over. */
+  handedTo?: string;
 }
 
 export interface ChatsView {
@@ -52,7 +56,9 @@ export type ChatsAction =
   | { type: "outboxAdd"; chatId: string; idempotencyKey: string; text: string }
   | { type: "outboxFailed"; chatId: string; idempotencyKey: string; error: string }
   | { type: "outboxRetry"; chatId: string; idempotencyKey: string }
-  | { type: "outboxRemove"; chatId: string; idempotencyKey: string };
+  | { type: "outboxRemove"; chatId: string; idempotencyKey: string }
+  /** Internal notes from ListNotes, AddNote or TransferChat. */
+  | { type: "notes"; chatId: string; notes: ChatNote[] };
 
 function newTab(id: string, chat?: Chat): ChatTab {
   return {
@@ -65,6 +71,7 @@ function newTab(id: string, chat?: Chat): ChatTab {
     typingUntil: 0,
     outbox: [],
     ended: chat?.state === ChatState.ENDED,
+    notes: [],
   };
 }
 
@@ -113,8 +120,14 @@ function applyEvent(tab: ChatTab, ev: ChatEvent, fromStream: boolean, me: string
   } else if (k.case === "participantLeft" && k.value.participant?.id !== me) {
     typingUntil = 0;
   }
+  let handedTo = tab.handedTo;
+  if (k.case === "transferred") {
+    typingUntil = 0;
+    if (chat && k.value.to) chat = { ...chat, agent: k.value.to };
+    handedTo = k.value.from?.id === me ? k.value.to?.displayName || "a colleague" : undefined;
+  }
   if (chat && ev.seq > chat.lastSeq) chat = { ...chat, lastSeq: ev.seq };
-  return { ...tab, events, streamSeq, unread, typingUntil, outbox, chat, ended };
+  return { ...tab, events, streamSeq, unread, typingUntil, outbox, chat, ended, handedTo };
 }
 
 export function chatsReducer(state: ChatsView, action: ChatsAction): ChatsView {
@@ -193,6 +206,11 @@ export function chatsReducer(state: ChatsView, action: ChatsAction): ChatsView {
           o.idempotencyKey === action.idempotencyKey ? { ...o, status: "sending", error: undefined } : o,
         ),
       }));
+    case "notes":
+      return mapTab(state, action.chatId, (t) => {
+        const notes = mergeNotes(t.notes, action.notes);
+        return notes === t.notes ? t : { ...t, notes };
+      });
     case "outboxRemove":
       return mapTab(state, action.chatId, (t) =>
         t.outbox.some((o) => o.idempotencyKey === action.idempotencyKey)
@@ -200,6 +218,19 @@ export function chatsReducer(state: ChatsView, action: ChatsAction): ChatsView {
           : t,
       );
   }
+}
+
+/** mergeNotes adds notes in seq order, each seq once. */
+export function mergeNotes(notes: ChatNote[], more: ChatNote[]): ChatNote[] {
+  const bySeq = new Map(notes.map((n) => [n.seq, n]));
+  let changed = false;
+  for (const n of more) {
+    if (!bySeq.has(n.seq)) {
+      bySeq.set(n.seq, n);
+      changed = true;
+    }
+  }
+  return changed ? [...bySeq.values()].sort((a, b) => a.seq - b.seq) : notes;
 }
 
 /** totalUnread is the sum of the tabs' unread counts (shown in the page title). */
