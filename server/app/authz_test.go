@@ -163,6 +163,27 @@ var authzCases = []authzCase{
 		return err
 	}},
 
+	{"AdminService.CreateCannedReply", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.CreateCannedReply(ctx, &pb.CreateCannedReplyRequest{CannedReply: &pb.CannedReply{SiteId: w.siteA, Shortcut: "/hi", Title: "Hi", Text: "Hi {visitor.name}"}})
+		if connect.CodeOf(err) == connect.CodeAlreadyExists {
+			return nil // a principal before made it: allowed
+		}
+		return err
+	}},
+	{"AdminService.UpdateCannedReply", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		// NotFound once allowed.
+		_, err := c.UpdateCannedReply(ctx, &pb.UpdateCannedReplyRequest{CannedReply: &pb.CannedReply{Id: "canned_none", SiteId: w.siteA, Shortcut: "/hi", Title: "Hi", Text: "Hi"}})
+		return err
+	}},
+	{"AdminService.DeleteCannedReply", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.DeleteCannedReply(ctx, &pb.DeleteCannedReplyRequest{SiteId: w.siteA, CannedReplyId: "canned_none"})
+		return err
+	}},
+	{"AdminService.ListCannedReplies", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListCannedReplies(ctx, &pb.ListCannedRepliesRequest{SiteId: w.siteA})
+		return err
+	}},
+
 	{"VisitorService.StartVisitorSession", open, func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{SiteId: w.siteA})
 		return err

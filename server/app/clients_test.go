@@ -74,6 +74,10 @@ type api interface {
 	AddNote(context.Context, *pb.AddNoteRequest) (*pb.AddNoteResponse, error)
 	ListNotes(context.Context, *pb.ListNotesRequest) (*pb.ListNotesResponse, error)
 	ListColleagues(context.Context, *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error)
+	CreateCannedReply(context.Context, *pb.CreateCannedReplyRequest) (*pb.CreateCannedReplyResponse, error)
+	UpdateCannedReply(context.Context, *pb.UpdateCannedReplyRequest) (*pb.UpdateCannedReplyResponse, error)
+	DeleteCannedReply(context.Context, *pb.DeleteCannedReplyRequest) (*pb.DeleteCannedReplyResponse, error)
+	ListCannedReplies(context.Context, *pb.ListCannedRepliesRequest) (*pb.ListCannedRepliesResponse, error)
 }
 
 // stream is the client side of a server stream.
@@ -313,6 +317,22 @@ func (c *grpcClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.Add
 
 func (c *grpcClient) ListNotes(ctx context.Context, r *pb.ListNotesRequest) (*pb.ListNotesResponse, error) {
 	return grpcUnary(ctx, c.chat.ListNotes, r)
+}
+
+func (c *grpcClient) CreateCannedReply(ctx context.Context, r *pb.CreateCannedReplyRequest) (*pb.CreateCannedReplyResponse, error) {
+	return grpcUnary(ctx, c.admin.CreateCannedReply, r)
+}
+
+func (c *grpcClient) UpdateCannedReply(ctx context.Context, r *pb.UpdateCannedReplyRequest) (*pb.UpdateCannedReplyResponse, error) {
+	return grpcUnary(ctx, c.admin.UpdateCannedReply, r)
+}
+
+func (c *grpcClient) DeleteCannedReply(ctx context.Context, r *pb.DeleteCannedReplyRequest) (*pb.DeleteCannedReplyResponse, error) {
+	return grpcUnary(ctx, c.admin.DeleteCannedReply, r)
+}
+
+func (c *grpcClient) ListCannedReplies(ctx context.Context, r *pb.ListCannedRepliesRequest) (*pb.ListCannedRepliesResponse, error) {
+	return grpcUnary(ctx, c.admin.ListCannedReplies, r)
 }
 
 func (c *grpcClient) ListColleagues(ctx context.Context, r *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error) {
@@ -611,6 +631,22 @@ func (c *connectClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.
 
 func (c *connectClient) ListNotes(ctx context.Context, r *pb.ListNotesRequest) (*pb.ListNotesResponse, error) {
 	return connectUnary(ctx, c.chat.ListNotes, r)
+}
+
+func (c *connectClient) CreateCannedReply(ctx context.Context, r *pb.CreateCannedReplyRequest) (*pb.CreateCannedReplyResponse, error) {
+	return connectUnary(ctx, c.admin.CreateCannedReply, r)
+}
+
+func (c *connectClient) UpdateCannedReply(ctx context.Context, r *pb.UpdateCannedReplyRequest) (*pb.UpdateCannedReplyResponse, error) {
+	return connectUnary(ctx, c.admin.UpdateCannedReply, r)
+}
+
+func (c *connectClient) DeleteCannedReply(ctx context.Context, r *pb.DeleteCannedReplyRequest) (*pb.DeleteCannedReplyResponse, error) {
+	return connectUnary(ctx, c.admin.DeleteCannedReply, r)
+}
+
+func (c *connectClient) ListCannedReplies(ctx context.Context, r *pb.ListCannedRepliesRequest) (*pb.ListCannedRepliesResponse, error) {
+	return connectUnary(ctx, c.admin.ListCannedReplies, r)
 }
 
 func (c *connectClient) ListColleagues(ctx context.Context, r *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error) {

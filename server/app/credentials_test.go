@@ -323,6 +323,18 @@ func (c *signedClient) TransferChat(ctx context.Context, r *pb.TransferChatReque
 func (c *signedClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.AddNoteResponse, error) {
 	return c.raw.AddNote(c.as(ctx, r.GetAuthorId()), r)
 }
+func (c *signedClient) CreateCannedReply(ctx context.Context, r *pb.CreateCannedReplyRequest) (*pb.CreateCannedReplyResponse, error) {
+	return c.raw.CreateCannedReply(c.asAdmin(ctx), r)
+}
+func (c *signedClient) UpdateCannedReply(ctx context.Context, r *pb.UpdateCannedReplyRequest) (*pb.UpdateCannedReplyResponse, error) {
+	return c.raw.UpdateCannedReply(c.asAdmin(ctx), r)
+}
+func (c *signedClient) DeleteCannedReply(ctx context.Context, r *pb.DeleteCannedReplyRequest) (*pb.DeleteCannedReplyResponse, error) {
+	return c.raw.DeleteCannedReply(c.asAdmin(ctx), r)
+}
+func (c *signedClient) ListCannedReplies(ctx context.Context, r *pb.ListCannedRepliesRequest) (*pb.ListCannedRepliesResponse, error) {
+	return c.raw.ListCannedReplies(c.asAdmin(ctx), r)
+}
 func (c *signedClient) ListColleagues(ctx context.Context, r *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error) {
 	return c.raw.ListColleagues(c.as(ctx, r.GetAgentId()), r)
 }

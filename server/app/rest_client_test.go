@@ -384,6 +384,35 @@ func (c *restClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.Add
 	return out, c.call(ctx, http.MethodPost, "/v1/chats/"+esc(r.GetChatId())+"/notes", nil, r, out)
 }
 
+func (c *restClient) CreateCannedReply(ctx context.Context, r *pb.CreateCannedReplyRequest) (*pb.CreateCannedReplyResponse, error) {
+	out := &pb.CreateCannedReplyResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/sites/"+esc(r.GetCannedReply().GetSiteId())+"/canned-replies", nil, cannedBody(r.GetCannedReply()), out)
+}
+
+func (c *restClient) UpdateCannedReply(ctx context.Context, r *pb.UpdateCannedReplyRequest) (*pb.UpdateCannedReplyResponse, error) {
+	out := &pb.UpdateCannedReplyResponse{}
+	path := "/v1/sites/" + esc(r.GetCannedReply().GetSiteId()) + "/canned-replies/" + esc(r.GetCannedReply().GetId())
+	return out, c.call(ctx, http.MethodPut, path, nil, cannedBody(r.GetCannedReply()), out)
+}
+
+// cannedBody is the request body of a canned reply: never nil.
+func cannedBody(c *pb.CannedReply) *pb.CannedReply {
+	if c == nil {
+		return &pb.CannedReply{}
+	}
+	return c
+}
+
+func (c *restClient) DeleteCannedReply(ctx context.Context, r *pb.DeleteCannedReplyRequest) (*pb.DeleteCannedReplyResponse, error) {
+	out := &pb.DeleteCannedReplyResponse{}
+	return out, c.call(ctx, http.MethodDelete, "/v1/sites/"+esc(r.GetSiteId())+"/canned-replies/"+esc(r.GetCannedReplyId()), nil, nil, out)
+}
+
+func (c *restClient) ListCannedReplies(ctx context.Context, r *pb.ListCannedRepliesRequest) (*pb.ListCannedRepliesResponse, error) {
+	out := &pb.ListCannedRepliesResponse{}
+	return out, c.call(ctx, http.MethodGet, "/v1/sites/"+esc(r.GetSiteId())+"/canned-replies", nil, nil, out)
+}
+
 func (c *restClient) ListColleagues(ctx context.Context, r *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error) {
 	out := &pb.ListColleaguesResponse{}
 	q := url.Values{"site_id": {r.GetSiteId()}}

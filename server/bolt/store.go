@@ -62,6 +62,7 @@ var (
 	// external ids with; apart from the sites so that no site record
 	// carries one out.
 	siteIdentitySecretsBucket = []byte("site_identity_secrets") // site id → secret
+	cannedRepliesBucket       = []byte("canned_replies")        // cannedKey → pb.CannedReply
 )
 
 // legacyMessageKeysBucket indexed idempotency keys on disk until the
@@ -94,6 +95,7 @@ var allBuckets = [][]byte{
 	agentSessionsBucket,
 	agentPasswordsBucket,
 	siteIdentitySecretsBucket,
+	cannedRepliesBucket,
 }
 
 const (

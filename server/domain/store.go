@@ -41,6 +41,11 @@ type ReadTx interface {
 	// MessageSeqByKey finds the message a sender appended with an
 	// idempotency key.
 	MessageSeqByKey(chatID, senderID, key string) (seq uint32, found bool, err error)
+	// CannedReply returns a site's canned reply; NotFound when the site
+	// has none with id.
+	CannedReply(siteID, id string) (*CannedReply, error)
+	// CannedReplies lists a site's canned replies, in any order.
+	CannedReplies(siteID string) ([]*CannedReply, error)
 	// ChatNotes returns a chat's internal notes in sequence order.
 	ChatNotes(chatID string) ([]ChatNote, error)
 	Invitation(id string) (*Invitation, error)
@@ -117,6 +122,8 @@ type WriteTx interface {
 	// last event plus one; a message with an idempotency key is also
 	// indexed for MessageSeqByKey.
 	AppendChatEvent(ChatEvent) error
+	PutCannedReply(*CannedReply) error
+	DeleteCannedReply(siteID, id string) error
 	// AppendChatNote stores an internal note. Its Seq must be the chat's
 	// previous last note plus one.
 	AppendChatNote(ChatNote) error

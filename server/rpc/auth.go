@@ -30,8 +30,8 @@ import (
 // Who may do what:
 //   - AdminService: admin API keys. Agents may also read the sites they
 //     serve (GetSite, ListSites, ListOnlineVisitors, ListQueue,
-//     ListRoutingDecisions) and themselves (GetAgent): the console shows
-//     them.
+//     ListRoutingDecisions, ListCannedReplies) and themselves (GetAgent):
+//     the console shows them.
 //   - VisitorService: StartVisitorSession is open (it is how a visitor gets
 //     a token; the site's allowed origins guard it); the rest only with the
 //     token of the visitor the request names.
@@ -218,6 +218,11 @@ var rules = map[string]rule{
 	// pass for any of the site's users.
 	proactivechatv1connect.AdminServiceGetSiteIdentitySecretProcedure:    as(domain.AdminPrincipal),
 	proactivechatv1connect.AdminServiceRotateSiteIdentitySecretProcedure: as(domain.AdminPrincipal),
+	// Admins manage canned replies; the agents of a site read them.
+	proactivechatv1connect.AdminServiceCreateCannedReplyProcedure: as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceUpdateCannedReplyProcedure: as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceDeleteCannedReplyProcedure: as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceListCannedRepliesProcedure: siteReader(siteID),
 
 	proactivechatv1connect.VisitorServiceStartVisitorSessionProcedure: openRule,
 	proactivechatv1connect.VisitorServiceReportPageViewProcedure:      self(domain.VisitorPrincipal, "visitor_id", visitorID),

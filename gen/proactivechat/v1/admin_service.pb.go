@@ -1983,6 +1983,360 @@ func (x *ListOnlineVisitorsResponse) GetVisitors() []*VisitorPresence {
 	return nil
 }
 
+type CreateCannedReplyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// site_id, shortcut, title and text; id is ignored.
+	CannedReply   *CannedReply `protobuf:"bytes,1,opt,name=canned_reply,json=cannedReply,proto3" json:"canned_reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCannedReplyRequest) Reset() {
+	*x = CreateCannedReplyRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCannedReplyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCannedReplyRequest) ProtoMessage() {}
+
+func (x *CreateCannedReplyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCannedReplyRequest.ProtoReflect.Descriptor instead.
+func (*CreateCannedReplyRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *CreateCannedReplyRequest) GetCannedReply() *CannedReply {
+	if x != nil {
+		return x.CannedReply
+	}
+	return nil
+}
+
+type CreateCannedReplyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CannedReply   *CannedReply           `protobuf:"bytes,1,opt,name=canned_reply,json=cannedReply,proto3" json:"canned_reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCannedReplyResponse) Reset() {
+	*x = CreateCannedReplyResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCannedReplyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCannedReplyResponse) ProtoMessage() {}
+
+func (x *CreateCannedReplyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCannedReplyResponse.ProtoReflect.Descriptor instead.
+func (*CreateCannedReplyResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *CreateCannedReplyResponse) GetCannedReply() *CannedReply {
+	if x != nil {
+		return x.CannedReply
+	}
+	return nil
+}
+
+type UpdateCannedReplyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id and site_id name the reply; shortcut, title and text replace its own.
+	CannedReply   *CannedReply `protobuf:"bytes,1,opt,name=canned_reply,json=cannedReply,proto3" json:"canned_reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCannedReplyRequest) Reset() {
+	*x = UpdateCannedReplyRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCannedReplyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCannedReplyRequest) ProtoMessage() {}
+
+func (x *UpdateCannedReplyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCannedReplyRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCannedReplyRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *UpdateCannedReplyRequest) GetCannedReply() *CannedReply {
+	if x != nil {
+		return x.CannedReply
+	}
+	return nil
+}
+
+type UpdateCannedReplyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CannedReply   *CannedReply           `protobuf:"bytes,1,opt,name=canned_reply,json=cannedReply,proto3" json:"canned_reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCannedReplyResponse) Reset() {
+	*x = UpdateCannedReplyResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCannedReplyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCannedReplyResponse) ProtoMessage() {}
+
+func (x *UpdateCannedReplyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCannedReplyResponse.ProtoReflect.Descriptor instead.
+func (*UpdateCannedReplyResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *UpdateCannedReplyResponse) GetCannedReply() *CannedReply {
+	if x != nil {
+		return x.CannedReply
+	}
+	return nil
+}
+
+type DeleteCannedReplyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	CannedReplyId string                 `protobuf:"bytes,2,opt,name=canned_reply_id,json=cannedReplyId,proto3" json:"canned_reply_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCannedReplyRequest) Reset() {
+	*x = DeleteCannedReplyRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCannedReplyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCannedReplyRequest) ProtoMessage() {}
+
+func (x *DeleteCannedReplyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCannedReplyRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCannedReplyRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *DeleteCannedReplyRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *DeleteCannedReplyRequest) GetCannedReplyId() string {
+	if x != nil {
+		return x.CannedReplyId
+	}
+	return ""
+}
+
+type DeleteCannedReplyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCannedReplyResponse) Reset() {
+	*x = DeleteCannedReplyResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCannedReplyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCannedReplyResponse) ProtoMessage() {}
+
+func (x *DeleteCannedReplyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCannedReplyResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCannedReplyResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{47}
+}
+
+type ListCannedRepliesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCannedRepliesRequest) Reset() {
+	*x = ListCannedRepliesRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCannedRepliesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCannedRepliesRequest) ProtoMessage() {}
+
+func (x *ListCannedRepliesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCannedRepliesRequest.ProtoReflect.Descriptor instead.
+func (*ListCannedRepliesRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ListCannedRepliesRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+type ListCannedRepliesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CannedReplies []*CannedReply         `protobuf:"bytes,1,rep,name=canned_replies,json=cannedReplies,proto3" json:"canned_replies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCannedRepliesResponse) Reset() {
+	*x = ListCannedRepliesResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCannedRepliesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCannedRepliesResponse) ProtoMessage() {}
+
+func (x *ListCannedRepliesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCannedRepliesResponse.ProtoReflect.Descriptor instead.
+func (*ListCannedRepliesResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ListCannedRepliesResponse) GetCannedReplies() []*CannedReply {
+	if x != nil {
+		return x.CannedReplies
+	}
+	return nil
+}
+
 var File_proactivechat_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
@@ -2089,7 +2443,23 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x19ListOnlineVisitorsRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\"[\n" +
 	"\x1aListOnlineVisitorsResponse\x12=\n" +
-	"\bvisitors\x18\x01 \x03(\v2!.proactivechat.v1.VisitorPresenceR\bvisitors2\xf2\x10\n" +
+	"\bvisitors\x18\x01 \x03(\v2!.proactivechat.v1.VisitorPresenceR\bvisitors\"\\\n" +
+	"\x18CreateCannedReplyRequest\x12@\n" +
+	"\fcanned_reply\x18\x01 \x01(\v2\x1d.proactivechat.v1.CannedReplyR\vcannedReply\"]\n" +
+	"\x19CreateCannedReplyResponse\x12@\n" +
+	"\fcanned_reply\x18\x01 \x01(\v2\x1d.proactivechat.v1.CannedReplyR\vcannedReply\"\\\n" +
+	"\x18UpdateCannedReplyRequest\x12@\n" +
+	"\fcanned_reply\x18\x01 \x01(\v2\x1d.proactivechat.v1.CannedReplyR\vcannedReply\"]\n" +
+	"\x19UpdateCannedReplyResponse\x12@\n" +
+	"\fcanned_reply\x18\x01 \x01(\v2\x1d.proactivechat.v1.CannedReplyR\vcannedReply\"[\n" +
+	"\x18DeleteCannedReplyRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12&\n" +
+	"\x0fcanned_reply_id\x18\x02 \x01(\tR\rcannedReplyId\"\x1b\n" +
+	"\x19DeleteCannedReplyResponse\"3\n" +
+	"\x18ListCannedRepliesRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\"a\n" +
+	"\x19ListCannedRepliesResponse\x12D\n" +
+	"\x0ecanned_replies\x18\x01 \x03(\v2\x1d.proactivechat.v1.CannedReplyR\rcannedReplies2\xb4\x14\n" +
 	"\fAdminService\x12W\n" +
 	"\n" +
 	"CreateSite\x12#.proactivechat.v1.CreateSiteRequest\x1a$.proactivechat.v1.CreateSiteResponse\x12S\n" +
@@ -2114,7 +2484,11 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x12CreateAgentSession\x12+.proactivechat.v1.CreateAgentSessionRequest\x1a,.proactivechat.v1.CreateAgentSessionResponse\x12w\n" +
 	"\x13RevokeAgentSessions\x12,.proactivechat.v1.RevokeAgentSessionsRequest\x1a-.proactivechat.v1.RevokeAgentSessionsResponse\"\x03\x90\x02\x02\x12}\n" +
 	"\x15GetSiteIdentitySecret\x12..proactivechat.v1.GetSiteIdentitySecretRequest\x1a/.proactivechat.v1.GetSiteIdentitySecretResponse\"\x03\x90\x02\x01\x12\x81\x01\n" +
-	"\x18RotateSiteIdentitySecret\x121.proactivechat.v1.RotateSiteIdentitySecretRequest\x1a2.proactivechat.v1.RotateSiteIdentitySecretResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\x18RotateSiteIdentitySecret\x121.proactivechat.v1.RotateSiteIdentitySecretRequest\x1a2.proactivechat.v1.RotateSiteIdentitySecretResponse\x12l\n" +
+	"\x11CreateCannedReply\x12*.proactivechat.v1.CreateCannedReplyRequest\x1a+.proactivechat.v1.CreateCannedReplyResponse\x12l\n" +
+	"\x11UpdateCannedReply\x12*.proactivechat.v1.UpdateCannedReplyRequest\x1a+.proactivechat.v1.UpdateCannedReplyResponse\x12q\n" +
+	"\x11DeleteCannedReply\x12*.proactivechat.v1.DeleteCannedReplyRequest\x1a+.proactivechat.v1.DeleteCannedReplyResponse\"\x03\x90\x02\x02\x12q\n" +
+	"\x11ListCannedReplies\x12*.proactivechat.v1.ListCannedRepliesRequest\x1a+.proactivechat.v1.ListCannedRepliesResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_admin_service_proto_rawDescOnce sync.Once
@@ -2128,7 +2502,7 @@ func file_proactivechat_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_admin_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*GetSiteIdentitySecretRequest)(nil),     // 0: proactivechat.v1.GetSiteIdentitySecretRequest
 	(*GetSiteIdentitySecretResponse)(nil),    // 1: proactivechat.v1.GetSiteIdentitySecretResponse
@@ -2172,96 +2546,118 @@ var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*UpdateAgentResponse)(nil),              // 39: proactivechat.v1.UpdateAgentResponse
 	(*ListOnlineVisitorsRequest)(nil),        // 40: proactivechat.v1.ListOnlineVisitorsRequest
 	(*ListOnlineVisitorsResponse)(nil),       // 41: proactivechat.v1.ListOnlineVisitorsResponse
-	(*ApiKey)(nil),                           // 42: proactivechat.v1.ApiKey
-	(*durationpb.Duration)(nil),              // 43: google.protobuf.Duration
-	(*AgentSession)(nil),                     // 44: proactivechat.v1.AgentSession
-	(*Visitor)(nil),                          // 45: proactivechat.v1.Visitor
-	(*Invitation)(nil),                       // 46: proactivechat.v1.Invitation
-	(*ChatRequest)(nil),                      // 47: proactivechat.v1.ChatRequest
-	(*Chat)(nil),                             // 48: proactivechat.v1.Chat
-	(*ChatEvent)(nil),                        // 49: proactivechat.v1.ChatEvent
-	(*RoutingDecision)(nil),                  // 50: proactivechat.v1.RoutingDecision
-	(*ProactiveChatSettings)(nil),            // 51: proactivechat.v1.ProactiveChatSettings
-	(*RetentionSettings)(nil),                // 52: proactivechat.v1.RetentionSettings
-	(*Site)(nil),                             // 53: proactivechat.v1.Site
-	(*fieldmaskpb.FieldMask)(nil),            // 54: google.protobuf.FieldMask
-	(*Agent)(nil),                            // 55: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),                  // 56: proactivechat.v1.VisitorPresence
+	(*CreateCannedReplyRequest)(nil),         // 42: proactivechat.v1.CreateCannedReplyRequest
+	(*CreateCannedReplyResponse)(nil),        // 43: proactivechat.v1.CreateCannedReplyResponse
+	(*UpdateCannedReplyRequest)(nil),         // 44: proactivechat.v1.UpdateCannedReplyRequest
+	(*UpdateCannedReplyResponse)(nil),        // 45: proactivechat.v1.UpdateCannedReplyResponse
+	(*DeleteCannedReplyRequest)(nil),         // 46: proactivechat.v1.DeleteCannedReplyRequest
+	(*DeleteCannedReplyResponse)(nil),        // 47: proactivechat.v1.DeleteCannedReplyResponse
+	(*ListCannedRepliesRequest)(nil),         // 48: proactivechat.v1.ListCannedRepliesRequest
+	(*ListCannedRepliesResponse)(nil),        // 49: proactivechat.v1.ListCannedRepliesResponse
+	(*ApiKey)(nil),                           // 50: proactivechat.v1.ApiKey
+	(*durationpb.Duration)(nil),              // 51: google.protobuf.Duration
+	(*AgentSession)(nil),                     // 52: proactivechat.v1.AgentSession
+	(*Visitor)(nil),                          // 53: proactivechat.v1.Visitor
+	(*Invitation)(nil),                       // 54: proactivechat.v1.Invitation
+	(*ChatRequest)(nil),                      // 55: proactivechat.v1.ChatRequest
+	(*Chat)(nil),                             // 56: proactivechat.v1.Chat
+	(*ChatEvent)(nil),                        // 57: proactivechat.v1.ChatEvent
+	(*RoutingDecision)(nil),                  // 58: proactivechat.v1.RoutingDecision
+	(*ProactiveChatSettings)(nil),            // 59: proactivechat.v1.ProactiveChatSettings
+	(*RetentionSettings)(nil),                // 60: proactivechat.v1.RetentionSettings
+	(*Site)(nil),                             // 61: proactivechat.v1.Site
+	(*fieldmaskpb.FieldMask)(nil),            // 62: google.protobuf.FieldMask
+	(*Agent)(nil),                            // 63: proactivechat.v1.Agent
+	(*VisitorPresence)(nil),                  // 64: proactivechat.v1.VisitorPresence
+	(*CannedReply)(nil),                      // 65: proactivechat.v1.CannedReply
 }
 var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
-	42, // 0: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
-	42, // 1: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
-	43, // 2: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
-	44, // 3: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
-	45, // 4: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
-	46, // 5: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
-	47, // 6: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	48, // 7: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
-	49, // 8: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
-	47, // 9: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	50, // 10: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
-	51, // 11: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	52, // 12: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
-	53, // 13: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
-	53, // 14: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
-	53, // 15: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
-	53, // 16: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
-	54, // 17: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	53, // 18: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
-	55, // 19: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	55, // 20: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	55, // 21: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
-	55, // 22: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
-	54, // 23: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	55, // 24: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	56, // 25: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
-	24, // 26: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
-	26, // 27: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
-	28, // 28: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
-	30, // 29: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
-	32, // 30: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
-	34, // 31: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
-	36, // 32: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
-	38, // 33: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
-	40, // 34: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
-	20, // 35: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
-	22, // 36: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
-	16, // 37: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
-	18, // 38: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
-	4,  // 39: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
-	6,  // 40: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
-	8,  // 41: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
-	10, // 42: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
-	12, // 43: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
-	14, // 44: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
-	0,  // 45: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
-	2,  // 46: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
-	25, // 47: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
-	27, // 48: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
-	29, // 49: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
-	31, // 50: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
-	33, // 51: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
-	35, // 52: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
-	37, // 53: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
-	39, // 54: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
-	41, // 55: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
-	21, // 56: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
-	23, // 57: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
-	17, // 58: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
-	19, // 59: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
-	5,  // 60: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
-	7,  // 61: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
-	9,  // 62: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
-	11, // 63: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
-	13, // 64: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
-	15, // 65: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
-	1,  // 66: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
-	3,  // 67: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
-	47, // [47:68] is the sub-list for method output_type
-	26, // [26:47] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	50, // 0: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
+	50, // 1: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
+	51, // 2: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
+	52, // 3: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
+	53, // 4: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
+	54, // 5: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
+	55, // 6: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	56, // 7: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
+	57, // 8: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
+	55, // 9: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	58, // 10: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
+	59, // 11: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	60, // 12: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
+	61, // 13: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
+	61, // 14: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
+	61, // 15: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
+	61, // 16: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
+	62, // 17: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	61, // 18: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
+	63, // 19: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	63, // 20: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	63, // 21: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
+	63, // 22: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
+	62, // 23: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	63, // 24: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	64, // 25: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
+	65, // 26: proactivechat.v1.CreateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
+	65, // 27: proactivechat.v1.CreateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
+	65, // 28: proactivechat.v1.UpdateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
+	65, // 29: proactivechat.v1.UpdateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
+	65, // 30: proactivechat.v1.ListCannedRepliesResponse.canned_replies:type_name -> proactivechat.v1.CannedReply
+	24, // 31: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
+	26, // 32: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
+	28, // 33: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
+	30, // 34: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
+	32, // 35: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
+	34, // 36: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
+	36, // 37: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
+	38, // 38: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
+	40, // 39: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
+	20, // 40: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
+	22, // 41: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
+	16, // 42: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
+	18, // 43: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
+	4,  // 44: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
+	6,  // 45: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
+	8,  // 46: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
+	10, // 47: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
+	12, // 48: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
+	14, // 49: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
+	0,  // 50: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
+	2,  // 51: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
+	42, // 52: proactivechat.v1.AdminService.CreateCannedReply:input_type -> proactivechat.v1.CreateCannedReplyRequest
+	44, // 53: proactivechat.v1.AdminService.UpdateCannedReply:input_type -> proactivechat.v1.UpdateCannedReplyRequest
+	46, // 54: proactivechat.v1.AdminService.DeleteCannedReply:input_type -> proactivechat.v1.DeleteCannedReplyRequest
+	48, // 55: proactivechat.v1.AdminService.ListCannedReplies:input_type -> proactivechat.v1.ListCannedRepliesRequest
+	25, // 56: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
+	27, // 57: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
+	29, // 58: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
+	31, // 59: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
+	33, // 60: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
+	35, // 61: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
+	37, // 62: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
+	39, // 63: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
+	41, // 64: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
+	21, // 65: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
+	23, // 66: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
+	17, // 67: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
+	19, // 68: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
+	5,  // 69: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
+	7,  // 70: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
+	9,  // 71: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
+	11, // 72: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
+	13, // 73: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
+	15, // 74: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
+	1,  // 75: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
+	3,  // 76: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
+	43, // 77: proactivechat.v1.AdminService.CreateCannedReply:output_type -> proactivechat.v1.CreateCannedReplyResponse
+	45, // 78: proactivechat.v1.AdminService.UpdateCannedReply:output_type -> proactivechat.v1.UpdateCannedReplyResponse
+	47, // 79: proactivechat.v1.AdminService.DeleteCannedReply:output_type -> proactivechat.v1.DeleteCannedReplyResponse
+	49, // 80: proactivechat.v1.AdminService.ListCannedReplies:output_type -> proactivechat.v1.ListCannedRepliesResponse
+	56, // [56:81] is the sub-list for method output_type
+	31, // [31:56] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_admin_service_proto_init() }
@@ -2281,7 +2677,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_admin_service_proto_rawDesc), len(file_proactivechat_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/site.proto.
  */
 export const file_proactivechat_v1_site: GenFile = /*@__PURE__*/
-  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEilAIKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKCXJldGVudGlvbhgHIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MiQgoRUmV0ZW50aW9uU2V0dGluZ3MSFwoPdmlzaXRvcl9zZWNvbmRzGAEgASgNEhQKDGNoYXRfc2Vjb25kcxgCIAEoDSK0AwoVUHJvYWN0aXZlQ2hhdFNldHRpbmdzEg8KB2VuYWJsZWQYASABKAgSMQoEbW9kZRgCIAEoDjIjLnByb2FjdGl2ZWNoYXQudjEuUHJvYWN0aXZlQ2hhdE1vZGUSHAoUbGF1bmNoX2FmdGVyX3NlY29uZHMYAyABKA0SEwoLaW52aXRlX3RleHQYBCABKAkSMAoLZm9ybV9maWVsZHMYBSADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkZvcm1GaWVsZBIeChZpbnZpdGVfdGltZW91dF9zZWNvbmRzGAYgASgNEiEKGXJlaW52aXRlX2Nvb2xkb3duX3NlY29uZHMYByABKA0SHQoVYWxlcnRfdGltZW91dF9zZWNvbmRzGAggASgNEhUKDWluY2x1ZGVfcGFnZXMYCSADKAkSFQoNZXhjbHVkZV9wYWdlcxgKIAMoCRIaChJxdWV1ZV9ob2xkX3NlY29uZHMYCyABKA0SIgoaaW5hY3Rpdml0eV90aW1lb3V0X3NlY29uZHMYDCABKA0SIgoaaW5hY3Rpdml0eV93YXJuaW5nX3NlY29uZHMYDSABKA0ifAoJRm9ybUZpZWxkEgsKA2tleRgBIAEoCRINCgVsYWJlbBgCIAEoCRItCgR0eXBlGAMgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5Gb3JtRmllbGRUeXBlEhAKCHJlcXVpcmVkGAQgASgIEhIKCm1heF9sZW5ndGgYBSABKA0qhQEKEVByb2FjdGl2ZUNoYXRNb2RlEiMKH1BST0FDVElWRV9DSEFUX01PREVfVU5TUEVDSUZJRUQQABIjCh9QUk9BQ1RJVkVfQ0hBVF9NT0RFX1dJVEhfSU5WSVRFEAESJgoiUFJPQUNUSVZFX0NIQVRfTU9ERV9XSVRIT1VUX0lOVklURRACKp4BCg1Gb3JtRmllbGRUeXBlEh8KG0ZPUk1fRklFTERfVFlQRV9VTlNQRUNJRklFRBAAEhgKFEZPUk1fRklFTERfVFlQRV9URVhUEAESHAoYRk9STV9GSUVMRF9UWVBFX1RFWFRBUkVBEAISGQoVRk9STV9GSUVMRF9UWVBFX0VNQUlMEAMSGQoVRk9STV9GSUVMRF9UWVBFX1BIT05FEARCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEilAIKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKCXJldGVudGlvbhgHIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MiQgoRUmV0ZW50aW9uU2V0dGluZ3MSFwoPdmlzaXRvcl9zZWNvbmRzGAEgASgNEhQKDGNoYXRfc2Vjb25kcxgCIAEoDSK0AwoVUHJvYWN0aXZlQ2hhdFNldHRpbmdzEg8KB2VuYWJsZWQYASABKAgSMQoEbW9kZRgCIAEoDjIjLnByb2FjdGl2ZWNoYXQudjEuUHJvYWN0aXZlQ2hhdE1vZGUSHAoUbGF1bmNoX2FmdGVyX3NlY29uZHMYAyABKA0SEwoLaW52aXRlX3RleHQYBCABKAkSMAoLZm9ybV9maWVsZHMYBSADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkZvcm1GaWVsZBIeChZpbnZpdGVfdGltZW91dF9zZWNvbmRzGAYgASgNEiEKGXJlaW52aXRlX2Nvb2xkb3duX3NlY29uZHMYByABKA0SHQoVYWxlcnRfdGltZW91dF9zZWNvbmRzGAggASgNEhUKDWluY2x1ZGVfcGFnZXMYCSADKAkSFQoNZXhjbHVkZV9wYWdlcxgKIAMoCRIaChJxdWV1ZV9ob2xkX3NlY29uZHMYCyABKA0SIgoaaW5hY3Rpdml0eV90aW1lb3V0X3NlY29uZHMYDCABKA0SIgoaaW5hY3Rpdml0eV93YXJuaW5nX3NlY29uZHMYDSABKA0ifAoJRm9ybUZpZWxkEgsKA2tleRgBIAEoCRINCgVsYWJlbBgCIAEoCRItCgR0eXBlGAMgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5Gb3JtRmllbGRUeXBlEhAKCHJlcXVpcmVkGAQgASgIEhIKCm1heF9sZW5ndGgYBSABKA0iWQoLQ2FubmVkUmVwbHkSCgoCaWQYASABKAkSDwoHc2l0ZV9pZBgCIAEoCRIQCghzaG9ydGN1dBgDIAEoCRINCgV0aXRsZRgEIAEoCRIMCgR0ZXh0GAUgASgJKoUBChFQcm9hY3RpdmVDaGF0TW9kZRIjCh9QUk9BQ1RJVkVfQ0hBVF9NT0RFX1VOU1BFQ0lGSUVEEAASIwofUFJPQUNUSVZFX0NIQVRfTU9ERV9XSVRIX0lOVklURRABEiYKIlBST0FDVElWRV9DSEFUX01PREVfV0lUSE9VVF9JTlZJVEUQAiqeAQoNRm9ybUZpZWxkVHlwZRIfChtGT1JNX0ZJRUxEX1RZUEVfVU5TUEVDSUZJRUQQABIYChRGT1JNX0ZJRUxEX1RZUEVfVEVYVBABEhwKGEZPUk1fRklFTERfVFlQRV9URVhUQVJFQRACEhkKFUZPUk1fRklFTERfVFlQRV9FTUFJTBADEhkKFUZPUk1fRklFTERfVFlQRV9QSE9ORRAEQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Site is one website equipped with the widget. Proactive chat is disabled
@@ -268,6 +268,56 @@ export type FormField = Message<"proactivechat.v1.FormField"> & {
  */
 export const FormFieldSchema: GenMessage<FormField> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_site, 3);
+
+/**
+ * CannedReply is a prepared answer of a site that agents insert by its
+ * shortcut. The console fills in the placeholders {visitor.name},
+ * {agent.name} and {site.name} when it inserts the text.
+ *
+ * @generated from message proactivechat.v1.CannedReply
+ */
+export type CannedReply = Message<"proactivechat.v1.CannedReply"> & {
+  /**
+   * Set by the server on create.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string site_id = 2;
+   */
+  siteId: string;
+
+  /**
+   * What agents type: "/" then 1 to 32 of a-z, 0-9, "_" and "-", e.g.
+   * "/price"; unique within the site.
+   *
+   * @generated from field: string shortcut = 3;
+   */
+  shortcut: string;
+
+  /**
+   * 1 to 100 characters.
+   *
+   * @generated from field: string title = 4;
+   */
+  title: string;
+
+  /**
+   * 1 to 2000 characters.
+   *
+   * @generated from field: string text = 5;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.CannedReply.
+ * Use `create(CannedReplySchema)` to create a new message.
+ */
+export const CannedReplySchema: GenMessage<CannedReply> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 4);
 
 /**
  * ProactiveChatMode is how a proactive chat begins.
