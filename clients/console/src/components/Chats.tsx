@@ -1,8 +1,11 @@
-import { useMutation } from "@connectrpc/connect-query";
+import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { Dispatch, KeyboardEvent, MutableRefObject } from "react";
 import type { ChatEvent, ChatNote } from "../../../gen/proactivechat/v1/chat_pb";
 import type { Colleague } from "../../../gen/proactivechat/v1/agent_service_pb";
+import { AdminService } from "../../../gen/proactivechat/v1/admin_service_pb";
+import type { CannedReply } from "../../../gen/proactivechat/v1/site_pb";
+import { fillPlaceholders, matchingReplies } from "../lib/canned";
 import { ParticipantRole } from "../../../gen/proactivechat/v1/chat_pb";
 import { ChatService } from "../../../gen/proactivechat/v1/chat_service_pb";
 import type { ConsoleApi } from "../Console";
@@ -271,7 +274,38 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
     inputRef.current?.focus();
   };
 
+  // Canned replies: typing "/" and a shortcut offers the site's replies;
+  // Tab or Enter inserts the chosen one with its placeholders filled in.
+  const canned = useQuery(AdminService.method.listCannedReplies, { siteId: tab.chat?.siteId ?? "" }, { enabled: !!tab.chat?.siteId });
+  const matches = matchingReplies(text, canned.data?.cannedReplies ?? []);
+  const [pick, setPick] = useState(0);
+  const picked = matches[Math.min(pick, matches.length - 1)];
+  const insert = (r: CannedReply) => {
+    const c = tab.chat;
+    const visitorName = c?.visitor?.displayName && c.visitor.displayName !== "Visitor" ? c.visitor.displayName : "";
+    const filled = fillPlaceholders(r.text, {
+      visitorName,
+      agentName: c?.agent?.displayName ?? "",
+      siteName: c ? api.siteName(c.siteId) : "",
+    });
+    setText(filled);
+    setPick(0);
+    if (mode === "message") notifier.input(filled);
+    inputRef.current?.focus();
+  };
+
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (picked && (e.key === "ArrowDown" || e.key === "ArrowUp")) {
+      e.preventDefault();
+      const n = matches.length;
+      setPick((p) => (Math.min(p, n - 1) + (e.key === "ArrowDown" ? 1 : n - 1)) % n);
+      return;
+    }
+    if (picked && (e.key === "Tab" || (e.key === "Enter" && !e.shiftKey)) && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      insert(picked);
+      return;
+    }
     if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       submit();
@@ -410,12 +444,35 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
             title={blocked}
             onChange={(e) => {
               setText(e.target.value);
+              setPick(0);
               if (mode === "message") notifier.input(e.target.value);
             }}
+            aria-controls={picked ? `canned-${chatId}` : undefined}
+            aria-autocomplete="list"
             onKeyDown={onKeyDown}
             onBlur={() => notifier.stop()}
             autoFocus
           />
+          {picked && (
+            <ul className="canned-picker" role="listbox" id={`canned-${chatId}`} aria-label="Canned replies" data-testid="canned-picker">
+              {matches.map((r) => (
+                <li
+                  key={r.id}
+                  role="option"
+                  aria-selected={r === picked}
+                  className={r === picked ? "picked" : undefined}
+                  onMouseDown={(e) => {
+                    e.preventDefault();
+                    insert(r);
+                  }}
+                  data-testid="canned-option"
+                  data-shortcut={r.shortcut}
+                >
+                  <code>{r.shortcut}</code> {r.title}
+                </li>
+              ))}
+            </ul>
+          )}
           <button type="submit" className="primary" data-testid="send" disabled={!text.trim() || !!blocked}>
             {mode === "note" ? "Add note" : "Send"}
           </button>
