@@ -65,6 +65,8 @@ scenario("transfer: Dana hands the chat to Sam with a note; the widget shows Sam
   await pane.getByTestId("mode-note").click();
   await consoleSend(sam, samNote);
   await pane.getByTestId("note").filter({ hasText: samNote }).waitFor();
+  // Notes reach the agents live: Dana, still on the chat's tab, gets Sam's.
+  await dana.getByTestId("note").filter({ hasText: samNote }).waitFor();
   await pane.getByTestId("mode-message").click();
   const last = "Anything else?";
   await consoleSend(sam, last);

@@ -309,6 +309,9 @@ var authzCases = []authzCase{
 		_, err := c.ListNotes(ctx, &pb.ListNotesRequest{ChatId: w.chat})
 		return err
 	}},
+	{"ChatService.WatchNotes", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		return firstMessage(c.WatchNotes(ctx, &pb.WatchNotesRequest{ChatId: w.chat}))
+	}},
 	// Only the chat's agent hands it over. Refused (the target is the
 	// caller itself) once allowed, so the chat stays as it is.
 	{"ChatService.TransferChat", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {

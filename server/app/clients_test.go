@@ -73,6 +73,7 @@ type api interface {
 	TransferChat(context.Context, *pb.TransferChatRequest) (*pb.TransferChatResponse, error)
 	AddNote(context.Context, *pb.AddNoteRequest) (*pb.AddNoteResponse, error)
 	ListNotes(context.Context, *pb.ListNotesRequest) (*pb.ListNotesResponse, error)
+	WatchNotes(context.Context, *pb.WatchNotesRequest) (stream[pb.WatchNotesResponse], error)
 	ListColleagues(context.Context, *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error)
 	CreateCannedReply(context.Context, *pb.CreateCannedReplyRequest) (*pb.CreateCannedReplyResponse, error)
 	UpdateCannedReply(context.Context, *pb.UpdateCannedReplyRequest) (*pb.UpdateCannedReplyResponse, error)
@@ -333,6 +334,10 @@ func (c *grpcClient) DeleteCannedReply(ctx context.Context, r *pb.DeleteCannedRe
 
 func (c *grpcClient) ListCannedReplies(ctx context.Context, r *pb.ListCannedRepliesRequest) (*pb.ListCannedRepliesResponse, error) {
 	return grpcUnary(ctx, c.admin.ListCannedReplies, r)
+}
+
+func (c *grpcClient) WatchNotes(ctx context.Context, r *pb.WatchNotesRequest) (stream[pb.WatchNotesResponse], error) {
+	return grpcServerStream(ctx, c.chat.WatchNotes, r)
 }
 
 func (c *grpcClient) ListColleagues(ctx context.Context, r *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error) {
@@ -647,6 +652,10 @@ func (c *connectClient) DeleteCannedReply(ctx context.Context, r *pb.DeleteCanne
 
 func (c *connectClient) ListCannedReplies(ctx context.Context, r *pb.ListCannedRepliesRequest) (*pb.ListCannedRepliesResponse, error) {
 	return connectUnary(ctx, c.admin.ListCannedReplies, r)
+}
+
+func (c *connectClient) WatchNotes(ctx context.Context, r *pb.WatchNotesRequest) (stream[pb.WatchNotesResponse], error) {
+	return connectServerStream(ctx, c.chat.WatchNotes, r)
 }
 
 func (c *connectClient) ListColleagues(ctx context.Context, r *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error) {

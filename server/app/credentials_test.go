@@ -338,6 +338,9 @@ func (c *signedClient) ListCannedReplies(ctx context.Context, r *pb.ListCannedRe
 func (c *signedClient) ListColleagues(ctx context.Context, r *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error) {
 	return c.raw.ListColleagues(c.as(ctx, r.GetAgentId()), r)
 }
+func (c *signedClient) WatchNotes(ctx context.Context, r *pb.WatchNotesRequest) (stream[pb.WatchNotesResponse], error) {
+	return c.raw.WatchNotes(c.asChatReader(ctx), r)
+}
 func (c *signedClient) ListNotes(ctx context.Context, r *pb.ListNotesRequest) (*pb.ListNotesResponse, error) {
 	return c.raw.ListNotes(c.asChatReader(ctx), r)
 }

@@ -459,6 +459,11 @@ func (c *restClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (str
 	return openRESTStream[pb.WatchChatResponse](ctx, c, "/v1/chats/"+esc(r.GetChatId())+"/events:watch", q)
 }
 
+func (c *restClient) WatchNotes(ctx context.Context, r *pb.WatchNotesRequest) (stream[pb.WatchNotesResponse], error) {
+	q := url.Values{"after_seq": {u32(r.GetAfterSeq())}}
+	return openRESTStream[pb.WatchNotesResponse](ctx, c, "/v1/chats/"+esc(r.GetChatId())+"/notes:watch", q)
+}
+
 func (c *restClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {
 	out := &pb.ListQueueResponse{}
 	return out, c.call(ctx, http.MethodGet, "/v1/sites/"+esc(r.GetSiteId())+"/queue", nil, nil, out)

@@ -39,6 +39,9 @@ func TestTransferChat(t *testing.T) {
 		t.Cleanup(console.Close)
 		recvUntil(t, console, func(m *pb.WatchAgentResponse) bool { return m.GetSnapshot() != nil })
 
+		notesStream := must[stream[pb.WatchNotesResponse]](t, "WatchNotes")(c.WatchNotes(ctx, &pb.WatchNotesRequest{ChatId: chat.GetId()}))
+		t.Cleanup(notesStream.Close)
+
 		note := must[*pb.AddNoteResponse](t, "AddNote")(c.AddNote(ctx, &pb.AddNoteRequest{
 			ChatId: chat.GetId(), AuthorId: w.agent.GetId(), Text: secretNote + " order 42",
 		})).GetNote()
@@ -127,7 +130,13 @@ func TestTransferChat(t *testing.T) {
 			t.Fatalf("ExportVisitor carried a note: %v", export)
 		}
 
-		// The agents read both notes.
+		// The agents get both notes live, in their own sequence.
+		for want := uint32(1); want <= 2; want++ {
+			if n := recvNext(t, notesStream).GetNote(); n.GetSeq() != want || !strings.Contains(n.GetText(), secretNote) {
+				t.Fatalf("WatchNotes sent %v, want note %d", n, want)
+			}
+		}
+		// They read both notes.
 		notes := must[*pb.ListNotesResponse](t, "ListNotes")(c.ListNotes(ctx, &pb.ListNotesRequest{ChatId: chat.GetId()})).GetNotes()
 		if len(notes) != 2 || !strings.HasSuffix(notes[1].GetText(), "be gentle") || notes[1].GetAuthor().GetDisplayName() != "Dana" {
 			t.Fatalf("ListNotes = %v", notes)

@@ -1,6 +1,10 @@
 package domain
 
-import "context"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // Internal notes are the agents' own remarks on a chat: a visitor never
 // gets them, not on a stream, not in ListChatEvents, a transcript or an
@@ -30,6 +34,8 @@ func (s *Service) AddNote(ctx context.Context, chatID, authorID, text string) (C
 		if note, err = s.appendNote(tx, chat, author, text); err != nil {
 			return err
 		}
+		n := note
+		tx.OnCommit(func() { s.publishNote(n) })
 		return nil
 	})
 	if err != nil {
@@ -66,3 +72,99 @@ func (s *Service) ListNotes(ctx context.Context, chatID string) (notes []ChatNot
 	})
 	return notes, err
 }
+
+// NoteUpdate is one message of WatchNotes: exactly one field is set.
+type NoteUpdate struct {
+	Note      *ChatNote
+	KeepAlive time.Time
+}
+
+// errNotesDropped says a notes subscription fell behind and was cut off:
+// WatchNotes subscribes again and reads what it missed from the store.
+var errNotesDropped = errors.New("notes subscription dropped")
+
+// WatchNotes sends a chat's internal notes after afterSeq, then new ones as
+// they are added, with no gap and no duplicate, until ctx ends or send
+// fails. Callers check that the reader is an agent or an admin. Notes are
+// published on a topic of their own, which no visitor stream follows.
+func (s *Service) WatchNotes(ctx context.Context, chatID string, afterSeq uint32, send func(NoteUpdate) error) error {
+	if chatID == "" {
+		return invalid("chat_id", "is required")
+	}
+	ticker := newTicker(s.clock, s.keepAlive)
+	defer ticker.stop()
+	last := afterSeq
+	for {
+		// Subscribe before reading the store: a note added in between is
+		// in both, and sent once.
+		sub := s.broker.Subscribe(noteTopic(chatID))
+		err := s.sendNotesAfter(ctx, chatID, &last, send)
+		if err == nil {
+			err = s.followNotes(ctx, chatID, sub, ticker, &last, send)
+		}
+		sub.Close()
+		if !errors.Is(err, errNotesDropped) {
+			return err
+		}
+	}
+}
+
+// sendNotesAfter sends the stored notes after *last and moves *last on.
+func (s *Service) sendNotesAfter(ctx context.Context, chatID string, last *uint32, send func(NoteUpdate) error) error {
+	notes, err := s.ListNotes(ctx, chatID)
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		if n.Seq <= *last {
+			continue
+		}
+		if err := send(NoteUpdate{Note: &n}); err != nil {
+			return err
+		}
+		*last = n.Seq
+	}
+	return nil
+}
+
+func (s *Service) followNotes(ctx context.Context, chatID string, sub Subscription, ticker *ticker, last *uint32, send func(NoteUpdate) error) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.Done():
+			return errShuttingDown
+		case now := <-ticker.c:
+			if err := send(NoteUpdate{KeepAlive: now}); err != nil {
+				return err
+			}
+		case ev, ok := <-sub.Events():
+			if !ok {
+				return errNotesDropped
+			}
+			n, isNote := ev.(ChatNote)
+			switch {
+			case !isNote || n.Seq <= *last:
+			case n.Seq > *last+1:
+				// Missed some (published before the subscription took):
+				// the store has them all.
+				if err := s.sendNotesAfter(ctx, chatID, last, send); err != nil {
+					return err
+				}
+			default:
+				if err := send(NoteUpdate{Note: &n}); err != nil {
+					return err
+				}
+				*last = n.Seq
+			}
+		}
+	}
+}
+
+// publishNote tells the notes' watchers of a new note, on a topic of its
+// own that no visitor stream subscribes to.
+func (s *Service) publishNote(n ChatNote) {
+	s.broker.Publish(noteTopic(n.ChatID), n)
+}
+
+func noteTopic(chatID string) string { return "notes/" + chatID }

@@ -112,6 +112,9 @@ func (s *Service) TransferChat(ctx context.Context, chatID, fromID, toID, note s
 		out.Chat = chat
 		tx.OnCommit(func() {
 			s.publishChatEvents(ev)
+			if out.Note != nil {
+				s.publishNote(*out.Note)
+			}
 			s.publishAgent(fromAgent)
 			s.publishAgent(to)
 			s.routeSoon(fromAgent.SiteIDs...)

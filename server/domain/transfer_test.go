@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -319,4 +320,37 @@ func fmtAny(v any) string {
 		return fmt.Sprintf("(unprintable %T: %v)", v, err)
 	}
 	return string(b)
+}
+
+func TestWatchNotes(t *testing.T) {
+	s := newTransferScene(t)
+	if _, err := s.e.svc.AddNote(ctx(t), s.chat.ID, "agent-a", "one"); err != nil {
+		t.Fatal(err)
+	}
+	svc := s.e.svc
+	notes := startStream(t, func(c context.Context, send func(domain.NoteUpdate) error) error {
+		return svc.WatchNotes(c, s.chat.ID, 0, send)
+	})
+	isNote := func(u domain.NoteUpdate) bool { return u.Note != nil }
+	if n := notes.next(t, isNote).Note; n.Seq != 1 || n.Text != "one" {
+		t.Fatalf("first note %+v", n)
+	}
+	if _, err := s.e.svc.TransferChat(ctx(t), s.chat.ID, "agent-a", "agent-b", "two"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.e.svc.AddNote(ctx(t), s.chat.ID, "agent-b", "three"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"two", "three"} {
+		if n := notes.next(t, isNote).Note; n.Text != want {
+			t.Fatalf("note %+v, want %q", n, want)
+		}
+	}
+	// Resuming after note 2 sends note 3 only.
+	resumed := startStream(t, func(c context.Context, send func(domain.NoteUpdate) error) error {
+		return svc.WatchNotes(c, s.chat.ID, 2, send)
+	})
+	if n := resumed.next(t, isNote).Note; n.Seq != 3 {
+		t.Fatalf("resumed with %+v, want note 3", n)
+	}
 }

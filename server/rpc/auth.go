@@ -44,8 +44,8 @@ import (
 //     admins (every site) and agents (the sites they serve), not visitors;
 //     transferring a chat and adding internal notes only as oneself
 //     (from_agent_id or author_id is the calling agent); reading notes
-//     (ListNotes) for agents who may read the chat and admins, never for
-//     visitors.
+//     (ListNotes, WatchNotes) for agents who may read the chat and admins,
+//     never for visitors.
 //
 // A stream a rule allows may still be refused with ResourceExhausted: each
 // credential may hold only so many streams of each kind at once (the rules
@@ -255,6 +255,7 @@ var rules = map[string]rule{
 	proactivechatv1connect.ChatServiceTransferChatProcedure:      self(domain.AgentPrincipal, "from_agent_id", fromAgentID),
 	proactivechatv1connect.ChatServiceAddNoteProcedure:           self(domain.AgentPrincipal, "author_id", authorID),
 	proactivechatv1connect.ChatServiceListNotesProcedure:         noteReader,
+	proactivechatv1connect.ChatServiceWatchNotesProcedure:        capped(domain.StreamWatchChat, noteReader),
 }
 
 // adminOrSelf lets admins, and the agent the request names, make the call.

@@ -299,3 +299,16 @@ func (s *chatServer) ListNotes(ctx context.Context, req *connect.Request[pb.List
 	}
 	return connect.NewResponse(out), nil
 }
+
+func (s *chatServer) WatchNotes(ctx context.Context, req *connect.Request[pb.WatchNotesRequest], stream *connect.ServerStream[pb.WatchNotesResponse]) error {
+	if err := stream.Send(nil); err != nil {
+		return err
+	}
+	err := s.svc.WatchNotes(ctx, req.Msg.GetChatId(), req.Msg.GetAfterSeq(), func(u domain.NoteUpdate) error {
+		if u.Note != nil {
+			return stream.Send(&pb.WatchNotesResponse{Event: &pb.WatchNotesResponse_Note{Note: protoconv.ChatNoteToProto(*u.Note)}})
+		}
+		return stream.Send(&pb.WatchNotesResponse{Event: &pb.WatchNotesResponse_KeepAlive{KeepAlive: keepAlive(u.KeepAlive)}})
+	})
+	return toConnectError(ctx, s.log, err)
+}

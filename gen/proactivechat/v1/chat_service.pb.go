@@ -1845,6 +1845,140 @@ func (*ConverseResponse_KeepAlive) isConverseResponse_Event() {}
 
 func (*ConverseResponse_Result) isConverseResponse_Event() {}
 
+type WatchNotesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChatId        string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	AfterSeq      uint32                 `protobuf:"varint,2,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchNotesRequest) Reset() {
+	*x = WatchNotesRequest{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchNotesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchNotesRequest) ProtoMessage() {}
+
+func (x *WatchNotesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchNotesRequest.ProtoReflect.Descriptor instead.
+func (*WatchNotesRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *WatchNotesRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *WatchNotesRequest) GetAfterSeq() uint32 {
+	if x != nil {
+		return x.AfterSeq
+	}
+	return 0
+}
+
+type WatchNotesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*WatchNotesResponse_Note
+	//	*WatchNotesResponse_KeepAlive
+	Event         isWatchNotesResponse_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchNotesResponse) Reset() {
+	*x = WatchNotesResponse{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchNotesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchNotesResponse) ProtoMessage() {}
+
+func (x *WatchNotesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchNotesResponse.ProtoReflect.Descriptor instead.
+func (*WatchNotesResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *WatchNotesResponse) GetEvent() isWatchNotesResponse_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *WatchNotesResponse) GetNote() *ChatNote {
+	if x != nil {
+		if x, ok := x.Event.(*WatchNotesResponse_Note); ok {
+			return x.Note
+		}
+	}
+	return nil
+}
+
+func (x *WatchNotesResponse) GetKeepAlive() *KeepAlive {
+	if x != nil {
+		if x, ok := x.Event.(*WatchNotesResponse_KeepAlive); ok {
+			return x.KeepAlive
+		}
+	}
+	return nil
+}
+
+type isWatchNotesResponse_Event interface {
+	isWatchNotesResponse_Event()
+}
+
+type WatchNotesResponse_Note struct {
+	Note *ChatNote `protobuf:"bytes,1,opt,name=note,proto3,oneof"`
+}
+
+type WatchNotesResponse_KeepAlive struct {
+	KeepAlive *KeepAlive `protobuf:"bytes,2,opt,name=keep_alive,json=keepAlive,proto3,oneof"`
+}
+
+func (*WatchNotesResponse_Note) isWatchNotesResponse_Event() {}
+
+func (*WatchNotesResponse_KeepAlive) isWatchNotesResponse_Event() {}
+
 var File_proactivechat_v1_chat_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
@@ -1966,7 +2100,15 @@ const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\n" +
 	"keep_alive\x18\x03 \x01(\v2\x1b.proactivechat.v1.KeepAliveH\x00R\tkeepAlive\x129\n" +
 	"\x06result\x18\x04 \x01(\v2\x1f.proactivechat.v1.CommandResultH\x00R\x06resultB\a\n" +
-	"\x05event2\xdb\b\n" +
+	"\x05event\"I\n" +
+	"\x11WatchNotesRequest\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1b\n" +
+	"\tafter_seq\x18\x02 \x01(\rR\bafterSeq\"\x8d\x01\n" +
+	"\x12WatchNotesResponse\x120\n" +
+	"\x04note\x18\x01 \x01(\v2\x1a.proactivechat.v1.ChatNoteH\x00R\x04note\x12<\n" +
+	"\n" +
+	"keep_alive\x18\x02 \x01(\v2\x1b.proactivechat.v1.KeepAliveH\x00R\tkeepAliveB\a\n" +
+	"\x05event2\xb6\t\n" +
 	"\vChatService\x12Z\n" +
 	"\vSendMessage\x12$.proactivechat.v1.SendMessageRequest\x1a%.proactivechat.v1.SendMessageResponse\x12T\n" +
 	"\tSetTyping\x12\".proactivechat.v1.SetTypingRequest\x1a#.proactivechat.v1.SetTypingResponse\x12T\n" +
@@ -1979,7 +2121,9 @@ const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\bConverse\x12!.proactivechat.v1.ConverseRequest\x1a\".proactivechat.v1.ConverseResponse(\x010\x01\x12]\n" +
 	"\fTransferChat\x12%.proactivechat.v1.TransferChatRequest\x1a&.proactivechat.v1.TransferChatResponse\x12N\n" +
 	"\aAddNote\x12 .proactivechat.v1.AddNoteRequest\x1a!.proactivechat.v1.AddNoteResponse\x12Y\n" +
-	"\tListNotes\x12\".proactivechat.v1.ListNotesRequest\x1a#.proactivechat.v1.ListNotesResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\tListNotes\x12\".proactivechat.v1.ListNotesRequest\x1a#.proactivechat.v1.ListNotesResponse\"\x03\x90\x02\x01\x12Y\n" +
+	"\n" +
+	"WatchNotes\x12#.proactivechat.v1.WatchNotesRequest\x1a$.proactivechat.v1.WatchNotesResponse0\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_chat_service_proto_rawDescOnce sync.Once
@@ -1993,7 +2137,7 @@ func file_proactivechat_v1_chat_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_chat_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_chat_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_proactivechat_v1_chat_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_proactivechat_v1_chat_service_proto_goTypes = []any{
 	(*TransferChatRequest)(nil),       // 0: proactivechat.v1.TransferChatRequest
 	(*TransferChatResponse)(nil),      // 1: proactivechat.v1.TransferChatResponse
@@ -2025,70 +2169,76 @@ var file_proactivechat_v1_chat_service_proto_goTypes = []any{
 	(*ConverseLeave)(nil),             // 27: proactivechat.v1.ConverseLeave
 	(*CommandResult)(nil),             // 28: proactivechat.v1.CommandResult
 	(*ConverseResponse)(nil),          // 29: proactivechat.v1.ConverseResponse
-	(*Chat)(nil),                      // 30: proactivechat.v1.Chat
-	(*ChatNote)(nil),                  // 31: proactivechat.v1.ChatNote
-	(*ChatEvent)(nil),                 // 32: proactivechat.v1.ChatEvent
-	(ChatState)(0),                    // 33: proactivechat.v1.ChatState
-	(ChatEndReason)(0),                // 34: proactivechat.v1.ChatEndReason
-	(*timestamppb.Timestamp)(nil),     // 35: google.protobuf.Timestamp
-	(*Typing)(nil),                    // 36: proactivechat.v1.Typing
-	(*KeepAlive)(nil),                 // 37: proactivechat.v1.KeepAlive
+	(*WatchNotesRequest)(nil),         // 30: proactivechat.v1.WatchNotesRequest
+	(*WatchNotesResponse)(nil),        // 31: proactivechat.v1.WatchNotesResponse
+	(*Chat)(nil),                      // 32: proactivechat.v1.Chat
+	(*ChatNote)(nil),                  // 33: proactivechat.v1.ChatNote
+	(*ChatEvent)(nil),                 // 34: proactivechat.v1.ChatEvent
+	(ChatState)(0),                    // 35: proactivechat.v1.ChatState
+	(ChatEndReason)(0),                // 36: proactivechat.v1.ChatEndReason
+	(*timestamppb.Timestamp)(nil),     // 37: google.protobuf.Timestamp
+	(*Typing)(nil),                    // 38: proactivechat.v1.Typing
+	(*KeepAlive)(nil),                 // 39: proactivechat.v1.KeepAlive
 }
 var file_proactivechat_v1_chat_service_proto_depIdxs = []int32{
-	30, // 0: proactivechat.v1.TransferChatResponse.chat:type_name -> proactivechat.v1.Chat
-	31, // 1: proactivechat.v1.TransferChatResponse.note:type_name -> proactivechat.v1.ChatNote
-	31, // 2: proactivechat.v1.AddNoteResponse.note:type_name -> proactivechat.v1.ChatNote
-	31, // 3: proactivechat.v1.ListNotesResponse.notes:type_name -> proactivechat.v1.ChatNote
-	32, // 4: proactivechat.v1.SendMessageResponse.event:type_name -> proactivechat.v1.ChatEvent
-	30, // 5: proactivechat.v1.LeaveChatResponse.chat:type_name -> proactivechat.v1.Chat
-	30, // 6: proactivechat.v1.GetChatResponse.chat:type_name -> proactivechat.v1.Chat
-	33, // 7: proactivechat.v1.ListChatsRequest.state:type_name -> proactivechat.v1.ChatState
-	34, // 8: proactivechat.v1.ListChatsRequest.end_reason:type_name -> proactivechat.v1.ChatEndReason
-	35, // 9: proactivechat.v1.ListChatsRequest.start_time_from:type_name -> google.protobuf.Timestamp
-	35, // 10: proactivechat.v1.ListChatsRequest.start_time_to:type_name -> google.protobuf.Timestamp
+	32, // 0: proactivechat.v1.TransferChatResponse.chat:type_name -> proactivechat.v1.Chat
+	33, // 1: proactivechat.v1.TransferChatResponse.note:type_name -> proactivechat.v1.ChatNote
+	33, // 2: proactivechat.v1.AddNoteResponse.note:type_name -> proactivechat.v1.ChatNote
+	33, // 3: proactivechat.v1.ListNotesResponse.notes:type_name -> proactivechat.v1.ChatNote
+	34, // 4: proactivechat.v1.SendMessageResponse.event:type_name -> proactivechat.v1.ChatEvent
+	32, // 5: proactivechat.v1.LeaveChatResponse.chat:type_name -> proactivechat.v1.Chat
+	32, // 6: proactivechat.v1.GetChatResponse.chat:type_name -> proactivechat.v1.Chat
+	35, // 7: proactivechat.v1.ListChatsRequest.state:type_name -> proactivechat.v1.ChatState
+	36, // 8: proactivechat.v1.ListChatsRequest.end_reason:type_name -> proactivechat.v1.ChatEndReason
+	37, // 9: proactivechat.v1.ListChatsRequest.start_time_from:type_name -> google.protobuf.Timestamp
+	37, // 10: proactivechat.v1.ListChatsRequest.start_time_to:type_name -> google.protobuf.Timestamp
 	16, // 11: proactivechat.v1.ListChatsResponse.chats:type_name -> proactivechat.v1.ChatSummary
-	30, // 12: proactivechat.v1.ChatSummary.chat:type_name -> proactivechat.v1.Chat
-	32, // 13: proactivechat.v1.ListChatEventsResponse.events:type_name -> proactivechat.v1.ChatEvent
-	32, // 14: proactivechat.v1.WatchChatResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	36, // 15: proactivechat.v1.WatchChatResponse.typing:type_name -> proactivechat.v1.Typing
-	37, // 16: proactivechat.v1.WatchChatResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	32, // 12: proactivechat.v1.ChatSummary.chat:type_name -> proactivechat.v1.Chat
+	34, // 13: proactivechat.v1.ListChatEventsResponse.events:type_name -> proactivechat.v1.ChatEvent
+	34, // 14: proactivechat.v1.WatchChatResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	38, // 15: proactivechat.v1.WatchChatResponse.typing:type_name -> proactivechat.v1.Typing
+	39, // 16: proactivechat.v1.WatchChatResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
 	24, // 17: proactivechat.v1.ConverseRequest.join:type_name -> proactivechat.v1.ConverseJoin
 	25, // 18: proactivechat.v1.ConverseRequest.send:type_name -> proactivechat.v1.ConverseSend
 	26, // 19: proactivechat.v1.ConverseRequest.typing:type_name -> proactivechat.v1.ConverseTyping
 	27, // 20: proactivechat.v1.ConverseRequest.leave:type_name -> proactivechat.v1.ConverseLeave
-	32, // 21: proactivechat.v1.ConverseResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	36, // 22: proactivechat.v1.ConverseResponse.typing:type_name -> proactivechat.v1.Typing
-	37, // 23: proactivechat.v1.ConverseResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	34, // 21: proactivechat.v1.ConverseResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	38, // 22: proactivechat.v1.ConverseResponse.typing:type_name -> proactivechat.v1.Typing
+	39, // 23: proactivechat.v1.ConverseResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
 	28, // 24: proactivechat.v1.ConverseResponse.result:type_name -> proactivechat.v1.CommandResult
-	6,  // 25: proactivechat.v1.ChatService.SendMessage:input_type -> proactivechat.v1.SendMessageRequest
-	8,  // 26: proactivechat.v1.ChatService.SetTyping:input_type -> proactivechat.v1.SetTypingRequest
-	10, // 27: proactivechat.v1.ChatService.LeaveChat:input_type -> proactivechat.v1.LeaveChatRequest
-	12, // 28: proactivechat.v1.ChatService.GetChat:input_type -> proactivechat.v1.GetChatRequest
-	14, // 29: proactivechat.v1.ChatService.ListChats:input_type -> proactivechat.v1.ListChatsRequest
-	17, // 30: proactivechat.v1.ChatService.GetChatTranscript:input_type -> proactivechat.v1.GetChatTranscriptRequest
-	19, // 31: proactivechat.v1.ChatService.ListChatEvents:input_type -> proactivechat.v1.ListChatEventsRequest
-	21, // 32: proactivechat.v1.ChatService.WatchChat:input_type -> proactivechat.v1.WatchChatRequest
-	23, // 33: proactivechat.v1.ChatService.Converse:input_type -> proactivechat.v1.ConverseRequest
-	0,  // 34: proactivechat.v1.ChatService.TransferChat:input_type -> proactivechat.v1.TransferChatRequest
-	2,  // 35: proactivechat.v1.ChatService.AddNote:input_type -> proactivechat.v1.AddNoteRequest
-	4,  // 36: proactivechat.v1.ChatService.ListNotes:input_type -> proactivechat.v1.ListNotesRequest
-	7,  // 37: proactivechat.v1.ChatService.SendMessage:output_type -> proactivechat.v1.SendMessageResponse
-	9,  // 38: proactivechat.v1.ChatService.SetTyping:output_type -> proactivechat.v1.SetTypingResponse
-	11, // 39: proactivechat.v1.ChatService.LeaveChat:output_type -> proactivechat.v1.LeaveChatResponse
-	13, // 40: proactivechat.v1.ChatService.GetChat:output_type -> proactivechat.v1.GetChatResponse
-	15, // 41: proactivechat.v1.ChatService.ListChats:output_type -> proactivechat.v1.ListChatsResponse
-	18, // 42: proactivechat.v1.ChatService.GetChatTranscript:output_type -> proactivechat.v1.GetChatTranscriptResponse
-	20, // 43: proactivechat.v1.ChatService.ListChatEvents:output_type -> proactivechat.v1.ListChatEventsResponse
-	22, // 44: proactivechat.v1.ChatService.WatchChat:output_type -> proactivechat.v1.WatchChatResponse
-	29, // 45: proactivechat.v1.ChatService.Converse:output_type -> proactivechat.v1.ConverseResponse
-	1,  // 46: proactivechat.v1.ChatService.TransferChat:output_type -> proactivechat.v1.TransferChatResponse
-	3,  // 47: proactivechat.v1.ChatService.AddNote:output_type -> proactivechat.v1.AddNoteResponse
-	5,  // 48: proactivechat.v1.ChatService.ListNotes:output_type -> proactivechat.v1.ListNotesResponse
-	37, // [37:49] is the sub-list for method output_type
-	25, // [25:37] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	33, // 25: proactivechat.v1.WatchNotesResponse.note:type_name -> proactivechat.v1.ChatNote
+	39, // 26: proactivechat.v1.WatchNotesResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	6,  // 27: proactivechat.v1.ChatService.SendMessage:input_type -> proactivechat.v1.SendMessageRequest
+	8,  // 28: proactivechat.v1.ChatService.SetTyping:input_type -> proactivechat.v1.SetTypingRequest
+	10, // 29: proactivechat.v1.ChatService.LeaveChat:input_type -> proactivechat.v1.LeaveChatRequest
+	12, // 30: proactivechat.v1.ChatService.GetChat:input_type -> proactivechat.v1.GetChatRequest
+	14, // 31: proactivechat.v1.ChatService.ListChats:input_type -> proactivechat.v1.ListChatsRequest
+	17, // 32: proactivechat.v1.ChatService.GetChatTranscript:input_type -> proactivechat.v1.GetChatTranscriptRequest
+	19, // 33: proactivechat.v1.ChatService.ListChatEvents:input_type -> proactivechat.v1.ListChatEventsRequest
+	21, // 34: proactivechat.v1.ChatService.WatchChat:input_type -> proactivechat.v1.WatchChatRequest
+	23, // 35: proactivechat.v1.ChatService.Converse:input_type -> proactivechat.v1.ConverseRequest
+	0,  // 36: proactivechat.v1.ChatService.TransferChat:input_type -> proactivechat.v1.TransferChatRequest
+	2,  // 37: proactivechat.v1.ChatService.AddNote:input_type -> proactivechat.v1.AddNoteRequest
+	4,  // 38: proactivechat.v1.ChatService.ListNotes:input_type -> proactivechat.v1.ListNotesRequest
+	30, // 39: proactivechat.v1.ChatService.WatchNotes:input_type -> proactivechat.v1.WatchNotesRequest
+	7,  // 40: proactivechat.v1.ChatService.SendMessage:output_type -> proactivechat.v1.SendMessageResponse
+	9,  // 41: proactivechat.v1.ChatService.SetTyping:output_type -> proactivechat.v1.SetTypingResponse
+	11, // 42: proactivechat.v1.ChatService.LeaveChat:output_type -> proactivechat.v1.LeaveChatResponse
+	13, // 43: proactivechat.v1.ChatService.GetChat:output_type -> proactivechat.v1.GetChatResponse
+	15, // 44: proactivechat.v1.ChatService.ListChats:output_type -> proactivechat.v1.ListChatsResponse
+	18, // 45: proactivechat.v1.ChatService.GetChatTranscript:output_type -> proactivechat.v1.GetChatTranscriptResponse
+	20, // 46: proactivechat.v1.ChatService.ListChatEvents:output_type -> proactivechat.v1.ListChatEventsResponse
+	22, // 47: proactivechat.v1.ChatService.WatchChat:output_type -> proactivechat.v1.WatchChatResponse
+	29, // 48: proactivechat.v1.ChatService.Converse:output_type -> proactivechat.v1.ConverseResponse
+	1,  // 49: proactivechat.v1.ChatService.TransferChat:output_type -> proactivechat.v1.TransferChatResponse
+	3,  // 50: proactivechat.v1.ChatService.AddNote:output_type -> proactivechat.v1.AddNoteResponse
+	5,  // 51: proactivechat.v1.ChatService.ListNotes:output_type -> proactivechat.v1.ListNotesResponse
+	31, // 52: proactivechat.v1.ChatService.WatchNotes:output_type -> proactivechat.v1.WatchNotesResponse
+	40, // [40:53] is the sub-list for method output_type
+	27, // [27:40] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_chat_service_proto_init() }
@@ -2115,13 +2265,17 @@ func file_proactivechat_v1_chat_service_proto_init() {
 		(*ConverseResponse_KeepAlive)(nil),
 		(*ConverseResponse_Result)(nil),
 	}
+	file_proactivechat_v1_chat_service_proto_msgTypes[31].OneofWrappers = []any{
+		(*WatchNotesResponse_Note)(nil),
+		(*WatchNotesResponse_KeepAlive)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_chat_service_proto_rawDesc), len(file_proactivechat_v1_chat_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

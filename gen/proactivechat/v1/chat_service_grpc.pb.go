@@ -31,6 +31,7 @@ const (
 	ChatService_TransferChat_FullMethodName      = "/proactivechat.v1.ChatService/TransferChat"
 	ChatService_AddNote_FullMethodName           = "/proactivechat.v1.ChatService/AddNote"
 	ChatService_ListNotes_FullMethodName         = "/proactivechat.v1.ChatService/ListNotes"
+	ChatService_WatchNotes_FullMethodName        = "/proactivechat.v1.ChatService/WatchNotes"
 )
 
 // ChatServiceClient is the client API for ChatService service.
@@ -80,6 +81,11 @@ type ChatServiceClient interface {
 	// ListNotes lists a chat's internal notes in order, for agents serving
 	// the chat's site and admins; never for visitors.
 	ListNotes(ctx context.Context, in *ListNotesRequest, opts ...grpc.CallOption) (*ListNotesResponse, error)
+	// WatchNotes streams a chat's internal notes after after_seq (of the
+	// notes' own sequence), then new ones as they are added, with no gap and
+	// no duplicate, for the same readers as ListNotes. It counts as a
+	// WatchChat stream against the caller's stream cap.
+	WatchNotes(ctx context.Context, in *WatchNotesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchNotesResponse], error)
 }
 
 type chatServiceClient struct {
@@ -222,6 +228,25 @@ func (c *chatServiceClient) ListNotes(ctx context.Context, in *ListNotesRequest,
 	return out, nil
 }
 
+func (c *chatServiceClient) WatchNotes(ctx context.Context, in *WatchNotesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchNotesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ChatService_ServiceDesc.Streams[2], ChatService_WatchNotes_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchNotesRequest, WatchNotesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChatService_WatchNotesClient = grpc.ServerStreamingClient[WatchNotesResponse]
+
 // ChatServiceServer is the server API for ChatService service.
 // All implementations must embed UnimplementedChatServiceServer
 // for forward compatibility.
@@ -269,6 +294,11 @@ type ChatServiceServer interface {
 	// ListNotes lists a chat's internal notes in order, for agents serving
 	// the chat's site and admins; never for visitors.
 	ListNotes(context.Context, *ListNotesRequest) (*ListNotesResponse, error)
+	// WatchNotes streams a chat's internal notes after after_seq (of the
+	// notes' own sequence), then new ones as they are added, with no gap and
+	// no duplicate, for the same readers as ListNotes. It counts as a
+	// WatchChat stream against the caller's stream cap.
+	WatchNotes(*WatchNotesRequest, grpc.ServerStreamingServer[WatchNotesResponse]) error
 	mustEmbedUnimplementedChatServiceServer()
 }
 
@@ -314,6 +344,9 @@ func (UnimplementedChatServiceServer) AddNote(context.Context, *AddNoteRequest) 
 }
 func (UnimplementedChatServiceServer) ListNotes(context.Context, *ListNotesRequest) (*ListNotesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListNotes not implemented")
+}
+func (UnimplementedChatServiceServer) WatchNotes(*WatchNotesRequest, grpc.ServerStreamingServer[WatchNotesResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchNotes not implemented")
 }
 func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() {}
 func (UnimplementedChatServiceServer) testEmbeddedByValue()                     {}
@@ -534,6 +567,17 @@ func _ChatService_ListNotes_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatService_WatchNotes_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchNotesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ChatServiceServer).WatchNotes(m, &grpc.GenericServerStream[WatchNotesRequest, WatchNotesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChatService_WatchNotesServer = grpc.ServerStreamingServer[WatchNotesResponse]
+
 // ChatService_ServiceDesc is the grpc.ServiceDesc for ChatService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -593,6 +637,11 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _ChatService_Converse_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "WatchNotes",
+			Handler:       _ChatService_WatchNotes_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "proactivechat/v1/chat_service.proto",

@@ -47,13 +47,19 @@ export function ChatWatcher({ chatId, me, clients, chatsRef, dispatch, onStatus 
     let seq = tab?.streamSeq ?? 0;
     let known = !!tab?.chat;
     let ended = false;
-    // Internal notes come from ListNotes (they are on no stream): when the
-    // tab opens, on every reconnect and when the chat changes hands.
-    const loadNotes = () =>
-      clients.chat
-        .listNotes({ chatId }, { signal: ctrl.signal })
-        .then((res) => dispatch({ type: "notes", chatId, notes: res.notes }))
-        .catch(() => {});
+    // Internal notes have a stream of their own (WatchNotes), which visitors
+    // may not open; it resumes after the last note received.
+    let noteSeq = 0;
+    void runStream({
+      open: (signal) => clients.chat.watchNotes({ chatId, afterSeq: noteSeq }, { signal }),
+      onMessage: (msg) => {
+        if (msg.event.case !== "note") return;
+        const note = msg.event.value;
+        if (note.seq > noteSeq) noteSeq = note.seq;
+        dispatch({ type: "notes", chatId, notes: [note] });
+      },
+      signal: ctrl.signal,
+    });
     void runStream({
       open: async function* (signal) {
         if (!known) {
@@ -61,7 +67,6 @@ export function ChatWatcher({ chatId, me, clients, chatsRef, dispatch, onStatus 
           if (res.chat) dispatch({ type: "loaded", chatId, chat: res.chat });
           known = true;
         }
-        void loadNotes();
         yield* clients.chat.watchChat({ chatId, afterSeq: seq }, { signal });
       },
       onMessage: (msg) => {
@@ -70,7 +75,6 @@ export function ChatWatcher({ chatId, me, clients, chatsRef, dispatch, onStatus 
             const ev = msg.event.value;
             if (ev.seq > seq) seq = ev.seq;
             if (ev.kind.case === "ended") ended = true;
-            if (ev.kind.case === "transferred") void loadNotes();
             dispatch({ type: "event", chatId, event: ev, fromStream: true, me });
             break;
           }

@@ -60,6 +60,8 @@ const (
 	ChatServiceAddNoteProcedure = "/proactivechat.v1.ChatService/AddNote"
 	// ChatServiceListNotesProcedure is the fully-qualified name of the ChatService's ListNotes RPC.
 	ChatServiceListNotesProcedure = "/proactivechat.v1.ChatService/ListNotes"
+	// ChatServiceWatchNotesProcedure is the fully-qualified name of the ChatService's WatchNotes RPC.
+	ChatServiceWatchNotesProcedure = "/proactivechat.v1.ChatService/WatchNotes"
 )
 
 // ChatServiceClient is a client for the proactivechat.v1.ChatService service.
@@ -103,6 +105,11 @@ type ChatServiceClient interface {
 	// ListNotes lists a chat's internal notes in order, for agents serving
 	// the chat's site and admins; never for visitors.
 	ListNotes(context.Context, *connect.Request[v1.ListNotesRequest]) (*connect.Response[v1.ListNotesResponse], error)
+	// WatchNotes streams a chat's internal notes after after_seq (of the
+	// notes' own sequence), then new ones as they are added, with no gap and
+	// no duplicate, for the same readers as ListNotes. It counts as a
+	// WatchChat stream against the caller's stream cap.
+	WatchNotes(context.Context, *connect.Request[v1.WatchNotesRequest]) (*connect.ServerStreamForClient[v1.WatchNotesResponse], error)
 }
 
 // NewChatServiceClient constructs a client for the proactivechat.v1.ChatService service. By
@@ -193,6 +200,12 @@ func NewChatServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		watchNotes: connect.NewClient[v1.WatchNotesRequest, v1.WatchNotesResponse](
+			httpClient,
+			baseURL+ChatServiceWatchNotesProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("WatchNotes")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -210,6 +223,7 @@ type chatServiceClient struct {
 	transferChat      *connect.Client[v1.TransferChatRequest, v1.TransferChatResponse]
 	addNote           *connect.Client[v1.AddNoteRequest, v1.AddNoteResponse]
 	listNotes         *connect.Client[v1.ListNotesRequest, v1.ListNotesResponse]
+	watchNotes        *connect.Client[v1.WatchNotesRequest, v1.WatchNotesResponse]
 }
 
 // SendMessage calls proactivechat.v1.ChatService.SendMessage.
@@ -272,6 +286,11 @@ func (c *chatServiceClient) ListNotes(ctx context.Context, req *connect.Request[
 	return c.listNotes.CallUnary(ctx, req)
 }
 
+// WatchNotes calls proactivechat.v1.ChatService.WatchNotes.
+func (c *chatServiceClient) WatchNotes(ctx context.Context, req *connect.Request[v1.WatchNotesRequest]) (*connect.ServerStreamForClient[v1.WatchNotesResponse], error) {
+	return c.watchNotes.CallServerStream(ctx, req)
+}
+
 // ChatServiceHandler is an implementation of the proactivechat.v1.ChatService service.
 type ChatServiceHandler interface {
 	// SendMessage appends a message. It is acknowledged only once stored.
@@ -313,6 +332,11 @@ type ChatServiceHandler interface {
 	// ListNotes lists a chat's internal notes in order, for agents serving
 	// the chat's site and admins; never for visitors.
 	ListNotes(context.Context, *connect.Request[v1.ListNotesRequest]) (*connect.Response[v1.ListNotesResponse], error)
+	// WatchNotes streams a chat's internal notes after after_seq (of the
+	// notes' own sequence), then new ones as they are added, with no gap and
+	// no duplicate, for the same readers as ListNotes. It counts as a
+	// WatchChat stream against the caller's stream cap.
+	WatchNotes(context.Context, *connect.Request[v1.WatchNotesRequest], *connect.ServerStream[v1.WatchNotesResponse]) error
 }
 
 // NewChatServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -399,6 +423,12 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatServiceWatchNotesHandler := connect.NewServerStreamHandler(
+		ChatServiceWatchNotesProcedure,
+		svc.WatchNotes,
+		connect.WithSchema(chatServiceMethods.ByName("WatchNotes")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.ChatService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ChatServiceSendMessageProcedure:
@@ -425,6 +455,8 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 			chatServiceAddNoteHandler.ServeHTTP(w, r)
 		case ChatServiceListNotesProcedure:
 			chatServiceListNotesHandler.ServeHTTP(w, r)
+		case ChatServiceWatchNotesProcedure:
+			chatServiceWatchNotesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -480,4 +512,8 @@ func (UnimplementedChatServiceHandler) AddNote(context.Context, *connect.Request
 
 func (UnimplementedChatServiceHandler) ListNotes(context.Context, *connect.Request[v1.ListNotesRequest]) (*connect.Response[v1.ListNotesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.ListNotes is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) WatchNotes(context.Context, *connect.Request[v1.WatchNotesRequest], *connect.ServerStream[v1.WatchNotesResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.WatchNotes is not implemented"))
 }
