@@ -39,6 +39,16 @@ func TestTransferChat(t *testing.T) {
 		t.Cleanup(console.Close)
 		recvUntil(t, console, func(m *pb.WatchAgentResponse) bool { return m.GetSnapshot() != nil })
 
+		// Where the protocol has it, the visitor also talks over Converse.
+		var conv conversation
+		if cv, ok := c.(converser); ok {
+			conv = must[conversation](t, "Converse")(cv.Converse(ctx))
+			t.Cleanup(conv.Close)
+			join := &pb.ConverseRequest{CommandId: "join", Command: &pb.ConverseRequest_Join{Join: &pb.ConverseJoin{ChatId: chat.GetId(), ParticipantId: w.visitor.GetId()}}}
+			if err := conv.Send(join); err != nil {
+				t.Fatal(err)
+			}
+		}
 		notesStream := must[stream[pb.WatchNotesResponse]](t, "WatchNotes")(c.WatchNotes(ctx, &pb.WatchNotesRequest{ChatId: chat.GetId()}))
 		t.Cleanup(notesStream.Close)
 
@@ -112,6 +122,20 @@ func TestTransferChat(t *testing.T) {
 			}
 			if m.GetChatEvent().GetMessage().GetText() == "Sam here" {
 				break
+			}
+		}
+		if conv != nil {
+			for {
+				m, err := conv.Recv()
+				if err != nil {
+					t.Fatalf("Converse ended: %v", err)
+				}
+				if carriesNote(m) {
+					t.Fatalf("Converse carried a note: %v", m)
+				}
+				if m.GetChatEvent().GetMessage().GetText() == "Sam here" {
+					break
+				}
 			}
 		}
 		events := transcript(t, ctx, c, chat.GetId(), 0)
