@@ -354,6 +354,27 @@ describe("Widget", () => {
     expect((root.querySelector("textarea") as HTMLTextAreaElement).disabled).toBe(true);
   });
 
+  it("shows who took over a transferred chat, in the header and the log", () => {
+    const { w, root } = widget();
+    w.onState(chatState());
+    w.onChatEvent(started(), true);
+    w.onChatEvent(message(2, ParticipantRole.AGENT, "Hello!"), false);
+    w.onChatEvent(
+      create(ChatEventSchema, {
+        chatId: "chat_1",
+        seq: 3,
+        kind: {
+          case: "transferred",
+          value: { from: { role: ParticipantRole.AGENT, id: "agent_demo", displayName: "Dana" }, to: { role: ParticipantRole.AGENT, id: "agent_sam", displayName: "Sam" } },
+        },
+      }),
+      false,
+    );
+    expect(root.getElementById("pc-title")!.textContent).toBe("Sam");
+    expect(root.querySelector(".log")!.textContent).toContain("Sam has taken over.");
+    expect((root.querySelector("textarea") as HTMLTextAreaElement).disabled).toBe(false);
+  });
+
   it("shows each message's time from the event's server timestamp", () => {
     const { w, root } = widget();
     w.onState(chatState());

@@ -362,6 +362,13 @@ export class Widget {
         v.notice(endText[k.value.reason] ?? "The chat has ended.");
         v.showRating();
         break;
+      case "transferred":
+        // Another agent took the chat over; it goes on as before.
+        c.agent = k.value.to?.displayName || c.agent;
+        v.chatTitle(c.agent);
+        v.typing("");
+        v.notice(`${c.agent || "Another agent"} has taken over.`);
+        break;
       case "inactivityWarning": {
         const secs = Number((k.value.endTime?.seconds ?? 0n) - (e.time?.seconds ?? 0n));
         const mins = Math.max(1, Math.round(secs / 60));

@@ -180,6 +180,27 @@ var authzCases = []authzCase{
 		return err
 	}},
 
+	{"AdminService.CreateCannedReply", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.CreateCannedReply(ctx, &pb.CreateCannedReplyRequest{CannedReply: &pb.CannedReply{SiteId: w.siteA, Shortcut: "/hi", Title: "Hi", Text: "Hi {visitor.name}"}})
+		if connect.CodeOf(err) == connect.CodeAlreadyExists {
+			return nil // a principal before made it: allowed
+		}
+		return err
+	}},
+	{"AdminService.UpdateCannedReply", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		// NotFound once allowed.
+		_, err := c.UpdateCannedReply(ctx, &pb.UpdateCannedReplyRequest{CannedReply: &pb.CannedReply{Id: "canned_none", SiteId: w.siteA, Shortcut: "/hi", Title: "Hi", Text: "Hi"}})
+		return err
+	}},
+	{"AdminService.DeleteCannedReply", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.DeleteCannedReply(ctx, &pb.DeleteCannedReplyRequest{SiteId: w.siteA, CannedReplyId: "canned_none"})
+		return err
+	}},
+	{"AdminService.ListCannedReplies", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListCannedReplies(ctx, &pb.ListCannedRepliesRequest{SiteId: w.siteA})
+		return err
+	}},
+
 	{"VisitorService.StartVisitorSession", open, func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{SiteId: w.siteA})
 		return err
@@ -237,6 +258,10 @@ var authzCases = []authzCase{
 	{"AgentService.StartChat", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		// Refused for the visitor being in a chat already, once allowed.
 		_, err := c.StartChat(ctx, &pb.StartChatRequest{AgentId: w.agentA, VisitorId: w.visitor})
+		return err
+	}},
+	{"AgentService.ListColleagues", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListColleagues(ctx, &pb.ListColleaguesRequest{AgentId: w.agentA, SiteId: w.siteA})
 		return err
 	}},
 	{"AgentService.AcceptChatRequest", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
@@ -315,6 +340,25 @@ var authzCases = []authzCase{
 	// Never the visitor.
 	{"ChatService.ListWhispers", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListWhispers(ctx, &pb.ListWhispersRequest{ChatId: w.chat})
+		return err
+	}},
+	// Notes are the agents' own: no visitor writes or reads them, not even
+	// of the visitor's own chat.
+	{"ChatService.AddNote", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.AddNote(ctx, &pb.AddNoteRequest{ChatId: w.chat, AuthorId: w.agentA, Text: "VIP"})
+		return err
+	}},
+	{"ChatService.ListNotes", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListNotes(ctx, &pb.ListNotesRequest{ChatId: w.chat})
+		return err
+	}},
+	{"ChatService.WatchNotes", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		return firstMessage(c.WatchNotes(ctx, &pb.WatchNotesRequest{ChatId: w.chat}))
+	}},
+	// Only the chat's agent hands it over. Refused (the target is the
+	// caller itself) once allowed, so the chat stays as it is.
+	{"ChatService.TransferChat", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.TransferChat(ctx, &pb.TransferChatRequest{ChatId: w.chat, FromAgentId: w.agentA, ToAgentId: w.agentA})
 		return err
 	}},
 	{"ChatService.LeaveChat", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {

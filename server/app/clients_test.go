@@ -79,6 +79,15 @@ type api interface {
 	Whisper(context.Context, *pb.WhisperRequest) (*pb.WhisperResponse, error)
 	ListWhispers(context.Context, *pb.ListWhispersRequest) (*pb.ListWhispersResponse, error)
 	RateChat(context.Context, *pb.RateChatRequest) (*pb.RateChatResponse, error)
+	TransferChat(context.Context, *pb.TransferChatRequest) (*pb.TransferChatResponse, error)
+	AddNote(context.Context, *pb.AddNoteRequest) (*pb.AddNoteResponse, error)
+	ListNotes(context.Context, *pb.ListNotesRequest) (*pb.ListNotesResponse, error)
+	WatchNotes(context.Context, *pb.WatchNotesRequest) (stream[pb.WatchNotesResponse], error)
+	ListColleagues(context.Context, *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error)
+	CreateCannedReply(context.Context, *pb.CreateCannedReplyRequest) (*pb.CreateCannedReplyResponse, error)
+	UpdateCannedReply(context.Context, *pb.UpdateCannedReplyRequest) (*pb.UpdateCannedReplyResponse, error)
+	DeleteCannedReply(context.Context, *pb.DeleteCannedReplyRequest) (*pb.DeleteCannedReplyResponse, error)
+	ListCannedReplies(context.Context, *pb.ListCannedRepliesRequest) (*pb.ListCannedRepliesResponse, error)
 }
 
 // stream is the client side of a server stream.
@@ -306,6 +315,42 @@ func (c *grpcClient) GetChatTranscript(ctx context.Context, r *pb.GetChatTranscr
 
 func (c *grpcClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error) {
 	return grpcServerStream(ctx, c.chat.WatchChat, r)
+}
+
+func (c *grpcClient) TransferChat(ctx context.Context, r *pb.TransferChatRequest) (*pb.TransferChatResponse, error) {
+	return grpcUnary(ctx, c.chat.TransferChat, r)
+}
+
+func (c *grpcClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.AddNoteResponse, error) {
+	return grpcUnary(ctx, c.chat.AddNote, r)
+}
+
+func (c *grpcClient) ListNotes(ctx context.Context, r *pb.ListNotesRequest) (*pb.ListNotesResponse, error) {
+	return grpcUnary(ctx, c.chat.ListNotes, r)
+}
+
+func (c *grpcClient) CreateCannedReply(ctx context.Context, r *pb.CreateCannedReplyRequest) (*pb.CreateCannedReplyResponse, error) {
+	return grpcUnary(ctx, c.admin.CreateCannedReply, r)
+}
+
+func (c *grpcClient) UpdateCannedReply(ctx context.Context, r *pb.UpdateCannedReplyRequest) (*pb.UpdateCannedReplyResponse, error) {
+	return grpcUnary(ctx, c.admin.UpdateCannedReply, r)
+}
+
+func (c *grpcClient) DeleteCannedReply(ctx context.Context, r *pb.DeleteCannedReplyRequest) (*pb.DeleteCannedReplyResponse, error) {
+	return grpcUnary(ctx, c.admin.DeleteCannedReply, r)
+}
+
+func (c *grpcClient) ListCannedReplies(ctx context.Context, r *pb.ListCannedRepliesRequest) (*pb.ListCannedRepliesResponse, error) {
+	return grpcUnary(ctx, c.admin.ListCannedReplies, r)
+}
+
+func (c *grpcClient) WatchNotes(ctx context.Context, r *pb.WatchNotesRequest) (stream[pb.WatchNotesResponse], error) {
+	return grpcServerStream(ctx, c.chat.WatchNotes, r)
+}
+
+func (c *grpcClient) ListColleagues(ctx context.Context, r *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error) {
+	return grpcUnary(ctx, c.agent.ListColleagues, r)
 }
 
 func (c *grpcClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {
@@ -596,6 +641,42 @@ func (c *connectClient) GetChatTranscript(ctx context.Context, r *pb.GetChatTran
 
 func (c *connectClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error) {
 	return connectServerStream(ctx, c.chat.WatchChat, r)
+}
+
+func (c *connectClient) TransferChat(ctx context.Context, r *pb.TransferChatRequest) (*pb.TransferChatResponse, error) {
+	return connectUnary(ctx, c.chat.TransferChat, r)
+}
+
+func (c *connectClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.AddNoteResponse, error) {
+	return connectUnary(ctx, c.chat.AddNote, r)
+}
+
+func (c *connectClient) ListNotes(ctx context.Context, r *pb.ListNotesRequest) (*pb.ListNotesResponse, error) {
+	return connectUnary(ctx, c.chat.ListNotes, r)
+}
+
+func (c *connectClient) CreateCannedReply(ctx context.Context, r *pb.CreateCannedReplyRequest) (*pb.CreateCannedReplyResponse, error) {
+	return connectUnary(ctx, c.admin.CreateCannedReply, r)
+}
+
+func (c *connectClient) UpdateCannedReply(ctx context.Context, r *pb.UpdateCannedReplyRequest) (*pb.UpdateCannedReplyResponse, error) {
+	return connectUnary(ctx, c.admin.UpdateCannedReply, r)
+}
+
+func (c *connectClient) DeleteCannedReply(ctx context.Context, r *pb.DeleteCannedReplyRequest) (*pb.DeleteCannedReplyResponse, error) {
+	return connectUnary(ctx, c.admin.DeleteCannedReply, r)
+}
+
+func (c *connectClient) ListCannedReplies(ctx context.Context, r *pb.ListCannedRepliesRequest) (*pb.ListCannedRepliesResponse, error) {
+	return connectUnary(ctx, c.admin.ListCannedReplies, r)
+}
+
+func (c *connectClient) WatchNotes(ctx context.Context, r *pb.WatchNotesRequest) (stream[pb.WatchNotesResponse], error) {
+	return connectServerStream(ctx, c.chat.WatchNotes, r)
+}
+
+func (c *connectClient) ListColleagues(ctx context.Context, r *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error) {
+	return connectUnary(ctx, c.agent.ListColleagues, r)
 }
 
 func (c *connectClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {

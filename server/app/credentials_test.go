@@ -323,6 +323,33 @@ func (c *signedClient) GetChatTranscript(ctx context.Context, r *pb.GetChatTrans
 func (c *signedClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error) {
 	return c.raw.WatchChat(c.asChatReader(ctx), r)
 }
+func (c *signedClient) TransferChat(ctx context.Context, r *pb.TransferChatRequest) (*pb.TransferChatResponse, error) {
+	return c.raw.TransferChat(c.as(ctx, r.GetFromAgentId()), r)
+}
+func (c *signedClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.AddNoteResponse, error) {
+	return c.raw.AddNote(c.as(ctx, r.GetAuthorId()), r)
+}
+func (c *signedClient) CreateCannedReply(ctx context.Context, r *pb.CreateCannedReplyRequest) (*pb.CreateCannedReplyResponse, error) {
+	return c.raw.CreateCannedReply(c.asAdmin(ctx), r)
+}
+func (c *signedClient) UpdateCannedReply(ctx context.Context, r *pb.UpdateCannedReplyRequest) (*pb.UpdateCannedReplyResponse, error) {
+	return c.raw.UpdateCannedReply(c.asAdmin(ctx), r)
+}
+func (c *signedClient) DeleteCannedReply(ctx context.Context, r *pb.DeleteCannedReplyRequest) (*pb.DeleteCannedReplyResponse, error) {
+	return c.raw.DeleteCannedReply(c.asAdmin(ctx), r)
+}
+func (c *signedClient) ListCannedReplies(ctx context.Context, r *pb.ListCannedRepliesRequest) (*pb.ListCannedRepliesResponse, error) {
+	return c.raw.ListCannedReplies(c.asAdmin(ctx), r)
+}
+func (c *signedClient) ListColleagues(ctx context.Context, r *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error) {
+	return c.raw.ListColleagues(c.as(ctx, r.GetAgentId()), r)
+}
+func (c *signedClient) WatchNotes(ctx context.Context, r *pb.WatchNotesRequest) (stream[pb.WatchNotesResponse], error) {
+	return c.raw.WatchNotes(c.asChatReader(ctx), r)
+}
+func (c *signedClient) ListNotes(ctx context.Context, r *pb.ListNotesRequest) (*pb.ListNotesResponse, error) {
+	return c.raw.ListNotes(c.asChatReader(ctx), r)
+}
 
 // ListLiveChats, Whisper and ListWhispers go with the caller's token when
 // the test chose one, else as an admin (ListLiveChats, ListWhispers) or

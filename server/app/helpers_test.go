@@ -72,6 +72,8 @@ func isKeepAlive(m any) bool {
 		return m.GetKeepAlive() != nil
 	case *pb.ConverseResponse:
 		return m.GetKeepAlive() != nil
+	case *pb.WatchNotesResponse:
+		return m.GetKeepAlive() != nil
 	}
 	return false
 }

@@ -374,6 +374,56 @@ func (c *restClient) ListChats(ctx context.Context, r *pb.ListChatsRequest) (*pb
 	return out, c.call(ctx, http.MethodGet, "/v1/chats", q, nil, out)
 }
 
+func (c *restClient) TransferChat(ctx context.Context, r *pb.TransferChatRequest) (*pb.TransferChatResponse, error) {
+	out := &pb.TransferChatResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/chats/"+esc(r.GetChatId())+":transfer", nil, r, out)
+}
+
+func (c *restClient) AddNote(ctx context.Context, r *pb.AddNoteRequest) (*pb.AddNoteResponse, error) {
+	out := &pb.AddNoteResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/chats/"+esc(r.GetChatId())+"/notes", nil, r, out)
+}
+
+func (c *restClient) CreateCannedReply(ctx context.Context, r *pb.CreateCannedReplyRequest) (*pb.CreateCannedReplyResponse, error) {
+	out := &pb.CreateCannedReplyResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/sites/"+esc(r.GetCannedReply().GetSiteId())+"/canned-replies", nil, cannedBody(r.GetCannedReply()), out)
+}
+
+func (c *restClient) UpdateCannedReply(ctx context.Context, r *pb.UpdateCannedReplyRequest) (*pb.UpdateCannedReplyResponse, error) {
+	out := &pb.UpdateCannedReplyResponse{}
+	path := "/v1/sites/" + esc(r.GetCannedReply().GetSiteId()) + "/canned-replies/" + esc(r.GetCannedReply().GetId())
+	return out, c.call(ctx, http.MethodPut, path, nil, cannedBody(r.GetCannedReply()), out)
+}
+
+// cannedBody is the request body of a canned reply: never nil.
+func cannedBody(c *pb.CannedReply) *pb.CannedReply {
+	if c == nil {
+		return &pb.CannedReply{}
+	}
+	return c
+}
+
+func (c *restClient) DeleteCannedReply(ctx context.Context, r *pb.DeleteCannedReplyRequest) (*pb.DeleteCannedReplyResponse, error) {
+	out := &pb.DeleteCannedReplyResponse{}
+	return out, c.call(ctx, http.MethodDelete, "/v1/sites/"+esc(r.GetSiteId())+"/canned-replies/"+esc(r.GetCannedReplyId()), nil, nil, out)
+}
+
+func (c *restClient) ListCannedReplies(ctx context.Context, r *pb.ListCannedRepliesRequest) (*pb.ListCannedRepliesResponse, error) {
+	out := &pb.ListCannedRepliesResponse{}
+	return out, c.call(ctx, http.MethodGet, "/v1/sites/"+esc(r.GetSiteId())+"/canned-replies", nil, nil, out)
+}
+
+func (c *restClient) ListColleagues(ctx context.Context, r *pb.ListColleaguesRequest) (*pb.ListColleaguesResponse, error) {
+	out := &pb.ListColleaguesResponse{}
+	q := url.Values{"site_id": {r.GetSiteId()}}
+	return out, c.call(ctx, http.MethodGet, "/v1/agents/"+esc(r.GetAgentId())+"/colleagues", q, nil, out)
+}
+
+func (c *restClient) ListNotes(ctx context.Context, r *pb.ListNotesRequest) (*pb.ListNotesResponse, error) {
+	out := &pb.ListNotesResponse{}
+	return out, c.call(ctx, http.MethodGet, "/v1/chats/"+esc(r.GetChatId())+"/notes", nil, nil, out)
+}
+
 // GetChatTranscript downloads the transcript as the REST API serves it: a
 // text/plain attachment, not JSON.
 func (c *restClient) GetChatTranscript(ctx context.Context, r *pb.GetChatTranscriptRequest) (*pb.GetChatTranscriptResponse, error) {
@@ -407,6 +457,11 @@ func (c *restClient) GetChatTranscript(ctx context.Context, r *pb.GetChatTranscr
 func (c *restClient) WatchChat(ctx context.Context, r *pb.WatchChatRequest) (stream[pb.WatchChatResponse], error) {
 	q := url.Values{"after_seq": {u32(r.GetAfterSeq())}}
 	return openRESTStream[pb.WatchChatResponse](ctx, c, "/v1/chats/"+esc(r.GetChatId())+"/events:watch", q)
+}
+
+func (c *restClient) WatchNotes(ctx context.Context, r *pb.WatchNotesRequest) (stream[pb.WatchNotesResponse], error) {
+	q := url.Values{"after_seq": {u32(r.GetAfterSeq())}}
+	return openRESTStream[pb.WatchNotesResponse](ctx, c, "/v1/chats/"+esc(r.GetChatId())+"/notes:watch", q)
 }
 
 func (c *restClient) ListQueue(ctx context.Context, r *pb.ListQueueRequest) (*pb.ListQueueResponse, error) {

@@ -172,7 +172,7 @@ func (w *writeTx) DeleteChat(chatID string) error {
 	return nil
 }
 
-// deleteChat deletes a chat, its events and idempotency keys, but not its
+// deleteChat deletes a chat, its events, notes and idempotency keys, but not its
 // entry in the visitor records index: EraseVisitor drops the visitor's
 // whole range at once.
 func (w *writeTx) deleteChat(chatID string) error {
@@ -192,6 +192,9 @@ func (w *writeTx) deleteChat(chatID string) error {
 		return err
 	}
 	if err := w.deleteRange(whispersBucket, chatPrefix(chatID)); err != nil {
+	}
+
+	if err := w.deleteRange(chatNotesBucket, chatPrefix(chatID)); err != nil {
 		return err
 	}
 	w.forgetChatKeys(chatID)

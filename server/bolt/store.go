@@ -31,6 +31,9 @@ var (
 	visitorTokensBucket = []byte("visitor_tokens") // token hash → visitor id
 	chatsBucket         = []byte("chats")          // chat id → pb.Chat
 	chatEventsBucket    = []byte("chat_events")    // eventKey → pb.ChatEvent
+	// chatNotesBucket holds the agents' internal notes, apart from the
+	// events so that no read of a chat's events can carry one out.
+	chatNotesBucket = []byte("chat_notes") // eventKey (of the note's seq) → pb.ChatNote
 
 	invitationsBucket        = []byte("invitations")         // invitation id → pb.Invitation
 	pendingInvitationsBucket = []byte("pending_invitations") // invitation id → empty, while pending
@@ -68,7 +71,8 @@ var (
 
 	// eventsBucket is the event log. Its bbolt sequence is the last
 	// position assigned.
-	eventsBucket = []byte("events") // positionKey → pb.Event
+	eventsBucket        = []byte("events")         // positionKey → pb.Event
+	cannedRepliesBucket = []byte("canned_replies") // cannedKey → pb.CannedReply
 )
 
 // legacyMessageKeysBucket indexed idempotency keys on disk until the
@@ -90,6 +94,7 @@ var allBuckets = [][]byte{
 	visitorTokensBucket,
 	chatsBucket,
 	chatEventsBucket,
+	chatNotesBucket,
 	invitationsBucket,
 	pendingInvitationsBucket,
 	chatRequestsBucket,
@@ -103,6 +108,7 @@ var allBuckets = [][]byte{
 	agentPasswordsBucket,
 	siteIdentitySecretsBucket,
 	eventsBucket,
+	cannedRepliesBucket,
 }
 
 const (

@@ -366,6 +366,9 @@ func kinds(ev domain.ChatEvent) int {
 	if ev.InactivityWarning != nil {
 		n++
 	}
+	if ev.Transferred != nil {
+		n++
+	}
 	return n
 }
 

@@ -33,7 +33,8 @@ type Subscription interface {
 const hintBuffer = 4
 
 // Topic names. Chat topics carry ChatEvent and Typing; visitor topics carry
-// VisitorChanged. Presence lives in this process only and reaches agents'
+// VisitorChanged; note topics (noteTopic, notes.go) carry ChatNote, for
+// agents only. Presence lives in this process only and reaches agents'
 // streams without the Broker (presenceTracker.publish).
 func chatTopic(chatID string) string       { return "chat/" + chatID }
 func visitorTopic(visitorID string) string { return "visitor/" + visitorID }

@@ -28,11 +28,10 @@ func (s *Service) StartChat(ctx context.Context, agentID, visitorID string) (*Ch
 		if err != nil {
 			return err
 		}
+		if err := agent.canTakeChat(); err != nil {
+			return err
+		}
 		switch {
-		case agent.Status != StatusAvailable:
-			return Errorf(CodeFailedPrecondition, "agent %q is %s; only an available agent starts chats", agent.ID, agent.Status)
-		case uint32(len(agent.ActiveChatIDs)) >= agent.MaxConcurrentChats:
-			return Errorf(CodeFailedPrecondition, "agent %q is at capacity (%d of %d chats)", agent.ID, len(agent.ActiveChatIDs), agent.MaxConcurrentChats)
 		case visitor.ActiveChatID != "":
 			return Errorf(CodeFailedPrecondition, "visitor %q is already in chat %q", visitor.ID, visitor.ActiveChatID)
 		case visitor.ChatRequestID != "":

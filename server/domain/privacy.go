@@ -13,7 +13,8 @@ type VisitorExport struct {
 }
 
 // ExportVisitor returns everything stored about a visitor, read in one
-// snapshot.
+// snapshot, except the agents' internal notes on the visitor's chats:
+// those are never handed to visitors. EraseVisitor deletes them too.
 func (s *Service) ExportVisitor(ctx context.Context, visitorID string) (*VisitorExport, error) {
 	if visitorID == "" {
 		return nil, invalid("visitor_id", "is required")

@@ -305,10 +305,9 @@ func (s *Service) accept(tx WriteTx, agent *Agent, req *ChatRequest) (*Chat, err
 		return nil, Errorf(CodeFailedPrecondition, "chat request %q is closed: the visitor left", req.ID)
 	case req.State == RequestAlerting && req.AlertedAgentID != agent.ID:
 		return nil, Errorf(CodeFailedPrecondition, "chat request %q is offered to another agent", req.ID)
-	case agent.Status != StatusAvailable:
-		return nil, Errorf(CodeFailedPrecondition, "agent %q is %s; only an available agent takes chats", agent.ID, agent.Status)
-	case uint32(len(agent.ActiveChatIDs)) >= agent.MaxConcurrentChats:
-		return nil, Errorf(CodeFailedPrecondition, "agent %q is at capacity (%d of %d chats)", agent.ID, len(agent.ActiveChatIDs), agent.MaxConcurrentChats)
+	}
+	if err := agent.canTakeChat(); err != nil {
+		return nil, err
 	}
 	visitor, err := tx.Visitor(req.VisitorID)
 	if err != nil {

@@ -44,6 +44,13 @@ type ReadTx interface {
 	// MessageSeqByKey finds the message a sender appended with an
 	// idempotency key.
 	MessageSeqByKey(chatID, senderID, key string) (seq uint32, found bool, err error)
+	// CannedReply returns a site's canned reply; NotFound when the site
+	// has none with id.
+	CannedReply(siteID, id string) (*CannedReply, error)
+	// CannedReplies lists a site's canned replies, in any order.
+	CannedReplies(siteID string) ([]*CannedReply, error)
+	// ChatNotes returns a chat's internal notes in sequence order.
+	ChatNotes(chatID string) ([]ChatNote, error)
 	Invitation(id string) (*Invitation, error)
 	// PendingInvitations lists every invitation still pending, so their
 	// expiry timers can be rebuilt after a restart.
@@ -139,6 +146,11 @@ type WriteTx interface {
 	// last whisper's plus one. DeleteChat and EraseVisitor delete them with
 	// their chat.
 	AppendWhisper(Whisper) error
+	PutCannedReply(*CannedReply) error
+	DeleteCannedReply(siteID, id string) error
+	// AppendChatNote stores an internal note. Its Seq must be the chat's
+	// previous last note plus one.
+	AppendChatNote(ChatNote) error
 	PutInvitation(*Invitation) error
 	// PutChatRequest stores a request and keeps the open-requests index in
 	// step with its state.
@@ -147,12 +159,12 @@ type WriteTx interface {
 	// each site.
 	AppendRoutingDecision(*RoutingDecision) error
 	// EraseVisitor deletes everything stored about a visitor: the visitor,
-	// their session tokens, their chats with all events and idempotency
-	// keys, invitations, chat requests and the routing decisions about
+	// their session tokens, their chats with all events, notes and
+	// idempotency keys, invitations, chat requests and the routing decisions about
 	// those requests. It checks nothing about their state; that is the
 	// caller's job.
 	EraseVisitor(visitorID string) error
-	// DeleteChat deletes a chat with all its events and idempotency keys,
+	// DeleteChat deletes a chat with all its events, notes and idempotency keys,
 	// and the chat request it answered (with the form values and the
 	// routing decisions about it). The visitor stays. Like EraseVisitor it
 	// checks nothing about the chat's state.

@@ -116,6 +116,8 @@ func writeTranscriptEvent(b *strings.Builder, ev ChatEvent) {
 		fmt.Fprintf(b, "%s: %s\n", participantName(ev.Message.Sender), indentLines(ev.Message.Text, "  "))
 	case ev.ParticipantLeft != nil:
 		fmt.Fprintf(b, "%s left\n", participantName(*ev.ParticipantLeft))
+	case ev.Transferred != nil:
+		fmt.Fprintf(b, "%s handed the chat to %s\n", participantName(ev.Transferred.From), participantName(ev.Transferred.To))
 	case ev.InactivityWarning != nil:
 		fmt.Fprintf(b, "Nobody has written for a while: the chat ends at %s unless someone writes\n",
 			ev.InactivityWarning.EndTime.UTC().Format(transcriptTime))

@@ -303,6 +303,26 @@ type ChatEvent struct {
 	ParticipantLeft   *Participant
 	Ended             *ChatEnded
 	InactivityWarning *InactivityWarning
+	Transferred       *ChatTransferred
+}
+
+// ChatTransferred says the chat passed from one agent (From, who left it)
+// to another (To, who took it over).
+type ChatTransferred struct {
+	From Participant
+	To   Participant
+}
+
+// ChatNote is an internal note on a chat, for agents only: never sent to
+// the visitor. Notes have a per-chat sequence of their own (Seq 1, 2, 3, …),
+// apart from the chat's events, so the events a visitor sees stay without
+// gaps.
+type ChatNote struct {
+	ChatID string
+	Seq    uint32
+	Time   time.Time
+	Author Participant
+	Text   string
 }
 
 // InactivityWarning says the chat ends as inactive at EndTime unless

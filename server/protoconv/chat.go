@@ -89,7 +89,7 @@ func ParticipantFromProto(p *pb.Participant) domain.Participant {
 
 // ChatEventToProto converts a chat event. The domain promises exactly one
 // kind; should more be set, the first of Started, Message, ParticipantLeft,
-// Ended, InactivityWarning wins, as a oneof holds only one.
+// Ended, InactivityWarning, Transferred wins, as a oneof holds only one.
 func ChatEventToProto(e domain.ChatEvent) *pb.ChatEvent {
 	out := &pb.ChatEvent{
 		ChatId:      e.ChatID,
@@ -120,6 +120,11 @@ func ChatEventToProto(e domain.ChatEvent) *pb.ChatEvent {
 	case e.InactivityWarning != nil:
 		out.Kind = &pb.ChatEvent_InactivityWarning{InactivityWarning: &pb.InactivityWarning{
 			EndTime: TimeToProto(e.InactivityWarning.EndTime),
+		}}
+	case e.Transferred != nil:
+		out.Kind = &pb.ChatEvent_Transferred{Transferred: &pb.ChatTransferred{
+			From: ParticipantToProto(e.Transferred.From),
+			To:   ParticipantToProto(e.Transferred.To),
 		}}
 	}
 	return out
@@ -157,6 +162,11 @@ func ChatEventFromProto(e *pb.ChatEvent) domain.ChatEvent {
 	case *pb.ChatEvent_InactivityWarning:
 		out.InactivityWarning = &domain.InactivityWarning{
 			EndTime: TimeFromProto(k.InactivityWarning.GetEndTime()),
+		}
+	case *pb.ChatEvent_Transferred:
+		out.Transferred = &domain.ChatTransferred{
+			From: ParticipantFromProto(k.Transferred.GetFrom()),
+			To:   ParticipantFromProto(k.Transferred.GetTo()),
 		}
 	}
 	return out
@@ -271,5 +281,27 @@ func WhisperFromProto(w *pb.Whisper) domain.Whisper {
 		FromID:   w.GetFromId(),
 		FromName: w.GetFromName(),
 		Text:     w.GetText(),
+	}
+}
+
+// ChatNoteToProto converts an internal note.
+func ChatNoteToProto(n domain.ChatNote) *pb.ChatNote {
+	return &pb.ChatNote{
+		ChatId: n.ChatID,
+		Seq:    n.Seq,
+		Time:   TimeToProto(n.Time),
+		Author: ParticipantToProto(n.Author),
+		Text:   n.Text,
+	}
+}
+
+// ChatNoteFromProto converts an internal note; nil gives the zero value.
+func ChatNoteFromProto(n *pb.ChatNote) domain.ChatNote {
+	return domain.ChatNote{
+		ChatID: n.GetChatId(),
+		Seq:    n.GetSeq(),
+		Time:   TimeFromProto(n.GetTime()),
+		Author: ParticipantFromProto(n.GetAuthor()),
+		Text:   n.GetText(),
 	}
 }

@@ -128,6 +128,8 @@ func testEvents() map[string]domain.ChatEvent {
 			Ended: &domain.ChatEnded{Reason: domain.EndVisitorDeclined}},
 		"InactivityWarning": {ChatID: "chat_1", Seq: 5, Time: at(20), LogPosition: 44,
 			InactivityWarning: &domain.InactivityWarning{EndTime: at(21)}},
+		"Transferred": {ChatID: "chat_1", Seq: 6, Time: at(22),
+			Transferred: &domain.ChatTransferred{From: agent, To: domain.Participant{Role: domain.RoleAgent, ID: "agt_2", DisplayName: "Dana"}}},
 	}
 }
 
@@ -307,11 +309,17 @@ func TestRoundTrip(t *testing.T) {
 	})
 	for name, ev := range testEvents() {
 		t.Run("ChatEvent"+name, func(t *testing.T) {
-			requireNoZeroFields(t, ev, "Started", "Message", "ParticipantLeft", "Ended", "InactivityWarning")
+			requireNoZeroFields(t, ev, "Started", "Message", "ParticipantLeft", "Ended", "InactivityWarning", "Transferred")
 			requireNoUnsetProtoFields(t, protoconv.ChatEventToProto(ev))
 			roundTrip(t, ev, protoconv.ChatEventToProto, protoconv.ChatEventFromProto)
 		})
 	}
+	t.Run("ChatNote", func(t *testing.T) {
+		n := domain.ChatNote{ChatID: "chat_1", Seq: 1, Time: at(23), Author: agent, Text: "VIP"}
+		requireNoZeroFields(t, n)
+		requireNoUnsetProtoFields(t, protoconv.ChatNoteToProto(n))
+		roundTrip(t, n, protoconv.ChatNoteToProto, protoconv.ChatNoteFromProto)
+	})
 	t.Run("Invitation", func(t *testing.T) {
 		requireNoZeroFields(t, testInvitation())
 		requireNoUnsetProtoFields(t, protoconv.InvitationToProto(testInvitation()))

@@ -196,3 +196,13 @@ func FormFieldTypeFromProto(t pb.FormFieldType) domain.FormFieldType {
 	}
 	return domain.FieldUnspecified
 }
+
+// CannedReplyToProto converts a canned reply.
+func CannedReplyToProto(c *domain.CannedReply) *pb.CannedReply {
+	return &pb.CannedReply{Id: c.ID, SiteId: c.SiteID, Shortcut: c.Shortcut, Title: c.Title, Text: c.Text}
+}
+
+// CannedReplyFromProto converts a canned reply; nil gives an empty one.
+func CannedReplyFromProto(c *pb.CannedReply) *domain.CannedReply {
+	return &domain.CannedReply{ID: c.GetId(), SiteID: c.GetSiteId(), Shortcut: c.GetShortcut(), Title: c.GetTitle(), Text: c.GetText()}
+}

@@ -282,3 +282,38 @@ func (s *adminServer) GetRatingSummary(ctx context.Context, req *connect.Request
 		Counts:  sum.Counts[:],
 	}}), nil
 }
+
+func (s *adminServer) CreateCannedReply(ctx context.Context, req *connect.Request[pb.CreateCannedReplyRequest]) (*connect.Response[pb.CreateCannedReplyResponse], error) {
+	c, err := s.svc.CreateCannedReply(ctx, *protoconv.CannedReplyFromProto(req.Msg.GetCannedReply()))
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.CreateCannedReplyResponse{CannedReply: protoconv.CannedReplyToProto(c)}), nil
+}
+
+func (s *adminServer) UpdateCannedReply(ctx context.Context, req *connect.Request[pb.UpdateCannedReplyRequest]) (*connect.Response[pb.UpdateCannedReplyResponse], error) {
+	c, err := s.svc.UpdateCannedReply(ctx, *protoconv.CannedReplyFromProto(req.Msg.GetCannedReply()))
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.UpdateCannedReplyResponse{CannedReply: protoconv.CannedReplyToProto(c)}), nil
+}
+
+func (s *adminServer) DeleteCannedReply(ctx context.Context, req *connect.Request[pb.DeleteCannedReplyRequest]) (*connect.Response[pb.DeleteCannedReplyResponse], error) {
+	if err := s.svc.DeleteCannedReply(ctx, req.Msg.GetSiteId(), req.Msg.GetCannedReplyId()); err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.DeleteCannedReplyResponse{}), nil
+}
+
+func (s *adminServer) ListCannedReplies(ctx context.Context, req *connect.Request[pb.ListCannedRepliesRequest]) (*connect.Response[pb.ListCannedRepliesResponse], error) {
+	cs, err := s.svc.ListCannedReplies(ctx, req.Msg.GetSiteId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ListCannedRepliesResponse{}
+	for _, c := range cs {
+		out.CannedReplies = append(out.CannedReplies, protoconv.CannedReplyToProto(c))
+	}
+	return connect.NewResponse(out), nil
+}

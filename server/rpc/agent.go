@@ -151,6 +151,24 @@ func (s *agentServer) InviteVisitor(ctx context.Context, req *connect.Request[pb
 	return connect.NewResponse(&pb.InviteVisitorResponse{Invitation: protoconv.InvitationToProto(inv)}), nil
 }
 
+func (s *agentServer) ListColleagues(ctx context.Context, req *connect.Request[pb.ListColleaguesRequest]) (*connect.Response[pb.ListColleaguesResponse], error) {
+	cs, err := s.svc.ListColleagues(ctx, req.Msg.GetAgentId(), req.Msg.GetSiteId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ListColleaguesResponse{}
+	for _, c := range cs {
+		out.Colleagues = append(out.Colleagues, &pb.Colleague{
+			AgentId:     c.AgentID,
+			DisplayName: c.DisplayName,
+			Status:      protoconv.AgentStatusToProto(c.Status),
+			FreeChats:   c.FreeChats,
+			CanTakeChat: c.CanTakeChat,
+		})
+	}
+	return connect.NewResponse(out), nil
+}
+
 func (s *agentServer) SignIn(ctx context.Context, req *connect.Request[pb.SignInRequest]) (*connect.Response[pb.SignInResponse], error) {
 	agent, sess, token, err := s.svc.SignIn(ctx, domain.SignInCredentials{
 		AgentID:  req.Msg.GetAgentId(),

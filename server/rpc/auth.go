@@ -30,8 +30,8 @@ import (
 // Who may do what:
 //   - AdminService: admin API keys. Agents may also read the sites they
 //     serve (GetSite, ListSites, ListOnlineVisitors, ListQueue,
-//     ListRoutingDecisions) and themselves (GetAgent, GetRatingSummary of
-//     their own chats): the console shows them.
+//     ListRoutingDecisions, ListCannedReplies) and themselves (GetAgent,
+//     GetRatingSummary of their own chats): the console shows them.
 //   - VisitorService: StartVisitorSession is open (it is how a visitor gets
 //     a token; the site's allowed origins guard it); the rest only with the
 //     token of the visitor the request names.
@@ -49,6 +49,10 @@ import (
 //     the supervisors of its site and admins, never its visitor.
 //   - Supervisors (Agent.supervised_site_ids) also read the sites they
 //     supervise as if they served them (siteReader, WatchPresence).
+//   - Transferring a chat and adding internal notes only as oneself
+//     (from_agent_id or author_id is the calling agent); reading notes
+//     (ListNotes, WatchNotes) for agents who may read the chat and admins,
+//     never for visitors.
 //
 // A stream a rule allows may still be refused with ResourceExhausted: each
 // credential may hold only so many streams of each kind at once (the rules
@@ -197,6 +201,15 @@ var chatLister = rule{allow: func(ctx context.Context, svc *domain.Service, p do
 	return nil
 }}
 
+// noteReader lets admins and the agents who may read the chat read its
+// internal notes. Visitors never may, not even of their own chats.
+var noteReader = rule{allow: func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error {
+	if err := needKind(p, domain.AdminPrincipal, domain.AgentPrincipal); err != nil {
+		return err
+	}
+	return svc.CanReadChat(ctx, p, chatID(msg))
+}}
+
 // Request fields the rules look at.
 func visitorID(m any) string { return m.(interface{ GetVisitorId() string }).GetVisitorId() }
 func agentID(m any) string   { return m.(interface{ GetAgentId() string }).GetAgentId() }
@@ -209,7 +222,9 @@ func participantID(m any) string {
 func supervisorID(m any) string {
 	return m.(interface{ GetSupervisorId() string }).GetSupervisorId()
 }
-func joinerID(m any) string { return m.(*pb.ConverseRequest).GetJoin().GetParticipantId() }
+func joinerID(m any) string    { return m.(*pb.ConverseRequest).GetJoin().GetParticipantId() }
+func fromAgentID(m any) string { return m.(*pb.TransferChatRequest).GetFromAgentId() }
+func authorID(m any) string    { return m.(*pb.AddNoteRequest).GetAuthorId() }
 
 // rules has one entry per procedure; authorize refuses any procedure
 // missing from it, and a test checks that none is.
@@ -241,6 +256,11 @@ var rules = map[string]rule{
 	proactivechatv1connect.AdminServiceGetRatingSummaryProcedure: adminOrSelf(agentID),
 	proactivechatv1connect.AdminServiceListEventsProcedure:       as(domain.AdminPrincipal),
 	proactivechatv1connect.AdminServiceWatchEventsProcedure:      capped(domain.StreamWatchEvents, as(domain.AdminPrincipal)),
+	// Admins manage canned replies; the agents of a site read them.
+	proactivechatv1connect.AdminServiceCreateCannedReplyProcedure: as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceUpdateCannedReplyProcedure: as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceDeleteCannedReplyProcedure: as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceListCannedRepliesProcedure: siteReader(siteID),
 
 	proactivechatv1connect.VisitorServiceStartVisitorSessionProcedure: openRule,
 	proactivechatv1connect.VisitorServiceReportPageViewProcedure:      self(domain.VisitorPrincipal, "visitor_id", visitorID),
@@ -261,6 +281,7 @@ var rules = map[string]rule{
 	proactivechatv1connect.AgentServiceDeclineChatRequestProcedure: self(domain.AgentPrincipal, "agent_id", agentID),
 	proactivechatv1connect.AgentServiceInviteVisitorProcedure:      self(domain.AgentPrincipal, "agent_id", agentID),
 	proactivechatv1connect.AgentServiceListLiveChatsProcedure:      siteSupervisor(siteID),
+	proactivechatv1connect.AgentServiceListColleaguesProcedure:     self(domain.AgentPrincipal, "agent_id", agentID),
 
 	proactivechatv1connect.ChatServiceSendMessageProcedure:       participant("sender_id", senderID),
 	proactivechatv1connect.ChatServiceSetTypingProcedure:         participant("sender_id", senderID),
@@ -275,7 +296,11 @@ var rules = map[string]rule{
 	proactivechatv1connect.ChatServiceWhisperProcedure:      self(domain.AgentPrincipal, "supervisor_id", supervisorID),
 	proactivechatv1connect.ChatServiceListWhispersProcedure: whisperReader(chatID),
 	// The chat's visitor only; the domain checks they are.
-	proactivechatv1connect.ChatServiceRateChatProcedure: self(domain.VisitorPrincipal, "visitor_id", visitorID),
+	proactivechatv1connect.ChatServiceRateChatProcedure:     self(domain.VisitorPrincipal, "visitor_id", visitorID),
+	proactivechatv1connect.ChatServiceTransferChatProcedure: self(domain.AgentPrincipal, "from_agent_id", fromAgentID),
+	proactivechatv1connect.ChatServiceAddNoteProcedure:      self(domain.AgentPrincipal, "author_id", authorID),
+	proactivechatv1connect.ChatServiceListNotesProcedure:    noteReader,
+	proactivechatv1connect.ChatServiceWatchNotesProcedure:   capped(domain.StreamWatchChat, noteReader),
 }
 
 // adminOrSelf lets admins, and the agent the request names, make the call.

@@ -295,3 +295,48 @@ func (s *chatServer) ListWhispers(ctx context.Context, req *connect.Request[pb.L
 	}
 	return connect.NewResponse(out), nil
 }
+func (s *chatServer) TransferChat(ctx context.Context, req *connect.Request[pb.TransferChatRequest]) (*connect.Response[pb.TransferChatResponse], error) {
+	m := req.Msg
+	t, err := s.svc.TransferChat(ctx, m.GetChatId(), m.GetFromAgentId(), m.GetToAgentId(), m.GetNote())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.TransferChatResponse{Chat: protoconv.ChatToProto(t.Chat)}
+	if t.Note != nil {
+		out.Note = protoconv.ChatNoteToProto(*t.Note)
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *chatServer) AddNote(ctx context.Context, req *connect.Request[pb.AddNoteRequest]) (*connect.Response[pb.AddNoteResponse], error) {
+	n, err := s.svc.AddNote(ctx, req.Msg.GetChatId(), req.Msg.GetAuthorId(), req.Msg.GetText())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.AddNoteResponse{Note: protoconv.ChatNoteToProto(n)}), nil
+}
+
+func (s *chatServer) ListNotes(ctx context.Context, req *connect.Request[pb.ListNotesRequest]) (*connect.Response[pb.ListNotesResponse], error) {
+	notes, err := s.svc.ListNotes(ctx, req.Msg.GetChatId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ListNotesResponse{}
+	for _, n := range notes {
+		out.Notes = append(out.Notes, protoconv.ChatNoteToProto(n))
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *chatServer) WatchNotes(ctx context.Context, req *connect.Request[pb.WatchNotesRequest], stream *connect.ServerStream[pb.WatchNotesResponse]) error {
+	if err := stream.Send(nil); err != nil {
+		return err
+	}
+	err := s.svc.WatchNotes(ctx, req.Msg.GetChatId(), req.Msg.GetAfterSeq(), func(u domain.NoteUpdate) error {
+		if u.Note != nil {
+			return stream.Send(&pb.WatchNotesResponse{Event: &pb.WatchNotesResponse_Note{Note: protoconv.ChatNoteToProto(*u.Note)}})
+		}
+		return stream.Send(&pb.WatchNotesResponse{Event: &pb.WatchNotesResponse_KeepAlive{KeepAlive: keepAlive(u.KeepAlive)}})
+	})
+	return toConnectError(ctx, s.log, err)
+}

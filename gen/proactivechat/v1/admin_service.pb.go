@@ -2486,6 +2486,360 @@ func (*WatchEventsResponse_Event) isWatchEventsResponse_Item() {}
 
 func (*WatchEventsResponse_KeepAlive) isWatchEventsResponse_Item() {}
 
+type CreateCannedReplyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// site_id, shortcut, title and text; id is ignored.
+	CannedReply   *CannedReply `protobuf:"bytes,1,opt,name=canned_reply,json=cannedReply,proto3" json:"canned_reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCannedReplyRequest) Reset() {
+	*x = CreateCannedReplyRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCannedReplyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCannedReplyRequest) ProtoMessage() {}
+
+func (x *CreateCannedReplyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCannedReplyRequest.ProtoReflect.Descriptor instead.
+func (*CreateCannedReplyRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *CreateCannedReplyRequest) GetCannedReply() *CannedReply {
+	if x != nil {
+		return x.CannedReply
+	}
+	return nil
+}
+
+type CreateCannedReplyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CannedReply   *CannedReply           `protobuf:"bytes,1,opt,name=canned_reply,json=cannedReply,proto3" json:"canned_reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCannedReplyResponse) Reset() {
+	*x = CreateCannedReplyResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCannedReplyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCannedReplyResponse) ProtoMessage() {}
+
+func (x *CreateCannedReplyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCannedReplyResponse.ProtoReflect.Descriptor instead.
+func (*CreateCannedReplyResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *CreateCannedReplyResponse) GetCannedReply() *CannedReply {
+	if x != nil {
+		return x.CannedReply
+	}
+	return nil
+}
+
+type UpdateCannedReplyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id and site_id name the reply; shortcut, title and text replace its own.
+	CannedReply   *CannedReply `protobuf:"bytes,1,opt,name=canned_reply,json=cannedReply,proto3" json:"canned_reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCannedReplyRequest) Reset() {
+	*x = UpdateCannedReplyRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCannedReplyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCannedReplyRequest) ProtoMessage() {}
+
+func (x *UpdateCannedReplyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCannedReplyRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCannedReplyRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *UpdateCannedReplyRequest) GetCannedReply() *CannedReply {
+	if x != nil {
+		return x.CannedReply
+	}
+	return nil
+}
+
+type UpdateCannedReplyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CannedReply   *CannedReply           `protobuf:"bytes,1,opt,name=canned_reply,json=cannedReply,proto3" json:"canned_reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCannedReplyResponse) Reset() {
+	*x = UpdateCannedReplyResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCannedReplyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCannedReplyResponse) ProtoMessage() {}
+
+func (x *UpdateCannedReplyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCannedReplyResponse.ProtoReflect.Descriptor instead.
+func (*UpdateCannedReplyResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *UpdateCannedReplyResponse) GetCannedReply() *CannedReply {
+	if x != nil {
+		return x.CannedReply
+	}
+	return nil
+}
+
+type DeleteCannedReplyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	CannedReplyId string                 `protobuf:"bytes,2,opt,name=canned_reply_id,json=cannedReplyId,proto3" json:"canned_reply_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCannedReplyRequest) Reset() {
+	*x = DeleteCannedReplyRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCannedReplyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCannedReplyRequest) ProtoMessage() {}
+
+func (x *DeleteCannedReplyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCannedReplyRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCannedReplyRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *DeleteCannedReplyRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *DeleteCannedReplyRequest) GetCannedReplyId() string {
+	if x != nil {
+		return x.CannedReplyId
+	}
+	return ""
+}
+
+type DeleteCannedReplyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCannedReplyResponse) Reset() {
+	*x = DeleteCannedReplyResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCannedReplyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCannedReplyResponse) ProtoMessage() {}
+
+func (x *DeleteCannedReplyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCannedReplyResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCannedReplyResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{54}
+}
+
+type ListCannedRepliesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCannedRepliesRequest) Reset() {
+	*x = ListCannedRepliesRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCannedRepliesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCannedRepliesRequest) ProtoMessage() {}
+
+func (x *ListCannedRepliesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCannedRepliesRequest.ProtoReflect.Descriptor instead.
+func (*ListCannedRepliesRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *ListCannedRepliesRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+type ListCannedRepliesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CannedReplies []*CannedReply         `protobuf:"bytes,1,rep,name=canned_replies,json=cannedReplies,proto3" json:"canned_replies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCannedRepliesResponse) Reset() {
+	*x = ListCannedRepliesResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCannedRepliesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCannedRepliesResponse) ProtoMessage() {}
+
+func (x *ListCannedRepliesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCannedRepliesResponse.ProtoReflect.Descriptor instead.
+func (*ListCannedRepliesResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ListCannedRepliesResponse) GetCannedReplies() []*CannedReply {
+	if x != nil {
+		return x.CannedReplies
+	}
+	return nil
+}
+
 var File_proactivechat_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
@@ -2628,7 +2982,23 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x05event\x18\x01 \x01(\v2\x17.proactivechat.v1.EventH\x00R\x05event\x12<\n" +
 	"\n" +
 	"keep_alive\x18\x02 \x01(\v2\x1b.proactivechat.v1.KeepAliveH\x00R\tkeepAliveB\x06\n" +
-	"\x04item2\x9e\x13\n" +
+	"\x04item\"\\\n" +
+	"\x18CreateCannedReplyRequest\x12@\n" +
+	"\fcanned_reply\x18\x01 \x01(\v2\x1d.proactivechat.v1.CannedReplyR\vcannedReply\"]\n" +
+	"\x19CreateCannedReplyResponse\x12@\n" +
+	"\fcanned_reply\x18\x01 \x01(\v2\x1d.proactivechat.v1.CannedReplyR\vcannedReply\"\\\n" +
+	"\x18UpdateCannedReplyRequest\x12@\n" +
+	"\fcanned_reply\x18\x01 \x01(\v2\x1d.proactivechat.v1.CannedReplyR\vcannedReply\"]\n" +
+	"\x19UpdateCannedReplyResponse\x12@\n" +
+	"\fcanned_reply\x18\x01 \x01(\v2\x1d.proactivechat.v1.CannedReplyR\vcannedReply\"[\n" +
+	"\x18DeleteCannedReplyRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12&\n" +
+	"\x0fcanned_reply_id\x18\x02 \x01(\tR\rcannedReplyId\"\x1b\n" +
+	"\x19DeleteCannedReplyResponse\"3\n" +
+	"\x18ListCannedRepliesRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\"a\n" +
+	"\x19ListCannedRepliesResponse\x12D\n" +
+	"\x0ecanned_replies\x18\x01 \x03(\v2\x1d.proactivechat.v1.CannedReplyR\rcannedReplies2\xe0\x16\n" +
 	"\fAdminService\x12W\n" +
 	"\n" +
 	"CreateSite\x12#.proactivechat.v1.CreateSiteRequest\x1a$.proactivechat.v1.CreateSiteResponse\x12S\n" +
@@ -2657,7 +3027,11 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x10GetRatingSummary\x12).proactivechat.v1.GetRatingSummaryRequest\x1a*.proactivechat.v1.GetRatingSummaryResponse\"\x03\x90\x02\x01\x12\\\n" +
 	"\n" +
 	"ListEvents\x12#.proactivechat.v1.ListEventsRequest\x1a$.proactivechat.v1.ListEventsResponse\"\x03\x90\x02\x01\x12\\\n" +
-	"\vWatchEvents\x12$.proactivechat.v1.WatchEventsRequest\x1a%.proactivechat.v1.WatchEventsResponse0\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\vWatchEvents\x12$.proactivechat.v1.WatchEventsRequest\x1a%.proactivechat.v1.WatchEventsResponse0\x01\x12l\n" +
+	"\x11CreateCannedReply\x12*.proactivechat.v1.CreateCannedReplyRequest\x1a+.proactivechat.v1.CreateCannedReplyResponse\x12l\n" +
+	"\x11UpdateCannedReply\x12*.proactivechat.v1.UpdateCannedReplyRequest\x1a+.proactivechat.v1.UpdateCannedReplyResponse\x12q\n" +
+	"\x11DeleteCannedReply\x12*.proactivechat.v1.DeleteCannedReplyRequest\x1a+.proactivechat.v1.DeleteCannedReplyResponse\"\x03\x90\x02\x02\x12q\n" +
+	"\x11ListCannedReplies\x12*.proactivechat.v1.ListCannedRepliesRequest\x1a+.proactivechat.v1.ListCannedRepliesResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_admin_service_proto_rawDescOnce sync.Once
@@ -2671,7 +3045,7 @@ func file_proactivechat_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_admin_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*GetRatingSummaryRequest)(nil),          // 0: proactivechat.v1.GetRatingSummaryRequest
 	(*GetRatingSummaryResponse)(nil),         // 1: proactivechat.v1.GetRatingSummaryResponse
@@ -2722,115 +3096,137 @@ var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*ListEventsResponse)(nil),               // 46: proactivechat.v1.ListEventsResponse
 	(*WatchEventsRequest)(nil),               // 47: proactivechat.v1.WatchEventsRequest
 	(*WatchEventsResponse)(nil),              // 48: proactivechat.v1.WatchEventsResponse
-	(*timestamppb.Timestamp)(nil),            // 49: google.protobuf.Timestamp
-	(*ApiKey)(nil),                           // 50: proactivechat.v1.ApiKey
-	(*durationpb.Duration)(nil),              // 51: google.protobuf.Duration
-	(*AgentSession)(nil),                     // 52: proactivechat.v1.AgentSession
-	(*Visitor)(nil),                          // 53: proactivechat.v1.Visitor
-	(*Invitation)(nil),                       // 54: proactivechat.v1.Invitation
-	(*ChatRequest)(nil),                      // 55: proactivechat.v1.ChatRequest
-	(*Chat)(nil),                             // 56: proactivechat.v1.Chat
-	(*ChatEvent)(nil),                        // 57: proactivechat.v1.ChatEvent
-	(*RoutingDecision)(nil),                  // 58: proactivechat.v1.RoutingDecision
-	(*ProactiveChatSettings)(nil),            // 59: proactivechat.v1.ProactiveChatSettings
-	(*RetentionSettings)(nil),                // 60: proactivechat.v1.RetentionSettings
-	(*VisitorLauncherSettings)(nil),          // 61: proactivechat.v1.VisitorLauncherSettings
-	(*Site)(nil),                             // 62: proactivechat.v1.Site
-	(*fieldmaskpb.FieldMask)(nil),            // 63: google.protobuf.FieldMask
-	(*Agent)(nil),                            // 64: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),                  // 65: proactivechat.v1.VisitorPresence
-	(*Event)(nil),                            // 66: proactivechat.v1.Event
-	(*KeepAlive)(nil),                        // 67: proactivechat.v1.KeepAlive
+	(*CreateCannedReplyRequest)(nil),         // 49: proactivechat.v1.CreateCannedReplyRequest
+	(*CreateCannedReplyResponse)(nil),        // 50: proactivechat.v1.CreateCannedReplyResponse
+	(*UpdateCannedReplyRequest)(nil),         // 51: proactivechat.v1.UpdateCannedReplyRequest
+	(*UpdateCannedReplyResponse)(nil),        // 52: proactivechat.v1.UpdateCannedReplyResponse
+	(*DeleteCannedReplyRequest)(nil),         // 53: proactivechat.v1.DeleteCannedReplyRequest
+	(*DeleteCannedReplyResponse)(nil),        // 54: proactivechat.v1.DeleteCannedReplyResponse
+	(*ListCannedRepliesRequest)(nil),         // 55: proactivechat.v1.ListCannedRepliesRequest
+	(*ListCannedRepliesResponse)(nil),        // 56: proactivechat.v1.ListCannedRepliesResponse
+	(*timestamppb.Timestamp)(nil),            // 57: google.protobuf.Timestamp
+	(*ApiKey)(nil),                           // 58: proactivechat.v1.ApiKey
+	(*durationpb.Duration)(nil),              // 59: google.protobuf.Duration
+	(*AgentSession)(nil),                     // 60: proactivechat.v1.AgentSession
+	(*Visitor)(nil),                          // 61: proactivechat.v1.Visitor
+	(*Invitation)(nil),                       // 62: proactivechat.v1.Invitation
+	(*ChatRequest)(nil),                      // 63: proactivechat.v1.ChatRequest
+	(*Chat)(nil),                             // 64: proactivechat.v1.Chat
+	(*ChatEvent)(nil),                        // 65: proactivechat.v1.ChatEvent
+	(*RoutingDecision)(nil),                  // 66: proactivechat.v1.RoutingDecision
+	(*ProactiveChatSettings)(nil),            // 67: proactivechat.v1.ProactiveChatSettings
+	(*RetentionSettings)(nil),                // 68: proactivechat.v1.RetentionSettings
+	(*VisitorLauncherSettings)(nil),          // 69: proactivechat.v1.VisitorLauncherSettings
+	(*Site)(nil),                             // 70: proactivechat.v1.Site
+	(*fieldmaskpb.FieldMask)(nil),            // 71: google.protobuf.FieldMask
+	(*Agent)(nil),                            // 72: proactivechat.v1.Agent
+	(*VisitorPresence)(nil),                  // 73: proactivechat.v1.VisitorPresence
+	(*Event)(nil),                            // 74: proactivechat.v1.Event
+	(*KeepAlive)(nil),                        // 75: proactivechat.v1.KeepAlive
+	(*CannedReply)(nil),                      // 76: proactivechat.v1.CannedReply
 }
 var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
-	49, // 0: proactivechat.v1.GetRatingSummaryRequest.start_time:type_name -> google.protobuf.Timestamp
-	49, // 1: proactivechat.v1.GetRatingSummaryRequest.end_time:type_name -> google.protobuf.Timestamp
+	57, // 0: proactivechat.v1.GetRatingSummaryRequest.start_time:type_name -> google.protobuf.Timestamp
+	57, // 1: proactivechat.v1.GetRatingSummaryRequest.end_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: proactivechat.v1.GetRatingSummaryResponse.summary:type_name -> proactivechat.v1.RatingSummary
-	50, // 3: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
-	50, // 4: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
-	51, // 5: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
-	52, // 6: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
-	53, // 7: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
-	54, // 8: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
-	55, // 9: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	56, // 10: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
-	57, // 11: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
-	55, // 12: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	58, // 13: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
-	59, // 14: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	60, // 15: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
-	61, // 16: proactivechat.v1.CreateSiteRequest.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
-	62, // 17: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
-	62, // 18: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
-	62, // 19: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
-	62, // 20: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
-	63, // 21: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	62, // 22: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
-	64, // 23: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	64, // 24: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	64, // 25: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
-	64, // 26: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
-	63, // 27: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	64, // 28: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	65, // 29: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
-	49, // 30: proactivechat.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	49, // 31: proactivechat.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	66, // 32: proactivechat.v1.ListEventsResponse.events:type_name -> proactivechat.v1.Event
-	66, // 33: proactivechat.v1.WatchEventsResponse.event:type_name -> proactivechat.v1.Event
-	67, // 34: proactivechat.v1.WatchEventsResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	27, // 35: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
-	29, // 36: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
-	31, // 37: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
-	33, // 38: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
-	35, // 39: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
-	37, // 40: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
-	39, // 41: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
-	41, // 42: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
-	43, // 43: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
-	23, // 44: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
-	25, // 45: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
-	19, // 46: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
-	21, // 47: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
-	7,  // 48: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
-	9,  // 49: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
-	11, // 50: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
-	13, // 51: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
-	15, // 52: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
-	17, // 53: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
-	3,  // 54: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
-	5,  // 55: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
-	0,  // 56: proactivechat.v1.AdminService.GetRatingSummary:input_type -> proactivechat.v1.GetRatingSummaryRequest
-	45, // 57: proactivechat.v1.AdminService.ListEvents:input_type -> proactivechat.v1.ListEventsRequest
-	47, // 58: proactivechat.v1.AdminService.WatchEvents:input_type -> proactivechat.v1.WatchEventsRequest
-	28, // 59: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
-	30, // 60: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
-	32, // 61: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
-	34, // 62: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
-	36, // 63: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
-	38, // 64: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
-	40, // 65: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
-	42, // 66: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
-	44, // 67: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
-	24, // 68: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
-	26, // 69: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
-	20, // 70: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
-	22, // 71: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
-	8,  // 72: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
-	10, // 73: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
-	12, // 74: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
-	14, // 75: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
-	16, // 76: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
-	18, // 77: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
-	4,  // 78: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
-	6,  // 79: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
-	1,  // 80: proactivechat.v1.AdminService.GetRatingSummary:output_type -> proactivechat.v1.GetRatingSummaryResponse
-	46, // 81: proactivechat.v1.AdminService.ListEvents:output_type -> proactivechat.v1.ListEventsResponse
-	48, // 82: proactivechat.v1.AdminService.WatchEvents:output_type -> proactivechat.v1.WatchEventsResponse
-	59, // [59:83] is the sub-list for method output_type
-	35, // [35:59] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	58, // 3: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
+	58, // 4: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
+	59, // 5: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
+	60, // 6: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
+	61, // 7: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
+	62, // 8: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
+	63, // 9: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	64, // 10: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
+	65, // 11: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
+	63, // 12: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	66, // 13: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
+	67, // 14: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	68, // 15: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
+	69, // 16: proactivechat.v1.CreateSiteRequest.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
+	70, // 17: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
+	70, // 18: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
+	70, // 19: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
+	70, // 20: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
+	71, // 21: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	70, // 22: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
+	72, // 23: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	72, // 24: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	72, // 25: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
+	72, // 26: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
+	71, // 27: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	72, // 28: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	73, // 29: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
+	57, // 30: proactivechat.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	57, // 31: proactivechat.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	74, // 32: proactivechat.v1.ListEventsResponse.events:type_name -> proactivechat.v1.Event
+	74, // 33: proactivechat.v1.WatchEventsResponse.event:type_name -> proactivechat.v1.Event
+	75, // 34: proactivechat.v1.WatchEventsResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	76, // 35: proactivechat.v1.CreateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
+	76, // 36: proactivechat.v1.CreateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
+	76, // 37: proactivechat.v1.UpdateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
+	76, // 38: proactivechat.v1.UpdateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
+	76, // 39: proactivechat.v1.ListCannedRepliesResponse.canned_replies:type_name -> proactivechat.v1.CannedReply
+	27, // 40: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
+	29, // 41: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
+	31, // 42: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
+	33, // 43: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
+	35, // 44: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
+	37, // 45: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
+	39, // 46: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
+	41, // 47: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
+	43, // 48: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
+	23, // 49: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
+	25, // 50: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
+	19, // 51: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
+	21, // 52: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
+	7,  // 53: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
+	9,  // 54: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
+	11, // 55: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
+	13, // 56: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
+	15, // 57: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
+	17, // 58: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
+	3,  // 59: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
+	5,  // 60: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
+	0,  // 61: proactivechat.v1.AdminService.GetRatingSummary:input_type -> proactivechat.v1.GetRatingSummaryRequest
+	45, // 62: proactivechat.v1.AdminService.ListEvents:input_type -> proactivechat.v1.ListEventsRequest
+	47, // 63: proactivechat.v1.AdminService.WatchEvents:input_type -> proactivechat.v1.WatchEventsRequest
+	49, // 64: proactivechat.v1.AdminService.CreateCannedReply:input_type -> proactivechat.v1.CreateCannedReplyRequest
+	51, // 65: proactivechat.v1.AdminService.UpdateCannedReply:input_type -> proactivechat.v1.UpdateCannedReplyRequest
+	53, // 66: proactivechat.v1.AdminService.DeleteCannedReply:input_type -> proactivechat.v1.DeleteCannedReplyRequest
+	55, // 67: proactivechat.v1.AdminService.ListCannedReplies:input_type -> proactivechat.v1.ListCannedRepliesRequest
+	28, // 68: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
+	30, // 69: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
+	32, // 70: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
+	34, // 71: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
+	36, // 72: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
+	38, // 73: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
+	40, // 74: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
+	42, // 75: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
+	44, // 76: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
+	24, // 77: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
+	26, // 78: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
+	20, // 79: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
+	22, // 80: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
+	8,  // 81: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
+	10, // 82: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
+	12, // 83: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
+	14, // 84: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
+	16, // 85: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
+	18, // 86: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
+	4,  // 87: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
+	6,  // 88: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
+	1,  // 89: proactivechat.v1.AdminService.GetRatingSummary:output_type -> proactivechat.v1.GetRatingSummaryResponse
+	46, // 90: proactivechat.v1.AdminService.ListEvents:output_type -> proactivechat.v1.ListEventsResponse
+	48, // 91: proactivechat.v1.AdminService.WatchEvents:output_type -> proactivechat.v1.WatchEventsResponse
+	50, // 92: proactivechat.v1.AdminService.CreateCannedReply:output_type -> proactivechat.v1.CreateCannedReplyResponse
+	52, // 93: proactivechat.v1.AdminService.UpdateCannedReply:output_type -> proactivechat.v1.UpdateCannedReplyResponse
+	54, // 94: proactivechat.v1.AdminService.DeleteCannedReply:output_type -> proactivechat.v1.DeleteCannedReplyResponse
+	56, // 95: proactivechat.v1.AdminService.ListCannedReplies:output_type -> proactivechat.v1.ListCannedRepliesResponse
+	68, // [68:96] is the sub-list for method output_type
+	40, // [40:68] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_admin_service_proto_init() }
@@ -2855,7 +3251,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_admin_service_proto_rawDesc), len(file_proactivechat_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   49,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -43,6 +43,10 @@ const (
 	AdminService_GetRatingSummary_FullMethodName         = "/proactivechat.v1.AdminService/GetRatingSummary"
 	AdminService_ListEvents_FullMethodName               = "/proactivechat.v1.AdminService/ListEvents"
 	AdminService_WatchEvents_FullMethodName              = "/proactivechat.v1.AdminService/WatchEvents"
+	AdminService_CreateCannedReply_FullMethodName        = "/proactivechat.v1.AdminService/CreateCannedReply"
+	AdminService_UpdateCannedReply_FullMethodName        = "/proactivechat.v1.AdminService/UpdateCannedReply"
+	AdminService_DeleteCannedReply_FullMethodName        = "/proactivechat.v1.AdminService/DeleteCannedReply"
+	AdminService_ListCannedReplies_FullMethodName        = "/proactivechat.v1.AdminService/ListCannedReplies"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -122,6 +126,15 @@ type AdminServiceClient interface {
 	// disconnect or a server restart, call again with the position of the
 	// last event received.
 	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error)
+	// CreateCannedReply adds a canned reply to a site. A shortcut the site
+	// already has is ALREADY_EXISTS.
+	CreateCannedReply(ctx context.Context, in *CreateCannedReplyRequest, opts ...grpc.CallOption) (*CreateCannedReplyResponse, error)
+	// UpdateCannedReply replaces a canned reply's shortcut, title and text.
+	UpdateCannedReply(ctx context.Context, in *UpdateCannedReplyRequest, opts ...grpc.CallOption) (*UpdateCannedReplyResponse, error)
+	DeleteCannedReply(ctx context.Context, in *DeleteCannedReplyRequest, opts ...grpc.CallOption) (*DeleteCannedReplyResponse, error)
+	// ListCannedReplies lists a site's canned replies by shortcut, for
+	// admins and the agents serving the site.
+	ListCannedReplies(ctx context.Context, in *ListCannedRepliesRequest, opts ...grpc.CallOption) (*ListCannedRepliesResponse, error)
 }
 
 type adminServiceClient struct {
@@ -381,6 +394,46 @@ func (c *adminServiceClient) WatchEvents(ctx context.Context, in *WatchEventsReq
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AdminService_WatchEventsClient = grpc.ServerStreamingClient[WatchEventsResponse]
 
+func (c *adminServiceClient) CreateCannedReply(ctx context.Context, in *CreateCannedReplyRequest, opts ...grpc.CallOption) (*CreateCannedReplyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCannedReplyResponse)
+	err := c.cc.Invoke(ctx, AdminService_CreateCannedReply_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) UpdateCannedReply(ctx context.Context, in *UpdateCannedReplyRequest, opts ...grpc.CallOption) (*UpdateCannedReplyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateCannedReplyResponse)
+	err := c.cc.Invoke(ctx, AdminService_UpdateCannedReply_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) DeleteCannedReply(ctx context.Context, in *DeleteCannedReplyRequest, opts ...grpc.CallOption) (*DeleteCannedReplyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteCannedReplyResponse)
+	err := c.cc.Invoke(ctx, AdminService_DeleteCannedReply_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListCannedReplies(ctx context.Context, in *ListCannedRepliesRequest, opts ...grpc.CallOption) (*ListCannedRepliesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCannedRepliesResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListCannedReplies_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -458,6 +511,15 @@ type AdminServiceServer interface {
 	// disconnect or a server restart, call again with the position of the
 	// last event received.
 	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error
+	// CreateCannedReply adds a canned reply to a site. A shortcut the site
+	// already has is ALREADY_EXISTS.
+	CreateCannedReply(context.Context, *CreateCannedReplyRequest) (*CreateCannedReplyResponse, error)
+	// UpdateCannedReply replaces a canned reply's shortcut, title and text.
+	UpdateCannedReply(context.Context, *UpdateCannedReplyRequest) (*UpdateCannedReplyResponse, error)
+	DeleteCannedReply(context.Context, *DeleteCannedReplyRequest) (*DeleteCannedReplyResponse, error)
+	// ListCannedReplies lists a site's canned replies by shortcut, for
+	// admins and the agents serving the site.
+	ListCannedReplies(context.Context, *ListCannedRepliesRequest) (*ListCannedRepliesResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -539,6 +601,18 @@ func (UnimplementedAdminServiceServer) ListEvents(context.Context, *ListEventsRe
 }
 func (UnimplementedAdminServiceServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchEvents not implemented")
+}
+func (UnimplementedAdminServiceServer) CreateCannedReply(context.Context, *CreateCannedReplyRequest) (*CreateCannedReplyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCannedReply not implemented")
+}
+func (UnimplementedAdminServiceServer) UpdateCannedReply(context.Context, *UpdateCannedReplyRequest) (*UpdateCannedReplyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateCannedReply not implemented")
+}
+func (UnimplementedAdminServiceServer) DeleteCannedReply(context.Context, *DeleteCannedReplyRequest) (*DeleteCannedReplyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteCannedReply not implemented")
+}
+func (UnimplementedAdminServiceServer) ListCannedReplies(context.Context, *ListCannedRepliesRequest) (*ListCannedRepliesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCannedReplies not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -986,6 +1060,78 @@ func _AdminService_WatchEvents_Handler(srv interface{}, stream grpc.ServerStream
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AdminService_WatchEventsServer = grpc.ServerStreamingServer[WatchEventsResponse]
 
+func _AdminService_CreateCannedReply_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCannedReplyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).CreateCannedReply(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_CreateCannedReply_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).CreateCannedReply(ctx, req.(*CreateCannedReplyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_UpdateCannedReply_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCannedReplyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).UpdateCannedReply(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_UpdateCannedReply_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).UpdateCannedReply(ctx, req.(*UpdateCannedReplyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_DeleteCannedReply_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteCannedReplyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).DeleteCannedReply(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_DeleteCannedReply_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).DeleteCannedReply(ctx, req.(*DeleteCannedReplyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListCannedReplies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCannedRepliesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListCannedReplies(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListCannedReplies_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListCannedReplies(ctx, req.(*ListCannedRepliesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1084,6 +1230,22 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListEvents",
 			Handler:    _AdminService_ListEvents_Handler,
+		},
+		{
+			MethodName: "CreateCannedReply",
+			Handler:    _AdminService_CreateCannedReply_Handler,
+		},
+		{
+			MethodName: "UpdateCannedReply",
+			Handler:    _AdminService_UpdateCannedReply_Handler,
+		},
+		{
+			MethodName: "DeleteCannedReply",
+			Handler:    _AdminService_DeleteCannedReply_Handler,
+		},
+		{
+			MethodName: "ListCannedReplies",
+			Handler:    _AdminService_ListCannedReplies_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -21,6 +21,184 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ListColleaguesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The calling agent; it must serve site_id.
+	AgentId       string `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	SiteId        string `protobuf:"bytes,2,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListColleaguesRequest) Reset() {
+	*x = ListColleaguesRequest{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListColleaguesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListColleaguesRequest) ProtoMessage() {}
+
+func (x *ListColleaguesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListColleaguesRequest.ProtoReflect.Descriptor instead.
+func (*ListColleaguesRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ListColleaguesRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *ListColleaguesRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+// Colleague is another agent of a site, as agents see them.
+type Colleague struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	AgentId     string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Status      AgentStatus            `protobuf:"varint,3,opt,name=status,proto3,enum=proactivechat.v1.AgentStatus" json:"status,omitempty"`
+	// How many more chats the agent can take (0 at capacity).
+	FreeChats uint32 `protobuf:"varint,4,opt,name=free_chats,json=freeChats,proto3" json:"free_chats,omitempty"`
+	// Whether a chat can be transferred to the agent now: available and
+	// under capacity.
+	CanTakeChat   bool `protobuf:"varint,5,opt,name=can_take_chat,json=canTakeChat,proto3" json:"can_take_chat,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Colleague) Reset() {
+	*x = Colleague{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Colleague) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Colleague) ProtoMessage() {}
+
+func (x *Colleague) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Colleague.ProtoReflect.Descriptor instead.
+func (*Colleague) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Colleague) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *Colleague) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Colleague) GetStatus() AgentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return AgentStatus_AGENT_STATUS_UNSPECIFIED
+}
+
+func (x *Colleague) GetFreeChats() uint32 {
+	if x != nil {
+		return x.FreeChats
+	}
+	return 0
+}
+
+func (x *Colleague) GetCanTakeChat() bool {
+	if x != nil {
+		return x.CanTakeChat
+	}
+	return false
+}
+
+type ListColleaguesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// By display name, then id.
+	Colleagues    []*Colleague `protobuf:"bytes,1,rep,name=colleagues,proto3" json:"colleagues,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListColleaguesResponse) Reset() {
+	*x = ListColleaguesResponse{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListColleaguesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListColleaguesResponse) ProtoMessage() {}
+
+func (x *ListColleaguesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListColleaguesResponse.ProtoReflect.Descriptor instead.
+func (*ListColleaguesResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ListColleaguesResponse) GetColleagues() []*Colleague {
+	if x != nil {
+		return x.Colleagues
+	}
+	return nil
+}
+
 type WatchAgentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
@@ -30,7 +208,7 @@ type WatchAgentRequest struct {
 
 func (x *WatchAgentRequest) Reset() {
 	*x = WatchAgentRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -42,7 +220,7 @@ func (x *WatchAgentRequest) String() string {
 func (*WatchAgentRequest) ProtoMessage() {}
 
 func (x *WatchAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -55,7 +233,7 @@ func (x *WatchAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchAgentRequest.ProtoReflect.Descriptor instead.
 func (*WatchAgentRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{0}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *WatchAgentRequest) GetAgentId() string {
@@ -79,7 +257,7 @@ type Alert struct {
 
 func (x *Alert) Reset() {
 	*x = Alert{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -91,7 +269,7 @@ func (x *Alert) String() string {
 func (*Alert) ProtoMessage() {}
 
 func (x *Alert) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -104,7 +282,7 @@ func (x *Alert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alert.ProtoReflect.Descriptor instead.
 func (*Alert) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Alert) GetChatRequest() *ChatRequest {
@@ -142,7 +320,7 @@ type AgentSnapshot struct {
 
 func (x *AgentSnapshot) Reset() {
 	*x = AgentSnapshot{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -154,7 +332,7 @@ func (x *AgentSnapshot) String() string {
 func (*AgentSnapshot) ProtoMessage() {}
 
 func (x *AgentSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -167,7 +345,7 @@ func (x *AgentSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSnapshot.ProtoReflect.Descriptor instead.
 func (*AgentSnapshot) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AgentSnapshot) GetAgent() *Agent {
@@ -203,7 +381,7 @@ type AlertWithdrawn struct {
 
 func (x *AlertWithdrawn) Reset() {
 	*x = AlertWithdrawn{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -215,7 +393,7 @@ func (x *AlertWithdrawn) String() string {
 func (*AlertWithdrawn) ProtoMessage() {}
 
 func (x *AlertWithdrawn) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -228,7 +406,7 @@ func (x *AlertWithdrawn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertWithdrawn.ProtoReflect.Descriptor instead.
 func (*AlertWithdrawn) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AlertWithdrawn) GetChatRequestId() string {
@@ -263,7 +441,7 @@ type WatchAgentResponse struct {
 
 func (x *WatchAgentResponse) Reset() {
 	*x = WatchAgentResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -275,7 +453,7 @@ func (x *WatchAgentResponse) String() string {
 func (*WatchAgentResponse) ProtoMessage() {}
 
 func (x *WatchAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -288,7 +466,7 @@ func (x *WatchAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchAgentResponse.ProtoReflect.Descriptor instead.
 func (*WatchAgentResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WatchAgentResponse) GetEvent() isWatchAgentResponse_Event {
@@ -424,7 +602,7 @@ type AcceptChatRequestRequest struct {
 
 func (x *AcceptChatRequestRequest) Reset() {
 	*x = AcceptChatRequestRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -436,7 +614,7 @@ func (x *AcceptChatRequestRequest) String() string {
 func (*AcceptChatRequestRequest) ProtoMessage() {}
 
 func (x *AcceptChatRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -449,7 +627,7 @@ func (x *AcceptChatRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptChatRequestRequest.ProtoReflect.Descriptor instead.
 func (*AcceptChatRequestRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AcceptChatRequestRequest) GetAgentId() string {
@@ -475,7 +653,7 @@ type AcceptChatRequestResponse struct {
 
 func (x *AcceptChatRequestResponse) Reset() {
 	*x = AcceptChatRequestResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -487,7 +665,7 @@ func (x *AcceptChatRequestResponse) String() string {
 func (*AcceptChatRequestResponse) ProtoMessage() {}
 
 func (x *AcceptChatRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -500,7 +678,7 @@ func (x *AcceptChatRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptChatRequestResponse.ProtoReflect.Descriptor instead.
 func (*AcceptChatRequestResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AcceptChatRequestResponse) GetChat() *Chat {
@@ -520,7 +698,7 @@ type DeclineChatRequestRequest struct {
 
 func (x *DeclineChatRequestRequest) Reset() {
 	*x = DeclineChatRequestRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -532,7 +710,7 @@ func (x *DeclineChatRequestRequest) String() string {
 func (*DeclineChatRequestRequest) ProtoMessage() {}
 
 func (x *DeclineChatRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -545,7 +723,7 @@ func (x *DeclineChatRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclineChatRequestRequest.ProtoReflect.Descriptor instead.
 func (*DeclineChatRequestRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeclineChatRequestRequest) GetAgentId() string {
@@ -570,7 +748,7 @@ type DeclineChatRequestResponse struct {
 
 func (x *DeclineChatRequestResponse) Reset() {
 	*x = DeclineChatRequestResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -582,7 +760,7 @@ func (x *DeclineChatRequestResponse) String() string {
 func (*DeclineChatRequestResponse) ProtoMessage() {}
 
 func (x *DeclineChatRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -595,7 +773,7 @@ func (x *DeclineChatRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclineChatRequestResponse.ProtoReflect.Descriptor instead.
 func (*DeclineChatRequestResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{11}
 }
 
 type InviteVisitorRequest struct {
@@ -608,7 +786,7 @@ type InviteVisitorRequest struct {
 
 func (x *InviteVisitorRequest) Reset() {
 	*x = InviteVisitorRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +798,7 @@ func (x *InviteVisitorRequest) String() string {
 func (*InviteVisitorRequest) ProtoMessage() {}
 
 func (x *InviteVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +811,7 @@ func (x *InviteVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteVisitorRequest.ProtoReflect.Descriptor instead.
 func (*InviteVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *InviteVisitorRequest) GetAgentId() string {
@@ -659,7 +837,7 @@ type InviteVisitorResponse struct {
 
 func (x *InviteVisitorResponse) Reset() {
 	*x = InviteVisitorResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +849,7 @@ func (x *InviteVisitorResponse) String() string {
 func (*InviteVisitorResponse) ProtoMessage() {}
 
 func (x *InviteVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +862,7 @@ func (x *InviteVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteVisitorResponse.ProtoReflect.Descriptor instead.
 func (*InviteVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{10}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *InviteVisitorResponse) GetInvitation() *Invitation {
@@ -704,7 +882,7 @@ type SetAgentStatusRequest struct {
 
 func (x *SetAgentStatusRequest) Reset() {
 	*x = SetAgentStatusRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +894,7 @@ func (x *SetAgentStatusRequest) String() string {
 func (*SetAgentStatusRequest) ProtoMessage() {}
 
 func (x *SetAgentStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +907,7 @@ func (x *SetAgentStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAgentStatusRequest.ProtoReflect.Descriptor instead.
 func (*SetAgentStatusRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{11}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SetAgentStatusRequest) GetAgentId() string {
@@ -755,7 +933,7 @@ type SetAgentStatusResponse struct {
 
 func (x *SetAgentStatusResponse) Reset() {
 	*x = SetAgentStatusResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +945,7 @@ func (x *SetAgentStatusResponse) String() string {
 func (*SetAgentStatusResponse) ProtoMessage() {}
 
 func (x *SetAgentStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +958,7 @@ func (x *SetAgentStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAgentStatusResponse.ProtoReflect.Descriptor instead.
 func (*SetAgentStatusResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{12}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SetAgentStatusResponse) GetAgent() *Agent {
@@ -799,7 +977,7 @@ type WatchPresenceRequest struct {
 
 func (x *WatchPresenceRequest) Reset() {
 	*x = WatchPresenceRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -811,7 +989,7 @@ func (x *WatchPresenceRequest) String() string {
 func (*WatchPresenceRequest) ProtoMessage() {}
 
 func (x *WatchPresenceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -824,7 +1002,7 @@ func (x *WatchPresenceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPresenceRequest.ProtoReflect.Descriptor instead.
 func (*WatchPresenceRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{13}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchPresenceRequest) GetAgentId() string {
@@ -844,7 +1022,7 @@ type PresenceSnapshot struct {
 
 func (x *PresenceSnapshot) Reset() {
 	*x = PresenceSnapshot{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +1034,7 @@ func (x *PresenceSnapshot) String() string {
 func (*PresenceSnapshot) ProtoMessage() {}
 
 func (x *PresenceSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,7 +1047,7 @@ func (x *PresenceSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceSnapshot.ProtoReflect.Descriptor instead.
 func (*PresenceSnapshot) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{14}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PresenceSnapshot) GetVisitors() []*VisitorPresence {
@@ -895,7 +1073,7 @@ type WatchPresenceResponse struct {
 
 func (x *WatchPresenceResponse) Reset() {
 	*x = WatchPresenceResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +1085,7 @@ func (x *WatchPresenceResponse) String() string {
 func (*WatchPresenceResponse) ProtoMessage() {}
 
 func (x *WatchPresenceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +1098,7 @@ func (x *WatchPresenceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPresenceResponse.ProtoReflect.Descriptor instead.
 func (*WatchPresenceResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{15}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WatchPresenceResponse) GetEvent() isWatchPresenceResponse_Event {
@@ -1022,7 +1200,7 @@ type StartChatRequest struct {
 
 func (x *StartChatRequest) Reset() {
 	*x = StartChatRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1034,7 +1212,7 @@ func (x *StartChatRequest) String() string {
 func (*StartChatRequest) ProtoMessage() {}
 
 func (x *StartChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1047,7 +1225,7 @@ func (x *StartChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartChatRequest.ProtoReflect.Descriptor instead.
 func (*StartChatRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{16}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StartChatRequest) GetAgentId() string {
@@ -1073,7 +1251,7 @@ type StartChatResponse struct {
 
 func (x *StartChatResponse) Reset() {
 	*x = StartChatResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1263,7 @@ func (x *StartChatResponse) String() string {
 func (*StartChatResponse) ProtoMessage() {}
 
 func (x *StartChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1276,7 @@ func (x *StartChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartChatResponse.ProtoReflect.Descriptor instead.
 func (*StartChatResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{17}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StartChatResponse) GetChat() *Chat {
@@ -1121,7 +1299,7 @@ type SignInRequest struct {
 
 func (x *SignInRequest) Reset() {
 	*x = SignInRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1311,7 @@ func (x *SignInRequest) String() string {
 func (*SignInRequest) ProtoMessage() {}
 
 func (x *SignInRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1324,7 @@ func (x *SignInRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignInRequest.ProtoReflect.Descriptor instead.
 func (*SignInRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{18}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SignInRequest) GetAgentId() string {
@@ -1183,7 +1361,7 @@ type SignInResponse struct {
 
 func (x *SignInResponse) Reset() {
 	*x = SignInResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1373,7 @@ func (x *SignInResponse) String() string {
 func (*SignInResponse) ProtoMessage() {}
 
 func (x *SignInResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1386,7 @@ func (x *SignInResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignInResponse.ProtoReflect.Descriptor instead.
 func (*SignInResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{19}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SignInResponse) GetAgent() *Agent {
@@ -1240,7 +1418,7 @@ type SignOutRequest struct {
 
 func (x *SignOutRequest) Reset() {
 	*x = SignOutRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1252,7 +1430,7 @@ func (x *SignOutRequest) String() string {
 func (*SignOutRequest) ProtoMessage() {}
 
 func (x *SignOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1265,7 +1443,7 @@ func (x *SignOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutRequest.ProtoReflect.Descriptor instead.
 func (*SignOutRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{20}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{23}
 }
 
 type SignOutResponse struct {
@@ -1276,7 +1454,7 @@ type SignOutResponse struct {
 
 func (x *SignOutResponse) Reset() {
 	*x = SignOutResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1466,7 @@ func (x *SignOutResponse) String() string {
 func (*SignOutResponse) ProtoMessage() {}
 
 func (x *SignOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1479,7 @@ func (x *SignOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutResponse.ProtoReflect.Descriptor instead.
 func (*SignOutResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{21}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{24}
 }
 
 type ListLiveChatsRequest struct {
@@ -1313,7 +1491,7 @@ type ListLiveChatsRequest struct {
 
 func (x *ListLiveChatsRequest) Reset() {
 	*x = ListLiveChatsRequest{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[22]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1325,7 +1503,7 @@ func (x *ListLiveChatsRequest) String() string {
 func (*ListLiveChatsRequest) ProtoMessage() {}
 
 func (x *ListLiveChatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[22]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1338,7 +1516,7 @@ func (x *ListLiveChatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLiveChatsRequest.ProtoReflect.Descriptor instead.
 func (*ListLiveChatsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{22}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListLiveChatsRequest) GetSiteId() string {
@@ -1358,7 +1536,7 @@ type ListLiveChatsResponse struct {
 
 func (x *ListLiveChatsResponse) Reset() {
 	*x = ListLiveChatsResponse{}
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[23]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +1548,7 @@ func (x *ListLiveChatsResponse) String() string {
 func (*ListLiveChatsResponse) ProtoMessage() {}
 
 func (x *ListLiveChatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[23]
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +1561,7 @@ func (x *ListLiveChatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLiveChatsResponse.ProtoReflect.Descriptor instead.
 func (*ListLiveChatsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{23}
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListLiveChatsResponse) GetChats() []*Chat {
@@ -1397,7 +1575,21 @@ var File_proactivechat_v1_agent_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\n" +
-	"$proactivechat/v1/agent_service.proto\x12\x10proactivechat.v1\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1eproactivechat/v1/visitor.proto\".\n" +
+	"$proactivechat/v1/agent_service.proto\x12\x10proactivechat.v1\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1eproactivechat/v1/visitor.proto\"K\n" +
+	"\x15ListColleaguesRequest\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x17\n" +
+	"\asite_id\x18\x02 \x01(\tR\x06siteId\"\xc3\x01\n" +
+	"\tColleague\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x125\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x1d.proactivechat.v1.AgentStatusR\x06status\x12\x1d\n" +
+	"\n" +
+	"free_chats\x18\x04 \x01(\rR\tfreeChats\x12\"\n" +
+	"\rcan_take_chat\x18\x05 \x01(\bR\vcanTakeChat\"U\n" +
+	"\x16ListColleaguesResponse\x12;\n" +
+	"\n" +
+	"colleagues\x18\x01 \x03(\v2\x1b.proactivechat.v1.ColleagueR\n" +
+	"colleagues\".\n" +
 	"\x11WatchAgentRequest\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\"\x9e\x01\n" +
 	"\x05Alert\x12@\n" +
@@ -1474,7 +1666,7 @@ const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\x14ListLiveChatsRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\"E\n" +
 	"\x15ListLiveChatsResponse\x12,\n" +
-	"\x05chats\x18\x01 \x03(\v2\x16.proactivechat.v1.ChatR\x05chats2\xcd\a\n" +
+	"\x05chats\x18\x01 \x03(\v2\x16.proactivechat.v1.ChatR\x05chats2\xb7\b\n" +
 	"\fAgentService\x12K\n" +
 	"\x06SignIn\x12\x1f.proactivechat.v1.SignInRequest\x1a .proactivechat.v1.SignInResponse\x12N\n" +
 	"\aSignOut\x12 .proactivechat.v1.SignOutRequest\x1a!.proactivechat.v1.SignOutResponse\x12c\n" +
@@ -1486,7 +1678,8 @@ const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\x11AcceptChatRequest\x12*.proactivechat.v1.AcceptChatRequestRequest\x1a+.proactivechat.v1.AcceptChatRequestResponse\x12o\n" +
 	"\x12DeclineChatRequest\x12+.proactivechat.v1.DeclineChatRequestRequest\x1a,.proactivechat.v1.DeclineChatRequestResponse\x12`\n" +
 	"\rInviteVisitor\x12&.proactivechat.v1.InviteVisitorRequest\x1a'.proactivechat.v1.InviteVisitorResponse\x12e\n" +
-	"\rListLiveChats\x12&.proactivechat.v1.ListLiveChatsRequest\x1a'.proactivechat.v1.ListLiveChatsResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\rListLiveChats\x12&.proactivechat.v1.ListLiveChatsRequest\x1a'.proactivechat.v1.ListLiveChatsResponse\"\x03\x90\x02\x01\x12h\n" +
+	"\x0eListColleagues\x12'.proactivechat.v1.ListColleaguesRequest\x1a(.proactivechat.v1.ListColleaguesResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_agent_service_proto_rawDescOnce sync.Once
@@ -1500,94 +1693,101 @@ func file_proactivechat_v1_agent_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_agent_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_proactivechat_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_proactivechat_v1_agent_service_proto_goTypes = []any{
-	(*WatchAgentRequest)(nil),          // 0: proactivechat.v1.WatchAgentRequest
-	(*Alert)(nil),                      // 1: proactivechat.v1.Alert
-	(*AgentSnapshot)(nil),              // 2: proactivechat.v1.AgentSnapshot
-	(*AlertWithdrawn)(nil),             // 3: proactivechat.v1.AlertWithdrawn
-	(*WatchAgentResponse)(nil),         // 4: proactivechat.v1.WatchAgentResponse
-	(*AcceptChatRequestRequest)(nil),   // 5: proactivechat.v1.AcceptChatRequestRequest
-	(*AcceptChatRequestResponse)(nil),  // 6: proactivechat.v1.AcceptChatRequestResponse
-	(*DeclineChatRequestRequest)(nil),  // 7: proactivechat.v1.DeclineChatRequestRequest
-	(*DeclineChatRequestResponse)(nil), // 8: proactivechat.v1.DeclineChatRequestResponse
-	(*InviteVisitorRequest)(nil),       // 9: proactivechat.v1.InviteVisitorRequest
-	(*InviteVisitorResponse)(nil),      // 10: proactivechat.v1.InviteVisitorResponse
-	(*SetAgentStatusRequest)(nil),      // 11: proactivechat.v1.SetAgentStatusRequest
-	(*SetAgentStatusResponse)(nil),     // 12: proactivechat.v1.SetAgentStatusResponse
-	(*WatchPresenceRequest)(nil),       // 13: proactivechat.v1.WatchPresenceRequest
-	(*PresenceSnapshot)(nil),           // 14: proactivechat.v1.PresenceSnapshot
-	(*WatchPresenceResponse)(nil),      // 15: proactivechat.v1.WatchPresenceResponse
-	(*StartChatRequest)(nil),           // 16: proactivechat.v1.StartChatRequest
-	(*StartChatResponse)(nil),          // 17: proactivechat.v1.StartChatResponse
-	(*SignInRequest)(nil),              // 18: proactivechat.v1.SignInRequest
-	(*SignInResponse)(nil),             // 19: proactivechat.v1.SignInResponse
-	(*SignOutRequest)(nil),             // 20: proactivechat.v1.SignOutRequest
-	(*SignOutResponse)(nil),            // 21: proactivechat.v1.SignOutResponse
-	(*ListLiveChatsRequest)(nil),       // 22: proactivechat.v1.ListLiveChatsRequest
-	(*ListLiveChatsResponse)(nil),      // 23: proactivechat.v1.ListLiveChatsResponse
-	(*ChatRequest)(nil),                // 24: proactivechat.v1.ChatRequest
-	(*VisitorPresence)(nil),            // 25: proactivechat.v1.VisitorPresence
-	(*Agent)(nil),                      // 26: proactivechat.v1.Agent
-	(*KeepAlive)(nil),                  // 27: proactivechat.v1.KeepAlive
-	(*Whisper)(nil),                    // 28: proactivechat.v1.Whisper
-	(*Chat)(nil),                       // 29: proactivechat.v1.Chat
-	(*Invitation)(nil),                 // 30: proactivechat.v1.Invitation
-	(AgentStatus)(0),                   // 31: proactivechat.v1.AgentStatus
-	(*AgentSession)(nil),               // 32: proactivechat.v1.AgentSession
+	(*ListColleaguesRequest)(nil),      // 0: proactivechat.v1.ListColleaguesRequest
+	(*Colleague)(nil),                  // 1: proactivechat.v1.Colleague
+	(*ListColleaguesResponse)(nil),     // 2: proactivechat.v1.ListColleaguesResponse
+	(*WatchAgentRequest)(nil),          // 3: proactivechat.v1.WatchAgentRequest
+	(*Alert)(nil),                      // 4: proactivechat.v1.Alert
+	(*AgentSnapshot)(nil),              // 5: proactivechat.v1.AgentSnapshot
+	(*AlertWithdrawn)(nil),             // 6: proactivechat.v1.AlertWithdrawn
+	(*WatchAgentResponse)(nil),         // 7: proactivechat.v1.WatchAgentResponse
+	(*AcceptChatRequestRequest)(nil),   // 8: proactivechat.v1.AcceptChatRequestRequest
+	(*AcceptChatRequestResponse)(nil),  // 9: proactivechat.v1.AcceptChatRequestResponse
+	(*DeclineChatRequestRequest)(nil),  // 10: proactivechat.v1.DeclineChatRequestRequest
+	(*DeclineChatRequestResponse)(nil), // 11: proactivechat.v1.DeclineChatRequestResponse
+	(*InviteVisitorRequest)(nil),       // 12: proactivechat.v1.InviteVisitorRequest
+	(*InviteVisitorResponse)(nil),      // 13: proactivechat.v1.InviteVisitorResponse
+	(*SetAgentStatusRequest)(nil),      // 14: proactivechat.v1.SetAgentStatusRequest
+	(*SetAgentStatusResponse)(nil),     // 15: proactivechat.v1.SetAgentStatusResponse
+	(*WatchPresenceRequest)(nil),       // 16: proactivechat.v1.WatchPresenceRequest
+	(*PresenceSnapshot)(nil),           // 17: proactivechat.v1.PresenceSnapshot
+	(*WatchPresenceResponse)(nil),      // 18: proactivechat.v1.WatchPresenceResponse
+	(*StartChatRequest)(nil),           // 19: proactivechat.v1.StartChatRequest
+	(*StartChatResponse)(nil),          // 20: proactivechat.v1.StartChatResponse
+	(*SignInRequest)(nil),              // 21: proactivechat.v1.SignInRequest
+	(*SignInResponse)(nil),             // 22: proactivechat.v1.SignInResponse
+	(*SignOutRequest)(nil),             // 23: proactivechat.v1.SignOutRequest
+	(*SignOutResponse)(nil),            // 24: proactivechat.v1.SignOutResponse
+	(*ListLiveChatsRequest)(nil),       // 25: proactivechat.v1.ListLiveChatsRequest
+	(*ListLiveChatsResponse)(nil),      // 26: proactivechat.v1.ListLiveChatsResponse
+	(AgentStatus)(0),                   // 27: proactivechat.v1.AgentStatus
+	(*ChatRequest)(nil),                // 28: proactivechat.v1.ChatRequest
+	(*VisitorPresence)(nil),            // 29: proactivechat.v1.VisitorPresence
+	(*Agent)(nil),                      // 30: proactivechat.v1.Agent
+	(*KeepAlive)(nil),                  // 31: proactivechat.v1.KeepAlive
+	(*Whisper)(nil),                    // 32: proactivechat.v1.Whisper
+	(*Chat)(nil),                       // 33: proactivechat.v1.Chat
+	(*Invitation)(nil),                 // 34: proactivechat.v1.Invitation
+	(*AgentSession)(nil),               // 35: proactivechat.v1.AgentSession
 }
 var file_proactivechat_v1_agent_service_proto_depIdxs = []int32{
-	24, // 0: proactivechat.v1.Alert.chat_request:type_name -> proactivechat.v1.ChatRequest
-	25, // 1: proactivechat.v1.Alert.visitor:type_name -> proactivechat.v1.VisitorPresence
-	26, // 2: proactivechat.v1.AgentSnapshot.agent:type_name -> proactivechat.v1.Agent
-	24, // 3: proactivechat.v1.AgentSnapshot.queue:type_name -> proactivechat.v1.ChatRequest
-	1,  // 4: proactivechat.v1.AgentSnapshot.alerts:type_name -> proactivechat.v1.Alert
-	2,  // 5: proactivechat.v1.WatchAgentResponse.snapshot:type_name -> proactivechat.v1.AgentSnapshot
-	1,  // 6: proactivechat.v1.WatchAgentResponse.alert:type_name -> proactivechat.v1.Alert
-	3,  // 7: proactivechat.v1.WatchAgentResponse.alert_withdrawn:type_name -> proactivechat.v1.AlertWithdrawn
-	24, // 8: proactivechat.v1.WatchAgentResponse.queue_changed:type_name -> proactivechat.v1.ChatRequest
-	26, // 9: proactivechat.v1.WatchAgentResponse.agent_changed:type_name -> proactivechat.v1.Agent
-	27, // 10: proactivechat.v1.WatchAgentResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	28, // 11: proactivechat.v1.WatchAgentResponse.whisper:type_name -> proactivechat.v1.Whisper
-	29, // 12: proactivechat.v1.AcceptChatRequestResponse.chat:type_name -> proactivechat.v1.Chat
-	30, // 13: proactivechat.v1.InviteVisitorResponse.invitation:type_name -> proactivechat.v1.Invitation
-	31, // 14: proactivechat.v1.SetAgentStatusRequest.status:type_name -> proactivechat.v1.AgentStatus
-	26, // 15: proactivechat.v1.SetAgentStatusResponse.agent:type_name -> proactivechat.v1.Agent
-	25, // 16: proactivechat.v1.PresenceSnapshot.visitors:type_name -> proactivechat.v1.VisitorPresence
-	14, // 17: proactivechat.v1.WatchPresenceResponse.snapshot:type_name -> proactivechat.v1.PresenceSnapshot
-	25, // 18: proactivechat.v1.WatchPresenceResponse.arrived:type_name -> proactivechat.v1.VisitorPresence
-	25, // 19: proactivechat.v1.WatchPresenceResponse.changed:type_name -> proactivechat.v1.VisitorPresence
-	25, // 20: proactivechat.v1.WatchPresenceResponse.departed:type_name -> proactivechat.v1.VisitorPresence
-	27, // 21: proactivechat.v1.WatchPresenceResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	29, // 22: proactivechat.v1.StartChatResponse.chat:type_name -> proactivechat.v1.Chat
-	26, // 23: proactivechat.v1.SignInResponse.agent:type_name -> proactivechat.v1.Agent
-	32, // 24: proactivechat.v1.SignInResponse.session:type_name -> proactivechat.v1.AgentSession
-	29, // 25: proactivechat.v1.ListLiveChatsResponse.chats:type_name -> proactivechat.v1.Chat
-	18, // 26: proactivechat.v1.AgentService.SignIn:input_type -> proactivechat.v1.SignInRequest
-	20, // 27: proactivechat.v1.AgentService.SignOut:input_type -> proactivechat.v1.SignOutRequest
-	11, // 28: proactivechat.v1.AgentService.SetAgentStatus:input_type -> proactivechat.v1.SetAgentStatusRequest
-	13, // 29: proactivechat.v1.AgentService.WatchPresence:input_type -> proactivechat.v1.WatchPresenceRequest
-	16, // 30: proactivechat.v1.AgentService.StartChat:input_type -> proactivechat.v1.StartChatRequest
-	0,  // 31: proactivechat.v1.AgentService.WatchAgent:input_type -> proactivechat.v1.WatchAgentRequest
-	5,  // 32: proactivechat.v1.AgentService.AcceptChatRequest:input_type -> proactivechat.v1.AcceptChatRequestRequest
-	7,  // 33: proactivechat.v1.AgentService.DeclineChatRequest:input_type -> proactivechat.v1.DeclineChatRequestRequest
-	9,  // 34: proactivechat.v1.AgentService.InviteVisitor:input_type -> proactivechat.v1.InviteVisitorRequest
-	22, // 35: proactivechat.v1.AgentService.ListLiveChats:input_type -> proactivechat.v1.ListLiveChatsRequest
-	19, // 36: proactivechat.v1.AgentService.SignIn:output_type -> proactivechat.v1.SignInResponse
-	21, // 37: proactivechat.v1.AgentService.SignOut:output_type -> proactivechat.v1.SignOutResponse
-	12, // 38: proactivechat.v1.AgentService.SetAgentStatus:output_type -> proactivechat.v1.SetAgentStatusResponse
-	15, // 39: proactivechat.v1.AgentService.WatchPresence:output_type -> proactivechat.v1.WatchPresenceResponse
-	17, // 40: proactivechat.v1.AgentService.StartChat:output_type -> proactivechat.v1.StartChatResponse
-	4,  // 41: proactivechat.v1.AgentService.WatchAgent:output_type -> proactivechat.v1.WatchAgentResponse
-	6,  // 42: proactivechat.v1.AgentService.AcceptChatRequest:output_type -> proactivechat.v1.AcceptChatRequestResponse
-	8,  // 43: proactivechat.v1.AgentService.DeclineChatRequest:output_type -> proactivechat.v1.DeclineChatRequestResponse
-	10, // 44: proactivechat.v1.AgentService.InviteVisitor:output_type -> proactivechat.v1.InviteVisitorResponse
-	23, // 45: proactivechat.v1.AgentService.ListLiveChats:output_type -> proactivechat.v1.ListLiveChatsResponse
-	36, // [36:46] is the sub-list for method output_type
-	26, // [26:36] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	27, // 0: proactivechat.v1.Colleague.status:type_name -> proactivechat.v1.AgentStatus
+	1,  // 1: proactivechat.v1.ListColleaguesResponse.colleagues:type_name -> proactivechat.v1.Colleague
+	28, // 2: proactivechat.v1.Alert.chat_request:type_name -> proactivechat.v1.ChatRequest
+	29, // 3: proactivechat.v1.Alert.visitor:type_name -> proactivechat.v1.VisitorPresence
+	30, // 4: proactivechat.v1.AgentSnapshot.agent:type_name -> proactivechat.v1.Agent
+	28, // 5: proactivechat.v1.AgentSnapshot.queue:type_name -> proactivechat.v1.ChatRequest
+	4,  // 6: proactivechat.v1.AgentSnapshot.alerts:type_name -> proactivechat.v1.Alert
+	5,  // 7: proactivechat.v1.WatchAgentResponse.snapshot:type_name -> proactivechat.v1.AgentSnapshot
+	4,  // 8: proactivechat.v1.WatchAgentResponse.alert:type_name -> proactivechat.v1.Alert
+	6,  // 9: proactivechat.v1.WatchAgentResponse.alert_withdrawn:type_name -> proactivechat.v1.AlertWithdrawn
+	28, // 10: proactivechat.v1.WatchAgentResponse.queue_changed:type_name -> proactivechat.v1.ChatRequest
+	30, // 11: proactivechat.v1.WatchAgentResponse.agent_changed:type_name -> proactivechat.v1.Agent
+	31, // 12: proactivechat.v1.WatchAgentResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	32, // 13: proactivechat.v1.WatchAgentResponse.whisper:type_name -> proactivechat.v1.Whisper
+	33, // 14: proactivechat.v1.AcceptChatRequestResponse.chat:type_name -> proactivechat.v1.Chat
+	34, // 15: proactivechat.v1.InviteVisitorResponse.invitation:type_name -> proactivechat.v1.Invitation
+	27, // 16: proactivechat.v1.SetAgentStatusRequest.status:type_name -> proactivechat.v1.AgentStatus
+	30, // 17: proactivechat.v1.SetAgentStatusResponse.agent:type_name -> proactivechat.v1.Agent
+	29, // 18: proactivechat.v1.PresenceSnapshot.visitors:type_name -> proactivechat.v1.VisitorPresence
+	17, // 19: proactivechat.v1.WatchPresenceResponse.snapshot:type_name -> proactivechat.v1.PresenceSnapshot
+	29, // 20: proactivechat.v1.WatchPresenceResponse.arrived:type_name -> proactivechat.v1.VisitorPresence
+	29, // 21: proactivechat.v1.WatchPresenceResponse.changed:type_name -> proactivechat.v1.VisitorPresence
+	29, // 22: proactivechat.v1.WatchPresenceResponse.departed:type_name -> proactivechat.v1.VisitorPresence
+	31, // 23: proactivechat.v1.WatchPresenceResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	33, // 24: proactivechat.v1.StartChatResponse.chat:type_name -> proactivechat.v1.Chat
+	30, // 25: proactivechat.v1.SignInResponse.agent:type_name -> proactivechat.v1.Agent
+	35, // 26: proactivechat.v1.SignInResponse.session:type_name -> proactivechat.v1.AgentSession
+	33, // 27: proactivechat.v1.ListLiveChatsResponse.chats:type_name -> proactivechat.v1.Chat
+	21, // 28: proactivechat.v1.AgentService.SignIn:input_type -> proactivechat.v1.SignInRequest
+	23, // 29: proactivechat.v1.AgentService.SignOut:input_type -> proactivechat.v1.SignOutRequest
+	14, // 30: proactivechat.v1.AgentService.SetAgentStatus:input_type -> proactivechat.v1.SetAgentStatusRequest
+	16, // 31: proactivechat.v1.AgentService.WatchPresence:input_type -> proactivechat.v1.WatchPresenceRequest
+	19, // 32: proactivechat.v1.AgentService.StartChat:input_type -> proactivechat.v1.StartChatRequest
+	3,  // 33: proactivechat.v1.AgentService.WatchAgent:input_type -> proactivechat.v1.WatchAgentRequest
+	8,  // 34: proactivechat.v1.AgentService.AcceptChatRequest:input_type -> proactivechat.v1.AcceptChatRequestRequest
+	10, // 35: proactivechat.v1.AgentService.DeclineChatRequest:input_type -> proactivechat.v1.DeclineChatRequestRequest
+	12, // 36: proactivechat.v1.AgentService.InviteVisitor:input_type -> proactivechat.v1.InviteVisitorRequest
+	25, // 37: proactivechat.v1.AgentService.ListLiveChats:input_type -> proactivechat.v1.ListLiveChatsRequest
+	0,  // 38: proactivechat.v1.AgentService.ListColleagues:input_type -> proactivechat.v1.ListColleaguesRequest
+	22, // 39: proactivechat.v1.AgentService.SignIn:output_type -> proactivechat.v1.SignInResponse
+	24, // 40: proactivechat.v1.AgentService.SignOut:output_type -> proactivechat.v1.SignOutResponse
+	15, // 41: proactivechat.v1.AgentService.SetAgentStatus:output_type -> proactivechat.v1.SetAgentStatusResponse
+	18, // 42: proactivechat.v1.AgentService.WatchPresence:output_type -> proactivechat.v1.WatchPresenceResponse
+	20, // 43: proactivechat.v1.AgentService.StartChat:output_type -> proactivechat.v1.StartChatResponse
+	7,  // 44: proactivechat.v1.AgentService.WatchAgent:output_type -> proactivechat.v1.WatchAgentResponse
+	9,  // 45: proactivechat.v1.AgentService.AcceptChatRequest:output_type -> proactivechat.v1.AcceptChatRequestResponse
+	11, // 46: proactivechat.v1.AgentService.DeclineChatRequest:output_type -> proactivechat.v1.DeclineChatRequestResponse
+	13, // 47: proactivechat.v1.AgentService.InviteVisitor:output_type -> proactivechat.v1.InviteVisitorResponse
+	26, // 48: proactivechat.v1.AgentService.ListLiveChats:output_type -> proactivechat.v1.ListLiveChatsResponse
+	2,  // 49: proactivechat.v1.AgentService.ListColleagues:output_type -> proactivechat.v1.ListColleaguesResponse
+	39, // [39:50] is the sub-list for method output_type
+	28, // [28:39] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_agent_service_proto_init() }
@@ -1600,7 +1800,7 @@ func file_proactivechat_v1_agent_service_proto_init() {
 	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_engagement_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
-	file_proactivechat_v1_agent_service_proto_msgTypes[4].OneofWrappers = []any{
+	file_proactivechat_v1_agent_service_proto_msgTypes[7].OneofWrappers = []any{
 		(*WatchAgentResponse_Snapshot)(nil),
 		(*WatchAgentResponse_Alert)(nil),
 		(*WatchAgentResponse_AlertWithdrawn)(nil),
@@ -1609,7 +1809,7 @@ func file_proactivechat_v1_agent_service_proto_init() {
 		(*WatchAgentResponse_KeepAlive)(nil),
 		(*WatchAgentResponse_Whisper)(nil),
 	}
-	file_proactivechat_v1_agent_service_proto_msgTypes[15].OneofWrappers = []any{
+	file_proactivechat_v1_agent_service_proto_msgTypes[18].OneofWrappers = []any{
 		(*WatchPresenceResponse_Snapshot)(nil),
 		(*WatchPresenceResponse_Arrived)(nil),
 		(*WatchPresenceResponse_Changed)(nil),
@@ -1622,7 +1822,7 @@ func file_proactivechat_v1_agent_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_agent_service_proto_rawDesc), len(file_proactivechat_v1_agent_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	AgentService_DeclineChatRequest_FullMethodName = "/proactivechat.v1.AgentService/DeclineChatRequest"
 	AgentService_InviteVisitor_FullMethodName      = "/proactivechat.v1.AgentService/InviteVisitor"
 	AgentService_ListLiveChats_FullMethodName      = "/proactivechat.v1.AgentService/ListLiveChats"
+	AgentService_ListColleagues_FullMethodName     = "/proactivechat.v1.AgentService/ListColleagues"
 )
 
 // AgentServiceClient is the client API for AgentService service.
@@ -70,6 +71,9 @@ type AgentServiceClient interface {
 	// (Agent.supervised_site_ids), oldest first: participants, start time and
 	// last_activity_time (the last message). Admins may list any site's.
 	ListLiveChats(ctx context.Context, in *ListLiveChatsRequest, opts ...grpc.CallOption) (*ListLiveChatsResponse, error)
+	// ListColleagues lists the other agents of one of the agent's sites,
+	// with their status and free capacity: whom a chat can be transferred to.
+	ListColleagues(ctx context.Context, in *ListColleaguesRequest, opts ...grpc.CallOption) (*ListColleaguesResponse, error)
 }
 
 type agentServiceClient struct {
@@ -198,6 +202,16 @@ func (c *agentServiceClient) ListLiveChats(ctx context.Context, in *ListLiveChat
 	return out, nil
 }
 
+func (c *agentServiceClient) ListColleagues(ctx context.Context, in *ListColleaguesRequest, opts ...grpc.CallOption) (*ListColleaguesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListColleaguesResponse)
+	err := c.cc.Invoke(ctx, AgentService_ListColleagues_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServiceServer is the server API for AgentService service.
 // All implementations must embed UnimplementedAgentServiceServer
 // for forward compatibility.
@@ -237,6 +251,9 @@ type AgentServiceServer interface {
 	// (Agent.supervised_site_ids), oldest first: participants, start time and
 	// last_activity_time (the last message). Admins may list any site's.
 	ListLiveChats(context.Context, *ListLiveChatsRequest) (*ListLiveChatsResponse, error)
+	// ListColleagues lists the other agents of one of the agent's sites,
+	// with their status and free capacity: whom a chat can be transferred to.
+	ListColleagues(context.Context, *ListColleaguesRequest) (*ListColleaguesResponse, error)
 	mustEmbedUnimplementedAgentServiceServer()
 }
 
@@ -276,6 +293,9 @@ func (UnimplementedAgentServiceServer) InviteVisitor(context.Context, *InviteVis
 }
 func (UnimplementedAgentServiceServer) ListLiveChats(context.Context, *ListLiveChatsRequest) (*ListLiveChatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListLiveChats not implemented")
+}
+func (UnimplementedAgentServiceServer) ListColleagues(context.Context, *ListColleaguesRequest) (*ListColleaguesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListColleagues not implemented")
 }
 func (UnimplementedAgentServiceServer) mustEmbedUnimplementedAgentServiceServer() {}
 func (UnimplementedAgentServiceServer) testEmbeddedByValue()                      {}
@@ -464,6 +484,24 @@ func _AgentService_ListLiveChats_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgentService_ListColleagues_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListColleaguesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).ListColleagues(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_ListColleagues_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).ListColleagues(ctx, req.(*ListColleaguesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AgentService_ServiceDesc is the grpc.ServiceDesc for AgentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -502,6 +540,10 @@ var AgentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListLiveChats",
 			Handler:    _AgentService_ListLiveChats_Handler,
+		},
+		{
+			MethodName: "ListColleagues",
+			Handler:    _AgentService_ListColleagues_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

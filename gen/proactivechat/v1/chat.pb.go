@@ -489,6 +489,7 @@ type ChatEvent struct {
 	//	*ChatEvent_ParticipantLeft
 	//	*ChatEvent_Ended
 	//	*ChatEvent_InactivityWarning
+	//	*ChatEvent_Transferred
 	Kind          isChatEvent_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -604,6 +605,15 @@ func (x *ChatEvent) GetInactivityWarning() *InactivityWarning {
 	return nil
 }
 
+func (x *ChatEvent) GetTransferred() *ChatTransferred {
+	if x != nil {
+		if x, ok := x.Kind.(*ChatEvent_Transferred); ok {
+			return x.Transferred
+		}
+	}
+	return nil
+}
+
 type isChatEvent_Kind interface {
 	isChatEvent_Kind()
 }
@@ -628,6 +638,10 @@ type ChatEvent_InactivityWarning struct {
 	InactivityWarning *InactivityWarning `protobuf:"bytes,14,opt,name=inactivity_warning,json=inactivityWarning,proto3,oneof"`
 }
 
+type ChatEvent_Transferred struct {
+	Transferred *ChatTransferred `protobuf:"bytes,15,opt,name=transferred,proto3,oneof"`
+}
+
 func (*ChatEvent_Started) isChatEvent_Kind() {}
 
 func (*ChatEvent_Message) isChatEvent_Kind() {}
@@ -637,6 +651,143 @@ func (*ChatEvent_ParticipantLeft) isChatEvent_Kind() {}
 func (*ChatEvent_Ended) isChatEvent_Kind() {}
 
 func (*ChatEvent_InactivityWarning) isChatEvent_Kind() {}
+
+func (*ChatEvent_Transferred) isChatEvent_Kind() {}
+
+// ChatTransferred says the chat passed from one agent to another: from left
+// it, to took it over. The chat, its sequence and its history continue.
+type ChatTransferred struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          *Participant           `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	To            *Participant           `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChatTransferred) Reset() {
+	*x = ChatTransferred{}
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatTransferred) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatTransferred) ProtoMessage() {}
+
+func (x *ChatTransferred) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatTransferred.ProtoReflect.Descriptor instead.
+func (*ChatTransferred) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ChatTransferred) GetFrom() *Participant {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *ChatTransferred) GetTo() *Participant {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+// ChatNote is an internal note on a chat, for agents only: it is never sent
+// to the visitor, nor in any view of the chat a visitor can get. Notes are
+// numbered 1, 2, 3, … per chat in a sequence of their own, so that the
+// chat's event sequence stays without gaps.
+type ChatNote struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	Seq    uint32                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Time   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	Author *Participant           `protobuf:"bytes,4,opt,name=author,proto3" json:"author,omitempty"`
+	// Plain text, never markup.
+	Text          string `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChatNote) Reset() {
+	*x = ChatNote{}
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatNote) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatNote) ProtoMessage() {}
+
+func (x *ChatNote) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatNote.ProtoReflect.Descriptor instead.
+func (*ChatNote) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ChatNote) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *ChatNote) GetSeq() uint32 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ChatNote) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *ChatNote) GetAuthor() *Participant {
+	if x != nil {
+		return x.Author
+	}
+	return nil
+}
+
+func (x *ChatNote) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
 
 // InactivityWarning says the chat ends as inactive at end_time unless
 // someone writes.
@@ -649,7 +800,7 @@ type InactivityWarning struct {
 
 func (x *InactivityWarning) Reset() {
 	*x = InactivityWarning{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +812,7 @@ func (x *InactivityWarning) String() string {
 func (*InactivityWarning) ProtoMessage() {}
 
 func (x *InactivityWarning) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +825,7 @@ func (x *InactivityWarning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InactivityWarning.ProtoReflect.Descriptor instead.
 func (*InactivityWarning) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *InactivityWarning) GetEndTime() *timestamppb.Timestamp {
@@ -695,7 +846,7 @@ type ChatStarted struct {
 
 func (x *ChatStarted) Reset() {
 	*x = ChatStarted{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +858,7 @@ func (x *ChatStarted) String() string {
 func (*ChatStarted) ProtoMessage() {}
 
 func (x *ChatStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +871,7 @@ func (x *ChatStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatStarted.ProtoReflect.Descriptor instead.
 func (*ChatStarted) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ChatStarted) GetVisitor() *Participant {
@@ -750,7 +901,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -762,7 +913,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -775,7 +926,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ChatMessage) GetSender() *Participant {
@@ -810,7 +961,7 @@ type ParticipantLeft struct {
 
 func (x *ParticipantLeft) Reset() {
 	*x = ParticipantLeft{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +973,7 @@ func (x *ParticipantLeft) String() string {
 func (*ParticipantLeft) ProtoMessage() {}
 
 func (x *ParticipantLeft) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +986,7 @@ func (x *ParticipantLeft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParticipantLeft.ProtoReflect.Descriptor instead.
 func (*ParticipantLeft) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ParticipantLeft) GetParticipant() *Participant {
@@ -855,7 +1006,7 @@ type ChatEnded struct {
 
 func (x *ChatEnded) Reset() {
 	*x = ChatEnded{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +1018,7 @@ func (x *ChatEnded) String() string {
 func (*ChatEnded) ProtoMessage() {}
 
 func (x *ChatEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +1031,7 @@ func (x *ChatEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatEnded.ProtoReflect.Descriptor instead.
 func (*ChatEnded) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ChatEnded) GetReason() ChatEndReason {
@@ -903,7 +1054,7 @@ type Typing struct {
 
 func (x *Typing) Reset() {
 	*x = Typing{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1066,7 @@ func (x *Typing) String() string {
 func (*Typing) ProtoMessage() {}
 
 func (x *Typing) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1079,7 @@ func (x *Typing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Typing.ProtoReflect.Descriptor instead.
 func (*Typing) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Typing) GetChatId() string {
@@ -971,7 +1122,7 @@ type Whisper struct {
 
 func (x *Whisper) Reset() {
 	*x = Whisper{}
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1134,7 @@ func (x *Whisper) String() string {
 func (*Whisper) ProtoMessage() {}
 
 func (x *Whisper) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_chat_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1147,7 @@ func (x *Whisper) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Whisper.ProtoReflect.Descriptor instead.
 func (*Whisper) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{10}
+	return file_proactivechat_v1_chat_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Whisper) GetChatId() string {
@@ -1073,7 +1224,7 @@ const file_proactivechat_v1_chat_proto_rawDesc = "" +
 	"ChatRating\x12\x14\n" +
 	"\x05score\x18\x01 \x01(\rR\x05score\x12\x18\n" +
 	"\acomment\x18\x02 \x01(\tR\acomment\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xe2\x03\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa9\x04\n" +
 	"\tChatEvent\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\rR\x03seq\x12.\n" +
@@ -1084,8 +1235,18 @@ const file_proactivechat_v1_chat_proto_rawDesc = "" +
 	"\amessage\x18\v \x01(\v2\x1d.proactivechat.v1.ChatMessageH\x00R\amessage\x12N\n" +
 	"\x10participant_left\x18\f \x01(\v2!.proactivechat.v1.ParticipantLeftH\x00R\x0fparticipantLeft\x123\n" +
 	"\x05ended\x18\r \x01(\v2\x1b.proactivechat.v1.ChatEndedH\x00R\x05ended\x12T\n" +
-	"\x12inactivity_warning\x18\x0e \x01(\v2#.proactivechat.v1.InactivityWarningH\x00R\x11inactivityWarningB\x06\n" +
-	"\x04kind\"J\n" +
+	"\x12inactivity_warning\x18\x0e \x01(\v2#.proactivechat.v1.InactivityWarningH\x00R\x11inactivityWarning\x12E\n" +
+	"\vtransferred\x18\x0f \x01(\v2!.proactivechat.v1.ChatTransferredH\x00R\vtransferredB\x06\n" +
+	"\x04kind\"s\n" +
+	"\x0fChatTransferred\x121\n" +
+	"\x04from\x18\x01 \x01(\v2\x1d.proactivechat.v1.ParticipantR\x04from\x12-\n" +
+	"\x02to\x18\x02 \x01(\v2\x1d.proactivechat.v1.ParticipantR\x02to\"\xb0\x01\n" +
+	"\bChatNote\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\rR\x03seq\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x125\n" +
+	"\x06author\x18\x04 \x01(\v2\x1d.proactivechat.v1.ParticipantR\x06author\x12\x12\n" +
+	"\x04text\x18\x05 \x01(\tR\x04text\"J\n" +
 	"\x11InactivityWarning\x125\n" +
 	"\bend_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"{\n" +
 	"\vChatStarted\x127\n" +
@@ -1137,7 +1298,7 @@ func file_proactivechat_v1_chat_proto_rawDescGZIP() []byte {
 }
 
 var file_proactivechat_v1_chat_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_proactivechat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_proactivechat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_proactivechat_v1_chat_proto_goTypes = []any{
 	(ChatState)(0),                // 0: proactivechat.v1.ChatState
 	(ChatEndReason)(0),            // 1: proactivechat.v1.ChatEndReason
@@ -1146,14 +1307,16 @@ var file_proactivechat_v1_chat_proto_goTypes = []any{
 	(*Chat)(nil),                  // 4: proactivechat.v1.Chat
 	(*ChatRating)(nil),            // 5: proactivechat.v1.ChatRating
 	(*ChatEvent)(nil),             // 6: proactivechat.v1.ChatEvent
-	(*InactivityWarning)(nil),     // 7: proactivechat.v1.InactivityWarning
-	(*ChatStarted)(nil),           // 8: proactivechat.v1.ChatStarted
-	(*ChatMessage)(nil),           // 9: proactivechat.v1.ChatMessage
-	(*ParticipantLeft)(nil),       // 10: proactivechat.v1.ParticipantLeft
-	(*ChatEnded)(nil),             // 11: proactivechat.v1.ChatEnded
-	(*Typing)(nil),                // 12: proactivechat.v1.Typing
-	(*Whisper)(nil),               // 13: proactivechat.v1.Whisper
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*ChatTransferred)(nil),       // 7: proactivechat.v1.ChatTransferred
+	(*ChatNote)(nil),              // 8: proactivechat.v1.ChatNote
+	(*InactivityWarning)(nil),     // 9: proactivechat.v1.InactivityWarning
+	(*ChatStarted)(nil),           // 10: proactivechat.v1.ChatStarted
+	(*ChatMessage)(nil),           // 11: proactivechat.v1.ChatMessage
+	(*ParticipantLeft)(nil),       // 12: proactivechat.v1.ParticipantLeft
+	(*ChatEnded)(nil),             // 13: proactivechat.v1.ChatEnded
+	(*Typing)(nil),                // 14: proactivechat.v1.Typing
+	(*Whisper)(nil),               // 15: proactivechat.v1.Whisper
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_proactivechat_v1_chat_proto_depIdxs = []int32{
 	2,  // 0: proactivechat.v1.Participant.role:type_name -> proactivechat.v1.ParticipantRole
@@ -1161,32 +1324,37 @@ var file_proactivechat_v1_chat_proto_depIdxs = []int32{
 	3,  // 2: proactivechat.v1.Chat.agent:type_name -> proactivechat.v1.Participant
 	0,  // 3: proactivechat.v1.Chat.state:type_name -> proactivechat.v1.ChatState
 	1,  // 4: proactivechat.v1.Chat.end_reason:type_name -> proactivechat.v1.ChatEndReason
-	14, // 5: proactivechat.v1.Chat.create_time:type_name -> google.protobuf.Timestamp
-	14, // 6: proactivechat.v1.Chat.end_time:type_name -> google.protobuf.Timestamp
-	14, // 7: proactivechat.v1.Chat.visitor_left_time:type_name -> google.protobuf.Timestamp
-	14, // 8: proactivechat.v1.Chat.agent_left_time:type_name -> google.protobuf.Timestamp
-	14, // 9: proactivechat.v1.Chat.last_activity_time:type_name -> google.protobuf.Timestamp
+	16, // 5: proactivechat.v1.Chat.create_time:type_name -> google.protobuf.Timestamp
+	16, // 6: proactivechat.v1.Chat.end_time:type_name -> google.protobuf.Timestamp
+	16, // 7: proactivechat.v1.Chat.visitor_left_time:type_name -> google.protobuf.Timestamp
+	16, // 8: proactivechat.v1.Chat.agent_left_time:type_name -> google.protobuf.Timestamp
+	16, // 9: proactivechat.v1.Chat.last_activity_time:type_name -> google.protobuf.Timestamp
 	5,  // 10: proactivechat.v1.Chat.rating:type_name -> proactivechat.v1.ChatRating
-	14, // 11: proactivechat.v1.ChatRating.time:type_name -> google.protobuf.Timestamp
-	14, // 12: proactivechat.v1.ChatEvent.time:type_name -> google.protobuf.Timestamp
-	8,  // 13: proactivechat.v1.ChatEvent.started:type_name -> proactivechat.v1.ChatStarted
-	9,  // 14: proactivechat.v1.ChatEvent.message:type_name -> proactivechat.v1.ChatMessage
-	10, // 15: proactivechat.v1.ChatEvent.participant_left:type_name -> proactivechat.v1.ParticipantLeft
-	11, // 16: proactivechat.v1.ChatEvent.ended:type_name -> proactivechat.v1.ChatEnded
-	7,  // 17: proactivechat.v1.ChatEvent.inactivity_warning:type_name -> proactivechat.v1.InactivityWarning
-	14, // 18: proactivechat.v1.InactivityWarning.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 19: proactivechat.v1.ChatStarted.visitor:type_name -> proactivechat.v1.Participant
-	3,  // 20: proactivechat.v1.ChatStarted.agent:type_name -> proactivechat.v1.Participant
-	3,  // 21: proactivechat.v1.ChatMessage.sender:type_name -> proactivechat.v1.Participant
-	3,  // 22: proactivechat.v1.ParticipantLeft.participant:type_name -> proactivechat.v1.Participant
-	1,  // 23: proactivechat.v1.ChatEnded.reason:type_name -> proactivechat.v1.ChatEndReason
-	3,  // 24: proactivechat.v1.Typing.participant:type_name -> proactivechat.v1.Participant
-	14, // 25: proactivechat.v1.Whisper.time:type_name -> google.protobuf.Timestamp
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	16, // 11: proactivechat.v1.ChatRating.time:type_name -> google.protobuf.Timestamp
+	16, // 12: proactivechat.v1.ChatEvent.time:type_name -> google.protobuf.Timestamp
+	10, // 13: proactivechat.v1.ChatEvent.started:type_name -> proactivechat.v1.ChatStarted
+	11, // 14: proactivechat.v1.ChatEvent.message:type_name -> proactivechat.v1.ChatMessage
+	12, // 15: proactivechat.v1.ChatEvent.participant_left:type_name -> proactivechat.v1.ParticipantLeft
+	13, // 16: proactivechat.v1.ChatEvent.ended:type_name -> proactivechat.v1.ChatEnded
+	9,  // 17: proactivechat.v1.ChatEvent.inactivity_warning:type_name -> proactivechat.v1.InactivityWarning
+	7,  // 18: proactivechat.v1.ChatEvent.transferred:type_name -> proactivechat.v1.ChatTransferred
+	3,  // 19: proactivechat.v1.ChatTransferred.from:type_name -> proactivechat.v1.Participant
+	3,  // 20: proactivechat.v1.ChatTransferred.to:type_name -> proactivechat.v1.Participant
+	16, // 21: proactivechat.v1.ChatNote.time:type_name -> google.protobuf.Timestamp
+	3,  // 22: proactivechat.v1.ChatNote.author:type_name -> proactivechat.v1.Participant
+	16, // 23: proactivechat.v1.InactivityWarning.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 24: proactivechat.v1.ChatStarted.visitor:type_name -> proactivechat.v1.Participant
+	3,  // 25: proactivechat.v1.ChatStarted.agent:type_name -> proactivechat.v1.Participant
+	3,  // 26: proactivechat.v1.ChatMessage.sender:type_name -> proactivechat.v1.Participant
+	3,  // 27: proactivechat.v1.ParticipantLeft.participant:type_name -> proactivechat.v1.Participant
+	1,  // 28: proactivechat.v1.ChatEnded.reason:type_name -> proactivechat.v1.ChatEndReason
+	3,  // 29: proactivechat.v1.Typing.participant:type_name -> proactivechat.v1.Participant
+	16, // 30: proactivechat.v1.Whisper.time:type_name -> google.protobuf.Timestamp
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_chat_proto_init() }
@@ -1200,6 +1368,7 @@ func file_proactivechat_v1_chat_proto_init() {
 		(*ChatEvent_ParticipantLeft)(nil),
 		(*ChatEvent_Ended)(nil),
 		(*ChatEvent_InactivityWarning)(nil),
+		(*ChatEvent_Transferred)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1207,7 +1376,7 @@ func file_proactivechat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_chat_proto_rawDesc), len(file_proactivechat_v1_chat_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

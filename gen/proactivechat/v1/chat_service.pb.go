@@ -137,6 +137,325 @@ func (x *RateChatResponse) GetChat() *Chat {
 	return nil
 }
 
+type TransferChatRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	// The agent handing the chat over: the caller, the chat's agent.
+	FromAgentId string `protobuf:"bytes,2,opt,name=from_agent_id,json=fromAgentId,proto3" json:"from_agent_id,omitempty"`
+	// The agent taking it over.
+	ToAgentId string `protobuf:"bytes,3,opt,name=to_agent_id,json=toAgentId,proto3" json:"to_agent_id,omitempty"`
+	// Optional, for the agents only: stored as an internal note by
+	// from_agent_id. At most 4096 bytes of UTF-8.
+	Note          string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferChatRequest) Reset() {
+	*x = TransferChatRequest{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferChatRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferChatRequest) ProtoMessage() {}
+
+func (x *TransferChatRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferChatRequest.ProtoReflect.Descriptor instead.
+func (*TransferChatRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TransferChatRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *TransferChatRequest) GetFromAgentId() string {
+	if x != nil {
+		return x.FromAgentId
+	}
+	return ""
+}
+
+func (x *TransferChatRequest) GetToAgentId() string {
+	if x != nil {
+		return x.ToAgentId
+	}
+	return ""
+}
+
+func (x *TransferChatRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type TransferChatResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Chat  *Chat                  `protobuf:"bytes,1,opt,name=chat,proto3" json:"chat,omitempty"`
+	// The internal note made of the request's note; unset without one.
+	Note          *ChatNote `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferChatResponse) Reset() {
+	*x = TransferChatResponse{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferChatResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferChatResponse) ProtoMessage() {}
+
+func (x *TransferChatResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferChatResponse.ProtoReflect.Descriptor instead.
+func (*TransferChatResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *TransferChatResponse) GetChat() *Chat {
+	if x != nil {
+		return x.Chat
+	}
+	return nil
+}
+
+func (x *TransferChatResponse) GetNote() *ChatNote {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+type AddNoteRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	// The agent writing: the caller, an agent of the chat.
+	AuthorId string `protobuf:"bytes,2,opt,name=author_id,json=authorId,proto3" json:"author_id,omitempty"`
+	// 1 to 4096 bytes of UTF-8 text, not only white space.
+	Text          string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddNoteRequest) Reset() {
+	*x = AddNoteRequest{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddNoteRequest) ProtoMessage() {}
+
+func (x *AddNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddNoteRequest.ProtoReflect.Descriptor instead.
+func (*AddNoteRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AddNoteRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *AddNoteRequest) GetAuthorId() string {
+	if x != nil {
+		return x.AuthorId
+	}
+	return ""
+}
+
+func (x *AddNoteRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type AddNoteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Note          *ChatNote              `protobuf:"bytes,1,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddNoteResponse) Reset() {
+	*x = AddNoteResponse{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddNoteResponse) ProtoMessage() {}
+
+func (x *AddNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddNoteResponse.ProtoReflect.Descriptor instead.
+func (*AddNoteResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AddNoteResponse) GetNote() *ChatNote {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+type ListNotesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChatId        string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotesRequest) Reset() {
+	*x = ListNotesRequest{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotesRequest) ProtoMessage() {}
+
+func (x *ListNotesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotesRequest.ProtoReflect.Descriptor instead.
+func (*ListNotesRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListNotesRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+type ListNotesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Notes         []*ChatNote            `protobuf:"bytes,1,rep,name=notes,proto3" json:"notes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotesResponse) Reset() {
+	*x = ListNotesResponse{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotesResponse) ProtoMessage() {}
+
+func (x *ListNotesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotesResponse.ProtoReflect.Descriptor instead.
+func (*ListNotesResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListNotesResponse) GetNotes() []*ChatNote {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
 type SendMessageRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
@@ -153,7 +472,7 @@ type SendMessageRequest struct {
 
 func (x *SendMessageRequest) Reset() {
 	*x = SendMessageRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -165,7 +484,7 @@ func (x *SendMessageRequest) String() string {
 func (*SendMessageRequest) ProtoMessage() {}
 
 func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -178,7 +497,7 @@ func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageRequest.ProtoReflect.Descriptor instead.
 func (*SendMessageRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SendMessageRequest) GetChatId() string {
@@ -218,7 +537,7 @@ type SendMessageResponse struct {
 
 func (x *SendMessageResponse) Reset() {
 	*x = SendMessageResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -230,7 +549,7 @@ func (x *SendMessageResponse) String() string {
 func (*SendMessageResponse) ProtoMessage() {}
 
 func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -243,7 +562,7 @@ func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageResponse.ProtoReflect.Descriptor instead.
 func (*SendMessageResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SendMessageResponse) GetEvent() *ChatEvent {
@@ -264,7 +583,7 @@ type SetTypingRequest struct {
 
 func (x *SetTypingRequest) Reset() {
 	*x = SetTypingRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -276,7 +595,7 @@ func (x *SetTypingRequest) String() string {
 func (*SetTypingRequest) ProtoMessage() {}
 
 func (x *SetTypingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -289,7 +608,7 @@ func (x *SetTypingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTypingRequest.ProtoReflect.Descriptor instead.
 func (*SetTypingRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SetTypingRequest) GetChatId() string {
@@ -321,7 +640,7 @@ type SetTypingResponse struct {
 
 func (x *SetTypingResponse) Reset() {
 	*x = SetTypingResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -333,7 +652,7 @@ func (x *SetTypingResponse) String() string {
 func (*SetTypingResponse) ProtoMessage() {}
 
 func (x *SetTypingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -346,7 +665,7 @@ func (x *SetTypingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTypingResponse.ProtoReflect.Descriptor instead.
 func (*SetTypingResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{11}
 }
 
 type LeaveChatRequest struct {
@@ -359,7 +678,7 @@ type LeaveChatRequest struct {
 
 func (x *LeaveChatRequest) Reset() {
 	*x = LeaveChatRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -371,7 +690,7 @@ func (x *LeaveChatRequest) String() string {
 func (*LeaveChatRequest) ProtoMessage() {}
 
 func (x *LeaveChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -384,7 +703,7 @@ func (x *LeaveChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveChatRequest.ProtoReflect.Descriptor instead.
 func (*LeaveChatRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LeaveChatRequest) GetChatId() string {
@@ -410,7 +729,7 @@ type LeaveChatResponse struct {
 
 func (x *LeaveChatResponse) Reset() {
 	*x = LeaveChatResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -422,7 +741,7 @@ func (x *LeaveChatResponse) String() string {
 func (*LeaveChatResponse) ProtoMessage() {}
 
 func (x *LeaveChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -435,7 +754,7 @@ func (x *LeaveChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveChatResponse.ProtoReflect.Descriptor instead.
 func (*LeaveChatResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LeaveChatResponse) GetChat() *Chat {
@@ -454,7 +773,7 @@ type GetChatRequest struct {
 
 func (x *GetChatRequest) Reset() {
 	*x = GetChatRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -466,7 +785,7 @@ func (x *GetChatRequest) String() string {
 func (*GetChatRequest) ProtoMessage() {}
 
 func (x *GetChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -479,7 +798,7 @@ func (x *GetChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChatRequest.ProtoReflect.Descriptor instead.
 func (*GetChatRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetChatRequest) GetChatId() string {
@@ -498,7 +817,7 @@ type GetChatResponse struct {
 
 func (x *GetChatResponse) Reset() {
 	*x = GetChatResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -510,7 +829,7 @@ func (x *GetChatResponse) String() string {
 func (*GetChatResponse) ProtoMessage() {}
 
 func (x *GetChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -523,7 +842,7 @@ func (x *GetChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChatResponse.ProtoReflect.Descriptor instead.
 func (*GetChatResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetChatResponse) GetChat() *Chat {
@@ -563,7 +882,7 @@ type ListChatsRequest struct {
 
 func (x *ListChatsRequest) Reset() {
 	*x = ListChatsRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +894,7 @@ func (x *ListChatsRequest) String() string {
 func (*ListChatsRequest) ProtoMessage() {}
 
 func (x *ListChatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +907,7 @@ func (x *ListChatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatsRequest.ProtoReflect.Descriptor instead.
 func (*ListChatsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{10}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListChatsRequest) GetSiteId() string {
@@ -672,7 +991,7 @@ type ListChatsResponse struct {
 
 func (x *ListChatsResponse) Reset() {
 	*x = ListChatsResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -684,7 +1003,7 @@ func (x *ListChatsResponse) String() string {
 func (*ListChatsResponse) ProtoMessage() {}
 
 func (x *ListChatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -697,7 +1016,7 @@ func (x *ListChatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatsResponse.ProtoReflect.Descriptor instead.
 func (*ListChatsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{11}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListChatsResponse) GetChats() []*ChatSummary {
@@ -728,7 +1047,7 @@ type ChatSummary struct {
 
 func (x *ChatSummary) Reset() {
 	*x = ChatSummary{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +1059,7 @@ func (x *ChatSummary) String() string {
 func (*ChatSummary) ProtoMessage() {}
 
 func (x *ChatSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +1072,7 @@ func (x *ChatSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatSummary.ProtoReflect.Descriptor instead.
 func (*ChatSummary) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{12}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ChatSummary) GetChat() *Chat {
@@ -786,7 +1105,7 @@ type GetChatTranscriptRequest struct {
 
 func (x *GetChatTranscriptRequest) Reset() {
 	*x = GetChatTranscriptRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +1117,7 @@ func (x *GetChatTranscriptRequest) String() string {
 func (*GetChatTranscriptRequest) ProtoMessage() {}
 
 func (x *GetChatTranscriptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +1130,7 @@ func (x *GetChatTranscriptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChatTranscriptRequest.ProtoReflect.Descriptor instead.
 func (*GetChatTranscriptRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{13}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetChatTranscriptRequest) GetChatId() string {
@@ -833,7 +1152,7 @@ type GetChatTranscriptResponse struct {
 
 func (x *GetChatTranscriptResponse) Reset() {
 	*x = GetChatTranscriptResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +1164,7 @@ func (x *GetChatTranscriptResponse) String() string {
 func (*GetChatTranscriptResponse) ProtoMessage() {}
 
 func (x *GetChatTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +1177,7 @@ func (x *GetChatTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChatTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*GetChatTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{14}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetChatTranscriptResponse) GetText() string {
@@ -887,7 +1206,7 @@ type ListChatEventsRequest struct {
 
 func (x *ListChatEventsRequest) Reset() {
 	*x = ListChatEventsRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -899,7 +1218,7 @@ func (x *ListChatEventsRequest) String() string {
 func (*ListChatEventsRequest) ProtoMessage() {}
 
 func (x *ListChatEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -912,7 +1231,7 @@ func (x *ListChatEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListChatEventsRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{15}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListChatEventsRequest) GetChatId() string {
@@ -947,7 +1266,7 @@ type ListChatEventsResponse struct {
 
 func (x *ListChatEventsResponse) Reset() {
 	*x = ListChatEventsResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -959,7 +1278,7 @@ func (x *ListChatEventsResponse) String() string {
 func (*ListChatEventsResponse) ProtoMessage() {}
 
 func (x *ListChatEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -972,7 +1291,7 @@ func (x *ListChatEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListChatEventsResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{16}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListChatEventsResponse) GetEvents() []*ChatEvent {
@@ -999,7 +1318,7 @@ type WatchChatRequest struct {
 
 func (x *WatchChatRequest) Reset() {
 	*x = WatchChatRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1330,7 @@ func (x *WatchChatRequest) String() string {
 func (*WatchChatRequest) ProtoMessage() {}
 
 func (x *WatchChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1343,7 @@ func (x *WatchChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchChatRequest.ProtoReflect.Descriptor instead.
 func (*WatchChatRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{17}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WatchChatRequest) GetChatId() string {
@@ -1055,7 +1374,7 @@ type WatchChatResponse struct {
 
 func (x *WatchChatResponse) Reset() {
 	*x = WatchChatResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1386,7 @@ func (x *WatchChatResponse) String() string {
 func (*WatchChatResponse) ProtoMessage() {}
 
 func (x *WatchChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1399,7 @@ func (x *WatchChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchChatResponse.ProtoReflect.Descriptor instead.
 func (*WatchChatResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{18}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WatchChatResponse) GetEvent() isWatchChatResponse_Event {
@@ -1156,7 +1475,7 @@ type ConverseRequest struct {
 
 func (x *ConverseRequest) Reset() {
 	*x = ConverseRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +1487,7 @@ func (x *ConverseRequest) String() string {
 func (*ConverseRequest) ProtoMessage() {}
 
 func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[19]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,7 +1500,7 @@ func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseRequest.ProtoReflect.Descriptor instead.
 func (*ConverseRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{19}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ConverseRequest) GetCommandId() string {
@@ -1274,7 +1593,7 @@ type ConverseJoin struct {
 
 func (x *ConverseJoin) Reset() {
 	*x = ConverseJoin{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +1605,7 @@ func (x *ConverseJoin) String() string {
 func (*ConverseJoin) ProtoMessage() {}
 
 func (x *ConverseJoin) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +1618,7 @@ func (x *ConverseJoin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseJoin.ProtoReflect.Descriptor instead.
 func (*ConverseJoin) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{20}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ConverseJoin) GetChatId() string {
@@ -1333,7 +1652,7 @@ type ConverseSend struct {
 
 func (x *ConverseSend) Reset() {
 	*x = ConverseSend{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1345,7 +1664,7 @@ func (x *ConverseSend) String() string {
 func (*ConverseSend) ProtoMessage() {}
 
 func (x *ConverseSend) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[21]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1358,7 +1677,7 @@ func (x *ConverseSend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseSend.ProtoReflect.Descriptor instead.
 func (*ConverseSend) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{21}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConverseSend) GetText() string {
@@ -1384,7 +1703,7 @@ type ConverseTyping struct {
 
 func (x *ConverseTyping) Reset() {
 	*x = ConverseTyping{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[22]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1715,7 @@ func (x *ConverseTyping) String() string {
 func (*ConverseTyping) ProtoMessage() {}
 
 func (x *ConverseTyping) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[22]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1728,7 @@ func (x *ConverseTyping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseTyping.ProtoReflect.Descriptor instead.
 func (*ConverseTyping) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{22}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ConverseTyping) GetTyping() bool {
@@ -1427,7 +1746,7 @@ type ConverseLeave struct {
 
 func (x *ConverseLeave) Reset() {
 	*x = ConverseLeave{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[23]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1439,7 +1758,7 @@ func (x *ConverseLeave) String() string {
 func (*ConverseLeave) ProtoMessage() {}
 
 func (x *ConverseLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[23]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1452,7 +1771,7 @@ func (x *ConverseLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseLeave.ProtoReflect.Descriptor instead.
 func (*ConverseLeave) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{23}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{29}
 }
 
 // CommandResult answers one ConverseRequest. A failed command does not end
@@ -1471,7 +1790,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[24]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1483,7 +1802,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[24]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1496,7 +1815,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{24}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CommandResult) GetCommandId() string {
@@ -1542,7 +1861,7 @@ type ConverseResponse struct {
 
 func (x *ConverseResponse) Reset() {
 	*x = ConverseResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[25]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1873,7 @@ func (x *ConverseResponse) String() string {
 func (*ConverseResponse) ProtoMessage() {}
 
 func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[25]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1886,7 @@ func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseResponse.ProtoReflect.Descriptor instead.
 func (*ConverseResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{25}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ConverseResponse) GetEvent() isConverseResponse_Event {
@@ -1654,7 +1973,7 @@ type WhisperRequest struct {
 
 func (x *WhisperRequest) Reset() {
 	*x = WhisperRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[26]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +1985,7 @@ func (x *WhisperRequest) String() string {
 func (*WhisperRequest) ProtoMessage() {}
 
 func (x *WhisperRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[26]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +1998,7 @@ func (x *WhisperRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhisperRequest.ProtoReflect.Descriptor instead.
 func (*WhisperRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{26}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *WhisperRequest) GetChatId() string {
@@ -1712,7 +2031,7 @@ type WhisperResponse struct {
 
 func (x *WhisperResponse) Reset() {
 	*x = WhisperResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[27]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +2043,7 @@ func (x *WhisperResponse) String() string {
 func (*WhisperResponse) ProtoMessage() {}
 
 func (x *WhisperResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[27]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +2056,7 @@ func (x *WhisperResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhisperResponse.ProtoReflect.Descriptor instead.
 func (*WhisperResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{27}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *WhisperResponse) GetWhisper() *Whisper {
@@ -1756,7 +2075,7 @@ type ListWhispersRequest struct {
 
 func (x *ListWhispersRequest) Reset() {
 	*x = ListWhispersRequest{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[28]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1768,7 +2087,7 @@ func (x *ListWhispersRequest) String() string {
 func (*ListWhispersRequest) ProtoMessage() {}
 
 func (x *ListWhispersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[28]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1781,7 +2100,7 @@ func (x *ListWhispersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWhispersRequest.ProtoReflect.Descriptor instead.
 func (*ListWhispersRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{28}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListWhispersRequest) GetChatId() string {
@@ -1800,7 +2119,7 @@ type ListWhispersResponse struct {
 
 func (x *ListWhispersResponse) Reset() {
 	*x = ListWhispersResponse{}
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[29]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1812,7 +2131,7 @@ func (x *ListWhispersResponse) String() string {
 func (*ListWhispersResponse) ProtoMessage() {}
 
 func (x *ListWhispersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[29]
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1825,7 +2144,7 @@ func (x *ListWhispersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWhispersResponse.ProtoReflect.Descriptor instead.
 func (*ListWhispersResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{29}
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListWhispersResponse) GetWhispers() []*Whisper {
@@ -1834,6 +2153,140 @@ func (x *ListWhispersResponse) GetWhispers() []*Whisper {
 	}
 	return nil
 }
+
+type WatchNotesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChatId        string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	AfterSeq      uint32                 `protobuf:"varint,2,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchNotesRequest) Reset() {
+	*x = WatchNotesRequest{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchNotesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchNotesRequest) ProtoMessage() {}
+
+func (x *WatchNotesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchNotesRequest.ProtoReflect.Descriptor instead.
+func (*WatchNotesRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *WatchNotesRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *WatchNotesRequest) GetAfterSeq() uint32 {
+	if x != nil {
+		return x.AfterSeq
+	}
+	return 0
+}
+
+type WatchNotesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*WatchNotesResponse_Note
+	//	*WatchNotesResponse_KeepAlive
+	Event         isWatchNotesResponse_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchNotesResponse) Reset() {
+	*x = WatchNotesResponse{}
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchNotesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchNotesResponse) ProtoMessage() {}
+
+func (x *WatchNotesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_chat_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchNotesResponse.ProtoReflect.Descriptor instead.
+func (*WatchNotesResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_chat_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *WatchNotesResponse) GetEvent() isWatchNotesResponse_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *WatchNotesResponse) GetNote() *ChatNote {
+	if x != nil {
+		if x, ok := x.Event.(*WatchNotesResponse_Note); ok {
+			return x.Note
+		}
+	}
+	return nil
+}
+
+func (x *WatchNotesResponse) GetKeepAlive() *KeepAlive {
+	if x != nil {
+		if x, ok := x.Event.(*WatchNotesResponse_KeepAlive); ok {
+			return x.KeepAlive
+		}
+	}
+	return nil
+}
+
+type isWatchNotesResponse_Event interface {
+	isWatchNotesResponse_Event()
+}
+
+type WatchNotesResponse_Note struct {
+	Note *ChatNote `protobuf:"bytes,1,opt,name=note,proto3,oneof"`
+}
+
+type WatchNotesResponse_KeepAlive struct {
+	KeepAlive *KeepAlive `protobuf:"bytes,2,opt,name=keep_alive,json=keepAlive,proto3,oneof"`
+}
+
+func (*WatchNotesResponse_Note) isWatchNotesResponse_Event() {}
+
+func (*WatchNotesResponse_KeepAlive) isWatchNotesResponse_Event() {}
 
 var File_proactivechat_v1_chat_service_proto protoreflect.FileDescriptor
 
@@ -1847,7 +2300,25 @@ const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\x05score\x18\x03 \x01(\rR\x05score\x12\x18\n" +
 	"\acomment\x18\x04 \x01(\tR\acomment\">\n" +
 	"\x10RateChatResponse\x12*\n" +
-	"\x04chat\x18\x01 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat\"\x87\x01\n" +
+	"\x04chat\x18\x01 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat\"\x86\x01\n" +
+	"\x13TransferChatRequest\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\"\n" +
+	"\rfrom_agent_id\x18\x02 \x01(\tR\vfromAgentId\x12\x1e\n" +
+	"\vto_agent_id\x18\x03 \x01(\tR\ttoAgentId\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\"r\n" +
+	"\x14TransferChatResponse\x12*\n" +
+	"\x04chat\x18\x01 \x01(\v2\x16.proactivechat.v1.ChatR\x04chat\x12.\n" +
+	"\x04note\x18\x02 \x01(\v2\x1a.proactivechat.v1.ChatNoteR\x04note\"Z\n" +
+	"\x0eAddNoteRequest\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1b\n" +
+	"\tauthor_id\x18\x02 \x01(\tR\bauthorId\x12\x12\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\"A\n" +
+	"\x0fAddNoteResponse\x12.\n" +
+	"\x04note\x18\x01 \x01(\v2\x1a.proactivechat.v1.ChatNoteR\x04note\"+\n" +
+	"\x10ListNotesRequest\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\"E\n" +
+	"\x11ListNotesResponse\x120\n" +
+	"\x05notes\x18\x01 \x03(\v2\x1a.proactivechat.v1.ChatNoteR\x05notes\"\x87\x01\n" +
 	"\x12SendMessageRequest\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1b\n" +
 	"\tsender_id\x18\x02 \x01(\tR\bsenderId\x12\x12\n" +
@@ -1956,7 +2427,15 @@ const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\x13ListWhispersRequest\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\"M\n" +
 	"\x14ListWhispersResponse\x125\n" +
-	"\bwhispers\x18\x01 \x03(\v2\x19.proactivechat.v1.WhisperR\bwhispers2\xd8\b\n" +
+	"\bwhispers\x18\x01 \x03(\v2\x19.proactivechat.v1.WhisperR\bwhispers\"I\n" +
+	"\x11WatchNotesRequest\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1b\n" +
+	"\tafter_seq\x18\x02 \x01(\rR\bafterSeq\"\x8d\x01\n" +
+	"\x12WatchNotesResponse\x120\n" +
+	"\x04note\x18\x01 \x01(\v2\x1a.proactivechat.v1.ChatNoteH\x00R\x04note\x12<\n" +
+	"\n" +
+	"keep_alive\x18\x02 \x01(\v2\x1b.proactivechat.v1.KeepAliveH\x00R\tkeepAliveB\a\n" +
+	"\x05event2\xbd\v\n" +
 	"\vChatService\x12Z\n" +
 	"\vSendMessage\x12$.proactivechat.v1.SendMessageRequest\x1a%.proactivechat.v1.SendMessageResponse\x12T\n" +
 	"\tSetTyping\x12\".proactivechat.v1.SetTypingRequest\x1a#.proactivechat.v1.SetTypingResponse\x12T\n" +
@@ -1969,7 +2448,12 @@ const file_proactivechat_v1_chat_service_proto_rawDesc = "" +
 	"\bConverse\x12!.proactivechat.v1.ConverseRequest\x1a\".proactivechat.v1.ConverseResponse(\x010\x01\x12N\n" +
 	"\aWhisper\x12 .proactivechat.v1.WhisperRequest\x1a!.proactivechat.v1.WhisperResponse\x12b\n" +
 	"\fListWhispers\x12%.proactivechat.v1.ListWhispersRequest\x1a&.proactivechat.v1.ListWhispersResponse\"\x03\x90\x02\x01\x12Q\n" +
-	"\bRateChat\x12!.proactivechat.v1.RateChatRequest\x1a\".proactivechat.v1.RateChatResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\bRateChat\x12!.proactivechat.v1.RateChatRequest\x1a\".proactivechat.v1.RateChatResponse\x12]\n" +
+	"\fTransferChat\x12%.proactivechat.v1.TransferChatRequest\x1a&.proactivechat.v1.TransferChatResponse\x12N\n" +
+	"\aAddNote\x12 .proactivechat.v1.AddNoteRequest\x1a!.proactivechat.v1.AddNoteResponse\x12Y\n" +
+	"\tListNotes\x12\".proactivechat.v1.ListNotesRequest\x1a#.proactivechat.v1.ListNotesResponse\"\x03\x90\x02\x01\x12Y\n" +
+	"\n" +
+	"WatchNotes\x12#.proactivechat.v1.WatchNotesRequest\x1a$.proactivechat.v1.WatchNotesResponse0\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_chat_service_proto_rawDescOnce sync.Once
@@ -1983,101 +2467,124 @@ func file_proactivechat_v1_chat_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_chat_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_chat_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_proactivechat_v1_chat_service_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_proactivechat_v1_chat_service_proto_goTypes = []any{
 	(*RateChatRequest)(nil),           // 0: proactivechat.v1.RateChatRequest
 	(*RateChatResponse)(nil),          // 1: proactivechat.v1.RateChatResponse
-	(*SendMessageRequest)(nil),        // 2: proactivechat.v1.SendMessageRequest
-	(*SendMessageResponse)(nil),       // 3: proactivechat.v1.SendMessageResponse
-	(*SetTypingRequest)(nil),          // 4: proactivechat.v1.SetTypingRequest
-	(*SetTypingResponse)(nil),         // 5: proactivechat.v1.SetTypingResponse
-	(*LeaveChatRequest)(nil),          // 6: proactivechat.v1.LeaveChatRequest
-	(*LeaveChatResponse)(nil),         // 7: proactivechat.v1.LeaveChatResponse
-	(*GetChatRequest)(nil),            // 8: proactivechat.v1.GetChatRequest
-	(*GetChatResponse)(nil),           // 9: proactivechat.v1.GetChatResponse
-	(*ListChatsRequest)(nil),          // 10: proactivechat.v1.ListChatsRequest
-	(*ListChatsResponse)(nil),         // 11: proactivechat.v1.ListChatsResponse
-	(*ChatSummary)(nil),               // 12: proactivechat.v1.ChatSummary
-	(*GetChatTranscriptRequest)(nil),  // 13: proactivechat.v1.GetChatTranscriptRequest
-	(*GetChatTranscriptResponse)(nil), // 14: proactivechat.v1.GetChatTranscriptResponse
-	(*ListChatEventsRequest)(nil),     // 15: proactivechat.v1.ListChatEventsRequest
-	(*ListChatEventsResponse)(nil),    // 16: proactivechat.v1.ListChatEventsResponse
-	(*WatchChatRequest)(nil),          // 17: proactivechat.v1.WatchChatRequest
-	(*WatchChatResponse)(nil),         // 18: proactivechat.v1.WatchChatResponse
-	(*ConverseRequest)(nil),           // 19: proactivechat.v1.ConverseRequest
-	(*ConverseJoin)(nil),              // 20: proactivechat.v1.ConverseJoin
-	(*ConverseSend)(nil),              // 21: proactivechat.v1.ConverseSend
-	(*ConverseTyping)(nil),            // 22: proactivechat.v1.ConverseTyping
-	(*ConverseLeave)(nil),             // 23: proactivechat.v1.ConverseLeave
-	(*CommandResult)(nil),             // 24: proactivechat.v1.CommandResult
-	(*ConverseResponse)(nil),          // 25: proactivechat.v1.ConverseResponse
-	(*WhisperRequest)(nil),            // 26: proactivechat.v1.WhisperRequest
-	(*WhisperResponse)(nil),           // 27: proactivechat.v1.WhisperResponse
-	(*ListWhispersRequest)(nil),       // 28: proactivechat.v1.ListWhispersRequest
-	(*ListWhispersResponse)(nil),      // 29: proactivechat.v1.ListWhispersResponse
-	(*Chat)(nil),                      // 30: proactivechat.v1.Chat
-	(*ChatEvent)(nil),                 // 31: proactivechat.v1.ChatEvent
-	(ChatState)(0),                    // 32: proactivechat.v1.ChatState
-	(ChatEndReason)(0),                // 33: proactivechat.v1.ChatEndReason
-	(*timestamppb.Timestamp)(nil),     // 34: google.protobuf.Timestamp
-	(*Typing)(nil),                    // 35: proactivechat.v1.Typing
-	(*KeepAlive)(nil),                 // 36: proactivechat.v1.KeepAlive
-	(*Whisper)(nil),                   // 37: proactivechat.v1.Whisper
+	(*TransferChatRequest)(nil),       // 2: proactivechat.v1.TransferChatRequest
+	(*TransferChatResponse)(nil),      // 3: proactivechat.v1.TransferChatResponse
+	(*AddNoteRequest)(nil),            // 4: proactivechat.v1.AddNoteRequest
+	(*AddNoteResponse)(nil),           // 5: proactivechat.v1.AddNoteResponse
+	(*ListNotesRequest)(nil),          // 6: proactivechat.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),         // 7: proactivechat.v1.ListNotesResponse
+	(*SendMessageRequest)(nil),        // 8: proactivechat.v1.SendMessageRequest
+	(*SendMessageResponse)(nil),       // 9: proactivechat.v1.SendMessageResponse
+	(*SetTypingRequest)(nil),          // 10: proactivechat.v1.SetTypingRequest
+	(*SetTypingResponse)(nil),         // 11: proactivechat.v1.SetTypingResponse
+	(*LeaveChatRequest)(nil),          // 12: proactivechat.v1.LeaveChatRequest
+	(*LeaveChatResponse)(nil),         // 13: proactivechat.v1.LeaveChatResponse
+	(*GetChatRequest)(nil),            // 14: proactivechat.v1.GetChatRequest
+	(*GetChatResponse)(nil),           // 15: proactivechat.v1.GetChatResponse
+	(*ListChatsRequest)(nil),          // 16: proactivechat.v1.ListChatsRequest
+	(*ListChatsResponse)(nil),         // 17: proactivechat.v1.ListChatsResponse
+	(*ChatSummary)(nil),               // 18: proactivechat.v1.ChatSummary
+	(*GetChatTranscriptRequest)(nil),  // 19: proactivechat.v1.GetChatTranscriptRequest
+	(*GetChatTranscriptResponse)(nil), // 20: proactivechat.v1.GetChatTranscriptResponse
+	(*ListChatEventsRequest)(nil),     // 21: proactivechat.v1.ListChatEventsRequest
+	(*ListChatEventsResponse)(nil),    // 22: proactivechat.v1.ListChatEventsResponse
+	(*WatchChatRequest)(nil),          // 23: proactivechat.v1.WatchChatRequest
+	(*WatchChatResponse)(nil),         // 24: proactivechat.v1.WatchChatResponse
+	(*ConverseRequest)(nil),           // 25: proactivechat.v1.ConverseRequest
+	(*ConverseJoin)(nil),              // 26: proactivechat.v1.ConverseJoin
+	(*ConverseSend)(nil),              // 27: proactivechat.v1.ConverseSend
+	(*ConverseTyping)(nil),            // 28: proactivechat.v1.ConverseTyping
+	(*ConverseLeave)(nil),             // 29: proactivechat.v1.ConverseLeave
+	(*CommandResult)(nil),             // 30: proactivechat.v1.CommandResult
+	(*ConverseResponse)(nil),          // 31: proactivechat.v1.ConverseResponse
+	(*WhisperRequest)(nil),            // 32: proactivechat.v1.WhisperRequest
+	(*WhisperResponse)(nil),           // 33: proactivechat.v1.WhisperResponse
+	(*ListWhispersRequest)(nil),       // 34: proactivechat.v1.ListWhispersRequest
+	(*ListWhispersResponse)(nil),      // 35: proactivechat.v1.ListWhispersResponse
+	(*WatchNotesRequest)(nil),         // 36: proactivechat.v1.WatchNotesRequest
+	(*WatchNotesResponse)(nil),        // 37: proactivechat.v1.WatchNotesResponse
+	(*Chat)(nil),                      // 38: proactivechat.v1.Chat
+	(*ChatNote)(nil),                  // 39: proactivechat.v1.ChatNote
+	(*ChatEvent)(nil),                 // 40: proactivechat.v1.ChatEvent
+	(ChatState)(0),                    // 41: proactivechat.v1.ChatState
+	(ChatEndReason)(0),                // 42: proactivechat.v1.ChatEndReason
+	(*timestamppb.Timestamp)(nil),     // 43: google.protobuf.Timestamp
+	(*Typing)(nil),                    // 44: proactivechat.v1.Typing
+	(*KeepAlive)(nil),                 // 45: proactivechat.v1.KeepAlive
+	(*Whisper)(nil),                   // 46: proactivechat.v1.Whisper
 }
 var file_proactivechat_v1_chat_service_proto_depIdxs = []int32{
-	30, // 0: proactivechat.v1.RateChatResponse.chat:type_name -> proactivechat.v1.Chat
-	31, // 1: proactivechat.v1.SendMessageResponse.event:type_name -> proactivechat.v1.ChatEvent
-	30, // 2: proactivechat.v1.LeaveChatResponse.chat:type_name -> proactivechat.v1.Chat
-	30, // 3: proactivechat.v1.GetChatResponse.chat:type_name -> proactivechat.v1.Chat
-	32, // 4: proactivechat.v1.ListChatsRequest.state:type_name -> proactivechat.v1.ChatState
-	33, // 5: proactivechat.v1.ListChatsRequest.end_reason:type_name -> proactivechat.v1.ChatEndReason
-	34, // 6: proactivechat.v1.ListChatsRequest.start_time_from:type_name -> google.protobuf.Timestamp
-	34, // 7: proactivechat.v1.ListChatsRequest.start_time_to:type_name -> google.protobuf.Timestamp
-	12, // 8: proactivechat.v1.ListChatsResponse.chats:type_name -> proactivechat.v1.ChatSummary
-	30, // 9: proactivechat.v1.ChatSummary.chat:type_name -> proactivechat.v1.Chat
-	31, // 10: proactivechat.v1.ListChatEventsResponse.events:type_name -> proactivechat.v1.ChatEvent
-	31, // 11: proactivechat.v1.WatchChatResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	35, // 12: proactivechat.v1.WatchChatResponse.typing:type_name -> proactivechat.v1.Typing
-	36, // 13: proactivechat.v1.WatchChatResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	20, // 14: proactivechat.v1.ConverseRequest.join:type_name -> proactivechat.v1.ConverseJoin
-	21, // 15: proactivechat.v1.ConverseRequest.send:type_name -> proactivechat.v1.ConverseSend
-	22, // 16: proactivechat.v1.ConverseRequest.typing:type_name -> proactivechat.v1.ConverseTyping
-	23, // 17: proactivechat.v1.ConverseRequest.leave:type_name -> proactivechat.v1.ConverseLeave
-	31, // 18: proactivechat.v1.ConverseResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	35, // 19: proactivechat.v1.ConverseResponse.typing:type_name -> proactivechat.v1.Typing
-	36, // 20: proactivechat.v1.ConverseResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	24, // 21: proactivechat.v1.ConverseResponse.result:type_name -> proactivechat.v1.CommandResult
-	37, // 22: proactivechat.v1.WhisperResponse.whisper:type_name -> proactivechat.v1.Whisper
-	37, // 23: proactivechat.v1.ListWhispersResponse.whispers:type_name -> proactivechat.v1.Whisper
-	2,  // 24: proactivechat.v1.ChatService.SendMessage:input_type -> proactivechat.v1.SendMessageRequest
-	4,  // 25: proactivechat.v1.ChatService.SetTyping:input_type -> proactivechat.v1.SetTypingRequest
-	6,  // 26: proactivechat.v1.ChatService.LeaveChat:input_type -> proactivechat.v1.LeaveChatRequest
-	8,  // 27: proactivechat.v1.ChatService.GetChat:input_type -> proactivechat.v1.GetChatRequest
-	10, // 28: proactivechat.v1.ChatService.ListChats:input_type -> proactivechat.v1.ListChatsRequest
-	13, // 29: proactivechat.v1.ChatService.GetChatTranscript:input_type -> proactivechat.v1.GetChatTranscriptRequest
-	15, // 30: proactivechat.v1.ChatService.ListChatEvents:input_type -> proactivechat.v1.ListChatEventsRequest
-	17, // 31: proactivechat.v1.ChatService.WatchChat:input_type -> proactivechat.v1.WatchChatRequest
-	19, // 32: proactivechat.v1.ChatService.Converse:input_type -> proactivechat.v1.ConverseRequest
-	26, // 33: proactivechat.v1.ChatService.Whisper:input_type -> proactivechat.v1.WhisperRequest
-	28, // 34: proactivechat.v1.ChatService.ListWhispers:input_type -> proactivechat.v1.ListWhispersRequest
-	0,  // 35: proactivechat.v1.ChatService.RateChat:input_type -> proactivechat.v1.RateChatRequest
-	3,  // 36: proactivechat.v1.ChatService.SendMessage:output_type -> proactivechat.v1.SendMessageResponse
-	5,  // 37: proactivechat.v1.ChatService.SetTyping:output_type -> proactivechat.v1.SetTypingResponse
-	7,  // 38: proactivechat.v1.ChatService.LeaveChat:output_type -> proactivechat.v1.LeaveChatResponse
-	9,  // 39: proactivechat.v1.ChatService.GetChat:output_type -> proactivechat.v1.GetChatResponse
-	11, // 40: proactivechat.v1.ChatService.ListChats:output_type -> proactivechat.v1.ListChatsResponse
-	14, // 41: proactivechat.v1.ChatService.GetChatTranscript:output_type -> proactivechat.v1.GetChatTranscriptResponse
-	16, // 42: proactivechat.v1.ChatService.ListChatEvents:output_type -> proactivechat.v1.ListChatEventsResponse
-	18, // 43: proactivechat.v1.ChatService.WatchChat:output_type -> proactivechat.v1.WatchChatResponse
-	25, // 44: proactivechat.v1.ChatService.Converse:output_type -> proactivechat.v1.ConverseResponse
-	27, // 45: proactivechat.v1.ChatService.Whisper:output_type -> proactivechat.v1.WhisperResponse
-	29, // 46: proactivechat.v1.ChatService.ListWhispers:output_type -> proactivechat.v1.ListWhispersResponse
-	1,  // 47: proactivechat.v1.ChatService.RateChat:output_type -> proactivechat.v1.RateChatResponse
-	36, // [36:48] is the sub-list for method output_type
-	24, // [24:36] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	38, // 0: proactivechat.v1.RateChatResponse.chat:type_name -> proactivechat.v1.Chat
+	38, // 1: proactivechat.v1.TransferChatResponse.chat:type_name -> proactivechat.v1.Chat
+	39, // 2: proactivechat.v1.TransferChatResponse.note:type_name -> proactivechat.v1.ChatNote
+	39, // 3: proactivechat.v1.AddNoteResponse.note:type_name -> proactivechat.v1.ChatNote
+	39, // 4: proactivechat.v1.ListNotesResponse.notes:type_name -> proactivechat.v1.ChatNote
+	40, // 5: proactivechat.v1.SendMessageResponse.event:type_name -> proactivechat.v1.ChatEvent
+	38, // 6: proactivechat.v1.LeaveChatResponse.chat:type_name -> proactivechat.v1.Chat
+	38, // 7: proactivechat.v1.GetChatResponse.chat:type_name -> proactivechat.v1.Chat
+	41, // 8: proactivechat.v1.ListChatsRequest.state:type_name -> proactivechat.v1.ChatState
+	42, // 9: proactivechat.v1.ListChatsRequest.end_reason:type_name -> proactivechat.v1.ChatEndReason
+	43, // 10: proactivechat.v1.ListChatsRequest.start_time_from:type_name -> google.protobuf.Timestamp
+	43, // 11: proactivechat.v1.ListChatsRequest.start_time_to:type_name -> google.protobuf.Timestamp
+	18, // 12: proactivechat.v1.ListChatsResponse.chats:type_name -> proactivechat.v1.ChatSummary
+	38, // 13: proactivechat.v1.ChatSummary.chat:type_name -> proactivechat.v1.Chat
+	40, // 14: proactivechat.v1.ListChatEventsResponse.events:type_name -> proactivechat.v1.ChatEvent
+	40, // 15: proactivechat.v1.WatchChatResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	44, // 16: proactivechat.v1.WatchChatResponse.typing:type_name -> proactivechat.v1.Typing
+	45, // 17: proactivechat.v1.WatchChatResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	26, // 18: proactivechat.v1.ConverseRequest.join:type_name -> proactivechat.v1.ConverseJoin
+	27, // 19: proactivechat.v1.ConverseRequest.send:type_name -> proactivechat.v1.ConverseSend
+	28, // 20: proactivechat.v1.ConverseRequest.typing:type_name -> proactivechat.v1.ConverseTyping
+	29, // 21: proactivechat.v1.ConverseRequest.leave:type_name -> proactivechat.v1.ConverseLeave
+	40, // 22: proactivechat.v1.ConverseResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	44, // 23: proactivechat.v1.ConverseResponse.typing:type_name -> proactivechat.v1.Typing
+	45, // 24: proactivechat.v1.ConverseResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	30, // 25: proactivechat.v1.ConverseResponse.result:type_name -> proactivechat.v1.CommandResult
+	46, // 26: proactivechat.v1.WhisperResponse.whisper:type_name -> proactivechat.v1.Whisper
+	46, // 27: proactivechat.v1.ListWhispersResponse.whispers:type_name -> proactivechat.v1.Whisper
+	39, // 28: proactivechat.v1.WatchNotesResponse.note:type_name -> proactivechat.v1.ChatNote
+	45, // 29: proactivechat.v1.WatchNotesResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	8,  // 30: proactivechat.v1.ChatService.SendMessage:input_type -> proactivechat.v1.SendMessageRequest
+	10, // 31: proactivechat.v1.ChatService.SetTyping:input_type -> proactivechat.v1.SetTypingRequest
+	12, // 32: proactivechat.v1.ChatService.LeaveChat:input_type -> proactivechat.v1.LeaveChatRequest
+	14, // 33: proactivechat.v1.ChatService.GetChat:input_type -> proactivechat.v1.GetChatRequest
+	16, // 34: proactivechat.v1.ChatService.ListChats:input_type -> proactivechat.v1.ListChatsRequest
+	19, // 35: proactivechat.v1.ChatService.GetChatTranscript:input_type -> proactivechat.v1.GetChatTranscriptRequest
+	21, // 36: proactivechat.v1.ChatService.ListChatEvents:input_type -> proactivechat.v1.ListChatEventsRequest
+	23, // 37: proactivechat.v1.ChatService.WatchChat:input_type -> proactivechat.v1.WatchChatRequest
+	25, // 38: proactivechat.v1.ChatService.Converse:input_type -> proactivechat.v1.ConverseRequest
+	32, // 39: proactivechat.v1.ChatService.Whisper:input_type -> proactivechat.v1.WhisperRequest
+	34, // 40: proactivechat.v1.ChatService.ListWhispers:input_type -> proactivechat.v1.ListWhispersRequest
+	0,  // 41: proactivechat.v1.ChatService.RateChat:input_type -> proactivechat.v1.RateChatRequest
+	2,  // 42: proactivechat.v1.ChatService.TransferChat:input_type -> proactivechat.v1.TransferChatRequest
+	4,  // 43: proactivechat.v1.ChatService.AddNote:input_type -> proactivechat.v1.AddNoteRequest
+	6,  // 44: proactivechat.v1.ChatService.ListNotes:input_type -> proactivechat.v1.ListNotesRequest
+	36, // 45: proactivechat.v1.ChatService.WatchNotes:input_type -> proactivechat.v1.WatchNotesRequest
+	9,  // 46: proactivechat.v1.ChatService.SendMessage:output_type -> proactivechat.v1.SendMessageResponse
+	11, // 47: proactivechat.v1.ChatService.SetTyping:output_type -> proactivechat.v1.SetTypingResponse
+	13, // 48: proactivechat.v1.ChatService.LeaveChat:output_type -> proactivechat.v1.LeaveChatResponse
+	15, // 49: proactivechat.v1.ChatService.GetChat:output_type -> proactivechat.v1.GetChatResponse
+	17, // 50: proactivechat.v1.ChatService.ListChats:output_type -> proactivechat.v1.ListChatsResponse
+	20, // 51: proactivechat.v1.ChatService.GetChatTranscript:output_type -> proactivechat.v1.GetChatTranscriptResponse
+	22, // 52: proactivechat.v1.ChatService.ListChatEvents:output_type -> proactivechat.v1.ListChatEventsResponse
+	24, // 53: proactivechat.v1.ChatService.WatchChat:output_type -> proactivechat.v1.WatchChatResponse
+	31, // 54: proactivechat.v1.ChatService.Converse:output_type -> proactivechat.v1.ConverseResponse
+	33, // 55: proactivechat.v1.ChatService.Whisper:output_type -> proactivechat.v1.WhisperResponse
+	35, // 56: proactivechat.v1.ChatService.ListWhispers:output_type -> proactivechat.v1.ListWhispersResponse
+	1,  // 57: proactivechat.v1.ChatService.RateChat:output_type -> proactivechat.v1.RateChatResponse
+	3,  // 58: proactivechat.v1.ChatService.TransferChat:output_type -> proactivechat.v1.TransferChatResponse
+	5,  // 59: proactivechat.v1.ChatService.AddNote:output_type -> proactivechat.v1.AddNoteResponse
+	7,  // 60: proactivechat.v1.ChatService.ListNotes:output_type -> proactivechat.v1.ListNotesResponse
+	37, // 61: proactivechat.v1.ChatService.WatchNotes:output_type -> proactivechat.v1.WatchNotesResponse
+	46, // [46:62] is the sub-list for method output_type
+	30, // [30:46] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_chat_service_proto_init() }
@@ -2087,22 +2594,26 @@ func file_proactivechat_v1_chat_service_proto_init() {
 	}
 	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
-	file_proactivechat_v1_chat_service_proto_msgTypes[18].OneofWrappers = []any{
+	file_proactivechat_v1_chat_service_proto_msgTypes[24].OneofWrappers = []any{
 		(*WatchChatResponse_ChatEvent)(nil),
 		(*WatchChatResponse_Typing)(nil),
 		(*WatchChatResponse_KeepAlive)(nil),
 	}
-	file_proactivechat_v1_chat_service_proto_msgTypes[19].OneofWrappers = []any{
+	file_proactivechat_v1_chat_service_proto_msgTypes[25].OneofWrappers = []any{
 		(*ConverseRequest_Join)(nil),
 		(*ConverseRequest_Send)(nil),
 		(*ConverseRequest_Typing)(nil),
 		(*ConverseRequest_Leave)(nil),
 	}
-	file_proactivechat_v1_chat_service_proto_msgTypes[25].OneofWrappers = []any{
+	file_proactivechat_v1_chat_service_proto_msgTypes[31].OneofWrappers = []any{
 		(*ConverseResponse_ChatEvent)(nil),
 		(*ConverseResponse_Typing)(nil),
 		(*ConverseResponse_KeepAlive)(nil),
 		(*ConverseResponse_Result)(nil),
+	}
+	file_proactivechat_v1_chat_service_proto_msgTypes[37].OneofWrappers = []any{
+		(*WatchNotesResponse_Note)(nil),
+		(*WatchNotesResponse_KeepAlive)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2110,7 +2621,7 @@ func file_proactivechat_v1_chat_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_chat_service_proto_rawDesc), len(file_proactivechat_v1_chat_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,10 @@ const (
 	ChatService_Whisper_FullMethodName           = "/proactivechat.v1.ChatService/Whisper"
 	ChatService_ListWhispers_FullMethodName      = "/proactivechat.v1.ChatService/ListWhispers"
 	ChatService_RateChat_FullMethodName          = "/proactivechat.v1.ChatService/RateChat"
+	ChatService_TransferChat_FullMethodName      = "/proactivechat.v1.ChatService/TransferChat"
+	ChatService_AddNote_FullMethodName           = "/proactivechat.v1.ChatService/AddNote"
+	ChatService_ListNotes_FullMethodName         = "/proactivechat.v1.ChatService/ListNotes"
+	ChatService_WatchNotes_FullMethodName        = "/proactivechat.v1.ChatService/WatchNotes"
 )
 
 // ChatServiceClient is the client API for ChatService service.
@@ -80,6 +84,25 @@ type ChatServiceClient interface {
 	// kept on the chat (Chat.rating), not as a chat event, and counted in
 	// AdminService.GetRatingSummary.
 	RateChat(ctx context.Context, in *RateChatRequest, opts ...grpc.CallOption) (*RateChatResponse, error)
+	// TransferChat hands an active chat from the calling agent to another at
+	// once (there is no accept step): the target must be available, serve the
+	// chat's site, be under capacity and not already in the chat. The chat
+	// gets a ChatTransferred event (the visitor sees who took over) and, when
+	// a note is given, an internal note; its id, sequence and history
+	// continue. The target's WatchAgent shows the chat as it shows a started
+	// one.
+	TransferChat(ctx context.Context, in *TransferChatRequest, opts ...grpc.CallOption) (*TransferChatResponse, error)
+	// AddNote adds an internal note to a chat, by its agent. Visitors never
+	// see notes.
+	AddNote(ctx context.Context, in *AddNoteRequest, opts ...grpc.CallOption) (*AddNoteResponse, error)
+	// ListNotes lists a chat's internal notes in order, for agents serving
+	// the chat's site and admins; never for visitors.
+	ListNotes(ctx context.Context, in *ListNotesRequest, opts ...grpc.CallOption) (*ListNotesResponse, error)
+	// WatchNotes streams a chat's internal notes after after_seq (of the
+	// notes' own sequence), then new ones as they are added, with no gap and
+	// no duplicate, for the same readers as ListNotes. It counts as a
+	// WatchChat stream against the caller's stream cap.
+	WatchNotes(ctx context.Context, in *WatchNotesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchNotesResponse], error)
 }
 
 type chatServiceClient struct {
@@ -222,6 +245,55 @@ func (c *chatServiceClient) RateChat(ctx context.Context, in *RateChatRequest, o
 	return out, nil
 }
 
+func (c *chatServiceClient) TransferChat(ctx context.Context, in *TransferChatRequest, opts ...grpc.CallOption) (*TransferChatResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TransferChatResponse)
+	err := c.cc.Invoke(ctx, ChatService_TransferChat_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) AddNote(ctx context.Context, in *AddNoteRequest, opts ...grpc.CallOption) (*AddNoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddNoteResponse)
+	err := c.cc.Invoke(ctx, ChatService_AddNote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ListNotes(ctx context.Context, in *ListNotesRequest, opts ...grpc.CallOption) (*ListNotesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNotesResponse)
+	err := c.cc.Invoke(ctx, ChatService_ListNotes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) WatchNotes(ctx context.Context, in *WatchNotesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchNotesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ChatService_ServiceDesc.Streams[2], ChatService_WatchNotes_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchNotesRequest, WatchNotesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChatService_WatchNotesClient = grpc.ServerStreamingClient[WatchNotesResponse]
+
 // ChatServiceServer is the server API for ChatService service.
 // All implementations must embed UnimplementedChatServiceServer
 // for forward compatibility.
@@ -269,6 +341,25 @@ type ChatServiceServer interface {
 	// kept on the chat (Chat.rating), not as a chat event, and counted in
 	// AdminService.GetRatingSummary.
 	RateChat(context.Context, *RateChatRequest) (*RateChatResponse, error)
+	// TransferChat hands an active chat from the calling agent to another at
+	// once (there is no accept step): the target must be available, serve the
+	// chat's site, be under capacity and not already in the chat. The chat
+	// gets a ChatTransferred event (the visitor sees who took over) and, when
+	// a note is given, an internal note; its id, sequence and history
+	// continue. The target's WatchAgent shows the chat as it shows a started
+	// one.
+	TransferChat(context.Context, *TransferChatRequest) (*TransferChatResponse, error)
+	// AddNote adds an internal note to a chat, by its agent. Visitors never
+	// see notes.
+	AddNote(context.Context, *AddNoteRequest) (*AddNoteResponse, error)
+	// ListNotes lists a chat's internal notes in order, for agents serving
+	// the chat's site and admins; never for visitors.
+	ListNotes(context.Context, *ListNotesRequest) (*ListNotesResponse, error)
+	// WatchNotes streams a chat's internal notes after after_seq (of the
+	// notes' own sequence), then new ones as they are added, with no gap and
+	// no duplicate, for the same readers as ListNotes. It counts as a
+	// WatchChat stream against the caller's stream cap.
+	WatchNotes(*WatchNotesRequest, grpc.ServerStreamingServer[WatchNotesResponse]) error
 	mustEmbedUnimplementedChatServiceServer()
 }
 
@@ -314,6 +405,18 @@ func (UnimplementedChatServiceServer) ListWhispers(context.Context, *ListWhisper
 }
 func (UnimplementedChatServiceServer) RateChat(context.Context, *RateChatRequest) (*RateChatResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RateChat not implemented")
+}
+func (UnimplementedChatServiceServer) TransferChat(context.Context, *TransferChatRequest) (*TransferChatResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TransferChat not implemented")
+}
+func (UnimplementedChatServiceServer) AddNote(context.Context, *AddNoteRequest) (*AddNoteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddNote not implemented")
+}
+func (UnimplementedChatServiceServer) ListNotes(context.Context, *ListNotesRequest) (*ListNotesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNotes not implemented")
+}
+func (UnimplementedChatServiceServer) WatchNotes(*WatchNotesRequest, grpc.ServerStreamingServer[WatchNotesResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchNotes not implemented")
 }
 func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() {}
 func (UnimplementedChatServiceServer) testEmbeddedByValue()                     {}
@@ -534,6 +637,71 @@ func _ChatService_RateChat_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatService_TransferChat_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransferChatRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).TransferChat(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_TransferChat_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).TransferChat(ctx, req.(*TransferChatRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_AddNote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddNoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).AddNote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_AddNote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).AddNote(ctx, req.(*AddNoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_ListNotes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNotesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ListNotes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ListNotes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ListNotes(ctx, req.(*ListNotesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_WatchNotes_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchNotesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ChatServiceServer).WatchNotes(m, &grpc.GenericServerStream[WatchNotesRequest, WatchNotesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChatService_WatchNotesServer = grpc.ServerStreamingServer[WatchNotesResponse]
+
 // ChatService_ServiceDesc is the grpc.ServiceDesc for ChatService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -581,6 +749,18 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "RateChat",
 			Handler:    _ChatService_RateChat_Handler,
 		},
+		{
+			MethodName: "TransferChat",
+			Handler:    _ChatService_TransferChat_Handler,
+		},
+		{
+			MethodName: "AddNote",
+			Handler:    _ChatService_AddNote_Handler,
+		},
+		{
+			MethodName: "ListNotes",
+			Handler:    _ChatService_ListNotes_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -593,6 +773,11 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _ChatService_Converse_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "WatchNotes",
+			Handler:       _ChatService_WatchNotes_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "proactivechat/v1/chat_service.proto",

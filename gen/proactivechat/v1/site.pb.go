@@ -609,6 +609,90 @@ func (x *FormField) GetMaxLength() uint32 {
 	return 0
 }
 
+// CannedReply is a prepared answer of a site that agents insert by its
+// shortcut. The console fills in the placeholders {visitor.name},
+// {agent.name} and {site.name} when it inserts the text.
+type CannedReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Set by the server on create.
+	Id     string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	SiteId string `protobuf:"bytes,2,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// What agents type: "/" then 1 to 32 of a-z, 0-9, "_" and "-", e.g.
+	// "/price"; unique within the site.
+	Shortcut string `protobuf:"bytes,3,opt,name=shortcut,proto3" json:"shortcut,omitempty"`
+	// 1 to 100 characters.
+	Title string `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	// 1 to 2000 characters.
+	Text          string `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CannedReply) Reset() {
+	*x = CannedReply{}
+	mi := &file_proactivechat_v1_site_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CannedReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CannedReply) ProtoMessage() {}
+
+func (x *CannedReply) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_site_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CannedReply.ProtoReflect.Descriptor instead.
+func (*CannedReply) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CannedReply) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CannedReply) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *CannedReply) GetShortcut() string {
+	if x != nil {
+		return x.Shortcut
+	}
+	return ""
+}
+
+func (x *CannedReply) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *CannedReply) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
 var File_proactivechat_v1_site_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_site_proto_rawDesc = "" +
@@ -654,7 +738,13 @@ const file_proactivechat_v1_site_proto_rawDesc = "" +
 	"\x04type\x18\x03 \x01(\x0e2\x1f.proactivechat.v1.FormFieldTypeR\x04type\x12\x1a\n" +
 	"\brequired\x18\x04 \x01(\bR\brequired\x12\x1d\n" +
 	"\n" +
-	"max_length\x18\x05 \x01(\rR\tmaxLength*\x85\x01\n" +
+	"max_length\x18\x05 \x01(\rR\tmaxLength\"|\n" +
+	"\vCannedReply\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\asite_id\x18\x02 \x01(\tR\x06siteId\x12\x1a\n" +
+	"\bshortcut\x18\x03 \x01(\tR\bshortcut\x12\x14\n" +
+	"\x05title\x18\x04 \x01(\tR\x05title\x12\x12\n" +
+	"\x04text\x18\x05 \x01(\tR\x04text*\x85\x01\n" +
 	"\x11ProactiveChatMode\x12#\n" +
 	"\x1fPROACTIVE_CHAT_MODE_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fPROACTIVE_CHAT_MODE_WITH_INVITE\x10\x01\x12&\n" +
@@ -679,7 +769,7 @@ func file_proactivechat_v1_site_proto_rawDescGZIP() []byte {
 }
 
 var file_proactivechat_v1_site_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_proactivechat_v1_site_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_proactivechat_v1_site_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_proactivechat_v1_site_proto_goTypes = []any{
 	(ProactiveChatMode)(0),          // 0: proactivechat.v1.ProactiveChatMode
 	(FormFieldType)(0),              // 1: proactivechat.v1.FormFieldType
@@ -688,12 +778,13 @@ var file_proactivechat_v1_site_proto_goTypes = []any{
 	(*RetentionSettings)(nil),       // 4: proactivechat.v1.RetentionSettings
 	(*ProactiveChatSettings)(nil),   // 5: proactivechat.v1.ProactiveChatSettings
 	(*FormField)(nil),               // 6: proactivechat.v1.FormField
-	(*timestamppb.Timestamp)(nil),   // 7: google.protobuf.Timestamp
+	(*CannedReply)(nil),             // 7: proactivechat.v1.CannedReply
+	(*timestamppb.Timestamp)(nil),   // 8: google.protobuf.Timestamp
 }
 var file_proactivechat_v1_site_proto_depIdxs = []int32{
 	5, // 0: proactivechat.v1.Site.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	7, // 1: proactivechat.v1.Site.create_time:type_name -> google.protobuf.Timestamp
-	7, // 2: proactivechat.v1.Site.update_time:type_name -> google.protobuf.Timestamp
+	8, // 1: proactivechat.v1.Site.create_time:type_name -> google.protobuf.Timestamp
+	8, // 2: proactivechat.v1.Site.update_time:type_name -> google.protobuf.Timestamp
 	4, // 3: proactivechat.v1.Site.retention:type_name -> proactivechat.v1.RetentionSettings
 	3, // 4: proactivechat.v1.Site.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
 	0, // 5: proactivechat.v1.ProactiveChatSettings.mode:type_name -> proactivechat.v1.ProactiveChatMode
@@ -717,7 +808,7 @@ func file_proactivechat_v1_site_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_site_proto_rawDesc), len(file_proactivechat_v1_site_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

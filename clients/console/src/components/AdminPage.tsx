@@ -4,7 +4,7 @@ import { useMutation as useTanstackMutation, useQueryClient } from "@tanstack/re
 import { useEffect, useState } from "react";
 import type { FormEvent, ReactNode } from "react";
 import { AdminService } from "../../../gen/proactivechat/v1/admin_service_pb";
-import type { Site } from "../../../gen/proactivechat/v1/site_pb";
+import type { CannedReply, Site } from "../../../gen/proactivechat/v1/site_pb";
 import { FormFieldType, ProactiveChatMode } from "../../../gen/proactivechat/v1/site_pb";
 import { useAuth, useAuthState } from "../hooks";
 import { errorText, violationsByField } from "../lib/errors";
@@ -68,6 +68,7 @@ export function AdminPage() {
           {site ? (
             <>
               <SiteEditor key={site.id} site={site} />
+              <CannedReplies key={`canned-${site.id}`} siteId={site.id} />
               <RoutingDecisions siteId={site.id} />
             </>
           ) : (
@@ -643,6 +644,141 @@ function RoutingDecisions({ siteId }: { siteId: string }) {
           </tbody>
         </table>
       )}
+    </details>
+  );
+}
+
+/**
+ * CannedReplies manages a site's canned replies: agents insert them in a
+ * chat by typing their shortcut. Changes need the admin API key.
+ */
+function CannedReplies({ siteId }: { siteId: string }) {
+  const { adminKey } = useAuthState();
+  const list = useQuery(AdminService.method.listCannedReplies, { siteId });
+  const empty = { id: "", shortcut: "/", title: "", text: "" };
+  const [draft, setDraft] = useState(empty);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [error, setError] = useState<string>();
+  const done = () => {
+    setDraft(empty);
+    setErrors({});
+    setError(undefined);
+    void list.refetch();
+  };
+  const fail = (err: unknown) => {
+    const byField = violationsByField(err);
+    setErrors(byField);
+    setError(Object.keys(byField).length ? undefined : errorText(err));
+  };
+  const create = useMutation(AdminService.method.createCannedReply, { onSuccess: done, onError: fail });
+  const update = useMutation(AdminService.method.updateCannedReply, { onSuccess: done, onError: fail });
+  const remove = useMutation(AdminService.method.deleteCannedReply, { onSuccess: done, onError: fail });
+  const save = (e: FormEvent) => {
+    e.preventDefault();
+    const cannedReply = { siteId, id: draft.id, shortcut: draft.shortcut.trim(), title: draft.title, text: draft.text };
+    if (draft.id) update.mutate({ cannedReply });
+    else create.mutate({ cannedReply });
+  };
+  const edit = (r: CannedReply) => setDraft({ id: r.id, shortcut: r.shortcut, title: r.title, text: r.text });
+  const replies = list.data?.cannedReplies ?? [];
+  return (
+    <details className="advanced" data-testid="canned-replies" open>
+      <summary>Canned replies</summary>
+      <p className="muted small">
+        Agents type a shortcut (e.g. /price) in a chat to insert the text. {"{visitor.name}"}, {"{agent.name}"} and{" "}
+        {"{site.name}"} are filled in; an unknown visitor's name becomes "there".
+      </p>
+      {replies.length === 0 ? (
+        <p className="muted small">None yet.</p>
+      ) : (
+        <table className="table">
+          <thead>
+            <tr>
+              <th scope="col">Shortcut</th>
+              <th scope="col">Title</th>
+              <th scope="col">Text</th>
+              <th scope="col">
+                <span className="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {replies.map((r) => (
+              <tr key={r.id} data-testid="canned-row" data-shortcut={r.shortcut}>
+                <td>
+                  <code>{r.shortcut}</code>
+                </td>
+                <td>{r.title}</td>
+                <td className="small">{r.text}</td>
+                <td>
+                  <button type="button" onClick={() => edit(r)} disabled={!adminKey}>
+                    Edit
+                  </button>{" "}
+                  <button
+                    type="button"
+                    className="danger"
+                    onClick={() => remove.mutate({ siteId, cannedReplyId: r.id })}
+                    disabled={!adminKey || remove.isPending}
+                  >
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form onSubmit={save} className="canned-form" data-testid="canned-form">
+        <h3 className="small">{draft.id ? `Edit ${draft.shortcut}` : "New canned reply"}</h3>
+        <label>
+          Shortcut{" "}
+          <input
+            value={draft.shortcut}
+            onChange={(e) => setDraft((d) => ({ ...d, shortcut: e.target.value }))}
+            maxLength={33}
+            aria-invalid={!!errors.shortcut}
+            data-testid="canned-shortcut"
+          />
+        </label>
+        {errors.shortcut && <p className="error-text small">{errors.shortcut}</p>}
+        <label>
+          Title{" "}
+          <input
+            value={draft.title}
+            onChange={(e) => setDraft((d) => ({ ...d, title: e.target.value }))}
+            maxLength={100}
+            aria-invalid={!!errors.title}
+            data-testid="canned-title"
+          />
+        </label>
+        {errors.title && <p className="error-text small">{errors.title}</p>}
+        <label>
+          Text{" "}
+          <textarea
+            value={draft.text}
+            onChange={(e) => setDraft((d) => ({ ...d, text: e.target.value }))}
+            maxLength={2000}
+            rows={3}
+            aria-invalid={!!errors.text}
+            data-testid="canned-text"
+          />
+        </label>
+        {errors.text && <p className="error-text small">{errors.text}</p>}
+        {error && (
+          <p className="error-text" role="alert">
+            {error}
+          </p>
+        )}
+        <button type="submit" className="primary" disabled={!adminKey || create.isPending || update.isPending} data-testid="canned-save">
+          {draft.id ? "Save" : "Add"}
+        </button>{" "}
+        {draft.id && (
+          <button type="button" onClick={() => setDraft(empty)}>
+            Cancel
+          </button>
+        )}
+        {!adminKey && <p className="muted small">Changing canned replies needs the admin API key (above).</p>}
+      </form>
     </details>
   );
 }

@@ -1,12 +1,16 @@
-import { useMutation } from "@connectrpc/connect-query";
+import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { Dispatch, KeyboardEvent, MutableRefObject } from "react";
-import type { ChatEvent, Whisper } from "../../../gen/proactivechat/v1/chat_pb";
+import type { ChatEvent, ChatNote, Whisper } from "../../../gen/proactivechat/v1/chat_pb";
+import type { Colleague } from "../../../gen/proactivechat/v1/agent_service_pb";
+import { AdminService } from "../../../gen/proactivechat/v1/admin_service_pb";
+import type { CannedReply } from "../../../gen/proactivechat/v1/site_pb";
+import { fillPlaceholders, matchingReplies } from "../lib/canned";
 import { ParticipantRole } from "../../../gen/proactivechat/v1/chat_pb";
 import { ChatService } from "../../../gen/proactivechat/v1/chat_service_pb";
 import type { ConsoleApi } from "../Console";
 import type { Clients } from "../hooks";
-import { useNow } from "../hooks";
+import { useClients, useNow } from "../hooks";
 import { backoffDelay } from "../lib/backoff";
 import { errorText, isRetryable } from "../lib/errors";
 import { newIdempotencyKey } from "../lib/ids";
@@ -44,6 +48,19 @@ export function ChatWatcher({ chatId, me, clients, chatsRef, dispatch, onStatus 
     let seq = tab?.streamSeq ?? 0;
     let known = !!tab?.chat;
     let ended = false;
+    // Internal notes have a stream of their own (WatchNotes), which visitors
+    // may not open; it resumes after the last note received.
+    let noteSeq = 0;
+    void runStream({
+      open: (signal) => clients.chat.watchNotes({ chatId, afterSeq: noteSeq }, { signal }),
+      onMessage: (msg) => {
+        if (msg.event.case !== "note") return;
+        const note = msg.event.value;
+        if (note.seq > noteSeq) noteSeq = note.seq;
+        dispatch({ type: "notes", chatId, notes: [note] });
+      },
+      signal: ctrl.signal,
+    });
     void runStream({
       open: async function* (signal) {
         if (!known) {
@@ -215,6 +232,10 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
     retryDelay: (attempt) => backoffDelay(attempt + 1),
   });
   const setTyping = useMutation(ChatService.method.setTyping);
+  const addNote = useMutation(ChatService.method.addNote);
+  const [mode, setMode] = useState<"message" | "note">("message");
+  const [noteError, setNoteError] = useState<string>();
+  const [transferOpen, setTransferOpen] = useState(false);
   const leave = useMutation(ChatService.method.leaveChat, {
     onSuccess: () => dispatch({ type: "close", chatId }),
     onError: (err) => {
@@ -248,6 +269,18 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
   const submit = () => {
     const body = text.trim();
     if (!body || blocked) return;
+    if (mode === "note") {
+      setNoteError(undefined);
+      addNote
+        .mutateAsync({ chatId, authorId: me, text: body })
+        .then((res) => {
+          if (res.note) dispatch({ type: "notes", chatId, notes: [res.note] });
+          setText("");
+        })
+        .catch((err) => setNoteError(errorText(err)));
+      inputRef.current?.focus();
+      return;
+    }
     const key = newIdempotencyKey();
     dispatch({ type: "outboxAdd", chatId, idempotencyKey: key, text: body });
     setText("");
@@ -256,7 +289,38 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
     inputRef.current?.focus();
   };
 
+  // Canned replies: typing "/" and a shortcut offers the site's replies;
+  // Tab or Enter inserts the chosen one with its placeholders filled in.
+  const canned = useQuery(AdminService.method.listCannedReplies, { siteId: tab.chat?.siteId ?? "" }, { enabled: !!tab.chat?.siteId });
+  const matches = matchingReplies(text, canned.data?.cannedReplies ?? []);
+  const [pick, setPick] = useState(0);
+  const picked = matches[Math.min(pick, matches.length - 1)];
+  const insert = (r: CannedReply) => {
+    const c = tab.chat;
+    const visitorName = c?.visitor?.displayName && c.visitor.displayName !== "Visitor" ? c.visitor.displayName : "";
+    const filled = fillPlaceholders(r.text, {
+      visitorName,
+      agentName: c?.agent?.displayName ?? "",
+      siteName: c ? api.siteName(c.siteId) : "",
+    });
+    setText(filled);
+    setPick(0);
+    if (mode === "message") notifier.input(filled);
+    inputRef.current?.focus();
+  };
+
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (picked && (e.key === "ArrowDown" || e.key === "ArrowUp")) {
+      e.preventDefault();
+      const n = matches.length;
+      setPick((p) => (Math.min(p, n - 1) + (e.key === "ArrowDown" ? 1 : n - 1)) % n);
+      return;
+    }
+    if (picked && (e.key === "Tab" || (e.key === "Enter" && !e.shiftKey)) && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      insert(picked);
+      return;
+    }
     if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       submit();
@@ -283,16 +347,32 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
           {chat && <span className="muted"> · {api.siteName(chat.siteId)}</span>}
           {chat && <span className="muted small"> · started {formatClock(tsMs(chat.createTime))}</span>}
         </div>
+        {!tab.ended && !tab.handedTo && chat && (
+          <button type="button" onClick={() => setTransferOpen((o) => !o)} aria-expanded={transferOpen} data-testid="transfer-open">
+            Transfer…
+          </button>
+        )}
         <button
           type="button"
-          onClick={() => leave.mutate({ chatId, participantId: me })}
+          onClick={() => (tab.handedTo ? dispatch({ type: "close", chatId }) : leave.mutate({ chatId, participantId: me }))}
           disabled={leave.isPending}
           data-testid="leave-chat"
           className="danger"
         >
-          {tab.ended ? "Close" : "Leave chat"}
+          {tab.ended || tab.handedTo ? "Close" : "Leave chat"}
         </button>
       </div>
+      {transferOpen && chat && !tab.handedTo && !tab.ended && (
+        <TransferForm
+          api={api}
+          chatId={chatId}
+          siteId={chat.siteId}
+          onDone={(note) => {
+            if (note) dispatch({ type: "notes", chatId, notes: [note] });
+            setTransferOpen(false);
+          }}
+        />
+      )}
       {visitor?.presence.currentPage && (
         <p className="small visitor-page" data-testid="chat-visitor-page">
           <span className="muted">Now on </span>
@@ -335,15 +415,31 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
                 {blocked}
               </p>
             )}
+        {!blocked && (
+          <div className="composer-mode" role="group" aria-label="Write">
+            <button type="button" aria-pressed={mode === "message"} onClick={() => setMode("message")} data-testid="mode-message">
+              Message
+            </button>
+            <button type="button" aria-pressed={mode === "note"} onClick={() => setMode("note")} data-testid="mode-note">
+              Note
+            </button>
+            {mode === "note" && <span className="muted small">Only agents see this</span>}
+          </div>
+        )}
+        {noteError && (
+          <p className="error-text" role="alert">
+            {noteError}
+          </p>
+        )}
         <form
-          className="composer"
+          className={`composer${mode === "note" ? " note-mode" : ""}`}
           onSubmit={(e) => {
             e.preventDefault();
             submit();
           }}
         >
           <label htmlFor={`message-${chatId}`} className="sr-only">
-            Message
+            {mode === "note" ? "Internal note (only agents see this)" : "Message"}
           </label>
           <textarea
             id={`message-${chatId}`}
@@ -352,21 +448,52 @@ function ChatPane({ api, tab, dispatch, stream, visitor }: ChatPaneProps) {
             rows={2}
             value={text}
             maxLength={4096}
-            placeholder={blocked ? "The visitor has left" : "Write a message — Enter sends, Shift+Enter for a new line"}
+            placeholder={
+              blocked
+                ? tab.handedTo
+                  ? `Handed to ${tab.handedTo}`
+                  : "The visitor has left"
+                : mode === "note"
+                  ? "Write a note only agents see — Enter adds it"
+                  : "Write a message — Enter sends, Shift+Enter for a new line"
+            }
             disabled={!!blocked}
             aria-disabled={blocked ? true : undefined}
             aria-describedby={blocked ? `composer-hint-${chatId}` : undefined}
             title={blocked}
             onChange={(e) => {
               setText(e.target.value);
-              notifier.input(e.target.value);
+              setPick(0);
+              if (mode === "message") notifier.input(e.target.value);
             }}
+            aria-controls={picked ? `canned-${chatId}` : undefined}
+            aria-autocomplete="list"
             onKeyDown={onKeyDown}
             onBlur={() => notifier.stop()}
             autoFocus
           />
+          {picked && (
+            <ul className="canned-picker" role="listbox" id={`canned-${chatId}`} aria-label="Canned replies" data-testid="canned-picker">
+              {matches.map((r) => (
+                <li
+                  key={r.id}
+                  role="option"
+                  aria-selected={r === picked}
+                  className={r === picked ? "picked" : undefined}
+                  onMouseDown={(e) => {
+                    e.preventDefault();
+                    insert(r);
+                  }}
+                  data-testid="canned-option"
+                  data-shortcut={r.shortcut}
+                >
+                  <code>{r.shortcut}</code> {r.title}
+                </li>
+              ))}
+            </ul>
+          )}
           <button type="submit" className="primary" data-testid="send" disabled={!text.trim() || !!blocked}>
-            Send
+            {mode === "note" ? "Add note" : "Send"}
           </button>
         </form>
         </>
@@ -399,7 +526,7 @@ const MessageList = memo(function MessageList({
   useLayoutEffect(() => {
     const el = ref.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
-  }, [tab.events.length, tab.outbox.length, tab.whispers.length]);
+  }, [tab.events.length, tab.outbox.length, tab.whispers.length, tab.notes.length]);
   // The log (new messages are announced) holds the list of messages, so the
   // list keeps its list semantics.
   return (
@@ -412,7 +539,7 @@ const MessageList = memo(function MessageList({
           stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
         }}
       >
-        <Timeline events={tab.events} whispers={tab.whispers} me={me} />
+        <Timeline events={tab.events} whispers={tab.whispers} notes={tab.notes} me={me} />
         {tab.outbox.map((o) => (
           <li key={o.idempotencyKey} className="msg mine pending" data-testid="message-pending" data-status={o.status}>
             <p className="msg-text">{o.text}</p>
@@ -467,6 +594,11 @@ export function EventItem({ ev, me, prev }: { ev: ChatEvent; me: string; prev?: 
       );
     case "ended":
       return <SystemLine seq={ev.seq} text={`Chat ended: ${endReasonLabel(k.value.reason)} · ${time}`} />;
+    case "transferred": {
+      const from = k.value.from?.id === me ? "You" : k.value.from?.displayName || "An agent";
+      const to = k.value.to?.id === me ? "you" : k.value.to?.displayName || "a colleague";
+      return <SystemLine seq={ev.seq} text={`${from} handed the chat to ${to} · ${time}`} />;
+    }
     case "inactivityWarning":
       return (
         <SystemLine
@@ -513,14 +645,16 @@ function SystemLine({ seq, text }: { seq: number; text: string }) {
 }
 
 /** Timeline shows a chat's events with the supervisors' whispers among them. */
-export function Timeline({ events, whispers, me }: { events: ChatEvent[]; whispers: Whisper[]; me: string }) {
+export function Timeline({ events, whispers, notes, me }: { events: ChatEvent[]; whispers: Whisper[]; notes?: ChatNote[]; me: string }) {
   return (
     <>
-      {timeline(events, whispers).map((item) =>
+      {timeline(events, whispers, notes).map((item) =>
         item.kind === "event" ? (
           <EventItem key={`e${item.ev.seq}`} ev={item.ev} me={me} prev={item.prev} />
-        ) : (
+        ) : item.kind === "whisper" ? (
           <WhisperItem key={`w${item.whisper.seq}`} whisper={item.whisper} me={me} />
+        ) : (
+          <NoteItem key={`n${item.note.seq}`} note={item.note} me={me} />
         ),
       )}
     </>
@@ -538,5 +672,93 @@ export function WhisperItem({ whisper, me }: { whisper: Whisper; me: string }) {
       </span>
       <p className="msg-text">{whisper.text}</p>
     </li>
+  );
+}
+
+/** NoteItem shows an internal note: for agents only, styled apart from messages. */
+function NoteItem({ note, me }: { note: ChatNote; me: string }) {
+  const who = note.author?.id === me ? "You" : note.author?.displayName || "An agent";
+  return (
+    <li className="msg note" data-testid="note" data-note-seq={note.seq}>
+      <span className="msg-meta">
+        Note · {who} · <MessageTime ms={tsMs(note.time)} /> · Only agents see this
+      </span>
+      <p className="msg-text">{note.text}</p>
+    </li>
+  );
+}
+
+/**
+ * TransferForm hands the chat to a colleague who can take it now (available,
+ * under capacity, serving the chat's site), with an optional note the
+ * visitor does not see.
+ */
+function TransferForm({ api, chatId, siteId, onDone }: { api: ConsoleApi; chatId: string; siteId: string; onDone: (note?: ChatNote) => void }) {
+  const clients = useClients();
+  const [colleagues, setColleagues] = useState<Colleague[]>();
+  const [to, setTo] = useState("");
+  const [note, setNote] = useState("");
+  const [error, setError] = useState<string>();
+  const transfer = useMutation(ChatService.method.transferChat);
+  useEffect(() => {
+    const ctrl = new AbortController();
+    clients.agent
+      .listColleagues({ agentId: api.agentId, siteId }, { signal: ctrl.signal })
+      .then((res) => {
+        const free = res.colleagues.filter((c) => c.canTakeChat);
+        setColleagues(free);
+        setTo((cur) => cur || free[0]?.agentId || "");
+      })
+      .catch((err) => {
+        if (!ctrl.signal.aborted) setError(errorText(err));
+      });
+    return () => ctrl.abort();
+  }, [clients, api.agentId, siteId]);
+  const submit = () => {
+    if (!to) return;
+    setError(undefined);
+    transfer
+      .mutateAsync({ chatId, fromAgentId: api.agentId, toAgentId: to, note: note.trim() })
+      .then((res) => onDone(res.note))
+      .catch((err) => setError(errorText(err)));
+  };
+  return (
+    <form
+      className="transfer-form"
+      data-testid="transfer-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit();
+      }}
+    >
+      {colleagues && colleagues.length === 0 ? (
+        <p className="muted small">No colleague of this site is available with a free chat now.</p>
+      ) : (
+        <>
+          <label>
+            Transfer to{" "}
+            <select value={to} onChange={(e) => setTo(e.target.value)} data-testid="transfer-to" disabled={!colleagues}>
+              {(colleagues ?? []).map((c) => (
+                <option key={c.agentId} value={c.agentId}>
+                  {c.displayName || c.agentId} ({c.freeChats} free)
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Note for them (the visitor does not see it){" "}
+            <input value={note} onChange={(e) => setNote(e.target.value)} maxLength={4096} data-testid="transfer-note" />
+          </label>
+          <button type="submit" className="primary" disabled={!to || transfer.isPending} data-testid="transfer-submit">
+            Transfer
+          </button>
+        </>
+      )}
+      {error && (
+        <p className="error-text" role="alert">
+          {error}
+        </p>
+      )}
+    </form>
   );
 }

@@ -13,7 +13,7 @@ import type { StreamStatus } from "../lib/stream";
 import { runStream } from "../lib/stream";
 import { formatClock, formatDuration, serverNow, tsMs } from "../lib/time";
 import { chatVisitorName, requestStateLabel, visitorName } from "../labels";
-import { insertEvent, mergeWhispers } from "../state/chats";
+import { insertEvent, mergeBySeq } from "../state/chats";
 import { Timeline } from "./Chats";
 
 /** How often the live chats and queues of supervised sites are read again. */
@@ -163,7 +163,7 @@ function LiveChatViewer({ api, chat, clients, onClose }: { api: ConsoleApi; chat
     let ended = false;
     void clients.chat
       .listWhispers({ chatId }, { signal: ctrl.signal })
-      .then((res) => setWhispers((w) => mergeWhispers(w, res.whispers)))
+      .then((res) => setWhispers((w) => mergeBySeq(w, res.whispers)))
       .catch(() => {});
     void runStream({
       open: (signal) => clients.chat.watchChat({ chatId, afterSeq: seq }, { signal }),
@@ -188,7 +188,7 @@ function LiveChatViewer({ api, chat, clients, onClose }: { api: ConsoleApi; chat
 
   const whisper = useMutation(ChatService.method.whisper, {
     onSuccess: (res) => {
-      if (res.whisper) setWhispers((w) => mergeWhispers(w, [res.whisper!]));
+      if (res.whisper) setWhispers((w) => mergeBySeq(w, [res.whisper!]));
       setText("");
     },
   });

@@ -58,7 +58,7 @@ describe("needsAdminKey", () => {
   it("is for the AdminService calls an agent may not make", () => {
     expect(needsAdminKey("proactivechat.v1.AdminService", "UpdateSite")).toBe(true);
     expect(needsAdminKey("proactivechat.v1.AdminService", "ListApiKeys")).toBe(true);
-    for (const m of ["ListSites", "GetSite", "ListRoutingDecisions", "ListOnlineVisitors", "ListQueue", "GetAgent"]) {
+    for (const m of ["ListSites", "GetSite", "ListRoutingDecisions", "ListOnlineVisitors", "ListQueue", "GetAgent", "ListCannedReplies"]) {
       expect(needsAdminKey("proactivechat.v1.AdminService", m)).toBe(false);
     }
     expect(needsAdminKey("proactivechat.v1.AgentService", "SetAgentStatus")).toBe(false);

@@ -45,7 +45,15 @@ export const SESSION_ENDED = "Your session has ended (it expired, or was revoked
 export const ADMIN_KEY_REFUSED = "The server refused the admin API key (unknown or revoked). Enter another one.";
 
 /** AdminService calls an agent's session may make (for the sites it serves, or itself); the others need an admin API key. */
-const agentReadable = new Set(["GetSite", "ListSites", "ListOnlineVisitors", "ListQueue", "ListRoutingDecisions", "GetAgent"]);
+const agentReadable = new Set([
+  "GetSite",
+  "ListSites",
+  "ListOnlineVisitors",
+  "ListQueue",
+  "ListRoutingDecisions",
+  "GetAgent",
+  "ListCannedReplies",
+]);
 
 /** needsAdminKey says whether a procedure takes the admin API key rather than the agent's session. */
 export function needsAdminKey(serviceTypeName: string, methodName: string): boolean {

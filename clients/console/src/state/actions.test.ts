@@ -75,6 +75,7 @@ describe("composerBlock", () => {
     outbox: [],
     ended,
     whispers: [],
+    notes: [],
   });
   it("closes the message box once the visitor has left, or the chat ended", () => {
     expect(composerBlock(tab([]))).toBeUndefined();

@@ -75,6 +75,7 @@ export function alertLine(alert: Alert, siteName: string, remainingMs: number | 
  */
 export function composerBlock(tab: ChatTab): string | undefined {
   if (tab.ended) return "This chat has ended.";
+  if (tab.handedTo) return `You handed this chat to ${tab.handedTo}.`;
   const left = !!tab.chat?.visitorLeftTime || tab.events.some(
     (e) => e.kind.case === "participantLeft" && e.kind.value.participant?.role === ParticipantRole.VISITOR,
   );

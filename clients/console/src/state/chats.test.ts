@@ -5,6 +5,7 @@ import type { ChatEvent } from "../../../gen/proactivechat/v1/chat_pb";
 import {
   ChatEndReason,
   ChatEventSchema,
+  ChatNoteSchema,
   ChatSchema,
   ChatState,
   ParticipantRole,
@@ -18,7 +19,7 @@ import {
   initialChatsView,
   insertEvent,
   isOtherTyping,
-  mergeWhispers,
+  mergeBySeq,
   timeline,
   totalUnread,
 } from "./chats";
@@ -176,7 +177,44 @@ describe("whispers", () => {
 
   it("puts whispers among the events by time", () => {
     const items = timeline([ev(1, 10), ev(2, 30)], [whisper(1, 20), whisper(2, 40)]);
-    expect(items.map((i) => (i.kind === "event" ? `e${i.ev.seq}` : `w${i.whisper.seq}`))).toEqual(["e1", "w1", "e2", "w2"]);
-    expect(mergeWhispers([whisper(1, 10)], [])).toEqual([whisper(1, 10)]);
+    expect(items.map((i) => (i.kind === "event" ? `e${i.ev.seq}` : i.kind === "whisper" ? `w${i.whisper.seq}` : "n"))).toEqual(["e1", "w1", "e2", "w2"]);
+    expect(mergeBySeq([whisper(1, 10)], [])).toEqual([whisper(1, 10)]);
+  });
+});
+
+describe("transfers and notes", () => {
+  const transferred = (seq: number, from: string, to: string, toName: string) =>
+    create(ChatEventSchema, {
+      chatId: "c1",
+      seq,
+      kind: {
+        case: "transferred",
+        value: { from: { id: from, role: ParticipantRole.AGENT }, to: { id: to, role: ParticipantRole.AGENT, displayName: toName } },
+      },
+    });
+  const note = (seq: number, text: string) => create(ChatNoteSchema, { chatId: "c1", seq, text, author: { id: ME } });
+
+  it("closes the message box of the agent who handed the chat over, and names who took it", () => {
+    const s = run(initialChatsView, { type: "open", chatId: "c1", chat: chat("c1") }, stream("c1", started), stream("c1", transferred(2, ME, "agent_b", "Sam")));
+    expect(tab(s).handedTo).toBe("Sam");
+    expect(tab(s).chat!.agent!.id).toBe("agent_b");
+    expect(tab(s).chat!.lastSeq).toBe(2);
+  });
+
+  it("keeps the message box of the agent who took the chat over", () => {
+    const s = run(initialChatsView, { type: "open", chatId: "c1", chat: chat("c1") }, stream("c1", transferred(2, "agent_x", ME, "Me")));
+    expect(tab(s).handedTo).toBeUndefined();
+  });
+
+  it("merges notes by their own seq, each once, in order", () => {
+    const s = run(
+      initialChatsView,
+      { type: "open", chatId: "c1" },
+      { type: "notes", chatId: "c1", notes: [note(2, "b")] },
+      { type: "notes", chatId: "c1", notes: [note(1, "a"), note(2, "b")] },
+    );
+    expect(tab(s).notes.map((n) => n.text)).toEqual(["a", "b"]);
+    // The chat's events are not touched: notes have a sequence of their own.
+    expect(seqs(s)).toEqual([]);
   });
 });

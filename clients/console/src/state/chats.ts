@@ -1,4 +1,4 @@
-import type { Chat, ChatEvent, Typing, Whisper } from "../../../gen/proactivechat/v1/chat_pb";
+import type { Chat, ChatEvent, ChatNote, Typing, Whisper } from "../../../gen/proactivechat/v1/chat_pb";
 import { ChatState } from "../../../gen/proactivechat/v1/chat_pb";
 import { tsMs } from "../lib/time";
 
@@ -28,6 +28,10 @@ export interface ChatTab {
   ended: boolean;
   /** Supervisors' whispers to the agent, by seq: never seen by the visitor. */
   whispers: Whisper[];
+  /** Internal notes (agents only), by their own seq, without duplicates. */
+  notes: ChatNote[];
+  /** Set once this agent handed the chat to a colleague: the name of who took it over. */
+  handedTo?: string;
 }
 
 export interface ChatsView {
@@ -57,7 +61,9 @@ export type ChatsAction =
   | { type: "outboxRetry"; chatId: string; idempotencyKey: string }
   | { type: "outboxRemove"; chatId: string; idempotencyKey: string }
   /** Whispers from WatchAgent (one) or ListWhispers (all so far). */
-  | { type: "whispers"; chatId: string; whispers: Whisper[] };
+  | { type: "whispers"; chatId: string; whispers: Whisper[] }
+  /** Internal notes from ListNotes, AddNote or TransferChat. */
+  | { type: "notes"; chatId: string; notes: ChatNote[] };
 
 function newTab(id: string, chat?: Chat): ChatTab {
   return {
@@ -71,6 +77,7 @@ function newTab(id: string, chat?: Chat): ChatTab {
     outbox: [],
     ended: chat?.state === ChatState.ENDED,
     whispers: [],
+    notes: [],
   };
 }
 
@@ -119,8 +126,14 @@ function applyEvent(tab: ChatTab, ev: ChatEvent, fromStream: boolean, me: string
   } else if (k.case === "participantLeft" && k.value.participant?.id !== me) {
     typingUntil = 0;
   }
+  let handedTo = tab.handedTo;
+  if (k.case === "transferred") {
+    typingUntil = 0;
+    if (chat && k.value.to) chat = { ...chat, agent: k.value.to };
+    handedTo = k.value.from?.id === me ? k.value.to?.displayName || "a colleague" : undefined;
+  }
   if (chat && ev.seq > chat.lastSeq) chat = { ...chat, lastSeq: ev.seq };
-  return { ...tab, events, streamSeq, unread, typingUntil, outbox, chat, ended };
+  return { ...tab, events, streamSeq, unread, typingUntil, outbox, chat, ended, handedTo };
 }
 
 export function chatsReducer(state: ChatsView, action: ChatsAction): ChatsView {
@@ -201,8 +214,13 @@ export function chatsReducer(state: ChatsView, action: ChatsAction): ChatsView {
       }));
     case "whispers":
       return mapTab(state, action.chatId, (t) => {
-        const whispers = mergeWhispers(t.whispers, action.whispers);
+        const whispers = mergeBySeq(t.whispers, action.whispers);
         return whispers === t.whispers ? t : { ...t, whispers };
+      });
+    case "notes":
+      return mapTab(state, action.chatId, (t) => {
+        const notes = mergeBySeq(t.notes, action.notes);
+        return notes === t.notes ? t : { ...t, notes };
       });
     case "outboxRemove":
       return mapTab(state, action.chatId, (t) =>
@@ -213,11 +231,15 @@ export function chatsReducer(state: ChatsView, action: ChatsAction): ChatsView {
   }
 }
 
-/** mergeWhispers adds whispers to a list by seq, without duplicates; the same list when nothing is new. */
-export function mergeWhispers(list: Whisper[], add: Whisper[]): Whisper[] {
-  const fresh = add.filter((w) => !list.some((x) => x.seq === w.seq));
+/**
+ * mergeBySeq adds items (whispers, notes: each numbered in its own sequence)
+ * to a list in seq order, each seq once; the same list when nothing is new.
+ */
+export function mergeBySeq<T extends { seq: number }>(list: T[], add: T[]): T[] {
+  const fresh = add.filter((x) => !list.some((y) => y.seq === x.seq));
   if (fresh.length === 0) return list;
-  return [...list, ...fresh].sort((a, b) => a.seq - b.seq);
+  const seen = new Set<number>();
+  return [...list, ...fresh].filter((x) => !seen.has(x.seq) && seen.add(x.seq)).sort((a, b) => a.seq - b.seq);
 }
 
 /** totalUnread is the sum of the tabs' unread counts (shown in the page title). */
@@ -231,20 +253,29 @@ export function isOtherTyping(tab: ChatTab, now: number): boolean {
 }
 
 /** TimelineItem is one line of a chat as an agent or supervisor sees it. */
-export type TimelineItem = { kind: "event"; ev: ChatEvent; prev?: ChatEvent } | { kind: "whisper"; whisper: Whisper };
+export type TimelineItem =
+  | { kind: "event"; ev: ChatEvent; prev?: ChatEvent }
+  | { kind: "whisper"; whisper: Whisper }
+  | { kind: "note"; note: ChatNote };
 
 /**
- * timeline puts the whispers among the chat's events by time: each after
- * the events that happened no later than it.
+ * timeline puts the supervisors' whispers and the agents' internal notes
+ * among the chat's events by time: each after the events that happened no
+ * later than it. Neither is a chat event (the visitor sees neither), so
+ * each has its own numbering.
  */
-export function timeline(events: ChatEvent[], whispers: Whisper[]): TimelineItem[] {
+export function timeline(events: ChatEvent[], whispers: Whisper[], notes: ChatNote[] = []): TimelineItem[] {
+  const asides: { at: number; item: TimelineItem }[] = [
+    ...whispers.map((whisper) => ({ at: tsMs(whisper.time) ?? 0, item: { kind: "whisper", whisper } as TimelineItem })),
+    ...notes.map((note) => ({ at: tsMs(note.time) ?? 0, item: { kind: "note", note } as TimelineItem })),
+  ].sort((x, y) => x.at - y.at);
   const out: TimelineItem[] = [];
-  let w = 0;
+  let a = 0;
   events.forEach((ev, i) => {
     const at = tsMs(ev.time) ?? 0;
-    while (w < whispers.length && (tsMs(whispers[w].time) ?? 0) < at) out.push({ kind: "whisper", whisper: whispers[w++] });
+    while (a < asides.length && asides[a].at < at) out.push(asides[a++].item);
     out.push({ kind: "event", ev, prev: events[i - 1] });
   });
-  while (w < whispers.length) out.push({ kind: "whisper", whisper: whispers[w++] });
+  while (a < asides.length) out.push(asides[a++].item);
   return out;
 }

@@ -20,7 +20,94 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/agent_service.proto.
  */
 export const file_proactivechat_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FnZW50X3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiJQoRV2F0Y2hBZ2VudFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkigAEKBUFsZXJ0EjMKDGNoYXRfcmVxdWVzdBgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSDgoGcmVhc29uGAIgASgJEjIKB3Zpc2l0b3IYAyABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKOAQoNQWdlbnRTbmFwc2hvdBImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQSLAoFcXVldWUYAiADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0EicKBmFsZXJ0cxgDIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWxlcnQiOQoOQWxlcnRXaXRoZHJhd24SFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSKEAwoSV2F0Y2hBZ2VudFJlc3BvbnNlEjMKCHNuYXBzaG90GAEgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNuYXBzaG90SAASKAoFYWxlcnQYAiABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFsZXJ0SAASOwoPYWxlcnRfd2l0aGRyYXduGAMgASgLMiAucHJvYWN0aXZlY2hhdC52MS5BbGVydFdpdGhkcmF3bkgAEjYKDXF1ZXVlX2NoYW5nZWQYBCABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0SAASMAoNYWdlbnRfY2hhbmdlZBgFIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnRIABIxCgprZWVwX2FsaXZlGAYgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIABIsCgd3aGlzcGVyGAcgASgLMhkucHJvYWN0aXZlY2hhdC52MS5XaGlzcGVySABCBwoFZXZlbnQiRQoYQWNjZXB0Q2hhdFJlcXVlc3RSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhcKD2NoYXRfcmVxdWVzdF9pZBgCIAEoCSJBChlBY2NlcHRDaGF0UmVxdWVzdFJlc3BvbnNlEiQKBGNoYXQYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQiRgoZRGVjbGluZUNoYXRSZXF1ZXN0UmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYAiABKAkiHAoaRGVjbGluZUNoYXRSZXF1ZXN0UmVzcG9uc2UiPAoUSW52aXRlVmlzaXRvclJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCSJJChVJbnZpdGVWaXNpdG9yUmVzcG9uc2USMAoKaW52aXRhdGlvbhgBIAEoCzIcLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbiJYChVTZXRBZ2VudFN0YXR1c1JlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSLQoGc3RhdHVzGAIgASgOMh0ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFN0YXR1cyJAChZTZXRBZ2VudFN0YXR1c1Jlc3BvbnNlEiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudCIoChRXYXRjaFByZXNlbmNlUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCSJHChBQcmVzZW5jZVNuYXBzaG90EjMKCHZpc2l0b3JzGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2UirgIKFVdhdGNoUHJlc2VuY2VSZXNwb25zZRI2CghzbmFwc2hvdBgBIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuUHJlc2VuY2VTbmFwc2hvdEgAEjQKB2Fycml2ZWQYAiABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZUgAEjQKB2NoYW5nZWQYAyABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZUgAEjUKCGRlcGFydGVkGAQgASgLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2VIABIxCgprZWVwX2FsaXZlGAUgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIHCgVldmVudCI4ChBTdGFydENoYXRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkiOQoRU3RhcnRDaGF0UmVzcG9uc2USJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdCJCCg1TaWduSW5SZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEg0KBWxvZ2luGAMgASgJIngKDlNpZ25JblJlc3BvbnNlEiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudBIvCgdzZXNzaW9uGAIgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNlc3Npb24SDQoFdG9rZW4YAyABKAkiEAoOU2lnbk91dFJlcXVlc3QiEQoPU2lnbk91dFJlc3BvbnNlIicKFExpc3RMaXZlQ2hhdHNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiPgoVTGlzdExpdmVDaGF0c1Jlc3BvbnNlEiUKBWNoYXRzGAEgAygLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0Ms0HCgxBZ2VudFNlcnZpY2USSwoGU2lnbkluEh8ucHJvYWN0aXZlY2hhdC52MS5TaWduSW5SZXF1ZXN0GiAucHJvYWN0aXZlY2hhdC52MS5TaWduSW5SZXNwb25zZRJOCgdTaWduT3V0EiAucHJvYWN0aXZlY2hhdC52MS5TaWduT3V0UmVxdWVzdBohLnByb2FjdGl2ZWNoYXQudjEuU2lnbk91dFJlc3BvbnNlEmMKDlNldEFnZW50U3RhdHVzEicucHJvYWN0aXZlY2hhdC52MS5TZXRBZ2VudFN0YXR1c1JlcXVlc3QaKC5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50U3RhdHVzUmVzcG9uc2USYgoNV2F0Y2hQcmVzZW5jZRImLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hQcmVzZW5jZVJlcXVlc3QaJy5wcm9hY3RpdmVjaGF0LnYxLldhdGNoUHJlc2VuY2VSZXNwb25zZTABElQKCVN0YXJ0Q2hhdBIiLnByb2FjdGl2ZWNoYXQudjEuU3RhcnRDaGF0UmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuU3RhcnRDaGF0UmVzcG9uc2USWQoKV2F0Y2hBZ2VudBIjLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hBZ2VudFJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLldhdGNoQWdlbnRSZXNwb25zZTABEmwKEUFjY2VwdENoYXRSZXF1ZXN0EioucHJvYWN0aXZlY2hhdC52MS5BY2NlcHRDaGF0UmVxdWVzdFJlcXVlc3QaKy5wcm9hY3RpdmVjaGF0LnYxLkFjY2VwdENoYXRSZXF1ZXN0UmVzcG9uc2USbwoSRGVjbGluZUNoYXRSZXF1ZXN0EisucHJvYWN0aXZlY2hhdC52MS5EZWNsaW5lQ2hhdFJlcXVlc3RSZXF1ZXN0GiwucHJvYWN0aXZlY2hhdC52MS5EZWNsaW5lQ2hhdFJlcXVlc3RSZXNwb25zZRJgCg1JbnZpdGVWaXNpdG9yEiYucHJvYWN0aXZlY2hhdC52MS5JbnZpdGVWaXNpdG9yUmVxdWVzdBonLnByb2FjdGl2ZWNoYXQudjEuSW52aXRlVmlzaXRvclJlc3BvbnNlEmUKDUxpc3RMaXZlQ2hhdHMSJi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RMaXZlQ2hhdHNSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5MaXN0TGl2ZUNoYXRzUmVzcG9uc2UiA5ACAUJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_visitor]);
+  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FnZW50X3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiOgoVTGlzdENvbGxlYWd1ZXNSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEg8KB3NpdGVfaWQYAiABKAkijQEKCUNvbGxlYWd1ZRIQCghhZ2VudF9pZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSLQoGc3RhdHVzGAMgASgOMh0ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFN0YXR1cxISCgpmcmVlX2NoYXRzGAQgASgNEhUKDWNhbl90YWtlX2NoYXQYBSABKAgiSQoWTGlzdENvbGxlYWd1ZXNSZXNwb25zZRIvCgpjb2xsZWFndWVzGAEgAygLMhsucHJvYWN0aXZlY2hhdC52MS5Db2xsZWFndWUiJQoRV2F0Y2hBZ2VudFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkigAEKBUFsZXJ0EjMKDGNoYXRfcmVxdWVzdBgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSDgoGcmVhc29uGAIgASgJEjIKB3Zpc2l0b3IYAyABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKOAQoNQWdlbnRTbmFwc2hvdBImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQSLAoFcXVldWUYAiADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0EicKBmFsZXJ0cxgDIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWxlcnQiOQoOQWxlcnRXaXRoZHJhd24SFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSKEAwoSV2F0Y2hBZ2VudFJlc3BvbnNlEjMKCHNuYXBzaG90GAEgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNuYXBzaG90SAASKAoFYWxlcnQYAiABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFsZXJ0SAASOwoPYWxlcnRfd2l0aGRyYXduGAMgASgLMiAucHJvYWN0aXZlY2hhdC52MS5BbGVydFdpdGhkcmF3bkgAEjYKDXF1ZXVlX2NoYW5nZWQYBCABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0SAASMAoNYWdlbnRfY2hhbmdlZBgFIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnRIABIxCgprZWVwX2FsaXZlGAYgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIABIsCgd3aGlzcGVyGAcgASgLMhkucHJvYWN0aXZlY2hhdC52MS5XaGlzcGVySABCBwoFZXZlbnQiRQoYQWNjZXB0Q2hhdFJlcXVlc3RSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhcKD2NoYXRfcmVxdWVzdF9pZBgCIAEoCSJBChlBY2NlcHRDaGF0UmVxdWVzdFJlc3BvbnNlEiQKBGNoYXQYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQiRgoZRGVjbGluZUNoYXRSZXF1ZXN0UmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYAiABKAkiHAoaRGVjbGluZUNoYXRSZXF1ZXN0UmVzcG9uc2UiPAoUSW52aXRlVmlzaXRvclJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCSJJChVJbnZpdGVWaXNpdG9yUmVzcG9uc2USMAoKaW52aXRhdGlvbhgBIAEoCzIcLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbiJYChVTZXRBZ2VudFN0YXR1c1JlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSLQoGc3RhdHVzGAIgASgOMh0ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFN0YXR1cyJAChZTZXRBZ2VudFN0YXR1c1Jlc3BvbnNlEiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudCIoChRXYXRjaFByZXNlbmNlUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCSJHChBQcmVzZW5jZVNuYXBzaG90EjMKCHZpc2l0b3JzGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2UirgIKFVdhdGNoUHJlc2VuY2VSZXNwb25zZRI2CghzbmFwc2hvdBgBIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuUHJlc2VuY2VTbmFwc2hvdEgAEjQKB2Fycml2ZWQYAiABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZUgAEjQKB2NoYW5nZWQYAyABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZUgAEjUKCGRlcGFydGVkGAQgASgLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2VIABIxCgprZWVwX2FsaXZlGAUgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIHCgVldmVudCI4ChBTdGFydENoYXRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkiOQoRU3RhcnRDaGF0UmVzcG9uc2USJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdCJCCg1TaWduSW5SZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEg0KBWxvZ2luGAMgASgJIngKDlNpZ25JblJlc3BvbnNlEiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudBIvCgdzZXNzaW9uGAIgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNlc3Npb24SDQoFdG9rZW4YAyABKAkiEAoOU2lnbk91dFJlcXVlc3QiEQoPU2lnbk91dFJlc3BvbnNlIicKFExpc3RMaXZlQ2hhdHNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiPgoVTGlzdExpdmVDaGF0c1Jlc3BvbnNlEiUKBWNoYXRzGAEgAygLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0MrcICgxBZ2VudFNlcnZpY2USSwoGU2lnbkluEh8ucHJvYWN0aXZlY2hhdC52MS5TaWduSW5SZXF1ZXN0GiAucHJvYWN0aXZlY2hhdC52MS5TaWduSW5SZXNwb25zZRJOCgdTaWduT3V0EiAucHJvYWN0aXZlY2hhdC52MS5TaWduT3V0UmVxdWVzdBohLnByb2FjdGl2ZWNoYXQudjEuU2lnbk91dFJlc3BvbnNlEmMKDlNldEFnZW50U3RhdHVzEicucHJvYWN0aXZlY2hhdC52MS5TZXRBZ2VudFN0YXR1c1JlcXVlc3QaKC5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50U3RhdHVzUmVzcG9uc2USYgoNV2F0Y2hQcmVzZW5jZRImLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hQcmVzZW5jZVJlcXVlc3QaJy5wcm9hY3RpdmVjaGF0LnYxLldhdGNoUHJlc2VuY2VSZXNwb25zZTABElQKCVN0YXJ0Q2hhdBIiLnByb2FjdGl2ZWNoYXQudjEuU3RhcnRDaGF0UmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuU3RhcnRDaGF0UmVzcG9uc2USWQoKV2F0Y2hBZ2VudBIjLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hBZ2VudFJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLldhdGNoQWdlbnRSZXNwb25zZTABEmwKEUFjY2VwdENoYXRSZXF1ZXN0EioucHJvYWN0aXZlY2hhdC52MS5BY2NlcHRDaGF0UmVxdWVzdFJlcXVlc3QaKy5wcm9hY3RpdmVjaGF0LnYxLkFjY2VwdENoYXRSZXF1ZXN0UmVzcG9uc2USbwoSRGVjbGluZUNoYXRSZXF1ZXN0EisucHJvYWN0aXZlY2hhdC52MS5EZWNsaW5lQ2hhdFJlcXVlc3RSZXF1ZXN0GiwucHJvYWN0aXZlY2hhdC52MS5EZWNsaW5lQ2hhdFJlcXVlc3RSZXNwb25zZRJgCg1JbnZpdGVWaXNpdG9yEiYucHJvYWN0aXZlY2hhdC52MS5JbnZpdGVWaXNpdG9yUmVxdWVzdBonLnByb2FjdGl2ZWNoYXQudjEuSW52aXRlVmlzaXRvclJlc3BvbnNlEmUKDUxpc3RMaXZlQ2hhdHMSJi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RMaXZlQ2hhdHNSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5MaXN0TGl2ZUNoYXRzUmVzcG9uc2UiA5ACARJoCg5MaXN0Q29sbGVhZ3VlcxInLnByb2FjdGl2ZWNoYXQudjEuTGlzdENvbGxlYWd1ZXNSZXF1ZXN0GigucHJvYWN0aXZlY2hhdC52MS5MaXN0Q29sbGVhZ3Vlc1Jlc3BvbnNlIgOQAgFCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_visitor]);
+
+/**
+ * @generated from message proactivechat.v1.ListColleaguesRequest
+ */
+export type ListColleaguesRequest = Message<"proactivechat.v1.ListColleaguesRequest"> & {
+  /**
+   * The calling agent; it must serve site_id.
+   *
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string site_id = 2;
+   */
+  siteId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ListColleaguesRequest.
+ * Use `create(ListColleaguesRequestSchema)` to create a new message.
+ */
+export const ListColleaguesRequestSchema: GenMessage<ListColleaguesRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 0);
+
+/**
+ * Colleague is another agent of a site, as agents see them.
+ *
+ * @generated from message proactivechat.v1.Colleague
+ */
+export type Colleague = Message<"proactivechat.v1.Colleague"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string display_name = 2;
+   */
+  displayName: string;
+
+  /**
+   * @generated from field: proactivechat.v1.AgentStatus status = 3;
+   */
+  status: AgentStatus;
+
+  /**
+   * How many more chats the agent can take (0 at capacity).
+   *
+   * @generated from field: uint32 free_chats = 4;
+   */
+  freeChats: number;
+
+  /**
+   * Whether a chat can be transferred to the agent now: available and
+   * under capacity.
+   *
+   * @generated from field: bool can_take_chat = 5;
+   */
+  canTakeChat: boolean;
+};
+
+/**
+ * Describes the message proactivechat.v1.Colleague.
+ * Use `create(ColleagueSchema)` to create a new message.
+ */
+export const ColleagueSchema: GenMessage<Colleague> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 1);
+
+/**
+ * @generated from message proactivechat.v1.ListColleaguesResponse
+ */
+export type ListColleaguesResponse = Message<"proactivechat.v1.ListColleaguesResponse"> & {
+  /**
+   * By display name, then id.
+   *
+   * @generated from field: repeated proactivechat.v1.Colleague colleagues = 1;
+   */
+  colleagues: Colleague[];
+};
+
+/**
+ * Describes the message proactivechat.v1.ListColleaguesResponse.
+ * Use `create(ListColleaguesResponseSchema)` to create a new message.
+ */
+export const ListColleaguesResponseSchema: GenMessage<ListColleaguesResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 2);
 
 /**
  * @generated from message proactivechat.v1.WatchAgentRequest
@@ -37,7 +124,7 @@ export type WatchAgentRequest = Message<"proactivechat.v1.WatchAgentRequest"> & 
  * Use `create(WatchAgentRequestSchema)` to create a new message.
  */
 export const WatchAgentRequestSchema: GenMessage<WatchAgentRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 0);
+  messageDesc(file_proactivechat_v1_agent_service, 3);
 
 /**
  * Alert tells an agent that a visitor waits for it.
@@ -70,7 +157,7 @@ export type Alert = Message<"proactivechat.v1.Alert"> & {
  * Use `create(AlertSchema)` to create a new message.
  */
 export const AlertSchema: GenMessage<Alert> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 1);
+  messageDesc(file_proactivechat_v1_agent_service, 4);
 
 /**
  * AgentSnapshot is the first message of WatchAgent.
@@ -103,7 +190,7 @@ export type AgentSnapshot = Message<"proactivechat.v1.AgentSnapshot"> & {
  * Use `create(AgentSnapshotSchema)` to create a new message.
  */
 export const AgentSnapshotSchema: GenMessage<AgentSnapshot> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 2);
+  messageDesc(file_proactivechat_v1_agent_service, 5);
 
 /**
  * AlertWithdrawn says an alert is no longer the agent's to accept.
@@ -129,7 +216,7 @@ export type AlertWithdrawn = Message<"proactivechat.v1.AlertWithdrawn"> & {
  * Use `create(AlertWithdrawnSchema)` to create a new message.
  */
 export const AlertWithdrawnSchema: GenMessage<AlertWithdrawn> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 3);
+  messageDesc(file_proactivechat_v1_agent_service, 6);
 
 /**
  * @generated from message proactivechat.v1.WatchAgentResponse
@@ -197,7 +284,7 @@ export type WatchAgentResponse = Message<"proactivechat.v1.WatchAgentResponse"> 
  * Use `create(WatchAgentResponseSchema)` to create a new message.
  */
 export const WatchAgentResponseSchema: GenMessage<WatchAgentResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 4);
+  messageDesc(file_proactivechat_v1_agent_service, 7);
 
 /**
  * @generated from message proactivechat.v1.AcceptChatRequestRequest
@@ -219,7 +306,7 @@ export type AcceptChatRequestRequest = Message<"proactivechat.v1.AcceptChatReque
  * Use `create(AcceptChatRequestRequestSchema)` to create a new message.
  */
 export const AcceptChatRequestRequestSchema: GenMessage<AcceptChatRequestRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 5);
+  messageDesc(file_proactivechat_v1_agent_service, 8);
 
 /**
  * @generated from message proactivechat.v1.AcceptChatRequestResponse
@@ -236,7 +323,7 @@ export type AcceptChatRequestResponse = Message<"proactivechat.v1.AcceptChatRequ
  * Use `create(AcceptChatRequestResponseSchema)` to create a new message.
  */
 export const AcceptChatRequestResponseSchema: GenMessage<AcceptChatRequestResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 6);
+  messageDesc(file_proactivechat_v1_agent_service, 9);
 
 /**
  * @generated from message proactivechat.v1.DeclineChatRequestRequest
@@ -258,7 +345,7 @@ export type DeclineChatRequestRequest = Message<"proactivechat.v1.DeclineChatReq
  * Use `create(DeclineChatRequestRequestSchema)` to create a new message.
  */
 export const DeclineChatRequestRequestSchema: GenMessage<DeclineChatRequestRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 7);
+  messageDesc(file_proactivechat_v1_agent_service, 10);
 
 /**
  * @generated from message proactivechat.v1.DeclineChatRequestResponse
@@ -271,7 +358,7 @@ export type DeclineChatRequestResponse = Message<"proactivechat.v1.DeclineChatRe
  * Use `create(DeclineChatRequestResponseSchema)` to create a new message.
  */
 export const DeclineChatRequestResponseSchema: GenMessage<DeclineChatRequestResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 8);
+  messageDesc(file_proactivechat_v1_agent_service, 11);
 
 /**
  * @generated from message proactivechat.v1.InviteVisitorRequest
@@ -293,7 +380,7 @@ export type InviteVisitorRequest = Message<"proactivechat.v1.InviteVisitorReques
  * Use `create(InviteVisitorRequestSchema)` to create a new message.
  */
 export const InviteVisitorRequestSchema: GenMessage<InviteVisitorRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 9);
+  messageDesc(file_proactivechat_v1_agent_service, 12);
 
 /**
  * @generated from message proactivechat.v1.InviteVisitorResponse
@@ -310,7 +397,7 @@ export type InviteVisitorResponse = Message<"proactivechat.v1.InviteVisitorRespo
  * Use `create(InviteVisitorResponseSchema)` to create a new message.
  */
 export const InviteVisitorResponseSchema: GenMessage<InviteVisitorResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 10);
+  messageDesc(file_proactivechat_v1_agent_service, 13);
 
 /**
  * @generated from message proactivechat.v1.SetAgentStatusRequest
@@ -332,7 +419,7 @@ export type SetAgentStatusRequest = Message<"proactivechat.v1.SetAgentStatusRequ
  * Use `create(SetAgentStatusRequestSchema)` to create a new message.
  */
 export const SetAgentStatusRequestSchema: GenMessage<SetAgentStatusRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 11);
+  messageDesc(file_proactivechat_v1_agent_service, 14);
 
 /**
  * @generated from message proactivechat.v1.SetAgentStatusResponse
@@ -349,7 +436,7 @@ export type SetAgentStatusResponse = Message<"proactivechat.v1.SetAgentStatusRes
  * Use `create(SetAgentStatusResponseSchema)` to create a new message.
  */
 export const SetAgentStatusResponseSchema: GenMessage<SetAgentStatusResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 12);
+  messageDesc(file_proactivechat_v1_agent_service, 15);
 
 /**
  * @generated from message proactivechat.v1.WatchPresenceRequest
@@ -366,7 +453,7 @@ export type WatchPresenceRequest = Message<"proactivechat.v1.WatchPresenceReques
  * Use `create(WatchPresenceRequestSchema)` to create a new message.
  */
 export const WatchPresenceRequestSchema: GenMessage<WatchPresenceRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 13);
+  messageDesc(file_proactivechat_v1_agent_service, 16);
 
 /**
  * PresenceSnapshot is every visitor online on the agent's sites.
@@ -385,7 +472,7 @@ export type PresenceSnapshot = Message<"proactivechat.v1.PresenceSnapshot"> & {
  * Use `create(PresenceSnapshotSchema)` to create a new message.
  */
 export const PresenceSnapshotSchema: GenMessage<PresenceSnapshot> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 14);
+  messageDesc(file_proactivechat_v1_agent_service, 17);
 
 /**
  * @generated from message proactivechat.v1.WatchPresenceResponse
@@ -437,7 +524,7 @@ export type WatchPresenceResponse = Message<"proactivechat.v1.WatchPresenceRespo
  * Use `create(WatchPresenceResponseSchema)` to create a new message.
  */
 export const WatchPresenceResponseSchema: GenMessage<WatchPresenceResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 15);
+  messageDesc(file_proactivechat_v1_agent_service, 18);
 
 /**
  * @generated from message proactivechat.v1.StartChatRequest
@@ -459,7 +546,7 @@ export type StartChatRequest = Message<"proactivechat.v1.StartChatRequest"> & {
  * Use `create(StartChatRequestSchema)` to create a new message.
  */
 export const StartChatRequestSchema: GenMessage<StartChatRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 16);
+  messageDesc(file_proactivechat_v1_agent_service, 19);
 
 /**
  * @generated from message proactivechat.v1.StartChatResponse
@@ -476,7 +563,7 @@ export type StartChatResponse = Message<"proactivechat.v1.StartChatResponse"> & 
  * Use `create(StartChatResponseSchema)` to create a new message.
  */
 export const StartChatResponseSchema: GenMessage<StartChatResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 17);
+  messageDesc(file_proactivechat_v1_agent_service, 20);
 
 /**
  * @generated from message proactivechat.v1.SignInRequest
@@ -507,7 +594,7 @@ export type SignInRequest = Message<"proactivechat.v1.SignInRequest"> & {
  * Use `create(SignInRequestSchema)` to create a new message.
  */
 export const SignInRequestSchema: GenMessage<SignInRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 18);
+  messageDesc(file_proactivechat_v1_agent_service, 21);
 
 /**
  * @generated from message proactivechat.v1.SignInResponse
@@ -538,7 +625,7 @@ export type SignInResponse = Message<"proactivechat.v1.SignInResponse"> & {
  * Use `create(SignInResponseSchema)` to create a new message.
  */
 export const SignInResponseSchema: GenMessage<SignInResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 19);
+  messageDesc(file_proactivechat_v1_agent_service, 22);
 
 /**
  * @generated from message proactivechat.v1.SignOutRequest
@@ -551,7 +638,7 @@ export type SignOutRequest = Message<"proactivechat.v1.SignOutRequest"> & {
  * Use `create(SignOutRequestSchema)` to create a new message.
  */
 export const SignOutRequestSchema: GenMessage<SignOutRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 20);
+  messageDesc(file_proactivechat_v1_agent_service, 23);
 
 /**
  * @generated from message proactivechat.v1.SignOutResponse
@@ -564,7 +651,7 @@ export type SignOutResponse = Message<"proactivechat.v1.SignOutResponse"> & {
  * Use `create(SignOutResponseSchema)` to create a new message.
  */
 export const SignOutResponseSchema: GenMessage<SignOutResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 21);
+  messageDesc(file_proactivechat_v1_agent_service, 24);
 
 /**
  * @generated from message proactivechat.v1.ListLiveChatsRequest
@@ -581,7 +668,7 @@ export type ListLiveChatsRequest = Message<"proactivechat.v1.ListLiveChatsReques
  * Use `create(ListLiveChatsRequestSchema)` to create a new message.
  */
 export const ListLiveChatsRequestSchema: GenMessage<ListLiveChatsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 22);
+  messageDesc(file_proactivechat_v1_agent_service, 25);
 
 /**
  * @generated from message proactivechat.v1.ListLiveChatsResponse
@@ -600,7 +687,7 @@ export type ListLiveChatsResponse = Message<"proactivechat.v1.ListLiveChatsRespo
  * Use `create(ListLiveChatsResponseSchema)` to create a new message.
  */
 export const ListLiveChatsResponseSchema: GenMessage<ListLiveChatsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_agent_service, 23);
+  messageDesc(file_proactivechat_v1_agent_service, 26);
 
 /**
  * AgentService is what the agent console calls.
@@ -720,6 +807,17 @@ export const AgentService: GenService<{
     methodKind: "unary";
     input: typeof ListLiveChatsRequestSchema;
     output: typeof ListLiveChatsResponseSchema;
+  },
+  /**
+   * ListColleagues lists the other agents of one of the agent's sites,
+   * with their status and free capacity: whom a chat can be transferred to.
+   *
+   * @generated from rpc proactivechat.v1.AgentService.ListColleagues
+   */
+  listColleagues: {
+    methodKind: "unary";
+    input: typeof ListColleaguesRequestSchema;
+    output: typeof ListColleaguesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_agent_service, 0);

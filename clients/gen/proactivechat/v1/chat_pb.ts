@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/chat.proto.
  */
 export const file_proactivechat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL2NoYXQucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiYAoLUGFydGljaXBhbnQSLwoEcm9sZRgBIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnRSb2xlEgoKAmlkGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCSLdBAoEQ2hhdBIKCgJpZBgBIAEoCRIPCgdzaXRlX2lkGAIgASgJEi4KB3Zpc2l0b3IYAyABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50EiwKBWFnZW50GAQgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIqCgVzdGF0ZRgFIAEoDjIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFN0YXRlEjMKCmVuZF9yZWFzb24YBiABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRSZWFzb24SLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgJIAEoDRI1ChF2aXNpdG9yX2xlZnRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPYWdlbnRfbGVmdF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9jaGF0X3JlcXVlc3RfaWQYDCABKAkSNgoSbGFzdF9hY3Rpdml0eV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIdChV2aXNpdG9yX21lc3NhZ2VfY291bnQYDiABKA0SLAoGcmF0aW5nGA8gASgLMhwucHJvYWN0aXZlY2hhdC52MS5DaGF0UmF0aW5nIlYKCkNoYXRSYXRpbmcSDQoFc2NvcmUYASABKA0SDwoHY29tbWVudBgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKFAwoJQ2hhdEV2ZW50Eg8KB2NoYXRfaWQYASABKAkSCwoDc2VxGAIgASgNEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGxvZ19wb3NpdGlvbhgEIAEoBBIwCgdzdGFydGVkGAogASgLMh0ucHJvYWN0aXZlY2hhdC52MS5DaGF0U3RhcnRlZEgAEjAKB21lc3NhZ2UYCyABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRNZXNzYWdlSAASPQoQcGFydGljaXBhbnRfbGVmdBgMIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnRMZWZ0SAASLAoFZW5kZWQYDSABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRlZEgAEkEKEmluYWN0aXZpdHlfd2FybmluZxgOIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuSW5hY3Rpdml0eVdhcm5pbmdIAEIGCgRraW5kIkEKEUluYWN0aXZpdHlXYXJuaW5nEiwKCGVuZF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJrCgtDaGF0U3RhcnRlZBIuCgd2aXNpdG9yGAEgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIsCgVhZ2VudBgCIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnQiYwoLQ2hhdE1lc3NhZ2USLQoGc2VuZGVyGAEgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIMCgR0ZXh0GAIgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSJFCg9QYXJ0aWNpcGFudExlZnQSMgoLcGFydGljaXBhbnQYASABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50IjwKCUNoYXRFbmRlZBIvCgZyZWFzb24YASABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRSZWFzb24iXQoGVHlwaW5nEg8KB2NoYXRfaWQYASABKAkSMgoLcGFydGljaXBhbnQYAiABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50Eg4KBnR5cGluZxgDIAEoCCKDAQoHV2hpc3BlchIPCgdjaGF0X2lkGAEgASgJEgsKA3NlcRgCIAEoDRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdmcm9tX2lkGAQgASgJEhEKCWZyb21fbmFtZRgFIAEoCRIMCgR0ZXh0GAYgASgJKlQKCUNoYXRTdGF0ZRIaChZDSEFUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRQ0hBVF9TVEFURV9BQ1RJVkUQARIUChBDSEFUX1NUQVRFX0VOREVEEAIqkwEKDUNoYXRFbmRSZWFzb24SHwobQ0hBVF9FTkRfUkVBU09OX1VOU1BFQ0lGSUVEEAASHQoZQ0hBVF9FTkRfUkVBU09OX0JPVEhfTEVGVBABEiQKIENIQVRfRU5EX1JFQVNPTl9WSVNJVE9SX0RFQ0xJTkVEEAISHAoYQ0hBVF9FTkRfUkVBU09OX0lOQUNUSVZFEAMqbQoPUGFydGljaXBhbnRSb2xlEiAKHFBBUlRJQ0lQQU5UX1JPTEVfVU5TUEVDSUZJRUQQABIcChhQQVJUSUNJUEFOVF9ST0xFX1ZJU0lUT1IQARIaChZQQVJUSUNJUEFOVF9ST0xFX0FHRU5UEAJCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL2NoYXQucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiYAoLUGFydGljaXBhbnQSLwoEcm9sZRgBIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnRSb2xlEgoKAmlkGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCSLdBAoEQ2hhdBIKCgJpZBgBIAEoCRIPCgdzaXRlX2lkGAIgASgJEi4KB3Zpc2l0b3IYAyABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50EiwKBWFnZW50GAQgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIqCgVzdGF0ZRgFIAEoDjIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFN0YXRlEjMKCmVuZF9yZWFzb24YBiABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRSZWFzb24SLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgJIAEoDRI1ChF2aXNpdG9yX2xlZnRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPYWdlbnRfbGVmdF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9jaGF0X3JlcXVlc3RfaWQYDCABKAkSNgoSbGFzdF9hY3Rpdml0eV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIdChV2aXNpdG9yX21lc3NhZ2VfY291bnQYDiABKA0SLAoGcmF0aW5nGA8gASgLMhwucHJvYWN0aXZlY2hhdC52MS5DaGF0UmF0aW5nIlYKCkNoYXRSYXRpbmcSDQoFc2NvcmUYASABKA0SDwoHY29tbWVudBgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK/AwoJQ2hhdEV2ZW50Eg8KB2NoYXRfaWQYASABKAkSCwoDc2VxGAIgASgNEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGxvZ19wb3NpdGlvbhgEIAEoBBIwCgdzdGFydGVkGAogASgLMh0ucHJvYWN0aXZlY2hhdC52MS5DaGF0U3RhcnRlZEgAEjAKB21lc3NhZ2UYCyABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRNZXNzYWdlSAASPQoQcGFydGljaXBhbnRfbGVmdBgMIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnRMZWZ0SAASLAoFZW5kZWQYDSABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRlZEgAEkEKEmluYWN0aXZpdHlfd2FybmluZxgOIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuSW5hY3Rpdml0eVdhcm5pbmdIABI4Cgt0cmFuc2ZlcnJlZBgPIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFRyYW5zZmVycmVkSABCBgoEa2luZCJpCg9DaGF0VHJhbnNmZXJyZWQSKwoEZnJvbRgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnQSKQoCdG8YAiABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50Io8BCghDaGF0Tm90ZRIPCgdjaGF0X2lkGAEgASgJEgsKA3NlcRgCIAEoDRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgZhdXRob3IYBCABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50EgwKBHRleHQYBSABKAkiQQoRSW5hY3Rpdml0eVdhcm5pbmcSLAoIZW5kX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImsKC0NoYXRTdGFydGVkEi4KB3Zpc2l0b3IYASABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50EiwKBWFnZW50GAIgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudCJjCgtDaGF0TWVzc2FnZRItCgZzZW5kZXIYASABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50EgwKBHRleHQYAiABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJIkUKD1BhcnRpY2lwYW50TGVmdBIyCgtwYXJ0aWNpcGFudBgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnQiPAoJQ2hhdEVuZGVkEi8KBnJlYXNvbhgBIAEoDjIfLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEVuZFJlYXNvbiJdCgZUeXBpbmcSDwoHY2hhdF9pZBgBIAEoCRIyCgtwYXJ0aWNpcGFudBgCIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuUGFydGljaXBhbnQSDgoGdHlwaW5nGAMgASgIIoMBCgdXaGlzcGVyEg8KB2NoYXRfaWQYASABKAkSCwoDc2VxGAIgASgNEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2Zyb21faWQYBCABKAkSEQoJZnJvbV9uYW1lGAUgASgJEgwKBHRleHQYBiABKAkqVAoJQ2hhdFN0YXRlEhoKFkNIQVRfU1RBVEVfVU5TUEVDSUZJRUQQABIVChFDSEFUX1NUQVRFX0FDVElWRRABEhQKEENIQVRfU1RBVEVfRU5ERUQQAiqTAQoNQ2hhdEVuZFJlYXNvbhIfChtDSEFUX0VORF9SRUFTT05fVU5TUEVDSUZJRUQQABIdChlDSEFUX0VORF9SRUFTT05fQk9USF9MRUZUEAESJAogQ0hBVF9FTkRfUkVBU09OX1ZJU0lUT1JfREVDTElORUQQAhIcChhDSEFUX0VORF9SRUFTT05fSU5BQ1RJVkUQAyptCg9QYXJ0aWNpcGFudFJvbGUSIAocUEFSVElDSVBBTlRfUk9MRV9VTlNQRUNJRklFRBAAEhwKGFBBUlRJQ0lQQU5UX1JPTEVfVklTSVRPUhABEhoKFlBBUlRJQ0lQQU5UX1JPTEVfQUdFTlQQAkJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Participant is one side of a chat.
@@ -245,6 +245,12 @@ export type ChatEvent = Message<"proactivechat.v1.ChatEvent"> & {
      */
     value: InactivityWarning;
     case: "inactivityWarning";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.ChatTransferred transferred = 15;
+     */
+    value: ChatTransferred;
+    case: "transferred";
   } | { case: undefined; value?: undefined };
 };
 
@@ -254,6 +260,75 @@ export type ChatEvent = Message<"proactivechat.v1.ChatEvent"> & {
  */
 export const ChatEventSchema: GenMessage<ChatEvent> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_chat, 3);
+
+/**
+ * ChatTransferred says the chat passed from one agent to another: from left
+ * it, to took it over. The chat, its sequence and its history continue.
+ *
+ * @generated from message proactivechat.v1.ChatTransferred
+ */
+export type ChatTransferred = Message<"proactivechat.v1.ChatTransferred"> & {
+  /**
+   * @generated from field: proactivechat.v1.Participant from = 1;
+   */
+  from?: Participant | undefined;
+
+  /**
+   * @generated from field: proactivechat.v1.Participant to = 2;
+   */
+  to?: Participant | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.ChatTransferred.
+ * Use `create(ChatTransferredSchema)` to create a new message.
+ */
+export const ChatTransferredSchema: GenMessage<ChatTransferred> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat, 4);
+
+/**
+ * ChatNote is an internal note on a chat, for agents only: it is never sent
+ * to the visitor, nor in any view of the chat a visitor can get. Notes are
+ * numbered 1, 2, 3, … per chat in a sequence of their own, so that the
+ * chat's event sequence stays without gaps.
+ *
+ * @generated from message proactivechat.v1.ChatNote
+ */
+export type ChatNote = Message<"proactivechat.v1.ChatNote"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * @generated from field: uint32 seq = 2;
+   */
+  seq: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 3;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * @generated from field: proactivechat.v1.Participant author = 4;
+   */
+  author?: Participant | undefined;
+
+  /**
+   * Plain text, never markup.
+   *
+   * @generated from field: string text = 5;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ChatNote.
+ * Use `create(ChatNoteSchema)` to create a new message.
+ */
+export const ChatNoteSchema: GenMessage<ChatNote> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat, 5);
 
 /**
  * InactivityWarning says the chat ends as inactive at end_time unless
@@ -273,7 +348,7 @@ export type InactivityWarning = Message<"proactivechat.v1.InactivityWarning"> & 
  * Use `create(InactivityWarningSchema)` to create a new message.
  */
 export const InactivityWarningSchema: GenMessage<InactivityWarning> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 4);
+  messageDesc(file_proactivechat_v1_chat, 6);
 
 /**
  * ChatStarted is always event 1.
@@ -297,7 +372,7 @@ export type ChatStarted = Message<"proactivechat.v1.ChatStarted"> & {
  * Use `create(ChatStartedSchema)` to create a new message.
  */
 export const ChatStartedSchema: GenMessage<ChatStarted> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 5);
+  messageDesc(file_proactivechat_v1_chat, 7);
 
 /**
  * ChatMessage is text one participant wrote. It is plain text, never markup.
@@ -328,7 +403,7 @@ export type ChatMessage = Message<"proactivechat.v1.ChatMessage"> & {
  * Use `create(ChatMessageSchema)` to create a new message.
  */
 export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 6);
+  messageDesc(file_proactivechat_v1_chat, 8);
 
 /**
  * ParticipantLeft says one side closed its chat window, or the visitor left
@@ -348,7 +423,7 @@ export type ParticipantLeft = Message<"proactivechat.v1.ParticipantLeft"> & {
  * Use `create(ParticipantLeftSchema)` to create a new message.
  */
 export const ParticipantLeftSchema: GenMessage<ParticipantLeft> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 7);
+  messageDesc(file_proactivechat_v1_chat, 9);
 
 /**
  * ChatEnded is the last event of a chat.
@@ -367,7 +442,7 @@ export type ChatEnded = Message<"proactivechat.v1.ChatEnded"> & {
  * Use `create(ChatEndedSchema)` to create a new message.
  */
 export const ChatEndedSchema: GenMessage<ChatEnded> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 8);
+  messageDesc(file_proactivechat_v1_chat, 10);
 
 /**
  * Typing says a participant is (or stopped) typing. It is not stored and
@@ -397,7 +472,7 @@ export type Typing = Message<"proactivechat.v1.Typing"> & {
  * Use `create(TypingSchema)` to create a new message.
  */
 export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 9);
+  messageDesc(file_proactivechat_v1_chat, 11);
 
 /**
  * Whisper is a note from a supervisor to the agent of a chat: the agent and
@@ -446,7 +521,7 @@ export type Whisper = Message<"proactivechat.v1.Whisper"> & {
  * Use `create(WhisperSchema)` to create a new message.
  */
 export const WhisperSchema: GenMessage<Whisper> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat, 10);
+  messageDesc(file_proactivechat_v1_chat, 12);
 
 /**
  * ChatState is the life cycle of a chat: ACTIVE, then ENDED for good.

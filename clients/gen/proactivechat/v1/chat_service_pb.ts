@@ -6,7 +6,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Chat, ChatEndReason, ChatEvent, ChatState, Typing, Whisper } from "./chat_pb";
+import type { Chat, ChatEndReason, ChatEvent, ChatNote, ChatState, Typing, Whisper } from "./chat_pb";
 import { file_proactivechat_v1_chat } from "./chat_pb";
 import type { KeepAlive } from "./visitor_pb";
 import { file_proactivechat_v1_visitor } from "./visitor_pb";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/chat_service.proto.
  */
 export const file_proactivechat_v1_chat_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNwcm9hY3RpdmVjaGF0L3YxL2NoYXRfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSJWCg9SYXRlQ2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEg0KBXNjb3JlGAMgASgNEg8KB2NvbW1lbnQYBCABKAkiOAoQUmF0ZUNoYXRSZXNwb25zZRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0Il8KElNlbmRNZXNzYWdlUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhEKCXNlbmRlcl9pZBgCIAEoCRIMCgR0ZXh0GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSJBChNTZW5kTWVzc2FnZVJlc3BvbnNlEioKBWV2ZW50GAEgASgLMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0RXZlbnQiRgoQU2V0VHlwaW5nUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhEKCXNlbmRlcl9pZBgCIAEoCRIOCgZ0eXBpbmcYAyABKAgiEwoRU2V0VHlwaW5nUmVzcG9uc2UiOwoQTGVhdmVDaGF0UmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhYKDnBhcnRpY2lwYW50X2lkGAIgASgJIjkKEUxlYXZlQ2hhdFJlc3BvbnNlEiQKBGNoYXQYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQiIQoOR2V0Q2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCSI3Cg9HZXRDaGF0UmVzcG9uc2USJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdCLIAgoQTGlzdENoYXRzUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEhIKCnZpc2l0b3JfaWQYAyABKAkSKgoFc3RhdGUYBCABKA4yGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRTdGF0ZRIzCgplbmRfcmVhc29uGAUgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5DaGF0RW5kUmVhc29uEjMKD3N0YXJ0X3RpbWVfZnJvbRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNc3RhcnRfdGltZV90bxgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFcXVlcnkYCCABKAkSEQoJcGFnZV9zaXplGAkgASgNEhIKCnBhZ2VfdG9rZW4YCiABKAkiWgoRTGlzdENoYXRzUmVzcG9uc2USLAoFY2hhdHMYASADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRTdW1tYXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJgCgtDaGF0U3VtbWFyeRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0EhQKDHZpc2l0b3JfbmFtZRgCIAEoCRIVCg12aXNpdG9yX2VtYWlsGAMgASgJIisKGEdldENoYXRUcmFuc2NyaXB0UmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJIjwKGUdldENoYXRUcmFuc2NyaXB0UmVzcG9uc2USDAoEdGV4dBgBIAEoCRIRCglmaWxlX25hbWUYAiABKAkiTgoVTGlzdENoYXRFdmVudHNSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgNEhEKCXBhZ2Vfc2l6ZRgDIAEoDSJdChZMaXN0Q2hhdEV2ZW50c1Jlc3BvbnNlEisKBmV2ZW50cxgBIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50EhYKDm5leHRfYWZ0ZXJfc2VxGAIgASgNIjYKEFdhdGNoQ2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKA0irgEKEVdhdGNoQ2hhdFJlc3BvbnNlEjEKCmNoYXRfZXZlbnQYASABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudEgAEioKBnR5cGluZxgCIAEoCzIYLnByb2FjdGl2ZWNoYXQudjEuVHlwaW5nSAASMQoKa2VlcF9hbGl2ZRgDIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuS2VlcEFsaXZlSABCBwoFZXZlbnQi9gEKD0NvbnZlcnNlUmVxdWVzdBISCgpjb21tYW5kX2lkGAEgASgJEi4KBGpvaW4YCiABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlSm9pbkgAEi4KBHNlbmQYCyABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlU2VuZEgAEjIKBnR5cGluZxgMIAEoCzIgLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VUeXBpbmdIABIwCgVsZWF2ZRgNIAEoCzIfLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VMZWF2ZUgAQgkKB2NvbW1hbmQiSgoMQ29udmVyc2VKb2luEg8KB2NoYXRfaWQYASABKAkSFgoOcGFydGljaXBhbnRfaWQYAiABKAkSEQoJYWZ0ZXJfc2VxGAMgASgNIjUKDENvbnZlcnNlU2VuZBIMCgR0ZXh0GAEgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSIgCg5Db252ZXJzZVR5cGluZxIOCgZ0eXBpbmcYASABKAgiDwoNQ29udmVyc2VMZWF2ZSJbCg1Db21tYW5kUmVzdWx0EhIKCmNvbW1hbmRfaWQYASABKAkSEgoKZXJyb3JfY29kZRgCIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAMgASgJEgsKA3NlcRgEIAEoDSLgAQoQQ29udmVyc2VSZXNwb25zZRIxCgpjaGF0X2V2ZW50GAEgASgLMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0RXZlbnRIABIqCgZ0eXBpbmcYAiABKAsyGC5wcm9hY3RpdmVjaGF0LnYxLlR5cGluZ0gAEjEKCmtlZXBfYWxpdmUYAyABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAEjEKBnJlc3VsdBgEIAEoCzIfLnByb2FjdGl2ZWNoYXQudjEuQ29tbWFuZFJlc3VsdEgAQgcKBWV2ZW50IkYKDldoaXNwZXJSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSFQoNc3VwZXJ2aXNvcl9pZBgCIAEoCRIMCgR0ZXh0GAMgASgJIj0KD1doaXNwZXJSZXNwb25zZRIqCgd3aGlzcGVyGAEgASgLMhkucHJvYWN0aXZlY2hhdC52MS5XaGlzcGVyIiYKE0xpc3RXaGlzcGVyc1JlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCSJDChRMaXN0V2hpc3BlcnNSZXNwb25zZRIrCgh3aGlzcGVycxgBIAMoCzIZLnByb2FjdGl2ZWNoYXQudjEuV2hpc3BlcjLYCAoLQ2hhdFNlcnZpY2USWgoLU2VuZE1lc3NhZ2USJC5wcm9hY3RpdmVjaGF0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJUCglTZXRUeXBpbmcSIi5wcm9hY3RpdmVjaGF0LnYxLlNldFR5cGluZ1JlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLlNldFR5cGluZ1Jlc3BvbnNlElQKCUxlYXZlQ2hhdBIiLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVDaGF0UmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVDaGF0UmVzcG9uc2USUwoHR2V0Q2hhdBIgLnByb2FjdGl2ZWNoYXQudjEuR2V0Q2hhdFJlcXVlc3QaIS5wcm9hY3RpdmVjaGF0LnYxLkdldENoYXRSZXNwb25zZSIDkAIBElkKCUxpc3RDaGF0cxIiLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRzUmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRzUmVzcG9uc2UiA5ACARJxChFHZXRDaGF0VHJhbnNjcmlwdBIqLnByb2FjdGl2ZWNoYXQudjEuR2V0Q2hhdFRyYW5zY3JpcHRSZXF1ZXN0GisucHJvYWN0aXZlY2hhdC52MS5HZXRDaGF0VHJhbnNjcmlwdFJlc3BvbnNlIgOQAgESaAoOTGlzdENoYXRFdmVudHMSJy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RDaGF0RXZlbnRzUmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRFdmVudHNSZXNwb25zZSIDkAIBElYKCVdhdGNoQ2hhdBIiLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hDaGF0UmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hDaGF0UmVzcG9uc2UwARJVCghDb252ZXJzZRIhLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VSZXF1ZXN0GiIucHJvYWN0aXZlY2hhdC52MS5Db252ZXJzZVJlc3BvbnNlKAEwARJOCgdXaGlzcGVyEiAucHJvYWN0aXZlY2hhdC52MS5XaGlzcGVyUmVxdWVzdBohLnByb2FjdGl2ZWNoYXQudjEuV2hpc3BlclJlc3BvbnNlEmIKDExpc3RXaGlzcGVycxIlLnByb2FjdGl2ZWNoYXQudjEuTGlzdFdoaXNwZXJzUmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuTGlzdFdoaXNwZXJzUmVzcG9uc2UiA5ACARJRCghSYXRlQ2hhdBIhLnByb2FjdGl2ZWNoYXQudjEuUmF0ZUNoYXRSZXF1ZXN0GiIucHJvYWN0aXZlY2hhdC52MS5SYXRlQ2hhdFJlc3BvbnNlQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_timestamp, file_proactivechat_v1_chat, file_proactivechat_v1_visitor]);
+  fileDesc("CiNwcm9hY3RpdmVjaGF0L3YxL2NoYXRfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSJWCg9SYXRlQ2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEg0KBXNjb3JlGAMgASgNEg8KB2NvbW1lbnQYBCABKAkiOAoQUmF0ZUNoYXRSZXNwb25zZRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0ImAKE1RyYW5zZmVyQ2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIVCg1mcm9tX2FnZW50X2lkGAIgASgJEhMKC3RvX2FnZW50X2lkGAMgASgJEgwKBG5vdGUYBCABKAkiZgoUVHJhbnNmZXJDaGF0UmVzcG9uc2USJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdBIoCgRub3RlGAIgASgLMhoucHJvYWN0aXZlY2hhdC52MS5DaGF0Tm90ZSJCCg5BZGROb3RlUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhEKCWF1dGhvcl9pZBgCIAEoCRIMCgR0ZXh0GAMgASgJIjsKD0FkZE5vdGVSZXNwb25zZRIoCgRub3RlGAEgASgLMhoucHJvYWN0aXZlY2hhdC52MS5DaGF0Tm90ZSIjChBMaXN0Tm90ZXNSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkiPgoRTGlzdE5vdGVzUmVzcG9uc2USKQoFbm90ZXMYASADKAsyGi5wcm9hY3RpdmVjaGF0LnYxLkNoYXROb3RlIl8KElNlbmRNZXNzYWdlUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhEKCXNlbmRlcl9pZBgCIAEoCRIMCgR0ZXh0GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSJBChNTZW5kTWVzc2FnZVJlc3BvbnNlEioKBWV2ZW50GAEgASgLMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0RXZlbnQiRgoQU2V0VHlwaW5nUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhEKCXNlbmRlcl9pZBgCIAEoCRIOCgZ0eXBpbmcYAyABKAgiEwoRU2V0VHlwaW5nUmVzcG9uc2UiOwoQTGVhdmVDaGF0UmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhYKDnBhcnRpY2lwYW50X2lkGAIgASgJIjkKEUxlYXZlQ2hhdFJlc3BvbnNlEiQKBGNoYXQYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQiIQoOR2V0Q2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCSI3Cg9HZXRDaGF0UmVzcG9uc2USJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdCLIAgoQTGlzdENoYXRzUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEhIKCnZpc2l0b3JfaWQYAyABKAkSKgoFc3RhdGUYBCABKA4yGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRTdGF0ZRIzCgplbmRfcmVhc29uGAUgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5DaGF0RW5kUmVhc29uEjMKD3N0YXJ0X3RpbWVfZnJvbRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNc3RhcnRfdGltZV90bxgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFcXVlcnkYCCABKAkSEQoJcGFnZV9zaXplGAkgASgNEhIKCnBhZ2VfdG9rZW4YCiABKAkiWgoRTGlzdENoYXRzUmVzcG9uc2USLAoFY2hhdHMYASADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRTdW1tYXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJgCgtDaGF0U3VtbWFyeRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0EhQKDHZpc2l0b3JfbmFtZRgCIAEoCRIVCg12aXNpdG9yX2VtYWlsGAMgASgJIisKGEdldENoYXRUcmFuc2NyaXB0UmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJIjwKGUdldENoYXRUcmFuc2NyaXB0UmVzcG9uc2USDAoEdGV4dBgBIAEoCRIRCglmaWxlX25hbWUYAiABKAkiTgoVTGlzdENoYXRFdmVudHNSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgNEhEKCXBhZ2Vfc2l6ZRgDIAEoDSJdChZMaXN0Q2hhdEV2ZW50c1Jlc3BvbnNlEisKBmV2ZW50cxgBIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50EhYKDm5leHRfYWZ0ZXJfc2VxGAIgASgNIjYKEFdhdGNoQ2hhdFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKA0irgEKEVdhdGNoQ2hhdFJlc3BvbnNlEjEKCmNoYXRfZXZlbnQYASABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudEgAEioKBnR5cGluZxgCIAEoCzIYLnByb2FjdGl2ZWNoYXQudjEuVHlwaW5nSAASMQoKa2VlcF9hbGl2ZRgDIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuS2VlcEFsaXZlSABCBwoFZXZlbnQi9gEKD0NvbnZlcnNlUmVxdWVzdBISCgpjb21tYW5kX2lkGAEgASgJEi4KBGpvaW4YCiABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlSm9pbkgAEi4KBHNlbmQYCyABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkNvbnZlcnNlU2VuZEgAEjIKBnR5cGluZxgMIAEoCzIgLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VUeXBpbmdIABIwCgVsZWF2ZRgNIAEoCzIfLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VMZWF2ZUgAQgkKB2NvbW1hbmQiSgoMQ29udmVyc2VKb2luEg8KB2NoYXRfaWQYASABKAkSFgoOcGFydGljaXBhbnRfaWQYAiABKAkSEQoJYWZ0ZXJfc2VxGAMgASgNIjUKDENvbnZlcnNlU2VuZBIMCgR0ZXh0GAEgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSIgCg5Db252ZXJzZVR5cGluZxIOCgZ0eXBpbmcYASABKAgiDwoNQ29udmVyc2VMZWF2ZSJbCg1Db21tYW5kUmVzdWx0EhIKCmNvbW1hbmRfaWQYASABKAkSEgoKZXJyb3JfY29kZRgCIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAMgASgJEgsKA3NlcRgEIAEoDSLgAQoQQ29udmVyc2VSZXNwb25zZRIxCgpjaGF0X2V2ZW50GAEgASgLMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0RXZlbnRIABIqCgZ0eXBpbmcYAiABKAsyGC5wcm9hY3RpdmVjaGF0LnYxLlR5cGluZ0gAEjEKCmtlZXBfYWxpdmUYAyABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAEjEKBnJlc3VsdBgEIAEoCzIfLnByb2FjdGl2ZWNoYXQudjEuQ29tbWFuZFJlc3VsdEgAQgcKBWV2ZW50IkYKDldoaXNwZXJSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSFQoNc3VwZXJ2aXNvcl9pZBgCIAEoCRIMCgR0ZXh0GAMgASgJIj0KD1doaXNwZXJSZXNwb25zZRIqCgd3aGlzcGVyGAEgASgLMhkucHJvYWN0aXZlY2hhdC52MS5XaGlzcGVyIiYKE0xpc3RXaGlzcGVyc1JlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCSJDChRMaXN0V2hpc3BlcnNSZXNwb25zZRIrCgh3aGlzcGVycxgBIAMoCzIZLnByb2FjdGl2ZWNoYXQudjEuV2hpc3BlciI3ChFXYXRjaE5vdGVzUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoDSJ8ChJXYXRjaE5vdGVzUmVzcG9uc2USKgoEbm90ZRgBIAEoCzIaLnByb2FjdGl2ZWNoYXQudjEuQ2hhdE5vdGVIABIxCgprZWVwX2FsaXZlGAIgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIHCgVldmVudDK9CwoLQ2hhdFNlcnZpY2USWgoLU2VuZE1lc3NhZ2USJC5wcm9hY3RpdmVjaGF0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJUCglTZXRUeXBpbmcSIi5wcm9hY3RpdmVjaGF0LnYxLlNldFR5cGluZ1JlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLlNldFR5cGluZ1Jlc3BvbnNlElQKCUxlYXZlQ2hhdBIiLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVDaGF0UmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVDaGF0UmVzcG9uc2USUwoHR2V0Q2hhdBIgLnByb2FjdGl2ZWNoYXQudjEuR2V0Q2hhdFJlcXVlc3QaIS5wcm9hY3RpdmVjaGF0LnYxLkdldENoYXRSZXNwb25zZSIDkAIBElkKCUxpc3RDaGF0cxIiLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRzUmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRzUmVzcG9uc2UiA5ACARJxChFHZXRDaGF0VHJhbnNjcmlwdBIqLnByb2FjdGl2ZWNoYXQudjEuR2V0Q2hhdFRyYW5zY3JpcHRSZXF1ZXN0GisucHJvYWN0aXZlY2hhdC52MS5HZXRDaGF0VHJhbnNjcmlwdFJlc3BvbnNlIgOQAgESaAoOTGlzdENoYXRFdmVudHMSJy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RDaGF0RXZlbnRzUmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuTGlzdENoYXRFdmVudHNSZXNwb25zZSIDkAIBElYKCVdhdGNoQ2hhdBIiLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hDaGF0UmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hDaGF0UmVzcG9uc2UwARJVCghDb252ZXJzZRIhLnByb2FjdGl2ZWNoYXQudjEuQ29udmVyc2VSZXF1ZXN0GiIucHJvYWN0aXZlY2hhdC52MS5Db252ZXJzZVJlc3BvbnNlKAEwARJOCgdXaGlzcGVyEiAucHJvYWN0aXZlY2hhdC52MS5XaGlzcGVyUmVxdWVzdBohLnByb2FjdGl2ZWNoYXQudjEuV2hpc3BlclJlc3BvbnNlEmIKDExpc3RXaGlzcGVycxIlLnByb2FjdGl2ZWNoYXQudjEuTGlzdFdoaXNwZXJzUmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuTGlzdFdoaXNwZXJzUmVzcG9uc2UiA5ACARJRCghSYXRlQ2hhdBIhLnByb2FjdGl2ZWNoYXQudjEuUmF0ZUNoYXRSZXF1ZXN0GiIucHJvYWN0aXZlY2hhdC52MS5SYXRlQ2hhdFJlc3BvbnNlEl0KDFRyYW5zZmVyQ2hhdBIlLnByb2FjdGl2ZWNoYXQudjEuVHJhbnNmZXJDaGF0UmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuVHJhbnNmZXJDaGF0UmVzcG9uc2USTgoHQWRkTm90ZRIgLnByb2FjdGl2ZWNoYXQudjEuQWRkTm90ZVJlcXVlc3QaIS5wcm9hY3RpdmVjaGF0LnYxLkFkZE5vdGVSZXNwb25zZRJZCglMaXN0Tm90ZXMSIi5wcm9hY3RpdmVjaGF0LnYxLkxpc3ROb3Rlc1JlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3ROb3Rlc1Jlc3BvbnNlIgOQAgESWQoKV2F0Y2hOb3RlcxIjLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hOb3Rlc1JlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLldhdGNoTm90ZXNSZXNwb25zZTABQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_timestamp, file_proactivechat_v1_chat, file_proactivechat_v1_visitor]);
 
 /**
  * @generated from message proactivechat.v1.RateChatRequest
@@ -74,6 +74,151 @@ export const RateChatResponseSchema: GenMessage<RateChatResponse> = /*@__PURE__*
   messageDesc(file_proactivechat_v1_chat_service, 1);
 
 /**
+ * @generated from message proactivechat.v1.TransferChatRequest
+ */
+export type TransferChatRequest = Message<"proactivechat.v1.TransferChatRequest"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * The agent handing the chat over: the caller, the chat's agent.
+   *
+   * @generated from field: string from_agent_id = 2;
+   */
+  fromAgentId: string;
+
+  /**
+   * The agent taking it over.
+   *
+   * @generated from field: string to_agent_id = 3;
+   */
+  toAgentId: string;
+
+  /**
+   * Optional, for the agents only: stored as an internal note by
+   * from_agent_id. At most 4096 bytes of UTF-8.
+   *
+   * @generated from field: string note = 4;
+   */
+  note: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.TransferChatRequest.
+ * Use `create(TransferChatRequestSchema)` to create a new message.
+ */
+export const TransferChatRequestSchema: GenMessage<TransferChatRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 2);
+
+/**
+ * @generated from message proactivechat.v1.TransferChatResponse
+ */
+export type TransferChatResponse = Message<"proactivechat.v1.TransferChatResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.Chat chat = 1;
+   */
+  chat?: Chat | undefined;
+
+  /**
+   * The internal note made of the request's note; unset without one.
+   *
+   * @generated from field: proactivechat.v1.ChatNote note = 2;
+   */
+  note?: ChatNote | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.TransferChatResponse.
+ * Use `create(TransferChatResponseSchema)` to create a new message.
+ */
+export const TransferChatResponseSchema: GenMessage<TransferChatResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 3);
+
+/**
+ * @generated from message proactivechat.v1.AddNoteRequest
+ */
+export type AddNoteRequest = Message<"proactivechat.v1.AddNoteRequest"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * The agent writing: the caller, an agent of the chat.
+   *
+   * @generated from field: string author_id = 2;
+   */
+  authorId: string;
+
+  /**
+   * 1 to 4096 bytes of UTF-8 text, not only white space.
+   *
+   * @generated from field: string text = 3;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.AddNoteRequest.
+ * Use `create(AddNoteRequestSchema)` to create a new message.
+ */
+export const AddNoteRequestSchema: GenMessage<AddNoteRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 4);
+
+/**
+ * @generated from message proactivechat.v1.AddNoteResponse
+ */
+export type AddNoteResponse = Message<"proactivechat.v1.AddNoteResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.ChatNote note = 1;
+   */
+  note?: ChatNote | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.AddNoteResponse.
+ * Use `create(AddNoteResponseSchema)` to create a new message.
+ */
+export const AddNoteResponseSchema: GenMessage<AddNoteResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 5);
+
+/**
+ * @generated from message proactivechat.v1.ListNotesRequest
+ */
+export type ListNotesRequest = Message<"proactivechat.v1.ListNotesRequest"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ListNotesRequest.
+ * Use `create(ListNotesRequestSchema)` to create a new message.
+ */
+export const ListNotesRequestSchema: GenMessage<ListNotesRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 6);
+
+/**
+ * @generated from message proactivechat.v1.ListNotesResponse
+ */
+export type ListNotesResponse = Message<"proactivechat.v1.ListNotesResponse"> & {
+  /**
+   * @generated from field: repeated proactivechat.v1.ChatNote notes = 1;
+   */
+  notes: ChatNote[];
+};
+
+/**
+ * Describes the message proactivechat.v1.ListNotesResponse.
+ * Use `create(ListNotesResponseSchema)` to create a new message.
+ */
+export const ListNotesResponseSchema: GenMessage<ListNotesResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 7);
+
+/**
  * @generated from message proactivechat.v1.SendMessageRequest
  */
 export type SendMessageRequest = Message<"proactivechat.v1.SendMessageRequest"> & {
@@ -110,7 +255,7 @@ export type SendMessageRequest = Message<"proactivechat.v1.SendMessageRequest"> 
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 2);
+  messageDesc(file_proactivechat_v1_chat_service, 8);
 
 /**
  * @generated from message proactivechat.v1.SendMessageResponse
@@ -127,7 +272,7 @@ export type SendMessageResponse = Message<"proactivechat.v1.SendMessageResponse"
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 3);
+  messageDesc(file_proactivechat_v1_chat_service, 9);
 
 /**
  * @generated from message proactivechat.v1.SetTypingRequest
@@ -154,7 +299,7 @@ export type SetTypingRequest = Message<"proactivechat.v1.SetTypingRequest"> & {
  * Use `create(SetTypingRequestSchema)` to create a new message.
  */
 export const SetTypingRequestSchema: GenMessage<SetTypingRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 4);
+  messageDesc(file_proactivechat_v1_chat_service, 10);
 
 /**
  * @generated from message proactivechat.v1.SetTypingResponse
@@ -167,7 +312,7 @@ export type SetTypingResponse = Message<"proactivechat.v1.SetTypingResponse"> & 
  * Use `create(SetTypingResponseSchema)` to create a new message.
  */
 export const SetTypingResponseSchema: GenMessage<SetTypingResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 5);
+  messageDesc(file_proactivechat_v1_chat_service, 11);
 
 /**
  * @generated from message proactivechat.v1.LeaveChatRequest
@@ -189,7 +334,7 @@ export type LeaveChatRequest = Message<"proactivechat.v1.LeaveChatRequest"> & {
  * Use `create(LeaveChatRequestSchema)` to create a new message.
  */
 export const LeaveChatRequestSchema: GenMessage<LeaveChatRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 6);
+  messageDesc(file_proactivechat_v1_chat_service, 12);
 
 /**
  * @generated from message proactivechat.v1.LeaveChatResponse
@@ -206,7 +351,7 @@ export type LeaveChatResponse = Message<"proactivechat.v1.LeaveChatResponse"> & 
  * Use `create(LeaveChatResponseSchema)` to create a new message.
  */
 export const LeaveChatResponseSchema: GenMessage<LeaveChatResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 7);
+  messageDesc(file_proactivechat_v1_chat_service, 13);
 
 /**
  * @generated from message proactivechat.v1.GetChatRequest
@@ -223,7 +368,7 @@ export type GetChatRequest = Message<"proactivechat.v1.GetChatRequest"> & {
  * Use `create(GetChatRequestSchema)` to create a new message.
  */
 export const GetChatRequestSchema: GenMessage<GetChatRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 8);
+  messageDesc(file_proactivechat_v1_chat_service, 14);
 
 /**
  * @generated from message proactivechat.v1.GetChatResponse
@@ -240,7 +385,7 @@ export type GetChatResponse = Message<"proactivechat.v1.GetChatResponse"> & {
  * Use `create(GetChatResponseSchema)` to create a new message.
  */
 export const GetChatResponseSchema: GenMessage<GetChatResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 9);
+  messageDesc(file_proactivechat_v1_chat_service, 15);
 
 /**
  * @generated from message proactivechat.v1.ListChatsRequest
@@ -324,7 +469,7 @@ export type ListChatsRequest = Message<"proactivechat.v1.ListChatsRequest"> & {
  * Use `create(ListChatsRequestSchema)` to create a new message.
  */
 export const ListChatsRequestSchema: GenMessage<ListChatsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 10);
+  messageDesc(file_proactivechat_v1_chat_service, 16);
 
 /**
  * @generated from message proactivechat.v1.ListChatsResponse
@@ -348,7 +493,7 @@ export type ListChatsResponse = Message<"proactivechat.v1.ListChatsResponse"> & 
  * Use `create(ListChatsResponseSchema)` to create a new message.
  */
 export const ListChatsResponseSchema: GenMessage<ListChatsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 11);
+  messageDesc(file_proactivechat_v1_chat_service, 17);
 
 /**
  * ChatSummary is one chat of a list, with who the visitor said they are:
@@ -379,7 +524,7 @@ export type ChatSummary = Message<"proactivechat.v1.ChatSummary"> & {
  * Use `create(ChatSummarySchema)` to create a new message.
  */
 export const ChatSummarySchema: GenMessage<ChatSummary> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 12);
+  messageDesc(file_proactivechat_v1_chat_service, 18);
 
 /**
  * @generated from message proactivechat.v1.GetChatTranscriptRequest
@@ -396,7 +541,7 @@ export type GetChatTranscriptRequest = Message<"proactivechat.v1.GetChatTranscri
  * Use `create(GetChatTranscriptRequestSchema)` to create a new message.
  */
 export const GetChatTranscriptRequestSchema: GenMessage<GetChatTranscriptRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 13);
+  messageDesc(file_proactivechat_v1_chat_service, 19);
 
 /**
  * @generated from message proactivechat.v1.GetChatTranscriptResponse
@@ -422,7 +567,7 @@ export type GetChatTranscriptResponse = Message<"proactivechat.v1.GetChatTranscr
  * Use `create(GetChatTranscriptResponseSchema)` to create a new message.
  */
 export const GetChatTranscriptResponseSchema: GenMessage<GetChatTranscriptResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 14);
+  messageDesc(file_proactivechat_v1_chat_service, 20);
 
 /**
  * @generated from message proactivechat.v1.ListChatEventsRequest
@@ -451,7 +596,7 @@ export type ListChatEventsRequest = Message<"proactivechat.v1.ListChatEventsRequ
  * Use `create(ListChatEventsRequestSchema)` to create a new message.
  */
 export const ListChatEventsRequestSchema: GenMessage<ListChatEventsRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 15);
+  messageDesc(file_proactivechat_v1_chat_service, 21);
 
 /**
  * @generated from message proactivechat.v1.ListChatEventsResponse
@@ -475,7 +620,7 @@ export type ListChatEventsResponse = Message<"proactivechat.v1.ListChatEventsRes
  * Use `create(ListChatEventsResponseSchema)` to create a new message.
  */
 export const ListChatEventsResponseSchema: GenMessage<ListChatEventsResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 16);
+  messageDesc(file_proactivechat_v1_chat_service, 22);
 
 /**
  * @generated from message proactivechat.v1.WatchChatRequest
@@ -497,7 +642,7 @@ export type WatchChatRequest = Message<"proactivechat.v1.WatchChatRequest"> & {
  * Use `create(WatchChatRequestSchema)` to create a new message.
  */
 export const WatchChatRequestSchema: GenMessage<WatchChatRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 17);
+  messageDesc(file_proactivechat_v1_chat_service, 23);
 
 /**
  * @generated from message proactivechat.v1.WatchChatResponse
@@ -532,7 +677,7 @@ export type WatchChatResponse = Message<"proactivechat.v1.WatchChatResponse"> & 
  * Use `create(WatchChatResponseSchema)` to create a new message.
  */
 export const WatchChatResponseSchema: GenMessage<WatchChatResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 18);
+  messageDesc(file_proactivechat_v1_chat_service, 24);
 
 /**
  * @generated from message proactivechat.v1.ConverseRequest
@@ -580,7 +725,7 @@ export type ConverseRequest = Message<"proactivechat.v1.ConverseRequest"> & {
  * Use `create(ConverseRequestSchema)` to create a new message.
  */
 export const ConverseRequestSchema: GenMessage<ConverseRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 19);
+  messageDesc(file_proactivechat_v1_chat_service, 25);
 
 /**
  * ConverseJoin opens the conversation: who is speaking, and from which event.
@@ -609,7 +754,7 @@ export type ConverseJoin = Message<"proactivechat.v1.ConverseJoin"> & {
  * Use `create(ConverseJoinSchema)` to create a new message.
  */
 export const ConverseJoinSchema: GenMessage<ConverseJoin> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 20);
+  messageDesc(file_proactivechat_v1_chat_service, 26);
 
 /**
  * @generated from message proactivechat.v1.ConverseSend
@@ -631,7 +776,7 @@ export type ConverseSend = Message<"proactivechat.v1.ConverseSend"> & {
  * Use `create(ConverseSendSchema)` to create a new message.
  */
 export const ConverseSendSchema: GenMessage<ConverseSend> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 21);
+  messageDesc(file_proactivechat_v1_chat_service, 27);
 
 /**
  * @generated from message proactivechat.v1.ConverseTyping
@@ -648,7 +793,7 @@ export type ConverseTyping = Message<"proactivechat.v1.ConverseTyping"> & {
  * Use `create(ConverseTypingSchema)` to create a new message.
  */
 export const ConverseTypingSchema: GenMessage<ConverseTyping> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 22);
+  messageDesc(file_proactivechat_v1_chat_service, 28);
 
 /**
  * @generated from message proactivechat.v1.ConverseLeave
@@ -661,7 +806,7 @@ export type ConverseLeave = Message<"proactivechat.v1.ConverseLeave"> & {
  * Use `create(ConverseLeaveSchema)` to create a new message.
  */
 export const ConverseLeaveSchema: GenMessage<ConverseLeave> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 23);
+  messageDesc(file_proactivechat_v1_chat_service, 29);
 
 /**
  * CommandResult answers one ConverseRequest. A failed command does not end
@@ -700,7 +845,7 @@ export type CommandResult = Message<"proactivechat.v1.CommandResult"> & {
  * Use `create(CommandResultSchema)` to create a new message.
  */
 export const CommandResultSchema: GenMessage<CommandResult> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 24);
+  messageDesc(file_proactivechat_v1_chat_service, 30);
 
 /**
  * @generated from message proactivechat.v1.ConverseResponse
@@ -741,7 +886,7 @@ export type ConverseResponse = Message<"proactivechat.v1.ConverseResponse"> & {
  * Use `create(ConverseResponseSchema)` to create a new message.
  */
 export const ConverseResponseSchema: GenMessage<ConverseResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 25);
+  messageDesc(file_proactivechat_v1_chat_service, 31);
 
 /**
  * @generated from message proactivechat.v1.WhisperRequest
@@ -772,7 +917,7 @@ export type WhisperRequest = Message<"proactivechat.v1.WhisperRequest"> & {
  * Use `create(WhisperRequestSchema)` to create a new message.
  */
 export const WhisperRequestSchema: GenMessage<WhisperRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 26);
+  messageDesc(file_proactivechat_v1_chat_service, 32);
 
 /**
  * @generated from message proactivechat.v1.WhisperResponse
@@ -789,7 +934,7 @@ export type WhisperResponse = Message<"proactivechat.v1.WhisperResponse"> & {
  * Use `create(WhisperResponseSchema)` to create a new message.
  */
 export const WhisperResponseSchema: GenMessage<WhisperResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 27);
+  messageDesc(file_proactivechat_v1_chat_service, 33);
 
 /**
  * @generated from message proactivechat.v1.ListWhispersRequest
@@ -806,7 +951,7 @@ export type ListWhispersRequest = Message<"proactivechat.v1.ListWhispersRequest"
  * Use `create(ListWhispersRequestSchema)` to create a new message.
  */
 export const ListWhispersRequestSchema: GenMessage<ListWhispersRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 28);
+  messageDesc(file_proactivechat_v1_chat_service, 34);
 
 /**
  * @generated from message proactivechat.v1.ListWhispersResponse
@@ -823,7 +968,58 @@ export type ListWhispersResponse = Message<"proactivechat.v1.ListWhispersRespons
  * Use `create(ListWhispersResponseSchema)` to create a new message.
  */
 export const ListWhispersResponseSchema: GenMessage<ListWhispersResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_chat_service, 29);
+  messageDesc(file_proactivechat_v1_chat_service, 35);
+
+/**
+ * @generated from message proactivechat.v1.WatchNotesRequest
+ */
+export type WatchNotesRequest = Message<"proactivechat.v1.WatchNotesRequest"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * @generated from field: uint32 after_seq = 2;
+   */
+  afterSeq: number;
+};
+
+/**
+ * Describes the message proactivechat.v1.WatchNotesRequest.
+ * Use `create(WatchNotesRequestSchema)` to create a new message.
+ */
+export const WatchNotesRequestSchema: GenMessage<WatchNotesRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 36);
+
+/**
+ * @generated from message proactivechat.v1.WatchNotesResponse
+ */
+export type WatchNotesResponse = Message<"proactivechat.v1.WatchNotesResponse"> & {
+  /**
+   * @generated from oneof proactivechat.v1.WatchNotesResponse.event
+   */
+  event: {
+    /**
+     * @generated from field: proactivechat.v1.ChatNote note = 1;
+     */
+    value: ChatNote;
+    case: "note";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.KeepAlive keep_alive = 2;
+     */
+    value: KeepAlive;
+    case: "keepAlive";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message proactivechat.v1.WatchNotesResponse.
+ * Use `create(WatchNotesResponseSchema)` to create a new message.
+ */
+export const WatchNotesResponseSchema: GenMessage<WatchNotesResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_chat_service, 37);
 
 /**
  * ChatService is used by both sides of a chat. The unary calls and
@@ -966,6 +1162,57 @@ export const ChatService: GenService<{
     methodKind: "unary";
     input: typeof RateChatRequestSchema;
     output: typeof RateChatResponseSchema;
+  },
+  /**
+   * TransferChat hands an active chat from the calling agent to another at
+   * once (there is no accept step): the target must be available, serve the
+   * chat's site, be under capacity and not already in the chat. The chat
+   * gets a ChatTransferred event (the visitor sees who took over) and, when
+   * a note is given, an internal note; its id, sequence and history
+   * continue. The target's WatchAgent shows the chat as it shows a started
+   * one.
+   *
+   * @generated from rpc proactivechat.v1.ChatService.TransferChat
+   */
+  transferChat: {
+    methodKind: "unary";
+    input: typeof TransferChatRequestSchema;
+    output: typeof TransferChatResponseSchema;
+  },
+  /**
+   * AddNote adds an internal note to a chat, by its agent. Visitors never
+   * see notes.
+   *
+   * @generated from rpc proactivechat.v1.ChatService.AddNote
+   */
+  addNote: {
+    methodKind: "unary";
+    input: typeof AddNoteRequestSchema;
+    output: typeof AddNoteResponseSchema;
+  },
+  /**
+   * ListNotes lists a chat's internal notes in order, for agents serving
+   * the chat's site and admins; never for visitors.
+   *
+   * @generated from rpc proactivechat.v1.ChatService.ListNotes
+   */
+  listNotes: {
+    methodKind: "unary";
+    input: typeof ListNotesRequestSchema;
+    output: typeof ListNotesResponseSchema;
+  },
+  /**
+   * WatchNotes streams a chat's internal notes after after_seq (of the
+   * notes' own sequence), then new ones as they are added, with no gap and
+   * no duplicate, for the same readers as ListNotes. It counts as a
+   * WatchChat stream against the caller's stream cap.
+   *
+   * @generated from rpc proactivechat.v1.ChatService.WatchNotes
+   */
+  watchNotes: {
+    methodKind: "server_streaming";
+    input: typeof WatchNotesRequestSchema;
+    output: typeof WatchNotesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_chat_service, 0);

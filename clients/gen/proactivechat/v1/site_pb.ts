@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/site.proto.
  */
 export const file_proactivechat_v1_site: GenFile = /*@__PURE__*/
-  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEi2QIKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKCXJldGVudGlvbhgHIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MSQwoQdmlzaXRvcl9sYXVuY2hlchgIIAEoCzIpLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MiOQoXVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBINCgVsYWJlbBgCIAEoCSJCChFSZXRlbnRpb25TZXR0aW5ncxIXCg92aXNpdG9yX3NlY29uZHMYASABKA0SFAoMY2hhdF9zZWNvbmRzGAIgASgNIrQDChVQcm9hY3RpdmVDaGF0U2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBIxCgRtb2RlGAIgASgOMiMucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0TW9kZRIcChRsYXVuY2hfYWZ0ZXJfc2Vjb25kcxgDIAEoDRITCgtpbnZpdGVfdGV4dBgEIAEoCRIwCgtmb3JtX2ZpZWxkcxgFIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuRm9ybUZpZWxkEh4KFmludml0ZV90aW1lb3V0X3NlY29uZHMYBiABKA0SIQoZcmVpbnZpdGVfY29vbGRvd25fc2Vjb25kcxgHIAEoDRIdChVhbGVydF90aW1lb3V0X3NlY29uZHMYCCABKA0SFQoNaW5jbHVkZV9wYWdlcxgJIAMoCRIVCg1leGNsdWRlX3BhZ2VzGAogAygJEhoKEnF1ZXVlX2hvbGRfc2Vjb25kcxgLIAEoDRIiChppbmFjdGl2aXR5X3RpbWVvdXRfc2Vjb25kcxgMIAEoDRIiChppbmFjdGl2aXR5X3dhcm5pbmdfc2Vjb25kcxgNIAEoDSJ8CglGb3JtRmllbGQSCwoDa2V5GAEgASgJEg0KBWxhYmVsGAIgASgJEi0KBHR5cGUYAyABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkZvcm1GaWVsZFR5cGUSEAoIcmVxdWlyZWQYBCABKAgSEgoKbWF4X2xlbmd0aBgFIAEoDSqFAQoRUHJvYWN0aXZlQ2hhdE1vZGUSIwofUFJPQUNUSVZFX0NIQVRfTU9ERV9VTlNQRUNJRklFRBAAEiMKH1BST0FDVElWRV9DSEFUX01PREVfV0lUSF9JTlZJVEUQARImCiJQUk9BQ1RJVkVfQ0hBVF9NT0RFX1dJVEhPVVRfSU5WSVRFEAIqngEKDUZvcm1GaWVsZFR5cGUSHwobRk9STV9GSUVMRF9UWVBFX1VOU1BFQ0lGSUVEEAASGAoURk9STV9GSUVMRF9UWVBFX1RFWFQQARIcChhGT1JNX0ZJRUxEX1RZUEVfVEVYVEFSRUEQAhIZChVGT1JNX0ZJRUxEX1RZUEVfRU1BSUwQAxIZChVGT1JNX0ZJRUxEX1RZUEVfUEhPTkUQBEJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEi2QIKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKCXJldGVudGlvbhgHIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MSQwoQdmlzaXRvcl9sYXVuY2hlchgIIAEoCzIpLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MiOQoXVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBINCgVsYWJlbBgCIAEoCSJCChFSZXRlbnRpb25TZXR0aW5ncxIXCg92aXNpdG9yX3NlY29uZHMYASABKA0SFAoMY2hhdF9zZWNvbmRzGAIgASgNIrQDChVQcm9hY3RpdmVDaGF0U2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBIxCgRtb2RlGAIgASgOMiMucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0TW9kZRIcChRsYXVuY2hfYWZ0ZXJfc2Vjb25kcxgDIAEoDRITCgtpbnZpdGVfdGV4dBgEIAEoCRIwCgtmb3JtX2ZpZWxkcxgFIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuRm9ybUZpZWxkEh4KFmludml0ZV90aW1lb3V0X3NlY29uZHMYBiABKA0SIQoZcmVpbnZpdGVfY29vbGRvd25fc2Vjb25kcxgHIAEoDRIdChVhbGVydF90aW1lb3V0X3NlY29uZHMYCCABKA0SFQoNaW5jbHVkZV9wYWdlcxgJIAMoCRIVCg1leGNsdWRlX3BhZ2VzGAogAygJEhoKEnF1ZXVlX2hvbGRfc2Vjb25kcxgLIAEoDRIiChppbmFjdGl2aXR5X3RpbWVvdXRfc2Vjb25kcxgMIAEoDRIiChppbmFjdGl2aXR5X3dhcm5pbmdfc2Vjb25kcxgNIAEoDSJ8CglGb3JtRmllbGQSCwoDa2V5GAEgASgJEg0KBWxhYmVsGAIgASgJEi0KBHR5cGUYAyABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkZvcm1GaWVsZFR5cGUSEAoIcmVxdWlyZWQYBCABKAgSEgoKbWF4X2xlbmd0aBgFIAEoDSJZCgtDYW5uZWRSZXBseRIKCgJpZBgBIAEoCRIPCgdzaXRlX2lkGAIgASgJEhAKCHNob3J0Y3V0GAMgASgJEg0KBXRpdGxlGAQgASgJEgwKBHRleHQYBSABKAkqhQEKEVByb2FjdGl2ZUNoYXRNb2RlEiMKH1BST0FDVElWRV9DSEFUX01PREVfVU5TUEVDSUZJRUQQABIjCh9QUk9BQ1RJVkVfQ0hBVF9NT0RFX1dJVEhfSU5WSVRFEAESJgoiUFJPQUNUSVZFX0NIQVRfTU9ERV9XSVRIT1VUX0lOVklURRACKp4BCg1Gb3JtRmllbGRUeXBlEh8KG0ZPUk1fRklFTERfVFlQRV9VTlNQRUNJRklFRBAAEhgKFEZPUk1fRklFTERfVFlQRV9URVhUEAESHAoYRk9STV9GSUVMRF9UWVBFX1RFWFRBUkVBEAISGQoVRk9STV9GSUVMRF9UWVBFX0VNQUlMEAMSGQoVRk9STV9GSUVMRF9UWVBFX1BIT05FEARCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Site is one website equipped with the widget. Proactive chat is disabled
@@ -306,6 +306,56 @@ export type FormField = Message<"proactivechat.v1.FormField"> & {
  */
 export const FormFieldSchema: GenMessage<FormField> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_site, 4);
+
+/**
+ * CannedReply is a prepared answer of a site that agents insert by its
+ * shortcut. The console fills in the placeholders {visitor.name},
+ * {agent.name} and {site.name} when it inserts the text.
+ *
+ * @generated from message proactivechat.v1.CannedReply
+ */
+export type CannedReply = Message<"proactivechat.v1.CannedReply"> & {
+  /**
+   * Set by the server on create.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string site_id = 2;
+   */
+  siteId: string;
+
+  /**
+   * What agents type: "/" then 1 to 32 of a-z, 0-9, "_" and "-", e.g.
+   * "/price"; unique within the site.
+   *
+   * @generated from field: string shortcut = 3;
+   */
+  shortcut: string;
+
+  /**
+   * 1 to 100 characters.
+   *
+   * @generated from field: string title = 4;
+   */
+  title: string;
+
+  /**
+   * 1 to 2000 characters.
+   *
+   * @generated from field: string text = 5;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.CannedReply.
+ * Use `create(CannedReplySchema)` to create a new message.
+ */
+export const CannedReplySchema: GenMessage<CannedReply> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 5);
 
 /**
  * ProactiveChatMode is how a proactive chat begins.

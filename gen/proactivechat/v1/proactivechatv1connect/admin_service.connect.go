@@ -97,6 +97,18 @@ const (
 	// AdminServiceWatchEventsProcedure is the fully-qualified name of the AdminService's WatchEvents
 	// RPC.
 	AdminServiceWatchEventsProcedure = "/proactivechat.v1.AdminService/WatchEvents"
+	// AdminServiceCreateCannedReplyProcedure is the fully-qualified name of the AdminService's
+	// CreateCannedReply RPC.
+	AdminServiceCreateCannedReplyProcedure = "/proactivechat.v1.AdminService/CreateCannedReply"
+	// AdminServiceUpdateCannedReplyProcedure is the fully-qualified name of the AdminService's
+	// UpdateCannedReply RPC.
+	AdminServiceUpdateCannedReplyProcedure = "/proactivechat.v1.AdminService/UpdateCannedReply"
+	// AdminServiceDeleteCannedReplyProcedure is the fully-qualified name of the AdminService's
+	// DeleteCannedReply RPC.
+	AdminServiceDeleteCannedReplyProcedure = "/proactivechat.v1.AdminService/DeleteCannedReply"
+	// AdminServiceListCannedRepliesProcedure is the fully-qualified name of the AdminService's
+	// ListCannedReplies RPC.
+	AdminServiceListCannedRepliesProcedure = "/proactivechat.v1.AdminService/ListCannedReplies"
 )
 
 // AdminServiceClient is a client for the proactivechat.v1.AdminService service.
@@ -171,6 +183,15 @@ type AdminServiceClient interface {
 	// disconnect or a server restart, call again with the position of the
 	// last event received.
 	WatchEvents(context.Context, *connect.Request[v1.WatchEventsRequest]) (*connect.ServerStreamForClient[v1.WatchEventsResponse], error)
+	// CreateCannedReply adds a canned reply to a site. A shortcut the site
+	// already has is ALREADY_EXISTS.
+	CreateCannedReply(context.Context, *connect.Request[v1.CreateCannedReplyRequest]) (*connect.Response[v1.CreateCannedReplyResponse], error)
+	// UpdateCannedReply replaces a canned reply's shortcut, title and text.
+	UpdateCannedReply(context.Context, *connect.Request[v1.UpdateCannedReplyRequest]) (*connect.Response[v1.UpdateCannedReplyResponse], error)
+	DeleteCannedReply(context.Context, *connect.Request[v1.DeleteCannedReplyRequest]) (*connect.Response[v1.DeleteCannedReplyResponse], error)
+	// ListCannedReplies lists a site's canned replies by shortcut, for
+	// admins and the agents serving the site.
+	ListCannedReplies(context.Context, *connect.Request[v1.ListCannedRepliesRequest]) (*connect.Response[v1.ListCannedRepliesResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the proactivechat.v1.AdminService service. By
@@ -343,6 +364,32 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("WatchEvents")),
 			connect.WithClientOptions(opts...),
 		),
+		createCannedReply: connect.NewClient[v1.CreateCannedReplyRequest, v1.CreateCannedReplyResponse](
+			httpClient,
+			baseURL+AdminServiceCreateCannedReplyProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("CreateCannedReply")),
+			connect.WithClientOptions(opts...),
+		),
+		updateCannedReply: connect.NewClient[v1.UpdateCannedReplyRequest, v1.UpdateCannedReplyResponse](
+			httpClient,
+			baseURL+AdminServiceUpdateCannedReplyProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("UpdateCannedReply")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteCannedReply: connect.NewClient[v1.DeleteCannedReplyRequest, v1.DeleteCannedReplyResponse](
+			httpClient,
+			baseURL+AdminServiceDeleteCannedReplyProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("DeleteCannedReply")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		listCannedReplies: connect.NewClient[v1.ListCannedRepliesRequest, v1.ListCannedRepliesResponse](
+			httpClient,
+			baseURL+AdminServiceListCannedRepliesProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListCannedReplies")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -372,6 +419,10 @@ type adminServiceClient struct {
 	getRatingSummary         *connect.Client[v1.GetRatingSummaryRequest, v1.GetRatingSummaryResponse]
 	listEvents               *connect.Client[v1.ListEventsRequest, v1.ListEventsResponse]
 	watchEvents              *connect.Client[v1.WatchEventsRequest, v1.WatchEventsResponse]
+	createCannedReply        *connect.Client[v1.CreateCannedReplyRequest, v1.CreateCannedReplyResponse]
+	updateCannedReply        *connect.Client[v1.UpdateCannedReplyRequest, v1.UpdateCannedReplyResponse]
+	deleteCannedReply        *connect.Client[v1.DeleteCannedReplyRequest, v1.DeleteCannedReplyResponse]
+	listCannedReplies        *connect.Client[v1.ListCannedRepliesRequest, v1.ListCannedRepliesResponse]
 }
 
 // CreateSite calls proactivechat.v1.AdminService.CreateSite.
@@ -494,6 +545,26 @@ func (c *adminServiceClient) WatchEvents(ctx context.Context, req *connect.Reque
 	return c.watchEvents.CallServerStream(ctx, req)
 }
 
+// CreateCannedReply calls proactivechat.v1.AdminService.CreateCannedReply.
+func (c *adminServiceClient) CreateCannedReply(ctx context.Context, req *connect.Request[v1.CreateCannedReplyRequest]) (*connect.Response[v1.CreateCannedReplyResponse], error) {
+	return c.createCannedReply.CallUnary(ctx, req)
+}
+
+// UpdateCannedReply calls proactivechat.v1.AdminService.UpdateCannedReply.
+func (c *adminServiceClient) UpdateCannedReply(ctx context.Context, req *connect.Request[v1.UpdateCannedReplyRequest]) (*connect.Response[v1.UpdateCannedReplyResponse], error) {
+	return c.updateCannedReply.CallUnary(ctx, req)
+}
+
+// DeleteCannedReply calls proactivechat.v1.AdminService.DeleteCannedReply.
+func (c *adminServiceClient) DeleteCannedReply(ctx context.Context, req *connect.Request[v1.DeleteCannedReplyRequest]) (*connect.Response[v1.DeleteCannedReplyResponse], error) {
+	return c.deleteCannedReply.CallUnary(ctx, req)
+}
+
+// ListCannedReplies calls proactivechat.v1.AdminService.ListCannedReplies.
+func (c *adminServiceClient) ListCannedReplies(ctx context.Context, req *connect.Request[v1.ListCannedRepliesRequest]) (*connect.Response[v1.ListCannedRepliesResponse], error) {
+	return c.listCannedReplies.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the proactivechat.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateSite adds a site. Proactive chat stays disabled unless the request enables it.
@@ -566,6 +637,15 @@ type AdminServiceHandler interface {
 	// disconnect or a server restart, call again with the position of the
 	// last event received.
 	WatchEvents(context.Context, *connect.Request[v1.WatchEventsRequest], *connect.ServerStream[v1.WatchEventsResponse]) error
+	// CreateCannedReply adds a canned reply to a site. A shortcut the site
+	// already has is ALREADY_EXISTS.
+	CreateCannedReply(context.Context, *connect.Request[v1.CreateCannedReplyRequest]) (*connect.Response[v1.CreateCannedReplyResponse], error)
+	// UpdateCannedReply replaces a canned reply's shortcut, title and text.
+	UpdateCannedReply(context.Context, *connect.Request[v1.UpdateCannedReplyRequest]) (*connect.Response[v1.UpdateCannedReplyResponse], error)
+	DeleteCannedReply(context.Context, *connect.Request[v1.DeleteCannedReplyRequest]) (*connect.Response[v1.DeleteCannedReplyResponse], error)
+	// ListCannedReplies lists a site's canned replies by shortcut, for
+	// admins and the agents serving the site.
+	ListCannedReplies(context.Context, *connect.Request[v1.ListCannedRepliesRequest]) (*connect.Response[v1.ListCannedRepliesResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -734,6 +814,32 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("WatchEvents")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceCreateCannedReplyHandler := connect.NewUnaryHandler(
+		AdminServiceCreateCannedReplyProcedure,
+		svc.CreateCannedReply,
+		connect.WithSchema(adminServiceMethods.ByName("CreateCannedReply")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceUpdateCannedReplyHandler := connect.NewUnaryHandler(
+		AdminServiceUpdateCannedReplyProcedure,
+		svc.UpdateCannedReply,
+		connect.WithSchema(adminServiceMethods.ByName("UpdateCannedReply")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceDeleteCannedReplyHandler := connect.NewUnaryHandler(
+		AdminServiceDeleteCannedReplyProcedure,
+		svc.DeleteCannedReply,
+		connect.WithSchema(adminServiceMethods.ByName("DeleteCannedReply")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListCannedRepliesHandler := connect.NewUnaryHandler(
+		AdminServiceListCannedRepliesProcedure,
+		svc.ListCannedReplies,
+		connect.WithSchema(adminServiceMethods.ByName("ListCannedReplies")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateSiteProcedure:
@@ -784,6 +890,14 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceListEventsHandler.ServeHTTP(w, r)
 		case AdminServiceWatchEventsProcedure:
 			adminServiceWatchEventsHandler.ServeHTTP(w, r)
+		case AdminServiceCreateCannedReplyProcedure:
+			adminServiceCreateCannedReplyHandler.ServeHTTP(w, r)
+		case AdminServiceUpdateCannedReplyProcedure:
+			adminServiceUpdateCannedReplyHandler.ServeHTTP(w, r)
+		case AdminServiceDeleteCannedReplyProcedure:
+			adminServiceDeleteCannedReplyHandler.ServeHTTP(w, r)
+		case AdminServiceListCannedRepliesProcedure:
+			adminServiceListCannedRepliesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -887,4 +1001,20 @@ func (UnimplementedAdminServiceHandler) ListEvents(context.Context, *connect.Req
 
 func (UnimplementedAdminServiceHandler) WatchEvents(context.Context, *connect.Request[v1.WatchEventsRequest], *connect.ServerStream[v1.WatchEventsResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.WatchEvents is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) CreateCannedReply(context.Context, *connect.Request[v1.CreateCannedReplyRequest]) (*connect.Response[v1.CreateCannedReplyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.CreateCannedReply is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) UpdateCannedReply(context.Context, *connect.Request[v1.UpdateCannedReplyRequest]) (*connect.Response[v1.UpdateCannedReplyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.UpdateCannedReply is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) DeleteCannedReply(context.Context, *connect.Request[v1.DeleteCannedReplyRequest]) (*connect.Response[v1.DeleteCannedReplyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.DeleteCannedReply is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListCannedReplies(context.Context, *connect.Request[v1.ListCannedRepliesRequest]) (*connect.Response[v1.ListCannedRepliesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.ListCannedReplies is not implemented"))
 }

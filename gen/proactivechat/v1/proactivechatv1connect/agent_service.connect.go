@@ -59,6 +59,9 @@ const (
 	// AgentServiceListLiveChatsProcedure is the fully-qualified name of the AgentService's
 	// ListLiveChats RPC.
 	AgentServiceListLiveChatsProcedure = "/proactivechat.v1.AgentService/ListLiveChats"
+	// AgentServiceListColleaguesProcedure is the fully-qualified name of the AgentService's
+	// ListColleagues RPC.
+	AgentServiceListColleaguesProcedure = "/proactivechat.v1.AgentService/ListColleagues"
 )
 
 // AgentServiceClient is a client for the proactivechat.v1.AgentService service.
@@ -96,6 +99,9 @@ type AgentServiceClient interface {
 	// (Agent.supervised_site_ids), oldest first: participants, start time and
 	// last_activity_time (the last message). Admins may list any site's.
 	ListLiveChats(context.Context, *connect.Request[v1.ListLiveChatsRequest]) (*connect.Response[v1.ListLiveChatsResponse], error)
+	// ListColleagues lists the other agents of one of the agent's sites,
+	// with their status and free capacity: whom a chat can be transferred to.
+	ListColleagues(context.Context, *connect.Request[v1.ListColleaguesRequest]) (*connect.Response[v1.ListColleaguesResponse], error)
 }
 
 // NewAgentServiceClient constructs a client for the proactivechat.v1.AgentService service. By
@@ -170,6 +176,13 @@ func NewAgentServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listColleagues: connect.NewClient[v1.ListColleaguesRequest, v1.ListColleaguesResponse](
+			httpClient,
+			baseURL+AgentServiceListColleaguesProcedure,
+			connect.WithSchema(agentServiceMethods.ByName("ListColleagues")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -185,6 +198,7 @@ type agentServiceClient struct {
 	declineChatRequest *connect.Client[v1.DeclineChatRequestRequest, v1.DeclineChatRequestResponse]
 	inviteVisitor      *connect.Client[v1.InviteVisitorRequest, v1.InviteVisitorResponse]
 	listLiveChats      *connect.Client[v1.ListLiveChatsRequest, v1.ListLiveChatsResponse]
+	listColleagues     *connect.Client[v1.ListColleaguesRequest, v1.ListColleaguesResponse]
 }
 
 // SignIn calls proactivechat.v1.AgentService.SignIn.
@@ -237,6 +251,11 @@ func (c *agentServiceClient) ListLiveChats(ctx context.Context, req *connect.Req
 	return c.listLiveChats.CallUnary(ctx, req)
 }
 
+// ListColleagues calls proactivechat.v1.AgentService.ListColleagues.
+func (c *agentServiceClient) ListColleagues(ctx context.Context, req *connect.Request[v1.ListColleaguesRequest]) (*connect.Response[v1.ListColleaguesResponse], error) {
+	return c.listColleagues.CallUnary(ctx, req)
+}
+
 // AgentServiceHandler is an implementation of the proactivechat.v1.AgentService service.
 type AgentServiceHandler interface {
 	// SignIn exchanges an agent's login (or id) and password for a session
@@ -272,6 +291,9 @@ type AgentServiceHandler interface {
 	// (Agent.supervised_site_ids), oldest first: participants, start time and
 	// last_activity_time (the last message). Admins may list any site's.
 	ListLiveChats(context.Context, *connect.Request[v1.ListLiveChatsRequest]) (*connect.Response[v1.ListLiveChatsResponse], error)
+	// ListColleagues lists the other agents of one of the agent's sites,
+	// with their status and free capacity: whom a chat can be transferred to.
+	ListColleagues(context.Context, *connect.Request[v1.ListColleaguesRequest]) (*connect.Response[v1.ListColleaguesResponse], error)
 }
 
 // NewAgentServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -342,6 +364,13 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	agentServiceListColleaguesHandler := connect.NewUnaryHandler(
+		AgentServiceListColleaguesProcedure,
+		svc.ListColleagues,
+		connect.WithSchema(agentServiceMethods.ByName("ListColleagues")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AgentService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AgentServiceSignInProcedure:
@@ -364,6 +393,8 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 			agentServiceInviteVisitorHandler.ServeHTTP(w, r)
 		case AgentServiceListLiveChatsProcedure:
 			agentServiceListLiveChatsHandler.ServeHTTP(w, r)
+		case AgentServiceListColleaguesProcedure:
+			agentServiceListColleaguesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -411,4 +442,8 @@ func (UnimplementedAgentServiceHandler) InviteVisitor(context.Context, *connect.
 
 func (UnimplementedAgentServiceHandler) ListLiveChats(context.Context, *connect.Request[v1.ListLiveChatsRequest]) (*connect.Response[v1.ListLiveChatsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.ListLiveChats is not implemented"))
+}
+
+func (UnimplementedAgentServiceHandler) ListColleagues(context.Context, *connect.Request[v1.ListColleaguesRequest]) (*connect.Response[v1.ListColleaguesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.ListColleagues is not implemented"))
 }

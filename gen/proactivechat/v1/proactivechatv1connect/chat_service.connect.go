@@ -60,6 +60,15 @@ const (
 	ChatServiceListWhispersProcedure = "/proactivechat.v1.ChatService/ListWhispers"
 	// ChatServiceRateChatProcedure is the fully-qualified name of the ChatService's RateChat RPC.
 	ChatServiceRateChatProcedure = "/proactivechat.v1.ChatService/RateChat"
+	// ChatServiceTransferChatProcedure is the fully-qualified name of the ChatService's TransferChat
+	// RPC.
+	ChatServiceTransferChatProcedure = "/proactivechat.v1.ChatService/TransferChat"
+	// ChatServiceAddNoteProcedure is the fully-qualified name of the ChatService's AddNote RPC.
+	ChatServiceAddNoteProcedure = "/proactivechat.v1.ChatService/AddNote"
+	// ChatServiceListNotesProcedure is the fully-qualified name of the ChatService's ListNotes RPC.
+	ChatServiceListNotesProcedure = "/proactivechat.v1.ChatService/ListNotes"
+	// ChatServiceWatchNotesProcedure is the fully-qualified name of the ChatService's WatchNotes RPC.
+	ChatServiceWatchNotesProcedure = "/proactivechat.v1.ChatService/WatchNotes"
 )
 
 // ChatServiceClient is a client for the proactivechat.v1.ChatService service.
@@ -103,6 +112,25 @@ type ChatServiceClient interface {
 	// kept on the chat (Chat.rating), not as a chat event, and counted in
 	// AdminService.GetRatingSummary.
 	RateChat(context.Context, *connect.Request[v1.RateChatRequest]) (*connect.Response[v1.RateChatResponse], error)
+	// TransferChat hands an active chat from the calling agent to another at
+	// once (there is no accept step): the target must be available, serve the
+	// chat's site, be under capacity and not already in the chat. The chat
+	// gets a ChatTransferred event (the visitor sees who took over) and, when
+	// a note is given, an internal note; its id, sequence and history
+	// continue. The target's WatchAgent shows the chat as it shows a started
+	// one.
+	TransferChat(context.Context, *connect.Request[v1.TransferChatRequest]) (*connect.Response[v1.TransferChatResponse], error)
+	// AddNote adds an internal note to a chat, by its agent. Visitors never
+	// see notes.
+	AddNote(context.Context, *connect.Request[v1.AddNoteRequest]) (*connect.Response[v1.AddNoteResponse], error)
+	// ListNotes lists a chat's internal notes in order, for agents serving
+	// the chat's site and admins; never for visitors.
+	ListNotes(context.Context, *connect.Request[v1.ListNotesRequest]) (*connect.Response[v1.ListNotesResponse], error)
+	// WatchNotes streams a chat's internal notes after after_seq (of the
+	// notes' own sequence), then new ones as they are added, with no gap and
+	// no duplicate, for the same readers as ListNotes. It counts as a
+	// WatchChat stream against the caller's stream cap.
+	WatchNotes(context.Context, *connect.Request[v1.WatchNotesRequest]) (*connect.ServerStreamForClient[v1.WatchNotesResponse], error)
 }
 
 // NewChatServiceClient constructs a client for the proactivechat.v1.ChatService service. By
@@ -193,6 +221,31 @@ func NewChatServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(chatServiceMethods.ByName("RateChat")),
 			connect.WithClientOptions(opts...),
 		),
+		transferChat: connect.NewClient[v1.TransferChatRequest, v1.TransferChatResponse](
+			httpClient,
+			baseURL+ChatServiceTransferChatProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("TransferChat")),
+			connect.WithClientOptions(opts...),
+		),
+		addNote: connect.NewClient[v1.AddNoteRequest, v1.AddNoteResponse](
+			httpClient,
+			baseURL+ChatServiceAddNoteProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("AddNote")),
+			connect.WithClientOptions(opts...),
+		),
+		listNotes: connect.NewClient[v1.ListNotesRequest, v1.ListNotesResponse](
+			httpClient,
+			baseURL+ChatServiceListNotesProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("ListNotes")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		watchNotes: connect.NewClient[v1.WatchNotesRequest, v1.WatchNotesResponse](
+			httpClient,
+			baseURL+ChatServiceWatchNotesProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("WatchNotes")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -210,6 +263,10 @@ type chatServiceClient struct {
 	whisper           *connect.Client[v1.WhisperRequest, v1.WhisperResponse]
 	listWhispers      *connect.Client[v1.ListWhispersRequest, v1.ListWhispersResponse]
 	rateChat          *connect.Client[v1.RateChatRequest, v1.RateChatResponse]
+	transferChat      *connect.Client[v1.TransferChatRequest, v1.TransferChatResponse]
+	addNote           *connect.Client[v1.AddNoteRequest, v1.AddNoteResponse]
+	listNotes         *connect.Client[v1.ListNotesRequest, v1.ListNotesResponse]
+	watchNotes        *connect.Client[v1.WatchNotesRequest, v1.WatchNotesResponse]
 }
 
 // SendMessage calls proactivechat.v1.ChatService.SendMessage.
@@ -272,6 +329,26 @@ func (c *chatServiceClient) RateChat(ctx context.Context, req *connect.Request[v
 	return c.rateChat.CallUnary(ctx, req)
 }
 
+// TransferChat calls proactivechat.v1.ChatService.TransferChat.
+func (c *chatServiceClient) TransferChat(ctx context.Context, req *connect.Request[v1.TransferChatRequest]) (*connect.Response[v1.TransferChatResponse], error) {
+	return c.transferChat.CallUnary(ctx, req)
+}
+
+// AddNote calls proactivechat.v1.ChatService.AddNote.
+func (c *chatServiceClient) AddNote(ctx context.Context, req *connect.Request[v1.AddNoteRequest]) (*connect.Response[v1.AddNoteResponse], error) {
+	return c.addNote.CallUnary(ctx, req)
+}
+
+// ListNotes calls proactivechat.v1.ChatService.ListNotes.
+func (c *chatServiceClient) ListNotes(ctx context.Context, req *connect.Request[v1.ListNotesRequest]) (*connect.Response[v1.ListNotesResponse], error) {
+	return c.listNotes.CallUnary(ctx, req)
+}
+
+// WatchNotes calls proactivechat.v1.ChatService.WatchNotes.
+func (c *chatServiceClient) WatchNotes(ctx context.Context, req *connect.Request[v1.WatchNotesRequest]) (*connect.ServerStreamForClient[v1.WatchNotesResponse], error) {
+	return c.watchNotes.CallServerStream(ctx, req)
+}
+
 // ChatServiceHandler is an implementation of the proactivechat.v1.ChatService service.
 type ChatServiceHandler interface {
 	// SendMessage appends a message. It is acknowledged only once stored.
@@ -313,6 +390,25 @@ type ChatServiceHandler interface {
 	// kept on the chat (Chat.rating), not as a chat event, and counted in
 	// AdminService.GetRatingSummary.
 	RateChat(context.Context, *connect.Request[v1.RateChatRequest]) (*connect.Response[v1.RateChatResponse], error)
+	// TransferChat hands an active chat from the calling agent to another at
+	// once (there is no accept step): the target must be available, serve the
+	// chat's site, be under capacity and not already in the chat. The chat
+	// gets a ChatTransferred event (the visitor sees who took over) and, when
+	// a note is given, an internal note; its id, sequence and history
+	// continue. The target's WatchAgent shows the chat as it shows a started
+	// one.
+	TransferChat(context.Context, *connect.Request[v1.TransferChatRequest]) (*connect.Response[v1.TransferChatResponse], error)
+	// AddNote adds an internal note to a chat, by its agent. Visitors never
+	// see notes.
+	AddNote(context.Context, *connect.Request[v1.AddNoteRequest]) (*connect.Response[v1.AddNoteResponse], error)
+	// ListNotes lists a chat's internal notes in order, for agents serving
+	// the chat's site and admins; never for visitors.
+	ListNotes(context.Context, *connect.Request[v1.ListNotesRequest]) (*connect.Response[v1.ListNotesResponse], error)
+	// WatchNotes streams a chat's internal notes after after_seq (of the
+	// notes' own sequence), then new ones as they are added, with no gap and
+	// no duplicate, for the same readers as ListNotes. It counts as a
+	// WatchChat stream against the caller's stream cap.
+	WatchNotes(context.Context, *connect.Request[v1.WatchNotesRequest], *connect.ServerStream[v1.WatchNotesResponse]) error
 }
 
 // NewChatServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -399,6 +495,31 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(chatServiceMethods.ByName("RateChat")),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatServiceTransferChatHandler := connect.NewUnaryHandler(
+		ChatServiceTransferChatProcedure,
+		svc.TransferChat,
+		connect.WithSchema(chatServiceMethods.ByName("TransferChat")),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatServiceAddNoteHandler := connect.NewUnaryHandler(
+		ChatServiceAddNoteProcedure,
+		svc.AddNote,
+		connect.WithSchema(chatServiceMethods.ByName("AddNote")),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatServiceListNotesHandler := connect.NewUnaryHandler(
+		ChatServiceListNotesProcedure,
+		svc.ListNotes,
+		connect.WithSchema(chatServiceMethods.ByName("ListNotes")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatServiceWatchNotesHandler := connect.NewServerStreamHandler(
+		ChatServiceWatchNotesProcedure,
+		svc.WatchNotes,
+		connect.WithSchema(chatServiceMethods.ByName("WatchNotes")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.ChatService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ChatServiceSendMessageProcedure:
@@ -425,6 +546,14 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 			chatServiceListWhispersHandler.ServeHTTP(w, r)
 		case ChatServiceRateChatProcedure:
 			chatServiceRateChatHandler.ServeHTTP(w, r)
+		case ChatServiceTransferChatProcedure:
+			chatServiceTransferChatHandler.ServeHTTP(w, r)
+		case ChatServiceAddNoteProcedure:
+			chatServiceAddNoteHandler.ServeHTTP(w, r)
+		case ChatServiceListNotesProcedure:
+			chatServiceListNotesHandler.ServeHTTP(w, r)
+		case ChatServiceWatchNotesProcedure:
+			chatServiceWatchNotesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -480,4 +609,20 @@ func (UnimplementedChatServiceHandler) ListWhispers(context.Context, *connect.Re
 
 func (UnimplementedChatServiceHandler) RateChat(context.Context, *connect.Request[v1.RateChatRequest]) (*connect.Response[v1.RateChatResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.RateChat is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) TransferChat(context.Context, *connect.Request[v1.TransferChatRequest]) (*connect.Response[v1.TransferChatResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.TransferChat is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) AddNote(context.Context, *connect.Request[v1.AddNoteRequest]) (*connect.Response[v1.AddNoteResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.AddNote is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) ListNotes(context.Context, *connect.Request[v1.ListNotesRequest]) (*connect.Response[v1.ListNotesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.ListNotes is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) WatchNotes(context.Context, *connect.Request[v1.WatchNotesRequest], *connect.ServerStream[v1.WatchNotesResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.ChatService.WatchNotes is not implemented"))
 }
