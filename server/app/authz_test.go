@@ -196,7 +196,7 @@ var authzCases = []authzCase{
 		_, err := c.DeleteCannedReply(ctx, &pb.DeleteCannedReplyRequest{SiteId: w.siteA, CannedReplyId: "canned_none"})
 		return err
 	}},
-	{"AdminService.ListCannedReplies", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.ListCannedReplies", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListCannedReplies(ctx, &pb.ListCannedRepliesRequest{SiteId: w.siteA})
 		return err
 	}},
@@ -348,11 +348,11 @@ var authzCases = []authzCase{
 		_, err := c.AddNote(ctx, &pb.AddNoteRequest{ChatId: w.chat, AuthorId: w.agentA, Text: "VIP"})
 		return err
 	}},
-	{"ChatService.ListNotes", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"ChatService.ListNotes", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListNotes(ctx, &pb.ListNotesRequest{ChatId: w.chat})
 		return err
 	}},
-	{"ChatService.WatchNotes", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"ChatService.WatchNotes", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
 		return firstMessage(c.WatchNotes(ctx, &pb.WatchNotesRequest{ChatId: w.chat}))
 	}},
 	// Only the chat's agent hands it over. Refused (the target is the

@@ -128,7 +128,7 @@ func testEvents() map[string]domain.ChatEvent {
 			Ended: &domain.ChatEnded{Reason: domain.EndVisitorDeclined}},
 		"InactivityWarning": {ChatID: "chat_1", Seq: 5, Time: at(20), LogPosition: 44,
 			InactivityWarning: &domain.InactivityWarning{EndTime: at(21)}},
-		"Transferred": {ChatID: "chat_1", Seq: 6, Time: at(22),
+		"Transferred": {ChatID: "chat_1", Seq: 6, Time: at(22), LogPosition: 45,
 			Transferred: &domain.ChatTransferred{From: agent, To: domain.Participant{Role: domain.RoleAgent, ID: "agt_2", DisplayName: "Dana"}}},
 	}
 }
