@@ -14,8 +14,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/clients/go/proactivechat"
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/server/app"
 	"github.com/proactivechat/proactivechat/server/ratelimit"
 	"github.com/proactivechat/proactivechat/server/rpc"

@@ -10,8 +10,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 
-	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/clients/go/proactivechat"
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 )
 
 // api is what the tests call, over either of the package's clients: one
