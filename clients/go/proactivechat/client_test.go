@@ -24,7 +24,7 @@ import (
 // TestDial: both clients reach the real server with the admin API key,
 // and a wrong key is UNAUTHENTICATED.
 func TestDial(t *testing.T) {
-	srv := startServer(t)
+	srv := mustSharedServer(t)
 	forEachTransport(t, func(t *testing.T, tr transport) {
 		ctx := testContext(t)
 		c := tr.dial(t, srv, srv.key)
@@ -50,7 +50,7 @@ func TestDial(t *testing.T) {
 
 // TestAsErrorFieldViolations: an invalid request's error names the field.
 func TestAsErrorFieldViolations(t *testing.T) {
-	srv := startServer(t)
+	srv := mustSharedServer(t)
 	forEachTransport(t, func(t *testing.T, tr transport) {
 		_, err := tr.dial(t, srv, srv.key).CreateSite(testContext(t), &pb.CreateSiteRequest{Name: ""})
 		e, ok := proactivechat.AsError(err)

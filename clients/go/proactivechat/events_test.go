@@ -125,9 +125,8 @@ func TestEvents(t *testing.T) {
 		got := w.until(t, ctx, end)
 
 		// The server goes away; the stream ends.
-		if err := srv.stop(); err != nil {
-			t.Fatalf("stop: %v", err)
-		}
+		stopped := make(chan error, 1)
+		go func() { stopped <- srv.stop() }()
 		select {
 		case err := <-retrying:
 			t.Logf("stream ended: %v", err)
@@ -135,6 +134,11 @@ func TestEvents(t *testing.T) {
 			t.Fatalf("Events ended on the restart: %v", err)
 		case <-ctx.Done():
 			t.Fatal("the stream did not end when the server stopped")
+		}
+		admin.closeIdle()
+		dana.closeIdle()
+		if err := <-stopped; err != nil {
+			t.Fatalf("stop: %v", err)
 		}
 		// It comes back, and events commit before Events reconnects.
 		if err := srv.restart(); err != nil {
@@ -179,7 +183,7 @@ func countType(evs []*pb.Event, typ string) int {
 // TestEventsStopsOnRefusal: Events ends with the server's error when
 // retrying cannot help, without calling the retry wait.
 func TestEventsStopsOnRefusal(t *testing.T) {
-	srv := startServer(t)
+	srv := mustSharedServer(t)
 	forEachTransport(t, func(t *testing.T, tr transport) {
 		ctx := testContext(t)
 		noRetry := proactivechat.WithRetryWait(func(_ context.Context, _ int, err error) error {
@@ -215,7 +219,7 @@ func TestEventsStopsOnRefusal(t *testing.T) {
 // TestEventsBreak: breaking out of the loop closes the stream and ends
 // Events without an error.
 func TestEventsBreak(t *testing.T) {
-	srv := startServer(t)
+	srv := mustSharedServer(t)
 	forEachTransport(t, func(t *testing.T, tr transport) {
 		ctx := testContext(t)
 		c := tr.dial(t, srv, srv.key)

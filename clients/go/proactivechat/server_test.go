@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,4 +116,36 @@ func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// shared is one server for the tests and examples that only add to its
+// state, so that each does not pay for its own start.
+var shared struct {
+	once sync.Once
+	srv  *server
+	err  error
+}
+
+// sharedServer returns the shared server, starting it on first use.
+func sharedServer() (*server, error) {
+	shared.once.Do(func() { shared.srv, shared.err = openServer("") })
+	return shared.srv, shared.err
+}
+
+// mustSharedServer is sharedServer for tests.
+func mustSharedServer(t *testing.T) *server {
+	t.Helper()
+	s, err := sharedServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.srv != nil {
+		shared.srv.close()
+	}
+	os.Exit(code)
 }

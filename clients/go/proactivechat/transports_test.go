@@ -3,6 +3,7 @@ package proactivechat_test
 import (
 	"context"
 	"iter"
+	"net/http"
 	"testing"
 	"time"
 
@@ -25,6 +26,9 @@ type api interface {
 	StartVisitorSession(context.Context, string) error
 	ListEvents(context.Context, uint64) (*pb.ListEventsResponse, error)
 	Events(context.Context, uint64, ...proactivechat.WatchOption) iter.Seq2[*pb.Event, error]
+	// closeIdle closes the client's idle connections, as a client does
+	// when its server goes away, so a graceful shutdown need not wait.
+	closeIdle()
 }
 
 type transport struct {
@@ -34,12 +38,17 @@ type transport struct {
 
 var transports = []transport{
 	{"Connect", func(t *testing.T, s *server, token string) api {
-		return connectAPI{proactivechat.DialConnect(s.url, token)}
+		tr := &http.Transport{Protocols: new(http.Protocols)}
+		tr.Protocols.SetUnencryptedHTTP2(true)
+		t.Cleanup(tr.CloseIdleConnections)
+		return connectAPI{proactivechat.DialConnect(s.url, token, proactivechat.WithHTTPClient(&http.Client{Transport: tr})), tr}
 	}},
 	{"gRPC", func(t *testing.T, s *server, token string) api {
 		c, err := proactivechat.DialGRPC(s.addr, token, proactivechat.WithDialOptions(
-			// Reconnect at once after the server restarts.
+			// Reconnect at once after the server restarts, and let calls
+			// made meanwhile wait for it rather than fail.
 			grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 10 * time.Millisecond, Multiplier: 1, MaxDelay: 10 * time.Millisecond}}),
+			grpc.WithDefaultCallOptions(grpc.WaitForReady(true)),
 		))
 		if err != nil {
 			t.Fatal(err)
@@ -55,7 +64,14 @@ func forEachTransport(t *testing.T, f func(t *testing.T, tr transport)) {
 	}
 }
 
-type connectAPI struct{ *proactivechat.Client }
+type connectAPI struct {
+	*proactivechat.Client
+	tr *http.Transport
+}
+
+func (c connectAPI) closeIdle() { c.tr.CloseIdleConnections() }
+
+func (c grpcAPI) closeIdle() {} // grpc-go closes a connection its server ends
 
 func (c connectAPI) CreateSite(ctx context.Context, r *pb.CreateSiteRequest) (*pb.Site, error) {
 	res, err := c.Admin.CreateSite(ctx, connect.NewRequest(r))
