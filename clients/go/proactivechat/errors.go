@@ -59,9 +59,10 @@ func (e *Error) Error() string {
 // error).
 func (e *Error) Unwrap() error { return e.err }
 
-// AsError returns the server's error in err, from a Connect or a grpc-go
-// call; false when err is nil or did not come from the server's answer
-// (e.g. a canceled context before any call).
+// AsError returns the RPC error in err, from a Connect or a grpc-go call:
+// the server's, or one the transport made with a code (UNAVAILABLE when
+// the server cannot be reached). It returns false when err is nil or has
+// no RPC code (e.g. a bare context.Canceled).
 func AsError(err error) (*Error, bool) {
 	if err == nil {
 		return nil, false

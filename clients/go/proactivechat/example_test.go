@@ -48,6 +48,34 @@ func ExampleDialConnect() {
 	// invalid_argument name
 }
 
+func ExampleDialGRPC() {
+	srv, err := sharedServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	// host:port; TLS unless the target is on loopback or WithInsecure.
+	c, err := proactivechat.DialGRPC(srv.addr, srv.key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	res, err := c.Admin.CreateSite(ctx, &pb.CreateSiteRequest{Name: "Hat shop"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.GetSite().GetName())
+
+	_, err = c.Admin.GetSite(ctx, &pb.GetSiteRequest{})
+	if e, ok := proactivechat.AsError(err); ok {
+		fmt.Println(e.Code, e.FieldViolations)
+	}
+	// Output:
+	// Hat shop
+	// invalid_argument [{site_id is required}]
+}
+
 func ExampleClient_Events() {
 	srv, err := sharedServer()
 	if err != nil {
