@@ -89,7 +89,10 @@ func DialConnect(baseURL, token string, opts ...Option) *Client {
 // defaultHTTPClient speaks h2c to plain http:// servers (bidirectional
 // streams need HTTP/2) and negotiates the protocol over TLS otherwise.
 func defaultHTTPClient(baseURL string) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr := &http.Transport{Proxy: http.ProxyFromEnvironment}
+	if d, ok := http.DefaultTransport.(*http.Transport); ok {
+		tr = d.Clone()
+	}
 	if strings.HasPrefix(strings.ToLower(baseURL), "http://") {
 		tr.Protocols = new(http.Protocols)
 		tr.Protocols.SetUnencryptedHTTP2(true)

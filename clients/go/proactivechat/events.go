@@ -12,8 +12,8 @@ import (
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 )
 
-// Events watches the event log from after the position after (0: from the
-// start) and yields each event once, in position order. When the stream
+// Events watches the event log after position after (0: from its start)
+// and yields each event once, in position order. When the stream
 // breaks or ends (the server restarted, the network failed, a proxy cut
 // it), Events waits (see WithRetryWait) and calls WatchEvents again after
 // the last position it yielded. It ends, yielding a last error, when ctx
@@ -23,7 +23,8 @@ import (
 // too. The client's credential must be an admin API key.
 //
 // Persist each event's position once handled: it is the after of the next
-// run.
+// run. With WithSite or WithTypes, a reconnect starts after the last event
+// yielded, so the server skips the others again; none is missed.
 func (c *Client) Events(ctx context.Context, after uint64, opts ...WatchOption) iter.Seq2[*pb.Event, error] {
 	return watch(ctx, c.watchConnect, after, opts)
 }
