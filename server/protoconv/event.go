@@ -95,6 +95,16 @@ func EventToProto(e *domain.Event) *pb.Event {
 		out.Payload = &pb.Event_AgentStatusChanged{AgentStatusChanged: &pb.AgentStatusChanged{
 			AgentId: e.AgentID, Status: AgentStatusToProto(e.Status),
 		}}
+	case domain.EventVisitorIdentified:
+		id := e.Identity
+		out.Payload = &pb.Event_VisitorIdentified{VisitorIdentified: &pb.VisitorIdentified{
+			VisitorId: e.VisitorID, Name: id.Name, Email: id.Email, ExternalId: id.ExternalID,
+			Verified: id.Verified, Attributes: id.Attributes,
+		}}
+	case domain.EventChatRated:
+		out.Payload = &pb.Event_ChatRated{ChatRated: &pb.ChatRated{
+			ChatId: e.ChatID, VisitorId: e.VisitorID, AgentId: e.AgentID, Score: e.Score, Comment: e.Text,
+		}}
 	}
 	return out
 }
@@ -173,6 +183,20 @@ func EventFromProto(e *pb.Event) *domain.Event {
 	case *pb.Event_AgentStatusChanged:
 		v := p.AgentStatusChanged
 		out.AgentID, out.Status = v.GetAgentId(), AgentStatusFromProto(v.GetStatus())
+	case *pb.Event_VisitorIdentified:
+		v := p.VisitorIdentified
+		out.VisitorID = v.GetVisitorId()
+		out.Identity = domain.VisitorIdentity{
+			Name: v.GetName(), Email: v.GetEmail(), ExternalID: v.GetExternalId(),
+			Verified: v.GetVerified(), Attributes: v.GetAttributes(),
+		}
+		if len(out.Identity.Attributes) == 0 {
+			out.Identity.Attributes = nil
+		}
+	case *pb.Event_ChatRated:
+		v := p.ChatRated
+		out.ChatID, out.VisitorID, out.AgentID = v.GetChatId(), v.GetVisitorId(), v.GetAgentId()
+		out.Score, out.Text = v.GetScore(), v.GetComment()
 	}
 	return out
 }

@@ -35,6 +35,10 @@ func TestEventRoundTrip(t *testing.T) {
 		domain.EventChatParticipantLeft:   {VisitorID: "v1", ChatID: "chat1", Participant: agent},
 		domain.EventChatEnded:             {VisitorID: "v1", ChatID: "chat1", EndReason: domain.EndInactive},
 		domain.EventAgentStatusChanged:    {AgentID: "agent-a", Status: domain.StatusAway},
+		domain.EventVisitorIdentified: {VisitorID: "v1", Identity: domain.VisitorIdentity{
+			Name: "Ann", Email: "ann@example.com", ExternalID: "u-1", Verified: true, Attributes: map[string]string{"plan": "pro"},
+		}},
+		domain.EventChatRated: {VisitorID: "v1", ChatID: "chat1", AgentID: "agent-a", Score: 4, Text: "Thanks"},
 	}
 	for _, typ := range domain.EventTypes {
 		t.Run(string(typ), func(t *testing.T) {
