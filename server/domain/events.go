@@ -102,6 +102,14 @@ type Event struct {
 	Identity VisitorIdentity
 	// Score is a rating's score, 1 to 5 (chat.rated).
 	Score uint32
+	// Wait is how long a request waited from queued to accepted
+	// (request.accepted); -1 when unknown (events from before it was
+	// recorded).
+	Wait time.Duration
+
+	// firstVisitorMessage marks a chat.message as its chat's first from
+	// the visitor, for the funnel; not stored.
+	firstVisitorMessage bool
 }
 
 // EventID is the id of the event at a position: derived from it, so ids
@@ -131,6 +139,9 @@ func (s *Service) recordAt(tx WriteTx, ev Event) (uint64, error) {
 		ev.Time = s.clock.Now()
 	}
 	if err := tx.AppendEvent(&ev); err != nil {
+		return 0, err
+	}
+	if err := countFunnel(tx, &ev); err != nil {
 		return 0, err
 	}
 	// Hooks run in commit order, so WatchEvents streams hear of events in

@@ -1,6 +1,8 @@
 package protoconv
 
 import (
+	"google.golang.org/protobuf/types/known/durationpb"
+
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/server/domain"
 )
@@ -63,9 +65,13 @@ func EventToProto(e *domain.Event) *pb.Event {
 	case domain.EventRequestDeclined:
 		out.Payload = &pb.Event_RequestDeclined{RequestDeclined: agent()}
 	case domain.EventRequestAccepted:
-		out.Payload = &pb.Event_RequestAccepted{RequestAccepted: &pb.RequestAccepted{
+		ra := &pb.RequestAccepted{
 			ChatRequestId: e.RequestID, VisitorId: e.VisitorID, AgentId: e.AgentID, ChatId: e.ChatID,
-		}}
+		}
+		if e.Wait >= 0 {
+			ra.Wait = durationpb.New(e.Wait)
+		}
+		out.Payload = &pb.Event_RequestAccepted{RequestAccepted: ra}
 	case domain.EventRequestAlertWithdrawn:
 		out.Payload = &pb.Event_RequestAlertWithdrawn{RequestAlertWithdrawn: &pb.RequestAlertWithdrawn{
 			ChatRequestId: e.RequestID, VisitorId: e.VisitorID, AgentId: e.AgentID, Reason: e.Reason,
@@ -162,6 +168,10 @@ func EventFromProto(e *pb.Event) *domain.Event {
 	case *pb.Event_RequestAccepted:
 		v := p.RequestAccepted
 		out.RequestID, out.VisitorID, out.AgentID, out.ChatID = v.GetChatRequestId(), v.GetVisitorId(), v.GetAgentId(), v.GetChatId()
+		out.Wait = -1
+		if v.GetWait() != nil {
+			out.Wait = v.GetWait().AsDuration()
+		}
 	case *pb.Event_RequestAlertWithdrawn:
 		v := p.RequestAlertWithdrawn
 		out.RequestID, out.VisitorID, out.AgentID, out.Reason = v.GetChatRequestId(), v.GetVisitorId(), v.GetAgentId(), v.GetReason()

@@ -3,6 +3,7 @@ package protoconv_test
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/proactivechat/proactivechat/server/domain"
 	"github.com/proactivechat/proactivechat/server/protoconv"
@@ -28,7 +29,7 @@ func TestEventRoundTrip(t *testing.T) {
 		domain.EventRequestAlertExpired:   {VisitorID: "v1", RequestID: "req1", AgentID: "agent-a"},
 		domain.EventRequestDeclined:       {VisitorID: "v1", RequestID: "req1", AgentID: "agent-a"},
 		domain.EventRequestAlertWithdrawn: {VisitorID: "v1", RequestID: "req1", AgentID: "agent-a", Reason: "agent is away"},
-		domain.EventRequestAccepted:       {VisitorID: "v1", RequestID: "req1", AgentID: "agent-a", ChatID: "chat1"},
+		domain.EventRequestAccepted:       {VisitorID: "v1", RequestID: "req1", AgentID: "agent-a", ChatID: "chat1", Wait: 42 * time.Second},
 		domain.EventRequestAbandoned:      {VisitorID: "v1", RequestID: "req1", Reason: "visitor left"},
 		domain.EventChatStarted:           {VisitorID: "v1", ChatID: "chat1", AgentID: "agent-a", RequestID: "req1"},
 		domain.EventChatMessage:           {VisitorID: "v1", ChatID: "chat1", Seq: 2, Participant: agent, Text: "Hello"},

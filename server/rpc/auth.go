@@ -30,7 +30,7 @@ import (
 // Who may do what:
 //   - AdminService: admin API keys. Agents may also read the sites they
 //     serve (GetSite, ListSites, ListOnlineVisitors, ListQueue,
-//     ListRoutingDecisions) and themselves (GetAgent, GetRatingSummary of
+//     ListRoutingDecisions, GetFunnel) and themselves (GetAgent, GetRatingSummary of
 //     their own chats): the console shows them.
 //   - VisitorService: StartVisitorSession is open (it is how a visitor gets
 //     a token; the site's allowed origins guard it); the rest only with the
@@ -239,8 +239,10 @@ var rules = map[string]rule{
 	proactivechatv1connect.AdminServiceRotateSiteIdentitySecretProcedure: as(domain.AdminPrincipal),
 	// Agents read their own ratings (agent_id is the caller), admins any.
 	proactivechatv1connect.AdminServiceGetRatingSummaryProcedure: adminOrSelf(agentID),
-	proactivechatv1connect.AdminServiceListEventsProcedure:       as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceWatchEventsProcedure:      capped(domain.StreamWatchEvents, as(domain.AdminPrincipal)),
+	// The funnel is counts without personal data: whoever reads the site.
+	proactivechatv1connect.AdminServiceGetFunnelProcedure:   siteReader(siteID),
+	proactivechatv1connect.AdminServiceListEventsProcedure:  as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceWatchEventsProcedure: capped(domain.StreamWatchEvents, as(domain.AdminPrincipal)),
 
 	proactivechatv1connect.VisitorServiceStartVisitorSessionProcedure: openRule,
 	proactivechatv1connect.VisitorServiceReportPageViewProcedure:      self(domain.VisitorPrincipal, "visitor_id", visitorID),

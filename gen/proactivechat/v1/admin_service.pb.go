@@ -2486,6 +2486,343 @@ func (*WatchEventsResponse_Event) isWatchEventsResponse_Item() {}
 
 func (*WatchEventsResponse_KeepAlive) isWatchEventsResponse_Item() {}
 
+type GetFunnelRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SiteId string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// The range counted, widened to whole UTC hours: start_time rounded
+	// down, end_time up. Default end_time: now; default start_time: 7 days
+	// before end_time. At most 366 days.
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFunnelRequest) Reset() {
+	*x = GetFunnelRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFunnelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFunnelRequest) ProtoMessage() {}
+
+func (x *GetFunnelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFunnelRequest.ProtoReflect.Descriptor instead.
+func (*GetFunnelRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *GetFunnelRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *GetFunnelRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *GetFunnelRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+type GetFunnelResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Funnel        *Funnel                `protobuf:"bytes,1,opt,name=funnel,proto3" json:"funnel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFunnelResponse) Reset() {
+	*x = GetFunnelResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFunnelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFunnelResponse) ProtoMessage() {}
+
+func (x *GetFunnelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFunnelResponse.ProtoReflect.Descriptor instead.
+func (*GetFunnelResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *GetFunnelResponse) GetFunnel() *Funnel {
+	if x != nil {
+		return x.Funnel
+	}
+	return nil
+}
+
+// Funnel is a site's proactive funnel over a range of hours.
+type Funnel struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SiteId string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// The hours counted: [start_time, end_time).
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// The steps, in funnel order, every step always present.
+	Steps []*FunnelStepCount `protobuf:"bytes,4,rep,name=steps,proto3" json:"steps,omitempty"`
+	// Chats ended, by reason; reasons with no chat are left out.
+	Ends []*FunnelEndCount `protobuf:"bytes,5,rep,name=ends,proto3" json:"ends,omitempty"`
+	// The wait from queued to accepted: the median and the 90th percentile,
+	// each the upper bound of the histogram bucket it falls in (buckets
+	// log spaced from 1 s to 1 h: 1, 2, 5, 10, 15, 20, 30, 45 s, 1, 1.5,
+	// 2, 3, 5, 7.5, 10, 15, 20, 30, 45 min, 1 h; a wait over an hour shows
+	// as 1 h). Unset without acceptances.
+	WaitP50 *durationpb.Duration `protobuf:"bytes,6,opt,name=wait_p50,json=waitP50,proto3" json:"wait_p50,omitempty"`
+	WaitP90 *durationpb.Duration `protobuf:"bytes,7,opt,name=wait_p90,json=waitP90,proto3" json:"wait_p90,omitempty"`
+	// How many waits the percentiles are of (the accepted requests).
+	WaitCount     uint64 `protobuf:"varint,8,opt,name=wait_count,json=waitCount,proto3" json:"wait_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Funnel) Reset() {
+	*x = Funnel{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Funnel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Funnel) ProtoMessage() {}
+
+func (x *Funnel) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Funnel.ProtoReflect.Descriptor instead.
+func (*Funnel) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *Funnel) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *Funnel) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *Funnel) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *Funnel) GetSteps() []*FunnelStepCount {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+func (x *Funnel) GetEnds() []*FunnelEndCount {
+	if x != nil {
+		return x.Ends
+	}
+	return nil
+}
+
+func (x *Funnel) GetWaitP50() *durationpb.Duration {
+	if x != nil {
+		return x.WaitP50
+	}
+	return nil
+}
+
+func (x *Funnel) GetWaitP90() *durationpb.Duration {
+	if x != nil {
+		return x.WaitP90
+	}
+	return nil
+}
+
+func (x *Funnel) GetWaitCount() uint64 {
+	if x != nil {
+		return x.WaitCount
+	}
+	return 0
+}
+
+// FunnelStepCount is one step of the funnel.
+type FunnelStepCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The step: "visits", "launches", "invitations_sent",
+	// "invitations_accepted", "invitations_declined", "invitations_expired",
+	// "forms_submitted", "queued", "alerted", "accepted",
+	// "chats_with_visitor_message", "abandoned".
+	Step string `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	// The event type the step counts (for "chats_with_visitor_message":
+	// chat.message, once per chat, at the visitor's first).
+	EventType     string `protobuf:"bytes,2,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	Count         uint64 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FunnelStepCount) Reset() {
+	*x = FunnelStepCount{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FunnelStepCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FunnelStepCount) ProtoMessage() {}
+
+func (x *FunnelStepCount) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FunnelStepCount.ProtoReflect.Descriptor instead.
+func (*FunnelStepCount) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *FunnelStepCount) GetStep() string {
+	if x != nil {
+		return x.Step
+	}
+	return ""
+}
+
+func (x *FunnelStepCount) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *FunnelStepCount) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// FunnelEndCount counts the chats that ended for a reason.
+type FunnelEndCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        ChatEndReason          `protobuf:"varint,1,opt,name=reason,proto3,enum=proactivechat.v1.ChatEndReason" json:"reason,omitempty"`
+	Count         uint64                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FunnelEndCount) Reset() {
+	*x = FunnelEndCount{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FunnelEndCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FunnelEndCount) ProtoMessage() {}
+
+func (x *FunnelEndCount) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FunnelEndCount.ProtoReflect.Descriptor instead.
+func (*FunnelEndCount) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *FunnelEndCount) GetReason() ChatEndReason {
+	if x != nil {
+		return x.Reason
+	}
+	return ChatEndReason_CHAT_END_REASON_UNSPECIFIED
+}
+
+func (x *FunnelEndCount) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 var File_proactivechat_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
@@ -2628,7 +2965,33 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x05event\x18\x01 \x01(\v2\x17.proactivechat.v1.EventH\x00R\x05event\x12<\n" +
 	"\n" +
 	"keep_alive\x18\x02 \x01(\v2\x1b.proactivechat.v1.KeepAliveH\x00R\tkeepAliveB\x06\n" +
-	"\x04item2\x9e\x13\n" +
+	"\x04item\"\x9d\x01\n" +
+	"\x10GetFunnelRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"E\n" +
+	"\x11GetFunnelResponse\x120\n" +
+	"\x06funnel\x18\x01 \x01(\v2\x18.proactivechat.v1.FunnelR\x06funnel\"\x8d\x03\n" +
+	"\x06Funnel\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x127\n" +
+	"\x05steps\x18\x04 \x03(\v2!.proactivechat.v1.FunnelStepCountR\x05steps\x124\n" +
+	"\x04ends\x18\x05 \x03(\v2 .proactivechat.v1.FunnelEndCountR\x04ends\x124\n" +
+	"\bwait_p50\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\awaitP50\x124\n" +
+	"\bwait_p90\x18\a \x01(\v2\x19.google.protobuf.DurationR\awaitP90\x12\x1d\n" +
+	"\n" +
+	"wait_count\x18\b \x01(\x04R\twaitCount\"Z\n" +
+	"\x0fFunnelStepCount\x12\x12\n" +
+	"\x04step\x18\x01 \x01(\tR\x04step\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x02 \x01(\tR\teventType\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x04R\x05count\"_\n" +
+	"\x0eFunnelEndCount\x127\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x1f.proactivechat.v1.ChatEndReasonR\x06reason\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count2\xf9\x13\n" +
 	"\fAdminService\x12W\n" +
 	"\n" +
 	"CreateSite\x12#.proactivechat.v1.CreateSiteRequest\x1a$.proactivechat.v1.CreateSiteResponse\x12S\n" +
@@ -2657,7 +3020,8 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x10GetRatingSummary\x12).proactivechat.v1.GetRatingSummaryRequest\x1a*.proactivechat.v1.GetRatingSummaryResponse\"\x03\x90\x02\x01\x12\\\n" +
 	"\n" +
 	"ListEvents\x12#.proactivechat.v1.ListEventsRequest\x1a$.proactivechat.v1.ListEventsResponse\"\x03\x90\x02\x01\x12\\\n" +
-	"\vWatchEvents\x12$.proactivechat.v1.WatchEventsRequest\x1a%.proactivechat.v1.WatchEventsResponse0\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\vWatchEvents\x12$.proactivechat.v1.WatchEventsRequest\x1a%.proactivechat.v1.WatchEventsResponse0\x01\x12Y\n" +
+	"\tGetFunnel\x12\".proactivechat.v1.GetFunnelRequest\x1a#.proactivechat.v1.GetFunnelResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_admin_service_proto_rawDescOnce sync.Once
@@ -2671,7 +3035,7 @@ func file_proactivechat_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_admin_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*GetRatingSummaryRequest)(nil),          // 0: proactivechat.v1.GetRatingSummaryRequest
 	(*GetRatingSummaryResponse)(nil),         // 1: proactivechat.v1.GetRatingSummaryResponse
@@ -2722,115 +3086,133 @@ var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*ListEventsResponse)(nil),               // 46: proactivechat.v1.ListEventsResponse
 	(*WatchEventsRequest)(nil),               // 47: proactivechat.v1.WatchEventsRequest
 	(*WatchEventsResponse)(nil),              // 48: proactivechat.v1.WatchEventsResponse
-	(*timestamppb.Timestamp)(nil),            // 49: google.protobuf.Timestamp
-	(*ApiKey)(nil),                           // 50: proactivechat.v1.ApiKey
-	(*durationpb.Duration)(nil),              // 51: google.protobuf.Duration
-	(*AgentSession)(nil),                     // 52: proactivechat.v1.AgentSession
-	(*Visitor)(nil),                          // 53: proactivechat.v1.Visitor
-	(*Invitation)(nil),                       // 54: proactivechat.v1.Invitation
-	(*ChatRequest)(nil),                      // 55: proactivechat.v1.ChatRequest
-	(*Chat)(nil),                             // 56: proactivechat.v1.Chat
-	(*ChatEvent)(nil),                        // 57: proactivechat.v1.ChatEvent
-	(*RoutingDecision)(nil),                  // 58: proactivechat.v1.RoutingDecision
-	(*ProactiveChatSettings)(nil),            // 59: proactivechat.v1.ProactiveChatSettings
-	(*RetentionSettings)(nil),                // 60: proactivechat.v1.RetentionSettings
-	(*VisitorLauncherSettings)(nil),          // 61: proactivechat.v1.VisitorLauncherSettings
-	(*Site)(nil),                             // 62: proactivechat.v1.Site
-	(*fieldmaskpb.FieldMask)(nil),            // 63: google.protobuf.FieldMask
-	(*Agent)(nil),                            // 64: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),                  // 65: proactivechat.v1.VisitorPresence
-	(*Event)(nil),                            // 66: proactivechat.v1.Event
-	(*KeepAlive)(nil),                        // 67: proactivechat.v1.KeepAlive
+	(*GetFunnelRequest)(nil),                 // 49: proactivechat.v1.GetFunnelRequest
+	(*GetFunnelResponse)(nil),                // 50: proactivechat.v1.GetFunnelResponse
+	(*Funnel)(nil),                           // 51: proactivechat.v1.Funnel
+	(*FunnelStepCount)(nil),                  // 52: proactivechat.v1.FunnelStepCount
+	(*FunnelEndCount)(nil),                   // 53: proactivechat.v1.FunnelEndCount
+	(*timestamppb.Timestamp)(nil),            // 54: google.protobuf.Timestamp
+	(*ApiKey)(nil),                           // 55: proactivechat.v1.ApiKey
+	(*durationpb.Duration)(nil),              // 56: google.protobuf.Duration
+	(*AgentSession)(nil),                     // 57: proactivechat.v1.AgentSession
+	(*Visitor)(nil),                          // 58: proactivechat.v1.Visitor
+	(*Invitation)(nil),                       // 59: proactivechat.v1.Invitation
+	(*ChatRequest)(nil),                      // 60: proactivechat.v1.ChatRequest
+	(*Chat)(nil),                             // 61: proactivechat.v1.Chat
+	(*ChatEvent)(nil),                        // 62: proactivechat.v1.ChatEvent
+	(*RoutingDecision)(nil),                  // 63: proactivechat.v1.RoutingDecision
+	(*ProactiveChatSettings)(nil),            // 64: proactivechat.v1.ProactiveChatSettings
+	(*RetentionSettings)(nil),                // 65: proactivechat.v1.RetentionSettings
+	(*VisitorLauncherSettings)(nil),          // 66: proactivechat.v1.VisitorLauncherSettings
+	(*Site)(nil),                             // 67: proactivechat.v1.Site
+	(*fieldmaskpb.FieldMask)(nil),            // 68: google.protobuf.FieldMask
+	(*Agent)(nil),                            // 69: proactivechat.v1.Agent
+	(*VisitorPresence)(nil),                  // 70: proactivechat.v1.VisitorPresence
+	(*Event)(nil),                            // 71: proactivechat.v1.Event
+	(*KeepAlive)(nil),                        // 72: proactivechat.v1.KeepAlive
+	(ChatEndReason)(0),                       // 73: proactivechat.v1.ChatEndReason
 }
 var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
-	49, // 0: proactivechat.v1.GetRatingSummaryRequest.start_time:type_name -> google.protobuf.Timestamp
-	49, // 1: proactivechat.v1.GetRatingSummaryRequest.end_time:type_name -> google.protobuf.Timestamp
+	54, // 0: proactivechat.v1.GetRatingSummaryRequest.start_time:type_name -> google.protobuf.Timestamp
+	54, // 1: proactivechat.v1.GetRatingSummaryRequest.end_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: proactivechat.v1.GetRatingSummaryResponse.summary:type_name -> proactivechat.v1.RatingSummary
-	50, // 3: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
-	50, // 4: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
-	51, // 5: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
-	52, // 6: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
-	53, // 7: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
-	54, // 8: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
-	55, // 9: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	56, // 10: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
-	57, // 11: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
-	55, // 12: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	58, // 13: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
-	59, // 14: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	60, // 15: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
-	61, // 16: proactivechat.v1.CreateSiteRequest.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
-	62, // 17: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
-	62, // 18: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
-	62, // 19: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
-	62, // 20: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
-	63, // 21: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	62, // 22: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
-	64, // 23: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	64, // 24: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	64, // 25: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
-	64, // 26: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
-	63, // 27: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	64, // 28: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	65, // 29: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
-	49, // 30: proactivechat.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	49, // 31: proactivechat.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	66, // 32: proactivechat.v1.ListEventsResponse.events:type_name -> proactivechat.v1.Event
-	66, // 33: proactivechat.v1.WatchEventsResponse.event:type_name -> proactivechat.v1.Event
-	67, // 34: proactivechat.v1.WatchEventsResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	27, // 35: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
-	29, // 36: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
-	31, // 37: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
-	33, // 38: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
-	35, // 39: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
-	37, // 40: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
-	39, // 41: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
-	41, // 42: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
-	43, // 43: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
-	23, // 44: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
-	25, // 45: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
-	19, // 46: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
-	21, // 47: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
-	7,  // 48: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
-	9,  // 49: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
-	11, // 50: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
-	13, // 51: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
-	15, // 52: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
-	17, // 53: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
-	3,  // 54: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
-	5,  // 55: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
-	0,  // 56: proactivechat.v1.AdminService.GetRatingSummary:input_type -> proactivechat.v1.GetRatingSummaryRequest
-	45, // 57: proactivechat.v1.AdminService.ListEvents:input_type -> proactivechat.v1.ListEventsRequest
-	47, // 58: proactivechat.v1.AdminService.WatchEvents:input_type -> proactivechat.v1.WatchEventsRequest
-	28, // 59: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
-	30, // 60: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
-	32, // 61: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
-	34, // 62: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
-	36, // 63: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
-	38, // 64: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
-	40, // 65: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
-	42, // 66: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
-	44, // 67: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
-	24, // 68: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
-	26, // 69: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
-	20, // 70: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
-	22, // 71: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
-	8,  // 72: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
-	10, // 73: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
-	12, // 74: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
-	14, // 75: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
-	16, // 76: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
-	18, // 77: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
-	4,  // 78: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
-	6,  // 79: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
-	1,  // 80: proactivechat.v1.AdminService.GetRatingSummary:output_type -> proactivechat.v1.GetRatingSummaryResponse
-	46, // 81: proactivechat.v1.AdminService.ListEvents:output_type -> proactivechat.v1.ListEventsResponse
-	48, // 82: proactivechat.v1.AdminService.WatchEvents:output_type -> proactivechat.v1.WatchEventsResponse
-	59, // [59:83] is the sub-list for method output_type
-	35, // [35:59] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	55, // 3: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
+	55, // 4: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
+	56, // 5: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
+	57, // 6: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
+	58, // 7: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
+	59, // 8: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
+	60, // 9: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	61, // 10: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
+	62, // 11: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
+	60, // 12: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	63, // 13: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
+	64, // 14: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	65, // 15: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
+	66, // 16: proactivechat.v1.CreateSiteRequest.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
+	67, // 17: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
+	67, // 18: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
+	67, // 19: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
+	67, // 20: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
+	68, // 21: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	67, // 22: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
+	69, // 23: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	69, // 24: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	69, // 25: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
+	69, // 26: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
+	68, // 27: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	69, // 28: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	70, // 29: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
+	54, // 30: proactivechat.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	54, // 31: proactivechat.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	71, // 32: proactivechat.v1.ListEventsResponse.events:type_name -> proactivechat.v1.Event
+	71, // 33: proactivechat.v1.WatchEventsResponse.event:type_name -> proactivechat.v1.Event
+	72, // 34: proactivechat.v1.WatchEventsResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	54, // 35: proactivechat.v1.GetFunnelRequest.start_time:type_name -> google.protobuf.Timestamp
+	54, // 36: proactivechat.v1.GetFunnelRequest.end_time:type_name -> google.protobuf.Timestamp
+	51, // 37: proactivechat.v1.GetFunnelResponse.funnel:type_name -> proactivechat.v1.Funnel
+	54, // 38: proactivechat.v1.Funnel.start_time:type_name -> google.protobuf.Timestamp
+	54, // 39: proactivechat.v1.Funnel.end_time:type_name -> google.protobuf.Timestamp
+	52, // 40: proactivechat.v1.Funnel.steps:type_name -> proactivechat.v1.FunnelStepCount
+	53, // 41: proactivechat.v1.Funnel.ends:type_name -> proactivechat.v1.FunnelEndCount
+	56, // 42: proactivechat.v1.Funnel.wait_p50:type_name -> google.protobuf.Duration
+	56, // 43: proactivechat.v1.Funnel.wait_p90:type_name -> google.protobuf.Duration
+	73, // 44: proactivechat.v1.FunnelEndCount.reason:type_name -> proactivechat.v1.ChatEndReason
+	27, // 45: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
+	29, // 46: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
+	31, // 47: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
+	33, // 48: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
+	35, // 49: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
+	37, // 50: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
+	39, // 51: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
+	41, // 52: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
+	43, // 53: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
+	23, // 54: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
+	25, // 55: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
+	19, // 56: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
+	21, // 57: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
+	7,  // 58: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
+	9,  // 59: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
+	11, // 60: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
+	13, // 61: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
+	15, // 62: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
+	17, // 63: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
+	3,  // 64: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
+	5,  // 65: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
+	0,  // 66: proactivechat.v1.AdminService.GetRatingSummary:input_type -> proactivechat.v1.GetRatingSummaryRequest
+	45, // 67: proactivechat.v1.AdminService.ListEvents:input_type -> proactivechat.v1.ListEventsRequest
+	47, // 68: proactivechat.v1.AdminService.WatchEvents:input_type -> proactivechat.v1.WatchEventsRequest
+	49, // 69: proactivechat.v1.AdminService.GetFunnel:input_type -> proactivechat.v1.GetFunnelRequest
+	28, // 70: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
+	30, // 71: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
+	32, // 72: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
+	34, // 73: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
+	36, // 74: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
+	38, // 75: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
+	40, // 76: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
+	42, // 77: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
+	44, // 78: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
+	24, // 79: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
+	26, // 80: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
+	20, // 81: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
+	22, // 82: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
+	8,  // 83: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
+	10, // 84: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
+	12, // 85: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
+	14, // 86: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
+	16, // 87: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
+	18, // 88: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
+	4,  // 89: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
+	6,  // 90: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
+	1,  // 91: proactivechat.v1.AdminService.GetRatingSummary:output_type -> proactivechat.v1.GetRatingSummaryResponse
+	46, // 92: proactivechat.v1.AdminService.ListEvents:output_type -> proactivechat.v1.ListEventsResponse
+	48, // 93: proactivechat.v1.AdminService.WatchEvents:output_type -> proactivechat.v1.WatchEventsResponse
+	50, // 94: proactivechat.v1.AdminService.GetFunnel:output_type -> proactivechat.v1.GetFunnelResponse
+	70, // [70:95] is the sub-list for method output_type
+	45, // [45:70] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_admin_service_proto_init() }
@@ -2855,7 +3237,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_admin_service_proto_rawDesc), len(file_proactivechat_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   49,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -43,6 +43,7 @@ const (
 	AdminService_GetRatingSummary_FullMethodName         = "/proactivechat.v1.AdminService/GetRatingSummary"
 	AdminService_ListEvents_FullMethodName               = "/proactivechat.v1.AdminService/ListEvents"
 	AdminService_WatchEvents_FullMethodName              = "/proactivechat.v1.AdminService/WatchEvents"
+	AdminService_GetFunnel_FullMethodName                = "/proactivechat.v1.AdminService/GetFunnel"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -122,6 +123,15 @@ type AdminServiceClient interface {
 	// disconnect or a server restart, call again with the position of the
 	// last event received.
 	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error)
+	// GetFunnel counts a site's proactive funnel over a range of whole UTC
+	// hours: visits, launches, invitations, forms, requests queued, alerted,
+	// accepted and abandoned, chats in which the visitor wrote, chats ended
+	// by reason, and the wait from queued to accepted. The counts are those
+	// of the corresponding events (ListEvents), kept per site and hour as
+	// the events are recorded; they hold no personal data and outlive the
+	// log's retention. Admins, and the agents serving or supervising the
+	// site.
+	GetFunnel(ctx context.Context, in *GetFunnelRequest, opts ...grpc.CallOption) (*GetFunnelResponse, error)
 }
 
 type adminServiceClient struct {
@@ -381,6 +391,16 @@ func (c *adminServiceClient) WatchEvents(ctx context.Context, in *WatchEventsReq
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AdminService_WatchEventsClient = grpc.ServerStreamingClient[WatchEventsResponse]
 
+func (c *adminServiceClient) GetFunnel(ctx context.Context, in *GetFunnelRequest, opts ...grpc.CallOption) (*GetFunnelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetFunnelResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetFunnel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -458,6 +478,15 @@ type AdminServiceServer interface {
 	// disconnect or a server restart, call again with the position of the
 	// last event received.
 	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error
+	// GetFunnel counts a site's proactive funnel over a range of whole UTC
+	// hours: visits, launches, invitations, forms, requests queued, alerted,
+	// accepted and abandoned, chats in which the visitor wrote, chats ended
+	// by reason, and the wait from queued to accepted. The counts are those
+	// of the corresponding events (ListEvents), kept per site and hour as
+	// the events are recorded; they hold no personal data and outlive the
+	// log's retention. Admins, and the agents serving or supervising the
+	// site.
+	GetFunnel(context.Context, *GetFunnelRequest) (*GetFunnelResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -539,6 +568,9 @@ func (UnimplementedAdminServiceServer) ListEvents(context.Context, *ListEventsRe
 }
 func (UnimplementedAdminServiceServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchEvents not implemented")
+}
+func (UnimplementedAdminServiceServer) GetFunnel(context.Context, *GetFunnelRequest) (*GetFunnelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetFunnel not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -986,6 +1018,24 @@ func _AdminService_WatchEvents_Handler(srv interface{}, stream grpc.ServerStream
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AdminService_WatchEventsServer = grpc.ServerStreamingServer[WatchEventsResponse]
 
+func _AdminService_GetFunnel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetFunnelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetFunnel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetFunnel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetFunnel(ctx, req.(*GetFunnelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1084,6 +1134,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListEvents",
 			Handler:    _AdminService_ListEvents_Handler,
+		},
+		{
+			MethodName: "GetFunnel",
+			Handler:    _AdminService_GetFunnel_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

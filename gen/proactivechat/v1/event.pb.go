@@ -9,6 +9,7 @@ package proactivechatv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -1164,6 +1165,9 @@ type RequestAccepted struct {
 	VisitorId     string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
 	AgentId       string                 `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
 	ChatId        string                 `protobuf:"bytes,4,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	// How long the request waited, from queued to accepted. Unset in
+	// events recorded before it was.
+	Wait          *durationpb.Duration `protobuf:"bytes,5,opt,name=wait,proto3" json:"wait,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1224,6 +1228,13 @@ func (x *RequestAccepted) GetChatId() string {
 		return x.ChatId
 	}
 	return ""
+}
+
+func (x *RequestAccepted) GetWait() *durationpb.Duration {
+	if x != nil {
+		return x.Wait
+	}
+	return nil
 }
 
 type RequestAbandoned struct {
@@ -1772,7 +1783,7 @@ var File_proactivechat_v1_event_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\x9a\x10\n" +
+	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\x9a\x10\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -1860,13 +1871,14 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x19\n" +
 	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\x8c\x01\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xbb\x01\n" +
 	"\x0fRequestAccepted\x12&\n" +
 	"\x0fchat_request_id\x18\x01 \x01(\tR\rchatRequestId\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x19\n" +
 	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x17\n" +
-	"\achat_id\x18\x04 \x01(\tR\x06chatId\"q\n" +
+	"\achat_id\x18\x04 \x01(\tR\x06chatId\x12-\n" +
+	"\x04wait\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x04wait\"q\n" +
 	"\x10RequestAbandoned\x12&\n" +
 	"\x0fchat_request_id\x18\x01 \x01(\tR\rchatRequestId\x12\x1d\n" +
 	"\n" +
@@ -1959,9 +1971,10 @@ var file_proactivechat_v1_event_proto_goTypes = []any{
 	nil,                           // 22: proactivechat.v1.VisitorIdentified.AttributesEntry
 	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
 	(ChatRequestKind)(0),          // 24: proactivechat.v1.ChatRequestKind
-	(*Participant)(nil),           // 25: proactivechat.v1.Participant
-	(ChatEndReason)(0),            // 26: proactivechat.v1.ChatEndReason
-	(AgentStatus)(0),              // 27: proactivechat.v1.AgentStatus
+	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
+	(*Participant)(nil),           // 26: proactivechat.v1.Participant
+	(ChatEndReason)(0),            // 27: proactivechat.v1.ChatEndReason
+	(AgentStatus)(0),              // 28: proactivechat.v1.AgentStatus
 }
 var file_proactivechat_v1_event_proto_depIdxs = []int32{
 	23, // 0: proactivechat.v1.Event.time:type_name -> google.protobuf.Timestamp
@@ -1991,16 +2004,17 @@ var file_proactivechat_v1_event_proto_depIdxs = []int32{
 	20, // 24: proactivechat.v1.Event.chat_rated:type_name -> proactivechat.v1.ChatRated
 	21, // 25: proactivechat.v1.FormSubmitted.values:type_name -> proactivechat.v1.FormSubmitted.ValuesEntry
 	24, // 26: proactivechat.v1.RequestQueued.kind:type_name -> proactivechat.v1.ChatRequestKind
-	25, // 27: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
-	25, // 28: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
-	26, // 29: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
-	27, // 30: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
-	22, // 31: proactivechat.v1.VisitorIdentified.attributes:type_name -> proactivechat.v1.VisitorIdentified.AttributesEntry
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	25, // 27: proactivechat.v1.RequestAccepted.wait:type_name -> google.protobuf.Duration
+	26, // 28: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
+	26, // 29: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
+	27, // 30: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
+	28, // 31: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
+	22, // 32: proactivechat.v1.VisitorIdentified.attributes:type_name -> proactivechat.v1.VisitorIdentified.AttributesEntry
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_event_proto_init() }

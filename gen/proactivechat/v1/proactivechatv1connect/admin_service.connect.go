@@ -97,6 +97,8 @@ const (
 	// AdminServiceWatchEventsProcedure is the fully-qualified name of the AdminService's WatchEvents
 	// RPC.
 	AdminServiceWatchEventsProcedure = "/proactivechat.v1.AdminService/WatchEvents"
+	// AdminServiceGetFunnelProcedure is the fully-qualified name of the AdminService's GetFunnel RPC.
+	AdminServiceGetFunnelProcedure = "/proactivechat.v1.AdminService/GetFunnel"
 )
 
 // AdminServiceClient is a client for the proactivechat.v1.AdminService service.
@@ -171,6 +173,15 @@ type AdminServiceClient interface {
 	// disconnect or a server restart, call again with the position of the
 	// last event received.
 	WatchEvents(context.Context, *connect.Request[v1.WatchEventsRequest]) (*connect.ServerStreamForClient[v1.WatchEventsResponse], error)
+	// GetFunnel counts a site's proactive funnel over a range of whole UTC
+	// hours: visits, launches, invitations, forms, requests queued, alerted,
+	// accepted and abandoned, chats in which the visitor wrote, chats ended
+	// by reason, and the wait from queued to accepted. The counts are those
+	// of the corresponding events (ListEvents), kept per site and hour as
+	// the events are recorded; they hold no personal data and outlive the
+	// log's retention. Admins, and the agents serving or supervising the
+	// site.
+	GetFunnel(context.Context, *connect.Request[v1.GetFunnelRequest]) (*connect.Response[v1.GetFunnelResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the proactivechat.v1.AdminService service. By
@@ -343,6 +354,13 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("WatchEvents")),
 			connect.WithClientOptions(opts...),
 		),
+		getFunnel: connect.NewClient[v1.GetFunnelRequest, v1.GetFunnelResponse](
+			httpClient,
+			baseURL+AdminServiceGetFunnelProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetFunnel")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -372,6 +390,7 @@ type adminServiceClient struct {
 	getRatingSummary         *connect.Client[v1.GetRatingSummaryRequest, v1.GetRatingSummaryResponse]
 	listEvents               *connect.Client[v1.ListEventsRequest, v1.ListEventsResponse]
 	watchEvents              *connect.Client[v1.WatchEventsRequest, v1.WatchEventsResponse]
+	getFunnel                *connect.Client[v1.GetFunnelRequest, v1.GetFunnelResponse]
 }
 
 // CreateSite calls proactivechat.v1.AdminService.CreateSite.
@@ -494,6 +513,11 @@ func (c *adminServiceClient) WatchEvents(ctx context.Context, req *connect.Reque
 	return c.watchEvents.CallServerStream(ctx, req)
 }
 
+// GetFunnel calls proactivechat.v1.AdminService.GetFunnel.
+func (c *adminServiceClient) GetFunnel(ctx context.Context, req *connect.Request[v1.GetFunnelRequest]) (*connect.Response[v1.GetFunnelResponse], error) {
+	return c.getFunnel.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the proactivechat.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateSite adds a site. Proactive chat stays disabled unless the request enables it.
@@ -566,6 +590,15 @@ type AdminServiceHandler interface {
 	// disconnect or a server restart, call again with the position of the
 	// last event received.
 	WatchEvents(context.Context, *connect.Request[v1.WatchEventsRequest], *connect.ServerStream[v1.WatchEventsResponse]) error
+	// GetFunnel counts a site's proactive funnel over a range of whole UTC
+	// hours: visits, launches, invitations, forms, requests queued, alerted,
+	// accepted and abandoned, chats in which the visitor wrote, chats ended
+	// by reason, and the wait from queued to accepted. The counts are those
+	// of the corresponding events (ListEvents), kept per site and hour as
+	// the events are recorded; they hold no personal data and outlive the
+	// log's retention. Admins, and the agents serving or supervising the
+	// site.
+	GetFunnel(context.Context, *connect.Request[v1.GetFunnelRequest]) (*connect.Response[v1.GetFunnelResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -734,6 +767,13 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("WatchEvents")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceGetFunnelHandler := connect.NewUnaryHandler(
+		AdminServiceGetFunnelProcedure,
+		svc.GetFunnel,
+		connect.WithSchema(adminServiceMethods.ByName("GetFunnel")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateSiteProcedure:
@@ -784,6 +824,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceListEventsHandler.ServeHTTP(w, r)
 		case AdminServiceWatchEventsProcedure:
 			adminServiceWatchEventsHandler.ServeHTTP(w, r)
+		case AdminServiceGetFunnelProcedure:
+			adminServiceGetFunnelHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -887,4 +929,8 @@ func (UnimplementedAdminServiceHandler) ListEvents(context.Context, *connect.Req
 
 func (UnimplementedAdminServiceHandler) WatchEvents(context.Context, *connect.Request[v1.WatchEventsRequest], *connect.ServerStream[v1.WatchEventsResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.WatchEvents is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetFunnel(context.Context, *connect.Request[v1.GetFunnelRequest]) (*connect.Response[v1.GetFunnelResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.GetFunnel is not implemented"))
 }
