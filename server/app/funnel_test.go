@@ -113,6 +113,11 @@ func TestGetFunnel(t *testing.T) {
 			t.Errorf("funnel of %q from %v", f.GetSiteId(), f.GetStartTime().AsTime())
 		}
 
+		// ListEvents knows the newer types.
+		if _, err := c.ListEvents(ctx, &pb.ListEventsRequest{Types: []string{"visitor.identified", "chat.rated"}}); err != nil {
+			t.Errorf("ListEvents of visitor.identified and chat.rated: %v", err)
+		}
+
 		_, err := c.GetFunnel(ctx, &pb.GetFunnelRequest{SiteId: site.GetId(), StartTime: timestamppb.New(t0), EndTime: timestamppb.New(t0.Add(400 * 24 * time.Hour))})
 		wantCode(t, err, connect.CodeInvalidArgument)
 		if f := badRequestFields(err); !slices.Equal(f, []string{"end_time"}) {

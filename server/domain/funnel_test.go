@@ -302,4 +302,46 @@ func TestFunnel(t *testing.T) {
 		s.e.page(t, v2, home)
 		wantFunnelIsLog(t, s.e, "shop")
 	})
+
+	t.Run("BackfillWaitsOfOldEvents", func(t *testing.T) {
+		// Acceptances recorded before they carried their wait: the wait is
+		// from the request's request.queued, when the log still has it.
+		e := newEngine(t)
+		e.site(t, "shop", withoutInvite())
+		err := e.store.Update(ctx(t), func(tx domain.WriteTx) error {
+			for _, ev := range []domain.Event{
+				{Type: domain.EventRequestQueued, SiteID: "shop", VisitorID: "v1", RequestID: "r1", Time: t0},
+				{Type: domain.EventRequestAccepted, SiteID: "shop", VisitorID: "v1", RequestID: "r1", ChatID: "c1", Time: t0.Add(40 * time.Second), Wait: -1},
+				// Its request.queued is gone: counted, without a wait.
+				{Type: domain.EventRequestAccepted, SiteID: "shop", VisitorID: "v2", RequestID: "r2", ChatID: "c2", Time: t0.Add(time.Minute), Wait: -1},
+			} {
+				if err := tx.AppendEvent(&ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.close()
+		db, err := bbolt.Open(e.path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte("funnel")) }); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		e.start(t)
+		f := e.funnel(t, "shop")
+		var waits uint64
+		for _, n := range f.WaitCounts {
+			waits += n
+		}
+		if f.Steps[domain.StepQueued] != 1 || f.Steps[domain.StepAccepted] != 2 || waits != 1 || f.WaitP50 != 45*time.Second {
+			t.Errorf("queued %d, accepted %d, %d waits, p50 %v; want 1, 2, 1 wait of 40 s (45 s bucket)",
+				f.Steps[domain.StepQueued], f.Steps[domain.StepAccepted], waits, f.WaitP50)
+		}
+	})
 }
