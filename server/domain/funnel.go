@@ -51,14 +51,19 @@ var FunnelSteps = []FunnelStep{
 }
 
 // Slots of a site-hour's counters after the steps: chats ended by reason,
-// then the wait histogram. A later counter takes a slot after these.
+// then the wait histogram (len(WaitBounds)+1 slots, 20 to 40). Slots are
+// stored: a counter added later (a step, a reason) takes a slot after
+// these rather than renumbering them.
 const (
-	funnelEndSlot   = 12 // + ChatEndReason
-	maxEndReasons   = 8
-	funnelWaitSlot  = funnelEndSlot + maxEndReasons // + WaitBucket
-	funnelMaxRange  = 366 * 24 * time.Hour
-	funnelDefRange  = 7 * 24 * time.Hour
-	funnelHourRound = time.Hour
+	funnelEndSlot  = 12 // + ChatEndReason
+	maxEndReasons  = 8
+	funnelWaitSlot = funnelEndSlot + maxEndReasons // + waitBucket
+)
+
+// Ranges of GetFunnel.
+const (
+	funnelMaxRange     = 366 * 24 * time.Hour
+	funnelDefaultRange = 7 * 24 * time.Hour
 )
 
 // WaitBounds are the upper bounds of the wait histogram's buckets, log
@@ -269,7 +274,7 @@ func (s *Service) GetFunnel(ctx context.Context, siteID string, start, end time.
 		end = s.clock.Now()
 	}
 	if start.IsZero() {
-		start = end.Add(-funnelDefRange)
+		start = end.Add(-funnelDefaultRange)
 	}
 	switch {
 	case !start.Before(end):
@@ -280,9 +285,9 @@ func (s *Service) GetFunnel(ctx context.Context, siteID string, start, end time.
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	start = start.UTC().Truncate(funnelHourRound)
-	if t := end.UTC().Truncate(funnelHourRound); t.Before(end) {
-		end = t.Add(funnelHourRound)
+	start = start.UTC().Truncate(time.Hour)
+	if t := end.UTC().Truncate(time.Hour); t.Before(end) {
+		end = t.Add(time.Hour)
 	} else {
 		end = t
 	}
