@@ -4,7 +4,7 @@
 // the REST API reads.
 
 import assert from "node:assert/strict";
-import { DEMO_SITE, openConsole, scenario } from "./harness.mjs";
+import { DEMO_SITE, eventually, openConsole, scenario, visit } from "./harness.mjs";
 
 /** openAdmin opens the admin page with the admin API key and the demo site's settings. */
 async function openAdmin(page, adminKey) {
@@ -60,4 +60,34 @@ scenario("admin page: a site's retention periods are shown, checked and saved", 
   await form.getByTestId("save-settings").click();
   await form.getByTestId("settings-saved").waitFor();
   assert.deepEqual((await api.get(`/v1/sites/${DEMO_SITE}`)).site.retention, { visitorSeconds: 0, chatSeconds: 36 * 3600 });
+});
+
+scenario("admin page: the proactive funnel shows GetFunnel's counts with conversions", async (ctx) => {
+  const { base, api, server } = ctx;
+  // A visit that launches (the demo site launches after a second).
+  const visitor = await ctx.open("visitor");
+  await visit(visitor, `${base}/demo/pricing.html`);
+  const funnel = await eventually(async () => {
+    const f = (await api.get(`/v1/sites/${DEMO_SITE}/funnel`)).funnel;
+    const launches = f.steps.find((s) => s.step === "launches");
+    assert.ok(Number(launches.count) >= 1, "no launch yet");
+    return f;
+  });
+  const count = (step) => String(Number(funnel.steps.find((s) => s.step === step).count));
+
+  const agent = await ctx.open("agent");
+  await openConsole(agent, base, { available: false });
+  await openAdmin(agent, server.adminKey);
+  const chart = agent.getByTestId("funnel");
+  await chart.waitFor();
+  const row = (step) => chart.locator(`[data-testid="funnel-step"][data-step="${step}"]`);
+  await row("visits").waitFor();
+  assert.equal(await row("visits").getAttribute("data-count"), count("visits"));
+  assert.equal(await row("launches").getAttribute("data-count"), count("launches"));
+  // Read as a table: the step names its row, the conversion is text.
+  assert.ok(await chart.getByRole("rowheader", { name: "Launches" }).isVisible());
+  assert.match(await row("launches").textContent(), /%|—/);
+  // Another range asks again.
+  await chart.getByTestId("funnel-range-today").check();
+  await eventually(async () => assert.equal(await row("visits").getAttribute("data-count"), count("visits")));
 });

@@ -128,6 +128,10 @@ var authzCases = []authzCase{
 		_, err := c.ListRoutingDecisions(ctx, &pb.ListRoutingDecisionsRequest{SiteId: w.siteA})
 		return err
 	}},
+	{"AdminService.GetFunnel", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.GetFunnel(ctx, &pb.GetFunnelRequest{SiteId: w.siteA})
+		return err
+	}},
 	// The log is about every site: admins only.
 	{"AdminService.ListEvents", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListEvents(ctx, &pb.ListEventsRequest{SiteId: w.siteA})

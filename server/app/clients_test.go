@@ -44,6 +44,7 @@ type api interface {
 	GetSiteIdentitySecret(context.Context, *pb.GetSiteIdentitySecretRequest) (*pb.GetSiteIdentitySecretResponse, error)
 	RotateSiteIdentitySecret(context.Context, *pb.RotateSiteIdentitySecretRequest) (*pb.RotateSiteIdentitySecretResponse, error)
 	GetRatingSummary(context.Context, *pb.GetRatingSummaryRequest) (*pb.GetRatingSummaryResponse, error)
+	GetFunnel(context.Context, *pb.GetFunnelRequest) (*pb.GetFunnelResponse, error)
 	ListEvents(context.Context, *pb.ListEventsRequest) (*pb.ListEventsResponse, error)
 	WatchEvents(context.Context, *pb.WatchEventsRequest) (stream[pb.WatchEventsResponse], error)
 
@@ -897,4 +898,12 @@ func (c *connectClient) RateChat(ctx context.Context, r *pb.RateChatRequest) (*p
 
 func (c *connectClient) GetRatingSummary(ctx context.Context, r *pb.GetRatingSummaryRequest) (*pb.GetRatingSummaryResponse, error) {
 	return connectUnary(ctx, c.admin.GetRatingSummary, r)
+}
+
+func (c *grpcClient) GetFunnel(ctx context.Context, r *pb.GetFunnelRequest) (*pb.GetFunnelResponse, error) {
+	return grpcUnary(ctx, c.admin.GetFunnel, r)
+}
+
+func (c *connectClient) GetFunnel(ctx context.Context, r *pb.GetFunnelRequest) (*pb.GetFunnelResponse, error) {
+	return connectUnary(ctx, c.admin.GetFunnel, r)
 }

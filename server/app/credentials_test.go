@@ -427,3 +427,6 @@ func (c *signedClient) RateChat(ctx context.Context, r *pb.RateChatRequest) (*pb
 func (c *signedClient) GetRatingSummary(ctx context.Context, r *pb.GetRatingSummaryRequest) (*pb.GetRatingSummaryResponse, error) {
 	return c.raw.GetRatingSummary(c.asAdmin(ctx), r)
 }
+func (c *signedClient) GetFunnel(ctx context.Context, r *pb.GetFunnelRequest) (*pb.GetFunnelResponse, error) {
+	return c.raw.GetFunnel(c.asAdmin(ctx), r)
+}

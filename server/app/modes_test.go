@@ -454,6 +454,10 @@ func TestModeWithInvite(t *testing.T) {
 				t.Fatalf("routing decision %v, want %s to %s at %v because %q", d, requestID, agent.GetId(), t0.Add(30*time.Second), alert.GetReason())
 			}
 		})
+
+		step(story, "the funnel counts the events", func(t *testing.T) {
+			wantFunnelIsEvents(t, ctx, c, clock, site.GetId())
+		})
 	})
 }
 
@@ -743,6 +747,10 @@ func TestModeWithoutInvite(t *testing.T) {
 			if len(got.GetActiveChatIds()) != 0 {
 				t.Fatalf("agent still in chats %v after the chat ended", got.GetActiveChatIds())
 			}
+		})
+
+		step(story, "the funnel counts the events", func(t *testing.T) {
+			wantFunnelIsEvents(t, ctx, c, clock, site.GetId())
 		})
 	})
 }

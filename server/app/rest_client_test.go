@@ -659,3 +659,15 @@ func (c *restClient) GetRatingSummary(ctx context.Context, r *pb.GetRatingSummar
 	}
 	return out, c.call(ctx, http.MethodGet, "/v1/rating-summary", q, nil, out)
 }
+
+func (c *restClient) GetFunnel(ctx context.Context, r *pb.GetFunnelRequest) (*pb.GetFunnelResponse, error) {
+	out := &pb.GetFunnelResponse{}
+	q := url.Values{}
+	if ts := r.GetStartTime(); ts != nil {
+		q.Set("startTime", ts.AsTime().Format(time.RFC3339Nano))
+	}
+	if ts := r.GetEndTime(); ts != nil {
+		q.Set("endTime", ts.AsTime().Format(time.RFC3339Nano))
+	}
+	return out, c.call(ctx, http.MethodGet, "/v1/sites/"+esc(r.GetSiteId())+"/funnel", q, nil, out)
+}

@@ -73,6 +73,9 @@ var (
 	// position assigned.
 	eventsBucket        = []byte("events")         // positionKey → pb.Event
 	cannedRepliesBucket = []byte("canned_replies") // cannedKey → pb.CannedReply
+	// funnelBucket counts each site's proactive funnel per UTC hour, as
+	// the events are recorded (funnel.go).
+	funnelBucket = []byte("funnel") // funnelKey → big-endian uint32 counters by slot
 )
 
 // legacyMessageKeysBucket indexed idempotency keys on disk until the
@@ -109,6 +112,7 @@ var allBuckets = [][]byte{
 	siteIdentitySecretsBucket,
 	eventsBucket,
 	cannedRepliesBucket,
+	funnelBucket,
 }
 
 const (
@@ -207,6 +211,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 		backfill := tx.Bucket(visitorRecordsBucket) == nil && tx.Bucket(visitorsBucket) != nil
 		// And one from before the site chats index gets that.
 		backfillSiteChats := tx.Bucket(siteChatsBucket) == nil && tx.Bucket(chatsBucket) != nil
+		// And one from before the funnel gets it built from the log.
+		backfillFunnelCounters := tx.Bucket(funnelBucket) == nil && tx.Bucket(eventsBucket) != nil
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
@@ -219,6 +225,11 @@ func Open(path string, opts ...Option) (*Store, error) {
 		}
 		if backfillSiteChats {
 			if err := backfillSiteChatsIndex(tx); err != nil {
+				return err
+			}
+		}
+		if backfillFunnelCounters {
+			if err := backfillFunnel(tx); err != nil {
 				return err
 			}
 		}

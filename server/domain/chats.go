@@ -166,6 +166,7 @@ func (s *Service) recordChatEvent(tx WriteTx, chat *Chat, ce *ChatEvent) error {
 		ev.Type, ev.AgentID, ev.RequestID = EventChatStarted, chat.Agent.ID, chat.ChatRequestID
 	case ce.Message != nil:
 		ev.Type, ev.Seq, ev.Participant, ev.Text = EventChatMessage, ce.Seq, ce.Message.Sender, ce.Message.Text
+		ev.firstVisitorMessage = ce.Message.Sender.Role == RoleVisitor && chat.VisitorMessageCount == 1
 	case ce.ParticipantLeft != nil:
 		ev.Type, ev.Participant = EventChatParticipantLeft, *ce.ParticipantLeft
 	case ce.Ended != nil:

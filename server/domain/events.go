@@ -32,6 +32,10 @@ const (
 	EventChatParticipantLeft   EventType = "chat.participant_left"
 	EventChatEnded             EventType = "chat.ended"
 	EventAgentStatusChanged    EventType = "agent.status_changed"
+	// EventVisitorIdentified: who the visitor is changed (the page said
+	// so, or the form's answers named the visitor).
+	EventVisitorIdentified EventType = "visitor.identified"
+	EventChatRated         EventType = "chat.rated"
 )
 
 // EventTypes lists the vocabulary, in the order of the proto's payload
@@ -43,7 +47,8 @@ var EventTypes = []EventType{
 	EventRequestQueued, EventRequestAlerted, EventRequestAlertExpired,
 	EventRequestDeclined, EventRequestAccepted, EventRequestAbandoned,
 	EventChatStarted, EventChatMessage, EventChatParticipantLeft, EventChatEnded,
-	EventAgentStatusChanged, EventRequestAlertWithdrawn,
+	EventAgentStatusChanged, EventRequestAlertWithdrawn, EventVisitorIdentified,
+	EventChatRated,
 }
 
 // Valid reports whether t is one of EventTypes.
@@ -87,9 +92,24 @@ type Event struct {
 	// Participant is a message's sender (chat.message) or who left
 	// (chat.participant_left).
 	Participant Participant
-	Text        string
-	EndReason   ChatEndReason
-	Status      AgentStatus
+	// Text is a message's text (chat.message) or a rating's comment
+	// (chat.rated).
+	Text      string
+	EndReason ChatEndReason
+	Status    AgentStatus
+	// Identity is the visitor's identity after the change
+	// (visitor.identified).
+	Identity VisitorIdentity
+	// Score is a rating's score, 1 to 5 (chat.rated).
+	Score uint32
+	// Wait is how long a request waited from queued to accepted
+	// (request.accepted); -1 when unknown (events from before it was
+	// recorded).
+	Wait time.Duration
+
+	// firstVisitorMessage marks a chat.message as its chat's first from
+	// the visitor, for the funnel; not stored.
+	firstVisitorMessage bool
 }
 
 // EventID is the id of the event at a position: derived from it, so ids
@@ -119,6 +139,9 @@ func (s *Service) recordAt(tx WriteTx, ev Event) (uint64, error) {
 		ev.Time = s.clock.Now()
 	}
 	if err := tx.AppendEvent(&ev); err != nil {
+		return 0, err
+	}
+	if err := countFunnel(tx, &ev); err != nil {
 		return 0, err
 	}
 	// Hooks run in commit order, so WatchEvents streams hear of events in

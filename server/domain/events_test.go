@@ -120,6 +120,7 @@ func TestEventLog(t *testing.T) {
 			domain.EventLaunchFired,
 			domain.EventInvitationSent,
 			domain.EventInvitationAccepted,
+			domain.EventVisitorIdentified, // the form's name and e-mail
 			domain.EventFormSubmitted,
 			domain.EventRequestQueued,
 			domain.EventRequestAlerted,

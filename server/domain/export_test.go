@@ -75,3 +75,6 @@ func SetChatScanLimit(t interface{ Cleanup(func()) }, n int) {
 	chatScanLimit = n
 	t.Cleanup(func() { chatScanLimit = old })
 }
+
+// WaitPercentile exports waitPercentile to the tests.
+var WaitPercentile = waitPercentile

@@ -184,9 +184,15 @@ func (s *Service) IdentifyVisitor(ctx context.Context, visitorID string, c Ident
 		if err != nil {
 			return err
 		}
+		changed := !visitor.Identity.Equal(id)
 		visitor.Identity = id
 		if err := tx.PutVisitor(visitor); err != nil {
 			return err
+		}
+		if changed {
+			if err := s.recordIdentified(tx, visitor); err != nil {
+				return err
+			}
 		}
 		tx.OnCommit(func() { s.visitorUpdated(visitor) })
 		// The queue shows who waits: an open request follows.
@@ -209,6 +215,12 @@ func (s *Service) IdentifyVisitor(ctx context.Context, visitorID string, c Ident
 	}
 	s.pages.latest(visitor)
 	return visitor, nil
+}
+
+// recordIdentified records that visitor's identity changed to what it
+// says now.
+func (s *Service) recordIdentified(tx WriteTx, visitor *Visitor) error {
+	return s.record(tx, Event{Type: EventVisitorIdentified, SiteID: visitor.SiteID, VisitorID: visitor.ID, Identity: visitor.Identity})
 }
 
 // identityFromForm is the visitor's identity after the form: a name field

@@ -189,7 +189,12 @@ func (s *Service) SubmitForm(ctx context.Context, visitorID string, values map[s
 				clean[k] = val
 			}
 		}
-		visitor.Identity = identityFromForm(visitor.Identity, site.ProactiveChat.FormFields, clean)
+		if id := identityFromForm(visitor.Identity, site.ProactiveChat.FormFields, clean); !id.Equal(visitor.Identity) {
+			visitor.Identity = id
+			if err := s.recordIdentified(tx, visitor); err != nil {
+				return err
+			}
+		}
 		p, _ := s.presence.get(visitorID)
 		kind := RequestInvited
 		if visitor.ChatRequested {

@@ -88,7 +88,10 @@ func (s *Service) RateChat(ctx context.Context, chatID, visitorID string, score 
 		if err := tx.CountRating(chat.SiteID, chat.Agent.ID, now, score); err != nil {
 			return err
 		}
-		return nil
+		return s.record(tx, Event{
+			Type: EventChatRated, Time: now, SiteID: chat.SiteID, ChatID: chat.ID,
+			VisitorID: visitorID, AgentID: chat.Agent.ID, Score: score, Text: comment,
+		})
 	})
 	if err != nil {
 		return nil, err

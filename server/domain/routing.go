@@ -317,7 +317,7 @@ func (s *Service) accept(tx WriteTx, agent *Agent, req *ChatRequest) (*Chat, err
 	now := s.clock.Now()
 	// The acceptance comes first in the log, then the chat it opens.
 	chatID := newID("chat")
-	if err := s.record(tx, Event{Type: EventRequestAccepted, SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, AgentID: agent.ID, ChatID: chatID}); err != nil {
+	if err := s.record(tx, Event{Type: EventRequestAccepted, Time: now, SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, AgentID: agent.ID, ChatID: chatID, Wait: max(now.Sub(req.EnqueueTime), 0)}); err != nil {
 		return nil, err
 	}
 	chat, err := s.openChat(tx, chatID, site, agent, visitor, req.ID)

@@ -115,6 +115,9 @@ type ReadTx interface {
 	// LastEventPosition is the last position AppendEvent assigned, 0 when
 	// none; its event may have been deleted since.
 	LastEventPosition() uint64
+	// FunnelCounters sums a site's funnel counters of the UTC hours
+	// beginning in [from, to), by slot (funnel.go).
+	FunnelCounters(siteID string, from, to time.Time) (FunnelCounters, error)
 }
 
 // WriteTx is a ReadTx that also writes. Its reads see its own writes.
@@ -174,6 +177,9 @@ type WriteTx interface {
 	// order the transactions commit in; an Update that does not commit
 	// assigns none. EraseVisitor deletes the events naming the visitor.
 	AppendEvent(ev *Event) error
+	// AddFunnel adds one to each of the given slots of the funnel
+	// counters of siteID in the UTC hour of t.
+	AddFunnel(siteID string, t time.Time, slots []int) error
 	// DeleteEventsBefore deletes up to limit events from the head of the
 	// log whose Time is before cutoff, stopping at the first that is not,
 	// and returns how many it deleted.

@@ -80,6 +80,11 @@ func (s *Service) StartVisitorSessionWithIdentity(ctx context.Context, siteID, r
 		if err := tx.PutVisitor(visitor); err != nil {
 			return err
 		}
+		if !visitor.Identity.IsZero() {
+			if err := s.recordIdentified(tx, visitor); err != nil {
+				return err
+			}
+		}
 		return tx.PutVisitorToken(hash[:], visitor.ID)
 	})
 	if err != nil {

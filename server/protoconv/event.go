@@ -1,6 +1,8 @@
 package protoconv
 
 import (
+	"google.golang.org/protobuf/types/known/durationpb"
+
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/server/domain"
 )
@@ -63,9 +65,13 @@ func EventToProto(e *domain.Event) *pb.Event {
 	case domain.EventRequestDeclined:
 		out.Payload = &pb.Event_RequestDeclined{RequestDeclined: agent()}
 	case domain.EventRequestAccepted:
-		out.Payload = &pb.Event_RequestAccepted{RequestAccepted: &pb.RequestAccepted{
+		ra := &pb.RequestAccepted{
 			ChatRequestId: e.RequestID, VisitorId: e.VisitorID, AgentId: e.AgentID, ChatId: e.ChatID,
-		}}
+		}
+		if e.Wait >= 0 {
+			ra.Wait = durationpb.New(e.Wait)
+		}
+		out.Payload = &pb.Event_RequestAccepted{RequestAccepted: ra}
 	case domain.EventRequestAlertWithdrawn:
 		out.Payload = &pb.Event_RequestAlertWithdrawn{RequestAlertWithdrawn: &pb.RequestAlertWithdrawn{
 			ChatRequestId: e.RequestID, VisitorId: e.VisitorID, AgentId: e.AgentID, Reason: e.Reason,
@@ -94,6 +100,16 @@ func EventToProto(e *domain.Event) *pb.Event {
 	case domain.EventAgentStatusChanged:
 		out.Payload = &pb.Event_AgentStatusChanged{AgentStatusChanged: &pb.AgentStatusChanged{
 			AgentId: e.AgentID, Status: AgentStatusToProto(e.Status),
+		}}
+	case domain.EventVisitorIdentified:
+		id := e.Identity
+		out.Payload = &pb.Event_VisitorIdentified{VisitorIdentified: &pb.VisitorIdentified{
+			VisitorId: e.VisitorID, Name: id.Name, Email: id.Email, ExternalId: id.ExternalID,
+			Verified: id.Verified, Attributes: id.Attributes,
+		}}
+	case domain.EventChatRated:
+		out.Payload = &pb.Event_ChatRated{ChatRated: &pb.ChatRated{
+			ChatId: e.ChatID, VisitorId: e.VisitorID, AgentId: e.AgentID, Score: e.Score, Comment: e.Text,
 		}}
 	}
 	return out
@@ -152,6 +168,10 @@ func EventFromProto(e *pb.Event) *domain.Event {
 	case *pb.Event_RequestAccepted:
 		v := p.RequestAccepted
 		out.RequestID, out.VisitorID, out.AgentID, out.ChatID = v.GetChatRequestId(), v.GetVisitorId(), v.GetAgentId(), v.GetChatId()
+		out.Wait = -1
+		if v.GetWait() != nil {
+			out.Wait = v.GetWait().AsDuration()
+		}
 	case *pb.Event_RequestAlertWithdrawn:
 		v := p.RequestAlertWithdrawn
 		out.RequestID, out.VisitorID, out.AgentID, out.Reason = v.GetChatRequestId(), v.GetVisitorId(), v.GetAgentId(), v.GetReason()
@@ -173,6 +193,20 @@ func EventFromProto(e *pb.Event) *domain.Event {
 	case *pb.Event_AgentStatusChanged:
 		v := p.AgentStatusChanged
 		out.AgentID, out.Status = v.GetAgentId(), AgentStatusFromProto(v.GetStatus())
+	case *pb.Event_VisitorIdentified:
+		v := p.VisitorIdentified
+		out.VisitorID = v.GetVisitorId()
+		out.Identity = domain.VisitorIdentity{
+			Name: v.GetName(), Email: v.GetEmail(), ExternalID: v.GetExternalId(),
+			Verified: v.GetVerified(), Attributes: v.GetAttributes(),
+		}
+		if len(out.Identity.Attributes) == 0 {
+			out.Identity.Attributes = nil
+		}
+	case *pb.Event_ChatRated:
+		v := p.ChatRated
+		out.ChatID, out.VisitorID, out.AgentID = v.GetChatId(), v.GetVisitorId(), v.GetAgentId()
+		out.Score, out.Text = v.GetScore(), v.GetComment()
 	}
 	return out
 }

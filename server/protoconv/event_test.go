@@ -3,6 +3,7 @@ package protoconv_test
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/proactivechat/proactivechat/server/domain"
 	"github.com/proactivechat/proactivechat/server/protoconv"
@@ -28,13 +29,17 @@ func TestEventRoundTrip(t *testing.T) {
 		domain.EventRequestAlertExpired:   {VisitorID: "v1", RequestID: "req1", AgentID: "agent-a"},
 		domain.EventRequestDeclined:       {VisitorID: "v1", RequestID: "req1", AgentID: "agent-a"},
 		domain.EventRequestAlertWithdrawn: {VisitorID: "v1", RequestID: "req1", AgentID: "agent-a", Reason: "agent is away"},
-		domain.EventRequestAccepted:       {VisitorID: "v1", RequestID: "req1", AgentID: "agent-a", ChatID: "chat1"},
+		domain.EventRequestAccepted:       {VisitorID: "v1", RequestID: "req1", AgentID: "agent-a", ChatID: "chat1", Wait: 42 * time.Second},
 		domain.EventRequestAbandoned:      {VisitorID: "v1", RequestID: "req1", Reason: "visitor left"},
 		domain.EventChatStarted:           {VisitorID: "v1", ChatID: "chat1", AgentID: "agent-a", RequestID: "req1"},
 		domain.EventChatMessage:           {VisitorID: "v1", ChatID: "chat1", Seq: 2, Participant: agent, Text: "Hello"},
 		domain.EventChatParticipantLeft:   {VisitorID: "v1", ChatID: "chat1", Participant: agent},
 		domain.EventChatEnded:             {VisitorID: "v1", ChatID: "chat1", EndReason: domain.EndInactive},
 		domain.EventAgentStatusChanged:    {AgentID: "agent-a", Status: domain.StatusAway},
+		domain.EventVisitorIdentified: {VisitorID: "v1", Identity: domain.VisitorIdentity{
+			Name: "Ann", Email: "ann@example.com", ExternalID: "u-1", Verified: true, Attributes: map[string]string{"plan": "pro"},
+		}},
+		domain.EventChatRated: {VisitorID: "v1", ChatID: "chat1", AgentID: "agent-a", Score: 4, Text: "Thanks"},
 	}
 	for _, typ := range domain.EventTypes {
 		t.Run(string(typ), func(t *testing.T) {

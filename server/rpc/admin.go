@@ -317,3 +317,22 @@ func (s *adminServer) ListCannedReplies(ctx context.Context, req *connect.Reques
 	}
 	return connect.NewResponse(out), nil
 }
+
+func (s *adminServer) GetFunnel(ctx context.Context, req *connect.Request[pb.GetFunnelRequest]) (*connect.Response[pb.GetFunnelResponse], error) {
+	m := req.Msg
+	var v domain.Violations
+	if ts := m.GetStartTime(); ts != nil && !ts.IsValid() {
+		v.Add("start_time", "is not a valid time")
+	}
+	if ts := m.GetEndTime(); ts != nil && !ts.IsValid() {
+		v.Add("end_time", "is not a valid time")
+	}
+	if err := v.Err(); err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	f, err := s.svc.GetFunnel(ctx, m.GetSiteId(), protoconv.TimeFromProto(m.GetStartTime()), protoconv.TimeFromProto(m.GetEndTime()))
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.GetFunnelResponse{Funnel: protoconv.FunnelToProto(f)}), nil
+}

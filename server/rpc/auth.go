@@ -30,8 +30,8 @@ import (
 // Who may do what:
 //   - AdminService: admin API keys. Agents may also read the sites they
 //     serve (GetSite, ListSites, ListOnlineVisitors, ListQueue,
-//     ListRoutingDecisions, ListCannedReplies) and themselves (GetAgent,
-//     GetRatingSummary of their own chats): the console shows them.
+//     ListRoutingDecisions, ListCannedReplies, GetFunnel) and themselves
+//     (GetAgent, GetRatingSummary of their own chats): the console shows them.
 //   - VisitorService: StartVisitorSession is open (it is how a visitor gets
 //     a token; the site's allowed origins guard it); the rest only with the
 //     token of the visitor the request names.
@@ -261,6 +261,8 @@ var rules = map[string]rule{
 	proactivechatv1connect.AdminServiceUpdateCannedReplyProcedure: as(domain.AdminPrincipal),
 	proactivechatv1connect.AdminServiceDeleteCannedReplyProcedure: as(domain.AdminPrincipal),
 	proactivechatv1connect.AdminServiceListCannedRepliesProcedure: siteReader(siteID),
+	// The funnel is counts without personal data: whoever reads the site.
+	proactivechatv1connect.AdminServiceGetFunnelProcedure: siteReader(siteID),
 
 	proactivechatv1connect.VisitorServiceStartVisitorSessionProcedure: openRule,
 	proactivechatv1connect.VisitorServiceReportPageViewProcedure:      self(domain.VisitorPrincipal, "visitor_id", visitorID),

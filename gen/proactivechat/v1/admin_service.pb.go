@@ -2840,6 +2840,343 @@ func (x *ListCannedRepliesResponse) GetCannedReplies() []*CannedReply {
 	return nil
 }
 
+type GetFunnelRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SiteId string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// The range counted, widened to whole UTC hours: start_time rounded
+	// down, end_time up. Default end_time: now; default start_time: 7 days
+	// before end_time. At most 366 days.
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFunnelRequest) Reset() {
+	*x = GetFunnelRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFunnelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFunnelRequest) ProtoMessage() {}
+
+func (x *GetFunnelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFunnelRequest.ProtoReflect.Descriptor instead.
+func (*GetFunnelRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *GetFunnelRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *GetFunnelRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *GetFunnelRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+type GetFunnelResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Funnel        *Funnel                `protobuf:"bytes,1,opt,name=funnel,proto3" json:"funnel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFunnelResponse) Reset() {
+	*x = GetFunnelResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFunnelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFunnelResponse) ProtoMessage() {}
+
+func (x *GetFunnelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFunnelResponse.ProtoReflect.Descriptor instead.
+func (*GetFunnelResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *GetFunnelResponse) GetFunnel() *Funnel {
+	if x != nil {
+		return x.Funnel
+	}
+	return nil
+}
+
+// Funnel is a site's proactive funnel over a range of hours.
+type Funnel struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SiteId string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// The hours counted: [start_time, end_time).
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// The steps, in funnel order, every step always present.
+	Steps []*FunnelStepCount `protobuf:"bytes,4,rep,name=steps,proto3" json:"steps,omitempty"`
+	// Chats ended, by reason; reasons with no chat are left out.
+	Ends []*FunnelEndCount `protobuf:"bytes,5,rep,name=ends,proto3" json:"ends,omitempty"`
+	// The wait from queued to accepted: the median and the 90th percentile,
+	// each the upper bound of the histogram bucket it falls in (buckets
+	// log spaced from 1 s to 1 h: 1, 2, 5, 10, 15, 20, 30, 45 s, 1, 1.5,
+	// 2, 3, 5, 7.5, 10, 15, 20, 30, 45 min, 1 h; a wait over an hour shows
+	// as 1 h). Unset without acceptances.
+	WaitP50 *durationpb.Duration `protobuf:"bytes,6,opt,name=wait_p50,json=waitP50,proto3" json:"wait_p50,omitempty"`
+	WaitP90 *durationpb.Duration `protobuf:"bytes,7,opt,name=wait_p90,json=waitP90,proto3" json:"wait_p90,omitempty"`
+	// How many waits the percentiles are of (the accepted requests).
+	WaitCount     uint64 `protobuf:"varint,8,opt,name=wait_count,json=waitCount,proto3" json:"wait_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Funnel) Reset() {
+	*x = Funnel{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Funnel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Funnel) ProtoMessage() {}
+
+func (x *Funnel) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Funnel.ProtoReflect.Descriptor instead.
+func (*Funnel) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *Funnel) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *Funnel) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *Funnel) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *Funnel) GetSteps() []*FunnelStepCount {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+func (x *Funnel) GetEnds() []*FunnelEndCount {
+	if x != nil {
+		return x.Ends
+	}
+	return nil
+}
+
+func (x *Funnel) GetWaitP50() *durationpb.Duration {
+	if x != nil {
+		return x.WaitP50
+	}
+	return nil
+}
+
+func (x *Funnel) GetWaitP90() *durationpb.Duration {
+	if x != nil {
+		return x.WaitP90
+	}
+	return nil
+}
+
+func (x *Funnel) GetWaitCount() uint64 {
+	if x != nil {
+		return x.WaitCount
+	}
+	return 0
+}
+
+// FunnelStepCount is one step of the funnel.
+type FunnelStepCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The step: "visits", "launches", "invitations_sent",
+	// "invitations_accepted", "invitations_declined", "invitations_expired",
+	// "forms_submitted", "queued", "alerted", "accepted",
+	// "chats_with_visitor_message", "abandoned".
+	Step string `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	// The event type the step counts (for "chats_with_visitor_message":
+	// chat.message, once per chat, at the visitor's first).
+	EventType     string `protobuf:"bytes,2,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	Count         uint64 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FunnelStepCount) Reset() {
+	*x = FunnelStepCount{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FunnelStepCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FunnelStepCount) ProtoMessage() {}
+
+func (x *FunnelStepCount) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FunnelStepCount.ProtoReflect.Descriptor instead.
+func (*FunnelStepCount) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *FunnelStepCount) GetStep() string {
+	if x != nil {
+		return x.Step
+	}
+	return ""
+}
+
+func (x *FunnelStepCount) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *FunnelStepCount) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// FunnelEndCount counts the chats that ended for a reason.
+type FunnelEndCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        ChatEndReason          `protobuf:"varint,1,opt,name=reason,proto3,enum=proactivechat.v1.ChatEndReason" json:"reason,omitempty"`
+	Count         uint64                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FunnelEndCount) Reset() {
+	*x = FunnelEndCount{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FunnelEndCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FunnelEndCount) ProtoMessage() {}
+
+func (x *FunnelEndCount) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FunnelEndCount.ProtoReflect.Descriptor instead.
+func (*FunnelEndCount) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *FunnelEndCount) GetReason() ChatEndReason {
+	if x != nil {
+		return x.Reason
+	}
+	return ChatEndReason_CHAT_END_REASON_UNSPECIFIED
+}
+
+func (x *FunnelEndCount) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 var File_proactivechat_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
@@ -2998,7 +3335,33 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x18ListCannedRepliesRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\"a\n" +
 	"\x19ListCannedRepliesResponse\x12D\n" +
-	"\x0ecanned_replies\x18\x01 \x03(\v2\x1d.proactivechat.v1.CannedReplyR\rcannedReplies2\xe0\x16\n" +
+	"\x0ecanned_replies\x18\x01 \x03(\v2\x1d.proactivechat.v1.CannedReplyR\rcannedReplies\"\x9d\x01\n" +
+	"\x10GetFunnelRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"E\n" +
+	"\x11GetFunnelResponse\x120\n" +
+	"\x06funnel\x18\x01 \x01(\v2\x18.proactivechat.v1.FunnelR\x06funnel\"\x8d\x03\n" +
+	"\x06Funnel\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x127\n" +
+	"\x05steps\x18\x04 \x03(\v2!.proactivechat.v1.FunnelStepCountR\x05steps\x124\n" +
+	"\x04ends\x18\x05 \x03(\v2 .proactivechat.v1.FunnelEndCountR\x04ends\x124\n" +
+	"\bwait_p50\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\awaitP50\x124\n" +
+	"\bwait_p90\x18\a \x01(\v2\x19.google.protobuf.DurationR\awaitP90\x12\x1d\n" +
+	"\n" +
+	"wait_count\x18\b \x01(\x04R\twaitCount\"Z\n" +
+	"\x0fFunnelStepCount\x12\x12\n" +
+	"\x04step\x18\x01 \x01(\tR\x04step\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x02 \x01(\tR\teventType\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x04R\x05count\"_\n" +
+	"\x0eFunnelEndCount\x127\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x1f.proactivechat.v1.ChatEndReasonR\x06reason\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count2\xbb\x17\n" +
 	"\fAdminService\x12W\n" +
 	"\n" +
 	"CreateSite\x12#.proactivechat.v1.CreateSiteRequest\x1a$.proactivechat.v1.CreateSiteResponse\x12S\n" +
@@ -3031,7 +3394,8 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x11CreateCannedReply\x12*.proactivechat.v1.CreateCannedReplyRequest\x1a+.proactivechat.v1.CreateCannedReplyResponse\x12l\n" +
 	"\x11UpdateCannedReply\x12*.proactivechat.v1.UpdateCannedReplyRequest\x1a+.proactivechat.v1.UpdateCannedReplyResponse\x12q\n" +
 	"\x11DeleteCannedReply\x12*.proactivechat.v1.DeleteCannedReplyRequest\x1a+.proactivechat.v1.DeleteCannedReplyResponse\"\x03\x90\x02\x02\x12q\n" +
-	"\x11ListCannedReplies\x12*.proactivechat.v1.ListCannedRepliesRequest\x1a+.proactivechat.v1.ListCannedRepliesResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\x11ListCannedReplies\x12*.proactivechat.v1.ListCannedRepliesRequest\x1a+.proactivechat.v1.ListCannedRepliesResponse\"\x03\x90\x02\x01\x12Y\n" +
+	"\tGetFunnel\x12\".proactivechat.v1.GetFunnelRequest\x1a#.proactivechat.v1.GetFunnelResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_admin_service_proto_rawDescOnce sync.Once
@@ -3045,7 +3409,7 @@ func file_proactivechat_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_admin_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*GetRatingSummaryRequest)(nil),          // 0: proactivechat.v1.GetRatingSummaryRequest
 	(*GetRatingSummaryResponse)(nil),         // 1: proactivechat.v1.GetRatingSummaryResponse
@@ -3104,129 +3468,147 @@ var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*DeleteCannedReplyResponse)(nil),        // 54: proactivechat.v1.DeleteCannedReplyResponse
 	(*ListCannedRepliesRequest)(nil),         // 55: proactivechat.v1.ListCannedRepliesRequest
 	(*ListCannedRepliesResponse)(nil),        // 56: proactivechat.v1.ListCannedRepliesResponse
-	(*timestamppb.Timestamp)(nil),            // 57: google.protobuf.Timestamp
-	(*ApiKey)(nil),                           // 58: proactivechat.v1.ApiKey
-	(*durationpb.Duration)(nil),              // 59: google.protobuf.Duration
-	(*AgentSession)(nil),                     // 60: proactivechat.v1.AgentSession
-	(*Visitor)(nil),                          // 61: proactivechat.v1.Visitor
-	(*Invitation)(nil),                       // 62: proactivechat.v1.Invitation
-	(*ChatRequest)(nil),                      // 63: proactivechat.v1.ChatRequest
-	(*Chat)(nil),                             // 64: proactivechat.v1.Chat
-	(*ChatEvent)(nil),                        // 65: proactivechat.v1.ChatEvent
-	(*RoutingDecision)(nil),                  // 66: proactivechat.v1.RoutingDecision
-	(*ProactiveChatSettings)(nil),            // 67: proactivechat.v1.ProactiveChatSettings
-	(*RetentionSettings)(nil),                // 68: proactivechat.v1.RetentionSettings
-	(*VisitorLauncherSettings)(nil),          // 69: proactivechat.v1.VisitorLauncherSettings
-	(*Site)(nil),                             // 70: proactivechat.v1.Site
-	(*fieldmaskpb.FieldMask)(nil),            // 71: google.protobuf.FieldMask
-	(*Agent)(nil),                            // 72: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),                  // 73: proactivechat.v1.VisitorPresence
-	(*Event)(nil),                            // 74: proactivechat.v1.Event
-	(*KeepAlive)(nil),                        // 75: proactivechat.v1.KeepAlive
-	(*CannedReply)(nil),                      // 76: proactivechat.v1.CannedReply
+	(*GetFunnelRequest)(nil),                 // 57: proactivechat.v1.GetFunnelRequest
+	(*GetFunnelResponse)(nil),                // 58: proactivechat.v1.GetFunnelResponse
+	(*Funnel)(nil),                           // 59: proactivechat.v1.Funnel
+	(*FunnelStepCount)(nil),                  // 60: proactivechat.v1.FunnelStepCount
+	(*FunnelEndCount)(nil),                   // 61: proactivechat.v1.FunnelEndCount
+	(*timestamppb.Timestamp)(nil),            // 62: google.protobuf.Timestamp
+	(*ApiKey)(nil),                           // 63: proactivechat.v1.ApiKey
+	(*durationpb.Duration)(nil),              // 64: google.protobuf.Duration
+	(*AgentSession)(nil),                     // 65: proactivechat.v1.AgentSession
+	(*Visitor)(nil),                          // 66: proactivechat.v1.Visitor
+	(*Invitation)(nil),                       // 67: proactivechat.v1.Invitation
+	(*ChatRequest)(nil),                      // 68: proactivechat.v1.ChatRequest
+	(*Chat)(nil),                             // 69: proactivechat.v1.Chat
+	(*ChatEvent)(nil),                        // 70: proactivechat.v1.ChatEvent
+	(*RoutingDecision)(nil),                  // 71: proactivechat.v1.RoutingDecision
+	(*ProactiveChatSettings)(nil),            // 72: proactivechat.v1.ProactiveChatSettings
+	(*RetentionSettings)(nil),                // 73: proactivechat.v1.RetentionSettings
+	(*VisitorLauncherSettings)(nil),          // 74: proactivechat.v1.VisitorLauncherSettings
+	(*Site)(nil),                             // 75: proactivechat.v1.Site
+	(*fieldmaskpb.FieldMask)(nil),            // 76: google.protobuf.FieldMask
+	(*Agent)(nil),                            // 77: proactivechat.v1.Agent
+	(*VisitorPresence)(nil),                  // 78: proactivechat.v1.VisitorPresence
+	(*Event)(nil),                            // 79: proactivechat.v1.Event
+	(*KeepAlive)(nil),                        // 80: proactivechat.v1.KeepAlive
+	(*CannedReply)(nil),                      // 81: proactivechat.v1.CannedReply
+	(ChatEndReason)(0),                       // 82: proactivechat.v1.ChatEndReason
 }
 var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
-	57, // 0: proactivechat.v1.GetRatingSummaryRequest.start_time:type_name -> google.protobuf.Timestamp
-	57, // 1: proactivechat.v1.GetRatingSummaryRequest.end_time:type_name -> google.protobuf.Timestamp
+	62, // 0: proactivechat.v1.GetRatingSummaryRequest.start_time:type_name -> google.protobuf.Timestamp
+	62, // 1: proactivechat.v1.GetRatingSummaryRequest.end_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: proactivechat.v1.GetRatingSummaryResponse.summary:type_name -> proactivechat.v1.RatingSummary
-	58, // 3: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
-	58, // 4: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
-	59, // 5: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
-	60, // 6: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
-	61, // 7: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
-	62, // 8: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
-	63, // 9: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	64, // 10: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
-	65, // 11: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
-	63, // 12: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	66, // 13: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
-	67, // 14: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	68, // 15: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
-	69, // 16: proactivechat.v1.CreateSiteRequest.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
-	70, // 17: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
-	70, // 18: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
-	70, // 19: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
-	70, // 20: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
-	71, // 21: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	70, // 22: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
-	72, // 23: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	72, // 24: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	72, // 25: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
-	72, // 26: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
-	71, // 27: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	72, // 28: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	73, // 29: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
-	57, // 30: proactivechat.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	57, // 31: proactivechat.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	74, // 32: proactivechat.v1.ListEventsResponse.events:type_name -> proactivechat.v1.Event
-	74, // 33: proactivechat.v1.WatchEventsResponse.event:type_name -> proactivechat.v1.Event
-	75, // 34: proactivechat.v1.WatchEventsResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	76, // 35: proactivechat.v1.CreateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
-	76, // 36: proactivechat.v1.CreateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
-	76, // 37: proactivechat.v1.UpdateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
-	76, // 38: proactivechat.v1.UpdateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
-	76, // 39: proactivechat.v1.ListCannedRepliesResponse.canned_replies:type_name -> proactivechat.v1.CannedReply
-	27, // 40: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
-	29, // 41: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
-	31, // 42: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
-	33, // 43: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
-	35, // 44: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
-	37, // 45: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
-	39, // 46: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
-	41, // 47: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
-	43, // 48: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
-	23, // 49: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
-	25, // 50: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
-	19, // 51: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
-	21, // 52: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
-	7,  // 53: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
-	9,  // 54: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
-	11, // 55: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
-	13, // 56: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
-	15, // 57: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
-	17, // 58: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
-	3,  // 59: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
-	5,  // 60: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
-	0,  // 61: proactivechat.v1.AdminService.GetRatingSummary:input_type -> proactivechat.v1.GetRatingSummaryRequest
-	45, // 62: proactivechat.v1.AdminService.ListEvents:input_type -> proactivechat.v1.ListEventsRequest
-	47, // 63: proactivechat.v1.AdminService.WatchEvents:input_type -> proactivechat.v1.WatchEventsRequest
-	49, // 64: proactivechat.v1.AdminService.CreateCannedReply:input_type -> proactivechat.v1.CreateCannedReplyRequest
-	51, // 65: proactivechat.v1.AdminService.UpdateCannedReply:input_type -> proactivechat.v1.UpdateCannedReplyRequest
-	53, // 66: proactivechat.v1.AdminService.DeleteCannedReply:input_type -> proactivechat.v1.DeleteCannedReplyRequest
-	55, // 67: proactivechat.v1.AdminService.ListCannedReplies:input_type -> proactivechat.v1.ListCannedRepliesRequest
-	28, // 68: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
-	30, // 69: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
-	32, // 70: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
-	34, // 71: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
-	36, // 72: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
-	38, // 73: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
-	40, // 74: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
-	42, // 75: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
-	44, // 76: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
-	24, // 77: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
-	26, // 78: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
-	20, // 79: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
-	22, // 80: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
-	8,  // 81: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
-	10, // 82: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
-	12, // 83: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
-	14, // 84: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
-	16, // 85: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
-	18, // 86: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
-	4,  // 87: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
-	6,  // 88: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
-	1,  // 89: proactivechat.v1.AdminService.GetRatingSummary:output_type -> proactivechat.v1.GetRatingSummaryResponse
-	46, // 90: proactivechat.v1.AdminService.ListEvents:output_type -> proactivechat.v1.ListEventsResponse
-	48, // 91: proactivechat.v1.AdminService.WatchEvents:output_type -> proactivechat.v1.WatchEventsResponse
-	50, // 92: proactivechat.v1.AdminService.CreateCannedReply:output_type -> proactivechat.v1.CreateCannedReplyResponse
-	52, // 93: proactivechat.v1.AdminService.UpdateCannedReply:output_type -> proactivechat.v1.UpdateCannedReplyResponse
-	54, // 94: proactivechat.v1.AdminService.DeleteCannedReply:output_type -> proactivechat.v1.DeleteCannedReplyResponse
-	56, // 95: proactivechat.v1.AdminService.ListCannedReplies:output_type -> proactivechat.v1.ListCannedRepliesResponse
-	68, // [68:96] is the sub-list for method output_type
-	40, // [40:68] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	63, // 3: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
+	63, // 4: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
+	64, // 5: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
+	65, // 6: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
+	66, // 7: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
+	67, // 8: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
+	68, // 9: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	69, // 10: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
+	70, // 11: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
+	68, // 12: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	71, // 13: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
+	72, // 14: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	73, // 15: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
+	74, // 16: proactivechat.v1.CreateSiteRequest.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
+	75, // 17: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
+	75, // 18: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
+	75, // 19: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
+	75, // 20: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
+	76, // 21: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	75, // 22: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
+	77, // 23: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	77, // 24: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	77, // 25: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
+	77, // 26: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
+	76, // 27: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	77, // 28: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	78, // 29: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
+	62, // 30: proactivechat.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	62, // 31: proactivechat.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	79, // 32: proactivechat.v1.ListEventsResponse.events:type_name -> proactivechat.v1.Event
+	79, // 33: proactivechat.v1.WatchEventsResponse.event:type_name -> proactivechat.v1.Event
+	80, // 34: proactivechat.v1.WatchEventsResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	81, // 35: proactivechat.v1.CreateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
+	81, // 36: proactivechat.v1.CreateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
+	81, // 37: proactivechat.v1.UpdateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
+	81, // 38: proactivechat.v1.UpdateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
+	81, // 39: proactivechat.v1.ListCannedRepliesResponse.canned_replies:type_name -> proactivechat.v1.CannedReply
+	62, // 40: proactivechat.v1.GetFunnelRequest.start_time:type_name -> google.protobuf.Timestamp
+	62, // 41: proactivechat.v1.GetFunnelRequest.end_time:type_name -> google.protobuf.Timestamp
+	59, // 42: proactivechat.v1.GetFunnelResponse.funnel:type_name -> proactivechat.v1.Funnel
+	62, // 43: proactivechat.v1.Funnel.start_time:type_name -> google.protobuf.Timestamp
+	62, // 44: proactivechat.v1.Funnel.end_time:type_name -> google.protobuf.Timestamp
+	60, // 45: proactivechat.v1.Funnel.steps:type_name -> proactivechat.v1.FunnelStepCount
+	61, // 46: proactivechat.v1.Funnel.ends:type_name -> proactivechat.v1.FunnelEndCount
+	64, // 47: proactivechat.v1.Funnel.wait_p50:type_name -> google.protobuf.Duration
+	64, // 48: proactivechat.v1.Funnel.wait_p90:type_name -> google.protobuf.Duration
+	82, // 49: proactivechat.v1.FunnelEndCount.reason:type_name -> proactivechat.v1.ChatEndReason
+	27, // 50: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
+	29, // 51: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
+	31, // 52: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
+	33, // 53: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
+	35, // 54: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
+	37, // 55: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
+	39, // 56: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
+	41, // 57: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
+	43, // 58: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
+	23, // 59: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
+	25, // 60: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
+	19, // 61: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
+	21, // 62: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
+	7,  // 63: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
+	9,  // 64: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
+	11, // 65: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
+	13, // 66: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
+	15, // 67: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
+	17, // 68: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
+	3,  // 69: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
+	5,  // 70: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
+	0,  // 71: proactivechat.v1.AdminService.GetRatingSummary:input_type -> proactivechat.v1.GetRatingSummaryRequest
+	45, // 72: proactivechat.v1.AdminService.ListEvents:input_type -> proactivechat.v1.ListEventsRequest
+	47, // 73: proactivechat.v1.AdminService.WatchEvents:input_type -> proactivechat.v1.WatchEventsRequest
+	49, // 74: proactivechat.v1.AdminService.CreateCannedReply:input_type -> proactivechat.v1.CreateCannedReplyRequest
+	51, // 75: proactivechat.v1.AdminService.UpdateCannedReply:input_type -> proactivechat.v1.UpdateCannedReplyRequest
+	53, // 76: proactivechat.v1.AdminService.DeleteCannedReply:input_type -> proactivechat.v1.DeleteCannedReplyRequest
+	55, // 77: proactivechat.v1.AdminService.ListCannedReplies:input_type -> proactivechat.v1.ListCannedRepliesRequest
+	57, // 78: proactivechat.v1.AdminService.GetFunnel:input_type -> proactivechat.v1.GetFunnelRequest
+	28, // 79: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
+	30, // 80: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
+	32, // 81: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
+	34, // 82: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
+	36, // 83: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
+	38, // 84: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
+	40, // 85: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
+	42, // 86: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
+	44, // 87: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
+	24, // 88: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
+	26, // 89: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
+	20, // 90: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
+	22, // 91: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
+	8,  // 92: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
+	10, // 93: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
+	12, // 94: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
+	14, // 95: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
+	16, // 96: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
+	18, // 97: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
+	4,  // 98: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
+	6,  // 99: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
+	1,  // 100: proactivechat.v1.AdminService.GetRatingSummary:output_type -> proactivechat.v1.GetRatingSummaryResponse
+	46, // 101: proactivechat.v1.AdminService.ListEvents:output_type -> proactivechat.v1.ListEventsResponse
+	48, // 102: proactivechat.v1.AdminService.WatchEvents:output_type -> proactivechat.v1.WatchEventsResponse
+	50, // 103: proactivechat.v1.AdminService.CreateCannedReply:output_type -> proactivechat.v1.CreateCannedReplyResponse
+	52, // 104: proactivechat.v1.AdminService.UpdateCannedReply:output_type -> proactivechat.v1.UpdateCannedReplyResponse
+	54, // 105: proactivechat.v1.AdminService.DeleteCannedReply:output_type -> proactivechat.v1.DeleteCannedReplyResponse
+	56, // 106: proactivechat.v1.AdminService.ListCannedReplies:output_type -> proactivechat.v1.ListCannedRepliesResponse
+	58, // 107: proactivechat.v1.AdminService.GetFunnel:output_type -> proactivechat.v1.GetFunnelResponse
+	79, // [79:108] is the sub-list for method output_type
+	50, // [50:79] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_admin_service_proto_init() }
@@ -3251,7 +3633,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_admin_service_proto_rawDesc), len(file_proactivechat_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   57,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -47,6 +47,7 @@ const (
 	AdminService_UpdateCannedReply_FullMethodName        = "/proactivechat.v1.AdminService/UpdateCannedReply"
 	AdminService_DeleteCannedReply_FullMethodName        = "/proactivechat.v1.AdminService/DeleteCannedReply"
 	AdminService_ListCannedReplies_FullMethodName        = "/proactivechat.v1.AdminService/ListCannedReplies"
+	AdminService_GetFunnel_FullMethodName                = "/proactivechat.v1.AdminService/GetFunnel"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -135,6 +136,15 @@ type AdminServiceClient interface {
 	// ListCannedReplies lists a site's canned replies by shortcut, for
 	// admins and the agents serving the site.
 	ListCannedReplies(ctx context.Context, in *ListCannedRepliesRequest, opts ...grpc.CallOption) (*ListCannedRepliesResponse, error)
+	// GetFunnel counts a site's proactive funnel over a range of whole UTC
+	// hours: visits, launches, invitations, forms, requests queued, alerted,
+	// accepted and abandoned, chats in which the visitor wrote, chats ended
+	// by reason, and the wait from queued to accepted. The counts are those
+	// of the corresponding events (ListEvents), kept per site and hour as
+	// the events are recorded; they hold no personal data and outlive the
+	// log's retention. Admins, and the agents serving or supervising the
+	// site.
+	GetFunnel(ctx context.Context, in *GetFunnelRequest, opts ...grpc.CallOption) (*GetFunnelResponse, error)
 }
 
 type adminServiceClient struct {
@@ -434,6 +444,16 @@ func (c *adminServiceClient) ListCannedReplies(ctx context.Context, in *ListCann
 	return out, nil
 }
 
+func (c *adminServiceClient) GetFunnel(ctx context.Context, in *GetFunnelRequest, opts ...grpc.CallOption) (*GetFunnelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetFunnelResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetFunnel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -520,6 +540,15 @@ type AdminServiceServer interface {
 	// ListCannedReplies lists a site's canned replies by shortcut, for
 	// admins and the agents serving the site.
 	ListCannedReplies(context.Context, *ListCannedRepliesRequest) (*ListCannedRepliesResponse, error)
+	// GetFunnel counts a site's proactive funnel over a range of whole UTC
+	// hours: visits, launches, invitations, forms, requests queued, alerted,
+	// accepted and abandoned, chats in which the visitor wrote, chats ended
+	// by reason, and the wait from queued to accepted. The counts are those
+	// of the corresponding events (ListEvents), kept per site and hour as
+	// the events are recorded; they hold no personal data and outlive the
+	// log's retention. Admins, and the agents serving or supervising the
+	// site.
+	GetFunnel(context.Context, *GetFunnelRequest) (*GetFunnelResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -613,6 +642,9 @@ func (UnimplementedAdminServiceServer) DeleteCannedReply(context.Context, *Delet
 }
 func (UnimplementedAdminServiceServer) ListCannedReplies(context.Context, *ListCannedRepliesRequest) (*ListCannedRepliesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCannedReplies not implemented")
+}
+func (UnimplementedAdminServiceServer) GetFunnel(context.Context, *GetFunnelRequest) (*GetFunnelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetFunnel not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -1132,6 +1164,24 @@ func _AdminService_ListCannedReplies_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_GetFunnel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetFunnelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetFunnel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetFunnel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetFunnel(ctx, req.(*GetFunnelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1246,6 +1296,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCannedReplies",
 			Handler:    _AdminService_ListCannedReplies_Handler,
+		},
+		{
+			MethodName: "GetFunnel",
+			Handler:    _AdminService_GetFunnel_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

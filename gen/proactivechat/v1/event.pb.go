@@ -9,6 +9,7 @@ package proactivechatv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -62,6 +63,8 @@ type Event struct {
 	//	*Event_ChatEnded
 	//	*Event_AgentStatusChanged
 	//	*Event_RequestAlertWithdrawn
+	//	*Event_VisitorIdentified
+	//	*Event_ChatRated
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -337,6 +340,24 @@ func (x *Event) GetRequestAlertWithdrawn() *RequestAlertWithdrawn {
 	return nil
 }
 
+func (x *Event) GetVisitorIdentified() *VisitorIdentified {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_VisitorIdentified); ok {
+			return x.VisitorIdentified
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetChatRated() *ChatRated {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_ChatRated); ok {
+			return x.ChatRated
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -446,6 +467,18 @@ type Event_RequestAlertWithdrawn struct {
 	RequestAlertWithdrawn *RequestAlertWithdrawn `protobuf:"bytes,31,opt,name=request_alert_withdrawn,json=requestAlertWithdrawn,proto3,oneof"`
 }
 
+type Event_VisitorIdentified struct {
+	// "visitor.identified": who the visitor is changed: the page said so
+	// at the session's start or later (IdentifyVisitor), or the form's
+	// answers named the visitor.
+	VisitorIdentified *VisitorIdentified `protobuf:"bytes,32,opt,name=visitor_identified,json=visitorIdentified,proto3,oneof"`
+}
+
+type Event_ChatRated struct {
+	// "chat.rated": the visitor rated a chat (RateChat).
+	ChatRated *ChatRated `protobuf:"bytes,33,opt,name=chat_rated,json=chatRated,proto3,oneof"`
+}
+
 func (*Event_VisitorArrived) isEvent_Payload() {}
 
 func (*Event_VisitorLeft) isEvent_Payload() {}
@@ -489,6 +522,10 @@ func (*Event_ChatEnded) isEvent_Payload() {}
 func (*Event_AgentStatusChanged) isEvent_Payload() {}
 
 func (*Event_RequestAlertWithdrawn) isEvent_Payload() {}
+
+func (*Event_VisitorIdentified) isEvent_Payload() {}
+
+func (*Event_ChatRated) isEvent_Payload() {}
 
 type VisitorArrived struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1128,6 +1165,9 @@ type RequestAccepted struct {
 	VisitorId     string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
 	AgentId       string                 `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
 	ChatId        string                 `protobuf:"bytes,4,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	// How long the request waited, from queued to accepted. Unset in
+	// events recorded before it was.
+	Wait          *durationpb.Duration `protobuf:"bytes,5,opt,name=wait,proto3" json:"wait,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1188,6 +1228,13 @@ func (x *RequestAccepted) GetChatId() string {
 		return x.ChatId
 	}
 	return ""
+}
+
+func (x *RequestAccepted) GetWait() *durationpb.Duration {
+	if x != nil {
+		return x.Wait
+	}
+	return nil
 }
 
 type RequestAbandoned struct {
@@ -1568,11 +1615,175 @@ func (x *AgentStatusChanged) GetStatus() AgentStatus {
 	return AgentStatus_AGENT_STATUS_UNSPECIFIED
 }
 
+type VisitorIdentified struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// The visitor's identity after the change, whole.
+	Name       string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Email      string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	ExternalId string `protobuf:"bytes,4,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	// Whether external_id came with a matching identity hash.
+	Verified      bool              `protobuf:"varint,5,opt,name=verified,proto3" json:"verified,omitempty"`
+	Attributes    map[string]string `protobuf:"bytes,6,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorIdentified) Reset() {
+	*x = VisitorIdentified{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorIdentified) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorIdentified) ProtoMessage() {}
+
+func (x *VisitorIdentified) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorIdentified.ProtoReflect.Descriptor instead.
+func (*VisitorIdentified) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *VisitorIdentified) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *VisitorIdentified) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *VisitorIdentified) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *VisitorIdentified) GetExternalId() string {
+	if x != nil {
+		return x.ExternalId
+	}
+	return ""
+}
+
+func (x *VisitorIdentified) GetVerified() bool {
+	if x != nil {
+		return x.Verified
+	}
+	return false
+}
+
+func (x *VisitorIdentified) GetAttributes() map[string]string {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+type ChatRated struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ChatId    string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	VisitorId string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// The agent of the chat; empty if it never had one.
+	AgentId string `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// 1 to 5.
+	Score         uint32 `protobuf:"varint,4,opt,name=score,proto3" json:"score,omitempty"`
+	Comment       string `protobuf:"bytes,5,opt,name=comment,proto3" json:"comment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChatRated) Reset() {
+	*x = ChatRated{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatRated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatRated) ProtoMessage() {}
+
+func (x *ChatRated) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatRated.ProtoReflect.Descriptor instead.
+func (*ChatRated) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ChatRated) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *ChatRated) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *ChatRated) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *ChatRated) GetScore() uint32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *ChatRated) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
 var File_proactivechat_v1_event_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\x86\x0f\n" +
+	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\x9a\x10\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -1602,7 +1813,10 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"chat_ended\x18\x1d \x01(\v2 .proactivechat.v1.ChatEndedEventH\x00R\tchatEnded\x12X\n" +
 	"\x14agent_status_changed\x18\x1e \x01(\v2$.proactivechat.v1.AgentStatusChangedH\x00R\x12agentStatusChanged\x12a\n" +
-	"\x17request_alert_withdrawn\x18\x1f \x01(\v2'.proactivechat.v1.RequestAlertWithdrawnH\x00R\x15requestAlertWithdrawnB\t\n" +
+	"\x17request_alert_withdrawn\x18\x1f \x01(\v2'.proactivechat.v1.RequestAlertWithdrawnH\x00R\x15requestAlertWithdrawn\x12T\n" +
+	"\x12visitor_identified\x18  \x01(\v2#.proactivechat.v1.VisitorIdentifiedH\x00R\x11visitorIdentified\x12<\n" +
+	"\n" +
+	"chat_rated\x18! \x01(\v2\x1b.proactivechat.v1.ChatRatedH\x00R\tchatRatedB\t\n" +
 	"\apayload\"/\n" +
 	"\x0eVisitorArrived\x12\x1d\n" +
 	"\n" +
@@ -1657,13 +1871,14 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x19\n" +
 	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\x8c\x01\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xbb\x01\n" +
 	"\x0fRequestAccepted\x12&\n" +
 	"\x0fchat_request_id\x18\x01 \x01(\tR\rchatRequestId\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x19\n" +
 	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x17\n" +
-	"\achat_id\x18\x04 \x01(\tR\x06chatId\"q\n" +
+	"\achat_id\x18\x04 \x01(\tR\x06chatId\x12-\n" +
+	"\x04wait\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x04wait\"q\n" +
 	"\x10RequestAbandoned\x12&\n" +
 	"\x0fchat_request_id\x18\x01 \x01(\tR\rchatRequestId\x12\x1d\n" +
 	"\n" +
@@ -1694,7 +1909,28 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"visitor_id\x18\x03 \x01(\tR\tvisitorId\"f\n" +
 	"\x12AgentStatusChanged\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x125\n" +
-	"\x06status\x18\x02 \x01(\x0e2\x1d.proactivechat.v1.AgentStatusR\x06statusBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\x06status\x18\x02 \x01(\x0e2\x1d.proactivechat.v1.AgentStatusR\x06status\"\xad\x02\n" +
+	"\x11VisitorIdentified\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x1f\n" +
+	"\vexternal_id\x18\x04 \x01(\tR\n" +
+	"externalId\x12\x1a\n" +
+	"\bverified\x18\x05 \x01(\bR\bverified\x12S\n" +
+	"\n" +
+	"attributes\x18\x06 \x03(\v23.proactivechat.v1.VisitorIdentified.AttributesEntryR\n" +
+	"attributes\x1a=\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8e\x01\n" +
+	"\tChatRated\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x19\n" +
+	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x14\n" +
+	"\x05score\x18\x04 \x01(\rR\x05score\x12\x18\n" +
+	"\acomment\x18\x05 \x01(\tR\acommentBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_event_proto_rawDescOnce sync.Once
@@ -1708,7 +1944,7 @@ func file_proactivechat_v1_event_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_event_proto_rawDescData
 }
 
-var file_proactivechat_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_proactivechat_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_proactivechat_v1_event_proto_goTypes = []any{
 	(*Event)(nil),                 // 0: proactivechat.v1.Event
 	(*VisitorArrived)(nil),        // 1: proactivechat.v1.VisitorArrived
@@ -1729,15 +1965,19 @@ var file_proactivechat_v1_event_proto_goTypes = []any{
 	(*ChatParticipantLeft)(nil),   // 16: proactivechat.v1.ChatParticipantLeft
 	(*ChatEndedEvent)(nil),        // 17: proactivechat.v1.ChatEndedEvent
 	(*AgentStatusChanged)(nil),    // 18: proactivechat.v1.AgentStatusChanged
-	nil,                           // 19: proactivechat.v1.FormSubmitted.ValuesEntry
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
-	(ChatRequestKind)(0),          // 21: proactivechat.v1.ChatRequestKind
-	(*Participant)(nil),           // 22: proactivechat.v1.Participant
-	(ChatEndReason)(0),            // 23: proactivechat.v1.ChatEndReason
-	(AgentStatus)(0),              // 24: proactivechat.v1.AgentStatus
+	(*VisitorIdentified)(nil),     // 19: proactivechat.v1.VisitorIdentified
+	(*ChatRated)(nil),             // 20: proactivechat.v1.ChatRated
+	nil,                           // 21: proactivechat.v1.FormSubmitted.ValuesEntry
+	nil,                           // 22: proactivechat.v1.VisitorIdentified.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(ChatRequestKind)(0),          // 24: proactivechat.v1.ChatRequestKind
+	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
+	(*Participant)(nil),           // 26: proactivechat.v1.Participant
+	(ChatEndReason)(0),            // 27: proactivechat.v1.ChatEndReason
+	(AgentStatus)(0),              // 28: proactivechat.v1.AgentStatus
 }
 var file_proactivechat_v1_event_proto_depIdxs = []int32{
-	20, // 0: proactivechat.v1.Event.time:type_name -> google.protobuf.Timestamp
+	23, // 0: proactivechat.v1.Event.time:type_name -> google.protobuf.Timestamp
 	1,  // 1: proactivechat.v1.Event.visitor_arrived:type_name -> proactivechat.v1.VisitorArrived
 	2,  // 2: proactivechat.v1.Event.visitor_left:type_name -> proactivechat.v1.VisitorLeft
 	3,  // 3: proactivechat.v1.Event.visitor_page_viewed:type_name -> proactivechat.v1.VisitorPageViewed
@@ -1760,17 +2000,21 @@ var file_proactivechat_v1_event_proto_depIdxs = []int32{
 	17, // 20: proactivechat.v1.Event.chat_ended:type_name -> proactivechat.v1.ChatEndedEvent
 	18, // 21: proactivechat.v1.Event.agent_status_changed:type_name -> proactivechat.v1.AgentStatusChanged
 	11, // 22: proactivechat.v1.Event.request_alert_withdrawn:type_name -> proactivechat.v1.RequestAlertWithdrawn
-	19, // 23: proactivechat.v1.FormSubmitted.values:type_name -> proactivechat.v1.FormSubmitted.ValuesEntry
-	21, // 24: proactivechat.v1.RequestQueued.kind:type_name -> proactivechat.v1.ChatRequestKind
-	22, // 25: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
-	22, // 26: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
-	23, // 27: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
-	24, // 28: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	19, // 23: proactivechat.v1.Event.visitor_identified:type_name -> proactivechat.v1.VisitorIdentified
+	20, // 24: proactivechat.v1.Event.chat_rated:type_name -> proactivechat.v1.ChatRated
+	21, // 25: proactivechat.v1.FormSubmitted.values:type_name -> proactivechat.v1.FormSubmitted.ValuesEntry
+	24, // 26: proactivechat.v1.RequestQueued.kind:type_name -> proactivechat.v1.ChatRequestKind
+	25, // 27: proactivechat.v1.RequestAccepted.wait:type_name -> google.protobuf.Duration
+	26, // 28: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
+	26, // 29: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
+	27, // 30: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
+	28, // 31: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
+	22, // 32: proactivechat.v1.VisitorIdentified.attributes:type_name -> proactivechat.v1.VisitorIdentified.AttributesEntry
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_event_proto_init() }
@@ -1804,6 +2048,8 @@ func file_proactivechat_v1_event_proto_init() {
 		(*Event_ChatEnded)(nil),
 		(*Event_AgentStatusChanged)(nil),
 		(*Event_RequestAlertWithdrawn)(nil),
+		(*Event_VisitorIdentified)(nil),
+		(*Event_ChatRated)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1811,7 +2057,7 @@ func file_proactivechat_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_event_proto_rawDesc), len(file_proactivechat_v1_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -7,6 +7,7 @@ import { AdminService } from "../../../gen/proactivechat/v1/admin_service_pb";
 import type { CannedReply, Site } from "../../../gen/proactivechat/v1/site_pb";
 import { FormFieldType, ProactiveChatMode } from "../../../gen/proactivechat/v1/site_pb";
 import { useAuth, useAuthState } from "../hooks";
+import { FunnelChart } from "./Funnel";
 import { errorText, violationsByField } from "../lib/errors";
 import { formatDateTime, tsMs } from "../lib/time";
 import type { FormFieldDraft, SettingsDraft } from "../state/settings";
@@ -69,6 +70,7 @@ export function AdminPage() {
             <>
               <SiteEditor key={site.id} site={site} />
               <CannedReplies key={`canned-${site.id}`} siteId={site.id} />
+              <FunnelChart key={`funnel-${site.id}`} siteId={site.id} />
               <RoutingDecisions siteId={site.id} />
             </>
           ) : (

@@ -4,8 +4,8 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { AgentStatus } from "./agent_pb";
 import { file_proactivechat_v1_agent } from "./agent_pb";
 import type { ChatEndReason, Participant } from "./chat_pb";
@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/event.proto.
  */
 export const file_proactivechat_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("Chxwcm9hY3RpdmVjaGF0L3YxL2V2ZW50LnByb3RvEhBwcm9hY3RpdmVjaGF0LnYxIusLCgVFdmVudBIQCghwb3NpdGlvbhgBIAEoBBIKCgJpZBgCIAEoCRIMCgR0eXBlGAMgASgJEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3NpdGVfaWQYBSABKAkSOwoPdmlzaXRvcl9hcnJpdmVkGAogASgLMiAucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yQXJyaXZlZEgAEjUKDHZpc2l0b3JfbGVmdBgLIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxlZnRIABJCChN2aXNpdG9yX3BhZ2Vfdmlld2VkGAwgASgLMiMucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUGFnZVZpZXdlZEgAEjUKDGxhdW5jaF9maXJlZBgNIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuTGF1bmNoRmlyZWRIABI7Cg9pbnZpdGF0aW9uX3NlbnQYDiABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25TZW50SAASQQoTaW52aXRhdGlvbl9hY2NlcHRlZBgPIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbkNsb3NlZEgAEkEKE2ludml0YXRpb25fZGVjbGluZWQYECABKAsyIi5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25DbG9zZWRIABJAChJpbnZpdGF0aW9uX2V4cGlyZWQYESABKAsyIi5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25DbG9zZWRIABJCChRpbnZpdGF0aW9uX3dpdGhkcmF3bhgSIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbkNsb3NlZEgAEjkKDmZvcm1fc3VibWl0dGVkGBMgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5Gb3JtU3VibWl0dGVkSAASOQoOcmVxdWVzdF9xdWV1ZWQYFCABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RRdWV1ZWRIABI7Cg9yZXF1ZXN0X2FsZXJ0ZWQYFSABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RBbGVydGVkSAASPwoVcmVxdWVzdF9hbGVydF9leHBpcmVkGBYgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWdlbnRIABI6ChByZXF1ZXN0X2RlY2xpbmVkGBcgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWdlbnRIABI9ChByZXF1ZXN0X2FjY2VwdGVkGBggASgLMiEucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWNjZXB0ZWRIABI/ChFyZXF1ZXN0X2FiYW5kb25lZBgZIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuUmVxdWVzdEFiYW5kb25lZEgAEjoKDGNoYXRfc3RhcnRlZBgaIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFN0YXJ0ZWRFdmVudEgAEjoKDGNoYXRfbWVzc2FnZRgbIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuQ2hhdE1lc3NhZ2VFdmVudEgAEkYKFWNoYXRfcGFydGljaXBhbnRfbGVmdBgcIAEoCzIlLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFBhcnRpY2lwYW50TGVmdEgAEjYKCmNoYXRfZW5kZWQYHSABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRlZEV2ZW50SAASRAoUYWdlbnRfc3RhdHVzX2NoYW5nZWQYHiABKAsyJC5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U3RhdHVzQ2hhbmdlZEgAEkoKF3JlcXVlc3RfYWxlcnRfd2l0aGRyYXduGB8gASgLMicucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWxlcnRXaXRoZHJhd25IAEIJCgdwYXlsb2FkIiQKDlZpc2l0b3JBcnJpdmVkEhIKCnZpc2l0b3JfaWQYASABKAkiIQoLVmlzaXRvckxlZnQSEgoKdmlzaXRvcl9pZBgBIAEoCSJDChFWaXNpdG9yUGFnZVZpZXdlZBISCgp2aXNpdG9yX2lkGAEgASgJEgsKA3VybBgCIAEoCRINCgV0aXRsZRgDIAEoCSI6CgtMYXVuY2hGaXJlZBISCgp2aXNpdG9yX2lkGAEgASgJEhcKD2NoYXRfcmVxdWVzdF9pZBgCIAEoCSJNCg5JbnZpdGF0aW9uU2VudBIVCg1pbnZpdGF0aW9uX2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkiPQoQSW52aXRhdGlvbkNsb3NlZBIVCg1pbnZpdGF0aW9uX2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkiqAEKDUZvcm1TdWJtaXR0ZWQSEgoKdmlzaXRvcl9pZBgBIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYAiABKAkSOwoGdmFsdWVzGAMgAygLMisucHJvYWN0aXZlY2hhdC52MS5Gb3JtU3VibWl0dGVkLlZhbHVlc0VudHJ5Gi0KC1ZhbHVlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEibQoNUmVxdWVzdFF1ZXVlZBIXCg9jaGF0X3JlcXVlc3RfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRIvCgRraW5kGAMgASgOMiEucHJvYWN0aXZlY2hhdC52MS5DaGF0UmVxdWVzdEtpbmQiXwoOUmVxdWVzdEFsZXJ0ZWQSFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSDgoGcmVhc29uGAQgASgJIk0KDFJlcXVlc3RBZ2VudBIXCg9jaGF0X3JlcXVlc3RfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCSJmChVSZXF1ZXN0QWxlcnRXaXRoZHJhd24SFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSDgoGcmVhc29uGAQgASgJImEKD1JlcXVlc3RBY2NlcHRlZBIXCg9jaGF0X3JlcXVlc3RfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCRIPCgdjaGF0X2lkGAQgASgJIk8KEFJlcXVlc3RBYmFuZG9uZWQSFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJImIKEENoYXRTdGFydGVkRXZlbnQSDwoHY2hhdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEhcKD2NoYXRfcmVxdWVzdF9pZBgEIAEoCSKBAQoQQ2hhdE1lc3NhZ2VFdmVudBIPCgdjaGF0X2lkGAEgASgJEgsKA3NlcRgCIAEoDRItCgZzZW5kZXIYAyABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50EgwKBHRleHQYBCABKAkSEgoKdmlzaXRvcl9pZBgFIAEoCSJuChNDaGF0UGFydGljaXBhbnRMZWZ0Eg8KB2NoYXRfaWQYASABKAkSMgoLcGFydGljaXBhbnQYAiABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlBhcnRpY2lwYW50EhIKCnZpc2l0b3JfaWQYAyABKAkiZgoOQ2hhdEVuZGVkRXZlbnQSDwoHY2hhdF9pZBgBIAEoCRIvCgZyZWFzb24YAiABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRSZWFzb24SEgoKdmlzaXRvcl9pZBgDIAEoCSJVChJBZ2VudFN0YXR1c0NoYW5nZWQSEAoIYWdlbnRfaWQYASABKAkSLQoGc3RhdHVzGAIgASgOMh0ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFN0YXR1c0JNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_timestamp, file_proactivechat_v1_agent, file_proactivechat_v1_chat, file_proactivechat_v1_engagement]);
+  fileDesc("Chxwcm9hY3RpdmVjaGF0L3YxL2V2ZW50LnByb3RvEhBwcm9hY3RpdmVjaGF0LnYxIuEMCgVFdmVudBIQCghwb3NpdGlvbhgBIAEoBBIKCgJpZBgCIAEoCRIMCgR0eXBlGAMgASgJEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3NpdGVfaWQYBSABKAkSOwoPdmlzaXRvcl9hcnJpdmVkGAogASgLMiAucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yQXJyaXZlZEgAEjUKDHZpc2l0b3JfbGVmdBgLIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxlZnRIABJCChN2aXNpdG9yX3BhZ2Vfdmlld2VkGAwgASgLMiMucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUGFnZVZpZXdlZEgAEjUKDGxhdW5jaF9maXJlZBgNIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuTGF1bmNoRmlyZWRIABI7Cg9pbnZpdGF0aW9uX3NlbnQYDiABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25TZW50SAASQQoTaW52aXRhdGlvbl9hY2NlcHRlZBgPIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbkNsb3NlZEgAEkEKE2ludml0YXRpb25fZGVjbGluZWQYECABKAsyIi5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25DbG9zZWRIABJAChJpbnZpdGF0aW9uX2V4cGlyZWQYESABKAsyIi5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25DbG9zZWRIABJCChRpbnZpdGF0aW9uX3dpdGhkcmF3bhgSIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbkNsb3NlZEgAEjkKDmZvcm1fc3VibWl0dGVkGBMgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5Gb3JtU3VibWl0dGVkSAASOQoOcmVxdWVzdF9xdWV1ZWQYFCABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RRdWV1ZWRIABI7Cg9yZXF1ZXN0X2FsZXJ0ZWQYFSABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RBbGVydGVkSAASPwoVcmVxdWVzdF9hbGVydF9leHBpcmVkGBYgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWdlbnRIABI6ChByZXF1ZXN0X2RlY2xpbmVkGBcgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWdlbnRIABI9ChByZXF1ZXN0X2FjY2VwdGVkGBggASgLMiEucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWNjZXB0ZWRIABI/ChFyZXF1ZXN0X2FiYW5kb25lZBgZIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuUmVxdWVzdEFiYW5kb25lZEgAEjoKDGNoYXRfc3RhcnRlZBgaIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFN0YXJ0ZWRFdmVudEgAEjoKDGNoYXRfbWVzc2FnZRgbIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuQ2hhdE1lc3NhZ2VFdmVudEgAEkYKFWNoYXRfcGFydGljaXBhbnRfbGVmdBgcIAEoCzIlLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFBhcnRpY2lwYW50TGVmdEgAEjYKCmNoYXRfZW5kZWQYHSABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRlZEV2ZW50SAASRAoUYWdlbnRfc3RhdHVzX2NoYW5nZWQYHiABKAsyJC5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U3RhdHVzQ2hhbmdlZEgAEkoKF3JlcXVlc3RfYWxlcnRfd2l0aGRyYXduGB8gASgLMicucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWxlcnRXaXRoZHJhd25IABJBChJ2aXNpdG9yX2lkZW50aWZpZWQYICABKAsyIy5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JJZGVudGlmaWVkSAASMQoKY2hhdF9yYXRlZBghIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJhdGVkSABCCQoHcGF5bG9hZCIkCg5WaXNpdG9yQXJyaXZlZBISCgp2aXNpdG9yX2lkGAEgASgJIiEKC1Zpc2l0b3JMZWZ0EhIKCnZpc2l0b3JfaWQYASABKAkiQwoRVmlzaXRvclBhZ2VWaWV3ZWQSEgoKdmlzaXRvcl9pZBgBIAEoCRILCgN1cmwYAiABKAkSDQoFdGl0bGUYAyABKAkiOgoLTGF1bmNoRmlyZWQSEgoKdmlzaXRvcl9pZBgBIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYAiABKAkiTQoOSW52aXRhdGlvblNlbnQSFQoNaW52aXRhdGlvbl9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJIj0KEEludml0YXRpb25DbG9zZWQSFQoNaW52aXRhdGlvbl9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJIqgBCg1Gb3JtU3VibWl0dGVkEhIKCnZpc2l0b3JfaWQYASABKAkSFwoPY2hhdF9yZXF1ZXN0X2lkGAIgASgJEjsKBnZhbHVlcxgDIAMoCzIrLnByb2FjdGl2ZWNoYXQudjEuRm9ybVN1Ym1pdHRlZC5WYWx1ZXNFbnRyeRotCgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIm0KDVJlcXVlc3RRdWV1ZWQSFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSLwoEa2luZBgDIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3RLaW5kIl8KDlJlcXVlc3RBbGVydGVkEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCSJNCgxSZXF1ZXN0QWdlbnQSFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkiZgoVUmVxdWVzdEFsZXJ0V2l0aGRyYXduEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCSKKAQoPUmVxdWVzdEFjY2VwdGVkEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEg8KB2NoYXRfaWQYBCABKAkSJwoEd2FpdBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJPChBSZXF1ZXN0QWJhbmRvbmVkEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJiChBDaGF0U3RhcnRlZEV2ZW50Eg8KB2NoYXRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYBCABKAkigQEKEENoYXRNZXNzYWdlRXZlbnQSDwoHY2hhdF9pZBgBIAEoCRILCgNzZXEYAiABKA0SLQoGc2VuZGVyGAMgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIMCgR0ZXh0GAQgASgJEhIKCnZpc2l0b3JfaWQYBSABKAkibgoTQ2hhdFBhcnRpY2lwYW50TGVmdBIPCgdjaGF0X2lkGAEgASgJEjIKC3BhcnRpY2lwYW50GAIgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBISCgp2aXNpdG9yX2lkGAMgASgJImYKDkNoYXRFbmRlZEV2ZW50Eg8KB2NoYXRfaWQYASABKAkSLwoGcmVhc29uGAIgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5DaGF0RW5kUmVhc29uEhIKCnZpc2l0b3JfaWQYAyABKAkiVQoSQWdlbnRTdGF0dXNDaGFuZ2VkEhAKCGFnZW50X2lkGAEgASgJEi0KBnN0YXR1cxgCIAEoDjIdLnByb2FjdGl2ZWNoYXQudjEuQWdlbnRTdGF0dXMi5wEKEVZpc2l0b3JJZGVudGlmaWVkEhIKCnZpc2l0b3JfaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRITCgtleHRlcm5hbF9pZBgEIAEoCRIQCgh2ZXJpZmllZBgFIAEoCBJHCgphdHRyaWJ1dGVzGAYgAygLMjMucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9ySWRlbnRpZmllZC5BdHRyaWJ1dGVzRW50cnkaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiYgoJQ2hhdFJhdGVkEg8KB2NoYXRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCRINCgVzY29yZRgEIAEoDRIPCgdjb21tZW50GAUgASgJQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_proactivechat_v1_agent, file_proactivechat_v1_chat, file_proactivechat_v1_engagement]);
 
 /**
  * Event is one entry of the event log: a state change of the product,
@@ -229,6 +229,24 @@ export type Event = Message<"proactivechat.v1.Event"> & {
      */
     value: RequestAlertWithdrawn;
     case: "requestAlertWithdrawn";
+  } | {
+    /**
+     * "visitor.identified": who the visitor is changed: the page said so
+     * at the session's start or later (IdentifyVisitor), or the form's
+     * answers named the visitor.
+     *
+     * @generated from field: proactivechat.v1.VisitorIdentified visitor_identified = 32;
+     */
+    value: VisitorIdentified;
+    case: "visitorIdentified";
+  } | {
+    /**
+     * "chat.rated": the visitor rated a chat (RateChat).
+     *
+     * @generated from field: proactivechat.v1.ChatRated chat_rated = 33;
+     */
+    value: ChatRated;
+    case: "chatRated";
   } | { case: undefined; value?: undefined };
 };
 
@@ -547,6 +565,14 @@ export type RequestAccepted = Message<"proactivechat.v1.RequestAccepted"> & {
    * @generated from field: string chat_id = 4;
    */
   chatId: string;
+
+  /**
+   * How long the request waited, from queued to accepted. Unset in
+   * events recorded before it was.
+   *
+   * @generated from field: google.protobuf.Duration wait = 5;
+   */
+  wait?: Duration | undefined;
 };
 
 /**
@@ -731,4 +757,91 @@ export type AgentStatusChanged = Message<"proactivechat.v1.AgentStatusChanged"> 
  */
 export const AgentStatusChangedSchema: GenMessage<AgentStatusChanged> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_event, 18);
+
+/**
+ * @generated from message proactivechat.v1.VisitorIdentified
+ */
+export type VisitorIdentified = Message<"proactivechat.v1.VisitorIdentified"> & {
+  /**
+   * @generated from field: string visitor_id = 1;
+   */
+  visitorId: string;
+
+  /**
+   * The visitor's identity after the change, whole.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string email = 3;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string external_id = 4;
+   */
+  externalId: string;
+
+  /**
+   * Whether external_id came with a matching identity hash.
+   *
+   * @generated from field: bool verified = 5;
+   */
+  verified: boolean;
+
+  /**
+   * @generated from field: map<string, string> attributes = 6;
+   */
+  attributes: { [key: string]: string };
+};
+
+/**
+ * Describes the message proactivechat.v1.VisitorIdentified.
+ * Use `create(VisitorIdentifiedSchema)` to create a new message.
+ */
+export const VisitorIdentifiedSchema: GenMessage<VisitorIdentified> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_event, 19);
+
+/**
+ * @generated from message proactivechat.v1.ChatRated
+ */
+export type ChatRated = Message<"proactivechat.v1.ChatRated"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * @generated from field: string visitor_id = 2;
+   */
+  visitorId: string;
+
+  /**
+   * The agent of the chat; empty if it never had one.
+   *
+   * @generated from field: string agent_id = 3;
+   */
+  agentId: string;
+
+  /**
+   * 1 to 5.
+   *
+   * @generated from field: uint32 score = 4;
+   */
+  score: number;
+
+  /**
+   * @generated from field: string comment = 5;
+   */
+  comment: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ChatRated.
+ * Use `create(ChatRatedSchema)` to create a new message.
+ */
+export const ChatRatedSchema: GenMessage<ChatRated> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_event, 20);
 

@@ -109,6 +109,8 @@ const (
 	// AdminServiceListCannedRepliesProcedure is the fully-qualified name of the AdminService's
 	// ListCannedReplies RPC.
 	AdminServiceListCannedRepliesProcedure = "/proactivechat.v1.AdminService/ListCannedReplies"
+	// AdminServiceGetFunnelProcedure is the fully-qualified name of the AdminService's GetFunnel RPC.
+	AdminServiceGetFunnelProcedure = "/proactivechat.v1.AdminService/GetFunnel"
 )
 
 // AdminServiceClient is a client for the proactivechat.v1.AdminService service.
@@ -192,6 +194,15 @@ type AdminServiceClient interface {
 	// ListCannedReplies lists a site's canned replies by shortcut, for
 	// admins and the agents serving the site.
 	ListCannedReplies(context.Context, *connect.Request[v1.ListCannedRepliesRequest]) (*connect.Response[v1.ListCannedRepliesResponse], error)
+	// GetFunnel counts a site's proactive funnel over a range of whole UTC
+	// hours: visits, launches, invitations, forms, requests queued, alerted,
+	// accepted and abandoned, chats in which the visitor wrote, chats ended
+	// by reason, and the wait from queued to accepted. The counts are those
+	// of the corresponding events (ListEvents), kept per site and hour as
+	// the events are recorded; they hold no personal data and outlive the
+	// log's retention. Admins, and the agents serving or supervising the
+	// site.
+	GetFunnel(context.Context, *connect.Request[v1.GetFunnelRequest]) (*connect.Response[v1.GetFunnelResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the proactivechat.v1.AdminService service. By
@@ -390,6 +401,13 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		getFunnel: connect.NewClient[v1.GetFunnelRequest, v1.GetFunnelResponse](
+			httpClient,
+			baseURL+AdminServiceGetFunnelProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetFunnel")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -423,6 +441,7 @@ type adminServiceClient struct {
 	updateCannedReply        *connect.Client[v1.UpdateCannedReplyRequest, v1.UpdateCannedReplyResponse]
 	deleteCannedReply        *connect.Client[v1.DeleteCannedReplyRequest, v1.DeleteCannedReplyResponse]
 	listCannedReplies        *connect.Client[v1.ListCannedRepliesRequest, v1.ListCannedRepliesResponse]
+	getFunnel                *connect.Client[v1.GetFunnelRequest, v1.GetFunnelResponse]
 }
 
 // CreateSite calls proactivechat.v1.AdminService.CreateSite.
@@ -565,6 +584,11 @@ func (c *adminServiceClient) ListCannedReplies(ctx context.Context, req *connect
 	return c.listCannedReplies.CallUnary(ctx, req)
 }
 
+// GetFunnel calls proactivechat.v1.AdminService.GetFunnel.
+func (c *adminServiceClient) GetFunnel(ctx context.Context, req *connect.Request[v1.GetFunnelRequest]) (*connect.Response[v1.GetFunnelResponse], error) {
+	return c.getFunnel.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the proactivechat.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateSite adds a site. Proactive chat stays disabled unless the request enables it.
@@ -646,6 +670,15 @@ type AdminServiceHandler interface {
 	// ListCannedReplies lists a site's canned replies by shortcut, for
 	// admins and the agents serving the site.
 	ListCannedReplies(context.Context, *connect.Request[v1.ListCannedRepliesRequest]) (*connect.Response[v1.ListCannedRepliesResponse], error)
+	// GetFunnel counts a site's proactive funnel over a range of whole UTC
+	// hours: visits, launches, invitations, forms, requests queued, alerted,
+	// accepted and abandoned, chats in which the visitor wrote, chats ended
+	// by reason, and the wait from queued to accepted. The counts are those
+	// of the corresponding events (ListEvents), kept per site and hour as
+	// the events are recorded; they hold no personal data and outlive the
+	// log's retention. Admins, and the agents serving or supervising the
+	// site.
+	GetFunnel(context.Context, *connect.Request[v1.GetFunnelRequest]) (*connect.Response[v1.GetFunnelResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -840,6 +873,13 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceGetFunnelHandler := connect.NewUnaryHandler(
+		AdminServiceGetFunnelProcedure,
+		svc.GetFunnel,
+		connect.WithSchema(adminServiceMethods.ByName("GetFunnel")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateSiteProcedure:
@@ -898,6 +938,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceDeleteCannedReplyHandler.ServeHTTP(w, r)
 		case AdminServiceListCannedRepliesProcedure:
 			adminServiceListCannedRepliesHandler.ServeHTTP(w, r)
+		case AdminServiceGetFunnelProcedure:
+			adminServiceGetFunnelHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1017,4 +1059,8 @@ func (UnimplementedAdminServiceHandler) DeleteCannedReply(context.Context, *conn
 
 func (UnimplementedAdminServiceHandler) ListCannedReplies(context.Context, *connect.Request[v1.ListCannedRepliesRequest]) (*connect.Response[v1.ListCannedRepliesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.ListCannedReplies is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetFunnel(context.Context, *connect.Request[v1.GetFunnelRequest]) (*connect.Response[v1.GetFunnelResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.GetFunnel is not implemented"))
 }
