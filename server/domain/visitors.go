@@ -22,7 +22,11 @@ func (s *Service) StartVisitorSession(ctx context.Context, siteID, resumeToken s
 // fails the call and stores nothing.
 func (s *Service) StartVisitorSessionWithIdentity(ctx context.Context, siteID, resumeToken string, claim *IdentityClaim) (visitor *Visitor, token string, resumed bool, err error) {
 	var v Violations
-	required(&v, "site_id", siteID)
+	// Only an empty id is missing: any other unknown id, blank ones
+	// included, is NotFound as everywhere else.
+	if siteID == "" {
+		v.Add("site_id", "is required")
+	}
 	if claim != nil {
 		checkIdentity(&v, "identity", *claim)
 	}
