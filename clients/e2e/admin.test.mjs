@@ -4,7 +4,9 @@
 // the REST API reads.
 
 import assert from "node:assert/strict";
-import { DEMO_SITE, eventually, openConsole, scenario, visit } from "./harness.mjs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { DEMO_SITE, eventually, openConsole, scenario, screenshotsDir, visit } from "./harness.mjs";
 
 /** openAdmin opens the admin page with the admin API key and the demo site's settings. */
 async function openAdmin(page, adminKey) {
@@ -87,6 +89,9 @@ scenario("admin page: the proactive funnel shows GetFunnel's counts with convers
   // Read as a table: the step names its row, the conversion is text.
   assert.ok(await chart.getByRole("rowheader", { name: "Launches" }).isVisible());
   assert.match(await row("launches").textContent(), /%|—/);
+  // A screenshot for the README: the funnel chart.
+  await mkdir(screenshotsDir, { recursive: true });
+  await chart.screenshot({ path: join(screenshotsDir, "funnel.png") });
   // Another range asks again.
   await chart.getByTestId("funnel-range-today").check();
   await eventually(async () => assert.equal(await row("visits").getAttribute("data-count"), count("visits")));

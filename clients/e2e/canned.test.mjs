@@ -3,7 +3,17 @@
 // filled in.
 
 import assert from "node:assert/strict";
-import { DEMO_SITE, agentStartsChat, consoleMessage, openConsole, scenario, widgetMessage } from "./harness.mjs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  DEMO_SITE,
+  agentStartsChat,
+  consoleMessage,
+  openConsole,
+  scenario,
+  screenshotsDir,
+  widgetMessage,
+} from "./harness.mjs";
 
 scenario("canned replies: /price inserts the site's text with the names filled in", async (ctx) => {
   await ctx.api.post(`/v1/sites/${DEMO_SITE}/canned-replies`, {
@@ -19,6 +29,9 @@ scenario("canned replies: /price inserts the site's text with the names filled i
   const options = agent.getByTestId("canned-option");
   await options.first().waitFor();
   assert.deepEqual(await options.evaluateAll((els) => els.map((el) => el.dataset.shortcut)), ["/price"]);
+  // A screenshot for the README: the picker open in the chat tab.
+  await mkdir(screenshotsDir, { recursive: true });
+  await agent.screenshot({ path: join(screenshotsDir, "canned.png") });
   await input.press("Tab");
   const text = "Hi there, I am Dana (demo agent): our lamps start at 49 €.";
   assert.equal(await input.inputValue(), text);

@@ -3,6 +3,8 @@
 // launcher button (site_demo_invite, /demo/invite/) and reaches the queue.
 
 import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import {
   INVITE_SITE,
   agentStartsChat,
@@ -12,6 +14,7 @@ import {
   formatViolations,
   openConsole,
   scenario,
+  screenshotsDir,
   visit,
   widget,
   widgetButton,
@@ -37,6 +40,9 @@ scenario("rating: the chat ends, the visitor rates it 5 with a comment, the tran
   assert.equal(await group.getByRole("radio").count(), 5);
   const { serious } = await axe(visitor, "proactive-chat-widget");
   assert.deepEqual(serious, [], formatViolations("the rating form", serious));
+  // A screenshot for the README: the rating prompt after the chat.
+  await mkdir(screenshotsDir, { recursive: true });
+  await visitor.screenshot({ path: join(screenshotsDir, "widget-rating.png") });
 
   // Five stars by keyboard-reachable radio, a comment, Send.
   await w.getByRole("radio", { name: "5 of 5 stars, Excellent" }).check();
@@ -83,6 +89,9 @@ scenario("launcher: a visitor who said No clicks it, fills the form, waits in th
   // The launcher: a real button, at least 44 px, reachable by keyboard.
   const launcher = widgetButton(visitor, "Ask us anything");
   await launcher.waitFor();
+  // A screenshot for the README: the launcher on the page.
+  await mkdir(screenshotsDir, { recursive: true });
+  await visitor.screenshot({ path: join(screenshotsDir, "widget-launcher.png") });
   const box = await launcher.boundingBox();
   assert.ok(box.width >= 44 && box.height >= 44, `launcher is ${box.width}×${box.height}`);
   await launcher.focus();

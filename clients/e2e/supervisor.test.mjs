@@ -4,6 +4,8 @@
 // chat tab shows the whisper; the visitor's widget never does.
 
 import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import {
   AGENT_NAME,
   DEMO_SITE,
@@ -14,6 +16,7 @@ import {
   formatViolations,
   panel,
   scenario,
+  screenshotsDir,
   signIn,
   widgetMessage,
   widgetSend,
@@ -71,6 +74,9 @@ scenario("supervisor: sees the live chat, reads it as it happens, whispers to th
   await consoleSend(agent, answer);
   await widgetMessage(visitor, answer).waitFor();
   await viewerMessage(answer).waitFor();
+  // A screenshot for the README: the chat followed, the whisper in it, the whisper box.
+  await mkdir(screenshotsDir, { recursive: true });
+  await sup.screenshot({ path: join(screenshotsDir, "supervise.png") });
   const shown = await panel(visitor).innerText();
   assert.ok(!shown.includes(secret), `the widget shows the whisper:\n${shown}`);
   assert.ok(!shown.includes("Sam"), `the widget shows the supervisor:\n${shown}`);

@@ -4,7 +4,8 @@
 // downloads. The REST API downloads the same text.
 
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import {
   AGENT_NAME,
   acceptAlert,
@@ -16,6 +17,7 @@ import {
   consoleSend,
   openConsole,
   scenario,
+  screenshotsDir,
   visit,
   widget,
   widgetButton,
@@ -81,6 +83,9 @@ scenario("transcripts: a chat taken elsewhere is listed, found by the visitor's 
   await pane.getByText(hello).waitFor();
   const { serious } = await axe(later);
   assert.deepEqual(serious, [], formatViolations("the Transcripts page", serious));
+  // A screenshot for the README: the list with the chat open.
+  await mkdir(screenshotsDir, { recursive: true });
+  await later.screenshot({ path: join(screenshotsDir, "transcripts.png") });
   const [download] = await Promise.all([later.waitForEvent("download"), pane.getByTestId("download-transcript").click()]);
   assert.equal(download.suggestedFilename(), `transcript-${chatId}.txt`);
   const text = await readFile(await download.path(), "utf8");
