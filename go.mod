@@ -16,6 +16,7 @@ require (
 )
 
 require (
+	github.com/standard-webhooks/standard-webhooks/libraries v1.3.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect

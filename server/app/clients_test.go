@@ -46,6 +46,7 @@ type api interface {
 	GetRatingSummary(context.Context, *pb.GetRatingSummaryRequest) (*pb.GetRatingSummaryResponse, error)
 	ListEvents(context.Context, *pb.ListEventsRequest) (*pb.ListEventsResponse, error)
 	WatchEvents(context.Context, *pb.WatchEventsRequest) (stream[pb.WatchEventsResponse], error)
+	webhookAPI
 
 	StartVisitorSession(context.Context, *pb.StartVisitorSessionRequest) (*pb.StartVisitorSessionResponse, error)
 	ReportPageView(context.Context, *pb.ReportPageViewRequest) (*pb.ReportPageViewResponse, error)

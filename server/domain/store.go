@@ -108,6 +108,12 @@ type ReadTx interface {
 	// LastEventPosition is the last position AppendEvent assigned, 0 when
 	// none; its event may have been deleted since.
 	LastEventPosition() uint64
+	// Webhook is CodeNotFound when there is no such endpoint.
+	Webhook(id string) (*Webhook, error)
+	Webhooks() ([]*Webhook, error)
+	// WebhookDeliveries returns an endpoint's latest deliveries, newest
+	// first.
+	WebhookDeliveries(webhookID string, limit int) ([]*WebhookDelivery, error)
 }
 
 // WriteTx is a ReadTx that also writes. Its reads see its own writes.
@@ -171,4 +177,10 @@ type WriteTx interface {
 	// published from them reach subscribers in the order they were stored.
 	// Hooks must not block.
 	OnCommit(f func())
+	PutWebhook(*Webhook) error
+	// DeleteWebhook deletes an endpoint and its deliveries.
+	DeleteWebhook(id string) error
+	// AppendWebhookDelivery logs a delivery, keeping the endpoint's latest
+	// few hundred.
+	AppendWebhookDelivery(*WebhookDelivery) error
 }

@@ -26,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/admin_service.proto.
  */
 export const file_proactivechat_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEimgEKF0dldFJhdGluZ1N1bW1hcnlSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkwKGEdldFJhdGluZ1N1bW1hcnlSZXNwb25zZRIwCgdzdW1tYXJ5GAEgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5SYXRpbmdTdW1tYXJ5Ij8KDVJhdGluZ1N1bW1hcnkSDQoFY291bnQYASABKA0SDwoHYXZlcmFnZRgCIAEoARIOCgZjb3VudHMYAyADKA0iLwocR2V0U2l0ZUlkZW50aXR5U2VjcmV0UmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIi8KHUdldFNpdGVJZGVudGl0eVNlY3JldFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCSIyCh9Sb3RhdGVTaXRlSWRlbnRpdHlTZWNyZXRSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiMgogUm90YXRlU2l0ZUlkZW50aXR5U2VjcmV0UmVzcG9uc2USDgoGc2VjcmV0GAEgASgJIiMKE0NyZWF0ZUFwaUtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJOChRDcmVhdGVBcGlLZXlSZXNwb25zZRIpCgdhcGlfa2V5GAEgASgLMhgucHJvYWN0aXZlY2hhdC52MS5BcGlLZXkSCwoDa2V5GAIgASgJIhQKEkxpc3RBcGlLZXlzUmVxdWVzdCJBChNMaXN0QXBpS2V5c1Jlc3BvbnNlEioKCGFwaV9rZXlzGAEgAygLMhgucHJvYWN0aXZlY2hhdC52MS5BcGlLZXkiKQoTUmV2b2tlQXBpS2V5UmVxdWVzdBISCgphcGlfa2V5X2lkGAEgASgJIhYKFFJldm9rZUFwaUtleVJlc3BvbnNlIj0KF1NldEFnZW50UGFzc3dvcmRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIhoKGFNldEFnZW50UGFzc3dvcmRSZXNwb25zZSJVChlDcmVhdGVBZ2VudFNlc3Npb25SZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJcChpDcmVhdGVBZ2VudFNlc3Npb25SZXNwb25zZRIvCgdzZXNzaW9uGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNlc3Npb24SDQoFdG9rZW4YAiABKAkiLgoaUmV2b2tlQWdlbnRTZXNzaW9uc1JlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkiLgobUmV2b2tlQWdlbnRTZXNzaW9uc1Jlc3BvbnNlEg8KB3Jldm9rZWQYASABKA0iKgoURXhwb3J0VmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSKFAgoVRXhwb3J0VmlzaXRvclJlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3ISMQoLaW52aXRhdGlvbnMYAiADKAsyHC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb24SNAoNY2hhdF9yZXF1ZXN0cxgDIAMoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSJQoFY2hhdHMYBCADKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQSMAoLY2hhdF9ldmVudHMYBSADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudCIpChNFcmFzZVZpc2l0b3JSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkiFgoURXJhc2VWaXNpdG9yUmVzcG9uc2UiIwoQTGlzdFF1ZXVlUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIkkKEUxpc3RRdWV1ZVJlc3BvbnNlEjQKDWNoYXRfcmVxdWVzdHMYASADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0IkEKG0xpc3RSb3V0aW5nRGVjaXNpb25zUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSJUChxMaXN0Um91dGluZ0RlY2lzaW9uc1Jlc3BvbnNlEjQKCWRlY2lzaW9ucxgBIAMoCzIhLnByb2FjdGl2ZWNoYXQudjEuUm91dGluZ0RlY2lzaW9uIvgBChFDcmVhdGVTaXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJEhcKD2FsbG93ZWRfb3JpZ2lucxgCIAMoCRI/Cg5wcm9hY3RpdmVfY2hhdBgDIAEoCzInLnByb2FjdGl2ZWNoYXQudjEuUHJvYWN0aXZlQ2hhdFNldHRpbmdzEjYKCXJldGVudGlvbhgEIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MSQwoQdmlzaXRvcl9sYXVuY2hlchgFIAEoCzIpLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MiOgoSQ3JlYXRlU2l0ZVJlc3BvbnNlEiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiIQoOR2V0U2l0ZVJlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCSI3Cg9HZXRTaXRlUmVzcG9uc2USJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZSISChBMaXN0U2l0ZXNSZXF1ZXN0IjoKEUxpc3RTaXRlc1Jlc3BvbnNlEiUKBXNpdGVzGAEgAygLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlImoKEVVwZGF0ZVNpdGVSZXF1ZXN0EiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjoKElVwZGF0ZVNpdGVSZXNwb25zZRIkCgRzaXRlGAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlIoYBChJDcmVhdGVBZ2VudFJlcXVlc3QSFAoMZGlzcGxheV9uYW1lGAEgASgJEhAKCHNpdGVfaWRzGAIgAygJEhwKFG1heF9jb25jdXJyZW50X2NoYXRzGAMgASgNEg0KBWxvZ2luGAQgASgJEhsKE3N1cGVydmlzZWRfc2l0ZV9pZHMYBSADKAkiPQoTQ3JlYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiIwoPR2V0QWdlbnRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjoKEEdldEFnZW50UmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IiQKEUxpc3RBZ2VudHNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiPQoSTGlzdEFnZW50c1Jlc3BvbnNlEicKBmFnZW50cxgBIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQibQoSVXBkYXRlQWdlbnRSZXF1ZXN0EiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPQoTVXBkYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiLAoZTGlzdE9ubGluZVZpc2l0b3JzUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIlEKGkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlEjMKCHZpc2l0b3JzGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2UiswEKEUxpc3RFdmVudHNSZXF1ZXN0Eg0KBWFmdGVyGAEgASgEEhEKCXBhZ2Vfc2l6ZRgCIAEoDRIPCgdzaXRlX2lkGAMgASgJEg0KBXR5cGVzGAQgAygJEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJjChJMaXN0RXZlbnRzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcucHJvYWN0aXZlY2hhdC52MS5FdmVudBISCgpuZXh0X2FmdGVyGAIgASgEEhAKCGhhc19tb3JlGAMgASgIIkMKEldhdGNoRXZlbnRzUmVxdWVzdBINCgVhZnRlchgBIAEoBBIPCgdzaXRlX2lkGAIgASgJEg0KBXR5cGVzGAMgAygJInoKE1dhdGNoRXZlbnRzUmVzcG9uc2USKAoFZXZlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkV2ZW50SAASMQoKa2VlcF9hbGl2ZRgCIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuS2VlcEFsaXZlSABCBgoEaXRlbTKeEwoMQWRtaW5TZXJ2aWNlElcKCkNyZWF0ZVNpdGUSIy5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZVNpdGVSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVTaXRlUmVzcG9uc2USUwoHR2V0U2l0ZRIgLnByb2FjdGl2ZWNoYXQudjEuR2V0U2l0ZVJlcXVlc3QaIS5wcm9hY3RpdmVjaGF0LnYxLkdldFNpdGVSZXNwb25zZSIDkAIBElkKCUxpc3RTaXRlcxIiLnByb2FjdGl2ZWNoYXQudjEuTGlzdFNpdGVzUmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGlzdFNpdGVzUmVzcG9uc2UiA5ACARJXCgpVcGRhdGVTaXRlEiMucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVTaXRlUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlU2l0ZVJlc3BvbnNlEloKC0NyZWF0ZUFnZW50EiQucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFJlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFnZW50UmVzcG9uc2USVgoIR2V0QWdlbnQSIS5wcm9hY3RpdmVjaGF0LnYxLkdldEFnZW50UmVxdWVzdBoiLnByb2FjdGl2ZWNoYXQudjEuR2V0QWdlbnRSZXNwb25zZSIDkAIBElwKCkxpc3RBZ2VudHMSIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RBZ2VudHNSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5MaXN0QWdlbnRzUmVzcG9uc2UiA5ACARJaCgtVcGRhdGVBZ2VudBIkLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlQWdlbnRSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVBZ2VudFJlc3BvbnNlEnQKEkxpc3RPbmxpbmVWaXNpdG9ycxIrLnByb2FjdGl2ZWNoYXQudjEuTGlzdE9ubGluZVZpc2l0b3JzUmVxdWVzdBosLnByb2FjdGl2ZWNoYXQudjEuTGlzdE9ubGluZVZpc2l0b3JzUmVzcG9uc2UiA5ACARJZCglMaXN0UXVldWUSIi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RRdWV1ZVJlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RRdWV1ZVJlc3BvbnNlIgOQAgESegoUTGlzdFJvdXRpbmdEZWNpc2lvbnMSLS5wcm9hY3RpdmVjaGF0LnYxLkxpc3RSb3V0aW5nRGVjaXNpb25zUmVxdWVzdBouLnByb2FjdGl2ZWNoYXQudjEuTGlzdFJvdXRpbmdEZWNpc2lvbnNSZXNwb25zZSIDkAIBEmUKDUV4cG9ydFZpc2l0b3ISJi5wcm9hY3RpdmVjaGF0LnYxLkV4cG9ydFZpc2l0b3JSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5FeHBvcnRWaXNpdG9yUmVzcG9uc2UiA5ACARJiCgxFcmFzZVZpc2l0b3ISJS5wcm9hY3RpdmVjaGF0LnYxLkVyYXNlVmlzaXRvclJlcXVlc3QaJi5wcm9hY3RpdmVjaGF0LnYxLkVyYXNlVmlzaXRvclJlc3BvbnNlIgOQAgISXQoMQ3JlYXRlQXBpS2V5EiUucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJfCgtMaXN0QXBpS2V5cxIkLnByb2FjdGl2ZWNoYXQudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIgOQAgESYgoMUmV2b2tlQXBpS2V5EiUucHJvYWN0aXZlY2hhdC52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5SZXZva2VBcGlLZXlSZXNwb25zZSIDkAICEmkKEFNldEFnZW50UGFzc3dvcmQSKS5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50UGFzc3dvcmRSZXF1ZXN0GioucHJvYWN0aXZlY2hhdC52MS5TZXRBZ2VudFBhc3N3b3JkUmVzcG9uc2USbwoSQ3JlYXRlQWdlbnRTZXNzaW9uEisucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFNlc3Npb25SZXF1ZXN0GiwucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFNlc3Npb25SZXNwb25zZRJ3ChNSZXZva2VBZ2VudFNlc3Npb25zEiwucHJvYWN0aXZlY2hhdC52MS5SZXZva2VBZ2VudFNlc3Npb25zUmVxdWVzdBotLnByb2FjdGl2ZWNoYXQudjEuUmV2b2tlQWdlbnRTZXNzaW9uc1Jlc3BvbnNlIgOQAgISfQoVR2V0U2l0ZUlkZW50aXR5U2VjcmV0Ei4ucHJvYWN0aXZlY2hhdC52MS5HZXRTaXRlSWRlbnRpdHlTZWNyZXRSZXF1ZXN0Gi8ucHJvYWN0aXZlY2hhdC52MS5HZXRTaXRlSWRlbnRpdHlTZWNyZXRSZXNwb25zZSIDkAIBEoEBChhSb3RhdGVTaXRlSWRlbnRpdHlTZWNyZXQSMS5wcm9hY3RpdmVjaGF0LnYxLlJvdGF0ZVNpdGVJZGVudGl0eVNlY3JldFJlcXVlc3QaMi5wcm9hY3RpdmVjaGF0LnYxLlJvdGF0ZVNpdGVJZGVudGl0eVNlY3JldFJlc3BvbnNlEm4KEEdldFJhdGluZ1N1bW1hcnkSKS5wcm9hY3RpdmVjaGF0LnYxLkdldFJhdGluZ1N1bW1hcnlSZXF1ZXN0GioucHJvYWN0aXZlY2hhdC52MS5HZXRSYXRpbmdTdW1tYXJ5UmVzcG9uc2UiA5ACARJcCgpMaXN0RXZlbnRzEiMucHJvYWN0aXZlY2hhdC52MS5MaXN0RXZlbnRzUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuTGlzdEV2ZW50c1Jlc3BvbnNlIgOQAgESXAoLV2F0Y2hFdmVudHMSJC5wcm9hY3RpdmVjaGF0LnYxLldhdGNoRXZlbnRzUmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hFdmVudHNSZXNwb25zZTABQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_duration, file_google_protobuf_timestamp, file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_event, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
+  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEimgEKF0dldFJhdGluZ1N1bW1hcnlSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkwKGEdldFJhdGluZ1N1bW1hcnlSZXNwb25zZRIwCgdzdW1tYXJ5GAEgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5SYXRpbmdTdW1tYXJ5Ij8KDVJhdGluZ1N1bW1hcnkSDQoFY291bnQYASABKA0SDwoHYXZlcmFnZRgCIAEoARIOCgZjb3VudHMYAyADKA0iLwocR2V0U2l0ZUlkZW50aXR5U2VjcmV0UmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIi8KHUdldFNpdGVJZGVudGl0eVNlY3JldFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCSIyCh9Sb3RhdGVTaXRlSWRlbnRpdHlTZWNyZXRSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiMgogUm90YXRlU2l0ZUlkZW50aXR5U2VjcmV0UmVzcG9uc2USDgoGc2VjcmV0GAEgASgJIiMKE0NyZWF0ZUFwaUtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJOChRDcmVhdGVBcGlLZXlSZXNwb25zZRIpCgdhcGlfa2V5GAEgASgLMhgucHJvYWN0aXZlY2hhdC52MS5BcGlLZXkSCwoDa2V5GAIgASgJIhQKEkxpc3RBcGlLZXlzUmVxdWVzdCJBChNMaXN0QXBpS2V5c1Jlc3BvbnNlEioKCGFwaV9rZXlzGAEgAygLMhgucHJvYWN0aXZlY2hhdC52MS5BcGlLZXkiKQoTUmV2b2tlQXBpS2V5UmVxdWVzdBISCgphcGlfa2V5X2lkGAEgASgJIhYKFFJldm9rZUFwaUtleVJlc3BvbnNlIj0KF1NldEFnZW50UGFzc3dvcmRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIhoKGFNldEFnZW50UGFzc3dvcmRSZXNwb25zZSJVChlDcmVhdGVBZ2VudFNlc3Npb25SZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJcChpDcmVhdGVBZ2VudFNlc3Npb25SZXNwb25zZRIvCgdzZXNzaW9uGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNlc3Npb24SDQoFdG9rZW4YAiABKAkiLgoaUmV2b2tlQWdlbnRTZXNzaW9uc1JlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkiLgobUmV2b2tlQWdlbnRTZXNzaW9uc1Jlc3BvbnNlEg8KB3Jldm9rZWQYASABKA0iKgoURXhwb3J0VmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSKFAgoVRXhwb3J0VmlzaXRvclJlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3ISMQoLaW52aXRhdGlvbnMYAiADKAsyHC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb24SNAoNY2hhdF9yZXF1ZXN0cxgDIAMoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSJQoFY2hhdHMYBCADKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQSMAoLY2hhdF9ldmVudHMYBSADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudCIpChNFcmFzZVZpc2l0b3JSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkiFgoURXJhc2VWaXNpdG9yUmVzcG9uc2UiIwoQTGlzdFF1ZXVlUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIkkKEUxpc3RRdWV1ZVJlc3BvbnNlEjQKDWNoYXRfcmVxdWVzdHMYASADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0IkEKG0xpc3RSb3V0aW5nRGVjaXNpb25zUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSJUChxMaXN0Um91dGluZ0RlY2lzaW9uc1Jlc3BvbnNlEjQKCWRlY2lzaW9ucxgBIAMoCzIhLnByb2FjdGl2ZWNoYXQudjEuUm91dGluZ0RlY2lzaW9uIvgBChFDcmVhdGVTaXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJEhcKD2FsbG93ZWRfb3JpZ2lucxgCIAMoCRI/Cg5wcm9hY3RpdmVfY2hhdBgDIAEoCzInLnByb2FjdGl2ZWNoYXQudjEuUHJvYWN0aXZlQ2hhdFNldHRpbmdzEjYKCXJldGVudGlvbhgEIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MSQwoQdmlzaXRvcl9sYXVuY2hlchgFIAEoCzIpLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MiOgoSQ3JlYXRlU2l0ZVJlc3BvbnNlEiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiIQoOR2V0U2l0ZVJlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCSI3Cg9HZXRTaXRlUmVzcG9uc2USJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZSISChBMaXN0U2l0ZXNSZXF1ZXN0IjoKEUxpc3RTaXRlc1Jlc3BvbnNlEiUKBXNpdGVzGAEgAygLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlImoKEVVwZGF0ZVNpdGVSZXF1ZXN0EiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjoKElVwZGF0ZVNpdGVSZXNwb25zZRIkCgRzaXRlGAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlIoYBChJDcmVhdGVBZ2VudFJlcXVlc3QSFAoMZGlzcGxheV9uYW1lGAEgASgJEhAKCHNpdGVfaWRzGAIgAygJEhwKFG1heF9jb25jdXJyZW50X2NoYXRzGAMgASgNEg0KBWxvZ2luGAQgASgJEhsKE3N1cGVydmlzZWRfc2l0ZV9pZHMYBSADKAkiPQoTQ3JlYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiIwoPR2V0QWdlbnRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjoKEEdldEFnZW50UmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IiQKEUxpc3RBZ2VudHNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiPQoSTGlzdEFnZW50c1Jlc3BvbnNlEicKBmFnZW50cxgBIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQibQoSVXBkYXRlQWdlbnRSZXF1ZXN0EiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPQoTVXBkYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiLAoZTGlzdE9ubGluZVZpc2l0b3JzUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIlEKGkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlEjMKCHZpc2l0b3JzGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2UiswEKEUxpc3RFdmVudHNSZXF1ZXN0Eg0KBWFmdGVyGAEgASgEEhEKCXBhZ2Vfc2l6ZRgCIAEoDRIPCgdzaXRlX2lkGAMgASgJEg0KBXR5cGVzGAQgAygJEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJjChJMaXN0RXZlbnRzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcucHJvYWN0aXZlY2hhdC52MS5FdmVudBISCgpuZXh0X2FmdGVyGAIgASgEEhAKCGhhc19tb3JlGAMgASgIIkMKEldhdGNoRXZlbnRzUmVxdWVzdBINCgVhZnRlchgBIAEoBBIPCgdzaXRlX2lkGAIgASgJEg0KBXR5cGVzGAMgAygJInoKE1dhdGNoRXZlbnRzUmVzcG9uc2USKAoFZXZlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkV2ZW50SAASMQoKa2VlcF9hbGl2ZRgCIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuS2VlcEFsaXZlSABCBgoEaXRlbSKIAgoHV2ViaG9vaxIKCgJpZBgBIAEoCRILCgN1cmwYAiABKAkSEwoLZXZlbnRfdHlwZXMYAyADKAkSDwoHc2l0ZV9pZBgEIAEoCRIPCgdlbmFibGVkGAUgASgIEg4KBnNlY3JldBgGIAEoCRIXCg9kaXNhYmxlZF9yZWFzb24YByABKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWRlbGl2ZXJlZF90aHJvdWdoGAkgASgEEjgKDWxhc3RfZGVsaXZlcnkYCiABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLldlYmhvb2tEZWxpdmVyeSLNAgoPV2ViaG9va0RlbGl2ZXJ5EhIKCndlYmhvb2tfaWQYASABKAkSEAoIZXZlbnRfaWQYAiABKAkSEgoKZXZlbnRfdHlwZRgDIAEoCRIWCg5ldmVudF9wb3NpdGlvbhgEIAEoBBIoCgR0aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdhdHRlbXB0GAYgASgNEhMKC3N0YXR1c19jb2RlGAcgASgNEioKB2xhdGVuY3kYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDQoFZXJyb3IYCSABKAkSDwoHc3VjY2VzcxgKIAEoCBIVCg1yZXNwb25zZV9ib2R5GAsgASgJEjUKEW5leHRfYXR0ZW1wdF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJwChRDcmVhdGVXZWJob29rUmVxdWVzdBILCgN1cmwYASABKAkSEwoLZXZlbnRfdHlwZXMYAiADKAkSDwoHc2l0ZV9pZBgDIAEoCRITCgtzdGFydF9hZnRlchgEIAEoBBIQCghkaXNhYmxlZBgFIAEoCCJDChVDcmVhdGVXZWJob29rUmVzcG9uc2USKgoHd2ViaG9vaxgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuV2ViaG9vayInChFHZXRXZWJob29rUmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJIkAKEkdldFdlYmhvb2tSZXNwb25zZRIqCgd3ZWJob29rGAEgASgLMhkucHJvYWN0aXZlY2hhdC52MS5XZWJob29rIhUKE0xpc3RXZWJob29rc1JlcXVlc3QiQwoUTGlzdFdlYmhvb2tzUmVzcG9uc2USKwoId2ViaG9va3MYASADKAsyGS5wcm9hY3RpdmVjaGF0LnYxLldlYmhvb2sicwoUVXBkYXRlV2ViaG9va1JlcXVlc3QSKgoHd2ViaG9vaxgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuV2ViaG9vaxIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siQwoVVXBkYXRlV2ViaG9va1Jlc3BvbnNlEioKB3dlYmhvb2sYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLldlYmhvb2siKgoURGVsZXRlV2ViaG9va1JlcXVlc3QSEgoKd2ViaG9va19pZBgBIAEoCSIXChVEZWxldGVXZWJob29rUmVzcG9uc2UiMAoaUm90YXRlV2ViaG9va1NlY3JldFJlcXVlc3QSEgoKd2ViaG9va19pZBgBIAEoCSItChtSb3RhdGVXZWJob29rU2VjcmV0UmVzcG9uc2USDgoGc2VjcmV0GAEgASgJIkUKHExpc3RXZWJob29rRGVsaXZlcmllc1JlcXVlc3QSEgoKd2ViaG9va19pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUiVgodTGlzdFdlYmhvb2tEZWxpdmVyaWVzUmVzcG9uc2USNQoKZGVsaXZlcmllcxgBIAMoCzIhLnByb2FjdGl2ZWNoYXQudjEuV2ViaG9va0RlbGl2ZXJ5IkQKHFJlZGVsaXZlcldlYmhvb2tFdmVudFJlcXVlc3QSEgoKd2ViaG9va19pZBgBIAEoCRIQCghldmVudF9pZBgCIAEoCSJUCh1SZWRlbGl2ZXJXZWJob29rRXZlbnRSZXNwb25zZRIzCghkZWxpdmVyeRgBIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuV2ViaG9va0RlbGl2ZXJ5IigKElBpbmdXZWJob29rUmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJIkoKE1BpbmdXZWJob29rUmVzcG9uc2USMwoIZGVsaXZlcnkYASABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLldlYmhvb2tEZWxpdmVyeTLUGgoMQWRtaW5TZXJ2aWNlElcKCkNyZWF0ZVNpdGUSIy5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZVNpdGVSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVTaXRlUmVzcG9uc2USUwoHR2V0U2l0ZRIgLnByb2FjdGl2ZWNoYXQudjEuR2V0U2l0ZVJlcXVlc3QaIS5wcm9hY3RpdmVjaGF0LnYxLkdldFNpdGVSZXNwb25zZSIDkAIBElkKCUxpc3RTaXRlcxIiLnByb2FjdGl2ZWNoYXQudjEuTGlzdFNpdGVzUmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGlzdFNpdGVzUmVzcG9uc2UiA5ACARJXCgpVcGRhdGVTaXRlEiMucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVTaXRlUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlU2l0ZVJlc3BvbnNlEloKC0NyZWF0ZUFnZW50EiQucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFJlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFnZW50UmVzcG9uc2USVgoIR2V0QWdlbnQSIS5wcm9hY3RpdmVjaGF0LnYxLkdldEFnZW50UmVxdWVzdBoiLnByb2FjdGl2ZWNoYXQudjEuR2V0QWdlbnRSZXNwb25zZSIDkAIBElwKCkxpc3RBZ2VudHMSIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RBZ2VudHNSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5MaXN0QWdlbnRzUmVzcG9uc2UiA5ACARJaCgtVcGRhdGVBZ2VudBIkLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlQWdlbnRSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVBZ2VudFJlc3BvbnNlEnQKEkxpc3RPbmxpbmVWaXNpdG9ycxIrLnByb2FjdGl2ZWNoYXQudjEuTGlzdE9ubGluZVZpc2l0b3JzUmVxdWVzdBosLnByb2FjdGl2ZWNoYXQudjEuTGlzdE9ubGluZVZpc2l0b3JzUmVzcG9uc2UiA5ACARJZCglMaXN0UXVldWUSIi5wcm9hY3RpdmVjaGF0LnYxLkxpc3RRdWV1ZVJlcXVlc3QaIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RRdWV1ZVJlc3BvbnNlIgOQAgESegoUTGlzdFJvdXRpbmdEZWNpc2lvbnMSLS5wcm9hY3RpdmVjaGF0LnYxLkxpc3RSb3V0aW5nRGVjaXNpb25zUmVxdWVzdBouLnByb2FjdGl2ZWNoYXQudjEuTGlzdFJvdXRpbmdEZWNpc2lvbnNSZXNwb25zZSIDkAIBEmUKDUV4cG9ydFZpc2l0b3ISJi5wcm9hY3RpdmVjaGF0LnYxLkV4cG9ydFZpc2l0b3JSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5FeHBvcnRWaXNpdG9yUmVzcG9uc2UiA5ACARJiCgxFcmFzZVZpc2l0b3ISJS5wcm9hY3RpdmVjaGF0LnYxLkVyYXNlVmlzaXRvclJlcXVlc3QaJi5wcm9hY3RpdmVjaGF0LnYxLkVyYXNlVmlzaXRvclJlc3BvbnNlIgOQAgISXQoMQ3JlYXRlQXBpS2V5EiUucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJfCgtMaXN0QXBpS2V5cxIkLnByb2FjdGl2ZWNoYXQudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIgOQAgESYgoMUmV2b2tlQXBpS2V5EiUucHJvYWN0aXZlY2hhdC52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5SZXZva2VBcGlLZXlSZXNwb25zZSIDkAICEmkKEFNldEFnZW50UGFzc3dvcmQSKS5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50UGFzc3dvcmRSZXF1ZXN0GioucHJvYWN0aXZlY2hhdC52MS5TZXRBZ2VudFBhc3N3b3JkUmVzcG9uc2USbwoSQ3JlYXRlQWdlbnRTZXNzaW9uEisucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFNlc3Npb25SZXF1ZXN0GiwucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVBZ2VudFNlc3Npb25SZXNwb25zZRJ3ChNSZXZva2VBZ2VudFNlc3Npb25zEiwucHJvYWN0aXZlY2hhdC52MS5SZXZva2VBZ2VudFNlc3Npb25zUmVxdWVzdBotLnByb2FjdGl2ZWNoYXQudjEuUmV2b2tlQWdlbnRTZXNzaW9uc1Jlc3BvbnNlIgOQAgISfQoVR2V0U2l0ZUlkZW50aXR5U2VjcmV0Ei4ucHJvYWN0aXZlY2hhdC52MS5HZXRTaXRlSWRlbnRpdHlTZWNyZXRSZXF1ZXN0Gi8ucHJvYWN0aXZlY2hhdC52MS5HZXRTaXRlSWRlbnRpdHlTZWNyZXRSZXNwb25zZSIDkAIBEoEBChhSb3RhdGVTaXRlSWRlbnRpdHlTZWNyZXQSMS5wcm9hY3RpdmVjaGF0LnYxLlJvdGF0ZVNpdGVJZGVudGl0eVNlY3JldFJlcXVlc3QaMi5wcm9hY3RpdmVjaGF0LnYxLlJvdGF0ZVNpdGVJZGVudGl0eVNlY3JldFJlc3BvbnNlEm4KEEdldFJhdGluZ1N1bW1hcnkSKS5wcm9hY3RpdmVjaGF0LnYxLkdldFJhdGluZ1N1bW1hcnlSZXF1ZXN0GioucHJvYWN0aXZlY2hhdC52MS5HZXRSYXRpbmdTdW1tYXJ5UmVzcG9uc2UiA5ACARJcCgpMaXN0RXZlbnRzEiMucHJvYWN0aXZlY2hhdC52MS5MaXN0RXZlbnRzUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuTGlzdEV2ZW50c1Jlc3BvbnNlIgOQAgESXAoLV2F0Y2hFdmVudHMSJC5wcm9hY3RpdmVjaGF0LnYxLldhdGNoRXZlbnRzUmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hFdmVudHNSZXNwb25zZTABEmAKDUNyZWF0ZVdlYmhvb2sSJi5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZVdlYmhvb2tSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVXZWJob29rUmVzcG9uc2USXAoKR2V0V2ViaG9vaxIjLnByb2FjdGl2ZWNoYXQudjEuR2V0V2ViaG9va1JlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLkdldFdlYmhvb2tSZXNwb25zZSIDkAIBEmIKDExpc3RXZWJob29rcxIlLnByb2FjdGl2ZWNoYXQudjEuTGlzdFdlYmhvb2tzUmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuTGlzdFdlYmhvb2tzUmVzcG9uc2UiA5ACARJgCg1VcGRhdGVXZWJob29rEiYucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVXZWJob29rUmVxdWVzdBonLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlV2ViaG9va1Jlc3BvbnNlEmUKDURlbGV0ZVdlYmhvb2sSJi5wcm9hY3RpdmVjaGF0LnYxLkRlbGV0ZVdlYmhvb2tSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5EZWxldGVXZWJob29rUmVzcG9uc2UiA5ACAhJyChNSb3RhdGVXZWJob29rU2VjcmV0EiwucHJvYWN0aXZlY2hhdC52MS5Sb3RhdGVXZWJob29rU2VjcmV0UmVxdWVzdBotLnByb2FjdGl2ZWNoYXQudjEuUm90YXRlV2ViaG9va1NlY3JldFJlc3BvbnNlEn0KFUxpc3RXZWJob29rRGVsaXZlcmllcxIuLnByb2FjdGl2ZWNoYXQudjEuTGlzdFdlYmhvb2tEZWxpdmVyaWVzUmVxdWVzdBovLnByb2FjdGl2ZWNoYXQudjEuTGlzdFdlYmhvb2tEZWxpdmVyaWVzUmVzcG9uc2UiA5ACARJ4ChVSZWRlbGl2ZXJXZWJob29rRXZlbnQSLi5wcm9hY3RpdmVjaGF0LnYxLlJlZGVsaXZlcldlYmhvb2tFdmVudFJlcXVlc3QaLy5wcm9hY3RpdmVjaGF0LnYxLlJlZGVsaXZlcldlYmhvb2tFdmVudFJlc3BvbnNlEloKC1BpbmdXZWJob29rEiQucHJvYWN0aXZlY2hhdC52MS5QaW5nV2ViaG9va1JlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLlBpbmdXZWJob29rUmVzcG9uc2VCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_duration, file_google_protobuf_timestamp, file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_event, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
 
 /**
  * @generated from message proactivechat.v1.GetRatingSummaryRequest
@@ -1098,6 +1098,519 @@ export const WatchEventsResponseSchema: GenMessage<WatchEventsResponse> = /*@__P
   messageDesc(file_proactivechat_v1_admin_service, 48);
 
 /**
+ * Webhook is an endpoint receiving the event log's events.
+ *
+ * @generated from message proactivechat.v1.Webhook
+ */
+export type Webhook = Message<"proactivechat.v1.Webhook"> & {
+  /**
+   * "wh_…".
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Where deliveries are POSTed: https (http only when the server runs
+   * with -webhooks-allow-http). Hosts resolving to loopback, private or
+   * link-local addresses are refused unless -webhooks-allow-private.
+   *
+   * @generated from field: string url = 2;
+   */
+  url: string;
+
+  /**
+   * The event types delivered (e.g. "chat.started"); empty is all.
+   *
+   * @generated from field: repeated string event_types = 3;
+   */
+  eventTypes: string[];
+
+  /**
+   * Only the events of this site when set.
+   *
+   * @generated from field: string site_id = 4;
+   */
+  siteId: string;
+
+  /**
+   * @generated from field: bool enabled = 5;
+   */
+  enabled: boolean;
+
+  /**
+   * The signing secret, "whsec_…": set only in CreateWebhookResponse.
+   *
+   * @generated from field: string secret = 6;
+   */
+  secret: string;
+
+  /**
+   * Why delivery stopped when the server disabled the endpoint (a 410
+   * Gone answer), empty otherwise.
+   *
+   * @generated from field: string disabled_reason = 7;
+   */
+  disabledReason: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 8;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * The position of the last event of the log the endpoint is done with
+   * (delivered, filtered out, or given up).
+   *
+   * @generated from field: uint64 delivered_through = 9;
+   */
+  deliveredThrough: bigint;
+
+  /**
+   * The last delivery attempt, if any.
+   *
+   * @generated from field: proactivechat.v1.WebhookDelivery last_delivery = 10;
+   */
+  lastDelivery?: WebhookDelivery | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.Webhook.
+ * Use `create(WebhookSchema)` to create a new message.
+ */
+export const WebhookSchema: GenMessage<Webhook> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 49);
+
+/**
+ * WebhookDelivery is one attempt to deliver an event to an endpoint.
+ *
+ * @generated from message proactivechat.v1.WebhookDelivery
+ */
+export type WebhookDelivery = Message<"proactivechat.v1.WebhookDelivery"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+
+  /**
+   * The event's id: the delivery's webhook-id header.
+   *
+   * @generated from field: string event_id = 2;
+   */
+  eventId: string;
+
+  /**
+   * @generated from field: string event_type = 3;
+   */
+  eventType: string;
+
+  /**
+   * @generated from field: uint64 event_position = 4;
+   */
+  eventPosition: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 5;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * 1 for the first attempt of the event, 2 for the first retry, …
+   *
+   * @generated from field: uint32 attempt = 6;
+   */
+  attempt: number;
+
+  /**
+   * The HTTP status answered, 0 when none (connection refused, timeout).
+   *
+   * @generated from field: uint32 status_code = 7;
+   */
+  statusCode: number;
+
+  /**
+   * @generated from field: google.protobuf.Duration latency = 8;
+   */
+  latency?: Duration | undefined;
+
+  /**
+   * Why the attempt failed, empty on success.
+   *
+   * @generated from field: string error = 9;
+   */
+  error: string;
+
+  /**
+   * @generated from field: bool success = 10;
+   */
+  success: boolean;
+
+  /**
+   * The first bytes (at most 4 KiB) of the response body.
+   *
+   * @generated from field: string response_body = 11;
+   */
+  responseBody: string;
+
+  /**
+   * When the next attempt is due, if the attempt failed and the event is
+   * retried.
+   *
+   * @generated from field: google.protobuf.Timestamp next_attempt_time = 12;
+   */
+  nextAttemptTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.WebhookDelivery.
+ * Use `create(WebhookDeliverySchema)` to create a new message.
+ */
+export const WebhookDeliverySchema: GenMessage<WebhookDelivery> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 50);
+
+/**
+ * @generated from message proactivechat.v1.CreateWebhookRequest
+ */
+export type CreateWebhookRequest = Message<"proactivechat.v1.CreateWebhookRequest"> & {
+  /**
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * @generated from field: repeated string event_types = 2;
+   */
+  eventTypes: string[];
+
+  /**
+   * @generated from field: string site_id = 3;
+   */
+  siteId: string;
+
+  /**
+   * Deliver the events after this position of the log rather than only
+   * the new ones (0: from the log's end).
+   *
+   * @generated from field: uint64 start_after = 4;
+   */
+  startAfter: bigint;
+
+  /**
+   * Created disabled when true.
+   *
+   * @generated from field: bool disabled = 5;
+   */
+  disabled: boolean;
+};
+
+/**
+ * Describes the message proactivechat.v1.CreateWebhookRequest.
+ * Use `create(CreateWebhookRequestSchema)` to create a new message.
+ */
+export const CreateWebhookRequestSchema: GenMessage<CreateWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 51);
+
+/**
+ * @generated from message proactivechat.v1.CreateWebhookResponse
+ */
+export type CreateWebhookResponse = Message<"proactivechat.v1.CreateWebhookResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.CreateWebhookResponse.
+ * Use `create(CreateWebhookResponseSchema)` to create a new message.
+ */
+export const CreateWebhookResponseSchema: GenMessage<CreateWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 52);
+
+/**
+ * @generated from message proactivechat.v1.GetWebhookRequest
+ */
+export type GetWebhookRequest = Message<"proactivechat.v1.GetWebhookRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.GetWebhookRequest.
+ * Use `create(GetWebhookRequestSchema)` to create a new message.
+ */
+export const GetWebhookRequestSchema: GenMessage<GetWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 53);
+
+/**
+ * @generated from message proactivechat.v1.GetWebhookResponse
+ */
+export type GetWebhookResponse = Message<"proactivechat.v1.GetWebhookResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.GetWebhookResponse.
+ * Use `create(GetWebhookResponseSchema)` to create a new message.
+ */
+export const GetWebhookResponseSchema: GenMessage<GetWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 54);
+
+/**
+ * @generated from message proactivechat.v1.ListWebhooksRequest
+ */
+export type ListWebhooksRequest = Message<"proactivechat.v1.ListWebhooksRequest"> & {
+};
+
+/**
+ * Describes the message proactivechat.v1.ListWebhooksRequest.
+ * Use `create(ListWebhooksRequestSchema)` to create a new message.
+ */
+export const ListWebhooksRequestSchema: GenMessage<ListWebhooksRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 55);
+
+/**
+ * @generated from message proactivechat.v1.ListWebhooksResponse
+ */
+export type ListWebhooksResponse = Message<"proactivechat.v1.ListWebhooksResponse"> & {
+  /**
+   * @generated from field: repeated proactivechat.v1.Webhook webhooks = 1;
+   */
+  webhooks: Webhook[];
+};
+
+/**
+ * Describes the message proactivechat.v1.ListWebhooksResponse.
+ * Use `create(ListWebhooksResponseSchema)` to create a new message.
+ */
+export const ListWebhooksResponseSchema: GenMessage<ListWebhooksResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 56);
+
+/**
+ * @generated from message proactivechat.v1.UpdateWebhookRequest
+ */
+export type UpdateWebhookRequest = Message<"proactivechat.v1.UpdateWebhookRequest"> & {
+  /**
+   * @generated from field: proactivechat.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+
+  /**
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.UpdateWebhookRequest.
+ * Use `create(UpdateWebhookRequestSchema)` to create a new message.
+ */
+export const UpdateWebhookRequestSchema: GenMessage<UpdateWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 57);
+
+/**
+ * @generated from message proactivechat.v1.UpdateWebhookResponse
+ */
+export type UpdateWebhookResponse = Message<"proactivechat.v1.UpdateWebhookResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.UpdateWebhookResponse.
+ * Use `create(UpdateWebhookResponseSchema)` to create a new message.
+ */
+export const UpdateWebhookResponseSchema: GenMessage<UpdateWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 58);
+
+/**
+ * @generated from message proactivechat.v1.DeleteWebhookRequest
+ */
+export type DeleteWebhookRequest = Message<"proactivechat.v1.DeleteWebhookRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.DeleteWebhookRequest.
+ * Use `create(DeleteWebhookRequestSchema)` to create a new message.
+ */
+export const DeleteWebhookRequestSchema: GenMessage<DeleteWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 59);
+
+/**
+ * @generated from message proactivechat.v1.DeleteWebhookResponse
+ */
+export type DeleteWebhookResponse = Message<"proactivechat.v1.DeleteWebhookResponse"> & {
+};
+
+/**
+ * Describes the message proactivechat.v1.DeleteWebhookResponse.
+ * Use `create(DeleteWebhookResponseSchema)` to create a new message.
+ */
+export const DeleteWebhookResponseSchema: GenMessage<DeleteWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 60);
+
+/**
+ * @generated from message proactivechat.v1.RotateWebhookSecretRequest
+ */
+export type RotateWebhookSecretRequest = Message<"proactivechat.v1.RotateWebhookSecretRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.RotateWebhookSecretRequest.
+ * Use `create(RotateWebhookSecretRequestSchema)` to create a new message.
+ */
+export const RotateWebhookSecretRequestSchema: GenMessage<RotateWebhookSecretRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 61);
+
+/**
+ * @generated from message proactivechat.v1.RotateWebhookSecretResponse
+ */
+export type RotateWebhookSecretResponse = Message<"proactivechat.v1.RotateWebhookSecretResponse"> & {
+  /**
+   * @generated from field: string secret = 1;
+   */
+  secret: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.RotateWebhookSecretResponse.
+ * Use `create(RotateWebhookSecretResponseSchema)` to create a new message.
+ */
+export const RotateWebhookSecretResponseSchema: GenMessage<RotateWebhookSecretResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 62);
+
+/**
+ * @generated from message proactivechat.v1.ListWebhookDeliveriesRequest
+ */
+export type ListWebhookDeliveriesRequest = Message<"proactivechat.v1.ListWebhookDeliveriesRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+
+  /**
+   * At most 100; 50 when 0.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message proactivechat.v1.ListWebhookDeliveriesRequest.
+ * Use `create(ListWebhookDeliveriesRequestSchema)` to create a new message.
+ */
+export const ListWebhookDeliveriesRequestSchema: GenMessage<ListWebhookDeliveriesRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 63);
+
+/**
+ * @generated from message proactivechat.v1.ListWebhookDeliveriesResponse
+ */
+export type ListWebhookDeliveriesResponse = Message<"proactivechat.v1.ListWebhookDeliveriesResponse"> & {
+  /**
+   * @generated from field: repeated proactivechat.v1.WebhookDelivery deliveries = 1;
+   */
+  deliveries: WebhookDelivery[];
+};
+
+/**
+ * Describes the message proactivechat.v1.ListWebhookDeliveriesResponse.
+ * Use `create(ListWebhookDeliveriesResponseSchema)` to create a new message.
+ */
+export const ListWebhookDeliveriesResponseSchema: GenMessage<ListWebhookDeliveriesResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 64);
+
+/**
+ * @generated from message proactivechat.v1.RedeliverWebhookEventRequest
+ */
+export type RedeliverWebhookEventRequest = Message<"proactivechat.v1.RedeliverWebhookEventRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+
+  /**
+   * The event's id ("evt_…").
+   *
+   * @generated from field: string event_id = 2;
+   */
+  eventId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.RedeliverWebhookEventRequest.
+ * Use `create(RedeliverWebhookEventRequestSchema)` to create a new message.
+ */
+export const RedeliverWebhookEventRequestSchema: GenMessage<RedeliverWebhookEventRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 65);
+
+/**
+ * @generated from message proactivechat.v1.RedeliverWebhookEventResponse
+ */
+export type RedeliverWebhookEventResponse = Message<"proactivechat.v1.RedeliverWebhookEventResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.WebhookDelivery delivery = 1;
+   */
+  delivery?: WebhookDelivery | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.RedeliverWebhookEventResponse.
+ * Use `create(RedeliverWebhookEventResponseSchema)` to create a new message.
+ */
+export const RedeliverWebhookEventResponseSchema: GenMessage<RedeliverWebhookEventResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 66);
+
+/**
+ * @generated from message proactivechat.v1.PingWebhookRequest
+ */
+export type PingWebhookRequest = Message<"proactivechat.v1.PingWebhookRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.PingWebhookRequest.
+ * Use `create(PingWebhookRequestSchema)` to create a new message.
+ */
+export const PingWebhookRequestSchema: GenMessage<PingWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 67);
+
+/**
+ * @generated from message proactivechat.v1.PingWebhookResponse
+ */
+export type PingWebhookResponse = Message<"proactivechat.v1.PingWebhookResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.WebhookDelivery delivery = 1;
+   */
+  delivery?: WebhookDelivery | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.PingWebhookResponse.
+ * Use `create(PingWebhookResponseSchema)` to create a new message.
+ */
+export const PingWebhookResponseSchema: GenMessage<PingWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 68);
+
+/**
  * AdminService is for integrators: sites, their proactive chat settings,
  * agents, and what is happening on a site now.
  *
@@ -1360,6 +1873,100 @@ export const AdminService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchEventsRequestSchema;
     output: typeof WatchEventsResponseSchema;
+  },
+  /**
+   * CreateWebhook registers an endpoint that receives the event log's
+   * events as Standard Webhooks (https://www.standardwebhooks.com/) v1
+   * deliveries. The response carries the signing secret, the only time it
+   * is shown. A new endpoint receives the events recorded after it was
+   * created (or after start_after).
+   *
+   * @generated from rpc proactivechat.v1.AdminService.CreateWebhook
+   */
+  createWebhook: {
+    methodKind: "unary";
+    input: typeof CreateWebhookRequestSchema;
+    output: typeof CreateWebhookResponseSchema;
+  },
+  /**
+   * @generated from rpc proactivechat.v1.AdminService.GetWebhook
+   */
+  getWebhook: {
+    methodKind: "unary";
+    input: typeof GetWebhookRequestSchema;
+    output: typeof GetWebhookResponseSchema;
+  },
+  /**
+   * @generated from rpc proactivechat.v1.AdminService.ListWebhooks
+   */
+  listWebhooks: {
+    methodKind: "unary";
+    input: typeof ListWebhooksRequestSchema;
+    output: typeof ListWebhooksResponseSchema;
+  },
+  /**
+   * UpdateWebhook changes the paths of update_mask: url, event_types,
+   * site_id, enabled. Enabling an endpoint clears its disabled_reason and
+   * resumes delivery where it stopped.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.UpdateWebhook
+   */
+  updateWebhook: {
+    methodKind: "unary";
+    input: typeof UpdateWebhookRequestSchema;
+    output: typeof UpdateWebhookResponseSchema;
+  },
+  /**
+   * @generated from rpc proactivechat.v1.AdminService.DeleteWebhook
+   */
+  deleteWebhook: {
+    methodKind: "unary";
+    input: typeof DeleteWebhookRequestSchema;
+    output: typeof DeleteWebhookResponseSchema;
+  },
+  /**
+   * RotateWebhookSecret makes a new signing secret and returns it; for 24
+   * hours deliveries carry signatures with both the new and the old.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.RotateWebhookSecret
+   */
+  rotateWebhookSecret: {
+    methodKind: "unary";
+    input: typeof RotateWebhookSecretRequestSchema;
+    output: typeof RotateWebhookSecretResponseSchema;
+  },
+  /**
+   * ListWebhookDeliveries lists an endpoint's delivery attempts, newest
+   * first.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.ListWebhookDeliveries
+   */
+  listWebhookDeliveries: {
+    methodKind: "unary";
+    input: typeof ListWebhookDeliveriesRequestSchema;
+    output: typeof ListWebhookDeliveriesResponseSchema;
+  },
+  /**
+   * RedeliverWebhookEvent sends one event of the log to the endpoint
+   * again, now, once, whatever its filters (with the same webhook-id).
+   *
+   * @generated from rpc proactivechat.v1.AdminService.RedeliverWebhookEvent
+   */
+  redeliverWebhookEvent: {
+    methodKind: "unary";
+    input: typeof RedeliverWebhookEventRequestSchema;
+    output: typeof RedeliverWebhookEventResponseSchema;
+  },
+  /**
+   * PingWebhook sends a "webhook.ping" event to the endpoint now, once,
+   * and answers how it went.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.PingWebhook
+   */
+  pingWebhook: {
+    methodKind: "unary";
+    input: typeof PingWebhookRequestSchema;
+    output: typeof PingWebhookResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_admin_service, 0);
