@@ -466,3 +466,61 @@ func TestWebhookEndpoints(t *testing.T) {
 		wantCode(t, err, connect.CodeNotFound)
 	})
 }
+
+// TestWebhookRetriesSurviveRestart: an event whose delivery failed is
+// retried after a restart on the schedule stored with the endpoint, with
+// the same webhook-id; after 24 h of failures it is given up and the
+// endpoint goes on with its next event.
+func TestWebhookRetriesSurviveRestart(t *testing.T) {
+	clock := fakeclock.New(t0)
+	dbPath := filepath.Join(t.TempDir(), "proactivechat.db")
+	srv := startWebhookServer(t, dbPath, clock)
+	c := newConnectClient(t, srv)
+	ctx := testContext(t)
+	site := createSite(t, ctx, c, "Hooks", enabledWithoutInvite())
+	recv := newReceiver(t)
+	id, _ := createWebhookREST(t, srv, recv.URL, "visitor.arrived")
+
+	recv.answer(500)
+	arrive(t, ctx, c, site.GetId())
+	evID := recv.next(t).header.Get("webhook-id")
+	admin, actx := adminClient(t, srv)
+	waitDeliveries(t, actx, admin, id, 1)
+	if err := srv.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+
+	srv = startWebhookServer(t, dbPath, clock)
+	c = newConnectClient(t, srv)
+	admin, actx = adminClient(t, srv)
+	// Failing for 24 h: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, then every
+	// 2 h (no jitter here).
+	failures := 1
+	for elapsed := time.Duration(0); ; failures++ {
+		delay := []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour}[min(failures, 7)-1]
+		recv.answer(500)
+		clock.Advance(delay)
+		elapsed += delay
+		if got := recv.next(t).header.Get("webhook-id"); got != evID {
+			t.Fatalf("attempt %d: webhook-id %q, want %q", failures+1, got, evID)
+		}
+		d := waitDeliveries(t, actx, admin, id, failures+1)[0]
+		if d.GetAttempt() != uint32(failures+1) {
+			t.Fatalf("delivery %v, want attempt %d", d, failures+1)
+		}
+		if elapsed >= 24*time.Hour {
+			if !strings.Contains(d.GetError(), "given up") || d.GetNextAttemptTime() != nil {
+				t.Fatalf("attempt after 24 h: %v", d)
+			}
+			break
+		}
+	}
+	if failures+1 != 19 { // the 19th at 25 h 42 min 35 s
+		t.Errorf("%d attempts, want 19", failures+1)
+	}
+	// The endpoint goes on with the next event.
+	v := arrive(t, ctx, c, site.GetId())
+	if got := decodeHook(t, recv.next(t)).Data["visitorArrived"].(map[string]any)["visitorId"]; got != v {
+		t.Fatalf("after giving up, got visitor %v, want %s", got, v)
+	}
+}
