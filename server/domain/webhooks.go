@@ -32,12 +32,24 @@ type Webhook struct {
 	// After is the position of the last event the endpoint is done with:
 	// delivered, filtered out, or given up.
 	After uint64
-	// Attempts counts the failed attempts at the event after After;
-	// FirstFailure is the first of them, NextAttempt when to try again.
-	Attempts     int
-	FirstFailure time.Time
-	NextAttempt  time.Time
-	LastDelivery *WebhookDelivery
+	// Attempts counts the failed attempts at the event at RetryPosition,
+	// the first the endpoint receives after After; FirstFailure is the
+	// first of them, NextAttempt when to try again.
+	RetryPosition uint64
+	Attempts      int
+	FirstFailure  time.Time
+	NextAttempt   time.Time
+	LastDelivery  *WebhookDelivery
+}
+
+// RetryOf is the state of the retries of the event at position: zero
+// unless the endpoint's failed attempts were at that event (one erased
+// meanwhile leaves the next to start afresh).
+func (w *Webhook) RetryOf(position uint64) (attempts int, first, next time.Time) {
+	if w.Attempts == 0 || w.RetryPosition != position {
+		return 0, time.Time{}, time.Time{}
+	}
+	return w.Attempts, w.FirstFailure, w.NextAttempt
 }
 
 // Filter selects the events the endpoint receives.
@@ -421,8 +433,8 @@ func (s *Service) RecordWebhookAttempt(ctx context.Context, d *WebhookDelivery, 
 				w.After = d.EventPosition
 				w.Attempts, w.FirstFailure, w.NextAttempt = 0, time.Time{}, time.Time{}
 			} else {
-				if w.Attempts == 0 {
-					w.FirstFailure = d.Time
+				if w.Attempts == 0 || w.RetryPosition != d.EventPosition {
+					w.Attempts, w.FirstFailure, w.RetryPosition = 0, d.Time, d.EventPosition
 				}
 				w.Attempts++
 				w.NextAttempt = out.NextAttempt

@@ -316,11 +316,12 @@ func (e *Engine) run(ctx context.Context, id string, wake <-chan struct{}) {
 			continue
 		}
 		ev := page.Events[0]
-		if d := wh.NextAttempt.Sub(e.clock.Now()); d > 0 {
+		attempts, _, next := wh.RetryOf(ev.Position)
+		if d := next.Sub(e.clock.Now()); d > 0 {
 			wait(d)
 			continue
 		}
-		d, retryAfter := e.attempt(ctx, wh, eventMessage(ev), wh.Attempts+1)
+		d, retryAfter := e.attempt(ctx, wh, eventMessage(ev), attempts+1)
 		if ctx.Err() != nil {
 			return // cut off by Close: not an answer
 		}
@@ -341,8 +342,8 @@ func (e *Engine) outcome(wh *domain.Webhook, d *domain.WebhookDelivery, retryAft
 	if d.StatusCode == http.StatusGone {
 		return &domain.WebhookOutcome{Disable: fmt.Sprintf("the endpoint answered 410 Gone at %s", d.Time.UTC().Format(time.RFC3339))}
 	}
-	first := wh.FirstFailure
-	if wh.Attempts == 0 {
+	_, first, _ := wh.RetryOf(d.EventPosition)
+	if first.IsZero() {
 		first = d.Time
 	}
 	if d.Time.Sub(first) >= GiveUpAfter {
