@@ -213,7 +213,7 @@ function Deliveries({ webhook }: { webhook: Webhook }) {
               <th scope="col">Event</th>
               <th scope="col">Attempt</th>
               <th scope="col">Outcome</th>
-              <th scope="col" />
+              <th scope="col">Again</th>
             </tr>
           </thead>
           <tbody>
