@@ -136,6 +136,19 @@ type AdminServiceClient interface {
 	// deliveries. The response carries the signing secret, the only time it
 	// is shown. A new endpoint receives the events recorded after it was
 	// created (or after start_after).
+	//
+	// Each delivery is a POST of {"type", "timestamp", "data": the Event as
+	// JSON} with the headers webhook-id (the event's id, the same on every
+	// retry), webhook-timestamp (unix seconds of the attempt) and
+	// webhook-signature ("v1,<base64 HMAC-SHA256 of id.timestamp.body>",
+	// one per secret during a rotation). Delivery is at least once, from the
+	// log, in log order per endpoint: an event that fails blocks the
+	// endpoint's later ones while it is retried. A 2xx answer within 10 s is
+	// a success; anything else is retried after 5 s, 30 s, 2 min, 10 min,
+	// 30 min, 1 h, then every 2 h (each delay drawn between half and all of
+	// it; Retry-After, up to 2 h, replaces it), until an attempt fails 24 h
+	// after the first: the event is then given up and the endpoint goes on.
+	// 410 Gone disables the endpoint.
 	CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*CreateWebhookResponse, error)
 	GetWebhook(ctx context.Context, in *GetWebhookRequest, opts ...grpc.CallOption) (*GetWebhookResponse, error)
 	ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error)
@@ -587,6 +600,19 @@ type AdminServiceServer interface {
 	// deliveries. The response carries the signing secret, the only time it
 	// is shown. A new endpoint receives the events recorded after it was
 	// created (or after start_after).
+	//
+	// Each delivery is a POST of {"type", "timestamp", "data": the Event as
+	// JSON} with the headers webhook-id (the event's id, the same on every
+	// retry), webhook-timestamp (unix seconds of the attempt) and
+	// webhook-signature ("v1,<base64 HMAC-SHA256 of id.timestamp.body>",
+	// one per secret during a rotation). Delivery is at least once, from the
+	// log, in log order per endpoint: an event that fails blocks the
+	// endpoint's later ones while it is retried. A 2xx answer within 10 s is
+	// a success; anything else is retried after 5 s, 30 s, 2 min, 10 min,
+	// 30 min, 1 h, then every 2 h (each delay drawn between half and all of
+	// it; Retry-After, up to 2 h, replaces it), until an attempt fails 24 h
+	// after the first: the event is then given up and the endpoint goes on.
+	// 410 Gone disables the endpoint.
 	CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error)
 	GetWebhook(context.Context, *GetWebhookRequest) (*GetWebhookResponse, error)
 	ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error)

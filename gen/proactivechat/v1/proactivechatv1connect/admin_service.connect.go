@@ -202,6 +202,19 @@ type AdminServiceClient interface {
 	// deliveries. The response carries the signing secret, the only time it
 	// is shown. A new endpoint receives the events recorded after it was
 	// created (or after start_after).
+	//
+	// Each delivery is a POST of {"type", "timestamp", "data": the Event as
+	// JSON} with the headers webhook-id (the event's id, the same on every
+	// retry), webhook-timestamp (unix seconds of the attempt) and
+	// webhook-signature ("v1,<base64 HMAC-SHA256 of id.timestamp.body>",
+	// one per secret during a rotation). Delivery is at least once, from the
+	// log, in log order per endpoint: an event that fails blocks the
+	// endpoint's later ones while it is retried. A 2xx answer within 10 s is
+	// a success; anything else is retried after 5 s, 30 s, 2 min, 10 min,
+	// 30 min, 1 h, then every 2 h (each delay drawn between half and all of
+	// it; Retry-After, up to 2 h, replaces it), until an attempt fails 24 h
+	// after the first: the event is then given up and the endpoint goes on.
+	// 410 Gone disables the endpoint.
 	CreateWebhook(context.Context, *connect.Request[v1.CreateWebhookRequest]) (*connect.Response[v1.CreateWebhookResponse], error)
 	GetWebhook(context.Context, *connect.Request[v1.GetWebhookRequest]) (*connect.Response[v1.GetWebhookResponse], error)
 	ListWebhooks(context.Context, *connect.Request[v1.ListWebhooksRequest]) (*connect.Response[v1.ListWebhooksResponse], error)
@@ -734,6 +747,19 @@ type AdminServiceHandler interface {
 	// deliveries. The response carries the signing secret, the only time it
 	// is shown. A new endpoint receives the events recorded after it was
 	// created (or after start_after).
+	//
+	// Each delivery is a POST of {"type", "timestamp", "data": the Event as
+	// JSON} with the headers webhook-id (the event's id, the same on every
+	// retry), webhook-timestamp (unix seconds of the attempt) and
+	// webhook-signature ("v1,<base64 HMAC-SHA256 of id.timestamp.body>",
+	// one per secret during a rotation). Delivery is at least once, from the
+	// log, in log order per endpoint: an event that fails blocks the
+	// endpoint's later ones while it is retried. A 2xx answer within 10 s is
+	// a success; anything else is retried after 5 s, 30 s, 2 min, 10 min,
+	// 30 min, 1 h, then every 2 h (each delay drawn between half and all of
+	// it; Retry-After, up to 2 h, replaces it), until an attempt fails 24 h
+	// after the first: the event is then given up and the endpoint goes on.
+	// 410 Gone disables the endpoint.
 	CreateWebhook(context.Context, *connect.Request[v1.CreateWebhookRequest]) (*connect.Response[v1.CreateWebhookResponse], error)
 	GetWebhook(context.Context, *connect.Request[v1.GetWebhookRequest]) (*connect.Response[v1.GetWebhookResponse], error)
 	ListWebhooks(context.Context, *connect.Request[v1.ListWebhooksRequest]) (*connect.Response[v1.ListWebhooksResponse], error)
