@@ -110,7 +110,8 @@ export async function startServer() {
   const bin = await serverBinary();
   const dir = await mkdtemp(join(tmpdir(), "proactivechat-e2e-data-"));
   // Port 0: the kernel picks a free port; the server logs which.
-  const proc = spawn(bin, ["-addr", "127.0.0.1:0", "-db", join(dir, "pc.db"), "-demo"], {
+  // Webhooks may go to receivers the tests run on loopback, over http.
+  const proc = spawn(bin, ["-addr", "127.0.0.1:0", "-db", join(dir, "pc.db"), "-demo", "-webhooks-allow-http", "-webhooks-allow-private"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";

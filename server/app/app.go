@@ -27,6 +27,7 @@ import (
 	"github.com/proactivechat/proactivechat/server/password"
 	"github.com/proactivechat/proactivechat/server/rpc"
 	"github.com/proactivechat/proactivechat/server/web"
+	"github.com/proactivechat/proactivechat/server/webhooks"
 )
 
 // Config is how the server runs.
@@ -66,6 +67,17 @@ type Config struct {
 	// arrived, and the first message once the stream has started
 	// (defaultStreamMessageTimeout when 0). Tests shorten it.
 	StreamMessageTimeout time.Duration
+	// WebhooksAllowHTTP accepts http webhook URLs besides https.
+	WebhooksAllowHTTP bool
+	// WebhooksAllowPrivate lets webhook deliveries reach loopback, private
+	// and link-local addresses (tests, on-premises receivers).
+	WebhooksAllowPrivate bool
+	// WebhookTimeout bounds each delivery (webhooks.DefaultTimeout, 10 s,
+	// when 0). Tests shorten it.
+	WebhookTimeout time.Duration
+	// WebhookJitter draws the random part of retry delays; nil is random.
+	// Tests make it 0.
+	WebhookJitter func() float64
 }
 
 // Limits of the HTTP server (those of requests are in edge.go).
@@ -80,8 +92,10 @@ type App struct {
 	log     *slog.Logger
 	Store   *bolt.Store
 	Service *domain.Service
-	server  *http.Server
-	ln      net.Listener
+	// Webhooks delivers the event log to the webhook endpoints.
+	Webhooks *webhooks.Engine
+	server   *http.Server
+	ln       net.Listener
 	// gatewayLn carries the REST gateway's gRPC calls to our own handlers
 	// in memory, whatever address and TLS the public listener has.
 	gatewayLn   *bufconn.Listener
@@ -123,7 +137,13 @@ func Open(cfg Config) (*App, error) {
 		KeepAliveInterval: cfg.KeepAliveInterval,
 		AgentGrace:        cfg.AgentGrace,
 		Retention:         cfg.Retention,
+		WebhookPolicy:     domain.WebhookPolicy{AllowHTTP: cfg.WebhooksAllowHTTP, AllowPrivate: cfg.WebhooksAllowPrivate},
 	})
+	a.Webhooks = webhooks.New(webhooks.Config{
+		Service: a.Service, Clock: cfg.Clock, Logger: cfg.Logger,
+		AllowPrivate: cfg.WebhooksAllowPrivate, Timeout: cfg.WebhookTimeout, Jitter: cfg.WebhookJitter,
+	})
+	a.Service.SetWebhookSender(a.Webhooks)
 	handler, err := a.handler()
 	if err == nil {
 		err = a.Service.Start(context.Background())
@@ -136,6 +156,7 @@ func Open(cfg Config) (*App, error) {
 		store.Close()
 		return nil, err
 	}
+	a.Webhooks.Start()
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true) // over TLS, negotiated by ALPN
@@ -275,6 +296,7 @@ func (a *App) Wait() error {
 // elsewhere), in-flight calls finish, then the database closes. Writes that
 // were acknowledged are already durable.
 func (a *App) Shutdown(ctx context.Context) error {
+	a.Webhooks.Close()
 	a.Service.Close()
 	h2cDone := make(chan error, 1)
 	if a.h2c != nil {

@@ -133,6 +133,43 @@ var authzCases = []authzCase{
 		return err
 	}},
 	// The log is about every site: admins only.
+	// Webhooks receive every event: admins only.
+	{"AdminService.CreateWebhook", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.CreateWebhook(ctx, &pb.CreateWebhookRequest{Url: "https://hooks.invalid/in", Disabled: true})
+		return err
+	}},
+	{"AdminService.GetWebhook", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.GetWebhook(ctx, &pb.GetWebhookRequest{WebhookId: "wh_missing"})
+		return err
+	}},
+	{"AdminService.ListWebhooks", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListWebhooks(ctx, &pb.ListWebhooksRequest{})
+		return err
+	}},
+	{"AdminService.UpdateWebhook", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.UpdateWebhook(ctx, &pb.UpdateWebhookRequest{Webhook: &pb.Webhook{Id: "wh_missing"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"enabled"}}})
+		return err
+	}},
+	{"AdminService.DeleteWebhook", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.DeleteWebhook(ctx, &pb.DeleteWebhookRequest{WebhookId: "wh_missing"})
+		return err
+	}},
+	{"AdminService.RotateWebhookSecret", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.RotateWebhookSecret(ctx, &pb.RotateWebhookSecretRequest{WebhookId: "wh_missing"})
+		return err
+	}},
+	{"AdminService.ListWebhookDeliveries", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListWebhookDeliveries(ctx, &pb.ListWebhookDeliveriesRequest{WebhookId: "wh_missing"})
+		return err
+	}},
+	{"AdminService.RedeliverWebhookEvent", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.RedeliverWebhookEvent(ctx, &pb.RedeliverWebhookEventRequest{WebhookId: "wh_missing", EventId: "evt_0000000000000001"})
+		return err
+	}},
+	{"AdminService.PingWebhook", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.PingWebhook(ctx, &pb.PingWebhookRequest{WebhookId: "wh_missing"})
+		return err
+	}},
 	{"AdminService.ListEvents", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListEvents(ctx, &pb.ListEventsRequest{SiteId: w.siteA})
 		return err

@@ -47,6 +47,7 @@ type api interface {
 	GetFunnel(context.Context, *pb.GetFunnelRequest) (*pb.GetFunnelResponse, error)
 	ListEvents(context.Context, *pb.ListEventsRequest) (*pb.ListEventsResponse, error)
 	WatchEvents(context.Context, *pb.WatchEventsRequest) (stream[pb.WatchEventsResponse], error)
+	webhookAPI
 
 	StartVisitorSession(context.Context, *pb.StartVisitorSessionRequest) (*pb.StartVisitorSessionResponse, error)
 	ReportPageView(context.Context, *pb.ReportPageViewRequest) (*pb.ReportPageViewResponse, error)

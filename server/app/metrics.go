@@ -81,6 +81,10 @@ func (a *App) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	m.Histogram("proactivechat_bolt_commit_seconds", "bbolt write transaction commit time, fsync included.", a.Store.CommitSeconds())
 	m.Histogram("proactivechat_bolt_batch_size", "Updates sharing one bbolt commit.", a.Store.BatchSize())
 	a.writeStorageMetrics(m)
+	whOK, whFailed := a.Webhooks.Counts()
+	m.Family("proactivechat_webhook_deliveries_total", "counter", "Webhook delivery attempts since start, by outcome (a failure is any answer but 2xx, a timeout or a refused connection).",
+		metrics.Sample{Labels: []string{"outcome", "success"}, Value: float64(whOK)},
+		metrics.Sample{Labels: []string{"outcome", "failure"}, Value: float64(whFailed)})
 	var large, slow []metrics.Sample
 	for p := range numProtocols {
 		large = append(large, metrics.Sample{Labels: []string{"protocol", protocolNames[p]}, Value: float64(a.edge.tooLarge[p].Load())})

@@ -85,7 +85,17 @@ var (
 // retries of messages sent since.
 var legacyMessageKeysBucket = []byte("message_keys")
 
+// webhooksBucket holds the webhook endpoints with their delivery state,
+// webhookDeliveriesBucket their latest deliveries. Both as JSON: neither
+// is on a hot path, and neither is part of the API as it is stored.
+var (
+	webhooksBucket          = []byte("webhooks")           // webhook id → JSON domain.Webhook
+	webhookDeliveriesBucket = []byte("webhook_deliveries") // webhook id 0x00 big-endian uint64 seq → JSON domain.WebhookDelivery
+)
+
 var allBuckets = [][]byte{
+	webhooksBucket,
+	webhookDeliveriesBucket,
 	ratingCountsBucket,
 	activeChatsBucket,
 	siteChatsBucket,

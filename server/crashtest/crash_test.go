@@ -131,6 +131,8 @@ type server struct {
 	logs   []string
 	// downAt is when each epoch after the first was marked down.
 	downAt []time.Time
+	// args are flags every start adds.
+	args []string
 }
 
 func newServer(t *testing.T, bin string, transport *http.Transport) *server {
@@ -172,7 +174,7 @@ func (s *server) start(ctx context.Context) error {
 		return err
 	}
 	defer f.Close()
-	cmd := exec.Command(s.bin, "-addr", s.addr, "-db", s.db, "-log-level", "warn")
+	cmd := exec.Command(s.bin, append([]string{"-addr", s.addr, "-db", s.db, "-log-level", "warn"}, s.args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		return err

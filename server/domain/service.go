@@ -31,8 +31,10 @@ const (
 
 // Config wires a Service to its adapters and sets its timings.
 type Config struct {
-	Store  Store
-	Broker Broker
+	Store Store
+	// WebhookPolicy is what webhook endpoints' URLs may be.
+	WebhookPolicy WebhookPolicy
+	Broker        Broker
 	// Clock defaults to the system clock.
 	Clock Clock
 	// Logger defaults to slog.Default().
@@ -80,14 +82,16 @@ const (
 // Service is the one domain service every transport calls: gRPC, Connect,
 // gRPC-Web and REST all meet here.
 type Service struct {
-	store      Store
-	broker     Broker
-	clock      Clock
-	log        *slog.Logger
-	grace      time.Duration
-	massGrace  time.Duration // Config.MassDisconnectGrace
-	keepAlive  time.Duration
-	agentGrace time.Duration
+	webhookPolicy WebhookPolicy
+	webhookSender WebhookSender
+	store         Store
+	broker        Broker
+	clock         Clock
+	log           *slog.Logger
+	grace         time.Duration
+	massGrace     time.Duration // Config.MassDisconnectGrace
+	keepAlive     time.Duration
+	agentGrace    time.Duration
 	// queueEvery is Config.AgentQueueInterval.
 	queueEvery time.Duration
 	presence   *presenceTracker
@@ -158,22 +162,23 @@ func NewService(cfg Config) *Service {
 		cfg.RetentionSweepInterval = 0
 	}
 	s := &Service{
-		retention:  retention,
-		sweepEvery: cfg.RetentionSweepInterval,
-		store:      cfg.Store,
-		broker:     cfg.Broker,
-		clock:      cfg.Clock,
-		log:        cfg.Logger,
-		grace:      cfg.PresenceGrace,
-		massGrace:  cfg.MassDisconnectGrace,
-		keepAlive:  cfg.KeepAliveInterval,
-		agentGrace: cfg.AgentGrace,
-		queueEvery: cfg.AgentQueueInterval,
-		passwords:  cfg.Passwords,
-		sessionTTL: cfg.AgentSessionTTL,
-		creds:      newCredentials(),
-		streams:    newStreamCounts(),
-		started:    cfg.Clock.Now(),
+		retention:     retention,
+		sweepEvery:    cfg.RetentionSweepInterval,
+		store:         cfg.Store,
+		webhookPolicy: cfg.WebhookPolicy,
+		broker:        cfg.Broker,
+		clock:         cfg.Clock,
+		log:           cfg.Logger,
+		grace:         cfg.PresenceGrace,
+		massGrace:     cfg.MassDisconnectGrace,
+		keepAlive:     cfg.KeepAliveInterval,
+		agentGrace:    cfg.AgentGrace,
+		queueEvery:    cfg.AgentQueueInterval,
+		passwords:     cfg.Passwords,
+		sessionTTL:    cfg.AgentSessionTTL,
+		creds:         newCredentials(),
+		streams:       newStreamCounts(),
+		started:       cfg.Clock.Now(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.presence = newPresenceTracker(s)

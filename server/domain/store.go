@@ -118,6 +118,12 @@ type ReadTx interface {
 	// FunnelCounters sums a site's funnel counters of the UTC hours
 	// beginning in [from, to), by slot (funnel.go).
 	FunnelCounters(siteID string, from, to time.Time) (FunnelCounters, error)
+	// Webhook is CodeNotFound when there is no such endpoint.
+	Webhook(id string) (*Webhook, error)
+	Webhooks() ([]*Webhook, error)
+	// WebhookDeliveries returns an endpoint's latest deliveries, newest
+	// first.
+	WebhookDeliveries(webhookID string, limit int) ([]*WebhookDelivery, error)
 }
 
 // WriteTx is a ReadTx that also writes. Its reads see its own writes.
@@ -189,4 +195,10 @@ type WriteTx interface {
 	// published from them reach subscribers in the order they were stored.
 	// Hooks must not block.
 	OnCommit(f func())
+	PutWebhook(*Webhook) error
+	// DeleteWebhook deletes an endpoint and its deliveries.
+	DeleteWebhook(id string) error
+	// AppendWebhookDelivery logs a delivery, keeping the endpoint's latest
+	// few hundred.
+	AppendWebhookDelivery(*WebhookDelivery) error
 }

@@ -263,6 +263,16 @@ var rules = map[string]rule{
 	proactivechatv1connect.AdminServiceListCannedRepliesProcedure: siteReader(siteID),
 	// The funnel is counts without personal data: whoever reads the site.
 	proactivechatv1connect.AdminServiceGetFunnelProcedure: siteReader(siteID),
+	// Webhooks: admin keys only (an endpoint receives every event).
+	proactivechatv1connect.AdminServiceCreateWebhookProcedure:         as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceGetWebhookProcedure:            as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceListWebhooksProcedure:          as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceUpdateWebhookProcedure:         as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceDeleteWebhookProcedure:         as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceRotateWebhookSecretProcedure:   as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceListWebhookDeliveriesProcedure: as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceRedeliverWebhookEventProcedure: as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServicePingWebhookProcedure:           as(domain.AdminPrincipal),
 
 	proactivechatv1connect.VisitorServiceStartVisitorSessionProcedure: openRule,
 	proactivechatv1connect.VisitorServiceReportPageViewProcedure:      self(domain.VisitorPrincipal, "visitor_id", visitorID),

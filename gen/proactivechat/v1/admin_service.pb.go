@@ -3177,6 +3177,1112 @@ func (x *FunnelEndCount) GetCount() uint64 {
 	return 0
 }
 
+// Webhook is an endpoint receiving the event log's events.
+type Webhook struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "wh_…".
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Where deliveries are POSTed: https (http only when the server runs
+	// with -webhooks-allow-http). Hosts resolving to loopback, private or
+	// link-local addresses are refused unless -webhooks-allow-private.
+	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	// The event types delivered (e.g. "chat.started"); empty is all.
+	EventTypes []string `protobuf:"bytes,3,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
+	// Only the events of this site when set.
+	SiteId  string `protobuf:"bytes,4,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	Enabled bool   `protobuf:"varint,5,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// The signing secret, "whsec_…": set only in CreateWebhookResponse.
+	Secret string `protobuf:"bytes,6,opt,name=secret,proto3" json:"secret,omitempty"`
+	// Why delivery stopped when the server disabled the endpoint (a 410
+	// Gone answer), empty otherwise.
+	DisabledReason string                 `protobuf:"bytes,7,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
+	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// The position of the last event of the log the endpoint is done with
+	// (delivered, filtered out, or given up).
+	DeliveredThrough uint64 `protobuf:"varint,9,opt,name=delivered_through,json=deliveredThrough,proto3" json:"delivered_through,omitempty"`
+	// The last delivery attempt, if any.
+	LastDelivery  *WebhookDelivery `protobuf:"bytes,10,opt,name=last_delivery,json=lastDelivery,proto3" json:"last_delivery,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Webhook) Reset() {
+	*x = Webhook{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Webhook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Webhook) ProtoMessage() {}
+
+func (x *Webhook) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
+func (*Webhook) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *Webhook) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Webhook) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Webhook) GetEventTypes() []string {
+	if x != nil {
+		return x.EventTypes
+	}
+	return nil
+}
+
+func (x *Webhook) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *Webhook) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *Webhook) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *Webhook) GetDisabledReason() string {
+	if x != nil {
+		return x.DisabledReason
+	}
+	return ""
+}
+
+func (x *Webhook) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Webhook) GetDeliveredThrough() uint64 {
+	if x != nil {
+		return x.DeliveredThrough
+	}
+	return 0
+}
+
+func (x *Webhook) GetLastDelivery() *WebhookDelivery {
+	if x != nil {
+		return x.LastDelivery
+	}
+	return nil
+}
+
+// WebhookDelivery is one attempt to deliver an event to an endpoint.
+type WebhookDelivery struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	WebhookId string                 `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	// The event's id: the delivery's webhook-id header.
+	EventId       string                 `protobuf:"bytes,2,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	EventType     string                 `protobuf:"bytes,3,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	EventPosition uint64                 `protobuf:"varint,4,opt,name=event_position,json=eventPosition,proto3" json:"event_position,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	// 1 for the first attempt of the event, 2 for the first retry, …
+	Attempt uint32 `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// The HTTP status answered, 0 when none (connection refused, timeout).
+	StatusCode uint32               `protobuf:"varint,7,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	Latency    *durationpb.Duration `protobuf:"bytes,8,opt,name=latency,proto3" json:"latency,omitempty"`
+	// Why the attempt failed, empty on success.
+	Error   string `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`
+	Success bool   `protobuf:"varint,10,opt,name=success,proto3" json:"success,omitempty"`
+	// The first bytes (at most 4 KiB) of the response body.
+	ResponseBody string `protobuf:"bytes,11,opt,name=response_body,json=responseBody,proto3" json:"response_body,omitempty"`
+	// When the next attempt is due, if the attempt failed and the event is
+	// retried.
+	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *WebhookDelivery) Reset() {
+	*x = WebhookDelivery{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookDelivery) ProtoMessage() {}
+
+func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
+func (*WebhookDelivery) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *WebhookDelivery) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetEventPosition() uint64 {
+	if x != nil {
+		return x.EventPosition
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *WebhookDelivery) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetStatusCode() uint32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetLatency() *durationpb.Duration {
+	if x != nil {
+		return x.Latency
+	}
+	return nil
+}
+
+func (x *WebhookDelivery) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetSuccess() bool {
+	if x != nil {
+		return x.Success
+	}
+	return false
+}
+
+func (x *WebhookDelivery) GetResponseBody() string {
+	if x != nil {
+		return x.ResponseBody
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetNextAttemptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptTime
+	}
+	return nil
+}
+
+type CreateWebhookRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Url        string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	EventTypes []string               `protobuf:"bytes,2,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
+	SiteId     string                 `protobuf:"bytes,3,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// Deliver the events after this position of the log rather than only
+	// the new ones (0: from the log's end).
+	StartAfter uint64 `protobuf:"varint,4,opt,name=start_after,json=startAfter,proto3" json:"start_after,omitempty"`
+	// Created disabled when true.
+	Disabled      bool `protobuf:"varint,5,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateWebhookRequest) Reset() {
+	*x = CreateWebhookRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateWebhookRequest) ProtoMessage() {}
+
+func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
+func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *CreateWebhookRequest) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *CreateWebhookRequest) GetEventTypes() []string {
+	if x != nil {
+		return x.EventTypes
+	}
+	return nil
+}
+
+func (x *CreateWebhookRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *CreateWebhookRequest) GetStartAfter() uint64 {
+	if x != nil {
+		return x.StartAfter
+	}
+	return 0
+}
+
+func (x *CreateWebhookRequest) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
+type CreateWebhookResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Webhook       *Webhook               `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateWebhookResponse) Reset() {
+	*x = CreateWebhookResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateWebhookResponse) ProtoMessage() {}
+
+func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
+func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *CreateWebhookResponse) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+type GetWebhookRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WebhookId     string                 `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWebhookRequest) Reset() {
+	*x = GetWebhookRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWebhookRequest) ProtoMessage() {}
+
+func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWebhookRequest.ProtoReflect.Descriptor instead.
+func (*GetWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *GetWebhookRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+type GetWebhookResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Webhook       *Webhook               `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWebhookResponse) Reset() {
+	*x = GetWebhookResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWebhookResponse) ProtoMessage() {}
+
+func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWebhookResponse.ProtoReflect.Descriptor instead.
+func (*GetWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *GetWebhookResponse) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+type ListWebhooksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksRequest) Reset() {
+	*x = ListWebhooksRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksRequest) ProtoMessage() {}
+
+func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{68}
+}
+
+type ListWebhooksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Webhooks      []*Webhook             `protobuf:"bytes,1,rep,name=webhooks,proto3" json:"webhooks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksResponse) Reset() {
+	*x = ListWebhooksResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksResponse) ProtoMessage() {}
+
+func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
+	if x != nil {
+		return x.Webhooks
+	}
+	return nil
+}
+
+type UpdateWebhookRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Webhook       *Webhook               `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateWebhookRequest) Reset() {
+	*x = UpdateWebhookRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateWebhookRequest) ProtoMessage() {}
+
+func (x *UpdateWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateWebhookRequest.ProtoReflect.Descriptor instead.
+func (*UpdateWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *UpdateWebhookRequest) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+func (x *UpdateWebhookRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateWebhookResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Webhook       *Webhook               `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateWebhookResponse) Reset() {
+	*x = UpdateWebhookResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateWebhookResponse) ProtoMessage() {}
+
+func (x *UpdateWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateWebhookResponse.ProtoReflect.Descriptor instead.
+func (*UpdateWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *UpdateWebhookResponse) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+type DeleteWebhookRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WebhookId     string                 `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWebhookRequest) Reset() {
+	*x = DeleteWebhookRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWebhookRequest) ProtoMessage() {}
+
+func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
+func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *DeleteWebhookRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+type DeleteWebhookResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWebhookResponse) Reset() {
+	*x = DeleteWebhookResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWebhookResponse) ProtoMessage() {}
+
+func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
+func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{73}
+}
+
+type RotateWebhookSecretRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WebhookId     string                 `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateWebhookSecretRequest) Reset() {
+	*x = RotateWebhookSecretRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateWebhookSecretRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateWebhookSecretRequest) ProtoMessage() {}
+
+func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateWebhookSecretRequest.ProtoReflect.Descriptor instead.
+func (*RotateWebhookSecretRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *RotateWebhookSecretRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+type RotateWebhookSecretResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateWebhookSecretResponse) Reset() {
+	*x = RotateWebhookSecretResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateWebhookSecretResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateWebhookSecretResponse) ProtoMessage() {}
+
+func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateWebhookSecretResponse.ProtoReflect.Descriptor instead.
+func (*RotateWebhookSecretResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *RotateWebhookSecretResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+type ListWebhookDeliveriesRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	WebhookId string                 `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	// At most 100; 50 when 0.
+	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhookDeliveriesRequest) Reset() {
+	*x = ListWebhookDeliveriesRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhookDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
+
+func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *ListWebhookDeliveriesRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+func (x *ListWebhookDeliveriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type ListWebhookDeliveriesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deliveries    []*WebhookDelivery     `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhookDeliveriesResponse) Reset() {
+	*x = ListWebhookDeliveriesResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhookDeliveriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
+
+func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *ListWebhookDeliveriesResponse) GetDeliveries() []*WebhookDelivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+type RedeliverWebhookEventRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	WebhookId string                 `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	// The event's id ("evt_…").
+	EventId       string `protobuf:"bytes,2,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeliverWebhookEventRequest) Reset() {
+	*x = RedeliverWebhookEventRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeliverWebhookEventRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeliverWebhookEventRequest) ProtoMessage() {}
+
+func (x *RedeliverWebhookEventRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeliverWebhookEventRequest.ProtoReflect.Descriptor instead.
+func (*RedeliverWebhookEventRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *RedeliverWebhookEventRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+func (x *RedeliverWebhookEventRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+type RedeliverWebhookEventResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Delivery      *WebhookDelivery       `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeliverWebhookEventResponse) Reset() {
+	*x = RedeliverWebhookEventResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeliverWebhookEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeliverWebhookEventResponse) ProtoMessage() {}
+
+func (x *RedeliverWebhookEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeliverWebhookEventResponse.ProtoReflect.Descriptor instead.
+func (*RedeliverWebhookEventResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *RedeliverWebhookEventResponse) GetDelivery() *WebhookDelivery {
+	if x != nil {
+		return x.Delivery
+	}
+	return nil
+}
+
+type PingWebhookRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WebhookId     string                 `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PingWebhookRequest) Reset() {
+	*x = PingWebhookRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PingWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PingWebhookRequest) ProtoMessage() {}
+
+func (x *PingWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PingWebhookRequest.ProtoReflect.Descriptor instead.
+func (*PingWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *PingWebhookRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+type PingWebhookResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Delivery      *WebhookDelivery       `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PingWebhookResponse) Reset() {
+	*x = PingWebhookResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PingWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PingWebhookResponse) ProtoMessage() {}
+
+func (x *PingWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PingWebhookResponse.ProtoReflect.Descriptor instead.
+func (*PingWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *PingWebhookResponse) GetDelivery() *WebhookDelivery {
+	if x != nil {
+		return x.Delivery
+	}
+	return nil
+}
+
 var File_proactivechat_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
@@ -3361,7 +4467,90 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x05count\x18\x03 \x01(\x04R\x05count\"_\n" +
 	"\x0eFunnelEndCount\x127\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x1f.proactivechat.v1.ChatEndReasonR\x06reason\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x04R\x05count2\xbb\x17\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"\xf2\x02\n" +
+	"\aWebhook\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x1f\n" +
+	"\vevent_types\x18\x03 \x03(\tR\n" +
+	"eventTypes\x12\x17\n" +
+	"\asite_id\x18\x04 \x01(\tR\x06siteId\x12\x18\n" +
+	"\aenabled\x18\x05 \x01(\bR\aenabled\x12\x16\n" +
+	"\x06secret\x18\x06 \x01(\tR\x06secret\x12'\n" +
+	"\x0fdisabled_reason\x18\a \x01(\tR\x0edisabledReason\x12;\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12+\n" +
+	"\x11delivered_through\x18\t \x01(\x04R\x10deliveredThrough\x12F\n" +
+	"\rlast_delivery\x18\n" +
+	" \x01(\v2!.proactivechat.v1.WebhookDeliveryR\flastDelivery\"\xce\x03\n" +
+	"\x0fWebhookDelivery\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tR\twebhookId\x12\x19\n" +
+	"\bevent_id\x18\x02 \x01(\tR\aeventId\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x03 \x01(\tR\teventType\x12%\n" +
+	"\x0eevent_position\x18\x04 \x01(\x04R\reventPosition\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
+	"\aattempt\x18\x06 \x01(\rR\aattempt\x12\x1f\n" +
+	"\vstatus_code\x18\a \x01(\rR\n" +
+	"statusCode\x123\n" +
+	"\alatency\x18\b \x01(\v2\x19.google.protobuf.DurationR\alatency\x12\x14\n" +
+	"\x05error\x18\t \x01(\tR\x05error\x12\x18\n" +
+	"\asuccess\x18\n" +
+	" \x01(\bR\asuccess\x12#\n" +
+	"\rresponse_body\x18\v \x01(\tR\fresponseBody\x12F\n" +
+	"\x11next_attempt_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\"\x9f\x01\n" +
+	"\x14CreateWebhookRequest\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x1f\n" +
+	"\vevent_types\x18\x02 \x03(\tR\n" +
+	"eventTypes\x12\x17\n" +
+	"\asite_id\x18\x03 \x01(\tR\x06siteId\x12\x1f\n" +
+	"\vstart_after\x18\x04 \x01(\x04R\n" +
+	"startAfter\x12\x1a\n" +
+	"\bdisabled\x18\x05 \x01(\bR\bdisabled\"L\n" +
+	"\x15CreateWebhookResponse\x123\n" +
+	"\awebhook\x18\x01 \x01(\v2\x19.proactivechat.v1.WebhookR\awebhook\"2\n" +
+	"\x11GetWebhookRequest\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tR\twebhookId\"I\n" +
+	"\x12GetWebhookResponse\x123\n" +
+	"\awebhook\x18\x01 \x01(\v2\x19.proactivechat.v1.WebhookR\awebhook\"\x15\n" +
+	"\x13ListWebhooksRequest\"M\n" +
+	"\x14ListWebhooksResponse\x125\n" +
+	"\bwebhooks\x18\x01 \x03(\v2\x19.proactivechat.v1.WebhookR\bwebhooks\"\x88\x01\n" +
+	"\x14UpdateWebhookRequest\x123\n" +
+	"\awebhook\x18\x01 \x01(\v2\x19.proactivechat.v1.WebhookR\awebhook\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"L\n" +
+	"\x15UpdateWebhookResponse\x123\n" +
+	"\awebhook\x18\x01 \x01(\v2\x19.proactivechat.v1.WebhookR\awebhook\"5\n" +
+	"\x14DeleteWebhookRequest\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tR\twebhookId\"\x17\n" +
+	"\x15DeleteWebhookResponse\";\n" +
+	"\x1aRotateWebhookSecretRequest\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tR\twebhookId\"5\n" +
+	"\x1bRotateWebhookSecretResponse\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\"Z\n" +
+	"\x1cListWebhookDeliveriesRequest\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tR\twebhookId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"b\n" +
+	"\x1dListWebhookDeliveriesResponse\x12A\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2!.proactivechat.v1.WebhookDeliveryR\n" +
+	"deliveries\"X\n" +
+	"\x1cRedeliverWebhookEventRequest\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tR\twebhookId\x12\x19\n" +
+	"\bevent_id\x18\x02 \x01(\tR\aeventId\"^\n" +
+	"\x1dRedeliverWebhookEventResponse\x12=\n" +
+	"\bdelivery\x18\x01 \x01(\v2!.proactivechat.v1.WebhookDeliveryR\bdelivery\"3\n" +
+	"\x12PingWebhookRequest\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tR\twebhookId\"T\n" +
+	"\x13PingWebhookResponse\x12=\n" +
+	"\bdelivery\x18\x01 \x01(\v2!.proactivechat.v1.WebhookDeliveryR\bdelivery2\xf1\x1e\n" +
 	"\fAdminService\x12W\n" +
 	"\n" +
 	"CreateSite\x12#.proactivechat.v1.CreateSiteRequest\x1a$.proactivechat.v1.CreateSiteResponse\x12S\n" +
@@ -3395,7 +4584,17 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x11UpdateCannedReply\x12*.proactivechat.v1.UpdateCannedReplyRequest\x1a+.proactivechat.v1.UpdateCannedReplyResponse\x12q\n" +
 	"\x11DeleteCannedReply\x12*.proactivechat.v1.DeleteCannedReplyRequest\x1a+.proactivechat.v1.DeleteCannedReplyResponse\"\x03\x90\x02\x02\x12q\n" +
 	"\x11ListCannedReplies\x12*.proactivechat.v1.ListCannedRepliesRequest\x1a+.proactivechat.v1.ListCannedRepliesResponse\"\x03\x90\x02\x01\x12Y\n" +
-	"\tGetFunnel\x12\".proactivechat.v1.GetFunnelRequest\x1a#.proactivechat.v1.GetFunnelResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\tGetFunnel\x12\".proactivechat.v1.GetFunnelRequest\x1a#.proactivechat.v1.GetFunnelResponse\"\x03\x90\x02\x01\x12`\n" +
+	"\rCreateWebhook\x12&.proactivechat.v1.CreateWebhookRequest\x1a'.proactivechat.v1.CreateWebhookResponse\x12\\\n" +
+	"\n" +
+	"GetWebhook\x12#.proactivechat.v1.GetWebhookRequest\x1a$.proactivechat.v1.GetWebhookResponse\"\x03\x90\x02\x01\x12b\n" +
+	"\fListWebhooks\x12%.proactivechat.v1.ListWebhooksRequest\x1a&.proactivechat.v1.ListWebhooksResponse\"\x03\x90\x02\x01\x12`\n" +
+	"\rUpdateWebhook\x12&.proactivechat.v1.UpdateWebhookRequest\x1a'.proactivechat.v1.UpdateWebhookResponse\x12e\n" +
+	"\rDeleteWebhook\x12&.proactivechat.v1.DeleteWebhookRequest\x1a'.proactivechat.v1.DeleteWebhookResponse\"\x03\x90\x02\x02\x12r\n" +
+	"\x13RotateWebhookSecret\x12,.proactivechat.v1.RotateWebhookSecretRequest\x1a-.proactivechat.v1.RotateWebhookSecretResponse\x12}\n" +
+	"\x15ListWebhookDeliveries\x12..proactivechat.v1.ListWebhookDeliveriesRequest\x1a/.proactivechat.v1.ListWebhookDeliveriesResponse\"\x03\x90\x02\x01\x12x\n" +
+	"\x15RedeliverWebhookEvent\x12..proactivechat.v1.RedeliverWebhookEventRequest\x1a/.proactivechat.v1.RedeliverWebhookEventResponse\x12Z\n" +
+	"\vPingWebhook\x12$.proactivechat.v1.PingWebhookRequest\x1a%.proactivechat.v1.PingWebhookResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_admin_service_proto_rawDescOnce sync.Once
@@ -3409,7 +4608,7 @@ func file_proactivechat_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_admin_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 82)
 var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*GetRatingSummaryRequest)(nil),          // 0: proactivechat.v1.GetRatingSummaryRequest
 	(*GetRatingSummaryResponse)(nil),         // 1: proactivechat.v1.GetRatingSummaryResponse
@@ -3473,142 +4672,194 @@ var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*Funnel)(nil),                           // 59: proactivechat.v1.Funnel
 	(*FunnelStepCount)(nil),                  // 60: proactivechat.v1.FunnelStepCount
 	(*FunnelEndCount)(nil),                   // 61: proactivechat.v1.FunnelEndCount
-	(*timestamppb.Timestamp)(nil),            // 62: google.protobuf.Timestamp
-	(*ApiKey)(nil),                           // 63: proactivechat.v1.ApiKey
-	(*durationpb.Duration)(nil),              // 64: google.protobuf.Duration
-	(*AgentSession)(nil),                     // 65: proactivechat.v1.AgentSession
-	(*Visitor)(nil),                          // 66: proactivechat.v1.Visitor
-	(*Invitation)(nil),                       // 67: proactivechat.v1.Invitation
-	(*ChatRequest)(nil),                      // 68: proactivechat.v1.ChatRequest
-	(*Chat)(nil),                             // 69: proactivechat.v1.Chat
-	(*ChatEvent)(nil),                        // 70: proactivechat.v1.ChatEvent
-	(*RoutingDecision)(nil),                  // 71: proactivechat.v1.RoutingDecision
-	(*ProactiveChatSettings)(nil),            // 72: proactivechat.v1.ProactiveChatSettings
-	(*RetentionSettings)(nil),                // 73: proactivechat.v1.RetentionSettings
-	(*VisitorLauncherSettings)(nil),          // 74: proactivechat.v1.VisitorLauncherSettings
-	(*Site)(nil),                             // 75: proactivechat.v1.Site
-	(*fieldmaskpb.FieldMask)(nil),            // 76: google.protobuf.FieldMask
-	(*Agent)(nil),                            // 77: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),                  // 78: proactivechat.v1.VisitorPresence
-	(*Event)(nil),                            // 79: proactivechat.v1.Event
-	(*KeepAlive)(nil),                        // 80: proactivechat.v1.KeepAlive
-	(*CannedReply)(nil),                      // 81: proactivechat.v1.CannedReply
-	(ChatEndReason)(0),                       // 82: proactivechat.v1.ChatEndReason
+	(*Webhook)(nil),                          // 62: proactivechat.v1.Webhook
+	(*WebhookDelivery)(nil),                  // 63: proactivechat.v1.WebhookDelivery
+	(*CreateWebhookRequest)(nil),             // 64: proactivechat.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),            // 65: proactivechat.v1.CreateWebhookResponse
+	(*GetWebhookRequest)(nil),                // 66: proactivechat.v1.GetWebhookRequest
+	(*GetWebhookResponse)(nil),               // 67: proactivechat.v1.GetWebhookResponse
+	(*ListWebhooksRequest)(nil),              // 68: proactivechat.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),             // 69: proactivechat.v1.ListWebhooksResponse
+	(*UpdateWebhookRequest)(nil),             // 70: proactivechat.v1.UpdateWebhookRequest
+	(*UpdateWebhookResponse)(nil),            // 71: proactivechat.v1.UpdateWebhookResponse
+	(*DeleteWebhookRequest)(nil),             // 72: proactivechat.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),            // 73: proactivechat.v1.DeleteWebhookResponse
+	(*RotateWebhookSecretRequest)(nil),       // 74: proactivechat.v1.RotateWebhookSecretRequest
+	(*RotateWebhookSecretResponse)(nil),      // 75: proactivechat.v1.RotateWebhookSecretResponse
+	(*ListWebhookDeliveriesRequest)(nil),     // 76: proactivechat.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil),    // 77: proactivechat.v1.ListWebhookDeliveriesResponse
+	(*RedeliverWebhookEventRequest)(nil),     // 78: proactivechat.v1.RedeliverWebhookEventRequest
+	(*RedeliverWebhookEventResponse)(nil),    // 79: proactivechat.v1.RedeliverWebhookEventResponse
+	(*PingWebhookRequest)(nil),               // 80: proactivechat.v1.PingWebhookRequest
+	(*PingWebhookResponse)(nil),              // 81: proactivechat.v1.PingWebhookResponse
+	(*timestamppb.Timestamp)(nil),            // 82: google.protobuf.Timestamp
+	(*ApiKey)(nil),                           // 83: proactivechat.v1.ApiKey
+	(*durationpb.Duration)(nil),              // 84: google.protobuf.Duration
+	(*AgentSession)(nil),                     // 85: proactivechat.v1.AgentSession
+	(*Visitor)(nil),                          // 86: proactivechat.v1.Visitor
+	(*Invitation)(nil),                       // 87: proactivechat.v1.Invitation
+	(*ChatRequest)(nil),                      // 88: proactivechat.v1.ChatRequest
+	(*Chat)(nil),                             // 89: proactivechat.v1.Chat
+	(*ChatEvent)(nil),                        // 90: proactivechat.v1.ChatEvent
+	(*RoutingDecision)(nil),                  // 91: proactivechat.v1.RoutingDecision
+	(*ProactiveChatSettings)(nil),            // 92: proactivechat.v1.ProactiveChatSettings
+	(*RetentionSettings)(nil),                // 93: proactivechat.v1.RetentionSettings
+	(*VisitorLauncherSettings)(nil),          // 94: proactivechat.v1.VisitorLauncherSettings
+	(*Site)(nil),                             // 95: proactivechat.v1.Site
+	(*fieldmaskpb.FieldMask)(nil),            // 96: google.protobuf.FieldMask
+	(*Agent)(nil),                            // 97: proactivechat.v1.Agent
+	(*VisitorPresence)(nil),                  // 98: proactivechat.v1.VisitorPresence
+	(*Event)(nil),                            // 99: proactivechat.v1.Event
+	(*KeepAlive)(nil),                        // 100: proactivechat.v1.KeepAlive
+	(*CannedReply)(nil),                      // 101: proactivechat.v1.CannedReply
+	(ChatEndReason)(0),                       // 102: proactivechat.v1.ChatEndReason
 }
 var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
-	62, // 0: proactivechat.v1.GetRatingSummaryRequest.start_time:type_name -> google.protobuf.Timestamp
-	62, // 1: proactivechat.v1.GetRatingSummaryRequest.end_time:type_name -> google.protobuf.Timestamp
-	2,  // 2: proactivechat.v1.GetRatingSummaryResponse.summary:type_name -> proactivechat.v1.RatingSummary
-	63, // 3: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
-	63, // 4: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
-	64, // 5: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
-	65, // 6: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
-	66, // 7: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
-	67, // 8: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
-	68, // 9: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	69, // 10: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
-	70, // 11: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
-	68, // 12: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	71, // 13: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
-	72, // 14: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	73, // 15: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
-	74, // 16: proactivechat.v1.CreateSiteRequest.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
-	75, // 17: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
-	75, // 18: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
-	75, // 19: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
-	75, // 20: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
-	76, // 21: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	75, // 22: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
-	77, // 23: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	77, // 24: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	77, // 25: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
-	77, // 26: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
-	76, // 27: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	77, // 28: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	78, // 29: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
-	62, // 30: proactivechat.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	62, // 31: proactivechat.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	79, // 32: proactivechat.v1.ListEventsResponse.events:type_name -> proactivechat.v1.Event
-	79, // 33: proactivechat.v1.WatchEventsResponse.event:type_name -> proactivechat.v1.Event
-	80, // 34: proactivechat.v1.WatchEventsResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	81, // 35: proactivechat.v1.CreateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
-	81, // 36: proactivechat.v1.CreateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
-	81, // 37: proactivechat.v1.UpdateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
-	81, // 38: proactivechat.v1.UpdateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
-	81, // 39: proactivechat.v1.ListCannedRepliesResponse.canned_replies:type_name -> proactivechat.v1.CannedReply
-	62, // 40: proactivechat.v1.GetFunnelRequest.start_time:type_name -> google.protobuf.Timestamp
-	62, // 41: proactivechat.v1.GetFunnelRequest.end_time:type_name -> google.protobuf.Timestamp
-	59, // 42: proactivechat.v1.GetFunnelResponse.funnel:type_name -> proactivechat.v1.Funnel
-	62, // 43: proactivechat.v1.Funnel.start_time:type_name -> google.protobuf.Timestamp
-	62, // 44: proactivechat.v1.Funnel.end_time:type_name -> google.protobuf.Timestamp
-	60, // 45: proactivechat.v1.Funnel.steps:type_name -> proactivechat.v1.FunnelStepCount
-	61, // 46: proactivechat.v1.Funnel.ends:type_name -> proactivechat.v1.FunnelEndCount
-	64, // 47: proactivechat.v1.Funnel.wait_p50:type_name -> google.protobuf.Duration
-	64, // 48: proactivechat.v1.Funnel.wait_p90:type_name -> google.protobuf.Duration
-	82, // 49: proactivechat.v1.FunnelEndCount.reason:type_name -> proactivechat.v1.ChatEndReason
-	27, // 50: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
-	29, // 51: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
-	31, // 52: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
-	33, // 53: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
-	35, // 54: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
-	37, // 55: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
-	39, // 56: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
-	41, // 57: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
-	43, // 58: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
-	23, // 59: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
-	25, // 60: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
-	19, // 61: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
-	21, // 62: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
-	7,  // 63: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
-	9,  // 64: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
-	11, // 65: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
-	13, // 66: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
-	15, // 67: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
-	17, // 68: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
-	3,  // 69: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
-	5,  // 70: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
-	0,  // 71: proactivechat.v1.AdminService.GetRatingSummary:input_type -> proactivechat.v1.GetRatingSummaryRequest
-	45, // 72: proactivechat.v1.AdminService.ListEvents:input_type -> proactivechat.v1.ListEventsRequest
-	47, // 73: proactivechat.v1.AdminService.WatchEvents:input_type -> proactivechat.v1.WatchEventsRequest
-	49, // 74: proactivechat.v1.AdminService.CreateCannedReply:input_type -> proactivechat.v1.CreateCannedReplyRequest
-	51, // 75: proactivechat.v1.AdminService.UpdateCannedReply:input_type -> proactivechat.v1.UpdateCannedReplyRequest
-	53, // 76: proactivechat.v1.AdminService.DeleteCannedReply:input_type -> proactivechat.v1.DeleteCannedReplyRequest
-	55, // 77: proactivechat.v1.AdminService.ListCannedReplies:input_type -> proactivechat.v1.ListCannedRepliesRequest
-	57, // 78: proactivechat.v1.AdminService.GetFunnel:input_type -> proactivechat.v1.GetFunnelRequest
-	28, // 79: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
-	30, // 80: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
-	32, // 81: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
-	34, // 82: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
-	36, // 83: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
-	38, // 84: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
-	40, // 85: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
-	42, // 86: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
-	44, // 87: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
-	24, // 88: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
-	26, // 89: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
-	20, // 90: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
-	22, // 91: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
-	8,  // 92: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
-	10, // 93: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
-	12, // 94: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
-	14, // 95: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
-	16, // 96: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
-	18, // 97: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
-	4,  // 98: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
-	6,  // 99: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
-	1,  // 100: proactivechat.v1.AdminService.GetRatingSummary:output_type -> proactivechat.v1.GetRatingSummaryResponse
-	46, // 101: proactivechat.v1.AdminService.ListEvents:output_type -> proactivechat.v1.ListEventsResponse
-	48, // 102: proactivechat.v1.AdminService.WatchEvents:output_type -> proactivechat.v1.WatchEventsResponse
-	50, // 103: proactivechat.v1.AdminService.CreateCannedReply:output_type -> proactivechat.v1.CreateCannedReplyResponse
-	52, // 104: proactivechat.v1.AdminService.UpdateCannedReply:output_type -> proactivechat.v1.UpdateCannedReplyResponse
-	54, // 105: proactivechat.v1.AdminService.DeleteCannedReply:output_type -> proactivechat.v1.DeleteCannedReplyResponse
-	56, // 106: proactivechat.v1.AdminService.ListCannedReplies:output_type -> proactivechat.v1.ListCannedRepliesResponse
-	58, // 107: proactivechat.v1.AdminService.GetFunnel:output_type -> proactivechat.v1.GetFunnelResponse
-	79, // [79:108] is the sub-list for method output_type
-	50, // [50:79] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	82,  // 0: proactivechat.v1.GetRatingSummaryRequest.start_time:type_name -> google.protobuf.Timestamp
+	82,  // 1: proactivechat.v1.GetRatingSummaryRequest.end_time:type_name -> google.protobuf.Timestamp
+	2,   // 2: proactivechat.v1.GetRatingSummaryResponse.summary:type_name -> proactivechat.v1.RatingSummary
+	83,  // 3: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
+	83,  // 4: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
+	84,  // 5: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
+	85,  // 6: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
+	86,  // 7: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
+	87,  // 8: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
+	88,  // 9: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	89,  // 10: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
+	90,  // 11: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
+	88,  // 12: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	91,  // 13: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
+	92,  // 14: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	93,  // 15: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
+	94,  // 16: proactivechat.v1.CreateSiteRequest.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
+	95,  // 17: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
+	95,  // 18: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
+	95,  // 19: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
+	95,  // 20: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
+	96,  // 21: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	95,  // 22: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
+	97,  // 23: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	97,  // 24: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	97,  // 25: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
+	97,  // 26: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
+	96,  // 27: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	97,  // 28: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	98,  // 29: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
+	82,  // 30: proactivechat.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	82,  // 31: proactivechat.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	99,  // 32: proactivechat.v1.ListEventsResponse.events:type_name -> proactivechat.v1.Event
+	99,  // 33: proactivechat.v1.WatchEventsResponse.event:type_name -> proactivechat.v1.Event
+	100, // 34: proactivechat.v1.WatchEventsResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	101, // 35: proactivechat.v1.CreateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
+	101, // 36: proactivechat.v1.CreateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
+	101, // 37: proactivechat.v1.UpdateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
+	101, // 38: proactivechat.v1.UpdateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
+	101, // 39: proactivechat.v1.ListCannedRepliesResponse.canned_replies:type_name -> proactivechat.v1.CannedReply
+	82,  // 40: proactivechat.v1.GetFunnelRequest.start_time:type_name -> google.protobuf.Timestamp
+	82,  // 41: proactivechat.v1.GetFunnelRequest.end_time:type_name -> google.protobuf.Timestamp
+	59,  // 42: proactivechat.v1.GetFunnelResponse.funnel:type_name -> proactivechat.v1.Funnel
+	82,  // 43: proactivechat.v1.Funnel.start_time:type_name -> google.protobuf.Timestamp
+	82,  // 44: proactivechat.v1.Funnel.end_time:type_name -> google.protobuf.Timestamp
+	60,  // 45: proactivechat.v1.Funnel.steps:type_name -> proactivechat.v1.FunnelStepCount
+	61,  // 46: proactivechat.v1.Funnel.ends:type_name -> proactivechat.v1.FunnelEndCount
+	84,  // 47: proactivechat.v1.Funnel.wait_p50:type_name -> google.protobuf.Duration
+	84,  // 48: proactivechat.v1.Funnel.wait_p90:type_name -> google.protobuf.Duration
+	102, // 49: proactivechat.v1.FunnelEndCount.reason:type_name -> proactivechat.v1.ChatEndReason
+	82,  // 50: proactivechat.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	63,  // 51: proactivechat.v1.Webhook.last_delivery:type_name -> proactivechat.v1.WebhookDelivery
+	82,  // 52: proactivechat.v1.WebhookDelivery.time:type_name -> google.protobuf.Timestamp
+	84,  // 53: proactivechat.v1.WebhookDelivery.latency:type_name -> google.protobuf.Duration
+	82,  // 54: proactivechat.v1.WebhookDelivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	62,  // 55: proactivechat.v1.CreateWebhookResponse.webhook:type_name -> proactivechat.v1.Webhook
+	62,  // 56: proactivechat.v1.GetWebhookResponse.webhook:type_name -> proactivechat.v1.Webhook
+	62,  // 57: proactivechat.v1.ListWebhooksResponse.webhooks:type_name -> proactivechat.v1.Webhook
+	62,  // 58: proactivechat.v1.UpdateWebhookRequest.webhook:type_name -> proactivechat.v1.Webhook
+	96,  // 59: proactivechat.v1.UpdateWebhookRequest.update_mask:type_name -> google.protobuf.FieldMask
+	62,  // 60: proactivechat.v1.UpdateWebhookResponse.webhook:type_name -> proactivechat.v1.Webhook
+	63,  // 61: proactivechat.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> proactivechat.v1.WebhookDelivery
+	63,  // 62: proactivechat.v1.RedeliverWebhookEventResponse.delivery:type_name -> proactivechat.v1.WebhookDelivery
+	63,  // 63: proactivechat.v1.PingWebhookResponse.delivery:type_name -> proactivechat.v1.WebhookDelivery
+	27,  // 64: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
+	29,  // 65: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
+	31,  // 66: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
+	33,  // 67: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
+	35,  // 68: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
+	37,  // 69: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
+	39,  // 70: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
+	41,  // 71: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
+	43,  // 72: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
+	23,  // 73: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
+	25,  // 74: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
+	19,  // 75: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
+	21,  // 76: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
+	7,   // 77: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
+	9,   // 78: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
+	11,  // 79: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
+	13,  // 80: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
+	15,  // 81: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
+	17,  // 82: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
+	3,   // 83: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
+	5,   // 84: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
+	0,   // 85: proactivechat.v1.AdminService.GetRatingSummary:input_type -> proactivechat.v1.GetRatingSummaryRequest
+	45,  // 86: proactivechat.v1.AdminService.ListEvents:input_type -> proactivechat.v1.ListEventsRequest
+	47,  // 87: proactivechat.v1.AdminService.WatchEvents:input_type -> proactivechat.v1.WatchEventsRequest
+	49,  // 88: proactivechat.v1.AdminService.CreateCannedReply:input_type -> proactivechat.v1.CreateCannedReplyRequest
+	51,  // 89: proactivechat.v1.AdminService.UpdateCannedReply:input_type -> proactivechat.v1.UpdateCannedReplyRequest
+	53,  // 90: proactivechat.v1.AdminService.DeleteCannedReply:input_type -> proactivechat.v1.DeleteCannedReplyRequest
+	55,  // 91: proactivechat.v1.AdminService.ListCannedReplies:input_type -> proactivechat.v1.ListCannedRepliesRequest
+	57,  // 92: proactivechat.v1.AdminService.GetFunnel:input_type -> proactivechat.v1.GetFunnelRequest
+	64,  // 93: proactivechat.v1.AdminService.CreateWebhook:input_type -> proactivechat.v1.CreateWebhookRequest
+	66,  // 94: proactivechat.v1.AdminService.GetWebhook:input_type -> proactivechat.v1.GetWebhookRequest
+	68,  // 95: proactivechat.v1.AdminService.ListWebhooks:input_type -> proactivechat.v1.ListWebhooksRequest
+	70,  // 96: proactivechat.v1.AdminService.UpdateWebhook:input_type -> proactivechat.v1.UpdateWebhookRequest
+	72,  // 97: proactivechat.v1.AdminService.DeleteWebhook:input_type -> proactivechat.v1.DeleteWebhookRequest
+	74,  // 98: proactivechat.v1.AdminService.RotateWebhookSecret:input_type -> proactivechat.v1.RotateWebhookSecretRequest
+	76,  // 99: proactivechat.v1.AdminService.ListWebhookDeliveries:input_type -> proactivechat.v1.ListWebhookDeliveriesRequest
+	78,  // 100: proactivechat.v1.AdminService.RedeliverWebhookEvent:input_type -> proactivechat.v1.RedeliverWebhookEventRequest
+	80,  // 101: proactivechat.v1.AdminService.PingWebhook:input_type -> proactivechat.v1.PingWebhookRequest
+	28,  // 102: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
+	30,  // 103: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
+	32,  // 104: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
+	34,  // 105: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
+	36,  // 106: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
+	38,  // 107: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
+	40,  // 108: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
+	42,  // 109: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
+	44,  // 110: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
+	24,  // 111: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
+	26,  // 112: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
+	20,  // 113: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
+	22,  // 114: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
+	8,   // 115: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
+	10,  // 116: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
+	12,  // 117: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
+	14,  // 118: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
+	16,  // 119: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
+	18,  // 120: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
+	4,   // 121: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
+	6,   // 122: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
+	1,   // 123: proactivechat.v1.AdminService.GetRatingSummary:output_type -> proactivechat.v1.GetRatingSummaryResponse
+	46,  // 124: proactivechat.v1.AdminService.ListEvents:output_type -> proactivechat.v1.ListEventsResponse
+	48,  // 125: proactivechat.v1.AdminService.WatchEvents:output_type -> proactivechat.v1.WatchEventsResponse
+	50,  // 126: proactivechat.v1.AdminService.CreateCannedReply:output_type -> proactivechat.v1.CreateCannedReplyResponse
+	52,  // 127: proactivechat.v1.AdminService.UpdateCannedReply:output_type -> proactivechat.v1.UpdateCannedReplyResponse
+	54,  // 128: proactivechat.v1.AdminService.DeleteCannedReply:output_type -> proactivechat.v1.DeleteCannedReplyResponse
+	56,  // 129: proactivechat.v1.AdminService.ListCannedReplies:output_type -> proactivechat.v1.ListCannedRepliesResponse
+	58,  // 130: proactivechat.v1.AdminService.GetFunnel:output_type -> proactivechat.v1.GetFunnelResponse
+	65,  // 131: proactivechat.v1.AdminService.CreateWebhook:output_type -> proactivechat.v1.CreateWebhookResponse
+	67,  // 132: proactivechat.v1.AdminService.GetWebhook:output_type -> proactivechat.v1.GetWebhookResponse
+	69,  // 133: proactivechat.v1.AdminService.ListWebhooks:output_type -> proactivechat.v1.ListWebhooksResponse
+	71,  // 134: proactivechat.v1.AdminService.UpdateWebhook:output_type -> proactivechat.v1.UpdateWebhookResponse
+	73,  // 135: proactivechat.v1.AdminService.DeleteWebhook:output_type -> proactivechat.v1.DeleteWebhookResponse
+	75,  // 136: proactivechat.v1.AdminService.RotateWebhookSecret:output_type -> proactivechat.v1.RotateWebhookSecretResponse
+	77,  // 137: proactivechat.v1.AdminService.ListWebhookDeliveries:output_type -> proactivechat.v1.ListWebhookDeliveriesResponse
+	79,  // 138: proactivechat.v1.AdminService.RedeliverWebhookEvent:output_type -> proactivechat.v1.RedeliverWebhookEventResponse
+	81,  // 139: proactivechat.v1.AdminService.PingWebhook:output_type -> proactivechat.v1.PingWebhookResponse
+	102, // [102:140] is the sub-list for method output_type
+	64,  // [64:102] is the sub-list for method input_type
+	64,  // [64:64] is the sub-list for extension type_name
+	64,  // [64:64] is the sub-list for extension extendee
+	0,   // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_admin_service_proto_init() }
@@ -3633,7 +4884,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_admin_service_proto_rawDesc), len(file_proactivechat_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   62,
+			NumMessages:   82,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -48,6 +48,15 @@ const (
 	AdminService_DeleteCannedReply_FullMethodName        = "/proactivechat.v1.AdminService/DeleteCannedReply"
 	AdminService_ListCannedReplies_FullMethodName        = "/proactivechat.v1.AdminService/ListCannedReplies"
 	AdminService_GetFunnel_FullMethodName                = "/proactivechat.v1.AdminService/GetFunnel"
+	AdminService_CreateWebhook_FullMethodName            = "/proactivechat.v1.AdminService/CreateWebhook"
+	AdminService_GetWebhook_FullMethodName               = "/proactivechat.v1.AdminService/GetWebhook"
+	AdminService_ListWebhooks_FullMethodName             = "/proactivechat.v1.AdminService/ListWebhooks"
+	AdminService_UpdateWebhook_FullMethodName            = "/proactivechat.v1.AdminService/UpdateWebhook"
+	AdminService_DeleteWebhook_FullMethodName            = "/proactivechat.v1.AdminService/DeleteWebhook"
+	AdminService_RotateWebhookSecret_FullMethodName      = "/proactivechat.v1.AdminService/RotateWebhookSecret"
+	AdminService_ListWebhookDeliveries_FullMethodName    = "/proactivechat.v1.AdminService/ListWebhookDeliveries"
+	AdminService_RedeliverWebhookEvent_FullMethodName    = "/proactivechat.v1.AdminService/RedeliverWebhookEvent"
+	AdminService_PingWebhook_FullMethodName              = "/proactivechat.v1.AdminService/PingWebhook"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -145,6 +154,44 @@ type AdminServiceClient interface {
 	// log's retention. Admins, and the agents serving or supervising the
 	// site.
 	GetFunnel(ctx context.Context, in *GetFunnelRequest, opts ...grpc.CallOption) (*GetFunnelResponse, error)
+	// CreateWebhook registers an endpoint that receives the event log's
+	// events as Standard Webhooks (https://www.standardwebhooks.com/) v1
+	// deliveries. The response carries the signing secret, the only time it
+	// is shown. A new endpoint receives the events recorded after it was
+	// created (or after start_after).
+	//
+	// Each delivery is a POST of {"type", "timestamp", "data": the Event as
+	// JSON} with the headers webhook-id (the event's id, the same on every
+	// retry), webhook-timestamp (unix seconds of the attempt) and
+	// webhook-signature ("v1,<base64 HMAC-SHA256 of id.timestamp.body>",
+	// one per secret during a rotation). Delivery is at least once, from the
+	// log, in log order per endpoint: an event that fails blocks the
+	// endpoint's later ones while it is retried. A 2xx answer within 10 s is
+	// a success; anything else is retried after 5 s, 30 s, 2 min, 10 min,
+	// 30 min, 1 h, then every 2 h (each delay drawn between half and all of
+	// it; Retry-After, up to 2 h, replaces it), until an attempt fails 24 h
+	// after the first: the event is then given up and the endpoint goes on.
+	// 410 Gone disables the endpoint.
+	CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*CreateWebhookResponse, error)
+	GetWebhook(ctx context.Context, in *GetWebhookRequest, opts ...grpc.CallOption) (*GetWebhookResponse, error)
+	ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error)
+	// UpdateWebhook changes the paths of update_mask: url, event_types,
+	// site_id, enabled. Enabling an endpoint clears its disabled_reason and
+	// resumes delivery where it stopped.
+	UpdateWebhook(ctx context.Context, in *UpdateWebhookRequest, opts ...grpc.CallOption) (*UpdateWebhookResponse, error)
+	DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*DeleteWebhookResponse, error)
+	// RotateWebhookSecret makes a new signing secret and returns it; for 24
+	// hours deliveries carry signatures with both the new and the old.
+	RotateWebhookSecret(ctx context.Context, in *RotateWebhookSecretRequest, opts ...grpc.CallOption) (*RotateWebhookSecretResponse, error)
+	// ListWebhookDeliveries lists an endpoint's delivery attempts, newest
+	// first.
+	ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error)
+	// RedeliverWebhookEvent sends one event of the log to the endpoint
+	// again, now, once, whatever its filters (with the same webhook-id).
+	RedeliverWebhookEvent(ctx context.Context, in *RedeliverWebhookEventRequest, opts ...grpc.CallOption) (*RedeliverWebhookEventResponse, error)
+	// PingWebhook sends a "webhook.ping" event to the endpoint now, once,
+	// and answers how it went.
+	PingWebhook(ctx context.Context, in *PingWebhookRequest, opts ...grpc.CallOption) (*PingWebhookResponse, error)
 }
 
 type adminServiceClient struct {
@@ -454,6 +501,96 @@ func (c *adminServiceClient) GetFunnel(ctx context.Context, in *GetFunnelRequest
 	return out, nil
 }
 
+func (c *adminServiceClient) CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*CreateWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateWebhookResponse)
+	err := c.cc.Invoke(ctx, AdminService_CreateWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) GetWebhook(ctx context.Context, in *GetWebhookRequest, opts ...grpc.CallOption) (*GetWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetWebhookResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhooksResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListWebhooks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) UpdateWebhook(ctx context.Context, in *UpdateWebhookRequest, opts ...grpc.CallOption) (*UpdateWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateWebhookResponse)
+	err := c.cc.Invoke(ctx, AdminService_UpdateWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*DeleteWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteWebhookResponse)
+	err := c.cc.Invoke(ctx, AdminService_DeleteWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RotateWebhookSecret(ctx context.Context, in *RotateWebhookSecretRequest, opts ...grpc.CallOption) (*RotateWebhookSecretResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateWebhookSecretResponse)
+	err := c.cc.Invoke(ctx, AdminService_RotateWebhookSecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhookDeliveriesResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListWebhookDeliveries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RedeliverWebhookEvent(ctx context.Context, in *RedeliverWebhookEventRequest, opts ...grpc.CallOption) (*RedeliverWebhookEventResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RedeliverWebhookEventResponse)
+	err := c.cc.Invoke(ctx, AdminService_RedeliverWebhookEvent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) PingWebhook(ctx context.Context, in *PingWebhookRequest, opts ...grpc.CallOption) (*PingWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PingWebhookResponse)
+	err := c.cc.Invoke(ctx, AdminService_PingWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -549,6 +686,44 @@ type AdminServiceServer interface {
 	// log's retention. Admins, and the agents serving or supervising the
 	// site.
 	GetFunnel(context.Context, *GetFunnelRequest) (*GetFunnelResponse, error)
+	// CreateWebhook registers an endpoint that receives the event log's
+	// events as Standard Webhooks (https://www.standardwebhooks.com/) v1
+	// deliveries. The response carries the signing secret, the only time it
+	// is shown. A new endpoint receives the events recorded after it was
+	// created (or after start_after).
+	//
+	// Each delivery is a POST of {"type", "timestamp", "data": the Event as
+	// JSON} with the headers webhook-id (the event's id, the same on every
+	// retry), webhook-timestamp (unix seconds of the attempt) and
+	// webhook-signature ("v1,<base64 HMAC-SHA256 of id.timestamp.body>",
+	// one per secret during a rotation). Delivery is at least once, from the
+	// log, in log order per endpoint: an event that fails blocks the
+	// endpoint's later ones while it is retried. A 2xx answer within 10 s is
+	// a success; anything else is retried after 5 s, 30 s, 2 min, 10 min,
+	// 30 min, 1 h, then every 2 h (each delay drawn between half and all of
+	// it; Retry-After, up to 2 h, replaces it), until an attempt fails 24 h
+	// after the first: the event is then given up and the endpoint goes on.
+	// 410 Gone disables the endpoint.
+	CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error)
+	GetWebhook(context.Context, *GetWebhookRequest) (*GetWebhookResponse, error)
+	ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error)
+	// UpdateWebhook changes the paths of update_mask: url, event_types,
+	// site_id, enabled. Enabling an endpoint clears its disabled_reason and
+	// resumes delivery where it stopped.
+	UpdateWebhook(context.Context, *UpdateWebhookRequest) (*UpdateWebhookResponse, error)
+	DeleteWebhook(context.Context, *DeleteWebhookRequest) (*DeleteWebhookResponse, error)
+	// RotateWebhookSecret makes a new signing secret and returns it; for 24
+	// hours deliveries carry signatures with both the new and the old.
+	RotateWebhookSecret(context.Context, *RotateWebhookSecretRequest) (*RotateWebhookSecretResponse, error)
+	// ListWebhookDeliveries lists an endpoint's delivery attempts, newest
+	// first.
+	ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error)
+	// RedeliverWebhookEvent sends one event of the log to the endpoint
+	// again, now, once, whatever its filters (with the same webhook-id).
+	RedeliverWebhookEvent(context.Context, *RedeliverWebhookEventRequest) (*RedeliverWebhookEventResponse, error)
+	// PingWebhook sends a "webhook.ping" event to the endpoint now, once,
+	// and answers how it went.
+	PingWebhook(context.Context, *PingWebhookRequest) (*PingWebhookResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -645,6 +820,33 @@ func (UnimplementedAdminServiceServer) ListCannedReplies(context.Context, *ListC
 }
 func (UnimplementedAdminServiceServer) GetFunnel(context.Context, *GetFunnelRequest) (*GetFunnelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetFunnel not implemented")
+}
+func (UnimplementedAdminServiceServer) CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateWebhook not implemented")
+}
+func (UnimplementedAdminServiceServer) GetWebhook(context.Context, *GetWebhookRequest) (*GetWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetWebhook not implemented")
+}
+func (UnimplementedAdminServiceServer) ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhooks not implemented")
+}
+func (UnimplementedAdminServiceServer) UpdateWebhook(context.Context, *UpdateWebhookRequest) (*UpdateWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateWebhook not implemented")
+}
+func (UnimplementedAdminServiceServer) DeleteWebhook(context.Context, *DeleteWebhookRequest) (*DeleteWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteWebhook not implemented")
+}
+func (UnimplementedAdminServiceServer) RotateWebhookSecret(context.Context, *RotateWebhookSecretRequest) (*RotateWebhookSecretResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateWebhookSecret not implemented")
+}
+func (UnimplementedAdminServiceServer) ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhookDeliveries not implemented")
+}
+func (UnimplementedAdminServiceServer) RedeliverWebhookEvent(context.Context, *RedeliverWebhookEventRequest) (*RedeliverWebhookEventResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RedeliverWebhookEvent not implemented")
+}
+func (UnimplementedAdminServiceServer) PingWebhook(context.Context, *PingWebhookRequest) (*PingWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PingWebhook not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -1182,6 +1384,168 @@ func _AdminService_GetFunnel_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_CreateWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).CreateWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_CreateWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).CreateWebhook(ctx, req.(*CreateWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_GetWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetWebhook(ctx, req.(*GetWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListWebhooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhooksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListWebhooks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListWebhooks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListWebhooks(ctx, req.(*ListWebhooksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_UpdateWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).UpdateWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_UpdateWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).UpdateWebhook(ctx, req.(*UpdateWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_DeleteWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).DeleteWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_DeleteWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).DeleteWebhook(ctx, req.(*DeleteWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_RotateWebhookSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateWebhookSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RotateWebhookSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RotateWebhookSecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RotateWebhookSecret(ctx, req.(*RotateWebhookSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListWebhookDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhookDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListWebhookDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListWebhookDeliveries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListWebhookDeliveries(ctx, req.(*ListWebhookDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_RedeliverWebhookEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedeliverWebhookEventRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RedeliverWebhookEvent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RedeliverWebhookEvent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RedeliverWebhookEvent(ctx, req.(*RedeliverWebhookEventRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_PingWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PingWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).PingWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_PingWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).PingWebhook(ctx, req.(*PingWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1300,6 +1664,42 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetFunnel",
 			Handler:    _AdminService_GetFunnel_Handler,
+		},
+		{
+			MethodName: "CreateWebhook",
+			Handler:    _AdminService_CreateWebhook_Handler,
+		},
+		{
+			MethodName: "GetWebhook",
+			Handler:    _AdminService_GetWebhook_Handler,
+		},
+		{
+			MethodName: "ListWebhooks",
+			Handler:    _AdminService_ListWebhooks_Handler,
+		},
+		{
+			MethodName: "UpdateWebhook",
+			Handler:    _AdminService_UpdateWebhook_Handler,
+		},
+		{
+			MethodName: "DeleteWebhook",
+			Handler:    _AdminService_DeleteWebhook_Handler,
+		},
+		{
+			MethodName: "RotateWebhookSecret",
+			Handler:    _AdminService_RotateWebhookSecret_Handler,
+		},
+		{
+			MethodName: "ListWebhookDeliveries",
+			Handler:    _AdminService_ListWebhookDeliveries_Handler,
+		},
+		{
+			MethodName: "RedeliverWebhookEvent",
+			Handler:    _AdminService_RedeliverWebhookEvent_Handler,
+		},
+		{
+			MethodName: "PingWebhook",
+			Handler:    _AdminService_PingWebhook_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

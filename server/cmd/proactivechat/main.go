@@ -99,6 +99,11 @@ type Main struct {
 	// Retention is how long visitors who never chatted and ended chats are
 	// kept (0: forever) unless a site says otherwise.
 	Retention domain.Retention
+	// WebhooksAllowHTTP and WebhooksAllowPrivate relax what webhook
+	// endpoints may be: http URLs; loopback, private and link-local
+	// addresses.
+	WebhooksAllowHTTP    bool
+	WebhooksAllowPrivate bool
 }
 
 // ParseFlags reads flags; each has an environment variable that sets its default.
@@ -111,6 +116,10 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.TLSCert, "tls-cert", env("PROACTIVECHAT_TLS_CERT", ""), "PEM certificate (chain) file: serve HTTPS with HTTP/2 (env PROACTIVECHAT_TLS_CERT)")
 	fs.StringVar(&m.TLSKey, "tls-key", env("PROACTIVECHAT_TLS_KEY", ""), "PEM private key file for -tls-cert (env PROACTIVECHAT_TLS_KEY)")
 	fs.StringVar(&m.PprofAddr, "pprof", env("PROACTIVECHAT_PPROF", ""), "serve /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (env PROACTIVECHAT_PPROF)")
+	allowHTTP, _ := strconv.ParseBool(env("PROACTIVECHAT_WEBHOOKS_ALLOW_HTTP", "false"))
+	fs.BoolVar(&m.WebhooksAllowHTTP, "webhooks-allow-http", allowHTTP, "accept http webhook URLs, not only https (env PROACTIVECHAT_WEBHOOKS_ALLOW_HTTP)")
+	allowPrivate, _ := strconv.ParseBool(env("PROACTIVECHAT_WEBHOOKS_ALLOW_PRIVATE", "false"))
+	fs.BoolVar(&m.WebhooksAllowPrivate, "webhooks-allow-private", allowPrivate, "let webhooks reach loopback, private and link-local addresses (env PROACTIVECHAT_WEBHOOKS_ALLOW_PRIVATE)")
 	if err := m.retentionFlags(fs); err != nil {
 		return err
 	}
@@ -150,7 +159,7 @@ func (m *Main) Run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: m.LogLevel}))
 	slog.SetDefault(log)
 	a, err := app.Open(app.Config{Addr: m.Addr, DBPath: m.DBPath, Logger: log, TLSCertFile: m.TLSCert, TLSKeyFile: m.TLSKey,
-		Retention: &m.Retention})
+		Retention: &m.Retention, WebhooksAllowHTTP: m.WebhooksAllowHTTP, WebhooksAllowPrivate: m.WebhooksAllowPrivate})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import { useAuth, useAuthState } from "../hooks";
 import { FunnelChart } from "./Funnel";
 import { errorText, violationsByField } from "../lib/errors";
 import { formatDateTime, tsMs } from "../lib/time";
+import { Webhooks } from "./Webhooks";
 import type { FormFieldDraft, SettingsDraft } from "../state/settings";
 import {
   buildUpdateSiteRequest,
@@ -27,6 +28,7 @@ import {
  * admin API key, which the page asks for.
  */
 export function AdminPage() {
+  const { adminKey } = useAuthState();
   const sites = useQuery(AdminService.method.listSites, {});
   const [selected, setSelected] = useState<string>();
   const list = sites.data?.sites ?? [];
@@ -80,6 +82,9 @@ export function AdminPage() {
           )}
         </section>
       </div>
+      <section className="panel" aria-label="Webhooks">
+        <Webhooks hasAdminKey={!!adminKey} />
+      </section>
     </>
   );
 }

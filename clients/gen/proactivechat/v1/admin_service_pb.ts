@@ -26,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/admin_service.proto.
  */
 export const file_proactivechat_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEimgEKF0dldFJhdGluZ1N1bW1hcnlSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkwKGEdldFJhdGluZ1N1bW1hcnlSZXNwb25zZRIwCgdzdW1tYXJ5GAEgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5SYXRpbmdTdW1tYXJ5Ij8KDVJhdGluZ1N1bW1hcnkSDQoFY291bnQYASABKA0SDwoHYXZlcmFnZRgCIAEoARIOCgZjb3VudHMYAyADKA0iLwocR2V0U2l0ZUlkZW50aXR5U2VjcmV0UmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIi8KHUdldFNpdGVJZGVudGl0eVNlY3JldFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCSIyCh9Sb3RhdGVTaXRlSWRlbnRpdHlTZWNyZXRSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiMgogUm90YXRlU2l0ZUlkZW50aXR5U2VjcmV0UmVzcG9uc2USDgoGc2VjcmV0GAEgASgJIiMKE0NyZWF0ZUFwaUtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJOChRDcmVhdGVBcGlLZXlSZXNwb25zZRIpCgdhcGlfa2V5GAEgASgLMhgucHJvYWN0aXZlY2hhdC52MS5BcGlLZXkSCwoDa2V5GAIgASgJIhQKEkxpc3RBcGlLZXlzUmVxdWVzdCJBChNMaXN0QXBpS2V5c1Jlc3BvbnNlEioKCGFwaV9rZXlzGAEgAygLMhgucHJvYWN0aXZlY2hhdC52MS5BcGlLZXkiKQoTUmV2b2tlQXBpS2V5UmVxdWVzdBISCgphcGlfa2V5X2lkGAEgASgJIhYKFFJldm9rZUFwaUtleVJlc3BvbnNlIj0KF1NldEFnZW50UGFzc3dvcmRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIhoKGFNldEFnZW50UGFzc3dvcmRSZXNwb25zZSJVChlDcmVhdGVBZ2VudFNlc3Npb25SZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJcChpDcmVhdGVBZ2VudFNlc3Npb25SZXNwb25zZRIvCgdzZXNzaW9uGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNlc3Npb24SDQoFdG9rZW4YAiABKAkiLgoaUmV2b2tlQWdlbnRTZXNzaW9uc1JlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkiLgobUmV2b2tlQWdlbnRTZXNzaW9uc1Jlc3BvbnNlEg8KB3Jldm9rZWQYASABKA0iKgoURXhwb3J0VmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSKFAgoVRXhwb3J0VmlzaXRvclJlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3ISMQoLaW52aXRhdGlvbnMYAiADKAsyHC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb24SNAoNY2hhdF9yZXF1ZXN0cxgDIAMoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSJQoFY2hhdHMYBCADKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQSMAoLY2hhdF9ldmVudHMYBSADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudCIpChNFcmFzZVZpc2l0b3JSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkiFgoURXJhc2VWaXNpdG9yUmVzcG9uc2UiIwoQTGlzdFF1ZXVlUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIkkKEUxpc3RRdWV1ZVJlc3BvbnNlEjQKDWNoYXRfcmVxdWVzdHMYASADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0IkEKG0xpc3RSb3V0aW5nRGVjaXNpb25zUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSJUChxMaXN0Um91dGluZ0RlY2lzaW9uc1Jlc3BvbnNlEjQKCWRlY2lzaW9ucxgBIAMoCzIhLnByb2FjdGl2ZWNoYXQudjEuUm91dGluZ0RlY2lzaW9uIvgBChFDcmVhdGVTaXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJEhcKD2FsbG93ZWRfb3JpZ2lucxgCIAMoCRI/Cg5wcm9hY3RpdmVfY2hhdBgDIAEoCzInLnByb2FjdGl2ZWNoYXQudjEuUHJvYWN0aXZlQ2hhdFNldHRpbmdzEjYKCXJldGVudGlvbhgEIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MSQwoQdmlzaXRvcl9sYXVuY2hlchgFIAEoCzIpLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MiOgoSQ3JlYXRlU2l0ZVJlc3BvbnNlEiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiIQoOR2V0U2l0ZVJlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCSI3Cg9HZXRTaXRlUmVzcG9uc2USJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZSISChBMaXN0U2l0ZXNSZXF1ZXN0IjoKEUxpc3RTaXRlc1Jlc3BvbnNlEiUKBXNpdGVzGAEgAygLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlImoKEVVwZGF0ZVNpdGVSZXF1ZXN0EiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjoKElVwZGF0ZVNpdGVSZXNwb25zZRIkCgRzaXRlGAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlIoYBChJDcmVhdGVBZ2VudFJlcXVlc3QSFAoMZGlzcGxheV9uYW1lGAEgASgJEhAKCHNpdGVfaWRzGAIgAygJEhwKFG1heF9jb25jdXJyZW50X2NoYXRzGAMgASgNEg0KBWxvZ2luGAQgASgJEhsKE3N1cGVydmlzZWRfc2l0ZV9pZHMYBSADKAkiPQoTQ3JlYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiIwoPR2V0QWdlbnRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjoKEEdldEFnZW50UmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IiQKEUxpc3RBZ2VudHNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiPQoSTGlzdEFnZW50c1Jlc3BvbnNlEicKBmFnZW50cxgBIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQibQoSVXBkYXRlQWdlbnRSZXF1ZXN0EiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPQoTVXBkYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiLAoZTGlzdE9ubGluZVZpc2l0b3JzUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIlEKGkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlEjMKCHZpc2l0b3JzGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2UiswEKEUxpc3RFdmVudHNSZXF1ZXN0Eg0KBWFmdGVyGAEgASgEEhEKCXBhZ2Vfc2l6ZRgCIAEoDRIPCgdzaXRlX2lkGAMgASgJEg0KBXR5cGVzGAQgAygJEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJjChJMaXN0RXZlbnRzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcucHJvYWN0aXZlY2hhdC52MS5FdmVudBISCgpuZXh0X2FmdGVyGAIgASgEEhAKCGhhc19tb3JlGAMgASgIIkMKEldhdGNoRXZlbnRzUmVxdWVzdBINCgVhZnRlchgBIAEoBBIPCgdzaXRlX2lkGAIgASgJEg0KBXR5cGVzGAMgAygJInoKE1dhdGNoRXZlbnRzUmVzcG9uc2USKAoFZXZlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkV2ZW50SAASMQoKa2VlcF9hbGl2ZRgCIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuS2VlcEFsaXZlSABCBgoEaXRlbSJPChhDcmVhdGVDYW5uZWRSZXBseVJlcXVlc3QSMwoMY2FubmVkX3JlcGx5GAEgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5DYW5uZWRSZXBseSJQChlDcmVhdGVDYW5uZWRSZXBseVJlc3BvbnNlEjMKDGNhbm5lZF9yZXBseRgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2FubmVkUmVwbHkiTwoYVXBkYXRlQ2FubmVkUmVwbHlSZXF1ZXN0EjMKDGNhbm5lZF9yZXBseRgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2FubmVkUmVwbHkiUAoZVXBkYXRlQ2FubmVkUmVwbHlSZXNwb25zZRIzCgxjYW5uZWRfcmVwbHkYASABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNhbm5lZFJlcGx5IkQKGERlbGV0ZUNhbm5lZFJlcGx5UmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhcKD2Nhbm5lZF9yZXBseV9pZBgCIAEoCSIbChlEZWxldGVDYW5uZWRSZXBseVJlc3BvbnNlIisKGExpc3RDYW5uZWRSZXBsaWVzUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIlIKGUxpc3RDYW5uZWRSZXBsaWVzUmVzcG9uc2USNQoOY2FubmVkX3JlcGxpZXMYASADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNhbm5lZFJlcGx5IoEBChBHZXRGdW5uZWxSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkSLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj0KEUdldEZ1bm5lbFJlc3BvbnNlEigKBmZ1bm5lbBgBIAEoCzIYLnByb2FjdGl2ZWNoYXQudjEuRnVubmVsIscCCgZGdW5uZWwSDwoHc2l0ZV9pZBgBIAEoCRIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoFc3RlcHMYBCADKAsyIS5wcm9hY3RpdmVjaGF0LnYxLkZ1bm5lbFN0ZXBDb3VudBIuCgRlbmRzGAUgAygLMiAucHJvYWN0aXZlY2hhdC52MS5GdW5uZWxFbmRDb3VudBIrCgh3YWl0X3A1MBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIrCgh3YWl0X3A5MBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgp3YWl0X2NvdW50GAggASgEIkIKD0Z1bm5lbFN0ZXBDb3VudBIMCgRzdGVwGAEgASgJEhIKCmV2ZW50X3R5cGUYAiABKAkSDQoFY291bnQYAyABKAQiUAoORnVubmVsRW5kQ291bnQSLwoGcmVhc29uGAEgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5DaGF0RW5kUmVhc29uEg0KBWNvdW50GAIgASgEMrsXCgxBZG1pblNlcnZpY2USVwoKQ3JlYXRlU2l0ZRIjLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlU2l0ZVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZVNpdGVSZXNwb25zZRJTCgdHZXRTaXRlEiAucHJvYWN0aXZlY2hhdC52MS5HZXRTaXRlUmVxdWVzdBohLnByb2FjdGl2ZWNoYXQudjEuR2V0U2l0ZVJlc3BvbnNlIgOQAgESWQoJTGlzdFNpdGVzEiIucHJvYWN0aXZlY2hhdC52MS5MaXN0U2l0ZXNSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5MaXN0U2l0ZXNSZXNwb25zZSIDkAIBElcKClVwZGF0ZVNpdGUSIy5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZVNpdGVSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVTaXRlUmVzcG9uc2USWgoLQ3JlYXRlQWdlbnQSJC5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFnZW50UmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQWdlbnRSZXNwb25zZRJWCghHZXRBZ2VudBIhLnByb2FjdGl2ZWNoYXQudjEuR2V0QWdlbnRSZXF1ZXN0GiIucHJvYWN0aXZlY2hhdC52MS5HZXRBZ2VudFJlc3BvbnNlIgOQAgESXAoKTGlzdEFnZW50cxIjLnByb2FjdGl2ZWNoYXQudjEuTGlzdEFnZW50c1JlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLkxpc3RBZ2VudHNSZXNwb25zZSIDkAIBEloKC1VwZGF0ZUFnZW50EiQucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVBZ2VudFJlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZUFnZW50UmVzcG9uc2USdAoSTGlzdE9ubGluZVZpc2l0b3JzEisucHJvYWN0aXZlY2hhdC52MS5MaXN0T25saW5lVmlzaXRvcnNSZXF1ZXN0GiwucHJvYWN0aXZlY2hhdC52MS5MaXN0T25saW5lVmlzaXRvcnNSZXNwb25zZSIDkAIBElkKCUxpc3RRdWV1ZRIiLnByb2FjdGl2ZWNoYXQudjEuTGlzdFF1ZXVlUmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGlzdFF1ZXVlUmVzcG9uc2UiA5ACARJ6ChRMaXN0Um91dGluZ0RlY2lzaW9ucxItLnByb2FjdGl2ZWNoYXQudjEuTGlzdFJvdXRpbmdEZWNpc2lvbnNSZXF1ZXN0Gi4ucHJvYWN0aXZlY2hhdC52MS5MaXN0Um91dGluZ0RlY2lzaW9uc1Jlc3BvbnNlIgOQAgESZQoNRXhwb3J0VmlzaXRvchImLnByb2FjdGl2ZWNoYXQudjEuRXhwb3J0VmlzaXRvclJlcXVlc3QaJy5wcm9hY3RpdmVjaGF0LnYxLkV4cG9ydFZpc2l0b3JSZXNwb25zZSIDkAIBEmIKDEVyYXNlVmlzaXRvchIlLnByb2FjdGl2ZWNoYXQudjEuRXJhc2VWaXNpdG9yUmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuRXJhc2VWaXNpdG9yUmVzcG9uc2UiA5ACAhJdCgxDcmVhdGVBcGlLZXkSJS5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaJi5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlEl8KC0xpc3RBcGlLZXlzEiQucHJvYWN0aXZlY2hhdC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLkxpc3RBcGlLZXlzUmVzcG9uc2UiA5ACARJiCgxSZXZva2VBcGlLZXkSJS5wcm9hY3RpdmVjaGF0LnYxLlJldm9rZUFwaUtleVJlcXVlc3QaJi5wcm9hY3RpdmVjaGF0LnYxLlJldm9rZUFwaUtleVJlc3BvbnNlIgOQAgISaQoQU2V0QWdlbnRQYXNzd29yZBIpLnByb2FjdGl2ZWNoYXQudjEuU2V0QWdlbnRQYXNzd29yZFJlcXVlc3QaKi5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50UGFzc3dvcmRSZXNwb25zZRJvChJDcmVhdGVBZ2VudFNlc3Npb24SKy5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFnZW50U2Vzc2lvblJlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFnZW50U2Vzc2lvblJlc3BvbnNlEncKE1Jldm9rZUFnZW50U2Vzc2lvbnMSLC5wcm9hY3RpdmVjaGF0LnYxLlJldm9rZUFnZW50U2Vzc2lvbnNSZXF1ZXN0Gi0ucHJvYWN0aXZlY2hhdC52MS5SZXZva2VBZ2VudFNlc3Npb25zUmVzcG9uc2UiA5ACAhJ9ChVHZXRTaXRlSWRlbnRpdHlTZWNyZXQSLi5wcm9hY3RpdmVjaGF0LnYxLkdldFNpdGVJZGVudGl0eVNlY3JldFJlcXVlc3QaLy5wcm9hY3RpdmVjaGF0LnYxLkdldFNpdGVJZGVudGl0eVNlY3JldFJlc3BvbnNlIgOQAgESgQEKGFJvdGF0ZVNpdGVJZGVudGl0eVNlY3JldBIxLnByb2FjdGl2ZWNoYXQudjEuUm90YXRlU2l0ZUlkZW50aXR5U2VjcmV0UmVxdWVzdBoyLnByb2FjdGl2ZWNoYXQudjEuUm90YXRlU2l0ZUlkZW50aXR5U2VjcmV0UmVzcG9uc2USbgoQR2V0UmF0aW5nU3VtbWFyeRIpLnByb2FjdGl2ZWNoYXQudjEuR2V0UmF0aW5nU3VtbWFyeVJlcXVlc3QaKi5wcm9hY3RpdmVjaGF0LnYxLkdldFJhdGluZ1N1bW1hcnlSZXNwb25zZSIDkAIBElwKCkxpc3RFdmVudHMSIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RFdmVudHNSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5MaXN0RXZlbnRzUmVzcG9uc2UiA5ACARJcCgtXYXRjaEV2ZW50cxIkLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hFdmVudHNSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlMAESbAoRQ3JlYXRlQ2FubmVkUmVwbHkSKi5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUNhbm5lZFJlcGx5UmVxdWVzdBorLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQ2FubmVkUmVwbHlSZXNwb25zZRJsChFVcGRhdGVDYW5uZWRSZXBseRIqLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlQ2FubmVkUmVwbHlSZXF1ZXN0GisucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVDYW5uZWRSZXBseVJlc3BvbnNlEnEKEURlbGV0ZUNhbm5lZFJlcGx5EioucHJvYWN0aXZlY2hhdC52MS5EZWxldGVDYW5uZWRSZXBseVJlcXVlc3QaKy5wcm9hY3RpdmVjaGF0LnYxLkRlbGV0ZUNhbm5lZFJlcGx5UmVzcG9uc2UiA5ACAhJxChFMaXN0Q2FubmVkUmVwbGllcxIqLnByb2FjdGl2ZWNoYXQudjEuTGlzdENhbm5lZFJlcGxpZXNSZXF1ZXN0GisucHJvYWN0aXZlY2hhdC52MS5MaXN0Q2FubmVkUmVwbGllc1Jlc3BvbnNlIgOQAgESWQoJR2V0RnVubmVsEiIucHJvYWN0aXZlY2hhdC52MS5HZXRGdW5uZWxSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5HZXRGdW5uZWxSZXNwb25zZSIDkAIBQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_duration, file_google_protobuf_timestamp, file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_event, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
+  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEimgEKF0dldFJhdGluZ1N1bW1hcnlSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkwKGEdldFJhdGluZ1N1bW1hcnlSZXNwb25zZRIwCgdzdW1tYXJ5GAEgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5SYXRpbmdTdW1tYXJ5Ij8KDVJhdGluZ1N1bW1hcnkSDQoFY291bnQYASABKA0SDwoHYXZlcmFnZRgCIAEoARIOCgZjb3VudHMYAyADKA0iLwocR2V0U2l0ZUlkZW50aXR5U2VjcmV0UmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIi8KHUdldFNpdGVJZGVudGl0eVNlY3JldFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCSIyCh9Sb3RhdGVTaXRlSWRlbnRpdHlTZWNyZXRSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiMgogUm90YXRlU2l0ZUlkZW50aXR5U2VjcmV0UmVzcG9uc2USDgoGc2VjcmV0GAEgASgJIiMKE0NyZWF0ZUFwaUtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJOChRDcmVhdGVBcGlLZXlSZXNwb25zZRIpCgdhcGlfa2V5GAEgASgLMhgucHJvYWN0aXZlY2hhdC52MS5BcGlLZXkSCwoDa2V5GAIgASgJIhQKEkxpc3RBcGlLZXlzUmVxdWVzdCJBChNMaXN0QXBpS2V5c1Jlc3BvbnNlEioKCGFwaV9rZXlzGAEgAygLMhgucHJvYWN0aXZlY2hhdC52MS5BcGlLZXkiKQoTUmV2b2tlQXBpS2V5UmVxdWVzdBISCgphcGlfa2V5X2lkGAEgASgJIhYKFFJldm9rZUFwaUtleVJlc3BvbnNlIj0KF1NldEFnZW50UGFzc3dvcmRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIhoKGFNldEFnZW50UGFzc3dvcmRSZXNwb25zZSJVChlDcmVhdGVBZ2VudFNlc3Npb25SZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJcChpDcmVhdGVBZ2VudFNlc3Npb25SZXNwb25zZRIvCgdzZXNzaW9uGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNlc3Npb24SDQoFdG9rZW4YAiABKAkiLgoaUmV2b2tlQWdlbnRTZXNzaW9uc1JlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkiLgobUmV2b2tlQWdlbnRTZXNzaW9uc1Jlc3BvbnNlEg8KB3Jldm9rZWQYASABKA0iKgoURXhwb3J0VmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSKFAgoVRXhwb3J0VmlzaXRvclJlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3ISMQoLaW52aXRhdGlvbnMYAiADKAsyHC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb24SNAoNY2hhdF9yZXF1ZXN0cxgDIAMoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSJQoFY2hhdHMYBCADKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQSMAoLY2hhdF9ldmVudHMYBSADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudCIpChNFcmFzZVZpc2l0b3JSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkiFgoURXJhc2VWaXNpdG9yUmVzcG9uc2UiIwoQTGlzdFF1ZXVlUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIkkKEUxpc3RRdWV1ZVJlc3BvbnNlEjQKDWNoYXRfcmVxdWVzdHMYASADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0IkEKG0xpc3RSb3V0aW5nRGVjaXNpb25zUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSJUChxMaXN0Um91dGluZ0RlY2lzaW9uc1Jlc3BvbnNlEjQKCWRlY2lzaW9ucxgBIAMoCzIhLnByb2FjdGl2ZWNoYXQudjEuUm91dGluZ0RlY2lzaW9uIvgBChFDcmVhdGVTaXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJEhcKD2FsbG93ZWRfb3JpZ2lucxgCIAMoCRI/Cg5wcm9hY3RpdmVfY2hhdBgDIAEoCzInLnByb2FjdGl2ZWNoYXQudjEuUHJvYWN0aXZlQ2hhdFNldHRpbmdzEjYKCXJldGVudGlvbhgEIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MSQwoQdmlzaXRvcl9sYXVuY2hlchgFIAEoCzIpLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MiOgoSQ3JlYXRlU2l0ZVJlc3BvbnNlEiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUiIQoOR2V0U2l0ZVJlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCSI3Cg9HZXRTaXRlUmVzcG9uc2USJAoEc2l0ZRgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuU2l0ZSISChBMaXN0U2l0ZXNSZXF1ZXN0IjoKEUxpc3RTaXRlc1Jlc3BvbnNlEiUKBXNpdGVzGAEgAygLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlImoKEVVwZGF0ZVNpdGVSZXF1ZXN0EiQKBHNpdGUYASABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLlNpdGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjoKElVwZGF0ZVNpdGVSZXNwb25zZRIkCgRzaXRlGAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5TaXRlIoYBChJDcmVhdGVBZ2VudFJlcXVlc3QSFAoMZGlzcGxheV9uYW1lGAEgASgJEhAKCHNpdGVfaWRzGAIgAygJEhwKFG1heF9jb25jdXJyZW50X2NoYXRzGAMgASgNEg0KBWxvZ2luGAQgASgJEhsKE3N1cGVydmlzZWRfc2l0ZV9pZHMYBSADKAkiPQoTQ3JlYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiIwoPR2V0QWdlbnRSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjoKEEdldEFnZW50UmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IiQKEUxpc3RBZ2VudHNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkiPQoSTGlzdEFnZW50c1Jlc3BvbnNlEicKBmFnZW50cxgBIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQibQoSVXBkYXRlQWdlbnRSZXF1ZXN0EiYKBWFnZW50GAEgASgLMhcucHJvYWN0aXZlY2hhdC52MS5BZ2VudBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPQoTVXBkYXRlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQiLAoZTGlzdE9ubGluZVZpc2l0b3JzUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIlEKGkxpc3RPbmxpbmVWaXNpdG9yc1Jlc3BvbnNlEjMKCHZpc2l0b3JzGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUHJlc2VuY2UiswEKEUxpc3RFdmVudHNSZXF1ZXN0Eg0KBWFmdGVyGAEgASgEEhEKCXBhZ2Vfc2l6ZRgCIAEoDRIPCgdzaXRlX2lkGAMgASgJEg0KBXR5cGVzGAQgAygJEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJjChJMaXN0RXZlbnRzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcucHJvYWN0aXZlY2hhdC52MS5FdmVudBISCgpuZXh0X2FmdGVyGAIgASgEEhAKCGhhc19tb3JlGAMgASgIIkMKEldhdGNoRXZlbnRzUmVxdWVzdBINCgVhZnRlchgBIAEoBBIPCgdzaXRlX2lkGAIgASgJEg0KBXR5cGVzGAMgAygJInoKE1dhdGNoRXZlbnRzUmVzcG9uc2USKAoFZXZlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkV2ZW50SAASMQoKa2VlcF9hbGl2ZRgCIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuS2VlcEFsaXZlSABCBgoEaXRlbSJPChhDcmVhdGVDYW5uZWRSZXBseVJlcXVlc3QSMwoMY2FubmVkX3JlcGx5GAEgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5DYW5uZWRSZXBseSJQChlDcmVhdGVDYW5uZWRSZXBseVJlc3BvbnNlEjMKDGNhbm5lZF9yZXBseRgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2FubmVkUmVwbHkiTwoYVXBkYXRlQ2FubmVkUmVwbHlSZXF1ZXN0EjMKDGNhbm5lZF9yZXBseRgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2FubmVkUmVwbHkiUAoZVXBkYXRlQ2FubmVkUmVwbHlSZXNwb25zZRIzCgxjYW5uZWRfcmVwbHkYASABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNhbm5lZFJlcGx5IkQKGERlbGV0ZUNhbm5lZFJlcGx5UmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhcKD2Nhbm5lZF9yZXBseV9pZBgCIAEoCSIbChlEZWxldGVDYW5uZWRSZXBseVJlc3BvbnNlIisKGExpc3RDYW5uZWRSZXBsaWVzUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJIlIKGUxpc3RDYW5uZWRSZXBsaWVzUmVzcG9uc2USNQoOY2FubmVkX3JlcGxpZXMYASADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNhbm5lZFJlcGx5IoEBChBHZXRGdW5uZWxSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkSLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj0KEUdldEZ1bm5lbFJlc3BvbnNlEigKBmZ1bm5lbBgBIAEoCzIYLnByb2FjdGl2ZWNoYXQudjEuRnVubmVsIscCCgZGdW5uZWwSDwoHc2l0ZV9pZBgBIAEoCRIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoFc3RlcHMYBCADKAsyIS5wcm9hY3RpdmVjaGF0LnYxLkZ1bm5lbFN0ZXBDb3VudBIuCgRlbmRzGAUgAygLMiAucHJvYWN0aXZlY2hhdC52MS5GdW5uZWxFbmRDb3VudBIrCgh3YWl0X3A1MBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIrCgh3YWl0X3A5MBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgp3YWl0X2NvdW50GAggASgEIkIKD0Z1bm5lbFN0ZXBDb3VudBIMCgRzdGVwGAEgASgJEhIKCmV2ZW50X3R5cGUYAiABKAkSDQoFY291bnQYAyABKAQiUAoORnVubmVsRW5kQ291bnQSLwoGcmVhc29uGAEgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5DaGF0RW5kUmVhc29uEg0KBWNvdW50GAIgASgEIogCCgdXZWJob29rEgoKAmlkGAEgASgJEgsKA3VybBgCIAEoCRITCgtldmVudF90eXBlcxgDIAMoCRIPCgdzaXRlX2lkGAQgASgJEg8KB2VuYWJsZWQYBSABKAgSDgoGc2VjcmV0GAYgASgJEhcKD2Rpc2FibGVkX3JlYXNvbhgHIAEoCRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRZGVsaXZlcmVkX3Rocm91Z2gYCSABKAQSOAoNbGFzdF9kZWxpdmVyeRgKIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuV2ViaG9va0RlbGl2ZXJ5Is0CCg9XZWJob29rRGVsaXZlcnkSEgoKd2ViaG9va19pZBgBIAEoCRIQCghldmVudF9pZBgCIAEoCRISCgpldmVudF90eXBlGAMgASgJEhYKDmV2ZW50X3Bvc2l0aW9uGAQgASgEEigKBHRpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYBiABKA0SEwoLc3RhdHVzX2NvZGUYByABKA0SKgoHbGF0ZW5jeRgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhINCgVlcnJvchgJIAEoCRIPCgdzdWNjZXNzGAogASgIEhUKDXJlc3BvbnNlX2JvZHkYCyABKAkSNQoRbmV4dF9hdHRlbXB0X3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInAKFENyZWF0ZVdlYmhvb2tSZXF1ZXN0EgsKA3VybBgBIAEoCRITCgtldmVudF90eXBlcxgCIAMoCRIPCgdzaXRlX2lkGAMgASgJEhMKC3N0YXJ0X2FmdGVyGAQgASgEEhAKCGRpc2FibGVkGAUgASgIIkMKFUNyZWF0ZVdlYmhvb2tSZXNwb25zZRIqCgd3ZWJob29rGAEgASgLMhkucHJvYWN0aXZlY2hhdC52MS5XZWJob29rIicKEUdldFdlYmhvb2tSZXF1ZXN0EhIKCndlYmhvb2tfaWQYASABKAkiQAoSR2V0V2ViaG9va1Jlc3BvbnNlEioKB3dlYmhvb2sYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLldlYmhvb2siFQoTTGlzdFdlYmhvb2tzUmVxdWVzdCJDChRMaXN0V2ViaG9va3NSZXNwb25zZRIrCgh3ZWJob29rcxgBIAMoCzIZLnByb2FjdGl2ZWNoYXQudjEuV2ViaG9vayJzChRVcGRhdGVXZWJob29rUmVxdWVzdBIqCgd3ZWJob29rGAEgASgLMhkucHJvYWN0aXZlY2hhdC52MS5XZWJob29rEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJDChVVcGRhdGVXZWJob29rUmVzcG9uc2USKgoHd2ViaG9vaxgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuV2ViaG9vayIqChREZWxldGVXZWJob29rUmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJIhcKFURlbGV0ZVdlYmhvb2tSZXNwb25zZSIwChpSb3RhdGVXZWJob29rU2VjcmV0UmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJIi0KG1JvdGF0ZVdlYmhvb2tTZWNyZXRSZXNwb25zZRIOCgZzZWNyZXQYASABKAkiRQocTGlzdFdlYmhvb2tEZWxpdmVyaWVzUmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBSJWCh1MaXN0V2ViaG9va0RlbGl2ZXJpZXNSZXNwb25zZRI1CgpkZWxpdmVyaWVzGAEgAygLMiEucHJvYWN0aXZlY2hhdC52MS5XZWJob29rRGVsaXZlcnkiRAocUmVkZWxpdmVyV2ViaG9va0V2ZW50UmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJEhAKCGV2ZW50X2lkGAIgASgJIlQKHVJlZGVsaXZlcldlYmhvb2tFdmVudFJlc3BvbnNlEjMKCGRlbGl2ZXJ5GAEgASgLMiEucHJvYWN0aXZlY2hhdC52MS5XZWJob29rRGVsaXZlcnkiKAoSUGluZ1dlYmhvb2tSZXF1ZXN0EhIKCndlYmhvb2tfaWQYASABKAkiSgoTUGluZ1dlYmhvb2tSZXNwb25zZRIzCghkZWxpdmVyeRgBIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuV2ViaG9va0RlbGl2ZXJ5MvEeCgxBZG1pblNlcnZpY2USVwoKQ3JlYXRlU2l0ZRIjLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlU2l0ZVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZVNpdGVSZXNwb25zZRJTCgdHZXRTaXRlEiAucHJvYWN0aXZlY2hhdC52MS5HZXRTaXRlUmVxdWVzdBohLnByb2FjdGl2ZWNoYXQudjEuR2V0U2l0ZVJlc3BvbnNlIgOQAgESWQoJTGlzdFNpdGVzEiIucHJvYWN0aXZlY2hhdC52MS5MaXN0U2l0ZXNSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5MaXN0U2l0ZXNSZXNwb25zZSIDkAIBElcKClVwZGF0ZVNpdGUSIy5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZVNpdGVSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVTaXRlUmVzcG9uc2USWgoLQ3JlYXRlQWdlbnQSJC5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFnZW50UmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQWdlbnRSZXNwb25zZRJWCghHZXRBZ2VudBIhLnByb2FjdGl2ZWNoYXQudjEuR2V0QWdlbnRSZXF1ZXN0GiIucHJvYWN0aXZlY2hhdC52MS5HZXRBZ2VudFJlc3BvbnNlIgOQAgESXAoKTGlzdEFnZW50cxIjLnByb2FjdGl2ZWNoYXQudjEuTGlzdEFnZW50c1JlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLkxpc3RBZ2VudHNSZXNwb25zZSIDkAIBEloKC1VwZGF0ZUFnZW50EiQucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVBZ2VudFJlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZUFnZW50UmVzcG9uc2USdAoSTGlzdE9ubGluZVZpc2l0b3JzEisucHJvYWN0aXZlY2hhdC52MS5MaXN0T25saW5lVmlzaXRvcnNSZXF1ZXN0GiwucHJvYWN0aXZlY2hhdC52MS5MaXN0T25saW5lVmlzaXRvcnNSZXNwb25zZSIDkAIBElkKCUxpc3RRdWV1ZRIiLnByb2FjdGl2ZWNoYXQudjEuTGlzdFF1ZXVlUmVxdWVzdBojLnByb2FjdGl2ZWNoYXQudjEuTGlzdFF1ZXVlUmVzcG9uc2UiA5ACARJ6ChRMaXN0Um91dGluZ0RlY2lzaW9ucxItLnByb2FjdGl2ZWNoYXQudjEuTGlzdFJvdXRpbmdEZWNpc2lvbnNSZXF1ZXN0Gi4ucHJvYWN0aXZlY2hhdC52MS5MaXN0Um91dGluZ0RlY2lzaW9uc1Jlc3BvbnNlIgOQAgESZQoNRXhwb3J0VmlzaXRvchImLnByb2FjdGl2ZWNoYXQudjEuRXhwb3J0VmlzaXRvclJlcXVlc3QaJy5wcm9hY3RpdmVjaGF0LnYxLkV4cG9ydFZpc2l0b3JSZXNwb25zZSIDkAIBEmIKDEVyYXNlVmlzaXRvchIlLnByb2FjdGl2ZWNoYXQudjEuRXJhc2VWaXNpdG9yUmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuRXJhc2VWaXNpdG9yUmVzcG9uc2UiA5ACAhJdCgxDcmVhdGVBcGlLZXkSJS5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaJi5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlEl8KC0xpc3RBcGlLZXlzEiQucHJvYWN0aXZlY2hhdC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLkxpc3RBcGlLZXlzUmVzcG9uc2UiA5ACARJiCgxSZXZva2VBcGlLZXkSJS5wcm9hY3RpdmVjaGF0LnYxLlJldm9rZUFwaUtleVJlcXVlc3QaJi5wcm9hY3RpdmVjaGF0LnYxLlJldm9rZUFwaUtleVJlc3BvbnNlIgOQAgISaQoQU2V0QWdlbnRQYXNzd29yZBIpLnByb2FjdGl2ZWNoYXQudjEuU2V0QWdlbnRQYXNzd29yZFJlcXVlc3QaKi5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50UGFzc3dvcmRSZXNwb25zZRJvChJDcmVhdGVBZ2VudFNlc3Npb24SKy5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFnZW50U2Vzc2lvblJlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUFnZW50U2Vzc2lvblJlc3BvbnNlEncKE1Jldm9rZUFnZW50U2Vzc2lvbnMSLC5wcm9hY3RpdmVjaGF0LnYxLlJldm9rZUFnZW50U2Vzc2lvbnNSZXF1ZXN0Gi0ucHJvYWN0aXZlY2hhdC52MS5SZXZva2VBZ2VudFNlc3Npb25zUmVzcG9uc2UiA5ACAhJ9ChVHZXRTaXRlSWRlbnRpdHlTZWNyZXQSLi5wcm9hY3RpdmVjaGF0LnYxLkdldFNpdGVJZGVudGl0eVNlY3JldFJlcXVlc3QaLy5wcm9hY3RpdmVjaGF0LnYxLkdldFNpdGVJZGVudGl0eVNlY3JldFJlc3BvbnNlIgOQAgESgQEKGFJvdGF0ZVNpdGVJZGVudGl0eVNlY3JldBIxLnByb2FjdGl2ZWNoYXQudjEuUm90YXRlU2l0ZUlkZW50aXR5U2VjcmV0UmVxdWVzdBoyLnByb2FjdGl2ZWNoYXQudjEuUm90YXRlU2l0ZUlkZW50aXR5U2VjcmV0UmVzcG9uc2USbgoQR2V0UmF0aW5nU3VtbWFyeRIpLnByb2FjdGl2ZWNoYXQudjEuR2V0UmF0aW5nU3VtbWFyeVJlcXVlc3QaKi5wcm9hY3RpdmVjaGF0LnYxLkdldFJhdGluZ1N1bW1hcnlSZXNwb25zZSIDkAIBElwKCkxpc3RFdmVudHMSIy5wcm9hY3RpdmVjaGF0LnYxLkxpc3RFdmVudHNSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5MaXN0RXZlbnRzUmVzcG9uc2UiA5ACARJcCgtXYXRjaEV2ZW50cxIkLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hFdmVudHNSZXF1ZXN0GiUucHJvYWN0aXZlY2hhdC52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlMAESbAoRQ3JlYXRlQ2FubmVkUmVwbHkSKi5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZUNhbm5lZFJlcGx5UmVxdWVzdBorLnByb2FjdGl2ZWNoYXQudjEuQ3JlYXRlQ2FubmVkUmVwbHlSZXNwb25zZRJsChFVcGRhdGVDYW5uZWRSZXBseRIqLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlQ2FubmVkUmVwbHlSZXF1ZXN0GisucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVDYW5uZWRSZXBseVJlc3BvbnNlEnEKEURlbGV0ZUNhbm5lZFJlcGx5EioucHJvYWN0aXZlY2hhdC52MS5EZWxldGVDYW5uZWRSZXBseVJlcXVlc3QaKy5wcm9hY3RpdmVjaGF0LnYxLkRlbGV0ZUNhbm5lZFJlcGx5UmVzcG9uc2UiA5ACAhJxChFMaXN0Q2FubmVkUmVwbGllcxIqLnByb2FjdGl2ZWNoYXQudjEuTGlzdENhbm5lZFJlcGxpZXNSZXF1ZXN0GisucHJvYWN0aXZlY2hhdC52MS5MaXN0Q2FubmVkUmVwbGllc1Jlc3BvbnNlIgOQAgESWQoJR2V0RnVubmVsEiIucHJvYWN0aXZlY2hhdC52MS5HZXRGdW5uZWxSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5HZXRGdW5uZWxSZXNwb25zZSIDkAIBEmAKDUNyZWF0ZVdlYmhvb2sSJi5wcm9hY3RpdmVjaGF0LnYxLkNyZWF0ZVdlYmhvb2tSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5DcmVhdGVXZWJob29rUmVzcG9uc2USXAoKR2V0V2ViaG9vaxIjLnByb2FjdGl2ZWNoYXQudjEuR2V0V2ViaG9va1JlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLkdldFdlYmhvb2tSZXNwb25zZSIDkAIBEmIKDExpc3RXZWJob29rcxIlLnByb2FjdGl2ZWNoYXQudjEuTGlzdFdlYmhvb2tzUmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuTGlzdFdlYmhvb2tzUmVzcG9uc2UiA5ACARJgCg1VcGRhdGVXZWJob29rEiYucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVXZWJob29rUmVxdWVzdBonLnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlV2ViaG9va1Jlc3BvbnNlEmUKDURlbGV0ZVdlYmhvb2sSJi5wcm9hY3RpdmVjaGF0LnYxLkRlbGV0ZVdlYmhvb2tSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5EZWxldGVXZWJob29rUmVzcG9uc2UiA5ACAhJyChNSb3RhdGVXZWJob29rU2VjcmV0EiwucHJvYWN0aXZlY2hhdC52MS5Sb3RhdGVXZWJob29rU2VjcmV0UmVxdWVzdBotLnByb2FjdGl2ZWNoYXQudjEuUm90YXRlV2ViaG9va1NlY3JldFJlc3BvbnNlEn0KFUxpc3RXZWJob29rRGVsaXZlcmllcxIuLnByb2FjdGl2ZWNoYXQudjEuTGlzdFdlYmhvb2tEZWxpdmVyaWVzUmVxdWVzdBovLnByb2FjdGl2ZWNoYXQudjEuTGlzdFdlYmhvb2tEZWxpdmVyaWVzUmVzcG9uc2UiA5ACARJ4ChVSZWRlbGl2ZXJXZWJob29rRXZlbnQSLi5wcm9hY3RpdmVjaGF0LnYxLlJlZGVsaXZlcldlYmhvb2tFdmVudFJlcXVlc3QaLy5wcm9hY3RpdmVjaGF0LnYxLlJlZGVsaXZlcldlYmhvb2tFdmVudFJlc3BvbnNlEloKC1BpbmdXZWJob29rEiQucHJvYWN0aXZlY2hhdC52MS5QaW5nV2ViaG9va1JlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLlBpbmdXZWJob29rUmVzcG9uc2VCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_duration, file_google_protobuf_timestamp, file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_event, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
 
 /**
  * @generated from message proactivechat.v1.GetRatingSummaryRequest
@@ -1416,6 +1416,519 @@ export const FunnelEndCountSchema: GenMessage<FunnelEndCount> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_admin_service, 61);
 
 /**
+ * Webhook is an endpoint receiving the event log's events.
+ *
+ * @generated from message proactivechat.v1.Webhook
+ */
+export type Webhook = Message<"proactivechat.v1.Webhook"> & {
+  /**
+   * "wh_…".
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Where deliveries are POSTed: https (http only when the server runs
+   * with -webhooks-allow-http). Hosts resolving to loopback, private or
+   * link-local addresses are refused unless -webhooks-allow-private.
+   *
+   * @generated from field: string url = 2;
+   */
+  url: string;
+
+  /**
+   * The event types delivered (e.g. "chat.started"); empty is all.
+   *
+   * @generated from field: repeated string event_types = 3;
+   */
+  eventTypes: string[];
+
+  /**
+   * Only the events of this site when set.
+   *
+   * @generated from field: string site_id = 4;
+   */
+  siteId: string;
+
+  /**
+   * @generated from field: bool enabled = 5;
+   */
+  enabled: boolean;
+
+  /**
+   * The signing secret, "whsec_…": set only in CreateWebhookResponse.
+   *
+   * @generated from field: string secret = 6;
+   */
+  secret: string;
+
+  /**
+   * Why delivery stopped when the server disabled the endpoint (a 410
+   * Gone answer), empty otherwise.
+   *
+   * @generated from field: string disabled_reason = 7;
+   */
+  disabledReason: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 8;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * The position of the last event of the log the endpoint is done with
+   * (delivered, filtered out, or given up).
+   *
+   * @generated from field: uint64 delivered_through = 9;
+   */
+  deliveredThrough: bigint;
+
+  /**
+   * The last delivery attempt, if any.
+   *
+   * @generated from field: proactivechat.v1.WebhookDelivery last_delivery = 10;
+   */
+  lastDelivery?: WebhookDelivery | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.Webhook.
+ * Use `create(WebhookSchema)` to create a new message.
+ */
+export const WebhookSchema: GenMessage<Webhook> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 62);
+
+/**
+ * WebhookDelivery is one attempt to deliver an event to an endpoint.
+ *
+ * @generated from message proactivechat.v1.WebhookDelivery
+ */
+export type WebhookDelivery = Message<"proactivechat.v1.WebhookDelivery"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+
+  /**
+   * The event's id: the delivery's webhook-id header.
+   *
+   * @generated from field: string event_id = 2;
+   */
+  eventId: string;
+
+  /**
+   * @generated from field: string event_type = 3;
+   */
+  eventType: string;
+
+  /**
+   * @generated from field: uint64 event_position = 4;
+   */
+  eventPosition: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 5;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * 1 for the first attempt of the event, 2 for the first retry, …
+   *
+   * @generated from field: uint32 attempt = 6;
+   */
+  attempt: number;
+
+  /**
+   * The HTTP status answered, 0 when none (connection refused, timeout).
+   *
+   * @generated from field: uint32 status_code = 7;
+   */
+  statusCode: number;
+
+  /**
+   * @generated from field: google.protobuf.Duration latency = 8;
+   */
+  latency?: Duration | undefined;
+
+  /**
+   * Why the attempt failed, empty on success.
+   *
+   * @generated from field: string error = 9;
+   */
+  error: string;
+
+  /**
+   * @generated from field: bool success = 10;
+   */
+  success: boolean;
+
+  /**
+   * The first bytes (at most 4 KiB) of the response body.
+   *
+   * @generated from field: string response_body = 11;
+   */
+  responseBody: string;
+
+  /**
+   * When the next attempt is due, if the attempt failed and the event is
+   * retried.
+   *
+   * @generated from field: google.protobuf.Timestamp next_attempt_time = 12;
+   */
+  nextAttemptTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.WebhookDelivery.
+ * Use `create(WebhookDeliverySchema)` to create a new message.
+ */
+export const WebhookDeliverySchema: GenMessage<WebhookDelivery> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 63);
+
+/**
+ * @generated from message proactivechat.v1.CreateWebhookRequest
+ */
+export type CreateWebhookRequest = Message<"proactivechat.v1.CreateWebhookRequest"> & {
+  /**
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * @generated from field: repeated string event_types = 2;
+   */
+  eventTypes: string[];
+
+  /**
+   * @generated from field: string site_id = 3;
+   */
+  siteId: string;
+
+  /**
+   * Deliver the events after this position of the log rather than only
+   * the new ones (0: from the log's end).
+   *
+   * @generated from field: uint64 start_after = 4;
+   */
+  startAfter: bigint;
+
+  /**
+   * Created disabled when true.
+   *
+   * @generated from field: bool disabled = 5;
+   */
+  disabled: boolean;
+};
+
+/**
+ * Describes the message proactivechat.v1.CreateWebhookRequest.
+ * Use `create(CreateWebhookRequestSchema)` to create a new message.
+ */
+export const CreateWebhookRequestSchema: GenMessage<CreateWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 64);
+
+/**
+ * @generated from message proactivechat.v1.CreateWebhookResponse
+ */
+export type CreateWebhookResponse = Message<"proactivechat.v1.CreateWebhookResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.CreateWebhookResponse.
+ * Use `create(CreateWebhookResponseSchema)` to create a new message.
+ */
+export const CreateWebhookResponseSchema: GenMessage<CreateWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 65);
+
+/**
+ * @generated from message proactivechat.v1.GetWebhookRequest
+ */
+export type GetWebhookRequest = Message<"proactivechat.v1.GetWebhookRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.GetWebhookRequest.
+ * Use `create(GetWebhookRequestSchema)` to create a new message.
+ */
+export const GetWebhookRequestSchema: GenMessage<GetWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 66);
+
+/**
+ * @generated from message proactivechat.v1.GetWebhookResponse
+ */
+export type GetWebhookResponse = Message<"proactivechat.v1.GetWebhookResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.GetWebhookResponse.
+ * Use `create(GetWebhookResponseSchema)` to create a new message.
+ */
+export const GetWebhookResponseSchema: GenMessage<GetWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 67);
+
+/**
+ * @generated from message proactivechat.v1.ListWebhooksRequest
+ */
+export type ListWebhooksRequest = Message<"proactivechat.v1.ListWebhooksRequest"> & {
+};
+
+/**
+ * Describes the message proactivechat.v1.ListWebhooksRequest.
+ * Use `create(ListWebhooksRequestSchema)` to create a new message.
+ */
+export const ListWebhooksRequestSchema: GenMessage<ListWebhooksRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 68);
+
+/**
+ * @generated from message proactivechat.v1.ListWebhooksResponse
+ */
+export type ListWebhooksResponse = Message<"proactivechat.v1.ListWebhooksResponse"> & {
+  /**
+   * @generated from field: repeated proactivechat.v1.Webhook webhooks = 1;
+   */
+  webhooks: Webhook[];
+};
+
+/**
+ * Describes the message proactivechat.v1.ListWebhooksResponse.
+ * Use `create(ListWebhooksResponseSchema)` to create a new message.
+ */
+export const ListWebhooksResponseSchema: GenMessage<ListWebhooksResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 69);
+
+/**
+ * @generated from message proactivechat.v1.UpdateWebhookRequest
+ */
+export type UpdateWebhookRequest = Message<"proactivechat.v1.UpdateWebhookRequest"> & {
+  /**
+   * @generated from field: proactivechat.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+
+  /**
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.UpdateWebhookRequest.
+ * Use `create(UpdateWebhookRequestSchema)` to create a new message.
+ */
+export const UpdateWebhookRequestSchema: GenMessage<UpdateWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 70);
+
+/**
+ * @generated from message proactivechat.v1.UpdateWebhookResponse
+ */
+export type UpdateWebhookResponse = Message<"proactivechat.v1.UpdateWebhookResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.UpdateWebhookResponse.
+ * Use `create(UpdateWebhookResponseSchema)` to create a new message.
+ */
+export const UpdateWebhookResponseSchema: GenMessage<UpdateWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 71);
+
+/**
+ * @generated from message proactivechat.v1.DeleteWebhookRequest
+ */
+export type DeleteWebhookRequest = Message<"proactivechat.v1.DeleteWebhookRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.DeleteWebhookRequest.
+ * Use `create(DeleteWebhookRequestSchema)` to create a new message.
+ */
+export const DeleteWebhookRequestSchema: GenMessage<DeleteWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 72);
+
+/**
+ * @generated from message proactivechat.v1.DeleteWebhookResponse
+ */
+export type DeleteWebhookResponse = Message<"proactivechat.v1.DeleteWebhookResponse"> & {
+};
+
+/**
+ * Describes the message proactivechat.v1.DeleteWebhookResponse.
+ * Use `create(DeleteWebhookResponseSchema)` to create a new message.
+ */
+export const DeleteWebhookResponseSchema: GenMessage<DeleteWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 73);
+
+/**
+ * @generated from message proactivechat.v1.RotateWebhookSecretRequest
+ */
+export type RotateWebhookSecretRequest = Message<"proactivechat.v1.RotateWebhookSecretRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.RotateWebhookSecretRequest.
+ * Use `create(RotateWebhookSecretRequestSchema)` to create a new message.
+ */
+export const RotateWebhookSecretRequestSchema: GenMessage<RotateWebhookSecretRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 74);
+
+/**
+ * @generated from message proactivechat.v1.RotateWebhookSecretResponse
+ */
+export type RotateWebhookSecretResponse = Message<"proactivechat.v1.RotateWebhookSecretResponse"> & {
+  /**
+   * @generated from field: string secret = 1;
+   */
+  secret: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.RotateWebhookSecretResponse.
+ * Use `create(RotateWebhookSecretResponseSchema)` to create a new message.
+ */
+export const RotateWebhookSecretResponseSchema: GenMessage<RotateWebhookSecretResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 75);
+
+/**
+ * @generated from message proactivechat.v1.ListWebhookDeliveriesRequest
+ */
+export type ListWebhookDeliveriesRequest = Message<"proactivechat.v1.ListWebhookDeliveriesRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+
+  /**
+   * At most 100; 50 when 0.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message proactivechat.v1.ListWebhookDeliveriesRequest.
+ * Use `create(ListWebhookDeliveriesRequestSchema)` to create a new message.
+ */
+export const ListWebhookDeliveriesRequestSchema: GenMessage<ListWebhookDeliveriesRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 76);
+
+/**
+ * @generated from message proactivechat.v1.ListWebhookDeliveriesResponse
+ */
+export type ListWebhookDeliveriesResponse = Message<"proactivechat.v1.ListWebhookDeliveriesResponse"> & {
+  /**
+   * @generated from field: repeated proactivechat.v1.WebhookDelivery deliveries = 1;
+   */
+  deliveries: WebhookDelivery[];
+};
+
+/**
+ * Describes the message proactivechat.v1.ListWebhookDeliveriesResponse.
+ * Use `create(ListWebhookDeliveriesResponseSchema)` to create a new message.
+ */
+export const ListWebhookDeliveriesResponseSchema: GenMessage<ListWebhookDeliveriesResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 77);
+
+/**
+ * @generated from message proactivechat.v1.RedeliverWebhookEventRequest
+ */
+export type RedeliverWebhookEventRequest = Message<"proactivechat.v1.RedeliverWebhookEventRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+
+  /**
+   * The event's id ("evt_…").
+   *
+   * @generated from field: string event_id = 2;
+   */
+  eventId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.RedeliverWebhookEventRequest.
+ * Use `create(RedeliverWebhookEventRequestSchema)` to create a new message.
+ */
+export const RedeliverWebhookEventRequestSchema: GenMessage<RedeliverWebhookEventRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 78);
+
+/**
+ * @generated from message proactivechat.v1.RedeliverWebhookEventResponse
+ */
+export type RedeliverWebhookEventResponse = Message<"proactivechat.v1.RedeliverWebhookEventResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.WebhookDelivery delivery = 1;
+   */
+  delivery?: WebhookDelivery | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.RedeliverWebhookEventResponse.
+ * Use `create(RedeliverWebhookEventResponseSchema)` to create a new message.
+ */
+export const RedeliverWebhookEventResponseSchema: GenMessage<RedeliverWebhookEventResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 79);
+
+/**
+ * @generated from message proactivechat.v1.PingWebhookRequest
+ */
+export type PingWebhookRequest = Message<"proactivechat.v1.PingWebhookRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.PingWebhookRequest.
+ * Use `create(PingWebhookRequestSchema)` to create a new message.
+ */
+export const PingWebhookRequestSchema: GenMessage<PingWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 80);
+
+/**
+ * @generated from message proactivechat.v1.PingWebhookResponse
+ */
+export type PingWebhookResponse = Message<"proactivechat.v1.PingWebhookResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.WebhookDelivery delivery = 1;
+   */
+  delivery?: WebhookDelivery | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.PingWebhookResponse.
+ * Use `create(PingWebhookResponseSchema)` to create a new message.
+ */
+export const PingWebhookResponseSchema: GenMessage<PingWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_admin_service, 81);
+
+/**
  * AdminService is for integrators: sites, their proactive chat settings,
  * agents, and what is happening on a site now.
  *
@@ -1735,6 +2248,113 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof GetFunnelRequestSchema;
     output: typeof GetFunnelResponseSchema;
+  },
+  /**
+   * CreateWebhook registers an endpoint that receives the event log's
+   * events as Standard Webhooks (https://www.standardwebhooks.com/) v1
+   * deliveries. The response carries the signing secret, the only time it
+   * is shown. A new endpoint receives the events recorded after it was
+   * created (or after start_after).
+   *
+   * Each delivery is a POST of {"type", "timestamp", "data": the Event as
+   * JSON} with the headers webhook-id (the event's id, the same on every
+   * retry), webhook-timestamp (unix seconds of the attempt) and
+   * webhook-signature ("v1,<base64 HMAC-SHA256 of id.timestamp.body>",
+   * one per secret during a rotation). Delivery is at least once, from the
+   * log, in log order per endpoint: an event that fails blocks the
+   * endpoint's later ones while it is retried. A 2xx answer within 10 s is
+   * a success; anything else is retried after 5 s, 30 s, 2 min, 10 min,
+   * 30 min, 1 h, then every 2 h (each delay drawn between half and all of
+   * it; Retry-After, up to 2 h, replaces it), until an attempt fails 24 h
+   * after the first: the event is then given up and the endpoint goes on.
+   * 410 Gone disables the endpoint.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.CreateWebhook
+   */
+  createWebhook: {
+    methodKind: "unary";
+    input: typeof CreateWebhookRequestSchema;
+    output: typeof CreateWebhookResponseSchema;
+  },
+  /**
+   * @generated from rpc proactivechat.v1.AdminService.GetWebhook
+   */
+  getWebhook: {
+    methodKind: "unary";
+    input: typeof GetWebhookRequestSchema;
+    output: typeof GetWebhookResponseSchema;
+  },
+  /**
+   * @generated from rpc proactivechat.v1.AdminService.ListWebhooks
+   */
+  listWebhooks: {
+    methodKind: "unary";
+    input: typeof ListWebhooksRequestSchema;
+    output: typeof ListWebhooksResponseSchema;
+  },
+  /**
+   * UpdateWebhook changes the paths of update_mask: url, event_types,
+   * site_id, enabled. Enabling an endpoint clears its disabled_reason and
+   * resumes delivery where it stopped.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.UpdateWebhook
+   */
+  updateWebhook: {
+    methodKind: "unary";
+    input: typeof UpdateWebhookRequestSchema;
+    output: typeof UpdateWebhookResponseSchema;
+  },
+  /**
+   * @generated from rpc proactivechat.v1.AdminService.DeleteWebhook
+   */
+  deleteWebhook: {
+    methodKind: "unary";
+    input: typeof DeleteWebhookRequestSchema;
+    output: typeof DeleteWebhookResponseSchema;
+  },
+  /**
+   * RotateWebhookSecret makes a new signing secret and returns it; for 24
+   * hours deliveries carry signatures with both the new and the old.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.RotateWebhookSecret
+   */
+  rotateWebhookSecret: {
+    methodKind: "unary";
+    input: typeof RotateWebhookSecretRequestSchema;
+    output: typeof RotateWebhookSecretResponseSchema;
+  },
+  /**
+   * ListWebhookDeliveries lists an endpoint's delivery attempts, newest
+   * first.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.ListWebhookDeliveries
+   */
+  listWebhookDeliveries: {
+    methodKind: "unary";
+    input: typeof ListWebhookDeliveriesRequestSchema;
+    output: typeof ListWebhookDeliveriesResponseSchema;
+  },
+  /**
+   * RedeliverWebhookEvent sends one event of the log to the endpoint
+   * again, now, once, whatever its filters (with the same webhook-id).
+   *
+   * @generated from rpc proactivechat.v1.AdminService.RedeliverWebhookEvent
+   */
+  redeliverWebhookEvent: {
+    methodKind: "unary";
+    input: typeof RedeliverWebhookEventRequestSchema;
+    output: typeof RedeliverWebhookEventResponseSchema;
+  },
+  /**
+   * PingWebhook sends a "webhook.ping" event to the endpoint now, once,
+   * and answers how it went.
+   *
+   * @generated from rpc proactivechat.v1.AdminService.PingWebhook
+   */
+  pingWebhook: {
+    methodKind: "unary";
+    input: typeof PingWebhookRequestSchema;
+    output: typeof PingWebhookResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_admin_service, 0);

@@ -111,6 +111,32 @@ const (
 	AdminServiceListCannedRepliesProcedure = "/proactivechat.v1.AdminService/ListCannedReplies"
 	// AdminServiceGetFunnelProcedure is the fully-qualified name of the AdminService's GetFunnel RPC.
 	AdminServiceGetFunnelProcedure = "/proactivechat.v1.AdminService/GetFunnel"
+	// AdminServiceCreateWebhookProcedure is the fully-qualified name of the AdminService's
+	// CreateWebhook RPC.
+	AdminServiceCreateWebhookProcedure = "/proactivechat.v1.AdminService/CreateWebhook"
+	// AdminServiceGetWebhookProcedure is the fully-qualified name of the AdminService's GetWebhook RPC.
+	AdminServiceGetWebhookProcedure = "/proactivechat.v1.AdminService/GetWebhook"
+	// AdminServiceListWebhooksProcedure is the fully-qualified name of the AdminService's ListWebhooks
+	// RPC.
+	AdminServiceListWebhooksProcedure = "/proactivechat.v1.AdminService/ListWebhooks"
+	// AdminServiceUpdateWebhookProcedure is the fully-qualified name of the AdminService's
+	// UpdateWebhook RPC.
+	AdminServiceUpdateWebhookProcedure = "/proactivechat.v1.AdminService/UpdateWebhook"
+	// AdminServiceDeleteWebhookProcedure is the fully-qualified name of the AdminService's
+	// DeleteWebhook RPC.
+	AdminServiceDeleteWebhookProcedure = "/proactivechat.v1.AdminService/DeleteWebhook"
+	// AdminServiceRotateWebhookSecretProcedure is the fully-qualified name of the AdminService's
+	// RotateWebhookSecret RPC.
+	AdminServiceRotateWebhookSecretProcedure = "/proactivechat.v1.AdminService/RotateWebhookSecret"
+	// AdminServiceListWebhookDeliveriesProcedure is the fully-qualified name of the AdminService's
+	// ListWebhookDeliveries RPC.
+	AdminServiceListWebhookDeliveriesProcedure = "/proactivechat.v1.AdminService/ListWebhookDeliveries"
+	// AdminServiceRedeliverWebhookEventProcedure is the fully-qualified name of the AdminService's
+	// RedeliverWebhookEvent RPC.
+	AdminServiceRedeliverWebhookEventProcedure = "/proactivechat.v1.AdminService/RedeliverWebhookEvent"
+	// AdminServicePingWebhookProcedure is the fully-qualified name of the AdminService's PingWebhook
+	// RPC.
+	AdminServicePingWebhookProcedure = "/proactivechat.v1.AdminService/PingWebhook"
 )
 
 // AdminServiceClient is a client for the proactivechat.v1.AdminService service.
@@ -203,6 +229,44 @@ type AdminServiceClient interface {
 	// log's retention. Admins, and the agents serving or supervising the
 	// site.
 	GetFunnel(context.Context, *connect.Request[v1.GetFunnelRequest]) (*connect.Response[v1.GetFunnelResponse], error)
+	// CreateWebhook registers an endpoint that receives the event log's
+	// events as Standard Webhooks (https://www.standardwebhooks.com/) v1
+	// deliveries. The response carries the signing secret, the only time it
+	// is shown. A new endpoint receives the events recorded after it was
+	// created (or after start_after).
+	//
+	// Each delivery is a POST of {"type", "timestamp", "data": the Event as
+	// JSON} with the headers webhook-id (the event's id, the same on every
+	// retry), webhook-timestamp (unix seconds of the attempt) and
+	// webhook-signature ("v1,<base64 HMAC-SHA256 of id.timestamp.body>",
+	// one per secret during a rotation). Delivery is at least once, from the
+	// log, in log order per endpoint: an event that fails blocks the
+	// endpoint's later ones while it is retried. A 2xx answer within 10 s is
+	// a success; anything else is retried after 5 s, 30 s, 2 min, 10 min,
+	// 30 min, 1 h, then every 2 h (each delay drawn between half and all of
+	// it; Retry-After, up to 2 h, replaces it), until an attempt fails 24 h
+	// after the first: the event is then given up and the endpoint goes on.
+	// 410 Gone disables the endpoint.
+	CreateWebhook(context.Context, *connect.Request[v1.CreateWebhookRequest]) (*connect.Response[v1.CreateWebhookResponse], error)
+	GetWebhook(context.Context, *connect.Request[v1.GetWebhookRequest]) (*connect.Response[v1.GetWebhookResponse], error)
+	ListWebhooks(context.Context, *connect.Request[v1.ListWebhooksRequest]) (*connect.Response[v1.ListWebhooksResponse], error)
+	// UpdateWebhook changes the paths of update_mask: url, event_types,
+	// site_id, enabled. Enabling an endpoint clears its disabled_reason and
+	// resumes delivery where it stopped.
+	UpdateWebhook(context.Context, *connect.Request[v1.UpdateWebhookRequest]) (*connect.Response[v1.UpdateWebhookResponse], error)
+	DeleteWebhook(context.Context, *connect.Request[v1.DeleteWebhookRequest]) (*connect.Response[v1.DeleteWebhookResponse], error)
+	// RotateWebhookSecret makes a new signing secret and returns it; for 24
+	// hours deliveries carry signatures with both the new and the old.
+	RotateWebhookSecret(context.Context, *connect.Request[v1.RotateWebhookSecretRequest]) (*connect.Response[v1.RotateWebhookSecretResponse], error)
+	// ListWebhookDeliveries lists an endpoint's delivery attempts, newest
+	// first.
+	ListWebhookDeliveries(context.Context, *connect.Request[v1.ListWebhookDeliveriesRequest]) (*connect.Response[v1.ListWebhookDeliveriesResponse], error)
+	// RedeliverWebhookEvent sends one event of the log to the endpoint
+	// again, now, once, whatever its filters (with the same webhook-id).
+	RedeliverWebhookEvent(context.Context, *connect.Request[v1.RedeliverWebhookEventRequest]) (*connect.Response[v1.RedeliverWebhookEventResponse], error)
+	// PingWebhook sends a "webhook.ping" event to the endpoint now, once,
+	// and answers how it went.
+	PingWebhook(context.Context, *connect.Request[v1.PingWebhookRequest]) (*connect.Response[v1.PingWebhookResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the proactivechat.v1.AdminService service. By
@@ -408,6 +472,64 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		createWebhook: connect.NewClient[v1.CreateWebhookRequest, v1.CreateWebhookResponse](
+			httpClient,
+			baseURL+AdminServiceCreateWebhookProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("CreateWebhook")),
+			connect.WithClientOptions(opts...),
+		),
+		getWebhook: connect.NewClient[v1.GetWebhookRequest, v1.GetWebhookResponse](
+			httpClient,
+			baseURL+AdminServiceGetWebhookProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetWebhook")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listWebhooks: connect.NewClient[v1.ListWebhooksRequest, v1.ListWebhooksResponse](
+			httpClient,
+			baseURL+AdminServiceListWebhooksProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListWebhooks")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		updateWebhook: connect.NewClient[v1.UpdateWebhookRequest, v1.UpdateWebhookResponse](
+			httpClient,
+			baseURL+AdminServiceUpdateWebhookProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("UpdateWebhook")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteWebhook: connect.NewClient[v1.DeleteWebhookRequest, v1.DeleteWebhookResponse](
+			httpClient,
+			baseURL+AdminServiceDeleteWebhookProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("DeleteWebhook")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		rotateWebhookSecret: connect.NewClient[v1.RotateWebhookSecretRequest, v1.RotateWebhookSecretResponse](
+			httpClient,
+			baseURL+AdminServiceRotateWebhookSecretProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RotateWebhookSecret")),
+			connect.WithClientOptions(opts...),
+		),
+		listWebhookDeliveries: connect.NewClient[v1.ListWebhookDeliveriesRequest, v1.ListWebhookDeliveriesResponse](
+			httpClient,
+			baseURL+AdminServiceListWebhookDeliveriesProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListWebhookDeliveries")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		redeliverWebhookEvent: connect.NewClient[v1.RedeliverWebhookEventRequest, v1.RedeliverWebhookEventResponse](
+			httpClient,
+			baseURL+AdminServiceRedeliverWebhookEventProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RedeliverWebhookEvent")),
+			connect.WithClientOptions(opts...),
+		),
+		pingWebhook: connect.NewClient[v1.PingWebhookRequest, v1.PingWebhookResponse](
+			httpClient,
+			baseURL+AdminServicePingWebhookProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("PingWebhook")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -442,6 +564,15 @@ type adminServiceClient struct {
 	deleteCannedReply        *connect.Client[v1.DeleteCannedReplyRequest, v1.DeleteCannedReplyResponse]
 	listCannedReplies        *connect.Client[v1.ListCannedRepliesRequest, v1.ListCannedRepliesResponse]
 	getFunnel                *connect.Client[v1.GetFunnelRequest, v1.GetFunnelResponse]
+	createWebhook            *connect.Client[v1.CreateWebhookRequest, v1.CreateWebhookResponse]
+	getWebhook               *connect.Client[v1.GetWebhookRequest, v1.GetWebhookResponse]
+	listWebhooks             *connect.Client[v1.ListWebhooksRequest, v1.ListWebhooksResponse]
+	updateWebhook            *connect.Client[v1.UpdateWebhookRequest, v1.UpdateWebhookResponse]
+	deleteWebhook            *connect.Client[v1.DeleteWebhookRequest, v1.DeleteWebhookResponse]
+	rotateWebhookSecret      *connect.Client[v1.RotateWebhookSecretRequest, v1.RotateWebhookSecretResponse]
+	listWebhookDeliveries    *connect.Client[v1.ListWebhookDeliveriesRequest, v1.ListWebhookDeliveriesResponse]
+	redeliverWebhookEvent    *connect.Client[v1.RedeliverWebhookEventRequest, v1.RedeliverWebhookEventResponse]
+	pingWebhook              *connect.Client[v1.PingWebhookRequest, v1.PingWebhookResponse]
 }
 
 // CreateSite calls proactivechat.v1.AdminService.CreateSite.
@@ -589,6 +720,51 @@ func (c *adminServiceClient) GetFunnel(ctx context.Context, req *connect.Request
 	return c.getFunnel.CallUnary(ctx, req)
 }
 
+// CreateWebhook calls proactivechat.v1.AdminService.CreateWebhook.
+func (c *adminServiceClient) CreateWebhook(ctx context.Context, req *connect.Request[v1.CreateWebhookRequest]) (*connect.Response[v1.CreateWebhookResponse], error) {
+	return c.createWebhook.CallUnary(ctx, req)
+}
+
+// GetWebhook calls proactivechat.v1.AdminService.GetWebhook.
+func (c *adminServiceClient) GetWebhook(ctx context.Context, req *connect.Request[v1.GetWebhookRequest]) (*connect.Response[v1.GetWebhookResponse], error) {
+	return c.getWebhook.CallUnary(ctx, req)
+}
+
+// ListWebhooks calls proactivechat.v1.AdminService.ListWebhooks.
+func (c *adminServiceClient) ListWebhooks(ctx context.Context, req *connect.Request[v1.ListWebhooksRequest]) (*connect.Response[v1.ListWebhooksResponse], error) {
+	return c.listWebhooks.CallUnary(ctx, req)
+}
+
+// UpdateWebhook calls proactivechat.v1.AdminService.UpdateWebhook.
+func (c *adminServiceClient) UpdateWebhook(ctx context.Context, req *connect.Request[v1.UpdateWebhookRequest]) (*connect.Response[v1.UpdateWebhookResponse], error) {
+	return c.updateWebhook.CallUnary(ctx, req)
+}
+
+// DeleteWebhook calls proactivechat.v1.AdminService.DeleteWebhook.
+func (c *adminServiceClient) DeleteWebhook(ctx context.Context, req *connect.Request[v1.DeleteWebhookRequest]) (*connect.Response[v1.DeleteWebhookResponse], error) {
+	return c.deleteWebhook.CallUnary(ctx, req)
+}
+
+// RotateWebhookSecret calls proactivechat.v1.AdminService.RotateWebhookSecret.
+func (c *adminServiceClient) RotateWebhookSecret(ctx context.Context, req *connect.Request[v1.RotateWebhookSecretRequest]) (*connect.Response[v1.RotateWebhookSecretResponse], error) {
+	return c.rotateWebhookSecret.CallUnary(ctx, req)
+}
+
+// ListWebhookDeliveries calls proactivechat.v1.AdminService.ListWebhookDeliveries.
+func (c *adminServiceClient) ListWebhookDeliveries(ctx context.Context, req *connect.Request[v1.ListWebhookDeliveriesRequest]) (*connect.Response[v1.ListWebhookDeliveriesResponse], error) {
+	return c.listWebhookDeliveries.CallUnary(ctx, req)
+}
+
+// RedeliverWebhookEvent calls proactivechat.v1.AdminService.RedeliverWebhookEvent.
+func (c *adminServiceClient) RedeliverWebhookEvent(ctx context.Context, req *connect.Request[v1.RedeliverWebhookEventRequest]) (*connect.Response[v1.RedeliverWebhookEventResponse], error) {
+	return c.redeliverWebhookEvent.CallUnary(ctx, req)
+}
+
+// PingWebhook calls proactivechat.v1.AdminService.PingWebhook.
+func (c *adminServiceClient) PingWebhook(ctx context.Context, req *connect.Request[v1.PingWebhookRequest]) (*connect.Response[v1.PingWebhookResponse], error) {
+	return c.pingWebhook.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the proactivechat.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateSite adds a site. Proactive chat stays disabled unless the request enables it.
@@ -679,6 +855,44 @@ type AdminServiceHandler interface {
 	// log's retention. Admins, and the agents serving or supervising the
 	// site.
 	GetFunnel(context.Context, *connect.Request[v1.GetFunnelRequest]) (*connect.Response[v1.GetFunnelResponse], error)
+	// CreateWebhook registers an endpoint that receives the event log's
+	// events as Standard Webhooks (https://www.standardwebhooks.com/) v1
+	// deliveries. The response carries the signing secret, the only time it
+	// is shown. A new endpoint receives the events recorded after it was
+	// created (or after start_after).
+	//
+	// Each delivery is a POST of {"type", "timestamp", "data": the Event as
+	// JSON} with the headers webhook-id (the event's id, the same on every
+	// retry), webhook-timestamp (unix seconds of the attempt) and
+	// webhook-signature ("v1,<base64 HMAC-SHA256 of id.timestamp.body>",
+	// one per secret during a rotation). Delivery is at least once, from the
+	// log, in log order per endpoint: an event that fails blocks the
+	// endpoint's later ones while it is retried. A 2xx answer within 10 s is
+	// a success; anything else is retried after 5 s, 30 s, 2 min, 10 min,
+	// 30 min, 1 h, then every 2 h (each delay drawn between half and all of
+	// it; Retry-After, up to 2 h, replaces it), until an attempt fails 24 h
+	// after the first: the event is then given up and the endpoint goes on.
+	// 410 Gone disables the endpoint.
+	CreateWebhook(context.Context, *connect.Request[v1.CreateWebhookRequest]) (*connect.Response[v1.CreateWebhookResponse], error)
+	GetWebhook(context.Context, *connect.Request[v1.GetWebhookRequest]) (*connect.Response[v1.GetWebhookResponse], error)
+	ListWebhooks(context.Context, *connect.Request[v1.ListWebhooksRequest]) (*connect.Response[v1.ListWebhooksResponse], error)
+	// UpdateWebhook changes the paths of update_mask: url, event_types,
+	// site_id, enabled. Enabling an endpoint clears its disabled_reason and
+	// resumes delivery where it stopped.
+	UpdateWebhook(context.Context, *connect.Request[v1.UpdateWebhookRequest]) (*connect.Response[v1.UpdateWebhookResponse], error)
+	DeleteWebhook(context.Context, *connect.Request[v1.DeleteWebhookRequest]) (*connect.Response[v1.DeleteWebhookResponse], error)
+	// RotateWebhookSecret makes a new signing secret and returns it; for 24
+	// hours deliveries carry signatures with both the new and the old.
+	RotateWebhookSecret(context.Context, *connect.Request[v1.RotateWebhookSecretRequest]) (*connect.Response[v1.RotateWebhookSecretResponse], error)
+	// ListWebhookDeliveries lists an endpoint's delivery attempts, newest
+	// first.
+	ListWebhookDeliveries(context.Context, *connect.Request[v1.ListWebhookDeliveriesRequest]) (*connect.Response[v1.ListWebhookDeliveriesResponse], error)
+	// RedeliverWebhookEvent sends one event of the log to the endpoint
+	// again, now, once, whatever its filters (with the same webhook-id).
+	RedeliverWebhookEvent(context.Context, *connect.Request[v1.RedeliverWebhookEventRequest]) (*connect.Response[v1.RedeliverWebhookEventResponse], error)
+	// PingWebhook sends a "webhook.ping" event to the endpoint now, once,
+	// and answers how it went.
+	PingWebhook(context.Context, *connect.Request[v1.PingWebhookRequest]) (*connect.Response[v1.PingWebhookResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -880,6 +1094,64 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceCreateWebhookHandler := connect.NewUnaryHandler(
+		AdminServiceCreateWebhookProcedure,
+		svc.CreateWebhook,
+		connect.WithSchema(adminServiceMethods.ByName("CreateWebhook")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceGetWebhookHandler := connect.NewUnaryHandler(
+		AdminServiceGetWebhookProcedure,
+		svc.GetWebhook,
+		connect.WithSchema(adminServiceMethods.ByName("GetWebhook")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListWebhooksHandler := connect.NewUnaryHandler(
+		AdminServiceListWebhooksProcedure,
+		svc.ListWebhooks,
+		connect.WithSchema(adminServiceMethods.ByName("ListWebhooks")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceUpdateWebhookHandler := connect.NewUnaryHandler(
+		AdminServiceUpdateWebhookProcedure,
+		svc.UpdateWebhook,
+		connect.WithSchema(adminServiceMethods.ByName("UpdateWebhook")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceDeleteWebhookHandler := connect.NewUnaryHandler(
+		AdminServiceDeleteWebhookProcedure,
+		svc.DeleteWebhook,
+		connect.WithSchema(adminServiceMethods.ByName("DeleteWebhook")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRotateWebhookSecretHandler := connect.NewUnaryHandler(
+		AdminServiceRotateWebhookSecretProcedure,
+		svc.RotateWebhookSecret,
+		connect.WithSchema(adminServiceMethods.ByName("RotateWebhookSecret")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListWebhookDeliveriesHandler := connect.NewUnaryHandler(
+		AdminServiceListWebhookDeliveriesProcedure,
+		svc.ListWebhookDeliveries,
+		connect.WithSchema(adminServiceMethods.ByName("ListWebhookDeliveries")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRedeliverWebhookEventHandler := connect.NewUnaryHandler(
+		AdminServiceRedeliverWebhookEventProcedure,
+		svc.RedeliverWebhookEvent,
+		connect.WithSchema(adminServiceMethods.ByName("RedeliverWebhookEvent")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServicePingWebhookHandler := connect.NewUnaryHandler(
+		AdminServicePingWebhookProcedure,
+		svc.PingWebhook,
+		connect.WithSchema(adminServiceMethods.ByName("PingWebhook")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateSiteProcedure:
@@ -940,6 +1212,24 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceListCannedRepliesHandler.ServeHTTP(w, r)
 		case AdminServiceGetFunnelProcedure:
 			adminServiceGetFunnelHandler.ServeHTTP(w, r)
+		case AdminServiceCreateWebhookProcedure:
+			adminServiceCreateWebhookHandler.ServeHTTP(w, r)
+		case AdminServiceGetWebhookProcedure:
+			adminServiceGetWebhookHandler.ServeHTTP(w, r)
+		case AdminServiceListWebhooksProcedure:
+			adminServiceListWebhooksHandler.ServeHTTP(w, r)
+		case AdminServiceUpdateWebhookProcedure:
+			adminServiceUpdateWebhookHandler.ServeHTTP(w, r)
+		case AdminServiceDeleteWebhookProcedure:
+			adminServiceDeleteWebhookHandler.ServeHTTP(w, r)
+		case AdminServiceRotateWebhookSecretProcedure:
+			adminServiceRotateWebhookSecretHandler.ServeHTTP(w, r)
+		case AdminServiceListWebhookDeliveriesProcedure:
+			adminServiceListWebhookDeliveriesHandler.ServeHTTP(w, r)
+		case AdminServiceRedeliverWebhookEventProcedure:
+			adminServiceRedeliverWebhookEventHandler.ServeHTTP(w, r)
+		case AdminServicePingWebhookProcedure:
+			adminServicePingWebhookHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1063,4 +1353,40 @@ func (UnimplementedAdminServiceHandler) ListCannedReplies(context.Context, *conn
 
 func (UnimplementedAdminServiceHandler) GetFunnel(context.Context, *connect.Request[v1.GetFunnelRequest]) (*connect.Response[v1.GetFunnelResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.GetFunnel is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) CreateWebhook(context.Context, *connect.Request[v1.CreateWebhookRequest]) (*connect.Response[v1.CreateWebhookResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.CreateWebhook is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetWebhook(context.Context, *connect.Request[v1.GetWebhookRequest]) (*connect.Response[v1.GetWebhookResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.GetWebhook is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListWebhooks(context.Context, *connect.Request[v1.ListWebhooksRequest]) (*connect.Response[v1.ListWebhooksResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.ListWebhooks is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) UpdateWebhook(context.Context, *connect.Request[v1.UpdateWebhookRequest]) (*connect.Response[v1.UpdateWebhookResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.UpdateWebhook is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) DeleteWebhook(context.Context, *connect.Request[v1.DeleteWebhookRequest]) (*connect.Response[v1.DeleteWebhookResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.DeleteWebhook is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RotateWebhookSecret(context.Context, *connect.Request[v1.RotateWebhookSecretRequest]) (*connect.Response[v1.RotateWebhookSecretResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.RotateWebhookSecret is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListWebhookDeliveries(context.Context, *connect.Request[v1.ListWebhookDeliveriesRequest]) (*connect.Response[v1.ListWebhookDeliveriesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.ListWebhookDeliveries is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RedeliverWebhookEvent(context.Context, *connect.Request[v1.RedeliverWebhookEventRequest]) (*connect.Response[v1.RedeliverWebhookEventResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.RedeliverWebhookEvent is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) PingWebhook(context.Context, *connect.Request[v1.PingWebhookRequest]) (*connect.Response[v1.PingWebhookResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.PingWebhook is not implemented"))
 }
