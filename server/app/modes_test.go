@@ -203,13 +203,16 @@ func checkWaitingInQueue(t *testing.T, what string, st *pb.VisitorState, enqueue
 // every protocol: invitation → Yes → data-collection form (refused while a
 // required field is blank or the e-mail is bad) → "Waiting in Queue" → the
 // first available agent alerted → the agent starts the chat → messages
-// both ways → both leave.
+// both ways → both leave. The events of the story are the same, in the same
+// order, in the log (ListEvents), at a webhook endpoint and on a WatchEvents
+// stream opened before it, and the funnel counts them.
 func TestModeWithInvite(t *testing.T) {
 	forEachProtocol(t, func(story *testing.T, p protocol) {
 		t := story
-		srv, clock := newServer(t)
+		srv, clock := newWebhookServer(t)
 		c := p.newClient(t, srv)
 		ctx := testContext(t)
+		witnesses := witnessEvents(t, ctx, c)
 
 		site := createSite(t, ctx, c, "Shoe shop", withInvite())
 		if pc := site.GetProactiveChat(); !pc.GetEnabled() || pc.GetMode() != pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITH_INVITE || len(pc.GetFormFields()) != 3 {
@@ -458,6 +461,10 @@ func TestModeWithInvite(t *testing.T) {
 		step(story, "the funnel counts the events", func(t *testing.T) {
 			wantFunnelIsEvents(t, ctx, c, clock, site.GetId())
 		})
+
+		step(story, "the log, the webhooks and WatchEvents carry the same events", func(t *testing.T) {
+			checkStoryEvents(t, ctx, c, witnesses, site.GetId(), agent.GetId())
+		})
 	})
 }
 
@@ -631,12 +638,15 @@ func TestAgentInvitesByHand(t *testing.T) {
 // first available agent is alerted of the visitor's presence (the visitor
 // sees nothing: no invitation, no form, no queue), the agent starts the
 // chat and writes, and the visitor closes the window without answering.
+// The log, a webhook endpoint and a WatchEvents stream carry the same
+// events of it, and the funnel counts them.
 func TestModeWithoutInvite(t *testing.T) {
 	forEachProtocol(t, func(story *testing.T, p protocol) {
 		t := story
-		srv, clock := newServer(t)
+		srv, clock := newWebhookServer(t)
 		c := p.newClient(t, srv)
 		ctx := testContext(t)
+		witnesses := witnessEvents(t, ctx, c)
 		site := createSite(t, ctx, c, "Shoe shop", &pb.ProactiveChatSettings{
 			Enabled: true, Mode: pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITHOUT_INVITE, LaunchAfterSeconds: 20,
 		})
@@ -751,6 +761,10 @@ func TestModeWithoutInvite(t *testing.T) {
 
 		step(story, "the funnel counts the events", func(t *testing.T) {
 			wantFunnelIsEvents(t, ctx, c, clock, site.GetId())
+		})
+
+		step(story, "the log, the webhooks and WatchEvents carry the same events", func(t *testing.T) {
+			checkStoryEvents(t, ctx, c, witnesses, site.GetId(), agent.GetId())
 		})
 	})
 }
