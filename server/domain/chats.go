@@ -171,6 +171,8 @@ func (s *Service) recordChatEvent(tx WriteTx, chat *Chat, ce *ChatEvent) error {
 		ev.Type, ev.Participant = EventChatParticipantLeft, *ce.ParticipantLeft
 	case ce.Ended != nil:
 		ev.Type, ev.EndReason = EventChatEnded, ce.Ended.Reason
+	case ce.Transferred != nil:
+		ev.Type, ev.FromAgentID, ev.AgentID = EventChatTransferred, ce.Transferred.From.ID, ce.Transferred.To.ID
 	default:
 		return nil
 	}

@@ -36,6 +36,9 @@ const (
 	// so, or the form's answers named the visitor).
 	EventVisitorIdentified EventType = "visitor.identified"
 	EventChatRated         EventType = "chat.rated"
+	// EventChatTransferred: the chat's agent handed it to a colleague;
+	// AgentID is who has it now, FromAgentID who had it.
+	EventChatTransferred EventType = "chat.transferred"
 )
 
 // EventTypes lists the vocabulary, in the order of the proto's payload
@@ -48,7 +51,7 @@ var EventTypes = []EventType{
 	EventRequestDeclined, EventRequestAccepted, EventRequestAbandoned,
 	EventChatStarted, EventChatMessage, EventChatParticipantLeft, EventChatEnded,
 	EventAgentStatusChanged, EventRequestAlertWithdrawn, EventVisitorIdentified,
-	EventChatRated,
+	EventChatRated, EventChatTransferred,
 }
 
 // Valid reports whether t is one of EventTypes.
@@ -76,8 +79,10 @@ type Event struct {
 	Time   time.Time
 	SiteID string
 
-	VisitorID    string
-	AgentID      string
+	VisitorID string
+	AgentID   string
+	// FromAgentID is who handed a chat over (chat.transferred).
+	FromAgentID  string
 	ChatID       string
 	RequestID    string
 	InvitationID string

@@ -68,6 +68,14 @@ func TestTransferChat(t *testing.T) {
 		if slices.Contains(a.ActiveChatIDs, s.chat.ID) || !slices.Contains(b.ActiveChatIDs, s.chat.ID) {
 			t.Fatalf("agent-a chats %v, agent-b chats %v", a.ActiveChatIDs, b.ActiveChatIDs)
 		}
+		// The event log has the transfer, in the transaction that made it.
+		page, err := s.e.svc.ListEvents(ctx(t), 0, 0, domain.EventFilter{Types: []domain.EventType{domain.EventChatTransferred}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Events) != 1 || page.Events[0].ChatID != s.chat.ID || page.Events[0].FromAgentID != "agent-a" || page.Events[0].AgentID != "agent-b" {
+			t.Fatalf("chat.transferred events = %+v", page.Events)
+		}
 		// The chat goes on with the new agent; the old one may write no more.
 		if msg := s.e.send(t, s.chat.ID, "agent-b", "Dana here"); msg.Seq != 4 {
 			t.Fatalf("seq = %d, want 4", msg.Seq)

@@ -111,6 +111,10 @@ func EventToProto(e *domain.Event) *pb.Event {
 		out.Payload = &pb.Event_ChatRated{ChatRated: &pb.ChatRated{
 			ChatId: e.ChatID, VisitorId: e.VisitorID, AgentId: e.AgentID, Score: e.Score, Comment: e.Text,
 		}}
+	case domain.EventChatTransferred:
+		out.Payload = &pb.Event_ChatTransferred{ChatTransferred: &pb.ChatTransferredEvent{
+			ChatId: e.ChatID, VisitorId: e.VisitorID, FromAgentId: e.FromAgentID, ToAgentId: e.AgentID,
+		}}
 	}
 	return out
 }
@@ -207,6 +211,10 @@ func EventFromProto(e *pb.Event) *domain.Event {
 		v := p.ChatRated
 		out.ChatID, out.VisitorID, out.AgentID = v.GetChatId(), v.GetVisitorId(), v.GetAgentId()
 		out.Score, out.Text = v.GetScore(), v.GetComment()
+	case *pb.Event_ChatTransferred:
+		v := p.ChatTransferred
+		out.ChatID, out.VisitorID = v.GetChatId(), v.GetVisitorId()
+		out.FromAgentID, out.AgentID = v.GetFromAgentId(), v.GetToAgentId()
 	}
 	return out
 }

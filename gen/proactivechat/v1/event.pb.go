@@ -65,6 +65,7 @@ type Event struct {
 	//	*Event_RequestAlertWithdrawn
 	//	*Event_VisitorIdentified
 	//	*Event_ChatRated
+	//	*Event_ChatTransferred
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -358,6 +359,15 @@ func (x *Event) GetChatRated() *ChatRated {
 	return nil
 }
 
+func (x *Event) GetChatTransferred() *ChatTransferredEvent {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_ChatTransferred); ok {
+			return x.ChatTransferred
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -479,6 +489,12 @@ type Event_ChatRated struct {
 	ChatRated *ChatRated `protobuf:"bytes,33,opt,name=chat_rated,json=chatRated,proto3,oneof"`
 }
 
+type Event_ChatTransferred struct {
+	// "chat.transferred": the chat's agent handed it to a colleague
+	// (TransferChat).
+	ChatTransferred *ChatTransferredEvent `protobuf:"bytes,34,opt,name=chat_transferred,json=chatTransferred,proto3,oneof"`
+}
+
 func (*Event_VisitorArrived) isEvent_Payload() {}
 
 func (*Event_VisitorLeft) isEvent_Payload() {}
@@ -526,6 +542,8 @@ func (*Event_RequestAlertWithdrawn) isEvent_Payload() {}
 func (*Event_VisitorIdentified) isEvent_Payload() {}
 
 func (*Event_ChatRated) isEvent_Payload() {}
+
+func (*Event_ChatTransferred) isEvent_Payload() {}
 
 type VisitorArrived struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1701,6 +1719,75 @@ func (x *VisitorIdentified) GetAttributes() map[string]string {
 	return nil
 }
 
+type ChatTransferredEvent struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ChatId    string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	VisitorId string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// Who handed the chat over, and who has it now.
+	FromAgentId   string `protobuf:"bytes,3,opt,name=from_agent_id,json=fromAgentId,proto3" json:"from_agent_id,omitempty"`
+	ToAgentId     string `protobuf:"bytes,4,opt,name=to_agent_id,json=toAgentId,proto3" json:"to_agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChatTransferredEvent) Reset() {
+	*x = ChatTransferredEvent{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatTransferredEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatTransferredEvent) ProtoMessage() {}
+
+func (x *ChatTransferredEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatTransferredEvent.ProtoReflect.Descriptor instead.
+func (*ChatTransferredEvent) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ChatTransferredEvent) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *ChatTransferredEvent) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *ChatTransferredEvent) GetFromAgentId() string {
+	if x != nil {
+		return x.FromAgentId
+	}
+	return ""
+}
+
+func (x *ChatTransferredEvent) GetToAgentId() string {
+	if x != nil {
+		return x.ToAgentId
+	}
+	return ""
+}
+
 type ChatRated struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	ChatId    string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
@@ -1716,7 +1803,7 @@ type ChatRated struct {
 
 func (x *ChatRated) Reset() {
 	*x = ChatRated{}
-	mi := &file_proactivechat_v1_event_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_event_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1728,7 +1815,7 @@ func (x *ChatRated) String() string {
 func (*ChatRated) ProtoMessage() {}
 
 func (x *ChatRated) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_event_proto_msgTypes[20]
+	mi := &file_proactivechat_v1_event_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1741,7 +1828,7 @@ func (x *ChatRated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRated.ProtoReflect.Descriptor instead.
 func (*ChatRated) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{20}
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChatRated) GetChatId() string {
@@ -1783,7 +1870,7 @@ var File_proactivechat_v1_event_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\x9a\x10\n" +
+	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\xef\x10\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -1816,7 +1903,8 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\x17request_alert_withdrawn\x18\x1f \x01(\v2'.proactivechat.v1.RequestAlertWithdrawnH\x00R\x15requestAlertWithdrawn\x12T\n" +
 	"\x12visitor_identified\x18  \x01(\v2#.proactivechat.v1.VisitorIdentifiedH\x00R\x11visitorIdentified\x12<\n" +
 	"\n" +
-	"chat_rated\x18! \x01(\v2\x1b.proactivechat.v1.ChatRatedH\x00R\tchatRatedB\t\n" +
+	"chat_rated\x18! \x01(\v2\x1b.proactivechat.v1.ChatRatedH\x00R\tchatRated\x12S\n" +
+	"\x10chat_transferred\x18\" \x01(\v2&.proactivechat.v1.ChatTransferredEventH\x00R\x0fchatTransferredB\t\n" +
 	"\apayload\"/\n" +
 	"\x0eVisitorArrived\x12\x1d\n" +
 	"\n" +
@@ -1923,7 +2011,13 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"attributes\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8e\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x92\x01\n" +
+	"\x14ChatTransferredEvent\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\"\n" +
+	"\rfrom_agent_id\x18\x03 \x01(\tR\vfromAgentId\x12\x1e\n" +
+	"\vto_agent_id\x18\x04 \x01(\tR\ttoAgentId\"\x8e\x01\n" +
 	"\tChatRated\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1d\n" +
 	"\n" +
@@ -1944,7 +2038,7 @@ func file_proactivechat_v1_event_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_event_proto_rawDescData
 }
 
-var file_proactivechat_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_proactivechat_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_proactivechat_v1_event_proto_goTypes = []any{
 	(*Event)(nil),                 // 0: proactivechat.v1.Event
 	(*VisitorArrived)(nil),        // 1: proactivechat.v1.VisitorArrived
@@ -1966,18 +2060,19 @@ var file_proactivechat_v1_event_proto_goTypes = []any{
 	(*ChatEndedEvent)(nil),        // 17: proactivechat.v1.ChatEndedEvent
 	(*AgentStatusChanged)(nil),    // 18: proactivechat.v1.AgentStatusChanged
 	(*VisitorIdentified)(nil),     // 19: proactivechat.v1.VisitorIdentified
-	(*ChatRated)(nil),             // 20: proactivechat.v1.ChatRated
-	nil,                           // 21: proactivechat.v1.FormSubmitted.ValuesEntry
-	nil,                           // 22: proactivechat.v1.VisitorIdentified.AttributesEntry
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
-	(ChatRequestKind)(0),          // 24: proactivechat.v1.ChatRequestKind
-	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
-	(*Participant)(nil),           // 26: proactivechat.v1.Participant
-	(ChatEndReason)(0),            // 27: proactivechat.v1.ChatEndReason
-	(AgentStatus)(0),              // 28: proactivechat.v1.AgentStatus
+	(*ChatTransferredEvent)(nil),  // 20: proactivechat.v1.ChatTransferredEvent
+	(*ChatRated)(nil),             // 21: proactivechat.v1.ChatRated
+	nil,                           // 22: proactivechat.v1.FormSubmitted.ValuesEntry
+	nil,                           // 23: proactivechat.v1.VisitorIdentified.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(ChatRequestKind)(0),          // 25: proactivechat.v1.ChatRequestKind
+	(*durationpb.Duration)(nil),   // 26: google.protobuf.Duration
+	(*Participant)(nil),           // 27: proactivechat.v1.Participant
+	(ChatEndReason)(0),            // 28: proactivechat.v1.ChatEndReason
+	(AgentStatus)(0),              // 29: proactivechat.v1.AgentStatus
 }
 var file_proactivechat_v1_event_proto_depIdxs = []int32{
-	23, // 0: proactivechat.v1.Event.time:type_name -> google.protobuf.Timestamp
+	24, // 0: proactivechat.v1.Event.time:type_name -> google.protobuf.Timestamp
 	1,  // 1: proactivechat.v1.Event.visitor_arrived:type_name -> proactivechat.v1.VisitorArrived
 	2,  // 2: proactivechat.v1.Event.visitor_left:type_name -> proactivechat.v1.VisitorLeft
 	3,  // 3: proactivechat.v1.Event.visitor_page_viewed:type_name -> proactivechat.v1.VisitorPageViewed
@@ -2001,20 +2096,21 @@ var file_proactivechat_v1_event_proto_depIdxs = []int32{
 	18, // 21: proactivechat.v1.Event.agent_status_changed:type_name -> proactivechat.v1.AgentStatusChanged
 	11, // 22: proactivechat.v1.Event.request_alert_withdrawn:type_name -> proactivechat.v1.RequestAlertWithdrawn
 	19, // 23: proactivechat.v1.Event.visitor_identified:type_name -> proactivechat.v1.VisitorIdentified
-	20, // 24: proactivechat.v1.Event.chat_rated:type_name -> proactivechat.v1.ChatRated
-	21, // 25: proactivechat.v1.FormSubmitted.values:type_name -> proactivechat.v1.FormSubmitted.ValuesEntry
-	24, // 26: proactivechat.v1.RequestQueued.kind:type_name -> proactivechat.v1.ChatRequestKind
-	25, // 27: proactivechat.v1.RequestAccepted.wait:type_name -> google.protobuf.Duration
-	26, // 28: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
-	26, // 29: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
-	27, // 30: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
-	28, // 31: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
-	22, // 32: proactivechat.v1.VisitorIdentified.attributes:type_name -> proactivechat.v1.VisitorIdentified.AttributesEntry
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	21, // 24: proactivechat.v1.Event.chat_rated:type_name -> proactivechat.v1.ChatRated
+	20, // 25: proactivechat.v1.Event.chat_transferred:type_name -> proactivechat.v1.ChatTransferredEvent
+	22, // 26: proactivechat.v1.FormSubmitted.values:type_name -> proactivechat.v1.FormSubmitted.ValuesEntry
+	25, // 27: proactivechat.v1.RequestQueued.kind:type_name -> proactivechat.v1.ChatRequestKind
+	26, // 28: proactivechat.v1.RequestAccepted.wait:type_name -> google.protobuf.Duration
+	27, // 29: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
+	27, // 30: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
+	28, // 31: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
+	29, // 32: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
+	23, // 33: proactivechat.v1.VisitorIdentified.attributes:type_name -> proactivechat.v1.VisitorIdentified.AttributesEntry
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_event_proto_init() }
@@ -2050,6 +2146,7 @@ func file_proactivechat_v1_event_proto_init() {
 		(*Event_RequestAlertWithdrawn)(nil),
 		(*Event_VisitorIdentified)(nil),
 		(*Event_ChatRated)(nil),
+		(*Event_ChatTransferred)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2057,7 +2154,7 @@ func file_proactivechat_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_event_proto_rawDesc), len(file_proactivechat_v1_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
