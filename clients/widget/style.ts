@@ -51,6 +51,7 @@ textarea{resize:vertical;min-height:64px}
 .typing{font-size:12px;color:#5b6573;padding:0 16px;min-height:18px}
 .composer{display:flex;gap:8px;padding:8px 12px 12px;border-top:1px solid #e3e7ee;flex:none}
 .composer textarea{min-height:40px;max-height:120px;resize:none}
+.launcher{box-shadow:0 4px 16px rgba(16,24,40,.22)}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media (pointer:coarse){
 .head button{width:44px;height:44px}

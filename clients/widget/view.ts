@@ -2,8 +2,9 @@
 // whose body is the invitation, the form, the queue or the chat. It knows
 // nothing of the server; Actions are what the visitor did.
 
+import { create } from "@bufbuild/protobuf";
 import type { FormField } from "../gen/proactivechat/v1/site_pb";
-import { FormFieldType } from "../gen/proactivechat/v1/site_pb";
+import { FormFieldSchema, FormFieldType } from "../gen/proactivechat/v1/site_pb";
 import { h, text } from "./dom";
 import { css } from "./style";
 
@@ -14,9 +15,18 @@ export interface Actions {
   close(): void;
   send(text: string): void;
   typing(): void;
+  /** The visitor sends the "Leave a message" form (name, email, text). */
+  leaveMessage(values: Record<string, string>): void;
 }
 
-export type Mode = "hidden" | "invite" | "form" | "queue" | "chat";
+export type Mode = "hidden" | "invite" | "form" | "queue" | "chat" | "message" | "sent";
+
+/** messageFields is the "Leave a message" form, checked like any form (form.ts). */
+export const messageFields: FormField[] = [
+  create(FormFieldSchema, { key: "name", label: "Name", type: FormFieldType.TEXT, required: true, maxLength: 200 }),
+  create(FormFieldSchema, { key: "email", label: "E-mail", type: FormFieldType.EMAIL, required: true, maxLength: 254 }),
+  create(FormFieldSchema, { key: "text", label: "Message", type: FormFieldType.TEXTAREA, required: true, maxLength: 4000 }),
+];
 
 export class View {
   readonly host: HTMLElement;
@@ -42,6 +52,9 @@ export class View {
   private unread = 0;
   /** The visitor just asked for the next view (Yes, Send): it may take focus (Safari focuses no clicked button). */
   private asked = false;
+  /** The "Leave a message" button, shown while nothing else is and nobody can chat. */
+  private launcher: HTMLButtonElement;
+  private offer = false;
 
   constructor(private actions: Actions) {
     this.host = h("proactive-chat-widget" as "div", { hidden: true });
@@ -108,7 +121,24 @@ export class View {
         else this.minimise(true);
       }
     });
-    this.root.append(h("style", {}, css), this.panel, this.live);
+    this.launcher = h("button", { type: "button", class: "btn primary launcher", hidden: true }, "Leave a message");
+    this.launcher.onclick = () => {
+      this.asked = true;
+      this.showMessageForm();
+    };
+    this.root.append(h("style", {}, css), this.panel, this.live, this.launcher);
+  }
+
+  /** offerMessage shows (or hides) the ways to leave a message: nobody can chat now, or the wait is long. */
+  offerMessage(on: boolean): void {
+    this.offer = on;
+    this.launcherShow();
+    const leave = this.root.getElementById("pc-leave");
+    if (leave) leave.hidden = !on;
+  }
+
+  private launcherShow(): void {
+    this.launcher.hidden = !(this.offer && this.mode === "hidden");
   }
 
   private open(mode: Mode, title: string): void {
@@ -121,6 +151,7 @@ export class View {
     this.chat.hidden = mode !== "chat";
     this.fieldErrors.clear();
     this.host.hidden = false;
+    this.launcherShow();
     if (had && !this.hasFocus()) this.panel.focus();
   }
 
@@ -129,6 +160,7 @@ export class View {
     this.host.hidden = true;
     this.asked = false;
     this.minimise(false);
+    this.launcherShow();
   }
 
   minimise(min: boolean): void {
@@ -192,10 +224,25 @@ export class View {
     this.announce(`Chat invitation: ${message || "Would you like to chat with one of our agents?"}`);
   }
 
-  showForm(fields: FormField[]): void {
-    this.open("form", "Before we start");
+  /** showMessageForm opens "Leave a message": name, e-mail and message for the agents to answer later. */
+  showMessageForm(): void {
+    this.showForm(messageFields, true);
+  }
+
+  /** showSent thanks the visitor for the message they left. */
+  showSent(): void {
+    this.open("sent", "Message sent");
+    const ok = h("button", { type: "button", class: "btn" }, "Close");
+    ok.onclick = () => this.actions.close();
+    this.body.append(h("p", { role: "status" }, "Thank you. We will get back to you by e-mail."), h("div", { class: "actions" }, ok));
+    this.focus(ok);
+  }
+
+  showForm(fields: FormField[], message = false): void {
+    this.open(message ? "message" : "form", message ? "Leave a message" : "Before we start");
     const form = h("form", { novalidate: true });
     const inputs: [FormField, HTMLInputElement | HTMLTextAreaElement][] = [];
+    if (message) form.append(h("p", {}, "Nobody can chat right now. Leave a message and we will reply by e-mail."));
     form.append(h("p", { class: "hint" }, "Fields marked ", h("span", { class: "req" }, "*"), " are required."));
     for (const f of fields) {
       const id = `pc-f-${f.key}`;
@@ -235,7 +282,8 @@ export class View {
       const values: Record<string, string> = {};
       for (const [f, input] of inputs) values[f.key] = input.value;
       this.asked = true;
-      this.actions.submit(values);
+      if (message) this.actions.leaveMessage(values);
+      else this.actions.submit(values);
     });
     this.body.append(form);
     this.focus(inputs[0]?.[1] ?? send);
@@ -259,9 +307,15 @@ export class View {
   showQueue(position: number, waitSeconds: number): void {
     if (this.mode !== "queue") {
       this.open("queue", "Waiting in Queue");
+      const leave = h("button", { type: "button", class: "btn", id: "pc-leave", hidden: !this.offer }, "Long wait? Leave a message instead");
+      leave.onclick = () => {
+        this.asked = true;
+        this.showMessageForm();
+      };
       this.body.append(
         h("div", { role: "status", "aria-live": "polite", id: "pc-queue" }),
         h("p", { class: "hint" }, "You can keep browsing: this window follows you."),
+        leave,
       );
     }
     const place = `You are number ${position} in the queue.`;

@@ -51,6 +51,7 @@ type api interface {
 	SubmitForm(context.Context, *pb.SubmitFormRequest) (*pb.SubmitFormResponse, error)
 	LeaveQueue(context.Context, *pb.LeaveQueueRequest) (*pb.LeaveQueueResponse, error)
 	IdentifyVisitor(context.Context, *pb.IdentifyVisitorRequest) (*pb.IdentifyVisitorResponse, error)
+	LeaveMessage(context.Context, *pb.LeaveMessageRequest) (*pb.LeaveMessageResponse, error)
 
 	SignIn(context.Context, *pb.SignInRequest) (*pb.SignInResponse, error)
 	SignOut(context.Context, *pb.SignOutRequest) (*pb.SignOutResponse, error)
@@ -61,6 +62,8 @@ type api interface {
 	AcceptChatRequest(context.Context, *pb.AcceptChatRequestRequest) (*pb.AcceptChatRequestResponse, error)
 	DeclineChatRequest(context.Context, *pb.DeclineChatRequestRequest) (*pb.DeclineChatRequestResponse, error)
 	InviteVisitor(context.Context, *pb.InviteVisitorRequest) (*pb.InviteVisitorResponse, error)
+	ListOfflineMessages(context.Context, *pb.ListOfflineMessagesRequest) (*pb.ListOfflineMessagesResponse, error)
+	MarkOfflineMessageHandled(context.Context, *pb.MarkOfflineMessageHandledRequest) (*pb.MarkOfflineMessageHandledResponse, error)
 
 	SendMessage(context.Context, *pb.SendMessageRequest) (*pb.SendMessageResponse, error)
 	SetTyping(context.Context, *pb.SetTypingRequest) (*pb.SetTypingResponse, error)
@@ -743,4 +746,28 @@ func (c *connectClient) GetSiteIdentitySecret(ctx context.Context, r *pb.GetSite
 
 func (c *connectClient) RotateSiteIdentitySecret(ctx context.Context, r *pb.RotateSiteIdentitySecretRequest) (*pb.RotateSiteIdentitySecretResponse, error) {
 	return connectUnary(ctx, c.admin.RotateSiteIdentitySecret, r)
+}
+
+func (c *grpcClient) LeaveMessage(ctx context.Context, r *pb.LeaveMessageRequest) (*pb.LeaveMessageResponse, error) {
+	return grpcUnary(ctx, c.visitor.LeaveMessage, r)
+}
+
+func (c *grpcClient) ListOfflineMessages(ctx context.Context, r *pb.ListOfflineMessagesRequest) (*pb.ListOfflineMessagesResponse, error) {
+	return grpcUnary(ctx, c.agent.ListOfflineMessages, r)
+}
+
+func (c *grpcClient) MarkOfflineMessageHandled(ctx context.Context, r *pb.MarkOfflineMessageHandledRequest) (*pb.MarkOfflineMessageHandledResponse, error) {
+	return grpcUnary(ctx, c.agent.MarkOfflineMessageHandled, r)
+}
+
+func (c *connectClient) LeaveMessage(ctx context.Context, r *pb.LeaveMessageRequest) (*pb.LeaveMessageResponse, error) {
+	return connectUnary(ctx, c.visitor.LeaveMessage, r)
+}
+
+func (c *connectClient) ListOfflineMessages(ctx context.Context, r *pb.ListOfflineMessagesRequest) (*pb.ListOfflineMessagesResponse, error) {
+	return connectUnary(ctx, c.agent.ListOfflineMessages, r)
+}
+
+func (c *connectClient) MarkOfflineMessageHandled(ctx context.Context, r *pb.MarkOfflineMessageHandledRequest) (*pb.MarkOfflineMessageHandledResponse, error) {
+	return connectUnary(ctx, c.agent.MarkOfflineMessageHandled, r)
 }

@@ -51,6 +51,10 @@ var (
 	// siteChatsBucket lists each site's chats newest first, so chats are
 	// listed without reading every chat.
 	siteChatsBucket = []byte("site_chats") // siteChatKey → empty
+	// offlineMessagesBucket holds the messages visitors left when nobody
+	// could chat; siteOfflineMessagesBucket lists each site's newest first.
+	offlineMessagesBucket     = []byte("offline_messages")      // message id → pb.OfflineMessage
+	siteOfflineMessagesBucket = []byte("site_offline_messages") // siteChatKey(site, create time, id) → empty
 
 	apiKeysBucket        = []byte("api_keys")        // SHA-256 of the key → pb.ApiKey
 	agentSessionsBucket  = []byte("agent_sessions")  // SHA-256 of the token → pb.AgentSession
@@ -71,6 +75,8 @@ var legacyMessageKeysBucket = []byte("message_keys")
 var allBuckets = [][]byte{
 	activeChatsBucket,
 	siteChatsBucket,
+	offlineMessagesBucket,
+	siteOfflineMessagesBucket,
 	sitesBucket,
 	agentsBucket,
 	agentLoginsBucket,

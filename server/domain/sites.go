@@ -20,11 +20,13 @@ type SiteSpec struct {
 	AllowedOrigins []string
 	ProactiveChat  ProactiveChatSettings
 	Retention      RetentionSettings
+	BusinessHours  BusinessHours
+	OfflineMessage OfflineMessageSettings
 }
 
 // CreateSite adds a site. Proactive chat stays disabled unless spec enables it.
 func (s *Service) CreateSite(ctx context.Context, spec SiteSpec) (*Site, error) {
-	if err := validateSite(spec.Name, spec.AllowedOrigins, spec.ProactiveChat, spec.Retention); err != nil {
+	if err := validateSite(spec.Name, spec.AllowedOrigins, spec.ProactiveChat, spec.Retention, spec.BusinessHours, spec.OfflineMessage); err != nil {
 		return nil, err
 	}
 	if err := checkChosenID("id", spec.ID); err != nil {
@@ -37,6 +39,8 @@ func (s *Service) CreateSite(ctx context.Context, spec SiteSpec) (*Site, error) 
 		AllowedOrigins: spec.AllowedOrigins,
 		ProactiveChat:  spec.ProactiveChat,
 		Retention:      spec.Retention,
+		BusinessHours:  spec.BusinessHours,
+		OfflineMessage: spec.OfflineMessage,
 		CreateTime:     now,
 		UpdateTime:     now,
 	}
@@ -85,7 +89,9 @@ var siteUpdatePaths = []string{"name", "allowed_origins", "proactive_chat",
 	"proactive_chat.alert_timeout_seconds", "proactive_chat.include_pages",
 	"proactive_chat.exclude_pages", "proactive_chat.queue_hold_seconds",
 	"proactive_chat.inactivity_timeout_seconds", "proactive_chat.inactivity_warning_seconds",
-	"retention", "retention.visitor_seconds", "retention.chat_seconds"}
+	"retention", "retention.visitor_seconds", "retention.chat_seconds",
+	"business_hours", "business_hours.time_zone", "business_hours.weekly", "business_hours.holidays",
+	"offline_message", "offline_message.max_wait_seconds"}
 
 // siteOutputOnly are paths a client may send back (a REST client PATCHing
 // the site it read derives its mask from the body) but that no update
@@ -100,7 +106,7 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 		return nil, invalid("site.id", "is required")
 	}
 	if len(paths) == 0 {
-		paths = []string{"name", "allowed_origins", "proactive_chat", "retention"}
+		paths = []string{"name", "allowed_origins", "proactive_chat", "retention", "business_hours", "offline_message"}
 	}
 	paths = slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return slices.Contains(siteOutputOnly, p) })
 	for _, p := range paths {
@@ -117,7 +123,7 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 		for _, p := range paths {
 			applySitePath(site, update, p)
 		}
-		if err := validateSite(site.Name, site.AllowedOrigins, site.ProactiveChat, site.Retention); err != nil {
+		if err := validateSite(site.Name, site.AllowedOrigins, site.ProactiveChat, site.Retention, site.BusinessHours, site.OfflineMessage); err != nil {
 			return err
 		}
 		site.UpdateTime = s.clock.Now()
@@ -173,12 +179,24 @@ func applySitePath(site, update *Site, path string) {
 		site.Retention.VisitorSeconds = update.Retention.VisitorSeconds
 	case "retention.chat_seconds":
 		site.Retention.ChatSeconds = update.Retention.ChatSeconds
+	case "business_hours":
+		site.BusinessHours = update.BusinessHours
+	case "business_hours.time_zone":
+		site.BusinessHours.TimeZone = update.BusinessHours.TimeZone
+	case "business_hours.weekly":
+		site.BusinessHours.Weekly = update.BusinessHours.Weekly
+	case "business_hours.holidays":
+		site.BusinessHours.Holidays = update.BusinessHours.Holidays
+	case "offline_message":
+		site.OfflineMessage = update.OfflineMessage
+	case "offline_message.max_wait_seconds":
+		site.OfflineMessage.MaxWaitSeconds = update.OfflineMessage.MaxWaitSeconds
 	}
 }
 
 var formFieldKey = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
-func validateSite(name string, origins []string, pc ProactiveChatSettings, retention RetentionSettings) error {
+func validateSite(name string, origins []string, pc ProactiveChatSettings, retention RetentionSettings, hours BusinessHours, offline OfflineMessageSettings) error {
 	var v Violations
 	if required(&v, "name", name) && len(name) > MaxNameBytes {
 		v.Add("name", "must be at most %d bytes", MaxNameBytes)
@@ -265,6 +283,8 @@ func validateSite(name string, origins []string, pc ProactiveChatSettings, reten
 		}
 	}
 	checkRetentionSettings(&v, retention)
+	checkBusinessHours(&v, hours)
+	checkOfflineMessageSettings(&v, offline)
 	return v.Err()
 }
 

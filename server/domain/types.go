@@ -15,6 +15,10 @@ type Site struct {
 	Retention  RetentionSettings
 	CreateTime time.Time
 	UpdateTime time.Time
+	// BusinessHours are when agents take chats (hours.go); unset is always.
+	BusinessHours BusinessHours
+	// OfflineMessage decides when visitors are offered to leave a message.
+	OfflineMessage OfflineMessageSettings
 }
 
 // ProactiveChatMode is how a proactive chat begins on a site.

@@ -26,6 +26,8 @@ func (s *adminServer) CreateSite(ctx context.Context, req *connect.Request[pb.Cr
 		AllowedOrigins: req.Msg.GetAllowedOrigins(),
 		ProactiveChat:  protoconv.ProactiveChatSettingsFromProto(req.Msg.GetProactiveChat()),
 		Retention:      protoconv.RetentionSettingsFromProto(req.Msg.GetRetention()),
+		BusinessHours:  protoconv.BusinessHoursFromProto(req.Msg.GetBusinessHours()),
+		OfflineMessage: protoconv.OfflineMessageSettingsFromProto(req.Msg.GetOfflineMessage()),
 	})
 	if err != nil {
 		return nil, toConnectError(ctx, s.log, err)
@@ -170,6 +172,9 @@ func (s *adminServer) ExportVisitor(ctx context.Context, req *connect.Request[pb
 	}
 	for _, ev := range x.ChatEvents {
 		out.ChatEvents = append(out.ChatEvents, protoconv.ChatEventToProto(ev))
+	}
+	for _, m := range x.OfflineMessages {
+		out.OfflineMessages = append(out.OfflineMessages, protoconv.OfflineMessageToProto(m))
 	}
 	return connect.NewResponse(out), nil
 }

@@ -36,7 +36,9 @@ import (
 //     a token; the site's allowed origins guard it); the rest only with the
 //     token of the visitor the request names.
 //   - AgentService: SignIn is open; the rest only with a session of the
-//     agent the request names.
+//     agent the request names, except the offline messages
+//     (ListOfflineMessages, MarkOfflineMessageHandled): admins and the
+//     agents serving the message's site.
 //   - ChatService: sending, typing and leaving only as oneself (sender_id or
 //     participant_id is the caller); reading a chat (GetChat,
 //     ListChatEvents, GetChatTranscript, WatchChat) for its participants,
@@ -211,6 +213,7 @@ var rules = map[string]rule{
 	proactivechatv1connect.VisitorServiceSubmitFormProcedure:          self(domain.VisitorPrincipal, "visitor_id", visitorID),
 	proactivechatv1connect.VisitorServiceLeaveQueueProcedure:          self(domain.VisitorPrincipal, "visitor_id", visitorID),
 	proactivechatv1connect.VisitorServiceIdentifyVisitorProcedure:     self(domain.VisitorPrincipal, "visitor_id", visitorID),
+	proactivechatv1connect.VisitorServiceLeaveMessageProcedure:        self(domain.VisitorPrincipal, "visitor_id", visitorID),
 
 	proactivechatv1connect.AgentServiceSignInProcedure:             openRule,
 	proactivechatv1connect.AgentServiceSignOutProcedure:            as(domain.AgentPrincipal),
@@ -221,6 +224,10 @@ var rules = map[string]rule{
 	proactivechatv1connect.AgentServiceAcceptChatRequestProcedure:  self(domain.AgentPrincipal, "agent_id", agentID),
 	proactivechatv1connect.AgentServiceDeclineChatRequestProcedure: self(domain.AgentPrincipal, "agent_id", agentID),
 	proactivechatv1connect.AgentServiceInviteVisitorProcedure:      self(domain.AgentPrincipal, "agent_id", agentID),
+	// The messages visitors left: admins and the agents serving the site
+	// (for MarkOfflineMessageHandled the domain checks the message's site).
+	proactivechatv1connect.AgentServiceListOfflineMessagesProcedure:       siteReader(siteID),
+	proactivechatv1connect.AgentServiceMarkOfflineMessageHandledProcedure: as(domain.AdminPrincipal, domain.AgentPrincipal),
 
 	proactivechatv1connect.ChatServiceSendMessageProcedure:       participant("sender_id", senderID),
 	proactivechatv1connect.ChatServiceSetTypingProcedure:         participant("sender_id", senderID),

@@ -792,9 +792,11 @@ type ExportVisitorResponse struct {
 	ChatRequests []*ChatRequest         `protobuf:"bytes,3,rep,name=chat_requests,json=chatRequests,proto3" json:"chat_requests,omitempty"`
 	Chats        []*Chat                `protobuf:"bytes,4,rep,name=chats,proto3" json:"chats,omitempty"`
 	// Every event of every chat, by chat then sequence.
-	ChatEvents    []*ChatEvent `protobuf:"bytes,5,rep,name=chat_events,json=chatEvents,proto3" json:"chat_events,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ChatEvents []*ChatEvent `protobuf:"bytes,5,rep,name=chat_events,json=chatEvents,proto3" json:"chat_events,omitempty"`
+	// The messages the visitor left when nobody could chat.
+	OfflineMessages []*OfflineMessage `protobuf:"bytes,6,rep,name=offline_messages,json=offlineMessages,proto3" json:"offline_messages,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ExportVisitorResponse) Reset() {
@@ -858,6 +860,13 @@ func (x *ExportVisitorResponse) GetChats() []*Chat {
 func (x *ExportVisitorResponse) GetChatEvents() []*ChatEvent {
 	if x != nil {
 		return x.ChatEvents
+	}
+	return nil
+}
+
+func (x *ExportVisitorResponse) GetOfflineMessages() []*OfflineMessage {
+	if x != nil {
+		return x.OfflineMessages
 	}
 	return nil
 }
@@ -1133,9 +1142,12 @@ type CreateSiteRequest struct {
 	AllowedOrigins []string               `protobuf:"bytes,2,rep,name=allowed_origins,json=allowedOrigins,proto3" json:"allowed_origins,omitempty"`
 	ProactiveChat  *ProactiveChatSettings `protobuf:"bytes,3,opt,name=proactive_chat,json=proactiveChat,proto3" json:"proactive_chat,omitempty"`
 	// Unset: the server's retention periods.
-	Retention     *RetentionSettings `protobuf:"bytes,4,opt,name=retention,proto3" json:"retention,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Retention *RetentionSettings `protobuf:"bytes,4,opt,name=retention,proto3" json:"retention,omitempty"`
+	// Unset: always open.
+	BusinessHours  *BusinessHours          `protobuf:"bytes,5,opt,name=business_hours,json=businessHours,proto3" json:"business_hours,omitempty"`
+	OfflineMessage *OfflineMessageSettings `protobuf:"bytes,6,opt,name=offline_message,json=offlineMessage,proto3" json:"offline_message,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateSiteRequest) Reset() {
@@ -1192,6 +1204,20 @@ func (x *CreateSiteRequest) GetProactiveChat() *ProactiveChatSettings {
 func (x *CreateSiteRequest) GetRetention() *RetentionSettings {
 	if x != nil {
 		return x.Retention
+	}
+	return nil
+}
+
+func (x *CreateSiteRequest) GetBusinessHours() *BusinessHours {
+	if x != nil {
+		return x.BusinessHours
+	}
+	return nil
+}
+
+func (x *CreateSiteRequest) GetOfflineMessage() *OfflineMessageSettings {
+	if x != nil {
+		return x.OfflineMessage
 	}
 	return nil
 }
@@ -1987,7 +2013,7 @@ var File_proactivechat_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"7\n" +
+	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a&proactivechat/v1/offline_message.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"7\n" +
 	"\x1cGetSiteIdentitySecretRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\"7\n" +
 	"\x1dGetSiteIdentitySecretResponse\x12\x16\n" +
@@ -2024,14 +2050,15 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\arevoked\x18\x01 \x01(\rR\arevoked\"5\n" +
 	"\x14ExportVisitorRequest\x12\x1d\n" +
 	"\n" +
-	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\xbc\x02\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\x89\x03\n" +
 	"\x15ExportVisitorResponse\x123\n" +
 	"\avisitor\x18\x01 \x01(\v2\x19.proactivechat.v1.VisitorR\avisitor\x12>\n" +
 	"\vinvitations\x18\x02 \x03(\v2\x1c.proactivechat.v1.InvitationR\vinvitations\x12B\n" +
 	"\rchat_requests\x18\x03 \x03(\v2\x1d.proactivechat.v1.ChatRequestR\fchatRequests\x12,\n" +
 	"\x05chats\x18\x04 \x03(\v2\x16.proactivechat.v1.ChatR\x05chats\x12<\n" +
 	"\vchat_events\x18\x05 \x03(\v2\x1b.proactivechat.v1.ChatEventR\n" +
-	"chatEvents\"4\n" +
+	"chatEvents\x12K\n" +
+	"\x10offline_messages\x18\x06 \x03(\v2 .proactivechat.v1.OfflineMessageR\x0fofflineMessages\"4\n" +
 	"\x13EraseVisitorRequest\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\x16\n" +
@@ -2044,12 +2071,14 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\rR\bpageSize\"_\n" +
 	"\x1cListRoutingDecisionsResponse\x12?\n" +
-	"\tdecisions\x18\x01 \x03(\v2!.proactivechat.v1.RoutingDecisionR\tdecisions\"\xe3\x01\n" +
+	"\tdecisions\x18\x01 \x03(\v2!.proactivechat.v1.RoutingDecisionR\tdecisions\"\xfe\x02\n" +
 	"\x11CreateSiteRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12'\n" +
 	"\x0fallowed_origins\x18\x02 \x03(\tR\x0eallowedOrigins\x12N\n" +
 	"\x0eproactive_chat\x18\x03 \x01(\v2'.proactivechat.v1.ProactiveChatSettingsR\rproactiveChat\x12A\n" +
-	"\tretention\x18\x04 \x01(\v2#.proactivechat.v1.RetentionSettingsR\tretention\"@\n" +
+	"\tretention\x18\x04 \x01(\v2#.proactivechat.v1.RetentionSettingsR\tretention\x12F\n" +
+	"\x0ebusiness_hours\x18\x05 \x01(\v2\x1f.proactivechat.v1.BusinessHoursR\rbusinessHours\x12Q\n" +
+	"\x0foffline_message\x18\x06 \x01(\v2(.proactivechat.v1.OfflineMessageSettingsR\x0eofflineMessage\"@\n" +
 	"\x12CreateSiteResponse\x12*\n" +
 	"\x04site\x18\x01 \x01(\v2\x16.proactivechat.v1.SiteR\x04site\")\n" +
 	"\x0eGetSiteRequest\x12\x17\n" +
@@ -2180,13 +2209,16 @@ var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*ChatRequest)(nil),                      // 47: proactivechat.v1.ChatRequest
 	(*Chat)(nil),                             // 48: proactivechat.v1.Chat
 	(*ChatEvent)(nil),                        // 49: proactivechat.v1.ChatEvent
-	(*RoutingDecision)(nil),                  // 50: proactivechat.v1.RoutingDecision
-	(*ProactiveChatSettings)(nil),            // 51: proactivechat.v1.ProactiveChatSettings
-	(*RetentionSettings)(nil),                // 52: proactivechat.v1.RetentionSettings
-	(*Site)(nil),                             // 53: proactivechat.v1.Site
-	(*fieldmaskpb.FieldMask)(nil),            // 54: google.protobuf.FieldMask
-	(*Agent)(nil),                            // 55: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),                  // 56: proactivechat.v1.VisitorPresence
+	(*OfflineMessage)(nil),                   // 50: proactivechat.v1.OfflineMessage
+	(*RoutingDecision)(nil),                  // 51: proactivechat.v1.RoutingDecision
+	(*ProactiveChatSettings)(nil),            // 52: proactivechat.v1.ProactiveChatSettings
+	(*RetentionSettings)(nil),                // 53: proactivechat.v1.RetentionSettings
+	(*BusinessHours)(nil),                    // 54: proactivechat.v1.BusinessHours
+	(*OfflineMessageSettings)(nil),           // 55: proactivechat.v1.OfflineMessageSettings
+	(*Site)(nil),                             // 56: proactivechat.v1.Site
+	(*fieldmaskpb.FieldMask)(nil),            // 57: google.protobuf.FieldMask
+	(*Agent)(nil),                            // 58: proactivechat.v1.Agent
+	(*VisitorPresence)(nil),                  // 59: proactivechat.v1.VisitorPresence
 }
 var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
 	42, // 0: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
@@ -2198,70 +2230,73 @@ var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
 	47, // 6: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
 	48, // 7: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
 	49, // 8: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
-	47, // 9: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	50, // 10: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
-	51, // 11: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	52, // 12: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
-	53, // 13: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
-	53, // 14: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
-	53, // 15: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
-	53, // 16: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
-	54, // 17: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	53, // 18: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
-	55, // 19: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	55, // 20: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	55, // 21: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
-	55, // 22: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
-	54, // 23: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	55, // 24: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	56, // 25: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
-	24, // 26: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
-	26, // 27: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
-	28, // 28: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
-	30, // 29: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
-	32, // 30: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
-	34, // 31: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
-	36, // 32: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
-	38, // 33: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
-	40, // 34: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
-	20, // 35: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
-	22, // 36: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
-	16, // 37: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
-	18, // 38: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
-	4,  // 39: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
-	6,  // 40: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
-	8,  // 41: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
-	10, // 42: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
-	12, // 43: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
-	14, // 44: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
-	0,  // 45: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
-	2,  // 46: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
-	25, // 47: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
-	27, // 48: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
-	29, // 49: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
-	31, // 50: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
-	33, // 51: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
-	35, // 52: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
-	37, // 53: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
-	39, // 54: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
-	41, // 55: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
-	21, // 56: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
-	23, // 57: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
-	17, // 58: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
-	19, // 59: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
-	5,  // 60: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
-	7,  // 61: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
-	9,  // 62: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
-	11, // 63: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
-	13, // 64: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
-	15, // 65: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
-	1,  // 66: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
-	3,  // 67: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
-	47, // [47:68] is the sub-list for method output_type
-	26, // [26:47] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	50, // 9: proactivechat.v1.ExportVisitorResponse.offline_messages:type_name -> proactivechat.v1.OfflineMessage
+	47, // 10: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	51, // 11: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
+	52, // 12: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	53, // 13: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
+	54, // 14: proactivechat.v1.CreateSiteRequest.business_hours:type_name -> proactivechat.v1.BusinessHours
+	55, // 15: proactivechat.v1.CreateSiteRequest.offline_message:type_name -> proactivechat.v1.OfflineMessageSettings
+	56, // 16: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
+	56, // 17: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
+	56, // 18: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
+	56, // 19: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
+	57, // 20: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	56, // 21: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
+	58, // 22: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	58, // 23: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	58, // 24: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
+	58, // 25: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
+	57, // 26: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	58, // 27: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	59, // 28: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
+	24, // 29: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
+	26, // 30: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
+	28, // 31: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
+	30, // 32: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
+	32, // 33: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
+	34, // 34: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
+	36, // 35: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
+	38, // 36: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
+	40, // 37: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
+	20, // 38: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
+	22, // 39: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
+	16, // 40: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
+	18, // 41: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
+	4,  // 42: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
+	6,  // 43: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
+	8,  // 44: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
+	10, // 45: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
+	12, // 46: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
+	14, // 47: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
+	0,  // 48: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
+	2,  // 49: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
+	25, // 50: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
+	27, // 51: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
+	29, // 52: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
+	31, // 53: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
+	33, // 54: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
+	35, // 55: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
+	37, // 56: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
+	39, // 57: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
+	41, // 58: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
+	21, // 59: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
+	23, // 60: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
+	17, // 61: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
+	19, // 62: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
+	5,  // 63: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
+	7,  // 64: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
+	9,  // 65: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
+	11, // 66: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
+	13, // 67: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
+	15, // 68: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
+	1,  // 69: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
+	3,  // 70: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
+	50, // [50:71] is the sub-list for method output_type
+	29, // [29:50] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_admin_service_proto_init() }
@@ -2273,6 +2308,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 	file_proactivechat_v1_auth_proto_init()
 	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_engagement_proto_init()
+	file_proactivechat_v1_offline_message_proto_init()
 	file_proactivechat_v1_site_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
 	type x struct{}

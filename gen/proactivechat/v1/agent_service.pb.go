@@ -1285,11 +1285,233 @@ func (*SignOutResponse) Descriptor() ([]byte, []int) {
 	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{21}
 }
 
+type ListOfflineMessagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	SiteId string `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// Only messages in this state; unspecified lists all.
+	State OfflineMessageState `protobuf:"varint,2,opt,name=state,proto3,enum=proactivechat.v1.OfflineMessageState" json:"state,omitempty"`
+	// At most 100; 0 means 50.
+	PageSize uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From an earlier response's next_page_token.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOfflineMessagesRequest) Reset() {
+	*x = ListOfflineMessagesRequest{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOfflineMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOfflineMessagesRequest) ProtoMessage() {}
+
+func (x *ListOfflineMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOfflineMessagesRequest.ProtoReflect.Descriptor instead.
+func (*ListOfflineMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListOfflineMessagesRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *ListOfflineMessagesRequest) GetState() OfflineMessageState {
+	if x != nil {
+		return x.State
+	}
+	return OfflineMessageState_OFFLINE_MESSAGE_STATE_UNSPECIFIED
+}
+
+func (x *ListOfflineMessagesRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListOfflineMessagesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListOfflineMessagesResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Messages []*OfflineMessage      `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Messages of the site not handled yet, for a badge.
+	NewCount      uint32 `protobuf:"varint,3,opt,name=new_count,json=newCount,proto3" json:"new_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOfflineMessagesResponse) Reset() {
+	*x = ListOfflineMessagesResponse{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOfflineMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOfflineMessagesResponse) ProtoMessage() {}
+
+func (x *ListOfflineMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOfflineMessagesResponse.ProtoReflect.Descriptor instead.
+func (*ListOfflineMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListOfflineMessagesResponse) GetMessages() []*OfflineMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ListOfflineMessagesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListOfflineMessagesResponse) GetNewCount() uint32 {
+	if x != nil {
+		return x.NewCount
+	}
+	return 0
+}
+
+type MarkOfflineMessageHandledRequest struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	OfflineMessageId string                 `protobuf:"bytes,1,opt,name=offline_message_id,json=offlineMessageId,proto3" json:"offline_message_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *MarkOfflineMessageHandledRequest) Reset() {
+	*x = MarkOfflineMessageHandledRequest{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkOfflineMessageHandledRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkOfflineMessageHandledRequest) ProtoMessage() {}
+
+func (x *MarkOfflineMessageHandledRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkOfflineMessageHandledRequest.ProtoReflect.Descriptor instead.
+func (*MarkOfflineMessageHandledRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *MarkOfflineMessageHandledRequest) GetOfflineMessageId() string {
+	if x != nil {
+		return x.OfflineMessageId
+	}
+	return ""
+}
+
+type MarkOfflineMessageHandledResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *OfflineMessage        `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkOfflineMessageHandledResponse) Reset() {
+	*x = MarkOfflineMessageHandledResponse{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkOfflineMessageHandledResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkOfflineMessageHandledResponse) ProtoMessage() {}
+
+func (x *MarkOfflineMessageHandledResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkOfflineMessageHandledResponse.ProtoReflect.Descriptor instead.
+func (*MarkOfflineMessageHandledResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *MarkOfflineMessageHandledResponse) GetMessage() *OfflineMessage {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
 var File_proactivechat_v1_agent_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\n" +
-	"$proactivechat/v1/agent_service.proto\x12\x10proactivechat.v1\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1eproactivechat/v1/visitor.proto\".\n" +
+	"$proactivechat/v1/agent_service.proto\x12\x10proactivechat.v1\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a&proactivechat/v1/offline_message.proto\x1a\x1eproactivechat/v1/visitor.proto\".\n" +
 	"\x11WatchAgentRequest\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\"\x9e\x01\n" +
 	"\x05Alert\x12@\n" +
@@ -1361,7 +1583,21 @@ const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\asession\x18\x02 \x01(\v2\x1e.proactivechat.v1.AgentSessionR\asession\x12\x14\n" +
 	"\x05token\x18\x03 \x01(\tR\x05token\"\x10\n" +
 	"\x0eSignOutRequest\"\x11\n" +
-	"\x0fSignOutResponse2\xe6\x06\n" +
+	"\x0fSignOutResponse\"\xae\x01\n" +
+	"\x1aListOfflineMessagesRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12;\n" +
+	"\x05state\x18\x02 \x01(\x0e2%.proactivechat.v1.OfflineMessageStateR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\xa0\x01\n" +
+	"\x1bListOfflineMessagesResponse\x12<\n" +
+	"\bmessages\x18\x01 \x03(\v2 .proactivechat.v1.OfflineMessageR\bmessages\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1b\n" +
+	"\tnew_count\x18\x03 \x01(\rR\bnewCount\"P\n" +
+	" MarkOfflineMessageHandledRequest\x12,\n" +
+	"\x12offline_message_id\x18\x01 \x01(\tR\x10offlineMessageId\"_\n" +
+	"!MarkOfflineMessageHandledResponse\x12:\n" +
+	"\amessage\x18\x01 \x01(\v2 .proactivechat.v1.OfflineMessageR\amessage2\xe1\b\n" +
 	"\fAgentService\x12K\n" +
 	"\x06SignIn\x12\x1f.proactivechat.v1.SignInRequest\x1a .proactivechat.v1.SignInResponse\x12N\n" +
 	"\aSignOut\x12 .proactivechat.v1.SignOutRequest\x1a!.proactivechat.v1.SignOutResponse\x12c\n" +
@@ -1372,7 +1608,9 @@ const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"WatchAgent\x12#.proactivechat.v1.WatchAgentRequest\x1a$.proactivechat.v1.WatchAgentResponse0\x01\x12l\n" +
 	"\x11AcceptChatRequest\x12*.proactivechat.v1.AcceptChatRequestRequest\x1a+.proactivechat.v1.AcceptChatRequestResponse\x12o\n" +
 	"\x12DeclineChatRequest\x12+.proactivechat.v1.DeclineChatRequestRequest\x1a,.proactivechat.v1.DeclineChatRequestResponse\x12`\n" +
-	"\rInviteVisitor\x12&.proactivechat.v1.InviteVisitorRequest\x1a'.proactivechat.v1.InviteVisitorResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\rInviteVisitor\x12&.proactivechat.v1.InviteVisitorRequest\x1a'.proactivechat.v1.InviteVisitorResponse\x12r\n" +
+	"\x13ListOfflineMessages\x12,.proactivechat.v1.ListOfflineMessagesRequest\x1a-.proactivechat.v1.ListOfflineMessagesResponse\x12\x84\x01\n" +
+	"\x19MarkOfflineMessageHandled\x122.proactivechat.v1.MarkOfflineMessageHandledRequest\x1a3.proactivechat.v1.MarkOfflineMessageHandledResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_agent_service_proto_rawDescOnce sync.Once
@@ -1386,87 +1624,100 @@ func file_proactivechat_v1_agent_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_agent_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_proactivechat_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_proactivechat_v1_agent_service_proto_goTypes = []any{
-	(*WatchAgentRequest)(nil),          // 0: proactivechat.v1.WatchAgentRequest
-	(*Alert)(nil),                      // 1: proactivechat.v1.Alert
-	(*AgentSnapshot)(nil),              // 2: proactivechat.v1.AgentSnapshot
-	(*AlertWithdrawn)(nil),             // 3: proactivechat.v1.AlertWithdrawn
-	(*WatchAgentResponse)(nil),         // 4: proactivechat.v1.WatchAgentResponse
-	(*AcceptChatRequestRequest)(nil),   // 5: proactivechat.v1.AcceptChatRequestRequest
-	(*AcceptChatRequestResponse)(nil),  // 6: proactivechat.v1.AcceptChatRequestResponse
-	(*DeclineChatRequestRequest)(nil),  // 7: proactivechat.v1.DeclineChatRequestRequest
-	(*DeclineChatRequestResponse)(nil), // 8: proactivechat.v1.DeclineChatRequestResponse
-	(*InviteVisitorRequest)(nil),       // 9: proactivechat.v1.InviteVisitorRequest
-	(*InviteVisitorResponse)(nil),      // 10: proactivechat.v1.InviteVisitorResponse
-	(*SetAgentStatusRequest)(nil),      // 11: proactivechat.v1.SetAgentStatusRequest
-	(*SetAgentStatusResponse)(nil),     // 12: proactivechat.v1.SetAgentStatusResponse
-	(*WatchPresenceRequest)(nil),       // 13: proactivechat.v1.WatchPresenceRequest
-	(*PresenceSnapshot)(nil),           // 14: proactivechat.v1.PresenceSnapshot
-	(*WatchPresenceResponse)(nil),      // 15: proactivechat.v1.WatchPresenceResponse
-	(*StartChatRequest)(nil),           // 16: proactivechat.v1.StartChatRequest
-	(*StartChatResponse)(nil),          // 17: proactivechat.v1.StartChatResponse
-	(*SignInRequest)(nil),              // 18: proactivechat.v1.SignInRequest
-	(*SignInResponse)(nil),             // 19: proactivechat.v1.SignInResponse
-	(*SignOutRequest)(nil),             // 20: proactivechat.v1.SignOutRequest
-	(*SignOutResponse)(nil),            // 21: proactivechat.v1.SignOutResponse
-	(*ChatRequest)(nil),                // 22: proactivechat.v1.ChatRequest
-	(*VisitorPresence)(nil),            // 23: proactivechat.v1.VisitorPresence
-	(*Agent)(nil),                      // 24: proactivechat.v1.Agent
-	(*KeepAlive)(nil),                  // 25: proactivechat.v1.KeepAlive
-	(*Chat)(nil),                       // 26: proactivechat.v1.Chat
-	(*Invitation)(nil),                 // 27: proactivechat.v1.Invitation
-	(AgentStatus)(0),                   // 28: proactivechat.v1.AgentStatus
-	(*AgentSession)(nil),               // 29: proactivechat.v1.AgentSession
+	(*WatchAgentRequest)(nil),                 // 0: proactivechat.v1.WatchAgentRequest
+	(*Alert)(nil),                             // 1: proactivechat.v1.Alert
+	(*AgentSnapshot)(nil),                     // 2: proactivechat.v1.AgentSnapshot
+	(*AlertWithdrawn)(nil),                    // 3: proactivechat.v1.AlertWithdrawn
+	(*WatchAgentResponse)(nil),                // 4: proactivechat.v1.WatchAgentResponse
+	(*AcceptChatRequestRequest)(nil),          // 5: proactivechat.v1.AcceptChatRequestRequest
+	(*AcceptChatRequestResponse)(nil),         // 6: proactivechat.v1.AcceptChatRequestResponse
+	(*DeclineChatRequestRequest)(nil),         // 7: proactivechat.v1.DeclineChatRequestRequest
+	(*DeclineChatRequestResponse)(nil),        // 8: proactivechat.v1.DeclineChatRequestResponse
+	(*InviteVisitorRequest)(nil),              // 9: proactivechat.v1.InviteVisitorRequest
+	(*InviteVisitorResponse)(nil),             // 10: proactivechat.v1.InviteVisitorResponse
+	(*SetAgentStatusRequest)(nil),             // 11: proactivechat.v1.SetAgentStatusRequest
+	(*SetAgentStatusResponse)(nil),            // 12: proactivechat.v1.SetAgentStatusResponse
+	(*WatchPresenceRequest)(nil),              // 13: proactivechat.v1.WatchPresenceRequest
+	(*PresenceSnapshot)(nil),                  // 14: proactivechat.v1.PresenceSnapshot
+	(*WatchPresenceResponse)(nil),             // 15: proactivechat.v1.WatchPresenceResponse
+	(*StartChatRequest)(nil),                  // 16: proactivechat.v1.StartChatRequest
+	(*StartChatResponse)(nil),                 // 17: proactivechat.v1.StartChatResponse
+	(*SignInRequest)(nil),                     // 18: proactivechat.v1.SignInRequest
+	(*SignInResponse)(nil),                    // 19: proactivechat.v1.SignInResponse
+	(*SignOutRequest)(nil),                    // 20: proactivechat.v1.SignOutRequest
+	(*SignOutResponse)(nil),                   // 21: proactivechat.v1.SignOutResponse
+	(*ListOfflineMessagesRequest)(nil),        // 22: proactivechat.v1.ListOfflineMessagesRequest
+	(*ListOfflineMessagesResponse)(nil),       // 23: proactivechat.v1.ListOfflineMessagesResponse
+	(*MarkOfflineMessageHandledRequest)(nil),  // 24: proactivechat.v1.MarkOfflineMessageHandledRequest
+	(*MarkOfflineMessageHandledResponse)(nil), // 25: proactivechat.v1.MarkOfflineMessageHandledResponse
+	(*ChatRequest)(nil),                       // 26: proactivechat.v1.ChatRequest
+	(*VisitorPresence)(nil),                   // 27: proactivechat.v1.VisitorPresence
+	(*Agent)(nil),                             // 28: proactivechat.v1.Agent
+	(*KeepAlive)(nil),                         // 29: proactivechat.v1.KeepAlive
+	(*Chat)(nil),                              // 30: proactivechat.v1.Chat
+	(*Invitation)(nil),                        // 31: proactivechat.v1.Invitation
+	(AgentStatus)(0),                          // 32: proactivechat.v1.AgentStatus
+	(*AgentSession)(nil),                      // 33: proactivechat.v1.AgentSession
+	(OfflineMessageState)(0),                  // 34: proactivechat.v1.OfflineMessageState
+	(*OfflineMessage)(nil),                    // 35: proactivechat.v1.OfflineMessage
 }
 var file_proactivechat_v1_agent_service_proto_depIdxs = []int32{
-	22, // 0: proactivechat.v1.Alert.chat_request:type_name -> proactivechat.v1.ChatRequest
-	23, // 1: proactivechat.v1.Alert.visitor:type_name -> proactivechat.v1.VisitorPresence
-	24, // 2: proactivechat.v1.AgentSnapshot.agent:type_name -> proactivechat.v1.Agent
-	22, // 3: proactivechat.v1.AgentSnapshot.queue:type_name -> proactivechat.v1.ChatRequest
+	26, // 0: proactivechat.v1.Alert.chat_request:type_name -> proactivechat.v1.ChatRequest
+	27, // 1: proactivechat.v1.Alert.visitor:type_name -> proactivechat.v1.VisitorPresence
+	28, // 2: proactivechat.v1.AgentSnapshot.agent:type_name -> proactivechat.v1.Agent
+	26, // 3: proactivechat.v1.AgentSnapshot.queue:type_name -> proactivechat.v1.ChatRequest
 	1,  // 4: proactivechat.v1.AgentSnapshot.alerts:type_name -> proactivechat.v1.Alert
 	2,  // 5: proactivechat.v1.WatchAgentResponse.snapshot:type_name -> proactivechat.v1.AgentSnapshot
 	1,  // 6: proactivechat.v1.WatchAgentResponse.alert:type_name -> proactivechat.v1.Alert
 	3,  // 7: proactivechat.v1.WatchAgentResponse.alert_withdrawn:type_name -> proactivechat.v1.AlertWithdrawn
-	22, // 8: proactivechat.v1.WatchAgentResponse.queue_changed:type_name -> proactivechat.v1.ChatRequest
-	24, // 9: proactivechat.v1.WatchAgentResponse.agent_changed:type_name -> proactivechat.v1.Agent
-	25, // 10: proactivechat.v1.WatchAgentResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	26, // 11: proactivechat.v1.AcceptChatRequestResponse.chat:type_name -> proactivechat.v1.Chat
-	27, // 12: proactivechat.v1.InviteVisitorResponse.invitation:type_name -> proactivechat.v1.Invitation
-	28, // 13: proactivechat.v1.SetAgentStatusRequest.status:type_name -> proactivechat.v1.AgentStatus
-	24, // 14: proactivechat.v1.SetAgentStatusResponse.agent:type_name -> proactivechat.v1.Agent
-	23, // 15: proactivechat.v1.PresenceSnapshot.visitors:type_name -> proactivechat.v1.VisitorPresence
+	26, // 8: proactivechat.v1.WatchAgentResponse.queue_changed:type_name -> proactivechat.v1.ChatRequest
+	28, // 9: proactivechat.v1.WatchAgentResponse.agent_changed:type_name -> proactivechat.v1.Agent
+	29, // 10: proactivechat.v1.WatchAgentResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	30, // 11: proactivechat.v1.AcceptChatRequestResponse.chat:type_name -> proactivechat.v1.Chat
+	31, // 12: proactivechat.v1.InviteVisitorResponse.invitation:type_name -> proactivechat.v1.Invitation
+	32, // 13: proactivechat.v1.SetAgentStatusRequest.status:type_name -> proactivechat.v1.AgentStatus
+	28, // 14: proactivechat.v1.SetAgentStatusResponse.agent:type_name -> proactivechat.v1.Agent
+	27, // 15: proactivechat.v1.PresenceSnapshot.visitors:type_name -> proactivechat.v1.VisitorPresence
 	14, // 16: proactivechat.v1.WatchPresenceResponse.snapshot:type_name -> proactivechat.v1.PresenceSnapshot
-	23, // 17: proactivechat.v1.WatchPresenceResponse.arrived:type_name -> proactivechat.v1.VisitorPresence
-	23, // 18: proactivechat.v1.WatchPresenceResponse.changed:type_name -> proactivechat.v1.VisitorPresence
-	23, // 19: proactivechat.v1.WatchPresenceResponse.departed:type_name -> proactivechat.v1.VisitorPresence
-	25, // 20: proactivechat.v1.WatchPresenceResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	26, // 21: proactivechat.v1.StartChatResponse.chat:type_name -> proactivechat.v1.Chat
-	24, // 22: proactivechat.v1.SignInResponse.agent:type_name -> proactivechat.v1.Agent
-	29, // 23: proactivechat.v1.SignInResponse.session:type_name -> proactivechat.v1.AgentSession
-	18, // 24: proactivechat.v1.AgentService.SignIn:input_type -> proactivechat.v1.SignInRequest
-	20, // 25: proactivechat.v1.AgentService.SignOut:input_type -> proactivechat.v1.SignOutRequest
-	11, // 26: proactivechat.v1.AgentService.SetAgentStatus:input_type -> proactivechat.v1.SetAgentStatusRequest
-	13, // 27: proactivechat.v1.AgentService.WatchPresence:input_type -> proactivechat.v1.WatchPresenceRequest
-	16, // 28: proactivechat.v1.AgentService.StartChat:input_type -> proactivechat.v1.StartChatRequest
-	0,  // 29: proactivechat.v1.AgentService.WatchAgent:input_type -> proactivechat.v1.WatchAgentRequest
-	5,  // 30: proactivechat.v1.AgentService.AcceptChatRequest:input_type -> proactivechat.v1.AcceptChatRequestRequest
-	7,  // 31: proactivechat.v1.AgentService.DeclineChatRequest:input_type -> proactivechat.v1.DeclineChatRequestRequest
-	9,  // 32: proactivechat.v1.AgentService.InviteVisitor:input_type -> proactivechat.v1.InviteVisitorRequest
-	19, // 33: proactivechat.v1.AgentService.SignIn:output_type -> proactivechat.v1.SignInResponse
-	21, // 34: proactivechat.v1.AgentService.SignOut:output_type -> proactivechat.v1.SignOutResponse
-	12, // 35: proactivechat.v1.AgentService.SetAgentStatus:output_type -> proactivechat.v1.SetAgentStatusResponse
-	15, // 36: proactivechat.v1.AgentService.WatchPresence:output_type -> proactivechat.v1.WatchPresenceResponse
-	17, // 37: proactivechat.v1.AgentService.StartChat:output_type -> proactivechat.v1.StartChatResponse
-	4,  // 38: proactivechat.v1.AgentService.WatchAgent:output_type -> proactivechat.v1.WatchAgentResponse
-	6,  // 39: proactivechat.v1.AgentService.AcceptChatRequest:output_type -> proactivechat.v1.AcceptChatRequestResponse
-	8,  // 40: proactivechat.v1.AgentService.DeclineChatRequest:output_type -> proactivechat.v1.DeclineChatRequestResponse
-	10, // 41: proactivechat.v1.AgentService.InviteVisitor:output_type -> proactivechat.v1.InviteVisitorResponse
-	33, // [33:42] is the sub-list for method output_type
-	24, // [24:33] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	27, // 17: proactivechat.v1.WatchPresenceResponse.arrived:type_name -> proactivechat.v1.VisitorPresence
+	27, // 18: proactivechat.v1.WatchPresenceResponse.changed:type_name -> proactivechat.v1.VisitorPresence
+	27, // 19: proactivechat.v1.WatchPresenceResponse.departed:type_name -> proactivechat.v1.VisitorPresence
+	29, // 20: proactivechat.v1.WatchPresenceResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	30, // 21: proactivechat.v1.StartChatResponse.chat:type_name -> proactivechat.v1.Chat
+	28, // 22: proactivechat.v1.SignInResponse.agent:type_name -> proactivechat.v1.Agent
+	33, // 23: proactivechat.v1.SignInResponse.session:type_name -> proactivechat.v1.AgentSession
+	34, // 24: proactivechat.v1.ListOfflineMessagesRequest.state:type_name -> proactivechat.v1.OfflineMessageState
+	35, // 25: proactivechat.v1.ListOfflineMessagesResponse.messages:type_name -> proactivechat.v1.OfflineMessage
+	35, // 26: proactivechat.v1.MarkOfflineMessageHandledResponse.message:type_name -> proactivechat.v1.OfflineMessage
+	18, // 27: proactivechat.v1.AgentService.SignIn:input_type -> proactivechat.v1.SignInRequest
+	20, // 28: proactivechat.v1.AgentService.SignOut:input_type -> proactivechat.v1.SignOutRequest
+	11, // 29: proactivechat.v1.AgentService.SetAgentStatus:input_type -> proactivechat.v1.SetAgentStatusRequest
+	13, // 30: proactivechat.v1.AgentService.WatchPresence:input_type -> proactivechat.v1.WatchPresenceRequest
+	16, // 31: proactivechat.v1.AgentService.StartChat:input_type -> proactivechat.v1.StartChatRequest
+	0,  // 32: proactivechat.v1.AgentService.WatchAgent:input_type -> proactivechat.v1.WatchAgentRequest
+	5,  // 33: proactivechat.v1.AgentService.AcceptChatRequest:input_type -> proactivechat.v1.AcceptChatRequestRequest
+	7,  // 34: proactivechat.v1.AgentService.DeclineChatRequest:input_type -> proactivechat.v1.DeclineChatRequestRequest
+	9,  // 35: proactivechat.v1.AgentService.InviteVisitor:input_type -> proactivechat.v1.InviteVisitorRequest
+	22, // 36: proactivechat.v1.AgentService.ListOfflineMessages:input_type -> proactivechat.v1.ListOfflineMessagesRequest
+	24, // 37: proactivechat.v1.AgentService.MarkOfflineMessageHandled:input_type -> proactivechat.v1.MarkOfflineMessageHandledRequest
+	19, // 38: proactivechat.v1.AgentService.SignIn:output_type -> proactivechat.v1.SignInResponse
+	21, // 39: proactivechat.v1.AgentService.SignOut:output_type -> proactivechat.v1.SignOutResponse
+	12, // 40: proactivechat.v1.AgentService.SetAgentStatus:output_type -> proactivechat.v1.SetAgentStatusResponse
+	15, // 41: proactivechat.v1.AgentService.WatchPresence:output_type -> proactivechat.v1.WatchPresenceResponse
+	17, // 42: proactivechat.v1.AgentService.StartChat:output_type -> proactivechat.v1.StartChatResponse
+	4,  // 43: proactivechat.v1.AgentService.WatchAgent:output_type -> proactivechat.v1.WatchAgentResponse
+	6,  // 44: proactivechat.v1.AgentService.AcceptChatRequest:output_type -> proactivechat.v1.AcceptChatRequestResponse
+	8,  // 45: proactivechat.v1.AgentService.DeclineChatRequest:output_type -> proactivechat.v1.DeclineChatRequestResponse
+	10, // 46: proactivechat.v1.AgentService.InviteVisitor:output_type -> proactivechat.v1.InviteVisitorResponse
+	23, // 47: proactivechat.v1.AgentService.ListOfflineMessages:output_type -> proactivechat.v1.ListOfflineMessagesResponse
+	25, // 48: proactivechat.v1.AgentService.MarkOfflineMessageHandled:output_type -> proactivechat.v1.MarkOfflineMessageHandledResponse
+	38, // [38:49] is the sub-list for method output_type
+	27, // [27:38] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_agent_service_proto_init() }
@@ -1478,6 +1729,7 @@ func file_proactivechat_v1_agent_service_proto_init() {
 	file_proactivechat_v1_auth_proto_init()
 	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_engagement_proto_init()
+	file_proactivechat_v1_offline_message_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
 	file_proactivechat_v1_agent_service_proto_msgTypes[4].OneofWrappers = []any{
 		(*WatchAgentResponse_Snapshot)(nil),
@@ -1500,7 +1752,7 @@ func file_proactivechat_v1_agent_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_agent_service_proto_rawDesc), len(file_proactivechat_v1_agent_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

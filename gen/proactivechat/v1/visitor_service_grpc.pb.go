@@ -26,6 +26,7 @@ const (
 	VisitorService_SubmitForm_FullMethodName          = "/proactivechat.v1.VisitorService/SubmitForm"
 	VisitorService_LeaveQueue_FullMethodName          = "/proactivechat.v1.VisitorService/LeaveQueue"
 	VisitorService_IdentifyVisitor_FullMethodName     = "/proactivechat.v1.VisitorService/IdentifyVisitor"
+	VisitorService_LeaveMessage_FullMethodName        = "/proactivechat.v1.VisitorService/LeaveMessage"
 )
 
 // VisitorServiceClient is the client API for VisitorService service.
@@ -60,6 +61,11 @@ type VisitorServiceClient interface {
 	// signed in after the page loaded). It replaces the identity the page gave
 	// before; the same rules as StartVisitorSession's identity apply.
 	IdentifyVisitor(ctx context.Context, in *IdentifyVisitorRequest, opts ...grpc.CallOption) (*IdentifyVisitorResponse, error)
+	// LeaveMessage stores a message for agents to follow up when nobody can
+	// chat (outside business hours, no agent available, a long wait).
+	// Retried with the same request_id it returns the message stored the
+	// first time instead of storing it again. Rate limited like SubmitForm.
+	LeaveMessage(ctx context.Context, in *LeaveMessageRequest, opts ...grpc.CallOption) (*LeaveMessageResponse, error)
 }
 
 type visitorServiceClient struct {
@@ -149,6 +155,16 @@ func (c *visitorServiceClient) IdentifyVisitor(ctx context.Context, in *Identify
 	return out, nil
 }
 
+func (c *visitorServiceClient) LeaveMessage(ctx context.Context, in *LeaveMessageRequest, opts ...grpc.CallOption) (*LeaveMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LeaveMessageResponse)
+	err := c.cc.Invoke(ctx, VisitorService_LeaveMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VisitorServiceServer is the server API for VisitorService service.
 // All implementations must embed UnimplementedVisitorServiceServer
 // for forward compatibility.
@@ -181,6 +197,11 @@ type VisitorServiceServer interface {
 	// signed in after the page loaded). It replaces the identity the page gave
 	// before; the same rules as StartVisitorSession's identity apply.
 	IdentifyVisitor(context.Context, *IdentifyVisitorRequest) (*IdentifyVisitorResponse, error)
+	// LeaveMessage stores a message for agents to follow up when nobody can
+	// chat (outside business hours, no agent available, a long wait).
+	// Retried with the same request_id it returns the message stored the
+	// first time instead of storing it again. Rate limited like SubmitForm.
+	LeaveMessage(context.Context, *LeaveMessageRequest) (*LeaveMessageResponse, error)
 	mustEmbedUnimplementedVisitorServiceServer()
 }
 
@@ -211,6 +232,9 @@ func (UnimplementedVisitorServiceServer) LeaveQueue(context.Context, *LeaveQueue
 }
 func (UnimplementedVisitorServiceServer) IdentifyVisitor(context.Context, *IdentifyVisitorRequest) (*IdentifyVisitorResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method IdentifyVisitor not implemented")
+}
+func (UnimplementedVisitorServiceServer) LeaveMessage(context.Context, *LeaveMessageRequest) (*LeaveMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LeaveMessage not implemented")
 }
 func (UnimplementedVisitorServiceServer) mustEmbedUnimplementedVisitorServiceServer() {}
 func (UnimplementedVisitorServiceServer) testEmbeddedByValue()                        {}
@@ -352,6 +376,24 @@ func _VisitorService_IdentifyVisitor_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VisitorService_LeaveMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LeaveMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VisitorServiceServer).LeaveMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VisitorService_LeaveMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VisitorServiceServer).LeaveMessage(ctx, req.(*LeaveMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // VisitorService_ServiceDesc is the grpc.ServiceDesc for VisitorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -382,6 +424,10 @@ var VisitorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "IdentifyVisitor",
 			Handler:    _VisitorService_IdentifyVisitor_Handler,
+		},
+		{
+			MethodName: "LeaveMessage",
+			Handler:    _VisitorService_LeaveMessage_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -12,6 +12,8 @@ import type { Chat } from "./chat_pb";
 import { file_proactivechat_v1_chat } from "./chat_pb";
 import type { ChatRequest, Invitation } from "./engagement_pb";
 import { file_proactivechat_v1_engagement } from "./engagement_pb";
+import type { OfflineMessage, OfflineMessageState } from "./offline_message_pb";
+import { file_proactivechat_v1_offline_message } from "./offline_message_pb";
 import type { KeepAlive, VisitorPresence } from "./visitor_pb";
 import { file_proactivechat_v1_visitor } from "./visitor_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -20,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/agent_service.proto.
  */
 export const file_proactivechat_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FnZW50X3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiJQoRV2F0Y2hBZ2VudFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkigAEKBUFsZXJ0EjMKDGNoYXRfcmVxdWVzdBgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSDgoGcmVhc29uGAIgASgJEjIKB3Zpc2l0b3IYAyABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKOAQoNQWdlbnRTbmFwc2hvdBImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQSLAoFcXVldWUYAiADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0EicKBmFsZXJ0cxgDIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWxlcnQiOQoOQWxlcnRXaXRoZHJhd24SFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSLWAgoSV2F0Y2hBZ2VudFJlc3BvbnNlEjMKCHNuYXBzaG90GAEgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNuYXBzaG90SAASKAoFYWxlcnQYAiABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFsZXJ0SAASOwoPYWxlcnRfd2l0aGRyYXduGAMgASgLMiAucHJvYWN0aXZlY2hhdC52MS5BbGVydFdpdGhkcmF3bkgAEjYKDXF1ZXVlX2NoYW5nZWQYBCABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0SAASMAoNYWdlbnRfY2hhbmdlZBgFIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnRIABIxCgprZWVwX2FsaXZlGAYgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIHCgVldmVudCJFChhBY2NlcHRDaGF0UmVxdWVzdFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSFwoPY2hhdF9yZXF1ZXN0X2lkGAIgASgJIkEKGUFjY2VwdENoYXRSZXF1ZXN0UmVzcG9uc2USJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdCJGChlEZWNsaW5lQ2hhdFJlcXVlc3RSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhcKD2NoYXRfcmVxdWVzdF9pZBgCIAEoCSIcChpEZWNsaW5lQ2hhdFJlcXVlc3RSZXNwb25zZSI8ChRJbnZpdGVWaXNpdG9yUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJIkkKFUludml0ZVZpc2l0b3JSZXNwb25zZRIwCgppbnZpdGF0aW9uGAEgASgLMhwucHJvYWN0aXZlY2hhdC52MS5JbnZpdGF0aW9uIlgKFVNldEFnZW50U3RhdHVzUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRItCgZzdGF0dXMYAiABKA4yHS5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U3RhdHVzIkAKFlNldEFnZW50U3RhdHVzUmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IigKFFdhdGNoUHJlc2VuY2VSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIkcKEFByZXNlbmNlU25hcHNob3QSMwoIdmlzaXRvcnMYASADKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKuAgoVV2F0Y2hQcmVzZW5jZVJlc3BvbnNlEjYKCHNuYXBzaG90GAEgASgLMiIucHJvYWN0aXZlY2hhdC52MS5QcmVzZW5jZVNuYXBzaG90SAASNAoHYXJyaXZlZBgCIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlSAASNAoHY2hhbmdlZBgDIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlSAASNQoIZGVwYXJ0ZWQYBCABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZUgAEjEKCmtlZXBfYWxpdmUYBSABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAQgcKBWV2ZW50IjgKEFN0YXJ0Q2hhdFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCSI5ChFTdGFydENoYXRSZXNwb25zZRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0IkIKDVNpZ25JblJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSDQoFbG9naW4YAyABKAkieAoOU2lnbkluUmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50Ei8KB3Nlc3Npb24YAiABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U2Vzc2lvbhINCgV0b2tlbhgDIAEoCSIQCg5TaWduT3V0UmVxdWVzdCIRCg9TaWduT3V0UmVzcG9uc2Uy5gYKDEFnZW50U2VydmljZRJLCgZTaWduSW4SHy5wcm9hY3RpdmVjaGF0LnYxLlNpZ25JblJlcXVlc3QaIC5wcm9hY3RpdmVjaGF0LnYxLlNpZ25JblJlc3BvbnNlEk4KB1NpZ25PdXQSIC5wcm9hY3RpdmVjaGF0LnYxLlNpZ25PdXRSZXF1ZXN0GiEucHJvYWN0aXZlY2hhdC52MS5TaWduT3V0UmVzcG9uc2USYwoOU2V0QWdlbnRTdGF0dXMSJy5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50U3RhdHVzUmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuU2V0QWdlbnRTdGF0dXNSZXNwb25zZRJiCg1XYXRjaFByZXNlbmNlEiYucHJvYWN0aXZlY2hhdC52MS5XYXRjaFByZXNlbmNlUmVxdWVzdBonLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hQcmVzZW5jZVJlc3BvbnNlMAESVAoJU3RhcnRDaGF0EiIucHJvYWN0aXZlY2hhdC52MS5TdGFydENoYXRSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5TdGFydENoYXRSZXNwb25zZRJZCgpXYXRjaEFnZW50EiMucHJvYWN0aXZlY2hhdC52MS5XYXRjaEFnZW50UmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hBZ2VudFJlc3BvbnNlMAESbAoRQWNjZXB0Q2hhdFJlcXVlc3QSKi5wcm9hY3RpdmVjaGF0LnYxLkFjY2VwdENoYXRSZXF1ZXN0UmVxdWVzdBorLnByb2FjdGl2ZWNoYXQudjEuQWNjZXB0Q2hhdFJlcXVlc3RSZXNwb25zZRJvChJEZWNsaW5lQ2hhdFJlcXVlc3QSKy5wcm9hY3RpdmVjaGF0LnYxLkRlY2xpbmVDaGF0UmVxdWVzdFJlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkRlY2xpbmVDaGF0UmVxdWVzdFJlc3BvbnNlEmAKDUludml0ZVZpc2l0b3ISJi5wcm9hY3RpdmVjaGF0LnYxLkludml0ZVZpc2l0b3JSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5JbnZpdGVWaXNpdG9yUmVzcG9uc2VCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_visitor]);
+  fileDesc("CiRwcm9hY3RpdmVjaGF0L3YxL2FnZW50X3NlcnZpY2UucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEiJQoRV2F0Y2hBZ2VudFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkigAEKBUFsZXJ0EjMKDGNoYXRfcmVxdWVzdBgBIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3QSDgoGcmVhc29uGAIgASgJEjIKB3Zpc2l0b3IYAyABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKOAQoNQWdlbnRTbmFwc2hvdBImCgVhZ2VudBgBIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnQSLAoFcXVldWUYAiADKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0EicKBmFsZXJ0cxgDIAMoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWxlcnQiOQoOQWxlcnRXaXRoZHJhd24SFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSLWAgoSV2F0Y2hBZ2VudFJlc3BvbnNlEjMKCHNuYXBzaG90GAEgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNuYXBzaG90SAASKAoFYWxlcnQYAiABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFsZXJ0SAASOwoPYWxlcnRfd2l0aGRyYXduGAMgASgLMiAucHJvYWN0aXZlY2hhdC52MS5BbGVydFdpdGhkcmF3bkgAEjYKDXF1ZXVlX2NoYW5nZWQYBCABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0SAASMAoNYWdlbnRfY2hhbmdlZBgFIAEoCzIXLnByb2FjdGl2ZWNoYXQudjEuQWdlbnRIABIxCgprZWVwX2FsaXZlGAYgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIHCgVldmVudCJFChhBY2NlcHRDaGF0UmVxdWVzdFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSFwoPY2hhdF9yZXF1ZXN0X2lkGAIgASgJIkEKGUFjY2VwdENoYXRSZXF1ZXN0UmVzcG9uc2USJAoEY2hhdBgBIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdCJGChlEZWNsaW5lQ2hhdFJlcXVlc3RSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhcKD2NoYXRfcmVxdWVzdF9pZBgCIAEoCSIcChpEZWNsaW5lQ2hhdFJlcXVlc3RSZXNwb25zZSI8ChRJbnZpdGVWaXNpdG9yUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJIkkKFUludml0ZVZpc2l0b3JSZXNwb25zZRIwCgppbnZpdGF0aW9uGAEgASgLMhwucHJvYWN0aXZlY2hhdC52MS5JbnZpdGF0aW9uIlgKFVNldEFnZW50U3RhdHVzUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRItCgZzdGF0dXMYAiABKA4yHS5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U3RhdHVzIkAKFlNldEFnZW50U3RhdHVzUmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50IigKFFdhdGNoUHJlc2VuY2VSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIkcKEFByZXNlbmNlU25hcHNob3QSMwoIdmlzaXRvcnMYASADKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZSKuAgoVV2F0Y2hQcmVzZW5jZVJlc3BvbnNlEjYKCHNuYXBzaG90GAEgASgLMiIucHJvYWN0aXZlY2hhdC52MS5QcmVzZW5jZVNuYXBzaG90SAASNAoHYXJyaXZlZBgCIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlSAASNAoHY2hhbmdlZBgDIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclByZXNlbmNlSAASNQoIZGVwYXJ0ZWQYBCABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JQcmVzZW5jZUgAEjEKCmtlZXBfYWxpdmUYBSABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAQgcKBWV2ZW50IjgKEFN0YXJ0Q2hhdFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCSI5ChFTdGFydENoYXRSZXNwb25zZRIkCgRjaGF0GAEgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0IkIKDVNpZ25JblJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSDQoFbG9naW4YAyABKAkieAoOU2lnbkluUmVzcG9uc2USJgoFYWdlbnQYASABKAsyFy5wcm9hY3RpdmVjaGF0LnYxLkFnZW50Ei8KB3Nlc3Npb24YAiABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U2Vzc2lvbhINCgV0b2tlbhgDIAEoCSIQCg5TaWduT3V0UmVxdWVzdCIRCg9TaWduT3V0UmVzcG9uc2UiigEKGkxpc3RPZmZsaW5lTWVzc2FnZXNSZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkSNAoFc3RhdGUYAiABKA4yJS5wcm9hY3RpdmVjaGF0LnYxLk9mZmxpbmVNZXNzYWdlU3RhdGUSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkifQobTGlzdE9mZmxpbmVNZXNzYWdlc1Jlc3BvbnNlEjIKCG1lc3NhZ2VzGAEgAygLMiAucHJvYWN0aXZlY2hhdC52MS5PZmZsaW5lTWVzc2FnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEQoJbmV3X2NvdW50GAMgASgNIj4KIE1hcmtPZmZsaW5lTWVzc2FnZUhhbmRsZWRSZXF1ZXN0EhoKEm9mZmxpbmVfbWVzc2FnZV9pZBgBIAEoCSJWCiFNYXJrT2ZmbGluZU1lc3NhZ2VIYW5kbGVkUmVzcG9uc2USMQoHbWVzc2FnZRgBIAEoCzIgLnByb2FjdGl2ZWNoYXQudjEuT2ZmbGluZU1lc3NhZ2Uy4QgKDEFnZW50U2VydmljZRJLCgZTaWduSW4SHy5wcm9hY3RpdmVjaGF0LnYxLlNpZ25JblJlcXVlc3QaIC5wcm9hY3RpdmVjaGF0LnYxLlNpZ25JblJlc3BvbnNlEk4KB1NpZ25PdXQSIC5wcm9hY3RpdmVjaGF0LnYxLlNpZ25PdXRSZXF1ZXN0GiEucHJvYWN0aXZlY2hhdC52MS5TaWduT3V0UmVzcG9uc2USYwoOU2V0QWdlbnRTdGF0dXMSJy5wcm9hY3RpdmVjaGF0LnYxLlNldEFnZW50U3RhdHVzUmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuU2V0QWdlbnRTdGF0dXNSZXNwb25zZRJiCg1XYXRjaFByZXNlbmNlEiYucHJvYWN0aXZlY2hhdC52MS5XYXRjaFByZXNlbmNlUmVxdWVzdBonLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hQcmVzZW5jZVJlc3BvbnNlMAESVAoJU3RhcnRDaGF0EiIucHJvYWN0aXZlY2hhdC52MS5TdGFydENoYXRSZXF1ZXN0GiMucHJvYWN0aXZlY2hhdC52MS5TdGFydENoYXRSZXNwb25zZRJZCgpXYXRjaEFnZW50EiMucHJvYWN0aXZlY2hhdC52MS5XYXRjaEFnZW50UmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hBZ2VudFJlc3BvbnNlMAESbAoRQWNjZXB0Q2hhdFJlcXVlc3QSKi5wcm9hY3RpdmVjaGF0LnYxLkFjY2VwdENoYXRSZXF1ZXN0UmVxdWVzdBorLnByb2FjdGl2ZWNoYXQudjEuQWNjZXB0Q2hhdFJlcXVlc3RSZXNwb25zZRJvChJEZWNsaW5lQ2hhdFJlcXVlc3QSKy5wcm9hY3RpdmVjaGF0LnYxLkRlY2xpbmVDaGF0UmVxdWVzdFJlcXVlc3QaLC5wcm9hY3RpdmVjaGF0LnYxLkRlY2xpbmVDaGF0UmVxdWVzdFJlc3BvbnNlEmAKDUludml0ZVZpc2l0b3ISJi5wcm9hY3RpdmVjaGF0LnYxLkludml0ZVZpc2l0b3JSZXF1ZXN0GicucHJvYWN0aXZlY2hhdC52MS5JbnZpdGVWaXNpdG9yUmVzcG9uc2UScgoTTGlzdE9mZmxpbmVNZXNzYWdlcxIsLnByb2FjdGl2ZWNoYXQudjEuTGlzdE9mZmxpbmVNZXNzYWdlc1JlcXVlc3QaLS5wcm9hY3RpdmVjaGF0LnYxLkxpc3RPZmZsaW5lTWVzc2FnZXNSZXNwb25zZRKEAQoZTWFya09mZmxpbmVNZXNzYWdlSGFuZGxlZBIyLnByb2FjdGl2ZWNoYXQudjEuTWFya09mZmxpbmVNZXNzYWdlSGFuZGxlZFJlcXVlc3QaMy5wcm9hY3RpdmVjaGF0LnYxLk1hcmtPZmZsaW5lTWVzc2FnZUhhbmRsZWRSZXNwb25zZUJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_proactivechat_v1_agent, file_proactivechat_v1_auth, file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_offline_message, file_proactivechat_v1_visitor]);
 
 /**
  * @generated from message proactivechat.v1.WatchAgentRequest
@@ -557,6 +559,111 @@ export const SignOutResponseSchema: GenMessage<SignOutResponse> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_agent_service, 21);
 
 /**
+ * @generated from message proactivechat.v1.ListOfflineMessagesRequest
+ */
+export type ListOfflineMessagesRequest = Message<"proactivechat.v1.ListOfflineMessagesRequest"> & {
+  /**
+   * Required.
+   *
+   * @generated from field: string site_id = 1;
+   */
+  siteId: string;
+
+  /**
+   * Only messages in this state; unspecified lists all.
+   *
+   * @generated from field: proactivechat.v1.OfflineMessageState state = 2;
+   */
+  state: OfflineMessageState;
+
+  /**
+   * At most 100; 0 means 50.
+   *
+   * @generated from field: uint32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * From an earlier response's next_page_token.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ListOfflineMessagesRequest.
+ * Use `create(ListOfflineMessagesRequestSchema)` to create a new message.
+ */
+export const ListOfflineMessagesRequestSchema: GenMessage<ListOfflineMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 22);
+
+/**
+ * @generated from message proactivechat.v1.ListOfflineMessagesResponse
+ */
+export type ListOfflineMessagesResponse = Message<"proactivechat.v1.ListOfflineMessagesResponse"> & {
+  /**
+   * @generated from field: repeated proactivechat.v1.OfflineMessage messages = 1;
+   */
+  messages: OfflineMessage[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * Messages of the site not handled yet, for a badge.
+   *
+   * @generated from field: uint32 new_count = 3;
+   */
+  newCount: number;
+};
+
+/**
+ * Describes the message proactivechat.v1.ListOfflineMessagesResponse.
+ * Use `create(ListOfflineMessagesResponseSchema)` to create a new message.
+ */
+export const ListOfflineMessagesResponseSchema: GenMessage<ListOfflineMessagesResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 23);
+
+/**
+ * @generated from message proactivechat.v1.MarkOfflineMessageHandledRequest
+ */
+export type MarkOfflineMessageHandledRequest = Message<"proactivechat.v1.MarkOfflineMessageHandledRequest"> & {
+  /**
+   * @generated from field: string offline_message_id = 1;
+   */
+  offlineMessageId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.MarkOfflineMessageHandledRequest.
+ * Use `create(MarkOfflineMessageHandledRequestSchema)` to create a new message.
+ */
+export const MarkOfflineMessageHandledRequestSchema: GenMessage<MarkOfflineMessageHandledRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 24);
+
+/**
+ * @generated from message proactivechat.v1.MarkOfflineMessageHandledResponse
+ */
+export type MarkOfflineMessageHandledResponse = Message<"proactivechat.v1.MarkOfflineMessageHandledResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.OfflineMessage message = 1;
+   */
+  message?: OfflineMessage | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.MarkOfflineMessageHandledResponse.
+ * Use `create(MarkOfflineMessageHandledResponseSchema)` to create a new message.
+ */
+export const MarkOfflineMessageHandledResponseSchema: GenMessage<MarkOfflineMessageHandledResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_agent_service, 25);
+
+/**
  * AgentService is what the agent console calls.
  *
  * @generated from service proactivechat.v1.AgentService
@@ -662,6 +769,28 @@ export const AgentService: GenService<{
     methodKind: "unary";
     input: typeof InviteVisitorRequestSchema;
     output: typeof InviteVisitorResponseSchema;
+  },
+  /**
+   * ListOfflineMessages pages through the messages visitors left on a site,
+   * newest first, for agents of the site and admins.
+   *
+   * @generated from rpc proactivechat.v1.AgentService.ListOfflineMessages
+   */
+  listOfflineMessages: {
+    methodKind: "unary";
+    input: typeof ListOfflineMessagesRequestSchema;
+    output: typeof ListOfflineMessagesResponseSchema;
+  },
+  /**
+   * MarkOfflineMessageHandled records that the caller followed a message
+   * up; marking a handled message again changes nothing.
+   *
+   * @generated from rpc proactivechat.v1.AgentService.MarkOfflineMessageHandled
+   */
+  markOfflineMessageHandled: {
+    methodKind: "unary";
+    input: typeof MarkOfflineMessageHandledRequestSchema;
+    output: typeof MarkOfflineMessageHandledResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_agent_service, 0);

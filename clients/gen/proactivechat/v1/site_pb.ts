@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/site.proto.
  */
 export const file_proactivechat_v1_site: GenFile = /*@__PURE__*/
-  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEilAIKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKCXJldGVudGlvbhgHIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MiQgoRUmV0ZW50aW9uU2V0dGluZ3MSFwoPdmlzaXRvcl9zZWNvbmRzGAEgASgNEhQKDGNoYXRfc2Vjb25kcxgCIAEoDSK0AwoVUHJvYWN0aXZlQ2hhdFNldHRpbmdzEg8KB2VuYWJsZWQYASABKAgSMQoEbW9kZRgCIAEoDjIjLnByb2FjdGl2ZWNoYXQudjEuUHJvYWN0aXZlQ2hhdE1vZGUSHAoUbGF1bmNoX2FmdGVyX3NlY29uZHMYAyABKA0SEwoLaW52aXRlX3RleHQYBCABKAkSMAoLZm9ybV9maWVsZHMYBSADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkZvcm1GaWVsZBIeChZpbnZpdGVfdGltZW91dF9zZWNvbmRzGAYgASgNEiEKGXJlaW52aXRlX2Nvb2xkb3duX3NlY29uZHMYByABKA0SHQoVYWxlcnRfdGltZW91dF9zZWNvbmRzGAggASgNEhUKDWluY2x1ZGVfcGFnZXMYCSADKAkSFQoNZXhjbHVkZV9wYWdlcxgKIAMoCRIaChJxdWV1ZV9ob2xkX3NlY29uZHMYCyABKA0SIgoaaW5hY3Rpdml0eV90aW1lb3V0X3NlY29uZHMYDCABKA0SIgoaaW5hY3Rpdml0eV93YXJuaW5nX3NlY29uZHMYDSABKA0ifAoJRm9ybUZpZWxkEgsKA2tleRgBIAEoCRINCgVsYWJlbBgCIAEoCRItCgR0eXBlGAMgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5Gb3JtRmllbGRUeXBlEhAKCHJlcXVpcmVkGAQgASgIEhIKCm1heF9sZW5ndGgYBSABKA0qhQEKEVByb2FjdGl2ZUNoYXRNb2RlEiMKH1BST0FDVElWRV9DSEFUX01PREVfVU5TUEVDSUZJRUQQABIjCh9QUk9BQ1RJVkVfQ0hBVF9NT0RFX1dJVEhfSU5WSVRFEAESJgoiUFJPQUNUSVZFX0NIQVRfTU9ERV9XSVRIT1VUX0lOVklURRACKp4BCg1Gb3JtRmllbGRUeXBlEh8KG0ZPUk1fRklFTERfVFlQRV9VTlNQRUNJRklFRBAAEhgKFEZPUk1fRklFTERfVFlQRV9URVhUEAESHAoYRk9STV9GSUVMRF9UWVBFX1RFWFRBUkVBEAISGQoVRk9STV9GSUVMRF9UWVBFX0VNQUlMEAMSGQoVRk9STV9GSUVMRF9UWVBFX1BIT05FEARCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEikAMKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKCXJldGVudGlvbhgHIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MSNwoOYnVzaW5lc3NfaG91cnMYCCABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLkJ1c2luZXNzSG91cnMSQQoPb2ZmbGluZV9tZXNzYWdlGAkgASgLMigucHJvYWN0aXZlY2hhdC52MS5PZmZsaW5lTWVzc2FnZVNldHRpbmdzIoEBCg1CdXNpbmVzc0hvdXJzEhEKCXRpbWVfem9uZRgBIAEoCRIwCgZ3ZWVrbHkYAiADKAsyIC5wcm9hY3RpdmVjaGF0LnYxLldlZWtseUludGVydmFsEisKCGhvbGlkYXlzGAMgAygLMhkucHJvYWN0aXZlY2hhdC52MS5Ib2xpZGF5Il8KDldlZWtseUludGVydmFsEjAKC2RheV9vZl93ZWVrGAEgASgOMhsucHJvYWN0aXZlY2hhdC52MS5EYXlPZldlZWsSDAoEb3BlbhgCIAEoCRINCgVjbG9zZRgDIAEoCSI9CgdIb2xpZGF5EhIKCnN0YXJ0X2RhdGUYASABKAkSEAoIZW5kX2RhdGUYAiABKAkSDAoEbmFtZRgDIAEoCSIyChZPZmZsaW5lTWVzc2FnZVNldHRpbmdzEhgKEG1heF93YWl0X3NlY29uZHMYASABKA0igQEKClNpdGVTdGF0dXMSDAoEb3BlbhgBIAEoCBIYChBhZ2VudHNfYXZhaWxhYmxlGAIgASgIEhUKDW9mZmVyX21lc3NhZ2UYAyABKAgSNAoQbmV4dF9jaGFuZ2VfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQgoRUmV0ZW50aW9uU2V0dGluZ3MSFwoPdmlzaXRvcl9zZWNvbmRzGAEgASgNEhQKDGNoYXRfc2Vjb25kcxgCIAEoDSK0AwoVUHJvYWN0aXZlQ2hhdFNldHRpbmdzEg8KB2VuYWJsZWQYASABKAgSMQoEbW9kZRgCIAEoDjIjLnByb2FjdGl2ZWNoYXQudjEuUHJvYWN0aXZlQ2hhdE1vZGUSHAoUbGF1bmNoX2FmdGVyX3NlY29uZHMYAyABKA0SEwoLaW52aXRlX3RleHQYBCABKAkSMAoLZm9ybV9maWVsZHMYBSADKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkZvcm1GaWVsZBIeChZpbnZpdGVfdGltZW91dF9zZWNvbmRzGAYgASgNEiEKGXJlaW52aXRlX2Nvb2xkb3duX3NlY29uZHMYByABKA0SHQoVYWxlcnRfdGltZW91dF9zZWNvbmRzGAggASgNEhUKDWluY2x1ZGVfcGFnZXMYCSADKAkSFQoNZXhjbHVkZV9wYWdlcxgKIAMoCRIaChJxdWV1ZV9ob2xkX3NlY29uZHMYCyABKA0SIgoaaW5hY3Rpdml0eV90aW1lb3V0X3NlY29uZHMYDCABKA0SIgoaaW5hY3Rpdml0eV93YXJuaW5nX3NlY29uZHMYDSABKA0ifAoJRm9ybUZpZWxkEgsKA2tleRgBIAEoCRINCgVsYWJlbBgCIAEoCRItCgR0eXBlGAMgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5Gb3JtRmllbGRUeXBlEhAKCHJlcXVpcmVkGAQgASgIEhIKCm1heF9sZW5ndGgYBSABKA0q2AEKCURheU9mV2VlaxIbChdEQVlfT0ZfV0VFS19VTlNQRUNJRklFRBAAEhYKEkRBWV9PRl9XRUVLX01PTkRBWRABEhcKE0RBWV9PRl9XRUVLX1RVRVNEQVkQAhIZChVEQVlfT0ZfV0VFS19XRURORVNEQVkQAxIYChREQVlfT0ZfV0VFS19USFVSU0RBWRAEEhYKEkRBWV9PRl9XRUVLX0ZSSURBWRAFEhgKFERBWV9PRl9XRUVLX1NBVFVSREFZEAYSFgoSREFZX09GX1dFRUtfU1VOREFZEAcqhQEKEVByb2FjdGl2ZUNoYXRNb2RlEiMKH1BST0FDVElWRV9DSEFUX01PREVfVU5TUEVDSUZJRUQQABIjCh9QUk9BQ1RJVkVfQ0hBVF9NT0RFX1dJVEhfSU5WSVRFEAESJgoiUFJPQUNUSVZFX0NIQVRfTU9ERV9XSVRIT1VUX0lOVklURRACKp4BCg1Gb3JtRmllbGRUeXBlEh8KG0ZPUk1fRklFTERfVFlQRV9VTlNQRUNJRklFRBAAEhgKFEZPUk1fRklFTERfVFlQRV9URVhUEAESHAoYRk9STV9GSUVMRF9UWVBFX1RFWFRBUkVBEAISGQoVRk9STV9GSUVMRF9UWVBFX0VNQUlMEAMSGQoVRk9STV9GSUVMRF9UWVBFX1BIT05FEARCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Site is one website equipped with the widget. Proactive chat is disabled
@@ -66,6 +66,20 @@ export type Site = Message<"proactivechat.v1.Site"> & {
    * @generated from field: proactivechat.v1.RetentionSettings retention = 7;
    */
   retention?: RetentionSettings | undefined;
+
+  /**
+   * When agents take chats on this site; unset means always.
+   *
+   * @generated from field: proactivechat.v1.BusinessHours business_hours = 8;
+   */
+  businessHours?: BusinessHours | undefined;
+
+  /**
+   * When the visitor is offered to leave a message instead of chatting.
+   *
+   * @generated from field: proactivechat.v1.OfflineMessageSettings offline_message = 9;
+   */
+  offlineMessage?: OfflineMessageSettings | undefined;
 };
 
 /**
@@ -74,6 +88,186 @@ export type Site = Message<"proactivechat.v1.Site"> & {
  */
 export const SiteSchema: GenMessage<Site> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_site, 0);
+
+/**
+ * BusinessHours are a site's opening times: a weekly schedule in the site's
+ * time zone, less holidays. Outside them nothing proactive happens (no
+ * launch, no invitation, no alert) and the widget offers to leave a
+ * message; chat requests already queued at closing time stay and may still
+ * be accepted, and agents may still start chats themselves.
+ *
+ * @generated from message proactivechat.v1.BusinessHours
+ */
+export type BusinessHours = Message<"proactivechat.v1.BusinessHours"> & {
+  /**
+   * IANA time zone, e.g. "Europe/Berlin"; required when hours are set.
+   *
+   * @generated from field: string time_zone = 1;
+   */
+  timeZone: string;
+
+  /**
+   * The weekly schedule; empty means closed every day (holidays aside,
+   * a site with hours but no intervals is never open).
+   *
+   * @generated from field: repeated proactivechat.v1.WeeklyInterval weekly = 2;
+   */
+  weekly: WeeklyInterval[];
+
+  /**
+   * Days the site is closed although the schedule says open.
+   *
+   * @generated from field: repeated proactivechat.v1.Holiday holidays = 3;
+   */
+  holidays: Holiday[];
+};
+
+/**
+ * Describes the message proactivechat.v1.BusinessHours.
+ * Use `create(BusinessHoursSchema)` to create a new message.
+ */
+export const BusinessHoursSchema: GenMessage<BusinessHours> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 1);
+
+/**
+ * WeeklyInterval is one opening on one day of the week, in wall-clock time
+ * of the site's zone. A day may have several; they must not overlap. On
+ * the day clocks spring forward, a time that does not exist (02:30 in
+ * Europe/Berlin) is read as the instant clocks jump to (03:00); on the day
+ * they fall back, a time that occurs twice is its first occurrence.
+ *
+ * @generated from message proactivechat.v1.WeeklyInterval
+ */
+export type WeeklyInterval = Message<"proactivechat.v1.WeeklyInterval"> & {
+  /**
+   * @generated from field: proactivechat.v1.DayOfWeek day_of_week = 1;
+   */
+  dayOfWeek: DayOfWeek;
+
+  /**
+   * "HH:MM", 00:00 to 23:59.
+   *
+   * @generated from field: string open = 2;
+   */
+  open: string;
+
+  /**
+   * "HH:MM", after open; "24:00" is the end of the day.
+   *
+   * @generated from field: string close = 3;
+   */
+  close: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.WeeklyInterval.
+ * Use `create(WeeklyIntervalSchema)` to create a new message.
+ */
+export const WeeklyIntervalSchema: GenMessage<WeeklyInterval> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 2);
+
+/**
+ * Holiday closes the site for whole days in its zone: from the start of
+ * start_date to the end of end_date (end_date empty: start_date alone).
+ *
+ * @generated from message proactivechat.v1.Holiday
+ */
+export type Holiday = Message<"proactivechat.v1.Holiday"> & {
+  /**
+   * "YYYY-MM-DD".
+   *
+   * @generated from field: string start_date = 1;
+   */
+  startDate: string;
+
+  /**
+   * "YYYY-MM-DD", not before start_date; empty for a single day.
+   *
+   * @generated from field: string end_date = 2;
+   */
+  endDate: string;
+
+  /**
+   * Optional, e.g. "Christmas"; at most 200 bytes.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.Holiday.
+ * Use `create(HolidaySchema)` to create a new message.
+ */
+export const HolidaySchema: GenMessage<Holiday> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 3);
+
+/**
+ * OfflineMessageSettings decide when a visitor is offered to leave a
+ * message. Outside business hours and when no agent can take a chat
+ * (nobody available with room for another chat) it is always offered.
+ *
+ * @generated from message proactivechat.v1.OfflineMessageSettings
+ */
+export type OfflineMessageSettings = Message<"proactivechat.v1.OfflineMessageSettings"> & {
+  /**
+   * Also offered to a queued visitor whose estimated wait passes this many
+   * seconds; 0 means not for a long wait. At most 86400.
+   *
+   * @generated from field: uint32 max_wait_seconds = 1;
+   */
+  maxWaitSeconds: number;
+};
+
+/**
+ * Describes the message proactivechat.v1.OfflineMessageSettings.
+ * Use `create(OfflineMessageSettingsSchema)` to create a new message.
+ */
+export const OfflineMessageSettingsSchema: GenMessage<OfflineMessageSettings> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 4);
+
+/**
+ * SiteStatus tells the widget whether the site can take a chat now.
+ *
+ * @generated from message proactivechat.v1.SiteStatus
+ */
+export type SiteStatus = Message<"proactivechat.v1.SiteStatus"> & {
+  /**
+   * Within business hours (always, when the site has none).
+   *
+   * @generated from field: bool open = 1;
+   */
+  open: boolean;
+
+  /**
+   * An agent of the site is available with room for another chat.
+   *
+   * @generated from field: bool agents_available = 2;
+   */
+  agentsAvailable: boolean;
+
+  /**
+   * The widget should offer "Leave a message": closed, nobody available,
+   * or (queued) an estimated wait above offline_message.max_wait_seconds.
+   *
+   * @generated from field: bool offer_message = 3;
+   */
+  offerMessage: boolean;
+
+  /**
+   * When open next changes; unset when it never does.
+   *
+   * @generated from field: google.protobuf.Timestamp next_change_time = 4;
+   */
+  nextChangeTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.SiteStatus.
+ * Use `create(SiteStatusSchema)` to create a new message.
+ */
+export const SiteStatusSchema: GenMessage<SiteStatus> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 5);
 
 /**
  * RetentionSettings override the server's retention periods for one site.
@@ -110,7 +304,7 @@ export type RetentionSettings = Message<"proactivechat.v1.RetentionSettings"> & 
  * Use `create(RetentionSettingsSchema)` to create a new message.
  */
 export const RetentionSettingsSchema: GenMessage<RetentionSettings> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_site, 1);
+  messageDesc(file_proactivechat_v1_site, 6);
 
 /**
  * ProactiveChatSettings are a site's proactive chat rules.
@@ -220,7 +414,7 @@ export type ProactiveChatSettings = Message<"proactivechat.v1.ProactiveChatSetti
  * Use `create(ProactiveChatSettingsSchema)` to create a new message.
  */
 export const ProactiveChatSettingsSchema: GenMessage<ProactiveChatSettings> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_site, 2);
+  messageDesc(file_proactivechat_v1_site, 7);
 
 /**
  * FormField is one field of the data-collection form.
@@ -267,7 +461,60 @@ export type FormField = Message<"proactivechat.v1.FormField"> & {
  * Use `create(FormFieldSchema)` to create a new message.
  */
 export const FormFieldSchema: GenMessage<FormField> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_site, 3);
+  messageDesc(file_proactivechat_v1_site, 8);
+
+/**
+ * DayOfWeek is a day of the week, Monday first as in ISO 8601.
+ *
+ * @generated from enum proactivechat.v1.DayOfWeek
+ */
+export enum DayOfWeek {
+  /**
+   * @generated from enum value: DAY_OF_WEEK_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: DAY_OF_WEEK_MONDAY = 1;
+   */
+  MONDAY = 1,
+
+  /**
+   * @generated from enum value: DAY_OF_WEEK_TUESDAY = 2;
+   */
+  TUESDAY = 2,
+
+  /**
+   * @generated from enum value: DAY_OF_WEEK_WEDNESDAY = 3;
+   */
+  WEDNESDAY = 3,
+
+  /**
+   * @generated from enum value: DAY_OF_WEEK_THURSDAY = 4;
+   */
+  THURSDAY = 4,
+
+  /**
+   * @generated from enum value: DAY_OF_WEEK_FRIDAY = 5;
+   */
+  FRIDAY = 5,
+
+  /**
+   * @generated from enum value: DAY_OF_WEEK_SATURDAY = 6;
+   */
+  SATURDAY = 6,
+
+  /**
+   * @generated from enum value: DAY_OF_WEEK_SUNDAY = 7;
+   */
+  SUNDAY = 7,
+}
+
+/**
+ * Describes the enum proactivechat.v1.DayOfWeek.
+ */
+export const DayOfWeekSchema: GenEnum<DayOfWeek> = /*@__PURE__*/
+  enumDesc(file_proactivechat_v1_site, 0);
 
 /**
  * ProactiveChatMode is how a proactive chat begins.
@@ -301,7 +548,7 @@ export enum ProactiveChatMode {
  * Describes the enum proactivechat.v1.ProactiveChatMode.
  */
 export const ProactiveChatModeSchema: GenEnum<ProactiveChatMode> = /*@__PURE__*/
-  enumDesc(file_proactivechat_v1_site, 0);
+  enumDesc(file_proactivechat_v1_site, 1);
 
 /**
  * FormFieldType decides how a form value is checked.
@@ -347,5 +594,5 @@ export enum FormFieldType {
  * Describes the enum proactivechat.v1.FormFieldType.
  */
 export const FormFieldTypeSchema: GenEnum<FormFieldType> = /*@__PURE__*/
-  enumDesc(file_proactivechat_v1_site, 1);
+  enumDesc(file_proactivechat_v1_site, 2);
 

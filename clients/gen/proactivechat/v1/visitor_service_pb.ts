@@ -8,6 +8,10 @@ import type { Chat, ChatEvent, Typing } from "./chat_pb";
 import { file_proactivechat_v1_chat } from "./chat_pb";
 import type { FormDefinition, Invitation, QueueStatus } from "./engagement_pb";
 import { file_proactivechat_v1_engagement } from "./engagement_pb";
+import type { OfflineMessage } from "./offline_message_pb";
+import { file_proactivechat_v1_offline_message } from "./offline_message_pb";
+import type { SiteStatus } from "./site_pb";
+import { file_proactivechat_v1_site } from "./site_pb";
 import type { EngagementState, KeepAlive, Visitor, VisitorIdentity } from "./visitor_pb";
 import { file_proactivechat_v1_visitor } from "./visitor_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -16,7 +20,77 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/visitor_service.proto.
  */
 export const file_proactivechat_v1_visitor_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZwcm9hY3RpdmVjaGF0L3YxL3Zpc2l0b3Jfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSJhChZJZGVudGlmeVZpc2l0b3JSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkSMwoIaWRlbnRpdHkYAiABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JJZGVudGl0eSJFChdJZGVudGlmeVZpc2l0b3JSZXNwb25zZRIqCgd2aXNpdG9yGAEgASgLMhkucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yIlcKGlJlc3BvbmRUb0ludml0YXRpb25SZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkSFQoNaW52aXRhdGlvbl9pZBgCIAEoCRIOCgZhY2NlcHQYAyABKAgiTAobUmVzcG9uZFRvSW52aXRhdGlvblJlc3BvbnNlEi0KBXN0YXRlGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yU3RhdGUilwEKEVN1Ym1pdEZvcm1SZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkSPwoGdmFsdWVzGAIgAygLMi8ucHJvYWN0aXZlY2hhdC52MS5TdWJtaXRGb3JtUmVxdWVzdC5WYWx1ZXNFbnRyeRotCgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkMKElN1Ym1pdEZvcm1SZXNwb25zZRItCgVzdGF0ZRgBIAEoCzIeLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclN0YXRlIicKEUxlYXZlUXVldWVSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkiQwoSTGVhdmVRdWV1ZVJlc3BvbnNlEi0KBXN0YXRlGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yU3RhdGUieAoaU3RhcnRWaXNpdG9yU2Vzc2lvblJlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCRIUCgxyZXN1bWVfdG9rZW4YAiABKAkSMwoIaWRlbnRpdHkYAyABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JJZGVudGl0eSJpChtTdGFydFZpc2l0b3JTZXNzaW9uUmVzcG9uc2USKgoHdmlzaXRvchgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvchINCgV0b2tlbhgCIAEoCRIPCgdyZXN1bWVkGAMgASgIIkcKFVJlcG9ydFBhZ2VWaWV3UmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEgsKA3VybBgCIAEoCRINCgV0aXRsZRgDIAEoCSJEChZSZXBvcnRQYWdlVmlld1Jlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3IigQEKE1dhdGNoVmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCRIQCghwYWdlX3VybBgCIAEoCRISCgpwYWdlX3RpdGxlGAMgASgJEhYKDnJlc3VtZV9jaGF0X2lkGAQgASgJEhgKEHJlc3VtZV9hZnRlcl9zZXEYBSABKA0ipwIKDFZpc2l0b3JTdGF0ZRIqCgd2aXNpdG9yGAEgASgLMhkucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yEjUKCmVuZ2FnZW1lbnQYAiABKA4yIS5wcm9hY3RpdmVjaGF0LnYxLkVuZ2FnZW1lbnRTdGF0ZRIkCgRjaGF0GAMgASgLMhYucHJvYWN0aXZlY2hhdC52MS5DaGF0EjAKCmludml0YXRpb24YBCABKAsyHC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb24SLgoEZm9ybRgFIAEoCzIgLnByb2FjdGl2ZWNoYXQudjEuRm9ybURlZmluaXRpb24SLAoFcXVldWUYBiABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlF1ZXVlU3RhdHVzIuIBChRXYXRjaFZpc2l0b3JSZXNwb25zZRIvCgVzdGF0ZRgBIAEoCzIeLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclN0YXRlSAASMQoKY2hhdF9ldmVudBgCIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50SAASKgoGdHlwaW5nGAMgASgLMhgucHJvYWN0aXZlY2hhdC52MS5UeXBpbmdIABIxCgprZWVwX2FsaXZlGAQgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIHCgVldmVudDLYBQoOVmlzaXRvclNlcnZpY2UScgoTU3RhcnRWaXNpdG9yU2Vzc2lvbhIsLnByb2FjdGl2ZWNoYXQudjEuU3RhcnRWaXNpdG9yU2Vzc2lvblJlcXVlc3QaLS5wcm9hY3RpdmVjaGF0LnYxLlN0YXJ0VmlzaXRvclNlc3Npb25SZXNwb25zZRJjCg5SZXBvcnRQYWdlVmlldxInLnByb2FjdGl2ZWNoYXQudjEuUmVwb3J0UGFnZVZpZXdSZXF1ZXN0GigucHJvYWN0aXZlY2hhdC52MS5SZXBvcnRQYWdlVmlld1Jlc3BvbnNlEl8KDFdhdGNoVmlzaXRvchIlLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hWaXNpdG9yUmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hWaXNpdG9yUmVzcG9uc2UwARJyChNSZXNwb25kVG9JbnZpdGF0aW9uEiwucHJvYWN0aXZlY2hhdC52MS5SZXNwb25kVG9JbnZpdGF0aW9uUmVxdWVzdBotLnByb2FjdGl2ZWNoYXQudjEuUmVzcG9uZFRvSW52aXRhdGlvblJlc3BvbnNlElcKClN1Ym1pdEZvcm0SIy5wcm9hY3RpdmVjaGF0LnYxLlN1Ym1pdEZvcm1SZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5TdWJtaXRGb3JtUmVzcG9uc2USVwoKTGVhdmVRdWV1ZRIjLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVRdWV1ZVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLkxlYXZlUXVldWVSZXNwb25zZRJmCg9JZGVudGlmeVZpc2l0b3ISKC5wcm9hY3RpdmVjaGF0LnYxLklkZW50aWZ5VmlzaXRvclJlcXVlc3QaKS5wcm9hY3RpdmVjaGF0LnYxLklkZW50aWZ5VmlzaXRvclJlc3BvbnNlQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_visitor]);
+  fileDesc("CiZwcm9hY3RpdmVjaGF0L3YxL3Zpc2l0b3Jfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSJ6ChNMZWF2ZU1lc3NhZ2VSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIMCgR0ZXh0GAQgASgJEhAKCHBhZ2VfdXJsGAUgASgJEhIKCnJlcXVlc3RfaWQYBiABKAkiSQoUTGVhdmVNZXNzYWdlUmVzcG9uc2USMQoHbWVzc2FnZRgBIAEoCzIgLnByb2FjdGl2ZWNoYXQudjEuT2ZmbGluZU1lc3NhZ2UiYQoWSWRlbnRpZnlWaXNpdG9yUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEjMKCGlkZW50aXR5GAIgASgLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9ySWRlbnRpdHkiRQoXSWRlbnRpZnlWaXNpdG9yUmVzcG9uc2USKgoHdmlzaXRvchgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvciJXChpSZXNwb25kVG9JbnZpdGF0aW9uUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEhUKDWludml0YXRpb25faWQYAiABKAkSDgoGYWNjZXB0GAMgASgIIkwKG1Jlc3BvbmRUb0ludml0YXRpb25SZXNwb25zZRItCgVzdGF0ZRgBIAEoCzIeLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclN0YXRlIpcBChFTdWJtaXRGb3JtUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEj8KBnZhbHVlcxgCIAMoCzIvLnByb2FjdGl2ZWNoYXQudjEuU3VibWl0Rm9ybVJlcXVlc3QuVmFsdWVzRW50cnkaLQoLVmFsdWVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJDChJTdWJtaXRGb3JtUmVzcG9uc2USLQoFc3RhdGUYASABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JTdGF0ZSInChFMZWF2ZVF1ZXVlUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJIkMKEkxlYXZlUXVldWVSZXNwb25zZRItCgVzdGF0ZRgBIAEoCzIeLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclN0YXRlIngKGlN0YXJ0VmlzaXRvclNlc3Npb25SZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkSFAoMcmVzdW1lX3Rva2VuGAIgASgJEjMKCGlkZW50aXR5GAMgASgLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9ySWRlbnRpdHkiaQobU3RhcnRWaXNpdG9yU2Vzc2lvblJlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3ISDQoFdG9rZW4YAiABKAkSDwoHcmVzdW1lZBgDIAEoCCJHChVSZXBvcnRQYWdlVmlld1JlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCRILCgN1cmwYAiABKAkSDQoFdGl0bGUYAyABKAkiRAoWUmVwb3J0UGFnZVZpZXdSZXNwb25zZRIqCgd2aXNpdG9yGAEgASgLMhkucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yIoEBChNXYXRjaFZpc2l0b3JSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkSEAoIcGFnZV91cmwYAiABKAkSEgoKcGFnZV90aXRsZRgDIAEoCRIWCg5yZXN1bWVfY2hhdF9pZBgEIAEoCRIYChByZXN1bWVfYWZ0ZXJfc2VxGAUgASgNItoCCgxWaXNpdG9yU3RhdGUSKgoHdmlzaXRvchgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvchI1CgplbmdhZ2VtZW50GAIgASgOMiEucHJvYWN0aXZlY2hhdC52MS5FbmdhZ2VtZW50U3RhdGUSJAoEY2hhdBgDIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdBIwCgppbnZpdGF0aW9uGAQgASgLMhwucHJvYWN0aXZlY2hhdC52MS5JbnZpdGF0aW9uEi4KBGZvcm0YBSABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkZvcm1EZWZpbml0aW9uEiwKBXF1ZXVlGAYgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5RdWV1ZVN0YXR1cxIxCgtzaXRlX3N0YXR1cxgHIAEoCzIcLnByb2FjdGl2ZWNoYXQudjEuU2l0ZVN0YXR1cyLiAQoUV2F0Y2hWaXNpdG9yUmVzcG9uc2USLwoFc3RhdGUYASABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JTdGF0ZUgAEjEKCmNoYXRfZXZlbnQYAiABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFdmVudEgAEioKBnR5cGluZxgDIAEoCzIYLnByb2FjdGl2ZWNoYXQudjEuVHlwaW5nSAASMQoKa2VlcF9hbGl2ZRgEIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuS2VlcEFsaXZlSABCBwoFZXZlbnQytwYKDlZpc2l0b3JTZXJ2aWNlEnIKE1N0YXJ0VmlzaXRvclNlc3Npb24SLC5wcm9hY3RpdmVjaGF0LnYxLlN0YXJ0VmlzaXRvclNlc3Npb25SZXF1ZXN0Gi0ucHJvYWN0aXZlY2hhdC52MS5TdGFydFZpc2l0b3JTZXNzaW9uUmVzcG9uc2USYwoOUmVwb3J0UGFnZVZpZXcSJy5wcm9hY3RpdmVjaGF0LnYxLlJlcG9ydFBhZ2VWaWV3UmVxdWVzdBooLnByb2FjdGl2ZWNoYXQudjEuUmVwb3J0UGFnZVZpZXdSZXNwb25zZRJfCgxXYXRjaFZpc2l0b3ISJS5wcm9hY3RpdmVjaGF0LnYxLldhdGNoVmlzaXRvclJlcXVlc3QaJi5wcm9hY3RpdmVjaGF0LnYxLldhdGNoVmlzaXRvclJlc3BvbnNlMAEScgoTUmVzcG9uZFRvSW52aXRhdGlvbhIsLnByb2FjdGl2ZWNoYXQudjEuUmVzcG9uZFRvSW52aXRhdGlvblJlcXVlc3QaLS5wcm9hY3RpdmVjaGF0LnYxLlJlc3BvbmRUb0ludml0YXRpb25SZXNwb25zZRJXCgpTdWJtaXRGb3JtEiMucHJvYWN0aXZlY2hhdC52MS5TdWJtaXRGb3JtUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuU3VibWl0Rm9ybVJlc3BvbnNlElcKCkxlYXZlUXVldWUSIy5wcm9hY3RpdmVjaGF0LnYxLkxlYXZlUXVldWVSZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5MZWF2ZVF1ZXVlUmVzcG9uc2USZgoPSWRlbnRpZnlWaXNpdG9yEigucHJvYWN0aXZlY2hhdC52MS5JZGVudGlmeVZpc2l0b3JSZXF1ZXN0GikucHJvYWN0aXZlY2hhdC52MS5JZGVudGlmeVZpc2l0b3JSZXNwb25zZRJdCgxMZWF2ZU1lc3NhZ2USJS5wcm9hY3RpdmVjaGF0LnYxLkxlYXZlTWVzc2FnZVJlcXVlc3QaJi5wcm9hY3RpdmVjaGF0LnYxLkxlYXZlTWVzc2FnZVJlc3BvbnNlQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_offline_message, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
+
+/**
+ * @generated from message proactivechat.v1.LeaveMessageRequest
+ */
+export type LeaveMessageRequest = Message<"proactivechat.v1.LeaveMessageRequest"> & {
+  /**
+   * @generated from field: string visitor_id = 1;
+   */
+  visitorId: string;
+
+  /**
+   * Required, at most 200 bytes.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * Required, an e-mail address, at most 254 bytes.
+   *
+   * @generated from field: string email = 3;
+   */
+  email: string;
+
+  /**
+   * Required, at most 4000 bytes.
+   *
+   * @generated from field: string text = 4;
+   */
+  text: string;
+
+  /**
+   * The page it was left on (optional; an http(s) URL).
+   *
+   * @generated from field: string page_url = 5;
+   */
+  pageUrl: string;
+
+  /**
+   * A key the client chooses for this message, so that a retry does not
+   * store it twice: 1 to 64 characters of [A-Za-z0-9_-].
+   *
+   * @generated from field: string request_id = 6;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.LeaveMessageRequest.
+ * Use `create(LeaveMessageRequestSchema)` to create a new message.
+ */
+export const LeaveMessageRequestSchema: GenMessage<LeaveMessageRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_visitor_service, 0);
+
+/**
+ * @generated from message proactivechat.v1.LeaveMessageResponse
+ */
+export type LeaveMessageResponse = Message<"proactivechat.v1.LeaveMessageResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.OfflineMessage message = 1;
+   */
+  message?: OfflineMessage | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.LeaveMessageResponse.
+ * Use `create(LeaveMessageResponseSchema)` to create a new message.
+ */
+export const LeaveMessageResponseSchema: GenMessage<LeaveMessageResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_visitor_service, 1);
 
 /**
  * @generated from message proactivechat.v1.IdentifyVisitorRequest
@@ -38,7 +112,7 @@ export type IdentifyVisitorRequest = Message<"proactivechat.v1.IdentifyVisitorRe
  * Use `create(IdentifyVisitorRequestSchema)` to create a new message.
  */
 export const IdentifyVisitorRequestSchema: GenMessage<IdentifyVisitorRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 0);
+  messageDesc(file_proactivechat_v1_visitor_service, 2);
 
 /**
  * @generated from message proactivechat.v1.IdentifyVisitorResponse
@@ -55,7 +129,7 @@ export type IdentifyVisitorResponse = Message<"proactivechat.v1.IdentifyVisitorR
  * Use `create(IdentifyVisitorResponseSchema)` to create a new message.
  */
 export const IdentifyVisitorResponseSchema: GenMessage<IdentifyVisitorResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 1);
+  messageDesc(file_proactivechat_v1_visitor_service, 3);
 
 /**
  * @generated from message proactivechat.v1.RespondToInvitationRequest
@@ -82,7 +156,7 @@ export type RespondToInvitationRequest = Message<"proactivechat.v1.RespondToInvi
  * Use `create(RespondToInvitationRequestSchema)` to create a new message.
  */
 export const RespondToInvitationRequestSchema: GenMessage<RespondToInvitationRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 2);
+  messageDesc(file_proactivechat_v1_visitor_service, 4);
 
 /**
  * @generated from message proactivechat.v1.RespondToInvitationResponse
@@ -99,7 +173,7 @@ export type RespondToInvitationResponse = Message<"proactivechat.v1.RespondToInv
  * Use `create(RespondToInvitationResponseSchema)` to create a new message.
  */
 export const RespondToInvitationResponseSchema: GenMessage<RespondToInvitationResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 3);
+  messageDesc(file_proactivechat_v1_visitor_service, 5);
 
 /**
  * @generated from message proactivechat.v1.SubmitFormRequest
@@ -123,7 +197,7 @@ export type SubmitFormRequest = Message<"proactivechat.v1.SubmitFormRequest"> & 
  * Use `create(SubmitFormRequestSchema)` to create a new message.
  */
 export const SubmitFormRequestSchema: GenMessage<SubmitFormRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 4);
+  messageDesc(file_proactivechat_v1_visitor_service, 6);
 
 /**
  * @generated from message proactivechat.v1.SubmitFormResponse
@@ -140,7 +214,7 @@ export type SubmitFormResponse = Message<"proactivechat.v1.SubmitFormResponse"> 
  * Use `create(SubmitFormResponseSchema)` to create a new message.
  */
 export const SubmitFormResponseSchema: GenMessage<SubmitFormResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 5);
+  messageDesc(file_proactivechat_v1_visitor_service, 7);
 
 /**
  * @generated from message proactivechat.v1.LeaveQueueRequest
@@ -157,7 +231,7 @@ export type LeaveQueueRequest = Message<"proactivechat.v1.LeaveQueueRequest"> & 
  * Use `create(LeaveQueueRequestSchema)` to create a new message.
  */
 export const LeaveQueueRequestSchema: GenMessage<LeaveQueueRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 6);
+  messageDesc(file_proactivechat_v1_visitor_service, 8);
 
 /**
  * @generated from message proactivechat.v1.LeaveQueueResponse
@@ -174,7 +248,7 @@ export type LeaveQueueResponse = Message<"proactivechat.v1.LeaveQueueResponse"> 
  * Use `create(LeaveQueueResponseSchema)` to create a new message.
  */
 export const LeaveQueueResponseSchema: GenMessage<LeaveQueueResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 7);
+  messageDesc(file_proactivechat_v1_visitor_service, 9);
 
 /**
  * @generated from message proactivechat.v1.StartVisitorSessionRequest
@@ -207,7 +281,7 @@ export type StartVisitorSessionRequest = Message<"proactivechat.v1.StartVisitorS
  * Use `create(StartVisitorSessionRequestSchema)` to create a new message.
  */
 export const StartVisitorSessionRequestSchema: GenMessage<StartVisitorSessionRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 8);
+  messageDesc(file_proactivechat_v1_visitor_service, 10);
 
 /**
  * @generated from message proactivechat.v1.StartVisitorSessionResponse
@@ -240,7 +314,7 @@ export type StartVisitorSessionResponse = Message<"proactivechat.v1.StartVisitor
  * Use `create(StartVisitorSessionResponseSchema)` to create a new message.
  */
 export const StartVisitorSessionResponseSchema: GenMessage<StartVisitorSessionResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 9);
+  messageDesc(file_proactivechat_v1_visitor_service, 11);
 
 /**
  * @generated from message proactivechat.v1.ReportPageViewRequest
@@ -271,7 +345,7 @@ export type ReportPageViewRequest = Message<"proactivechat.v1.ReportPageViewRequ
  * Use `create(ReportPageViewRequestSchema)` to create a new message.
  */
 export const ReportPageViewRequestSchema: GenMessage<ReportPageViewRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 10);
+  messageDesc(file_proactivechat_v1_visitor_service, 12);
 
 /**
  * @generated from message proactivechat.v1.ReportPageViewResponse
@@ -288,7 +362,7 @@ export type ReportPageViewResponse = Message<"proactivechat.v1.ReportPageViewRes
  * Use `create(ReportPageViewResponseSchema)` to create a new message.
  */
 export const ReportPageViewResponseSchema: GenMessage<ReportPageViewResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 11);
+  messageDesc(file_proactivechat_v1_visitor_service, 13);
 
 /**
  * @generated from message proactivechat.v1.WatchVisitorRequest
@@ -331,7 +405,7 @@ export type WatchVisitorRequest = Message<"proactivechat.v1.WatchVisitorRequest"
  * Use `create(WatchVisitorRequestSchema)` to create a new message.
  */
 export const WatchVisitorRequestSchema: GenMessage<WatchVisitorRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 12);
+  messageDesc(file_proactivechat_v1_visitor_service, 14);
 
 /**
  * VisitorState is what the widget should show, sent first and on every change.
@@ -376,6 +450,14 @@ export type VisitorState = Message<"proactivechat.v1.VisitorState"> & {
    * @generated from field: proactivechat.v1.QueueStatus queue = 6;
    */
   queue?: QueueStatus | undefined;
+
+  /**
+   * Whether the site can take a chat now, and whether to offer leaving a
+   * message instead.
+   *
+   * @generated from field: proactivechat.v1.SiteStatus site_status = 7;
+   */
+  siteStatus?: SiteStatus | undefined;
 };
 
 /**
@@ -383,7 +465,7 @@ export type VisitorState = Message<"proactivechat.v1.VisitorState"> & {
  * Use `create(VisitorStateSchema)` to create a new message.
  */
 export const VisitorStateSchema: GenMessage<VisitorState> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 13);
+  messageDesc(file_proactivechat_v1_visitor_service, 15);
 
 /**
  * @generated from message proactivechat.v1.WatchVisitorResponse
@@ -424,7 +506,7 @@ export type WatchVisitorResponse = Message<"proactivechat.v1.WatchVisitorRespons
  * Use `create(WatchVisitorResponseSchema)` to create a new message.
  */
 export const WatchVisitorResponseSchema: GenMessage<WatchVisitorResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 14);
+  messageDesc(file_proactivechat_v1_visitor_service, 16);
 
 /**
  * VisitorService is what the widget on a website calls.
@@ -513,6 +595,19 @@ export const VisitorService: GenService<{
     methodKind: "unary";
     input: typeof IdentifyVisitorRequestSchema;
     output: typeof IdentifyVisitorResponseSchema;
+  },
+  /**
+   * LeaveMessage stores a message for agents to follow up when nobody can
+   * chat (outside business hours, no agent available, a long wait).
+   * Retried with the same request_id it returns the message stored the
+   * first time instead of storing it again. Rate limited like SubmitForm.
+   *
+   * @generated from rpc proactivechat.v1.VisitorService.LeaveMessage
+   */
+  leaveMessage: {
+    methodKind: "unary";
+    input: typeof LeaveMessageRequestSchema;
+    output: typeof LeaveMessageResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_visitor_service, 0);

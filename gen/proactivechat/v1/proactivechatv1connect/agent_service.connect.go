@@ -56,6 +56,12 @@ const (
 	// AgentServiceInviteVisitorProcedure is the fully-qualified name of the AgentService's
 	// InviteVisitor RPC.
 	AgentServiceInviteVisitorProcedure = "/proactivechat.v1.AgentService/InviteVisitor"
+	// AgentServiceListOfflineMessagesProcedure is the fully-qualified name of the AgentService's
+	// ListOfflineMessages RPC.
+	AgentServiceListOfflineMessagesProcedure = "/proactivechat.v1.AgentService/ListOfflineMessages"
+	// AgentServiceMarkOfflineMessageHandledProcedure is the fully-qualified name of the AgentService's
+	// MarkOfflineMessageHandled RPC.
+	AgentServiceMarkOfflineMessageHandledProcedure = "/proactivechat.v1.AgentService/MarkOfflineMessageHandled"
 )
 
 // AgentServiceClient is a client for the proactivechat.v1.AgentService service.
@@ -89,6 +95,12 @@ type AgentServiceClient interface {
 	// InviteVisitor invites a visitor chosen from the presence list; the
 	// with-invite flow follows.
 	InviteVisitor(context.Context, *connect.Request[v1.InviteVisitorRequest]) (*connect.Response[v1.InviteVisitorResponse], error)
+	// ListOfflineMessages pages through the messages visitors left on a site,
+	// newest first, for agents of the site and admins.
+	ListOfflineMessages(context.Context, *connect.Request[v1.ListOfflineMessagesRequest]) (*connect.Response[v1.ListOfflineMessagesResponse], error)
+	// MarkOfflineMessageHandled records that the caller followed a message
+	// up; marking a handled message again changes nothing.
+	MarkOfflineMessageHandled(context.Context, *connect.Request[v1.MarkOfflineMessageHandledRequest]) (*connect.Response[v1.MarkOfflineMessageHandledResponse], error)
 }
 
 // NewAgentServiceClient constructs a client for the proactivechat.v1.AgentService service. By
@@ -156,20 +168,34 @@ func NewAgentServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(agentServiceMethods.ByName("InviteVisitor")),
 			connect.WithClientOptions(opts...),
 		),
+		listOfflineMessages: connect.NewClient[v1.ListOfflineMessagesRequest, v1.ListOfflineMessagesResponse](
+			httpClient,
+			baseURL+AgentServiceListOfflineMessagesProcedure,
+			connect.WithSchema(agentServiceMethods.ByName("ListOfflineMessages")),
+			connect.WithClientOptions(opts...),
+		),
+		markOfflineMessageHandled: connect.NewClient[v1.MarkOfflineMessageHandledRequest, v1.MarkOfflineMessageHandledResponse](
+			httpClient,
+			baseURL+AgentServiceMarkOfflineMessageHandledProcedure,
+			connect.WithSchema(agentServiceMethods.ByName("MarkOfflineMessageHandled")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // agentServiceClient implements AgentServiceClient.
 type agentServiceClient struct {
-	signIn             *connect.Client[v1.SignInRequest, v1.SignInResponse]
-	signOut            *connect.Client[v1.SignOutRequest, v1.SignOutResponse]
-	setAgentStatus     *connect.Client[v1.SetAgentStatusRequest, v1.SetAgentStatusResponse]
-	watchPresence      *connect.Client[v1.WatchPresenceRequest, v1.WatchPresenceResponse]
-	startChat          *connect.Client[v1.StartChatRequest, v1.StartChatResponse]
-	watchAgent         *connect.Client[v1.WatchAgentRequest, v1.WatchAgentResponse]
-	acceptChatRequest  *connect.Client[v1.AcceptChatRequestRequest, v1.AcceptChatRequestResponse]
-	declineChatRequest *connect.Client[v1.DeclineChatRequestRequest, v1.DeclineChatRequestResponse]
-	inviteVisitor      *connect.Client[v1.InviteVisitorRequest, v1.InviteVisitorResponse]
+	signIn                    *connect.Client[v1.SignInRequest, v1.SignInResponse]
+	signOut                   *connect.Client[v1.SignOutRequest, v1.SignOutResponse]
+	setAgentStatus            *connect.Client[v1.SetAgentStatusRequest, v1.SetAgentStatusResponse]
+	watchPresence             *connect.Client[v1.WatchPresenceRequest, v1.WatchPresenceResponse]
+	startChat                 *connect.Client[v1.StartChatRequest, v1.StartChatResponse]
+	watchAgent                *connect.Client[v1.WatchAgentRequest, v1.WatchAgentResponse]
+	acceptChatRequest         *connect.Client[v1.AcceptChatRequestRequest, v1.AcceptChatRequestResponse]
+	declineChatRequest        *connect.Client[v1.DeclineChatRequestRequest, v1.DeclineChatRequestResponse]
+	inviteVisitor             *connect.Client[v1.InviteVisitorRequest, v1.InviteVisitorResponse]
+	listOfflineMessages       *connect.Client[v1.ListOfflineMessagesRequest, v1.ListOfflineMessagesResponse]
+	markOfflineMessageHandled *connect.Client[v1.MarkOfflineMessageHandledRequest, v1.MarkOfflineMessageHandledResponse]
 }
 
 // SignIn calls proactivechat.v1.AgentService.SignIn.
@@ -217,6 +243,16 @@ func (c *agentServiceClient) InviteVisitor(ctx context.Context, req *connect.Req
 	return c.inviteVisitor.CallUnary(ctx, req)
 }
 
+// ListOfflineMessages calls proactivechat.v1.AgentService.ListOfflineMessages.
+func (c *agentServiceClient) ListOfflineMessages(ctx context.Context, req *connect.Request[v1.ListOfflineMessagesRequest]) (*connect.Response[v1.ListOfflineMessagesResponse], error) {
+	return c.listOfflineMessages.CallUnary(ctx, req)
+}
+
+// MarkOfflineMessageHandled calls proactivechat.v1.AgentService.MarkOfflineMessageHandled.
+func (c *agentServiceClient) MarkOfflineMessageHandled(ctx context.Context, req *connect.Request[v1.MarkOfflineMessageHandledRequest]) (*connect.Response[v1.MarkOfflineMessageHandledResponse], error) {
+	return c.markOfflineMessageHandled.CallUnary(ctx, req)
+}
+
 // AgentServiceHandler is an implementation of the proactivechat.v1.AgentService service.
 type AgentServiceHandler interface {
 	// SignIn exchanges an agent's login (or id) and password for a session
@@ -248,6 +284,12 @@ type AgentServiceHandler interface {
 	// InviteVisitor invites a visitor chosen from the presence list; the
 	// with-invite flow follows.
 	InviteVisitor(context.Context, *connect.Request[v1.InviteVisitorRequest]) (*connect.Response[v1.InviteVisitorResponse], error)
+	// ListOfflineMessages pages through the messages visitors left on a site,
+	// newest first, for agents of the site and admins.
+	ListOfflineMessages(context.Context, *connect.Request[v1.ListOfflineMessagesRequest]) (*connect.Response[v1.ListOfflineMessagesResponse], error)
+	// MarkOfflineMessageHandled records that the caller followed a message
+	// up; marking a handled message again changes nothing.
+	MarkOfflineMessageHandled(context.Context, *connect.Request[v1.MarkOfflineMessageHandledRequest]) (*connect.Response[v1.MarkOfflineMessageHandledResponse], error)
 }
 
 // NewAgentServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -311,6 +353,18 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(agentServiceMethods.ByName("InviteVisitor")),
 		connect.WithHandlerOptions(opts...),
 	)
+	agentServiceListOfflineMessagesHandler := connect.NewUnaryHandler(
+		AgentServiceListOfflineMessagesProcedure,
+		svc.ListOfflineMessages,
+		connect.WithSchema(agentServiceMethods.ByName("ListOfflineMessages")),
+		connect.WithHandlerOptions(opts...),
+	)
+	agentServiceMarkOfflineMessageHandledHandler := connect.NewUnaryHandler(
+		AgentServiceMarkOfflineMessageHandledProcedure,
+		svc.MarkOfflineMessageHandled,
+		connect.WithSchema(agentServiceMethods.ByName("MarkOfflineMessageHandled")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AgentService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AgentServiceSignInProcedure:
@@ -331,6 +385,10 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 			agentServiceDeclineChatRequestHandler.ServeHTTP(w, r)
 		case AgentServiceInviteVisitorProcedure:
 			agentServiceInviteVisitorHandler.ServeHTTP(w, r)
+		case AgentServiceListOfflineMessagesProcedure:
+			agentServiceListOfflineMessagesHandler.ServeHTTP(w, r)
+		case AgentServiceMarkOfflineMessageHandledProcedure:
+			agentServiceMarkOfflineMessageHandledHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -374,4 +432,12 @@ func (UnimplementedAgentServiceHandler) DeclineChatRequest(context.Context, *con
 
 func (UnimplementedAgentServiceHandler) InviteVisitor(context.Context, *connect.Request[v1.InviteVisitorRequest]) (*connect.Response[v1.InviteVisitorResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.InviteVisitor is not implemented"))
+}
+
+func (UnimplementedAgentServiceHandler) ListOfflineMessages(context.Context, *connect.Request[v1.ListOfflineMessagesRequest]) (*connect.Response[v1.ListOfflineMessagesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.ListOfflineMessages is not implemented"))
+}
+
+func (UnimplementedAgentServiceHandler) MarkOfflineMessageHandled(context.Context, *connect.Request[v1.MarkOfflineMessageHandledRequest]) (*connect.Response[v1.MarkOfflineMessageHandledResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.MarkOfflineMessageHandled is not implemented"))
 }

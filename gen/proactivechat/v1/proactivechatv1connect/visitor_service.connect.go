@@ -54,6 +54,9 @@ const (
 	// VisitorServiceIdentifyVisitorProcedure is the fully-qualified name of the VisitorService's
 	// IdentifyVisitor RPC.
 	VisitorServiceIdentifyVisitorProcedure = "/proactivechat.v1.VisitorService/IdentifyVisitor"
+	// VisitorServiceLeaveMessageProcedure is the fully-qualified name of the VisitorService's
+	// LeaveMessage RPC.
+	VisitorServiceLeaveMessageProcedure = "/proactivechat.v1.VisitorService/LeaveMessage"
 )
 
 // VisitorServiceClient is a client for the proactivechat.v1.VisitorService service.
@@ -84,6 +87,11 @@ type VisitorServiceClient interface {
 	// signed in after the page loaded). It replaces the identity the page gave
 	// before; the same rules as StartVisitorSession's identity apply.
 	IdentifyVisitor(context.Context, *connect.Request[v1.IdentifyVisitorRequest]) (*connect.Response[v1.IdentifyVisitorResponse], error)
+	// LeaveMessage stores a message for agents to follow up when nobody can
+	// chat (outside business hours, no agent available, a long wait).
+	// Retried with the same request_id it returns the message stored the
+	// first time instead of storing it again. Rate limited like SubmitForm.
+	LeaveMessage(context.Context, *connect.Request[v1.LeaveMessageRequest]) (*connect.Response[v1.LeaveMessageResponse], error)
 }
 
 // NewVisitorServiceClient constructs a client for the proactivechat.v1.VisitorService service. By
@@ -139,6 +147,12 @@ func NewVisitorServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(visitorServiceMethods.ByName("IdentifyVisitor")),
 			connect.WithClientOptions(opts...),
 		),
+		leaveMessage: connect.NewClient[v1.LeaveMessageRequest, v1.LeaveMessageResponse](
+			httpClient,
+			baseURL+VisitorServiceLeaveMessageProcedure,
+			connect.WithSchema(visitorServiceMethods.ByName("LeaveMessage")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -151,6 +165,7 @@ type visitorServiceClient struct {
 	submitForm          *connect.Client[v1.SubmitFormRequest, v1.SubmitFormResponse]
 	leaveQueue          *connect.Client[v1.LeaveQueueRequest, v1.LeaveQueueResponse]
 	identifyVisitor     *connect.Client[v1.IdentifyVisitorRequest, v1.IdentifyVisitorResponse]
+	leaveMessage        *connect.Client[v1.LeaveMessageRequest, v1.LeaveMessageResponse]
 }
 
 // StartVisitorSession calls proactivechat.v1.VisitorService.StartVisitorSession.
@@ -188,6 +203,11 @@ func (c *visitorServiceClient) IdentifyVisitor(ctx context.Context, req *connect
 	return c.identifyVisitor.CallUnary(ctx, req)
 }
 
+// LeaveMessage calls proactivechat.v1.VisitorService.LeaveMessage.
+func (c *visitorServiceClient) LeaveMessage(ctx context.Context, req *connect.Request[v1.LeaveMessageRequest]) (*connect.Response[v1.LeaveMessageResponse], error) {
+	return c.leaveMessage.CallUnary(ctx, req)
+}
+
 // VisitorServiceHandler is an implementation of the proactivechat.v1.VisitorService service.
 type VisitorServiceHandler interface {
 	// StartVisitorSession begins a visitor session, or resumes the one whose
@@ -216,6 +236,11 @@ type VisitorServiceHandler interface {
 	// signed in after the page loaded). It replaces the identity the page gave
 	// before; the same rules as StartVisitorSession's identity apply.
 	IdentifyVisitor(context.Context, *connect.Request[v1.IdentifyVisitorRequest]) (*connect.Response[v1.IdentifyVisitorResponse], error)
+	// LeaveMessage stores a message for agents to follow up when nobody can
+	// chat (outside business hours, no agent available, a long wait).
+	// Retried with the same request_id it returns the message stored the
+	// first time instead of storing it again. Rate limited like SubmitForm.
+	LeaveMessage(context.Context, *connect.Request[v1.LeaveMessageRequest]) (*connect.Response[v1.LeaveMessageResponse], error)
 }
 
 // NewVisitorServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -267,6 +292,12 @@ func NewVisitorServiceHandler(svc VisitorServiceHandler, opts ...connect.Handler
 		connect.WithSchema(visitorServiceMethods.ByName("IdentifyVisitor")),
 		connect.WithHandlerOptions(opts...),
 	)
+	visitorServiceLeaveMessageHandler := connect.NewUnaryHandler(
+		VisitorServiceLeaveMessageProcedure,
+		svc.LeaveMessage,
+		connect.WithSchema(visitorServiceMethods.ByName("LeaveMessage")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.VisitorService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case VisitorServiceStartVisitorSessionProcedure:
@@ -283,6 +314,8 @@ func NewVisitorServiceHandler(svc VisitorServiceHandler, opts ...connect.Handler
 			visitorServiceLeaveQueueHandler.ServeHTTP(w, r)
 		case VisitorServiceIdentifyVisitorProcedure:
 			visitorServiceIdentifyVisitorHandler.ServeHTTP(w, r)
+		case VisitorServiceLeaveMessageProcedure:
+			visitorServiceLeaveMessageHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -318,4 +351,8 @@ func (UnimplementedVisitorServiceHandler) LeaveQueue(context.Context, *connect.R
 
 func (UnimplementedVisitorServiceHandler) IdentifyVisitor(context.Context, *connect.Request[v1.IdentifyVisitorRequest]) (*connect.Response[v1.IdentifyVisitorResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.VisitorService.IdentifyVisitor is not implemented"))
+}
+
+func (UnimplementedVisitorServiceHandler) LeaveMessage(context.Context, *connect.Request[v1.LeaveMessageRequest]) (*connect.Response[v1.LeaveMessageResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.VisitorService.LeaveMessage is not implemented"))
 }
