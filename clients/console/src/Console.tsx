@@ -10,6 +10,7 @@ import { ChatArea, ChatWatcher } from "./components/Chats";
 import { Header } from "./components/Header";
 import { PresencePanel } from "./components/Presence";
 import { QueuePanel } from "./components/Queue";
+import { MessagesPage, useNewMessageCount } from "./components/Messages";
 import { TranscriptsPage } from "./components/Transcripts";
 import { NowProvider, useClients, useHashRoute } from "./hooks";
 import { audioReady, beep, unlockAudio } from "./lib/beep";
@@ -165,6 +166,7 @@ export function Console({ agentId, onSignOut }: ConsoleProps) {
 
   // The page title shows pending alerts and unread messages in the browser tab.
   const unread = totalUnread(chats);
+  const newMessages = useNewMessageCount(sites.data?.sites ?? []);
   const alertCount = agentView.alerts.length;
   useEffect(() => {
     const parts = [];
@@ -189,6 +191,7 @@ export function Console({ agentId, onSignOut }: ConsoleProps) {
           onSignOut={onSignOut}
           route={route}
           unread={unread}
+          newMessages={newMessages}
         />
         {fatal ? (
           <main className="page">
@@ -224,6 +227,7 @@ export function Console({ agentId, onSignOut }: ConsoleProps) {
               {route === "transcripts" && (
                 <TranscriptsPage api={api} sites={sites.data?.sites ?? []} openTabs={chats.tabs.map((t) => t.id)} />
               )}
+              {route === "messages" && <MessagesPage sites={sites.data?.sites ?? []} />}
               {route === "admin" && <AdminPage />}
             </main>
           </>

@@ -38,14 +38,14 @@ export function useNow(): number {
   return useContext(NowContext);
 }
 
-export type Route = "console" | "transcripts" | "admin";
+export type Route = "console" | "transcripts" | "messages" | "admin";
 
 function routeFromHash(hash: string): Route {
   const h = hash.replace(/^#\/?/, "");
-  return h === "admin" || h === "transcripts" ? h : "console";
+  return h === "admin" || h === "transcripts" || h === "messages" ? h : "console";
 }
 
-/** useHashRoute is the console's tiny router: #/, #/transcripts, #/admin. */
+/** useHashRoute is the console's tiny router: #/, #/transcripts, #/messages, #/admin. */
 export function useHashRoute(): Route {
   const [route, setRoute] = useState(() => routeFromHash(window.location.hash));
   useEffect(() => {

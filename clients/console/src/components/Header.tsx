@@ -19,6 +19,8 @@ export interface HeaderProps {
   onSignOut: () => void;
   route: Route;
   unread: number;
+  /** Messages visitors left that nobody handled yet. */
+  newMessages?: number;
 }
 
 export function Header(props: HeaderProps) {
@@ -34,6 +36,14 @@ export function Header(props: HeaderProps) {
         </a>
         <a href="#/transcripts" aria-current={route === "transcripts" ? "page" : undefined} data-testid="nav-transcripts">
           Transcripts
+        </a>
+        <a href="#/messages" aria-current={route === "messages" ? "page" : undefined} data-testid="nav-messages">
+          Messages
+          {(props.newMessages ?? 0) > 0 && (
+            <span className="badge" data-testid="messages-badge" aria-label={`${props.newMessages} to follow up`}>
+              {props.newMessages}
+            </span>
+          )}
         </a>
         <a href="#/admin" aria-current={route === "admin" ? "page" : undefined} data-testid="nav-admin">
           Admin
