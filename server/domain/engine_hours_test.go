@@ -66,18 +66,59 @@ func TestBusinessHoursLaunch(t *testing.T) {
 			t.Fatalf("queue at the opening = %+v, want the visitor's request", q)
 		}
 	})
-	t.Run("LongWaitOffersMessage", func(t *testing.T) {
+	t.Run("NobodyAvailableOffersMessageUntilAnAgentIs", func(t *testing.T) {
 		e := newEngine(t)
 		e.site(t, "shop", withInvite())
 		e.hours(t, "shop", domain.BusinessHours{}, domain.OfflineMessageSettings{MaxWaitSeconds: 60})
-		_, st := e.page(t, e.visitor(t, "shop"), home)
+		page, st := e.page(t, e.visitor(t, "shop"), home)
 		if !st.Site.Open || st.Site.AgentsAvailable || !st.Site.OfferMessage {
 			t.Fatalf("site status with nobody available = %+v, want open, offering a message", st.Site)
 		}
 		e.agent(t, "agent-a", "Ada", 3, "shop")
 		e.setStatus(t, "agent-a", domain.StatusAvailable)
-		if st := e.state(t, e.visitor(t, "shop")); !st.Site.AgentsAvailable || st.Site.OfferMessage {
-			t.Fatalf("site status with an agent = %+v, want no offer", st.Site)
-		}
+		// The widget already on the site is told: someone can chat now.
+		page.next(t, stateWhere(func(s *domain.VisitorState) bool { return s.Site.AgentsAvailable && !s.Site.OfferMessage }))
 	})
+}
+
+func TestLongWaitOffersMessage(t *testing.T) {
+	e := newEngine(t)
+	pc := withInvite()
+	pc.FormFields = contactForm()
+	pc.AlertTimeoutSeconds = 3600
+	e.site(t, "shop", pc)
+	e.hours(t, "shop", domain.BusinessHours{}, domain.OfflineMessageSettings{MaxWaitSeconds: 60})
+	e.agent(t, "agent-a", "Ada", 3, "shop")
+	e.setStatus(t, "agent-a", domain.StatusAvailable)
+	console, _ := e.console(t, "agent-a")
+	queue := func(vid string, page *stream[domain.VisitorUpdate]) *domain.VisitorState {
+		t.Helper()
+		e.clock.Advance(30 * time.Second)
+		inv := page.next(t, invited).State.Invitation
+		e.respond(t, vid, inv.ID, true)
+		st, err := e.svc.SubmitForm(ctx(t), vid, validForm())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	// The first visitor waits five minutes: the site's waits say so.
+	v1 := e.visitor(t, "shop")
+	p1, _ := e.page(t, v1, home)
+	st := queue(v1, p1)
+	if st.Site.OfferMessage {
+		t.Fatalf("offered a message with no wait known: %+v", st.Site)
+	}
+	e.alerted(t, console, st.Queue.RequestID)
+	e.settle(t)
+	e.clock.Advance(5 * time.Minute)
+	e.accept(t, "agent-a", st.Queue.RequestID)
+
+	// The next one expects a wait beyond the site's 60 s: offered to leave a message.
+	v2 := e.visitor(t, "shop")
+	p2, _ := e.page(t, v2, home)
+	st = queue(v2, p2)
+	if !st.Site.AgentsAvailable || st.Queue.EstimatedWait <= time.Minute || !st.Site.OfferMessage {
+		t.Fatalf("site status in a long queue = %+v (wait %v), want a message offered", st.Site, st.Queue.EstimatedWait)
+	}
 }
