@@ -113,3 +113,33 @@ func TestLeaveMessage(t *testing.T) {
 		}
 	})
 }
+
+// TestRetentionDeletesOfflineMessages: a message goes with its visitor when
+// retention deletes them, and not before.
+func TestRetentionDeletesOfflineMessages(t *testing.T) {
+	e := newEngine(t, withRetention(domain.DefaultRetention, 0))
+	e.quietSite(t, "shop", domain.RetentionSettings{})
+	vid, _ := e.session(t, "shop")
+	e.visit(t, vid)
+	if _, err := e.svc.LeaveMessage(ctx(t), vid, goodMessage("k")); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		t.Helper()
+		list, _, _, err := e.svc.ListOfflineMessages(ctx(t), "shop", domain.OfflineMessageUnspecified, 0, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+	e.clock.Set(t0.Add(29 * day))
+	e.sweep(t, domain.RetentionSweep{})
+	if n := count(); n != 1 {
+		t.Fatalf("%d messages before the visitor's retention passed, want 1", n)
+	}
+	e.clock.Set(t0.Add(30*day + time.Hour))
+	e.sweep(t, domain.RetentionSweep{Visitors: 1})
+	if n := count(); n != 0 {
+		t.Fatalf("%d messages after their visitor was deleted, want 0", n)
+	}
+}
