@@ -66,6 +66,23 @@ func TestBusinessHoursLaunch(t *testing.T) {
 			t.Fatalf("queue at the opening = %+v, want the visitor's request", q)
 		}
 	})
+	t.Run("AfterRestartLaunchAtOpening", func(t *testing.T) {
+		e := newEngine(t)
+		e.site(t, "shop", withoutInvite())
+		e.hours(t, "shop", berlinTuesday, domain.OfflineMessageSettings{})
+		e.restart(t)
+		vid := e.visitor(t, "shop")
+		e.page(t, vid, home)
+		e.clock.Advance(time.Hour - time.Second)
+		if q := e.queue(t, "shop"); len(q) != 0 {
+			t.Fatalf("launched while closed: %+v", q)
+		}
+		e.clock.Advance(time.Second)
+		e.settle(t)
+		if q := e.queue(t, "shop"); len(q) != 1 || q[0].VisitorID != vid {
+			t.Fatalf("queue at the opening = %+v, want the visitor's request", q)
+		}
+	})
 	t.Run("NobodyAvailableOffersMessageUntilAnAgentIs", func(t *testing.T) {
 		e := newEngine(t)
 		e.site(t, "shop", withInvite())
