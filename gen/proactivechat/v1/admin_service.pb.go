@@ -973,9 +973,11 @@ type ExportVisitorResponse struct {
 	ChatRequests []*ChatRequest         `protobuf:"bytes,3,rep,name=chat_requests,json=chatRequests,proto3" json:"chat_requests,omitempty"`
 	Chats        []*Chat                `protobuf:"bytes,4,rep,name=chats,proto3" json:"chats,omitempty"`
 	// Every event of every chat, by chat then sequence.
-	ChatEvents    []*ChatEvent `protobuf:"bytes,5,rep,name=chat_events,json=chatEvents,proto3" json:"chat_events,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ChatEvents []*ChatEvent `protobuf:"bytes,5,rep,name=chat_events,json=chatEvents,proto3" json:"chat_events,omitempty"`
+	// The messages the visitor left when nobody could chat.
+	OfflineMessages []*OfflineMessage `protobuf:"bytes,6,rep,name=offline_messages,json=offlineMessages,proto3" json:"offline_messages,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ExportVisitorResponse) Reset() {
@@ -1039,6 +1041,13 @@ func (x *ExportVisitorResponse) GetChats() []*Chat {
 func (x *ExportVisitorResponse) GetChatEvents() []*ChatEvent {
 	if x != nil {
 		return x.ChatEvents
+	}
+	return nil
+}
+
+func (x *ExportVisitorResponse) GetOfflineMessages() []*OfflineMessage {
+	if x != nil {
+		return x.OfflineMessages
 	}
 	return nil
 }
@@ -1317,8 +1326,11 @@ type CreateSiteRequest struct {
 	Retention *RetentionSettings `protobuf:"bytes,4,opt,name=retention,proto3" json:"retention,omitempty"`
 	// Unset: no launcher.
 	VisitorLauncher *VisitorLauncherSettings `protobuf:"bytes,5,opt,name=visitor_launcher,json=visitorLauncher,proto3" json:"visitor_launcher,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Unset: always open.
+	BusinessHours  *BusinessHours          `protobuf:"bytes,6,opt,name=business_hours,json=businessHours,proto3" json:"business_hours,omitempty"`
+	OfflineMessage *OfflineMessageSettings `protobuf:"bytes,7,opt,name=offline_message,json=offlineMessage,proto3" json:"offline_message,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateSiteRequest) Reset() {
@@ -1382,6 +1394,20 @@ func (x *CreateSiteRequest) GetRetention() *RetentionSettings {
 func (x *CreateSiteRequest) GetVisitorLauncher() *VisitorLauncherSettings {
 	if x != nil {
 		return x.VisitorLauncher
+	}
+	return nil
+}
+
+func (x *CreateSiteRequest) GetBusinessHours() *BusinessHours {
+	if x != nil {
+		return x.BusinessHours
+	}
+	return nil
+}
+
+func (x *CreateSiteRequest) GetOfflineMessage() *OfflineMessageSettings {
+	if x != nil {
+		return x.OfflineMessage
 	}
 	return nil
 }
@@ -1603,7 +1629,8 @@ type UpdateSiteRequest struct {
 	// The site with its id and the new values.
 	Site *Site `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
 	// Paths among: name, allowed_origins, proactive_chat, retention (or one
-	// of its fields, e.g. retention.visitor_seconds), visitor_launcher.
+	// of its fields, e.g. retention.visitor_seconds), visitor_launcher,
+	// business_hours, offline_message.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2844,7 +2871,7 @@ var File_proactivechat_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1cproactivechat/v1/event.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"\xbf\x01\n" +
+	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1cproactivechat/v1/event.proto\x1a&proactivechat/v1/offline_message.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"\xbf\x01\n" +
 	"\x17GetRatingSummaryRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12\x19\n" +
 	"\bagent_id\x18\x02 \x01(\tR\aagentId\x129\n" +
@@ -2893,14 +2920,15 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\arevoked\x18\x01 \x01(\rR\arevoked\"5\n" +
 	"\x14ExportVisitorRequest\x12\x1d\n" +
 	"\n" +
-	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\xbc\x02\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\x89\x03\n" +
 	"\x15ExportVisitorResponse\x123\n" +
 	"\avisitor\x18\x01 \x01(\v2\x19.proactivechat.v1.VisitorR\avisitor\x12>\n" +
 	"\vinvitations\x18\x02 \x03(\v2\x1c.proactivechat.v1.InvitationR\vinvitations\x12B\n" +
 	"\rchat_requests\x18\x03 \x03(\v2\x1d.proactivechat.v1.ChatRequestR\fchatRequests\x12,\n" +
 	"\x05chats\x18\x04 \x03(\v2\x16.proactivechat.v1.ChatR\x05chats\x12<\n" +
 	"\vchat_events\x18\x05 \x03(\v2\x1b.proactivechat.v1.ChatEventR\n" +
-	"chatEvents\"4\n" +
+	"chatEvents\x12K\n" +
+	"\x10offline_messages\x18\x06 \x03(\v2 .proactivechat.v1.OfflineMessageR\x0fofflineMessages\"4\n" +
 	"\x13EraseVisitorRequest\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\x16\n" +
@@ -2913,13 +2941,15 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\rR\bpageSize\"_\n" +
 	"\x1cListRoutingDecisionsResponse\x12?\n" +
-	"\tdecisions\x18\x01 \x03(\v2!.proactivechat.v1.RoutingDecisionR\tdecisions\"\xb9\x02\n" +
+	"\tdecisions\x18\x01 \x03(\v2!.proactivechat.v1.RoutingDecisionR\tdecisions\"\xd4\x03\n" +
 	"\x11CreateSiteRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12'\n" +
 	"\x0fallowed_origins\x18\x02 \x03(\tR\x0eallowedOrigins\x12N\n" +
 	"\x0eproactive_chat\x18\x03 \x01(\v2'.proactivechat.v1.ProactiveChatSettingsR\rproactiveChat\x12A\n" +
 	"\tretention\x18\x04 \x01(\v2#.proactivechat.v1.RetentionSettingsR\tretention\x12T\n" +
-	"\x10visitor_launcher\x18\x05 \x01(\v2).proactivechat.v1.VisitorLauncherSettingsR\x0fvisitorLauncher\"@\n" +
+	"\x10visitor_launcher\x18\x05 \x01(\v2).proactivechat.v1.VisitorLauncherSettingsR\x0fvisitorLauncher\x12F\n" +
+	"\x0ebusiness_hours\x18\x06 \x01(\v2\x1f.proactivechat.v1.BusinessHoursR\rbusinessHours\x12Q\n" +
+	"\x0foffline_message\x18\a \x01(\v2(.proactivechat.v1.OfflineMessageSettingsR\x0eofflineMessage\"@\n" +
 	"\x12CreateSiteResponse\x12*\n" +
 	"\x04site\x18\x01 \x01(\v2\x16.proactivechat.v1.SiteR\x04site\")\n" +
 	"\x0eGetSiteRequest\x12\x17\n" +
@@ -3113,17 +3143,20 @@ var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*ChatRequest)(nil),                      // 63: proactivechat.v1.ChatRequest
 	(*Chat)(nil),                             // 64: proactivechat.v1.Chat
 	(*ChatEvent)(nil),                        // 65: proactivechat.v1.ChatEvent
-	(*RoutingDecision)(nil),                  // 66: proactivechat.v1.RoutingDecision
-	(*ProactiveChatSettings)(nil),            // 67: proactivechat.v1.ProactiveChatSettings
-	(*RetentionSettings)(nil),                // 68: proactivechat.v1.RetentionSettings
-	(*VisitorLauncherSettings)(nil),          // 69: proactivechat.v1.VisitorLauncherSettings
-	(*Site)(nil),                             // 70: proactivechat.v1.Site
-	(*fieldmaskpb.FieldMask)(nil),            // 71: google.protobuf.FieldMask
-	(*Agent)(nil),                            // 72: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),                  // 73: proactivechat.v1.VisitorPresence
-	(*Event)(nil),                            // 74: proactivechat.v1.Event
-	(*KeepAlive)(nil),                        // 75: proactivechat.v1.KeepAlive
-	(*CannedReply)(nil),                      // 76: proactivechat.v1.CannedReply
+	(*OfflineMessage)(nil),                   // 66: proactivechat.v1.OfflineMessage
+	(*RoutingDecision)(nil),                  // 67: proactivechat.v1.RoutingDecision
+	(*ProactiveChatSettings)(nil),            // 68: proactivechat.v1.ProactiveChatSettings
+	(*RetentionSettings)(nil),                // 69: proactivechat.v1.RetentionSettings
+	(*VisitorLauncherSettings)(nil),          // 70: proactivechat.v1.VisitorLauncherSettings
+	(*BusinessHours)(nil),                    // 71: proactivechat.v1.BusinessHours
+	(*OfflineMessageSettings)(nil),           // 72: proactivechat.v1.OfflineMessageSettings
+	(*Site)(nil),                             // 73: proactivechat.v1.Site
+	(*fieldmaskpb.FieldMask)(nil),            // 74: google.protobuf.FieldMask
+	(*Agent)(nil),                            // 75: proactivechat.v1.Agent
+	(*VisitorPresence)(nil),                  // 76: proactivechat.v1.VisitorPresence
+	(*Event)(nil),                            // 77: proactivechat.v1.Event
+	(*KeepAlive)(nil),                        // 78: proactivechat.v1.KeepAlive
+	(*CannedReply)(nil),                      // 79: proactivechat.v1.CannedReply
 }
 var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
 	57, // 0: proactivechat.v1.GetRatingSummaryRequest.start_time:type_name -> google.protobuf.Timestamp
@@ -3138,95 +3171,98 @@ var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
 	63, // 9: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
 	64, // 10: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
 	65, // 11: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
-	63, // 12: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	66, // 13: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
-	67, // 14: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	68, // 15: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
-	69, // 16: proactivechat.v1.CreateSiteRequest.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
-	70, // 17: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
-	70, // 18: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
-	70, // 19: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
-	70, // 20: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
-	71, // 21: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	70, // 22: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
-	72, // 23: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	72, // 24: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	72, // 25: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
-	72, // 26: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
-	71, // 27: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	72, // 28: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	73, // 29: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
-	57, // 30: proactivechat.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	57, // 31: proactivechat.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	74, // 32: proactivechat.v1.ListEventsResponse.events:type_name -> proactivechat.v1.Event
-	74, // 33: proactivechat.v1.WatchEventsResponse.event:type_name -> proactivechat.v1.Event
-	75, // 34: proactivechat.v1.WatchEventsResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	76, // 35: proactivechat.v1.CreateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
-	76, // 36: proactivechat.v1.CreateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
-	76, // 37: proactivechat.v1.UpdateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
-	76, // 38: proactivechat.v1.UpdateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
-	76, // 39: proactivechat.v1.ListCannedRepliesResponse.canned_replies:type_name -> proactivechat.v1.CannedReply
-	27, // 40: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
-	29, // 41: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
-	31, // 42: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
-	33, // 43: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
-	35, // 44: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
-	37, // 45: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
-	39, // 46: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
-	41, // 47: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
-	43, // 48: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
-	23, // 49: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
-	25, // 50: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
-	19, // 51: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
-	21, // 52: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
-	7,  // 53: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
-	9,  // 54: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
-	11, // 55: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
-	13, // 56: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
-	15, // 57: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
-	17, // 58: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
-	3,  // 59: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
-	5,  // 60: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
-	0,  // 61: proactivechat.v1.AdminService.GetRatingSummary:input_type -> proactivechat.v1.GetRatingSummaryRequest
-	45, // 62: proactivechat.v1.AdminService.ListEvents:input_type -> proactivechat.v1.ListEventsRequest
-	47, // 63: proactivechat.v1.AdminService.WatchEvents:input_type -> proactivechat.v1.WatchEventsRequest
-	49, // 64: proactivechat.v1.AdminService.CreateCannedReply:input_type -> proactivechat.v1.CreateCannedReplyRequest
-	51, // 65: proactivechat.v1.AdminService.UpdateCannedReply:input_type -> proactivechat.v1.UpdateCannedReplyRequest
-	53, // 66: proactivechat.v1.AdminService.DeleteCannedReply:input_type -> proactivechat.v1.DeleteCannedReplyRequest
-	55, // 67: proactivechat.v1.AdminService.ListCannedReplies:input_type -> proactivechat.v1.ListCannedRepliesRequest
-	28, // 68: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
-	30, // 69: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
-	32, // 70: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
-	34, // 71: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
-	36, // 72: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
-	38, // 73: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
-	40, // 74: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
-	42, // 75: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
-	44, // 76: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
-	24, // 77: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
-	26, // 78: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
-	20, // 79: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
-	22, // 80: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
-	8,  // 81: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
-	10, // 82: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
-	12, // 83: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
-	14, // 84: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
-	16, // 85: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
-	18, // 86: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
-	4,  // 87: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
-	6,  // 88: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
-	1,  // 89: proactivechat.v1.AdminService.GetRatingSummary:output_type -> proactivechat.v1.GetRatingSummaryResponse
-	46, // 90: proactivechat.v1.AdminService.ListEvents:output_type -> proactivechat.v1.ListEventsResponse
-	48, // 91: proactivechat.v1.AdminService.WatchEvents:output_type -> proactivechat.v1.WatchEventsResponse
-	50, // 92: proactivechat.v1.AdminService.CreateCannedReply:output_type -> proactivechat.v1.CreateCannedReplyResponse
-	52, // 93: proactivechat.v1.AdminService.UpdateCannedReply:output_type -> proactivechat.v1.UpdateCannedReplyResponse
-	54, // 94: proactivechat.v1.AdminService.DeleteCannedReply:output_type -> proactivechat.v1.DeleteCannedReplyResponse
-	56, // 95: proactivechat.v1.AdminService.ListCannedReplies:output_type -> proactivechat.v1.ListCannedRepliesResponse
-	68, // [68:96] is the sub-list for method output_type
-	40, // [40:68] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	66, // 12: proactivechat.v1.ExportVisitorResponse.offline_messages:type_name -> proactivechat.v1.OfflineMessage
+	63, // 13: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	67, // 14: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
+	68, // 15: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	69, // 16: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
+	70, // 17: proactivechat.v1.CreateSiteRequest.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
+	71, // 18: proactivechat.v1.CreateSiteRequest.business_hours:type_name -> proactivechat.v1.BusinessHours
+	72, // 19: proactivechat.v1.CreateSiteRequest.offline_message:type_name -> proactivechat.v1.OfflineMessageSettings
+	73, // 20: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
+	73, // 21: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
+	73, // 22: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
+	73, // 23: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
+	74, // 24: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	73, // 25: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
+	75, // 26: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	75, // 27: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	75, // 28: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
+	75, // 29: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
+	74, // 30: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	75, // 31: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	76, // 32: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
+	57, // 33: proactivechat.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	57, // 34: proactivechat.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	77, // 35: proactivechat.v1.ListEventsResponse.events:type_name -> proactivechat.v1.Event
+	77, // 36: proactivechat.v1.WatchEventsResponse.event:type_name -> proactivechat.v1.Event
+	78, // 37: proactivechat.v1.WatchEventsResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	79, // 38: proactivechat.v1.CreateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
+	79, // 39: proactivechat.v1.CreateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
+	79, // 40: proactivechat.v1.UpdateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
+	79, // 41: proactivechat.v1.UpdateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
+	79, // 42: proactivechat.v1.ListCannedRepliesResponse.canned_replies:type_name -> proactivechat.v1.CannedReply
+	27, // 43: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
+	29, // 44: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
+	31, // 45: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
+	33, // 46: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
+	35, // 47: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
+	37, // 48: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
+	39, // 49: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
+	41, // 50: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
+	43, // 51: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
+	23, // 52: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
+	25, // 53: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
+	19, // 54: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
+	21, // 55: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
+	7,  // 56: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
+	9,  // 57: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
+	11, // 58: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
+	13, // 59: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
+	15, // 60: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
+	17, // 61: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
+	3,  // 62: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
+	5,  // 63: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
+	0,  // 64: proactivechat.v1.AdminService.GetRatingSummary:input_type -> proactivechat.v1.GetRatingSummaryRequest
+	45, // 65: proactivechat.v1.AdminService.ListEvents:input_type -> proactivechat.v1.ListEventsRequest
+	47, // 66: proactivechat.v1.AdminService.WatchEvents:input_type -> proactivechat.v1.WatchEventsRequest
+	49, // 67: proactivechat.v1.AdminService.CreateCannedReply:input_type -> proactivechat.v1.CreateCannedReplyRequest
+	51, // 68: proactivechat.v1.AdminService.UpdateCannedReply:input_type -> proactivechat.v1.UpdateCannedReplyRequest
+	53, // 69: proactivechat.v1.AdminService.DeleteCannedReply:input_type -> proactivechat.v1.DeleteCannedReplyRequest
+	55, // 70: proactivechat.v1.AdminService.ListCannedReplies:input_type -> proactivechat.v1.ListCannedRepliesRequest
+	28, // 71: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
+	30, // 72: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
+	32, // 73: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
+	34, // 74: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
+	36, // 75: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
+	38, // 76: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
+	40, // 77: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
+	42, // 78: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
+	44, // 79: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
+	24, // 80: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
+	26, // 81: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
+	20, // 82: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
+	22, // 83: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
+	8,  // 84: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
+	10, // 85: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
+	12, // 86: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
+	14, // 87: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
+	16, // 88: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
+	18, // 89: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
+	4,  // 90: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
+	6,  // 91: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
+	1,  // 92: proactivechat.v1.AdminService.GetRatingSummary:output_type -> proactivechat.v1.GetRatingSummaryResponse
+	46, // 93: proactivechat.v1.AdminService.ListEvents:output_type -> proactivechat.v1.ListEventsResponse
+	48, // 94: proactivechat.v1.AdminService.WatchEvents:output_type -> proactivechat.v1.WatchEventsResponse
+	50, // 95: proactivechat.v1.AdminService.CreateCannedReply:output_type -> proactivechat.v1.CreateCannedReplyResponse
+	52, // 96: proactivechat.v1.AdminService.UpdateCannedReply:output_type -> proactivechat.v1.UpdateCannedReplyResponse
+	54, // 97: proactivechat.v1.AdminService.DeleteCannedReply:output_type -> proactivechat.v1.DeleteCannedReplyResponse
+	56, // 98: proactivechat.v1.AdminService.ListCannedReplies:output_type -> proactivechat.v1.ListCannedRepliesResponse
+	71, // [71:99] is the sub-list for method output_type
+	43, // [43:71] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_admin_service_proto_init() }
@@ -3239,6 +3275,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_engagement_proto_init()
 	file_proactivechat_v1_event_proto_init()
+	file_proactivechat_v1_offline_message_proto_init()
 	file_proactivechat_v1_site_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
 	file_proactivechat_v1_admin_service_proto_msgTypes[48].OneofWrappers = []any{
