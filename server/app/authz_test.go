@@ -250,11 +250,11 @@ var authzCases = []authzCase{
 		_, err := c.SignIn(ctx, &pb.SignInRequest{AgentId: w.agentA, Password: w.agentAPassword})
 		return err
 	}},
-	{"AgentService.ListOfflineMessages", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AgentService.ListOfflineMessages", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListOfflineMessages(ctx, &pb.ListOfflineMessagesRequest{SiteId: w.siteA})
 		return err
 	}},
-	{"AgentService.MarkOfflineMessageHandled", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AgentService.MarkOfflineMessageHandled", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.MarkOfflineMessageHandled(ctx, &pb.MarkOfflineMessageHandledRequest{OfflineMessageId: w.offlineMessage})
 		return err
 	}},

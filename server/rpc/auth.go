@@ -39,7 +39,7 @@ import (
 //     agent the request names, but ListLiveChats: admins and the
 //     supervisors of the site (Agent.CanSuperviseSite); and the offline
 //     messages (ListOfflineMessages, MarkOfflineMessageHandled): admins
-//     and the agents serving the message's site.
+//     and the agents serving or supervising the message's site.
 //   - ChatService: sending, typing and leaving only as oneself (sender_id or
 //     participant_id is the caller); rating (RateChat) only as the chat's
 //     visitor; reading a chat (GetChat,
@@ -285,7 +285,8 @@ var rules = map[string]rule{
 	proactivechatv1connect.AgentServiceInviteVisitorProcedure:      self(domain.AgentPrincipal, "agent_id", agentID),
 	proactivechatv1connect.AgentServiceListLiveChatsProcedure:      siteSupervisor(siteID),
 	proactivechatv1connect.AgentServiceListColleaguesProcedure:     self(domain.AgentPrincipal, "agent_id", agentID),
-	// The messages visitors left: admins and the agents serving the site
+	// The messages visitors left: admins and the agents serving or
+	// supervising the site (CanReadSite)
 	// (for MarkOfflineMessageHandled the domain checks the message's site).
 	proactivechatv1connect.AgentServiceListOfflineMessagesProcedure:       siteReader(siteID),
 	proactivechatv1connect.AgentServiceMarkOfflineMessageHandledProcedure: as(domain.AdminPrincipal, domain.AgentPrincipal),
