@@ -32,6 +32,11 @@ const (
 	EventChatParticipantLeft   EventType = "chat.participant_left"
 	EventChatEnded             EventType = "chat.ended"
 	EventAgentStatusChanged    EventType = "agent.status_changed"
+	// EventOfflineMessageLeft: a visitor left a message (LeaveMessage).
+	EventOfflineMessageLeft EventType = "offline_message.left"
+	// EventOfflineMessageHandled: an agent or admin marked a message
+	// handled; AgentID is who did.
+	EventOfflineMessageHandled EventType = "offline_message.handled"
 )
 
 // EventTypes lists the vocabulary, in the order of the proto's payload
@@ -44,6 +49,7 @@ var EventTypes = []EventType{
 	EventRequestDeclined, EventRequestAccepted, EventRequestAbandoned,
 	EventChatStarted, EventChatMessage, EventChatParticipantLeft, EventChatEnded,
 	EventAgentStatusChanged, EventRequestAlertWithdrawn,
+	EventOfflineMessageLeft, EventOfflineMessageHandled,
 }
 
 // Valid reports whether t is one of EventTypes.
@@ -76,6 +82,8 @@ type Event struct {
 	ChatID       string
 	RequestID    string
 	InvitationID string
+	// OfflineMessageID is the message of offline_message.* events.
+	OfflineMessageID string
 	// Reason is why an agent was alerted (request.alerted) or why a
 	// request was abandoned (request.abandoned).
 	Reason     string

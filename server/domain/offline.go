@@ -106,7 +106,13 @@ func (s *Service) LeaveMessage(ctx context.Context, visitorID string, in Offline
 			Name: in.Name, Email: in.Email, Text: in.Text, Page: in.PageURL,
 			CreateTime: s.clock.Now(), State: OfflineMessageNew, RequestID: in.RequestID,
 		}
-		return tx.PutOfflineMessage(msg)
+		if err := tx.PutOfflineMessage(msg); err != nil {
+			return err
+		}
+		return s.record(tx, Event{
+			Type: EventOfflineMessageLeft, Time: msg.CreateTime, SiteID: msg.SiteID,
+			VisitorID: visitorID, OfflineMessageID: msg.ID,
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -201,7 +207,13 @@ func (s *Service) MarkOfflineMessageHandled(ctx context.Context, p Principal, id
 		msg.State = OfflineMessageHandled
 		msg.HandledBy = p.ID
 		msg.HandledTime = s.clock.Now()
-		return tx.PutOfflineMessage(msg)
+		if err := tx.PutOfflineMessage(msg); err != nil {
+			return err
+		}
+		return s.record(tx, Event{
+			Type: EventOfflineMessageHandled, Time: msg.HandledTime, SiteID: msg.SiteID,
+			VisitorID: msg.VisitorID, AgentID: p.ID, OfflineMessageID: msg.ID,
+		})
 	})
 	if err != nil {
 		return nil, err

@@ -95,6 +95,14 @@ func EventToProto(e *domain.Event) *pb.Event {
 		out.Payload = &pb.Event_AgentStatusChanged{AgentStatusChanged: &pb.AgentStatusChanged{
 			AgentId: e.AgentID, Status: AgentStatusToProto(e.Status),
 		}}
+	case domain.EventOfflineMessageLeft:
+		out.Payload = &pb.Event_OfflineMessageLeft{OfflineMessageLeft: &pb.OfflineMessageLeft{
+			OfflineMessageId: e.OfflineMessageID, VisitorId: e.VisitorID,
+		}}
+	case domain.EventOfflineMessageHandled:
+		out.Payload = &pb.Event_OfflineMessageHandled{OfflineMessageHandled: &pb.OfflineMessageHandledEvent{
+			OfflineMessageId: e.OfflineMessageID, VisitorId: e.VisitorID, HandledBy: e.AgentID,
+		}}
 	}
 	return out
 }
@@ -173,6 +181,12 @@ func EventFromProto(e *pb.Event) *domain.Event {
 	case *pb.Event_AgentStatusChanged:
 		v := p.AgentStatusChanged
 		out.AgentID, out.Status = v.GetAgentId(), AgentStatusFromProto(v.GetStatus())
+	case *pb.Event_OfflineMessageLeft:
+		v := p.OfflineMessageLeft
+		out.OfflineMessageID, out.VisitorID = v.GetOfflineMessageId(), v.GetVisitorId()
+	case *pb.Event_OfflineMessageHandled:
+		v := p.OfflineMessageHandled
+		out.OfflineMessageID, out.VisitorID, out.AgentID = v.GetOfflineMessageId(), v.GetVisitorId(), v.GetHandledBy()
 	}
 	return out
 }

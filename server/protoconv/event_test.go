@@ -35,6 +35,8 @@ func TestEventRoundTrip(t *testing.T) {
 		domain.EventChatParticipantLeft:   {VisitorID: "v1", ChatID: "chat1", Participant: agent},
 		domain.EventChatEnded:             {VisitorID: "v1", ChatID: "chat1", EndReason: domain.EndInactive},
 		domain.EventAgentStatusChanged:    {AgentID: "agent-a", Status: domain.StatusAway},
+		domain.EventOfflineMessageLeft:    {VisitorID: "v1", OfflineMessageID: "msg1"},
+		domain.EventOfflineMessageHandled: {VisitorID: "v1", OfflineMessageID: "msg1", AgentID: "agent-a"},
 	}
 	for _, typ := range domain.EventTypes {
 		t.Run(string(typ), func(t *testing.T) {

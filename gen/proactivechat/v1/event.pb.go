@@ -34,7 +34,9 @@ type Event struct {
 	// Unique id, "evt_" and the position in hex.
 	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	// The event's type, e.g. "chat.message": the name of the payload field
-	// set, with its first underscore as a dot (see the payload comments).
+	// set, with its first underscore as a dot (see the payload comments),
+	// but for the offline_message_* payloads, whose types are
+	// "offline_message.left" and "offline_message.handled".
 	Type   string                 `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
 	Time   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
 	SiteId string                 `protobuf:"bytes,5,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
@@ -62,6 +64,8 @@ type Event struct {
 	//	*Event_ChatEnded
 	//	*Event_AgentStatusChanged
 	//	*Event_RequestAlertWithdrawn
+	//	*Event_OfflineMessageLeft
+	//	*Event_OfflineMessageHandled
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -337,6 +341,24 @@ func (x *Event) GetRequestAlertWithdrawn() *RequestAlertWithdrawn {
 	return nil
 }
 
+func (x *Event) GetOfflineMessageLeft() *OfflineMessageLeft {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_OfflineMessageLeft); ok {
+			return x.OfflineMessageLeft
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetOfflineMessageHandled() *OfflineMessageHandledEvent {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_OfflineMessageHandled); ok {
+			return x.OfflineMessageHandled
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -446,6 +468,20 @@ type Event_RequestAlertWithdrawn struct {
 	RequestAlertWithdrawn *RequestAlertWithdrawn `protobuf:"bytes,31,opt,name=request_alert_withdrawn,json=requestAlertWithdrawn,proto3,oneof"`
 }
 
+type Event_OfflineMessageLeft struct {
+	// "offline_message.left": a visitor left a message for agents
+	// (LeaveMessage; a retry that returns the stored message records
+	// nothing).
+	OfflineMessageLeft *OfflineMessageLeft `protobuf:"bytes,32,opt,name=offline_message_left,json=offlineMessageLeft,proto3,oneof"`
+}
+
+type Event_OfflineMessageHandled struct {
+	// "offline_message.handled": an agent or admin marked the message
+	// handled (MarkOfflineMessageHandled; marking it again records
+	// nothing).
+	OfflineMessageHandled *OfflineMessageHandledEvent `protobuf:"bytes,33,opt,name=offline_message_handled,json=offlineMessageHandled,proto3,oneof"`
+}
+
 func (*Event_VisitorArrived) isEvent_Payload() {}
 
 func (*Event_VisitorLeft) isEvent_Payload() {}
@@ -489,6 +525,10 @@ func (*Event_ChatEnded) isEvent_Payload() {}
 func (*Event_AgentStatusChanged) isEvent_Payload() {}
 
 func (*Event_RequestAlertWithdrawn) isEvent_Payload() {}
+
+func (*Event_OfflineMessageLeft) isEvent_Payload() {}
+
+func (*Event_OfflineMessageHandled) isEvent_Payload() {}
 
 type VisitorArrived struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1568,11 +1608,124 @@ func (x *AgentStatusChanged) GetStatus() AgentStatus {
 	return AgentStatus_AGENT_STATUS_UNSPECIFIED
 }
 
+type OfflineMessageLeft struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	OfflineMessageId string                 `protobuf:"bytes,1,opt,name=offline_message_id,json=offlineMessageId,proto3" json:"offline_message_id,omitempty"`
+	VisitorId        string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *OfflineMessageLeft) Reset() {
+	*x = OfflineMessageLeft{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfflineMessageLeft) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfflineMessageLeft) ProtoMessage() {}
+
+func (x *OfflineMessageLeft) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfflineMessageLeft.ProtoReflect.Descriptor instead.
+func (*OfflineMessageLeft) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *OfflineMessageLeft) GetOfflineMessageId() string {
+	if x != nil {
+		return x.OfflineMessageId
+	}
+	return ""
+}
+
+func (x *OfflineMessageLeft) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+type OfflineMessageHandledEvent struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	OfflineMessageId string                 `protobuf:"bytes,1,opt,name=offline_message_id,json=offlineMessageId,proto3" json:"offline_message_id,omitempty"`
+	VisitorId        string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// The agent (or admin) who marked it handled.
+	HandledBy     string `protobuf:"bytes,3,opt,name=handled_by,json=handledBy,proto3" json:"handled_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfflineMessageHandledEvent) Reset() {
+	*x = OfflineMessageHandledEvent{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfflineMessageHandledEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfflineMessageHandledEvent) ProtoMessage() {}
+
+func (x *OfflineMessageHandledEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfflineMessageHandledEvent.ProtoReflect.Descriptor instead.
+func (*OfflineMessageHandledEvent) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *OfflineMessageHandledEvent) GetOfflineMessageId() string {
+	if x != nil {
+		return x.OfflineMessageId
+	}
+	return ""
+}
+
+func (x *OfflineMessageHandledEvent) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *OfflineMessageHandledEvent) GetHandledBy() string {
+	if x != nil {
+		return x.HandledBy
+	}
+	return ""
+}
+
 var File_proactivechat_v1_event_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\x86\x0f\n" +
+	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\xc8\x10\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -1602,7 +1755,9 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"chat_ended\x18\x1d \x01(\v2 .proactivechat.v1.ChatEndedEventH\x00R\tchatEnded\x12X\n" +
 	"\x14agent_status_changed\x18\x1e \x01(\v2$.proactivechat.v1.AgentStatusChangedH\x00R\x12agentStatusChanged\x12a\n" +
-	"\x17request_alert_withdrawn\x18\x1f \x01(\v2'.proactivechat.v1.RequestAlertWithdrawnH\x00R\x15requestAlertWithdrawnB\t\n" +
+	"\x17request_alert_withdrawn\x18\x1f \x01(\v2'.proactivechat.v1.RequestAlertWithdrawnH\x00R\x15requestAlertWithdrawn\x12X\n" +
+	"\x14offline_message_left\x18  \x01(\v2$.proactivechat.v1.OfflineMessageLeftH\x00R\x12offlineMessageLeft\x12f\n" +
+	"\x17offline_message_handled\x18! \x01(\v2,.proactivechat.v1.OfflineMessageHandledEventH\x00R\x15offlineMessageHandledB\t\n" +
 	"\apayload\"/\n" +
 	"\x0eVisitorArrived\x12\x1d\n" +
 	"\n" +
@@ -1694,7 +1849,17 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"visitor_id\x18\x03 \x01(\tR\tvisitorId\"f\n" +
 	"\x12AgentStatusChanged\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x125\n" +
-	"\x06status\x18\x02 \x01(\x0e2\x1d.proactivechat.v1.AgentStatusR\x06statusBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\x06status\x18\x02 \x01(\x0e2\x1d.proactivechat.v1.AgentStatusR\x06status\"a\n" +
+	"\x12OfflineMessageLeft\x12,\n" +
+	"\x12offline_message_id\x18\x01 \x01(\tR\x10offlineMessageId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\"\x88\x01\n" +
+	"\x1aOfflineMessageHandledEvent\x12,\n" +
+	"\x12offline_message_id\x18\x01 \x01(\tR\x10offlineMessageId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x1d\n" +
+	"\n" +
+	"handled_by\x18\x03 \x01(\tR\thandledByBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_event_proto_rawDescOnce sync.Once
@@ -1708,36 +1873,38 @@ func file_proactivechat_v1_event_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_event_proto_rawDescData
 }
 
-var file_proactivechat_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_proactivechat_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_proactivechat_v1_event_proto_goTypes = []any{
-	(*Event)(nil),                 // 0: proactivechat.v1.Event
-	(*VisitorArrived)(nil),        // 1: proactivechat.v1.VisitorArrived
-	(*VisitorLeft)(nil),           // 2: proactivechat.v1.VisitorLeft
-	(*VisitorPageViewed)(nil),     // 3: proactivechat.v1.VisitorPageViewed
-	(*LaunchFired)(nil),           // 4: proactivechat.v1.LaunchFired
-	(*InvitationSent)(nil),        // 5: proactivechat.v1.InvitationSent
-	(*InvitationClosed)(nil),      // 6: proactivechat.v1.InvitationClosed
-	(*FormSubmitted)(nil),         // 7: proactivechat.v1.FormSubmitted
-	(*RequestQueued)(nil),         // 8: proactivechat.v1.RequestQueued
-	(*RequestAlerted)(nil),        // 9: proactivechat.v1.RequestAlerted
-	(*RequestAgent)(nil),          // 10: proactivechat.v1.RequestAgent
-	(*RequestAlertWithdrawn)(nil), // 11: proactivechat.v1.RequestAlertWithdrawn
-	(*RequestAccepted)(nil),       // 12: proactivechat.v1.RequestAccepted
-	(*RequestAbandoned)(nil),      // 13: proactivechat.v1.RequestAbandoned
-	(*ChatStartedEvent)(nil),      // 14: proactivechat.v1.ChatStartedEvent
-	(*ChatMessageEvent)(nil),      // 15: proactivechat.v1.ChatMessageEvent
-	(*ChatParticipantLeft)(nil),   // 16: proactivechat.v1.ChatParticipantLeft
-	(*ChatEndedEvent)(nil),        // 17: proactivechat.v1.ChatEndedEvent
-	(*AgentStatusChanged)(nil),    // 18: proactivechat.v1.AgentStatusChanged
-	nil,                           // 19: proactivechat.v1.FormSubmitted.ValuesEntry
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
-	(ChatRequestKind)(0),          // 21: proactivechat.v1.ChatRequestKind
-	(*Participant)(nil),           // 22: proactivechat.v1.Participant
-	(ChatEndReason)(0),            // 23: proactivechat.v1.ChatEndReason
-	(AgentStatus)(0),              // 24: proactivechat.v1.AgentStatus
+	(*Event)(nil),                      // 0: proactivechat.v1.Event
+	(*VisitorArrived)(nil),             // 1: proactivechat.v1.VisitorArrived
+	(*VisitorLeft)(nil),                // 2: proactivechat.v1.VisitorLeft
+	(*VisitorPageViewed)(nil),          // 3: proactivechat.v1.VisitorPageViewed
+	(*LaunchFired)(nil),                // 4: proactivechat.v1.LaunchFired
+	(*InvitationSent)(nil),             // 5: proactivechat.v1.InvitationSent
+	(*InvitationClosed)(nil),           // 6: proactivechat.v1.InvitationClosed
+	(*FormSubmitted)(nil),              // 7: proactivechat.v1.FormSubmitted
+	(*RequestQueued)(nil),              // 8: proactivechat.v1.RequestQueued
+	(*RequestAlerted)(nil),             // 9: proactivechat.v1.RequestAlerted
+	(*RequestAgent)(nil),               // 10: proactivechat.v1.RequestAgent
+	(*RequestAlertWithdrawn)(nil),      // 11: proactivechat.v1.RequestAlertWithdrawn
+	(*RequestAccepted)(nil),            // 12: proactivechat.v1.RequestAccepted
+	(*RequestAbandoned)(nil),           // 13: proactivechat.v1.RequestAbandoned
+	(*ChatStartedEvent)(nil),           // 14: proactivechat.v1.ChatStartedEvent
+	(*ChatMessageEvent)(nil),           // 15: proactivechat.v1.ChatMessageEvent
+	(*ChatParticipantLeft)(nil),        // 16: proactivechat.v1.ChatParticipantLeft
+	(*ChatEndedEvent)(nil),             // 17: proactivechat.v1.ChatEndedEvent
+	(*AgentStatusChanged)(nil),         // 18: proactivechat.v1.AgentStatusChanged
+	(*OfflineMessageLeft)(nil),         // 19: proactivechat.v1.OfflineMessageLeft
+	(*OfflineMessageHandledEvent)(nil), // 20: proactivechat.v1.OfflineMessageHandledEvent
+	nil,                                // 21: proactivechat.v1.FormSubmitted.ValuesEntry
+	(*timestamppb.Timestamp)(nil),      // 22: google.protobuf.Timestamp
+	(ChatRequestKind)(0),               // 23: proactivechat.v1.ChatRequestKind
+	(*Participant)(nil),                // 24: proactivechat.v1.Participant
+	(ChatEndReason)(0),                 // 25: proactivechat.v1.ChatEndReason
+	(AgentStatus)(0),                   // 26: proactivechat.v1.AgentStatus
 }
 var file_proactivechat_v1_event_proto_depIdxs = []int32{
-	20, // 0: proactivechat.v1.Event.time:type_name -> google.protobuf.Timestamp
+	22, // 0: proactivechat.v1.Event.time:type_name -> google.protobuf.Timestamp
 	1,  // 1: proactivechat.v1.Event.visitor_arrived:type_name -> proactivechat.v1.VisitorArrived
 	2,  // 2: proactivechat.v1.Event.visitor_left:type_name -> proactivechat.v1.VisitorLeft
 	3,  // 3: proactivechat.v1.Event.visitor_page_viewed:type_name -> proactivechat.v1.VisitorPageViewed
@@ -1760,17 +1927,19 @@ var file_proactivechat_v1_event_proto_depIdxs = []int32{
 	17, // 20: proactivechat.v1.Event.chat_ended:type_name -> proactivechat.v1.ChatEndedEvent
 	18, // 21: proactivechat.v1.Event.agent_status_changed:type_name -> proactivechat.v1.AgentStatusChanged
 	11, // 22: proactivechat.v1.Event.request_alert_withdrawn:type_name -> proactivechat.v1.RequestAlertWithdrawn
-	19, // 23: proactivechat.v1.FormSubmitted.values:type_name -> proactivechat.v1.FormSubmitted.ValuesEntry
-	21, // 24: proactivechat.v1.RequestQueued.kind:type_name -> proactivechat.v1.ChatRequestKind
-	22, // 25: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
-	22, // 26: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
-	23, // 27: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
-	24, // 28: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	19, // 23: proactivechat.v1.Event.offline_message_left:type_name -> proactivechat.v1.OfflineMessageLeft
+	20, // 24: proactivechat.v1.Event.offline_message_handled:type_name -> proactivechat.v1.OfflineMessageHandledEvent
+	21, // 25: proactivechat.v1.FormSubmitted.values:type_name -> proactivechat.v1.FormSubmitted.ValuesEntry
+	23, // 26: proactivechat.v1.RequestQueued.kind:type_name -> proactivechat.v1.ChatRequestKind
+	24, // 27: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
+	24, // 28: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
+	25, // 29: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
+	26, // 30: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_event_proto_init() }
@@ -1804,6 +1973,8 @@ func file_proactivechat_v1_event_proto_init() {
 		(*Event_ChatEnded)(nil),
 		(*Event_AgentStatusChanged)(nil),
 		(*Event_RequestAlertWithdrawn)(nil),
+		(*Event_OfflineMessageLeft)(nil),
+		(*Event_OfflineMessageHandled)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1811,7 +1982,7 @@ func file_proactivechat_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_event_proto_rawDesc), len(file_proactivechat_v1_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
