@@ -494,6 +494,28 @@ describe("Widget", () => {
     expect(launcher().hidden).toBe(true);
   });
 
+  it("shows the chat launcher and Leave a message together, stacked in one column; either opens its view", () => {
+    const { w, root } = widget();
+    const chatBtn = root.querySelector(".chat-launcher") as HTMLButtonElement;
+    const msgBtn = root.querySelector(".msg-launcher") as HTMLButtonElement;
+    w.onState(
+      create(VisitorStateSchema, {
+        engagement: EngagementState.BROWSING,
+        launcher: { enabled: true, label: "Chat with us" },
+        siteStatus: { open: false, offerMessage: true },
+      }),
+    );
+    expect(chatBtn.hidden).toBe(false);
+    expect(msgBtn.hidden).toBe(false);
+    // One column container: they never sit on top of each other.
+    expect(chatBtn.parentElement).toBe(msgBtn.parentElement);
+    expect(chatBtn.parentElement?.classList.contains("launchers")).toBe(true);
+    msgBtn.click();
+    expect(w.view.mode).toBe("message");
+    expect(chatBtn.hidden).toBe(true);
+    expect(msgBtn.hidden).toBe(true);
+  });
+
   it("after the chat ends, asks for a rating (a labelled radio group) without taking focus, sends it, thanks", async () => {
     const { w, clients, root } = widget();
     w.onState(chatState());
