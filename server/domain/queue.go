@@ -414,8 +414,15 @@ func (s *Service) VisitorState(ctx context.Context, visitorID string) (*VisitorS
 		if err != nil {
 			return err
 		}
-		state.Site, err = s.siteStatus(tx, v.SiteID, state.Queue)
-		return err
+		if state.Site, err = s.siteStatus(tx, v.SiteID, state.Queue); err != nil {
+			return err
+		}
+		// Outside business hours nobody takes a chat: no launcher (the
+		// widget offers to leave a message instead).
+		if !state.Site.Open {
+			state.Launcher = nil
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

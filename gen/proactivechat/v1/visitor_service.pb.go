@@ -956,8 +956,8 @@ type VisitorState struct {
 	// "Waiting in Queue", when engagement is QUEUED or ALERTING.
 	Queue *QueueStatus `protobuf:"bytes,6,opt,name=queue,proto3" json:"queue,omitempty"`
 	// The launcher button to show, when the visitor may ask for a chat now
-	// (RequestChat): the site's launcher and proactive chat are on and the
-	// visitor is browsing or declined.
+	// (RequestChat): the site's launcher and proactive chat are on, the site
+	// is within its business hours and the visitor is browsing or declined.
 	Launcher *VisitorLauncherSettings `protobuf:"bytes,7,opt,name=launcher,proto3" json:"launcher,omitempty"`
 	// Whether the site can take a chat now, and whether to offer leaving a
 	// message instead.

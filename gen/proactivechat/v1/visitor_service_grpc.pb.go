@@ -66,8 +66,8 @@ type VisitorServiceClient interface {
 	// or who said No) asks for a chat. It shows the form, or queues the chat
 	// request when the site has no form, exactly as accepting an invitation
 	// does. FAILED_PRECONDITION when the site's launcher or proactive chat is
-	// off, or the visitor is not browsing (invited, filling the form, queued
-	// or chatting).
+	// off, the site is outside its business hours, or the visitor is not
+	// browsing (invited, filling the form, queued or chatting).
 	RequestChat(ctx context.Context, in *RequestChatRequest, opts ...grpc.CallOption) (*RequestChatResponse, error)
 	// LeaveMessage stores a message for agents to follow up when nobody can
 	// chat (outside business hours, no agent available, a long wait).
@@ -219,8 +219,8 @@ type VisitorServiceServer interface {
 	// or who said No) asks for a chat. It shows the form, or queues the chat
 	// request when the site has no form, exactly as accepting an invitation
 	// does. FAILED_PRECONDITION when the site's launcher or proactive chat is
-	// off, or the visitor is not browsing (invited, filling the form, queued
-	// or chatting).
+	// off, the site is outside its business hours, or the visitor is not
+	// browsing (invited, filling the form, queued or chatting).
 	RequestChat(context.Context, *RequestChatRequest) (*RequestChatResponse, error)
 	// LeaveMessage stores a message for agents to follow up when nobody can
 	// chat (outside business hours, no agent available, a long wait).

@@ -487,8 +487,8 @@ export type VisitorState = Message<"proactivechat.v1.VisitorState"> & {
 
   /**
    * The launcher button to show, when the visitor may ask for a chat now
-   * (RequestChat): the site's launcher and proactive chat are on and the
-   * visitor is browsing or declined.
+   * (RequestChat): the site's launcher and proactive chat are on, the site
+   * is within its business hours and the visitor is browsing or declined.
    *
    * @generated from field: proactivechat.v1.VisitorLauncherSettings launcher = 7;
    */
@@ -644,8 +644,8 @@ export const VisitorService: GenService<{
    * or who said No) asks for a chat. It shows the form, or queues the chat
    * request when the site has no form, exactly as accepting an invitation
    * does. FAILED_PRECONDITION when the site's launcher or proactive chat is
-   * off, or the visitor is not browsing (invited, filling the form, queued
-   * or chatting).
+   * off, the site is outside its business hours, or the visitor is not
+   * browsing (invited, filling the form, queued or chatting).
    *
    * @generated from rpc proactivechat.v1.VisitorService.RequestChat
    */
