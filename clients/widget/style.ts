@@ -61,6 +61,7 @@ textarea{resize:vertical;min-height:64px}
 .stars label.on{color:#e8a400}
 .stars input:focus-visible+label{outline:2px solid #1f4fd1}
 .thanks{padding:8px 12px 12px}
+.launchers{display:flex;flex-direction:column;align-items:flex-end;gap:8px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media (pointer:coarse){
 .head button{width:44px;height:44px}

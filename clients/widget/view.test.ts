@@ -24,6 +24,7 @@ function noActions(): Actions {
     typing: vi.fn(),
     requestChat: vi.fn(),
     rate: vi.fn(),
+    leaveMessage: vi.fn(),
   };
 }
 
@@ -212,6 +213,7 @@ function widget(overrides: Partial<{ [K in keyof Clients["visitor"] | keyof Clie
       submitForm: fn("submitForm"),
       leaveQueue: fn("leaveQueue"),
       requestChat: fn("requestChat"),
+      leaveMessage: fn("leaveMessage"),
     },
     chat: { sendMessage: fn("sendMessage"), setTyping: fn("setTyping"), leaveChat: fn("leaveChat"), rateChat: fn("rateChat") },
   } as unknown as Clients;
@@ -243,6 +245,57 @@ const message = (seq: number, role: ParticipantRole, text: string, key = "") =>
   });
 
 describe("Widget", () => {
+  it("offers to leave a message when nobody can chat, and sends it once however often it is retried", async () => {
+    let calls = 0;
+    const { w, clients, root } = widget({
+      leaveMessage: async () => {
+        if (++calls === 1) throw new ConnectError("network", Code.Unavailable);
+        return {};
+      },
+    });
+    const closed = create(VisitorStateSchema, { engagement: EngagementState.BROWSING, siteStatus: { open: false, offerMessage: true } });
+    w.onState(closed);
+    const launcher = root.querySelector(".msg-launcher") as HTMLButtonElement;
+    expect(launcher.hidden).toBe(false);
+    launcher.click();
+    expect(w.view.mode).toBe("message");
+    expect(launcher.hidden).toBe(true);
+    // Another state (the site's status, say) leaves the form as it is.
+    w.onState(closed);
+    expect(w.view.mode).toBe("message");
+
+    (root.querySelector("button[type=submit]") as HTMLButtonElement).click();
+    expect(root.getElementById("pc-e-email")!.textContent).toBe("E-mail is required");
+    (root.getElementById("pc-f-name") as HTMLInputElement).value = "Grace";
+    (root.getElementById("pc-f-email") as HTMLInputElement).value = "grace@example.com";
+    (root.getElementById("pc-f-text") as HTMLTextAreaElement).value = "Do you ship to Norway?";
+    (root.querySelector("button[type=submit]") as HTMLButtonElement).click();
+    await vi.waitFor(() => expect(w.view.mode).toBe("sent"), { timeout: 5000 });
+    const sent = vi.mocked(clients.visitor.leaveMessage).mock.calls.map((c) => c[0] as { requestId: string; name: string });
+    expect(sent.length).toBe(2);
+    expect(sent[0].requestId).not.toBe("");
+    expect(sent[1].requestId).toBe(sent[0].requestId);
+    expect(sent[1].name).toBe("Grace");
+    expect(clients.visitor.leaveQueue).not.toHaveBeenCalled();
+  });
+
+  it("offers a message from the queue when the wait is long, and leaves the queue once it is sent", async () => {
+    const { w, clients, root } = widget();
+    w.onState(create(VisitorStateSchema, { engagement: EngagementState.QUEUED, queue: { position: 4 }, siteStatus: { open: true } }));
+    const leave = root.getElementById("pc-leave") as HTMLButtonElement;
+    expect(leave.hidden).toBe(true);
+    w.onState(create(VisitorStateSchema, { engagement: EngagementState.QUEUED, queue: { position: 4 }, siteStatus: { open: true, offerMessage: true } }));
+    expect(leave.hidden).toBe(false);
+    leave.click();
+    expect(w.view.mode).toBe("message");
+    (root.getElementById("pc-f-name") as HTMLInputElement).value = "Grace";
+    (root.getElementById("pc-f-email") as HTMLInputElement).value = "grace@example.com";
+    (root.getElementById("pc-f-text") as HTMLTextAreaElement).value = "Call me";
+    (root.querySelector("button[type=submit]") as HTMLButtonElement).click();
+    await vi.waitFor(() => expect(clients.visitor.leaveQueue).toHaveBeenCalledWith({ visitorId: "visitor_1" }));
+    expect(w.view.mode).toBe("sent");
+  });
+
   it("without invite, opens the chat on the agent's first message, not when the chat starts", () => {
     const { w } = widget();
     w.onState(create(VisitorStateSchema, { engagement: EngagementState.BROWSING }));
@@ -423,7 +476,7 @@ describe("Widget", () => {
       form: { fields: [create(FormFieldSchema, { key: "name", label: "Name", type: FormFieldType.TEXT, required: true })] },
     });
     const { w, clients, root } = widget({ requestChat: async () => ({ state: form }) });
-    const launcher = () => root.querySelector(".launcher") as HTMLButtonElement;
+    const launcher = () => root.querySelector(".chat-launcher") as HTMLButtonElement;
     w.onState(create(VisitorStateSchema, { engagement: EngagementState.DECLINED, launcher: { enabled: true, label: "Chat with us" } }));
     expect(launcher().hidden).toBe(false);
     expect(launcher().textContent).toBe("Chat with us");
@@ -439,6 +492,28 @@ describe("Widget", () => {
     // No launcher in the state: none shown, even once the panel hides.
     w.onState(create(VisitorStateSchema, { engagement: EngagementState.BROWSING }));
     expect(launcher().hidden).toBe(true);
+  });
+
+  it("shows the chat launcher and Leave a message together, stacked in one column; either opens its view", () => {
+    const { w, root } = widget();
+    const chatBtn = root.querySelector(".chat-launcher") as HTMLButtonElement;
+    const msgBtn = root.querySelector(".msg-launcher") as HTMLButtonElement;
+    w.onState(
+      create(VisitorStateSchema, {
+        engagement: EngagementState.BROWSING,
+        launcher: { enabled: true, label: "Chat with us" },
+        siteStatus: { open: false, offerMessage: true },
+      }),
+    );
+    expect(chatBtn.hidden).toBe(false);
+    expect(msgBtn.hidden).toBe(false);
+    // One column container: they never sit on top of each other.
+    expect(chatBtn.parentElement).toBe(msgBtn.parentElement);
+    expect(chatBtn.parentElement?.classList.contains("launchers")).toBe(true);
+    msgBtn.click();
+    expect(w.view.mode).toBe("message");
+    expect(chatBtn.hidden).toBe(true);
+    expect(msgBtn.hidden).toBe(true);
   });
 
   it("after the chat ends, asks for a rating (a labelled radio group) without taking focus, sends it, thanks", async () => {

@@ -2,8 +2,9 @@
 // whose body is the invitation, the form, the queue or the chat. It knows
 // nothing of the server; Actions are what the visitor did.
 
+import { create } from "@bufbuild/protobuf";
 import type { FormField } from "../gen/proactivechat/v1/site_pb";
-import { FormFieldType } from "../gen/proactivechat/v1/site_pb";
+import { FormFieldSchema, FormFieldType } from "../gen/proactivechat/v1/site_pb";
 import { h, text } from "./dom";
 import { css } from "./style";
 
@@ -18,11 +19,20 @@ export interface Actions {
   requestChat(): void;
   /** The visitor rated the chat (score 1–5) after it. */
   rate(score: number, comment: string): void;
+  /** The visitor sends the "Leave a message" form (name, email, text). */
+  leaveMessage(values: Record<string, string>): void;
 }
 
 const stars = ["Poor", "Fair", "Good", "Very good", "Excellent"];
 
-export type Mode = "hidden" | "invite" | "form" | "queue" | "chat";
+export type Mode = "hidden" | "invite" | "form" | "queue" | "chat" | "message" | "sent";
+
+/** messageFields is the "Leave a message" form, checked like any form (form.ts). */
+export const messageFields: FormField[] = [
+  create(FormFieldSchema, { key: "name", label: "Name", type: FormFieldType.TEXT, required: true, maxLength: 200 }),
+  create(FormFieldSchema, { key: "email", label: "E-mail", type: FormFieldType.EMAIL, required: true, maxLength: 254 }),
+  create(FormFieldSchema, { key: "text", label: "Message", type: FormFieldType.TEXTAREA, required: true, maxLength: 4000 }),
+];
 
 export class View {
   readonly host: HTMLElement;
@@ -52,6 +62,9 @@ export class View {
   private launcherLabel = "";
   private rating?: HTMLElement;
   private composerEl: HTMLElement;
+  /** The "Leave a message" button, shown while nothing else is and nobody can chat. */
+  private launcher: HTMLButtonElement;
+  private offer = false;
 
   constructor(private actions: Actions) {
     this.host = h("proactive-chat-widget" as "div", { hidden: true });
@@ -98,7 +111,7 @@ export class View {
     });
     this.composerEl = composer;
     this.chat = h("div", { class: "chat", hidden: true }, this.log, this.typingEl, composer);
-    this.launcherBtn = h("button", { type: "button", class: "launcher", hidden: true });
+    this.launcherBtn = h("button", { type: "button", class: "launcher chat-launcher", hidden: true });
     this.launcherBtn.onclick = () => {
       this.launcherBtn.hidden = true;
       this.asked = true;
@@ -125,7 +138,14 @@ export class View {
         else this.minimise(true);
       }
     });
-    this.root.append(h("style", {}, css), this.panel, this.launcherBtn, this.live);
+    this.launcher = h("button", { type: "button", class: "btn primary launcher msg-launcher", hidden: true }, "Leave a message");
+    this.launcher.onclick = () => {
+      this.asked = true;
+      this.showMessageForm();
+    };
+    // Both launchers may show at once (the site's chat button, and "Leave a
+    // message" when nobody can chat): they stack, never overlap.
+    this.root.append(h("style", {}, css), this.panel, h("div", { class: "launchers" }, this.launcher, this.launcherBtn), this.live);
   }
 
   /** setLauncher is the launcher's label, "" for none; it shows while the panel is hidden. */
@@ -203,6 +223,18 @@ export class View {
     if (hadFocus) (thanks ? done : this.panel).focus();
   }
 
+  /** offerMessage shows (or hides) the ways to leave a message: nobody can chat now, or the wait is long. */
+  offerMessage(on: boolean): void {
+    this.offer = on;
+    this.launcherShow();
+    const leave = this.root.getElementById("pc-leave");
+    if (leave) leave.hidden = !on;
+  }
+
+  private launcherShow(): void {
+    this.launcher.hidden = !(this.offer && this.mode === "hidden");
+  }
+
   private open(mode: Mode, title: string): void {
     // Focus in the view being replaced stays in the widget (on the panel).
     const had = this.hasFocus();
@@ -214,6 +246,7 @@ export class View {
     this.fieldErrors.clear();
     this.host.hidden = false;
     this.launcherBtn.hidden = true;
+    this.launcherShow();
     if (had && !this.hasFocus()) this.panel.focus();
   }
 
@@ -223,6 +256,7 @@ export class View {
     this.asked = false;
     this.minimise(false);
     this.launcherBtn.hidden = !this.launcherLabel;
+    this.launcherShow();
   }
 
   minimise(min: boolean): void {
@@ -286,10 +320,25 @@ export class View {
     this.announce(`Chat invitation: ${message || "Would you like to chat with one of our agents?"}`);
   }
 
-  showForm(fields: FormField[]): void {
-    this.open("form", "Before we start");
+  /** showMessageForm opens "Leave a message": name, e-mail and message for the agents to answer later. */
+  showMessageForm(): void {
+    this.showForm(messageFields, true);
+  }
+
+  /** showSent thanks the visitor for the message they left. */
+  showSent(): void {
+    this.open("sent", "Message sent");
+    const ok = h("button", { type: "button", class: "btn" }, "Close");
+    ok.onclick = () => this.actions.close();
+    this.body.append(h("p", { role: "status" }, "Thank you. We will get back to you by e-mail."), h("div", { class: "actions" }, ok));
+    this.focus(ok);
+  }
+
+  showForm(fields: FormField[], message = false): void {
+    this.open(message ? "message" : "form", message ? "Leave a message" : "Before we start");
     const form = h("form", { novalidate: true });
     const inputs: [FormField, HTMLInputElement | HTMLTextAreaElement][] = [];
+    if (message) form.append(h("p", {}, "Nobody can chat right now. Leave a message and we will reply by e-mail."));
     form.append(h("p", { class: "hint" }, "Fields marked ", h("span", { class: "req" }, "*"), " are required."));
     for (const f of fields) {
       const id = `pc-f-${f.key}`;
@@ -329,7 +378,8 @@ export class View {
       const values: Record<string, string> = {};
       for (const [f, input] of inputs) values[f.key] = input.value;
       this.asked = true;
-      this.actions.submit(values);
+      if (message) this.actions.leaveMessage(values);
+      else this.actions.submit(values);
     });
     this.body.append(form);
     this.focus(inputs[0]?.[1] ?? send);
@@ -353,9 +403,15 @@ export class View {
   showQueue(position: number, waitSeconds: number): void {
     if (this.mode !== "queue") {
       this.open("queue", "Waiting in Queue");
+      const leave = h("button", { type: "button", class: "btn", id: "pc-leave", hidden: !this.offer }, "Long wait? Leave a message instead");
+      leave.onclick = () => {
+        this.asked = true;
+        this.showMessageForm();
+      };
       this.body.append(
         h("div", { role: "status", "aria-live": "polite", id: "pc-queue" }),
         h("p", { class: "hint" }, "You can keep browsing: this window follows you."),
+        leave,
       );
     }
     const place = `You are number ${position} in the queue.`;

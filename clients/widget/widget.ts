@@ -16,7 +16,7 @@ import type { IdentityInit } from "./identity";
 import { page } from "./page";
 import { Storage } from "./storage";
 import { backoff, VisitorStream } from "./stream";
-import { View } from "./view";
+import { messageFields, View } from "./view";
 
 export interface Clients {
   visitor: Client<typeof VisitorService>;
@@ -124,6 +124,10 @@ export class Widget {
   private typingSince = 0;
   private typingStop?: ReturnType<typeof setTimeout>;
   private lastUrl = "";
+  /** The request_id of the message being left: a retry sends the same, so it is stored once. */
+  private messageKey = "";
+  private leaving = false;
+  private queued = false;
 
   /**
    * api makes the clients, given how they find the visitor's token (see
@@ -151,6 +155,7 @@ export class Widget {
       typing: () => this.typing(),
       requestChat: () => void this.requestChat(),
       rate: (score, comment) => void this.rate(score, comment),
+      leaveMessage: (v) => void this.leaveMessage(v),
     });
   }
 
@@ -260,6 +265,11 @@ export class Widget {
   onState(s: VisitorState): void {
     const v = this.view;
     v.setLauncher(s.launcher?.label ?? "");
+    v.offerMessage(s.siteStatus?.offerMessage ?? false);
+    this.queued = s.engagement === EngagementState.QUEUED || s.engagement === EngagementState.ALERTING;
+    // The visitor is writing (or just left) a message: that stays on screen
+    // until closed, unless a chat begins.
+    if ((v.mode === "message" || v.mode === "sent") && s.engagement !== EngagementState.CHATTING) return;
     switch (s.engagement) {
       case EngagementState.INVITED: {
         const inv = s.invitation;
@@ -472,6 +482,52 @@ export class Widget {
       this.view.formErrors(server, general);
     } finally {
       this.submitting = false;
+    }
+  }
+
+  /**
+   * leaveMessage sends the "Leave a message" form, retrying with the same
+   * request_id; a visitor who was queued leaves the queue once it is stored.
+   */
+  private async leaveMessage(values: Record<string, string>): Promise<void> {
+    const errors = checkForm(messageFields, values);
+    if (Object.keys(errors).length > 0) {
+      this.view.formErrors(errors);
+      return;
+    }
+    if (this.leaving) return;
+    this.leaving = true;
+    this.messageKey ||= randomKey();
+    try {
+      await retry(() =>
+        this.api.visitor.leaveMessage({
+          visitorId: this.visitorId,
+          name: values.name.trim(),
+          email: values.email.trim(),
+          text: values.text,
+          pageUrl: page(location, document.title).url,
+          requestId: this.messageKey,
+        }),
+      );
+      this.messageKey = "";
+      this.view.showSent();
+      if (this.queued) await retry(() => this.api.visitor.leaveQueue({ visitorId: this.visitorId })).catch(() => {});
+    } catch (err) {
+      const ce = ConnectError.from(err);
+      const server: Record<string, string> = {};
+      let general = "";
+      for (const br of ce.findDetails(BadRequestSchema)) {
+        for (const fv of br.fieldViolations) {
+          if (messageFields.some((f) => f.key === fv.field)) server[fv.field] ||= fv.description;
+          else general ||= fv.description;
+        }
+      }
+      if (Object.keys(server).length === 0 && !general) {
+        general = transient(err) ? "Could not send the message. Please try again." : ce.rawMessage;
+      }
+      this.view.formErrors(server, general);
+    } finally {
+      this.leaving = false;
     }
   }
 

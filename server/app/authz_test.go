@@ -44,6 +44,7 @@ type authzWorld struct {
 	supervisor     string // supervises site A, serves site B
 	spareAgent     string // the target of credential changes
 	chat           string
+	offlineMessage string // one the visitor left on site A
 	spareKey       string // an API key to revoke
 	tokens         [principals]string
 	agentAPassword string
@@ -281,9 +282,21 @@ var authzCases = []authzCase{
 		_, err := c.IdentifyVisitor(ctx, &pb.IdentifyVisitorRequest{VisitorId: w.visitor, Identity: &pb.VisitorIdentity{Name: "Jane"}})
 		return err
 	}},
+	{"VisitorService.LeaveMessage", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.LeaveMessage(ctx, &pb.LeaveMessageRequest{VisitorId: w.visitor, Name: "Ann", Email: "ann@example.com", Text: "Hi", RequestId: "authz-row"})
+		return err
+	}},
 
 	{"AgentService.SignIn", open, func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.SignIn(ctx, &pb.SignInRequest{AgentId: w.agentA, Password: w.agentAPassword})
+		return err
+	}},
+	{"AgentService.ListOfflineMessages", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ListOfflineMessages(ctx, &pb.ListOfflineMessagesRequest{SiteId: w.siteA})
+		return err
+	}},
+	{"AgentService.MarkOfflineMessageHandled", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.MarkOfflineMessageHandled(ctx, &pb.MarkOfflineMessageHandledRequest{OfflineMessageId: w.offlineMessage})
 		return err
 	}},
 	{"AgentService.SetAgentStatus", row(D, D, Y, D, D), func(ctx context.Context, c api, w *authzWorld) error {
@@ -501,6 +514,8 @@ func authzSetup(t *testing.T, ctx context.Context, c api) *authzWorld {
 	t.Cleanup(otherStream.Close)
 	w.visitor, w.other = v.GetId(), o.GetId()
 	w.chat = must[*pb.StartChatResponse](t, "StartChat")(c.StartChat(ctx, &pb.StartChatRequest{AgentId: w.agentA, VisitorId: w.visitor})).GetChat().GetId()
+	w.offlineMessage = must[*pb.LeaveMessageResponse](t, "LeaveMessage")(c.LeaveMessage(ctx, &pb.LeaveMessageRequest{VisitorId: w.visitor,
+		Name: "Ann", Email: "ann@example.com", Text: "Call me back", RequestId: "authz"})).GetMessage().GetId()
 
 	w.tokens[nobody] = ""
 	w.tokens[forged] = "pcs_" + strings.Repeat("A", 43)

@@ -57,6 +57,7 @@ type api interface {
 	LeaveQueue(context.Context, *pb.LeaveQueueRequest) (*pb.LeaveQueueResponse, error)
 	IdentifyVisitor(context.Context, *pb.IdentifyVisitorRequest) (*pb.IdentifyVisitorResponse, error)
 	RequestChat(context.Context, *pb.RequestChatRequest) (*pb.RequestChatResponse, error)
+	LeaveMessage(context.Context, *pb.LeaveMessageRequest) (*pb.LeaveMessageResponse, error)
 
 	SignIn(context.Context, *pb.SignInRequest) (*pb.SignInResponse, error)
 	SignOut(context.Context, *pb.SignOutRequest) (*pb.SignOutResponse, error)
@@ -67,6 +68,8 @@ type api interface {
 	AcceptChatRequest(context.Context, *pb.AcceptChatRequestRequest) (*pb.AcceptChatRequestResponse, error)
 	DeclineChatRequest(context.Context, *pb.DeclineChatRequestRequest) (*pb.DeclineChatRequestResponse, error)
 	InviteVisitor(context.Context, *pb.InviteVisitorRequest) (*pb.InviteVisitorResponse, error)
+	ListOfflineMessages(context.Context, *pb.ListOfflineMessagesRequest) (*pb.ListOfflineMessagesResponse, error)
+	MarkOfflineMessageHandled(context.Context, *pb.MarkOfflineMessageHandledRequest) (*pb.MarkOfflineMessageHandledResponse, error)
 
 	SendMessage(context.Context, *pb.SendMessageRequest) (*pb.SendMessageResponse, error)
 	SetTyping(context.Context, *pb.SetTypingRequest) (*pb.SetTypingResponse, error)
@@ -907,4 +910,28 @@ func (c *grpcClient) GetFunnel(ctx context.Context, r *pb.GetFunnelRequest) (*pb
 
 func (c *connectClient) GetFunnel(ctx context.Context, r *pb.GetFunnelRequest) (*pb.GetFunnelResponse, error) {
 	return connectUnary(ctx, c.admin.GetFunnel, r)
+}
+
+func (c *grpcClient) LeaveMessage(ctx context.Context, r *pb.LeaveMessageRequest) (*pb.LeaveMessageResponse, error) {
+	return grpcUnary(ctx, c.visitor.LeaveMessage, r)
+}
+
+func (c *grpcClient) ListOfflineMessages(ctx context.Context, r *pb.ListOfflineMessagesRequest) (*pb.ListOfflineMessagesResponse, error) {
+	return grpcUnary(ctx, c.agent.ListOfflineMessages, r)
+}
+
+func (c *grpcClient) MarkOfflineMessageHandled(ctx context.Context, r *pb.MarkOfflineMessageHandledRequest) (*pb.MarkOfflineMessageHandledResponse, error) {
+	return grpcUnary(ctx, c.agent.MarkOfflineMessageHandled, r)
+}
+
+func (c *connectClient) LeaveMessage(ctx context.Context, r *pb.LeaveMessageRequest) (*pb.LeaveMessageResponse, error) {
+	return connectUnary(ctx, c.visitor.LeaveMessage, r)
+}
+
+func (c *connectClient) ListOfflineMessages(ctx context.Context, r *pb.ListOfflineMessagesRequest) (*pb.ListOfflineMessagesResponse, error) {
+	return connectUnary(ctx, c.agent.ListOfflineMessages, r)
+}
+
+func (c *connectClient) MarkOfflineMessageHandled(ctx context.Context, r *pb.MarkOfflineMessageHandledRequest) (*pb.MarkOfflineMessageHandledResponse, error) {
+	return connectUnary(ctx, c.agent.MarkOfflineMessageHandled, r)
 }

@@ -430,3 +430,24 @@ func (c *signedClient) GetRatingSummary(ctx context.Context, r *pb.GetRatingSumm
 func (c *signedClient) GetFunnel(ctx context.Context, r *pb.GetFunnelRequest) (*pb.GetFunnelResponse, error) {
 	return c.raw.GetFunnel(c.asAdmin(ctx), r)
 }
+
+func (c *signedClient) LeaveMessage(ctx context.Context, r *pb.LeaveMessageRequest) (*pb.LeaveMessageResponse, error) {
+	return c.raw.LeaveMessage(c.as(ctx, r.GetVisitorId()), r)
+}
+
+// asChosenOrAdmin keeps a token the caller put in ctx, else signs as admin:
+// the offline messages are read by admins and the agents of the site.
+func (c *signedClient) asChosenOrAdmin(ctx context.Context) context.Context {
+	if tokenFrom(ctx) != "" {
+		return ctx
+	}
+	return c.asAdmin(ctx)
+}
+
+func (c *signedClient) ListOfflineMessages(ctx context.Context, r *pb.ListOfflineMessagesRequest) (*pb.ListOfflineMessagesResponse, error) {
+	return c.raw.ListOfflineMessages(c.asChosenOrAdmin(ctx), r)
+}
+
+func (c *signedClient) MarkOfflineMessageHandled(ctx context.Context, r *pb.MarkOfflineMessageHandledRequest) (*pb.MarkOfflineMessageHandledResponse, error) {
+	return c.raw.MarkOfflineMessageHandled(c.asChosenOrAdmin(ctx), r)
+}

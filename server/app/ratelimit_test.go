@@ -423,3 +423,47 @@ func TestRateLimitSignInsByLogin(t *testing.T) {
 		rlWantExhausted(t, "a third guess for "+login, guess(one, "  "+strings.ToUpper(login)))
 	}
 }
+
+// TestRateLimitLeaveMessage: leaving a message is limited per visitor (a
+// retry counts too), with Retry-After, and the refused call stores nothing.
+func TestRateLimitLeaveMessage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	base, key := rlServer(t, &rpc.RateLimits{LeaveMessagesPerVisitor: ratelimit.Per(2, time.Hour, 2), Loopback: true})
+	c := rlClientsFrom(t, base, "127.0.0.1", connect.WithGRPC())
+	actx := withToken(ctx, key)
+	site, err := c.admin.CreateSite(actx, connect.NewRequest(&pb.CreateSiteRequest{Name: "Shop"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	siteID := site.Msg.GetSite().GetId()
+	session, err := c.visitor.StartVisitorSession(ctx, connect.NewRequest(&pb.StartVisitorSessionRequest{SiteId: siteID}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	visitorID := session.Msg.GetVisitor().GetId()
+	vctx := withToken(ctx, session.Msg.GetToken())
+	leave := func(requestID string) error {
+		_, err := c.visitor.LeaveMessage(vctx, connect.NewRequest(&pb.LeaveMessageRequest{VisitorId: visitorID,
+			Name: "Grace", Email: "grace@example.com", Text: "Call me", RequestId: requestID}))
+		return err
+	}
+	if err := leave("a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := leave("a"); err != nil { // the retry: the same message, counted
+		t.Fatal(err)
+	}
+	err = leave("b")
+	if connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Fatalf("third LeaveMessage: %v, want ResourceExhausted", err)
+	}
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Meta().Get("Retry-After") == "" {
+		t.Errorf("no Retry-After on %v", err)
+	}
+	list, err := c.agent.ListOfflineMessages(actx, connect.NewRequest(&pb.ListOfflineMessagesRequest{SiteId: siteID}))
+	if err != nil || len(list.Msg.GetMessages()) != 1 {
+		t.Fatalf("ListOfflineMessages = %v, %v, want the one message", list, err)
+	}
+}

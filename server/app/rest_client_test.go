@@ -671,3 +671,28 @@ func (c *restClient) GetFunnel(ctx context.Context, r *pb.GetFunnelRequest) (*pb
 	}
 	return out, c.call(ctx, http.MethodGet, "/v1/sites/"+esc(r.GetSiteId())+"/funnel", q, nil, out)
 }
+
+func (c *restClient) LeaveMessage(ctx context.Context, r *pb.LeaveMessageRequest) (*pb.LeaveMessageResponse, error) {
+	out := &pb.LeaveMessageResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/visitors/"+esc(r.GetVisitorId())+"/offline-messages", nil, r, out)
+}
+
+func (c *restClient) ListOfflineMessages(ctx context.Context, r *pb.ListOfflineMessagesRequest) (*pb.ListOfflineMessagesResponse, error) {
+	out := &pb.ListOfflineMessagesResponse{}
+	q := url.Values{}
+	if r.GetState() != pb.OfflineMessageState_OFFLINE_MESSAGE_STATE_UNSPECIFIED {
+		q.Set("state", r.GetState().String())
+	}
+	if r.GetPageSize() != 0 {
+		q.Set("pageSize", fmt.Sprint(r.GetPageSize()))
+	}
+	if r.GetPageToken() != "" {
+		q.Set("pageToken", r.GetPageToken())
+	}
+	return out, c.call(ctx, http.MethodGet, "/v1/sites/"+esc(r.GetSiteId())+"/offline-messages", q, nil, out)
+}
+
+func (c *restClient) MarkOfflineMessageHandled(ctx context.Context, r *pb.MarkOfflineMessageHandledRequest) (*pb.MarkOfflineMessageHandledResponse, error) {
+	out := &pb.MarkOfflineMessageHandledResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/offline-messages/"+esc(r.GetOfflineMessageId())+":handled", nil, r, out)
+}

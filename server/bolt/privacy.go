@@ -81,7 +81,8 @@ func (r *readTx) VisitorRecords(visitorID string) (chatIDs, invitationIDs, reque
 
 // EraseVisitor deletes the visitor, their session tokens, chats (with
 // events and idempotency keys), invitations, chat requests and the routing
-// decisions about those requests, and the index entries of all of them.
+// decisions about those requests, the offline messages they left, and the
+// index entries of all of them.
 // Erasing a visitor with nothing stored does nothing.
 func (w *writeTx) EraseVisitor(visitorID string) error {
 	if err := requireID("visitor id", visitorID); err != nil {
@@ -122,6 +123,9 @@ func (w *writeTx) EraseVisitor(visitorID string) error {
 		if err := w.delete(eventsBucket, pos); err != nil {
 			return err
 		}
+	}
+	if err := w.deleteOfflineMessages(recs[recordOfflineMessage]); err != nil {
+		return err
 	}
 	if err := w.deleteRange(visitorRecordsBucket, visitorPrefix(visitorID)); err != nil {
 		return err

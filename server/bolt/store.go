@@ -57,6 +57,10 @@ var (
 	// whispersBucket holds supervisors' whispers apart from the chat
 	// events, which visitors read.
 	whispersBucket = []byte("chat_whispers") // eventKey(chat, whisper seq) → pb.Whisper
+	// offlineMessagesBucket holds the messages visitors left when nobody
+	// could chat; siteOfflineMessagesBucket lists each site's newest first.
+	offlineMessagesBucket     = []byte("offline_messages")      // message id → pb.OfflineMessage
+	siteOfflineMessagesBucket = []byte("site_offline_messages") // siteChatKey(site, create time, id) → empty
 
 	apiKeysBucket        = []byte("api_keys")        // SHA-256 of the key → pb.ApiKey
 	agentSessionsBucket  = []byte("agent_sessions")  // SHA-256 of the token → pb.AgentSession
@@ -100,6 +104,8 @@ var allBuckets = [][]byte{
 	activeChatsBucket,
 	siteChatsBucket,
 	whispersBucket,
+	offlineMessagesBucket,
+	siteOfflineMessagesBucket,
 	sitesBucket,
 	agentsBucket,
 	agentLoginsBucket,

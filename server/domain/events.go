@@ -39,6 +39,11 @@ const (
 	// EventChatTransferred: the chat's agent handed it to a colleague;
 	// AgentID is who has it now, FromAgentID who had it.
 	EventChatTransferred EventType = "chat.transferred"
+	// EventOfflineMessageLeft: a visitor left a message (LeaveMessage).
+	EventOfflineMessageLeft EventType = "offline_message.left"
+	// EventOfflineMessageHandled: an agent or admin marked a message
+	// handled; AgentID is who did.
+	EventOfflineMessageHandled EventType = "offline_message.handled"
 )
 
 // EventTypes lists the vocabulary, in the order of the proto's payload
@@ -51,7 +56,7 @@ var EventTypes = []EventType{
 	EventRequestDeclined, EventRequestAccepted, EventRequestAbandoned,
 	EventChatStarted, EventChatMessage, EventChatParticipantLeft, EventChatEnded,
 	EventAgentStatusChanged, EventRequestAlertWithdrawn, EventVisitorIdentified,
-	EventChatRated, EventChatTransferred,
+	EventChatRated, EventChatTransferred, EventOfflineMessageLeft, EventOfflineMessageHandled,
 }
 
 // Valid reports whether t is one of EventTypes.
@@ -86,6 +91,8 @@ type Event struct {
 	ChatID       string
 	RequestID    string
 	InvitationID string
+	// OfflineMessageID is the message of offline_message.* events.
+	OfflineMessageID string
 	// Reason is why an agent was alerted (request.alerted) or why a
 	// request was abandoned (request.abandoned).
 	Reason     string

@@ -400,3 +400,48 @@ func TestEventID(t *testing.T) {
 		}
 	}
 }
+
+// TestOfflineMessageEvents: leaving a message and marking it handled are
+// logged once each (a retry or a second mark records nothing), and the
+// events go when the visitor is erased.
+func TestOfflineMessageEvents(t *testing.T) {
+	e := newEngine(t)
+	e.site(t, "shop", withInvite())
+	e.agent(t, "agent-a", "Ada", 3, "shop")
+	vid := e.visitor(t, "shop")
+	_, start := e.logSince(t, 0)
+	m, err := e.svc.LeaveMessage(ctx(t), vid, goodMessage("k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.LeaveMessage(ctx(t), vid, goodMessage("k1")); err != nil {
+		t.Fatal(err)
+	}
+	agentA := domain.Principal{Kind: domain.AgentPrincipal, ID: "agent-a"}
+	for range 2 {
+		if _, err := e.svc.MarkOfflineMessageHandled(ctx(t), agentA, m.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := e.logSince(t, start)
+	want := []domain.EventType{domain.EventOfflineMessageLeft, domain.EventOfflineMessageHandled}
+	if !slices.Equal(types(got), want) {
+		t.Fatalf("log = %v\nwant  %v", types(got), want)
+	}
+	for _, ev := range got {
+		if ev.SiteID != "shop" || ev.VisitorID != vid || ev.OfflineMessageID != m.ID {
+			t.Errorf("%s = %+v, want site shop, visitor %s, message %s", ev.Type, ev, vid, m.ID)
+		}
+	}
+	if got[1].AgentID != "agent-a" {
+		t.Errorf("handled by %q, want agent-a", got[1].AgentID)
+	}
+	if err := e.svc.EraseVisitor(ctx(t), vid); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range e.eventLog(t) {
+		if ev.VisitorID == vid {
+			t.Errorf("event %d %s of the erased visitor is still in the log", ev.Position, ev.Type)
+		}
+	}
+}

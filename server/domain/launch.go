@@ -68,6 +68,15 @@ func (s *Service) launchDue(site *Site, v *Visitor, p Presence) (time.Time, bool
 		}
 		due = maxTime(due, v.DeclineTime.Add(pc.ReinviteCooldown()))
 	}
+	// Outside business hours nothing launches: the launch waits for the
+	// opening, when one timer fires — no polling.
+	if site.BusinessHours.Set() {
+		open, ok := site.BusinessHours.NextOpen(maxTime(due, s.clock.Now()))
+		if !ok {
+			return time.Time{}, false
+		}
+		due = open
+	}
 	return due, true
 }
 
@@ -85,7 +94,9 @@ func (s *Service) launch(visitorID string) {
 	if !online || p.OpenStreams == 0 {
 		return // gone, or only within the grace period after closing the widget
 	}
+	later := false // not due yet: closed now, the launch waits for the opening
 	err := s.store.Update(s.ctx, func(tx WriteTx) error {
+		later = false
 		visitor, err := tx.Visitor(visitorID)
 		if err != nil {
 			return err
@@ -96,6 +107,7 @@ func (s *Service) launch(visitorID string) {
 		}
 		due, ok := s.launchDue(site, visitor, p)
 		if !ok || s.clock.Now().Before(due) {
+			later = ok
 			return nil
 		}
 		if site.ProactiveChat.Mode == ModeWithInvite {
@@ -120,6 +132,9 @@ func (s *Service) launch(visitorID string) {
 		visitor.LastLaunchTime = s.clock.Now()
 		return s.enqueue(tx, site, visitor, RequestPresence, nil, p)
 	})
+	if err == nil && later {
+		s.scheduleLaunch(visitorID)
+	}
 	if err != nil && s.ctx.Err() == nil && !s.timers.retry("launch/"+visitorID, err, func() { s.launch(visitorID) }) {
 		s.log.Error("launch failed", "visitor", visitorID, "err", err)
 	}
@@ -212,8 +227,27 @@ func (s *Service) visitEnded(visitorID string) {
 func (s *Service) refreshSite(siteID string) {
 	for _, id := range s.presence.onSite(siteID) {
 		s.scheduleLaunch(id)
+		s.broker.Publish(visitorTopic(id), VisitorChanged{VisitorID: id}) // site status
 	}
 	s.routeSoon(siteID)
+	var site *Site
+	if err := s.store.View(s.ctx, func(tx ReadTx) (err error) { site, err = tx.Site(siteID); return err }); err == nil {
+		s.scheduleHoursChange(site)
+	}
+}
+
+// scheduleHoursChange arms one timer per site with business hours, at
+// their next opening or closing: the widgets on the site are then told the
+// site's new status. Launches need no such timer: each visitor's own
+// launch timer is already armed at the opening (launchDue).
+func (s *Service) scheduleHoursChange(site *Site) {
+	key := "hours/" + site.ID
+	next, ok := site.NextChange(s.clock.Now())
+	if !ok {
+		s.timers.cancel(key)
+		return
+	}
+	s.timers.at(key, next, func() { s.refreshSite(site.ID) })
 }
 
 // awaitingAgent remembers, per site, the visitors whose invitation is due

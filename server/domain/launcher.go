@@ -61,7 +61,8 @@ func (s *Service) launcherChanged(siteID string) {
 // RequestChat is the launcher: a browsing visitor asks for a chat. Like
 // accepting an invitation it shows the site's form, or queues the chat
 // request at once when the site has none; the request's kind is
-// RequestVisitor. A visitor who said No to an invitation may ask.
+// RequestVisitor. A visitor who said No to an invitation may ask; nobody
+// may outside the site's business hours.
 func (s *Service) RequestChat(ctx context.Context, visitorID string) (*VisitorState, error) {
 	if visitorID == "" {
 		return nil, invalid("visitor_id", "is required")
@@ -80,6 +81,8 @@ func (s *Service) RequestChat(ctx context.Context, visitorID string) (*VisitorSt
 			return Errorf(CodeFailedPrecondition, "proactive chat is off on site %q", site.ID)
 		case !site.VisitorLauncher.Enabled:
 			return Errorf(CodeFailedPrecondition, "the chat launcher is off on site %q", site.ID)
+		case !site.OpenAt(s.clock.Now()):
+			return Errorf(CodeFailedPrecondition, "site %q is closed (business hours); leave a message instead", site.ID)
 		case !mayRequestChat(visitor):
 			return Errorf(CodeFailedPrecondition, "visitor %q is %s; only a browsing visitor can ask for a chat", visitorID, visitor.Engagement)
 		}

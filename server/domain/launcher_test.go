@@ -146,3 +146,18 @@ func TestRequestChat(t *testing.T) {
 		}
 	})
 }
+
+// TestRequestChatClosed: outside business hours the launcher is not shown
+// and asking for a chat is refused (leaving a message is offered instead).
+func TestRequestChatClosed(t *testing.T) {
+	e := newEngine(t)
+	withLauncher(e, t, "shop", withInvite(), "")
+	e.hours(t, "shop", domain.BusinessHours{TimeZone: "Europe/Berlin"}, domain.OfflineMessageSettings{}) // never open
+	vid := e.visitor(t, "shop")
+	_, st := e.page(t, vid, home)
+	if st.Launcher != nil || st.Site.Open || !st.Site.OfferMessage {
+		t.Fatalf("state = launcher %+v, site %+v; want no launcher, closed, offering a message", st.Launcher, st.Site)
+	}
+	_, err := e.svc.RequestChat(ctx(t), vid)
+	wantCode(t, err, domain.CodeFailedPrecondition)
+}

@@ -10,6 +10,8 @@ type VisitorExport struct {
 	Chats        []*Chat
 	// ChatEvents are every event of every chat, by chat then sequence.
 	ChatEvents []ChatEvent
+	// OfflineMessages are the messages the visitor left, in id order.
+	OfflineMessages []*OfflineMessage
 }
 
 // ExportVisitor returns everything stored about a visitor, read in one
@@ -56,6 +58,9 @@ func (s *Service) ExportVisitor(ctx context.Context, visitorID string) (*Visitor
 				return err
 			}
 			x.ChatEvents = append(x.ChatEvents, events...)
+		}
+		if x.OfflineMessages, err = tx.VisitorOfflineMessages(visitorID); err != nil {
+			return err
 		}
 		out = x
 		return nil

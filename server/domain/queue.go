@@ -416,7 +416,18 @@ func (s *Service) VisitorState(ctx context.Context, visitorID string) (*VisitorS
 				state.Visitor = &quiet
 			}
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		if state.Site, err = s.siteStatus(tx, v.SiteID, state.Queue); err != nil {
+			return err
+		}
+		// Outside business hours nobody takes a chat: no launcher (the
+		// widget offers to leave a message instead).
+		if !state.Site.Open {
+			state.Launcher = nil
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -438,4 +449,24 @@ func (s *Service) queueStatus(tx ReadTx, v *Visitor) (*QueueStatus, error) {
 		return nil, fmt.Errorf("chat request %q is not in the queue of site %q", req.ID, v.SiteID)
 	}
 	return &QueueStatus{RequestID: req.ID, Position: pos, EstimatedWait: s.waits.estimate(v.SiteID, pos), EnqueueTime: req.EnqueueTime}, nil
+}
+
+// siteStatus is what a visitor's widget is told of the site: open or not,
+// anyone to chat with, and so whether to offer leaving a message.
+func (s *Service) siteStatus(tx ReadTx, siteID string, queue *QueueStatus) (SiteStatus, error) {
+	site, err := tx.Site(siteID)
+	if err != nil {
+		return SiteStatus{}, err
+	}
+	pool, err := newAgentPool(tx, siteID)
+	if err != nil {
+		return SiteStatus{}, err
+	}
+	now := s.clock.Now()
+	st := SiteStatus{Open: site.OpenAt(now), AgentsAvailable: pool.anyFree(nil)}
+	st.NextChange, _ = site.NextChange(now)
+	maxWait := time.Duration(site.OfflineMessage.MaxWaitSeconds) * time.Second
+	st.OfferMessage = !st.Open || !st.AgentsAvailable ||
+		(queue != nil && maxWait > 0 && queue.EstimatedWait > maxWait)
+	return st, nil
 }

@@ -68,6 +68,7 @@ func (s *Service) Start(ctx context.Context) error {
 	ids := make([]string, len(sites))
 	for i, site := range sites {
 		ids[i] = site.ID
+		s.scheduleHoursChange(site)
 	}
 	s.routeSoon(ids...)
 	s.startRetention()

@@ -81,7 +81,9 @@ func (r *router) wait() { r.wg.Wait() }
 // route offers the site's queued requests to agents, first in first out.
 func (s *Service) route(ctx context.Context, siteID string) error {
 	var invitesWaiting bool
+	var free, known bool // whether an agent can take a chat after this pass
 	err := s.store.Update(ctx, func(tx WriteTx) error {
+		known = false
 		site, err := tx.Site(siteID)
 		if err != nil {
 			return ignoreNotFound(err)
@@ -108,6 +110,7 @@ func (s *Service) route(ctx context.Context, siteID string) error {
 			return err
 		}
 		invitesWaiting = site.ProactiveChat.Mode == ModeWithInvite && pool.anyFree(nil)
+		defer func() { free, known = pool.anyFree(nil), true }()
 		if !pool.anyFree(nil) {
 			// Nobody can take a request: a long queue costs nothing to
 			// look at until somebody can.
@@ -138,7 +141,32 @@ func (s *Service) route(ctx context.Context, siteID string) error {
 			s.launch(id)
 		}
 	}
+	if err == nil && known && s.available.changed(siteID, free) {
+		// The widgets on the site show "Leave a message" while nobody can
+		// take a chat: tell them their site's status changed.
+		for _, id := range s.presence.onSite(siteID) {
+			s.broker.Publish(visitorTopic(id), VisitorChanged{VisitorID: id})
+		}
+	}
 	return err
+}
+
+// siteAvailability remembers, per site, whether an agent could take a chat
+// after the last routing pass, so that the site's widgets are told only
+// when that changes.
+type siteAvailability struct {
+	mu     sync.Mutex
+	bySite map[string]bool
+}
+
+// changed records free for a site and reports whether it differs from
+// before (a site seen for the first time has not changed).
+func (a *siteAvailability) changed(siteID string, free bool) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old, seen := a.bySite[siteID]
+	a.bySite[siteID] = free
+	return seen && old != free
 }
 
 // offer alerts agent of req in tx.

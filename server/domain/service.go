@@ -101,6 +101,7 @@ type Service struct {
 	agents     *agentConns
 	waits      *waitEstimates
 	awaiting   *awaitingAgent
+	available  *siteAvailability
 	counters   *counters
 	origins    origins
 	passwords  PasswordHasher
@@ -187,6 +188,7 @@ func NewService(cfg Config) *Service {
 	s.waits = &waitEstimates{bySite: map[string]time.Duration{}}
 	s.counters = newCounters()
 	s.awaiting = &awaitingAgent{bySite: map[string]map[string]bool{}}
+	s.available = &siteAvailability{bySite: map[string]bool{}}
 	s.router = newRouter(s)
 	s.positions = newQueuePositions(s)
 	s.pages = newPageWriter(s)

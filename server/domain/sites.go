@@ -22,11 +22,13 @@ type SiteSpec struct {
 	Retention      RetentionSettings
 	// VisitorLauncher is off unless spec turns it on.
 	VisitorLauncher VisitorLauncherSettings
+	BusinessHours   BusinessHours
+	OfflineMessage  OfflineMessageSettings
 }
 
 // CreateSite adds a site. Proactive chat stays disabled unless spec enables it.
 func (s *Service) CreateSite(ctx context.Context, spec SiteSpec) (*Site, error) {
-	if err := validateSite(spec.Name, spec.AllowedOrigins, spec.ProactiveChat, spec.Retention); err != nil {
+	if err := validateSite(spec.Name, spec.AllowedOrigins, spec.ProactiveChat, spec.Retention, spec.BusinessHours, spec.OfflineMessage); err != nil {
 		return nil, err
 	}
 	if err := validateLauncher(spec.VisitorLauncher); err != nil {
@@ -43,6 +45,8 @@ func (s *Service) CreateSite(ctx context.Context, spec SiteSpec) (*Site, error) 
 		ProactiveChat:   spec.ProactiveChat,
 		Retention:       spec.Retention,
 		VisitorLauncher: spec.VisitorLauncher,
+		BusinessHours:   spec.BusinessHours,
+		OfflineMessage:  spec.OfflineMessage,
 		CreateTime:      now,
 		UpdateTime:      now,
 	}
@@ -92,7 +96,9 @@ var siteUpdatePaths = []string{"name", "allowed_origins", "proactive_chat",
 	"proactive_chat.exclude_pages", "proactive_chat.queue_hold_seconds",
 	"proactive_chat.inactivity_timeout_seconds", "proactive_chat.inactivity_warning_seconds",
 	"retention", "retention.visitor_seconds", "retention.chat_seconds",
-	"visitor_launcher", "visitor_launcher.enabled", "visitor_launcher.label"}
+	"visitor_launcher", "visitor_launcher.enabled", "visitor_launcher.label",
+	"business_hours", "business_hours.time_zone", "business_hours.weekly", "business_hours.holidays",
+	"offline_message", "offline_message.max_wait_seconds"}
 
 // siteOutputOnly are paths a client may send back (a REST client PATCHing
 // the site it read derives its mask from the body) but that no update
@@ -107,7 +113,7 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 		return nil, invalid("site.id", "is required")
 	}
 	if len(paths) == 0 {
-		paths = []string{"name", "allowed_origins", "proactive_chat", "retention", "visitor_launcher"}
+		paths = []string{"name", "allowed_origins", "proactive_chat", "retention", "visitor_launcher", "business_hours", "offline_message"}
 	}
 	paths = slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return slices.Contains(siteOutputOnly, p) })
 	for _, p := range paths {
@@ -127,7 +133,7 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 			applySitePath(site, update, p)
 		}
 		launcherChanged = before != launcherShown(site)
-		if err := validateSite(site.Name, site.AllowedOrigins, site.ProactiveChat, site.Retention); err != nil {
+		if err := validateSite(site.Name, site.AllowedOrigins, site.ProactiveChat, site.Retention, site.BusinessHours, site.OfflineMessage); err != nil {
 			return err
 		}
 		if err := validateLauncher(site.VisitorLauncher); err != nil {
@@ -195,12 +201,24 @@ func applySitePath(site, update *Site, path string) {
 		site.VisitorLauncher.Enabled = update.VisitorLauncher.Enabled
 	case "visitor_launcher.label":
 		site.VisitorLauncher.Label = update.VisitorLauncher.Label
+	case "business_hours":
+		site.BusinessHours = update.BusinessHours
+	case "business_hours.time_zone":
+		site.BusinessHours.TimeZone = update.BusinessHours.TimeZone
+	case "business_hours.weekly":
+		site.BusinessHours.Weekly = update.BusinessHours.Weekly
+	case "business_hours.holidays":
+		site.BusinessHours.Holidays = update.BusinessHours.Holidays
+	case "offline_message":
+		site.OfflineMessage = update.OfflineMessage
+	case "offline_message.max_wait_seconds":
+		site.OfflineMessage.MaxWaitSeconds = update.OfflineMessage.MaxWaitSeconds
 	}
 }
 
 var formFieldKey = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
-func validateSite(name string, origins []string, pc ProactiveChatSettings, retention RetentionSettings) error {
+func validateSite(name string, origins []string, pc ProactiveChatSettings, retention RetentionSettings, hours BusinessHours, offline OfflineMessageSettings) error {
 	var v Violations
 	if required(&v, "name", name) && len(name) > MaxNameBytes {
 		v.Add("name", "must be at most %d bytes", MaxNameBytes)
@@ -287,6 +305,8 @@ func validateSite(name string, origins []string, pc ProactiveChatSettings, reten
 		}
 	}
 	checkRetentionSettings(&v, retention)
+	checkBusinessHours(&v, hours)
+	checkOfflineMessageSettings(&v, offline)
 	return v.Err()
 }
 

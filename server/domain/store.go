@@ -89,6 +89,14 @@ type ReadTx interface {
 	// be read in a series of short snapshots.
 	Visitors(afterID string, limit int) ([]*Visitor, error)
 
+	// OfflineMessage returns a message a visitor left.
+	OfflineMessage(id string) (*OfflineMessage, error)
+	// SiteOfflineMessages lists a site's messages, newest first (by
+	// CreateTime, then id).
+	SiteOfflineMessages(siteID string) ([]*OfflineMessage, error)
+	// VisitorOfflineMessages lists the messages a visitor left, in id order.
+	VisitorOfflineMessages(visitorID string) ([]*OfflineMessage, error)
+
 	// APIKeyByHash finds the API key whose secret has this SHA-256.
 	APIKeyByHash(hash []byte) (*APIKey, error)
 	// APIKeys lists every API key, in hash order.
@@ -164,14 +172,17 @@ type WriteTx interface {
 	// PutChatRequest stores a request and keeps the open-requests index in
 	// step with its state.
 	PutChatRequest(*ChatRequest) error
+	// PutOfflineMessage stores a message and keeps the site and visitor
+	// indexes; EraseVisitor deletes it with its visitor.
+	PutOfflineMessage(*OfflineMessage) error
 	// AppendRoutingDecision records a decision, keeping the latest 1000 of
 	// each site.
 	AppendRoutingDecision(*RoutingDecision) error
 	// EraseVisitor deletes everything stored about a visitor: the visitor,
 	// their session tokens, their chats with all events, notes and
-	// idempotency keys, invitations, chat requests and the routing decisions about
-	// those requests. It checks nothing about their state; that is the
-	// caller's job.
+	// idempotency keys, invitations, chat requests, the routing decisions
+	// about those requests and the offline messages they left. It checks
+	// nothing about their state; that is the caller's job.
 	EraseVisitor(visitorID string) error
 	// DeleteChat deletes a chat with all its events, notes and idempotency keys,
 	// and the chat request it answered (with the form values and the

@@ -18,6 +18,10 @@ type Site struct {
 	UpdateTime time.Time
 	// VisitorLauncher is the button visitors may ask for a chat with.
 	VisitorLauncher VisitorLauncherSettings
+	// BusinessHours are when agents take chats (hours.go); unset is always.
+	BusinessHours BusinessHours
+	// OfflineMessage decides when visitors are offered to leave a message.
+	OfflineMessage OfflineMessageSettings
 }
 
 // VisitorLauncherSettings: the widget's "Chat with us" button, shown while

@@ -158,6 +158,23 @@ type VisitorState struct {
 	Queue *QueueStatus
 	// Launcher is the button to show when the visitor may ask for a chat.
 	Launcher *VisitorLauncherSettings
+	// Site says whether the site can take a chat now.
+	Site SiteStatus
+}
+
+// SiteStatus tells a visitor's widget whether the site can take a chat.
+type SiteStatus struct {
+	// Open is within business hours (always, for a site without).
+	Open bool
+	// AgentsAvailable: an agent of the site is available with room for
+	// another chat.
+	AgentsAvailable bool
+	// OfferMessage: the widget offers to leave a message — closed, nobody
+	// available, or queued with an estimated wait above the site's
+	// offline_message.max_wait_seconds.
+	OfferMessage bool
+	// NextChange is when Open next changes; zero when never.
+	NextChange time.Time
 }
 
 // VisitorUpdate is one message of a visitor's stream: exactly one field is set.

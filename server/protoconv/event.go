@@ -115,6 +115,14 @@ func EventToProto(e *domain.Event) *pb.Event {
 		out.Payload = &pb.Event_ChatTransferred{ChatTransferred: &pb.ChatTransferredEvent{
 			ChatId: e.ChatID, VisitorId: e.VisitorID, FromAgentId: e.FromAgentID, ToAgentId: e.AgentID,
 		}}
+	case domain.EventOfflineMessageLeft:
+		out.Payload = &pb.Event_OfflineMessageLeft{OfflineMessageLeft: &pb.OfflineMessageLeft{
+			OfflineMessageId: e.OfflineMessageID, VisitorId: e.VisitorID,
+		}}
+	case domain.EventOfflineMessageHandled:
+		out.Payload = &pb.Event_OfflineMessageHandled{OfflineMessageHandled: &pb.OfflineMessageHandledEvent{
+			OfflineMessageId: e.OfflineMessageID, VisitorId: e.VisitorID, HandledBy: e.AgentID,
+		}}
 	}
 	return out
 }
@@ -215,6 +223,12 @@ func EventFromProto(e *pb.Event) *domain.Event {
 		v := p.ChatTransferred
 		out.ChatID, out.VisitorID = v.GetChatId(), v.GetVisitorId()
 		out.FromAgentID, out.AgentID = v.GetFromAgentId(), v.GetToAgentId()
+	case *pb.Event_OfflineMessageLeft:
+		v := p.OfflineMessageLeft
+		out.OfflineMessageID, out.VisitorID = v.GetOfflineMessageId(), v.GetVisitorId()
+	case *pb.Event_OfflineMessageHandled:
+		v := p.OfflineMessageHandled
+		out.OfflineMessageID, out.VisitorID, out.AgentID = v.GetOfflineMessageId(), v.GetVisitorId(), v.GetHandledBy()
 	}
 	return out
 }

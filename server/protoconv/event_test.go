@@ -39,8 +39,10 @@ func TestEventRoundTrip(t *testing.T) {
 		domain.EventVisitorIdentified: {VisitorID: "v1", Identity: domain.VisitorIdentity{
 			Name: "Ann", Email: "ann@example.com", ExternalID: "u-1", Verified: true, Attributes: map[string]string{"plan": "pro"},
 		}},
-		domain.EventChatRated:       {VisitorID: "v1", ChatID: "chat1", AgentID: "agent-a", Score: 4, Text: "Thanks"},
-		domain.EventChatTransferred: {VisitorID: "v1", ChatID: "chat1", FromAgentID: "agent-a", AgentID: "agent-b"},
+		domain.EventChatRated:             {VisitorID: "v1", ChatID: "chat1", AgentID: "agent-a", Score: 4, Text: "Thanks"},
+		domain.EventChatTransferred:       {VisitorID: "v1", ChatID: "chat1", FromAgentID: "agent-a", AgentID: "agent-b"},
+		domain.EventOfflineMessageLeft:    {VisitorID: "v1", OfflineMessageID: "msg1"},
+		domain.EventOfflineMessageHandled: {VisitorID: "v1", OfflineMessageID: "msg1", AgentID: "agent-a"},
 	}
 	for _, typ := range domain.EventTypes {
 		t.Run(string(typ), func(t *testing.T) {

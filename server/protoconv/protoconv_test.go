@@ -54,7 +54,17 @@ func testSite() *domain.Site {
 		VisitorLauncher: domain.VisitorLauncherSettings{Enabled: true, Label: "Ask us"},
 		CreateTime:      at(1),
 		UpdateTime:      at(2),
+		BusinessHours: domain.BusinessHours{TimeZone: "Europe/Berlin",
+			Weekly:   []domain.WeeklyInterval{{Day: 1, Open: "09:00", Close: "17:00"}},
+			Holidays: []domain.Holiday{{StartDate: "2026-12-24", EndDate: "2026-12-26", Name: "Christmas"}}},
+		OfflineMessage: domain.OfflineMessageSettings{MaxWaitSeconds: 300},
 	}
+}
+
+func testOfflineMessage() *domain.OfflineMessage {
+	return &domain.OfflineMessage{ID: "msg_1", SiteID: "site_1", VisitorID: "visitor_1", Name: "Grace",
+		Email: "grace@example.com", Text: "Call me", Page: "https://shop.example/", CreateTime: at(1),
+		State: domain.OfflineMessageHandled, HandledBy: "agt_1", HandledTime: at(2), RequestID: "r1"}
 }
 
 func testAgent() *domain.Agent {
@@ -291,6 +301,11 @@ func TestRoundTrip(t *testing.T) {
 		requireNoZeroFields(t, testSite())
 		requireNoUnsetProtoFields(t, protoconv.SiteToProto(testSite()))
 		roundTrip(t, testSite(), protoconv.SiteToProto, protoconv.SiteFromProto)
+	})
+	t.Run("OfflineMessage", func(t *testing.T) {
+		requireNoZeroFields(t, testOfflineMessage())
+		requireNoUnsetProtoFields(t, protoconv.OfflineMessageToProto(testOfflineMessage()))
+		roundTrip(t, testOfflineMessage(), protoconv.OfflineMessageToProto, protoconv.OfflineMessageFromProto)
 	})
 	t.Run("Agent", func(t *testing.T) {
 		requireNoZeroFields(t, testAgent())

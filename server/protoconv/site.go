@@ -21,6 +21,8 @@ func SiteToProto(s *domain.Site) *pb.Site {
 		CreateTime:      TimeToProto(s.CreateTime),
 		UpdateTime:      TimeToProto(s.UpdateTime),
 		VisitorLauncher: VisitorLauncherToProto(s.VisitorLauncher),
+		BusinessHours:   BusinessHoursToProto(s.BusinessHours),
+		OfflineMessage:  OfflineMessageSettingsToProto(s.OfflineMessage),
 	}
 }
 
@@ -38,6 +40,8 @@ func SiteFromProto(s *pb.Site) *domain.Site {
 		CreateTime:      TimeFromProto(s.GetCreateTime()),
 		UpdateTime:      TimeFromProto(s.GetUpdateTime()),
 		VisitorLauncher: VisitorLauncherFromProto(s.GetVisitorLauncher()),
+		BusinessHours:   BusinessHoursFromProto(s.GetBusinessHours()),
+		OfflineMessage:  OfflineMessageSettingsFromProto(s.GetOfflineMessage()),
 	}
 }
 
@@ -205,4 +209,46 @@ func CannedReplyToProto(c *domain.CannedReply) *pb.CannedReply {
 // CannedReplyFromProto converts a canned reply; nil gives an empty one.
 func CannedReplyFromProto(c *pb.CannedReply) *domain.CannedReply {
 	return &domain.CannedReply{ID: c.GetId(), SiteID: c.GetSiteId(), Shortcut: c.GetShortcut(), Title: c.GetTitle(), Text: c.GetText()}
+}
+
+// BusinessHoursToProto converts a site's business hours; none set gives nil.
+func BusinessHoursToProto(h domain.BusinessHours) *pb.BusinessHours {
+	if !h.Set() {
+		return nil
+	}
+	out := &pb.BusinessHours{TimeZone: h.TimeZone}
+	for _, iv := range h.Weekly {
+		out.Weekly = append(out.Weekly, &pb.WeeklyInterval{DayOfWeek: pb.DayOfWeek(iv.Day), Open: iv.Open, Close: iv.Close})
+	}
+	for _, hd := range h.Holidays {
+		out.Holidays = append(out.Holidays, &pb.Holiday{StartDate: hd.StartDate, EndDate: hd.EndDate, Name: hd.Name})
+	}
+	return out
+}
+
+// BusinessHoursFromProto converts a site's business hours; nil is none.
+func BusinessHoursFromProto(h *pb.BusinessHours) domain.BusinessHours {
+	out := domain.BusinessHours{TimeZone: h.GetTimeZone()}
+	for _, iv := range h.GetWeekly() {
+		out.Weekly = append(out.Weekly, domain.WeeklyInterval{Day: domain.DayOfWeek(iv.GetDayOfWeek()), Open: iv.GetOpen(), Close: iv.GetClose()})
+	}
+	for _, hd := range h.GetHolidays() {
+		out.Holidays = append(out.Holidays, domain.Holiday{StartDate: hd.GetStartDate(), EndDate: hd.GetEndDate(), Name: hd.GetName()})
+	}
+	return out
+}
+
+// OfflineMessageSettingsToProto converts a site's offline-message
+// settings; none set gives nil.
+func OfflineMessageSettingsToProto(o domain.OfflineMessageSettings) *pb.OfflineMessageSettings {
+	if o == (domain.OfflineMessageSettings{}) {
+		return nil
+	}
+	return &pb.OfflineMessageSettings{MaxWaitSeconds: o.MaxWaitSeconds}
+}
+
+// OfflineMessageSettingsFromProto converts a site's offline-message
+// settings; nil is none set.
+func OfflineMessageSettingsFromProto(o *pb.OfflineMessageSettings) domain.OfflineMessageSettings {
+	return domain.OfflineMessageSettings{MaxWaitSeconds: o.GetMaxWaitSeconds()}
 }

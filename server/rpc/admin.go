@@ -27,6 +27,8 @@ func (s *adminServer) CreateSite(ctx context.Context, req *connect.Request[pb.Cr
 		ProactiveChat:   protoconv.ProactiveChatSettingsFromProto(req.Msg.GetProactiveChat()),
 		Retention:       protoconv.RetentionSettingsFromProto(req.Msg.GetRetention()),
 		VisitorLauncher: protoconv.VisitorLauncherFromProto(req.Msg.GetVisitorLauncher()),
+		BusinessHours:   protoconv.BusinessHoursFromProto(req.Msg.GetBusinessHours()),
+		OfflineMessage:  protoconv.OfflineMessageSettingsFromProto(req.Msg.GetOfflineMessage()),
 	})
 	if err != nil {
 		return nil, toConnectError(ctx, s.log, err)
@@ -172,6 +174,9 @@ func (s *adminServer) ExportVisitor(ctx context.Context, req *connect.Request[pb
 	}
 	for _, ev := range x.ChatEvents {
 		out.ChatEvents = append(out.ChatEvents, protoconv.ChatEventToProto(ev))
+	}
+	for _, m := range x.OfflineMessages {
+		out.OfflineMessages = append(out.OfflineMessages, protoconv.OfflineMessageToProto(m))
 	}
 	return connect.NewResponse(out), nil
 }

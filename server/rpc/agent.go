@@ -203,3 +203,23 @@ func (s *agentServer) ListLiveChats(ctx context.Context, req *connect.Request[pb
 	}
 	return connect.NewResponse(out), nil
 }
+func (s *agentServer) ListOfflineMessages(ctx context.Context, req *connect.Request[pb.ListOfflineMessagesRequest]) (*connect.Response[pb.ListOfflineMessagesResponse], error) {
+	m := req.Msg
+	msgs, next, newCount, err := s.svc.ListOfflineMessages(ctx, m.GetSiteId(), protoconv.OfflineMessageStateFromProto(m.GetState()), int(m.GetPageSize()), m.GetPageToken())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.ListOfflineMessagesResponse{NextPageToken: next, NewCount: uint32(newCount)}
+	for _, msg := range msgs {
+		out.Messages = append(out.Messages, protoconv.OfflineMessageToProto(msg))
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *agentServer) MarkOfflineMessageHandled(ctx context.Context, req *connect.Request[pb.MarkOfflineMessageHandledRequest]) (*connect.Response[pb.MarkOfflineMessageHandledResponse], error) {
+	msg, err := s.svc.MarkOfflineMessageHandled(ctx, principalFrom(ctx), req.Msg.GetOfflineMessageId())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.MarkOfflineMessageHandledResponse{Message: protoconv.OfflineMessageToProto(msg)}), nil
+}

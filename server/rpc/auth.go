@@ -37,7 +37,9 @@ import (
 //     token of the visitor the request names.
 //   - AgentService: SignIn is open; the rest only with a session of the
 //     agent the request names, but ListLiveChats: admins and the
-//     supervisors of the site (Agent.CanSuperviseSite).
+//     supervisors of the site (Agent.CanSuperviseSite); and the offline
+//     messages (ListOfflineMessages, MarkOfflineMessageHandled): admins
+//     and the agents serving or supervising the message's site.
 //   - ChatService: sending, typing and leaving only as oneself (sender_id or
 //     participant_id is the caller); rating (RateChat) only as the chat's
 //     visitor; reading a chat (GetChat,
@@ -282,6 +284,7 @@ var rules = map[string]rule{
 	proactivechatv1connect.VisitorServiceLeaveQueueProcedure:          self(domain.VisitorPrincipal, "visitor_id", visitorID),
 	proactivechatv1connect.VisitorServiceIdentifyVisitorProcedure:     self(domain.VisitorPrincipal, "visitor_id", visitorID),
 	proactivechatv1connect.VisitorServiceRequestChatProcedure:         self(domain.VisitorPrincipal, "visitor_id", visitorID),
+	proactivechatv1connect.VisitorServiceLeaveMessageProcedure:        self(domain.VisitorPrincipal, "visitor_id", visitorID),
 
 	proactivechatv1connect.AgentServiceSignInProcedure:             openRule,
 	proactivechatv1connect.AgentServiceSignOutProcedure:            as(domain.AgentPrincipal),
@@ -294,6 +297,11 @@ var rules = map[string]rule{
 	proactivechatv1connect.AgentServiceInviteVisitorProcedure:      self(domain.AgentPrincipal, "agent_id", agentID),
 	proactivechatv1connect.AgentServiceListLiveChatsProcedure:      siteSupervisor(siteID),
 	proactivechatv1connect.AgentServiceListColleaguesProcedure:     self(domain.AgentPrincipal, "agent_id", agentID),
+	// The messages visitors left: admins and the agents serving or
+	// supervising the site (CanReadSite)
+	// (for MarkOfflineMessageHandled the domain checks the message's site).
+	proactivechatv1connect.AgentServiceListOfflineMessagesProcedure:       siteReader(siteID),
+	proactivechatv1connect.AgentServiceMarkOfflineMessageHandledProcedure: as(domain.AdminPrincipal, domain.AgentPrincipal),
 
 	proactivechatv1connect.ChatServiceSendMessageProcedure:       participant("sender_id", senderID),
 	proactivechatv1connect.ChatServiceSetTypingProcedure:         participant("sender_id", senderID),

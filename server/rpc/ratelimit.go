@@ -39,6 +39,11 @@ type RateLimits struct {
 	// (any case) for sign-ins by login.
 	SignInsPerAddr  ratelimit.Limit
 	SignInsPerAgent ratelimit.Limit
+	// LeaveMessagesPerAddr and LeaveMessagesPerVisitor limit
+	// VisitorService.LeaveMessage: a person leaves a message or two, a
+	// script would fill the agents' list.
+	LeaveMessagesPerAddr    ratelimit.Limit
+	LeaveMessagesPerVisitor ratelimit.Limit
 	// Loopback limits clients on loopback addresses too. By default they
 	// are exempt (local tools, the load generator); a reverse proxy on this
 	// host is not: its X-Forwarded-For names the real client.
@@ -61,7 +66,11 @@ func DefaultRateLimits() RateLimits {
 		SendsPerAddr:        ratelimit.Per(600, time.Minute, 100),
 		SignInsPerAddr:      ratelimit.Per(20, time.Minute, 10),
 		SignInsPerAgent:     ratelimit.Per(10, time.Minute, 5),
-		LocalProxy:          true,
+		// A retry of a message (same request_id) counts too: a person
+		// does not retry ten times an hour.
+		LeaveMessagesPerAddr:    ratelimit.Per(30, time.Hour, 10),
+		LeaveMessagesPerVisitor: ratelimit.Per(10, time.Hour, 5),
+		LocalProxy:              true,
 	}
 }
 
@@ -76,6 +85,7 @@ type rateLimiter struct {
 
 	sessionsByAddr, pageViewsByAddr, pageViewsByVisitor, sendsBySender, sendsByAddr *ratelimit.Limiter
 	signInsByAddr, signInsByAgent                                                   *ratelimit.Limiter
+	leavesByAddr, leavesByVisitor                                                   *ratelimit.Limiter
 }
 
 // NewRateLimiter returns the interceptor enforcing limits, reading the time
@@ -93,6 +103,8 @@ func NewRateLimiter(limits RateLimits, now func() time.Time, gatewayPeer string)
 		sendsByAddr:        l(limits.SendsPerAddr),
 		signInsByAddr:      l(limits.SignInsPerAddr),
 		signInsByAgent:     l(limits.SignInsPerAgent),
+		leavesByAddr:       l(limits.LeaveMessagesPerAddr),
+		leavesByVisitor:    l(limits.LeaveMessagesPerVisitor),
 	}
 }
 
@@ -199,6 +211,11 @@ func (r *rateLimiter) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			err = r.pageView(req.Peer().Addr, req.Header(), msg.GetVisitorId())
 		case *pb.SendMessageRequest:
 			err = r.send(req.Peer().Addr, req.Header(), msg.GetSenderId())
+		case *pb.LeaveMessageRequest:
+			addr, limited := r.client(req.Peer().Addr, req.Header())
+			err = r.allow(limited,
+				check{r.leavesByAddr, addr, "offline messages from your address"},
+				check{r.leavesByVisitor, msg.GetVisitorId(), "offline messages from " + msg.GetVisitorId()})
 		case *pb.SignInRequest:
 			addr, limited := r.client(req.Peer().Addr, req.Header())
 			who := msg.GetAgentId()

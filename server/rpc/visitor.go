@@ -94,6 +94,12 @@ func visitorStateToProto(st *domain.VisitorState) *pb.VisitorState {
 			out.Form.Fields = append(out.Form.Fields, protoconv.FormFieldToProto(f))
 		}
 	}
+	out.SiteStatus = &pb.SiteStatus{
+		Open:            st.Site.Open,
+		AgentsAvailable: st.Site.AgentsAvailable,
+		OfferMessage:    st.Site.OfferMessage,
+		NextChangeTime:  protoconv.TimeToProto(st.Site.NextChange),
+	}
 	if q := st.Queue; q != nil {
 		out.Queue = &pb.QueueStatus{
 			ChatRequestId: q.RequestID,
@@ -166,4 +172,15 @@ func presenceToProto(p domain.Presence) *pb.VisitorPresence {
 		ActiveChatId:   p.ActiveChatID,
 		Identity:       protoconv.IdentityToProto(p.Identity),
 	}
+}
+
+func (s *visitorServer) LeaveMessage(ctx context.Context, req *connect.Request[pb.LeaveMessageRequest]) (*connect.Response[pb.LeaveMessageResponse], error) {
+	m := req.Msg
+	msg, err := s.svc.LeaveMessage(ctx, m.GetVisitorId(), domain.OfflineMessageInput{
+		Name: m.GetName(), Email: m.GetEmail(), Text: m.GetText(), PageURL: m.GetPageUrl(), RequestID: m.GetRequestId(),
+	})
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.LeaveMessageResponse{Message: protoconv.OfflineMessageToProto(msg)}), nil
 }

@@ -11,6 +11,7 @@ import { Header } from "./components/Header";
 import { PresencePanel } from "./components/Presence";
 import { QueuePanel } from "./components/Queue";
 import { SupervisePage } from "./components/Supervise";
+import { MessagesPage, useNewMessageCount } from "./components/Messages";
 import { TranscriptsPage } from "./components/Transcripts";
 import { NowProvider, useClients, useHashRoute } from "./hooks";
 import { audioReady, beep, unlockAudio } from "./lib/beep";
@@ -171,6 +172,7 @@ export function Console({ agentId, onSignOut }: ConsoleProps) {
 
   // The page title shows pending alerts and unread messages in the browser tab.
   const unread = totalUnread(chats);
+  const newMessages = useNewMessageCount(sites.data?.sites ?? []);
   const alertCount = agentView.alerts.length;
   useEffect(() => {
     const parts = [];
@@ -195,6 +197,7 @@ export function Console({ agentId, onSignOut }: ConsoleProps) {
           onSignOut={onSignOut}
           route={route}
           unread={unread}
+          newMessages={newMessages}
         />
         {fatal ? (
           <main className="page">
@@ -230,6 +233,7 @@ export function Console({ agentId, onSignOut }: ConsoleProps) {
               {route === "transcripts" && (
                 <TranscriptsPage api={api} sites={sites.data?.sites ?? []} openTabs={chats.tabs.map((t) => t.id)} />
               )}
+              {route === "messages" && <MessagesPage sites={sites.data?.sites ?? []} />}
               {route === "admin" && <AdminPage />}
               {route === "supervise" && (
                 <SupervisePage api={api} siteIds={agentView.agent?.supervisedSiteIds ?? []} clients={clients} />

@@ -38,14 +38,14 @@ export function useNow(): number {
   return useContext(NowContext);
 }
 
-export type Route = "console" | "transcripts" | "admin" | "supervise";
+export type Route = "console" | "transcripts" | "messages" | "admin" | "supervise";
 
 function routeFromHash(hash: string): Route {
   const h = hash.replace(/^#\/?/, "");
-  return h === "admin" || h === "transcripts" || h === "supervise" ? h : "console";
+  return h === "admin" || h === "transcripts" || h === "messages" || h === "supervise" ? h : "console";
 }
 
-/** useHashRoute is the console's tiny router: #/, #/transcripts, #/supervise, #/admin. */
+/** useHashRoute is the console's tiny router: #/, #/transcripts, #/messages, #/supervise, #/admin. */
 export function useHashRoute(): Route {
   const [route, setRoute] = useState(() => routeFromHash(window.location.hash));
   useEffect(() => {

@@ -973,9 +973,11 @@ type ExportVisitorResponse struct {
 	ChatRequests []*ChatRequest         `protobuf:"bytes,3,rep,name=chat_requests,json=chatRequests,proto3" json:"chat_requests,omitempty"`
 	Chats        []*Chat                `protobuf:"bytes,4,rep,name=chats,proto3" json:"chats,omitempty"`
 	// Every event of every chat, by chat then sequence.
-	ChatEvents    []*ChatEvent `protobuf:"bytes,5,rep,name=chat_events,json=chatEvents,proto3" json:"chat_events,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ChatEvents []*ChatEvent `protobuf:"bytes,5,rep,name=chat_events,json=chatEvents,proto3" json:"chat_events,omitempty"`
+	// The messages the visitor left when nobody could chat.
+	OfflineMessages []*OfflineMessage `protobuf:"bytes,6,rep,name=offline_messages,json=offlineMessages,proto3" json:"offline_messages,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ExportVisitorResponse) Reset() {
@@ -1039,6 +1041,13 @@ func (x *ExportVisitorResponse) GetChats() []*Chat {
 func (x *ExportVisitorResponse) GetChatEvents() []*ChatEvent {
 	if x != nil {
 		return x.ChatEvents
+	}
+	return nil
+}
+
+func (x *ExportVisitorResponse) GetOfflineMessages() []*OfflineMessage {
+	if x != nil {
+		return x.OfflineMessages
 	}
 	return nil
 }
@@ -1317,8 +1326,11 @@ type CreateSiteRequest struct {
 	Retention *RetentionSettings `protobuf:"bytes,4,opt,name=retention,proto3" json:"retention,omitempty"`
 	// Unset: no launcher.
 	VisitorLauncher *VisitorLauncherSettings `protobuf:"bytes,5,opt,name=visitor_launcher,json=visitorLauncher,proto3" json:"visitor_launcher,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Unset: always open.
+	BusinessHours  *BusinessHours          `protobuf:"bytes,6,opt,name=business_hours,json=businessHours,proto3" json:"business_hours,omitempty"`
+	OfflineMessage *OfflineMessageSettings `protobuf:"bytes,7,opt,name=offline_message,json=offlineMessage,proto3" json:"offline_message,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateSiteRequest) Reset() {
@@ -1382,6 +1394,20 @@ func (x *CreateSiteRequest) GetRetention() *RetentionSettings {
 func (x *CreateSiteRequest) GetVisitorLauncher() *VisitorLauncherSettings {
 	if x != nil {
 		return x.VisitorLauncher
+	}
+	return nil
+}
+
+func (x *CreateSiteRequest) GetBusinessHours() *BusinessHours {
+	if x != nil {
+		return x.BusinessHours
+	}
+	return nil
+}
+
+func (x *CreateSiteRequest) GetOfflineMessage() *OfflineMessageSettings {
+	if x != nil {
+		return x.OfflineMessage
 	}
 	return nil
 }
@@ -1603,7 +1629,8 @@ type UpdateSiteRequest struct {
 	// The site with its id and the new values.
 	Site *Site `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
 	// Paths among: name, allowed_origins, proactive_chat, retention (or one
-	// of its fields, e.g. retention.visitor_seconds), visitor_launcher.
+	// of its fields, e.g. retention.visitor_seconds), visitor_launcher,
+	// business_hours, offline_message.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -4287,7 +4314,7 @@ var File_proactivechat_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1cproactivechat/v1/event.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"\xbf\x01\n" +
+	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1cproactivechat/v1/event.proto\x1a&proactivechat/v1/offline_message.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"\xbf\x01\n" +
 	"\x17GetRatingSummaryRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12\x19\n" +
 	"\bagent_id\x18\x02 \x01(\tR\aagentId\x129\n" +
@@ -4336,14 +4363,15 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\arevoked\x18\x01 \x01(\rR\arevoked\"5\n" +
 	"\x14ExportVisitorRequest\x12\x1d\n" +
 	"\n" +
-	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\xbc\x02\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\x89\x03\n" +
 	"\x15ExportVisitorResponse\x123\n" +
 	"\avisitor\x18\x01 \x01(\v2\x19.proactivechat.v1.VisitorR\avisitor\x12>\n" +
 	"\vinvitations\x18\x02 \x03(\v2\x1c.proactivechat.v1.InvitationR\vinvitations\x12B\n" +
 	"\rchat_requests\x18\x03 \x03(\v2\x1d.proactivechat.v1.ChatRequestR\fchatRequests\x12,\n" +
 	"\x05chats\x18\x04 \x03(\v2\x16.proactivechat.v1.ChatR\x05chats\x12<\n" +
 	"\vchat_events\x18\x05 \x03(\v2\x1b.proactivechat.v1.ChatEventR\n" +
-	"chatEvents\"4\n" +
+	"chatEvents\x12K\n" +
+	"\x10offline_messages\x18\x06 \x03(\v2 .proactivechat.v1.OfflineMessageR\x0fofflineMessages\"4\n" +
 	"\x13EraseVisitorRequest\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\x16\n" +
@@ -4356,13 +4384,15 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\rR\bpageSize\"_\n" +
 	"\x1cListRoutingDecisionsResponse\x12?\n" +
-	"\tdecisions\x18\x01 \x03(\v2!.proactivechat.v1.RoutingDecisionR\tdecisions\"\xb9\x02\n" +
+	"\tdecisions\x18\x01 \x03(\v2!.proactivechat.v1.RoutingDecisionR\tdecisions\"\xd4\x03\n" +
 	"\x11CreateSiteRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12'\n" +
 	"\x0fallowed_origins\x18\x02 \x03(\tR\x0eallowedOrigins\x12N\n" +
 	"\x0eproactive_chat\x18\x03 \x01(\v2'.proactivechat.v1.ProactiveChatSettingsR\rproactiveChat\x12A\n" +
 	"\tretention\x18\x04 \x01(\v2#.proactivechat.v1.RetentionSettingsR\tretention\x12T\n" +
-	"\x10visitor_launcher\x18\x05 \x01(\v2).proactivechat.v1.VisitorLauncherSettingsR\x0fvisitorLauncher\"@\n" +
+	"\x10visitor_launcher\x18\x05 \x01(\v2).proactivechat.v1.VisitorLauncherSettingsR\x0fvisitorLauncher\x12F\n" +
+	"\x0ebusiness_hours\x18\x06 \x01(\v2\x1f.proactivechat.v1.BusinessHoursR\rbusinessHours\x12Q\n" +
+	"\x0foffline_message\x18\a \x01(\v2(.proactivechat.v1.OfflineMessageSettingsR\x0eofflineMessage\"@\n" +
 	"\x12CreateSiteResponse\x12*\n" +
 	"\x04site\x18\x01 \x01(\v2\x16.proactivechat.v1.SiteR\x04site\")\n" +
 	"\x0eGetSiteRequest\x12\x17\n" +
@@ -4701,18 +4731,21 @@ var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*ChatRequest)(nil),                      // 88: proactivechat.v1.ChatRequest
 	(*Chat)(nil),                             // 89: proactivechat.v1.Chat
 	(*ChatEvent)(nil),                        // 90: proactivechat.v1.ChatEvent
-	(*RoutingDecision)(nil),                  // 91: proactivechat.v1.RoutingDecision
-	(*ProactiveChatSettings)(nil),            // 92: proactivechat.v1.ProactiveChatSettings
-	(*RetentionSettings)(nil),                // 93: proactivechat.v1.RetentionSettings
-	(*VisitorLauncherSettings)(nil),          // 94: proactivechat.v1.VisitorLauncherSettings
-	(*Site)(nil),                             // 95: proactivechat.v1.Site
-	(*fieldmaskpb.FieldMask)(nil),            // 96: google.protobuf.FieldMask
-	(*Agent)(nil),                            // 97: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),                  // 98: proactivechat.v1.VisitorPresence
-	(*Event)(nil),                            // 99: proactivechat.v1.Event
-	(*KeepAlive)(nil),                        // 100: proactivechat.v1.KeepAlive
-	(*CannedReply)(nil),                      // 101: proactivechat.v1.CannedReply
-	(ChatEndReason)(0),                       // 102: proactivechat.v1.ChatEndReason
+	(*OfflineMessage)(nil),                   // 91: proactivechat.v1.OfflineMessage
+	(*RoutingDecision)(nil),                  // 92: proactivechat.v1.RoutingDecision
+	(*ProactiveChatSettings)(nil),            // 93: proactivechat.v1.ProactiveChatSettings
+	(*RetentionSettings)(nil),                // 94: proactivechat.v1.RetentionSettings
+	(*VisitorLauncherSettings)(nil),          // 95: proactivechat.v1.VisitorLauncherSettings
+	(*BusinessHours)(nil),                    // 96: proactivechat.v1.BusinessHours
+	(*OfflineMessageSettings)(nil),           // 97: proactivechat.v1.OfflineMessageSettings
+	(*Site)(nil),                             // 98: proactivechat.v1.Site
+	(*fieldmaskpb.FieldMask)(nil),            // 99: google.protobuf.FieldMask
+	(*Agent)(nil),                            // 100: proactivechat.v1.Agent
+	(*VisitorPresence)(nil),                  // 101: proactivechat.v1.VisitorPresence
+	(*Event)(nil),                            // 102: proactivechat.v1.Event
+	(*KeepAlive)(nil),                        // 103: proactivechat.v1.KeepAlive
+	(*CannedReply)(nil),                      // 104: proactivechat.v1.CannedReply
+	(ChatEndReason)(0),                       // 105: proactivechat.v1.ChatEndReason
 }
 var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
 	82,  // 0: proactivechat.v1.GetRatingSummaryRequest.start_time:type_name -> google.protobuf.Timestamp
@@ -4727,139 +4760,142 @@ var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
 	88,  // 9: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
 	89,  // 10: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
 	90,  // 11: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
-	88,  // 12: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	91,  // 13: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
-	92,  // 14: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	93,  // 15: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
-	94,  // 16: proactivechat.v1.CreateSiteRequest.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
-	95,  // 17: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
-	95,  // 18: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
-	95,  // 19: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
-	95,  // 20: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
-	96,  // 21: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	95,  // 22: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
-	97,  // 23: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	97,  // 24: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	97,  // 25: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
-	97,  // 26: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
-	96,  // 27: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	97,  // 28: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	98,  // 29: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
-	82,  // 30: proactivechat.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	82,  // 31: proactivechat.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	99,  // 32: proactivechat.v1.ListEventsResponse.events:type_name -> proactivechat.v1.Event
-	99,  // 33: proactivechat.v1.WatchEventsResponse.event:type_name -> proactivechat.v1.Event
-	100, // 34: proactivechat.v1.WatchEventsResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	101, // 35: proactivechat.v1.CreateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
-	101, // 36: proactivechat.v1.CreateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
-	101, // 37: proactivechat.v1.UpdateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
-	101, // 38: proactivechat.v1.UpdateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
-	101, // 39: proactivechat.v1.ListCannedRepliesResponse.canned_replies:type_name -> proactivechat.v1.CannedReply
-	82,  // 40: proactivechat.v1.GetFunnelRequest.start_time:type_name -> google.protobuf.Timestamp
-	82,  // 41: proactivechat.v1.GetFunnelRequest.end_time:type_name -> google.protobuf.Timestamp
-	59,  // 42: proactivechat.v1.GetFunnelResponse.funnel:type_name -> proactivechat.v1.Funnel
-	82,  // 43: proactivechat.v1.Funnel.start_time:type_name -> google.protobuf.Timestamp
-	82,  // 44: proactivechat.v1.Funnel.end_time:type_name -> google.protobuf.Timestamp
-	60,  // 45: proactivechat.v1.Funnel.steps:type_name -> proactivechat.v1.FunnelStepCount
-	61,  // 46: proactivechat.v1.Funnel.ends:type_name -> proactivechat.v1.FunnelEndCount
-	84,  // 47: proactivechat.v1.Funnel.wait_p50:type_name -> google.protobuf.Duration
-	84,  // 48: proactivechat.v1.Funnel.wait_p90:type_name -> google.protobuf.Duration
-	102, // 49: proactivechat.v1.FunnelEndCount.reason:type_name -> proactivechat.v1.ChatEndReason
-	82,  // 50: proactivechat.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
-	63,  // 51: proactivechat.v1.Webhook.last_delivery:type_name -> proactivechat.v1.WebhookDelivery
-	82,  // 52: proactivechat.v1.WebhookDelivery.time:type_name -> google.protobuf.Timestamp
-	84,  // 53: proactivechat.v1.WebhookDelivery.latency:type_name -> google.protobuf.Duration
-	82,  // 54: proactivechat.v1.WebhookDelivery.next_attempt_time:type_name -> google.protobuf.Timestamp
-	62,  // 55: proactivechat.v1.CreateWebhookResponse.webhook:type_name -> proactivechat.v1.Webhook
-	62,  // 56: proactivechat.v1.GetWebhookResponse.webhook:type_name -> proactivechat.v1.Webhook
-	62,  // 57: proactivechat.v1.ListWebhooksResponse.webhooks:type_name -> proactivechat.v1.Webhook
-	62,  // 58: proactivechat.v1.UpdateWebhookRequest.webhook:type_name -> proactivechat.v1.Webhook
-	96,  // 59: proactivechat.v1.UpdateWebhookRequest.update_mask:type_name -> google.protobuf.FieldMask
-	62,  // 60: proactivechat.v1.UpdateWebhookResponse.webhook:type_name -> proactivechat.v1.Webhook
-	63,  // 61: proactivechat.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> proactivechat.v1.WebhookDelivery
-	63,  // 62: proactivechat.v1.RedeliverWebhookEventResponse.delivery:type_name -> proactivechat.v1.WebhookDelivery
-	63,  // 63: proactivechat.v1.PingWebhookResponse.delivery:type_name -> proactivechat.v1.WebhookDelivery
-	27,  // 64: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
-	29,  // 65: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
-	31,  // 66: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
-	33,  // 67: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
-	35,  // 68: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
-	37,  // 69: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
-	39,  // 70: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
-	41,  // 71: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
-	43,  // 72: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
-	23,  // 73: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
-	25,  // 74: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
-	19,  // 75: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
-	21,  // 76: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
-	7,   // 77: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
-	9,   // 78: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
-	11,  // 79: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
-	13,  // 80: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
-	15,  // 81: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
-	17,  // 82: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
-	3,   // 83: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
-	5,   // 84: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
-	0,   // 85: proactivechat.v1.AdminService.GetRatingSummary:input_type -> proactivechat.v1.GetRatingSummaryRequest
-	45,  // 86: proactivechat.v1.AdminService.ListEvents:input_type -> proactivechat.v1.ListEventsRequest
-	47,  // 87: proactivechat.v1.AdminService.WatchEvents:input_type -> proactivechat.v1.WatchEventsRequest
-	49,  // 88: proactivechat.v1.AdminService.CreateCannedReply:input_type -> proactivechat.v1.CreateCannedReplyRequest
-	51,  // 89: proactivechat.v1.AdminService.UpdateCannedReply:input_type -> proactivechat.v1.UpdateCannedReplyRequest
-	53,  // 90: proactivechat.v1.AdminService.DeleteCannedReply:input_type -> proactivechat.v1.DeleteCannedReplyRequest
-	55,  // 91: proactivechat.v1.AdminService.ListCannedReplies:input_type -> proactivechat.v1.ListCannedRepliesRequest
-	57,  // 92: proactivechat.v1.AdminService.GetFunnel:input_type -> proactivechat.v1.GetFunnelRequest
-	64,  // 93: proactivechat.v1.AdminService.CreateWebhook:input_type -> proactivechat.v1.CreateWebhookRequest
-	66,  // 94: proactivechat.v1.AdminService.GetWebhook:input_type -> proactivechat.v1.GetWebhookRequest
-	68,  // 95: proactivechat.v1.AdminService.ListWebhooks:input_type -> proactivechat.v1.ListWebhooksRequest
-	70,  // 96: proactivechat.v1.AdminService.UpdateWebhook:input_type -> proactivechat.v1.UpdateWebhookRequest
-	72,  // 97: proactivechat.v1.AdminService.DeleteWebhook:input_type -> proactivechat.v1.DeleteWebhookRequest
-	74,  // 98: proactivechat.v1.AdminService.RotateWebhookSecret:input_type -> proactivechat.v1.RotateWebhookSecretRequest
-	76,  // 99: proactivechat.v1.AdminService.ListWebhookDeliveries:input_type -> proactivechat.v1.ListWebhookDeliveriesRequest
-	78,  // 100: proactivechat.v1.AdminService.RedeliverWebhookEvent:input_type -> proactivechat.v1.RedeliverWebhookEventRequest
-	80,  // 101: proactivechat.v1.AdminService.PingWebhook:input_type -> proactivechat.v1.PingWebhookRequest
-	28,  // 102: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
-	30,  // 103: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
-	32,  // 104: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
-	34,  // 105: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
-	36,  // 106: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
-	38,  // 107: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
-	40,  // 108: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
-	42,  // 109: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
-	44,  // 110: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
-	24,  // 111: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
-	26,  // 112: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
-	20,  // 113: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
-	22,  // 114: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
-	8,   // 115: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
-	10,  // 116: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
-	12,  // 117: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
-	14,  // 118: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
-	16,  // 119: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
-	18,  // 120: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
-	4,   // 121: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
-	6,   // 122: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
-	1,   // 123: proactivechat.v1.AdminService.GetRatingSummary:output_type -> proactivechat.v1.GetRatingSummaryResponse
-	46,  // 124: proactivechat.v1.AdminService.ListEvents:output_type -> proactivechat.v1.ListEventsResponse
-	48,  // 125: proactivechat.v1.AdminService.WatchEvents:output_type -> proactivechat.v1.WatchEventsResponse
-	50,  // 126: proactivechat.v1.AdminService.CreateCannedReply:output_type -> proactivechat.v1.CreateCannedReplyResponse
-	52,  // 127: proactivechat.v1.AdminService.UpdateCannedReply:output_type -> proactivechat.v1.UpdateCannedReplyResponse
-	54,  // 128: proactivechat.v1.AdminService.DeleteCannedReply:output_type -> proactivechat.v1.DeleteCannedReplyResponse
-	56,  // 129: proactivechat.v1.AdminService.ListCannedReplies:output_type -> proactivechat.v1.ListCannedRepliesResponse
-	58,  // 130: proactivechat.v1.AdminService.GetFunnel:output_type -> proactivechat.v1.GetFunnelResponse
-	65,  // 131: proactivechat.v1.AdminService.CreateWebhook:output_type -> proactivechat.v1.CreateWebhookResponse
-	67,  // 132: proactivechat.v1.AdminService.GetWebhook:output_type -> proactivechat.v1.GetWebhookResponse
-	69,  // 133: proactivechat.v1.AdminService.ListWebhooks:output_type -> proactivechat.v1.ListWebhooksResponse
-	71,  // 134: proactivechat.v1.AdminService.UpdateWebhook:output_type -> proactivechat.v1.UpdateWebhookResponse
-	73,  // 135: proactivechat.v1.AdminService.DeleteWebhook:output_type -> proactivechat.v1.DeleteWebhookResponse
-	75,  // 136: proactivechat.v1.AdminService.RotateWebhookSecret:output_type -> proactivechat.v1.RotateWebhookSecretResponse
-	77,  // 137: proactivechat.v1.AdminService.ListWebhookDeliveries:output_type -> proactivechat.v1.ListWebhookDeliveriesResponse
-	79,  // 138: proactivechat.v1.AdminService.RedeliverWebhookEvent:output_type -> proactivechat.v1.RedeliverWebhookEventResponse
-	81,  // 139: proactivechat.v1.AdminService.PingWebhook:output_type -> proactivechat.v1.PingWebhookResponse
-	102, // [102:140] is the sub-list for method output_type
-	64,  // [64:102] is the sub-list for method input_type
-	64,  // [64:64] is the sub-list for extension type_name
-	64,  // [64:64] is the sub-list for extension extendee
-	0,   // [0:64] is the sub-list for field type_name
+	91,  // 12: proactivechat.v1.ExportVisitorResponse.offline_messages:type_name -> proactivechat.v1.OfflineMessage
+	88,  // 13: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	92,  // 14: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
+	93,  // 15: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	94,  // 16: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
+	95,  // 17: proactivechat.v1.CreateSiteRequest.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
+	96,  // 18: proactivechat.v1.CreateSiteRequest.business_hours:type_name -> proactivechat.v1.BusinessHours
+	97,  // 19: proactivechat.v1.CreateSiteRequest.offline_message:type_name -> proactivechat.v1.OfflineMessageSettings
+	98,  // 20: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
+	98,  // 21: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
+	98,  // 22: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
+	98,  // 23: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
+	99,  // 24: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	98,  // 25: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
+	100, // 26: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	100, // 27: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	100, // 28: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
+	100, // 29: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
+	99,  // 30: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	100, // 31: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	101, // 32: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
+	82,  // 33: proactivechat.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	82,  // 34: proactivechat.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	102, // 35: proactivechat.v1.ListEventsResponse.events:type_name -> proactivechat.v1.Event
+	102, // 36: proactivechat.v1.WatchEventsResponse.event:type_name -> proactivechat.v1.Event
+	103, // 37: proactivechat.v1.WatchEventsResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	104, // 38: proactivechat.v1.CreateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
+	104, // 39: proactivechat.v1.CreateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
+	104, // 40: proactivechat.v1.UpdateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
+	104, // 41: proactivechat.v1.UpdateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
+	104, // 42: proactivechat.v1.ListCannedRepliesResponse.canned_replies:type_name -> proactivechat.v1.CannedReply
+	82,  // 43: proactivechat.v1.GetFunnelRequest.start_time:type_name -> google.protobuf.Timestamp
+	82,  // 44: proactivechat.v1.GetFunnelRequest.end_time:type_name -> google.protobuf.Timestamp
+	59,  // 45: proactivechat.v1.GetFunnelResponse.funnel:type_name -> proactivechat.v1.Funnel
+	82,  // 46: proactivechat.v1.Funnel.start_time:type_name -> google.protobuf.Timestamp
+	82,  // 47: proactivechat.v1.Funnel.end_time:type_name -> google.protobuf.Timestamp
+	60,  // 48: proactivechat.v1.Funnel.steps:type_name -> proactivechat.v1.FunnelStepCount
+	61,  // 49: proactivechat.v1.Funnel.ends:type_name -> proactivechat.v1.FunnelEndCount
+	84,  // 50: proactivechat.v1.Funnel.wait_p50:type_name -> google.protobuf.Duration
+	84,  // 51: proactivechat.v1.Funnel.wait_p90:type_name -> google.protobuf.Duration
+	105, // 52: proactivechat.v1.FunnelEndCount.reason:type_name -> proactivechat.v1.ChatEndReason
+	82,  // 53: proactivechat.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	63,  // 54: proactivechat.v1.Webhook.last_delivery:type_name -> proactivechat.v1.WebhookDelivery
+	82,  // 55: proactivechat.v1.WebhookDelivery.time:type_name -> google.protobuf.Timestamp
+	84,  // 56: proactivechat.v1.WebhookDelivery.latency:type_name -> google.protobuf.Duration
+	82,  // 57: proactivechat.v1.WebhookDelivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	62,  // 58: proactivechat.v1.CreateWebhookResponse.webhook:type_name -> proactivechat.v1.Webhook
+	62,  // 59: proactivechat.v1.GetWebhookResponse.webhook:type_name -> proactivechat.v1.Webhook
+	62,  // 60: proactivechat.v1.ListWebhooksResponse.webhooks:type_name -> proactivechat.v1.Webhook
+	62,  // 61: proactivechat.v1.UpdateWebhookRequest.webhook:type_name -> proactivechat.v1.Webhook
+	99,  // 62: proactivechat.v1.UpdateWebhookRequest.update_mask:type_name -> google.protobuf.FieldMask
+	62,  // 63: proactivechat.v1.UpdateWebhookResponse.webhook:type_name -> proactivechat.v1.Webhook
+	63,  // 64: proactivechat.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> proactivechat.v1.WebhookDelivery
+	63,  // 65: proactivechat.v1.RedeliverWebhookEventResponse.delivery:type_name -> proactivechat.v1.WebhookDelivery
+	63,  // 66: proactivechat.v1.PingWebhookResponse.delivery:type_name -> proactivechat.v1.WebhookDelivery
+	27,  // 67: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
+	29,  // 68: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
+	31,  // 69: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
+	33,  // 70: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
+	35,  // 71: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
+	37,  // 72: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
+	39,  // 73: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
+	41,  // 74: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
+	43,  // 75: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
+	23,  // 76: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
+	25,  // 77: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
+	19,  // 78: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
+	21,  // 79: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
+	7,   // 80: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
+	9,   // 81: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
+	11,  // 82: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
+	13,  // 83: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
+	15,  // 84: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
+	17,  // 85: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
+	3,   // 86: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
+	5,   // 87: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
+	0,   // 88: proactivechat.v1.AdminService.GetRatingSummary:input_type -> proactivechat.v1.GetRatingSummaryRequest
+	45,  // 89: proactivechat.v1.AdminService.ListEvents:input_type -> proactivechat.v1.ListEventsRequest
+	47,  // 90: proactivechat.v1.AdminService.WatchEvents:input_type -> proactivechat.v1.WatchEventsRequest
+	49,  // 91: proactivechat.v1.AdminService.CreateCannedReply:input_type -> proactivechat.v1.CreateCannedReplyRequest
+	51,  // 92: proactivechat.v1.AdminService.UpdateCannedReply:input_type -> proactivechat.v1.UpdateCannedReplyRequest
+	53,  // 93: proactivechat.v1.AdminService.DeleteCannedReply:input_type -> proactivechat.v1.DeleteCannedReplyRequest
+	55,  // 94: proactivechat.v1.AdminService.ListCannedReplies:input_type -> proactivechat.v1.ListCannedRepliesRequest
+	57,  // 95: proactivechat.v1.AdminService.GetFunnel:input_type -> proactivechat.v1.GetFunnelRequest
+	64,  // 96: proactivechat.v1.AdminService.CreateWebhook:input_type -> proactivechat.v1.CreateWebhookRequest
+	66,  // 97: proactivechat.v1.AdminService.GetWebhook:input_type -> proactivechat.v1.GetWebhookRequest
+	68,  // 98: proactivechat.v1.AdminService.ListWebhooks:input_type -> proactivechat.v1.ListWebhooksRequest
+	70,  // 99: proactivechat.v1.AdminService.UpdateWebhook:input_type -> proactivechat.v1.UpdateWebhookRequest
+	72,  // 100: proactivechat.v1.AdminService.DeleteWebhook:input_type -> proactivechat.v1.DeleteWebhookRequest
+	74,  // 101: proactivechat.v1.AdminService.RotateWebhookSecret:input_type -> proactivechat.v1.RotateWebhookSecretRequest
+	76,  // 102: proactivechat.v1.AdminService.ListWebhookDeliveries:input_type -> proactivechat.v1.ListWebhookDeliveriesRequest
+	78,  // 103: proactivechat.v1.AdminService.RedeliverWebhookEvent:input_type -> proactivechat.v1.RedeliverWebhookEventRequest
+	80,  // 104: proactivechat.v1.AdminService.PingWebhook:input_type -> proactivechat.v1.PingWebhookRequest
+	28,  // 105: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
+	30,  // 106: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
+	32,  // 107: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
+	34,  // 108: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
+	36,  // 109: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
+	38,  // 110: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
+	40,  // 111: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
+	42,  // 112: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
+	44,  // 113: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
+	24,  // 114: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
+	26,  // 115: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
+	20,  // 116: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
+	22,  // 117: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
+	8,   // 118: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
+	10,  // 119: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
+	12,  // 120: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
+	14,  // 121: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
+	16,  // 122: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
+	18,  // 123: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
+	4,   // 124: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
+	6,   // 125: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
+	1,   // 126: proactivechat.v1.AdminService.GetRatingSummary:output_type -> proactivechat.v1.GetRatingSummaryResponse
+	46,  // 127: proactivechat.v1.AdminService.ListEvents:output_type -> proactivechat.v1.ListEventsResponse
+	48,  // 128: proactivechat.v1.AdminService.WatchEvents:output_type -> proactivechat.v1.WatchEventsResponse
+	50,  // 129: proactivechat.v1.AdminService.CreateCannedReply:output_type -> proactivechat.v1.CreateCannedReplyResponse
+	52,  // 130: proactivechat.v1.AdminService.UpdateCannedReply:output_type -> proactivechat.v1.UpdateCannedReplyResponse
+	54,  // 131: proactivechat.v1.AdminService.DeleteCannedReply:output_type -> proactivechat.v1.DeleteCannedReplyResponse
+	56,  // 132: proactivechat.v1.AdminService.ListCannedReplies:output_type -> proactivechat.v1.ListCannedRepliesResponse
+	58,  // 133: proactivechat.v1.AdminService.GetFunnel:output_type -> proactivechat.v1.GetFunnelResponse
+	65,  // 134: proactivechat.v1.AdminService.CreateWebhook:output_type -> proactivechat.v1.CreateWebhookResponse
+	67,  // 135: proactivechat.v1.AdminService.GetWebhook:output_type -> proactivechat.v1.GetWebhookResponse
+	69,  // 136: proactivechat.v1.AdminService.ListWebhooks:output_type -> proactivechat.v1.ListWebhooksResponse
+	71,  // 137: proactivechat.v1.AdminService.UpdateWebhook:output_type -> proactivechat.v1.UpdateWebhookResponse
+	73,  // 138: proactivechat.v1.AdminService.DeleteWebhook:output_type -> proactivechat.v1.DeleteWebhookResponse
+	75,  // 139: proactivechat.v1.AdminService.RotateWebhookSecret:output_type -> proactivechat.v1.RotateWebhookSecretResponse
+	77,  // 140: proactivechat.v1.AdminService.ListWebhookDeliveries:output_type -> proactivechat.v1.ListWebhookDeliveriesResponse
+	79,  // 141: proactivechat.v1.AdminService.RedeliverWebhookEvent:output_type -> proactivechat.v1.RedeliverWebhookEventResponse
+	81,  // 142: proactivechat.v1.AdminService.PingWebhook:output_type -> proactivechat.v1.PingWebhookResponse
+	105, // [105:143] is the sub-list for method output_type
+	67,  // [67:105] is the sub-list for method input_type
+	67,  // [67:67] is the sub-list for extension type_name
+	67,  // [67:67] is the sub-list for extension extendee
+	0,   // [0:67] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_admin_service_proto_init() }
@@ -4872,6 +4908,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_engagement_proto_init()
 	file_proactivechat_v1_event_proto_init()
+	file_proactivechat_v1_offline_message_proto_init()
 	file_proactivechat_v1_site_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
 	file_proactivechat_v1_admin_service_proto_msgTypes[48].OneofWrappers = []any{

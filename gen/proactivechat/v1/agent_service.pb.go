@@ -1571,11 +1571,233 @@ func (x *ListLiveChatsResponse) GetChats() []*Chat {
 	return nil
 }
 
+type ListOfflineMessagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	SiteId string `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// Only messages in this state; unspecified lists all.
+	State OfflineMessageState `protobuf:"varint,2,opt,name=state,proto3,enum=proactivechat.v1.OfflineMessageState" json:"state,omitempty"`
+	// At most 100; 0 means 50.
+	PageSize uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From an earlier response's next_page_token.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOfflineMessagesRequest) Reset() {
+	*x = ListOfflineMessagesRequest{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOfflineMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOfflineMessagesRequest) ProtoMessage() {}
+
+func (x *ListOfflineMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOfflineMessagesRequest.ProtoReflect.Descriptor instead.
+func (*ListOfflineMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListOfflineMessagesRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *ListOfflineMessagesRequest) GetState() OfflineMessageState {
+	if x != nil {
+		return x.State
+	}
+	return OfflineMessageState_OFFLINE_MESSAGE_STATE_UNSPECIFIED
+}
+
+func (x *ListOfflineMessagesRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListOfflineMessagesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListOfflineMessagesResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Messages []*OfflineMessage      `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Messages of the site not handled yet, for a badge.
+	NewCount      uint32 `protobuf:"varint,3,opt,name=new_count,json=newCount,proto3" json:"new_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOfflineMessagesResponse) Reset() {
+	*x = ListOfflineMessagesResponse{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOfflineMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOfflineMessagesResponse) ProtoMessage() {}
+
+func (x *ListOfflineMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOfflineMessagesResponse.ProtoReflect.Descriptor instead.
+func (*ListOfflineMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListOfflineMessagesResponse) GetMessages() []*OfflineMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ListOfflineMessagesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListOfflineMessagesResponse) GetNewCount() uint32 {
+	if x != nil {
+		return x.NewCount
+	}
+	return 0
+}
+
+type MarkOfflineMessageHandledRequest struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	OfflineMessageId string                 `protobuf:"bytes,1,opt,name=offline_message_id,json=offlineMessageId,proto3" json:"offline_message_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *MarkOfflineMessageHandledRequest) Reset() {
+	*x = MarkOfflineMessageHandledRequest{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkOfflineMessageHandledRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkOfflineMessageHandledRequest) ProtoMessage() {}
+
+func (x *MarkOfflineMessageHandledRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkOfflineMessageHandledRequest.ProtoReflect.Descriptor instead.
+func (*MarkOfflineMessageHandledRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *MarkOfflineMessageHandledRequest) GetOfflineMessageId() string {
+	if x != nil {
+		return x.OfflineMessageId
+	}
+	return ""
+}
+
+type MarkOfflineMessageHandledResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *OfflineMessage        `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkOfflineMessageHandledResponse) Reset() {
+	*x = MarkOfflineMessageHandledResponse{}
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkOfflineMessageHandledResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkOfflineMessageHandledResponse) ProtoMessage() {}
+
+func (x *MarkOfflineMessageHandledResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_agent_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkOfflineMessageHandledResponse.ProtoReflect.Descriptor instead.
+func (*MarkOfflineMessageHandledResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_agent_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *MarkOfflineMessageHandledResponse) GetMessage() *OfflineMessage {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
 var File_proactivechat_v1_agent_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\n" +
-	"$proactivechat/v1/agent_service.proto\x12\x10proactivechat.v1\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1eproactivechat/v1/visitor.proto\"K\n" +
+	"$proactivechat/v1/agent_service.proto\x12\x10proactivechat.v1\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a&proactivechat/v1/offline_message.proto\x1a\x1eproactivechat/v1/visitor.proto\"K\n" +
 	"\x15ListColleaguesRequest\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x17\n" +
 	"\asite_id\x18\x02 \x01(\tR\x06siteId\"\xc3\x01\n" +
@@ -1666,7 +1888,22 @@ const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\x14ListLiveChatsRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\"E\n" +
 	"\x15ListLiveChatsResponse\x12,\n" +
-	"\x05chats\x18\x01 \x03(\v2\x16.proactivechat.v1.ChatR\x05chats2\xb7\b\n" +
+	"\x05chats\x18\x01 \x03(\v2\x16.proactivechat.v1.ChatR\x05chats\"\xae\x01\n" +
+	"\x1aListOfflineMessagesRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12;\n" +
+	"\x05state\x18\x02 \x01(\x0e2%.proactivechat.v1.OfflineMessageStateR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\xa0\x01\n" +
+	"\x1bListOfflineMessagesResponse\x12<\n" +
+	"\bmessages\x18\x01 \x03(\v2 .proactivechat.v1.OfflineMessageR\bmessages\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1b\n" +
+	"\tnew_count\x18\x03 \x01(\rR\bnewCount\"P\n" +
+	" MarkOfflineMessageHandledRequest\x12,\n" +
+	"\x12offline_message_id\x18\x01 \x01(\tR\x10offlineMessageId\"_\n" +
+	"!MarkOfflineMessageHandledResponse\x12:\n" +
+	"\amessage\x18\x01 \x01(\v2 .proactivechat.v1.OfflineMessageR\amessage2\xb2\n" +
+	"\n" +
 	"\fAgentService\x12K\n" +
 	"\x06SignIn\x12\x1f.proactivechat.v1.SignInRequest\x1a .proactivechat.v1.SignInResponse\x12N\n" +
 	"\aSignOut\x12 .proactivechat.v1.SignOutRequest\x1a!.proactivechat.v1.SignOutResponse\x12c\n" +
@@ -1679,7 +1916,9 @@ const file_proactivechat_v1_agent_service_proto_rawDesc = "" +
 	"\x12DeclineChatRequest\x12+.proactivechat.v1.DeclineChatRequestRequest\x1a,.proactivechat.v1.DeclineChatRequestResponse\x12`\n" +
 	"\rInviteVisitor\x12&.proactivechat.v1.InviteVisitorRequest\x1a'.proactivechat.v1.InviteVisitorResponse\x12e\n" +
 	"\rListLiveChats\x12&.proactivechat.v1.ListLiveChatsRequest\x1a'.proactivechat.v1.ListLiveChatsResponse\"\x03\x90\x02\x01\x12h\n" +
-	"\x0eListColleagues\x12'.proactivechat.v1.ListColleaguesRequest\x1a(.proactivechat.v1.ListColleaguesResponse\"\x03\x90\x02\x01BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\x0eListColleagues\x12'.proactivechat.v1.ListColleaguesRequest\x1a(.proactivechat.v1.ListColleaguesResponse\"\x03\x90\x02\x01\x12r\n" +
+	"\x13ListOfflineMessages\x12,.proactivechat.v1.ListOfflineMessagesRequest\x1a-.proactivechat.v1.ListOfflineMessagesResponse\x12\x84\x01\n" +
+	"\x19MarkOfflineMessageHandled\x122.proactivechat.v1.MarkOfflineMessageHandledRequest\x1a3.proactivechat.v1.MarkOfflineMessageHandledResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_agent_service_proto_rawDescOnce sync.Once
@@ -1693,101 +1932,114 @@ func file_proactivechat_v1_agent_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_agent_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_proactivechat_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_proactivechat_v1_agent_service_proto_goTypes = []any{
-	(*ListColleaguesRequest)(nil),      // 0: proactivechat.v1.ListColleaguesRequest
-	(*Colleague)(nil),                  // 1: proactivechat.v1.Colleague
-	(*ListColleaguesResponse)(nil),     // 2: proactivechat.v1.ListColleaguesResponse
-	(*WatchAgentRequest)(nil),          // 3: proactivechat.v1.WatchAgentRequest
-	(*Alert)(nil),                      // 4: proactivechat.v1.Alert
-	(*AgentSnapshot)(nil),              // 5: proactivechat.v1.AgentSnapshot
-	(*AlertWithdrawn)(nil),             // 6: proactivechat.v1.AlertWithdrawn
-	(*WatchAgentResponse)(nil),         // 7: proactivechat.v1.WatchAgentResponse
-	(*AcceptChatRequestRequest)(nil),   // 8: proactivechat.v1.AcceptChatRequestRequest
-	(*AcceptChatRequestResponse)(nil),  // 9: proactivechat.v1.AcceptChatRequestResponse
-	(*DeclineChatRequestRequest)(nil),  // 10: proactivechat.v1.DeclineChatRequestRequest
-	(*DeclineChatRequestResponse)(nil), // 11: proactivechat.v1.DeclineChatRequestResponse
-	(*InviteVisitorRequest)(nil),       // 12: proactivechat.v1.InviteVisitorRequest
-	(*InviteVisitorResponse)(nil),      // 13: proactivechat.v1.InviteVisitorResponse
-	(*SetAgentStatusRequest)(nil),      // 14: proactivechat.v1.SetAgentStatusRequest
-	(*SetAgentStatusResponse)(nil),     // 15: proactivechat.v1.SetAgentStatusResponse
-	(*WatchPresenceRequest)(nil),       // 16: proactivechat.v1.WatchPresenceRequest
-	(*PresenceSnapshot)(nil),           // 17: proactivechat.v1.PresenceSnapshot
-	(*WatchPresenceResponse)(nil),      // 18: proactivechat.v1.WatchPresenceResponse
-	(*StartChatRequest)(nil),           // 19: proactivechat.v1.StartChatRequest
-	(*StartChatResponse)(nil),          // 20: proactivechat.v1.StartChatResponse
-	(*SignInRequest)(nil),              // 21: proactivechat.v1.SignInRequest
-	(*SignInResponse)(nil),             // 22: proactivechat.v1.SignInResponse
-	(*SignOutRequest)(nil),             // 23: proactivechat.v1.SignOutRequest
-	(*SignOutResponse)(nil),            // 24: proactivechat.v1.SignOutResponse
-	(*ListLiveChatsRequest)(nil),       // 25: proactivechat.v1.ListLiveChatsRequest
-	(*ListLiveChatsResponse)(nil),      // 26: proactivechat.v1.ListLiveChatsResponse
-	(AgentStatus)(0),                   // 27: proactivechat.v1.AgentStatus
-	(*ChatRequest)(nil),                // 28: proactivechat.v1.ChatRequest
-	(*VisitorPresence)(nil),            // 29: proactivechat.v1.VisitorPresence
-	(*Agent)(nil),                      // 30: proactivechat.v1.Agent
-	(*KeepAlive)(nil),                  // 31: proactivechat.v1.KeepAlive
-	(*Whisper)(nil),                    // 32: proactivechat.v1.Whisper
-	(*Chat)(nil),                       // 33: proactivechat.v1.Chat
-	(*Invitation)(nil),                 // 34: proactivechat.v1.Invitation
-	(*AgentSession)(nil),               // 35: proactivechat.v1.AgentSession
+	(*ListColleaguesRequest)(nil),             // 0: proactivechat.v1.ListColleaguesRequest
+	(*Colleague)(nil),                         // 1: proactivechat.v1.Colleague
+	(*ListColleaguesResponse)(nil),            // 2: proactivechat.v1.ListColleaguesResponse
+	(*WatchAgentRequest)(nil),                 // 3: proactivechat.v1.WatchAgentRequest
+	(*Alert)(nil),                             // 4: proactivechat.v1.Alert
+	(*AgentSnapshot)(nil),                     // 5: proactivechat.v1.AgentSnapshot
+	(*AlertWithdrawn)(nil),                    // 6: proactivechat.v1.AlertWithdrawn
+	(*WatchAgentResponse)(nil),                // 7: proactivechat.v1.WatchAgentResponse
+	(*AcceptChatRequestRequest)(nil),          // 8: proactivechat.v1.AcceptChatRequestRequest
+	(*AcceptChatRequestResponse)(nil),         // 9: proactivechat.v1.AcceptChatRequestResponse
+	(*DeclineChatRequestRequest)(nil),         // 10: proactivechat.v1.DeclineChatRequestRequest
+	(*DeclineChatRequestResponse)(nil),        // 11: proactivechat.v1.DeclineChatRequestResponse
+	(*InviteVisitorRequest)(nil),              // 12: proactivechat.v1.InviteVisitorRequest
+	(*InviteVisitorResponse)(nil),             // 13: proactivechat.v1.InviteVisitorResponse
+	(*SetAgentStatusRequest)(nil),             // 14: proactivechat.v1.SetAgentStatusRequest
+	(*SetAgentStatusResponse)(nil),            // 15: proactivechat.v1.SetAgentStatusResponse
+	(*WatchPresenceRequest)(nil),              // 16: proactivechat.v1.WatchPresenceRequest
+	(*PresenceSnapshot)(nil),                  // 17: proactivechat.v1.PresenceSnapshot
+	(*WatchPresenceResponse)(nil),             // 18: proactivechat.v1.WatchPresenceResponse
+	(*StartChatRequest)(nil),                  // 19: proactivechat.v1.StartChatRequest
+	(*StartChatResponse)(nil),                 // 20: proactivechat.v1.StartChatResponse
+	(*SignInRequest)(nil),                     // 21: proactivechat.v1.SignInRequest
+	(*SignInResponse)(nil),                    // 22: proactivechat.v1.SignInResponse
+	(*SignOutRequest)(nil),                    // 23: proactivechat.v1.SignOutRequest
+	(*SignOutResponse)(nil),                   // 24: proactivechat.v1.SignOutResponse
+	(*ListLiveChatsRequest)(nil),              // 25: proactivechat.v1.ListLiveChatsRequest
+	(*ListLiveChatsResponse)(nil),             // 26: proactivechat.v1.ListLiveChatsResponse
+	(*ListOfflineMessagesRequest)(nil),        // 27: proactivechat.v1.ListOfflineMessagesRequest
+	(*ListOfflineMessagesResponse)(nil),       // 28: proactivechat.v1.ListOfflineMessagesResponse
+	(*MarkOfflineMessageHandledRequest)(nil),  // 29: proactivechat.v1.MarkOfflineMessageHandledRequest
+	(*MarkOfflineMessageHandledResponse)(nil), // 30: proactivechat.v1.MarkOfflineMessageHandledResponse
+	(AgentStatus)(0),                          // 31: proactivechat.v1.AgentStatus
+	(*ChatRequest)(nil),                       // 32: proactivechat.v1.ChatRequest
+	(*VisitorPresence)(nil),                   // 33: proactivechat.v1.VisitorPresence
+	(*Agent)(nil),                             // 34: proactivechat.v1.Agent
+	(*KeepAlive)(nil),                         // 35: proactivechat.v1.KeepAlive
+	(*Whisper)(nil),                           // 36: proactivechat.v1.Whisper
+	(*Chat)(nil),                              // 37: proactivechat.v1.Chat
+	(*Invitation)(nil),                        // 38: proactivechat.v1.Invitation
+	(*AgentSession)(nil),                      // 39: proactivechat.v1.AgentSession
+	(OfflineMessageState)(0),                  // 40: proactivechat.v1.OfflineMessageState
+	(*OfflineMessage)(nil),                    // 41: proactivechat.v1.OfflineMessage
 }
 var file_proactivechat_v1_agent_service_proto_depIdxs = []int32{
-	27, // 0: proactivechat.v1.Colleague.status:type_name -> proactivechat.v1.AgentStatus
+	31, // 0: proactivechat.v1.Colleague.status:type_name -> proactivechat.v1.AgentStatus
 	1,  // 1: proactivechat.v1.ListColleaguesResponse.colleagues:type_name -> proactivechat.v1.Colleague
-	28, // 2: proactivechat.v1.Alert.chat_request:type_name -> proactivechat.v1.ChatRequest
-	29, // 3: proactivechat.v1.Alert.visitor:type_name -> proactivechat.v1.VisitorPresence
-	30, // 4: proactivechat.v1.AgentSnapshot.agent:type_name -> proactivechat.v1.Agent
-	28, // 5: proactivechat.v1.AgentSnapshot.queue:type_name -> proactivechat.v1.ChatRequest
+	32, // 2: proactivechat.v1.Alert.chat_request:type_name -> proactivechat.v1.ChatRequest
+	33, // 3: proactivechat.v1.Alert.visitor:type_name -> proactivechat.v1.VisitorPresence
+	34, // 4: proactivechat.v1.AgentSnapshot.agent:type_name -> proactivechat.v1.Agent
+	32, // 5: proactivechat.v1.AgentSnapshot.queue:type_name -> proactivechat.v1.ChatRequest
 	4,  // 6: proactivechat.v1.AgentSnapshot.alerts:type_name -> proactivechat.v1.Alert
 	5,  // 7: proactivechat.v1.WatchAgentResponse.snapshot:type_name -> proactivechat.v1.AgentSnapshot
 	4,  // 8: proactivechat.v1.WatchAgentResponse.alert:type_name -> proactivechat.v1.Alert
 	6,  // 9: proactivechat.v1.WatchAgentResponse.alert_withdrawn:type_name -> proactivechat.v1.AlertWithdrawn
-	28, // 10: proactivechat.v1.WatchAgentResponse.queue_changed:type_name -> proactivechat.v1.ChatRequest
-	30, // 11: proactivechat.v1.WatchAgentResponse.agent_changed:type_name -> proactivechat.v1.Agent
-	31, // 12: proactivechat.v1.WatchAgentResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	32, // 13: proactivechat.v1.WatchAgentResponse.whisper:type_name -> proactivechat.v1.Whisper
-	33, // 14: proactivechat.v1.AcceptChatRequestResponse.chat:type_name -> proactivechat.v1.Chat
-	34, // 15: proactivechat.v1.InviteVisitorResponse.invitation:type_name -> proactivechat.v1.Invitation
-	27, // 16: proactivechat.v1.SetAgentStatusRequest.status:type_name -> proactivechat.v1.AgentStatus
-	30, // 17: proactivechat.v1.SetAgentStatusResponse.agent:type_name -> proactivechat.v1.Agent
-	29, // 18: proactivechat.v1.PresenceSnapshot.visitors:type_name -> proactivechat.v1.VisitorPresence
+	32, // 10: proactivechat.v1.WatchAgentResponse.queue_changed:type_name -> proactivechat.v1.ChatRequest
+	34, // 11: proactivechat.v1.WatchAgentResponse.agent_changed:type_name -> proactivechat.v1.Agent
+	35, // 12: proactivechat.v1.WatchAgentResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	36, // 13: proactivechat.v1.WatchAgentResponse.whisper:type_name -> proactivechat.v1.Whisper
+	37, // 14: proactivechat.v1.AcceptChatRequestResponse.chat:type_name -> proactivechat.v1.Chat
+	38, // 15: proactivechat.v1.InviteVisitorResponse.invitation:type_name -> proactivechat.v1.Invitation
+	31, // 16: proactivechat.v1.SetAgentStatusRequest.status:type_name -> proactivechat.v1.AgentStatus
+	34, // 17: proactivechat.v1.SetAgentStatusResponse.agent:type_name -> proactivechat.v1.Agent
+	33, // 18: proactivechat.v1.PresenceSnapshot.visitors:type_name -> proactivechat.v1.VisitorPresence
 	17, // 19: proactivechat.v1.WatchPresenceResponse.snapshot:type_name -> proactivechat.v1.PresenceSnapshot
-	29, // 20: proactivechat.v1.WatchPresenceResponse.arrived:type_name -> proactivechat.v1.VisitorPresence
-	29, // 21: proactivechat.v1.WatchPresenceResponse.changed:type_name -> proactivechat.v1.VisitorPresence
-	29, // 22: proactivechat.v1.WatchPresenceResponse.departed:type_name -> proactivechat.v1.VisitorPresence
-	31, // 23: proactivechat.v1.WatchPresenceResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	33, // 24: proactivechat.v1.StartChatResponse.chat:type_name -> proactivechat.v1.Chat
-	30, // 25: proactivechat.v1.SignInResponse.agent:type_name -> proactivechat.v1.Agent
-	35, // 26: proactivechat.v1.SignInResponse.session:type_name -> proactivechat.v1.AgentSession
-	33, // 27: proactivechat.v1.ListLiveChatsResponse.chats:type_name -> proactivechat.v1.Chat
-	21, // 28: proactivechat.v1.AgentService.SignIn:input_type -> proactivechat.v1.SignInRequest
-	23, // 29: proactivechat.v1.AgentService.SignOut:input_type -> proactivechat.v1.SignOutRequest
-	14, // 30: proactivechat.v1.AgentService.SetAgentStatus:input_type -> proactivechat.v1.SetAgentStatusRequest
-	16, // 31: proactivechat.v1.AgentService.WatchPresence:input_type -> proactivechat.v1.WatchPresenceRequest
-	19, // 32: proactivechat.v1.AgentService.StartChat:input_type -> proactivechat.v1.StartChatRequest
-	3,  // 33: proactivechat.v1.AgentService.WatchAgent:input_type -> proactivechat.v1.WatchAgentRequest
-	8,  // 34: proactivechat.v1.AgentService.AcceptChatRequest:input_type -> proactivechat.v1.AcceptChatRequestRequest
-	10, // 35: proactivechat.v1.AgentService.DeclineChatRequest:input_type -> proactivechat.v1.DeclineChatRequestRequest
-	12, // 36: proactivechat.v1.AgentService.InviteVisitor:input_type -> proactivechat.v1.InviteVisitorRequest
-	25, // 37: proactivechat.v1.AgentService.ListLiveChats:input_type -> proactivechat.v1.ListLiveChatsRequest
-	0,  // 38: proactivechat.v1.AgentService.ListColleagues:input_type -> proactivechat.v1.ListColleaguesRequest
-	22, // 39: proactivechat.v1.AgentService.SignIn:output_type -> proactivechat.v1.SignInResponse
-	24, // 40: proactivechat.v1.AgentService.SignOut:output_type -> proactivechat.v1.SignOutResponse
-	15, // 41: proactivechat.v1.AgentService.SetAgentStatus:output_type -> proactivechat.v1.SetAgentStatusResponse
-	18, // 42: proactivechat.v1.AgentService.WatchPresence:output_type -> proactivechat.v1.WatchPresenceResponse
-	20, // 43: proactivechat.v1.AgentService.StartChat:output_type -> proactivechat.v1.StartChatResponse
-	7,  // 44: proactivechat.v1.AgentService.WatchAgent:output_type -> proactivechat.v1.WatchAgentResponse
-	9,  // 45: proactivechat.v1.AgentService.AcceptChatRequest:output_type -> proactivechat.v1.AcceptChatRequestResponse
-	11, // 46: proactivechat.v1.AgentService.DeclineChatRequest:output_type -> proactivechat.v1.DeclineChatRequestResponse
-	13, // 47: proactivechat.v1.AgentService.InviteVisitor:output_type -> proactivechat.v1.InviteVisitorResponse
-	26, // 48: proactivechat.v1.AgentService.ListLiveChats:output_type -> proactivechat.v1.ListLiveChatsResponse
-	2,  // 49: proactivechat.v1.AgentService.ListColleagues:output_type -> proactivechat.v1.ListColleaguesResponse
-	39, // [39:50] is the sub-list for method output_type
-	28, // [28:39] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	33, // 20: proactivechat.v1.WatchPresenceResponse.arrived:type_name -> proactivechat.v1.VisitorPresence
+	33, // 21: proactivechat.v1.WatchPresenceResponse.changed:type_name -> proactivechat.v1.VisitorPresence
+	33, // 22: proactivechat.v1.WatchPresenceResponse.departed:type_name -> proactivechat.v1.VisitorPresence
+	35, // 23: proactivechat.v1.WatchPresenceResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	37, // 24: proactivechat.v1.StartChatResponse.chat:type_name -> proactivechat.v1.Chat
+	34, // 25: proactivechat.v1.SignInResponse.agent:type_name -> proactivechat.v1.Agent
+	39, // 26: proactivechat.v1.SignInResponse.session:type_name -> proactivechat.v1.AgentSession
+	37, // 27: proactivechat.v1.ListLiveChatsResponse.chats:type_name -> proactivechat.v1.Chat
+	40, // 28: proactivechat.v1.ListOfflineMessagesRequest.state:type_name -> proactivechat.v1.OfflineMessageState
+	41, // 29: proactivechat.v1.ListOfflineMessagesResponse.messages:type_name -> proactivechat.v1.OfflineMessage
+	41, // 30: proactivechat.v1.MarkOfflineMessageHandledResponse.message:type_name -> proactivechat.v1.OfflineMessage
+	21, // 31: proactivechat.v1.AgentService.SignIn:input_type -> proactivechat.v1.SignInRequest
+	23, // 32: proactivechat.v1.AgentService.SignOut:input_type -> proactivechat.v1.SignOutRequest
+	14, // 33: proactivechat.v1.AgentService.SetAgentStatus:input_type -> proactivechat.v1.SetAgentStatusRequest
+	16, // 34: proactivechat.v1.AgentService.WatchPresence:input_type -> proactivechat.v1.WatchPresenceRequest
+	19, // 35: proactivechat.v1.AgentService.StartChat:input_type -> proactivechat.v1.StartChatRequest
+	3,  // 36: proactivechat.v1.AgentService.WatchAgent:input_type -> proactivechat.v1.WatchAgentRequest
+	8,  // 37: proactivechat.v1.AgentService.AcceptChatRequest:input_type -> proactivechat.v1.AcceptChatRequestRequest
+	10, // 38: proactivechat.v1.AgentService.DeclineChatRequest:input_type -> proactivechat.v1.DeclineChatRequestRequest
+	12, // 39: proactivechat.v1.AgentService.InviteVisitor:input_type -> proactivechat.v1.InviteVisitorRequest
+	25, // 40: proactivechat.v1.AgentService.ListLiveChats:input_type -> proactivechat.v1.ListLiveChatsRequest
+	0,  // 41: proactivechat.v1.AgentService.ListColleagues:input_type -> proactivechat.v1.ListColleaguesRequest
+	27, // 42: proactivechat.v1.AgentService.ListOfflineMessages:input_type -> proactivechat.v1.ListOfflineMessagesRequest
+	29, // 43: proactivechat.v1.AgentService.MarkOfflineMessageHandled:input_type -> proactivechat.v1.MarkOfflineMessageHandledRequest
+	22, // 44: proactivechat.v1.AgentService.SignIn:output_type -> proactivechat.v1.SignInResponse
+	24, // 45: proactivechat.v1.AgentService.SignOut:output_type -> proactivechat.v1.SignOutResponse
+	15, // 46: proactivechat.v1.AgentService.SetAgentStatus:output_type -> proactivechat.v1.SetAgentStatusResponse
+	18, // 47: proactivechat.v1.AgentService.WatchPresence:output_type -> proactivechat.v1.WatchPresenceResponse
+	20, // 48: proactivechat.v1.AgentService.StartChat:output_type -> proactivechat.v1.StartChatResponse
+	7,  // 49: proactivechat.v1.AgentService.WatchAgent:output_type -> proactivechat.v1.WatchAgentResponse
+	9,  // 50: proactivechat.v1.AgentService.AcceptChatRequest:output_type -> proactivechat.v1.AcceptChatRequestResponse
+	11, // 51: proactivechat.v1.AgentService.DeclineChatRequest:output_type -> proactivechat.v1.DeclineChatRequestResponse
+	13, // 52: proactivechat.v1.AgentService.InviteVisitor:output_type -> proactivechat.v1.InviteVisitorResponse
+	26, // 53: proactivechat.v1.AgentService.ListLiveChats:output_type -> proactivechat.v1.ListLiveChatsResponse
+	2,  // 54: proactivechat.v1.AgentService.ListColleagues:output_type -> proactivechat.v1.ListColleaguesResponse
+	28, // 55: proactivechat.v1.AgentService.ListOfflineMessages:output_type -> proactivechat.v1.ListOfflineMessagesResponse
+	30, // 56: proactivechat.v1.AgentService.MarkOfflineMessageHandled:output_type -> proactivechat.v1.MarkOfflineMessageHandledResponse
+	44, // [44:57] is the sub-list for method output_type
+	31, // [31:44] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_agent_service_proto_init() }
@@ -1799,6 +2051,7 @@ func file_proactivechat_v1_agent_service_proto_init() {
 	file_proactivechat_v1_auth_proto_init()
 	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_engagement_proto_init()
+	file_proactivechat_v1_offline_message_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
 	file_proactivechat_v1_agent_service_proto_msgTypes[7].OneofWrappers = []any{
 		(*WatchAgentResponse_Snapshot)(nil),
@@ -1822,7 +2075,7 @@ func file_proactivechat_v1_agent_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_agent_service_proto_rawDesc), len(file_proactivechat_v1_agent_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,17 +19,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AgentService_SignIn_FullMethodName             = "/proactivechat.v1.AgentService/SignIn"
-	AgentService_SignOut_FullMethodName            = "/proactivechat.v1.AgentService/SignOut"
-	AgentService_SetAgentStatus_FullMethodName     = "/proactivechat.v1.AgentService/SetAgentStatus"
-	AgentService_WatchPresence_FullMethodName      = "/proactivechat.v1.AgentService/WatchPresence"
-	AgentService_StartChat_FullMethodName          = "/proactivechat.v1.AgentService/StartChat"
-	AgentService_WatchAgent_FullMethodName         = "/proactivechat.v1.AgentService/WatchAgent"
-	AgentService_AcceptChatRequest_FullMethodName  = "/proactivechat.v1.AgentService/AcceptChatRequest"
-	AgentService_DeclineChatRequest_FullMethodName = "/proactivechat.v1.AgentService/DeclineChatRequest"
-	AgentService_InviteVisitor_FullMethodName      = "/proactivechat.v1.AgentService/InviteVisitor"
-	AgentService_ListLiveChats_FullMethodName      = "/proactivechat.v1.AgentService/ListLiveChats"
-	AgentService_ListColleagues_FullMethodName     = "/proactivechat.v1.AgentService/ListColleagues"
+	AgentService_SignIn_FullMethodName                    = "/proactivechat.v1.AgentService/SignIn"
+	AgentService_SignOut_FullMethodName                   = "/proactivechat.v1.AgentService/SignOut"
+	AgentService_SetAgentStatus_FullMethodName            = "/proactivechat.v1.AgentService/SetAgentStatus"
+	AgentService_WatchPresence_FullMethodName             = "/proactivechat.v1.AgentService/WatchPresence"
+	AgentService_StartChat_FullMethodName                 = "/proactivechat.v1.AgentService/StartChat"
+	AgentService_WatchAgent_FullMethodName                = "/proactivechat.v1.AgentService/WatchAgent"
+	AgentService_AcceptChatRequest_FullMethodName         = "/proactivechat.v1.AgentService/AcceptChatRequest"
+	AgentService_DeclineChatRequest_FullMethodName        = "/proactivechat.v1.AgentService/DeclineChatRequest"
+	AgentService_InviteVisitor_FullMethodName             = "/proactivechat.v1.AgentService/InviteVisitor"
+	AgentService_ListLiveChats_FullMethodName             = "/proactivechat.v1.AgentService/ListLiveChats"
+	AgentService_ListColleagues_FullMethodName            = "/proactivechat.v1.AgentService/ListColleagues"
+	AgentService_ListOfflineMessages_FullMethodName       = "/proactivechat.v1.AgentService/ListOfflineMessages"
+	AgentService_MarkOfflineMessageHandled_FullMethodName = "/proactivechat.v1.AgentService/MarkOfflineMessageHandled"
 )
 
 // AgentServiceClient is the client API for AgentService service.
@@ -74,6 +76,12 @@ type AgentServiceClient interface {
 	// ListColleagues lists the other agents of one of the agent's sites,
 	// with their status and free capacity: whom a chat can be transferred to.
 	ListColleagues(ctx context.Context, in *ListColleaguesRequest, opts ...grpc.CallOption) (*ListColleaguesResponse, error)
+	// ListOfflineMessages pages through the messages visitors left on a site,
+	// newest first, for agents of the site and admins.
+	ListOfflineMessages(ctx context.Context, in *ListOfflineMessagesRequest, opts ...grpc.CallOption) (*ListOfflineMessagesResponse, error)
+	// MarkOfflineMessageHandled records that the caller followed a message
+	// up; marking a handled message again changes nothing.
+	MarkOfflineMessageHandled(ctx context.Context, in *MarkOfflineMessageHandledRequest, opts ...grpc.CallOption) (*MarkOfflineMessageHandledResponse, error)
 }
 
 type agentServiceClient struct {
@@ -212,6 +220,26 @@ func (c *agentServiceClient) ListColleagues(ctx context.Context, in *ListColleag
 	return out, nil
 }
 
+func (c *agentServiceClient) ListOfflineMessages(ctx context.Context, in *ListOfflineMessagesRequest, opts ...grpc.CallOption) (*ListOfflineMessagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOfflineMessagesResponse)
+	err := c.cc.Invoke(ctx, AgentService_ListOfflineMessages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentServiceClient) MarkOfflineMessageHandled(ctx context.Context, in *MarkOfflineMessageHandledRequest, opts ...grpc.CallOption) (*MarkOfflineMessageHandledResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MarkOfflineMessageHandledResponse)
+	err := c.cc.Invoke(ctx, AgentService_MarkOfflineMessageHandled_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServiceServer is the server API for AgentService service.
 // All implementations must embed UnimplementedAgentServiceServer
 // for forward compatibility.
@@ -254,6 +282,12 @@ type AgentServiceServer interface {
 	// ListColleagues lists the other agents of one of the agent's sites,
 	// with their status and free capacity: whom a chat can be transferred to.
 	ListColleagues(context.Context, *ListColleaguesRequest) (*ListColleaguesResponse, error)
+	// ListOfflineMessages pages through the messages visitors left on a site,
+	// newest first, for agents of the site and admins.
+	ListOfflineMessages(context.Context, *ListOfflineMessagesRequest) (*ListOfflineMessagesResponse, error)
+	// MarkOfflineMessageHandled records that the caller followed a message
+	// up; marking a handled message again changes nothing.
+	MarkOfflineMessageHandled(context.Context, *MarkOfflineMessageHandledRequest) (*MarkOfflineMessageHandledResponse, error)
 	mustEmbedUnimplementedAgentServiceServer()
 }
 
@@ -296,6 +330,12 @@ func (UnimplementedAgentServiceServer) ListLiveChats(context.Context, *ListLiveC
 }
 func (UnimplementedAgentServiceServer) ListColleagues(context.Context, *ListColleaguesRequest) (*ListColleaguesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListColleagues not implemented")
+}
+func (UnimplementedAgentServiceServer) ListOfflineMessages(context.Context, *ListOfflineMessagesRequest) (*ListOfflineMessagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOfflineMessages not implemented")
+}
+func (UnimplementedAgentServiceServer) MarkOfflineMessageHandled(context.Context, *MarkOfflineMessageHandledRequest) (*MarkOfflineMessageHandledResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MarkOfflineMessageHandled not implemented")
 }
 func (UnimplementedAgentServiceServer) mustEmbedUnimplementedAgentServiceServer() {}
 func (UnimplementedAgentServiceServer) testEmbeddedByValue()                      {}
@@ -502,6 +542,42 @@ func _AgentService_ListColleagues_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgentService_ListOfflineMessages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOfflineMessagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).ListOfflineMessages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_ListOfflineMessages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).ListOfflineMessages(ctx, req.(*ListOfflineMessagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgentService_MarkOfflineMessageHandled_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MarkOfflineMessageHandledRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).MarkOfflineMessageHandled(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_MarkOfflineMessageHandled_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).MarkOfflineMessageHandled(ctx, req.(*MarkOfflineMessageHandledRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AgentService_ServiceDesc is the grpc.ServiceDesc for AgentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -544,6 +620,14 @@ var AgentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListColleagues",
 			Handler:    _AgentService_ListColleagues_Handler,
+		},
+		{
+			MethodName: "ListOfflineMessages",
+			Handler:    _AgentService_ListOfflineMessages_Handler,
+		},
+		{
+			MethodName: "MarkOfflineMessageHandled",
+			Handler:    _AgentService_MarkOfflineMessageHandled_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -35,7 +35,9 @@ type Event struct {
 	// Unique id, "evt_" and the position in hex.
 	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	// The event's type, e.g. "chat.message": the name of the payload field
-	// set, with its first underscore as a dot (see the payload comments).
+	// set, with its first underscore as a dot (see the payload comments),
+	// but for the offline_message_* payloads, whose types are
+	// "offline_message.left" and "offline_message.handled".
 	Type   string                 `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
 	Time   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
 	SiteId string                 `protobuf:"bytes,5,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
@@ -66,6 +68,8 @@ type Event struct {
 	//	*Event_VisitorIdentified
 	//	*Event_ChatRated
 	//	*Event_ChatTransferred
+	//	*Event_OfflineMessageLeft
+	//	*Event_OfflineMessageHandled
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -368,6 +372,24 @@ func (x *Event) GetChatTransferred() *ChatTransferredEvent {
 	return nil
 }
 
+func (x *Event) GetOfflineMessageLeft() *OfflineMessageLeft {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_OfflineMessageLeft); ok {
+			return x.OfflineMessageLeft
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetOfflineMessageHandled() *OfflineMessageHandledEvent {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_OfflineMessageHandled); ok {
+			return x.OfflineMessageHandled
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -495,6 +517,20 @@ type Event_ChatTransferred struct {
 	ChatTransferred *ChatTransferredEvent `protobuf:"bytes,34,opt,name=chat_transferred,json=chatTransferred,proto3,oneof"`
 }
 
+type Event_OfflineMessageLeft struct {
+	// "offline_message.left": a visitor left a message for agents
+	// (LeaveMessage; a retry that returns the stored message records
+	// nothing).
+	OfflineMessageLeft *OfflineMessageLeft `protobuf:"bytes,35,opt,name=offline_message_left,json=offlineMessageLeft,proto3,oneof"`
+}
+
+type Event_OfflineMessageHandled struct {
+	// "offline_message.handled": an agent or admin marked the message
+	// handled (MarkOfflineMessageHandled; marking it again records
+	// nothing).
+	OfflineMessageHandled *OfflineMessageHandledEvent `protobuf:"bytes,36,opt,name=offline_message_handled,json=offlineMessageHandled,proto3,oneof"`
+}
+
 func (*Event_VisitorArrived) isEvent_Payload() {}
 
 func (*Event_VisitorLeft) isEvent_Payload() {}
@@ -544,6 +580,10 @@ func (*Event_VisitorIdentified) isEvent_Payload() {}
 func (*Event_ChatRated) isEvent_Payload() {}
 
 func (*Event_ChatTransferred) isEvent_Payload() {}
+
+func (*Event_OfflineMessageLeft) isEvent_Payload() {}
+
+func (*Event_OfflineMessageHandled) isEvent_Payload() {}
 
 type VisitorArrived struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1866,11 +1906,124 @@ func (x *ChatRated) GetComment() string {
 	return ""
 }
 
+type OfflineMessageLeft struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	OfflineMessageId string                 `protobuf:"bytes,1,opt,name=offline_message_id,json=offlineMessageId,proto3" json:"offline_message_id,omitempty"`
+	VisitorId        string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *OfflineMessageLeft) Reset() {
+	*x = OfflineMessageLeft{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfflineMessageLeft) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfflineMessageLeft) ProtoMessage() {}
+
+func (x *OfflineMessageLeft) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfflineMessageLeft.ProtoReflect.Descriptor instead.
+func (*OfflineMessageLeft) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *OfflineMessageLeft) GetOfflineMessageId() string {
+	if x != nil {
+		return x.OfflineMessageId
+	}
+	return ""
+}
+
+func (x *OfflineMessageLeft) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+type OfflineMessageHandledEvent struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	OfflineMessageId string                 `protobuf:"bytes,1,opt,name=offline_message_id,json=offlineMessageId,proto3" json:"offline_message_id,omitempty"`
+	VisitorId        string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// The agent (or admin) who marked it handled.
+	HandledBy     string `protobuf:"bytes,3,opt,name=handled_by,json=handledBy,proto3" json:"handled_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfflineMessageHandledEvent) Reset() {
+	*x = OfflineMessageHandledEvent{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfflineMessageHandledEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfflineMessageHandledEvent) ProtoMessage() {}
+
+func (x *OfflineMessageHandledEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfflineMessageHandledEvent.ProtoReflect.Descriptor instead.
+func (*OfflineMessageHandledEvent) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *OfflineMessageHandledEvent) GetOfflineMessageId() string {
+	if x != nil {
+		return x.OfflineMessageId
+	}
+	return ""
+}
+
+func (x *OfflineMessageHandledEvent) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *OfflineMessageHandledEvent) GetHandledBy() string {
+	if x != nil {
+		return x.HandledBy
+	}
+	return ""
+}
+
 var File_proactivechat_v1_event_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\xef\x10\n" +
+	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\xb1\x12\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -1904,7 +2057,9 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\x12visitor_identified\x18  \x01(\v2#.proactivechat.v1.VisitorIdentifiedH\x00R\x11visitorIdentified\x12<\n" +
 	"\n" +
 	"chat_rated\x18! \x01(\v2\x1b.proactivechat.v1.ChatRatedH\x00R\tchatRated\x12S\n" +
-	"\x10chat_transferred\x18\" \x01(\v2&.proactivechat.v1.ChatTransferredEventH\x00R\x0fchatTransferredB\t\n" +
+	"\x10chat_transferred\x18\" \x01(\v2&.proactivechat.v1.ChatTransferredEventH\x00R\x0fchatTransferred\x12X\n" +
+	"\x14offline_message_left\x18# \x01(\v2$.proactivechat.v1.OfflineMessageLeftH\x00R\x12offlineMessageLeft\x12f\n" +
+	"\x17offline_message_handled\x18$ \x01(\v2,.proactivechat.v1.OfflineMessageHandledEventH\x00R\x15offlineMessageHandledB\t\n" +
 	"\apayload\"/\n" +
 	"\x0eVisitorArrived\x12\x1d\n" +
 	"\n" +
@@ -2024,7 +2179,17 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x19\n" +
 	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x14\n" +
 	"\x05score\x18\x04 \x01(\rR\x05score\x12\x18\n" +
-	"\acomment\x18\x05 \x01(\tR\acommentBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\acomment\x18\x05 \x01(\tR\acomment\"a\n" +
+	"\x12OfflineMessageLeft\x12,\n" +
+	"\x12offline_message_id\x18\x01 \x01(\tR\x10offlineMessageId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\"\x88\x01\n" +
+	"\x1aOfflineMessageHandledEvent\x12,\n" +
+	"\x12offline_message_id\x18\x01 \x01(\tR\x10offlineMessageId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x1d\n" +
+	"\n" +
+	"handled_by\x18\x03 \x01(\tR\thandledByBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_event_proto_rawDescOnce sync.Once
@@ -2038,41 +2203,43 @@ func file_proactivechat_v1_event_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_event_proto_rawDescData
 }
 
-var file_proactivechat_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_proactivechat_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_proactivechat_v1_event_proto_goTypes = []any{
-	(*Event)(nil),                 // 0: proactivechat.v1.Event
-	(*VisitorArrived)(nil),        // 1: proactivechat.v1.VisitorArrived
-	(*VisitorLeft)(nil),           // 2: proactivechat.v1.VisitorLeft
-	(*VisitorPageViewed)(nil),     // 3: proactivechat.v1.VisitorPageViewed
-	(*LaunchFired)(nil),           // 4: proactivechat.v1.LaunchFired
-	(*InvitationSent)(nil),        // 5: proactivechat.v1.InvitationSent
-	(*InvitationClosed)(nil),      // 6: proactivechat.v1.InvitationClosed
-	(*FormSubmitted)(nil),         // 7: proactivechat.v1.FormSubmitted
-	(*RequestQueued)(nil),         // 8: proactivechat.v1.RequestQueued
-	(*RequestAlerted)(nil),        // 9: proactivechat.v1.RequestAlerted
-	(*RequestAgent)(nil),          // 10: proactivechat.v1.RequestAgent
-	(*RequestAlertWithdrawn)(nil), // 11: proactivechat.v1.RequestAlertWithdrawn
-	(*RequestAccepted)(nil),       // 12: proactivechat.v1.RequestAccepted
-	(*RequestAbandoned)(nil),      // 13: proactivechat.v1.RequestAbandoned
-	(*ChatStartedEvent)(nil),      // 14: proactivechat.v1.ChatStartedEvent
-	(*ChatMessageEvent)(nil),      // 15: proactivechat.v1.ChatMessageEvent
-	(*ChatParticipantLeft)(nil),   // 16: proactivechat.v1.ChatParticipantLeft
-	(*ChatEndedEvent)(nil),        // 17: proactivechat.v1.ChatEndedEvent
-	(*AgentStatusChanged)(nil),    // 18: proactivechat.v1.AgentStatusChanged
-	(*VisitorIdentified)(nil),     // 19: proactivechat.v1.VisitorIdentified
-	(*ChatTransferredEvent)(nil),  // 20: proactivechat.v1.ChatTransferredEvent
-	(*ChatRated)(nil),             // 21: proactivechat.v1.ChatRated
-	nil,                           // 22: proactivechat.v1.FormSubmitted.ValuesEntry
-	nil,                           // 23: proactivechat.v1.VisitorIdentified.AttributesEntry
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
-	(ChatRequestKind)(0),          // 25: proactivechat.v1.ChatRequestKind
-	(*durationpb.Duration)(nil),   // 26: google.protobuf.Duration
-	(*Participant)(nil),           // 27: proactivechat.v1.Participant
-	(ChatEndReason)(0),            // 28: proactivechat.v1.ChatEndReason
-	(AgentStatus)(0),              // 29: proactivechat.v1.AgentStatus
+	(*Event)(nil),                      // 0: proactivechat.v1.Event
+	(*VisitorArrived)(nil),             // 1: proactivechat.v1.VisitorArrived
+	(*VisitorLeft)(nil),                // 2: proactivechat.v1.VisitorLeft
+	(*VisitorPageViewed)(nil),          // 3: proactivechat.v1.VisitorPageViewed
+	(*LaunchFired)(nil),                // 4: proactivechat.v1.LaunchFired
+	(*InvitationSent)(nil),             // 5: proactivechat.v1.InvitationSent
+	(*InvitationClosed)(nil),           // 6: proactivechat.v1.InvitationClosed
+	(*FormSubmitted)(nil),              // 7: proactivechat.v1.FormSubmitted
+	(*RequestQueued)(nil),              // 8: proactivechat.v1.RequestQueued
+	(*RequestAlerted)(nil),             // 9: proactivechat.v1.RequestAlerted
+	(*RequestAgent)(nil),               // 10: proactivechat.v1.RequestAgent
+	(*RequestAlertWithdrawn)(nil),      // 11: proactivechat.v1.RequestAlertWithdrawn
+	(*RequestAccepted)(nil),            // 12: proactivechat.v1.RequestAccepted
+	(*RequestAbandoned)(nil),           // 13: proactivechat.v1.RequestAbandoned
+	(*ChatStartedEvent)(nil),           // 14: proactivechat.v1.ChatStartedEvent
+	(*ChatMessageEvent)(nil),           // 15: proactivechat.v1.ChatMessageEvent
+	(*ChatParticipantLeft)(nil),        // 16: proactivechat.v1.ChatParticipantLeft
+	(*ChatEndedEvent)(nil),             // 17: proactivechat.v1.ChatEndedEvent
+	(*AgentStatusChanged)(nil),         // 18: proactivechat.v1.AgentStatusChanged
+	(*VisitorIdentified)(nil),          // 19: proactivechat.v1.VisitorIdentified
+	(*ChatTransferredEvent)(nil),       // 20: proactivechat.v1.ChatTransferredEvent
+	(*ChatRated)(nil),                  // 21: proactivechat.v1.ChatRated
+	(*OfflineMessageLeft)(nil),         // 22: proactivechat.v1.OfflineMessageLeft
+	(*OfflineMessageHandledEvent)(nil), // 23: proactivechat.v1.OfflineMessageHandledEvent
+	nil,                                // 24: proactivechat.v1.FormSubmitted.ValuesEntry
+	nil,                                // 25: proactivechat.v1.VisitorIdentified.AttributesEntry
+	(*timestamppb.Timestamp)(nil),      // 26: google.protobuf.Timestamp
+	(ChatRequestKind)(0),               // 27: proactivechat.v1.ChatRequestKind
+	(*durationpb.Duration)(nil),        // 28: google.protobuf.Duration
+	(*Participant)(nil),                // 29: proactivechat.v1.Participant
+	(ChatEndReason)(0),                 // 30: proactivechat.v1.ChatEndReason
+	(AgentStatus)(0),                   // 31: proactivechat.v1.AgentStatus
 }
 var file_proactivechat_v1_event_proto_depIdxs = []int32{
-	24, // 0: proactivechat.v1.Event.time:type_name -> google.protobuf.Timestamp
+	26, // 0: proactivechat.v1.Event.time:type_name -> google.protobuf.Timestamp
 	1,  // 1: proactivechat.v1.Event.visitor_arrived:type_name -> proactivechat.v1.VisitorArrived
 	2,  // 2: proactivechat.v1.Event.visitor_left:type_name -> proactivechat.v1.VisitorLeft
 	3,  // 3: proactivechat.v1.Event.visitor_page_viewed:type_name -> proactivechat.v1.VisitorPageViewed
@@ -2098,19 +2265,21 @@ var file_proactivechat_v1_event_proto_depIdxs = []int32{
 	19, // 23: proactivechat.v1.Event.visitor_identified:type_name -> proactivechat.v1.VisitorIdentified
 	21, // 24: proactivechat.v1.Event.chat_rated:type_name -> proactivechat.v1.ChatRated
 	20, // 25: proactivechat.v1.Event.chat_transferred:type_name -> proactivechat.v1.ChatTransferredEvent
-	22, // 26: proactivechat.v1.FormSubmitted.values:type_name -> proactivechat.v1.FormSubmitted.ValuesEntry
-	25, // 27: proactivechat.v1.RequestQueued.kind:type_name -> proactivechat.v1.ChatRequestKind
-	26, // 28: proactivechat.v1.RequestAccepted.wait:type_name -> google.protobuf.Duration
-	27, // 29: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
-	27, // 30: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
-	28, // 31: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
-	29, // 32: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
-	23, // 33: proactivechat.v1.VisitorIdentified.attributes:type_name -> proactivechat.v1.VisitorIdentified.AttributesEntry
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	22, // 26: proactivechat.v1.Event.offline_message_left:type_name -> proactivechat.v1.OfflineMessageLeft
+	23, // 27: proactivechat.v1.Event.offline_message_handled:type_name -> proactivechat.v1.OfflineMessageHandledEvent
+	24, // 28: proactivechat.v1.FormSubmitted.values:type_name -> proactivechat.v1.FormSubmitted.ValuesEntry
+	27, // 29: proactivechat.v1.RequestQueued.kind:type_name -> proactivechat.v1.ChatRequestKind
+	28, // 30: proactivechat.v1.RequestAccepted.wait:type_name -> google.protobuf.Duration
+	29, // 31: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
+	29, // 32: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
+	30, // 33: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
+	31, // 34: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
+	25, // 35: proactivechat.v1.VisitorIdentified.attributes:type_name -> proactivechat.v1.VisitorIdentified.AttributesEntry
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_event_proto_init() }
@@ -2147,6 +2316,8 @@ func file_proactivechat_v1_event_proto_init() {
 		(*Event_VisitorIdentified)(nil),
 		(*Event_ChatRated)(nil),
 		(*Event_ChatTransferred)(nil),
+		(*Event_OfflineMessageLeft)(nil),
+		(*Event_OfflineMessageHandled)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2154,7 +2325,7 @@ func file_proactivechat_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_event_proto_rawDesc), len(file_proactivechat_v1_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

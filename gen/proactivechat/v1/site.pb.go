@@ -22,6 +22,71 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// DayOfWeek is a day of the week, Monday first as in ISO 8601.
+type DayOfWeek int32
+
+const (
+	DayOfWeek_DAY_OF_WEEK_UNSPECIFIED DayOfWeek = 0
+	DayOfWeek_DAY_OF_WEEK_MONDAY      DayOfWeek = 1
+	DayOfWeek_DAY_OF_WEEK_TUESDAY     DayOfWeek = 2
+	DayOfWeek_DAY_OF_WEEK_WEDNESDAY   DayOfWeek = 3
+	DayOfWeek_DAY_OF_WEEK_THURSDAY    DayOfWeek = 4
+	DayOfWeek_DAY_OF_WEEK_FRIDAY      DayOfWeek = 5
+	DayOfWeek_DAY_OF_WEEK_SATURDAY    DayOfWeek = 6
+	DayOfWeek_DAY_OF_WEEK_SUNDAY      DayOfWeek = 7
+)
+
+// Enum value maps for DayOfWeek.
+var (
+	DayOfWeek_name = map[int32]string{
+		0: "DAY_OF_WEEK_UNSPECIFIED",
+		1: "DAY_OF_WEEK_MONDAY",
+		2: "DAY_OF_WEEK_TUESDAY",
+		3: "DAY_OF_WEEK_WEDNESDAY",
+		4: "DAY_OF_WEEK_THURSDAY",
+		5: "DAY_OF_WEEK_FRIDAY",
+		6: "DAY_OF_WEEK_SATURDAY",
+		7: "DAY_OF_WEEK_SUNDAY",
+	}
+	DayOfWeek_value = map[string]int32{
+		"DAY_OF_WEEK_UNSPECIFIED": 0,
+		"DAY_OF_WEEK_MONDAY":      1,
+		"DAY_OF_WEEK_TUESDAY":     2,
+		"DAY_OF_WEEK_WEDNESDAY":   3,
+		"DAY_OF_WEEK_THURSDAY":    4,
+		"DAY_OF_WEEK_FRIDAY":      5,
+		"DAY_OF_WEEK_SATURDAY":    6,
+		"DAY_OF_WEEK_SUNDAY":      7,
+	}
+)
+
+func (x DayOfWeek) Enum() *DayOfWeek {
+	p := new(DayOfWeek)
+	*p = x
+	return p
+}
+
+func (x DayOfWeek) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DayOfWeek) Descriptor() protoreflect.EnumDescriptor {
+	return file_proactivechat_v1_site_proto_enumTypes[0].Descriptor()
+}
+
+func (DayOfWeek) Type() protoreflect.EnumType {
+	return &file_proactivechat_v1_site_proto_enumTypes[0]
+}
+
+func (x DayOfWeek) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DayOfWeek.Descriptor instead.
+func (DayOfWeek) EnumDescriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{0}
+}
+
 // ProactiveChatMode is how a proactive chat begins.
 type ProactiveChatMode int32
 
@@ -60,11 +125,11 @@ func (x ProactiveChatMode) String() string {
 }
 
 func (ProactiveChatMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_proactivechat_v1_site_proto_enumTypes[0].Descriptor()
+	return file_proactivechat_v1_site_proto_enumTypes[1].Descriptor()
 }
 
 func (ProactiveChatMode) Type() protoreflect.EnumType {
-	return &file_proactivechat_v1_site_proto_enumTypes[0]
+	return &file_proactivechat_v1_site_proto_enumTypes[1]
 }
 
 func (x ProactiveChatMode) Number() protoreflect.EnumNumber {
@@ -73,7 +138,7 @@ func (x ProactiveChatMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ProactiveChatMode.Descriptor instead.
 func (ProactiveChatMode) EnumDescriptor() ([]byte, []int) {
-	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{0}
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{1}
 }
 
 // FormFieldType decides how a form value is checked.
@@ -120,11 +185,11 @@ func (x FormFieldType) String() string {
 }
 
 func (FormFieldType) Descriptor() protoreflect.EnumDescriptor {
-	return file_proactivechat_v1_site_proto_enumTypes[1].Descriptor()
+	return file_proactivechat_v1_site_proto_enumTypes[2].Descriptor()
 }
 
 func (FormFieldType) Type() protoreflect.EnumType {
-	return &file_proactivechat_v1_site_proto_enumTypes[1]
+	return &file_proactivechat_v1_site_proto_enumTypes[2]
 }
 
 func (x FormFieldType) Number() protoreflect.EnumNumber {
@@ -133,7 +198,7 @@ func (x FormFieldType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FormFieldType.Descriptor instead.
 func (FormFieldType) EnumDescriptor() ([]byte, []int) {
-	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{2}
 }
 
 // Site is one website equipped with the widget. Proactive chat is disabled
@@ -155,8 +220,12 @@ type Site struct {
 	Retention *RetentionSettings `protobuf:"bytes,7,opt,name=retention,proto3" json:"retention,omitempty"`
 	// The launcher button visitors may ask for a chat with.
 	VisitorLauncher *VisitorLauncherSettings `protobuf:"bytes,8,opt,name=visitor_launcher,json=visitorLauncher,proto3" json:"visitor_launcher,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// When agents take chats on this site; unset means always.
+	BusinessHours *BusinessHours `protobuf:"bytes,9,opt,name=business_hours,json=businessHours,proto3" json:"business_hours,omitempty"`
+	// When the visitor is offered to leave a message instead of chatting.
+	OfflineMessage *OfflineMessageSettings `protobuf:"bytes,10,opt,name=offline_message,json=offlineMessage,proto3" json:"offline_message,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Site) Reset() {
@@ -245,6 +314,20 @@ func (x *Site) GetVisitorLauncher() *VisitorLauncherSettings {
 	return nil
 }
 
+func (x *Site) GetBusinessHours() *BusinessHours {
+	if x != nil {
+		return x.BusinessHours
+	}
+	return nil
+}
+
+func (x *Site) GetOfflineMessage() *OfflineMessageSettings {
+	if x != nil {
+		return x.OfflineMessage
+	}
+	return nil
+}
+
 // VisitorLauncherSettings: a small "Chat with us" button the widget shows
 // while proactive chat is enabled and the visitor is browsing (never
 // invited, or said No). Clicking it (RequestChat) leads to the same form and
@@ -303,6 +386,330 @@ func (x *VisitorLauncherSettings) GetLabel() string {
 	return ""
 }
 
+// BusinessHours are a site's opening times: a weekly schedule in the site's
+// time zone, less holidays. Outside them nothing proactive happens (no
+// launch, no invitation, no alert) and the widget offers to leave a
+// message; chat requests already queued at closing time stay and may still
+// be accepted, and agents may still start chats themselves.
+type BusinessHours struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// IANA time zone, e.g. "Europe/Berlin"; required when hours are set.
+	TimeZone string `protobuf:"bytes,1,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// The weekly schedule; empty means closed every day (holidays aside,
+	// a site with hours but no intervals is never open).
+	Weekly []*WeeklyInterval `protobuf:"bytes,2,rep,name=weekly,proto3" json:"weekly,omitempty"`
+	// Days the site is closed although the schedule says open.
+	Holidays      []*Holiday `protobuf:"bytes,3,rep,name=holidays,proto3" json:"holidays,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BusinessHours) Reset() {
+	*x = BusinessHours{}
+	mi := &file_proactivechat_v1_site_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BusinessHours) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BusinessHours) ProtoMessage() {}
+
+func (x *BusinessHours) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_site_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BusinessHours.ProtoReflect.Descriptor instead.
+func (*BusinessHours) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *BusinessHours) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *BusinessHours) GetWeekly() []*WeeklyInterval {
+	if x != nil {
+		return x.Weekly
+	}
+	return nil
+}
+
+func (x *BusinessHours) GetHolidays() []*Holiday {
+	if x != nil {
+		return x.Holidays
+	}
+	return nil
+}
+
+// WeeklyInterval is one opening on one day of the week, in wall-clock time
+// of the site's zone. A day may have several; they must not overlap. On
+// the day clocks spring forward, a time that does not exist (02:30 in
+// Europe/Berlin) is read as the instant clocks jump to (03:00); on the day
+// they fall back, a time that occurs twice is its first occurrence.
+type WeeklyInterval struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	DayOfWeek DayOfWeek              `protobuf:"varint,1,opt,name=day_of_week,json=dayOfWeek,proto3,enum=proactivechat.v1.DayOfWeek" json:"day_of_week,omitempty"`
+	// "HH:MM", 00:00 to 23:59.
+	Open string `protobuf:"bytes,2,opt,name=open,proto3" json:"open,omitempty"`
+	// "HH:MM", after open; "24:00" is the end of the day.
+	Close         string `protobuf:"bytes,3,opt,name=close,proto3" json:"close,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WeeklyInterval) Reset() {
+	*x = WeeklyInterval{}
+	mi := &file_proactivechat_v1_site_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WeeklyInterval) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WeeklyInterval) ProtoMessage() {}
+
+func (x *WeeklyInterval) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_site_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WeeklyInterval.ProtoReflect.Descriptor instead.
+func (*WeeklyInterval) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WeeklyInterval) GetDayOfWeek() DayOfWeek {
+	if x != nil {
+		return x.DayOfWeek
+	}
+	return DayOfWeek_DAY_OF_WEEK_UNSPECIFIED
+}
+
+func (x *WeeklyInterval) GetOpen() string {
+	if x != nil {
+		return x.Open
+	}
+	return ""
+}
+
+func (x *WeeklyInterval) GetClose() string {
+	if x != nil {
+		return x.Close
+	}
+	return ""
+}
+
+// Holiday closes the site for whole days in its zone: from the start of
+// start_date to the end of end_date (end_date empty: start_date alone).
+type Holiday struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "YYYY-MM-DD".
+	StartDate string `protobuf:"bytes,1,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// "YYYY-MM-DD", not before start_date; empty for a single day.
+	EndDate string `protobuf:"bytes,2,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Optional, e.g. "Christmas"; at most 200 bytes.
+	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Holiday) Reset() {
+	*x = Holiday{}
+	mi := &file_proactivechat_v1_site_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Holiday) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Holiday) ProtoMessage() {}
+
+func (x *Holiday) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_site_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Holiday.ProtoReflect.Descriptor instead.
+func (*Holiday) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Holiday) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *Holiday) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *Holiday) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// OfflineMessageSettings decide when a visitor is offered to leave a
+// message. Outside business hours and when no agent can take a chat
+// (nobody available with room for another chat) it is always offered.
+type OfflineMessageSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Also offered to a queued visitor whose estimated wait passes this many
+	// seconds; 0 means not for a long wait. At most 86400.
+	MaxWaitSeconds uint32 `protobuf:"varint,1,opt,name=max_wait_seconds,json=maxWaitSeconds,proto3" json:"max_wait_seconds,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *OfflineMessageSettings) Reset() {
+	*x = OfflineMessageSettings{}
+	mi := &file_proactivechat_v1_site_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfflineMessageSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfflineMessageSettings) ProtoMessage() {}
+
+func (x *OfflineMessageSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_site_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfflineMessageSettings.ProtoReflect.Descriptor instead.
+func (*OfflineMessageSettings) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *OfflineMessageSettings) GetMaxWaitSeconds() uint32 {
+	if x != nil {
+		return x.MaxWaitSeconds
+	}
+	return 0
+}
+
+// SiteStatus tells the widget whether the site can take a chat now.
+type SiteStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Within business hours (always, when the site has none).
+	Open bool `protobuf:"varint,1,opt,name=open,proto3" json:"open,omitempty"`
+	// An agent of the site is available with room for another chat.
+	AgentsAvailable bool `protobuf:"varint,2,opt,name=agents_available,json=agentsAvailable,proto3" json:"agents_available,omitempty"`
+	// The widget should offer "Leave a message": closed, nobody available,
+	// or (queued) an estimated wait above offline_message.max_wait_seconds.
+	OfferMessage bool `protobuf:"varint,3,opt,name=offer_message,json=offerMessage,proto3" json:"offer_message,omitempty"`
+	// When open next changes; unset when it never does.
+	NextChangeTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=next_change_time,json=nextChangeTime,proto3" json:"next_change_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SiteStatus) Reset() {
+	*x = SiteStatus{}
+	mi := &file_proactivechat_v1_site_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SiteStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SiteStatus) ProtoMessage() {}
+
+func (x *SiteStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_site_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SiteStatus.ProtoReflect.Descriptor instead.
+func (*SiteStatus) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SiteStatus) GetOpen() bool {
+	if x != nil {
+		return x.Open
+	}
+	return false
+}
+
+func (x *SiteStatus) GetAgentsAvailable() bool {
+	if x != nil {
+		return x.AgentsAvailable
+	}
+	return false
+}
+
+func (x *SiteStatus) GetOfferMessage() bool {
+	if x != nil {
+		return x.OfferMessage
+	}
+	return false
+}
+
+func (x *SiteStatus) GetNextChangeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextChangeTime
+	}
+	return nil
+}
+
 // RetentionSettings override the server's retention periods for one site.
 // Each is 0 (the default: the server's period) or from 3600 (an hour) to
 // 315360000 (ten years). A background sweep deletes what is older, every
@@ -325,7 +732,7 @@ type RetentionSettings struct {
 
 func (x *RetentionSettings) Reset() {
 	*x = RetentionSettings{}
-	mi := &file_proactivechat_v1_site_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -337,7 +744,7 @@ func (x *RetentionSettings) String() string {
 func (*RetentionSettings) ProtoMessage() {}
 
 func (x *RetentionSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_site_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -350,7 +757,7 @@ func (x *RetentionSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetentionSettings.ProtoReflect.Descriptor instead.
 func (*RetentionSettings) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RetentionSettings) GetVisitorSeconds() uint32 {
@@ -409,7 +816,7 @@ type ProactiveChatSettings struct {
 
 func (x *ProactiveChatSettings) Reset() {
 	*x = ProactiveChatSettings{}
-	mi := &file_proactivechat_v1_site_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -421,7 +828,7 @@ func (x *ProactiveChatSettings) String() string {
 func (*ProactiveChatSettings) ProtoMessage() {}
 
 func (x *ProactiveChatSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_site_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -434,7 +841,7 @@ func (x *ProactiveChatSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProactiveChatSettings.ProtoReflect.Descriptor instead.
 func (*ProactiveChatSettings) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ProactiveChatSettings) GetEnabled() bool {
@@ -546,7 +953,7 @@ type FormField struct {
 
 func (x *FormField) Reset() {
 	*x = FormField{}
-	mi := &file_proactivechat_v1_site_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -558,7 +965,7 @@ func (x *FormField) String() string {
 func (*FormField) ProtoMessage() {}
 
 func (x *FormField) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_site_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -571,7 +978,7 @@ func (x *FormField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormField.ProtoReflect.Descriptor instead.
 func (*FormField) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *FormField) GetKey() string {
@@ -630,7 +1037,7 @@ type CannedReply struct {
 
 func (x *CannedReply) Reset() {
 	*x = CannedReply{}
-	mi := &file_proactivechat_v1_site_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -642,7 +1049,7 @@ func (x *CannedReply) String() string {
 func (*CannedReply) ProtoMessage() {}
 
 func (x *CannedReply) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_site_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_site_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -655,7 +1062,7 @@ func (x *CannedReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CannedReply.ProtoReflect.Descriptor instead.
 func (*CannedReply) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CannedReply) GetId() string {
@@ -697,7 +1104,7 @@ var File_proactivechat_v1_site_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_site_proto_rawDesc = "" +
 	"\n" +
-	"\x1bproactivechat/v1/site.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x03\n" +
+	"\x1bproactivechat/v1/site.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\x04\n" +
 	"\x04Site\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
@@ -708,10 +1115,34 @@ const file_proactivechat_v1_site_proto_rawDesc = "" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12A\n" +
 	"\tretention\x18\a \x01(\v2#.proactivechat.v1.RetentionSettingsR\tretention\x12T\n" +
-	"\x10visitor_launcher\x18\b \x01(\v2).proactivechat.v1.VisitorLauncherSettingsR\x0fvisitorLauncher\"I\n" +
+	"\x10visitor_launcher\x18\b \x01(\v2).proactivechat.v1.VisitorLauncherSettingsR\x0fvisitorLauncher\x12F\n" +
+	"\x0ebusiness_hours\x18\t \x01(\v2\x1f.proactivechat.v1.BusinessHoursR\rbusinessHours\x12Q\n" +
+	"\x0foffline_message\x18\n" +
+	" \x01(\v2(.proactivechat.v1.OfflineMessageSettingsR\x0eofflineMessage\"I\n" +
 	"\x17VisitorLauncherSettings\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x14\n" +
-	"\x05label\x18\x02 \x01(\tR\x05label\"_\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\"\x9d\x01\n" +
+	"\rBusinessHours\x12\x1b\n" +
+	"\ttime_zone\x18\x01 \x01(\tR\btimeZone\x128\n" +
+	"\x06weekly\x18\x02 \x03(\v2 .proactivechat.v1.WeeklyIntervalR\x06weekly\x125\n" +
+	"\bholidays\x18\x03 \x03(\v2\x19.proactivechat.v1.HolidayR\bholidays\"w\n" +
+	"\x0eWeeklyInterval\x12;\n" +
+	"\vday_of_week\x18\x01 \x01(\x0e2\x1b.proactivechat.v1.DayOfWeekR\tdayOfWeek\x12\x12\n" +
+	"\x04open\x18\x02 \x01(\tR\x04open\x12\x14\n" +
+	"\x05close\x18\x03 \x01(\tR\x05close\"W\n" +
+	"\aHoliday\x12\x1d\n" +
+	"\n" +
+	"start_date\x18\x01 \x01(\tR\tstartDate\x12\x19\n" +
+	"\bend_date\x18\x02 \x01(\tR\aendDate\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"B\n" +
+	"\x16OfflineMessageSettings\x12(\n" +
+	"\x10max_wait_seconds\x18\x01 \x01(\rR\x0emaxWaitSeconds\"\xb6\x01\n" +
+	"\n" +
+	"SiteStatus\x12\x12\n" +
+	"\x04open\x18\x01 \x01(\bR\x04open\x12)\n" +
+	"\x10agents_available\x18\x02 \x01(\bR\x0fagentsAvailable\x12#\n" +
+	"\roffer_message\x18\x03 \x01(\bR\fofferMessage\x12D\n" +
+	"\x10next_change_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0enextChangeTime\"_\n" +
 	"\x11RetentionSettings\x12'\n" +
 	"\x0fvisitor_seconds\x18\x01 \x01(\rR\x0evisitorSeconds\x12!\n" +
 	"\fchat_seconds\x18\x02 \x01(\rR\vchatSeconds\"\x95\x05\n" +
@@ -744,7 +1175,16 @@ const file_proactivechat_v1_site_proto_rawDesc = "" +
 	"\asite_id\x18\x02 \x01(\tR\x06siteId\x12\x1a\n" +
 	"\bshortcut\x18\x03 \x01(\tR\bshortcut\x12\x14\n" +
 	"\x05title\x18\x04 \x01(\tR\x05title\x12\x12\n" +
-	"\x04text\x18\x05 \x01(\tR\x04text*\x85\x01\n" +
+	"\x04text\x18\x05 \x01(\tR\x04text*\xd8\x01\n" +
+	"\tDayOfWeek\x12\x1b\n" +
+	"\x17DAY_OF_WEEK_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12DAY_OF_WEEK_MONDAY\x10\x01\x12\x17\n" +
+	"\x13DAY_OF_WEEK_TUESDAY\x10\x02\x12\x19\n" +
+	"\x15DAY_OF_WEEK_WEDNESDAY\x10\x03\x12\x18\n" +
+	"\x14DAY_OF_WEEK_THURSDAY\x10\x04\x12\x16\n" +
+	"\x12DAY_OF_WEEK_FRIDAY\x10\x05\x12\x18\n" +
+	"\x14DAY_OF_WEEK_SATURDAY\x10\x06\x12\x16\n" +
+	"\x12DAY_OF_WEEK_SUNDAY\x10\a*\x85\x01\n" +
 	"\x11ProactiveChatMode\x12#\n" +
 	"\x1fPROACTIVE_CHAT_MODE_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fPROACTIVE_CHAT_MODE_WITH_INVITE\x10\x01\x12&\n" +
@@ -768,33 +1208,45 @@ func file_proactivechat_v1_site_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_site_proto_rawDescData
 }
 
-var file_proactivechat_v1_site_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_proactivechat_v1_site_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_proactivechat_v1_site_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_proactivechat_v1_site_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_proactivechat_v1_site_proto_goTypes = []any{
-	(ProactiveChatMode)(0),          // 0: proactivechat.v1.ProactiveChatMode
-	(FormFieldType)(0),              // 1: proactivechat.v1.FormFieldType
-	(*Site)(nil),                    // 2: proactivechat.v1.Site
-	(*VisitorLauncherSettings)(nil), // 3: proactivechat.v1.VisitorLauncherSettings
-	(*RetentionSettings)(nil),       // 4: proactivechat.v1.RetentionSettings
-	(*ProactiveChatSettings)(nil),   // 5: proactivechat.v1.ProactiveChatSettings
-	(*FormField)(nil),               // 6: proactivechat.v1.FormField
-	(*CannedReply)(nil),             // 7: proactivechat.v1.CannedReply
-	(*timestamppb.Timestamp)(nil),   // 8: google.protobuf.Timestamp
+	(DayOfWeek)(0),                  // 0: proactivechat.v1.DayOfWeek
+	(ProactiveChatMode)(0),          // 1: proactivechat.v1.ProactiveChatMode
+	(FormFieldType)(0),              // 2: proactivechat.v1.FormFieldType
+	(*Site)(nil),                    // 3: proactivechat.v1.Site
+	(*VisitorLauncherSettings)(nil), // 4: proactivechat.v1.VisitorLauncherSettings
+	(*BusinessHours)(nil),           // 5: proactivechat.v1.BusinessHours
+	(*WeeklyInterval)(nil),          // 6: proactivechat.v1.WeeklyInterval
+	(*Holiday)(nil),                 // 7: proactivechat.v1.Holiday
+	(*OfflineMessageSettings)(nil),  // 8: proactivechat.v1.OfflineMessageSettings
+	(*SiteStatus)(nil),              // 9: proactivechat.v1.SiteStatus
+	(*RetentionSettings)(nil),       // 10: proactivechat.v1.RetentionSettings
+	(*ProactiveChatSettings)(nil),   // 11: proactivechat.v1.ProactiveChatSettings
+	(*FormField)(nil),               // 12: proactivechat.v1.FormField
+	(*CannedReply)(nil),             // 13: proactivechat.v1.CannedReply
+	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
 }
 var file_proactivechat_v1_site_proto_depIdxs = []int32{
-	5, // 0: proactivechat.v1.Site.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	8, // 1: proactivechat.v1.Site.create_time:type_name -> google.protobuf.Timestamp
-	8, // 2: proactivechat.v1.Site.update_time:type_name -> google.protobuf.Timestamp
-	4, // 3: proactivechat.v1.Site.retention:type_name -> proactivechat.v1.RetentionSettings
-	3, // 4: proactivechat.v1.Site.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
-	0, // 5: proactivechat.v1.ProactiveChatSettings.mode:type_name -> proactivechat.v1.ProactiveChatMode
-	6, // 6: proactivechat.v1.ProactiveChatSettings.form_fields:type_name -> proactivechat.v1.FormField
-	1, // 7: proactivechat.v1.FormField.type:type_name -> proactivechat.v1.FormFieldType
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	11, // 0: proactivechat.v1.Site.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	14, // 1: proactivechat.v1.Site.create_time:type_name -> google.protobuf.Timestamp
+	14, // 2: proactivechat.v1.Site.update_time:type_name -> google.protobuf.Timestamp
+	10, // 3: proactivechat.v1.Site.retention:type_name -> proactivechat.v1.RetentionSettings
+	4,  // 4: proactivechat.v1.Site.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
+	5,  // 5: proactivechat.v1.Site.business_hours:type_name -> proactivechat.v1.BusinessHours
+	8,  // 6: proactivechat.v1.Site.offline_message:type_name -> proactivechat.v1.OfflineMessageSettings
+	6,  // 7: proactivechat.v1.BusinessHours.weekly:type_name -> proactivechat.v1.WeeklyInterval
+	7,  // 8: proactivechat.v1.BusinessHours.holidays:type_name -> proactivechat.v1.Holiday
+	0,  // 9: proactivechat.v1.WeeklyInterval.day_of_week:type_name -> proactivechat.v1.DayOfWeek
+	14, // 10: proactivechat.v1.SiteStatus.next_change_time:type_name -> google.protobuf.Timestamp
+	1,  // 11: proactivechat.v1.ProactiveChatSettings.mode:type_name -> proactivechat.v1.ProactiveChatMode
+	12, // 12: proactivechat.v1.ProactiveChatSettings.form_fields:type_name -> proactivechat.v1.FormField
+	2,  // 13: proactivechat.v1.FormField.type:type_name -> proactivechat.v1.FormFieldType
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_site_proto_init() }
@@ -807,8 +1259,8 @@ func file_proactivechat_v1_site_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_site_proto_rawDesc), len(file_proactivechat_v1_site_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   6,
+			NumEnums:      3,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

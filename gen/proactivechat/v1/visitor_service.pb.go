@@ -109,6 +109,140 @@ func (x *RequestChatResponse) GetState() *VisitorState {
 	return nil
 }
 
+type LeaveMessageRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// Required, at most 200 bytes.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Required, an e-mail address, at most 254 bytes.
+	Email string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	// Required, at most 4000 bytes.
+	Text string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	// The page it was left on (optional; an http(s) URL).
+	PageUrl string `protobuf:"bytes,5,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
+	// A key the client chooses for this message, so that a retry does not
+	// store it twice: 1 to 64 characters of [A-Za-z0-9_-].
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveMessageRequest) Reset() {
+	*x = LeaveMessageRequest{}
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveMessageRequest) ProtoMessage() {}
+
+func (x *LeaveMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveMessageRequest.ProtoReflect.Descriptor instead.
+func (*LeaveMessageRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *LeaveMessageRequest) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *LeaveMessageRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LeaveMessageRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *LeaveMessageRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *LeaveMessageRequest) GetPageUrl() string {
+	if x != nil {
+		return x.PageUrl
+	}
+	return ""
+}
+
+func (x *LeaveMessageRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type LeaveMessageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *OfflineMessage        `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveMessageResponse) Reset() {
+	*x = LeaveMessageResponse{}
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveMessageResponse) ProtoMessage() {}
+
+func (x *LeaveMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveMessageResponse.ProtoReflect.Descriptor instead.
+func (*LeaveMessageResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *LeaveMessageResponse) GetMessage() *OfflineMessage {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
 type IdentifyVisitorRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	VisitorId     string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
@@ -119,7 +253,7 @@ type IdentifyVisitorRequest struct {
 
 func (x *IdentifyVisitorRequest) Reset() {
 	*x = IdentifyVisitorRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -131,7 +265,7 @@ func (x *IdentifyVisitorRequest) String() string {
 func (*IdentifyVisitorRequest) ProtoMessage() {}
 
 func (x *IdentifyVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -144,7 +278,7 @@ func (x *IdentifyVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdentifyVisitorRequest.ProtoReflect.Descriptor instead.
 func (*IdentifyVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *IdentifyVisitorRequest) GetVisitorId() string {
@@ -170,7 +304,7 @@ type IdentifyVisitorResponse struct {
 
 func (x *IdentifyVisitorResponse) Reset() {
 	*x = IdentifyVisitorResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -182,7 +316,7 @@ func (x *IdentifyVisitorResponse) String() string {
 func (*IdentifyVisitorResponse) ProtoMessage() {}
 
 func (x *IdentifyVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -195,7 +329,7 @@ func (x *IdentifyVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdentifyVisitorResponse.ProtoReflect.Descriptor instead.
 func (*IdentifyVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *IdentifyVisitorResponse) GetVisitor() *Visitor {
@@ -216,7 +350,7 @@ type RespondToInvitationRequest struct {
 
 func (x *RespondToInvitationRequest) Reset() {
 	*x = RespondToInvitationRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -228,7 +362,7 @@ func (x *RespondToInvitationRequest) String() string {
 func (*RespondToInvitationRequest) ProtoMessage() {}
 
 func (x *RespondToInvitationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -241,7 +375,7 @@ func (x *RespondToInvitationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondToInvitationRequest.ProtoReflect.Descriptor instead.
 func (*RespondToInvitationRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RespondToInvitationRequest) GetVisitorId() string {
@@ -274,7 +408,7 @@ type RespondToInvitationResponse struct {
 
 func (x *RespondToInvitationResponse) Reset() {
 	*x = RespondToInvitationResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -286,7 +420,7 @@ func (x *RespondToInvitationResponse) String() string {
 func (*RespondToInvitationResponse) ProtoMessage() {}
 
 func (x *RespondToInvitationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -299,7 +433,7 @@ func (x *RespondToInvitationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondToInvitationResponse.ProtoReflect.Descriptor instead.
 func (*RespondToInvitationResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RespondToInvitationResponse) GetState() *VisitorState {
@@ -320,7 +454,7 @@ type SubmitFormRequest struct {
 
 func (x *SubmitFormRequest) Reset() {
 	*x = SubmitFormRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -332,7 +466,7 @@ func (x *SubmitFormRequest) String() string {
 func (*SubmitFormRequest) ProtoMessage() {}
 
 func (x *SubmitFormRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -345,7 +479,7 @@ func (x *SubmitFormRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitFormRequest.ProtoReflect.Descriptor instead.
 func (*SubmitFormRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SubmitFormRequest) GetVisitorId() string {
@@ -371,7 +505,7 @@ type SubmitFormResponse struct {
 
 func (x *SubmitFormResponse) Reset() {
 	*x = SubmitFormResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -383,7 +517,7 @@ func (x *SubmitFormResponse) String() string {
 func (*SubmitFormResponse) ProtoMessage() {}
 
 func (x *SubmitFormResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -396,7 +530,7 @@ func (x *SubmitFormResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitFormResponse.ProtoReflect.Descriptor instead.
 func (*SubmitFormResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SubmitFormResponse) GetState() *VisitorState {
@@ -415,7 +549,7 @@ type LeaveQueueRequest struct {
 
 func (x *LeaveQueueRequest) Reset() {
 	*x = LeaveQueueRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +561,7 @@ func (x *LeaveQueueRequest) String() string {
 func (*LeaveQueueRequest) ProtoMessage() {}
 
 func (x *LeaveQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +574,7 @@ func (x *LeaveQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveQueueRequest.ProtoReflect.Descriptor instead.
 func (*LeaveQueueRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LeaveQueueRequest) GetVisitorId() string {
@@ -459,7 +593,7 @@ type LeaveQueueResponse struct {
 
 func (x *LeaveQueueResponse) Reset() {
 	*x = LeaveQueueResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -471,7 +605,7 @@ func (x *LeaveQueueResponse) String() string {
 func (*LeaveQueueResponse) ProtoMessage() {}
 
 func (x *LeaveQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -484,7 +618,7 @@ func (x *LeaveQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveQueueResponse.ProtoReflect.Descriptor instead.
 func (*LeaveQueueResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LeaveQueueResponse) GetState() *VisitorState {
@@ -509,7 +643,7 @@ type StartVisitorSessionRequest struct {
 
 func (x *StartVisitorSessionRequest) Reset() {
 	*x = StartVisitorSessionRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -521,7 +655,7 @@ func (x *StartVisitorSessionRequest) String() string {
 func (*StartVisitorSessionRequest) ProtoMessage() {}
 
 func (x *StartVisitorSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -534,7 +668,7 @@ func (x *StartVisitorSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartVisitorSessionRequest.ProtoReflect.Descriptor instead.
 func (*StartVisitorSessionRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{10}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StartVisitorSessionRequest) GetSiteId() string {
@@ -573,7 +707,7 @@ type StartVisitorSessionResponse struct {
 
 func (x *StartVisitorSessionResponse) Reset() {
 	*x = StartVisitorSessionResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -585,7 +719,7 @@ func (x *StartVisitorSessionResponse) String() string {
 func (*StartVisitorSessionResponse) ProtoMessage() {}
 
 func (x *StartVisitorSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -598,7 +732,7 @@ func (x *StartVisitorSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartVisitorSessionResponse.ProtoReflect.Descriptor instead.
 func (*StartVisitorSessionResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{11}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StartVisitorSessionResponse) GetVisitor() *Visitor {
@@ -635,7 +769,7 @@ type ReportPageViewRequest struct {
 
 func (x *ReportPageViewRequest) Reset() {
 	*x = ReportPageViewRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +781,7 @@ func (x *ReportPageViewRequest) String() string {
 func (*ReportPageViewRequest) ProtoMessage() {}
 
 func (x *ReportPageViewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,7 +794,7 @@ func (x *ReportPageViewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPageViewRequest.ProtoReflect.Descriptor instead.
 func (*ReportPageViewRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{12}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReportPageViewRequest) GetVisitorId() string {
@@ -693,7 +827,7 @@ type ReportPageViewResponse struct {
 
 func (x *ReportPageViewResponse) Reset() {
 	*x = ReportPageViewResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +839,7 @@ func (x *ReportPageViewResponse) String() string {
 func (*ReportPageViewResponse) ProtoMessage() {}
 
 func (x *ReportPageViewResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +852,7 @@ func (x *ReportPageViewResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPageViewResponse.ProtoReflect.Descriptor instead.
 func (*ReportPageViewResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{13}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReportPageViewResponse) GetVisitor() *Visitor {
@@ -745,7 +879,7 @@ type WatchVisitorRequest struct {
 
 func (x *WatchVisitorRequest) Reset() {
 	*x = WatchVisitorRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +891,7 @@ func (x *WatchVisitorRequest) String() string {
 func (*WatchVisitorRequest) ProtoMessage() {}
 
 func (x *WatchVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +904,7 @@ func (x *WatchVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchVisitorRequest.ProtoReflect.Descriptor instead.
 func (*WatchVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{14}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchVisitorRequest) GetVisitorId() string {
@@ -822,16 +956,19 @@ type VisitorState struct {
 	// "Waiting in Queue", when engagement is QUEUED or ALERTING.
 	Queue *QueueStatus `protobuf:"bytes,6,opt,name=queue,proto3" json:"queue,omitempty"`
 	// The launcher button to show, when the visitor may ask for a chat now
-	// (RequestChat): the site's launcher and proactive chat are on and the
-	// visitor is browsing or declined.
-	Launcher      *VisitorLauncherSettings `protobuf:"bytes,7,opt,name=launcher,proto3" json:"launcher,omitempty"`
+	// (RequestChat): the site's launcher and proactive chat are on, the site
+	// is within its business hours and the visitor is browsing or declined.
+	Launcher *VisitorLauncherSettings `protobuf:"bytes,7,opt,name=launcher,proto3" json:"launcher,omitempty"`
+	// Whether the site can take a chat now, and whether to offer leaving a
+	// message instead.
+	SiteStatus    *SiteStatus `protobuf:"bytes,8,opt,name=site_status,json=siteStatus,proto3" json:"site_status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VisitorState) Reset() {
 	*x = VisitorState{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +980,7 @@ func (x *VisitorState) String() string {
 func (*VisitorState) ProtoMessage() {}
 
 func (x *VisitorState) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +993,7 @@ func (x *VisitorState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorState.ProtoReflect.Descriptor instead.
 func (*VisitorState) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{15}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *VisitorState) GetVisitor() *Visitor {
@@ -908,6 +1045,13 @@ func (x *VisitorState) GetLauncher() *VisitorLauncherSettings {
 	return nil
 }
 
+func (x *VisitorState) GetSiteStatus() *SiteStatus {
+	if x != nil {
+		return x.SiteStatus
+	}
+	return nil
+}
+
 type WatchVisitorResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Event:
@@ -923,7 +1067,7 @@ type WatchVisitorResponse struct {
 
 func (x *WatchVisitorResponse) Reset() {
 	*x = WatchVisitorResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -935,7 +1079,7 @@ func (x *WatchVisitorResponse) String() string {
 func (*WatchVisitorResponse) ProtoMessage() {}
 
 func (x *WatchVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -948,7 +1092,7 @@ func (x *WatchVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchVisitorResponse.ProtoReflect.Descriptor instead.
 func (*WatchVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{16}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WatchVisitorResponse) GetEvent() isWatchVisitorResponse_Event {
@@ -1026,12 +1170,23 @@ var File_proactivechat_v1_visitor_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\n" +
-	"&proactivechat/v1/visitor_service.proto\x12\x10proactivechat.v1\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"3\n" +
+	"&proactivechat/v1/visitor_service.proto\x12\x10proactivechat.v1\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a&proactivechat/v1/offline_message.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"3\n" +
 	"\x12RequestChatRequest\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"K\n" +
 	"\x13RequestChatResponse\x124\n" +
-	"\x05state\x18\x01 \x01(\v2\x1e.proactivechat.v1.VisitorStateR\x05state\"v\n" +
+	"\x05state\x18\x01 \x01(\v2\x1e.proactivechat.v1.VisitorStateR\x05state\"\xac\x01\n" +
+	"\x13LeaveMessageRequest\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x12\n" +
+	"\x04text\x18\x04 \x01(\tR\x04text\x12\x19\n" +
+	"\bpage_url\x18\x05 \x01(\tR\apageUrl\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"R\n" +
+	"\x14LeaveMessageResponse\x12:\n" +
+	"\amessage\x18\x01 \x01(\v2 .proactivechat.v1.OfflineMessageR\amessage\"v\n" +
 	"\x16IdentifyVisitorRequest\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12=\n" +
@@ -1081,7 +1236,7 @@ const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\n" +
 	"page_title\x18\x03 \x01(\tR\tpageTitle\x12$\n" +
 	"\x0eresume_chat_id\x18\x04 \x01(\tR\fresumeChatId\x12(\n" +
-	"\x10resume_after_seq\x18\x05 \x01(\rR\x0eresumeAfterSeq\"\xa2\x03\n" +
+	"\x10resume_after_seq\x18\x05 \x01(\rR\x0eresumeAfterSeq\"\xe1\x03\n" +
 	"\fVisitorState\x123\n" +
 	"\avisitor\x18\x01 \x01(\v2\x19.proactivechat.v1.VisitorR\avisitor\x12A\n" +
 	"\n" +
@@ -1093,7 +1248,9 @@ const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"invitation\x124\n" +
 	"\x04form\x18\x05 \x01(\v2 .proactivechat.v1.FormDefinitionR\x04form\x123\n" +
 	"\x05queue\x18\x06 \x01(\v2\x1d.proactivechat.v1.QueueStatusR\x05queue\x12E\n" +
-	"\blauncher\x18\a \x01(\v2).proactivechat.v1.VisitorLauncherSettingsR\blauncher\"\x87\x02\n" +
+	"\blauncher\x18\a \x01(\v2).proactivechat.v1.VisitorLauncherSettingsR\blauncher\x12=\n" +
+	"\vsite_status\x18\b \x01(\v2\x1c.proactivechat.v1.SiteStatusR\n" +
+	"siteStatus\"\x87\x02\n" +
 	"\x14WatchVisitorResponse\x126\n" +
 	"\x05state\x18\x01 \x01(\v2\x1e.proactivechat.v1.VisitorStateH\x00R\x05state\x12<\n" +
 	"\n" +
@@ -1101,7 +1258,7 @@ const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\x06typing\x18\x03 \x01(\v2\x18.proactivechat.v1.TypingH\x00R\x06typing\x12<\n" +
 	"\n" +
 	"keep_alive\x18\x04 \x01(\v2\x1b.proactivechat.v1.KeepAliveH\x00R\tkeepAliveB\a\n" +
-	"\x05event2\xb4\x06\n" +
+	"\x05event2\x93\a\n" +
 	"\x0eVisitorService\x12r\n" +
 	"\x13StartVisitorSession\x12,.proactivechat.v1.StartVisitorSessionRequest\x1a-.proactivechat.v1.StartVisitorSessionResponse\x12c\n" +
 	"\x0eReportPageView\x12'.proactivechat.v1.ReportPageViewRequest\x1a(.proactivechat.v1.ReportPageViewResponse\x12_\n" +
@@ -1112,7 +1269,8 @@ const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\n" +
 	"LeaveQueue\x12#.proactivechat.v1.LeaveQueueRequest\x1a$.proactivechat.v1.LeaveQueueResponse\x12f\n" +
 	"\x0fIdentifyVisitor\x12(.proactivechat.v1.IdentifyVisitorRequest\x1a).proactivechat.v1.IdentifyVisitorResponse\x12Z\n" +
-	"\vRequestChat\x12$.proactivechat.v1.RequestChatRequest\x1a%.proactivechat.v1.RequestChatResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\vRequestChat\x12$.proactivechat.v1.RequestChatRequest\x1a%.proactivechat.v1.RequestChatResponse\x12]\n" +
+	"\fLeaveMessage\x12%.proactivechat.v1.LeaveMessageRequest\x1a&.proactivechat.v1.LeaveMessageResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_visitor_service_proto_rawDescOnce sync.Once
@@ -1126,81 +1284,89 @@ func file_proactivechat_v1_visitor_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_visitor_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_visitor_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_proactivechat_v1_visitor_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_proactivechat_v1_visitor_service_proto_goTypes = []any{
 	(*RequestChatRequest)(nil),          // 0: proactivechat.v1.RequestChatRequest
 	(*RequestChatResponse)(nil),         // 1: proactivechat.v1.RequestChatResponse
-	(*IdentifyVisitorRequest)(nil),      // 2: proactivechat.v1.IdentifyVisitorRequest
-	(*IdentifyVisitorResponse)(nil),     // 3: proactivechat.v1.IdentifyVisitorResponse
-	(*RespondToInvitationRequest)(nil),  // 4: proactivechat.v1.RespondToInvitationRequest
-	(*RespondToInvitationResponse)(nil), // 5: proactivechat.v1.RespondToInvitationResponse
-	(*SubmitFormRequest)(nil),           // 6: proactivechat.v1.SubmitFormRequest
-	(*SubmitFormResponse)(nil),          // 7: proactivechat.v1.SubmitFormResponse
-	(*LeaveQueueRequest)(nil),           // 8: proactivechat.v1.LeaveQueueRequest
-	(*LeaveQueueResponse)(nil),          // 9: proactivechat.v1.LeaveQueueResponse
-	(*StartVisitorSessionRequest)(nil),  // 10: proactivechat.v1.StartVisitorSessionRequest
-	(*StartVisitorSessionResponse)(nil), // 11: proactivechat.v1.StartVisitorSessionResponse
-	(*ReportPageViewRequest)(nil),       // 12: proactivechat.v1.ReportPageViewRequest
-	(*ReportPageViewResponse)(nil),      // 13: proactivechat.v1.ReportPageViewResponse
-	(*WatchVisitorRequest)(nil),         // 14: proactivechat.v1.WatchVisitorRequest
-	(*VisitorState)(nil),                // 15: proactivechat.v1.VisitorState
-	(*WatchVisitorResponse)(nil),        // 16: proactivechat.v1.WatchVisitorResponse
-	nil,                                 // 17: proactivechat.v1.SubmitFormRequest.ValuesEntry
-	(*VisitorIdentity)(nil),             // 18: proactivechat.v1.VisitorIdentity
-	(*Visitor)(nil),                     // 19: proactivechat.v1.Visitor
-	(EngagementState)(0),                // 20: proactivechat.v1.EngagementState
-	(*Chat)(nil),                        // 21: proactivechat.v1.Chat
-	(*Invitation)(nil),                  // 22: proactivechat.v1.Invitation
-	(*FormDefinition)(nil),              // 23: proactivechat.v1.FormDefinition
-	(*QueueStatus)(nil),                 // 24: proactivechat.v1.QueueStatus
-	(*VisitorLauncherSettings)(nil),     // 25: proactivechat.v1.VisitorLauncherSettings
-	(*ChatEvent)(nil),                   // 26: proactivechat.v1.ChatEvent
-	(*Typing)(nil),                      // 27: proactivechat.v1.Typing
-	(*KeepAlive)(nil),                   // 28: proactivechat.v1.KeepAlive
+	(*LeaveMessageRequest)(nil),         // 2: proactivechat.v1.LeaveMessageRequest
+	(*LeaveMessageResponse)(nil),        // 3: proactivechat.v1.LeaveMessageResponse
+	(*IdentifyVisitorRequest)(nil),      // 4: proactivechat.v1.IdentifyVisitorRequest
+	(*IdentifyVisitorResponse)(nil),     // 5: proactivechat.v1.IdentifyVisitorResponse
+	(*RespondToInvitationRequest)(nil),  // 6: proactivechat.v1.RespondToInvitationRequest
+	(*RespondToInvitationResponse)(nil), // 7: proactivechat.v1.RespondToInvitationResponse
+	(*SubmitFormRequest)(nil),           // 8: proactivechat.v1.SubmitFormRequest
+	(*SubmitFormResponse)(nil),          // 9: proactivechat.v1.SubmitFormResponse
+	(*LeaveQueueRequest)(nil),           // 10: proactivechat.v1.LeaveQueueRequest
+	(*LeaveQueueResponse)(nil),          // 11: proactivechat.v1.LeaveQueueResponse
+	(*StartVisitorSessionRequest)(nil),  // 12: proactivechat.v1.StartVisitorSessionRequest
+	(*StartVisitorSessionResponse)(nil), // 13: proactivechat.v1.StartVisitorSessionResponse
+	(*ReportPageViewRequest)(nil),       // 14: proactivechat.v1.ReportPageViewRequest
+	(*ReportPageViewResponse)(nil),      // 15: proactivechat.v1.ReportPageViewResponse
+	(*WatchVisitorRequest)(nil),         // 16: proactivechat.v1.WatchVisitorRequest
+	(*VisitorState)(nil),                // 17: proactivechat.v1.VisitorState
+	(*WatchVisitorResponse)(nil),        // 18: proactivechat.v1.WatchVisitorResponse
+	nil,                                 // 19: proactivechat.v1.SubmitFormRequest.ValuesEntry
+	(*OfflineMessage)(nil),              // 20: proactivechat.v1.OfflineMessage
+	(*VisitorIdentity)(nil),             // 21: proactivechat.v1.VisitorIdentity
+	(*Visitor)(nil),                     // 22: proactivechat.v1.Visitor
+	(EngagementState)(0),                // 23: proactivechat.v1.EngagementState
+	(*Chat)(nil),                        // 24: proactivechat.v1.Chat
+	(*Invitation)(nil),                  // 25: proactivechat.v1.Invitation
+	(*FormDefinition)(nil),              // 26: proactivechat.v1.FormDefinition
+	(*QueueStatus)(nil),                 // 27: proactivechat.v1.QueueStatus
+	(*VisitorLauncherSettings)(nil),     // 28: proactivechat.v1.VisitorLauncherSettings
+	(*SiteStatus)(nil),                  // 29: proactivechat.v1.SiteStatus
+	(*ChatEvent)(nil),                   // 30: proactivechat.v1.ChatEvent
+	(*Typing)(nil),                      // 31: proactivechat.v1.Typing
+	(*KeepAlive)(nil),                   // 32: proactivechat.v1.KeepAlive
 }
 var file_proactivechat_v1_visitor_service_proto_depIdxs = []int32{
-	15, // 0: proactivechat.v1.RequestChatResponse.state:type_name -> proactivechat.v1.VisitorState
-	18, // 1: proactivechat.v1.IdentifyVisitorRequest.identity:type_name -> proactivechat.v1.VisitorIdentity
-	19, // 2: proactivechat.v1.IdentifyVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
-	15, // 3: proactivechat.v1.RespondToInvitationResponse.state:type_name -> proactivechat.v1.VisitorState
-	17, // 4: proactivechat.v1.SubmitFormRequest.values:type_name -> proactivechat.v1.SubmitFormRequest.ValuesEntry
-	15, // 5: proactivechat.v1.SubmitFormResponse.state:type_name -> proactivechat.v1.VisitorState
-	15, // 6: proactivechat.v1.LeaveQueueResponse.state:type_name -> proactivechat.v1.VisitorState
-	18, // 7: proactivechat.v1.StartVisitorSessionRequest.identity:type_name -> proactivechat.v1.VisitorIdentity
-	19, // 8: proactivechat.v1.StartVisitorSessionResponse.visitor:type_name -> proactivechat.v1.Visitor
-	19, // 9: proactivechat.v1.ReportPageViewResponse.visitor:type_name -> proactivechat.v1.Visitor
-	19, // 10: proactivechat.v1.VisitorState.visitor:type_name -> proactivechat.v1.Visitor
-	20, // 11: proactivechat.v1.VisitorState.engagement:type_name -> proactivechat.v1.EngagementState
-	21, // 12: proactivechat.v1.VisitorState.chat:type_name -> proactivechat.v1.Chat
-	22, // 13: proactivechat.v1.VisitorState.invitation:type_name -> proactivechat.v1.Invitation
-	23, // 14: proactivechat.v1.VisitorState.form:type_name -> proactivechat.v1.FormDefinition
-	24, // 15: proactivechat.v1.VisitorState.queue:type_name -> proactivechat.v1.QueueStatus
-	25, // 16: proactivechat.v1.VisitorState.launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
-	15, // 17: proactivechat.v1.WatchVisitorResponse.state:type_name -> proactivechat.v1.VisitorState
-	26, // 18: proactivechat.v1.WatchVisitorResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	27, // 19: proactivechat.v1.WatchVisitorResponse.typing:type_name -> proactivechat.v1.Typing
-	28, // 20: proactivechat.v1.WatchVisitorResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	10, // 21: proactivechat.v1.VisitorService.StartVisitorSession:input_type -> proactivechat.v1.StartVisitorSessionRequest
-	12, // 22: proactivechat.v1.VisitorService.ReportPageView:input_type -> proactivechat.v1.ReportPageViewRequest
-	14, // 23: proactivechat.v1.VisitorService.WatchVisitor:input_type -> proactivechat.v1.WatchVisitorRequest
-	4,  // 24: proactivechat.v1.VisitorService.RespondToInvitation:input_type -> proactivechat.v1.RespondToInvitationRequest
-	6,  // 25: proactivechat.v1.VisitorService.SubmitForm:input_type -> proactivechat.v1.SubmitFormRequest
-	8,  // 26: proactivechat.v1.VisitorService.LeaveQueue:input_type -> proactivechat.v1.LeaveQueueRequest
-	2,  // 27: proactivechat.v1.VisitorService.IdentifyVisitor:input_type -> proactivechat.v1.IdentifyVisitorRequest
-	0,  // 28: proactivechat.v1.VisitorService.RequestChat:input_type -> proactivechat.v1.RequestChatRequest
-	11, // 29: proactivechat.v1.VisitorService.StartVisitorSession:output_type -> proactivechat.v1.StartVisitorSessionResponse
-	13, // 30: proactivechat.v1.VisitorService.ReportPageView:output_type -> proactivechat.v1.ReportPageViewResponse
-	16, // 31: proactivechat.v1.VisitorService.WatchVisitor:output_type -> proactivechat.v1.WatchVisitorResponse
-	5,  // 32: proactivechat.v1.VisitorService.RespondToInvitation:output_type -> proactivechat.v1.RespondToInvitationResponse
-	7,  // 33: proactivechat.v1.VisitorService.SubmitForm:output_type -> proactivechat.v1.SubmitFormResponse
-	9,  // 34: proactivechat.v1.VisitorService.LeaveQueue:output_type -> proactivechat.v1.LeaveQueueResponse
-	3,  // 35: proactivechat.v1.VisitorService.IdentifyVisitor:output_type -> proactivechat.v1.IdentifyVisitorResponse
-	1,  // 36: proactivechat.v1.VisitorService.RequestChat:output_type -> proactivechat.v1.RequestChatResponse
-	29, // [29:37] is the sub-list for method output_type
-	21, // [21:29] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	17, // 0: proactivechat.v1.RequestChatResponse.state:type_name -> proactivechat.v1.VisitorState
+	20, // 1: proactivechat.v1.LeaveMessageResponse.message:type_name -> proactivechat.v1.OfflineMessage
+	21, // 2: proactivechat.v1.IdentifyVisitorRequest.identity:type_name -> proactivechat.v1.VisitorIdentity
+	22, // 3: proactivechat.v1.IdentifyVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
+	17, // 4: proactivechat.v1.RespondToInvitationResponse.state:type_name -> proactivechat.v1.VisitorState
+	19, // 5: proactivechat.v1.SubmitFormRequest.values:type_name -> proactivechat.v1.SubmitFormRequest.ValuesEntry
+	17, // 6: proactivechat.v1.SubmitFormResponse.state:type_name -> proactivechat.v1.VisitorState
+	17, // 7: proactivechat.v1.LeaveQueueResponse.state:type_name -> proactivechat.v1.VisitorState
+	21, // 8: proactivechat.v1.StartVisitorSessionRequest.identity:type_name -> proactivechat.v1.VisitorIdentity
+	22, // 9: proactivechat.v1.StartVisitorSessionResponse.visitor:type_name -> proactivechat.v1.Visitor
+	22, // 10: proactivechat.v1.ReportPageViewResponse.visitor:type_name -> proactivechat.v1.Visitor
+	22, // 11: proactivechat.v1.VisitorState.visitor:type_name -> proactivechat.v1.Visitor
+	23, // 12: proactivechat.v1.VisitorState.engagement:type_name -> proactivechat.v1.EngagementState
+	24, // 13: proactivechat.v1.VisitorState.chat:type_name -> proactivechat.v1.Chat
+	25, // 14: proactivechat.v1.VisitorState.invitation:type_name -> proactivechat.v1.Invitation
+	26, // 15: proactivechat.v1.VisitorState.form:type_name -> proactivechat.v1.FormDefinition
+	27, // 16: proactivechat.v1.VisitorState.queue:type_name -> proactivechat.v1.QueueStatus
+	28, // 17: proactivechat.v1.VisitorState.launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
+	29, // 18: proactivechat.v1.VisitorState.site_status:type_name -> proactivechat.v1.SiteStatus
+	17, // 19: proactivechat.v1.WatchVisitorResponse.state:type_name -> proactivechat.v1.VisitorState
+	30, // 20: proactivechat.v1.WatchVisitorResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	31, // 21: proactivechat.v1.WatchVisitorResponse.typing:type_name -> proactivechat.v1.Typing
+	32, // 22: proactivechat.v1.WatchVisitorResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	12, // 23: proactivechat.v1.VisitorService.StartVisitorSession:input_type -> proactivechat.v1.StartVisitorSessionRequest
+	14, // 24: proactivechat.v1.VisitorService.ReportPageView:input_type -> proactivechat.v1.ReportPageViewRequest
+	16, // 25: proactivechat.v1.VisitorService.WatchVisitor:input_type -> proactivechat.v1.WatchVisitorRequest
+	6,  // 26: proactivechat.v1.VisitorService.RespondToInvitation:input_type -> proactivechat.v1.RespondToInvitationRequest
+	8,  // 27: proactivechat.v1.VisitorService.SubmitForm:input_type -> proactivechat.v1.SubmitFormRequest
+	10, // 28: proactivechat.v1.VisitorService.LeaveQueue:input_type -> proactivechat.v1.LeaveQueueRequest
+	4,  // 29: proactivechat.v1.VisitorService.IdentifyVisitor:input_type -> proactivechat.v1.IdentifyVisitorRequest
+	0,  // 30: proactivechat.v1.VisitorService.RequestChat:input_type -> proactivechat.v1.RequestChatRequest
+	2,  // 31: proactivechat.v1.VisitorService.LeaveMessage:input_type -> proactivechat.v1.LeaveMessageRequest
+	13, // 32: proactivechat.v1.VisitorService.StartVisitorSession:output_type -> proactivechat.v1.StartVisitorSessionResponse
+	15, // 33: proactivechat.v1.VisitorService.ReportPageView:output_type -> proactivechat.v1.ReportPageViewResponse
+	18, // 34: proactivechat.v1.VisitorService.WatchVisitor:output_type -> proactivechat.v1.WatchVisitorResponse
+	7,  // 35: proactivechat.v1.VisitorService.RespondToInvitation:output_type -> proactivechat.v1.RespondToInvitationResponse
+	9,  // 36: proactivechat.v1.VisitorService.SubmitForm:output_type -> proactivechat.v1.SubmitFormResponse
+	11, // 37: proactivechat.v1.VisitorService.LeaveQueue:output_type -> proactivechat.v1.LeaveQueueResponse
+	5,  // 38: proactivechat.v1.VisitorService.IdentifyVisitor:output_type -> proactivechat.v1.IdentifyVisitorResponse
+	1,  // 39: proactivechat.v1.VisitorService.RequestChat:output_type -> proactivechat.v1.RequestChatResponse
+	3,  // 40: proactivechat.v1.VisitorService.LeaveMessage:output_type -> proactivechat.v1.LeaveMessageResponse
+	32, // [32:41] is the sub-list for method output_type
+	23, // [23:32] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_visitor_service_proto_init() }
@@ -1210,9 +1376,10 @@ func file_proactivechat_v1_visitor_service_proto_init() {
 	}
 	file_proactivechat_v1_chat_proto_init()
 	file_proactivechat_v1_engagement_proto_init()
+	file_proactivechat_v1_offline_message_proto_init()
 	file_proactivechat_v1_site_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
-	file_proactivechat_v1_visitor_service_proto_msgTypes[16].OneofWrappers = []any{
+	file_proactivechat_v1_visitor_service_proto_msgTypes[18].OneofWrappers = []any{
 		(*WatchVisitorResponse_State)(nil),
 		(*WatchVisitorResponse_ChatEvent)(nil),
 		(*WatchVisitorResponse_Typing)(nil),
@@ -1224,7 +1391,7 @@ func file_proactivechat_v1_visitor_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_visitor_service_proto_rawDesc), len(file_proactivechat_v1_visitor_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

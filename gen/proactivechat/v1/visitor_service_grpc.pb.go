@@ -27,6 +27,7 @@ const (
 	VisitorService_LeaveQueue_FullMethodName          = "/proactivechat.v1.VisitorService/LeaveQueue"
 	VisitorService_IdentifyVisitor_FullMethodName     = "/proactivechat.v1.VisitorService/IdentifyVisitor"
 	VisitorService_RequestChat_FullMethodName         = "/proactivechat.v1.VisitorService/RequestChat"
+	VisitorService_LeaveMessage_FullMethodName        = "/proactivechat.v1.VisitorService/LeaveMessage"
 )
 
 // VisitorServiceClient is the client API for VisitorService service.
@@ -65,9 +66,14 @@ type VisitorServiceClient interface {
 	// or who said No) asks for a chat. It shows the form, or queues the chat
 	// request when the site has no form, exactly as accepting an invitation
 	// does. FAILED_PRECONDITION when the site's launcher or proactive chat is
-	// off, or the visitor is not browsing (invited, filling the form, queued
-	// or chatting).
+	// off, the site is outside its business hours, or the visitor is not
+	// browsing (invited, filling the form, queued or chatting).
 	RequestChat(ctx context.Context, in *RequestChatRequest, opts ...grpc.CallOption) (*RequestChatResponse, error)
+	// LeaveMessage stores a message for agents to follow up when nobody can
+	// chat (outside business hours, no agent available, a long wait).
+	// Retried with the same request_id it returns the message stored the
+	// first time instead of storing it again. Rate limited like SubmitForm.
+	LeaveMessage(ctx context.Context, in *LeaveMessageRequest, opts ...grpc.CallOption) (*LeaveMessageResponse, error)
 }
 
 type visitorServiceClient struct {
@@ -167,6 +173,16 @@ func (c *visitorServiceClient) RequestChat(ctx context.Context, in *RequestChatR
 	return out, nil
 }
 
+func (c *visitorServiceClient) LeaveMessage(ctx context.Context, in *LeaveMessageRequest, opts ...grpc.CallOption) (*LeaveMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LeaveMessageResponse)
+	err := c.cc.Invoke(ctx, VisitorService_LeaveMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VisitorServiceServer is the server API for VisitorService service.
 // All implementations must embed UnimplementedVisitorServiceServer
 // for forward compatibility.
@@ -203,9 +219,14 @@ type VisitorServiceServer interface {
 	// or who said No) asks for a chat. It shows the form, or queues the chat
 	// request when the site has no form, exactly as accepting an invitation
 	// does. FAILED_PRECONDITION when the site's launcher or proactive chat is
-	// off, or the visitor is not browsing (invited, filling the form, queued
-	// or chatting).
+	// off, the site is outside its business hours, or the visitor is not
+	// browsing (invited, filling the form, queued or chatting).
 	RequestChat(context.Context, *RequestChatRequest) (*RequestChatResponse, error)
+	// LeaveMessage stores a message for agents to follow up when nobody can
+	// chat (outside business hours, no agent available, a long wait).
+	// Retried with the same request_id it returns the message stored the
+	// first time instead of storing it again. Rate limited like SubmitForm.
+	LeaveMessage(context.Context, *LeaveMessageRequest) (*LeaveMessageResponse, error)
 	mustEmbedUnimplementedVisitorServiceServer()
 }
 
@@ -239,6 +260,9 @@ func (UnimplementedVisitorServiceServer) IdentifyVisitor(context.Context, *Ident
 }
 func (UnimplementedVisitorServiceServer) RequestChat(context.Context, *RequestChatRequest) (*RequestChatResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RequestChat not implemented")
+}
+func (UnimplementedVisitorServiceServer) LeaveMessage(context.Context, *LeaveMessageRequest) (*LeaveMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LeaveMessage not implemented")
 }
 func (UnimplementedVisitorServiceServer) mustEmbedUnimplementedVisitorServiceServer() {}
 func (UnimplementedVisitorServiceServer) testEmbeddedByValue()                        {}
@@ -398,6 +422,24 @@ func _VisitorService_RequestChat_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VisitorService_LeaveMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LeaveMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VisitorServiceServer).LeaveMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VisitorService_LeaveMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VisitorServiceServer).LeaveMessage(ctx, req.(*LeaveMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // VisitorService_ServiceDesc is the grpc.ServiceDesc for VisitorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -432,6 +474,10 @@ var VisitorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RequestChat",
 			Handler:    _VisitorService_RequestChat_Handler,
+		},
+		{
+			MethodName: "LeaveMessage",
+			Handler:    _VisitorService_LeaveMessage_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -19,6 +19,7 @@ import {
   fieldTypeLabels,
   modeLabels,
   retentionFields,
+  dayNames,
   timeoutFields,
 } from "../state/settings";
 
@@ -238,6 +239,10 @@ function SiteEditor({ site }: { site: Site }) {
     ...retentionFields.map(([, p]) => p),
     "visitor_launcher.enabled",
     "visitor_launcher.label",
+    "business_hours.time_zone",
+    "business_hours.holidays",
+    "offline_message.max_wait_seconds",
+    ...dayNames.map((_, i) => `business_hours.days[${i}]`),
     ...draft.formFields.flatMap((_, i) =>
       ["key", "label", "type", "max_length"].map((k) => `proactive_chat.form_fields[${i}].${k}`),
     ),
@@ -503,6 +508,77 @@ function SiteEditor({ site }: { site: Site }) {
             </Field>
           );
         })}
+      </fieldset>
+
+      <fieldset data-testid="business-hours">
+        <legend>Business hours</legend>
+        <p className="muted small">
+          Outside them nothing proactive happens and visitors are offered to leave a message. All empty: always open.
+        </p>
+        <Field id="bh-zone" label="Time zone" error={err("business_hours.time_zone")} hint="An IANA zone, e.g. Europe/Berlin.">
+          <input
+            id="bh-zone"
+            list="bh-zones"
+            value={draft.timeZone}
+            placeholder="Europe/Berlin"
+            onChange={(e) => set("timeZone", e.target.value)}
+            data-testid="bh-zone"
+            aria-invalid={!!err("business_hours.time_zone")}
+            aria-describedby={err("business_hours.time_zone") ? "bh-zone-err" : "bh-zone-hint"}
+          />
+        </Field>
+        <datalist id="bh-zones">
+          {timeZones.map((z) => (
+            <option key={z} value={z} />
+          ))}
+        </datalist>
+        <div className="grid">
+          {dayNames.map((day, i) => (
+            <Field key={day} id={`bh-day-${i}`} label={day} error={err(`business_hours.days[${i}]`)}>
+              <input
+                id={`bh-day-${i}`}
+                value={draft.days[i] ?? ""}
+                placeholder="closed"
+                onChange={(e) => set("days", draft.days.map((d, j) => (j === i ? e.target.value : d)))}
+                data-testid={`bh-day-${i}`}
+                aria-invalid={!!err(`business_hours.days[${i}]`)}
+                aria-describedby={err(`business_hours.days[${i}]`) ? `bh-day-${i}-err` : undefined}
+              />
+            </Field>
+          ))}
+        </div>
+        <p className="muted small">Each day: intervals such as 09:00-12:00, 13:00-17:00 (24:00 ends the day); empty: closed.</p>
+        <Field
+          id="bh-holidays"
+          label="Holidays (one a line)"
+          error={err("business_hours.holidays") ?? listErr("business_hours.holidays")}
+          hint="A date or a range, and a name: 2026-12-24..2026-12-26 Christmas"
+        >
+          <textarea
+            id="bh-holidays"
+            rows={3}
+            value={draft.holidays}
+            onChange={(e) => set("holidays", e.target.value)}
+            data-testid="bh-holidays"
+          />
+        </Field>
+        {listErr("business_hours.weekly") && <p className="error-text">{listErr("business_hours.weekly")}</p>}
+        <Field
+          id="om-wait"
+          label="Offer to leave a message after a wait of (s)"
+          error={err("offline_message.max_wait_seconds")}
+          hint="For queued visitors whose estimated wait is longer. Empty: only when closed or nobody is available."
+        >
+          <input
+            id="om-wait"
+            inputMode="numeric"
+            className="narrow"
+            value={draft.offlineMaxWait}
+            placeholder="never"
+            onChange={(e) => set("offlineMaxWait", e.target.value)}
+            data-testid="om-wait"
+          />
+        </Field>
       </fieldset>
 
       <details className="advanced" open={advancedOpen} onToggle={(e) => setAdvancedOpen(e.currentTarget.open)}>
@@ -789,3 +865,11 @@ function CannedReplies({ siteId }: { siteId: string }) {
     </details>
   );
 }
+/** timeZones are the zones the browser knows, offered while typing one. */
+const timeZones: string[] = (() => {
+  try {
+    return (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.("timeZone") ?? [];
+  } catch {
+    return [];
+  }
+})();

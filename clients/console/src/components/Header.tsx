@@ -20,6 +20,8 @@ export interface HeaderProps {
   onSignOut: () => void;
   route: Route;
   unread: number;
+  /** Messages visitors left that nobody handled yet. */
+  newMessages?: number;
 }
 
 export function Header(props: HeaderProps) {
@@ -41,6 +43,14 @@ export function Header(props: HeaderProps) {
             Supervise
           </a>
         )}
+        <a href="#/messages" aria-current={route === "messages" ? "page" : undefined} data-testid="nav-messages">
+          Messages
+          {(props.newMessages ?? 0) > 0 && (
+            <span className="badge" data-testid="messages-badge" aria-label={`${props.newMessages} to follow up`}>
+              {props.newMessages}
+            </span>
+          )}
+        </a>
         <a href="#/admin" aria-current={route === "admin" ? "page" : undefined} data-testid="nav-admin">
           Admin
         </a>

@@ -168,3 +168,47 @@ describe("retention settings", () => {
     }
   });
 });
+
+describe("business hours", () => {
+  const original = draftFromSite(site);
+
+  it("are empty for a site without them, and round-trip through the editor", () => {
+    expect(original.timeZone).toBe("");
+    expect(original.days).toEqual(["", "", "", "", "", "", ""]);
+    const days = [...original.days];
+    days[0] = "09:00-12:00, 13:00-17:00";
+    days[4] = "09:00 - 24:00";
+    const b = buildUpdateSiteRequest(site.id, original, {
+      ...original,
+      timeZone: "Europe/Berlin",
+      days,
+      holidays: "2026-12-24..2026-12-26 Christmas\n2027-01-01",
+      offlineMaxWait: "300",
+    });
+    expect(b.errors).toEqual({});
+    expect(b.paths).toEqual(["business_hours", "offline_message.max_wait_seconds"]);
+    const bh = b.request!.site!.businessHours!;
+    expect(bh.timeZone).toBe("Europe/Berlin");
+    expect(bh.weekly.map((w) => [w.dayOfWeek, w.open, w.close])).toEqual([
+      [1, "09:00", "12:00"],
+      [1, "13:00", "17:00"],
+      [5, "09:00", "24:00"],
+    ]);
+    expect(bh.holidays.map((h) => [h.startDate, h.endDate, h.name])).toEqual([
+      ["2026-12-24", "2026-12-26", "Christmas"],
+      ["2027-01-01", "", ""],
+    ]);
+    expect(b.request!.site!.offlineMessage?.maxWaitSeconds).toBe(300);
+    const back = draftFromSite(b.request!.site!);
+    expect(back.days[0]).toBe("09:00-12:00, 13:00-17:00");
+    expect(back.holidays).toBe("2026-12-24..2026-12-26 Christmas\n2027-01-01");
+  });
+
+  it("name what is wrong before sending", () => {
+    const days = [...original.days];
+    days[2] = "17:00-09:00";
+    const b = buildUpdateSiteRequest(site.id, original, { ...original, days, holidays: "Christmas" });
+    expect(b.request).toBeUndefined();
+    expect(Object.keys(b.errors).sort()).toEqual(["business_hours.days[2]", "business_hours.holidays", "business_hours.time_zone"]);
+  });
+});

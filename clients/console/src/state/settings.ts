@@ -3,8 +3,15 @@ import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import type { UpdateSiteRequest } from "../../../gen/proactivechat/v1/admin_service_pb";
 import { UpdateSiteRequestSchema } from "../../../gen/proactivechat/v1/admin_service_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { FormFieldSchema, ProactiveChatSettingsSchema, Site } from "../../../gen/proactivechat/v1/site_pb";
-import { FormFieldType, ProactiveChatMode } from "../../../gen/proactivechat/v1/site_pb";
+import type {
+  BusinessHoursSchema,
+  FormFieldSchema,
+  HolidaySchema,
+  ProactiveChatSettingsSchema,
+  Site,
+  WeeklyIntervalSchema,
+} from "../../../gen/proactivechat/v1/site_pb";
+import { DayOfWeek, FormFieldType, ProactiveChatMode } from "../../../gen/proactivechat/v1/site_pb";
 
 /** FormFieldDraft is one row of the form fields editor. */
 export interface FormFieldDraft {
@@ -42,6 +49,65 @@ export interface SettingsDraft {
   /** The visitor launcher ("Chat with us" button): on, and its label ("" is the default). */
   launcherEnabled: boolean;
   launcherLabel: string;
+  /** Business hours: the IANA zone, Monday to Sunday each "09:00-12:00, 13:00-17:00" ("" closed), holidays one a line. */
+  timeZone: string;
+  days: string[];
+  holidays: string;
+  /** Seconds of estimated wait after which a queued visitor is offered to leave a message ("" never). */
+  offlineMaxWait: string;
+}
+
+/** The days of the business hours editor, Monday first as the server counts them. */
+export const dayNames = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+/** daysFromSite shows a site's intervals of each day as "09:00-12:00, 13:00-17:00". */
+function daysFromSite(site: Site): string[] {
+  const days: string[][] = dayNames.map(() => []);
+  for (const iv of site.businessHours?.weekly ?? []) {
+    if (iv.dayOfWeek >= DayOfWeek.MONDAY && iv.dayOfWeek <= DayOfWeek.SUNDAY) days[iv.dayOfWeek - 1].push(`${iv.open}-${iv.close}`);
+  }
+  return days.map((d) => d.join(", "));
+}
+
+/** holidaysFromSite shows holidays one a line: "2026-12-24", "2026-12-24..2026-12-26 Christmas". */
+function holidaysFromSite(site: Site): string {
+  return (site.businessHours?.holidays ?? [])
+    .map((h) => [h.endDate ? `${h.startDate}..${h.endDate}` : h.startDate, h.name].filter(Boolean).join(" "))
+    .join("\n");
+}
+
+const hhmm = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+/** parseBusinessHours reads the editor; undefined when it is empty (the site is always open). */
+export function parseBusinessHours(
+  draft: Pick<SettingsDraft, "timeZone" | "days" | "holidays">,
+  errors: Record<string, string>,
+): MessageInitShape<typeof BusinessHoursSchema> | undefined {
+  const weekly: MessageInitShape<typeof WeeklyIntervalSchema>[] = [];
+  draft.days.forEach((text, i) => {
+    for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+      const m = /^(\d\d:\d\d)\s*[-–]\s*(\d\d:\d\d)$/.exec(part);
+      if (!m || !hhmm.test(m[1]) || !(hhmm.test(m[2]) || m[2] === "24:00") || m[2] <= m[1]) {
+        errors[`business_hours.days[${i}]`] = `"${part}" is not an interval such as 09:00-17:00 (24:00 ends the day)`;
+        continue;
+      }
+      weekly.push({ dayOfWeek: (i + 1) as DayOfWeek, open: m[1], close: m[2] });
+    }
+  });
+  const holidays: MessageInitShape<typeof HolidaySchema>[] = [];
+  for (const line of lines(draft.holidays)) {
+    const m = /^(\d{4}-\d\d-\d\d)(?:\s*\.\.\s*(\d{4}-\d\d-\d\d))?(?:\s+(.*))?$/.exec(line);
+    if (!m) {
+      errors["business_hours.holidays"] = `"${line}" is not a date such as 2026-12-24 or a range 2026-12-24..2026-12-26`;
+      continue;
+    }
+    holidays.push({ startDate: m[1], endDate: m[2] ?? "", name: m[3]?.trim() ?? "" });
+  }
+  const timeZone = draft.timeZone.trim();
+  const typed = draft.days.some((d) => d.trim() !== "") || lines(draft.holidays).length > 0;
+  if (!timeZone && !typed) return undefined;
+  if (!timeZone) errors["business_hours.time_zone"] = "is required with business hours, e.g. Europe/Berlin";
+  return { timeZone, weekly, holidays };
 }
 
 /** The retention periods: draft key, field path, label, hint. 0 means the server's default. */
@@ -137,6 +203,10 @@ export function draftFromSite(site: Site): SettingsDraft {
     chatRetention: retentionText(site.retention?.chatSeconds ?? 0),
     launcherEnabled: site.visitorLauncher?.enabled ?? false,
     launcherLabel: site.visitorLauncher?.label ?? "",
+    timeZone: site.businessHours?.timeZone ?? "",
+    days: daysFromSite(site),
+    holidays: holidaysFromSite(site),
+    offlineMaxWait: secs(site.offlineMessage?.maxWaitSeconds ?? 0),
   };
 }
 
@@ -202,6 +272,8 @@ export function buildUpdateSiteRequest(siteId: string, original: SettingsDraft, 
   for (const [k, path] of timeoutFields) timeouts[k] = parseUint(draft[k], `proactive_chat.${path}`, errors);
   const visitorSeconds = parseRetention(draft.visitorRetention, "retention.visitor_seconds", errors);
   const chatSeconds = parseRetention(draft.chatRetention, "retention.chat_seconds", errors);
+  const businessHours = parseBusinessHours(draft, errors);
+  const maxWaitSeconds = parseUint(draft.offlineMaxWait, "offline_message.max_wait_seconds", errors);
 
   const settings: MessageInitShape<typeof ProactiveChatSettingsSchema> = {
     enabled: draft.enabled,
@@ -235,6 +307,14 @@ export function buildUpdateSiteRequest(siteId: string, original: SettingsDraft, 
   for (const [k, path] of retentionFields) if (draft[k].trim() !== original[k].trim()) paths.push(path);
   if (draft.launcherEnabled !== original.launcherEnabled) paths.push("visitor_launcher.enabled");
   if (draft.launcherLabel.trim() !== original.launcherLabel.trim()) paths.push("visitor_launcher.label");
+  // The hours are replaced whole: the schedule and holidays go together.
+  if (
+    draft.timeZone.trim() !== original.timeZone.trim() ||
+    draft.days.some((d, i) => d.trim() !== (original.days[i] ?? "").trim()) ||
+    lines(draft.holidays).join("\n") !== lines(original.holidays).join("\n")
+  )
+    paths.push("business_hours");
+  if (draft.offlineMaxWait.trim() !== original.offlineMaxWait.trim()) paths.push("offline_message.max_wait_seconds");
   if (Object.keys(errors).length > 0 || paths.length === 0) return { errors, paths };
   return {
     errors,
@@ -247,6 +327,8 @@ export function buildUpdateSiteRequest(siteId: string, original: SettingsDraft, 
         proactiveChat: settings,
         retention: { visitorSeconds, chatSeconds },
         visitorLauncher: { enabled: draft.launcherEnabled, label: draft.launcherLabel.trim() },
+        businessHours,
+        offlineMessage: { maxWaitSeconds },
       },
       updateMask: create(FieldMaskSchema, { paths }),
     }),

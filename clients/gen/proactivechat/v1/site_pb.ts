@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/site.proto.
  */
 export const file_proactivechat_v1_site: GenFile = /*@__PURE__*/
-  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEi2QIKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKCXJldGVudGlvbhgHIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MSQwoQdmlzaXRvcl9sYXVuY2hlchgIIAEoCzIpLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MiOQoXVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBINCgVsYWJlbBgCIAEoCSJCChFSZXRlbnRpb25TZXR0aW5ncxIXCg92aXNpdG9yX3NlY29uZHMYASABKA0SFAoMY2hhdF9zZWNvbmRzGAIgASgNIrQDChVQcm9hY3RpdmVDaGF0U2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBIxCgRtb2RlGAIgASgOMiMucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0TW9kZRIcChRsYXVuY2hfYWZ0ZXJfc2Vjb25kcxgDIAEoDRITCgtpbnZpdGVfdGV4dBgEIAEoCRIwCgtmb3JtX2ZpZWxkcxgFIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuRm9ybUZpZWxkEh4KFmludml0ZV90aW1lb3V0X3NlY29uZHMYBiABKA0SIQoZcmVpbnZpdGVfY29vbGRvd25fc2Vjb25kcxgHIAEoDRIdChVhbGVydF90aW1lb3V0X3NlY29uZHMYCCABKA0SFQoNaW5jbHVkZV9wYWdlcxgJIAMoCRIVCg1leGNsdWRlX3BhZ2VzGAogAygJEhoKEnF1ZXVlX2hvbGRfc2Vjb25kcxgLIAEoDRIiChppbmFjdGl2aXR5X3RpbWVvdXRfc2Vjb25kcxgMIAEoDRIiChppbmFjdGl2aXR5X3dhcm5pbmdfc2Vjb25kcxgNIAEoDSJ8CglGb3JtRmllbGQSCwoDa2V5GAEgASgJEg0KBWxhYmVsGAIgASgJEi0KBHR5cGUYAyABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkZvcm1GaWVsZFR5cGUSEAoIcmVxdWlyZWQYBCABKAgSEgoKbWF4X2xlbmd0aBgFIAEoDSJZCgtDYW5uZWRSZXBseRIKCgJpZBgBIAEoCRIPCgdzaXRlX2lkGAIgASgJEhAKCHNob3J0Y3V0GAMgASgJEg0KBXRpdGxlGAQgASgJEgwKBHRleHQYBSABKAkqhQEKEVByb2FjdGl2ZUNoYXRNb2RlEiMKH1BST0FDVElWRV9DSEFUX01PREVfVU5TUEVDSUZJRUQQABIjCh9QUk9BQ1RJVkVfQ0hBVF9NT0RFX1dJVEhfSU5WSVRFEAESJgoiUFJPQUNUSVZFX0NIQVRfTU9ERV9XSVRIT1VUX0lOVklURRACKp4BCg1Gb3JtRmllbGRUeXBlEh8KG0ZPUk1fRklFTERfVFlQRV9VTlNQRUNJRklFRBAAEhgKFEZPUk1fRklFTERfVFlQRV9URVhUEAESHAoYRk9STV9GSUVMRF9UWVBFX1RFWFRBUkVBEAISGQoVRk9STV9GSUVMRF9UWVBFX0VNQUlMEAMSGQoVRk9STV9GSUVMRF9UWVBFX1BIT05FEARCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEi1QMKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKCXJldGVudGlvbhgHIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MSQwoQdmlzaXRvcl9sYXVuY2hlchgIIAEoCzIpLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MSNwoOYnVzaW5lc3NfaG91cnMYCSABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLkJ1c2luZXNzSG91cnMSQQoPb2ZmbGluZV9tZXNzYWdlGAogASgLMigucHJvYWN0aXZlY2hhdC52MS5PZmZsaW5lTWVzc2FnZVNldHRpbmdzIjkKF1Zpc2l0b3JMYXVuY2hlclNldHRpbmdzEg8KB2VuYWJsZWQYASABKAgSDQoFbGFiZWwYAiABKAkigQEKDUJ1c2luZXNzSG91cnMSEQoJdGltZV96b25lGAEgASgJEjAKBndlZWtseRgCIAMoCzIgLnByb2FjdGl2ZWNoYXQudjEuV2Vla2x5SW50ZXJ2YWwSKwoIaG9saWRheXMYAyADKAsyGS5wcm9hY3RpdmVjaGF0LnYxLkhvbGlkYXkiXwoOV2Vla2x5SW50ZXJ2YWwSMAoLZGF5X29mX3dlZWsYASABKA4yGy5wcm9hY3RpdmVjaGF0LnYxLkRheU9mV2VlaxIMCgRvcGVuGAIgASgJEg0KBWNsb3NlGAMgASgJIj0KB0hvbGlkYXkSEgoKc3RhcnRfZGF0ZRgBIAEoCRIQCghlbmRfZGF0ZRgCIAEoCRIMCgRuYW1lGAMgASgJIjIKFk9mZmxpbmVNZXNzYWdlU2V0dGluZ3MSGAoQbWF4X3dhaXRfc2Vjb25kcxgBIAEoDSKBAQoKU2l0ZVN0YXR1cxIMCgRvcGVuGAEgASgIEhgKEGFnZW50c19hdmFpbGFibGUYAiABKAgSFQoNb2ZmZXJfbWVzc2FnZRgDIAEoCBI0ChBuZXh0X2NoYW5nZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJCChFSZXRlbnRpb25TZXR0aW5ncxIXCg92aXNpdG9yX3NlY29uZHMYASABKA0SFAoMY2hhdF9zZWNvbmRzGAIgASgNIrQDChVQcm9hY3RpdmVDaGF0U2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBIxCgRtb2RlGAIgASgOMiMucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0TW9kZRIcChRsYXVuY2hfYWZ0ZXJfc2Vjb25kcxgDIAEoDRITCgtpbnZpdGVfdGV4dBgEIAEoCRIwCgtmb3JtX2ZpZWxkcxgFIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuRm9ybUZpZWxkEh4KFmludml0ZV90aW1lb3V0X3NlY29uZHMYBiABKA0SIQoZcmVpbnZpdGVfY29vbGRvd25fc2Vjb25kcxgHIAEoDRIdChVhbGVydF90aW1lb3V0X3NlY29uZHMYCCABKA0SFQoNaW5jbHVkZV9wYWdlcxgJIAMoCRIVCg1leGNsdWRlX3BhZ2VzGAogAygJEhoKEnF1ZXVlX2hvbGRfc2Vjb25kcxgLIAEoDRIiChppbmFjdGl2aXR5X3RpbWVvdXRfc2Vjb25kcxgMIAEoDRIiChppbmFjdGl2aXR5X3dhcm5pbmdfc2Vjb25kcxgNIAEoDSJ8CglGb3JtRmllbGQSCwoDa2V5GAEgASgJEg0KBWxhYmVsGAIgASgJEi0KBHR5cGUYAyABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkZvcm1GaWVsZFR5cGUSEAoIcmVxdWlyZWQYBCABKAgSEgoKbWF4X2xlbmd0aBgFIAEoDSJZCgtDYW5uZWRSZXBseRIKCgJpZBgBIAEoCRIPCgdzaXRlX2lkGAIgASgJEhAKCHNob3J0Y3V0GAMgASgJEg0KBXRpdGxlGAQgASgJEgwKBHRleHQYBSABKAkq2AEKCURheU9mV2VlaxIbChdEQVlfT0ZfV0VFS19VTlNQRUNJRklFRBAAEhYKEkRBWV9PRl9XRUVLX01PTkRBWRABEhcKE0RBWV9PRl9XRUVLX1RVRVNEQVkQAhIZChVEQVlfT0ZfV0VFS19XRURORVNEQVkQAxIYChREQVlfT0ZfV0VFS19USFVSU0RBWRAEEhYKEkRBWV9PRl9XRUVLX0ZSSURBWRAFEhgKFERBWV9PRl9XRUVLX1NBVFVSREFZEAYSFgoSREFZX09GX1dFRUtfU1VOREFZEAcqhQEKEVByb2FjdGl2ZUNoYXRNb2RlEiMKH1BST0FDVElWRV9DSEFUX01PREVfVU5TUEVDSUZJRUQQABIjCh9QUk9BQ1RJVkVfQ0hBVF9NT0RFX1dJVEhfSU5WSVRFEAESJgoiUFJPQUNUSVZFX0NIQVRfTU9ERV9XSVRIT1VUX0lOVklURRACKp4BCg1Gb3JtRmllbGRUeXBlEh8KG0ZPUk1fRklFTERfVFlQRV9VTlNQRUNJRklFRBAAEhgKFEZPUk1fRklFTERfVFlQRV9URVhUEAESHAoYRk9STV9GSUVMRF9UWVBFX1RFWFRBUkVBEAISGQoVRk9STV9GSUVMRF9UWVBFX0VNQUlMEAMSGQoVRk9STV9GSUVMRF9UWVBFX1BIT05FEARCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Site is one website equipped with the widget. Proactive chat is disabled
@@ -73,6 +73,20 @@ export type Site = Message<"proactivechat.v1.Site"> & {
    * @generated from field: proactivechat.v1.VisitorLauncherSettings visitor_launcher = 8;
    */
   visitorLauncher?: VisitorLauncherSettings | undefined;
+
+  /**
+   * When agents take chats on this site; unset means always.
+   *
+   * @generated from field: proactivechat.v1.BusinessHours business_hours = 9;
+   */
+  businessHours?: BusinessHours | undefined;
+
+  /**
+   * When the visitor is offered to leave a message instead of chatting.
+   *
+   * @generated from field: proactivechat.v1.OfflineMessageSettings offline_message = 10;
+   */
+  offlineMessage?: OfflineMessageSettings | undefined;
 };
 
 /**
@@ -114,6 +128,186 @@ export const VisitorLauncherSettingsSchema: GenMessage<VisitorLauncherSettings> 
   messageDesc(file_proactivechat_v1_site, 1);
 
 /**
+ * BusinessHours are a site's opening times: a weekly schedule in the site's
+ * time zone, less holidays. Outside them nothing proactive happens (no
+ * launch, no invitation, no alert) and the widget offers to leave a
+ * message; chat requests already queued at closing time stay and may still
+ * be accepted, and agents may still start chats themselves.
+ *
+ * @generated from message proactivechat.v1.BusinessHours
+ */
+export type BusinessHours = Message<"proactivechat.v1.BusinessHours"> & {
+  /**
+   * IANA time zone, e.g. "Europe/Berlin"; required when hours are set.
+   *
+   * @generated from field: string time_zone = 1;
+   */
+  timeZone: string;
+
+  /**
+   * The weekly schedule; empty means closed every day (holidays aside,
+   * a site with hours but no intervals is never open).
+   *
+   * @generated from field: repeated proactivechat.v1.WeeklyInterval weekly = 2;
+   */
+  weekly: WeeklyInterval[];
+
+  /**
+   * Days the site is closed although the schedule says open.
+   *
+   * @generated from field: repeated proactivechat.v1.Holiday holidays = 3;
+   */
+  holidays: Holiday[];
+};
+
+/**
+ * Describes the message proactivechat.v1.BusinessHours.
+ * Use `create(BusinessHoursSchema)` to create a new message.
+ */
+export const BusinessHoursSchema: GenMessage<BusinessHours> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 2);
+
+/**
+ * WeeklyInterval is one opening on one day of the week, in wall-clock time
+ * of the site's zone. A day may have several; they must not overlap. On
+ * the day clocks spring forward, a time that does not exist (02:30 in
+ * Europe/Berlin) is read as the instant clocks jump to (03:00); on the day
+ * they fall back, a time that occurs twice is its first occurrence.
+ *
+ * @generated from message proactivechat.v1.WeeklyInterval
+ */
+export type WeeklyInterval = Message<"proactivechat.v1.WeeklyInterval"> & {
+  /**
+   * @generated from field: proactivechat.v1.DayOfWeek day_of_week = 1;
+   */
+  dayOfWeek: DayOfWeek;
+
+  /**
+   * "HH:MM", 00:00 to 23:59.
+   *
+   * @generated from field: string open = 2;
+   */
+  open: string;
+
+  /**
+   * "HH:MM", after open; "24:00" is the end of the day.
+   *
+   * @generated from field: string close = 3;
+   */
+  close: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.WeeklyInterval.
+ * Use `create(WeeklyIntervalSchema)` to create a new message.
+ */
+export const WeeklyIntervalSchema: GenMessage<WeeklyInterval> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 3);
+
+/**
+ * Holiday closes the site for whole days in its zone: from the start of
+ * start_date to the end of end_date (end_date empty: start_date alone).
+ *
+ * @generated from message proactivechat.v1.Holiday
+ */
+export type Holiday = Message<"proactivechat.v1.Holiday"> & {
+  /**
+   * "YYYY-MM-DD".
+   *
+   * @generated from field: string start_date = 1;
+   */
+  startDate: string;
+
+  /**
+   * "YYYY-MM-DD", not before start_date; empty for a single day.
+   *
+   * @generated from field: string end_date = 2;
+   */
+  endDate: string;
+
+  /**
+   * Optional, e.g. "Christmas"; at most 200 bytes.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.Holiday.
+ * Use `create(HolidaySchema)` to create a new message.
+ */
+export const HolidaySchema: GenMessage<Holiday> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 4);
+
+/**
+ * OfflineMessageSettings decide when a visitor is offered to leave a
+ * message. Outside business hours and when no agent can take a chat
+ * (nobody available with room for another chat) it is always offered.
+ *
+ * @generated from message proactivechat.v1.OfflineMessageSettings
+ */
+export type OfflineMessageSettings = Message<"proactivechat.v1.OfflineMessageSettings"> & {
+  /**
+   * Also offered to a queued visitor whose estimated wait passes this many
+   * seconds; 0 means not for a long wait. At most 86400.
+   *
+   * @generated from field: uint32 max_wait_seconds = 1;
+   */
+  maxWaitSeconds: number;
+};
+
+/**
+ * Describes the message proactivechat.v1.OfflineMessageSettings.
+ * Use `create(OfflineMessageSettingsSchema)` to create a new message.
+ */
+export const OfflineMessageSettingsSchema: GenMessage<OfflineMessageSettings> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 5);
+
+/**
+ * SiteStatus tells the widget whether the site can take a chat now.
+ *
+ * @generated from message proactivechat.v1.SiteStatus
+ */
+export type SiteStatus = Message<"proactivechat.v1.SiteStatus"> & {
+  /**
+   * Within business hours (always, when the site has none).
+   *
+   * @generated from field: bool open = 1;
+   */
+  open: boolean;
+
+  /**
+   * An agent of the site is available with room for another chat.
+   *
+   * @generated from field: bool agents_available = 2;
+   */
+  agentsAvailable: boolean;
+
+  /**
+   * The widget should offer "Leave a message": closed, nobody available,
+   * or (queued) an estimated wait above offline_message.max_wait_seconds.
+   *
+   * @generated from field: bool offer_message = 3;
+   */
+  offerMessage: boolean;
+
+  /**
+   * When open next changes; unset when it never does.
+   *
+   * @generated from field: google.protobuf.Timestamp next_change_time = 4;
+   */
+  nextChangeTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.SiteStatus.
+ * Use `create(SiteStatusSchema)` to create a new message.
+ */
+export const SiteStatusSchema: GenMessage<SiteStatus> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 6);
+
+/**
  * RetentionSettings override the server's retention periods for one site.
  * Each is 0 (the default: the server's period) or from 3600 (an hour) to
  * 315360000 (ten years). A background sweep deletes what is older, every
@@ -148,7 +342,7 @@ export type RetentionSettings = Message<"proactivechat.v1.RetentionSettings"> & 
  * Use `create(RetentionSettingsSchema)` to create a new message.
  */
 export const RetentionSettingsSchema: GenMessage<RetentionSettings> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_site, 2);
+  messageDesc(file_proactivechat_v1_site, 7);
 
 /**
  * ProactiveChatSettings are a site's proactive chat rules.
@@ -258,7 +452,7 @@ export type ProactiveChatSettings = Message<"proactivechat.v1.ProactiveChatSetti
  * Use `create(ProactiveChatSettingsSchema)` to create a new message.
  */
 export const ProactiveChatSettingsSchema: GenMessage<ProactiveChatSettings> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_site, 3);
+  messageDesc(file_proactivechat_v1_site, 8);
 
 /**
  * FormField is one field of the data-collection form.
@@ -305,7 +499,7 @@ export type FormField = Message<"proactivechat.v1.FormField"> & {
  * Use `create(FormFieldSchema)` to create a new message.
  */
 export const FormFieldSchema: GenMessage<FormField> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_site, 4);
+  messageDesc(file_proactivechat_v1_site, 9);
 
 /**
  * CannedReply is a prepared answer of a site that agents insert by its
@@ -355,7 +549,60 @@ export type CannedReply = Message<"proactivechat.v1.CannedReply"> & {
  * Use `create(CannedReplySchema)` to create a new message.
  */
 export const CannedReplySchema: GenMessage<CannedReply> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_site, 5);
+  messageDesc(file_proactivechat_v1_site, 10);
+
+/**
+ * DayOfWeek is a day of the week, Monday first as in ISO 8601.
+ *
+ * @generated from enum proactivechat.v1.DayOfWeek
+ */
+export enum DayOfWeek {
+  /**
+   * @generated from enum value: DAY_OF_WEEK_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: DAY_OF_WEEK_MONDAY = 1;
+   */
+  MONDAY = 1,
+
+  /**
+   * @generated from enum value: DAY_OF_WEEK_TUESDAY = 2;
+   */
+  TUESDAY = 2,
+
+  /**
+   * @generated from enum value: DAY_OF_WEEK_WEDNESDAY = 3;
+   */
+  WEDNESDAY = 3,
+
+  /**
+   * @generated from enum value: DAY_OF_WEEK_THURSDAY = 4;
+   */
+  THURSDAY = 4,
+
+  /**
+   * @generated from enum value: DAY_OF_WEEK_FRIDAY = 5;
+   */
+  FRIDAY = 5,
+
+  /**
+   * @generated from enum value: DAY_OF_WEEK_SATURDAY = 6;
+   */
+  SATURDAY = 6,
+
+  /**
+   * @generated from enum value: DAY_OF_WEEK_SUNDAY = 7;
+   */
+  SUNDAY = 7,
+}
+
+/**
+ * Describes the enum proactivechat.v1.DayOfWeek.
+ */
+export const DayOfWeekSchema: GenEnum<DayOfWeek> = /*@__PURE__*/
+  enumDesc(file_proactivechat_v1_site, 0);
 
 /**
  * ProactiveChatMode is how a proactive chat begins.
@@ -389,7 +636,7 @@ export enum ProactiveChatMode {
  * Describes the enum proactivechat.v1.ProactiveChatMode.
  */
 export const ProactiveChatModeSchema: GenEnum<ProactiveChatMode> = /*@__PURE__*/
-  enumDesc(file_proactivechat_v1_site, 0);
+  enumDesc(file_proactivechat_v1_site, 1);
 
 /**
  * FormFieldType decides how a form value is checked.
@@ -435,5 +682,5 @@ export enum FormFieldType {
  * Describes the enum proactivechat.v1.FormFieldType.
  */
 export const FormFieldTypeSchema: GenEnum<FormFieldType> = /*@__PURE__*/
-  enumDesc(file_proactivechat_v1_site, 1);
+  enumDesc(file_proactivechat_v1_site, 2);
 

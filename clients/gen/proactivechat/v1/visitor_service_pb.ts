@@ -8,7 +8,9 @@ import type { Chat, ChatEvent, Typing } from "./chat_pb";
 import { file_proactivechat_v1_chat } from "./chat_pb";
 import type { FormDefinition, Invitation, QueueStatus } from "./engagement_pb";
 import { file_proactivechat_v1_engagement } from "./engagement_pb";
-import type { VisitorLauncherSettings } from "./site_pb";
+import type { OfflineMessage } from "./offline_message_pb";
+import { file_proactivechat_v1_offline_message } from "./offline_message_pb";
+import type { SiteStatus, VisitorLauncherSettings } from "./site_pb";
 import { file_proactivechat_v1_site } from "./site_pb";
 import type { EngagementState, KeepAlive, Visitor, VisitorIdentity } from "./visitor_pb";
 import { file_proactivechat_v1_visitor } from "./visitor_pb";
@@ -18,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/visitor_service.proto.
  */
 export const file_proactivechat_v1_visitor_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZwcm9hY3RpdmVjaGF0L3YxL3Zpc2l0b3Jfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSIoChJSZXF1ZXN0Q2hhdFJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSJEChNSZXF1ZXN0Q2hhdFJlc3BvbnNlEi0KBXN0YXRlGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yU3RhdGUiYQoWSWRlbnRpZnlWaXNpdG9yUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEjMKCGlkZW50aXR5GAIgASgLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9ySWRlbnRpdHkiRQoXSWRlbnRpZnlWaXNpdG9yUmVzcG9uc2USKgoHdmlzaXRvchgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvciJXChpSZXNwb25kVG9JbnZpdGF0aW9uUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEhUKDWludml0YXRpb25faWQYAiABKAkSDgoGYWNjZXB0GAMgASgIIkwKG1Jlc3BvbmRUb0ludml0YXRpb25SZXNwb25zZRItCgVzdGF0ZRgBIAEoCzIeLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclN0YXRlIpcBChFTdWJtaXRGb3JtUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEj8KBnZhbHVlcxgCIAMoCzIvLnByb2FjdGl2ZWNoYXQudjEuU3VibWl0Rm9ybVJlcXVlc3QuVmFsdWVzRW50cnkaLQoLVmFsdWVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJDChJTdWJtaXRGb3JtUmVzcG9uc2USLQoFc3RhdGUYASABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JTdGF0ZSInChFMZWF2ZVF1ZXVlUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJIkMKEkxlYXZlUXVldWVSZXNwb25zZRItCgVzdGF0ZRgBIAEoCzIeLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclN0YXRlIngKGlN0YXJ0VmlzaXRvclNlc3Npb25SZXF1ZXN0Eg8KB3NpdGVfaWQYASABKAkSFAoMcmVzdW1lX3Rva2VuGAIgASgJEjMKCGlkZW50aXR5GAMgASgLMiEucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9ySWRlbnRpdHkiaQobU3RhcnRWaXNpdG9yU2Vzc2lvblJlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3ISDQoFdG9rZW4YAiABKAkSDwoHcmVzdW1lZBgDIAEoCCJHChVSZXBvcnRQYWdlVmlld1JlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCRILCgN1cmwYAiABKAkSDQoFdGl0bGUYAyABKAkiRAoWUmVwb3J0UGFnZVZpZXdSZXNwb25zZRIqCgd2aXNpdG9yGAEgASgLMhkucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yIoEBChNXYXRjaFZpc2l0b3JSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkSEAoIcGFnZV91cmwYAiABKAkSEgoKcGFnZV90aXRsZRgDIAEoCRIWCg5yZXN1bWVfY2hhdF9pZBgEIAEoCRIYChByZXN1bWVfYWZ0ZXJfc2VxGAUgASgNIuQCCgxWaXNpdG9yU3RhdGUSKgoHdmlzaXRvchgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvchI1CgplbmdhZ2VtZW50GAIgASgOMiEucHJvYWN0aXZlY2hhdC52MS5FbmdhZ2VtZW50U3RhdGUSJAoEY2hhdBgDIAEoCzIWLnByb2FjdGl2ZWNoYXQudjEuQ2hhdBIwCgppbnZpdGF0aW9uGAQgASgLMhwucHJvYWN0aXZlY2hhdC52MS5JbnZpdGF0aW9uEi4KBGZvcm0YBSABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkZvcm1EZWZpbml0aW9uEiwKBXF1ZXVlGAYgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5RdWV1ZVN0YXR1cxI7CghsYXVuY2hlchgHIAEoCzIpLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxhdW5jaGVyU2V0dGluZ3Mi4gEKFFdhdGNoVmlzaXRvclJlc3BvbnNlEi8KBXN0YXRlGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yU3RhdGVIABIxCgpjaGF0X2V2ZW50GAIgASgLMhsucHJvYWN0aXZlY2hhdC52MS5DaGF0RXZlbnRIABIqCgZ0eXBpbmcYAyABKAsyGC5wcm9hY3RpdmVjaGF0LnYxLlR5cGluZ0gAEjEKCmtlZXBfYWxpdmUYBCABKAsyGy5wcm9hY3RpdmVjaGF0LnYxLktlZXBBbGl2ZUgAQgcKBWV2ZW50MrQGCg5WaXNpdG9yU2VydmljZRJyChNTdGFydFZpc2l0b3JTZXNzaW9uEiwucHJvYWN0aXZlY2hhdC52MS5TdGFydFZpc2l0b3JTZXNzaW9uUmVxdWVzdBotLnByb2FjdGl2ZWNoYXQudjEuU3RhcnRWaXNpdG9yU2Vzc2lvblJlc3BvbnNlEmMKDlJlcG9ydFBhZ2VWaWV3EicucHJvYWN0aXZlY2hhdC52MS5SZXBvcnRQYWdlVmlld1JlcXVlc3QaKC5wcm9hY3RpdmVjaGF0LnYxLlJlcG9ydFBhZ2VWaWV3UmVzcG9uc2USXwoMV2F0Y2hWaXNpdG9yEiUucHJvYWN0aXZlY2hhdC52MS5XYXRjaFZpc2l0b3JSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5XYXRjaFZpc2l0b3JSZXNwb25zZTABEnIKE1Jlc3BvbmRUb0ludml0YXRpb24SLC5wcm9hY3RpdmVjaGF0LnYxLlJlc3BvbmRUb0ludml0YXRpb25SZXF1ZXN0Gi0ucHJvYWN0aXZlY2hhdC52MS5SZXNwb25kVG9JbnZpdGF0aW9uUmVzcG9uc2USVwoKU3VibWl0Rm9ybRIjLnByb2FjdGl2ZWNoYXQudjEuU3VibWl0Rm9ybVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLlN1Ym1pdEZvcm1SZXNwb25zZRJXCgpMZWF2ZVF1ZXVlEiMucHJvYWN0aXZlY2hhdC52MS5MZWF2ZVF1ZXVlUmVxdWVzdBokLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVRdWV1ZVJlc3BvbnNlEmYKD0lkZW50aWZ5VmlzaXRvchIoLnByb2FjdGl2ZWNoYXQudjEuSWRlbnRpZnlWaXNpdG9yUmVxdWVzdBopLnByb2FjdGl2ZWNoYXQudjEuSWRlbnRpZnlWaXNpdG9yUmVzcG9uc2USWgoLUmVxdWVzdENoYXQSJC5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RDaGF0UmVxdWVzdBolLnByb2FjdGl2ZWNoYXQudjEuUmVxdWVzdENoYXRSZXNwb25zZUJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
+  fileDesc("CiZwcm9hY3RpdmVjaGF0L3YxL3Zpc2l0b3Jfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSIoChJSZXF1ZXN0Q2hhdFJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSJEChNSZXF1ZXN0Q2hhdFJlc3BvbnNlEi0KBXN0YXRlGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yU3RhdGUiegoTTGVhdmVNZXNzYWdlUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDAoEdGV4dBgEIAEoCRIQCghwYWdlX3VybBgFIAEoCRISCgpyZXF1ZXN0X2lkGAYgASgJIkkKFExlYXZlTWVzc2FnZVJlc3BvbnNlEjEKB21lc3NhZ2UYASABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLk9mZmxpbmVNZXNzYWdlImEKFklkZW50aWZ5VmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCRIzCghpZGVudGl0eRgCIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvcklkZW50aXR5IkUKF0lkZW50aWZ5VmlzaXRvclJlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3IiVwoaUmVzcG9uZFRvSW52aXRhdGlvblJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCRIVCg1pbnZpdGF0aW9uX2lkGAIgASgJEg4KBmFjY2VwdBgDIAEoCCJMChtSZXNwb25kVG9JbnZpdGF0aW9uUmVzcG9uc2USLQoFc3RhdGUYASABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JTdGF0ZSKXAQoRU3VibWl0Rm9ybVJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCRI/CgZ2YWx1ZXMYAiADKAsyLy5wcm9hY3RpdmVjaGF0LnYxLlN1Ym1pdEZvcm1SZXF1ZXN0LlZhbHVlc0VudHJ5Gi0KC1ZhbHVlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiQwoSU3VibWl0Rm9ybVJlc3BvbnNlEi0KBXN0YXRlGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yU3RhdGUiJwoRTGVhdmVRdWV1ZVJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSJDChJMZWF2ZVF1ZXVlUmVzcG9uc2USLQoFc3RhdGUYASABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JTdGF0ZSJ4ChpTdGFydFZpc2l0b3JTZXNzaW9uUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhQKDHJlc3VtZV90b2tlbhgCIAEoCRIzCghpZGVudGl0eRgDIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvcklkZW50aXR5ImkKG1N0YXJ0VmlzaXRvclNlc3Npb25SZXNwb25zZRIqCgd2aXNpdG9yGAEgASgLMhkucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yEg0KBXRva2VuGAIgASgJEg8KB3Jlc3VtZWQYAyABKAgiRwoVUmVwb3J0UGFnZVZpZXdSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkSCwoDdXJsGAIgASgJEg0KBXRpdGxlGAMgASgJIkQKFlJlcG9ydFBhZ2VWaWV3UmVzcG9uc2USKgoHdmlzaXRvchgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvciKBAQoTV2F0Y2hWaXNpdG9yUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEhAKCHBhZ2VfdXJsGAIgASgJEhIKCnBhZ2VfdGl0bGUYAyABKAkSFgoOcmVzdW1lX2NoYXRfaWQYBCABKAkSGAoQcmVzdW1lX2FmdGVyX3NlcRgFIAEoDSKXAwoMVmlzaXRvclN0YXRlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3ISNQoKZW5nYWdlbWVudBgCIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuRW5nYWdlbWVudFN0YXRlEiQKBGNoYXQYAyABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQSMAoKaW52aXRhdGlvbhgEIAEoCzIcLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbhIuCgRmb3JtGAUgASgLMiAucHJvYWN0aXZlY2hhdC52MS5Gb3JtRGVmaW5pdGlvbhIsCgVxdWV1ZRgGIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuUXVldWVTdGF0dXMSOwoIbGF1bmNoZXIYByABKAsyKS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JMYXVuY2hlclNldHRpbmdzEjEKC3NpdGVfc3RhdHVzGAggASgLMhwucHJvYWN0aXZlY2hhdC52MS5TaXRlU3RhdHVzIuIBChRXYXRjaFZpc2l0b3JSZXNwb25zZRIvCgVzdGF0ZRgBIAEoCzIeLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclN0YXRlSAASMQoKY2hhdF9ldmVudBgCIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50SAASKgoGdHlwaW5nGAMgASgLMhgucHJvYWN0aXZlY2hhdC52MS5UeXBpbmdIABIxCgprZWVwX2FsaXZlGAQgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIHCgVldmVudDKTBwoOVmlzaXRvclNlcnZpY2UScgoTU3RhcnRWaXNpdG9yU2Vzc2lvbhIsLnByb2FjdGl2ZWNoYXQudjEuU3RhcnRWaXNpdG9yU2Vzc2lvblJlcXVlc3QaLS5wcm9hY3RpdmVjaGF0LnYxLlN0YXJ0VmlzaXRvclNlc3Npb25SZXNwb25zZRJjCg5SZXBvcnRQYWdlVmlldxInLnByb2FjdGl2ZWNoYXQudjEuUmVwb3J0UGFnZVZpZXdSZXF1ZXN0GigucHJvYWN0aXZlY2hhdC52MS5SZXBvcnRQYWdlVmlld1Jlc3BvbnNlEl8KDFdhdGNoVmlzaXRvchIlLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hWaXNpdG9yUmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hWaXNpdG9yUmVzcG9uc2UwARJyChNSZXNwb25kVG9JbnZpdGF0aW9uEiwucHJvYWN0aXZlY2hhdC52MS5SZXNwb25kVG9JbnZpdGF0aW9uUmVxdWVzdBotLnByb2FjdGl2ZWNoYXQudjEuUmVzcG9uZFRvSW52aXRhdGlvblJlc3BvbnNlElcKClN1Ym1pdEZvcm0SIy5wcm9hY3RpdmVjaGF0LnYxLlN1Ym1pdEZvcm1SZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5TdWJtaXRGb3JtUmVzcG9uc2USVwoKTGVhdmVRdWV1ZRIjLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVRdWV1ZVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLkxlYXZlUXVldWVSZXNwb25zZRJmCg9JZGVudGlmeVZpc2l0b3ISKC5wcm9hY3RpdmVjaGF0LnYxLklkZW50aWZ5VmlzaXRvclJlcXVlc3QaKS5wcm9hY3RpdmVjaGF0LnYxLklkZW50aWZ5VmlzaXRvclJlc3BvbnNlEloKC1JlcXVlc3RDaGF0EiQucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0Q2hhdFJlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RDaGF0UmVzcG9uc2USXQoMTGVhdmVNZXNzYWdlEiUucHJvYWN0aXZlY2hhdC52MS5MZWF2ZU1lc3NhZ2VSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5MZWF2ZU1lc3NhZ2VSZXNwb25zZUJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_offline_message, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
 
 /**
  * @generated from message proactivechat.v1.RequestChatRequest
@@ -55,6 +57,76 @@ export const RequestChatResponseSchema: GenMessage<RequestChatResponse> = /*@__P
   messageDesc(file_proactivechat_v1_visitor_service, 1);
 
 /**
+ * @generated from message proactivechat.v1.LeaveMessageRequest
+ */
+export type LeaveMessageRequest = Message<"proactivechat.v1.LeaveMessageRequest"> & {
+  /**
+   * @generated from field: string visitor_id = 1;
+   */
+  visitorId: string;
+
+  /**
+   * Required, at most 200 bytes.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * Required, an e-mail address, at most 254 bytes.
+   *
+   * @generated from field: string email = 3;
+   */
+  email: string;
+
+  /**
+   * Required, at most 4000 bytes.
+   *
+   * @generated from field: string text = 4;
+   */
+  text: string;
+
+  /**
+   * The page it was left on (optional; an http(s) URL).
+   *
+   * @generated from field: string page_url = 5;
+   */
+  pageUrl: string;
+
+  /**
+   * A key the client chooses for this message, so that a retry does not
+   * store it twice: 1 to 64 characters of [A-Za-z0-9_-].
+   *
+   * @generated from field: string request_id = 6;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.LeaveMessageRequest.
+ * Use `create(LeaveMessageRequestSchema)` to create a new message.
+ */
+export const LeaveMessageRequestSchema: GenMessage<LeaveMessageRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_visitor_service, 2);
+
+/**
+ * @generated from message proactivechat.v1.LeaveMessageResponse
+ */
+export type LeaveMessageResponse = Message<"proactivechat.v1.LeaveMessageResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.OfflineMessage message = 1;
+   */
+  message?: OfflineMessage | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.LeaveMessageResponse.
+ * Use `create(LeaveMessageResponseSchema)` to create a new message.
+ */
+export const LeaveMessageResponseSchema: GenMessage<LeaveMessageResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_visitor_service, 3);
+
+/**
  * @generated from message proactivechat.v1.IdentifyVisitorRequest
  */
 export type IdentifyVisitorRequest = Message<"proactivechat.v1.IdentifyVisitorRequest"> & {
@@ -74,7 +146,7 @@ export type IdentifyVisitorRequest = Message<"proactivechat.v1.IdentifyVisitorRe
  * Use `create(IdentifyVisitorRequestSchema)` to create a new message.
  */
 export const IdentifyVisitorRequestSchema: GenMessage<IdentifyVisitorRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 2);
+  messageDesc(file_proactivechat_v1_visitor_service, 4);
 
 /**
  * @generated from message proactivechat.v1.IdentifyVisitorResponse
@@ -91,7 +163,7 @@ export type IdentifyVisitorResponse = Message<"proactivechat.v1.IdentifyVisitorR
  * Use `create(IdentifyVisitorResponseSchema)` to create a new message.
  */
 export const IdentifyVisitorResponseSchema: GenMessage<IdentifyVisitorResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 3);
+  messageDesc(file_proactivechat_v1_visitor_service, 5);
 
 /**
  * @generated from message proactivechat.v1.RespondToInvitationRequest
@@ -118,7 +190,7 @@ export type RespondToInvitationRequest = Message<"proactivechat.v1.RespondToInvi
  * Use `create(RespondToInvitationRequestSchema)` to create a new message.
  */
 export const RespondToInvitationRequestSchema: GenMessage<RespondToInvitationRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 4);
+  messageDesc(file_proactivechat_v1_visitor_service, 6);
 
 /**
  * @generated from message proactivechat.v1.RespondToInvitationResponse
@@ -135,7 +207,7 @@ export type RespondToInvitationResponse = Message<"proactivechat.v1.RespondToInv
  * Use `create(RespondToInvitationResponseSchema)` to create a new message.
  */
 export const RespondToInvitationResponseSchema: GenMessage<RespondToInvitationResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 5);
+  messageDesc(file_proactivechat_v1_visitor_service, 7);
 
 /**
  * @generated from message proactivechat.v1.SubmitFormRequest
@@ -159,7 +231,7 @@ export type SubmitFormRequest = Message<"proactivechat.v1.SubmitFormRequest"> & 
  * Use `create(SubmitFormRequestSchema)` to create a new message.
  */
 export const SubmitFormRequestSchema: GenMessage<SubmitFormRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 6);
+  messageDesc(file_proactivechat_v1_visitor_service, 8);
 
 /**
  * @generated from message proactivechat.v1.SubmitFormResponse
@@ -176,7 +248,7 @@ export type SubmitFormResponse = Message<"proactivechat.v1.SubmitFormResponse"> 
  * Use `create(SubmitFormResponseSchema)` to create a new message.
  */
 export const SubmitFormResponseSchema: GenMessage<SubmitFormResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 7);
+  messageDesc(file_proactivechat_v1_visitor_service, 9);
 
 /**
  * @generated from message proactivechat.v1.LeaveQueueRequest
@@ -193,7 +265,7 @@ export type LeaveQueueRequest = Message<"proactivechat.v1.LeaveQueueRequest"> & 
  * Use `create(LeaveQueueRequestSchema)` to create a new message.
  */
 export const LeaveQueueRequestSchema: GenMessage<LeaveQueueRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 8);
+  messageDesc(file_proactivechat_v1_visitor_service, 10);
 
 /**
  * @generated from message proactivechat.v1.LeaveQueueResponse
@@ -210,7 +282,7 @@ export type LeaveQueueResponse = Message<"proactivechat.v1.LeaveQueueResponse"> 
  * Use `create(LeaveQueueResponseSchema)` to create a new message.
  */
 export const LeaveQueueResponseSchema: GenMessage<LeaveQueueResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 9);
+  messageDesc(file_proactivechat_v1_visitor_service, 11);
 
 /**
  * @generated from message proactivechat.v1.StartVisitorSessionRequest
@@ -243,7 +315,7 @@ export type StartVisitorSessionRequest = Message<"proactivechat.v1.StartVisitorS
  * Use `create(StartVisitorSessionRequestSchema)` to create a new message.
  */
 export const StartVisitorSessionRequestSchema: GenMessage<StartVisitorSessionRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 10);
+  messageDesc(file_proactivechat_v1_visitor_service, 12);
 
 /**
  * @generated from message proactivechat.v1.StartVisitorSessionResponse
@@ -276,7 +348,7 @@ export type StartVisitorSessionResponse = Message<"proactivechat.v1.StartVisitor
  * Use `create(StartVisitorSessionResponseSchema)` to create a new message.
  */
 export const StartVisitorSessionResponseSchema: GenMessage<StartVisitorSessionResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 11);
+  messageDesc(file_proactivechat_v1_visitor_service, 13);
 
 /**
  * @generated from message proactivechat.v1.ReportPageViewRequest
@@ -307,7 +379,7 @@ export type ReportPageViewRequest = Message<"proactivechat.v1.ReportPageViewRequ
  * Use `create(ReportPageViewRequestSchema)` to create a new message.
  */
 export const ReportPageViewRequestSchema: GenMessage<ReportPageViewRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 12);
+  messageDesc(file_proactivechat_v1_visitor_service, 14);
 
 /**
  * @generated from message proactivechat.v1.ReportPageViewResponse
@@ -324,7 +396,7 @@ export type ReportPageViewResponse = Message<"proactivechat.v1.ReportPageViewRes
  * Use `create(ReportPageViewResponseSchema)` to create a new message.
  */
 export const ReportPageViewResponseSchema: GenMessage<ReportPageViewResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 13);
+  messageDesc(file_proactivechat_v1_visitor_service, 15);
 
 /**
  * @generated from message proactivechat.v1.WatchVisitorRequest
@@ -367,7 +439,7 @@ export type WatchVisitorRequest = Message<"proactivechat.v1.WatchVisitorRequest"
  * Use `create(WatchVisitorRequestSchema)` to create a new message.
  */
 export const WatchVisitorRequestSchema: GenMessage<WatchVisitorRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 14);
+  messageDesc(file_proactivechat_v1_visitor_service, 16);
 
 /**
  * VisitorState is what the widget should show, sent first and on every change.
@@ -415,12 +487,20 @@ export type VisitorState = Message<"proactivechat.v1.VisitorState"> & {
 
   /**
    * The launcher button to show, when the visitor may ask for a chat now
-   * (RequestChat): the site's launcher and proactive chat are on and the
-   * visitor is browsing or declined.
+   * (RequestChat): the site's launcher and proactive chat are on, the site
+   * is within its business hours and the visitor is browsing or declined.
    *
    * @generated from field: proactivechat.v1.VisitorLauncherSettings launcher = 7;
    */
   launcher?: VisitorLauncherSettings | undefined;
+
+  /**
+   * Whether the site can take a chat now, and whether to offer leaving a
+   * message instead.
+   *
+   * @generated from field: proactivechat.v1.SiteStatus site_status = 8;
+   */
+  siteStatus?: SiteStatus | undefined;
 };
 
 /**
@@ -428,7 +508,7 @@ export type VisitorState = Message<"proactivechat.v1.VisitorState"> & {
  * Use `create(VisitorStateSchema)` to create a new message.
  */
 export const VisitorStateSchema: GenMessage<VisitorState> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 15);
+  messageDesc(file_proactivechat_v1_visitor_service, 17);
 
 /**
  * @generated from message proactivechat.v1.WatchVisitorResponse
@@ -469,7 +549,7 @@ export type WatchVisitorResponse = Message<"proactivechat.v1.WatchVisitorRespons
  * Use `create(WatchVisitorResponseSchema)` to create a new message.
  */
 export const WatchVisitorResponseSchema: GenMessage<WatchVisitorResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 16);
+  messageDesc(file_proactivechat_v1_visitor_service, 18);
 
 /**
  * VisitorService is what the widget on a website calls.
@@ -564,8 +644,8 @@ export const VisitorService: GenService<{
    * or who said No) asks for a chat. It shows the form, or queues the chat
    * request when the site has no form, exactly as accepting an invitation
    * does. FAILED_PRECONDITION when the site's launcher or proactive chat is
-   * off, or the visitor is not browsing (invited, filling the form, queued
-   * or chatting).
+   * off, the site is outside its business hours, or the visitor is not
+   * browsing (invited, filling the form, queued or chatting).
    *
    * @generated from rpc proactivechat.v1.VisitorService.RequestChat
    */
@@ -573,6 +653,19 @@ export const VisitorService: GenService<{
     methodKind: "unary";
     input: typeof RequestChatRequestSchema;
     output: typeof RequestChatResponseSchema;
+  },
+  /**
+   * LeaveMessage stores a message for agents to follow up when nobody can
+   * chat (outside business hours, no agent available, a long wait).
+   * Retried with the same request_id it returns the message stored the
+   * first time instead of storing it again. Rate limited like SubmitForm.
+   *
+   * @generated from rpc proactivechat.v1.VisitorService.LeaveMessage
+   */
+  leaveMessage: {
+    methodKind: "unary";
+    input: typeof LeaveMessageRequestSchema;
+    output: typeof LeaveMessageResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_visitor_service, 0);

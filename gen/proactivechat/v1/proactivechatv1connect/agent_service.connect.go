@@ -62,6 +62,12 @@ const (
 	// AgentServiceListColleaguesProcedure is the fully-qualified name of the AgentService's
 	// ListColleagues RPC.
 	AgentServiceListColleaguesProcedure = "/proactivechat.v1.AgentService/ListColleagues"
+	// AgentServiceListOfflineMessagesProcedure is the fully-qualified name of the AgentService's
+	// ListOfflineMessages RPC.
+	AgentServiceListOfflineMessagesProcedure = "/proactivechat.v1.AgentService/ListOfflineMessages"
+	// AgentServiceMarkOfflineMessageHandledProcedure is the fully-qualified name of the AgentService's
+	// MarkOfflineMessageHandled RPC.
+	AgentServiceMarkOfflineMessageHandledProcedure = "/proactivechat.v1.AgentService/MarkOfflineMessageHandled"
 )
 
 // AgentServiceClient is a client for the proactivechat.v1.AgentService service.
@@ -102,6 +108,12 @@ type AgentServiceClient interface {
 	// ListColleagues lists the other agents of one of the agent's sites,
 	// with their status and free capacity: whom a chat can be transferred to.
 	ListColleagues(context.Context, *connect.Request[v1.ListColleaguesRequest]) (*connect.Response[v1.ListColleaguesResponse], error)
+	// ListOfflineMessages pages through the messages visitors left on a site,
+	// newest first, for agents of the site and admins.
+	ListOfflineMessages(context.Context, *connect.Request[v1.ListOfflineMessagesRequest]) (*connect.Response[v1.ListOfflineMessagesResponse], error)
+	// MarkOfflineMessageHandled records that the caller followed a message
+	// up; marking a handled message again changes nothing.
+	MarkOfflineMessageHandled(context.Context, *connect.Request[v1.MarkOfflineMessageHandledRequest]) (*connect.Response[v1.MarkOfflineMessageHandledResponse], error)
 }
 
 // NewAgentServiceClient constructs a client for the proactivechat.v1.AgentService service. By
@@ -183,22 +195,36 @@ func NewAgentServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listOfflineMessages: connect.NewClient[v1.ListOfflineMessagesRequest, v1.ListOfflineMessagesResponse](
+			httpClient,
+			baseURL+AgentServiceListOfflineMessagesProcedure,
+			connect.WithSchema(agentServiceMethods.ByName("ListOfflineMessages")),
+			connect.WithClientOptions(opts...),
+		),
+		markOfflineMessageHandled: connect.NewClient[v1.MarkOfflineMessageHandledRequest, v1.MarkOfflineMessageHandledResponse](
+			httpClient,
+			baseURL+AgentServiceMarkOfflineMessageHandledProcedure,
+			connect.WithSchema(agentServiceMethods.ByName("MarkOfflineMessageHandled")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // agentServiceClient implements AgentServiceClient.
 type agentServiceClient struct {
-	signIn             *connect.Client[v1.SignInRequest, v1.SignInResponse]
-	signOut            *connect.Client[v1.SignOutRequest, v1.SignOutResponse]
-	setAgentStatus     *connect.Client[v1.SetAgentStatusRequest, v1.SetAgentStatusResponse]
-	watchPresence      *connect.Client[v1.WatchPresenceRequest, v1.WatchPresenceResponse]
-	startChat          *connect.Client[v1.StartChatRequest, v1.StartChatResponse]
-	watchAgent         *connect.Client[v1.WatchAgentRequest, v1.WatchAgentResponse]
-	acceptChatRequest  *connect.Client[v1.AcceptChatRequestRequest, v1.AcceptChatRequestResponse]
-	declineChatRequest *connect.Client[v1.DeclineChatRequestRequest, v1.DeclineChatRequestResponse]
-	inviteVisitor      *connect.Client[v1.InviteVisitorRequest, v1.InviteVisitorResponse]
-	listLiveChats      *connect.Client[v1.ListLiveChatsRequest, v1.ListLiveChatsResponse]
-	listColleagues     *connect.Client[v1.ListColleaguesRequest, v1.ListColleaguesResponse]
+	signIn                    *connect.Client[v1.SignInRequest, v1.SignInResponse]
+	signOut                   *connect.Client[v1.SignOutRequest, v1.SignOutResponse]
+	setAgentStatus            *connect.Client[v1.SetAgentStatusRequest, v1.SetAgentStatusResponse]
+	watchPresence             *connect.Client[v1.WatchPresenceRequest, v1.WatchPresenceResponse]
+	startChat                 *connect.Client[v1.StartChatRequest, v1.StartChatResponse]
+	watchAgent                *connect.Client[v1.WatchAgentRequest, v1.WatchAgentResponse]
+	acceptChatRequest         *connect.Client[v1.AcceptChatRequestRequest, v1.AcceptChatRequestResponse]
+	declineChatRequest        *connect.Client[v1.DeclineChatRequestRequest, v1.DeclineChatRequestResponse]
+	inviteVisitor             *connect.Client[v1.InviteVisitorRequest, v1.InviteVisitorResponse]
+	listLiveChats             *connect.Client[v1.ListLiveChatsRequest, v1.ListLiveChatsResponse]
+	listColleagues            *connect.Client[v1.ListColleaguesRequest, v1.ListColleaguesResponse]
+	listOfflineMessages       *connect.Client[v1.ListOfflineMessagesRequest, v1.ListOfflineMessagesResponse]
+	markOfflineMessageHandled *connect.Client[v1.MarkOfflineMessageHandledRequest, v1.MarkOfflineMessageHandledResponse]
 }
 
 // SignIn calls proactivechat.v1.AgentService.SignIn.
@@ -256,6 +282,16 @@ func (c *agentServiceClient) ListColleagues(ctx context.Context, req *connect.Re
 	return c.listColleagues.CallUnary(ctx, req)
 }
 
+// ListOfflineMessages calls proactivechat.v1.AgentService.ListOfflineMessages.
+func (c *agentServiceClient) ListOfflineMessages(ctx context.Context, req *connect.Request[v1.ListOfflineMessagesRequest]) (*connect.Response[v1.ListOfflineMessagesResponse], error) {
+	return c.listOfflineMessages.CallUnary(ctx, req)
+}
+
+// MarkOfflineMessageHandled calls proactivechat.v1.AgentService.MarkOfflineMessageHandled.
+func (c *agentServiceClient) MarkOfflineMessageHandled(ctx context.Context, req *connect.Request[v1.MarkOfflineMessageHandledRequest]) (*connect.Response[v1.MarkOfflineMessageHandledResponse], error) {
+	return c.markOfflineMessageHandled.CallUnary(ctx, req)
+}
+
 // AgentServiceHandler is an implementation of the proactivechat.v1.AgentService service.
 type AgentServiceHandler interface {
 	// SignIn exchanges an agent's login (or id) and password for a session
@@ -294,6 +330,12 @@ type AgentServiceHandler interface {
 	// ListColleagues lists the other agents of one of the agent's sites,
 	// with their status and free capacity: whom a chat can be transferred to.
 	ListColleagues(context.Context, *connect.Request[v1.ListColleaguesRequest]) (*connect.Response[v1.ListColleaguesResponse], error)
+	// ListOfflineMessages pages through the messages visitors left on a site,
+	// newest first, for agents of the site and admins.
+	ListOfflineMessages(context.Context, *connect.Request[v1.ListOfflineMessagesRequest]) (*connect.Response[v1.ListOfflineMessagesResponse], error)
+	// MarkOfflineMessageHandled records that the caller followed a message
+	// up; marking a handled message again changes nothing.
+	MarkOfflineMessageHandled(context.Context, *connect.Request[v1.MarkOfflineMessageHandledRequest]) (*connect.Response[v1.MarkOfflineMessageHandledResponse], error)
 }
 
 // NewAgentServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -371,6 +413,18 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	agentServiceListOfflineMessagesHandler := connect.NewUnaryHandler(
+		AgentServiceListOfflineMessagesProcedure,
+		svc.ListOfflineMessages,
+		connect.WithSchema(agentServiceMethods.ByName("ListOfflineMessages")),
+		connect.WithHandlerOptions(opts...),
+	)
+	agentServiceMarkOfflineMessageHandledHandler := connect.NewUnaryHandler(
+		AgentServiceMarkOfflineMessageHandledProcedure,
+		svc.MarkOfflineMessageHandled,
+		connect.WithSchema(agentServiceMethods.ByName("MarkOfflineMessageHandled")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.AgentService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AgentServiceSignInProcedure:
@@ -395,6 +449,10 @@ func NewAgentServiceHandler(svc AgentServiceHandler, opts ...connect.HandlerOpti
 			agentServiceListLiveChatsHandler.ServeHTTP(w, r)
 		case AgentServiceListColleaguesProcedure:
 			agentServiceListColleaguesHandler.ServeHTTP(w, r)
+		case AgentServiceListOfflineMessagesProcedure:
+			agentServiceListOfflineMessagesHandler.ServeHTTP(w, r)
+		case AgentServiceMarkOfflineMessageHandledProcedure:
+			agentServiceMarkOfflineMessageHandledHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -446,4 +504,12 @@ func (UnimplementedAgentServiceHandler) ListLiveChats(context.Context, *connect.
 
 func (UnimplementedAgentServiceHandler) ListColleagues(context.Context, *connect.Request[v1.ListColleaguesRequest]) (*connect.Response[v1.ListColleaguesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.ListColleagues is not implemented"))
+}
+
+func (UnimplementedAgentServiceHandler) ListOfflineMessages(context.Context, *connect.Request[v1.ListOfflineMessagesRequest]) (*connect.Response[v1.ListOfflineMessagesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.ListOfflineMessages is not implemented"))
+}
+
+func (UnimplementedAgentServiceHandler) MarkOfflineMessageHandled(context.Context, *connect.Request[v1.MarkOfflineMessageHandledRequest]) (*connect.Response[v1.MarkOfflineMessageHandledResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AgentService.MarkOfflineMessageHandled is not implemented"))
 }

@@ -57,6 +57,9 @@ const (
 	// VisitorServiceRequestChatProcedure is the fully-qualified name of the VisitorService's
 	// RequestChat RPC.
 	VisitorServiceRequestChatProcedure = "/proactivechat.v1.VisitorService/RequestChat"
+	// VisitorServiceLeaveMessageProcedure is the fully-qualified name of the VisitorService's
+	// LeaveMessage RPC.
+	VisitorServiceLeaveMessageProcedure = "/proactivechat.v1.VisitorService/LeaveMessage"
 )
 
 // VisitorServiceClient is a client for the proactivechat.v1.VisitorService service.
@@ -91,9 +94,14 @@ type VisitorServiceClient interface {
 	// or who said No) asks for a chat. It shows the form, or queues the chat
 	// request when the site has no form, exactly as accepting an invitation
 	// does. FAILED_PRECONDITION when the site's launcher or proactive chat is
-	// off, or the visitor is not browsing (invited, filling the form, queued
-	// or chatting).
+	// off, the site is outside its business hours, or the visitor is not
+	// browsing (invited, filling the form, queued or chatting).
 	RequestChat(context.Context, *connect.Request[v1.RequestChatRequest]) (*connect.Response[v1.RequestChatResponse], error)
+	// LeaveMessage stores a message for agents to follow up when nobody can
+	// chat (outside business hours, no agent available, a long wait).
+	// Retried with the same request_id it returns the message stored the
+	// first time instead of storing it again. Rate limited like SubmitForm.
+	LeaveMessage(context.Context, *connect.Request[v1.LeaveMessageRequest]) (*connect.Response[v1.LeaveMessageResponse], error)
 }
 
 // NewVisitorServiceClient constructs a client for the proactivechat.v1.VisitorService service. By
@@ -155,6 +163,12 @@ func NewVisitorServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(visitorServiceMethods.ByName("RequestChat")),
 			connect.WithClientOptions(opts...),
 		),
+		leaveMessage: connect.NewClient[v1.LeaveMessageRequest, v1.LeaveMessageResponse](
+			httpClient,
+			baseURL+VisitorServiceLeaveMessageProcedure,
+			connect.WithSchema(visitorServiceMethods.ByName("LeaveMessage")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -168,6 +182,7 @@ type visitorServiceClient struct {
 	leaveQueue          *connect.Client[v1.LeaveQueueRequest, v1.LeaveQueueResponse]
 	identifyVisitor     *connect.Client[v1.IdentifyVisitorRequest, v1.IdentifyVisitorResponse]
 	requestChat         *connect.Client[v1.RequestChatRequest, v1.RequestChatResponse]
+	leaveMessage        *connect.Client[v1.LeaveMessageRequest, v1.LeaveMessageResponse]
 }
 
 // StartVisitorSession calls proactivechat.v1.VisitorService.StartVisitorSession.
@@ -210,6 +225,11 @@ func (c *visitorServiceClient) RequestChat(ctx context.Context, req *connect.Req
 	return c.requestChat.CallUnary(ctx, req)
 }
 
+// LeaveMessage calls proactivechat.v1.VisitorService.LeaveMessage.
+func (c *visitorServiceClient) LeaveMessage(ctx context.Context, req *connect.Request[v1.LeaveMessageRequest]) (*connect.Response[v1.LeaveMessageResponse], error) {
+	return c.leaveMessage.CallUnary(ctx, req)
+}
+
 // VisitorServiceHandler is an implementation of the proactivechat.v1.VisitorService service.
 type VisitorServiceHandler interface {
 	// StartVisitorSession begins a visitor session, or resumes the one whose
@@ -242,9 +262,14 @@ type VisitorServiceHandler interface {
 	// or who said No) asks for a chat. It shows the form, or queues the chat
 	// request when the site has no form, exactly as accepting an invitation
 	// does. FAILED_PRECONDITION when the site's launcher or proactive chat is
-	// off, or the visitor is not browsing (invited, filling the form, queued
-	// or chatting).
+	// off, the site is outside its business hours, or the visitor is not
+	// browsing (invited, filling the form, queued or chatting).
 	RequestChat(context.Context, *connect.Request[v1.RequestChatRequest]) (*connect.Response[v1.RequestChatResponse], error)
+	// LeaveMessage stores a message for agents to follow up when nobody can
+	// chat (outside business hours, no agent available, a long wait).
+	// Retried with the same request_id it returns the message stored the
+	// first time instead of storing it again. Rate limited like SubmitForm.
+	LeaveMessage(context.Context, *connect.Request[v1.LeaveMessageRequest]) (*connect.Response[v1.LeaveMessageResponse], error)
 }
 
 // NewVisitorServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -302,6 +327,12 @@ func NewVisitorServiceHandler(svc VisitorServiceHandler, opts ...connect.Handler
 		connect.WithSchema(visitorServiceMethods.ByName("RequestChat")),
 		connect.WithHandlerOptions(opts...),
 	)
+	visitorServiceLeaveMessageHandler := connect.NewUnaryHandler(
+		VisitorServiceLeaveMessageProcedure,
+		svc.LeaveMessage,
+		connect.WithSchema(visitorServiceMethods.ByName("LeaveMessage")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.VisitorService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case VisitorServiceStartVisitorSessionProcedure:
@@ -320,6 +351,8 @@ func NewVisitorServiceHandler(svc VisitorServiceHandler, opts ...connect.Handler
 			visitorServiceIdentifyVisitorHandler.ServeHTTP(w, r)
 		case VisitorServiceRequestChatProcedure:
 			visitorServiceRequestChatHandler.ServeHTTP(w, r)
+		case VisitorServiceLeaveMessageProcedure:
+			visitorServiceLeaveMessageHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -359,4 +392,8 @@ func (UnimplementedVisitorServiceHandler) IdentifyVisitor(context.Context, *conn
 
 func (UnimplementedVisitorServiceHandler) RequestChat(context.Context, *connect.Request[v1.RequestChatRequest]) (*connect.Response[v1.RequestChatResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.VisitorService.RequestChat is not implemented"))
+}
+
+func (UnimplementedVisitorServiceHandler) LeaveMessage(context.Context, *connect.Request[v1.LeaveMessageRequest]) (*connect.Response[v1.LeaveMessageResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.VisitorService.LeaveMessage is not implemented"))
 }
