@@ -185,7 +185,7 @@ func (m *Main) Run(ctx context.Context) error {
 		if m.TLSCert != "" {
 			grpcurlFlag = "-insecure"
 		}
-		fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID, app.DemoInviteSiteID, displayAddr(a.Addr().String()), grpcurlFlag, app.DemoAgentPassword)
+		fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID, app.DemoInviteSiteID, displayAddr(a.Addr().String()), grpcurlFlag, app.DemoAgentPassword, app.DemoAgentLogin)
 	}
 	if a.InitialAPIKey != "" {
 		fmt.Fprintf(os.Stderr, initialKeyText, a.InitialAPIKey, base)
@@ -241,7 +241,7 @@ Proactive Chat demo is running at %[1]s
 
   Be a visitor:  %[1]s/demo/          (without invite: an agent is alerted after 10 s)
                  %[1]s/demo/invite/   (with invite: Yes/No, a form, the queue)
-  Be the agent:  %[1]s/agent/?agent=%[3]s   (password %[7]s; set yourself Available)
+  Be the agent:  %[1]s/agent/   (sign in as %[8]s, password %[7]s; set yourself Available)
 
   demo sites: %[2]s, %[4]s; demo agent: %[3]s
   gRPC: grpcurl %[6]s %[5]s list
