@@ -4,7 +4,9 @@
 // with its unhandled count, and the agent marks it handled.
 
 import assert from "node:assert/strict";
-import { AGENT, DEMO_SITE, openConsole, scenario, visit, widget, widgetButton, widgetTitle } from "./harness.mjs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { AGENT, DEMO_SITE, openConsole, scenario, screenshotsDir, visit, widget, widgetButton, widgetTitle } from "./harness.mjs";
 
 scenario("offline: a closed site offers the message form; the message reaches the console and is marked handled", async (ctx) => {
   const { base, api } = ctx;
@@ -29,6 +31,9 @@ scenario("offline: a closed site offers the message form; the message reaches th
   await w.locator("#pc-f-name").fill("Grace Hopper");
   await w.locator("#pc-f-email").fill("grace@example.com");
   await w.locator("#pc-f-text").fill("Do you have the compiler book in stock?");
+  // The README shows this screen; the browser tests keep it current.
+  await mkdir(screenshotsDir, { recursive: true });
+  await visitor.screenshot({ path: join(screenshotsDir, "widget-message.png") });
   await widgetButton(visitor, "Send").click();
   await widgetTitle(visitor).filter({ hasText: "Message sent" }).waitFor();
   // Closed: the launching criteria (1 s) passed and nobody was alerted.
@@ -44,6 +49,7 @@ scenario("offline: a closed site offers the message form; the message reaches th
   assert.match(text, /grace@example\.com/);
   assert.match(text, /Do you have the compiler book in stock\?/);
   assert.match(text, /\/demo\//);
+  await agent.screenshot({ path: join(screenshotsDir, "messages.png") });
   await item.getByTestId("mark-handled").click();
   await agent.getByText("No messages.").waitFor();
   await agent.getByTestId("messages-badge").waitFor({ state: "detached" });
