@@ -66,6 +66,34 @@ func TestBusinessHoursLaunch(t *testing.T) {
 			t.Fatalf("queue at the opening = %+v, want the visitor's request", q)
 		}
 	})
+	t.Run("NoAlertWhileClosedThenAtOpening", func(t *testing.T) {
+		e := newEngine(t)
+		e.site(t, "shop", withoutInvite())
+		twoDays := berlinTuesday
+		twoDays.Weekly = append(twoDays.Weekly, domain.WeeklyInterval{Day: 3, Open: "11:00", Close: "17:00"})
+		e.hours(t, "shop", twoDays, domain.OfflineMessageSettings{})
+		e.agent(t, "agent-a", "Ada", 3, "shop")
+		console, _ := e.console(t, "agent-a")
+		e.clock.Advance(time.Hour) // the opening, 10:00 UTC
+		vid := e.visitor(t, "shop")
+		e.page(t, vid, home)
+		e.clock.Advance(30 * time.Second) // launched: queued, nobody available
+		e.settle(t)
+		if q := e.queue(t, "shop"); len(q) != 1 || q[0].State != domain.RequestQueued {
+			t.Fatalf("queue while open, nobody available = %+v", q)
+		}
+		e.clock.Advance(6 * time.Hour) // 16:00:30 UTC: closed, the request still queued
+		e.setStatus(t, "agent-a", domain.StatusAvailable)
+		e.settle(t)
+		if q := e.queue(t, "shop"); len(q) != 1 || q[0].State != domain.RequestQueued {
+			t.Fatalf("queue after closing with an agent available = %+v, want still queued, nobody alerted", q)
+		}
+		e.clock.Advance(18*time.Hour - 30*time.Second) // Wednesday's opening
+		alert := e.alerted(t, console, "")
+		if alert.Request.VisitorID != vid {
+			t.Fatalf("alert at the opening = %+v, want the visitor's", alert.Request)
+		}
+	})
 	t.Run("AfterRestartLaunchAtOpening", func(t *testing.T) {
 		e := newEngine(t)
 		e.site(t, "shop", withoutInvite())

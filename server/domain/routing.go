@@ -116,6 +116,13 @@ func (s *Service) route(ctx context.Context, siteID string) error {
 			// look at until somebody can.
 			return nil
 		}
+		if !site.OpenAt(s.clock.Now()) {
+			// Outside business hours nobody is alerted: requests queued
+			// before closing wait (agents may still take them from the
+			// queue) and are offered at the opening, when the site's
+			// hours timer routes again (refreshSite).
+			return nil
+		}
 		requests, err := tx.QueuedChatRequests(siteID)
 		if err != nil {
 			return err
