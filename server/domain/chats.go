@@ -76,7 +76,7 @@ func (s *Service) agentAndVisitor(tx ReadTx, agentID, visitorID string) (*Agent,
 	if !agent.Serves(site.ID) {
 		return nil, nil, nil, Errorf(CodePermissionDenied, "agent %q does not serve site %q", agent.ID, site.ID)
 	}
-	if !site.ProactiveChat.Enabled {
+	if !site.ProactiveOn() {
 		return nil, nil, nil, Errorf(CodeFailedPrecondition, "proactive chat is disabled on site %q", site.ID)
 	}
 	return agent, visitor, site, nil

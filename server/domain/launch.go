@@ -49,7 +49,7 @@ func (s *Service) scheduleLaunch(visitorID string) {
 // all in this visit.
 func (s *Service) launchDue(site *Site, v *Visitor, p Presence) (time.Time, bool) {
 	pc := site.ProactiveChat
-	if !pc.Enabled || pc.Mode == ModeUnspecified || !pc.PageAllowed(p.CurrentPage.URL) {
+	if !site.ProactiveOn() || pc.Mode == ModeUnspecified || !pc.PageAllowed(p.CurrentPage.URL) {
 		return time.Time{}, false
 	}
 	if !v.LastLaunchTime.IsZero() && !v.LastLaunchTime.Before(p.VisitStartTime) {

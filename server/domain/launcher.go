@@ -25,7 +25,7 @@ func validateLauncher(l VisitorLauncherSettings) error {
 // launcherShown reports whether the site offers the launcher at all: it is
 // on and so is proactive chat.
 func launcherShown(site *Site) bool {
-	return site.VisitorLauncher.Enabled && site.ProactiveChat.Enabled
+	return site.VisitorLauncher.Enabled && site.ProactiveOn()
 }
 
 // mayRequestChat reports whether the visitor may use the launcher now:
@@ -77,7 +77,7 @@ func (s *Service) RequestChat(ctx context.Context, visitorID string) (*VisitorSt
 			return err
 		}
 		switch {
-		case !site.ProactiveChat.Enabled:
+		case !site.ProactiveOn():
 			return Errorf(CodeFailedPrecondition, "proactive chat is off on site %q", site.ID)
 		case !site.VisitorLauncher.Enabled:
 			return Errorf(CodeFailedPrecondition, "the chat launcher is off on site %q", site.ID)

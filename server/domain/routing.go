@@ -88,7 +88,7 @@ func (s *Service) route(ctx context.Context, siteID string) error {
 		if err != nil {
 			return ignoreNotFound(err)
 		}
-		if !site.ProactiveChat.Enabled {
+		if !site.ProactiveOn() {
 			// Turned off: nobody will be alerted, so nobody is left waiting.
 			requests, err := tx.OpenChatRequests(siteID)
 			if err != nil {

@@ -24,6 +24,10 @@ type Site struct {
 	OfflineMessage OfflineMessageSettings
 }
 
+// ProactiveOn is the one rule for whether proactive chat is on for the
+// site: off, nobody is invited, launched, queued or alerted.
+func (s *Site) ProactiveOn() bool { return s.ProactiveChat.Enabled }
+
 // VisitorLauncherSettings: the widget's "Chat with us" button, shown while
 // proactive chat is on and the visitor is browsing or declined.
 type VisitorLauncherSettings struct {
