@@ -230,7 +230,7 @@ func newAgentPool(tx ReadTx, siteID string) (*agentPool, error) {
 	pool := &agentPool{load: map[string]int{}}
 	var ids []string
 	for _, a := range all {
-		if a.Status == StatusAvailable && a.Serves(siteID) {
+		if a.available() && a.Serves(siteID) {
 			pool.agents = append(pool.agents, a)
 			ids = append(ids, a.ID)
 		}
@@ -248,7 +248,7 @@ func newAgentPool(tx ReadTx, siteID string) (*agentPool, error) {
 	return pool, nil
 }
 
-func (p *agentPool) free(a *Agent) int { return int(a.MaxConcurrentChats) - p.load[a.ID] }
+func (p *agentPool) free(a *Agent) int { return a.freeChats(p.load[a.ID]) }
 
 func (p *agentPool) anyFree(passed []string) bool {
 	for _, a := range p.agents {
