@@ -55,10 +55,7 @@ func (s *Service) launchDue(site *Site, v *Visitor, p Presence) (time.Time, bool
 	if !v.LastLaunchTime.IsZero() && !v.LastLaunchTime.Before(p.VisitStartTime) {
 		return time.Time{}, false // once a visit
 	}
-	switch v.Engagement {
-	case EngagementUnspecified, EngagementBrowsing:
-	case EngagementDeclined:
-	default:
+	if !v.idle() {
 		return time.Time{}, false
 	}
 	due := p.VisitStartTime.Add(pc.LaunchAfter())
@@ -161,7 +158,9 @@ func (s *Service) visitBegan(visitor *Visitor, start time.Time) {
 					return err
 				}
 			case EngagementFillingForm:
-				v.Engagement = EngagementBrowsing
+				if err := v.DropForm(); err != nil {
+					return err
+				}
 			}
 			if err := tx.PutVisitor(v); err != nil {
 				return err
@@ -200,7 +199,9 @@ func (s *Service) visitEnded(visitorID string) {
 				return err
 			}
 		case EngagementFillingForm:
-			v.Engagement = EngagementBrowsing
+			if err := v.DropForm(); err != nil {
+				return err
+			}
 		}
 		if err := tx.PutVisitor(v); err != nil {
 			return err

@@ -188,7 +188,9 @@ func (s *Service) offer(tx WriteTx, site *Site, req *ChatRequest, agent *Agent, 
 	if err != nil {
 		return err
 	}
-	visitor.Engagement = EngagementAlerting
+	if err := visitor.Alerting(); err != nil {
+		return err
+	}
 	decision := &RoutingDecision{ChatRequestID: req.ID, SiteID: site.ID, Time: now, AgentID: agent.ID, Reason: reason}
 	if err := tx.PutChatRequest(req); err != nil {
 		return err
@@ -456,7 +458,9 @@ func (s *Service) unoffer(tx WriteTx, req *ChatRequest, reason string, pass bool
 	if err != nil {
 		return err
 	}
-	visitor.Engagement = EngagementQueued
+	if err := visitor.BackToQueue(); err != nil {
+		return err
+	}
 	if err := tx.PutChatRequest(req); err != nil {
 		return err
 	}
