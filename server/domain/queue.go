@@ -252,8 +252,9 @@ func (s *Service) abandon(tx WriteTx, req *ChatRequest, visitor *Visitor, reason
 	if req.State != RequestAlerting {
 		alerted = ""
 	}
-	req.State = RequestAbandoned
-	req.CloseTime = s.clock.Now()
+	if err := req.Abandon(s.clock.Now()); err != nil {
+		return err
+	}
 	visitor.LeaveQueue(req.ID)
 	if err := tx.PutChatRequest(req); err != nil {
 		return err

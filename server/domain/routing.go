@@ -179,11 +179,9 @@ func (a *siteAvailability) changed(siteID string, free bool) bool {
 // offer alerts agent of req in tx.
 func (s *Service) offer(tx WriteTx, site *Site, req *ChatRequest, agent *Agent, reason string) error {
 	now := s.clock.Now()
-	req.State = RequestAlerting
-	req.AlertedAgentID = agent.ID
-	req.AlertedAgentName = agent.DisplayName
-	req.AlertReason = reason
-	req.AlertDeadline = now.Add(site.ProactiveChat.AlertTimeout())
+	if err := req.Offer(agent, reason, now.Add(site.ProactiveChat.AlertTimeout())); err != nil {
+		return err
+	}
 	visitor, err := tx.Visitor(req.VisitorID)
 	if err != nil {
 		return err
@@ -361,12 +359,9 @@ func (s *Service) accept(tx WriteTx, agent *Agent, req *ChatRequest) (*Chat, err
 	if err != nil {
 		return nil, err
 	}
-	req.State = RequestAccepted
-	req.ChatID = chat.ID
-	req.CloseTime = now
-	req.AlertedAgentID = agent.ID
-	req.AlertedAgentName = agent.DisplayName
-	req.HoldUntil = time.Time{}
+	if err := req.Accept(agent, chat.ID, now); err != nil {
+		return nil, err
+	}
 	if err := tx.PutChatRequest(req); err != nil {
 		return nil, err
 	}
@@ -446,13 +441,8 @@ func (s *Service) passAlertTx(ctx context.Context, requestID, agentID, reason st
 // is not alerted for it again.
 func (s *Service) unoffer(tx WriteTx, req *ChatRequest, reason string, pass bool) error {
 	agentID := req.AlertedAgentID
-	req.State = RequestQueued
-	req.AlertedAgentID = ""
-	req.AlertedAgentName = ""
-	req.AlertDeadline = time.Time{}
-	req.AlertReason = ""
-	if pass && !slices.Contains(req.PassedAgentIDs, agentID) {
-		req.PassedAgentIDs = append(req.PassedAgentIDs, agentID)
+	if err := req.Unoffer(pass); err != nil {
+		return err
 	}
 	visitor, err := tx.Visitor(req.VisitorID)
 	if err != nil {
