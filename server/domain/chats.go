@@ -76,7 +76,7 @@ func (s *Service) agentAndVisitor(tx ReadTx, agentID, visitorID string) (*Agent,
 	if !agent.Serves(site.ID) {
 		return nil, nil, nil, Errorf(CodePermissionDenied, "agent %q does not serve site %q", agent.ID, site.ID)
 	}
-	if !site.ProactiveChat.Enabled {
+	if !site.ProactiveOn() {
 		return nil, nil, nil, Errorf(CodeFailedPrecondition, "proactive chat is disabled on site %q", site.ID)
 	}
 	return agent, visitor, site, nil
@@ -99,12 +99,11 @@ func (s *Service) openChat(tx WriteTx, chatID string, site *Site, agent *Agent, 
 	}
 	started := s.nextEvent(chat)
 	started.Started = &ChatStarted{Visitor: chat.Visitor, Agent: chat.Agent}
-	visitor.ActiveChatID = chat.ID
-	visitor.ChatRequestID = ""
-	visitor.Engagement = EngagementChatting
 	// A chat is this visit's proactive engagement, however it began: the
 	// launching criteria do not fire again in the same visit.
-	visitor.LastLaunchTime = now
+	if err := visitor.StartChatting(chat.ID, now); err != nil {
+		return nil, err
+	}
 	agent.ActiveChatIDs = append(agent.ActiveChatIDs, chat.ID)
 	if err := s.putAll(tx, chat, visitor, agent, &started); err != nil {
 		return nil, err
@@ -414,10 +413,7 @@ func (s *Service) leave(tx WriteTx, chat *Chat, p Participant, endReason ChatEnd
 			if visitor, err = tx.Visitor(p.ID); err != nil {
 				return err
 			}
-			if visitor.ActiveChatID == chat.ID {
-				visitor.ActiveChatID = ""
-				visitor.Engagement = EngagementBrowsing
-			}
+			visitor.LeaveChat(chat.ID)
 			return nil
 		}
 		chat.AgentLeftTime = now

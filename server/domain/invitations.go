@@ -21,9 +21,9 @@ func (s *Service) invite(tx WriteTx, site *Site, visitor *Visitor, agentID strin
 	if inv.Text == "" {
 		inv.Text = "Hi! Would you like to chat with us?"
 	}
-	visitor.Engagement = EngagementInvited
-	visitor.InvitationID = inv.ID
-	visitor.LastLaunchTime = now
+	if err := visitor.Invite(inv.ID, now); err != nil {
+		return nil, err
+	}
 	if err := tx.PutInvitation(inv); err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (s *Service) InviteVisitor(ctx context.Context, agentID, visitorID string) 
 		switch {
 		case !s.presence.online(visitorID):
 			return Errorf(CodeFailedPrecondition, "visitor %q is not on the site", visitorID)
-		case visitor.Engagement != EngagementBrowsing && visitor.Engagement != EngagementDeclined && visitor.Engagement != EngagementUnspecified:
+		case !visitor.idle():
 			return Errorf(CodeFailedPrecondition, "visitor %q is %s; only a browsing visitor can be invited", visitorID, visitor.Engagement)
 		}
 		inv, err = s.invite(tx, site, visitor, agentID)
@@ -151,7 +151,9 @@ func (s *Service) RespondToInvitation(ctx context.Context, visitorID, invitation
 		}
 		tx.OnCommit(func() { s.timers.cancel("invite/" + inv.ID) })
 		if len(site.ProactiveChat.FormFields) > 0 {
-			visitor.Engagement = EngagementFillingForm
+			if err := visitor.StartForm(false); err != nil {
+				return err
+			}
 			if err := tx.PutVisitor(visitor); err != nil {
 				return err
 			}
@@ -187,13 +189,11 @@ func (s *Service) closeInvitation(tx WriteTx, visitor *Visitor, state Invitation
 		return err
 	}
 	now := s.clock.Now()
+	if err := visitor.CloseInvitation(state == InvitationDeclined || state == InvitationExpired, now); err != nil {
+		return err
+	}
 	inv.State = state
 	inv.RespondTime = now
-	visitor.Engagement = EngagementBrowsing
-	if state == InvitationDeclined || state == InvitationExpired {
-		visitor.Engagement = EngagementDeclined
-		visitor.DeclineTime = now
-	}
 	if err := tx.PutInvitation(inv); err != nil {
 		return err
 	}

@@ -49,16 +49,13 @@ func (s *Service) scheduleLaunch(visitorID string) {
 // all in this visit.
 func (s *Service) launchDue(site *Site, v *Visitor, p Presence) (time.Time, bool) {
 	pc := site.ProactiveChat
-	if !pc.Enabled || pc.Mode == ModeUnspecified || !pc.PageAllowed(p.CurrentPage.URL) {
+	if !site.ProactiveOn() || pc.Mode == ModeUnspecified || !pc.PageAllowed(p.CurrentPage.URL) {
 		return time.Time{}, false
 	}
 	if !v.LastLaunchTime.IsZero() && !v.LastLaunchTime.Before(p.VisitStartTime) {
 		return time.Time{}, false // once a visit
 	}
-	switch v.Engagement {
-	case EngagementUnspecified, EngagementBrowsing:
-	case EngagementDeclined:
-	default:
+	if !v.idle() {
 		return time.Time{}, false
 	}
 	due := p.VisitStartTime.Add(pc.LaunchAfter())
@@ -161,7 +158,9 @@ func (s *Service) visitBegan(visitor *Visitor, start time.Time) {
 					return err
 				}
 			case EngagementFillingForm:
-				v.Engagement = EngagementBrowsing
+				if err := v.DropForm(); err != nil {
+					return err
+				}
 			}
 			if err := tx.PutVisitor(v); err != nil {
 				return err
@@ -200,7 +199,9 @@ func (s *Service) visitEnded(visitorID string) {
 				return err
 			}
 		case EngagementFillingForm:
-			v.Engagement = EngagementBrowsing
+			if err := v.DropForm(); err != nil {
+				return err
+			}
 		}
 		if err := tx.PutVisitor(v); err != nil {
 			return err

@@ -25,17 +25,13 @@ func validateLauncher(l VisitorLauncherSettings) error {
 // launcherShown reports whether the site offers the launcher at all: it is
 // on and so is proactive chat.
 func launcherShown(site *Site) bool {
-	return site.VisitorLauncher.Enabled && site.ProactiveChat.Enabled
+	return site.VisitorLauncher.Enabled && site.ProactiveOn()
 }
 
 // mayRequestChat reports whether the visitor may use the launcher now:
 // browsing (never invited, or said No), not in a chat.
 func mayRequestChat(v *Visitor) bool {
-	switch v.Engagement {
-	case EngagementUnspecified, EngagementBrowsing, EngagementDeclined:
-		return v.ActiveChatID == ""
-	}
-	return false
+	return v.idle() && v.ActiveChatID == ""
 }
 
 // launcherFor is the launcher the visitor's widget shows now; nil for none.
@@ -77,7 +73,7 @@ func (s *Service) RequestChat(ctx context.Context, visitorID string) (*VisitorSt
 			return err
 		}
 		switch {
-		case !site.ProactiveChat.Enabled:
+		case !site.ProactiveOn():
 			return Errorf(CodeFailedPrecondition, "proactive chat is off on site %q", site.ID)
 		case !site.VisitorLauncher.Enabled:
 			return Errorf(CodeFailedPrecondition, "the chat launcher is off on site %q", site.ID)
@@ -87,8 +83,9 @@ func (s *Service) RequestChat(ctx context.Context, visitorID string) (*VisitorSt
 			return Errorf(CodeFailedPrecondition, "visitor %q is %s; only a browsing visitor can ask for a chat", visitorID, visitor.Engagement)
 		}
 		if len(site.ProactiveChat.FormFields) > 0 {
-			visitor.Engagement = EngagementFillingForm
-			visitor.ChatRequested = true
+			if err := visitor.StartForm(true); err != nil {
+				return err
+			}
 			if err := tx.PutVisitor(visitor); err != nil {
 				return err
 			}

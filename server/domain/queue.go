@@ -35,9 +35,9 @@ func (s *Service) enqueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatReq
 		// Queued while away (after a restart, say): the place is held.
 		req.HoldUntil = now.Add(s.holdFor(site, req))
 	}
-	visitor.Engagement = EngagementQueued
-	visitor.ChatRequestID = req.ID
-	visitor.ChatRequested = false
+	if err := visitor.Queue(req.ID); err != nil {
+		return err
+	}
 	if err := tx.PutChatRequest(req); err != nil {
 		return err
 	}
@@ -227,7 +227,9 @@ func (s *Service) LeaveQueue(ctx context.Context, visitorID string) (*VisitorSta
 			}
 			return s.abandon(tx, req, visitor, "visitor left the queue")
 		case EngagementFillingForm:
-			visitor.Engagement = EngagementBrowsing
+			if err := visitor.DropForm(); err != nil {
+				return err
+			}
 			visitor.ChatRequested = false
 			if err := tx.PutVisitor(visitor); err != nil {
 				return err
@@ -250,12 +252,10 @@ func (s *Service) abandon(tx WriteTx, req *ChatRequest, visitor *Visitor, reason
 	if req.State != RequestAlerting {
 		alerted = ""
 	}
-	req.State = RequestAbandoned
-	req.CloseTime = s.clock.Now()
-	if visitor.ChatRequestID == req.ID {
-		visitor.ChatRequestID = ""
-		visitor.Engagement = EngagementBrowsing
+	if err := req.Abandon(s.clock.Now()); err != nil {
+		return err
 	}
+	visitor.LeaveQueue(req.ID)
 	if err := tx.PutChatRequest(req); err != nil {
 		return err
 	}
@@ -411,8 +411,7 @@ func (s *Service) VisitorState(ctx context.Context, visitorID string) (*VisitorS
 				// alerted, the widget stays quiet and is not told.
 				state.Engagement = EngagementBrowsing
 				quiet := *v
-				quiet.Engagement = EngagementBrowsing
-				quiet.ChatRequestID = ""
+				quiet.LeaveQueue(quiet.ChatRequestID)
 				state.Visitor = &quiet
 			}
 		}

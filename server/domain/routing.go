@@ -88,7 +88,7 @@ func (s *Service) route(ctx context.Context, siteID string) error {
 		if err != nil {
 			return ignoreNotFound(err)
 		}
-		if !site.ProactiveChat.Enabled {
+		if !site.ProactiveOn() {
 			// Turned off: nobody will be alerted, so nobody is left waiting.
 			requests, err := tx.OpenChatRequests(siteID)
 			if err != nil {
@@ -179,16 +179,16 @@ func (a *siteAvailability) changed(siteID string, free bool) bool {
 // offer alerts agent of req in tx.
 func (s *Service) offer(tx WriteTx, site *Site, req *ChatRequest, agent *Agent, reason string) error {
 	now := s.clock.Now()
-	req.State = RequestAlerting
-	req.AlertedAgentID = agent.ID
-	req.AlertedAgentName = agent.DisplayName
-	req.AlertReason = reason
-	req.AlertDeadline = now.Add(site.ProactiveChat.AlertTimeout())
+	if err := req.Offer(agent, reason, now.Add(site.ProactiveChat.AlertTimeout())); err != nil {
+		return err
+	}
 	visitor, err := tx.Visitor(req.VisitorID)
 	if err != nil {
 		return err
 	}
-	visitor.Engagement = EngagementAlerting
+	if err := visitor.Alerting(); err != nil {
+		return err
+	}
 	decision := &RoutingDecision{ChatRequestID: req.ID, SiteID: site.ID, Time: now, AgentID: agent.ID, Reason: reason}
 	if err := tx.PutChatRequest(req); err != nil {
 		return err
@@ -230,7 +230,7 @@ func newAgentPool(tx ReadTx, siteID string) (*agentPool, error) {
 	pool := &agentPool{load: map[string]int{}}
 	var ids []string
 	for _, a := range all {
-		if a.Status == StatusAvailable && a.Serves(siteID) {
+		if a.available() && a.Serves(siteID) {
 			pool.agents = append(pool.agents, a)
 			ids = append(ids, a.ID)
 		}
@@ -248,7 +248,7 @@ func newAgentPool(tx ReadTx, siteID string) (*agentPool, error) {
 	return pool, nil
 }
 
-func (p *agentPool) free(a *Agent) int { return int(a.MaxConcurrentChats) - p.load[a.ID] }
+func (p *agentPool) free(a *Agent) int { return a.freeChats(p.load[a.ID]) }
 
 func (p *agentPool) anyFree(passed []string) bool {
 	for _, a := range p.agents {
@@ -359,12 +359,9 @@ func (s *Service) accept(tx WriteTx, agent *Agent, req *ChatRequest) (*Chat, err
 	if err != nil {
 		return nil, err
 	}
-	req.State = RequestAccepted
-	req.ChatID = chat.ID
-	req.CloseTime = now
-	req.AlertedAgentID = agent.ID
-	req.AlertedAgentName = agent.DisplayName
-	req.HoldUntil = time.Time{}
+	if err := req.Accept(agent, chat.ID, now); err != nil {
+		return nil, err
+	}
 	if err := tx.PutChatRequest(req); err != nil {
 		return nil, err
 	}
@@ -444,19 +441,16 @@ func (s *Service) passAlertTx(ctx context.Context, requestID, agentID, reason st
 // is not alerted for it again.
 func (s *Service) unoffer(tx WriteTx, req *ChatRequest, reason string, pass bool) error {
 	agentID := req.AlertedAgentID
-	req.State = RequestQueued
-	req.AlertedAgentID = ""
-	req.AlertedAgentName = ""
-	req.AlertDeadline = time.Time{}
-	req.AlertReason = ""
-	if pass && !slices.Contains(req.PassedAgentIDs, agentID) {
-		req.PassedAgentIDs = append(req.PassedAgentIDs, agentID)
+	if err := req.Unoffer(pass); err != nil {
+		return err
 	}
 	visitor, err := tx.Visitor(req.VisitorID)
 	if err != nil {
 		return err
 	}
-	visitor.Engagement = EngagementQueued
+	if err := visitor.BackToQueue(); err != nil {
+		return err
+	}
 	if err := tx.PutChatRequest(req); err != nil {
 		return err
 	}

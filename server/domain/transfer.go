@@ -8,16 +8,26 @@ import (
 
 // canTakeChat is the one rule for whether an agent may take on one more
 // chat: it is available and under its capacity. Starting a chat, accepting
-// a chat request and taking over a transferred chat all ask it.
+// a chat request and taking over a transferred chat all ask it; routing's
+// agent pool asks its two parts, available and freeChats, counting pending
+// alerts in the load.
 func (a *Agent) canTakeChat() error {
 	switch {
-	case a.Status != StatusAvailable:
+	case !a.available():
 		return Errorf(CodeFailedPrecondition, "agent %q is %s; only an available agent takes chats", a.ID, a.Status)
-	case uint32(len(a.ActiveChatIDs)) >= a.MaxConcurrentChats:
+	case a.freeChats(len(a.ActiveChatIDs)) <= 0:
 		return Errorf(CodeFailedPrecondition, "agent %q is at capacity (%d of %d chats)", a.ID, len(a.ActiveChatIDs), a.MaxConcurrentChats)
 	}
 	return nil
 }
+
+// available reports whether the agent's status lets it take chats.
+func (a *Agent) available() bool { return a.Status == StatusAvailable }
+
+// freeChats is how many more chats the agent has room for under its
+// capacity, given its load: its chats, plus whatever else counts against
+// the capacity (routing counts pending alerts). Negative when over.
+func (a *Agent) freeChats(load int) int { return int(a.MaxConcurrentChats) - load }
 
 // Transfer is what TransferChat did: the chat as it now is and the note
 // made of the transfer's note, if one was given.
@@ -166,10 +176,7 @@ func (s *Service) ListColleagues(ctx context.Context, agentID, siteID string) ([
 			if a.ID == agentID || !a.Serves(siteID) {
 				continue
 			}
-			var free uint32
-			if n := uint32(len(a.ActiveChatIDs)); n < a.MaxConcurrentChats {
-				free = a.MaxConcurrentChats - n
-			}
+			free := uint32(max(0, a.freeChats(len(a.ActiveChatIDs))))
 			out = append(out, Colleague{AgentID: a.ID, DisplayName: a.DisplayName, Status: a.Status, FreeChats: free, CanTakeChat: a.canTakeChat() == nil})
 		}
 		return nil

@@ -24,6 +24,10 @@ type Site struct {
 	OfflineMessage OfflineMessageSettings
 }
 
+// ProactiveOn is the one rule for whether proactive chat is on for the
+// site: off, nobody is invited, launched, queued or alerted.
+func (s *Site) ProactiveOn() bool { return s.ProactiveChat.Enabled }
+
 // VisitorLauncherSettings: the widget's "Chat with us" button, shown while
 // proactive chat is on and the visitor is browsing or declined.
 type VisitorLauncherSettings struct {
@@ -441,6 +445,83 @@ type ChatRequest struct {
 // Open reports whether the request still waits for an agent.
 func (r *ChatRequest) Open() bool {
 	return r.State == RequestQueued || r.State == RequestAlerting
+}
+
+// The chat request's steps, each one method: queued ⇄ alerting, then
+// accepted or abandoned. A step out of order is a CodeFailedPrecondition
+// error and changes nothing.
+
+func (r *ChatRequest) stepError(to ChatRequestState) error {
+	name := func(s ChatRequestState) string {
+		switch s {
+		case RequestQueued:
+			return "queued"
+		case RequestAlerting:
+			return "alerting"
+		case RequestAccepted:
+			return "accepted"
+		case RequestAbandoned:
+			return "abandoned"
+		}
+		return "unspecified"
+	}
+	return Errorf(CodeFailedPrecondition, "chat request %q is %s; it cannot become %s", r.ID, name(r.State), name(to))
+}
+
+// Offer: the queued request is offered to agent until deadline, who was
+// chosen for reason.
+func (r *ChatRequest) Offer(agent *Agent, reason string, deadline time.Time) error {
+	if r.State != RequestQueued {
+		return r.stepError(RequestAlerting)
+	}
+	r.State = RequestAlerting
+	r.AlertedAgentID = agent.ID
+	r.AlertedAgentName = agent.DisplayName
+	r.AlertReason = reason
+	r.AlertDeadline = deadline
+	return nil
+}
+
+// Unoffer: the alert is taken back and the request queued again; with
+// pass, the agent it was offered to is not alerted for it again.
+func (r *ChatRequest) Unoffer(pass bool) error {
+	if r.State != RequestAlerting {
+		return r.stepError(RequestQueued)
+	}
+	agentID := r.AlertedAgentID
+	r.State = RequestQueued
+	r.AlertedAgentID = ""
+	r.AlertedAgentName = ""
+	r.AlertDeadline = time.Time{}
+	r.AlertReason = ""
+	if pass && !slices.Contains(r.PassedAgentIDs, agentID) {
+		r.PassedAgentIDs = append(r.PassedAgentIDs, agentID)
+	}
+	return nil
+}
+
+// Accept: the open request is taken by agent, in chat chatID, at now.
+func (r *ChatRequest) Accept(agent *Agent, chatID string, now time.Time) error {
+	if !r.Open() {
+		return r.stepError(RequestAccepted)
+	}
+	r.State = RequestAccepted
+	r.ChatID = chatID
+	r.CloseTime = now
+	r.AlertedAgentID = agent.ID
+	r.AlertedAgentName = agent.DisplayName
+	r.HoldUntil = time.Time{}
+	return nil
+}
+
+// Abandon: the open request closes without a chat at now.
+func (r *ChatRequest) Abandon(now time.Time) error {
+	if !r.Open() {
+		return r.stepError(RequestAbandoned)
+	}
+	r.State = RequestAbandoned
+	r.CloseTime = now
+	return nil
 }
 
 // RoutingDecision records why a chat request was offered to an agent, or
