@@ -113,7 +113,9 @@ func EngagementFromProto(e pb.EngagementState) domain.Engagement {
 
 // IdentityToProto converts who a visitor is; nothing known gives nil.
 func IdentityToProto(id domain.VisitorIdentity) *pb.VisitorIdentity {
-	if id.IsZero() {
+	// Verified alone is not "nothing known", for this conversion: a stored
+	// record must read back as it was written.
+	if id.IsZero() && !id.Verified {
 		return nil
 	}
 	return &pb.VisitorIdentity{
