@@ -379,6 +379,11 @@ func (e *edge) checkEnvelopes(p protocol, r *http.Request, b []byte) *edgeError 
 		if size > maxRequestBytes {
 			return e.errTooLarge(p, fmt.Sprintf("a message (%d bytes)", size))
 		}
+		if b[0]&^1 != 0 {
+			// Only the compression bit may be set on a request's message;
+			// the others (end of stream, trailers) are the server's.
+			return errInvalid("a message has flags %#x: only 0x01 (compressed) is allowed in a request", b[0])
+		}
 		if b[0]&1 != 0 && !compressed {
 			return errInvalid("a message is flagged compressed, but the call names no compression")
 		}
