@@ -216,6 +216,13 @@ func (s *Service) AuthenticateStream(ctx context.Context, token string) (*Stream
 // CanReadSite reports whether p may see a site's visitors, queue and
 // settings: admins, and agents serving or supervising the site.
 func (s *Service) CanReadSite(ctx context.Context, p Principal, siteID string) error {
+	return s.siteRule(ctx, p, siteID, "read", "serve or supervise", func(a *Agent) bool { return a.SeesSite(siteID) })
+}
+
+// siteRule is the shape of the per-site rules: admins may, agents when ok
+// says so of their record (refused as not doing agentVerb), nobody else
+// (refused as not allowed to verb).
+func (s *Service) siteRule(ctx context.Context, p Principal, siteID, verb, agentVerb string, ok func(*Agent) bool) error {
 	switch p.Kind {
 	case AdminPrincipal:
 		return nil
@@ -224,12 +231,12 @@ func (s *Service) CanReadSite(ctx context.Context, p Principal, siteID string) e
 		if err != nil {
 			return err
 		}
-		if !agent.SeesSite(siteID) {
-			return Errorf(CodePermissionDenied, "agent %q does not serve or supervise site %q", p.ID, siteID)
+		if !ok(agent) {
+			return Errorf(CodePermissionDenied, "agent %q does not %s site %q", p.ID, agentVerb, siteID)
 		}
 		return nil
 	}
-	return Errorf(CodePermissionDenied, "a %s may not read site %q", p.Kind, siteID)
+	return Errorf(CodePermissionDenied, "a %s may not %s site %q", p.Kind, verb, siteID)
 }
 
 // CanReadChat reports whether p may read a chat's transcript and follow it:

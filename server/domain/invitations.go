@@ -150,18 +150,7 @@ func (s *Service) RespondToInvitation(ctx context.Context, visitorID, invitation
 			return err
 		}
 		tx.OnCommit(func() { s.timers.cancel("invite/" + inv.ID) })
-		if len(site.ProactiveChat.FormFields) > 0 {
-			if err := visitor.StartForm(false); err != nil {
-				return err
-			}
-			if err := tx.PutVisitor(visitor); err != nil {
-				return err
-			}
-			tx.OnCommit(func() { s.visitorUpdated(visitor) })
-			return nil
-		}
-		p, _ := s.presence.get(visitorID)
-		return s.enqueue(tx, site, visitor, RequestInvited, nil, p)
+		return s.formOrQueue(tx, site, visitor, RequestInvited)
 	})
 	if err != nil {
 		return nil, err

@@ -82,18 +82,7 @@ func (s *Service) RequestChat(ctx context.Context, visitorID string) (*VisitorSt
 		case !mayRequestChat(visitor):
 			return Errorf(CodeFailedPrecondition, "visitor %q is %s; only a browsing visitor can ask for a chat", visitorID, visitor.Engagement)
 		}
-		if len(site.ProactiveChat.FormFields) > 0 {
-			if err := visitor.StartForm(true); err != nil {
-				return err
-			}
-			if err := tx.PutVisitor(visitor); err != nil {
-				return err
-			}
-			tx.OnCommit(func() { s.visitorUpdated(visitor) })
-			return nil
-		}
-		p, _ := s.presence.get(visitorID)
-		return s.enqueue(tx, site, visitor, RequestVisitor, nil, p)
+		return s.formOrQueue(tx, site, visitor, RequestVisitor)
 	})
 	if err != nil {
 		return nil, err

@@ -11,6 +11,24 @@ import (
 	"unicode/utf8"
 )
 
+// formOrQueue is what follows a visitor's yes to a chat, to an invitation
+// (RequestInvited) or through the launcher (RequestVisitor): the site's
+// data-collection form when it has one, else the queue at once.
+func (s *Service) formOrQueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatRequestKind) error {
+	if len(site.ProactiveChat.FormFields) > 0 {
+		if err := visitor.StartForm(kind == RequestVisitor); err != nil {
+			return err
+		}
+		if err := tx.PutVisitor(visitor); err != nil {
+			return err
+		}
+		tx.OnCommit(func() { s.visitorUpdated(visitor) })
+		return nil
+	}
+	p, _ := s.presence.get(visitor.ID)
+	return s.enqueue(tx, site, visitor, kind, nil, p)
+}
+
 // enqueue puts a visitor's chat request into the site's queue, in tx.
 func (s *Service) enqueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatRequestKind, form map[string]string, p Presence) error {
 	now := s.clock.Now()

@@ -80,20 +80,7 @@ func (s *Service) ListLiveChats(ctx context.Context, siteID string) ([]*Chat, er
 // CanSuperviseSite reports whether p may supervise a site: admins, and the
 // agents whose SupervisedSiteIDs name it.
 func (s *Service) CanSuperviseSite(ctx context.Context, p Principal, siteID string) error {
-	switch p.Kind {
-	case AdminPrincipal:
-		return nil
-	case AgentPrincipal:
-		agent, err := s.GetAgent(ctx, p.ID)
-		if err != nil {
-			return err
-		}
-		if !agent.CanSuperviseSite(siteID) {
-			return Errorf(CodePermissionDenied, "agent %q does not supervise site %q", p.ID, siteID)
-		}
-		return nil
-	}
-	return Errorf(CodePermissionDenied, "a %s may not supervise site %q", p.Kind, siteID)
+	return s.siteRule(ctx, p, siteID, "supervise", "supervise", func(a *Agent) bool { return a.CanSuperviseSite(siteID) })
 }
 
 // CanReadWhispers reports whether p may read a chat's whispers: admins,
