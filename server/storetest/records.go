@@ -407,9 +407,15 @@ func testVisitorTokens(t *testing.T, open func(*testing.T) domain.Store) {
 		}
 		return nil
 	})
+	// Token b moves to vis_2 (a visitor signed in again elsewhere):
+	// erasing vis_1 must not take it.
+	mustUpdate(t, s, func(tx domain.WriteTx) error { return tx.PutVisitorToken(hashOf("b"), "vis_2") })
 	mustUpdate(t, s, func(tx domain.WriteTx) error { return tx.EraseVisitor("vis_1") })
 	mustView(t, s, func(tx domain.ReadTx) error {
-		for _, tok := range []string{"a", "b"} {
+		if v, err := tx.VisitorByTokenHash(hashOf("b")); err != nil || v.ID != "vis_2" {
+			t.Errorf("a token moved to another visitor, after EraseVisitor of the first: %v, %v", v, err)
+		}
+		for _, tok := range []string{"a"} {
 			_, err := tx.VisitorByTokenHash(hashOf(tok))
 			wantCode(t, "token of an erased visitor", err, domain.CodeNotFound)
 		}

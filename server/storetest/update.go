@@ -25,6 +25,8 @@ func testUpdate(t *testing.T, open func(*testing.T) domain.Store) {
 			t.Fatalf("Update returned %v, want fn's own error %v", err, want)
 		}
 	})
+	t.Run("ContextEndsWhileQueued", func(t *testing.T) { testContextWhileQueued(t, open) })
+	t.Run("KeyedRetries", func(t *testing.T) { testKeyedRetries(t, open) })
 	t.Run("DoneContext", func(t *testing.T) {
 		s := open(t)
 		ctx, cancel := context.WithCancel(bg)
@@ -38,6 +40,127 @@ func testUpdate(t *testing.T, open func(*testing.T) domain.Store) {
 			t.Errorf("Update with a done ctx wrote %d sites", len(sites))
 		}
 	})
+}
+
+// testContextWhileQueued: an Update whose ctx ends while it waits for
+// an earlier one either wrote (nil) or did not (ctx's error): never
+// anything in between.
+func testContextWhileQueued(t *testing.T, open func(*testing.T) domain.Store) {
+	s := open(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.Update(bg, func(tx domain.WriteTx) error {
+			select {
+			case <-entered:
+			default:
+				close(entered)
+			}
+			<-release
+			return tx.PutSite(newSite("site_1"))
+		})
+	}()
+	<-entered
+	ctx, cancel := context.WithCancel(bg)
+	second := make(chan error, 1)
+	go func() {
+		second <- s.Update(ctx, func(tx domain.WriteTx) error { return tx.PutSite(newSite("site_2")) })
+	}()
+	cancel()
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	err := <-second
+	sites := read(t, s, func(tx domain.ReadTx) ([]*domain.Site, error) { return tx.Sites() })
+	written := len(sites) == 2
+	switch {
+	case err == nil && !written:
+		t.Error("Update returned nil but its write is not there")
+	case err != nil && !errors.Is(err, context.Canceled):
+		t.Errorf("Update whose ctx ended: %v, want nil or context.Canceled", err)
+	case err != nil && written:
+		t.Error("Update returned ctx's error but its write is there")
+	}
+}
+
+// testKeyedRetries: concurrent senders append keyed messages to one chat,
+// some in Updates that fail after appending; then every committed key is
+// found at its message, and every failed one is unused, so that its retry
+// is taken.
+func testKeyedRetries(t *testing.T, open func(*testing.T) domain.Store) {
+	s := open(t)
+	c := newChat("chat_1", "site_1", "vis_1", "agt_1", 1)
+	mustUpdate(t, s, func(tx domain.WriteTx) error {
+		if err := tx.PutChat(c); err != nil {
+			return err
+		}
+		return tx.AppendChatEvent(started(c))
+	})
+	const workers, each = 6, 20
+	send := func(key string, fail bool) error {
+		return s.Update(bg, func(tx domain.WriteTx) error {
+			if _, used, err := tx.MessageSeqByKey("chat_1", "vis_1", key); err != nil || used {
+				return fmt.Errorf("key %s: used %v, %v", key, used, err)
+			}
+			last, err := tx.ChatEvents("chat_1", 0, 0)
+			if err != nil {
+				return err
+			}
+			if err := tx.AppendChatEvent(message("chat_1", uint32(len(last)+1), c.Visitor, key)); err != nil {
+				return err
+			}
+			if fail {
+				return errBoom
+			}
+			return nil
+		})
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	committed, failed := map[string]bool{}, map[string]bool{}
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				key, fail := fmt.Sprintf("k%d-%d", w, i), (w+i)%3 == 0
+				err := send(key, fail)
+				mu.Lock()
+				switch {
+				case err == nil:
+					committed[key] = true
+				case err == errBoom:
+					failed[key] = true
+				default:
+					t.Error(err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	mustView(t, s, func(tx domain.ReadTx) error {
+		events, err := tx.ChatEvents("chat_1", 0, 0)
+		if err != nil {
+			return err
+		}
+		if len(events) != 1+len(committed) {
+			t.Errorf("%d events, want %d", len(events), 1+len(committed))
+		}
+		for _, ev := range events[1:] {
+			seq, found, err := tx.MessageSeqByKey("chat_1", "vis_1", ev.Message.IdempotencyKey)
+			if err != nil || !found || seq != ev.Seq || !committed[ev.Message.IdempotencyKey] {
+				t.Errorf("message %d with key %s: found at %d, %v, %v", ev.Seq, ev.Message.IdempotencyKey, seq, found, err)
+			}
+		}
+		return nil
+	})
+	for key := range failed {
+		if err := send(key, false); err != nil {
+			t.Errorf("retry of the key of a failed Update: %v", err)
+		}
+	}
 }
 
 // snapshot is everything a ReadTx can list about the records the
