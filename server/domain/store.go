@@ -206,10 +206,11 @@ type WriteTx interface {
 	// nothing about their state; that is the caller's job.
 	EraseVisitor(visitorID string) error
 	// DeleteChat deletes a chat with all its events, notes, whispers and
-	// idempotency keys, the log's events of its chat events (found by their
-	// LogPosition), and the chat request it answered (with the form values,
-	// the routing decisions and the log's events about it). The visitor
-	// stays. Like EraseVisitor it checks nothing about the chat's state;
+	// idempotency keys, the log's events about it (those of its chat
+	// events, found by their LogPosition, and the others naming the chat,
+	// such as chat.rated with the visitor's comment), and the chat request
+	// it answered (with the form values, the routing decisions and the
+	// log's events about it). The visitor stays. Like EraseVisitor it checks nothing about the chat's state;
 	// deleting a chat that is not there does nothing.
 	DeleteChat(chatID string) error
 	// AppendEvent records ev in the event log, assigning its Position (the

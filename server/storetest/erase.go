@@ -158,8 +158,9 @@ type visitorWorld struct {
 }
 
 // putVisitorWorld stores a visitor with a chat (events, a note, a whisper, a
-// keyed message), the request it answered, an open request, an invitation,
-// a routing decision, an offline message, a token and log events.
+// keyed message, a rating), the request it answered, an open request, an
+// invitation, a routing decision, an offline message, a token and log
+// events.
 func putVisitorWorld(tx domain.WriteTx, v, site string) (*visitorWorld, error) {
 	w := &visitorWorld{visitor: v, site: site, agent: "agt_1", chat: "chat_" + v, request: "req_" + v, inv: "inv_" + v,
 		offline: "off_" + v, token: hashOf("token " + v)}
@@ -215,6 +216,13 @@ func putVisitorWorld(tx domain.WriteTx, v, site string) (*visitorWorld, error) {
 			return tx.AppendWhisper(domain.Whisper{ChatID: w.chat, Seq: 1, Time: at(12), FromID: "sup", Text: "w"})
 		},
 		func() error { return tx.PutOfflineMessage(newOffline(w.offline, site, v, 13)) },
+		func() error {
+			// The rating's comment is the visitor's words about the chat:
+			// it goes with the chat.
+			rated := newEvent(domain.EventChatRated, site, v, 14)
+			rated.ChatID, rated.AgentID, rated.Score, rated.Text = w.chat, w.agent, 2, "slow answers"
+			return logEvent(rated)
+		},
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
