@@ -44,8 +44,12 @@ type Store interface {
 // caller may change.
 type ReadTx interface {
 	Site(id string) (*Site, error)
+	// Sites lists every site in id order: ListSites returns it as it is,
+	// and lists must not reorder between calls.
 	Sites() ([]*Site, error)
 	Agent(id string) (*Agent, error)
+	// Agents lists every agent in id order, which is also the order routing
+	// meets them in.
 	Agents() ([]*Agent, error)
 	// AgentIDByLogin finds the agent whose login is login, compared by
 	// LoginKey; the store keeps this index with PutAgent.
@@ -146,6 +150,7 @@ type ReadTx interface {
 	FunnelCounters(siteID string, from, to time.Time) (FunnelCounters, error)
 	// Webhook is CodeNotFound when there is no such endpoint.
 	Webhook(id string) (*Webhook, error)
+	// Webhooks lists every endpoint in id order.
 	Webhooks() ([]*Webhook, error)
 	// WebhookDeliveries returns an endpoint's latest deliveries, newest
 	// first.

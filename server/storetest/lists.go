@@ -303,6 +303,8 @@ func testQueue(t *testing.T, open func(*testing.T) domain.Store) {
 		"req_c": newRequest("req_c", "site_1", "v3", 3),
 		"req_a": newRequest("req_a", "site_1", "v4", 9),
 		"req_e": newRequest("req_e", "site_2", "v5", 4),
+		// site_10 shares a prefix with site_1: its requests are not site_1's.
+		"req_f": newRequest("req_f", "site_10", "v6", 1),
 	}
 	put := func(rs ...*domain.ChatRequest) {
 		t.Helper()
@@ -315,7 +317,7 @@ func testQueue(t *testing.T, open func(*testing.T) domain.Store) {
 			return nil
 		})
 	}
-	put(reqs["req_b"], reqs["req_d"], reqs["req_c"], reqs["req_a"], reqs["req_e"])
+	put(reqs["req_b"], reqs["req_d"], reqs["req_c"], reqs["req_a"], reqs["req_e"], reqs["req_f"])
 	reqID := func(r *domain.ChatRequest) string { return r.ID }
 	openIDs := func(site string) []string {
 		return ids(read(t, s, func(tx domain.ReadTx) ([]*domain.ChatRequest, error) { return tx.OpenChatRequests(site) }), reqID)
@@ -338,9 +340,9 @@ func testQueue(t *testing.T, open func(*testing.T) domain.Store) {
 		})
 	}
 	equal(t, "OpenChatRequests", openIDs("site_1"), []string{"req_c", "req_d", "req_b", "req_a"})
-	equal(t, "OpenChatRequests of every site", openIDs(""), []string{"req_c", "req_d", "req_e", "req_b", "req_a"})
+	equal(t, "OpenChatRequests of every site", openIDs(""), []string{"req_f", "req_c", "req_d", "req_e", "req_b", "req_a"})
 	equal(t, "QueuedChatRequests", queuedIDs("site_1"), []string{"req_c", "req_d", "req_b", "req_a"})
-	for id, want := range map[string]int{"req_c": 1, "req_d": 2, "req_b": 3, "req_a": 4, "req_e": 1} {
+	for id, want := range map[string]int{"req_c": 1, "req_d": 2, "req_b": 3, "req_a": 4, "req_e": 1, "req_f": 1} {
 		equal(t, "QueuePosition of "+id, position(id), want)
 	}
 	equal(t, "AlertCounts with no alerts", counts(), map[string]int{})
@@ -633,4 +635,44 @@ func testVisitors(t *testing.T, open func(*testing.T) domain.Store) {
 	equal(t, "Visitors(after vis_1, 2)", list("vis_1", 2), want[2:4])
 	equal(t, "Visitors(after vis_15)", list("vis_15", 0), want[2:])
 	equal(t, "Visitors(after the last)", list("vis_4", 0), []string{})
+}
+
+// testIDOrder: sites, agents and webhooks are listed in id order, whatever
+// order they were written in.
+func testIDOrder(t *testing.T, open func(*testing.T) domain.Store) {
+	s := open(t)
+	order := []string{"x_3", "x_1", "x_20", "x_2", "x_10"}
+	mustUpdate(t, s, func(tx domain.WriteTx) error {
+		for _, id := range order {
+			if err := tx.PutSite(newSite(id)); err != nil {
+				return err
+			}
+			if err := tx.PutAgent(newAgent(id)); err != nil {
+				return err
+			}
+			if err := tx.PutWebhook(&domain.Webhook{ID: id, URL: "https://hooks.example/" + id, CreateTime: at(1)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	want := sorted(order)
+	mustView(t, s, func(tx domain.ReadTx) error {
+		sites, err := tx.Sites()
+		if err != nil {
+			return err
+		}
+		equal(t, "Sites", ids(sites, func(s *domain.Site) string { return s.ID }), want)
+		agents, err := tx.Agents()
+		if err != nil {
+			return err
+		}
+		equal(t, "Agents", ids(agents, func(a *domain.Agent) string { return a.ID }), want)
+		whs, err := tx.Webhooks()
+		if err != nil {
+			return err
+		}
+		equal(t, "Webhooks", ids(whs, func(w *domain.Webhook) string { return w.ID }), want)
+		return nil
+	})
 }

@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store) {
 	t.Run("Records", func(t *testing.T) { testRecords(t, open) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, open) })
 	t.Run("Copies", func(t *testing.T) { testCopies(t, open) })
+	t.Run("IDOrder", func(t *testing.T) { testIDOrder(t, open) })
 	t.Run("ReadOwnWrites", func(t *testing.T) { testReadOwnWrites(t, open) })
 	t.Run("AgentLogins", func(t *testing.T) { testAgentLogins(t, open) })
 	t.Run("VisitorTokens", func(t *testing.T) { testVisitorTokens(t, open) })
