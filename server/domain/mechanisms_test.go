@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -302,6 +303,34 @@ func TestPresenceManager(t *testing.T) {
 				clock.Advance(grace)
 				if evs := watch.Take(); len(evs) != 0 {
 					t.Errorf("changes after Unwatch: %v", evs)
+				}
+			})
+
+			t.Run("MassDisconnect", func(t *testing.T) {
+				// Every stream closing in the same second is a network
+				// failure, not 150 departures: they all get the longer grace.
+				p, clock := setup(t)
+				const n = 150
+				for i := range n {
+					p.Opened(visitor(fmt.Sprint("vis_m", i), "site_1"), true)
+				}
+				clock.Advance(time.Minute)
+				for i := range n {
+					p.Closed(fmt.Sprint("vis_m", i))
+				}
+				for i := range n {
+					at, ok := p.DepartsAt(fmt.Sprint("vis_m", i))
+					if want := clock.Now().Add(domain.DefaultMassDisconnectGrace); !ok || !at.Equal(want) {
+						t.Fatalf("visitor %d of a mass disconnect departs at %v, %v; want %v", i, at, ok, want)
+					}
+				}
+				clock.Advance(domain.DefaultMassDisconnectGrace - time.Nanosecond)
+				if len(p.OnSite("site_1")) != n {
+					t.Fatalf("%d of %d visitors left within the mass disconnect grace", n-len(p.OnSite("site_1")), n)
+				}
+				clock.Advance(time.Nanosecond)
+				if left := p.OnSite("site_1"); len(left) != 0 {
+					t.Errorf("%d visitors still on the site after the mass disconnect grace", len(left))
 				}
 			})
 
