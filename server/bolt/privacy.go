@@ -133,11 +133,11 @@ func (w *writeTx) EraseVisitor(visitorID string) error {
 	return w.delete(visitorsBucket, []byte(visitorID))
 }
 
-// DeleteChat deletes a chat with its events and idempotency keys, the chat
-// request it answered (which holds the visitor's form values) with the
-// routing decisions about that request, and their entries in the visitor
-// records index. The visitor stays. Deleting a chat that is not there does
-// nothing.
+// DeleteChat deletes a chat with its events and idempotency keys, the log's
+// events about it, the chat request it answered (which holds the visitor's
+// form values) with the routing decisions and log events about that
+// request, and their entries in the visitor records index. The visitor
+// stays. Deleting a chat that is not there does nothing.
 func (w *writeTx) DeleteChat(chatID string) error {
 	if err := requireID("chat id", chatID); err != nil {
 		return err
@@ -154,7 +154,7 @@ func (w *writeTx) DeleteChat(chatID string) error {
 		if err := w.delete(visitorRecordsBucket, visitorRecordKey(visitorID, recordChat, []byte(chatID))); err != nil {
 			return err
 		}
-		if err := w.deleteRequestLogEvents(visitorID, chat.ChatRequestID); err != nil {
+		if err := w.deleteChatLogEvents(visitorID, chatID, chat.ChatRequestID); err != nil {
 			return err
 		}
 	}
@@ -395,13 +395,11 @@ func (w *writeTx) deleteChatEventsFromLog(chatID string) error {
 	return nil
 }
 
-// deleteRequestLogEvents deletes the log's events about the request a
-// deleted chat answered (the form values among them), found among its
-// visitor's events, with their index entries.
-func (w *writeTx) deleteRequestLogEvents(visitorID, requestID string) error {
-	if requestID == "" {
-		return nil
-	}
+// deleteChatLogEvents deletes the log's events about a deleted chat that
+// no chat event of it holds the position of (chat.rated, with the visitor's
+// comment), and those about the request it answered (the form values among
+// them), found among its visitor's events, with their index entries.
+func (w *writeTx) deleteChatLogEvents(visitorID, chatID, requestID string) error {
 	recs, err := w.visitorRecords(visitorID)
 	if err != nil {
 		return err
@@ -415,7 +413,7 @@ func (w *writeTx) deleteRequestLogEvents(visitorID, requestID string) error {
 		if err != nil {
 			return fmt.Errorf("decode %s %x: %w", eventsBucket, pos, err)
 		}
-		if ev.RequestID != requestID {
+		if ev.ChatID != chatID && (requestID == "" || ev.RequestID != requestID) {
 			continue
 		}
 		if err := w.delete(eventsBucket, pos); err != nil {

@@ -27,18 +27,20 @@ func (s *Service) QueuePositionSites() int {
 
 // CachedPrincipals is how many authenticated tokens the Service remembers.
 func (s *Service) CachedPrincipals() int {
-	s.creds.mu.Lock()
-	defer s.creds.mu.Unlock()
-	return len(s.creds.cache)
+	c := s.creds.(*credentials)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.cache)
 }
 
 // PresenceWatchers is how many presence streams' backlogs the tracker
 // feeds, counted once per site.
 func (s *Service) PresenceWatchers() int {
-	s.presence.mu.Lock()
-	defer s.presence.mu.Unlock()
+	t := s.presence.(*presenceTracker)
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	n := 0
-	for _, w := range s.presence.watchers {
+	for _, w := range t.watchers {
 		n += len(w)
 	}
 	return n

@@ -6,10 +6,17 @@ import (
 	"sync/atomic"
 )
 
-// origins is the set of every site's allowed origins, kept in memory for the
-// cross-origin checks that run on every widget request.
+// origins is the single-node originCache: the set in this process's
+// memory, replaced whole so that readers never lock.
 type origins struct {
 	set atomic.Pointer[map[string]bool]
+}
+
+func (o *origins) replace(set map[string]bool) { o.set.Store(&set) }
+
+func (o *origins) allowed(origin string) bool {
+	set := o.set.Load()
+	return set != nil && (*set)[origin]
 }
 
 // refreshOrigins rebuilds the set from the stored sites.
@@ -29,7 +36,7 @@ func (s *Service) refreshOrigins(ctx context.Context) error {
 			set[o] = true
 		}
 	}
-	s.origins.set.Store(&set)
+	s.origins.replace(set)
 	return nil
 }
 
@@ -53,6 +60,5 @@ func (s *Service) CheckWidgetOrigin(ctx context.Context, siteID, origin string) 
 // OriginAllowed reports whether a browser page from origin (scheme://host[:port])
 // may call the widget's API: whether any site lists it.
 func (s *Service) OriginAllowed(origin string) bool {
-	set := s.origins.set.Load()
-	return set != nil && (*set)[origin]
+	return s.origins.allowed(origin)
 }

@@ -34,7 +34,7 @@ type StreamGrant struct {
 	Principal Principal
 
 	b     *binding
-	creds *credentials
+	creds credentialCache
 	timer Timer
 }
 

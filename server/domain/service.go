@@ -70,6 +70,9 @@ type Config struct {
 	// (DefaultRetentionSweepInterval when 0); negative runs it only when
 	// SweepRetention is called.
 	RetentionSweepInterval time.Duration
+	// Mechanisms are the implementations of presence, the timers and the
+	// credential and origin caches; the zero value is SingleNode().
+	Mechanisms Mechanisms
 }
 
 // Defaults for Config's timings.
@@ -94,8 +97,8 @@ type Service struct {
 	agentGrace    time.Duration
 	// queueEvery is Config.AgentQueueInterval.
 	queueEvery time.Duration
-	presence   *presenceTracker
-	timers     *timers
+	presence   presenceManager
+	timers     timerScheduler
 	router     *router
 	positions  *queuePositions
 	agents     *agentConns
@@ -103,10 +106,10 @@ type Service struct {
 	awaiting   *awaitingAgent
 	available  *siteAvailability
 	counters   *counters
-	origins    origins
+	origins    originCache
 	passwords  PasswordHasher
 	sessionTTL time.Duration
-	creds      *credentials
+	creds      credentialCache
 	streams    *streamCounts
 	pages      *pageWriter
 	// retention is Config.Retention; sweepEvery Config.RetentionSweepInterval.
@@ -177,13 +180,15 @@ func NewService(cfg Config) *Service {
 		queueEvery:    cfg.AgentQueueInterval,
 		passwords:     cfg.Passwords,
 		sessionTTL:    cfg.AgentSessionTTL,
-		creds:         newCredentials(),
 		streams:       newStreamCounts(),
 		started:       cfg.Clock.Now(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.presence = newPresenceTracker(s)
-	s.timers = newTimers(s.clock)
+	mech := cfg.Mechanisms.orDefault()
+	s.creds = mech.creds()
+	s.origins = mech.origins()
+	s.presence = mech.presence(s)
+	s.timers = mech.timers(s.clock)
 	s.agents = &agentConns{open: map[string]int{}}
 	s.waits = &waitEstimates{bySite: map[string]time.Duration{}}
 	s.counters = newCounters()

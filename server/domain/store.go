@@ -7,19 +7,35 @@ import (
 
 // Store keeps the durable state: sites, agents, visitors, chats and chat
 // events. The embedded default is bbolt; a distributed engine can take its
-// place for sites that outgrow one node.
+// place for sites that outgrow one node. docs/store-contract.md describes
+// the contract as a whole; server/storetest is its conformance suite, which
+// every implementation runs.
 type Store interface {
-	// View runs fn in a read-only snapshot. Keep fn short: it holds the
-	// snapshot open.
+	// View runs fn in a read-only snapshot: it sees every Update that
+	// returned before View was called and nothing committed after the
+	// snapshot was taken, however long fn runs. Keep fn short: it holds the
+	// snapshot open (bbolt makes a commit that must grow the file wait for
+	// it). View returns fn's error as it is; with ctx already done it
+	// returns ctx.Err() without running fn.
 	View(ctx context.Context, fn func(ReadTx) error) error
 	// Update runs fn in a read-write transaction and returns once the
-	// transaction is durable (committed and synced). Concurrent updates may
-	// share one commit. fn may run more than once, so it must have no effect
-	// outside the transaction except through OnCommit hooks; when fn returns
-	// an error none of its writes are kept. An Update the store cannot
+	// transaction is durable (committed and synced). Updates are
+	// serializable: concurrent ones behave as if they ran one at a time, in
+	// commit order, each seeing everything committed before it. Concurrent
+	// updates may share one commit. fn may run more than once, so it must
+	// have no effect outside the transaction except through OnCommit hooks
+	// (the hooks of a run that does not commit are dropped with it); when fn
+	// returns an error none of its writes are kept and Update returns that
+	// error as it is. Update returns nil only once the write is durable and
+	// its hooks have run; an error that is ctx's (ctx done before fn ran for
+	// the last time) means nothing was written. An Update the store cannot
 	// write for now (its disk is full) fails with CodeUnavailable, having
-	// written nothing: the same Update may succeed later.
+	// written nothing: the same Update may succeed later. fn and hooks must
+	// not call Update or Close.
 	Update(ctx context.Context, fn func(WriteTx) error) error
+	// Close lets the Updates already accepted finish and releases the
+	// store; afterwards View and Update fail with CodeUnavailable without
+	// running fn. Calling it again returns the first call's result.
 	Close() error
 }
 
@@ -28,21 +44,27 @@ type Store interface {
 // caller may change.
 type ReadTx interface {
 	Site(id string) (*Site, error)
+	// Sites lists every site in id order: ListSites returns it as it is,
+	// and lists must not reorder between calls.
 	Sites() ([]*Site, error)
 	Agent(id string) (*Agent, error)
+	// Agents lists every agent in id order, which is also the order routing
+	// meets them in.
 	Agents() ([]*Agent, error)
 	// AgentIDByLogin finds the agent whose login is login, compared by
 	// LoginKey; the store keeps this index with PutAgent.
 	AgentIDByLogin(login string) (string, error)
 	Visitor(id string) (*Visitor, error)
-	// VisitorByTokenHash finds the visitor a session token belongs to.
+	// VisitorByTokenHash finds the visitor a session token belongs to;
+	// NotFound when the token is unknown or its visitor is gone.
 	VisitorByTokenHash(hash []byte) (*Visitor, error)
 	Chat(id string) (*Chat, error)
 	// ChatEvents returns up to limit events of a chat with Seq > afterSeq,
-	// in sequence order.
+	// in sequence order; every one when limit <= 0.
 	ChatEvents(chatID string, afterSeq uint32, limit int) ([]ChatEvent, error)
 	// MessageSeqByKey finds the message a sender appended with an
-	// idempotency key.
+	// idempotency key, for as long as the chat is stored (after it ended
+	// too); an empty key is never found.
 	MessageSeqByKey(chatID, senderID, key string) (seq uint32, found bool, err error)
 	// CannedReply returns a site's canned reply; NotFound when the site
 	// has none with id.
@@ -92,7 +114,7 @@ type ReadTx interface {
 	// OfflineMessage returns a message a visitor left.
 	OfflineMessage(id string) (*OfflineMessage, error)
 	// SiteOfflineMessages lists a site's messages, newest first (by
-	// CreateTime, then id).
+	// CreateTime; those of one instant in id order).
 	SiteOfflineMessages(siteID string) ([]*OfflineMessage, error)
 	// VisitorOfflineMessages lists the messages a visitor left, in id order.
 	VisitorOfflineMessages(visitorID string) ([]*OfflineMessage, error)
@@ -118,7 +140,7 @@ type ReadTx interface {
 	RatingCounts(siteID, agentID string, from, to time.Time) (RatingCounts, error)
 
 	// Events returns up to limit events of the log with Position >
-	// afterPosition, in position order.
+	// afterPosition, in position order; every one when limit <= 0.
 	Events(afterPosition uint64, limit int) ([]*Event, error)
 	// LastEventPosition is the last position AppendEvent assigned, 0 when
 	// none; its event may have been deleted since.
@@ -128,6 +150,7 @@ type ReadTx interface {
 	FunnelCounters(siteID string, from, to time.Time) (FunnelCounters, error)
 	// Webhook is CodeNotFound when there is no such endpoint.
 	Webhook(id string) (*Webhook, error)
+	// Webhooks lists every endpoint in id order.
 	Webhooks() ([]*Webhook, error)
 	// WebhookDeliveries returns an endpoint's latest deliveries, newest
 	// first.
@@ -156,8 +179,11 @@ type WriteTx interface {
 	CountRating(siteID, agentID string, t time.Time, score uint32) error
 	PutChat(*Chat) error
 	// AppendChatEvent stores an event. Its Seq must be the chat's previous
-	// last event plus one; a message with an idempotency key is also
-	// indexed for MessageSeqByKey.
+	// last event plus one (1 for a chat's first) and exactly one of its
+	// kinds must be set; a message with an idempotency key is also indexed
+	// for MessageSeqByKey, and a sender's key used before in the chat is
+	// refused. Its LogPosition is how DeleteChat and EraseVisitor find the
+	// log's event of the same change.
 	AppendChatEvent(ChatEvent) error
 	// AppendWhisper stores a whisper. Its Seq must be the chat's previous
 	// last whisper's plus one. DeleteChat and EraseVisitor delete them with
@@ -184,15 +210,22 @@ type WriteTx interface {
 	// about those requests and the offline messages they left. It checks
 	// nothing about their state; that is the caller's job.
 	EraseVisitor(visitorID string) error
-	// DeleteChat deletes a chat with all its events, notes and idempotency keys,
-	// and the chat request it answered (with the form values and the
-	// routing decisions about it). The visitor stays. Like EraseVisitor it
-	// checks nothing about the chat's state.
+	// DeleteChat deletes a chat with all its events, notes, whispers and
+	// idempotency keys, the log's events about it (those of its chat
+	// events, found by their LogPosition, and the others naming the chat,
+	// such as chat.rated with the visitor's comment), and the chat request
+	// it answered (with the form values, the routing decisions and the
+	// log's events about it). The visitor stays. Like EraseVisitor it checks nothing about the chat's state;
+	// deleting a chat that is not there does nothing.
 	DeleteChat(chatID string) error
 	// AppendEvent records ev in the event log, assigning its Position (the
 	// last assigned plus one, never reused) and ID. Positions follow the
 	// order the transactions commit in; an Update that does not commit
-	// assigns none. EraseVisitor deletes the events naming the visitor.
+	// assigns none. Only the fields of ev's Type are kept (the API's event
+	// payloads); an unknown Type is refused. EraseVisitor deletes the events
+	// naming the visitor: the log's events of a chat's own kinds
+	// (chat.started, chat.message, chat.participant_left, chat.ended) are
+	// found through the LogPosition of the chat events stored with them.
 	AppendEvent(ev *Event) error
 	// AddFunnel adds one to each of the given slots of the funnel
 	// counters of siteID in the UTC hour of t.
@@ -201,10 +234,13 @@ type WriteTx interface {
 	// log whose Time is before cutoff, stopping at the first that is not,
 	// and returns how many it deleted.
 	DeleteEventsBefore(cutoff time.Time, limit int) (int, error)
-	// OnCommit registers f to run after the transaction is durable. Hooks of
-	// concurrent updates run one at a time, in commit order, so events
-	// published from them reach subscribers in the order they were stored.
-	// Hooks must not block.
+	// OnCommit registers f to run after the transaction is durable, and
+	// before its Update returns. An Update's hooks run in the order they
+	// were registered; hooks of concurrent updates run one at a time, in
+	// commit order, so events published from them reach subscribers in the
+	// order they were stored. A run of fn that does not commit (it failed,
+	// or the store runs fn again) runs none of its hooks. Hooks must not
+	// block; they may read with View, which sees their commit.
 	OnCommit(f func())
 	PutWebhook(*Webhook) error
 	// DeleteWebhook deletes an endpoint and its deliveries.
