@@ -15,18 +15,20 @@ import (
 
 // The principals of the authorization matrix, in its column order.
 const (
-	nobody       = iota // no credentials
-	forged              // a token the server never issued
-	visitor             // the visitor the requests name
-	otherVisitor        // another visitor of the same site
-	siteAgent           // an agent of the site, in the visitor's chat
-	otherAgent          // an agent of another site
-	admin               // an admin API key
-	supervisor          // an agent supervising the site (serving another), not in the chat
+	nobody           = iota // no credentials
+	forged                  // a token the server never issued
+	visitor                 // the visitor the requests name
+	otherVisitor            // another visitor of the same site
+	siteAgent               // an agent of the site, in the visitor's chat
+	otherAgent              // an agent of another site
+	admin                   // an admin API key
+	supervisor              // an agent supervising the site (serving another), not in the chat
+	scopedAdmin             // an admin API key scoped to the site
+	otherScopedAdmin        // an admin API key scoped to another site
 	principals
 )
 
-var principalNames = [principals]string{"Nobody", "ForgedToken", "Visitor", "OtherVisitor", "AgentOfSite", "AgentOfOtherSite", "Admin", "SupervisorOfSite"}
+var principalNames = [principals]string{"Nobody", "ForgedToken", "Visitor", "OtherVisitor", "AgentOfSite", "AgentOfOtherSite", "Admin", "SupervisorOfSite", "KeyOfSite", "KeyOfOtherSite"}
 
 // Expected outcomes: allowed (the call reaches the service, whatever it
 // then answers), Unauthenticated, PermissionDenied.
@@ -46,6 +48,7 @@ type authzWorld struct {
 	chat           string
 	offlineMessage string // one the visitor left on site A
 	spareKey       string // an API key to revoke
+	webhook        string // a disabled webhook of site A
 	tokens         [principals]string
 	agentAPassword string
 }
@@ -69,9 +72,19 @@ func firstMessage[T any](s stream[T], err error) error {
 
 // row spells an expectation for the principals after nobody and forged,
 // who are refused everywhere but on the open calls. A supervisor of the
-// site is an agent of another site, but where supervised says otherwise.
+// site is an agent of another site, but where supervised says otherwise. A
+// key scoped to the site is an admin there, one scoped to another site is
+// refused, but where scopes says otherwise.
 func row(visitor, otherVisitor, siteAgent, otherAgent, admin string) [principals]string {
-	return [principals]string{U, U, visitor, otherVisitor, siteAgent, otherAgent, admin, otherAgent}
+	return [principals]string{U, U, visitor, otherVisitor, siteAgent, otherAgent, admin, otherAgent, admin, D}
+}
+
+// scopes sets what the keys scoped to the site and to another site get in
+// r: (D, D) for calls that span sites, (Y, Y) for lists the call narrows
+// to the key's sites and for records that do not exist.
+func scopes(r [principals]string, ofSite, ofOtherSite string) [principals]string {
+	r[scopedAdmin], r[otherScopedAdmin] = ofSite, ofOtherSite
+	return r
 }
 
 // supervised sets what the site's supervisor gets in r.
@@ -80,12 +93,12 @@ func supervised(r [principals]string, want string) [principals]string {
 	return r
 }
 
-var open = [principals]string{Y, Y, Y, Y, Y, Y, Y, Y}
+var open = [principals]string{Y, Y, Y, Y, Y, Y, Y, Y, Y, Y}
 
 // authzCases is every RPC; the order matters only at the end, where calls
 // change what later ones need (leaving the chat, signing out).
 var authzCases = []authzCase{
-	{"AdminService.CreateSite", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.CreateSite", scopes(row(D, D, D, D, Y), D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.CreateSite(ctx, &pb.CreateSiteRequest{Name: "New"})
 		return err
 	}},
@@ -93,7 +106,7 @@ var authzCases = []authzCase{
 		_, err := c.GetSite(ctx, &pb.GetSiteRequest{SiteId: w.siteA})
 		return err
 	}},
-	{"AdminService.ListSites", row(D, D, Y, Y, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.ListSites", scopes(row(D, D, Y, Y, Y), Y, Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListSites(ctx, &pb.ListSitesRequest{})
 		return err
 	}},
@@ -101,19 +114,19 @@ var authzCases = []authzCase{
 		_, err := c.UpdateSite(ctx, &pb.UpdateSiteRequest{Site: &pb.Site{Id: w.siteA, Name: "Renamed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
 		return err
 	}},
-	{"AdminService.CreateAgent", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.CreateAgent", scopes(row(D, D, D, D, Y), D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.CreateAgent(ctx, &pb.CreateAgentRequest{DisplayName: "New", SiteIds: []string{w.siteA}})
 		return err
 	}},
-	{"AdminService.GetAgent", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.GetAgent", scopes(row(D, D, Y, D, Y), D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.GetAgent(ctx, &pb.GetAgentRequest{AgentId: w.agentA})
 		return err
 	}},
-	{"AdminService.ListAgents", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.ListAgents", scopes(row(D, D, D, D, Y), D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListAgents(ctx, &pb.ListAgentsRequest{})
 		return err
 	}},
-	{"AdminService.UpdateAgent", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.UpdateAgent", scopes(row(D, D, D, D, Y), D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.UpdateAgent(ctx, &pb.UpdateAgentRequest{Agent: &pb.Agent{Id: w.agentA, DisplayName: "Dana"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
 		return err
 	}},
@@ -133,41 +146,46 @@ var authzCases = []authzCase{
 		_, err := c.GetFunnel(ctx, &pb.GetFunnelRequest{SiteId: w.siteA})
 		return err
 	}},
-	// The log is about every site: admins only.
-	// Webhooks receive every event: admins only.
-	{"AdminService.CreateWebhook", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	// The log is about every site: admins only, a key scoped to sites
+	// those sites' events. Webhooks receive every event: admins only, a
+	// scoped key those of its sites (an endpoint of every site is not).
+	{"AdminService.CreateWebhook", scopes(row(D, D, D, D, Y), D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.CreateWebhook(ctx, &pb.CreateWebhookRequest{Url: "https://hooks.invalid/in", Disabled: true})
 		return err
 	}},
-	{"AdminService.GetWebhook", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
-		_, err := c.GetWebhook(ctx, &pb.GetWebhookRequest{WebhookId: "wh_missing"})
+	{"AdminService.CreateWebhook of the site", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.CreateWebhook(ctx, &pb.CreateWebhookRequest{Url: "https://hooks.invalid/in", SiteId: w.siteA, Disabled: true})
 		return err
 	}},
-	{"AdminService.ListWebhooks", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.GetWebhook", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.GetWebhook(ctx, &pb.GetWebhookRequest{WebhookId: w.webhook})
+		return err
+	}},
+	{"AdminService.ListWebhooks", scopes(row(D, D, D, D, Y), Y, Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListWebhooks(ctx, &pb.ListWebhooksRequest{})
 		return err
 	}},
 	{"AdminService.UpdateWebhook", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
-		_, err := c.UpdateWebhook(ctx, &pb.UpdateWebhookRequest{Webhook: &pb.Webhook{Id: "wh_missing"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"enabled"}}})
+		_, err := c.UpdateWebhook(ctx, &pb.UpdateWebhookRequest{Webhook: &pb.Webhook{Id: w.webhook}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"enabled"}}})
 		return err
 	}},
-	{"AdminService.DeleteWebhook", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.DeleteWebhook", scopes(row(D, D, D, D, Y), Y, Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.DeleteWebhook(ctx, &pb.DeleteWebhookRequest{WebhookId: "wh_missing"})
 		return err
 	}},
 	{"AdminService.RotateWebhookSecret", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
-		_, err := c.RotateWebhookSecret(ctx, &pb.RotateWebhookSecretRequest{WebhookId: "wh_missing"})
+		_, err := c.RotateWebhookSecret(ctx, &pb.RotateWebhookSecretRequest{WebhookId: w.webhook})
 		return err
 	}},
 	{"AdminService.ListWebhookDeliveries", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
-		_, err := c.ListWebhookDeliveries(ctx, &pb.ListWebhookDeliveriesRequest{WebhookId: "wh_missing"})
+		_, err := c.ListWebhookDeliveries(ctx, &pb.ListWebhookDeliveriesRequest{WebhookId: w.webhook})
 		return err
 	}},
-	{"AdminService.RedeliverWebhookEvent", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.RedeliverWebhookEvent", scopes(row(D, D, D, D, Y), Y, Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.RedeliverWebhookEvent(ctx, &pb.RedeliverWebhookEventRequest{WebhookId: "wh_missing", EventId: "evt_0000000000000001"})
 		return err
 	}},
-	{"AdminService.PingWebhook", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.PingWebhook", scopes(row(D, D, D, D, Y), Y, Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.PingWebhook(ctx, &pb.PingWebhookRequest{WebhookId: "wh_missing"})
 		return err
 	}},
@@ -187,27 +205,27 @@ var authzCases = []authzCase{
 		_, err := c.EraseVisitor(ctx, &pb.EraseVisitorRequest{VisitorId: w.visitor})
 		return err
 	}},
-	{"AdminService.CreateApiKey", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.CreateApiKey", scopes(row(D, D, D, D, Y), D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.CreateApiKey(ctx, &pb.CreateApiKeyRequest{Name: "CRM"})
 		return err
 	}},
-	{"AdminService.ListApiKeys", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.ListApiKeys", scopes(row(D, D, D, D, Y), D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListApiKeys(ctx, &pb.ListApiKeysRequest{})
 		return err
 	}},
-	{"AdminService.RevokeApiKey", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.RevokeApiKey", scopes(row(D, D, D, D, Y), D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.RevokeApiKey(ctx, &pb.RevokeApiKeyRequest{ApiKeyId: w.spareKey})
 		return err
 	}},
-	{"AdminService.SetAgentPassword", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.SetAgentPassword", scopes(row(D, D, D, D, Y), D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.SetAgentPassword(ctx, &pb.SetAgentPasswordRequest{AgentId: w.spareAgent, Password: "a new password"})
 		return err
 	}},
-	{"AdminService.CreateAgentSession", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.CreateAgentSession", scopes(row(D, D, D, D, Y), D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.CreateAgentSession(ctx, &pb.CreateAgentSessionRequest{AgentId: w.spareAgent})
 		return err
 	}},
-	{"AdminService.RevokeAgentSessions", row(D, D, D, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.RevokeAgentSessions", scopes(row(D, D, D, D, Y), D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.RevokeAgentSessions(ctx, &pb.RevokeAgentSessionsRequest{AgentId: w.spareAgent})
 		return err
 	}},
@@ -274,7 +292,7 @@ var authzCases = []authzCase{
 		_, err := c.RateChat(ctx, &pb.RateChatRequest{ChatId: w.chat, VisitorId: w.visitor, Score: 5})
 		return err
 	}},
-	{"AdminService.GetRatingSummary", row(D, D, Y, D, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"AdminService.GetRatingSummary", scopes(row(D, D, Y, D, Y), D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.GetRatingSummary(ctx, &pb.GetRatingSummaryRequest{AgentId: w.agentA})
 		return err
 	}},
@@ -363,7 +381,7 @@ var authzCases = []authzCase{
 		_, err := c.ListChats(ctx, &pb.ListChatsRequest{SiteId: w.siteA})
 		return err
 	}},
-	{"ChatService.ListChats of one's own sites", row(D, D, Y, Y, Y), func(ctx context.Context, c api, w *authzWorld) error {
+	{"ChatService.ListChats of one's own sites", scopes(row(D, D, Y, Y, Y), Y, Y), func(ctx context.Context, c api, w *authzWorld) error {
 		_, err := c.ListChats(ctx, &pb.ListChatsRequest{})
 		return err
 	}},
@@ -505,6 +523,7 @@ func authzSetup(t *testing.T, ctx context.Context, c api) *authzWorld {
 	must[*pb.SetAgentPasswordResponse](t, "SetAgentPassword")(c.SetAgentPassword(ctx, &pb.SetAgentPasswordRequest{AgentId: w.agentA, Password: w.agentAPassword}))
 	// Setting the password ended the agent's session: sign in with it.
 	must[*pb.SignInResponse](t, "SignIn")(c.SignIn(ctx, &pb.SignInRequest{AgentId: w.agentA, Password: w.agentAPassword}))
+	w.webhook = must[*pb.CreateWebhookResponse](t, "CreateWebhook")(c.CreateWebhook(ctx, &pb.CreateWebhookRequest{Url: "https://hooks.invalid/a", SiteId: w.siteA, Disabled: true})).GetWebhook().GetId()
 	w.spareKey = must[*pb.CreateApiKeyResponse](t, "CreateApiKey")(c.CreateApiKey(ctx, &pb.CreateApiKeyRequest{Name: "spare"})).GetApiKey().GetId()
 
 	sign := c.(interface{ signer() *signedClient }).signer()
@@ -525,6 +544,8 @@ func authzSetup(t *testing.T, ctx context.Context, c api) *authzWorld {
 	w.tokens[otherAgent] = tokenFrom(sign.as(ctx, w.agentB))
 	w.tokens[admin] = sign.keys.admin
 	w.tokens[supervisor] = tokenFrom(sign.as(ctx, w.supervisor))
+	w.tokens[scopedAdmin] = must[*pb.CreateApiKeyResponse](t, "CreateApiKey")(c.CreateApiKey(ctx, &pb.CreateApiKeyRequest{Name: "site A", SiteIds: []string{w.siteA}})).GetKey()
+	w.tokens[otherScopedAdmin] = must[*pb.CreateApiKeyResponse](t, "CreateApiKey")(c.CreateApiKey(ctx, &pb.CreateApiKeyRequest{Name: "site B", SiteIds: []string{w.siteB}})).GetKey()
 	for who, tok := range w.tokens {
 		if tok == "" && who != nobody {
 			t.Fatalf("no token for %s", principalNames[who])

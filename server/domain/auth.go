@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -60,6 +61,9 @@ type Principal struct {
 	ID string
 	// SiteID is a visitor's site.
 	SiteID string
+	// SiteIDs are the sites an admin API key is scoped to (keyscope.go);
+	// empty for a key that may act on every site.
+	SiteIDs []string
 	// SessionID is an agent session's id.
 	SessionID string
 	// ExpireTime is when an agent session ends; zero for credentials that
@@ -80,6 +84,9 @@ type APIKey struct {
 	Name       string
 	CreateTime time.Time
 	Hash       []byte
+	// SiteIDs scope the key to these sites (keyscope.go); empty is every
+	// site.
+	SiteIDs []string
 }
 
 // AgentSession is a signed-in agent. Hash is the SHA-256 of its token.
@@ -150,7 +157,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 			if err != nil {
 				return err
 			}
-			p = Principal{Kind: AdminPrincipal, ID: key.ID}
+			p = Principal{Kind: AdminPrincipal, ID: key.ID, SiteIDs: key.SiteIDs}
 		case strings.HasPrefix(token, agentSessionPrefix):
 			sess, err := tx.AgentSessionByHash(hash[:])
 			if err != nil {
@@ -219,14 +226,18 @@ func (s *Service) CanReadSite(ctx context.Context, p Principal, siteID string) e
 	return s.siteRule(ctx, p, siteID, "read", "serve or supervise", func(a *Agent) bool { return a.SeesSite(siteID) })
 }
 
-// siteRule is the shape of the per-site rules: admins may, agents when ok
-// says so of their record (refused as not doing agentVerb), nobody else
+// siteRule is the shape of the per-site rules: admins may, within their
+// key's scope (Principal.InScope); agents when ok says so of their record
+// (refused as not doing agentVerb; never when ok is nil); nobody else
 // (refused as not allowed to verb).
 func (s *Service) siteRule(ctx context.Context, p Principal, siteID, verb, agentVerb string, ok func(*Agent) bool) error {
 	switch p.Kind {
 	case AdminPrincipal:
-		return nil
+		return p.checkScope(siteID)
 	case AgentPrincipal:
+		if ok == nil {
+			break
+		}
 		agent, err := s.GetAgent(ctx, p.ID)
 		if err != nil {
 			return err
@@ -244,7 +255,7 @@ func (s *Service) siteRule(ctx context.Context, p Principal, siteID, verb, agent
 // (a colleague taking over, a supervisor; CanReadSite). Reading a chat
 // does not join it: its participants are not told.
 func (s *Service) CanReadChat(ctx context.Context, p Principal, chatID string) error {
-	if p.Kind == AdminPrincipal {
+	if p.Kind == AdminPrincipal && !p.Scoped() {
 		return nil
 	}
 	if chatID == "" {
@@ -256,6 +267,9 @@ func (s *Service) CanReadChat(ctx context.Context, p Principal, chatID string) e
 	}
 	if part, ok := chat.Participant(p.ID); ok && (part.Role == RoleVisitor) == (p.Kind == VisitorPrincipal) {
 		return nil
+	}
+	if p.Kind == AdminPrincipal {
+		return p.checkScope(chat.SiteID)
 	}
 	if p.Kind == AgentPrincipal && s.CanReadSite(ctx, p, chat.SiteID) == nil {
 		return nil
@@ -282,14 +296,30 @@ func (s *Service) EnsureAPIKey(ctx context.Context, name string) (token string, 
 }
 
 // CreateAPIKey issues an admin API key and returns it with its secret token,
-// which is not stored.
-func (s *Service) CreateAPIKey(ctx context.Context, name string) (*APIKey, string, error) {
+// which is not stored. With siteIDs, the key is scoped to those sites
+// (keyscope.go); they must exist.
+func (s *Service) CreateAPIKey(ctx context.Context, name string, siteIDs []string) (*APIKey, string, error) {
 	if err := checkCredentialName(name); err != nil {
 		return nil, "", err
 	}
+	var v Violations
+	checkKeySites(&v, siteIDs)
+	if err := v.Err(); err != nil {
+		return nil, "", err
+	}
 	token, hash := newSecret(apiKeyPrefix)
-	key := &APIKey{ID: newID("key"), Name: name, CreateTime: s.clock.Now(), Hash: hash[:]}
-	if err := s.store.Update(ctx, func(tx WriteTx) error { return tx.PutAPIKey(key) }); err != nil {
+	key := &APIKey{ID: newID("key"), Name: name, CreateTime: s.clock.Now(), Hash: hash[:], SiteIDs: slices.Clone(siteIDs)}
+	err := s.store.Update(ctx, func(tx WriteTx) error {
+		for i, id := range siteIDs {
+			if _, err := tx.Site(id); ErrorCode(err) == CodeNotFound {
+				return invalid(fmt.Sprintf("site_ids[%d]", i), "site %q does not exist", id)
+			} else if err != nil {
+				return err
+			}
+		}
+		return tx.PutAPIKey(key)
+	})
+	if err != nil {
 		return nil, "", err
 	}
 	return key, token, nil

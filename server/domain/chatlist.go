@@ -61,8 +61,9 @@ type ChatSummary struct {
 
 // ListChats returns a page of the chats p may read that match f, newest
 // first, and the token of the next page ("" when there is none). Admins
-// read every site's chats; an agent reads the chats of the sites it serves
-// (naming another site is PermissionDenied). A call reads at most
+// read every site's chats (a scoped key its sites', keyscope.go); an agent
+// reads the chats of the sites it serves (naming another site is
+// PermissionDenied, for a scoped key too). A call reads at most
 // chatScanLimit chats, so a page may be short, even empty, and still have a
 // next page.
 func (s *Service) ListChats(ctx context.Context, p Principal, f ChatFilter, pageSize int, pageToken string) ([]ChatSummary, string, error) {
@@ -165,12 +166,19 @@ func (s *Service) listedSites(tx ReadTx, p Principal, f ChatFilter) ([]string, e
 	var allowed []string
 	switch p.Kind {
 	case AdminPrincipal:
+		if f.SiteID != "" {
+			if err := p.checkScope(f.SiteID); err != nil {
+				return nil, err
+			}
+		}
 		sites, err := tx.Sites()
 		if err != nil {
 			return nil, err
 		}
 		for _, site := range sites {
-			allowed = append(allowed, site.ID)
+			if p.InScope(site.ID) {
+				allowed = append(allowed, site.ID)
+			}
 		}
 	case AgentPrincipal:
 		agent, err := tx.Agent(p.ID)

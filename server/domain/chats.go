@@ -222,7 +222,7 @@ func (s *Service) SendMessage(ctx context.Context, chatID, senderID, text, idemp
 		if err != nil {
 			return err
 		}
-		if err := canWrite(chat, sender); err != nil {
+		if err := chat.canWrite(sender); err != nil {
 			closed = true
 			return err
 		}
@@ -239,9 +239,8 @@ func (s *Service) SendMessage(ctx context.Context, chatID, senderID, text, idemp
 		}
 		msg = s.nextEvent(chat)
 		msg.Message = &ChatMessage{Sender: sender, Text: text, IdempotencyKey: idempotencyKey}
-		chat.LastActivityTime = msg.Time
-		if sender.Role == RoleVisitor {
-			chat.VisitorMessageCount++
+		if err := chat.Wrote(sender, msg.Time); err != nil {
+			return err
 		}
 		if err := s.putAll(tx, chat, nil, nil, &msg); err != nil {
 			return err
@@ -320,23 +319,6 @@ func participantOf(tx ReadTx, chatID, id string) (*Chat, Participant, error) {
 	return chat, p, nil
 }
 
-func canWrite(chat *Chat, p Participant) error {
-	if chat.State == ChatStateEnded {
-		return Errorf(CodeFailedPrecondition, "chat %q has ended", chat.ID)
-	}
-	if chat.hasLeft(p.Role) {
-		return Errorf(CodeFailedPrecondition, "%q has left chat %q", p.ID, chat.ID)
-	}
-	return nil
-}
-
-func (c *Chat) hasLeft(r Role) bool {
-	if r == RoleVisitor {
-		return !c.VisitorLeftTime.IsZero()
-	}
-	return !c.AgentLeftTime.IsZero()
-}
-
 // SetTyping tells the other side of an active chat that id is typing or
 // stopped. It is not stored.
 func (s *Service) SetTyping(ctx context.Context, chatID, senderID string, typing bool) error {
@@ -353,7 +335,7 @@ func (s *Service) SetTyping(ctx context.Context, chatID, senderID string, typing
 			return err
 		}
 		p = sender
-		return canWrite(chat, sender)
+		return chat.canWrite(sender)
 	})
 	if err != nil {
 		return err
@@ -409,14 +391,18 @@ func (s *Service) leave(tx WriteTx, chat *Chat, p Participant, endReason ChatEnd
 		left.ParticipantLeft = &p
 		events = append(events, left)
 		if p.Role == RoleVisitor {
-			chat.VisitorLeftTime = now
+			if err := chat.Leave(RoleVisitor, now); err != nil {
+				return err
+			}
 			if visitor, err = tx.Visitor(p.ID); err != nil {
 				return err
 			}
 			visitor.LeaveChat(chat.ID)
 			return nil
 		}
-		chat.AgentLeftTime = now
+		if err := chat.Leave(RoleAgent, now); err != nil {
+			return err
+		}
 		if agent, err = tx.Agent(p.ID); err != nil {
 			return err
 		}
@@ -440,9 +426,9 @@ func (s *Service) leave(tx WriteTx, chat *Chat, p Participant, endReason ChatEnd
 		}
 	}
 	if chat.hasLeft(RoleVisitor) && chat.hasLeft(RoleAgent) {
-		chat.State = ChatStateEnded
-		chat.EndReason = cmp.Or(endReason, EndBothLeft)
-		chat.EndTime = now
+		if err := chat.End(cmp.Or(endReason, EndBothLeft), now); err != nil {
+			return err
+		}
 		ended := s.nextEvent(chat)
 		ended.Ended = &ChatEnded{Reason: chat.EndReason}
 		events = append(events, ended)

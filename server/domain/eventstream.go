@@ -24,7 +24,10 @@ const outOfOrder = time.Minute
 // EventFilter selects events of the log; its zero value selects all.
 type EventFilter struct {
 	SiteID string
-	Types  []EventType
+	// SiteIDs, when set, also keep to these sites: a scoped key's
+	// (Principal.ScopeEvents).
+	SiteIDs []string
+	Types   []EventType
 	// Start (inclusive) and End (exclusive) bound the events' Time; zero
 	// is unbounded.
 	Start, End time.Time
@@ -46,6 +49,7 @@ func (f EventFilter) check(v *Violations) {
 // match reports whether f selects ev.
 func (f EventFilter) match(ev *Event) bool {
 	return (f.SiteID == "" || ev.SiteID == f.SiteID) &&
+		(len(f.SiteIDs) == 0 || slices.Contains(f.SiteIDs, ev.SiteID)) &&
 		(len(f.Types) == 0 || slices.Contains(f.Types, ev.Type)) &&
 		(f.Start.IsZero() || !ev.Time.Before(f.Start)) &&
 		(f.End.IsZero() || ev.Time.Before(f.End))

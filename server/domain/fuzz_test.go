@@ -1359,7 +1359,7 @@ func FuzzAuthenticate(f *testing.F) {
 	envs := newFuzzEnv(f, 1<<30, func(tb testing.TB, e *env, _ func(func())) *authFixture {
 		bg := context.Background()
 		fx := &authFixture{kinds: map[string]domain.PrincipalKind{}, ids: map[string]string{}}
-		key, keyToken, err := e.svc.CreateAPIKey(bg, "fuzz")
+		key, keyToken, err := e.svc.CreateAPIKey(bg, "fuzz", nil)
 		if err != nil {
 			tb.Fatal(err)
 		}

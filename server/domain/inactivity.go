@@ -3,7 +3,7 @@ package domain
 // scheduleInactivity arms a chat's inactivity timer from its last activity:
 // first the warning, then the end.
 func (s *Service) scheduleInactivity(chat *Chat, pc ProactiveChatSettings) {
-	warnAt := chat.LastActivityTime.Add(pc.InactivityTimeout() - pc.InactivityWarning())
+	warnAt := chat.inactiveAt(pc).Add(-pc.InactivityWarning())
 	s.timers.at("idle/"+chat.ID, warnAt, func() { s.checkInactivity(chat.ID) })
 }
 
@@ -21,7 +21,7 @@ func (s *Service) checkInactivity(chatID string) {
 		}
 		pc := site.ProactiveChat
 		now := s.clock.Now()
-		endAt := chat.LastActivityTime.Add(pc.InactivityTimeout())
+		endAt := chat.inactiveAt(pc)
 		if !now.Before(endAt) {
 			p := chat.Visitor
 			if chat.hasLeft(RoleVisitor) {

@@ -108,10 +108,10 @@ func (s *Service) RespondToInvitation(ctx context.Context, visitorID, invitation
 			return Errorf(CodePermissionDenied, "invitation %q is not for visitor %q", invitationID, visitorID)
 		}
 		now := s.clock.Now()
-		if inv.State == InvitationPending && visitor.InvitationID != inv.ID {
+		if inv.Pending() && visitor.InvitationID != inv.ID {
 			return Errorf(CodeFailedPrecondition, "invitation %q is no longer the visitor's current one", invitationID)
 		}
-		if inv.State == InvitationPending && !now.Before(inv.ExpireTime) {
+		if inv.Pending() && !now.Before(inv.ExpireTime) {
 			// Too late: the expiry timer has not run yet, but the answer
 			// does not count.
 			if err := s.closeInvitation(tx, visitor, InvitationExpired); err != nil {
@@ -123,7 +123,7 @@ func (s *Service) RespondToInvitation(ctx context.Context, visitorID, invitation
 			tx.OnCommit(func() { s.visitorUpdated(visitor) })
 			return nil
 		}
-		if inv.State != InvitationPending || visitor.InvitationID != inv.ID {
+		if !inv.Pending() || visitor.InvitationID != inv.ID {
 			return Errorf(CodeFailedPrecondition, "invitation %q is %s, not pending", invitationID, inv.State)
 		}
 		if !accept {
@@ -140,8 +140,9 @@ func (s *Service) RespondToInvitation(ctx context.Context, visitorID, invitation
 		if err != nil {
 			return err
 		}
-		inv.State = InvitationAccepted
-		inv.RespondTime = now
+		if err := inv.Accept(now); err != nil {
+			return err
+		}
 		visitor.ChatRequested = false
 		if err := tx.PutInvitation(inv); err != nil {
 			return err
@@ -181,8 +182,9 @@ func (s *Service) closeInvitation(tx WriteTx, visitor *Visitor, state Invitation
 	if err := visitor.CloseInvitation(state == InvitationDeclined || state == InvitationExpired, now); err != nil {
 		return err
 	}
-	inv.State = state
-	inv.RespondTime = now
+	if err := inv.Close(state, now); err != nil {
+		return err
+	}
 	if err := tx.PutInvitation(inv); err != nil {
 		return err
 	}
@@ -200,7 +202,7 @@ func (s *Service) closeInvitation(tx WriteTx, visitor *Visitor, state Invitation
 func (s *Service) expireInvitation(id string) {
 	err := s.store.Update(s.ctx, func(tx WriteTx) error {
 		inv, err := tx.Invitation(id)
-		if err != nil || inv.State != InvitationPending || s.clock.Now().Before(inv.ExpireTime) {
+		if err != nil || !inv.Pending() || s.clock.Now().Before(inv.ExpireTime) {
 			return err
 		}
 		visitor, err := tx.Visitor(inv.VisitorID)
@@ -208,7 +210,11 @@ func (s *Service) expireInvitation(id string) {
 			return err
 		}
 		if visitor.InvitationID != id || visitor.Engagement != EngagementInvited {
-			inv.State = InvitationExpired
+			// Not the visitor's current invitation any more: only the
+			// invitation itself expires.
+			if err := inv.Expire(s.clock.Now()); err != nil {
+				return err
+			}
 			if err := tx.PutInvitation(inv); err != nil {
 				return err
 			}

@@ -86,11 +86,18 @@ func (s *Service) CanSuperviseSite(ctx context.Context, p Principal, siteID stri
 // CanReadWhispers reports whether p may read a chat's whispers: admins,
 // the chat's agent and the supervisors of its site. Never its visitor.
 func (s *Service) CanReadWhispers(ctx context.Context, p Principal, chatID string) error {
-	if p.Kind == AdminPrincipal {
+	if p.Kind == AdminPrincipal && !p.Scoped() {
 		return nil
 	}
 	if chatID == "" {
 		return invalid("chat_id", "is required")
+	}
+	if p.Kind == AdminPrincipal {
+		chat, err := s.GetChat(ctx, chatID)
+		if err != nil {
+			return err
+		}
+		return p.checkScope(chat.SiteID)
 	}
 	if p.Kind != AgentPrincipal {
 		return Errorf(CodePermissionDenied, "a %s may not read whispers", p.Kind)

@@ -65,7 +65,7 @@ func (s *Service) TransferChat(ctx context.Context, chatID, fromID, toID, note s
 		if from.Role != RoleAgent {
 			return Errorf(CodePermissionDenied, "%q is not the agent of chat %q", fromID, chatID)
 		}
-		if err := canWrite(chat, from); err != nil {
+		if err := chat.canWrite(from); err != nil {
 			return err
 		}
 		if toID == fromID {
@@ -99,10 +99,9 @@ func (s *Service) TransferChat(ctx context.Context, chatID, fromID, toID, note s
 		toP := Participant{Role: RoleAgent, ID: to.ID, DisplayName: to.DisplayName}
 		ev := s.nextEvent(chat)
 		ev.Transferred = &ChatTransferred{From: from, To: toP}
-		chat.Agent = toP
-		// A transfer is activity: the new agent gets the whole inactivity
-		// timeout to read the history and answer.
-		chat.LastActivityTime = now
+		if err := chat.Transfer(toP, now); err != nil {
+			return err
+		}
 		fromAgent.ActiveChatIDs = slices.DeleteFunc(fromAgent.ActiveChatIDs, func(id string) bool { return id == chat.ID })
 		fromAgent.LastChatEndTime = now
 		to.ActiveChatIDs = append(to.ActiveChatIDs, chat.ID)

@@ -10,12 +10,12 @@ func APIKeyToProto(k *domain.APIKey) *pb.ApiKey {
 	if k == nil {
 		return nil
 	}
-	return &pb.ApiKey{Id: k.ID, Name: k.Name, CreateTime: TimeToProto(k.CreateTime)}
+	return &pb.ApiKey{Id: k.ID, Name: k.Name, CreateTime: TimeToProto(k.CreateTime), SiteIds: k.SiteIDs}
 }
 
 // APIKeyFromProto leaves Hash for the caller to fill in.
 func APIKeyFromProto(k *pb.ApiKey) *domain.APIKey {
-	return &domain.APIKey{ID: k.GetId(), Name: k.GetName(), CreateTime: TimeFromProto(k.GetCreateTime())}
+	return &domain.APIKey{ID: k.GetId(), Name: k.GetName(), CreateTime: TimeFromProto(k.GetCreateTime()), SiteIDs: k.GetSiteIds()}
 }
 
 // AgentSessionToProto leaves out the hash.

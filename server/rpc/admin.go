@@ -189,7 +189,7 @@ func (s *adminServer) EraseVisitor(ctx context.Context, req *connect.Request[pb.
 }
 
 func (s *adminServer) CreateApiKey(ctx context.Context, req *connect.Request[pb.CreateApiKeyRequest]) (*connect.Response[pb.CreateApiKeyResponse], error) {
-	key, token, err := s.svc.CreateAPIKey(ctx, req.Msg.GetName())
+	key, token, err := s.svc.CreateAPIKey(ctx, req.Msg.GetName(), req.Msg.GetSiteIds())
 	if err != nil {
 		return nil, toConnectError(ctx, s.log, err)
 	}

@@ -56,6 +56,12 @@ import (
 //     (ListNotes, WatchNotes) for agents who may read the chat and admins,
 //     never for visitors.
 //
+// An admin API key may be scoped to sites (domain/keyscope.go): it is then
+// an admin of those sites only. The per-site rules (siteReader,
+// siteSupervisor, siteAdmin, chatReader, the webhook and event rules) hold
+// it to them through the domain's siteRule; the rules marked unscopedAdmin
+// (sites, agents, keys) refuse it. Outside its sites: PermissionDenied.
+//
 // A stream a rule allows may still be refused with ResourceExhausted: each
 // credential may hold only so many streams of each kind at once (the rules
 // marked capped; the numbers are domain.StreamCap's).
@@ -148,12 +154,117 @@ func siteReader(id func(any) string) rule {
 		if err := needKind(p, domain.AdminPrincipal, domain.AgentPrincipal); err != nil {
 			return err
 		}
-		if p.Kind == domain.AgentPrincipal && id(msg) == "" {
+		if (p.Kind == domain.AgentPrincipal || p.Scoped()) && id(msg) == "" {
 			return invalidField("site_id", "is required")
 		}
 		return svc.CanReadSite(ctx, p, id(msg))
 	}}
 }
+
+// siteAdmin lets admins whose key covers the site (field names the
+// request's) change it. Agents may not.
+func siteAdmin(field string, id func(any) string) rule {
+	return rule{allow: func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error {
+		if err := needKind(p, domain.AdminPrincipal); err != nil {
+			return err
+		}
+		if !p.Scoped() {
+			return nil // an admin of every site; the call checks the site exists
+		}
+		if id(msg) == "" {
+			return invalidField(field, "is required")
+		}
+		return svc.CanAdministerSite(ctx, p, id(msg))
+	}}
+}
+
+// unscopedAdmin lets only admin keys of every site make a call that spans
+// sites (what says which, for the refusal).
+func unscopedAdmin(what string) rule {
+	return rule{allow: func(_ context.Context, _ *domain.Service, p domain.Principal, _ any) error {
+		if err := needKind(p, domain.AdminPrincipal); err != nil {
+			return err
+		}
+		return p.CheckUnscoped(what)
+	}}
+}
+
+// visitorAdmin lets admins whose key covers the visitor's site export or
+// erase the visitor.
+var visitorAdmin = rule{allow: func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error {
+	if err := needKind(p, domain.AdminPrincipal); err != nil {
+		return err
+	}
+	return svc.CanAdministerVisitor(ctx, p, visitorID(msg))
+}}
+
+// eventReader lets admins read the event log; a scoped key naming a site
+// must name one of its own (the call keeps it to them otherwise).
+var eventReader = rule{allow: func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error {
+	if err := needKind(p, domain.AdminPrincipal); err != nil {
+		return err
+	}
+	if id := siteID(msg); id != "" {
+		return svc.CanReadSite(ctx, p, id)
+	}
+	return nil
+}}
+
+// webhookManager lets admins manage the webhook the request names (in
+// field); a scoped key only one of its sites' (domain.CanManageWebhook).
+func webhookManager(field string, id func(any) string) rule {
+	return rule{allow: func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error {
+		if err := needKind(p, domain.AdminPrincipal); err != nil {
+			return err
+		}
+		if p.Scoped() && id(msg) == "" {
+			return invalidField(field, "is required")
+		}
+		return svc.CanManageWebhook(ctx, p, id(msg))
+	}}
+}
+
+// webhookCreator lets admins create webhooks; a scoped key's must be of
+// one of its sites (an endpoint of every site would get the others').
+var webhookCreator = rule{allow: func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error {
+	if err := needKind(p, domain.AdminPrincipal); err != nil {
+		return err
+	}
+	return svc.CanReadSite(ctx, p, siteID(msg))
+}}
+
+// webhookUpdater is webhookManager, and a scoped key moving the webhook to
+// another site (update_mask site_id) must move it to one of its own.
+var webhookUpdater = rule{allow: func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error {
+	m := msg.(*pb.UpdateWebhookRequest)
+	if err := webhookManager("webhook.id", func(any) string { return m.GetWebhook().GetId() }).allow(ctx, svc, p, msg); err != nil {
+		return err
+	}
+	for _, path := range m.GetUpdateMask().GetPaths() {
+		if path == "site_id" {
+			return svc.CanReadSite(ctx, p, m.GetWebhook().GetSiteId())
+		}
+	}
+	return nil
+}}
+
+// redeliverer is webhookManager, and a scoped key may only redeliver its
+// sites' events (a redelivery ignores the endpoint's filter).
+var redeliverer = rule{allow: func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error {
+	if err := webhookManager("webhook_id", webhookID).allow(ctx, svc, p, msg); err != nil {
+		return err
+	}
+	return svc.CanReadEvent(ctx, p, msg.(*pb.RedeliverWebhookEventRequest).GetEventId())
+}}
+
+// ratingReader lets admins read any rating summary (a scoped key its
+// sites') and agents their own (agent_id is the caller).
+var ratingReader = rule{allow: func(ctx context.Context, svc *domain.Service, p domain.Principal, msg any) error {
+	if p.Scoped() {
+		return svc.CanReadSite(ctx, p, siteID(msg))
+	}
+	return adminOrSelf(agentID).allow(ctx, svc, p, msg)
+}}
 
 // chatReader lets admins, the participants and the agents serving the
 // chat's site read it.
@@ -197,7 +308,7 @@ var chatLister = rule{allow: func(ctx context.Context, svc *domain.Service, p do
 	if err := needKind(p, domain.AdminPrincipal, domain.AgentPrincipal); err != nil {
 		return err
 	}
-	if id := siteID(msg); p.Kind == domain.AgentPrincipal && id != "" {
+	if id := siteID(msg); id != "" {
 		return svc.CanReadSite(ctx, p, id)
 	}
 	return nil
@@ -217,7 +328,14 @@ func visitorID(m any) string { return m.(interface{ GetVisitorId() string }).Get
 func agentID(m any) string   { return m.(interface{ GetAgentId() string }).GetAgentId() }
 func siteID(m any) string    { return m.(interface{ GetSiteId() string }).GetSiteId() }
 func chatID(m any) string    { return m.(interface{ GetChatId() string }).GetChatId() }
-func senderID(m any) string  { return m.(interface{ GetSenderId() string }).GetSenderId() }
+func webhookID(m any) string { return m.(interface{ GetWebhookId() string }).GetWebhookId() }
+func updatedSiteID(m any) string {
+	return m.(*pb.UpdateSiteRequest).GetSite().GetId()
+}
+func cannedSiteID(m any) string {
+	return m.(interface{ GetCannedReply() *pb.CannedReply }).GetCannedReply().GetSiteId()
+}
+func senderID(m any) string { return m.(interface{ GetSenderId() string }).GetSenderId() }
 func participantID(m any) string {
 	return m.(interface{ GetParticipantId() string }).GetParticipantId()
 }
@@ -231,50 +349,51 @@ func authorID(m any) string    { return m.(*pb.AddNoteRequest).GetAuthorId() }
 // rules has one entry per procedure; authorize refuses any procedure
 // missing from it, and a test checks that none is.
 var rules = map[string]rule{
-	proactivechatv1connect.AdminServiceCreateSiteProcedure:           as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceCreateSiteProcedure:           unscopedAdmin("create sites"),
 	proactivechatv1connect.AdminServiceGetSiteProcedure:              siteReader(siteID),
 	proactivechatv1connect.AdminServiceListSitesProcedure:            as(domain.AdminPrincipal, domain.AgentPrincipal),
-	proactivechatv1connect.AdminServiceUpdateSiteProcedure:           as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceCreateAgentProcedure:          as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceUpdateSiteProcedure:           siteAdmin("site.id", updatedSiteID),
+	proactivechatv1connect.AdminServiceCreateAgentProcedure:          unscopedAdmin("create agents"),
 	proactivechatv1connect.AdminServiceGetAgentProcedure:             adminOrSelf(agentID),
-	proactivechatv1connect.AdminServiceListAgentsProcedure:           as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceUpdateAgentProcedure:          as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceListAgentsProcedure:           unscopedAdmin("list agents"),
+	proactivechatv1connect.AdminServiceUpdateAgentProcedure:          unscopedAdmin("change agents"),
 	proactivechatv1connect.AdminServiceListOnlineVisitorsProcedure:   siteReader(siteID),
 	proactivechatv1connect.AdminServiceListQueueProcedure:            siteReader(siteID),
 	proactivechatv1connect.AdminServiceListRoutingDecisionsProcedure: siteReader(siteID),
-	proactivechatv1connect.AdminServiceExportVisitorProcedure:        as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceEraseVisitorProcedure:         as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceCreateApiKeyProcedure:         as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceListApiKeysProcedure:          as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceRevokeApiKeyProcedure:         as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceSetAgentPasswordProcedure:     as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceCreateAgentSessionProcedure:   as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceRevokeAgentSessionsProcedure:  as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceExportVisitorProcedure:        visitorAdmin,
+	proactivechatv1connect.AdminServiceEraseVisitorProcedure:         visitorAdmin,
+	proactivechatv1connect.AdminServiceCreateApiKeyProcedure:         unscopedAdmin("create keys"),
+	proactivechatv1connect.AdminServiceListApiKeysProcedure:          unscopedAdmin("list keys"),
+	proactivechatv1connect.AdminServiceRevokeApiKeyProcedure:         unscopedAdmin("revoke keys"),
+	proactivechatv1connect.AdminServiceSetAgentPasswordProcedure:     unscopedAdmin("set agents' passwords"),
+	proactivechatv1connect.AdminServiceCreateAgentSessionProcedure:   unscopedAdmin("create agent sessions"),
+	proactivechatv1connect.AdminServiceRevokeAgentSessionsProcedure:  unscopedAdmin("revoke agent sessions"),
 	// Only admins see a site's identity secret: an agent who had it could
 	// pass for any of the site's users.
-	proactivechatv1connect.AdminServiceGetSiteIdentitySecretProcedure:    as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceRotateSiteIdentitySecretProcedure: as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceGetSiteIdentitySecretProcedure:    siteAdmin("site_id", siteID),
+	proactivechatv1connect.AdminServiceRotateSiteIdentitySecretProcedure: siteAdmin("site_id", siteID),
 	// Agents read their own ratings (agent_id is the caller), admins any.
-	proactivechatv1connect.AdminServiceGetRatingSummaryProcedure: adminOrSelf(agentID),
-	proactivechatv1connect.AdminServiceListEventsProcedure:       as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceWatchEventsProcedure:      capped(domain.StreamWatchEvents, as(domain.AdminPrincipal)),
+	proactivechatv1connect.AdminServiceGetRatingSummaryProcedure: ratingReader,
+	proactivechatv1connect.AdminServiceListEventsProcedure:       eventReader,
+	proactivechatv1connect.AdminServiceWatchEventsProcedure:      capped(domain.StreamWatchEvents, eventReader),
 	// Admins manage canned replies; the agents of a site read them.
-	proactivechatv1connect.AdminServiceCreateCannedReplyProcedure: as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceUpdateCannedReplyProcedure: as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceDeleteCannedReplyProcedure: as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceCreateCannedReplyProcedure: siteAdmin("canned_reply.site_id", cannedSiteID),
+	proactivechatv1connect.AdminServiceUpdateCannedReplyProcedure: siteAdmin("canned_reply.site_id", cannedSiteID),
+	proactivechatv1connect.AdminServiceDeleteCannedReplyProcedure: siteAdmin("site_id", siteID),
 	proactivechatv1connect.AdminServiceListCannedRepliesProcedure: siteReader(siteID),
 	// The funnel is counts without personal data: whoever reads the site.
 	proactivechatv1connect.AdminServiceGetFunnelProcedure: siteReader(siteID),
-	// Webhooks: admin keys only (an endpoint receives every event).
-	proactivechatv1connect.AdminServiceCreateWebhookProcedure:         as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceGetWebhookProcedure:            as(domain.AdminPrincipal),
+	// Webhooks: admin keys only (an endpoint receives every event); a
+	// scoped key only those of its sites (ListWebhooks lists only those).
+	proactivechatv1connect.AdminServiceCreateWebhookProcedure:         webhookCreator,
+	proactivechatv1connect.AdminServiceGetWebhookProcedure:            webhookManager("webhook_id", webhookID),
 	proactivechatv1connect.AdminServiceListWebhooksProcedure:          as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceUpdateWebhookProcedure:         as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceDeleteWebhookProcedure:         as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceRotateWebhookSecretProcedure:   as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceListWebhookDeliveriesProcedure: as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServiceRedeliverWebhookEventProcedure: as(domain.AdminPrincipal),
-	proactivechatv1connect.AdminServicePingWebhookProcedure:           as(domain.AdminPrincipal),
+	proactivechatv1connect.AdminServiceUpdateWebhookProcedure:         webhookUpdater,
+	proactivechatv1connect.AdminServiceDeleteWebhookProcedure:         webhookManager("webhook_id", webhookID),
+	proactivechatv1connect.AdminServiceRotateWebhookSecretProcedure:   webhookManager("webhook_id", webhookID),
+	proactivechatv1connect.AdminServiceListWebhookDeliveriesProcedure: webhookManager("webhook_id", webhookID),
+	proactivechatv1connect.AdminServiceRedeliverWebhookEventProcedure: redeliverer,
+	proactivechatv1connect.AdminServicePingWebhookProcedure:           webhookManager("webhook_id", webhookID),
 
 	proactivechatv1connect.VisitorServiceStartVisitorSessionProcedure: openRule,
 	proactivechatv1connect.VisitorServiceReportPageViewProcedure:      self(domain.VisitorPrincipal, "visitor_id", visitorID),
@@ -323,14 +442,15 @@ var rules = map[string]rule{
 	proactivechatv1connect.ChatServiceWatchNotesProcedure:   capped(domain.StreamWatchChat, noteReader),
 }
 
-// adminOrSelf lets admins, and the agent the request names, make the call.
+// adminOrSelf lets admins of every site, and the agent the request names,
+// make the call.
 func adminOrSelf(id func(any) string) rule {
 	return rule{allow: func(_ context.Context, _ *domain.Service, p domain.Principal, msg any) error {
 		if err := needKind(p, domain.AdminPrincipal, domain.AgentPrincipal); err != nil {
 			return err
 		}
 		if p.Kind == domain.AdminPrincipal {
-			return nil
+			return p.CheckUnscoped("read agents") // agents span sites
 		}
 		return sameID(p, "agent_id", id(msg))
 	}}

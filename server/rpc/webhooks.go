@@ -37,7 +37,11 @@ func (s *adminServer) ListWebhooks(ctx context.Context, req *connect.Request[pb.
 		return nil, toConnectError(ctx, s.log, err)
 	}
 	out := &pb.ListWebhooksResponse{}
+	p := principalFrom(ctx)
 	for _, w := range ws {
+		if !p.InScope(w.SiteID) {
+			continue // a scoped key sees only its sites' endpoints
+		}
 		out.Webhooks = append(out.Webhooks, protoconv.WebhookToProto(w))
 	}
 	return connect.NewResponse(out), nil

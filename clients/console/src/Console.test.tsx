@@ -24,11 +24,14 @@ import { ADMIN_KEY_REFUSED, Auth, SESSION_ENDED } from "./lib/auth";
 
 const PASSWORD = "right-password";
 const ADMIN_KEY = "pca_good";
+/** SCOPED_KEY is an admin API key scoped to site_1. */
+const SCOPED_KEY = "pca_site_1";
 
 /**
  * fakeServer checks credentials the way the real one does: the agent's
- * calls need "Authorization: Bearer <its session token>", UpdateSite and
- * ListApiKeys an admin API key. Tokens are pcs_1, pcs_2, … per sign-in.
+ * calls need "Authorization: Bearer <its session token>", UpdateSite,
+ * ListWebhooks and ListApiKeys an admin API key (ListApiKeys one of every
+ * site, not SCOPED_KEY). Tokens are pcs_1, pcs_2, … per sign-in.
  */
 function fakeServer(auth: Auth, { alert = true } = {}) {
   const calls: string[] = [];
@@ -46,7 +49,7 @@ function fakeServer(auth: Auth, { alert = true } = {}) {
     if (!id) throw bearer(ctx).startsWith("pca_") ? new ConnectError("this call needs an agent session", Code.PermissionDenied) : unauthenticated();
     if (agentId && id !== agentId) throw new ConnectError(`agent ${id} may not act as ${agentId}`, Code.PermissionDenied);
   };
-  const adminKeys = new Set([ADMIN_KEY]);
+  const adminKeys = new Set([ADMIN_KEY, SCOPED_KEY]);
   const admin = (ctx: HandlerContext) => {
     const token = bearer(ctx);
     if (sessions.has(token)) throw new ConnectError("this call needs an admin API key, not an agent session", Code.PermissionDenied);
@@ -95,6 +98,12 @@ function fakeServer(auth: Auth, { alert = true } = {}) {
       },
       listApiKeys: (_req, ctx) => {
         calls.push(`listApiKeys ${bearer(ctx)}`);
+        admin(ctx);
+        if (bearer(ctx) === SCOPED_KEY) throw new ConnectError("API key is scoped to sites; only a key of every site may list keys", Code.PermissionDenied);
+        return {};
+      },
+      listWebhooks: (_req, ctx) => {
+        calls.push(`listWebhooks ${bearer(ctx)}`);
         admin(ctx);
         return {};
       },
@@ -600,7 +609,7 @@ describe("The admin page", () => {
     await click(byTestId("admin-key-save"));
     await until(() => !!byTestId("admin-key-error"), "the key's error");
     expect(byTestId("admin-key-error")!.textContent).toContain("does not know this key");
-    expect(calls).toContain("listApiKeys pca_bad");
+    expect(calls).toContain("listWebhooks pca_bad");
     // An agent's session is not an admin key.
     await type(byTestId("admin-key-input"), "pcs_1");
     await click(byTestId("admin-key-save"));
@@ -617,7 +626,7 @@ describe("The admin page", () => {
     expect(calls).toContain(`updateSite proactive_chat.enabled ${ADMIN_KEY}`);
     // The key goes only where it is needed: reading is done with the session.
     expect(calls.filter((c) => c.startsWith("listSites")).every((c) => c === "listSites pcs_1")).toBe(true);
-    expect(calls.filter((c) => c.includes(ADMIN_KEY))).toEqual([`listApiKeys ${ADMIN_KEY}`, `updateSite proactive_chat.enabled ${ADMIN_KEY}`]);
+    expect(calls.filter((c) => c.includes(ADMIN_KEY))).toEqual([`listWebhooks ${ADMIN_KEY}`, `updateSite proactive_chat.enabled ${ADMIN_KEY}`]);
 
     // A key revoked meanwhile is forgotten, with a message; the agent stays signed in.
     server.revokeAdminKeys();
@@ -629,5 +638,19 @@ describe("The admin page", () => {
     expect(sessionStorage.getItem("proactivechat.console.adminKey")).toBeNull();
     expect(byTestId("signin-form")).toBeNull();
     expect(byTestId("save-settings")).toHaveProperty("disabled", true);
+  });
+
+  it("accepts an admin API key scoped to the site, which may not list keys", async () => {
+    window.history.replaceState(null, "", "/agent/#/admin");
+    const { server, byTestId } = await mount({ signedIn: true });
+    await until(() => !!byTestId("site-settings"), "the site's settings");
+    await type(byTestId("admin-key-input"), SCOPED_KEY);
+    await click(byTestId("admin-key-save"));
+    await until(() => !!byTestId("admin-key-status"), "the scoped key in use");
+    expect(sessionStorage.getItem("proactivechat.console.adminKey")).toBe(SCOPED_KEY);
+    await click(byTestId("pc-enabled"));
+    await click(byTestId("save-settings"));
+    await until(() => !!byTestId("settings-saved"), "Saved");
+    expect(server.calls).toContain(`updateSite proactive_chat.enabled ${SCOPED_KEY}`);
   });
 });

@@ -384,7 +384,10 @@ func (x *RotateSiteIdentitySecretResponse) GetSecret() string {
 type CreateApiKeyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// What the key is for, e.g. "CRM sync" (1–200 bytes).
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Scope the key to these existing sites (at most 100, no repeats); empty
+	// for a key of every site. See ApiKey.site_ids.
+	SiteIds       []string `protobuf:"bytes,2,rep,name=site_ids,json=siteIds,proto3" json:"site_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -424,6 +427,13 @@ func (x *CreateApiKeyRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *CreateApiKeyRequest) GetSiteIds() []string {
+	if x != nil {
+		return x.SiteIds
+	}
+	return nil
 }
 
 type CreateApiKeyResponse struct {
@@ -4334,9 +4344,10 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x1fRotateSiteIdentitySecretRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\":\n" +
 	" RotateSiteIdentitySecretResponse\x12\x16\n" +
-	"\x06secret\x18\x01 \x01(\tR\x06secret\")\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\"D\n" +
 	"\x13CreateApiKeyRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"[\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
+	"\bsite_ids\x18\x02 \x03(\tR\asiteIds\"[\n" +
 	"\x14CreateApiKeyResponse\x121\n" +
 	"\aapi_key\x18\x01 \x01(\v2\x18.proactivechat.v1.ApiKeyR\x06apiKey\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\"\x14\n" +

@@ -129,12 +129,15 @@ type AdminServiceClient interface {
 	GetRatingSummary(ctx context.Context, in *GetRatingSummaryRequest, opts ...grpc.CallOption) (*GetRatingSummaryResponse, error)
 	// ListEvents reads the event log in position order: every state change
 	// of the product, recorded as it committed. Page through it by passing
-	// each response's next_after as the next request's after.
+	// each response's next_after as the next request's after. A key scoped
+	// to sites (ApiKey.site_ids) reads only their events, at the log's own
+	// positions; naming another site is PERMISSION_DENIED.
 	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
 	// WatchEvents sends the log's events after `after`, then each new event
 	// as it commits: exactly once and in position order. To resume after a
 	// disconnect or a server restart, call again with the position of the
-	// last event received.
+	// last event received. A key scoped to sites gets only their events
+	// (the others are skipped; positions stay the log's).
 	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error)
 	// CreateCannedReply adds a canned reply to a site. A shortcut the site
 	// already has is ALREADY_EXISTS.
@@ -172,6 +175,9 @@ type AdminServiceClient interface {
 	// it; Retry-After, up to 2 h, replaces it), until an attempt fails 24 h
 	// after the first: the event is then given up and the endpoint goes on.
 	// 410 Gone disables the endpoint.
+	//
+	// A key scoped to sites (ApiKey.site_ids) creates, sees and changes only
+	// endpoints whose site_id is one of its sites.
 	CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*CreateWebhookResponse, error)
 	GetWebhook(ctx context.Context, in *GetWebhookRequest, opts ...grpc.CallOption) (*GetWebhookResponse, error)
 	ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error)
@@ -661,12 +667,15 @@ type AdminServiceServer interface {
 	GetRatingSummary(context.Context, *GetRatingSummaryRequest) (*GetRatingSummaryResponse, error)
 	// ListEvents reads the event log in position order: every state change
 	// of the product, recorded as it committed. Page through it by passing
-	// each response's next_after as the next request's after.
+	// each response's next_after as the next request's after. A key scoped
+	// to sites (ApiKey.site_ids) reads only their events, at the log's own
+	// positions; naming another site is PERMISSION_DENIED.
 	ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error)
 	// WatchEvents sends the log's events after `after`, then each new event
 	// as it commits: exactly once and in position order. To resume after a
 	// disconnect or a server restart, call again with the position of the
-	// last event received.
+	// last event received. A key scoped to sites gets only their events
+	// (the others are skipped; positions stay the log's).
 	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error
 	// CreateCannedReply adds a canned reply to a site. A shortcut the site
 	// already has is ALREADY_EXISTS.
@@ -704,6 +713,9 @@ type AdminServiceServer interface {
 	// it; Retry-After, up to 2 h, replaces it), until an attempt fails 24 h
 	// after the first: the event is then given up and the endpoint goes on.
 	// 410 Gone disables the endpoint.
+	//
+	// A key scoped to sites (ApiKey.site_ids) creates, sees and changes only
+	// endpoints whose site_id is one of its sites.
 	CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error)
 	GetWebhook(context.Context, *GetWebhookRequest) (*GetWebhookResponse, error)
 	ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error)

@@ -25,10 +25,16 @@ const (
 // ApiKey is an integrator's credential for AdminService. The secret key
 // itself is never stored, so it is not here.
 type ApiKey struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name       string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// The sites the key is scoped to; empty for a key of every site. A
+	// scoped key is an admin of those sites only: it sees only their events,
+	// chats, visitors and settings, manages only webhooks filtered to one of
+	// them, and may not create or change sites, agents or keys. Anything
+	// else is PERMISSION_DENIED.
+	SiteIds       []string `protobuf:"bytes,4,rep,name=site_ids,json=siteIds,proto3" json:"site_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -80,6 +86,13 @@ func (x *ApiKey) GetName() string {
 func (x *ApiKey) GetCreateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *ApiKey) GetSiteIds() []string {
+	if x != nil {
+		return x.SiteIds
 	}
 	return nil
 }
@@ -157,12 +170,13 @@ var File_proactivechat_v1_auth_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x1bproactivechat/v1/auth.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"i\n" +
+	"\x1bproactivechat/v1/auth.proto\x12\x10proactivechat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x01\n" +
 	"\x06ApiKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12;\n" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xb3\x01\n" +
+	"createTime\x12\x19\n" +
+	"\bsite_ids\x18\x04 \x03(\tR\asiteIds\"\xb3\x01\n" +
 	"\fAgentSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12;\n" +

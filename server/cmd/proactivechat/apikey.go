@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/proactivechat/proactivechat/server/bolt"
@@ -20,6 +21,8 @@ type CreateAPIKey struct {
 	DBPath      string
 	Name        string
 	LockTimeout time.Duration
+	// SiteIDs scope the key to these sites; none is a key of every site.
+	SiteIDs []string
 }
 
 // ParseFlags reads the api-key subcommand's flags.
@@ -27,13 +30,15 @@ func (c *CreateAPIKey) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("proactivechat api-key", flag.ContinueOnError)
 	fs.StringVar(&c.DBPath, "db", env("PROACTIVECHAT_DB", "data/proactivechat.db"), "database file (env PROACTIVECHAT_DB)")
 	fs.StringVar(&c.Name, "name", "", "what the key is for, e.g. \"CRM sync\"")
+	sites := fs.String("sites", "", "comma-separated site ids to scope the key to (default: every site)")
 	fs.DurationVar(&c.LockTimeout, "lock-timeout", defaultLockTimeout, "how long to wait for the database file's lock")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: proactivechat api-key -name NAME [-db FILE]
+		fmt.Fprint(fs.Output(), `Usage: proactivechat api-key -name NAME [-sites ID,ID] [-db FILE]
 
 Creates an admin API key and prints it; only its hash is stored. The server
 must be stopped (it holds the file); while it runs, create keys through the
-AdminService (POST /v1/api-keys) instead.
+AdminService (POST /v1/api-keys) instead. With -sites, the key is an admin
+of those sites only.
 
 `)
 		fs.PrintDefaults()
@@ -47,6 +52,12 @@ AdminService (POST /v1/api-keys) instead.
 	if c.Name == "" {
 		return errors.New("api-key: -name is required")
 	}
+	c.SiteIDs = nil
+	for _, id := range strings.Split(*sites, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			c.SiteIDs = append(c.SiteIDs, id)
+		}
+	}
 	return nil
 }
 
@@ -59,7 +70,7 @@ func (c *CreateAPIKey) Run(ctx context.Context, out io.Writer) error {
 	defer store.Close()
 	svc := domain.NewService(domain.Config{Store: store, Broker: inmem.NewBroker(0)})
 	defer svc.Close()
-	_, token, err := svc.CreateAPIKey(ctx, c.Name)
+	_, token, err := svc.CreateAPIKey(ctx, c.Name, c.SiteIDs)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,5 +192,27 @@ func TestAPIKeyCommandLine(t *testing.T) {
 		if got := strings.Join(names, ", "); got != "crm sync, backup job" {
 			t.Errorf("ListApiKeys = %s, want crm sync, backup job", got)
 		}
+	}
+}
+
+// TestAPIKeyScopedToSites: -sites scopes the key to a comma-separated list
+// of sites, which must exist.
+func TestAPIKeyScopedToSites(t *testing.T) {
+	c := &CreateAPIKey{}
+	if err := c.ParseFlags([]string{"-name", "brand", "-sites", "site_a, site_b,"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"site_a", "site_b"}; !slices.Equal(c.SiteIDs, want) {
+		t.Fatalf("SiteIDs = %q, want %q", c.SiteIDs, want)
+	}
+	if err := c.ParseFlags([]string{"-name", "all"}); err != nil || c.SiteIDs != nil {
+		t.Fatalf("without -sites: %v, SiteIDs %q; want none", err, c.SiteIDs)
+	}
+
+	db := filepath.Join(t.TempDir(), "proactivechat.db")
+	var out bytes.Buffer
+	err := (&CreateAPIKey{DBPath: db, Name: "brand", SiteIDs: []string{"site_missing"}, LockTimeout: lockTimeout}).Run(context.Background(), &out)
+	if err == nil || !strings.Contains(err.Error(), "site_ids") || out.Len() != 0 {
+		t.Fatalf("api-key -sites site_missing: %v, printed %q; want an error naming site_ids and no key", err, out.String())
 	}
 }

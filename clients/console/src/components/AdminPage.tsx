@@ -92,7 +92,8 @@ export function AdminPage() {
 
 /**
  * AdminKey asks for the admin API key that changing settings needs. The
- * key is checked (ListApiKeys accepts admin keys only) before it is kept,
+ * key is checked (ListWebhooks accepts admin keys only, including keys
+ * scoped to some sites, which ListApiKeys refuses) before it is kept,
  * in this tab's sessionStorage; the transport sends it only on the
  * AdminService calls an agent may not make (see lib/auth.ts).
  */
@@ -103,7 +104,7 @@ function AdminKey() {
   const [key, setKey] = useState("");
   const check = useTanstackMutation({
     mutationFn: (candidate: string) =>
-      createClient(AdminService, transport).listApiKeys({}, { headers: { Authorization: `Bearer ${candidate}` } }),
+      createClient(AdminService, transport).listWebhooks({}, { headers: { Authorization: `Bearer ${candidate}` } }),
     onSuccess: (_, candidate) => {
       setKey("");
       auth.setAdminKey(candidate);

@@ -204,12 +204,15 @@ type AdminServiceClient interface {
 	GetRatingSummary(context.Context, *connect.Request[v1.GetRatingSummaryRequest]) (*connect.Response[v1.GetRatingSummaryResponse], error)
 	// ListEvents reads the event log in position order: every state change
 	// of the product, recorded as it committed. Page through it by passing
-	// each response's next_after as the next request's after.
+	// each response's next_after as the next request's after. A key scoped
+	// to sites (ApiKey.site_ids) reads only their events, at the log's own
+	// positions; naming another site is PERMISSION_DENIED.
 	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
 	// WatchEvents sends the log's events after `after`, then each new event
 	// as it commits: exactly once and in position order. To resume after a
 	// disconnect or a server restart, call again with the position of the
-	// last event received.
+	// last event received. A key scoped to sites gets only their events
+	// (the others are skipped; positions stay the log's).
 	WatchEvents(context.Context, *connect.Request[v1.WatchEventsRequest]) (*connect.ServerStreamForClient[v1.WatchEventsResponse], error)
 	// CreateCannedReply adds a canned reply to a site. A shortcut the site
 	// already has is ALREADY_EXISTS.
@@ -247,6 +250,9 @@ type AdminServiceClient interface {
 	// it; Retry-After, up to 2 h, replaces it), until an attempt fails 24 h
 	// after the first: the event is then given up and the endpoint goes on.
 	// 410 Gone disables the endpoint.
+	//
+	// A key scoped to sites (ApiKey.site_ids) creates, sees and changes only
+	// endpoints whose site_id is one of its sites.
 	CreateWebhook(context.Context, *connect.Request[v1.CreateWebhookRequest]) (*connect.Response[v1.CreateWebhookResponse], error)
 	GetWebhook(context.Context, *connect.Request[v1.GetWebhookRequest]) (*connect.Response[v1.GetWebhookResponse], error)
 	ListWebhooks(context.Context, *connect.Request[v1.ListWebhooksRequest]) (*connect.Response[v1.ListWebhooksResponse], error)
@@ -830,12 +836,15 @@ type AdminServiceHandler interface {
 	GetRatingSummary(context.Context, *connect.Request[v1.GetRatingSummaryRequest]) (*connect.Response[v1.GetRatingSummaryResponse], error)
 	// ListEvents reads the event log in position order: every state change
 	// of the product, recorded as it committed. Page through it by passing
-	// each response's next_after as the next request's after.
+	// each response's next_after as the next request's after. A key scoped
+	// to sites (ApiKey.site_ids) reads only their events, at the log's own
+	// positions; naming another site is PERMISSION_DENIED.
 	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
 	// WatchEvents sends the log's events after `after`, then each new event
 	// as it commits: exactly once and in position order. To resume after a
 	// disconnect or a server restart, call again with the position of the
-	// last event received.
+	// last event received. A key scoped to sites gets only their events
+	// (the others are skipped; positions stay the log's).
 	WatchEvents(context.Context, *connect.Request[v1.WatchEventsRequest], *connect.ServerStream[v1.WatchEventsResponse]) error
 	// CreateCannedReply adds a canned reply to a site. A shortcut the site
 	// already has is ALREADY_EXISTS.
@@ -873,6 +882,9 @@ type AdminServiceHandler interface {
 	// it; Retry-After, up to 2 h, replaces it), until an attempt fails 24 h
 	// after the first: the event is then given up and the endpoint goes on.
 	// 410 Gone disables the endpoint.
+	//
+	// A key scoped to sites (ApiKey.site_ids) creates, sees and changes only
+	// endpoints whose site_id is one of its sites.
 	CreateWebhook(context.Context, *connect.Request[v1.CreateWebhookRequest]) (*connect.Response[v1.CreateWebhookResponse], error)
 	GetWebhook(context.Context, *connect.Request[v1.GetWebhookRequest]) (*connect.Response[v1.GetWebhookResponse], error)
 	ListWebhooks(context.Context, *connect.Request[v1.ListWebhooksRequest]) (*connect.Response[v1.ListWebhooksResponse], error)
