@@ -6,9 +6,22 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/server/domain"
 	"github.com/proactivechat/proactivechat/server/protoconv"
 )
+
+// The log's stored form is a pb.Event without what the log can tell on its
+// own: the position and id (from the key), and, for a chat.message, the
+// type, sender and text, which are in the chat's own event (the chat_events
+// bucket, found by chat id and seq). A message is written once, and an
+// event takes less than half the bytes of the log's pages, whose right-most
+// edge every commit reads and writes again. Events stored in full, as
+// before, read back as they are: readers take the position and id from the
+// stored event when it has them, and a chat.message whose sender is set
+// holds its text.
 
 // recordEvent is the kind of the visitor records index entries of log
 // events naming the visitor; the id is the big-endian position.
@@ -44,7 +57,7 @@ func (w *writeTx) AppendEvent(ev *domain.Event) error {
 	}
 	ev.Position, ev.ID = pos, domain.EventID(pos)
 	key := positionKey(pos)
-	if err := w.put(eventsBucket, key, protoconv.EventToProto(ev)); err != nil {
+	if err := w.put(eventsBucket, key, storedEvent(ev)); err != nil {
 		return err
 	}
 	if chatEvent(ev.Type) {
@@ -68,6 +81,48 @@ func chatEvent(t domain.EventType) bool {
 	return false
 }
 
+// storedEvent is ev's stored form (see above).
+func storedEvent(ev *domain.Event) *pb.Event {
+	p := protoconv.EventToProto(ev)
+	p.Position, p.Id = 0, ""
+	if m := p.GetChatMessage(); m != nil {
+		p.Type, m.Sender, m.Text = "", nil, ""
+	}
+	return p
+}
+
+// logEvent decodes the log's entry at key k: in stored form, whose chat
+// message it completes from the chat's event, or in full.
+func (r *readTx) logEvent(k, v []byte) (*domain.Event, error) {
+	var p pb.Event
+	if err := proto.Unmarshal(v, &p); err != nil {
+		return nil, fmt.Errorf("decode %s %x: %w", eventsBucket, k, err)
+	}
+	if len(k) != 8 {
+		return nil, fmt.Errorf("decode %s key %x: bad length", eventsBucket, k)
+	}
+	if p.Position == 0 {
+		p.Position = binary.BigEndian.Uint64(k)
+		p.Id = domain.EventID(p.Position)
+	}
+	if m := p.GetChatMessage(); m != nil && m.Sender == nil {
+		ce := r.tx.Bucket(chatEventsBucket).Get(eventKey(m.GetChatId(), m.GetSeq()))
+		if ce == nil {
+			return nil, fmt.Errorf("decode %s %x: chat %q has no event %d", eventsBucket, k, m.GetChatId(), m.GetSeq())
+		}
+		var c pb.ChatEvent
+		if err := proto.Unmarshal(ce, &c); err != nil {
+			return nil, fmt.Errorf("decode %s %q: %w", chatEventsBucket, eventKey(m.GetChatId(), m.GetSeq()), err)
+		}
+		msg := c.GetMessage()
+		if msg == nil {
+			return nil, fmt.Errorf("decode %s %x: chat %q event %d is no message", eventsBucket, k, m.GetChatId(), m.GetSeq())
+		}
+		p.Type, m.Sender, m.Text = string(domain.EventChatMessage), msg.GetSender(), msg.GetText()
+	}
+	return protoconv.EventFromProto(&p), nil
+}
+
 // Events treats a limit of zero or less as no limit.
 func (r *readTx) Events(afterPosition uint64, limit int) ([]*domain.Event, error) {
 	var out []*domain.Event
@@ -76,9 +131,9 @@ func (r *readTx) Events(afterPosition uint64, limit int) ([]*domain.Event, error
 		if afterPosition == ^uint64(0) || (limit > 0 && len(out) == limit) {
 			break
 		}
-		ev, err := decode(v, protoconv.EventFromProto)
+		ev, err := r.logEvent(k, v)
 		if err != nil {
-			return nil, fmt.Errorf("decode %s %x: %w", eventsBucket, k, err)
+			return nil, err
 		}
 		out = append(out, ev)
 	}
@@ -98,9 +153,9 @@ func (w *writeTx) DeleteEventsBefore(cutoff time.Time, limit int) (int, error) {
 	c := w.tx.Bucket(eventsBucket).Cursor()
 	n := 0
 	for k, v := c.First(); k != nil && (limit <= 0 || n < limit); k, v = c.Next() {
-		ev, err := decode(v, protoconv.EventFromProto)
+		ev, err := w.logEvent(k, v)
 		if err != nil {
-			return n, fmt.Errorf("decode %s %x: %w", eventsBucket, k, err)
+			return n, err
 		}
 		if !ev.Time.Before(cutoff) {
 			break

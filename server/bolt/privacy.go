@@ -411,9 +411,9 @@ func (w *writeTx) deleteRequestLogEvents(visitorID, requestID string) error {
 		if v == nil {
 			continue
 		}
-		ev, err := decode(v, protoconv.EventFromProto)
+		ev, err := w.logEvent(pos, v)
 		if err != nil {
-			return fmt.Errorf("decode %s %x: %w", eventsBucket, pos, err)
+			return err
 		}
 		if ev.RequestID != requestID {
 			continue
