@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
@@ -57,7 +58,12 @@ func (w *writeTx) AppendEvent(ev *domain.Event) error {
 	}
 	ev.Position, ev.ID = pos, domain.EventID(pos)
 	key := positionKey(pos)
-	if err := w.put(eventsBucket, key, storedEvent(ev)); err != nil {
+	if ev.Type == domain.EventChatMessage {
+		err = w.putRaw(eventsBucket, key, storedMessage(ev))
+	} else {
+		err = w.put(eventsBucket, key, storedEvent(ev))
+	}
+	if err != nil {
 		return err
 	}
 	if chatEvent(ev.Type) {
@@ -83,12 +89,97 @@ func chatEvent(t domain.EventType) bool {
 
 // storedEvent is ev's stored form (see above).
 func storedEvent(ev *domain.Event) *pb.Event {
+	if ev.Type == domain.EventChatMessage {
+		return &pb.Event{
+			Time: protoconv.TimeToProto(ev.Time), SiteId: ev.SiteID,
+			Payload: &pb.Event_ChatMessage{ChatMessage: &pb.ChatMessageEvent{
+				ChatId: ev.ChatID, Seq: ev.Seq, VisitorId: ev.VisitorID,
+			}},
+		}
+	}
 	p := protoconv.EventToProto(ev)
 	p.Position, p.Id = 0, ""
-	if m := p.GetChatMessage(); m != nil {
-		p.Type, m.Sender, m.Text = "", nil, ""
-	}
 	return p
+}
+
+// Field numbers of a chat.message's stored form (proto/proactivechat/v1/event.proto).
+const (
+	eventTimeField        = 4  // Event.time
+	eventSiteField        = 5  // Event.site_id
+	eventChatMessageField = 27 // Event.chat_message
+	tsSecondsField        = 1  // Timestamp.seconds
+	tsNanosField          = 2  // Timestamp.nanos
+	chatMessageChatField  = 1  // ChatMessageEvent.chat_id
+	chatMessageSeqField   = 2  // ChatMessageEvent.seq
+	chatMessageVisitor    = 5  // ChatMessageEvent.visitor_id
+)
+
+// storedMessage is the encoding of storedEvent(ev) for a chat.message,
+// written field by field into one buffer: this runs for every message
+// sent, and building proto messages only to marshal them allocates each
+// of them and walks them by reflection.
+func storedMessage(ev *domain.Event) []byte {
+	var sec int64
+	var nanos int32
+	tsLen := 0
+	if !ev.Time.IsZero() {
+		sec, nanos = ev.Time.Unix(), int32(ev.Time.Nanosecond())
+		if sec != 0 {
+			tsLen += 1 + protowire.SizeVarint(uint64(sec))
+		}
+		if nanos != 0 {
+			tsLen += 1 + protowire.SizeVarint(uint64(nanos))
+		}
+	}
+	msgLen := 0
+	if ev.ChatID != "" {
+		msgLen += 1 + protowire.SizeBytes(len(ev.ChatID))
+	}
+	if ev.Seq != 0 {
+		msgLen += 1 + protowire.SizeVarint(uint64(ev.Seq))
+	}
+	if ev.VisitorID != "" {
+		msgLen += 1 + protowire.SizeBytes(len(ev.VisitorID))
+	}
+	n := 2 + protowire.SizeBytes(msgLen)
+	if !ev.Time.IsZero() {
+		n += 1 + protowire.SizeBytes(tsLen)
+	}
+	if ev.SiteID != "" {
+		n += 1 + protowire.SizeBytes(len(ev.SiteID))
+	}
+	b := make([]byte, 0, n)
+	if !ev.Time.IsZero() {
+		b = protowire.AppendTag(b, eventTimeField, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(tsLen))
+		if sec != 0 {
+			b = protowire.AppendTag(b, tsSecondsField, protowire.VarintType)
+			b = protowire.AppendVarint(b, uint64(sec))
+		}
+		if nanos != 0 {
+			b = protowire.AppendTag(b, tsNanosField, protowire.VarintType)
+			b = protowire.AppendVarint(b, uint64(nanos))
+		}
+	}
+	if ev.SiteID != "" {
+		b = protowire.AppendTag(b, eventSiteField, protowire.BytesType)
+		b = protowire.AppendString(b, ev.SiteID)
+	}
+	b = protowire.AppendTag(b, eventChatMessageField, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(msgLen))
+	if ev.ChatID != "" {
+		b = protowire.AppendTag(b, chatMessageChatField, protowire.BytesType)
+		b = protowire.AppendString(b, ev.ChatID)
+	}
+	if ev.Seq != 0 {
+		b = protowire.AppendTag(b, chatMessageSeqField, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(ev.Seq))
+	}
+	if ev.VisitorID != "" {
+		b = protowire.AppendTag(b, chatMessageVisitor, protowire.BytesType)
+		b = protowire.AppendString(b, ev.VisitorID)
+	}
+	return b
 }
 
 // logEvent decodes the log's entry at key k: in stored form, whose chat

@@ -13,6 +13,7 @@ import (
 	"go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/server/domain"
 	"github.com/proactivechat/proactivechat/server/protoconv"
 )
@@ -297,5 +298,25 @@ func TestEventLogStoredForms(t *testing.T) {
 	}
 	if got := read(); !reflect.DeepEqual(got, appended[3:]) {
 		t.Fatalf("after retention\n%+v\nwant\n%+v", got, appended[3:])
+	}
+}
+
+// TestStoredMessageEncoding: a chat.message's stored form, written field by
+// field, decodes to the proto message it stands for.
+func TestStoredMessageEncoding(t *testing.T) {
+	for _, ev := range []*domain.Event{
+		{Type: domain.EventChatMessage, Time: time.Date(2026, 12, 7, 9, 30, 0, 123456789, time.UTC), SiteID: "shop", ChatID: "chat_1", Seq: 300, VisitorID: "v_1",
+			Participant: domain.Participant{Role: domain.RoleVisitor, ID: "v_1", DisplayName: "Ann"}, Text: "Hello"},
+		{Type: domain.EventChatMessage, Time: time.Date(1969, 12, 31, 23, 59, 59, 5, time.UTC), ChatID: "c", Seq: 1},
+		{Type: domain.EventChatMessage, Time: time.Unix(1, 0)},
+		{Type: domain.EventChatMessage},
+	} {
+		var got pb.Event
+		if err := proto.Unmarshal(storedMessage(ev), &got); err != nil {
+			t.Fatalf("%+v: %v", ev, err)
+		}
+		if want := storedEvent(ev); !proto.Equal(&got, want) {
+			t.Errorf("%+v: decoded %v, want %v", ev, &got, want)
+		}
 	}
 }
