@@ -17,9 +17,9 @@ import (
 // The log's stored form is a pb.Event without what the log can tell on its
 // own: the position and id (from the key), and, for a chat.message, the
 // type, sender and text, which are in the chat's own event (the chat_events
-// bucket, found by chat id and seq). A message is written once, and an
-// event takes less than half the bytes of the log's pages, whose right-most
-// edge every commit reads and writes again. Events stored in full, as
+// bucket, found by chat id and seq). A message is written once, and the
+// log's entries are short, so its pages, whose right-most edge every
+// commit reads and writes again, fill more slowly. Events stored in full, as
 // before, read back as they are: readers take the position and id from the
 // stored event when it has them, and a chat.message whose sender is set
 // holds its text.
