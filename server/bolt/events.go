@@ -6,9 +6,23 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/server/domain"
 	"github.com/proactivechat/proactivechat/server/protoconv"
 )
+
+// The log's stored form is a pb.Event without what the log can tell on its
+// own: the position and id (from the key), and, for a chat.message, the
+// type, sender and text, which are in the chat's own event (the chat_events
+// bucket, found by chat id and seq). A message is written once, and the
+// log's entries are short, so its pages, whose right-most edge every
+// commit reads and writes again, fill more slowly. Events stored in full, as
+// before, read back as they are: readers take the position and id from the
+// stored event when it has them, and a chat.message whose sender is set
+// holds its text.
 
 // recordEvent is the kind of the visitor records index entries of log
 // events naming the visitor; the id is the big-endian position.
@@ -44,7 +58,12 @@ func (w *writeTx) AppendEvent(ev *domain.Event) error {
 	}
 	ev.Position, ev.ID = pos, domain.EventID(pos)
 	key := positionKey(pos)
-	if err := w.put(eventsBucket, key, protoconv.EventToProto(ev)); err != nil {
+	if ev.Type == domain.EventChatMessage {
+		err = w.putRaw(eventsBucket, key, storedMessage(ev))
+	} else {
+		err = w.put(eventsBucket, key, storedEvent(ev))
+	}
+	if err != nil {
 		return err
 	}
 	if chatEvent(ev.Type) {
@@ -68,6 +87,133 @@ func chatEvent(t domain.EventType) bool {
 	return false
 }
 
+// storedEvent is ev's stored form (see above).
+func storedEvent(ev *domain.Event) *pb.Event {
+	if ev.Type == domain.EventChatMessage {
+		return &pb.Event{
+			Time: protoconv.TimeToProto(ev.Time), SiteId: ev.SiteID,
+			Payload: &pb.Event_ChatMessage{ChatMessage: &pb.ChatMessageEvent{
+				ChatId: ev.ChatID, Seq: ev.Seq, VisitorId: ev.VisitorID,
+			}},
+		}
+	}
+	p := protoconv.EventToProto(ev)
+	p.Position, p.Id = 0, ""
+	return p
+}
+
+// Field numbers of a chat.message's stored form (proto/proactivechat/v1/event.proto).
+const (
+	eventTimeField        = 4  // Event.time
+	eventSiteField        = 5  // Event.site_id
+	eventChatMessageField = 27 // Event.chat_message
+	tsSecondsField        = 1  // Timestamp.seconds
+	tsNanosField          = 2  // Timestamp.nanos
+	chatMessageChatField  = 1  // ChatMessageEvent.chat_id
+	chatMessageSeqField   = 2  // ChatMessageEvent.seq
+	chatMessageVisitor    = 5  // ChatMessageEvent.visitor_id
+)
+
+// storedMessage is the encoding of storedEvent(ev) for a chat.message,
+// written field by field into one buffer: this runs for every message
+// sent, and building proto messages only to marshal them allocates each
+// of them and walks them by reflection.
+func storedMessage(ev *domain.Event) []byte {
+	var sec int64
+	var nanos int32
+	tsLen := 0
+	if !ev.Time.IsZero() {
+		sec, nanos = ev.Time.Unix(), int32(ev.Time.Nanosecond())
+		if sec != 0 {
+			tsLen += 1 + protowire.SizeVarint(uint64(sec))
+		}
+		if nanos != 0 {
+			tsLen += 1 + protowire.SizeVarint(uint64(nanos))
+		}
+	}
+	msgLen := 0
+	if ev.ChatID != "" {
+		msgLen += 1 + protowire.SizeBytes(len(ev.ChatID))
+	}
+	if ev.Seq != 0 {
+		msgLen += 1 + protowire.SizeVarint(uint64(ev.Seq))
+	}
+	if ev.VisitorID != "" {
+		msgLen += 1 + protowire.SizeBytes(len(ev.VisitorID))
+	}
+	n := 2 + protowire.SizeBytes(msgLen)
+	if !ev.Time.IsZero() {
+		n += 1 + protowire.SizeBytes(tsLen)
+	}
+	if ev.SiteID != "" {
+		n += 1 + protowire.SizeBytes(len(ev.SiteID))
+	}
+	b := make([]byte, 0, n)
+	if !ev.Time.IsZero() {
+		b = protowire.AppendTag(b, eventTimeField, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(tsLen))
+		if sec != 0 {
+			b = protowire.AppendTag(b, tsSecondsField, protowire.VarintType)
+			b = protowire.AppendVarint(b, uint64(sec))
+		}
+		if nanos != 0 {
+			b = protowire.AppendTag(b, tsNanosField, protowire.VarintType)
+			b = protowire.AppendVarint(b, uint64(nanos))
+		}
+	}
+	if ev.SiteID != "" {
+		b = protowire.AppendTag(b, eventSiteField, protowire.BytesType)
+		b = protowire.AppendString(b, ev.SiteID)
+	}
+	b = protowire.AppendTag(b, eventChatMessageField, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(msgLen))
+	if ev.ChatID != "" {
+		b = protowire.AppendTag(b, chatMessageChatField, protowire.BytesType)
+		b = protowire.AppendString(b, ev.ChatID)
+	}
+	if ev.Seq != 0 {
+		b = protowire.AppendTag(b, chatMessageSeqField, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(ev.Seq))
+	}
+	if ev.VisitorID != "" {
+		b = protowire.AppendTag(b, chatMessageVisitor, protowire.BytesType)
+		b = protowire.AppendString(b, ev.VisitorID)
+	}
+	return b
+}
+
+// logEvent decodes the log's entry at key k: in stored form, whose chat
+// message it completes from the chat's event, or in full.
+func (r *readTx) logEvent(k, v []byte) (*domain.Event, error) {
+	var p pb.Event
+	if err := proto.Unmarshal(v, &p); err != nil {
+		return nil, fmt.Errorf("decode %s %x: %w", eventsBucket, k, err)
+	}
+	if len(k) != 8 {
+		return nil, fmt.Errorf("decode %s key %x: bad length", eventsBucket, k)
+	}
+	if p.Position == 0 {
+		p.Position = binary.BigEndian.Uint64(k)
+		p.Id = domain.EventID(p.Position)
+	}
+	if m := p.GetChatMessage(); m != nil && m.Sender == nil {
+		ce := r.tx.Bucket(chatEventsBucket).Get(eventKey(m.GetChatId(), m.GetSeq()))
+		if ce == nil {
+			return nil, fmt.Errorf("decode %s %x: chat %q has no event %d", eventsBucket, k, m.GetChatId(), m.GetSeq())
+		}
+		var c pb.ChatEvent
+		if err := proto.Unmarshal(ce, &c); err != nil {
+			return nil, fmt.Errorf("decode %s %q: %w", chatEventsBucket, eventKey(m.GetChatId(), m.GetSeq()), err)
+		}
+		msg := c.GetMessage()
+		if msg == nil {
+			return nil, fmt.Errorf("decode %s %x: chat %q event %d is no message", eventsBucket, k, m.GetChatId(), m.GetSeq())
+		}
+		p.Type, m.Sender, m.Text = string(domain.EventChatMessage), msg.GetSender(), msg.GetText()
+	}
+	return protoconv.EventFromProto(&p), nil
+}
+
 // Events treats a limit of zero or less as no limit.
 func (r *readTx) Events(afterPosition uint64, limit int) ([]*domain.Event, error) {
 	var out []*domain.Event
@@ -76,9 +222,9 @@ func (r *readTx) Events(afterPosition uint64, limit int) ([]*domain.Event, error
 		if afterPosition == ^uint64(0) || (limit > 0 && len(out) == limit) {
 			break
 		}
-		ev, err := decode(v, protoconv.EventFromProto)
+		ev, err := r.logEvent(k, v)
 		if err != nil {
-			return nil, fmt.Errorf("decode %s %x: %w", eventsBucket, k, err)
+			return nil, err
 		}
 		out = append(out, ev)
 	}
@@ -98,9 +244,9 @@ func (w *writeTx) DeleteEventsBefore(cutoff time.Time, limit int) (int, error) {
 	c := w.tx.Bucket(eventsBucket).Cursor()
 	n := 0
 	for k, v := c.First(); k != nil && (limit <= 0 || n < limit); k, v = c.Next() {
-		ev, err := decode(v, protoconv.EventFromProto)
+		ev, err := w.logEvent(k, v)
 		if err != nil {
-			return n, fmt.Errorf("decode %s %x: %w", eventsBucket, k, err)
+			return n, err
 		}
 		if !ev.Time.Before(cutoff) {
 			break

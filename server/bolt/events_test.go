@@ -1,13 +1,21 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
 
+	"go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/server/domain"
+	"github.com/proactivechat/proactivechat/server/protoconv"
 )
 
 func logPositions(t *testing.T, s *Store) []uint64 {
@@ -181,5 +189,134 @@ func TestDeleteChatDeletesLogEvents(t *testing.T) {
 	}
 	if got := logPositions(t, s); len(got) != 0 {
 		t.Fatalf("log after erasing ann = %v, want empty", got)
+	}
+}
+
+// TestEventLogStoredForms: the log keeps a chat.message as a reference to
+// the chat's own event, and events stored in full, as the log stored every
+// event before, read back the same; retention deletes both.
+func TestEventLogStoredForms(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ann := domain.Participant{Role: domain.RoleVisitor, ID: "ann", DisplayName: "Ann"}
+	dana := domain.Participant{Role: domain.RoleAgent, ID: "dana", DisplayName: "Dana"}
+	const text = "Do you ship to Norway?"
+	var appended []*domain.Event
+	err = s.Update(ctx, func(tx domain.WriteTx) error {
+		appended = nil
+		add := func(ev *domain.Event) error {
+			ev.SiteID, ev.VisitorID = "shop", "ann"
+			ev.Time = t0.Add(time.Duration(len(appended)) * time.Minute)
+			if err := tx.AppendEvent(ev); err != nil {
+				return err
+			}
+			appended = append(appended, ev)
+			return nil
+		}
+		if err := add(&domain.Event{Type: domain.EventVisitorPageViewed, URL: "https://shop.example/help"}); err != nil {
+			return err
+		}
+		if err := tx.PutChat(&domain.Chat{ID: "chat1", SiteID: "shop", State: domain.ChatStateActive, CreateTime: t0, Visitor: ann, Agent: dana}); err != nil {
+			return err
+		}
+		for seq, from := range []domain.Participant{ann, dana, ann} {
+			ev := &domain.Event{Type: domain.EventChatMessage, ChatID: "chat1", Seq: uint32(seq + 1), Participant: from, Text: fmt.Sprint(text, " ", seq)}
+			if err := add(ev); err != nil {
+				return err
+			}
+			ce := domain.ChatEvent{ChatID: "chat1", Seq: ev.Seq, Time: ev.Time, LogPosition: ev.Position,
+				Message: &domain.ChatMessage{Sender: from, Text: ev.Text, IdempotencyKey: fmt.Sprint("k", seq)}}
+			if err := tx.AppendChatEvent(ce); err != nil {
+				return err
+			}
+		}
+		return add(&domain.Event{Type: domain.EventChatEnded, ChatID: "chat1", EndReason: domain.EndBothLeft})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() []*domain.Event {
+		t.Helper()
+		var evs []*domain.Event
+		if err := s.View(ctx, func(tx domain.ReadTx) error {
+			evs, err = tx.Events(0, 0)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	if got := read(); !reflect.DeepEqual(got, appended) {
+		t.Fatalf("read back\n%+v\nwant\n%+v", got, appended)
+	}
+	// The message's text is stored once, in the chat's event.
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(eventsBucket).Get(positionKey(appended[1].Position))
+		if v == nil || bytes.Contains(v, []byte(text)) || bytes.Contains(v, []byte("Ann")) {
+			return fmt.Errorf("chat.message stored as %q, want neither text nor sender", v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Events stored in full, as main wrote them before the stored form:
+	// every other event, so the log holds both forms.
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		for _, ev := range appended[1:] {
+			if ev.Position%2 == 0 {
+				continue
+			}
+			v, err := proto.Marshal(protoconv.EventToProto(ev))
+			if err != nil {
+				return err
+			}
+			if err := tx.Bucket(eventsBucket).Put(positionKey(ev.Position), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); !reflect.DeepEqual(got, appended) {
+		t.Fatalf("read back with events stored in full\n%+v\nwant\n%+v", got, appended)
+	}
+	err = s.Update(ctx, func(tx domain.WriteTx) error {
+		_, err := tx.DeleteEventsBefore(appended[3].Time, 0)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); !reflect.DeepEqual(got, appended[3:]) {
+		t.Fatalf("after retention\n%+v\nwant\n%+v", got, appended[3:])
+	}
+}
+
+// TestStoredMessageEncoding: a chat.message's stored form, written field by
+// field, decodes to the proto message it stands for.
+func TestStoredMessageEncoding(t *testing.T) {
+	for _, ev := range []*domain.Event{
+		{Type: domain.EventChatMessage, Time: time.Date(2026, 12, 7, 9, 30, 0, 123456789, time.UTC), SiteID: "shop", ChatID: "chat_1", Seq: 300, VisitorID: "v_1",
+			Participant: domain.Participant{Role: domain.RoleVisitor, ID: "v_1", DisplayName: "Ann"}, Text: "Hello"},
+		{Type: domain.EventChatMessage, Time: time.Date(1969, 12, 31, 23, 59, 59, 5, time.UTC), ChatID: "c", Seq: 1},
+		{Type: domain.EventChatMessage, Time: time.Unix(1, 0)},
+		{Type: domain.EventChatMessage},
+	} {
+		var got pb.Event
+		if err := proto.Unmarshal(storedMessage(ev), &got); err != nil {
+			t.Fatalf("%+v: %v", ev, err)
+		}
+		if want := storedEvent(ev); !proto.Equal(&got, want) {
+			t.Errorf("%+v: decoded %v, want %v", ev, &got, want)
+		}
 	}
 }

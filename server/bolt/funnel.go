@@ -9,7 +9,6 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/proactivechat/proactivechat/server/domain"
-	"github.com/proactivechat/proactivechat/server/protoconv"
 )
 
 // Funnel counters (domain/funnel.go): one key per site and UTC hour, 's'
@@ -92,10 +91,11 @@ func backfillFunnel(tx *bbolt.Tx) error {
 	var replay domain.FunnelReplay
 	b := tx.Bucket(funnelBucket)
 	put := func(k, v []byte) error { return b.Put(k, v) }
+	r := &readTx{tx: tx}
 	return tx.Bucket(eventsBucket).ForEach(func(k, v []byte) error {
-		ev, err := decode(v, protoconv.EventFromProto)
+		ev, err := r.logEvent(k, v)
 		if err != nil {
-			return fmt.Errorf("decode %s %x: %w", eventsBucket, k, err)
+			return err
 		}
 		if slots := replay.Slots(ev); len(slots) > 0 {
 			return addFunnel(tx, ev.SiteID, ev.Time, slots, put)

@@ -409,9 +409,9 @@ func (w *writeTx) deleteChatLogEvents(visitorID, chatID, requestID string) error
 		if v == nil {
 			continue
 		}
-		ev, err := decode(v, protoconv.EventFromProto)
+		ev, err := w.logEvent(pos, v)
 		if err != nil {
-			return fmt.Errorf("decode %s %x: %w", eventsBucket, pos, err)
+			return err
 		}
 		if ev.ChatID != chatID && (requestID == "" || ev.RequestID != requestID) {
 			continue
