@@ -47,7 +47,7 @@ func (s *Service) CreateAgent(ctx context.Context, spec AgentSpec) (*Agent, erro
 		Login:              spec.Login,
 		SupervisedSiteIDs:  spec.SupervisedSiteIDs,
 	}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Agent(agent.ID); ErrorCode(err) != CodeNotFound {
 			return cmp.Or(err, error(Errorf(CodeAlreadyExists, "agent %q already exists", agent.ID)))
 		}
@@ -111,7 +111,7 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 		paths = []string{"display_name", "site_ids", "max_concurrent_chats", "login", "supervised_site_ids"}
 	}
 	var agent *Agent
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		var err error
 		if agent, err = tx.Agent(update.ID); err != nil {
 			return err
@@ -168,7 +168,7 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 		// Supervised sites are rights too: a supervisor's streams of a site
 		// it no longer supervises must end or narrow.
 		sitesChanged := !slices.Equal(oldSites, agent.SiteIDs) || !slices.Equal(oldSupervised, agent.SupervisedSiteIDs)
-		tx.OnCommit(func() {
+		return afterCommit(tx, func() {
 			if sitesChanged {
 				// The agent's open streams check again what they show
 				// (rights.go).
@@ -177,7 +177,6 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 			s.publishAgent(agent)
 			s.routeSoon(append(removed, agent.SiteIDs...)...) // more capacity, new sites, or withdrawn alerts
 		})
-		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -202,7 +201,7 @@ func (s *Service) SetAgentStatus(ctx context.Context, agentID string, status Age
 // transaction, says the change no longer applies.
 func (s *Service) setAgentStatus(ctx context.Context, agentID string, status AgentStatus, skip func() bool) (*Agent, error) {
 	var agent *Agent
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		var err error
 		if agent, err = tx.Agent(agentID); err != nil {
 			return err
@@ -216,7 +215,7 @@ func (s *Service) setAgentStatus(ctx context.Context, agentID string, status Age
 			return err
 		}
 		// No site: an agent may serve several.
-		if err := s.record(tx, Event{Type: EventAgentStatusChanged, AgentID: agent.ID, Status: status}); err != nil {
+		if err := s.record(tx, Event{Type: EventAgentStatusChanged, AgentID: agent.ID, Status: status, eventEffects: eventEffects{agent: agent}}); err != nil {
 			return err
 		}
 		if status != StatusAvailable {
@@ -224,12 +223,6 @@ func (s *Service) setAgentStatus(ctx context.Context, agentID string, status Age
 				return err
 			}
 		}
-		tx.OnCommit(func() {
-			s.publishAgent(agent)
-			if status == StatusAvailable {
-				s.routeSoon(agent.SiteIDs...)
-			}
-		})
 		return nil
 	})
 	if err != nil {

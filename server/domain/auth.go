@@ -269,7 +269,7 @@ func (s *Service) CanReadChat(ctx context.Context, p Principal, chatID string) e
 func (s *Service) EnsureAPIKey(ctx context.Context, name string) (token string, err error) {
 	tok, hash := newSecret(apiKeyPrefix)
 	key := &APIKey{ID: newID("key"), Name: name, CreateTime: s.clock.Now(), Hash: hash[:]}
-	err = s.store.Update(ctx, func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		token = ""
 		keys, err := tx.APIKeys()
 		if err != nil || len(keys) > 0 {
@@ -289,7 +289,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, name string) (*APIKey, strin
 	}
 	token, hash := newSecret(apiKeyPrefix)
 	key := &APIKey{ID: newID("key"), Name: name, CreateTime: s.clock.Now(), Hash: hash[:]}
-	if err := s.store.Update(ctx, func(tx WriteTx) error { return tx.PutAPIKey(key) }); err != nil {
+	if err := s.update(ctx, func(tx WriteTx) error { return tx.PutAPIKey(key) }); err != nil {
 		return nil, "", err
 	}
 	return key, token, nil
@@ -326,7 +326,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
 	if id == "" {
 		return invalid("api_key_id", "is required")
 	}
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		keys, err := tx.APIKeys()
 		if err != nil {
 			return err
@@ -342,7 +342,9 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
 				return err
 			}
 			hash := [sha256.Size]byte(k.Hash)
-			tx.OnCommit(func() { s.creds.revoke(func(p Principal) bool { return p.tokenHash == hash }) })
+			if err := afterCommit(tx, func() { s.creds.revoke(func(p Principal) bool { return p.tokenHash == hash }) }); err != nil {
+				return err
+			}
 			return nil
 		}
 		return Errorf(CodeNotFound, "API key %q not found", id)
@@ -370,7 +372,7 @@ func (s *Service) SetAgentPassword(ctx context.Context, agentID, password string
 	if err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Agent(agentID); err != nil {
 			return err
 		}
@@ -400,9 +402,11 @@ func (s *Service) deleteAgentSessions(tx WriteTx, agentID string, match func(*Ag
 		deleted[sess.ID] = true
 	}
 	if len(deleted) > 0 {
-		tx.OnCommit(func() {
+		if err := afterCommit(tx, func() {
 			s.creds.revoke(func(p Principal) bool { return p.Kind == AgentPrincipal && deleted[p.SessionID] })
-		})
+		}); err != nil {
+			return 0, err
+		}
 	}
 	return len(deleted), nil
 }
@@ -500,7 +504,7 @@ func (s *Service) startAgentSession(ctx context.Context, agentID string, ttl tim
 	token, hash := newSecret(agentSessionPrefix)
 	sess := &AgentSession{ID: newID("session"), AgentID: agentID, CreateTime: now, ExpireTime: now.Add(ttl), Hash: hash[:]}
 	var agent *Agent
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		var err error
 		if agent, err = tx.Agent(agentID); err != nil {
 			return err
@@ -524,7 +528,7 @@ func (s *Service) SignOut(ctx context.Context, p Principal) error {
 	if p.Kind != AgentPrincipal || p.SessionID == "" {
 		return Errorf(CodePermissionDenied, "only an agent session can sign out")
 	}
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		_, err := s.deleteAgentSessions(tx, p.ID, func(o *AgentSession) bool { return o.ID == p.SessionID })
 		return err
 	})
@@ -535,7 +539,7 @@ func (s *Service) RevokeAgentSessions(ctx context.Context, agentID string) (n in
 	if agentID == "" {
 		return 0, invalid("agent_id", "is required")
 	}
-	err = s.store.Update(ctx, func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Agent(agentID); err != nil {
 			return err
 		}

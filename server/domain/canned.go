@@ -57,7 +57,7 @@ func (s *Service) CreateCannedReply(ctx context.Context, r CannedReply) (*Canned
 		return nil, err
 	}
 	r.ID = newID("canned")
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		return putCannedReply(tx, &r)
 	})
 	if err != nil {
@@ -77,7 +77,7 @@ func (s *Service) UpdateCannedReply(ctx context.Context, r CannedReply) (*Canned
 	if err := validateCannedReply(&r); err != nil {
 		return nil, err
 	}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.CannedReply(r.SiteID, r.ID); err != nil {
 			return err
 		}
@@ -116,7 +116,7 @@ func (s *Service) DeleteCannedReply(ctx context.Context, siteID, id string) erro
 	if err := v.Err(); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.CannedReply(siteID, id); err != nil {
 			return err
 		}

@@ -122,6 +122,45 @@ type Event struct {
 	// firstVisitorMessage marks a chat.message as its chat's first from
 	// the visitor, for the funnel; not stored.
 	firstVisitorMessage bool
+
+	// What the commit handler (committed) needs besides the payload, set
+	// where the event is recorded and never stored: the records as the
+	// change left them.
+	eventEffects
+}
+
+// eventEffects are the records an event's change left, for the commit
+// handler. Pointers are to the transition's own records, so the handler
+// sees them as the transaction stored them, however late in the
+// transaction the transition changed them.
+type eventEffects struct {
+	// visitor, when set, is published to the visitor's streams and the
+	// presence list.
+	visitor *Visitor
+	// request, when set, is published to its site's queue.
+	request *ChatRequest
+	// agent (and fromAgent, who handed a chat over) are published to
+	// their agent topics.
+	agent, fromAgent *Agent
+	// chatEvent is the chat's own event (chat.*), for the chat's topic.
+	chatEvent *ChatEvent
+	// chat and idle arm the chat's inactivity timer from its last
+	// activity, with the site's settings.
+	chat *Chat
+	idle *ProactiveChatSettings
+	// routeSites are the sites to route again.
+	routeSites []string
+	// invitation is the invitation sent, whose expiry is armed.
+	invitation *Invitation
+	// alert is what the alerted agent hears (request.alerted).
+	alert *AlertEvent
+	// wasAlerted: the accepted request was offered to its agent, whose
+	// alert ends (request.accepted).
+	wasAlerted bool
+	// waited is how long an accepted request waited.
+	waited time.Duration
+	// alertedAgentID is the agent whose alert an abandoned request ends.
+	alertedAgentID string
 }
 
 // EventID is the id of the event at a position: derived from it, so ids
@@ -137,28 +176,32 @@ func EventID(position uint64) string {
 	return string(b[:])
 }
 
-// record appends ev to the event log in tx: the event commits with the
-// change it describes or not at all. An ev without a Time is stamped with
-// the service's clock.
+// record appends ev to the event log in tx, which must come from
+// Service.update: the event commits with the change it describes or not at
+// all, and the commit handler does what follows it. An ev without a Time is
+// stamped with the service's clock.
 func (s *Service) record(tx WriteTx, ev Event) error {
-	_, err := s.recordAt(tx, ev)
+	_, err := s.recordEvent(tx, ev)
 	return err
 }
 
-// recordAt is record returning the event's position.
-func (s *Service) recordAt(tx WriteTx, ev Event) (uint64, error) {
+// recordEvent is record returning the recorded event, whose position is
+// assigned and whose effects the caller may still set.
+func (s *Service) recordEvent(tx WriteTx, ev Event) (*Event, error) {
+	ct, err := attempt(tx)
+	if err != nil {
+		return nil, err
+	}
 	if ev.Time.IsZero() {
 		ev.Time = s.clock.Now()
 	}
-	if err := tx.AppendEvent(&ev); err != nil {
-		return 0, err
+	e := &ev
+	if err := tx.AppendEvent(e); err != nil {
+		return nil, err
 	}
-	if err := countFunnel(tx, &ev); err != nil {
-		return 0, err
+	if err := countFunnel(tx, e); err != nil {
+		return nil, err
 	}
-	// Hooks run in commit order, so WatchEvents streams hear of events in
-	// position order; every subscriber gets the same *Event, which nobody
-	// changes.
-	tx.OnCommit(func() { s.broker.Publish(eventsTopic, &ev) })
-	return ev.Position, nil
+	ct.events = append(ct.events, e)
+	return e, nil
 }

@@ -174,7 +174,7 @@ func (s *Service) IdentifyVisitor(ctx context.Context, visitorID string, c Ident
 		return nil, err
 	}
 	var visitor *Visitor
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		var err error
 		visitor, err = tx.Visitor(visitorID)
 		if err != nil {
@@ -194,7 +194,9 @@ func (s *Service) IdentifyVisitor(ctx context.Context, visitorID string, c Ident
 				return err
 			}
 		}
-		tx.OnCommit(func() { s.visitorUpdated(visitor) })
+		if err := afterCommit(tx, func() { s.visitorUpdated(visitor) }); err != nil {
+			return err
+		}
 		// The queue shows who waits: an open request follows.
 		if visitor.ChatRequestID == "" {
 			return nil
@@ -207,8 +209,7 @@ func (s *Service) IdentifyVisitor(ctx context.Context, visitorID string, c Ident
 		if err := tx.PutChatRequest(req); err != nil {
 			return err
 		}
-		tx.OnCommit(func() { s.queueChanged(req) })
-		return nil
+		return afterCommit(tx, func() { s.queueChanged(req) })
 	})
 	if err != nil {
 		return nil, err
@@ -287,7 +288,7 @@ func (s *Service) RotateSiteIdentitySecret(ctx context.Context, siteID string) (
 	var b [32]byte
 	rand.Read(b[:])
 	secret := hex.EncodeToString(b[:])
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Site(siteID); err != nil {
 			return err
 		}

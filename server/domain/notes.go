@@ -23,7 +23,7 @@ func (s *Service) AddNote(ctx context.Context, chatID, authorID, text string) (C
 		return ChatNote{}, err
 	}
 	var note ChatNote
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		chat, author, err := participantOf(tx, chatID, authorID)
 		if err != nil {
 			return err
@@ -34,8 +34,6 @@ func (s *Service) AddNote(ctx context.Context, chatID, authorID, text string) (C
 		if note, err = s.appendNote(tx, chat, author, text); err != nil {
 			return err
 		}
-		n := note
-		tx.OnCommit(func() { s.publishNote(n) })
 		return nil
 	})
 	if err != nil {
@@ -52,6 +50,9 @@ func (s *Service) appendNote(tx WriteTx, chat *Chat, author Participant, text st
 	}
 	note := ChatNote{ChatID: chat.ID, Seq: uint32(len(notes)) + 1, Time: s.clock.Now(), Author: author, Text: text}
 	if err := tx.AppendChatNote(note); err != nil {
+		return ChatNote{}, err
+	}
+	if err := afterCommit(tx, func() { s.publishNote(note) }); err != nil {
 		return ChatNote{}, err
 	}
 	return note, nil

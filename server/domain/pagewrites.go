@@ -107,7 +107,7 @@ func (w *pageWriter) write(pages map[string]PageView) {
 		ids = ids[len(chunk):]
 		// Not the Service's context: Close writes what is left after
 		// cancelling it.
-		err := w.s.store.Update(context.Background(), func(tx WriteTx) error {
+		err := w.s.update(context.Background(), func(tx WriteTx) error {
 			for _, id := range chunk {
 				v, err := tx.Visitor(id)
 				if ErrorCode(err) == CodeNotFound {

@@ -22,8 +22,7 @@ func (s *Service) formOrQueue(tx WriteTx, site *Site, visitor *Visitor, kind Cha
 		if err := tx.PutVisitor(visitor); err != nil {
 			return err
 		}
-		tx.OnCommit(func() { s.visitorUpdated(visitor) })
-		return nil
+		return afterCommit(tx, func() { s.visitorUpdated(visitor) })
 	}
 	p, _ := s.presence.get(visitor.ID)
 	return s.enqueue(tx, site, visitor, kind, nil, p)
@@ -77,18 +76,8 @@ func (s *Service) enqueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatReq
 			return err
 		}
 	}
-	if err := s.record(tx, Event{Type: EventRequestQueued, SiteID: site.ID, VisitorID: visitor.ID, RequestID: req.ID, Kind: kind}); err != nil {
-		return err
-	}
-	tx.OnCommit(func() {
-		s.visitorUpdated(visitor)
-		s.queueChanged(req)
-		if !req.HoldUntil.IsZero() {
-			s.timers.at("hold/"+req.ID, req.HoldUntil, func() { s.holdExpired(req.ID) })
-		}
-		s.routeSoon(site.ID)
-	})
-	return nil
+	return s.record(tx, Event{Type: EventRequestQueued, SiteID: site.ID, VisitorID: visitor.ID, RequestID: req.ID, Kind: kind,
+		eventEffects: eventEffects{request: req, visitor: visitor}})
 }
 
 // holdFor is how long a request keeps its place while its visitor is away:
@@ -186,7 +175,7 @@ func (s *Service) SubmitForm(ctx context.Context, visitorID string, values map[s
 	if visitorID == "" {
 		return nil, invalid("visitor_id", "is required")
 	}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		visitor, err := tx.Visitor(visitorID)
 		if err != nil {
 			return err
@@ -232,7 +221,7 @@ func (s *Service) LeaveQueue(ctx context.Context, visitorID string) (*VisitorSta
 	if visitorID == "" {
 		return nil, invalid("visitor_id", "is required")
 	}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		visitor, err := tx.Visitor(visitorID)
 		if err != nil {
 			return err
@@ -252,8 +241,7 @@ func (s *Service) LeaveQueue(ctx context.Context, visitorID string) (*VisitorSta
 			if err := tx.PutVisitor(visitor); err != nil {
 				return err
 			}
-			tx.OnCommit(func() { s.visitorUpdated(visitor) })
-			return nil
+			return afterCommit(tx, func() { s.visitorUpdated(visitor) })
 		}
 		return Errorf(CodeFailedPrecondition, "visitor %q is %s, not in the queue", visitorID, visitor.Engagement)
 	})
@@ -280,20 +268,8 @@ func (s *Service) abandon(tx WriteTx, req *ChatRequest, visitor *Visitor, reason
 	if err := tx.PutVisitor(visitor); err != nil {
 		return err
 	}
-	if err := s.record(tx, Event{Type: EventRequestAbandoned, SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, Reason: reason}); err != nil {
-		return err
-	}
-	tx.OnCommit(func() {
-		s.timers.cancel("alert/" + req.ID)
-		s.timers.cancel("hold/" + req.ID)
-		if alerted != "" {
-			s.broker.Publish(agentTopic(alerted), AlertWithdrawn{RequestID: req.ID, Reason: reason})
-			s.routeSoon(req.SiteID) // the agent's capacity is free again
-		}
-		s.queueChanged(req)
-		s.visitorUpdated(visitor)
-	})
-	return nil
+	return s.record(tx, Event{Type: EventRequestAbandoned, SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, Reason: reason,
+		eventEffects: eventEffects{request: req, visitor: visitor, alertedAgentID: alerted}})
 }
 
 // visitorAway starts the hold on the visitor's open request: its widget
@@ -308,7 +284,7 @@ func (s *Service) visitorBack(visitorID string) {
 }
 
 func (s *Service) setHold(visitorID string, away bool) {
-	err := s.store.Update(s.ctx, func(tx WriteTx) error {
+	err := s.update(s.ctx, func(tx WriteTx) error {
 		visitor, err := tx.Visitor(visitorID)
 		if err != nil || visitor.ChatRequestID == "" {
 			return err
@@ -331,7 +307,7 @@ func (s *Service) setHold(visitorID string, away bool) {
 		if err := tx.PutChatRequest(req); err != nil {
 			return err
 		}
-		tx.OnCommit(func() {
+		return afterCommit(tx, func() {
 			if away {
 				s.timers.at("hold/"+req.ID, req.HoldUntil, func() { s.holdExpired(req.ID) })
 			} else {
@@ -339,7 +315,6 @@ func (s *Service) setHold(visitorID string, away bool) {
 			}
 			s.queueChanged(req)
 		})
-		return nil
 	})
 	// Tried again, the hold follows the visitor's streams as they are then.
 	retry := func() {
@@ -353,7 +328,7 @@ func (s *Service) setHold(visitorID string, away bool) {
 
 // holdExpired abandons a request whose visitor did not come back in time.
 func (s *Service) holdExpired(requestID string) {
-	err := s.store.Update(s.ctx, func(tx WriteTx) error {
+	err := s.update(s.ctx, func(tx WriteTx) error {
 		req, err := tx.ChatRequest(requestID)
 		if err != nil || !req.Open() || req.HoldUntil.IsZero() || s.clock.Now().Before(req.HoldUntil) {
 			return err
@@ -369,10 +344,12 @@ func (s *Service) holdExpired(requestID string) {
 			// (their stream closed in what became a mass disconnect): the
 			// hold lasts as long.
 			req.HoldUntil = at
-			tx.OnCommit(func() {
+			if err := afterCommit(tx, func() {
 				s.timers.at("hold/"+req.ID, at, func() { s.holdExpired(req.ID) })
 				s.queueChanged(req)
-			})
+			}); err != nil {
+				return err
+			}
 			return tx.PutChatRequest(req)
 		}
 		visitor, err := tx.Visitor(req.VisitorID)

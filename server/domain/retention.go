@@ -269,7 +269,7 @@ func (s *Service) sweepEvents(ctx context.Context, now time.Time) (int, error) {
 			return total, err
 		}
 		var n int
-		err = s.store.Update(ctx, func(tx WriteTx) (err error) {
+		err = s.update(ctx, func(tx WriteTx) (err error) {
 			n, err = tx.DeleteEventsBefore(cutoff, sweepBatchLog)
 			return err
 		})
@@ -383,7 +383,7 @@ func siteRetention(tx ReadTx, siteID string, sites map[string]*Site) (RetentionS
 // as not found, and the widget starts a new session.
 func (s *Service) sweepBatch(ctx context.Context, due []expiry, now time.Time) (RetentionSweep, error) {
 	var done RetentionSweep
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		done = RetentionSweep{} // fn may run more than once
 		var erased []string
 		sites := map[string]*Site{}
@@ -414,7 +414,7 @@ func (s *Service) sweepBatch(ctx context.Context, due []expiry, now time.Time) (
 				}
 			}
 		}
-		tx.OnCommit(func() {
+		return afterCommit(tx, func() {
 			s.counters.deletedVisitors.Add(uint64(done.Visitors))
 			s.counters.deletedChats.Add(uint64(done.Chats))
 			if len(erased) > 0 {
@@ -424,7 +424,6 @@ func (s *Service) sweepBatch(ctx context.Context, due []expiry, now time.Time) (
 				}
 			}
 		})
-		return nil
 	})
 	if err != nil {
 		return RetentionSweep{}, err

@@ -50,7 +50,7 @@ func (s *Service) CreateSite(ctx context.Context, spec SiteSpec) (*Site, error) 
 		CreateTime:      now,
 		UpdateTime:      now,
 	}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Site(site.ID); ErrorCode(err) != CodeNotFound {
 			return cmp.Or(err, error(Errorf(CodeAlreadyExists, "site %q already exists", site.ID)))
 		}
@@ -123,7 +123,7 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 	}
 	var site *Site
 	launcherChanged := false
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		var err error
 		if site, err = tx.Site(update.ID); err != nil {
 			return err

@@ -119,7 +119,7 @@ func (s *Service) Whisper(ctx context.Context, chatID, supervisorID, text string
 		return Whisper{}, err
 	}
 	var w Whisper
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		chat, err := tx.Chat(chatID)
 		if err != nil {
 			return err
@@ -144,8 +144,7 @@ func (s *Service) Whisper(ctx context.Context, chatID, supervisorID, text string
 			return err
 		}
 		agentID := chat.Agent.ID
-		tx.OnCommit(func() { s.broker.Publish(agentTopic(agentID), WhisperEvent{Whisper: w}) })
-		return nil
+		return afterCommit(tx, func() { s.broker.Publish(agentTopic(agentID), WhisperEvent{Whisper: w}) })
 	})
 	if err != nil {
 		return Whisper{}, err

@@ -70,7 +70,7 @@ func (s *Service) StartVisitorSessionWithIdentity(ctx context.Context, siteID, r
 	}
 	token, hash := newSecret(visitorTokenPrefix)
 	visitor = &Visitor{ID: newID("visitor"), SiteID: siteID, CreateTime: s.clock.Now(), Engagement: EngagementBrowsing}
-	err = s.store.Update(ctx, func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Site(siteID); err != nil {
 			return err
 		}

@@ -199,7 +199,7 @@ func (s *Service) CreateWebhook(ctx context.Context, spec WebhookSpec) (*Webhook
 		ID: newID("wh"), URL: spec.URL, EventTypes: spec.EventTypes, SiteID: spec.SiteID,
 		Enabled: spec.Enabled, Secret: newWebhookSecret(), CreateTime: now,
 	}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		if spec.SiteID != "" {
 			if _, err := tx.Site(spec.SiteID); err != nil {
 				return err
@@ -213,7 +213,9 @@ func (s *Service) CreateWebhook(ctx context.Context, spec WebhookSpec) (*Webhook
 		if spec.StartAfter != 0 {
 			w.After = spec.StartAfter
 		}
-		tx.OnCommit(func() { s.broker.Publish(webhooksTopic, w.ID) })
+		if err := afterCommit(tx, func() { s.broker.Publish(webhooksTopic, w.ID) }); err != nil {
+			return err
+		}
 		return tx.PutWebhook(w)
 	})
 	if err != nil {
@@ -267,7 +269,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, spec WebhookSpec, paths []s
 		return nil, err
 	}
 	var w *Webhook
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		var err error
 		if w, err = tx.Webhook(spec.ID); err != nil {
 			return err
@@ -293,7 +295,9 @@ func (s *Service) UpdateWebhook(ctx context.Context, spec WebhookSpec, paths []s
 			}
 		}
 		w.Attempts, w.FirstFailure, w.NextAttempt = 0, time.Time{}, time.Time{}
-		tx.OnCommit(func() { s.broker.Publish(webhooksTopic, w.ID) })
+		if err := afterCommit(tx, func() { s.broker.Publish(webhooksTopic, w.ID) }); err != nil {
+			return err
+		}
 		return tx.PutWebhook(w)
 	})
 	if err != nil {
@@ -307,11 +311,13 @@ func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
 	if id == "" {
 		return invalid("webhook_id", "is required")
 	}
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Webhook(id); err != nil {
 			return err
 		}
-		tx.OnCommit(func() { s.broker.Publish(webhooksTopic, id) })
+		if err := afterCommit(tx, func() { s.broker.Publish(webhooksTopic, id) }); err != nil {
+			return err
+		}
 		return tx.DeleteWebhook(id)
 	})
 }
@@ -323,7 +329,7 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, id string) (string, e
 		return "", invalid("webhook_id", "is required")
 	}
 	secret := newWebhookSecret()
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		w, err := tx.Webhook(id)
 		if err != nil {
 			return err
@@ -419,7 +425,7 @@ type WebhookOutcome struct {
 // before d's event (and keep is true), the cursor's move. An attempt of a
 // Redeliver or a Ping (keep false) only logs the delivery.
 func (s *Service) RecordWebhookAttempt(ctx context.Context, d *WebhookDelivery, cursorAfter uint64, out *WebhookOutcome) error {
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		w, err := tx.Webhook(d.WebhookID)
 		if ErrorCode(err) == CodeNotFound {
 			return nil // deleted meanwhile
@@ -441,7 +447,9 @@ func (s *Service) RecordWebhookAttempt(ctx context.Context, d *WebhookDelivery, 
 			}
 			if out.Disable != "" {
 				w.Enabled, w.DisabledReason = false, out.Disable
-				tx.OnCommit(func() { s.broker.Publish(webhooksTopic, w.ID) })
+				if err := afterCommit(tx, func() { s.broker.Publish(webhooksTopic, w.ID) }); err != nil {
+					return err
+				}
 			}
 		}
 		if err := tx.PutWebhook(w); err != nil {
@@ -454,7 +462,7 @@ func (s *Service) RecordWebhookAttempt(ctx context.Context, d *WebhookDelivery, 
 // AdvanceWebhookCursor moves an endpoint's cursor from after to to, past
 // events its filter skips.
 func (s *Service) AdvanceWebhookCursor(ctx context.Context, id string, after, to uint64) error {
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		w, err := tx.Webhook(id)
 		if ErrorCode(err) == CodeNotFound {
 			return nil

@@ -1,0 +1,205 @@
+package domain
+
+import "context"
+
+// commitTx is one attempt of an Update made through Service.update: the
+// store's transaction, and what the attempt recorded. A Store may run an
+// Update's fn more than once; each attempt starts a new commitTx, so only
+// the attempt that commits has its events handled.
+type commitTx struct {
+	WriteTx
+	// events are the log's events this attempt recorded, in order.
+	events []*Event
+	// hooks are the mechanism effects (afterCommit) registered so far,
+	// each after the events recorded before it.
+	hooks []commitHook
+}
+
+// commitHook is a mechanism effect to run after the first at events of
+// its transaction have been handled.
+type commitHook struct {
+	at int
+	f  func()
+}
+
+// update runs fn in a read-write transaction of the store, like
+// Store.Update, and hands the events fn recorded (record) to committed once
+// the transaction is durable: one hook per transaction, so what the product
+// does after a change — live notifications, timers, counters — follows from
+// the events alone, in commit order.
+func (s *Service) update(ctx context.Context, fn func(WriteTx) error) error {
+	return s.store.Update(ctx, func(tx WriteTx) error {
+		ct := &commitTx{WriteTx: tx}
+		if err := fn(ct); err != nil {
+			return err
+		}
+		if len(ct.events) > 0 || len(ct.hooks) > 0 {
+			tx.OnCommit(func() { s.committed(ct) })
+		}
+		return nil
+	})
+}
+
+// attempt is the commitTx of tx, which must come from Service.update.
+func attempt(tx WriteTx) (*commitTx, error) {
+	ct, ok := tx.(*commitTx)
+	if !ok {
+		return nil, Errorf(CodeInternal, "an event recorded outside Service.update")
+	}
+	return ct, nil
+}
+
+// afterCommit runs f once tx has committed, in order with the handling of
+// the events recorded before it. It is for mechanism only: effects that
+// change nothing of the product's state (an in-memory list of visitors
+// waiting for an agent, a timer re-armed where it already was, a cache of
+// credentials); everything that follows a change of state follows from
+// its event in committed.
+func afterCommit(tx WriteTx, f func()) error {
+	ct, err := attempt(tx)
+	if err != nil {
+		return err
+	}
+	ct.hooks = append(ct.hooks, commitHook{at: len(ct.events), f: f})
+	return nil
+}
+
+// committed is the commit handler: it turns the events of a durable
+// transaction into what follows them, one event after the other, in the
+// order they were recorded, after telling the log's watchers (WatchEvents,
+// webhooks) of each.
+func (s *Service) committed(ct *commitTx) {
+	h := 0
+	for i, ev := range ct.events {
+		for ; h < len(ct.hooks) && ct.hooks[h].at <= i; h++ {
+			ct.hooks[h].f()
+		}
+		// Every subscriber gets the same *Event, which nobody changes.
+		s.broker.Publish(eventsTopic, ev)
+		s.handle(ev)
+	}
+	for ; h < len(ct.hooks); h++ {
+		ct.hooks[h].f()
+	}
+}
+
+// handle does what follows one committed event.
+func (s *Service) handle(ev *Event) {
+	switch ev.Type {
+	case EventVisitorArrived, EventVisitorIdentified:
+	case EventVisitorLeft:
+		s.timers.cancel("launch/" + ev.VisitorID)
+	case EventInvitationSent:
+		inv := ev.invitation
+		s.timers.at("invite/"+inv.ID, inv.ExpireTime, func() { s.expireInvitation(inv.ID) })
+	case EventInvitationAccepted, EventInvitationDeclined, EventInvitationExpired, EventInvitationWithdrawn:
+		s.timers.cancel("invite/" + ev.InvitationID)
+	case EventRequestQueued:
+		s.requestQueued(ev)
+	case EventRequestAlerted:
+		s.requestAlerted(ev)
+	case EventRequestDeclined, EventRequestAlertExpired, EventRequestAlertWithdrawn:
+		s.alertTakenBack(ev)
+	case EventRequestAccepted:
+		s.requestAccepted(ev)
+	case EventRequestAbandoned:
+		s.requestAbandoned(ev)
+	case EventChatStarted, EventChatMessage, EventChatParticipantLeft, EventChatEnded, EventChatTransferred:
+		s.chatChanged(ev)
+		return
+	case EventAgentStatusChanged:
+		if ev.agent != nil {
+			s.publishAgent(ev.agent)
+			if ev.Status == StatusAvailable {
+				s.routeSoon(ev.agent.SiteIDs...)
+			}
+		}
+	}
+	// What an event may carry whatever its type: the request and the
+	// visitor after the change, for the queue's and the visitor's streams.
+	if ev.request != nil {
+		s.queueChanged(ev.request)
+	}
+	if ev.visitor != nil {
+		s.visitorUpdated(ev.visitor)
+	}
+}
+
+// requestQueued arms the hold of a request queued while its visitor is
+// away, and asks for a routing pass.
+func (s *Service) requestQueued(ev *Event) {
+	req := ev.request
+	if !req.HoldUntil.IsZero() {
+		s.timers.at("hold/"+req.ID, req.HoldUntil, func() { s.holdExpired(req.ID) })
+	}
+	s.routeSoon(ev.SiteID)
+}
+
+// requestAlerted arms the alert's deadline, then tells the agent.
+func (s *Service) requestAlerted(ev *Event) {
+	// The deadline is armed before anyone hears of the alert.
+	requestID, agentID, deadline := ev.RequestID, ev.AgentID, ev.alert.Request.AlertDeadline
+	s.timers.at("alert/"+requestID, deadline, func() { s.passAlert(requestID, agentID, "expired") })
+	s.counters.alertsOffered.Add(1)
+	s.broker.Publish(agentTopic(agentID), *ev.alert)
+}
+
+// alertTakenBack follows an alert passed on (declined, expired) or
+// withdrawn: the request is queued again and routed.
+func (s *Service) alertTakenBack(ev *Event) {
+	switch ev.Type {
+	case EventRequestDeclined:
+		s.counters.alertsDeclined.Add(1)
+	case EventRequestAlertExpired:
+		s.counters.alertsExpired.Add(1)
+	}
+	s.timers.cancel("alert/" + ev.RequestID)
+	s.broker.Publish(agentTopic(ev.AgentID), AlertWithdrawn{RequestID: ev.RequestID, Reason: ev.Reason})
+	s.routeSoon(ev.SiteID)
+}
+
+// requestAccepted ends the request's timers and its alert.
+func (s *Service) requestAccepted(ev *Event) {
+	s.timers.cancel("alert/" + ev.RequestID)
+	s.timers.cancel("hold/" + ev.RequestID)
+	if ev.wasAlerted {
+		s.counters.alertsAccepted.Add(1)
+		s.broker.Publish(agentTopic(ev.AgentID), AlertWithdrawn{RequestID: ev.RequestID, Reason: "accepted"})
+	}
+	s.waits.observe(ev.SiteID, ev.waited)
+}
+
+// requestAbandoned ends the request's timers and its alert, if any.
+func (s *Service) requestAbandoned(ev *Event) {
+	s.timers.cancel("alert/" + ev.RequestID)
+	s.timers.cancel("hold/" + ev.RequestID)
+	if ev.alertedAgentID != "" {
+		s.broker.Publish(agentTopic(ev.alertedAgentID), AlertWithdrawn{RequestID: ev.RequestID, Reason: ev.Reason})
+		s.routeSoon(ev.SiteID) // the agent's capacity is free again
+	}
+}
+
+// chatChanged publishes a chat's event to its watchers and what follows
+// for its participants and timers.
+func (s *Service) chatChanged(ev *Event) {
+	s.publishChatEvents(*ev.chatEvent)
+	if ev.visitor != nil {
+		s.visitorUpdated(ev.visitor)
+	}
+	if ev.fromAgent != nil {
+		s.publishAgent(ev.fromAgent)
+	}
+	if ev.agent != nil {
+		s.publishAgent(ev.agent)
+	}
+	if len(ev.routeSites) > 0 {
+		s.routeSoon(ev.routeSites...)
+	}
+	if ev.Type == EventChatEnded {
+		s.timers.cancel("idle/" + ev.ChatID)
+		s.counters.chatsEnded[ev.EndReason].Add(1)
+	}
+	if ev.idle != nil {
+		s.scheduleInactivity(ev.chat, *ev.idle)
+	}
+}
