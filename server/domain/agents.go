@@ -60,7 +60,10 @@ func (s *Service) CreateAgent(ctx context.Context, spec AgentSpec) (*Agent, erro
 		if err := claimLogin(tx, agent.ID, agent.Login); err != nil {
 			return err
 		}
-		return tx.PutAgent(agent)
+		if err := tx.PutAgent(agent); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventAgentCreated, AgentID: agent.ID})
 	})
 	if err != nil {
 		return nil, err
@@ -116,6 +119,7 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 		if agent, err = tx.Agent(update.ID); err != nil {
 			return err
 		}
+		old := *agent
 		oldSites, oldSupervised := agent.SiteIDs, agent.SupervisedSiteIDs
 		for _, p := range paths {
 			switch p {
@@ -168,15 +172,9 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 		// Supervised sites are rights too: a supervisor's streams of a site
 		// it no longer supervises must end or narrow.
 		sitesChanged := !slices.Equal(oldSites, agent.SiteIDs) || !slices.Equal(oldSupervised, agent.SupervisedSiteIDs)
-		return afterCommit(tx, func() {
-			if sitesChanged {
-				// The agent's open streams check again what they show
-				// (rights.go).
-				s.agentRightsChanged(agent.ID)
-			}
-			s.publishAgent(agent)
-			s.routeSoon(append(removed, agent.SiteIDs...)...) // more capacity, new sites, or withdrawn alerts
-		})
+		return s.record(tx, Event{Type: EventAgentUpdated, AgentID: agent.ID, Fields: agentChangedFields(&old, agent),
+			eventEffects: eventEffects{agent: agent, rightsChanged: sitesChanged,
+				routeSites: append(removed, agent.SiteIDs...)}}) // more capacity, new sites, or withdrawn alerts
 	})
 	if err != nil {
 		return nil, err
@@ -229,6 +227,23 @@ func (s *Service) setAgentStatus(ctx context.Context, agentID string, status Age
 		return nil, err
 	}
 	return agent, nil
+}
+
+// agentChangedFields names the fields an admin may set that differ
+// between two versions of an agent, for agent.updated.
+func agentChangedFields(old, agent *Agent) []string {
+	var out []string
+	add := func(name string, changed bool) {
+		if changed {
+			out = append(out, name)
+		}
+	}
+	add("display_name", old.DisplayName != agent.DisplayName)
+	add("site_ids", !slices.Equal(old.SiteIDs, agent.SiteIDs))
+	add("max_concurrent_chats", old.MaxConcurrentChats != agent.MaxConcurrentChats)
+	add("login", old.Login != agent.Login)
+	add("supervised_site_ids", !slices.Equal(old.SupervisedSiteIDs, agent.SupervisedSiteIDs))
+	return out
 }
 
 func validateAgent(name string, siteIDs []string, maxChats uint32, login string) error {

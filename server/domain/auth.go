@@ -276,7 +276,10 @@ func (s *Service) EnsureAPIKey(ctx context.Context, name string) (token string, 
 			return err
 		}
 		token = tok
-		return tx.PutAPIKey(key)
+		if err := tx.PutAPIKey(key); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventAPIKeyCreated, APIKeyID: key.ID})
 	})
 	return token, err
 }
@@ -289,7 +292,13 @@ func (s *Service) CreateAPIKey(ctx context.Context, name string) (*APIKey, strin
 	}
 	token, hash := newSecret(apiKeyPrefix)
 	key := &APIKey{ID: newID("key"), Name: name, CreateTime: s.clock.Now(), Hash: hash[:]}
-	if err := s.update(ctx, func(tx WriteTx) error { return tx.PutAPIKey(key) }); err != nil {
+	err := s.update(ctx, func(tx WriteTx) error {
+		if err := tx.PutAPIKey(key); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventAPIKeyCreated, APIKeyID: key.ID})
+	})
+	if err != nil {
 		return nil, "", err
 	}
 	return key, token, nil
@@ -342,10 +351,8 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
 				return err
 			}
 			hash := [sha256.Size]byte(k.Hash)
-			if err := afterCommit(tx, func() { s.creds.revoke(func(p Principal) bool { return p.tokenHash == hash }) }); err != nil {
-				return err
-			}
-			return nil
+			return s.record(tx, Event{Type: EventAPIKeyRevoked, APIKeyID: k.ID,
+				eventEffects: eventEffects{revoke: func(p Principal) bool { return p.tokenHash == hash }}})
 		}
 		return Errorf(CodeNotFound, "API key %q not found", id)
 	})
@@ -379,19 +386,22 @@ func (s *Service) SetAgentPassword(ctx context.Context, agentID, password string
 		if err := tx.PutAgentPasswordHash(agentID, encoded); err != nil {
 			return err
 		}
+		if err := s.record(tx, Event{Type: EventAgentUpdated, AgentID: agentID, Fields: []string{"password"}}); err != nil {
+			return err
+		}
 		_, err := s.deleteAgentSessions(tx, agentID, func(*AgentSession) bool { return true })
 		return err
 	})
 }
 
-// deleteAgentSessions deletes the sessions of an agent that match, and
-// ends their calls once committed.
+// deleteAgentSessions deletes the sessions of an agent that match, each
+// with its agent_session.revoked, which ends its calls once committed.
 func (s *Service) deleteAgentSessions(tx WriteTx, agentID string, match func(*AgentSession) bool) (int, error) {
 	sessions, err := tx.AgentSessions(agentID)
 	if err != nil {
 		return 0, err
 	}
-	deleted := map[string]bool{}
+	n := 0
 	for _, sess := range sessions {
 		if !match(sess) {
 			continue
@@ -399,16 +409,14 @@ func (s *Service) deleteAgentSessions(tx WriteTx, agentID string, match func(*Ag
 		if err := tx.DeleteAgentSession(sess.Hash); err != nil {
 			return 0, err
 		}
-		deleted[sess.ID] = true
-	}
-	if len(deleted) > 0 {
-		if err := afterCommit(tx, func() {
-			s.creds.revoke(func(p Principal) bool { return p.Kind == AgentPrincipal && deleted[p.SessionID] })
-		}); err != nil {
+		id := sess.ID
+		if err := s.record(tx, Event{Type: EventAgentSessionRevoked, AgentID: agentID, SessionID: id,
+			eventEffects: eventEffects{revoke: func(p Principal) bool { return p.Kind == AgentPrincipal && p.SessionID == id }}}); err != nil {
 			return 0, err
 		}
+		n++
 	}
-	return len(deleted), nil
+	return n, nil
 }
 
 // dummyPasswordHash is verified against when an agent does not exist or has
@@ -515,7 +523,10 @@ func (s *Service) startAgentSession(ctx context.Context, agentID string, ttl tim
 		}); err != nil {
 			return err
 		}
-		return tx.PutAgentSession(sess)
+		if err := tx.PutAgentSession(sess); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventAgentSessionCreated, AgentID: agentID, SessionID: sess.ID})
 	})
 	if err != nil {
 		return nil, nil, "", err

@@ -58,7 +58,10 @@ func (s *Service) CreateCannedReply(ctx context.Context, r CannedReply) (*Canned
 	}
 	r.ID = newID("canned")
 	err := s.update(ctx, func(tx WriteTx) error {
-		return putCannedReply(tx, &r)
+		if err := putCannedReply(tx, &r); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventCannedReplyCreated, SiteID: r.SiteID, CannedReplyID: r.ID})
 	})
 	if err != nil {
 		return nil, err
@@ -78,10 +81,23 @@ func (s *Service) UpdateCannedReply(ctx context.Context, r CannedReply) (*Canned
 		return nil, err
 	}
 	err := s.update(ctx, func(tx WriteTx) error {
-		if _, err := tx.CannedReply(r.SiteID, r.ID); err != nil {
+		old, err := tx.CannedReply(r.SiteID, r.ID)
+		if err != nil {
 			return err
 		}
-		return putCannedReply(tx, &r)
+		if err := putCannedReply(tx, &r); err != nil {
+			return err
+		}
+		var fields []string
+		for _, f := range []struct {
+			name     string
+			old, new string
+		}{{"shortcut", old.Shortcut, r.Shortcut}, {"title", old.Title, r.Title}, {"text", old.Text, r.Text}} {
+			if f.old != f.new {
+				fields = append(fields, f.name)
+			}
+		}
+		return s.record(tx, Event{Type: EventCannedReplyUpdated, SiteID: r.SiteID, CannedReplyID: r.ID, Fields: fields})
 	})
 	if err != nil {
 		return nil, err
@@ -120,7 +136,10 @@ func (s *Service) DeleteCannedReply(ctx context.Context, siteID, id string) erro
 		if _, err := tx.CannedReply(siteID, id); err != nil {
 			return err
 		}
-		return tx.DeleteCannedReply(siteID, id)
+		if err := tx.DeleteCannedReply(siteID, id); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventCannedReplyDeleted, SiteID: siteID, CannedReplyID: id})
 	})
 }
 

@@ -155,9 +155,7 @@ func (s *Service) putAll(tx WriteTx, chat *Chat, visitor *Visitor, agent *Agent,
 	return last, nil
 }
 
-// recordChatEvent records the log event of a chat event. Inactivity
-// warnings are not in the vocabulary: they change nothing an integrator
-// acts on, and the chat.ended that may follow is.
+// recordChatEvent records the log event of a chat event.
 func (s *Service) recordChatEvent(tx WriteTx, chat *Chat, ce *ChatEvent) (*Event, error) {
 	ev := Event{SiteID: chat.SiteID, ChatID: chat.ID, VisitorID: chat.Visitor.ID, eventEffects: eventEffects{chatEvent: ce}}
 	switch {
@@ -172,6 +170,8 @@ func (s *Service) recordChatEvent(tx WriteTx, chat *Chat, ce *ChatEvent) (*Event
 		ev.Type, ev.EndReason = EventChatEnded, ce.Ended.Reason
 	case ce.Transferred != nil:
 		ev.Type, ev.FromAgentID, ev.AgentID = EventChatTransferred, ce.Transferred.From.ID, ce.Transferred.To.ID
+	case ce.InactivityWarning != nil:
+		ev.Type, ev.Deadline = EventChatInactivityWarning, ce.InactivityWarning.EndTime
 	default:
 		return nil, nil
 	}

@@ -104,16 +104,37 @@ func (s *Service) handle(ev *Event) {
 		s.requestAccepted(ev)
 	case EventRequestAbandoned:
 		s.requestAbandoned(ev)
-	case EventChatStarted, EventChatMessage, EventChatParticipantLeft, EventChatEnded, EventChatTransferred:
+	case EventRequestHoldStarted:
+		requestID := ev.RequestID
+		s.timers.at("hold/"+requestID, ev.Deadline, func() { s.holdExpired(requestID) })
+	case EventRequestHoldEnded:
+		s.timers.cancel("hold/" + ev.RequestID)
+	case EventChatStarted, EventChatMessage, EventChatParticipantLeft, EventChatEnded, EventChatTransferred,
+		EventChatInactivityWarning:
 		s.chatChanged(ev)
 		return
+	case EventChatNoteAdded:
+		s.publishNote(*ev.note)
+	case EventChatWhisperSent:
+		s.broker.Publish(agentTopic(ev.AgentID), WhisperEvent{Whisper: *ev.whisper})
 	case EventAgentStatusChanged:
-		if ev.agent != nil {
-			s.publishAgent(ev.agent)
-			if ev.Status == StatusAvailable {
-				s.routeSoon(ev.agent.SiteIDs...)
-			}
+		s.publishAgent(ev.agent)
+		if ev.Status == StatusAvailable {
+			s.routeSoon(ev.agent.SiteIDs...)
 		}
+	case EventAgentUpdated:
+		if ev.agent == nil {
+			break // a new password: the agent's record is as it was
+		}
+		if ev.rightsChanged {
+			s.agentRightsChanged(ev.AgentID)
+		}
+		s.publishAgent(ev.agent)
+		s.routeSoon(ev.routeSites...)
+	case EventWebhookCreated, EventWebhookUpdated, EventWebhookDeleted, EventWebhookSecretRotated:
+		s.broker.Publish(webhooksTopic, ev.WebhookID)
+	case EventAPIKeyRevoked, EventAgentSessionRevoked:
+		s.creds.revoke(ev.revoke)
 	}
 	// What an event may carry whatever its type: the request and the
 	// visitor after the change, for the queue's and the visitor's streams.
@@ -125,13 +146,8 @@ func (s *Service) handle(ev *Event) {
 	}
 }
 
-// requestQueued arms the hold of a request queued while its visitor is
-// away, and asks for a routing pass.
+// requestQueued asks for a routing pass.
 func (s *Service) requestQueued(ev *Event) {
-	req := ev.request
-	if !req.HoldUntil.IsZero() {
-		s.timers.at("hold/"+req.ID, req.HoldUntil, func() { s.holdExpired(req.ID) })
-	}
 	s.routeSoon(ev.SiteID)
 }
 
@@ -201,5 +217,11 @@ func (s *Service) chatChanged(ev *Event) {
 	}
 	if ev.idle != nil {
 		s.scheduleInactivity(ev.chat, *ev.idle)
+	}
+	if ev.Type == EventChatInactivityWarning {
+		// The warning is out: the chat ends at its deadline unless
+		// someone writes (checkInactivity looks again then).
+		chatID := ev.ChatID
+		s.timers.at("idle/"+chatID, ev.Deadline, func() { s.checkInactivity(chatID) })
 	}
 }

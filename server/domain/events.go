@@ -44,6 +44,54 @@ const (
 	// EventOfflineMessageHandled: an agent or admin marked a message
 	// handled; AgentID is who did.
 	EventOfflineMessageHandled EventType = "offline_message.handled"
+	// EventSiteCreated and EventSiteUpdated: an admin created a site or
+	// changed its settings; Fields names the top-level settings changed.
+	EventSiteCreated EventType = "site.created"
+	EventSiteUpdated EventType = "site.updated"
+	// EventAgentCreated and EventAgentUpdated: an admin created or changed
+	// an agent; Fields names what changed ("password" for a new password,
+	// never its value).
+	EventAgentCreated EventType = "agent.created"
+	EventAgentUpdated EventType = "agent.updated"
+	// EventChatInactivityWarning: the chat ends as inactive at Deadline
+	// unless someone writes.
+	EventChatInactivityWarning EventType = "chat.inactivity_warning"
+	// EventRequestHoldStarted: the visitor of an open request has no widget
+	// open; the request keeps its place until Deadline. Recorded again
+	// when the hold is extended.
+	EventRequestHoldStarted EventType = "request.hold_started"
+	// EventRequestHoldEnded: the visitor came back in time.
+	EventRequestHoldEnded EventType = "request.hold_ended"
+	// EventChatNoteAdded: AgentID added internal note Seq with Text.
+	EventChatNoteAdded EventType = "chat.note_added"
+	// EventChatWhisperSent: supervisor FromAgentID whispered Text to the
+	// chat's agent AgentID.
+	EventChatWhisperSent EventType = "chat.whisper_sent"
+	// EventCannedReplyCreated, EventCannedReplyUpdated and
+	// EventCannedReplyDeleted: a site's canned reply was managed.
+	EventCannedReplyCreated EventType = "canned_reply.created"
+	EventCannedReplyUpdated EventType = "canned_reply.updated"
+	EventCannedReplyDeleted EventType = "canned_reply.deleted"
+	// EventWebhookCreated, EventWebhookUpdated, EventWebhookDeleted and
+	// EventWebhookSecretRotated: an endpoint was managed (never its
+	// secret); a 410 Gone that disables it is an update of "enabled".
+	EventWebhookCreated       EventType = "webhook.created"
+	EventWebhookUpdated       EventType = "webhook.updated"
+	EventWebhookDeleted       EventType = "webhook.deleted"
+	EventWebhookSecretRotated EventType = "webhook.secret_rotated"
+	// EventAPIKeyCreated and EventAPIKeyRevoked: an admin API key was made
+	// or revoked (never the key).
+	EventAPIKeyCreated EventType = "api_key.created"
+	EventAPIKeyRevoked EventType = "api_key.revoked"
+	// EventAgentSessionCreated and EventAgentSessionRevoked: an agent
+	// signed in (or was given a session), signed out or had sessions
+	// revoked (never the token).
+	EventAgentSessionCreated EventType = "agent_session.created"
+	EventAgentSessionRevoked EventType = "agent_session.revoked"
+	// EventFormStarted: the visitor said yes and the data-collection form
+	// opened; EventFormAbandoned: it was dropped unsent (Reason says why).
+	EventFormStarted   EventType = "form.started"
+	EventFormAbandoned EventType = "form.abandoned"
 )
 
 // EventTypes lists the vocabulary, in the order of the proto's payload
@@ -57,6 +105,13 @@ var EventTypes = []EventType{
 	EventChatStarted, EventChatMessage, EventChatParticipantLeft, EventChatEnded,
 	EventAgentStatusChanged, EventRequestAlertWithdrawn, EventVisitorIdentified,
 	EventChatRated, EventChatTransferred, EventOfflineMessageLeft, EventOfflineMessageHandled,
+	EventSiteCreated, EventSiteUpdated, EventAgentCreated, EventAgentUpdated,
+	EventChatInactivityWarning, EventRequestHoldStarted, EventRequestHoldEnded,
+	EventChatNoteAdded, EventChatWhisperSent,
+	EventCannedReplyCreated, EventCannedReplyUpdated, EventCannedReplyDeleted,
+	EventWebhookCreated, EventWebhookUpdated, EventWebhookDeleted, EventWebhookSecretRotated,
+	EventAPIKeyCreated, EventAPIKeyRevoked, EventAgentSessionCreated, EventAgentSessionRevoked,
+	EventFormStarted, EventFormAbandoned,
 }
 
 // Valid reports whether t is one of EventTypes.
@@ -93,8 +148,9 @@ type Event struct {
 	InvitationID string
 	// OfflineMessageID is the message of offline_message.* events.
 	OfflineMessageID string
-	// Reason is why an agent was alerted (request.alerted) or why a
-	// request was abandoned (request.abandoned).
+	// Reason is why an agent was alerted (request.alerted), why a
+	// request was abandoned (request.abandoned) or its hold ended
+	// (request.hold_ended), or why a form was dropped (form.abandoned).
 	Reason     string
 	URL        string
 	Title      string
@@ -104,8 +160,9 @@ type Event struct {
 	// Participant is a message's sender (chat.message) or who left
 	// (chat.participant_left).
 	Participant Participant
-	// Text is a message's text (chat.message) or a rating's comment
-	// (chat.rated).
+	// Text is a message's text (chat.message), a rating's comment
+	// (chat.rated), a note's (chat.note_added) or a whisper's
+	// (chat.whisper_sent); Seq numbers those in their chat.
 	Text      string
 	EndReason ChatEndReason
 	Status    AgentStatus
@@ -114,6 +171,19 @@ type Event struct {
 	Identity VisitorIdentity
 	// Score is a rating's score, 1 to 5 (chat.rated).
 	Score uint32
+	// Fields names the fields an admin set or changed (site.*, agent.*,
+	// canned_reply.*, webhook.*).
+	Fields []string
+	// CannedReplyID, WebhookID, APIKeyID and SessionID are the records of
+	// canned_reply.*, webhook.*, api_key.* and agent_session.* events.
+	CannedReplyID string
+	WebhookID     string
+	APIKeyID      string
+	SessionID     string
+	// Deadline is when a warned chat ends as inactive
+	// (chat.inactivity_warning) or until when a held request keeps its
+	// place (request.hold_started).
+	Deadline time.Time
 	// Wait is how long a request waited from queued to accepted
 	// (request.accepted); -1 when unknown (events from before it was
 	// recorded).
@@ -161,6 +231,15 @@ type eventEffects struct {
 	waited time.Duration
 	// alertedAgentID is the agent whose alert an abandoned request ends.
 	alertedAgentID string
+	// rightsChanged: the agent's sites changed, so its open streams check
+	// again what they show (rights.go).
+	rightsChanged bool
+	// revoke, when set, matches the cached credentials a revocation ends.
+	revoke func(Principal) bool
+	// note and whisper are what chat.note_added and chat.whisper_sent
+	// publish.
+	note    *ChatNote
+	whisper *Whisper
 }
 
 // EventID is the id of the event at a position: derived from it, so ids

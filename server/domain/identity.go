@@ -184,19 +184,18 @@ func (s *Service) IdentifyVisitor(ctx context.Context, visitorID string, c Ident
 		if err != nil {
 			return err
 		}
-		changed := !visitor.Identity.Equal(id)
+		if visitor.Identity.Equal(id) {
+			return nil // the same again: nothing changes
+		}
 		visitor.Identity = id
 		if err := tx.PutVisitor(visitor); err != nil {
 			return err
 		}
-		if changed {
-			if err := s.recordIdentified(tx, visitor); err != nil {
-				return err
-			}
-		}
-		if err := afterCommit(tx, func() { s.visitorUpdated(visitor) }); err != nil {
+		ev, err := s.recordEvent(tx, Event{Type: EventVisitorIdentified, SiteID: visitor.SiteID, VisitorID: visitor.ID, Identity: visitor.Identity})
+		if err != nil {
 			return err
 		}
+		ev.visitor = visitor
 		// The queue shows who waits: an open request follows.
 		if visitor.ChatRequestID == "" {
 			return nil
@@ -206,10 +205,8 @@ func (s *Service) IdentifyVisitor(ctx context.Context, visitorID string, c Ident
 			return err
 		}
 		req.VisitorIdentity = id
-		if err := tx.PutChatRequest(req); err != nil {
-			return err
-		}
-		return afterCommit(tx, func() { s.queueChanged(req) })
+		ev.request = req
+		return tx.PutChatRequest(req)
 	})
 	if err != nil {
 		return nil, err
@@ -292,7 +289,10 @@ func (s *Service) RotateSiteIdentitySecret(ctx context.Context, siteID string) (
 		if _, err := tx.Site(siteID); err != nil {
 			return err
 		}
-		return tx.PutSiteIdentitySecret(siteID, secret)
+		if err := tx.PutSiteIdentitySecret(siteID, secret); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventSiteUpdated, SiteID: siteID, Fields: []string{"identity_secret"}})
 	})
 	if err != nil {
 		return "", err

@@ -37,17 +37,15 @@ func (s *Service) checkInactivity(chatID string) {
 		if err != nil {
 			return err
 		}
-		var events []ChatEvent
 		if len(last) == 0 || last[0].InactivityWarning == nil {
+			// Its chat.inactivity_warning arms the timer for the end.
 			warn := s.nextEvent(chat)
 			warn.InactivityWarning = &InactivityWarning{EndTime: endAt}
-			events = append(events, warn)
-			if _, err := s.putAll(tx, chat, nil, nil, &warn); err != nil {
-				return err
-			}
+			_, err := s.putAll(tx, chat, nil, nil, &warn)
+			return err
 		}
+		// Warned already (the timer ran early): only the timer changes.
 		return afterCommit(tx, func() {
-			s.publishChatEvents(events...)
 			s.timers.at("idle/"+chat.ID, endAt, func() { s.checkInactivity(chat.ID) })
 		})
 	})

@@ -159,7 +159,7 @@ func (s *Service) visitBegan(visitor *Visitor, start time.Time) {
 					return err
 				}
 			case EngagementFillingForm:
-				if err := v.DropForm(); err != nil {
+				if _, err := s.dropForm(tx, v, "new visit"); err != nil {
 					return err
 				}
 			}
@@ -196,7 +196,7 @@ func (s *Service) visitEnded(visitorID string) {
 				return err
 			}
 		case EngagementFillingForm:
-			if err := v.DropForm(); err != nil {
+			if _, err := s.dropForm(tx, v, "visit ended"); err != nil {
 				return err
 			}
 		}

@@ -52,7 +52,8 @@ func (s *Service) appendNote(tx WriteTx, chat *Chat, author Participant, text st
 	if err := tx.AppendChatNote(note); err != nil {
 		return ChatNote{}, err
 	}
-	if err := afterCommit(tx, func() { s.publishNote(note) }); err != nil {
+	if err := s.record(tx, Event{Type: EventChatNoteAdded, SiteID: chat.SiteID, VisitorID: chat.Visitor.ID, ChatID: chat.ID,
+		Seq: note.Seq, AgentID: author.ID, Text: text, eventEffects: eventEffects{note: &note}}); err != nil {
 		return ChatNote{}, err
 	}
 	return note, nil

@@ -144,7 +144,8 @@ func (s *Service) Whisper(ctx context.Context, chatID, supervisorID, text string
 			return err
 		}
 		agentID := chat.Agent.ID
-		return afterCommit(tx, func() { s.broker.Publish(agentTopic(agentID), WhisperEvent{Whisper: w}) })
+		return s.record(tx, Event{Type: EventChatWhisperSent, SiteID: chat.SiteID, VisitorID: chat.Visitor.ID, ChatID: chatID,
+			Seq: w.Seq, FromAgentID: sup.ID, AgentID: agentID, Text: text, eventEffects: eventEffects{whisper: &w}})
 	})
 	if err != nil {
 		return Whisper{}, err

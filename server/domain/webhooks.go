@@ -209,12 +209,13 @@ func (s *Service) CreateWebhook(ctx context.Context, spec WebhookSpec) (*Webhook
 		if spec.StartAfter > last {
 			return afterTheEnd(spec.StartAfter, last)
 		}
-		w.After = last
+		// The endpoint starts after its own webhook.created.
+		if err := s.record(tx, Event{Type: EventWebhookCreated, WebhookID: w.ID}); err != nil {
+			return err
+		}
+		w.After = tx.LastEventPosition()
 		if spec.StartAfter != 0 {
 			w.After = spec.StartAfter
-		}
-		if err := afterCommit(tx, func() { s.broker.Publish(webhooksTopic, w.ID) }); err != nil {
-			return err
 		}
 		return tx.PutWebhook(w)
 	})
@@ -274,6 +275,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, spec WebhookSpec, paths []s
 		if w, err = tx.Webhook(spec.ID); err != nil {
 			return err
 		}
+		before := *w
 		for _, p := range paths {
 			switch p {
 			case "url":
@@ -295,7 +297,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, spec WebhookSpec, paths []s
 			}
 		}
 		w.Attempts, w.FirstFailure, w.NextAttempt = 0, time.Time{}, time.Time{}
-		if err := afterCommit(tx, func() { s.broker.Publish(webhooksTopic, w.ID) }); err != nil {
+		if err := s.record(tx, Event{Type: EventWebhookUpdated, WebhookID: w.ID, Fields: webhookChangedFields(&before, w)}); err != nil {
 			return err
 		}
 		return tx.PutWebhook(w)
@@ -315,10 +317,10 @@ func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
 		if _, err := tx.Webhook(id); err != nil {
 			return err
 		}
-		if err := afterCommit(tx, func() { s.broker.Publish(webhooksTopic, id) }); err != nil {
+		if err := tx.DeleteWebhook(id); err != nil {
 			return err
 		}
-		return tx.DeleteWebhook(id)
+		return s.record(tx, Event{Type: EventWebhookDeleted, WebhookID: id})
 	})
 }
 
@@ -336,7 +338,10 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, id string) (string, e
 		}
 		w.PreviousSecret, w.PreviousSecretUntil = w.Secret, s.clock.Now().Add(SecretOverlap)
 		w.Secret = secret
-		return tx.PutWebhook(w)
+		if err := tx.PutWebhook(w); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventWebhookSecretRotated, WebhookID: w.ID})
 	})
 	if err != nil {
 		return "", err
@@ -447,7 +452,7 @@ func (s *Service) RecordWebhookAttempt(ctx context.Context, d *WebhookDelivery, 
 			}
 			if out.Disable != "" {
 				w.Enabled, w.DisabledReason = false, out.Disable
-				if err := afterCommit(tx, func() { s.broker.Publish(webhooksTopic, w.ID) }); err != nil {
+				if err := s.record(tx, Event{Type: EventWebhookUpdated, WebhookID: w.ID, Fields: []string{"enabled"}}); err != nil {
 					return err
 				}
 			}
@@ -523,4 +528,20 @@ func (s *Service) RedeliverWebhookEvent(ctx context.Context, id, eventID string)
 		return nil, err
 	}
 	return w.Redeliver(ctx, id, eventID)
+}
+
+// webhookChangedFields names the fields an admin may set that differ
+// between two versions of an endpoint, for webhook.updated.
+func webhookChangedFields(old, w *Webhook) []string {
+	var out []string
+	add := func(name string, changed bool) {
+		if changed {
+			out = append(out, name)
+		}
+	}
+	add("url", old.URL != w.URL)
+	add("event_types", !slices.Equal(old.EventTypes, w.EventTypes))
+	add("site_id", old.SiteID != w.SiteID)
+	add("enabled", old.Enabled != w.Enabled)
+	return out
 }
