@@ -1,6 +1,9 @@
 package domain
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // commitTx is one attempt of an Update made through Service.update: the
 // store's transaction, and what the attempt recorded. A Store may run an
@@ -13,6 +16,10 @@ type commitTx struct {
 	// hooks are the mechanism effects (afterCommit) registered so far,
 	// each after the events recorded before it.
 	hooks []commitHook
+	// wrote names the first write of the attempt that quiet did not
+	// declare mechanism-only; quiet counts the quiet calls under way.
+	wrote string
+	quiet int
 }
 
 // commitHook is a mechanism effect to run after the first at events of
@@ -33,6 +40,11 @@ func (s *Service) update(ctx context.Context, fn func(WriteTx) error) error {
 		if err := fn(ct); err != nil {
 			return err
 		}
+		if ct.wrote != "" && len(ct.events) == 0 {
+			// No change commits without its event: fn failing here
+			// writes nothing (the store discards the transaction).
+			return Errorf(CodeInternal, "a change committed without its event (%s)", ct.wrote)
+		}
 		if len(ct.events) > 0 || len(ct.hooks) > 0 {
 			tx.OnCommit(func() { s.committed(ct) })
 		}
@@ -44,9 +56,139 @@ func (s *Service) update(ctx context.Context, fn func(WriteTx) error) error {
 func attempt(tx WriteTx) (*commitTx, error) {
 	ct, ok := tx.(*commitTx)
 	if !ok {
-		return nil, Errorf(CodeInternal, "an event recorded outside Service.update")
+		return nil, Errorf(CodeInternal, "a transaction not begun by Service.update")
 	}
 	return ct, nil
+}
+
+// quiet runs write, which writes in tx what is mechanism, not a change of
+// the product, so needs no event of its own; why says what it is. Every
+// other write of an Update through Service.update must come with an event
+// (record), or the Update fails with CodeInternal and writes nothing. The
+// mechanism: a visitor's session token (StartVisitorSession; the visit is
+// visitor.arrived), a page-view summary on the same page, the retention
+// sweep's deletions and an erasure (which leaves nothing of the visitor,
+// not even an event naming them), the webhook engine's cursors and
+// delivery logs.
+func quiet(tx WriteTx, why string, write func() error) error {
+	ct, err := attempt(tx)
+	if err != nil {
+		return err
+	}
+	_ = why // said at the call site, where the next reader needs it
+	ct.quiet++
+	defer func() { ct.quiet-- }()
+	return write()
+}
+
+// wrote notes a write of the attempt, unless quiet declared it.
+func (ct *commitTx) write(what string) {
+	if ct.wrote == "" && ct.quiet == 0 {
+		ct.wrote = what
+	}
+}
+
+// The writes of WriteTx, each noted (wrote) before it is made.
+
+func (ct *commitTx) PutSite(v *Site) error   { ct.write("PutSite"); return ct.WriteTx.PutSite(v) }
+func (ct *commitTx) PutAgent(v *Agent) error { ct.write("PutAgent"); return ct.WriteTx.PutAgent(v) }
+func (ct *commitTx) PutVisitor(v *Visitor) error {
+	ct.write("PutVisitor")
+	return ct.WriteTx.PutVisitor(v)
+}
+func (ct *commitTx) PutVisitorToken(hash []byte, visitorID string) error {
+	ct.write("PutVisitorToken")
+	return ct.WriteTx.PutVisitorToken(hash, visitorID)
+}
+func (ct *commitTx) PutAPIKey(v *APIKey) error { ct.write("PutAPIKey"); return ct.WriteTx.PutAPIKey(v) }
+func (ct *commitTx) DeleteAPIKey(hash []byte) error {
+	ct.write("DeleteAPIKey")
+	return ct.WriteTx.DeleteAPIKey(hash)
+}
+func (ct *commitTx) PutAgentSession(v *AgentSession) error {
+	ct.write("PutAgentSession")
+	return ct.WriteTx.PutAgentSession(v)
+}
+func (ct *commitTx) DeleteAgentSession(hash []byte) error {
+	ct.write("DeleteAgentSession")
+	return ct.WriteTx.DeleteAgentSession(hash)
+}
+func (ct *commitTx) PutAgentPasswordHash(agentID, encoded string) error {
+	ct.write("PutAgentPasswordHash")
+	return ct.WriteTx.PutAgentPasswordHash(agentID, encoded)
+}
+func (ct *commitTx) PutSiteIdentitySecret(siteID, secret string) error {
+	ct.write("PutSiteIdentitySecret")
+	return ct.WriteTx.PutSiteIdentitySecret(siteID, secret)
+}
+func (ct *commitTx) CountRating(siteID, agentID string, t time.Time, score uint32) error {
+	ct.write("CountRating")
+	return ct.WriteTx.CountRating(siteID, agentID, t, score)
+}
+func (ct *commitTx) PutChat(v *Chat) error { ct.write("PutChat"); return ct.WriteTx.PutChat(v) }
+func (ct *commitTx) AppendChatEvent(v ChatEvent) error {
+	ct.write("AppendChatEvent")
+	return ct.WriteTx.AppendChatEvent(v)
+}
+func (ct *commitTx) AppendWhisper(v Whisper) error {
+	ct.write("AppendWhisper")
+	return ct.WriteTx.AppendWhisper(v)
+}
+func (ct *commitTx) PutCannedReply(v *CannedReply) error {
+	ct.write("PutCannedReply")
+	return ct.WriteTx.PutCannedReply(v)
+}
+func (ct *commitTx) DeleteCannedReply(siteID, id string) error {
+	ct.write("DeleteCannedReply")
+	return ct.WriteTx.DeleteCannedReply(siteID, id)
+}
+func (ct *commitTx) AppendChatNote(v ChatNote) error {
+	ct.write("AppendChatNote")
+	return ct.WriteTx.AppendChatNote(v)
+}
+func (ct *commitTx) PutInvitation(v *Invitation) error {
+	ct.write("PutInvitation")
+	return ct.WriteTx.PutInvitation(v)
+}
+func (ct *commitTx) PutChatRequest(v *ChatRequest) error {
+	ct.write("PutChatRequest")
+	return ct.WriteTx.PutChatRequest(v)
+}
+func (ct *commitTx) PutOfflineMessage(v *OfflineMessage) error {
+	ct.write("PutOfflineMessage")
+	return ct.WriteTx.PutOfflineMessage(v)
+}
+func (ct *commitTx) AppendRoutingDecision(v *RoutingDecision) error {
+	ct.write("AppendRoutingDecision")
+	return ct.WriteTx.AppendRoutingDecision(v)
+}
+func (ct *commitTx) EraseVisitor(visitorID string) error {
+	ct.write("EraseVisitor")
+	return ct.WriteTx.EraseVisitor(visitorID)
+}
+func (ct *commitTx) DeleteChat(chatID string) error {
+	ct.write("DeleteChat")
+	return ct.WriteTx.DeleteChat(chatID)
+}
+func (ct *commitTx) AddFunnel(siteID string, t time.Time, slots []int) error {
+	ct.write("AddFunnel")
+	return ct.WriteTx.AddFunnel(siteID, t, slots)
+}
+func (ct *commitTx) DeleteEventsBefore(cutoff time.Time, limit int) (int, error) {
+	ct.write("DeleteEventsBefore")
+	return ct.WriteTx.DeleteEventsBefore(cutoff, limit)
+}
+func (ct *commitTx) PutWebhook(v *Webhook) error {
+	ct.write("PutWebhook")
+	return ct.WriteTx.PutWebhook(v)
+}
+func (ct *commitTx) DeleteWebhook(id string) error {
+	ct.write("DeleteWebhook")
+	return ct.WriteTx.DeleteWebhook(id)
+}
+func (ct *commitTx) AppendWebhookDelivery(v *WebhookDelivery) error {
+	ct.write("AppendWebhookDelivery")
+	return ct.WriteTx.AppendWebhookDelivery(v)
 }
 
 // afterCommit runs f once tx has committed, in order with the handling of

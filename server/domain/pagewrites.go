@@ -130,7 +130,9 @@ func (w *pageWriter) write(pages map[string]PageView) {
 					}
 				}
 				v.CurrentPage = page
-				if err := tx.PutVisitor(v); err != nil {
+				// The same page again only moves its time: a summary
+				// of presence, not a change.
+				if err := quiet(tx, "page-view summary", func() error { return tx.PutVisitor(v) }); err != nil {
 					return err
 				}
 			}

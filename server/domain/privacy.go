@@ -110,7 +110,9 @@ func (s *Service) EraseVisitor(ctx context.Context, visitorID string) error {
 		}); err != nil {
 			return err
 		}
-		return tx.EraseVisitor(visitorID)
+		// An erasure leaves nothing of the visitor, not even an event
+		// naming them.
+		return quiet(tx, "erasure", func() error { return tx.EraseVisitor(visitorID) })
 	})
 }
 

@@ -270,7 +270,10 @@ func (s *Service) sweepEvents(ctx context.Context, now time.Time) (int, error) {
 		}
 		var n int
 		err = s.update(ctx, func(tx WriteTx) (err error) {
-			n, err = tx.DeleteEventsBefore(cutoff, sweepBatchLog)
+			err = quiet(tx, "the log's retention", func() (err error) {
+				n, err = tx.DeleteEventsBefore(cutoff, sweepBatchLog)
+				return err
+			})
 			return err
 		})
 		total += n
@@ -401,7 +404,7 @@ func (s *Service) sweepBatch(ctx context.Context, due []expiry, now time.Time) (
 			}
 			done.Chats += len(x.chats)
 			if x.visitor {
-				if err := tx.EraseVisitor(v.ID); err != nil {
+				if err := quiet(tx, "retention", func() error { return tx.EraseVisitor(v.ID) }); err != nil {
 					return err
 				}
 				done.Visitors++
@@ -409,7 +412,7 @@ func (s *Service) sweepBatch(ctx context.Context, due []expiry, now time.Time) (
 				continue
 			}
 			for _, id := range x.chats {
-				if err := tx.DeleteChat(id); err != nil {
+				if err := quiet(tx, "retention", func() error { return tx.DeleteChat(id) }); err != nil {
 					return err
 				}
 			}

@@ -81,15 +81,20 @@ func (s *Service) StartVisitorSessionWithIdentity(ctx context.Context, siteID, r
 			}
 			visitor.Identity = id
 		}
-		if err := tx.PutVisitor(visitor); err != nil {
+		// A session is a token for the widget, asked for by every new
+		// browser: the visit, when the widget opens, is visitor.arrived.
+		if err := quiet(tx, "a visitor's session", func() error {
+			if err := tx.PutVisitor(visitor); err != nil {
+				return err
+			}
+			return tx.PutVisitorToken(hash[:], visitor.ID)
+		}); err != nil {
 			return err
 		}
 		if !visitor.Identity.IsZero() {
-			if err := s.recordIdentified(tx, visitor); err != nil {
-				return err
-			}
+			return s.recordIdentified(tx, visitor)
 		}
-		return tx.PutVisitorToken(hash[:], visitor.ID)
+		return nil
 	})
 	if err != nil {
 		return nil, "", false, err

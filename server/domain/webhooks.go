@@ -457,10 +457,14 @@ func (s *Service) RecordWebhookAttempt(ctx context.Context, d *WebhookDelivery, 
 				}
 			}
 		}
-		if err := tx.PutWebhook(w); err != nil {
-			return err
-		}
-		return tx.AppendWebhookDelivery(d)
+		// The engine's bookkeeping: the cursor, the retry schedule and the
+		// delivery log (a disabled endpoint recorded webhook.updated).
+		return quiet(tx, "webhook delivery", func() error {
+			if err := tx.PutWebhook(w); err != nil {
+				return err
+			}
+			return tx.AppendWebhookDelivery(d)
+		})
 	})
 }
 
@@ -476,7 +480,7 @@ func (s *Service) AdvanceWebhookCursor(ctx context.Context, id string, after, to
 			return err
 		}
 		w.After = to
-		return tx.PutWebhook(w)
+		return quiet(tx, "webhook cursor", func() error { return tx.PutWebhook(w) })
 	})
 }
 
