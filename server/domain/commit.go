@@ -16,6 +16,9 @@ type commitTx struct {
 	// hooks are the mechanism effects (afterCommit) registered so far,
 	// each after the events recorded before it.
 	hooks []commitHook
+	// first holds the events of the usual attempt, which records one,
+	// without allocating a slice for it.
+	first [1]*Event
 	// wrote names the first write of the attempt that quiet did not
 	// declare mechanism-only; quiet counts the quiet calls under way.
 	wrote string
@@ -37,6 +40,7 @@ type commitHook struct {
 func (s *Service) update(ctx context.Context, fn func(WriteTx) error) error {
 	return s.store.Update(ctx, func(tx WriteTx) error {
 		ct := &commitTx{WriteTx: tx}
+		ct.events = ct.first[:0]
 		if err := fn(ct); err != nil {
 			return err
 		}
