@@ -409,15 +409,16 @@ func (s *Service) leave(tx WriteTx, chat *Chat, p Participant, endReason ChatEnd
 		left := s.nextEvent(chat)
 		left.ParticipantLeft = &p
 		events = append(events, left)
+		if err := chat.Leave(p.Role, now); err != nil {
+			return err
+		}
 		if p.Role == RoleVisitor {
-			chat.VisitorLeftTime = now
 			if visitor, err = tx.Visitor(p.ID); err != nil {
 				return err
 			}
 			visitor.LeaveChat(chat.ID)
 			return nil
 		}
-		chat.AgentLeftTime = now
 		if agent, err = tx.Agent(p.ID); err != nil {
 			return err
 		}
@@ -441,9 +442,9 @@ func (s *Service) leave(tx WriteTx, chat *Chat, p Participant, endReason ChatEnd
 		}
 	}
 	if chat.hasLeft(RoleVisitor) && chat.hasLeft(RoleAgent) {
-		chat.State = ChatStateEnded
-		chat.EndReason = cmp.Or(endReason, EndBothLeft)
-		chat.EndTime = now
+		if err := chat.End(cmp.Or(endReason, EndBothLeft), now); err != nil {
+			return err
+		}
 		ended := s.nextEvent(chat)
 		ended.Ended = &ChatEnded{Reason: chat.EndReason}
 		events = append(events, ended)

@@ -133,8 +133,9 @@ func (s *Service) RespondToInvitation(ctx context.Context, visitorID, invitation
 		if err != nil {
 			return err
 		}
-		inv.State = InvitationAccepted
-		inv.RespondTime = now
+		if err := inv.Close(InvitationAccepted, now); err != nil {
+			return err
+		}
 		visitor.ChatRequested = false
 		if err := tx.PutInvitation(inv); err != nil {
 			return err
@@ -173,8 +174,9 @@ func (s *Service) closeInvitation(tx WriteTx, visitor *Visitor, state Invitation
 	if err := visitor.CloseInvitation(state == InvitationDeclined || state == InvitationExpired, now); err != nil {
 		return nil, err
 	}
-	inv.State = state
-	inv.RespondTime = now
+	if err := inv.Close(state, now); err != nil {
+		return nil, err
+	}
 	if err := tx.PutInvitation(inv); err != nil {
 		return nil, err
 	}
@@ -196,7 +198,10 @@ func (s *Service) expireInvitation(id string) {
 			return err
 		}
 		if visitor.InvitationID != id || visitor.Engagement != EngagementInvited {
-			inv.State = InvitationExpired
+			// The visitor moved on: the invitation expires alone.
+			if err := inv.Close(InvitationExpired, s.clock.Now()); err != nil {
+				return err
+			}
 			if err := tx.PutInvitation(inv); err != nil {
 				return err
 			}
