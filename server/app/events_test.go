@@ -58,7 +58,10 @@ func TestEventStream(t *testing.T) {
 		chat := w.startChat(t, ctx, c)
 		send(t, ctx, c, chat.GetId(), w.agent.GetId(), "Hello from Dana")
 		all := listAll(t, c, &pb.ListEventsRequest{PageSize: 2})
-		want := []string{"agent.status_changed", "visitor.arrived", "chat.started", "chat.message"}
+		// The world's setup first: the server's first API key, the site,
+		// the agent and its session.
+		want := []string{"api_key.created", "site.created", "agent.created", "agent_session.created",
+			"agent.status_changed", "visitor.arrived", "chat.started", "chat.message"}
 		if got := eventTypes(all); !slices.Equal(got, want) {
 			t.Fatalf("ListEvents = %v, want %v", got, want)
 		}
@@ -67,28 +70,28 @@ func TestEventStream(t *testing.T) {
 				t.Fatalf("event %d = %v, want position %d with an id and a time", i, ev, i+1)
 			}
 		}
-		msg := all[3].GetChatMessage()
-		if msg.GetText() != "Hello from Dana" || msg.GetChatId() != chat.GetId() || msg.GetSender().GetId() != w.agent.GetId() || all[3].GetSiteId() != w.site.GetId() {
-			t.Fatalf("message event = %v", all[3])
+		msg := all[7].GetChatMessage()
+		if msg.GetText() != "Hello from Dana" || msg.GetChatId() != chat.GetId() || msg.GetSender().GetId() != w.agent.GetId() || all[7].GetSiteId() != w.site.GetId() {
+			t.Fatalf("message event = %v", all[7])
 		}
 
-		// Resumed after the second event: exactly the rest, then live.
-		watch := must[stream[pb.WatchEventsResponse]](t, "WatchEvents")(c.WatchEvents(ctx, &pb.WatchEventsRequest{After: 2}))
+		// Resumed after the sixth event: exactly the rest, then live.
+		watch := must[stream[pb.WatchEventsResponse]](t, "WatchEvents")(c.WatchEvents(ctx, &pb.WatchEventsRequest{After: 6}))
 		defer watch.Close()
-		for _, want := range all[2:] {
+		for _, want := range all[6:] {
 			if got := nextEvent(t, watch); !proto.Equal(got, want) {
 				t.Fatalf("backlog event = %v, want %v", got, want)
 			}
 		}
 		send(t, ctx, c, chat.GetId(), w.visitor.GetId(), "Hi Dana")
-		if ev := nextEvent(t, watch); ev.GetPosition() != 5 || ev.GetChatMessage().GetText() != "Hi Dana" {
-			t.Fatalf("live event = %v, want the visitor's message at 5", ev)
+		if ev := nextEvent(t, watch); ev.GetPosition() != 9 || ev.GetChatMessage().GetText() != "Hi Dana" {
+			t.Fatalf("live event = %v, want the visitor's message at 9", ev)
 		}
 
 		// Filters, over the wire.
 		msgs := listAll(t, c, &pb.ListEventsRequest{Types: []string{"chat.message"}, SiteId: w.site.GetId()})
-		if len(msgs) != 2 || msgs[0].GetPosition() != 4 || msgs[1].GetPosition() != 5 {
-			t.Fatalf("chat.message events = %v, want positions 4 and 5", msgs)
+		if len(msgs) != 2 || msgs[0].GetPosition() != 8 || msgs[1].GetPosition() != 9 {
+			t.Fatalf("chat.message events = %v, want positions 8 and 9", msgs)
 		}
 		// The time range, with times as every protocol carries them.
 		last := all[len(all)-1].GetTime()
@@ -115,14 +118,14 @@ func TestEventStream(t *testing.T) {
 		}
 		srv = startServer(t, dbPath, clock)
 		c = p.newClient(t, srv)
-		watch = must[stream[pb.WatchEventsResponse]](t, "WatchEvents")(c.WatchEvents(ctx, &pb.WatchEventsRequest{After: 5}))
+		watch = must[stream[pb.WatchEventsResponse]](t, "WatchEvents")(c.WatchEvents(ctx, &pb.WatchEventsRequest{After: 9}))
 		defer watch.Close()
 		leave(t, ctx, c, chat.GetId(), w.agent.GetId())
 		ev := nextEvent(t, watch)
-		if ev.GetPosition() <= 5 || ev.GetType() == "chat.message" {
-			t.Fatalf("first event after the restart = %v, want a new one after 5", ev)
+		if ev.GetPosition() <= 9 || ev.GetType() == "chat.message" {
+			t.Fatalf("first event after the restart = %v, want a new one after 9", ev)
 		}
-		after := listAll(t, c, &pb.ListEventsRequest{After: 5})
+		after := listAll(t, c, &pb.ListEventsRequest{After: 9})
 		if len(after) == 0 || !proto.Equal(after[0], ev) {
 			t.Fatalf("ListEvents after the restart = %v, want %v first", after, ev)
 		}

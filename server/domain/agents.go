@@ -47,7 +47,7 @@ func (s *Service) CreateAgent(ctx context.Context, spec AgentSpec) (*Agent, erro
 		Login:              spec.Login,
 		SupervisedSiteIDs:  spec.SupervisedSiteIDs,
 	}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Agent(agent.ID); ErrorCode(err) != CodeNotFound {
 			return cmp.Or(err, error(Errorf(CodeAlreadyExists, "agent %q already exists", agent.ID)))
 		}
@@ -60,7 +60,10 @@ func (s *Service) CreateAgent(ctx context.Context, spec AgentSpec) (*Agent, erro
 		if err := claimLogin(tx, agent.ID, agent.Login); err != nil {
 			return err
 		}
-		return tx.PutAgent(agent)
+		if err := tx.PutAgent(agent); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventAgentCreated, AgentID: agent.ID})
 	})
 	if err != nil {
 		return nil, err
@@ -111,11 +114,12 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 		paths = []string{"display_name", "site_ids", "max_concurrent_chats", "login", "supervised_site_ids"}
 	}
 	var agent *Agent
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		var err error
 		if agent, err = tx.Agent(update.ID); err != nil {
 			return err
 		}
+		old := *agent
 		oldSites, oldSupervised := agent.SiteIDs, agent.SupervisedSiteIDs
 		for _, p := range paths {
 			switch p {
@@ -168,16 +172,9 @@ func (s *Service) UpdateAgent(ctx context.Context, update *Agent, paths []string
 		// Supervised sites are rights too: a supervisor's streams of a site
 		// it no longer supervises must end or narrow.
 		sitesChanged := !slices.Equal(oldSites, agent.SiteIDs) || !slices.Equal(oldSupervised, agent.SupervisedSiteIDs)
-		tx.OnCommit(func() {
-			if sitesChanged {
-				// The agent's open streams check again what they show
-				// (rights.go).
-				s.agentRightsChanged(agent.ID)
-			}
-			s.publishAgent(agent)
-			s.routeSoon(append(removed, agent.SiteIDs...)...) // more capacity, new sites, or withdrawn alerts
-		})
-		return nil
+		return s.record(tx, Event{Type: EventAgentUpdated, AgentID: agent.ID, Fields: agentChangedFields(&old, agent),
+			eventEffects: eventEffects{agent: agent, rightsChanged: sitesChanged,
+				routeSites: append(removed, agent.SiteIDs...)}}) // more capacity, new sites, or withdrawn alerts
 	})
 	if err != nil {
 		return nil, err
@@ -202,7 +199,7 @@ func (s *Service) SetAgentStatus(ctx context.Context, agentID string, status Age
 // transaction, says the change no longer applies.
 func (s *Service) setAgentStatus(ctx context.Context, agentID string, status AgentStatus, skip func() bool) (*Agent, error) {
 	var agent *Agent
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		var err error
 		if agent, err = tx.Agent(agentID); err != nil {
 			return err
@@ -216,7 +213,7 @@ func (s *Service) setAgentStatus(ctx context.Context, agentID string, status Age
 			return err
 		}
 		// No site: an agent may serve several.
-		if err := s.record(tx, Event{Type: EventAgentStatusChanged, AgentID: agent.ID, Status: status}); err != nil {
+		if err := s.record(tx, Event{Type: EventAgentStatusChanged, AgentID: agent.ID, Status: status, eventEffects: eventEffects{agent: agent}}); err != nil {
 			return err
 		}
 		if status != StatusAvailable {
@@ -224,18 +221,29 @@ func (s *Service) setAgentStatus(ctx context.Context, agentID string, status Age
 				return err
 			}
 		}
-		tx.OnCommit(func() {
-			s.publishAgent(agent)
-			if status == StatusAvailable {
-				s.routeSoon(agent.SiteIDs...)
-			}
-		})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return agent, nil
+}
+
+// agentChangedFields names the fields an admin may set that differ
+// between two versions of an agent, for agent.updated.
+func agentChangedFields(old, agent *Agent) []string {
+	var out []string
+	add := func(name string, changed bool) {
+		if changed {
+			out = append(out, name)
+		}
+	}
+	add("display_name", old.DisplayName != agent.DisplayName)
+	add("site_ids", !slices.Equal(old.SiteIDs, agent.SiteIDs))
+	add("max_concurrent_chats", old.MaxConcurrentChats != agent.MaxConcurrentChats)
+	add("login", old.Login != agent.Login)
+	add("supervised_site_ids", !slices.Equal(old.SupervisedSiteIDs, agent.SupervisedSiteIDs))
+	return out
 }
 
 func validateAgent(name string, siteIDs []string, maxChats uint32, login string) error {

@@ -283,14 +283,17 @@ func (s *Service) CanReadChat(ctx context.Context, p Principal, chatID string) e
 func (s *Service) EnsureAPIKey(ctx context.Context, name string) (token string, err error) {
 	tok, hash := newSecret(apiKeyPrefix)
 	key := &APIKey{ID: newID("key"), Name: name, CreateTime: s.clock.Now(), Hash: hash[:]}
-	err = s.store.Update(ctx, func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		token = ""
 		keys, err := tx.APIKeys()
 		if err != nil || len(keys) > 0 {
 			return err
 		}
 		token = tok
-		return tx.PutAPIKey(key)
+		if err := tx.PutAPIKey(key); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventAPIKeyCreated, APIKeyID: key.ID})
 	})
 	return token, err
 }
@@ -309,7 +312,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, name string, siteIDs []strin
 	}
 	token, hash := newSecret(apiKeyPrefix)
 	key := &APIKey{ID: newID("key"), Name: name, CreateTime: s.clock.Now(), Hash: hash[:], SiteIDs: slices.Clone(siteIDs)}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		for i, id := range siteIDs {
 			if _, err := tx.Site(id); ErrorCode(err) == CodeNotFound {
 				return invalid(fmt.Sprintf("site_ids[%d]", i), "site %q does not exist", id)
@@ -317,7 +320,10 @@ func (s *Service) CreateAPIKey(ctx context.Context, name string, siteIDs []strin
 				return err
 			}
 		}
-		return tx.PutAPIKey(key)
+		if err := tx.PutAPIKey(key); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventAPIKeyCreated, APIKeyID: key.ID})
 	})
 	if err != nil {
 		return nil, "", err
@@ -356,7 +362,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
 	if id == "" {
 		return invalid("api_key_id", "is required")
 	}
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		keys, err := tx.APIKeys()
 		if err != nil {
 			return err
@@ -372,8 +378,8 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
 				return err
 			}
 			hash := [sha256.Size]byte(k.Hash)
-			tx.OnCommit(func() { s.creds.revoke(func(p Principal) bool { return p.tokenHash == hash }) })
-			return nil
+			return s.record(tx, Event{Type: EventAPIKeyRevoked, APIKeyID: k.ID,
+				eventEffects: eventEffects{revoke: func(p Principal) bool { return p.tokenHash == hash }}})
 		}
 		return Errorf(CodeNotFound, "API key %q not found", id)
 	})
@@ -400,11 +406,14 @@ func (s *Service) SetAgentPassword(ctx context.Context, agentID, password string
 	if err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Agent(agentID); err != nil {
 			return err
 		}
 		if err := tx.PutAgentPasswordHash(agentID, encoded); err != nil {
+			return err
+		}
+		if err := s.record(tx, Event{Type: EventAgentUpdated, AgentID: agentID, Fields: []string{"password"}}); err != nil {
 			return err
 		}
 		_, err := s.deleteAgentSessions(tx, agentID, func(*AgentSession) bool { return true })
@@ -412,14 +421,14 @@ func (s *Service) SetAgentPassword(ctx context.Context, agentID, password string
 	})
 }
 
-// deleteAgentSessions deletes the sessions of an agent that match, and
-// ends their calls once committed.
+// deleteAgentSessions deletes the sessions of an agent that match, each
+// with its agent_session.revoked, which ends its calls once committed.
 func (s *Service) deleteAgentSessions(tx WriteTx, agentID string, match func(*AgentSession) bool) (int, error) {
 	sessions, err := tx.AgentSessions(agentID)
 	if err != nil {
 		return 0, err
 	}
-	deleted := map[string]bool{}
+	n := 0
 	for _, sess := range sessions {
 		if !match(sess) {
 			continue
@@ -427,14 +436,14 @@ func (s *Service) deleteAgentSessions(tx WriteTx, agentID string, match func(*Ag
 		if err := tx.DeleteAgentSession(sess.Hash); err != nil {
 			return 0, err
 		}
-		deleted[sess.ID] = true
+		id := sess.ID
+		if err := s.record(tx, Event{Type: EventAgentSessionRevoked, AgentID: agentID, SessionID: id,
+			eventEffects: eventEffects{revoke: func(p Principal) bool { return p.Kind == AgentPrincipal && p.SessionID == id }}}); err != nil {
+			return 0, err
+		}
+		n++
 	}
-	if len(deleted) > 0 {
-		tx.OnCommit(func() {
-			s.creds.revoke(func(p Principal) bool { return p.Kind == AgentPrincipal && deleted[p.SessionID] })
-		})
-	}
-	return len(deleted), nil
+	return n, nil
 }
 
 // dummyPasswordHash is verified against when an agent does not exist or has
@@ -530,7 +539,7 @@ func (s *Service) startAgentSession(ctx context.Context, agentID string, ttl tim
 	token, hash := newSecret(agentSessionPrefix)
 	sess := &AgentSession{ID: newID("session"), AgentID: agentID, CreateTime: now, ExpireTime: now.Add(ttl), Hash: hash[:]}
 	var agent *Agent
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		var err error
 		if agent, err = tx.Agent(agentID); err != nil {
 			return err
@@ -541,7 +550,10 @@ func (s *Service) startAgentSession(ctx context.Context, agentID string, ttl tim
 		}); err != nil {
 			return err
 		}
-		return tx.PutAgentSession(sess)
+		if err := tx.PutAgentSession(sess); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventAgentSessionCreated, AgentID: agentID, SessionID: sess.ID})
 	})
 	if err != nil {
 		return nil, nil, "", err
@@ -554,7 +566,7 @@ func (s *Service) SignOut(ctx context.Context, p Principal) error {
 	if p.Kind != AgentPrincipal || p.SessionID == "" {
 		return Errorf(CodePermissionDenied, "only an agent session can sign out")
 	}
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		_, err := s.deleteAgentSessions(tx, p.ID, func(o *AgentSession) bool { return o.ID == p.SessionID })
 		return err
 	})
@@ -565,7 +577,7 @@ func (s *Service) RevokeAgentSessions(ctx context.Context, agentID string) (n in
 	if agentID == "" {
 		return 0, invalid("agent_id", "is required")
 	}
-	err = s.store.Update(ctx, func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Agent(agentID); err != nil {
 			return err
 		}

@@ -57,8 +57,11 @@ func (s *Service) CreateCannedReply(ctx context.Context, r CannedReply) (*Canned
 		return nil, err
 	}
 	r.ID = newID("canned")
-	err := s.store.Update(ctx, func(tx WriteTx) error {
-		return putCannedReply(tx, &r)
+	err := s.update(ctx, func(tx WriteTx) error {
+		if err := putCannedReply(tx, &r); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventCannedReplyCreated, SiteID: r.SiteID, CannedReplyID: r.ID})
 	})
 	if err != nil {
 		return nil, err
@@ -77,11 +80,24 @@ func (s *Service) UpdateCannedReply(ctx context.Context, r CannedReply) (*Canned
 	if err := validateCannedReply(&r); err != nil {
 		return nil, err
 	}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
-		if _, err := tx.CannedReply(r.SiteID, r.ID); err != nil {
+	err := s.update(ctx, func(tx WriteTx) error {
+		old, err := tx.CannedReply(r.SiteID, r.ID)
+		if err != nil {
 			return err
 		}
-		return putCannedReply(tx, &r)
+		if err := putCannedReply(tx, &r); err != nil {
+			return err
+		}
+		var fields []string
+		for _, f := range []struct {
+			name     string
+			old, new string
+		}{{"shortcut", old.Shortcut, r.Shortcut}, {"title", old.Title, r.Title}, {"text", old.Text, r.Text}} {
+			if f.old != f.new {
+				fields = append(fields, f.name)
+			}
+		}
+		return s.record(tx, Event{Type: EventCannedReplyUpdated, SiteID: r.SiteID, CannedReplyID: r.ID, Fields: fields})
 	})
 	if err != nil {
 		return nil, err
@@ -116,11 +132,14 @@ func (s *Service) DeleteCannedReply(ctx context.Context, siteID, id string) erro
 	if err := v.Err(); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.CannedReply(siteID, id); err != nil {
 			return err
 		}
-		return tx.DeleteCannedReply(siteID, id)
+		if err := tx.DeleteCannedReply(siteID, id); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventCannedReplyDeleted, SiteID: siteID, CannedReplyID: id})
 	})
 }
 

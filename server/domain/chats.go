@@ -23,7 +23,7 @@ func (s *Service) StartChat(ctx context.Context, agentID, visitorID string) (*Ch
 		return nil, err
 	}
 	var chat *Chat
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		agent, visitor, site, err := s.agentAndVisitor(tx, agentID, visitorID)
 		if err != nil {
 			return err
@@ -105,15 +105,11 @@ func (s *Service) openChat(tx WriteTx, chatID string, site *Site, agent *Agent, 
 		return nil, err
 	}
 	agent.ActiveChatIDs = append(agent.ActiveChatIDs, chat.ID)
-	if err := s.putAll(tx, chat, visitor, agent, &started); err != nil {
+	ev, err := s.putAll(tx, chat, visitor, agent, &started)
+	if err != nil {
 		return nil, err
 	}
-	tx.OnCommit(func() {
-		s.publishChatEvents(started)
-		s.visitorUpdated(visitor)
-		s.publishAgent(agent)
-		s.scheduleInactivity(chat, site.ProactiveChat)
-	})
+	ev.visitor, ev.agent, ev.chat, ev.idle = visitor, agent, chat, &site.ProactiveChat
 	return chat, nil
 }
 
@@ -127,39 +123,41 @@ func (s *Service) nextEvent(chat *Chat) ChatEvent {
 // putAll stores a chat, the visitor and agent records it changed, and its
 // new events, each with its entry in the event log, whose position it sets
 // in the caller's events: what is published and returned is what is
-// stored.
-func (s *Service) putAll(tx WriteTx, chat *Chat, visitor *Visitor, agent *Agent, events ...*ChatEvent) error {
+// stored. It returns the log's event of the last, where the caller sets
+// what the commit handler does besides publishing the chat's events.
+func (s *Service) putAll(tx WriteTx, chat *Chat, visitor *Visitor, agent *Agent, events ...*ChatEvent) (*Event, error) {
 	if err := tx.PutChat(chat); err != nil {
-		return err
+		return nil, err
 	}
 	if visitor != nil {
 		if err := tx.PutVisitor(visitor); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if agent != nil {
 		if err := tx.PutAgent(agent); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	for _, ev := range events {
+	var last *Event
+	for _, ce := range events {
 		// The log's event first, so the chat's event holds its position:
 		// that is how erasing the chat finds the log's events about it.
-		if err := s.recordChatEvent(tx, chat, ev); err != nil {
-			return err
+		ev, err := s.recordChatEvent(tx, chat, ce)
+		if err != nil {
+			return nil, err
 		}
-		if err := tx.AppendChatEvent(*ev); err != nil {
-			return err
+		last = ev
+		if err := tx.AppendChatEvent(*ce); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return last, nil
 }
 
-// recordChatEvent records the log event of a chat event. Inactivity
-// warnings are not in the vocabulary: they change nothing an integrator
-// acts on, and the chat.ended that may follow is.
-func (s *Service) recordChatEvent(tx WriteTx, chat *Chat, ce *ChatEvent) error {
-	ev := Event{SiteID: chat.SiteID, ChatID: chat.ID, VisitorID: chat.Visitor.ID}
+// recordChatEvent records the log event of a chat event.
+func (s *Service) recordChatEvent(tx WriteTx, chat *Chat, ce *ChatEvent) (*Event, error) {
+	ev := Event{SiteID: chat.SiteID, ChatID: chat.ID, VisitorID: chat.Visitor.ID, eventEffects: eventEffects{chatEvent: ce}}
 	switch {
 	case ce.Started != nil:
 		ev.Type, ev.AgentID, ev.RequestID = EventChatStarted, chat.Agent.ID, chat.ChatRequestID
@@ -172,12 +170,17 @@ func (s *Service) recordChatEvent(tx WriteTx, chat *Chat, ce *ChatEvent) error {
 		ev.Type, ev.EndReason = EventChatEnded, ce.Ended.Reason
 	case ce.Transferred != nil:
 		ev.Type, ev.FromAgentID, ev.AgentID = EventChatTransferred, ce.Transferred.From.ID, ce.Transferred.To.ID
+	case ce.InactivityWarning != nil:
+		ev.Type, ev.Deadline = EventChatInactivityWarning, ce.InactivityWarning.EndTime
 	default:
-		return nil
+		return nil, nil
 	}
-	pos, err := s.recordAt(tx, ev)
-	ce.LogPosition = pos
-	return err
+	e, err := s.recordEvent(tx, ev)
+	if err != nil {
+		return nil, err
+	}
+	ce.LogPosition = e.Position
+	return e, nil
 }
 
 func (s *Service) publishChatEvents(events ...ChatEvent) {
@@ -216,7 +219,7 @@ func (s *Service) SendMessage(ctx context.Context, chatID, senderID, text, idemp
 	var msg ChatEvent
 	var stored bool // false for a retry answered with the original
 	var closed bool // the sender may write no more
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		stored, closed = false, false
 		chat, sender, err := participantOf(tx, chatID, senderID)
 		if err != nil {
@@ -242,14 +245,12 @@ func (s *Service) SendMessage(ctx context.Context, chatID, senderID, text, idemp
 		if err := chat.Wrote(sender, msg.Time); err != nil {
 			return err
 		}
-		if err := s.putAll(tx, chat, nil, nil, &msg); err != nil {
+		ev, err := s.putAll(tx, chat, nil, nil, &msg)
+		if err != nil {
 			return err
 		}
+		ev.chat, ev.idle = chat, &site.ProactiveChat
 		stored = true
-		tx.OnCommit(func() {
-			s.publishChatEvents(msg)
-			s.scheduleInactivity(chat, site.ProactiveChat)
-		})
 		return nil
 	})
 	if err == nil && stored {
@@ -355,7 +356,7 @@ func (s *Service) LeaveChat(ctx context.Context, chatID, participantID string) (
 		return nil, err
 	}
 	var chat *Chat
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		var p Participant
 		var err error
 		if chat, p, err = participantOf(tx, chatID, participantID); err != nil {
@@ -390,18 +391,15 @@ func (s *Service) leave(tx WriteTx, chat *Chat, p Participant, endReason ChatEnd
 		left := s.nextEvent(chat)
 		left.ParticipantLeft = &p
 		events = append(events, left)
+		if err := chat.Leave(p.Role, now); err != nil {
+			return err
+		}
 		if p.Role == RoleVisitor {
-			if err := chat.Leave(RoleVisitor, now); err != nil {
-				return err
-			}
 			if visitor, err = tx.Visitor(p.ID); err != nil {
 				return err
 			}
 			visitor.LeaveChat(chat.ID)
 			return nil
-		}
-		if err := chat.Leave(RoleAgent, now); err != nil {
-			return err
 		}
 		if agent, err = tx.Agent(p.ID); err != nil {
 			return err
@@ -437,23 +435,18 @@ func (s *Service) leave(tx WriteTx, chat *Chat, p Participant, endReason ChatEnd
 	for i := range events {
 		stored[i] = &events[i]
 	}
-	if err := s.putAll(tx, chat, visitor, agent, stored...); err != nil {
+	last, err := s.putAll(tx, chat, visitor, agent, stored...)
+	if err != nil {
 		return err
 	}
-	tx.OnCommit(func() {
-		s.publishChatEvents(events...)
-		if visitor != nil {
-			s.visitorUpdated(visitor)
-		}
-		if agent != nil {
-			s.publishAgent(agent)
-			s.routeSoon(agent.SiteIDs...)
-		}
-		if chat.State == ChatStateEnded {
-			s.timers.cancel("idle/" + chat.ID)
-			s.counters.chatsEnded[chat.EndReason].Add(1)
-		}
-	})
+	if last == nil {
+		return nil // nobody left: no event, nothing written but the chat
+	}
+	// Told after every event of the chat, as one change.
+	last.visitor, last.agent = visitor, agent
+	if agent != nil {
+		last.routeSites = agent.SiteIDs
+	}
 	return nil
 }
 

@@ -114,12 +114,16 @@ func TestEventLog(t *testing.T) {
 		evs := e.eventLog(t)
 		wantDense(t, evs)
 		want := []domain.EventType{
+			domain.EventSiteCreated,
+			domain.EventAgentCreated,       // agent-a
+			domain.EventAgentCreated,       // agent-b
 			domain.EventAgentStatusChanged, // agent-a available
 			domain.EventVisitorArrived,
 			domain.EventVisitorPageViewed,
 			domain.EventLaunchFired,
 			domain.EventInvitationSent,
 			domain.EventInvitationAccepted,
+			domain.EventFormStarted,
 			domain.EventVisitorIdentified, // the form's name and e-mail
 			domain.EventFormSubmitted,
 			domain.EventRequestQueued,
@@ -139,7 +143,8 @@ func TestEventLog(t *testing.T) {
 		byType := map[domain.EventType]*domain.Event{}
 		for _, ev := range evs {
 			byType[ev.Type] = ev // the last of each type
-			if ev.Type != domain.EventAgentStatusChanged && ev.SiteID != "shop" {
+			// Agents may serve several sites: their events name none.
+			if ev.Type != domain.EventAgentStatusChanged && ev.Type != domain.EventAgentCreated && ev.SiteID != "shop" {
 				t.Errorf("%s: site %q, want shop", ev.Type, ev.SiteID)
 			}
 		}
@@ -181,6 +186,8 @@ func TestEventLog(t *testing.T) {
 		evs := s.e.eventLog(t)
 		wantDense(t, evs)
 		want := []domain.EventType{
+			domain.EventSiteCreated,
+			domain.EventAgentCreated,
 			domain.EventAgentStatusChanged,
 			domain.EventVisitorArrived,
 			domain.EventVisitorPageViewed,
@@ -198,10 +205,10 @@ func TestEventLog(t *testing.T) {
 		if got := types(evs); !slices.Equal(got, want) {
 			t.Fatalf("log = %v\nwant  %v", got, want)
 		}
-		if ev := evs[3]; ev.RequestID != s.alert.Request.ID || ev.VisitorID != s.vid {
+		if ev := evs[5]; ev.RequestID != s.alert.Request.ID || ev.VisitorID != s.vid {
 			t.Errorf("launch fired = %+v, want request %s", ev, s.alert.Request.ID)
 		}
-		if ev := evs[4]; ev.Kind != domain.RequestPresence {
+		if ev := evs[6]; ev.Kind != domain.RequestPresence {
 			t.Errorf("queued = %+v, want a presence request", ev)
 		}
 	})
@@ -245,6 +252,7 @@ func TestEventLog(t *testing.T) {
 		e.settle(t)
 		evs := e.eventLog(t)
 		want := []domain.EventType{
+			domain.EventSiteCreated, domain.EventAgentCreated,
 			domain.EventAgentStatusChanged, domain.EventVisitorArrived, domain.EventVisitorPageViewed,
 			domain.EventLaunchFired, domain.EventInvitationSent, domain.EventInvitationDeclined,
 			domain.EventVisitorLeft,
@@ -268,6 +276,7 @@ func TestEventLog(t *testing.T) {
 		e.respond(t, vid, inv.ID, true)
 		e.alerted(t, console, "")
 		want := []domain.EventType{
+			domain.EventSiteCreated, domain.EventAgentCreated,
 			domain.EventAgentStatusChanged, domain.EventVisitorArrived, domain.EventVisitorPageViewed,
 			domain.EventLaunchFired, domain.EventInvitationSent, domain.EventInvitationAccepted,
 			domain.EventRequestQueued, domain.EventRequestAlerted,
@@ -314,8 +323,8 @@ func TestEventLog(t *testing.T) {
 		e.restart(t)
 		e.setStatus(t, "agent-a", domain.StatusAway)
 		wantDense(t, e.eventLog(t))
-		if n := len(e.eventLog(t)); n != 2 {
-			t.Fatalf("log has %d events, want 2", n)
+		if n := len(e.eventLog(t)); n != 4 {
+			t.Fatalf("log has %d events, want 4 (site, agent and two statuses)", n)
 		}
 	})
 
@@ -382,7 +391,8 @@ func TestEraseVisitorDeletesEvents(t *testing.T) {
 		}
 		kept[ev.Type]++
 	}
-	want := map[domain.EventType]int{domain.EventAgentStatusChanged: 1, domain.EventVisitorArrived: 1, domain.EventVisitorPageViewed: 1}
+	want := map[domain.EventType]int{domain.EventSiteCreated: 1, domain.EventAgentCreated: 1,
+		domain.EventAgentStatusChanged: 1, domain.EventVisitorArrived: 1, domain.EventVisitorPageViewed: 1}
 	if !maps.Equal(kept, want) {
 		t.Errorf("kept %v, want %v (of %d events before)", kept, want, len(before))
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // eventsTopic carries every Event of the log as it commits, in position
-// order (OnCommit hooks run in commit order).
+// order (the commit handler runs in commit order).
 const eventsTopic = "events"
 
 // eventsScanLimit is how many events one ListEvents call reads at most, so

@@ -49,16 +49,17 @@ func TestListEvents(t *testing.T) {
 	e.site(t, "shop", withoutInvite())
 	e.site(t, "other", withoutInvite())
 	e.agent(t, "agent-a", "Ada", 3, "shop", "other")
-	statusChanges(t, e, "agent-a", 3) // 1-3
+	// 1-3 the sites and the agent created
+	statusChanges(t, e, "agent-a", 3) // 4-6
 	e.clock.Advance(time.Hour)
 	vShop := e.visitor(t, "shop")
 	vOther := e.visitor(t, "other")
-	e.page(t, vShop, home)   // 4 arrived (5 page viewed, after the write delay)
+	e.page(t, vShop, home)   // 7 arrived (8 page viewed, after the write delay)
 	e.page(t, vOther, about) // arrived
 	e.clock.Advance(2 * time.Second)
 	all := e.eventLog(t)
-	if len(all) != 7 {
-		t.Fatalf("log has %d events, want 7", len(all))
+	if len(all) != 10 {
+		t.Fatalf("log has %d events, want 10", len(all))
 	}
 
 	t.Run("Pages", func(t *testing.T) {
@@ -77,8 +78,8 @@ func TestListEvents(t *testing.T) {
 				break
 			}
 		}
-		if !slices.Equal(got, seq(1, 7)) || after != 7 {
-			t.Fatalf("paged positions = %v ending at %d, want 1…7 ending at 7", got, after)
+		if !slices.Equal(got, seq(1, 10)) || after != 10 {
+			t.Fatalf("paged positions = %v ending at %d, want 1…10 ending at 10", got, after)
 		}
 	})
 
@@ -92,8 +93,8 @@ func TestListEvents(t *testing.T) {
 				t.Errorf("event %d of site %q in a listing of other", ev.Position, ev.SiteID)
 			}
 		}
-		if len(page.Events) != 2 || page.More || page.NextAfter != 7 {
-			t.Errorf("site other: %d events, more %v, next %d; want 2, false, 7", len(page.Events), page.More, page.NextAfter)
+		if len(page.Events) != 3 || page.More || page.NextAfter != 10 {
+			t.Errorf("site other: %d events, more %v, next %d; want 3, false, 10", len(page.Events), page.More, page.NextAfter)
 		}
 		page, err = e.svc.ListEvents(ctx(t), 0, 0, domain.EventFilter{Types: []domain.EventType{domain.EventAgentStatusChanged}})
 		if err != nil {
@@ -106,15 +107,15 @@ func TestListEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(page.Events) != 4 || page.Events[0].Position != 4 {
+		if len(page.Events) != 4 || page.Events[0].Position != 7 {
 			t.Errorf("time range: %d events from %v, want the 4 after the hour", len(page.Events), types(page.Events))
 		}
 		page, err = e.svc.ListEvents(ctx(t), 0, 0, domain.EventFilter{End: t0.Add(time.Minute)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(page.Events) != 3 || page.More || page.NextAfter != 7 {
-			t.Errorf("before a minute: %d events, more %v, next %d; want 3, false, 7", len(page.Events), page.More, page.NextAfter)
+		if len(page.Events) != 6 || page.More || page.NextAfter != 10 {
+			t.Errorf("before a minute: %d events, more %v, next %d; want 6, false, 10", len(page.Events), page.More, page.NextAfter)
 		}
 	})
 
@@ -138,17 +139,17 @@ func TestListEvents(t *testing.T) {
 		if got := violationFields(t, err); !slices.Equal(got, []string{"types"}) {
 			t.Errorf("WatchEvents with a bad type: fields %v, want types", got)
 		}
-		// Past the end of the log (7): a stream would skip what comes.
-		_, err = e.svc.ListEvents(ctx(t), 8, 0, domain.EventFilter{})
+		// Past the end of the log (10): a stream would skip what comes.
+		_, err = e.svc.ListEvents(ctx(t), 11, 0, domain.EventFilter{})
 		if got := violationFields(t, err); !slices.Equal(got, []string{"after"}) {
-			t.Errorf("ListEvents after 8: fields %v, want after", got)
+			t.Errorf("ListEvents after 11: fields %v, want after", got)
 		}
-		err = e.svc.WatchEvents(ctx(t), 8, domain.EventFilter{}, func(domain.EventUpdate) error { return nil })
+		err = e.svc.WatchEvents(ctx(t), 11, domain.EventFilter{}, func(domain.EventUpdate) error { return nil })
 		if got := violationFields(t, err); !slices.Equal(got, []string{"after"}) {
-			t.Errorf("WatchEvents after 8: fields %v, want after", got)
+			t.Errorf("WatchEvents after 11: fields %v, want after", got)
 		}
-		if page, err := e.svc.ListEvents(ctx(t), 7, 0, domain.EventFilter{}); err != nil || len(page.Events) != 0 || page.More || page.NextAfter != 7 {
-			t.Errorf("ListEvents after the last: %+v, %v; want an empty page ending at 7", page, err)
+		if page, err := e.svc.ListEvents(ctx(t), 10, 0, domain.EventFilter{}); err != nil || len(page.Events) != 0 || page.More || page.NextAfter != 10 {
+			t.Errorf("ListEvents after the last: %+v, %v; want an empty page ending at 10", page, err)
 		}
 	})
 
@@ -172,8 +173,8 @@ func TestListEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(page.Events) != 1 || page.NextAfter != 4 || page.More {
-			t.Fatalf("%d events, next %d, more %v; want 1, 4 (past the erased), false", len(page.Events), page.NextAfter, page.More)
+		if len(page.Events) != 3 || page.NextAfter != 6 || page.More {
+			t.Fatalf("%d events, next %d, more %v; want 3, 6 (past the erased), false", len(page.Events), page.NextAfter, page.More)
 		}
 	})
 }
@@ -183,17 +184,17 @@ func TestWatchEvents(t *testing.T) {
 		e := newEngine(t)
 		e.site(t, "shop", withoutInvite())
 		e.agent(t, "agent-a", "Ada", 3, "shop")
-		statusChanges(t, e, "agent-a", 5)
+		statusChanges(t, e, "agent-a", 5) // 3…7, after the site and the agent
 		svc := e.svc
 		s := startStream(t, func(c context.Context, send func(domain.EventUpdate) error) error {
-			return svc.WatchEvents(c, 2, domain.EventFilter{}, send)
+			return svc.WatchEvents(c, 4, domain.EventFilter{}, send)
 		})
-		if got := positionsOf(t, s, 3); !slices.Equal(got, seq(3, 5)) {
-			t.Fatalf("backlog = %v, want 3…5", got)
+		if got := positionsOf(t, s, 3); !slices.Equal(got, seq(5, 7)) {
+			t.Fatalf("backlog = %v, want 5…7", got)
 		}
 		statusChanges(t, e, "agent-a", 4)
-		if got := positionsOf(t, s, 4); !slices.Equal(got, seq(6, 9)) {
-			t.Fatalf("live = %v, want 6…9", got)
+		if got := positionsOf(t, s, 4); !slices.Equal(got, seq(8, 11)) {
+			t.Fatalf("live = %v, want 8…11", got)
 		}
 		s.stop()
 		select {
@@ -290,19 +291,19 @@ func TestRetentionDeletesOldEvents(t *testing.T) {
 	e.site(t, "shop", withoutInvite())
 	e.agent(t, "agent-a", "Ada", 3, "shop")
 	e.clock.Advance(day)
-	statusChanges(t, e, "agent-a", 2) // 2501, 2502
+	statusChanges(t, e, "agent-a", 2) // 2503, 2504, after the site and the agent created at t0
 
 	e.clock.Set(t0.Add(2*day - time.Minute))
 	e.sweep(t, domain.RetentionSweep{})
 	e.clock.Set(t0.Add(2*day + time.Minute))
-	e.sweep(t, domain.RetentionSweep{Events: 2500})
-	if got := e.eventLog(t); len(got) != 2 || got[0].Position != 2501 {
-		t.Fatalf("log after the sweep: %d events from %d, want 2501 and 2502", len(got), got[0].Position)
+	e.sweep(t, domain.RetentionSweep{Events: 2502})
+	if got := e.eventLog(t); len(got) != 2 || got[0].Position != 2503 {
+		t.Fatalf("log after the sweep: %d events from %d, want 2503 and 2504", len(got), got[0].Position)
 	}
 	e.clock.Set(t0.Add(3*day + time.Minute))
 	e.sweep(t, domain.RetentionSweep{Events: 2})
 	statusChanges(t, e, "agent-a", 1)
-	if got := e.eventLog(t); len(got) != 1 || got[0].Position != 2503 {
-		t.Fatalf("log = %v, want one event at 2503", got)
+	if got := e.eventLog(t); len(got) != 1 || got[0].Position != 2505 {
+		t.Fatalf("log = %v, want one event at 2505", got)
 	}
 }

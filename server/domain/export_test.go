@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // QueuePositionRefresh exports queuePositionRefresh to the tests.
 const QueuePositionRefresh = queuePositionRefresh
@@ -80,3 +83,12 @@ func SetChatScanLimit(t interface{ Cleanup(func()) }, n int) {
 
 // WaitPercentile exports waitPercentile to the tests.
 var WaitPercentile = waitPercentile
+
+// Update exports update, the Updates of the domain, to the tests.
+func (s *Service) Update(ctx context.Context, fn func(WriteTx) error) error { return s.update(ctx, fn) }
+
+// Record exports record to the tests.
+func (s *Service) Record(tx WriteTx, ev Event) error { return s.record(tx, ev) }
+
+// Quiet exports quiet to the tests.
+func Quiet(tx WriteTx, why string, write func() error) error { return quiet(tx, why, write) }

@@ -174,7 +174,7 @@ func (s *Service) IdentifyVisitor(ctx context.Context, visitorID string, c Ident
 		return nil, err
 	}
 	var visitor *Visitor
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		var err error
 		visitor, err = tx.Visitor(visitorID)
 		if err != nil {
@@ -184,17 +184,18 @@ func (s *Service) IdentifyVisitor(ctx context.Context, visitorID string, c Ident
 		if err != nil {
 			return err
 		}
-		changed := !visitor.Identity.Equal(id)
+		if visitor.Identity.Equal(id) {
+			return nil // the same again: nothing changes
+		}
 		visitor.Identity = id
 		if err := tx.PutVisitor(visitor); err != nil {
 			return err
 		}
-		if changed {
-			if err := s.recordIdentified(tx, visitor); err != nil {
-				return err
-			}
+		ev, err := s.recordEvent(tx, Event{Type: EventVisitorIdentified, SiteID: visitor.SiteID, VisitorID: visitor.ID, Identity: visitor.Identity})
+		if err != nil {
+			return err
 		}
-		tx.OnCommit(func() { s.visitorUpdated(visitor) })
+		ev.visitor = visitor
 		// The queue shows who waits: an open request follows.
 		if visitor.ChatRequestID == "" {
 			return nil
@@ -204,11 +205,8 @@ func (s *Service) IdentifyVisitor(ctx context.Context, visitorID string, c Ident
 			return err
 		}
 		req.VisitorIdentity = id
-		if err := tx.PutChatRequest(req); err != nil {
-			return err
-		}
-		tx.OnCommit(func() { s.queueChanged(req) })
-		return nil
+		ev.request = req
+		return tx.PutChatRequest(req)
 	})
 	if err != nil {
 		return nil, err
@@ -287,11 +285,14 @@ func (s *Service) RotateSiteIdentitySecret(ctx context.Context, siteID string) (
 	var b [32]byte
 	rand.Read(b[:])
 	secret := hex.EncodeToString(b[:])
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Site(siteID); err != nil {
 			return err
 		}
-		return tx.PutSiteIdentitySecret(siteID, secret)
+		if err := tx.PutSiteIdentitySecret(siteID, secret); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventSiteUpdated, SiteID: siteID, Fields: []string{"identity_secret"}})
 	})
 	if err != nil {
 		return "", err

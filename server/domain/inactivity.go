@@ -10,7 +10,7 @@ func (s *Service) scheduleInactivity(chat *Chat, pc ProactiveChatSettings) {
 // checkInactivity warns both sides of a quiet chat, or ends it as inactive
 // once the timeout has passed since the last activity.
 func (s *Service) checkInactivity(chatID string) {
-	err := s.store.Update(s.ctx, func(tx WriteTx) error {
+	err := s.update(s.ctx, func(tx WriteTx) error {
 		chat, err := tx.Chat(chatID)
 		if err != nil || chat.State != ChatStateActive {
 			return err
@@ -30,27 +30,24 @@ func (s *Service) checkInactivity(chatID string) {
 			return s.leave(tx, chat, p, EndInactive)
 		}
 		if now.Before(endAt.Add(-pc.InactivityWarning())) {
-			tx.OnCommit(func() { s.scheduleInactivity(chat, pc) }) // activity moved it
-			return nil
+			// Activity moved it: only the timer changes.
+			return afterCommit(tx, func() { s.scheduleInactivity(chat, pc) })
 		}
 		last, err := tx.ChatEvents(chat.ID, chat.LastSeq-1, 1)
 		if err != nil {
 			return err
 		}
-		var events []ChatEvent
 		if len(last) == 0 || last[0].InactivityWarning == nil {
+			// Its chat.inactivity_warning arms the timer for the end.
 			warn := s.nextEvent(chat)
 			warn.InactivityWarning = &InactivityWarning{EndTime: endAt}
-			events = append(events, warn)
-			if err := s.putAll(tx, chat, nil, nil, &warn); err != nil {
-				return err
-			}
+			_, err := s.putAll(tx, chat, nil, nil, &warn)
+			return err
 		}
-		tx.OnCommit(func() {
-			s.publishChatEvents(events...)
+		// Warned already (the timer ran early): only the timer changes.
+		return afterCommit(tx, func() {
 			s.timers.at("idle/"+chat.ID, endAt, func() { s.checkInactivity(chat.ID) })
 		})
-		return nil
 	})
 	if err != nil && s.ctx.Err() == nil && !s.timers.retry("idle/"+chatID, err, func() { s.checkInactivity(chatID) }) {
 		s.log.Error("inactivity check failed", "chat", chatID, "err", err)

@@ -30,13 +30,10 @@ func (s *Service) invite(tx WriteTx, site *Site, visitor *Visitor, agentID strin
 	if err := tx.PutVisitor(visitor); err != nil {
 		return nil, err
 	}
-	if err := s.record(tx, Event{Type: EventInvitationSent, SiteID: site.ID, VisitorID: visitor.ID, InvitationID: inv.ID, AgentID: agentID}); err != nil {
+	if err := s.record(tx, Event{Type: EventInvitationSent, SiteID: site.ID, VisitorID: visitor.ID, InvitationID: inv.ID, AgentID: agentID,
+		eventEffects: eventEffects{invitation: inv, visitor: visitor}}); err != nil {
 		return nil, err
 	}
-	tx.OnCommit(func() {
-		s.visitorUpdated(visitor)
-		s.timers.at("invite/"+inv.ID, inv.ExpireTime, func() { s.expireInvitation(inv.ID) })
-	})
 	return inv, nil
 }
 
@@ -56,7 +53,7 @@ func (s *Service) InviteVisitor(ctx context.Context, agentID, visitorID string) 
 		}
 	}
 	var inv *Invitation
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		_, visitor, site, err := s.agentAndVisitor(tx, agentID, visitorID)
 		if err != nil {
 			return err
@@ -95,7 +92,7 @@ func (s *Service) RespondToInvitation(ctx context.Context, visitorID, invitation
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		visitor, err := tx.Visitor(visitorID)
 		if err != nil {
 			return err
@@ -114,27 +111,23 @@ func (s *Service) RespondToInvitation(ctx context.Context, visitorID, invitation
 		if inv.Pending() && !now.Before(inv.ExpireTime) {
 			// Too late: the expiry timer has not run yet, but the answer
 			// does not count.
-			if err := s.closeInvitation(tx, visitor, InvitationExpired); err != nil {
+			ev, err := s.closeInvitation(tx, visitor, InvitationExpired)
+			if err != nil {
 				return err
 			}
-			if err := tx.PutVisitor(visitor); err != nil {
-				return err
-			}
-			tx.OnCommit(func() { s.visitorUpdated(visitor) })
-			return nil
+			ev.visitor = visitor
+			return tx.PutVisitor(visitor)
 		}
 		if !inv.Pending() || visitor.InvitationID != inv.ID {
 			return Errorf(CodeFailedPrecondition, "invitation %q is %s, not pending", invitationID, inv.State)
 		}
 		if !accept {
-			if err := s.closeInvitation(tx, visitor, InvitationDeclined); err != nil {
+			ev, err := s.closeInvitation(tx, visitor, InvitationDeclined)
+			if err != nil {
 				return err
 			}
-			if err := tx.PutVisitor(visitor); err != nil {
-				return err
-			}
-			tx.OnCommit(func() { s.visitorUpdated(visitor) })
-			return nil
+			ev.visitor = visitor
+			return tx.PutVisitor(visitor)
 		}
 		site, err := tx.Site(inv.SiteID)
 		if err != nil {
@@ -147,10 +140,9 @@ func (s *Service) RespondToInvitation(ctx context.Context, visitorID, invitation
 		if err := tx.PutInvitation(inv); err != nil {
 			return err
 		}
-		if err := s.recordInvitation(tx, inv); err != nil {
+		if _, err := s.recordInvitation(tx, inv); err != nil {
 			return err
 		}
-		tx.OnCommit(func() { s.timers.cancel("invite/" + inv.ID) })
 		return s.formOrQueue(tx, site, visitor, RequestInvited)
 	})
 	if err != nil {
@@ -173,34 +165,30 @@ func (s *Service) invitation(ctx context.Context, id string) (inv *Invitation, e
 // closeInvitation ends the visitor's pending invitation with state; the
 // caller stores the visitor. Refusing and letting it expire count alike for
 // the re-invite cooldown.
-func (s *Service) closeInvitation(tx WriteTx, visitor *Visitor, state InvitationState) error {
+func (s *Service) closeInvitation(tx WriteTx, visitor *Visitor, state InvitationState) (*Event, error) {
 	inv, err := tx.Invitation(visitor.InvitationID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	now := s.clock.Now()
 	if err := visitor.CloseInvitation(state == InvitationDeclined || state == InvitationExpired, now); err != nil {
-		return err
+		return nil, err
 	}
 	if err := inv.Close(state, now); err != nil {
-		return err
+		return nil, err
 	}
 	if err := tx.PutInvitation(inv); err != nil {
-		return err
-	}
-	if err := s.recordInvitation(tx, inv); err != nil {
-		return err
+		return nil, err
 	}
 	// No launch timer to re-arm: the criteria fire once a visit, so the next
 	// invitation, after the cooldown, can only come in a later visit, whose
 	// start arms it.
-	tx.OnCommit(func() { s.timers.cancel("invite/" + inv.ID) })
-	return nil
+	return s.recordInvitation(tx, inv)
 }
 
 // expireInvitation is an invitation's expiry timer.
 func (s *Service) expireInvitation(id string) {
-	err := s.store.Update(s.ctx, func(tx WriteTx) error {
+	err := s.update(s.ctx, func(tx WriteTx) error {
 		inv, err := tx.Invitation(id)
 		if err != nil || !inv.Pending() || s.clock.Now().Before(inv.ExpireTime) {
 			return err
@@ -218,16 +206,15 @@ func (s *Service) expireInvitation(id string) {
 			if err := tx.PutInvitation(inv); err != nil {
 				return err
 			}
-			return s.recordInvitation(tx, inv)
-		}
-		if err := s.closeInvitation(tx, visitor, InvitationExpired); err != nil {
+			_, err := s.recordInvitation(tx, inv)
 			return err
 		}
-		if err := tx.PutVisitor(visitor); err != nil {
+		ev, err := s.closeInvitation(tx, visitor, InvitationExpired)
+		if err != nil {
 			return err
 		}
-		tx.OnCommit(func() { s.visitorUpdated(visitor) })
-		return nil
+		ev.visitor = visitor
+		return tx.PutVisitor(visitor)
 	})
 	if err != nil && s.ctx.Err() == nil && !s.timers.retry("invite/"+id, err, func() { s.expireInvitation(id) }) {
 		s.log.Error("invitation expiry failed", "invitation", id, "err", err)
@@ -244,10 +231,10 @@ var invitationEvents = map[InvitationState]EventType{
 
 // recordInvitation records the event of the state an invitation just
 // reached.
-func (s *Service) recordInvitation(tx WriteTx, inv *Invitation) error {
+func (s *Service) recordInvitation(tx WriteTx, inv *Invitation) (*Event, error) {
 	t, ok := invitationEvents[inv.State]
 	if !ok {
-		return fmt.Errorf("record invitation %q: no event for state %s", inv.ID, inv.State)
+		return nil, fmt.Errorf("record invitation %q: no event for state %s", inv.ID, inv.State)
 	}
-	return s.record(tx, Event{Type: t, SiteID: inv.SiteID, VisitorID: inv.VisitorID, InvitationID: inv.ID})
+	return s.recordEvent(tx, Event{Type: t, SiteID: inv.SiteID, VisitorID: inv.VisitorID, InvitationID: inv.ID})
 }

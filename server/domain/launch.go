@@ -92,7 +92,7 @@ func (s *Service) launch(visitorID string) {
 		return // gone, or only within the grace period after closing the widget
 	}
 	later := false // not due yet: closed now, the launch waits for the opening
-	err := s.store.Update(s.ctx, func(tx WriteTx) error {
+	err := s.update(s.ctx, func(tx WriteTx) error {
 		later = false
 		visitor, err := tx.Visitor(visitorID)
 		if err != nil {
@@ -115,8 +115,9 @@ func (s *Service) launch(visitorID string) {
 				return err
 			}
 			if !pool.anyFree(nil) {
-				tx.OnCommit(func() { s.awaiting.add(site.ID, visitorID) })
-				return nil
+				// Mechanism, not a change: route() launches the visitor
+				// when an agent frees up.
+				return afterCommit(tx, func() { s.awaiting.add(site.ID, visitorID) })
 			}
 			// Mode 1 fires as an invitation; mode 2's launch is recorded
 			// with the request it queues (enqueue).
@@ -140,33 +141,29 @@ func (s *Service) launch(visitorID string) {
 // visitBegan persists a new visit's start and arms the launch timer.
 func (s *Service) visitBegan(visitor *Visitor, start time.Time) {
 	if !visitor.VisitStartTime.Equal(start) || !visitor.VisitEndTime.IsZero() {
-		err := s.store.Update(s.ctx, func(tx WriteTx) error {
+		err := s.update(s.ctx, func(tx WriteTx) error {
 			v, err := tx.Visitor(visitor.ID)
 			if err != nil {
 				return err
 			}
 			v.VisitStartTime = start
 			v.VisitEndTime = time.Time{}
-			if err := s.record(tx, Event{Type: EventVisitorArrived, SiteID: v.SiteID, VisitorID: v.ID}); err != nil {
+			if err := s.record(tx, Event{Type: EventVisitorArrived, SiteID: v.SiteID, VisitorID: v.ID, eventEffects: eventEffects{visitor: v}}); err != nil {
 				return err
 			}
 			// A new visit starts clean: an invitation or a form left open
 			// by a visit whose end the server missed (it was down) is over.
 			switch v.Engagement {
 			case EngagementInvited:
-				if err := s.closeInvitation(tx, v, InvitationWithdrawn); err != nil {
+				if _, err := s.closeInvitation(tx, v, InvitationWithdrawn); err != nil {
 					return err
 				}
 			case EngagementFillingForm:
-				if err := v.DropForm(); err != nil {
+				if _, err := s.dropForm(tx, v, "new visit"); err != nil {
 					return err
 				}
 			}
-			if err := tx.PutVisitor(v); err != nil {
-				return err
-			}
-			tx.OnCommit(func() { s.visitorUpdated(v) })
-			return nil
+			return tx.PutVisitor(v)
 		})
 		if err != nil && s.ctx.Err() == nil {
 			s.log.Error("recording a visit failed", "visitor", visitor.ID, "err", err)
@@ -180,26 +177,26 @@ func (s *Service) visitBegan(visitor *Visitor, start time.Time) {
 // An open chat request is governed by the queue hold, which started when
 // the last stream closed.
 func (s *Service) visitEnded(visitorID string) {
-	err := s.store.Update(s.ctx, func(tx WriteTx) error {
+	err := s.update(s.ctx, func(tx WriteTx) error {
 		if s.presence.online(visitorID) {
 			return nil // back already: a new visit has begun
 		}
-		tx.OnCommit(func() { s.timers.cancel("launch/" + visitorID) })
 		v, err := tx.Visitor(visitorID)
 		if err != nil {
 			return err
 		}
 		v.VisitEndTime = s.clock.Now()
-		if err := s.record(tx, Event{Type: EventVisitorLeft, SiteID: v.SiteID, VisitorID: v.ID}); err != nil {
+		left, err := s.recordEvent(tx, Event{Type: EventVisitorLeft, SiteID: v.SiteID, VisitorID: v.ID})
+		if err != nil {
 			return err
 		}
 		switch v.Engagement {
 		case EngagementInvited:
-			if err := s.closeInvitation(tx, v, InvitationWithdrawn); err != nil {
+			if _, err := s.closeInvitation(tx, v, InvitationWithdrawn); err != nil {
 				return err
 			}
 		case EngagementFillingForm:
-			if err := v.DropForm(); err != nil {
+			if _, err := s.dropForm(tx, v, "visit ended"); err != nil {
 				return err
 			}
 		}
@@ -215,7 +212,7 @@ func (s *Service) visitEnded(visitorID string) {
 				return s.leave(tx, chat, chat.Visitor, EndUnspecified)
 			}
 		}
-		tx.OnCommit(func() { s.visitorUpdated(v) })
+		left.visitor = v
 		return nil
 	})
 	// Tried again, it does nothing if the visitor is back by then.

@@ -63,7 +63,7 @@ func (s *Service) RequestChat(ctx context.Context, visitorID string) (*VisitorSt
 	if visitorID == "" {
 		return nil, invalid("visitor_id", "is required")
 	}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		visitor, err := tx.Visitor(visitorID)
 		if err != nil {
 			return err

@@ -23,7 +23,7 @@ func (s *Service) AddNote(ctx context.Context, chatID, authorID, text string) (C
 		return ChatNote{}, err
 	}
 	var note ChatNote
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		chat, author, err := participantOf(tx, chatID, authorID)
 		if err != nil {
 			return err
@@ -34,8 +34,6 @@ func (s *Service) AddNote(ctx context.Context, chatID, authorID, text string) (C
 		if note, err = s.appendNote(tx, chat, author, text); err != nil {
 			return err
 		}
-		n := note
-		tx.OnCommit(func() { s.publishNote(n) })
 		return nil
 	})
 	if err != nil {
@@ -52,6 +50,10 @@ func (s *Service) appendNote(tx WriteTx, chat *Chat, author Participant, text st
 	}
 	note := ChatNote{ChatID: chat.ID, Seq: uint32(len(notes)) + 1, Time: s.clock.Now(), Author: author, Text: text}
 	if err := tx.AppendChatNote(note); err != nil {
+		return ChatNote{}, err
+	}
+	if err := s.record(tx, Event{Type: EventChatNoteAdded, SiteID: chat.SiteID, VisitorID: chat.Visitor.ID, ChatID: chat.ID,
+		Seq: note.Seq, AgentID: author.ID, Text: text, eventEffects: eventEffects{note: &note}}); err != nil {
 		return ChatNote{}, err
 	}
 	return note, nil

@@ -83,7 +83,7 @@ func (s *Service) LeaveMessage(ctx context.Context, visitorID string, in Offline
 		return nil, err
 	}
 	var msg *OfflineMessage
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		visitor, err := tx.Visitor(visitorID)
 		if err != nil {
 			return err
@@ -199,7 +199,7 @@ func (s *Service) MarkOfflineMessageHandled(ctx context.Context, p Principal, id
 	if err := s.CanReadSite(ctx, p, msg.SiteID); err != nil {
 		return nil, err
 	}
-	err = s.store.Update(ctx, func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		var err error
 		if msg, err = tx.OfflineMessage(id); err != nil || msg.State == OfflineMessageHandled {
 			return err

@@ -138,7 +138,7 @@ func TestRetentionDeletesOfflineMessages(t *testing.T) {
 		t.Fatalf("%d messages before the visitor's retention passed, want 1", n)
 	}
 	e.clock.Set(t0.Add(30*day + time.Hour))
-	e.sweep(t, domain.RetentionSweep{Visitors: 1})
+	e.sweep(t, domain.RetentionSweep{Visitors: 1, Events: 1}) // and the site's site.created
 	if n := count(); n != 0 {
 		t.Fatalf("%d messages after their visitor was deleted, want 0", n)
 	}

@@ -107,7 +107,7 @@ func (w *pageWriter) write(pages map[string]PageView) {
 		ids = ids[len(chunk):]
 		// Not the Service's context: Close writes what is left after
 		// cancelling it.
-		err := w.s.store.Update(context.Background(), func(tx WriteTx) error {
+		err := w.s.update(context.Background(), func(tx WriteTx) error {
 			for _, id := range chunk {
 				v, err := tx.Visitor(id)
 				if ErrorCode(err) == CodeNotFound {
@@ -130,7 +130,9 @@ func (w *pageWriter) write(pages map[string]PageView) {
 					}
 				}
 				v.CurrentPage = page
-				if err := tx.PutVisitor(v); err != nil {
+				// The same page again only moves its time: a summary
+				// of presence, not a change.
+				if err := quiet(tx, "page-view summary", func() error { return tx.PutVisitor(v) }); err != nil {
 					return err
 				}
 			}

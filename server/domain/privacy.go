@@ -81,7 +81,7 @@ func (s *Service) EraseVisitor(ctx context.Context, visitorID string) error {
 	if visitorID == "" {
 		return invalid("visitor_id", "is required")
 	}
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		v, err := tx.Visitor(visitorID)
 		if err != nil {
 			return err
@@ -104,11 +104,15 @@ func (s *Service) EraseVisitor(ctx context.Context, visitorID string) error {
 			return err
 		}
 		// The visitor's token no longer opens anything.
-		tx.OnCommit(func() {
+		if err := afterCommit(tx, func() {
 			s.creds.revoke(func(p Principal) bool { return p.Kind == VisitorPrincipal && p.ID == visitorID })
 			s.pages.forget(visitorID)
-		})
-		return tx.EraseVisitor(visitorID)
+		}); err != nil {
+			return err
+		}
+		// An erasure leaves nothing of the visitor, not even an event
+		// naming them.
+		return quiet(tx, "erasure", func() error { return tx.EraseVisitor(visitorID) })
 	})
 }
 

@@ -22,8 +22,8 @@ func (s *Service) formOrQueue(tx WriteTx, site *Site, visitor *Visitor, kind Cha
 		if err := tx.PutVisitor(visitor); err != nil {
 			return err
 		}
-		tx.OnCommit(func() { s.visitorUpdated(visitor) })
-		return nil
+		return s.record(tx, Event{Type: EventFormStarted, SiteID: site.ID, VisitorID: visitor.ID, Kind: kind,
+			eventEffects: eventEffects{visitor: visitor}})
 	}
 	p, _ := s.presence.get(visitor.ID)
 	return s.enqueue(tx, site, visitor, kind, nil, p)
@@ -77,18 +77,14 @@ func (s *Service) enqueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatReq
 			return err
 		}
 	}
-	if err := s.record(tx, Event{Type: EventRequestQueued, SiteID: site.ID, VisitorID: visitor.ID, RequestID: req.ID, Kind: kind}); err != nil {
+	if err := s.record(tx, Event{Type: EventRequestQueued, SiteID: site.ID, VisitorID: visitor.ID, RequestID: req.ID, Kind: kind,
+		eventEffects: eventEffects{request: req, visitor: visitor}}); err != nil {
 		return err
 	}
-	tx.OnCommit(func() {
-		s.visitorUpdated(visitor)
-		s.queueChanged(req)
-		if !req.HoldUntil.IsZero() {
-			s.timers.at("hold/"+req.ID, req.HoldUntil, func() { s.holdExpired(req.ID) })
-		}
-		s.routeSoon(site.ID)
-	})
-	return nil
+	if req.HoldUntil.IsZero() {
+		return nil
+	}
+	return s.record(tx, Event{Type: EventRequestHoldStarted, SiteID: site.ID, VisitorID: visitor.ID, RequestID: req.ID, Deadline: req.HoldUntil})
 }
 
 // holdFor is how long a request keeps its place while its visitor is away:
@@ -186,7 +182,7 @@ func (s *Service) SubmitForm(ctx context.Context, visitorID string, values map[s
 	if visitorID == "" {
 		return nil, invalid("visitor_id", "is required")
 	}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		visitor, err := tx.Visitor(visitorID)
 		if err != nil {
 			return err
@@ -232,7 +228,7 @@ func (s *Service) LeaveQueue(ctx context.Context, visitorID string) (*VisitorSta
 	if visitorID == "" {
 		return nil, invalid("visitor_id", "is required")
 	}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		visitor, err := tx.Visitor(visitorID)
 		if err != nil {
 			return err
@@ -245,15 +241,13 @@ func (s *Service) LeaveQueue(ctx context.Context, visitorID string) (*VisitorSta
 			}
 			return s.abandon(tx, req, visitor, "visitor left the queue")
 		case EngagementFillingForm:
-			if err := visitor.DropForm(); err != nil {
+			dropped, err := s.dropForm(tx, visitor, "visitor closed the form")
+			if err != nil {
 				return err
 			}
+			dropped.visitor = visitor
 			visitor.ChatRequested = false
-			if err := tx.PutVisitor(visitor); err != nil {
-				return err
-			}
-			tx.OnCommit(func() { s.visitorUpdated(visitor) })
-			return nil
+			return tx.PutVisitor(visitor)
 		}
 		return Errorf(CodeFailedPrecondition, "visitor %q is %s, not in the queue", visitorID, visitor.Engagement)
 	})
@@ -280,20 +274,8 @@ func (s *Service) abandon(tx WriteTx, req *ChatRequest, visitor *Visitor, reason
 	if err := tx.PutVisitor(visitor); err != nil {
 		return err
 	}
-	if err := s.record(tx, Event{Type: EventRequestAbandoned, SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, Reason: reason}); err != nil {
-		return err
-	}
-	tx.OnCommit(func() {
-		s.timers.cancel("alert/" + req.ID)
-		s.timers.cancel("hold/" + req.ID)
-		if alerted != "" {
-			s.broker.Publish(agentTopic(alerted), AlertWithdrawn{RequestID: req.ID, Reason: reason})
-			s.routeSoon(req.SiteID) // the agent's capacity is free again
-		}
-		s.queueChanged(req)
-		s.visitorUpdated(visitor)
-	})
-	return nil
+	return s.record(tx, Event{Type: EventRequestAbandoned, SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, Reason: reason,
+		eventEffects: eventEffects{request: req, visitor: visitor, alertedAgentID: alerted}})
 }
 
 // visitorAway starts the hold on the visitor's open request: its widget
@@ -308,7 +290,7 @@ func (s *Service) visitorBack(visitorID string) {
 }
 
 func (s *Service) setHold(visitorID string, away bool) {
-	err := s.store.Update(s.ctx, func(tx WriteTx) error {
+	err := s.update(s.ctx, func(tx WriteTx) error {
 		visitor, err := tx.Visitor(visitorID)
 		if err != nil || visitor.ChatRequestID == "" {
 			return err
@@ -331,15 +313,7 @@ func (s *Service) setHold(visitorID string, away bool) {
 		if err := tx.PutChatRequest(req); err != nil {
 			return err
 		}
-		tx.OnCommit(func() {
-			if away {
-				s.timers.at("hold/"+req.ID, req.HoldUntil, func() { s.holdExpired(req.ID) })
-			} else {
-				s.timers.cancel("hold/" + req.ID)
-			}
-			s.queueChanged(req)
-		})
-		return nil
+		return s.recordHold(tx, req, "visitor came back")
 	})
 	// Tried again, the hold follows the visitor's streams as they are then.
 	retry := func() {
@@ -351,9 +325,29 @@ func (s *Service) setHold(visitorID string, away bool) {
 	}
 }
 
+// dropForm drops the form visitor is filling, for reason; the caller
+// stores the visitor.
+func (s *Service) dropForm(tx WriteTx, visitor *Visitor, reason string) (*Event, error) {
+	if err := visitor.DropForm(); err != nil {
+		return nil, err
+	}
+	return s.recordEvent(tx, Event{Type: EventFormAbandoned, SiteID: visitor.SiteID, VisitorID: visitor.ID, Reason: reason})
+}
+
+// recordHold records that the hold of req started (or moved) or, when
+// req.HoldUntil is zero, ended for reason.
+func (s *Service) recordHold(tx WriteTx, req *ChatRequest, reason string) error {
+	ev := Event{Type: EventRequestHoldStarted, SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, Deadline: req.HoldUntil,
+		eventEffects: eventEffects{request: req}}
+	if req.HoldUntil.IsZero() {
+		ev.Type, ev.Reason = EventRequestHoldEnded, reason
+	}
+	return s.record(tx, ev)
+}
+
 // holdExpired abandons a request whose visitor did not come back in time.
 func (s *Service) holdExpired(requestID string) {
-	err := s.store.Update(s.ctx, func(tx WriteTx) error {
+	err := s.update(s.ctx, func(tx WriteTx) error {
 		req, err := tx.ChatRequest(requestID)
 		if err != nil || !req.Open() || req.HoldUntil.IsZero() || s.clock.Now().Before(req.HoldUntil) {
 			return err
@@ -362,18 +356,20 @@ func (s *Service) holdExpired(requestID string) {
 			// Back already: the hold outlived a race between the old
 			// page's stream closing and the new one's opening.
 			req.HoldUntil = time.Time{}
-			return tx.PutChatRequest(req)
+			if err := tx.PutChatRequest(req); err != nil {
+				return err
+			}
+			return s.recordHold(tx, req, "visitor came back")
 		}
 		if at, ok := s.presence.departsAt(req.VisitorID); ok && req.Kind == RequestPresence && at.After(req.HoldUntil) {
 			// The visitor's departure was put off after the hold began
 			// (their stream closed in what became a mass disconnect): the
 			// hold lasts as long.
 			req.HoldUntil = at
-			tx.OnCommit(func() {
-				s.timers.at("hold/"+req.ID, at, func() { s.holdExpired(req.ID) })
-				s.queueChanged(req)
-			})
-			return tx.PutChatRequest(req)
+			if err := tx.PutChatRequest(req); err != nil {
+				return err
+			}
+			return s.recordHold(tx, req, "")
 		}
 		visitor, err := tx.Visitor(req.VisitorID)
 		if err != nil {

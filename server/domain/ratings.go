@@ -63,7 +63,7 @@ func (s *Service) RateChat(ctx context.Context, chatID, visitorID string, score 
 		return nil, err
 	}
 	var chat *Chat
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		var err error
 		if chat, err = tx.Chat(chatID); err != nil {
 			return err

@@ -269,8 +269,11 @@ func (s *Service) sweepEvents(ctx context.Context, now time.Time) (int, error) {
 			return total, err
 		}
 		var n int
-		err = s.store.Update(ctx, func(tx WriteTx) (err error) {
-			n, err = tx.DeleteEventsBefore(cutoff, sweepBatchLog)
+		err = s.update(ctx, func(tx WriteTx) (err error) {
+			err = quiet(tx, "the log's retention", func() (err error) {
+				n, err = tx.DeleteEventsBefore(cutoff, sweepBatchLog)
+				return err
+			})
 			return err
 		})
 		total += n
@@ -383,7 +386,7 @@ func siteRetention(tx ReadTx, siteID string, sites map[string]*Site) (RetentionS
 // as not found, and the widget starts a new session.
 func (s *Service) sweepBatch(ctx context.Context, due []expiry, now time.Time) (RetentionSweep, error) {
 	var done RetentionSweep
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		done = RetentionSweep{} // fn may run more than once
 		var erased []string
 		sites := map[string]*Site{}
@@ -401,7 +404,7 @@ func (s *Service) sweepBatch(ctx context.Context, due []expiry, now time.Time) (
 			}
 			done.Chats += len(x.chats)
 			if x.visitor {
-				if err := tx.EraseVisitor(v.ID); err != nil {
+				if err := quiet(tx, "retention", func() error { return tx.EraseVisitor(v.ID) }); err != nil {
 					return err
 				}
 				done.Visitors++
@@ -409,12 +412,12 @@ func (s *Service) sweepBatch(ctx context.Context, due []expiry, now time.Time) (
 				continue
 			}
 			for _, id := range x.chats {
-				if err := tx.DeleteChat(id); err != nil {
+				if err := quiet(tx, "retention", func() error { return tx.DeleteChat(id) }); err != nil {
 					return err
 				}
 			}
 		}
-		tx.OnCommit(func() {
+		return afterCommit(tx, func() {
 			s.counters.deletedVisitors.Add(uint64(done.Visitors))
 			s.counters.deletedChats.Add(uint64(done.Chats))
 			if len(erased) > 0 {
@@ -424,7 +427,6 @@ func (s *Service) sweepBatch(ctx context.Context, due []expiry, now time.Time) (
 				}
 			}
 		})
-		return nil
 	})
 	if err != nil {
 		return RetentionSweep{}, err

@@ -82,7 +82,7 @@ func (r *router) wait() { r.wg.Wait() }
 func (s *Service) route(ctx context.Context, siteID string) error {
 	var invitesWaiting bool
 	var free, known bool // whether an agent can take a chat after this pass
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		known = false
 		site, err := tx.Site(siteID)
 		if err != nil {
@@ -199,20 +199,8 @@ func (s *Service) offer(tx WriteTx, site *Site, req *ChatRequest, agent *Agent, 
 	if err := tx.AppendRoutingDecision(decision); err != nil {
 		return err
 	}
-	if err := s.record(tx, Event{Type: EventRequestAlerted, SiteID: site.ID, VisitorID: req.VisitorID, RequestID: req.ID, AgentID: agent.ID, Reason: reason}); err != nil {
-		return err
-	}
-	alert := AlertEvent{Request: *req, Reason: reason}
-	tx.OnCommit(func() {
-		// The deadline is armed before anyone hears of the alert.
-		agentID, deadline := agent.ID, req.AlertDeadline
-		s.timers.at("alert/"+req.ID, deadline, func() { s.passAlert(req.ID, agentID, "expired") })
-		s.counters.alertsOffered.Add(1)
-		s.broker.Publish(agentTopic(agent.ID), alert)
-		s.queueChanged(req)
-		s.visitorUpdated(visitor)
-	})
-	return nil
+	return s.record(tx, Event{Type: EventRequestAlerted, SiteID: site.ID, VisitorID: req.VisitorID, RequestID: req.ID, AgentID: agent.ID, Reason: reason,
+		eventEffects: eventEffects{alert: &AlertEvent{Request: *req, Reason: reason}, request: req, visitor: visitor}})
 }
 
 // agentPool is the agents who may be alerted for one site's requests.
@@ -307,7 +295,7 @@ func (s *Service) AcceptChatRequest(ctx context.Context, agentID, requestID stri
 		return nil, err
 	}
 	var chat *Chat
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		req, err := tx.ChatRequest(requestID)
 		if err != nil {
 			return err
@@ -352,7 +340,8 @@ func (s *Service) accept(tx WriteTx, agent *Agent, req *ChatRequest) (*Chat, err
 	now := s.clock.Now()
 	// The acceptance comes first in the log, then the chat it opens.
 	chatID := newID("chat")
-	if err := s.record(tx, Event{Type: EventRequestAccepted, Time: now, SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, AgentID: agent.ID, ChatID: chatID, Wait: max(now.Sub(req.EnqueueTime), 0)}); err != nil {
+	if err := s.record(tx, Event{Type: EventRequestAccepted, Time: now, SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, AgentID: agent.ID, ChatID: chatID, Wait: max(now.Sub(req.EnqueueTime), 0),
+		eventEffects: eventEffects{request: req, wasAlerted: wasAlerted, waited: now.Sub(req.EnqueueTime)}}); err != nil {
 		return nil, err
 	}
 	chat, err := s.openChat(tx, chatID, site, agent, visitor, req.ID)
@@ -365,17 +354,6 @@ func (s *Service) accept(tx WriteTx, agent *Agent, req *ChatRequest) (*Chat, err
 	if err := tx.PutChatRequest(req); err != nil {
 		return nil, err
 	}
-	waited := now.Sub(req.EnqueueTime)
-	tx.OnCommit(func() {
-		s.timers.cancel("alert/" + req.ID)
-		s.timers.cancel("hold/" + req.ID)
-		if wasAlerted {
-			s.counters.alertsAccepted.Add(1)
-			s.broker.Publish(agentTopic(agent.ID), AlertWithdrawn{RequestID: req.ID, Reason: "accepted"})
-		}
-		s.waits.observe(req.SiteID, waited)
-		s.queueChanged(req)
-	})
 	return chat, nil
 }
 
@@ -403,7 +381,7 @@ func (s *Service) passAlert(requestID, agentID, reason string) {
 }
 
 func (s *Service) passAlertTx(ctx context.Context, requestID, agentID, reason string, byAgent bool) error {
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		req, err := tx.ChatRequest(requestID)
 		if err != nil {
 			return err
@@ -426,13 +404,6 @@ func (s *Service) passAlertTx(ctx context.Context, requestID, agentID, reason st
 		if !byAgent && s.clock.Now().Before(req.AlertDeadline) {
 			return nil // a stale timer: the deadline moved
 		}
-		tx.OnCommit(func() {
-			if byAgent {
-				s.counters.alertsDeclined.Add(1)
-			} else {
-				s.counters.alertsExpired.Add(1)
-			}
-		})
 		return s.unoffer(tx, req, reason, true)
 	})
 }
@@ -457,17 +428,8 @@ func (s *Service) unoffer(tx WriteTx, req *ChatRequest, reason string, pass bool
 	if err := tx.PutVisitor(visitor); err != nil {
 		return err
 	}
-	if err := s.record(tx, Event{Type: unofferEvent(reason, pass), SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, AgentID: agentID, Reason: reason}); err != nil {
-		return err
-	}
-	tx.OnCommit(func() {
-		s.timers.cancel("alert/" + req.ID)
-		s.broker.Publish(agentTopic(agentID), AlertWithdrawn{RequestID: req.ID, Reason: reason})
-		s.queueChanged(req)
-		s.visitorUpdated(visitor)
-		s.routeSoon(req.SiteID)
-	})
-	return nil
+	return s.record(tx, Event{Type: unofferEvent(reason, pass), SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, AgentID: agentID, Reason: reason,
+		eventEffects: eventEffects{request: req, visitor: visitor}})
 }
 
 // unofferEvent is the event of an alert taken back: passed on because the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"time"
@@ -50,11 +51,14 @@ func (s *Service) CreateSite(ctx context.Context, spec SiteSpec) (*Site, error) 
 		CreateTime:      now,
 		UpdateTime:      now,
 	}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Site(site.ID); ErrorCode(err) != CodeNotFound {
 			return cmp.Or(err, error(Errorf(CodeAlreadyExists, "site %q already exists", site.ID)))
 		}
-		return tx.PutSite(site)
+		if err := tx.PutSite(site); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventSiteCreated, SiteID: site.ID})
 	})
 	if err == nil {
 		err = s.refreshOrigins(ctx)
@@ -123,12 +127,12 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 	}
 	var site *Site
 	launcherChanged := false
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		var err error
 		if site, err = tx.Site(update.ID); err != nil {
 			return err
 		}
-		before := launcherShown(site)
+		before, old := launcherShown(site), *site
 		for _, p := range paths {
 			applySitePath(site, update, p)
 		}
@@ -140,7 +144,10 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 			return err
 		}
 		site.UpdateTime = s.clock.Now()
-		return tx.PutSite(site)
+		if err := tx.PutSite(site); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventSiteUpdated, SiteID: site.ID, Fields: siteChangedFields(&old, site)})
 	})
 	if err != nil {
 		return nil, err
@@ -153,6 +160,25 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 		s.launcherChanged(site.ID)
 	}
 	return site, nil
+}
+
+// siteChangedFields names the top-level settings that differ between two
+// versions of a site, for site.updated.
+func siteChangedFields(old, site *Site) []string {
+	var out []string
+	add := func(name string, changed bool) {
+		if changed {
+			out = append(out, name)
+		}
+	}
+	add("name", old.Name != site.Name)
+	add("allowed_origins", !slices.Equal(old.AllowedOrigins, site.AllowedOrigins))
+	add("proactive_chat", !reflect.DeepEqual(old.ProactiveChat, site.ProactiveChat))
+	add("retention", !reflect.DeepEqual(old.Retention, site.Retention))
+	add("visitor_launcher", old.VisitorLauncher != site.VisitorLauncher)
+	add("business_hours", !reflect.DeepEqual(old.BusinessHours, site.BusinessHours))
+	add("offline_message", !reflect.DeepEqual(old.OfflineMessage, site.OfflineMessage))
+	return out
 }
 
 func applySitePath(site, update *Site, path string) {

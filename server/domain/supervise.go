@@ -126,7 +126,7 @@ func (s *Service) Whisper(ctx context.Context, chatID, supervisorID, text string
 		return Whisper{}, err
 	}
 	var w Whisper
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		chat, err := tx.Chat(chatID)
 		if err != nil {
 			return err
@@ -151,8 +151,8 @@ func (s *Service) Whisper(ctx context.Context, chatID, supervisorID, text string
 			return err
 		}
 		agentID := chat.Agent.ID
-		tx.OnCommit(func() { s.broker.Publish(agentTopic(agentID), WhisperEvent{Whisper: w}) })
-		return nil
+		return s.record(tx, Event{Type: EventChatWhisperSent, SiteID: chat.SiteID, VisitorID: chat.Visitor.ID, ChatID: chatID,
+			Seq: w.Seq, FromAgentID: sup.ID, AgentID: agentID, Text: text, eventEffects: eventEffects{whisper: &w}})
 	})
 	if err != nil {
 		return Whisper{}, err

@@ -56,7 +56,7 @@ func (s *Service) TransferChat(ctx context.Context, chatID, fromID, toID, note s
 		return Transfer{}, err
 	}
 	var out Transfer
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		out = Transfer{}
 		chat, from, err := participantOf(tx, chatID, fromID)
 		if err != nil {
@@ -105,9 +105,12 @@ func (s *Service) TransferChat(ctx context.Context, chatID, fromID, toID, note s
 		fromAgent.ActiveChatIDs = slices.DeleteFunc(fromAgent.ActiveChatIDs, func(id string) bool { return id == chat.ID })
 		fromAgent.LastChatEndTime = now
 		to.ActiveChatIDs = append(to.ActiveChatIDs, chat.ID)
-		if err := s.putAll(tx, chat, nil, to, &ev); err != nil {
+		logged, err := s.putAll(tx, chat, nil, to, &ev)
+		if err != nil {
 			return err
 		}
+		logged.fromAgent, logged.agent, logged.routeSites = fromAgent, to, fromAgent.SiteIDs
+		logged.chat, logged.idle = chat, &site.ProactiveChat
 		if err := tx.PutAgent(fromAgent); err != nil {
 			return err
 		}
@@ -119,16 +122,6 @@ func (s *Service) TransferChat(ctx context.Context, chatID, fromID, toID, note s
 			out.Note = &n
 		}
 		out.Chat = chat
-		tx.OnCommit(func() {
-			s.publishChatEvents(ev)
-			if out.Note != nil {
-				s.publishNote(*out.Note)
-			}
-			s.publishAgent(fromAgent)
-			s.publishAgent(to)
-			s.routeSoon(fromAgent.SiteIDs...)
-			s.scheduleInactivity(chat, site.ProactiveChat)
-		})
 		return nil
 	})
 	if err != nil {

@@ -70,7 +70,7 @@ func (s *Service) StartVisitorSessionWithIdentity(ctx context.Context, siteID, r
 	}
 	token, hash := newSecret(visitorTokenPrefix)
 	visitor = &Visitor{ID: newID("visitor"), SiteID: siteID, CreateTime: s.clock.Now(), Engagement: EngagementBrowsing}
-	err = s.store.Update(ctx, func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Site(siteID); err != nil {
 			return err
 		}
@@ -81,15 +81,20 @@ func (s *Service) StartVisitorSessionWithIdentity(ctx context.Context, siteID, r
 			}
 			visitor.Identity = id
 		}
-		if err := tx.PutVisitor(visitor); err != nil {
+		// A session is a token for the widget, asked for by every new
+		// browser: the visit, when the widget opens, is visitor.arrived.
+		if err := quiet(tx, "a visitor's session", func() error {
+			if err := tx.PutVisitor(visitor); err != nil {
+				return err
+			}
+			return tx.PutVisitorToken(hash[:], visitor.ID)
+		}); err != nil {
 			return err
 		}
 		if !visitor.Identity.IsZero() {
-			if err := s.recordIdentified(tx, visitor); err != nil {
-				return err
-			}
+			return s.recordIdentified(tx, visitor)
 		}
-		return tx.PutVisitorToken(hash[:], visitor.ID)
+		return nil
 	})
 	if err != nil {
 		return nil, "", false, err

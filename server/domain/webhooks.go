@@ -199,7 +199,7 @@ func (s *Service) CreateWebhook(ctx context.Context, spec WebhookSpec) (*Webhook
 		ID: newID("wh"), URL: spec.URL, EventTypes: spec.EventTypes, SiteID: spec.SiteID,
 		Enabled: spec.Enabled, Secret: newWebhookSecret(), CreateTime: now,
 	}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		if spec.SiteID != "" {
 			if _, err := tx.Site(spec.SiteID); err != nil {
 				return err
@@ -209,11 +209,14 @@ func (s *Service) CreateWebhook(ctx context.Context, spec WebhookSpec) (*Webhook
 		if spec.StartAfter > last {
 			return afterTheEnd(spec.StartAfter, last)
 		}
-		w.After = last
+		// The endpoint starts after its own webhook.created.
+		if err := s.record(tx, Event{Type: EventWebhookCreated, WebhookID: w.ID}); err != nil {
+			return err
+		}
+		w.After = tx.LastEventPosition()
 		if spec.StartAfter != 0 {
 			w.After = spec.StartAfter
 		}
-		tx.OnCommit(func() { s.broker.Publish(webhooksTopic, w.ID) })
 		return tx.PutWebhook(w)
 	})
 	if err != nil {
@@ -267,11 +270,12 @@ func (s *Service) UpdateWebhook(ctx context.Context, spec WebhookSpec, paths []s
 		return nil, err
 	}
 	var w *Webhook
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		var err error
 		if w, err = tx.Webhook(spec.ID); err != nil {
 			return err
 		}
+		before := *w
 		for _, p := range paths {
 			switch p {
 			case "url":
@@ -293,7 +297,9 @@ func (s *Service) UpdateWebhook(ctx context.Context, spec WebhookSpec, paths []s
 			}
 		}
 		w.Attempts, w.FirstFailure, w.NextAttempt = 0, time.Time{}, time.Time{}
-		tx.OnCommit(func() { s.broker.Publish(webhooksTopic, w.ID) })
+		if err := s.record(tx, Event{Type: EventWebhookUpdated, WebhookID: w.ID, Fields: webhookChangedFields(&before, w)}); err != nil {
+			return err
+		}
 		return tx.PutWebhook(w)
 	})
 	if err != nil {
@@ -307,12 +313,14 @@ func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
 	if id == "" {
 		return invalid("webhook_id", "is required")
 	}
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Webhook(id); err != nil {
 			return err
 		}
-		tx.OnCommit(func() { s.broker.Publish(webhooksTopic, id) })
-		return tx.DeleteWebhook(id)
+		if err := tx.DeleteWebhook(id); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventWebhookDeleted, WebhookID: id})
 	})
 }
 
@@ -323,14 +331,17 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, id string) (string, e
 		return "", invalid("webhook_id", "is required")
 	}
 	secret := newWebhookSecret()
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		w, err := tx.Webhook(id)
 		if err != nil {
 			return err
 		}
 		w.PreviousSecret, w.PreviousSecretUntil = w.Secret, s.clock.Now().Add(SecretOverlap)
 		w.Secret = secret
-		return tx.PutWebhook(w)
+		if err := tx.PutWebhook(w); err != nil {
+			return err
+		}
+		return s.record(tx, Event{Type: EventWebhookSecretRotated, WebhookID: w.ID})
 	})
 	if err != nil {
 		return "", err
@@ -419,7 +430,7 @@ type WebhookOutcome struct {
 // before d's event (and keep is true), the cursor's move. An attempt of a
 // Redeliver or a Ping (keep false) only logs the delivery.
 func (s *Service) RecordWebhookAttempt(ctx context.Context, d *WebhookDelivery, cursorAfter uint64, out *WebhookOutcome) error {
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		w, err := tx.Webhook(d.WebhookID)
 		if ErrorCode(err) == CodeNotFound {
 			return nil // deleted meanwhile
@@ -441,20 +452,26 @@ func (s *Service) RecordWebhookAttempt(ctx context.Context, d *WebhookDelivery, 
 			}
 			if out.Disable != "" {
 				w.Enabled, w.DisabledReason = false, out.Disable
-				tx.OnCommit(func() { s.broker.Publish(webhooksTopic, w.ID) })
+				if err := s.record(tx, Event{Type: EventWebhookUpdated, WebhookID: w.ID, Fields: []string{"enabled"}}); err != nil {
+					return err
+				}
 			}
 		}
-		if err := tx.PutWebhook(w); err != nil {
-			return err
-		}
-		return tx.AppendWebhookDelivery(d)
+		// The engine's bookkeeping: the cursor, the retry schedule and the
+		// delivery log (a disabled endpoint recorded webhook.updated).
+		return quiet(tx, "webhook delivery", func() error {
+			if err := tx.PutWebhook(w); err != nil {
+				return err
+			}
+			return tx.AppendWebhookDelivery(d)
+		})
 	})
 }
 
 // AdvanceWebhookCursor moves an endpoint's cursor from after to to, past
 // events its filter skips.
 func (s *Service) AdvanceWebhookCursor(ctx context.Context, id string, after, to uint64) error {
-	return s.store.Update(ctx, func(tx WriteTx) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		w, err := tx.Webhook(id)
 		if ErrorCode(err) == CodeNotFound {
 			return nil
@@ -463,7 +480,7 @@ func (s *Service) AdvanceWebhookCursor(ctx context.Context, id string, after, to
 			return err
 		}
 		w.After = to
-		return tx.PutWebhook(w)
+		return quiet(tx, "webhook cursor", func() error { return tx.PutWebhook(w) })
 	})
 }
 
@@ -515,4 +532,20 @@ func (s *Service) RedeliverWebhookEvent(ctx context.Context, id, eventID string)
 		return nil, err
 	}
 	return w.Redeliver(ctx, id, eventID)
+}
+
+// webhookChangedFields names the fields an admin may set that differ
+// between two versions of an endpoint, for webhook.updated.
+func webhookChangedFields(old, w *Webhook) []string {
+	var out []string
+	add := func(name string, changed bool) {
+		if changed {
+			out = append(out, name)
+		}
+	}
+	add("url", old.URL != w.URL)
+	add("event_types", !slices.Equal(old.EventTypes, w.EventTypes))
+	add("site_id", old.SiteID != w.SiteID)
+	add("enabled", old.Enabled != w.Enabled)
+	return out
 }

@@ -23,6 +23,12 @@ func EventToProto(e *domain.Event) *pb.Event {
 	agent := func() *pb.RequestAgent {
 		return &pb.RequestAgent{ChatRequestId: e.RequestID, VisitorId: e.VisitorID, AgentId: e.AgentID}
 	}
+	canned := func() *pb.CannedReplyChanged {
+		return &pb.CannedReplyChanged{CannedReplyId: e.CannedReplyID, Fields: e.Fields}
+	}
+	webhook := func() *pb.WebhookChanged {
+		return &pb.WebhookChanged{WebhookId: e.WebhookID, Fields: e.Fields}
+	}
 	switch e.Type {
 	case domain.EventVisitorArrived:
 		out.Payload = &pb.Event_VisitorArrived{VisitorArrived: &pb.VisitorArrived{VisitorId: e.VisitorID}}
@@ -123,6 +129,60 @@ func EventToProto(e *domain.Event) *pb.Event {
 		out.Payload = &pb.Event_OfflineMessageHandled{OfflineMessageHandled: &pb.OfflineMessageHandledEvent{
 			OfflineMessageId: e.OfflineMessageID, VisitorId: e.VisitorID, HandledBy: e.AgentID,
 		}}
+	case domain.EventSiteCreated:
+		out.Payload = &pb.Event_SiteCreated{SiteCreated: &pb.SiteChanged{Fields: e.Fields}}
+	case domain.EventSiteUpdated:
+		out.Payload = &pb.Event_SiteUpdated{SiteUpdated: &pb.SiteChanged{Fields: e.Fields}}
+	case domain.EventAgentCreated:
+		out.Payload = &pb.Event_AgentCreated{AgentCreated: &pb.AgentChanged{AgentId: e.AgentID, Fields: e.Fields}}
+	case domain.EventAgentUpdated:
+		out.Payload = &pb.Event_AgentUpdated{AgentUpdated: &pb.AgentChanged{AgentId: e.AgentID, Fields: e.Fields}}
+	case domain.EventChatInactivityWarning:
+		out.Payload = &pb.Event_ChatInactivityWarning{ChatInactivityWarning: &pb.ChatInactivityWarningEvent{
+			ChatId: e.ChatID, VisitorId: e.VisitorID, EndTime: TimeToProto(e.Deadline),
+		}}
+	case domain.EventRequestHoldStarted:
+		out.Payload = &pb.Event_RequestHoldStarted{RequestHoldStarted: &pb.RequestHold{
+			ChatRequestId: e.RequestID, VisitorId: e.VisitorID, HoldUntil: TimeToProto(e.Deadline),
+		}}
+	case domain.EventRequestHoldEnded:
+		out.Payload = &pb.Event_RequestHoldEnded{RequestHoldEnded: &pb.RequestHold{
+			ChatRequestId: e.RequestID, VisitorId: e.VisitorID, HoldUntil: TimeToProto(e.Deadline),
+		}}
+	case domain.EventChatNoteAdded:
+		out.Payload = &pb.Event_ChatNoteAdded{ChatNoteAdded: &pb.ChatNoteAdded{
+			ChatId: e.ChatID, VisitorId: e.VisitorID, Seq: e.Seq, AuthorId: e.AgentID, Text: e.Text,
+		}}
+	case domain.EventChatWhisperSent:
+		out.Payload = &pb.Event_ChatWhisperSent{ChatWhisperSent: &pb.ChatWhisperSent{
+			ChatId: e.ChatID, VisitorId: e.VisitorID, Seq: e.Seq, FromAgentId: e.FromAgentID, ToAgentId: e.AgentID, Text: e.Text,
+		}}
+	case domain.EventCannedReplyCreated:
+		out.Payload = &pb.Event_CannedReplyCreated{CannedReplyCreated: canned()}
+	case domain.EventCannedReplyUpdated:
+		out.Payload = &pb.Event_CannedReplyUpdated{CannedReplyUpdated: canned()}
+	case domain.EventCannedReplyDeleted:
+		out.Payload = &pb.Event_CannedReplyDeleted{CannedReplyDeleted: canned()}
+	case domain.EventWebhookCreated:
+		out.Payload = &pb.Event_WebhookCreated{WebhookCreated: webhook()}
+	case domain.EventWebhookUpdated:
+		out.Payload = &pb.Event_WebhookUpdated{WebhookUpdated: webhook()}
+	case domain.EventWebhookDeleted:
+		out.Payload = &pb.Event_WebhookDeleted{WebhookDeleted: webhook()}
+	case domain.EventWebhookSecretRotated:
+		out.Payload = &pb.Event_WebhookSecretRotated{WebhookSecretRotated: webhook()}
+	case domain.EventAPIKeyCreated:
+		out.Payload = &pb.Event_ApiKeyCreated{ApiKeyCreated: &pb.ApiKeyChanged{ApiKeyId: e.APIKeyID}}
+	case domain.EventAPIKeyRevoked:
+		out.Payload = &pb.Event_ApiKeyRevoked{ApiKeyRevoked: &pb.ApiKeyChanged{ApiKeyId: e.APIKeyID}}
+	case domain.EventAgentSessionCreated:
+		out.Payload = &pb.Event_AgentSessionCreated{AgentSessionCreated: &pb.AgentSessionChanged{AgentId: e.AgentID, SessionId: e.SessionID}}
+	case domain.EventAgentSessionRevoked:
+		out.Payload = &pb.Event_AgentSessionRevoked{AgentSessionRevoked: &pb.AgentSessionChanged{AgentId: e.AgentID, SessionId: e.SessionID}}
+	case domain.EventFormStarted:
+		out.Payload = &pb.Event_FormStarted{FormStarted: &pb.FormStarted{VisitorId: e.VisitorID, Kind: ChatRequestKindToProto(e.Kind)}}
+	case domain.EventFormAbandoned:
+		out.Payload = &pb.Event_FormAbandoned{FormAbandoned: &pb.FormAbandoned{VisitorId: e.VisitorID, Reason: e.Reason}}
 	}
 	return out
 }
@@ -142,6 +202,15 @@ func EventFromProto(e *pb.Event) *domain.Event {
 	}
 	agent := func(a *pb.RequestAgent) {
 		out.RequestID, out.VisitorID, out.AgentID = a.GetChatRequestId(), a.GetVisitorId(), a.GetAgentId()
+	}
+	hold := func(h *pb.RequestHold) {
+		out.RequestID, out.VisitorID, out.Deadline = h.GetChatRequestId(), h.GetVisitorId(), TimeFromProto(h.GetHoldUntil())
+	}
+	canned := func(c *pb.CannedReplyChanged) {
+		out.CannedReplyID, out.Fields = c.GetCannedReplyId(), fields(c.GetFields())
+	}
+	webhook := func(w *pb.WebhookChanged) {
+		out.WebhookID, out.Fields = w.GetWebhookId(), fields(w.GetFields())
 	}
 	switch p := e.GetPayload().(type) {
 	case *pb.Event_VisitorArrived:
@@ -229,6 +298,62 @@ func EventFromProto(e *pb.Event) *domain.Event {
 	case *pb.Event_OfflineMessageHandled:
 		v := p.OfflineMessageHandled
 		out.OfflineMessageID, out.VisitorID, out.AgentID = v.GetOfflineMessageId(), v.GetVisitorId(), v.GetHandledBy()
+	case *pb.Event_SiteCreated:
+		out.Fields = fields(p.SiteCreated.GetFields())
+	case *pb.Event_SiteUpdated:
+		out.Fields = fields(p.SiteUpdated.GetFields())
+	case *pb.Event_AgentCreated:
+		out.AgentID, out.Fields = p.AgentCreated.GetAgentId(), fields(p.AgentCreated.GetFields())
+	case *pb.Event_AgentUpdated:
+		out.AgentID, out.Fields = p.AgentUpdated.GetAgentId(), fields(p.AgentUpdated.GetFields())
+	case *pb.Event_ChatInactivityWarning:
+		v := p.ChatInactivityWarning
+		out.ChatID, out.VisitorID, out.Deadline = v.GetChatId(), v.GetVisitorId(), TimeFromProto(v.GetEndTime())
+	case *pb.Event_RequestHoldStarted:
+		hold(p.RequestHoldStarted)
+	case *pb.Event_RequestHoldEnded:
+		hold(p.RequestHoldEnded)
+	case *pb.Event_ChatNoteAdded:
+		v := p.ChatNoteAdded
+		out.ChatID, out.VisitorID, out.Seq, out.AgentID, out.Text = v.GetChatId(), v.GetVisitorId(), v.GetSeq(), v.GetAuthorId(), v.GetText()
+	case *pb.Event_ChatWhisperSent:
+		v := p.ChatWhisperSent
+		out.ChatID, out.VisitorID, out.Seq, out.Text = v.GetChatId(), v.GetVisitorId(), v.GetSeq(), v.GetText()
+		out.FromAgentID, out.AgentID = v.GetFromAgentId(), v.GetToAgentId()
+	case *pb.Event_CannedReplyCreated:
+		canned(p.CannedReplyCreated)
+	case *pb.Event_CannedReplyUpdated:
+		canned(p.CannedReplyUpdated)
+	case *pb.Event_CannedReplyDeleted:
+		canned(p.CannedReplyDeleted)
+	case *pb.Event_WebhookCreated:
+		webhook(p.WebhookCreated)
+	case *pb.Event_WebhookUpdated:
+		webhook(p.WebhookUpdated)
+	case *pb.Event_WebhookDeleted:
+		webhook(p.WebhookDeleted)
+	case *pb.Event_WebhookSecretRotated:
+		webhook(p.WebhookSecretRotated)
+	case *pb.Event_ApiKeyCreated:
+		out.APIKeyID = p.ApiKeyCreated.GetApiKeyId()
+	case *pb.Event_ApiKeyRevoked:
+		out.APIKeyID = p.ApiKeyRevoked.GetApiKeyId()
+	case *pb.Event_AgentSessionCreated:
+		out.AgentID, out.SessionID = p.AgentSessionCreated.GetAgentId(), p.AgentSessionCreated.GetSessionId()
+	case *pb.Event_AgentSessionRevoked:
+		out.AgentID, out.SessionID = p.AgentSessionRevoked.GetAgentId(), p.AgentSessionRevoked.GetSessionId()
+	case *pb.Event_FormStarted:
+		out.VisitorID, out.Kind = p.FormStarted.GetVisitorId(), ChatRequestKindFromProto(p.FormStarted.GetKind())
+	case *pb.Event_FormAbandoned:
+		out.VisitorID, out.Reason = p.FormAbandoned.GetVisitorId(), p.FormAbandoned.GetReason()
 	}
 	return out
+}
+
+// fields is a list of field names as the domain keeps it: nil when empty.
+func fields(names []string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	return names
 }

@@ -36,8 +36,8 @@ type Event struct {
 	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	// The event's type, e.g. "chat.message": the name of the payload field
 	// set, with its first underscore as a dot (see the payload comments),
-	// but for the offline_message_* payloads, whose types are
-	// "offline_message.left" and "offline_message.handled".
+	// but for the payloads whose subject has two words: "offline_message.*",
+	// "canned_reply.*", "api_key.*" and "agent_session.*".
 	Type   string                 `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
 	Time   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
 	SiteId string                 `protobuf:"bytes,5,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
@@ -70,6 +70,28 @@ type Event struct {
 	//	*Event_ChatTransferred
 	//	*Event_OfflineMessageLeft
 	//	*Event_OfflineMessageHandled
+	//	*Event_SiteCreated
+	//	*Event_SiteUpdated
+	//	*Event_AgentCreated
+	//	*Event_AgentUpdated
+	//	*Event_ChatInactivityWarning
+	//	*Event_RequestHoldStarted
+	//	*Event_RequestHoldEnded
+	//	*Event_ChatNoteAdded
+	//	*Event_ChatWhisperSent
+	//	*Event_CannedReplyCreated
+	//	*Event_CannedReplyUpdated
+	//	*Event_CannedReplyDeleted
+	//	*Event_WebhookCreated
+	//	*Event_WebhookUpdated
+	//	*Event_WebhookDeleted
+	//	*Event_WebhookSecretRotated
+	//	*Event_ApiKeyCreated
+	//	*Event_ApiKeyRevoked
+	//	*Event_AgentSessionCreated
+	//	*Event_AgentSessionRevoked
+	//	*Event_FormStarted
+	//	*Event_FormAbandoned
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -390,6 +412,204 @@ func (x *Event) GetOfflineMessageHandled() *OfflineMessageHandledEvent {
 	return nil
 }
 
+func (x *Event) GetSiteCreated() *SiteChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_SiteCreated); ok {
+			return x.SiteCreated
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetSiteUpdated() *SiteChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_SiteUpdated); ok {
+			return x.SiteUpdated
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetAgentCreated() *AgentChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_AgentCreated); ok {
+			return x.AgentCreated
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetAgentUpdated() *AgentChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_AgentUpdated); ok {
+			return x.AgentUpdated
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetChatInactivityWarning() *ChatInactivityWarningEvent {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_ChatInactivityWarning); ok {
+			return x.ChatInactivityWarning
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetRequestHoldStarted() *RequestHold {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_RequestHoldStarted); ok {
+			return x.RequestHoldStarted
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetRequestHoldEnded() *RequestHold {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_RequestHoldEnded); ok {
+			return x.RequestHoldEnded
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetChatNoteAdded() *ChatNoteAdded {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_ChatNoteAdded); ok {
+			return x.ChatNoteAdded
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetChatWhisperSent() *ChatWhisperSent {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_ChatWhisperSent); ok {
+			return x.ChatWhisperSent
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetCannedReplyCreated() *CannedReplyChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_CannedReplyCreated); ok {
+			return x.CannedReplyCreated
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetCannedReplyUpdated() *CannedReplyChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_CannedReplyUpdated); ok {
+			return x.CannedReplyUpdated
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetCannedReplyDeleted() *CannedReplyChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_CannedReplyDeleted); ok {
+			return x.CannedReplyDeleted
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetWebhookCreated() *WebhookChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_WebhookCreated); ok {
+			return x.WebhookCreated
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetWebhookUpdated() *WebhookChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_WebhookUpdated); ok {
+			return x.WebhookUpdated
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetWebhookDeleted() *WebhookChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_WebhookDeleted); ok {
+			return x.WebhookDeleted
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetWebhookSecretRotated() *WebhookChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_WebhookSecretRotated); ok {
+			return x.WebhookSecretRotated
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetApiKeyCreated() *ApiKeyChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_ApiKeyCreated); ok {
+			return x.ApiKeyCreated
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetApiKeyRevoked() *ApiKeyChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_ApiKeyRevoked); ok {
+			return x.ApiKeyRevoked
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetAgentSessionCreated() *AgentSessionChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_AgentSessionCreated); ok {
+			return x.AgentSessionCreated
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetAgentSessionRevoked() *AgentSessionChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_AgentSessionRevoked); ok {
+			return x.AgentSessionRevoked
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetFormStarted() *FormStarted {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_FormStarted); ok {
+			return x.FormStarted
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetFormAbandoned() *FormAbandoned {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_FormAbandoned); ok {
+			return x.FormAbandoned
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -531,6 +751,121 @@ type Event_OfflineMessageHandled struct {
 	OfflineMessageHandled *OfflineMessageHandledEvent `protobuf:"bytes,36,opt,name=offline_message_handled,json=offlineMessageHandled,proto3,oneof"`
 }
 
+type Event_SiteCreated struct {
+	// "site.created", "site.updated": an admin created a site or changed
+	// its settings (fields names the top-level settings changed; never
+	// the identity secret's value).
+	SiteCreated *SiteChanged `protobuf:"bytes,37,opt,name=site_created,json=siteCreated,proto3,oneof"`
+}
+
+type Event_SiteUpdated struct {
+	SiteUpdated *SiteChanged `protobuf:"bytes,38,opt,name=site_updated,json=siteUpdated,proto3,oneof"`
+}
+
+type Event_AgentCreated struct {
+	// "agent.created", "agent.updated": an admin created an agent or
+	// changed it (fields: display_name, site_ids, max_concurrent_chats,
+	// login, supervised_site_ids, password; never the password itself).
+	AgentCreated *AgentChanged `protobuf:"bytes,39,opt,name=agent_created,json=agentCreated,proto3,oneof"`
+}
+
+type Event_AgentUpdated struct {
+	AgentUpdated *AgentChanged `protobuf:"bytes,40,opt,name=agent_updated,json=agentUpdated,proto3,oneof"`
+}
+
+type Event_ChatInactivityWarning struct {
+	// "chat.inactivity_warning": nobody wrote for a while; the chat ends
+	// as inactive at end_time unless someone does.
+	ChatInactivityWarning *ChatInactivityWarningEvent `protobuf:"bytes,41,opt,name=chat_inactivity_warning,json=chatInactivityWarning,proto3,oneof"`
+}
+
+type Event_RequestHoldStarted struct {
+	// "request.hold_started": the visitor closed the widget (or was away
+	// when the request was queued) with a request open; it keeps its place
+	// until hold_until. Recorded again when the hold is extended.
+	RequestHoldStarted *RequestHold `protobuf:"bytes,42,opt,name=request_hold_started,json=requestHoldStarted,proto3,oneof"`
+}
+
+type Event_RequestHoldEnded struct {
+	// "request.hold_ended": the visitor came back before hold_until.
+	RequestHoldEnded *RequestHold `protobuf:"bytes,43,opt,name=request_hold_ended,json=requestHoldEnded,proto3,oneof"`
+}
+
+type Event_ChatNoteAdded struct {
+	// "chat.note_added": an agent added an internal note (agents only).
+	ChatNoteAdded *ChatNoteAdded `protobuf:"bytes,44,opt,name=chat_note_added,json=chatNoteAdded,proto3,oneof"`
+}
+
+type Event_ChatWhisperSent struct {
+	// "chat.whisper_sent": a supervisor whispered to the chat's agent.
+	ChatWhisperSent *ChatWhisperSent `protobuf:"bytes,45,opt,name=chat_whisper_sent,json=chatWhisperSent,proto3,oneof"`
+}
+
+type Event_CannedReplyCreated struct {
+	// "canned_reply.created" / ".updated" / ".deleted".
+	CannedReplyCreated *CannedReplyChanged `protobuf:"bytes,46,opt,name=canned_reply_created,json=cannedReplyCreated,proto3,oneof"`
+}
+
+type Event_CannedReplyUpdated struct {
+	CannedReplyUpdated *CannedReplyChanged `protobuf:"bytes,47,opt,name=canned_reply_updated,json=cannedReplyUpdated,proto3,oneof"`
+}
+
+type Event_CannedReplyDeleted struct {
+	CannedReplyDeleted *CannedReplyChanged `protobuf:"bytes,48,opt,name=canned_reply_deleted,json=cannedReplyDeleted,proto3,oneof"`
+}
+
+type Event_WebhookCreated struct {
+	// "webhook.created" / ".updated" / ".deleted" / ".secret_rotated": an
+	// endpoint was managed (never its secret). An endpoint disabled
+	// because it answered 410 Gone is a webhook.updated with fields
+	// ["enabled"].
+	WebhookCreated *WebhookChanged `protobuf:"bytes,49,opt,name=webhook_created,json=webhookCreated,proto3,oneof"`
+}
+
+type Event_WebhookUpdated struct {
+	WebhookUpdated *WebhookChanged `protobuf:"bytes,50,opt,name=webhook_updated,json=webhookUpdated,proto3,oneof"`
+}
+
+type Event_WebhookDeleted struct {
+	WebhookDeleted *WebhookChanged `protobuf:"bytes,51,opt,name=webhook_deleted,json=webhookDeleted,proto3,oneof"`
+}
+
+type Event_WebhookSecretRotated struct {
+	WebhookSecretRotated *WebhookChanged `protobuf:"bytes,52,opt,name=webhook_secret_rotated,json=webhookSecretRotated,proto3,oneof"`
+}
+
+type Event_ApiKeyCreated struct {
+	// "api_key.created", "api_key.revoked" (never the key).
+	ApiKeyCreated *ApiKeyChanged `protobuf:"bytes,53,opt,name=api_key_created,json=apiKeyCreated,proto3,oneof"`
+}
+
+type Event_ApiKeyRevoked struct {
+	ApiKeyRevoked *ApiKeyChanged `protobuf:"bytes,54,opt,name=api_key_revoked,json=apiKeyRevoked,proto3,oneof"`
+}
+
+type Event_AgentSessionCreated struct {
+	// "agent_session.created": an agent signed in (or an admin made a
+	// session); "agent_session.revoked": signed out or revoked (never the
+	// token).
+	AgentSessionCreated *AgentSessionChanged `protobuf:"bytes,55,opt,name=agent_session_created,json=agentSessionCreated,proto3,oneof"`
+}
+
+type Event_AgentSessionRevoked struct {
+	AgentSessionRevoked *AgentSessionChanged `protobuf:"bytes,56,opt,name=agent_session_revoked,json=agentSessionRevoked,proto3,oneof"`
+}
+
+type Event_FormStarted struct {
+	// "form.started": the visitor said yes and the site's data-collection
+	// form opened.
+	FormStarted *FormStarted `protobuf:"bytes,57,opt,name=form_started,json=formStarted,proto3,oneof"`
+}
+
+type Event_FormAbandoned struct {
+	// "form.abandoned": the form was dropped unsent (the visitor closed
+	// it, or the visit ended).
+	FormAbandoned *FormAbandoned `protobuf:"bytes,58,opt,name=form_abandoned,json=formAbandoned,proto3,oneof"`
+}
+
 func (*Event_VisitorArrived) isEvent_Payload() {}
 
 func (*Event_VisitorLeft) isEvent_Payload() {}
@@ -584,6 +919,50 @@ func (*Event_ChatTransferred) isEvent_Payload() {}
 func (*Event_OfflineMessageLeft) isEvent_Payload() {}
 
 func (*Event_OfflineMessageHandled) isEvent_Payload() {}
+
+func (*Event_SiteCreated) isEvent_Payload() {}
+
+func (*Event_SiteUpdated) isEvent_Payload() {}
+
+func (*Event_AgentCreated) isEvent_Payload() {}
+
+func (*Event_AgentUpdated) isEvent_Payload() {}
+
+func (*Event_ChatInactivityWarning) isEvent_Payload() {}
+
+func (*Event_RequestHoldStarted) isEvent_Payload() {}
+
+func (*Event_RequestHoldEnded) isEvent_Payload() {}
+
+func (*Event_ChatNoteAdded) isEvent_Payload() {}
+
+func (*Event_ChatWhisperSent) isEvent_Payload() {}
+
+func (*Event_CannedReplyCreated) isEvent_Payload() {}
+
+func (*Event_CannedReplyUpdated) isEvent_Payload() {}
+
+func (*Event_CannedReplyDeleted) isEvent_Payload() {}
+
+func (*Event_WebhookCreated) isEvent_Payload() {}
+
+func (*Event_WebhookUpdated) isEvent_Payload() {}
+
+func (*Event_WebhookDeleted) isEvent_Payload() {}
+
+func (*Event_WebhookSecretRotated) isEvent_Payload() {}
+
+func (*Event_ApiKeyCreated) isEvent_Payload() {}
+
+func (*Event_ApiKeyRevoked) isEvent_Payload() {}
+
+func (*Event_AgentSessionCreated) isEvent_Payload() {}
+
+func (*Event_AgentSessionRevoked) isEvent_Payload() {}
+
+func (*Event_FormStarted) isEvent_Payload() {}
+
+func (*Event_FormAbandoned) isEvent_Payload() {}
 
 type VisitorArrived struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2019,11 +2398,704 @@ func (x *OfflineMessageHandledEvent) GetHandledBy() string {
 	return ""
 }
 
+type SiteChanged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The top-level settings set or changed, by field name (e.g.
+	// "proactive_chat", "business_hours", "identity_secret").
+	Fields        []string `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SiteChanged) Reset() {
+	*x = SiteChanged{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SiteChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SiteChanged) ProtoMessage() {}
+
+func (x *SiteChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SiteChanged.ProtoReflect.Descriptor instead.
+func (*SiteChanged) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SiteChanged) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+type AgentChanged struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	AgentId string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// The fields set or changed, by name.
+	Fields        []string `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentChanged) Reset() {
+	*x = AgentChanged{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentChanged) ProtoMessage() {}
+
+func (x *AgentChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentChanged.ProtoReflect.Descriptor instead.
+func (*AgentChanged) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *AgentChanged) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *AgentChanged) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+type ChatInactivityWarningEvent struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ChatId    string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	VisitorId string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// When the chat ends as inactive unless someone writes.
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChatInactivityWarningEvent) Reset() {
+	*x = ChatInactivityWarningEvent{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatInactivityWarningEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatInactivityWarningEvent) ProtoMessage() {}
+
+func (x *ChatInactivityWarningEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatInactivityWarningEvent.ProtoReflect.Descriptor instead.
+func (*ChatInactivityWarningEvent) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ChatInactivityWarningEvent) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *ChatInactivityWarningEvent) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *ChatInactivityWarningEvent) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+type RequestHold struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChatRequestId string                 `protobuf:"bytes,1,opt,name=chat_request_id,json=chatRequestId,proto3" json:"chat_request_id,omitempty"`
+	VisitorId     string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// Until when the request keeps its place (request.hold_started).
+	HoldUntil     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=hold_until,json=holdUntil,proto3" json:"hold_until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestHold) Reset() {
+	*x = RequestHold{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestHold) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestHold) ProtoMessage() {}
+
+func (x *RequestHold) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestHold.ProtoReflect.Descriptor instead.
+func (*RequestHold) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RequestHold) GetChatRequestId() string {
+	if x != nil {
+		return x.ChatRequestId
+	}
+	return ""
+}
+
+func (x *RequestHold) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *RequestHold) GetHoldUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.HoldUntil
+	}
+	return nil
+}
+
+type ChatNoteAdded struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ChatId    string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	VisitorId string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// The note's number in its chat, from 1.
+	Seq           uint32 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	AuthorId      string `protobuf:"bytes,4,opt,name=author_id,json=authorId,proto3" json:"author_id,omitempty"`
+	Text          string `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChatNoteAdded) Reset() {
+	*x = ChatNoteAdded{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatNoteAdded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatNoteAdded) ProtoMessage() {}
+
+func (x *ChatNoteAdded) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatNoteAdded.ProtoReflect.Descriptor instead.
+func (*ChatNoteAdded) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ChatNoteAdded) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *ChatNoteAdded) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *ChatNoteAdded) GetSeq() uint32 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ChatNoteAdded) GetAuthorId() string {
+	if x != nil {
+		return x.AuthorId
+	}
+	return ""
+}
+
+func (x *ChatNoteAdded) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type ChatWhisperSent struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ChatId    string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	VisitorId string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// The whisper's number in its chat, from 1.
+	Seq uint32 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The supervisor who whispered, and the chat's agent who heard.
+	FromAgentId   string `protobuf:"bytes,4,opt,name=from_agent_id,json=fromAgentId,proto3" json:"from_agent_id,omitempty"`
+	ToAgentId     string `protobuf:"bytes,5,opt,name=to_agent_id,json=toAgentId,proto3" json:"to_agent_id,omitempty"`
+	Text          string `protobuf:"bytes,6,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChatWhisperSent) Reset() {
+	*x = ChatWhisperSent{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatWhisperSent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatWhisperSent) ProtoMessage() {}
+
+func (x *ChatWhisperSent) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatWhisperSent.ProtoReflect.Descriptor instead.
+func (*ChatWhisperSent) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ChatWhisperSent) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *ChatWhisperSent) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *ChatWhisperSent) GetSeq() uint32 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ChatWhisperSent) GetFromAgentId() string {
+	if x != nil {
+		return x.FromAgentId
+	}
+	return ""
+}
+
+func (x *ChatWhisperSent) GetToAgentId() string {
+	if x != nil {
+		return x.ToAgentId
+	}
+	return ""
+}
+
+func (x *ChatWhisperSent) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type CannedReplyChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CannedReplyId string                 `protobuf:"bytes,1,opt,name=canned_reply_id,json=cannedReplyId,proto3" json:"canned_reply_id,omitempty"`
+	// The fields set or changed, by name (title, text).
+	Fields        []string `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CannedReplyChanged) Reset() {
+	*x = CannedReplyChanged{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CannedReplyChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CannedReplyChanged) ProtoMessage() {}
+
+func (x *CannedReplyChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CannedReplyChanged.ProtoReflect.Descriptor instead.
+func (*CannedReplyChanged) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *CannedReplyChanged) GetCannedReplyId() string {
+	if x != nil {
+		return x.CannedReplyId
+	}
+	return ""
+}
+
+func (x *CannedReplyChanged) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+type WebhookChanged struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	WebhookId string                 `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	// The fields set or changed, by name (url, event_types, site_id,
+	// enabled).
+	Fields        []string `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookChanged) Reset() {
+	*x = WebhookChanged{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookChanged) ProtoMessage() {}
+
+func (x *WebhookChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookChanged.ProtoReflect.Descriptor instead.
+func (*WebhookChanged) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *WebhookChanged) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+func (x *WebhookChanged) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+type ApiKeyChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiKeyId      string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiKeyChanged) Reset() {
+	*x = ApiKeyChanged{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiKeyChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiKeyChanged) ProtoMessage() {}
+
+func (x *ApiKeyChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiKeyChanged.ProtoReflect.Descriptor instead.
+func (*ApiKeyChanged) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ApiKeyChanged) GetApiKeyId() string {
+	if x != nil {
+		return x.ApiKeyId
+	}
+	return ""
+}
+
+type AgentSessionChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	SessionId     string                 `protobuf:"bytes,2,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentSessionChanged) Reset() {
+	*x = AgentSessionChanged{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentSessionChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentSessionChanged) ProtoMessage() {}
+
+func (x *AgentSessionChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentSessionChanged.ProtoReflect.Descriptor instead.
+func (*AgentSessionChanged) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *AgentSessionChanged) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *AgentSessionChanged) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+type FormStarted struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// How the visitor came to it: an invitation, or the launcher.
+	Kind          ChatRequestKind `protobuf:"varint,2,opt,name=kind,proto3,enum=proactivechat.v1.ChatRequestKind" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FormStarted) Reset() {
+	*x = FormStarted{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FormStarted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FormStarted) ProtoMessage() {}
+
+func (x *FormStarted) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FormStarted.ProtoReflect.Descriptor instead.
+func (*FormStarted) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *FormStarted) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *FormStarted) GetKind() ChatRequestKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ChatRequestKind_CHAT_REQUEST_KIND_UNSPECIFIED
+}
+
+type FormAbandoned struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// Why: "visitor closed the form", "visit ended", "new visit".
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FormAbandoned) Reset() {
+	*x = FormAbandoned{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FormAbandoned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FormAbandoned) ProtoMessage() {}
+
+func (x *FormAbandoned) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FormAbandoned.ProtoReflect.Descriptor instead.
+func (*FormAbandoned) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *FormAbandoned) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *FormAbandoned) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_proactivechat_v1_event_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\xb1\x12\n" +
+	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\x9a \n" +
 	"\x05Event\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -2059,7 +3131,29 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"chat_rated\x18! \x01(\v2\x1b.proactivechat.v1.ChatRatedH\x00R\tchatRated\x12S\n" +
 	"\x10chat_transferred\x18\" \x01(\v2&.proactivechat.v1.ChatTransferredEventH\x00R\x0fchatTransferred\x12X\n" +
 	"\x14offline_message_left\x18# \x01(\v2$.proactivechat.v1.OfflineMessageLeftH\x00R\x12offlineMessageLeft\x12f\n" +
-	"\x17offline_message_handled\x18$ \x01(\v2,.proactivechat.v1.OfflineMessageHandledEventH\x00R\x15offlineMessageHandledB\t\n" +
+	"\x17offline_message_handled\x18$ \x01(\v2,.proactivechat.v1.OfflineMessageHandledEventH\x00R\x15offlineMessageHandled\x12B\n" +
+	"\fsite_created\x18% \x01(\v2\x1d.proactivechat.v1.SiteChangedH\x00R\vsiteCreated\x12B\n" +
+	"\fsite_updated\x18& \x01(\v2\x1d.proactivechat.v1.SiteChangedH\x00R\vsiteUpdated\x12E\n" +
+	"\ragent_created\x18' \x01(\v2\x1e.proactivechat.v1.AgentChangedH\x00R\fagentCreated\x12E\n" +
+	"\ragent_updated\x18( \x01(\v2\x1e.proactivechat.v1.AgentChangedH\x00R\fagentUpdated\x12f\n" +
+	"\x17chat_inactivity_warning\x18) \x01(\v2,.proactivechat.v1.ChatInactivityWarningEventH\x00R\x15chatInactivityWarning\x12Q\n" +
+	"\x14request_hold_started\x18* \x01(\v2\x1d.proactivechat.v1.RequestHoldH\x00R\x12requestHoldStarted\x12M\n" +
+	"\x12request_hold_ended\x18+ \x01(\v2\x1d.proactivechat.v1.RequestHoldH\x00R\x10requestHoldEnded\x12I\n" +
+	"\x0fchat_note_added\x18, \x01(\v2\x1f.proactivechat.v1.ChatNoteAddedH\x00R\rchatNoteAdded\x12O\n" +
+	"\x11chat_whisper_sent\x18- \x01(\v2!.proactivechat.v1.ChatWhisperSentH\x00R\x0fchatWhisperSent\x12X\n" +
+	"\x14canned_reply_created\x18. \x01(\v2$.proactivechat.v1.CannedReplyChangedH\x00R\x12cannedReplyCreated\x12X\n" +
+	"\x14canned_reply_updated\x18/ \x01(\v2$.proactivechat.v1.CannedReplyChangedH\x00R\x12cannedReplyUpdated\x12X\n" +
+	"\x14canned_reply_deleted\x180 \x01(\v2$.proactivechat.v1.CannedReplyChangedH\x00R\x12cannedReplyDeleted\x12K\n" +
+	"\x0fwebhook_created\x181 \x01(\v2 .proactivechat.v1.WebhookChangedH\x00R\x0ewebhookCreated\x12K\n" +
+	"\x0fwebhook_updated\x182 \x01(\v2 .proactivechat.v1.WebhookChangedH\x00R\x0ewebhookUpdated\x12K\n" +
+	"\x0fwebhook_deleted\x183 \x01(\v2 .proactivechat.v1.WebhookChangedH\x00R\x0ewebhookDeleted\x12X\n" +
+	"\x16webhook_secret_rotated\x184 \x01(\v2 .proactivechat.v1.WebhookChangedH\x00R\x14webhookSecretRotated\x12I\n" +
+	"\x0fapi_key_created\x185 \x01(\v2\x1f.proactivechat.v1.ApiKeyChangedH\x00R\rapiKeyCreated\x12I\n" +
+	"\x0fapi_key_revoked\x186 \x01(\v2\x1f.proactivechat.v1.ApiKeyChangedH\x00R\rapiKeyRevoked\x12[\n" +
+	"\x15agent_session_created\x187 \x01(\v2%.proactivechat.v1.AgentSessionChangedH\x00R\x13agentSessionCreated\x12[\n" +
+	"\x15agent_session_revoked\x188 \x01(\v2%.proactivechat.v1.AgentSessionChangedH\x00R\x13agentSessionRevoked\x12B\n" +
+	"\fform_started\x189 \x01(\v2\x1d.proactivechat.v1.FormStartedH\x00R\vformStarted\x12H\n" +
+	"\x0eform_abandoned\x18: \x01(\v2\x1f.proactivechat.v1.FormAbandonedH\x00R\rformAbandonedB\t\n" +
 	"\apayload\"/\n" +
 	"\x0eVisitorArrived\x12\x1d\n" +
 	"\n" +
@@ -2189,7 +3283,60 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x1d\n" +
 	"\n" +
-	"handled_by\x18\x03 \x01(\tR\thandledByBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"handled_by\x18\x03 \x01(\tR\thandledBy\"%\n" +
+	"\vSiteChanged\x12\x16\n" +
+	"\x06fields\x18\x01 \x03(\tR\x06fields\"A\n" +
+	"\fAgentChanged\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x16\n" +
+	"\x06fields\x18\x02 \x03(\tR\x06fields\"\x8b\x01\n" +
+	"\x1aChatInactivityWarningEvent\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\x8f\x01\n" +
+	"\vRequestHold\x12&\n" +
+	"\x0fchat_request_id\x18\x01 \x01(\tR\rchatRequestId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x129\n" +
+	"\n" +
+	"hold_until\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tholdUntil\"\x8a\x01\n" +
+	"\rChatNoteAdded\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\rR\x03seq\x12\x1b\n" +
+	"\tauthor_id\x18\x04 \x01(\tR\bauthorId\x12\x12\n" +
+	"\x04text\x18\x05 \x01(\tR\x04text\"\xb3\x01\n" +
+	"\x0fChatWhisperSent\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\rR\x03seq\x12\"\n" +
+	"\rfrom_agent_id\x18\x04 \x01(\tR\vfromAgentId\x12\x1e\n" +
+	"\vto_agent_id\x18\x05 \x01(\tR\ttoAgentId\x12\x12\n" +
+	"\x04text\x18\x06 \x01(\tR\x04text\"T\n" +
+	"\x12CannedReplyChanged\x12&\n" +
+	"\x0fcanned_reply_id\x18\x01 \x01(\tR\rcannedReplyId\x12\x16\n" +
+	"\x06fields\x18\x02 \x03(\tR\x06fields\"G\n" +
+	"\x0eWebhookChanged\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tR\twebhookId\x12\x16\n" +
+	"\x06fields\x18\x02 \x03(\tR\x06fields\"-\n" +
+	"\rApiKeyChanged\x12\x1c\n" +
+	"\n" +
+	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\"O\n" +
+	"\x13AgentSessionChanged\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x02 \x01(\tR\tsessionId\"c\n" +
+	"\vFormStarted\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x125\n" +
+	"\x04kind\x18\x02 \x01(\x0e2!.proactivechat.v1.ChatRequestKindR\x04kind\"F\n" +
+	"\rFormAbandoned\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reasonBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_event_proto_rawDescOnce sync.Once
@@ -2203,7 +3350,7 @@ func file_proactivechat_v1_event_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_event_proto_rawDescData
 }
 
-var file_proactivechat_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_proactivechat_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_proactivechat_v1_event_proto_goTypes = []any{
 	(*Event)(nil),                      // 0: proactivechat.v1.Event
 	(*VisitorArrived)(nil),             // 1: proactivechat.v1.VisitorArrived
@@ -2229,17 +3376,29 @@ var file_proactivechat_v1_event_proto_goTypes = []any{
 	(*ChatRated)(nil),                  // 21: proactivechat.v1.ChatRated
 	(*OfflineMessageLeft)(nil),         // 22: proactivechat.v1.OfflineMessageLeft
 	(*OfflineMessageHandledEvent)(nil), // 23: proactivechat.v1.OfflineMessageHandledEvent
-	nil,                                // 24: proactivechat.v1.FormSubmitted.ValuesEntry
-	nil,                                // 25: proactivechat.v1.VisitorIdentified.AttributesEntry
-	(*timestamppb.Timestamp)(nil),      // 26: google.protobuf.Timestamp
-	(ChatRequestKind)(0),               // 27: proactivechat.v1.ChatRequestKind
-	(*durationpb.Duration)(nil),        // 28: google.protobuf.Duration
-	(*Participant)(nil),                // 29: proactivechat.v1.Participant
-	(ChatEndReason)(0),                 // 30: proactivechat.v1.ChatEndReason
-	(AgentStatus)(0),                   // 31: proactivechat.v1.AgentStatus
+	(*SiteChanged)(nil),                // 24: proactivechat.v1.SiteChanged
+	(*AgentChanged)(nil),               // 25: proactivechat.v1.AgentChanged
+	(*ChatInactivityWarningEvent)(nil), // 26: proactivechat.v1.ChatInactivityWarningEvent
+	(*RequestHold)(nil),                // 27: proactivechat.v1.RequestHold
+	(*ChatNoteAdded)(nil),              // 28: proactivechat.v1.ChatNoteAdded
+	(*ChatWhisperSent)(nil),            // 29: proactivechat.v1.ChatWhisperSent
+	(*CannedReplyChanged)(nil),         // 30: proactivechat.v1.CannedReplyChanged
+	(*WebhookChanged)(nil),             // 31: proactivechat.v1.WebhookChanged
+	(*ApiKeyChanged)(nil),              // 32: proactivechat.v1.ApiKeyChanged
+	(*AgentSessionChanged)(nil),        // 33: proactivechat.v1.AgentSessionChanged
+	(*FormStarted)(nil),                // 34: proactivechat.v1.FormStarted
+	(*FormAbandoned)(nil),              // 35: proactivechat.v1.FormAbandoned
+	nil,                                // 36: proactivechat.v1.FormSubmitted.ValuesEntry
+	nil,                                // 37: proactivechat.v1.VisitorIdentified.AttributesEntry
+	(*timestamppb.Timestamp)(nil),      // 38: google.protobuf.Timestamp
+	(ChatRequestKind)(0),               // 39: proactivechat.v1.ChatRequestKind
+	(*durationpb.Duration)(nil),        // 40: google.protobuf.Duration
+	(*Participant)(nil),                // 41: proactivechat.v1.Participant
+	(ChatEndReason)(0),                 // 42: proactivechat.v1.ChatEndReason
+	(AgentStatus)(0),                   // 43: proactivechat.v1.AgentStatus
 }
 var file_proactivechat_v1_event_proto_depIdxs = []int32{
-	26, // 0: proactivechat.v1.Event.time:type_name -> google.protobuf.Timestamp
+	38, // 0: proactivechat.v1.Event.time:type_name -> google.protobuf.Timestamp
 	1,  // 1: proactivechat.v1.Event.visitor_arrived:type_name -> proactivechat.v1.VisitorArrived
 	2,  // 2: proactivechat.v1.Event.visitor_left:type_name -> proactivechat.v1.VisitorLeft
 	3,  // 3: proactivechat.v1.Event.visitor_page_viewed:type_name -> proactivechat.v1.VisitorPageViewed
@@ -2267,19 +3426,44 @@ var file_proactivechat_v1_event_proto_depIdxs = []int32{
 	20, // 25: proactivechat.v1.Event.chat_transferred:type_name -> proactivechat.v1.ChatTransferredEvent
 	22, // 26: proactivechat.v1.Event.offline_message_left:type_name -> proactivechat.v1.OfflineMessageLeft
 	23, // 27: proactivechat.v1.Event.offline_message_handled:type_name -> proactivechat.v1.OfflineMessageHandledEvent
-	24, // 28: proactivechat.v1.FormSubmitted.values:type_name -> proactivechat.v1.FormSubmitted.ValuesEntry
-	27, // 29: proactivechat.v1.RequestQueued.kind:type_name -> proactivechat.v1.ChatRequestKind
-	28, // 30: proactivechat.v1.RequestAccepted.wait:type_name -> google.protobuf.Duration
-	29, // 31: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
-	29, // 32: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
-	30, // 33: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
-	31, // 34: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
-	25, // 35: proactivechat.v1.VisitorIdentified.attributes:type_name -> proactivechat.v1.VisitorIdentified.AttributesEntry
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	24, // 28: proactivechat.v1.Event.site_created:type_name -> proactivechat.v1.SiteChanged
+	24, // 29: proactivechat.v1.Event.site_updated:type_name -> proactivechat.v1.SiteChanged
+	25, // 30: proactivechat.v1.Event.agent_created:type_name -> proactivechat.v1.AgentChanged
+	25, // 31: proactivechat.v1.Event.agent_updated:type_name -> proactivechat.v1.AgentChanged
+	26, // 32: proactivechat.v1.Event.chat_inactivity_warning:type_name -> proactivechat.v1.ChatInactivityWarningEvent
+	27, // 33: proactivechat.v1.Event.request_hold_started:type_name -> proactivechat.v1.RequestHold
+	27, // 34: proactivechat.v1.Event.request_hold_ended:type_name -> proactivechat.v1.RequestHold
+	28, // 35: proactivechat.v1.Event.chat_note_added:type_name -> proactivechat.v1.ChatNoteAdded
+	29, // 36: proactivechat.v1.Event.chat_whisper_sent:type_name -> proactivechat.v1.ChatWhisperSent
+	30, // 37: proactivechat.v1.Event.canned_reply_created:type_name -> proactivechat.v1.CannedReplyChanged
+	30, // 38: proactivechat.v1.Event.canned_reply_updated:type_name -> proactivechat.v1.CannedReplyChanged
+	30, // 39: proactivechat.v1.Event.canned_reply_deleted:type_name -> proactivechat.v1.CannedReplyChanged
+	31, // 40: proactivechat.v1.Event.webhook_created:type_name -> proactivechat.v1.WebhookChanged
+	31, // 41: proactivechat.v1.Event.webhook_updated:type_name -> proactivechat.v1.WebhookChanged
+	31, // 42: proactivechat.v1.Event.webhook_deleted:type_name -> proactivechat.v1.WebhookChanged
+	31, // 43: proactivechat.v1.Event.webhook_secret_rotated:type_name -> proactivechat.v1.WebhookChanged
+	32, // 44: proactivechat.v1.Event.api_key_created:type_name -> proactivechat.v1.ApiKeyChanged
+	32, // 45: proactivechat.v1.Event.api_key_revoked:type_name -> proactivechat.v1.ApiKeyChanged
+	33, // 46: proactivechat.v1.Event.agent_session_created:type_name -> proactivechat.v1.AgentSessionChanged
+	33, // 47: proactivechat.v1.Event.agent_session_revoked:type_name -> proactivechat.v1.AgentSessionChanged
+	34, // 48: proactivechat.v1.Event.form_started:type_name -> proactivechat.v1.FormStarted
+	35, // 49: proactivechat.v1.Event.form_abandoned:type_name -> proactivechat.v1.FormAbandoned
+	36, // 50: proactivechat.v1.FormSubmitted.values:type_name -> proactivechat.v1.FormSubmitted.ValuesEntry
+	39, // 51: proactivechat.v1.RequestQueued.kind:type_name -> proactivechat.v1.ChatRequestKind
+	40, // 52: proactivechat.v1.RequestAccepted.wait:type_name -> google.protobuf.Duration
+	41, // 53: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
+	41, // 54: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
+	42, // 55: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
+	43, // 56: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
+	37, // 57: proactivechat.v1.VisitorIdentified.attributes:type_name -> proactivechat.v1.VisitorIdentified.AttributesEntry
+	38, // 58: proactivechat.v1.ChatInactivityWarningEvent.end_time:type_name -> google.protobuf.Timestamp
+	38, // 59: proactivechat.v1.RequestHold.hold_until:type_name -> google.protobuf.Timestamp
+	39, // 60: proactivechat.v1.FormStarted.kind:type_name -> proactivechat.v1.ChatRequestKind
+	61, // [61:61] is the sub-list for method output_type
+	61, // [61:61] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_event_proto_init() }
@@ -2318,6 +3502,28 @@ func file_proactivechat_v1_event_proto_init() {
 		(*Event_ChatTransferred)(nil),
 		(*Event_OfflineMessageLeft)(nil),
 		(*Event_OfflineMessageHandled)(nil),
+		(*Event_SiteCreated)(nil),
+		(*Event_SiteUpdated)(nil),
+		(*Event_AgentCreated)(nil),
+		(*Event_AgentUpdated)(nil),
+		(*Event_ChatInactivityWarning)(nil),
+		(*Event_RequestHoldStarted)(nil),
+		(*Event_RequestHoldEnded)(nil),
+		(*Event_ChatNoteAdded)(nil),
+		(*Event_ChatWhisperSent)(nil),
+		(*Event_CannedReplyCreated)(nil),
+		(*Event_CannedReplyUpdated)(nil),
+		(*Event_CannedReplyDeleted)(nil),
+		(*Event_WebhookCreated)(nil),
+		(*Event_WebhookUpdated)(nil),
+		(*Event_WebhookDeleted)(nil),
+		(*Event_WebhookSecretRotated)(nil),
+		(*Event_ApiKeyCreated)(nil),
+		(*Event_ApiKeyRevoked)(nil),
+		(*Event_AgentSessionCreated)(nil),
+		(*Event_AgentSessionRevoked)(nil),
+		(*Event_FormStarted)(nil),
+		(*Event_FormAbandoned)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2325,7 +3531,7 @@ func file_proactivechat_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_event_proto_rawDesc), len(file_proactivechat_v1_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/event.proto.
  */
 export const file_proactivechat_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("Chxwcm9hY3RpdmVjaGF0L3YxL2V2ZW50LnByb3RvEhBwcm9hY3RpdmVjaGF0LnYxIrwOCgVFdmVudBIQCghwb3NpdGlvbhgBIAEoBBIKCgJpZBgCIAEoCRIMCgR0eXBlGAMgASgJEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3NpdGVfaWQYBSABKAkSOwoPdmlzaXRvcl9hcnJpdmVkGAogASgLMiAucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yQXJyaXZlZEgAEjUKDHZpc2l0b3JfbGVmdBgLIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxlZnRIABJCChN2aXNpdG9yX3BhZ2Vfdmlld2VkGAwgASgLMiMucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUGFnZVZpZXdlZEgAEjUKDGxhdW5jaF9maXJlZBgNIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuTGF1bmNoRmlyZWRIABI7Cg9pbnZpdGF0aW9uX3NlbnQYDiABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25TZW50SAASQQoTaW52aXRhdGlvbl9hY2NlcHRlZBgPIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbkNsb3NlZEgAEkEKE2ludml0YXRpb25fZGVjbGluZWQYECABKAsyIi5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25DbG9zZWRIABJAChJpbnZpdGF0aW9uX2V4cGlyZWQYESABKAsyIi5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25DbG9zZWRIABJCChRpbnZpdGF0aW9uX3dpdGhkcmF3bhgSIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbkNsb3NlZEgAEjkKDmZvcm1fc3VibWl0dGVkGBMgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5Gb3JtU3VibWl0dGVkSAASOQoOcmVxdWVzdF9xdWV1ZWQYFCABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RRdWV1ZWRIABI7Cg9yZXF1ZXN0X2FsZXJ0ZWQYFSABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RBbGVydGVkSAASPwoVcmVxdWVzdF9hbGVydF9leHBpcmVkGBYgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWdlbnRIABI6ChByZXF1ZXN0X2RlY2xpbmVkGBcgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWdlbnRIABI9ChByZXF1ZXN0X2FjY2VwdGVkGBggASgLMiEucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWNjZXB0ZWRIABI/ChFyZXF1ZXN0X2FiYW5kb25lZBgZIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuUmVxdWVzdEFiYW5kb25lZEgAEjoKDGNoYXRfc3RhcnRlZBgaIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFN0YXJ0ZWRFdmVudEgAEjoKDGNoYXRfbWVzc2FnZRgbIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuQ2hhdE1lc3NhZ2VFdmVudEgAEkYKFWNoYXRfcGFydGljaXBhbnRfbGVmdBgcIAEoCzIlLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFBhcnRpY2lwYW50TGVmdEgAEjYKCmNoYXRfZW5kZWQYHSABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRlZEV2ZW50SAASRAoUYWdlbnRfc3RhdHVzX2NoYW5nZWQYHiABKAsyJC5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U3RhdHVzQ2hhbmdlZEgAEkoKF3JlcXVlc3RfYWxlcnRfd2l0aGRyYXduGB8gASgLMicucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWxlcnRXaXRoZHJhd25IABJBChJ2aXNpdG9yX2lkZW50aWZpZWQYICABKAsyIy5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JJZGVudGlmaWVkSAASMQoKY2hhdF9yYXRlZBghIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJhdGVkSAASQgoQY2hhdF90cmFuc2ZlcnJlZBgiIAEoCzImLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFRyYW5zZmVycmVkRXZlbnRIABJEChRvZmZsaW5lX21lc3NhZ2VfbGVmdBgjIAEoCzIkLnByb2FjdGl2ZWNoYXQudjEuT2ZmbGluZU1lc3NhZ2VMZWZ0SAASTwoXb2ZmbGluZV9tZXNzYWdlX2hhbmRsZWQYJCABKAsyLC5wcm9hY3RpdmVjaGF0LnYxLk9mZmxpbmVNZXNzYWdlSGFuZGxlZEV2ZW50SABCCQoHcGF5bG9hZCIkCg5WaXNpdG9yQXJyaXZlZBISCgp2aXNpdG9yX2lkGAEgASgJIiEKC1Zpc2l0b3JMZWZ0EhIKCnZpc2l0b3JfaWQYASABKAkiQwoRVmlzaXRvclBhZ2VWaWV3ZWQSEgoKdmlzaXRvcl9pZBgBIAEoCRILCgN1cmwYAiABKAkSDQoFdGl0bGUYAyABKAkiOgoLTGF1bmNoRmlyZWQSEgoKdmlzaXRvcl9pZBgBIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYAiABKAkiTQoOSW52aXRhdGlvblNlbnQSFQoNaW52aXRhdGlvbl9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJIj0KEEludml0YXRpb25DbG9zZWQSFQoNaW52aXRhdGlvbl9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJIqgBCg1Gb3JtU3VibWl0dGVkEhIKCnZpc2l0b3JfaWQYASABKAkSFwoPY2hhdF9yZXF1ZXN0X2lkGAIgASgJEjsKBnZhbHVlcxgDIAMoCzIrLnByb2FjdGl2ZWNoYXQudjEuRm9ybVN1Ym1pdHRlZC5WYWx1ZXNFbnRyeRotCgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIm0KDVJlcXVlc3RRdWV1ZWQSFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSLwoEa2luZBgDIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3RLaW5kIl8KDlJlcXVlc3RBbGVydGVkEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCSJNCgxSZXF1ZXN0QWdlbnQSFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkiZgoVUmVxdWVzdEFsZXJ0V2l0aGRyYXduEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCSKKAQoPUmVxdWVzdEFjY2VwdGVkEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEg8KB2NoYXRfaWQYBCABKAkSJwoEd2FpdBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJPChBSZXF1ZXN0QWJhbmRvbmVkEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJiChBDaGF0U3RhcnRlZEV2ZW50Eg8KB2NoYXRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYBCABKAkigQEKEENoYXRNZXNzYWdlRXZlbnQSDwoHY2hhdF9pZBgBIAEoCRILCgNzZXEYAiABKA0SLQoGc2VuZGVyGAMgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIMCgR0ZXh0GAQgASgJEhIKCnZpc2l0b3JfaWQYBSABKAkibgoTQ2hhdFBhcnRpY2lwYW50TGVmdBIPCgdjaGF0X2lkGAEgASgJEjIKC3BhcnRpY2lwYW50GAIgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBISCgp2aXNpdG9yX2lkGAMgASgJImYKDkNoYXRFbmRlZEV2ZW50Eg8KB2NoYXRfaWQYASABKAkSLwoGcmVhc29uGAIgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5DaGF0RW5kUmVhc29uEhIKCnZpc2l0b3JfaWQYAyABKAkiVQoSQWdlbnRTdGF0dXNDaGFuZ2VkEhAKCGFnZW50X2lkGAEgASgJEi0KBnN0YXR1cxgCIAEoDjIdLnByb2FjdGl2ZWNoYXQudjEuQWdlbnRTdGF0dXMi5wEKEVZpc2l0b3JJZGVudGlmaWVkEhIKCnZpc2l0b3JfaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRITCgtleHRlcm5hbF9pZBgEIAEoCRIQCgh2ZXJpZmllZBgFIAEoCBJHCgphdHRyaWJ1dGVzGAYgAygLMjMucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9ySWRlbnRpZmllZC5BdHRyaWJ1dGVzRW50cnkaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZwoUQ2hhdFRyYW5zZmVycmVkRXZlbnQSDwoHY2hhdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhUKDWZyb21fYWdlbnRfaWQYAyABKAkSEwoLdG9fYWdlbnRfaWQYBCABKAkiYgoJQ2hhdFJhdGVkEg8KB2NoYXRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCRINCgVzY29yZRgEIAEoDRIPCgdjb21tZW50GAUgASgJIkQKEk9mZmxpbmVNZXNzYWdlTGVmdBIaChJvZmZsaW5lX21lc3NhZ2VfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCSJgChpPZmZsaW5lTWVzc2FnZUhhbmRsZWRFdmVudBIaChJvZmZsaW5lX21lc3NhZ2VfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRISCgpoYW5kbGVkX2J5GAMgASgJQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_proactivechat_v1_agent, file_proactivechat_v1_chat, file_proactivechat_v1_engagement]);
+  fileDesc("Chxwcm9hY3RpdmVjaGF0L3YxL2V2ZW50LnByb3RvEhBwcm9hY3RpdmVjaGF0LnYxIqwZCgVFdmVudBIQCghwb3NpdGlvbhgBIAEoBBIKCgJpZBgCIAEoCRIMCgR0eXBlGAMgASgJEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3NpdGVfaWQYBSABKAkSOwoPdmlzaXRvcl9hcnJpdmVkGAogASgLMiAucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yQXJyaXZlZEgAEjUKDHZpc2l0b3JfbGVmdBgLIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxlZnRIABJCChN2aXNpdG9yX3BhZ2Vfdmlld2VkGAwgASgLMiMucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUGFnZVZpZXdlZEgAEjUKDGxhdW5jaF9maXJlZBgNIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuTGF1bmNoRmlyZWRIABI7Cg9pbnZpdGF0aW9uX3NlbnQYDiABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25TZW50SAASQQoTaW52aXRhdGlvbl9hY2NlcHRlZBgPIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbkNsb3NlZEgAEkEKE2ludml0YXRpb25fZGVjbGluZWQYECABKAsyIi5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25DbG9zZWRIABJAChJpbnZpdGF0aW9uX2V4cGlyZWQYESABKAsyIi5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25DbG9zZWRIABJCChRpbnZpdGF0aW9uX3dpdGhkcmF3bhgSIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbkNsb3NlZEgAEjkKDmZvcm1fc3VibWl0dGVkGBMgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5Gb3JtU3VibWl0dGVkSAASOQoOcmVxdWVzdF9xdWV1ZWQYFCABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RRdWV1ZWRIABI7Cg9yZXF1ZXN0X2FsZXJ0ZWQYFSABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RBbGVydGVkSAASPwoVcmVxdWVzdF9hbGVydF9leHBpcmVkGBYgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWdlbnRIABI6ChByZXF1ZXN0X2RlY2xpbmVkGBcgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWdlbnRIABI9ChByZXF1ZXN0X2FjY2VwdGVkGBggASgLMiEucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWNjZXB0ZWRIABI/ChFyZXF1ZXN0X2FiYW5kb25lZBgZIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuUmVxdWVzdEFiYW5kb25lZEgAEjoKDGNoYXRfc3RhcnRlZBgaIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFN0YXJ0ZWRFdmVudEgAEjoKDGNoYXRfbWVzc2FnZRgbIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuQ2hhdE1lc3NhZ2VFdmVudEgAEkYKFWNoYXRfcGFydGljaXBhbnRfbGVmdBgcIAEoCzIlLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFBhcnRpY2lwYW50TGVmdEgAEjYKCmNoYXRfZW5kZWQYHSABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRlZEV2ZW50SAASRAoUYWdlbnRfc3RhdHVzX2NoYW5nZWQYHiABKAsyJC5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U3RhdHVzQ2hhbmdlZEgAEkoKF3JlcXVlc3RfYWxlcnRfd2l0aGRyYXduGB8gASgLMicucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWxlcnRXaXRoZHJhd25IABJBChJ2aXNpdG9yX2lkZW50aWZpZWQYICABKAsyIy5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JJZGVudGlmaWVkSAASMQoKY2hhdF9yYXRlZBghIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJhdGVkSAASQgoQY2hhdF90cmFuc2ZlcnJlZBgiIAEoCzImLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFRyYW5zZmVycmVkRXZlbnRIABJEChRvZmZsaW5lX21lc3NhZ2VfbGVmdBgjIAEoCzIkLnByb2FjdGl2ZWNoYXQudjEuT2ZmbGluZU1lc3NhZ2VMZWZ0SAASTwoXb2ZmbGluZV9tZXNzYWdlX2hhbmRsZWQYJCABKAsyLC5wcm9hY3RpdmVjaGF0LnYxLk9mZmxpbmVNZXNzYWdlSGFuZGxlZEV2ZW50SAASNQoMc2l0ZV9jcmVhdGVkGCUgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5TaXRlQ2hhbmdlZEgAEjUKDHNpdGVfdXBkYXRlZBgmIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuU2l0ZUNoYW5nZWRIABI3Cg1hZ2VudF9jcmVhdGVkGCcgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5BZ2VudENoYW5nZWRIABI3Cg1hZ2VudF91cGRhdGVkGCggASgLMh4ucHJvYWN0aXZlY2hhdC52MS5BZ2VudENoYW5nZWRIABJPChdjaGF0X2luYWN0aXZpdHlfd2FybmluZxgpIAEoCzIsLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEluYWN0aXZpdHlXYXJuaW5nRXZlbnRIABI9ChRyZXF1ZXN0X2hvbGRfc3RhcnRlZBgqIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuUmVxdWVzdEhvbGRIABI7ChJyZXF1ZXN0X2hvbGRfZW5kZWQYKyABKAsyHS5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RIb2xkSAASOgoPY2hhdF9ub3RlX2FkZGVkGCwgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5DaGF0Tm90ZUFkZGVkSAASPgoRY2hhdF93aGlzcGVyX3NlbnQYLSABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRXaGlzcGVyU2VudEgAEkQKFGNhbm5lZF9yZXBseV9jcmVhdGVkGC4gASgLMiQucHJvYWN0aXZlY2hhdC52MS5DYW5uZWRSZXBseUNoYW5nZWRIABJEChRjYW5uZWRfcmVwbHlfdXBkYXRlZBgvIAEoCzIkLnByb2FjdGl2ZWNoYXQudjEuQ2FubmVkUmVwbHlDaGFuZ2VkSAASRAoUY2FubmVkX3JlcGx5X2RlbGV0ZWQYMCABKAsyJC5wcm9hY3RpdmVjaGF0LnYxLkNhbm5lZFJlcGx5Q2hhbmdlZEgAEjsKD3dlYmhvb2tfY3JlYXRlZBgxIAEoCzIgLnByb2FjdGl2ZWNoYXQudjEuV2ViaG9va0NoYW5nZWRIABI7Cg93ZWJob29rX3VwZGF0ZWQYMiABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLldlYmhvb2tDaGFuZ2VkSAASOwoPd2ViaG9va19kZWxldGVkGDMgASgLMiAucHJvYWN0aXZlY2hhdC52MS5XZWJob29rQ2hhbmdlZEgAEkIKFndlYmhvb2tfc2VjcmV0X3JvdGF0ZWQYNCABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLldlYmhvb2tDaGFuZ2VkSAASOgoPYXBpX2tleV9jcmVhdGVkGDUgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5BcGlLZXlDaGFuZ2VkSAASOgoPYXBpX2tleV9yZXZva2VkGDYgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5BcGlLZXlDaGFuZ2VkSAASRgoVYWdlbnRfc2Vzc2lvbl9jcmVhdGVkGDcgASgLMiUucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNlc3Npb25DaGFuZ2VkSAASRgoVYWdlbnRfc2Vzc2lvbl9yZXZva2VkGDggASgLMiUucHJvYWN0aXZlY2hhdC52MS5BZ2VudFNlc3Npb25DaGFuZ2VkSAASNQoMZm9ybV9zdGFydGVkGDkgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5Gb3JtU3RhcnRlZEgAEjkKDmZvcm1fYWJhbmRvbmVkGDogASgLMh8ucHJvYWN0aXZlY2hhdC52MS5Gb3JtQWJhbmRvbmVkSABCCQoHcGF5bG9hZCIkCg5WaXNpdG9yQXJyaXZlZBISCgp2aXNpdG9yX2lkGAEgASgJIiEKC1Zpc2l0b3JMZWZ0EhIKCnZpc2l0b3JfaWQYASABKAkiQwoRVmlzaXRvclBhZ2VWaWV3ZWQSEgoKdmlzaXRvcl9pZBgBIAEoCRILCgN1cmwYAiABKAkSDQoFdGl0bGUYAyABKAkiOgoLTGF1bmNoRmlyZWQSEgoKdmlzaXRvcl9pZBgBIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYAiABKAkiTQoOSW52aXRhdGlvblNlbnQSFQoNaW52aXRhdGlvbl9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJIj0KEEludml0YXRpb25DbG9zZWQSFQoNaW52aXRhdGlvbl9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJIqgBCg1Gb3JtU3VibWl0dGVkEhIKCnZpc2l0b3JfaWQYASABKAkSFwoPY2hhdF9yZXF1ZXN0X2lkGAIgASgJEjsKBnZhbHVlcxgDIAMoCzIrLnByb2FjdGl2ZWNoYXQudjEuRm9ybVN1Ym1pdHRlZC5WYWx1ZXNFbnRyeRotCgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIm0KDVJlcXVlc3RRdWV1ZWQSFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSLwoEa2luZBgDIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3RLaW5kIl8KDlJlcXVlc3RBbGVydGVkEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCSJNCgxSZXF1ZXN0QWdlbnQSFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkiZgoVUmVxdWVzdEFsZXJ0V2l0aGRyYXduEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCSKKAQoPUmVxdWVzdEFjY2VwdGVkEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEg8KB2NoYXRfaWQYBCABKAkSJwoEd2FpdBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJPChBSZXF1ZXN0QWJhbmRvbmVkEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJiChBDaGF0U3RhcnRlZEV2ZW50Eg8KB2NoYXRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYBCABKAkigQEKEENoYXRNZXNzYWdlRXZlbnQSDwoHY2hhdF9pZBgBIAEoCRILCgNzZXEYAiABKA0SLQoGc2VuZGVyGAMgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIMCgR0ZXh0GAQgASgJEhIKCnZpc2l0b3JfaWQYBSABKAkibgoTQ2hhdFBhcnRpY2lwYW50TGVmdBIPCgdjaGF0X2lkGAEgASgJEjIKC3BhcnRpY2lwYW50GAIgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBISCgp2aXNpdG9yX2lkGAMgASgJImYKDkNoYXRFbmRlZEV2ZW50Eg8KB2NoYXRfaWQYASABKAkSLwoGcmVhc29uGAIgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5DaGF0RW5kUmVhc29uEhIKCnZpc2l0b3JfaWQYAyABKAkiVQoSQWdlbnRTdGF0dXNDaGFuZ2VkEhAKCGFnZW50X2lkGAEgASgJEi0KBnN0YXR1cxgCIAEoDjIdLnByb2FjdGl2ZWNoYXQudjEuQWdlbnRTdGF0dXMi5wEKEVZpc2l0b3JJZGVudGlmaWVkEhIKCnZpc2l0b3JfaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRITCgtleHRlcm5hbF9pZBgEIAEoCRIQCgh2ZXJpZmllZBgFIAEoCBJHCgphdHRyaWJ1dGVzGAYgAygLMjMucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9ySWRlbnRpZmllZC5BdHRyaWJ1dGVzRW50cnkaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZwoUQ2hhdFRyYW5zZmVycmVkRXZlbnQSDwoHY2hhdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhUKDWZyb21fYWdlbnRfaWQYAyABKAkSEwoLdG9fYWdlbnRfaWQYBCABKAkiYgoJQ2hhdFJhdGVkEg8KB2NoYXRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCRINCgVzY29yZRgEIAEoDRIPCgdjb21tZW50GAUgASgJIkQKEk9mZmxpbmVNZXNzYWdlTGVmdBIaChJvZmZsaW5lX21lc3NhZ2VfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCSJgChpPZmZsaW5lTWVzc2FnZUhhbmRsZWRFdmVudBIaChJvZmZsaW5lX21lc3NhZ2VfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRISCgpoYW5kbGVkX2J5GAMgASgJIh0KC1NpdGVDaGFuZ2VkEg4KBmZpZWxkcxgBIAMoCSIwCgxBZ2VudENoYW5nZWQSEAoIYWdlbnRfaWQYASABKAkSDgoGZmllbGRzGAIgAygJIm8KGkNoYXRJbmFjdGl2aXR5V2FybmluZ0V2ZW50Eg8KB2NoYXRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiagoLUmVxdWVzdEhvbGQSFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSLgoKaG9sZF91bnRpbBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYgoNQ2hhdE5vdGVBZGRlZBIPCgdjaGF0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSCwoDc2VxGAMgASgNEhEKCWF1dGhvcl9pZBgEIAEoCRIMCgR0ZXh0GAUgASgJIn0KD0NoYXRXaGlzcGVyU2VudBIPCgdjaGF0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSCwoDc2VxGAMgASgNEhUKDWZyb21fYWdlbnRfaWQYBCABKAkSEwoLdG9fYWdlbnRfaWQYBSABKAkSDAoEdGV4dBgGIAEoCSI9ChJDYW5uZWRSZXBseUNoYW5nZWQSFwoPY2FubmVkX3JlcGx5X2lkGAEgASgJEg4KBmZpZWxkcxgCIAMoCSI0Cg5XZWJob29rQ2hhbmdlZBISCgp3ZWJob29rX2lkGAEgASgJEg4KBmZpZWxkcxgCIAMoCSIjCg1BcGlLZXlDaGFuZ2VkEhIKCmFwaV9rZXlfaWQYASABKAkiOwoTQWdlbnRTZXNzaW9uQ2hhbmdlZBIQCghhZ2VudF9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJIlIKC0Zvcm1TdGFydGVkEhIKCnZpc2l0b3JfaWQYASABKAkSLwoEa2luZBgCIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3RLaW5kIjMKDUZvcm1BYmFuZG9uZWQSEgoKdmlzaXRvcl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAlCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_proactivechat_v1_agent, file_proactivechat_v1_chat, file_proactivechat_v1_engagement]);
 
 /**
  * Event is one entry of the event log: a state change of the product,
@@ -47,8 +47,8 @@ export type Event = Message<"proactivechat.v1.Event"> & {
   /**
    * The event's type, e.g. "chat.message": the name of the payload field
    * set, with its first underscore as a dot (see the payload comments),
-   * but for the offline_message_* payloads, whose types are
-   * "offline_message.left" and "offline_message.handled".
+   * but for the payloads whose subject has two words: "offline_message.*",
+   * "canned_reply.*", "api_key.*" and "agent_session.*".
    *
    * @generated from field: string type = 3;
    */
@@ -278,6 +278,178 @@ export type Event = Message<"proactivechat.v1.Event"> & {
      */
     value: OfflineMessageHandledEvent;
     case: "offlineMessageHandled";
+  } | {
+    /**
+     * "site.created", "site.updated": an admin created a site or changed
+     * its settings (fields names the top-level settings changed; never
+     * the identity secret's value).
+     *
+     * @generated from field: proactivechat.v1.SiteChanged site_created = 37;
+     */
+    value: SiteChanged;
+    case: "siteCreated";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.SiteChanged site_updated = 38;
+     */
+    value: SiteChanged;
+    case: "siteUpdated";
+  } | {
+    /**
+     * "agent.created", "agent.updated": an admin created an agent or
+     * changed it (fields: display_name, site_ids, max_concurrent_chats,
+     * login, supervised_site_ids, password; never the password itself).
+     *
+     * @generated from field: proactivechat.v1.AgentChanged agent_created = 39;
+     */
+    value: AgentChanged;
+    case: "agentCreated";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.AgentChanged agent_updated = 40;
+     */
+    value: AgentChanged;
+    case: "agentUpdated";
+  } | {
+    /**
+     * "chat.inactivity_warning": nobody wrote for a while; the chat ends
+     * as inactive at end_time unless someone does.
+     *
+     * @generated from field: proactivechat.v1.ChatInactivityWarningEvent chat_inactivity_warning = 41;
+     */
+    value: ChatInactivityWarningEvent;
+    case: "chatInactivityWarning";
+  } | {
+    /**
+     * "request.hold_started": the visitor closed the widget (or was away
+     * when the request was queued) with a request open; it keeps its place
+     * until hold_until. Recorded again when the hold is extended.
+     *
+     * @generated from field: proactivechat.v1.RequestHold request_hold_started = 42;
+     */
+    value: RequestHold;
+    case: "requestHoldStarted";
+  } | {
+    /**
+     * "request.hold_ended": the visitor came back before hold_until.
+     *
+     * @generated from field: proactivechat.v1.RequestHold request_hold_ended = 43;
+     */
+    value: RequestHold;
+    case: "requestHoldEnded";
+  } | {
+    /**
+     * "chat.note_added": an agent added an internal note (agents only).
+     *
+     * @generated from field: proactivechat.v1.ChatNoteAdded chat_note_added = 44;
+     */
+    value: ChatNoteAdded;
+    case: "chatNoteAdded";
+  } | {
+    /**
+     * "chat.whisper_sent": a supervisor whispered to the chat's agent.
+     *
+     * @generated from field: proactivechat.v1.ChatWhisperSent chat_whisper_sent = 45;
+     */
+    value: ChatWhisperSent;
+    case: "chatWhisperSent";
+  } | {
+    /**
+     * "canned_reply.created" / ".updated" / ".deleted".
+     *
+     * @generated from field: proactivechat.v1.CannedReplyChanged canned_reply_created = 46;
+     */
+    value: CannedReplyChanged;
+    case: "cannedReplyCreated";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.CannedReplyChanged canned_reply_updated = 47;
+     */
+    value: CannedReplyChanged;
+    case: "cannedReplyUpdated";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.CannedReplyChanged canned_reply_deleted = 48;
+     */
+    value: CannedReplyChanged;
+    case: "cannedReplyDeleted";
+  } | {
+    /**
+     * "webhook.created" / ".updated" / ".deleted" / ".secret_rotated": an
+     * endpoint was managed (never its secret). An endpoint disabled
+     * because it answered 410 Gone is a webhook.updated with fields
+     * ["enabled"].
+     *
+     * @generated from field: proactivechat.v1.WebhookChanged webhook_created = 49;
+     */
+    value: WebhookChanged;
+    case: "webhookCreated";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.WebhookChanged webhook_updated = 50;
+     */
+    value: WebhookChanged;
+    case: "webhookUpdated";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.WebhookChanged webhook_deleted = 51;
+     */
+    value: WebhookChanged;
+    case: "webhookDeleted";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.WebhookChanged webhook_secret_rotated = 52;
+     */
+    value: WebhookChanged;
+    case: "webhookSecretRotated";
+  } | {
+    /**
+     * "api_key.created", "api_key.revoked" (never the key).
+     *
+     * @generated from field: proactivechat.v1.ApiKeyChanged api_key_created = 53;
+     */
+    value: ApiKeyChanged;
+    case: "apiKeyCreated";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.ApiKeyChanged api_key_revoked = 54;
+     */
+    value: ApiKeyChanged;
+    case: "apiKeyRevoked";
+  } | {
+    /**
+     * "agent_session.created": an agent signed in (or an admin made a
+     * session); "agent_session.revoked": signed out or revoked (never the
+     * token).
+     *
+     * @generated from field: proactivechat.v1.AgentSessionChanged agent_session_created = 55;
+     */
+    value: AgentSessionChanged;
+    case: "agentSessionCreated";
+  } | {
+    /**
+     * @generated from field: proactivechat.v1.AgentSessionChanged agent_session_revoked = 56;
+     */
+    value: AgentSessionChanged;
+    case: "agentSessionRevoked";
+  } | {
+    /**
+     * "form.started": the visitor said yes and the site's data-collection
+     * form opened.
+     *
+     * @generated from field: proactivechat.v1.FormStarted form_started = 57;
+     */
+    value: FormStarted;
+    case: "formStarted";
+  } | {
+    /**
+     * "form.abandoned": the form was dropped unsent (the visitor closed
+     * it, or the visit ended).
+     *
+     * @generated from field: proactivechat.v1.FormAbandoned form_abandoned = 58;
+     */
+    value: FormAbandoned;
+    case: "formAbandoned";
   } | { case: undefined; value?: undefined };
 };
 
@@ -960,4 +1132,327 @@ export type OfflineMessageHandledEvent = Message<"proactivechat.v1.OfflineMessag
  */
 export const OfflineMessageHandledEventSchema: GenMessage<OfflineMessageHandledEvent> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_event, 23);
+
+/**
+ * @generated from message proactivechat.v1.SiteChanged
+ */
+export type SiteChanged = Message<"proactivechat.v1.SiteChanged"> & {
+  /**
+   * The top-level settings set or changed, by field name (e.g.
+   * "proactive_chat", "business_hours", "identity_secret").
+   *
+   * @generated from field: repeated string fields = 1;
+   */
+  fields: string[];
+};
+
+/**
+ * Describes the message proactivechat.v1.SiteChanged.
+ * Use `create(SiteChangedSchema)` to create a new message.
+ */
+export const SiteChangedSchema: GenMessage<SiteChanged> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_event, 24);
+
+/**
+ * @generated from message proactivechat.v1.AgentChanged
+ */
+export type AgentChanged = Message<"proactivechat.v1.AgentChanged"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * The fields set or changed, by name.
+   *
+   * @generated from field: repeated string fields = 2;
+   */
+  fields: string[];
+};
+
+/**
+ * Describes the message proactivechat.v1.AgentChanged.
+ * Use `create(AgentChangedSchema)` to create a new message.
+ */
+export const AgentChangedSchema: GenMessage<AgentChanged> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_event, 25);
+
+/**
+ * @generated from message proactivechat.v1.ChatInactivityWarningEvent
+ */
+export type ChatInactivityWarningEvent = Message<"proactivechat.v1.ChatInactivityWarningEvent"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * @generated from field: string visitor_id = 2;
+   */
+  visitorId: string;
+
+  /**
+   * When the chat ends as inactive unless someone writes.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 3;
+   */
+  endTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.ChatInactivityWarningEvent.
+ * Use `create(ChatInactivityWarningEventSchema)` to create a new message.
+ */
+export const ChatInactivityWarningEventSchema: GenMessage<ChatInactivityWarningEvent> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_event, 26);
+
+/**
+ * @generated from message proactivechat.v1.RequestHold
+ */
+export type RequestHold = Message<"proactivechat.v1.RequestHold"> & {
+  /**
+   * @generated from field: string chat_request_id = 1;
+   */
+  chatRequestId: string;
+
+  /**
+   * @generated from field: string visitor_id = 2;
+   */
+  visitorId: string;
+
+  /**
+   * Until when the request keeps its place (request.hold_started).
+   *
+   * @generated from field: google.protobuf.Timestamp hold_until = 3;
+   */
+  holdUntil?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.RequestHold.
+ * Use `create(RequestHoldSchema)` to create a new message.
+ */
+export const RequestHoldSchema: GenMessage<RequestHold> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_event, 27);
+
+/**
+ * @generated from message proactivechat.v1.ChatNoteAdded
+ */
+export type ChatNoteAdded = Message<"proactivechat.v1.ChatNoteAdded"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * @generated from field: string visitor_id = 2;
+   */
+  visitorId: string;
+
+  /**
+   * The note's number in its chat, from 1.
+   *
+   * @generated from field: uint32 seq = 3;
+   */
+  seq: number;
+
+  /**
+   * @generated from field: string author_id = 4;
+   */
+  authorId: string;
+
+  /**
+   * @generated from field: string text = 5;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ChatNoteAdded.
+ * Use `create(ChatNoteAddedSchema)` to create a new message.
+ */
+export const ChatNoteAddedSchema: GenMessage<ChatNoteAdded> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_event, 28);
+
+/**
+ * @generated from message proactivechat.v1.ChatWhisperSent
+ */
+export type ChatWhisperSent = Message<"proactivechat.v1.ChatWhisperSent"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * @generated from field: string visitor_id = 2;
+   */
+  visitorId: string;
+
+  /**
+   * The whisper's number in its chat, from 1.
+   *
+   * @generated from field: uint32 seq = 3;
+   */
+  seq: number;
+
+  /**
+   * The supervisor who whispered, and the chat's agent who heard.
+   *
+   * @generated from field: string from_agent_id = 4;
+   */
+  fromAgentId: string;
+
+  /**
+   * @generated from field: string to_agent_id = 5;
+   */
+  toAgentId: string;
+
+  /**
+   * @generated from field: string text = 6;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ChatWhisperSent.
+ * Use `create(ChatWhisperSentSchema)` to create a new message.
+ */
+export const ChatWhisperSentSchema: GenMessage<ChatWhisperSent> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_event, 29);
+
+/**
+ * @generated from message proactivechat.v1.CannedReplyChanged
+ */
+export type CannedReplyChanged = Message<"proactivechat.v1.CannedReplyChanged"> & {
+  /**
+   * @generated from field: string canned_reply_id = 1;
+   */
+  cannedReplyId: string;
+
+  /**
+   * The fields set or changed, by name (title, text).
+   *
+   * @generated from field: repeated string fields = 2;
+   */
+  fields: string[];
+};
+
+/**
+ * Describes the message proactivechat.v1.CannedReplyChanged.
+ * Use `create(CannedReplyChangedSchema)` to create a new message.
+ */
+export const CannedReplyChangedSchema: GenMessage<CannedReplyChanged> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_event, 30);
+
+/**
+ * @generated from message proactivechat.v1.WebhookChanged
+ */
+export type WebhookChanged = Message<"proactivechat.v1.WebhookChanged"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+
+  /**
+   * The fields set or changed, by name (url, event_types, site_id,
+   * enabled).
+   *
+   * @generated from field: repeated string fields = 2;
+   */
+  fields: string[];
+};
+
+/**
+ * Describes the message proactivechat.v1.WebhookChanged.
+ * Use `create(WebhookChangedSchema)` to create a new message.
+ */
+export const WebhookChangedSchema: GenMessage<WebhookChanged> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_event, 31);
+
+/**
+ * @generated from message proactivechat.v1.ApiKeyChanged
+ */
+export type ApiKeyChanged = Message<"proactivechat.v1.ApiKeyChanged"> & {
+  /**
+   * @generated from field: string api_key_id = 1;
+   */
+  apiKeyId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ApiKeyChanged.
+ * Use `create(ApiKeyChangedSchema)` to create a new message.
+ */
+export const ApiKeyChangedSchema: GenMessage<ApiKeyChanged> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_event, 32);
+
+/**
+ * @generated from message proactivechat.v1.AgentSessionChanged
+ */
+export type AgentSessionChanged = Message<"proactivechat.v1.AgentSessionChanged"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.AgentSessionChanged.
+ * Use `create(AgentSessionChangedSchema)` to create a new message.
+ */
+export const AgentSessionChangedSchema: GenMessage<AgentSessionChanged> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_event, 33);
+
+/**
+ * @generated from message proactivechat.v1.FormStarted
+ */
+export type FormStarted = Message<"proactivechat.v1.FormStarted"> & {
+  /**
+   * @generated from field: string visitor_id = 1;
+   */
+  visitorId: string;
+
+  /**
+   * How the visitor came to it: an invitation, or the launcher.
+   *
+   * @generated from field: proactivechat.v1.ChatRequestKind kind = 2;
+   */
+  kind: ChatRequestKind;
+};
+
+/**
+ * Describes the message proactivechat.v1.FormStarted.
+ * Use `create(FormStartedSchema)` to create a new message.
+ */
+export const FormStartedSchema: GenMessage<FormStarted> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_event, 34);
+
+/**
+ * @generated from message proactivechat.v1.FormAbandoned
+ */
+export type FormAbandoned = Message<"proactivechat.v1.FormAbandoned"> & {
+  /**
+   * @generated from field: string visitor_id = 1;
+   */
+  visitorId: string;
+
+  /**
+   * Why: "visitor closed the form", "visit ended", "new visit".
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.FormAbandoned.
+ * Use `create(FormAbandonedSchema)` to create a new message.
+ */
+export const FormAbandonedSchema: GenMessage<FormAbandoned> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_event, 35);
 
