@@ -199,6 +199,19 @@ func TestRules_Variants(t *testing.T) {
 	if len(st.Form) != 1 || st.Form[0].Key != "email" {
 		t.Fatalf("form %+v, want the rule's", st.Form)
 	}
+	// The rest of the funnel: form, queue, chat, rating.
+	st, err := e.svc.SubmitForm(ctx(t), vid, map[string]string{"email": "ann@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat := e.accept(t, "agent-shop", st.Visitor.ChatRequestID)
+	if chat.RuleID != rule.ID || chat.VariantID != want.ID {
+		t.Fatalf("chat from rule %q variant %q, want %s %s", chat.RuleID, chat.VariantID, rule.ID, want.ID)
+	}
+	e.leave(t, chat.ID, vid)
+	if _, err := e.svc.RateChat(ctx(t), chat.ID, vid, 5, ""); err != nil {
+		t.Fatal(err)
+	}
 	rep, err := e.svc.GetTriggerRuleReport(ctx(t), "shop", time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
@@ -209,8 +222,11 @@ func TestRules_Variants(t *testing.T) {
 			variant = &rep.Rules[i]
 		}
 	}
-	if len(rep.Rules) != 3 || rep.Rules[0].Invited != 1 || rep.Rules[0].Accepted != 1 || variant == nil || variant.Invited != 1 || variant.Accepted != 1 {
-		t.Fatalf("report %+v, want the rule and its shown variant invited and accepted once", rep.Rules)
+	whole := domain.RuleFunnel{RuleID: rule.ID, Matched: 1, Invited: 1, Accepted: 1, Forms: 1, Queued: 1, Chatted: 1, Rated: 1}
+	shown := whole
+	shown.VariantID = want.ID
+	if len(rep.Rules) != 3 || rep.Rules[0] != whole || variant == nil || *variant != shown {
+		t.Fatalf("report %+v, want the rule and its shown variant through the whole funnel once: %+v", rep.Rules, whole)
 	}
 }
 
