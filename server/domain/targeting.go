@@ -336,6 +336,7 @@ func evaluate(r TriggerRule, f Facts, now time.Time, explain bool) Evaluation {
 	return ev
 }
 
+// String is the device class as failed conditions name it.
 func (d DeviceClass) String() string {
 	switch d {
 	case DeviceDesktop:
