@@ -92,6 +92,9 @@ const (
 	// opened; EventFormAbandoned: it was dropped unsent (Reason says why).
 	EventFormStarted   EventType = "form.started"
 	EventFormAbandoned EventType = "form.abandoned"
+	// EventRuleHeldOut: a trigger rule matched a visitor in its control
+	// group, who was not approached (RuleID).
+	EventRuleHeldOut EventType = "rule.held_out"
 )
 
 // EventTypes lists the vocabulary, in the order of the proto's payload
@@ -112,6 +115,7 @@ var EventTypes = []EventType{
 	EventWebhookCreated, EventWebhookUpdated, EventWebhookDeleted, EventWebhookSecretRotated,
 	EventAPIKeyCreated, EventAPIKeyRevoked, EventAgentSessionCreated, EventAgentSessionRevoked,
 	EventFormStarted, EventFormAbandoned,
+	EventRuleHeldOut,
 }
 
 // Valid reports whether t is one of EventTypes.
@@ -188,6 +192,11 @@ type Event struct {
 	// (request.accepted); -1 when unknown (events from before it was
 	// recorded).
 	Wait time.Duration
+	// RuleID and VariantID are the trigger rule a step of the proactive
+	// flow belongs to; HeldOut: the visitor was in its control group and
+	// asked for the chat themselves (request.queued, request.accepted).
+	RuleID, VariantID string
+	HeldOut           bool
 
 	// firstVisitorMessage marks a chat.message as its chat's first from
 	// the visitor, for the funnel; not stored.
@@ -279,6 +288,9 @@ func (s *Service) recordEvent(tx WriteTx, ev Event) (*Event, error) {
 		return nil, err
 	}
 	if err := countFunnel(tx, e); err != nil {
+		return nil, err
+	}
+	if err := countRuleFunnel(tx, e); err != nil {
 		return nil, err
 	}
 	ct.events = append(ct.events, e)

@@ -92,3 +92,14 @@ func (s *Service) Record(tx WriteTx, ev Event) error { return s.record(tx, ev) }
 
 // Quiet exports quiet to the tests.
 func Quiet(tx WriteTx, why string, write func() error) error { return quiet(tx, why, write) }
+
+// CapsBlock exports capsBlock to the tests.
+func CapsBlock(site *Site, r TriggerRule, v *Visitor, visitStart, now time.Time) (string, time.Time) {
+	return capsBlock(site, r, v, visitStart, now)
+}
+
+// EvaluateQuietly exports evaluate without explanations (the launch
+// path's) to the tests.
+func EvaluateQuietly(r TriggerRule, f Facts, now time.Time) Evaluation {
+	return evaluate(r, f, now, false)
+}

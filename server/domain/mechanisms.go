@@ -42,17 +42,23 @@ type timerScheduler interface {
 // watch the visitor's site, in the order they happened.
 type presenceManager interface {
 	// opened counts a new widget stream of visitor (viewed: it came with
-	// a page view, visitor.CurrentPage). It reports whether a new visit
+	// a page view, visitor.CurrentPage, and the page's referrer). It reports whether a new visit
 	// began and when the visit started, and whether the visitor came back
 	// after all their streams had closed. Past MaxStreamsPerVisitor it
 	// counts nothing and fails with CodeResourceExhausted.
-	opened(visitor *Visitor, viewed bool) (newVisit bool, start time.Time, back bool, err error)
+	opened(visitor *Visitor, viewed bool, referrer string) (newVisit bool, start time.Time, back bool, err error)
 	// closed uncounts a widget stream; it reports whether it was the
 	// visitor's last. The visitor departs when none opens within the grace.
 	closed(visitorID string) (away bool)
 	// departsAt is when a present visitor with no stream open departs.
 	departsAt(visitorID string) (time.Time, bool)
-	pageViewed(visitorID string, page PageView)
+	pageViewed(visitorID string, page PageView, referrer string)
+	// activity adds what the widget saw the visitor do on pageURL (ignored
+	// unless it is the current page) and reports whether a fact the
+	// trigger rules read changed.
+	activity(visitorID, pageURL string, a VisitorActivity, now time.Time) (changed bool)
+	// client sets the device and language the widget reported.
+	client(visitorID string, device DeviceClass, language string)
 	// engagementChanged updates what agents see of the visitor's
 	// engagement, active chat and identity.
 	engagementChanged(visitor *Visitor)

@@ -44,7 +44,7 @@ func (s *Service) Presence() PresenceManager { return PresenceManager{s.presence
 
 // Opened is presenceManager.opened.
 func (x PresenceManager) Opened(v *Visitor, viewed bool) (bool, time.Time, bool, error) {
-	return x.p.opened(v, viewed)
+	return x.p.opened(v, viewed, "")
 }
 
 // Closed is presenceManager.closed.
@@ -56,7 +56,9 @@ func (x PresenceManager) DepartsAt(visitorID string) (time.Time, bool) {
 }
 
 // PageViewed is presenceManager.pageViewed.
-func (x PresenceManager) PageViewed(visitorID string, page PageView) { x.p.pageViewed(visitorID, page) }
+func (x PresenceManager) PageViewed(visitorID string, page PageView) {
+	x.p.pageViewed(visitorID, page, "")
+}
 
 // EngagementChanged is presenceManager.engagementChanged.
 func (x PresenceManager) EngagementChanged(v *Visitor) { x.p.engagementChanged(v) }

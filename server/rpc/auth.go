@@ -383,6 +383,10 @@ var rules = map[string]rule{
 	proactivechatv1connect.AdminServiceListCannedRepliesProcedure: siteReader(siteID),
 	// The funnel is counts without personal data: whoever reads the site.
 	proactivechatv1connect.AdminServiceGetFunnelProcedure: siteReader(siteID),
+	// A rule's preview lists the visitors online with what they did:
+	// whoever may see the site's visitors live. Its report is counts.
+	proactivechatv1connect.AdminServicePreviewTriggerRuleProcedure:   siteSupervisor(siteID),
+	proactivechatv1connect.AdminServiceGetTriggerRuleReportProcedure: siteReader(siteID),
 	// Webhooks: admin keys only (an endpoint receives every event); a
 	// scoped key only those of its sites (ListWebhooks lists only those).
 	proactivechatv1connect.AdminServiceCreateWebhookProcedure:         webhookCreator,
@@ -404,6 +408,9 @@ var rules = map[string]rule{
 	proactivechatv1connect.VisitorServiceIdentifyVisitorProcedure:     self(domain.VisitorPrincipal, "visitor_id", visitorID),
 	proactivechatv1connect.VisitorServiceRequestChatProcedure:         self(domain.VisitorPrincipal, "visitor_id", visitorID),
 	proactivechatv1connect.VisitorServiceLeaveMessageProcedure:        self(domain.VisitorPrincipal, "visitor_id", visitorID),
+	// What the widget reports for the trigger rules: the visitor itself.
+	proactivechatv1connect.VisitorServiceReportActivityProcedure:          self(domain.VisitorPrincipal, "visitor_id", visitorID),
+	proactivechatv1connect.VisitorServiceUpdateVisitorAttributesProcedure: self(domain.VisitorPrincipal, "visitor_id", visitorID),
 
 	proactivechatv1connect.AgentServiceSignInProcedure:             openRule,
 	proactivechatv1connect.AgentServiceSignOutProcedure:            as(domain.AgentPrincipal),

@@ -2940,6 +2940,217 @@ func (x *GetFunnelRequest) GetEndTime() *timestamppb.Timestamp {
 	return nil
 }
 
+type PreviewTriggerRuleRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SiteId string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// The rule to evaluate; checked as UpdateSite checks rules.
+	Rule          *TriggerRule `protobuf:"bytes,2,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewTriggerRuleRequest) Reset() {
+	*x = PreviewTriggerRuleRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewTriggerRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewTriggerRuleRequest) ProtoMessage() {}
+
+func (x *PreviewTriggerRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewTriggerRuleRequest.ProtoReflect.Descriptor instead.
+func (*PreviewTriggerRuleRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *PreviewTriggerRuleRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *PreviewTriggerRuleRequest) GetRule() *TriggerRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+type PreviewTriggerRuleResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Evaluations []*RuleEvaluation      `protobuf:"bytes,1,rep,name=evaluations,proto3" json:"evaluations,omitempty"`
+	// Visitors online on the site now (evaluations may hold fewer).
+	OnlineVisitors uint32 `protobuf:"varint,2,opt,name=online_visitors,json=onlineVisitors,proto3" json:"online_visitors,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PreviewTriggerRuleResponse) Reset() {
+	*x = PreviewTriggerRuleResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewTriggerRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewTriggerRuleResponse) ProtoMessage() {}
+
+func (x *PreviewTriggerRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewTriggerRuleResponse.ProtoReflect.Descriptor instead.
+func (*PreviewTriggerRuleResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *PreviewTriggerRuleResponse) GetEvaluations() []*RuleEvaluation {
+	if x != nil {
+		return x.Evaluations
+	}
+	return nil
+}
+
+func (x *PreviewTriggerRuleResponse) GetOnlineVisitors() uint32 {
+	if x != nil {
+		return x.OnlineVisitors
+	}
+	return 0
+}
+
+type GetTriggerRuleReportRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SiteId string                 `protobuf:"bytes,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// As GetFunnelRequest.
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTriggerRuleReportRequest) Reset() {
+	*x = GetTriggerRuleReportRequest{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTriggerRuleReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTriggerRuleReportRequest) ProtoMessage() {}
+
+func (x *GetTriggerRuleReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTriggerRuleReportRequest.ProtoReflect.Descriptor instead.
+func (*GetTriggerRuleReportRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *GetTriggerRuleReportRequest) GetSiteId() string {
+	if x != nil {
+		return x.SiteId
+	}
+	return ""
+}
+
+func (x *GetTriggerRuleReportRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *GetTriggerRuleReportRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+type GetTriggerRuleReportResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Report        *TriggerRuleReport     `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTriggerRuleReportResponse) Reset() {
+	*x = GetTriggerRuleReportResponse{}
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTriggerRuleReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTriggerRuleReportResponse) ProtoMessage() {}
+
+func (x *GetTriggerRuleReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTriggerRuleReportResponse.ProtoReflect.Descriptor instead.
+func (*GetTriggerRuleReportResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *GetTriggerRuleReportResponse) GetReport() *TriggerRuleReport {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
 type GetFunnelResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Funnel        *Funnel                `protobuf:"bytes,1,opt,name=funnel,proto3" json:"funnel,omitempty"`
@@ -2949,7 +3160,7 @@ type GetFunnelResponse struct {
 
 func (x *GetFunnelResponse) Reset() {
 	*x = GetFunnelResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[58]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2961,7 +3172,7 @@ func (x *GetFunnelResponse) String() string {
 func (*GetFunnelResponse) ProtoMessage() {}
 
 func (x *GetFunnelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[58]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2974,7 +3185,7 @@ func (x *GetFunnelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFunnelResponse.ProtoReflect.Descriptor instead.
 func (*GetFunnelResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{58}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GetFunnelResponse) GetFunnel() *Funnel {
@@ -3010,7 +3221,7 @@ type Funnel struct {
 
 func (x *Funnel) Reset() {
 	*x = Funnel{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[59]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3022,7 +3233,7 @@ func (x *Funnel) String() string {
 func (*Funnel) ProtoMessage() {}
 
 func (x *Funnel) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[59]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3035,7 +3246,7 @@ func (x *Funnel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Funnel.ProtoReflect.Descriptor instead.
 func (*Funnel) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{59}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *Funnel) GetSiteId() string {
@@ -3112,7 +3323,7 @@ type FunnelStepCount struct {
 
 func (x *FunnelStepCount) Reset() {
 	*x = FunnelStepCount{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[60]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3124,7 +3335,7 @@ func (x *FunnelStepCount) String() string {
 func (*FunnelStepCount) ProtoMessage() {}
 
 func (x *FunnelStepCount) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[60]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3137,7 +3348,7 @@ func (x *FunnelStepCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FunnelStepCount.ProtoReflect.Descriptor instead.
 func (*FunnelStepCount) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{60}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *FunnelStepCount) GetStep() string {
@@ -3172,7 +3383,7 @@ type FunnelEndCount struct {
 
 func (x *FunnelEndCount) Reset() {
 	*x = FunnelEndCount{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[61]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3184,7 +3395,7 @@ func (x *FunnelEndCount) String() string {
 func (*FunnelEndCount) ProtoMessage() {}
 
 func (x *FunnelEndCount) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[61]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3197,7 +3408,7 @@ func (x *FunnelEndCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FunnelEndCount.ProtoReflect.Descriptor instead.
 func (*FunnelEndCount) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{61}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *FunnelEndCount) GetReason() ChatEndReason {
@@ -3245,7 +3456,7 @@ type Webhook struct {
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[62]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3257,7 +3468,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[62]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3270,7 +3481,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{62}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *Webhook) GetId() string {
@@ -3371,7 +3582,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[63]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3383,7 +3594,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[63]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3396,7 +3607,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{63}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *WebhookDelivery) GetWebhookId() string {
@@ -3499,7 +3710,7 @@ type CreateWebhookRequest struct {
 
 func (x *CreateWebhookRequest) Reset() {
 	*x = CreateWebhookRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[64]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3511,7 +3722,7 @@ func (x *CreateWebhookRequest) String() string {
 func (*CreateWebhookRequest) ProtoMessage() {}
 
 func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[64]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3524,7 +3735,7 @@ func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{64}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *CreateWebhookRequest) GetUrl() string {
@@ -3571,7 +3782,7 @@ type CreateWebhookResponse struct {
 
 func (x *CreateWebhookResponse) Reset() {
 	*x = CreateWebhookResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[65]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3583,7 +3794,7 @@ func (x *CreateWebhookResponse) String() string {
 func (*CreateWebhookResponse) ProtoMessage() {}
 
 func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[65]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3596,7 +3807,7 @@ func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
 func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{65}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *CreateWebhookResponse) GetWebhook() *Webhook {
@@ -3615,7 +3826,7 @@ type GetWebhookRequest struct {
 
 func (x *GetWebhookRequest) Reset() {
 	*x = GetWebhookRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[66]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3627,7 +3838,7 @@ func (x *GetWebhookRequest) String() string {
 func (*GetWebhookRequest) ProtoMessage() {}
 
 func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[66]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3640,7 +3851,7 @@ func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookRequest.ProtoReflect.Descriptor instead.
 func (*GetWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{66}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *GetWebhookRequest) GetWebhookId() string {
@@ -3659,7 +3870,7 @@ type GetWebhookResponse struct {
 
 func (x *GetWebhookResponse) Reset() {
 	*x = GetWebhookResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[67]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3671,7 +3882,7 @@ func (x *GetWebhookResponse) String() string {
 func (*GetWebhookResponse) ProtoMessage() {}
 
 func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[67]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3684,7 +3895,7 @@ func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookResponse.ProtoReflect.Descriptor instead.
 func (*GetWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{67}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *GetWebhookResponse) GetWebhook() *Webhook {
@@ -3702,7 +3913,7 @@ type ListWebhooksRequest struct {
 
 func (x *ListWebhooksRequest) Reset() {
 	*x = ListWebhooksRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[68]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3714,7 +3925,7 @@ func (x *ListWebhooksRequest) String() string {
 func (*ListWebhooksRequest) ProtoMessage() {}
 
 func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[68]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3727,7 +3938,7 @@ func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{68}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{72}
 }
 
 type ListWebhooksResponse struct {
@@ -3739,7 +3950,7 @@ type ListWebhooksResponse struct {
 
 func (x *ListWebhooksResponse) Reset() {
 	*x = ListWebhooksResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[69]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3751,7 +3962,7 @@ func (x *ListWebhooksResponse) String() string {
 func (*ListWebhooksResponse) ProtoMessage() {}
 
 func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[69]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3764,7 +3975,7 @@ func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{69}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
@@ -3784,7 +3995,7 @@ type UpdateWebhookRequest struct {
 
 func (x *UpdateWebhookRequest) Reset() {
 	*x = UpdateWebhookRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[70]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3796,7 +4007,7 @@ func (x *UpdateWebhookRequest) String() string {
 func (*UpdateWebhookRequest) ProtoMessage() {}
 
 func (x *UpdateWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[70]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3809,7 +4020,7 @@ func (x *UpdateWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWebhookRequest.ProtoReflect.Descriptor instead.
 func (*UpdateWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{70}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *UpdateWebhookRequest) GetWebhook() *Webhook {
@@ -3835,7 +4046,7 @@ type UpdateWebhookResponse struct {
 
 func (x *UpdateWebhookResponse) Reset() {
 	*x = UpdateWebhookResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[71]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3847,7 +4058,7 @@ func (x *UpdateWebhookResponse) String() string {
 func (*UpdateWebhookResponse) ProtoMessage() {}
 
 func (x *UpdateWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[71]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3860,7 +4071,7 @@ func (x *UpdateWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWebhookResponse.ProtoReflect.Descriptor instead.
 func (*UpdateWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{71}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *UpdateWebhookResponse) GetWebhook() *Webhook {
@@ -3879,7 +4090,7 @@ type DeleteWebhookRequest struct {
 
 func (x *DeleteWebhookRequest) Reset() {
 	*x = DeleteWebhookRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[72]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3891,7 +4102,7 @@ func (x *DeleteWebhookRequest) String() string {
 func (*DeleteWebhookRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[72]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3904,7 +4115,7 @@ func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{72}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *DeleteWebhookRequest) GetWebhookId() string {
@@ -3922,7 +4133,7 @@ type DeleteWebhookResponse struct {
 
 func (x *DeleteWebhookResponse) Reset() {
 	*x = DeleteWebhookResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[73]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3934,7 +4145,7 @@ func (x *DeleteWebhookResponse) String() string {
 func (*DeleteWebhookResponse) ProtoMessage() {}
 
 func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[73]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3947,7 +4158,7 @@ func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{73}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{77}
 }
 
 type RotateWebhookSecretRequest struct {
@@ -3959,7 +4170,7 @@ type RotateWebhookSecretRequest struct {
 
 func (x *RotateWebhookSecretRequest) Reset() {
 	*x = RotateWebhookSecretRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[74]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3971,7 +4182,7 @@ func (x *RotateWebhookSecretRequest) String() string {
 func (*RotateWebhookSecretRequest) ProtoMessage() {}
 
 func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[74]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3984,7 +4195,7 @@ func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateWebhookSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSecretRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{74}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *RotateWebhookSecretRequest) GetWebhookId() string {
@@ -4003,7 +4214,7 @@ type RotateWebhookSecretResponse struct {
 
 func (x *RotateWebhookSecretResponse) Reset() {
 	*x = RotateWebhookSecretResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[75]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4015,7 +4226,7 @@ func (x *RotateWebhookSecretResponse) String() string {
 func (*RotateWebhookSecretResponse) ProtoMessage() {}
 
 func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[75]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4028,7 +4239,7 @@ func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateWebhookSecretResponse.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSecretResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{75}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *RotateWebhookSecretResponse) GetSecret() string {
@@ -4049,7 +4260,7 @@ type ListWebhookDeliveriesRequest struct {
 
 func (x *ListWebhookDeliveriesRequest) Reset() {
 	*x = ListWebhookDeliveriesRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[76]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4061,7 +4272,7 @@ func (x *ListWebhookDeliveriesRequest) String() string {
 func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[76]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4074,7 +4285,7 @@ func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{76}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *ListWebhookDeliveriesRequest) GetWebhookId() string {
@@ -4100,7 +4311,7 @@ type ListWebhookDeliveriesResponse struct {
 
 func (x *ListWebhookDeliveriesResponse) Reset() {
 	*x = ListWebhookDeliveriesResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[77]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4112,7 +4323,7 @@ func (x *ListWebhookDeliveriesResponse) String() string {
 func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[77]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4125,7 +4336,7 @@ func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{77}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ListWebhookDeliveriesResponse) GetDeliveries() []*WebhookDelivery {
@@ -4146,7 +4357,7 @@ type RedeliverWebhookEventRequest struct {
 
 func (x *RedeliverWebhookEventRequest) Reset() {
 	*x = RedeliverWebhookEventRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[78]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4158,7 +4369,7 @@ func (x *RedeliverWebhookEventRequest) String() string {
 func (*RedeliverWebhookEventRequest) ProtoMessage() {}
 
 func (x *RedeliverWebhookEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[78]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4171,7 +4382,7 @@ func (x *RedeliverWebhookEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverWebhookEventRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverWebhookEventRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{78}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *RedeliverWebhookEventRequest) GetWebhookId() string {
@@ -4197,7 +4408,7 @@ type RedeliverWebhookEventResponse struct {
 
 func (x *RedeliverWebhookEventResponse) Reset() {
 	*x = RedeliverWebhookEventResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[79]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4209,7 +4420,7 @@ func (x *RedeliverWebhookEventResponse) String() string {
 func (*RedeliverWebhookEventResponse) ProtoMessage() {}
 
 func (x *RedeliverWebhookEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[79]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4222,7 +4433,7 @@ func (x *RedeliverWebhookEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverWebhookEventResponse.ProtoReflect.Descriptor instead.
 func (*RedeliverWebhookEventResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{79}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *RedeliverWebhookEventResponse) GetDelivery() *WebhookDelivery {
@@ -4241,7 +4452,7 @@ type PingWebhookRequest struct {
 
 func (x *PingWebhookRequest) Reset() {
 	*x = PingWebhookRequest{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[80]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4253,7 +4464,7 @@ func (x *PingWebhookRequest) String() string {
 func (*PingWebhookRequest) ProtoMessage() {}
 
 func (x *PingWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[80]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4266,7 +4477,7 @@ func (x *PingWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingWebhookRequest.ProtoReflect.Descriptor instead.
 func (*PingWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{80}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *PingWebhookRequest) GetWebhookId() string {
@@ -4285,7 +4496,7 @@ type PingWebhookResponse struct {
 
 func (x *PingWebhookResponse) Reset() {
 	*x = PingWebhookResponse{}
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[81]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4297,7 +4508,7 @@ func (x *PingWebhookResponse) String() string {
 func (*PingWebhookResponse) ProtoMessage() {}
 
 func (x *PingWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[81]
+	mi := &file_proactivechat_v1_admin_service_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4310,7 +4521,7 @@ func (x *PingWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingWebhookResponse.ProtoReflect.Descriptor instead.
 func (*PingWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{81}
+	return file_proactivechat_v1_admin_service_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *PingWebhookResponse) GetDelivery() *WebhookDelivery {
@@ -4324,7 +4535,7 @@ var File_proactivechat_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1cproactivechat/v1/event.proto\x1a&proactivechat/v1/offline_message.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"\xbf\x01\n" +
+	"$proactivechat/v1/admin_service.proto\x12\x10proactivechat.v1\x1a google/protobuf/field_mask.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/auth.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a\x1cproactivechat/v1/event.proto\x1a&proactivechat/v1/offline_message.proto\x1a\x1bproactivechat/v1/site.proto\x1a proactivechat/v1/targeting.proto\x1a\x1eproactivechat/v1/visitor.proto\"\xbf\x01\n" +
 	"\x17GetRatingSummaryRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12\x19\n" +
 	"\bagent_id\x18\x02 \x01(\tR\aagentId\x129\n" +
@@ -4487,7 +4698,20 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\x129\n" +
 	"\n" +
 	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"E\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"g\n" +
+	"\x19PreviewTriggerRuleRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\x121\n" +
+	"\x04rule\x18\x02 \x01(\v2\x1d.proactivechat.v1.TriggerRuleR\x04rule\"\x89\x01\n" +
+	"\x1aPreviewTriggerRuleResponse\x12B\n" +
+	"\vevaluations\x18\x01 \x03(\v2 .proactivechat.v1.RuleEvaluationR\vevaluations\x12'\n" +
+	"\x0fonline_visitors\x18\x02 \x01(\rR\x0eonlineVisitors\"\xa8\x01\n" +
+	"\x1bGetTriggerRuleReportRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\tR\x06siteId\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"[\n" +
+	"\x1cGetTriggerRuleReportResponse\x12;\n" +
+	"\x06report\x18\x01 \x01(\v2#.proactivechat.v1.TriggerRuleReportR\x06report\"E\n" +
 	"\x11GetFunnelResponse\x120\n" +
 	"\x06funnel\x18\x01 \x01(\v2\x18.proactivechat.v1.FunnelR\x06funnel\"\x8d\x03\n" +
 	"\x06Funnel\x12\x17\n" +
@@ -4591,7 +4815,7 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
 	"webhook_id\x18\x01 \x01(\tR\twebhookId\"T\n" +
 	"\x13PingWebhookResponse\x12=\n" +
-	"\bdelivery\x18\x01 \x01(\v2!.proactivechat.v1.WebhookDeliveryR\bdelivery2\xf1\x1e\n" +
+	"\bdelivery\x18\x01 \x01(\v2!.proactivechat.v1.WebhookDeliveryR\bdelivery2\xe3 \n" +
 	"\fAdminService\x12W\n" +
 	"\n" +
 	"CreateSite\x12#.proactivechat.v1.CreateSiteRequest\x1a$.proactivechat.v1.CreateSiteResponse\x12S\n" +
@@ -4625,7 +4849,9 @@ const file_proactivechat_v1_admin_service_proto_rawDesc = "" +
 	"\x11UpdateCannedReply\x12*.proactivechat.v1.UpdateCannedReplyRequest\x1a+.proactivechat.v1.UpdateCannedReplyResponse\x12q\n" +
 	"\x11DeleteCannedReply\x12*.proactivechat.v1.DeleteCannedReplyRequest\x1a+.proactivechat.v1.DeleteCannedReplyResponse\"\x03\x90\x02\x02\x12q\n" +
 	"\x11ListCannedReplies\x12*.proactivechat.v1.ListCannedRepliesRequest\x1a+.proactivechat.v1.ListCannedRepliesResponse\"\x03\x90\x02\x01\x12Y\n" +
-	"\tGetFunnel\x12\".proactivechat.v1.GetFunnelRequest\x1a#.proactivechat.v1.GetFunnelResponse\"\x03\x90\x02\x01\x12`\n" +
+	"\tGetFunnel\x12\".proactivechat.v1.GetFunnelRequest\x1a#.proactivechat.v1.GetFunnelResponse\"\x03\x90\x02\x01\x12t\n" +
+	"\x12PreviewTriggerRule\x12+.proactivechat.v1.PreviewTriggerRuleRequest\x1a,.proactivechat.v1.PreviewTriggerRuleResponse\"\x03\x90\x02\x01\x12z\n" +
+	"\x14GetTriggerRuleReport\x12-.proactivechat.v1.GetTriggerRuleReportRequest\x1a..proactivechat.v1.GetTriggerRuleReportResponse\"\x03\x90\x02\x01\x12`\n" +
 	"\rCreateWebhook\x12&.proactivechat.v1.CreateWebhookRequest\x1a'.proactivechat.v1.CreateWebhookResponse\x12\\\n" +
 	"\n" +
 	"GetWebhook\x12#.proactivechat.v1.GetWebhookRequest\x1a$.proactivechat.v1.GetWebhookResponse\"\x03\x90\x02\x01\x12b\n" +
@@ -4649,7 +4875,7 @@ func file_proactivechat_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_admin_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 82)
+var file_proactivechat_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 86)
 var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*GetRatingSummaryRequest)(nil),          // 0: proactivechat.v1.GetRatingSummaryRequest
 	(*GetRatingSummaryResponse)(nil),         // 1: proactivechat.v1.GetRatingSummaryResponse
@@ -4709,204 +4935,220 @@ var file_proactivechat_v1_admin_service_proto_goTypes = []any{
 	(*ListCannedRepliesRequest)(nil),         // 55: proactivechat.v1.ListCannedRepliesRequest
 	(*ListCannedRepliesResponse)(nil),        // 56: proactivechat.v1.ListCannedRepliesResponse
 	(*GetFunnelRequest)(nil),                 // 57: proactivechat.v1.GetFunnelRequest
-	(*GetFunnelResponse)(nil),                // 58: proactivechat.v1.GetFunnelResponse
-	(*Funnel)(nil),                           // 59: proactivechat.v1.Funnel
-	(*FunnelStepCount)(nil),                  // 60: proactivechat.v1.FunnelStepCount
-	(*FunnelEndCount)(nil),                   // 61: proactivechat.v1.FunnelEndCount
-	(*Webhook)(nil),                          // 62: proactivechat.v1.Webhook
-	(*WebhookDelivery)(nil),                  // 63: proactivechat.v1.WebhookDelivery
-	(*CreateWebhookRequest)(nil),             // 64: proactivechat.v1.CreateWebhookRequest
-	(*CreateWebhookResponse)(nil),            // 65: proactivechat.v1.CreateWebhookResponse
-	(*GetWebhookRequest)(nil),                // 66: proactivechat.v1.GetWebhookRequest
-	(*GetWebhookResponse)(nil),               // 67: proactivechat.v1.GetWebhookResponse
-	(*ListWebhooksRequest)(nil),              // 68: proactivechat.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),             // 69: proactivechat.v1.ListWebhooksResponse
-	(*UpdateWebhookRequest)(nil),             // 70: proactivechat.v1.UpdateWebhookRequest
-	(*UpdateWebhookResponse)(nil),            // 71: proactivechat.v1.UpdateWebhookResponse
-	(*DeleteWebhookRequest)(nil),             // 72: proactivechat.v1.DeleteWebhookRequest
-	(*DeleteWebhookResponse)(nil),            // 73: proactivechat.v1.DeleteWebhookResponse
-	(*RotateWebhookSecretRequest)(nil),       // 74: proactivechat.v1.RotateWebhookSecretRequest
-	(*RotateWebhookSecretResponse)(nil),      // 75: proactivechat.v1.RotateWebhookSecretResponse
-	(*ListWebhookDeliveriesRequest)(nil),     // 76: proactivechat.v1.ListWebhookDeliveriesRequest
-	(*ListWebhookDeliveriesResponse)(nil),    // 77: proactivechat.v1.ListWebhookDeliveriesResponse
-	(*RedeliverWebhookEventRequest)(nil),     // 78: proactivechat.v1.RedeliverWebhookEventRequest
-	(*RedeliverWebhookEventResponse)(nil),    // 79: proactivechat.v1.RedeliverWebhookEventResponse
-	(*PingWebhookRequest)(nil),               // 80: proactivechat.v1.PingWebhookRequest
-	(*PingWebhookResponse)(nil),              // 81: proactivechat.v1.PingWebhookResponse
-	(*timestamppb.Timestamp)(nil),            // 82: google.protobuf.Timestamp
-	(*ApiKey)(nil),                           // 83: proactivechat.v1.ApiKey
-	(*durationpb.Duration)(nil),              // 84: google.protobuf.Duration
-	(*AgentSession)(nil),                     // 85: proactivechat.v1.AgentSession
-	(*Visitor)(nil),                          // 86: proactivechat.v1.Visitor
-	(*Invitation)(nil),                       // 87: proactivechat.v1.Invitation
-	(*ChatRequest)(nil),                      // 88: proactivechat.v1.ChatRequest
-	(*Chat)(nil),                             // 89: proactivechat.v1.Chat
-	(*ChatEvent)(nil),                        // 90: proactivechat.v1.ChatEvent
-	(*OfflineMessage)(nil),                   // 91: proactivechat.v1.OfflineMessage
-	(*RoutingDecision)(nil),                  // 92: proactivechat.v1.RoutingDecision
-	(*ProactiveChatSettings)(nil),            // 93: proactivechat.v1.ProactiveChatSettings
-	(*RetentionSettings)(nil),                // 94: proactivechat.v1.RetentionSettings
-	(*VisitorLauncherSettings)(nil),          // 95: proactivechat.v1.VisitorLauncherSettings
-	(*BusinessHours)(nil),                    // 96: proactivechat.v1.BusinessHours
-	(*OfflineMessageSettings)(nil),           // 97: proactivechat.v1.OfflineMessageSettings
-	(*Site)(nil),                             // 98: proactivechat.v1.Site
-	(*fieldmaskpb.FieldMask)(nil),            // 99: google.protobuf.FieldMask
-	(*Agent)(nil),                            // 100: proactivechat.v1.Agent
-	(*VisitorPresence)(nil),                  // 101: proactivechat.v1.VisitorPresence
-	(*Event)(nil),                            // 102: proactivechat.v1.Event
-	(*KeepAlive)(nil),                        // 103: proactivechat.v1.KeepAlive
-	(*CannedReply)(nil),                      // 104: proactivechat.v1.CannedReply
-	(ChatEndReason)(0),                       // 105: proactivechat.v1.ChatEndReason
+	(*PreviewTriggerRuleRequest)(nil),        // 58: proactivechat.v1.PreviewTriggerRuleRequest
+	(*PreviewTriggerRuleResponse)(nil),       // 59: proactivechat.v1.PreviewTriggerRuleResponse
+	(*GetTriggerRuleReportRequest)(nil),      // 60: proactivechat.v1.GetTriggerRuleReportRequest
+	(*GetTriggerRuleReportResponse)(nil),     // 61: proactivechat.v1.GetTriggerRuleReportResponse
+	(*GetFunnelResponse)(nil),                // 62: proactivechat.v1.GetFunnelResponse
+	(*Funnel)(nil),                           // 63: proactivechat.v1.Funnel
+	(*FunnelStepCount)(nil),                  // 64: proactivechat.v1.FunnelStepCount
+	(*FunnelEndCount)(nil),                   // 65: proactivechat.v1.FunnelEndCount
+	(*Webhook)(nil),                          // 66: proactivechat.v1.Webhook
+	(*WebhookDelivery)(nil),                  // 67: proactivechat.v1.WebhookDelivery
+	(*CreateWebhookRequest)(nil),             // 68: proactivechat.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),            // 69: proactivechat.v1.CreateWebhookResponse
+	(*GetWebhookRequest)(nil),                // 70: proactivechat.v1.GetWebhookRequest
+	(*GetWebhookResponse)(nil),               // 71: proactivechat.v1.GetWebhookResponse
+	(*ListWebhooksRequest)(nil),              // 72: proactivechat.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),             // 73: proactivechat.v1.ListWebhooksResponse
+	(*UpdateWebhookRequest)(nil),             // 74: proactivechat.v1.UpdateWebhookRequest
+	(*UpdateWebhookResponse)(nil),            // 75: proactivechat.v1.UpdateWebhookResponse
+	(*DeleteWebhookRequest)(nil),             // 76: proactivechat.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),            // 77: proactivechat.v1.DeleteWebhookResponse
+	(*RotateWebhookSecretRequest)(nil),       // 78: proactivechat.v1.RotateWebhookSecretRequest
+	(*RotateWebhookSecretResponse)(nil),      // 79: proactivechat.v1.RotateWebhookSecretResponse
+	(*ListWebhookDeliveriesRequest)(nil),     // 80: proactivechat.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil),    // 81: proactivechat.v1.ListWebhookDeliveriesResponse
+	(*RedeliverWebhookEventRequest)(nil),     // 82: proactivechat.v1.RedeliverWebhookEventRequest
+	(*RedeliverWebhookEventResponse)(nil),    // 83: proactivechat.v1.RedeliverWebhookEventResponse
+	(*PingWebhookRequest)(nil),               // 84: proactivechat.v1.PingWebhookRequest
+	(*PingWebhookResponse)(nil),              // 85: proactivechat.v1.PingWebhookResponse
+	(*timestamppb.Timestamp)(nil),            // 86: google.protobuf.Timestamp
+	(*ApiKey)(nil),                           // 87: proactivechat.v1.ApiKey
+	(*durationpb.Duration)(nil),              // 88: google.protobuf.Duration
+	(*AgentSession)(nil),                     // 89: proactivechat.v1.AgentSession
+	(*Visitor)(nil),                          // 90: proactivechat.v1.Visitor
+	(*Invitation)(nil),                       // 91: proactivechat.v1.Invitation
+	(*ChatRequest)(nil),                      // 92: proactivechat.v1.ChatRequest
+	(*Chat)(nil),                             // 93: proactivechat.v1.Chat
+	(*ChatEvent)(nil),                        // 94: proactivechat.v1.ChatEvent
+	(*OfflineMessage)(nil),                   // 95: proactivechat.v1.OfflineMessage
+	(*RoutingDecision)(nil),                  // 96: proactivechat.v1.RoutingDecision
+	(*ProactiveChatSettings)(nil),            // 97: proactivechat.v1.ProactiveChatSettings
+	(*RetentionSettings)(nil),                // 98: proactivechat.v1.RetentionSettings
+	(*VisitorLauncherSettings)(nil),          // 99: proactivechat.v1.VisitorLauncherSettings
+	(*BusinessHours)(nil),                    // 100: proactivechat.v1.BusinessHours
+	(*OfflineMessageSettings)(nil),           // 101: proactivechat.v1.OfflineMessageSettings
+	(*Site)(nil),                             // 102: proactivechat.v1.Site
+	(*fieldmaskpb.FieldMask)(nil),            // 103: google.protobuf.FieldMask
+	(*Agent)(nil),                            // 104: proactivechat.v1.Agent
+	(*VisitorPresence)(nil),                  // 105: proactivechat.v1.VisitorPresence
+	(*Event)(nil),                            // 106: proactivechat.v1.Event
+	(*KeepAlive)(nil),                        // 107: proactivechat.v1.KeepAlive
+	(*CannedReply)(nil),                      // 108: proactivechat.v1.CannedReply
+	(*TriggerRule)(nil),                      // 109: proactivechat.v1.TriggerRule
+	(*RuleEvaluation)(nil),                   // 110: proactivechat.v1.RuleEvaluation
+	(*TriggerRuleReport)(nil),                // 111: proactivechat.v1.TriggerRuleReport
+	(ChatEndReason)(0),                       // 112: proactivechat.v1.ChatEndReason
 }
 var file_proactivechat_v1_admin_service_proto_depIdxs = []int32{
-	82,  // 0: proactivechat.v1.GetRatingSummaryRequest.start_time:type_name -> google.protobuf.Timestamp
-	82,  // 1: proactivechat.v1.GetRatingSummaryRequest.end_time:type_name -> google.protobuf.Timestamp
+	86,  // 0: proactivechat.v1.GetRatingSummaryRequest.start_time:type_name -> google.protobuf.Timestamp
+	86,  // 1: proactivechat.v1.GetRatingSummaryRequest.end_time:type_name -> google.protobuf.Timestamp
 	2,   // 2: proactivechat.v1.GetRatingSummaryResponse.summary:type_name -> proactivechat.v1.RatingSummary
-	83,  // 3: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
-	83,  // 4: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
-	84,  // 5: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
-	85,  // 6: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
-	86,  // 7: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
-	87,  // 8: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
-	88,  // 9: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	89,  // 10: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
-	90,  // 11: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
-	91,  // 12: proactivechat.v1.ExportVisitorResponse.offline_messages:type_name -> proactivechat.v1.OfflineMessage
-	88,  // 13: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
-	92,  // 14: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
-	93,  // 15: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	94,  // 16: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
-	95,  // 17: proactivechat.v1.CreateSiteRequest.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
-	96,  // 18: proactivechat.v1.CreateSiteRequest.business_hours:type_name -> proactivechat.v1.BusinessHours
-	97,  // 19: proactivechat.v1.CreateSiteRequest.offline_message:type_name -> proactivechat.v1.OfflineMessageSettings
-	98,  // 20: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
-	98,  // 21: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
-	98,  // 22: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
-	98,  // 23: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
-	99,  // 24: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	98,  // 25: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
-	100, // 26: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	100, // 27: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	100, // 28: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
-	100, // 29: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
-	99,  // 30: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	100, // 31: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
-	101, // 32: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
-	82,  // 33: proactivechat.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	82,  // 34: proactivechat.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	102, // 35: proactivechat.v1.ListEventsResponse.events:type_name -> proactivechat.v1.Event
-	102, // 36: proactivechat.v1.WatchEventsResponse.event:type_name -> proactivechat.v1.Event
-	103, // 37: proactivechat.v1.WatchEventsResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	104, // 38: proactivechat.v1.CreateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
-	104, // 39: proactivechat.v1.CreateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
-	104, // 40: proactivechat.v1.UpdateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
-	104, // 41: proactivechat.v1.UpdateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
-	104, // 42: proactivechat.v1.ListCannedRepliesResponse.canned_replies:type_name -> proactivechat.v1.CannedReply
-	82,  // 43: proactivechat.v1.GetFunnelRequest.start_time:type_name -> google.protobuf.Timestamp
-	82,  // 44: proactivechat.v1.GetFunnelRequest.end_time:type_name -> google.protobuf.Timestamp
-	59,  // 45: proactivechat.v1.GetFunnelResponse.funnel:type_name -> proactivechat.v1.Funnel
-	82,  // 46: proactivechat.v1.Funnel.start_time:type_name -> google.protobuf.Timestamp
-	82,  // 47: proactivechat.v1.Funnel.end_time:type_name -> google.protobuf.Timestamp
-	60,  // 48: proactivechat.v1.Funnel.steps:type_name -> proactivechat.v1.FunnelStepCount
-	61,  // 49: proactivechat.v1.Funnel.ends:type_name -> proactivechat.v1.FunnelEndCount
-	84,  // 50: proactivechat.v1.Funnel.wait_p50:type_name -> google.protobuf.Duration
-	84,  // 51: proactivechat.v1.Funnel.wait_p90:type_name -> google.protobuf.Duration
-	105, // 52: proactivechat.v1.FunnelEndCount.reason:type_name -> proactivechat.v1.ChatEndReason
-	82,  // 53: proactivechat.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
-	63,  // 54: proactivechat.v1.Webhook.last_delivery:type_name -> proactivechat.v1.WebhookDelivery
-	82,  // 55: proactivechat.v1.WebhookDelivery.time:type_name -> google.protobuf.Timestamp
-	84,  // 56: proactivechat.v1.WebhookDelivery.latency:type_name -> google.protobuf.Duration
-	82,  // 57: proactivechat.v1.WebhookDelivery.next_attempt_time:type_name -> google.protobuf.Timestamp
-	62,  // 58: proactivechat.v1.CreateWebhookResponse.webhook:type_name -> proactivechat.v1.Webhook
-	62,  // 59: proactivechat.v1.GetWebhookResponse.webhook:type_name -> proactivechat.v1.Webhook
-	62,  // 60: proactivechat.v1.ListWebhooksResponse.webhooks:type_name -> proactivechat.v1.Webhook
-	62,  // 61: proactivechat.v1.UpdateWebhookRequest.webhook:type_name -> proactivechat.v1.Webhook
-	99,  // 62: proactivechat.v1.UpdateWebhookRequest.update_mask:type_name -> google.protobuf.FieldMask
-	62,  // 63: proactivechat.v1.UpdateWebhookResponse.webhook:type_name -> proactivechat.v1.Webhook
-	63,  // 64: proactivechat.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> proactivechat.v1.WebhookDelivery
-	63,  // 65: proactivechat.v1.RedeliverWebhookEventResponse.delivery:type_name -> proactivechat.v1.WebhookDelivery
-	63,  // 66: proactivechat.v1.PingWebhookResponse.delivery:type_name -> proactivechat.v1.WebhookDelivery
-	27,  // 67: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
-	29,  // 68: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
-	31,  // 69: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
-	33,  // 70: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
-	35,  // 71: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
-	37,  // 72: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
-	39,  // 73: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
-	41,  // 74: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
-	43,  // 75: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
-	23,  // 76: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
-	25,  // 77: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
-	19,  // 78: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
-	21,  // 79: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
-	7,   // 80: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
-	9,   // 81: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
-	11,  // 82: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
-	13,  // 83: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
-	15,  // 84: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
-	17,  // 85: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
-	3,   // 86: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
-	5,   // 87: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
-	0,   // 88: proactivechat.v1.AdminService.GetRatingSummary:input_type -> proactivechat.v1.GetRatingSummaryRequest
-	45,  // 89: proactivechat.v1.AdminService.ListEvents:input_type -> proactivechat.v1.ListEventsRequest
-	47,  // 90: proactivechat.v1.AdminService.WatchEvents:input_type -> proactivechat.v1.WatchEventsRequest
-	49,  // 91: proactivechat.v1.AdminService.CreateCannedReply:input_type -> proactivechat.v1.CreateCannedReplyRequest
-	51,  // 92: proactivechat.v1.AdminService.UpdateCannedReply:input_type -> proactivechat.v1.UpdateCannedReplyRequest
-	53,  // 93: proactivechat.v1.AdminService.DeleteCannedReply:input_type -> proactivechat.v1.DeleteCannedReplyRequest
-	55,  // 94: proactivechat.v1.AdminService.ListCannedReplies:input_type -> proactivechat.v1.ListCannedRepliesRequest
-	57,  // 95: proactivechat.v1.AdminService.GetFunnel:input_type -> proactivechat.v1.GetFunnelRequest
-	64,  // 96: proactivechat.v1.AdminService.CreateWebhook:input_type -> proactivechat.v1.CreateWebhookRequest
-	66,  // 97: proactivechat.v1.AdminService.GetWebhook:input_type -> proactivechat.v1.GetWebhookRequest
-	68,  // 98: proactivechat.v1.AdminService.ListWebhooks:input_type -> proactivechat.v1.ListWebhooksRequest
-	70,  // 99: proactivechat.v1.AdminService.UpdateWebhook:input_type -> proactivechat.v1.UpdateWebhookRequest
-	72,  // 100: proactivechat.v1.AdminService.DeleteWebhook:input_type -> proactivechat.v1.DeleteWebhookRequest
-	74,  // 101: proactivechat.v1.AdminService.RotateWebhookSecret:input_type -> proactivechat.v1.RotateWebhookSecretRequest
-	76,  // 102: proactivechat.v1.AdminService.ListWebhookDeliveries:input_type -> proactivechat.v1.ListWebhookDeliveriesRequest
-	78,  // 103: proactivechat.v1.AdminService.RedeliverWebhookEvent:input_type -> proactivechat.v1.RedeliverWebhookEventRequest
-	80,  // 104: proactivechat.v1.AdminService.PingWebhook:input_type -> proactivechat.v1.PingWebhookRequest
-	28,  // 105: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
-	30,  // 106: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
-	32,  // 107: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
-	34,  // 108: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
-	36,  // 109: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
-	38,  // 110: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
-	40,  // 111: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
-	42,  // 112: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
-	44,  // 113: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
-	24,  // 114: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
-	26,  // 115: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
-	20,  // 116: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
-	22,  // 117: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
-	8,   // 118: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
-	10,  // 119: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
-	12,  // 120: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
-	14,  // 121: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
-	16,  // 122: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
-	18,  // 123: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
-	4,   // 124: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
-	6,   // 125: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
-	1,   // 126: proactivechat.v1.AdminService.GetRatingSummary:output_type -> proactivechat.v1.GetRatingSummaryResponse
-	46,  // 127: proactivechat.v1.AdminService.ListEvents:output_type -> proactivechat.v1.ListEventsResponse
-	48,  // 128: proactivechat.v1.AdminService.WatchEvents:output_type -> proactivechat.v1.WatchEventsResponse
-	50,  // 129: proactivechat.v1.AdminService.CreateCannedReply:output_type -> proactivechat.v1.CreateCannedReplyResponse
-	52,  // 130: proactivechat.v1.AdminService.UpdateCannedReply:output_type -> proactivechat.v1.UpdateCannedReplyResponse
-	54,  // 131: proactivechat.v1.AdminService.DeleteCannedReply:output_type -> proactivechat.v1.DeleteCannedReplyResponse
-	56,  // 132: proactivechat.v1.AdminService.ListCannedReplies:output_type -> proactivechat.v1.ListCannedRepliesResponse
-	58,  // 133: proactivechat.v1.AdminService.GetFunnel:output_type -> proactivechat.v1.GetFunnelResponse
-	65,  // 134: proactivechat.v1.AdminService.CreateWebhook:output_type -> proactivechat.v1.CreateWebhookResponse
-	67,  // 135: proactivechat.v1.AdminService.GetWebhook:output_type -> proactivechat.v1.GetWebhookResponse
-	69,  // 136: proactivechat.v1.AdminService.ListWebhooks:output_type -> proactivechat.v1.ListWebhooksResponse
-	71,  // 137: proactivechat.v1.AdminService.UpdateWebhook:output_type -> proactivechat.v1.UpdateWebhookResponse
-	73,  // 138: proactivechat.v1.AdminService.DeleteWebhook:output_type -> proactivechat.v1.DeleteWebhookResponse
-	75,  // 139: proactivechat.v1.AdminService.RotateWebhookSecret:output_type -> proactivechat.v1.RotateWebhookSecretResponse
-	77,  // 140: proactivechat.v1.AdminService.ListWebhookDeliveries:output_type -> proactivechat.v1.ListWebhookDeliveriesResponse
-	79,  // 141: proactivechat.v1.AdminService.RedeliverWebhookEvent:output_type -> proactivechat.v1.RedeliverWebhookEventResponse
-	81,  // 142: proactivechat.v1.AdminService.PingWebhook:output_type -> proactivechat.v1.PingWebhookResponse
-	105, // [105:143] is the sub-list for method output_type
-	67,  // [67:105] is the sub-list for method input_type
-	67,  // [67:67] is the sub-list for extension type_name
-	67,  // [67:67] is the sub-list for extension extendee
-	0,   // [0:67] is the sub-list for field type_name
+	87,  // 3: proactivechat.v1.CreateApiKeyResponse.api_key:type_name -> proactivechat.v1.ApiKey
+	87,  // 4: proactivechat.v1.ListApiKeysResponse.api_keys:type_name -> proactivechat.v1.ApiKey
+	88,  // 5: proactivechat.v1.CreateAgentSessionRequest.ttl:type_name -> google.protobuf.Duration
+	89,  // 6: proactivechat.v1.CreateAgentSessionResponse.session:type_name -> proactivechat.v1.AgentSession
+	90,  // 7: proactivechat.v1.ExportVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
+	91,  // 8: proactivechat.v1.ExportVisitorResponse.invitations:type_name -> proactivechat.v1.Invitation
+	92,  // 9: proactivechat.v1.ExportVisitorResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	93,  // 10: proactivechat.v1.ExportVisitorResponse.chats:type_name -> proactivechat.v1.Chat
+	94,  // 11: proactivechat.v1.ExportVisitorResponse.chat_events:type_name -> proactivechat.v1.ChatEvent
+	95,  // 12: proactivechat.v1.ExportVisitorResponse.offline_messages:type_name -> proactivechat.v1.OfflineMessage
+	92,  // 13: proactivechat.v1.ListQueueResponse.chat_requests:type_name -> proactivechat.v1.ChatRequest
+	96,  // 14: proactivechat.v1.ListRoutingDecisionsResponse.decisions:type_name -> proactivechat.v1.RoutingDecision
+	97,  // 15: proactivechat.v1.CreateSiteRequest.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	98,  // 16: proactivechat.v1.CreateSiteRequest.retention:type_name -> proactivechat.v1.RetentionSettings
+	99,  // 17: proactivechat.v1.CreateSiteRequest.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
+	100, // 18: proactivechat.v1.CreateSiteRequest.business_hours:type_name -> proactivechat.v1.BusinessHours
+	101, // 19: proactivechat.v1.CreateSiteRequest.offline_message:type_name -> proactivechat.v1.OfflineMessageSettings
+	102, // 20: proactivechat.v1.CreateSiteResponse.site:type_name -> proactivechat.v1.Site
+	102, // 21: proactivechat.v1.GetSiteResponse.site:type_name -> proactivechat.v1.Site
+	102, // 22: proactivechat.v1.ListSitesResponse.sites:type_name -> proactivechat.v1.Site
+	102, // 23: proactivechat.v1.UpdateSiteRequest.site:type_name -> proactivechat.v1.Site
+	103, // 24: proactivechat.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	102, // 25: proactivechat.v1.UpdateSiteResponse.site:type_name -> proactivechat.v1.Site
+	104, // 26: proactivechat.v1.CreateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	104, // 27: proactivechat.v1.GetAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	104, // 28: proactivechat.v1.ListAgentsResponse.agents:type_name -> proactivechat.v1.Agent
+	104, // 29: proactivechat.v1.UpdateAgentRequest.agent:type_name -> proactivechat.v1.Agent
+	103, // 30: proactivechat.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	104, // 31: proactivechat.v1.UpdateAgentResponse.agent:type_name -> proactivechat.v1.Agent
+	105, // 32: proactivechat.v1.ListOnlineVisitorsResponse.visitors:type_name -> proactivechat.v1.VisitorPresence
+	86,  // 33: proactivechat.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	86,  // 34: proactivechat.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	106, // 35: proactivechat.v1.ListEventsResponse.events:type_name -> proactivechat.v1.Event
+	106, // 36: proactivechat.v1.WatchEventsResponse.event:type_name -> proactivechat.v1.Event
+	107, // 37: proactivechat.v1.WatchEventsResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	108, // 38: proactivechat.v1.CreateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
+	108, // 39: proactivechat.v1.CreateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
+	108, // 40: proactivechat.v1.UpdateCannedReplyRequest.canned_reply:type_name -> proactivechat.v1.CannedReply
+	108, // 41: proactivechat.v1.UpdateCannedReplyResponse.canned_reply:type_name -> proactivechat.v1.CannedReply
+	108, // 42: proactivechat.v1.ListCannedRepliesResponse.canned_replies:type_name -> proactivechat.v1.CannedReply
+	86,  // 43: proactivechat.v1.GetFunnelRequest.start_time:type_name -> google.protobuf.Timestamp
+	86,  // 44: proactivechat.v1.GetFunnelRequest.end_time:type_name -> google.protobuf.Timestamp
+	109, // 45: proactivechat.v1.PreviewTriggerRuleRequest.rule:type_name -> proactivechat.v1.TriggerRule
+	110, // 46: proactivechat.v1.PreviewTriggerRuleResponse.evaluations:type_name -> proactivechat.v1.RuleEvaluation
+	86,  // 47: proactivechat.v1.GetTriggerRuleReportRequest.start_time:type_name -> google.protobuf.Timestamp
+	86,  // 48: proactivechat.v1.GetTriggerRuleReportRequest.end_time:type_name -> google.protobuf.Timestamp
+	111, // 49: proactivechat.v1.GetTriggerRuleReportResponse.report:type_name -> proactivechat.v1.TriggerRuleReport
+	63,  // 50: proactivechat.v1.GetFunnelResponse.funnel:type_name -> proactivechat.v1.Funnel
+	86,  // 51: proactivechat.v1.Funnel.start_time:type_name -> google.protobuf.Timestamp
+	86,  // 52: proactivechat.v1.Funnel.end_time:type_name -> google.protobuf.Timestamp
+	64,  // 53: proactivechat.v1.Funnel.steps:type_name -> proactivechat.v1.FunnelStepCount
+	65,  // 54: proactivechat.v1.Funnel.ends:type_name -> proactivechat.v1.FunnelEndCount
+	88,  // 55: proactivechat.v1.Funnel.wait_p50:type_name -> google.protobuf.Duration
+	88,  // 56: proactivechat.v1.Funnel.wait_p90:type_name -> google.protobuf.Duration
+	112, // 57: proactivechat.v1.FunnelEndCount.reason:type_name -> proactivechat.v1.ChatEndReason
+	86,  // 58: proactivechat.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	67,  // 59: proactivechat.v1.Webhook.last_delivery:type_name -> proactivechat.v1.WebhookDelivery
+	86,  // 60: proactivechat.v1.WebhookDelivery.time:type_name -> google.protobuf.Timestamp
+	88,  // 61: proactivechat.v1.WebhookDelivery.latency:type_name -> google.protobuf.Duration
+	86,  // 62: proactivechat.v1.WebhookDelivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	66,  // 63: proactivechat.v1.CreateWebhookResponse.webhook:type_name -> proactivechat.v1.Webhook
+	66,  // 64: proactivechat.v1.GetWebhookResponse.webhook:type_name -> proactivechat.v1.Webhook
+	66,  // 65: proactivechat.v1.ListWebhooksResponse.webhooks:type_name -> proactivechat.v1.Webhook
+	66,  // 66: proactivechat.v1.UpdateWebhookRequest.webhook:type_name -> proactivechat.v1.Webhook
+	103, // 67: proactivechat.v1.UpdateWebhookRequest.update_mask:type_name -> google.protobuf.FieldMask
+	66,  // 68: proactivechat.v1.UpdateWebhookResponse.webhook:type_name -> proactivechat.v1.Webhook
+	67,  // 69: proactivechat.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> proactivechat.v1.WebhookDelivery
+	67,  // 70: proactivechat.v1.RedeliverWebhookEventResponse.delivery:type_name -> proactivechat.v1.WebhookDelivery
+	67,  // 71: proactivechat.v1.PingWebhookResponse.delivery:type_name -> proactivechat.v1.WebhookDelivery
+	27,  // 72: proactivechat.v1.AdminService.CreateSite:input_type -> proactivechat.v1.CreateSiteRequest
+	29,  // 73: proactivechat.v1.AdminService.GetSite:input_type -> proactivechat.v1.GetSiteRequest
+	31,  // 74: proactivechat.v1.AdminService.ListSites:input_type -> proactivechat.v1.ListSitesRequest
+	33,  // 75: proactivechat.v1.AdminService.UpdateSite:input_type -> proactivechat.v1.UpdateSiteRequest
+	35,  // 76: proactivechat.v1.AdminService.CreateAgent:input_type -> proactivechat.v1.CreateAgentRequest
+	37,  // 77: proactivechat.v1.AdminService.GetAgent:input_type -> proactivechat.v1.GetAgentRequest
+	39,  // 78: proactivechat.v1.AdminService.ListAgents:input_type -> proactivechat.v1.ListAgentsRequest
+	41,  // 79: proactivechat.v1.AdminService.UpdateAgent:input_type -> proactivechat.v1.UpdateAgentRequest
+	43,  // 80: proactivechat.v1.AdminService.ListOnlineVisitors:input_type -> proactivechat.v1.ListOnlineVisitorsRequest
+	23,  // 81: proactivechat.v1.AdminService.ListQueue:input_type -> proactivechat.v1.ListQueueRequest
+	25,  // 82: proactivechat.v1.AdminService.ListRoutingDecisions:input_type -> proactivechat.v1.ListRoutingDecisionsRequest
+	19,  // 83: proactivechat.v1.AdminService.ExportVisitor:input_type -> proactivechat.v1.ExportVisitorRequest
+	21,  // 84: proactivechat.v1.AdminService.EraseVisitor:input_type -> proactivechat.v1.EraseVisitorRequest
+	7,   // 85: proactivechat.v1.AdminService.CreateApiKey:input_type -> proactivechat.v1.CreateApiKeyRequest
+	9,   // 86: proactivechat.v1.AdminService.ListApiKeys:input_type -> proactivechat.v1.ListApiKeysRequest
+	11,  // 87: proactivechat.v1.AdminService.RevokeApiKey:input_type -> proactivechat.v1.RevokeApiKeyRequest
+	13,  // 88: proactivechat.v1.AdminService.SetAgentPassword:input_type -> proactivechat.v1.SetAgentPasswordRequest
+	15,  // 89: proactivechat.v1.AdminService.CreateAgentSession:input_type -> proactivechat.v1.CreateAgentSessionRequest
+	17,  // 90: proactivechat.v1.AdminService.RevokeAgentSessions:input_type -> proactivechat.v1.RevokeAgentSessionsRequest
+	3,   // 91: proactivechat.v1.AdminService.GetSiteIdentitySecret:input_type -> proactivechat.v1.GetSiteIdentitySecretRequest
+	5,   // 92: proactivechat.v1.AdminService.RotateSiteIdentitySecret:input_type -> proactivechat.v1.RotateSiteIdentitySecretRequest
+	0,   // 93: proactivechat.v1.AdminService.GetRatingSummary:input_type -> proactivechat.v1.GetRatingSummaryRequest
+	45,  // 94: proactivechat.v1.AdminService.ListEvents:input_type -> proactivechat.v1.ListEventsRequest
+	47,  // 95: proactivechat.v1.AdminService.WatchEvents:input_type -> proactivechat.v1.WatchEventsRequest
+	49,  // 96: proactivechat.v1.AdminService.CreateCannedReply:input_type -> proactivechat.v1.CreateCannedReplyRequest
+	51,  // 97: proactivechat.v1.AdminService.UpdateCannedReply:input_type -> proactivechat.v1.UpdateCannedReplyRequest
+	53,  // 98: proactivechat.v1.AdminService.DeleteCannedReply:input_type -> proactivechat.v1.DeleteCannedReplyRequest
+	55,  // 99: proactivechat.v1.AdminService.ListCannedReplies:input_type -> proactivechat.v1.ListCannedRepliesRequest
+	57,  // 100: proactivechat.v1.AdminService.GetFunnel:input_type -> proactivechat.v1.GetFunnelRequest
+	58,  // 101: proactivechat.v1.AdminService.PreviewTriggerRule:input_type -> proactivechat.v1.PreviewTriggerRuleRequest
+	60,  // 102: proactivechat.v1.AdminService.GetTriggerRuleReport:input_type -> proactivechat.v1.GetTriggerRuleReportRequest
+	68,  // 103: proactivechat.v1.AdminService.CreateWebhook:input_type -> proactivechat.v1.CreateWebhookRequest
+	70,  // 104: proactivechat.v1.AdminService.GetWebhook:input_type -> proactivechat.v1.GetWebhookRequest
+	72,  // 105: proactivechat.v1.AdminService.ListWebhooks:input_type -> proactivechat.v1.ListWebhooksRequest
+	74,  // 106: proactivechat.v1.AdminService.UpdateWebhook:input_type -> proactivechat.v1.UpdateWebhookRequest
+	76,  // 107: proactivechat.v1.AdminService.DeleteWebhook:input_type -> proactivechat.v1.DeleteWebhookRequest
+	78,  // 108: proactivechat.v1.AdminService.RotateWebhookSecret:input_type -> proactivechat.v1.RotateWebhookSecretRequest
+	80,  // 109: proactivechat.v1.AdminService.ListWebhookDeliveries:input_type -> proactivechat.v1.ListWebhookDeliveriesRequest
+	82,  // 110: proactivechat.v1.AdminService.RedeliverWebhookEvent:input_type -> proactivechat.v1.RedeliverWebhookEventRequest
+	84,  // 111: proactivechat.v1.AdminService.PingWebhook:input_type -> proactivechat.v1.PingWebhookRequest
+	28,  // 112: proactivechat.v1.AdminService.CreateSite:output_type -> proactivechat.v1.CreateSiteResponse
+	30,  // 113: proactivechat.v1.AdminService.GetSite:output_type -> proactivechat.v1.GetSiteResponse
+	32,  // 114: proactivechat.v1.AdminService.ListSites:output_type -> proactivechat.v1.ListSitesResponse
+	34,  // 115: proactivechat.v1.AdminService.UpdateSite:output_type -> proactivechat.v1.UpdateSiteResponse
+	36,  // 116: proactivechat.v1.AdminService.CreateAgent:output_type -> proactivechat.v1.CreateAgentResponse
+	38,  // 117: proactivechat.v1.AdminService.GetAgent:output_type -> proactivechat.v1.GetAgentResponse
+	40,  // 118: proactivechat.v1.AdminService.ListAgents:output_type -> proactivechat.v1.ListAgentsResponse
+	42,  // 119: proactivechat.v1.AdminService.UpdateAgent:output_type -> proactivechat.v1.UpdateAgentResponse
+	44,  // 120: proactivechat.v1.AdminService.ListOnlineVisitors:output_type -> proactivechat.v1.ListOnlineVisitorsResponse
+	24,  // 121: proactivechat.v1.AdminService.ListQueue:output_type -> proactivechat.v1.ListQueueResponse
+	26,  // 122: proactivechat.v1.AdminService.ListRoutingDecisions:output_type -> proactivechat.v1.ListRoutingDecisionsResponse
+	20,  // 123: proactivechat.v1.AdminService.ExportVisitor:output_type -> proactivechat.v1.ExportVisitorResponse
+	22,  // 124: proactivechat.v1.AdminService.EraseVisitor:output_type -> proactivechat.v1.EraseVisitorResponse
+	8,   // 125: proactivechat.v1.AdminService.CreateApiKey:output_type -> proactivechat.v1.CreateApiKeyResponse
+	10,  // 126: proactivechat.v1.AdminService.ListApiKeys:output_type -> proactivechat.v1.ListApiKeysResponse
+	12,  // 127: proactivechat.v1.AdminService.RevokeApiKey:output_type -> proactivechat.v1.RevokeApiKeyResponse
+	14,  // 128: proactivechat.v1.AdminService.SetAgentPassword:output_type -> proactivechat.v1.SetAgentPasswordResponse
+	16,  // 129: proactivechat.v1.AdminService.CreateAgentSession:output_type -> proactivechat.v1.CreateAgentSessionResponse
+	18,  // 130: proactivechat.v1.AdminService.RevokeAgentSessions:output_type -> proactivechat.v1.RevokeAgentSessionsResponse
+	4,   // 131: proactivechat.v1.AdminService.GetSiteIdentitySecret:output_type -> proactivechat.v1.GetSiteIdentitySecretResponse
+	6,   // 132: proactivechat.v1.AdminService.RotateSiteIdentitySecret:output_type -> proactivechat.v1.RotateSiteIdentitySecretResponse
+	1,   // 133: proactivechat.v1.AdminService.GetRatingSummary:output_type -> proactivechat.v1.GetRatingSummaryResponse
+	46,  // 134: proactivechat.v1.AdminService.ListEvents:output_type -> proactivechat.v1.ListEventsResponse
+	48,  // 135: proactivechat.v1.AdminService.WatchEvents:output_type -> proactivechat.v1.WatchEventsResponse
+	50,  // 136: proactivechat.v1.AdminService.CreateCannedReply:output_type -> proactivechat.v1.CreateCannedReplyResponse
+	52,  // 137: proactivechat.v1.AdminService.UpdateCannedReply:output_type -> proactivechat.v1.UpdateCannedReplyResponse
+	54,  // 138: proactivechat.v1.AdminService.DeleteCannedReply:output_type -> proactivechat.v1.DeleteCannedReplyResponse
+	56,  // 139: proactivechat.v1.AdminService.ListCannedReplies:output_type -> proactivechat.v1.ListCannedRepliesResponse
+	62,  // 140: proactivechat.v1.AdminService.GetFunnel:output_type -> proactivechat.v1.GetFunnelResponse
+	59,  // 141: proactivechat.v1.AdminService.PreviewTriggerRule:output_type -> proactivechat.v1.PreviewTriggerRuleResponse
+	61,  // 142: proactivechat.v1.AdminService.GetTriggerRuleReport:output_type -> proactivechat.v1.GetTriggerRuleReportResponse
+	69,  // 143: proactivechat.v1.AdminService.CreateWebhook:output_type -> proactivechat.v1.CreateWebhookResponse
+	71,  // 144: proactivechat.v1.AdminService.GetWebhook:output_type -> proactivechat.v1.GetWebhookResponse
+	73,  // 145: proactivechat.v1.AdminService.ListWebhooks:output_type -> proactivechat.v1.ListWebhooksResponse
+	75,  // 146: proactivechat.v1.AdminService.UpdateWebhook:output_type -> proactivechat.v1.UpdateWebhookResponse
+	77,  // 147: proactivechat.v1.AdminService.DeleteWebhook:output_type -> proactivechat.v1.DeleteWebhookResponse
+	79,  // 148: proactivechat.v1.AdminService.RotateWebhookSecret:output_type -> proactivechat.v1.RotateWebhookSecretResponse
+	81,  // 149: proactivechat.v1.AdminService.ListWebhookDeliveries:output_type -> proactivechat.v1.ListWebhookDeliveriesResponse
+	83,  // 150: proactivechat.v1.AdminService.RedeliverWebhookEvent:output_type -> proactivechat.v1.RedeliverWebhookEventResponse
+	85,  // 151: proactivechat.v1.AdminService.PingWebhook:output_type -> proactivechat.v1.PingWebhookResponse
+	112, // [112:152] is the sub-list for method output_type
+	72,  // [72:112] is the sub-list for method input_type
+	72,  // [72:72] is the sub-list for extension type_name
+	72,  // [72:72] is the sub-list for extension extendee
+	0,   // [0:72] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_admin_service_proto_init() }
@@ -4921,6 +5163,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 	file_proactivechat_v1_event_proto_init()
 	file_proactivechat_v1_offline_message_proto_init()
 	file_proactivechat_v1_site_proto_init()
+	file_proactivechat_v1_targeting_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
 	file_proactivechat_v1_admin_service_proto_msgTypes[48].OneofWrappers = []any{
 		(*WatchEventsResponse_Event)(nil),
@@ -4932,7 +5175,7 @@ func file_proactivechat_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_admin_service_proto_rawDesc), len(file_proactivechat_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   82,
+			NumMessages:   86,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

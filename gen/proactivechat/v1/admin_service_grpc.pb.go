@@ -48,6 +48,8 @@ const (
 	AdminService_DeleteCannedReply_FullMethodName        = "/proactivechat.v1.AdminService/DeleteCannedReply"
 	AdminService_ListCannedReplies_FullMethodName        = "/proactivechat.v1.AdminService/ListCannedReplies"
 	AdminService_GetFunnel_FullMethodName                = "/proactivechat.v1.AdminService/GetFunnel"
+	AdminService_PreviewTriggerRule_FullMethodName       = "/proactivechat.v1.AdminService/PreviewTriggerRule"
+	AdminService_GetTriggerRuleReport_FullMethodName     = "/proactivechat.v1.AdminService/GetTriggerRuleReport"
 	AdminService_CreateWebhook_FullMethodName            = "/proactivechat.v1.AdminService/CreateWebhook"
 	AdminService_GetWebhook_FullMethodName               = "/proactivechat.v1.AdminService/GetWebhook"
 	AdminService_ListWebhooks_FullMethodName             = "/proactivechat.v1.AdminService/ListWebhooks"
@@ -157,6 +159,17 @@ type AdminServiceClient interface {
 	// log's retention. Admins, and the agents serving or supervising the
 	// site.
 	GetFunnel(ctx context.Context, in *GetFunnelRequest, opts ...grpc.CallOption) (*GetFunnelResponse, error)
+	// PreviewTriggerRule evaluates a rule (as being edited, not yet saved)
+	// against the site's visitors online now: which match, which condition
+	// fails for the others, and which are capped. Admins, and agents
+	// supervising the site. At most 1000 visitors, the longest on the site
+	// first.
+	PreviewTriggerRule(ctx context.Context, in *PreviewTriggerRuleRequest, opts ...grpc.CallOption) (*PreviewTriggerRuleResponse, error)
+	// GetTriggerRuleReport is the funnel of each of a site's rules and
+	// variants, with the control group's conversion, over a range of whole
+	// UTC hours (as GetFunnel). Admins, and the agents serving or
+	// supervising the site.
+	GetTriggerRuleReport(ctx context.Context, in *GetTriggerRuleReportRequest, opts ...grpc.CallOption) (*GetTriggerRuleReportResponse, error)
 	// CreateWebhook registers an endpoint that receives the event log's
 	// events as Standard Webhooks (https://www.standardwebhooks.com/) v1
 	// deliveries. The response carries the signing secret, the only time it
@@ -507,6 +520,26 @@ func (c *adminServiceClient) GetFunnel(ctx context.Context, in *GetFunnelRequest
 	return out, nil
 }
 
+func (c *adminServiceClient) PreviewTriggerRule(ctx context.Context, in *PreviewTriggerRuleRequest, opts ...grpc.CallOption) (*PreviewTriggerRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewTriggerRuleResponse)
+	err := c.cc.Invoke(ctx, AdminService_PreviewTriggerRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) GetTriggerRuleReport(ctx context.Context, in *GetTriggerRuleReportRequest, opts ...grpc.CallOption) (*GetTriggerRuleReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTriggerRuleReportResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetTriggerRuleReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminServiceClient) CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*CreateWebhookResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateWebhookResponse)
@@ -695,6 +728,17 @@ type AdminServiceServer interface {
 	// log's retention. Admins, and the agents serving or supervising the
 	// site.
 	GetFunnel(context.Context, *GetFunnelRequest) (*GetFunnelResponse, error)
+	// PreviewTriggerRule evaluates a rule (as being edited, not yet saved)
+	// against the site's visitors online now: which match, which condition
+	// fails for the others, and which are capped. Admins, and agents
+	// supervising the site. At most 1000 visitors, the longest on the site
+	// first.
+	PreviewTriggerRule(context.Context, *PreviewTriggerRuleRequest) (*PreviewTriggerRuleResponse, error)
+	// GetTriggerRuleReport is the funnel of each of a site's rules and
+	// variants, with the control group's conversion, over a range of whole
+	// UTC hours (as GetFunnel). Admins, and the agents serving or
+	// supervising the site.
+	GetTriggerRuleReport(context.Context, *GetTriggerRuleReportRequest) (*GetTriggerRuleReportResponse, error)
 	// CreateWebhook registers an endpoint that receives the event log's
 	// events as Standard Webhooks (https://www.standardwebhooks.com/) v1
 	// deliveries. The response carries the signing secret, the only time it
@@ -832,6 +876,12 @@ func (UnimplementedAdminServiceServer) ListCannedReplies(context.Context, *ListC
 }
 func (UnimplementedAdminServiceServer) GetFunnel(context.Context, *GetFunnelRequest) (*GetFunnelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetFunnel not implemented")
+}
+func (UnimplementedAdminServiceServer) PreviewTriggerRule(context.Context, *PreviewTriggerRuleRequest) (*PreviewTriggerRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewTriggerRule not implemented")
+}
+func (UnimplementedAdminServiceServer) GetTriggerRuleReport(context.Context, *GetTriggerRuleReportRequest) (*GetTriggerRuleReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTriggerRuleReport not implemented")
 }
 func (UnimplementedAdminServiceServer) CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateWebhook not implemented")
@@ -1396,6 +1446,42 @@ func _AdminService_GetFunnel_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_PreviewTriggerRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewTriggerRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).PreviewTriggerRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_PreviewTriggerRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).PreviewTriggerRule(ctx, req.(*PreviewTriggerRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_GetTriggerRuleReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTriggerRuleReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetTriggerRuleReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetTriggerRuleReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetTriggerRuleReport(ctx, req.(*GetTriggerRuleReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AdminService_CreateWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateWebhookRequest)
 	if err := dec(in); err != nil {
@@ -1676,6 +1762,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetFunnel",
 			Handler:    _AdminService_GetFunnel_Handler,
+		},
+		{
+			MethodName: "PreviewTriggerRule",
+			Handler:    _AdminService_PreviewTriggerRule_Handler,
+		},
+		{
+			MethodName: "GetTriggerRuleReport",
+			Handler:    _AdminService_GetTriggerRuleReport_Handler,
 		},
 		{
 			MethodName: "CreateWebhook",

@@ -92,6 +92,7 @@ type Event struct {
 	//	*Event_AgentSessionRevoked
 	//	*Event_FormStarted
 	//	*Event_FormAbandoned
+	//	*Event_RuleHeldOut
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -610,6 +611,15 @@ func (x *Event) GetFormAbandoned() *FormAbandoned {
 	return nil
 }
 
+func (x *Event) GetRuleHeldOut() *RuleHeldOut {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_RuleHeldOut); ok {
+			return x.RuleHeldOut
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -866,6 +876,12 @@ type Event_FormAbandoned struct {
 	FormAbandoned *FormAbandoned `protobuf:"bytes,58,opt,name=form_abandoned,json=formAbandoned,proto3,oneof"`
 }
 
+type Event_RuleHeldOut struct {
+	// "rule.held_out": a trigger rule matched the visitor, who is in its
+	// control group, so nothing was shown (counts as the visit's launch).
+	RuleHeldOut *RuleHeldOut `protobuf:"bytes,60,opt,name=rule_held_out,json=ruleHeldOut,proto3,oneof"`
+}
+
 func (*Event_VisitorArrived) isEvent_Payload() {}
 
 func (*Event_VisitorLeft) isEvent_Payload() {}
@@ -963,6 +979,8 @@ func (*Event_AgentSessionRevoked) isEvent_Payload() {}
 func (*Event_FormStarted) isEvent_Payload() {}
 
 func (*Event_FormAbandoned) isEvent_Payload() {}
+
+func (*Event_RuleHeldOut) isEvent_Payload() {}
 
 type VisitorArrived struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1117,6 +1135,9 @@ type LaunchFired struct {
 	VisitorId string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
 	// The chat request the launch queued.
 	ChatRequestId string `protobuf:"bytes,2,opt,name=chat_request_id,json=chatRequestId,proto3" json:"chat_request_id,omitempty"`
+	// The trigger rule (and variant) the step belongs to; empty when none.
+	RuleId        string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId     string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1165,12 +1186,29 @@ func (x *LaunchFired) GetChatRequestId() string {
 	return ""
 }
 
+func (x *LaunchFired) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *LaunchFired) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
 type InvitationSent struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	InvitationId string                 `protobuf:"bytes,1,opt,name=invitation_id,json=invitationId,proto3" json:"invitation_id,omitempty"`
 	VisitorId    string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
 	// Empty when the invitation was sent automatically.
-	AgentId       string `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	AgentId string `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// The trigger rule (and variant) the step belongs to; empty when none.
+	RuleId        string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId     string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1226,10 +1264,27 @@ func (x *InvitationSent) GetAgentId() string {
 	return ""
 }
 
+func (x *InvitationSent) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *InvitationSent) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
 type InvitationClosed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	InvitationId  string                 `protobuf:"bytes,1,opt,name=invitation_id,json=invitationId,proto3" json:"invitation_id,omitempty"`
-	VisitorId     string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InvitationId string                 `protobuf:"bytes,1,opt,name=invitation_id,json=invitationId,proto3" json:"invitation_id,omitempty"`
+	VisitorId    string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// The trigger rule (and variant) the step belongs to; empty when none.
+	RuleId        string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId     string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1278,12 +1333,29 @@ func (x *InvitationClosed) GetVisitorId() string {
 	return ""
 }
 
+func (x *InvitationClosed) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *InvitationClosed) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
 type FormSubmitted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	VisitorId     string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
 	ChatRequestId string                 `protobuf:"bytes,2,opt,name=chat_request_id,json=chatRequestId,proto3" json:"chat_request_id,omitempty"`
 	// The form's values by field key.
-	Values        map[string]string `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Values map[string]string `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The trigger rule (and variant) the step belongs to; empty when none.
+	RuleId        string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId     string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1339,11 +1411,28 @@ func (x *FormSubmitted) GetValues() map[string]string {
 	return nil
 }
 
+func (x *FormSubmitted) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *FormSubmitted) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
 type RequestQueued struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ChatRequestId string                 `protobuf:"bytes,1,opt,name=chat_request_id,json=chatRequestId,proto3" json:"chat_request_id,omitempty"`
 	VisitorId     string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
 	Kind          ChatRequestKind        `protobuf:"varint,3,opt,name=kind,proto3,enum=proactivechat.v1.ChatRequestKind" json:"kind,omitempty"`
+	// The trigger rule (and variant) the step belongs to; empty when none.
+	RuleId        string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId     string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1397,6 +1486,20 @@ func (x *RequestQueued) GetKind() ChatRequestKind {
 		return x.Kind
 	}
 	return ChatRequestKind_CHAT_REQUEST_KIND_UNSPECIFIED
+}
+
+func (x *RequestQueued) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *RequestQueued) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
 }
 
 type RequestAlerted struct {
@@ -1604,7 +1707,13 @@ type RequestAccepted struct {
 	ChatId        string                 `protobuf:"bytes,4,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
 	// How long the request waited, from queued to accepted. Unset in
 	// events recorded before it was.
-	Wait          *durationpb.Duration `protobuf:"bytes,5,opt,name=wait,proto3" json:"wait,omitempty"`
+	Wait *durationpb.Duration `protobuf:"bytes,5,opt,name=wait,proto3" json:"wait,omitempty"`
+	// The trigger rule (and variant) the step belongs to; empty when none.
+	RuleId    string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
+	// The visitor was in rule_id's control group this visit and asked for
+	// the chat themselves.
+	HeldOut       bool `protobuf:"varint,22,opt,name=held_out,json=heldOut,proto3" json:"held_out,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1672,6 +1781,27 @@ func (x *RequestAccepted) GetWait() *durationpb.Duration {
 		return x.Wait
 	}
 	return nil
+}
+
+func (x *RequestAccepted) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *RequestAccepted) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
+func (x *RequestAccepted) GetHeldOut() bool {
+	if x != nil {
+		return x.HeldOut
+	}
+	return false
 }
 
 type RequestAbandoned struct {
@@ -2214,8 +2344,11 @@ type ChatRated struct {
 	// The agent of the chat; empty if it never had one.
 	AgentId string `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
 	// 1 to 5.
-	Score         uint32 `protobuf:"varint,4,opt,name=score,proto3" json:"score,omitempty"`
-	Comment       string `protobuf:"bytes,5,opt,name=comment,proto3" json:"comment,omitempty"`
+	Score   uint32 `protobuf:"varint,4,opt,name=score,proto3" json:"score,omitempty"`
+	Comment string `protobuf:"bytes,5,opt,name=comment,proto3" json:"comment,omitempty"`
+	// The trigger rule (and variant) the step belongs to; empty when none.
+	RuleId        string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId     string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2281,6 +2414,20 @@ func (x *ChatRated) GetScore() uint32 {
 func (x *ChatRated) GetComment() string {
 	if x != nil {
 		return x.Comment
+	}
+	return ""
+}
+
+func (x *ChatRated) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *ChatRated) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
 	}
 	return ""
 }
@@ -3091,11 +3238,63 @@ func (x *FormAbandoned) GetReason() string {
 	return ""
 }
 
+type RuleHeldOut struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId     string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	RuleId        string                 `protobuf:"bytes,2,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuleHeldOut) Reset() {
+	*x = RuleHeldOut{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuleHeldOut) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuleHeldOut) ProtoMessage() {}
+
+func (x *RuleHeldOut) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuleHeldOut.ProtoReflect.Descriptor instead.
+func (*RuleHeldOut) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *RuleHeldOut) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *RuleHeldOut) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
 var File_proactivechat_v1_event_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\x9a \n" +
+	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\xdf \n" +
 	"\x05Event\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -3153,7 +3352,8 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\x15agent_session_created\x187 \x01(\v2%.proactivechat.v1.AgentSessionChangedH\x00R\x13agentSessionCreated\x12[\n" +
 	"\x15agent_session_revoked\x188 \x01(\v2%.proactivechat.v1.AgentSessionChangedH\x00R\x13agentSessionRevoked\x12B\n" +
 	"\fform_started\x189 \x01(\v2\x1d.proactivechat.v1.FormStartedH\x00R\vformStarted\x12H\n" +
-	"\x0eform_abandoned\x18: \x01(\v2\x1f.proactivechat.v1.FormAbandonedH\x00R\rformAbandonedB\t\n" +
+	"\x0eform_abandoned\x18: \x01(\v2\x1f.proactivechat.v1.FormAbandonedH\x00R\rformAbandoned\x12C\n" +
+	"\rrule_held_out\x18< \x01(\v2\x1d.proactivechat.v1.RuleHeldOutH\x00R\vruleHeldOutB\t\n" +
 	"\apayload\"/\n" +
 	"\x0eVisitorArrived\x12\x1d\n" +
 	"\n" +
@@ -3165,33 +3365,48 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x14\n" +
-	"\x05title\x18\x03 \x01(\tR\x05title\"T\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\"\x8c\x01\n" +
 	"\vLaunchFired\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12&\n" +
-	"\x0fchat_request_id\x18\x02 \x01(\tR\rchatRequestId\"o\n" +
+	"\x0fchat_request_id\x18\x02 \x01(\tR\rchatRequestId\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\"\xa7\x01\n" +
 	"\x0eInvitationSent\x12#\n" +
 	"\rinvitation_id\x18\x01 \x01(\tR\finvitationId\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x19\n" +
-	"\bagent_id\x18\x03 \x01(\tR\aagentId\"V\n" +
+	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\"\x8e\x01\n" +
 	"\x10InvitationClosed\x12#\n" +
 	"\rinvitation_id\x18\x01 \x01(\tR\finvitationId\x12\x1d\n" +
 	"\n" +
-	"visitor_id\x18\x02 \x01(\tR\tvisitorId\"\xd6\x01\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\"\x8e\x02\n" +
 	"\rFormSubmitted\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12&\n" +
 	"\x0fchat_request_id\x18\x02 \x01(\tR\rchatRequestId\x12C\n" +
-	"\x06values\x18\x03 \x03(\v2+.proactivechat.v1.FormSubmitted.ValuesEntryR\x06values\x1a9\n" +
+	"\x06values\x18\x03 \x03(\v2+.proactivechat.v1.FormSubmitted.ValuesEntryR\x06values\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8d\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc5\x01\n" +
 	"\rRequestQueued\x12&\n" +
 	"\x0fchat_request_id\x18\x01 \x01(\tR\rchatRequestId\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x125\n" +
-	"\x04kind\x18\x03 \x01(\x0e2!.proactivechat.v1.ChatRequestKindR\x04kind\"\x8a\x01\n" +
+	"\x04kind\x18\x03 \x01(\x0e2!.proactivechat.v1.ChatRequestKindR\x04kind\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\"\x8a\x01\n" +
 	"\x0eRequestAlerted\x12&\n" +
 	"\x0fchat_request_id\x18\x01 \x01(\tR\rchatRequestId\x12\x1d\n" +
 	"\n" +
@@ -3208,14 +3423,18 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x19\n" +
 	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xbb\x01\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\x8e\x02\n" +
 	"\x0fRequestAccepted\x12&\n" +
 	"\x0fchat_request_id\x18\x01 \x01(\tR\rchatRequestId\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x19\n" +
 	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x17\n" +
 	"\achat_id\x18\x04 \x01(\tR\x06chatId\x12-\n" +
-	"\x04wait\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x04wait\"q\n" +
+	"\x04wait\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x04wait\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\x12\x19\n" +
+	"\bheld_out\x18\x16 \x01(\bR\aheldOut\"q\n" +
 	"\x10RequestAbandoned\x12&\n" +
 	"\x0fchat_request_id\x18\x01 \x01(\tR\rchatRequestId\x12\x1d\n" +
 	"\n" +
@@ -3266,14 +3485,17 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\"\n" +
 	"\rfrom_agent_id\x18\x03 \x01(\tR\vfromAgentId\x12\x1e\n" +
-	"\vto_agent_id\x18\x04 \x01(\tR\ttoAgentId\"\x8e\x01\n" +
+	"\vto_agent_id\x18\x04 \x01(\tR\ttoAgentId\"\xc6\x01\n" +
 	"\tChatRated\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x19\n" +
 	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x14\n" +
 	"\x05score\x18\x04 \x01(\rR\x05score\x12\x18\n" +
-	"\acomment\x18\x05 \x01(\tR\acomment\"a\n" +
+	"\acomment\x18\x05 \x01(\tR\acomment\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\"a\n" +
 	"\x12OfflineMessageLeft\x12,\n" +
 	"\x12offline_message_id\x18\x01 \x01(\tR\x10offlineMessageId\x12\x1d\n" +
 	"\n" +
@@ -3336,7 +3558,11 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\rFormAbandoned\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reasonBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"E\n" +
+	"\vRuleHeldOut\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12\x17\n" +
+	"\arule_id\x18\x02 \x01(\tR\x06ruleIdBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_event_proto_rawDescOnce sync.Once
@@ -3350,7 +3576,7 @@ func file_proactivechat_v1_event_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_event_proto_rawDescData
 }
 
-var file_proactivechat_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_proactivechat_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_proactivechat_v1_event_proto_goTypes = []any{
 	(*Event)(nil),                      // 0: proactivechat.v1.Event
 	(*VisitorArrived)(nil),             // 1: proactivechat.v1.VisitorArrived
@@ -3388,17 +3614,18 @@ var file_proactivechat_v1_event_proto_goTypes = []any{
 	(*AgentSessionChanged)(nil),        // 33: proactivechat.v1.AgentSessionChanged
 	(*FormStarted)(nil),                // 34: proactivechat.v1.FormStarted
 	(*FormAbandoned)(nil),              // 35: proactivechat.v1.FormAbandoned
-	nil,                                // 36: proactivechat.v1.FormSubmitted.ValuesEntry
-	nil,                                // 37: proactivechat.v1.VisitorIdentified.AttributesEntry
-	(*timestamppb.Timestamp)(nil),      // 38: google.protobuf.Timestamp
-	(ChatRequestKind)(0),               // 39: proactivechat.v1.ChatRequestKind
-	(*durationpb.Duration)(nil),        // 40: google.protobuf.Duration
-	(*Participant)(nil),                // 41: proactivechat.v1.Participant
-	(ChatEndReason)(0),                 // 42: proactivechat.v1.ChatEndReason
-	(AgentStatus)(0),                   // 43: proactivechat.v1.AgentStatus
+	(*RuleHeldOut)(nil),                // 36: proactivechat.v1.RuleHeldOut
+	nil,                                // 37: proactivechat.v1.FormSubmitted.ValuesEntry
+	nil,                                // 38: proactivechat.v1.VisitorIdentified.AttributesEntry
+	(*timestamppb.Timestamp)(nil),      // 39: google.protobuf.Timestamp
+	(ChatRequestKind)(0),               // 40: proactivechat.v1.ChatRequestKind
+	(*durationpb.Duration)(nil),        // 41: google.protobuf.Duration
+	(*Participant)(nil),                // 42: proactivechat.v1.Participant
+	(ChatEndReason)(0),                 // 43: proactivechat.v1.ChatEndReason
+	(AgentStatus)(0),                   // 44: proactivechat.v1.AgentStatus
 }
 var file_proactivechat_v1_event_proto_depIdxs = []int32{
-	38, // 0: proactivechat.v1.Event.time:type_name -> google.protobuf.Timestamp
+	39, // 0: proactivechat.v1.Event.time:type_name -> google.protobuf.Timestamp
 	1,  // 1: proactivechat.v1.Event.visitor_arrived:type_name -> proactivechat.v1.VisitorArrived
 	2,  // 2: proactivechat.v1.Event.visitor_left:type_name -> proactivechat.v1.VisitorLeft
 	3,  // 3: proactivechat.v1.Event.visitor_page_viewed:type_name -> proactivechat.v1.VisitorPageViewed
@@ -3448,22 +3675,23 @@ var file_proactivechat_v1_event_proto_depIdxs = []int32{
 	33, // 47: proactivechat.v1.Event.agent_session_revoked:type_name -> proactivechat.v1.AgentSessionChanged
 	34, // 48: proactivechat.v1.Event.form_started:type_name -> proactivechat.v1.FormStarted
 	35, // 49: proactivechat.v1.Event.form_abandoned:type_name -> proactivechat.v1.FormAbandoned
-	36, // 50: proactivechat.v1.FormSubmitted.values:type_name -> proactivechat.v1.FormSubmitted.ValuesEntry
-	39, // 51: proactivechat.v1.RequestQueued.kind:type_name -> proactivechat.v1.ChatRequestKind
-	40, // 52: proactivechat.v1.RequestAccepted.wait:type_name -> google.protobuf.Duration
-	41, // 53: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
-	41, // 54: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
-	42, // 55: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
-	43, // 56: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
-	37, // 57: proactivechat.v1.VisitorIdentified.attributes:type_name -> proactivechat.v1.VisitorIdentified.AttributesEntry
-	38, // 58: proactivechat.v1.ChatInactivityWarningEvent.end_time:type_name -> google.protobuf.Timestamp
-	38, // 59: proactivechat.v1.RequestHold.hold_until:type_name -> google.protobuf.Timestamp
-	39, // 60: proactivechat.v1.FormStarted.kind:type_name -> proactivechat.v1.ChatRequestKind
-	61, // [61:61] is the sub-list for method output_type
-	61, // [61:61] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	36, // 50: proactivechat.v1.Event.rule_held_out:type_name -> proactivechat.v1.RuleHeldOut
+	37, // 51: proactivechat.v1.FormSubmitted.values:type_name -> proactivechat.v1.FormSubmitted.ValuesEntry
+	40, // 52: proactivechat.v1.RequestQueued.kind:type_name -> proactivechat.v1.ChatRequestKind
+	41, // 53: proactivechat.v1.RequestAccepted.wait:type_name -> google.protobuf.Duration
+	42, // 54: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
+	42, // 55: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
+	43, // 56: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
+	44, // 57: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
+	38, // 58: proactivechat.v1.VisitorIdentified.attributes:type_name -> proactivechat.v1.VisitorIdentified.AttributesEntry
+	39, // 59: proactivechat.v1.ChatInactivityWarningEvent.end_time:type_name -> google.protobuf.Timestamp
+	39, // 60: proactivechat.v1.RequestHold.hold_until:type_name -> google.protobuf.Timestamp
+	40, // 61: proactivechat.v1.FormStarted.kind:type_name -> proactivechat.v1.ChatRequestKind
+	62, // [62:62] is the sub-list for method output_type
+	62, // [62:62] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_event_proto_init() }
@@ -3524,6 +3752,7 @@ func file_proactivechat_v1_event_proto_init() {
 		(*Event_AgentSessionRevoked)(nil),
 		(*Event_FormStarted)(nil),
 		(*Event_FormAbandoned)(nil),
+		(*Event_RuleHeldOut)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3531,7 +3760,7 @@ func file_proactivechat_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_event_proto_rawDesc), len(file_proactivechat_v1_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

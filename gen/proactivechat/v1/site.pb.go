@@ -201,6 +201,280 @@ func (FormFieldType) EnumDescriptor() ([]byte, []int) {
 	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{2}
 }
 
+// VisitorRecency: new or returning.
+type VisitorRecency int32
+
+const (
+	VisitorRecency_VISITOR_RECENCY_UNSPECIFIED VisitorRecency = 0
+	// The first visit.
+	VisitorRecency_VISITOR_RECENCY_NEW VisitorRecency = 1
+	// Visited before (Visitor.visit_count > 1).
+	VisitorRecency_VISITOR_RECENCY_RETURNING VisitorRecency = 2
+)
+
+// Enum value maps for VisitorRecency.
+var (
+	VisitorRecency_name = map[int32]string{
+		0: "VISITOR_RECENCY_UNSPECIFIED",
+		1: "VISITOR_RECENCY_NEW",
+		2: "VISITOR_RECENCY_RETURNING",
+	}
+	VisitorRecency_value = map[string]int32{
+		"VISITOR_RECENCY_UNSPECIFIED": 0,
+		"VISITOR_RECENCY_NEW":         1,
+		"VISITOR_RECENCY_RETURNING":   2,
+	}
+)
+
+func (x VisitorRecency) Enum() *VisitorRecency {
+	p := new(VisitorRecency)
+	*p = x
+	return p
+}
+
+func (x VisitorRecency) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (VisitorRecency) Descriptor() protoreflect.EnumDescriptor {
+	return file_proactivechat_v1_site_proto_enumTypes[3].Descriptor()
+}
+
+func (VisitorRecency) Type() protoreflect.EnumType {
+	return &file_proactivechat_v1_site_proto_enumTypes[3]
+}
+
+func (x VisitorRecency) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use VisitorRecency.Descriptor instead.
+func (VisitorRecency) EnumDescriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{3}
+}
+
+// ChatHistoryCondition: has the visitor chatted before.
+type ChatHistoryCondition int32
+
+const (
+	ChatHistoryCondition_CHAT_HISTORY_CONDITION_UNSPECIFIED    ChatHistoryCondition = 0
+	ChatHistoryCondition_CHAT_HISTORY_CONDITION_NEVER_CHATTED  ChatHistoryCondition = 1
+	ChatHistoryCondition_CHAT_HISTORY_CONDITION_CHATTED_BEFORE ChatHistoryCondition = 2
+)
+
+// Enum value maps for ChatHistoryCondition.
+var (
+	ChatHistoryCondition_name = map[int32]string{
+		0: "CHAT_HISTORY_CONDITION_UNSPECIFIED",
+		1: "CHAT_HISTORY_CONDITION_NEVER_CHATTED",
+		2: "CHAT_HISTORY_CONDITION_CHATTED_BEFORE",
+	}
+	ChatHistoryCondition_value = map[string]int32{
+		"CHAT_HISTORY_CONDITION_UNSPECIFIED":    0,
+		"CHAT_HISTORY_CONDITION_NEVER_CHATTED":  1,
+		"CHAT_HISTORY_CONDITION_CHATTED_BEFORE": 2,
+	}
+)
+
+func (x ChatHistoryCondition) Enum() *ChatHistoryCondition {
+	p := new(ChatHistoryCondition)
+	*p = x
+	return p
+}
+
+func (x ChatHistoryCondition) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChatHistoryCondition) Descriptor() protoreflect.EnumDescriptor {
+	return file_proactivechat_v1_site_proto_enumTypes[4].Descriptor()
+}
+
+func (ChatHistoryCondition) Type() protoreflect.EnumType {
+	return &file_proactivechat_v1_site_proto_enumTypes[4]
+}
+
+func (x ChatHistoryCondition) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChatHistoryCondition.Descriptor instead.
+func (ChatHistoryCondition) EnumDescriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{4}
+}
+
+// BusinessHoursCondition: the site's business hours.
+type BusinessHoursCondition int32
+
+const (
+	BusinessHoursCondition_BUSINESS_HOURS_CONDITION_UNSPECIFIED BusinessHoursCondition = 0
+	BusinessHoursCondition_BUSINESS_HOURS_CONDITION_OPEN        BusinessHoursCondition = 1
+	// Closed: only a without-invite rule cannot use it (nobody is alerted
+	// outside business hours); a with-invite rule can invite to leave a
+	// message.
+	BusinessHoursCondition_BUSINESS_HOURS_CONDITION_CLOSED BusinessHoursCondition = 2
+)
+
+// Enum value maps for BusinessHoursCondition.
+var (
+	BusinessHoursCondition_name = map[int32]string{
+		0: "BUSINESS_HOURS_CONDITION_UNSPECIFIED",
+		1: "BUSINESS_HOURS_CONDITION_OPEN",
+		2: "BUSINESS_HOURS_CONDITION_CLOSED",
+	}
+	BusinessHoursCondition_value = map[string]int32{
+		"BUSINESS_HOURS_CONDITION_UNSPECIFIED": 0,
+		"BUSINESS_HOURS_CONDITION_OPEN":        1,
+		"BUSINESS_HOURS_CONDITION_CLOSED":      2,
+	}
+)
+
+func (x BusinessHoursCondition) Enum() *BusinessHoursCondition {
+	p := new(BusinessHoursCondition)
+	*p = x
+	return p
+}
+
+func (x BusinessHoursCondition) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BusinessHoursCondition) Descriptor() protoreflect.EnumDescriptor {
+	return file_proactivechat_v1_site_proto_enumTypes[5].Descriptor()
+}
+
+func (BusinessHoursCondition) Type() protoreflect.EnumType {
+	return &file_proactivechat_v1_site_proto_enumTypes[5]
+}
+
+func (x BusinessHoursCondition) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BusinessHoursCondition.Descriptor instead.
+func (BusinessHoursCondition) EnumDescriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{5}
+}
+
+// AttributeOperator compares a visitor attribute.
+type AttributeOperator int32
+
+const (
+	AttributeOperator_ATTRIBUTE_OPERATOR_UNSPECIFIED AttributeOperator = 0
+	// The attribute is set (any value).
+	AttributeOperator_ATTRIBUTE_OPERATOR_PRESENT    AttributeOperator = 1
+	AttributeOperator_ATTRIBUTE_OPERATOR_EQUALS     AttributeOperator = 2
+	AttributeOperator_ATTRIBUTE_OPERATOR_NOT_EQUALS AttributeOperator = 3
+	// Case-insensitive substring.
+	AttributeOperator_ATTRIBUTE_OPERATOR_CONTAINS AttributeOperator = 4
+	// Numeric: both the attribute and the value parse as decimal numbers;
+	// an attribute that does not parse never matches.
+	AttributeOperator_ATTRIBUTE_OPERATOR_GREATER_THAN AttributeOperator = 5
+	AttributeOperator_ATTRIBUTE_OPERATOR_LESS_THAN    AttributeOperator = 6
+)
+
+// Enum value maps for AttributeOperator.
+var (
+	AttributeOperator_name = map[int32]string{
+		0: "ATTRIBUTE_OPERATOR_UNSPECIFIED",
+		1: "ATTRIBUTE_OPERATOR_PRESENT",
+		2: "ATTRIBUTE_OPERATOR_EQUALS",
+		3: "ATTRIBUTE_OPERATOR_NOT_EQUALS",
+		4: "ATTRIBUTE_OPERATOR_CONTAINS",
+		5: "ATTRIBUTE_OPERATOR_GREATER_THAN",
+		6: "ATTRIBUTE_OPERATOR_LESS_THAN",
+	}
+	AttributeOperator_value = map[string]int32{
+		"ATTRIBUTE_OPERATOR_UNSPECIFIED":  0,
+		"ATTRIBUTE_OPERATOR_PRESENT":      1,
+		"ATTRIBUTE_OPERATOR_EQUALS":       2,
+		"ATTRIBUTE_OPERATOR_NOT_EQUALS":   3,
+		"ATTRIBUTE_OPERATOR_CONTAINS":     4,
+		"ATTRIBUTE_OPERATOR_GREATER_THAN": 5,
+		"ATTRIBUTE_OPERATOR_LESS_THAN":    6,
+	}
+)
+
+func (x AttributeOperator) Enum() *AttributeOperator {
+	p := new(AttributeOperator)
+	*p = x
+	return p
+}
+
+func (x AttributeOperator) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AttributeOperator) Descriptor() protoreflect.EnumDescriptor {
+	return file_proactivechat_v1_site_proto_enumTypes[6].Descriptor()
+}
+
+func (AttributeOperator) Type() protoreflect.EnumType {
+	return &file_proactivechat_v1_site_proto_enumTypes[6]
+}
+
+func (x AttributeOperator) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AttributeOperator.Descriptor instead.
+func (AttributeOperator) EnumDescriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{6}
+}
+
+// DeviceClass is the kind of device, as the widget reports it.
+type DeviceClass int32
+
+const (
+	DeviceClass_DEVICE_CLASS_UNSPECIFIED DeviceClass = 0
+	DeviceClass_DEVICE_CLASS_DESKTOP     DeviceClass = 1
+	DeviceClass_DEVICE_CLASS_TABLET      DeviceClass = 2
+	DeviceClass_DEVICE_CLASS_PHONE       DeviceClass = 3
+)
+
+// Enum value maps for DeviceClass.
+var (
+	DeviceClass_name = map[int32]string{
+		0: "DEVICE_CLASS_UNSPECIFIED",
+		1: "DEVICE_CLASS_DESKTOP",
+		2: "DEVICE_CLASS_TABLET",
+		3: "DEVICE_CLASS_PHONE",
+	}
+	DeviceClass_value = map[string]int32{
+		"DEVICE_CLASS_UNSPECIFIED": 0,
+		"DEVICE_CLASS_DESKTOP":     1,
+		"DEVICE_CLASS_TABLET":      2,
+		"DEVICE_CLASS_PHONE":       3,
+	}
+)
+
+func (x DeviceClass) Enum() *DeviceClass {
+	p := new(DeviceClass)
+	*p = x
+	return p
+}
+
+func (x DeviceClass) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DeviceClass) Descriptor() protoreflect.EnumDescriptor {
+	return file_proactivechat_v1_site_proto_enumTypes[7].Descriptor()
+}
+
+func (DeviceClass) Type() protoreflect.EnumType {
+	return &file_proactivechat_v1_site_proto_enumTypes[7]
+}
+
+func (x DeviceClass) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DeviceClass.Descriptor instead.
+func (DeviceClass) EnumDescriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{7}
+}
+
 // Site is one website equipped with the widget. Proactive chat is disabled
 // until an administrator turns it on.
 type Site struct {
@@ -810,8 +1084,19 @@ type ProactiveChatSettings struct {
 	// (default 120).
 	InactivityTimeoutSeconds uint32 `protobuf:"varint,12,opt,name=inactivity_timeout_seconds,json=inactivityTimeoutSeconds,proto3" json:"inactivity_timeout_seconds,omitempty"`
 	InactivityWarningSeconds uint32 `protobuf:"varint,13,opt,name=inactivity_warning_seconds,json=inactivityWarningSeconds,proto3" json:"inactivity_warning_seconds,omitempty"`
-	unknownFields            protoimpl.UnknownFields
-	sizeCache                protoimpl.SizeCache
+	// The trigger rules, in priority order: the first enabled rule whose
+	// conditions hold launches. mode, launch_after_seconds, invite_text,
+	// form_fields, include_pages and exclude_pages above are the first
+	// rule's, kept for clients written before rules: reading them returns
+	// the first rule's values, and an UpdateSite that sets them without
+	// setting rules edits the first rule (creating it when there is none).
+	// A database from before rules opens with those settings as its first
+	// rule. At most 50 rules.
+	Rules []*TriggerRule `protobuf:"bytes,14,rep,name=rules,proto3" json:"rules,omitempty"`
+	// Caps across all the site's rules, per visitor.
+	Caps          *FrequencyCaps `protobuf:"bytes,15,opt,name=caps,proto3" json:"caps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProactiveChatSettings) Reset() {
@@ -933,6 +1218,20 @@ func (x *ProactiveChatSettings) GetInactivityWarningSeconds() uint32 {
 		return x.InactivityWarningSeconds
 	}
 	return 0
+}
+
+func (x *ProactiveChatSettings) GetRules() []*TriggerRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *ProactiveChatSettings) GetCaps() *FrequencyCaps {
+	if x != nil {
+		return x.Caps
+	}
+	return nil
 }
 
 // FormField is one field of the data-collection form.
@@ -1100,6 +1399,640 @@ func (x *CannedReply) GetText() string {
 	return ""
 }
 
+// TriggerRule decides whom the site approaches, when and how. A site's
+// rules are ordered: the server evaluates them from presence and what the
+// widget reports (never trusting the browser with the decision) and the
+// first enabled rule whose conditions all hold, within its frequency caps,
+// launches: an invitation (with invite) or an alert to the first available
+// agent (without invite). At most one launch a visit, as before.
+type TriggerRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Server-assigned on UpdateSite when empty ("rule_…"); stable, so the
+	// rule's funnel follows it across edits and reordering.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// 1 to 100 characters, unique within the site.
+	Name    string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Enabled bool   `protobuf:"varint,3,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// Required.
+	Mode ProactiveChatMode `protobuf:"varint,4,opt,name=mode,proto3,enum=proactivechat.v1.ProactiveChatMode" json:"mode,omitempty"`
+	// The invitation's text (with invite), at most 500 bytes; empty is the
+	// default text ("Hi! Would you like to chat with us?"), as the legacy
+	// invite_text always was.
+	InviteText string `protobuf:"bytes,5,opt,name=invite_text,json=inviteText,proto3" json:"invite_text,omitempty"`
+	// The data-collection form (with invite), in display order; the same
+	// rules as ProactiveChatSettings.form_fields.
+	FormFields []*FormField `protobuf:"bytes,6,rep,name=form_fields,json=formFields,proto3" json:"form_fields,omitempty"`
+	// All of them must hold.
+	Conditions *TriggerConditions `protobuf:"bytes,7,opt,name=conditions,proto3" json:"conditions,omitempty"`
+	// Caps of this rule, on top of the site's (ProactiveChatSettings.caps).
+	Caps *FrequencyCaps `protobuf:"bytes,8,opt,name=caps,proto3" json:"caps,omitempty"`
+	// The control group: this percentage of the visitors who match the rule
+	// (0 to 50) is held out — recorded (rule.held_out) but not approached —
+	// so that the funnel compares chats with and without it. The same
+	// visitor is always in the same group of a rule.
+	HoldoutPercent uint32 `protobuf:"varint,9,opt,name=holdout_percent,json=holdoutPercent,proto3" json:"holdout_percent,omitempty"`
+	// A/B variants of the invitation's text (with invite); empty means
+	// invite_text alone. A visitor always sees the same variant of a rule.
+	Variants      []*InviteVariant `protobuf:"bytes,10,rep,name=variants,proto3" json:"variants,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TriggerRule) Reset() {
+	*x = TriggerRule{}
+	mi := &file_proactivechat_v1_site_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TriggerRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TriggerRule) ProtoMessage() {}
+
+func (x *TriggerRule) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_site_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TriggerRule.ProtoReflect.Descriptor instead.
+func (*TriggerRule) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TriggerRule) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TriggerRule) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TriggerRule) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *TriggerRule) GetMode() ProactiveChatMode {
+	if x != nil {
+		return x.Mode
+	}
+	return ProactiveChatMode_PROACTIVE_CHAT_MODE_UNSPECIFIED
+}
+
+func (x *TriggerRule) GetInviteText() string {
+	if x != nil {
+		return x.InviteText
+	}
+	return ""
+}
+
+func (x *TriggerRule) GetFormFields() []*FormField {
+	if x != nil {
+		return x.FormFields
+	}
+	return nil
+}
+
+func (x *TriggerRule) GetConditions() *TriggerConditions {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+func (x *TriggerRule) GetCaps() *FrequencyCaps {
+	if x != nil {
+		return x.Caps
+	}
+	return nil
+}
+
+func (x *TriggerRule) GetHoldoutPercent() uint32 {
+	if x != nil {
+		return x.HoldoutPercent
+	}
+	return 0
+}
+
+func (x *TriggerRule) GetVariants() []*InviteVariant {
+	if x != nil {
+		return x.Variants
+	}
+	return nil
+}
+
+// InviteVariant is one version of a rule's invitation text.
+type InviteVariant struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Server-assigned when empty ("var_…"), stable across edits.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// 1 to 100 characters, e.g. "A" or "short question".
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// 1 to 500 characters.
+	InviteText string `protobuf:"bytes,3,opt,name=invite_text,json=inviteText,proto3" json:"invite_text,omitempty"`
+	// Relative share of visitors, 1 to 100.
+	Weight        uint32 `protobuf:"varint,4,opt,name=weight,proto3" json:"weight,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InviteVariant) Reset() {
+	*x = InviteVariant{}
+	mi := &file_proactivechat_v1_site_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InviteVariant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InviteVariant) ProtoMessage() {}
+
+func (x *InviteVariant) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_site_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InviteVariant.ProtoReflect.Descriptor instead.
+func (*InviteVariant) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *InviteVariant) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *InviteVariant) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *InviteVariant) GetInviteText() string {
+	if x != nil {
+		return x.InviteText
+	}
+	return ""
+}
+
+func (x *InviteVariant) GetWeight() uint32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+// TriggerConditions are what must hold for a rule to launch. Unset (zero)
+// fields are no condition.
+type TriggerConditions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Seconds on the site in this visit (across page loads).
+	MinSecondsOnSite uint32 `protobuf:"varint,1,opt,name=min_seconds_on_site,json=minSecondsOnSite,proto3" json:"min_seconds_on_site,omitempty"`
+	// Seconds on the current page.
+	MinSecondsOnPage uint32 `protobuf:"varint,2,opt,name=min_seconds_on_page,json=minSecondsOnPage,proto3" json:"min_seconds_on_page,omitempty"`
+	// Pages viewed in this visit, the current one included.
+	MinPagesViewed uint32 `protobuf:"varint,3,opt,name=min_pages_viewed,json=minPagesViewed,proto3" json:"min_pages_viewed,omitempty"`
+	// Globs (`*`, `?`) on the current page URL, as the site's include_pages
+	// and exclude_pages: with include_pages the page must match one; it
+	// must match none of exclude_pages.
+	IncludePages []string `protobuf:"bytes,4,rep,name=include_pages,json=includePages,proto3" json:"include_pages,omitempty"`
+	ExcludePages []string `protobuf:"bytes,5,rep,name=exclude_pages,json=excludePages,proto3" json:"exclude_pages,omitempty"`
+	// Globs on the current page's title (any one matches), case-insensitive.
+	PageTitles []string `protobuf:"bytes,6,rep,name=page_titles,json=pageTitles,proto3" json:"page_titles,omitempty"`
+	// Globs on the host of the visit's referrer (the page that sent the
+	// visitor to the site; any one matches). "(direct)" matches a visit with
+	// no outside referrer.
+	ReferrerHosts []string `protobuf:"bytes,7,rep,name=referrer_hosts,json=referrerHosts,proto3" json:"referrer_hosts,omitempty"`
+	// UTM parameters of the visit's landing page URL: each must match
+	// (a glob on the parameter's value).
+	Utm         []*UtmCondition      `protobuf:"bytes,8,rep,name=utm,proto3" json:"utm,omitempty"`
+	Recency     VisitorRecency       `protobuf:"varint,9,opt,name=recency,proto3,enum=proactivechat.v1.VisitorRecency" json:"recency,omitempty"`
+	ChatHistory ChatHistoryCondition `protobuf:"varint,10,opt,name=chat_history,json=chatHistory,proto3,enum=proactivechat.v1.ChatHistoryCondition" json:"chat_history,omitempty"`
+	// The visitor's name is known (the page or the form said).
+	NameKnown bool `protobuf:"varint,11,opt,name=name_known,json=nameKnown,proto3" json:"name_known,omitempty"`
+	// Conditions on the visitor's attributes (VisitorIdentity.attributes).
+	Attributes []*AttributeCondition `protobuf:"bytes,12,rep,name=attributes,proto3" json:"attributes,omitempty"`
+	// Any one of these device classes; empty is any.
+	Devices []DeviceClass `protobuf:"varint,13,rep,packed,name=devices,proto3,enum=proactivechat.v1.DeviceClass" json:"devices,omitempty"`
+	// Any one of these languages, matched by primary subtag ("de" matches
+	// "de-AT"); empty is any.
+	Languages []string `protobuf:"bytes,14,rep,name=languages,proto3" json:"languages,omitempty"`
+	// The visitor scrolled at least this far down the current page, 1 to 100
+	// percent.
+	MinScrollPercent uint32 `protobuf:"varint,15,opt,name=min_scroll_percent,json=minScrollPercent,proto3" json:"min_scroll_percent,omitempty"`
+	// The visitor showed exit intent on the current page (the pointer left
+	// toward the browser's bar; desktop only).
+	ExitIntent bool `protobuf:"varint,16,opt,name=exit_intent,json=exitIntent,proto3" json:"exit_intent,omitempty"`
+	// The visitor has not interacted with the current page (pointer, keys,
+	// scrolling, touch) for at least this many seconds.
+	MinIdleSeconds uint32                 `protobuf:"varint,17,opt,name=min_idle_seconds,json=minIdleSeconds,proto3" json:"min_idle_seconds,omitempty"`
+	BusinessHours  BusinessHoursCondition `protobuf:"varint,18,opt,name=business_hours,json=businessHours,proto3,enum=proactivechat.v1.BusinessHoursCondition" json:"business_hours,omitempty"`
+	// An agent serving the site is available with room for another chat.
+	AgentAvailable bool `protobuf:"varint,19,opt,name=agent_available,json=agentAvailable,proto3" json:"agent_available,omitempty"`
+	// The site's estimated wait (the queue's estimate for a request made
+	// now) is at most this many seconds; 0 is no condition. No wait history
+	// counts as zero wait.
+	MaxPredictedWaitSeconds uint32 `protobuf:"varint,20,opt,name=max_predicted_wait_seconds,json=maxPredictedWaitSeconds,proto3" json:"max_predicted_wait_seconds,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *TriggerConditions) Reset() {
+	*x = TriggerConditions{}
+	mi := &file_proactivechat_v1_site_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TriggerConditions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TriggerConditions) ProtoMessage() {}
+
+func (x *TriggerConditions) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_site_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TriggerConditions.ProtoReflect.Descriptor instead.
+func (*TriggerConditions) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *TriggerConditions) GetMinSecondsOnSite() uint32 {
+	if x != nil {
+		return x.MinSecondsOnSite
+	}
+	return 0
+}
+
+func (x *TriggerConditions) GetMinSecondsOnPage() uint32 {
+	if x != nil {
+		return x.MinSecondsOnPage
+	}
+	return 0
+}
+
+func (x *TriggerConditions) GetMinPagesViewed() uint32 {
+	if x != nil {
+		return x.MinPagesViewed
+	}
+	return 0
+}
+
+func (x *TriggerConditions) GetIncludePages() []string {
+	if x != nil {
+		return x.IncludePages
+	}
+	return nil
+}
+
+func (x *TriggerConditions) GetExcludePages() []string {
+	if x != nil {
+		return x.ExcludePages
+	}
+	return nil
+}
+
+func (x *TriggerConditions) GetPageTitles() []string {
+	if x != nil {
+		return x.PageTitles
+	}
+	return nil
+}
+
+func (x *TriggerConditions) GetReferrerHosts() []string {
+	if x != nil {
+		return x.ReferrerHosts
+	}
+	return nil
+}
+
+func (x *TriggerConditions) GetUtm() []*UtmCondition {
+	if x != nil {
+		return x.Utm
+	}
+	return nil
+}
+
+func (x *TriggerConditions) GetRecency() VisitorRecency {
+	if x != nil {
+		return x.Recency
+	}
+	return VisitorRecency_VISITOR_RECENCY_UNSPECIFIED
+}
+
+func (x *TriggerConditions) GetChatHistory() ChatHistoryCondition {
+	if x != nil {
+		return x.ChatHistory
+	}
+	return ChatHistoryCondition_CHAT_HISTORY_CONDITION_UNSPECIFIED
+}
+
+func (x *TriggerConditions) GetNameKnown() bool {
+	if x != nil {
+		return x.NameKnown
+	}
+	return false
+}
+
+func (x *TriggerConditions) GetAttributes() []*AttributeCondition {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+func (x *TriggerConditions) GetDevices() []DeviceClass {
+	if x != nil {
+		return x.Devices
+	}
+	return nil
+}
+
+func (x *TriggerConditions) GetLanguages() []string {
+	if x != nil {
+		return x.Languages
+	}
+	return nil
+}
+
+func (x *TriggerConditions) GetMinScrollPercent() uint32 {
+	if x != nil {
+		return x.MinScrollPercent
+	}
+	return 0
+}
+
+func (x *TriggerConditions) GetExitIntent() bool {
+	if x != nil {
+		return x.ExitIntent
+	}
+	return false
+}
+
+func (x *TriggerConditions) GetMinIdleSeconds() uint32 {
+	if x != nil {
+		return x.MinIdleSeconds
+	}
+	return 0
+}
+
+func (x *TriggerConditions) GetBusinessHours() BusinessHoursCondition {
+	if x != nil {
+		return x.BusinessHours
+	}
+	return BusinessHoursCondition_BUSINESS_HOURS_CONDITION_UNSPECIFIED
+}
+
+func (x *TriggerConditions) GetAgentAvailable() bool {
+	if x != nil {
+		return x.AgentAvailable
+	}
+	return false
+}
+
+func (x *TriggerConditions) GetMaxPredictedWaitSeconds() uint32 {
+	if x != nil {
+		return x.MaxPredictedWaitSeconds
+	}
+	return 0
+}
+
+// UtmCondition matches one UTM parameter of the landing page.
+type UtmCondition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "utm_source", "utm_medium", "utm_campaign", "utm_term" or "utm_content".
+	Parameter string `protobuf:"bytes,1,opt,name=parameter,proto3" json:"parameter,omitempty"`
+	// Glob on the value, case-insensitive.
+	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UtmCondition) Reset() {
+	*x = UtmCondition{}
+	mi := &file_proactivechat_v1_site_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UtmCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UtmCondition) ProtoMessage() {}
+
+func (x *UtmCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_site_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UtmCondition.ProtoReflect.Descriptor instead.
+func (*UtmCondition) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *UtmCondition) GetParameter() string {
+	if x != nil {
+		return x.Parameter
+	}
+	return ""
+}
+
+func (x *UtmCondition) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+// AttributeCondition compares one attribute, e.g. cart_value > 100.
+type AttributeCondition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// An attribute key (a-z, 0-9, _; 1 to 64 bytes).
+	Key      string            `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Operator AttributeOperator `protobuf:"varint,2,opt,name=operator,proto3,enum=proactivechat.v1.AttributeOperator" json:"operator,omitempty"`
+	// At most 500 bytes; unused by PRESENT.
+	Value         string `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttributeCondition) Reset() {
+	*x = AttributeCondition{}
+	mi := &file_proactivechat_v1_site_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeCondition) ProtoMessage() {}
+
+func (x *AttributeCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_site_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeCondition.ProtoReflect.Descriptor instead.
+func (*AttributeCondition) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *AttributeCondition) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *AttributeCondition) GetOperator() AttributeOperator {
+	if x != nil {
+		return x.Operator
+	}
+	return AttributeOperator_ATTRIBUTE_OPERATOR_UNSPECIFIED
+}
+
+func (x *AttributeCondition) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+// FrequencyCaps keep a visitor from being nagged. A launch is an
+// invitation (with invite) or an alert about the visitor (without
+// invite); a visitor held out of a rule's control group counts as
+// launched too, so that the control group is treated like the others.
+// 0 is no cap; each count is at most 100 (the visitor's record keeps
+// their last 100 launches).
+type FrequencyCaps struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Launches per visit.
+	MaxPerVisit uint32 `protobuf:"varint,1,opt,name=max_per_visit,json=maxPerVisit,proto3" json:"max_per_visit,omitempty"`
+	// Launches in the last 24 hours.
+	MaxPerDay uint32 `protobuf:"varint,2,opt,name=max_per_day,json=maxPerDay,proto3" json:"max_per_day,omitempty"`
+	// Launches ever.
+	MaxEver uint32 `protobuf:"varint,3,opt,name=max_ever,json=maxEver,proto3" json:"max_ever,omitempty"`
+	// Seconds after the visitor declined (or let expire) an invitation during
+	// which no launch happens; 0 uses the site's reinvite_cooldown_seconds.
+	SuppressAfterDeclineSeconds uint32 `protobuf:"varint,4,opt,name=suppress_after_decline_seconds,json=suppressAfterDeclineSeconds,proto3" json:"suppress_after_decline_seconds,omitempty"`
+	unknownFields               protoimpl.UnknownFields
+	sizeCache                   protoimpl.SizeCache
+}
+
+func (x *FrequencyCaps) Reset() {
+	*x = FrequencyCaps{}
+	mi := &file_proactivechat_v1_site_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FrequencyCaps) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FrequencyCaps) ProtoMessage() {}
+
+func (x *FrequencyCaps) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_site_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FrequencyCaps.ProtoReflect.Descriptor instead.
+func (*FrequencyCaps) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_site_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *FrequencyCaps) GetMaxPerVisit() uint32 {
+	if x != nil {
+		return x.MaxPerVisit
+	}
+	return 0
+}
+
+func (x *FrequencyCaps) GetMaxPerDay() uint32 {
+	if x != nil {
+		return x.MaxPerDay
+	}
+	return 0
+}
+
+func (x *FrequencyCaps) GetMaxEver() uint32 {
+	if x != nil {
+		return x.MaxEver
+	}
+	return 0
+}
+
+func (x *FrequencyCaps) GetSuppressAfterDeclineSeconds() uint32 {
+	if x != nil {
+		return x.SuppressAfterDeclineSeconds
+	}
+	return 0
+}
+
 var File_proactivechat_v1_site_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_site_proto_rawDesc = "" +
@@ -1145,7 +2078,7 @@ const file_proactivechat_v1_site_proto_rawDesc = "" +
 	"\x10next_change_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0enextChangeTime\"_\n" +
 	"\x11RetentionSettings\x12'\n" +
 	"\x0fvisitor_seconds\x18\x01 \x01(\rR\x0evisitorSeconds\x12!\n" +
-	"\fchat_seconds\x18\x02 \x01(\rR\vchatSeconds\"\x95\x05\n" +
+	"\fchat_seconds\x18\x02 \x01(\rR\vchatSeconds\"\xff\x05\n" +
 	"\x15ProactiveChatSettings\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x127\n" +
 	"\x04mode\x18\x02 \x01(\x0e2#.proactivechat.v1.ProactiveChatModeR\x04mode\x120\n" +
@@ -1162,7 +2095,9 @@ const file_proactivechat_v1_site_proto_rawDesc = "" +
 	" \x03(\tR\fexcludePages\x12,\n" +
 	"\x12queue_hold_seconds\x18\v \x01(\rR\x10queueHoldSeconds\x12<\n" +
 	"\x1ainactivity_timeout_seconds\x18\f \x01(\rR\x18inactivityTimeoutSeconds\x12<\n" +
-	"\x1ainactivity_warning_seconds\x18\r \x01(\rR\x18inactivityWarningSeconds\"\xa3\x01\n" +
+	"\x1ainactivity_warning_seconds\x18\r \x01(\rR\x18inactivityWarningSeconds\x123\n" +
+	"\x05rules\x18\x0e \x03(\v2\x1d.proactivechat.v1.TriggerRuleR\x05rules\x123\n" +
+	"\x04caps\x18\x0f \x01(\v2\x1f.proactivechat.v1.FrequencyCapsR\x04caps\"\xa3\x01\n" +
 	"\tFormField\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x123\n" +
@@ -1175,7 +2110,68 @@ const file_proactivechat_v1_site_proto_rawDesc = "" +
 	"\asite_id\x18\x02 \x01(\tR\x06siteId\x12\x1a\n" +
 	"\bshortcut\x18\x03 \x01(\tR\bshortcut\x12\x14\n" +
 	"\x05title\x18\x04 \x01(\tR\x05title\x12\x12\n" +
-	"\x04text\x18\x05 \x01(\tR\x04text*\xd8\x01\n" +
+	"\x04text\x18\x05 \x01(\tR\x04text\"\xc3\x03\n" +
+	"\vTriggerRule\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
+	"\aenabled\x18\x03 \x01(\bR\aenabled\x127\n" +
+	"\x04mode\x18\x04 \x01(\x0e2#.proactivechat.v1.ProactiveChatModeR\x04mode\x12\x1f\n" +
+	"\vinvite_text\x18\x05 \x01(\tR\n" +
+	"inviteText\x12<\n" +
+	"\vform_fields\x18\x06 \x03(\v2\x1b.proactivechat.v1.FormFieldR\n" +
+	"formFields\x12C\n" +
+	"\n" +
+	"conditions\x18\a \x01(\v2#.proactivechat.v1.TriggerConditionsR\n" +
+	"conditions\x123\n" +
+	"\x04caps\x18\b \x01(\v2\x1f.proactivechat.v1.FrequencyCapsR\x04caps\x12'\n" +
+	"\x0fholdout_percent\x18\t \x01(\rR\x0eholdoutPercent\x12;\n" +
+	"\bvariants\x18\n" +
+	" \x03(\v2\x1f.proactivechat.v1.InviteVariantR\bvariants\"l\n" +
+	"\rInviteVariant\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
+	"\vinvite_text\x18\x03 \x01(\tR\n" +
+	"inviteText\x12\x16\n" +
+	"\x06weight\x18\x04 \x01(\rR\x06weight\"\xd2\a\n" +
+	"\x11TriggerConditions\x12-\n" +
+	"\x13min_seconds_on_site\x18\x01 \x01(\rR\x10minSecondsOnSite\x12-\n" +
+	"\x13min_seconds_on_page\x18\x02 \x01(\rR\x10minSecondsOnPage\x12(\n" +
+	"\x10min_pages_viewed\x18\x03 \x01(\rR\x0eminPagesViewed\x12#\n" +
+	"\rinclude_pages\x18\x04 \x03(\tR\fincludePages\x12#\n" +
+	"\rexclude_pages\x18\x05 \x03(\tR\fexcludePages\x12\x1f\n" +
+	"\vpage_titles\x18\x06 \x03(\tR\n" +
+	"pageTitles\x12%\n" +
+	"\x0ereferrer_hosts\x18\a \x03(\tR\rreferrerHosts\x120\n" +
+	"\x03utm\x18\b \x03(\v2\x1e.proactivechat.v1.UtmConditionR\x03utm\x12:\n" +
+	"\arecency\x18\t \x01(\x0e2 .proactivechat.v1.VisitorRecencyR\arecency\x12I\n" +
+	"\fchat_history\x18\n" +
+	" \x01(\x0e2&.proactivechat.v1.ChatHistoryConditionR\vchatHistory\x12\x1d\n" +
+	"\n" +
+	"name_known\x18\v \x01(\bR\tnameKnown\x12D\n" +
+	"\n" +
+	"attributes\x18\f \x03(\v2$.proactivechat.v1.AttributeConditionR\n" +
+	"attributes\x127\n" +
+	"\adevices\x18\r \x03(\x0e2\x1d.proactivechat.v1.DeviceClassR\adevices\x12\x1c\n" +
+	"\tlanguages\x18\x0e \x03(\tR\tlanguages\x12,\n" +
+	"\x12min_scroll_percent\x18\x0f \x01(\rR\x10minScrollPercent\x12\x1f\n" +
+	"\vexit_intent\x18\x10 \x01(\bR\n" +
+	"exitIntent\x12(\n" +
+	"\x10min_idle_seconds\x18\x11 \x01(\rR\x0eminIdleSeconds\x12O\n" +
+	"\x0ebusiness_hours\x18\x12 \x01(\x0e2(.proactivechat.v1.BusinessHoursConditionR\rbusinessHours\x12'\n" +
+	"\x0fagent_available\x18\x13 \x01(\bR\x0eagentAvailable\x12;\n" +
+	"\x1amax_predicted_wait_seconds\x18\x14 \x01(\rR\x17maxPredictedWaitSeconds\"B\n" +
+	"\fUtmCondition\x12\x1c\n" +
+	"\tparameter\x18\x01 \x01(\tR\tparameter\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"}\n" +
+	"\x12AttributeCondition\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12?\n" +
+	"\boperator\x18\x02 \x01(\x0e2#.proactivechat.v1.AttributeOperatorR\boperator\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\"\xb3\x01\n" +
+	"\rFrequencyCaps\x12\"\n" +
+	"\rmax_per_visit\x18\x01 \x01(\rR\vmaxPerVisit\x12\x1e\n" +
+	"\vmax_per_day\x18\x02 \x01(\rR\tmaxPerDay\x12\x19\n" +
+	"\bmax_ever\x18\x03 \x01(\rR\amaxEver\x12C\n" +
+	"\x1esuppress_after_decline_seconds\x18\x04 \x01(\rR\x1bsuppressAfterDeclineSeconds*\xd8\x01\n" +
 	"\tDayOfWeek\x12\x1b\n" +
 	"\x17DAY_OF_WEEK_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12DAY_OF_WEEK_MONDAY\x10\x01\x12\x17\n" +
@@ -1194,7 +2190,32 @@ const file_proactivechat_v1_site_proto_rawDesc = "" +
 	"\x14FORM_FIELD_TYPE_TEXT\x10\x01\x12\x1c\n" +
 	"\x18FORM_FIELD_TYPE_TEXTAREA\x10\x02\x12\x19\n" +
 	"\x15FORM_FIELD_TYPE_EMAIL\x10\x03\x12\x19\n" +
-	"\x15FORM_FIELD_TYPE_PHONE\x10\x04BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\x15FORM_FIELD_TYPE_PHONE\x10\x04*i\n" +
+	"\x0eVisitorRecency\x12\x1f\n" +
+	"\x1bVISITOR_RECENCY_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13VISITOR_RECENCY_NEW\x10\x01\x12\x1d\n" +
+	"\x19VISITOR_RECENCY_RETURNING\x10\x02*\x93\x01\n" +
+	"\x14ChatHistoryCondition\x12&\n" +
+	"\"CHAT_HISTORY_CONDITION_UNSPECIFIED\x10\x00\x12(\n" +
+	"$CHAT_HISTORY_CONDITION_NEVER_CHATTED\x10\x01\x12)\n" +
+	"%CHAT_HISTORY_CONDITION_CHATTED_BEFORE\x10\x02*\x8a\x01\n" +
+	"\x16BusinessHoursCondition\x12(\n" +
+	"$BUSINESS_HOURS_CONDITION_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dBUSINESS_HOURS_CONDITION_OPEN\x10\x01\x12#\n" +
+	"\x1fBUSINESS_HOURS_CONDITION_CLOSED\x10\x02*\x81\x02\n" +
+	"\x11AttributeOperator\x12\"\n" +
+	"\x1eATTRIBUTE_OPERATOR_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aATTRIBUTE_OPERATOR_PRESENT\x10\x01\x12\x1d\n" +
+	"\x19ATTRIBUTE_OPERATOR_EQUALS\x10\x02\x12!\n" +
+	"\x1dATTRIBUTE_OPERATOR_NOT_EQUALS\x10\x03\x12\x1f\n" +
+	"\x1bATTRIBUTE_OPERATOR_CONTAINS\x10\x04\x12#\n" +
+	"\x1fATTRIBUTE_OPERATOR_GREATER_THAN\x10\x05\x12 \n" +
+	"\x1cATTRIBUTE_OPERATOR_LESS_THAN\x10\x06*v\n" +
+	"\vDeviceClass\x12\x1c\n" +
+	"\x18DEVICE_CLASS_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14DEVICE_CLASS_DESKTOP\x10\x01\x12\x17\n" +
+	"\x13DEVICE_CLASS_TABLET\x10\x02\x12\x16\n" +
+	"\x12DEVICE_CLASS_PHONE\x10\x03BMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_site_proto_rawDescOnce sync.Once
@@ -1208,45 +2229,70 @@ func file_proactivechat_v1_site_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_site_proto_rawDescData
 }
 
-var file_proactivechat_v1_site_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_proactivechat_v1_site_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_proactivechat_v1_site_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_proactivechat_v1_site_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_proactivechat_v1_site_proto_goTypes = []any{
 	(DayOfWeek)(0),                  // 0: proactivechat.v1.DayOfWeek
 	(ProactiveChatMode)(0),          // 1: proactivechat.v1.ProactiveChatMode
 	(FormFieldType)(0),              // 2: proactivechat.v1.FormFieldType
-	(*Site)(nil),                    // 3: proactivechat.v1.Site
-	(*VisitorLauncherSettings)(nil), // 4: proactivechat.v1.VisitorLauncherSettings
-	(*BusinessHours)(nil),           // 5: proactivechat.v1.BusinessHours
-	(*WeeklyInterval)(nil),          // 6: proactivechat.v1.WeeklyInterval
-	(*Holiday)(nil),                 // 7: proactivechat.v1.Holiday
-	(*OfflineMessageSettings)(nil),  // 8: proactivechat.v1.OfflineMessageSettings
-	(*SiteStatus)(nil),              // 9: proactivechat.v1.SiteStatus
-	(*RetentionSettings)(nil),       // 10: proactivechat.v1.RetentionSettings
-	(*ProactiveChatSettings)(nil),   // 11: proactivechat.v1.ProactiveChatSettings
-	(*FormField)(nil),               // 12: proactivechat.v1.FormField
-	(*CannedReply)(nil),             // 13: proactivechat.v1.CannedReply
-	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
+	(VisitorRecency)(0),             // 3: proactivechat.v1.VisitorRecency
+	(ChatHistoryCondition)(0),       // 4: proactivechat.v1.ChatHistoryCondition
+	(BusinessHoursCondition)(0),     // 5: proactivechat.v1.BusinessHoursCondition
+	(AttributeOperator)(0),          // 6: proactivechat.v1.AttributeOperator
+	(DeviceClass)(0),                // 7: proactivechat.v1.DeviceClass
+	(*Site)(nil),                    // 8: proactivechat.v1.Site
+	(*VisitorLauncherSettings)(nil), // 9: proactivechat.v1.VisitorLauncherSettings
+	(*BusinessHours)(nil),           // 10: proactivechat.v1.BusinessHours
+	(*WeeklyInterval)(nil),          // 11: proactivechat.v1.WeeklyInterval
+	(*Holiday)(nil),                 // 12: proactivechat.v1.Holiday
+	(*OfflineMessageSettings)(nil),  // 13: proactivechat.v1.OfflineMessageSettings
+	(*SiteStatus)(nil),              // 14: proactivechat.v1.SiteStatus
+	(*RetentionSettings)(nil),       // 15: proactivechat.v1.RetentionSettings
+	(*ProactiveChatSettings)(nil),   // 16: proactivechat.v1.ProactiveChatSettings
+	(*FormField)(nil),               // 17: proactivechat.v1.FormField
+	(*CannedReply)(nil),             // 18: proactivechat.v1.CannedReply
+	(*TriggerRule)(nil),             // 19: proactivechat.v1.TriggerRule
+	(*InviteVariant)(nil),           // 20: proactivechat.v1.InviteVariant
+	(*TriggerConditions)(nil),       // 21: proactivechat.v1.TriggerConditions
+	(*UtmCondition)(nil),            // 22: proactivechat.v1.UtmCondition
+	(*AttributeCondition)(nil),      // 23: proactivechat.v1.AttributeCondition
+	(*FrequencyCaps)(nil),           // 24: proactivechat.v1.FrequencyCaps
+	(*timestamppb.Timestamp)(nil),   // 25: google.protobuf.Timestamp
 }
 var file_proactivechat_v1_site_proto_depIdxs = []int32{
-	11, // 0: proactivechat.v1.Site.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
-	14, // 1: proactivechat.v1.Site.create_time:type_name -> google.protobuf.Timestamp
-	14, // 2: proactivechat.v1.Site.update_time:type_name -> google.protobuf.Timestamp
-	10, // 3: proactivechat.v1.Site.retention:type_name -> proactivechat.v1.RetentionSettings
-	4,  // 4: proactivechat.v1.Site.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
-	5,  // 5: proactivechat.v1.Site.business_hours:type_name -> proactivechat.v1.BusinessHours
-	8,  // 6: proactivechat.v1.Site.offline_message:type_name -> proactivechat.v1.OfflineMessageSettings
-	6,  // 7: proactivechat.v1.BusinessHours.weekly:type_name -> proactivechat.v1.WeeklyInterval
-	7,  // 8: proactivechat.v1.BusinessHours.holidays:type_name -> proactivechat.v1.Holiday
+	16, // 0: proactivechat.v1.Site.proactive_chat:type_name -> proactivechat.v1.ProactiveChatSettings
+	25, // 1: proactivechat.v1.Site.create_time:type_name -> google.protobuf.Timestamp
+	25, // 2: proactivechat.v1.Site.update_time:type_name -> google.protobuf.Timestamp
+	15, // 3: proactivechat.v1.Site.retention:type_name -> proactivechat.v1.RetentionSettings
+	9,  // 4: proactivechat.v1.Site.visitor_launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
+	10, // 5: proactivechat.v1.Site.business_hours:type_name -> proactivechat.v1.BusinessHours
+	13, // 6: proactivechat.v1.Site.offline_message:type_name -> proactivechat.v1.OfflineMessageSettings
+	11, // 7: proactivechat.v1.BusinessHours.weekly:type_name -> proactivechat.v1.WeeklyInterval
+	12, // 8: proactivechat.v1.BusinessHours.holidays:type_name -> proactivechat.v1.Holiday
 	0,  // 9: proactivechat.v1.WeeklyInterval.day_of_week:type_name -> proactivechat.v1.DayOfWeek
-	14, // 10: proactivechat.v1.SiteStatus.next_change_time:type_name -> google.protobuf.Timestamp
+	25, // 10: proactivechat.v1.SiteStatus.next_change_time:type_name -> google.protobuf.Timestamp
 	1,  // 11: proactivechat.v1.ProactiveChatSettings.mode:type_name -> proactivechat.v1.ProactiveChatMode
-	12, // 12: proactivechat.v1.ProactiveChatSettings.form_fields:type_name -> proactivechat.v1.FormField
-	2,  // 13: proactivechat.v1.FormField.type:type_name -> proactivechat.v1.FormFieldType
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	17, // 12: proactivechat.v1.ProactiveChatSettings.form_fields:type_name -> proactivechat.v1.FormField
+	19, // 13: proactivechat.v1.ProactiveChatSettings.rules:type_name -> proactivechat.v1.TriggerRule
+	24, // 14: proactivechat.v1.ProactiveChatSettings.caps:type_name -> proactivechat.v1.FrequencyCaps
+	2,  // 15: proactivechat.v1.FormField.type:type_name -> proactivechat.v1.FormFieldType
+	1,  // 16: proactivechat.v1.TriggerRule.mode:type_name -> proactivechat.v1.ProactiveChatMode
+	17, // 17: proactivechat.v1.TriggerRule.form_fields:type_name -> proactivechat.v1.FormField
+	21, // 18: proactivechat.v1.TriggerRule.conditions:type_name -> proactivechat.v1.TriggerConditions
+	24, // 19: proactivechat.v1.TriggerRule.caps:type_name -> proactivechat.v1.FrequencyCaps
+	20, // 20: proactivechat.v1.TriggerRule.variants:type_name -> proactivechat.v1.InviteVariant
+	22, // 21: proactivechat.v1.TriggerConditions.utm:type_name -> proactivechat.v1.UtmCondition
+	3,  // 22: proactivechat.v1.TriggerConditions.recency:type_name -> proactivechat.v1.VisitorRecency
+	4,  // 23: proactivechat.v1.TriggerConditions.chat_history:type_name -> proactivechat.v1.ChatHistoryCondition
+	23, // 24: proactivechat.v1.TriggerConditions.attributes:type_name -> proactivechat.v1.AttributeCondition
+	7,  // 25: proactivechat.v1.TriggerConditions.devices:type_name -> proactivechat.v1.DeviceClass
+	5,  // 26: proactivechat.v1.TriggerConditions.business_hours:type_name -> proactivechat.v1.BusinessHoursCondition
+	6,  // 27: proactivechat.v1.AttributeCondition.operator:type_name -> proactivechat.v1.AttributeOperator
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_site_proto_init() }
@@ -1259,8 +2305,8 @@ func file_proactivechat_v1_site_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_site_proto_rawDesc), len(file_proactivechat_v1_site_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   11,
+			NumEnums:      8,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

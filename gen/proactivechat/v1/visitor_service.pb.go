@@ -21,6 +21,211 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ReportActivityRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	Activity  *VisitorActivity       `protobuf:"bytes,2,opt,name=activity,proto3" json:"activity,omitempty"`
+	// The page it happened on; a report for a page other than the current
+	// one is ignored (the page changed meanwhile). Same rules as
+	// ReportPageView's url.
+	PageUrl       string `protobuf:"bytes,3,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportActivityRequest) Reset() {
+	*x = ReportActivityRequest{}
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportActivityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportActivityRequest) ProtoMessage() {}
+
+func (x *ReportActivityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportActivityRequest.ProtoReflect.Descriptor instead.
+func (*ReportActivityRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ReportActivityRequest) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *ReportActivityRequest) GetActivity() *VisitorActivity {
+	if x != nil {
+		return x.Activity
+	}
+	return nil
+}
+
+func (x *ReportActivityRequest) GetPageUrl() string {
+	if x != nil {
+		return x.PageUrl
+	}
+	return ""
+}
+
+type ReportActivityResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportActivityResponse) Reset() {
+	*x = ReportActivityResponse{}
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportActivityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportActivityResponse) ProtoMessage() {}
+
+func (x *ReportActivityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportActivityResponse.ProtoReflect.Descriptor instead.
+func (*ReportActivityResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{1}
+}
+
+type UpdateVisitorAttributesRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// Attributes to set (keys and values as VisitorIdentity.attributes).
+	Set map[string]string `protobuf:"bytes,2,rep,name=set,proto3" json:"set,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Attribute keys to remove.
+	Remove        []string `protobuf:"bytes,3,rep,name=remove,proto3" json:"remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateVisitorAttributesRequest) Reset() {
+	*x = UpdateVisitorAttributesRequest{}
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateVisitorAttributesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateVisitorAttributesRequest) ProtoMessage() {}
+
+func (x *UpdateVisitorAttributesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateVisitorAttributesRequest.ProtoReflect.Descriptor instead.
+func (*UpdateVisitorAttributesRequest) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *UpdateVisitorAttributesRequest) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *UpdateVisitorAttributesRequest) GetSet() map[string]string {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
+func (x *UpdateVisitorAttributesRequest) GetRemove() []string {
+	if x != nil {
+		return x.Remove
+	}
+	return nil
+}
+
+type UpdateVisitorAttributesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Visitor       *Visitor               `protobuf:"bytes,1,opt,name=visitor,proto3" json:"visitor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateVisitorAttributesResponse) Reset() {
+	*x = UpdateVisitorAttributesResponse{}
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateVisitorAttributesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateVisitorAttributesResponse) ProtoMessage() {}
+
+func (x *UpdateVisitorAttributesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateVisitorAttributesResponse.ProtoReflect.Descriptor instead.
+func (*UpdateVisitorAttributesResponse) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *UpdateVisitorAttributesResponse) GetVisitor() *Visitor {
+	if x != nil {
+		return x.Visitor
+	}
+	return nil
+}
+
 type RequestChatRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	VisitorId     string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
@@ -30,7 +235,7 @@ type RequestChatRequest struct {
 
 func (x *RequestChatRequest) Reset() {
 	*x = RequestChatRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -42,7 +247,7 @@ func (x *RequestChatRequest) String() string {
 func (*RequestChatRequest) ProtoMessage() {}
 
 func (x *RequestChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[0]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -55,7 +260,7 @@ func (x *RequestChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestChatRequest.ProtoReflect.Descriptor instead.
 func (*RequestChatRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{0}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RequestChatRequest) GetVisitorId() string {
@@ -74,7 +279,7 @@ type RequestChatResponse struct {
 
 func (x *RequestChatResponse) Reset() {
 	*x = RequestChatResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -86,7 +291,7 @@ func (x *RequestChatResponse) String() string {
 func (*RequestChatResponse) ProtoMessage() {}
 
 func (x *RequestChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[1]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -99,7 +304,7 @@ func (x *RequestChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestChatResponse.ProtoReflect.Descriptor instead.
 func (*RequestChatResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{1}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RequestChatResponse) GetState() *VisitorState {
@@ -129,7 +334,7 @@ type LeaveMessageRequest struct {
 
 func (x *LeaveMessageRequest) Reset() {
 	*x = LeaveMessageRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -141,7 +346,7 @@ func (x *LeaveMessageRequest) String() string {
 func (*LeaveMessageRequest) ProtoMessage() {}
 
 func (x *LeaveMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[2]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -154,7 +359,7 @@ func (x *LeaveMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveMessageRequest.ProtoReflect.Descriptor instead.
 func (*LeaveMessageRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{2}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LeaveMessageRequest) GetVisitorId() string {
@@ -208,7 +413,7 @@ type LeaveMessageResponse struct {
 
 func (x *LeaveMessageResponse) Reset() {
 	*x = LeaveMessageResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -220,7 +425,7 @@ func (x *LeaveMessageResponse) String() string {
 func (*LeaveMessageResponse) ProtoMessage() {}
 
 func (x *LeaveMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[3]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -233,7 +438,7 @@ func (x *LeaveMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveMessageResponse.ProtoReflect.Descriptor instead.
 func (*LeaveMessageResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{3}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LeaveMessageResponse) GetMessage() *OfflineMessage {
@@ -253,7 +458,7 @@ type IdentifyVisitorRequest struct {
 
 func (x *IdentifyVisitorRequest) Reset() {
 	*x = IdentifyVisitorRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -265,7 +470,7 @@ func (x *IdentifyVisitorRequest) String() string {
 func (*IdentifyVisitorRequest) ProtoMessage() {}
 
 func (x *IdentifyVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[4]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -278,7 +483,7 @@ func (x *IdentifyVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdentifyVisitorRequest.ProtoReflect.Descriptor instead.
 func (*IdentifyVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{4}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *IdentifyVisitorRequest) GetVisitorId() string {
@@ -304,7 +509,7 @@ type IdentifyVisitorResponse struct {
 
 func (x *IdentifyVisitorResponse) Reset() {
 	*x = IdentifyVisitorResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -316,7 +521,7 @@ func (x *IdentifyVisitorResponse) String() string {
 func (*IdentifyVisitorResponse) ProtoMessage() {}
 
 func (x *IdentifyVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[5]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -329,7 +534,7 @@ func (x *IdentifyVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdentifyVisitorResponse.ProtoReflect.Descriptor instead.
 func (*IdentifyVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{5}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *IdentifyVisitorResponse) GetVisitor() *Visitor {
@@ -350,7 +555,7 @@ type RespondToInvitationRequest struct {
 
 func (x *RespondToInvitationRequest) Reset() {
 	*x = RespondToInvitationRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +567,7 @@ func (x *RespondToInvitationRequest) String() string {
 func (*RespondToInvitationRequest) ProtoMessage() {}
 
 func (x *RespondToInvitationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[6]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +580,7 @@ func (x *RespondToInvitationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondToInvitationRequest.ProtoReflect.Descriptor instead.
 func (*RespondToInvitationRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{6}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RespondToInvitationRequest) GetVisitorId() string {
@@ -408,7 +613,7 @@ type RespondToInvitationResponse struct {
 
 func (x *RespondToInvitationResponse) Reset() {
 	*x = RespondToInvitationResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -420,7 +625,7 @@ func (x *RespondToInvitationResponse) String() string {
 func (*RespondToInvitationResponse) ProtoMessage() {}
 
 func (x *RespondToInvitationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[7]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -433,7 +638,7 @@ func (x *RespondToInvitationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondToInvitationResponse.ProtoReflect.Descriptor instead.
 func (*RespondToInvitationResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{7}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RespondToInvitationResponse) GetState() *VisitorState {
@@ -454,7 +659,7 @@ type SubmitFormRequest struct {
 
 func (x *SubmitFormRequest) Reset() {
 	*x = SubmitFormRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -466,7 +671,7 @@ func (x *SubmitFormRequest) String() string {
 func (*SubmitFormRequest) ProtoMessage() {}
 
 func (x *SubmitFormRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[8]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -479,7 +684,7 @@ func (x *SubmitFormRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitFormRequest.ProtoReflect.Descriptor instead.
 func (*SubmitFormRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{8}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SubmitFormRequest) GetVisitorId() string {
@@ -505,7 +710,7 @@ type SubmitFormResponse struct {
 
 func (x *SubmitFormResponse) Reset() {
 	*x = SubmitFormResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -517,7 +722,7 @@ func (x *SubmitFormResponse) String() string {
 func (*SubmitFormResponse) ProtoMessage() {}
 
 func (x *SubmitFormResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[9]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -530,7 +735,7 @@ func (x *SubmitFormResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitFormResponse.ProtoReflect.Descriptor instead.
 func (*SubmitFormResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{9}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubmitFormResponse) GetState() *VisitorState {
@@ -549,7 +754,7 @@ type LeaveQueueRequest struct {
 
 func (x *LeaveQueueRequest) Reset() {
 	*x = LeaveQueueRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +766,7 @@ func (x *LeaveQueueRequest) String() string {
 func (*LeaveQueueRequest) ProtoMessage() {}
 
 func (x *LeaveQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[10]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +779,7 @@ func (x *LeaveQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveQueueRequest.ProtoReflect.Descriptor instead.
 func (*LeaveQueueRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{10}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LeaveQueueRequest) GetVisitorId() string {
@@ -593,7 +798,7 @@ type LeaveQueueResponse struct {
 
 func (x *LeaveQueueResponse) Reset() {
 	*x = LeaveQueueResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +810,7 @@ func (x *LeaveQueueResponse) String() string {
 func (*LeaveQueueResponse) ProtoMessage() {}
 
 func (x *LeaveQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[11]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +823,7 @@ func (x *LeaveQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveQueueResponse.ProtoReflect.Descriptor instead.
 func (*LeaveQueueResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{11}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LeaveQueueResponse) GetState() *VisitorState {
@@ -636,14 +841,18 @@ type StartVisitorSessionRequest struct {
 	ResumeToken string `protobuf:"bytes,2,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	// Who the visitor is, when the page knows (optional). On a resumed
 	// session it replaces the identity stored before.
-	Identity      *VisitorIdentity `protobuf:"bytes,3,opt,name=identity,proto3" json:"identity,omitempty"`
+	Identity *VisitorIdentity `protobuf:"bytes,3,opt,name=identity,proto3" json:"identity,omitempty"`
+	// The browser's device class and language (optional), for the trigger
+	// rules' conditions; stored with the visitor, replaced on each session
+	// start that sends it.
+	ClientInfo    *ClientInfo `protobuf:"bytes,4,opt,name=client_info,json=clientInfo,proto3" json:"client_info,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StartVisitorSessionRequest) Reset() {
 	*x = StartVisitorSessionRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -655,7 +864,7 @@ func (x *StartVisitorSessionRequest) String() string {
 func (*StartVisitorSessionRequest) ProtoMessage() {}
 
 func (x *StartVisitorSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[12]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +877,7 @@ func (x *StartVisitorSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartVisitorSessionRequest.ProtoReflect.Descriptor instead.
 func (*StartVisitorSessionRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{12}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StartVisitorSessionRequest) GetSiteId() string {
@@ -692,6 +901,13 @@ func (x *StartVisitorSessionRequest) GetIdentity() *VisitorIdentity {
 	return nil
 }
 
+func (x *StartVisitorSessionRequest) GetClientInfo() *ClientInfo {
+	if x != nil {
+		return x.ClientInfo
+	}
+	return nil
+}
+
 type StartVisitorSessionResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Visitor *Visitor               `protobuf:"bytes,1,opt,name=visitor,proto3" json:"visitor,omitempty"`
@@ -707,7 +923,7 @@ type StartVisitorSessionResponse struct {
 
 func (x *StartVisitorSessionResponse) Reset() {
 	*x = StartVisitorSessionResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -719,7 +935,7 @@ func (x *StartVisitorSessionResponse) String() string {
 func (*StartVisitorSessionResponse) ProtoMessage() {}
 
 func (x *StartVisitorSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[13]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -732,7 +948,7 @@ func (x *StartVisitorSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartVisitorSessionResponse.ProtoReflect.Descriptor instead.
 func (*StartVisitorSessionResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{13}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StartVisitorSessionResponse) GetVisitor() *Visitor {
@@ -762,14 +978,17 @@ type ReportPageViewRequest struct {
 	// Absolute http(s) URL, at most 2048 bytes.
 	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
 	// At most 512 bytes.
-	Title         string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Title string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	// document.referrer of the page (optional; an http(s) URL, at most 2048
+	// bytes). The first page of a visit gives the visit's referrer.
+	Referrer      string `protobuf:"bytes,4,opt,name=referrer,proto3" json:"referrer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReportPageViewRequest) Reset() {
 	*x = ReportPageViewRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -781,7 +1000,7 @@ func (x *ReportPageViewRequest) String() string {
 func (*ReportPageViewRequest) ProtoMessage() {}
 
 func (x *ReportPageViewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[14]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -794,7 +1013,7 @@ func (x *ReportPageViewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPageViewRequest.ProtoReflect.Descriptor instead.
 func (*ReportPageViewRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{14}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReportPageViewRequest) GetVisitorId() string {
@@ -818,6 +1037,13 @@ func (x *ReportPageViewRequest) GetTitle() string {
 	return ""
 }
 
+func (x *ReportPageViewRequest) GetReferrer() string {
+	if x != nil {
+		return x.Referrer
+	}
+	return ""
+}
+
 type ReportPageViewResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Visitor       *Visitor               `protobuf:"bytes,1,opt,name=visitor,proto3" json:"visitor,omitempty"`
@@ -827,7 +1053,7 @@ type ReportPageViewResponse struct {
 
 func (x *ReportPageViewResponse) Reset() {
 	*x = ReportPageViewResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +1065,7 @@ func (x *ReportPageViewResponse) String() string {
 func (*ReportPageViewResponse) ProtoMessage() {}
 
 func (x *ReportPageViewResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[15]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +1078,7 @@ func (x *ReportPageViewResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPageViewResponse.ProtoReflect.Descriptor instead.
 func (*ReportPageViewResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{15}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReportPageViewResponse) GetVisitor() *Visitor {
@@ -873,13 +1099,15 @@ type WatchVisitorRequest struct {
 	// is given) its events are sent from the start.
 	ResumeChatId   string `protobuf:"bytes,4,opt,name=resume_chat_id,json=resumeChatId,proto3" json:"resume_chat_id,omitempty"`
 	ResumeAfterSeq uint32 `protobuf:"varint,5,opt,name=resume_after_seq,json=resumeAfterSeq,proto3" json:"resume_after_seq,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// document.referrer of the page (optional; as ReportPageView's referrer).
+	PageReferrer  string `protobuf:"bytes,6,opt,name=page_referrer,json=pageReferrer,proto3" json:"page_referrer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchVisitorRequest) Reset() {
 	*x = WatchVisitorRequest{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -891,7 +1119,7 @@ func (x *WatchVisitorRequest) String() string {
 func (*WatchVisitorRequest) ProtoMessage() {}
 
 func (x *WatchVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[16]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -904,7 +1132,7 @@ func (x *WatchVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchVisitorRequest.ProtoReflect.Descriptor instead.
 func (*WatchVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{16}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WatchVisitorRequest) GetVisitorId() string {
@@ -942,6 +1170,13 @@ func (x *WatchVisitorRequest) GetResumeAfterSeq() uint32 {
 	return 0
 }
 
+func (x *WatchVisitorRequest) GetPageReferrer() string {
+	if x != nil {
+		return x.PageReferrer
+	}
+	return ""
+}
+
 // VisitorState is what the widget should show, sent first and on every change.
 type VisitorState struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -968,7 +1203,7 @@ type VisitorState struct {
 
 func (x *VisitorState) Reset() {
 	*x = VisitorState{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -980,7 +1215,7 @@ func (x *VisitorState) String() string {
 func (*VisitorState) ProtoMessage() {}
 
 func (x *VisitorState) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[17]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -993,7 +1228,7 @@ func (x *VisitorState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorState.ProtoReflect.Descriptor instead.
 func (*VisitorState) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{17}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *VisitorState) GetVisitor() *Visitor {
@@ -1067,7 +1302,7 @@ type WatchVisitorResponse struct {
 
 func (x *WatchVisitorResponse) Reset() {
 	*x = WatchVisitorResponse{}
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1314,7 @@ func (x *WatchVisitorResponse) String() string {
 func (*WatchVisitorResponse) ProtoMessage() {}
 
 func (x *WatchVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[18]
+	mi := &file_proactivechat_v1_visitor_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1327,7 @@ func (x *WatchVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchVisitorResponse.ProtoReflect.Descriptor instead.
 func (*WatchVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{18}
+	return file_proactivechat_v1_visitor_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchVisitorResponse) GetEvent() isWatchVisitorResponse_Event {
@@ -1170,7 +1405,23 @@ var File_proactivechat_v1_visitor_service_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\n" +
-	"&proactivechat/v1/visitor_service.proto\x12\x10proactivechat.v1\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a&proactivechat/v1/offline_message.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"3\n" +
+	"&proactivechat/v1/visitor_service.proto\x12\x10proactivechat.v1\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\x1a&proactivechat/v1/offline_message.proto\x1a\x1bproactivechat/v1/site.proto\x1a proactivechat/v1/targeting.proto\x1a\x1eproactivechat/v1/visitor.proto\"\x90\x01\n" +
+	"\x15ReportActivityRequest\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12=\n" +
+	"\bactivity\x18\x02 \x01(\v2!.proactivechat.v1.VisitorActivityR\bactivity\x12\x19\n" +
+	"\bpage_url\x18\x03 \x01(\tR\apageUrl\"\x18\n" +
+	"\x16ReportActivityResponse\"\xdc\x01\n" +
+	"\x1eUpdateVisitorAttributesRequest\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12K\n" +
+	"\x03set\x18\x02 \x03(\v29.proactivechat.v1.UpdateVisitorAttributesRequest.SetEntryR\x03set\x12\x16\n" +
+	"\x06remove\x18\x03 \x03(\tR\x06remove\x1a6\n" +
+	"\bSetEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"V\n" +
+	"\x1fUpdateVisitorAttributesResponse\x123\n" +
+	"\avisitor\x18\x01 \x01(\v2\x19.proactivechat.v1.VisitorR\avisitor\"3\n" +
 	"\x12RequestChatRequest\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"K\n" +
@@ -1213,22 +1464,25 @@ const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"J\n" +
 	"\x12LeaveQueueResponse\x124\n" +
-	"\x05state\x18\x01 \x01(\v2\x1e.proactivechat.v1.VisitorStateR\x05state\"\x97\x01\n" +
+	"\x05state\x18\x01 \x01(\v2\x1e.proactivechat.v1.VisitorStateR\x05state\"\xd6\x01\n" +
 	"\x1aStartVisitorSessionRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12!\n" +
 	"\fresume_token\x18\x02 \x01(\tR\vresumeToken\x12=\n" +
-	"\bidentity\x18\x03 \x01(\v2!.proactivechat.v1.VisitorIdentityR\bidentity\"\x82\x01\n" +
+	"\bidentity\x18\x03 \x01(\v2!.proactivechat.v1.VisitorIdentityR\bidentity\x12=\n" +
+	"\vclient_info\x18\x04 \x01(\v2\x1c.proactivechat.v1.ClientInfoR\n" +
+	"clientInfo\"\x82\x01\n" +
 	"\x1bStartVisitorSessionResponse\x123\n" +
 	"\avisitor\x18\x01 \x01(\v2\x19.proactivechat.v1.VisitorR\avisitor\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\x18\n" +
-	"\aresumed\x18\x03 \x01(\bR\aresumed\"^\n" +
+	"\aresumed\x18\x03 \x01(\bR\aresumed\"z\n" +
 	"\x15ReportPageViewRequest\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x14\n" +
-	"\x05title\x18\x03 \x01(\tR\x05title\"M\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\x12\x1a\n" +
+	"\breferrer\x18\x04 \x01(\tR\breferrer\"M\n" +
 	"\x16ReportPageViewResponse\x123\n" +
-	"\avisitor\x18\x01 \x01(\v2\x19.proactivechat.v1.VisitorR\avisitor\"\xbe\x01\n" +
+	"\avisitor\x18\x01 \x01(\v2\x19.proactivechat.v1.VisitorR\avisitor\"\xe3\x01\n" +
 	"\x13WatchVisitorRequest\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12\x19\n" +
@@ -1236,7 +1490,8 @@ const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\n" +
 	"page_title\x18\x03 \x01(\tR\tpageTitle\x12$\n" +
 	"\x0eresume_chat_id\x18\x04 \x01(\tR\fresumeChatId\x12(\n" +
-	"\x10resume_after_seq\x18\x05 \x01(\rR\x0eresumeAfterSeq\"\xe1\x03\n" +
+	"\x10resume_after_seq\x18\x05 \x01(\rR\x0eresumeAfterSeq\x12#\n" +
+	"\rpage_referrer\x18\x06 \x01(\tR\fpageReferrer\"\xe1\x03\n" +
 	"\fVisitorState\x123\n" +
 	"\avisitor\x18\x01 \x01(\v2\x19.proactivechat.v1.VisitorR\avisitor\x12A\n" +
 	"\n" +
@@ -1258,7 +1513,7 @@ const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\x06typing\x18\x03 \x01(\v2\x18.proactivechat.v1.TypingH\x00R\x06typing\x12<\n" +
 	"\n" +
 	"keep_alive\x18\x04 \x01(\v2\x1b.proactivechat.v1.KeepAliveH\x00R\tkeepAliveB\a\n" +
-	"\x05event2\x93\a\n" +
+	"\x05event2\xf8\b\n" +
 	"\x0eVisitorService\x12r\n" +
 	"\x13StartVisitorSession\x12,.proactivechat.v1.StartVisitorSessionRequest\x1a-.proactivechat.v1.StartVisitorSessionResponse\x12c\n" +
 	"\x0eReportPageView\x12'.proactivechat.v1.ReportPageViewRequest\x1a(.proactivechat.v1.ReportPageViewResponse\x12_\n" +
@@ -1270,7 +1525,9 @@ const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"LeaveQueue\x12#.proactivechat.v1.LeaveQueueRequest\x1a$.proactivechat.v1.LeaveQueueResponse\x12f\n" +
 	"\x0fIdentifyVisitor\x12(.proactivechat.v1.IdentifyVisitorRequest\x1a).proactivechat.v1.IdentifyVisitorResponse\x12Z\n" +
 	"\vRequestChat\x12$.proactivechat.v1.RequestChatRequest\x1a%.proactivechat.v1.RequestChatResponse\x12]\n" +
-	"\fLeaveMessage\x12%.proactivechat.v1.LeaveMessageRequest\x1a&.proactivechat.v1.LeaveMessageResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"\fLeaveMessage\x12%.proactivechat.v1.LeaveMessageRequest\x1a&.proactivechat.v1.LeaveMessageResponse\x12c\n" +
+	"\x0eReportActivity\x12'.proactivechat.v1.ReportActivityRequest\x1a(.proactivechat.v1.ReportActivityResponse\x12~\n" +
+	"\x17UpdateVisitorAttributes\x120.proactivechat.v1.UpdateVisitorAttributesRequest\x1a1.proactivechat.v1.UpdateVisitorAttributesResponseBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_visitor_service_proto_rawDescOnce sync.Once
@@ -1284,89 +1541,104 @@ func file_proactivechat_v1_visitor_service_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_visitor_service_proto_rawDescData
 }
 
-var file_proactivechat_v1_visitor_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_proactivechat_v1_visitor_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_proactivechat_v1_visitor_service_proto_goTypes = []any{
-	(*RequestChatRequest)(nil),          // 0: proactivechat.v1.RequestChatRequest
-	(*RequestChatResponse)(nil),         // 1: proactivechat.v1.RequestChatResponse
-	(*LeaveMessageRequest)(nil),         // 2: proactivechat.v1.LeaveMessageRequest
-	(*LeaveMessageResponse)(nil),        // 3: proactivechat.v1.LeaveMessageResponse
-	(*IdentifyVisitorRequest)(nil),      // 4: proactivechat.v1.IdentifyVisitorRequest
-	(*IdentifyVisitorResponse)(nil),     // 5: proactivechat.v1.IdentifyVisitorResponse
-	(*RespondToInvitationRequest)(nil),  // 6: proactivechat.v1.RespondToInvitationRequest
-	(*RespondToInvitationResponse)(nil), // 7: proactivechat.v1.RespondToInvitationResponse
-	(*SubmitFormRequest)(nil),           // 8: proactivechat.v1.SubmitFormRequest
-	(*SubmitFormResponse)(nil),          // 9: proactivechat.v1.SubmitFormResponse
-	(*LeaveQueueRequest)(nil),           // 10: proactivechat.v1.LeaveQueueRequest
-	(*LeaveQueueResponse)(nil),          // 11: proactivechat.v1.LeaveQueueResponse
-	(*StartVisitorSessionRequest)(nil),  // 12: proactivechat.v1.StartVisitorSessionRequest
-	(*StartVisitorSessionResponse)(nil), // 13: proactivechat.v1.StartVisitorSessionResponse
-	(*ReportPageViewRequest)(nil),       // 14: proactivechat.v1.ReportPageViewRequest
-	(*ReportPageViewResponse)(nil),      // 15: proactivechat.v1.ReportPageViewResponse
-	(*WatchVisitorRequest)(nil),         // 16: proactivechat.v1.WatchVisitorRequest
-	(*VisitorState)(nil),                // 17: proactivechat.v1.VisitorState
-	(*WatchVisitorResponse)(nil),        // 18: proactivechat.v1.WatchVisitorResponse
-	nil,                                 // 19: proactivechat.v1.SubmitFormRequest.ValuesEntry
-	(*OfflineMessage)(nil),              // 20: proactivechat.v1.OfflineMessage
-	(*VisitorIdentity)(nil),             // 21: proactivechat.v1.VisitorIdentity
-	(*Visitor)(nil),                     // 22: proactivechat.v1.Visitor
-	(EngagementState)(0),                // 23: proactivechat.v1.EngagementState
-	(*Chat)(nil),                        // 24: proactivechat.v1.Chat
-	(*Invitation)(nil),                  // 25: proactivechat.v1.Invitation
-	(*FormDefinition)(nil),              // 26: proactivechat.v1.FormDefinition
-	(*QueueStatus)(nil),                 // 27: proactivechat.v1.QueueStatus
-	(*VisitorLauncherSettings)(nil),     // 28: proactivechat.v1.VisitorLauncherSettings
-	(*SiteStatus)(nil),                  // 29: proactivechat.v1.SiteStatus
-	(*ChatEvent)(nil),                   // 30: proactivechat.v1.ChatEvent
-	(*Typing)(nil),                      // 31: proactivechat.v1.Typing
-	(*KeepAlive)(nil),                   // 32: proactivechat.v1.KeepAlive
+	(*ReportActivityRequest)(nil),           // 0: proactivechat.v1.ReportActivityRequest
+	(*ReportActivityResponse)(nil),          // 1: proactivechat.v1.ReportActivityResponse
+	(*UpdateVisitorAttributesRequest)(nil),  // 2: proactivechat.v1.UpdateVisitorAttributesRequest
+	(*UpdateVisitorAttributesResponse)(nil), // 3: proactivechat.v1.UpdateVisitorAttributesResponse
+	(*RequestChatRequest)(nil),              // 4: proactivechat.v1.RequestChatRequest
+	(*RequestChatResponse)(nil),             // 5: proactivechat.v1.RequestChatResponse
+	(*LeaveMessageRequest)(nil),             // 6: proactivechat.v1.LeaveMessageRequest
+	(*LeaveMessageResponse)(nil),            // 7: proactivechat.v1.LeaveMessageResponse
+	(*IdentifyVisitorRequest)(nil),          // 8: proactivechat.v1.IdentifyVisitorRequest
+	(*IdentifyVisitorResponse)(nil),         // 9: proactivechat.v1.IdentifyVisitorResponse
+	(*RespondToInvitationRequest)(nil),      // 10: proactivechat.v1.RespondToInvitationRequest
+	(*RespondToInvitationResponse)(nil),     // 11: proactivechat.v1.RespondToInvitationResponse
+	(*SubmitFormRequest)(nil),               // 12: proactivechat.v1.SubmitFormRequest
+	(*SubmitFormResponse)(nil),              // 13: proactivechat.v1.SubmitFormResponse
+	(*LeaveQueueRequest)(nil),               // 14: proactivechat.v1.LeaveQueueRequest
+	(*LeaveQueueResponse)(nil),              // 15: proactivechat.v1.LeaveQueueResponse
+	(*StartVisitorSessionRequest)(nil),      // 16: proactivechat.v1.StartVisitorSessionRequest
+	(*StartVisitorSessionResponse)(nil),     // 17: proactivechat.v1.StartVisitorSessionResponse
+	(*ReportPageViewRequest)(nil),           // 18: proactivechat.v1.ReportPageViewRequest
+	(*ReportPageViewResponse)(nil),          // 19: proactivechat.v1.ReportPageViewResponse
+	(*WatchVisitorRequest)(nil),             // 20: proactivechat.v1.WatchVisitorRequest
+	(*VisitorState)(nil),                    // 21: proactivechat.v1.VisitorState
+	(*WatchVisitorResponse)(nil),            // 22: proactivechat.v1.WatchVisitorResponse
+	nil,                                     // 23: proactivechat.v1.UpdateVisitorAttributesRequest.SetEntry
+	nil,                                     // 24: proactivechat.v1.SubmitFormRequest.ValuesEntry
+	(*VisitorActivity)(nil),                 // 25: proactivechat.v1.VisitorActivity
+	(*Visitor)(nil),                         // 26: proactivechat.v1.Visitor
+	(*OfflineMessage)(nil),                  // 27: proactivechat.v1.OfflineMessage
+	(*VisitorIdentity)(nil),                 // 28: proactivechat.v1.VisitorIdentity
+	(*ClientInfo)(nil),                      // 29: proactivechat.v1.ClientInfo
+	(EngagementState)(0),                    // 30: proactivechat.v1.EngagementState
+	(*Chat)(nil),                            // 31: proactivechat.v1.Chat
+	(*Invitation)(nil),                      // 32: proactivechat.v1.Invitation
+	(*FormDefinition)(nil),                  // 33: proactivechat.v1.FormDefinition
+	(*QueueStatus)(nil),                     // 34: proactivechat.v1.QueueStatus
+	(*VisitorLauncherSettings)(nil),         // 35: proactivechat.v1.VisitorLauncherSettings
+	(*SiteStatus)(nil),                      // 36: proactivechat.v1.SiteStatus
+	(*ChatEvent)(nil),                       // 37: proactivechat.v1.ChatEvent
+	(*Typing)(nil),                          // 38: proactivechat.v1.Typing
+	(*KeepAlive)(nil),                       // 39: proactivechat.v1.KeepAlive
 }
 var file_proactivechat_v1_visitor_service_proto_depIdxs = []int32{
-	17, // 0: proactivechat.v1.RequestChatResponse.state:type_name -> proactivechat.v1.VisitorState
-	20, // 1: proactivechat.v1.LeaveMessageResponse.message:type_name -> proactivechat.v1.OfflineMessage
-	21, // 2: proactivechat.v1.IdentifyVisitorRequest.identity:type_name -> proactivechat.v1.VisitorIdentity
-	22, // 3: proactivechat.v1.IdentifyVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
-	17, // 4: proactivechat.v1.RespondToInvitationResponse.state:type_name -> proactivechat.v1.VisitorState
-	19, // 5: proactivechat.v1.SubmitFormRequest.values:type_name -> proactivechat.v1.SubmitFormRequest.ValuesEntry
-	17, // 6: proactivechat.v1.SubmitFormResponse.state:type_name -> proactivechat.v1.VisitorState
-	17, // 7: proactivechat.v1.LeaveQueueResponse.state:type_name -> proactivechat.v1.VisitorState
-	21, // 8: proactivechat.v1.StartVisitorSessionRequest.identity:type_name -> proactivechat.v1.VisitorIdentity
-	22, // 9: proactivechat.v1.StartVisitorSessionResponse.visitor:type_name -> proactivechat.v1.Visitor
-	22, // 10: proactivechat.v1.ReportPageViewResponse.visitor:type_name -> proactivechat.v1.Visitor
-	22, // 11: proactivechat.v1.VisitorState.visitor:type_name -> proactivechat.v1.Visitor
-	23, // 12: proactivechat.v1.VisitorState.engagement:type_name -> proactivechat.v1.EngagementState
-	24, // 13: proactivechat.v1.VisitorState.chat:type_name -> proactivechat.v1.Chat
-	25, // 14: proactivechat.v1.VisitorState.invitation:type_name -> proactivechat.v1.Invitation
-	26, // 15: proactivechat.v1.VisitorState.form:type_name -> proactivechat.v1.FormDefinition
-	27, // 16: proactivechat.v1.VisitorState.queue:type_name -> proactivechat.v1.QueueStatus
-	28, // 17: proactivechat.v1.VisitorState.launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
-	29, // 18: proactivechat.v1.VisitorState.site_status:type_name -> proactivechat.v1.SiteStatus
-	17, // 19: proactivechat.v1.WatchVisitorResponse.state:type_name -> proactivechat.v1.VisitorState
-	30, // 20: proactivechat.v1.WatchVisitorResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	31, // 21: proactivechat.v1.WatchVisitorResponse.typing:type_name -> proactivechat.v1.Typing
-	32, // 22: proactivechat.v1.WatchVisitorResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	12, // 23: proactivechat.v1.VisitorService.StartVisitorSession:input_type -> proactivechat.v1.StartVisitorSessionRequest
-	14, // 24: proactivechat.v1.VisitorService.ReportPageView:input_type -> proactivechat.v1.ReportPageViewRequest
-	16, // 25: proactivechat.v1.VisitorService.WatchVisitor:input_type -> proactivechat.v1.WatchVisitorRequest
-	6,  // 26: proactivechat.v1.VisitorService.RespondToInvitation:input_type -> proactivechat.v1.RespondToInvitationRequest
-	8,  // 27: proactivechat.v1.VisitorService.SubmitForm:input_type -> proactivechat.v1.SubmitFormRequest
-	10, // 28: proactivechat.v1.VisitorService.LeaveQueue:input_type -> proactivechat.v1.LeaveQueueRequest
-	4,  // 29: proactivechat.v1.VisitorService.IdentifyVisitor:input_type -> proactivechat.v1.IdentifyVisitorRequest
-	0,  // 30: proactivechat.v1.VisitorService.RequestChat:input_type -> proactivechat.v1.RequestChatRequest
-	2,  // 31: proactivechat.v1.VisitorService.LeaveMessage:input_type -> proactivechat.v1.LeaveMessageRequest
-	13, // 32: proactivechat.v1.VisitorService.StartVisitorSession:output_type -> proactivechat.v1.StartVisitorSessionResponse
-	15, // 33: proactivechat.v1.VisitorService.ReportPageView:output_type -> proactivechat.v1.ReportPageViewResponse
-	18, // 34: proactivechat.v1.VisitorService.WatchVisitor:output_type -> proactivechat.v1.WatchVisitorResponse
-	7,  // 35: proactivechat.v1.VisitorService.RespondToInvitation:output_type -> proactivechat.v1.RespondToInvitationResponse
-	9,  // 36: proactivechat.v1.VisitorService.SubmitForm:output_type -> proactivechat.v1.SubmitFormResponse
-	11, // 37: proactivechat.v1.VisitorService.LeaveQueue:output_type -> proactivechat.v1.LeaveQueueResponse
-	5,  // 38: proactivechat.v1.VisitorService.IdentifyVisitor:output_type -> proactivechat.v1.IdentifyVisitorResponse
-	1,  // 39: proactivechat.v1.VisitorService.RequestChat:output_type -> proactivechat.v1.RequestChatResponse
-	3,  // 40: proactivechat.v1.VisitorService.LeaveMessage:output_type -> proactivechat.v1.LeaveMessageResponse
-	32, // [32:41] is the sub-list for method output_type
-	23, // [23:32] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	25, // 0: proactivechat.v1.ReportActivityRequest.activity:type_name -> proactivechat.v1.VisitorActivity
+	23, // 1: proactivechat.v1.UpdateVisitorAttributesRequest.set:type_name -> proactivechat.v1.UpdateVisitorAttributesRequest.SetEntry
+	26, // 2: proactivechat.v1.UpdateVisitorAttributesResponse.visitor:type_name -> proactivechat.v1.Visitor
+	21, // 3: proactivechat.v1.RequestChatResponse.state:type_name -> proactivechat.v1.VisitorState
+	27, // 4: proactivechat.v1.LeaveMessageResponse.message:type_name -> proactivechat.v1.OfflineMessage
+	28, // 5: proactivechat.v1.IdentifyVisitorRequest.identity:type_name -> proactivechat.v1.VisitorIdentity
+	26, // 6: proactivechat.v1.IdentifyVisitorResponse.visitor:type_name -> proactivechat.v1.Visitor
+	21, // 7: proactivechat.v1.RespondToInvitationResponse.state:type_name -> proactivechat.v1.VisitorState
+	24, // 8: proactivechat.v1.SubmitFormRequest.values:type_name -> proactivechat.v1.SubmitFormRequest.ValuesEntry
+	21, // 9: proactivechat.v1.SubmitFormResponse.state:type_name -> proactivechat.v1.VisitorState
+	21, // 10: proactivechat.v1.LeaveQueueResponse.state:type_name -> proactivechat.v1.VisitorState
+	28, // 11: proactivechat.v1.StartVisitorSessionRequest.identity:type_name -> proactivechat.v1.VisitorIdentity
+	29, // 12: proactivechat.v1.StartVisitorSessionRequest.client_info:type_name -> proactivechat.v1.ClientInfo
+	26, // 13: proactivechat.v1.StartVisitorSessionResponse.visitor:type_name -> proactivechat.v1.Visitor
+	26, // 14: proactivechat.v1.ReportPageViewResponse.visitor:type_name -> proactivechat.v1.Visitor
+	26, // 15: proactivechat.v1.VisitorState.visitor:type_name -> proactivechat.v1.Visitor
+	30, // 16: proactivechat.v1.VisitorState.engagement:type_name -> proactivechat.v1.EngagementState
+	31, // 17: proactivechat.v1.VisitorState.chat:type_name -> proactivechat.v1.Chat
+	32, // 18: proactivechat.v1.VisitorState.invitation:type_name -> proactivechat.v1.Invitation
+	33, // 19: proactivechat.v1.VisitorState.form:type_name -> proactivechat.v1.FormDefinition
+	34, // 20: proactivechat.v1.VisitorState.queue:type_name -> proactivechat.v1.QueueStatus
+	35, // 21: proactivechat.v1.VisitorState.launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
+	36, // 22: proactivechat.v1.VisitorState.site_status:type_name -> proactivechat.v1.SiteStatus
+	21, // 23: proactivechat.v1.WatchVisitorResponse.state:type_name -> proactivechat.v1.VisitorState
+	37, // 24: proactivechat.v1.WatchVisitorResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	38, // 25: proactivechat.v1.WatchVisitorResponse.typing:type_name -> proactivechat.v1.Typing
+	39, // 26: proactivechat.v1.WatchVisitorResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	16, // 27: proactivechat.v1.VisitorService.StartVisitorSession:input_type -> proactivechat.v1.StartVisitorSessionRequest
+	18, // 28: proactivechat.v1.VisitorService.ReportPageView:input_type -> proactivechat.v1.ReportPageViewRequest
+	20, // 29: proactivechat.v1.VisitorService.WatchVisitor:input_type -> proactivechat.v1.WatchVisitorRequest
+	10, // 30: proactivechat.v1.VisitorService.RespondToInvitation:input_type -> proactivechat.v1.RespondToInvitationRequest
+	12, // 31: proactivechat.v1.VisitorService.SubmitForm:input_type -> proactivechat.v1.SubmitFormRequest
+	14, // 32: proactivechat.v1.VisitorService.LeaveQueue:input_type -> proactivechat.v1.LeaveQueueRequest
+	8,  // 33: proactivechat.v1.VisitorService.IdentifyVisitor:input_type -> proactivechat.v1.IdentifyVisitorRequest
+	4,  // 34: proactivechat.v1.VisitorService.RequestChat:input_type -> proactivechat.v1.RequestChatRequest
+	6,  // 35: proactivechat.v1.VisitorService.LeaveMessage:input_type -> proactivechat.v1.LeaveMessageRequest
+	0,  // 36: proactivechat.v1.VisitorService.ReportActivity:input_type -> proactivechat.v1.ReportActivityRequest
+	2,  // 37: proactivechat.v1.VisitorService.UpdateVisitorAttributes:input_type -> proactivechat.v1.UpdateVisitorAttributesRequest
+	17, // 38: proactivechat.v1.VisitorService.StartVisitorSession:output_type -> proactivechat.v1.StartVisitorSessionResponse
+	19, // 39: proactivechat.v1.VisitorService.ReportPageView:output_type -> proactivechat.v1.ReportPageViewResponse
+	22, // 40: proactivechat.v1.VisitorService.WatchVisitor:output_type -> proactivechat.v1.WatchVisitorResponse
+	11, // 41: proactivechat.v1.VisitorService.RespondToInvitation:output_type -> proactivechat.v1.RespondToInvitationResponse
+	13, // 42: proactivechat.v1.VisitorService.SubmitForm:output_type -> proactivechat.v1.SubmitFormResponse
+	15, // 43: proactivechat.v1.VisitorService.LeaveQueue:output_type -> proactivechat.v1.LeaveQueueResponse
+	9,  // 44: proactivechat.v1.VisitorService.IdentifyVisitor:output_type -> proactivechat.v1.IdentifyVisitorResponse
+	5,  // 45: proactivechat.v1.VisitorService.RequestChat:output_type -> proactivechat.v1.RequestChatResponse
+	7,  // 46: proactivechat.v1.VisitorService.LeaveMessage:output_type -> proactivechat.v1.LeaveMessageResponse
+	1,  // 47: proactivechat.v1.VisitorService.ReportActivity:output_type -> proactivechat.v1.ReportActivityResponse
+	3,  // 48: proactivechat.v1.VisitorService.UpdateVisitorAttributes:output_type -> proactivechat.v1.UpdateVisitorAttributesResponse
+	38, // [38:49] is the sub-list for method output_type
+	27, // [27:38] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_visitor_service_proto_init() }
@@ -1378,8 +1650,9 @@ func file_proactivechat_v1_visitor_service_proto_init() {
 	file_proactivechat_v1_engagement_proto_init()
 	file_proactivechat_v1_offline_message_proto_init()
 	file_proactivechat_v1_site_proto_init()
+	file_proactivechat_v1_targeting_proto_init()
 	file_proactivechat_v1_visitor_proto_init()
-	file_proactivechat_v1_visitor_service_proto_msgTypes[18].OneofWrappers = []any{
+	file_proactivechat_v1_visitor_service_proto_msgTypes[22].OneofWrappers = []any{
 		(*WatchVisitorResponse_State)(nil),
 		(*WatchVisitorResponse_ChatEvent)(nil),
 		(*WatchVisitorResponse_Typing)(nil),
@@ -1391,7 +1664,7 @@ func file_proactivechat_v1_visitor_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_visitor_service_proto_rawDesc), len(file_proactivechat_v1_visitor_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -448,6 +448,96 @@ func local_request_VisitorService_LeaveMessage_0(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
+func request_VisitorService_ReportActivity_0(ctx context.Context, marshaler runtime.Marshaler, client VisitorServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ReportActivityRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["visitor_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "visitor_id")
+	}
+	protoReq.VisitorId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "visitor_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ReportActivity(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_VisitorService_ReportActivity_0(ctx context.Context, marshaler runtime.Marshaler, server VisitorServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ReportActivityRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["visitor_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "visitor_id")
+	}
+	protoReq.VisitorId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "visitor_id", err)
+	}
+	msg, err := server.ReportActivity(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_VisitorService_UpdateVisitorAttributes_0(ctx context.Context, marshaler runtime.Marshaler, client VisitorServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateVisitorAttributesRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["visitor_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "visitor_id")
+	}
+	protoReq.VisitorId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "visitor_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.UpdateVisitorAttributes(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_VisitorService_UpdateVisitorAttributes_0(ctx context.Context, marshaler runtime.Marshaler, server VisitorServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateVisitorAttributesRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["visitor_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "visitor_id")
+	}
+	protoReq.VisitorId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "visitor_id", err)
+	}
+	msg, err := server.UpdateVisitorAttributes(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterVisitorServiceHandlerServer registers the http handlers for service VisitorService to "mux".
 // UnaryRPC     :call VisitorServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -620,6 +710,46 @@ func RegisterVisitorServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 			return
 		}
 		forward_VisitorService_LeaveMessage_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_VisitorService_ReportActivity_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/proactivechat.v1.VisitorService/ReportActivity", runtime.WithHTTPPathPattern("/v1/visitors/{visitor_id}/activity"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_VisitorService_ReportActivity_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_VisitorService_ReportActivity_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPatch, pattern_VisitorService_UpdateVisitorAttributes_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/proactivechat.v1.VisitorService/UpdateVisitorAttributes", runtime.WithHTTPPathPattern("/v1/visitors/{visitor_id}/attributes"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_VisitorService_UpdateVisitorAttributes_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_VisitorService_UpdateVisitorAttributes_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -814,29 +944,67 @@ func RegisterVisitorServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 		}
 		forward_VisitorService_LeaveMessage_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_VisitorService_ReportActivity_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/proactivechat.v1.VisitorService/ReportActivity", runtime.WithHTTPPathPattern("/v1/visitors/{visitor_id}/activity"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_VisitorService_ReportActivity_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_VisitorService_ReportActivity_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPatch, pattern_VisitorService_UpdateVisitorAttributes_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/proactivechat.v1.VisitorService/UpdateVisitorAttributes", runtime.WithHTTPPathPattern("/v1/visitors/{visitor_id}/attributes"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_VisitorService_UpdateVisitorAttributes_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_VisitorService_UpdateVisitorAttributes_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
 var (
-	pattern_VisitorService_StartVisitorSession_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "sites", "site_id", "sessions"}, ""))
-	pattern_VisitorService_ReportPageView_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "pageviews"}, ""))
-	pattern_VisitorService_WatchVisitor_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "events"}, ""))
-	pattern_VisitorService_RespondToInvitation_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5}, []string{"v1", "visitors", "visitor_id", "invitations", "invitation_id", "response"}, ""))
-	pattern_VisitorService_SubmitForm_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "form"}, ""))
-	pattern_VisitorService_LeaveQueue_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "leave-queue"}, ""))
-	pattern_VisitorService_IdentifyVisitor_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "identity"}, ""))
-	pattern_VisitorService_RequestChat_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "chat-request"}, ""))
-	pattern_VisitorService_LeaveMessage_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "offline-messages"}, ""))
+	pattern_VisitorService_StartVisitorSession_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "sites", "site_id", "sessions"}, ""))
+	pattern_VisitorService_ReportPageView_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "pageviews"}, ""))
+	pattern_VisitorService_WatchVisitor_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "events"}, ""))
+	pattern_VisitorService_RespondToInvitation_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5}, []string{"v1", "visitors", "visitor_id", "invitations", "invitation_id", "response"}, ""))
+	pattern_VisitorService_SubmitForm_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "form"}, ""))
+	pattern_VisitorService_LeaveQueue_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "leave-queue"}, ""))
+	pattern_VisitorService_IdentifyVisitor_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "identity"}, ""))
+	pattern_VisitorService_RequestChat_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "chat-request"}, ""))
+	pattern_VisitorService_LeaveMessage_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "offline-messages"}, ""))
+	pattern_VisitorService_ReportActivity_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "activity"}, ""))
+	pattern_VisitorService_UpdateVisitorAttributes_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "visitors", "visitor_id", "attributes"}, ""))
 )
 
 var (
-	forward_VisitorService_StartVisitorSession_0 = runtime.ForwardResponseMessage
-	forward_VisitorService_ReportPageView_0      = runtime.ForwardResponseMessage
-	forward_VisitorService_WatchVisitor_0        = runtime.ForwardResponseStream
-	forward_VisitorService_RespondToInvitation_0 = runtime.ForwardResponseMessage
-	forward_VisitorService_SubmitForm_0          = runtime.ForwardResponseMessage
-	forward_VisitorService_LeaveQueue_0          = runtime.ForwardResponseMessage
-	forward_VisitorService_IdentifyVisitor_0     = runtime.ForwardResponseMessage
-	forward_VisitorService_RequestChat_0         = runtime.ForwardResponseMessage
-	forward_VisitorService_LeaveMessage_0        = runtime.ForwardResponseMessage
+	forward_VisitorService_StartVisitorSession_0     = runtime.ForwardResponseMessage
+	forward_VisitorService_ReportPageView_0          = runtime.ForwardResponseMessage
+	forward_VisitorService_WatchVisitor_0            = runtime.ForwardResponseStream
+	forward_VisitorService_RespondToInvitation_0     = runtime.ForwardResponseMessage
+	forward_VisitorService_SubmitForm_0              = runtime.ForwardResponseMessage
+	forward_VisitorService_LeaveQueue_0              = runtime.ForwardResponseMessage
+	forward_VisitorService_IdentifyVisitor_0         = runtime.ForwardResponseMessage
+	forward_VisitorService_RequestChat_0             = runtime.ForwardResponseMessage
+	forward_VisitorService_LeaveMessage_0            = runtime.ForwardResponseMessage
+	forward_VisitorService_ReportActivity_0          = runtime.ForwardResponseMessage
+	forward_VisitorService_UpdateVisitorAttributes_0 = runtime.ForwardResponseMessage
 )

@@ -19,15 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	VisitorService_StartVisitorSession_FullMethodName = "/proactivechat.v1.VisitorService/StartVisitorSession"
-	VisitorService_ReportPageView_FullMethodName      = "/proactivechat.v1.VisitorService/ReportPageView"
-	VisitorService_WatchVisitor_FullMethodName        = "/proactivechat.v1.VisitorService/WatchVisitor"
-	VisitorService_RespondToInvitation_FullMethodName = "/proactivechat.v1.VisitorService/RespondToInvitation"
-	VisitorService_SubmitForm_FullMethodName          = "/proactivechat.v1.VisitorService/SubmitForm"
-	VisitorService_LeaveQueue_FullMethodName          = "/proactivechat.v1.VisitorService/LeaveQueue"
-	VisitorService_IdentifyVisitor_FullMethodName     = "/proactivechat.v1.VisitorService/IdentifyVisitor"
-	VisitorService_RequestChat_FullMethodName         = "/proactivechat.v1.VisitorService/RequestChat"
-	VisitorService_LeaveMessage_FullMethodName        = "/proactivechat.v1.VisitorService/LeaveMessage"
+	VisitorService_StartVisitorSession_FullMethodName     = "/proactivechat.v1.VisitorService/StartVisitorSession"
+	VisitorService_ReportPageView_FullMethodName          = "/proactivechat.v1.VisitorService/ReportPageView"
+	VisitorService_WatchVisitor_FullMethodName            = "/proactivechat.v1.VisitorService/WatchVisitor"
+	VisitorService_RespondToInvitation_FullMethodName     = "/proactivechat.v1.VisitorService/RespondToInvitation"
+	VisitorService_SubmitForm_FullMethodName              = "/proactivechat.v1.VisitorService/SubmitForm"
+	VisitorService_LeaveQueue_FullMethodName              = "/proactivechat.v1.VisitorService/LeaveQueue"
+	VisitorService_IdentifyVisitor_FullMethodName         = "/proactivechat.v1.VisitorService/IdentifyVisitor"
+	VisitorService_RequestChat_FullMethodName             = "/proactivechat.v1.VisitorService/RequestChat"
+	VisitorService_LeaveMessage_FullMethodName            = "/proactivechat.v1.VisitorService/LeaveMessage"
+	VisitorService_ReportActivity_FullMethodName          = "/proactivechat.v1.VisitorService/ReportActivity"
+	VisitorService_UpdateVisitorAttributes_FullMethodName = "/proactivechat.v1.VisitorService/UpdateVisitorAttributes"
 )
 
 // VisitorServiceClient is the client API for VisitorService service.
@@ -74,6 +76,17 @@ type VisitorServiceClient interface {
 	// Retried with the same request_id it returns the message stored the
 	// first time instead of storing it again. Rate limited like SubmitForm.
 	LeaveMessage(ctx context.Context, in *LeaveMessageRequest, opts ...grpc.CallOption) (*LeaveMessageResponse, error)
+	// ReportActivity tells the server what the visitor does on the current
+	// page (scroll depth, exit intent, interaction) for the trigger rules'
+	// conditions. It takes effect at once and, like page views, is presence:
+	// not stored one by one. Rate limited per visitor; the widget sends it
+	// only when something changed, at most every 5 s (exit intent at once).
+	ReportActivity(ctx context.Context, in *ReportActivityRequest, opts ...grpc.CallOption) (*ReportActivityResponse, error)
+	// UpdateVisitorAttributes sets and removes attributes of the visitor
+	// (VisitorIdentity.attributes) without replacing the rest of the
+	// identity, e.g. cart_value as the cart changes. The same bounds as
+	// the identity's attributes apply to the result.
+	UpdateVisitorAttributes(ctx context.Context, in *UpdateVisitorAttributesRequest, opts ...grpc.CallOption) (*UpdateVisitorAttributesResponse, error)
 }
 
 type visitorServiceClient struct {
@@ -183,6 +196,26 @@ func (c *visitorServiceClient) LeaveMessage(ctx context.Context, in *LeaveMessag
 	return out, nil
 }
 
+func (c *visitorServiceClient) ReportActivity(ctx context.Context, in *ReportActivityRequest, opts ...grpc.CallOption) (*ReportActivityResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportActivityResponse)
+	err := c.cc.Invoke(ctx, VisitorService_ReportActivity_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *visitorServiceClient) UpdateVisitorAttributes(ctx context.Context, in *UpdateVisitorAttributesRequest, opts ...grpc.CallOption) (*UpdateVisitorAttributesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateVisitorAttributesResponse)
+	err := c.cc.Invoke(ctx, VisitorService_UpdateVisitorAttributes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VisitorServiceServer is the server API for VisitorService service.
 // All implementations must embed UnimplementedVisitorServiceServer
 // for forward compatibility.
@@ -227,6 +260,17 @@ type VisitorServiceServer interface {
 	// Retried with the same request_id it returns the message stored the
 	// first time instead of storing it again. Rate limited like SubmitForm.
 	LeaveMessage(context.Context, *LeaveMessageRequest) (*LeaveMessageResponse, error)
+	// ReportActivity tells the server what the visitor does on the current
+	// page (scroll depth, exit intent, interaction) for the trigger rules'
+	// conditions. It takes effect at once and, like page views, is presence:
+	// not stored one by one. Rate limited per visitor; the widget sends it
+	// only when something changed, at most every 5 s (exit intent at once).
+	ReportActivity(context.Context, *ReportActivityRequest) (*ReportActivityResponse, error)
+	// UpdateVisitorAttributes sets and removes attributes of the visitor
+	// (VisitorIdentity.attributes) without replacing the rest of the
+	// identity, e.g. cart_value as the cart changes. The same bounds as
+	// the identity's attributes apply to the result.
+	UpdateVisitorAttributes(context.Context, *UpdateVisitorAttributesRequest) (*UpdateVisitorAttributesResponse, error)
 	mustEmbedUnimplementedVisitorServiceServer()
 }
 
@@ -263,6 +307,12 @@ func (UnimplementedVisitorServiceServer) RequestChat(context.Context, *RequestCh
 }
 func (UnimplementedVisitorServiceServer) LeaveMessage(context.Context, *LeaveMessageRequest) (*LeaveMessageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LeaveMessage not implemented")
+}
+func (UnimplementedVisitorServiceServer) ReportActivity(context.Context, *ReportActivityRequest) (*ReportActivityResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportActivity not implemented")
+}
+func (UnimplementedVisitorServiceServer) UpdateVisitorAttributes(context.Context, *UpdateVisitorAttributesRequest) (*UpdateVisitorAttributesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateVisitorAttributes not implemented")
 }
 func (UnimplementedVisitorServiceServer) mustEmbedUnimplementedVisitorServiceServer() {}
 func (UnimplementedVisitorServiceServer) testEmbeddedByValue()                        {}
@@ -440,6 +490,42 @@ func _VisitorService_LeaveMessage_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VisitorService_ReportActivity_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportActivityRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VisitorServiceServer).ReportActivity(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VisitorService_ReportActivity_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VisitorServiceServer).ReportActivity(ctx, req.(*ReportActivityRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VisitorService_UpdateVisitorAttributes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateVisitorAttributesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VisitorServiceServer).UpdateVisitorAttributes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VisitorService_UpdateVisitorAttributes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VisitorServiceServer).UpdateVisitorAttributes(ctx, req.(*UpdateVisitorAttributesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // VisitorService_ServiceDesc is the grpc.ServiceDesc for VisitorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -478,6 +564,14 @@ var VisitorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "LeaveMessage",
 			Handler:    _VisitorService_LeaveMessage_Handler,
+		},
+		{
+			MethodName: "ReportActivity",
+			Handler:    _VisitorService_ReportActivity_Handler,
+		},
+		{
+			MethodName: "UpdateVisitorAttributes",
+			Handler:    _VisitorService_UpdateVisitorAttributes_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/site.proto.
  */
 export const file_proactivechat_v1_site: GenFile = /*@__PURE__*/
-  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEi1QMKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKCXJldGVudGlvbhgHIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MSQwoQdmlzaXRvcl9sYXVuY2hlchgIIAEoCzIpLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MSNwoOYnVzaW5lc3NfaG91cnMYCSABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLkJ1c2luZXNzSG91cnMSQQoPb2ZmbGluZV9tZXNzYWdlGAogASgLMigucHJvYWN0aXZlY2hhdC52MS5PZmZsaW5lTWVzc2FnZVNldHRpbmdzIjkKF1Zpc2l0b3JMYXVuY2hlclNldHRpbmdzEg8KB2VuYWJsZWQYASABKAgSDQoFbGFiZWwYAiABKAkigQEKDUJ1c2luZXNzSG91cnMSEQoJdGltZV96b25lGAEgASgJEjAKBndlZWtseRgCIAMoCzIgLnByb2FjdGl2ZWNoYXQudjEuV2Vla2x5SW50ZXJ2YWwSKwoIaG9saWRheXMYAyADKAsyGS5wcm9hY3RpdmVjaGF0LnYxLkhvbGlkYXkiXwoOV2Vla2x5SW50ZXJ2YWwSMAoLZGF5X29mX3dlZWsYASABKA4yGy5wcm9hY3RpdmVjaGF0LnYxLkRheU9mV2VlaxIMCgRvcGVuGAIgASgJEg0KBWNsb3NlGAMgASgJIj0KB0hvbGlkYXkSEgoKc3RhcnRfZGF0ZRgBIAEoCRIQCghlbmRfZGF0ZRgCIAEoCRIMCgRuYW1lGAMgASgJIjIKFk9mZmxpbmVNZXNzYWdlU2V0dGluZ3MSGAoQbWF4X3dhaXRfc2Vjb25kcxgBIAEoDSKBAQoKU2l0ZVN0YXR1cxIMCgRvcGVuGAEgASgIEhgKEGFnZW50c19hdmFpbGFibGUYAiABKAgSFQoNb2ZmZXJfbWVzc2FnZRgDIAEoCBI0ChBuZXh0X2NoYW5nZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJCChFSZXRlbnRpb25TZXR0aW5ncxIXCg92aXNpdG9yX3NlY29uZHMYASABKA0SFAoMY2hhdF9zZWNvbmRzGAIgASgNIrQDChVQcm9hY3RpdmVDaGF0U2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBIxCgRtb2RlGAIgASgOMiMucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0TW9kZRIcChRsYXVuY2hfYWZ0ZXJfc2Vjb25kcxgDIAEoDRITCgtpbnZpdGVfdGV4dBgEIAEoCRIwCgtmb3JtX2ZpZWxkcxgFIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuRm9ybUZpZWxkEh4KFmludml0ZV90aW1lb3V0X3NlY29uZHMYBiABKA0SIQoZcmVpbnZpdGVfY29vbGRvd25fc2Vjb25kcxgHIAEoDRIdChVhbGVydF90aW1lb3V0X3NlY29uZHMYCCABKA0SFQoNaW5jbHVkZV9wYWdlcxgJIAMoCRIVCg1leGNsdWRlX3BhZ2VzGAogAygJEhoKEnF1ZXVlX2hvbGRfc2Vjb25kcxgLIAEoDRIiChppbmFjdGl2aXR5X3RpbWVvdXRfc2Vjb25kcxgMIAEoDRIiChppbmFjdGl2aXR5X3dhcm5pbmdfc2Vjb25kcxgNIAEoDSJ8CglGb3JtRmllbGQSCwoDa2V5GAEgASgJEg0KBWxhYmVsGAIgASgJEi0KBHR5cGUYAyABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkZvcm1GaWVsZFR5cGUSEAoIcmVxdWlyZWQYBCABKAgSEgoKbWF4X2xlbmd0aBgFIAEoDSJZCgtDYW5uZWRSZXBseRIKCgJpZBgBIAEoCRIPCgdzaXRlX2lkGAIgASgJEhAKCHNob3J0Y3V0GAMgASgJEg0KBXRpdGxlGAQgASgJEgwKBHRleHQYBSABKAkq2AEKCURheU9mV2VlaxIbChdEQVlfT0ZfV0VFS19VTlNQRUNJRklFRBAAEhYKEkRBWV9PRl9XRUVLX01PTkRBWRABEhcKE0RBWV9PRl9XRUVLX1RVRVNEQVkQAhIZChVEQVlfT0ZfV0VFS19XRURORVNEQVkQAxIYChREQVlfT0ZfV0VFS19USFVSU0RBWRAEEhYKEkRBWV9PRl9XRUVLX0ZSSURBWRAFEhgKFERBWV9PRl9XRUVLX1NBVFVSREFZEAYSFgoSREFZX09GX1dFRUtfU1VOREFZEAcqhQEKEVByb2FjdGl2ZUNoYXRNb2RlEiMKH1BST0FDVElWRV9DSEFUX01PREVfVU5TUEVDSUZJRUQQABIjCh9QUk9BQ1RJVkVfQ0hBVF9NT0RFX1dJVEhfSU5WSVRFEAESJgoiUFJPQUNUSVZFX0NIQVRfTU9ERV9XSVRIT1VUX0lOVklURRACKp4BCg1Gb3JtRmllbGRUeXBlEh8KG0ZPUk1fRklFTERfVFlQRV9VTlNQRUNJRklFRBAAEhgKFEZPUk1fRklFTERfVFlQRV9URVhUEAESHAoYRk9STV9GSUVMRF9UWVBFX1RFWFRBUkVBEAISGQoVRk9STV9GSUVMRF9UWVBFX0VNQUlMEAMSGQoVRk9STV9GSUVMRF9UWVBFX1BIT05FEARCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Chtwcm9hY3RpdmVjaGF0L3YxL3NpdGUucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEi1QMKBFNpdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9hbGxvd2VkX29yaWdpbnMYAyADKAkSPwoOcHJvYWN0aXZlX2NoYXQYBCABKAsyJy5wcm9hY3RpdmVjaGF0LnYxLlByb2FjdGl2ZUNoYXRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKCXJldGVudGlvbhgHIAEoCzIjLnByb2FjdGl2ZWNoYXQudjEuUmV0ZW50aW9uU2V0dGluZ3MSQwoQdmlzaXRvcl9sYXVuY2hlchgIIAEoCzIpLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxhdW5jaGVyU2V0dGluZ3MSNwoOYnVzaW5lc3NfaG91cnMYCSABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLkJ1c2luZXNzSG91cnMSQQoPb2ZmbGluZV9tZXNzYWdlGAogASgLMigucHJvYWN0aXZlY2hhdC52MS5PZmZsaW5lTWVzc2FnZVNldHRpbmdzIjkKF1Zpc2l0b3JMYXVuY2hlclNldHRpbmdzEg8KB2VuYWJsZWQYASABKAgSDQoFbGFiZWwYAiABKAkigQEKDUJ1c2luZXNzSG91cnMSEQoJdGltZV96b25lGAEgASgJEjAKBndlZWtseRgCIAMoCzIgLnByb2FjdGl2ZWNoYXQudjEuV2Vla2x5SW50ZXJ2YWwSKwoIaG9saWRheXMYAyADKAsyGS5wcm9hY3RpdmVjaGF0LnYxLkhvbGlkYXkiXwoOV2Vla2x5SW50ZXJ2YWwSMAoLZGF5X29mX3dlZWsYASABKA4yGy5wcm9hY3RpdmVjaGF0LnYxLkRheU9mV2VlaxIMCgRvcGVuGAIgASgJEg0KBWNsb3NlGAMgASgJIj0KB0hvbGlkYXkSEgoKc3RhcnRfZGF0ZRgBIAEoCRIQCghlbmRfZGF0ZRgCIAEoCRIMCgRuYW1lGAMgASgJIjIKFk9mZmxpbmVNZXNzYWdlU2V0dGluZ3MSGAoQbWF4X3dhaXRfc2Vjb25kcxgBIAEoDSKBAQoKU2l0ZVN0YXR1cxIMCgRvcGVuGAEgASgIEhgKEGFnZW50c19hdmFpbGFibGUYAiABKAgSFQoNb2ZmZXJfbWVzc2FnZRgDIAEoCBI0ChBuZXh0X2NoYW5nZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJCChFSZXRlbnRpb25TZXR0aW5ncxIXCg92aXNpdG9yX3NlY29uZHMYASABKA0SFAoMY2hhdF9zZWNvbmRzGAIgASgNIpEEChVQcm9hY3RpdmVDaGF0U2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBIxCgRtb2RlGAIgASgOMiMucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0TW9kZRIcChRsYXVuY2hfYWZ0ZXJfc2Vjb25kcxgDIAEoDRITCgtpbnZpdGVfdGV4dBgEIAEoCRIwCgtmb3JtX2ZpZWxkcxgFIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuRm9ybUZpZWxkEh4KFmludml0ZV90aW1lb3V0X3NlY29uZHMYBiABKA0SIQoZcmVpbnZpdGVfY29vbGRvd25fc2Vjb25kcxgHIAEoDRIdChVhbGVydF90aW1lb3V0X3NlY29uZHMYCCABKA0SFQoNaW5jbHVkZV9wYWdlcxgJIAMoCRIVCg1leGNsdWRlX3BhZ2VzGAogAygJEhoKEnF1ZXVlX2hvbGRfc2Vjb25kcxgLIAEoDRIiChppbmFjdGl2aXR5X3RpbWVvdXRfc2Vjb25kcxgMIAEoDRIiChppbmFjdGl2aXR5X3dhcm5pbmdfc2Vjb25kcxgNIAEoDRIsCgVydWxlcxgOIAMoCzIdLnByb2FjdGl2ZWNoYXQudjEuVHJpZ2dlclJ1bGUSLQoEY2FwcxgPIAEoCzIfLnByb2FjdGl2ZWNoYXQudjEuRnJlcXVlbmN5Q2FwcyJ8CglGb3JtRmllbGQSCwoDa2V5GAEgASgJEg0KBWxhYmVsGAIgASgJEi0KBHR5cGUYAyABKA4yHy5wcm9hY3RpdmVjaGF0LnYxLkZvcm1GaWVsZFR5cGUSEAoIcmVxdWlyZWQYBCABKAgSEgoKbWF4X2xlbmd0aBgFIAEoDSJZCgtDYW5uZWRSZXBseRIKCgJpZBgBIAEoCRIPCgdzaXRlX2lkGAIgASgJEhAKCHNob3J0Y3V0GAMgASgJEg0KBXRpdGxlGAQgASgJEgwKBHRleHQYBSABKAki5gIKC1RyaWdnZXJSdWxlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDwoHZW5hYmxlZBgDIAEoCBIxCgRtb2RlGAQgASgOMiMucHJvYWN0aXZlY2hhdC52MS5Qcm9hY3RpdmVDaGF0TW9kZRITCgtpbnZpdGVfdGV4dBgFIAEoCRIwCgtmb3JtX2ZpZWxkcxgGIAMoCzIbLnByb2FjdGl2ZWNoYXQudjEuRm9ybUZpZWxkEjcKCmNvbmRpdGlvbnMYByABKAsyIy5wcm9hY3RpdmVjaGF0LnYxLlRyaWdnZXJDb25kaXRpb25zEi0KBGNhcHMYCCABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLkZyZXF1ZW5jeUNhcHMSFwoPaG9sZG91dF9wZXJjZW50GAkgASgNEjEKCHZhcmlhbnRzGAogAygLMh8ucHJvYWN0aXZlY2hhdC52MS5JbnZpdGVWYXJpYW50Ik4KDUludml0ZVZhcmlhbnQSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtpbnZpdGVfdGV4dBgDIAEoCRIOCgZ3ZWlnaHQYBCABKA0iuwUKEVRyaWdnZXJDb25kaXRpb25zEhsKE21pbl9zZWNvbmRzX29uX3NpdGUYASABKA0SGwoTbWluX3NlY29uZHNfb25fcGFnZRgCIAEoDRIYChBtaW5fcGFnZXNfdmlld2VkGAMgASgNEhUKDWluY2x1ZGVfcGFnZXMYBCADKAkSFQoNZXhjbHVkZV9wYWdlcxgFIAMoCRITCgtwYWdlX3RpdGxlcxgGIAMoCRIWCg5yZWZlcnJlcl9ob3N0cxgHIAMoCRIrCgN1dG0YCCADKAsyHi5wcm9hY3RpdmVjaGF0LnYxLlV0bUNvbmRpdGlvbhIxCgdyZWNlbmN5GAkgASgOMiAucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUmVjZW5jeRI8CgxjaGF0X2hpc3RvcnkYCiABKA4yJi5wcm9hY3RpdmVjaGF0LnYxLkNoYXRIaXN0b3J5Q29uZGl0aW9uEhIKCm5hbWVfa25vd24YCyABKAgSOAoKYXR0cmlidXRlcxgMIAMoCzIkLnByb2FjdGl2ZWNoYXQudjEuQXR0cmlidXRlQ29uZGl0aW9uEi4KB2RldmljZXMYDSADKA4yHS5wcm9hY3RpdmVjaGF0LnYxLkRldmljZUNsYXNzEhEKCWxhbmd1YWdlcxgOIAMoCRIaChJtaW5fc2Nyb2xsX3BlcmNlbnQYDyABKA0SEwoLZXhpdF9pbnRlbnQYECABKAgSGAoQbWluX2lkbGVfc2Vjb25kcxgRIAEoDRJACg5idXNpbmVzc19ob3VycxgSIAEoDjIoLnByb2FjdGl2ZWNoYXQudjEuQnVzaW5lc3NIb3Vyc0NvbmRpdGlvbhIXCg9hZ2VudF9hdmFpbGFibGUYEyABKAgSIgoabWF4X3ByZWRpY3RlZF93YWl0X3NlY29uZHMYFCABKA0iMAoMVXRtQ29uZGl0aW9uEhEKCXBhcmFtZXRlchgBIAEoCRINCgV2YWx1ZRgCIAEoCSJnChJBdHRyaWJ1dGVDb25kaXRpb24SCwoDa2V5GAEgASgJEjUKCG9wZXJhdG9yGAIgASgOMiMucHJvYWN0aXZlY2hhdC52MS5BdHRyaWJ1dGVPcGVyYXRvchINCgV2YWx1ZRgDIAEoCSJ1Cg1GcmVxdWVuY3lDYXBzEhUKDW1heF9wZXJfdmlzaXQYASABKA0SEwoLbWF4X3Blcl9kYXkYAiABKA0SEAoIbWF4X2V2ZXIYAyABKA0SJgoec3VwcHJlc3NfYWZ0ZXJfZGVjbGluZV9zZWNvbmRzGAQgASgNKtgBCglEYXlPZldlZWsSGwoXREFZX09GX1dFRUtfVU5TUEVDSUZJRUQQABIWChJEQVlfT0ZfV0VFS19NT05EQVkQARIXChNEQVlfT0ZfV0VFS19UVUVTREFZEAISGQoVREFZX09GX1dFRUtfV0VETkVTREFZEAMSGAoUREFZX09GX1dFRUtfVEhVUlNEQVkQBBIWChJEQVlfT0ZfV0VFS19GUklEQVkQBRIYChREQVlfT0ZfV0VFS19TQVRVUkRBWRAGEhYKEkRBWV9PRl9XRUVLX1NVTkRBWRAHKoUBChFQcm9hY3RpdmVDaGF0TW9kZRIjCh9QUk9BQ1RJVkVfQ0hBVF9NT0RFX1VOU1BFQ0lGSUVEEAASIwofUFJPQUNUSVZFX0NIQVRfTU9ERV9XSVRIX0lOVklURRABEiYKIlBST0FDVElWRV9DSEFUX01PREVfV0lUSE9VVF9JTlZJVEUQAiqeAQoNRm9ybUZpZWxkVHlwZRIfChtGT1JNX0ZJRUxEX1RZUEVfVU5TUEVDSUZJRUQQABIYChRGT1JNX0ZJRUxEX1RZUEVfVEVYVBABEhwKGEZPUk1fRklFTERfVFlQRV9URVhUQVJFQRACEhkKFUZPUk1fRklFTERfVFlQRV9FTUFJTBADEhkKFUZPUk1fRklFTERfVFlQRV9QSE9ORRAEKmkKDlZpc2l0b3JSZWNlbmN5Eh8KG1ZJU0lUT1JfUkVDRU5DWV9VTlNQRUNJRklFRBAAEhcKE1ZJU0lUT1JfUkVDRU5DWV9ORVcQARIdChlWSVNJVE9SX1JFQ0VOQ1lfUkVUVVJOSU5HEAIqkwEKFENoYXRIaXN0b3J5Q29uZGl0aW9uEiYKIkNIQVRfSElTVE9SWV9DT05ESVRJT05fVU5TUEVDSUZJRUQQABIoCiRDSEFUX0hJU1RPUllfQ09ORElUSU9OX05FVkVSX0NIQVRURUQQARIpCiVDSEFUX0hJU1RPUllfQ09ORElUSU9OX0NIQVRURURfQkVGT1JFEAIqigEKFkJ1c2luZXNzSG91cnNDb25kaXRpb24SKAokQlVTSU5FU1NfSE9VUlNfQ09ORElUSU9OX1VOU1BFQ0lGSUVEEAASIQodQlVTSU5FU1NfSE9VUlNfQ09ORElUSU9OX09QRU4QARIjCh9CVVNJTkVTU19IT1VSU19DT05ESVRJT05fQ0xPU0VEEAIqgQIKEUF0dHJpYnV0ZU9wZXJhdG9yEiIKHkFUVFJJQlVURV9PUEVSQVRPUl9VTlNQRUNJRklFRBAAEh4KGkFUVFJJQlVURV9PUEVSQVRPUl9QUkVTRU5UEAESHQoZQVRUUklCVVRFX09QRVJBVE9SX0VRVUFMUxACEiEKHUFUVFJJQlVURV9PUEVSQVRPUl9OT1RfRVFVQUxTEAMSHwobQVRUUklCVVRFX09QRVJBVE9SX0NPTlRBSU5TEAQSIwofQVRUUklCVVRFX09QRVJBVE9SX0dSRUFURVJfVEhBThAFEiAKHEFUVFJJQlVURV9PUEVSQVRPUl9MRVNTX1RIQU4QBip2CgtEZXZpY2VDbGFzcxIcChhERVZJQ0VfQ0xBU1NfVU5TUEVDSUZJRUQQABIYChRERVZJQ0VfQ0xBU1NfREVTS1RPUBABEhcKE0RFVklDRV9DTEFTU19UQUJMRVQQAhIWChJERVZJQ0VfQ0xBU1NfUEhPTkUQA0JNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Site is one website equipped with the widget. Proactive chat is disabled
@@ -445,6 +445,27 @@ export type ProactiveChatSettings = Message<"proactivechat.v1.ProactiveChatSetti
    * @generated from field: uint32 inactivity_warning_seconds = 13;
    */
   inactivityWarningSeconds: number;
+
+  /**
+   * The trigger rules, in priority order: the first enabled rule whose
+   * conditions hold launches. mode, launch_after_seconds, invite_text,
+   * form_fields, include_pages and exclude_pages above are the first
+   * rule's, kept for clients written before rules: reading them returns
+   * the first rule's values, and an UpdateSite that sets them without
+   * setting rules edits the first rule (creating it when there is none).
+   * A database from before rules opens with those settings as its first
+   * rule. At most 50 rules.
+   *
+   * @generated from field: repeated proactivechat.v1.TriggerRule rules = 14;
+   */
+  rules: TriggerRule[];
+
+  /**
+   * Caps across all the site's rules, per visitor.
+   *
+   * @generated from field: proactivechat.v1.FrequencyCaps caps = 15;
+   */
+  caps?: FrequencyCaps | undefined;
 };
 
 /**
@@ -550,6 +571,410 @@ export type CannedReply = Message<"proactivechat.v1.CannedReply"> & {
  */
 export const CannedReplySchema: GenMessage<CannedReply> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_site, 10);
+
+/**
+ * TriggerRule decides whom the site approaches, when and how. A site's
+ * rules are ordered: the server evaluates them from presence and what the
+ * widget reports (never trusting the browser with the decision) and the
+ * first enabled rule whose conditions all hold, within its frequency caps,
+ * launches: an invitation (with invite) or an alert to the first available
+ * agent (without invite). At most one launch a visit, as before.
+ *
+ * @generated from message proactivechat.v1.TriggerRule
+ */
+export type TriggerRule = Message<"proactivechat.v1.TriggerRule"> & {
+  /**
+   * Server-assigned on UpdateSite when empty ("rule_…"); stable, so the
+   * rule's funnel follows it across edits and reordering.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * 1 to 100 characters, unique within the site.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: bool enabled = 3;
+   */
+  enabled: boolean;
+
+  /**
+   * Required.
+   *
+   * @generated from field: proactivechat.v1.ProactiveChatMode mode = 4;
+   */
+  mode: ProactiveChatMode;
+
+  /**
+   * The invitation's text (with invite), at most 500 bytes; empty is the
+   * default text ("Hi! Would you like to chat with us?"), as the legacy
+   * invite_text always was.
+   *
+   * @generated from field: string invite_text = 5;
+   */
+  inviteText: string;
+
+  /**
+   * The data-collection form (with invite), in display order; the same
+   * rules as ProactiveChatSettings.form_fields.
+   *
+   * @generated from field: repeated proactivechat.v1.FormField form_fields = 6;
+   */
+  formFields: FormField[];
+
+  /**
+   * All of them must hold.
+   *
+   * @generated from field: proactivechat.v1.TriggerConditions conditions = 7;
+   */
+  conditions?: TriggerConditions | undefined;
+
+  /**
+   * Caps of this rule, on top of the site's (ProactiveChatSettings.caps).
+   *
+   * @generated from field: proactivechat.v1.FrequencyCaps caps = 8;
+   */
+  caps?: FrequencyCaps | undefined;
+
+  /**
+   * The control group: this percentage of the visitors who match the rule
+   * (0 to 50) is held out — recorded (rule.held_out) but not approached —
+   * so that the funnel compares chats with and without it. The same
+   * visitor is always in the same group of a rule.
+   *
+   * @generated from field: uint32 holdout_percent = 9;
+   */
+  holdoutPercent: number;
+
+  /**
+   * A/B variants of the invitation's text (with invite); empty means
+   * invite_text alone. A visitor always sees the same variant of a rule.
+   *
+   * @generated from field: repeated proactivechat.v1.InviteVariant variants = 10;
+   */
+  variants: InviteVariant[];
+};
+
+/**
+ * Describes the message proactivechat.v1.TriggerRule.
+ * Use `create(TriggerRuleSchema)` to create a new message.
+ */
+export const TriggerRuleSchema: GenMessage<TriggerRule> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 11);
+
+/**
+ * InviteVariant is one version of a rule's invitation text.
+ *
+ * @generated from message proactivechat.v1.InviteVariant
+ */
+export type InviteVariant = Message<"proactivechat.v1.InviteVariant"> & {
+  /**
+   * Server-assigned when empty ("var_…"), stable across edits.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * 1 to 100 characters, e.g. "A" or "short question".
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * 1 to 500 characters.
+   *
+   * @generated from field: string invite_text = 3;
+   */
+  inviteText: string;
+
+  /**
+   * Relative share of visitors, 1 to 100.
+   *
+   * @generated from field: uint32 weight = 4;
+   */
+  weight: number;
+};
+
+/**
+ * Describes the message proactivechat.v1.InviteVariant.
+ * Use `create(InviteVariantSchema)` to create a new message.
+ */
+export const InviteVariantSchema: GenMessage<InviteVariant> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 12);
+
+/**
+ * TriggerConditions are what must hold for a rule to launch. Unset (zero)
+ * fields are no condition.
+ *
+ * @generated from message proactivechat.v1.TriggerConditions
+ */
+export type TriggerConditions = Message<"proactivechat.v1.TriggerConditions"> & {
+  /**
+   * Seconds on the site in this visit (across page loads).
+   *
+   * @generated from field: uint32 min_seconds_on_site = 1;
+   */
+  minSecondsOnSite: number;
+
+  /**
+   * Seconds on the current page.
+   *
+   * @generated from field: uint32 min_seconds_on_page = 2;
+   */
+  minSecondsOnPage: number;
+
+  /**
+   * Pages viewed in this visit, the current one included.
+   *
+   * @generated from field: uint32 min_pages_viewed = 3;
+   */
+  minPagesViewed: number;
+
+  /**
+   * Globs (`*`, `?`) on the current page URL, as the site's include_pages
+   * and exclude_pages: with include_pages the page must match one; it
+   * must match none of exclude_pages.
+   *
+   * @generated from field: repeated string include_pages = 4;
+   */
+  includePages: string[];
+
+  /**
+   * @generated from field: repeated string exclude_pages = 5;
+   */
+  excludePages: string[];
+
+  /**
+   * Globs on the current page's title (any one matches), case-insensitive.
+   *
+   * @generated from field: repeated string page_titles = 6;
+   */
+  pageTitles: string[];
+
+  /**
+   * Globs on the host of the visit's referrer (the page that sent the
+   * visitor to the site; any one matches). "(direct)" matches a visit with
+   * no outside referrer.
+   *
+   * @generated from field: repeated string referrer_hosts = 7;
+   */
+  referrerHosts: string[];
+
+  /**
+   * UTM parameters of the visit's landing page URL: each must match
+   * (a glob on the parameter's value).
+   *
+   * @generated from field: repeated proactivechat.v1.UtmCondition utm = 8;
+   */
+  utm: UtmCondition[];
+
+  /**
+   * @generated from field: proactivechat.v1.VisitorRecency recency = 9;
+   */
+  recency: VisitorRecency;
+
+  /**
+   * @generated from field: proactivechat.v1.ChatHistoryCondition chat_history = 10;
+   */
+  chatHistory: ChatHistoryCondition;
+
+  /**
+   * The visitor's name is known (the page or the form said).
+   *
+   * @generated from field: bool name_known = 11;
+   */
+  nameKnown: boolean;
+
+  /**
+   * Conditions on the visitor's attributes (VisitorIdentity.attributes).
+   *
+   * @generated from field: repeated proactivechat.v1.AttributeCondition attributes = 12;
+   */
+  attributes: AttributeCondition[];
+
+  /**
+   * Any one of these device classes; empty is any.
+   *
+   * @generated from field: repeated proactivechat.v1.DeviceClass devices = 13;
+   */
+  devices: DeviceClass[];
+
+  /**
+   * Any one of these languages, matched by primary subtag ("de" matches
+   * "de-AT"); empty is any.
+   *
+   * @generated from field: repeated string languages = 14;
+   */
+  languages: string[];
+
+  /**
+   * The visitor scrolled at least this far down the current page, 1 to 100
+   * percent.
+   *
+   * @generated from field: uint32 min_scroll_percent = 15;
+   */
+  minScrollPercent: number;
+
+  /**
+   * The visitor showed exit intent on the current page (the pointer left
+   * toward the browser's bar; desktop only).
+   *
+   * @generated from field: bool exit_intent = 16;
+   */
+  exitIntent: boolean;
+
+  /**
+   * The visitor has not interacted with the current page (pointer, keys,
+   * scrolling, touch) for at least this many seconds.
+   *
+   * @generated from field: uint32 min_idle_seconds = 17;
+   */
+  minIdleSeconds: number;
+
+  /**
+   * @generated from field: proactivechat.v1.BusinessHoursCondition business_hours = 18;
+   */
+  businessHours: BusinessHoursCondition;
+
+  /**
+   * An agent serving the site is available with room for another chat.
+   *
+   * @generated from field: bool agent_available = 19;
+   */
+  agentAvailable: boolean;
+
+  /**
+   * The site's estimated wait (the queue's estimate for a request made
+   * now) is at most this many seconds; 0 is no condition. No wait history
+   * counts as zero wait.
+   *
+   * @generated from field: uint32 max_predicted_wait_seconds = 20;
+   */
+  maxPredictedWaitSeconds: number;
+};
+
+/**
+ * Describes the message proactivechat.v1.TriggerConditions.
+ * Use `create(TriggerConditionsSchema)` to create a new message.
+ */
+export const TriggerConditionsSchema: GenMessage<TriggerConditions> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 13);
+
+/**
+ * UtmCondition matches one UTM parameter of the landing page.
+ *
+ * @generated from message proactivechat.v1.UtmCondition
+ */
+export type UtmCondition = Message<"proactivechat.v1.UtmCondition"> & {
+  /**
+   * "utm_source", "utm_medium", "utm_campaign", "utm_term" or "utm_content".
+   *
+   * @generated from field: string parameter = 1;
+   */
+  parameter: string;
+
+  /**
+   * Glob on the value, case-insensitive.
+   *
+   * @generated from field: string value = 2;
+   */
+  value: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.UtmCondition.
+ * Use `create(UtmConditionSchema)` to create a new message.
+ */
+export const UtmConditionSchema: GenMessage<UtmCondition> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 14);
+
+/**
+ * AttributeCondition compares one attribute, e.g. cart_value > 100.
+ *
+ * @generated from message proactivechat.v1.AttributeCondition
+ */
+export type AttributeCondition = Message<"proactivechat.v1.AttributeCondition"> & {
+  /**
+   * An attribute key (a-z, 0-9, _; 1 to 64 bytes).
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * @generated from field: proactivechat.v1.AttributeOperator operator = 2;
+   */
+  operator: AttributeOperator;
+
+  /**
+   * At most 500 bytes; unused by PRESENT.
+   *
+   * @generated from field: string value = 3;
+   */
+  value: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.AttributeCondition.
+ * Use `create(AttributeConditionSchema)` to create a new message.
+ */
+export const AttributeConditionSchema: GenMessage<AttributeCondition> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 15);
+
+/**
+ * FrequencyCaps keep a visitor from being nagged. A launch is an
+ * invitation (with invite) or an alert about the visitor (without
+ * invite); a visitor held out of a rule's control group counts as
+ * launched too, so that the control group is treated like the others.
+ * 0 is no cap; each count is at most 100 (the visitor's record keeps
+ * their last 100 launches).
+ *
+ * @generated from message proactivechat.v1.FrequencyCaps
+ */
+export type FrequencyCaps = Message<"proactivechat.v1.FrequencyCaps"> & {
+  /**
+   * Launches per visit.
+   *
+   * @generated from field: uint32 max_per_visit = 1;
+   */
+  maxPerVisit: number;
+
+  /**
+   * Launches in the last 24 hours.
+   *
+   * @generated from field: uint32 max_per_day = 2;
+   */
+  maxPerDay: number;
+
+  /**
+   * Launches ever.
+   *
+   * @generated from field: uint32 max_ever = 3;
+   */
+  maxEver: number;
+
+  /**
+   * Seconds after the visitor declined (or let expire) an invitation during
+   * which no launch happens; 0 uses the site's reinvite_cooldown_seconds.
+   *
+   * @generated from field: uint32 suppress_after_decline_seconds = 4;
+   */
+  suppressAfterDeclineSeconds: number;
+};
+
+/**
+ * Describes the message proactivechat.v1.FrequencyCaps.
+ * Use `create(FrequencyCapsSchema)` to create a new message.
+ */
+export const FrequencyCapsSchema: GenMessage<FrequencyCaps> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_site, 16);
 
 /**
  * DayOfWeek is a day of the week, Monday first as in ISO 8601.
@@ -683,4 +1108,184 @@ export enum FormFieldType {
  */
 export const FormFieldTypeSchema: GenEnum<FormFieldType> = /*@__PURE__*/
   enumDesc(file_proactivechat_v1_site, 2);
+
+/**
+ * VisitorRecency: new or returning.
+ *
+ * @generated from enum proactivechat.v1.VisitorRecency
+ */
+export enum VisitorRecency {
+  /**
+   * @generated from enum value: VISITOR_RECENCY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The first visit.
+   *
+   * @generated from enum value: VISITOR_RECENCY_NEW = 1;
+   */
+  NEW = 1,
+
+  /**
+   * Visited before (Visitor.visit_count > 1).
+   *
+   * @generated from enum value: VISITOR_RECENCY_RETURNING = 2;
+   */
+  RETURNING = 2,
+}
+
+/**
+ * Describes the enum proactivechat.v1.VisitorRecency.
+ */
+export const VisitorRecencySchema: GenEnum<VisitorRecency> = /*@__PURE__*/
+  enumDesc(file_proactivechat_v1_site, 3);
+
+/**
+ * ChatHistoryCondition: has the visitor chatted before.
+ *
+ * @generated from enum proactivechat.v1.ChatHistoryCondition
+ */
+export enum ChatHistoryCondition {
+  /**
+   * @generated from enum value: CHAT_HISTORY_CONDITION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: CHAT_HISTORY_CONDITION_NEVER_CHATTED = 1;
+   */
+  NEVER_CHATTED = 1,
+
+  /**
+   * @generated from enum value: CHAT_HISTORY_CONDITION_CHATTED_BEFORE = 2;
+   */
+  CHATTED_BEFORE = 2,
+}
+
+/**
+ * Describes the enum proactivechat.v1.ChatHistoryCondition.
+ */
+export const ChatHistoryConditionSchema: GenEnum<ChatHistoryCondition> = /*@__PURE__*/
+  enumDesc(file_proactivechat_v1_site, 4);
+
+/**
+ * BusinessHoursCondition: the site's business hours.
+ *
+ * @generated from enum proactivechat.v1.BusinessHoursCondition
+ */
+export enum BusinessHoursCondition {
+  /**
+   * @generated from enum value: BUSINESS_HOURS_CONDITION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: BUSINESS_HOURS_CONDITION_OPEN = 1;
+   */
+  OPEN = 1,
+
+  /**
+   * Closed: only a without-invite rule cannot use it (nobody is alerted
+   * outside business hours); a with-invite rule can invite to leave a
+   * message.
+   *
+   * @generated from enum value: BUSINESS_HOURS_CONDITION_CLOSED = 2;
+   */
+  CLOSED = 2,
+}
+
+/**
+ * Describes the enum proactivechat.v1.BusinessHoursCondition.
+ */
+export const BusinessHoursConditionSchema: GenEnum<BusinessHoursCondition> = /*@__PURE__*/
+  enumDesc(file_proactivechat_v1_site, 5);
+
+/**
+ * AttributeOperator compares a visitor attribute.
+ *
+ * @generated from enum proactivechat.v1.AttributeOperator
+ */
+export enum AttributeOperator {
+  /**
+   * @generated from enum value: ATTRIBUTE_OPERATOR_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The attribute is set (any value).
+   *
+   * @generated from enum value: ATTRIBUTE_OPERATOR_PRESENT = 1;
+   */
+  PRESENT = 1,
+
+  /**
+   * @generated from enum value: ATTRIBUTE_OPERATOR_EQUALS = 2;
+   */
+  EQUALS = 2,
+
+  /**
+   * @generated from enum value: ATTRIBUTE_OPERATOR_NOT_EQUALS = 3;
+   */
+  NOT_EQUALS = 3,
+
+  /**
+   * Case-insensitive substring.
+   *
+   * @generated from enum value: ATTRIBUTE_OPERATOR_CONTAINS = 4;
+   */
+  CONTAINS = 4,
+
+  /**
+   * Numeric: both the attribute and the value parse as decimal numbers;
+   * an attribute that does not parse never matches.
+   *
+   * @generated from enum value: ATTRIBUTE_OPERATOR_GREATER_THAN = 5;
+   */
+  GREATER_THAN = 5,
+
+  /**
+   * @generated from enum value: ATTRIBUTE_OPERATOR_LESS_THAN = 6;
+   */
+  LESS_THAN = 6,
+}
+
+/**
+ * Describes the enum proactivechat.v1.AttributeOperator.
+ */
+export const AttributeOperatorSchema: GenEnum<AttributeOperator> = /*@__PURE__*/
+  enumDesc(file_proactivechat_v1_site, 6);
+
+/**
+ * DeviceClass is the kind of device, as the widget reports it.
+ *
+ * @generated from enum proactivechat.v1.DeviceClass
+ */
+export enum DeviceClass {
+  /**
+   * @generated from enum value: DEVICE_CLASS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: DEVICE_CLASS_DESKTOP = 1;
+   */
+  DESKTOP = 1,
+
+  /**
+   * @generated from enum value: DEVICE_CLASS_TABLET = 2;
+   */
+  TABLET = 2,
+
+  /**
+   * @generated from enum value: DEVICE_CLASS_PHONE = 3;
+   */
+  PHONE = 3,
+}
+
+/**
+ * Describes the enum proactivechat.v1.DeviceClass.
+ */
+export const DeviceClassSchema: GenEnum<DeviceClass> = /*@__PURE__*/
+  enumDesc(file_proactivechat_v1_site, 7);
 

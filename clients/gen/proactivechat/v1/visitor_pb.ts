@@ -6,13 +6,15 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { DeviceClass } from "./site_pb";
+import { file_proactivechat_v1_site } from "./site_pb";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file proactivechat/v1/visitor.proto.
  */
 export const file_proactivechat_v1_visitor: GenFile = /*@__PURE__*/
-  fileDesc("Ch5wcm9hY3RpdmVjaGF0L3YxL3Zpc2l0b3IucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEipwQKB1Zpc2l0b3ISCgoCaWQYASABKAkSDwoHc2l0ZV9pZBgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY3VycmVudF9wYWdlGAQgASgLMhoucHJvYWN0aXZlY2hhdC52MS5QYWdlVmlldxIWCg5hY3RpdmVfY2hhdF9pZBgFIAEoCRI1CgplbmdhZ2VtZW50GAYgASgOMiEucHJvYWN0aXZlY2hhdC52MS5FbmdhZ2VtZW50U3RhdGUSFQoNaW52aXRhdGlvbl9pZBgHIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYCCABKAkSMAoMZGVjbGluZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChB2aXNpdF9zdGFydF90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg52aXNpdF9lbmRfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoQbGFzdF9sYXVuY2hfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoIaWRlbnRpdHkYDSABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JJZGVudGl0eRIWCg5jaGF0X3JlcXVlc3RlZBgOIAEoCCLmAQoPVmlzaXRvcklkZW50aXR5EgwKBG5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEwoLZXh0ZXJuYWxfaWQYAyABKAkSRQoKYXR0cmlidXRlcxgEIAMoCzIxLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvcklkZW50aXR5LkF0dHJpYnV0ZXNFbnRyeRIVCg1pZGVudGl0eV9oYXNoGAUgASgJEhAKCHZlcmlmaWVkGAYgASgIGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlUKCFBhZ2VWaWV3EgsKA3VybBgBIAEoCRINCgV0aXRsZRgCIAEoCRItCgl2aWV3X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpsDCg9WaXNpdG9yUHJlc2VuY2USEgoKdmlzaXRvcl9pZBgBIAEoCRIPCgdzaXRlX2lkGAIgASgJEjAKDGN1cnJlbnRfcGFnZRgDIAEoCzIaLnByb2FjdGl2ZWNoYXQudjEuUGFnZVZpZXcSNAoQdmlzaXRfc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoMdGltZV9vbl9zaXRlGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjAKDG9ic2VydmVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMb3Blbl9zdHJlYW1zGAcgASgNEjUKCmVuZ2FnZW1lbnQYCCABKA4yIS5wcm9hY3RpdmVjaGF0LnYxLkVuZ2FnZW1lbnRTdGF0ZRIWCg5hY3RpdmVfY2hhdF9pZBgJIAEoCRIzCghpZGVudGl0eRgKIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvcklkZW50aXR5IjwKCUtlZXBBbGl2ZRIvCgtzZXJ2ZXJfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqjQIKD0VuZ2FnZW1lbnRTdGF0ZRIgChxFTkdBR0VNRU5UX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZRU5HQUdFTUVOVF9TVEFURV9CUk9XU0lORxABEh0KGUVOR0FHRU1FTlRfU1RBVEVfQ0hBVFRJTkcQAhIcChhFTkdBR0VNRU5UX1NUQVRFX0lOVklURUQQAxIdChlFTkdBR0VNRU5UX1NUQVRFX0RFQ0xJTkVEEAQSIQodRU5HQUdFTUVOVF9TVEFURV9GSUxMSU5HX0ZPUk0QBRIbChdFTkdBR0VNRU5UX1NUQVRFX1FVRVVFRBAGEh0KGUVOR0FHRU1FTlRfU1RBVEVfQUxFUlRJTkcQB0JNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch5wcm9hY3RpdmVjaGF0L3YxL3Zpc2l0b3IucHJvdG8SEHByb2FjdGl2ZWNoYXQudjEi8wUKB1Zpc2l0b3ISCgoCaWQYASABKAkSDwoHc2l0ZV9pZBgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY3VycmVudF9wYWdlGAQgASgLMhoucHJvYWN0aXZlY2hhdC52MS5QYWdlVmlldxIWCg5hY3RpdmVfY2hhdF9pZBgFIAEoCRI1CgplbmdhZ2VtZW50GAYgASgOMiEucHJvYWN0aXZlY2hhdC52MS5FbmdhZ2VtZW50U3RhdGUSFQoNaW52aXRhdGlvbl9pZBgHIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYCCABKAkSMAoMZGVjbGluZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChB2aXNpdF9zdGFydF90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg52aXNpdF9lbmRfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoQbGFzdF9sYXVuY2hfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoIaWRlbnRpdHkYDSABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JJZGVudGl0eRIWCg5jaGF0X3JlcXVlc3RlZBgOIAEoCBITCgt2aXNpdF9jb3VudBgPIAEoDRISCgpjaGF0X2NvdW50GBAgASgNEi0KBmRldmljZRgRIAEoDjIdLnByb2FjdGl2ZWNoYXQudjEuRGV2aWNlQ2xhc3MSEAoIbGFuZ3VhZ2UYEiABKAkSFgoOdmlzaXRfcmVmZXJyZXIYEyABKAkSGAoQbGFuZGluZ19wYWdlX3VybBgUIAEoCRIuCghsYXVuY2hlcxgVIAMoCzIcLnByb2FjdGl2ZWNoYXQudjEuUnVsZUxhdW5jaCLmAQoPVmlzaXRvcklkZW50aXR5EgwKBG5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEwoLZXh0ZXJuYWxfaWQYAyABKAkSRQoKYXR0cmlidXRlcxgEIAMoCzIxLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvcklkZW50aXR5LkF0dHJpYnV0ZXNFbnRyeRIVCg1pZGVudGl0eV9oYXNoGAUgASgJEhAKCHZlcmlmaWVkGAYgASgIGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlUKCFBhZ2VWaWV3EgsKA3VybBgBIAEoCRINCgV0aXRsZRgCIAEoCRItCgl2aWV3X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpkECg9WaXNpdG9yUHJlc2VuY2USEgoKdmlzaXRvcl9pZBgBIAEoCRIPCgdzaXRlX2lkGAIgASgJEjAKDGN1cnJlbnRfcGFnZRgDIAEoCzIaLnByb2FjdGl2ZWNoYXQudjEuUGFnZVZpZXcSNAoQdmlzaXRfc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoMdGltZV9vbl9zaXRlGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjAKDG9ic2VydmVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMb3Blbl9zdHJlYW1zGAcgASgNEjUKCmVuZ2FnZW1lbnQYCCABKA4yIS5wcm9hY3RpdmVjaGF0LnYxLkVuZ2FnZW1lbnRTdGF0ZRIWCg5hY3RpdmVfY2hhdF9pZBgJIAEoCRIzCghpZGVudGl0eRgKIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvcklkZW50aXR5EhQKDHBhZ2VzX3ZpZXdlZBgLIAEoDRIQCghyZWZlcnJlchgMIAEoCRItCgZkZXZpY2UYDSABKA4yHS5wcm9hY3RpdmVjaGF0LnYxLkRldmljZUNsYXNzEhAKCGxhbmd1YWdlGA4gASgJEhMKC3Zpc2l0X2NvdW50GA8gASgNIjwKCUtlZXBBbGl2ZRIvCgtzZXJ2ZXJfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibQoKUnVsZUxhdW5jaBIPCgdydWxlX2lkGAEgASgJEhIKCnZhcmlhbnRfaWQYAiABKAkSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIaGVsZF9vdXQYBCABKAgqjQIKD0VuZ2FnZW1lbnRTdGF0ZRIgChxFTkdBR0VNRU5UX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZRU5HQUdFTUVOVF9TVEFURV9CUk9XU0lORxABEh0KGUVOR0FHRU1FTlRfU1RBVEVfQ0hBVFRJTkcQAhIcChhFTkdBR0VNRU5UX1NUQVRFX0lOVklURUQQAxIdChlFTkdBR0VNRU5UX1NUQVRFX0RFQ0xJTkVEEAQSIQodRU5HQUdFTUVOVF9TVEFURV9GSUxMSU5HX0ZPUk0QBRIbChdFTkdBR0VNRU5UX1NUQVRFX1FVRVVFRBAGEh0KGUVOR0FHRU1FTlRfU1RBVEVfQUxFUlRJTkcQB0JNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_proactivechat_v1_site]);
 
 /**
  * Visitor is one person browsing a site, identified across page loads by the
@@ -111,6 +113,53 @@ export type Visitor = Message<"proactivechat.v1.Visitor"> & {
    * @generated from field: bool chat_requested = 14;
    */
   chatRequested: boolean;
+
+  /**
+   * Visits so far, this one included (returning visitors have more than 1).
+   *
+   * @generated from field: uint32 visit_count = 15;
+   */
+  visitCount: number;
+
+  /**
+   * Chats the visitor has had on the site.
+   *
+   * @generated from field: uint32 chat_count = 16;
+   */
+  chatCount: number;
+
+  /**
+   * The device and language the widget reported.
+   *
+   * @generated from field: proactivechat.v1.DeviceClass device = 17;
+   */
+  device: DeviceClass;
+
+  /**
+   * @generated from field: string language = 18;
+   */
+  language: string;
+
+  /**
+   * The current (or last) visit's referrer and landing page URL.
+   *
+   * @generated from field: string visit_referrer = 19;
+   */
+  visitReferrer: string;
+
+  /**
+   * @generated from field: string landing_page_url = 20;
+   */
+  landingPageUrl: string;
+
+  /**
+   * The visitor's recent launches by trigger rules (hold-outs included),
+   * oldest first, at most 100: what the frequency caps count. Written by
+   * the server.
+   *
+   * @generated from field: repeated proactivechat.v1.RuleLaunch launches = 21;
+   */
+  launches: RuleLaunch[];
 };
 
 /**
@@ -279,6 +328,37 @@ export type VisitorPresence = Message<"proactivechat.v1.VisitorPresence"> & {
    * @generated from field: proactivechat.v1.VisitorIdentity identity = 10;
    */
   identity?: VisitorIdentity | undefined;
+
+  /**
+   * Pages viewed in this visit.
+   *
+   * @generated from field: uint32 pages_viewed = 11;
+   */
+  pagesViewed: number;
+
+  /**
+   * The visit's referrer (empty: direct).
+   *
+   * @generated from field: string referrer = 12;
+   */
+  referrer: string;
+
+  /**
+   * @generated from field: proactivechat.v1.DeviceClass device = 13;
+   */
+  device: DeviceClass;
+
+  /**
+   * @generated from field: string language = 14;
+   */
+  language: string;
+
+  /**
+   * Visits so far, this one included.
+   *
+   * @generated from field: uint32 visit_count = 15;
+   */
+  visitCount: number;
 };
 
 /**
@@ -307,6 +387,42 @@ export type KeepAlive = Message<"proactivechat.v1.KeepAlive"> & {
  */
 export const KeepAliveSchema: GenMessage<KeepAlive> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_visitor, 4);
+
+/**
+ * RuleLaunch is one launch of a trigger rule for a visitor.
+ *
+ * @generated from message proactivechat.v1.RuleLaunch
+ */
+export type RuleLaunch = Message<"proactivechat.v1.RuleLaunch"> & {
+  /**
+   * @generated from field: string rule_id = 1;
+   */
+  ruleId: string;
+
+  /**
+   * @generated from field: string variant_id = 2;
+   */
+  variantId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 3;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * The visitor was held out (the rule's control group): nothing was shown.
+   *
+   * @generated from field: bool held_out = 4;
+   */
+  heldOut: boolean;
+};
+
+/**
+ * Describes the message proactivechat.v1.RuleLaunch.
+ * Use `create(RuleLaunchSchema)` to create a new message.
+ */
+export const RuleLaunchSchema: GenMessage<RuleLaunch> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_visitor, 5);
 
 /**
  * EngagementState is where a visitor is in the proactive chat flow.

@@ -12,6 +12,8 @@ import type { OfflineMessage } from "./offline_message_pb";
 import { file_proactivechat_v1_offline_message } from "./offline_message_pb";
 import type { SiteStatus, VisitorLauncherSettings } from "./site_pb";
 import { file_proactivechat_v1_site } from "./site_pb";
+import type { ClientInfo, VisitorActivity } from "./targeting_pb";
+import { file_proactivechat_v1_targeting } from "./targeting_pb";
 import type { EngagementState, KeepAlive, Visitor, VisitorIdentity } from "./visitor_pb";
 import { file_proactivechat_v1_visitor } from "./visitor_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -20,7 +22,99 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/visitor_service.proto.
  */
 export const file_proactivechat_v1_visitor_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZwcm9hY3RpdmVjaGF0L3YxL3Zpc2l0b3Jfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSIoChJSZXF1ZXN0Q2hhdFJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSJEChNSZXF1ZXN0Q2hhdFJlc3BvbnNlEi0KBXN0YXRlGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yU3RhdGUiegoTTGVhdmVNZXNzYWdlUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDAoEdGV4dBgEIAEoCRIQCghwYWdlX3VybBgFIAEoCRISCgpyZXF1ZXN0X2lkGAYgASgJIkkKFExlYXZlTWVzc2FnZVJlc3BvbnNlEjEKB21lc3NhZ2UYASABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLk9mZmxpbmVNZXNzYWdlImEKFklkZW50aWZ5VmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCRIzCghpZGVudGl0eRgCIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvcklkZW50aXR5IkUKF0lkZW50aWZ5VmlzaXRvclJlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3IiVwoaUmVzcG9uZFRvSW52aXRhdGlvblJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCRIVCg1pbnZpdGF0aW9uX2lkGAIgASgJEg4KBmFjY2VwdBgDIAEoCCJMChtSZXNwb25kVG9JbnZpdGF0aW9uUmVzcG9uc2USLQoFc3RhdGUYASABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JTdGF0ZSKXAQoRU3VibWl0Rm9ybVJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCRI/CgZ2YWx1ZXMYAiADKAsyLy5wcm9hY3RpdmVjaGF0LnYxLlN1Ym1pdEZvcm1SZXF1ZXN0LlZhbHVlc0VudHJ5Gi0KC1ZhbHVlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiQwoSU3VibWl0Rm9ybVJlc3BvbnNlEi0KBXN0YXRlGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yU3RhdGUiJwoRTGVhdmVRdWV1ZVJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSJDChJMZWF2ZVF1ZXVlUmVzcG9uc2USLQoFc3RhdGUYASABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JTdGF0ZSJ4ChpTdGFydFZpc2l0b3JTZXNzaW9uUmVxdWVzdBIPCgdzaXRlX2lkGAEgASgJEhQKDHJlc3VtZV90b2tlbhgCIAEoCRIzCghpZGVudGl0eRgDIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvcklkZW50aXR5ImkKG1N0YXJ0VmlzaXRvclNlc3Npb25SZXNwb25zZRIqCgd2aXNpdG9yGAEgASgLMhkucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yEg0KBXRva2VuGAIgASgJEg8KB3Jlc3VtZWQYAyABKAgiRwoVUmVwb3J0UGFnZVZpZXdSZXF1ZXN0EhIKCnZpc2l0b3JfaWQYASABKAkSCwoDdXJsGAIgASgJEg0KBXRpdGxlGAMgASgJIkQKFlJlcG9ydFBhZ2VWaWV3UmVzcG9uc2USKgoHdmlzaXRvchgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvciKBAQoTV2F0Y2hWaXNpdG9yUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEhAKCHBhZ2VfdXJsGAIgASgJEhIKCnBhZ2VfdGl0bGUYAyABKAkSFgoOcmVzdW1lX2NoYXRfaWQYBCABKAkSGAoQcmVzdW1lX2FmdGVyX3NlcRgFIAEoDSKXAwoMVmlzaXRvclN0YXRlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3ISNQoKZW5nYWdlbWVudBgCIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuRW5nYWdlbWVudFN0YXRlEiQKBGNoYXQYAyABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQSMAoKaW52aXRhdGlvbhgEIAEoCzIcLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbhIuCgRmb3JtGAUgASgLMiAucHJvYWN0aXZlY2hhdC52MS5Gb3JtRGVmaW5pdGlvbhIsCgVxdWV1ZRgGIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuUXVldWVTdGF0dXMSOwoIbGF1bmNoZXIYByABKAsyKS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JMYXVuY2hlclNldHRpbmdzEjEKC3NpdGVfc3RhdHVzGAggASgLMhwucHJvYWN0aXZlY2hhdC52MS5TaXRlU3RhdHVzIuIBChRXYXRjaFZpc2l0b3JSZXNwb25zZRIvCgVzdGF0ZRgBIAEoCzIeLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclN0YXRlSAASMQoKY2hhdF9ldmVudBgCIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50SAASKgoGdHlwaW5nGAMgASgLMhgucHJvYWN0aXZlY2hhdC52MS5UeXBpbmdIABIxCgprZWVwX2FsaXZlGAQgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIHCgVldmVudDKTBwoOVmlzaXRvclNlcnZpY2UScgoTU3RhcnRWaXNpdG9yU2Vzc2lvbhIsLnByb2FjdGl2ZWNoYXQudjEuU3RhcnRWaXNpdG9yU2Vzc2lvblJlcXVlc3QaLS5wcm9hY3RpdmVjaGF0LnYxLlN0YXJ0VmlzaXRvclNlc3Npb25SZXNwb25zZRJjCg5SZXBvcnRQYWdlVmlldxInLnByb2FjdGl2ZWNoYXQudjEuUmVwb3J0UGFnZVZpZXdSZXF1ZXN0GigucHJvYWN0aXZlY2hhdC52MS5SZXBvcnRQYWdlVmlld1Jlc3BvbnNlEl8KDFdhdGNoVmlzaXRvchIlLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hWaXNpdG9yUmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hWaXNpdG9yUmVzcG9uc2UwARJyChNSZXNwb25kVG9JbnZpdGF0aW9uEiwucHJvYWN0aXZlY2hhdC52MS5SZXNwb25kVG9JbnZpdGF0aW9uUmVxdWVzdBotLnByb2FjdGl2ZWNoYXQudjEuUmVzcG9uZFRvSW52aXRhdGlvblJlc3BvbnNlElcKClN1Ym1pdEZvcm0SIy5wcm9hY3RpdmVjaGF0LnYxLlN1Ym1pdEZvcm1SZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5TdWJtaXRGb3JtUmVzcG9uc2USVwoKTGVhdmVRdWV1ZRIjLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVRdWV1ZVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLkxlYXZlUXVldWVSZXNwb25zZRJmCg9JZGVudGlmeVZpc2l0b3ISKC5wcm9hY3RpdmVjaGF0LnYxLklkZW50aWZ5VmlzaXRvclJlcXVlc3QaKS5wcm9hY3RpdmVjaGF0LnYxLklkZW50aWZ5VmlzaXRvclJlc3BvbnNlEloKC1JlcXVlc3RDaGF0EiQucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0Q2hhdFJlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RDaGF0UmVzcG9uc2USXQoMTGVhdmVNZXNzYWdlEiUucHJvYWN0aXZlY2hhdC52MS5MZWF2ZU1lc3NhZ2VSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5MZWF2ZU1lc3NhZ2VSZXNwb25zZUJNWktnaXRodWIuY29tL3Byb2FjdGl2ZWNoYXQvcHJvYWN0aXZlY2hhdC9nZW4vcHJvYWN0aXZlY2hhdC92MTtwcm9hY3RpdmVjaGF0djFiBnByb3RvMw", [file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_offline_message, file_proactivechat_v1_site, file_proactivechat_v1_visitor]);
+  fileDesc("CiZwcm9hY3RpdmVjaGF0L3YxL3Zpc2l0b3Jfc2VydmljZS5wcm90bxIQcHJvYWN0aXZlY2hhdC52MSJyChVSZXBvcnRBY3Rpdml0eVJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCRIzCghhY3Rpdml0eRgCIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckFjdGl2aXR5EhAKCHBhZ2VfdXJsGAMgASgJIhgKFlJlcG9ydEFjdGl2aXR5UmVzcG9uc2UiuAEKHlVwZGF0ZVZpc2l0b3JBdHRyaWJ1dGVzUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEkYKA3NldBgCIAMoCzI5LnByb2FjdGl2ZWNoYXQudjEuVXBkYXRlVmlzaXRvckF0dHJpYnV0ZXNSZXF1ZXN0LlNldEVudHJ5Eg4KBnJlbW92ZRgDIAMoCRoqCghTZXRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIk0KH1VwZGF0ZVZpc2l0b3JBdHRyaWJ1dGVzUmVzcG9uc2USKgoHdmlzaXRvchgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvciIoChJSZXF1ZXN0Q2hhdFJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSJEChNSZXF1ZXN0Q2hhdFJlc3BvbnNlEi0KBXN0YXRlGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yU3RhdGUiegoTTGVhdmVNZXNzYWdlUmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDAoEdGV4dBgEIAEoCRIQCghwYWdlX3VybBgFIAEoCRISCgpyZXF1ZXN0X2lkGAYgASgJIkkKFExlYXZlTWVzc2FnZVJlc3BvbnNlEjEKB21lc3NhZ2UYASABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLk9mZmxpbmVNZXNzYWdlImEKFklkZW50aWZ5VmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCRIzCghpZGVudGl0eRgCIAEoCzIhLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvcklkZW50aXR5IkUKF0lkZW50aWZ5VmlzaXRvclJlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3IiVwoaUmVzcG9uZFRvSW52aXRhdGlvblJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCRIVCg1pbnZpdGF0aW9uX2lkGAIgASgJEg4KBmFjY2VwdBgDIAEoCCJMChtSZXNwb25kVG9JbnZpdGF0aW9uUmVzcG9uc2USLQoFc3RhdGUYASABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JTdGF0ZSKXAQoRU3VibWl0Rm9ybVJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCRI/CgZ2YWx1ZXMYAiADKAsyLy5wcm9hY3RpdmVjaGF0LnYxLlN1Ym1pdEZvcm1SZXF1ZXN0LlZhbHVlc0VudHJ5Gi0KC1ZhbHVlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiQwoSU3VibWl0Rm9ybVJlc3BvbnNlEi0KBXN0YXRlGAEgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yU3RhdGUiJwoRTGVhdmVRdWV1ZVJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCSJDChJMZWF2ZVF1ZXVlUmVzcG9uc2USLQoFc3RhdGUYASABKAsyHi5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JTdGF0ZSKrAQoaU3RhcnRWaXNpdG9yU2Vzc2lvblJlcXVlc3QSDwoHc2l0ZV9pZBgBIAEoCRIUCgxyZXN1bWVfdG9rZW4YAiABKAkSMwoIaWRlbnRpdHkYAyABKAsyIS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JJZGVudGl0eRIxCgtjbGllbnRfaW5mbxgEIAEoCzIcLnByb2FjdGl2ZWNoYXQudjEuQ2xpZW50SW5mbyJpChtTdGFydFZpc2l0b3JTZXNzaW9uUmVzcG9uc2USKgoHdmlzaXRvchgBIAEoCzIZLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvchINCgV0b2tlbhgCIAEoCRIPCgdyZXN1bWVkGAMgASgIIlkKFVJlcG9ydFBhZ2VWaWV3UmVxdWVzdBISCgp2aXNpdG9yX2lkGAEgASgJEgsKA3VybBgCIAEoCRINCgV0aXRsZRgDIAEoCRIQCghyZWZlcnJlchgEIAEoCSJEChZSZXBvcnRQYWdlVmlld1Jlc3BvbnNlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3IimAEKE1dhdGNoVmlzaXRvclJlcXVlc3QSEgoKdmlzaXRvcl9pZBgBIAEoCRIQCghwYWdlX3VybBgCIAEoCRISCgpwYWdlX3RpdGxlGAMgASgJEhYKDnJlc3VtZV9jaGF0X2lkGAQgASgJEhgKEHJlc3VtZV9hZnRlcl9zZXEYBSABKA0SFQoNcGFnZV9yZWZlcnJlchgGIAEoCSKXAwoMVmlzaXRvclN0YXRlEioKB3Zpc2l0b3IYASABKAsyGS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3ISNQoKZW5nYWdlbWVudBgCIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuRW5nYWdlbWVudFN0YXRlEiQKBGNoYXQYAyABKAsyFi5wcm9hY3RpdmVjaGF0LnYxLkNoYXQSMAoKaW52aXRhdGlvbhgEIAEoCzIcLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbhIuCgRmb3JtGAUgASgLMiAucHJvYWN0aXZlY2hhdC52MS5Gb3JtRGVmaW5pdGlvbhIsCgVxdWV1ZRgGIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuUXVldWVTdGF0dXMSOwoIbGF1bmNoZXIYByABKAsyKS5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JMYXVuY2hlclNldHRpbmdzEjEKC3NpdGVfc3RhdHVzGAggASgLMhwucHJvYWN0aXZlY2hhdC52MS5TaXRlU3RhdHVzIuIBChRXYXRjaFZpc2l0b3JSZXNwb25zZRIvCgVzdGF0ZRgBIAEoCzIeLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvclN0YXRlSAASMQoKY2hhdF9ldmVudBgCIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdEV2ZW50SAASKgoGdHlwaW5nGAMgASgLMhgucHJvYWN0aXZlY2hhdC52MS5UeXBpbmdIABIxCgprZWVwX2FsaXZlGAQgASgLMhsucHJvYWN0aXZlY2hhdC52MS5LZWVwQWxpdmVIAEIHCgVldmVudDL4CAoOVmlzaXRvclNlcnZpY2UScgoTU3RhcnRWaXNpdG9yU2Vzc2lvbhIsLnByb2FjdGl2ZWNoYXQudjEuU3RhcnRWaXNpdG9yU2Vzc2lvblJlcXVlc3QaLS5wcm9hY3RpdmVjaGF0LnYxLlN0YXJ0VmlzaXRvclNlc3Npb25SZXNwb25zZRJjCg5SZXBvcnRQYWdlVmlldxInLnByb2FjdGl2ZWNoYXQudjEuUmVwb3J0UGFnZVZpZXdSZXF1ZXN0GigucHJvYWN0aXZlY2hhdC52MS5SZXBvcnRQYWdlVmlld1Jlc3BvbnNlEl8KDFdhdGNoVmlzaXRvchIlLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hWaXNpdG9yUmVxdWVzdBomLnByb2FjdGl2ZWNoYXQudjEuV2F0Y2hWaXNpdG9yUmVzcG9uc2UwARJyChNSZXNwb25kVG9JbnZpdGF0aW9uEiwucHJvYWN0aXZlY2hhdC52MS5SZXNwb25kVG9JbnZpdGF0aW9uUmVxdWVzdBotLnByb2FjdGl2ZWNoYXQudjEuUmVzcG9uZFRvSW52aXRhdGlvblJlc3BvbnNlElcKClN1Ym1pdEZvcm0SIy5wcm9hY3RpdmVjaGF0LnYxLlN1Ym1pdEZvcm1SZXF1ZXN0GiQucHJvYWN0aXZlY2hhdC52MS5TdWJtaXRGb3JtUmVzcG9uc2USVwoKTGVhdmVRdWV1ZRIjLnByb2FjdGl2ZWNoYXQudjEuTGVhdmVRdWV1ZVJlcXVlc3QaJC5wcm9hY3RpdmVjaGF0LnYxLkxlYXZlUXVldWVSZXNwb25zZRJmCg9JZGVudGlmeVZpc2l0b3ISKC5wcm9hY3RpdmVjaGF0LnYxLklkZW50aWZ5VmlzaXRvclJlcXVlc3QaKS5wcm9hY3RpdmVjaGF0LnYxLklkZW50aWZ5VmlzaXRvclJlc3BvbnNlEloKC1JlcXVlc3RDaGF0EiQucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0Q2hhdFJlcXVlc3QaJS5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RDaGF0UmVzcG9uc2USXQoMTGVhdmVNZXNzYWdlEiUucHJvYWN0aXZlY2hhdC52MS5MZWF2ZU1lc3NhZ2VSZXF1ZXN0GiYucHJvYWN0aXZlY2hhdC52MS5MZWF2ZU1lc3NhZ2VSZXNwb25zZRJjCg5SZXBvcnRBY3Rpdml0eRInLnByb2FjdGl2ZWNoYXQudjEuUmVwb3J0QWN0aXZpdHlSZXF1ZXN0GigucHJvYWN0aXZlY2hhdC52MS5SZXBvcnRBY3Rpdml0eVJlc3BvbnNlEn4KF1VwZGF0ZVZpc2l0b3JBdHRyaWJ1dGVzEjAucHJvYWN0aXZlY2hhdC52MS5VcGRhdGVWaXNpdG9yQXR0cmlidXRlc1JlcXVlc3QaMS5wcm9hY3RpdmVjaGF0LnYxLlVwZGF0ZVZpc2l0b3JBdHRyaWJ1dGVzUmVzcG9uc2VCTVpLZ2l0aHViLmNvbS9wcm9hY3RpdmVjaGF0L3Byb2FjdGl2ZWNoYXQvZ2VuL3Byb2FjdGl2ZWNoYXQvdjE7cHJvYWN0aXZlY2hhdHYxYgZwcm90bzM", [file_proactivechat_v1_chat, file_proactivechat_v1_engagement, file_proactivechat_v1_offline_message, file_proactivechat_v1_site, file_proactivechat_v1_targeting, file_proactivechat_v1_visitor]);
+
+/**
+ * @generated from message proactivechat.v1.ReportActivityRequest
+ */
+export type ReportActivityRequest = Message<"proactivechat.v1.ReportActivityRequest"> & {
+  /**
+   * @generated from field: string visitor_id = 1;
+   */
+  visitorId: string;
+
+  /**
+   * @generated from field: proactivechat.v1.VisitorActivity activity = 2;
+   */
+  activity?: VisitorActivity | undefined;
+
+  /**
+   * The page it happened on; a report for a page other than the current
+   * one is ignored (the page changed meanwhile). Same rules as
+   * ReportPageView's url.
+   *
+   * @generated from field: string page_url = 3;
+   */
+  pageUrl: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.ReportActivityRequest.
+ * Use `create(ReportActivityRequestSchema)` to create a new message.
+ */
+export const ReportActivityRequestSchema: GenMessage<ReportActivityRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_visitor_service, 0);
+
+/**
+ * @generated from message proactivechat.v1.ReportActivityResponse
+ */
+export type ReportActivityResponse = Message<"proactivechat.v1.ReportActivityResponse"> & {
+};
+
+/**
+ * Describes the message proactivechat.v1.ReportActivityResponse.
+ * Use `create(ReportActivityResponseSchema)` to create a new message.
+ */
+export const ReportActivityResponseSchema: GenMessage<ReportActivityResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_visitor_service, 1);
+
+/**
+ * @generated from message proactivechat.v1.UpdateVisitorAttributesRequest
+ */
+export type UpdateVisitorAttributesRequest = Message<"proactivechat.v1.UpdateVisitorAttributesRequest"> & {
+  /**
+   * @generated from field: string visitor_id = 1;
+   */
+  visitorId: string;
+
+  /**
+   * Attributes to set (keys and values as VisitorIdentity.attributes).
+   *
+   * @generated from field: map<string, string> set = 2;
+   */
+  set: { [key: string]: string };
+
+  /**
+   * Attribute keys to remove.
+   *
+   * @generated from field: repeated string remove = 3;
+   */
+  remove: string[];
+};
+
+/**
+ * Describes the message proactivechat.v1.UpdateVisitorAttributesRequest.
+ * Use `create(UpdateVisitorAttributesRequestSchema)` to create a new message.
+ */
+export const UpdateVisitorAttributesRequestSchema: GenMessage<UpdateVisitorAttributesRequest> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_visitor_service, 2);
+
+/**
+ * @generated from message proactivechat.v1.UpdateVisitorAttributesResponse
+ */
+export type UpdateVisitorAttributesResponse = Message<"proactivechat.v1.UpdateVisitorAttributesResponse"> & {
+  /**
+   * @generated from field: proactivechat.v1.Visitor visitor = 1;
+   */
+  visitor?: Visitor | undefined;
+};
+
+/**
+ * Describes the message proactivechat.v1.UpdateVisitorAttributesResponse.
+ * Use `create(UpdateVisitorAttributesResponseSchema)` to create a new message.
+ */
+export const UpdateVisitorAttributesResponseSchema: GenMessage<UpdateVisitorAttributesResponse> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_visitor_service, 3);
 
 /**
  * @generated from message proactivechat.v1.RequestChatRequest
@@ -37,7 +131,7 @@ export type RequestChatRequest = Message<"proactivechat.v1.RequestChatRequest"> 
  * Use `create(RequestChatRequestSchema)` to create a new message.
  */
 export const RequestChatRequestSchema: GenMessage<RequestChatRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 0);
+  messageDesc(file_proactivechat_v1_visitor_service, 4);
 
 /**
  * @generated from message proactivechat.v1.RequestChatResponse
@@ -54,7 +148,7 @@ export type RequestChatResponse = Message<"proactivechat.v1.RequestChatResponse"
  * Use `create(RequestChatResponseSchema)` to create a new message.
  */
 export const RequestChatResponseSchema: GenMessage<RequestChatResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 1);
+  messageDesc(file_proactivechat_v1_visitor_service, 5);
 
 /**
  * @generated from message proactivechat.v1.LeaveMessageRequest
@@ -107,7 +201,7 @@ export type LeaveMessageRequest = Message<"proactivechat.v1.LeaveMessageRequest"
  * Use `create(LeaveMessageRequestSchema)` to create a new message.
  */
 export const LeaveMessageRequestSchema: GenMessage<LeaveMessageRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 2);
+  messageDesc(file_proactivechat_v1_visitor_service, 6);
 
 /**
  * @generated from message proactivechat.v1.LeaveMessageResponse
@@ -124,7 +218,7 @@ export type LeaveMessageResponse = Message<"proactivechat.v1.LeaveMessageRespons
  * Use `create(LeaveMessageResponseSchema)` to create a new message.
  */
 export const LeaveMessageResponseSchema: GenMessage<LeaveMessageResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 3);
+  messageDesc(file_proactivechat_v1_visitor_service, 7);
 
 /**
  * @generated from message proactivechat.v1.IdentifyVisitorRequest
@@ -146,7 +240,7 @@ export type IdentifyVisitorRequest = Message<"proactivechat.v1.IdentifyVisitorRe
  * Use `create(IdentifyVisitorRequestSchema)` to create a new message.
  */
 export const IdentifyVisitorRequestSchema: GenMessage<IdentifyVisitorRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 4);
+  messageDesc(file_proactivechat_v1_visitor_service, 8);
 
 /**
  * @generated from message proactivechat.v1.IdentifyVisitorResponse
@@ -163,7 +257,7 @@ export type IdentifyVisitorResponse = Message<"proactivechat.v1.IdentifyVisitorR
  * Use `create(IdentifyVisitorResponseSchema)` to create a new message.
  */
 export const IdentifyVisitorResponseSchema: GenMessage<IdentifyVisitorResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 5);
+  messageDesc(file_proactivechat_v1_visitor_service, 9);
 
 /**
  * @generated from message proactivechat.v1.RespondToInvitationRequest
@@ -190,7 +284,7 @@ export type RespondToInvitationRequest = Message<"proactivechat.v1.RespondToInvi
  * Use `create(RespondToInvitationRequestSchema)` to create a new message.
  */
 export const RespondToInvitationRequestSchema: GenMessage<RespondToInvitationRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 6);
+  messageDesc(file_proactivechat_v1_visitor_service, 10);
 
 /**
  * @generated from message proactivechat.v1.RespondToInvitationResponse
@@ -207,7 +301,7 @@ export type RespondToInvitationResponse = Message<"proactivechat.v1.RespondToInv
  * Use `create(RespondToInvitationResponseSchema)` to create a new message.
  */
 export const RespondToInvitationResponseSchema: GenMessage<RespondToInvitationResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 7);
+  messageDesc(file_proactivechat_v1_visitor_service, 11);
 
 /**
  * @generated from message proactivechat.v1.SubmitFormRequest
@@ -231,7 +325,7 @@ export type SubmitFormRequest = Message<"proactivechat.v1.SubmitFormRequest"> & 
  * Use `create(SubmitFormRequestSchema)` to create a new message.
  */
 export const SubmitFormRequestSchema: GenMessage<SubmitFormRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 8);
+  messageDesc(file_proactivechat_v1_visitor_service, 12);
 
 /**
  * @generated from message proactivechat.v1.SubmitFormResponse
@@ -248,7 +342,7 @@ export type SubmitFormResponse = Message<"proactivechat.v1.SubmitFormResponse"> 
  * Use `create(SubmitFormResponseSchema)` to create a new message.
  */
 export const SubmitFormResponseSchema: GenMessage<SubmitFormResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 9);
+  messageDesc(file_proactivechat_v1_visitor_service, 13);
 
 /**
  * @generated from message proactivechat.v1.LeaveQueueRequest
@@ -265,7 +359,7 @@ export type LeaveQueueRequest = Message<"proactivechat.v1.LeaveQueueRequest"> & 
  * Use `create(LeaveQueueRequestSchema)` to create a new message.
  */
 export const LeaveQueueRequestSchema: GenMessage<LeaveQueueRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 10);
+  messageDesc(file_proactivechat_v1_visitor_service, 14);
 
 /**
  * @generated from message proactivechat.v1.LeaveQueueResponse
@@ -282,7 +376,7 @@ export type LeaveQueueResponse = Message<"proactivechat.v1.LeaveQueueResponse"> 
  * Use `create(LeaveQueueResponseSchema)` to create a new message.
  */
 export const LeaveQueueResponseSchema: GenMessage<LeaveQueueResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 11);
+  messageDesc(file_proactivechat_v1_visitor_service, 15);
 
 /**
  * @generated from message proactivechat.v1.StartVisitorSessionRequest
@@ -308,6 +402,15 @@ export type StartVisitorSessionRequest = Message<"proactivechat.v1.StartVisitorS
    * @generated from field: proactivechat.v1.VisitorIdentity identity = 3;
    */
   identity?: VisitorIdentity | undefined;
+
+  /**
+   * The browser's device class and language (optional), for the trigger
+   * rules' conditions; stored with the visitor, replaced on each session
+   * start that sends it.
+   *
+   * @generated from field: proactivechat.v1.ClientInfo client_info = 4;
+   */
+  clientInfo?: ClientInfo | undefined;
 };
 
 /**
@@ -315,7 +418,7 @@ export type StartVisitorSessionRequest = Message<"proactivechat.v1.StartVisitorS
  * Use `create(StartVisitorSessionRequestSchema)` to create a new message.
  */
 export const StartVisitorSessionRequestSchema: GenMessage<StartVisitorSessionRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 12);
+  messageDesc(file_proactivechat_v1_visitor_service, 16);
 
 /**
  * @generated from message proactivechat.v1.StartVisitorSessionResponse
@@ -348,7 +451,7 @@ export type StartVisitorSessionResponse = Message<"proactivechat.v1.StartVisitor
  * Use `create(StartVisitorSessionResponseSchema)` to create a new message.
  */
 export const StartVisitorSessionResponseSchema: GenMessage<StartVisitorSessionResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 13);
+  messageDesc(file_proactivechat_v1_visitor_service, 17);
 
 /**
  * @generated from message proactivechat.v1.ReportPageViewRequest
@@ -372,6 +475,14 @@ export type ReportPageViewRequest = Message<"proactivechat.v1.ReportPageViewRequ
    * @generated from field: string title = 3;
    */
   title: string;
+
+  /**
+   * document.referrer of the page (optional; an http(s) URL, at most 2048
+   * bytes). The first page of a visit gives the visit's referrer.
+   *
+   * @generated from field: string referrer = 4;
+   */
+  referrer: string;
 };
 
 /**
@@ -379,7 +490,7 @@ export type ReportPageViewRequest = Message<"proactivechat.v1.ReportPageViewRequ
  * Use `create(ReportPageViewRequestSchema)` to create a new message.
  */
 export const ReportPageViewRequestSchema: GenMessage<ReportPageViewRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 14);
+  messageDesc(file_proactivechat_v1_visitor_service, 18);
 
 /**
  * @generated from message proactivechat.v1.ReportPageViewResponse
@@ -396,7 +507,7 @@ export type ReportPageViewResponse = Message<"proactivechat.v1.ReportPageViewRes
  * Use `create(ReportPageViewResponseSchema)` to create a new message.
  */
 export const ReportPageViewResponseSchema: GenMessage<ReportPageViewResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 15);
+  messageDesc(file_proactivechat_v1_visitor_service, 19);
 
 /**
  * @generated from message proactivechat.v1.WatchVisitorRequest
@@ -432,6 +543,13 @@ export type WatchVisitorRequest = Message<"proactivechat.v1.WatchVisitorRequest"
    * @generated from field: uint32 resume_after_seq = 5;
    */
   resumeAfterSeq: number;
+
+  /**
+   * document.referrer of the page (optional; as ReportPageView's referrer).
+   *
+   * @generated from field: string page_referrer = 6;
+   */
+  pageReferrer: string;
 };
 
 /**
@@ -439,7 +557,7 @@ export type WatchVisitorRequest = Message<"proactivechat.v1.WatchVisitorRequest"
  * Use `create(WatchVisitorRequestSchema)` to create a new message.
  */
 export const WatchVisitorRequestSchema: GenMessage<WatchVisitorRequest> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 16);
+  messageDesc(file_proactivechat_v1_visitor_service, 20);
 
 /**
  * VisitorState is what the widget should show, sent first and on every change.
@@ -508,7 +626,7 @@ export type VisitorState = Message<"proactivechat.v1.VisitorState"> & {
  * Use `create(VisitorStateSchema)` to create a new message.
  */
 export const VisitorStateSchema: GenMessage<VisitorState> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 17);
+  messageDesc(file_proactivechat_v1_visitor_service, 21);
 
 /**
  * @generated from message proactivechat.v1.WatchVisitorResponse
@@ -549,7 +667,7 @@ export type WatchVisitorResponse = Message<"proactivechat.v1.WatchVisitorRespons
  * Use `create(WatchVisitorResponseSchema)` to create a new message.
  */
 export const WatchVisitorResponseSchema: GenMessage<WatchVisitorResponse> = /*@__PURE__*/
-  messageDesc(file_proactivechat_v1_visitor_service, 18);
+  messageDesc(file_proactivechat_v1_visitor_service, 22);
 
 /**
  * VisitorService is what the widget on a website calls.
@@ -666,6 +784,33 @@ export const VisitorService: GenService<{
     methodKind: "unary";
     input: typeof LeaveMessageRequestSchema;
     output: typeof LeaveMessageResponseSchema;
+  },
+  /**
+   * ReportActivity tells the server what the visitor does on the current
+   * page (scroll depth, exit intent, interaction) for the trigger rules'
+   * conditions. It takes effect at once and, like page views, is presence:
+   * not stored one by one. Rate limited per visitor; the widget sends it
+   * only when something changed, at most every 5 s (exit intent at once).
+   *
+   * @generated from rpc proactivechat.v1.VisitorService.ReportActivity
+   */
+  reportActivity: {
+    methodKind: "unary";
+    input: typeof ReportActivityRequestSchema;
+    output: typeof ReportActivityResponseSchema;
+  },
+  /**
+   * UpdateVisitorAttributes sets and removes attributes of the visitor
+   * (VisitorIdentity.attributes) without replacing the rest of the
+   * identity, e.g. cart_value as the cart changes. The same bounds as
+   * the identity's attributes apply to the result.
+   *
+   * @generated from rpc proactivechat.v1.VisitorService.UpdateVisitorAttributes
+   */
+  updateVisitorAttributes: {
+    methodKind: "unary";
+    input: typeof UpdateVisitorAttributesRequestSchema;
+    output: typeof UpdateVisitorAttributesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_proactivechat_v1_visitor_service, 0);

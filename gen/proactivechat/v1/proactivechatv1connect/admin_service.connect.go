@@ -111,6 +111,12 @@ const (
 	AdminServiceListCannedRepliesProcedure = "/proactivechat.v1.AdminService/ListCannedReplies"
 	// AdminServiceGetFunnelProcedure is the fully-qualified name of the AdminService's GetFunnel RPC.
 	AdminServiceGetFunnelProcedure = "/proactivechat.v1.AdminService/GetFunnel"
+	// AdminServicePreviewTriggerRuleProcedure is the fully-qualified name of the AdminService's
+	// PreviewTriggerRule RPC.
+	AdminServicePreviewTriggerRuleProcedure = "/proactivechat.v1.AdminService/PreviewTriggerRule"
+	// AdminServiceGetTriggerRuleReportProcedure is the fully-qualified name of the AdminService's
+	// GetTriggerRuleReport RPC.
+	AdminServiceGetTriggerRuleReportProcedure = "/proactivechat.v1.AdminService/GetTriggerRuleReport"
 	// AdminServiceCreateWebhookProcedure is the fully-qualified name of the AdminService's
 	// CreateWebhook RPC.
 	AdminServiceCreateWebhookProcedure = "/proactivechat.v1.AdminService/CreateWebhook"
@@ -232,6 +238,17 @@ type AdminServiceClient interface {
 	// log's retention. Admins, and the agents serving or supervising the
 	// site.
 	GetFunnel(context.Context, *connect.Request[v1.GetFunnelRequest]) (*connect.Response[v1.GetFunnelResponse], error)
+	// PreviewTriggerRule evaluates a rule (as being edited, not yet saved)
+	// against the site's visitors online now: which match, which condition
+	// fails for the others, and which are capped. Admins, and agents
+	// supervising the site. At most 1000 visitors, the longest on the site
+	// first.
+	PreviewTriggerRule(context.Context, *connect.Request[v1.PreviewTriggerRuleRequest]) (*connect.Response[v1.PreviewTriggerRuleResponse], error)
+	// GetTriggerRuleReport is the funnel of each of a site's rules and
+	// variants, with the control group's conversion, over a range of whole
+	// UTC hours (as GetFunnel). Admins, and the agents serving or
+	// supervising the site.
+	GetTriggerRuleReport(context.Context, *connect.Request[v1.GetTriggerRuleReportRequest]) (*connect.Response[v1.GetTriggerRuleReportResponse], error)
 	// CreateWebhook registers an endpoint that receives the event log's
 	// events as Standard Webhooks (https://www.standardwebhooks.com/) v1
 	// deliveries. The response carries the signing secret, the only time it
@@ -478,6 +495,20 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		previewTriggerRule: connect.NewClient[v1.PreviewTriggerRuleRequest, v1.PreviewTriggerRuleResponse](
+			httpClient,
+			baseURL+AdminServicePreviewTriggerRuleProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("PreviewTriggerRule")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		getTriggerRuleReport: connect.NewClient[v1.GetTriggerRuleReportRequest, v1.GetTriggerRuleReportResponse](
+			httpClient,
+			baseURL+AdminServiceGetTriggerRuleReportProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetTriggerRuleReport")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		createWebhook: connect.NewClient[v1.CreateWebhookRequest, v1.CreateWebhookResponse](
 			httpClient,
 			baseURL+AdminServiceCreateWebhookProcedure,
@@ -570,6 +601,8 @@ type adminServiceClient struct {
 	deleteCannedReply        *connect.Client[v1.DeleteCannedReplyRequest, v1.DeleteCannedReplyResponse]
 	listCannedReplies        *connect.Client[v1.ListCannedRepliesRequest, v1.ListCannedRepliesResponse]
 	getFunnel                *connect.Client[v1.GetFunnelRequest, v1.GetFunnelResponse]
+	previewTriggerRule       *connect.Client[v1.PreviewTriggerRuleRequest, v1.PreviewTriggerRuleResponse]
+	getTriggerRuleReport     *connect.Client[v1.GetTriggerRuleReportRequest, v1.GetTriggerRuleReportResponse]
 	createWebhook            *connect.Client[v1.CreateWebhookRequest, v1.CreateWebhookResponse]
 	getWebhook               *connect.Client[v1.GetWebhookRequest, v1.GetWebhookResponse]
 	listWebhooks             *connect.Client[v1.ListWebhooksRequest, v1.ListWebhooksResponse]
@@ -726,6 +759,16 @@ func (c *adminServiceClient) GetFunnel(ctx context.Context, req *connect.Request
 	return c.getFunnel.CallUnary(ctx, req)
 }
 
+// PreviewTriggerRule calls proactivechat.v1.AdminService.PreviewTriggerRule.
+func (c *adminServiceClient) PreviewTriggerRule(ctx context.Context, req *connect.Request[v1.PreviewTriggerRuleRequest]) (*connect.Response[v1.PreviewTriggerRuleResponse], error) {
+	return c.previewTriggerRule.CallUnary(ctx, req)
+}
+
+// GetTriggerRuleReport calls proactivechat.v1.AdminService.GetTriggerRuleReport.
+func (c *adminServiceClient) GetTriggerRuleReport(ctx context.Context, req *connect.Request[v1.GetTriggerRuleReportRequest]) (*connect.Response[v1.GetTriggerRuleReportResponse], error) {
+	return c.getTriggerRuleReport.CallUnary(ctx, req)
+}
+
 // CreateWebhook calls proactivechat.v1.AdminService.CreateWebhook.
 func (c *adminServiceClient) CreateWebhook(ctx context.Context, req *connect.Request[v1.CreateWebhookRequest]) (*connect.Response[v1.CreateWebhookResponse], error) {
 	return c.createWebhook.CallUnary(ctx, req)
@@ -864,6 +907,17 @@ type AdminServiceHandler interface {
 	// log's retention. Admins, and the agents serving or supervising the
 	// site.
 	GetFunnel(context.Context, *connect.Request[v1.GetFunnelRequest]) (*connect.Response[v1.GetFunnelResponse], error)
+	// PreviewTriggerRule evaluates a rule (as being edited, not yet saved)
+	// against the site's visitors online now: which match, which condition
+	// fails for the others, and which are capped. Admins, and agents
+	// supervising the site. At most 1000 visitors, the longest on the site
+	// first.
+	PreviewTriggerRule(context.Context, *connect.Request[v1.PreviewTriggerRuleRequest]) (*connect.Response[v1.PreviewTriggerRuleResponse], error)
+	// GetTriggerRuleReport is the funnel of each of a site's rules and
+	// variants, with the control group's conversion, over a range of whole
+	// UTC hours (as GetFunnel). Admins, and the agents serving or
+	// supervising the site.
+	GetTriggerRuleReport(context.Context, *connect.Request[v1.GetTriggerRuleReportRequest]) (*connect.Response[v1.GetTriggerRuleReportResponse], error)
 	// CreateWebhook registers an endpoint that receives the event log's
 	// events as Standard Webhooks (https://www.standardwebhooks.com/) v1
 	// deliveries. The response carries the signing secret, the only time it
@@ -1106,6 +1160,20 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServicePreviewTriggerRuleHandler := connect.NewUnaryHandler(
+		AdminServicePreviewTriggerRuleProcedure,
+		svc.PreviewTriggerRule,
+		connect.WithSchema(adminServiceMethods.ByName("PreviewTriggerRule")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceGetTriggerRuleReportHandler := connect.NewUnaryHandler(
+		AdminServiceGetTriggerRuleReportProcedure,
+		svc.GetTriggerRuleReport,
+		connect.WithSchema(adminServiceMethods.ByName("GetTriggerRuleReport")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	adminServiceCreateWebhookHandler := connect.NewUnaryHandler(
 		AdminServiceCreateWebhookProcedure,
 		svc.CreateWebhook,
@@ -1224,6 +1292,10 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceListCannedRepliesHandler.ServeHTTP(w, r)
 		case AdminServiceGetFunnelProcedure:
 			adminServiceGetFunnelHandler.ServeHTTP(w, r)
+		case AdminServicePreviewTriggerRuleProcedure:
+			adminServicePreviewTriggerRuleHandler.ServeHTTP(w, r)
+		case AdminServiceGetTriggerRuleReportProcedure:
+			adminServiceGetTriggerRuleReportHandler.ServeHTTP(w, r)
 		case AdminServiceCreateWebhookProcedure:
 			adminServiceCreateWebhookHandler.ServeHTTP(w, r)
 		case AdminServiceGetWebhookProcedure:
@@ -1365,6 +1437,14 @@ func (UnimplementedAdminServiceHandler) ListCannedReplies(context.Context, *conn
 
 func (UnimplementedAdminServiceHandler) GetFunnel(context.Context, *connect.Request[v1.GetFunnelRequest]) (*connect.Response[v1.GetFunnelResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.GetFunnel is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) PreviewTriggerRule(context.Context, *connect.Request[v1.PreviewTriggerRuleRequest]) (*connect.Response[v1.PreviewTriggerRuleResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.PreviewTriggerRule is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetTriggerRuleReport(context.Context, *connect.Request[v1.GetTriggerRuleReportRequest]) (*connect.Response[v1.GetTriggerRuleReportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.AdminService.GetTriggerRuleReport is not implemented"))
 }
 
 func (UnimplementedAdminServiceHandler) CreateWebhook(context.Context, *connect.Request[v1.CreateWebhookRequest]) (*connect.Response[v1.CreateWebhookResponse], error) {

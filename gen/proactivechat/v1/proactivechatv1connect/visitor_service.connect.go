@@ -60,6 +60,12 @@ const (
 	// VisitorServiceLeaveMessageProcedure is the fully-qualified name of the VisitorService's
 	// LeaveMessage RPC.
 	VisitorServiceLeaveMessageProcedure = "/proactivechat.v1.VisitorService/LeaveMessage"
+	// VisitorServiceReportActivityProcedure is the fully-qualified name of the VisitorService's
+	// ReportActivity RPC.
+	VisitorServiceReportActivityProcedure = "/proactivechat.v1.VisitorService/ReportActivity"
+	// VisitorServiceUpdateVisitorAttributesProcedure is the fully-qualified name of the
+	// VisitorService's UpdateVisitorAttributes RPC.
+	VisitorServiceUpdateVisitorAttributesProcedure = "/proactivechat.v1.VisitorService/UpdateVisitorAttributes"
 )
 
 // VisitorServiceClient is a client for the proactivechat.v1.VisitorService service.
@@ -102,6 +108,17 @@ type VisitorServiceClient interface {
 	// Retried with the same request_id it returns the message stored the
 	// first time instead of storing it again. Rate limited like SubmitForm.
 	LeaveMessage(context.Context, *connect.Request[v1.LeaveMessageRequest]) (*connect.Response[v1.LeaveMessageResponse], error)
+	// ReportActivity tells the server what the visitor does on the current
+	// page (scroll depth, exit intent, interaction) for the trigger rules'
+	// conditions. It takes effect at once and, like page views, is presence:
+	// not stored one by one. Rate limited per visitor; the widget sends it
+	// only when something changed, at most every 5 s (exit intent at once).
+	ReportActivity(context.Context, *connect.Request[v1.ReportActivityRequest]) (*connect.Response[v1.ReportActivityResponse], error)
+	// UpdateVisitorAttributes sets and removes attributes of the visitor
+	// (VisitorIdentity.attributes) without replacing the rest of the
+	// identity, e.g. cart_value as the cart changes. The same bounds as
+	// the identity's attributes apply to the result.
+	UpdateVisitorAttributes(context.Context, *connect.Request[v1.UpdateVisitorAttributesRequest]) (*connect.Response[v1.UpdateVisitorAttributesResponse], error)
 }
 
 // NewVisitorServiceClient constructs a client for the proactivechat.v1.VisitorService service. By
@@ -169,20 +186,34 @@ func NewVisitorServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(visitorServiceMethods.ByName("LeaveMessage")),
 			connect.WithClientOptions(opts...),
 		),
+		reportActivity: connect.NewClient[v1.ReportActivityRequest, v1.ReportActivityResponse](
+			httpClient,
+			baseURL+VisitorServiceReportActivityProcedure,
+			connect.WithSchema(visitorServiceMethods.ByName("ReportActivity")),
+			connect.WithClientOptions(opts...),
+		),
+		updateVisitorAttributes: connect.NewClient[v1.UpdateVisitorAttributesRequest, v1.UpdateVisitorAttributesResponse](
+			httpClient,
+			baseURL+VisitorServiceUpdateVisitorAttributesProcedure,
+			connect.WithSchema(visitorServiceMethods.ByName("UpdateVisitorAttributes")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // visitorServiceClient implements VisitorServiceClient.
 type visitorServiceClient struct {
-	startVisitorSession *connect.Client[v1.StartVisitorSessionRequest, v1.StartVisitorSessionResponse]
-	reportPageView      *connect.Client[v1.ReportPageViewRequest, v1.ReportPageViewResponse]
-	watchVisitor        *connect.Client[v1.WatchVisitorRequest, v1.WatchVisitorResponse]
-	respondToInvitation *connect.Client[v1.RespondToInvitationRequest, v1.RespondToInvitationResponse]
-	submitForm          *connect.Client[v1.SubmitFormRequest, v1.SubmitFormResponse]
-	leaveQueue          *connect.Client[v1.LeaveQueueRequest, v1.LeaveQueueResponse]
-	identifyVisitor     *connect.Client[v1.IdentifyVisitorRequest, v1.IdentifyVisitorResponse]
-	requestChat         *connect.Client[v1.RequestChatRequest, v1.RequestChatResponse]
-	leaveMessage        *connect.Client[v1.LeaveMessageRequest, v1.LeaveMessageResponse]
+	startVisitorSession     *connect.Client[v1.StartVisitorSessionRequest, v1.StartVisitorSessionResponse]
+	reportPageView          *connect.Client[v1.ReportPageViewRequest, v1.ReportPageViewResponse]
+	watchVisitor            *connect.Client[v1.WatchVisitorRequest, v1.WatchVisitorResponse]
+	respondToInvitation     *connect.Client[v1.RespondToInvitationRequest, v1.RespondToInvitationResponse]
+	submitForm              *connect.Client[v1.SubmitFormRequest, v1.SubmitFormResponse]
+	leaveQueue              *connect.Client[v1.LeaveQueueRequest, v1.LeaveQueueResponse]
+	identifyVisitor         *connect.Client[v1.IdentifyVisitorRequest, v1.IdentifyVisitorResponse]
+	requestChat             *connect.Client[v1.RequestChatRequest, v1.RequestChatResponse]
+	leaveMessage            *connect.Client[v1.LeaveMessageRequest, v1.LeaveMessageResponse]
+	reportActivity          *connect.Client[v1.ReportActivityRequest, v1.ReportActivityResponse]
+	updateVisitorAttributes *connect.Client[v1.UpdateVisitorAttributesRequest, v1.UpdateVisitorAttributesResponse]
 }
 
 // StartVisitorSession calls proactivechat.v1.VisitorService.StartVisitorSession.
@@ -230,6 +261,16 @@ func (c *visitorServiceClient) LeaveMessage(ctx context.Context, req *connect.Re
 	return c.leaveMessage.CallUnary(ctx, req)
 }
 
+// ReportActivity calls proactivechat.v1.VisitorService.ReportActivity.
+func (c *visitorServiceClient) ReportActivity(ctx context.Context, req *connect.Request[v1.ReportActivityRequest]) (*connect.Response[v1.ReportActivityResponse], error) {
+	return c.reportActivity.CallUnary(ctx, req)
+}
+
+// UpdateVisitorAttributes calls proactivechat.v1.VisitorService.UpdateVisitorAttributes.
+func (c *visitorServiceClient) UpdateVisitorAttributes(ctx context.Context, req *connect.Request[v1.UpdateVisitorAttributesRequest]) (*connect.Response[v1.UpdateVisitorAttributesResponse], error) {
+	return c.updateVisitorAttributes.CallUnary(ctx, req)
+}
+
 // VisitorServiceHandler is an implementation of the proactivechat.v1.VisitorService service.
 type VisitorServiceHandler interface {
 	// StartVisitorSession begins a visitor session, or resumes the one whose
@@ -270,6 +311,17 @@ type VisitorServiceHandler interface {
 	// Retried with the same request_id it returns the message stored the
 	// first time instead of storing it again. Rate limited like SubmitForm.
 	LeaveMessage(context.Context, *connect.Request[v1.LeaveMessageRequest]) (*connect.Response[v1.LeaveMessageResponse], error)
+	// ReportActivity tells the server what the visitor does on the current
+	// page (scroll depth, exit intent, interaction) for the trigger rules'
+	// conditions. It takes effect at once and, like page views, is presence:
+	// not stored one by one. Rate limited per visitor; the widget sends it
+	// only when something changed, at most every 5 s (exit intent at once).
+	ReportActivity(context.Context, *connect.Request[v1.ReportActivityRequest]) (*connect.Response[v1.ReportActivityResponse], error)
+	// UpdateVisitorAttributes sets and removes attributes of the visitor
+	// (VisitorIdentity.attributes) without replacing the rest of the
+	// identity, e.g. cart_value as the cart changes. The same bounds as
+	// the identity's attributes apply to the result.
+	UpdateVisitorAttributes(context.Context, *connect.Request[v1.UpdateVisitorAttributesRequest]) (*connect.Response[v1.UpdateVisitorAttributesResponse], error)
 }
 
 // NewVisitorServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -333,6 +385,18 @@ func NewVisitorServiceHandler(svc VisitorServiceHandler, opts ...connect.Handler
 		connect.WithSchema(visitorServiceMethods.ByName("LeaveMessage")),
 		connect.WithHandlerOptions(opts...),
 	)
+	visitorServiceReportActivityHandler := connect.NewUnaryHandler(
+		VisitorServiceReportActivityProcedure,
+		svc.ReportActivity,
+		connect.WithSchema(visitorServiceMethods.ByName("ReportActivity")),
+		connect.WithHandlerOptions(opts...),
+	)
+	visitorServiceUpdateVisitorAttributesHandler := connect.NewUnaryHandler(
+		VisitorServiceUpdateVisitorAttributesProcedure,
+		svc.UpdateVisitorAttributes,
+		connect.WithSchema(visitorServiceMethods.ByName("UpdateVisitorAttributes")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/proactivechat.v1.VisitorService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case VisitorServiceStartVisitorSessionProcedure:
@@ -353,6 +417,10 @@ func NewVisitorServiceHandler(svc VisitorServiceHandler, opts ...connect.Handler
 			visitorServiceRequestChatHandler.ServeHTTP(w, r)
 		case VisitorServiceLeaveMessageProcedure:
 			visitorServiceLeaveMessageHandler.ServeHTTP(w, r)
+		case VisitorServiceReportActivityProcedure:
+			visitorServiceReportActivityHandler.ServeHTTP(w, r)
+		case VisitorServiceUpdateVisitorAttributesProcedure:
+			visitorServiceUpdateVisitorAttributesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -396,4 +464,12 @@ func (UnimplementedVisitorServiceHandler) RequestChat(context.Context, *connect.
 
 func (UnimplementedVisitorServiceHandler) LeaveMessage(context.Context, *connect.Request[v1.LeaveMessageRequest]) (*connect.Response[v1.LeaveMessageResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.VisitorService.LeaveMessage is not implemented"))
+}
+
+func (UnimplementedVisitorServiceHandler) ReportActivity(context.Context, *connect.Request[v1.ReportActivityRequest]) (*connect.Response[v1.ReportActivityResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.VisitorService.ReportActivity is not implemented"))
+}
+
+func (UnimplementedVisitorServiceHandler) UpdateVisitorAttributes(context.Context, *connect.Request[v1.UpdateVisitorAttributesRequest]) (*connect.Response[v1.UpdateVisitorAttributesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("proactivechat.v1.VisitorService.UpdateVisitorAttributes is not implemented"))
 }
