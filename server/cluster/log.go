@@ -1,0 +1,180 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/proactivechat/proactivechat/server/bolt"
+)
+
+// ErrFenced is the error of a publish refused because the log has moved
+// past the position the publisher expected: another leader has published
+// since. The publisher has lost its authority and must acknowledge nothing.
+var ErrFenced = errors.New("fenced: the log has moved past this writer's position; another leader is writing")
+
+// LogConfig names a Log and says how it is stored.
+type LogConfig struct {
+	// Stream is the JetStream stream's name (default "PROACTIVECHAT_LOG").
+	Stream string
+	// Subject is the one subject the log's entries are published on
+	// (default "proactivechat.log"). Fencing compares positions on it.
+	Subject string
+	// Replicas is how many servers hold the stream (default 3; at most the
+	// cluster's size). An entry is acknowledged once a majority of them
+	// stored it.
+	Replicas int
+}
+
+func (c LogConfig) withDefaults() LogConfig {
+	if c.Stream == "" {
+		c.Stream = "PROACTIVECHAT_LOG"
+	}
+	if c.Subject == "" {
+		c.Subject = "proactivechat.log"
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 3
+	}
+	return c
+}
+
+// duplicateWindow is how long the stream remembers an entry's message id:
+// a Writer's retry of a publish whose PubAck was lost is recognized within
+// it, and gets the first publish's position instead of a second entry.
+const duplicateWindow = 2 * time.Minute
+
+// Log is a replicated, ordered log of write sets: a JetStream stream on
+// file storage with one subject. An entry's position is its stream
+// sequence; every entry names the position before it, so a reader
+// detects a gap instead of skipping one. It only accepts an entry that
+// follows the last one on the subject, whatever the publisher believes.
+type Log struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	cfg    LogConfig
+}
+
+// OpenLog creates the log's stream, or updates it to cfg, and returns the
+// log. The servers must run JetStream with sync always, or an entry
+// acknowledged by a majority may still be lost when they lose power
+// together.
+func OpenLog(ctx context.Context, js jetstream.JetStream, cfg LogConfig) (*Log, error) {
+	cfg = cfg.withDefaults()
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        cfg.Stream,
+		Description: "Proactive Chat replicated store: the write sets of the leader's commits",
+		Subjects:    []string{cfg.Subject},
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		Duplicates:  duplicateWindow,
+		// Entries are never deleted one by one: a hole would stop every
+		// follower. Trimming the head behind a snapshot is a purge.
+		DenyDelete: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open log %s: %w", cfg.Stream, err)
+	}
+	return &Log{js: js, stream: stream, cfg: cfg}, nil
+}
+
+// Entry is one record of the log: the write set of one commit of the
+// leader (or none, for a barrier), at Position, following Prev.
+type Entry struct {
+	Position uint64
+	Prev     uint64
+	// Leader names the node that published the entry, and Term its lease
+	// revision; they say who wrote what, and are not checked.
+	Leader   string
+	Term     uint64
+	WriteSet *bolt.WriteSet
+}
+
+// append publishes e after e.Prev and returns its position. msgID makes a
+// retry of the same publish return the first one's position. A publish
+// that finds the log elsewhere than e.Prev fails with ErrFenced.
+func (l *Log) append(ctx context.Context, e *Entry, msgID string) (uint64, error) {
+	ack, err := l.js.Publish(ctx, l.cfg.Subject, marshalEntry(e),
+		jetstream.WithExpectStream(l.cfg.Stream),
+		jetstream.WithExpectLastSequencePerSubject(e.Prev),
+		jetstream.WithMsgID(msgID))
+	if err != nil {
+		if isWrongLastSequence(err) {
+			return 0, fmt.Errorf("append to log after %d: %w: %w", e.Prev, ErrFenced, err)
+		}
+		return 0, fmt.Errorf("append to log after %d: %w", e.Prev, err)
+	}
+	return ack.Sequence, nil
+}
+
+// isWrongLastSequence reports whether err is the stream refusing an
+// expected last sequence; replicated streams use a code of their own.
+func isWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// Last returns the position of the log's last entry, 0 when it has none.
+func (l *Log) Last(ctx context.Context) (uint64, error) {
+	msg, err := l.stream.GetLastMsgForSubject(ctx, l.cfg.Subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read log end: %w", err)
+	}
+	return msg.Sequence, nil
+}
+
+// Read calls fn with each entry after position after, in order, as they
+// are published, until ctx ends (it then returns ctx.Err()) or fn fails
+// (it returns fn's error). A server that dies or a connection that drops
+// is survived: the reader resumes after the last entry it delivered.
+func (l *Log) Read(ctx context.Context, after uint64, fn func(*Entry) error) error {
+	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{l.cfg.Subject},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    after + 1,
+	})
+	if err != nil {
+		return fmt.Errorf("read log after %d: %w", after, err)
+	}
+	// Heartbeats every second: a reader whose server died notices within
+	// a few, and resumes through another.
+	msgs, err := cons.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
+	if err != nil {
+		return fmt.Errorf("read log after %d: %w", after, err)
+	}
+	defer msgs.Stop()
+	for {
+		msg, err := msgs.Next(jetstream.NextContext(ctx))
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			return fmt.Errorf("read log after %d: %w", after, err)
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("read log after %d: %w", after, err)
+		}
+		e, err := unmarshalEntry(msg.Data())
+		if err != nil {
+			return fmt.Errorf("read log entry %d: %w", meta.Sequence.Stream, err)
+		}
+		e.Position = meta.Sequence.Stream
+		if err := fn(e); err != nil {
+			return err
+		}
+		after = e.Position
+	}
+}
