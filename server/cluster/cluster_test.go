@@ -472,10 +472,14 @@ func TestFailover_LeadersServerDies(t *testing.T) {
 	li := int(info.Cluster.Leader[1] - '0')
 	leader := newNode(t, c, li, "leader")
 	f1, f2 := newNode(t, c, (li+1)%3, "f1"), newNode(t, c, (li+2)%3, "f2")
+	// f3 reads through the server that dies, and must go on through
+	// another.
+	f3 := newNode(t, c, li, "f3")
 	lease := leader.lease(t, 5*time.Second)
 	leader.lead(t, lease)
 	f1.run(t)
 	f2.run(t)
+	f3.run(t)
 
 	const n = 60
 	failed := map[int]int{} // writes that failed, by how often
@@ -507,7 +511,7 @@ func TestFailover_LeadersServerDies(t *testing.T) {
 			}
 		}
 	}
-	waitSame(t, leader, f1, f2)
+	waitSame(t, leader, f1, f2, f3)
 
 	// Every write is in the log; each that never failed exactly once.
 	es := entries(t, f1.log)

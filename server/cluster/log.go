@@ -138,43 +138,102 @@ func (l *Log) Last(ctx context.Context) (uint64, error) {
 // Read calls fn with each entry after position after, in order, as they
 // are published, until ctx ends (it then returns ctx.Err()) or fn fails
 // (it returns fn's error). A server that dies or a connection that drops
-// is survived: the reader resumes after the last entry it delivered.
+// is survived: the reader resumes after the last entry it delivered, if
+// need be through a new consumer. An entry it cannot decode is an error:
+// skipping it would leave the store without it.
 func (l *Log) Read(ctx context.Context, after uint64, fn func(*Entry) error) error {
-	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{l.cfg.Subject},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    after + 1,
-	})
-	if err != nil {
-		return fmt.Errorf("read log after %d: %w", after, err)
-	}
-	// Heartbeats every second: a reader whose server died notices within
-	// a few, and resumes through another.
-	msgs, err := cons.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
-	if err != nil {
-		return fmt.Errorf("read log after %d: %w", after, err)
-	}
-	defer msgs.Stop()
 	for {
-		msg, err := msgs.Next(jetstream.NextContext(ctx))
+		err := l.readFrom(ctx, &after, fn)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		var stop stopError
+		if errors.As(err, &stop) {
+			return stop.err
+		}
+		// The consumer could not be made, or stopped: another, after a
+		// pause, from where this one got to.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(retryWait):
+		}
+	}
+}
+
+// stopError carries an error that ends Read: fn's, or an entry that
+// cannot be decoded.
+type stopError struct{ err error }
+
+func (e stopError) Error() string { return e.err.Error() }
+
+// consumerTimeout bounds making a reader's consumer: a request that got
+// lost with a dying server is given up soon and made again, through
+// another.
+const consumerTimeout = 2 * time.Second
+
+// readFrom reads with one consumer from *after on, moving *after along.
+// The consumer is ephemeral and pushes nothing back to the stream (no
+// acks, one replica, in memory): a reader's place is its store's
+// position, not the consumer's. Any trouble (a missed heartbeat, a gap in
+// the deliveries, the consumer gone with its server) ends it, and Read
+// makes another from *after.
+func (l *Log) readFrom(ctx context.Context, after *uint64, fn func(*Entry) error) error {
+	cctx, cancel := context.WithTimeout(ctx, consumerTimeout)
+	cons, err := l.stream.CreateConsumer(cctx, jetstream.ConsumerConfig{
+		FilterSubject:     l.cfg.Subject,
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       *after + 1,
+		AckPolicy:         jetstream.AckNonePolicy,
+		Replicas:          1,
+		MemoryStorage:     true,
+		InactiveThreshold: time.Minute,
+	})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("read log after %d: %w", *after, err)
+	}
+	defer func() {
+		// Best effort: the inactive threshold removes it otherwise.
+		dctx, cancel := context.WithTimeout(context.Background(), consumerTimeout)
+		_ = l.stream.DeleteConsumer(dctx, cons.CachedInfo().Name)
+		cancel()
+	}()
+	// Heartbeats every second: a reader whose server died notices within
+	// a few, and resumes through another.
+	msgs, err := cons.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second),
+		jetstream.WithMessagesErrOnMissingHeartbeat(true))
+	if err != nil {
+		return fmt.Errorf("read log after %d: %w", *after, err)
+	}
+	defer msgs.Stop()
+	stop := context.AfterFunc(ctx, msgs.Stop)
+	defer stop()
+	var delivered uint64
+	for {
+		msg, err := msgs.Next(jetstream.NextContext(ctx))
 		if err != nil {
-			return fmt.Errorf("read log after %d: %w", after, err)
+			return fmt.Errorf("read log after %d: %w", *after, err)
 		}
 		meta, err := msg.Metadata()
 		if err != nil {
-			return fmt.Errorf("read log after %d: %w", after, err)
+			return fmt.Errorf("read log after %d: %w", *after, err)
 		}
+		if meta.Sequence.Consumer != delivered+1 {
+			return fmt.Errorf("read log after %d: delivery %d after %d", *after, meta.Sequence.Consumer, delivered)
+		}
+		delivered = meta.Sequence.Consumer
 		e, err := unmarshalEntry(msg.Data())
 		if err != nil {
-			return fmt.Errorf("read log entry %d: %w", meta.Sequence.Stream, err)
+			return stopError{fmt.Errorf("read log entry %d: %w", meta.Sequence.Stream, err)}
 		}
 		e.Position = meta.Sequence.Stream
-		if err := fn(e); err != nil {
-			return err
+		if e.Position <= *after {
+			continue
 		}
-		after = e.Position
+		if err := fn(e); err != nil {
+			return stopError{err}
+		}
+		*after = e.Position
 	}
 }
