@@ -32,7 +32,7 @@ type testCluster struct {
 	servers []*server.Server
 }
 
-func startCluster(t *testing.T) *testCluster {
+func startCluster(t testing.TB) *testCluster {
 	t.Helper()
 	const n = 3
 	ports := make([]int, n)
@@ -72,7 +72,7 @@ func startCluster(t *testing.T) *testCluster {
 }
 
 // freePort returns a loopback port nobody listens on now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -83,7 +83,7 @@ func freePort(t *testing.T) int {
 }
 
 // connect connects to server i first, and to the others when it is gone.
-func (c *testCluster) connect(t *testing.T, i int) jetstream.JetStream {
+func (c *testCluster) connect(t testing.TB, i int) jetstream.JetStream {
 	t.Helper()
 	urls := []string{c.servers[i].ClientURL()}
 	for j, s := range c.servers {
@@ -105,7 +105,7 @@ func (c *testCluster) connect(t *testing.T, i int) jetstream.JetStream {
 }
 
 // eventually polls cond until it holds, failing the test after converge.
-func eventually(t *testing.T, what string, cond func() error) {
+func eventually(t testing.TB, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(converge)
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -134,7 +134,7 @@ type node struct {
 	follow *cluster.Follower
 }
 
-func newNode(t *testing.T, c *testCluster, i int, name string) *node {
+func newNode(t testing.TB, c *testCluster, i int, name string) *node {
 	t.Helper()
 	n := &node{name: name, js: c.connect(t, i), path: filepath.Join(t.TempDir(), name+".db")}
 	eventually(t, "open log", func() error {
@@ -150,7 +150,7 @@ func newNode(t *testing.T, c *testCluster, i int, name string) *node {
 }
 
 // open opens the node's store and a Follower at its position.
-func (n *node) open(t *testing.T) {
+func (n *node) open(t testing.TB) {
 	t.Helper()
 	s, err := bolt.Open(n.path, bolt.WithReplicator(n.writer))
 	if err != nil {
@@ -165,7 +165,7 @@ func (n *node) open(t *testing.T) {
 }
 
 // run applies the log in the background until the test ends.
-func (n *node) run(t *testing.T) (stop func()) {
+func (n *node) run(t testing.TB) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- n.follow.Run(ctx) }()
@@ -184,7 +184,7 @@ func (n *node) run(t *testing.T) (stop func()) {
 	return stop
 }
 
-func (n *node) lease(t *testing.T, ttl time.Duration) *cluster.Lease {
+func (n *node) lease(t testing.TB, ttl time.Duration) *cluster.Lease {
 	t.Helper()
 	var l *cluster.Lease
 	eventually(t, "open lease", func() error {
@@ -198,7 +198,7 @@ func (n *node) lease(t *testing.T, ttl time.Duration) *cluster.Lease {
 }
 
 // lead takes the lease, waiting for it, and takes over.
-func (n *node) lead(t *testing.T, l *cluster.Lease) {
+func (n *node) lead(t testing.TB, l *cluster.Lease) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), converge)
 	defer cancel()
@@ -210,7 +210,7 @@ func (n *node) lead(t *testing.T, l *cluster.Lease) {
 	}
 }
 
-func (n *node) position(t *testing.T) uint64 {
+func (n *node) position(t testing.TB) uint64 {
 	t.Helper()
 	pos, err := n.store.Position()
 	if err != nil {
@@ -219,7 +219,7 @@ func (n *node) position(t *testing.T) uint64 {
 	return pos
 }
 
-func (n *node) digest(t *testing.T) string {
+func (n *node) digest(t testing.TB) string {
 	t.Helper()
 	d, err := n.store.Digest()
 	if err != nil {
@@ -237,7 +237,7 @@ func putSite(ctx context.Context, s *bolt.Store, id string) error {
 
 // waitSame waits until every node holds the leader's position, and checks
 // that they then hold the same.
-func waitSame(t *testing.T, leader *node, others ...*node) {
+func waitSame(t testing.TB, leader *node, others ...*node) {
 	t.Helper()
 	pos := leader.position(t)
 	ctx, cancel := context.WithTimeout(context.Background(), converge)
@@ -257,7 +257,7 @@ func waitSame(t *testing.T, leader *node, others ...*node) {
 }
 
 // entries reads the whole log.
-func entries(t *testing.T, l *cluster.Log) []*cluster.Entry {
+func entries(t testing.TB, l *cluster.Log) []*cluster.Entry {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), converge)
 	defer cancel()
@@ -284,7 +284,7 @@ func entries(t *testing.T, l *cluster.Log) []*cluster.Entry {
 }
 
 // checkChain fails unless each entry follows the one before it.
-func checkChain(t *testing.T, es []*cluster.Entry) {
+func checkChain(t testing.TB, es []*cluster.Entry) {
 	t.Helper()
 	var prev uint64
 	for _, e := range es {
