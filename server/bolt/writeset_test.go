@@ -459,3 +459,89 @@ func TestWithoutReplicator_NoPosition(t *testing.T) {
 		}
 	}
 }
+
+// recording is a Replicator that keeps the write sets and numbers them.
+type recording struct {
+	mu   sync.Mutex
+	sets []*bolt.WriteSet
+}
+
+func (r *recording) Replicate(prev uint64, ws *bolt.WriteSet) (uint64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sets = append(r.sets, ws)
+	return prev + 1, nil
+}
+
+func TestApply_NeverSharesACommitWithUpdates(t *testing.T) {
+	r := &recording{}
+	s := MustOpen(t, bolt.WithReplicator(r))
+	ctx := context.Background()
+	release, blocked := blockWriter(t, s)
+	errs := make(chan error, 2)
+	go func() {
+		errs <- s.Update(ctx, func(tx domain.WriteTx) error { return tx.PutSite(&domain.Site{ID: "site_local"}) })
+	}()
+	waitQueued(s, 1)
+	// A stale entry of the log, at the position the Update is given: it
+	// must find it taken, not slip into the Update's transaction.
+	go func() {
+		errs <- s.Apply(ctx, 0, 1, &bolt.WriteSet{Ops: []bolt.Op{{Kind: bolt.OpPut, Bucket: [][]byte{[]byte("sites")}, Key: []byte("site_log"), Value: []byte{}}}})
+	}()
+	waitQueued(s, 2)
+	release()
+	if err := <-blocked; err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	MustView(t, s, func(tx domain.ReadTx) error {
+		if _, err := tx.Site("site_log"); domain.ErrorCode(err) != domain.CodeNotFound {
+			t.Errorf("the log's entry at a position taken was applied: %v", err)
+		}
+		return nil
+	})
+	if pos, _ := s.Position(); pos != 1 {
+		t.Errorf("position %d, want 1", pos)
+	}
+	if len(r.sets) != 1 || len(r.sets[0].Ops) != 1 || string(r.sets[0].Ops[0].Key) != "site_local" {
+		t.Errorf("replicated %+v, want the local site alone", r.sets)
+	}
+}
+
+func TestApply_IdempotencyKeysFromTheLog(t *testing.T) {
+	alice := domain.Participant{Role: domain.RoleVisitor, ID: "alice"}
+	msg := func(seq uint32, key string) domain.ChatEvent {
+		return domain.ChatEvent{ChatID: "c1", Seq: seq, Message: &domain.ChatMessage{Sender: alice, Text: "x", IdempotencyKey: key}}
+	}
+	leader, follower, _ := mirrored(t)
+	MustUpdate(t, leader, func(tx domain.WriteTx) error {
+		if err := tx.PutChat(&domain.Chat{ID: "c1", SiteID: "site_1", Visitor: alice, State: domain.ChatStateActive, CreateTime: at(1)}); err != nil {
+			return err
+		}
+		return tx.AppendChatEvent(msg(1, "k1"))
+	})
+	lookUp := func(key string) (uint32, bool) {
+		var seq uint32
+		var found bool
+		MustUpdate(t, follower, func(tx domain.WriteTx) error {
+			var err error
+			seq, found, err = tx.MessageSeqByKey("c1", "alice", key)
+			return err
+		})
+		return seq, found
+	}
+	// The follower's writer indexes the chat's keys...
+	if seq, found := lookUp("k1"); !found || seq != 1 {
+		t.Fatalf("k1: %d, %v", seq, found)
+	}
+	// ...then applies a message from the log: were it to answer from that
+	// index, a leader it became would take the key again.
+	MustUpdate(t, leader, func(tx domain.WriteTx) error { return tx.AppendChatEvent(msg(2, "k2")) })
+	if seq, found := lookUp("k2"); !found || seq != 2 {
+		t.Errorf("k2 applied from the log: %d, %v; want 2, true", seq, found)
+	}
+}
