@@ -561,7 +561,7 @@ func TestLease_HandsOverAndFencesThePausedHolder(t *testing.T) {
 	if err := lb.Renew(ctx); !errors.Is(err, cluster.ErrLeaseLost) {
 		t.Errorf("b renews a lease it does not hold: %v", err)
 	}
-	if h, err := la.Holder(ctx); err != nil || h != "a" {
+	if h, _, err := la.Holder(ctx); err != nil || h != "a" {
 		t.Errorf("holder %q, %v", h, err)
 	}
 	aTerm := la.Term()
@@ -582,7 +582,7 @@ func TestLease_HandsOverAndFencesThePausedHolder(t *testing.T) {
 		}
 		return err
 	})
-	if h, err := lb.Holder(ctx); err != nil || h != "b" {
+	if h, _, err := lb.Holder(ctx); err != nil || h != "b" {
 		t.Errorf("holder %q, %v", h, err)
 	}
 	if lb.Term() <= aTerm {
@@ -642,4 +642,54 @@ func TestLease_HandsOverAndFencesThePausedHolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSame(t, b, a)
+}
+
+func TestLease_HoldRenews(t *testing.T) {
+	c := startCluster(t)
+	ctx := context.Background()
+	a, b := newNode(t, c, 0, "a"), newNode(t, c, 1, "b")
+	// Renewed every 2/3 s, the lease has a whole TTL of room to spare
+	// when b tries it right after a renewal.
+	const ttl = 2 * time.Second
+	la, lb := a.lease(t, ttl), b.lease(t, ttl)
+	if ok, err := la.TryAcquire(ctx); err != nil || !ok {
+		t.Fatalf("a acquires: %v, %v", ok, err)
+	}
+	term := la.Term()
+	hctx, stopHolding := context.WithCancel(ctx)
+	held := make(chan error, 1)
+	go func() { held <- la.Hold(hctx) }()
+
+	// Renewals move the revision on, past more than a TTL's worth of
+	// them, and the lease stays a's.
+	eventually(t, "renewals", func() error {
+		_, rev, err := la.Holder(ctx)
+		if err == nil && rev < term+4 {
+			err = fmt.Errorf("revision %d", rev)
+		}
+		return err
+	})
+	if ok, err := lb.TryAcquire(ctx); err != nil || ok {
+		t.Fatalf("b acquires a held lease: %v, %v", ok, err)
+	}
+	if la.Term() != term {
+		t.Errorf("the term moved with renewals: %d, was %d", la.Term(), term)
+	}
+
+	// Stopped holding, a keeps the lease until it runs out; then b gets it.
+	stopHolding()
+	if err := <-held; !errors.Is(err, context.Canceled) {
+		t.Errorf("Hold: %v", err)
+	}
+	eventually(t, "b acquires", func() error {
+		ok, err := lb.TryAcquire(ctx)
+		if err == nil && !ok {
+			err = errors.New("still held")
+		}
+		return err
+	})
+	// Holding again, a learns it lost the lease.
+	if err := la.Hold(ctx); !errors.Is(err, cluster.ErrLeaseLost) {
+		t.Errorf("Hold of a lost lease: %v", err)
+	}
 }

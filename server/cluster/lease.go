@@ -228,15 +228,15 @@ func (l *Lease) Lost() <-chan struct{} {
 	return l.lost
 }
 
-// Holder returns the node holding the lease as the servers see it, "" if
-// none.
-func (l *Lease) Holder(ctx context.Context) (string, error) {
+// Holder returns the node holding the lease as the servers see it ("" if
+// none) and the revision it last wrote, which every renewal moves on.
+func (l *Lease) Holder(ctx context.Context) (node string, revision uint64, err error) {
 	e, err := l.kv.Get(ctx, l.cfg.Key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return "", nil
+		return "", 0, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("read lease: %w", err)
+		return "", 0, fmt.Errorf("read lease: %w", err)
 	}
-	return string(e.Value()), nil
+	return string(e.Value()), e.Revision(), nil
 }
