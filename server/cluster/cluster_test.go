@@ -693,3 +693,36 @@ func TestLease_HoldRenews(t *testing.T) {
 		t.Errorf("Hold of a lost lease: %v", err)
 	}
 }
+
+func TestLog_RetryStoredOnceAndFencing(t *testing.T) {
+	c := startCluster(t)
+	n := newNode(t, c, 0, "a")
+	ctx := context.Background()
+	ws := &bolt.WriteSet{Ops: []bolt.Op{{Kind: bolt.OpPut, Bucket: [][]byte{[]byte("sites")}, Key: []byte("k"), Value: []byte{}}}}
+	e := &cluster.Entry{Prev: 0, Leader: "a", Term: 7, WriteSet: ws}
+	pos, err := cluster.Append(ctx, n.log, e, "a/7/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A retry whose first attempt was stored gets its position back: the
+	// stream checks the message id before the expected position.
+	again, err := cluster.Append(ctx, n.log, e, "a/7/1")
+	if err != nil || again != pos {
+		t.Errorf("retry: %d, %v; want %d", again, err, pos)
+	}
+	// Another publish after the same position is fenced.
+	if _, err := cluster.Append(ctx, n.log, &cluster.Entry{Prev: 0, Leader: "b"}, "b/8/1"); !errors.Is(err, cluster.ErrFenced) {
+		t.Errorf("second publish after 0: %v, want fenced", err)
+	}
+	if _, err := cluster.Append(ctx, n.log, &cluster.Entry{Prev: pos + 1, Leader: "b"}, "b/8/2"); !errors.Is(err, cluster.ErrFenced) {
+		t.Errorf("publish after a position not reached: %v, want fenced", err)
+	}
+	es := entries(t, n.log)
+	if len(es) != 1 {
+		t.Fatalf("%d entries, want 1", len(es))
+	}
+	got := es[0]
+	if got.Position != pos || got.Prev != 0 || got.Leader != "a" || got.Term != 7 || len(got.WriteSet.Ops) != 1 || string(got.WriteSet.Ops[0].Key) != "k" {
+		t.Errorf("entry read back: %+v", got)
+	}
+}

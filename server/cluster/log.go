@@ -13,8 +13,10 @@ import (
 
 // ErrFenced is the error of a publish refused because the log has moved
 // past the position the publisher expected: another leader has published
-// since. The publisher has lost its authority and must acknowledge nothing.
-var ErrFenced = errors.New("fenced: the log has moved past this writer's position; another leader is writing")
+// since (or an earlier publish of this one, whose answer was lost, was
+// stored after all, which the publisher's store lacks). Either way the
+// publisher must acknowledge nothing and catch up before writing again.
+var ErrFenced = errors.New("fenced: the log has moved past this writer's position")
 
 // LogConfig names a Log and says how it is stored.
 type LogConfig struct {

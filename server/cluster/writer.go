@@ -14,9 +14,10 @@ import (
 // no longer is): the write must go to the leader.
 var ErrNotLeader = errors.New("not the leader")
 
-// Publishing retries a publish that failed for want of an answer (a
-// server dying, a connection moving to another server) with the same
-// message id, so the stream stores it once, until retryFor has passed.
+// A publish that failed for want of an answer (a server dying, a
+// connection moving to another server) is tried again with the same
+// message id, so that the stream stores it once, for up to
+// defaultRetryFor; each attempt waits attemptTimeout for its answer.
 const (
 	defaultRetryFor = 10 * time.Second
 	attemptTimeout  = 2 * time.Second
