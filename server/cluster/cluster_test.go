@@ -296,6 +296,7 @@ func checkChain(t testing.TB, es []*cluster.Entry) {
 }
 
 func TestReplication_EveryStoreHoldsTheSame(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t)
 	leader := newNode(t, c, 0, "a")
 	f1, f2 := newNode(t, c, 1, "b"), newNode(t, c, 2, "c")
@@ -354,6 +355,7 @@ func TestReplication_EveryStoreHoldsTheSame(t *testing.T) {
 }
 
 func TestFencing_OnlyOneOfTwoLeadersWrites(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t)
 	a, b := newNode(t, c, 0, "a"), newNode(t, c, 1, "b")
 	a.lead(t, a.lease(t, 5*time.Second))
@@ -445,6 +447,7 @@ func TestFencing_OnlyOneOfTwoLeadersWrites(t *testing.T) {
 }
 
 func TestFailover_LeadersServerDies(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t)
 	ctx := context.Background()
 	probe := c.connect(t, 0)
@@ -544,6 +547,7 @@ func TestFailover_LeadersServerDies(t *testing.T) {
 }
 
 func TestLease_HandsOverAndFencesThePausedHolder(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t)
 	ctx := context.Background()
 	a, b := newNode(t, c, 0, "a"), newNode(t, c, 1, "b")
@@ -645,6 +649,7 @@ func TestLease_HandsOverAndFencesThePausedHolder(t *testing.T) {
 }
 
 func TestLease_HoldRenews(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t)
 	ctx := context.Background()
 	a, b := newNode(t, c, 0, "a"), newNode(t, c, 1, "b")
@@ -695,6 +700,7 @@ func TestLease_HoldRenews(t *testing.T) {
 }
 
 func TestLog_RetryStoredOnceAndFencing(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t)
 	n := newNode(t, c, 0, "a")
 	ctx := context.Background()
