@@ -388,7 +388,7 @@ func (w *writeTx) AppendRoutingDecision(d *domain.RoutingDecision) error {
 		return err
 	}
 	w.wrote = true // NextSequence changes the bucket
-	b := w.tx.Bucket(routingDecisionsBucket)
+	b := w.bucket(routingDecisionsBucket)
 	seq, err := b.NextSequence()
 	if err != nil {
 		return fmt.Errorf("append routing decision: %w", err)

@@ -46,7 +46,7 @@ func (w *writeTx) AppendEvent(ev *domain.Event) error {
 		return fmt.Errorf("append event: unknown type %q", ev.Type)
 	}
 	w.wrote = true // NextSequence changes the bucket
-	b := w.tx.Bucket(eventsBucket)
+	b := w.bucket(eventsBucket)
 	// Keys only ever come last: split pages full rather than half full.
 	// Half the leaves, half the children of the branch above them, which
 	// bbolt reads into memory and writes again in every commit that
@@ -241,7 +241,7 @@ func (r *readTx) LastEventPosition() uint64 {
 // stops at the first event at or after cutoff even should a later one be
 // older (a clock stepping back): the log stays a contiguous tail.
 func (w *writeTx) DeleteEventsBefore(cutoff time.Time, limit int) (int, error) {
-	c := w.tx.Bucket(eventsBucket).Cursor()
+	c := w.bucket(eventsBucket).Cursor()
 	n := 0
 	for k, v := c.First(); k != nil && (limit <= 0 || n < limit); k, v = c.Next() {
 		ev, err := w.logEvent(k, v)

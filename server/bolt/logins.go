@@ -25,7 +25,7 @@ func (r *readTx) AgentIDByLogin(login string) (string, error) {
 // indexLogin moves the index entry of agent a from its stored login (old
 // record raw, nil for a new agent) to its new one.
 func (w *writeTx) indexLogin(a *domain.Agent, raw []byte) error {
-	b := w.tx.Bucket(agentLoginsBucket)
+	b := w.bucket(agentLoginsBucket)
 	newKey := domain.LoginKey(a.Login)
 	if raw != nil {
 		old, err := w.agents.decode(a.ID, raw)

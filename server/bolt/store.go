@@ -147,6 +147,7 @@ type options struct {
 	maxBatch    int
 	lockTimeout time.Duration
 	log         *slog.Logger
+	replicator  Replicator
 }
 
 // WithLogger sets where the store logs the changes of its state, such as
@@ -193,6 +194,9 @@ type Store struct {
 
 	log   *slog.Logger
 	space fullState // whether the disk is full (full.go)
+
+	// replicator, when set, gets each commit's write set first (replicate.go).
+	replicator Replicator
 
 	// commitSeconds and batchSize describe the writer's commits, for metrics.
 	commitSeconds *metrics.Histogram
@@ -282,6 +286,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		keys:          newMessageKeyIndex(),
 		log:           o.log,
 		space:         fullState{checkEvery: spaceCheckInterval},
+		replicator:    o.replicator,
 	}
 	go s.write()
 	return s, nil

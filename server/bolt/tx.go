@@ -165,6 +165,10 @@ type writeTx struct {
 	// wrote records that the fn changed the transaction, so that its failure
 	// means rolling back rather than just leaving it out.
 	wrote bool
+	// rec collects the transaction's write set when the store replicates
+	// (writeset.go); nil otherwise. Every change goes through w.bucket,
+	// which records into it.
+	rec *recorder
 }
 
 var _ domain.WriteTx = (*writeTx)(nil)
@@ -181,7 +185,7 @@ func (w *writeTx) put(bucket, key []byte, m proto.Message) error {
 
 func (w *writeTx) putRaw(bucket, key, v []byte) error {
 	w.wrote = true
-	if err := w.tx.Bucket(bucket).Put(key, v); err != nil {
+	if err := w.bucket(bucket).Put(key, v); err != nil {
 		return fmt.Errorf("put %s %q: %w", bucket, key, err)
 	}
 	return nil
@@ -214,8 +218,8 @@ func has(b *bbolt.Bucket, key []byte) bool {
 // delete removes key from bucket. Deleting a key that is not there changes
 // nothing, so it does not count as a write.
 func (w *writeTx) delete(bucket, key []byte) error {
-	b := w.tx.Bucket(bucket)
-	if !has(b, key) {
+	b := w.bucket(bucket)
+	if !has(b.Bucket, key) {
 		return nil
 	}
 	w.wrote = true

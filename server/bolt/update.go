@@ -23,6 +23,10 @@ type request struct {
 	// done receives the final answer. It has room for it, so the writer
 	// never waits for a caller.
 	done chan error
+	// replicated marks an Apply of the log's changes (replicate.go): it is
+	// committed apart from local Updates and never handed to the
+	// Replicator.
+	replicated bool
 }
 
 // Update runs fn in a write transaction and returns once it is durable.
@@ -38,10 +42,14 @@ type request struct {
 // A panic in fn is re-raised in the caller's goroutine, not the writer's, so
 // the process survives wherever a caller's panic would be recovered.
 func (s *Store) Update(ctx context.Context, fn func(domain.WriteTx) error) error {
+	return s.update(ctx, false, fn)
+}
+
+func (s *Store) update(ctx context.Context, replicated bool, fn func(domain.WriteTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	req := &request{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	req := &request{ctx: ctx, fn: fn, done: make(chan error, 1), replicated: replicated}
 	if err := s.enqueue(ctx, req); err != nil {
 		return err
 	}
@@ -76,7 +84,16 @@ func (s *Store) write() {
 	for req := range s.queue {
 		batch = append(batch[:0], req)
 		batch = s.drain(batch)
-		s.commit(batch)
+		// Applies of the log and local Updates never share a commit: one
+		// is replicated already, the other must be.
+		for rest := batch; len(rest) > 0; {
+			n := 1
+			for n < len(rest) && rest[n].replicated == rest[0].replicated {
+				n++
+			}
+			s.commit(rest[:n])
+			rest = rest[n:]
+		}
 		clear(batch) // let the answered requests go
 	}
 }
@@ -148,6 +165,12 @@ func (s *Store) attempt(batch []*request) (hooks []func(), again bool, err error
 	if err != nil {
 		return nil, false, fmt.Errorf("begin write transaction: %w", err)
 	}
+	// A fresh recorder per attempt, so that what a rolled-back attempt
+	// wrote is not replicated.
+	var rec *recorder
+	if s.replicator != nil && !batch[0].replicated {
+		rec = &recorder{}
+	}
 	for _, req := range batch {
 		if req.final {
 			continue
@@ -160,7 +183,7 @@ func (s *Store) attempt(batch []*request) (hooks []func(), again bool, err error
 		}
 		// A fresh wrapper per fn and attempt, so that hooks registered in an
 		// attempt that is rolled back are dropped with it.
-		w := &writeTx{readTx: readTx{tx: tx, agents: s.agents}, keys: s.keys}
+		w := &writeTx{readTx: readTx{tx: tx, agents: s.agents}, keys: s.keys, rec: rec}
 		if err := call(req.fn, w); err != nil {
 			req.err = err
 			if w.wrote {
@@ -172,6 +195,16 @@ func (s *Store) attempt(batch []*request) (hooks []func(), again bool, err error
 			continue
 		}
 		hooks = append(hooks, w.hooks...)
+	}
+	if err := s.replicate(tx, rec); err != nil {
+		_ = tx.Rollback()
+		s.keys.rolledBack()
+		return nil, false, err
+	}
+	if batch[0].replicated {
+		// The log's changes may touch chats the writer's index holds; it
+		// builds them again on first use.
+		s.keys.reset()
 	}
 	if err := tx.Commit(); err != nil {
 		s.keys.rolledBack()

@@ -82,11 +82,11 @@ func (w *writeTx) DeleteWebhook(id string) error {
 		return err
 	}
 	w.wrote = true
-	if err := w.tx.Bucket(webhooksBucket).Delete([]byte(id)); err != nil {
+	if err := w.bucket(webhooksBucket).Delete([]byte(id)); err != nil {
 		return err
 	}
 	prefix := webhookDeliveryPrefix(id)
-	c := w.tx.Bucket(webhookDeliveriesBucket).Cursor()
+	c := w.bucket(webhookDeliveriesBucket).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
 		if err := c.Delete(); err != nil {
 			return err
@@ -99,7 +99,7 @@ func (w *writeTx) AppendWebhookDelivery(d *domain.WebhookDelivery) error {
 	if err := requireID("webhook id", d.WebhookID); err != nil {
 		return err
 	}
-	b := w.tx.Bucket(webhookDeliveriesBucket)
+	b := w.bucket(webhookDeliveriesBucket)
 	seq, err := b.NextSequence()
 	if err != nil {
 		return err

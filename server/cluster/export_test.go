@@ -1,0 +1,12 @@
+package cluster
+
+import "context"
+
+// Lead makes w publish under term without a lease or a barrier, as a
+// leader that has not noticed it was deposed believes it may.
+func Lead(w *Writer, term uint64) { w.lead(term) }
+
+// Append publishes e with msgID, as a Writer's attempt does.
+func Append(ctx context.Context, l *Log, e *Entry, msgID string) (uint64, error) {
+	return l.append(ctx, e, msgID)
+}

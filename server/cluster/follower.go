@@ -1,0 +1,114 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/proactivechat/proactivechat/server/bolt"
+)
+
+// Follower applies a Log to a store, entry by entry in order. The store
+// records each entry's position in the transaction that applies it
+// (bolt.Store.Apply), so after a restart the Follower resumes at the
+// first entry its file lacks: nothing is applied twice, nothing skipped.
+type Follower struct {
+	log   *Log
+	store *bolt.Store
+
+	mu      sync.Mutex
+	pos     uint64
+	changed chan struct{} // closed and replaced when pos moves
+}
+
+// NewFollower returns a Follower of log for store, at the position the
+// store holds.
+func NewFollower(log *Log, store *bolt.Store) (*Follower, error) {
+	pos, err := store.Position()
+	if err != nil {
+		return nil, fmt.Errorf("new follower: %w", err)
+	}
+	return &Follower{log: log, store: store, pos: pos, changed: make(chan struct{})}, nil
+}
+
+// Position returns the position of the last entry applied.
+func (f *Follower) Position() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pos
+}
+
+// WaitFor returns once the entry at pos is applied, or with ctx.Err().
+func (f *Follower) WaitFor(ctx context.Context, pos uint64) error {
+	for {
+		f.mu.Lock()
+		at, changed := f.pos, f.changed
+		f.mu.Unlock()
+		if at >= pos {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Run applies entries as the log gets them until ctx ends (it returns
+// ctx.Err()) or an entry cannot be applied (it returns why: a gap, with
+// CodeFailedPrecondition, means the log no longer holds what the store
+// lacks, and the node needs a snapshot). It must not run while the
+// store's Writer leads, nor twice at once.
+func (f *Follower) Run(ctx context.Context) error {
+	return f.log.Read(ctx, f.Position(), f.apply)
+}
+
+// errCaughtUp stops CatchUp's read.
+var errCaughtUp = errors.New("caught up")
+
+// CatchUp applies the entries the log holds now, up to its last, and
+// returns the position reached.
+func (f *Follower) CatchUp(ctx context.Context) (uint64, error) {
+	last, err := f.log.Last(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if pos := f.Position(); pos >= last {
+		return pos, nil
+	}
+	err = f.log.Read(ctx, f.Position(), func(e *Entry) error {
+		if err := f.apply(e); err != nil {
+			return err
+		}
+		if e.Position >= last {
+			return errCaughtUp
+		}
+		return nil
+	})
+	if !errors.Is(err, errCaughtUp) {
+		return 0, err
+	}
+	return f.Position(), nil
+}
+
+func (f *Follower) apply(e *Entry) error {
+	// The store's writer needs no deadline: Apply waits for the commit.
+	if err := f.store.Apply(context.Background(), e.Prev, e.Position, e.WriteSet); err != nil {
+		return fmt.Errorf("apply log entry %d: %w", e.Position, err)
+	}
+	f.advance(e.Position)
+	return nil
+}
+
+func (f *Follower) advance(pos uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if pos <= f.pos {
+		return
+	}
+	f.pos = pos
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
