@@ -841,7 +841,11 @@ type StartVisitorSessionRequest struct {
 	ResumeToken string `protobuf:"bytes,2,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	// Who the visitor is, when the page knows (optional). On a resumed
 	// session it replaces the identity stored before.
-	Identity      *VisitorIdentity `protobuf:"bytes,3,opt,name=identity,proto3" json:"identity,omitempty"`
+	Identity *VisitorIdentity `protobuf:"bytes,3,opt,name=identity,proto3" json:"identity,omitempty"`
+	// The browser's device class and language (optional), for the trigger
+	// rules' device and language conditions; a resumed session takes the
+	// newer one.
+	Client        *ClientInfo `protobuf:"bytes,4,opt,name=client,proto3" json:"client,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -893,6 +897,13 @@ func (x *StartVisitorSessionRequest) GetResumeToken() string {
 func (x *StartVisitorSessionRequest) GetIdentity() *VisitorIdentity {
 	if x != nil {
 		return x.Identity
+	}
+	return nil
+}
+
+func (x *StartVisitorSessionRequest) GetClient() *ClientInfo {
+	if x != nil {
+		return x.Client
 	}
 	return nil
 }
@@ -1453,11 +1464,12 @@ const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"J\n" +
 	"\x12LeaveQueueResponse\x124\n" +
-	"\x05state\x18\x01 \x01(\v2\x1e.proactivechat.v1.VisitorStateR\x05state\"\x97\x01\n" +
+	"\x05state\x18\x01 \x01(\v2\x1e.proactivechat.v1.VisitorStateR\x05state\"\xcd\x01\n" +
 	"\x1aStartVisitorSessionRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12!\n" +
 	"\fresume_token\x18\x02 \x01(\tR\vresumeToken\x12=\n" +
-	"\bidentity\x18\x03 \x01(\v2!.proactivechat.v1.VisitorIdentityR\bidentity\"\x82\x01\n" +
+	"\bidentity\x18\x03 \x01(\v2!.proactivechat.v1.VisitorIdentityR\bidentity\x124\n" +
+	"\x06client\x18\x04 \x01(\v2\x1c.proactivechat.v1.ClientInfoR\x06client\"\x82\x01\n" +
 	"\x1bStartVisitorSessionResponse\x123\n" +
 	"\avisitor\x18\x01 \x01(\v2\x19.proactivechat.v1.VisitorR\avisitor\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\x18\n" +
@@ -1559,16 +1571,17 @@ var file_proactivechat_v1_visitor_service_proto_goTypes = []any{
 	(*Visitor)(nil),                         // 26: proactivechat.v1.Visitor
 	(*OfflineMessage)(nil),                  // 27: proactivechat.v1.OfflineMessage
 	(*VisitorIdentity)(nil),                 // 28: proactivechat.v1.VisitorIdentity
-	(EngagementState)(0),                    // 29: proactivechat.v1.EngagementState
-	(*Chat)(nil),                            // 30: proactivechat.v1.Chat
-	(*Invitation)(nil),                      // 31: proactivechat.v1.Invitation
-	(*FormDefinition)(nil),                  // 32: proactivechat.v1.FormDefinition
-	(*QueueStatus)(nil),                     // 33: proactivechat.v1.QueueStatus
-	(*VisitorLauncherSettings)(nil),         // 34: proactivechat.v1.VisitorLauncherSettings
-	(*SiteStatus)(nil),                      // 35: proactivechat.v1.SiteStatus
-	(*ChatEvent)(nil),                       // 36: proactivechat.v1.ChatEvent
-	(*Typing)(nil),                          // 37: proactivechat.v1.Typing
-	(*KeepAlive)(nil),                       // 38: proactivechat.v1.KeepAlive
+	(*ClientInfo)(nil),                      // 29: proactivechat.v1.ClientInfo
+	(EngagementState)(0),                    // 30: proactivechat.v1.EngagementState
+	(*Chat)(nil),                            // 31: proactivechat.v1.Chat
+	(*Invitation)(nil),                      // 32: proactivechat.v1.Invitation
+	(*FormDefinition)(nil),                  // 33: proactivechat.v1.FormDefinition
+	(*QueueStatus)(nil),                     // 34: proactivechat.v1.QueueStatus
+	(*VisitorLauncherSettings)(nil),         // 35: proactivechat.v1.VisitorLauncherSettings
+	(*SiteStatus)(nil),                      // 36: proactivechat.v1.SiteStatus
+	(*ChatEvent)(nil),                       // 37: proactivechat.v1.ChatEvent
+	(*Typing)(nil),                          // 38: proactivechat.v1.Typing
+	(*KeepAlive)(nil),                       // 39: proactivechat.v1.KeepAlive
 }
 var file_proactivechat_v1_visitor_service_proto_depIdxs = []int32{
 	25, // 0: proactivechat.v1.ReportActivityRequest.activity:type_name -> proactivechat.v1.VisitorActivity
@@ -1583,47 +1596,48 @@ var file_proactivechat_v1_visitor_service_proto_depIdxs = []int32{
 	21, // 9: proactivechat.v1.SubmitFormResponse.state:type_name -> proactivechat.v1.VisitorState
 	21, // 10: proactivechat.v1.LeaveQueueResponse.state:type_name -> proactivechat.v1.VisitorState
 	28, // 11: proactivechat.v1.StartVisitorSessionRequest.identity:type_name -> proactivechat.v1.VisitorIdentity
-	26, // 12: proactivechat.v1.StartVisitorSessionResponse.visitor:type_name -> proactivechat.v1.Visitor
-	26, // 13: proactivechat.v1.ReportPageViewResponse.visitor:type_name -> proactivechat.v1.Visitor
-	26, // 14: proactivechat.v1.VisitorState.visitor:type_name -> proactivechat.v1.Visitor
-	29, // 15: proactivechat.v1.VisitorState.engagement:type_name -> proactivechat.v1.EngagementState
-	30, // 16: proactivechat.v1.VisitorState.chat:type_name -> proactivechat.v1.Chat
-	31, // 17: proactivechat.v1.VisitorState.invitation:type_name -> proactivechat.v1.Invitation
-	32, // 18: proactivechat.v1.VisitorState.form:type_name -> proactivechat.v1.FormDefinition
-	33, // 19: proactivechat.v1.VisitorState.queue:type_name -> proactivechat.v1.QueueStatus
-	34, // 20: proactivechat.v1.VisitorState.launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
-	35, // 21: proactivechat.v1.VisitorState.site_status:type_name -> proactivechat.v1.SiteStatus
-	21, // 22: proactivechat.v1.WatchVisitorResponse.state:type_name -> proactivechat.v1.VisitorState
-	36, // 23: proactivechat.v1.WatchVisitorResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
-	37, // 24: proactivechat.v1.WatchVisitorResponse.typing:type_name -> proactivechat.v1.Typing
-	38, // 25: proactivechat.v1.WatchVisitorResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
-	16, // 26: proactivechat.v1.VisitorService.StartVisitorSession:input_type -> proactivechat.v1.StartVisitorSessionRequest
-	18, // 27: proactivechat.v1.VisitorService.ReportPageView:input_type -> proactivechat.v1.ReportPageViewRequest
-	20, // 28: proactivechat.v1.VisitorService.WatchVisitor:input_type -> proactivechat.v1.WatchVisitorRequest
-	10, // 29: proactivechat.v1.VisitorService.RespondToInvitation:input_type -> proactivechat.v1.RespondToInvitationRequest
-	12, // 30: proactivechat.v1.VisitorService.SubmitForm:input_type -> proactivechat.v1.SubmitFormRequest
-	14, // 31: proactivechat.v1.VisitorService.LeaveQueue:input_type -> proactivechat.v1.LeaveQueueRequest
-	8,  // 32: proactivechat.v1.VisitorService.IdentifyVisitor:input_type -> proactivechat.v1.IdentifyVisitorRequest
-	4,  // 33: proactivechat.v1.VisitorService.RequestChat:input_type -> proactivechat.v1.RequestChatRequest
-	6,  // 34: proactivechat.v1.VisitorService.LeaveMessage:input_type -> proactivechat.v1.LeaveMessageRequest
-	0,  // 35: proactivechat.v1.VisitorService.ReportActivity:input_type -> proactivechat.v1.ReportActivityRequest
-	2,  // 36: proactivechat.v1.VisitorService.UpdateVisitorAttributes:input_type -> proactivechat.v1.UpdateVisitorAttributesRequest
-	17, // 37: proactivechat.v1.VisitorService.StartVisitorSession:output_type -> proactivechat.v1.StartVisitorSessionResponse
-	19, // 38: proactivechat.v1.VisitorService.ReportPageView:output_type -> proactivechat.v1.ReportPageViewResponse
-	22, // 39: proactivechat.v1.VisitorService.WatchVisitor:output_type -> proactivechat.v1.WatchVisitorResponse
-	11, // 40: proactivechat.v1.VisitorService.RespondToInvitation:output_type -> proactivechat.v1.RespondToInvitationResponse
-	13, // 41: proactivechat.v1.VisitorService.SubmitForm:output_type -> proactivechat.v1.SubmitFormResponse
-	15, // 42: proactivechat.v1.VisitorService.LeaveQueue:output_type -> proactivechat.v1.LeaveQueueResponse
-	9,  // 43: proactivechat.v1.VisitorService.IdentifyVisitor:output_type -> proactivechat.v1.IdentifyVisitorResponse
-	5,  // 44: proactivechat.v1.VisitorService.RequestChat:output_type -> proactivechat.v1.RequestChatResponse
-	7,  // 45: proactivechat.v1.VisitorService.LeaveMessage:output_type -> proactivechat.v1.LeaveMessageResponse
-	1,  // 46: proactivechat.v1.VisitorService.ReportActivity:output_type -> proactivechat.v1.ReportActivityResponse
-	3,  // 47: proactivechat.v1.VisitorService.UpdateVisitorAttributes:output_type -> proactivechat.v1.UpdateVisitorAttributesResponse
-	37, // [37:48] is the sub-list for method output_type
-	26, // [26:37] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	29, // 12: proactivechat.v1.StartVisitorSessionRequest.client:type_name -> proactivechat.v1.ClientInfo
+	26, // 13: proactivechat.v1.StartVisitorSessionResponse.visitor:type_name -> proactivechat.v1.Visitor
+	26, // 14: proactivechat.v1.ReportPageViewResponse.visitor:type_name -> proactivechat.v1.Visitor
+	26, // 15: proactivechat.v1.VisitorState.visitor:type_name -> proactivechat.v1.Visitor
+	30, // 16: proactivechat.v1.VisitorState.engagement:type_name -> proactivechat.v1.EngagementState
+	31, // 17: proactivechat.v1.VisitorState.chat:type_name -> proactivechat.v1.Chat
+	32, // 18: proactivechat.v1.VisitorState.invitation:type_name -> proactivechat.v1.Invitation
+	33, // 19: proactivechat.v1.VisitorState.form:type_name -> proactivechat.v1.FormDefinition
+	34, // 20: proactivechat.v1.VisitorState.queue:type_name -> proactivechat.v1.QueueStatus
+	35, // 21: proactivechat.v1.VisitorState.launcher:type_name -> proactivechat.v1.VisitorLauncherSettings
+	36, // 22: proactivechat.v1.VisitorState.site_status:type_name -> proactivechat.v1.SiteStatus
+	21, // 23: proactivechat.v1.WatchVisitorResponse.state:type_name -> proactivechat.v1.VisitorState
+	37, // 24: proactivechat.v1.WatchVisitorResponse.chat_event:type_name -> proactivechat.v1.ChatEvent
+	38, // 25: proactivechat.v1.WatchVisitorResponse.typing:type_name -> proactivechat.v1.Typing
+	39, // 26: proactivechat.v1.WatchVisitorResponse.keep_alive:type_name -> proactivechat.v1.KeepAlive
+	16, // 27: proactivechat.v1.VisitorService.StartVisitorSession:input_type -> proactivechat.v1.StartVisitorSessionRequest
+	18, // 28: proactivechat.v1.VisitorService.ReportPageView:input_type -> proactivechat.v1.ReportPageViewRequest
+	20, // 29: proactivechat.v1.VisitorService.WatchVisitor:input_type -> proactivechat.v1.WatchVisitorRequest
+	10, // 30: proactivechat.v1.VisitorService.RespondToInvitation:input_type -> proactivechat.v1.RespondToInvitationRequest
+	12, // 31: proactivechat.v1.VisitorService.SubmitForm:input_type -> proactivechat.v1.SubmitFormRequest
+	14, // 32: proactivechat.v1.VisitorService.LeaveQueue:input_type -> proactivechat.v1.LeaveQueueRequest
+	8,  // 33: proactivechat.v1.VisitorService.IdentifyVisitor:input_type -> proactivechat.v1.IdentifyVisitorRequest
+	4,  // 34: proactivechat.v1.VisitorService.RequestChat:input_type -> proactivechat.v1.RequestChatRequest
+	6,  // 35: proactivechat.v1.VisitorService.LeaveMessage:input_type -> proactivechat.v1.LeaveMessageRequest
+	0,  // 36: proactivechat.v1.VisitorService.ReportActivity:input_type -> proactivechat.v1.ReportActivityRequest
+	2,  // 37: proactivechat.v1.VisitorService.UpdateVisitorAttributes:input_type -> proactivechat.v1.UpdateVisitorAttributesRequest
+	17, // 38: proactivechat.v1.VisitorService.StartVisitorSession:output_type -> proactivechat.v1.StartVisitorSessionResponse
+	19, // 39: proactivechat.v1.VisitorService.ReportPageView:output_type -> proactivechat.v1.ReportPageViewResponse
+	22, // 40: proactivechat.v1.VisitorService.WatchVisitor:output_type -> proactivechat.v1.WatchVisitorResponse
+	11, // 41: proactivechat.v1.VisitorService.RespondToInvitation:output_type -> proactivechat.v1.RespondToInvitationResponse
+	13, // 42: proactivechat.v1.VisitorService.SubmitForm:output_type -> proactivechat.v1.SubmitFormResponse
+	15, // 43: proactivechat.v1.VisitorService.LeaveQueue:output_type -> proactivechat.v1.LeaveQueueResponse
+	9,  // 44: proactivechat.v1.VisitorService.IdentifyVisitor:output_type -> proactivechat.v1.IdentifyVisitorResponse
+	5,  // 45: proactivechat.v1.VisitorService.RequestChat:output_type -> proactivechat.v1.RequestChatResponse
+	7,  // 46: proactivechat.v1.VisitorService.LeaveMessage:output_type -> proactivechat.v1.LeaveMessageResponse
+	1,  // 47: proactivechat.v1.VisitorService.ReportActivity:output_type -> proactivechat.v1.ReportActivityResponse
+	3,  // 48: proactivechat.v1.VisitorService.UpdateVisitorAttributes:output_type -> proactivechat.v1.UpdateVisitorAttributesResponse
+	38, // [38:49] is the sub-list for method output_type
+	27, // [27:38] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_visitor_service_proto_init() }
