@@ -19,7 +19,7 @@ function fakeServer() {
       ({ service }) => {
         service(VisitorService, {
           startVisitorSession(req) {
-            log.push(`start device=${DeviceClass[req.client?.device ?? 0]} language=${req.client?.language}`);
+            log.push(`start device=${DeviceClass[req.clientInfo?.device ?? 0]} language=${req.clientInfo?.language}`);
             return { visitor: { id: "visitor_1" }, token: "pcv_1" };
           },
           async *watchVisitor(req, ctx) {

@@ -316,12 +316,12 @@ export class Widget {
         const identity = this.identity;
         const client = clientInfo(window);
         const res = await this.api.visitor
-          .startVisitorSession({ siteId: this.siteId, resumeToken: this.store.get("token"), identity, client })
+          .startVisitorSession({ siteId: this.siteId, resumeToken: this.store.get("token"), identity, clientInfo: client })
           .catch((err) => {
             if (!identity || ConnectError.from(err).code !== Code.InvalidArgument) throw err;
             console.warn("proactive chat: the visitor's identity was refused:", ConnectError.from(err).rawMessage);
             this.identity = undefined;
-            return this.api.visitor.startVisitorSession({ siteId: this.siteId, resumeToken: this.store.get("token"), client });
+            return this.api.visitor.startVisitorSession({ siteId: this.siteId, resumeToken: this.store.get("token"), clientInfo: client });
           });
         this.visitorId = res.visitor?.id ?? "";
         this.token = res.token;

@@ -251,6 +251,26 @@ var authzCases = []authzCase{
 		_, err := c.ReportPageView(ctx, &pb.ReportPageViewRequest{VisitorId: w.visitor, Url: "https://shop.example/a"})
 		return err
 	}},
+	{"VisitorService.ReportActivity", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.ReportActivity(ctx, &pb.ReportActivityRequest{VisitorId: w.visitor, PageUrl: "https://shop.example/a",
+			Activity: &pb.VisitorActivity{ScrollPercent: 10}})
+		return err
+	}},
+	{"VisitorService.UpdateVisitorAttributes", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.UpdateVisitorAttributes(ctx, &pb.UpdateVisitorAttributesRequest{VisitorId: w.visitor, Set: map[string]string{"plan": "pro"}})
+		return err
+	}},
+	// The preview shows what visitors online do: as ListLiveChats, admins
+	// and supervisors; the report is counts, as GetFunnel.
+	{"AdminService.PreviewTriggerRule", supervised(row(D, D, D, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.PreviewTriggerRule(ctx, &pb.PreviewTriggerRuleRequest{SiteId: w.siteA, Rule: &pb.TriggerRule{
+			Name: "Preview", Mode: pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITH_INVITE}})
+		return err
+	}},
+	{"AdminService.GetTriggerRuleReport", supervised(row(D, D, Y, D, Y), Y), func(ctx context.Context, c api, w *authzWorld) error {
+		_, err := c.GetTriggerRuleReport(ctx, &pb.GetTriggerRuleReportRequest{SiteId: w.siteA})
+		return err
+	}},
 	{"VisitorService.WatchVisitor", row(Y, D, D, D, D), func(ctx context.Context, c api, w *authzWorld) error {
 		return firstMessage(c.WatchVisitor(ctx, &pb.WatchVisitorRequest{VisitorId: w.visitor}))
 	}},

@@ -45,6 +45,8 @@ type api interface {
 	RotateSiteIdentitySecret(context.Context, *pb.RotateSiteIdentitySecretRequest) (*pb.RotateSiteIdentitySecretResponse, error)
 	GetRatingSummary(context.Context, *pb.GetRatingSummaryRequest) (*pb.GetRatingSummaryResponse, error)
 	GetFunnel(context.Context, *pb.GetFunnelRequest) (*pb.GetFunnelResponse, error)
+	PreviewTriggerRule(context.Context, *pb.PreviewTriggerRuleRequest) (*pb.PreviewTriggerRuleResponse, error)
+	GetTriggerRuleReport(context.Context, *pb.GetTriggerRuleReportRequest) (*pb.GetTriggerRuleReportResponse, error)
 	ListEvents(context.Context, *pb.ListEventsRequest) (*pb.ListEventsResponse, error)
 	WatchEvents(context.Context, *pb.WatchEventsRequest) (stream[pb.WatchEventsResponse], error)
 	webhookAPI
@@ -58,6 +60,8 @@ type api interface {
 	IdentifyVisitor(context.Context, *pb.IdentifyVisitorRequest) (*pb.IdentifyVisitorResponse, error)
 	RequestChat(context.Context, *pb.RequestChatRequest) (*pb.RequestChatResponse, error)
 	LeaveMessage(context.Context, *pb.LeaveMessageRequest) (*pb.LeaveMessageResponse, error)
+	ReportActivity(context.Context, *pb.ReportActivityRequest) (*pb.ReportActivityResponse, error)
+	UpdateVisitorAttributes(context.Context, *pb.UpdateVisitorAttributesRequest) (*pb.UpdateVisitorAttributesResponse, error)
 
 	SignIn(context.Context, *pb.SignInRequest) (*pb.SignInResponse, error)
 	SignOut(context.Context, *pb.SignOutRequest) (*pb.SignOutResponse, error)
@@ -934,4 +938,36 @@ func (c *connectClient) ListOfflineMessages(ctx context.Context, r *pb.ListOffli
 
 func (c *connectClient) MarkOfflineMessageHandled(ctx context.Context, r *pb.MarkOfflineMessageHandledRequest) (*pb.MarkOfflineMessageHandledResponse, error) {
 	return connectUnary(ctx, c.agent.MarkOfflineMessageHandled, r)
+}
+
+func (c *grpcClient) PreviewTriggerRule(ctx context.Context, r *pb.PreviewTriggerRuleRequest) (*pb.PreviewTriggerRuleResponse, error) {
+	return grpcUnary(ctx, c.admin.PreviewTriggerRule, r)
+}
+
+func (c *connectClient) PreviewTriggerRule(ctx context.Context, r *pb.PreviewTriggerRuleRequest) (*pb.PreviewTriggerRuleResponse, error) {
+	return connectUnary(ctx, c.admin.PreviewTriggerRule, r)
+}
+
+func (c *grpcClient) GetTriggerRuleReport(ctx context.Context, r *pb.GetTriggerRuleReportRequest) (*pb.GetTriggerRuleReportResponse, error) {
+	return grpcUnary(ctx, c.admin.GetTriggerRuleReport, r)
+}
+
+func (c *connectClient) GetTriggerRuleReport(ctx context.Context, r *pb.GetTriggerRuleReportRequest) (*pb.GetTriggerRuleReportResponse, error) {
+	return connectUnary(ctx, c.admin.GetTriggerRuleReport, r)
+}
+
+func (c *grpcClient) ReportActivity(ctx context.Context, r *pb.ReportActivityRequest) (*pb.ReportActivityResponse, error) {
+	return grpcUnary(ctx, c.visitor.ReportActivity, r)
+}
+
+func (c *connectClient) ReportActivity(ctx context.Context, r *pb.ReportActivityRequest) (*pb.ReportActivityResponse, error) {
+	return connectUnary(ctx, c.visitor.ReportActivity, r)
+}
+
+func (c *grpcClient) UpdateVisitorAttributes(ctx context.Context, r *pb.UpdateVisitorAttributesRequest) (*pb.UpdateVisitorAttributesResponse, error) {
+	return grpcUnary(ctx, c.visitor.UpdateVisitorAttributes, r)
+}
+
+func (c *connectClient) UpdateVisitorAttributes(ctx context.Context, r *pb.UpdateVisitorAttributesRequest) (*pb.UpdateVisitorAttributesResponse, error) {
+	return connectUnary(ctx, c.visitor.UpdateVisitorAttributes, r)
 }

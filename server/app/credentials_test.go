@@ -451,3 +451,19 @@ func (c *signedClient) ListOfflineMessages(ctx context.Context, r *pb.ListOfflin
 func (c *signedClient) MarkOfflineMessageHandled(ctx context.Context, r *pb.MarkOfflineMessageHandledRequest) (*pb.MarkOfflineMessageHandledResponse, error) {
 	return c.raw.MarkOfflineMessageHandled(c.asChosenOrAdmin(ctx), r)
 }
+
+func (c *signedClient) PreviewTriggerRule(ctx context.Context, r *pb.PreviewTriggerRuleRequest) (*pb.PreviewTriggerRuleResponse, error) {
+	return c.raw.PreviewTriggerRule(c.asChosenOrAdmin(ctx), r)
+}
+
+func (c *signedClient) GetTriggerRuleReport(ctx context.Context, r *pb.GetTriggerRuleReportRequest) (*pb.GetTriggerRuleReportResponse, error) {
+	return c.raw.GetTriggerRuleReport(c.asChosenOrAdmin(ctx), r)
+}
+
+func (c *signedClient) ReportActivity(ctx context.Context, r *pb.ReportActivityRequest) (*pb.ReportActivityResponse, error) {
+	return c.raw.ReportActivity(c.as(ctx, r.GetVisitorId()), r)
+}
+
+func (c *signedClient) UpdateVisitorAttributes(ctx context.Context, r *pb.UpdateVisitorAttributesRequest) (*pb.UpdateVisitorAttributesResponse, error) {
+	return c.raw.UpdateVisitorAttributes(c.as(ctx, r.GetVisitorId()), r)
+}

@@ -1054,7 +1054,15 @@ func TestUpdateWithoutMask(t *testing.T) {
 			if err != nil {
 				t.Fatalf("UpdateSite with the site as read, renamed and enabled: %v", err)
 			}
-			if got.GetSite().GetName() != edit.GetName() || !proto.Equal(got.GetSite().GetProactiveChat(), edit.GetProactiveChat()) ||
+			// The settings sent are the first trigger rule's, which the
+			// update created (issue 19): the rest reads back as sent.
+			gotPC := proto.Clone(got.GetSite().GetProactiveChat()).(*pb.ProactiveChatSettings)
+			if rules := gotPC.GetRules(); len(rules) != 1 || rules[0].GetMode() != edit.GetProactiveChat().GetMode() ||
+				rules[0].GetConditions().GetMinSecondsOnSite() != 20 {
+				t.Fatalf("UpdateSite made rules %v, want one with the settings sent", rules)
+			}
+			gotPC.Rules = nil
+			if got.GetSite().GetName() != edit.GetName() || !proto.Equal(gotPC, edit.GetProactiveChat()) ||
 				!slices.Equal(got.GetSite().GetAllowedOrigins(), site.GetAllowedOrigins()) {
 				t.Fatalf("UpdateSite returned %v, want %v", got.GetSite(), edit)
 			}

@@ -300,6 +300,9 @@ func (c *restClient) WatchVisitor(ctx context.Context, r *pb.WatchVisitorRequest
 	if r.GetPageTitle() != "" {
 		q.Set("page_title", r.GetPageTitle())
 	}
+	if r.GetPageReferrer() != "" {
+		q.Set("page_referrer", r.GetPageReferrer())
+	}
 	if r.GetResumeChatId() != "" {
 		q.Set("resume_chat_id", r.GetResumeChatId())
 		q.Set("resume_after_seq", u32(r.GetResumeAfterSeq()))
@@ -695,4 +698,35 @@ func (c *restClient) ListOfflineMessages(ctx context.Context, r *pb.ListOfflineM
 func (c *restClient) MarkOfflineMessageHandled(ctx context.Context, r *pb.MarkOfflineMessageHandledRequest) (*pb.MarkOfflineMessageHandledResponse, error) {
 	out := &pb.MarkOfflineMessageHandledResponse{}
 	return out, c.call(ctx, http.MethodPost, "/v1/offline-messages/"+esc(r.GetOfflineMessageId())+":handled", nil, r, out)
+}
+
+func (c *restClient) PreviewTriggerRule(ctx context.Context, r *pb.PreviewTriggerRuleRequest) (*pb.PreviewTriggerRuleResponse, error) {
+	out := &pb.PreviewTriggerRuleResponse{}
+	rule := r.GetRule()
+	if rule == nil {
+		rule = &pb.TriggerRule{}
+	}
+	return out, c.call(ctx, http.MethodPost, "/v1/sites/"+esc(r.GetSiteId())+"/rules:preview", nil, rule, out)
+}
+
+func (c *restClient) GetTriggerRuleReport(ctx context.Context, r *pb.GetTriggerRuleReportRequest) (*pb.GetTriggerRuleReportResponse, error) {
+	out := &pb.GetTriggerRuleReportResponse{}
+	q := url.Values{}
+	if ts := r.GetStartTime(); ts != nil {
+		q.Set("startTime", ts.AsTime().Format(time.RFC3339Nano))
+	}
+	if ts := r.GetEndTime(); ts != nil {
+		q.Set("endTime", ts.AsTime().Format(time.RFC3339Nano))
+	}
+	return out, c.call(ctx, http.MethodGet, "/v1/sites/"+esc(r.GetSiteId())+"/rule-report", q, nil, out)
+}
+
+func (c *restClient) ReportActivity(ctx context.Context, r *pb.ReportActivityRequest) (*pb.ReportActivityResponse, error) {
+	out := &pb.ReportActivityResponse{}
+	return out, c.call(ctx, http.MethodPost, "/v1/visitors/"+esc(r.GetVisitorId())+"/activity", nil, r, out)
+}
+
+func (c *restClient) UpdateVisitorAttributes(ctx context.Context, r *pb.UpdateVisitorAttributesRequest) (*pb.UpdateVisitorAttributesResponse, error) {
+	out := &pb.UpdateVisitorAttributesResponse{}
+	return out, c.call(ctx, http.MethodPatch, "/v1/visitors/"+esc(r.GetVisitorId())+"/attributes", nil, r, out)
 }

@@ -80,6 +80,9 @@ var (
 	// funnelBucket counts each site's proactive funnel per UTC hour, as
 	// the events are recorded (funnel.go).
 	funnelBucket = []byte("funnel") // funnelKey → big-endian uint32 counters by slot
+	// ruleFunnelBucket counts each trigger rule's funnel per UTC hour
+	// (domain/rulefunnel.go).
+	ruleFunnelBucket = []byte("rule_funnel") // ruleFunnelKey → big-endian uint32 counters by slot
 )
 
 // legacyMessageKeysBucket indexed idempotency keys on disk until the
@@ -129,6 +132,7 @@ var allBuckets = [][]byte{
 	eventsBucket,
 	cannedRepliesBucket,
 	funnelBucket,
+	ruleFunnelBucket,
 }
 
 const (
@@ -229,6 +233,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 		backfillSiteChats := tx.Bucket(siteChatsBucket) == nil && tx.Bucket(chatsBucket) != nil
 		// And one from before the funnel gets it built from the log.
 		backfillFunnelCounters := tx.Bucket(funnelBucket) == nil && tx.Bucket(eventsBucket) != nil
+		// And one from before trigger rules gets its sites' launching
+		// criteria as their first rules, once.
+		migrateRules := tx.Bucket(ruleFunnelBucket) == nil && tx.Bucket(sitesBucket) != nil
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
@@ -246,6 +253,11 @@ func Open(path string, opts ...Option) (*Store, error) {
 		}
 		if backfillFunnelCounters {
 			if err := backfillFunnel(tx); err != nil {
+				return err
+			}
+		}
+		if migrateRules {
+			if err := migrateLegacyRules(tx); err != nil {
 				return err
 			}
 		}

@@ -104,6 +104,7 @@ func (s *Service) openChat(tx WriteTx, chatID string, site *Site, agent *Agent, 
 	if err := visitor.StartChatting(chat.ID, now); err != nil {
 		return nil, err
 	}
+	visitor.ChatCount++
 	agent.ActiveChatIDs = append(agent.ActiveChatIDs, chat.ID)
 	if err := s.putAll(tx, chat, visitor, agent, &started); err != nil {
 		return nil, err

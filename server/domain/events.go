@@ -44,6 +44,9 @@ const (
 	// EventOfflineMessageHandled: an agent or admin marked a message
 	// handled; AgentID is who did.
 	EventOfflineMessageHandled EventType = "offline_message.handled"
+	// EventRuleHeldOut: a trigger rule matched a visitor in its control
+	// group, who was not approached (RuleID).
+	EventRuleHeldOut EventType = "rule.held_out"
 )
 
 // EventTypes lists the vocabulary, in the order of the proto's payload
@@ -57,6 +60,7 @@ var EventTypes = []EventType{
 	EventChatStarted, EventChatMessage, EventChatParticipantLeft, EventChatEnded,
 	EventAgentStatusChanged, EventRequestAlertWithdrawn, EventVisitorIdentified,
 	EventChatRated, EventChatTransferred, EventOfflineMessageLeft, EventOfflineMessageHandled,
+	EventRuleHeldOut,
 }
 
 // Valid reports whether t is one of EventTypes.
@@ -118,6 +122,11 @@ type Event struct {
 	// (request.accepted); -1 when unknown (events from before it was
 	// recorded).
 	Wait time.Duration
+	// RuleID and VariantID are the trigger rule a step of the proactive
+	// flow belongs to; HeldOut: the visitor was in its control group and
+	// asked for the chat themselves (request.queued, request.accepted).
+	RuleID, VariantID string
+	HeldOut           bool
 
 	// firstVisitorMessage marks a chat.message as its chat's first from
 	// the visitor, for the funnel; not stored.
@@ -154,6 +163,9 @@ func (s *Service) recordAt(tx WriteTx, ev Event) (uint64, error) {
 		return 0, err
 	}
 	if err := countFunnel(tx, &ev); err != nil {
+		return 0, err
+	}
+	if err := countRuleFunnel(tx, &ev); err != nil {
 		return 0, err
 	}
 	// Hooks run in commit order, so WatchEvents streams hear of events in

@@ -78,3 +78,8 @@ func SetChatScanLimit(t interface{ Cleanup(func()) }, n int) {
 
 // WaitPercentile exports waitPercentile to the tests.
 var WaitPercentile = waitPercentile
+
+// CapsBlock exports capsBlock to the tests.
+func CapsBlock(site *Site, r TriggerRule, v *Visitor, visitStart, now time.Time) (string, time.Time) {
+	return capsBlock(site, r, v, visitStart, now)
+}

@@ -268,6 +268,27 @@ func funnelFrom(siteID string, start, end time.Time, c FunnelCounters) *Funnel {
 // UTC hours: start rounded down, end up. A zero end is now; a zero start
 // is 7 days before end. The range may span at most 366 days.
 func (s *Service) GetFunnel(ctx context.Context, siteID string, start, end time.Time) (*Funnel, error) {
+	start, end, err := s.funnelRange(siteID, start, end)
+	if err != nil {
+		return nil, err
+	}
+	var c FunnelCounters
+	err = s.store.View(ctx, func(tx ReadTx) error {
+		if _, err := tx.Site(siteID); err != nil {
+			return err
+		}
+		var err error
+		c, err = tx.FunnelCounters(siteID, start, end)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return funnelFrom(siteID, start, end, c), nil
+}
+
+// funnelRange checks a funnel's range and widens it to whole UTC hours.
+func (s *Service) funnelRange(siteID string, start, end time.Time) (time.Time, time.Time, error) {
 	var v Violations
 	required(&v, "site_id", siteID)
 	if end.IsZero() {
@@ -283,7 +304,7 @@ func (s *Service) GetFunnel(ctx context.Context, siteID string, start, end time.
 		v.Add("end_time", "must be at most 366 days after start_time")
 	}
 	if err := v.Err(); err != nil {
-		return nil, err
+		return start, end, err
 	}
 	start = start.UTC().Truncate(time.Hour)
 	if t := end.UTC().Truncate(time.Hour); t.Before(end) {
@@ -291,19 +312,7 @@ func (s *Service) GetFunnel(ctx context.Context, siteID string, start, end time.
 	} else {
 		end = t
 	}
-	var c FunnelCounters
-	err := s.store.View(ctx, func(tx ReadTx) error {
-		if _, err := tx.Site(siteID); err != nil {
-			return err
-		}
-		var err error
-		c, err = tx.FunnelCounters(siteID, start, end)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return funnelFrom(siteID, start, end, c), nil
+	return start, end, nil
 }
 
 var funnelStepNames = [numFunnelSteps]string{

@@ -613,6 +613,7 @@ func FuzzCreateSite(f *testing.F) {
 		} else {
 			envs.wrote()
 			checkSiteRules(t, site)
+			checkFirstRuleMirrored(t, site)
 			if id != "" && (site.ID != id || !chosenIDShape.MatchString(id)) {
 				t.Fatalf("chosen id %q gave site %q", id, site.ID)
 			}
@@ -664,10 +665,34 @@ func FuzzCreateSite(f *testing.F) {
 		for _, p := range mask {
 			applyPath(&want, update, p)
 		}
+		// A client written before trigger rules edits the first rule
+		// through the settings that mirror it: the rules are checked
+		// against those, the rest as before rules.
+		checkFirstRuleMirrored(t, got)
+		want.ProactiveChat.Rules, want.ProactiveChat.Caps = got.ProactiveChat.Rules, got.ProactiveChat.Caps
 		if !reflect.DeepEqual(got, &want) {
 			t.Fatalf("UpdateSite with mask %q:\n got %+v\nwant %+v", mask, got, &want)
 		}
 	})
+}
+
+// checkFirstRuleMirrored fails unless the site has a first rule exactly
+// when it has a mode, with the values of the settings that mirror it.
+func checkFirstRuleMirrored(t *testing.T, s *domain.Site) {
+	t.Helper()
+	pc := s.ProactiveChat
+	if (pc.Mode != domain.ModeUnspecified) != (len(pc.Rules) > 0) {
+		t.Fatalf("site with mode %d has %d rules", pc.Mode, len(pc.Rules))
+	}
+	if len(pc.Rules) == 0 {
+		return
+	}
+	r := pc.Rules[0]
+	if r.ID == "" || r.Mode != pc.Mode || r.InviteText != pc.InviteText || r.Conditions.MinSecondsOnSite != pc.LaunchAfterSeconds ||
+		!slices.Equal(r.FormFields, pc.FormFields) || !slices.Equal(r.Conditions.IncludePages, pc.IncludePages) ||
+		!slices.Equal(r.Conditions.ExcludePages, pc.ExcludePages) {
+		t.Fatalf("first rule %+v does not mirror the settings %+v", r, pc)
+	}
 }
 
 // applyPath is UpdateSite's field mask, written out independently.

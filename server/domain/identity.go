@@ -214,6 +214,7 @@ func (s *Service) IdentifyVisitor(ctx context.Context, visitorID string, c Ident
 		return nil, err
 	}
 	s.pages.latest(visitor)
+	s.scheduleLaunch(visitorID) // rules may look at who the visitor is
 	return visitor, nil
 }
 

@@ -7,19 +7,26 @@ import (
 
 // invite creates a pending invitation for visitor in tx.
 func (s *Service) invite(tx WriteTx, site *Site, visitor *Visitor, agentID string) (*Invitation, error) {
+	return s.inviteWith(tx, site, visitor, agentID, invitationText{text: site.ProactiveChat.InviteText})
+}
+
+// inviteWith is invite with the text and the trigger rule that sends it.
+func (s *Service) inviteWith(tx WriteTx, site *Site, visitor *Visitor, agentID string, it invitationText) (*Invitation, error) {
 	now := s.clock.Now()
 	inv := &Invitation{
 		ID:               newID("inv"),
 		SiteID:           site.ID,
 		VisitorID:        visitor.ID,
 		State:            InvitationPending,
-		Text:             site.ProactiveChat.InviteText,
+		Text:             it.text,
 		CreateTime:       now,
 		ExpireTime:       now.Add(site.ProactiveChat.InviteTimeout()),
 		InvitedByAgentID: agentID,
+		RuleID:           it.ruleID,
+		VariantID:        it.variantID,
 	}
 	if inv.Text == "" {
-		inv.Text = "Hi! Would you like to chat with us?"
+		inv.Text = DefaultInviteText
 	}
 	if err := visitor.Invite(inv.ID, now); err != nil {
 		return nil, err
@@ -30,7 +37,7 @@ func (s *Service) invite(tx WriteTx, site *Site, visitor *Visitor, agentID strin
 	if err := tx.PutVisitor(visitor); err != nil {
 		return nil, err
 	}
-	if err := s.record(tx, Event{Type: EventInvitationSent, SiteID: site.ID, VisitorID: visitor.ID, InvitationID: inv.ID, AgentID: agentID}); err != nil {
+	if err := s.record(tx, Event{Type: EventInvitationSent, SiteID: site.ID, VisitorID: visitor.ID, InvitationID: inv.ID, AgentID: agentID, RuleID: inv.RuleID, VariantID: inv.VariantID}); err != nil {
 		return nil, err
 	}
 	tx.OnCommit(func() {
@@ -243,5 +250,5 @@ func (s *Service) recordInvitation(tx WriteTx, inv *Invitation) error {
 	if !ok {
 		return fmt.Errorf("record invitation %q: no event for state %s", inv.ID, inv.State)
 	}
-	return s.record(tx, Event{Type: t, SiteID: inv.SiteID, VisitorID: inv.VisitorID, InvitationID: inv.ID})
+	return s.record(tx, Event{Type: t, SiteID: inv.SiteID, VisitorID: inv.VisitorID, InvitationID: inv.ID, RuleID: inv.RuleID, VariantID: inv.VariantID})
 }

@@ -23,58 +23,32 @@ func (s *Service) scheduleLaunch(visitorID string) {
 		s.timers.cancel(key)
 		return
 	}
-	var site *Site
-	var visitor *Visitor
+	var plan launchPlan
+	now := s.clock.Now()
 	err := s.store.View(s.ctx, func(tx ReadTx) error {
-		var err error
-		if visitor, err = tx.Visitor(visitorID); err != nil {
+		visitor, err := tx.Visitor(visitorID)
+		if err != nil {
 			return err
 		}
-		site, err = tx.Site(visitor.SiteID)
+		site, err := tx.Site(visitor.SiteID)
+		if err != nil {
+			return err
+		}
+		plan, err = s.planLaunch(tx, site, visitor, p, now)
 		return err
 	})
-	if err != nil {
-		s.timers.cancel(key)
-		return
+	if err == nil && plan.awaitAgent {
+		s.awaiting.add(p.SiteID, visitorID)
 	}
-	due, ok := s.launchDue(site, visitor, p)
-	if !ok {
+	due := plan.next
+	if plan.rule != nil {
+		due = now
+	}
+	if err != nil || due.IsZero() {
 		s.timers.cancel(key)
 		return
 	}
 	s.timers.at(key, due, func() { s.launch(visitorID) })
-}
-
-// launchDue says when the visitor's launch is due, and whether it can be at
-// all in this visit.
-func (s *Service) launchDue(site *Site, v *Visitor, p Presence) (time.Time, bool) {
-	pc := site.ProactiveChat
-	if !site.ProactiveOn() || pc.Mode == ModeUnspecified || !pc.PageAllowed(p.CurrentPage.URL) {
-		return time.Time{}, false
-	}
-	if !v.LastLaunchTime.IsZero() && !v.LastLaunchTime.Before(p.VisitStartTime) {
-		return time.Time{}, false // once a visit
-	}
-	if !v.idle() {
-		return time.Time{}, false
-	}
-	due := p.VisitStartTime.Add(pc.LaunchAfter())
-	if !v.DeclineTime.IsZero() {
-		if pc.ReinviteCooldown() == 0 {
-			return time.Time{}, false // refused: not again for this visitor
-		}
-		due = maxTime(due, v.DeclineTime.Add(pc.ReinviteCooldown()))
-	}
-	// Outside business hours nothing launches: the launch waits for the
-	// opening, when one timer fires — no polling.
-	if site.BusinessHours.Set() {
-		open, ok := site.BusinessHours.NextOpen(maxTime(due, s.clock.Now()))
-		if !ok {
-			return time.Time{}, false
-		}
-		due = open
-	}
-	return due, true
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -102,32 +76,21 @@ func (s *Service) launch(visitorID string) {
 		if err != nil {
 			return err
 		}
-		due, ok := s.launchDue(site, visitor, p)
-		if !ok || s.clock.Now().Before(due) {
-			later = ok
-			return nil
-		}
-		if site.ProactiveChat.Mode == ModeWithInvite {
-			// Invite only when someone can answer: the visitor stays
-			// eligible, and route() looks again when an agent frees up.
-			pool, err := newAgentPool(tx, site.ID)
-			if err != nil {
-				return err
-			}
-			if !pool.anyFree(nil) {
-				tx.OnCommit(func() { s.awaiting.add(site.ID, visitorID) })
-				return nil
-			}
-			// Mode 1 fires as an invitation; mode 2's launch is recorded
-			// with the request it queues (enqueue).
-			if err := s.record(tx, Event{Type: EventLaunchFired, SiteID: site.ID, VisitorID: visitor.ID}); err != nil {
-				return err
-			}
-			_, err = s.invite(tx, site, visitor, "")
+		now := s.clock.Now()
+		plan, err := s.planLaunch(tx, site, visitor, p, now)
+		if err != nil {
 			return err
 		}
-		visitor.LastLaunchTime = s.clock.Now()
-		return s.enqueue(tx, site, visitor, RequestPresence, nil, p)
+		if plan.rule == nil {
+			later = !plan.next.IsZero()
+			if plan.awaitAgent {
+				// Invite only when someone can answer: the visitor stays
+				// eligible, and route() looks again when an agent frees up.
+				tx.OnCommit(func() { s.awaiting.add(site.ID, visitorID) })
+			}
+			return nil
+		}
+		return s.fire(tx, site, visitor, p, *plan.rule, now)
 	})
 	if err == nil && later {
 		s.scheduleLaunch(visitorID)
@@ -144,6 +107,12 @@ func (s *Service) visitBegan(visitor *Visitor, start time.Time) {
 			v, err := tx.Visitor(visitor.ID)
 			if err != nil {
 				return err
+			}
+			if !v.VisitStartTime.Equal(start) {
+				v.VisitCount = nextVisitCount(v)
+				if p, ok := s.presence.get(v.ID); ok {
+					v.VisitReferrer, v.LandingPageURL = p.Referrer, p.LandingURL
+				}
 			}
 			v.VisitStartTime = start
 			v.VisitEndTime = time.Time{}

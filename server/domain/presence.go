@@ -38,6 +38,9 @@ type Presence struct {
 	ActiveChatID string
 	// Identity is who the visitor is; shared, never changed.
 	Identity VisitorIdentity
+	// What the trigger rules look at (targeting.go), kept here rather than
+	// written on every report.
+	visitFacts
 }
 
 // PresenceChange is what happened to a visitor's presence.
@@ -88,6 +91,7 @@ type visit struct {
 	identity   VisitorIdentity
 	departure  Timer
 	departAt   time.Time // when departure fires
+	facts      visitFacts
 	// gen tells a departure timer whether it is still the current one.
 	gen uint64
 }
@@ -109,6 +113,7 @@ func (t *presenceTracker) view(v *visit, now time.Time) Presence {
 		Engagement:     cmp.Or(v.engagement, EngagementBrowsing),
 		ActiveChatID:   v.chatID,
 		Identity:       v.identity,
+		visitFacts:     v.facts,
 	}
 	return p
 }
@@ -139,7 +144,7 @@ const MaxStreamsPerVisitor = 8
 // counts nothing and returns an error; closed must then not be called.
 // With viewed, the stream came with a page view: visitor.CurrentPage is
 // where they are now, shown to agents with the stream in one change.
-func (t *presenceTracker) opened(visitor *Visitor, viewed bool) (newVisit bool, start time.Time, back bool, err error) {
+func (t *presenceTracker) opened(visitor *Visitor, viewed bool, referrer string) (newVisit bool, start time.Time, back bool, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.s.clock.Now()
@@ -159,6 +164,7 @@ func (t *presenceTracker) opened(visitor *Visitor, viewed bool) (newVisit bool, 
 		v = &visit{visitorID: visitor.ID, siteID: visitor.SiteID, page: visitor.CurrentPage,
 			start: start, streams: 1, chatID: visitor.ActiveChatID, engagement: visitor.Engagement,
 			identity: visitor.Identity}
+		v.facts = newVisitFacts(visitor, start, viewed, referrer)
 		t.visitors[v.visitorID] = v
 		t.peak = max(t.peak, len(t.visitors))
 		if t.bySite[v.siteID] == nil {
@@ -181,6 +187,7 @@ func (t *presenceTracker) opened(visitor *Visitor, viewed bool) (newVisit bool, 
 	v.streams++
 	t.open++
 	if viewed {
+		v.facts.viewed(v.page, visitor.CurrentPage, referrer)
 		v.page = visitor.CurrentPage
 	}
 	t.publish(PresenceChanged, v)
@@ -282,10 +289,11 @@ func (t *presenceTracker) depart(visitorID string, gen uint64) {
 	t.s.visitEnded(visitorID)
 }
 
-func (t *presenceTracker) pageViewed(visitorID string, page PageView) {
+func (t *presenceTracker) pageViewed(visitorID string, page PageView, referrer string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if v := t.visitors[visitorID]; v != nil {
+		v.facts.viewed(v.page, page, referrer)
 		v.page = page
 		t.publish(PresenceChanged, v)
 	}

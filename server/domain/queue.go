@@ -15,7 +15,7 @@ import (
 // (RequestInvited) or through the launcher (RequestVisitor): the site's
 // data-collection form when it has one, else the queue at once.
 func (s *Service) formOrQueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatRequestKind) error {
-	if len(site.ProactiveChat.FormFields) > 0 {
+	if len(site.FormFor(visitor)) > 0 {
 		if err := visitor.StartForm(kind == RequestVisitor); err != nil {
 			return err
 		}
@@ -45,6 +45,10 @@ func (s *Service) enqueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatReq
 		VisitStartTime:  p.VisitStartTime,
 		VisitorIdentity: visitor.Identity,
 	}
+	var err error
+	if req.RuleID, req.VariantID, req.HeldOut, err = attribution(tx, visitor, kind); err != nil {
+		return err
+	}
 	if req.PageURL == "" {
 		s.pages.latest(visitor)
 		req.PageURL, req.PageTitle = visitor.CurrentPage.URL, visitor.CurrentPage.Title
@@ -65,7 +69,13 @@ func (s *Service) enqueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatReq
 	// What put the visitor in the queue, then the queueing itself. An
 	// invitation accepted on a site without a form queues at once: its
 	// invitation.accepted is the cause, recorded already.
-	cause := Event{SiteID: site.ID, VisitorID: visitor.ID, RequestID: req.ID}
+	// The steps of a held-out visitor's own request are not the rule's:
+	// only its acceptance counts, as the control group's chat.
+	rule := Event{RuleID: req.RuleID, VariantID: req.VariantID}
+	if req.HeldOut {
+		rule = Event{}
+	}
+	cause := Event{SiteID: site.ID, VisitorID: visitor.ID, RequestID: req.ID, RuleID: rule.RuleID, VariantID: rule.VariantID}
 	switch {
 	case kind == RequestPresence:
 		cause.Type = EventLaunchFired
@@ -77,7 +87,7 @@ func (s *Service) enqueue(tx WriteTx, site *Site, visitor *Visitor, kind ChatReq
 			return err
 		}
 	}
-	if err := s.record(tx, Event{Type: EventRequestQueued, SiteID: site.ID, VisitorID: visitor.ID, RequestID: req.ID, Kind: kind}); err != nil {
+	if err := s.record(tx, Event{Type: EventRequestQueued, SiteID: site.ID, VisitorID: visitor.ID, RequestID: req.ID, Kind: kind, RuleID: rule.RuleID, VariantID: rule.VariantID}); err != nil {
 		return err
 	}
 	tx.OnCommit(func() {
@@ -198,7 +208,7 @@ func (s *Service) SubmitForm(ctx context.Context, visitorID string, values map[s
 		if err != nil {
 			return err
 		}
-		if err := CheckForm(site.ProactiveChat.FormFields, values); err != nil {
+		if err := CheckForm(site.FormFor(visitor), values); err != nil {
 			return err
 		}
 		clean := map[string]string{}
@@ -207,7 +217,7 @@ func (s *Service) SubmitForm(ctx context.Context, visitorID string, values map[s
 				clean[k] = val
 			}
 		}
-		if id := identityFromForm(visitor.Identity, site.ProactiveChat.FormFields, clean); !id.Equal(visitor.Identity) {
+		if id := identityFromForm(visitor.Identity, site.FormFor(visitor), clean); !id.Equal(visitor.Identity) {
 			visitor.Identity = id
 			if err := s.recordIdentified(tx, visitor); err != nil {
 				return err
@@ -415,7 +425,7 @@ func (s *Service) VisitorState(ctx context.Context, visitorID string) (*VisitorS
 		case EngagementFillingForm:
 			var site *Site
 			if site, err = tx.Site(v.SiteID); err == nil {
-				state.Form = site.ProactiveChat.FormFields
+				state.Form = site.FormFor(v)
 			}
 		case EngagementUnspecified, EngagementBrowsing, EngagementDeclined:
 			var site *Site

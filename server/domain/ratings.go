@@ -91,6 +91,7 @@ func (s *Service) RateChat(ctx context.Context, chatID, visitorID string, score 
 		return s.record(tx, Event{
 			Type: EventChatRated, Time: now, SiteID: chat.SiteID, ChatID: chat.ID,
 			VisitorID: visitorID, AgentID: chat.Agent.ID, Score: score, Text: comment,
+			RuleID: chat.RuleID, VariantID: chat.VariantID,
 		})
 	})
 	if err != nil {

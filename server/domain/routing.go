@@ -109,7 +109,7 @@ func (s *Service) route(ctx context.Context, siteID string) error {
 		if err != nil {
 			return err
 		}
-		invitesWaiting = site.ProactiveChat.Mode == ModeWithInvite && pool.anyFree(nil)
+		invitesWaiting = pool.anyFree(nil) // for the visitors whose rules wait for an agent
 		defer func() { free, known = pool.anyFree(nil), true }()
 		if !pool.anyFree(nil) {
 			// Nobody can take a request: a long queue costs nothing to
@@ -352,12 +352,19 @@ func (s *Service) accept(tx WriteTx, agent *Agent, req *ChatRequest) (*Chat, err
 	now := s.clock.Now()
 	// The acceptance comes first in the log, then the chat it opens.
 	chatID := newID("chat")
-	if err := s.record(tx, Event{Type: EventRequestAccepted, Time: now, SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, AgentID: agent.ID, ChatID: chatID, Wait: max(now.Sub(req.EnqueueTime), 0)}); err != nil {
+	if err := s.record(tx, Event{Type: EventRequestAccepted, Time: now, SiteID: req.SiteID, VisitorID: req.VisitorID, RequestID: req.ID, AgentID: agent.ID, ChatID: chatID, Wait: max(now.Sub(req.EnqueueTime), 0),
+		RuleID: req.RuleID, VariantID: req.VariantID, HeldOut: req.HeldOut}); err != nil {
 		return nil, err
 	}
 	chat, err := s.openChat(tx, chatID, site, agent, visitor, req.ID)
 	if err != nil {
 		return nil, err
+	}
+	if !req.HeldOut && req.RuleID != "" {
+		chat.RuleID, chat.VariantID = req.RuleID, req.VariantID
+		if err := tx.PutChat(chat); err != nil {
+			return nil, err
+		}
 	}
 	if err := req.Accept(agent, chat.ID, now); err != nil {
 		return nil, err

@@ -28,13 +28,17 @@ type SiteSpec struct {
 
 // CreateSite adds a site. Proactive chat stays disabled unless spec enables it.
 func (s *Service) CreateSite(ctx context.Context, spec SiteSpec) (*Site, error) {
-	if err := validateSite(spec.Name, spec.AllowedOrigins, spec.ProactiveChat, spec.Retention, spec.BusinessHours, spec.OfflineMessage); err != nil {
-		return nil, err
-	}
 	if err := validateLauncher(spec.VisitorLauncher); err != nil {
 		return nil, err
 	}
 	if err := checkChosenID("id", spec.ID); err != nil {
+		return nil, err
+	}
+	given, err := syncSiteRules(&spec.ProactiveChat, &Site{ProactiveChat: spec.ProactiveChat}, []string{"proactive_chat"})
+	if err != nil {
+		return nil, err
+	}
+	if err := validateSiteWithRules(spec.Name, spec.AllowedOrigins, spec.ProactiveChat, spec.Retention, spec.BusinessHours, spec.OfflineMessage, given); err != nil {
 		return nil, err
 	}
 	now := s.clock.Now()
@@ -50,7 +54,7 @@ func (s *Service) CreateSite(ctx context.Context, spec SiteSpec) (*Site, error) 
 		CreateTime:      now,
 		UpdateTime:      now,
 	}
-	err := s.store.Update(ctx, func(tx WriteTx) error {
+	err = s.store.Update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Site(site.ID); ErrorCode(err) != CodeNotFound {
 			return cmp.Or(err, error(Errorf(CodeAlreadyExists, "site %q already exists", site.ID)))
 		}
@@ -95,6 +99,7 @@ var siteUpdatePaths = []string{"name", "allowed_origins", "proactive_chat",
 	"proactive_chat.alert_timeout_seconds", "proactive_chat.include_pages",
 	"proactive_chat.exclude_pages", "proactive_chat.queue_hold_seconds",
 	"proactive_chat.inactivity_timeout_seconds", "proactive_chat.inactivity_warning_seconds",
+	"proactive_chat.rules", "proactive_chat.caps",
 	"retention", "retention.visitor_seconds", "retention.chat_seconds",
 	"visitor_launcher", "visitor_launcher.enabled", "visitor_launcher.label",
 	"business_hours", "business_hours.time_zone", "business_hours.weekly", "business_hours.holidays",
@@ -133,7 +138,11 @@ func (s *Service) UpdateSite(ctx context.Context, update *Site, paths []string) 
 			applySitePath(site, update, p)
 		}
 		launcherChanged = before != launcherShown(site)
-		if err := validateSite(site.Name, site.AllowedOrigins, site.ProactiveChat, site.Retention, site.BusinessHours, site.OfflineMessage); err != nil {
+		given, err := syncSiteRules(&site.ProactiveChat, update, paths)
+		if err != nil {
+			return err
+		}
+		if err := validateSiteWithRules(site.Name, site.AllowedOrigins, site.ProactiveChat, site.Retention, site.BusinessHours, site.OfflineMessage, given); err != nil {
 			return err
 		}
 		if err := validateLauncher(site.VisitorLauncher); err != nil {
@@ -162,7 +171,17 @@ func applySitePath(site, update *Site, path string) {
 	case "allowed_origins":
 		site.AllowedOrigins = update.AllowedOrigins
 	case "proactive_chat":
+		old := site.ProactiveChat
 		site.ProactiveChat = update.ProactiveChat
+		if len(update.ProactiveChat.Rules) == 0 && update.ProactiveChat.Caps == (FrequencyCaps{}) {
+			// A client written before rules: it edits the first rule
+			// (syncRules) and keeps the others and the caps.
+			site.ProactiveChat.Rules, site.ProactiveChat.Caps = old.Rules, old.Caps
+		}
+	case "proactive_chat.rules":
+		site.ProactiveChat.Rules = update.ProactiveChat.Rules
+	case "proactive_chat.caps":
+		site.ProactiveChat.Caps = update.ProactiveChat.Caps
 	case "proactive_chat.enabled":
 		site.ProactiveChat.Enabled = update.ProactiveChat.Enabled
 	case "proactive_chat.mode":

@@ -126,6 +126,10 @@ type ReadTx interface {
 	// FunnelCounters sums a site's funnel counters of the UTC hours
 	// beginning in [from, to), by slot (funnel.go).
 	FunnelCounters(siteID string, from, to time.Time) (FunnelCounters, error)
+	// RuleFunnelCounters sums a site's trigger rule funnel counters of the
+	// UTC hours beginning in [from, to), by rule and variant (variant ""
+	// for the rule as a whole) and slot (rulefunnel.go).
+	RuleFunnelCounters(siteID string, from, to time.Time) (map[RuleVariant]FunnelCounters, error)
 	// Webhook is CodeNotFound when there is no such endpoint.
 	Webhook(id string) (*Webhook, error)
 	Webhooks() ([]*Webhook, error)
@@ -197,6 +201,9 @@ type WriteTx interface {
 	// AddFunnel adds one to each of the given slots of the funnel
 	// counters of siteID in the UTC hour of t.
 	AddFunnel(siteID string, t time.Time, slots []int) error
+	// AddRuleFunnel adds one to each of the given slots of a rule's (and
+	// variant's, "" for the rule as a whole) funnel counters of t's UTC hour.
+	AddRuleFunnel(siteID, ruleID, variantID string, t time.Time, slots []int) error
 	// DeleteEventsBefore deletes up to limit events from the head of the
 	// log whose Time is before cutoff, stopping at the first that is not,
 	// and returns how many it deleted.

@@ -73,6 +73,12 @@ type ProactiveChatSettings struct {
 	QueueHoldSeconds         uint32
 	InactivityTimeoutSeconds uint32
 	InactivityWarningSeconds uint32
+	// Rules are the trigger rules in priority order (rules.go); Mode,
+	// LaunchAfterSeconds, InviteText, FormFields, IncludePages and
+	// ExcludePages mirror the first.
+	Rules []TriggerRule
+	// Caps apply across all the rules, per visitor.
+	Caps FrequencyCaps
 }
 
 // FormFieldType decides how a submitted form value is checked.
@@ -200,6 +206,29 @@ type Visitor struct {
 	// ChatRequested: the visitor asked for a chat with the launcher and is
 	// filling the form, which then queues a RequestVisitor.
 	ChatRequested bool
+	// VisitCount is the visits so far, this one included; ChatCount the
+	// chats the visitor had.
+	VisitCount uint32
+	ChatCount  uint32
+	// Device and Language are what the widget reported at session start.
+	Device   DeviceClass
+	Language string
+	// VisitReferrer and LandingPageURL are the current (or last) visit's
+	// referrer and first page.
+	VisitReferrer  string
+	LandingPageURL string
+	// Launches are the trigger rules' recent launches for this visitor,
+	// oldest first, at most MaxRuleLaunches: what frequency caps count.
+	Launches []RuleLaunch
+}
+
+// RuleLaunch is one launch of a trigger rule for a visitor; HeldOut: the
+// visitor was in the rule's control group, so nothing was shown.
+type RuleLaunch struct {
+	RuleID    string
+	VariantID string
+	Time      time.Time
+	HeldOut   bool
 }
 
 // DisplayName is how agents see the visitor: their name, else their
@@ -277,6 +306,9 @@ type Chat struct {
 	VisitorMessageCount uint32
 	// Rating is the visitor's rating of the chat; nil until given.
 	Rating *Rating
+	// RuleID and VariantID are the trigger rule whose launch led to the
+	// chat; empty when none did.
+	RuleID, VariantID string
 }
 
 // Rating is how the visitor rated a chat: Score 1 to 5 and a comment.
@@ -388,6 +420,8 @@ type Invitation struct {
 	ExpireTime       time.Time
 	RespondTime      time.Time
 	InvitedByAgentID string
+	// RuleID and VariantID are the trigger rule that sent the invitation.
+	RuleID, VariantID string
 }
 
 // ChatRequestKind is how a chat request came about.
@@ -440,6 +474,11 @@ type ChatRequest struct {
 	AlertedAgentName string
 	// VisitorIdentity is who the visitor was when the request was made.
 	VisitorIdentity VisitorIdentity
+	// RuleID and VariantID are the trigger rule whose launch led to the
+	// request; with HeldOut the visitor was in its control group this
+	// visit and asked themselves.
+	RuleID, VariantID string
+	HeldOut           bool
 }
 
 // Open reports whether the request still waits for an agent.

@@ -100,9 +100,17 @@ func (s *Service) StartVisitorSessionWithIdentity(ctx context.Context, siteID, r
 // RecordPageView stores the page a visitor is looking at and tells the
 // agents watching the site.
 func (s *Service) RecordPageView(ctx context.Context, visitorID, pageURL, title string) (*Visitor, error) {
+	return s.RecordPageViewFrom(ctx, visitorID, pageURL, title, "")
+}
+
+// RecordPageViewFrom is RecordPageView with the page's referrer
+// (document.referrer, optional): the first page of a visit gives the
+// visit's referrer, which trigger rules look at.
+func (s *Service) RecordPageViewFrom(ctx context.Context, visitorID, pageURL, title, referrer string) (*Visitor, error) {
 	var v Violations
 	required(&v, "visitor_id", visitorID)
 	checkPage(&v, "url", "title", pageURL, title)
+	checkReferrer(&v, "referrer", referrer)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -110,7 +118,7 @@ func (s *Service) RecordPageView(ctx context.Context, visitorID, pageURL, title 
 	if err != nil {
 		return nil, err
 	}
-	s.presence.pageViewed(visitorID, visitor.CurrentPage)
+	s.presence.pageViewed(visitorID, visitor.CurrentPage, referrer)
 	// The page conditions of the launching criteria depend on the current
 	// page: re-arm the launch timer, or a visit that began on a page they
 	// exclude would never launch after moving to one they allow.

@@ -192,6 +192,8 @@ type VisitorWatch struct {
 	// PageURL and PageTitle, when set, are recorded as a page view.
 	PageURL   string
 	PageTitle string
+	// PageReferrer is the page's document.referrer (optional).
+	PageReferrer string
 	// ResumeChatID and ResumeAfterSeq: events of that chat up to the
 	// sequence number were already shown.
 	ResumeChatID   string
@@ -221,6 +223,7 @@ func (s *Service) openVisitorStream(ctx context.Context, w VisitorWatch, send fu
 	if w.PageURL != "" || w.PageTitle != "" {
 		checkPage(&v, "page_url", "page_title", w.PageURL, w.PageTitle)
 	}
+	checkReferrer(&v, "page_referrer", w.PageReferrer)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -247,7 +250,7 @@ func (s *Service) openVisitorStream(ctx context.Context, w VisitorWatch, send fu
 		resumeChatID: w.ResumeChatID, resumeAfter: w.ResumeAfterSeq}
 	s.counters.visitorStreams.Add(1)
 	vs.sub = s.broker.SubscribeBuffer(visitorTopic(visitor.ID), hintBuffer)
-	newVisit, start, back, err := s.presence.opened(visitor, w.PageURL != "")
+	newVisit, start, back, err := s.presence.opened(visitor, w.PageURL != "", w.PageReferrer)
 	if err != nil {
 		vs.close()
 		return nil, err // too many streams

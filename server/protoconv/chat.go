@@ -26,6 +26,8 @@ func ChatToProto(c *domain.Chat) *pb.Chat {
 		LastActivityTime:    TimeToProto(c.LastActivityTime),
 		VisitorMessageCount: c.VisitorMessageCount,
 		Rating:              RatingToProto(c.Rating),
+		RuleId:              c.RuleID,
+		VariantId:           c.VariantID,
 	}
 }
 
@@ -66,6 +68,8 @@ func ChatFromProto(c *pb.Chat) *domain.Chat {
 		LastActivityTime:    TimeFromProto(c.GetLastActivityTime()),
 		VisitorMessageCount: c.GetVisitorMessageCount(),
 		Rating:              RatingFromProto(c.GetRating()),
+		RuleID:              c.GetRuleId(),
+		VariantID:           c.GetVariantId(),
 	}
 }
 

@@ -23,6 +23,8 @@ func InvitationToProto(i *domain.Invitation) *pb.Invitation {
 		ExpireTime:       TimeToProto(i.ExpireTime),
 		RespondTime:      TimeToProto(i.RespondTime),
 		InvitedByAgentId: i.InvitedByAgentID,
+		RuleId:           i.RuleID,
+		VariantId:        i.VariantID,
 	}
 }
 
@@ -41,6 +43,8 @@ func InvitationFromProto(i *pb.Invitation) *domain.Invitation {
 		ExpireTime:       TimeFromProto(i.GetExpireTime()),
 		RespondTime:      TimeFromProto(i.GetRespondTime()),
 		InvitedByAgentID: i.GetInvitedByAgentId(),
+		RuleID:           i.GetRuleId(),
+		VariantID:        i.GetVariantId(),
 	}
 }
 
@@ -73,6 +77,9 @@ func ChatRequestToProto(r *domain.ChatRequest) *pb.ChatRequest {
 		AlertReason:      r.AlertReason,
 		AlertedAgentName: r.AlertedAgentName,
 		VisitorIdentity:  IdentityToProto(r.VisitorIdentity),
+		RuleId:           r.RuleID,
+		VariantId:        r.VariantID,
+		HeldOut:          r.HeldOut,
 	}
 }
 
@@ -101,6 +108,9 @@ func ChatRequestFromProto(r *pb.ChatRequest) *domain.ChatRequest {
 		AlertReason:      r.GetAlertReason(),
 		AlertedAgentName: r.GetAlertedAgentName(),
 		VisitorIdentity:  IdentityFromProto(r.GetVisitorIdentity()),
+		RuleID:           r.GetRuleId(),
+		VariantID:        r.GetVariantId(),
+		HeldOut:          r.GetHeldOut(),
 	}
 }
 

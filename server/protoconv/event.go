@@ -18,7 +18,7 @@ func EventToProto(e *domain.Event) *pb.Event {
 		SiteId:   e.SiteID,
 	}
 	closed := func() *pb.InvitationClosed {
-		return &pb.InvitationClosed{InvitationId: e.InvitationID, VisitorId: e.VisitorID}
+		return &pb.InvitationClosed{InvitationId: e.InvitationID, VisitorId: e.VisitorID, RuleId: e.RuleID, VariantId: e.VariantID}
 	}
 	agent := func() *pb.RequestAgent {
 		return &pb.RequestAgent{ChatRequestId: e.RequestID, VisitorId: e.VisitorID, AgentId: e.AgentID}
@@ -34,11 +34,11 @@ func EventToProto(e *domain.Event) *pb.Event {
 		}}
 	case domain.EventLaunchFired:
 		out.Payload = &pb.Event_LaunchFired{LaunchFired: &pb.LaunchFired{
-			VisitorId: e.VisitorID, ChatRequestId: e.RequestID,
+			VisitorId: e.VisitorID, ChatRequestId: e.RequestID, RuleId: e.RuleID, VariantId: e.VariantID,
 		}}
 	case domain.EventInvitationSent:
 		out.Payload = &pb.Event_InvitationSent{InvitationSent: &pb.InvitationSent{
-			InvitationId: e.InvitationID, VisitorId: e.VisitorID, AgentId: e.AgentID,
+			InvitationId: e.InvitationID, VisitorId: e.VisitorID, AgentId: e.AgentID, RuleId: e.RuleID, VariantId: e.VariantID,
 		}}
 	case domain.EventInvitationAccepted:
 		out.Payload = &pb.Event_InvitationAccepted{InvitationAccepted: closed()}
@@ -50,11 +50,11 @@ func EventToProto(e *domain.Event) *pb.Event {
 		out.Payload = &pb.Event_InvitationWithdrawn{InvitationWithdrawn: closed()}
 	case domain.EventFormSubmitted:
 		out.Payload = &pb.Event_FormSubmitted{FormSubmitted: &pb.FormSubmitted{
-			VisitorId: e.VisitorID, ChatRequestId: e.RequestID, Values: e.FormValues,
+			VisitorId: e.VisitorID, ChatRequestId: e.RequestID, Values: e.FormValues, RuleId: e.RuleID, VariantId: e.VariantID,
 		}}
 	case domain.EventRequestQueued:
 		out.Payload = &pb.Event_RequestQueued{RequestQueued: &pb.RequestQueued{
-			ChatRequestId: e.RequestID, VisitorId: e.VisitorID, Kind: ChatRequestKindToProto(e.Kind),
+			ChatRequestId: e.RequestID, VisitorId: e.VisitorID, Kind: ChatRequestKindToProto(e.Kind), RuleId: e.RuleID, VariantId: e.VariantID,
 		}}
 	case domain.EventRequestAlerted:
 		out.Payload = &pb.Event_RequestAlerted{RequestAlerted: &pb.RequestAlerted{
@@ -67,6 +67,7 @@ func EventToProto(e *domain.Event) *pb.Event {
 	case domain.EventRequestAccepted:
 		ra := &pb.RequestAccepted{
 			ChatRequestId: e.RequestID, VisitorId: e.VisitorID, AgentId: e.AgentID, ChatId: e.ChatID,
+			RuleId: e.RuleID, VariantId: e.VariantID, HeldOut: e.HeldOut,
 		}
 		if e.Wait >= 0 {
 			ra.Wait = durationpb.New(e.Wait)
@@ -110,6 +111,7 @@ func EventToProto(e *domain.Event) *pb.Event {
 	case domain.EventChatRated:
 		out.Payload = &pb.Event_ChatRated{ChatRated: &pb.ChatRated{
 			ChatId: e.ChatID, VisitorId: e.VisitorID, AgentId: e.AgentID, Score: e.Score, Comment: e.Text,
+			RuleId: e.RuleID, VariantId: e.VariantID,
 		}}
 	case domain.EventChatTransferred:
 		out.Payload = &pb.Event_ChatTransferred{ChatTransferred: &pb.ChatTransferredEvent{
@@ -123,6 +125,8 @@ func EventToProto(e *domain.Event) *pb.Event {
 		out.Payload = &pb.Event_OfflineMessageHandled{OfflineMessageHandled: &pb.OfflineMessageHandledEvent{
 			OfflineMessageId: e.OfflineMessageID, VisitorId: e.VisitorID, HandledBy: e.AgentID,
 		}}
+	case domain.EventRuleHeldOut:
+		out.Payload = &pb.Event_RuleHeldOut{RuleHeldOut: &pb.RuleHeldOut{VisitorId: e.VisitorID, RuleId: e.RuleID}}
 	}
 	return out
 }
@@ -139,6 +143,7 @@ func EventFromProto(e *pb.Event) *domain.Event {
 	}
 	closed := func(c *pb.InvitationClosed) {
 		out.InvitationID, out.VisitorID = c.GetInvitationId(), c.GetVisitorId()
+		out.RuleID, out.VariantID = c.GetRuleId(), c.GetVariantId()
 	}
 	agent := func(a *pb.RequestAgent) {
 		out.RequestID, out.VisitorID, out.AgentID = a.GetChatRequestId(), a.GetVisitorId(), a.GetAgentId()
@@ -153,9 +158,11 @@ func EventFromProto(e *pb.Event) *domain.Event {
 		out.VisitorID, out.URL, out.Title = v.GetVisitorId(), v.GetUrl(), v.GetTitle()
 	case *pb.Event_LaunchFired:
 		out.VisitorID, out.RequestID = p.LaunchFired.GetVisitorId(), p.LaunchFired.GetChatRequestId()
+		out.RuleID, out.VariantID = p.LaunchFired.GetRuleId(), p.LaunchFired.GetVariantId()
 	case *pb.Event_InvitationSent:
 		v := p.InvitationSent
 		out.InvitationID, out.VisitorID, out.AgentID = v.GetInvitationId(), v.GetVisitorId(), v.GetAgentId()
+		out.RuleID, out.VariantID = v.GetRuleId(), v.GetVariantId()
 	case *pb.Event_InvitationAccepted:
 		closed(p.InvitationAccepted)
 	case *pb.Event_InvitationDeclined:
@@ -167,9 +174,11 @@ func EventFromProto(e *pb.Event) *domain.Event {
 	case *pb.Event_FormSubmitted:
 		v := p.FormSubmitted
 		out.VisitorID, out.RequestID, out.FormValues = v.GetVisitorId(), v.GetChatRequestId(), v.GetValues()
+		out.RuleID, out.VariantID = v.GetRuleId(), v.GetVariantId()
 	case *pb.Event_RequestQueued:
 		v := p.RequestQueued
 		out.RequestID, out.VisitorID, out.Kind = v.GetChatRequestId(), v.GetVisitorId(), ChatRequestKindFromProto(v.GetKind())
+		out.RuleID, out.VariantID = v.GetRuleId(), v.GetVariantId()
 	case *pb.Event_RequestAlerted:
 		v := p.RequestAlerted
 		out.RequestID, out.VisitorID, out.AgentID, out.Reason = v.GetChatRequestId(), v.GetVisitorId(), v.GetAgentId(), v.GetReason()
@@ -180,6 +189,7 @@ func EventFromProto(e *pb.Event) *domain.Event {
 	case *pb.Event_RequestAccepted:
 		v := p.RequestAccepted
 		out.RequestID, out.VisitorID, out.AgentID, out.ChatID = v.GetChatRequestId(), v.GetVisitorId(), v.GetAgentId(), v.GetChatId()
+		out.RuleID, out.VariantID, out.HeldOut = v.GetRuleId(), v.GetVariantId(), v.GetHeldOut()
 		out.Wait = -1
 		if v.GetWait() != nil {
 			out.Wait = v.GetWait().AsDuration()
@@ -219,6 +229,7 @@ func EventFromProto(e *pb.Event) *domain.Event {
 		v := p.ChatRated
 		out.ChatID, out.VisitorID, out.AgentID = v.GetChatId(), v.GetVisitorId(), v.GetAgentId()
 		out.Score, out.Text = v.GetScore(), v.GetComment()
+		out.RuleID, out.VariantID = v.GetRuleId(), v.GetVariantId()
 	case *pb.Event_ChatTransferred:
 		v := p.ChatTransferred
 		out.ChatID, out.VisitorID = v.GetChatId(), v.GetVisitorId()
@@ -229,6 +240,8 @@ func EventFromProto(e *pb.Event) *domain.Event {
 	case *pb.Event_OfflineMessageHandled:
 		v := p.OfflineMessageHandled
 		out.OfflineMessageID, out.VisitorID, out.AgentID = v.GetOfflineMessageId(), v.GetVisitorId(), v.GetHandledBy()
+	case *pb.Event_RuleHeldOut:
+		out.VisitorID, out.RuleID = p.RuleHeldOut.GetVisitorId(), p.RuleHeldOut.GetRuleId()
 	}
 	return out
 }

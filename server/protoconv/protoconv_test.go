@@ -49,6 +49,8 @@ func testSite() *domain.Site {
 			QueueHoldSeconds:         90,
 			InactivityTimeoutSeconds: 900,
 			InactivityWarningSeconds: 60,
+			Rules:                    []domain.TriggerRule{testRule()},
+			Caps:                     domain.FrequencyCaps{MaxPerVisit: 1, MaxPerDay: 2, MaxEver: 5, SuppressAfterDeclineSeconds: 600},
 		},
 		Retention:       domain.RetentionSettings{VisitorSeconds: 86400, ChatSeconds: 90 * 86400},
 		VisitorLauncher: domain.VisitorLauncherSettings{Enabled: true, Label: "Ask us"},
@@ -58,6 +60,29 @@ func testSite() *domain.Site {
 			Weekly:   []domain.WeeklyInterval{{Day: 1, Open: "09:00", Close: "17:00"}},
 			Holidays: []domain.Holiday{{StartDate: "2026-12-24", EndDate: "2026-12-26", Name: "Christmas"}}},
 		OfflineMessage: domain.OfflineMessageSettings{MaxWaitSeconds: 300},
+	}
+}
+
+// testRule sets every field of a trigger rule; enums take their last
+// values, so a conversion stopping short of the newest is noticed.
+func testRule() domain.TriggerRule {
+	return domain.TriggerRule{
+		ID: "rule_1", Name: "Big carts", Enabled: true, Mode: domain.ModeWithoutInvite, InviteText: "Need help?",
+		FormFields: []domain.FormField{{Key: "email", Label: "E-mail", Type: domain.FieldEmail, Required: true, MaxLength: 254}},
+		Conditions: domain.TriggerConditions{
+			MinSecondsOnSite: 30, MinSecondsOnPage: 10, MinPagesViewed: 3,
+			IncludePages: []string{"https://shop.example/*"}, ExcludePages: []string{"*/login"},
+			PageTitles: []string{"*cart*"}, ReferrerHosts: []string{"*.google.*"},
+			UTM:     []domain.UTMCondition{{Parameter: "utm_campaign", Value: "spring*"}},
+			Recency: domain.RecencyReturning, ChatHistory: domain.ChatHistoryBefore, NameKnown: true,
+			Attributes: []domain.AttributeCondition{{Key: "cart_value", Operator: domain.AttrLessThan, Value: "100"}},
+			Devices:    []domain.DeviceClass{domain.DeviceDesktop, domain.DevicePhone}, Languages: []string{"de"},
+			MinScrollPercent: 50, ExitIntent: true, MinIdleSeconds: 20, BusinessHours: domain.HoursClosed,
+			AgentAvailable: true, MaxPredictedWaitSeconds: 60,
+		},
+		Caps:           domain.FrequencyCaps{MaxPerVisit: 1, MaxPerDay: 3, MaxEver: 10, SuppressAfterDeclineSeconds: 3600},
+		HoldoutPercent: 10,
+		Variants:       []domain.InviteVariant{{ID: "var_1", Name: "A", InviteText: "Hi!", Weight: 3}},
 	}
 }
 
@@ -101,6 +126,13 @@ func testVisitor() *domain.Visitor {
 		LastLaunchTime: at(31),
 		Identity:       testIdentity(),
 		ChatRequested:  true,
+		VisitCount:     3,
+		ChatCount:      2,
+		Device:         domain.DevicePhone,
+		Language:       "de-AT",
+		VisitReferrer:  "https://www.google.com/",
+		LandingPageURL: "https://shop.example/?utm_source=news",
+		Launches:       []domain.RuleLaunch{{RuleID: "rule_1", VariantID: "var_1", Time: at(32), HeldOut: true}},
 	}
 }
 
@@ -121,6 +153,8 @@ func testChat() *domain.Chat {
 		LastActivityTime:    at(19),
 		VisitorMessageCount: 7,
 		Rating:              &domain.Rating{Score: 4, Comment: "Good", Time: at(20)},
+		RuleID:              "rule_1",
+		VariantID:           "var_1",
 	}
 }
 
@@ -154,6 +188,8 @@ func testInvitation() *domain.Invitation {
 		ExpireTime:       at(23),
 		RespondTime:      at(24),
 		InvitedByAgentID: "agt_1",
+		RuleID:           "rule_1",
+		VariantID:        "var_1",
 	}
 }
 
@@ -178,6 +214,9 @@ func testChatRequest() *domain.ChatRequest {
 		AlertReason:      "longest idle (3m), 2 of 3 chats free; 2 candidate(s)",
 		AlertedAgentName: "Dana",
 		VisitorIdentity:  testIdentity(),
+		RuleID:           "rule_1",
+		VariantID:        "var_1",
+		HeldOut:          true,
 	}
 }
 

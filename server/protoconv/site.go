@@ -97,6 +97,8 @@ func ProactiveChatSettingsToProto(s domain.ProactiveChatSettings) *pb.ProactiveC
 		QueueHoldSeconds:         s.QueueHoldSeconds,
 		InactivityTimeoutSeconds: s.InactivityTimeoutSeconds,
 		InactivityWarningSeconds: s.InactivityWarningSeconds,
+		Rules:                    TriggerRulesToProto(s.Rules),
+		Caps:                     FrequencyCapsToProto(s.Caps),
 	}
 }
 
@@ -124,6 +126,8 @@ func ProactiveChatSettingsFromProto(s *pb.ProactiveChatSettings) domain.Proactiv
 		QueueHoldSeconds:         s.GetQueueHoldSeconds(),
 		InactivityTimeoutSeconds: s.GetInactivityTimeoutSeconds(),
 		InactivityWarningSeconds: s.GetInactivityWarningSeconds(),
+		Rules:                    TriggerRulesFromProto(s.GetRules()),
+		Caps:                     FrequencyCapsFromProto(s.GetCaps()),
 	}
 }
 

@@ -25,6 +25,13 @@ func VisitorToProto(v *domain.Visitor) *pb.Visitor {
 		LastLaunchTime: TimeToProto(v.LastLaunchTime),
 		Identity:       IdentityToProto(v.Identity),
 		ChatRequested:  v.ChatRequested,
+		VisitCount:     v.VisitCount,
+		ChatCount:      v.ChatCount,
+		Device:         DeviceClassToProto(v.Device),
+		Language:       v.Language,
+		VisitReferrer:  v.VisitReferrer,
+		LandingPageUrl: v.LandingPageURL,
+		Launches:       ruleLaunchesToProto(v.Launches),
 	}
 }
 
@@ -48,6 +55,13 @@ func VisitorFromProto(v *pb.Visitor) *domain.Visitor {
 		LastLaunchTime: TimeFromProto(v.GetLastLaunchTime()),
 		Identity:       IdentityFromProto(v.GetIdentity()),
 		ChatRequested:  v.GetChatRequested(),
+		VisitCount:     v.GetVisitCount(),
+		ChatCount:      v.GetChatCount(),
+		Device:         DeviceClassFromProto(v.GetDevice()),
+		Language:       v.GetLanguage(),
+		VisitReferrer:  v.GetVisitReferrer(),
+		LandingPageURL: v.GetLandingPageUrl(),
+		Launches:       ruleLaunchesFromProto(v.GetLaunches()),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/gen/proactivechat/v1/proactivechatv1connect"
@@ -340,4 +341,44 @@ func (s *adminServer) GetFunnel(ctx context.Context, req *connect.Request[pb.Get
 		return nil, toConnectError(ctx, s.log, err)
 	}
 	return connect.NewResponse(&pb.GetFunnelResponse{Funnel: protoconv.FunnelToProto(f)}), nil
+}
+
+func (s *adminServer) PreviewTriggerRule(ctx context.Context, req *connect.Request[pb.PreviewTriggerRuleRequest]) (*connect.Response[pb.PreviewTriggerRuleResponse], error) {
+	evs, online, err := s.svc.PreviewTriggerRule(ctx, req.Msg.GetSiteId(), protoconv.TriggerRuleFromProto(req.Msg.GetRule()))
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.PreviewTriggerRuleResponse{OnlineVisitors: uint32(online)}
+	for _, e := range evs {
+		out.Evaluations = append(out.Evaluations, &pb.RuleEvaluation{
+			Visitor: presenceToProto(e.Visitor), Matches: e.Matches, FailedConditions: e.Failed, CappedBy: e.CappedBy,
+		})
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *adminServer) GetTriggerRuleReport(ctx context.Context, req *connect.Request[pb.GetTriggerRuleReportRequest]) (*connect.Response[pb.GetTriggerRuleReportResponse], error) {
+	m := req.Msg
+	var v domain.Violations
+	if ts := m.GetStartTime(); ts != nil && !ts.IsValid() {
+		v.Add("start_time", "is not a valid time")
+	}
+	if ts := m.GetEndTime(); ts != nil && !ts.IsValid() {
+		v.Add("end_time", "is not a valid time")
+	}
+	if err := v.Err(); err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	r, err := s.svc.GetTriggerRuleReport(ctx, m.GetSiteId(), protoconv.TimeFromProto(m.GetStartTime()), protoconv.TimeFromProto(m.GetEndTime()))
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	out := &pb.TriggerRuleReport{SiteId: r.SiteID, StartTime: protoconv.TimeToProto(r.Start), EndTime: protoconv.TimeToProto(r.End),
+		PredictedWait: durationpb.New(r.PredictedWait)}
+	for _, f := range r.Rules {
+		out.Rules = append(out.Rules, &pb.RuleFunnel{RuleId: f.RuleID, VariantId: f.VariantID, Matched: f.Matched, HeldOut: f.HeldOut,
+			Invited: f.Invited, Accepted: f.Accepted, FormsSubmitted: f.Forms, Queued: f.Queued, Chatted: f.Chatted, Rated: f.Rated,
+			HeldOutChatted: f.HeldOutChatted})
+	}
+	return connect.NewResponse(&pb.GetTriggerRuleReportResponse{Report: out}), nil
 }

@@ -265,6 +265,10 @@ var rules = map[string]rule{
 	proactivechatv1connect.AdminServiceListCannedRepliesProcedure: siteReader(siteID),
 	// The funnel is counts without personal data: whoever reads the site.
 	proactivechatv1connect.AdminServiceGetFunnelProcedure: siteReader(siteID),
+	// A rule's preview lists the visitors online with what they did:
+	// whoever may see the site's visitors live. Its report is counts.
+	proactivechatv1connect.AdminServicePreviewTriggerRuleProcedure:   siteSupervisor(siteID),
+	proactivechatv1connect.AdminServiceGetTriggerRuleReportProcedure: siteReader(siteID),
 	// Webhooks: admin keys only (an endpoint receives every event).
 	proactivechatv1connect.AdminServiceCreateWebhookProcedure:         as(domain.AdminPrincipal),
 	proactivechatv1connect.AdminServiceGetWebhookProcedure:            as(domain.AdminPrincipal),
@@ -285,6 +289,9 @@ var rules = map[string]rule{
 	proactivechatv1connect.VisitorServiceIdentifyVisitorProcedure:     self(domain.VisitorPrincipal, "visitor_id", visitorID),
 	proactivechatv1connect.VisitorServiceRequestChatProcedure:         self(domain.VisitorPrincipal, "visitor_id", visitorID),
 	proactivechatv1connect.VisitorServiceLeaveMessageProcedure:        self(domain.VisitorPrincipal, "visitor_id", visitorID),
+	// What the widget reports for the trigger rules: the visitor itself.
+	proactivechatv1connect.VisitorServiceReportActivityProcedure:          self(domain.VisitorPrincipal, "visitor_id", visitorID),
+	proactivechatv1connect.VisitorServiceUpdateVisitorAttributesProcedure: self(domain.VisitorPrincipal, "visitor_id", visitorID),
 
 	proactivechatv1connect.AgentServiceSignInProcedure:             openRule,
 	proactivechatv1connect.AgentServiceSignOutProcedure:            as(domain.AgentPrincipal),

@@ -29,6 +29,9 @@ type RateLimits struct {
 	// ReportPageView and WatchVisitor with a page_url.
 	PageViewsPerAddr    ratelimit.Limit
 	PageViewsPerVisitor ratelimit.Limit
+	// ActivityPerVisitor limits ReportActivity: the widget reports at most
+	// every 5 s (exit intent at once).
+	ActivityPerVisitor ratelimit.Limit
 	// SendsPerSender (by sender_id) and SendsPerAddr limit SendMessage and
 	// Converse sends.
 	SendsPerSender ratelimit.Limit
@@ -62,6 +65,7 @@ func DefaultRateLimits() RateLimits {
 		SessionsPerAddr:     ratelimit.Per(30, time.Minute, 10),
 		PageViewsPerAddr:    ratelimit.Per(120, time.Minute, 30),
 		PageViewsPerVisitor: ratelimit.Per(60, time.Minute, 20),
+		ActivityPerVisitor:  ratelimit.Per(30, time.Minute, 10),
 		SendsPerSender:      ratelimit.Per(60, time.Minute, 20),
 		SendsPerAddr:        ratelimit.Per(600, time.Minute, 100),
 		SignInsPerAddr:      ratelimit.Per(20, time.Minute, 10),
@@ -86,6 +90,7 @@ type rateLimiter struct {
 	sessionsByAddr, pageViewsByAddr, pageViewsByVisitor, sendsBySender, sendsByAddr *ratelimit.Limiter
 	signInsByAddr, signInsByAgent                                                   *ratelimit.Limiter
 	leavesByAddr, leavesByVisitor                                                   *ratelimit.Limiter
+	activityByVisitor                                                               *ratelimit.Limiter
 }
 
 // NewRateLimiter returns the interceptor enforcing limits, reading the time
@@ -105,6 +110,7 @@ func NewRateLimiter(limits RateLimits, now func() time.Time, gatewayPeer string)
 		signInsByAgent:     l(limits.SignInsPerAgent),
 		leavesByAddr:       l(limits.LeaveMessagesPerAddr),
 		leavesByVisitor:    l(limits.LeaveMessagesPerVisitor),
+		activityByVisitor:  l(limits.ActivityPerVisitor),
 	}
 }
 
@@ -202,6 +208,12 @@ func (r *rateLimiter) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		case *pb.IdentifyVisitorRequest:
 			// A write the page makes when the visitor signs in: as rare
 			// as a page view, and limited with them.
+			err = r.pageView(req.Peer().Addr, req.Header(), msg.GetVisitorId())
+		case *pb.ReportActivityRequest:
+			_, limited := r.client(req.Peer().Addr, req.Header())
+			err = r.allow(limited, check{r.activityByVisitor, msg.GetVisitorId(), "activity reports by " + msg.GetVisitorId()})
+		case *pb.UpdateVisitorAttributesRequest:
+			// Written by the page as a cart changes: limited with page views.
 			err = r.pageView(req.Peer().Addr, req.Header(), msg.GetVisitorId())
 		case *pb.RequestChatRequest:
 			// The launcher: a click, rarer than page views and limited

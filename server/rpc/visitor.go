@@ -27,8 +27,10 @@ func (s *visitorServer) StartVisitorSession(ctx context.Context, req *connect.Re
 	if err := s.svc.CheckWidgetOrigin(ctx, req.Msg.GetSiteId(), req.Header().Get("Origin")); err != nil {
 		return nil, toConnectError(ctx, s.log, err)
 	}
-	visitor, token, resumed, err := s.svc.StartVisitorSessionWithIdentity(ctx, req.Msg.GetSiteId(), req.Msg.GetResumeToken(),
-		protoconv.IdentityClaimFromProto(req.Msg.GetIdentity()))
+	ci := req.Msg.GetClientInfo()
+	visitor, token, resumed, err := s.svc.StartVisitorSessionWithClient(ctx, req.Msg.GetSiteId(), req.Msg.GetResumeToken(),
+		protoconv.IdentityClaimFromProto(req.Msg.GetIdentity()),
+		domain.ClientInfo{Device: protoconv.DeviceClassFromProto(ci.GetDevice()), Language: ci.GetLanguage()})
 	if err != nil {
 		return nil, toConnectError(ctx, s.log, err)
 	}
@@ -40,7 +42,7 @@ func (s *visitorServer) StartVisitorSession(ctx context.Context, req *connect.Re
 }
 
 func (s *visitorServer) ReportPageView(ctx context.Context, req *connect.Request[pb.ReportPageViewRequest]) (*connect.Response[pb.ReportPageViewResponse], error) {
-	visitor, err := s.svc.RecordPageView(ctx, req.Msg.GetVisitorId(), req.Msg.GetUrl(), req.Msg.GetTitle())
+	visitor, err := s.svc.RecordPageViewFrom(ctx, req.Msg.GetVisitorId(), req.Msg.GetUrl(), req.Msg.GetTitle(), req.Msg.GetReferrer())
 	if err != nil {
 		return nil, toConnectError(ctx, s.log, err)
 	}
@@ -57,6 +59,7 @@ func (s *visitorServer) WatchVisitor(ctx context.Context, req *connect.Request[p
 		VisitorID:      req.Msg.GetVisitorId(),
 		PageURL:        req.Msg.GetPageUrl(),
 		PageTitle:      req.Msg.GetPageTitle(),
+		PageReferrer:   req.Msg.GetPageReferrer(),
 		ResumeChatID:   req.Msg.GetResumeChatId(),
 		ResumeAfterSeq: req.Msg.GetResumeAfterSeq(),
 	}, func(u domain.VisitorUpdate) error {
@@ -171,7 +174,31 @@ func presenceToProto(p domain.Presence) *pb.VisitorPresence {
 		Engagement:     protoconv.EngagementToProto(p.Engagement),
 		ActiveChatId:   p.ActiveChatID,
 		Identity:       protoconv.IdentityToProto(p.Identity),
+		PagesViewed:    p.PagesViewed,
+		Referrer:       p.Referrer,
+		Device:         protoconv.DeviceClassToProto(p.Device),
+		Language:       p.Language,
+		VisitCount:     p.VisitCount,
 	}
+}
+
+func (s *visitorServer) ReportActivity(ctx context.Context, req *connect.Request[pb.ReportActivityRequest]) (*connect.Response[pb.ReportActivityResponse], error) {
+	a := req.Msg.GetActivity()
+	err := s.svc.ReportActivity(ctx, req.Msg.GetVisitorId(), req.Msg.GetPageUrl(), domain.VisitorActivity{
+		ScrollPercent: a.GetScrollPercent(), ExitIntent: a.GetExitIntent(), Interacted: a.GetInteracted(),
+	})
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.ReportActivityResponse{}), nil
+}
+
+func (s *visitorServer) UpdateVisitorAttributes(ctx context.Context, req *connect.Request[pb.UpdateVisitorAttributesRequest]) (*connect.Response[pb.UpdateVisitorAttributesResponse], error) {
+	visitor, err := s.svc.UpdateVisitorAttributes(ctx, req.Msg.GetVisitorId(), req.Msg.GetSet(), req.Msg.GetRemove())
+	if err != nil {
+		return nil, toConnectError(ctx, s.log, err)
+	}
+	return connect.NewResponse(&pb.UpdateVisitorAttributesResponse{Visitor: protoconv.VisitorToProto(visitor)}), nil
 }
 
 func (s *visitorServer) LeaveMessage(ctx context.Context, req *connect.Request[pb.LeaveMessageRequest]) (*connect.Response[pb.LeaveMessageResponse], error) {

@@ -268,7 +268,11 @@ type Chat struct {
 	// How many messages the visitor wrote.
 	VisitorMessageCount uint32 `protobuf:"varint,14,opt,name=visitor_message_count,json=visitorMessageCount,proto3" json:"visitor_message_count,omitempty"`
 	// The visitor's rating of the chat (RateChat), once given.
-	Rating        *ChatRating `protobuf:"bytes,15,opt,name=rating,proto3" json:"rating,omitempty"`
+	Rating *ChatRating `protobuf:"bytes,15,opt,name=rating,proto3" json:"rating,omitempty"`
+	// The trigger rule (and variant) whose launch led to the chat; empty
+	// when none did.
+	RuleId        string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId     string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -406,6 +410,20 @@ func (x *Chat) GetRating() *ChatRating {
 		return x.Rating
 	}
 	return nil
+}
+
+func (x *Chat) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *Chat) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
 }
 
 // ChatRating is how the visitor rated a chat after it: 1 (poor) to 5
@@ -1200,7 +1218,7 @@ const file_proactivechat_v1_chat_proto_rawDesc = "" +
 	"\vParticipant\x125\n" +
 	"\x04role\x18\x01 \x01(\x0e2!.proactivechat.v1.ParticipantRoleR\x04role\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12!\n" +
-	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\"\x87\x06\n" +
+	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\"\xbf\x06\n" +
 	"\x04Chat\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\asite_id\x18\x02 \x01(\tR\x06siteId\x127\n" +
@@ -1219,7 +1237,10 @@ const file_proactivechat_v1_chat_proto_rawDesc = "" +
 	"\x0fchat_request_id\x18\f \x01(\tR\rchatRequestId\x12H\n" +
 	"\x12last_activity_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x10lastActivityTime\x122\n" +
 	"\x15visitor_message_count\x18\x0e \x01(\rR\x13visitorMessageCount\x124\n" +
-	"\x06rating\x18\x0f \x01(\v2\x1c.proactivechat.v1.ChatRatingR\x06rating\"l\n" +
+	"\x06rating\x18\x0f \x01(\v2\x1c.proactivechat.v1.ChatRatingR\x06rating\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\"l\n" +
 	"\n" +
 	"ChatRating\x12\x14\n" +
 	"\x05score\x18\x01 \x01(\rR\x05score\x12\x18\n" +

@@ -215,8 +215,12 @@ type Invitation struct {
 	// The agent who invited the visitor by hand; empty when the launching
 	// criteria did.
 	InvitedByAgentId string `protobuf:"bytes,9,opt,name=invited_by_agent_id,json=invitedByAgentId,proto3" json:"invited_by_agent_id,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The trigger rule (and its variant) that sent the invitation; empty for
+	// an agent's invitation.
+	RuleId        string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId     string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Invitation) Reset() {
@@ -312,6 +316,20 @@ func (x *Invitation) GetInvitedByAgentId() string {
 	return ""
 }
 
+func (x *Invitation) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *Invitation) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
 // ChatRequest is a visitor waiting for an agent: one entry of a site's queue.
 type ChatRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -344,8 +362,14 @@ type ChatRequest struct {
 	AlertedAgentName string `protobuf:"bytes,17,opt,name=alerted_agent_name,json=alertedAgentName,proto3" json:"alerted_agent_name,omitempty"`
 	// Who the visitor was when the request was made (after the form).
 	VisitorIdentity *VisitorIdentity `protobuf:"bytes,18,opt,name=visitor_identity,json=visitorIdentity,proto3" json:"visitor_identity,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The trigger rule (and variant) whose launch led to the request; with
+	// held_out, the visitor was in that rule's control group this visit and
+	// asked for the chat themselves (the launcher).
+	RuleId        string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId     string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
+	HeldOut       bool   `protobuf:"varint,22,opt,name=held_out,json=heldOut,proto3" json:"held_out,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ChatRequest) Reset() {
@@ -502,6 +526,27 @@ func (x *ChatRequest) GetVisitorIdentity() *VisitorIdentity {
 		return x.VisitorIdentity
 	}
 	return nil
+}
+
+func (x *ChatRequest) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *ChatRequest) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
+func (x *ChatRequest) GetHeldOut() bool {
+	if x != nil {
+		return x.HeldOut
+	}
+	return false
 }
 
 // PageSnapshot is the page a visitor was on.
@@ -757,7 +802,7 @@ var File_proactivechat_v1_engagement_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_engagement_proto_rawDesc = "" +
 	"\n" +
-	"!proactivechat/v1/engagement.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"\x89\x03\n" +
+	"!proactivechat/v1/engagement.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bproactivechat/v1/site.proto\x1a\x1eproactivechat/v1/visitor.proto\"\xc1\x03\n" +
 	"\n" +
 	"Invitation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
@@ -771,7 +816,10 @@ const file_proactivechat_v1_engagement_proto_rawDesc = "" +
 	"\vexpire_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12=\n" +
 	"\frespond_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vrespondTime\x12-\n" +
-	"\x13invited_by_agent_id\x18\t \x01(\tR\x10invitedByAgentId\"\xd3\a\n" +
+	"\x13invited_by_agent_id\x18\t \x01(\tR\x10invitedByAgentId\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\"\xa6\b\n" +
 	"\vChatRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\asite_id\x18\x02 \x01(\tR\x06siteId\x12\x1d\n" +
@@ -795,7 +843,11 @@ const file_proactivechat_v1_engagement_proto_rawDesc = "" +
 	"hold_until\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tholdUntil\x12!\n" +
 	"\falert_reason\x18\x10 \x01(\tR\valertReason\x12,\n" +
 	"\x12alerted_agent_name\x18\x11 \x01(\tR\x10alertedAgentName\x12L\n" +
-	"\x10visitor_identity\x18\x12 \x01(\v2!.proactivechat.v1.VisitorIdentityR\x0fvisitorIdentity\x1a=\n" +
+	"\x10visitor_identity\x18\x12 \x01(\v2!.proactivechat.v1.VisitorIdentityR\x0fvisitorIdentity\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\x12\x19\n" +
+	"\bheld_out\x18\x16 \x01(\bR\aheldOut\x1a=\n" +
 	"\x0fFormValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"6\n" +

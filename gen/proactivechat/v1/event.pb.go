@@ -70,6 +70,7 @@ type Event struct {
 	//	*Event_ChatTransferred
 	//	*Event_OfflineMessageLeft
 	//	*Event_OfflineMessageHandled
+	//	*Event_RuleHeldOut
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -390,6 +391,15 @@ func (x *Event) GetOfflineMessageHandled() *OfflineMessageHandledEvent {
 	return nil
 }
 
+func (x *Event) GetRuleHeldOut() *RuleHeldOut {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_RuleHeldOut); ok {
+			return x.RuleHeldOut
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -531,6 +541,12 @@ type Event_OfflineMessageHandled struct {
 	OfflineMessageHandled *OfflineMessageHandledEvent `protobuf:"bytes,36,opt,name=offline_message_handled,json=offlineMessageHandled,proto3,oneof"`
 }
 
+type Event_RuleHeldOut struct {
+	// "rule.held_out": a trigger rule matched the visitor, who is in its
+	// control group, so nothing was shown (counts as the visit's launch).
+	RuleHeldOut *RuleHeldOut `protobuf:"bytes,60,opt,name=rule_held_out,json=ruleHeldOut,proto3,oneof"`
+}
+
 func (*Event_VisitorArrived) isEvent_Payload() {}
 
 func (*Event_VisitorLeft) isEvent_Payload() {}
@@ -584,6 +600,8 @@ func (*Event_ChatTransferred) isEvent_Payload() {}
 func (*Event_OfflineMessageLeft) isEvent_Payload() {}
 
 func (*Event_OfflineMessageHandled) isEvent_Payload() {}
+
+func (*Event_RuleHeldOut) isEvent_Payload() {}
 
 type VisitorArrived struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -738,6 +756,9 @@ type LaunchFired struct {
 	VisitorId string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
 	// The chat request the launch queued.
 	ChatRequestId string `protobuf:"bytes,2,opt,name=chat_request_id,json=chatRequestId,proto3" json:"chat_request_id,omitempty"`
+	// The trigger rule (and variant) the step belongs to; empty when none.
+	RuleId        string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId     string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -786,12 +807,29 @@ func (x *LaunchFired) GetChatRequestId() string {
 	return ""
 }
 
+func (x *LaunchFired) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *LaunchFired) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
 type InvitationSent struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	InvitationId string                 `protobuf:"bytes,1,opt,name=invitation_id,json=invitationId,proto3" json:"invitation_id,omitempty"`
 	VisitorId    string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
 	// Empty when the invitation was sent automatically.
-	AgentId       string `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	AgentId string `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// The trigger rule (and variant) the step belongs to; empty when none.
+	RuleId        string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId     string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -847,10 +885,27 @@ func (x *InvitationSent) GetAgentId() string {
 	return ""
 }
 
+func (x *InvitationSent) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *InvitationSent) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
 type InvitationClosed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	InvitationId  string                 `protobuf:"bytes,1,opt,name=invitation_id,json=invitationId,proto3" json:"invitation_id,omitempty"`
-	VisitorId     string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InvitationId string                 `protobuf:"bytes,1,opt,name=invitation_id,json=invitationId,proto3" json:"invitation_id,omitempty"`
+	VisitorId    string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	// The trigger rule (and variant) the step belongs to; empty when none.
+	RuleId        string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId     string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -899,12 +954,29 @@ func (x *InvitationClosed) GetVisitorId() string {
 	return ""
 }
 
+func (x *InvitationClosed) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *InvitationClosed) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
 type FormSubmitted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	VisitorId     string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
 	ChatRequestId string                 `protobuf:"bytes,2,opt,name=chat_request_id,json=chatRequestId,proto3" json:"chat_request_id,omitempty"`
 	// The form's values by field key.
-	Values        map[string]string `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Values map[string]string `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The trigger rule (and variant) the step belongs to; empty when none.
+	RuleId        string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId     string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -960,11 +1032,28 @@ func (x *FormSubmitted) GetValues() map[string]string {
 	return nil
 }
 
+func (x *FormSubmitted) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *FormSubmitted) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
 type RequestQueued struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ChatRequestId string                 `protobuf:"bytes,1,opt,name=chat_request_id,json=chatRequestId,proto3" json:"chat_request_id,omitempty"`
 	VisitorId     string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
 	Kind          ChatRequestKind        `protobuf:"varint,3,opt,name=kind,proto3,enum=proactivechat.v1.ChatRequestKind" json:"kind,omitempty"`
+	// The trigger rule (and variant) the step belongs to; empty when none.
+	RuleId        string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId     string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1018,6 +1107,20 @@ func (x *RequestQueued) GetKind() ChatRequestKind {
 		return x.Kind
 	}
 	return ChatRequestKind_CHAT_REQUEST_KIND_UNSPECIFIED
+}
+
+func (x *RequestQueued) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *RequestQueued) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
 }
 
 type RequestAlerted struct {
@@ -1225,7 +1328,13 @@ type RequestAccepted struct {
 	ChatId        string                 `protobuf:"bytes,4,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
 	// How long the request waited, from queued to accepted. Unset in
 	// events recorded before it was.
-	Wait          *durationpb.Duration `protobuf:"bytes,5,opt,name=wait,proto3" json:"wait,omitempty"`
+	Wait *durationpb.Duration `protobuf:"bytes,5,opt,name=wait,proto3" json:"wait,omitempty"`
+	// The trigger rule (and variant) the step belongs to; empty when none.
+	RuleId    string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
+	// The visitor was in rule_id's control group this visit and asked for
+	// the chat themselves.
+	HeldOut       bool `protobuf:"varint,22,opt,name=held_out,json=heldOut,proto3" json:"held_out,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1293,6 +1402,27 @@ func (x *RequestAccepted) GetWait() *durationpb.Duration {
 		return x.Wait
 	}
 	return nil
+}
+
+func (x *RequestAccepted) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *RequestAccepted) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
+func (x *RequestAccepted) GetHeldOut() bool {
+	if x != nil {
+		return x.HeldOut
+	}
+	return false
 }
 
 type RequestAbandoned struct {
@@ -1835,8 +1965,11 @@ type ChatRated struct {
 	// The agent of the chat; empty if it never had one.
 	AgentId string `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
 	// 1 to 5.
-	Score         uint32 `protobuf:"varint,4,opt,name=score,proto3" json:"score,omitempty"`
-	Comment       string `protobuf:"bytes,5,opt,name=comment,proto3" json:"comment,omitempty"`
+	Score   uint32 `protobuf:"varint,4,opt,name=score,proto3" json:"score,omitempty"`
+	Comment string `protobuf:"bytes,5,opt,name=comment,proto3" json:"comment,omitempty"`
+	// The trigger rule (and variant) the step belongs to; empty when none.
+	RuleId        string `protobuf:"bytes,20,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId     string `protobuf:"bytes,21,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1902,6 +2035,20 @@ func (x *ChatRated) GetScore() uint32 {
 func (x *ChatRated) GetComment() string {
 	if x != nil {
 		return x.Comment
+	}
+	return ""
+}
+
+func (x *ChatRated) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *ChatRated) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
 	}
 	return ""
 }
@@ -2019,11 +2166,63 @@ func (x *OfflineMessageHandledEvent) GetHandledBy() string {
 	return ""
 }
 
+type RuleHeldOut struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId     string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	RuleId        string                 `protobuf:"bytes,2,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuleHeldOut) Reset() {
+	*x = RuleHeldOut{}
+	mi := &file_proactivechat_v1_event_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuleHeldOut) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuleHeldOut) ProtoMessage() {}
+
+func (x *RuleHeldOut) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_event_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuleHeldOut.ProtoReflect.Descriptor instead.
+func (*RuleHeldOut) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_event_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RuleHeldOut) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *RuleHeldOut) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
 var File_proactivechat_v1_event_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\xb1\x12\n" +
+	"\x1cproactivechat/v1/event.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cproactivechat/v1/agent.proto\x1a\x1bproactivechat/v1/chat.proto\x1a!proactivechat/v1/engagement.proto\"\xf6\x12\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -2059,7 +2258,8 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"chat_rated\x18! \x01(\v2\x1b.proactivechat.v1.ChatRatedH\x00R\tchatRated\x12S\n" +
 	"\x10chat_transferred\x18\" \x01(\v2&.proactivechat.v1.ChatTransferredEventH\x00R\x0fchatTransferred\x12X\n" +
 	"\x14offline_message_left\x18# \x01(\v2$.proactivechat.v1.OfflineMessageLeftH\x00R\x12offlineMessageLeft\x12f\n" +
-	"\x17offline_message_handled\x18$ \x01(\v2,.proactivechat.v1.OfflineMessageHandledEventH\x00R\x15offlineMessageHandledB\t\n" +
+	"\x17offline_message_handled\x18$ \x01(\v2,.proactivechat.v1.OfflineMessageHandledEventH\x00R\x15offlineMessageHandled\x12C\n" +
+	"\rrule_held_out\x18< \x01(\v2\x1d.proactivechat.v1.RuleHeldOutH\x00R\vruleHeldOutB\t\n" +
 	"\apayload\"/\n" +
 	"\x0eVisitorArrived\x12\x1d\n" +
 	"\n" +
@@ -2071,33 +2271,48 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x14\n" +
-	"\x05title\x18\x03 \x01(\tR\x05title\"T\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\"\x8c\x01\n" +
 	"\vLaunchFired\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12&\n" +
-	"\x0fchat_request_id\x18\x02 \x01(\tR\rchatRequestId\"o\n" +
+	"\x0fchat_request_id\x18\x02 \x01(\tR\rchatRequestId\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\"\xa7\x01\n" +
 	"\x0eInvitationSent\x12#\n" +
 	"\rinvitation_id\x18\x01 \x01(\tR\finvitationId\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x19\n" +
-	"\bagent_id\x18\x03 \x01(\tR\aagentId\"V\n" +
+	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\"\x8e\x01\n" +
 	"\x10InvitationClosed\x12#\n" +
 	"\rinvitation_id\x18\x01 \x01(\tR\finvitationId\x12\x1d\n" +
 	"\n" +
-	"visitor_id\x18\x02 \x01(\tR\tvisitorId\"\xd6\x01\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\"\x8e\x02\n" +
 	"\rFormSubmitted\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12&\n" +
 	"\x0fchat_request_id\x18\x02 \x01(\tR\rchatRequestId\x12C\n" +
-	"\x06values\x18\x03 \x03(\v2+.proactivechat.v1.FormSubmitted.ValuesEntryR\x06values\x1a9\n" +
+	"\x06values\x18\x03 \x03(\v2+.proactivechat.v1.FormSubmitted.ValuesEntryR\x06values\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8d\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc5\x01\n" +
 	"\rRequestQueued\x12&\n" +
 	"\x0fchat_request_id\x18\x01 \x01(\tR\rchatRequestId\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x125\n" +
-	"\x04kind\x18\x03 \x01(\x0e2!.proactivechat.v1.ChatRequestKindR\x04kind\"\x8a\x01\n" +
+	"\x04kind\x18\x03 \x01(\x0e2!.proactivechat.v1.ChatRequestKindR\x04kind\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\"\x8a\x01\n" +
 	"\x0eRequestAlerted\x12&\n" +
 	"\x0fchat_request_id\x18\x01 \x01(\tR\rchatRequestId\x12\x1d\n" +
 	"\n" +
@@ -2114,14 +2329,18 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x19\n" +
 	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xbb\x01\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\x8e\x02\n" +
 	"\x0fRequestAccepted\x12&\n" +
 	"\x0fchat_request_id\x18\x01 \x01(\tR\rchatRequestId\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x19\n" +
 	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x17\n" +
 	"\achat_id\x18\x04 \x01(\tR\x06chatId\x12-\n" +
-	"\x04wait\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x04wait\"q\n" +
+	"\x04wait\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x04wait\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\x12\x19\n" +
+	"\bheld_out\x18\x16 \x01(\bR\aheldOut\"q\n" +
 	"\x10RequestAbandoned\x12&\n" +
 	"\x0fchat_request_id\x18\x01 \x01(\tR\rchatRequestId\x12\x1d\n" +
 	"\n" +
@@ -2172,14 +2391,17 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\"\n" +
 	"\rfrom_agent_id\x18\x03 \x01(\tR\vfromAgentId\x12\x1e\n" +
-	"\vto_agent_id\x18\x04 \x01(\tR\ttoAgentId\"\x8e\x01\n" +
+	"\vto_agent_id\x18\x04 \x01(\tR\ttoAgentId\"\xc6\x01\n" +
 	"\tChatRated\x12\x17\n" +
 	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x19\n" +
 	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x14\n" +
 	"\x05score\x18\x04 \x01(\rR\x05score\x12\x18\n" +
-	"\acomment\x18\x05 \x01(\tR\acomment\"a\n" +
+	"\acomment\x18\x05 \x01(\tR\acomment\x12\x17\n" +
+	"\arule_id\x18\x14 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x15 \x01(\tR\tvariantId\"a\n" +
 	"\x12OfflineMessageLeft\x12,\n" +
 	"\x12offline_message_id\x18\x01 \x01(\tR\x10offlineMessageId\x12\x1d\n" +
 	"\n" +
@@ -2189,7 +2411,11 @@ const file_proactivechat_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12\x1d\n" +
 	"\n" +
-	"handled_by\x18\x03 \x01(\tR\thandledByBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
+	"handled_by\x18\x03 \x01(\tR\thandledBy\"E\n" +
+	"\vRuleHeldOut\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12\x17\n" +
+	"\arule_id\x18\x02 \x01(\tR\x06ruleIdBMZKgithub.com/proactivechat/proactivechat/gen/proactivechat/v1;proactivechatv1b\x06proto3"
 
 var (
 	file_proactivechat_v1_event_proto_rawDescOnce sync.Once
@@ -2203,7 +2429,7 @@ func file_proactivechat_v1_event_proto_rawDescGZIP() []byte {
 	return file_proactivechat_v1_event_proto_rawDescData
 }
 
-var file_proactivechat_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_proactivechat_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_proactivechat_v1_event_proto_goTypes = []any{
 	(*Event)(nil),                      // 0: proactivechat.v1.Event
 	(*VisitorArrived)(nil),             // 1: proactivechat.v1.VisitorArrived
@@ -2229,17 +2455,18 @@ var file_proactivechat_v1_event_proto_goTypes = []any{
 	(*ChatRated)(nil),                  // 21: proactivechat.v1.ChatRated
 	(*OfflineMessageLeft)(nil),         // 22: proactivechat.v1.OfflineMessageLeft
 	(*OfflineMessageHandledEvent)(nil), // 23: proactivechat.v1.OfflineMessageHandledEvent
-	nil,                                // 24: proactivechat.v1.FormSubmitted.ValuesEntry
-	nil,                                // 25: proactivechat.v1.VisitorIdentified.AttributesEntry
-	(*timestamppb.Timestamp)(nil),      // 26: google.protobuf.Timestamp
-	(ChatRequestKind)(0),               // 27: proactivechat.v1.ChatRequestKind
-	(*durationpb.Duration)(nil),        // 28: google.protobuf.Duration
-	(*Participant)(nil),                // 29: proactivechat.v1.Participant
-	(ChatEndReason)(0),                 // 30: proactivechat.v1.ChatEndReason
-	(AgentStatus)(0),                   // 31: proactivechat.v1.AgentStatus
+	(*RuleHeldOut)(nil),                // 24: proactivechat.v1.RuleHeldOut
+	nil,                                // 25: proactivechat.v1.FormSubmitted.ValuesEntry
+	nil,                                // 26: proactivechat.v1.VisitorIdentified.AttributesEntry
+	(*timestamppb.Timestamp)(nil),      // 27: google.protobuf.Timestamp
+	(ChatRequestKind)(0),               // 28: proactivechat.v1.ChatRequestKind
+	(*durationpb.Duration)(nil),        // 29: google.protobuf.Duration
+	(*Participant)(nil),                // 30: proactivechat.v1.Participant
+	(ChatEndReason)(0),                 // 31: proactivechat.v1.ChatEndReason
+	(AgentStatus)(0),                   // 32: proactivechat.v1.AgentStatus
 }
 var file_proactivechat_v1_event_proto_depIdxs = []int32{
-	26, // 0: proactivechat.v1.Event.time:type_name -> google.protobuf.Timestamp
+	27, // 0: proactivechat.v1.Event.time:type_name -> google.protobuf.Timestamp
 	1,  // 1: proactivechat.v1.Event.visitor_arrived:type_name -> proactivechat.v1.VisitorArrived
 	2,  // 2: proactivechat.v1.Event.visitor_left:type_name -> proactivechat.v1.VisitorLeft
 	3,  // 3: proactivechat.v1.Event.visitor_page_viewed:type_name -> proactivechat.v1.VisitorPageViewed
@@ -2267,19 +2494,20 @@ var file_proactivechat_v1_event_proto_depIdxs = []int32{
 	20, // 25: proactivechat.v1.Event.chat_transferred:type_name -> proactivechat.v1.ChatTransferredEvent
 	22, // 26: proactivechat.v1.Event.offline_message_left:type_name -> proactivechat.v1.OfflineMessageLeft
 	23, // 27: proactivechat.v1.Event.offline_message_handled:type_name -> proactivechat.v1.OfflineMessageHandledEvent
-	24, // 28: proactivechat.v1.FormSubmitted.values:type_name -> proactivechat.v1.FormSubmitted.ValuesEntry
-	27, // 29: proactivechat.v1.RequestQueued.kind:type_name -> proactivechat.v1.ChatRequestKind
-	28, // 30: proactivechat.v1.RequestAccepted.wait:type_name -> google.protobuf.Duration
-	29, // 31: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
-	29, // 32: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
-	30, // 33: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
-	31, // 34: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
-	25, // 35: proactivechat.v1.VisitorIdentified.attributes:type_name -> proactivechat.v1.VisitorIdentified.AttributesEntry
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	24, // 28: proactivechat.v1.Event.rule_held_out:type_name -> proactivechat.v1.RuleHeldOut
+	25, // 29: proactivechat.v1.FormSubmitted.values:type_name -> proactivechat.v1.FormSubmitted.ValuesEntry
+	28, // 30: proactivechat.v1.RequestQueued.kind:type_name -> proactivechat.v1.ChatRequestKind
+	29, // 31: proactivechat.v1.RequestAccepted.wait:type_name -> google.protobuf.Duration
+	30, // 32: proactivechat.v1.ChatMessageEvent.sender:type_name -> proactivechat.v1.Participant
+	30, // 33: proactivechat.v1.ChatParticipantLeft.participant:type_name -> proactivechat.v1.Participant
+	31, // 34: proactivechat.v1.ChatEndedEvent.reason:type_name -> proactivechat.v1.ChatEndReason
+	32, // 35: proactivechat.v1.AgentStatusChanged.status:type_name -> proactivechat.v1.AgentStatus
+	26, // 36: proactivechat.v1.VisitorIdentified.attributes:type_name -> proactivechat.v1.VisitorIdentified.AttributesEntry
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_event_proto_init() }
@@ -2318,6 +2546,7 @@ func file_proactivechat_v1_event_proto_init() {
 		(*Event_ChatTransferred)(nil),
 		(*Event_OfflineMessageLeft)(nil),
 		(*Event_OfflineMessageHandled)(nil),
+		(*Event_RuleHeldOut)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2325,7 +2554,7 @@ func file_proactivechat_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_event_proto_rawDesc), len(file_proactivechat_v1_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1415,8 +1415,9 @@ type TriggerRule struct {
 	Enabled bool   `protobuf:"varint,3,opt,name=enabled,proto3" json:"enabled,omitempty"`
 	// Required.
 	Mode ProactiveChatMode `protobuf:"varint,4,opt,name=mode,proto3,enum=proactivechat.v1.ProactiveChatMode" json:"mode,omitempty"`
-	// The invitation's text (with invite); required for that mode unless
-	// variants are given.
+	// The invitation's text (with invite), at most 500 bytes; empty is the
+	// default text ("Hi! Would you like to chat with us?"), as the legacy
+	// invite_text always was.
 	InviteText string `protobuf:"bytes,5,opt,name=invite_text,json=inviteText,proto3" json:"invite_text,omitempty"`
 	// The data-collection form (with invite), in display order; the same
 	// rules as ProactiveChatSettings.form_fields.
@@ -1955,7 +1956,10 @@ func (x *AttributeCondition) GetValue() string {
 
 // FrequencyCaps keep a visitor from being nagged. A launch is an
 // invitation (with invite) or an alert about the visitor (without
-// invite); 0 is no cap.
+// invite); a visitor held out of a rule's control group counts as
+// launched too, so that the control group is treated like the others.
+// 0 is no cap; each count is at most 100 (the visitor's record keeps
+// their last 100 launches).
 type FrequencyCaps struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Launches per visit.

@@ -136,8 +136,12 @@ type Visitor struct {
 	// The current (or last) visit's referrer and landing page URL.
 	VisitReferrer  string `protobuf:"bytes,19,opt,name=visit_referrer,json=visitReferrer,proto3" json:"visit_referrer,omitempty"`
 	LandingPageUrl string `protobuf:"bytes,20,opt,name=landing_page_url,json=landingPageUrl,proto3" json:"landing_page_url,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The visitor's recent launches by trigger rules (hold-outs included),
+	// oldest first, at most 100: what the frequency caps count. Written by
+	// the server.
+	Launches      []*RuleLaunch `protobuf:"bytes,21,rep,name=launches,proto3" json:"launches,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Visitor) Reset() {
@@ -308,6 +312,13 @@ func (x *Visitor) GetLandingPageUrl() string {
 		return x.LandingPageUrl
 	}
 	return ""
+}
+
+func (x *Visitor) GetLaunches() []*RuleLaunch {
+	if x != nil {
+		return x.Launches
+	}
+	return nil
 }
 
 // VisitorIdentity is who a visitor is, as the page that embeds the widget
@@ -682,11 +693,81 @@ func (x *KeepAlive) GetServerTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// RuleLaunch is one launch of a trigger rule for a visitor.
+type RuleLaunch struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RuleId    string                 `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	VariantId string                 `protobuf:"bytes,2,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
+	Time      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// The visitor was held out (the rule's control group): nothing was shown.
+	HeldOut       bool `protobuf:"varint,4,opt,name=held_out,json=heldOut,proto3" json:"held_out,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuleLaunch) Reset() {
+	*x = RuleLaunch{}
+	mi := &file_proactivechat_v1_visitor_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuleLaunch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuleLaunch) ProtoMessage() {}
+
+func (x *RuleLaunch) ProtoReflect() protoreflect.Message {
+	mi := &file_proactivechat_v1_visitor_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuleLaunch.ProtoReflect.Descriptor instead.
+func (*RuleLaunch) Descriptor() ([]byte, []int) {
+	return file_proactivechat_v1_visitor_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RuleLaunch) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *RuleLaunch) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
+func (x *RuleLaunch) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *RuleLaunch) GetHeldOut() bool {
+	if x != nil {
+		return x.HeldOut
+	}
+	return false
+}
+
 var File_proactivechat_v1_visitor_proto protoreflect.FileDescriptor
 
 const file_proactivechat_v1_visitor_proto_rawDesc = "" +
 	"\n" +
-	"\x1eproactivechat/v1/visitor.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bproactivechat/v1/site.proto\"\xbb\a\n" +
+	"\x1eproactivechat/v1/visitor.proto\x12\x10proactivechat.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bproactivechat/v1/site.proto\"\xf5\a\n" +
 	"\aVisitor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\asite_id\x18\x02 \x01(\tR\x06siteId\x12;\n" +
@@ -713,7 +794,8 @@ const file_proactivechat_v1_visitor_proto_rawDesc = "" +
 	"\x06device\x18\x11 \x01(\x0e2\x1d.proactivechat.v1.DeviceClassR\x06device\x12\x1a\n" +
 	"\blanguage\x18\x12 \x01(\tR\blanguage\x12%\n" +
 	"\x0evisit_referrer\x18\x13 \x01(\tR\rvisitReferrer\x12(\n" +
-	"\x10landing_page_url\x18\x14 \x01(\tR\x0elandingPageUrl\"\xaf\x02\n" +
+	"\x10landing_page_url\x18\x14 \x01(\tR\x0elandingPageUrl\x128\n" +
+	"\blaunches\x18\x15 \x03(\v2\x1c.proactivechat.v1.RuleLaunchR\blaunches\"\xaf\x02\n" +
 	"\x0fVisitorIdentity\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x1f\n" +
@@ -755,7 +837,14 @@ const file_proactivechat_v1_visitor_proto_rawDesc = "" +
 	"visitCount\"H\n" +
 	"\tKeepAlive\x12;\n" +
 	"\vserver_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"serverTime*\x8d\x02\n" +
+	"serverTime\"\x8f\x01\n" +
+	"\n" +
+	"RuleLaunch\x12\x17\n" +
+	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x02 \x01(\tR\tvariantId\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x19\n" +
+	"\bheld_out\x18\x04 \x01(\bR\aheldOut*\x8d\x02\n" +
 	"\x0fEngagementState\x12 \n" +
 	"\x1cENGAGEMENT_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ENGAGEMENT_STATE_BROWSING\x10\x01\x12\x1d\n" +
@@ -779,7 +868,7 @@ func file_proactivechat_v1_visitor_proto_rawDescGZIP() []byte {
 }
 
 var file_proactivechat_v1_visitor_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_proactivechat_v1_visitor_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_proactivechat_v1_visitor_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_proactivechat_v1_visitor_proto_goTypes = []any{
 	(EngagementState)(0),          // 0: proactivechat.v1.EngagementState
 	(*Visitor)(nil),               // 1: proactivechat.v1.Visitor
@@ -787,36 +876,39 @@ var file_proactivechat_v1_visitor_proto_goTypes = []any{
 	(*PageView)(nil),              // 3: proactivechat.v1.PageView
 	(*VisitorPresence)(nil),       // 4: proactivechat.v1.VisitorPresence
 	(*KeepAlive)(nil),             // 5: proactivechat.v1.KeepAlive
-	nil,                           // 6: proactivechat.v1.VisitorIdentity.AttributesEntry
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(DeviceClass)(0),              // 8: proactivechat.v1.DeviceClass
-	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
+	(*RuleLaunch)(nil),            // 6: proactivechat.v1.RuleLaunch
+	nil,                           // 7: proactivechat.v1.VisitorIdentity.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(DeviceClass)(0),              // 9: proactivechat.v1.DeviceClass
+	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
 }
 var file_proactivechat_v1_visitor_proto_depIdxs = []int32{
-	7,  // 0: proactivechat.v1.Visitor.create_time:type_name -> google.protobuf.Timestamp
+	8,  // 0: proactivechat.v1.Visitor.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 1: proactivechat.v1.Visitor.current_page:type_name -> proactivechat.v1.PageView
 	0,  // 2: proactivechat.v1.Visitor.engagement:type_name -> proactivechat.v1.EngagementState
-	7,  // 3: proactivechat.v1.Visitor.decline_time:type_name -> google.protobuf.Timestamp
-	7,  // 4: proactivechat.v1.Visitor.visit_start_time:type_name -> google.protobuf.Timestamp
-	7,  // 5: proactivechat.v1.Visitor.visit_end_time:type_name -> google.protobuf.Timestamp
-	7,  // 6: proactivechat.v1.Visitor.last_launch_time:type_name -> google.protobuf.Timestamp
+	8,  // 3: proactivechat.v1.Visitor.decline_time:type_name -> google.protobuf.Timestamp
+	8,  // 4: proactivechat.v1.Visitor.visit_start_time:type_name -> google.protobuf.Timestamp
+	8,  // 5: proactivechat.v1.Visitor.visit_end_time:type_name -> google.protobuf.Timestamp
+	8,  // 6: proactivechat.v1.Visitor.last_launch_time:type_name -> google.protobuf.Timestamp
 	2,  // 7: proactivechat.v1.Visitor.identity:type_name -> proactivechat.v1.VisitorIdentity
-	8,  // 8: proactivechat.v1.Visitor.device:type_name -> proactivechat.v1.DeviceClass
-	6,  // 9: proactivechat.v1.VisitorIdentity.attributes:type_name -> proactivechat.v1.VisitorIdentity.AttributesEntry
-	7,  // 10: proactivechat.v1.PageView.view_time:type_name -> google.protobuf.Timestamp
-	3,  // 11: proactivechat.v1.VisitorPresence.current_page:type_name -> proactivechat.v1.PageView
-	7,  // 12: proactivechat.v1.VisitorPresence.visit_start_time:type_name -> google.protobuf.Timestamp
-	9,  // 13: proactivechat.v1.VisitorPresence.time_on_site:type_name -> google.protobuf.Duration
-	7,  // 14: proactivechat.v1.VisitorPresence.observe_time:type_name -> google.protobuf.Timestamp
-	0,  // 15: proactivechat.v1.VisitorPresence.engagement:type_name -> proactivechat.v1.EngagementState
-	2,  // 16: proactivechat.v1.VisitorPresence.identity:type_name -> proactivechat.v1.VisitorIdentity
-	8,  // 17: proactivechat.v1.VisitorPresence.device:type_name -> proactivechat.v1.DeviceClass
-	7,  // 18: proactivechat.v1.KeepAlive.server_time:type_name -> google.protobuf.Timestamp
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	9,  // 8: proactivechat.v1.Visitor.device:type_name -> proactivechat.v1.DeviceClass
+	6,  // 9: proactivechat.v1.Visitor.launches:type_name -> proactivechat.v1.RuleLaunch
+	7,  // 10: proactivechat.v1.VisitorIdentity.attributes:type_name -> proactivechat.v1.VisitorIdentity.AttributesEntry
+	8,  // 11: proactivechat.v1.PageView.view_time:type_name -> google.protobuf.Timestamp
+	3,  // 12: proactivechat.v1.VisitorPresence.current_page:type_name -> proactivechat.v1.PageView
+	8,  // 13: proactivechat.v1.VisitorPresence.visit_start_time:type_name -> google.protobuf.Timestamp
+	10, // 14: proactivechat.v1.VisitorPresence.time_on_site:type_name -> google.protobuf.Duration
+	8,  // 15: proactivechat.v1.VisitorPresence.observe_time:type_name -> google.protobuf.Timestamp
+	0,  // 16: proactivechat.v1.VisitorPresence.engagement:type_name -> proactivechat.v1.EngagementState
+	2,  // 17: proactivechat.v1.VisitorPresence.identity:type_name -> proactivechat.v1.VisitorIdentity
+	9,  // 18: proactivechat.v1.VisitorPresence.device:type_name -> proactivechat.v1.DeviceClass
+	8,  // 19: proactivechat.v1.KeepAlive.server_time:type_name -> google.protobuf.Timestamp
+	8,  // 20: proactivechat.v1.RuleLaunch.time:type_name -> google.protobuf.Timestamp
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_proactivechat_v1_visitor_proto_init() }
@@ -831,7 +923,7 @@ func file_proactivechat_v1_visitor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proactivechat_v1_visitor_proto_rawDesc), len(file_proactivechat_v1_visitor_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

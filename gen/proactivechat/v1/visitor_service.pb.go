@@ -843,9 +843,9 @@ type StartVisitorSessionRequest struct {
 	// session it replaces the identity stored before.
 	Identity *VisitorIdentity `protobuf:"bytes,3,opt,name=identity,proto3" json:"identity,omitempty"`
 	// The browser's device class and language (optional), for the trigger
-	// rules' device and language conditions; a resumed session takes the
-	// newer one.
-	Client        *ClientInfo `protobuf:"bytes,4,opt,name=client,proto3" json:"client,omitempty"`
+	// rules' conditions; stored with the visitor, replaced on each session
+	// start that sends it.
+	ClientInfo    *ClientInfo `protobuf:"bytes,4,opt,name=client_info,json=clientInfo,proto3" json:"client_info,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -901,9 +901,9 @@ func (x *StartVisitorSessionRequest) GetIdentity() *VisitorIdentity {
 	return nil
 }
 
-func (x *StartVisitorSessionRequest) GetClient() *ClientInfo {
+func (x *StartVisitorSessionRequest) GetClientInfo() *ClientInfo {
 	if x != nil {
-		return x.Client
+		return x.ClientInfo
 	}
 	return nil
 }
@@ -1464,12 +1464,13 @@ const file_proactivechat_v1_visitor_service_proto_rawDesc = "" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"J\n" +
 	"\x12LeaveQueueResponse\x124\n" +
-	"\x05state\x18\x01 \x01(\v2\x1e.proactivechat.v1.VisitorStateR\x05state\"\xcd\x01\n" +
+	"\x05state\x18\x01 \x01(\v2\x1e.proactivechat.v1.VisitorStateR\x05state\"\xd6\x01\n" +
 	"\x1aStartVisitorSessionRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\tR\x06siteId\x12!\n" +
 	"\fresume_token\x18\x02 \x01(\tR\vresumeToken\x12=\n" +
-	"\bidentity\x18\x03 \x01(\v2!.proactivechat.v1.VisitorIdentityR\bidentity\x124\n" +
-	"\x06client\x18\x04 \x01(\v2\x1c.proactivechat.v1.ClientInfoR\x06client\"\x82\x01\n" +
+	"\bidentity\x18\x03 \x01(\v2!.proactivechat.v1.VisitorIdentityR\bidentity\x12=\n" +
+	"\vclient_info\x18\x04 \x01(\v2\x1c.proactivechat.v1.ClientInfoR\n" +
+	"clientInfo\"\x82\x01\n" +
 	"\x1bStartVisitorSessionResponse\x123\n" +
 	"\avisitor\x18\x01 \x01(\v2\x19.proactivechat.v1.VisitorR\avisitor\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\x18\n" +
@@ -1596,7 +1597,7 @@ var file_proactivechat_v1_visitor_service_proto_depIdxs = []int32{
 	21, // 9: proactivechat.v1.SubmitFormResponse.state:type_name -> proactivechat.v1.VisitorState
 	21, // 10: proactivechat.v1.LeaveQueueResponse.state:type_name -> proactivechat.v1.VisitorState
 	28, // 11: proactivechat.v1.StartVisitorSessionRequest.identity:type_name -> proactivechat.v1.VisitorIdentity
-	29, // 12: proactivechat.v1.StartVisitorSessionRequest.client:type_name -> proactivechat.v1.ClientInfo
+	29, // 12: proactivechat.v1.StartVisitorSessionRequest.client_info:type_name -> proactivechat.v1.ClientInfo
 	26, // 13: proactivechat.v1.StartVisitorSessionResponse.visitor:type_name -> proactivechat.v1.Visitor
 	26, // 14: proactivechat.v1.ReportPageViewResponse.visitor:type_name -> proactivechat.v1.Visitor
 	26, // 15: proactivechat.v1.VisitorState.visitor:type_name -> proactivechat.v1.Visitor

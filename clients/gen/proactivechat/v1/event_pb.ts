@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file proactivechat/v1/event.proto.
  */
 export const file_proactivechat_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("Chxwcm9hY3RpdmVjaGF0L3YxL2V2ZW50LnByb3RvEhBwcm9hY3RpdmVjaGF0LnYxIrwOCgVFdmVudBIQCghwb3NpdGlvbhgBIAEoBBIKCgJpZBgCIAEoCRIMCgR0eXBlGAMgASgJEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3NpdGVfaWQYBSABKAkSOwoPdmlzaXRvcl9hcnJpdmVkGAogASgLMiAucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yQXJyaXZlZEgAEjUKDHZpc2l0b3JfbGVmdBgLIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxlZnRIABJCChN2aXNpdG9yX3BhZ2Vfdmlld2VkGAwgASgLMiMucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUGFnZVZpZXdlZEgAEjUKDGxhdW5jaF9maXJlZBgNIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuTGF1bmNoRmlyZWRIABI7Cg9pbnZpdGF0aW9uX3NlbnQYDiABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25TZW50SAASQQoTaW52aXRhdGlvbl9hY2NlcHRlZBgPIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbkNsb3NlZEgAEkEKE2ludml0YXRpb25fZGVjbGluZWQYECABKAsyIi5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25DbG9zZWRIABJAChJpbnZpdGF0aW9uX2V4cGlyZWQYESABKAsyIi5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25DbG9zZWRIABJCChRpbnZpdGF0aW9uX3dpdGhkcmF3bhgSIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbkNsb3NlZEgAEjkKDmZvcm1fc3VibWl0dGVkGBMgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5Gb3JtU3VibWl0dGVkSAASOQoOcmVxdWVzdF9xdWV1ZWQYFCABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RRdWV1ZWRIABI7Cg9yZXF1ZXN0X2FsZXJ0ZWQYFSABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RBbGVydGVkSAASPwoVcmVxdWVzdF9hbGVydF9leHBpcmVkGBYgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWdlbnRIABI6ChByZXF1ZXN0X2RlY2xpbmVkGBcgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWdlbnRIABI9ChByZXF1ZXN0X2FjY2VwdGVkGBggASgLMiEucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWNjZXB0ZWRIABI/ChFyZXF1ZXN0X2FiYW5kb25lZBgZIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuUmVxdWVzdEFiYW5kb25lZEgAEjoKDGNoYXRfc3RhcnRlZBgaIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFN0YXJ0ZWRFdmVudEgAEjoKDGNoYXRfbWVzc2FnZRgbIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuQ2hhdE1lc3NhZ2VFdmVudEgAEkYKFWNoYXRfcGFydGljaXBhbnRfbGVmdBgcIAEoCzIlLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFBhcnRpY2lwYW50TGVmdEgAEjYKCmNoYXRfZW5kZWQYHSABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRlZEV2ZW50SAASRAoUYWdlbnRfc3RhdHVzX2NoYW5nZWQYHiABKAsyJC5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U3RhdHVzQ2hhbmdlZEgAEkoKF3JlcXVlc3RfYWxlcnRfd2l0aGRyYXduGB8gASgLMicucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWxlcnRXaXRoZHJhd25IABJBChJ2aXNpdG9yX2lkZW50aWZpZWQYICABKAsyIy5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JJZGVudGlmaWVkSAASMQoKY2hhdF9yYXRlZBghIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJhdGVkSAASQgoQY2hhdF90cmFuc2ZlcnJlZBgiIAEoCzImLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFRyYW5zZmVycmVkRXZlbnRIABJEChRvZmZsaW5lX21lc3NhZ2VfbGVmdBgjIAEoCzIkLnByb2FjdGl2ZWNoYXQudjEuT2ZmbGluZU1lc3NhZ2VMZWZ0SAASTwoXb2ZmbGluZV9tZXNzYWdlX2hhbmRsZWQYJCABKAsyLC5wcm9hY3RpdmVjaGF0LnYxLk9mZmxpbmVNZXNzYWdlSGFuZGxlZEV2ZW50SABCCQoHcGF5bG9hZCIkCg5WaXNpdG9yQXJyaXZlZBISCgp2aXNpdG9yX2lkGAEgASgJIiEKC1Zpc2l0b3JMZWZ0EhIKCnZpc2l0b3JfaWQYASABKAkiQwoRVmlzaXRvclBhZ2VWaWV3ZWQSEgoKdmlzaXRvcl9pZBgBIAEoCRILCgN1cmwYAiABKAkSDQoFdGl0bGUYAyABKAkiOgoLTGF1bmNoRmlyZWQSEgoKdmlzaXRvcl9pZBgBIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYAiABKAkiTQoOSW52aXRhdGlvblNlbnQSFQoNaW52aXRhdGlvbl9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJIj0KEEludml0YXRpb25DbG9zZWQSFQoNaW52aXRhdGlvbl9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJIqgBCg1Gb3JtU3VibWl0dGVkEhIKCnZpc2l0b3JfaWQYASABKAkSFwoPY2hhdF9yZXF1ZXN0X2lkGAIgASgJEjsKBnZhbHVlcxgDIAMoCzIrLnByb2FjdGl2ZWNoYXQudjEuRm9ybVN1Ym1pdHRlZC5WYWx1ZXNFbnRyeRotCgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIm0KDVJlcXVlc3RRdWV1ZWQSFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSLwoEa2luZBgDIAEoDjIhLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJlcXVlc3RLaW5kIl8KDlJlcXVlc3RBbGVydGVkEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCSJNCgxSZXF1ZXN0QWdlbnQSFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkiZgoVUmVxdWVzdEFsZXJ0V2l0aGRyYXduEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCSKKAQoPUmVxdWVzdEFjY2VwdGVkEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEg8KB2NoYXRfaWQYBCABKAkSJwoEd2FpdBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJPChBSZXF1ZXN0QWJhbmRvbmVkEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJiChBDaGF0U3RhcnRlZEV2ZW50Eg8KB2NoYXRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYBCABKAkigQEKEENoYXRNZXNzYWdlRXZlbnQSDwoHY2hhdF9pZBgBIAEoCRILCgNzZXEYAiABKA0SLQoGc2VuZGVyGAMgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIMCgR0ZXh0GAQgASgJEhIKCnZpc2l0b3JfaWQYBSABKAkibgoTQ2hhdFBhcnRpY2lwYW50TGVmdBIPCgdjaGF0X2lkGAEgASgJEjIKC3BhcnRpY2lwYW50GAIgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBISCgp2aXNpdG9yX2lkGAMgASgJImYKDkNoYXRFbmRlZEV2ZW50Eg8KB2NoYXRfaWQYASABKAkSLwoGcmVhc29uGAIgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5DaGF0RW5kUmVhc29uEhIKCnZpc2l0b3JfaWQYAyABKAkiVQoSQWdlbnRTdGF0dXNDaGFuZ2VkEhAKCGFnZW50X2lkGAEgASgJEi0KBnN0YXR1cxgCIAEoDjIdLnByb2FjdGl2ZWNoYXQudjEuQWdlbnRTdGF0dXMi5wEKEVZpc2l0b3JJZGVudGlmaWVkEhIKCnZpc2l0b3JfaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRITCgtleHRlcm5hbF9pZBgEIAEoCRIQCgh2ZXJpZmllZBgFIAEoCBJHCgphdHRyaWJ1dGVzGAYgAygLMjMucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9ySWRlbnRpZmllZC5BdHRyaWJ1dGVzRW50cnkaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZwoUQ2hhdFRyYW5zZmVycmVkRXZlbnQSDwoHY2hhdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhUKDWZyb21fYWdlbnRfaWQYAyABKAkSEwoLdG9fYWdlbnRfaWQYBCABKAkiYgoJQ2hhdFJhdGVkEg8KB2NoYXRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCRINCgVzY29yZRgEIAEoDRIPCgdjb21tZW50GAUgASgJIkQKEk9mZmxpbmVNZXNzYWdlTGVmdBIaChJvZmZsaW5lX21lc3NhZ2VfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCSJgChpPZmZsaW5lTWVzc2FnZUhhbmRsZWRFdmVudBIaChJvZmZsaW5lX21lc3NhZ2VfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRISCgpoYW5kbGVkX2J5GAMgASgJQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_proactivechat_v1_agent, file_proactivechat_v1_chat, file_proactivechat_v1_engagement]);
+  fileDesc("Chxwcm9hY3RpdmVjaGF0L3YxL2V2ZW50LnByb3RvEhBwcm9hY3RpdmVjaGF0LnYxIvQOCgVFdmVudBIQCghwb3NpdGlvbhgBIAEoBBIKCgJpZBgCIAEoCRIMCgR0eXBlGAMgASgJEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3NpdGVfaWQYBSABKAkSOwoPdmlzaXRvcl9hcnJpdmVkGAogASgLMiAucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yQXJyaXZlZEgAEjUKDHZpc2l0b3JfbGVmdBgLIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuVmlzaXRvckxlZnRIABJCChN2aXNpdG9yX3BhZ2Vfdmlld2VkGAwgASgLMiMucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9yUGFnZVZpZXdlZEgAEjUKDGxhdW5jaF9maXJlZBgNIAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuTGF1bmNoRmlyZWRIABI7Cg9pbnZpdGF0aW9uX3NlbnQYDiABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25TZW50SAASQQoTaW52aXRhdGlvbl9hY2NlcHRlZBgPIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbkNsb3NlZEgAEkEKE2ludml0YXRpb25fZGVjbGluZWQYECABKAsyIi5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25DbG9zZWRIABJAChJpbnZpdGF0aW9uX2V4cGlyZWQYESABKAsyIi5wcm9hY3RpdmVjaGF0LnYxLkludml0YXRpb25DbG9zZWRIABJCChRpbnZpdGF0aW9uX3dpdGhkcmF3bhgSIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuSW52aXRhdGlvbkNsb3NlZEgAEjkKDmZvcm1fc3VibWl0dGVkGBMgASgLMh8ucHJvYWN0aXZlY2hhdC52MS5Gb3JtU3VibWl0dGVkSAASOQoOcmVxdWVzdF9xdWV1ZWQYFCABKAsyHy5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RRdWV1ZWRIABI7Cg9yZXF1ZXN0X2FsZXJ0ZWQYFSABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLlJlcXVlc3RBbGVydGVkSAASPwoVcmVxdWVzdF9hbGVydF9leHBpcmVkGBYgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWdlbnRIABI6ChByZXF1ZXN0X2RlY2xpbmVkGBcgASgLMh4ucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWdlbnRIABI9ChByZXF1ZXN0X2FjY2VwdGVkGBggASgLMiEucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWNjZXB0ZWRIABI/ChFyZXF1ZXN0X2FiYW5kb25lZBgZIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuUmVxdWVzdEFiYW5kb25lZEgAEjoKDGNoYXRfc3RhcnRlZBgaIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFN0YXJ0ZWRFdmVudEgAEjoKDGNoYXRfbWVzc2FnZRgbIAEoCzIiLnByb2FjdGl2ZWNoYXQudjEuQ2hhdE1lc3NhZ2VFdmVudEgAEkYKFWNoYXRfcGFydGljaXBhbnRfbGVmdBgcIAEoCzIlLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFBhcnRpY2lwYW50TGVmdEgAEjYKCmNoYXRfZW5kZWQYHSABKAsyIC5wcm9hY3RpdmVjaGF0LnYxLkNoYXRFbmRlZEV2ZW50SAASRAoUYWdlbnRfc3RhdHVzX2NoYW5nZWQYHiABKAsyJC5wcm9hY3RpdmVjaGF0LnYxLkFnZW50U3RhdHVzQ2hhbmdlZEgAEkoKF3JlcXVlc3RfYWxlcnRfd2l0aGRyYXduGB8gASgLMicucHJvYWN0aXZlY2hhdC52MS5SZXF1ZXN0QWxlcnRXaXRoZHJhd25IABJBChJ2aXNpdG9yX2lkZW50aWZpZWQYICABKAsyIy5wcm9hY3RpdmVjaGF0LnYxLlZpc2l0b3JJZGVudGlmaWVkSAASMQoKY2hhdF9yYXRlZBghIAEoCzIbLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFJhdGVkSAASQgoQY2hhdF90cmFuc2ZlcnJlZBgiIAEoCzImLnByb2FjdGl2ZWNoYXQudjEuQ2hhdFRyYW5zZmVycmVkRXZlbnRIABJEChRvZmZsaW5lX21lc3NhZ2VfbGVmdBgjIAEoCzIkLnByb2FjdGl2ZWNoYXQudjEuT2ZmbGluZU1lc3NhZ2VMZWZ0SAASTwoXb2ZmbGluZV9tZXNzYWdlX2hhbmRsZWQYJCABKAsyLC5wcm9hY3RpdmVjaGF0LnYxLk9mZmxpbmVNZXNzYWdlSGFuZGxlZEV2ZW50SAASNgoNcnVsZV9oZWxkX291dBg8IAEoCzIdLnByb2FjdGl2ZWNoYXQudjEuUnVsZUhlbGRPdXRIAEIJCgdwYXlsb2FkIiQKDlZpc2l0b3JBcnJpdmVkEhIKCnZpc2l0b3JfaWQYASABKAkiIQoLVmlzaXRvckxlZnQSEgoKdmlzaXRvcl9pZBgBIAEoCSJDChFWaXNpdG9yUGFnZVZpZXdlZBISCgp2aXNpdG9yX2lkGAEgASgJEgsKA3VybBgCIAEoCRINCgV0aXRsZRgDIAEoCSJfCgtMYXVuY2hGaXJlZBISCgp2aXNpdG9yX2lkGAEgASgJEhcKD2NoYXRfcmVxdWVzdF9pZBgCIAEoCRIPCgdydWxlX2lkGBQgASgJEhIKCnZhcmlhbnRfaWQYFSABKAkicgoOSW52aXRhdGlvblNlbnQSFQoNaW52aXRhdGlvbl9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhAKCGFnZW50X2lkGAMgASgJEg8KB3J1bGVfaWQYFCABKAkSEgoKdmFyaWFudF9pZBgVIAEoCSJiChBJbnZpdGF0aW9uQ2xvc2VkEhUKDWludml0YXRpb25faWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRIPCgdydWxlX2lkGBQgASgJEhIKCnZhcmlhbnRfaWQYFSABKAkizQEKDUZvcm1TdWJtaXR0ZWQSEgoKdmlzaXRvcl9pZBgBIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYAiABKAkSOwoGdmFsdWVzGAMgAygLMisucHJvYWN0aXZlY2hhdC52MS5Gb3JtU3VibWl0dGVkLlZhbHVlc0VudHJ5Eg8KB3J1bGVfaWQYFCABKAkSEgoKdmFyaWFudF9pZBgVIAEoCRotCgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIpIBCg1SZXF1ZXN0UXVldWVkEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEi8KBGtpbmQYAyABKA4yIS5wcm9hY3RpdmVjaGF0LnYxLkNoYXRSZXF1ZXN0S2luZBIPCgdydWxlX2lkGBQgASgJEhIKCnZhcmlhbnRfaWQYFSABKAkiXwoOUmVxdWVzdEFsZXJ0ZWQSFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSDgoGcmVhc29uGAQgASgJIk0KDFJlcXVlc3RBZ2VudBIXCg9jaGF0X3JlcXVlc3RfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCSJmChVSZXF1ZXN0QWxlcnRXaXRoZHJhd24SFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSDgoGcmVhc29uGAQgASgJIsEBCg9SZXF1ZXN0QWNjZXB0ZWQSFwoPY2hhdF9yZXF1ZXN0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSDwoHY2hhdF9pZBgEIAEoCRInCgR3YWl0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg8KB3J1bGVfaWQYFCABKAkSEgoKdmFyaWFudF9pZBgVIAEoCRIQCghoZWxkX291dBgWIAEoCCJPChBSZXF1ZXN0QWJhbmRvbmVkEhcKD2NoYXRfcmVxdWVzdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJiChBDaGF0U3RhcnRlZEV2ZW50Eg8KB2NoYXRfaWQYASABKAkSEgoKdmlzaXRvcl9pZBgCIAEoCRIQCghhZ2VudF9pZBgDIAEoCRIXCg9jaGF0X3JlcXVlc3RfaWQYBCABKAkigQEKEENoYXRNZXNzYWdlRXZlbnQSDwoHY2hhdF9pZBgBIAEoCRILCgNzZXEYAiABKA0SLQoGc2VuZGVyGAMgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBIMCgR0ZXh0GAQgASgJEhIKCnZpc2l0b3JfaWQYBSABKAkibgoTQ2hhdFBhcnRpY2lwYW50TGVmdBIPCgdjaGF0X2lkGAEgASgJEjIKC3BhcnRpY2lwYW50GAIgASgLMh0ucHJvYWN0aXZlY2hhdC52MS5QYXJ0aWNpcGFudBISCgp2aXNpdG9yX2lkGAMgASgJImYKDkNoYXRFbmRlZEV2ZW50Eg8KB2NoYXRfaWQYASABKAkSLwoGcmVhc29uGAIgASgOMh8ucHJvYWN0aXZlY2hhdC52MS5DaGF0RW5kUmVhc29uEhIKCnZpc2l0b3JfaWQYAyABKAkiVQoSQWdlbnRTdGF0dXNDaGFuZ2VkEhAKCGFnZW50X2lkGAEgASgJEi0KBnN0YXR1cxgCIAEoDjIdLnByb2FjdGl2ZWNoYXQudjEuQWdlbnRTdGF0dXMi5wEKEVZpc2l0b3JJZGVudGlmaWVkEhIKCnZpc2l0b3JfaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRITCgtleHRlcm5hbF9pZBgEIAEoCRIQCgh2ZXJpZmllZBgFIAEoCBJHCgphdHRyaWJ1dGVzGAYgAygLMjMucHJvYWN0aXZlY2hhdC52MS5WaXNpdG9ySWRlbnRpZmllZC5BdHRyaWJ1dGVzRW50cnkaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZwoUQ2hhdFRyYW5zZmVycmVkRXZlbnQSDwoHY2hhdF9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhUKDWZyb21fYWdlbnRfaWQYAyABKAkSEwoLdG9fYWdlbnRfaWQYBCABKAkihwEKCUNoYXRSYXRlZBIPCgdjaGF0X2lkGAEgASgJEhIKCnZpc2l0b3JfaWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSDQoFc2NvcmUYBCABKA0SDwoHY29tbWVudBgFIAEoCRIPCgdydWxlX2lkGBQgASgJEhIKCnZhcmlhbnRfaWQYFSABKAkiRAoST2ZmbGluZU1lc3NhZ2VMZWZ0EhoKEm9mZmxpbmVfbWVzc2FnZV9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJImAKGk9mZmxpbmVNZXNzYWdlSGFuZGxlZEV2ZW50EhoKEm9mZmxpbmVfbWVzc2FnZV9pZBgBIAEoCRISCgp2aXNpdG9yX2lkGAIgASgJEhIKCmhhbmRsZWRfYnkYAyABKAkiMgoLUnVsZUhlbGRPdXQSEgoKdmlzaXRvcl9pZBgBIAEoCRIPCgdydWxlX2lkGAIgASgJQk1aS2dpdGh1Yi5jb20vcHJvYWN0aXZlY2hhdC9wcm9hY3RpdmVjaGF0L2dlbi9wcm9hY3RpdmVjaGF0L3YxO3Byb2FjdGl2ZWNoYXR2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_proactivechat_v1_agent, file_proactivechat_v1_chat, file_proactivechat_v1_engagement]);
 
 /**
  * Event is one entry of the event log: a state change of the product,
@@ -278,6 +278,15 @@ export type Event = Message<"proactivechat.v1.Event"> & {
      */
     value: OfflineMessageHandledEvent;
     case: "offlineMessageHandled";
+  } | {
+    /**
+     * "rule.held_out": a trigger rule matched the visitor, who is in its
+     * control group, so nothing was shown (counts as the visit's launch).
+     *
+     * @generated from field: proactivechat.v1.RuleHeldOut rule_held_out = 60;
+     */
+    value: RuleHeldOut;
+    case: "ruleHeldOut";
   } | { case: undefined; value?: undefined };
 };
 
@@ -364,6 +373,18 @@ export type LaunchFired = Message<"proactivechat.v1.LaunchFired"> & {
    * @generated from field: string chat_request_id = 2;
    */
   chatRequestId: string;
+
+  /**
+   * The trigger rule (and variant) the step belongs to; empty when none.
+   *
+   * @generated from field: string rule_id = 20;
+   */
+  ruleId: string;
+
+  /**
+   * @generated from field: string variant_id = 21;
+   */
+  variantId: string;
 };
 
 /**
@@ -393,6 +414,18 @@ export type InvitationSent = Message<"proactivechat.v1.InvitationSent"> & {
    * @generated from field: string agent_id = 3;
    */
   agentId: string;
+
+  /**
+   * The trigger rule (and variant) the step belongs to; empty when none.
+   *
+   * @generated from field: string rule_id = 20;
+   */
+  ruleId: string;
+
+  /**
+   * @generated from field: string variant_id = 21;
+   */
+  variantId: string;
 };
 
 /**
@@ -415,6 +448,18 @@ export type InvitationClosed = Message<"proactivechat.v1.InvitationClosed"> & {
    * @generated from field: string visitor_id = 2;
    */
   visitorId: string;
+
+  /**
+   * The trigger rule (and variant) the step belongs to; empty when none.
+   *
+   * @generated from field: string rule_id = 20;
+   */
+  ruleId: string;
+
+  /**
+   * @generated from field: string variant_id = 21;
+   */
+  variantId: string;
 };
 
 /**
@@ -444,6 +489,18 @@ export type FormSubmitted = Message<"proactivechat.v1.FormSubmitted"> & {
    * @generated from field: map<string, string> values = 3;
    */
   values: { [key: string]: string };
+
+  /**
+   * The trigger rule (and variant) the step belongs to; empty when none.
+   *
+   * @generated from field: string rule_id = 20;
+   */
+  ruleId: string;
+
+  /**
+   * @generated from field: string variant_id = 21;
+   */
+  variantId: string;
 };
 
 /**
@@ -471,6 +528,18 @@ export type RequestQueued = Message<"proactivechat.v1.RequestQueued"> & {
    * @generated from field: proactivechat.v1.ChatRequestKind kind = 3;
    */
   kind: ChatRequestKind;
+
+  /**
+   * The trigger rule (and variant) the step belongs to; empty when none.
+   *
+   * @generated from field: string rule_id = 20;
+   */
+  ruleId: string;
+
+  /**
+   * @generated from field: string variant_id = 21;
+   */
+  variantId: string;
 };
 
 /**
@@ -604,6 +673,26 @@ export type RequestAccepted = Message<"proactivechat.v1.RequestAccepted"> & {
    * @generated from field: google.protobuf.Duration wait = 5;
    */
   wait?: Duration | undefined;
+
+  /**
+   * The trigger rule (and variant) the step belongs to; empty when none.
+   *
+   * @generated from field: string rule_id = 20;
+   */
+  ruleId: string;
+
+  /**
+   * @generated from field: string variant_id = 21;
+   */
+  variantId: string;
+
+  /**
+   * The visitor was in rule_id's control group this visit and asked for
+   * the chat themselves.
+   *
+   * @generated from field: bool held_out = 22;
+   */
+  heldOut: boolean;
 };
 
 /**
@@ -901,6 +990,18 @@ export type ChatRated = Message<"proactivechat.v1.ChatRated"> & {
    * @generated from field: string comment = 5;
    */
   comment: string;
+
+  /**
+   * The trigger rule (and variant) the step belongs to; empty when none.
+   *
+   * @generated from field: string rule_id = 20;
+   */
+  ruleId: string;
+
+  /**
+   * @generated from field: string variant_id = 21;
+   */
+  variantId: string;
 };
 
 /**
@@ -960,4 +1061,26 @@ export type OfflineMessageHandledEvent = Message<"proactivechat.v1.OfflineMessag
  */
 export const OfflineMessageHandledEventSchema: GenMessage<OfflineMessageHandledEvent> = /*@__PURE__*/
   messageDesc(file_proactivechat_v1_event, 23);
+
+/**
+ * @generated from message proactivechat.v1.RuleHeldOut
+ */
+export type RuleHeldOut = Message<"proactivechat.v1.RuleHeldOut"> & {
+  /**
+   * @generated from field: string visitor_id = 1;
+   */
+  visitorId: string;
+
+  /**
+   * @generated from field: string rule_id = 2;
+   */
+  ruleId: string;
+};
+
+/**
+ * Describes the message proactivechat.v1.RuleHeldOut.
+ * Use `create(RuleHeldOutSchema)` to create a new message.
+ */
+export const RuleHeldOutSchema: GenMessage<RuleHeldOut> = /*@__PURE__*/
+  messageDesc(file_proactivechat_v1_event, 24);
 

@@ -611,8 +611,9 @@ export type TriggerRule = Message<"proactivechat.v1.TriggerRule"> & {
   mode: ProactiveChatMode;
 
   /**
-   * The invitation's text (with invite); required for that mode unless
-   * variants are given.
+   * The invitation's text (with invite), at most 500 bytes; empty is the
+   * default text ("Hi! Would you like to chat with us?"), as the legacy
+   * invite_text always was.
    *
    * @generated from field: string invite_text = 5;
    */
@@ -930,7 +931,10 @@ export const AttributeConditionSchema: GenMessage<AttributeCondition> = /*@__PUR
 /**
  * FrequencyCaps keep a visitor from being nagged. A launch is an
  * invitation (with invite) or an alert about the visitor (without
- * invite); 0 is no cap.
+ * invite); a visitor held out of a rule's control group counts as
+ * launched too, so that the control group is treated like the others.
+ * 0 is no cap; each count is at most 100 (the visitor's record keeps
+ * their last 100 launches).
  *
  * @generated from message proactivechat.v1.FrequencyCaps
  */
