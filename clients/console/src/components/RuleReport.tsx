@@ -88,7 +88,7 @@ export function RuleReport({ siteId, rules }: { siteId: string; rules: readonly 
                     <td className="num" key={s.step} data-step={s.step}>
                       {r.counts[s.step]}
                       {s.step === "chatted" && !r.variantId && (
-                        <span className="muted small" data-testid="held-out-chatted">
+                        <span className="muted held-out" data-testid="held-out-chatted">
                           {" "}
                           (held out: {r.heldOutChatted})
                         </span>

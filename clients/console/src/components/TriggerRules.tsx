@@ -777,7 +777,13 @@ function RuleCard({
                 {select("businessHours", "Business hours", businessHoursLabels)}
                 {numberCond("maxPredictedWaitSeconds", "Predicted wait (seconds), at most", "Invite only when an agent can answer within it.")}
               </div>
-              {check("agentAvailable", "An agent is available", "With room for another chat.")}
+              {check(
+                "agentAvailable",
+                "An agent is available",
+                withInvite
+                  ? "With room for another chat. An invitation always waits for one, except outside business hours (to leave a message)."
+                  : "With room for another chat.",
+              )}
             </Group>
           </fieldset>
 

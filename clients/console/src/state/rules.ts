@@ -326,7 +326,7 @@ export function buildRulesUpdate(siteId: string, original: RulesDraft, draft: Ru
   if (draft.rules.length > MAX_RULES) ck.errors["proactive_chat.rules"] = `at most ${MAX_RULES} rules`;
   const names = new Map<string, number>();
   draft.rules.forEach((r, i) => {
-    const n = r.name.trim().toLowerCase();
+    const n = r.name.trim();
     if (n === "") ck.errors[`proactive_chat.rules[${i}].name`] = "is required";
     else if (names.has(n)) ck.errors[`proactive_chat.rules[${i}].name`] = `is the name of rule ${names.get(n)! + 1} too`;
     else names.set(n, i);
