@@ -168,6 +168,20 @@ describe("ActivityTracker", () => {
     expect(sent.at(-1)).toEqual({ activity: { scrollPercent: 77, exitIntent: false, interacted: false }, url, at: 10_000 });
   });
 
+  it("says depth and exit intent again when asked (a reconnected stream), and nothing when there is none", () => {
+    start();
+    tracker!.resend();
+    vi.advanceTimersByTime(10_000);
+    expect(sent).toEqual([]);
+    scrollTo(2000); // 75%
+    document.dispatchEvent(new MouseEvent("mouseout", { clientY: -1 }));
+    expect(sent).toHaveLength(2);
+    vi.advanceTimersByTime(10_000);
+    tracker!.resend();
+    expect(sent.at(-1)).toEqual({ activity: { scrollPercent: 75, exitIntent: true, interacted: false }, url, at: 20_000 });
+    expect(sent).toHaveLength(3);
+  });
+
   it("stops: no listener, no pending report", () => {
     start();
     window.dispatchEvent(new Event("pointerdown"));

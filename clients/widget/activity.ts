@@ -152,6 +152,18 @@ export class ActivityTracker {
     this.timer = undefined;
   }
 
+  /**
+   * resend says the page's depth and exit intent again (the server forgot
+   * them: its stream was reconnected, to a restarted server, say), within
+   * the same 5 s limit.
+   */
+  resend(): void {
+    if (this.maxScroll === 0 && !this.exit) return;
+    this.reportedScroll = 0;
+    this.exitReported = false;
+    this.schedule();
+  }
+
   private readonly onInput = () => {
     if (this.interacted) return;
     this.interacted = true;

@@ -203,10 +203,18 @@ export class Widget {
         );
       },
       handlers: {
-        state: (s) => this.onState(s),
+        // Activity counts once the visitor is online (the stream is open);
+        // a stream reopened is a server that may have forgotten it.
+        state: (s) => {
+          this.activity?.start();
+          this.onState(s);
+        },
         chatEvent: (e, isNew) => this.onChatEvent(e, isNew),
         typing: (t) => this.onTyping(t),
-        connection: (up) => this.view.reconnecting(!up),
+        connection: (up) => {
+          this.view.reconnecting(!up);
+          if (up) this.activity?.resend();
+        },
         // The visitor is unknown (NOT_FOUND) or its token refused
         // (UNAUTHENTICATED, e.g. erased): a new session, unless another tab
         // already made one.
@@ -223,7 +231,6 @@ export class Widget {
     document.addEventListener("visibilitychange", visible);
     // Pages that change without loading (single-page apps) are reported too.
     const pages = setInterval(() => void this.pageChanged(), 2000);
-    this.activity.start();
     this.teardown.push(() => {
       removeEventListener("online", wake);
       document.removeEventListener("visibilitychange", visible);
