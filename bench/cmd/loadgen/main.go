@@ -51,6 +51,11 @@ type Config struct {
 	// page view) that does not fire during the run.
 	LaunchTimers      bool          `json:"browsing_launch_timers"`
 	BrowseLaunchAfter time.Duration `json:"browsing_launch_after,omitempty"`
+	// Rules > 0 gives every site that many trigger rules instead of its
+	// single launching criterion: Rules-1 that nobody meets (several
+	// conditions each, one of them time-based), then the criterion itself
+	// as the last rule, so that every evaluation goes through all of them.
+	Rules int `json:"trigger_rules,omitempty"`
 	// MuxStreams visitor streams are held over MuxConns connections after
 	// the storm, as behind an L7 proxy; 0 skips that phase.
 	MuxStreams int `json:"mux_streams,omitempty"`
@@ -94,6 +99,7 @@ func main() {
 	flag.DurationVar(&cfg.FloorDuration, "floor-duration", 5*time.Second, "each floor measurement")
 	flag.BoolVar(&cfg.LaunchTimers, "launch-timers", true, "browsing visitors are on a site whose launch criteria match every page after -browse-launch-after, so each has a launch timer armed")
 	flag.DurationVar(&cfg.BrowseLaunchAfter, "browse-launch-after", time.Hour, "the browsing visitors' site's launch_after (with -launch-timers)")
+	flag.IntVar(&cfg.Rules, "rules", 0, "give each site this many trigger rules, the launching criterion last (0: the single criterion, as before rules)")
 	flag.IntVar(&cfg.MuxStreams, "mux-streams", 0, "after the storm, hold this many more visitor streams multiplexed over -mux-conns HTTP/2 connections (0: skip)")
 	flag.IntVar(&cfg.MuxConns, "mux-conns", 1000, "connections for -mux-streams")
 	flag.DurationVar(&cfg.LeaveWait, "leave-wait", 2*time.Minute, "at the end, how long to wait for the server to notice that every client left (the 60 s mass disconnect grace included: they all leave at once)")
@@ -193,6 +199,8 @@ func (c *Config) check() error {
 		return fmt.Errorf("-mux-conns: at most 8,000 (each is a connection of the server's)")
 	case c.LaunchTimers && (c.BrowseLaunchAfter < time.Second || c.BrowseLaunchAfter%time.Second != 0 || c.BrowseLaunchAfter > 24*time.Hour):
 		return fmt.Errorf("-browse-launch-after must be whole seconds, 1s–24h")
+	case c.Rules < 0 || c.Rules > 50:
+		return fmt.Errorf("-rules must be 0–50 (a site has at most 50 rules)")
 	}
 	if c.Agents*100 < c.Chats {
 		return fmt.Errorf("%d agents take at most %d chats (max_concurrent_chats ≤ 100): raise -agents", c.Agents, c.Agents*100)

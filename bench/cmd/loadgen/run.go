@@ -545,6 +545,7 @@ func createSites(ctx context.Context, admin pb.AdminServiceClient, cfg Config) (
 				{Key: "question", Label: "Question", Type: pb.FormFieldType_FORM_FIELD_TYPE_TEXTAREA},
 			}
 		}
+		withRules(pc, cfg.Rules)
 		resp, err := admin.CreateSite(ctx, &pb.CreateSiteRequest{Name: "Bench " + kind, AllowedOrigins: []string{"https://shop.example"}, ProactiveChat: pc})
 		if err != nil {
 			return fmt.Errorf("CreateSite: %w", err)
@@ -563,11 +564,13 @@ func createSites(ctx context.Context, admin pb.AdminServiceClient, cfg Config) (
 		}
 	}
 	if cfg.LaunchTimers {
+		pc := &pb.ProactiveChatSettings{
+			Enabled: true, Mode: pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITHOUT_INVITE,
+			LaunchAfterSeconds: uint32(cfg.BrowseLaunchAfter / time.Second), // every page, but not during the run
+		}
+		withRules(pc, cfg.Rules)
 		resp, err := admin.CreateSite(ctx, &pb.CreateSiteRequest{Name: "Bench browse", AllowedOrigins: []string{"https://shop.example"},
-			ProactiveChat: &pb.ProactiveChatSettings{
-				Enabled: true, Mode: pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITHOUT_INVITE,
-				LaunchAfterSeconds: uint32(cfg.BrowseLaunchAfter / time.Second), // every page, but not during the run
-			}})
+			ProactiveChat: pc})
 		if err != nil {
 			return nil, fmt.Errorf("CreateSite: %w", err)
 		}
@@ -727,4 +730,30 @@ func leave(srv *serverProc, wait time.Duration, heapProfile string) *LeaveResult
 		lr.StreamsOpen = int(sumPrefix(m, "proactivechat_streams_open{"))
 	}
 	return lr
+}
+
+// withRules turns a site's launching criterion into the last of n trigger
+// rules (n > 0); the n-1 before it hold for nobody in the run, though each
+// is evaluated: a page count nobody reaches, a cart value nobody has, a
+// device, a scroll depth, exit intent, a referrer and an hour on the site
+// (which makes each a candidate for the visitor's timer).
+func withRules(pc *pb.ProactiveChatSettings, n int) {
+	if n <= 0 {
+		return
+	}
+	last := &pb.TriggerRule{Name: "criterion", Enabled: true, Mode: pc.GetMode(), InviteText: pc.GetInviteText(), FormFields: pc.GetFormFields(),
+		Conditions: &pb.TriggerConditions{MinSecondsOnSite: pc.GetLaunchAfterSeconds(), IncludePages: pc.GetIncludePages()}}
+	pc.Mode, pc.LaunchAfterSeconds, pc.InviteText, pc.FormFields, pc.IncludePages = 0, 0, "", nil, nil
+	for i := range n - 1 {
+		pc.Rules = append(pc.Rules, &pb.TriggerRule{Name: fmt.Sprintf("decoy %d", i+1), Enabled: true, Mode: last.GetMode(),
+			InviteText: last.GetInviteText(), FormFields: last.GetFormFields(),
+			Conditions: &pb.TriggerConditions{
+				MinSecondsOnSite: 3600, MinPagesViewed: 1000, MinScrollPercent: 50, ExitIntent: true,
+				Attributes:    []*pb.AttributeCondition{{Key: "cart_value", Operator: pb.AttributeOperator_ATTRIBUTE_OPERATOR_GREATER_THAN, Value: "100"}},
+				Devices:       []pb.DeviceClass{pb.DeviceClass_DEVICE_CLASS_DESKTOP},
+				ReferrerHosts: []string{"*.example.org"},
+				IncludePages:  []string{"https://shop.example/*"},
+			}})
+	}
+	pc.Rules = append(pc.Rules, last)
 }
