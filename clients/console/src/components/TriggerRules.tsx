@@ -859,7 +859,7 @@ function RulePreview({ siteId, rule, idPrefix }: { siteId: string; rule: RuleDra
         )}
       </div>
       {open && (
-        <div id={`${idPrefix}-preview-body`} aria-live="polite" aria-busy={res.isFetching}>
+        <div id={`${idPrefix}-preview-body`}>
           {!ok ? (
             <p className="muted small">Correct the marked fields to preview: {Object.values(built.errors).join("; ")}</p>
           ) : res.isPending ? (
@@ -883,7 +883,7 @@ function RulePreview({ siteId, rule, idPrefix }: { siteId: string; rule: RuleDra
             </div>
           ) : (
             <>
-              <p className="small" data-testid="rule-preview-summary">
+              <p className="small" role="status" data-testid="rule-preview-summary">
                 {res.data?.onlineVisitors ?? 0} online now; {matching} would be approached by this rule
                 {list.length < (res.data?.onlineVisitors ?? 0) ? ` (the ${list.length} longest on the site shown)` : ""}.
               </p>
