@@ -14,6 +14,9 @@ import { bearer, clients, Widget, type Auth } from "./widget";
 
 function fakeServer() {
   const log: string[] = [];
+  const drops: (() => void)[] = [];
+  /** While set, a stream opened waits for it before its first state. */
+  let hold: Promise<void> | undefined;
   const transport = (auth: Auth) =>
     createRouterTransport(
       ({ service }) => {
@@ -24,10 +27,12 @@ function fakeServer() {
           },
           async *watchVisitor(req, ctx) {
             log.push(`watch ${req.pageUrl} referrer=${req.pageReferrer}`);
+            await hold;
             yield { event: { case: "state", value: { engagement: EngagementState.BROWSING } } };
-            await new Promise<void>((_, reject) =>
-              ctx.signal.addEventListener("abort", () => reject(new ConnectError("closed", Code.Canceled))),
-            );
+            await new Promise<void>((_, reject) => {
+              ctx.signal.addEventListener("abort", () => reject(new ConnectError("closed", Code.Canceled)));
+              drops.push(() => reject(new ConnectError("the server is restarting", Code.Unavailable)));
+            });
           },
           reportPageView(req) {
             log.push(`page ${req.url} referrer=${req.referrer}`);
@@ -57,7 +62,22 @@ function fakeServer() {
       },
       { transport: { interceptors: [bearer(auth)] } },
     );
-  return { transport, log };
+  /** drop ends the open streams as a restarting server does. */
+  const drop = () => drops.splice(0).forEach((d) => d());
+  return {
+    transport,
+    log,
+    drop,
+    /** holdStreams keeps streams from opening until the returned function is called. */
+    holdStreams() {
+      let release = () => {};
+      hold = new Promise<void>((r) => (release = r));
+      return () => {
+        hold = undefined;
+        release();
+      };
+    },
+  };
 }
 
 const widgets: Widget[] = [];
@@ -124,6 +144,41 @@ describe("the widget's targeting reports", () => {
     await vi.advanceTimersByTimeAsync(20_000);
     expect(server.log.slice(before)).toEqual([]);
     expect(document.body.contains(w.view.host)).toBe(false);
+  });
+
+  it("reports nothing before its stream is open, and says depth and exit intent again when the stream reconnects", async () => {
+    vi.useFakeTimers();
+    const server = fakeServer();
+    const w = newWidget(server);
+    Object.defineProperty(document.documentElement, "scrollHeight", { value: 4000, configurable: true });
+    Object.defineProperty(window, "innerHeight", { value: 1000, configurable: true });
+    const release = server.holdStreams();
+    void w.start();
+    await vi.waitFor(() => expect(server.log.some((l) => l.startsWith("watch"))).toBe(true));
+    // The session exists, the stream is not open yet: the visitor is not online to report for.
+    window.dispatchEvent(new Event("keydown"));
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(server.log.filter((l) => l.startsWith("activity"))).toEqual([]);
+    release();
+    // Open: what the visitor does now is reported.
+    const reports = () => server.log.filter((l) => l.startsWith("activity")).length;
+    await vi.waitFor(() => {
+      window.dispatchEvent(new Event("keydown"));
+      expect(reports()).toBe(1);
+    });
+    Object.defineProperty(window, "scrollY", { value: 2000, configurable: true });
+    window.dispatchEvent(new Event("scroll"));
+    document.dispatchEvent(new MouseEvent("mouseout", { clientY: -1 }));
+    await vi.waitFor(() => expect(server.log.at(-1)).toContain("scroll=75 exit=true"));
+    const before = reports();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(reports()).toBe(before); // nothing new, nothing sent
+
+    server.drop();
+    await vi.waitFor(() => expect(server.log.filter((l) => l.startsWith("watch"))).toHaveLength(2));
+    await vi.waitFor(() => expect(reports()).toBe(before + 1));
+    expect(server.log.at(-1)).toContain("scroll=75 exit=true interacted=false");
+    Object.defineProperty(window, "scrollY", { value: 0, configurable: true });
   });
 
   it("sends the page's attributes once the session exists, then each change, after identify's", async () => {
