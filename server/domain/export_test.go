@@ -83,3 +83,9 @@ var WaitPercentile = waitPercentile
 func CapsBlock(site *Site, r TriggerRule, v *Visitor, visitStart, now time.Time) (string, time.Time) {
 	return capsBlock(site, r, v, visitStart, now)
 }
+
+// EvaluateQuietly exports evaluate without explanations (the launch
+// path's) to the tests.
+func EvaluateQuietly(r TriggerRule, f Facts, now time.Time) Evaluation {
+	return evaluate(r, f, now, false)
+}

@@ -52,7 +52,7 @@ func (s *Service) planLaunch(tx ReadTx, site *Site, v *Visitor, p Presence, now 
 			soonest(until)
 			continue
 		}
-		ev := Evaluate(*r, facts, now)
+		ev := evaluate(*r, facts, now, false)
 		if ev.Match {
 			plan.rule = r
 			return plan, nil

@@ -170,17 +170,31 @@ type Evaluation struct {
 // rule asks for closed hours, and an invitation waits for an agent who can
 // answer (except one inviting to leave a message, outside hours).
 func Evaluate(r TriggerRule, f Facts, now time.Time) Evaluation {
+	return evaluate(r, f, now, true)
+}
+
+// evaluate is Evaluate; without explain it only decides (the launch path,
+// for every visitor on every page view): a failure is named by its field
+// alone, and the first that no time can mend ends the evaluation.
+func evaluate(r TriggerRule, f Facts, now time.Time, explain bool) Evaluation {
 	c := r.Conditions
 	var ev Evaluation
 	timeOnly := true
 	fail := func(field, format string, args ...any) {
-		ev.Failed = append(ev.Failed, field+": "+fmt.Sprintf(format, args...))
+		if explain {
+			field += ": " + fmt.Sprintf(format, args...)
+		}
+		ev.Failed = append(ev.Failed, field)
 		timeOnly = false
 	}
+	decided := func() bool { return !explain && !timeOnly }
 	// failUntil is a condition that holds from at on, unless something
 	// else changes meanwhile.
 	failUntil := func(at time.Time, field, format string, args ...any) {
-		ev.Failed = append(ev.Failed, field+": "+fmt.Sprintf(format, args...))
+		if explain {
+			field += ": " + fmt.Sprintf(format, args...)
+		}
+		ev.Failed = append(ev.Failed, field)
 		if at.IsZero() {
 			timeOnly = false
 		} else if at.After(ev.Next) {
@@ -213,6 +227,9 @@ func Evaluate(r TriggerRule, f Facts, now time.Time) Evaluation {
 	if !(ProactiveChatSettings{IncludePages: c.IncludePages, ExcludePages: c.ExcludePages}).PageAllowed(f.Page.URL) {
 		fail("pages", "has %q, needs a page of include_pages and none of exclude_pages", f.Page.URL)
 	}
+	if decided() {
+		return Evaluation{Failed: ev.Failed}
+	}
 	if len(c.PageTitles) > 0 && !anyGlob(c.PageTitles, strings.ToLower(f.Page.Title), true) {
 		fail("page_titles", "has %q, needs one of %q", f.Page.Title, c.PageTitles)
 	}
@@ -221,6 +238,9 @@ func Evaluate(r TriggerRule, f Facts, now time.Time) Evaluation {
 		if !anyGlob(c.ReferrerHosts, host, true) {
 			fail("referrer_hosts", "has %q, needs one of %q", host, c.ReferrerHosts)
 		}
+	}
+	if decided() {
+		return Evaluation{Failed: ev.Failed}
 	}
 	if len(c.UTM) > 0 {
 		var q url.Values
@@ -256,6 +276,9 @@ func Evaluate(r TriggerRule, f Facts, now time.Time) Evaluation {
 	if c.NameKnown && f.Identity.Name == "" {
 		fail("name_known", "has no name, needs one")
 	}
+	if decided() {
+		return Evaluation{Failed: ev.Failed}
+	}
 	for _, a := range c.Attributes {
 		if got, ok := f.Identity.Attributes[a.Key]; !attributeMatches(a, got, ok) {
 			shown := fmt.Sprintf("%q", got)
@@ -264,6 +287,9 @@ func Evaluate(r TriggerRule, f Facts, now time.Time) Evaluation {
 			}
 			fail("attributes."+a.Key, "has %s, needs %s", shown, a.describe())
 		}
+	}
+	if decided() {
+		return Evaluation{Failed: ev.Failed}
 	}
 	if len(c.Devices) > 0 && !slices.Contains(c.Devices, f.Device) {
 		fail("devices", "has %s, needs one of %v", f.Device, c.Devices)
@@ -286,12 +312,19 @@ func Evaluate(r TriggerRule, f Facts, now time.Time) Evaluation {
 	invitesToChat := r.Mode == ModeWithInvite && c.BusinessHours != HoursClosed
 	// Agents and the wait change when an agent frees up, which the
 	// launch path hears of (awaitingAgent): not a reason for no timer.
+	if decided() {
+		return Evaluation{Failed: ev.Failed}
+	}
 	if (c.AgentAvailable || invitesToChat) && !f.AgentAvailable {
 		ev.Failed = append(ev.Failed, "agent_available: has no agent with room for a chat, needs one")
 		ev.waitsForAgent = true
 	}
 	if n := c.MaxPredictedWaitSeconds; n > 0 && f.PredictedWait > durationSeconds(n) {
-		ev.Failed = append(ev.Failed, fmt.Sprintf("max_predicted_wait_seconds: has %d s, needs at most %d s", secs(f.PredictedWait), n))
+		msg := "max_predicted_wait_seconds:"
+		if explain {
+			msg = fmt.Sprintf("max_predicted_wait_seconds: has %d s, needs at most %d s", secs(f.PredictedWait), n)
+		}
+		ev.Failed = append(ev.Failed, msg)
 		ev.waitsForAgent = true
 	}
 	ev.Match = len(ev.Failed) == 0

@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,10 @@ func TestEvaluate(t *testing.T) {
 			if !ev.Next.Equal(c.next) {
 				t.Fatalf("next = %v, want %v", ev.Next, c.next)
 			}
+			// The launch path decides the same without explaining.
+			if q := domain.EvaluateQuietly(r, f, now); q.Match || !q.Next.Equal(c.next) {
+				t.Fatalf("launch path's evaluation %+v, want no match, next %v", q, c.next)
+			}
 			if !c.next.IsZero() && c.field != "business_hours" { // the hours' facts change then
 				if ev := domain.Evaluate(r, f, c.next); !ev.Match {
 					t.Fatalf("at next %v: %+v", c.next, ev)
@@ -120,6 +125,13 @@ func TestEvaluate(t *testing.T) {
 		ev := domain.Evaluate(r, f, now)
 		if ev.Match || len(ev.Failed) != 3 || !ev.Next.IsZero() {
 			t.Fatalf("got %+v, want three failures and no time (pages need a page view)", ev)
+		}
+		if q := domain.EvaluateQuietly(r, f, now); q.Match || !q.Next.IsZero() {
+			t.Fatalf("launch path's evaluation %+v, want no match and no time", q)
+		}
+		f.ExitIntent, f.PagesViewed = true, 5 // only the time on site fails
+		if q := domain.EvaluateQuietly(r, f, now); q.Match || !q.Next.Equal(t0.Add(15*time.Minute)) {
+			t.Fatalf("launch path's evaluation %+v, want the time on site's", q)
 		}
 	})
 	t.Run("InviteWaitsForAnAgentUnlessClosed", func(t *testing.T) {
@@ -241,5 +253,38 @@ func TestControlGroupAndVariants(t *testing.T) {
 	}
 	if r.HoldoutPercent = 0; domain.HeldOut("visitor_1", r) {
 		t.Fatal("held out of a rule without a control group")
+	}
+}
+
+// BenchmarkEvaluate is the cost of evaluating a visitor against rules as
+// the load generator's -rules gives them: decoys that fail on several
+// conditions each, the matching criterion last.
+func BenchmarkEvaluate(b *testing.B) {
+	decoy := domain.TriggerRule{ID: "d", Name: "d", Enabled: true, Mode: domain.ModeWithInvite, Conditions: domain.TriggerConditions{
+		MinSecondsOnSite: 3600, MinPagesViewed: 1000, MinScrollPercent: 50, ExitIntent: true,
+		Attributes:    []domain.AttributeCondition{{Key: "cart_value", Operator: domain.AttrGreaterThan, Value: "100"}},
+		Devices:       []domain.DeviceClass{domain.DeviceDesktop},
+		ReferrerHosts: []string{"*.example.org"}, IncludePages: []string{"https://shop.example/*"},
+	}}
+	last := domain.TriggerRule{ID: "c", Name: "c", Enabled: true, Mode: domain.ModeWithInvite,
+		Conditions: domain.TriggerConditions{MinSecondsOnSite: 1, IncludePages: []string{"https://shop.example/*"}}}
+	f := facts()
+	f.ExitIntent, f.Identity.Attributes = false, map[string]string{"cart_value": "20"}
+	now := t0.Add(10 * time.Minute)
+	for _, c := range []struct {
+		n        int
+		explain  string
+		evaluate func(domain.TriggerRule, domain.Facts, time.Time) domain.Evaluation
+	}{{1, "launch", domain.EvaluateQuietly}, {10, "launch", domain.EvaluateQuietly}, {10, "preview", domain.Evaluate}} {
+		rules, evaluate := append(slices.Repeat([]domain.TriggerRule{decoy}, c.n-1), last), c.evaluate
+		b.Run(fmt.Sprintf("%s/rules=%d", c.explain, c.n), func(b *testing.B) {
+			for b.Loop() {
+				for _, r := range rules {
+					if ev := evaluate(r, f, now); ev.Match != (r.ID == "c") {
+						b.Fatal(ev)
+					}
+				}
+			}
+		})
 	}
 }
