@@ -53,6 +53,7 @@ scenario("trigger rules: scroll depth and exit intent, reported by the widget, l
   const reader = await ctx.open("reader");
   const readerReports = activityReports(reader);
   const readerId = await visit(reader, `${base}/demo/invite/`);
+  await eventually(async () => assert.ok((await api.visitor(INVITE_SITE, readerId))?.openStreams >= 1, "the widget's stream is open"));
   await tallPage(reader);
   await reader.mouse.move(400, 400);
   await reader.mouse.wheel(0, 600);
@@ -73,6 +74,7 @@ scenario("trigger rules: scroll depth and exit intent, reported by the widget, l
   const leaver = await ctx.open("leaver");
   const leaverReports = activityReports(leaver);
   const leaverId = await visit(leaver, `${base}/demo/invite/pricing.html`);
+  await eventually(async () => assert.ok((await api.visitor(INVITE_SITE, leaverId))?.openStreams >= 1, "the widget's stream is open"));
   await leaver.mouse.move(640, 400);
   await leaver.mouse.move(640, 200, { steps: 4 });
   // Out through the side first: not exit intent.

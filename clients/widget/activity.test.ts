@@ -105,6 +105,17 @@ describe("ActivityTracker", () => {
     expect(sent).toHaveLength(4);
   });
 
+  it("counts the depth already scrolled when it starts (before the stream opened, or a page restored mid-way)", () => {
+    Object.defineProperty(window, "scrollY", { value: 2000, configurable: true });
+    start();
+    expect(sent.map((s) => s.activity)).toEqual([{ scrollPercent: 75, exitIntent: false, interacted: false }]);
+    tracker!.stop();
+    sent = [];
+    Object.defineProperty(window, "scrollY", { value: 0, configurable: true });
+    start(); // at the top: nothing to say
+    expect(sent).toEqual([]);
+  });
+
   it("reports interaction at most every 5 s, only while it happens", () => {
     start();
     const key = () => window.dispatchEvent(new KeyboardEvent("keydown", { key: "a" }));

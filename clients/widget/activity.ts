@@ -123,6 +123,9 @@ export class ActivityTracker {
     for (const t of inputs) this.win.addEventListener(t, this.onInput, { passive: true, capture: true });
     this.win.addEventListener("scroll", this.onScroll, { passive: true });
     if (this.opts.desktop) this.doc.addEventListener("mouseout", this.onMouseOut, { passive: true });
+    // Scrolled already (before the stream opened, or a reload the browser
+    // restored mid-page): that depth counts.
+    if (this.win.scrollY > 0) this.onScroll();
   }
 
   /** stop removes the listeners and drops what was not reported yet. */
