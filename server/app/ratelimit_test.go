@@ -197,6 +197,7 @@ func TestRateLimitSendsAndPageViews(t *testing.T) {
 	base, key := rlServer(t, &rpc.RateLimits{
 		SendsPerSender:      ratelimit.Per(2, time.Hour, 2),
 		PageViewsPerVisitor: ratelimit.Per(2, time.Hour, 2),
+		ActivityPerVisitor:  ratelimit.Per(2, time.Hour, 2),
 		Loopback:            true,
 	})
 	c := rlClientsFrom(t, base, "127.0.0.1", connect.WithGRPC())
@@ -265,6 +266,21 @@ func TestRateLimitSendsAndPageViews(t *testing.T) {
 	rlWantExhausted(t, "RequestChat past the page views", err)
 	_, err = c.chat.RateChat(visitorCtx, connect.NewRequest(&pb.RateChatRequest{ChatId: "chat_x", VisitorId: visitorID, Score: 5}))
 	rlWantExhausted(t, "RateChat past the page views", err)
+	// The page's attributes count with the page views; activity reports
+	// have an allowance of their own.
+	_, err = c.visitor.UpdateVisitorAttributes(visitorCtx, connect.NewRequest(&pb.UpdateVisitorAttributesRequest{VisitorId: visitorID, Set: map[string]string{"cart_value": "1"}}))
+	rlWantExhausted(t, "UpdateVisitorAttributes past the page views", err)
+	activity := func() error {
+		_, err := c.visitor.ReportActivity(visitorCtx, connect.NewRequest(&pb.ReportActivityRequest{VisitorId: visitorID, PageUrl: "https://shop.example/shoes",
+			Activity: &pb.VisitorActivity{ScrollPercent: 30}}))
+		return err
+	}
+	for i := range 2 {
+		if err := activity(); err != nil {
+			t.Fatalf("activity report %d: %v", i+1, err)
+		}
+	}
+	rlWantExhausted(t, "the third activity report", activity())
 
 	// Streams per visitor: the limit is the domain's, with its own message.
 	for i := 1; i < domain.MaxStreamsPerVisitor; i++ {

@@ -347,7 +347,7 @@ func checkRule(v *Violations, field string, r TriggerRule) {
 			v.Add(field+"."+f, "must be at most %d bytes", max)
 		case !utf8.ValidString(s):
 			v.Add(field+"."+f, "must be UTF-8")
-		case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\n' || r == 0x7f }):
+		case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' || r == 0x7f }):
 			v.Add(field+"."+f, "must not contain control characters")
 		}
 	}

@@ -1,10 +1,12 @@
 package domain_test
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,6 +199,19 @@ func TestRules_Variants(t *testing.T) {
 	if len(st.Form) != 1 || st.Form[0].Key != "email" {
 		t.Fatalf("form %+v, want the rule's", st.Form)
 	}
+	// The rest of the funnel: form, queue, chat, rating.
+	st, err := e.svc.SubmitForm(ctx(t), vid, map[string]string{"email": "ann@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat := e.accept(t, "agent-shop", st.Visitor.ChatRequestID)
+	if chat.RuleID != rule.ID || chat.VariantID != want.ID {
+		t.Fatalf("chat from rule %q variant %q, want %s %s", chat.RuleID, chat.VariantID, rule.ID, want.ID)
+	}
+	e.leave(t, chat.ID, vid)
+	if _, err := e.svc.RateChat(ctx(t), chat.ID, vid, 5, ""); err != nil {
+		t.Fatal(err)
+	}
 	rep, err := e.svc.GetTriggerRuleReport(ctx(t), "shop", time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
@@ -207,8 +222,11 @@ func TestRules_Variants(t *testing.T) {
 			variant = &rep.Rules[i]
 		}
 	}
-	if len(rep.Rules) != 3 || rep.Rules[0].Invited != 1 || rep.Rules[0].Accepted != 1 || variant == nil || variant.Invited != 1 || variant.Accepted != 1 {
-		t.Fatalf("report %+v, want the rule and its shown variant invited and accepted once", rep.Rules)
+	whole := domain.RuleFunnel{RuleID: rule.ID, Matched: 1, Invited: 1, Accepted: 1, Forms: 1, Queued: 1, Chatted: 1, Rated: 1}
+	shown := whole
+	shown.VariantID = want.ID
+	if len(rep.Rules) != 3 || rep.Rules[0] != whole || variant == nil || *variant != shown {
+		t.Fatalf("report %+v, want the rule and its shown variant through the whole funnel once: %+v", rep.Rules, whole)
 	}
 }
 
@@ -314,5 +332,63 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVisitorFactsBadInput: what the widget reports is bounded and checked,
+// a bad report changing nothing.
+func TestVisitorFactsBadInput(t *testing.T) {
+	e := newEngine(t)
+	e.site(t, "shop", domain.ProactiveChatSettings{})
+	vid := e.visitor(t, "shop")
+	e.page(t, vid, home)
+	for name, c := range map[string]struct {
+		err    error
+		fields []string
+	}{
+		"ScrollOver100":   {e.svc.ReportActivity(ctx(t), vid, home, domain.VisitorActivity{ScrollPercent: 101}), []string{"activity.scroll_percent"}},
+		"ActivityBadPage": {e.svc.ReportActivity(ctx(t), vid, "javascript:x", domain.VisitorActivity{}), []string{"page_url"}},
+		"AttributeKey": {func() error {
+			_, err := e.svc.UpdateVisitorAttributes(ctx(t), vid, map[string]string{"Cart Value": "1"}, []string{"ok", "Not OK"})
+			return err
+		}(), []string{"remove[1]", `set["Cart Value"]`}},
+		"TooManyAttributes": {func() error {
+			set := map[string]string{}
+			for i := range domain.MaxIdentityAttributes {
+				set[fmt.Sprintf("a%d", i)] = "x"
+			}
+			if _, err := e.svc.UpdateVisitorAttributes(ctx(t), vid, set, nil); err != nil {
+				return fmt.Errorf("the maximum refused: %w", err)
+			}
+			_, err := e.svc.UpdateVisitorAttributes(ctx(t), vid, map[string]string{"one_more": "x"}, nil)
+			return err
+		}(), []string{"set"}},
+		"ClientLanguage": {func() error {
+			_, _, _, err := e.svc.StartVisitorSessionWithClient(ctx(t), "shop", "", nil, domain.ClientInfo{Language: strings.Repeat("x", 40)})
+			return err
+		}(), []string{"client_info.language"}},
+		"Referrer": {func() error {
+			_, err := e.svc.RecordPageViewFrom(ctx(t), vid, home, "", "ftp://elsewhere/")
+			return err
+		}(), []string{"referrer"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if domain.ErrorCode(c.err) != domain.CodeInvalid {
+				t.Fatalf("error %v, want InvalidArgument", c.err)
+			}
+			if got := violationFields(t, c.err); !slices.Equal(got, c.fields) {
+				t.Fatalf("fields %v, want %v", got, c.fields)
+			}
+		})
+	}
+	var v *domain.Visitor
+	if err := e.store.View(ctx(t), func(tx domain.ReadTx) (err error) { v, err = tx.Visitor(vid); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Identity.Attributes) != domain.MaxIdentityAttributes || v.Identity.Attributes["one_more"] != "" {
+		t.Fatalf("attributes %v, want the %d set and nothing of the refused updates", v.Identity.Attributes, domain.MaxIdentityAttributes)
+	}
+	if err := e.svc.ReportActivity(ctx(t), "visitor_none", home, domain.VisitorActivity{}); domain.ErrorCode(err) != domain.CodeNotFound {
+		t.Fatalf("activity of an unknown visitor: %v, want NotFound", err)
 	}
 }

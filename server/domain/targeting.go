@@ -104,12 +104,14 @@ func (t *presenceTracker) activity(visitorID, pageURL string, a VisitorActivity,
 	return v.facts != before
 }
 
-// client sets the device and language of an online visitor.
+// client sets the device and language of an online visitor (another tab
+// started a session).
 func (t *presenceTracker) client(visitorID string, device DeviceClass, language string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if v := t.visitors[visitorID]; v != nil {
 		v.facts.Device, v.facts.Language = device, language
+		t.publish(PresenceChanged, v) // agents see them
 	}
 }
 
@@ -334,6 +336,7 @@ func evaluate(r TriggerRule, f Facts, now time.Time, explain bool) Evaluation {
 	return ev
 }
 
+// String is the device class as failed conditions name it.
 func (d DeviceClass) String() string {
 	switch d {
 	case DeviceDesktop:
