@@ -72,7 +72,7 @@ describe("the page's ProactiveChat", () => {
     w.ProactiveChat = stub;
     w.ProactiveChat("identify", { name: "Early" });
     const got: string[] = [];
-    installPageAPI(w, (i) => got.push(i.name ?? ""));
+    installPageAPI(w, { identify: (i) => got.push(i.name ?? ""), attributes: () => {} });
     expect(got).toEqual(["Early"]);
     w.ProactiveChat("identify", { name: "Later" });
     expect(got).toEqual(["Early", "Later"]);

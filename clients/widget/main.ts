@@ -21,7 +21,10 @@ function main(): void {
   const origin = new URL(script.src, location.href).origin;
   const settings = (window as unknown as PageAPI).proactiveChatSettings;
   const widget = new Widget(site, (auth) => connect(origin, auth), toIdentity(settings?.identity));
-  installPageAPI(window as unknown as PageAPI, (identity) => void widget.identify(identity));
+  installPageAPI(window as unknown as PageAPI, {
+    identify: (identity) => void widget.identify(identity),
+    attributes: (change) => void widget.setAttributes(change),
+  });
   const start = () =>
     widget.start().catch((err) => console.warn("proactive chat: the widget stopped:", err));
   if (document.body) start();

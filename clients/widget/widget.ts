@@ -12,7 +12,9 @@ import { EngagementState } from "../gen/proactivechat/v1/visitor_pb";
 import { VisitorService, type VisitorState } from "../gen/proactivechat/v1/visitor_service_pb";
 import { BadRequestSchema } from "./error_details_pb";
 import { checkForm } from "./form";
-import type { IdentityInit } from "./identity";
+import { ActivityTracker, clientInfo, deviceClass, referrer } from "./activity";
+import { DeviceClass } from "../gen/proactivechat/v1/site_pb";
+import type { AttributeChange, IdentityInit } from "./identity";
 import { page } from "./page";
 import { Storage } from "./storage";
 import { backoff, VisitorStream } from "./stream";
@@ -128,6 +130,19 @@ export class Widget {
   private messageKey = "";
   private leaving = false;
   private queued = false;
+  /** Reports scroll depth, exit intent and interaction once the session exists. */
+  private activity?: ActivityTracker;
+  /**
+   * The attributes the page set (a value) or unset (null) with
+   * ProactiveChat("set"/"unset") on this page load: sent once the session
+   * exists, and again after anything that replaces the identity (a new
+   * session, identify), so a later identity does not undo them.
+   */
+  private attributes = new Map<string, string | null>();
+  /** identify and attribute changes go one after the other, in the page's order. */
+  private serial: Promise<void> = Promise.resolve();
+  /** What stop undoes. */
+  private teardown: (() => void)[] = [];
 
   /**
    * api makes the clients, given how they find the visitor's token (see
@@ -172,21 +187,34 @@ export class Widget {
       return;
     }
     let opened = "";
+    this.activity = new ActivityTracker({
+      send: (activity, pageUrl) => this.api.visitor.reportActivity({ visitorId: this.visitorId, activity, pageUrl }),
+      pageUrl: () => this.lastUrl,
+      desktop: deviceClass(window) === DeviceClass.DESKTOP,
+    });
     this.stream = new VisitorStream({
       open: (resume, signal) => {
         const p = page(location, document.title);
-        this.lastUrl = p.url;
+        this.onPage(p.url);
         opened = this.token;
         return this.api.visitor.watchVisitor(
-          { visitorId: this.visitorId, pageUrl: p.url, pageTitle: p.title, ...resume },
+          { visitorId: this.visitorId, pageUrl: p.url, pageTitle: p.title, pageReferrer: referrer(document.referrer), ...resume },
           { signal },
         );
       },
       handlers: {
-        state: (s) => this.onState(s),
+        // Activity counts once the visitor is online (the stream is open);
+        // a stream reopened is a server that may have forgotten it.
+        state: (s) => {
+          this.activity?.start();
+          this.onState(s);
+        },
         chatEvent: (e, isNew) => this.onChatEvent(e, isNew),
         typing: (t) => this.onTyping(t),
-        connection: (up) => this.view.reconnecting(!up),
+        connection: (up) => {
+          this.view.reconnecting(!up);
+          if (up) this.activity?.resend();
+        },
         // The visitor is unknown (NOT_FOUND) or its token refused
         // (UNAUTHENTICATED, e.g. erased): a new session, unless another tab
         // already made one.
@@ -198,24 +226,88 @@ export class Widget {
       },
     });
     const wake = () => this.stream?.wakeUp();
+    const visible = () => document.visibilityState === "visible" && wake();
     addEventListener("online", wake);
-    document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && wake());
+    document.addEventListener("visibilitychange", visible);
     // Pages that change without loading (single-page apps) are reported too.
-    setInterval(() => void this.pageChanged(), 2000);
+    const pages = setInterval(() => void this.pageChanged(), 2000);
+    this.teardown.push(() => {
+      removeEventListener("online", wake);
+      document.removeEventListener("visibilitychange", visible);
+      clearInterval(pages);
+    });
     await this.stream.run();
+  }
+
+  /**
+   * stop tears the widget down: its stream closes, its listeners and
+   * timers go (nothing more is reported) and it leaves the page.
+   */
+  stop(): void {
+    this.stream?.stop();
+    for (const f of this.teardown.splice(0)) f();
+    this.activity?.stop();
+    this.view.host.remove();
+  }
+
+  /** onPage notes the page now reported; another page starts its activity over. */
+  private onPage(url: string): void {
+    if (url === this.lastUrl) return;
+    this.lastUrl = url;
+    this.activity?.newPage();
   }
 
   /**
    * identify says who the visitor is (the page's ProactiveChat("identify",
    * {...})): sent now if the session has started, else with its start.
    */
-  async identify(identity: IdentityInit): Promise<void> {
+  identify(identity: IdentityInit): Promise<void> {
     this.identity = identity;
-    if (!this.visitorId) return;
+    if (!this.visitorId) return this.serial;
+    return this.inTurn(async () => {
+      try {
+        await this.api.visitor.identifyVisitor({ visitorId: this.visitorId, identity });
+      } catch (err) {
+        console.warn("proactive chat: identify was refused:", ConnectError.from(err).rawMessage);
+        return;
+      }
+      // The identity replaced the attributes: the page's own changes stand.
+      await this.sendAttributes();
+    });
+  }
+
+  /**
+   * setAttributes applies the page's ProactiveChat("set", {...}) and
+   * ("unset", [...]) with UpdateVisitorAttributes, now if the session has
+   * started, else once it has (as identify).
+   */
+  setAttributes(change: AttributeChange): Promise<void> {
+    for (const k of change.remove) this.attributes.set(k, null);
+    for (const [k, v] of Object.entries(change.set)) this.attributes.set(k, v);
+    if (!this.visitorId) return this.serial;
+    return this.inTurn(() => this.sendAttributes(change));
+  }
+
+  /** inTurn runs fn after the identify and attribute calls before it. */
+  private inTurn(fn: () => Promise<void>): Promise<void> {
+    this.serial = this.serial.then(fn, fn);
+    return this.serial;
+  }
+
+  /** sendAttributes sends change, or all the page's attribute changes. Refusals are the page's mistakes: said on the console. */
+  private async sendAttributes(change?: AttributeChange): Promise<void> {
+    if (!change) {
+      change = { set: {}, remove: [] };
+      for (const [k, v] of this.attributes) {
+        if (v === null) change.remove.push(k);
+        else change.set[k] = v;
+      }
+    }
+    if (Object.keys(change.set).length === 0 && change.remove.length === 0) return;
     try {
-      await this.api.visitor.identifyVisitor({ visitorId: this.visitorId, identity });
+      await retry(() => this.api.visitor.updateVisitorAttributes({ visitorId: this.visitorId, set: change.set, remove: change.remove }));
     } catch (err) {
-      console.warn("proactive chat: identify was refused:", ConnectError.from(err).rawMessage);
+      console.warn("proactive chat: the attributes were refused:", ConnectError.from(err).rawMessage);
     }
   }
 
@@ -229,20 +321,23 @@ export class Widget {
     for (let attempt = 0; ; attempt++) {
       try {
         const identity = this.identity;
+        const client = clientInfo(window);
         const res = await this.api.visitor
-          .startVisitorSession({ siteId: this.siteId, resumeToken: this.store.get("token"), identity })
+          .startVisitorSession({ siteId: this.siteId, resumeToken: this.store.get("token"), identity, clientInfo: client })
           .catch((err) => {
             if (!identity || ConnectError.from(err).code !== Code.InvalidArgument) throw err;
             console.warn("proactive chat: the visitor's identity was refused:", ConnectError.from(err).rawMessage);
             this.identity = undefined;
-            return this.api.visitor.startVisitorSession({ siteId: this.siteId, resumeToken: this.store.get("token") });
+            return this.api.visitor.startVisitorSession({ siteId: this.siteId, resumeToken: this.store.get("token"), clientInfo: client });
           });
         this.visitorId = res.visitor?.id ?? "";
         this.token = res.token;
         this.store.set("token", res.token);
         if (!res.resumed) this.store.set("open", "");
-        // The page said something new while the session was starting.
+        // The page said something new while the session was starting;
+        // its attribute changes go after whatever identity the session took.
         if (this.identity && this.identity !== identity) void this.identify(this.identity);
+        else void this.inTurn(() => this.sendAttributes());
         return;
       } catch (err) {
         if (!transient(err)) throw err;
@@ -254,9 +349,14 @@ export class Widget {
   private async pageChanged(): Promise<void> {
     const p = page(location, document.title);
     if (!this.visitorId || !p.url || p.url === this.lastUrl) return;
-    this.lastUrl = p.url;
+    this.onPage(p.url);
     try {
-      await this.api.visitor.reportPageView({ visitorId: this.visitorId, url: p.url, title: p.title });
+      await this.api.visitor.reportPageView({
+        visitorId: this.visitorId,
+        url: p.url,
+        title: p.title,
+        referrer: referrer(document.referrer),
+      });
     } catch {
       // The next stream reopening reports the page anyway.
     }

@@ -630,11 +630,11 @@ describe("The admin page", () => {
 
     // A key revoked meanwhile is forgotten, with a message; the agent stays signed in.
     server.revokeAdminKeys();
-    await type(byTestId("pc-launch-seconds"), "5");
+    await type(byTestId("launcher-label"), "Ask us");
     await click(save);
     await until(() => !!byTestId("admin-key-error"), "the refused key's message");
     expect(byTestId("admin-key-error")!.textContent).toBe(ADMIN_KEY_REFUSED);
-    expect(calls.at(-1)).toBe(`updateSite proactive_chat.launch_after_seconds ${ADMIN_KEY}`);
+    expect(calls.at(-1)).toBe(`updateSite visitor_launcher.label ${ADMIN_KEY}`);
     expect(sessionStorage.getItem("proactivechat.console.adminKey")).toBeNull();
     expect(byTestId("signin-form")).toBeNull();
     expect(byTestId("save-settings")).toHaveProperty("disabled", true);

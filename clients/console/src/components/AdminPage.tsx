@@ -2,26 +2,19 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectQueryKey, useMutation, useQuery, useTransport } from "@connectrpc/connect-query";
 import { useMutation as useTanstackMutation, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
-import type { FormEvent, ReactNode } from "react";
+import type { FormEvent } from "react";
 import { AdminService } from "../../../gen/proactivechat/v1/admin_service_pb";
-import type { CannedReply, Site } from "../../../gen/proactivechat/v1/site_pb";
-import { FormFieldType, ProactiveChatMode } from "../../../gen/proactivechat/v1/site_pb";
+import type { CannedReply, Site, TriggerRule } from "../../../gen/proactivechat/v1/site_pb";
 import { useAuth, useAuthState } from "../hooks";
+import { Field, FieldError } from "./fields";
 import { FunnelChart } from "./Funnel";
+import { RuleReport } from "./RuleReport";
+import { TriggerRules } from "./TriggerRules";
 import { errorText, violationsByField } from "../lib/errors";
 import { formatDateTime, tsMs } from "../lib/time";
 import { Webhooks } from "./Webhooks";
-import type { FormFieldDraft, SettingsDraft } from "../state/settings";
-import {
-  buildUpdateSiteRequest,
-  draftFromSite,
-  emptyFormField,
-  fieldTypeLabels,
-  modeLabels,
-  retentionFields,
-  dayNames,
-  timeoutFields,
-} from "../state/settings";
+import type { SettingsDraft } from "../state/settings";
+import { buildUpdateSiteRequest, draftFromSite, retentionFields, dayNames, timeoutFields } from "../state/settings";
 
 /**
  * AdminPage turns proactive chat on per site and edits its settings. The
@@ -59,9 +52,7 @@ export function AdminPage() {
                 >
                   <strong>{s.name || s.id}</strong>
                   <span className="muted small">
-                    {s.proactiveChat?.enabled
-                      ? `On · ${s.proactiveChat.mode === ProactiveChatMode.WITH_INVITE ? "with invite" : "without invite"} · after ${s.proactiveChat.launchAfterSeconds} s`
-                      : "Proactive chat off"}
+                    {s.proactiveChat?.enabled ? `On · ${rulesText(s.proactiveChat.rules)}` : "Proactive chat off"}
                   </span>
                 </button>
               </li>
@@ -72,8 +63,10 @@ export function AdminPage() {
           {site ? (
             <>
               <SiteEditor key={site.id} site={site} />
+              <TriggerRules key={`rules-${site.id}`} site={site} />
               <CannedReplies key={`canned-${site.id}`} siteId={site.id} />
               <FunnelChart key={`funnel-${site.id}`} siteId={site.id} />
+              <RuleReport key={`rule-report-${site.id}`} siteId={site.id} rules={site.proactiveChat?.rules ?? []} />
               <RoutingDecisions siteId={site.id} />
             </>
           ) : (
@@ -88,6 +81,13 @@ export function AdminPage() {
       </section>
     </>
   );
+}
+
+/** rulesText sums up a site's rules in the site list: how many are on. */
+function rulesText(rules: readonly TriggerRule[]): string {
+  const on = rules.filter((r) => r.enabled).length;
+  if (rules.length === 0) return "no trigger rules";
+  return `${on} of ${rules.length} trigger ${rules.length === 1 ? "rule" : "rules"} enabled`;
 }
 
 /**
@@ -208,17 +208,6 @@ function SiteEditor({ site }: { site: Site }) {
     setSaved(false);
     setDraft((d) => ({ ...d, [k]: v }));
   };
-  const setField = (i: number, patch: Partial<FormFieldDraft>) =>
-    set(
-      "formFields",
-      draft.formFields.map((f, j) => (j === i ? { ...f, ...patch } : f)),
-    );
-  const moveField = (i: number, by: number) => {
-    const list = [...draft.formFields];
-    const [f] = list.splice(i, 1);
-    list.splice(i + by, 0, f);
-    set("formFields", list);
-  };
   const save = (e: FormEvent) => {
     e.preventDefault();
     setErrors(built.errors);
@@ -231,11 +220,6 @@ function SiteEditor({ site }: { site: Site }) {
     "name",
     "allowed_origins",
     "proactive_chat.enabled",
-    "proactive_chat.mode",
-    "proactive_chat.launch_after_seconds",
-    "proactive_chat.invite_text",
-    "proactive_chat.include_pages",
-    "proactive_chat.exclude_pages",
     ...timeoutFields.map(([, p]) => `proactive_chat.${p}`),
     ...retentionFields.map(([, p]) => p),
     "visitor_launcher.enabled",
@@ -244,22 +228,18 @@ function SiteEditor({ site }: { site: Site }) {
     "business_hours.holidays",
     "offline_message.max_wait_seconds",
     ...dayNames.map((_, i) => `business_hours.days[${i}]`),
-    ...draft.formFields.flatMap((_, i) =>
-      ["key", "label", "type", "max_length"].map((k) => `proactive_chat.form_fields[${i}].${k}`),
-    ),
   ]);
   const otherErrors = Object.entries(errors).filter(
-    ([k]) => !known.has(k) && !/^(allowed_origins|proactive_chat\.(include|exclude)_pages)\[\d+\]$/.test(k),
+    ([k]) => !known.has(k) && !/^allowed_origins\[\d+\]$/.test(k),
   );
   const listErr = (prefix: string) =>
     Object.entries(errors)
       .filter(([k]) => k === prefix || k.startsWith(prefix + "["))
       .map(([, v]) => v)
       .join("; ") || undefined;
-  const withInvite = draft.mode === ProactiveChatMode.WITH_INVITE;
   // Errors in the folded part open it.
   const advancedError = Object.keys(errors).some(
-    (k) => /^(name|allowed_origins|proactive_chat\.(include_pages|exclude_pages))/.test(k) || timeoutFields.some(([, p]) => k === `proactive_chat.${p}`),
+    (k) => /^(name|allowed_origins)/.test(k) || timeoutFields.some(([, p]) => k === `proactive_chat.${p}`),
   );
   const [advancedOpen, setAdvancedOpen] = useState(false);
   useEffect(() => {
@@ -305,156 +285,9 @@ function SiteEditor({ site }: { site: Site }) {
           <label htmlFor="pc-enabled">Proactive chat is on for this site</label>
           <FieldError id="pc-enabled-err" msg={err("proactive_chat.enabled")} />
         </div>
-        <Field id="pc-mode" label="Mode" error={err("proactive_chat.mode")}>
-          <select
-            id="pc-mode"
-            value={draft.mode}
-            onChange={(e) => set("mode", Number(e.target.value) as ProactiveChatMode)}
-            data-testid="pc-mode"
-            aria-invalid={!!err("proactive_chat.mode")}
-            aria-describedby={err("proactive_chat.mode") ? "pc-mode-err" : undefined}
-          >
-            {draft.mode === ProactiveChatMode.UNSPECIFIED && <option value={0}>Choose a mode…</option>}
-            {modeLabels.map(([v, l]) => (
-              <option key={v} value={v}>
-                {l}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <Field
-          id="pc-launch"
-          label="Launch after (seconds on the site)"
-          error={err("proactive_chat.launch_after_seconds")}
-          hint="The launching criteria: time on the site, across page loads."
-        >
-          <input
-            id="pc-launch"
-            inputMode="numeric"
-            value={draft.launchAfterSeconds}
-            onChange={(e) => set("launchAfterSeconds", e.target.value)}
-            data-testid="pc-launch-seconds"
-            aria-invalid={!!err("proactive_chat.launch_after_seconds")}
-            aria-describedby={err("proactive_chat.launch_after_seconds") ? "pc-launch-err" : undefined}
-          />
-        </Field>
-        <Field
-          id="pc-invite-text"
-          label="Invitation text"
-          error={err("proactive_chat.invite_text")}
-          hint={withInvite ? undefined : "Used in the with-invite mode."}
-        >
-          <textarea
-            id="pc-invite-text"
-            rows={2}
-            value={draft.inviteText}
-            onChange={(e) => set("inviteText", e.target.value)}
-            data-testid="pc-invite-text"
-            aria-invalid={!!err("proactive_chat.invite_text")}
-            aria-describedby={err("proactive_chat.invite_text") ? "pc-invite-text-err" : undefined}
-          />
-        </Field>
-      </fieldset>
-
-      <fieldset data-testid="form-fields-editor">
-        <legend>Data-collection form {withInvite ? "" : "(with-invite mode)"}</legend>
-        <FieldError id="pc-fields-err" msg={err("proactive_chat.form_fields")} />
-        {draft.formFields.length === 0 && <p className="muted small">No fields: visitors go straight to the queue.</p>}
-        {draft.formFields.map((f, i) => {
-          const p = `proactive_chat.form_fields[${i}]`;
-          return (
-            <div className="form-field-row" key={i} data-testid="form-field-row">
-              <Field id={`ff-${i}-key`} label="Key" error={err(`${p}.key`)} hint="a–z, 0–9 and _">
-                <input
-                  id={`ff-${i}-key`}
-                  value={f.key}
-                  onChange={(e) => setField(i, { key: e.target.value })}
-                  data-testid="form-field-key"
-                  aria-invalid={!!err(`${p}.key`)}
-                  aria-describedby={err(`${p}.key`) ? `ff-${i}-key-err` : undefined}
-                  placeholder="e.g. email"
-                />
-              </Field>
-              <Field id={`ff-${i}-label`} label="Label" error={err(`${p}.label`)}>
-                <input
-                  id={`ff-${i}-label`}
-                  value={f.label}
-                  onChange={(e) => setField(i, { label: e.target.value })}
-                  data-testid="form-field-label"
-                  aria-invalid={!!err(`${p}.label`)}
-                  aria-describedby={err(`${p}.label`) ? `ff-${i}-label-err` : undefined}
-                />
-              </Field>
-              <Field id={`ff-${i}-type`} label="Type" error={err(`${p}.type`)}>
-                <select
-                  id={`ff-${i}-type`}
-                  value={f.type}
-                  onChange={(e) => setField(i, { type: Number(e.target.value) as FormFieldType })}
-                  data-testid="form-field-type"
-                >
-                  {f.type === FormFieldType.UNSPECIFIED && <option value={0}>Choose…</option>}
-                  {fieldTypeLabels.map(([v, l]) => (
-                    <option key={v} value={v}>
-                      {l}
-                    </option>
-                  ))}
-                </select>
-              </Field>
-              <Field id={`ff-${i}-max`} label="Max length" error={err(`${p}.max_length`)}>
-                <input
-                  id={`ff-${i}-max`}
-                  inputMode="numeric"
-                  value={f.maxLength}
-                  placeholder="default"
-                  onChange={(e) => setField(i, { maxLength: e.target.value })}
-                  data-testid="form-field-max-length"
-                  className="narrow"
-                />
-              </Field>
-              <div className="check">
-                <input
-                  type="checkbox"
-                  id={`ff-${i}-required`}
-                  checked={f.required}
-                  onChange={(e) => setField(i, { required: e.target.checked })}
-                  data-testid="form-field-required"
-                />
-                <label htmlFor={`ff-${i}-required`}>Required</label>
-              </div>
-              <div className="row-actions">
-                <button type="button" className="ghost" disabled={i === 0} onClick={() => moveField(i, -1)} aria-label={`Move field ${i + 1} up`}>
-                  ↑
-                </button>
-                <button
-                  type="button"
-                  className="ghost"
-                  disabled={i === draft.formFields.length - 1}
-                  onClick={() => moveField(i, 1)}
-                  aria-label={`Move field ${i + 1} down`}
-                >
-                  ↓
-                </button>
-                <button
-                  type="button"
-                  className="ghost danger"
-                  onClick={() => set("formFields", draft.formFields.filter((_, j) => j !== i))}
-                  data-testid="remove-form-field"
-                  aria-label={`Remove field ${i + 1}`}
-                >
-                  Remove
-                </button>
-              </div>
-            </div>
-          );
-        })}
-        <button
-          type="button"
-          onClick={() => set("formFields", [...draft.formFields, emptyFormField()])}
-          data-testid="add-form-field"
-          disabled={draft.formFields.length >= 20}
-        >
-          Add field
-        </button>
+        <p className="muted small" id="pc-enabled-hint">
+          Whom to approach, when and how — mode, invitation, form and conditions — is set by the trigger rules below.
+        </p>
       </fieldset>
 
       <fieldset data-testid="launcher-settings">
@@ -583,7 +416,7 @@ function SiteEditor({ site }: { site: Site }) {
       </fieldset>
 
       <details className="advanced" open={advancedOpen} onToggle={(e) => setAdvancedOpen(e.currentTarget.open)}>
-        <summary>Timeouts, pages and site</summary>
+        <summary>Timeouts and site</summary>
         <fieldset>
           <legend>Timeouts (empty = default)</legend>
           <div className="grid">
@@ -601,20 +434,6 @@ function SiteEditor({ site }: { site: Site }) {
               </Field>
             ))}
           </div>
-        </fieldset>
-        <fieldset>
-          <legend>Pages (launching criteria)</legend>
-          <Field
-            id="pc-include"
-            label="Only on pages matching (one pattern a line)"
-            error={listErr("proactive_chat.include_pages")}
-            hint="Globs on the page URL, e.g. https://shop.example/products/*"
-          >
-            <textarea id="pc-include" rows={2} value={draft.includePages} onChange={(e) => set("includePages", e.target.value)} />
-          </Field>
-          <Field id="pc-exclude" label="Never on pages matching" error={listErr("proactive_chat.exclude_pages")}>
-            <textarea id="pc-exclude" rows={2} value={draft.excludePages} onChange={(e) => set("excludePages", e.target.value)} />
-          </Field>
         </fieldset>
         <fieldset>
           <legend>Site</legend>
@@ -661,42 +480,6 @@ function SiteEditor({ site }: { site: Site }) {
         {built.paths.length > 0 && <span className="muted small">Changes: {built.paths.join(", ")}</span>}
       </div>
     </form>
-  );
-}
-
-function Field({
-  id,
-  label,
-  error,
-  hint,
-  children,
-}: {
-  id: string;
-  label: string;
-  error?: string;
-  hint?: string;
-  children: ReactNode;
-}) {
-  return (
-    <div className={`field${error ? " invalid" : ""}`}>
-      <label htmlFor={id}>{label}</label>
-      {children}
-      {hint && !error && (
-        <span className="hint" id={`${id}-hint`}>
-          {hint}
-        </span>
-      )}
-      <FieldError id={`${id}-err`} msg={error} />
-    </div>
-  );
-}
-
-function FieldError({ id, msg }: { id: string; msg?: string }) {
-  if (!msg) return null;
-  return (
-    <span id={id} className="field-error" data-testid="field-error">
-      {msg}
-    </span>
   );
 }
 

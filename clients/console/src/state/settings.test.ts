@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { FormFieldType, ProactiveChatMode, SiteSchema } from "../../../gen/proactivechat/v1/site_pb";
-import { buildUpdateSiteRequest, draftFromSite, emptyFormField, retentionText } from "./settings";
+import { buildUpdateSiteRequest, draftFromSite, emptyFormField, formFieldsFromDraft, formFieldsToDraft, retentionText } from "./settings";
 
 const site = create(SiteSchema, {
   id: "site_1",
@@ -34,59 +34,33 @@ describe("buildUpdateSiteRequest", () => {
     expect(b.request).toBeUndefined();
   });
 
-  it("names exactly the settings that changed", () => {
+  it("names exactly the settings that changed, each by its own path", () => {
     const b = buildUpdateSiteRequest(site.id, original, {
       ...original,
       enabled: true,
-      mode: ProactiveChatMode.WITHOUT_INVITE,
-      launchAfterSeconds: " 30 ",
+      alertTimeoutSeconds: " 20 ",
+      queueHoldSeconds: "90",
     });
     expect(b.errors).toEqual({});
     expect(b.request?.updateMask?.paths).toEqual([
       "proactive_chat.enabled",
-      "proactive_chat.mode",
-      "proactive_chat.launch_after_seconds",
+      "proactive_chat.alert_timeout_seconds",
+      "proactive_chat.queue_hold_seconds",
     ]);
     expect(b.request?.site?.id).toBe("site_1");
     const pc = b.request?.site?.proactiveChat;
     expect(pc?.enabled).toBe(true);
-    expect(pc?.mode).toBe(ProactiveChatMode.WITHOUT_INVITE);
-    expect(pc?.launchAfterSeconds).toBe(30);
-  });
-
-  it("sends the form fields as edited, in order", () => {
-    const b = buildUpdateSiteRequest(site.id, original, {
-      ...original,
-      inviteText: "Can we help?",
-      formFields: [
-        { ...emptyFormField(), key: " email ", label: "E-mail", type: FormFieldType.EMAIL, required: true, maxLength: "100" },
-        original.formFields[0],
-      ],
-    });
-    expect(b.request?.updateMask?.paths).toEqual(["proactive_chat.invite_text", "proactive_chat.form_fields"]);
-    const fields = b.request?.site?.proactiveChat?.formFields ?? [];
-    expect(fields.map((f) => [f.key, f.label, f.type, f.required, f.maxLength])).toEqual([
-      ["email", "E-mail", FormFieldType.EMAIL, true, 100],
-      ["name", "Your name", FormFieldType.TEXT, true, 0],
-    ]);
-    expect(b.request?.site?.proactiveChat?.inviteText).toBe("Can we help?");
-  });
-
-  it("replaces the whole settings when a timeout or page pattern changes", () => {
-    const b = buildUpdateSiteRequest(site.id, original, {
-      ...original,
-      enabled: true,
-      alertTimeoutSeconds: "20",
-      excludePages: "https://shop.example/checkout*\n\n",
-    });
-    expect(b.request?.updateMask?.paths).toEqual(["proactive_chat"]);
-    const pc = b.request?.site?.proactiveChat;
-    expect(pc?.enabled).toBe(true);
     expect(pc?.alertTimeoutSeconds).toBe(20);
-    expect(pc?.launchAfterSeconds).toBe(10);
-    expect(pc?.includePages).toEqual(["https://shop.example/*"]);
-    expect(pc?.excludePages).toEqual(["https://shop.example/checkout*"]);
-    expect(pc?.formFields.map((f) => f.key)).toEqual(["name"]);
+    expect(pc?.queueHoldSeconds).toBe(90);
+  });
+
+  it("never replaces the whole proactive_chat message, which holds the trigger rules", () => {
+    for (const k of ["inviteTimeoutSeconds", "reinviteCooldownSeconds", "inactivityTimeoutSeconds", "inactivityWarningSeconds"] as const) {
+      const b = buildUpdateSiteRequest(site.id, original, { ...original, [k]: "33" });
+      expect(b.paths).toHaveLength(1);
+      expect(b.paths[0]).toMatch(/^proactive_chat\.[a-z_]+_seconds$/);
+      expect(b.request?.site?.proactiveChat?.rules).toEqual([]);
+    }
   });
 
   it("updates the site's name and origins by their own paths", () => {
@@ -100,15 +74,11 @@ describe("buildUpdateSiteRequest", () => {
   });
 
   it("catches numbers that are not whole seconds before sending", () => {
-    const b = buildUpdateSiteRequest(site.id, original, {
-      ...original,
-      launchAfterSeconds: "1.5",
-      formFields: [{ ...original.formFields[0], maxLength: "-1" }],
-    });
+    const b = buildUpdateSiteRequest(site.id, original, { ...original, alertTimeoutSeconds: "1.5", queueHoldSeconds: "-1" });
     expect(b.request).toBeUndefined();
     expect(b.errors).toEqual({
-      "proactive_chat.launch_after_seconds": "must be a whole number, 0 or more",
-      "proactive_chat.form_fields[0].max_length": "must be a whole number, 0 or more",
+      "proactive_chat.alert_timeout_seconds": "must be a whole number, 0 or more",
+      "proactive_chat.queue_hold_seconds": "must be a whole number, 0 or more",
     });
   });
 
@@ -117,12 +87,28 @@ describe("buildUpdateSiteRequest", () => {
       name: "Shop",
       allowedOrigins: "https://shop.example",
       enabled: false,
-      launchAfterSeconds: "10",
       alertTimeoutSeconds: "45",
       inviteTimeoutSeconds: "",
-      includePages: "https://shop.example/*",
-      formFields: [{ key: "name", label: "Your name", type: FormFieldType.TEXT, required: true, maxLength: "" }],
     });
+  });
+});
+
+describe("form fields", () => {
+  it("round-trip through the editor, in order, with max lengths checked", () => {
+    const fields = formFieldsToDraft(site.proactiveChat!.formFields);
+    expect(fields).toEqual([{ key: "name", label: "Your name", type: FormFieldType.TEXT, required: true, maxLength: "" }]);
+    const errors: Record<string, string> = {};
+    const out = formFieldsFromDraft(
+      [{ ...emptyFormField(), key: " email ", label: "E-mail", type: FormFieldType.EMAIL, required: true, maxLength: "100" }, ...fields, { ...fields[0], maxLength: "x" }],
+      "proactive_chat.rules[1].form_fields",
+      errors,
+    );
+    expect(out.map((f) => [f.key, f.label, f.type, f.required, f.maxLength])).toEqual([
+      ["email", "E-mail", FormFieldType.EMAIL, true, 100],
+      ["name", "Your name", FormFieldType.TEXT, true, 0],
+      ["name", "Your name", FormFieldType.TEXT, true, 0],
+    ]);
+    expect(errors).toEqual({ "proactive_chat.rules[1].form_fields[2].max_length": "must be a whole number, 0 or more" });
   });
 });
 

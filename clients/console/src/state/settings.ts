@@ -5,6 +5,7 @@ import { UpdateSiteRequestSchema } from "../../../gen/proactivechat/v1/admin_ser
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type {
   BusinessHoursSchema,
+  FormField,
   FormFieldSchema,
   HolidaySchema,
   ProactiveChatSettingsSchema,
@@ -25,24 +26,20 @@ export interface FormFieldDraft {
 
 /**
  * SettingsDraft is the site settings form as typed: numbers stay strings
- * until they are checked, lists of patterns or origins are one per line.
+ * until they are checked, lists of origins are one per line. What each
+ * rule does (mode, invitation, form, conditions) is the trigger rules
+ * editor's (state/rules.ts); these are the site's own settings.
  */
 export interface SettingsDraft {
   name: string;
   allowedOrigins: string;
   enabled: boolean;
-  mode: ProactiveChatMode;
-  launchAfterSeconds: string;
-  inviteText: string;
-  formFields: FormFieldDraft[];
   inviteTimeoutSeconds: string;
   reinviteCooldownSeconds: string;
   alertTimeoutSeconds: string;
   queueHoldSeconds: string;
   inactivityTimeoutSeconds: string;
   inactivityWarningSeconds: string;
-  includePages: string;
-  excludePages: string;
   /** Retention periods as typed: days ("30"), or with a unit ("12h", "30d"); "" is the server's default. */
   visitorRetention: string;
   chatRetention: string;
@@ -157,7 +154,7 @@ function parseRetention(text: string, field: string, errors: Record<string, stri
   return seconds;
 }
 
-/** The seconds settings other than the launching criteria: 0 means the server's default. */
+/** The site's seconds settings: 0 means the server's default. */
 export const timeoutFields = [
   ["inviteTimeoutSeconds", "invite_timeout_seconds", "Invitation expires after (s)", "60"],
   ["reinviteCooldownSeconds", "reinvite_cooldown_seconds", "Re-invite after (s)", "never"],
@@ -181,24 +178,12 @@ export function draftFromSite(site: Site): SettingsDraft {
     name: site.name,
     allowedOrigins: site.allowedOrigins.join("\n"),
     enabled: pc?.enabled ?? false,
-    mode: pc?.mode ?? ProactiveChatMode.UNSPECIFIED,
-    launchAfterSeconds: String(pc?.launchAfterSeconds ?? 0),
-    inviteText: pc?.inviteText ?? "",
-    formFields: (pc?.formFields ?? []).map((f) => ({
-      key: f.key,
-      label: f.label,
-      type: f.type,
-      required: f.required,
-      maxLength: secs(f.maxLength),
-    })),
     inviteTimeoutSeconds: secs(pc?.inviteTimeoutSeconds ?? 0),
     reinviteCooldownSeconds: secs(pc?.reinviteCooldownSeconds ?? 0),
     alertTimeoutSeconds: secs(pc?.alertTimeoutSeconds ?? 0),
     queueHoldSeconds: secs(pc?.queueHoldSeconds ?? 0),
     inactivityTimeoutSeconds: secs(pc?.inactivityTimeoutSeconds ?? 0),
     inactivityWarningSeconds: secs(pc?.inactivityWarningSeconds ?? 0),
-    includePages: (pc?.includePages ?? []).join("\n"),
-    excludePages: (pc?.excludePages ?? []).join("\n"),
     visitorRetention: retentionText(site.retention?.visitorSeconds ?? 0),
     chatRetention: retentionText(site.retention?.chatSeconds ?? 0),
     launcherEnabled: site.visitorLauncher?.enabled ?? false,
@@ -208,6 +193,26 @@ export function draftFromSite(site: Site): SettingsDraft {
     holidays: holidaysFromSite(site),
     offlineMaxWait: secs(site.offlineMessage?.maxWaitSeconds ?? 0),
   };
+}
+
+/** formFieldsToDraft reads a form (a rule's) into the form fields editor. */
+export function formFieldsToDraft(fields: readonly FormField[]): FormFieldDraft[] {
+  return fields.map((f) => ({ key: f.key, label: f.label, type: f.type, required: f.required, maxLength: secs(f.maxLength) }));
+}
+
+/** formFieldsFromDraft reads the form fields editor; errors are keyed under path ("…form_fields[1].max_length"). */
+export function formFieldsFromDraft(
+  fields: FormFieldDraft[],
+  path: string,
+  errors: Record<string, string>,
+): MessageInitShape<typeof FormFieldSchema>[] {
+  return fields.map((f, i) => ({
+    key: f.key.trim(),
+    label: f.label.trim(),
+    type: f.type,
+    required: f.required,
+    maxLength: parseUint(f.maxLength, `${path}[${i}].max_length`, errors),
+  }));
 }
 
 export function emptyFormField(): FormFieldDraft {
@@ -227,20 +232,6 @@ function parseUint(text: string, field: string, errors: Record<string, string>):
   return Number(t);
 }
 
-function fieldsEqual(a: FormFieldDraft[], b: FormFieldDraft[]): boolean {
-  return (
-    a.length === b.length &&
-    a.every(
-      (f, i) =>
-        f.key === b[i].key &&
-        f.label === b[i].label &&
-        f.type === b[i].type &&
-        f.required === b[i].required &&
-        f.maxLength.trim() === b[i].maxLength.trim(),
-    )
-  );
-}
-
 export interface UpdateSiteBuild {
   /** undefined when there are errors or nothing changed. */
   request?: UpdateSiteRequest;
@@ -253,21 +244,11 @@ export interface UpdateSiteBuild {
 /**
  * buildUpdateSiteRequest turns an edited form into UpdateSite with an
  * update_mask naming exactly what changed since `original`, so two admins
- * editing different settings do not undo each other's work. The server
- * accepts the five main settings as separate paths; the timeouts and page
- * patterns can only be replaced with the whole proactive_chat message, which
- * then carries every setting of the form.
+ * editing different settings do not undo each other's work — and never the
+ * whole proactive_chat message, which would replace the trigger rules too.
  */
 export function buildUpdateSiteRequest(siteId: string, original: SettingsDraft, draft: SettingsDraft): UpdateSiteBuild {
   const errors: Record<string, string> = {};
-  const launch = parseUint(draft.launchAfterSeconds, "proactive_chat.launch_after_seconds", errors);
-  const formFields: MessageInitShape<typeof FormFieldSchema>[] = draft.formFields.map((f, i) => ({
-    key: f.key.trim(),
-    label: f.label.trim(),
-    type: f.type,
-    required: f.required,
-    maxLength: parseUint(f.maxLength, `proactive_chat.form_fields[${i}].max_length`, errors),
-  }));
   const timeouts: Record<string, number> = {};
   for (const [k, path] of timeoutFields) timeouts[k] = parseUint(draft[k], `proactive_chat.${path}`, errors);
   const visitorSeconds = parseRetention(draft.visitorRetention, "retention.visitor_seconds", errors);
@@ -275,34 +256,13 @@ export function buildUpdateSiteRequest(siteId: string, original: SettingsDraft, 
   const businessHours = parseBusinessHours(draft, errors);
   const maxWaitSeconds = parseUint(draft.offlineMaxWait, "offline_message.max_wait_seconds", errors);
 
-  const settings: MessageInitShape<typeof ProactiveChatSettingsSchema> = {
-    enabled: draft.enabled,
-    mode: draft.mode,
-    launchAfterSeconds: launch,
-    inviteText: draft.inviteText,
-    formFields,
-    includePages: lines(draft.includePages),
-    excludePages: lines(draft.excludePages),
-    ...timeouts,
-  };
+  const settings: MessageInitShape<typeof ProactiveChatSettingsSchema> = { enabled: draft.enabled, ...timeouts };
 
   const paths: string[] = [];
   if (draft.name.trim() !== original.name.trim()) paths.push("name");
   if (lines(draft.allowedOrigins).join("\n") !== lines(original.allowedOrigins).join("\n")) paths.push("allowed_origins");
-  const whole =
-    timeoutFields.some(([k]) => draft[k].trim() !== original[k].trim()) ||
-    lines(draft.includePages).join("\n") !== lines(original.includePages).join("\n") ||
-    lines(draft.excludePages).join("\n") !== lines(original.excludePages).join("\n");
-  if (whole) {
-    paths.push("proactive_chat");
-  } else {
-    if (draft.enabled !== original.enabled) paths.push("proactive_chat.enabled");
-    if (draft.mode !== original.mode) paths.push("proactive_chat.mode");
-    if (draft.launchAfterSeconds.trim() !== original.launchAfterSeconds.trim())
-      paths.push("proactive_chat.launch_after_seconds");
-    if (draft.inviteText !== original.inviteText) paths.push("proactive_chat.invite_text");
-    if (!fieldsEqual(draft.formFields, original.formFields)) paths.push("proactive_chat.form_fields");
-  }
+  if (draft.enabled !== original.enabled) paths.push("proactive_chat.enabled");
+  for (const [k, path] of timeoutFields) if (draft[k].trim() !== original[k].trim()) paths.push(`proactive_chat.${path}`);
   // Each period is its own path: saving one never resets the other.
   for (const [k, path] of retentionFields) if (draft[k].trim() !== original[k].trim()) paths.push(path);
   if (draft.launcherEnabled !== original.launcherEnabled) paths.push("visitor_launcher.enabled");
