@@ -178,6 +178,10 @@ func (ct *commitTx) AddFunnel(siteID string, t time.Time, slots []int) error {
 	ct.write("AddFunnel")
 	return ct.WriteTx.AddFunnel(siteID, t, slots)
 }
+func (ct *commitTx) AddRuleFunnel(siteID, ruleID, variantID string, t time.Time, slots []int) error {
+	ct.write("AddRuleFunnel")
+	return ct.WriteTx.AddRuleFunnel(siteID, ruleID, variantID, t, slots)
+}
 func (ct *commitTx) DeleteEventsBefore(cutoff time.Time, limit int) (int, error) {
 	ct.write("DeleteEventsBefore")
 	return ct.WriteTx.DeleteEventsBefore(cutoff, limit)
