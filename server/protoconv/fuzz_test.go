@@ -110,17 +110,26 @@ func text(m proto.Message) string {
 
 var timestampName = (&timestamppb.Timestamp{}).ProtoReflect().Descriptor().FullName()
 
+var identityHashName = (&pb.VisitorIdentity{}).ProtoReflect().Descriptor().Fields().ByName("identity_hash").FullName()
+
 // equivalent reports whether out carries every field of m as the package
 // documents its conversions: unknown fields are dropped; enum values this
 // build does not define are UNSPECIFIED; a Timestamp is the same instant,
 // unset exactly when it is the zero time; a message field (outside a
-// oneof) that is unset equals an empty one; a oneof keeps its case. When
-// they differ, it returns the path of the first difference.
+// oneof) that is unset equals an empty one; a oneof keeps its case; an
+// input-only field (VisitorIdentity.identity_hash: checked, never kept) is
+// dropped. When they differ, it returns the path of the first difference.
 func equivalent(m, out protoreflect.Message) (string, bool) {
 	fields := m.Descriptor().Fields()
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
 		name := string(fd.Name())
+		if fd.FullName() == identityHashName {
+			if out.Has(fd) {
+				return name + " (input only, yet kept)", false
+			}
+			continue
+		}
 		if fd.ContainingOneof() != nil && m.Has(fd) != out.Has(fd) {
 			return name + " (oneof case)", false
 		}
