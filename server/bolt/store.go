@@ -186,6 +186,7 @@ type Store struct {
 
 	agents *agentCache
 	keys   *messageKeyIndex // the writer's
+	root   rootPacker       // the writer's
 
 	log   *slog.Logger
 	space fullState // whether the disk is full (full.go)
@@ -252,8 +253,22 @@ func Open(path string, opts ...Option) (*Store, error) {
 		if err := emptyBucket(tx, legacyMessageKeysBucket); err != nil {
 			return err
 		}
-		return rebuildAlertCounts(tx)
+		if err := rebuildAlertCounts(tx); err != nil {
+			return err
+		}
+		// A file split by an earlier run gets its root back in one page
+		// (rootpack.go). The repack moves only buckets this transaction
+		// has not changed since the last repack.
+		return nil
 	})
+	if err == nil {
+		err = db.Update(func(tx *bbolt.Tx) error {
+			if !rootSplit(tx) {
+				return nil
+			}
+			return repackRoot(tx)
+		})
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)

@@ -148,6 +148,10 @@ func (s *Store) attempt(batch []*request) (hooks []func(), again bool, err error
 	if err != nil {
 		return nil, false, fmt.Errorf("begin write transaction: %w", err)
 	}
+	if err := s.root.prepare(tx); err != nil {
+		_ = tx.Rollback()
+		return nil, false, err
+	}
 	for _, req := range batch {
 		if req.final {
 			continue
