@@ -22,6 +22,10 @@ func splitRoot(t *testing.T, db *bbolt.DB) {
 	grow := func(keys int) {
 		err := db.Update(func(tx *bbolt.Tx) error {
 			for _, name := range allBuckets[:8] {
+				// A sequence too, which the bucket's entry in the root holds.
+				if _, err := tx.Bucket(name).NextSequence(); err != nil {
+					return err
+				}
 				for k := range keys {
 					if err := tx.Bucket(name).Put(fmt.Appendf(nil, "~split %d", k), value); err != nil {
 						return err

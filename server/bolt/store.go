@@ -253,21 +253,22 @@ func Open(path string, opts ...Option) (*Store, error) {
 		if err := emptyBucket(tx, legacyMessageKeysBucket); err != nil {
 			return err
 		}
-		if err := rebuildAlertCounts(tx); err != nil {
-			return err
-		}
-		// A file split by an earlier run gets its root back in one page
-		// (rootpack.go). The repack moves only buckets this transaction
-		// has not changed since the last repack.
-		return nil
+		return rebuildAlertCounts(tx)
 	})
 	if err == nil {
-		err = db.Update(func(tx *bbolt.Tx) error {
+		// A file an earlier run left with its root split gets it back in
+		// one page (rootpack.go), in a transaction of its own since the
+		// repack must come before any change to a bucket. Only a saving:
+		// a file that cannot take it (a full disk) opens as it is.
+		rerr := db.Update(func(tx *bbolt.Tx) error {
 			if !rootSplit(tx) {
 				return nil
 			}
 			return repackRoot(tx)
 		})
+		if rerr != nil {
+			o.log.Warn("store: root bucket left split", "path", path, "err", rerr)
+		}
 	}
 	if err != nil {
 		_ = db.Close()

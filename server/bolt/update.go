@@ -149,8 +149,11 @@ func (s *Store) attempt(batch []*request) (hooks []func(), again bool, err error
 		return nil, false, fmt.Errorf("begin write transaction: %w", err)
 	}
 	if err := s.root.prepare(tx); err != nil {
+		// Only a saving: the batch runs again without it (the next
+		// repack is not due for a while).
+		s.log.Warn("store: root bucket repack failed", "err", err)
 		_ = tx.Rollback()
-		return nil, false, err
+		return nil, true, nil
 	}
 	for _, req := range batch {
 		if req.final {
