@@ -191,6 +191,7 @@ type Store struct {
 
 	agents *agentCache
 	keys   *messageKeyIndex // the writer's
+	root   rootPacker       // the writer's
 
 	log   *slog.Logger
 	space fullState // whether the disk is full (full.go)
@@ -270,6 +271,21 @@ func Open(path string, opts ...Option) (*Store, error) {
 		}
 		return rebuildAlertCounts(tx)
 	})
+	if err == nil {
+		// A file an earlier run left with its root split gets it back in
+		// one page (rootpack.go), in a transaction of its own since the
+		// repack must come before any change to a bucket. Only a saving:
+		// a file that cannot take it (a full disk) opens as it is.
+		rerr := db.Update(func(tx *bbolt.Tx) error {
+			if !rootSplit(tx) {
+				return nil
+			}
+			return repackRoot(tx)
+		})
+		if rerr != nil {
+			o.log.Warn("store: root bucket left split", "path", path, "err", rerr)
+		}
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)

@@ -165,6 +165,13 @@ func (s *Store) attempt(batch []*request) (hooks []func(), again bool, err error
 	if err != nil {
 		return nil, false, fmt.Errorf("begin write transaction: %w", err)
 	}
+	if err := s.root.prepare(tx); err != nil {
+		// Only a saving: the batch runs again without it (the next
+		// repack is not due for a while).
+		s.log.Warn("store: root bucket repack failed", "err", err)
+		_ = tx.Rollback()
+		return nil, true, nil
+	}
 	// A fresh recorder per attempt, so that what a rolled-back attempt
 	// wrote is not replicated.
 	var rec *recorder
