@@ -284,7 +284,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if addr == "" || addr == n.advertise {
-		unavailable(w, "no leader is known yet")
+		unavailable(w, r, "no leader is known yet")
 		return
 	}
 	n.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), leaderKey{}, addr)))
@@ -292,12 +292,18 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type leaderKey struct{}
 
-// unavailable answers 503 with Retry-After: gRPC and Connect clients see
-// UNAVAILABLE, which they retry.
-func unavailable(w http.ResponseWriter, why string) {
+// unavailable answers 503 with Retry-After: gRPC, gRPC-Web and Connect
+// clients see UNAVAILABLE, which they retry. The body is an error as the
+// REST API writes them (a google.rpc.Status) on its paths, as Connect
+// writes them elsewhere.
+func unavailable(w http.ResponseWriter, r *http.Request, why string) {
 	w.Header().Set("Retry-After", retryAfterSeconds)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusServiceUnavailable)
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		json.NewEncoder(w).Encode(map[string]any{"code": 14, "message": why, "details": []any{}})
+		return
+	}
 	json.NewEncoder(w).Encode(map[string]string{"code": "unavailable", "message": why})
 }
 
@@ -331,7 +337,7 @@ func (n *Node) initProxy() {
 		ErrorLog:      slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			n.log.Debug("forward to leader", "err", err)
-			unavailable(w, "the leader is not reachable")
+			unavailable(w, r, "the leader is not reachable")
 		},
 	}
 }

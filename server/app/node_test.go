@@ -17,6 +17,7 @@ import (
 
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/server/app"
+	"github.com/proactivechat/proactivechat/server/bolt"
 )
 
 // converge bounds how long the cluster test waits for the cluster to do
@@ -291,3 +292,46 @@ func readEvents(t *testing.T, s stream[pb.WatchChatResponse], after, until uint3
 }
 
 func lastSeq(events []*pb.ChatEvent) uint32 { return events[len(events)-1].GetSeq() }
+
+// TestNode_WithoutALeaderEveryProtocolIsUnavailable: a node that knows no
+// leader (its cluster has not formed: its routes lead nowhere) answers
+// every call UNAVAILABLE, which clients retry, and says when to retry.
+func TestNode_WithoutALeaderEveryProtocolIsUnavailable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nowhere := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	node, err := app.OpenNode(app.Config{
+		Addr: "127.0.0.1:0", DBPath: filepath.Join(dir, "n0.db"), Logger: slog.New(slog.DiscardHandler),
+	}, app.ClusterConfig{Node: "n0", NATSListen: "127.0.0.1:0", NATSRoutes: []string{nowhere}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		node.Shutdown(ctx)
+	})
+	addr := node.Addr().String()
+	res, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("GET / = %d, Retry-After %q; want 503 with a Retry-After", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	// The clients sign with a key the node cannot check: it has no store
+	// to serve from yet. The keyring only needs a path to file it under.
+	keys := must[*bolt.Store](t, "open keyring store")(bolt.Open(filepath.Join(dir, "keyring.db")))
+	t.Cleanup(func() { keys.Close() })
+	srv := &testServer{App: &app.App{Store: keys, InitialAPIKey: "pca_unchecked"}, url: "http://" + addr, addr: addr}
+	forEachProtocol(t, func(t *testing.T, p protocol) {
+		_, err := p.newClient(t, srv).ListSites(context.Background(), &pb.ListSitesRequest{})
+		wantCode(t, err, connect.CodeUnavailable)
+	})
+}
