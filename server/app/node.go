@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -100,6 +101,9 @@ type Node struct {
 	logJS  *cluster.Log
 	lease  *cluster.Lease
 	writer *cluster.Writer
+
+	// terms counts the leadership terms this node has begun serving.
+	terms atomic.Int64
 
 	mu         sync.Mutex
 	leader     *App   // while this node leads
@@ -521,6 +525,7 @@ func (n *Node) lead(ctx context.Context) error {
 	n.mu.Lock()
 	n.leader = a
 	n.mu.Unlock()
+	n.terms.Add(1)
 	var why error
 	select {
 	case <-ctx.Done():

@@ -253,6 +253,54 @@ func TestCluster_ChatCarriesOnWhenTheLeaderDies(t *testing.T) {
 	if messages != len(acked) {
 		t.Fatalf("the chat has %d messages, %d were acknowledged: %s", messages, len(acked), describe(all))
 	}
+
+	// A leader that loses its lease stops its domain and follows; a
+	// leader (the other node, or itself again after catching up) takes
+	// over, and the chat goes on.
+	terms := func() (sum int64) {
+		for _, n := range survivors {
+			sum += n.Terms()
+		}
+		return sum
+	}
+	before := terms()
+	if err := waitForLeader(t, survivors).RevokeLease(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(converge)
+	// The deposed leader steps down on losing the lease, before it writes
+	// anything (no fencing needed): never two leaders for long.
+	leaders := func() (k int) {
+		for _, n := range survivors {
+			if n.Leading() {
+				k++
+			}
+		}
+		return k
+	}
+	for terms() == before || leaders() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the lease was revoked: %d new terms, %d leaders; want a new term and one leader", terms()-before, leaders())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitForLeader(t, survivors)
+	say(agentC, agent.GetId(), "Anything else?")
+	say(visitorC, visitor.GetId(), "No, thank you.")
+	all = transcript(t, ctx, agentC, chatID, 0)
+	checkContiguous(t, all, chatID, 1)
+	messages = 0
+	for _, ev := range all {
+		if m := ev.GetMessage(); m != nil {
+			messages++
+			if acked[ev.GetSeq()] != m.GetText() {
+				t.Fatalf("message at seq %d is %q, acknowledged there: %q", ev.GetSeq(), m.GetText(), acked[ev.GetSeq()])
+			}
+		}
+	}
+	if messages != len(acked) {
+		t.Fatalf("after the second takeover the chat has %d messages, %d were acknowledged: %s", messages, len(acked), describe(all))
+	}
 }
 
 // sendUntilAcked sends a message, retrying with the same idempotency key
