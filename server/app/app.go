@@ -78,6 +78,12 @@ type Config struct {
 	// WebhookJitter draws the random part of retry delays; nil is random.
 	// Tests make it 0.
 	WebhookJitter func() float64
+
+	// store, when set, is an open store to run the domain on instead of
+	// opening DBPath; the App then leaves it open on Shutdown. A cluster
+	// node (Node) opens its store once and runs one App on it per
+	// leadership term.
+	store *bolt.Store
 }
 
 // Limits of the HTTP server (those of requests are in edge.go).
@@ -88,10 +94,12 @@ const (
 
 // App is a running server.
 type App struct {
-	cfg     Config
-	log     *slog.Logger
-	Store   *bolt.Store
-	Service *domain.Service
+	cfg   Config
+	log   *slog.Logger
+	Store *bolt.Store
+	// ownStore: the App opened Store and closes it on Shutdown.
+	ownStore bool
+	Service  *domain.Service
 	// Webhooks delivers the event log to the webhook endpoints.
 	Webhooks *webhooks.Engine
 	server   *http.Server
@@ -117,11 +125,15 @@ func Open(cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	store, err := bolt.Open(cfg.DBPath, bolt.WithLogger(cfg.Logger))
-	if err != nil {
-		return nil, err
+	store, ownStore := cfg.store, false
+	if store == nil {
+		var err error
+		if store, err = bolt.Open(cfg.DBPath, bolt.WithLogger(cfg.Logger)); err != nil {
+			return nil, err
+		}
+		ownStore = true
 	}
-	a := &App{cfg: cfg, log: cfg.Logger, Store: store, serveErr: make(chan error, 2), resets: resetLimitOn(cfg.Clock)}
+	a := &App{cfg: cfg, log: cfg.Logger, Store: store, ownStore: ownStore, serveErr: make(chan error, 2), resets: resetLimitOn(cfg.Clock)}
 	hasher := password.Hasher{Params: password.Recommended}
 	if cfg.PasswordParams != nil {
 		hasher.Params = *cfg.PasswordParams
@@ -153,15 +165,27 @@ func Open(cfg Config) (*App, error) {
 	}
 	if err != nil {
 		a.Service.Close()
-		store.Close()
+		if a.gatewayConn != nil {
+			a.gatewayConn.Close()
+		}
+		if ownStore {
+			store.Close()
+		}
 		return nil, err
 	}
 	a.Webhooks.Start()
+	a.server = newHTTPServer(handler, cfg.Logger)
+	return a, nil
+}
+
+// newHTTPServer is the public HTTP server around handler: HTTP/1.1 and
+// HTTP/2, with or without TLS.
+func newHTTPServer(handler http.Handler, log *slog.Logger) *http.Server {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true) // over TLS, negotiated by ALPN
 	protocols.SetUnencryptedHTTP2(true)
-	a.server = &http.Server{
+	return &http.Server{
 		Handler:   handler,
 		Protocols: &protocols,
 		// No ReadTimeout or WriteTimeout: they would cut long streams.
@@ -172,9 +196,8 @@ func Open(cfg Config) (*App, error) {
 			SendPingTimeout: 30 * time.Second,
 			PingTimeout:     15 * time.Second,
 		},
-		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return a, nil
 }
 
 func (a *App) handler() (http.Handler, error) {
@@ -244,15 +267,20 @@ const indexText = `Proactive Chat server
 // that vanished without closing (about 30 s), so their streams end and a
 // visitor who is gone stops counting as online.
 func (a *App) Listen() error {
+	ln, err := listen(a.cfg.Addr)
+	a.ln = ln
+	return err
+}
+
+func listen(addr string) (net.Listener, error) {
 	lc := net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{
 		Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3,
 	}}
-	ln, err := lc.Listen(context.Background(), "tcp", a.cfg.Addr)
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	a.ln = ln
-	return nil
+	return ln, nil
 }
 
 // Addr is the address the server listens on, once Listen returned.
@@ -280,6 +308,12 @@ func (a *App) Start() {
 			go func() { a.serveErr <- a.server.Serve(h2c.http1Listener()) }()
 		}
 	}
+	a.startGateway()
+}
+
+// startGateway serves the REST gateway's in-memory listener; it is all a
+// cluster node's App serves itself (the node serves the public port).
+func (a *App) startGateway() {
 	go func() { a.serveErr <- a.server.Serve(a.gatewayLn) }()
 }
 
@@ -310,5 +344,8 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.server.Close()
 	}
 	a.gatewayConn.Close()
+	if !a.ownStore {
+		return err
+	}
 	return errors.Join(err, a.Store.Close())
 }

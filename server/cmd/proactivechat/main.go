@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -104,6 +107,9 @@ type Main struct {
 	// addresses.
 	WebhooksAllowHTTP    bool
 	WebhooksAllowPrivate bool
+	// Cluster is how this node joins a cluster (docs/cluster.md); with no
+	// Node name it runs alone on its bbolt file.
+	Cluster app.ClusterConfig
 }
 
 // ParseFlags reads flags; each has an environment variable that sets its default.
@@ -123,6 +129,12 @@ func (m *Main) ParseFlags(args []string) error {
 	if err := m.retentionFlags(fs); err != nil {
 		return err
 	}
+	fs.StringVar(&m.Cluster.Node, "node", env("PROACTIVECHAT_NODE", ""), "run as the cluster node of this name, unique in the cluster (env PROACTIVECHAT_NODE)")
+	fs.StringVar(&m.Cluster.NATSListen, "nats-listen", env("PROACTIVECHAT_NATS_LISTEN", ""), "HOST:PORT of this node's embedded NATS cluster routes (env PROACTIVECHAT_NATS_LISTEN)")
+	routes := env("PROACTIVECHAT_NATS_ROUTES", "")
+	fs.StringVar(&routes, "nats-routes", routes, "the other nodes' -nats-listen addresses, HOST:PORT,HOST:PORT (env PROACTIVECHAT_NATS_ROUTES)")
+	fs.StringVar(&m.Cluster.NATSURL, "nats-url", env("PROACTIVECHAT_NATS_URL", ""), "use this existing NATS cluster (with JetStream) instead of embedding one (env PROACTIVECHAT_NATS_URL)")
+	fs.StringVar(&m.Cluster.Advertise, "advertise", env("PROACTIVECHAT_ADVERTISE", ""), "HOST:PORT at which the other nodes reach -addr (default: -addr's host, else -nats-listen's, else localhost) (env PROACTIVECHAT_ADVERTISE)")
 	level := env("PROACTIVECHAT_LOG_LEVEL", "info")
 	fs.Func("log-level", "debug, info, warn or error (default info; env PROACTIVECHAT_LOG_LEVEL)", func(s string) error { level = s; return nil })
 	fs.Usage = func() {
@@ -144,7 +156,49 @@ func (m *Main) ParseFlags(args []string) error {
 	if (m.TLSCert == "") != (m.TLSKey == "") {
 		return errors.New("-tls-cert and -tls-key go together")
 	}
+	for _, r := range strings.Split(routes, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			m.Cluster.NATSRoutes = append(m.Cluster.NATSRoutes, r)
+		}
+	}
+	if err := m.checkCluster(); err != nil {
+		return err
+	}
 	return m.LogLevel.UnmarshalText([]byte(level))
+}
+
+// nodeName is what -node may be: it is a NATS server name and a KV key.
+var nodeName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func (m *Main) checkCluster() error {
+	c := m.Cluster
+	if c.Node == "" {
+		if c.NATSListen != "" || len(c.NATSRoutes) > 0 || c.NATSURL != "" || c.Advertise != "" {
+			return errors.New("-nats-listen, -nats-routes, -nats-url and -advertise need -node")
+		}
+		return nil
+	}
+	if !nodeName.MatchString(c.Node) {
+		return fmt.Errorf("-node %q: use 1 to 64 letters, digits, '-' or '_'", c.Node)
+	}
+	if c.NATSURL != "" && (c.NATSListen != "" || len(c.NATSRoutes) > 0) {
+		return errors.New("-nats-url uses an existing NATS: -nats-listen and -nats-routes are for the embedded one")
+	}
+	if len(c.NATSRoutes) > 0 && c.NATSListen == "" {
+		return errors.New("-nats-routes needs -nats-listen: the other nodes route to it")
+	}
+	for _, a := range append([]string{c.NATSListen}, c.NATSRoutes...) {
+		if a == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(strings.TrimPrefix(a, "nats://")); err != nil || port == "" {
+			return fmt.Errorf("NATS route address %q: want HOST:PORT", a)
+		}
+	}
+	if m.TLSCert != "" {
+		return errors.New("-tls-cert on a cluster node is not supported yet: terminate TLS in front of the nodes")
+	}
+	return nil
 }
 
 func env(key, fallback string) string {
@@ -158,6 +212,9 @@ func env(key, fallback string) string {
 func (m *Main) Run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: m.LogLevel}))
 	slog.SetDefault(log)
+	if m.Cluster.Node != "" {
+		return m.runNode(ctx, log)
+	}
 	a, err := app.Open(app.Config{Addr: m.Addr, DBPath: m.DBPath, Logger: log, TLSCertFile: m.TLSCert, TLSKeyFile: m.TLSKey,
 		Retention: &m.Retention, WebhooksAllowHTTP: m.WebhooksAllowHTTP, WebhooksAllowPrivate: m.WebhooksAllowPrivate})
 	if err != nil {
@@ -204,6 +261,57 @@ func (m *Main) Run(ctx context.Context) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return a.Shutdown(shutdownCtx)
+}
+
+// runNode serves as a cluster node until ctx is cancelled. The node that
+// leads prints the admin key when it made one (the first leader of a new
+// cluster) and, with -demo, seeds the demo when there are no sites yet.
+func (m *Main) runNode(ctx context.Context, log *slog.Logger) error {
+	cc := m.Cluster
+	var base string
+	cc.OnLead = func(ctx context.Context, a *app.App) error {
+		if m.Demo {
+			sites, err := a.Service.ListSites(ctx)
+			if err != nil {
+				return err
+			}
+			if len(sites) == 0 {
+				if err := app.SeedDemo(ctx, a.Service, base); err != nil {
+					return fmt.Errorf("seed demo: %w", err)
+				}
+				fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID, app.DemoInviteSiteID, displayAddr(strings.TrimPrefix(base, "http://")), "-plaintext", app.DemoAgentPassword, app.DemoAgentLogin)
+			}
+		}
+		if a.InitialAPIKey != "" {
+			fmt.Fprintf(os.Stderr, initialKeyText, a.InitialAPIKey, base)
+		}
+		return nil
+	}
+	n, err := app.OpenNode(app.Config{Addr: m.Addr, DBPath: m.DBPath, Logger: log,
+		Retention: &m.Retention, WebhooksAllowHTTP: m.WebhooksAllowHTTP, WebhooksAllowPrivate: m.WebhooksAllowPrivate}, cc)
+	if err != nil {
+		return err
+	}
+	base = "http://" + displayAddr(n.Addr().String())
+	n.Start()
+	if m.PprofAddr != "" {
+		go servePprof(m.PprofAddr, log)
+	}
+	log.Info("serving as a cluster node", "node", cc.Node, "addr", n.Addr().String(), "db", m.DBPath)
+	errc := make(chan error, 1)
+	go func() { errc <- n.Wait() }()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if err != nil {
+			n.Shutdown(context.Background())
+			return err
+		}
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return n.Shutdown(shutdownCtx)
 }
 
 func waitErr(a *app.App) <-chan error {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -479,6 +480,35 @@ func TestSubcommandFlags(t *testing.T) {
 		err := tc.tool.ParseFlags(tc.args)
 		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 			t.Errorf("%T.ParseFlags(%q) = %v, want %q", tc.tool, tc.args, err, tc.wantErr)
+		}
+	}
+}
+
+func TestClusterFlags(t *testing.T) {
+	var m Main
+	if err := m.ParseFlags([]string{"-node", "n1", "-nats-listen", "127.0.0.1:6222", "-nats-routes", "127.0.0.1:6223, 127.0.0.1:6224"}); err != nil {
+		t.Fatal(err)
+	}
+	if m.Cluster.Node != "n1" || m.Cluster.NATSListen != "127.0.0.1:6222" || !slices.Equal(m.Cluster.NATSRoutes, []string{"127.0.0.1:6223", "127.0.0.1:6224"}) {
+		t.Errorf("parsed %+v", m.Cluster)
+	}
+	m = Main{}
+	if err := m.ParseFlags(nil); err != nil || m.Cluster.Node != "" {
+		t.Errorf("no cluster flags: %v, %+v; want a single node", err, m.Cluster)
+	}
+	for _, tc := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"-nats-routes", "127.0.0.1:6223"}, "need -node"},
+		{[]string{"-node", "n 1"}, `-node "n 1"`},
+		{[]string{"-node", "n1", "-nats-routes", "127.0.0.1:6223"}, "-nats-routes needs -nats-listen"},
+		{[]string{"-node", "n1", "-nats-url", "nats://x:4222", "-nats-listen", "127.0.0.1:6222"}, "-nats-url uses an existing NATS"},
+		{[]string{"-node", "n1", "-nats-listen", "6222"}, `"6222": want HOST:PORT`},
+	} {
+		m := Main{}
+		if err := m.ParseFlags(tc.args); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("ParseFlags(%q) = %v, want %q", tc.args, err, tc.wantErr)
 		}
 	}
 }

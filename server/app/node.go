@@ -1,0 +1,578 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/proactivechat/proactivechat/server/bolt"
+	"github.com/proactivechat/proactivechat/server/cluster"
+)
+
+// ClusterConfig is how a node joins a cluster of nodes (docs/cluster.md).
+type ClusterConfig struct {
+	// Node names this node, unique in the cluster: letters, digits, '-'
+	// and '_'. It names the embedded NATS server too.
+	Node string
+	// NATSListen is the embedded NATS server's cluster-route address
+	// (HOST:PORT), which the other nodes list in their NATSRoutes. Empty
+	// with a single node or with NATSURL.
+	NATSListen string
+	// NATSRoutes are the other nodes' route addresses.
+	NATSRoutes []string
+	// NATSURL, when set, connects to an existing NATS cluster (with
+	// JetStream) instead of embedding a server.
+	NATSURL string
+	// Advertise is the HOST:PORT at which the other nodes reach this
+	// node's Addr. Empty: Addr's host if it names one, else NATSListen's
+	// host, else localhost.
+	Advertise string
+	// LeaseTTL is how long a leader that stopped renewing keeps the lease
+	// (DefaultLeaseTTL when 0).
+	LeaseTTL time.Duration
+	// OnLead runs each time this node becomes the leader, after the
+	// domain started and before the node serves it: main prints the admin
+	// key made on a new cluster and seeds the demo there.
+	OnLead func(ctx context.Context, a *App) error
+}
+
+// DefaultLeaseTTL is a node's lease TTL: a leader that dies without
+// releasing it is replaced after at most the TTL and a quarter (the
+// followers campaign every quarter TTL), within issue 17's 10 s for writes
+// to resume; renewals every third of it leave two missed renewals' room.
+const DefaultLeaseTTL = 6 * time.Second
+
+const (
+	// leaderPoll is how often a node reads who leads, to forward to it.
+	leaderPoll = 250 * time.Millisecond
+	// retryAfterSeconds is what a node without a known leader tells
+	// clients to wait: about one lease renewal.
+	retryAfterSeconds = "1"
+)
+
+// Node is one node of a cluster. It serves the public port all the time.
+// While it holds the lease it runs the domain (an App on its bbolt file,
+// every commit replicated through the log before it is acknowledged) and
+// serves requests itself; otherwise it applies the log to its file and
+// forwards every request to the leader.
+//
+// Forwarding is a reverse proxy of whole HTTP requests, over HTTP/2
+// without TLS to the leader's port, flushing at once: every RPC, stream
+// and protocol (REST, Connect, gRPC, gRPC-Web, the web clients) behaves as
+// on one node, and the leader holds a few multiplexed connections per
+// follower instead of every client's. docs/cluster.md says what per-RPC
+// forwarding and local reads would add.
+type Node struct {
+	cfg       Config
+	cc        ClusterConfig
+	log       *slog.Logger
+	advertise string
+
+	ns       *server.Server // nil with NATSURL
+	nc       *nats.Conn
+	ln       net.Listener
+	front    *http.Server
+	h2c      *h2cServer
+	proxy    *httputil.ReverseProxy
+	proxyTr  *http.Transport
+	serveErr chan error
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the lifecycle has ended
+
+	// Set up by the lifecycle before it first campaigns.
+	store  *bolt.Store
+	logJS  *cluster.Log
+	lease  *cluster.Lease
+	writer *cluster.Writer
+
+	// terms counts the leadership terms this node has begun serving.
+	terms atomic.Int64
+
+	mu         sync.Mutex
+	leader     *App   // while this node leads
+	leaderAddr string // the other leader's advertised address, "" if none known
+	ready      chan struct{}
+	readyOnce  sync.Once
+}
+
+// OpenNode starts the embedded NATS server (unless cc.NATSURL) and
+// listens on cfg.Addr; Start joins the cluster and serves. cfg is as for
+// Open, but TLS is not supported on a cluster node yet.
+func OpenNode(cfg Config, cc ClusterConfig) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cc.Node == "" {
+		return nil, errors.New("a cluster node needs a name (-node)")
+	}
+	if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
+		return nil, errors.New("TLS on a cluster node is not supported yet: terminate TLS in front of the nodes")
+	}
+	if cc.LeaseTTL == 0 {
+		cc.LeaseTTL = DefaultLeaseTTL
+	}
+	n := &Node{cfg: cfg, cc: cc, log: cfg.Logger.With("node", cc.Node), serveErr: make(chan error, 3),
+		done: make(chan struct{}), ready: make(chan struct{})}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	if cc.NATSURL == "" {
+		if err := n.startNATS(); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := listen(cfg.Addr)
+	if err != nil {
+		n.stopNATS()
+		return nil, err
+	}
+	n.ln = ln
+	n.advertise = advertiseAddr(cc, ln.Addr())
+	n.initProxy()
+	n.front = newHTTPServer(n, cfg.Logger)
+	return n, nil
+}
+
+// advertiseAddr is where the other nodes reach the listener at addr.
+func advertiseAddr(cc ClusterConfig, addr net.Addr) string {
+	if cc.Advertise != "" {
+		return cc.Advertise
+	}
+	_, port, _ := net.SplitHostPort(addr.String())
+	host, _, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+		if h, _, err := net.SplitHostPort(cc.NATSListen); err == nil && h != "" {
+			if ip := net.ParseIP(h); ip == nil || !ip.IsUnspecified() {
+				host = h
+			}
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// startNATS starts the embedded NATS server: JetStream with an fsync on
+// every write (Jepsen found acknowledged writes lost without it), stored
+// next to the bbolt file, joined to the others by routes. This process
+// connects in-process; the client port is on loopback, at a random port.
+func (n *Node) startNATS() error {
+	opts := &server.Options{
+		ServerName: n.cc.Node,
+		Host:       "127.0.0.1",
+		Port:       server.RANDOM_PORT,
+		JetStream:  true,
+		StoreDir:   strings.TrimSuffix(n.cfg.DBPath, filepath.Ext(n.cfg.DBPath)) + "-jetstream",
+		SyncAlways: true,
+		NoLog:      true,
+		NoSigs:     true,
+	}
+	if n.cc.NATSListen != "" {
+		host, port, err := net.SplitHostPort(n.cc.NATSListen)
+		if err != nil {
+			return fmt.Errorf("-nats-listen %q: %w", n.cc.NATSListen, err)
+		}
+		opts.Cluster = server.ClusterOpts{Name: "proactivechat", Host: host}
+		if _, err := fmt.Sscan(port, &opts.Cluster.Port); err != nil {
+			return fmt.Errorf("-nats-listen %q: bad port", n.cc.NATSListen)
+		}
+	}
+	if len(n.cc.NATSRoutes) > 0 {
+		urls := make([]string, len(n.cc.NATSRoutes))
+		for i, r := range n.cc.NATSRoutes {
+			urls[i] = "nats://" + strings.TrimPrefix(r, "nats://")
+		}
+		opts.Routes = server.RoutesFromStr(strings.Join(urls, ","))
+		if n.cc.NATSListen == "" {
+			return errors.New("-nats-routes needs -nats-listen: the others route to it")
+		}
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return fmt.Errorf("embedded NATS: %w", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return errors.New("embedded NATS did not start")
+	}
+	n.ns = ns
+	return nil
+}
+
+func (n *Node) stopNATS() {
+	if n.ns != nil {
+		n.ns.Shutdown()
+		n.ns.WaitForShutdown()
+	}
+}
+
+// replicas is R = min(3, the cluster's size): the log, the lease and the
+// node directory keep that many copies.
+func (n *Node) replicas() int {
+	size := 1 + len(n.cc.NATSRoutes)
+	if n.cc.NATSURL != "" {
+		size = len(n.nc.Servers())
+	}
+	return max(1, min(3, size))
+}
+
+// Addr is the address the node listens on.
+func (n *Node) Addr() net.Addr { return n.ln.Addr() }
+
+// Store is the node's bbolt file, once Ready is closed.
+func (n *Node) Store() *bolt.Store { return n.store }
+
+// Ready is closed once the node has joined the cluster and opened its file.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// Leading reports whether this node runs the domain now.
+func (n *Node) Leading() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.leader != nil
+}
+
+// Start serves the public port and runs the node's lifecycle: join, then
+// follow until it wins the lease, lead until it loses it, and so on.
+func (n *Node) Start() {
+	h2c, err := newH2CServer(n.ln, n.front, n)
+	if err != nil {
+		n.serveErr <- err
+		close(n.done)
+		return
+	}
+	h2c.resets = resetLimitOn(n.cfg.Clock)
+	n.h2c = h2c
+	go h2c.serve()
+	go func() { n.serveErr <- n.front.Serve(h2c.http1Listener()) }()
+	go func() {
+		defer close(n.done)
+		if err := n.run(n.ctx); err != nil && n.ctx.Err() == nil {
+			n.serveErr <- err
+		}
+	}()
+}
+
+// Wait returns when serving failed for a reason other than shutdown.
+func (n *Node) Wait() error {
+	err := <-n.serveErr
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// ServeHTTP serves a request with the domain on the leader, and forwards
+// it to the leader elsewhere.
+func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n.mu.Lock()
+	a, addr := n.leader, n.leaderAddr
+	n.mu.Unlock()
+	if a != nil {
+		a.server.Handler.ServeHTTP(w, r)
+		return
+	}
+	if addr == "" || addr == n.advertise {
+		unavailable(w, r, "no leader is known yet")
+		return
+	}
+	n.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), leaderKey{}, addr)))
+}
+
+type leaderKey struct{}
+
+// unavailable answers 503 with Retry-After: gRPC, gRPC-Web and Connect
+// clients see UNAVAILABLE, which they retry. The body is an error as the
+// REST API writes them (a google.rpc.Status) on its paths, as Connect
+// writes them elsewhere.
+func unavailable(w http.ResponseWriter, r *http.Request, why string) {
+	w.Header().Set("Retry-After", retryAfterSeconds)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		json.NewEncoder(w).Encode(map[string]any{"code": 14, "message": why, "details": []any{}})
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]string{"code": "unavailable", "message": why})
+}
+
+func (n *Node) initProxy() {
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	n.proxyTr = &http.Transport{
+		Protocols:   &protocols,
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
+		HTTP2: &http.HTTP2Config{
+			// A leader that vanished is noticed, and its streams end, so
+			// that clients resume elsewhere.
+			SendPingTimeout: 10 * time.Second,
+			PingTimeout:     5 * time.Second,
+		},
+	}
+	n.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			addr := pr.In.Context().Value(leaderKey{}).(string)
+			pr.SetURL(&url.URL{Scheme: "http", Host: addr})
+			pr.Out.Host = pr.In.Host
+			// The leader's rate limits name the client by the last
+			// X-Forwarded-For entry of a proxy on loopback.
+			if xff := pr.In.Header["X-Forwarded-For"]; xff != nil {
+				pr.Out.Header["X-Forwarded-For"] = xff
+			}
+			pr.SetXForwarded()
+		},
+		Transport:     n.proxyTr,
+		FlushInterval: -1, // server streams stream
+		ErrorLog:      slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			n.log.Debug("forward to leader", "err", err)
+			unavailable(w, r, "the leader is not reachable")
+		},
+	}
+}
+
+// run is the node's lifecycle.
+func (n *Node) run(ctx context.Context) error {
+	if err := n.join(ctx); err != nil {
+		return err
+	}
+	n.readyOnce.Do(func() { close(n.ready) })
+	go n.watchLeader(ctx)
+	for ctx.Err() == nil {
+		if err := n.follow(ctx); err != nil {
+			continue // ctx ended
+		}
+		if err := n.lead(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("leadership ended", "err", err)
+		}
+	}
+	return nil
+}
+
+// join connects to NATS, opens the log and the lease (retrying while the
+// cluster forms), opens the bbolt file with the Writer
+// as its Replicator, and advertises this node's address.
+func (n *Node) join(ctx context.Context) error {
+	var err error
+	opts := []nats.Option{nats.Name(n.cc.Node), nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}
+	if n.ns != nil {
+		n.nc, err = nats.Connect("", append(opts, nats.InProcessServer(n.ns))...)
+	} else {
+		n.nc, err = nats.Connect(n.cc.NATSURL, opts...)
+	}
+	if err != nil {
+		return fmt.Errorf("connect to NATS: %w", err)
+	}
+	js, err := jetstream.New(n.nc)
+	if err != nil {
+		return err
+	}
+	r := n.replicas()
+	for {
+		err = n.open(ctx, js, r)
+		if err == nil {
+			break
+		}
+		n.log.Info("waiting for the cluster", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	n.writer = cluster.NewWriter(n.logJS, n.cc.Node)
+	n.store, err = bolt.Open(n.cfg.DBPath, bolt.WithLogger(n.cfg.Logger), bolt.WithReplicator(n.writer))
+	return err
+}
+
+func (n *Node) open(ctx context.Context, js jetstream.JetStream, r int) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var err error
+	if n.logJS, err = cluster.OpenLog(ctx, js, cluster.LogConfig{Replicas: r}); err != nil {
+		return err
+	}
+	if n.lease, err = cluster.OpenLease(ctx, js, cluster.LeaseConfig{Node: n.cc.Node + "@" + n.advertise, TTL: n.cc.LeaseTTL, Replicas: r}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// watchLeader keeps leaderAddr on the advertised address of the lease's
+// holder: the lease's value is NAME@ADDR.
+func (n *Node) watchLeader(ctx context.Context) {
+	t := time.NewTicker(leaderPoll)
+	defer t.Stop()
+	for {
+		addr := ""
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		holder, _, err := n.lease.Holder(rctx)
+		name, addr, _ := strings.Cut(holder, "@")
+		cancel()
+		if err == nil {
+			n.mu.Lock()
+			changed := n.leaderAddr != addr
+			n.leaderAddr = addr
+			n.mu.Unlock()
+			if changed {
+				n.log.Info("leader", "name", name, "addr", addr)
+				n.proxyTr.CloseIdleConnections()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// follow applies the log to the file until this node wins the lease; it
+// returns an error only when ctx ends.
+func (n *Node) follow(ctx context.Context) error {
+	f, err := cluster.NewFollower(n.logJS, n.store)
+	if err != nil {
+		return err
+	}
+	fctx, stop := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for fctx.Err() == nil {
+			if err := f.Run(fctx); err != nil && fctx.Err() == nil {
+				n.log.Error("applying the log", "err", err)
+				select {
+				case <-fctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+	defer func() { stop(); <-stopped }()
+	ttl := n.cc.LeaseTTL
+	t := time.NewTicker(ttl / 4)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, ttl/4)
+		ok, err := n.lease.TryAcquire(rctx)
+		cancel()
+		if ok {
+			return nil
+		}
+		if err != nil && ctx.Err() == nil {
+			n.log.Debug("campaign", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// lead takes over (the file catches up with the log, then a barrier fences
+// every earlier leader), runs the domain as after a restart, and serves
+// until the lease is lost, the Writer is fenced or ctx ends: then the
+// domain stops before anything more is acknowledged.
+func (n *Node) lead(ctx context.Context) error {
+	release := func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n.lease.Release(rctx)
+	}
+	f, err := cluster.NewFollower(n.logJS, n.store)
+	if err == nil {
+		err = cluster.TakeOver(ctx, n.lease, f, n.writer)
+	}
+	if err != nil {
+		release()
+		return err
+	}
+	hctx, stopHold := context.WithCancel(ctx)
+	defer stopHold()
+	go n.lease.Hold(hctx)
+	stepped := n.writer.SteppedDown()
+	cfg := n.cfg
+	cfg.store = n.store
+	a, err := Open(cfg)
+	if err == nil && n.cc.OnLead != nil {
+		if err = n.cc.OnLead(ctx, a); err != nil {
+			a.Shutdown(context.Background())
+		}
+	}
+	if err != nil {
+		n.writer.StepDown()
+		release()
+		return fmt.Errorf("start the domain: %w", err)
+	}
+	a.startGateway()
+	n.log.Info("leading", "term", n.lease.Term(), "position", f.Position())
+	n.mu.Lock()
+	n.leader = a
+	n.mu.Unlock()
+	n.terms.Add(1)
+	var why error
+	select {
+	case <-ctx.Done():
+	case <-n.lease.Lost():
+		why = cluster.ErrLeaseLost
+	case <-stepped:
+		why = n.writer.Err()
+	}
+	// Nothing more is acknowledged from here: the Writer refuses to
+	// publish, so every Update fails.
+	n.writer.StepDown()
+	n.mu.Lock()
+	n.leader = nil
+	n.mu.Unlock()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	a.Shutdown(sctx)
+	cancel()
+	release()
+	return why
+}
+
+// Shutdown stops the node gracefully: it hands the lease over at once (if
+// it leads), stops serving, and closes its file and NATS.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.cancel()
+	<-n.done
+	var err error
+	if n.h2c != nil {
+		h2cDone := make(chan error, 1)
+		go func() { h2cDone <- n.h2c.shutdown(ctx) }()
+		err = errors.Join(n.front.Shutdown(ctx), <-h2cDone)
+		if err != nil {
+			n.front.Close()
+		}
+	}
+	n.proxyTr.CloseIdleConnections()
+	return errors.Join(err, n.closeBackends())
+}
+
+func (n *Node) closeBackends() error {
+	var err error
+	if n.store != nil {
+		err = n.store.Close()
+	}
+	if n.nc != nil {
+		n.nc.Close()
+	}
+	n.stopNATS()
+	return err
+}

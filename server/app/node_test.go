@@ -1,0 +1,385 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+	"github.com/proactivechat/proactivechat/server/app"
+	"github.com/proactivechat/proactivechat/server/bolt"
+)
+
+// converge bounds how long the cluster test waits for the cluster to do
+// something (form, elect, fail over). It only runs out when something is
+// broken; the test asserts on no duration.
+const converge = 90 * time.Second
+
+// testNode is one node of an in-process cluster.
+type testNode struct {
+	*app.Node
+	name string
+	srv  *testServer // for the protocol clients: url and addr
+}
+
+// startNodes starts n nodes on loopback, each with its embedded NATS
+// server routed to the others, its own port and bbolt file, and a short
+// lease so that a failover does not keep the test waiting. It returns
+// once one of them leads and every node knows it; the admin key the
+// first leader made is in every node's keyring.
+func startNodes(t *testing.T, n int) []*testNode {
+	t.Helper()
+	routes := make([]string, n)
+	for i := range routes {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		routes[i] = l.Addr().String()
+		l.Close()
+	}
+	var mu sync.Mutex
+	var adminKey string
+	nodes := make([]*testNode, n)
+	for i := range nodes {
+		var others []string
+		for j, r := range routes {
+			if j != i {
+				others = append(others, r)
+			}
+		}
+		name := fmt.Sprintf("n%d", i)
+		logs := &syncBuffer{}
+		node, err := app.OpenNode(app.Config{
+			Addr:              "127.0.0.1:0",
+			DBPath:            filepath.Join(t.TempDir(), name+".db"),
+			Logger:            slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			PresenceGrace:     presenceGrace,
+			KeepAliveInterval: keepAliveInterval,
+		}, app.ClusterConfig{
+			Node:       name,
+			NATSListen: routes[i],
+			NATSRoutes: others,
+			LeaseTTL:   5 * time.Second,
+			OnLead: func(_ context.Context, a *app.App) error {
+				if a.InitialAPIKey != "" {
+					mu.Lock()
+					defer mu.Unlock()
+					if adminKey != "" {
+						return errors.New("a second admin key was made")
+					}
+					adminKey = a.InitialAPIKey
+				}
+				return nil
+			},
+		})
+		if err != nil {
+			t.Fatalf("open node %s: %v", name, err)
+		}
+		node.Start()
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			node.Shutdown(ctx)
+			if t.Failed() {
+				t.Logf("node %s logs:\n%s", name, logs.String())
+			}
+		})
+		addr := node.Addr().String()
+		nodes[i] = &testNode{Node: node, name: name, srv: &testServer{url: "http://" + addr, addr: addr}}
+	}
+	for _, node := range nodes {
+		select {
+		case <-node.Ready():
+		case <-time.After(converge):
+			t.Fatalf("node %s did not join the cluster", node.name)
+		}
+	}
+	waitForLeader(t, nodes)
+	mu.Lock()
+	key := adminKey
+	mu.Unlock()
+	if key == "" {
+		t.Fatal("the first leader made no admin key")
+	}
+	// One keyring for the whole cluster: the same database on every node.
+	k := &keyring{tokens: map[string]string{}, admin: key}
+	keyringsMu.Lock()
+	for _, node := range nodes {
+		keyrings[node.Store().Path()] = k
+		node.srv.App = &app.App{Store: node.Store()}
+	}
+	keyringsMu.Unlock()
+	return nodes
+}
+
+// waitForLeader waits until one of nodes leads and every node answers
+// through it (a follower forwards once it knows the leader).
+func waitForLeader(t *testing.T, nodes []*testNode) *testNode {
+	t.Helper()
+	deadline := time.Now().Add(converge)
+	for {
+		var leader *testNode
+		for _, n := range nodes {
+			if n.Leading() {
+				leader = n
+			}
+		}
+		if leader != nil && allServe(nodes) {
+			return leader
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no leader serving through every node")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// allServe reports whether every node answers its index page (forwarded
+// to the leader on followers).
+func allServe(nodes []*testNode) bool {
+	c := &http.Client{Timeout: 2 * time.Second}
+	for _, n := range nodes {
+		res, err := c.Get(n.srv.url + "/")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return false
+		}
+	}
+	return true
+}
+
+// TestCluster_ChatCarriesOnWhenTheLeaderDies runs a chat with the visitor
+// on one node and the agent on another, kills the leader mid-chat, and
+// has both carry on through the survivors: a new leader takes over, both
+// resume their chat streams from their last sequence and get exactly what
+// they missed, and every acknowledged message is in the chat once.
+func TestCluster_ChatCarriesOnWhenTheLeaderDies(t *testing.T) {
+	nodes := startNodes(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*converge)
+	defer cancel()
+
+	// The visitor speaks Connect to node 0, the agent gRPC to node 1.
+	visitorC := newConnectClient(t, nodes[0].srv)
+	agentC := newGRPCClient(t, nodes[1].srv)
+	site := createSite(t, ctx, visitorC, "Shoe shop", enabledWithoutInvite())
+	agent := createAvailableAgent(t, ctx, agentC, "Dana", site.GetId())
+	visitor, widget := visitorOnline(t, ctx, visitorC, site.GetId(), page1)
+	chat := must[*pb.StartChatResponse](t, "StartChat")(agentC.StartChat(ctx, &pb.StartChatRequest{
+		AgentId: agent.GetId(), VisitorId: visitor.GetId(),
+	})).GetChat()
+	chatID := chat.GetId()
+	if ev := recvUntil(t, widget, func(m *pb.WatchVisitorResponse) bool { return m.GetChatEvent() != nil }).GetChatEvent(); ev.GetSeq() != 1 || ev.GetChatId() != chatID {
+		t.Fatalf("the visitor's widget got %v, want the chat's start", ev)
+	}
+	agentStream := openChatStream(t, ctx, agentC, chatID, 0)
+	visitorStream := openChatStream(t, ctx, visitorC, chatID, 0)
+
+	acked := map[uint32]string{} // seq → text of every acknowledged message
+	say := func(c api, sender, text string) {
+		t.Helper()
+		ev := sendUntilAcked(t, ctx, c, chatID, sender, text)
+		if prev, dup := acked[ev.GetSeq()]; dup {
+			t.Fatalf("%q acknowledged at seq %d, which %q has", text, ev.GetSeq(), prev)
+		}
+		acked[ev.GetSeq()] = text
+	}
+	say(visitorC, visitor.GetId(), "Hello, do you have these in 42?")
+	say(agentC, agent.GetId(), "Let me check.")
+	say(visitorC, visitor.GetId(), "Thanks!")
+	agentSeen := readEvents(t, agentStream, 0, 4)
+	visitorSeen := readEvents(t, visitorStream, 0, 4)
+
+	var leader *testNode
+	var survivors []*testNode
+	for _, n := range nodes {
+		if n.Leading() {
+			leader = n
+		} else {
+			survivors = append(survivors, n)
+		}
+	}
+	if leader == nil || len(survivors) != 2 {
+		t.Fatalf("want one leader and two followers")
+	}
+	leader.Crash()
+	agentStream.Close()
+	visitorStream.Close()
+
+	// Both move to a survivor (a different one each) and write at once:
+	// their calls fail while no leader is known and are retried with the
+	// same idempotency key, so a retry of a call that was acknowledged
+	// after all is not a second message.
+	visitorC = newConnectClient(t, survivors[0].srv)
+	agentC = newGRPCClient(t, survivors[1].srv)
+	say(agentC, agent.GetId(), "Yes, we have them in black.")
+	waitForLeader(t, survivors)
+	say(visitorC, visitor.GetId(), "Great, I'll take them.")
+	say(agentC, agent.GetId(), "Added to your basket.")
+
+	// Each resumes its stream from the last sequence it had seen, and
+	// reads up to the end of the chat.
+	all := transcript(t, ctx, visitorC, chatID, 0)
+	agentSeen = append(agentSeen, readEvents(t, openChatStream(t, ctx, agentC, chatID, lastSeq(agentSeen)), lastSeq(agentSeen), lastSeq(all))...)
+	visitorSeen = append(visitorSeen, readEvents(t, openChatStream(t, ctx, visitorC, chatID, lastSeq(visitorSeen)), lastSeq(visitorSeen), lastSeq(all))...)
+	checkContiguous(t, all, chatID, 1)
+	checkContiguous(t, agentSeen, chatID, 1)
+	checkContiguous(t, visitorSeen, chatID, 1)
+	if len(agentSeen) != len(all) || len(visitorSeen) != len(all) {
+		t.Fatalf("the agent saw %d events and the visitor %d, the chat has %d: %s", len(agentSeen), len(visitorSeen), len(all), describe(all))
+	}
+	messages := 0
+	for _, ev := range all {
+		if m := ev.GetMessage(); m != nil {
+			messages++
+			if acked[ev.GetSeq()] != m.GetText() {
+				t.Fatalf("message at seq %d is %q, acknowledged there: %q", ev.GetSeq(), m.GetText(), acked[ev.GetSeq()])
+			}
+		}
+	}
+	if messages != len(acked) {
+		t.Fatalf("the chat has %d messages, %d were acknowledged: %s", messages, len(acked), describe(all))
+	}
+
+	// A leader that loses its lease stops its domain and follows; a
+	// leader (the other node, or itself again after catching up) takes
+	// over, and the chat goes on.
+	terms := func() (sum int64) {
+		for _, n := range survivors {
+			sum += n.Terms()
+		}
+		return sum
+	}
+	before := terms()
+	if err := waitForLeader(t, survivors).RevokeLease(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(converge)
+	// The deposed leader steps down on losing the lease, before it writes
+	// anything (no fencing needed): never two leaders for long.
+	leaders := func() (k int) {
+		for _, n := range survivors {
+			if n.Leading() {
+				k++
+			}
+		}
+		return k
+	}
+	for terms() == before || leaders() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the lease was revoked: %d new terms, %d leaders; want a new term and one leader", terms()-before, leaders())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitForLeader(t, survivors)
+	say(agentC, agent.GetId(), "Anything else?")
+	say(visitorC, visitor.GetId(), "No, thank you.")
+	all = transcript(t, ctx, agentC, chatID, 0)
+	checkContiguous(t, all, chatID, 1)
+	messages = 0
+	for _, ev := range all {
+		if m := ev.GetMessage(); m != nil {
+			messages++
+			if acked[ev.GetSeq()] != m.GetText() {
+				t.Fatalf("message at seq %d is %q, acknowledged there: %q", ev.GetSeq(), m.GetText(), acked[ev.GetSeq()])
+			}
+		}
+	}
+	if messages != len(acked) {
+		t.Fatalf("after the second takeover the chat has %d messages, %d were acknowledged: %s", messages, len(acked), describe(all))
+	}
+}
+
+// sendUntilAcked sends a message, retrying with the same idempotency key
+// while the cluster has no leader (UNAVAILABLE), until it is acknowledged.
+func sendUntilAcked(t *testing.T, ctx context.Context, c api, chatID, sender, text string) *pb.ChatEvent {
+	t.Helper()
+	key := fmt.Sprintf("%s/%s", sender, text)
+	deadline := time.Now().Add(converge)
+	for {
+		res, err := c.SendMessage(ctx, &pb.SendMessageRequest{ChatId: chatID, SenderId: sender, Text: text, IdempotencyKey: key})
+		if err == nil {
+			return res.GetEvent()
+		}
+		if connect.CodeOf(err) != connect.CodeUnavailable || time.Now().After(deadline) {
+			t.Fatalf("SendMessage %q: %v", text, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// readEvents reads chat events from s, which was opened after seq after,
+// up to seq until, checking that they follow on from after.
+func readEvents(t *testing.T, s stream[pb.WatchChatResponse], after, until uint32) []*pb.ChatEvent {
+	t.Helper()
+	var got []*pb.ChatEvent
+	for len(got) == 0 || lastSeq(got) < until {
+		m, err := s.Recv()
+		if errors.Is(err, io.EOF) || err != nil {
+			t.Fatalf("chat stream after %d ended after %s: %v", after, describe(got), err)
+		}
+		if ev := m.GetChatEvent(); ev != nil {
+			got = append(got, ev)
+		}
+	}
+	checkContiguous(t, got, got[0].GetChatId(), after+1)
+	return got
+}
+
+func lastSeq(events []*pb.ChatEvent) uint32 { return events[len(events)-1].GetSeq() }
+
+// TestNode_WithoutALeaderEveryProtocolIsUnavailable: a node that knows no
+// leader (its cluster has not formed: its routes lead nowhere) answers
+// every call UNAVAILABLE, which clients retry, and says when to retry.
+func TestNode_WithoutALeaderEveryProtocolIsUnavailable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nowhere := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	node, err := app.OpenNode(app.Config{
+		Addr: "127.0.0.1:0", DBPath: filepath.Join(dir, "n0.db"), Logger: slog.New(slog.DiscardHandler),
+	}, app.ClusterConfig{Node: "n0", NATSListen: "127.0.0.1:0", NATSRoutes: []string{nowhere}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		node.Shutdown(ctx)
+	})
+	addr := node.Addr().String()
+	res, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("GET / = %d, Retry-After %q; want 503 with a Retry-After", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	// The clients sign with a key the node cannot check: it has no store
+	// to serve from yet. The keyring only needs a path to file it under.
+	keys := must[*bolt.Store](t, "open keyring store")(bolt.Open(filepath.Join(dir, "keyring.db")))
+	t.Cleanup(func() { keys.Close() })
+	srv := &testServer{App: &app.App{Store: keys, InitialAPIKey: "pca_unchecked"}, url: "http://" + addr, addr: addr}
+	forEachProtocol(t, func(t *testing.T, p protocol) {
+		_, err := p.newClient(t, srv).ListSites(context.Background(), &pb.ListSitesRequest{})
+		wantCode(t, err, connect.CodeUnavailable)
+	})
+}
