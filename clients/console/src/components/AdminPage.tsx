@@ -6,7 +6,7 @@ import type { FormEvent } from "react";
 import { AdminService } from "../../../gen/proactivechat/v1/admin_service_pb";
 import type { CannedReply, Site, TriggerRule } from "../../../gen/proactivechat/v1/site_pb";
 import { useAuth, useAuthState } from "../hooks";
-import { Field, FieldError } from "./fields";
+import { Field, FieldError, SaveActions } from "./fields";
 import { FunnelChart } from "./Funnel";
 import { RuleReport } from "./RuleReport";
 import { TriggerRules } from "./TriggerRules";
@@ -450,35 +450,22 @@ function SiteEditor({ site }: { site: Site }) {
         </fieldset>
       </details>
 
-      <div className="form-actions">
-        <button
-          type="submit"
-          className="primary"
-          disabled={update.isPending || built.paths.length === 0 || !adminKey}
-          aria-describedby={adminKey ? undefined : "settings-need-key"}
-          data-testid="save-settings"
-        >
-          {update.isPending ? "Saving…" : "Save"}
-        </button>
-        <button
-          type="button"
-          className="ghost"
-          disabled={built.paths.length === 0}
-          onClick={() => {
-            setDraft(original);
-            setErrors({});
-            update.reset();
-          }}
-        >
-          Undo changes
-        </button>
-        {!adminKey && (
-          <span id="settings-need-key" className="muted small" data-testid="settings-need-key">
-            Saving needs an admin API key (above).
-          </span>
-        )}
+      <SaveActions
+        saving={update.isPending}
+        changed={built.paths.length > 0}
+        adminKey={adminKey}
+        hintId="settings-need-key"
+        hintTestId="settings-need-key"
+        saveLabel="Save"
+        saveTestId="save-settings"
+        onUndo={() => {
+          setDraft(original);
+          setErrors({});
+          update.reset();
+        }}
+      >
         {built.paths.length > 0 && <span className="muted small">Changes: {built.paths.join(", ")}</span>}
-      </div>
+      </SaveActions>
     </form>
   );
 }

@@ -27,7 +27,7 @@ import {
   UTM_PARAMETERS,
 } from "../state/rules";
 import { modeLabels } from "../state/settings";
-import { Field, FieldError, FormFieldsEditor } from "./fields";
+import { Field, FieldError, FormFieldsEditor, SaveActions } from "./fields";
 
 type Err = (path: string) => string | undefined;
 
@@ -237,34 +237,19 @@ export function TriggerRules({ site }: { site: Site }) {
         </button>
       </div>
 
-      <div className="form-actions">
-        <button
-          type="submit"
-          className="primary"
-          disabled={update.isPending || built.paths.length === 0 || !adminKey}
-          aria-describedby={adminKey ? undefined : "rules-need-key"}
-          data-testid="rules-save"
-        >
-          {update.isPending ? "Saving…" : "Save rules"}
-        </button>
-        <button
-          type="button"
-          className="ghost"
-          disabled={built.paths.length === 0}
-          onClick={() => {
-            setDraft(original);
-            setErrors({});
-            update.reset();
-          }}
-        >
-          Undo changes
-        </button>
-        {!adminKey && (
-          <span id="rules-need-key" className="muted small">
-            Saving needs an admin API key (above).
-          </span>
-        )}
-      </div>
+      <SaveActions
+        saving={update.isPending}
+        changed={built.paths.length > 0}
+        adminKey={adminKey}
+        hintId="rules-need-key"
+        saveLabel="Save rules"
+        saveTestId="rules-save"
+        onUndo={() => {
+          setDraft(original);
+          setErrors({});
+          update.reset();
+        }}
+      />
       <p className="sr-only" aria-live="polite" data-testid="rules-announce">
         {announce}
       </p>

@@ -175,3 +175,53 @@ export function FieldError({ id, msg }: { id: string; msg?: string }) {
   );
 }
 
+
+/**
+ * SaveActions are a settings form's Save and Undo buttons. Saving needs an
+ * admin API key: without one, Save is disabled and a hint (hintId) says why.
+ * Undo puts the draft back as it was read.
+ */
+export function SaveActions({
+  saving,
+  changed,
+  adminKey,
+  hintId,
+  saveLabel,
+  saveTestId,
+  hintTestId,
+  onUndo,
+  children,
+}: {
+  saving: boolean;
+  changed: boolean;
+  adminKey: string;
+  hintId: string;
+  saveLabel: string;
+  saveTestId: string;
+  hintTestId?: string;
+  onUndo: () => void;
+  children?: ReactNode;
+}) {
+  return (
+    <div className="form-actions">
+      <button
+        type="submit"
+        className="primary"
+        disabled={saving || !changed || !adminKey}
+        aria-describedby={adminKey ? undefined : hintId}
+        data-testid={saveTestId}
+      >
+        {saving ? "Saving…" : saveLabel}
+      </button>
+      <button type="button" className="ghost" disabled={!changed} onClick={onUndo}>
+        Undo changes
+      </button>
+      {!adminKey && (
+        <span id={hintId} className="muted small" data-testid={hintTestId}>
+          Saving needs an admin API key (above).
+        </span>
+      )}
+      {children}
+    </div>
+  );
+}
