@@ -191,7 +191,7 @@ func (s *Service) IdentifyVisitor(ctx context.Context, visitorID string, c Ident
 		if err := tx.PutVisitor(visitor); err != nil {
 			return err
 		}
-		ev, err := s.recordEvent(tx, Event{Type: EventVisitorIdentified, SiteID: visitor.SiteID, VisitorID: visitor.ID, Identity: visitor.Identity})
+		ev, err := s.recordIdentified(tx, visitor)
 		if err != nil {
 			return err
 		}
@@ -218,8 +218,8 @@ func (s *Service) IdentifyVisitor(ctx context.Context, visitorID string, c Ident
 
 // recordIdentified records that visitor's identity changed to what it
 // says now.
-func (s *Service) recordIdentified(tx WriteTx, visitor *Visitor) error {
-	return s.record(tx, Event{Type: EventVisitorIdentified, SiteID: visitor.SiteID, VisitorID: visitor.ID, Identity: visitor.Identity})
+func (s *Service) recordIdentified(tx WriteTx, visitor *Visitor) (*Event, error) {
+	return s.recordEvent(tx, Event{Type: EventVisitorIdentified, SiteID: visitor.SiteID, VisitorID: visitor.ID, Identity: visitor.Identity})
 }
 
 // identityFromForm is the visitor's identity after the form: a name field

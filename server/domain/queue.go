@@ -215,7 +215,7 @@ func (s *Service) SubmitForm(ctx context.Context, visitorID string, values map[s
 		}
 		if id := identityFromForm(visitor.Identity, site.FormFor(visitor), clean); !id.Equal(visitor.Identity) {
 			visitor.Identity = id
-			if err := s.recordIdentified(tx, visitor); err != nil {
+			if _, err := s.recordIdentified(tx, visitor); err != nil {
 				return err
 			}
 		}

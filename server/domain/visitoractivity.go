@@ -93,7 +93,7 @@ func (s *Service) UpdateVisitorAttributes(ctx context.Context, visitorID string,
 		if err := tx.PutVisitor(visitor); err != nil {
 			return err
 		}
-		ev, err := s.recordEvent(tx, Event{Type: EventVisitorIdentified, SiteID: visitor.SiteID, VisitorID: visitor.ID, Identity: visitor.Identity})
+		ev, err := s.recordIdentified(tx, visitor)
 		if err != nil {
 			return err
 		}

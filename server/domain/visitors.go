@@ -92,7 +92,8 @@ func (s *Service) StartVisitorSessionWithIdentity(ctx context.Context, siteID, r
 			return err
 		}
 		if !visitor.Identity.IsZero() {
-			return s.recordIdentified(tx, visitor)
+			_, err := s.recordIdentified(tx, visitor)
+			return err
 		}
 		return nil
 	})
