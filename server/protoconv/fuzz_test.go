@@ -114,7 +114,7 @@ var identityHashName = (&pb.VisitorIdentity{}).ProtoReflect().Descriptor().Field
 
 // equivalent reports whether out carries every field of m as the package
 // documents its conversions: unknown fields are dropped; enum values this
-// build does not define are UNSPECIFIED; a Timestamp is the same instant,
+// build does not define are UNSPECIFIED or kept as they are; a Timestamp is the same instant,
 // unset exactly when it is the zero time; a message field (outside a
 // oneof) that is unset equals an empty one; a oneof keeps its case; an
 // input-only field (VisitorIdentity.identity_hash: checked, never kept) is
@@ -192,11 +192,12 @@ func equalValues(fd protoreflect.FieldDescriptor, a, b protoreflect.Value) (stri
 			return "." + p, false
 		}
 	case protoreflect.EnumKind:
+		// A value this build does not define reads back as UNSPECIFIED, or
+		// as itself where the conversion passes it through for the
+		// domain's checks to refuse (the trigger rules' enums, days).
 		want := a.Enum()
-		if fd.Enum().Values().ByNumber(want) == nil {
-			want = 0
-		}
-		if b.Enum() != want {
+		undefined := fd.Enum().Values().ByNumber(want) == nil
+		if b.Enum() != want && !(undefined && b.Enum() == 0) {
 			return fmt.Sprintf(" (enum %d, not %d)", b.Enum(), want), false
 		}
 	case protoreflect.BytesKind:
