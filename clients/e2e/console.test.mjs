@@ -10,6 +10,7 @@ import {
   AGENT,
   AGENT_PASSWORD,
   DEMO_SITE,
+  UI_TIMEOUT,
   agentStartsChat,
   alertFor,
   consoleMessage,
@@ -41,7 +42,7 @@ scenario("console: the first click after loading, on an alert's Accept, accepts 
   const visitor = await ctx.open("visitor");
   const visitorId = await visit(visitor, `${base}/demo/`);
   const alert = alertFor(agent, visitorId);
-  await alert.waitFor();
+  await alert.waitFor({ timeout: UI_TIMEOUT + 10_000 }); // the demo launches after 10 s
 
   // Where the button is when the mouse goes down, and where it is after.
   await agent.evaluate(() => {
@@ -163,7 +164,9 @@ scenario("console: a colleague by name in the queue; an alert is a plain line wi
   const visitor = await ctx.open("visitor");
   const visitorId = await visit(visitor, `${base}/demo/`);
   const alert = alertFor(colleague, visitorId);
-  await alert.waitFor();
+  // The demo site launches after 10 s on the site: that leaves the UI
+  // timeout little room on a busy machine.
+  await alert.waitFor({ timeout: UI_TIMEOUT + 10_000 });
   assert.match(await alert.getByTestId("alert-line").textContent(), /^A visitor on .+ is waiting — 0:\d\d left$/);
   assert.doesNotMatch(await alert.textContent(), /Chosen because|candidate/);
   // One action: the alert's Accept; neither Take chat nor Start chat for the same visitor.
