@@ -27,6 +27,13 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	// checkDB runs `proactivechat check` in a child: here that is the
+	// test binary, told to run main().
+	selfCommand = func(args ...string) (*exec.Cmd, error) {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), runMainEnv+"=1")
+		return cmd, nil
+	}
 	os.Exit(m.Run())
 }
 

@@ -45,6 +45,8 @@ func main() {
 			os.Exit(runTool(&CreateAPIKey{}, os.Args[2:]))
 		case "compact":
 			os.Exit(runTool(&Compact{}, os.Args[2:]))
+		case "check":
+			os.Exit(runTool(&Check{}, os.Args[2:]))
 		}
 	}
 	m := &Main{}
