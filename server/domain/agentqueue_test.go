@@ -94,3 +94,73 @@ func (e *engine) quietQueue(t *testing.T, console *stream[domain.AgentUpdate], a
 		return u.AgentChanged != nil
 	})
 }
+
+// testSubscription is a Subscription the test feeds by hand.
+type testSubscription struct{ ch chan any }
+
+func (s testSubscription) Events() <-chan any { return s.ch }
+func (s testSubscription) Dropped() bool      { return false }
+func (s testSubscription) Close()             {}
+
+// TestAgentStreamKeepsARequestInOrder: an alert comes on the agent's topic
+// and the queue's changes on the site's, so the change that queued a
+// request can reach the stream after the request's alert. The stream must
+// not send it then: a console told that its alerted request is queued
+// again drops the alert (another agent's now), and the agent never sees it
+// again — the alert the browser tests intermittently waited for in vain.
+// Nor does it send what its snapshot already holds.
+func TestAgentStreamKeepsARequestInOrder(t *testing.T) {
+	e := newEngine(t)
+	e.site(t, "shop", withoutInvite())
+	e.agent(t, "agent-a", "Agent A", 3, "shop")
+	queue := testSubscription{ch: make(chan any, 8)}
+	sent := make(chan domain.AgentUpdate, 8)
+	const floor = 10
+	run := e.svc.StartFollowAgent(t.Context(), "agent-a", []string{"shop"}, queue, floor, func(u domain.AgentUpdate) error {
+		if u.KeepAlive.IsZero() {
+			sent <- u
+		}
+		return nil
+	})
+	done := make(chan error, 1)
+	go func() { done <- run() }()
+	next := func() domain.AgentUpdate {
+		t.Helper()
+		select {
+		case u := <-sent:
+			return u
+		case err := <-done:
+			t.Fatalf("the stream ended: %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("nothing sent")
+		}
+		return domain.AgentUpdate{}
+	}
+	req := func(id string, state domain.ChatRequestState) *domain.ChatRequest {
+		r := &domain.ChatRequest{ID: id, SiteID: "shop", VisitorID: "v-" + id, State: state}
+		if state == domain.RequestAlerting {
+			r.AlertedAgentID = "agent-a"
+		}
+		return r
+	}
+
+	// Already in the snapshot: neither the alert nor the change is sent.
+	e.svc.PublishToAgent("agent-a", domain.AlertEvent{Request: *req("old", domain.RequestAlerting), Position: floor})
+	queue.ch <- domain.QueueEvent{Request: req("old", domain.RequestAlerting), Position: floor - 1}
+	// The alert overtakes the change that queued its request.
+	e.svc.PublishToAgent("agent-a", domain.AlertEvent{Request: *req("r1", domain.RequestAlerting), Position: floor + 2})
+	if u := next(); u.Alert == nil || u.Alert.Request.ID != "r1" {
+		t.Fatalf("first update = %+v, want the alert of r1 (the snapshot's alert and change are not sent again)", u)
+	}
+	queue.ch <- domain.QueueEvent{Request: req("r1", domain.RequestQueued), Position: floor + 1}
+	queue.ch <- domain.QueueEvent{Request: req("r1", domain.RequestAlerting), Position: floor + 2}
+	if u := next(); u.QueueChanged == nil || u.QueueChanged.State != domain.RequestAlerting {
+		t.Fatalf("after the alert: %+v, want r1 alerting (its older queued state is not sent)", u)
+	}
+	// From then on the queue topic's own order holds: r1 taken, r2 queued.
+	e.clock.Advance(time.Second) // past the batching interval
+	queue.ch <- domain.QueueEvent{Request: req("r1", domain.RequestAccepted), Position: floor + 3}
+	if u := next(); u.QueueChanged == nil || u.QueueChanged.State != domain.RequestAccepted {
+		t.Fatalf("then: %+v, want r1 accepted", u)
+	}
+}

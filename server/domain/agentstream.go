@@ -37,7 +37,7 @@ type queueBatcher struct {
 	closed bool
 
 	lastSent time.Time
-	held     []*ChatRequest
+	held     []QueueEvent
 	index    map[string]int // request id → its place in held
 	timer    Timer          // armed while changes are held
 }
@@ -49,22 +49,24 @@ func newQueueBatcher(clock Clock, interval time.Duration) *queueBatcher {
 	return &queueBatcher{clock: clock, interval: interval, due: make(chan any, 1)}
 }
 
-// add sends req now if the last send is an interval old, or holds it
+// add sends ev now if the last send is an interval old, or holds it
 // (replacing an older change of the same request) until the interval ends.
-func (b *queueBatcher) add(req *ChatRequest, send func(AgentUpdate) error) error {
+func (b *queueBatcher) add(ev QueueEvent, send func(QueueEvent) error) error {
 	now := b.clock.Now()
 	if b.timer == nil && now.Sub(b.lastSent) >= b.interval {
 		b.lastSent = now
-		return send(AgentUpdate{QueueChanged: req})
+		return send(ev)
 	}
-	if i, ok := b.index[req.ID]; ok {
-		b.held[i] = req
+	if i, ok := b.index[ev.Request.ID]; ok {
+		if ev.Position >= b.held[i].Position {
+			b.held[i] = ev
+		}
 	} else {
 		if b.index == nil {
 			b.index = map[string]int{}
 		}
-		b.index[req.ID] = len(b.held)
-		b.held = append(b.held, req)
+		b.index[ev.Request.ID] = len(b.held)
+		b.held = append(b.held, ev)
 	}
 	if b.timer == nil {
 		b.timer = b.clock.AfterFunc(b.lastSent.Add(b.interval).Sub(now), func() {
@@ -83,17 +85,68 @@ func (b *queueBatcher) add(req *ChatRequest, send func(AgentUpdate) error) error
 }
 
 // flush sends the held changes, in the order their requests first changed.
-func (b *queueBatcher) flush(send func(AgentUpdate) error) error {
+func (b *queueBatcher) flush(send func(QueueEvent) error) error {
 	b.timer = nil
 	b.lastSent = b.clock.Now()
 	held := b.held
 	b.held, b.index = nil, nil
-	for _, req := range held {
-		if err := send(AgentUpdate{QueueChanged: req}); err != nil {
+	for _, ev := range held {
+		if err := send(ev); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// requestOrder keeps an agent stream from sending a chat request's state
+// older than one it has sent. The stream's alerts come from the agent's
+// topic and its queue's changes from the site's topic, through a goroutine
+// and the batcher: a change the queue topic carried before an alert (the
+// request queued) can reach the stream after the alert. A console must
+// take a request it is told is queued after its alert as the alert gone
+// elsewhere, and the agent never saw the alert again: so each stream keeps
+// every request's changes in log order (Position; 0 is unordered).
+type requestOrder struct {
+	// floor is the log position the stream's snapshot was read at: the
+	// changes up to it are in the snapshot.
+	floor uint64
+	// alerted holds the position of each alert sent, until a change of
+	// its request from the queue topic at or after it has been sent:
+	// from then on the queue topic's own order keeps the rest in order.
+	alerted map[string]uint64
+}
+
+// alert reports whether an alert is to be sent, and notes it.
+func (o *requestOrder) alert(ev AlertEvent) bool {
+	if ev.Position == 0 {
+		return true
+	}
+	if ev.Position <= o.floor {
+		return false // in the snapshot, or taken back since
+	}
+	if o.alerted == nil {
+		o.alerted = map[string]uint64{}
+	}
+	o.alerted[ev.Request.ID] = ev.Position
+	return true
+}
+
+// stale reports whether a queue change is older than what the stream sent
+// of its request; one that is not is taken as sent.
+func (o *requestOrder) stale(ev QueueEvent) bool {
+	if ev.Position == 0 {
+		return false
+	}
+	if ev.Position <= o.floor {
+		return true
+	}
+	if at, ok := o.alerted[ev.Request.ID]; ok {
+		if ev.Position < at {
+			return true
+		}
+		delete(o.alerted, ev.Request.ID)
+	}
+	return false
 }
 
 // Events, Dropped and Close make a queueBatcher a Subscription of the
@@ -195,7 +248,7 @@ func (s *Service) WatchAgent(ctx context.Context, agentID string, send func(Agen
 		for _, site := range agent.SiteIDs {
 			queues = append(queues, s.broker.SubscribeBuffer(queueTopic(site), queueBuffer))
 		}
-		snapAgent, err := s.sendAgentSnapshot(ctx, agentID, send)
+		snapAgent, floor, err := s.sendAgentSnapshot(ctx, agentID, send)
 		if err == nil && !slices.Equal(snapAgent.SiteIDs, agent.SiteIDs) {
 			// The agent's sites changed before the subscriptions were in
 			// place, so their change may have been missed: start again.
@@ -203,7 +256,7 @@ func (s *Service) WatchAgent(ctx context.Context, agentID string, send func(Agen
 		}
 		if err == nil {
 			queue := newQueueBatcher(s.clock, s.queueEvery)
-			err = s.followAgent(ctx, feed, append(queues, queue), ticker, queue, send)
+			err = s.followAgent(ctx, feed, append(queues, queue), ticker, queue, &requestOrder{floor: floor}, send)
 			queue.Close()
 		}
 		feed.close()
@@ -220,13 +273,17 @@ func (s *Service) WatchAgent(ctx context.Context, agentID string, send func(Agen
 	}
 }
 
-func (s *Service) sendAgentSnapshot(ctx context.Context, agentID string, send func(AgentUpdate) error) (*Agent, error) {
+// sendAgentSnapshot sends the agent, its sites' queues and its alerts, and
+// returns the agent and the log position they were read at.
+func (s *Service) sendAgentSnapshot(ctx context.Context, agentID string, send func(AgentUpdate) error) (*Agent, uint64, error) {
 	snap := &AgentSnapshot{Queue: []*ChatRequest{}}
+	var at uint64
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error
 		if snap.Agent, err = tx.Agent(agentID); err != nil {
 			return err
 		}
+		at = tx.LastEventPosition()
 		for _, site := range snap.Agent.SiteIDs {
 			reqs, err := tx.OpenChatRequests(site)
 			if err != nil {
@@ -237,14 +294,14 @@ func (s *Service) sendAgentSnapshot(ctx context.Context, agentID string, send fu
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for _, r := range snap.Queue {
 		if r.State == RequestAlerting && r.AlertedAgentID == agentID {
 			snap.Alerts = append(snap.Alerts, s.alertFor(*r, r.AlertReason))
 		}
 	}
-	return snap.Agent, send(AgentUpdate{Snapshot: snap})
+	return snap.Agent, at, send(AgentUpdate{Snapshot: snap})
 }
 
 func (s *Service) alertFor(req ChatRequest, reason string) Alert {
@@ -260,15 +317,27 @@ func (s *Service) alertFor(req ChatRequest, reason string) Alert {
 // looked at (agentFeed): a change of the agent's sites there wins, and the
 // stream then sends nothing more of the old sites but the withdrawals of
 // the alerts it had sent, and the change itself.
-func (s *Service) followAgent(ctx context.Context, feed *agentFeed, queues []Subscription, ticker *ticker, queue *queueBatcher, send func(AgentUpdate) error) error {
+func (s *Service) followAgent(ctx context.Context, feed *agentFeed, queues []Subscription, ticker *ticker, queue *queueBatcher, order *requestOrder, send func(AgentUpdate) error) error {
 	merged, stop := mergeSubscriptions(queues)
 	defer stop()
-	for {
-		// The agent's events read ahead come first, in their order.
+	sendQueue := func(ev QueueEvent) error {
+		if order.stale(ev) {
+			return nil
+		}
+		return send(AgentUpdate{QueueChanged: ev.Request})
+	}
+	sendAhead := func() error {
 		for ev, ok := feed.next(); ok; ev, ok = feed.next() {
-			if err := s.agentEvent(feed, ev, send); err != nil {
+			if err := s.agentEvent(feed, order, ev, send); err != nil {
 				return err
 			}
+		}
+		return nil
+	}
+	for {
+		// The agent's events read ahead come first, in their order.
+		if err := sendAhead(); err != nil {
+			return err
 		}
 		if feed.changed {
 			// The agent's sites changed: start again, following the
@@ -298,11 +367,18 @@ func (s *Service) followAgent(ctx context.Context, feed *agentFeed, queues []Sub
 			if feed.changedAhead() {
 				continue // of a site the agent may no longer serve: dropped
 			}
+			// An alert read ahead goes before the queue's change, which
+			// may be older (requestOrder).
+			if err := sendAhead(); err != nil {
+				return err
+			}
 			switch ev := ev.(type) {
 			case QueueEvent:
-				err = queue.add(ev.Request, send)
+				if !order.stale(ev) {
+					err = queue.add(ev, sendQueue)
+				}
 			case queueDue:
-				err = queue.flush(send)
+				err = queue.flush(sendQueue)
 			}
 		}
 		if err != nil {
@@ -315,7 +391,7 @@ func (s *Service) followAgent(ctx context.Context, feed *agentFeed, queues []Sub
 // agent's sites, unless a change of them is ahead: then only a withdrawn
 // alert goes (it takes back what the console was shown), and the rest is
 // dropped for the snapshot to come.
-func (s *Service) agentEvent(feed *agentFeed, ev any, send func(AgentUpdate) error) error {
+func (s *Service) agentEvent(feed *agentFeed, order *requestOrder, ev any, send func(AgentUpdate) error) error {
 	if w, ok := ev.(AlertWithdrawn); ok {
 		return send(AgentUpdate{AlertWithdrawn: &w})
 	}
@@ -328,6 +404,9 @@ func (s *Service) agentEvent(feed *agentFeed, ev any, send func(AgentUpdate) err
 	}
 	switch ev := ev.(type) {
 	case AlertEvent:
+		if !order.alert(ev) {
+			return nil
+		}
 		a := s.alertFor(ev.Request, ev.Reason)
 		return send(AgentUpdate{Alert: &a})
 	case AgentChanged:

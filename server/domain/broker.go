@@ -52,6 +52,9 @@ func queueTopic(siteID string) string  { return "queue/" + siteID }
 type AlertEvent struct {
 	Request ChatRequest
 	Reason  string
+	// Position is the log position of the request.alerted event: the
+	// request's changes on its queue topic before it are older (requestOrder).
+	Position uint64
 }
 
 // AlertWithdrawn, on an agent's topic, takes an alert back.
@@ -70,6 +73,9 @@ type AgentChanged struct {
 // nobody changes: a transport may encode it once for all of them.
 type QueueEvent struct {
 	Request *ChatRequest
+	// Position is the log position of the event that changed the request
+	// (the last one of its transaction to name it carries the same state).
+	Position uint64
 }
 
 func (s *Service) publishAgent(a *Agent) {
@@ -82,8 +88,8 @@ func (s *Service) publishAgent(a *Agent) {
 // person's pace, rather than on the queue topic: a busy site's queue moves
 // hundreds of times a second, and each waiting visitor that heard of every
 // move read its state every time.
-func (s *Service) queueChanged(req *ChatRequest) {
+func (s *Service) queueChanged(req *ChatRequest, position uint64) {
 	r := *req // the caller's goes on changing
-	s.broker.Publish(queueTopic(req.SiteID), QueueEvent{Request: &r})
+	s.broker.Publish(queueTopic(req.SiteID), QueueEvent{Request: &r, Position: position})
 	s.positions.queueMoved(req.SiteID)
 }

@@ -289,7 +289,7 @@ func (s *Service) handle(ev *Event) {
 	// What an event may carry whatever its type: the request and the
 	// visitor after the change, for the queue's and the visitor's streams.
 	if ev.request != nil {
-		s.queueChanged(ev.request)
+		s.queueChanged(ev.request, ev.Position)
 	}
 	if ev.visitor != nil {
 		s.visitorUpdated(ev.visitor)
@@ -307,7 +307,9 @@ func (s *Service) requestAlerted(ev *Event) {
 	requestID, agentID, deadline := ev.RequestID, ev.AgentID, ev.alert.Request.AlertDeadline
 	s.timers.at("alert/"+requestID, deadline, func() { s.passAlert(requestID, agentID, "expired") })
 	s.counters.alertsOffered.Add(1)
-	s.broker.Publish(agentTopic(agentID), *ev.alert)
+	alert := *ev.alert
+	alert.Position = ev.Position
+	s.broker.Publish(agentTopic(agentID), alert)
 }
 
 // alertTakenBack follows an alert passed on (declined, expired) or

@@ -103,3 +103,21 @@ func CapsBlock(site *Site, r TriggerRule, v *Visitor, visitStart, now time.Time)
 func EvaluateQuietly(r TriggerRule, f Facts, now time.Time) Evaluation {
 	return evaluate(r, f, now, false)
 }
+
+// StartFollowAgent subscribes to the agent's topic as WatchAgent does after
+// a snapshot read at log position floor, and returns the stream's loop
+// over it and queue (the site's queue topic, as the test feeds it).
+func (s *Service) StartFollowAgent(ctx context.Context, agentID string, siteIDs []string, queue Subscription, floor uint64, send func(AgentUpdate) error) (run func() error) {
+	feed := s.followAgentTopic(agentID, siteIDs, true)
+	return func() error {
+		defer feed.close()
+		ticker := newTicker(s.clock, s.keepAlive)
+		defer ticker.stop()
+		batch := newQueueBatcher(s.clock, s.queueEvery)
+		defer batch.Close()
+		return s.followAgent(ctx, feed, []Subscription{queue, batch}, ticker, batch, &requestOrder{floor: floor}, send)
+	}
+}
+
+// PublishToAgent publishes ev on the agent's topic.
+func (s *Service) PublishToAgent(agentID string, ev any) { s.broker.Publish(agentTopic(agentID), ev) }

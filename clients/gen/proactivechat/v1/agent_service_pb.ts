@@ -861,7 +861,10 @@ export const AgentService: GenService<{
    * WatchAgent is the agent console's stream: a snapshot of the agent, the
    * queue of its sites and its pending alerts, then every change. The agent
    * is connected while it is open; an agent whose streams stay closed past
-   * the grace period goes offline and its alerts move on.
+   * the grace period goes offline and its alerts move on. A chat request's
+   * changes arrive in the order they happened: no queue_changed after an
+   * alert shows the request as it was before the alert, so a client may
+   * take a request no longer alerting this agent as the alert gone.
    *
    * @generated from rpc proactivechat.v1.AgentService.WatchAgent
    */

@@ -90,7 +90,10 @@ type AgentServiceClient interface {
 	// WatchAgent is the agent console's stream: a snapshot of the agent, the
 	// queue of its sites and its pending alerts, then every change. The agent
 	// is connected while it is open; an agent whose streams stay closed past
-	// the grace period goes offline and its alerts move on.
+	// the grace period goes offline and its alerts move on. A chat request's
+	// changes arrive in the order they happened: no queue_changed after an
+	// alert shows the request as it was before the alert, so a client may
+	// take a request no longer alerting this agent as the alert gone.
 	WatchAgent(context.Context, *connect.Request[v1.WatchAgentRequest]) (*connect.ServerStreamForClient[v1.WatchAgentResponse], error)
 	// AcceptChatRequest claims a chat request offered to the agent (or still
 	// waiting in the queue of one of its sites) and starts the chat. Exactly
@@ -312,7 +315,10 @@ type AgentServiceHandler interface {
 	// WatchAgent is the agent console's stream: a snapshot of the agent, the
 	// queue of its sites and its pending alerts, then every change. The agent
 	// is connected while it is open; an agent whose streams stay closed past
-	// the grace period goes offline and its alerts move on.
+	// the grace period goes offline and its alerts move on. A chat request's
+	// changes arrive in the order they happened: no queue_changed after an
+	// alert shows the request as it was before the alert, so a client may
+	// take a request no longer alerting this agent as the alert gone.
 	WatchAgent(context.Context, *connect.Request[v1.WatchAgentRequest], *connect.ServerStream[v1.WatchAgentResponse]) error
 	// AcceptChatRequest claims a chat request offered to the agent (or still
 	// waiting in the queue of one of its sites) and starts the chat. Exactly
