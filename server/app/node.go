@@ -45,6 +45,12 @@ type ClusterConfig struct {
 	// LeaseTTL is how long a leader that stopped renewing keeps the lease
 	// (DefaultLeaseTTL when 0).
 	LeaseTTL time.Duration
+	// SnapshotEvery is how many log entries past the newest snapshot make
+	// the leader take another (DefaultSnapshotEvery when 0).
+	SnapshotEvery uint64
+	// SnapshotCheck is how often the leader looks whether a snapshot is
+	// due (a minute when 0).
+	SnapshotCheck time.Duration
 	// OnLead runs each time this node becomes the leader, after the
 	// domain started and before the node serves it: main prints the admin
 	// key made on a new cluster and seeds the demo there.
@@ -56,6 +62,14 @@ type ClusterConfig struct {
 // followers campaign every quarter TTL), within issue 17's 10 s for writes
 // to resume; renewals every third of it leave two missed renewals' room.
 const DefaultLeaseTTL = 6 * time.Second
+
+// DefaultSnapshotEvery is how far the log may run past the newest snapshot
+// before the leader takes another: each snapshot lets the log be trimmed
+// (two are kept, and the log from the older one on), so the log stays
+// within about twice this many entries, while a snapshot (a copy of the
+// whole file, stored on every server) is not taken more often than a busy
+// site's commits make this many.
+const DefaultSnapshotEvery = 50_000
 
 const (
 	// leaderPoll is how often a node reads who leads, to forward to it.
@@ -97,10 +111,11 @@ type Node struct {
 	done   chan struct{} // closed when the lifecycle has ended
 
 	// Set up by the lifecycle before it first campaigns.
-	store  *bolt.Store
+	store  *bolt.Store // replaced when a snapshot is installed; read under mu
 	logJS  *cluster.Log
 	lease  *cluster.Lease
 	writer *cluster.Writer
+	snaps  *cluster.Snapshots
 
 	// terms counts the leadership terms this node has begun serving.
 	terms atomic.Int64
@@ -127,6 +142,12 @@ func OpenNode(cfg Config, cc ClusterConfig) (*Node, error) {
 	}
 	if cc.LeaseTTL == 0 {
 		cc.LeaseTTL = DefaultLeaseTTL
+	}
+	if cc.SnapshotEvery == 0 {
+		cc.SnapshotEvery = DefaultSnapshotEvery
+	}
+	if cc.SnapshotCheck == 0 {
+		cc.SnapshotCheck = time.Minute
 	}
 	n := &Node{cfg: cfg, cc: cc, log: cfg.Logger.With("node", cc.Node), serveErr: make(chan error, 3),
 		done: make(chan struct{}), ready: make(chan struct{})}
@@ -235,7 +256,11 @@ func (n *Node) replicas() int {
 func (n *Node) Addr() net.Addr { return n.ln.Addr() }
 
 // Store is the node's bbolt file, once Ready is closed.
-func (n *Node) Store() *bolt.Store { return n.store }
+func (n *Node) Store() *bolt.Store {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.store
+}
 
 // Ready is closed once the node has joined the cluster and opened its file.
 func (n *Node) Ready() <-chan struct{} { return n.ready }
@@ -396,8 +421,95 @@ func (n *Node) join(ctx context.Context) error {
 		}
 	}
 	n.writer = cluster.NewWriter(n.logJS, n.cc.Node)
-	n.store, err = bolt.Open(n.cfg.DBPath, bolt.WithLogger(n.cfg.Logger), bolt.WithReplicator(n.writer))
+	store, err := n.openStore()
+	n.mu.Lock()
+	n.store = store
+	n.mu.Unlock()
 	return err
+}
+
+func (n *Node) openStore() (*bolt.Store, error) {
+	return bolt.Open(n.cfg.DBPath, bolt.WithLogger(n.cfg.Logger), bolt.WithReplicator(n.writer))
+}
+
+// installIfBehind replaces the node's file with the newest snapshot when
+// the log no longer holds the entries after the file's position (a new
+// node, or one back after the log was trimmed past it). It runs while the
+// node follows, before a Follower is made for the file.
+func (n *Node) installIfBehind(ctx context.Context) error {
+	if n.store == nil {
+		// An earlier install could not open the file again.
+		store, err := n.openStore()
+		if err != nil {
+			return err
+		}
+		n.mu.Lock()
+		n.store = store
+		n.mu.Unlock()
+	}
+	pos, err := n.store.Position()
+	if err != nil {
+		return err
+	}
+	behind, err := n.logJS.Behind(ctx, pos)
+	if err != nil || !behind {
+		return err
+	}
+	n.log.Info("the log was trimmed past this node's file: installing the newest snapshot", "position", pos)
+	if err := n.store.Close(); err != nil {
+		return err
+	}
+	installed, ierr := n.snaps.Install(ctx, n.cfg.DBPath)
+	// The file is opened again whether or not the install worked: as it
+	// was, or as the snapshot made it.
+	store, err := n.openStore()
+	n.mu.Lock()
+	n.store = store
+	n.mu.Unlock()
+	if err != nil {
+		// Nothing can go on without the file.
+		return fmt.Errorf("reopen %s: %w", n.cfg.DBPath, err)
+	}
+	if ierr != nil {
+		return ierr
+	}
+	n.log.Info("snapshot installed", "position", installed)
+	return nil
+}
+
+// takeSnapshot stores a snapshot of the leader's file and trims the log
+// behind the older one kept.
+func (n *Node) takeSnapshot(ctx context.Context) (uint64, error) {
+	pos, err := n.snaps.Take(ctx, n.store)
+	if err != nil {
+		return 0, err
+	}
+	n.log.Info("snapshot taken", "position", pos)
+	return pos, nil
+}
+
+// snapshots takes a snapshot whenever the log has run SnapshotEvery
+// entries past the newest one, while this node leads (until ctx ends).
+func (n *Node) snapshots(ctx context.Context) {
+	t := time.NewTicker(n.cc.SnapshotCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		latest, err := n.snaps.Latest(ctx)
+		if err == nil {
+			var pos uint64
+			if pos, err = n.store.Position(); err == nil && pos >= latest+n.cc.SnapshotEvery {
+				_, err = n.takeSnapshot(ctx)
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			n.log.Warn("snapshot", "err", err)
+		}
+	}
 }
 
 func (n *Node) open(ctx context.Context, js jetstream.JetStream, r int) error {
@@ -408,6 +520,9 @@ func (n *Node) open(ctx context.Context, js jetstream.JetStream, r int) error {
 		return err
 	}
 	if n.lease, err = cluster.OpenLease(ctx, js, cluster.LeaseConfig{Node: n.cc.Node + "@" + n.advertise, TTL: n.cc.LeaseTTL, Replicas: r}); err != nil {
+		return err
+	}
+	if n.snaps, err = cluster.OpenSnapshots(ctx, js, n.logJS, cluster.SnapshotConfig{Replicas: r}); err != nil {
 		return err
 	}
 	return nil
@@ -445,16 +560,22 @@ func (n *Node) watchLeader(ctx context.Context) {
 // follow applies the log to the file until this node wins the lease; it
 // returns an error only when ctx ends.
 func (n *Node) follow(ctx context.Context) error {
-	f, err := cluster.NewFollower(n.logJS, n.store)
-	if err != nil {
-		return err
-	}
 	fctx, stop := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
 		for fctx.Err() == nil {
-			if err := f.Run(fctx); err != nil && fctx.Err() == nil {
+			// A file behind the log's start (a gap is also how the
+			// Follower finds it) starts again from a snapshot.
+			err := n.installIfBehind(fctx)
+			var f *cluster.Follower
+			if err == nil {
+				f, err = cluster.NewFollower(n.logJS, n.store)
+			}
+			if err == nil {
+				err = f.Run(fctx)
+			}
+			if err != nil && fctx.Err() == nil {
 				n.log.Error("applying the log", "err", err)
 				select {
 				case <-fctx.Done():
@@ -506,6 +627,7 @@ func (n *Node) lead(ctx context.Context) error {
 	hctx, stopHold := context.WithCancel(ctx)
 	defer stopHold()
 	go n.lease.Hold(hctx)
+	go n.snapshots(hctx)
 	stepped := n.writer.SteppedDown()
 	cfg := n.cfg
 	cfg.store = n.store

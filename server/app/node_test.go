@@ -30,6 +30,21 @@ type testNode struct {
 	*app.Node
 	name string
 	srv  *testServer // for the protocol clients: url and addr
+	// reopen opens the node again on its file, port and routes, once it
+	// was shut down (stopped).
+	reopen  func() *testNode
+	stopped bool
+}
+
+// shutdown stops the node gracefully.
+func (n *testNode) shutdown(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := n.Shutdown(ctx); err != nil {
+		t.Fatalf("shut node %s down: %v", n.name, err)
+	}
+	n.stopped = true
 }
 
 // startNodes starts n nodes on loopback, each with its embedded NATS
@@ -38,6 +53,13 @@ type testNode struct {
 // once one of them leads and every node knows it; the admin key the
 // first leader made is in every node's keyring.
 func startNodes(t *testing.T, n int) []*testNode {
+	t.Helper()
+	return startNodesWith(t, n, nil)
+}
+
+// startNodesWith is startNodes with each node's ClusterConfig changed by
+// configure.
+func startNodesWith(t *testing.T, n int, configure func(*app.ClusterConfig)) []*testNode {
 	t.Helper()
 	routes := make([]string, n)
 	for i := range routes {
@@ -51,7 +73,12 @@ func startNodes(t *testing.T, n int) []*testNode {
 	var mu sync.Mutex
 	var adminKey string
 	nodes := make([]*testNode, n)
-	for i := range nodes {
+	dbs := make([]string, n)
+	for i := range dbs {
+		dbs[i] = filepath.Join(t.TempDir(), fmt.Sprintf("n%d.db", i))
+	}
+	var open func(i int) *testNode
+	open = func(i int) *testNode {
 		var others []string
 		for j, r := range routes {
 			if j != i {
@@ -60,13 +87,7 @@ func startNodes(t *testing.T, n int) []*testNode {
 		}
 		name := fmt.Sprintf("n%d", i)
 		logs := &syncBuffer{}
-		node, err := app.OpenNode(app.Config{
-			Addr:              "127.0.0.1:0",
-			DBPath:            filepath.Join(t.TempDir(), name+".db"),
-			Logger:            slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			PresenceGrace:     presenceGrace,
-			KeepAliveInterval: keepAliveInterval,
-		}, app.ClusterConfig{
+		cc := app.ClusterConfig{
 			Node:       name,
 			NATSListen: routes[i],
 			NATSRoutes: others,
@@ -82,21 +103,38 @@ func startNodes(t *testing.T, n int) []*testNode {
 				}
 				return nil
 			},
-		})
+		}
+		if configure != nil {
+			configure(&cc)
+		}
+		node, err := app.OpenNode(app.Config{
+			Addr:              "127.0.0.1:0",
+			DBPath:            dbs[i],
+			Logger:            slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			PresenceGrace:     presenceGrace,
+			KeepAliveInterval: keepAliveInterval,
+		}, cc)
 		if err != nil {
 			t.Fatalf("open node %s: %v", name, err)
 		}
 		node.Start()
+		addr := node.Addr().String()
+		tn := &testNode{Node: node, name: name, srv: &testServer{url: "http://" + addr, addr: addr}}
+		tn.reopen = func() *testNode { return open(i) }
 		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			node.Shutdown(ctx)
+			if !tn.stopped {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				node.Shutdown(ctx)
+			}
 			if t.Failed() {
 				t.Logf("node %s logs:\n%s", name, logs.String())
 			}
 		})
-		addr := node.Addr().String()
-		nodes[i] = &testNode{Node: node, name: name, srv: &testServer{url: "http://" + addr, addr: addr}}
+		return tn
+	}
+	for i := range nodes {
+		nodes[i] = open(i)
 	}
 	for _, node := range nodes {
 		select {
@@ -382,4 +420,85 @@ func TestNode_WithoutALeaderEveryProtocolIsUnavailable(t *testing.T) {
 		_, err := p.newClient(t, srv).ListSites(context.Background(), &pb.ListSitesRequest{})
 		wantCode(t, err, connect.CodeUnavailable)
 	})
+}
+
+// TestCluster_ANodeBackAfterTheLogWasTrimmedStartsFromASnapshot: while a
+// node is away the leader goes on writing and takes a snapshot every few
+// entries (SnapshotEvery), trimming the log behind the older one kept,
+// until the log no longer holds what the node's file lacks. Back, the node
+// installs the newest snapshot, reads the log after it, and then holds
+// exactly what the leader holds.
+func TestCluster_ANodeBackAfterTheLogWasTrimmedStartsFromASnapshot(t *testing.T) {
+	nodes := startNodesWith(t, 3, func(cc *app.ClusterConfig) {
+		cc.SnapshotEvery = 2
+		cc.SnapshotCheck = 20 * time.Millisecond
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*converge)
+	defer cancel()
+	leader := waitForLeader(t, nodes)
+	var away *testNode
+	for _, n := range nodes {
+		if n != leader {
+			away = n
+			break
+		}
+	}
+	admin := newConnectClient(t, leader.srv)
+	createSite(t, ctx, admin, "Before", enabledWithoutInvite())
+	away.shutdown(t)
+	// The leader's file is at least as far as the away node's.
+	awayAt, err := leader.Store().Position()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(converge)
+	for i := 0; ; i++ {
+		createSite(t, ctx, admin, fmt.Sprintf("Shop %d", i), enabledWithoutInvite())
+		start, err := leader.LogStart(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if start > awayAt+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log still starts at %d after %d writes: no snapshot trimmed it", start, i+1)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	createSite(t, ctx, admin, "After", enabledWithoutInvite())
+
+	back := away.reopen()
+	deadline = time.Now().Add(converge)
+	for {
+		want, err := leader.Store().Position()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got uint64
+		err = errors.New("not joined yet")
+		if s := back.Store(); s != nil {
+			got, err = s.Position()
+		}
+		if err == nil && got == want {
+			wantDigest, err1 := leader.Store().Digest()
+			gotDigest, err2 := back.Store().Digest()
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			// Compared only if neither moved meanwhile.
+			again, err1 := leader.Store().Position()
+			gotAgain, err2 := back.Store().Position()
+			if err1 == nil && err2 == nil && again == want && gotAgain == got {
+				if gotDigest != wantDigest {
+					t.Fatalf("%s back at position %d holds other content than the leader", back.name, got)
+				}
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s back is at position %d (%v), the leader at %d", back.name, got, err, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
