@@ -502,3 +502,54 @@ func TestCluster_ANodeBackAfterTheLogWasTrimmedStartsFromASnapshot(t *testing.T)
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestCluster_AgentsOnDifferentNodesRaceForOneVisitor: two agents, their
+// consoles on different nodes and speaking different protocols, start a
+// chat with the same visitor at the same moment, visitor after visitor.
+// Exactly one of them gets each visitor; the other is refused, and no
+// visitor ever has two active chats.
+func TestCluster_AgentsOnDifferentNodesRaceForOneVisitor(t *testing.T) {
+	nodes := startNodes(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*converge)
+	defer cancel()
+	visitorC := newConnectClient(t, nodes[0].srv)
+	clients := []api{newGRPCClient(t, nodes[1].srv), newConnectClient(t, nodes[2].srv)}
+	// No launch during the test: the agents start every chat.
+	proactive := enabledWithoutInvite()
+	proactive.LaunchAfterSeconds = 3600
+	site := createSite(t, ctx, visitorC, "Shoe shop", proactive)
+	var agents []*pb.Agent
+	for i, c := range clients {
+		agents = append(agents, createAvailableAgent(t, ctx, c, fmt.Sprintf("Agent %d", i), site.GetId()))
+	}
+	// Two agents of three chats each: one chat each visitor, none left over.
+	const visitors = 6
+	for v := range visitors {
+		visitor, _ := visitorOnline(t, ctx, visitorC, site.GetId(), page1)
+		start := make(chan struct{})
+		chats := make([]*pb.Chat, len(clients))
+		errs := make([]error, len(clients))
+		var wg sync.WaitGroup
+		for i, c := range clients {
+			wg.Go(func() {
+				<-start
+				res, err := c.StartChat(ctx, &pb.StartChatRequest{AgentId: agents[i].GetId(), VisitorId: visitor.GetId()})
+				chats[i], errs[i] = res.GetChat(), err
+			})
+		}
+		close(start)
+		wg.Wait()
+		won := 0
+		for i := range clients {
+			switch {
+			case errs[i] == nil && chats[i].GetId() != "":
+				won++
+			case connect.CodeOf(errs[i]) != connect.CodeFailedPrecondition:
+				t.Errorf("visitor %d: agent %d's StartChat failed with %v, want FAILED_PRECONDITION for the loser", v, i, errs[i])
+			}
+		}
+		if won != 1 {
+			t.Fatalf("visitor %d: %d agents got the chat (%v), want exactly one", v, won, errs)
+		}
+	}
+}
