@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -84,6 +85,11 @@ type Config struct {
 	// node (Node) opens its store once and runs one App on it per
 	// leadership term.
 	store *bolt.Store
+	// trustedProxy, when set, names the peers whose X-Forwarded-For the
+	// rate limits believe besides loopback's (RateLimits.TrustedProxy): a
+	// cluster node leading gives its fellow nodes, which forward their
+	// clients' calls to it.
+	trustedProxy func(netip.Addr) bool
 }
 
 // Limits of the HTTP server (those of requests are in edge.go).

@@ -116,6 +116,7 @@ type Node struct {
 	lease  *cluster.Lease
 	writer *cluster.Writer
 	snaps  *cluster.Snapshots
+	nodes  *nodeDirectory // whose X-Forwarded-For the leader believes
 
 	// terms counts the leadership terms this node has begun serving.
 	terms atomic.Int64
@@ -378,6 +379,7 @@ func (n *Node) run(ctx context.Context) error {
 	}
 	n.readyOnce.Do(func() { close(n.ready) })
 	go n.watchLeader(ctx)
+	go n.nodes.watch(ctx)
 	for ctx.Err() == nil {
 		if err := n.follow(ctx); err != nil {
 			continue // ctx ended
@@ -525,7 +527,10 @@ func (n *Node) open(ctx context.Context, js jetstream.JetStream, r int) error {
 	if n.snaps, err = cluster.OpenSnapshots(ctx, js, n.logJS, cluster.SnapshotConfig{Replicas: r}); err != nil {
 		return err
 	}
-	return nil
+	if n.nodes, err = openNodeDirectory(ctx, js, r, n.log); err != nil {
+		return err
+	}
+	return n.nodes.register(ctx, n.cc.Node, n.advertise)
 }
 
 // watchLeader keeps leaderAddr on the advertised address of the lease's
@@ -631,6 +636,7 @@ func (n *Node) lead(ctx context.Context) error {
 	stepped := n.writer.SteppedDown()
 	cfg := n.cfg
 	cfg.store = n.store
+	cfg.trustedProxy = n.nodes.trusted
 	a, err := Open(cfg)
 	if err == nil && n.cc.OnLead != nil {
 		if err = n.cc.OnLead(ctx, a); err != nil {

@@ -18,6 +18,8 @@ import (
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/server/app"
 	"github.com/proactivechat/proactivechat/server/bolt"
+	"github.com/proactivechat/proactivechat/server/fakeclock"
+	"github.com/proactivechat/proactivechat/server/rpc"
 )
 
 // converge bounds how long the cluster test waits for the cluster to do
@@ -54,13 +56,31 @@ func (n *testNode) shutdown(t *testing.T) {
 // first leader made is in every node's keyring.
 func startNodes(t *testing.T, n int) []*testNode {
 	t.Helper()
-	return startNodesWith(t, n, nil)
+	return startNodesWith(t, n, nodeOptions{})
 }
 
-// startNodesWith is startNodes with each node's ClusterConfig changed by
-// configure.
-func startNodesWith(t *testing.T, n int, configure func(*app.ClusterConfig)) []*testNode {
+// nodeOptions are what a cluster's nodes run with beyond startNodes'
+// defaults.
+type nodeOptions struct {
+	// configure, when set, changes each node's ClusterConfig.
+	configure func(*app.ClusterConfig)
+	// clock drives the domain on whichever node leads (real time when nil).
+	clock *fakeclock.Clock
+	// webhooks lets webhooks go to loopback over plain HTTP, with
+	// startWebhookServer's timings.
+	webhooks bool
+	// leaseTTL is the nodes' lease TTL (5 s when 0).
+	leaseTTL time.Duration
+	// rateLimits are the nodes' (rpc.DefaultRateLimits when nil).
+	rateLimits *rpc.RateLimits
+}
+
+// startNodesWith is startNodes with opts.
+func startNodesWith(t *testing.T, n int, opts nodeOptions) []*testNode {
 	t.Helper()
+	if opts.leaseTTL == 0 {
+		opts.leaseTTL = 5 * time.Second
+	}
 	routes := make([]string, n)
 	for i := range routes {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -91,7 +111,7 @@ func startNodesWith(t *testing.T, n int, configure func(*app.ClusterConfig)) []*
 			Node:       name,
 			NATSListen: routes[i],
 			NATSRoutes: others,
-			LeaseTTL:   5 * time.Second,
+			LeaseTTL:   opts.leaseTTL,
 			OnLead: func(_ context.Context, a *app.App) error {
 				if a.InitialAPIKey != "" {
 					mu.Lock()
@@ -104,16 +124,26 @@ func startNodesWith(t *testing.T, n int, configure func(*app.ClusterConfig)) []*
 				return nil
 			},
 		}
-		if configure != nil {
-			configure(&cc)
+		if opts.configure != nil {
+			opts.configure(&cc)
 		}
-		node, err := app.OpenNode(app.Config{
+		cfg := app.Config{
 			Addr:              "127.0.0.1:0",
 			DBPath:            dbs[i],
 			Logger:            slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 			PresenceGrace:     presenceGrace,
 			KeepAliveInterval: keepAliveInterval,
-		}, cc)
+			RateLimits:        opts.rateLimits,
+		}
+		if opts.clock != nil {
+			cfg.Clock = opts.clock
+		}
+		if opts.webhooks {
+			cfg.WebhooksAllowHTTP, cfg.WebhooksAllowPrivate = true, true
+			cfg.WebhookTimeout = webhookTimeout
+			cfg.WebhookJitter = func() float64 { return 1 }
+		}
+		node, err := app.OpenNode(cfg, cc)
 		if err != nil {
 			t.Fatalf("open node %s: %v", name, err)
 		}
@@ -429,10 +459,10 @@ func TestNode_WithoutALeaderEveryProtocolIsUnavailable(t *testing.T) {
 // installs the newest snapshot, reads the log after it, and then holds
 // exactly what the leader holds.
 func TestCluster_ANodeBackAfterTheLogWasTrimmedStartsFromASnapshot(t *testing.T) {
-	nodes := startNodesWith(t, 3, func(cc *app.ClusterConfig) {
+	nodes := startNodesWith(t, 3, nodeOptions{configure: func(cc *app.ClusterConfig) {
 		cc.SnapshotEvery = 2
 		cc.SnapshotCheck = 20 * time.Millisecond
-	})
+	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*converge)
 	defer cancel()
 	leader := waitForLeader(t, nodes)
