@@ -77,6 +77,12 @@ func TestCluster_EndToEnd(t *testing.T) {
 	t.Run("RateLimitsBelieveOnlyTheNodes", func(t *testing.T) {
 		checkClusterTrustsOnlyItsNodes(t, leader, followers)
 	})
+	t.Run("ARequestGoesThroughOneFollowerAtMost", func(t *testing.T) {
+		checkForwardedOnce(t, leader, followers)
+	})
+	t.Run("CORSThroughAFollower", func(t *testing.T) {
+		checkCORSThroughAFollower(t, followers[0])
+	})
 	stories := []struct {
 		name           string
 		run            func(*testing.T, *e2eEnv)
@@ -186,5 +192,87 @@ func (r signInResult) wantLimited(t *testing.T) {
 	t.Helper()
 	if r.status != http.StatusTooManyRequests || r.retryAfter == "" || !strings.Contains(r.body, "resource_exhausted") {
 		t.Fatalf("SignIn from %s: %d (Retry-After %q) %s, want 429 resource_exhausted with a Retry-After", r.from, r.status, r.retryAfter, r.body)
+	}
+}
+
+// checkForwardedOnce: a follower forwards to the leader a request no node
+// has forwarded yet, and refuses, UNAVAILABLE, one that a node forwarded
+// already, which the leader serves. Two nodes that each took the other
+// for the leader (each reads the lease on its own schedule) would
+// otherwise bounce a request between them until the next read.
+func checkForwardedOnce(t *testing.T, leader *testNode, followers []*testNode) {
+	get := func(n *testNode, forwardedBy string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, n.srv.url+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if forwardedBy != "" {
+			req.Header.Set("Proactivechat-Forwarded-By", forwardedBy)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	for _, f := range followers {
+		if res := get(f, ""); res.StatusCode != http.StatusOK {
+			t.Fatalf("GET / on %s = %d, want 200 from the leader", f.name, res.StatusCode)
+		}
+		if res := get(f, followers[0].name); res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+			t.Fatalf("GET / forwarded once already, on %s = %d (Retry-After %q), want 503 with a Retry-After", f.name, res.StatusCode, res.Header.Get("Retry-After"))
+		}
+	}
+	if res := get(leader, followers[0].name); res.StatusCode != http.StatusOK {
+		t.Fatalf("GET / forwarded by %s, on the leader = %d, want 200", followers[0].name, res.StatusCode)
+	}
+}
+
+// checkCORSThroughAFollower: a browser on a site's page reaches a follower
+// as it would the leader: preflights of the site's origin are answered, its
+// calls get the CORS headers, and an origin no site lists gets none. (The
+// leader answers them, on the sites it holds, and the follower passes on
+// the request's Host, by which same-origin calls are told apart.)
+func checkCORSThroughAFollower(t *testing.T, f *testNode) {
+	ctx := testContext(t)
+	site := createSite(t, ctx, newConnectClient(t, f.srv), "CORS shop", nil)
+	do := func(method, path, origin, body string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, f.srv.url+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", origin)
+		if method == http.MethodOptions {
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			req.Header.Set("Access-Control-Request-Headers", "content-type,connect-protocol-version")
+		} else {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	const watch = "/proactivechat.v1.VisitorService/StartVisitorSession"
+	if res := do(http.MethodOptions, watch, origin, ""); res.StatusCode != http.StatusNoContent ||
+		res.Header.Get("Access-Control-Allow-Origin") != origin || !strings.Contains(res.Header.Get("Access-Control-Allow-Headers"), "Connect-Protocol-Version") {
+		t.Fatalf("preflight from the site's origin through %s = %d %v, want 204 allowing it", f.name, res.StatusCode, res.Header)
+	}
+	if res := do(http.MethodPost, watch, origin, `{"siteId":"`+site.GetId()+`"}`); res.StatusCode != http.StatusOK ||
+		res.Header.Get("Access-Control-Allow-Origin") != origin || !strings.Contains(res.Header.Get("Access-Control-Expose-Headers"), "Grpc-Status") {
+		t.Fatalf("call from the site's origin through %s = %d %v, want 200 with the CORS headers", f.name, res.StatusCode, res.Header)
+	}
+	if res := do(http.MethodOptions, "/proactivechat.v1.VisitorService/WatchVisitor", "https://elsewhere.example", ""); res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from an origin no site lists, through %s: %d %v, want no CORS headers", f.name, res.StatusCode, res.Header)
+	}
+	// Same origin (the page is served by the node itself): no CORS, and
+	// the call goes through as any non-browser caller's.
+	if res := do(http.MethodPost, watch, "http://"+f.srv.addr, `{"siteId":"`+site.GetId()+`"}`); res.StatusCode != http.StatusOK || res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("same-origin call through %s = %d %v, want 200 without CORS headers", f.name, res.StatusCode, res.Header)
 	}
 }

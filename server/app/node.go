@@ -317,10 +317,24 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, r, "no leader is known yet")
 		return
 	}
+	if r.Header.Get(forwardedByHeader) != "" {
+		// Another node took this one for the leader: the two disagree
+		// on who leads until one of them reads the lease again.
+		// Forwarding on could bounce the request between them; the
+		// client retries instead.
+		unavailable(w, r, "the leader is changing")
+		return
+	}
 	n.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), leaderKey{}, addr)))
 }
 
 type leaderKey struct{}
+
+// forwardedByHeader names the node that forwarded a request to the leader.
+// A node never forwards a request that carries it: a request goes through
+// at most one follower. A client that sends it gets UNAVAILABLE from the
+// followers, which harms nobody else.
+const forwardedByHeader = "Proactivechat-Forwarded-By"
 
 // unavailable answers 503 with Retry-After: gRPC, gRPC-Web and Connect
 // clients see UNAVAILABLE, which they retry. The body is an error as the
@@ -361,6 +375,7 @@ func (n *Node) initProxy() {
 				pr.Out.Header["X-Forwarded-For"] = xff
 			}
 			pr.SetXForwarded()
+			pr.Out.Header.Set(forwardedByHeader, n.cc.Node)
 		},
 		Transport:     n.proxyTr,
 		FlushInterval: -1, // server streams stream
