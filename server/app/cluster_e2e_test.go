@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+	"github.com/proactivechat/proactivechat/server/app"
 	"github.com/proactivechat/proactivechat/server/fakeclock"
 	"github.com/proactivechat/proactivechat/server/ratelimit"
 	"github.com/proactivechat/proactivechat/server/rpc"
@@ -82,6 +84,9 @@ func TestCluster_EndToEnd(t *testing.T) {
 	})
 	t.Run("CORSThroughAFollower", func(t *testing.T) {
 		checkCORSThroughAFollower(t, followers[0])
+	})
+	t.Run("ClientsResetsDoNotCutAFollowerOff", func(t *testing.T) {
+		checkResetsThroughAFollower(t, followers[0])
 	})
 	stories := []struct {
 		name           string
@@ -275,4 +280,42 @@ func checkCORSThroughAFollower(t *testing.T, f *testNode) {
 	if res := do(http.MethodPost, watch, "http://"+f.srv.addr, `{"siteId":"`+site.GetId()+`"}`); res.StatusCode != http.StatusOK || res.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("same-origin call through %s = %d %v, want 200 without CORS headers", f.name, res.StatusCode, res.Header)
 	}
+}
+
+// checkResetsThroughAFollower: the leader does not hold a follower to the
+// stream-reset budget of one HTTP/2 connection (app.ResetBurst), since the
+// follower carries many clients' streams on a few connections, and each
+// of those clients has its budget on the follower. Clients that give up on
+// more streams than that through one follower (each within its own budget)
+// leave another client's stream through it alone. The fake clock stands
+// still, so no budget refills meanwhile.
+func checkResetsThroughAFollower(t *testing.T, f *testNode) {
+	ctx, cancel := context.WithTimeout(t.Context(), converge)
+	defer cancel()
+	c := newGRPCClient(t, f.srv)
+	w := newWorld(t, ctx, c, enabledWithoutInvite())
+	chat := w.startChat(t, ctx, c)
+	victim := openChatStream(t, ctx, c, chat.GetId(), 0)
+	if ev := nextChatEvent(t, victim); ev.GetStarted() == nil {
+		t.Fatalf("the chat stream starts with %v, want ChatStarted", ev)
+	}
+	// Each client opens streams, reads their first event (so the leader
+	// serves them) and gives up on them: an RST_STREAM to the follower,
+	// which resets its own stream to the leader.
+	const clients = 4
+	perClient := app.ResetBurst/clients + app.ResetBurst/10
+	for i := range clients {
+		giver := newGRPCClient(t, f.srv)
+		for range perClient {
+			sctx, stop := context.WithCancel(ctx)
+			s, err := giver.WatchChat(sctx, &pb.WatchChatRequest{ChatId: chat.GetId()})
+			if err != nil {
+				t.Fatalf("client %d: WatchChat: %v", i, err)
+			}
+			nextChatEvent(t, s)
+			stop()
+		}
+	}
+	hello := send(t, ctx, c, chat.GetId(), w.agent.GetId(), "still there?")
+	protoEqual(t, "the other client's stream", nextChatEvent(t, victim), hello)
 }

@@ -104,6 +104,7 @@ type Node struct {
 	h2c      *h2cServer
 	proxy    *httputil.ReverseProxy
 	proxyTr  *http.Transport
+	nodes    *nodeDirectory // whose X-Forwarded-For and stream resets the leader trusts
 	serveErr chan error
 
 	ctx    context.Context
@@ -116,7 +117,6 @@ type Node struct {
 	lease  *cluster.Lease
 	writer *cluster.Writer
 	snaps  *cluster.Snapshots
-	nodes  *nodeDirectory // whose X-Forwarded-For the leader believes
 
 	// terms counts the leadership terms this node has begun serving.
 	terms atomic.Int64
@@ -153,6 +153,7 @@ func OpenNode(cfg Config, cc ClusterConfig) (*Node, error) {
 	n := &Node{cfg: cfg, cc: cc, log: cfg.Logger.With("node", cc.Node), serveErr: make(chan error, 3),
 		done: make(chan struct{}), ready: make(chan struct{})}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.nodes = newNodeDirectory(n.log)
 	if cc.NATSURL == "" {
 		if err := n.startNATS(); err != nil {
 			return nil, err
@@ -283,6 +284,7 @@ func (n *Node) Start() {
 		return
 	}
 	h2c.resets = resetLimitOn(n.cfg.Clock)
+	h2c.resets.exempt = n.nodes.trusted
 	n.h2c = h2c
 	go h2c.serve()
 	go func() { n.serveErr <- n.front.Serve(h2c.http1Listener()) }()
@@ -542,7 +544,7 @@ func (n *Node) open(ctx context.Context, js jetstream.JetStream, r int) error {
 	if n.snaps, err = cluster.OpenSnapshots(ctx, js, n.logJS, cluster.SnapshotConfig{Replicas: r}); err != nil {
 		return err
 	}
-	if n.nodes, err = openNodeDirectory(ctx, js, r, n.log); err != nil {
+	if err = n.nodes.open(ctx, js, r); err != nil {
 		return err
 	}
 	return n.nodes.register(ctx, n.cc.Node, n.advertise)

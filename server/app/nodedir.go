@@ -22,7 +22,10 @@ const nodesBucket = "proactivechat_nodes"
 // watches the bucket. The leader believes X-Forwarded-For, for its rate
 // limits, from the nodes' addresses and from nobody else's: followers
 // forward every client's call to it and append the client's address, but
-// a client can write anything in the header itself.
+// a client can write anything in the header itself. Nor does it hold the
+// nodes' connections to a client's budget of HTTP/2 stream resets: a
+// follower's few connections carry all its clients' streams, and each
+// client has its budget on the follower.
 //
 // A node's addresses are what its advertised host resolves to when its
 // key is written or read: an IP address as it is, a name through DNS. The
@@ -40,8 +43,16 @@ type nodeDirectory struct {
 	addrs atomic.Pointer[map[netip.Addr]bool]
 }
 
-// openNodeDirectory creates the directory's bucket, or opens it.
-func openNodeDirectory(ctx context.Context, js jetstream.JetStream, replicas int, log *slog.Logger) (*nodeDirectory, error) {
+// newNodeDirectory returns a directory that trusts no address until it is
+// opened and watched.
+func newNodeDirectory(log *slog.Logger) *nodeDirectory {
+	d := &nodeDirectory{log: log}
+	d.addrs.Store(&map[netip.Addr]bool{})
+	return d
+}
+
+// open creates the directory's bucket, or opens it.
+func (d *nodeDirectory) open(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      nodesBucket,
 		Description: "Proactive Chat cluster nodes: name → advertised HOST:PORT",
@@ -50,11 +61,10 @@ func openNodeDirectory(ctx context.Context, js jetstream.JetStream, replicas int
 		Replicas:    replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open the node directory: %w", err)
+		return fmt.Errorf("open the node directory: %w", err)
 	}
-	d := &nodeDirectory{kv: kv, log: log}
-	d.addrs.Store(&map[netip.Addr]bool{})
-	return d, nil
+	d.kv = kv
+	return nil
 }
 
 // register writes this node's advertised address.
