@@ -24,6 +24,8 @@ const (
 	clusterAgents      = 3
 	clusterEarlyChats  = 6 // started before the kills
 	clusterLateChats   = 6 // started one after another during the kills
+	clusterClaims      = 8 // queue requests claimed at once by two agents during the kills
+	clusterLeftQueued  = 2 // the last requests, left in the queue
 	clusterTestTimeout = 5 * time.Minute
 )
 
@@ -59,6 +61,7 @@ func TestCluster_AcknowledgedMessagesSurviveKills(t *testing.T) {
 	c := startCluster(ctx, t, 3)
 	formed := time.Now()
 	cc := newClusterChats(ctx, t, c, clusterAgents)
+	q := newClaims(ctx, t, cc)
 
 	failed := make(chan struct{})
 	var failOnce sync.Once
@@ -109,6 +112,20 @@ func TestCluster_AcknowledgedMessagesSurviveKills(t *testing.T) {
 				return
 			}
 			launch(run)
+		}
+	})
+
+	senders.Go(func() {
+		for i := range clusterClaims {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := q.run(ctx, streamCtx, i, i >= clusterClaims-clusterLeftQueued, fail); err != nil {
+				fail(err)
+				return
+			}
 		}
 	})
 
@@ -181,6 +198,7 @@ func TestCluster_AcknowledgedMessagesSurviveKills(t *testing.T) {
 	runs := cc.getRuns()
 	st := checkTranscripts(ctx, t, c.apis[1], runs)
 	cc.checkOneActiveChat(ctx, t)
+	claimed, left := q.check(ctx, t)
 	resent := checkResends(ctx, t, runs, rng, func(w int) *clients { return c.apis[w%len(c.apis)] })
 	stopStreams()
 	cc.streams.Wait()
@@ -194,6 +212,7 @@ func TestCluster_AcknowledgedMessagesSurviveKills(t *testing.T) {
 	}
 	t.Logf("kills: %d (the leader %d times); chats: %d; messages acknowledged: %d, found: %d; acknowledged after a retry: %d (answered with the message an earlier attempt stored: %d); resent with their keys at the end: %d",
 		len(plan), leaderKills, len(runs), st.acked, st.found, st.retried, st.originals, resent)
+	t.Logf("queue: %d requests claimed at once by two agents on different nodes, each by one; %d left in the queue, intact", claimed, left)
 	t.Logf("leader killed → first message stored again: p50 %v, max %v over %d failovers; visitor streams: %d reconnects, %d chat events received in order; the files converged at log position %d",
 		p50.Round(time.Millisecond), worst.Round(time.Millisecond), len(failovers), st.reconnects, st.streamed, pos)
 	t.Logf("the test took %v: %v to build and form the cluster, %v of kills, %v of checks, %v to converge", time.Since(began).Round(time.Millisecond),

@@ -253,73 +253,113 @@ func (c *testCluster) caughtUp(ctx context.Context, pos uint64) {
 	})
 }
 
-// converged stops the cluster once every node holds the leader's position
-// (the followers first, so that nobody takes over and writes a barrier),
-// then opens each node's file and checks that all hold the same content at
-// the same position, and that every node exited cleanly on SIGTERM.
-func (c *testCluster) converged(ctx context.Context) (pos uint64) {
+// converged checks that the nodes' files converge: once every node holds
+// the leader's position, it pauses all three (SIGSTOP), copies their
+// files, and lets them go on; if the copies are at one position (nothing
+// was written between the look and the pause) they must hold the same
+// content, else it looks again. Then it stops the cluster, followers first,
+// and checks that every node exits cleanly on SIGTERM. It returns the
+// position the files converged at.
+func (c *testCluster) converged(ctx context.Context) uint64 {
 	t := c.t
 	t.Helper()
-	leader, _ := c.leader(ctx)
-	c.waitFor(ctx, "every node at the leader's position", func(ctx context.Context) error {
-		lst, err := c.nodeStatus(ctx, leader)
-		if err != nil {
-			return err
-		}
-		for _, n := range c.nodes {
-			st, err := c.nodeStatus(ctx, n)
+	dir := t.TempDir()
+	var pos uint64
+	for attempt := 1; ; attempt++ {
+		leader, _ := c.leader(ctx)
+		c.waitFor(ctx, "every node at the leader's position", func(ctx context.Context) error {
+			lst, err := c.nodeStatus(ctx, leader)
 			if err != nil {
 				return err
 			}
-			if st.Position != lst.Position {
-				return fmt.Errorf("%s is at %d, the leader %s at %d", n.name, st.Position, leader.name, lst.Position)
+			for _, n := range c.nodes {
+				st, err := c.nodeStatus(ctx, n)
+				if err != nil {
+					return err
+				}
+				if st.Position != lst.Position {
+					return fmt.Errorf("%s is at %d, the leader %s at %d", n.name, st.Position, leader.name, lst.Position)
+				}
 			}
+			return nil
+		})
+		for _, n := range c.nodes {
+			n.signal(syscall.SIGSTOP)
 		}
-		return nil
-	})
+		var copies []string
+		for _, n := range c.nodes {
+			cp := filepath.Join(dir, fmt.Sprintf("%s-%d.db", n.name, attempt))
+			if err := copyFile(cp, n.db); err != nil {
+				t.Fatal(err)
+			}
+			copies = append(copies, cp)
+		}
+		for _, n := range c.nodes {
+			n.signal(syscall.SIGCONT)
+		}
+		var files []string
+		same := true
+		for i, cp := range copies {
+			p, d := positionAndDigest(t, cp)
+			files = append(files, fmt.Sprintf("%s at %d: %s", c.nodes[i].name, p, d))
+			if i == 0 {
+				pos = p
+			}
+			same = same && p == pos
+		}
+		if same {
+			for _, f := range files[1:] {
+				if after(f, ": ") != after(files[0], ": ") {
+					t.Errorf("the nodes' files differ at the same position:\n%s", strings.Join(files, "\n"))
+					break
+				}
+			}
+			break
+		}
+		if attempt == 10 {
+			t.Fatalf("the nodes were at different positions each time they were paused:\n%s", strings.Join(files, "\n"))
+		}
+	}
+	leader, _ := c.leader(ctx)
 	for _, n := range append(c.others(leader), leader) {
-		n.mu.Lock()
-		n.up = false
-		n.mu.Unlock()
+		n.setUp(false)
 		if ps := n.stop(syscall.SIGTERM); ps == nil || !ps.Success() {
 			t.Errorf("after SIGTERM node %s exited with %v, want 0", n.name, ps)
 		}
 		n.scanLogs(t)
 	}
-	var digests []string
-	for _, n := range c.nodes {
-		s, err := bolt.Open(n.db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := s.Position()
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := s.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		digests = append(digests, fmt.Sprintf("%s at %d: %s", n.name, p, d))
-		if n == c.nodes[0] {
-			pos = p
-		}
-	}
-	for _, d := range digests[1:] {
-		if after(d, ": ") != after(digests[0], ": ") || position(d) != position(digests[0]) {
-			t.Errorf("the nodes' files differ:\n%s", strings.Join(digests, "\n"))
-			break
-		}
-	}
 	return pos
 }
 
-func after(s, sep string) string { _, a, _ := strings.Cut(s, sep); return a }
+// positionAndDigest opens a copy of a node's file and returns its log
+// position and the digest of its content.
+func positionAndDigest(t *testing.T, path string) (uint64, string) {
+	t.Helper()
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := s.Position()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, d
+}
 
-func position(d string) string { b, _, _ := strings.Cut(after(d, " at "), ":"); return b }
+func copyFile(dst, src string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o600)
+}
+
+func after(s, sep string) string { _, a, _ := strings.Cut(s, sep); return a }
 
 // others are the nodes but n.
 func (c *testCluster) others(n *clusterNode) []*clusterNode {

@@ -560,7 +560,12 @@ func (c *chatRun) watch(ctx context.Context, s *server, api *clients, online cha
 func (c *chatRun) streamed(ev *pb.ChatEvent) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.id != "" && ev.GetChatId() != c.id {
+	if c.id == "" {
+		// The chat began before its starter heard of it (or the visitor's
+		// request was claimed): resume that chat.
+		c.id = ev.GetChatId()
+	}
+	if ev.GetChatId() != c.id {
 		return fmt.Errorf("visitor %s streamed an event of chat %s, want chat %s", c.visitorID, ev.GetChatId(), c.id)
 	}
 	if ev.GetSeq() != c.streamLast+1 {
