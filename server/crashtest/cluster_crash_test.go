@@ -22,8 +22,8 @@ import (
 const (
 	clusterKills       = 20
 	clusterAgents      = 3
-	clusterEarlyChats  = 6 // started before the kills
-	clusterLateChats   = 6 // started one after another during the kills
+	clusterEarlyChats  = 4 // started before the kills
+	clusterLateChats   = 4 // started one after another during the kills
 	clusterClaims      = 8 // queue requests claimed at once by two agents during the kills
 	clusterLeftQueued  = 2 // the last requests, left in the queue
 	clusterTestTimeout = 5 * time.Minute
