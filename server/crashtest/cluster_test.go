@@ -507,7 +507,16 @@ func (cc *clusterChats) startChat(ctx, streamCtx context.Context, i int, fail fu
 		return res.Msg.GetChat(), nil
 	})
 	if err != nil && connect.CodeOf(err) == connect.CodeFailedPrecondition && attempts > 1 {
-		chats := must(c.apis[0].chat.ListChats(ctx, as(c.adminKey, &pb.ListChatsRequest{VisitorId: run.visitorID, State: pb.ChatState_CHAT_STATE_ACTIVE})))(c.t).Msg.GetChats()
+		chats, _, _, lerr := ccall(ctx, c, agentNode(i), fmt.Sprintf("list visitor %d's chats", i), func(ctx context.Context, api *clients) ([]*pb.ChatSummary, error) {
+			res, err := api.chat.ListChats(ctx, as(c.adminKey, &pb.ListChatsRequest{VisitorId: run.visitorID, State: pb.ChatState_CHAT_STATE_ACTIVE}))
+			if err != nil {
+				return nil, err
+			}
+			return res.Msg.GetChats(), nil
+		})
+		if lerr != nil {
+			return nil, lerr
+		}
 		if len(chats) == 1 {
 			chat, err = chats[0].GetChat(), nil
 		}
