@@ -204,6 +204,11 @@ func TestCluster_AcknowledgedMessagesSurviveKills(t *testing.T) {
 	cc.streams.Wait()
 	checked := time.Now()
 	pos := c.converged(ctx)
+	// Of all the leaders the kills made, only the first made (and printed)
+	// an admin key: the others found it in the store.
+	if key := c.printedKey(t); key != c.adminKey {
+		t.Errorf("the nodes printed admin key %q, want only %q", key, c.adminKey)
+	}
 
 	slices.Sort(failovers)
 	var p50, worst time.Duration
