@@ -124,6 +124,7 @@ type Node struct {
 	mu         sync.Mutex
 	leader     *App   // while this node leads
 	leaderAddr string // the other leader's advertised address, "" if none known
+	leaderName string // the lease holder's node name, "" if none known
 	ready      chan struct{}
 	readyOnce  sync.Once
 }
@@ -308,6 +309,10 @@ func (n *Node) Wait() error {
 // ServeHTTP serves a request with the domain on the leader, and forwards
 // it to the leader elsewhere.
 func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == NodeStatusPath {
+		n.serveStatus(w, r)
+		return
+	}
 	n.mu.Lock()
 	a, addr := n.leader, n.leaderAddr
 	n.mu.Unlock()
@@ -564,7 +569,7 @@ func (n *Node) watchLeader(ctx context.Context) {
 		if err == nil {
 			n.mu.Lock()
 			changed := n.leaderAddr != addr
-			n.leaderAddr = addr
+			n.leaderAddr, n.leaderName = addr, name
 			n.mu.Unlock()
 			if changed {
 				n.log.Info("leader", "name", name, "addr", addr)

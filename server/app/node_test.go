@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -239,6 +240,7 @@ func TestCluster_ChatCarriesOnWhenTheLeaderDies(t *testing.T) {
 	nodes := startNodes(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*converge)
 	defer cancel()
+	checkStatus(t, nodes)
 
 	// The visitor speaks Connect to node 0, the agent gRPC to node 1.
 	visitorC := newConnectClient(t, nodes[0].srv)
@@ -368,6 +370,69 @@ func TestCluster_ChatCarriesOnWhenTheLeaderDies(t *testing.T) {
 	}
 	if messages != len(acked) {
 		t.Fatalf("after the second takeover the chat has %d messages, %d were acknowledged: %s", messages, len(acked), describe(all))
+	}
+	checkStatus(t, survivors)
+}
+
+// checkStatus checks what each node says of itself at app.NodeStatusPath
+// (answered by the node, not its leader): one leads, with a term, every
+// node names it, and the followers reach the leader's position.
+func checkStatus(t *testing.T, nodes []*testNode) {
+	t.Helper()
+	deadline := time.Now().Add(converge)
+	for {
+		var leaders []app.NodeStatus
+		var why string
+		sts := make([]app.NodeStatus, len(nodes))
+		for i, n := range nodes {
+			res, err := http.Get(n.srv.url + app.NodeStatusPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = json.NewDecoder(res.Body).Decode(&sts[i])
+			res.Body.Close()
+			if err != nil || res.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s on %s: %s, %v", app.NodeStatusPath, n.name, res.Status, err)
+			}
+			if sts[i].Node != n.name || !sts[i].Ready {
+				t.Fatalf("node %s says %+v", n.name, sts[i])
+			}
+			if sts[i].Leading {
+				leaders = append(leaders, sts[i])
+			}
+		}
+		switch {
+		case len(leaders) != 1:
+			why = fmt.Sprintf("%d nodes lead", len(leaders))
+		case leaders[0].Term == 0:
+			why = "the leader has no term"
+		default:
+			for _, st := range sts {
+				switch {
+				case st.Leader != leaders[0].Node:
+					why = fmt.Sprintf("%s names %q as the leader, not %s", st.Node, st.Leader, leaders[0].Node)
+				case st.Position != leaders[0].Position:
+					why = fmt.Sprintf("%s is at position %d, the leader at %d", st.Node, st.Position, leaders[0].Position)
+				case !st.Leading && st.Term != 0:
+					why = fmt.Sprintf("follower %s has term %d", st.Node, st.Term)
+				}
+			}
+		}
+		if why == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the nodes' status: %s: %+v", why, sts)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	res, err := http.Post(nodes[0].srv.url+app.NodeStatusPath, "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST %s: %s, want 405", app.NodeStatusPath, res.Status)
 	}
 }
 

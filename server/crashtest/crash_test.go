@@ -133,6 +133,9 @@ type server struct {
 	downAt []time.Time
 	// args are flags every start adds.
 	args []string
+	// healthTimeout bounds the wait for a start to answer (startTimeout
+	// when 0): a cluster node answers once the cluster has a leader.
+	healthTimeout time.Duration
 }
 
 func newServer(t *testing.T, bin string, transport *http.Transport) *server {
@@ -198,7 +201,11 @@ func (s *server) start(ctx context.Context) error {
 
 // waitHealthy polls the server's index page until it answers.
 func (s *server) waitHealthy(ctx context.Context, exited <-chan struct{}) error {
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	timeout := startTimeout
+	if s.healthTimeout != 0 {
+		timeout = s.healthTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
 	poll := time.NewTicker(5 * time.Millisecond)
@@ -218,7 +225,7 @@ func (s *server) waitHealthy(ctx context.Context, exited <-chan struct{}) error 
 		case <-exited:
 			return errors.New("the server exited")
 		case <-ctx.Done():
-			return fmt.Errorf("not healthy after %v: %v", startTimeout, err)
+			return fmt.Errorf("not healthy after %v: %v", timeout, err)
 		case <-poll.C:
 		}
 	}
@@ -257,6 +264,16 @@ func (s *server) stop(sig syscall.Signal) *os.ProcessState {
 	return cmd.ProcessState
 }
 
+// signal sends sig to the running server, if any.
+func (s *server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd != nil {
+		cmd.Process.Signal(sig)
+	}
+}
+
 // waitUp returns the epoch of the server once it is up.
 func (s *server) waitUp(ctx context.Context) (int, error) {
 	s.mu.Lock()
@@ -268,6 +285,21 @@ func (s *server) waitUp(ctx context.Context) (int, error) {
 	case <-ctx.Done():
 		return epoch, ctx.Err()
 	}
+}
+
+// setUp marks the server up or down for the clients that pick among
+// several (a paused server is down to them), leaving its process alone.
+func (s *server) setUp(up bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.up = up
+}
+
+// isUp reports whether the server is up now.
+func (s *server) isUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.up
 }
 
 // killedSince reports whether the server was marked down since epoch began.
@@ -392,6 +424,10 @@ type ack struct {
 	// original: the retry was answered with a message stored before the
 	// kill that interrupted the first attempt.
 	original bool
+	// lane names the loop that sent it, when the sender has several: the
+	// acknowledgements of one lane come in order (one lane per sender
+	// when empty).
+	lane string
 }
 
 // chatRun is one chat and its two sides.
@@ -524,7 +560,12 @@ func (c *chatRun) watch(ctx context.Context, s *server, api *clients, online cha
 func (c *chatRun) streamed(ev *pb.ChatEvent) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.id != "" && ev.GetChatId() != c.id {
+	if c.id == "" {
+		// The chat began before its starter heard of it (or the visitor's
+		// request was claimed): resume that chat.
+		c.id = ev.GetChatId()
+	}
+	if ev.GetChatId() != c.id {
 		return fmt.Errorf("visitor %s streamed an event of chat %s, want chat %s", c.visitorID, ev.GetChatId(), c.id)
 	}
 	if ev.GetSeq() != c.streamLast+1 {
@@ -709,73 +750,7 @@ load:
 	// Every acknowledged message is stored once, where it was acknowledged,
 	// the events of every chat are numbered without a gap, and nothing was
 	// stored that was not acknowledged.
-	var totalAcked, found, retried, originals, reconnects, streamed int
-	for _, c := range runs {
-		c.mu.Lock()
-		acks := c.acks
-		reconnects += c.reconnects
-		c.mu.Unlock()
-		totalAcked += len(acks)
-		byKey := map[string]ack{}
-		lastSeq := map[string]uint32{}
-		for _, a := range acks {
-			if a.seq <= lastSeq[a.sender] {
-				t.Errorf("chat %d: %s acknowledged with seq %d after an earlier message of the same sender at seq %d", c.idx, a.key, a.seq, lastSeq[a.sender])
-			}
-			lastSeq[a.sender] = a.seq
-			byKey[a.key] = a
-			if a.attempts > 1 {
-				retried++
-			}
-			if a.original {
-				originals++
-			}
-		}
-		events := listEvents(ctx, t, api, c.id)
-		seen := map[string]bool{}
-		for i, ev := range events {
-			if ev.GetSeq() != uint32(i+1) {
-				t.Fatalf("chat %d: event %d has seq %d: a gap or a duplicate", c.idx, i+1, ev.GetSeq())
-			}
-			switch {
-			case i == 0:
-				if ev.GetStarted() == nil {
-					t.Errorf("chat %d: event 1 is %v, want ChatStarted", c.idx, ev)
-				}
-			case ev.GetMessage() != nil:
-				found++
-				m := ev.GetMessage()
-				a, ok := byKey[m.GetIdempotencyKey()]
-				switch {
-				case !ok:
-					t.Errorf("chat %d: stored message %d (key %q) was never acknowledged", c.idx, ev.GetSeq(), m.GetIdempotencyKey())
-				case seen[a.key]:
-					t.Errorf("chat %d: message %q is stored twice", c.idx, a.key)
-				case a.seq != ev.GetSeq() || a.text != m.GetText() || a.sender != m.GetSender().GetId():
-					t.Errorf("chat %d: message %q acknowledged as seq %d from %s %q, stored as seq %d from %s %q",
-						c.idx, a.key, a.seq, a.sender, a.text, ev.GetSeq(), m.GetSender().GetId(), m.GetText())
-				}
-				seen[m.GetIdempotencyKey()] = true
-			default:
-				t.Errorf("chat %d: unexpected event %d: %v", c.idx, ev.GetSeq(), ev)
-			}
-		}
-		for _, a := range acks {
-			if !seen[a.key] {
-				t.Errorf("chat %d: acknowledged message %q (seq %d) is missing", c.idx, a.key, a.seq)
-			}
-		}
-		chat := must(api.chat.GetChat(ctx, as(adminKey, &pb.GetChatRequest{ChatId: c.id})))(t).Msg.GetChat()
-		if chat.GetState() != pb.ChatState_CHAT_STATE_ACTIVE || chat.GetLastSeq() != uint32(len(events)) {
-			t.Errorf("chat %d is %v with last seq %d after %d events, want ACTIVE", c.idx, chat.GetState(), chat.GetLastSeq(), len(events))
-		}
-		c.mu.Lock()
-		if c.streamLast > uint32(len(events)) {
-			t.Errorf("chat %d: the visitor's stream got event %d, but only %d are stored", c.idx, c.streamLast, len(events))
-		}
-		streamed += c.streamEvents
-		c.mu.Unlock()
-	}
+	st := checkTranscripts(ctx, t, api, runs)
 
 	// After the restarts each credential still speaks only for its own
 	// principal (the resends below then check that nothing was stored).
@@ -799,6 +774,115 @@ load:
 
 	// A retry with the same key, now, returns the original and adds
 	// nothing: every message retried across a kill, and a sample of others.
+	resent := checkResends(ctx, t, runs, rng, func(int) *clients { return api })
+
+	// The server still shuts down cleanly after all that.
+	stopStreams()
+	wg.Wait()
+	if ps := s.stop(syscall.SIGTERM); ps == nil || !ps.Success() {
+		t.Errorf("after SIGTERM the server exited with %v, want 0", ps)
+	}
+	s.scanLogs(t)
+
+	t.Logf("kills: %d; messages acknowledged: %d, found: %d; acknowledged after a retry: %d (answered with the message stored before the kill: %d); resent with their keys at the end: %d",
+		kills, st.acked, st.found, st.retried, st.originals, resent)
+	t.Logf("visitor streams: %d reconnects, %d chat events received in order; %d chats still active; test took %v (plus %v to build)",
+		st.reconnects, st.streamed, chats, time.Since(built).Round(time.Millisecond), built.Sub(began).Round(time.Millisecond))
+}
+
+// transcriptStats counts what checkTranscripts checked.
+type transcriptStats struct {
+	acked, found, retried, originals int
+	// What the visitors' widget streams did.
+	reconnects, streamed int
+}
+
+// checkTranscripts checks, through api, that every message acknowledged
+// in runs is stored once, where it was acknowledged, that the events of
+// every chat are numbered without a gap, that nothing was stored that was
+// not acknowledged, and that every chat is still active.
+func checkTranscripts(ctx context.Context, t *testing.T, api *clients, runs []*chatRun) transcriptStats {
+	t.Helper()
+	var st transcriptStats
+	for _, c := range runs {
+		c.mu.Lock()
+		acks := c.acks
+		st.reconnects += c.reconnects
+		c.mu.Unlock()
+		st.acked += len(acks)
+		byKey := map[string]ack{}
+		lastSeq := map[string]uint32{}
+		for _, a := range acks {
+			lane := a.sender + "/" + a.lane
+			if a.seq <= lastSeq[lane] {
+				t.Errorf("chat %d: %s acknowledged with seq %d after an earlier message of the same sender at seq %d", c.idx, a.key, a.seq, lastSeq[lane])
+			}
+			lastSeq[lane] = a.seq
+			byKey[a.key] = a
+			if a.attempts > 1 {
+				st.retried++
+			}
+			if a.original {
+				st.originals++
+			}
+		}
+		events := listEvents(ctx, t, api, c.id)
+		seen := map[string]bool{}
+		for i, ev := range events {
+			if ev.GetSeq() != uint32(i+1) {
+				t.Fatalf("chat %d: event %d has seq %d: a gap or a duplicate", c.idx, i+1, ev.GetSeq())
+			}
+			switch {
+			case i == 0:
+				if ev.GetStarted() == nil {
+					t.Errorf("chat %d: event 1 is %v, want ChatStarted", c.idx, ev)
+				}
+			case ev.GetMessage() != nil:
+				st.found++
+				m := ev.GetMessage()
+				a, ok := byKey[m.GetIdempotencyKey()]
+				switch {
+				case !ok:
+					t.Errorf("chat %d: stored message %d (key %q) was never acknowledged", c.idx, ev.GetSeq(), m.GetIdempotencyKey())
+				case seen[a.key]:
+					t.Errorf("chat %d: message %q is stored twice", c.idx, a.key)
+				case a.seq != ev.GetSeq() || a.text != m.GetText() || a.sender != m.GetSender().GetId():
+					t.Errorf("chat %d: message %q acknowledged as seq %d from %s %q, stored as seq %d from %s %q",
+						c.idx, a.key, a.seq, a.sender, a.text, ev.GetSeq(), m.GetSender().GetId(), m.GetText())
+				}
+				seen[m.GetIdempotencyKey()] = true
+			default:
+				t.Errorf("chat %d: unexpected event %d: %v", c.idx, ev.GetSeq(), ev)
+			}
+		}
+		for _, a := range acks {
+			if !seen[a.key] {
+				t.Errorf("chat %d: acknowledged message %q (seq %d) is missing", c.idx, a.key, a.seq)
+			}
+		}
+		chat := must(api.chat.GetChat(ctx, as(api.adminKey, &pb.GetChatRequest{ChatId: c.id})))(t).Msg.GetChat()
+		if chat.GetState() != pb.ChatState_CHAT_STATE_ACTIVE || chat.GetLastSeq() != uint32(len(events)) {
+			t.Errorf("chat %d is %v with last seq %d after %d events, want ACTIVE", c.idx, chat.GetState(), chat.GetLastSeq(), len(events))
+		}
+		c.mu.Lock()
+		if c.streamLast > uint32(len(events)) {
+			t.Errorf("chat %d: the visitor's stream got event %d, but only %d are stored", c.idx, c.streamLast, len(events))
+		}
+		st.streamed += c.streamEvents
+		c.mu.Unlock()
+	}
+	if st.acked == 0 || st.found != st.acked {
+		t.Errorf("acknowledged %d messages, found %d", st.acked, st.found)
+	}
+	return st
+}
+
+// checkResends sends again, with their idempotency keys, every message of
+// runs acknowledged after a retry and a sample of the others, spread over
+// apiFor(0..15): each must be answered with the original and add nothing.
+// It returns how many it sent.
+func checkResends(ctx context.Context, t *testing.T, runs []*chatRun, rng *rand.Rand, apiFor func(int) *clients) int {
+	t.Helper()
 	var again []ack
 	for _, c := range runs {
 		for _, a := range c.acks {
@@ -809,7 +893,8 @@ load:
 	}
 	var resend sync.WaitGroup
 	work := make(chan ack)
-	for range 16 {
+	for w := range 16 {
+		api := apiFor(w)
 		resend.Go(func() {
 			for a := range work {
 				c := runs[a.chat]
@@ -829,8 +914,9 @@ load:
 	}
 	close(work)
 	resend.Wait()
+	api := apiFor(0)
 	for _, c := range runs {
-		chat := must(api.chat.GetChat(ctx, as(adminKey, &pb.GetChatRequest{ChatId: c.id})))(t).Msg.GetChat()
+		chat := must(api.chat.GetChat(ctx, as(api.adminKey, &pb.GetChatRequest{ChatId: c.id})))(t).Msg.GetChat()
 		c.mu.Lock()
 		want := uint32(len(c.acks) + 1)
 		c.mu.Unlock()
@@ -838,22 +924,7 @@ load:
 			t.Errorf("chat %d has last seq %d after the resends, want %d", c.idx, chat.GetLastSeq(), want)
 		}
 	}
-
-	// The server still shuts down cleanly after all that.
-	stopStreams()
-	wg.Wait()
-	if st := s.stop(syscall.SIGTERM); st == nil || !st.Success() {
-		t.Errorf("after SIGTERM the server exited with %v, want 0", st)
-	}
-	s.scanLogs(t)
-
-	t.Logf("kills: %d; messages acknowledged: %d, found: %d; acknowledged after a retry: %d (answered with the message stored before the kill: %d); resent with their keys at the end: %d",
-		kills, totalAcked, found, retried, originals, len(again))
-	t.Logf("visitor streams: %d reconnects, %d chat events received in order; %d chats still active; test took %v (plus %v to build)",
-		reconnects, streamed, chats, time.Since(built).Round(time.Millisecond), built.Sub(began).Round(time.Millisecond))
-	if totalAcked == 0 || found != totalAcked {
-		t.Errorf("acknowledged %d messages, found %d", totalAcked, found)
-	}
+	return len(again)
 }
 
 // listEvents reads a chat's whole transcript, page by page.
