@@ -65,6 +65,10 @@ func (f *Follower) Run(ctx context.Context) error {
 	return f.log.Read(ctx, f.Position(), f.apply)
 }
 
+// catchUpByGet is the most entries CatchUp reads one by one; further
+// behind, a consumer streams them.
+const catchUpByGet = 256
+
 // errCaughtUp stops CatchUp's read.
 var errCaughtUp = errors.New("caught up")
 
@@ -75,8 +79,24 @@ func (f *Follower) CatchUp(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if pos := f.Position(); pos >= last {
+	pos := f.Position()
+	if pos >= last {
 		return pos, nil
+	}
+	// A new leader is usually a few entries behind: it reads them one by
+	// one rather than through a consumer, which the meta group must place
+	// (seconds of election when its leader died with the old leader).
+	if last-pos <= catchUpByGet {
+		for p := pos + 1; p <= last; p++ {
+			e, err := f.log.get(ctx, p)
+			if err != nil {
+				return 0, err
+			}
+			if err := f.apply(e); err != nil {
+				return 0, err
+			}
+		}
+		return f.Position(), nil
 	}
 	err = f.log.Read(ctx, f.Position(), func(e *Entry) error {
 		if err := f.apply(e); err != nil {
