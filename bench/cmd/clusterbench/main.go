@@ -47,6 +47,8 @@ type config struct {
 	followerKills  int
 	out            string
 	skipSingle     bool
+	rounds         int
+	profile        string
 	keep           bool
 }
 
@@ -61,6 +63,8 @@ func main() {
 	flag.IntVar(&c.followerKills, "follower-kills", 2, "SIGKILLs of a follower, each followed by a restart")
 	flag.StringVar(&c.out, "out", "", "write results.json here (default: print only)")
 	flag.BoolVar(&c.skipSingle, "skip-single", false, "measure no single node")
+	flag.IntVar(&c.rounds, "rounds", 1, "closed loops of every deployment, interleaved; the kills follow the last")
+	flag.StringVar(&c.profile, "profile", "", "write a CPU profile of every node during the closed loop into this directory")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temp dir (server logs, databases)")
 	flag.Parse()
 	if err := run(c); err != nil {
@@ -70,6 +74,7 @@ func main() {
 
 // Result is one deployment's figures.
 type Result struct {
+	Round    int          `json:"round"`
 	Name     string       `json:"name"`
 	Nodes    int          `json:"nodes"`
 	Messages int64        `json:"messages"`
@@ -111,26 +116,40 @@ func run(c config) error {
 			return fmt.Errorf("build: %w", err)
 		}
 	}
+	// Rounds interleave the deployments, so that a machine whose speed
+	// drifts (other jobs, the disk) shifts them all alike; the kills are
+	// in the last round only.
 	var results []*Result
-	if !c.skipSingle {
-		r, err := measure(c, c.bin, filepath.Join(dir, "single"), "single node (bbolt)", 1)
+	kills, followerKills := c.kills, c.followerKills
+	for round := 1; round <= c.rounds; round++ {
+		c.kills, c.followerKills = 0, 0
+		if round == c.rounds {
+			c.kills, c.followerKills = kills, followerKills
+		}
+		sub := filepath.Join(dir, fmt.Sprintf("round%d", round))
+		if !c.skipSingle {
+			r, err := measure(c, c.bin, filepath.Join(sub, "single"), "single node (bbolt)", 1)
+			if err != nil {
+				return err
+			}
+			r.Round = round
+			results = append(results, r)
+		}
+		if c.beforeBin != "" {
+			r, err := measure(c, c.beforeBin, filepath.Join(sub, "before"), "3 nodes, before", 3)
+			if err != nil {
+				return err
+			}
+			r.Round = round
+			results = append(results, r)
+		}
+		r, err := measure(c, c.bin, filepath.Join(sub, "cluster"), "3 nodes", 3)
 		if err != nil {
 			return err
 		}
+		r.Round = round
 		results = append(results, r)
 	}
-	if c.beforeBin != "" {
-		r, err := measure(c, c.beforeBin, filepath.Join(dir, "before"), "3 nodes, before", 3)
-		if err != nil {
-			return err
-		}
-		results = append(results, r)
-	}
-	r, err := measure(c, c.bin, filepath.Join(dir, "cluster"), "3 nodes", 3)
-	if err != nil {
-		return err
-	}
-	results = append(results, r)
 	report(os.Stdout, results)
 	if c.out != "" {
 		if err := os.MkdirAll(c.out, 0o755); err != nil {
@@ -145,27 +164,27 @@ func run(c config) error {
 }
 
 func report(w io.Writer, rs []*Result) {
-	var single float64
+	single := map[int]float64{}
 	for _, r := range rs {
 		if r.Nodes == 1 {
-			single = r.Rate
+			single[r.Round] = r.Rate
 		}
 	}
-	fmt.Fprintf(w, "| | messages/s | of single | visitor→agent p50 | p99 | ack p50 | p99 | errors | leader kill → write acked p50 | max | follower kill → write acked p50 | max |\n")
-	fmt.Fprintf(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(w, "| round | | messages/s | of single | visitor→agent p50 | p99 | ack p50 | p99 | errors | leader kill → write acked p50 | max | follower kill → write acked p50 | max |\n")
+	fmt.Fprintf(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range rs {
 		of := ""
-		if single > 0 {
-			of = fmt.Sprintf("%.0f %%", 100*r.Rate/single)
+		if s := single[r.Round]; s > 0 {
+			of = fmt.Sprintf("%.0f %%", 100*r.Rate/s)
 		}
 		lp50, lmax := quant(r.LeaderKills)
 		fp50, fmax := quant(r.FollowerKills)
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n", r.Name, r.Rate, of,
+		fmt.Fprintf(w, "| %d | %s | %.0f | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n", r.Round, r.Name, r.Rate, of,
 			ms(r.Latency.P50Ms), ms(r.Latency.P99Ms), ms(r.Ack.P50Ms), ms(r.Ack.P99Ms), r.Errors, lp50, lmax, fp50, fmax)
 	}
-	fmt.Fprintf(w, "\n| | commits/s | updates per commit | commit mean | of which log publish | ack p50 on the leader's node | ack p50 through the proxy |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(w, "\n| round | | commits/s | updates per commit | commit mean | of which log publish | ack p50 on the leader's node | ack p50 through the proxy |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %s | %.0f | %.1f | %.2f ms | %.2f ms | %s | %s |\n", r.Name, r.Commits, r.BatchMean, r.CommitMs, r.PublishMs,
+		fmt.Fprintf(w, "| %d | %s | %.0f | %.1f | %.2f ms | %.2f ms | %s | %s |\n", r.Round, r.Name, r.Commits, r.BatchMean, r.CommitMs, r.PublishMs,
 			ms(r.AckOnLeader.P50Ms), ms(r.AckViaProxy.P50Ms))
 	}
 	for _, r := range rs {
@@ -203,6 +222,7 @@ func quant(ds []time.Duration) (p50, max string) {
 // proc is one server process.
 type proc struct {
 	name, addr string
+	pprof      string
 	args       []string
 	bin        string
 	cmd        *exec.Cmd
@@ -291,7 +311,8 @@ func startDeployment(bin, dir string, n int) ([]*proc, error) {
 	for i := range ps {
 		name := fmt.Sprintf("n%d", i+1)
 		addr := fmt.Sprintf("127.0.0.1:%d", freePort())
-		args := []string{"-addr", addr, "-db", filepath.Join(dir, name+".db"), "-log-level", "info"}
+		pprof := fmt.Sprintf("127.0.0.1:%d", freePort())
+		args := []string{"-addr", addr, "-db", filepath.Join(dir, name+".db"), "-log-level", "info", "-pprof", pprof}
 		if n > 1 {
 			var others []string
 			for j, r := range routes {
@@ -305,7 +326,7 @@ func startDeployment(bin, dir string, n int) ([]*proc, error) {
 		if err != nil {
 			return nil, err
 		}
-		ps[i] = &proc{name: name, addr: addr, args: args, bin: bin, logf: f}
+		ps[i] = &proc{name: name, addr: addr, pprof: pprof, args: args, bin: bin, logf: f}
 		if err := ps[i].start(); err != nil {
 			return nil, err
 		}
@@ -392,7 +413,25 @@ func measure(c config, bin, dir, name string, n int) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	var profiled sync.WaitGroup
+	if c.profile != "" {
+		for _, p := range ps {
+			profiled.Add(1)
+			go func() {
+				defer profiled.Done()
+				role := "follower"
+				if p.isLeader() || n == 1 {
+					role = "leader"
+				}
+				path := filepath.Join(c.profile, fmt.Sprintf("%s-%s-%s.pprof", strings.ReplaceAll(name, " ", "_"), p.name, role))
+				if err := cpuProfile(p.pprof, path, c.duration/2); err != nil {
+					log.Printf("profile %s: %v", p.name, err)
+				}
+			}()
+		}
+	}
 	d.closedLoop(c.duration, r)
+	profiled.Wait()
 	m1, err := metricsOf(ps[0].addr)
 	if err != nil {
 		return nil, err
@@ -555,6 +594,28 @@ func (d *deployment) watch(wc grpc.ServerStreamingClient[pb.WatchChatResponse]) 
 		d.lat.Record(now - sent)
 		d.latMu.Unlock()
 	}
+}
+
+// cpuProfile saves a CPU profile of d, taken from the middle of the
+// closed loop on.
+func cpuProfile(addr, path string, d time.Duration) error {
+	time.Sleep(d / 2)
+	client := &http.Client{Timeout: d + 30*time.Second}
+	resp, err := client.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }
 
 // metricsOf reads a node's /metrics (the leader's, through any node).
