@@ -36,6 +36,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/proactivechat/proactivechat/bench/hist"
+	"google.golang.org/protobuf/types/known/emptypb"
+
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 )
 
@@ -120,13 +122,16 @@ func run(c config) error {
 	// drifts (other jobs, the disk) shifts them all alike; the kills are
 	// in the last round only.
 	var results []*Result
-	kills, followerKills := c.kills, c.followerKills
+	kills, followerKills, profile := c.kills, c.followerKills, c.profile
 	for round := 1; round <= c.rounds; round++ {
 		c.kills, c.followerKills = 0, 0
 		if round == c.rounds {
 			c.kills, c.followerKills = kills, followerKills
 		}
 		sub := filepath.Join(dir, fmt.Sprintf("round%d", round))
+		if profile != "" {
+			c.profile = filepath.Join(profile, fmt.Sprintf("round%d", round))
+		}
 		if !c.skipSingle {
 			r, err := measure(c, c.bin, filepath.Join(sub, "single"), "single node (bbolt)", 1)
 			if err != nil {
@@ -370,6 +375,10 @@ type chat struct {
 
 type deployment struct {
 	procs []*proc
+	// spare connections to each node, on which a stream whose node died
+	// opens again, as a widget or a console would.
+	spare []*grpc.ClientConn
+	done  chan struct{} // closed when the deployment is torn down
 	chats []*chat
 	lat   *hist.Histogram
 	latMu sync.Mutex
@@ -403,7 +412,8 @@ func measure(c config, bin, dir, name string, n int) (*Result, error) {
 			p.mu.Unlock()
 		}
 	}
-	d := &deployment{procs: ps, lat: hist.New()}
+	d := &deployment{procs: ps, lat: hist.New(), done: make(chan struct{})}
+	defer close(d.done)
 	if err := d.setup(c, key); err != nil {
 		return nil, err
 	}
@@ -450,7 +460,7 @@ func measure(c config, bin, dir, name string, n int) (*Result, error) {
 	if n > 1 {
 		for k := 0; k < c.kills+c.followerKills; k++ {
 			leader := k < c.kills
-			dur, phase, err := d.failover(leader)
+			dur, phase, err := d.failover(leader, k)
 			if err != nil {
 				return nil, err
 			}
@@ -471,6 +481,13 @@ func (d *deployment) setup(c config, key string) error {
 	admConn, err := dial(d.procs[0].addr)
 	if err != nil {
 		return err
+	}
+	for _, p := range d.procs {
+		conn, err := dial(p.addr)
+		if err != nil {
+			return err
+		}
+		d.spare = append(d.spare, conn)
 	}
 	admin := pb.NewAdminServiceClient(admConn)
 	actx := withToken(key)
@@ -513,13 +530,9 @@ func (d *deployment) setup(c config, key string) error {
 		if err != nil {
 			return fmt.Errorf("WatchAgent: %w", err)
 		}
-		go func() {
-			for {
-				if _, err := ws.Recv(); err != nil {
-					return
-				}
-			}
-		}()
+		go d.hold((i+1)%n, func(conn *grpc.ClientConn) (recver, error) {
+			return pb.NewAgentServiceClient(conn).WatchAgent(a.ctx, &pb.WatchAgentRequest{AgentId: a.id})
+		}, ws)
 		if err := retry(func(ctx context.Context) error {
 			_, err := a.ag.SetAgentStatus(metadata.NewOutgoingContext(ctx, metadata.Pairs("authorization", "Bearer "+sess.GetToken())),
 				&pb.SetAgentStatusRequest{AgentId: a.id, Status: pb.AgentStatus_AGENT_STATUS_AVAILABLE})
@@ -541,17 +554,14 @@ func (d *deployment) setup(c config, key string) error {
 			return fmt.Errorf("StartVisitorSession: %w", err)
 		}
 		ch := &chat{visitorID: sess.GetVisitor().GetId(), vctx: withToken(sess.GetToken()), cc: pb.NewChatServiceClient(conn), node: node}
-		wv, err := vc.WatchVisitor(ch.vctx, &pb.WatchVisitorRequest{VisitorId: ch.visitorID, PageUrl: "https://shop.example/products/1", PageTitle: "Page"})
+		watch := &pb.WatchVisitorRequest{VisitorId: ch.visitorID, PageUrl: "https://shop.example/products/1", PageTitle: "Page"}
+		wv, err := vc.WatchVisitor(ch.vctx, watch)
 		if err != nil {
 			return fmt.Errorf("WatchVisitor: %w", err)
 		}
-		go func() {
-			for {
-				if _, err := wv.Recv(); err != nil {
-					return
-				}
-			}
-		}()
+		go d.hold(node, func(conn *grpc.ClientConn) (recver, error) {
+			return pb.NewVisitorServiceClient(conn).WatchVisitor(ch.vctx, watch)
+		}, wv)
 		a := agents[i%len(agents)]
 		var started *pb.StartChatResponse
 		if err := retry(func(ctx context.Context) error {
@@ -571,6 +581,30 @@ func (d *deployment) setup(c config, key string) error {
 		d.chats = append(d.chats, ch)
 	}
 	return nil
+}
+
+type recver interface{ RecvMsg(any) error }
+
+// hold drains a stream, and opens it again through the next node when it
+// ends (its node died), so that the visitor or agent stays online.
+func (d *deployment) hold(node int, open func(*grpc.ClientConn) (recver, error), s recver) {
+	for k := 1; ; k++ {
+		for s.RecvMsg(new(emptypb.Empty)) == nil {
+		}
+		for {
+			select {
+			case <-d.done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			next, err := open(d.spare[(node+k)%len(d.spare)])
+			if err == nil {
+				s = next
+				break
+			}
+			k++
+		}
+	}
 }
 
 // watch records visitor→agent latency: each text carries its send time.
@@ -716,20 +750,30 @@ func (d *deployment) closedLoop(dur time.Duration, r *Result) {
 // kill to the first message acknowledged through a surviving node by a
 // call that began after the kill, then restarts the node and waits until
 // every node serves and a leader is known.
-func (d *deployment) failover(leader bool) (time.Duration, string, error) {
+//
+// Followers are killed in turn (the k-th kill takes the k-th follower),
+// so that the kills hit the follower leading the log's JetStream group
+// about half the time.
+func (d *deployment) failover(leader bool, k int) (time.Duration, string, error) {
 	var victim *proc
 	deadline := time.Now().Add(time.Minute)
 	for victim == nil {
 		if time.Now().After(deadline) {
 			return 0, "", errors.New("no leader known")
 		}
+		var candidates []*proc
+		known := false
 		for _, p := range d.procs {
+			if p.isLeader() {
+				known = true
+			}
 			if p.isLeader() == leader {
-				victim = p
-				break
+				candidates = append(candidates, p)
 			}
 		}
-		if victim == nil {
+		if known && len(candidates) > 0 {
+			victim = candidates[k%len(candidates)]
+		} else {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
