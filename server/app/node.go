@@ -564,7 +564,12 @@ func (n *Node) shedStreamLeaders(ctx context.Context) {
 		}
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		for wctx.Err() == nil {
-			if st, err := n.js.Stream(wctx, s); err == nil {
+			// The stream's leader answers: none does until the transfer
+			// is done, so each asking is short.
+			ictx, icancel := context.WithTimeout(wctx, 100*time.Millisecond)
+			st, err := n.js.Stream(ictx, s)
+			icancel()
+			if err == nil {
 				if c := st.CachedInfo().Cluster; c != nil && c.Leader != "" && c.Leader != n.cc.Node {
 					break
 				}
