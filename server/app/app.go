@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -88,6 +89,11 @@ type Config struct {
 	// logPublishSeconds, set on a cluster's leader, times the Writer's
 	// publishes of each commit to the log, for metrics.
 	logPublishSeconds *metrics.Histogram
+	// trustedProxy, when set, names the peers whose X-Forwarded-For the
+	// rate limits believe besides loopback's (RateLimits.TrustedProxy): a
+	// cluster node leading gives its fellow nodes, which forward their
+	// clients' calls to it.
+	trustedProxy func(netip.Addr) bool
 }
 
 // Limits of the HTTP server (those of requests are in edge.go).

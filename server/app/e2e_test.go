@@ -27,224 +27,229 @@ import (
 // chat seen by both sides, a visitor stream that resumes after a gap, both
 // leaving, and the stored transcript.
 func TestProactiveChatWithoutInvite(t *testing.T) {
-	forEachProtocol(t, func(t *testing.T, p protocol) {
-		srv, clock := newServer(t)
-		c := p.newClient(t, srv)
-		ctx := testContext(t)
-
-		// An integrator sets up a site with proactive chat and an agent.
-		site := createSite(t, ctx, c, "Shoe shop", enabledWithoutInvite())
-		if pc := site.GetProactiveChat(); !pc.GetEnabled() || pc.GetMode() != pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITHOUT_INVITE {
-			t.Fatalf("site's proactive chat is %v, want enabled without invite", pc)
-		}
-		agent := createAvailableAgent(t, ctx, c, "Dana", site.GetId())
-
-		// The agent watches who is on the site: a snapshot comes first.
-		presence, snapshot := openPresenceStream(t, ctx, c, agent.GetId())
-		if n := len(snapshot.GetVisitors()); n != 0 {
-			t.Fatalf("snapshot has %d visitors, want 0", n)
-		}
-
-		// A visitor lands on page 1; the agent sees it arrive.
-		session := must[*pb.StartVisitorSessionResponse](t, "StartVisitorSession")(c.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{SiteId: site.GetId()}))
-		visitorID := session.GetVisitor().GetId()
-		vs := openVisitorStream(t, ctx, c, &pb.WatchVisitorRequest{VisitorId: visitorID, PageUrl: page1, PageTitle: "Home"})
-		state := recvNext(t, vs).GetState()
-		if state.GetEngagement() != pb.EngagementState_ENGAGEMENT_STATE_BROWSING || state.GetVisitor().GetCurrentPage().GetUrl() != page1 {
-			t.Fatalf("first visitor message: got state %v, want BROWSING on %s", state, page1)
-		}
-		arrived := recvUntil(t, presence, func(m *pb.WatchPresenceResponse) bool {
-			return m.GetArrived().GetVisitorId() == visitorID
-		}).GetArrived()
-		if arrived.GetCurrentPage().GetUrl() != page1 || arrived.GetSiteId() != site.GetId() ||
-			arrived.GetOpenStreams() != 1 || arrived.GetEngagement() != pb.EngagementState_ENGAGEMENT_STATE_BROWSING ||
-			!arrived.GetVisitStartTime().AsTime().Equal(t0) || arrived.GetTimeOnSite().AsDuration() != 0 {
-			t.Fatalf("arrival: %v", arrived)
-		}
-
-		// 30 s later the visitor moves to page 2: the old page's stream
-		// closes and the new page's opens, within the grace period.
-		clock.Advance(30 * time.Second)
-		vs.Close()
-		// The new page's widget resumes the session with its token.
-		again := must[*pb.StartVisitorSessionResponse](t, "StartVisitorSession")(c.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{
-			SiteId: site.GetId(), ResumeToken: session.GetToken(),
-		}))
-		if !again.GetResumed() || again.GetVisitor().GetId() != visitorID {
-			t.Fatalf("resuming the session: resumed %v as %s, want %s", again.GetResumed(), again.GetVisitor().GetId(), visitorID)
-		}
-		vs = openVisitorStream(t, ctx, c, &pb.WatchVisitorRequest{VisitorId: visitorID, PageUrl: page2, PageTitle: "Shoes"})
-		if state := recvNext(t, vs).GetState(); state.GetVisitor().GetCurrentPage().GetUrl() != page2 {
-			t.Fatalf("visitor state after navigation: %v, want page %s", state, page2)
-		}
-		moved := recvUntil(t, presence, func(m *pb.WatchPresenceResponse) bool {
-			if m.GetDeparted().GetVisitorId() == visitorID || m.GetArrived().GetVisitorId() == visitorID {
-				t.Fatalf("a page load must not be a departure nor a new visit: %v", m)
-			}
-			return m.GetChanged().GetVisitorId() == visitorID && m.GetChanged().GetCurrentPage().GetUrl() == page2
-		}).GetChanged()
-		onSite := moved.GetTimeOnSite().AsDuration()
-		if onSite < 30*time.Second {
-			t.Errorf("time on site after the page load is %v, want at least 30s (it counts across page loads)", onSite)
-		}
-		if !moved.GetVisitStartTime().AsTime().Equal(arrived.GetVisitStartTime().AsTime()) {
-			t.Errorf("visit start moved from %v to %v on a page load", arrived.GetVisitStartTime().AsTime(), moved.GetVisitStartTime().AsTime())
-		}
-		if got := moved.GetObserveTime().AsTime().Sub(moved.GetVisitStartTime().AsTime()); got != onSite {
-			t.Errorf("time_on_site %v is not observe_time - visit_start_time = %v", onSite, got)
-		}
-
-		// The agent starts the chat; the widget switches to it.
-		chat := must[*pb.StartChatResponse](t, "StartChat")(c.StartChat(ctx, &pb.StartChatRequest{AgentId: agent.GetId(), VisitorId: visitorID})).GetChat()
-		if chat.GetState() != pb.ChatState_CHAT_STATE_ACTIVE || chat.GetAgent().GetDisplayName() != "Dana" ||
-			chat.GetVisitor().GetId() != visitorID || chat.GetSiteId() != site.GetId() || chat.GetLastSeq() != 1 {
-			t.Fatalf("StartChat returned %v", chat)
-		}
-		// (The launching criteria were met at 30 s: the agent was alerted,
-		// in the background, which the widget may see as a repeated
-		// BROWSING state.)
-		state = recvState(t, vs, pb.EngagementState_ENGAGEMENT_STATE_CHATTING)
-		if state.GetChat().GetId() != chat.GetId() {
-			t.Fatalf("visitor state after StartChat: %v, want CHATTING in %s", state, chat.GetId())
-		}
-		started := nextVisitorChatEvent(t, vs)
-		if started.GetSeq() != 1 || started.GetStarted().GetAgent().GetDisplayName() != "Dana" ||
-			started.GetStarted().GetVisitor().GetDisplayName() != "Visitor" {
-			t.Fatalf("first chat event on the visitor stream: %v, want seq 1 started by Dana", started)
-		}
-		recvUntil(t, presence, func(m *pb.WatchPresenceResponse) bool {
-			return m.GetChanged().GetVisitorId() == visitorID && m.GetChanged().GetEngagement() == pb.EngagementState_ENGAGEMENT_STATE_CHATTING &&
-				m.GetChanged().GetActiveChatId() == chat.GetId()
-		})
-
-		// The agent's console follows the chat.
-		cs := openChatStream(t, ctx, c, chat.GetId(), 0)
-		var agentSaw []*pb.ChatEvent
-		agentSaw = append(agentSaw, nextChatEvent(t, cs))
-		checkContiguous(t, agentSaw, chat.GetId(), 1)
-
-		// The agent types, then writes; the visitor answers.
-		must[*pb.SetTypingResponse](t, "SetTyping")(c.SetTyping(ctx, &pb.SetTypingRequest{ChatId: chat.GetId(), SenderId: agent.GetId(), Typing: true}))
-		for name, m := range map[string]*pb.Typing{"visitor": recvNext(t, vs).GetTyping(), "agent": recvNext(t, cs).GetTyping()} {
-			if !m.GetTyping() || m.GetParticipant().GetId() != agent.GetId() || m.GetChatId() != chat.GetId() {
-				t.Fatalf("%s stream: got typing %v, want the agent typing", name, m)
-			}
-		}
-		texts := map[uint32]string{}
-		expect := func(ev *pb.ChatEvent, seq uint32) {
-			t.Helper()
-			if ev.GetSeq() != seq {
-				t.Fatalf("SendMessage %q got seq %d, want %d", ev.GetMessage().GetText(), ev.GetSeq(), seq)
-			}
-			texts[seq] = ev.GetMessage().GetText()
-		}
-		expect(send(t, ctx, c, chat.GetId(), agent.GetId(), "Hello! Looking for a size?"), 2)
-		if ev := nextVisitorChatEvent(t, vs); ev.GetSeq() != 2 || ev.GetMessage().GetText() != texts[2] || ev.GetMessage().GetSender().GetRole() != pb.ParticipantRole_PARTICIPANT_ROLE_AGENT {
-			t.Fatalf("visitor got %v, want the agent's message 2", ev)
-		}
-		expect(send(t, ctx, c, chat.GetId(), visitorID, "Yes, 42 please"), 3)
-		if ev := nextVisitorChatEvent(t, vs); ev.GetSeq() != 3 || ev.GetMessage().GetSender().GetId() != visitorID {
-			t.Fatalf("visitor got %v, want its own message 3", ev)
-		}
-		agentSaw = append(agentSaw, nextChatEvent(t, cs), nextChatEvent(t, cs))
-		checkContiguous(t, agentSaw, chat.GetId(), 1)
-
-		// The widget's stream drops; the agent writes twice meanwhile.
-		vs.Close()
-		expect(send(t, ctx, c, chat.GetId(), agent.GetId(), "We have it in black"), 4)
-		expect(send(t, ctx, c, chat.GetId(), agent.GetId(), "and in blue"), 5)
-		agentSaw = append(agentSaw, nextChatEvent(t, cs), nextChatEvent(t, cs))
-
-		// The widget resumes after the last event it showed: exactly the
-		// missed events, in order, then live ones.
-		vs = openVisitorStream(t, ctx, c, &pb.WatchVisitorRequest{VisitorId: visitorID, PageUrl: page2, ResumeChatId: chat.GetId(), ResumeAfterSeq: 3})
-		state = recvNext(t, vs).GetState()
-		if state.GetEngagement() != pb.EngagementState_ENGAGEMENT_STATE_CHATTING || state.GetChat().GetLastSeq() != 5 {
-			t.Fatalf("resumed visitor state: %v, want CHATTING with last_seq 5", state)
-		}
-		expect(send(t, ctx, c, chat.GetId(), agent.GetId(), "Which one do you prefer?"), 6)
-		agentSaw = append(agentSaw, nextChatEvent(t, cs))
-		resumed := []*pb.ChatEvent{nextVisitorChatEvent(t, vs), nextVisitorChatEvent(t, vs), nextVisitorChatEvent(t, vs)}
-		checkContiguous(t, resumed, chat.GetId(), 4)
-		for _, ev := range resumed {
-			if got := ev.GetMessage().GetText(); got != texts[ev.GetSeq()] {
-				t.Fatalf("resumed event %d has text %q, want %q", ev.GetSeq(), got, texts[ev.GetSeq()])
-			}
-		}
-
-		// Both close their chat windows, the agent first.
-		if got := leave(t, ctx, c, chat.GetId(), agent.GetId()); got.GetState() != pb.ChatState_CHAT_STATE_ACTIVE || got.GetAgentLeftTime() == nil {
-			t.Fatalf("after the agent left: %v, want still active with agent_left_time", got)
-		}
-		agentSaw = append(agentSaw, nextChatEvent(t, cs))
-		if ev := nextVisitorChatEvent(t, vs); ev.GetSeq() != 7 || ev.GetParticipantLeft().GetParticipant().GetId() != agent.GetId() {
-			t.Fatalf("visitor got %v, want event 7: the agent left", ev)
-		}
-		ended := leave(t, ctx, c, chat.GetId(), visitorID)
-		if ended.GetState() != pb.ChatState_CHAT_STATE_ENDED || ended.GetEndReason() != pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT {
-			t.Fatalf("after both left: %v, want ENDED with BOTH_LEFT", ended)
-		}
-		agentSaw = append(agentSaw, nextChatEvent(t, cs), nextChatEvent(t, cs))
-		checkContiguous(t, agentSaw, chat.GetId(), 1)
-		if last := agentSaw[len(agentSaw)-1]; last.GetEnded().GetReason() != pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT {
-			t.Fatalf("last event on WatchChat: %v, want ChatEnded BOTH_LEFT", last)
-		}
-		if err := recvEnd(t, cs); !isEOF(err) {
-			t.Fatalf("WatchChat after ChatEnded ended with %v, want a clean end", err)
-		}
-		// The widget shows the end of the chat, then goes back to browsing.
-		visitorTail := []*pb.ChatEvent{nextVisitorChatEvent(t, vs), nextVisitorChatEvent(t, vs)}
-		checkContiguous(t, visitorTail, chat.GetId(), 8)
-		if visitorTail[1].GetEnded().GetReason() != pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT {
-			t.Fatalf("visitor got %s, want [8 left visitor] [9 ended BOTH_LEFT]", describe(visitorTail))
-		}
-		if state := recvNext(t, vs).GetState(); state.GetEngagement() != pb.EngagementState_ENGAGEMENT_STATE_BROWSING || state.GetChat() != nil {
-			t.Fatalf("visitor state after the chat: %v, want BROWSING without a chat", state)
-		}
-		recvUntil(t, presence, func(m *pb.WatchPresenceResponse) bool {
-			return m.GetChanged().GetVisitorId() == visitorID && m.GetChanged().GetEngagement() == pb.EngagementState_ENGAGEMENT_STATE_BROWSING &&
-				m.GetChanged().GetActiveChatId() == ""
-		})
-
-		// The chat is stored as ended, with its whole transcript.
-		got := must[*pb.GetChatResponse](t, "GetChat")(c.GetChat(ctx, &pb.GetChatRequest{ChatId: chat.GetId()})).GetChat()
-		if got.GetState() != pb.ChatState_CHAT_STATE_ENDED || got.GetEndReason() != pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT ||
-			got.GetLastSeq() != 9 || got.GetEndTime() == nil || got.GetVisitorLeftTime() == nil || got.GetAgentLeftTime() == nil {
-			t.Fatalf("GetChat: %v, want ENDED, BOTH_LEFT, last_seq 9 with end and left times", got)
-		}
-		events := transcript(t, ctx, c, chat.GetId(), 4)
-		checkContiguous(t, events, chat.GetId(), 1)
-		if len(events) != 9 {
-			t.Fatalf("transcript has %d events, want 9: %s", len(events), describe(events))
-		}
-		for seq, text := range texts {
-			if got := events[seq-1].GetMessage().GetText(); got != text {
-				t.Errorf("transcript event %d has text %q, want %q", seq, got, text)
-			}
-		}
-		if events[0].GetStarted() == nil || events[6].GetParticipantLeft() == nil || events[7].GetParticipantLeft() == nil ||
-			events[8].GetEnded().GetReason() != pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT {
-			t.Errorf("transcript: %s", describe(events))
-		}
-		for i := range events {
-			protoEqual(t, "event seen live vs stored", agentSaw[i], events[i])
-		}
-		a := must[*pb.GetAgentResponse](t, "GetAgent")(c.GetAgent(ctx, &pb.GetAgentRequest{AgentId: agent.GetId()})).GetAgent()
-		if len(a.GetActiveChatIds()) != 0 || a.GetLastChatEndTime() == nil {
-			t.Errorf("agent after the chat: %v, want no active chat and a last_chat_end_time", a)
-		}
-
-		// Native clients can do the same over one bidirectional stream.
-		if cv, ok := c.(converser); ok {
-			t.Run("Converse", func(t *testing.T) {
-				testConverse(t, c, cv, agent.GetId(), visitorID, vs)
-			})
-		}
-	})
+	forEachProtocol(t, func(t *testing.T, p protocol) { storyProactiveChatWithoutInvite(t, onOneServer(t, p)) })
 }
 
-// testConverse runs a second chat with the agent on ChatService.Converse.
-func testConverse(t *testing.T, c api, cv converser, agentID, visitorID string, vs stream[pb.WatchVisitorResponse]) {
+// storyProactiveChatWithoutInvite is TestProactiveChatWithoutInvite's
+// story, in env: the agent's calls (and the admin's) through env.agent,
+// the visitor's through env.visitor.
+func storyProactiveChatWithoutInvite(t *testing.T, env *e2eEnv) {
+	c, v, clock, t0 := env.agent, env.visitor, env.clock, env.start
+	ctx := testContext(t)
+
+	// An integrator sets up a site with proactive chat and an agent.
+	site := createSite(t, ctx, c, "Shoe shop", enabledWithoutInvite())
+	if pc := site.GetProactiveChat(); !pc.GetEnabled() || pc.GetMode() != pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITHOUT_INVITE {
+		t.Fatalf("site's proactive chat is %v, want enabled without invite", pc)
+	}
+	agent := createAvailableAgent(t, ctx, c, "Dana", site.GetId())
+
+	// The agent watches who is on the site: a snapshot comes first.
+	presence, snapshot := openPresenceStream(t, ctx, c, agent.GetId())
+	if n := len(snapshot.GetVisitors()); n != 0 {
+		t.Fatalf("snapshot has %d visitors, want 0", n)
+	}
+
+	// A visitor lands on page 1; the agent sees it arrive.
+	session := must[*pb.StartVisitorSessionResponse](t, "StartVisitorSession")(v.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{SiteId: site.GetId()}))
+	visitorID := session.GetVisitor().GetId()
+	vs := openVisitorStream(t, ctx, v, &pb.WatchVisitorRequest{VisitorId: visitorID, PageUrl: page1, PageTitle: "Home"})
+	state := recvNext(t, vs).GetState()
+	if state.GetEngagement() != pb.EngagementState_ENGAGEMENT_STATE_BROWSING || state.GetVisitor().GetCurrentPage().GetUrl() != page1 {
+		t.Fatalf("first visitor message: got state %v, want BROWSING on %s", state, page1)
+	}
+	arrived := recvUntil(t, presence, func(m *pb.WatchPresenceResponse) bool {
+		return m.GetArrived().GetVisitorId() == visitorID
+	}).GetArrived()
+	if arrived.GetCurrentPage().GetUrl() != page1 || arrived.GetSiteId() != site.GetId() ||
+		arrived.GetOpenStreams() != 1 || arrived.GetEngagement() != pb.EngagementState_ENGAGEMENT_STATE_BROWSING ||
+		!arrived.GetVisitStartTime().AsTime().Equal(t0) || arrived.GetTimeOnSite().AsDuration() != 0 {
+		t.Fatalf("arrival: %v", arrived)
+	}
+
+	// 30 s later the visitor moves to page 2: the old page's stream
+	// closes and the new page's opens, within the grace period.
+	clock.Advance(30 * time.Second)
+	vs.Close()
+	// The new page's widget resumes the session with its token.
+	again := must[*pb.StartVisitorSessionResponse](t, "StartVisitorSession")(v.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{
+		SiteId: site.GetId(), ResumeToken: session.GetToken(),
+	}))
+	if !again.GetResumed() || again.GetVisitor().GetId() != visitorID {
+		t.Fatalf("resuming the session: resumed %v as %s, want %s", again.GetResumed(), again.GetVisitor().GetId(), visitorID)
+	}
+	vs = openVisitorStream(t, ctx, v, &pb.WatchVisitorRequest{VisitorId: visitorID, PageUrl: page2, PageTitle: "Shoes"})
+	if state := recvNext(t, vs).GetState(); state.GetVisitor().GetCurrentPage().GetUrl() != page2 {
+		t.Fatalf("visitor state after navigation: %v, want page %s", state, page2)
+	}
+	moved := recvUntil(t, presence, func(m *pb.WatchPresenceResponse) bool {
+		if m.GetDeparted().GetVisitorId() == visitorID || m.GetArrived().GetVisitorId() == visitorID {
+			t.Fatalf("a page load must not be a departure nor a new visit: %v", m)
+		}
+		return m.GetChanged().GetVisitorId() == visitorID && m.GetChanged().GetCurrentPage().GetUrl() == page2
+	}).GetChanged()
+	onSite := moved.GetTimeOnSite().AsDuration()
+	if onSite < 30*time.Second {
+		t.Errorf("time on site after the page load is %v, want at least 30s (it counts across page loads)", onSite)
+	}
+	if !moved.GetVisitStartTime().AsTime().Equal(arrived.GetVisitStartTime().AsTime()) {
+		t.Errorf("visit start moved from %v to %v on a page load", arrived.GetVisitStartTime().AsTime(), moved.GetVisitStartTime().AsTime())
+	}
+	if got := moved.GetObserveTime().AsTime().Sub(moved.GetVisitStartTime().AsTime()); got != onSite {
+		t.Errorf("time_on_site %v is not observe_time - visit_start_time = %v", onSite, got)
+	}
+
+	// The agent starts the chat; the widget switches to it.
+	chat := must[*pb.StartChatResponse](t, "StartChat")(c.StartChat(ctx, &pb.StartChatRequest{AgentId: agent.GetId(), VisitorId: visitorID})).GetChat()
+	if chat.GetState() != pb.ChatState_CHAT_STATE_ACTIVE || chat.GetAgent().GetDisplayName() != "Dana" ||
+		chat.GetVisitor().GetId() != visitorID || chat.GetSiteId() != site.GetId() || chat.GetLastSeq() != 1 {
+		t.Fatalf("StartChat returned %v", chat)
+	}
+	// (The launching criteria were met at 30 s: the agent was alerted,
+	// in the background, which the widget may see as a repeated
+	// BROWSING state.)
+	state = recvState(t, vs, pb.EngagementState_ENGAGEMENT_STATE_CHATTING)
+	if state.GetChat().GetId() != chat.GetId() {
+		t.Fatalf("visitor state after StartChat: %v, want CHATTING in %s", state, chat.GetId())
+	}
+	started := nextVisitorChatEvent(t, vs)
+	if started.GetSeq() != 1 || started.GetStarted().GetAgent().GetDisplayName() != "Dana" ||
+		started.GetStarted().GetVisitor().GetDisplayName() != "Visitor" {
+		t.Fatalf("first chat event on the visitor stream: %v, want seq 1 started by Dana", started)
+	}
+	recvUntil(t, presence, func(m *pb.WatchPresenceResponse) bool {
+		return m.GetChanged().GetVisitorId() == visitorID && m.GetChanged().GetEngagement() == pb.EngagementState_ENGAGEMENT_STATE_CHATTING &&
+			m.GetChanged().GetActiveChatId() == chat.GetId()
+	})
+
+	// The agent's console follows the chat.
+	cs := openChatStream(t, ctx, c, chat.GetId(), 0)
+	var agentSaw []*pb.ChatEvent
+	agentSaw = append(agentSaw, nextChatEvent(t, cs))
+	checkContiguous(t, agentSaw, chat.GetId(), 1)
+
+	// The agent types, then writes; the visitor answers.
+	must[*pb.SetTypingResponse](t, "SetTyping")(c.SetTyping(ctx, &pb.SetTypingRequest{ChatId: chat.GetId(), SenderId: agent.GetId(), Typing: true}))
+	for name, m := range map[string]*pb.Typing{"visitor": recvNext(t, vs).GetTyping(), "agent": recvNext(t, cs).GetTyping()} {
+		if !m.GetTyping() || m.GetParticipant().GetId() != agent.GetId() || m.GetChatId() != chat.GetId() {
+			t.Fatalf("%s stream: got typing %v, want the agent typing", name, m)
+		}
+	}
+	texts := map[uint32]string{}
+	expect := func(ev *pb.ChatEvent, seq uint32) {
+		t.Helper()
+		if ev.GetSeq() != seq {
+			t.Fatalf("SendMessage %q got seq %d, want %d", ev.GetMessage().GetText(), ev.GetSeq(), seq)
+		}
+		texts[seq] = ev.GetMessage().GetText()
+	}
+	expect(send(t, ctx, c, chat.GetId(), agent.GetId(), "Hello! Looking for a size?"), 2)
+	if ev := nextVisitorChatEvent(t, vs); ev.GetSeq() != 2 || ev.GetMessage().GetText() != texts[2] || ev.GetMessage().GetSender().GetRole() != pb.ParticipantRole_PARTICIPANT_ROLE_AGENT {
+		t.Fatalf("visitor got %v, want the agent's message 2", ev)
+	}
+	expect(send(t, ctx, v, chat.GetId(), visitorID, "Yes, 42 please"), 3)
+	if ev := nextVisitorChatEvent(t, vs); ev.GetSeq() != 3 || ev.GetMessage().GetSender().GetId() != visitorID {
+		t.Fatalf("visitor got %v, want its own message 3", ev)
+	}
+	agentSaw = append(agentSaw, nextChatEvent(t, cs), nextChatEvent(t, cs))
+	checkContiguous(t, agentSaw, chat.GetId(), 1)
+
+	// The widget's stream drops; the agent writes twice meanwhile.
+	vs.Close()
+	expect(send(t, ctx, c, chat.GetId(), agent.GetId(), "We have it in black"), 4)
+	expect(send(t, ctx, c, chat.GetId(), agent.GetId(), "and in blue"), 5)
+	agentSaw = append(agentSaw, nextChatEvent(t, cs), nextChatEvent(t, cs))
+
+	// The widget resumes after the last event it showed: exactly the
+	// missed events, in order, then live ones.
+	vs = openVisitorStream(t, ctx, v, &pb.WatchVisitorRequest{VisitorId: visitorID, PageUrl: page2, ResumeChatId: chat.GetId(), ResumeAfterSeq: 3})
+	state = recvNext(t, vs).GetState()
+	if state.GetEngagement() != pb.EngagementState_ENGAGEMENT_STATE_CHATTING || state.GetChat().GetLastSeq() != 5 {
+		t.Fatalf("resumed visitor state: %v, want CHATTING with last_seq 5", state)
+	}
+	expect(send(t, ctx, c, chat.GetId(), agent.GetId(), "Which one do you prefer?"), 6)
+	agentSaw = append(agentSaw, nextChatEvent(t, cs))
+	resumed := []*pb.ChatEvent{nextVisitorChatEvent(t, vs), nextVisitorChatEvent(t, vs), nextVisitorChatEvent(t, vs)}
+	checkContiguous(t, resumed, chat.GetId(), 4)
+	for _, ev := range resumed {
+		if got := ev.GetMessage().GetText(); got != texts[ev.GetSeq()] {
+			t.Fatalf("resumed event %d has text %q, want %q", ev.GetSeq(), got, texts[ev.GetSeq()])
+		}
+	}
+
+	// Both close their chat windows, the agent first.
+	if got := leave(t, ctx, c, chat.GetId(), agent.GetId()); got.GetState() != pb.ChatState_CHAT_STATE_ACTIVE || got.GetAgentLeftTime() == nil {
+		t.Fatalf("after the agent left: %v, want still active with agent_left_time", got)
+	}
+	agentSaw = append(agentSaw, nextChatEvent(t, cs))
+	if ev := nextVisitorChatEvent(t, vs); ev.GetSeq() != 7 || ev.GetParticipantLeft().GetParticipant().GetId() != agent.GetId() {
+		t.Fatalf("visitor got %v, want event 7: the agent left", ev)
+	}
+	ended := leave(t, ctx, v, chat.GetId(), visitorID)
+	if ended.GetState() != pb.ChatState_CHAT_STATE_ENDED || ended.GetEndReason() != pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT {
+		t.Fatalf("after both left: %v, want ENDED with BOTH_LEFT", ended)
+	}
+	agentSaw = append(agentSaw, nextChatEvent(t, cs), nextChatEvent(t, cs))
+	checkContiguous(t, agentSaw, chat.GetId(), 1)
+	if last := agentSaw[len(agentSaw)-1]; last.GetEnded().GetReason() != pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT {
+		t.Fatalf("last event on WatchChat: %v, want ChatEnded BOTH_LEFT", last)
+	}
+	if err := recvEnd(t, cs); !isEOF(err) {
+		t.Fatalf("WatchChat after ChatEnded ended with %v, want a clean end", err)
+	}
+	// The widget shows the end of the chat, then goes back to browsing.
+	visitorTail := []*pb.ChatEvent{nextVisitorChatEvent(t, vs), nextVisitorChatEvent(t, vs)}
+	checkContiguous(t, visitorTail, chat.GetId(), 8)
+	if visitorTail[1].GetEnded().GetReason() != pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT {
+		t.Fatalf("visitor got %s, want [8 left visitor] [9 ended BOTH_LEFT]", describe(visitorTail))
+	}
+	if state := recvNext(t, vs).GetState(); state.GetEngagement() != pb.EngagementState_ENGAGEMENT_STATE_BROWSING || state.GetChat() != nil {
+		t.Fatalf("visitor state after the chat: %v, want BROWSING without a chat", state)
+	}
+	recvUntil(t, presence, func(m *pb.WatchPresenceResponse) bool {
+		return m.GetChanged().GetVisitorId() == visitorID && m.GetChanged().GetEngagement() == pb.EngagementState_ENGAGEMENT_STATE_BROWSING &&
+			m.GetChanged().GetActiveChatId() == ""
+	})
+
+	// The chat is stored as ended, with its whole transcript.
+	got := must[*pb.GetChatResponse](t, "GetChat")(c.GetChat(ctx, &pb.GetChatRequest{ChatId: chat.GetId()})).GetChat()
+	if got.GetState() != pb.ChatState_CHAT_STATE_ENDED || got.GetEndReason() != pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT ||
+		got.GetLastSeq() != 9 || got.GetEndTime() == nil || got.GetVisitorLeftTime() == nil || got.GetAgentLeftTime() == nil {
+		t.Fatalf("GetChat: %v, want ENDED, BOTH_LEFT, last_seq 9 with end and left times", got)
+	}
+	events := transcript(t, ctx, c, chat.GetId(), 4)
+	checkContiguous(t, events, chat.GetId(), 1)
+	if len(events) != 9 {
+		t.Fatalf("transcript has %d events, want 9: %s", len(events), describe(events))
+	}
+	for seq, text := range texts {
+		if got := events[seq-1].GetMessage().GetText(); got != text {
+			t.Errorf("transcript event %d has text %q, want %q", seq, got, text)
+		}
+	}
+	if events[0].GetStarted() == nil || events[6].GetParticipantLeft() == nil || events[7].GetParticipantLeft() == nil ||
+		events[8].GetEnded().GetReason() != pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT {
+		t.Errorf("transcript: %s", describe(events))
+	}
+	for i := range events {
+		protoEqual(t, "event seen live vs stored", agentSaw[i], events[i])
+	}
+	a := must[*pb.GetAgentResponse](t, "GetAgent")(c.GetAgent(ctx, &pb.GetAgentRequest{AgentId: agent.GetId()})).GetAgent()
+	if len(a.GetActiveChatIds()) != 0 || a.GetLastChatEndTime() == nil {
+		t.Errorf("agent after the chat: %v, want no active chat and a last_chat_end_time", a)
+	}
+
+	// Native clients can do the same over one bidirectional stream.
+	if cv, ok := c.(converser); ok {
+		t.Run("Converse", func(t *testing.T) {
+			testConverse(t, c, v, cv, agent.GetId(), visitorID, vs)
+		})
+	}
+}
+
+// testConverse runs a second chat with the agent on ChatService.Converse
+// (cv, c's converser); the visitor answers and leaves through v.
+func testConverse(t *testing.T, c, v api, cv converser, agentID, visitorID string, vs stream[pb.WatchVisitorResponse]) {
 	ctx := testContext(t)
 	chat := must[*pb.StartChatResponse](t, "StartChat")(c.StartChat(ctx, &pb.StartChatRequest{AgentId: agentID, VisitorId: visitorID})).GetChat()
 	recvUntil(t, vs, func(m *pb.WatchVisitorResponse) bool { return m.GetState().GetChat().GetId() == chat.GetId() })
@@ -305,7 +310,7 @@ func testConverse(t *testing.T, c api, cv converser, agentID, visitorID string, 
 	ok(await("send-2", 3), 3)
 
 	// The visitor answers with a plain SendMessage: the conversation carries it.
-	send(t, ctx, c, chat.GetId(), visitorID, "yes")
+	send(t, ctx, v, chat.GetId(), visitorID, "yes")
 	for next <= 4 {
 		m, err := conv.Recv()
 		if err != nil {
@@ -325,7 +330,7 @@ func testConverse(t *testing.T, c api, cv converser, agentID, visitorID string, 
 		t.Fatalf("CloseSend: %v", err)
 	}
 	// The visitor leaves too: the conversation shows the end, then ends.
-	leave(t, ctx, c, chat.GetId(), visitorID)
+	leave(t, ctx, v, chat.GetId(), visitorID)
 	var tail []*pb.ChatEvent
 	for {
 		m, err := conv.Recv()

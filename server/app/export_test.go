@@ -42,3 +42,6 @@ func (n *Node) RevokeLease() error {
 
 // Terms is how many leadership terms n has begun serving.
 func (n *Node) Terms() int64 { return n.terms.Load() }
+
+// LogStart returns the position of the log's first entry.
+func (n *Node) LogStart(ctx context.Context) (uint64, error) { return n.logJS.First(ctx) }

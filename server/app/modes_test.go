@@ -207,264 +207,271 @@ func checkWaitingInQueue(t *testing.T, what string, st *pb.VisitorState, enqueue
 // order, in the log (ListEvents), at a webhook endpoint and on a WatchEvents
 // stream opened before it, and the funnel counts them.
 func TestModeWithInvite(t *testing.T) {
-	forEachProtocol(t, func(story *testing.T, p protocol) {
-		t := story
-		srv, clock := newWebhookServer(t)
-		c := p.newClient(t, srv)
-		ctx := testContext(t)
-		witnesses := witnessEvents(t, ctx, c)
+	forEachProtocol(t, func(story *testing.T, p protocol) { storyModeWithInvite(story, onOneServer(story, p)) })
+}
 
-		site := createSite(t, ctx, c, "Shoe shop", withInvite())
-		if pc := site.GetProactiveChat(); !pc.GetEnabled() || pc.GetMode() != pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITH_INVITE || len(pc.GetFormFields()) != 3 {
-			t.Fatalf("site's proactive chat is %v, want enabled with invite and a form", pc)
+// storyModeWithInvite is TestModeWithInvite's story, in env: the agent's
+// calls (and the admin's) through env.agent, the visitor's through
+// env.visitor.
+func storyModeWithInvite(story *testing.T, env *e2eEnv) {
+	t := story
+	c, v, clock, t0 := env.agent, env.visitor, env.clock, env.start
+	ctx := testContext(t)
+	witnesses := witnessEvents(t, ctx, c)
+
+	site := createSite(t, ctx, c, "Shoe shop", withInvite())
+	if pc := site.GetProactiveChat(); !pc.GetEnabled() || pc.GetMode() != pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITH_INVITE || len(pc.GetFormFields()) != 3 {
+		t.Fatalf("site's proactive chat is %v, want enabled with invite and a form", pc)
+	}
+	agent := createAvailableAgent(t, ctx, c, "Dana", site.GetId())
+	console, snapshot := openAgentStream(t, ctx, c, agent.GetId())
+	if snapshot.GetAgent().GetId() != agent.GetId() || snapshot.GetAgent().GetStatus() != available ||
+		len(snapshot.GetQueue()) != 0 || len(snapshot.GetAlerts()) != 0 {
+		t.Fatalf("agent snapshot %v, want the available agent, no queue, no alerts", snapshot)
+	}
+	visitor, widget := visitorOnline(t, ctx, v, site.GetId(), page1)
+	visitorID := visitor.GetId()
+	form := adasForm()
+
+	var invitation *pb.Invitation
+	step(story, "1 invited after 30 s on the site", func(t *testing.T) {
+		clock.Advance(29 * time.Second)
+		if e := engagementOnSite(t, ctx, c, site.GetId(), visitorID); e != browsing {
+			t.Fatalf("after 29 s the visitor is %v, want still BROWSING", e)
 		}
-		agent := createAvailableAgent(t, ctx, c, "Dana", site.GetId())
-		console, snapshot := openAgentStream(t, ctx, c, agent.GetId())
-		if snapshot.GetAgent().GetId() != agent.GetId() || snapshot.GetAgent().GetStatus() != available ||
-			len(snapshot.GetQueue()) != 0 || len(snapshot.GetAlerts()) != 0 {
-			t.Fatalf("agent snapshot %v, want the available agent, no queue, no alerts", snapshot)
+		clock.Advance(time.Second)
+		state := recvState(t, widget, invited)
+		invitation = state.GetInvitation()
+		if invitation.GetId() == "" || invitation.GetText() != inviteText ||
+			invitation.GetState() != pb.InvitationState_INVITATION_STATE_PENDING ||
+			invitation.GetVisitorId() != visitorID || invitation.GetSiteId() != site.GetId() ||
+			invitation.GetInvitedByAgentId() != "" || state.GetVisitor().GetInvitationId() != invitation.GetId() {
+			t.Fatalf("INVITED state %v, want the site's pending invitation %q", state, inviteText)
 		}
-		visitor, widget := visitorOnline(t, ctx, c, site.GetId(), page1)
-		visitorID := visitor.GetId()
-		form := adasForm()
+		if got, want := invitation.GetCreateTime().AsTime(), t0.Add(30*time.Second); !got.Equal(want) {
+			t.Errorf("invitation created at %v, want %v", got, want)
+		}
+		if state.GetForm() != nil || state.GetQueue() != nil || state.GetChat() != nil {
+			t.Fatalf("INVITED state %v shows more than the invitation", state)
+		}
+	})
 
-		var invitation *pb.Invitation
-		step(story, "1 invited after 30 s on the site", func(t *testing.T) {
-			clock.Advance(29 * time.Second)
-			if e := engagementOnSite(t, ctx, c, site.GetId(), visitorID); e != browsing {
-				t.Fatalf("after 29 s the visitor is %v, want still BROWSING", e)
+	step(story, "2-3 Yes shows the data-collection form", func(t *testing.T) {
+		res := must[*pb.RespondToInvitationResponse](t, "RespondToInvitation")(v.RespondToInvitation(ctx, &pb.RespondToInvitationRequest{
+			VisitorId: visitorID, InvitationId: invitation.GetId(), Accept: true,
+		}))
+		for what, st := range map[string]*pb.VisitorState{
+			"RespondToInvitation": res.GetState(),
+			"widget":              recvState(t, widget, fillingForm),
+		} {
+			if st.GetEngagement() != fillingForm || st.GetInvitation() != nil || st.GetQueue() != nil {
+				t.Fatalf("%s: %v, want FILLING_FORM showing only the form", what, st)
 			}
-			clock.Advance(time.Second)
-			state := recvState(t, widget, invited)
-			invitation = state.GetInvitation()
-			if invitation.GetId() == "" || invitation.GetText() != inviteText ||
-				invitation.GetState() != pb.InvitationState_INVITATION_STATE_PENDING ||
-				invitation.GetVisitorId() != visitorID || invitation.GetSiteId() != site.GetId() ||
-				invitation.GetInvitedByAgentId() != "" || state.GetVisitor().GetInvitationId() != invitation.GetId() {
-				t.Fatalf("INVITED state %v, want the site's pending invitation %q", state, inviteText)
-			}
-			if got, want := invitation.GetCreateTime().AsTime(), t0.Add(30*time.Second); !got.Equal(want) {
-				t.Errorf("invitation created at %v, want %v", got, want)
-			}
-			if state.GetForm() != nil || state.GetQueue() != nil || state.GetChat() != nil {
-				t.Fatalf("INVITED state %v shows more than the invitation", state)
-			}
-		})
-
-		step(story, "2-3 Yes shows the data-collection form", func(t *testing.T) {
-			res := must[*pb.RespondToInvitationResponse](t, "RespondToInvitation")(c.RespondToInvitation(ctx, &pb.RespondToInvitationRequest{
-				VisitorId: visitorID, InvitationId: invitation.GetId(), Accept: true,
-			}))
-			for what, st := range map[string]*pb.VisitorState{
-				"RespondToInvitation": res.GetState(),
-				"widget":              recvState(t, widget, fillingForm),
-			} {
-				if st.GetEngagement() != fillingForm || st.GetInvitation() != nil || st.GetQueue() != nil {
-					t.Fatalf("%s: %v, want FILLING_FORM showing only the form", what, st)
-				}
-				protoEqual(t, what+": form", st.GetForm(), &pb.FormDefinition{Fields: site.GetProactiveChat().GetFormFields()})
-				var required []string
-				for _, f := range st.GetForm().GetFields() {
-					if f.GetRequired() {
-						required = append(required, f.GetKey())
-					}
-				}
-				if !slices.Equal(required, []string{"name", "email"}) {
-					t.Fatalf("%s: required fields (red asterisk) %v, want name and email", what, required)
+			protoEqual(t, what+": form", st.GetForm(), &pb.FormDefinition{Fields: site.GetProactiveChat().GetFormFields()})
+			var required []string
+			for _, f := range st.GetForm().GetFields() {
+				if f.GetRequired() {
+					required = append(required, f.GetKey())
 				}
 			}
-		})
+			if !slices.Equal(required, []string{"name", "email"}) {
+				t.Fatalf("%s: required fields (red asterisk) %v, want name and email", what, required)
+			}
+		}
+	})
 
-		step(story, "4 Send with a blank required field and a bad e-mail is refused", func(t *testing.T) {
-			_, err := c.SubmitForm(ctx, &pb.SubmitFormRequest{VisitorId: visitorID, Values: map[string]string{
-				"name": "   ", "email": "ada@", "phone": "",
-			}})
-			wantCode(t, err, connect.CodeInvalidArgument)
-			msg := errorMessage(err)
-			for _, field := range []string{"values.name", "values.email"} {
-				if !strings.Contains(msg, field) {
-					t.Errorf("message %q does not name %s", msg, field)
-				}
+	step(story, "4 Send with a blank required field and a bad e-mail is refused", func(t *testing.T) {
+		_, err := v.SubmitForm(ctx, &pb.SubmitFormRequest{VisitorId: visitorID, Values: map[string]string{
+			"name": "   ", "email": "ada@", "phone": "",
+		}})
+		wantCode(t, err, connect.CodeInvalidArgument)
+		msg := errorMessage(err)
+		for _, field := range []string{"values.name", "values.email"} {
+			if !strings.Contains(msg, field) {
+				t.Errorf("message %q does not name %s", msg, field)
 			}
-			if strings.Contains(msg, "values.phone") {
-				t.Errorf("message %q names the optional, blank phone", msg)
-			}
-			fields := badRequestFields(err)
-			slices.Sort(fields)
-			if !slices.Equal(fields, []string{"values.email", "values.name"}) {
-				t.Errorf("BadRequest fields %v, want values.name and values.email", fields)
-			}
-			if q := listQueue(t, ctx, c, site.GetId()); len(q) != 0 {
-				t.Fatalf("queue after a refused form: %v, want empty", q)
-			}
-		})
+		}
+		if strings.Contains(msg, "values.phone") {
+			t.Errorf("message %q names the optional, blank phone", msg)
+		}
+		fields := badRequestFields(err)
+		slices.Sort(fields)
+		if !slices.Equal(fields, []string{"values.email", "values.name"}) {
+			t.Errorf("BadRequest fields %v, want values.name and values.email", fields)
+		}
+		if q := listQueue(t, ctx, c, site.GetId()); len(q) != 0 {
+			t.Fatalf("queue after a refused form: %v, want empty", q)
+		}
+	})
 
-		var requestID string
-		var widgetSaw *pb.VisitorState
-		step(story, "5 Send queues the request: Waiting in Queue", func(t *testing.T) {
-			res := must[*pb.SubmitFormResponse](t, "SubmitForm")(c.SubmitForm(ctx, &pb.SubmitFormRequest{VisitorId: visitorID, Values: form}))
-			checkWaitingInQueue(t, "SubmitForm", res.GetState(), clock.Now())
-			requestID = res.GetState().GetQueue().GetChatRequestId()
-			widgetSaw = recvUntil(t, widget, func(m *pb.WatchVisitorResponse) bool {
-				if m.GetChatEvent() != nil {
-					t.Fatalf("chat event %v before any chat", m.GetChatEvent())
-				}
-				return m.GetState().GetQueue() != nil
-			}).GetState()
-			checkWaitingInQueue(t, "widget", widgetSaw, clock.Now())
-			if widgetSaw.GetQueue().GetChatRequestId() != requestID {
-				t.Fatalf("widget waits for %s, SubmitForm queued %s", widgetSaw.GetQueue().GetChatRequestId(), requestID)
+	var requestID string
+	var widgetSaw *pb.VisitorState
+	step(story, "5 Send queues the request: Waiting in Queue", func(t *testing.T) {
+		res := must[*pb.SubmitFormResponse](t, "SubmitForm")(v.SubmitForm(ctx, &pb.SubmitFormRequest{VisitorId: visitorID, Values: form}))
+		checkWaitingInQueue(t, "SubmitForm", res.GetState(), clock.Now())
+		requestID = res.GetState().GetQueue().GetChatRequestId()
+		widgetSaw = recvUntil(t, widget, func(m *pb.WatchVisitorResponse) bool {
+			if m.GetChatEvent() != nil {
+				t.Fatalf("chat event %v before any chat", m.GetChatEvent())
 			}
-			queue := listQueue(t, ctx, c, site.GetId())
-			if len(queue) != 1 || queue[0].GetId() != requestID || queue[0].GetVisitorId() != visitorID ||
-				queue[0].GetKind() != pb.ChatRequestKind_CHAT_REQUEST_KIND_INVITED || !maps.Equal(queue[0].GetFormValues(), form) ||
-				queue[0].GetPage().GetUrl() != page1 {
-				t.Fatalf("queue %v, want the one invited request from %s with the form", queue, page1)
-			}
-		})
+			return m.GetState().GetQueue() != nil
+		}).GetState()
+		checkWaitingInQueue(t, "widget", widgetSaw, clock.Now())
+		if widgetSaw.GetQueue().GetChatRequestId() != requestID {
+			t.Fatalf("widget waits for %s, SubmitForm queued %s", widgetSaw.GetQueue().GetChatRequestId(), requestID)
+		}
+		queue := listQueue(t, ctx, c, site.GetId())
+		if len(queue) != 1 || queue[0].GetId() != requestID || queue[0].GetVisitorId() != visitorID ||
+			queue[0].GetKind() != pb.ChatRequestKind_CHAT_REQUEST_KIND_INVITED || !maps.Equal(queue[0].GetFormValues(), form) ||
+			queue[0].GetPage().GetUrl() != page1 {
+			t.Fatalf("queue %v, want the one invited request from %s with the form", queue, page1)
+		}
+	})
 
-		var alert *pb.Alert
-		step(story, "6 the first available agent is alerted", func(t *testing.T) {
-			alert = recvAlert(t, console)
-			req := alert.GetChatRequest()
-			if req.GetId() != requestID || req.GetState() != requestAlerting || req.GetAlertedAgentId() != agent.GetId() ||
-				req.GetKind() != pb.ChatRequestKind_CHAT_REQUEST_KIND_INVITED || req.GetVisitorId() != visitorID || req.GetSiteId() != site.GetId() {
-				t.Fatalf("alert for %v, want request %s alerting %s", req, requestID, agent.GetId())
-			}
-			if !maps.Equal(req.GetFormValues(), form) {
-				t.Errorf("alert carries form values %v, want %v", req.GetFormValues(), form)
-			}
-			if got, want := req.GetAlertDeadline().AsTime(), clock.Now().Add(30*time.Second); !got.Equal(want) {
-				t.Errorf("alert deadline %v, want %v (the default 30 s alert timeout)", got, want)
-			}
-			if alert.GetReason() == "" {
-				t.Error("the alert does not say why this agent was chosen")
-			}
-			if v := alert.GetVisitor(); v.GetVisitorId() != visitorID || v.GetCurrentPage().GetUrl() != page1 || v.GetOpenStreams() != 1 {
-				t.Errorf("alert's visitor %v, want %s online on %s", v, visitorID, page1)
-			}
-			if widgetSaw.GetEngagement() != alerting {
-				widgetSaw = recvState(t, widget, alerting)
-				checkWaitingInQueue(t, "widget while the agent is alerted", widgetSaw, t0.Add(30*time.Second))
-			}
-		})
+	var alert *pb.Alert
+	step(story, "6 the first available agent is alerted", func(t *testing.T) {
+		alert = recvAlert(t, console)
+		req := alert.GetChatRequest()
+		if req.GetId() != requestID || req.GetState() != requestAlerting || req.GetAlertedAgentId() != agent.GetId() ||
+			req.GetKind() != pb.ChatRequestKind_CHAT_REQUEST_KIND_INVITED || req.GetVisitorId() != visitorID || req.GetSiteId() != site.GetId() {
+			t.Fatalf("alert for %v, want request %s alerting %s", req, requestID, agent.GetId())
+		}
+		if !maps.Equal(req.GetFormValues(), form) {
+			t.Errorf("alert carries form values %v, want %v", req.GetFormValues(), form)
+		}
+		if got, want := req.GetAlertDeadline().AsTime(), clock.Now().Add(30*time.Second); !got.Equal(want) {
+			t.Errorf("alert deadline %v, want %v (the default 30 s alert timeout)", got, want)
+		}
+		if alert.GetReason() == "" {
+			t.Error("the alert does not say why this agent was chosen")
+		}
+		if av := alert.GetVisitor(); av.GetVisitorId() != visitorID || av.GetCurrentPage().GetUrl() != page1 || av.GetOpenStreams() != 1 {
+			t.Errorf("alert's visitor %v, want %s online on %s", av, visitorID, page1)
+		}
+		if widgetSaw.GetEngagement() != alerting {
+			widgetSaw = recvState(t, widget, alerting)
+			checkWaitingInQueue(t, "widget while the agent is alerted", widgetSaw, t0.Add(30*time.Second))
+		}
+	})
 
-		var chat *pb.Chat
-		step(story, "7 the agent initiates the chat", func(t *testing.T) {
-			chat = must[*pb.AcceptChatRequestResponse](t, "AcceptChatRequest")(c.AcceptChatRequest(ctx, &pb.AcceptChatRequestRequest{
-				AgentId: agent.GetId(), ChatRequestId: requestID,
-			})).GetChat()
-			if chat.GetState() != pb.ChatState_CHAT_STATE_ACTIVE || chat.GetAgent().GetId() != agent.GetId() ||
-				chat.GetAgent().GetDisplayName() != "Dana" || chat.GetVisitor().GetId() != visitorID ||
-				chat.GetChatRequestId() != requestID || chat.GetLastSeq() != 1 {
-				t.Fatalf("AcceptChatRequest returned %v", chat)
-			}
-			if w := recvWithdrawn(t, console); w.GetChatRequestId() != requestID || w.GetReason() != "accepted" {
-				t.Errorf("alert withdrawn: %v, want %s accepted", w, requestID)
-			}
-			state := recvState(t, widget, chatting)
-			if state.GetChat().GetId() != chat.GetId() || state.GetQueue() != nil {
-				t.Fatalf("widget state %v, want CHATTING in %s", state, chat.GetId())
-			}
-			started := nextVisitorChatEvent(t, widget)
-			if started.GetSeq() != 1 || started.GetStarted().GetAgent().GetDisplayName() != "Dana" ||
-				started.GetStarted().GetAgent().GetId() != agent.GetId() {
-				t.Fatalf("widget got %v, want ChatStarted with Dana", started)
-			}
-			if q := listQueue(t, ctx, c, site.GetId()); len(q) != 0 {
-				t.Fatalf("queue after the chat started: %v, want empty", q)
-			}
-		})
+	var chat *pb.Chat
+	step(story, "7 the agent initiates the chat", func(t *testing.T) {
+		chat = must[*pb.AcceptChatRequestResponse](t, "AcceptChatRequest")(c.AcceptChatRequest(ctx, &pb.AcceptChatRequestRequest{
+			AgentId: agent.GetId(), ChatRequestId: requestID,
+		})).GetChat()
+		if chat.GetState() != pb.ChatState_CHAT_STATE_ACTIVE || chat.GetAgent().GetId() != agent.GetId() ||
+			chat.GetAgent().GetDisplayName() != "Dana" || chat.GetVisitor().GetId() != visitorID ||
+			chat.GetChatRequestId() != requestID || chat.GetLastSeq() != 1 {
+			t.Fatalf("AcceptChatRequest returned %v", chat)
+		}
+		if w := recvWithdrawn(t, console); w.GetChatRequestId() != requestID || w.GetReason() != "accepted" {
+			t.Errorf("alert withdrawn: %v, want %s accepted", w, requestID)
+		}
+		state := recvState(t, widget, chatting)
+		if state.GetChat().GetId() != chat.GetId() || state.GetQueue() != nil {
+			t.Fatalf("widget state %v, want CHATTING in %s", state, chat.GetId())
+		}
+		started := nextVisitorChatEvent(t, widget)
+		if started.GetSeq() != 1 || started.GetStarted().GetAgent().GetDisplayName() != "Dana" ||
+			started.GetStarted().GetAgent().GetId() != agent.GetId() {
+			t.Fatalf("widget got %v, want ChatStarted with Dana", started)
+		}
+		if q := listQueue(t, ctx, c, site.GetId()); len(q) != 0 {
+			t.Fatalf("queue after the chat started: %v, want empty", q)
+		}
+	})
 
-		var agentWindow stream[pb.WatchChatResponse]
-		step(story, "8 the agent's message appears in the visitor's window", func(t *testing.T) {
-			agentWindow = must[stream[pb.WatchChatResponse]](t, "WatchChat")(c.WatchChat(ctx, &pb.WatchChatRequest{ChatId: chat.GetId()}))
-			story.Cleanup(agentWindow.Close)
-			if ev := nextChatEvent(t, agentWindow); ev.GetStarted() == nil {
-				t.Fatalf("agent's window starts with %v, want ChatStarted", ev)
-			}
-			hello := send(t, ctx, c, chat.GetId(), agent.GetId(), "Hi Ada, I'm Dana. Which size do you need?")
-			ev := nextVisitorChatEvent(t, widget)
-			if ev.GetSeq() != 2 || ev.GetMessage().GetText() != hello.GetMessage().GetText() ||
-				ev.GetMessage().GetSender().GetRole() != pb.ParticipantRole_PARTICIPANT_ROLE_AGENT ||
-				ev.GetMessage().GetSender().GetDisplayName() != "Dana" {
-				t.Fatalf("widget got %v, want Dana's message 2", ev)
-			}
-			protoEqual(t, "agent's window", nextChatEvent(t, agentWindow), hello)
-		})
+	var agentWindow stream[pb.WatchChatResponse]
+	step(story, "8 the agent's message appears in the visitor's window", func(t *testing.T) {
+		agentWindow = must[stream[pb.WatchChatResponse]](t, "WatchChat")(c.WatchChat(ctx, &pb.WatchChatRequest{ChatId: chat.GetId()}))
+		story.Cleanup(agentWindow.Close)
+		if ev := nextChatEvent(t, agentWindow); ev.GetStarted() == nil {
+			t.Fatalf("agent's window starts with %v, want ChatStarted", ev)
+		}
+		hello := send(t, ctx, c, chat.GetId(), agent.GetId(), "Hi Ada, I'm Dana. Which size do you need?")
+		ev := nextVisitorChatEvent(t, widget)
+		if ev.GetSeq() != 2 || ev.GetMessage().GetText() != hello.GetMessage().GetText() ||
+			ev.GetMessage().GetSender().GetRole() != pb.ParticipantRole_PARTICIPANT_ROLE_AGENT ||
+			ev.GetMessage().GetSender().GetDisplayName() != "Dana" {
+			t.Fatalf("widget got %v, want Dana's message 2", ev)
+		}
+		protoEqual(t, "agent's window", nextChatEvent(t, agentWindow), hello)
+	})
 
-		step(story, "9 they chat until the issue is resolved", func(t *testing.T) {
-			for i, m := range []struct{ from, text string }{
-				{visitorID, "42, in black please"},
-				{agent.GetId(), "Done: they are in your basket."},
-				{visitorID, "Perfect, thank you!"},
-			} {
-				sent := send(t, ctx, c, chat.GetId(), m.from, m.text)
-				if want := uint32(3 + i); sent.GetSeq() != want {
-					t.Fatalf("message %q has seq %d, want %d", m.text, sent.GetSeq(), want)
-				}
-				protoEqual(t, "widget", nextVisitorChatEvent(t, widget), sent)
-				protoEqual(t, "agent's window", nextChatEvent(t, agentWindow), sent)
+	step(story, "9 they chat until the issue is resolved", func(t *testing.T) {
+		for i, m := range []struct {
+			by         api
+			from, text string
+		}{
+			{v, visitorID, "42, in black please"},
+			{c, agent.GetId(), "Done: they are in your basket."},
+			{v, visitorID, "Perfect, thank you!"},
+		} {
+			sent := send(t, ctx, m.by, chat.GetId(), m.from, m.text)
+			if want := uint32(3 + i); sent.GetSeq() != want {
+				t.Fatalf("message %q has seq %d, want %d", m.text, sent.GetSeq(), want)
 			}
-		})
+			protoEqual(t, "widget", nextVisitorChatEvent(t, widget), sent)
+			protoEqual(t, "agent's window", nextChatEvent(t, agentWindow), sent)
+		}
+	})
 
-		step(story, "10 both leave by closing their chat windows", func(t *testing.T) {
-			if got := leave(t, ctx, c, chat.GetId(), agent.GetId()); got.GetState() != pb.ChatState_CHAT_STATE_ACTIVE {
-				t.Fatalf("after the agent left: %v, want still active", got)
+	step(story, "10 both leave by closing their chat windows", func(t *testing.T) {
+		if got := leave(t, ctx, c, chat.GetId(), agent.GetId()); got.GetState() != pb.ChatState_CHAT_STATE_ACTIVE {
+			t.Fatalf("after the agent left: %v, want still active", got)
+		}
+		ended := leave(t, ctx, v, chat.GetId(), visitorID)
+		if ended.GetState() != pb.ChatState_CHAT_STATE_ENDED || ended.GetEndReason() != pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT {
+			t.Fatalf("after both left: %v, want ENDED with BOTH_LEFT", ended)
+		}
+		for name, events := range map[string][]*pb.ChatEvent{
+			"widget":         recvVisitorChatUntilEnd(t, widget),
+			"agent's window": recvChatUntilEnd(t, agentWindow),
+		} {
+			checkContiguous(t, events, chat.GetId(), 6)
+			if len(events) != 3 || events[0].GetParticipantLeft().GetParticipant().GetId() != agent.GetId() ||
+				events[1].GetParticipantLeft().GetParticipant().GetId() != visitorID ||
+				events[2].GetEnded().GetReason() != pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT {
+				t.Fatalf("%s got %s, want [6 left agent] [7 left visitor] [8 ended BOTH_LEFT]", name, describe(events))
 			}
-			ended := leave(t, ctx, c, chat.GetId(), visitorID)
-			if ended.GetState() != pb.ChatState_CHAT_STATE_ENDED || ended.GetEndReason() != pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT {
-				t.Fatalf("after both left: %v, want ENDED with BOTH_LEFT", ended)
-			}
-			for name, events := range map[string][]*pb.ChatEvent{
-				"widget":         recvVisitorChatUntilEnd(t, widget),
-				"agent's window": recvChatUntilEnd(t, agentWindow),
-			} {
-				checkContiguous(t, events, chat.GetId(), 6)
-				if len(events) != 3 || events[0].GetParticipantLeft().GetParticipant().GetId() != agent.GetId() ||
-					events[1].GetParticipantLeft().GetParticipant().GetId() != visitorID ||
-					events[2].GetEnded().GetReason() != pb.ChatEndReason_CHAT_END_REASON_BOTH_LEFT {
-					t.Fatalf("%s got %s, want [6 left agent] [7 left visitor] [8 ended BOTH_LEFT]", name, describe(events))
-				}
-			}
-			if err := recvEnd(t, agentWindow); !isEOF(err) {
-				t.Fatalf("agent's window after ChatEnded: %v, want a clean end", err)
-			}
-			if st := recvState(t, widget, browsing); st.GetChat() != nil || st.GetQueue() != nil {
-				t.Fatalf("widget after the chat: %v, want BROWSING with nothing shown", st)
-			}
-		})
+		}
+		if err := recvEnd(t, agentWindow); !isEOF(err) {
+			t.Fatalf("agent's window after ChatEnded: %v, want a clean end", err)
+		}
+		if st := recvState(t, widget, browsing); st.GetChat() != nil || st.GetQueue() != nil {
+			t.Fatalf("widget after the chat: %v, want BROWSING with nothing shown", st)
+		}
+	})
 
-		step(story, "once a visit: browsing on, the visitor is not invited again", func(t *testing.T) {
-			must[*pb.ReportPageViewResponse](t, "ReportPageView")(c.ReportPageView(ctx, &pb.ReportPageViewRequest{VisitorId: visitorID, Url: page2}))
-			clock.Advance(time.Hour)
-			if e := engagementOnSite(t, ctx, c, site.GetId(), visitorID); e != browsing {
-				t.Fatalf("an hour after the chat the visitor is %v, want BROWSING", e)
-			}
-			if st := currentState(t, ctx, c, visitorID); st.GetEngagement() != browsing || st.GetInvitation() != nil {
-				t.Fatalf("widget an hour after the chat: %v, want BROWSING with no invitation", st)
-			}
-		})
+	step(story, "once a visit: browsing on, the visitor is not invited again", func(t *testing.T) {
+		must[*pb.ReportPageViewResponse](t, "ReportPageView")(v.ReportPageView(ctx, &pb.ReportPageViewRequest{VisitorId: visitorID, Url: page2}))
+		clock.Advance(time.Hour)
+		if e := engagementOnSite(t, ctx, c, site.GetId(), visitorID); e != browsing {
+			t.Fatalf("an hour after the chat the visitor is %v, want BROWSING", e)
+		}
+		if st := currentState(t, ctx, v, visitorID); st.GetEngagement() != browsing || st.GetInvitation() != nil {
+			t.Fatalf("widget an hour after the chat: %v, want BROWSING with no invitation", st)
+		}
+	})
 
-		step(story, "the routing decision is on record", func(t *testing.T) {
-			ds := routingDecisions(t, ctx, c, site.GetId())
-			if len(ds) != 1 {
-				t.Fatalf("routing decisions %v, want one", ds)
-			}
-			d := ds[0]
-			if d.GetChatRequestId() != requestID || d.GetSiteId() != site.GetId() || d.GetAgentId() != agent.GetId() ||
-				d.GetReason() != alert.GetReason() || !d.GetTime().AsTime().Equal(t0.Add(30*time.Second)) {
-				t.Fatalf("routing decision %v, want %s to %s at %v because %q", d, requestID, agent.GetId(), t0.Add(30*time.Second), alert.GetReason())
-			}
-		})
+	step(story, "the routing decision is on record", func(t *testing.T) {
+		ds := routingDecisions(t, ctx, c, site.GetId())
+		if len(ds) != 1 {
+			t.Fatalf("routing decisions %v, want one", ds)
+		}
+		d := ds[0]
+		if d.GetChatRequestId() != requestID || d.GetSiteId() != site.GetId() || d.GetAgentId() != agent.GetId() ||
+			d.GetReason() != alert.GetReason() || !d.GetTime().AsTime().Equal(t0.Add(30*time.Second)) {
+			t.Fatalf("routing decision %v, want %s to %s at %v because %q", d, requestID, agent.GetId(), t0.Add(30*time.Second), alert.GetReason())
+		}
+	})
 
-		step(story, "the funnel counts the events", func(t *testing.T) {
-			wantFunnelIsEvents(t, ctx, c, clock, site.GetId())
-		})
+	step(story, "the funnel counts the events", func(t *testing.T) {
+		wantFunnelIsEvents(t, ctx, c, clock, site.GetId())
+	})
 
-		step(story, "the log, the webhooks and WatchEvents carry the same events", func(t *testing.T) {
-			checkStoryEvents(t, ctx, c, witnesses, site.GetId(), agent.GetId())
-		})
+	step(story, "the log, the webhooks and WatchEvents carry the same events", func(t *testing.T) {
+		checkStoryEvents(t, ctx, c, witnesses, site.GetId(), agent.GetId())
 	})
 }
 
@@ -641,131 +648,134 @@ func TestAgentInvitesByHand(t *testing.T) {
 // The log, a webhook endpoint and a WatchEvents stream carry the same
 // events of it, and the funnel counts them.
 func TestModeWithoutInvite(t *testing.T) {
-	forEachProtocol(t, func(story *testing.T, p protocol) {
-		t := story
-		srv, clock := newWebhookServer(t)
-		c := p.newClient(t, srv)
-		ctx := testContext(t)
-		witnesses := witnessEvents(t, ctx, c)
-		site := createSite(t, ctx, c, "Shoe shop", &pb.ProactiveChatSettings{
-			Enabled: true, Mode: pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITHOUT_INVITE, LaunchAfterSeconds: 20,
-		})
-		agent := createAvailableAgent(t, ctx, c, "Dana", site.GetId())
-		console, _ := openAgentStream(t, ctx, c, agent.GetId())
-		session := must[*pb.StartVisitorSessionResponse](t, "StartVisitorSession")(c.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{SiteId: site.GetId()}))
-		visitorID := session.GetVisitor().GetId()
-		widget := openVisitorStream(t, ctx, c, &pb.WatchVisitorRequest{VisitorId: visitorID, PageUrl: page2, PageTitle: "Shoes"})
+	forEachProtocol(t, func(story *testing.T, p protocol) { storyModeWithoutInvite(story, onOneServer(story, p)) })
+}
 
-		// quiet checks that the widget has nothing to show: a BROWSING
-		// state, or a keep-alive.
-		quiet := func(t *testing.T, what string, st *pb.VisitorState) {
-			t.Helper()
-			if st.GetEngagement() != browsing || st.GetInvitation() != nil || st.GetForm() != nil || st.GetQueue() != nil ||
-				st.GetChat() != nil || st.GetVisitor().GetChatRequestId() != "" ||
-				(st.GetVisitor().GetEngagement() != browsing && st.GetVisitor().GetEngagement() != pb.EngagementState_ENGAGEMENT_STATE_UNSPECIFIED) {
-				t.Fatalf("%s: %v, want a quiet BROWSING state (no invitation, form or queue)", what, st)
+// storyModeWithoutInvite is TestModeWithoutInvite's story, in env (as
+// storyModeWithInvite).
+func storyModeWithoutInvite(story *testing.T, env *e2eEnv) {
+	t := story
+	c, v, clock, t0 := env.agent, env.visitor, env.clock, env.start
+	ctx := testContext(t)
+	witnesses := witnessEvents(t, ctx, c)
+	site := createSite(t, ctx, c, "Shoe shop", &pb.ProactiveChatSettings{
+		Enabled: true, Mode: pb.ProactiveChatMode_PROACTIVE_CHAT_MODE_WITHOUT_INVITE, LaunchAfterSeconds: 20,
+	})
+	agent := createAvailableAgent(t, ctx, c, "Dana", site.GetId())
+	console, _ := openAgentStream(t, ctx, c, agent.GetId())
+	session := must[*pb.StartVisitorSessionResponse](t, "StartVisitorSession")(v.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{SiteId: site.GetId()}))
+	visitorID := session.GetVisitor().GetId()
+	widget := openVisitorStream(t, ctx, v, &pb.WatchVisitorRequest{VisitorId: visitorID, PageUrl: page2, PageTitle: "Shoes"})
+
+	// quiet checks that the widget has nothing to show: a BROWSING
+	// state, or a keep-alive.
+	quiet := func(t *testing.T, what string, st *pb.VisitorState) {
+		t.Helper()
+		if st.GetEngagement() != browsing || st.GetInvitation() != nil || st.GetForm() != nil || st.GetQueue() != nil ||
+			st.GetChat() != nil || st.GetVisitor().GetChatRequestId() != "" ||
+			(st.GetVisitor().GetEngagement() != browsing && st.GetVisitor().GetEngagement() != pb.EngagementState_ENGAGEMENT_STATE_UNSPECIFIED) {
+			t.Fatalf("%s: %v, want a quiet BROWSING state (no invitation, form or queue)", what, st)
+		}
+	}
+	quiet(t, "first state", recvNext(t, widget).GetState())
+
+	var alert *pb.Alert
+	step(story, "1 after 20 s on the site the first available agent is alerted", func(t *testing.T) {
+		clock.Advance(19 * time.Second)
+		if q := listQueue(t, ctx, c, site.GetId()); len(q) != 0 {
+			t.Fatalf("queue after 19 s: %v, want empty", q)
+		}
+		clock.Advance(time.Second)
+		alert = recvAlert(t, console)
+		req := alert.GetChatRequest()
+		if req.GetKind() != pb.ChatRequestKind_CHAT_REQUEST_KIND_PRESENCE || req.GetState() != requestAlerting ||
+			req.GetAlertedAgentId() != agent.GetId() || req.GetVisitorId() != visitorID || len(req.GetFormValues()) != 0 ||
+			req.GetPage().GetUrl() != page2 || req.GetPage().GetTitle() != "Shoes" {
+			t.Fatalf("alert for %v, want the visitor's presence on %s, alerting %s", req, page2, agent.GetId())
+		}
+		if alert.GetReason() == "" {
+			t.Error("the alert does not say why this agent was chosen")
+		}
+		av := alert.GetVisitor()
+		if av.GetVisitorId() != visitorID || av.GetSiteId() != site.GetId() || av.GetCurrentPage().GetUrl() != page2 ||
+			av.GetCurrentPage().GetTitle() != "Shoes" || !av.GetVisitStartTime().AsTime().Equal(t0) {
+			t.Fatalf("alert's visitor %v, want %s on %s since %v", av, visitorID, page2, t0)
+		}
+		if d := av.GetTimeOnSite().AsDuration(); d < 20*time.Second {
+			t.Fatalf("alert's visitor has been on the site %v, want at least 20s", d)
+		}
+	})
+
+	step(story, "the visitor's widget stays quiet", func(t *testing.T) {
+		quiet(t, "a new tab's first state", currentState(t, ctx, v, visitorID))
+	})
+
+	var chat *pb.Chat
+	step(story, "2 the agent initiates the chat", func(t *testing.T) {
+		chat = must[*pb.AcceptChatRequestResponse](t, "AcceptChatRequest")(c.AcceptChatRequest(ctx, &pb.AcceptChatRequestRequest{
+			AgentId: agent.GetId(), ChatRequestId: alert.GetChatRequest().GetId(),
+		})).GetChat()
+		if chat.GetState() != pb.ChatState_CHAT_STATE_ACTIVE || chat.GetAgent().GetDisplayName() != "Dana" || chat.GetVisitor().GetId() != visitorID {
+			t.Fatalf("AcceptChatRequest returned %v", chat)
+		}
+		// Everything the widget got before the chat must have been quiet.
+		state := recvUntil(t, widget, func(m *pb.WatchVisitorResponse) bool {
+			if m.GetChatEvent() != nil || m.GetTyping() != nil {
+				t.Fatalf("widget got %v before the CHATTING state", m)
+			}
+			if m.GetState().GetEngagement() == chatting {
+				return true
+			}
+			quiet(t, "widget before the chat", m.GetState())
+			return false
+		}).GetState()
+		if state.GetChat().GetId() != chat.GetId() {
+			t.Fatalf("widget state %v, want CHATTING in %s", state, chat.GetId())
+		}
+		if started := nextVisitorChatEvent(t, widget); started.GetSeq() != 1 || started.GetStarted().GetAgent().GetDisplayName() != "Dana" {
+			t.Fatalf("widget got %v, want ChatStarted with Dana", started)
+		}
+	})
+
+	var agentWindow stream[pb.WatchChatResponse]
+	step(story, "3 the agent's message appears in the visitor's window", func(t *testing.T) {
+		agentWindow = must[stream[pb.WatchChatResponse]](t, "WatchChat")(c.WatchChat(ctx, &pb.WatchChatRequest{ChatId: chat.GetId(), AfterSeq: 1}))
+		story.Cleanup(agentWindow.Close)
+		hello := send(t, ctx, c, chat.GetId(), agent.GetId(), "Hello! Can I help you choose?")
+		protoEqual(t, "widget", nextVisitorChatEvent(t, widget), hello)
+		protoEqual(t, "agent's window", nextChatEvent(t, agentWindow), hello)
+	})
+
+	step(story, "4 the visitor closes the window without writing: no assistance required", func(t *testing.T) {
+		ended := leave(t, ctx, v, chat.GetId(), visitorID)
+		if ended.GetState() != pb.ChatState_CHAT_STATE_ENDED || ended.GetEndReason() != pb.ChatEndReason_CHAT_END_REASON_VISITOR_DECLINED {
+			t.Fatalf("after the visitor closed the window: %v, want ENDED with VISITOR_DECLINED", ended)
+		}
+		for name, events := range map[string][]*pb.ChatEvent{
+			"agent's window": recvChatUntilEnd(t, agentWindow),
+			"widget":         recvVisitorChatUntilEnd(t, widget),
+		} {
+			checkContiguous(t, events, chat.GetId(), 3)
+			if events[0].GetParticipantLeft().GetParticipant().GetId() != visitorID ||
+				events[len(events)-1].GetEnded().GetReason() != pb.ChatEndReason_CHAT_END_REASON_VISITOR_DECLINED {
+				t.Fatalf("%s got %s, want the visitor leaving, then ChatEnded VISITOR_DECLINED", name, describe(events))
 			}
 		}
-		quiet(t, "first state", recvNext(t, widget).GetState())
+		if err := recvEnd(t, agentWindow); !isEOF(err) {
+			t.Fatalf("agent's window after ChatEnded: %v, want a clean end", err)
+		}
+		got := must[*pb.GetAgentResponse](t, "GetAgent")(c.GetAgent(ctx, &pb.GetAgentRequest{AgentId: agent.GetId()})).GetAgent()
+		if len(got.GetActiveChatIds()) != 0 {
+			t.Fatalf("agent still in chats %v after the chat ended", got.GetActiveChatIds())
+		}
+	})
 
-		var alert *pb.Alert
-		step(story, "1 after 20 s on the site the first available agent is alerted", func(t *testing.T) {
-			clock.Advance(19 * time.Second)
-			if q := listQueue(t, ctx, c, site.GetId()); len(q) != 0 {
-				t.Fatalf("queue after 19 s: %v, want empty", q)
-			}
-			clock.Advance(time.Second)
-			alert = recvAlert(t, console)
-			req := alert.GetChatRequest()
-			if req.GetKind() != pb.ChatRequestKind_CHAT_REQUEST_KIND_PRESENCE || req.GetState() != requestAlerting ||
-				req.GetAlertedAgentId() != agent.GetId() || req.GetVisitorId() != visitorID || len(req.GetFormValues()) != 0 ||
-				req.GetPage().GetUrl() != page2 || req.GetPage().GetTitle() != "Shoes" {
-				t.Fatalf("alert for %v, want the visitor's presence on %s, alerting %s", req, page2, agent.GetId())
-			}
-			if alert.GetReason() == "" {
-				t.Error("the alert does not say why this agent was chosen")
-			}
-			v := alert.GetVisitor()
-			if v.GetVisitorId() != visitorID || v.GetSiteId() != site.GetId() || v.GetCurrentPage().GetUrl() != page2 ||
-				v.GetCurrentPage().GetTitle() != "Shoes" || !v.GetVisitStartTime().AsTime().Equal(t0) {
-				t.Fatalf("alert's visitor %v, want %s on %s since %v", v, visitorID, page2, t0)
-			}
-			if d := v.GetTimeOnSite().AsDuration(); d < 20*time.Second {
-				t.Fatalf("alert's visitor has been on the site %v, want at least 20s", d)
-			}
-		})
+	step(story, "the funnel counts the events", func(t *testing.T) {
+		wantFunnelIsEvents(t, ctx, c, clock, site.GetId())
+	})
 
-		step(story, "the visitor's widget stays quiet", func(t *testing.T) {
-			quiet(t, "a new tab's first state", currentState(t, ctx, c, visitorID))
-		})
-
-		var chat *pb.Chat
-		step(story, "2 the agent initiates the chat", func(t *testing.T) {
-			chat = must[*pb.AcceptChatRequestResponse](t, "AcceptChatRequest")(c.AcceptChatRequest(ctx, &pb.AcceptChatRequestRequest{
-				AgentId: agent.GetId(), ChatRequestId: alert.GetChatRequest().GetId(),
-			})).GetChat()
-			if chat.GetState() != pb.ChatState_CHAT_STATE_ACTIVE || chat.GetAgent().GetDisplayName() != "Dana" || chat.GetVisitor().GetId() != visitorID {
-				t.Fatalf("AcceptChatRequest returned %v", chat)
-			}
-			// Everything the widget got before the chat must have been quiet.
-			state := recvUntil(t, widget, func(m *pb.WatchVisitorResponse) bool {
-				if m.GetChatEvent() != nil || m.GetTyping() != nil {
-					t.Fatalf("widget got %v before the CHATTING state", m)
-				}
-				if m.GetState().GetEngagement() == chatting {
-					return true
-				}
-				quiet(t, "widget before the chat", m.GetState())
-				return false
-			}).GetState()
-			if state.GetChat().GetId() != chat.GetId() {
-				t.Fatalf("widget state %v, want CHATTING in %s", state, chat.GetId())
-			}
-			if started := nextVisitorChatEvent(t, widget); started.GetSeq() != 1 || started.GetStarted().GetAgent().GetDisplayName() != "Dana" {
-				t.Fatalf("widget got %v, want ChatStarted with Dana", started)
-			}
-		})
-
-		var agentWindow stream[pb.WatchChatResponse]
-		step(story, "3 the agent's message appears in the visitor's window", func(t *testing.T) {
-			agentWindow = must[stream[pb.WatchChatResponse]](t, "WatchChat")(c.WatchChat(ctx, &pb.WatchChatRequest{ChatId: chat.GetId(), AfterSeq: 1}))
-			story.Cleanup(agentWindow.Close)
-			hello := send(t, ctx, c, chat.GetId(), agent.GetId(), "Hello! Can I help you choose?")
-			protoEqual(t, "widget", nextVisitorChatEvent(t, widget), hello)
-			protoEqual(t, "agent's window", nextChatEvent(t, agentWindow), hello)
-		})
-
-		step(story, "4 the visitor closes the window without writing: no assistance required", func(t *testing.T) {
-			ended := leave(t, ctx, c, chat.GetId(), visitorID)
-			if ended.GetState() != pb.ChatState_CHAT_STATE_ENDED || ended.GetEndReason() != pb.ChatEndReason_CHAT_END_REASON_VISITOR_DECLINED {
-				t.Fatalf("after the visitor closed the window: %v, want ENDED with VISITOR_DECLINED", ended)
-			}
-			for name, events := range map[string][]*pb.ChatEvent{
-				"agent's window": recvChatUntilEnd(t, agentWindow),
-				"widget":         recvVisitorChatUntilEnd(t, widget),
-			} {
-				checkContiguous(t, events, chat.GetId(), 3)
-				if events[0].GetParticipantLeft().GetParticipant().GetId() != visitorID ||
-					events[len(events)-1].GetEnded().GetReason() != pb.ChatEndReason_CHAT_END_REASON_VISITOR_DECLINED {
-					t.Fatalf("%s got %s, want the visitor leaving, then ChatEnded VISITOR_DECLINED", name, describe(events))
-				}
-			}
-			if err := recvEnd(t, agentWindow); !isEOF(err) {
-				t.Fatalf("agent's window after ChatEnded: %v, want a clean end", err)
-			}
-			got := must[*pb.GetAgentResponse](t, "GetAgent")(c.GetAgent(ctx, &pb.GetAgentRequest{AgentId: agent.GetId()})).GetAgent()
-			if len(got.GetActiveChatIds()) != 0 {
-				t.Fatalf("agent still in chats %v after the chat ended", got.GetActiveChatIds())
-			}
-		})
-
-		step(story, "the funnel counts the events", func(t *testing.T) {
-			wantFunnelIsEvents(t, ctx, c, clock, site.GetId())
-		})
-
-		step(story, "the log, the webhooks and WatchEvents carry the same events", func(t *testing.T) {
-			checkStoryEvents(t, ctx, c, witnesses, site.GetId(), agent.GetId())
-		})
+	step(story, "the log, the webhooks and WatchEvents carry the same events", func(t *testing.T) {
+		checkStoryEvents(t, ctx, c, witnesses, site.GetId(), agent.GetId())
 	})
 }
 

@@ -49,6 +49,12 @@ type ClusterConfig struct {
 	// before another node takes the lease from it
 	// (DefaultLeaderTimeout when 0).
 	LeaderTimeout time.Duration
+	// SnapshotEvery is how many log entries past the newest snapshot make
+	// the leader take another (DefaultSnapshotEvery when 0).
+	SnapshotEvery uint64
+	// SnapshotCheck is how often the leader looks whether a snapshot is
+	// due (a minute when 0).
+	SnapshotCheck time.Duration
 	// OnLead runs each time this node becomes the leader, after the
 	// domain started and before the node serves it: main prints the admin
 	// key made on a new cluster and seeds the demo there.
@@ -69,6 +75,14 @@ const DefaultLeaseTTL = 15 * time.Second
 // deposing it would cost a failover, never a write (the barrier fences
 // it).
 const DefaultLeaderTimeout = 1500 * time.Millisecond
+
+// DefaultSnapshotEvery is how far the log may run past the newest snapshot
+// before the leader takes another: each snapshot lets the log be trimmed
+// (two are kept, and the log from the older one on), so the log stays
+// within about twice this many entries, while a snapshot (a copy of the
+// whole file, stored on every server) is not taken more often than a busy
+// site's commits make this many.
+const DefaultSnapshotEvery = 50_000
 
 const (
 	// leaderPoll is how often a node reads who leads, to forward to it.
@@ -109,6 +123,7 @@ type Node struct {
 	h2c      *h2cServer
 	proxy    *httputil.ReverseProxy
 	proxyTr  *http.Transport
+	nodes    *nodeDirectory // whose X-Forwarded-For and stream resets the leader trusts
 	serveErr chan error
 
 	ctx    context.Context
@@ -116,12 +131,13 @@ type Node struct {
 	done   chan struct{} // closed when the lifecycle has ended
 
 	// Set up by the lifecycle before it first campaigns.
-	store  *bolt.Store
+	store  *bolt.Store // replaced when a snapshot is installed; read under mu
 	logJS  *cluster.Log
 	lease  *cluster.Lease
 	writer *cluster.Writer
 	beats  *cluster.Heartbeats
 	js     jetstream.JetStream
+	snaps  *cluster.Snapshots
 
 	// terms counts the leadership terms this node has begun serving.
 	terms atomic.Int64
@@ -152,9 +168,16 @@ func OpenNode(cfg Config, cc ClusterConfig) (*Node, error) {
 	if cc.LeaderTimeout == 0 {
 		cc.LeaderTimeout = DefaultLeaderTimeout
 	}
+	if cc.SnapshotEvery == 0 {
+		cc.SnapshotEvery = DefaultSnapshotEvery
+	}
+	if cc.SnapshotCheck == 0 {
+		cc.SnapshotCheck = time.Minute
+	}
 	n := &Node{cfg: cfg, cc: cc, log: cfg.Logger.With("node", cc.Node), serveErr: make(chan error, 3),
 		done: make(chan struct{}), ready: make(chan struct{})}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.nodes = newNodeDirectory(n.log)
 	if cc.NATSURL == "" {
 		if err := n.startNATS(); err != nil {
 			return nil, err
@@ -259,7 +282,11 @@ func (n *Node) replicas() int {
 func (n *Node) Addr() net.Addr { return n.ln.Addr() }
 
 // Store is the node's bbolt file, once Ready is closed.
-func (n *Node) Store() *bolt.Store { return n.store }
+func (n *Node) Store() *bolt.Store {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.store
+}
 
 // Ready is closed once the node has joined the cluster and opened its file.
 func (n *Node) Ready() <-chan struct{} { return n.ready }
@@ -281,6 +308,7 @@ func (n *Node) Start() {
 		return
 	}
 	h2c.resets = resetLimitOn(n.cfg.Clock)
+	h2c.resets.exempt = n.nodes.trusted
 	n.h2c = h2c
 	go h2c.serve()
 	go func() { n.serveErr <- n.front.Serve(h2c.http1Listener()) }()
@@ -315,10 +343,24 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, r, "no leader is known yet")
 		return
 	}
+	if r.Header.Get(forwardedByHeader) != "" {
+		// Another node took this one for the leader: the two disagree
+		// on who leads until one of them reads the lease again.
+		// Forwarding on could bounce the request between them; the
+		// client retries instead.
+		unavailable(w, r, "the leader is changing")
+		return
+	}
 	n.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), leaderKey{}, addr)))
 }
 
 type leaderKey struct{}
+
+// forwardedByHeader names the node that forwarded a request to the leader.
+// A node never forwards a request that carries it: a request goes through
+// at most one follower. A client that sends it gets UNAVAILABLE from the
+// followers, which harms nobody else.
+const forwardedByHeader = "Proactivechat-Forwarded-By"
 
 // unavailable answers 503 with Retry-After: gRPC, gRPC-Web and Connect
 // clients see UNAVAILABLE, which they retry. The body is an error as the
@@ -359,6 +401,7 @@ func (n *Node) initProxy() {
 				pr.Out.Header["X-Forwarded-For"] = xff
 			}
 			pr.SetXForwarded()
+			pr.Out.Header.Set(forwardedByHeader, n.cc.Node)
 		},
 		Transport:     n.proxyTr,
 		FlushInterval: -1, // server streams stream
@@ -377,6 +420,7 @@ func (n *Node) run(ctx context.Context) error {
 	}
 	n.readyOnce.Do(func() { close(n.ready) })
 	go n.watchLeader(ctx)
+	go n.nodes.watch(ctx)
 	for ctx.Err() == nil {
 		if err := n.follow(ctx); err != nil {
 			continue // ctx ended
@@ -424,8 +468,95 @@ func (n *Node) join(ctx context.Context) error {
 		return err
 	}
 	n.writer = cluster.NewWriter(n.logJS, n.cc.Node)
-	n.store, err = bolt.Open(n.cfg.DBPath, bolt.WithLogger(n.cfg.Logger), bolt.WithReplicator(n.writer))
+	store, err := n.openStore()
+	n.mu.Lock()
+	n.store = store
+	n.mu.Unlock()
 	return err
+}
+
+func (n *Node) openStore() (*bolt.Store, error) {
+	return bolt.Open(n.cfg.DBPath, bolt.WithLogger(n.cfg.Logger), bolt.WithReplicator(n.writer))
+}
+
+// installIfBehind replaces the node's file with the newest snapshot when
+// the log no longer holds the entries after the file's position (a new
+// node, or one back after the log was trimmed past it). It runs while the
+// node follows, before a Follower is made for the file.
+func (n *Node) installIfBehind(ctx context.Context) error {
+	if n.store == nil {
+		// An earlier install could not open the file again.
+		store, err := n.openStore()
+		if err != nil {
+			return err
+		}
+		n.mu.Lock()
+		n.store = store
+		n.mu.Unlock()
+	}
+	pos, err := n.store.Position()
+	if err != nil {
+		return err
+	}
+	behind, err := n.logJS.Behind(ctx, pos)
+	if err != nil || !behind {
+		return err
+	}
+	n.log.Info("the log was trimmed past this node's file: installing the newest snapshot", "position", pos)
+	if err := n.store.Close(); err != nil {
+		return err
+	}
+	installed, ierr := n.snaps.Install(ctx, n.cfg.DBPath)
+	// The file is opened again whether or not the install worked: as it
+	// was, or as the snapshot made it.
+	store, err := n.openStore()
+	n.mu.Lock()
+	n.store = store
+	n.mu.Unlock()
+	if err != nil {
+		// Nothing can go on without the file.
+		return fmt.Errorf("reopen %s: %w", n.cfg.DBPath, err)
+	}
+	if ierr != nil {
+		return ierr
+	}
+	n.log.Info("snapshot installed", "position", installed)
+	return nil
+}
+
+// takeSnapshot stores a snapshot of the leader's file and trims the log
+// behind the older one kept.
+func (n *Node) takeSnapshot(ctx context.Context) (uint64, error) {
+	pos, err := n.snaps.Take(ctx, n.store)
+	if err != nil {
+		return 0, err
+	}
+	n.log.Info("snapshot taken", "position", pos)
+	return pos, nil
+}
+
+// snapshots takes a snapshot whenever the log has run SnapshotEvery
+// entries past the newest one, while this node leads (until ctx ends).
+func (n *Node) snapshots(ctx context.Context) {
+	t := time.NewTicker(n.cc.SnapshotCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		latest, err := n.snaps.Latest(ctx)
+		if err == nil {
+			var pos uint64
+			if pos, err = n.store.Position(); err == nil && pos >= latest+n.cc.SnapshotEvery {
+				_, err = n.takeSnapshot(ctx)
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			n.log.Warn("snapshot", "err", err)
+		}
+	}
 }
 
 func (n *Node) open(ctx context.Context, js jetstream.JetStream, r int) error {
@@ -438,7 +569,13 @@ func (n *Node) open(ctx context.Context, js jetstream.JetStream, r int) error {
 	if n.lease, err = cluster.OpenLease(ctx, js, cluster.LeaseConfig{Node: n.cc.Node + "@" + n.advertise, TTL: n.cc.LeaseTTL, Replicas: r}); err != nil {
 		return err
 	}
-	return nil
+	if n.snaps, err = cluster.OpenSnapshots(ctx, js, n.logJS, cluster.SnapshotConfig{Replicas: r}); err != nil {
+		return err
+	}
+	if err = n.nodes.open(ctx, js, r); err != nil {
+		return err
+	}
+	return n.nodes.register(ctx, n.cc.Node, n.advertise)
 }
 
 // watchLeader keeps leaderAddr on the advertised address of the lease's
@@ -473,16 +610,22 @@ func (n *Node) watchLeader(ctx context.Context) {
 // follow applies the log to the file until this node wins the lease; it
 // returns an error only when ctx ends.
 func (n *Node) follow(ctx context.Context) error {
-	f, err := cluster.NewFollower(n.logJS, n.store)
-	if err != nil {
-		return err
-	}
 	fctx, stop := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
 		for fctx.Err() == nil {
-			if err := f.Run(fctx); err != nil && fctx.Err() == nil {
+			// A file behind the log's start (a gap is also how the
+			// Follower finds it) starts again from a snapshot.
+			err := n.installIfBehind(fctx)
+			var f *cluster.Follower
+			if err == nil {
+				f, err = cluster.NewFollower(n.logJS, n.store)
+			}
+			if err == nil {
+				err = f.Run(fctx)
+			}
+			if err != nil && fctx.Err() == nil {
 				n.log.Error("applying the log", "err", err)
 				select {
 				case <-fctx.Done():
@@ -652,9 +795,11 @@ func (n *Node) lead(ctx context.Context) error {
 		return err
 	}
 	tookOver := time.Since(start)
+	go n.snapshots(hctx)
 	stepped := n.writer.SteppedDown()
 	cfg := n.cfg
 	cfg.store = n.store
+	cfg.trustedProxy = n.nodes.trusted
 	cfg.logPublishSeconds = n.writer.PublishSeconds()
 	a, err := Open(cfg)
 	if err == nil && n.cc.OnLead != nil {

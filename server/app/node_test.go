@@ -20,6 +20,8 @@ import (
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/server/app"
 	"github.com/proactivechat/proactivechat/server/bolt"
+	"github.com/proactivechat/proactivechat/server/fakeclock"
+	"github.com/proactivechat/proactivechat/server/rpc"
 )
 
 // converge bounds how long the cluster test waits for the cluster to do
@@ -32,6 +34,21 @@ type testNode struct {
 	*app.Node
 	name string
 	srv  *testServer // for the protocol clients: url and addr
+	// reopen opens the node again on its file, port and routes, once it
+	// was shut down (stopped).
+	reopen  func() *testNode
+	stopped bool
+}
+
+// shutdown stops the node gracefully.
+func (n *testNode) shutdown(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := n.Shutdown(ctx); err != nil {
+		t.Fatalf("shut node %s down: %v", n.name, err)
+	}
+	n.stopped = true
 }
 
 // startNodes starts n nodes on loopback, each with its embedded NATS
@@ -41,6 +58,31 @@ type testNode struct {
 // first leader made is in every node's keyring.
 func startNodes(t *testing.T, n int) []*testNode {
 	t.Helper()
+	return startNodesWith(t, n, nodeOptions{})
+}
+
+// nodeOptions are what a cluster's nodes run with beyond startNodes'
+// defaults.
+type nodeOptions struct {
+	// configure, when set, changes each node's ClusterConfig.
+	configure func(*app.ClusterConfig)
+	// clock drives the domain on whichever node leads (real time when nil).
+	clock *fakeclock.Clock
+	// webhooks lets webhooks go to loopback over plain HTTP, with
+	// startWebhookServer's timings.
+	webhooks bool
+	// leaseTTL is the nodes' lease TTL (5 s when 0).
+	leaseTTL time.Duration
+	// rateLimits are the nodes' (rpc.DefaultRateLimits when nil).
+	rateLimits *rpc.RateLimits
+}
+
+// startNodesWith is startNodes with opts.
+func startNodesWith(t *testing.T, n int, opts nodeOptions) []*testNode {
+	t.Helper()
+	if opts.leaseTTL == 0 {
+		opts.leaseTTL = 5 * time.Second
+	}
 	routes := make([]string, n)
 	for i := range routes {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -53,7 +95,12 @@ func startNodes(t *testing.T, n int) []*testNode {
 	var mu sync.Mutex
 	var adminKey string
 	nodes := make([]*testNode, n)
-	for i := range nodes {
+	dbs := make([]string, n)
+	for i := range dbs {
+		dbs[i] = filepath.Join(t.TempDir(), fmt.Sprintf("n%d.db", i))
+	}
+	var open func(i int) *testNode
+	open = func(i int) *testNode {
 		var others []string
 		for j, r := range routes {
 			if j != i {
@@ -62,17 +109,11 @@ func startNodes(t *testing.T, n int) []*testNode {
 		}
 		name := fmt.Sprintf("n%d", i)
 		logs := &syncBuffer{}
-		node, err := app.OpenNode(app.Config{
-			Addr:              "127.0.0.1:0",
-			DBPath:            filepath.Join(t.TempDir(), name+".db"),
-			Logger:            slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			PresenceGrace:     presenceGrace,
-			KeepAliveInterval: keepAliveInterval,
-		}, app.ClusterConfig{
+		cc := app.ClusterConfig{
 			Node:       name,
 			NATSListen: routes[i],
 			NATSRoutes: others,
-			LeaseTTL:   5 * time.Second,
+			LeaseTTL:   opts.leaseTTL,
 			OnLead: func(_ context.Context, a *app.App) error {
 				if a.InitialAPIKey != "" {
 					mu.Lock()
@@ -84,21 +125,48 @@ func startNodes(t *testing.T, n int) []*testNode {
 				}
 				return nil
 			},
-		})
+		}
+		if opts.configure != nil {
+			opts.configure(&cc)
+		}
+		cfg := app.Config{
+			Addr:              "127.0.0.1:0",
+			DBPath:            dbs[i],
+			Logger:            slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			PresenceGrace:     presenceGrace,
+			KeepAliveInterval: keepAliveInterval,
+			RateLimits:        opts.rateLimits,
+		}
+		if opts.clock != nil {
+			cfg.Clock = opts.clock
+		}
+		if opts.webhooks {
+			cfg.WebhooksAllowHTTP, cfg.WebhooksAllowPrivate = true, true
+			cfg.WebhookTimeout = webhookTimeout
+			cfg.WebhookJitter = func() float64 { return 1 }
+		}
+		node, err := app.OpenNode(cfg, cc)
 		if err != nil {
 			t.Fatalf("open node %s: %v", name, err)
 		}
 		node.Start()
+		addr := node.Addr().String()
+		tn := &testNode{Node: node, name: name, srv: &testServer{url: "http://" + addr, addr: addr}}
+		tn.reopen = func() *testNode { return open(i) }
 		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			node.Shutdown(ctx)
+			if !tn.stopped {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				node.Shutdown(ctx)
+			}
 			if t.Failed() {
 				t.Logf("node %s logs:\n%s", name, logs.String())
 			}
 		})
-		addr := node.Addr().String()
-		nodes[i] = &testNode{Node: node, name: name, srv: &testServer{url: "http://" + addr, addr: addr}}
+		return tn
+	}
+	for i := range nodes {
+		nodes[i] = open(i)
 	}
 	for _, node := range nodes {
 		select {
@@ -410,4 +478,136 @@ func logPublishes(t *testing.T, url string) float64 {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestCluster_ANodeBackAfterTheLogWasTrimmedStartsFromASnapshot: while a
+// node is away the leader goes on writing and takes a snapshot every few
+// entries (SnapshotEvery), trimming the log behind the older one kept,
+// until the log no longer holds what the node's file lacks. Back, the node
+// installs the newest snapshot, reads the log after it, and then holds
+// exactly what the leader holds.
+func TestCluster_ANodeBackAfterTheLogWasTrimmedStartsFromASnapshot(t *testing.T) {
+	nodes := startNodesWith(t, 3, nodeOptions{configure: func(cc *app.ClusterConfig) {
+		cc.SnapshotEvery = 2
+		cc.SnapshotCheck = 20 * time.Millisecond
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*converge)
+	defer cancel()
+	leader := waitForLeader(t, nodes)
+	var away *testNode
+	for _, n := range nodes {
+		if n != leader {
+			away = n
+			break
+		}
+	}
+	admin := newConnectClient(t, leader.srv)
+	createSite(t, ctx, admin, "Before", enabledWithoutInvite())
+	away.shutdown(t)
+	// The leader's file is at least as far as the away node's.
+	awayAt, err := leader.Store().Position()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(converge)
+	for i := 0; ; i++ {
+		createSite(t, ctx, admin, fmt.Sprintf("Shop %d", i), enabledWithoutInvite())
+		start, err := leader.LogStart(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if start > awayAt+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log still starts at %d after %d writes: no snapshot trimmed it", start, i+1)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	createSite(t, ctx, admin, "After", enabledWithoutInvite())
+
+	back := away.reopen()
+	deadline = time.Now().Add(converge)
+	for {
+		want, err := leader.Store().Position()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got uint64
+		err = errors.New("not joined yet")
+		if s := back.Store(); s != nil {
+			got, err = s.Position()
+		}
+		if err == nil && got == want {
+			wantDigest, err1 := leader.Store().Digest()
+			gotDigest, err2 := back.Store().Digest()
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			// Compared only if neither moved meanwhile.
+			again, err1 := leader.Store().Position()
+			gotAgain, err2 := back.Store().Position()
+			if err1 == nil && err2 == nil && again == want && gotAgain == got {
+				if gotDigest != wantDigest {
+					t.Fatalf("%s back at position %d holds other content than the leader", back.name, got)
+				}
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s back is at position %d (%v), the leader at %d", back.name, got, err, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestCluster_AgentsOnDifferentNodesRaceForOneVisitor: two agents, their
+// consoles on different nodes and speaking different protocols, start a
+// chat with the same visitor at the same moment, visitor after visitor.
+// Exactly one of them gets each visitor; the other is refused, and no
+// visitor ever has two active chats.
+func TestCluster_AgentsOnDifferentNodesRaceForOneVisitor(t *testing.T) {
+	nodes := startNodes(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*converge)
+	defer cancel()
+	visitorC := newConnectClient(t, nodes[0].srv)
+	clients := []api{newGRPCClient(t, nodes[1].srv), newConnectClient(t, nodes[2].srv)}
+	// No launch during the test: the agents start every chat.
+	proactive := enabledWithoutInvite()
+	proactive.LaunchAfterSeconds = 3600
+	site := createSite(t, ctx, visitorC, "Shoe shop", proactive)
+	var agents []*pb.Agent
+	for i, c := range clients {
+		agents = append(agents, createAvailableAgent(t, ctx, c, fmt.Sprintf("Agent %d", i), site.GetId()))
+	}
+	// Two agents of three chats each: one chat each visitor, none left over.
+	const visitors = 6
+	for v := range visitors {
+		visitor, _ := visitorOnline(t, ctx, visitorC, site.GetId(), page1)
+		start := make(chan struct{})
+		chats := make([]*pb.Chat, len(clients))
+		errs := make([]error, len(clients))
+		var wg sync.WaitGroup
+		for i, c := range clients {
+			wg.Go(func() {
+				<-start
+				res, err := c.StartChat(ctx, &pb.StartChatRequest{AgentId: agents[i].GetId(), VisitorId: visitor.GetId()})
+				chats[i], errs[i] = res.GetChat(), err
+			})
+		}
+		close(start)
+		wg.Wait()
+		won := 0
+		for i := range clients {
+			switch {
+			case errs[i] == nil && chats[i].GetId() != "":
+				won++
+			case connect.CodeOf(errs[i]) != connect.CodeFailedPrecondition:
+				t.Errorf("visitor %d: agent %d's StartChat failed with %v, want FAILED_PRECONDITION for the loser", v, i, errs[i])
+			}
+		}
+		if won != 1 {
+			t.Fatalf("visitor %d: %d agents got the chat (%v), want exactly one", v, won, errs)
+		}
+	}
 }

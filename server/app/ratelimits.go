@@ -1,6 +1,7 @@
 package app
 
 import (
+	"net/netip"
 	"time"
 
 	"connectrpc.com/connect"
@@ -15,6 +16,13 @@ func (a *App) rateLimiter() connect.Interceptor {
 	limits := rpc.DefaultRateLimits()
 	if a.cfg.RateLimits != nil {
 		limits = *a.cfg.RateLimits
+	}
+	if nodes := a.cfg.trustedProxy; nodes != nil {
+		if own := limits.TrustedProxy; own != nil {
+			limits.TrustedProxy = func(p netip.Addr) bool { return own(p) || nodes(p) }
+		} else {
+			limits.TrustedProxy = nodes
+		}
 	}
 	now := time.Now
 	if a.cfg.Clock != nil {

@@ -58,6 +58,14 @@ type resetLimit struct {
 	epoch    time.Time // connections keep their clocks relative to this
 	closes   atomic.Uint64
 
+	// exempt, when set, names the peers whose connections are never cut
+	// off for overspending: a cluster's nodes, which carry many clients'
+	// streams to the leader on a few connections (each client has its
+	// budget on the node it reached). It is asked when a connection
+	// overspends, so that a node the directory learns of later is
+	// exempt too. Set before the server serves.
+	exempt func(netip.Addr) bool
+
 	mu      sync.Mutex
 	debts   map[netip.Addr]int64 // a debtor's tat (see resetGuardConn.tat) when last cut off
 	debtors atomic.Int32         // len(debts), read without the lock
@@ -98,6 +106,15 @@ func clientOf(addr net.Addr) (netip.Addr, bool) {
 		ip = netip.PrefixFrom(ip, 64).Masked().Addr()
 	}
 	return ip, ip.IsValid()
+}
+
+// exempts reports whether a connection from addr may overspend.
+func (l *resetLimit) exempts(addr net.Addr) bool {
+	if l.exempt == nil {
+		return false
+	}
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && l.exempt(tcp.AddrPort().Addr().Unmap())
 }
 
 // debt is the tat a new connection of client starts with: 0, or what the
@@ -216,7 +233,7 @@ func (g *resetGuardConn) Read(p []byte) (int, error) {
 		return 0, g.floodErr()
 	}
 	n, err := g.Conn.Read(p)
-	if resets := g.in.scan(p[:n], false); resets > 0 && !g.spend(resets) {
+	if resets := g.in.scan(p[:n], false); resets > 0 && !g.spend(resets) && !g.limit.exempts(g.RemoteAddr()) {
 		// The bytes are not handed over: the server has acted on
 		// exactly the budget (it reads a frame's header on its own).
 		g.trip()
@@ -235,7 +252,7 @@ func (g *resetGuardConn) floodErr() error {
 }
 
 func (g *resetGuardConn) Write(p []byte) (int, error) {
-	if resets := g.out.scan(p, true); resets > 0 && !g.spend(resets) {
+	if resets := g.out.scan(p, true); resets > 0 && !g.spend(resets) && !g.limit.exempts(g.RemoteAddr()) {
 		g.trip()
 	}
 	return g.Conn.Write(p)

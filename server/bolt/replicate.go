@@ -3,9 +3,12 @@ package bolt
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 
 	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/proactivechat/proactivechat/server/domain"
 )
@@ -45,6 +48,29 @@ type Replicator interface {
 // captured and commits cost what they always did.
 func WithReplicator(r Replicator) Option {
 	return func(o *options) { o.replicator = r }
+}
+
+// Snapshot writes a consistent copy of the whole file to w, as Backup
+// does, and returns the log position that copy holds: a node that
+// installs it resumes the log after that position.
+func (s *Store) Snapshot(w io.Writer) (pos uint64, n int64, err error) {
+	if s.isClosed() {
+		return 0, 0, errClosed()
+	}
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		if pos, err = readPosition(tx); err != nil {
+			return err
+		}
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return 0, n, errClosed()
+	}
+	if err != nil {
+		return 0, n, fmt.Errorf("snapshot store %s: %w", s.path, err)
+	}
+	return pos, n, nil
 }
 
 // Position returns the log position the file holds: that of the last

@@ -159,7 +159,9 @@ func TestRules_ControlGroup(t *testing.T) {
 	if _, err := e.svc.RequestChat(ctx(t), held); err != nil {
 		t.Fatal(err)
 	}
-	req := awaitDue(t, e, hs, engagement(domain.EngagementQueued)).State.Visitor.ChatRequestID
+	// Queued, or alerting the site's available agent already: routing
+	// runs once the request commits, while the stream reads the state.
+	req := awaitDue(t, e, hs, stateWhere(func(st *domain.VisitorState) bool { return waiting(st.Engagement) })).State.Visitor.ChatRequestID
 	if r := e.request(t, req); !r.HeldOut || r.RuleID != rule.ID {
 		t.Fatalf("request %+v, want held out of %s", r, rule.ID)
 	}

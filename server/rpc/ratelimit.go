@@ -55,6 +55,12 @@ type RateLimits struct {
 	// reverse proxy on this host names the real client there. On in the
 	// defaults; off, a loopback peer is the client.
 	LocalProxy bool
+	// TrustedProxy, when set, names further peers whose X-Forwarded-For
+	// is believed, as a proxy on loopback's is: a cluster's own nodes,
+	// which forward their clients' calls to the leader (docs/cluster.md).
+	// Its entries are skipped when X-Forwarded-For is walked, so a
+	// client's address is what the first node it reached saw.
+	TrustedProxy func(netip.Addr) bool
 }
 
 // DefaultRateLimits are generous for people (a page load is one session
@@ -153,8 +159,9 @@ func rateLimitError(what string, wait time.Duration) error {
 // client returns the key of a call's client address, and whether the call
 // is subject to the limits at all. X-Forwarded-For is believed only from
 // hops this host trusts: the in-memory REST gateway (which appends the REST
-// request's remote address) and, with LocalProxy, peers on loopback (a
-// reverse proxy on this host). Walking it from the right, entries added by loopback hops are
+// request's remote address), with LocalProxy peers on loopback (a reverse
+// proxy on this host), and the peers TrustedProxy names (the cluster's
+// nodes). Walking it from the right, entries added by trusted hops are
 // skipped; the first other entry is the client. A client's own
 // X-Forwarded-For, sent from anywhere else, is ignored.
 func (r *rateLimiter) client(peer string, header http.Header) (key string, limited bool) {
@@ -162,7 +169,7 @@ func (r *rateLimiter) client(peer string, header http.Header) (key string, limit
 	trusted := r.gatewayPeer != "" && peer == r.gatewayPeer
 	if h, _, err := net.SplitHostPort(peer); err == nil {
 		host = h
-		if a, err := netip.ParseAddr(h); err == nil && a.Unmap().IsLoopback() && r.limits.LocalProxy {
+		if a, err := netip.ParseAddr(h); err == nil && r.proxy(a) {
 			trusted = true
 		}
 	}
@@ -174,8 +181,8 @@ func (r *rateLimiter) client(peer string, header http.Header) (key string, limit
 				continue
 			}
 			host = e
-			if a, err := netip.ParseAddr(e); err != nil || !a.Unmap().IsLoopback() || !r.limits.LocalProxy {
-				break // the first hop that is not a proxy on this host: the client
+			if a, err := netip.ParseAddr(e); err != nil || !r.proxy(a) {
+				break // the first hop that is not a trusted proxy: the client
 			}
 		}
 	}
@@ -191,6 +198,16 @@ func (r *rateLimiter) client(peer string, header http.Header) (key string, limit
 		return netip.PrefixFrom(addr, 64).Masked().String(), true
 	}
 	return addr.String(), true
+}
+
+// proxy reports whether a peer at a is a proxy whose X-Forwarded-For is
+// believed: one on loopback (with LocalProxy), or one TrustedProxy names.
+func (r *rateLimiter) proxy(a netip.Addr) bool {
+	a = a.Unmap()
+	if a.IsLoopback() && r.limits.LocalProxy {
+		return true
+	}
+	return r.limits.TrustedProxy != nil && r.limits.TrustedProxy(a)
 }
 
 func (r *rateLimiter) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
