@@ -25,6 +25,7 @@ import (
 	"github.com/proactivechat/proactivechat/server/domain"
 	"github.com/proactivechat/proactivechat/server/gateway"
 	"github.com/proactivechat/proactivechat/server/inmem"
+	"github.com/proactivechat/proactivechat/server/metrics"
 	"github.com/proactivechat/proactivechat/server/password"
 	"github.com/proactivechat/proactivechat/server/rpc"
 	"github.com/proactivechat/proactivechat/server/web"
@@ -85,6 +86,9 @@ type Config struct {
 	// node (Node) opens its store once and runs one App on it per
 	// leadership term.
 	store *bolt.Store
+	// logPublishSeconds, set on a cluster's leader, times the Writer's
+	// publishes of each commit to the log, for metrics.
+	logPublishSeconds *metrics.Histogram
 	// trustedProxy, when set, names the peers whose X-Forwarded-For the
 	// rate limits believe besides loopback's (RateLimits.TrustedProxy): a
 	// cluster node leading gives its fellow nodes, which forward their

@@ -80,6 +80,9 @@ func (a *App) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	m.Histogram("proactivechat_message_latency_seconds", "SendMessage time from call to durable and published.", st.MessageLatency)
 	m.Histogram("proactivechat_bolt_commit_seconds", "bbolt write transaction commit time, fsync included.", a.Store.CommitSeconds())
 	m.Histogram("proactivechat_bolt_batch_size", "Updates sharing one bbolt commit.", a.Store.BatchSize())
+	if a.cfg.logPublishSeconds != nil {
+		m.Histogram("proactivechat_log_publish_seconds", "Cluster leader: time from publishing a commit's write set to the log to its acknowledgement by a majority of the servers, retries included (part of the commit time).", a.cfg.logPublishSeconds)
+	}
 	a.writeStorageMetrics(m)
 	whOK, whFailed := a.Webhooks.Counts()
 	m.Family("proactivechat_webhook_deliveries_total", "counter", "Webhook delivery attempts since start, by outcome (a failure is any answer but 2xx, a timeout or a refused connection).",

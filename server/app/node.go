@@ -45,6 +45,10 @@ type ClusterConfig struct {
 	// LeaseTTL is how long a leader that stopped renewing keeps the lease
 	// (DefaultLeaseTTL when 0).
 	LeaseTTL time.Duration
+	// LeaderTimeout is how long the leader's heartbeats may be missing
+	// before another node takes the lease from it
+	// (DefaultLeaderTimeout when 0).
+	LeaderTimeout time.Duration
 	// SnapshotEvery is how many log entries past the newest snapshot make
 	// the leader take another (DefaultSnapshotEvery when 0).
 	SnapshotEvery uint64
@@ -57,11 +61,20 @@ type ClusterConfig struct {
 	OnLead func(ctx context.Context, a *App) error
 }
 
-// DefaultLeaseTTL is a node's lease TTL: a leader that dies without
-// releasing it is replaced after at most the TTL and a quarter (the
-// followers campaign every quarter TTL), within issue 17's 10 s for writes
-// to resume; renewals every third of it leave two missed renewals' room.
-const DefaultLeaseTTL = 6 * time.Second
+// DefaultLeaseTTL is a node's lease TTL. It is a backstop: a leader that
+// dies is replaced once its heartbeats have been missing for the
+// LeaderTimeout, not once its lease runs out. It is long enough that a
+// leader keeps its lease while the lease bucket's JetStream group elects
+// a new leader (up to about 9 s on NATS, when the node leading that group
+// dies), during which renewals wait; renewals every third of it.
+const DefaultLeaseTTL = 15 * time.Second
+
+// DefaultLeaderTimeout is how long a leader's heartbeats may be missing
+// before another node takes the lease. Heartbeats go every sixth of it, so
+// a leader that is alive is deposed only if five in a row go missing;
+// deposing it would cost a failover, never a write (the barrier fences
+// it).
+const DefaultLeaderTimeout = 1500 * time.Millisecond
 
 // DefaultSnapshotEvery is how far the log may run past the newest snapshot
 // before the leader takes another: each snapshot lets the log be trimmed
@@ -74,6 +87,12 @@ const DefaultSnapshotEvery = 50_000
 const (
 	// leaderPoll is how often a node reads who leads, to forward to it.
 	leaderPoll = 250 * time.Millisecond
+	// campaignEvery is how often a follower reads the lease, to take it
+	// when it is free or its holder silent.
+	campaignEvery = 250 * time.Millisecond
+	// streamLeaderCheck is how often the leader checks that its NATS
+	// server does not lead the log's or the lease's JetStream group.
+	streamLeaderCheck = time.Second
 	// retryAfterSeconds is what a node without a known leader tells
 	// clients to wait: about one lease renewal.
 	retryAfterSeconds = "1"
@@ -116,6 +135,8 @@ type Node struct {
 	logJS  *cluster.Log
 	lease  *cluster.Lease
 	writer *cluster.Writer
+	beats  *cluster.Heartbeats
+	js     jetstream.JetStream
 	snaps  *cluster.Snapshots
 
 	// terms counts the leadership terms this node has begun serving.
@@ -144,6 +165,9 @@ func OpenNode(cfg Config, cc ClusterConfig) (*Node, error) {
 	}
 	if cc.LeaseTTL == 0 {
 		cc.LeaseTTL = DefaultLeaseTTL
+	}
+	if cc.LeaderTimeout == 0 {
+		cc.LeaderTimeout = DefaultLeaderTimeout
 	}
 	if cc.SnapshotEvery == 0 {
 		cc.SnapshotEvery = DefaultSnapshotEvery
@@ -431,6 +455,7 @@ func (n *Node) join(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	n.js = js
 	r := n.replicas()
 	for {
 		err = n.open(ctx, js, r)
@@ -443,6 +468,9 @@ func (n *Node) join(ctx context.Context) error {
 			return ctx.Err()
 		case <-time.After(time.Second):
 		}
+	}
+	if n.beats, err = n.lease.WatchHeartbeats(n.nc, nil); err != nil {
+		return err
 	}
 	n.writer = cluster.NewWriter(n.logJS, n.cc.Node)
 	store, err := n.openStore()
@@ -612,14 +640,14 @@ func (n *Node) follow(ctx context.Context) error {
 		}
 	}()
 	defer func() { stop(); <-stopped }()
-	ttl := n.cc.LeaseTTL
-	t := time.NewTicker(ttl / 4)
+	t := time.NewTicker(campaignEvery)
 	defer t.Stop()
 	for {
-		rctx, cancel := context.WithTimeout(ctx, ttl/4)
-		ok, err := n.lease.TryAcquire(rctx)
-		cancel()
+		ok, err := n.campaign(ctx)
 		if ok {
+			// Heartbeats at once, while the follower stops: a slow
+			// takeover is not a dead leader. They end with the lease.
+			go n.lease.Beat(ctx, n.nc, n.cc.LeaderTimeout/6)
 			return nil
 		}
 		if err != nil && ctx.Err() == nil {
@@ -633,6 +661,108 @@ func (n *Node) follow(ctx context.Context) error {
 	}
 }
 
+// campaign takes the lease if it is free, or if its holder's heartbeats
+// have been missing for the LeaderTimeout: a leader that died (or is
+// paused, or cut off from the others) is replaced without waiting for its
+// lease to run out. Its writes are fenced by TakeOver's barrier, so taking
+// the lease of a leader that is alive after all loses nothing.
+func (n *Node) campaign(ctx context.Context) (bool, error) {
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	holder, rev, err := n.lease.Holder(rctx)
+	if err != nil {
+		return false, err
+	}
+	if holder == "" {
+		return n.lease.TryAcquire(rctx)
+	}
+	silence := n.beats.Silence(holder)
+	if silence < n.cc.LeaderTimeout {
+		return false, nil
+	}
+	ok, err := n.lease.TakeFrom(rctx, rev)
+	if ok {
+		n.log.Warn("took the lease from a silent leader", "leader", holder, "silent", silence.Round(time.Millisecond))
+	}
+	return ok, err
+}
+
+// shedStreamLeaders asks the log's and the lease's JetStream groups to
+// elect another leader if this node's embedded NATS server leads them.
+// NATS elects a group's new leader seconds after its leader's server
+// died (an election timeout of 4 to 9 s, not configurable); kept off the
+// leading node, the groups lose no leader when it dies, and the node that
+// takes over publishes at once. A follower that dies costs that election
+// instead, but not a change of leader.
+//
+// It returns once each group it asked has another leader (or ctx ended),
+// so that a publish right after it finds one.
+func (n *Node) shedStreamLeaders(ctx context.Context) {
+	if n.ns == nil || n.replicas() < 2 {
+		return
+	}
+	acc := n.ns.GlobalAccount().Name
+	for _, s := range []string{n.logJS.StreamName(), n.lease.StreamName()} {
+		if !n.ns.JetStreamIsStreamLeader(acc, s) || !n.peersHealthy(ctx, s) {
+			continue
+		}
+		if err := n.ns.JetStreamStepdownStream(acc, s); err != nil {
+			n.log.Debug("hand the stream's leadership over", "stream", s, "err", err)
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		for wctx.Err() == nil {
+			// The stream's leader answers: none does until the transfer
+			// is done, so each asking is short.
+			ictx, icancel := context.WithTimeout(wctx, 100*time.Millisecond)
+			st, err := n.js.Stream(ictx, s)
+			icancel()
+			if err == nil {
+				if c := st.CachedInfo().Cluster; c != nil && c.Leader != "" && c.Leader != n.cc.Node {
+					break
+				}
+			}
+			select {
+			case <-wctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		cancel()
+	}
+}
+
+// peersHealthy reports whether every other replica of stream is caught
+// up, and connected to this node's server by a route: NATS hands a
+// group's leadership to a peer it heard from in the last 3 s, which may
+// be one that has just died, and the group would then wait for an
+// election; better keep leading it then.
+func (n *Node) peersHealthy(ctx context.Context, stream string) bool {
+	ictx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	st, err := n.js.Stream(ictx, stream)
+	if err != nil {
+		return false
+	}
+	c := st.CachedInfo().Cluster
+	if c == nil || len(c.Replicas) == 0 {
+		return false
+	}
+	routez, err := n.ns.Routez(nil)
+	if err != nil {
+		return false
+	}
+	routed := map[string]bool{}
+	for _, r := range routez.Routes {
+		routed[r.RemoteName] = true
+	}
+	for _, p := range c.Replicas {
+		if !p.Current || p.Offline || p.Active > 2*time.Second || !routed[p.Name] {
+			return false
+		}
+	}
+	return true
+}
+
 // lead takes over (the file catches up with the log, then a barrier fences
 // every earlier leader), runs the domain as after a restart, and serves
 // until the lease is lost, the Writer is fenced or ctx ends: then the
@@ -643,6 +773,24 @@ func (n *Node) lead(ctx context.Context) error {
 		defer cancel()
 		n.lease.Release(rctx)
 	}
+	start := time.Now()
+	hctx, stopHold := context.WithCancel(ctx)
+	defer stopHold()
+	go n.lease.Hold(hctx)
+	n.shedStreamLeaders(ctx)
+	shed := time.Since(start)
+	go func() {
+		t := time.NewTicker(streamLeaderCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-hctx.Done():
+				return
+			case <-t.C:
+			}
+			n.shedStreamLeaders(hctx)
+		}
+	}()
 	f, err := cluster.NewFollower(n.logJS, n.store)
 	if err == nil {
 		err = cluster.TakeOver(ctx, n.lease, f, n.writer)
@@ -651,14 +799,13 @@ func (n *Node) lead(ctx context.Context) error {
 		release()
 		return err
 	}
-	hctx, stopHold := context.WithCancel(ctx)
-	defer stopHold()
-	go n.lease.Hold(hctx)
+	tookOver := time.Since(start)
 	go n.snapshots(hctx)
 	stepped := n.writer.SteppedDown()
 	cfg := n.cfg
 	cfg.store = n.store
 	cfg.trustedProxy = n.nodes.trusted
+	cfg.logPublishSeconds = n.writer.PublishSeconds()
 	a, err := Open(cfg)
 	if err == nil && n.cc.OnLead != nil {
 		if err = n.cc.OnLead(ctx, a); err != nil {
@@ -671,7 +818,10 @@ func (n *Node) lead(ctx context.Context) error {
 		return fmt.Errorf("start the domain: %w", err)
 	}
 	a.startGateway()
-	n.log.Info("leading", "term", n.lease.Term(), "position", f.Position())
+	// How long each step took, since the lease was won: what a failover
+	// costs beyond noticing the old leader's death.
+	n.log.Info("leading", "term", n.lease.Term(), "position", f.Position(),
+		"shed", shed.Round(time.Millisecond), "took_over", tookOver.Round(time.Millisecond), "serving", time.Since(start).Round(time.Millisecond))
 	n.mu.Lock()
 	n.leader = a
 	n.mu.Unlock()

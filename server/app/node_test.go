@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -285,6 +287,11 @@ func TestCluster_ChatCarriesOnWhenTheLeaderDies(t *testing.T) {
 	if leader == nil || len(survivors) != 2 {
 		t.Fatalf("want one leader and two followers")
 	}
+	// The leader's metrics (through a follower) time its publishes to
+	// the log, one per commit at least.
+	if n := logPublishes(t, survivors[0].srv.url); n < 3 {
+		t.Errorf("proactivechat_log_publish_seconds_count %v after three messages", n)
+	}
 	leader.Crash()
 	agentStream.Close()
 	visitorStream.Close()
@@ -515,6 +522,27 @@ func TestNode_WithoutALeaderEveryProtocolIsUnavailable(t *testing.T) {
 		_, err := p.newClient(t, srv).ListSites(context.Background(), &pb.ListSitesRequest{})
 		wantCode(t, err, connect.CodeUnavailable)
 	})
+}
+
+// logPublishes reads proactivechat_log_publish_seconds_count from the
+// /metrics a node serves.
+func logPublishes(t *testing.T, url string) float64 {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^proactivechat_log_publish_seconds_count (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no proactivechat_log_publish_seconds_count in\n%s", body)
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // TestCluster_ANodeBackAfterTheLogWasTrimmedStartsFromASnapshot: while a

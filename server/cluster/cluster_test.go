@@ -18,6 +18,7 @@ import (
 	"github.com/proactivechat/proactivechat/server/bolt"
 	"github.com/proactivechat/proactivechat/server/cluster"
 	"github.com/proactivechat/proactivechat/server/domain"
+	"github.com/proactivechat/proactivechat/server/fakeclock"
 )
 
 // converge bounds how long a test waits for the cluster to do something
@@ -731,4 +732,133 @@ func TestLog_RetryStoredOnceAndFencing(t *testing.T) {
 	if got.Position != pos || got.Prev != 0 || got.Leader != "a" || got.Term != 7 || len(got.WriteSet.Ops) != 1 || string(got.WriteSet.Ops[0].Key) != "k" {
 		t.Errorf("entry read back: %+v", got)
 	}
+}
+
+// A holder whose heartbeats stop is taken over by compare-and-set on its
+// revision, without waiting for its lease to run out (the TTL here is far
+// longer than the test); a stale revision takes nothing; a holder that
+// lost the lease while catching up publishes no barrier; and the holder
+// that went silent is fenced by the barrier alone.
+func TestLease_SilentHolderIsTakenOver(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	ctx := context.Background()
+	a, b, d := newNode(t, c, 0, "a"), newNode(t, c, 1, "b"), newNode(t, c, 2, "d")
+	const ttl = time.Hour
+	la, lb, ld := a.lease(t, ttl), b.lease(t, ttl), d.lease(t, ttl)
+	clk := fakeclock.New(time.Unix(1000, 0))
+	beats, err := lb.WatchHeartbeats(b.js.Conn(), clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { beats.Close() })
+
+	if ok, err := la.TryAcquire(ctx); err != nil || !ok {
+		t.Fatalf("a acquires: %v, %v", ok, err)
+	}
+	if err := cluster.TakeOver(ctx, la, a.follow, a.writer); err != nil {
+		t.Fatal(err)
+	}
+	if err := putSite(ctx, a.store, "site_a1"); err != nil {
+		t.Fatal(err)
+	}
+	aBefore := a.digest(t)
+
+	// A holder first asked about has a whole timeout before it counts as
+	// silent, even if it was never heard.
+	if s := beats.Silence("a"); s != 0 {
+		t.Errorf("silence of a holder just seen: %s", s)
+	}
+	clk.Advance(5 * time.Second)
+	if s := beats.Silence("a"); s != 5*time.Second {
+		t.Errorf("silence of a holder never heard, 5 s after it was first seen: %s", s)
+	}
+	// a beats: b hears it.
+	bctx, stopBeating := context.WithCancel(ctx)
+	beating := make(chan struct{})
+	go func() { defer close(beating); la.Beat(bctx, a.js.Conn(), 10*time.Millisecond) }()
+	eventually(t, "b hears a", func() error {
+		if s := beats.Silence("a"); s != 0 {
+			return fmt.Errorf("silent for %s", s)
+		}
+		return nil
+	})
+	// a pauses: no more heartbeats, and b counts the silence.
+	stopBeating()
+	<-beating
+	eventually(t, "a silent", func() error {
+		clk.Advance(5 * time.Second)
+		if s := beats.Silence("a"); s < 5*time.Second {
+			return fmt.Errorf("silent for %s", s)
+		}
+		return nil
+	})
+
+	holder, stale, err := lb.Holder(ctx)
+	if err != nil || holder != "a" {
+		t.Fatalf("holder %q, %v", holder, err)
+	}
+	if err := la.Renew(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := lb.TakeFrom(ctx, stale); err != nil || ok {
+		t.Fatalf("b takes the lease at a revision a renewed since: %v, %v", ok, err)
+	}
+	_, rev, err := lb.Holder(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := lb.TakeFrom(ctx, rev); err != nil || !ok {
+		t.Fatalf("b takes the lease from silent a: %v, %v", ok, err)
+	}
+	if h, _, err := lb.Holder(ctx); err != nil || h != "b" || lb.Term() <= la.Term() {
+		t.Fatalf("holder %q (term %d, a's %d), %v", h, lb.Term(), la.Term(), err)
+	}
+
+	// b is slow to take over: d takes the lease from it first. b's
+	// takeover then publishes no barrier.
+	_, rev, err = ld.Holder(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := ld.TakeFrom(ctx, rev); err != nil || !ok {
+		t.Fatalf("d takes the lease from b: %v, %v", ok, err)
+	}
+	end, err := b.log.Last(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.TakeOver(ctx, lb, b.follow, b.writer); !errors.Is(err, cluster.ErrLeaseLost) {
+		t.Fatalf("takeover by a holder whose lease was taken: %v, want lost", err)
+	}
+	if _, ok := b.writer.Leading(); ok {
+		t.Error("b's writer leads without the lease")
+	}
+	if now, err := b.log.Last(ctx); err != nil || now != end {
+		t.Errorf("the log moved from %d to %d (%v): b published a barrier", end, now, err)
+	}
+
+	// d takes over. a, still believing it leads, is fenced.
+	if err := cluster.TakeOver(ctx, ld, d.follow, d.writer); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.writer.Leading(); !ok {
+		t.Fatal("a's writer stopped leading by itself; the test needs it to believe it leads")
+	}
+	if err := putSite(ctx, a.store, "site_a2"); !errors.Is(err, cluster.ErrFenced) {
+		t.Fatalf("silent leader's write: %v, want fenced", err)
+	}
+	if a.digest(t) != aBefore {
+		t.Error("the silent leader's store changed")
+	}
+	if err := la.Renew(ctx); !errors.Is(err, cluster.ErrLeaseLost) {
+		t.Errorf("silent leader renews: %v, want lost", err)
+	}
+	if err := putSite(ctx, d.store, "site_d1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.follow.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitSame(t, d, b)
 }

@@ -228,6 +228,9 @@ func (l *Lease) Lost() <-chan struct{} {
 	return l.lost
 }
 
+// StreamName is the JetStream stream that holds the lease's bucket.
+func (l *Lease) StreamName() string { return "KV_" + l.cfg.Bucket }
+
 // Holder returns the node holding the lease as the servers see it ("" if
 // none) and the revision it last wrote, which every renewal moves on.
 func (l *Lease) Holder(ctx context.Context) (node string, revision uint64, err error) {
@@ -239,4 +242,33 @@ func (l *Lease) Holder(ctx context.Context) (node string, revision uint64, err e
 		return "", 0, fmt.Errorf("read lease: %w", err)
 	}
 	return string(e.Value()), e.Revision(), nil
+}
+
+// TakeFrom takes the lease from a holder that seems dead, as a
+// compare-and-set on rev, the revision the holder last wrote as the
+// caller read it: it fails (false, nil) if the holder renewed since, or
+// another node took it first. Taking a live holder's lease is safe, if
+// disruptive: the holder learns at its next renewal, and the new leader's
+// barrier (TakeOver) fences its writes meanwhile. That is why detecting
+// a dead leader may be quick rather than certain (Heartbeats).
+func (l *Lease) TakeFrom(ctx context.Context, rev uint64) (bool, error) {
+	l.mu.Lock()
+	held := l.rev != 0
+	l.mu.Unlock()
+	if held {
+		return true, nil
+	}
+	start := time.Now()
+	next, err := l.kv.Update(ctx, l.cfg.Key, []byte(l.cfg.Node), rev)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyExists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("take lease: %w", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rev, l.term, l.expires = next, next, start.Add(l.cfg.TTL)
+	l.lost = make(chan struct{})
+	return true, nil
 }

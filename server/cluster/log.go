@@ -125,6 +125,25 @@ func isWrongLastSequence(err error) bool {
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
 
+// StreamName is the log's JetStream stream.
+func (l *Log) StreamName() string { return l.cfg.Stream }
+
+// get returns the entry at pos, asked of the stream's leader: unlike
+// Read, it needs no consumer, so it works while the cluster's meta
+// group, which places consumers, elects a new leader.
+func (l *Log) get(ctx context.Context, pos uint64) (*Entry, error) {
+	msg, err := l.stream.GetMsg(ctx, pos)
+	if err != nil {
+		return nil, fmt.Errorf("read log entry %d: %w", pos, err)
+	}
+	e, err := unmarshalEntry(msg.Data)
+	if err != nil {
+		return nil, fmt.Errorf("read log entry %d: %w", pos, err)
+	}
+	e.Position = msg.Sequence
+	return e, nil
+}
+
 // Last returns the position of the log's last entry, 0 when it has none.
 func (l *Log) Last(ctx context.Context) (uint64, error) {
 	msg, err := l.stream.GetLastMsgForSubject(ctx, l.cfg.Subject)
@@ -196,10 +215,15 @@ func (l *Log) readFrom(ctx context.Context, after *uint64, fn func(*Entry) error
 		return fmt.Errorf("read log after %d: %w", *after, err)
 	}
 	defer func() {
-		// Best effort: the inactive threshold removes it otherwise.
-		dctx, cancel := context.WithTimeout(context.Background(), consumerTimeout)
-		_ = l.stream.DeleteConsumer(dctx, cons.CachedInfo().Name)
-		cancel()
+		// Best effort, and not waited for: the inactive threshold
+		// removes it otherwise, and a delete waits for the meta group's
+		// leader, which may be electing (a new leader's follower stops
+		// reading right then).
+		go func() {
+			dctx, cancel := context.WithTimeout(context.Background(), consumerTimeout)
+			_ = l.stream.DeleteConsumer(dctx, cons.CachedInfo().Name)
+			cancel()
+		}()
 	}()
 	// Heartbeats every second: a reader whose server died notices within
 	// a few, and resumes through another.

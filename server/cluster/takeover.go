@@ -30,6 +30,12 @@ func TakeOver(ctx context.Context, l *Lease, f *Follower, w *Writer) error {
 	if err != nil {
 		return fmt.Errorf("take over: %w", err)
 	}
+	// Still the holder? A lease taken from this node while it caught up
+	// (its heartbeats missed) would make its barrier depose the node
+	// that took it: safe, but a needless second failover.
+	if err := l.Renew(ctx); err != nil {
+		return fmt.Errorf("take over: %w", err)
+	}
 	// The barrier is published before w leads, so that no Update
 	// publishes before the store holds it.
 	pos, err := w.publish(ctx, term, at, nil)

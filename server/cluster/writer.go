@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/proactivechat/proactivechat/server/bolt"
+	"github.com/proactivechat/proactivechat/server/metrics"
 )
 
 // ErrNotLeader is the error of a write on a node that is not leading (or
@@ -20,7 +21,7 @@ var ErrNotLeader = errors.New("not the leader")
 // defaultRetryFor; each attempt waits attemptTimeout for its answer.
 const (
 	defaultRetryFor = 10 * time.Second
-	attemptTimeout  = 2 * time.Second
+	attemptTimeout  = time.Second
 	retryWait       = 100 * time.Millisecond
 )
 
@@ -37,6 +38,8 @@ const (
 type Writer struct {
 	log  *Log
 	node string
+	// publishSeconds times Replicate's publishes, retries included.
+	publishSeconds *metrics.Histogram
 
 	mu      sync.Mutex
 	term    uint64 // the lease revision it leads under; 0 while not leading
@@ -49,8 +52,12 @@ var _ bolt.Replicator = (*Writer)(nil)
 
 // NewWriter returns a Writer for node on log, not leading.
 func NewWriter(log *Log, node string) *Writer {
-	return &Writer{log: log, node: node, stepped: make(chan struct{})}
+	return &Writer{log: log, node: node, stepped: make(chan struct{}), publishSeconds: metrics.NewHistogram(metrics.LatencyBuckets...)}
 }
+
+// PublishSeconds is how long Replicate's publishes took, from the first
+// attempt to the log's acknowledgement.
+func (w *Writer) PublishSeconds() *metrics.Histogram { return w.publishSeconds }
 
 // Replicate publishes ws after prev, retrying a publish that got no
 // answer for up to 10 s, and returns its position. It fails with
@@ -63,7 +70,12 @@ func (w *Writer) Replicate(prev uint64, ws *bolt.WriteSet) (uint64, error) {
 	if term == 0 {
 		return 0, ErrNotLeader
 	}
-	return w.publish(context.Background(), term, prev, ws)
+	start := time.Now()
+	pos, err := w.publish(context.Background(), term, prev, ws)
+	if err == nil {
+		w.publishSeconds.Observe(time.Since(start).Seconds())
+	}
+	return pos, err
 }
 
 // publish publishes ws after prev under term, whether or not the Writer

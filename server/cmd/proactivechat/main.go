@@ -137,6 +137,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&routes, "nats-routes", routes, "the other nodes' -nats-listen addresses, HOST:PORT,HOST:PORT (env PROACTIVECHAT_NATS_ROUTES)")
 	fs.StringVar(&m.Cluster.NATSURL, "nats-url", env("PROACTIVECHAT_NATS_URL", ""), "use this existing NATS cluster (with JetStream) instead of embedding one (env PROACTIVECHAT_NATS_URL)")
 	fs.StringVar(&m.Cluster.Advertise, "advertise", env("PROACTIVECHAT_ADVERTISE", ""), "HOST:PORT at which the other nodes reach -addr (default: -addr's host, else -nats-listen's, else localhost) (env PROACTIVECHAT_ADVERTISE)")
+	leaderTimeout := env("PROACTIVECHAT_LEADER_TIMEOUT", app.DefaultLeaderTimeout.String())
+	fs.Func("leader-timeout", "cluster node: how long the leader's heartbeats may be missing before another node takes over; more on a loaded or distant cluster, where a live leader may be deposed needlessly (default "+app.DefaultLeaderTimeout.String()+"; env PROACTIVECHAT_LEADER_TIMEOUT)", func(s string) error { leaderTimeout = s; return nil })
 	level := env("PROACTIVECHAT_LOG_LEVEL", "info")
 	fs.Func("log-level", "debug, info, warn or error (default info; env PROACTIVECHAT_LOG_LEVEL)", func(s string) error { level = s; return nil })
 	fs.Usage = func() {
@@ -163,6 +165,11 @@ func (m *Main) ParseFlags(args []string) error {
 			m.Cluster.NATSRoutes = append(m.Cluster.NATSRoutes, r)
 		}
 	}
+	d, err := time.ParseDuration(leaderTimeout)
+	if err != nil || d < 300*time.Millisecond || d > time.Minute {
+		return fmt.Errorf("-leader-timeout %q: want a duration from 300ms to 1m", leaderTimeout)
+	}
+	m.Cluster.LeaderTimeout = d
 	if err := m.checkCluster(); err != nil {
 		return err
 	}

@@ -494,8 +494,13 @@ func TestClusterFlags(t *testing.T) {
 	if err := m.ParseFlags([]string{"-node", "n1", "-nats-listen", "127.0.0.1:6222", "-nats-routes", "127.0.0.1:6223, 127.0.0.1:6224"}); err != nil {
 		t.Fatal(err)
 	}
-	if m.Cluster.Node != "n1" || m.Cluster.NATSListen != "127.0.0.1:6222" || !slices.Equal(m.Cluster.NATSRoutes, []string{"127.0.0.1:6223", "127.0.0.1:6224"}) {
+	if m.Cluster.Node != "n1" || m.Cluster.NATSListen != "127.0.0.1:6222" || !slices.Equal(m.Cluster.NATSRoutes, []string{"127.0.0.1:6223", "127.0.0.1:6224"}) ||
+		m.Cluster.LeaderTimeout != app.DefaultLeaderTimeout {
 		t.Errorf("parsed %+v", m.Cluster)
+	}
+	m = Main{}
+	if err := m.ParseFlags([]string{"-node", "n1", "-leader-timeout", "3s"}); err != nil || m.Cluster.LeaderTimeout != 3*time.Second {
+		t.Errorf("-leader-timeout 3s: %v, %v", err, m.Cluster.LeaderTimeout)
 	}
 	m = Main{}
 	if err := m.ParseFlags(nil); err != nil || m.Cluster.Node != "" {
@@ -510,6 +515,8 @@ func TestClusterFlags(t *testing.T) {
 		{[]string{"-node", "n1", "-nats-routes", "127.0.0.1:6223"}, "-nats-routes needs -nats-listen"},
 		{[]string{"-node", "n1", "-nats-url", "nats://x:4222", "-nats-listen", "127.0.0.1:6222"}, "-nats-url uses an existing NATS"},
 		{[]string{"-node", "n1", "-nats-listen", "6222"}, `"6222": want HOST:PORT`},
+		{[]string{"-node", "n1", "-leader-timeout", "100ms"}, `-leader-timeout "100ms"`},
+		{[]string{"-node", "n1", "-leader-timeout", "soon"}, `-leader-timeout "soon"`},
 	} {
 		m := Main{}
 		if err := m.ParseFlags(tc.args); err == nil || !strings.Contains(err.Error(), tc.wantErr) {

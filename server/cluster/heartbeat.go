@@ -1,0 +1,123 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Heartbeats make a dead leader's death known in about a second instead
+// of a lease TTL. The holder publishes its name on a core NATS subject
+// every beat (Beat); every other node records when it last heard each
+// holder (WatchHeartbeats) and, once the holder named in the lease has
+// been silent for longer than its timeout, takes the lease from it with
+// TakeFrom. Core NATS, not JetStream, carries them, so that they keep
+// flowing while a JetStream group elects a new leader (seconds on NATS,
+// during which a lease renewal waits): a leader that is alive is not
+// deposed for the servers' election.
+//
+// A holder that is alive but silent (paused, starved, cut off) is
+// deposed all the same. Nothing unsafe follows: the new leader's barrier
+// fences the old one's next publish, and its next renewal finds the key
+// taken.
+
+// beatSubject is the subject of the lease's heartbeats.
+func (l *Lease) beatSubject() string {
+	return fmt.Sprintf("proactivechat.lease.%s.%s.beat", l.cfg.Bucket, l.cfg.Key)
+}
+
+// Beat publishes a heartbeat naming this holder on nc at once and then
+// every interval while the lease is held; it returns when ctx ends or the
+// lease is lost. Call it once the lease is won, before taking over, so
+// that a slow takeover is not mistaken for a death.
+func (l *Lease) Beat(ctx context.Context, nc *nats.Conn, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	lost := l.Lost()
+	for {
+		if l.Term() == 0 {
+			return
+		}
+		// A heartbeat that cannot be sent now (a connection moving to
+		// another server) is the next one's job.
+		_ = nc.Publish(l.beatSubject(), []byte(l.cfg.Node))
+		select {
+		case <-ctx.Done():
+			return
+		case <-lost:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// maxHolders bounds the holders Heartbeats remembers: a cluster has a
+// few nodes; more names on the subject are forgotten, oldest first.
+const maxHolders = 64
+
+// Heartbeats records when each lease holder was last heard.
+type Heartbeats struct {
+	sub  *nats.Subscription
+	now  func() time.Time
+	mu   sync.Mutex
+	last map[string]time.Time
+	// asked is the holder Silence was last asked about, since when.
+	asked      string
+	askedSince time.Time
+}
+
+// WatchHeartbeats listens to the lease's heartbeats on nc. now is the
+// clock (time.Now when nil).
+func (l *Lease) WatchHeartbeats(nc *nats.Conn, now func() time.Time) (*Heartbeats, error) {
+	if now == nil {
+		now = time.Now
+	}
+	h := &Heartbeats{now: now, last: make(map[string]time.Time)}
+	sub, err := nc.Subscribe(l.beatSubject(), func(m *nats.Msg) { h.heard(string(m.Data)) })
+	if err != nil {
+		return nil, fmt.Errorf("watch heartbeats: %w", err)
+	}
+	h.sub = sub
+	return h, nil
+}
+
+func (h *Heartbeats) heard(holder string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.last[holder]; !ok && len(h.last) >= maxHolders {
+		oldest := ""
+		for k, t := range h.last {
+			if oldest == "" || t.Before(h.last[oldest]) {
+				oldest = k
+			}
+		}
+		delete(h.last, oldest)
+	}
+	h.last[holder] = h.now()
+}
+
+// Silence returns how long holder, the lease's holder as the caller
+// reads it, has not been heard: since its last heartbeat, or since the
+// caller first asked about it (after asking about another holder), if
+// that is later. A holder that has just won the lease thus gets a whole
+// timeout before it counts as silent, even from a node that never heard
+// it; and so does the holder a node finds on starting.
+func (h *Heartbeats) Silence(holder string) time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.now()
+	if holder != h.asked {
+		h.asked, h.askedSince = holder, now
+	}
+	since := h.askedSince
+	if t, ok := h.last[holder]; ok && t.After(since) {
+		since = t
+	}
+	return now.Sub(since)
+}
+
+// Close stops listening.
+func (h *Heartbeats) Close() error { return h.sub.Unsubscribe() }
