@@ -45,3 +45,7 @@ func (n *Node) Terms() int64 { return n.terms.Load() }
 
 // LogStart returns the position of the log's first entry.
 func (n *Node) LogStart(ctx context.Context) (uint64, error) { return n.logJS.First(ctx) }
+
+// SetLeader records name at addr as the leader, as the node does when it
+// reads the lease, and reports whether that changed.
+func (n *Node) SetLeader(name, addr string) bool { return n.setLeader(name, addr) }

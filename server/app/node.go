@@ -146,6 +146,10 @@ type Node struct {
 	leader     *App   // while this node leads
 	leaderAddr string // the other leader's advertised address, "" if none known
 	leaderName string // the lease holder's node name, "" if none known
+	// forwarding ends when the leader changes: the requests and streams
+	// forwarded to the old one end with it (setLeader).
+	forwarding context.Context
+	endForward context.CancelFunc
 	ready      chan struct{}
 	readyOnce  sync.Once
 }
@@ -178,6 +182,7 @@ func OpenNode(cfg Config, cc ClusterConfig) (*Node, error) {
 	n := &Node{cfg: cfg, cc: cc, log: cfg.Logger.With("node", cc.Node), serveErr: make(chan error, 3),
 		done: make(chan struct{}), ready: make(chan struct{})}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.forwarding, n.endForward = context.WithCancel(n.ctx)
 	n.nodes = newNodeDirectory(n.log)
 	if cc.NATSURL == "" {
 		if err := n.startNATS(); err != nil {
@@ -338,7 +343,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n.mu.Lock()
-	a, addr := n.leader, n.leaderAddr
+	a, addr, forwarding := n.leader, n.leaderAddr, n.forwarding
 	n.mu.Unlock()
 	if a != nil {
 		a.server.Handler.ServeHTTP(w, r)
@@ -356,7 +361,10 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, r, "the leader is changing")
 		return
 	}
-	n.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), leaderKey{}, addr)))
+	ctx, cancel := context.WithCancel(context.WithValue(r.Context(), leaderKey{}, addr))
+	defer cancel()
+	defer context.AfterFunc(forwarding, cancel)()
+	n.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
 type leaderKey struct{}
@@ -594,15 +602,8 @@ func (n *Node) watchLeader(ctx context.Context) {
 		holder, _, err := n.lease.Holder(rctx)
 		name, addr, _ := strings.Cut(holder, "@")
 		cancel()
-		if err == nil {
-			n.mu.Lock()
-			changed := n.leaderAddr != addr
-			n.leaderAddr, n.leaderName = addr, name
-			n.mu.Unlock()
-			if changed {
-				n.log.Info("leader", "name", name, "addr", addr)
-				n.proxyTr.CloseIdleConnections()
-			}
+		if err == nil && n.setLeader(name, addr) {
+			n.log.Info("leader", "name", name, "addr", addr)
 		}
 		select {
 		case <-ctx.Done():
@@ -610,6 +611,25 @@ func (n *Node) watchLeader(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// setLeader records who leads and reports whether that changed. On a
+// change the requests and streams forwarded to the old leader end (their
+// clients get UNAVAILABLE or a broken stream, and retry or resume through
+// the new one) rather than wait on a leader that may be paused, or cut
+// off, until the proxy's pings give up on its connection.
+func (n *Node) setLeader(name, addr string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.leaderAddr == addr {
+		n.leaderName = name
+		return false
+	}
+	n.leaderAddr, n.leaderName = addr, name
+	n.endForward()
+	n.forwarding, n.endForward = context.WithCancel(n.ctx)
+	n.proxyTr.CloseIdleConnections()
+	return true
 }
 
 // follow applies the log to the file until this node wins the lease; it
