@@ -573,7 +573,11 @@ func (n *Node) snapshots(ctx context.Context) {
 }
 
 func (n *Node) open(ctx context.Context, js jetstream.JetStream, r int) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// Short attempts, retried: a node that restarts asks before its
+	// embedded server is current with the cluster, and such a request may
+	// get no answer at all; a longer wait only delays its return. An
+	// attempt cut short after the server did the work finds it done.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	var err error
 	if n.logJS, err = cluster.OpenLog(ctx, js, cluster.LogConfig{Replicas: r}); err != nil {
