@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/proactivechat/proactivechat/server/atomicfile"
 	"github.com/proactivechat/proactivechat/server/bolt"
 )
 
@@ -181,38 +182,10 @@ func (s *Snapshots) Install(ctx context.Context, path string) (uint64, error) {
 		return 0, fmt.Errorf("fetch snapshot at %d: %w", pos, err)
 	}
 	defer obj.Close()
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".install-*")
-	if err != nil {
-		return 0, fmt.Errorf("install snapshot: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.ReadFrom(obj)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
+	if _, err := atomicfile.Write(path, func(f *os.File) (int64, error) { return f.ReadFrom(obj) }); err != nil {
 		return 0, fmt.Errorf("install snapshot at %d: %w", pos, err)
 	}
 	return pos, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Behind reports whether a file at position pos can no longer catch up

@@ -17,6 +17,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/proactivechat/proactivechat/server/atomicfile"
 	"github.com/proactivechat/proactivechat/server/bolt"
 )
 
@@ -98,7 +99,7 @@ func (b *Backup) Run(ctx context.Context, out io.Writer) error {
 			return fmt.Errorf("backup: -out %s is the database itself", b.Out)
 		}
 	}
-	n, err = writeAtomically(b.Out, func(f *os.File) (int64, error) {
+	n, err = atomicfile.Write(b.Out, func(f *os.File) (int64, error) {
 		n, err := write(f)
 		if err != nil {
 			return n, err
@@ -302,7 +303,7 @@ func (r *Restore) run(ctx context.Context, out io.Writer) error {
 			return err
 		}
 		if err := os.Link(r.DBPath, previous); err != nil {
-			if _, err := writeAtomically(previous, func(f *os.File) (int64, error) { return copyFile(f, r.DBPath) }); err != nil {
+			if _, err := atomicfile.Write(previous, func(f *os.File) (int64, error) { return copyFile(f, r.DBPath) }); err != nil {
 				return fmt.Errorf("keep the previous database: %w", err)
 			}
 		}
@@ -313,7 +314,7 @@ func (r *Restore) run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	keep = true
-	if err := syncDir(filepath.Dir(r.DBPath)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(r.DBPath)); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "restored %s from %s (%d bytes)\n", r.DBPath, r.From, n)
@@ -479,35 +480,6 @@ func checkDBHere(path string, lockTimeout time.Duration) error {
 	})
 }
 
-// writeAtomically makes path hold what write writes, or leaves it as it
-// was: write fills a temporary file in the same directory, which is synced
-// and then renamed over path, and the directory is synced.
-func writeAtomically(path string, write func(*os.File) (int64, error)) (int64, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return 0, err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return 0, err
-	}
-	n, err := write(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return n, err
-	}
-	return n, syncDir(dir)
-}
-
 func copyFile(w io.Writer, path string) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -515,19 +487,6 @@ func copyFile(w io.Writer, path string) (int64, error) {
 	}
 	defer f.Close()
 	return io.Copy(w, f)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // regularFile fails unless path is an existing regular file, so that a

@@ -12,6 +12,8 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/proactivechat/proactivechat/server/atomicfile"
 )
 
 // compactTxMaxSize is how many bytes bbolt.Compact copies per write
@@ -139,7 +141,7 @@ func (c *Compact) run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	keep = true
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return err
 	}
 	after, err := fileSize(c.Out)
