@@ -685,7 +685,8 @@ func (n *Node) follow(ctx context.Context) error {
 	}
 }
 
-// campaign takes the lease if it is free, or if its holder's heartbeats
+// campaign takes the lease if it is free or names this node already (an
+// answer lost, see Lease.TryAcquire), or if its holder's heartbeats
 // have been missing for the LeaderTimeout: a leader that died (or is
 // paused, or cut off from the others) is replaced without waiting for its
 // lease to run out. Its writes are fenced by TakeOver's barrier, so taking
@@ -697,7 +698,7 @@ func (n *Node) campaign(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if holder == "" {
+	if holder == "" || holder == n.lease.Name() {
 		return n.lease.TryAcquire(rctx)
 	}
 	silence := n.beats.Silence(holder)

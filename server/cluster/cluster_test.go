@@ -734,6 +734,114 @@ func TestLog_RetryStoredOnceAndFencing(t *testing.T) {
 	}
 }
 
+// A node that finds its own name in the key, which it does not hold (its
+// create was written but the answer lost, or it held the key before a
+// restart), takes the lease at once instead of waiting for the TTL; a
+// node whose name is not in the key takes nothing.
+func TestLease_AKeyNamingThisNodeIsReclaimed(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	ctx := context.Background()
+	a, b := newNode(t, c, 0, "a"), newNode(t, c, 1, "b")
+	const ttl = time.Hour
+	la := a.lease(t, ttl)
+	// a's earlier life: the key written with a's name, by a Lease that
+	// is gone.
+	gone := a.lease(t, ttl)
+	if ok, err := gone.TryAcquire(ctx); err != nil || !ok {
+		t.Fatalf("the earlier a acquires: %v, %v", ok, err)
+	}
+	lb := b.lease(t, ttl)
+	if ok, err := lb.TryAcquire(ctx); err != nil || ok {
+		t.Fatalf("b acquires a key naming a: %v, %v", ok, err)
+	}
+	if ok, err := la.TryAcquire(ctx); err != nil || !ok {
+		t.Fatalf("a acquires the key naming it: %v, %v", ok, err)
+	}
+	if la.Term() <= gone.Term() {
+		t.Errorf("a's term %d, not after the earlier holding's %d", la.Term(), gone.Term())
+	}
+	if err := gone.Renew(ctx); !errors.Is(err, cluster.ErrLeaseLost) {
+		t.Errorf("the earlier holding renews: %v, want lost", err)
+	}
+	if err := la.Renew(ctx); err != nil {
+		t.Errorf("a renews: %v", err)
+	}
+}
+
+// A holder that hears the heartbeat of a later term lets the lease go at
+// once, not at its next renewal (the TTL here is far longer than the
+// test): the node that took it from a holder it found silent is beating
+// already, and the old holder, alive after all, must stop writing before
+// it moves the log past the new one's barrier. Heartbeats of its own or
+// an earlier term change nothing.
+func TestLease_AHolderHearingALaterTermLetsGo(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	ctx := context.Background()
+	a, b := newNode(t, c, 0, "a"), newNode(t, c, 1, "b")
+	const ttl = time.Hour
+	la, lb := a.lease(t, ttl), b.lease(t, ttl)
+	clk := fakeclock.New(time.Unix(1000, 0))
+	beats, err := la.WatchHeartbeats(a.js.Conn(), clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { beats.Close() })
+	if ok, err := la.TryAcquire(ctx); err != nil || !ok {
+		t.Fatalf("a acquires: %v, %v", ok, err)
+	}
+	term := la.Term()
+
+	// Stale and equal terms, then a marker, from one connection: NATS
+	// keeps their order, so once a heard the marker it heard them all.
+	nc := b.js.Conn()
+	subject := cluster.BeatSubject(la)
+	beats.Silence("marker")
+	clk.Advance(time.Second)
+	for _, m := range [][]byte{cluster.Beat("old", term-1), cluster.Beat("same", term), []byte("untermed"), cluster.Beat("marker", 0)} {
+		if err := nc.Publish(subject, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "a hears the marker", func() error {
+		if s := beats.Silence("marker"); s != 0 {
+			return fmt.Errorf("silent for %s", s)
+		}
+		return nil
+	})
+	select {
+	case <-la.Lost():
+		t.Fatal("a let the lease go on a heartbeat of its own or an earlier term")
+	default:
+	}
+
+	_, rev, err := lb.Holder(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := lb.TakeFrom(ctx, rev); err != nil || !ok {
+		t.Fatalf("b takes the lease: %v, %v", ok, err)
+	}
+	bctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go lb.Beat(bctx, nc, 10*time.Millisecond)
+	eventually(t, "a lets go", func() error {
+		select {
+		case <-la.Lost():
+			return nil
+		default:
+			return errors.New("a still holds the lease")
+		}
+	})
+	if la.Term() != 0 {
+		t.Errorf("a's term after letting go: %d", la.Term())
+	}
+	if lb.Term() <= term {
+		t.Errorf("b's term %d, a's was %d", lb.Term(), term)
+	}
+}
+
 // A holder whose heartbeats stop is taken over by compare-and-set on its
 // revision, without waiting for its lease to run out (the TTL here is far
 // longer than the test); a stale revision takes nothing; a holder that

@@ -10,3 +10,9 @@ func Lead(w *Writer, term uint64) { w.lead(term) }
 func Append(ctx context.Context, l *Log, e *Entry, msgID string) (uint64, error) {
 	return l.append(ctx, e, msgID)
 }
+
+// Beat is the heartbeat of holder at term, published on BeatSubject(l).
+func Beat(holder string, term uint64) []byte { return beat(holder, term) }
+
+// BeatSubject is the subject of l's heartbeats.
+func BeatSubject(l *Lease) string { return l.beatSubject() }

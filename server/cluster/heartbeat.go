@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,8 +23,14 @@ import (
 //
 // A holder that is alive but silent (paused, starved, cut off) is
 // deposed all the same. Nothing unsafe follows: the new leader's barrier
-// fences the old one's next publish, and its next renewal finds the key
-// taken.
+// fences the old one's next publish. Each heartbeat carries its holder's
+// term, and a holder that hears one of a later term lets go at once
+// (supersede): the node that took its lease is beating already, before
+// its takeover. Otherwise a deposed leader that is alive after all would
+// go on writing until its next renewal found the key taken (a third of a
+// TTL, longer while JetStream is slow to answer), each write moving the
+// log past the new leader's barrier, and clients would be sent to a
+// leader that cannot take over.
 
 // beatSubject is the subject of the lease's heartbeats.
 func (l *Lease) beatSubject() string {
@@ -43,7 +51,7 @@ func (l *Lease) Beat(ctx context.Context, nc *nats.Conn, every time.Duration) {
 		}
 		// A heartbeat that cannot be sent now (a connection moving to
 		// another server) is the next one's job.
-		_ = nc.Publish(l.beatSubject(), []byte(l.cfg.Node))
+		_ = nc.Publish(l.beatSubject(), beat(l.cfg.Node, l.Term()))
 		select {
 		case <-ctx.Done():
 			return
@@ -54,29 +62,56 @@ func (l *Lease) Beat(ctx context.Context, nc *nats.Conn, every time.Duration) {
 	}
 }
 
+// beat is a heartbeat's payload: the holder, a space, its term. A holder
+// cannot hold a space (node names are checked).
+func beat(holder string, term uint64) []byte {
+	return fmt.Appendf(nil, "%s %d", holder, term)
+}
+
+// parseBeat reads a heartbeat. One without a term (a node from before
+// terms were sent) has term 0, which supersedes nobody.
+func parseBeat(b []byte) (holder string, term uint64) {
+	s := string(b)
+	i := strings.LastIndexByte(s, ' ')
+	if i < 0 {
+		return s, 0
+	}
+	t, err := strconv.ParseUint(s[i+1:], 10, 64)
+	if err != nil {
+		return s, 0
+	}
+	return s[:i], t
+}
+
 // maxHolders bounds the holders Heartbeats remembers: a cluster has a
 // few nodes; more names on the subject are forgotten, oldest first.
 const maxHolders = 64
 
 // Heartbeats records when each lease holder was last heard.
 type Heartbeats struct {
-	sub  *nats.Subscription
-	now  func() time.Time
-	mu   sync.Mutex
-	last map[string]time.Time
+	sub   *nats.Subscription
+	lease *Lease
+	now   func() time.Time
+	mu    sync.Mutex
+	last  map[string]time.Time
 	// asked is the holder Silence was last asked about, since when.
 	asked      string
 	askedSince time.Time
 }
 
 // WatchHeartbeats listens to the lease's heartbeats on nc. now is the
-// clock (time.Now when nil).
+// clock (time.Now when nil). While l is held, a heartbeat of a later term
+// ends it (see Heartbeats).
 func (l *Lease) WatchHeartbeats(nc *nats.Conn, now func() time.Time) (*Heartbeats, error) {
 	if now == nil {
 		now = time.Now
 	}
-	h := &Heartbeats{now: now, last: make(map[string]time.Time)}
-	sub, err := nc.Subscribe(l.beatSubject(), func(m *nats.Msg) { h.heard(string(m.Data)) })
+	h := &Heartbeats{lease: l, now: now, last: make(map[string]time.Time)}
+	sub, err := nc.Subscribe(l.beatSubject(), func(m *nats.Msg) {
+		holder, term := parseBeat(m.Data)
+		h.heard(holder)
+		l.supersede(term)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("watch heartbeats: %w", err)
 	}

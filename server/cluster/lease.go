@@ -88,8 +88,8 @@ func OpenLease(ctx context.Context, js jetstream.JetStream, cfg LeaseConfig) (*L
 	return l, nil
 }
 
-// TryAcquire takes the lease if nobody holds it, and reports whether it
-// did.
+// TryAcquire takes the lease if nobody holds it, or if the key names this
+// node (reclaim), and reports whether it did.
 func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 	l.mu.Lock()
 	held := l.rev != 0
@@ -100,7 +100,7 @@ func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 	start := time.Now()
 	rev, err := l.kv.Create(ctx, l.cfg.Key, []byte(l.cfg.Node))
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return false, nil
+		return l.reclaim(ctx)
 	}
 	if err != nil {
 		return false, fmt.Errorf("acquire lease: %w", err)
@@ -110,6 +110,22 @@ func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 	l.rev, l.term, l.expires = rev, rev, start.Add(l.cfg.TTL)
 	l.lost = make(chan struct{})
 	return true, nil
+}
+
+// reclaim takes the lease when the key already names this node although
+// this Lease does not hold it: a create or a takeover whose answer was
+// lost (a timeout on a busy server that wrote it all the same), or this
+// node's holding before a restart. Node names are unique in a cluster, so
+// nobody else wrote it, and nobody heartbeats for it: left alone, the key
+// would wait for the others' leader timeout, or the TTL, with no leader.
+// The compare-and-set on the revision read keeps it safe: it fails if
+// anyone has moved the key since.
+func (l *Lease) reclaim(ctx context.Context) (bool, error) {
+	holder, rev, err := l.Holder(ctx)
+	if err != nil || holder != l.cfg.Node {
+		return false, err
+	}
+	return l.TakeFrom(ctx, rev)
 }
 
 // Acquire takes the lease once nobody holds it, trying every quarter TTL,
@@ -202,6 +218,18 @@ func (l *Lease) Release(ctx context.Context) error {
 	return nil
 }
 
+// supersede ends the holding if a later term holds the lease: only the
+// holder that took the key after this one has such a term (terms are
+// revisions of the key), so the key is no longer this holder's.
+func (l *Lease) supersede(term uint64) {
+	l.mu.Lock()
+	rev, mine := l.rev, l.term
+	l.mu.Unlock()
+	if rev != 0 && term > mine {
+		l.end(rev)
+	}
+}
+
 // end ends the holding that wrote rev.
 func (l *Lease) end(rev uint64) {
 	l.mu.Lock()
@@ -227,6 +255,9 @@ func (l *Lease) Lost() <-chan struct{} {
 	defer l.mu.Unlock()
 	return l.lost
 }
+
+// Name is how this Lease names its holder in the key.
+func (l *Lease) Name() string { return l.cfg.Node }
 
 // StreamName is the JetStream stream that holds the lease's bucket.
 func (l *Lease) StreamName() string { return "KV_" + l.cfg.Bucket }
