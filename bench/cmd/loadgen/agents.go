@@ -85,7 +85,9 @@ func (p *agentPool) record(name string, ns int64) {
 // startAgents creates the agents, gives each a session (as its console
 // would sign in), makes them available and opens their streams. ctx
 // carries the admin API key.
-func startAgents(ctx context.Context, server string, admin pb.AdminServiceClient, n, capacity int, siteIDs []string, presence bool, launchAfter time.Duration, replyEvery, msgSize int) (*agentPool, error) {
+//
+// Agent i connects to servers[i mod len(servers)].
+func startAgents(ctx context.Context, servers []string, admin pb.AdminServiceClient, n, capacity int, siteIDs []string, presence bool, launchAfter time.Duration, replyEvery, msgSize int) (*agentPool, error) {
 	p := &agentPool{launchAfter: launchAfter, replyEvery: replyEvery, msgSize: msgSize,
 		hists: map[string]*hist.Histogram{}, alertTimes: map[string]int64{}, chats: map[string]*agentChat{}}
 	for i := range n {
@@ -104,7 +106,7 @@ func startAgents(ctx context.Context, server string, admin pb.AdminServiceClient
 		}
 		// A presence snapshot lists everyone online: with 100,000 visitors
 		// it is far over grpc-go's default 4 MiB limit.
-		conn, err := dial(server, fmt.Sprintf("127.0.254.%d", 1+i%250), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
+		conn, err := dial(servers[i%len(servers)], fmt.Sprintf("127.0.254.%d", 1+i%250), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
 		if err != nil {
 			return nil, err
 		}

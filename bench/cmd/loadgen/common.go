@@ -122,6 +122,9 @@ type VisitorPlan struct {
 	Src   string `json:"src"`
 	// ArriveAt (unix ns): when the cohort visitor lands; 0 = at once.
 	ArriveAt int64 `json:"arrive_at,omitempty"`
+	// Server is the node this visitor connects to (-nodes); empty: the
+	// worker's server.
+	Server string `json:"server,omitempty"`
 }
 
 // Cmd is a command from the load generator to a worker.

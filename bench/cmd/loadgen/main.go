@@ -73,6 +73,9 @@ type Config struct {
 	Out              string        `json:"-"`
 	ServerBin        string        `json:"-"`
 	Keep             bool          `json:"-"`
+	// Nodes ≥ 2 is the cluster run (cluster.go): that many nodes, the
+	// visitors held across them; nothing else of the run.
+	Nodes int `json:"nodes,omitempty"`
 }
 
 func main() {
@@ -111,6 +114,7 @@ func main() {
 	flag.StringVar(&cfg.Out, "out", "", "directory for latest.json and latency.svg (default bench/results)")
 	flag.StringVar(&cfg.ServerBin, "server-bin", "", "use this server binary instead of building ./server/cmd/proactivechat")
 	flag.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory (server log, database)")
+	flag.IntVar(&cfg.Nodes, "nodes", 1, "2 or more: run a cluster of this many nodes and only hold -visitors across them, checking presence (issue 17's capacity figure; see bench/README.md)")
 	flag.IntVar(&workerID, "worker", -1, "internal: run as worker process n")
 	flag.BoolVar(&echoServer, "floor-echo-server", false, "internal: serve the echo floor")
 	flag.StringVar(&boltDir, "floor-bolt", "", "internal: run the bbolt floor in this directory")
@@ -129,8 +133,12 @@ func main() {
 		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		cfg.defaults(set)
 		if err = cfg.check(); err == nil {
-			pinSelf(&cfg)
-			err = run(cfg)
+			if cfg.Nodes > 1 {
+				err = runCluster(cfg)
+			} else {
+				pinSelf(&cfg)
+				err = run(cfg)
+			}
 		}
 	}
 	if err != nil {
@@ -183,8 +191,12 @@ func (c *Config) check() error {
 		return fmt.Errorf("-mode must be both, invite or noinvite")
 	case c.Chats > c.Visitors:
 		return fmt.Errorf("-chats (%d) is more than -visitors (%d)", c.Chats, c.Visitors)
-	case c.Visitors+c.Agents+c.MuxConns*min(1, c.MuxStreams)+100 > 19900:
-		return fmt.Errorf("%d visitors and %d agents: one server process holds at most about 19,900 connections (20,000 files)", c.Visitors, c.Agents)
+	case c.Nodes < 1 || c.Nodes > 9:
+		return fmt.Errorf("-nodes must be 1–9")
+	case c.Nodes > 1 && (c.MuxStreams > 0 || c.Converse):
+		return fmt.Errorf("-nodes: the cluster run only holds visitors (no -mux-streams, no -converse)")
+	case ceilDiv(c.Visitors, c.Nodes)+c.Agents+c.MuxConns*min(1, c.MuxStreams)+100 > 19900:
+		return fmt.Errorf("%d visitors and %d agents: one server process holds at most about 19,900 connections (20,000 files); spread them with -nodes", c.Visitors, c.Agents)
 	case c.PerWorker < 1 || c.PerWorker > 18000:
 		return fmt.Errorf("-per-worker must be 1–18000 (a process may open at most 20,000 files)")
 	case c.LaunchAfter < time.Second || c.LaunchAfter%time.Second != 0:

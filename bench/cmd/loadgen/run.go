@@ -157,7 +157,7 @@ func run(cfg Config) error {
 		}
 	}
 	capacity := min(100, ceilDiv(cfg.Chats, cfg.Agents)+2)
-	agents, err := startAgents(ctx, srv.addr, admin, cfg.Agents, capacity, siteIDs, cfg.Presence, cfg.LaunchAfter, cfg.ReplyEvery, cfg.MsgSize)
+	agents, err := startAgents(ctx, []string{srv.addr}, admin, cfg.Agents, capacity, siteIDs, cfg.Presence, cfg.LaunchAfter, cfg.ReplyEvery, cfg.MsgSize)
 	if err != nil {
 		return err
 	}

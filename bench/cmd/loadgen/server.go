@@ -104,7 +104,7 @@ type serverProc struct {
 
 // startServer runs the server binary on its own core and waits until it
 // accepts connections.
-func startServer(bin, dir, cpu string, gomaxprocs int) (*serverProc, error) {
+func startServer(bin, dir, cpu string, gomaxprocs int, extra ...string) (*serverProc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ func startServer(bin, dir, cpu string, gomaxprocs int) (*serverProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"-addr", addr, "-db", filepath.Join(dir, benchDB), "-log-level", "warn"}
+	args := append([]string{"-addr", addr, "-db", filepath.Join(dir, benchDB), "-log-level", "warn"}, extra...)
 	var pprofAddr string
 	if hasFlag(bin, "pprof") {
 		pport, err := freePort()

@@ -78,6 +78,14 @@ func (v *visitor) clients() (pb.VisitorServiceClient, pb.ChatServiceClient) {
 	return v.vc, v.cc
 }
 
+// server is the address v connects to.
+func (w *worker) server(v *visitor) string {
+	if v.plan.Server != "" {
+		return v.plan.Server
+	}
+	return w.cfg.Server
+}
+
 func runWorker(id int) error {
 	w := &worker{
 		id: id, out: json.NewEncoder(os.Stdout),
@@ -237,7 +245,7 @@ func (w *worker) cohort(plans []VisitorPlan, deadline time.Time) {
 // start begins a visitor's session and opens its stream; wg is done at the
 // first state (or on failure).
 func (w *worker) start(v *visitor, wg *sync.WaitGroup) bool {
-	conn, err := dial(w.cfg.Server, v.plan.Src)
+	conn, err := dial(w.server(v), v.plan.Src)
 	if err != nil {
 		w.fail("dial: %v", err)
 		wg.Done()
@@ -674,7 +682,7 @@ func (w *worker) retryResume(v *visitor, rs *resumeState, wg *sync.WaitGroup) {
 	if old != nil {
 		old.Close()
 	}
-	conn, err := dial(w.cfg.Server, v.plan.Src)
+	conn, err := dial(w.server(v), v.plan.Src)
 	if err != nil {
 		w.fail("dial: %v", err)
 		wg.Done()
@@ -701,7 +709,7 @@ func (w *worker) resume(targets map[string]uint32) {
 		n++
 		wg.Add(1)
 		go func() {
-			conn, err := dial(w.cfg.Server, v.plan.Src)
+			conn, err := dial(w.server(v), v.plan.Src)
 			if err != nil {
 				w.fail("dial: %v", err)
 				wg.Done()

@@ -1,0 +1,363 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+)
+
+// The cluster run (-nodes N, N ≥ 2) is issue 17's capacity figure: visitors
+// held across the nodes of one cluster, each visitor on its own connection,
+// with presence correct in every agent's view. The N nodes are processes
+// of the real binary on loopback (embedded NATS with routes, the log at
+// R3), none pinned; the agents and the browsing visitors are dealt round
+// robin over the nodes, so a follower's clients reach the domain through
+// its reverse proxy to the leader. Only the single server's phase 1 runs
+// here (hold, then check presence): the message rate and failover of a
+// cluster are bench/cmd/clusterbench's.
+
+// ClusterResults is what the cluster run writes to cluster-held.json.
+type ClusterResults struct {
+	Start         string         `json:"start"`
+	Command       string         `json:"command"`
+	CPUs          int            `json:"cpus"`
+	GoVersion     string         `json:"go_version"`
+	Nodes         []ClusterNode  `json:"nodes"`
+	Agents        int            `json:"agents"`
+	Workers       int            `json:"worker_processes"`
+	PageViewEvery string         `json:"page_view_every"`
+	Visitors      int            `json:"visitors_planned"`
+	Held          int            `json:"visitors_held"`
+	Errors        int64          `json:"errors"`
+	FirstErrors   []string       `json:"first_errors,omitempty"`
+	HoldSeconds   float64        `json:"hold_seconds"`
+	Presence      *PresenceCheck `json:"presence"`
+	// LeaderGoroutines and LeaderStreams are from /metrics, which the
+	// leader answers on every node.
+	LeaderGoroutinesIdle int     `json:"leader_goroutines_idle"`
+	LeaderGoroutinesHeld int     `json:"leader_goroutines_held"`
+	LeaderVisitorStreams int     `json:"leader_visitor_streams_open"`
+	PageViews            int64   `json:"page_views"`
+	BusyOtherCPUPct      float64 `json:"other_processes_cpu_pct"`
+}
+
+// ClusterNode is one node's share of the run.
+type ClusterNode struct {
+	Name    string     `json:"name"`
+	Addr    string     `json:"addr"`
+	Leading bool       `json:"leading"`
+	Clients int        `json:"visitors_connected"`
+	Idle    ProcExport `json:"idle"`
+	Held    ProcExport `json:"held"`
+	// CPUPct is the node's share of one core over 5 s with every visitor
+	// held (page views, keep-alives, presence fan-out, the proxy).
+	CPUPct float64 `json:"held_cpu_pct"`
+}
+
+var keyLine = regexp.MustCompile(`keep it somewhere safe:\n\n  (\S+)\n`)
+
+func runCluster(cfg Config) error {
+	res := &ClusterResults{Start: time.Now().UTC().Format(time.RFC3339), Command: strings.Join(os.Args, " "),
+		CPUs: numCPU(), GoVersion: goVersion(), Visitors: cfg.Visitors, Agents: cfg.Agents, PageViewEvery: cfg.PageViewEvery.String()}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "pcbench-cluster-")
+	if err != nil {
+		return err
+	}
+	if cfg.Keep {
+		logf("keeping %s (node logs, databases)", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	bin := cfg.ServerBin
+	if bin == "" {
+		root, err := repoRoot()
+		if err != nil {
+			return err
+		}
+		logf("building the server: go build ./server/cmd/proactivechat")
+		if bin, err = buildServer(root, tmp); err != nil {
+			return err
+		}
+	}
+	if cfg.WaitQuiet > 0 {
+		waitQuiet(cfg.WaitQuiet)
+	}
+
+	logf("cluster of %d nodes: %d visitors, each on its own connection, dealt round robin over the nodes; %d agents watching presence",
+		cfg.Nodes, cfg.Visitors, cfg.Agents)
+	nodes, err := startNodes(bin, tmp, cfg.Nodes, cfg.ServerGOMAXPROCS)
+	defer func() {
+		for _, n := range nodes {
+			n.kill()
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	addrs := make([]string, len(nodes))
+	for i, n := range nodes {
+		addrs[i] = n.addr
+	}
+	key, err := printedKey(nodes, 2*time.Minute)
+	if err != nil {
+		return err
+	}
+	ctx := withToken(context.Background(), key)
+	// Every node serves (through the leader) before anyone arrives.
+	for _, a := range addrs {
+		if err := untilServes(ctx, a, 2*time.Minute); err != nil {
+			return err
+		}
+	}
+	adminConn, err := dial(addrs[0], "127.0.253.1")
+	if err != nil {
+		return err
+	}
+	defer adminConn.Close()
+	admin := pb.NewAdminServiceClient(adminConn)
+	cfg.Mode = "noinvite" // one flow site besides the browsing one; nobody chats here
+	sites, err := createSites(ctx, admin, cfg)
+	if err != nil {
+		return err
+	}
+	site := sites[kindBrowse]
+	if site == "" {
+		site = sites[kindNoInvite]
+	}
+	agents, err := startAgents(ctx, addrs, admin, cfg.Agents, 1, []string{site}, true, cfg.LaunchAfter, 0, cfg.MsgSize)
+	if err != nil {
+		return err
+	}
+	defer agents.close()
+
+	nWorkers := ceilDiv(cfg.Visitors, cfg.PerWorker)
+	var ws workerSet
+	defer func() { ws.quit() }()
+	for i := range nWorkers {
+		w, err := startWorker(exe, i)
+		if err != nil {
+			return err
+		}
+		ws = append(ws, w)
+	}
+	if _, err := ws.all(func(int) Cmd {
+		return Cmd{Op: "init", Server: addrs[0], LaunchAfter: cfg.LaunchAfter, PageViewEvery: cfg.PageViewEvery, MsgSize: cfg.MsgSize}
+	}, 30*time.Second); err != nil {
+		return err
+	}
+	res.Workers = nWorkers
+	plans := make([][]VisitorPlan, nWorkers)
+	res.Nodes = make([]ClusterNode, len(nodes))
+	for i := range cfg.Visitors {
+		w, local := i%nWorkers, i/nWorkers
+		node := i % len(nodes)
+		plans[w] = append(plans[w], VisitorPlan{Index: i, Src: sourceAddr(w, local), Site: site, Kind: kindBrowse, Server: addrs[node]})
+		res.Nodes[node].Clients++
+	}
+
+	time.Sleep(time.Second)
+	for i, n := range nodes {
+		ps, err := readProc(n.pid)
+		if err != nil {
+			return err
+		}
+		res.Nodes[i].Name, res.Nodes[i].Addr, res.Nodes[i].Idle = fmt.Sprintf("n%d", i+1), n.addr, ps.export()
+	}
+	if m, err := nodes[0].metrics(); err == nil {
+		res.LeaderGoroutinesIdle = int(m["go_goroutines"])
+	}
+	status := func() string {
+		p := ws.progress()
+		var rss []string
+		for i, n := range nodes {
+			ps, _ := readProc(n.pid)
+			rss = append(rss, fmt.Sprintf("n%d %d MB %d fds", i+1, ps.RSSKB/1024, ps.FDs))
+		}
+		return fmt.Sprintf("held %d, page views %d, errors %d | %s", p.Held, p.PageViews, p.Errors+agents.errors.Load(), strings.Join(rss, ", "))
+	}
+	pctx, stopProgress := context.WithCancel(context.Background())
+	go watchProgress(pctx, status)
+	defer stopProgress()
+
+	busy0, t0 := systemBusy(), time.Now()
+	logf("holding %d visitors' streams over %d nodes (%s)", cfg.Visitors, len(nodes), plural(nWorkers, "worker process"))
+	if _, err := ws.all(func(i int) Cmd { return Cmd{Op: "hold", Visitors: plans[i]} }, 30*time.Minute); err != nil {
+		return err
+	}
+	res.HoldSeconds = round(time.Since(t0).Seconds(), 1)
+	time.Sleep(2 * time.Second) // the workers' progress lines come every second
+	p := ws.progress()
+	res.Held, res.Errors = p.Held, p.Errors
+	logf("  %d held in %.1f s, %d errors; checking presence", res.Held, res.HoldSeconds, res.Errors)
+	res.Presence = checkPresence(nodes[0], agents, res.Held, 5*time.Minute)
+	logf("  presence: %s", res.Presence)
+
+	var cpu0 []time.Duration
+	for _, n := range nodes {
+		c, _ := procCPU(n.pid)
+		cpu0 = append(cpu0, c)
+	}
+	time.Sleep(5 * time.Second)
+	for i, n := range nodes {
+		c, _ := procCPU(n.pid)
+		res.Nodes[i].CPUPct = round(pct(c-cpu0[i], 5*time.Second), 1)
+		ps, err := readProc(n.pid)
+		if err != nil {
+			return err
+		}
+		res.Nodes[i].Held = ps.export()
+		res.Nodes[i].Leading = leading(n.addr)
+	}
+	if m, err := nodes[0].metrics(); err == nil {
+		res.LeaderGoroutinesHeld = int(m["go_goroutines"])
+		res.LeaderVisitorStreams = int(m[`proactivechat_streams_open{kind="visitor"}`])
+	}
+	res.PageViews = ws.progress().PageViews
+	if el := time.Since(t0); el > 0 {
+		res.BusyOtherCPUPct = round(pct(systemBusy()-busy0, el), 1)
+	}
+	reports, err := ws.all(func(int) Cmd { return Cmd{Op: "report"} }, time.Minute)
+	if err == nil {
+		for _, e := range reports {
+			if e.Report != nil && len(res.FirstErrors) < 10 {
+				res.FirstErrors = append(res.FirstErrors, e.Report.FirstErrors...)
+			}
+		}
+	}
+
+	printCluster(res)
+	out, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(cfg.Out, "cluster-held.json")
+	if err := os.WriteFile(path, append(out, '\n'), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s", path)
+	if !res.Presence.Correct || res.Held != cfg.Visitors {
+		return fmt.Errorf("%d of %d visitors held; presence %s", res.Held, cfg.Visitors, res.Presence)
+	}
+	return nil
+}
+
+// startNodes starts n cluster nodes of bin at once (a node alone cannot
+// elect a leader), each in its own directory under dir.
+func startNodes(bin, dir string, n, gomaxprocs int) ([]*serverProc, error) {
+	routes := make([]string, n)
+	for i := range routes {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		routes[i] = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	var nodes []*serverProc
+	for i := range n {
+		name := fmt.Sprintf("n%d", i+1)
+		d := filepath.Join(dir, name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nodes, err
+		}
+		others := append(append([]string{}, routes[:i]...), routes[i+1:]...)
+		s, err := startServer(bin, d, "", gomaxprocs, "-node", name, "-nats-listen", routes[i], "-nats-routes", strings.Join(others, ","))
+		if err != nil {
+			return nodes, fmt.Errorf("node %s: %w", name, err)
+		}
+		nodes = append(nodes, s)
+	}
+	return nodes, nil
+}
+
+// printedKey is the admin key that the cluster's first leader prints.
+func printedKey(nodes []*serverProc, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, n := range nodes {
+			b, _ := os.ReadFile(n.log)
+			if m := keyLine.FindSubmatch(b); m != nil {
+				return string(m[1]), nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return "", fmt.Errorf("no node printed an admin key within %v", timeout)
+}
+
+// untilServes waits until addr answers an admin call.
+func untilServes(ctx context.Context, addr string, timeout time.Duration) error {
+	conn, err := dial(addr, "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	admin := pb.NewAdminServiceClient(conn)
+	deadline := time.Now().Add(timeout)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := admin.ListSites(cctx, &pb.ListSitesRequest{})
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s does not serve: %w", addr, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// leading asks a node's /cluster/status whether it leads.
+func leading(addr string) bool {
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + addr + "/cluster/status")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Leading bool `json:"leading"`
+	}
+	return json.NewDecoder(resp.Body).Decode(&st) == nil && st.Leading
+}
+
+func printCluster(r *ClusterResults) {
+	fmt.Printf("\nVisitors held across %d nodes (each visitor on its own connection; page view every ~%s)\n\n", len(r.Nodes), r.PageViewEvery)
+	// The leader serves every visitor's stream (a follower's through its
+	// proxy); a follower holds its own visitors' connections and their
+	// proxied streams.
+	fmt.Printf("| node | role | visitors connected | streams served | RSS idle → held | KB per stream served | fds held | threads held | CPU with all held |\n")
+	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, n := range r.Nodes {
+		role, served := "follower", n.Clients
+		if n.Leading {
+			role, served = "leader", r.Held
+		}
+		per := 0.0
+		if served > 0 {
+			per = (n.Held.RSSMB - n.Idle.RSSMB) * 1024 / float64(served)
+		}
+		fmt.Printf("| %s | %s | %s | %s | %.0f → %.0f MB | %.1f | %d | %d | %.0f %% |\n", n.Name, role, num(float64(n.Clients)), num(float64(served)),
+			n.Idle.RSSMB, n.Held.RSSMB, per, n.Held.FDs, n.Held.Threads, n.CPUPct)
+	}
+	fmt.Printf("\nheld %s of %s in %.1f s (%d errors); presence: %s\n", num(float64(r.Held)), num(float64(r.Visitors)), r.HoldSeconds, r.Errors, r.Presence)
+	fmt.Printf("leader goroutines %s → %s; visitor streams open at the leader %s; page views %s; other processes %.0f %% of a core\n",
+		num(float64(r.LeaderGoroutinesIdle)), num(float64(r.LeaderGoroutinesHeld)), num(float64(r.LeaderVisitorStreams)), num(float64(r.PageViews)), r.BusyOtherCPUPct)
+	for _, e := range r.FirstErrors {
+		fmt.Printf("error: %s\n", e)
+	}
+}
