@@ -68,6 +68,7 @@ func TestCluster_EndToEnd(t *testing.T) {
 	nodes := startNodesWith(t, 3, nodeOptions{
 		clock: clock, webhooks: true, leaseTTL: clusterLeaseTTL,
 		rateLimits: &rpc.RateLimits{SignInsPerAddr: ratelimit.Per(1, time.Hour, 1), Loopback: true},
+		configure:  seedDemo,
 	})
 	leader := waitForLeader(t, nodes)
 	var followers []*testNode
@@ -84,6 +85,9 @@ func TestCluster_EndToEnd(t *testing.T) {
 	})
 	t.Run("CORSThroughAFollower", func(t *testing.T) {
 		checkCORSThroughAFollower(t, followers[0])
+	})
+	t.Run("DemoThroughEveryNode", func(t *testing.T) {
+		checkDemoThroughEveryNode(t, nodes)
 	})
 	t.Run("ClientsResetsDoNotCutAFollowerOff", func(t *testing.T) {
 		checkResetsThroughAFollower(t, followers[0])
@@ -279,6 +283,71 @@ func checkCORSThroughAFollower(t *testing.T, f *testNode) {
 	// the call goes through as any non-browser caller's.
 	if res := do(http.MethodPost, watch, "http://"+f.srv.addr, `{"siteId":"`+site.GetId()+`"}`); res.StatusCode != http.StatusOK || res.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("same-origin call through %s = %d %v, want 200 without CORS headers", f.name, res.StatusCode, res.Header)
+	}
+}
+
+// demoOrigin is the only origin the cluster's demo sites list: what main
+// seeds them with when the first leader runs with -addr :8081, the README's
+// first node; none of the test's nodes has it.
+const demoOrigin = "http://localhost:8081"
+
+// seedDemo makes each node, on becoming the leader, seed the demo when
+// there are no sites yet, as main does with -demo on every node.
+func seedDemo(cc *app.ClusterConfig) {
+	onLead := cc.OnLead
+	cc.OnLead = func(ctx context.Context, a *app.App) error {
+		if err := onLead(ctx, a); err != nil {
+			return err
+		}
+		sites, err := a.Service.ListSites(ctx)
+		if err != nil || len(sites) > 0 {
+			return err
+		}
+		return app.SeedDemo(ctx, a.Service, demoOrigin)
+	}
+}
+
+// checkDemoThroughEveryNode: the demo pages work through every node, the
+// followers as well as the leader, although the demo sites list none of
+// their origins. Each node serves the demo pages, and the widget calls the
+// node it was loaded from, so its calls are same-origin: the browser's
+// Origin names the Host it sends them to, which a follower passes on to
+// the leader, and a same-origin page needs no allowed origin (cors.go).
+// A browser sends the origin of the URL the user opened: the base URL
+// main prints (localhost:PORT for -addr :PORT) or the node's address.
+func checkDemoThroughEveryNode(t *testing.T, nodes []*testNode) {
+	ctx := testContext(t)
+	for _, id := range []string{app.DemoSiteID, app.DemoInviteSiteID} {
+		res, err := newConnectClient(t, nodes[0].srv).GetSite(ctx, &pb.GetSiteRequest{SiteId: id})
+		if err != nil {
+			t.Fatalf("the demo site %s: %v", id, err)
+		}
+		if got := res.GetSite().GetAllowedOrigins(); len(got) != 1 || got[0] != demoOrigin {
+			t.Fatalf("the demo site %s allows %v, want only %s", id, got, demoOrigin)
+		}
+		for _, n := range nodes {
+			_, port, _ := net.SplitHostPort(n.srv.addr)
+			for _, host := range []string{n.srv.addr, "localhost:" + port} {
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.srv.url+"/proactivechat.v1.VisitorService/StartVisitorSession",
+					strings.NewReader(`{"siteId":"`+id+`"}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Host = host
+				req.Header.Set("Origin", "http://"+host)
+				req.Header.Set("Content-Type", "application/json")
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					t.Errorf("the widget on http://%s/demo/ (node %s, leading %v; site %s): %d %s, want 200",
+						host, n.name, n.Leading(), id, res.StatusCode, body)
+				}
+			}
+		}
 	}
 }
 

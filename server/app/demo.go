@@ -24,6 +24,17 @@ const (
 // SeedDemo creates the demo sites (proactive chat enabled, one of each
 // mode) and the demo agent serving them, unless they exist already; an existing demo is left as the
 // user changed it.
+//
+// origin, the base URL main prints, is the demo sites' one allowed
+// origin: it lets a page elsewhere embed the demo's widget from there. The
+// demo's own pages need none. The server serves them, and the widget calls
+// the server it was loaded from, so its calls are same-origin, which no
+// allowed origin restricts (App.cors), whatever name or address the
+// browser opened them by. That is why, on a cluster, the demo works
+// through every node although the first leader seeds it with its own base
+// URL only: each node serves the pages, and a follower passes the
+// request's Host on to the leader (TestCluster_EndToEnd,
+// DemoThroughEveryNode).
 func SeedDemo(ctx context.Context, svc *domain.Service, origin string) error {
 	sites := []domain.SiteSpec{{
 		ID:             DemoSiteID,
