@@ -417,6 +417,7 @@ func (n *Node) initProxy() {
 			pr.Out.Header.Set(forwardedByHeader, n.cc.Node)
 		},
 		Transport:     n.proxyTr,
+		BufferPool:    proxyBuffers{},
 		FlushInterval: -1, // server streams stream
 		ErrorLog:      slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -425,6 +426,22 @@ func (n *Node) initProxy() {
 		},
 	}
 }
+
+// proxyBufferSize is the size of the reverse proxy's copy buffers. A
+// proxied stream holds its buffer for as long as it lives, a visitor's
+// widget stream for the whole visit, and with the proxy's own default
+// (32 KiB) those buffers were most of a follower's heap per visitor
+// (bench/README.md, Cluster). Events are far smaller; a bigger response
+// takes a few more reads.
+const proxyBufferSize = 4 << 10
+
+// proxyBuffers is the reverse proxy's pool of copy buffers.
+type proxyBuffers struct{}
+
+var proxyBufferPool = sync.Pool{New: func() any { b := make([]byte, proxyBufferSize); return &b }}
+
+func (proxyBuffers) Get() []byte  { return *proxyBufferPool.Get().(*[]byte) }
+func (proxyBuffers) Put(b []byte) { proxyBufferPool.Put(&b) }
 
 // run is the node's lifecycle.
 func (n *Node) run(ctx context.Context) error {

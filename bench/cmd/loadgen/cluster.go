@@ -223,6 +223,11 @@ func runCluster(cfg Config) error {
 		res.Nodes[i].Held = ps.export()
 		res.Nodes[i].Leading = leading(n.addr)
 	}
+	// What each node keeps per visitor: its heap after a collection
+	// (go tool pprof -sample_index=inuse_space).
+	for i, n := range nodes {
+		n.gcAndSave(filepath.Join(cfg.Out, fmt.Sprintf("cluster-heap-n%d.pprof", i+1)))
+	}
 	if m, err := nodes[0].metrics(); err == nil {
 		res.LeaderGoroutinesHeld = int(m["go_goroutines"])
 		res.LeaderVisitorStreams = int(m[`proactivechat_streams_open{kind="visitor"}`])
