@@ -50,6 +50,33 @@ type ClusterResults struct {
 	// used from the hold to the end (of one core): well above 0, they
 	// took CPU from the nodes and the workers.
 	BusyOtherCPUPct float64 `json:"other_processes_cpu_pct"`
+	// Failover is the -kill-leader phase.
+	Failover *ClusterFailover `json:"failover,omitempty"`
+}
+
+// ClusterFailover is what a leader's death costs the held visitors: the
+// leader is SIGKILLed and started again at once (as a supervisor would),
+// and every visitor dials again and resumes its stream through its node,
+// as the widget does when its stream breaks. Through a follower's proxy
+// every stream goes to the leader, so every visitor's breaks.
+type ClusterFailover struct {
+	Killed string `json:"killed"`
+	// NewLeader, and when a survivor first said it leads (/cluster/status).
+	NewLeader       string  `json:"new_leader"`
+	NewLeaderAfterS float64 `json:"new_leader_after_s"`
+	// RestartedServesAfterS: when the killed node answered an admin call
+	// again.
+	RestartedServesAfterS float64 `json:"restarted_serves_after_s"`
+	// AllResumedAfterS: from the kill until every visitor's stream had its
+	// first state again.
+	AllResumedAfterS float64 `json:"all_resumed_after_s"`
+	Resumed          int     `json:"resumed"`
+	Errors           int     `json:"errors"`
+	// PageViewsUnavailable: page views answered UNAVAILABLE meanwhile.
+	PageViewsUnavailable int64 `json:"page_views_unavailable"`
+	// Presence as agents who sign in afterwards see it (the new leader
+	// rebuilt it from the visitors that came back).
+	Presence *PresenceCheck `json:"presence"`
 }
 
 // ClusterNode is one node's share of the run.
@@ -247,6 +274,12 @@ func runCluster(cfg Config) error {
 	if el := time.Since(t0); el > 0 {
 		res.BusyOtherCPUPct = round(pct(systemBusy()-busy0-(ours()-ours0), el), 1)
 	}
+	if cfg.KillLeader {
+		if res.Failover, err = killLeader(ctx, cfg, nodes, ws, site); err != nil {
+			return err
+		}
+	}
+	// After the failover: a report stops the workers' retries.
 	reports, err := ws.all(func(int) Cmd { return Cmd{Op: "report"} }, time.Minute)
 	if err == nil {
 		for _, e := range reports {
@@ -269,7 +302,89 @@ func runCluster(cfg Config) error {
 	if !res.Presence.Correct || res.Held != cfg.Visitors {
 		return fmt.Errorf("%d of %d visitors held; presence %s", res.Held, cfg.Visitors, res.Presence)
 	}
+	if f := res.Failover; f != nil && (!f.Presence.Correct || f.Resumed != cfg.Visitors) {
+		return fmt.Errorf("after the leader's death %d of %d visitors resumed; presence %s", f.Resumed, cfg.Visitors, f.Presence)
+	}
 	return nil
+}
+
+// killLeader is the -kill-leader phase (ClusterFailover).
+func killLeader(ctx context.Context, cfg Config, nodes []*serverProc, ws workerSet, site string) (*ClusterFailover, error) {
+	f := &ClusterFailover{}
+	var dead *serverProc
+	var survivors []*serverProc
+	for i, n := range nodes {
+		if dead == nil && leading(n.addr) {
+			dead, f.Killed = n, fmt.Sprintf("n%d", i+1)
+		} else {
+			survivors = append(survivors, n)
+		}
+	}
+	if dead == nil {
+		return nil, fmt.Errorf("no node leads")
+	}
+	if _, err := ws.all(func(int) Cmd { return Cmd{Op: "expect-drop"} }, time.Minute); err != nil {
+		return nil, err
+	}
+	logf("failover: SIGKILL of the leader %s with %d visitors held; it starts again at once", f.Killed, cfg.Visitors)
+	t0 := time.Now()
+	dead.kill()
+	if err := dead.restart(); err != nil {
+		return nil, err
+	}
+	for f.NewLeader == "" {
+		for i, n := range nodes {
+			if n != dead && leading(n.addr) {
+				f.NewLeader, f.NewLeaderAfterS = fmt.Sprintf("n%d", i+1), round(time.Since(t0).Seconds(), 2)
+			}
+		}
+		if time.Since(t0) > 2*time.Minute {
+			return nil, fmt.Errorf("no survivor leads 2 minutes after the kill")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	logf("  %s leads after %.2f s", f.NewLeader, f.NewLeaderAfterS)
+	// Every stream went through the dead leader: each visitor dials
+	// again and resumes (the dead node's own visitors retry, with the
+	// widget's pauses, until it is back).
+	if _, err := ws.all(func(int) Cmd { return Cmd{Op: "drop"} }, 5*time.Minute); err != nil {
+		return nil, err
+	}
+	served := make(chan float64, 1)
+	go func() {
+		if untilServes(ctx, dead.addr, 5*time.Minute) == nil {
+			served <- round(time.Since(t0).Seconds(), 2)
+		}
+		close(served)
+	}()
+	if _, err := ws.all(func(int) Cmd { return Cmd{Op: "resume"} }, 10*time.Minute); err != nil {
+		return nil, err
+	}
+	f.AllResumedAfterS = round(time.Since(t0).Seconds(), 2)
+	f.RestartedServesAfterS = <-served
+	time.Sleep(2 * time.Second) // the workers' progress lines come every second
+	p := ws.progress()
+	f.Resumed, f.Errors, f.PageViewsUnavailable = p.Resumed, int(p.Errors), p.PageViewsUnavailable
+	logf("  %d visitors resumed %.2f s after the kill (%d errors); the restarted node served after %.2f s", f.Resumed, f.AllResumedAfterS, f.Errors, f.RestartedServesAfterS)
+
+	// Agents who sign in now see everyone who came back.
+	var addrs []string
+	for _, n := range survivors {
+		addrs = append(addrs, n.addr)
+	}
+	conn, err := dial(addrs[0], "127.0.253.2")
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	agents, err := startAgents(ctx, addrs, pb.NewAdminServiceClient(conn), cfg.Agents, 1, []string{site}, true, cfg.LaunchAfter, 0, cfg.MsgSize)
+	if err != nil {
+		return nil, err
+	}
+	defer agents.close()
+	f.Presence = checkPresence(survivors[0], agents, cfg.Visitors, 5*time.Minute)
+	logf("  presence: %s", f.Presence)
+	return f, nil
 }
 
 // startNodes starts n cluster nodes of bin at once (a node alone cannot
@@ -373,6 +488,10 @@ func printCluster(r *ClusterResults) {
 	fmt.Printf("\nheld %s of %s in %.1f s (%d errors); presence: %s\n", num(float64(r.Held)), num(float64(r.Visitors)), r.HoldSeconds, r.Errors, r.Presence)
 	fmt.Printf("leader goroutines %s → %s; visitor streams open at the leader %s; page views %s; other processes %.0f %% of a core\n",
 		num(float64(r.LeaderGoroutinesIdle)), num(float64(r.LeaderGoroutinesHeld)), num(float64(r.LeaderVisitorStreams)), num(float64(r.PageViews)), r.BusyOtherCPUPct)
+	if f := r.Failover; f != nil {
+		fmt.Printf("\nleader %s SIGKILLed and started again: %s led after %.2f s; %s visitors resumed %.2f s after the kill (%d errors; %d page views answered UNAVAILABLE meanwhile); %s served again after %.2f s; presence then: %s\n",
+			f.Killed, f.NewLeader, f.NewLeaderAfterS, num(float64(f.Resumed)), f.AllResumedAfterS, f.Errors, f.PageViewsUnavailable, f.Killed, f.RestartedServesAfterS, f.Presence)
+	}
 	for _, e := range r.FirstErrors {
 		fmt.Printf("error: %s\n", e)
 	}

@@ -129,7 +129,7 @@ type VisitorPlan struct {
 
 // Cmd is a command from the load generator to a worker.
 type Cmd struct {
-	Op string `json:"op"` // init, hold, cohort, messages, drop, resume, report, quit
+	Op string `json:"op"` // init, hold, cohort, messages, drop, resume, expect-drop, remap, report, quit
 	// init
 	Server        string        `json:"server,omitempty"`
 	LaunchAfter   time.Duration `json:"launch_after,omitempty"`
@@ -148,6 +148,10 @@ type Cmd struct {
 	Phase    string        `json:"phase,omitempty"`
 	// resume: the last event of each chat, which the resumed streams must reach.
 	Targets map[string]uint32 `json:"targets,omitempty"`
+	// remap (-nodes, a node killed): the visitors of node From connect to
+	// the nodes To from now on, dealt round robin.
+	From string   `json:"from,omitempty"`
+	To   []string `json:"to,omitempty"`
 	// mux: hold MuxStreams visitor streams of MuxSite over MuxConns
 	// connections.
 	MuxStreams int    `json:"mux_streams,omitempty"`
@@ -164,10 +168,13 @@ type Progress struct {
 	Sent       int64 `json:"sent"`
 	SendErrors int64 `json:"send_errors"`
 	PageViews  int64 `json:"page_views"`
-	Resumed    int   `json:"resumed"`
-	CaughtUp   int   `json:"caught_up"`
-	MuxHeld    int   `json:"mux_held"`
-	Errors     int64 `json:"errors"`
+	// PageViewsUnavailable were answered UNAVAILABLE (a cluster between
+	// leaders): the widget drops them, its next stream reports the page.
+	PageViewsUnavailable int64 `json:"page_views_unavailable,omitempty"`
+	Resumed              int   `json:"resumed"`
+	CaughtUp             int   `json:"caught_up"`
+	MuxHeld              int   `json:"mux_held"`
+	Errors               int64 `json:"errors"`
 }
 
 // WorkerReport is what a worker measured.

@@ -76,6 +76,9 @@ type Config struct {
 	// Nodes ≥ 2 is the cluster run (cluster.go): that many nodes, the
 	// visitors held across them; nothing else of the run.
 	Nodes int `json:"nodes,omitempty"`
+	// KillLeader (with Nodes): once every visitor is held, SIGKILL the
+	// leader and start it again; every visitor resumes its stream.
+	KillLeader bool `json:"kill_leader,omitempty"`
 }
 
 func main() {
@@ -115,6 +118,7 @@ func main() {
 	flag.StringVar(&cfg.ServerBin, "server-bin", "", "use this server binary instead of building ./server/cmd/proactivechat")
 	flag.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory (server log, database)")
 	flag.IntVar(&cfg.Nodes, "nodes", 1, "2 or more: run a cluster of this many nodes and only hold -visitors across them, checking presence (issue 17's capacity figure; see bench/README.md)")
+	flag.BoolVar(&cfg.KillLeader, "kill-leader", false, "with -nodes: then SIGKILL the leader, start it again at once, and time every visitor's stream back and presence right again")
 	flag.IntVar(&workerID, "worker", -1, "internal: run as worker process n")
 	flag.BoolVar(&echoServer, "floor-echo-server", false, "internal: serve the echo floor")
 	flag.StringVar(&boltDir, "floor-bolt", "", "internal: run the bbolt floor in this directory")
@@ -193,6 +197,8 @@ func (c *Config) check() error {
 		return fmt.Errorf("-chats (%d) is more than -visitors (%d)", c.Chats, c.Visitors)
 	case c.Nodes < 1 || c.Nodes > 9:
 		return fmt.Errorf("-nodes must be 1–9")
+	case c.KillLeader && c.Nodes < 2:
+		return fmt.Errorf("-kill-leader needs -nodes")
 	case c.Nodes > 1 && (c.MuxStreams > 0 || c.Converse):
 		return fmt.Errorf("-nodes: the cluster run only holds visitors (no -mux-streams, no -converse)")
 	case ceilDiv(c.Visitors, c.Nodes)+c.Agents+c.MuxConns*min(1, c.MuxStreams)+100 > 19900:

@@ -100,6 +100,7 @@ type serverProc struct {
 	done chan error
 	// pprof is the server's profiling address, when its binary has -pprof.
 	pprof string
+	dead  bool // killed, and not started again
 }
 
 // startServer runs the server binary on its own core and waits until it
@@ -160,8 +161,30 @@ func startServer(bin, dir, cpu string, gomaxprocs int, extra ...string) (*server
 }
 
 func (s *serverProc) kill() {
+	if s.dead {
+		return
+	}
+	s.dead = true
 	s.cmd.Process.Kill()
 	<-s.done
+}
+
+// restart starts a killed server again, on the same flags and files, its
+// output appended to its log.
+func (s *serverProc) restart() error {
+	f, err := os.OpenFile(s.log, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = s.cmd.Env, f, f
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return err
+	}
+	s.cmd, s.pid, s.done, s.dead = cmd, cmd.Process.Pid, make(chan error, 1), false
+	go func() { s.done <- cmd.Wait(); f.Close() }()
+	return nil
 }
 
 // goroutineDump sends SIGQUIT — the Go runtime prints every goroutine and

@@ -40,6 +40,7 @@ type worker struct {
 
 	held, invited, submitted, chatting, resumed, caughtUp  atomic.Int64
 	sent, sendErrors, pageViews, errors, replayed, retried atomic.Int64
+	pageViewsUnavailable                                   atomic.Int64
 	muxHeld                                                atomic.Int64
 
 	// The multiplexed visitors' connections, and the end of their calls.
@@ -47,6 +48,9 @@ type worker struct {
 	muxCancel context.CancelFunc
 
 	stopping atomic.Bool
+	// expectDrop: the visitors' streams are about to break (a node of the
+	// cluster is killed); until they resume, that is no error.
+	expectDrop atomic.Bool
 	// Storm results (unix ns), under mu.
 	resumedAll, caughtUpAll int64
 }
@@ -80,6 +84,8 @@ func (v *visitor) clients() (pb.VisitorServiceClient, pb.ChatServiceClient) {
 
 // server is the address v connects to.
 func (w *worker) server(v *visitor) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	if v.plan.Server != "" {
 		return v.plan.Server
 	}
@@ -118,6 +124,12 @@ func runWorker(id int) error {
 			go w.drop()
 		case "resume":
 			go w.resume(c.Targets)
+		case "expect-drop":
+			w.expectDrop.Store(true)
+			w.emit(Event{Op: "done"})
+		case "remap":
+			w.remap(c.From, c.To)
+			w.emit(Event{Op: "done"})
 		case "mux":
 			go w.mux(c)
 		case "mux-drop":
@@ -167,7 +179,7 @@ func (w *worker) progress() Progress {
 	return Progress{
 		Held: int(w.held.Load()), Invited: int(w.invited.Load()), Submitted: int(w.submitted.Load()),
 		Chatting: int(w.chatting.Load()), Sent: w.sent.Load(), SendErrors: w.sendErrors.Load(),
-		PageViews: w.pageViews.Load(), Resumed: int(w.resumed.Load()), CaughtUp: int(w.caughtUp.Load()),
+		PageViews: w.pageViews.Load(), PageViewsUnavailable: w.pageViewsUnavailable.Load(), Resumed: int(w.resumed.Load()), CaughtUp: int(w.caughtUp.Load()),
 		MuxHeld: int(w.muxHeld.Load()), Errors: w.errors.Load(),
 	}
 }
@@ -325,7 +337,7 @@ func (w *worker) watch(v *visitor, gen int, stream grpc.ServerStreamingClient[pb
 			if first {
 				wg.Done()
 			}
-			if current && !w.stopping.Load() {
+			if current && !w.stopping.Load() && !w.expectDrop.Load() {
 				w.fail("visitor stream ended: %v", err)
 			}
 			return
@@ -461,7 +473,9 @@ func (w *worker) browse(v *visitor) {
 				v.mu.Lock()
 				v.page = url
 				v.mu.Unlock()
-			} else if !dropped(v) && !replaced(v, gen) {
+			} else if status.Code(err) == codes.Unavailable {
+				w.pageViewsUnavailable.Add(1)
+			} else if !dropped(v) && !replaced(v, gen) && !w.expectDrop.Load() {
 				w.fail("ReportPageView: %v", err)
 			}
 		}
@@ -700,6 +714,9 @@ func (w *worker) resume(targets map[string]uint32) {
 	w.mu.Unlock()
 	w.resumed.Store(0)
 	w.caughtUp.Store(0)
+	// The old streams' ends are no errors (drop moved every visitor to a
+	// new generation); a resumed stream's failure is.
+	w.expectDrop.Store(false)
 	var wg sync.WaitGroup
 	n := 0
 	for _, v := range vs {
@@ -731,6 +748,21 @@ func (w *worker) resume(targets map[string]uint32) {
 	w.resumedAll, w.caughtUpAll = resumedAll, time.Now().UnixNano()
 	w.mu.Unlock()
 	w.emit(Event{Op: "done"})
+}
+
+// remap moves the visitors of node from to the nodes to, round robin.
+func (w *worker) remap(from string, to []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k := 0
+	for _, v := range w.visitors {
+		v.mu.Lock()
+		if v.plan.Server == from && len(to) > 0 {
+			v.plan.Server = to[k%len(to)]
+			k++
+		}
+		v.mu.Unlock()
+	}
 }
 
 // mux holds c.MuxStreams visitor streams over c.MuxConns connections, as an

@@ -112,6 +112,7 @@ func (ws workerSet) progress() Progress {
 		p.Sent += q.Sent
 		p.SendErrors += q.SendErrors
 		p.PageViews += q.PageViews
+		p.PageViewsUnavailable += q.PageViewsUnavailable
 		p.Resumed += q.Resumed
 		p.CaughtUp += q.CaughtUp
 		p.MuxHeld += q.MuxHeld
