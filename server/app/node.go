@@ -497,7 +497,9 @@ func (n *Node) join(ctx context.Context) error {
 	if n.beats, err = n.lease.WatchHeartbeats(n.nc, nil); err != nil {
 		return err
 	}
-	n.writer = cluster.NewWriter(n.logJS, n.cc.Node)
+	// The log's entries name their leader as the lease does, so that a
+	// follower reading them hears the lease's holder (Follower.Heard).
+	n.writer = cluster.NewWriter(n.logJS, n.lease.Name())
 	store, err := n.openStore()
 	n.mu.Lock()
 	n.store = store
@@ -669,6 +671,7 @@ func (n *Node) follow(ctx context.Context) error {
 				f, err = cluster.NewFollower(n.logJS, n.store)
 			}
 			if err == nil {
+				f.Heard = n.beats.Heard
 				err = f.Run(fctx)
 			}
 			if err != nil && fctx.Err() == nil {

@@ -734,6 +734,47 @@ func TestLog_RetryStoredOnceAndFencing(t *testing.T) {
 	}
 }
 
+// A leader whose heartbeats are late but whose entries reach the log is
+// heard through them: a follower that reads its writes does not count it
+// silent (a saturated leader's heartbeat goroutine waits behind the work
+// it is doing). A holder that neither beats nor writes stays silent.
+func TestLease_ALeaderWritingIsNotSilent(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	ctx := context.Background()
+	a, b := newNode(t, c, 0, "a"), newNode(t, c, 1, "b")
+	const ttl = time.Hour
+	la, lb := a.lease(t, ttl), b.lease(t, ttl)
+	clk := fakeclock.New(time.Unix(1000, 0))
+	beats, err := lb.WatchHeartbeats(b.js.Conn(), clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { beats.Close() })
+	b.follow.Heard = beats.Heard
+	b.run(t)
+	a.lead(t, la) // and never beats
+	// b has read the barrier (and heard a) before the clock moves.
+	if err := b.follow.WaitFor(ctx, a.position(t)); err != nil {
+		t.Fatal(err)
+	}
+
+	beats.Silence("a")
+	clk.Advance(5 * time.Second)
+	if s := beats.Silence("a"); s != 5*time.Second {
+		t.Fatalf("silence of a holder that neither beats nor writes: %s", s)
+	}
+	if err := putSite(ctx, a.store, "site_a1"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b hears a through its entry", func() error {
+		if s := beats.Silence("a"); s != 0 {
+			return fmt.Errorf("silent for %s", s)
+		}
+		return nil
+	})
+}
+
 // A node that finds its own name in the key, which it does not hold (its
 // create was written but the answer lost, or it held the key before a
 // restart), takes the lease at once instead of waiting for the TTL; a

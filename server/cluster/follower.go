@@ -18,6 +18,11 @@ type Follower struct {
 	log   *Log
 	store *bolt.Store
 
+	// Heard, when set before Run, is told the leader that wrote each
+	// entry Run reads: a leader whose writes reach the log is alive, even
+	// when its heartbeats are late (Heartbeats.Heard).
+	Heard func(leader string)
+
 	mu      sync.Mutex
 	pos     uint64
 	changed chan struct{} // closed and replaced when pos moves
@@ -83,6 +88,9 @@ func (f *Follower) Run(ctx context.Context) error {
 	read := make(chan error, 1)
 	go func() {
 		read <- f.log.Read(ctx, f.Position(), func(e *Entry) error {
+			if f.Heard != nil {
+				f.Heard(e.Leader)
+			}
 			select {
 			case entries <- e:
 				return nil

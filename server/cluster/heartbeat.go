@@ -119,6 +119,14 @@ func (l *Lease) WatchHeartbeats(nc *nats.Conn, now func() time.Time) (*Heartbeat
 	return h, nil
 }
 
+// Heard records that holder was heard otherwise than by a heartbeat: an
+// entry it wrote reached the log (Follower.Heard). A leader busy enough to
+// be late with its heartbeats (a process with every core taken, its
+// heartbeat goroutine queued behind thousands of others) is still
+// writing, and is not to be deposed for being late; one that stopped
+// writing and beating is.
+func (h *Heartbeats) Heard(holder string) { h.heard(holder) }
+
 func (h *Heartbeats) heard(holder string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
