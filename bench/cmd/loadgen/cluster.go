@@ -130,7 +130,11 @@ func runCluster(cfg Config) error {
 
 	logf("cluster of %d nodes: %d visitors, each on its own connection, dealt round robin over the nodes; %d agents watching presence",
 		cfg.Nodes, cfg.Visitors, cfg.Agents)
-	nodes, err := startNodes(bin, tmp, cfg.Nodes, cfg.ServerGOMAXPROCS)
+	var extra []string
+	if cfg.LeaderTimeout > 0 {
+		extra = append(extra, "-leader-timeout", cfg.LeaderTimeout.String())
+	}
+	nodes, err := startNodes(bin, tmp, cfg.Nodes, cfg.ServerGOMAXPROCS, extra...)
 	defer func() {
 		for _, n := range nodes {
 			n.kill()
@@ -389,7 +393,7 @@ func killLeader(ctx context.Context, cfg Config, nodes []*serverProc, ws workerS
 
 // startNodes starts n cluster nodes of bin at once (a node alone cannot
 // elect a leader), each in its own directory under dir.
-func startNodes(bin, dir string, n, gomaxprocs int) ([]*serverProc, error) {
+func startNodes(bin, dir string, n, gomaxprocs int, extra ...string) ([]*serverProc, error) {
 	routes := make([]string, n)
 	for i := range routes {
 		port, err := freePort()
@@ -406,7 +410,8 @@ func startNodes(bin, dir string, n, gomaxprocs int) ([]*serverProc, error) {
 			return nodes, err
 		}
 		others := append(append([]string{}, routes[:i]...), routes[i+1:]...)
-		s, err := startServer(bin, d, "", gomaxprocs, "-node", name, "-nats-listen", routes[i], "-nats-routes", strings.Join(others, ","))
+		args := append([]string{"-node", name, "-nats-listen", routes[i], "-nats-routes", strings.Join(others, ",")}, extra...)
+		s, err := startServer(bin, d, "", gomaxprocs, args...)
 		if err != nil {
 			return nodes, fmt.Errorf("node %s: %w", name, err)
 		}

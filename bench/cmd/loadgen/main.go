@@ -79,6 +79,9 @@ type Config struct {
 	// KillLeader (with Nodes): once every visitor is held, SIGKILL the
 	// leader and start it again; every visitor resumes its stream.
 	KillLeader bool `json:"kill_leader,omitempty"`
+	// LeaderTimeout (with Nodes) is the nodes' -leader-timeout; 0 leaves
+	// their default.
+	LeaderTimeout time.Duration `json:"leader_timeout,omitempty"`
 }
 
 func main() {
@@ -119,6 +122,7 @@ func main() {
 	flag.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory (server log, database)")
 	flag.IntVar(&cfg.Nodes, "nodes", 1, "2 or more: run a cluster of this many nodes and only hold -visitors across them, checking presence (issue 17's capacity figure; see bench/README.md)")
 	flag.BoolVar(&cfg.KillLeader, "kill-leader", false, "with -nodes: then SIGKILL the leader, start it again at once, and time every visitor's stream back and presence right again")
+	flag.DurationVar(&cfg.LeaderTimeout, "leader-timeout", 0, "with -nodes: the nodes' -leader-timeout (0: their default)")
 	flag.IntVar(&workerID, "worker", -1, "internal: run as worker process n")
 	flag.BoolVar(&echoServer, "floor-echo-server", false, "internal: serve the echo floor")
 	flag.StringVar(&boltDir, "floor-bolt", "", "internal: run the bbolt floor in this directory")
