@@ -734,6 +734,59 @@ func TestLog_RetryStoredOnceAndFencing(t *testing.T) {
 	}
 }
 
+// A retry that the stream refuses because the first attempt, whose answer
+// was lost, was stored after all, gets that attempt's position: the
+// Writer does not step down over its own write. Here the stream has
+// forgotten the message id (a short duplicates window), as it has not yet
+// learned it while the first attempt is still on its way through the
+// replicas. An entry after the same position that is not the Writer's
+// still fences it.
+func TestWriter_ARetryRefusedForItsOwnStoredAttemptSucceeds(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	n := newNode(t, c, 0, "a")
+	ctx := context.Background()
+	var log *cluster.Log
+	eventually(t, "open log", func() error {
+		var err error
+		log, err = cluster.OpenLog(ctx, n.js, cluster.LogConfig{Stream: "DUPS", Subject: "dups", Replicas: 3, Duplicates: 100 * time.Millisecond})
+		return err
+	})
+	ws := &bolt.WriteSet{Ops: []bolt.Op{{Kind: bolt.OpPut, Bucket: [][]byte{[]byte("sites")}, Key: []byte("k"), Value: []byte{}}}}
+	// The first attempt of a's first publish under term 7 is stored.
+	pos, err := cluster.Append(ctx, log, &cluster.Entry{Prev: 0, Leader: "a", Term: 7, WriteSet: ws}, "a/7/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the stream forgets the id", func() error {
+		_, err := cluster.Append(ctx, log, &cluster.Entry{Prev: 0, Leader: "a", Term: 7, WriteSet: ws}, "a/7/1")
+		if errors.Is(err, cluster.ErrFenced) {
+			return nil
+		}
+		return fmt.Errorf("retry: %v", err)
+	})
+	w := cluster.NewWriter(log, "a")
+	cluster.Lead(w, 7)
+	got, err := w.Replicate(0, ws)
+	if err != nil || got != pos {
+		t.Fatalf("a's publish whose attempt was stored: %d, %v; want %d", got, err, pos)
+	}
+	if _, ok := w.Leading(); !ok {
+		t.Error("a stepped down over its own write")
+	}
+	other := cluster.NewWriter(log, "b")
+	cluster.Lead(other, 8)
+	if _, err := other.Replicate(0, ws); !errors.Is(err, cluster.ErrFenced) {
+		t.Errorf("b's publish after a's entry: %v, want fenced", err)
+	}
+	if _, ok := other.Leading(); ok {
+		t.Error("b leads on after being fenced")
+	}
+	if es := entries(t, log); len(es) != 1 {
+		t.Errorf("%d entries, want 1", len(es))
+	}
+}
+
 // A leader whose heartbeats are late but whose entries reach the log is
 // heard through them: a follower that reads its writes does not count it
 // silent (a saturated leader's heartbeat goroutine waits behind the work

@@ -13,9 +13,10 @@ import (
 
 // ErrFenced is the error of a publish refused because the log has moved
 // past the position the publisher expected: another leader has published
-// since (or an earlier publish of this one, whose answer was lost, was
-// stored after all, which the publisher's store lacks). Either way the
-// publisher must acknowledge nothing and catch up before writing again.
+// since. (An earlier attempt of the same publish, whose answer was lost,
+// stored after all, fences its retry too; the Writer recognizes its own
+// entry by its message id and takes its position instead.) The publisher
+// must acknowledge nothing and catch up before writing again.
 var ErrFenced = errors.New("fenced: the log has moved past this writer's position")
 
 // LogConfig names a Log and says how it is stored.
@@ -29,6 +30,9 @@ type LogConfig struct {
 	// cluster's size). An entry is acknowledged once a majority of them
 	// stored it.
 	Replicas int
+	// Duplicates is how long the stream remembers an entry's message id
+	// (default 2 minutes; see duplicateWindow).
+	Duplicates time.Duration
 }
 
 func (c LogConfig) withDefaults() LogConfig {
@@ -40,6 +44,9 @@ func (c LogConfig) withDefaults() LogConfig {
 	}
 	if c.Replicas == 0 {
 		c.Replicas = 3
+	}
+	if c.Duplicates == 0 {
+		c.Duplicates = duplicateWindow
 	}
 	return c
 }
@@ -74,7 +81,7 @@ func OpenLog(ctx context.Context, js jetstream.JetStream, cfg LogConfig) (*Log, 
 		Replicas:    cfg.Replicas,
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
-		Duplicates:  duplicateWindow,
+		Duplicates:  cfg.Duplicates,
 		// Entries are never deleted one by one: a hole would stop every
 		// follower. Trimming the head behind a snapshot is a purge.
 		DenyDelete: true,
@@ -123,6 +130,16 @@ func isWrongLastSequence(err error) bool {
 	}
 	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// msgIDAt returns the message id of the entry at pos, or "" and
+// jetstream.ErrMsgNotFound while there is none.
+func (l *Log) msgIDAt(ctx context.Context, pos uint64) (string, error) {
+	msg, err := l.stream.GetMsg(ctx, pos)
+	if err != nil {
+		return "", err
+	}
+	return msg.Header.Get(jetstream.MsgIDHeader), nil
 }
 
 // StreamName is the log's JetStream stream.

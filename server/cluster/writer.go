@@ -23,6 +23,8 @@ const (
 	defaultRetryFor = 10 * time.Second
 	attemptTimeout  = time.Second
 	retryWait       = 100 * time.Millisecond
+	// storedWait bounds storedAfter's wait for an entry in flight.
+	storedWait = 5 * time.Second
 )
 
 // Writer is the leader's end of a Log, and the bolt.Replicator of the
@@ -99,6 +101,9 @@ func (w *Writer) publish(ctx context.Context, term, prev uint64, ws *bolt.WriteS
 			return pos, nil
 		}
 		if errors.Is(err, ErrFenced) {
+			if pos, ok := w.storedAfter(prev, msgID); ok {
+				return pos, nil
+			}
 			w.stepDown(term, err)
 			return 0, err
 		}
@@ -109,6 +114,30 @@ func (w *Writer) publish(ctx context.Context, term, prev uint64, ws *bolt.WriteS
 			// Writer steps down rather than write on a store that lacks
 			// it.
 			return 0, err
+		case <-time.After(retryWait):
+		}
+	}
+}
+
+// storedAfter reports whether the entry after prev is this publish's own
+// (msgID), and its position: an attempt whose answer was lost, still on
+// its way through the stream's replicas when the retry came, makes the
+// retry look fenced (the stream has not learned its id yet, but counts it
+// in the subject's last sequence). Without this check a busy leader
+// stepped down over its own write. Only one subject is published on the
+// log, so the entry after prev is at prev+1; the wait covers an attempt
+// not yet stored.
+func (w *Writer) storedAfter(prev uint64, msgID string) (uint64, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), storedWait)
+	defer cancel()
+	for {
+		id, err := w.log.msgIDAt(ctx, prev+1)
+		if err == nil {
+			return prev + 1, id == msgID
+		}
+		select {
+		case <-ctx.Done():
+			return 0, false
 		case <-time.After(retryWait):
 		}
 	}
