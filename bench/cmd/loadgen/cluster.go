@@ -361,7 +361,7 @@ func killLeader(ctx context.Context, cfg Config, nodes []*serverProc, ws workerS
 		}
 		close(served)
 	}()
-	if _, err := ws.all(func(int) Cmd { return Cmd{Op: "resume"} }, 10*time.Minute); err != nil {
+	if _, err := ws.all(func(int) Cmd { return Cmd{Op: "resume", Widget: true} }, 10*time.Minute); err != nil {
 		return nil, err
 	}
 	f.AllResumedAfterS = round(time.Since(t0).Seconds(), 2)

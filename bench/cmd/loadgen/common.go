@@ -148,6 +148,10 @@ type Cmd struct {
 	Phase    string        `json:"phase,omitempty"`
 	// resume: the last event of each chat, which the resumed streams must reach.
 	Targets map[string]uint32 `json:"targets,omitempty"`
+	// Widget: a resume that fails for want of a server (UNAVAILABLE) is
+	// tried again as the widget does, with its jittered pauses, not the
+	// storm's few fixed ones.
+	Widget bool `json:"widget,omitempty"`
 	// remap (-nodes, a node killed): the visitors of node From connect to
 	// the nodes To from now on, dealt round robin.
 	From string   `json:"from,omitempty"`

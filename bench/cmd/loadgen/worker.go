@@ -123,7 +123,7 @@ func runWorker(id int) error {
 		case "drop":
 			go w.drop()
 		case "resume":
-			go w.resume(c.Targets)
+			go w.resume(c)
 		case "expect-drop":
 			w.expectDrop.Store(true)
 			w.emit(Event{Op: "done"})
@@ -278,8 +278,33 @@ func (w *worker) start(v *visitor, wg *sync.WaitGroup) bool {
 	return w.open(v, conn, wg, nil)
 }
 
+// widgetRetries bounds a widget-like resume's attempts (Cmd.Widget): with
+// the widget's pauses, about four minutes.
+const widgetRetries = 12
+
+// retry reports whether a resume that failed with err is to be tried again.
+func (rs *resumeState) retry(err error) bool {
+	max := maxResumeRetries
+	if rs.widget {
+		max = widgetRetries
+	}
+	return rs.attempts < max && status.Code(err) == codes.Unavailable
+}
+
+// pause is the wait before attempt rs.attempts: the storm's doubling
+// pauses, or the widget's (clients/widget/stream.ts, backoff: from 0.5 s
+// doubling to 30 s, each a random half to whole of that).
+func (rs *resumeState) pause() time.Duration {
+	if !rs.widget {
+		return time.Duration(250<<rs.attempts) * time.Millisecond
+	}
+	d := min(30*time.Second, 500*time.Millisecond<<min(rs.attempts, 10))
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
 // resumeState is what a resumed stream must reach.
 type resumeState struct {
+	widget   bool // retried as the widget does (Cmd.Widget)
 	t0       time.Time
 	after    uint32
 	target   uint32
@@ -307,6 +332,14 @@ func (w *worker) open(v *visitor, conn *grpc.ClientConn, wg *sync.WaitGroup, rs 
 	vc := v.vc
 	v.mu.Unlock()
 	stream, err := vc.WatchVisitor(ctx, req)
+	if err != nil && rs != nil && rs.retry(err) && !w.stopping.Load() {
+		w.retried.Add(1)
+		v.mu.Lock()
+		v.gen++
+		v.mu.Unlock()
+		go w.retryResume(v, rs, wg)
+		return true
+	}
 	if err != nil {
 		w.fail("WatchVisitor: %v", err)
 		wg.Done()
@@ -326,7 +359,7 @@ func (w *worker) watch(v *visitor, gen int, stream grpc.ServerStreamingClient[pb
 			v.mu.Lock()
 			current := v.gen == gen
 			v.mu.Unlock()
-			if first && rs != nil && current && !w.stopping.Load() && rs.attempts < maxResumeRetries && status.Code(err) == codes.Unavailable {
+			if first && rs != nil && current && !w.stopping.Load() && rs.retry(err) {
 				w.retried.Add(1)
 				v.mu.Lock()
 				v.gen++ // this connection is done with: what else fails on it is no error
@@ -689,7 +722,7 @@ func (w *worker) drop() {
 // two seconds), after a pause that doubles with each attempt.
 func (w *worker) retryResume(v *visitor, rs *resumeState, wg *sync.WaitGroup) {
 	rs.attempts++
-	time.Sleep(time.Duration(250<<rs.attempts) * time.Millisecond)
+	time.Sleep(rs.pause())
 	v.mu.Lock()
 	old := v.conn
 	v.mu.Unlock()
@@ -707,7 +740,8 @@ func (w *worker) retryResume(v *visitor, rs *resumeState, wg *sync.WaitGroup) {
 
 // resume reconnects every visitor at once and resumes its stream after the
 // last event it saw; done when every stream is back and caught up.
-func (w *worker) resume(targets map[string]uint32) {
+func (w *worker) resume(c Cmd) {
+	targets := c.Targets
 	t0 := time.Now()
 	w.mu.Lock()
 	vs := append([]*visitor(nil), w.visitors...)
@@ -733,7 +767,7 @@ func (w *worker) resume(targets map[string]uint32) {
 				return
 			}
 			v.mu.Lock()
-			rs := &resumeState{t0: t0, after: v.lastSeq, target: targets[v.chatID]}
+			rs := &resumeState{t0: t0, after: v.lastSeq, target: targets[v.chatID], widget: c.Widget}
 			v.mu.Unlock()
 			w.open(v, conn, &wg, rs)
 		}()
