@@ -51,7 +51,9 @@ type testCluster struct {
 	transport *http.Transport
 	apis      []*clients
 	adminKey  string
-	status    *http.Client
+	// extra are the flags every node's command line ends with.
+	extra  []string
+	status *http.Client
 	// observe, when set before the load starts, hears of every attempt of
 	// a call: the node, when it began and ended, and how.
 	observe func(n *clusterNode, began, ended time.Time, err error)
@@ -59,11 +61,12 @@ type testCluster struct {
 
 // startCluster builds the binary, starts size nodes at once (a node alone
 // cannot elect a leader) and returns once every node serves through the
-// leader, with the admin key the first leader printed.
-func startCluster(ctx context.Context, t *testing.T, size int) *testCluster {
+// leader, with the admin key the first leader printed. Every node's
+// command line gets the flags extra too.
+func startCluster(ctx context.Context, t *testing.T, size int, extra ...string) *testCluster {
 	t.Helper()
 	bin := serverBinary(t)
-	c := &testCluster{t: t,
+	c := &testCluster{t: t, extra: extra,
 		transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute},
 		status:    &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}}
 	routes := make([]string, size)
@@ -81,7 +84,7 @@ func startCluster(ctx context.Context, t *testing.T, size int) *testCluster {
 				others = append(others, r)
 			}
 		}
-		s.args = []string{"-log-level", "info", "-node", name, "-nats-listen", routes[i], "-nats-routes", strings.Join(others, ",")}
+		s.args = append([]string{"-log-level", "info", "-node", name, "-nats-listen", routes[i], "-nats-routes", strings.Join(others, ",")}, extra...)
 		c.nodes = append(c.nodes, &clusterNode{server: s, name: name, nats: routes[i]})
 	}
 	t.Cleanup(func() {
