@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/proactivechat/proactivechat/server/cluster"
 )
 
 // nodesBucket is the JetStream KV bucket of the node directory.
@@ -53,6 +55,10 @@ func newNodeDirectory(log *slog.Logger) *nodeDirectory {
 
 // open creates the directory's bucket, or opens it.
 func (d *nodeDirectory) open(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	replicas, err := cluster.KeepReplicas(ctx, js, "KV_"+nodesBucket, replicas)
+	if err != nil {
+		return fmt.Errorf("open the node directory: %w", err)
+	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      nodesBucket,
 		Description: "Proactive Chat cluster nodes: name → advertised HOST:PORT",

@@ -72,6 +72,10 @@ func OpenLease(ctx context.Context, js jetstream.JetStream, cfg LeaseConfig) (*L
 	if cfg.Node == "" {
 		return nil, errors.New("open lease: a node name is required")
 	}
+	var err error
+	if cfg.Replicas, err = KeepReplicas(ctx, js, "KV_"+cfg.Bucket, cfg.Replicas); err != nil {
+		return nil, fmt.Errorf("open lease %s: %w", cfg.Bucket, err)
+	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      cfg.Bucket,
 		Description: "Proactive Chat leadership",

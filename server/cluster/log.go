@@ -73,6 +73,10 @@ type Log struct {
 // together.
 func OpenLog(ctx context.Context, js jetstream.JetStream, cfg LogConfig) (*Log, error) {
 	cfg = cfg.withDefaults()
+	var err error
+	if cfg.Replicas, err = KeepReplicas(ctx, js, cfg.Stream, cfg.Replicas); err != nil {
+		return nil, fmt.Errorf("open log %s: %w", cfg.Stream, err)
+	}
 	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        cfg.Stream,
 		Description: "Proactive Chat replicated store: the write sets of the leader's commits",
@@ -90,6 +94,25 @@ func OpenLog(ctx context.Context, js jetstream.JetStream, cfg LogConfig) (*Log, 
 		return nil, fmt.Errorf("open log %s: %w", cfg.Stream, err)
 	}
 	return &Log{js: js, stream: stream, cfg: cfg}, nil
+}
+
+// KeepReplicas is the number of replicas to open the JetStream stream
+// named stream with: want, or the stream's own if it exists with more.
+// Every node opens the log, the lease, the snapshots and the node
+// directory with R = min(3, 1 + its routes), and CreateOrUpdate applies
+// what it is given: a node started with fewer routes than the cluster has
+// nodes (NATS needs one to find the rest), new or restarted, would
+// otherwise lower a running cluster's replicas. Raising them (a cluster
+// grown from one or two nodes) still happens.
+func KeepReplicas(ctx context.Context, js jetstream.JetStream, stream string, want int) (int, error) {
+	s, err := js.Stream(ctx, stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return want, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read stream %s: %w", stream, err)
+	}
+	return max(want, s.CachedInfo().Config.Replicas), nil
 }
 
 // Entry is one record of the log: the write set of one commit of the

@@ -64,6 +64,10 @@ const positionKey = "position"
 // snapshots.
 func OpenSnapshots(ctx context.Context, js jetstream.JetStream, log *Log, cfg SnapshotConfig) (*Snapshots, error) {
 	cfg = cfg.withDefaults()
+	var err error
+	if cfg.Replicas, err = KeepReplicas(ctx, js, "OBJ_"+cfg.Bucket, cfg.Replicas); err != nil {
+		return nil, fmt.Errorf("open snapshots %s: %w", cfg.Bucket, err)
+	}
 	obs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      cfg.Bucket,
 		Description: "Proactive Chat replicated store: copies of the file at known log positions",
