@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -135,9 +136,24 @@ func (s *Snapshots) prune(ctx context.Context) error {
 	return s.log.trimBefore(ctx, kept[0])
 }
 
+// listAttempt bounds one attempt of list.
+const listAttempt = 5 * time.Second
+
 // list returns the positions of the snapshots stored, oldest first.
 func (s *Snapshots) list(ctx context.Context) ([]uint64, error) {
-	infos, err := s.obs.List(ctx)
+	var infos []*jetstream.ObjectInfo
+	var err error
+	for {
+		// The object store lists through a consumer of its own; one that
+		// a busy server was slow to set up can wait for ever, and a new
+		// one is made in time (an attempt each listAttempt).
+		actx, cancel := context.WithTimeout(ctx, listAttempt)
+		infos, err = s.obs.List(actx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			break
+		}
+	}
 	if errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return nil, nil
 	}

@@ -41,6 +41,9 @@ func TestSnapshots_TrimTheLogAndStartANodeBehindIt(t *testing.T) {
 	var taken []uint64
 	for round := range 3 {
 		write(round)
+		// b keeps up: it has what the trim behind this snapshot removes
+		// (on a busy machine it could otherwise still be reading it).
+		waitSame(t, a, b)
 		pos, err := snaps.Take(ctx, a.store)
 		if err != nil {
 			t.Fatal(err)

@@ -63,14 +63,7 @@ func TestCluster_AcknowledgedMessagesSurviveKills(t *testing.T) {
 	cc := newClusterChats(ctx, t, c, clusterAgents)
 	q := newClaims(ctx, t, cc)
 
-	failed := make(chan struct{})
-	var failOnce sync.Once
-	fail := func(err error) {
-		if err != nil && ctx.Err() == nil {
-			t.Error(err)
-			failOnce.Do(func() { close(failed) })
-		}
-	}
+	fail, failed := failer(ctx, t)
 	streamCtx, stopStreams := context.WithCancel(ctx)
 	var senders sync.WaitGroup
 	stop := make(chan struct{})

@@ -84,14 +84,7 @@ func TestCluster_TimersWebhooksAndANewNode(t *testing.T) {
 	cc := &clusterChats{c: c}
 	admin := func(i int) *clients { return c.apis[i%len(c.apis)] }
 
-	failed := make(chan struct{})
-	var failOnce sync.Once
-	fail := func(err error) {
-		if err != nil && ctx.Err() == nil {
-			t.Error(err)
-			failOnce.Do(func() { close(failed) })
-		}
-	}
+	fail, failed := failer(ctx, t)
 	streamCtx, stopStreams := context.WithCancel(ctx)
 	holdCtx, closeHoldWidget := context.WithCancel(streamCtx)
 	loadStop := make(chan struct{})

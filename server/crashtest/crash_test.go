@@ -336,6 +336,20 @@ func (s *server) scanLogs(t *testing.T) {
 	}
 }
 
+// failer returns a test's fail, which reports a goroutine's error (unless
+// the test's ctx ended first), and failed, closed at the first error so
+// that the test stops waiting.
+func failer(ctx context.Context, t *testing.T) (fail func(error), failed <-chan struct{}) {
+	ch := make(chan struct{})
+	var once sync.Once
+	return func(err error) {
+		if err != nil && ctx.Err() == nil {
+			t.Error(err)
+			once.Do(func() { close(ch) })
+		}
+	}, ch
+}
+
 func tail(path string) string {
 	b, _ := os.ReadFile(path)
 	if len(b) > 4000 {
@@ -648,14 +662,7 @@ func TestAcknowledgedMessagesSurviveKills(t *testing.T) {
 	}
 
 	var wg, senders sync.WaitGroup
-	failed := make(chan struct{})
-	var failOnce sync.Once
-	fail := func(err error) {
-		if err != nil && ctx.Err() == nil {
-			t.Error(err)
-			failOnce.Do(func() { close(failed) })
-		}
-	}
+	fail, failed := failer(ctx, t)
 	streamCtx, stopStreams := context.WithCancel(ctx)
 	// However the test ends, no client outlives it.
 	defer func() {

@@ -97,33 +97,11 @@ var keyLine = regexp.MustCompile(`keep it somewhere safe:\n\n  (\S+)\n`)
 func runCluster(cfg Config) error {
 	res := &ClusterResults{Start: time.Now().UTC().Format(time.RFC3339), Command: strings.Join(os.Args, " "),
 		CPUs: numCPU(), GoVersion: goVersion(), Visitors: cfg.Visitors, Agents: cfg.Agents, PageViewEvery: cfg.PageViewEvery.String()}
-	exe, err := os.Executable()
+	exe, tmp, bin, cleanup, err := prepare(cfg, "pcbench-cluster-", "node logs, databases")
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp("", "pcbench-cluster-")
-	if err != nil {
-		return err
-	}
-	if cfg.Keep {
-		logf("keeping %s (node logs, databases)", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
-	bin := cfg.ServerBin
-	if bin == "" {
-		root, err := repoRoot()
-		if err != nil {
-			return err
-		}
-		logf("building the server: go build ./server/cmd/proactivechat")
-		if bin, err = buildServer(root, tmp); err != nil {
-			return err
-		}
-	}
+	defer cleanup()
 	if cfg.WaitQuiet > 0 {
 		waitQuiet(cfg.WaitQuiet)
 	}

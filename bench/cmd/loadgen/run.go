@@ -15,22 +15,11 @@ import (
 func run(cfg Config) error {
 	res := &Results{Start: time.Now().UTC().Format(time.RFC3339), Config: cfg, Command: strings.Join(os.Args, " "),
 		CPUs: numCPU(), GoVersion: goVersion(), Hists: map[string]*hist.Histogram{}}
-	exe, err := os.Executable()
+	exe, tmp, bin, cleanup, err := prepare(cfg, "pcbench-", "server log, database")
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp("", "pcbench-")
-	if err != nil {
-		return err
-	}
-	if cfg.Keep {
-		logf("keeping %s (server log, database)", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	defer cleanup()
 	serverCPU := ""
 	if cfg.Pin {
 		serverCPU = "1"
@@ -43,18 +32,6 @@ func run(cfg Config) error {
 	}
 	logf("proactivechat load generator: %d visitors (%d chatting, mode %s), %d agents, %.0f msg/s open loop for %v; %s",
 		cfg.Visitors, cfg.Chats, cfg.Mode, cfg.Agents, cfg.Rate, cfg.Duration, res.Pinning)
-
-	bin := cfg.ServerBin
-	if bin == "" {
-		root, err := repoRoot()
-		if err != nil {
-			return err
-		}
-		logf("building the server: go build ./server/cmd/proactivechat")
-		if bin, err = buildServer(root, tmp); err != nil {
-			return err
-		}
-	}
 
 	if cfg.WaitQuiet > 0 {
 		waitQuiet(cfg.WaitQuiet)

@@ -38,6 +38,39 @@ func repoRoot() (string, error) {
 	}
 }
 
+// prepare is what every run starts with: this executable (the workers
+// run it), the output directory, a temporary directory (kept with -keep,
+// where it holds keep), and the server binary (-server-bin, or
+// ./server/cmd/proactivechat built there). cleanup removes the temporary
+// directory unless it is kept.
+func prepare(cfg Config, prefix, keep string) (exe, tmp, bin string, cleanup func(), err error) {
+	if exe, err = os.Executable(); err != nil {
+		return
+	}
+	if err = os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return
+	}
+	if tmp, err = os.MkdirTemp("", prefix); err != nil {
+		return
+	}
+	cleanup = func() { os.RemoveAll(tmp) }
+	if cfg.Keep {
+		logf("keeping %s (%s)", tmp, keep)
+		cleanup = func() {}
+	}
+	if bin = cfg.ServerBin; bin == "" {
+		var root string
+		if root, err = repoRoot(); err == nil {
+			logf("building the server: go build ./server/cmd/proactivechat")
+			bin, err = buildServer(root, tmp)
+		}
+		if err != nil {
+			cleanup()
+		}
+	}
+	return
+}
+
 // buildServer compiles the real server binary into dir.
 func buildServer(root, dir string) (string, error) {
 	bin := filepath.Join(dir, "proactivechat")
