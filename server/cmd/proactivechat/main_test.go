@@ -499,8 +499,8 @@ func TestClusterFlags(t *testing.T) {
 		t.Errorf("parsed %+v", m.Cluster)
 	}
 	m = Main{}
-	if err := m.ParseFlags([]string{"-node", "n1", "-leader-timeout", "3s"}); err != nil || m.Cluster.LeaderTimeout != 3*time.Second {
-		t.Errorf("-leader-timeout 3s: %v, %v", err, m.Cluster.LeaderTimeout)
+	if err := m.ParseFlags([]string{"-node", "n1", "-leader-timeout", "5s"}); err != nil || m.Cluster.LeaderTimeout != 5*time.Second {
+		t.Errorf("-leader-timeout 5s: %v, %v", err, m.Cluster.LeaderTimeout)
 	}
 	m = Main{}
 	if err := m.ParseFlags(nil); err != nil || m.Cluster.Node != "" {
