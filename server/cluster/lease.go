@@ -109,11 +109,17 @@ func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("acquire lease: %w", err)
 	}
+	l.took(rev, start)
+	return true, nil
+}
+
+// took records a holding that began with the write of rev, asked at
+// start: its term is rev, and it lasts a TTL from start unless renewed.
+func (l *Lease) took(rev uint64, start time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.rev, l.term, l.expires = rev, rev, start.Add(l.cfg.TTL)
 	l.lost = make(chan struct{})
-	return true, nil
 }
 
 // reclaim takes the lease when the key already names this node although
@@ -301,9 +307,6 @@ func (l *Lease) TakeFrom(ctx context.Context, rev uint64) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("take lease: %w", err)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.rev, l.term, l.expires = next, next, start.Add(l.cfg.TTL)
-	l.lost = make(chan struct{})
+	l.took(next, start)
 	return true, nil
 }

@@ -158,18 +158,9 @@ func runCluster(cfg Config) error {
 	defer agents.close()
 
 	nWorkers := ceilDiv(cfg.Visitors, cfg.PerWorker)
-	var ws workerSet
+	ws, err := startWorkers(exe, nWorkers, Cmd{Op: "init", Server: addrs[0], LaunchAfter: cfg.LaunchAfter, PageViewEvery: cfg.PageViewEvery, MsgSize: cfg.MsgSize})
 	defer func() { ws.quit() }()
-	for i := range nWorkers {
-		w, err := startWorker(exe, i)
-		if err != nil {
-			return err
-		}
-		ws = append(ws, w)
-	}
-	if _, err := ws.all(func(int) Cmd {
-		return Cmd{Op: "init", Server: addrs[0], LaunchAfter: cfg.LaunchAfter, PageViewEvery: cfg.PageViewEvery, MsgSize: cfg.MsgSize}
-	}, 30*time.Second); err != nil {
+	if err != nil {
 		return err
 	}
 	res.Workers = nWorkers

@@ -144,18 +144,9 @@ func run(cfg Config) error {
 		map[bool]string{true: " and presence", false: ""}[cfg.Presence])
 
 	nWorkers := ceilDiv(cfg.Visitors, cfg.PerWorker)
-	var ws workerSet
+	ws, err := startWorkers(exe, nWorkers, Cmd{Op: "init", Server: srv.addr, LaunchAfter: cfg.LaunchAfter, PageViewEvery: cfg.PageViewEvery, MsgSize: cfg.MsgSize, Converse: cfg.Converse})
 	defer func() { ws.quit() }()
-	for i := range nWorkers {
-		w, err := startWorker(exe, i)
-		if err != nil {
-			return err
-		}
-		ws = append(ws, w)
-	}
-	if _, err := ws.all(func(int) Cmd {
-		return Cmd{Op: "init", Server: srv.addr, LaunchAfter: cfg.LaunchAfter, PageViewEvery: cfg.PageViewEvery, MsgSize: cfg.MsgSize, Converse: cfg.Converse}
-	}, 30*time.Second); err != nil {
+	if err != nil {
 		return err
 	}
 	res.Workers = nWorkers

@@ -60,6 +60,20 @@ func startWorker(exe string, id int) (*workerProc, error) {
 
 func (w *workerProc) send(c Cmd) error { return w.enc.Encode(c) }
 
+// startWorkers starts n workers of exe and sends each init. On an error
+// the workers already started are in ws, for the caller's quit.
+func startWorkers(exe string, n int, init Cmd) (ws workerSet, err error) {
+	for i := range n {
+		w, err := startWorker(exe, i)
+		if err != nil {
+			return ws, err
+		}
+		ws = append(ws, w)
+	}
+	_, err = ws.all(func(int) Cmd { return init }, 30*time.Second)
+	return ws, err
+}
+
 // wait returns the worker's next "done" or "report" event.
 func (w *workerProc) wait(timeout time.Duration) (Event, error) {
 	select {
