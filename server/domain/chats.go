@@ -97,7 +97,7 @@ func (s *Service) openChat(tx WriteTx, chatID string, site *Site, agent *Agent, 
 		ChatRequestID:    requestID,
 		LastActivityTime: now,
 	}
-	started := s.nextEvent(chat)
+	started := s.nextEvent(chat, now)
 	started.Started = &ChatStarted{Visitor: chat.Visitor, Agent: chat.Agent}
 	// A chat is this visit's proactive engagement, however it began: the
 	// launching criteria do not fire again in the same visit.
@@ -114,11 +114,14 @@ func (s *Service) openChat(tx WriteTx, chatID string, site *Site, agent *Agent, 
 	return chat, nil
 }
 
-// nextEvent numbers a new event of chat; the caller sets its kind and stores
-// both the event and the chat.
-func (s *Service) nextEvent(chat *Chat) ChatEvent {
+// nextEvent numbers a new event of chat at now; the caller sets its kind and
+// stores both the event and the chat. The events of one change share its
+// time: that is how a reader tells that a chat closed for both at once (the
+// console's "the chat closed for you too"), so the caller reads the clock
+// once per change.
+func (s *Service) nextEvent(chat *Chat, now time.Time) ChatEvent {
 	chat.LastSeq++
-	return ChatEvent{ChatID: chat.ID, Seq: chat.LastSeq, Time: s.clock.Now()}
+	return ChatEvent{ChatID: chat.ID, Seq: chat.LastSeq, Time: now}
 }
 
 // putAll stores a chat, the visitor and agent records it changed, and its
@@ -241,7 +244,7 @@ func (s *Service) SendMessage(ctx context.Context, chatID, senderID, text, idemp
 		if err != nil {
 			return err
 		}
-		msg = s.nextEvent(chat)
+		msg = s.nextEvent(chat, s.clock.Now())
 		msg.Message = &ChatMessage{Sender: sender, Text: text, IdempotencyKey: idempotencyKey}
 		if err := chat.Wrote(sender, msg.Time); err != nil {
 			return err
@@ -389,7 +392,7 @@ func (s *Service) leave(tx WriteTx, chat *Chat, p Participant, endReason ChatEnd
 		if chat.hasLeft(p.Role) {
 			return nil
 		}
-		left := s.nextEvent(chat)
+		left := s.nextEvent(chat, now)
 		left.ParticipantLeft = &p
 		events = append(events, left)
 		if err := chat.Leave(p.Role, now); err != nil {
@@ -428,7 +431,7 @@ func (s *Service) leave(tx WriteTx, chat *Chat, p Participant, endReason ChatEnd
 		if err := chat.End(cmp.Or(endReason, EndBothLeft), now); err != nil {
 			return err
 		}
-		ended := s.nextEvent(chat)
+		ended := s.nextEvent(chat, now)
 		ended.Ended = &ChatEnded{Reason: chat.EndReason}
 		events = append(events, ended)
 	}

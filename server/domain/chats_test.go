@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/proactivechat/proactivechat/server/domain"
+	"github.com/proactivechat/proactivechat/server/fakeclock"
 )
 
 func TestStartChat(t *testing.T) {
@@ -239,6 +242,47 @@ func TestListChatEventsPaging(t *testing.T) {
 	}
 	_, _, err := e.svc.ListChatEvents(ctx(t), chat.ID, 0, 1001)
 	wantCode(t, err, domain.CodeInvalid)
+}
+
+// tickingClock moves on a millisecond at every reading, as a real clock may
+// between two readings in one change.
+type tickingClock struct {
+	*fakeclock.Clock
+	n atomic.Int64
+}
+
+func (c *tickingClock) Now() time.Time {
+	return c.Clock.Now().Add(time.Duration(c.n.Add(1)) * time.Millisecond)
+}
+
+// The events of one change share its time: the console tells a chat that
+// closed for both from a visitor's and an agent's leaving at the same time
+// (a browser test failed when a millisecond passed between the two).
+func TestAChangesEventsShareItsTime(t *testing.T) {
+	e := newEnvWith(t, 0, func(c *fakeclock.Clock) domain.Clock { return &tickingClock{Clock: c} })
+	site, agent := e.siteWithAgent(t, 3)
+	chat, v := e.chatting(t, site, agent)
+	if _, err := e.svc.LeaveChat(ctx(t), chat.ID, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	events, _, err := e.svc.ListChatEvents(ctx(t), chat.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closing []domain.ChatEvent
+	for _, ev := range events {
+		if ev.ParticipantLeft != nil || ev.Ended != nil {
+			closing = append(closing, ev)
+		}
+	}
+	if len(closing) != 3 {
+		t.Fatalf("want the visitor's and the agent's leaving and the end, got %+v", closing)
+	}
+	for _, ev := range closing[1:] {
+		if !ev.Time.Equal(closing[0].Time) {
+			t.Fatalf("event %d at %v, event %d at %v: one change, two times", closing[0].Seq, closing[0].Time, ev.Seq, ev.Time)
+		}
+	}
 }
 
 func TestVisitorClosesWithoutWriting(t *testing.T) {

@@ -31,6 +31,13 @@ const (
 
 func newEnv(t *testing.T, brokerBuffer int) *env {
 	t.Helper()
+	return newEnvWith(t, brokerBuffer, func(c *fakeclock.Clock) domain.Clock { return c })
+}
+
+// newEnvWith is newEnv with the service reading the time through
+// clockOf(the env's fake clock).
+func newEnvWith(t *testing.T, brokerBuffer int, clockOf func(*fakeclock.Clock) domain.Clock) *env {
+	t.Helper()
 	store, err := bolt.Open(filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +46,7 @@ func newEnv(t *testing.T, brokerBuffer int) *env {
 	svc := domain.NewService(domain.Config{
 		Store:             store,
 		Broker:            inmem.NewBroker(brokerBuffer),
-		Clock:             clock,
+		Clock:             clockOf(clock),
 		PresenceGrace:     grace,
 		KeepAliveInterval: keepAlive,
 		// See newEngine.

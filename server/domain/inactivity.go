@@ -39,7 +39,7 @@ func (s *Service) checkInactivity(chatID string) {
 		}
 		if len(last) == 0 || last[0].InactivityWarning == nil {
 			// Its chat.inactivity_warning arms the timer for the end.
-			warn := s.nextEvent(chat)
+			warn := s.nextEvent(chat, now)
 			warn.InactivityWarning = &InactivityWarning{EndTime: endAt}
 			_, err := s.putAll(tx, chat, nil, nil, &warn)
 			return err

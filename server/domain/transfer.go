@@ -97,7 +97,7 @@ func (s *Service) TransferChat(ctx context.Context, chatID, fromID, toID, note s
 		}
 		now := s.clock.Now()
 		toP := Participant{Role: RoleAgent, ID: to.ID, DisplayName: to.DisplayName}
-		ev := s.nextEvent(chat)
+		ev := s.nextEvent(chat, now)
 		ev.Transferred = &ChatTransferred{From: from, To: toP}
 		if err := chat.Transfer(toP, now); err != nil {
 			return err
