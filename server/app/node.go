@@ -420,7 +420,11 @@ func (n *Node) initProxy() {
 			pr.SetXForwarded()
 			pr.Out.Header.Set(forwardedByHeader, n.cc.Node)
 		},
-		Transport:     n.proxyTr,
+		Transport: n.proxyTr,
+		ModifyResponse: func(res *http.Response) error {
+			endUnavailable(res)
+			return nil
+		},
 		BufferPool:    proxyBuffers{},
 		FlushInterval: -1, // server streams stream
 		ErrorLog:      slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),

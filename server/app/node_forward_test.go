@@ -2,13 +2,17 @@ package app_test
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/proactivechat/proactivechat/server/app"
 )
 
@@ -75,4 +79,92 @@ func TestNode_ForwardedRequestsEndWhenTheLeaderChanges(t *testing.T) {
 	if res.Code != http.StatusServiceUnavailable || res.Header().Get("Retry-After") == "" {
 		t.Fatalf("answer %d (Retry-After %q), want 503 with Retry-After", res.Code, res.Header().Get("Retry-After"))
 	}
+}
+
+// TestNode_AStreamCutOffFromTheLeaderEndsUnavailable: when the leader's
+// connection breaks under a stream a follower forwards (the leader died),
+// the client's stream ends as on one node that shuts down: UNAVAILABLE,
+// in every protocol, for the client to resume elsewhere. The proxy used to
+// abort it, which gRPC clients read as INTERNAL and do not retry.
+func TestNode_AStreamCutOffFromTheLeaderEndsUnavailable(t *testing.T) {
+	leader, _ := newServer(t)
+	link := newCutter(t, leader.addr)
+	node, err := app.OpenNode(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "n1.db")},
+		app.ClusterConfig{Node: "n1", NATSURL: "nats://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		node.Shutdown(ctx)
+	})
+	node.SetLeader("n2", link.addr())
+	// The clients sign as the leader's own keys; they reach it through the node.
+	follower := &testServer{App: leader.App, url: "http://" + node.Addr().String(), addr: node.Addr().String()}
+	forEachProtocol(t, func(t *testing.T, p protocol) {
+		c := p.newClient(t, follower)
+		ctx := testContext(t)
+		w := newWorld(t, ctx, c, enabledWithoutInvite())
+		link.cut()
+		for {
+			_, err := w.visitorStream.Recv()
+			if err != nil {
+				wantCode(t, err, connect.CodeUnavailable)
+				if !strings.Contains(errorMessage(err), "resume") {
+					t.Errorf("the client is not told to resume: %v", err)
+				}
+				break
+			}
+		}
+	})
+}
+
+// cutter passes TCP connections on to target until cut, which breaks
+// every connection open then; later ones pass again.
+type cutter struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newCutter(t *testing.T, target string) *cutter {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cutter{ln: ln}
+	t.Cleanup(func() { ln.Close(); c.cut() })
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			c.mu.Lock()
+			c.conns = append(c.conns, in, out)
+			c.mu.Unlock()
+			go func() { io.Copy(out, in); out.Close() }()
+			go func() { io.Copy(in, out); in.Close() }()
+		}
+	}()
+	return c
+}
+
+func (c *cutter) addr() string { return c.ln.Addr().String() }
+
+func (c *cutter) cut() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, conn := range c.conns {
+		conn.Close()
+	}
+	c.conns = nil
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
@@ -74,6 +75,11 @@ type ClusterFailover struct {
 	Errors           int     `json:"errors"`
 	// PageViewsUnavailable: page views answered UNAVAILABLE meanwhile.
 	PageViewsUnavailable int64 `json:"page_views_unavailable"`
+	// BrokenAgain: resumed streams that broke again (another change of
+	// leader) and resumed once more, as the widget does, by the presence
+	// check; BackAgain of them were back.
+	BrokenAgain int `json:"broken_again"`
+	BackAgain   int `json:"back_again"`
 	// Presence as agents who sign in afterwards see it (the new leader
 	// rebuilt it from the visitors that came back).
 	Presence *PresenceCheck `json:"presence"`
@@ -109,6 +115,9 @@ func runCluster(cfg Config) error {
 	logf("cluster of %d nodes: %d visitors, each on its own connection, dealt round robin over the nodes; %d agents watching presence",
 		cfg.Nodes, cfg.Visitors, cfg.Agents)
 	var extra []string
+	if cfg.NodeLogLevel != "" {
+		extra = append(extra, "-log-level", cfg.NodeLogLevel)
+	}
 	if cfg.LeaderTimeout > 0 {
 		extra = append(extra, "-leader-timeout", cfg.LeaderTimeout.String())
 	}
@@ -191,7 +200,7 @@ func runCluster(cfg Config) error {
 			ps, _ := readProc(n.pid)
 			rss = append(rss, fmt.Sprintf("n%d %d MB %d fds", i+1, ps.RSSKB/1024, ps.FDs))
 		}
-		return fmt.Sprintf("held %d, page views %d, errors %d | %s", p.Held, p.PageViews, p.Errors+agents.errors.Load(), strings.Join(rss, ", "))
+		return fmt.Sprintf("held %d, resumed %d, broken again %d (back %d), page views %d, errors %d | %s", p.Held, p.Resumed, p.BrokenAgain, p.BackAgain, p.PageViews, p.Errors+agents.errors.Load(), strings.Join(rss, ", "))
 	}
 	pctx, stopProgress := context.WithCancel(context.Background())
 	go watchProgress(pctx, status)
@@ -317,6 +326,11 @@ func killLeader(ctx context.Context, cfg Config, nodes []*serverProc, ws workerS
 		time.Sleep(20 * time.Millisecond)
 	}
 	logf("  %s leads after %.2f s", f.NewLeader, f.NewLeaderAfterS)
+	// Where the survivors' CPU goes while everyone resumes: each
+	// survivor's profile over the storm's first seconds
+	// (storm-cpu-nN.pprof; go tool pprof -top).
+	profiled := profileStorm(cfg, nodes, dead, 15*time.Second)
+	defer profiled()
 	// Every stream went through the dead leader: each visitor dials
 	// again and resumes (the dead node's own visitors retry, with the
 	// widget's pauses, until it is back).
@@ -356,8 +370,30 @@ func killLeader(ctx context.Context, cfg Config, nodes []*serverProc, ws workerS
 	}
 	defer agents.close()
 	f.Presence = checkPresence(survivors[0], agents, cfg.Visitors, 5*time.Minute)
-	logf("  presence: %s", f.Presence)
+	p = ws.progress()
+	f.BrokenAgain, f.BackAgain = p.BrokenAgain, p.BackAgain
+	logf("  presence: %s (streams broken again after they were back: %d, resumed again: %d)", f.Presence, f.BrokenAgain, f.BackAgain)
 	return f, nil
+}
+
+// profileStorm takes a CPU profile of every node but dead over d, in the
+// background; the function it returns waits for them.
+func profileStorm(cfg Config, nodes []*serverProc, dead *serverProc, d time.Duration) func() {
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		if n == dead || n.pprof == "" || cfg.Out == "" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			path := filepath.Join(cfg.Out, fmt.Sprintf("storm-cpu-n%d.pprof", i+1))
+			if err := saveProfile(n.pprof, "profile", path, d); err != nil {
+				logf("  storm profile of n%d: %v", i+1, err)
+			}
+		}()
+	}
+	return wg.Wait
 }
 
 // startNodes starts n cluster nodes of bin at once (a node alone cannot
@@ -463,8 +499,8 @@ func printCluster(r *ClusterResults) {
 	fmt.Printf("leader goroutines %s → %s; visitor streams open at the leader %s; page views %s; other processes %.0f %% of a core\n",
 		num(float64(r.LeaderGoroutinesIdle)), num(float64(r.LeaderGoroutinesHeld)), num(float64(r.LeaderVisitorStreams)), num(float64(r.PageViews)), r.BusyOtherCPUPct)
 	if f := r.Failover; f != nil {
-		fmt.Printf("\nleader %s SIGKILLed and started again: %s led after %.2f s; %s visitors resumed %.2f s after the kill (%d errors; %d page views answered UNAVAILABLE meanwhile); %s served again after %.2f s; presence then: %s\n",
-			f.Killed, f.NewLeader, f.NewLeaderAfterS, num(float64(f.Resumed)), f.AllResumedAfterS, f.Errors, f.PageViewsUnavailable, f.Killed, f.RestartedServesAfterS, f.Presence)
+		fmt.Printf("\nleader %s SIGKILLed and started again: %s led after %.2f s; %s visitors resumed %.2f s after the kill (%d errors; %d page views answered UNAVAILABLE meanwhile); %s served again after %.2f s; presence then: %s; streams broken again after they were back %d, resumed again %d\n",
+			f.Killed, f.NewLeader, f.NewLeaderAfterS, num(float64(f.Resumed)), f.AllResumedAfterS, f.Errors, f.PageViewsUnavailable, f.Killed, f.RestartedServesAfterS, f.Presence, f.BrokenAgain, f.BackAgain)
 	}
 	for _, e := range r.FirstErrors {
 		fmt.Printf("error: %s\n", e)

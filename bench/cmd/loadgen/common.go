@@ -176,9 +176,14 @@ type Progress struct {
 	// leaders): the widget drops them, its next stream reports the page.
 	PageViewsUnavailable int64 `json:"page_views_unavailable,omitempty"`
 	Resumed              int   `json:"resumed"`
-	CaughtUp             int   `json:"caught_up"`
-	MuxHeld              int   `json:"mux_held"`
-	Errors               int64 `json:"errors"`
+	// BrokenAgain counts widget-like resumed streams that broke again
+	// (UNAVAILABLE: another change of leader) and were resumed once more,
+	// as the widget does; Back counts those that are.
+	BrokenAgain int   `json:"broken_again,omitempty"`
+	BackAgain   int   `json:"back_again,omitempty"`
+	CaughtUp    int   `json:"caught_up"`
+	MuxHeld     int   `json:"mux_held"`
+	Errors      int64 `json:"errors"`
 }
 
 // WorkerReport is what a worker measured.

@@ -82,6 +82,8 @@ type Config struct {
 	// LeaderTimeout (with Nodes) is the nodes' -leader-timeout; 0 leaves
 	// their default.
 	LeaderTimeout time.Duration `json:"leader_timeout,omitempty"`
+	// NodeLogLevel (with Nodes) is the nodes' -log-level.
+	NodeLogLevel string `json:"-"`
 }
 
 func main() {
@@ -123,6 +125,7 @@ func main() {
 	flag.IntVar(&cfg.Nodes, "nodes", 1, "2 or more: run a cluster of this many nodes and only hold -visitors across them, checking presence (issue 17's capacity figure; see bench/README.md)")
 	flag.BoolVar(&cfg.KillLeader, "kill-leader", false, "with -nodes: then SIGKILL the leader, start it again at once, and time every visitor's stream back and presence right again")
 	flag.DurationVar(&cfg.LeaderTimeout, "leader-timeout", 0, "with -nodes: the nodes' -leader-timeout (0: their default)")
+	flag.StringVar(&cfg.NodeLogLevel, "node-log-level", "warn", "with -nodes: the nodes' -log-level (their logs are server.log in each node's directory)")
 	flag.IntVar(&workerID, "worker", -1, "internal: run as worker process n")
 	flag.BoolVar(&echoServer, "floor-echo-server", false, "internal: serve the echo floor")
 	flag.StringVar(&boltDir, "floor-bolt", "", "internal: run the bbolt floor in this directory")

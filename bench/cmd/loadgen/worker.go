@@ -40,6 +40,7 @@ type worker struct {
 
 	held, invited, submitted, chatting, resumed, caughtUp  atomic.Int64
 	sent, sendErrors, pageViews, errors, replayed, retried atomic.Int64
+	brokenAgain, backAgain                                 atomic.Int64
 	pageViewsUnavailable                                   atomic.Int64
 	muxHeld                                                atomic.Int64
 
@@ -179,7 +180,7 @@ func (w *worker) progress() Progress {
 	return Progress{
 		Held: int(w.held.Load()), Invited: int(w.invited.Load()), Submitted: int(w.submitted.Load()),
 		Chatting: int(w.chatting.Load()), Sent: w.sent.Load(), SendErrors: w.sendErrors.Load(),
-		PageViews: w.pageViews.Load(), PageViewsUnavailable: w.pageViewsUnavailable.Load(), Resumed: int(w.resumed.Load()), CaughtUp: int(w.caughtUp.Load()),
+		PageViews: w.pageViews.Load(), PageViewsUnavailable: w.pageViewsUnavailable.Load(), Resumed: int(w.resumed.Load()), BrokenAgain: int(w.brokenAgain.Load()), BackAgain: int(w.backAgain.Load()), CaughtUp: int(w.caughtUp.Load()),
 		MuxHeld: int(w.muxHeld.Load()), Errors: w.errors.Load(),
 	}
 }
@@ -305,6 +306,7 @@ func (rs *resumeState) pause() time.Duration {
 // resumeState is what a resumed stream must reach.
 type resumeState struct {
 	widget   bool // retried as the widget does (Cmd.Widget)
+	again    bool // a resumed stream that broke again, resumed once more
 	t0       time.Time
 	after    uint32
 	target   uint32
@@ -370,6 +372,19 @@ func (w *worker) watch(v *visitor, gen int, stream grpc.ServerStreamingClient[pb
 			if first {
 				wg.Done()
 			}
+			if !first && rs != nil && rs.widget && current && !w.stopping.Load() && !w.expectDrop.Load() && status.Code(err) == codes.Unavailable {
+				// The widget resumes whenever its stream breaks: another
+				// change of leader is no error for it.
+				w.brokenAgain.Add(1)
+				v.mu.Lock()
+				v.gen++
+				again := &resumeState{t0: time.Now(), after: v.lastSeq, target: v.lastSeq, widget: true, again: true}
+				v.mu.Unlock()
+				var none sync.WaitGroup
+				none.Add(1)
+				go w.retryResume(v, again, &none)
+				return
+			}
 			if current && !w.stopping.Load() && !w.expectDrop.Load() {
 				w.fail("visitor stream ended: %v", err)
 			}
@@ -384,6 +399,9 @@ func (w *worker) watch(v *visitor, gen int, stream grpc.ServerStreamingClient[pb
 				first = false
 				if rs == nil {
 					w.held.Add(1)
+				} else if rs.again {
+					w.backAgain.Add(1)
+					caught = true
 				} else {
 					w.resumed.Add(1)
 					w.record("resume_state", now.Sub(rs.t0).Nanoseconds())

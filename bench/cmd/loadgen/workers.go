@@ -128,6 +128,8 @@ func (ws workerSet) progress() Progress {
 		p.PageViews += q.PageViews
 		p.PageViewsUnavailable += q.PageViewsUnavailable
 		p.Resumed += q.Resumed
+		p.BrokenAgain += q.BrokenAgain
+		p.BackAgain += q.BackAgain
 		p.CaughtUp += q.CaughtUp
 		p.MuxHeld += q.MuxHeld
 		p.Errors += q.Errors

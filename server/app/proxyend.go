@@ -1,0 +1,171 @@
+package app
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// leaderGoneMessage is what a client is told when the leader's end of a
+// response it was receiving through a follower broke.
+const leaderGoneMessage = "the connection to the cluster's leader ended; reconnect and resume from your last sequence number"
+
+// endUnavailable wraps the body of a response a follower forwards from the
+// leader so that, if the leader's connection breaks while the body is
+// being copied (the leader died, or another node leads now), the client's
+// stream ends as it would on one node that shuts down: with UNAVAILABLE in
+// its own protocol, which clients retry and resume from their last
+// sequence number. Without it the proxy aborts the response, which an
+// HTTP/2 client reads as RST_STREAM INTERNAL_ERROR: gRPC clients saw
+// INTERNAL, which they do not retry.
+//
+// The ending is added only between two messages, which is where a stream
+// breaks when its connection dies between events; a body cut in the middle
+// of a message, or one whose framing is not known here (unary bodies,
+// gRPC-Web in base64 text), is aborted as before.
+func endUnavailable(res *http.Response) {
+	kind := framingOf(res.Header.Get("Content-Type"))
+	if kind == framingNone || res.Body == nil {
+		return
+	}
+	res.Body = &unavailableEnding{ReadCloser: res.Body, res: res, kind: kind}
+}
+
+type framing int
+
+const (
+	framingNone framing = iota
+	framingGRPC
+	framingGRPCWeb
+	framingConnect
+	framingLines // the REST gateway's streams: a JSON object per line
+)
+
+// framingOf tells a response's framing from its content type.
+func framingOf(contentType string) framing {
+	ct, _, _ := strings.Cut(strings.ToLower(contentType), ";")
+	ct = strings.TrimSpace(ct)
+	switch {
+	case ct == "application/grpc-web-text" || strings.HasPrefix(ct, "application/grpc-web-text+"):
+		return framingNone
+	case ct == "application/grpc-web" || strings.HasPrefix(ct, "application/grpc-web+"):
+		return framingGRPCWeb
+	case ct == "application/grpc" || strings.HasPrefix(ct, "application/grpc+"):
+		return framingGRPC
+	case strings.HasPrefix(ct, "application/connect+"):
+		return framingConnect
+	case ct == "application/json":
+		return framingLines
+	}
+	return framingNone
+}
+
+// unavailableEnding tracks the message boundaries of the body it reads and
+// turns a broken read at a boundary into the protocol's UNAVAILABLE ending.
+type unavailableEnding struct {
+	io.ReadCloser
+	res  *http.Response
+	kind framing
+	// For the enveloped protocols (a flags byte, a 4-byte length, the
+	// message): head holds the envelope's first bytes read so far, left
+	// the message bytes still to come.
+	head     []byte
+	left     uint32
+	lines    int  // lines of the REST gateway's stream ended so far
+	midLine  bool // the last byte read did not end a line
+	ending   *bytes.Reader
+	finished bool
+}
+
+func (u *unavailableEnding) Read(p []byte) (int, error) {
+	if u.ending != nil {
+		n, err := u.ending.Read(p)
+		if err == io.EOF {
+			u.ending = nil
+			u.finished = true
+		}
+		return n, err
+	}
+	if u.finished {
+		return 0, io.EOF
+	}
+	n, err := u.ReadCloser.Read(p)
+	u.track(p[:n])
+	if err == nil || errors.Is(err, io.EOF) {
+		return n, err
+	}
+	if !u.atBoundary() {
+		return n, err
+	}
+	switch u.kind {
+	case framingGRPC:
+		if u.res.Trailer == nil {
+			u.res.Trailer = http.Header{}
+		}
+		u.res.Trailer.Set("Grpc-Status", "14")
+		u.res.Trailer.Set("Grpc-Message", grpcMessage(leaderGoneMessage))
+		u.finished = true
+	case framingGRPCWeb:
+		u.ending = bytes.NewReader(envelope(0x80, []byte("grpc-status:14\r\ngrpc-message:"+grpcMessage(leaderGoneMessage)+"\r\n")))
+	case framingConnect:
+		u.ending = bytes.NewReader(envelope(0x02, []byte(`{"error":{"code":"unavailable","message":"`+leaderGoneMessage+`"}}`)))
+	case framingLines:
+		u.ending = bytes.NewReader([]byte(`{"error":{"code":14,"message":"` + leaderGoneMessage + `","details":[]}}` + "\n"))
+	}
+	if n > 0 {
+		return n, nil
+	}
+	return u.Read(p)
+}
+
+// track follows the framing over b, the next bytes of the body.
+func (u *unavailableEnding) track(b []byte) {
+	if u.kind == framingLines {
+		if len(b) > 0 {
+			u.lines += bytes.Count(b, []byte{'\n'})
+			u.midLine = b[len(b)-1] != '\n'
+		}
+		return
+	}
+	for len(b) > 0 {
+		if u.left > 0 {
+			k := min(uint32(len(b)), u.left)
+			u.left -= k
+			b = b[k:]
+			continue
+		}
+		k := min(5-len(u.head), len(b))
+		u.head = append(u.head, b[:k]...)
+		b = b[k:]
+		if len(u.head) == 5 {
+			u.left = binary.BigEndian.Uint32(u.head[1:])
+			u.head = u.head[:0]
+		}
+	}
+}
+
+// atBoundary: the bytes read so far end a whole message. A line-framed
+// body counts only once a line ended: a unary JSON answer has none.
+func (u *unavailableEnding) atBoundary() bool {
+	if u.kind == framingLines {
+		return u.lines > 0 && !u.midLine
+	}
+	return u.left == 0 && len(u.head) == 0
+}
+
+// envelope frames payload as the enveloped protocols do.
+func envelope(flags byte, payload []byte) []byte {
+	b := make([]byte, 5, 5+len(payload))
+	b[0] = flags
+	binary.BigEndian.PutUint32(b[1:], uint32(len(payload)))
+	return append(b, payload...)
+}
+
+// grpcMessage percent-encodes a grpc-message value.
+func grpcMessage(s string) string {
+	return strings.ReplaceAll(url.PathEscape(s), "%20", " ")
+}
