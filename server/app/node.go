@@ -127,6 +127,7 @@ type Node struct {
 	h2c      *h2cServer
 	proxy    *httputil.ReverseProxy
 	proxyTr  *http.Transport
+	relay    *visitorRelay  // the widget streams this node relays while it follows
 	nodes    *nodeDirectory // whose X-Forwarded-For and stream resets the leader trusts
 	serveErr chan error
 
@@ -201,6 +202,7 @@ func OpenNode(cfg Config, cc ClusterConfig) (*Node, error) {
 	n.ln = ln
 	n.advertise = advertiseAddr(cc, ln.Addr())
 	n.initProxy()
+	n.initRelay()
 	n.front = newHTTPServer(n, cfg.Logger)
 	return n, nil
 }
@@ -363,6 +365,10 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Forwarding on could bounce the request between them; the
 		// client retries instead.
 		unavailable(w, r, "the leader is changing")
+		return
+	}
+	if n.relay.relays(r) {
+		n.relay.ServeHTTP(w, r)
 		return
 	}
 	ctx, cancel := context.WithCancel(context.WithValue(r.Context(), leaderKey{}, addr))

@@ -82,13 +82,93 @@ func TestNode_ForwardedRequestsEndWhenTheLeaderChanges(t *testing.T) {
 }
 
 // TestNode_AStreamCutOffFromTheLeaderEndsUnavailable: when the leader's
-// connection breaks under a stream a follower forwards (the leader died),
+// connection breaks under a stream a follower proxies (the leader died),
 // the client's stream ends as on one node that shuts down: UNAVAILABLE,
 // in every protocol, for the client to resume elsewhere. The proxy used to
-// abort it, which gRPC clients read as INTERNAL and do not retry.
+// abort it, which gRPC clients read as INTERNAL and do not retry. (A
+// chat's stream is proxied; widget streams are relayed, below.)
 func TestNode_AStreamCutOffFromTheLeaderEndsUnavailable(t *testing.T) {
+	follower, link := followerOfOneServer(t)
+	forEachProtocol(t, func(t *testing.T, p protocol) {
+		c := p.newClient(t, follower)
+		ctx := testContext(t)
+		w := newWorld(t, ctx, c, enabledWithoutInvite())
+		chat := w.startChat(t, ctx, c)
+		s := openChatStream(t, ctx, c, chat.GetId(), 0)
+		recvNext(t, s)
+		link.cut()
+		for {
+			_, err := s.Recv()
+			if err != nil {
+				wantCode(t, err, connect.CodeUnavailable)
+				if !strings.Contains(errorMessage(err), "resume") {
+					t.Errorf("the client is not told to resume: %v", err)
+				}
+				break
+			}
+		}
+	})
+}
+
+// TestNode_AWidgetStreamCarriesOnWhenTheLeadersEndBreaks: a follower
+// relays its visitors' widget streams, and when the leader's end breaks it
+// opens the stream again and goes on after the last chat event it passed
+// on: the widget sees no error, and every event once, in order.
+func TestNode_AWidgetStreamCarriesOnWhenTheLeadersEndBreaks(t *testing.T) {
+	follower, link := followerOfOneServer(t)
+	forEachProtocol(t, func(t *testing.T, p protocol) {
+		if p.name == "REST" {
+			t.Skip("the gateway's streams are proxied, not relayed")
+		}
+		c := p.newClient(t, follower)
+		ctx := testContext(t)
+		w := newWorld(t, ctx, c, enabledWithoutInvite())
+		chat := w.startChat(t, ctx, c)
+		var last uint32
+		// next reads the widget's stream until the chat event with text
+		// ("" for the chat's start), checking that events come once, in order.
+		next := func(text string) {
+			t.Helper()
+			for {
+				m, err := w.visitorStream.Recv()
+				if err != nil {
+					t.Fatalf("the widget's stream failed: %v", err)
+				}
+				ev := m.GetChatEvent()
+				if ev == nil {
+					continue
+				}
+				if ev.GetSeq() != last+1 {
+					t.Fatalf("event %d after %d: an event missed or repeated", ev.GetSeq(), last)
+				}
+				last = ev.GetSeq()
+				if ev.GetMessage().GetText() == text {
+					return
+				}
+			}
+		}
+		next("")
+		send(t, ctx, c, chat.GetId(), w.agent.GetId(), "before the break")
+		next("before the break")
+		link.cut()
+		// The proxy may try the connection just cut: the send is retried.
+		sendUntilAcked(t, ctx, c, chat.GetId(), w.agent.GetId(), "after the break")
+		next("after the break")
+		if link.accepted() < 2 {
+			t.Fatalf("the relay did not connect to the leader again (%d connections)", link.accepted())
+		}
+	})
+}
+
+// followerOfOneServer is a node that forwards to a server of its own (as
+// its leader) through link, which the test can cut. The clients sign as
+// the server's own keys.
+func followerOfOneServer(t *testing.T) (*testServer, *cutter) {
+	t.Helper()
 	leader, _ := newServer(t)
 	link := newCutter(t, leader.addr)
+	// A node whose NATS is nowhere: it never joins, so only the test says
+	// who leads.
 	node, err := app.OpenNode(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "n1.db")},
 		app.ClusterConfig{Node: "n1", NATSURL: "nats://127.0.0.1:1"})
 	if err != nil {
@@ -101,24 +181,7 @@ func TestNode_AStreamCutOffFromTheLeaderEndsUnavailable(t *testing.T) {
 		node.Shutdown(ctx)
 	})
 	node.SetLeader("n2", link.addr())
-	// The clients sign as the leader's own keys; they reach it through the node.
-	follower := &testServer{App: leader.App, url: "http://" + node.Addr().String(), addr: node.Addr().String()}
-	forEachProtocol(t, func(t *testing.T, p protocol) {
-		c := p.newClient(t, follower)
-		ctx := testContext(t)
-		w := newWorld(t, ctx, c, enabledWithoutInvite())
-		link.cut()
-		for {
-			_, err := w.visitorStream.Recv()
-			if err != nil {
-				wantCode(t, err, connect.CodeUnavailable)
-				if !strings.Contains(errorMessage(err), "resume") {
-					t.Errorf("the client is not told to resume: %v", err)
-				}
-				break
-			}
-		}
-	})
+	return &testServer{App: leader.App, url: "http://" + node.Addr().String(), addr: node.Addr().String()}, link
 }
 
 // cutter passes TCP connections on to target until cut, which breaks
@@ -127,6 +190,7 @@ type cutter struct {
 	ln    net.Listener
 	mu    sync.Mutex
 	conns []net.Conn
+	count int // connections accepted
 }
 
 func newCutter(t *testing.T, target string) *cutter {
@@ -150,6 +214,7 @@ func newCutter(t *testing.T, target string) *cutter {
 			}
 			c.mu.Lock()
 			c.conns = append(c.conns, in, out)
+			c.count++
 			c.mu.Unlock()
 			go func() { io.Copy(out, in); out.Close() }()
 			go func() { io.Copy(in, out); in.Close() }()
@@ -159,6 +224,12 @@ func newCutter(t *testing.T, target string) *cutter {
 }
 
 func (c *cutter) addr() string { return c.ln.Addr().String() }
+
+func (c *cutter) accepted() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.count
+}
 
 func (c *cutter) cut() {
 	c.mu.Lock()

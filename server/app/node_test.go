@@ -381,6 +381,78 @@ func TestCluster_ChatCarriesOnWhenTheLeaderDies(t *testing.T) {
 	checkStatus(t, survivors)
 }
 
+// TestCluster_AWidgetOnAFollowerCarriesOnWhenTheLeaderDies: a widget's
+// stream on a follower is relayed, not proxied, and outlives the leader:
+// when the leader dies, the follower opens it again at the next leader,
+// and the widget reads on, with no error, every chat event once and in
+// order, and is online again at the new leader.
+func TestCluster_AWidgetOnAFollowerCarriesOnWhenTheLeaderDies(t *testing.T) {
+	nodes := startNodes(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*converge)
+	defer cancel()
+	leader := waitForLeader(t, nodes)
+	var followers []*testNode
+	for _, n := range nodes {
+		if n != leader {
+			followers = append(followers, n)
+		}
+	}
+	// The widget on one follower (Connect), the agent on the other (gRPC).
+	visitorC := newConnectClient(t, followers[0].srv)
+	agentC := newGRPCClient(t, followers[1].srv)
+	site := createSite(t, ctx, agentC, "Shoe shop", enabledWithoutInvite())
+	agent := createAvailableAgent(t, ctx, agentC, "Dana", site.GetId())
+	s := must[*pb.StartVisitorSessionResponse](t, "StartVisitorSession")(visitorC.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{SiteId: site.GetId()}))
+	visitor := s.GetVisitor()
+	widget := must[stream[pb.WatchVisitorResponse]](t, "WatchVisitor")(visitorC.WatchVisitor(ctx, &pb.WatchVisitorRequest{VisitorId: visitor.GetId(), PageUrl: page1}))
+	t.Cleanup(widget.Close)
+	recvUntil(t, widget, func(m *pb.WatchVisitorResponse) bool { return m.GetState() != nil })
+	chatID := must[*pb.StartChatResponse](t, "StartChat")(agentC.StartChat(ctx, &pb.StartChatRequest{
+		AgentId: agent.GetId(), VisitorId: visitor.GetId(),
+	})).GetChat().GetId()
+	var seen []*pb.ChatEvent
+	readUntil := func(text string) {
+		t.Helper()
+		ev := recvUntil(t, widget, func(m *pb.WatchVisitorResponse) bool {
+			ev := m.GetChatEvent()
+			if ev != nil {
+				seen = append(seen, ev)
+			}
+			return ev != nil && (text == "" || ev.GetMessage().GetText() == text)
+		}).GetChatEvent()
+		if ev.GetChatId() != chatID {
+			t.Fatalf("the widget got %v, want chat %s's", ev, chatID)
+		}
+	}
+	readUntil("")
+	sendUntilAcked(t, ctx, agentC, chatID, agent.GetId(), "Hello!")
+	readUntil("Hello!")
+
+	leader.Crash()
+	sendUntilAcked(t, ctx, agentC, chatID, agent.GetId(), "Still there?")
+	readUntil("Still there?")
+	sendUntilAcked(t, ctx, visitorC, chatID, visitor.GetId(), "Yes.")
+	readUntil("Yes.")
+	checkContiguous(t, seen, chatID, 1)
+
+	// The new leader counts the widget online: the relay opened it there.
+	deadline := time.Now().Add(converge)
+	for {
+		_, snap := openPresenceStream(t, ctx, agentC, agent.GetId())
+		online := false
+		for _, p := range snap.GetVisitors() {
+			online = online || p.GetVisitorId() == visitor.GetId()
+		}
+		if online {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the visitor is not online at the new leader: %v", snap)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // checkStatus checks what each node says of itself at app.NodeStatusPath
 // (answered by the node, not its leader): one leads, with a term, every
 // node names it, and the followers reach the leader's position.

@@ -52,6 +52,9 @@ type worker struct {
 	// expectDrop: the visitors' streams are about to break (a node of the
 	// cluster is killed); until they resume, that is no error.
 	expectDrop atomic.Bool
+	// widgetResume: every visitor's stream that breaks is resumed as the
+	// widget resumes it (Cmd "widget-resume"), counted in brokenAgain.
+	widgetResume atomic.Bool
 	// Storm results (unix ns), under mu.
 	resumedAll, caughtUpAll int64
 }
@@ -127,6 +130,9 @@ func runWorker(id int) error {
 			go w.resume(c)
 		case "expect-drop":
 			w.expectDrop.Store(true)
+			w.emit(Event{Op: "done"})
+		case "widget-resume":
+			w.widgetResume.Store(true)
 			w.emit(Event{Op: "done"})
 		case "remap":
 			w.remap(c.From, c.To)
@@ -283,6 +289,18 @@ func (w *worker) start(v *visitor, wg *sync.WaitGroup) bool {
 // the widget's pauses, about four minutes.
 const widgetRetries = 12
 
+// broken tells a stream that broke (the widget resumes it) from one the
+// server ended with its answer: UNAVAILABLE, or what a client reads from a
+// connection that died (INTERNAL, UNKNOWN: the widget resumes after any
+// network error).
+func broken(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.Internal, codes.Unknown:
+		return true
+	}
+	return false
+}
+
 // retry reports whether a resume that failed with err is to be tried again.
 func (rs *resumeState) retry(err error) bool {
 	max := maxResumeRetries
@@ -372,7 +390,7 @@ func (w *worker) watch(v *visitor, gen int, stream grpc.ServerStreamingClient[pb
 			if first {
 				wg.Done()
 			}
-			if !first && rs != nil && rs.widget && current && !w.stopping.Load() && !w.expectDrop.Load() && status.Code(err) == codes.Unavailable {
+			if !first && (w.widgetResume.Load() || rs != nil && rs.widget) && current && !w.stopping.Load() && !w.expectDrop.Load() && broken(err) {
 				// The widget resumes whenever its stream breaks: another
 				// change of leader is no error for it.
 				w.brokenAgain.Add(1)
