@@ -284,6 +284,42 @@ func checkCORSThroughAFollower(t *testing.T, f *testNode) {
 	if res := do(http.MethodPost, watch, "http://"+f.srv.addr, `{"siteId":"`+site.GetId()+`"}`); res.StatusCode != http.StatusOK || res.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("same-origin call through %s = %d %v, want 200 without CORS headers", f.name, res.StatusCode, res.Header)
 	}
+	// The widget's stream, which a follower relays rather than proxies,
+	// carries the leader's CORS answer too, and none for a same-origin page.
+	session := must[*pb.StartVisitorSessionResponse](t, "StartVisitorSession")(newConnectClient(t, f.srv).StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{SiteId: site.GetId()}))
+	stream := func(origin string) http.Header {
+		t.Helper()
+		body := envelopeJSON(`{"visitorId":"` + session.GetVisitor().GetId() + `"}`)
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		req, err := http.NewRequestWithContext(sctx, http.MethodPost, f.srv.url+"/proactivechat.v1.VisitorService/WatchVisitor", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Content-Type", "application/connect+json")
+		req.Header.Set("Authorization", "Bearer "+session.GetToken())
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("the widget's stream from %s through %s: %d", origin, f.name, res.StatusCode)
+		}
+		return res.Header
+	}
+	if h := stream(origin); h.Get("Access-Control-Allow-Origin") != origin || !strings.Contains(h.Get("Access-Control-Expose-Headers"), "Grpc-Status") {
+		t.Fatalf("the widget's stream from the site's origin through %s: %v, want the CORS headers", f.name, h)
+	}
+	if h := stream("http://" + f.srv.addr); h.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("the widget's stream from the node's own page through %s: %v, want no CORS headers", f.name, h)
+	}
+}
+
+// envelopeJSON frames one Connect streaming request message.
+func envelopeJSON(msg string) string {
+	return string([]byte{0, 0, 0, byte(len(msg) >> 8), byte(len(msg))}) + msg
 }
 
 // demoOrigin is the only origin the cluster's demo sites list: what main

@@ -284,8 +284,8 @@ func runCluster(cfg Config) error {
 	if !res.Presence.Correct || res.Held != cfg.Visitors {
 		return fmt.Errorf("%d of %d visitors held; presence %s", res.Held, cfg.Visitors, res.Presence)
 	}
-	if f := res.Failover; f != nil && (!f.Presence.Correct || f.Resumed != cfg.Visitors) {
-		return fmt.Errorf("after the leader's death %d of %d visitors resumed; presence %s", f.Resumed, cfg.Visitors, f.Presence)
+	if f := res.Failover; f != nil && (!f.Presence.Correct || f.BackAgain != f.BrokenAgain) {
+		return fmt.Errorf("after the leader's death %d of the %d visitors' streams that broke were back; presence %s", f.BackAgain, f.BrokenAgain, f.Presence)
 	}
 	return nil
 }
@@ -310,6 +310,17 @@ func killLeader(ctx context.Context, cfg Config, nodes []*serverProc, ws workerS
 	// widget's pauses, until it is back), and those that went through it.
 	if _, err := ws.all(func(int) Cmd { return Cmd{Op: "widget-resume"} }, time.Minute); err != nil {
 		return nil, err
+	}
+	if cfg.KillRemap {
+		// As a load balancer in front of the nodes would: the dead node's
+		// visitors reconnect to the others.
+		var to []string
+		for _, n := range survivors {
+			to = append(to, n.addr)
+		}
+		if _, err := ws.all(func(int) Cmd { return Cmd{Op: "remap", From: dead.addr, To: to} }, time.Minute); err != nil {
+			return nil, err
+		}
 	}
 	logf("failover: SIGKILL of the leader %s with %d visitors held; it starts again at once", f.Killed, cfg.Visitors)
 	t0 := time.Now()

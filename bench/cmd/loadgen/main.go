@@ -82,6 +82,10 @@ type Config struct {
 	// LeaderTimeout (with Nodes) is the nodes' -leader-timeout; 0 leaves
 	// their default.
 	LeaderTimeout time.Duration `json:"leader_timeout,omitempty"`
+	// KillRemap (with KillLeader): the dead leader's visitors reconnect to
+	// the other nodes, as behind a load balancer, instead of retrying it
+	// until it is back.
+	KillRemap bool `json:"kill_remap,omitempty"`
 	// NodeLogLevel (with Nodes) is the nodes' -log-level.
 	NodeLogLevel string `json:"-"`
 }
@@ -125,6 +129,7 @@ func main() {
 	flag.IntVar(&cfg.Nodes, "nodes", 1, "2 or more: run a cluster of this many nodes and only hold -visitors across them, checking presence (issue 17's capacity figure; see bench/README.md)")
 	flag.BoolVar(&cfg.KillLeader, "kill-leader", false, "with -nodes: then SIGKILL the leader, start it again at once, and time every visitor's stream back and presence right again")
 	flag.DurationVar(&cfg.LeaderTimeout, "leader-timeout", 0, "with -nodes: the nodes' -leader-timeout (0: their default)")
+	flag.BoolVar(&cfg.KillRemap, "kill-remap", false, "with -kill-leader: the dead leader's visitors reconnect to the other nodes (a load balancer's view) instead of retrying it until it is back")
 	flag.StringVar(&cfg.NodeLogLevel, "node-log-level", "warn", "with -nodes: the nodes' -log-level (their logs are server.log in each node's directory)")
 	flag.IntVar(&workerID, "worker", -1, "internal: run as worker process n")
 	flag.BoolVar(&echoServer, "floor-echo-server", false, "internal: serve the echo floor")

@@ -544,6 +544,10 @@ func (w *worker) browse(v *visitor) {
 				v.mu.Unlock()
 			} else if status.Code(err) == codes.Unavailable {
 				w.pageViewsUnavailable.Add(1)
+			} else if status.Code(err) == codes.Canceled {
+				// Only the visitor's connection closing cancels it (a
+				// resume replaces it): the widget's page view is lost as
+				// with a page that unloads.
 			} else if !dropped(v) && !replaced(v, gen) && !w.expectDrop.Load() {
 				w.fail("ReportPageView: %v", err)
 			}
