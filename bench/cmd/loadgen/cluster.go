@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -402,6 +403,15 @@ func killLeader(ctx context.Context, cfg Config, nodes []*serverProc, ws workerS
 	p = ws.progress()
 	f.BrokenAgain, f.BackAgain = p.BrokenAgain, p.BackAgain
 	logf("  presence: %s (streams broken by then: %d, back: %d)", f.Presence, f.BrokenAgain, f.BackAgain)
+	// How each node ended up: one leads, the others follow it and keep up
+	// (a node stuck between following and leading shows here), with
+	// every goroutine of each in goroutines-nK.txt.
+	for i, n := range nodes {
+		logf("  n%d: %s", i+1, nodeStatus(n.addr))
+		if n.pprof != "" && cfg.Out != "" {
+			saveGoroutines(n.pprof, filepath.Join(cfg.Out, fmt.Sprintf("goroutines-n%d.txt", i+1)))
+		}
+	}
 	return f, nil
 }
 
@@ -503,6 +513,35 @@ func leading(addr string) bool {
 		Leading bool `json:"leading"`
 	}
 	return json.NewDecoder(resp.Body).Decode(&st) == nil && st.Leading
+}
+
+// nodeStatus is what the node at addr says of itself (/cluster/status).
+func nodeStatus(addr string) string {
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + addr + "/cluster/status")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return strings.TrimSpace(string(b))
+}
+
+// saveGoroutines writes every goroutine of the server whose pprof is at
+// pprofAddr to path.
+func saveGoroutines(pprofAddr, path string) {
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get("http://" + pprofAddr + "/debug/pprof/goroutine?debug=2")
+	if err != nil {
+		logf("  goroutines: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		logf("  goroutines: %v", err)
+		return
+	}
+	defer f.Close()
+	io.Copy(f, resp.Body)
 }
 
 func printCluster(r *ClusterResults) {
