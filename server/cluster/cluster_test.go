@@ -1064,3 +1064,38 @@ func TestLease_SilentHolderIsTakenOver(t *testing.T) {
 	}
 	waitSame(t, d, b)
 }
+
+// TestFollower_CatchUpAppliesInGroups: a new leader catching up with the
+// log applies what it lacks a few hundred entries per transaction, not
+// one commit (and fsync) per entry, which made takeovers take seconds.
+func TestFollower_CatchUpAppliesInGroups(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	a, b := newNode(t, c, 0, "a"), newNode(t, c, 1, "b")
+	a.lead(t, a.lease(t, 5*time.Second))
+	ctx := context.Background()
+	write := func(n int, prefix string) {
+		t.Helper()
+		for i := range n {
+			if err := putSite(ctx, a.store, fmt.Sprintf("site_%s%d", prefix, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	catchUp := func(entries int) {
+		t.Helper()
+		before := b.store.CommitSeconds().Count()
+		if _, err := b.follow.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		want := uint64((entries + 255) / 256)
+		if got := b.store.CommitSeconds().Count() - before; got > want {
+			t.Errorf("catching up %d entries took %d commits, want at most %d", entries, got, want)
+		}
+		waitSame(t, a, b)
+	}
+	write(300, "x") // through a consumer
+	catchUp(300)
+	write(100, "y") // entry by entry
+	catchUp(100)
+}
