@@ -165,7 +165,7 @@ type signInResult struct {
 func signInFrom(t *testing.T, node *testNode, from, xff string) signInResult {
 	t.Helper()
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
-	c := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true}}
+	c := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true, TLSClientConfig: node.srv.tls.Clone()}}
 	defer c.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -219,7 +219,7 @@ func checkForwardedOnce(t *testing.T, leader *testNode, followers []*testNode) {
 		if forwardedBy != "" {
 			req.Header.Set("Proactivechat-Forwarded-By", forwardedBy)
 		}
-		res, err := http.DefaultClient.Do(req)
+		res, err := httpClientFor(t, n.srv).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

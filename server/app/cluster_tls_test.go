@@ -1,0 +1,140 @@
+package app_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+	"github.com/proactivechat/proactivechat/server/app"
+	"github.com/proactivechat/proactivechat/server/fakeclock"
+	"github.com/proactivechat/proactivechat/server/ratelimit"
+	"github.com/proactivechat/proactivechat/server/rpc"
+)
+
+// TestCluster_TLS runs a 3-node cluster whose nodes serve HTTPS with
+// certificates of a private CA, which every node trusts by -tls-ca (the
+// system's roots do not): each node serves its clients over TLS (HTTP/2
+// by ALPN for gRPC and Connect, HTTP/1.1 for REST), and the followers
+// forward to the leader over HTTPS, verifying its certificate. What works
+// through a follower without TLS works with it: every protocol's calls and
+// server streams, the forwarded mark, the leader's trust of the nodes'
+// X-Forwarded-For and their exemption from the stream-reset budget (the
+// rate limits and the fake clock are TestCluster_EndToEnd's, for the
+// checks it shares).
+//
+// A follower that cannot verify the leader's certificate answers 503 with
+// Retry-After (UNAVAILABLE) and logs why once; a follower without TLS
+// forwards to a leader with TLS over TLS (node.go, peerAddress). Those run
+// on lone nodes (openLoneNode) told that the cluster's leader leads.
+func TestCluster_TLS(t *testing.T) {
+	ca := newTestCA(t, t.TempDir())
+	nodes := startNodesWith(t, 3, nodeOptions{
+		clock: fakeclock.New(t0), tls: ca, leaseTTL: clusterLeaseTTL,
+		rateLimits: &rpc.RateLimits{SignInsPerAddr: ratelimit.Per(1, time.Hour, 1), Loopback: true},
+	})
+	leader := waitForLeader(t, nodes)
+	var followers []*testNode
+	for _, n := range nodes {
+		if n != leader {
+			followers = append(followers, n)
+		}
+	}
+	t.Run("EveryProtocolThroughFollowers", func(t *testing.T) {
+		forEachProtocol(t, func(t *testing.T, p protocol) {
+			chatThroughFollowers(t, p.newClient(t, followers[0].srv), p.newClient(t, followers[1].srv))
+		})
+	})
+	t.Run("RateLimitsBelieveOnlyTheNodes", func(t *testing.T) {
+		checkClusterTrustsOnlyItsNodes(t, leader, followers)
+	})
+	t.Run("ARequestGoesThroughOneFollowerAtMost", func(t *testing.T) {
+		checkForwardedOnce(t, leader, followers)
+	})
+	t.Run("ClientsResetsDoNotCutAFollowerOff", func(t *testing.T) {
+		checkResetsThroughAFollower(t, followers[0])
+	})
+
+	leaderAddr := "https://" + leader.srv.addr
+	t.Run("ALeaderItCannotVerifyIsUnavailable", func(t *testing.T) {
+		// The lone node's own certificate and -tls-ca are another CA's:
+		// the leader's certificate is not one it trusts.
+		other := newTestCA(t, t.TempDir())
+		logs := &syncBuffer{}
+		node := openLoneNode(t, app.Config{TLSCertFile: other.certFile, TLSKeyFile: other.keyFile, Logger: testLogger(logs)},
+			app.ClusterConfig{TLSCAFile: other.caFile})
+		node.SetLeader(leader.name, leaderAddr)
+		srv := &testServer{url: "https://" + node.Addr().String(), addr: node.Addr().String(), tls: other.client()}
+		wantUnavailable(t, srv, logs, "cannot verify its certificate")
+	})
+	t.Run("AFollowerWithoutTLSForwardsOverTLS", func(t *testing.T) {
+		node := openLoneNode(t, app.Config{}, app.ClusterConfig{TLSCAFile: ca.caFile})
+		node.SetLeader(leader.name, leaderAddr)
+		res, err := http.Get("http://" + node.Addr().String() + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("GET / through a follower without TLS = %d, want 200 from the leader", res.StatusCode)
+		}
+	})
+}
+
+// chatThroughFollowers has a visitor (visitorC) and an agent (agentC),
+// each on a follower, start a chat and exchange a message: unary calls,
+// and server streams that deliver each event while they stay open.
+func chatThroughFollowers(t *testing.T, visitorC, agentC api) {
+	ctx := testContext(t)
+	site := createSite(t, ctx, agentC, "Secure shop", enabledWithoutInvite())
+	agent := createAvailableAgent(t, ctx, agentC, "Dana", site.GetId())
+	visitor, widget := visitorOnline(t, ctx, visitorC, site.GetId(), page1)
+	chat := must[*pb.StartChatResponse](t, "StartChat")(agentC.StartChat(ctx, &pb.StartChatRequest{
+		AgentId: agent.GetId(), VisitorId: visitor.GetId(),
+	})).GetChat()
+	if ev := recvUntil(t, widget, func(m *pb.WatchVisitorResponse) bool { return m.GetChatEvent() != nil }).GetChatEvent(); ev.GetChatId() != chat.GetId() {
+		t.Fatalf("the visitor's widget got %v, want the chat's start", ev)
+	}
+	agentStream := openChatStream(t, ctx, agentC, chat.GetId(), 1)
+	hello := send(t, ctx, visitorC, chat.GetId(), visitor.GetId(), "Is this site secure?")
+	protoEqual(t, "the agent's chat stream", nextChatEvent(t, agentStream), hello)
+}
+
+// wantUnavailable checks that the lone node srv answers a REST call over
+// HTTP/1.1 503 with Retry-After, and a gRPC call UNAVAILABLE, and that it
+// logged why (want) once for both.
+func wantUnavailable(t *testing.T, srv *testServer, logs *syncBuffer, want string) {
+	t.Helper()
+	ctx := testContext(t)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: srv.tls.Clone()}}
+	defer c.CloseIdleConnections()
+	res, err := c.Get(srv.url + "/v1/sites")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" || !strings.Contains(string(body), `"code":14`) {
+		t.Fatalf("GET /v1/sites = %d (Retry-After %q) %s, want 503 UNAVAILABLE with a Retry-After", res.StatusCode, res.Header.Get("Retry-After"), body)
+	}
+	if _, err := rawGRPCClient(t, srv).ListSites(ctx, &pb.ListSitesRequest{}); connect.CodeOf(err) != connect.CodeUnavailable {
+		t.Fatalf("gRPC ListSites: %v, want UNAVAILABLE", err)
+	}
+	if n := strings.Count(logs.String(), want); n != 1 {
+		t.Fatalf("logged %q %d times for two requests, want once:\n%s", want, n, logs.String())
+	}
+}
+
+// httpClientFor is a client of s over HTTP/1.1 (over TLS if s serves it).
+func httpClientFor(t *testing.T, s *testServer) *http.Client {
+	if s.tls == nil {
+		return http.DefaultClient
+	}
+	tr := &http.Transport{TLSClientConfig: s.tls.Clone()}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
