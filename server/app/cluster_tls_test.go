@@ -37,27 +37,13 @@ func TestCluster_TLS(t *testing.T) {
 		clock: fakeclock.New(t0), tls: ca, leaseTTL: clusterLeaseTTL,
 		rateLimits: &rpc.RateLimits{SignInsPerAddr: ratelimit.Per(1, time.Hour, 1), Loopback: true},
 	})
-	leader := waitForLeader(t, nodes)
-	var followers []*testNode
-	for _, n := range nodes {
-		if n != leader {
-			followers = append(followers, n)
-		}
-	}
+	leader, followers := leaderAndFollowers(t, nodes)
 	t.Run("EveryProtocolThroughFollowers", func(t *testing.T) {
 		forEachProtocol(t, func(t *testing.T, p protocol) {
 			chatThroughFollowers(t, p.newClient(t, followers[0].srv), p.newClient(t, followers[1].srv))
 		})
 	})
-	t.Run("RateLimitsBelieveOnlyTheNodes", func(t *testing.T) {
-		checkClusterTrustsOnlyItsNodes(t, leader, followers)
-	})
-	t.Run("ARequestGoesThroughOneFollowerAtMost", func(t *testing.T) {
-		checkForwardedOnce(t, leader, followers)
-	})
-	t.Run("ClientsResetsDoNotCutAFollowerOff", func(t *testing.T) {
-		checkResetsThroughAFollower(t, followers[0])
-	})
+	checkFollowersAsProxies(t, leader, followers)
 
 	leaderAddr := "https://" + leader.srv.addr
 	t.Run("ALeaderItCannotVerifyIsUnavailable", func(t *testing.T) {

@@ -28,19 +28,13 @@ import (
 func TestNode_ForwardedRequestsEndWhenTheLeaderChanges(t *testing.T) {
 	arrived := make(chan struct{}, 1)
 	hold := make(chan struct{})
-	stuck := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	stuck := startPlainLeader(t, func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
 		select {
 		case <-hold:
 		case <-r.Context().Done():
 		}
-	}))
-	var protocols http.Protocols
-	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
-	stuck.Config.Protocols = &protocols
-	stuck.Start()
-	defer stuck.Close()
+	})
 	defer close(hold)
 
 	node := openLoneNode(t, app.Config{}, app.ClusterConfig{})
@@ -219,6 +213,19 @@ func (c *cutter) cut() {
 	c.conns = nil
 }
 
+// startPlainLeader serves handler over HTTP/1.1 and h2c, as a leader
+// without TLS does, until the test ends.
+func startPlainLeader(t *testing.T, handler http.HandlerFunc) *httptest.Server {
+	s := httptest.NewUnstartedServer(handler)
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.Config.Protocols = &protocols
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
 // openLoneNode starts a node named n1 whose NATS is nowhere: it never
 // joins, so only the test says who leads (SetLeader), and it forwards
 // every request there. cfg and cc are as the test wants them, but for the
@@ -327,13 +334,7 @@ func TestNode_ForwardsToALeaderWithTLSOverHTTP2(t *testing.T) {
 // clear. It answers 503 with Retry-After (UNAVAILABLE) and logs why once,
 // although that leader would answer.
 func TestNode_WithTLSNeverForwardsInTheClear(t *testing.T) {
-	plain := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	var protocols http.Protocols
-	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
-	plain.Config.Protocols = &protocols
-	plain.Start()
-	defer plain.Close()
+	plain := startPlainLeader(t, func(w http.ResponseWriter, r *http.Request) {})
 
 	ca := newTestCA(t, t.TempDir())
 	logs := &syncBuffer{}

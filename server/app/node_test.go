@@ -227,6 +227,19 @@ func waitForLeader(t *testing.T, nodes []*testNode) *testNode {
 	}
 }
 
+// leaderAndFollowers waits for a leader (waitForLeader) and returns it,
+// and the other nodes.
+func leaderAndFollowers(t *testing.T, nodes []*testNode) (leader *testNode, followers []*testNode) {
+	t.Helper()
+	leader = waitForLeader(t, nodes)
+	for _, n := range nodes {
+		if n != leader {
+			followers = append(followers, n)
+		}
+	}
+	return leader, followers
+}
+
 // allServe reports whether every node answers its index page (forwarded
 // to the leader on followers).
 func allServe(nodes []*testNode) bool {
