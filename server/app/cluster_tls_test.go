@@ -1,8 +1,14 @@
 package app_test
 
 import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +31,8 @@ import (
 // server streams, the forwarded mark, the leader's trust of the nodes'
 // X-Forwarded-For and their exemption from the stream-reset budget (the
 // rate limits and the fake clock are TestCluster_EndToEnd's, for the
-// checks it shares).
+// checks it shares). The NATS routes between the nodes are TLS too, with
+// the same certificates and CA (node.go, routeTLS).
 //
 // A follower that cannot verify the leader's certificate answers 503 with
 // Retry-After (UNAVAILABLE) and logs why once; a follower without TLS
@@ -46,6 +53,20 @@ func TestCluster_TLS(t *testing.T) {
 	checkFollowersAsProxies(t, leader, followers)
 
 	leaderAddr := "https://" + leader.srv.addr
+	t.Run("TheRoutesAreMutualTLS", func(t *testing.T) {
+		cert, err := tls.LoadX509KeyPair(ca.certFile, ca.keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			if _, err := routeInfo(n.route, ca, &cert); err != nil {
+				t.Errorf("node %s's NATS route port, over TLS with a node certificate: %v", n.name, err)
+			}
+			if info, err := routeInfo(n.route, ca, nil); err == nil {
+				t.Errorf("node %s's NATS route port answered a peer without a certificate: %s", n.name, info)
+			}
+		}
+	})
 	t.Run("ALeaderItCannotVerifyIsUnavailable", func(t *testing.T) {
 		// The lone node's own certificate and -tls-ca are another CA's:
 		// the leader's certificate is not one it trusts.
@@ -69,6 +90,33 @@ func TestCluster_TLS(t *testing.T) {
 			t.Fatalf("GET / through a follower without TLS = %d, want 200 from the leader", res.StatusCode)
 		}
 	})
+}
+
+// routeInfo reads the INFO that a NATS route port sends first, over TLS
+// with clientCert (none if nil) as the dialing node's, trusting the
+// cluster's CA. It returns an error when the port does not answer that way.
+func routeInfo(addr string, ca *testCA, clientCert *tls.Certificate) (string, error) {
+	conf := ca.client()
+	conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		if clientCert == nil {
+			return &tls.Certificate{}, nil
+		}
+		return clientCert, nil
+	}
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: testTimeout}, "tcp", addr, conf)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(testTimeout))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(line, "INFO ") {
+		return "", fmt.Errorf("the route port's first line is %q, want INFO", line)
+	}
+	return line, nil
 }
 
 // chatThroughFollowers has a visitor (visitorC) and an agent (agentC),
@@ -123,4 +171,28 @@ func httpClientFor(t *testing.T, s *testServer) *http.Client {
 	tr := &http.Transport{TLSClientConfig: s.tls.Clone()}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr}
+}
+
+// TestNode_RouteTLSNeedsAClientCertificate: with -tls-ca the node
+// certificate secures the NATS routes too, where the node that dials shows
+// it as a client; a certificate for servers only is refused at startup,
+// saying why, rather than leaving the node waiting for a cluster whose
+// routes all fail.
+func TestNode_RouteTLSNeedsAClientCertificate(t *testing.T) {
+	dir := t.TempDir()
+	tmpl := leafTemplate()
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	key := newKey(t)
+	certFile, keyFile := writeCert(t, dir, "server-only", issue(t, tmpl, nil, key, key), key)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	route := l.Addr().String()
+	l.Close()
+	_, err = app.OpenNode(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(dir, "n1.db"), TLSCertFile: certFile, TLSKeyFile: keyFile},
+		app.ClusterConfig{Node: "n1", NATSListen: route, TLSCAFile: certFile})
+	if err == nil || !strings.Contains(err.Error(), "clientAuth") {
+		t.Fatalf("OpenNode with a server-only certificate and -tls-ca: %v, want an error about clientAuth", err)
+	}
 }

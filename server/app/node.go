@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,7 +61,9 @@ type ClusterConfig struct {
 	SnapshotCheck time.Duration
 	// TLSCAFile, when set, is a PEM file of the certificates (a private
 	// CA) that a node trusts, beside the system's roots, to verify the
-	// leader's certificate when it forwards to a leader serving TLS.
+	// leader's certificate when it forwards to a leader serving TLS. With
+	// TLS on the node, it is also the only CA trusted on the NATS routes
+	// (routeTLS).
 	TLSCAFile string
 	// OnLead runs each time this node becomes the leader, after the
 	// domain started and before the node serves it: main prints the admin
@@ -127,7 +130,8 @@ const (
 // HTTP/2 by ALPN, verifying the leader's certificate for the host of its
 // advertised address (see peerAddress for how a follower knows that the
 // leader serves TLS, and what a cluster of nodes with and without TLS
-// does).
+// does). With a private CA (ClusterConfig.TLSCAFile) the NATS routes are
+// mutual TLS too (routeTLS).
 type Node struct {
 	cfg       Config
 	cc        ClusterConfig
@@ -291,14 +295,58 @@ func LoadCAPool(caFile string) (*x509.CertPool, error) {
 	if caFile == "" {
 		return pool, nil
 	}
+	return pool, appendCAFile(pool, caFile)
+}
+
+// appendCAFile adds the certificates of the PEM file caFile to pool.
+func appendCAFile(pool *x509.CertPool, caFile string) error {
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, fmt.Errorf("-tls-ca %q: %w", caFile, err)
+		return fmt.Errorf("-tls-ca %q: %w", caFile, err)
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("-tls-ca %q: no PEM certificate in the file", caFile)
+		return fmt.Errorf("-tls-ca %q: no PEM certificate in the file", caFile)
 	}
-	return pool, nil
+	return nil
+}
+
+// routeTLS is the TLS of the embedded NATS server's cluster routes, which
+// carry the replicated log and the lease: with a node certificate and a
+// private CA (-tls-ca), each route is mutual TLS, both ends showing their
+// node certificate and trusting that CA alone. The system's roots are not
+// trusted there: any certificate a public CA issued would make its holder
+// a member of the cluster. Without -tls-ca (certificates of a public CA)
+// the routes stay unencrypted, as without TLS, and the node says so.
+//
+// The node certificate is then a client certificate too (the end that
+// dials a route), so it needs the clientAuth extended key usage beside
+// serverAuth, and must name the host of each route address the other
+// nodes dial (-nats-routes), as it names the advertised host. Every node
+// of the cluster must have it, or none: NATS refuses a route whose ends
+// disagree, and the node waits for the cluster.
+func (n *Node) routeTLS() (*tls.Config, error) {
+	if n.cert == nil {
+		return nil, nil
+	}
+	if n.cc.TLSCAFile == "" {
+		n.log.Warn("the NATS routes between the nodes are not encrypted: -tls-ca names the private CA that secures them")
+		return nil, nil
+	}
+	if leaf := n.cert.Leaf; leaf != nil && len(leaf.ExtKeyUsage) > 0 &&
+		!slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
+		return nil, errors.New("-tls-cert: with -tls-ca the node certificate also secures the NATS routes, where the dialing node shows it as a client: it needs the clientAuth extended key usage beside serverAuth")
+	}
+	pool := x509.NewCertPool()
+	if err := appendCAFile(pool, n.cc.TLSCAFile); err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{*n.cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+		RootCAs:      pool,
+		MinVersion:   tls.VersionTLS12,
+	}, nil
 }
 
 // advertiseAddr is where the other nodes reach the listener at addr.
@@ -343,6 +391,11 @@ func (n *Node) startNATS() error {
 		if _, err := fmt.Sscan(port, &opts.Cluster.Port); err != nil {
 			return fmt.Errorf("-nats-listen %q: bad port", n.cc.NATSListen)
 		}
+		tc, err := n.routeTLS()
+		if err != nil {
+			return err
+		}
+		opts.Cluster.TLSConfig = tc
 	}
 	if len(n.cc.NATSRoutes) > 0 {
 		urls := make([]string, len(n.cc.NATSRoutes))

@@ -36,6 +36,8 @@ type testNode struct {
 	*app.Node
 	name string
 	srv  *testServer // for the protocol clients: url and addr
+	// route is its embedded NATS server's cluster-route address.
+	route string
 	// reopen opens the node again on its file, port and routes, once it
 	// was shut down (stopped).
 	reopen  func() *testNode
@@ -163,7 +165,7 @@ func startNodesWith(t *testing.T, n int, opts nodeOptions) []*testNode {
 		}
 		node.Start()
 		addr := node.Addr().String()
-		tn := &testNode{Node: node, name: name, srv: &testServer{url: scheme + addr, addr: addr, tls: clientTLS}}
+		tn := &testNode{Node: node, name: name, route: routes[i], srv: &testServer{url: scheme + addr, addr: addr, tls: clientTLS}}
 		tn.reopen = func() *testNode { return open(i) }
 		t.Cleanup(func() {
 			if !tn.stopped {

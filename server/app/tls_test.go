@@ -111,7 +111,8 @@ func newKey(t *testing.T) *ecdsa.PrivateKey {
 	return key
 }
 
-// leafTemplate is a server certificate for 127.0.0.1.
+// leafTemplate is a certificate for 127.0.0.1, as a node's: it serves, and
+// dials the NATS routes as a client.
 func leafTemplate() *x509.Certificate {
 	return &x509.Certificate{
 		SerialNumber: big.NewInt(2),
@@ -120,7 +121,7 @@ func leafTemplate() *x509.Certificate {
 		NotAfter:     time.Now().Add(time.Hour),
 		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
 }
 

@@ -123,7 +123,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&m.Demo, "demo", demo, "seed two demo sites with proactive chat enabled (one per mode) and a demo agent (env PROACTIVECHAT_DEMO)")
 	fs.StringVar(&m.TLSCert, "tls-cert", env("PROACTIVECHAT_TLS_CERT", ""), "PEM certificate (chain) file: serve HTTPS with HTTP/2 (env PROACTIVECHAT_TLS_CERT)")
 	fs.StringVar(&m.TLSKey, "tls-key", env("PROACTIVECHAT_TLS_KEY", ""), "PEM private key file for -tls-cert (env PROACTIVECHAT_TLS_KEY)")
-	fs.StringVar(&m.Cluster.TLSCAFile, "tls-ca", env("PROACTIVECHAT_TLS_CA", ""), "cluster node: PEM file of CA certificates trusted, beside the system's, to verify the leader's certificate (env PROACTIVECHAT_TLS_CA)")
+	fs.StringVar(&m.Cluster.TLSCAFile, "tls-ca", env("PROACTIVECHAT_TLS_CA", ""), "cluster node: PEM file of a private CA, trusted beside the system's roots to verify the leader's certificate, and alone on the NATS routes, which it makes mutual TLS with -tls-cert (env PROACTIVECHAT_TLS_CA)")
 	fs.StringVar(&m.PprofAddr, "pprof", env("PROACTIVECHAT_PPROF", ""), "serve /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (env PROACTIVECHAT_PPROF)")
 	allowHTTP, _ := strconv.ParseBool(env("PROACTIVECHAT_WEBHOOKS_ALLOW_HTTP", "false"))
 	fs.BoolVar(&m.WebhooksAllowHTTP, "webhooks-allow-http", allowHTTP, "accept http webhook URLs, not only https (env PROACTIVECHAT_WEBHOOKS_ALLOW_HTTP)")
