@@ -173,26 +173,38 @@ func httpClientFor(t *testing.T, s *testServer) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// TestNode_RouteTLSNeedsAClientCertificate: with -tls-ca the node
-// certificate secures the NATS routes too, where the node that dials shows
-// it as a client; a certificate for servers only is refused at startup,
-// saying why, rather than leaving the node waiting for a cluster whose
-// routes all fail.
-func TestNode_RouteTLSNeedsAClientCertificate(t *testing.T) {
+// TestNode_RouteTLSNeedsACertificateOfTheCA: with -tls-ca the node
+// certificate secures the NATS routes too, where the node that dials
+// shows it as a client certificate and the CA of -tls-ca alone is
+// trusted. A certificate for servers only, or one that CA did not sign,
+// is refused at startup, saying why, rather than leaving the node waiting
+// for a cluster whose routes all fail.
+func TestNode_RouteTLSNeedsACertificateOfTheCA(t *testing.T) {
 	dir := t.TempDir()
 	tmpl := leafTemplate()
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	key := newKey(t)
-	certFile, keyFile := writeCert(t, dir, "server-only", issue(t, tmpl, nil, key, key), key)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	route := l.Addr().String()
-	l.Close()
-	_, err = app.OpenNode(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(dir, "n1.db"), TLSCertFile: certFile, TLSKeyFile: keyFile},
-		app.ClusterConfig{Node: "n1", NATSListen: route, TLSCAFile: certFile})
-	if err == nil || !strings.Contains(err.Error(), "clientAuth") {
-		t.Fatalf("OpenNode with a server-only certificate and -tls-ca: %v, want an error about clientAuth", err)
+	serverOnly, serverOnlyKey := writeCert(t, dir, "server-only", issue(t, tmpl, nil, key, key), key)
+	ca, other := newTestCA(t, t.TempDir()), newTestCA(t, t.TempDir())
+	for _, tc := range []struct {
+		name                    string
+		cert, key, caFile, want string
+	}{
+		{"ServerOnly", serverOnly, serverOnlyKey, serverOnly, "incompatible key usage"},
+		{"AnotherCAs", ca.certFile, ca.keyFile, other.caFile, "unknown authority"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			route := l.Addr().String()
+			l.Close()
+			_, err = app.OpenNode(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "n1.db"), TLSCertFile: tc.cert, TLSKeyFile: tc.key},
+				app.ClusterConfig{Node: "n1", NATSListen: route, TLSCAFile: tc.caFile})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("OpenNode: %v, want an error saying %q", err, tc.want)
+			}
+		})
 	}
 }

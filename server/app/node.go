@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -320,9 +319,12 @@ func appendCAFile(pool *x509.CertPool, caFile string) error {
 //
 // The node certificate is then a client certificate too (the end that
 // dials a route), so it needs the clientAuth extended key usage beside
-// serverAuth, and must name the host of each route address the other
-// nodes dial (-nats-routes), as it names the advertised host. Every node
-// of the cluster must have it, or none: NATS refuses a route whose ends
+// serverAuth, and the CA's signature; a node whose own certificate does
+// not verify so could route to no one (NATS's own logs, which the node
+// keeps off, would say why), so it refuses to start, saying why. It must
+// also name the host of each route address the other nodes dial
+// (-nats-routes), as it names the advertised host. Every node of the
+// cluster must have route TLS, or none: NATS refuses a route whose ends
 // disagree, and the node waits for the cluster.
 func (n *Node) routeTLS() (*tls.Config, error) {
 	if n.cert == nil {
@@ -332,13 +334,19 @@ func (n *Node) routeTLS() (*tls.Config, error) {
 		n.log.Warn("the NATS routes between the nodes are not encrypted: -tls-ca names the private CA that secures them")
 		return nil, nil
 	}
-	if leaf := n.cert.Leaf; leaf != nil && len(leaf.ExtKeyUsage) > 0 &&
-		!slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
-		return nil, errors.New("-tls-cert: with -tls-ca the node certificate also secures the NATS routes, where the dialing node shows it as a client: it needs the clientAuth extended key usage beside serverAuth")
-	}
 	pool := x509.NewCertPool()
 	if err := appendCAFile(pool, n.cc.TLSCAFile); err != nil {
 		return nil, err
+	}
+	intermediates := x509.NewCertPool()
+	for _, der := range n.cert.Certificate[1:] {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			intermediates.AddCert(c)
+		}
+	}
+	if _, err := n.cert.Leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: intermediates,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return nil, fmt.Errorf("-tls-cert: with -tls-ca the node certificate also secures the NATS routes, where the node that dials shows it as a client certificate, and only the CA of -tls-ca is trusted; it must carry the clientAuth extended key usage beside serverAuth and be signed by that CA: %w", err)
 	}
 	return &tls.Config{
 		Certificates: []tls.Certificate{*n.cert},
