@@ -259,6 +259,10 @@ func OpenNode(cfg Config, cc ClusterConfig) (*Node, error) {
 //     clients' requests, which came over TLS, would cross the network in
 //     the clear. It answers them 503 with Retry-After (UNAVAILABLE) and
 //     logs why once per leader, until a node with TLS leads.
+//
+// Such a mixed cluster forms only where the NATS routes allow it: with a
+// private CA (ClusterConfig.TLSCAFile) the routes are TLS too (routeTLS),
+// and a node without TLS cannot route to one with it.
 func peerAddress(advertise string, tls bool) string {
 	if tls {
 		return "https://" + advertise
