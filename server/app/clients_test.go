@@ -452,11 +452,11 @@ type connectClient struct {
 // Its connections are closed when the test ends, before the server shuts
 // down: Go's HTTP/2 client keeps a connection whose streams were cancelled
 // busy for a while, and the server would wait a second for it to go.
-func h2cClient(t *testing.T) *http.Client { return http2Client(t, nil) }
+func h2cClient(t testing.TB) *http.Client { return http2Client(t, nil) }
 
 // http2Client is h2cClient, or with tlsConfig an http.Client that speaks
 // only HTTP/2 over TLS.
-func http2Client(t *testing.T, tlsConfig *tls.Config) *http.Client {
+func http2Client(t testing.TB, tlsConfig *tls.Config) *http.Client {
 	var protocols http.Protocols
 	if tlsConfig != nil {
 		protocols.SetHTTP2(true)

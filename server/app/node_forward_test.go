@@ -215,7 +215,7 @@ func (c *cutter) cut() {
 
 // startPlainLeader serves handler over HTTP/1.1 and h2c, as a leader
 // without TLS does, until the test ends.
-func startPlainLeader(t *testing.T, handler http.HandlerFunc) *httptest.Server {
+func startPlainLeader(t testing.TB, handler http.HandlerFunc) *httptest.Server {
 	s := httptest.NewUnstartedServer(handler)
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
@@ -230,7 +230,7 @@ func startPlainLeader(t *testing.T, handler http.HandlerFunc) *httptest.Server {
 // joins, so only the test says who leads (SetLeader), and it forwards
 // every request there. cfg and cc are as the test wants them, but for the
 // address, the file and NATS.
-func openLoneNode(t *testing.T, cfg app.Config, cc app.ClusterConfig) *app.Node {
+func openLoneNode(t testing.TB, cfg app.Config, cc app.ClusterConfig) *app.Node {
 	t.Helper()
 	cfg.Addr, cfg.DBPath = "127.0.0.1:0", filepath.Join(t.TempDir(), "n1.db")
 	cc.Node, cc.NATSURL = "n1", "nats://127.0.0.1:1"
@@ -343,4 +343,51 @@ func TestNode_WithTLSNeverForwardsInTheClear(t *testing.T) {
 	node.SetLeader("n2", strings.TrimPrefix(plain.URL, "http://"))
 	srv := &testServer{url: "https://" + node.Addr().String(), addr: node.Addr().String(), tls: ca.client()}
 	wantUnavailable(t, srv, logs, "the leader serves without TLS")
+}
+
+// BenchmarkForwardToTheLeader times a small call through a follower to
+// the leader over each kind of hop, with the clients' side the same
+// (h2c to the follower): h2c to a leader without TLS, HTTP/2 over TLS to
+// one with it. The leader answers at once, so the difference is the hop's
+// cost; figures in bench/README.md, Cluster.
+func BenchmarkForwardToTheLeader(b *testing.B) {
+	ca := newTestCA(b, b.TempDir())
+	cert, err := tls.LoadX509KeyPair(ca.certFile, ca.keyFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	answer := func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"sites":[]}`) }
+	plain := startPlainLeader(b, answer)
+	secure := httptest.NewUnstartedServer(http.HandlerFunc(answer))
+	secure.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	secure.EnableHTTP2 = true
+	secure.StartTLS()
+	b.Cleanup(secure.Close)
+	for _, hop := range []struct{ name, leader string }{
+		{"h2c", strings.TrimPrefix(plain.URL, "http://")},
+		{"TLS", secure.URL},
+	} {
+		b.Run(hop.name, func(b *testing.B) {
+			node := openLoneNode(b, app.Config{Logger: testLogger(&syncBuffer{})}, app.ClusterConfig{TLSCAFile: ca.caFile})
+			node.SetLeader("n2", hop.leader)
+			c := h2cClient(b)
+			url := "http://" + node.Addr().String() + "/v1/sites"
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					res, err := c.Get(url)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != http.StatusOK {
+						b.Errorf("through the follower: %d", res.StatusCode)
+						return
+					}
+				}
+			})
+		})
+	}
 }

@@ -79,7 +79,7 @@ type testCA struct {
 }
 
 // newTestCA makes a CA and a certificate for 127.0.0.1 it signs, in dir.
-func newTestCA(t *testing.T, dir string) *testCA {
+func newTestCA(t testing.TB, dir string) *testCA {
 	t.Helper()
 	caKey := newKey(t)
 	ca := issue(t, &x509.Certificate{
@@ -102,7 +102,7 @@ func newTestCA(t *testing.T, dir string) *testCA {
 // client is a TLS client configuration that trusts the CA.
 func (c *testCA) client() *tls.Config { return &tls.Config{RootCAs: c.pool} }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
+func newKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -127,7 +127,7 @@ func leafTemplate() *x509.Certificate {
 
 // issue signs tmpl for key with parent (self-signed when nil) and
 // parentKey.
-func issue(t *testing.T, tmpl, parent *x509.Certificate, key, parentKey *ecdsa.PrivateKey) *x509.Certificate {
+func issue(t testing.TB, tmpl, parent *x509.Certificate, key, parentKey *ecdsa.PrivateKey) *x509.Certificate {
 	t.Helper()
 	if parent == nil {
 		parent = tmpl
@@ -144,7 +144,7 @@ func issue(t *testing.T, tmpl, parent *x509.Certificate, key, parentKey *ecdsa.P
 }
 
 // writeCert writes cert and key as dir/NAME.pem and dir/NAME-key.pem.
-func writeCert(t *testing.T, dir, name string, cert *x509.Certificate, key *ecdsa.PrivateKey) (certFile, keyFile string) {
+func writeCert(t testing.TB, dir, name string, cert *x509.Certificate, key *ecdsa.PrivateKey) (certFile, keyFile string) {
 	t.Helper()
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
