@@ -139,8 +139,8 @@ func chatThroughFollowers(t *testing.T, visitorC, agentC api) {
 }
 
 // wantUnavailable checks that the lone node srv answers a REST call over
-// HTTP/1.1 503 with Retry-After, and a gRPC call UNAVAILABLE, and that it
-// logged why (want) once for both.
+// HTTP/1.1 503 with Retry-After, and a gRPC call and a widget's stream
+// UNAVAILABLE, and that it logged why (want) once for the three.
 func wantUnavailable(t *testing.T, srv *testServer, logs *syncBuffer, want string) {
 	t.Helper()
 	ctx := testContext(t)
@@ -155,11 +155,20 @@ func wantUnavailable(t *testing.T, srv *testServer, logs *syncBuffer, want strin
 	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" || !strings.Contains(string(body), `"code":14`) {
 		t.Fatalf("GET /v1/sites = %d (Retry-After %q) %s, want 503 UNAVAILABLE with a Retry-After", res.StatusCode, res.Header.Get("Retry-After"), body)
 	}
-	if _, err := rawGRPCClient(t, srv).ListSites(ctx, &pb.ListSitesRequest{}); connect.CodeOf(err) != connect.CodeUnavailable {
+	g := rawGRPCClient(t, srv)
+	if _, err := g.ListSites(ctx, &pb.ListSitesRequest{}); connect.CodeOf(err) != connect.CodeUnavailable {
 		t.Fatalf("gRPC ListSites: %v, want UNAVAILABLE", err)
 	}
+	// A widget's stream, which a follower relays rather than proxies.
+	s, err := g.WatchVisitor(ctx, &pb.WatchVisitorRequest{VisitorId: "visitor_1"})
+	if err == nil {
+		_, err = s.Recv()
+	}
+	if connect.CodeOf(err) != connect.CodeUnavailable {
+		t.Fatalf("gRPC WatchVisitor: %v, want UNAVAILABLE", err)
+	}
 	if n := strings.Count(logs.String(), want); n != 1 {
-		t.Fatalf("logged %q %d times for two requests, want once:\n%s", want, n, logs.String())
+		t.Fatalf("logged %q %d times for three requests, want once:\n%s", want, n, logs.String())
 	}
 }
 
