@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 
 	"connectrpc.com/connect"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
@@ -158,7 +160,11 @@ type grpcClient struct {
 
 func dialGRPC(t *testing.T, s *testServer) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient("passthrough:///"+s.addr, append(grpcTokenOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	creds := insecure.NewCredentials()
+	if s.tls != nil {
+		creds = credentials.NewTLS(s.tls.Clone())
+	}
+	conn, err := grpc.NewClient("passthrough:///"+s.addr, append(grpcTokenOptions(), grpc.WithTransportCredentials(creds))...)
 	if err != nil {
 		t.Fatalf("grpc.NewClient: %v", err)
 	}
@@ -446,14 +452,23 @@ type connectClient struct {
 // Its connections are closed when the test ends, before the server shuts
 // down: Go's HTTP/2 client keeps a connection whose streams were cancelled
 // busy for a while, and the server would wait a second for it to go.
-func h2cClient(t *testing.T) *http.Client {
+func h2cClient(t testing.TB) *http.Client { return http2Client(t, nil) }
+
+// http2Client is h2cClient, or with tlsConfig an http.Client that speaks
+// only HTTP/2 over TLS.
+func http2Client(t testing.TB, tlsConfig *tls.Config) *http.Client {
 	var protocols http.Protocols
-	protocols.SetUnencryptedHTTP2(true)
+	if tlsConfig != nil {
+		protocols.SetHTTP2(true)
+	} else {
+		protocols.SetUnencryptedHTTP2(true)
+	}
 	var mu sync.Mutex
 	var conns []net.Conn
 	var dialer net.Dialer
 	tr := &http.Transport{
-		Protocols: &protocols,
+		Protocols:       &protocols,
+		TLSClientConfig: tlsConfig,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			conn, err := dialer.DialContext(ctx, network, addr)
 			if err == nil {
@@ -483,7 +498,7 @@ func newConnectClient(t *testing.T, s *testServer, opts ...connect.ClientOption)
 
 func rawConnectClient(t *testing.T, s *testServer, opts ...connect.ClientOption) api {
 	opts = append(opts, connect.WithInterceptors(connectTokenInterceptor{}))
-	hc := h2cClient(t)
+	hc := http2Client(t, s.tls.Clone())
 	return &connectClient{
 		admin:   proactivechatv1connect.NewAdminServiceClient(hc, s.url, opts...),
 		visitor: proactivechatv1connect.NewVisitorServiceClient(hc, s.url, opts...),

@@ -70,27 +70,13 @@ func TestCluster_EndToEnd(t *testing.T) {
 		rateLimits: &rpc.RateLimits{SignInsPerAddr: ratelimit.Per(1, time.Hour, 1), Loopback: true},
 		configure:  seedDemo,
 	})
-	leader := waitForLeader(t, nodes)
-	var followers []*testNode
-	for _, n := range nodes {
-		if n != leader {
-			followers = append(followers, n)
-		}
-	}
-	t.Run("RateLimitsBelieveOnlyTheNodes", func(t *testing.T) {
-		checkClusterTrustsOnlyItsNodes(t, leader, followers)
-	})
-	t.Run("ARequestGoesThroughOneFollowerAtMost", func(t *testing.T) {
-		checkForwardedOnce(t, leader, followers)
-	})
+	leader, followers := leaderAndFollowers(t, nodes)
+	checkFollowersAsProxies(t, leader, followers)
 	t.Run("CORSThroughAFollower", func(t *testing.T) {
 		checkCORSThroughAFollower(t, followers[0])
 	})
 	t.Run("DemoThroughEveryNode", func(t *testing.T) {
 		checkDemoThroughEveryNode(t, nodes)
-	})
-	t.Run("ClientsResetsDoNotCutAFollowerOff", func(t *testing.T) {
-		checkResetsThroughAFollower(t, followers[0])
 	})
 	stories := []struct {
 		name           string
@@ -122,6 +108,23 @@ func TestCluster_EndToEnd(t *testing.T) {
 	if terms != 1 || !leader.Leading() {
 		t.Fatalf("%d leadership terms began during the stories, want the first one only", terms)
 	}
+}
+
+// checkFollowersAsProxies runs, as subtests, what the leader expects of
+// the followers that forward to it, with or without TLS: it believes their
+// X-Forwarded-For and nobody else's, a request goes through one follower
+// at most, and the followers' connections are not held to one client's
+// budget of stream resets (on a fake clock that stands still).
+func checkFollowersAsProxies(t *testing.T, leader *testNode, followers []*testNode) {
+	t.Run("RateLimitsBelieveOnlyTheNodes", func(t *testing.T) {
+		checkClusterTrustsOnlyItsNodes(t, leader, followers)
+	})
+	t.Run("ARequestGoesThroughOneFollowerAtMost", func(t *testing.T) {
+		checkForwardedOnce(t, leader, followers)
+	})
+	t.Run("ClientsResetsDoNotCutAFollowerOff", func(t *testing.T) {
+		checkResetsThroughAFollower(t, followers[0])
+	})
 }
 
 // checkClusterTrustsOnlyItsNodes: the leader counts a client that reached
@@ -165,7 +168,7 @@ type signInResult struct {
 func signInFrom(t *testing.T, node *testNode, from, xff string) signInResult {
 	t.Helper()
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
-	c := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true}}
+	c := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true, TLSClientConfig: node.srv.tls.Clone()}}
 	defer c.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -219,7 +222,7 @@ func checkForwardedOnce(t *testing.T, leader *testNode, followers []*testNode) {
 		if forwardedBy != "" {
 			req.Header.Set("Proactivechat-Forwarded-By", forwardedBy)
 		}
-		res, err := http.DefaultClient.Do(req)
+		res, err := httpClientFor(t, n.srv).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

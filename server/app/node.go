@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -55,6 +58,12 @@ type ClusterConfig struct {
 	// SnapshotCheck is how often the leader looks whether a snapshot is
 	// due (a minute when 0).
 	SnapshotCheck time.Duration
+	// TLSCAFile, when set, is a PEM file of the certificates (a private
+	// CA) that a node trusts, beside the system's roots, to verify the
+	// leader's certificate when it forwards to a leader serving TLS. With
+	// TLS on the node, it is also the only CA trusted on the NATS routes
+	// (routeTLS).
+	TLSCAFile string
 	// OnLead runs each time this node becomes the leader, after the
 	// domain started and before the node serves it: main prints the admin
 	// key made on a new cluster and seeds the demo there.
@@ -114,11 +123,24 @@ const (
 // on one node, and the leader holds a few multiplexed connections per
 // follower instead of every client's. docs/cluster.md says what per-RPC
 // forwarding and local reads would add.
+//
+// With TLS (Config.TLSCertFile) every node serves HTTPS on its port, as a
+// single node does, and the followers forward to the leader over HTTPS,
+// HTTP/2 by ALPN, verifying the leader's certificate for the host of its
+// advertised address (see peerAddress for how a follower knows that the
+// leader serves TLS, and what a cluster of nodes with and without TLS
+// does). With a private CA (ClusterConfig.TLSCAFile) the NATS routes are
+// mutual TLS too (routeTLS).
 type Node struct {
 	cfg       Config
 	cc        ClusterConfig
 	log       *slog.Logger
 	advertise string
+	// peer is how this node's address is written in the lease and the
+	// node directory (peerAddress).
+	peer string
+	// cert is the node's certificate when it serves TLS.
+	cert *tls.Certificate
 
 	ns       *server.Server // nil with NATSURL
 	nc       *nats.Conn
@@ -151,6 +173,10 @@ type Node struct {
 	leader     *App   // while this node leads
 	leaderAddr string // the other leader's advertised address, "" if none known
 	leaderName string // the lease holder's node name, "" if none known
+	// refusedLeader is the leader address this node last logged why it
+	// does not forward to (a certificate it cannot verify, or no TLS), so
+	// that it logs once per leader, not once per request.
+	refusedLeader string
 	// forwarding ends when the leader changes: the requests and streams
 	// forwarded to the old one end with it (setLeader).
 	forwarding context.Context
@@ -161,7 +187,7 @@ type Node struct {
 
 // OpenNode starts the embedded NATS server (unless cc.NATSURL) and
 // listens on cfg.Addr; Start joins the cluster and serves. cfg is as for
-// Open, but TLS is not supported on a cluster node yet.
+// Open: with cfg.TLSCertFile and cfg.TLSKeyFile the node serves HTTPS.
 func OpenNode(cfg Config, cc ClusterConfig) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -169,8 +195,18 @@ func OpenNode(cfg Config, cc ClusterConfig) (*Node, error) {
 	if cc.Node == "" {
 		return nil, errors.New("a cluster node needs a name (-node)")
 	}
+	var cert *tls.Certificate
 	if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
-		return nil, errors.New("TLS on a cluster node is not supported yet: terminate TLS in front of the nodes")
+		// Read now, so that a bad file stops the node before it joins.
+		c, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("TLS certificate: %w", err)
+		}
+		cert = &c
+	}
+	roots, err := LoadCAPool(cc.TLSCAFile)
+	if err != nil {
+		return nil, err
 	}
 	if cc.LeaseTTL == 0 {
 		cc.LeaseTTL = DefaultLeaseTTL
@@ -184,7 +220,7 @@ func OpenNode(cfg Config, cc ClusterConfig) (*Node, error) {
 	if cc.SnapshotCheck == 0 {
 		cc.SnapshotCheck = time.Minute
 	}
-	n := &Node{cfg: cfg, cc: cc, log: cfg.Logger.With("node", cc.Node), serveErr: make(chan error, 3),
+	n := &Node{cfg: cfg, cc: cc, log: cfg.Logger.With("node", cc.Node), cert: cert, serveErr: make(chan error, 3),
 		done: make(chan struct{}), ready: make(chan struct{})}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.forwarding, n.endForward = context.WithCancel(n.ctx)
@@ -201,10 +237,128 @@ func OpenNode(cfg Config, cc ClusterConfig) (*Node, error) {
 	}
 	n.ln = ln
 	n.advertise = advertiseAddr(cc, ln.Addr())
-	n.initProxy()
+	n.peer = peerAddress(n.advertise, cert != nil)
+	n.initProxy(roots)
 	n.initRelay()
 	n.front = newHTTPServer(n, cfg.Logger)
 	return n, nil
+}
+
+// peerAddress is how a node's address is written where the other nodes
+// read it, in the lease (NAME@ADDRESS, which a follower forwards to) and in
+// the node directory: its advertised HOST:PORT, prefixed with "https://"
+// when the node serves TLS. So a follower knows from the lease alone
+// whether the leader speaks TLS, and a cluster without TLS writes what it
+// always wrote.
+//
+// A cluster whose nodes do not all serve TLS (while -tls-cert is being
+// rolled out, say) is handled, never downgraded:
+//   - a follower without TLS forwards to a leader with TLS over TLS,
+//     verifying its certificate as any follower does;
+//   - a follower with TLS does not forward to a leader without it: its
+//     clients' requests, which came over TLS, would cross the network in
+//     the clear. It answers them 503 with Retry-After (UNAVAILABLE) and
+//     logs why once per leader, until a node with TLS leads.
+//
+// Such a mixed cluster forms only where the NATS routes allow it: with a
+// private CA (ClusterConfig.TLSCAFile) the routes are TLS too (routeTLS),
+// and a node without TLS cannot route to one with it.
+func peerAddress(advertise string, tls bool) string {
+	if tls {
+		return "https://" + advertise
+	}
+	return advertise
+}
+
+// parsePeerAddress returns the HOST:PORT of a peerAddress and whether the
+// node serves TLS there.
+func parsePeerAddress(peer string) (hostport string, tls bool) {
+	hostport, tls = strings.CutPrefix(peer, "https://")
+	return hostport, tls
+}
+
+// peerURL is the base URL of the node at peer (a peerAddress).
+func peerURL(peer string) *url.URL {
+	hostport, tls := parsePeerAddress(peer)
+	if tls {
+		return &url.URL{Scheme: "https", Host: hostport}
+	}
+	return &url.URL{Scheme: "http", Host: hostport}
+}
+
+// LoadCAPool returns the system's root certificates plus those of the PEM
+// file caFile (none when it is ""): what a node trusts to verify the
+// leader's certificate. A file that cannot be read, or that holds no
+// certificate, is an error naming it.
+func LoadCAPool(caFile string) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if caFile == "" {
+		return pool, nil
+	}
+	return pool, appendCAFile(pool, caFile)
+}
+
+// appendCAFile adds the certificates of the PEM file caFile to pool.
+func appendCAFile(pool *x509.CertPool, caFile string) error {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return fmt.Errorf("-tls-ca %q: %w", caFile, err)
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("-tls-ca %q: no PEM certificate in the file", caFile)
+	}
+	return nil
+}
+
+// routeTLS is the TLS of the embedded NATS server's cluster routes, which
+// carry the replicated log and the lease: with a node certificate and a
+// private CA (-tls-ca), each route is mutual TLS, both ends showing their
+// node certificate and trusting that CA alone. The system's roots are not
+// trusted there: any certificate a public CA issued would make its holder
+// a member of the cluster. Without -tls-ca (certificates of a public CA)
+// the routes stay unencrypted, as without TLS, and the node says so.
+//
+// The node certificate is then a client certificate too (the end that
+// dials a route), so it needs the clientAuth extended key usage beside
+// serverAuth, and the CA's signature; a node whose own certificate does
+// not verify so could route to no one (NATS's own logs, which the node
+// keeps off, would say why), so it refuses to start, saying why. It must
+// also name the host of each route address the other nodes dial
+// (-nats-routes), as it names the advertised host. Every node of the
+// cluster must have route TLS, or none: NATS refuses a route whose ends
+// disagree, and the node waits for the cluster.
+func (n *Node) routeTLS() (*tls.Config, error) {
+	if n.cert == nil {
+		return nil, nil
+	}
+	if n.cc.TLSCAFile == "" {
+		n.log.Warn("the NATS routes between the nodes are not encrypted: -tls-ca names the private CA that secures them")
+		return nil, nil
+	}
+	pool := x509.NewCertPool()
+	if err := appendCAFile(pool, n.cc.TLSCAFile); err != nil {
+		return nil, err
+	}
+	intermediates := x509.NewCertPool()
+	for _, der := range n.cert.Certificate[1:] {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			intermediates.AddCert(c)
+		}
+	}
+	if _, err := n.cert.Leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: intermediates,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return nil, fmt.Errorf("-tls-cert: with -tls-ca the node certificate also secures the NATS routes, where the node that dials shows it as a client certificate, and only the CA of -tls-ca is trusted; it must carry the clientAuth extended key usage beside serverAuth and be signed by that CA: %w", err)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{*n.cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+		RootCAs:      pool,
+		MinVersion:   tls.VersionTLS12,
+	}, nil
 }
 
 // advertiseAddr is where the other nodes reach the listener at addr.
@@ -249,6 +403,11 @@ func (n *Node) startNATS() error {
 		if _, err := fmt.Sscan(port, &opts.Cluster.Port); err != nil {
 			return fmt.Errorf("-nats-listen %q: bad port", n.cc.NATSListen)
 		}
+		tc, err := n.routeTLS()
+		if err != nil {
+			return err
+		}
+		opts.Cluster.TLSConfig = tc
 	}
 	if len(n.cc.NATSRoutes) > 0 {
 		urls := make([]string, len(n.cc.NATSRoutes))
@@ -313,17 +472,32 @@ func (n *Node) Leading() bool {
 // Start serves the public port and runs the node's lifecycle: join, then
 // follow until it wins the lease, lead until it loses it, and so on.
 func (n *Node) Start() {
-	h2c, err := newH2CServer(n.ln, n.front, n)
-	if err != nil {
-		n.serveErr <- err
-		close(n.done)
-		return
+	// Every client connection has its budget of HTTP/2 stream resets,
+	// except the other nodes' (nodeDirectory), with or without TLS.
+	resets := resetLimitOn(n.cfg.Clock)
+	resets.exempt = n.nodes.trusted
+	if n.cert != nil {
+		// As a single node serves TLS (App.Start): HTTP/2 by ALPN behind
+		// the reset guard, and HTTP/1.1.
+		if err := guardTLSHTTP2(n.front, resets); err != nil {
+			n.serveErr <- err
+			close(n.done)
+			return
+		}
+		n.front.TLSConfig.Certificates = []tls.Certificate{*n.cert}
+		go func() { n.serveErr <- n.front.ServeTLS(n.ln, "", "") }()
+	} else {
+		h2c, err := newH2CServer(n.ln, n.front, n)
+		if err != nil {
+			n.serveErr <- err
+			close(n.done)
+			return
+		}
+		h2c.resets = resets
+		n.h2c = h2c
+		go h2c.serve()
+		go func() { n.serveErr <- n.front.Serve(h2c.http1Listener()) }()
 	}
-	h2c.resets = resetLimitOn(n.cfg.Clock)
-	h2c.resets.exempt = n.nodes.trusted
-	n.h2c = h2c
-	go h2c.serve()
-	go func() { n.serveErr <- n.front.Serve(h2c.http1Listener()) }()
 	go func() {
 		defer close(n.done)
 		if err := n.run(n.ctx); err != nil && n.ctx.Err() == nil {
@@ -355,8 +529,12 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.server.Handler.ServeHTTP(w, r)
 		return
 	}
-	if addr == "" || addr == n.advertise {
+	if addr == "" || addr == n.peer {
 		unavailable(w, r, "no leader is known yet")
+		return
+	}
+	if n.inTheClear(addr) {
+		unavailable(w, r, "the leader is not reachable")
 		return
 	}
 	if r.Header.Get(forwardedByHeader) != "" {
@@ -400,12 +578,56 @@ func unavailable(w http.ResponseWriter, r *http.Request, why string) {
 	json.NewEncoder(w).Encode(map[string]string{"code": "unavailable", "message": why})
 }
 
-func (n *Node) initProxy() {
+// inTheClear reports whether forwarding to the leader at addr would take
+// this node's clients' requests, which came over TLS, across the network
+// without it (peerAddress); it logs why it refuses, once per leader.
+func (n *Node) inTheClear(addr string) bool {
+	if _, tls := parsePeerAddress(addr); tls || n.cert == nil {
+		return false
+	}
+	n.refuseLeader(addr, "the leader serves without TLS, and this node, which serves TLS, forwards to a leader only over TLS: give every node -tls-cert")
+	return true
+}
+
+// noteForwardError logs, once per leader, a certificate of the leader at
+// addr that this node cannot verify: not the client's fault, nor a
+// passing one, an operator must fix the certificate or -tls-ca. It
+// reports whether err was that.
+func (n *Node) noteForwardError(addr string, err error) bool {
+	certErr := (*tls.CertificateVerificationError)(nil)
+	if !errors.As(err, &certErr) {
+		return false
+	}
+	n.refuseLeader(addr, "cannot verify its certificate", "err", certErr)
+	return true
+}
+
+// refuseLeader logs why this node does not forward to the leader at
+// addr, once per leader: every request would log it otherwise.
+func (n *Node) refuseLeader(addr, why string, args ...any) {
+	n.mu.Lock()
+	first := n.refusedLeader != addr
+	n.refusedLeader = addr
+	n.mu.Unlock()
+	if first {
+		n.log.Error("not forwarding to the leader: "+why, append([]any{"leader", addr}, args...)...)
+	}
+}
+
+// initProxy makes the reverse proxy to the leader: HTTP/2 over TLS (ALPN
+// h2) to a leader serving TLS, verifying its certificate with roots for
+// the host of its advertised address, else HTTP/2 without TLS (h2c).
+func (n *Node) initProxy(roots *x509.CertPool) {
 	var protocols http.Protocols
 	protocols.SetUnencryptedHTTP2(true)
+	protocols.SetHTTP2(true) // over TLS, by ALPN
 	n.proxyTr = &http.Transport{
 		Protocols:   &protocols,
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
+		// The server name is the host of the leader's URL: its advertised
+		// address, which its certificate must name.
+		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout: 5 * time.Second,
 		HTTP2: &http.HTTP2Config{
 			// A leader that vanished is noticed, and its streams end, so
 			// that clients resume elsewhere.
@@ -415,8 +637,7 @@ func (n *Node) initProxy() {
 	}
 	n.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			addr := pr.In.Context().Value(leaderKey{}).(string)
-			pr.SetURL(&url.URL{Scheme: "http", Host: addr})
+			pr.SetURL(peerURL(pr.In.Context().Value(leaderKey{}).(string)))
 			pr.Out.Host = pr.In.Host
 			// The leader's rate limits name the client by the last
 			// X-Forwarded-For entry of a proxy on loopback.
@@ -435,7 +656,9 @@ func (n *Node) initProxy() {
 		FlushInterval: -1, // server streams stream
 		ErrorLog:      slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			n.log.Debug("forward to leader", "err", err)
+			if !n.noteForwardError(r.Context().Value(leaderKey{}).(string), err) {
+				n.log.Debug("forward to leader", "err", err)
+			}
 			unavailable(w, r, "the leader is not reachable")
 		},
 	}
@@ -616,7 +839,7 @@ func (n *Node) open(ctx context.Context, js jetstream.JetStream, r int) error {
 	if n.logJS, err = cluster.OpenLog(ctx, js, cluster.LogConfig{Replicas: r}); err != nil {
 		return err
 	}
-	if n.lease, err = cluster.OpenLease(ctx, js, cluster.LeaseConfig{Node: n.cc.Node + "@" + n.advertise, TTL: n.cc.LeaseTTL, Replicas: r}); err != nil {
+	if n.lease, err = cluster.OpenLease(ctx, js, cluster.LeaseConfig{Node: n.cc.Node + "@" + n.peer, TTL: n.cc.LeaseTTL, Replicas: r}); err != nil {
 		return err
 	}
 	if n.snaps, err = cluster.OpenSnapshots(ctx, js, n.logJS, cluster.SnapshotConfig{Replicas: r}); err != nil {
@@ -625,7 +848,7 @@ func (n *Node) open(ctx context.Context, js jetstream.JetStream, r int) error {
 	if err = n.nodes.open(ctx, js, r); err != nil {
 		return err
 	}
-	return n.nodes.register(ctx, n.cc.Node, n.advertise)
+	return n.nodes.register(ctx, n.cc.Node, n.peer)
 }
 
 // watchLeader keeps leaderAddr on the advertised address of the lease's
@@ -916,9 +1139,13 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		h2cDone := make(chan error, 1)
 		go func() { h2cDone <- n.h2c.shutdown(ctx) }()
 		err = errors.Join(n.front.Shutdown(ctx), <-h2cDone)
-		if err != nil {
-			n.front.Close()
-		}
+	} else if n.cert != nil {
+		// Serving TLS, front serves every connection (guardTLSHTTP2
+		// registered the GOAWAY of its HTTP/2 ones).
+		err = n.front.Shutdown(ctx)
+	}
+	if err != nil {
+		n.front.Close()
 	}
 	n.proxyTr.CloseIdleConnections()
 	return errors.Join(err, n.closeBackends())

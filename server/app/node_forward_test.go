@@ -2,7 +2,9 @@ package app_test
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+
 	"github.com/proactivechat/proactivechat/server/app"
 )
 
@@ -25,34 +28,16 @@ import (
 func TestNode_ForwardedRequestsEndWhenTheLeaderChanges(t *testing.T) {
 	arrived := make(chan struct{}, 1)
 	hold := make(chan struct{})
-	stuck := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	stuck := startPlainLeader(t, func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
 		select {
 		case <-hold:
 		case <-r.Context().Done():
 		}
-	}))
-	var protocols http.Protocols
-	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
-	stuck.Config.Protocols = &protocols
-	stuck.Start()
-	defer stuck.Close()
+	})
 	defer close(hold)
 
-	// A node whose NATS is nowhere: it never joins, so only the test says
-	// who leads.
-	node, err := app.OpenNode(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "n1.db")},
-		app.ClusterConfig{Node: "n1", NATSURL: "nats://127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	node.Start()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		node.Shutdown(ctx)
-	}()
+	node := openLoneNode(t, app.Config{}, app.ClusterConfig{})
 	if !node.SetLeader("n2", strings.TrimPrefix(stuck.URL, "http://")) {
 		t.Fatal("the first leader was not a change")
 	}
@@ -167,19 +152,7 @@ func followerOfOneServer(t *testing.T) (*testServer, *cutter) {
 	t.Helper()
 	leader, _ := newServer(t)
 	link := newCutter(t, leader.addr)
-	// A node whose NATS is nowhere: it never joins, so only the test says
-	// who leads.
-	node, err := app.OpenNode(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "n1.db")},
-		app.ClusterConfig{Node: "n1", NATSURL: "nats://127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	node.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		node.Shutdown(ctx)
-	})
+	node := openLoneNode(t, app.Config{}, app.ClusterConfig{})
 	node.SetLeader("n2", link.addr())
 	return &testServer{App: leader.App, url: "http://" + node.Addr().String(), addr: node.Addr().String()}, link
 }
@@ -238,4 +211,183 @@ func (c *cutter) cut() {
 		conn.Close()
 	}
 	c.conns = nil
+}
+
+// startPlainLeader serves handler over HTTP/1.1 and h2c, as a leader
+// without TLS does, until the test ends.
+func startPlainLeader(t testing.TB, handler http.HandlerFunc) *httptest.Server {
+	s := httptest.NewUnstartedServer(handler)
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.Config.Protocols = &protocols
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// openLoneNode starts a node named n1 whose NATS is nowhere: it never
+// joins, so only the test says who leads (SetLeader), and it forwards
+// every request there. cfg and cc are as the test wants them, but for the
+// address, the file and NATS.
+func openLoneNode(t testing.TB, cfg app.Config, cc app.ClusterConfig) *app.Node {
+	t.Helper()
+	cfg.Addr, cfg.DBPath = "127.0.0.1:0", filepath.Join(t.TempDir(), "n1.db")
+	cc.Node, cc.NATSURL = "n1", "nats://127.0.0.1:1"
+	node, err := app.OpenNode(cfg, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		node.Shutdown(ctx)
+	})
+	return node
+}
+
+// TestNode_ForwardsToALeaderWithTLSOverHTTP2: a follower forwards to a
+// leader that serves TLS (its lease address says https://) over TLS, with
+// HTTP/2 negotiated by ALPN, its streams sharing one connection, and
+// verifies the leader's certificate for the host of its advertised
+// address: with the same certificate (for 127.0.0.1) advertised as
+// localhost, the follower answers 503 with Retry-After.
+func TestNode_ForwardsToALeaderWithTLSOverHTTP2(t *testing.T) {
+	ca := newTestCA(t, t.TempDir())
+	cert, err := tls.LoadX509KeyPair(ca.certFile, ca.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type arrival struct {
+		proto  string
+		tls    bool
+		remote string
+	}
+	const streams = 5
+	arrived := make(chan arrival, streams)
+	hold := make(chan struct{})
+	leader := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- arrival{r.Proto, r.TLS != nil, r.RemoteAddr}
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+		}
+	}))
+	leader.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	leader.EnableHTTP2 = true
+	leader.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes below
+	leader.StartTLS()
+	defer leader.Close()
+	defer close(hold)
+
+	logs := &syncBuffer{}
+	node := openLoneNode(t, app.Config{Logger: testLogger(logs)}, app.ClusterConfig{TLSCAFile: ca.caFile})
+	_, port, _ := net.SplitHostPort(leader.Listener.Addr().String())
+	node.SetLeader("n2", "https://127.0.0.1:"+port)
+	url := "http://" + node.Addr().String() + "/v1/sites"
+	// Streams opened one after the other, each on its own client
+	// connection (HTTP/1.1), held open by the leader.
+	var first arrival
+	for i := range streams {
+		c := &http.Client{Transport: &http.Transport{}}
+		defer c.CloseIdleConnections()
+		res, err := c.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("stream %d through the follower: %d, want 200 from the leader", i, res.StatusCode)
+		}
+		a := <-arrived
+		if i == 0 {
+			first = a
+		}
+		if a.proto != "HTTP/2.0" || !a.tls || a.remote != first.remote {
+			t.Fatalf("stream %d reached the leader over %s (TLS %v) from %s, want HTTP/2 over TLS on the first stream's connection (from %s)", i, a.proto, a.tls, a.remote, first.remote)
+		}
+	}
+
+	node.SetLeader("n2", "https://localhost:"+port)
+	for range 2 {
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+			t.Fatalf("through a follower to a leader whose certificate does not name its address: %d (Retry-After %q), want 503 with a Retry-After", res.StatusCode, res.Header.Get("Retry-After"))
+		}
+	}
+	if n := strings.Count(logs.String(), "cannot verify its certificate"); n != 1 {
+		t.Fatalf("logged the certificate error %d times for two requests, want once:\n%s", n, logs.String())
+	}
+}
+
+// TestNode_WithTLSNeverForwardsInTheClear: a follower that serves TLS
+// does not forward to a leader whose lease address says it serves
+// without TLS (a cluster whose nodes do not all have -tls-cert): its
+// clients' requests came over TLS and would cross the network in the
+// clear. It answers 503 with Retry-After (UNAVAILABLE) and logs why once,
+// although that leader would answer.
+func TestNode_WithTLSNeverForwardsInTheClear(t *testing.T) {
+	plain := startPlainLeader(t, func(w http.ResponseWriter, r *http.Request) {})
+
+	ca := newTestCA(t, t.TempDir())
+	logs := &syncBuffer{}
+	node := openLoneNode(t, app.Config{TLSCertFile: ca.certFile, TLSKeyFile: ca.keyFile, Logger: testLogger(logs)},
+		app.ClusterConfig{TLSCAFile: ca.caFile})
+	node.SetLeader("n2", strings.TrimPrefix(plain.URL, "http://"))
+	srv := &testServer{url: "https://" + node.Addr().String(), addr: node.Addr().String(), tls: ca.client()}
+	wantUnavailable(t, srv, logs, "the leader serves without TLS")
+}
+
+// BenchmarkForwardToTheLeader times a small call through a follower to
+// the leader over each kind of hop, with the clients' side the same
+// (h2c to the follower): h2c to a leader without TLS, HTTP/2 over TLS to
+// one with it. The leader answers at once, so the difference is the hop's
+// cost; figures in bench/README.md, Cluster.
+func BenchmarkForwardToTheLeader(b *testing.B) {
+	ca := newTestCA(b, b.TempDir())
+	cert, err := tls.LoadX509KeyPair(ca.certFile, ca.keyFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	answer := func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"sites":[]}`) }
+	plain := startPlainLeader(b, answer)
+	secure := httptest.NewUnstartedServer(http.HandlerFunc(answer))
+	secure.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	secure.EnableHTTP2 = true
+	secure.StartTLS()
+	b.Cleanup(secure.Close)
+	for _, hop := range []struct{ name, leader string }{
+		{"h2c", strings.TrimPrefix(plain.URL, "http://")},
+		{"TLS", secure.URL},
+	} {
+		b.Run(hop.name, func(b *testing.B) {
+			node := openLoneNode(b, app.Config{Logger: testLogger(&syncBuffer{})}, app.ClusterConfig{TLSCAFile: ca.caFile})
+			node.SetLeader("n2", hop.leader)
+			c := h2cClient(b)
+			url := "http://" + node.Addr().String() + "/v1/sites"
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					res, err := c.Get(url)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != http.StatusOK {
+						b.Errorf("through the follower: %d", res.StatusCode)
+						return
+					}
+				}
+			})
+		})
+	}
 }

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,8 @@ type testNode struct {
 	*app.Node
 	name string
 	srv  *testServer // for the protocol clients: url and addr
+	// route is its embedded NATS server's cluster-route address.
+	route string
 	// reopen opens the node again on its file, port and routes, once it
 	// was shut down (stopped).
 	reopen  func() *testNode
@@ -76,6 +79,9 @@ type nodeOptions struct {
 	leaseTTL time.Duration
 	// rateLimits are the nodes' (rpc.DefaultRateLimits when nil).
 	rateLimits *rpc.RateLimits
+	// tls, when set, has every node serve HTTPS with a certificate of
+	// this CA, which the nodes trust by -tls-ca.
+	tls *testCA
 }
 
 // startNodesWith is startNodes with opts.
@@ -141,6 +147,13 @@ func startNodesWith(t *testing.T, n int, opts nodeOptions) []*testNode {
 		if opts.clock != nil {
 			cfg.Clock = opts.clock
 		}
+		scheme := "http://"
+		var clientTLS *tls.Config
+		if opts.tls != nil {
+			cfg.TLSCertFile, cfg.TLSKeyFile = opts.tls.certFile, opts.tls.keyFile
+			cc.TLSCAFile = opts.tls.caFile
+			scheme, clientTLS = "https://", opts.tls.client()
+		}
 		if opts.webhooks {
 			cfg.WebhooksAllowHTTP, cfg.WebhooksAllowPrivate = true, true
 			cfg.WebhookTimeout = webhookTimeout
@@ -152,7 +165,7 @@ func startNodesWith(t *testing.T, n int, opts nodeOptions) []*testNode {
 		}
 		node.Start()
 		addr := node.Addr().String()
-		tn := &testNode{Node: node, name: name, srv: &testServer{url: "http://" + addr, addr: addr}}
+		tn := &testNode{Node: node, name: name, route: routes[i], srv: &testServer{url: scheme + addr, addr: addr, tls: clientTLS}}
 		tn.reopen = func() *testNode { return open(i) }
 		t.Cleanup(func() {
 			if !tn.stopped {
@@ -216,12 +229,26 @@ func waitForLeader(t *testing.T, nodes []*testNode) *testNode {
 	}
 }
 
+// leaderAndFollowers waits for a leader (waitForLeader) and returns it,
+// and the other nodes.
+func leaderAndFollowers(t *testing.T, nodes []*testNode) (leader *testNode, followers []*testNode) {
+	t.Helper()
+	leader = waitForLeader(t, nodes)
+	for _, n := range nodes {
+		if n != leader {
+			followers = append(followers, n)
+		}
+	}
+	return leader, followers
+}
+
 // allServe reports whether every node answers its index page (forwarded
 // to the leader on followers).
 func allServe(nodes []*testNode) bool {
-	c := &http.Client{Timeout: 2 * time.Second}
 	for _, n := range nodes {
+		c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: n.srv.tls.Clone()}}
 		res, err := c.Get(n.srv.url + "/")
+		c.CloseIdleConnections()
 		if err != nil {
 			return false
 		}

@@ -20,7 +20,8 @@ const nodesBucket = "proactivechat_nodes"
 
 // nodeDirectory is the list of a cluster's nodes and where each serves: a
 // JetStream KV bucket with one key per node, its name, whose value is the
-// node's advertised HOST:PORT. Each node writes its key when it joins and
+// node's advertised HOST:PORT (prefixed with "https://" when the node
+// serves TLS: peerAddress). Each node writes its key when it joins and
 // watches the bucket. The leader believes X-Forwarded-For, for its rate
 // limits, from the nodes' addresses and from nobody else's: followers
 // forward every client's call to it and append the client's address, but
@@ -73,9 +74,9 @@ func (d *nodeDirectory) open(ctx context.Context, js jetstream.JetStream, replic
 	return nil
 }
 
-// register writes this node's advertised address.
-func (d *nodeDirectory) register(ctx context.Context, name, advertise string) error {
-	if _, err := d.kv.PutString(ctx, name, advertise); err != nil {
+// register writes this node's address (peerAddress).
+func (d *nodeDirectory) register(ctx context.Context, name, peer string) error {
+	if _, err := d.kv.PutString(ctx, name, peer); err != nil {
 		return fmt.Errorf("register in the node directory: %w", err)
 	}
 	return nil
@@ -129,12 +130,13 @@ func (d *nodeDirectory) watchOnce(ctx context.Context) error {
 	return errors.New("the watch ended")
 }
 
-// resolve returns the addresses of a node's advertised HOST:PORT; none
+// resolve returns the addresses of a node's address (peerAddress); none
 // (the node is not trusted) when its host does not resolve.
-func (d *nodeDirectory) resolve(ctx context.Context, name, advertise string) []netip.Addr {
+func (d *nodeDirectory) resolve(ctx context.Context, name, peer string) []netip.Addr {
+	advertise, _ := parsePeerAddress(peer)
 	host, _, err := net.SplitHostPort(advertise)
 	if err != nil {
-		d.log.Warn("node directory: bad address", "node", name, "addr", advertise)
+		d.log.Warn("node directory: bad address", "node", name, "addr", peer)
 		return nil
 	}
 	if a, err := netip.ParseAddr(host); err == nil {

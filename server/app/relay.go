@@ -130,7 +130,7 @@ func (r *visitorRelay) client(addr string) proactivechatv1connect.VisitorService
 		if len(r.byLeader) > 16 {
 			clear(r.byLeader) // leaders come and go; a few are enough
 		}
-		c = proactivechatv1connect.NewVisitorServiceClient(r.httpc, "http://"+addr, connect.WithGRPC())
+		c = proactivechatv1connect.NewVisitorServiceClient(r.httpc, peerURL(addr).String(), connect.WithGRPC())
 		r.byLeader[addr] = c
 	}
 	return c
@@ -144,8 +144,8 @@ func (r *visitorRelay) leader() (addr string, changed context.Context) {
 	defer n.mu.Unlock()
 	switch {
 	case n.leader != nil:
-		return n.advertise, n.forwarding // this node: through its own port
-	case n.leaderAddr == n.advertise:
+		return n.peer, n.forwarding // this node: through its own port
+	case n.leaderAddr == n.peer:
 		return "", n.forwarding
 	}
 	return n.leaderAddr, n.forwarding
@@ -233,8 +233,12 @@ func (r *visitorRelay) relayOnce(ctx context.Context, addr string, changed conte
 	for k, v := range header {
 		creq.Header()[k] = v
 	}
+	if r.n.inTheClear(addr) {
+		return false, connect.NewError(connect.CodeUnavailable, errors.New("the leader is not reachable"))
+	}
 	s, err := r.client(addr).WatchVisitor(uctx, creq)
 	if err != nil {
+		r.n.noteForwardError(addr, err)
 		return false, unavailableIfCanceled(ctx, err)
 	}
 	defer s.Close()

@@ -38,7 +38,7 @@ type restClient struct {
 func newRESTClient(t *testing.T, s *testServer) api { return signed(t, s.App, rawRESTClient(t, s)) }
 
 func rawRESTClient(t *testing.T, s *testServer) *restClient {
-	tr := &http.Transport{}
+	tr := &http.Transport{TLSClientConfig: s.tls.Clone()} // HTTP/1.1, also over TLS
 	t.Cleanup(tr.CloseIdleConnections)
 	return &restClient{base: s.url, hc: &http.Client{Transport: tr}}
 }

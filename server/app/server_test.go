@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -33,9 +34,13 @@ const testTimeout = 10 * time.Second
 // testServer is an app.App serving on a loopback port.
 type testServer struct {
 	*app.App
-	url  string // http://127.0.0.1:port
+	url  string // http://127.0.0.1:port (https:// with tls)
 	addr string // 127.0.0.1:port
 	logs *syncBuffer
+	// tls, when the server serves TLS, is the clients' configuration: it
+	// trusts the server's certificate. Each client takes a Clone: an
+	// HTTP/2 transport adds "h2" to the configuration it is given.
+	tls *tls.Config
 
 	stopOnce sync.Once
 	stopErr  error
@@ -96,6 +101,11 @@ func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// testLogger logs everything, debug included, to logs.
+func testLogger(logs *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // syncBuffer collects the server's log for tests that fail.

@@ -63,36 +63,99 @@ func TestTLS(t *testing.T) {
 // pool trusting it.
 func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
+	key := newKey(t)
+	cert := issue(t, leafTemplate(), nil, key, key)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	certFile, keyFile = writeCert(t, dir, "cert", cert, key)
+	return certFile, keyFile, pool
+}
+
+// testCA is a certificate authority made for a test, with a certificate
+// it signed for 127.0.0.1, in PEM files as a node reads them.
+type testCA struct {
+	caFile, certFile, keyFile string
+	pool                      *x509.CertPool // trusts the CA
+}
+
+// newTestCA makes a CA and a certificate for 127.0.0.1 it signs, in dir.
+func newTestCA(t testing.TB, dir string) *testCA {
+	t.Helper()
+	caKey := newKey(t)
+	ca := issue(t, &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "proactivechat test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}, nil, caKey, caKey)
+	key := newKey(t)
+	c := &testCA{pool: x509.NewCertPool()}
+	c.pool.AddCert(ca)
+	c.certFile, c.keyFile = writeCert(t, dir, "node", issue(t, leafTemplate(), ca, key, caKey), key)
+	c.caFile, _ = writeCert(t, dir, "ca", ca, caKey)
+	return c
+}
+
+// client is a TLS client configuration that trusts the CA.
+func (c *testCA) client() *tls.Config { return &tls.Config{RootCAs: c.pool} }
+
+func newKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
+	return key
+}
+
+// leafTemplate is a certificate for 127.0.0.1, as a node's: it serves, and
+// dials the NATS routes as a client.
+func leafTemplate() *x509.Certificate {
+	return &x509.Certificate{
+		SerialNumber: big.NewInt(2),
 		Subject:      pkix.Name{CommonName: "proactivechat test"},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(time.Hour),
 		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+}
+
+// issue signs tmpl for key with parent (self-signed when nil) and
+// parentKey.
+func issue(t testing.TB, tmpl, parent *x509.Certificate, key, parentKey *ecdsa.PrivateKey) *x509.Certificate {
+	t.Helper()
+	if parent == nil {
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// writeCert writes cert and key as dir/NAME.pem and dir/NAME-key.pem.
+func writeCert(t testing.TB, dir, name string, cert *x509.Certificate, key *ecdsa.PrivateKey) (certFile, keyFile string) {
+	t.Helper()
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return certFile, keyFile, pool
+	return certFile, keyFile
 }

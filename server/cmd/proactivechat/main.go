@@ -123,6 +123,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&m.Demo, "demo", demo, "seed two demo sites with proactive chat enabled (one per mode) and a demo agent (env PROACTIVECHAT_DEMO)")
 	fs.StringVar(&m.TLSCert, "tls-cert", env("PROACTIVECHAT_TLS_CERT", ""), "PEM certificate (chain) file: serve HTTPS with HTTP/2 (env PROACTIVECHAT_TLS_CERT)")
 	fs.StringVar(&m.TLSKey, "tls-key", env("PROACTIVECHAT_TLS_KEY", ""), "PEM private key file for -tls-cert (env PROACTIVECHAT_TLS_KEY)")
+	fs.StringVar(&m.Cluster.TLSCAFile, "tls-ca", env("PROACTIVECHAT_TLS_CA", ""), "cluster node: PEM file of a private CA, trusted beside the system's roots to verify the leader's certificate, and alone on the NATS routes, which it makes mutual TLS with -tls-cert (env PROACTIVECHAT_TLS_CA)")
 	fs.StringVar(&m.PprofAddr, "pprof", env("PROACTIVECHAT_PPROF", ""), "serve /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (env PROACTIVECHAT_PPROF)")
 	allowHTTP, _ := strconv.ParseBool(env("PROACTIVECHAT_WEBHOOKS_ALLOW_HTTP", "false"))
 	fs.BoolVar(&m.WebhooksAllowHTTP, "webhooks-allow-http", allowHTTP, "accept http webhook URLs, not only https (env PROACTIVECHAT_WEBHOOKS_ALLOW_HTTP)")
@@ -182,8 +183,8 @@ var nodeName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 func (m *Main) checkCluster() error {
 	c := m.Cluster
 	if c.Node == "" {
-		if c.NATSListen != "" || len(c.NATSRoutes) > 0 || c.NATSURL != "" || c.Advertise != "" {
-			return errors.New("-nats-listen, -nats-routes, -nats-url and -advertise need -node")
+		if c.NATSListen != "" || len(c.NATSRoutes) > 0 || c.NATSURL != "" || c.Advertise != "" || c.TLSCAFile != "" {
+			return errors.New("-nats-listen, -nats-routes, -nats-url, -advertise and -tls-ca need -node")
 		}
 		return nil
 	}
@@ -204,8 +205,10 @@ func (m *Main) checkCluster() error {
 			return fmt.Errorf("NATS route address %q: want HOST:PORT", a)
 		}
 	}
-	if m.TLSCert != "" {
-		return errors.New("-tls-cert on a cluster node is not supported yet: terminate TLS in front of the nodes")
+	// The CA file is read now, so that a missing or unreadable one is a
+	// clear error at startup, not 503s once a leader with TLS is known.
+	if _, err := app.LoadCAPool(c.TLSCAFile); err != nil {
+		return err
 	}
 	return nil
 }
@@ -237,21 +240,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.PprofAddr != "" {
 		go servePprof(m.PprofAddr, log)
 	}
-	scheme := "http://"
-	if m.TLSCert != "" {
-		scheme = "https://"
-	}
-	base := scheme + displayAddr(a.Addr().String())
+	base := m.scheme() + displayAddr(a.Addr().String())
 	if m.Demo {
 		if err := app.SeedDemo(ctx, a.Service, base); err != nil {
 			a.Shutdown(context.Background())
 			return fmt.Errorf("seed demo: %w", err)
 		}
-		grpcurlFlag := "-plaintext"
-		if m.TLSCert != "" {
-			grpcurlFlag = "-insecure"
-		}
-		fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID, app.DemoInviteSiteID, displayAddr(a.Addr().String()), grpcurlFlag, app.DemoAgentPassword, app.DemoAgentLogin)
+		fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID, app.DemoInviteSiteID, displayAddr(a.Addr().String()), m.grpcurlFlag(), app.DemoAgentPassword, app.DemoAgentLogin)
 	}
 	if a.InitialAPIKey != "" {
 		fmt.Fprintf(os.Stderr, initialKeyText, a.InitialAPIKey, base)
@@ -288,7 +283,7 @@ func (m *Main) runNode(ctx context.Context, log *slog.Logger) error {
 				if err := app.SeedDemo(ctx, a.Service, base); err != nil {
 					return fmt.Errorf("seed demo: %w", err)
 				}
-				fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID, app.DemoInviteSiteID, displayAddr(strings.TrimPrefix(base, "http://")), "-plaintext", app.DemoAgentPassword, app.DemoAgentLogin)
+				fmt.Fprintf(os.Stderr, demoText, base, app.DemoSiteID, app.DemoAgentID, app.DemoInviteSiteID, displayAddr(strings.TrimPrefix(base, m.scheme())), m.grpcurlFlag(), app.DemoAgentPassword, app.DemoAgentLogin)
 			}
 		}
 		if a.InitialAPIKey != "" {
@@ -296,12 +291,12 @@ func (m *Main) runNode(ctx context.Context, log *slog.Logger) error {
 		}
 		return nil
 	}
-	n, err := app.OpenNode(app.Config{Addr: m.Addr, DBPath: m.DBPath, Logger: log,
+	n, err := app.OpenNode(app.Config{Addr: m.Addr, DBPath: m.DBPath, Logger: log, TLSCertFile: m.TLSCert, TLSKeyFile: m.TLSKey,
 		Retention: &m.Retention, WebhooksAllowHTTP: m.WebhooksAllowHTTP, WebhooksAllowPrivate: m.WebhooksAllowPrivate}, cc)
 	if err != nil {
 		return err
 	}
-	base = "http://" + displayAddr(n.Addr().String())
+	base = m.scheme() + displayAddr(n.Addr().String())
 	n.Start()
 	if m.PprofAddr != "" {
 		go servePprof(m.PprofAddr, log)
@@ -321,6 +316,23 @@ func (m *Main) runNode(ctx context.Context, log *slog.Logger) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return n.Shutdown(shutdownCtx)
+}
+
+// scheme is what the port serves: "https://" with -tls-cert.
+func (m *Main) scheme() string {
+	if m.TLSCert != "" {
+		return "https://"
+	}
+	return "http://"
+}
+
+// grpcurlFlag is the grpcurl flag for the port: -insecure trusts any
+// certificate, for the demo's certificate made for localhost.
+func (m *Main) grpcurlFlag() string {
+	if m.TLSCert != "" {
+		return "-insecure"
+	}
+	return "-plaintext"
 }
 
 func waitErr(a *app.App) <-chan error {

@@ -3,11 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -523,6 +530,71 @@ func TestClusterFlags(t *testing.T) {
 			t.Errorf("ParseFlags(%q) = %v, want %q", tc.args, err, tc.wantErr)
 		}
 	}
+}
+
+// TestClusterTLSFlags: a cluster node serves TLS with -tls-cert and
+// -tls-key, as a single node does, and -tls-ca (or PROACTIVECHAT_TLS_CA)
+// names the CA file it trusts to verify the leader's certificate: a file
+// that is missing or holds no PEM certificate is refused at startup,
+// naming the flag and the file.
+func TestClusterTLSFlags(t *testing.T) {
+	dir := t.TempDir()
+	ca := writeCAFile(t, dir)
+	var m Main
+	if err := m.ParseFlags([]string{"-node", "n1", "-tls-cert", "node.pem", "-tls-key", "node-key.pem", "-tls-ca", ca}); err != nil {
+		t.Fatalf("-tls-cert on a cluster node: %v", err)
+	}
+	if m.TLSCert != "node.pem" || m.TLSKey != "node-key.pem" || m.Cluster.TLSCAFile != ca {
+		t.Errorf("parsed TLS %q %q, CA %q", m.TLSCert, m.TLSKey, m.Cluster.TLSCAFile)
+	}
+	t.Setenv("PROACTIVECHAT_TLS_CA", ca)
+	m = Main{}
+	if err := m.ParseFlags([]string{"-node", "n1"}); err != nil || m.Cluster.TLSCAFile != ca {
+		t.Errorf("PROACTIVECHAT_TLS_CA: %v, CA %q", err, m.Cluster.TLSCAFile)
+	}
+	t.Setenv("PROACTIVECHAT_TLS_CA", "")
+	notPEM := filepath.Join(dir, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.pem")
+	for _, tc := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"-node", "n1", "-tls-ca", missing}, fmt.Sprintf("-tls-ca %q: open", missing)},
+		{[]string{"-node", "n1", "-tls-ca", notPEM}, fmt.Sprintf("-tls-ca %q: no PEM certificate", notPEM)},
+		{[]string{"-tls-ca", ca}, "-tls-ca need -node"},
+		{[]string{"-node", "n1", "-tls-cert", "node.pem"}, "-tls-cert and -tls-key go together"},
+	} {
+		m := Main{}
+		if err := m.ParseFlags(tc.args); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("ParseFlags(%q) = %v, want %q", tc.args, err, tc.wantErr)
+		}
+	}
+}
+
+// writeCAFile writes a self-signed CA certificate in dir, as PEM.
+func writeCAFile(t *testing.T, dir string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
 
 // bucketRootOutOfRange returns db with the root page of the top-level bucket
