@@ -49,3 +49,11 @@ func (n *Node) LogStart(ctx context.Context) (uint64, error) { return n.logJS.Fi
 // SetLeader records name at addr as the leader, as the node does when it
 // reads the lease, and reports whether that changed.
 func (n *Node) SetLeader(name, addr string) bool { return n.setLeader(name, addr) }
+
+// SetRelayKeepAlive sets how often a relayed stream waiting for a leader
+// gets a keep-alive, until the returned function restores it.
+func SetRelayKeepAlive(d time.Duration) (restore func()) {
+	old := relayKeepAlive
+	relayKeepAlive = d
+	return func() { relayKeepAlive = old }
+}

@@ -16,6 +16,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 	"github.com/proactivechat/proactivechat/server/app"
 )
 
@@ -145,6 +146,40 @@ func TestNode_AWidgetStreamCarriesOnWhenTheLeadersEndBreaks(t *testing.T) {
 	})
 }
 
+// TestNode_AWidgetStreamWaitsForALeaderWithKeepAlives: while no leader
+// can be reached, a follower keeps its widgets' streams open with
+// keep-alives (the widget reconnects after 45 s of silence), instead of
+// sending every widget to reconnect and ask; once a leader answers, the
+// stream goes on with nothing missed.
+func TestNode_AWidgetStreamWaitsForALeaderWithKeepAlives(t *testing.T) {
+	defer app.SetRelayKeepAlive(50 * time.Millisecond)()
+	follower, link := followerOfOneServer(t)
+	leader := &testServer{App: follower.App, url: "http://" + link.target, addr: link.target}
+	c := newConnectClient(t, follower)
+	ctx := testContext(t)
+	w := newWorld(t, ctx, c, enabledWithoutInvite())
+	chat := w.startChat(t, ctx, c)
+	recvUntil(t, w.visitorStream, func(m *pb.WatchVisitorResponse) bool { return m.GetChatEvent() != nil })
+	link.refuse(true)
+	link.cut()
+	for range 3 {
+		m, err := w.visitorStream.Recv()
+		if err != nil {
+			t.Fatalf("the widget's stream ended while no leader answered: %v", err)
+		}
+		if m.GetKeepAlive() == nil {
+			t.Fatalf("got %v while no leader answered, want keep-alives", m)
+		}
+	}
+	// The agent writes on the leader itself meanwhile.
+	send(t, ctx, newConnectClient(t, leader), chat.GetId(), w.agent.GetId(), "while you waited")
+	link.refuse(false)
+	ev := recvUntil(t, w.visitorStream, func(m *pb.WatchVisitorResponse) bool { return m.GetChatEvent() != nil }).GetChatEvent()
+	if ev.GetSeq() != 2 || ev.GetMessage().GetText() != "while you waited" {
+		t.Fatalf("after the wait the widget got %v, want the message at seq 2", ev)
+	}
+}
+
 // followerOfOneServer is a node that forwards to a server of its own (as
 // its leader) through link, which the test can cut. The clients sign as
 // the server's own keys.
@@ -160,10 +195,12 @@ func followerOfOneServer(t *testing.T) (*testServer, *cutter) {
 // cutter passes TCP connections on to target until cut, which breaks
 // every connection open then; later ones pass again.
 type cutter struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-	count int // connections accepted
+	ln      net.Listener
+	target  string
+	mu      sync.Mutex
+	conns   []net.Conn
+	count   int  // connections accepted
+	refused bool // new connections are closed at once
 }
 
 func newCutter(t *testing.T, target string) *cutter {
@@ -172,13 +209,20 @@ func newCutter(t *testing.T, target string) *cutter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cutter{ln: ln}
+	c := &cutter{ln: ln, target: target}
 	t.Cleanup(func() { ln.Close(); c.cut() })
 	go func() {
 		for {
 			in, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			c.mu.Lock()
+			refused := c.refused
+			c.mu.Unlock()
+			if refused {
+				in.Close()
+				continue
 			}
 			out, err := net.Dial("tcp", target)
 			if err != nil {
@@ -197,6 +241,14 @@ func newCutter(t *testing.T, target string) *cutter {
 }
 
 func (c *cutter) addr() string { return c.ln.Addr().String() }
+
+// refuse closes the connections that come from now on (on), or lets them
+// through again.
+func (c *cutter) refuse(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refused = on
+}
 
 func (c *cutter) accepted() int {
 	c.mu.Lock()
