@@ -47,8 +47,8 @@ const (
 	// open it again before it ends UNAVAILABLE, for the widget to resume
 	// on its own. While it waits, the widget gets keep-alives: a cluster
 	// electing a leader slowly under load is not made slower by every
-	// widget of the cluster reconnecting to ask (measured: 55,000 widgets
-	// told after 30 s stormed a cluster whose JetStream was electing).
+	// widget of the cluster reconnecting to ask (seen: widgets told after
+	// 30 s stormed a cluster whose JetStream was still electing).
 	relayReopenFor = 5 * time.Minute
 
 	// relayReopening bounds the streams a follower opens again at once,
