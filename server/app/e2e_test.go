@@ -598,216 +598,234 @@ func getJSON(t *testing.T, ctx context.Context, url string) map[string]any {
 func TestBadInput(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, p protocol) {
 		srv, _ := newServer(t)
-		c := p.newClient(t, srv)
-		ctx := testContext(t)
+		badInput(t, p, srv)
+	})
+}
 
-		w := newWorld(t, ctx, c, enabledWithoutInvite())
-		other := createAvailableAgent(t, ctx, c, "Sam", w.site.GetId())
-		offline := must[*pb.CreateAgentResponse](t, "CreateAgent")(c.CreateAgent(ctx, &pb.CreateAgentRequest{
-			DisplayName: "Off", SiteIds: []string{w.site.GetId()},
-		})).GetAgent()
-		endedChat := w.startChat(t, ctx, c)
-		leave(t, ctx, c, endedChat.GetId(), w.agent.GetId())
-		leave(t, ctx, c, endedChat.GetId(), w.visitor.GetId())
-		chat := w.startChat(t, ctx, c)
-		send(t, ctx, c, chat.GetId(), w.agent.GetId(), "Hello!")
+// TestBadInputThroughAFollower: a follower passes every refusal on as the
+// leader gave it (code, field, message), its relayed widget streams too;
+// and a Converse the leader ends while the client may still send ends for
+// the client too (it hung through the proxy).
+func TestBadInputThroughAFollower(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, p protocol) {
+		follower, _ := followerOfOneServer(t)
+		badInput(t, p, follower)
+	})
+}
 
-		// state is everything a rejected request could have half-written.
-		state := func() []proto.Message {
-			t.Helper()
-			out := []proto.Message{
-				must[*pb.ListSitesResponse](t, "ListSites")(c.ListSites(ctx, &pb.ListSitesRequest{})),
-				must[*pb.ListAgentsResponse](t, "ListAgents")(c.ListAgents(ctx, &pb.ListAgentsRequest{})),
-			}
-			for _, id := range []string{chat.GetId(), endedChat.GetId()} {
-				out = append(out, must[*pb.GetChatResponse](t, "GetChat")(c.GetChat(ctx, &pb.GetChatRequest{ChatId: id})))
-				out = append(out, must[*pb.ListChatEventsResponse](t, "ListChatEvents")(c.ListChatEvents(ctx, &pb.ListChatEventsRequest{ChatId: id})))
-			}
-			return out
+// badInput makes every kind of bad request to srv with p's client and
+// checks its code, and that it wrote nothing.
+func badInput(t *testing.T, p protocol, srv *testServer) {
+	t.Helper()
+	c := p.newClient(t, srv)
+	ctx := testContext(t)
+
+	w := newWorld(t, ctx, c, enabledWithoutInvite())
+	other := createAvailableAgent(t, ctx, c, "Sam", w.site.GetId())
+	offline := must[*pb.CreateAgentResponse](t, "CreateAgent")(c.CreateAgent(ctx, &pb.CreateAgentRequest{
+		DisplayName: "Off", SiteIds: []string{w.site.GetId()},
+	})).GetAgent()
+	endedChat := w.startChat(t, ctx, c)
+	leave(t, ctx, c, endedChat.GetId(), w.agent.GetId())
+	leave(t, ctx, c, endedChat.GetId(), w.visitor.GetId())
+	chat := w.startChat(t, ctx, c)
+	send(t, ctx, c, chat.GetId(), w.agent.GetId(), "Hello!")
+
+	// state is everything a rejected request could have half-written.
+	state := func() []proto.Message {
+		t.Helper()
+		out := []proto.Message{
+			must[*pb.ListSitesResponse](t, "ListSites")(c.ListSites(ctx, &pb.ListSitesRequest{})),
+			must[*pb.ListAgentsResponse](t, "ListAgents")(c.ListAgents(ctx, &pb.ListAgentsRequest{})),
 		}
-		message := func(chatID, senderID, text string) func() error {
-			return func() error {
-				_, err := c.SendMessage(ctx, &pb.SendMessageRequest{ChatId: chatID, SenderId: senderID, Text: text})
-				return err
-			}
+		for _, id := range []string{chat.GetId(), endedChat.GetId()} {
+			out = append(out, must[*pb.GetChatResponse](t, "GetChat")(c.GetChat(ctx, &pb.GetChatRequest{ChatId: id})))
+			out = append(out, must[*pb.ListChatEventsResponse](t, "ListChatEvents")(c.ListChatEvents(ctx, &pb.ListChatEventsRequest{ChatId: id})))
 		}
+		return out
+	}
+	message := func(chatID, senderID, text string) func() error {
+		return func() error {
+			_, err := c.SendMessage(ctx, &pb.SendMessageRequest{ChatId: chatID, SenderId: senderID, Text: text})
+			return err
+		}
+	}
 
-		for _, tc := range []struct {
-			name string
-			call func() error
-			code connect.Code
-			// field is the field an invalid argument names.
-			field string
-			// mention is more text the message must contain.
-			mention string
-			// noREST: the request cannot be written as REST (an empty path
-			// segment).
-			noREST bool
-		}{
-			{name: "UnknownSite", code: connect.CodeNotFound, call: func() error {
-				_, err := c.GetSite(ctx, &pb.GetSiteRequest{SiteId: "site_nope"})
-				return err
-			}},
-			{name: "UnknownAgent", code: connect.CodeNotFound, call: func() error {
-				_, err := c.GetAgent(ctx, &pb.GetAgentRequest{AgentId: "agent_nope"})
-				return err
-			}},
-			{name: "UnknownChat", code: connect.CodeNotFound, call: func() error {
-				_, err := c.GetChat(ctx, &pb.GetChatRequest{ChatId: "chat_nope"})
-				return err
-			}},
-			{name: "MessageToUnknownChat", code: connect.CodeNotFound, call: message("chat_nope", w.agent.GetId(), "hi")},
-			{name: "WatchUnknownChat", code: connect.CodeNotFound, call: func() error {
-				return firstRecvError(t, func() (stream[pb.WatchChatResponse], error) {
-					return c.WatchChat(ctx, &pb.WatchChatRequest{ChatId: "chat_nope"})
-				})
-			}},
-			{name: "StartChatWithUnknownVisitor", code: connect.CodeNotFound, call: func() error {
-				_, err := c.StartChat(ctx, &pb.StartChatRequest{AgentId: w.agent.GetId(), VisitorId: "visitor_nope"})
-				return err
-			}},
-			{name: "AgentOfUnknownSite", code: connect.CodeNotFound, call: func() error {
-				_, err := c.CreateAgent(ctx, &pb.CreateAgentRequest{DisplayName: "Ghost", SiteIds: []string{"site_nope"}})
-				return err
-			}},
-			{name: "SiteNameRequired", code: connect.CodeInvalidArgument, field: "name", call: func() error {
-				_, err := c.CreateSite(ctx, &pb.CreateSiteRequest{AllowedOrigins: []string{origin}})
-				return err
-			}},
-			{name: "SiteNameBlank", code: connect.CodeInvalidArgument, field: "name", call: func() error {
-				_, err := c.CreateSite(ctx, &pb.CreateSiteRequest{Name: "  "})
-				return err
-			}},
-			{name: "ModeRequiredWhenEnabled", code: connect.CodeInvalidArgument, field: "proactive_chat.mode", call: func() error {
-				_, err := c.CreateSite(ctx, &pb.CreateSiteRequest{Name: "Half set up", ProactiveChat: &pb.ProactiveChatSettings{Enabled: true}})
-				return err
-			}},
-			{name: "ChatIDRequired", code: connect.CodeInvalidArgument, field: "chat_id", noREST: true, call: func() error {
-				_, err := c.GetChat(ctx, &pb.GetChatRequest{})
-				return err
-			}},
-			{name: "MessageChatIDRequired", code: connect.CodeInvalidArgument, field: "chat_id", noREST: true, call: message("", w.agent.GetId(), "hi")},
-			{name: "VisitorIDRequired", code: connect.CodeInvalidArgument, field: "visitor_id", call: func() error {
-				_, err := c.StartChat(ctx, &pb.StartChatRequest{AgentId: other.GetId()})
-				return err
-			}},
-			{name: "TextRequired", code: connect.CodeInvalidArgument, field: "text", call: message(chat.GetId(), w.agent.GetId(), "")},
-			{name: "TextOnlyWhiteSpace", code: connect.CodeInvalidArgument, field: "text", call: message(chat.GetId(), w.agent.GetId(), " \n\t ")},
-			{name: "TextTooLong", code: connect.CodeInvalidArgument, field: "text", mention: "4096",
-				call: message(chat.GetId(), w.agent.GetId(), strings.Repeat("a", 4097))},
-			{name: "TextTooLongInMultibyteCharacters", code: connect.CodeInvalidArgument, field: "text", mention: "4096",
-				call: message(chat.GetId(), w.agent.GetId(), strings.Repeat("é", 2049))},
-			{name: "IdempotencyKeyTooLong", code: connect.CodeInvalidArgument, field: "idempotency_key", call: func() error {
-				_, err := c.SendMessage(ctx, &pb.SendMessageRequest{ChatId: chat.GetId(), SenderId: w.agent.GetId(), Text: "hi", IdempotencyKey: strings.Repeat("k", 129)})
-				return err
-			}},
-			{name: "PageURLNotHTTP", code: connect.CodeInvalidArgument, field: "url", call: func() error {
-				_, err := c.ReportPageView(ctx, &pb.ReportPageViewRequest{VisitorId: w.visitor.GetId(), Url: "javascript:alert(1)"})
-				return err
-			}},
-			{name: "UnknownUpdateMaskPath", code: connect.CodeInvalidArgument, field: "update_mask", call: func() error {
-				_, err := c.UpdateSite(ctx, &pb.UpdateSiteRequest{
-					Site:       &pb.Site{Id: w.site.GetId(), Name: "Renamed"},
-					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name", "colour"}},
-				})
-				return err
-			}},
-			{name: "WatchAfterTheLastEvent", code: connect.CodeInvalidArgument, field: "after_seq", call: func() error {
-				return firstRecvError(t, func() (stream[pb.WatchChatResponse], error) {
-					return c.WatchChat(ctx, &pb.WatchChatRequest{ChatId: chat.GetId(), AfterSeq: 99})
-				})
-			}},
-			{name: "ResumeAfterTheLastEvent", code: connect.CodeInvalidArgument, field: "resume_after_seq", call: func() error {
-				return firstRecvError(t, func() (stream[pb.WatchVisitorResponse], error) {
-					return c.WatchVisitor(ctx, &pb.WatchVisitorRequest{VisitorId: w.visitor.GetId(), ResumeChatId: chat.GetId(), ResumeAfterSeq: 99})
-				}, func(m *pb.WatchVisitorResponse) bool { return m.GetState() != nil })
-			}},
-			{name: "PageSizeTooLarge", code: connect.CodeInvalidArgument, field: "page_size", call: func() error {
-				_, err := c.ListChatEvents(ctx, &pb.ListChatEventsRequest{ChatId: chat.GetId(), PageSize: 1001})
-				return err
-			}},
-			{name: "MessageToEndedChat", code: connect.CodeFailedPrecondition, call: message(endedChat.GetId(), w.agent.GetId(), "still there?")},
-			{name: "StartChatWithVisitorInChat", code: connect.CodeFailedPrecondition, call: func() error {
-				_, err := c.StartChat(ctx, &pb.StartChatRequest{AgentId: other.GetId(), VisitorId: w.visitor.GetId()})
-				return err
-			}},
-			{name: "StartChatByOfflineAgent", code: connect.CodeFailedPrecondition, mention: "available", call: func() error {
-				_, err := c.StartChat(ctx, &pb.StartChatRequest{AgentId: offline.GetId(), VisitorId: w.visitor.GetId()})
-				return err
-			}},
-			{name: "MessageByNonParticipant", code: connect.CodePermissionDenied, call: message(chat.GetId(), other.GetId(), "I'll take over")},
-			{name: "LeaveByNonParticipant", code: connect.CodePermissionDenied, call: func() error {
-				_, err := c.LeaveChat(ctx, &pb.LeaveChatRequest{ChatId: chat.GetId(), ParticipantId: other.GetId()})
-				return err
-			}},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				if tc.noREST && p.name == "REST" {
-					t.Skip("an empty id cannot be put in a REST path")
-				}
-				before := state()
-				err := tc.call()
-				wantCode(t, err, tc.code)
-				msg := errorMessage(err)
-				if tc.field != "" {
-					if !strings.Contains(msg, tc.field) {
-						t.Errorf("message %q does not name the field %s", msg, tc.field)
-					}
-					if fields := badRequestFields(err); !slices.Contains(fields, tc.field) {
-						t.Errorf("google.rpc.BadRequest fields %v, want %s", fields, tc.field)
-					}
-				}
-				if !strings.Contains(msg, tc.mention) {
-					t.Errorf("message %q does not mention %q", msg, tc.mention)
-				}
-				after := state()
-				for i := range before {
-					protoEqual(t, "state after a rejected request", after[i], before[i])
-				}
+	for _, tc := range []struct {
+		name string
+		call func() error
+		code connect.Code
+		// field is the field an invalid argument names.
+		field string
+		// mention is more text the message must contain.
+		mention string
+		// noREST: the request cannot be written as REST (an empty path
+		// segment).
+		noREST bool
+	}{
+		{name: "UnknownSite", code: connect.CodeNotFound, call: func() error {
+			_, err := c.GetSite(ctx, &pb.GetSiteRequest{SiteId: "site_nope"})
+			return err
+		}},
+		{name: "UnknownAgent", code: connect.CodeNotFound, call: func() error {
+			_, err := c.GetAgent(ctx, &pb.GetAgentRequest{AgentId: "agent_nope"})
+			return err
+		}},
+		{name: "UnknownChat", code: connect.CodeNotFound, call: func() error {
+			_, err := c.GetChat(ctx, &pb.GetChatRequest{ChatId: "chat_nope"})
+			return err
+		}},
+		{name: "MessageToUnknownChat", code: connect.CodeNotFound, call: message("chat_nope", w.agent.GetId(), "hi")},
+		{name: "WatchUnknownChat", code: connect.CodeNotFound, call: func() error {
+			return firstRecvError(t, func() (stream[pb.WatchChatResponse], error) {
+				return c.WatchChat(ctx, &pb.WatchChatRequest{ChatId: "chat_nope"})
 			})
-		}
-
-		// The limit itself is allowed.
-		t.Run("TextOfExactly4096Bytes", func(t *testing.T) {
-			text := strings.Repeat("é", 2048)
-			if ev := send(t, ctx, c, chat.GetId(), w.agent.GetId(), text); ev.GetSeq() != 3 {
-				t.Fatalf("seq %d, want 3", ev.GetSeq())
+		}},
+		{name: "StartChatWithUnknownVisitor", code: connect.CodeNotFound, call: func() error {
+			_, err := c.StartChat(ctx, &pb.StartChatRequest{AgentId: w.agent.GetId(), VisitorId: "visitor_nope"})
+			return err
+		}},
+		{name: "AgentOfUnknownSite", code: connect.CodeNotFound, call: func() error {
+			_, err := c.CreateAgent(ctx, &pb.CreateAgentRequest{DisplayName: "Ghost", SiteIds: []string{"site_nope"}})
+			return err
+		}},
+		{name: "SiteNameRequired", code: connect.CodeInvalidArgument, field: "name", call: func() error {
+			_, err := c.CreateSite(ctx, &pb.CreateSiteRequest{AllowedOrigins: []string{origin}})
+			return err
+		}},
+		{name: "SiteNameBlank", code: connect.CodeInvalidArgument, field: "name", call: func() error {
+			_, err := c.CreateSite(ctx, &pb.CreateSiteRequest{Name: "  "})
+			return err
+		}},
+		{name: "ModeRequiredWhenEnabled", code: connect.CodeInvalidArgument, field: "proactive_chat.mode", call: func() error {
+			_, err := c.CreateSite(ctx, &pb.CreateSiteRequest{Name: "Half set up", ProactiveChat: &pb.ProactiveChatSettings{Enabled: true}})
+			return err
+		}},
+		{name: "ChatIDRequired", code: connect.CodeInvalidArgument, field: "chat_id", noREST: true, call: func() error {
+			_, err := c.GetChat(ctx, &pb.GetChatRequest{})
+			return err
+		}},
+		{name: "MessageChatIDRequired", code: connect.CodeInvalidArgument, field: "chat_id", noREST: true, call: message("", w.agent.GetId(), "hi")},
+		{name: "VisitorIDRequired", code: connect.CodeInvalidArgument, field: "visitor_id", call: func() error {
+			_, err := c.StartChat(ctx, &pb.StartChatRequest{AgentId: other.GetId()})
+			return err
+		}},
+		{name: "TextRequired", code: connect.CodeInvalidArgument, field: "text", call: message(chat.GetId(), w.agent.GetId(), "")},
+		{name: "TextOnlyWhiteSpace", code: connect.CodeInvalidArgument, field: "text", call: message(chat.GetId(), w.agent.GetId(), " \n\t ")},
+		{name: "TextTooLong", code: connect.CodeInvalidArgument, field: "text", mention: "4096",
+			call: message(chat.GetId(), w.agent.GetId(), strings.Repeat("a", 4097))},
+		{name: "TextTooLongInMultibyteCharacters", code: connect.CodeInvalidArgument, field: "text", mention: "4096",
+			call: message(chat.GetId(), w.agent.GetId(), strings.Repeat("é", 2049))},
+		{name: "IdempotencyKeyTooLong", code: connect.CodeInvalidArgument, field: "idempotency_key", call: func() error {
+			_, err := c.SendMessage(ctx, &pb.SendMessageRequest{ChatId: chat.GetId(), SenderId: w.agent.GetId(), Text: "hi", IdempotencyKey: strings.Repeat("k", 129)})
+			return err
+		}},
+		{name: "PageURLNotHTTP", code: connect.CodeInvalidArgument, field: "url", call: func() error {
+			_, err := c.ReportPageView(ctx, &pb.ReportPageViewRequest{VisitorId: w.visitor.GetId(), Url: "javascript:alert(1)"})
+			return err
+		}},
+		{name: "UnknownUpdateMaskPath", code: connect.CodeInvalidArgument, field: "update_mask", call: func() error {
+			_, err := c.UpdateSite(ctx, &pb.UpdateSiteRequest{
+				Site:       &pb.Site{Id: w.site.GetId(), Name: "Renamed"},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name", "colour"}},
+			})
+			return err
+		}},
+		{name: "WatchAfterTheLastEvent", code: connect.CodeInvalidArgument, field: "after_seq", call: func() error {
+			return firstRecvError(t, func() (stream[pb.WatchChatResponse], error) {
+				return c.WatchChat(ctx, &pb.WatchChatRequest{ChatId: chat.GetId(), AfterSeq: 99})
+			})
+		}},
+		{name: "ResumeAfterTheLastEvent", code: connect.CodeInvalidArgument, field: "resume_after_seq", call: func() error {
+			return firstRecvError(t, func() (stream[pb.WatchVisitorResponse], error) {
+				return c.WatchVisitor(ctx, &pb.WatchVisitorRequest{VisitorId: w.visitor.GetId(), ResumeChatId: chat.GetId(), ResumeAfterSeq: 99})
+			}, func(m *pb.WatchVisitorResponse) bool { return m.GetState() != nil })
+		}},
+		{name: "PageSizeTooLarge", code: connect.CodeInvalidArgument, field: "page_size", call: func() error {
+			_, err := c.ListChatEvents(ctx, &pb.ListChatEventsRequest{ChatId: chat.GetId(), PageSize: 1001})
+			return err
+		}},
+		{name: "MessageToEndedChat", code: connect.CodeFailedPrecondition, call: message(endedChat.GetId(), w.agent.GetId(), "still there?")},
+		{name: "StartChatWithVisitorInChat", code: connect.CodeFailedPrecondition, call: func() error {
+			_, err := c.StartChat(ctx, &pb.StartChatRequest{AgentId: other.GetId(), VisitorId: w.visitor.GetId()})
+			return err
+		}},
+		{name: "StartChatByOfflineAgent", code: connect.CodeFailedPrecondition, mention: "available", call: func() error {
+			_, err := c.StartChat(ctx, &pb.StartChatRequest{AgentId: offline.GetId(), VisitorId: w.visitor.GetId()})
+			return err
+		}},
+		{name: "MessageByNonParticipant", code: connect.CodePermissionDenied, call: message(chat.GetId(), other.GetId(), "I'll take over")},
+		{name: "LeaveByNonParticipant", code: connect.CodePermissionDenied, call: func() error {
+			_, err := c.LeaveChat(ctx, &pb.LeaveChatRequest{ChatId: chat.GetId(), ParticipantId: other.GetId()})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.noREST && p.name == "REST" {
+				t.Skip("an empty id cannot be put in a REST path")
+			}
+			before := state()
+			err := tc.call()
+			wantCode(t, err, tc.code)
+			msg := errorMessage(err)
+			if tc.field != "" {
+				if !strings.Contains(msg, tc.field) {
+					t.Errorf("message %q does not name the field %s", msg, tc.field)
+				}
+				if fields := badRequestFields(err); !slices.Contains(fields, tc.field) {
+					t.Errorf("google.rpc.BadRequest fields %v, want %s", fields, tc.field)
+				}
+			}
+			if !strings.Contains(msg, tc.mention) {
+				t.Errorf("message %q does not mention %q", msg, tc.mention)
+			}
+			after := state()
+			for i := range before {
+				protoEqual(t, "state after a rejected request", after[i], before[i])
 			}
 		})
+	}
 
-		if cv, ok := c.(converser); ok {
-			t.Run("Converse", func(t *testing.T) {
-				for _, tc := range []struct {
-					name  string
-					first *pb.ConverseRequest
-					code  connect.Code
-				}{
-					{"FirstRequestNotJoin", &pb.ConverseRequest{Command: &pb.ConverseRequest_Send{Send: &pb.ConverseSend{Text: "hi"}}}, connect.CodeInvalidArgument},
-					{"JoinUnknownChat", &pb.ConverseRequest{Command: &pb.ConverseRequest_Join{Join: &pb.ConverseJoin{ChatId: "chat_nope", ParticipantId: w.agent.GetId()}}}, connect.CodeNotFound},
-					{"JoinByNonParticipant", &pb.ConverseRequest{Command: &pb.ConverseRequest_Join{Join: &pb.ConverseJoin{ChatId: chat.GetId(), ParticipantId: other.GetId()}}}, connect.CodePermissionDenied},
-				} {
-					t.Run(tc.name, func(t *testing.T) {
-						// As the agent, whatever the join says.
-						conv := must[conversation](t, "Converse")(cv.Converse(cv.(*signedConverser).as(ctx, w.agent.GetId())))
-						defer conv.Close()
-						if err := conv.Send(tc.first); err != nil && !isEOF(err) {
-							t.Fatalf("send: %v", err)
-						}
-						for {
-							m, err := conv.Recv()
-							if err != nil {
-								wantCode(t, err, tc.code)
-								break
-							}
-							if !isKeepAlive(m) {
-								t.Fatalf("got %v, want the stream to fail with %v", m, tc.code)
-							}
-						}
-					})
-				}
-			})
+	// The limit itself is allowed.
+	t.Run("TextOfExactly4096Bytes", func(t *testing.T) {
+		text := strings.Repeat("é", 2048)
+		if ev := send(t, ctx, c, chat.GetId(), w.agent.GetId(), text); ev.GetSeq() != 3 {
+			t.Fatalf("seq %d, want 3", ev.GetSeq())
 		}
 	})
+
+	if cv, ok := c.(converser); ok {
+		t.Run("Converse", func(t *testing.T) {
+			for _, tc := range []struct {
+				name  string
+				first *pb.ConverseRequest
+				code  connect.Code
+			}{
+				{"FirstRequestNotJoin", &pb.ConverseRequest{Command: &pb.ConverseRequest_Send{Send: &pb.ConverseSend{Text: "hi"}}}, connect.CodeInvalidArgument},
+				{"JoinUnknownChat", &pb.ConverseRequest{Command: &pb.ConverseRequest_Join{Join: &pb.ConverseJoin{ChatId: "chat_nope", ParticipantId: w.agent.GetId()}}}, connect.CodeNotFound},
+				{"JoinByNonParticipant", &pb.ConverseRequest{Command: &pb.ConverseRequest_Join{Join: &pb.ConverseJoin{ChatId: chat.GetId(), ParticipantId: other.GetId()}}}, connect.CodePermissionDenied},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					// As the agent, whatever the join says.
+					conv := must[conversation](t, "Converse")(cv.Converse(cv.(*signedConverser).as(ctx, w.agent.GetId())))
+					defer conv.Close()
+					if err := conv.Send(tc.first); err != nil && !isEOF(err) {
+						t.Fatalf("send: %v", err)
+					}
+					for {
+						m, err := conv.Recv()
+						if err != nil {
+							wantCode(t, err, tc.code)
+							break
+						}
+						if !isKeepAlive(m) {
+							t.Fatalf("got %v, want the stream to fail with %v", m, tc.code)
+						}
+					}
+				})
+			}
+		})
+	}
 }
 
 // firstRecvError opens a stream and returns the error it fails with,

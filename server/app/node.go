@@ -552,6 +552,9 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(context.WithValue(r.Context(), leaderKey{}, addr))
 	defer cancel()
 	defer context.AfterFunc(forwarding, cancel)()
+	if r.Body != nil && r.Body != http.NoBody {
+		ctx = context.WithValue(ctx, inboundBodyKey{}, r.Body)
+	}
 	n.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
@@ -650,6 +653,7 @@ func (n *Node) initProxy(roots *x509.CertPool) {
 		Transport: n.proxyTr,
 		ModifyResponse: func(res *http.Response) error {
 			endUnavailable(res)
+			closeRequestWithResponse(res)
 			return nil
 		},
 		BufferPool:    proxyBuffers{},

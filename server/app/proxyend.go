@@ -169,3 +169,33 @@ func envelope(flags byte, payload []byte) []byte {
 func grpcMessage(s string) string {
 	return strings.ReplaceAll(url.PathEscape(s), "%20", " ")
 }
+
+// inboundBodyKey carries the client's request body to the response of the
+// request forwarded with it.
+type inboundBodyKey struct{}
+
+// closeRequestWithResponse makes closing the leader's response close the
+// client's request body too. A bidirectional stream that the leader ends
+// while the client's side is still open (Converse refusing its first
+// message) otherwise hung: the proxy hands the request body on behind a
+// Close that does nothing, and closing the leader's response waits for
+// the copy of that body to the leader, which waits for the client's next
+// message. Once the response is over, nothing more of the request is
+// wanted.
+func closeRequestWithResponse(res *http.Response) {
+	in, ok := res.Request.Context().Value(inboundBodyKey{}).(io.ReadCloser)
+	if !ok || res.Body == nil {
+		return
+	}
+	res.Body = &closesRequest{ReadCloser: res.Body, in: in}
+}
+
+type closesRequest struct {
+	io.ReadCloser
+	in io.Closer
+}
+
+func (c *closesRequest) Close() error {
+	c.in.Close()
+	return c.ReadCloser.Close()
+}
