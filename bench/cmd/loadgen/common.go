@@ -129,7 +129,7 @@ type VisitorPlan struct {
 
 // Cmd is a command from the load generator to a worker.
 type Cmd struct {
-	Op string `json:"op"` // init, hold, cohort, messages, drop, resume, expect-drop, remap, report, quit
+	Op string `json:"op"` // init, hold, cohort, messages, drop, resume, widget-resume, remap, report, quit
 	// init
 	Server        string        `json:"server,omitempty"`
 	LaunchAfter   time.Duration `json:"launch_after,omitempty"`
@@ -148,10 +148,6 @@ type Cmd struct {
 	Phase    string        `json:"phase,omitempty"`
 	// resume: the last event of each chat, which the resumed streams must reach.
 	Targets map[string]uint32 `json:"targets,omitempty"`
-	// Widget: a resume that fails for want of a server (UNAVAILABLE) is
-	// tried again as the widget does, with its jittered pauses, not the
-	// storm's few fixed ones.
-	Widget bool `json:"widget,omitempty"`
 	// remap (-nodes, a node killed): the visitors of node From connect to
 	// the nodes To from now on, dealt round robin.
 	From string   `json:"from,omitempty"`

@@ -49,9 +49,6 @@ type worker struct {
 	muxCancel context.CancelFunc
 
 	stopping atomic.Bool
-	// expectDrop: the visitors' streams are about to break (a node of the
-	// cluster is killed); until they resume, that is no error.
-	expectDrop atomic.Bool
 	// widgetResume: every visitor's stream that breaks is resumed as the
 	// widget resumes it (Cmd "widget-resume"), counted in brokenAgain.
 	widgetResume atomic.Bool
@@ -128,9 +125,6 @@ func runWorker(id int) error {
 			go w.drop()
 		case "resume":
 			go w.resume(c)
-		case "expect-drop":
-			w.expectDrop.Store(true)
-			w.emit(Event{Op: "done"})
 		case "widget-resume":
 			w.widgetResume.Store(true)
 			w.emit(Event{Op: "done"})
@@ -323,7 +317,7 @@ func (rs *resumeState) pause() time.Duration {
 
 // resumeState is what a resumed stream must reach.
 type resumeState struct {
-	widget   bool // retried as the widget does (Cmd.Widget)
+	widget   bool // retried as the widget does (a stream resumed after a break)
 	again    bool // a resumed stream that broke again, resumed once more
 	t0       time.Time
 	after    uint32
@@ -390,7 +384,7 @@ func (w *worker) watch(v *visitor, gen int, stream grpc.ServerStreamingClient[pb
 			if first {
 				wg.Done()
 			}
-			if !first && (w.widgetResume.Load() || rs != nil && rs.widget) && current && !w.stopping.Load() && !w.expectDrop.Load() && broken(err) {
+			if !first && w.widgetResume.Load() && current && !w.stopping.Load() && broken(err) {
 				// The widget resumes whenever its stream breaks: another
 				// change of leader is no error for it.
 				w.brokenAgain.Add(1)
@@ -403,7 +397,7 @@ func (w *worker) watch(v *visitor, gen int, stream grpc.ServerStreamingClient[pb
 				go w.retryResume(v, again, &none)
 				return
 			}
-			if current && !w.stopping.Load() && !w.expectDrop.Load() {
+			if current && !w.stopping.Load() {
 				w.fail("visitor stream ended: %v", err)
 			}
 			return
@@ -548,7 +542,7 @@ func (w *worker) browse(v *visitor) {
 				// Only the visitor's connection closing cancels it (a
 				// resume replaces it): the widget's page view is lost as
 				// with a page that unloads.
-			} else if !dropped(v) && !replaced(v, gen) && !w.expectDrop.Load() {
+			} else if !dropped(v) && !replaced(v, gen) {
 				w.fail("ReportPageView: %v", err)
 			}
 		}
@@ -790,7 +784,6 @@ func (w *worker) resume(c Cmd) {
 	w.caughtUp.Store(0)
 	// The old streams' ends are no errors (drop moved every visitor to a
 	// new generation); a resumed stream's failure is.
-	w.expectDrop.Store(false)
 	var wg sync.WaitGroup
 	n := 0
 	for _, v := range vs {
@@ -807,7 +800,7 @@ func (w *worker) resume(c Cmd) {
 				return
 			}
 			v.mu.Lock()
-			rs := &resumeState{t0: t0, after: v.lastSeq, target: targets[v.chatID], widget: c.Widget}
+			rs := &resumeState{t0: t0, after: v.lastSeq, target: targets[v.chatID]}
 			v.mu.Unlock()
 			w.open(v, conn, &wg, rs)
 		}()
