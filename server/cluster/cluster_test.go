@@ -1099,3 +1099,97 @@ func TestFollower_CatchUpAppliesInGroups(t *testing.T) {
 	write(100, "y") // entry by entry
 	catchUp(100)
 }
+
+// staleKV answers Get, once replay is set, with the entry it kept from
+// an earlier Get: what a replica behind the others answers a direct get.
+type staleKV struct {
+	cluster.KeyReader
+	mu     sync.Mutex
+	kept   *jetstream.RawStreamMsg
+	replay bool
+}
+
+func (s *staleKV) GetLastMsgForSubject(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.replay {
+		return s.kept, nil
+	}
+	m, err := s.KeyReader.GetLastMsgForSubject(ctx, subject)
+	if err == nil && s.kept == nil {
+		s.kept = m
+	}
+	return m, err
+}
+
+// A read of the lease never goes back in time: once a node has read (or
+// written) a revision, an older answer, such as a replica behind the
+// others gives, reads as the newer one. Believed, it sent the followers
+// to a deposed leader and back, ending their forwarded streams each time.
+func TestLease_ReadsNeverGoBack(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	ctx := context.Background()
+	a, b, d := newNode(t, c, 0, "a"), newNode(t, c, 1, "b"), newNode(t, c, 2, "d")
+	const ttl = time.Hour
+	la, lb, ld := a.lease(t, ttl), b.lease(t, ttl), d.lease(t, ttl)
+	stale := &staleKV{}
+	cluster.WrapReads(ld, func(r cluster.KeyReader) cluster.KeyReader { stale.KeyReader = r; return stale })
+
+	if ok, err := la.TryAcquire(ctx); err != nil || !ok {
+		t.Fatalf("a acquires: %v, %v", ok, err)
+	}
+	holder, revA, err := ld.Holder(ctx)
+	if err != nil || holder != "a" {
+		t.Fatalf("d reads %q, %v; want a", holder, err)
+	}
+	// b takes the lease from a; d reads it.
+	if ok, err := lb.TakeFrom(ctx, revA); err != nil || !ok {
+		t.Fatalf("b takes the lease: %v, %v", ok, err)
+	}
+	holder, revB, err := ld.Holder(ctx)
+	if err != nil || holder != "b" || revB <= revA {
+		t.Fatalf("d reads %q at %d, %v; want b after %d", holder, revB, err, revA)
+	}
+	// A replica behind now answers with a's holding.
+	stale.mu.Lock()
+	stale.replay = true
+	stale.mu.Unlock()
+	for range 3 {
+		if holder, rev, err := ld.Holder(ctx); err != nil || holder != "b" || rev != revB {
+			t.Errorf("d reads %q at %d, %v after reading b at %d", holder, rev, err, revB)
+		}
+	}
+	// b releases it: the delete's revision is newer still, and a stale
+	// answer does not bring a back either.
+	if err := lb.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stale.mu.Lock()
+	stale.replay = false
+	stale.mu.Unlock()
+	holder, revDel, err := ld.Holder(ctx)
+	if err != nil || holder != "" || revDel <= revB {
+		t.Fatalf("d reads %q at %d, %v after the release; want nobody after %d", holder, revDel, err, revB)
+	}
+	stale.mu.Lock()
+	stale.replay = true
+	stale.mu.Unlock()
+	if holder, _, err := ld.Holder(ctx); err != nil || holder != "" {
+		t.Errorf("d reads %q, %v after reading the release", holder, err)
+	}
+	// A holder's own writes count as read: a, taking the lease again,
+	// never reads the earlier holdings back.
+	stale.mu.Lock()
+	stale.replay = false
+	stale.mu.Unlock()
+	if ok, err := ld.TryAcquire(ctx); err != nil || !ok {
+		t.Fatalf("d acquires: %v, %v", ok, err)
+	}
+	stale.mu.Lock()
+	stale.replay = true
+	stale.mu.Unlock()
+	if holder, rev, err := ld.Holder(ctx); err != nil || holder != "d" || rev != ld.Term() {
+		t.Errorf("d, holding at %d, reads %q at %d, %v", ld.Term(), holder, rev, err)
+	}
+}

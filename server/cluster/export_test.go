@@ -16,3 +16,9 @@ func Beat(holder string, term uint64) []byte { return beat(holder, term) }
 
 // BeatSubject is the subject of l's heartbeats.
 func BeatSubject(l *Lease) string { return l.beatSubject() }
+
+// KeyReader reads the lease's key.
+type KeyReader = keyReader
+
+// WrapReads puts wrap around what l reads its key with.
+func WrapReads(l *Lease, wrap func(KeyReader) KeyReader) { l.reads = wrap(l.reads) }

@@ -55,14 +55,19 @@ func (c LeaseConfig) withDefaults() LeaseConfig {
 // take over; mostly is enough, since the log fences a stale leader
 // (TakeOver), not the lease.
 type Lease struct {
-	kv  jetstream.KeyValue
-	cfg LeaseConfig
+	kv    jetstream.KeyValue
+	reads keyReader // the bucket's stream, to read the key with its revision even once deleted
+	cfg   LeaseConfig
 
 	mu      sync.Mutex
 	rev     uint64 // revision last written; 0 when not held
 	term    uint64 // revision that took it
 	expires time.Time
 	lost    chan struct{}
+	// latestHolder wrote the key at latestRev, the latest revision this
+	// Lease read or wrote (Holder).
+	latestHolder string
+	latestRev    uint64
 }
 
 // OpenLease creates the lease's bucket, or updates it to cfg, and returns
@@ -87,7 +92,11 @@ func OpenLease(ctx context.Context, js jetstream.JetStream, cfg LeaseConfig) (*L
 	if err != nil {
 		return nil, fmt.Errorf("open lease %s: %w", cfg.Bucket, err)
 	}
-	l := &Lease{kv: kv, cfg: cfg, lost: make(chan struct{})}
+	st, err := js.Stream(ctx, "KV_"+cfg.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("open lease %s: %w", cfg.Bucket, err)
+	}
+	l := &Lease{kv: kv, reads: st, cfg: cfg, lost: make(chan struct{})}
 	close(l.lost) // not held
 	return l, nil
 }
@@ -120,6 +129,7 @@ func (l *Lease) took(rev uint64, start time.Time) {
 	defer l.mu.Unlock()
 	l.rev, l.term, l.expires = rev, rev, start.Add(l.cfg.TTL)
 	l.lost = make(chan struct{})
+	l.wrote(rev)
 }
 
 // reclaim takes the lease when the key already names this node although
@@ -181,6 +191,7 @@ func (l *Lease) Renew(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.wrote(next)
 	if l.rev == rev {
 		l.rev, l.expires = next, start.Add(l.cfg.TTL)
 	}
@@ -251,6 +262,13 @@ func (l *Lease) end(rev uint64) {
 	close(l.lost)
 }
 
+// wrote records that this holder wrote the key at rev; l.mu is held.
+func (l *Lease) wrote(rev uint64) {
+	if rev > l.latestRev {
+		l.latestHolder, l.latestRev = l.cfg.Node, rev
+	}
+}
+
 // Term returns the revision that took the lease, which no other holding
 // ever has: the leader's term. It is 0 when the lease is not held.
 func (l *Lease) Term() uint64 {
@@ -274,15 +292,49 @@ func (l *Lease) StreamName() string { return "KV_" + l.cfg.Bucket }
 
 // Holder returns the node holding the lease as the servers see it ("" if
 // none) and the revision it last wrote, which every renewal moves on.
+//
+// Reads never go back in time: an answer older than one this Lease has
+// already read or written is replaced by that newer one. The key is read
+// by JetStream's direct get, which any replica answers, and a replica
+// that is behind (its server paused, or busy, and not yet told it is
+// behind) answers with a holder that has been replaced. Believed, such an
+// answer had the followers send their clients to the deposed leader and
+// back, ending every forwarded stream at each turn, and restarted a
+// holder's silence each time the name changed.
 func (l *Lease) Holder(ctx context.Context) (node string, revision uint64, err error) {
-	e, err := l.kv.Get(ctx, l.cfg.Key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+	// Read as the key's last message, not with KeyValue.Get: a released
+	// key (a delete marker) then has a revision too, and is no older
+	// than the holding it ended.
+	m, err := l.reads.GetLastMsgForSubject(ctx, "$KV."+l.cfg.Bucket+"."+l.cfg.Key)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		// Never written, or expired (the TTL removes the key with no
+		// revision to compare): nobody holds it, as far as anyone knows.
 		return "", 0, nil
-	}
-	if err != nil {
+	case err != nil:
 		return "", 0, fmt.Errorf("read lease: %w", err)
+	case m.Header.Get("KV-Operation") != "" || m.Header.Get(jetstream.MarkerReasonHeader) != "":
+		// Deleted or purged: released, nobody holds it since.
+		return l.seen("", m.Sequence)
 	}
-	return string(e.Value()), e.Revision(), nil
+	return l.seen(string(m.Data), m.Sequence)
+}
+
+// keyReader reads the last message of a subject of a stream.
+type keyReader interface {
+	GetLastMsgForSubject(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error)
+}
+
+// seen records a read of the key at rev, and returns it unless a later
+// revision is known, which it returns instead.
+func (l *Lease) seen(holder string, rev uint64) (string, uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if rev < l.latestRev {
+		return l.latestHolder, l.latestRev, nil
+	}
+	l.latestHolder, l.latestRev = holder, rev
+	return holder, rev, nil
 }
 
 // TakeFrom takes the lease from a holder that seems dead, as a

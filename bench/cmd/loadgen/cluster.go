@@ -527,9 +527,11 @@ func nodeStatus(addr string) string {
 }
 
 // saveGoroutines writes every goroutine of the server whose pprof is at
-// pprofAddr to path.
+// pprofAddr to path, counted by stack (debug=1): a dump of each one
+// (debug=2) stops the whole process while it is written, which at 50,000
+// goroutines was long enough for the others to depose a leader as silent.
 func saveGoroutines(pprofAddr, path string) {
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get("http://" + pprofAddr + "/debug/pprof/goroutine?debug=2")
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get("http://" + pprofAddr + "/debug/pprof/goroutine?debug=1")
 	if err != nil {
 		logf("  goroutines: %v", err)
 		return
