@@ -652,6 +652,9 @@ func (n *Node) initProxy(roots *x509.CertPool) {
 		},
 		Transport: n.proxyTr,
 		ModifyResponse: func(res *http.Response) error {
+			if err := readWhole(res); err != nil {
+				return err
+			}
 			endUnavailable(res)
 			closeRequestWithResponse(res)
 			return nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -79,6 +80,9 @@ type unavailableEnding struct {
 	midLine  bool // the last byte read did not end a line
 	ending   *bytes.Reader
 	finished bool
+	// over: the last whole message read was the protocol's end of the
+	// response (gRPC-Web's trailers frame, Connect's end-stream message).
+	over bool
 }
 
 func (u *unavailableEnding) Read(p []byte) (int, error) {
@@ -100,6 +104,13 @@ func (u *unavailableEnding) Read(p []byte) (int, error) {
 	}
 	if !u.atBoundary() {
 		return n, err
+	}
+	if u.over {
+		// The response is whole: the connection broke after its end and
+		// before the leader's end of stream. Adding an ending would put
+		// bytes after the end, which clients reject.
+		u.finished = true
+		return n, io.EOF
 	}
 	switch u.kind {
 	case framingGRPC:
@@ -143,6 +154,8 @@ func (u *unavailableEnding) track(b []byte) {
 		b = b[k:]
 		if len(u.head) == 5 {
 			u.left = binary.BigEndian.Uint32(u.head[1:])
+			u.over = u.kind == framingGRPCWeb && u.head[0]&0x80 != 0 ||
+				u.kind == framingConnect && u.head[0]&0x02 != 0
 			u.head = u.head[:0]
 		}
 	}
@@ -168,6 +181,49 @@ func envelope(flags byte, payload []byte) []byte {
 // grpcMessage percent-encodes a grpc-message value.
 func grpcMessage(s string) string {
 	return strings.ReplaceAll(url.PathEscape(s), "%20", " ")
+}
+
+// maxWholeResponse bounds the answer a follower reads whole from the
+// leader before it answers its client (readWhole); a bigger one is passed
+// on as it comes.
+const maxWholeResponse = 1 << 20
+
+// readWhole reads a unary answer of the leader (one with a length: a
+// REST answer, a small one of any kind; or a Connect unary answer) whole
+// before the client gets its first byte, so that if the leader's
+// connection breaks in the middle, the client still gets a whole answer:
+// UNAVAILABLE (the error returned, which the proxy's ErrorHandler
+// answers with 503), which clients retry. Passed on as it came, the
+// client had its headers (200) already, and the proxy could only abort
+// the response: an HTTP/2 client reads RST_STREAM INTERNAL_ERROR, which
+// it does not retry. Streams and framed answers (gRPC, gRPC-Web, Connect
+// streams) are left to endUnavailable.
+func readWhole(res *http.Response) error {
+	if res.Body == nil || res.Body == http.NoBody || res.Request.Method == http.MethodHead ||
+		framingOf(res.Header.Get("Content-Type")) != framingNone && framingOf(res.Header.Get("Content-Type")) != framingLines {
+		return nil
+	}
+	connectUnary := strings.HasPrefix(res.Request.URL.Path, "/proactivechat.v1.")
+	if res.ContentLength < 0 && !connectUnary || res.ContentLength > maxWholeResponse {
+		return nil
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxWholeResponse+1))
+	if err != nil {
+		res.Body.Close()
+		return err
+	}
+	if len(body) > maxWholeResponse {
+		res.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), res.Body), res.Body}
+		return nil
+	}
+	res.Body.Close()
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	res.ContentLength = int64(len(body))
+	res.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return nil
 }
 
 // inboundBodyKey carries the client's request body to the response of the

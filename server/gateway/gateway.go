@@ -47,6 +47,11 @@ func New(ctx context.Context, conn *grpc.ClientConn) (*Handler, error) {
 			}
 			return runtime.DefaultHeaderMatcher(key)
 		}),
+		// Every answer that is not a stream says its length: a follower
+		// reads such an answer whole before passing it on, so that a
+		// leader's connection breaking in the middle is a clean 503 for
+		// the client (app.readWhole), whatever the answer's size.
+		runtime.WithWriteContentLength(),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
 				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
