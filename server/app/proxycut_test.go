@@ -18,7 +18,7 @@ import (
 
 // TestNode_AnAnswerCutOffFromTheLeader: when the leader's connection
 // breaks while a follower is passing an answer on, the client gets a
-// whole answer all the same. A unary answer cut in the middle is
+// whole answer all the same. A unary answer (any protocol) cut in the middle is
 // UNAVAILABLE (503), which clients retry: the follower reads it whole
 // before answering, where it used to pass on the leader's 200 and then
 // abort, which an HTTP/2 client reads as RST_STREAM INTERNAL_ERROR and
@@ -41,6 +41,10 @@ func TestNode_AnAnswerCutOffFromTheLeader(t *testing.T) {
 			contentType: "application/proto", sent: "\x0a\x05abc", wantStatus: 503},
 		{name: "ConnectJSONUnaryMidBody", method: "POST", path: "/proactivechat.v1.VisitorService/ReportPageView",
 			contentType: "application/json", sent: `{"visitor":{"id":`, wantStatus: 503},
+		{name: "GRPCUnaryMidMessage", method: "POST", path: "/proactivechat.v1.VisitorService/ReportPageView",
+			contentType: "application/grpc", sent: "\x00\x00\x00\x00\x20\x0a\x05abc", wantStatus: 503},
+		{name: "GRPCWebUnaryMidMessage", method: "POST", path: "/proactivechat.v1.VisitorService/ReportPageView",
+			contentType: "application/grpc-web+proto", sent: "\x00\x00\x00\x00\x20\x0a\x05abc", wantStatus: 503},
 		{name: "RESTUnaryMidBody", method: "GET", path: "/v1/sites",
 			contentType: "application/json", length: "100", sent: `{"sites":[{"id":"site_1"},`, wantStatus: 503},
 		{name: "GRPCWebAfterItsTrailers", method: "POST", path: "/proactivechat.v1.ChatService/WatchChat",

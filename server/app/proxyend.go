@@ -7,8 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	_ "github.com/proactivechat/proactivechat/gen/proactivechat/v1" // the API's descriptors, for unaryProcedures
 )
 
 // leaderGoneMessage is what a client is told when the leader's end of a
@@ -188,23 +192,29 @@ func grpcMessage(s string) string {
 // on as it comes.
 const maxWholeResponse = 1 << 20
 
-// readWhole reads a unary answer of the leader (one with a length: a
-// REST answer, a small one of any kind; or a Connect unary answer) whole
+// readWhole reads a unary answer of the leader (that of an RPC that is
+// not a server stream, in any protocol, or a REST answer with a length:
+// the gateway gives one to every answer that is not a stream) whole
 // before the client gets its first byte, so that if the leader's
 // connection breaks in the middle, the client still gets a whole answer:
 // UNAVAILABLE (the error returned, which the proxy's ErrorHandler
 // answers with 503), which clients retry. Passed on as it came, the
 // client had its headers (200) already, and the proxy could only abort
 // the response: an HTTP/2 client reads RST_STREAM INTERNAL_ERROR, which
-// it does not retry. Streams and framed answers (gRPC, gRPC-Web, Connect
-// streams) are left to endUnavailable.
+// it does not retry. (A small gRPC answer is cut in the middle when the
+// HTTP/2 connection's flow-control window, shared by thousands of
+// streams, let only part of it through.) Streams are left to
+// endUnavailable.
 func readWhole(res *http.Response) error {
-	if res.Body == nil || res.Body == http.NoBody || res.Request.Method == http.MethodHead ||
-		framingOf(res.Header.Get("Content-Type")) != framingNone && framingOf(res.Header.Get("Content-Type")) != framingLines {
+	if res.Body == nil || res.Body == http.NoBody || res.Request.Method == http.MethodHead {
 		return nil
 	}
-	connectUnary := strings.HasPrefix(res.Request.URL.Path, "/proactivechat.v1.")
-	if res.ContentLength < 0 && !connectUnary || res.ContentLength > maxWholeResponse {
+	path := res.Request.URL.Path
+	rpc := strings.HasPrefix(path, "/proactivechat.v1.")
+	switch {
+	case rpc && !unaryProcedures[path]:
+		return nil
+	case !rpc && res.ContentLength < 0, res.ContentLength > maxWholeResponse:
 		return nil
 	}
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxWholeResponse+1))
@@ -219,12 +229,28 @@ func readWhole(res *http.Response) error {
 		}{io.MultiReader(bytes.NewReader(body), res.Body), res.Body}
 		return nil
 	}
-	res.Body.Close()
+	res.Body.Close() // a gRPC answer's trailers are in res.Trailer now
 	res.Body = io.NopCloser(bytes.NewReader(body))
-	res.ContentLength = int64(len(body))
-	res.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	return nil
 }
+
+// unaryProcedures are the procedures (Connect, gRPC and gRPC-Web paths)
+// of the API's RPCs that are not server streams.
+var unaryProcedures = func() map[string]bool {
+	m := map[string]bool{}
+	protoregistry.GlobalFiles.RangeFilesByPackage("proactivechat.v1", func(f protoreflect.FileDescriptor) bool {
+		for i := range f.Services().Len() {
+			svc := f.Services().Get(i)
+			for j := range svc.Methods().Len() {
+				if md := svc.Methods().Get(j); !md.IsStreamingServer() && !md.IsStreamingClient() {
+					m["/"+string(svc.FullName())+"/"+string(md.Name())] = true
+				}
+			}
+		}
+		return true
+	})
+	return m
+}()
 
 // inboundBodyKey carries the client's request body to the response of the
 // request forwarded with it.
