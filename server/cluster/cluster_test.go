@@ -1193,3 +1193,50 @@ func TestLease_ReadsNeverGoBack(t *testing.T) {
 		t.Errorf("d, holding at %d, reads %q at %d, %v", ld.Term(), holder, rev, err)
 	}
 }
+
+// unansweredKV fails the first renewals (updates) it is asked for as
+// servers that do not answer do, then passes them on.
+type unansweredKV struct {
+	jetstream.KeyValue
+	mu    sync.Mutex
+	fails int // renewals still to fail
+	asked int
+}
+
+func (u *unansweredKV) Update(ctx context.Context, key string, value []byte, last uint64) (uint64, error) {
+	u.mu.Lock()
+	u.asked++
+	fail := u.fails > 0
+	u.fails--
+	u.mu.Unlock()
+	if fail {
+		return 0, context.DeadlineExceeded
+	}
+	return u.KeyValue.Update(ctx, key, value, last)
+}
+
+// A takeover whose renewal of the lease gets no answer (the lease
+// bucket's group electing a leader after its leader's server died with the
+// old leader) tries it again while the lease lasts, instead of ending:
+// the node had to win the lease and catch up all over again.
+func TestTakeOver_WaitsForTheLeasesServersToAnswer(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	a := newNode(t, c, 0, "a")
+	la := a.lease(t, time.Hour)
+	ctx := context.Background()
+	if ok, err := la.TryAcquire(ctx); err != nil || !ok {
+		t.Fatalf("a acquires: %v, %v", ok, err)
+	}
+	kv := &unansweredKV{fails: 2}
+	cluster.WrapKV(la, func(inner jetstream.KeyValue) jetstream.KeyValue { kv.KeyValue = inner; return kv })
+	if err := cluster.TakeOver(ctx, la, a.follow, a.writer); err != nil {
+		t.Fatalf("take over with renewals unanswered twice: %v", err)
+	}
+	if kv.asked != 3 {
+		t.Errorf("%d renewals asked, want 3", kv.asked)
+	}
+	if err := putSite(ctx, a.store, "site_after"); err != nil {
+		t.Errorf("the new leader writes: %v", err)
+	}
+}

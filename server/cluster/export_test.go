@@ -1,6 +1,10 @@
 package cluster
 
-import "context"
+import (
+	"context"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
 
 // Lead makes w publish under term without a lease or a barrier, as a
 // leader that has not noticed it was deposed believes it may.
@@ -22,3 +26,6 @@ type KeyReader = keyReader
 
 // WrapReads puts wrap around what l reads its key with.
 func WrapReads(l *Lease, wrap func(KeyReader) KeyReader) { l.reads = wrap(l.reads) }
+
+// WrapKV puts wrap around the bucket l writes its key in.
+func WrapKV(l *Lease, wrap func(jetstream.KeyValue) jetstream.KeyValue) { l.kv = wrap(l.kv) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // TakeOver makes w, the Writer of the store f follows, lead under the
@@ -33,7 +34,7 @@ func TakeOver(ctx context.Context, l *Lease, f *Follower, w *Writer) error {
 	// Still the holder? A lease taken from this node while it caught up
 	// (its heartbeats missed) would make its barrier depose the node
 	// that took it: safe, but a needless second failover.
-	if err := l.Renew(ctx); err != nil {
+	if err := renewUntilAnswered(ctx, l); err != nil {
 		return fmt.Errorf("take over: %w", err)
 	}
 	// The barrier is published before w leads, so that no Update
@@ -48,3 +49,26 @@ func TakeOver(ctx context.Context, l *Lease, f *Follower, w *Writer) error {
 	w.lead(term)
 	return nil
 }
+
+// renewUntilAnswered renews l, again while the servers do not answer (the
+// lease bucket's JetStream group electing a leader after its leader's
+// server died with the old leader: seconds), until a renewal succeeds or
+// the lease is lost (taken, or not renewed within its TTL). Giving up on
+// the first timeout ended the takeover, and the node had to win the
+// lease again and catch up again, seconds more without a leader.
+func renewUntilAnswered(ctx context.Context, l *Lease) error {
+	for {
+		err := l.Renew(ctx)
+		if err == nil || errors.Is(err, ErrLeaseLost) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(renewRetry):
+		}
+	}
+}
+
+// renewRetry is the pause between renewals a takeover tries again.
+const renewRetry = 100 * time.Millisecond
