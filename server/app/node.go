@@ -530,7 +530,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a, addr, forwarding := n.leader, n.leaderAddr, n.forwarding
 	n.mu.Unlock()
 	if a != nil {
-		if by := r.Header.Get(forwardedByHeader); by != "" && by == n.cc.Node {
+		if r.Header.Get(forwardedByHeader) == n.cc.Node {
 			n.selfForwarded.Add(1)
 		}
 		a.server.Handler.ServeHTTP(w, r)

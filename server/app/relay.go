@@ -79,11 +79,15 @@ type visitorRelay struct {
 	reopens  chan struct{}
 	mu       sync.Mutex
 	byLeader map[string]proactivechatv1connect.VisitorServiceClient
-	// local is the client of this node's App while it leads (localApp):
-	// the streams the node relayed are then served in process.
-	local    proactivechatv1connect.VisitorServiceClient
-	localApp *App
+	// local serves the streams with the App of the request's context
+	// (localAppKey), in process: this node's while it leads.
+	local proactivechatv1connect.VisitorServiceClient
 }
+
+// localAppKey carries the App that serves a stream in process. The App
+// comes with each stream, not with the client: a client holding it would
+// keep a deposed leader's App in memory until the next term.
+type localAppKey struct{}
 
 // relayInProcess: a node that leads serves the streams it relays with its
 // own App's handler, in process (inProcess). Off only in a benchmark that
@@ -102,6 +106,12 @@ type relayInfo struct {
 func (n *Node) initRelay() {
 	r := &visitorRelay{n: n, reopens: make(chan struct{}, relayReopening), byLeader: map[string]proactivechatv1connect.VisitorServiceClient{}}
 	r.httpc = &http.Client{Transport: relayTransport{n.proxyTr}}
+	// The Connect protocol, whose server streams end in the body (no
+	// trailers to carry), uncompressed (nothing crosses a wire).
+	r.local = proactivechatv1connect.NewVisitorServiceClient(&http.Client{Transport: inProcess{log: n.log,
+		handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			req.Context().Value(localAppKey{}).(*App).server.Handler.ServeHTTP(w, req)
+		})}}, "http://in-process", connect.WithAcceptCompression("gzip", nil, nil))
 	r.handler = connect.NewServerStreamHandler(proactivechatv1connect.VisitorServiceWatchVisitorProcedure, r.watch,
 		connect.WithReadMaxBytes(maxRequestBytes))
 	n.relay = r
@@ -153,21 +163,6 @@ func (r *visitorRelay) client(addr string) proactivechatv1connect.VisitorService
 		r.byLeader[addr] = c
 	}
 	return c
-}
-
-// localClient is the client that serves streams with a's handler in
-// process. It speaks the Connect protocol, whose server streams end in
-// the body (no trailers to carry), uncompressed (nothing crosses a wire).
-func (r *visitorRelay) localClient(a *App) proactivechatv1connect.VisitorServiceClient {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.localApp != a {
-		hc := &http.Client{Transport: inProcess{handler: a.server.Handler, log: r.n.log}}
-		r.local = proactivechatv1connect.NewVisitorServiceClient(hc, "http://in-process",
-			connect.WithAcceptCompression("gzip", nil, nil))
-		r.localApp = a
-	}
-	return r.local
 }
 
 // leader is where to open a stream now, and a context that ends when the
@@ -284,7 +279,7 @@ func (r *visitorRelay) relayOnce(ctx context.Context, addr string, local *App, c
 	var c proactivechatv1connect.VisitorServiceClient
 	switch {
 	case local != nil:
-		c = r.localClient(local)
+		c, uctx = r.local, context.WithValue(uctx, localAppKey{}, local)
 	case r.n.inTheClear(addr):
 		return false, connect.NewError(connect.CodeUnavailable, errors.New("the leader is not reachable"))
 	default:
