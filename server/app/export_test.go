@@ -1,7 +1,11 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"net/http"
+	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -56,4 +60,46 @@ func SetRelayKeepAlive(d time.Duration) (restore func()) {
 	old := relayKeepAlive
 	relayKeepAlive = d
 	return func() { relayKeepAlive = old }
+}
+
+// SelfForwarded is how many requests n served as the leader that it had
+// forwarded to itself, through its own port.
+func (n *Node) SelfForwarded() int64 { return n.selfForwarded.Load() }
+
+// SetRelayInProcess chooses whether a node that leads serves the streams
+// it relays in process (on) or through its own port, as before, until the
+// returned function restores it.
+func SetRelayInProcess(on bool) (restore func()) {
+	old := relayInProcess
+	relayInProcess = on
+	return func() { relayInProcess = old }
+}
+
+// LeadWith has n serve as the leader with a (an App of the test's, on its
+// own file), as a node does once it has won the lease and started its
+// domain, and read the lease naming itself; the returned function ends it,
+// as a deposed leader's end does, with the leader at addr.
+func (n *Node) LeadWith(a *App) (depose func(name, addr string)) {
+	n.mu.Lock()
+	n.leader = a
+	n.mu.Unlock()
+	n.setLeader(n.cc.Node, n.peer)
+	return func(name, addr string) {
+		n.mu.Lock()
+		n.leader = nil
+		n.mu.Unlock()
+		n.setLeader(name, addr)
+	}
+}
+
+// RelayHandler is n's widget-stream relay, which Node.ServeHTTP hands
+// the widget streams to while n follows.
+func (n *Node) RelayHandler() http.Handler { return n.relay }
+
+// InProcessServing is how many handlers inProcess transports run now:
+// the goroutines of the streams served in process.
+func InProcessServing() int {
+	var b bytes.Buffer
+	pprof.Lookup("goroutine").WriteTo(&b, 2)
+	return strings.Count(b.String(), "app.inProcess.serve(")
 }

@@ -168,6 +168,10 @@ type Node struct {
 
 	// terms counts the leadership terms this node has begun serving.
 	terms atomic.Int64
+	// selfForwarded counts the requests this node served as the leader
+	// that it had forwarded itself (marked with its own name): a loop
+	// through its own port, which the relay no longer takes (inProcess).
+	selfForwarded atomic.Int64
 
 	mu         sync.Mutex
 	leader     *App   // while this node leads
@@ -526,6 +530,9 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a, addr, forwarding := n.leader, n.leaderAddr, n.forwarding
 	n.mu.Unlock()
 	if a != nil {
+		if r.Header.Get(forwardedByHeader) == n.cc.Node {
+			n.selfForwarded.Add(1)
+		}
 		a.server.Handler.ServeHTTP(w, r)
 		return
 	}

@@ -79,7 +79,20 @@ type visitorRelay struct {
 	reopens  chan struct{}
 	mu       sync.Mutex
 	byLeader map[string]proactivechatv1connect.VisitorServiceClient
+	// local serves the streams with the App of the request's context
+	// (localAppKey), in process: this node's while it leads.
+	local proactivechatv1connect.VisitorServiceClient
 }
+
+// localAppKey carries the App that serves a stream in process. The App
+// comes with each stream, not with the client: a client holding it would
+// keep a deposed leader's App in memory until the next term.
+type localAppKey struct{}
+
+// relayInProcess: a node that leads serves the streams it relays with its
+// own App's handler, in process (inProcess). Off only in a benchmark that
+// measures the way before it: through the node's own port.
+var relayInProcess = true
 
 // relayKey carries what the relay needs of the client's HTTP request,
 // which a Connect handler does not see.
@@ -87,12 +100,18 @@ type relayKey struct{}
 
 type relayInfo struct {
 	host   string // the client's Host: the leader tells same-origin requests by it
-	remote string // the client's address, for X-Forwarded-For
+	remote string // the client's address, for X-Forwarded-For (or as RemoteAddr, in process)
 }
 
 func (n *Node) initRelay() {
 	r := &visitorRelay{n: n, reopens: make(chan struct{}, relayReopening), byLeader: map[string]proactivechatv1connect.VisitorServiceClient{}}
 	r.httpc = &http.Client{Transport: relayTransport{n.proxyTr}}
+	// The Connect protocol, whose server streams end in the body (no
+	// trailers to carry), uncompressed (nothing crosses a wire).
+	r.local = proactivechatv1connect.NewVisitorServiceClient(&http.Client{Transport: inProcess{log: n.log,
+		handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			req.Context().Value(localAppKey{}).(*App).server.Handler.ServeHTTP(w, req)
+		})}}, "http://in-process", connect.WithAcceptCompression("gzip", nil, nil))
 	r.handler = connect.NewServerStreamHandler(proactivechatv1connect.VisitorServiceWatchVisitorProcedure, r.watch,
 		connect.WithReadMaxBytes(maxRequestBytes))
 	n.relay = r
@@ -147,36 +166,38 @@ func (r *visitorRelay) client(addr string) proactivechatv1connect.VisitorService
 }
 
 // leader is where to open a stream now, and a context that ends when the
-// leader changes; addr is "" when none is known.
-func (r *visitorRelay) leader() (addr string, changed context.Context) {
+// leader changes: this node's App (a) while it leads, else the leader's
+// address, "" when none is known.
+func (r *visitorRelay) leader() (addr string, a *App, changed context.Context) {
 	n := r.n
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch {
+	case n.leader != nil && relayInProcess:
+		return n.peer, n.leader, n.forwarding // this node: in process
 	case n.leader != nil:
-		return n.peer, n.forwarding // this node: through its own port
+		return n.peer, nil, n.forwarding // through its own port
 	case n.leaderAddr == n.peer:
-		return "", n.forwarding
+		return "", nil, n.forwarding
 	}
-	return n.leaderAddr, n.forwarding
+	return n.leaderAddr, nil, n.forwarding
 }
 
 func (r *visitorRelay) watch(ctx context.Context, req *connect.Request[pb.WatchVisitorRequest], out *connect.ServerStream[pb.WatchVisitorResponse]) error {
 	info, _ := ctx.Value(relayKey{}).(relayInfo)
 	up := proto.Clone(req.Msg).(*pb.WatchVisitorRequest)
-	header := r.upstreamHeader(req.Header(), info)
 	started := false // a message was passed on
 	var brokeAt time.Time
 	var pause time.Duration
 	lastSent := time.Now() // when the client last got a message
 	for {
-		addr, changed := r.leader()
+		addr, local, changed := r.leader()
 		var err error
 		got := false
 		if addr == "" {
 			err = connect.NewError(connect.CodeUnavailable, errors.New("no leader is known yet"))
 		} else {
-			got, err = r.relayOnce(ctx, addr, changed, up, header, out, !started, !brokeAt.IsZero())
+			got, err = r.relayOnce(ctx, addr, local, changed, up, r.upstreamHeader(req.Header(), info, local != nil), out, !started, !brokeAt.IsZero())
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -224,12 +245,13 @@ func (r *visitorRelay) watch(ctx context.Context, req *connect.Request[pb.WatchV
 	}
 }
 
-// relayOnce opens the stream at addr and passes its messages on until it
-// ends, and reports whether it passed any on; a re-open (again) first
-// takes one of the node's re-open slots. The error is the leader's
-// (*connect.Error) or the client's. The first stream of a client (first)
-// passes on the leader's CORS headers.
-func (r *visitorRelay) relayOnce(ctx context.Context, addr string, changed context.Context, up *pb.WatchVisitorRequest,
+// relayOnce opens the stream at addr, or in process at local (this node's
+// App) when set, and passes its messages on until it ends, and reports
+// whether it passed any on; a re-open (again) first takes one of the
+// node's re-open slots. The error is the leader's (*connect.Error) or the
+// client's. The first stream of a client (first) passes on the leader's
+// CORS headers.
+func (r *visitorRelay) relayOnce(ctx context.Context, addr string, local *App, changed context.Context, up *pb.WatchVisitorRequest,
 	header http.Header, out *connect.ServerStream[pb.WatchVisitorResponse], first, again bool) (got bool, err error) {
 	uctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -254,10 +276,16 @@ func (r *visitorRelay) relayOnce(ctx context.Context, addr string, changed conte
 	for k, v := range header {
 		creq.Header()[k] = v
 	}
-	if r.n.inTheClear(addr) {
+	var c proactivechatv1connect.VisitorServiceClient
+	switch {
+	case local != nil:
+		c, uctx = r.local, context.WithValue(uctx, localAppKey{}, local)
+	case r.n.inTheClear(addr):
 		return false, connect.NewError(connect.CodeUnavailable, errors.New("the leader is not reachable"))
+	default:
+		c = r.client(addr)
 	}
-	s, err := r.client(addr).WatchVisitor(uctx, creq)
+	s, err := c.WatchVisitor(uctx, creq)
 	if err != nil {
 		r.n.noteForwardError(addr, err)
 		return false, unavailableIfCanceled(ctx, err)
@@ -304,13 +332,18 @@ func unavailableIfCanceled(ctx context.Context, err error) error {
 
 // upstreamHeader is what the leader gets of the client's request headers:
 // all but the protocol's own, with the client added to X-Forwarded-For as
-// the proxy does, and the mark that it was forwarded once.
-func (r *visitorRelay) upstreamHeader(in http.Header, info relayInfo) http.Header {
+// the proxy does, and the mark that it was forwarded once. Served in
+// process (direct), the request is the client's own as it reached this
+// node, its RemoteAddr the client's: nothing is added.
+func (r *visitorRelay) upstreamHeader(in http.Header, info relayInfo, direct bool) http.Header {
 	h := http.Header{}
 	for k, v := range in {
 		if !relayHeaderSkip[http.CanonicalHeaderKey(k)] {
 			h[k] = v
 		}
+	}
+	if direct {
+		return h
 	}
 	if ip, _, err := net.SplitHostPort(info.remote); err == nil {
 		if prior := h.Values("X-Forwarded-For"); len(prior) > 0 {
