@@ -976,6 +976,14 @@ func (n *Node) campaign(ctx context.Context) (bool, error) {
 	if silence < n.cc.LeaderTimeout {
 		return false, nil
 	}
+	// Silent, or only not read yet? A node too busy to read its
+	// heartbeats asks again at its next campaign.
+	if !n.beats.CaughtUp(rctx) {
+		return false, nil
+	}
+	if silence = n.beats.Silence(holder); silence < n.cc.LeaderTimeout {
+		return false, nil
+	}
 	ok, err := n.lease.TakeFrom(rctx, rev)
 	if ok {
 		n.log.Warn("took the lease from a silent leader", "leader", holder, "silent", silence.Round(time.Millisecond))

@@ -1240,3 +1240,60 @@ func TestTakeOver_WaitsForTheLeasesServersToAnswer(t *testing.T) {
 		t.Errorf("the new leader writes: %v", err)
 	}
 }
+
+// A node whose own process is too busy to read its heartbeats does not
+// take a holder's silence for death: CaughtUp says so while heartbeats
+// wait for its handler, and once they are read the holder is not silent.
+// A holder that stopped beating leaves nothing waiting.
+func TestHeartbeats_ABusyNodeIsNotCaughtUp(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	ctx := context.Background()
+	a, b := newNode(t, c, 0, "a"), newNode(t, c, 1, "b")
+	const ttl = time.Hour
+	la, lb := a.lease(t, ttl), b.lease(t, ttl)
+	clk := fakeclock.New(time.Unix(1000, 0))
+	beats, err := lb.WatchHeartbeats(b.js.Conn(), clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { beats.Close() })
+	if ok, err := la.TryAcquire(ctx); err != nil || !ok {
+		t.Fatalf("a acquires: %v, %v", ok, err)
+	}
+	beats.Silence("a")
+	clk.Advance(5 * time.Second)
+	// a beats nothing: silent, and nothing waits.
+	if !beats.CaughtUp(ctx) {
+		t.Fatal("not caught up with no heartbeat sent")
+	}
+	if s := beats.Silence("a"); s != 5*time.Second {
+		t.Fatalf("silence %s", s)
+	}
+	// b is too busy to read: a's heartbeats wait.
+	release := cluster.HoldHeartbeats(beats)
+	for range 2 {
+		if err := a.js.Conn().Publish(cluster.BeatSubject(la), cluster.Beat("a", la.Term())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.js.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if beats.CaughtUp(ctx) {
+		t.Error("caught up with a's heartbeats waiting to be read")
+	}
+	if s := beats.Silence("a"); s < 5*time.Second {
+		t.Fatalf("silence %s before the heartbeats are read", s)
+	}
+	release()
+	eventually(t, "the heartbeats read", func() error {
+		if !beats.CaughtUp(ctx) {
+			return errors.New("not caught up")
+		}
+		return nil
+	})
+	if s := beats.Silence("a"); s != 0 {
+		t.Errorf("silence %s once a's heartbeats are read", s)
+	}
+}

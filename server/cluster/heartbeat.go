@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -97,6 +98,9 @@ type Heartbeats struct {
 	// asked is the holder Silence was last asked about, since when.
 	asked      string
 	askedSince time.Time
+
+	nc   *nats.Conn
+	gate atomic.Pointer[chan struct{}] // tests: the handler waits for it
 }
 
 // WatchHeartbeats listens to the lease's heartbeats on nc. now is the
@@ -106,8 +110,11 @@ func (l *Lease) WatchHeartbeats(nc *nats.Conn, now func() time.Time) (*Heartbeat
 	if now == nil {
 		now = time.Now
 	}
-	h := &Heartbeats{lease: l, now: now, last: make(map[string]time.Time)}
+	h := &Heartbeats{lease: l, now: now, last: make(map[string]time.Time), nc: nc}
 	sub, err := nc.Subscribe(l.beatSubject(), func(m *nats.Msg) {
+		if g := h.gate.Load(); g != nil {
+			<-*g
+		}
 		holder, term := parseBeat(m.Data)
 		h.heard(holder)
 		l.supersede(term)
@@ -160,6 +167,27 @@ func (h *Heartbeats) Silence(holder string) time.Duration {
 		since = t
 	}
 	return now.Sub(since)
+}
+
+// CaughtUp reports whether this node has handled every heartbeat its NATS
+// server had for it: after a round trip to the server, none is waiting
+// for the handler, nor in it. A node whose own process is too busy to
+// read its heartbeats (thousands of visitors reconnecting to it) is not
+// to take a holder's silence, which is then its own, for death: it asks
+// again at its next campaign. A holder that stopped beating has nothing
+// waiting, and is deposed as before.
+func (h *Heartbeats) CaughtUp(ctx context.Context) bool {
+	if _, ok := ctx.Deadline(); !ok { // NATS flushes only with a deadline
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+	}
+	if err := h.nc.FlushWithContext(ctx); err != nil {
+		return false
+	}
+	// A heartbeat counts as pending until its handler has returned.
+	pending, _, err := h.sub.Pending()
+	return err == nil && pending == 0
 }
 
 // Close stops listening.
