@@ -103,9 +103,3 @@ func InProcessServing() int {
 	pprof.Lookup("goroutine").WriteTo(&b, 2)
 	return strings.Count(b.String(), "app.inProcess.serve(")
 }
-
-// RelayWaiting is how many relayed streams wait for an opening slot.
-func (n *Node) RelayWaiting() int64 { return n.relay.waiting.Load() }
-
-// RelayOpening is how many streams a node opens at the leader at once.
-const RelayOpening = relayOpening

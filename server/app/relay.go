@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -52,14 +51,10 @@ const (
 	// 30 s stormed a cluster whose JetStream was still electing).
 	relayReopenFor = 5 * time.Minute
 
-	// relayOpening bounds the streams a follower is opening at the leader
-	// at once, first opens and re-opens alike, so that a burst (a change
-	// of leader, or a node back after a crash with all its widgets
-	// reconnecting to it) reaches the leader as a steady flow rather than
-	// thousands of opens at once, which starved a leader's heartbeats
-	// until another node deposed it. The streams waiting for a slot cost
-	// their goroutine and nothing else.
-	relayOpening = 64
+	// relayReopening bounds the streams a follower opens again at once,
+	// so that a change of leader reaches the new one as a steady flow
+	// rather than every stream of the node in one burst.
+	relayReopening = 64
 )
 
 // relayKeepAlive is how often a waiting stream gets a keep-alive, well
@@ -81,8 +76,7 @@ type visitorRelay struct {
 	n        *Node
 	handler  http.Handler
 	httpc    *http.Client
-	opening  chan struct{} // a slot per stream being opened at the leader (relayOpening)
-	waiting  atomic.Int64  // streams waiting for a slot
+	reopens  chan struct{}
 	mu       sync.Mutex
 	byLeader map[string]proactivechatv1connect.VisitorServiceClient
 	// local serves the streams with the App of the request's context
@@ -110,7 +104,7 @@ type relayInfo struct {
 }
 
 func (n *Node) initRelay() {
-	r := &visitorRelay{n: n, opening: make(chan struct{}, relayOpening), byLeader: map[string]proactivechatv1connect.VisitorServiceClient{}}
+	r := &visitorRelay{n: n, reopens: make(chan struct{}, relayReopening), byLeader: map[string]proactivechatv1connect.VisitorServiceClient{}}
 	r.httpc = &http.Client{Transport: relayTransport{n.proxyTr}}
 	// The Connect protocol, whose server streams end in the body (no
 	// trailers to carry), uncompressed (nothing crosses a wire).
@@ -203,7 +197,7 @@ func (r *visitorRelay) watch(ctx context.Context, req *connect.Request[pb.WatchV
 		if addr == "" {
 			err = connect.NewError(connect.CodeUnavailable, errors.New("no leader is known yet"))
 		} else {
-			got, err = r.relayOnce(ctx, addr, local, changed, up, r.upstreamHeader(req.Header(), info, local != nil), out, !started)
+			got, err = r.relayOnce(ctx, addr, local, changed, up, r.upstreamHeader(req.Header(), info, local != nil), out, !started, !brokeAt.IsZero())
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -253,27 +247,27 @@ func (r *visitorRelay) watch(ctx context.Context, req *connect.Request[pb.WatchV
 
 // relayOnce opens the stream at addr, or in process at local (this node's
 // App) when set, and passes its messages on until it ends, and reports
-// whether it passed any on; it first takes one of the node's opening
-// slots, until the leader's first message. The error is the leader's (*connect.Error) or the
+// whether it passed any on; a re-open (again) first takes one of the
+// node's re-open slots. The error is the leader's (*connect.Error) or the
 // client's. The first stream of a client (first) passes on the leader's
 // CORS headers.
 func (r *visitorRelay) relayOnce(ctx context.Context, addr string, local *App, changed context.Context, up *pb.WatchVisitorRequest,
-	header http.Header, out *connect.ServerStream[pb.WatchVisitorResponse], first bool) (got bool, err error) {
+	header http.Header, out *connect.ServerStream[pb.WatchVisitorResponse], first, again bool) (got bool, err error) {
 	uctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(changed, cancel)()
-	r.waiting.Add(1)
-	select {
-	case r.opening <- struct{}{}:
-		r.waiting.Add(-1)
-	case <-uctx.Done():
-		r.waiting.Add(-1)
-		return false, connect.NewError(connect.CodeUnavailable, errors.New("the leader changed"))
+	holding := false
+	if again {
+		select {
+		case r.reopens <- struct{}{}:
+			holding = true
+		case <-uctx.Done():
+			return false, connect.NewError(connect.CodeUnavailable, errors.New("the leader changed"))
+		}
 	}
-	holding := true
 	release := func() {
 		if holding {
-			<-r.opening
+			<-r.reopens
 			holding = false
 		}
 	}
