@@ -107,24 +107,7 @@ func BenchmarkForwardHop(b *testing.B) {
 		{"nats-request-reply", natsFollower.URL},
 	} {
 		b.Run(hop.name, func(b *testing.B) {
-			c := h2cClient(b)
-			url := hop.url + "/v1/sites"
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					res, err := c.Get(url)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					if res.StatusCode != http.StatusOK {
-						b.Errorf("%s: %d", hop.name, res.StatusCode)
-						return
-					}
-				}
-			})
+			benchGets(b, h2cClient(b), hop.url+"/v1/sites")
 		})
 	}
 }

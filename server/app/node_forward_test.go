@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -110,29 +111,7 @@ func TestNode_AWidgetStreamCarriesOnWhenTheLeadersEndBreaks(t *testing.T) {
 		ctx := testContext(t)
 		w := newWorld(t, ctx, c, enabledWithoutInvite())
 		chat := w.startChat(t, ctx, c)
-		var last uint32
-		// next reads the widget's stream until the chat event with text
-		// ("" for the chat's start), checking that events come once, in order.
-		next := func(text string) {
-			t.Helper()
-			for {
-				m, err := w.visitorStream.Recv()
-				if err != nil {
-					t.Fatalf("the widget's stream failed: %v", err)
-				}
-				ev := m.GetChatEvent()
-				if ev == nil {
-					continue
-				}
-				if ev.GetSeq() != last+1 {
-					t.Fatalf("event %d after %d: an event missed or repeated", ev.GetSeq(), last)
-				}
-				last = ev.GetSeq()
-				if ev.GetMessage().GetText() == text {
-					return
-				}
-			}
-		}
+		next := widgetEventsInOrder(t, w.visitorStream)
 		next("")
 		send(t, ctx, c, chat.GetId(), w.agent.GetId(), "before the break")
 		next("before the break")
@@ -199,8 +178,10 @@ type cutter struct {
 	target  string
 	mu      sync.Mutex
 	conns   []net.Conn
-	count   int  // connections accepted
-	refused bool // new connections are closed at once
+	count   int          // connections accepted
+	refused bool         // new connections are closed at once
+	back    bytes.Buffer // what target sent back, on every connection
+	grew    chan struct{}
 }
 
 func newCutter(t *testing.T, target string) *cutter {
@@ -209,7 +190,7 @@ func newCutter(t *testing.T, target string) *cutter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cutter{ln: ln, target: target}
+	c := &cutter{ln: ln, target: target, grew: make(chan struct{}, 1)}
 	t.Cleanup(func() { ln.Close(); c.cut() })
 	go func() {
 		for {
@@ -234,10 +215,45 @@ func newCutter(t *testing.T, target string) *cutter {
 			c.count++
 			c.mu.Unlock()
 			go func() { io.Copy(out, in); out.Close() }()
-			go func() { io.Copy(in, out); in.Close() }()
+			go func() { io.Copy(io.MultiWriter(c.recorder(), in), out); in.Close() }()
 		}
 	}()
 	return c
+}
+
+// recorder writes what target sends back to c.back.
+func (c *cutter) recorder() io.Writer { return (*cutterBack)(c) }
+
+type cutterBack cutter
+
+func (b *cutterBack) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	b.back.Write(p)
+	b.mu.Unlock()
+	select {
+	case b.grew <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+// waitSeen waits until s has come back from the target.
+func (c *cutter) waitSeen(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		c.mu.Lock()
+		seen := bytes.Contains(c.back.Bytes(), []byte(s))
+		c.mu.Unlock()
+		if seen {
+			return
+		}
+		select {
+		case <-c.grew:
+		case <-deadline:
+			t.Fatalf("%q never came back through the link", s)
+		}
+	}
 }
 
 func (c *cutter) addr() string { return c.ln.Addr().String() }
@@ -422,24 +438,55 @@ func BenchmarkForwardToTheLeader(b *testing.B) {
 		b.Run(hop.name, func(b *testing.B) {
 			node := openLoneNode(b, app.Config{Logger: testLogger(&syncBuffer{})}, app.ClusterConfig{TLSCAFile: ca.caFile})
 			node.SetLeader("n2", hop.leader)
-			c := h2cClient(b)
-			url := "http://" + node.Addr().String() + "/v1/sites"
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					res, err := c.Get(url)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					if res.StatusCode != http.StatusOK {
-						b.Errorf("through the follower: %d", res.StatusCode)
-						return
-					}
-				}
-			})
+			benchGets(b, h2cClient(b), "http://"+node.Addr().String()+"/v1/sites")
 		})
 	}
+}
+
+// widgetEventsInOrder returns next, which reads the widget's stream s
+// until the chat event with text ("" for the chat's start), failing the
+// test if the stream fails or an event is missed or repeated.
+func widgetEventsInOrder(t *testing.T, s stream[pb.WatchVisitorResponse]) (next func(text string)) {
+	var last uint32
+	return func(text string) {
+		t.Helper()
+		for {
+			m, err := s.Recv()
+			if err != nil {
+				t.Fatalf("the widget's stream failed: %v", err)
+			}
+			ev := m.GetChatEvent()
+			if ev == nil {
+				continue
+			}
+			if ev.GetSeq() != last+1 {
+				t.Fatalf("event %d after %d: an event missed or repeated", ev.GetSeq(), last)
+			}
+			last = ev.GetSeq()
+			if ev.GetMessage().GetText() == text {
+				return
+			}
+		}
+	}
+}
+
+// benchGets GETs url with c in parallel, b.N times in all, each answer
+// read whole and to be 200.
+func benchGets(b *testing.B, c *http.Client, url string) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			res, err := c.Get(url)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				b.Errorf("GET %s: %d", url, res.StatusCode)
+				return
+			}
+		}
+	})
 }

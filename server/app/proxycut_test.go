@@ -1,17 +1,13 @@
 package app_test
 
 import (
-	"bytes"
 	"cmp"
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/proactivechat/proactivechat/server/app"
 )
@@ -56,7 +52,7 @@ func TestNode_AnAnswerCutOffFromTheLeader(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sent := make(chan struct{})
-			leader := fakeLeader(t, func(w http.ResponseWriter, r *http.Request) {
+			leader := startPlainLeader(t, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", tc.contentType)
 				if tc.length != "" {
 					w.Header().Set("Content-Length", tc.length)
@@ -67,7 +63,7 @@ func TestNode_AnAnswerCutOffFromTheLeader(t *testing.T) {
 				close(sent)
 				<-r.Context().Done() // until the connection breaks
 			})
-			link := newTap(t, leader)
+			link := newCutter(t, strings.TrimPrefix(leader.URL, "http://"))
 			node := openLoneNode(t, app.Config{}, app.ClusterConfig{})
 			node.SetLeader("n2", link.addr())
 
@@ -121,119 +117,6 @@ func TestNode_AnAnswerCutOffFromTheLeader(t *testing.T) {
 			}
 		})
 	}
-}
-
-// fakeLeader serves handler over h2c on loopback, as a leader's port
-// does, and returns its address.
-func fakeLeader(t *testing.T, handler http.HandlerFunc) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var protocols http.Protocols
-	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Handler: handler, Protocols: &protocols}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		srv.Shutdown(ctx)
-		srv.Close()
-	})
-	return ln.Addr().String()
-}
-
-// tap is a TCP link to target that records what comes back from it, and
-// can be cut.
-type tap struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-	back  bytes.Buffer // what target sent back, on every connection
-	grew  chan struct{}
-}
-
-func newTap(t *testing.T, target string) *tap {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &tap{ln: ln, grew: make(chan struct{}, 1)}
-	t.Cleanup(func() { ln.Close(); l.cut() })
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			l.mu.Lock()
-			l.conns = append(l.conns, in, out)
-			l.mu.Unlock()
-			go func() { io.Copy(out, in); out.Close() }()
-			go func() {
-				b := make([]byte, 4096)
-				for {
-					n, err := out.Read(b)
-					if n > 0 {
-						l.mu.Lock()
-						l.back.Write(b[:n])
-						l.mu.Unlock()
-						select {
-						case l.grew <- struct{}{}:
-						default:
-						}
-						if _, err := in.Write(b[:n]); err != nil {
-							break
-						}
-					}
-					if err != nil {
-						break
-					}
-				}
-				in.Close()
-			}()
-		}
-	}()
-	return l
-}
-
-func (l *tap) addr() string { return l.ln.Addr().String() }
-
-// waitSeen waits until s has come back through the link.
-func (l *tap) waitSeen(t *testing.T, s string) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		l.mu.Lock()
-		seen := bytes.Contains(l.back.Bytes(), []byte(s))
-		l.mu.Unlock()
-		if seen {
-			return
-		}
-		select {
-		case <-l.grew:
-		case <-deadline:
-			t.Fatalf("%q never came back through the link", s)
-		}
-	}
-}
-
-// cut breaks every connection of the link.
-func (l *tap) cut() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range l.conns {
-		c.Close()
-	}
-	l.conns = nil
 }
 
 // TestRESTAnswersSayTheirLength: the REST API's answers that are not

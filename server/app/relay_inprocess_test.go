@@ -37,27 +37,7 @@ func TestNode_ARelayedWidgetStreamIsServedInProcessOnceTheNodeLeads(t *testing.T
 		ctx := testContext(t)
 		w := newWorld(t, ctx, c, enabledWithoutInvite())
 		chat := w.startChat(t, ctx, c)
-		var last uint32
-		next := func(text string) {
-			t.Helper()
-			for {
-				m, err := w.visitorStream.Recv()
-				if err != nil {
-					t.Fatalf("the widget's stream failed: %v", err)
-				}
-				ev := m.GetChatEvent()
-				if ev == nil {
-					continue
-				}
-				if ev.GetSeq() != last+1 {
-					t.Fatalf("event %d after %d: an event missed or repeated", ev.GetSeq(), last)
-				}
-				last = ev.GetSeq()
-				if ev.GetMessage().GetText() == text {
-					return
-				}
-			}
-		}
+		next := widgetEventsInOrder(t, w.visitorStream)
 		next("")
 		send(t, ctx, c, chat.GetId(), w.agent.GetId(), "relayed to the leader")
 		next("relayed to the leader")
