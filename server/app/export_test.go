@@ -44,6 +44,10 @@ func (n *Node) RevokeLease() error {
 	return kv.Delete(ctx, "leader")
 }
 
+// WrapJoin has n join the cluster with wrap around its JetStream (call
+// before Start).
+func (n *Node) WrapJoin(wrap func(jetstream.JetStream) jetstream.JetStream) { n.wrapJoin = wrap }
+
 // Terms is how many leadership terms n has begun serving.
 func (n *Node) Terms() int64 { return n.terms.Load() }
 

@@ -58,6 +58,11 @@ type ClusterConfig struct {
 	// SnapshotCheck is how often the leader looks whether a snapshot is
 	// due (a minute when 0).
 	SnapshotCheck time.Duration
+	// JoinTimeout is how long a node joining the cluster first waits for
+	// each step's answer (opening the log, the lease...; DefaultJoinTimeout
+	// when 0); a step without answer is tried again with twice as long
+	// (Node.open).
+	JoinTimeout time.Duration
 	// TLSCAFile, when set, is a PEM file of the certificates (a private
 	// CA) that a node trusts, beside the system's roots, to verify the
 	// leader's certificate when it forwards to a leader serving TLS. With
@@ -88,6 +93,10 @@ const DefaultLeaseTTL = 15 * time.Second
 // storm deposed the next leader in turn (bench/README.md, Visitors held
 // across three nodes). A dead leader is now replaced in about 3 s.
 const DefaultLeaderTimeout = 3 * time.Second
+
+// DefaultJoinTimeout is a joining node's first budget for each step's
+// answer (ClusterConfig.JoinTimeout).
+const DefaultJoinTimeout = 2 * time.Second
 
 // DefaultSnapshotEvery is how far the log may run past the newest snapshot
 // before the leader takes another: each snapshot lets the log be trimmed
@@ -165,6 +174,9 @@ type Node struct {
 	beats  *cluster.Heartbeats
 	js     jetstream.JetStream
 	snaps  *cluster.Snapshots
+	// wrapJoin, set by tests before Start, wraps the JetStream that the
+	// node joins with (Node.open).
+	wrapJoin func(jetstream.JetStream) jetstream.JetStream
 
 	// terms counts the leadership terms this node has begun serving.
 	terms atomic.Int64
@@ -223,6 +235,9 @@ func OpenNode(cfg Config, cc ClusterConfig) (*Node, error) {
 	}
 	if cc.SnapshotCheck == 0 {
 		cc.SnapshotCheck = time.Minute
+	}
+	if cc.JoinTimeout == 0 {
+		cc.JoinTimeout = DefaultJoinTimeout
 	}
 	n := &Node{cfg: cfg, cc: cc, log: cfg.Logger.With("node", cc.Node), cert: cert, serveErr: make(chan error, 3),
 		done: make(chan struct{}), ready: make(chan struct{})}
@@ -395,7 +410,6 @@ func (n *Node) startNATS() error {
 		JetStream:  true,
 		StoreDir:   strings.TrimSuffix(n.cfg.DBPath, filepath.Ext(n.cfg.DBPath)) + "-jetstream",
 		SyncAlways: true,
-		NoLog:      true,
 		NoSigs:     true,
 	}
 	if n.cc.NATSListen != "" {
@@ -427,6 +441,7 @@ func (n *Node) startNATS() error {
 	if err != nil {
 		return fmt.Errorf("embedded NATS: %w", err)
 	}
+	ns.SetLogger(natsLog{n.log}, false, false)
 	ns.Start()
 	if !ns.ReadyForConnections(30 * time.Second) {
 		ns.Shutdown()
@@ -732,18 +747,11 @@ func (n *Node) join(ctx context.Context) error {
 		return err
 	}
 	n.js = js
-	r := n.replicas()
-	for {
-		err = n.open(ctx, js, r)
-		if err == nil {
-			break
-		}
-		n.log.Info("waiting for the cluster", "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+	if n.wrapJoin != nil {
+		js = n.wrapJoin(js)
+	}
+	if err := n.open(ctx, js, n.replicas()); err != nil {
+		return err
 	}
 	if n.beats, err = n.lease.WatchHeartbeats(n.nc, nil); err != nil {
 		return err
@@ -842,28 +850,76 @@ func (n *Node) snapshots(ctx context.Context) {
 	}
 }
 
+// open opens the log, the lease, the snapshots and the node directory,
+// and registers this node's address, each step tried until it is done
+// (until ctx ends). A step once done is kept: a node that restarts while
+// the cluster is busy (thousands of widgets reconnecting to it, the
+// others serving the rest) gets slow answers, and starting over from the
+// first step after any step's timeout made it take 35–50 s to join at
+// 55,000 visitors, each attempt redoing steps done before.
+//
+// Attempts are short at first: a node that restarts asks before its
+// embedded server is current with the cluster, and such a request may get
+// no answer at all, so a long wait only delays its return; an attempt cut
+// short after the server did the work finds it done. A step that gets no
+// answer is tried with twice the budget, up to joinBudgetGrowth times the
+// first (ClusterConfig.JoinTimeout): a cluster that answers, but slower
+// than the first budget, is joined all the same.
 func (n *Node) open(ctx context.Context, js jetstream.JetStream, r int) error {
-	// Short attempts, retried: a node that restarts asks before its
-	// embedded server is current with the cluster, and such a request may
-	// get no answer at all; a longer wait only delays its return. An
-	// attempt cut short after the server did the work finds it done.
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	var err error
-	if n.logJS, err = cluster.OpenLog(ctx, js, cluster.LogConfig{Replicas: r}); err != nil {
-		return err
+	steps := []struct {
+		done func() bool
+		do   func(ctx context.Context) error
+	}{
+		{func() bool { return n.logJS != nil }, func(ctx context.Context) (err error) {
+			n.logJS, err = cluster.OpenLog(ctx, js, cluster.LogConfig{Replicas: r})
+			return err
+		}},
+		{func() bool { return n.lease != nil }, func(ctx context.Context) (err error) {
+			n.lease, err = cluster.OpenLease(ctx, js, cluster.LeaseConfig{Node: n.cc.Node + "@" + n.peer, TTL: n.cc.LeaseTTL, Replicas: r})
+			return err
+		}},
+		{func() bool { return n.snaps != nil }, func(ctx context.Context) (err error) {
+			n.snaps, err = cluster.OpenSnapshots(ctx, js, n.logJS, cluster.SnapshotConfig{Replicas: r})
+			return err
+		}},
+		{n.nodes.opened, func(ctx context.Context) error { return n.nodes.open(ctx, js, r) }},
+		{func() bool { return false }, func(ctx context.Context) error { return n.nodes.register(ctx, n.cc.Node, n.peer) }},
 	}
-	if n.lease, err = cluster.OpenLease(ctx, js, cluster.LeaseConfig{Node: n.cc.Node + "@" + n.peer, TTL: n.cc.LeaseTTL, Replicas: r}); err != nil {
-		return err
+	budget := n.cc.JoinTimeout
+	for _, step := range steps {
+		for !step.done() {
+			began := time.Now()
+			sctx, cancel := context.WithTimeout(ctx, budget)
+			err := step.do(sctx)
+			cancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			n.log.Info("waiting for the cluster", "err", err, "budget", budget)
+			if errors.Is(err, context.DeadlineExceeded) {
+				// No answer in time: the cluster is slow, or this
+				// node's server not yet current. The budget stays
+				// grown for the next steps: they ask the same cluster.
+				budget = min(2*budget, joinBudgetGrowth*n.cc.JoinTimeout)
+			}
+			// A quick refusal (JetStream not ready yet) is asked again
+			// after a pause, not in a loop.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(n.cc.JoinTimeout/2 - time.Since(began)):
+			}
+		}
 	}
-	if n.snaps, err = cluster.OpenSnapshots(ctx, js, n.logJS, cluster.SnapshotConfig{Replicas: r}); err != nil {
-		return err
-	}
-	if err = n.nodes.open(ctx, js, r); err != nil {
-		return err
-	}
-	return n.nodes.register(ctx, n.cc.Node, n.peer)
+	return nil
 }
+
+// joinBudgetGrowth bounds how far a step's budget grows while joining,
+// as a multiple of ClusterConfig.JoinTimeout.
+const joinBudgetGrowth = 8
 
 // watchLeader keeps leaderAddr on the advertised address of the lease's
 // holder: the lease's value is NAME@ADDR.
@@ -937,6 +993,7 @@ func (n *Node) follow(ctx context.Context) error {
 	defer func() { stop(); <-stopped }()
 	t := time.NewTicker(campaignEvery)
 	defer t.Stop()
+	var told time.Time
 	for {
 		ok, err := n.campaign(ctx)
 		if ok {
@@ -945,8 +1002,12 @@ func (n *Node) follow(ctx context.Context) error {
 			go n.lease.Beat(ctx, n.nc, n.cc.LeaderTimeout/6)
 			return nil
 		}
-		if err != nil && ctx.Err() == nil {
-			n.log.Debug("campaign", "err", err)
+		// What keeps a dead leader from being replaced (the lease not
+		// read, the leader's silence not sure, the lease not taken):
+		// said once per leader timeout, for whoever watches a failover.
+		if err != nil && ctx.Err() == nil && time.Since(told) >= n.cc.LeaderTimeout {
+			n.log.Info("campaign", "err", err)
+			told = time.Now()
 		}
 		select {
 		case <-ctx.Done():
@@ -979,7 +1040,8 @@ func (n *Node) campaign(ctx context.Context) (bool, error) {
 	// Silent, or only not read yet? A node too busy to read its
 	// heartbeats asks again at its next campaign.
 	if !n.beats.CaughtUp(rctx) {
-		return false, nil
+		return false, fmt.Errorf("%w: %s for %v, but this node has not read every heartbeat its NATS server has for it",
+			errLeaderSilent, holder, silence.Round(time.Millisecond))
 	}
 	if silence = n.beats.Silence(holder); silence < n.cc.LeaderTimeout {
 		return false, nil
@@ -988,8 +1050,15 @@ func (n *Node) campaign(ctx context.Context) (bool, error) {
 	if ok {
 		n.log.Warn("took the lease from a silent leader", "leader", holder, "silent", silence.Round(time.Millisecond))
 	}
+	if err != nil {
+		err = fmt.Errorf("%w: %s for %v; taking its lease: %w", errLeaderSilent, holder, silence.Round(time.Millisecond), err)
+	}
 	return ok, err
 }
+
+// errLeaderSilent marks a campaign that found the leader silent and did
+// not take its lease.
+var errLeaderSilent = errors.New("the leader is silent")
 
 // shedStreamLeaders asks the log's and the lease's JetStream groups to
 // elect another leader if this node's embedded NATS server leads them.
@@ -1097,6 +1166,7 @@ func (n *Node) lead(ctx context.Context) error {
 	cfg.trustedProxy = n.nodes.trusted
 	cfg.logPublishSeconds = n.writer.PublishSeconds()
 	a, err := Open(cfg)
+	opened := time.Since(start)
 	if err == nil && n.cc.OnLead != nil {
 		if err = n.cc.OnLead(ctx, a); err != nil {
 			a.Shutdown(context.Background())
@@ -1108,10 +1178,12 @@ func (n *Node) lead(ctx context.Context) error {
 		return fmt.Errorf("start the domain: %w", err)
 	}
 	a.startGateway()
-	// How long each step took, since the lease was won: what a failover
-	// costs beyond noticing the old leader's death.
+	// When each step ended, since the lease was won: what a failover
+	// costs beyond noticing the old leader's death (taking over the log,
+	// starting the domain, serving).
 	n.log.Info("leading", "term", n.lease.Term(), "position", f.Position(),
-		"took_over", tookOver.Round(time.Millisecond), "serving", time.Since(start).Round(time.Millisecond))
+		"took_over", tookOver.Round(time.Millisecond), "domain_started", opened.Round(time.Millisecond),
+		"serving", time.Since(start).Round(time.Millisecond))
 	n.mu.Lock()
 	n.leader = a
 	n.mu.Unlock()

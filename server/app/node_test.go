@@ -39,9 +39,11 @@ type testNode struct {
 	// route is its embedded NATS server's cluster-route address.
 	route string
 	// reopen opens the node again on its file, port and routes, once it
-	// was shut down (stopped).
-	reopen  func() *testNode
-	stopped bool
+	// was shut down (stopped); reopenWith first has before change the
+	// node, before it starts.
+	reopen     func() *testNode
+	reopenWith func(before func(*app.Node)) *testNode
+	stopped    bool
 }
 
 // shutdown stops the node gracefully.
@@ -106,8 +108,8 @@ func startNodesWith(t *testing.T, n int, opts nodeOptions) []*testNode {
 	for i := range dbs {
 		dbs[i] = filepath.Join(t.TempDir(), fmt.Sprintf("n%d.db", i))
 	}
-	var open func(i int) *testNode
-	open = func(i int) *testNode {
+	var open func(i int, before func(*app.Node)) *testNode
+	open = func(i int, before func(*app.Node)) *testNode {
 		var others []string
 		for j, r := range routes {
 			if j != i {
@@ -163,10 +165,14 @@ func startNodesWith(t *testing.T, n int, opts nodeOptions) []*testNode {
 		if err != nil {
 			t.Fatalf("open node %s: %v", name, err)
 		}
+		if before != nil {
+			before(node)
+		}
 		node.Start()
 		addr := node.Addr().String()
 		tn := &testNode{Node: node, name: name, route: routes[i], srv: &testServer{url: scheme + addr, addr: addr, tls: clientTLS}}
-		tn.reopen = func() *testNode { return open(i) }
+		tn.reopen = func() *testNode { return open(i, nil) }
+		tn.reopenWith = func(before func(*app.Node)) *testNode { return open(i, before) }
 		t.Cleanup(func() {
 			if !tn.stopped {
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -180,7 +186,7 @@ func startNodesWith(t *testing.T, n int, opts nodeOptions) []*testNode {
 		return tn
 	}
 	for i := range nodes {
-		nodes[i] = open(i)
+		nodes[i] = open(i, nil)
 	}
 	for _, node := range nodes {
 		select {
@@ -657,14 +663,8 @@ func TestCluster_ANodeBackAfterTheLogWasTrimmedStartsFromASnapshot(t *testing.T)
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*converge)
 	defer cancel()
-	leader := waitForLeader(t, nodes)
-	var away *testNode
-	for _, n := range nodes {
-		if n != leader {
-			away = n
-			break
-		}
-	}
+	leader, followers := leaderAndFollowers(t, nodes)
+	away := followers[0]
 	admin := newConnectClient(t, leader.srv)
 	createSite(t, ctx, admin, "Before", enabledWithoutInvite())
 	away.shutdown(t)

@@ -74,6 +74,9 @@ func (d *nodeDirectory) open(ctx context.Context, js jetstream.JetStream, replic
 	return nil
 }
 
+// opened reports whether open succeeded.
+func (d *nodeDirectory) opened() bool { return d.kv != nil }
+
 // register writes this node's address (peerAddress).
 func (d *nodeDirectory) register(ctx context.Context, name, peer string) error {
 	if _, err := d.kv.PutString(ctx, name, peer); err != nil {

@@ -35,6 +35,27 @@ type testCluster struct {
 
 func startCluster(t testing.TB) *testCluster {
 	t.Helper()
+	// The route ports are chosen free, then listened on by the servers:
+	// another test's listener may take one in between (tests run in
+	// parallel), and that server never gets ready. Such a start is
+	// tried again on other ports; a server that is slow to start gets
+	// the whole converge on the last try.
+	for try := 1; ; try++ {
+		wait := 15 * time.Second
+		if try == 3 {
+			wait = converge
+		}
+		c, err := tryStartCluster(t, wait)
+		if err == nil {
+			return c
+		}
+		if try == 3 {
+			t.Fatal(err)
+		}
+	}
+}
+
+func tryStartCluster(t testing.TB, wait time.Duration) (*testCluster, error) {
 	const n = 3
 	ports := make([]int, n)
 	routes := make([]string, n)
@@ -64,12 +85,15 @@ func startCluster(t testing.TB) *testCluster {
 			s.Shutdown()
 			s.WaitForShutdown()
 		})
-		if !s.ReadyForConnections(converge) {
-			t.Fatalf("server n%d not ready", i)
+		if !s.ReadyForConnections(wait) {
+			for _, started := range append(c.servers, s) {
+				started.Shutdown()
+			}
+			return nil, fmt.Errorf("server n%d not ready", i)
 		}
 		c.servers = append(c.servers, s)
 	}
-	return c
+	return c, nil
 }
 
 // freePort returns a loopback port nobody listens on now.

@@ -329,6 +329,11 @@ func killLeader(ctx context.Context, cfg Config, nodes []*serverProc, ws workerS
 	if err := dead.restart(); err != nil {
 		return nil, err
 	}
+	// Where the survivors' CPU goes from the kill, the takeover included,
+	// while the streams come back: each survivor's profile over the first
+	// seconds (storm-cpu-nN.pprof; go tool pprof -top).
+	profiled := profileStorm(cfg, nodes, dead, 20*time.Second)
+	defer profiled()
 	served := make(chan float64, 1)
 	go func() {
 		if untilServes(ctx, dead.addr, 5*time.Minute) == nil {
@@ -348,11 +353,6 @@ func killLeader(ctx context.Context, cfg Config, nodes []*serverProc, ws workerS
 		time.Sleep(20 * time.Millisecond)
 	}
 	logf("  %s leads after %.2f s", f.NewLeader, f.NewLeaderAfterS)
-	// Where the survivors' CPU goes while the streams come back: each
-	// survivor's profile over the first seconds (storm-cpu-nN.pprof; go
-	// tool pprof -top).
-	profiled := profileStorm(cfg, nodes, dead, 15*time.Second)
-	defer profiled()
 	// Every broken stream is back once as many came back as broke, and
 	// that held for a few seconds (a stream breaks when its connection
 	// does, at once for a SIGKILL).
