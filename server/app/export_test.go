@@ -79,6 +79,15 @@ func SetRelayInProcess(on bool) (restore func()) {
 	return func() { relayInProcess = old }
 }
 
+// SetRelayOwnWidgets chooses whether a node that leads relays its own
+// widgets' streams in process (on) or has its App serve them directly,
+// as before, until the returned function restores it.
+func SetRelayOwnWidgets(on bool) (restore func()) {
+	old := relayOwnWidgets
+	relayOwnWidgets = on
+	return func() { relayOwnWidgets = old }
+}
+
 // LeadWith has n serve as the leader with a (an App of the test's, on its
 // own file), as a node does once it has won the lease and started its
 // domain, and read the lease naming itself; the returned function ends it,

@@ -545,8 +545,19 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a, addr, forwarding := n.leader, n.leaderAddr, n.forwarding
 	n.mu.Unlock()
 	if a != nil {
-		if r.Header.Get(forwardedByHeader) == n.cc.Node {
+		forwardedBy := r.Header.Get(forwardedByHeader)
+		if forwardedBy == n.cc.Node {
 			n.selfForwarded.Add(1)
+		}
+		if forwardedBy == "" && relayOwnWidgets && n.relay.relays(r) {
+			// The leader's own widgets are relayed too, in process:
+			// deposed while alive (too slow to beat under load, its
+			// lease lost), it opens them again at the next leader, and
+			// they read on, where its App's end used to end them all
+			// at once and every one reconnected. A stream a follower
+			// relays here is served directly: it has its own relay.
+			n.relay.ServeHTTP(w, r)
+			return
 		}
 		a.server.Handler.ServeHTTP(w, r)
 		return

@@ -94,6 +94,11 @@ type localAppKey struct{}
 // measures the way before it: through the node's own port.
 var relayInProcess = true
 
+// relayOwnWidgets: a node that leads relays its own widgets' streams
+// in process too (Node.ServeHTTP). Off only in a measurement of what
+// it costs.
+var relayOwnWidgets = true
+
 // relayKey carries what the relay needs of the client's HTTP request,
 // which a Connect handler does not see.
 type relayKey struct{}

@@ -298,3 +298,82 @@ func TestNode_AStreamServedInProcessEndsWithItsClient(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestCluster_TheLeadersOwnWidgetsReadOnWhenItIsDeposed: widgets
+// connected to the leader itself, in every protocol the relay speaks,
+// read on when the leader is deposed while alive (its lease lost, as a
+// leader too busy to beat is): it opens their streams again at the next
+// leader (maybe itself again), and each widget gets every chat event once
+// and in order, with no error. Before, the deposed leader's App ended
+// them all, and every one of its widgets had to reconnect.
+func TestCluster_TheLeadersOwnWidgetsReadOnWhenItIsDeposed(t *testing.T) {
+	nodes := startNodes(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*converge)
+	defer cancel()
+	leader, followers := leaderAndFollowers(t, nodes)
+	agentC := newGRPCClient(t, followers[0].srv)
+	site := createSite(t, ctx, agentC, "Shoe shop", enabledWithoutInvite())
+	agent := createAvailableAgent(t, ctx, agentC, "Dana", site.GetId())
+	type widget struct {
+		s      stream[pb.WatchVisitorResponse]
+		chatID string
+		seen   []*pb.ChatEvent
+	}
+	var widgets []*widget
+	for _, p := range protocols {
+		if p.name == "REST" || p.name == "ConnectJSON" {
+			continue // REST streams are proxied; JSON is Connect again
+		}
+		c := p.newClient(t, leader.srv)
+		s := must[*pb.StartVisitorSessionResponse](t, "StartVisitorSession")(c.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{SiteId: site.GetId()}))
+		w := &widget{s: must[stream[pb.WatchVisitorResponse]](t, "WatchVisitor")(c.WatchVisitor(ctx, &pb.WatchVisitorRequest{VisitorId: s.GetVisitor().GetId(), PageUrl: page1}))}
+		t.Cleanup(w.s.Close)
+		recvUntil(t, w.s, func(m *pb.WatchVisitorResponse) bool { return m.GetState() != nil })
+		w.chatID = must[*pb.StartChatResponse](t, "StartChat")(agentC.StartChat(ctx, &pb.StartChatRequest{
+			AgentId: agent.GetId(), VisitorId: s.GetVisitor().GetId(),
+		})).GetChat().GetId()
+		widgets = append(widgets, w)
+	}
+	each := func(text string) {
+		t.Helper()
+		for _, w := range widgets {
+			sendUntilAcked(t, ctx, agentC, w.chatID, agent.GetId(), text)
+			recvUntil(t, w.s, func(m *pb.WatchVisitorResponse) bool {
+				ev := m.GetChatEvent()
+				if ev != nil {
+					w.seen = append(w.seen, ev)
+				}
+				return ev.GetMessage().GetText() == text
+			})
+		}
+	}
+	each("Hello!")
+
+	terms := map[*testNode]int64{}
+	for _, n := range nodes {
+		terms[n] = n.Terms()
+	}
+	if err := leader.RevokeLease(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(converge)
+	for {
+		var leading *testNode
+		for _, n := range nodes {
+			if n.Leading() && n.Terms() > terms[n] {
+				leading = n
+			}
+		}
+		if leading != nil && allServe(nodes) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no new leader after the deposed one")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	each("Still there?")
+	for _, w := range widgets {
+		checkContiguous(t, w.seen, w.chatID, 1)
+	}
+}

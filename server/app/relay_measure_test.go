@@ -40,7 +40,27 @@ func TestMeasure_RelayedStreamsOnANodeThatBecomesTheLeader(t *testing.T) {
 	for _, mode := range []string{"own port", "in process", "own port", "in process", "own port", "in process"} {
 		t.Run(mode, func(t *testing.T) {
 			defer app.SetRelayInProcess(mode == "in process")()
-			measureRelayedStreams(t, n)
+			measureRelayedStreams(t, n, false)
+		})
+	}
+}
+
+// TestMeasure_TheLeadersOwnWidgets measures what a leader pays for
+// relaying its own widgets' streams in process (so that they outlive its
+// deposal) against its App serving them directly: N widgets' streams
+// opened at a node that leads, each way in turn. Skipped unless
+// PROACTIVECHAT_MEASURE_RELAY=N; bench/README.md has the figures:
+//
+//	PROACTIVECHAT_MEASURE_RELAY=2000 go test -run TestMeasure_TheLeadersOwnWidgets -v ./server/app
+func TestMeasure_TheLeadersOwnWidgets(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("PROACTIVECHAT_MEASURE_RELAY"))
+	if n <= 0 {
+		t.Skip("PROACTIVECHAT_MEASURE_RELAY=N measures N streams")
+	}
+	for _, mode := range []string{"direct", "relayed", "direct", "relayed", "direct", "relayed"} {
+		t.Run(mode, func(t *testing.T) {
+			defer app.SetRelayOwnWidgets(mode == "relayed")()
+			measureRelayedStreams(t, n, true)
 		})
 	}
 }
@@ -64,7 +84,9 @@ func inUse(base runtime.MemStats, baseG int, n int) relayFigures {
 	}
 }
 
-func measureRelayedStreams(t *testing.T, n int) {
+// measureRelayedStreams opens n widgets' streams at a node that follows
+// (and then leads), or that leads from the start (own).
+func measureRelayedStreams(t *testing.T, n int, own bool) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	leader, err := app.Open(app.Config{Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "leader.db")})
@@ -82,6 +104,9 @@ func measureRelayedStreams(t *testing.T, n int) {
 	})
 	node := openLoneNode(t, app.Config{}, app.ClusterConfig{})
 	node.SetLeader("n2", leader.Addr().String())
+	if own {
+		node.LeadWith(leader)
+	}
 
 	var protocols http.Protocols
 	protocols.SetUnencryptedHTTP2(true)
@@ -161,6 +186,10 @@ func measureRelayedStreams(t *testing.T, n int) {
 		waitStates(int64(i + 1))
 	}
 	following := inUse(base, baseG, n)
+	if own {
+		t.Logf("%d widgets' streams at the leader: %v", n, following)
+		return
+	}
 	start := time.Now()
 	node.LeadWith(leader)
 	waitStates(int64(2 * n))

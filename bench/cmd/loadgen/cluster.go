@@ -13,6 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
 )
 
@@ -394,7 +397,17 @@ func killLeader(ctx context.Context, cfg Config, nodes []*serverProc, ws workerS
 		return nil, err
 	}
 	defer conn.Close()
-	agents, err := startAgents(ctx, addrs, pb.NewAdminServiceClient(conn), cfg.Agents, 1, []string{site}, true, cfg.LaunchAfter, 0, cfg.MsgSize)
+	// The leader may change again meanwhile (a node starved after the
+	// failover is deposed): what a console does, the agents sign in again.
+	var agents *agentPool
+	for try := 1; ; try++ {
+		agents, err = startAgents(ctx, addrs, pb.NewAdminServiceClient(conn), cfg.Agents, 1, []string{site}, true, cfg.LaunchAfter, 0, cfg.MsgSize)
+		if err == nil || status.Code(err) != codes.Unavailable || try == 5 {
+			break
+		}
+		logf("  agents signing in: %v; again", err)
+		time.Sleep(time.Second)
+	}
 	if err != nil {
 		return nil, err
 	}
