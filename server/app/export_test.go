@@ -48,6 +48,10 @@ func (n *Node) RevokeLease() error {
 // before Start).
 func (n *Node) WrapJoin(wrap func(jetstream.JetStream) jetstream.JetStream) { n.wrapJoin = wrap }
 
+// HoldHeartbeats has n's heartbeat handler wait until release: a node
+// too busy to read the leader's heartbeats.
+func (n *Node) HoldHeartbeats() (release func()) { return n.beats.Hold() }
+
 // Terms is how many leadership terms n has begun serving.
 func (n *Node) Terms() int64 { return n.terms.Load() }
 

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,6 +45,7 @@ type testNode struct {
 	reopen     func() *testNode
 	reopenWith func(before func(*app.Node)) *testNode
 	stopped    bool
+	logs       *syncBuffer // what the node logged (Debug and up)
 }
 
 // shutdown stops the node gracefully.
@@ -170,7 +172,7 @@ func startNodesWith(t *testing.T, n int, opts nodeOptions) []*testNode {
 		}
 		node.Start()
 		addr := node.Addr().String()
-		tn := &testNode{Node: node, name: name, route: routes[i], srv: &testServer{url: scheme + addr, addr: addr, tls: clientTLS}}
+		tn := &testNode{Node: node, name: name, route: routes[i], srv: &testServer{url: scheme + addr, addr: addr, tls: clientTLS}, logs: logs}
 		tn.reopen = func() *testNode { return open(i, nil) }
 		tn.reopenWith = func(before func(*app.Node)) *testNode { return open(i, before) }
 		t.Cleanup(func() {
@@ -772,6 +774,48 @@ func TestCluster_AgentsOnDifferentNodesRaceForOneVisitor(t *testing.T) {
 		}
 		if won != 1 {
 			t.Fatalf("visitor %d: %d agents got the chat (%v), want exactly one", v, won, errs)
+		}
+	}
+}
+
+// TestCluster_AFollowerTooBusyToReadHeartbeatsDoesNotDeposeTheLeader: a
+// follower whose heartbeat handler is held (a process with thousands of
+// widgets reconnecting to it, its goroutines queued) finds the leader
+// silent for longer than the leader timeout, checks that it has read
+// every heartbeat its NATS server had for it, finds some waiting, and
+// leaves the lease alone. Before, such a follower deposed a healthy
+// leader (seen at 55,000: the flooded node that came back after a kill
+// took the lease from the new leader 8 s later).
+func TestCluster_AFollowerTooBusyToReadHeartbeatsDoesNotDeposeTheLeader(t *testing.T) {
+	const timeout = time.Second
+	nodes := startNodesWith(t, 3, nodeOptions{configure: func(cc *app.ClusterConfig) { cc.LeaderTimeout = timeout }})
+	leader, followers := leaderAndFollowers(t, nodes)
+	busy := followers[0]
+	term := leader.Terms()
+	release := busy.HoldHeartbeats()
+	defer release()
+	// The busy node's campaigns say why they leave the lease alone, once
+	// per leader timeout: wait for two of them.
+	const declined = "has not read every heartbeat"
+	deadline := time.Now().Add(converge)
+	for strings.Count(busy.logs.String(), declined) < 2 {
+		for _, n := range followers {
+			if n.Leading() {
+				t.Fatalf("%s took the lease from a leader that beats all along", n.name)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never found the leader silent with heartbeats unread", busy.name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	release()
+	if !leader.Leading() || leader.Terms() != term {
+		t.Fatalf("%s leads %v, term %d, want its term %d still", leader.name, leader.Leading(), leader.Terms(), term)
+	}
+	for _, n := range followers {
+		if n.Leading() {
+			t.Fatalf("%s took the lease from a leader that beats all along", n.name)
 		}
 	}
 }

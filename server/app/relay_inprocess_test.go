@@ -186,44 +186,15 @@ func TestCluster_AFollowerThatBecomesTheLeaderServesItsRelayedWidgetsInProcess(t
 	agentC := newGRPCClient(t, followers[1].srv)
 	site := createSite(t, ctx, agentC, "Shoe shop", enabledWithoutInvite())
 	agent := createAvailableAgent(t, ctx, agentC, "Dana", site.GetId())
-	type widget struct {
-		node   *testNode
-		c      api
-		s      stream[pb.WatchVisitorResponse]
-		chatID string
-		seen   []*pb.ChatEvent
-	}
-	var widgets []*widget
+	w := chattingWidgets(t, ctx, agentC, site.GetId(), agent.GetId())
 	for _, f := range followers {
-		w := &widget{node: f, c: newConnectClient(t, f.srv)}
-		s := must[*pb.StartVisitorSessionResponse](t, "StartVisitorSession")(w.c.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{SiteId: site.GetId()}))
-		w.s = must[stream[pb.WatchVisitorResponse]](t, "WatchVisitor")(w.c.WatchVisitor(ctx, &pb.WatchVisitorRequest{VisitorId: s.GetVisitor().GetId(), PageUrl: page1}))
-		t.Cleanup(w.s.Close)
-		recvUntil(t, w.s, func(m *pb.WatchVisitorResponse) bool { return m.GetState() != nil })
-		w.chatID = must[*pb.StartChatResponse](t, "StartChat")(agentC.StartChat(ctx, &pb.StartChatRequest{
-			AgentId: agent.GetId(), VisitorId: s.GetVisitor().GetId(),
-		})).GetChat().GetId()
-		widgets = append(widgets, w)
+		w.open(newConnectClient(t, f.srv))
 	}
-	// each sends text to every widget's chat, and reads it on the widget.
-	each := func(text string) {
-		t.Helper()
-		for _, w := range widgets {
-			sendUntilAcked(t, ctx, agentC, w.chatID, agent.GetId(), text)
-			recvUntil(t, w.s, func(m *pb.WatchVisitorResponse) bool {
-				ev := m.GetChatEvent()
-				if ev != nil {
-					w.seen = append(w.seen, ev)
-				}
-				return ev.GetMessage().GetText() == text
-			})
-		}
-	}
-	each("Hello!")
+	w.each("Hello!")
 
 	leader.Crash()
 	next := waitForLeader(t, followers)
-	each("Still there?")
+	w.each("Still there?")
 	for _, n := range followers {
 		if got := n.SelfForwarded(); got != 0 {
 			t.Fatalf("%s relayed %d requests through its own port", n.name, got)
@@ -232,33 +203,9 @@ func TestCluster_AFollowerThatBecomesTheLeaderServesItsRelayedWidgetsInProcess(t
 
 	// The new leader is deposed: its App stops, and the stream it served
 	// in process is opened again at the next leader (maybe itself again).
-	terms := map[*testNode]int64{}
-	for _, n := range followers {
-		terms[n] = n.Terms()
-	}
-	if err := next.RevokeLease(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(converge)
-	for {
-		var leading *testNode
-		for _, n := range followers {
-			if n.Leading() && n.Terms() > terms[n] {
-				leading = n
-			}
-		}
-		if leading != nil && allServe(followers) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no new leader after the deposed one")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	each("And now?")
-	for _, w := range widgets {
-		checkContiguous(t, w.seen, w.chatID, 1)
-	}
+	deposeAndWait(t, next, followers)
+	w.each("And now?")
+	w.checkContiguous()
 	for _, n := range followers {
 		if got := n.SelfForwarded(); got != 0 {
 			t.Fatalf("%s relayed %d requests through its own port", n.name, got)
@@ -314,41 +261,80 @@ func TestCluster_TheLeadersOwnWidgetsReadOnWhenItIsDeposed(t *testing.T) {
 	agentC := newGRPCClient(t, followers[0].srv)
 	site := createSite(t, ctx, agentC, "Shoe shop", enabledWithoutInvite())
 	agent := createAvailableAgent(t, ctx, agentC, "Dana", site.GetId())
-	type widget struct {
-		s      stream[pb.WatchVisitorResponse]
-		chatID string
-		seen   []*pb.ChatEvent
-	}
-	var widgets []*widget
+	w := chattingWidgets(t, ctx, agentC, site.GetId(), agent.GetId())
 	for _, p := range protocols {
 		if p.name == "REST" || p.name == "ConnectJSON" {
 			continue // REST streams are proxied; JSON is Connect again
 		}
-		c := p.newClient(t, leader.srv)
-		s := must[*pb.StartVisitorSessionResponse](t, "StartVisitorSession")(c.StartVisitorSession(ctx, &pb.StartVisitorSessionRequest{SiteId: site.GetId()}))
-		w := &widget{s: must[stream[pb.WatchVisitorResponse]](t, "WatchVisitor")(c.WatchVisitor(ctx, &pb.WatchVisitorRequest{VisitorId: s.GetVisitor().GetId(), PageUrl: page1}))}
-		t.Cleanup(w.s.Close)
-		recvUntil(t, w.s, func(m *pb.WatchVisitorResponse) bool { return m.GetState() != nil })
-		w.chatID = must[*pb.StartChatResponse](t, "StartChat")(agentC.StartChat(ctx, &pb.StartChatRequest{
-			AgentId: agent.GetId(), VisitorId: s.GetVisitor().GetId(),
-		})).GetChat().GetId()
-		widgets = append(widgets, w)
+		w.open(p.newClient(t, leader.srv))
 	}
-	each := func(text string) {
-		t.Helper()
-		for _, w := range widgets {
-			sendUntilAcked(t, ctx, agentC, w.chatID, agent.GetId(), text)
-			recvUntil(t, w.s, func(m *pb.WatchVisitorResponse) bool {
-				ev := m.GetChatEvent()
-				if ev != nil {
-					w.seen = append(w.seen, ev)
-				}
-				return ev.GetMessage().GetText() == text
-			})
-		}
-	}
-	each("Hello!")
+	w.each("Hello!")
+	deposeAndWait(t, leader, nodes)
+	w.each("Still there?")
+	w.checkContiguous()
+}
 
+// widgetChats are widgets' streams, each visitor in a chat with one
+// agent, and the chat events each widget has read.
+type widgetChats struct {
+	t               *testing.T
+	ctx             context.Context
+	agentC          api
+	siteID, agentID string
+	streams         []stream[pb.WatchVisitorResponse]
+	chatIDs         []string
+	seen            [][]*pb.ChatEvent
+}
+
+func chattingWidgets(t *testing.T, ctx context.Context, agentC api, siteID, agentID string) *widgetChats {
+	return &widgetChats{t: t, ctx: ctx, agentC: agentC, siteID: siteID, agentID: agentID}
+}
+
+// open starts a visitor's session and widget stream through c, and a
+// chat with it.
+func (w *widgetChats) open(c api) {
+	t := w.t
+	t.Helper()
+	s := must[*pb.StartVisitorSessionResponse](t, "StartVisitorSession")(c.StartVisitorSession(w.ctx, &pb.StartVisitorSessionRequest{SiteId: w.siteID}))
+	st := must[stream[pb.WatchVisitorResponse]](t, "WatchVisitor")(c.WatchVisitor(w.ctx, &pb.WatchVisitorRequest{VisitorId: s.GetVisitor().GetId(), PageUrl: page1}))
+	t.Cleanup(st.Close)
+	recvUntil(t, st, func(m *pb.WatchVisitorResponse) bool { return m.GetState() != nil })
+	chat := must[*pb.StartChatResponse](t, "StartChat")(w.agentC.StartChat(w.ctx, &pb.StartChatRequest{
+		AgentId: w.agentID, VisitorId: s.GetVisitor().GetId(),
+	})).GetChat()
+	w.streams = append(w.streams, st)
+	w.chatIDs = append(w.chatIDs, chat.GetId())
+	w.seen = append(w.seen, nil)
+}
+
+// each sends text to every widget's chat, and reads it on the widget.
+func (w *widgetChats) each(text string) {
+	w.t.Helper()
+	for i, st := range w.streams {
+		sendUntilAcked(w.t, w.ctx, w.agentC, w.chatIDs[i], w.agentID, text)
+		recvUntil(w.t, st, func(m *pb.WatchVisitorResponse) bool {
+			ev := m.GetChatEvent()
+			if ev != nil {
+				w.seen[i] = append(w.seen[i], ev)
+			}
+			return ev.GetMessage().GetText() == text
+		})
+	}
+}
+
+// checkContiguous checks that each widget read its chat's events once
+// and in order.
+func (w *widgetChats) checkContiguous() {
+	w.t.Helper()
+	for i := range w.streams {
+		checkContiguous(w.t, w.seen[i], w.chatIDs[i], 1)
+	}
+}
+
+// deposeAndWait takes the lease from leader, alive, and waits until one
+// of nodes leads in a new term and every one of them serves.
+func deposeAndWait(t *testing.T, leader *testNode, nodes []*testNode) {
+	t.Helper()
 	terms := map[*testNode]int64{}
 	for _, n := range nodes {
 		terms[n] = n.Terms()
@@ -365,15 +351,11 @@ func TestCluster_TheLeadersOwnWidgetsReadOnWhenItIsDeposed(t *testing.T) {
 			}
 		}
 		if leading != nil && allServe(nodes) {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("no new leader after the deposed one")
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-	each("Still there?")
-	for _, w := range widgets {
-		checkContiguous(t, w.seen, w.chatID, 1)
 	}
 }

@@ -1295,7 +1295,7 @@ func TestHeartbeats_ABusyNodeIsNotCaughtUp(t *testing.T) {
 		t.Fatalf("silence %s", s)
 	}
 	// b is too busy to read: a's heartbeats wait.
-	release := cluster.HoldHeartbeats(beats)
+	release := beats.Hold()
 	for range 2 {
 		if err := a.js.Conn().Publish(cluster.BeatSubject(la), cluster.Beat("a", la.Term())); err != nil {
 			t.Fatal(err)

@@ -29,12 +29,3 @@ func WrapReads(l *Lease, wrap func(KeyReader) KeyReader) { l.reads = wrap(l.read
 
 // WrapKV puts wrap around the bucket l writes its key in.
 func WrapKV(l *Lease, wrap func(jetstream.KeyValue) jetstream.KeyValue) { l.kv = wrap(l.kv) }
-
-// HoldHeartbeats makes h's handler wait, before it records each
-// heartbeat, until release is called: a node too busy to read its
-// heartbeats.
-func HoldHeartbeats(h *Heartbeats) (release func()) {
-	g := make(chan struct{})
-	h.gate.Store(&g)
-	return func() { h.gate.Store(nil); close(g) }
-}

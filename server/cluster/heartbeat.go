@@ -190,5 +190,15 @@ func (h *Heartbeats) CaughtUp(ctx context.Context) bool {
 	return err == nil && pending == 0
 }
 
+// Hold makes h's handler wait, before it records each heartbeat, until
+// release is called: a node too busy to read its heartbeats, for the
+// tests of what such a node does (here and in the nodes' tests).
+func (h *Heartbeats) Hold() (release func()) {
+	g := make(chan struct{})
+	h.gate.Store(&g)
+	var once sync.Once
+	return func() { once.Do(func() { h.gate.Store(nil); close(g) }) }
+}
+
 // Close stops listening.
 func (h *Heartbeats) Close() error { return h.sub.Unsubscribe() }
