@@ -81,8 +81,9 @@ func (s *slowJetStream) CreateOrUpdateObjectStore(ctx context.Context, cfg jetst
 // the snapshots' store not at all at first) joins all the same, and does
 // not redo the steps it did: it opens the log once. Before, every step
 // had the same fixed budget and any step's timeout started the join over
-// from the log (seen at 55,000 visitors: 35–50 s to join, most of it
-// redoing steps done before).
+// from the log, and a node restarted into a busy cluster spent most of
+// its join redoing steps done before (bench/README.md, A restarted
+// node's join).
 func TestCluster_ANodeJoinsABusyCluster(t *testing.T) {
 	const first = 250 * time.Millisecond
 	nodes := startNodesWith(t, 3, nodeOptions{configure: func(cc *app.ClusterConfig) { cc.JoinTimeout = first }})

@@ -60,8 +60,8 @@ type ClusterConfig struct {
 	SnapshotCheck time.Duration
 	// JoinTimeout is how long a node joining the cluster first waits for
 	// each step's answer (opening the log, the lease...; DefaultJoinTimeout
-	// when 0); a step without answer is tried again with twice as long
-	// (Node.open).
+	// when 0); a step without answer three times in a row is tried again
+	// with twice as long (Node.open).
 	JoinTimeout time.Duration
 	// TLSCAFile, when set, is a PEM file of the certificates (a private
 	// CA) that a node trusts, beside the system's roots, to verify the
@@ -866,8 +866,9 @@ func (n *Node) snapshots(ctx context.Context) {
 // (until ctx ends). A step once done is kept: a node that restarts while
 // the cluster is busy (thousands of widgets reconnecting to it, the
 // others serving the rest) gets slow answers, and starting over from the
-// first step after any step's timeout made it take 35–50 s to join at
-// 55,000 visitors, each attempt redoing steps done before.
+// first step after any step's timeout made its join many times longer,
+// each attempt redoing steps done before (bench/README.md, A restarted
+// node's join).
 //
 // Attempts are short at first: a node that restarts asks before its
 // embedded server is current with the cluster, and such a request may get
@@ -918,8 +919,8 @@ func (n *Node) open(ctx context.Context, js jetstream.JetStream, r int) error {
 				// server not yet current), or a cluster slower than
 				// the budget. A lost request is best asked again
 				// soon, so the budget grows only after three in a
-				// row (growing at each one made a new cluster take
-				// 14–46 s to form instead of 6, each lost request
+				// row (growing at each one slowed a new cluster's
+				// forming several times over, each lost request
 				// waited for in full); it stays grown for the next
 				// steps, which ask the same cluster.
 				if unanswered++; unanswered%3 == 0 {
