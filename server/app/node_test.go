@@ -95,23 +95,36 @@ func startNodesWith(t *testing.T, n int, opts nodeOptions) []*testNode {
 		opts.leaseTTL = 5 * time.Second
 	}
 	routes := make([]string, n)
-	for i := range routes {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	dbs := make([]string, n)
+	// The route ports are chosen free, then listened on by the nodes'
+	// NATS servers: another package's test may take one in between (test
+	// binaries run in parallel), and that node's server never gets
+	// ready. Such a start is tried again on other ports and files.
+	choose := func() {
+		for i := range routes {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			routes[i] = l.Addr().String()
+			l.Close()
+			dbs[i] = filepath.Join(t.TempDir(), fmt.Sprintf("n%d.db", i))
 		}
-		routes[i] = l.Addr().String()
-		l.Close()
 	}
 	var mu sync.Mutex
 	var adminKey string
 	nodes := make([]*testNode, n)
-	dbs := make([]string, n)
-	for i := range dbs {
-		dbs[i] = filepath.Join(t.TempDir(), fmt.Sprintf("n%d.db", i))
-	}
 	var open func(i int, before func(*app.Node)) *testNode
+	var openErr func(i int, before func(*app.Node)) (*testNode, error)
 	open = func(i int, before func(*app.Node)) *testNode {
+		t.Helper()
+		tn, err := openErr(i, before)
+		if err != nil {
+			t.Fatalf("open node n%d: %v", i, err)
+		}
+		return tn
+	}
+	openErr = func(i int, before func(*app.Node)) (*testNode, error) {
 		var others []string
 		for j, r := range routes {
 			if j != i {
@@ -165,7 +178,7 @@ func startNodesWith(t *testing.T, n int, opts nodeOptions) []*testNode {
 		}
 		node, err := app.OpenNode(cfg, cc)
 		if err != nil {
-			t.Fatalf("open node %s: %v", name, err)
+			return nil, err
 		}
 		if before != nil {
 			before(node)
@@ -185,10 +198,28 @@ func startNodesWith(t *testing.T, n int, opts nodeOptions) []*testNode {
 				t.Logf("node %s logs:\n%s", name, logs.String())
 			}
 		})
-		return tn
+		return tn, nil
 	}
-	for i := range nodes {
-		nodes[i] = open(i, nil)
+	for try := 1; ; try++ {
+		choose()
+		var err error
+		for i := range nodes {
+			if nodes[i], err = openErr(i, nil); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			break
+		}
+		if try == 3 || !strings.Contains(err.Error(), "embedded NATS did not start") {
+			t.Fatalf("start %d nodes: %v", n, err)
+		}
+		for _, node := range nodes {
+			if node != nil && !node.stopped {
+				node.shutdown(t)
+			}
+		}
+		clear(nodes)
 	}
 	for _, node := range nodes {
 		select {
