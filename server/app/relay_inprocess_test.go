@@ -180,13 +180,8 @@ type visitorIDKey struct{}
 // next. Both widgets read every event once, in order, without an error.
 func TestCluster_AFollowerThatBecomesTheLeaderServesItsRelayedWidgetsInProcess(t *testing.T) {
 	nodes := startNodes(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*converge)
-	defer cancel()
 	leader, followers := leaderAndFollowers(t, nodes)
-	agentC := newGRPCClient(t, followers[1].srv)
-	site := createSite(t, ctx, agentC, "Shoe shop", enabledWithoutInvite())
-	agent := createAvailableAgent(t, ctx, agentC, "Dana", site.GetId())
-	w := chattingWidgets(t, ctx, agentC, site.GetId(), agent.GetId())
+	w := chattingWidgets(t, followers[1])
 	for _, f := range followers {
 		w.open(newConnectClient(t, f.srv))
 	}
@@ -255,13 +250,8 @@ func TestNode_AStreamServedInProcessEndsWithItsClient(t *testing.T) {
 // them all, and every one of its widgets had to reconnect.
 func TestCluster_TheLeadersOwnWidgetsReadOnWhenItIsDeposed(t *testing.T) {
 	nodes := startNodes(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*converge)
-	defer cancel()
 	leader, followers := leaderAndFollowers(t, nodes)
-	agentC := newGRPCClient(t, followers[0].srv)
-	site := createSite(t, ctx, agentC, "Shoe shop", enabledWithoutInvite())
-	agent := createAvailableAgent(t, ctx, agentC, "Dana", site.GetId())
-	w := chattingWidgets(t, ctx, agentC, site.GetId(), agent.GetId())
+	w := chattingWidgets(t, followers[0])
 	for _, p := range protocols {
 		if p.name == "REST" || p.name == "ConnectJSON" {
 			continue // REST streams are proxied; JSON is Connect again
@@ -286,8 +276,16 @@ type widgetChats struct {
 	seen            [][]*pb.ChatEvent
 }
 
-func chattingWidgets(t *testing.T, ctx context.Context, agentC api, siteID, agentID string) *widgetChats {
-	return &widgetChats{t: t, ctx: ctx, agentC: agentC, siteID: siteID, agentID: agentID}
+// chattingWidgets makes a site and an available agent, whose console
+// speaks gRPC to agentNode, for widgets to chat with.
+func chattingWidgets(t *testing.T, agentNode *testNode) *widgetChats {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*converge)
+	t.Cleanup(cancel)
+	agentC := newGRPCClient(t, agentNode.srv)
+	site := createSite(t, ctx, agentC, "Shoe shop", enabledWithoutInvite())
+	agent := createAvailableAgent(t, ctx, agentC, "Dana", site.GetId())
+	return &widgetChats{t: t, ctx: ctx, agentC: agentC, siteID: site.GetId(), agentID: agent.GetId()}
 }
 
 // open starts a visitor's session and widget stream through c, and a

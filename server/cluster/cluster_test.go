@@ -222,6 +222,19 @@ func (n *node) lease(t testing.TB, ttl time.Duration) *cluster.Lease {
 	return l
 }
 
+// watchBeats has n listen to l's heartbeats on a fake clock, until the
+// test ends.
+func (n *node) watchBeats(t testing.TB, l *cluster.Lease) (*cluster.Heartbeats, *fakeclock.Clock) {
+	t.Helper()
+	clk := fakeclock.New(time.Unix(1000, 0))
+	beats, err := l.WatchHeartbeats(n.js.Conn(), clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { beats.Close() })
+	return beats, clk
+}
+
 // lead takes the lease, waiting for it, and takes over.
 func (n *node) lead(t testing.TB, l *cluster.Lease) {
 	t.Helper()
@@ -822,12 +835,7 @@ func TestLease_ALeaderWritingIsNotSilent(t *testing.T) {
 	a, b := newNode(t, c, 0, "a"), newNode(t, c, 1, "b")
 	const ttl = time.Hour
 	la, lb := a.lease(t, ttl), b.lease(t, ttl)
-	clk := fakeclock.New(time.Unix(1000, 0))
-	beats, err := lb.WatchHeartbeats(b.js.Conn(), clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { beats.Close() })
+	beats, clk := b.watchBeats(t, lb)
 	b.follow.Heard = beats.Heard
 	b.run(t)
 	a.lead(t, la) // and never beats
@@ -900,12 +908,7 @@ func TestLease_AHolderHearingALaterTermLetsGo(t *testing.T) {
 	a, b := newNode(t, c, 0, "a"), newNode(t, c, 1, "b")
 	const ttl = time.Hour
 	la, lb := a.lease(t, ttl), b.lease(t, ttl)
-	clk := fakeclock.New(time.Unix(1000, 0))
-	beats, err := la.WatchHeartbeats(a.js.Conn(), clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { beats.Close() })
+	beats, clk := a.watchBeats(t, la)
 	if ok, err := la.TryAcquire(ctx); err != nil || !ok {
 		t.Fatalf("a acquires: %v, %v", ok, err)
 	}
@@ -972,12 +975,7 @@ func TestLease_SilentHolderIsTakenOver(t *testing.T) {
 	a, b, d := newNode(t, c, 0, "a"), newNode(t, c, 1, "b"), newNode(t, c, 2, "d")
 	const ttl = time.Hour
 	la, lb, ld := a.lease(t, ttl), b.lease(t, ttl), d.lease(t, ttl)
-	clk := fakeclock.New(time.Unix(1000, 0))
-	beats, err := lb.WatchHeartbeats(b.js.Conn(), clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { beats.Close() })
+	beats, clk := b.watchBeats(t, lb)
 
 	if ok, err := la.TryAcquire(ctx); err != nil || !ok {
 		t.Fatalf("a acquires: %v, %v", ok, err)
@@ -1276,12 +1274,7 @@ func TestHeartbeats_ABusyNodeIsNotCaughtUp(t *testing.T) {
 	a, b := newNode(t, c, 0, "a"), newNode(t, c, 1, "b")
 	const ttl = time.Hour
 	la, lb := a.lease(t, ttl), b.lease(t, ttl)
-	clk := fakeclock.New(time.Unix(1000, 0))
-	beats, err := lb.WatchHeartbeats(b.js.Conn(), clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { beats.Close() })
+	beats, clk := b.watchBeats(t, lb)
 	if ok, err := la.TryAcquire(ctx); err != nil || !ok {
 		t.Fatalf("a acquires: %v, %v", ok, err)
 	}
