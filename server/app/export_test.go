@@ -87,9 +87,9 @@ func SetRelayInProcess(on bool) (restore func()) {
 // widgets' streams in process (on) or has its App serve them directly,
 // as before, until the returned function restores it.
 func SetRelayOwnWidgets(on bool) (restore func()) {
-	old := relayOwnWidgets
-	relayOwnWidgets = on
-	return func() { relayOwnWidgets = old }
+	old := relayOwnStreams
+	relayOwnStreams = on
+	return func() { relayOwnStreams = old }
 }
 
 // LeadWith has n serve as the leader with a (an App of the test's, on its

@@ -158,7 +158,7 @@ type Node struct {
 	h2c      *h2cServer
 	proxy    *httputil.ReverseProxy
 	proxyTr  *http.Transport
-	relay    *visitorRelay  // the widget streams this node relays while it follows
+	relay    *streamRelay   // the API's server streams this node relays
 	nodes    *nodeDirectory // whose X-Forwarded-For and stream resets the leader trusts
 	serveErr chan error
 
@@ -549,13 +549,14 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if forwardedBy == n.cc.Node {
 			n.selfForwarded.Add(1)
 		}
-		if forwardedBy == "" && relayOwnWidgets && n.relay.relays(r) {
-			// The leader's own widgets are relayed too, in process:
-			// deposed while alive (too slow to beat under load, its
-			// lease lost), it opens them again at the next leader, and
-			// they read on, where its App's end used to end them all
-			// at once and every one reconnected. A stream a follower
-			// relays here is served directly: it has its own relay.
+		if forwardedBy == "" && relayOwnStreams && n.relay.relays(r) {
+			// The leader's own clients' streams are relayed too, in
+			// process: deposed while alive (too slow to beat under
+			// load, its lease lost), it opens them again at the next
+			// leader, and they read on, where its App's end used to
+			// end them all at once and every one reconnected. A stream
+			// a follower relays here is served directly: it has its
+			// own relay.
 			n.relay.ServeHTTP(w, r)
 			return
 		}
@@ -682,6 +683,7 @@ func (n *Node) initProxy(roots *x509.CertPool) {
 			}
 			pr.SetXForwarded()
 			pr.Out.Header.Set(forwardedByHeader, n.cc.Node)
+			closeInboundWithOutbound(pr)
 		},
 		Transport: n.proxyTr,
 		ModifyResponse: func(res *http.Response) error {

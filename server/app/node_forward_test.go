@@ -72,8 +72,9 @@ func TestNode_ForwardedRequestsEndWhenTheLeaderChanges(t *testing.T) {
 // connection breaks under a stream a follower proxies (the leader died),
 // the client's stream ends as on one node that shuts down: UNAVAILABLE,
 // in every protocol, for the client to resume elsewhere. The proxy used to
-// abort it, which gRPC clients read as INTERNAL and do not retry. (A
-// chat's stream is proxied; widget streams are relayed, below.)
+// abort it, which gRPC clients read as INTERNAL and do not retry. (The
+// REST gateway's streams and the bidirectional Converse are proxied; the
+// server streams of the other protocols are relayed, below.)
 func TestNode_AStreamCutOffFromTheLeaderEndsUnavailable(t *testing.T) {
 	follower, link := followerOfOneServer(t)
 	forEachProtocol(t, func(t *testing.T, p protocol) {
@@ -81,17 +82,120 @@ func TestNode_AStreamCutOffFromTheLeaderEndsUnavailable(t *testing.T) {
 		ctx := testContext(t)
 		w := newWorld(t, ctx, c, enabledWithoutInvite())
 		chat := w.startChat(t, ctx, c)
-		s := openChatStream(t, ctx, c, chat.GetId(), 0)
-		recvNext(t, s)
+		var recv func() error
+		if p.name == "REST" {
+			s := openChatStream(t, ctx, c, chat.GetId(), 0)
+			recvNext(t, s)
+			recv = func() error { _, err := s.Recv(); return err }
+		} else {
+			cv, ok := c.(converser)
+			if !ok {
+				t.Skip("this client has no bidirectional streams")
+			}
+			conv := must[conversation](t, "Converse")(cv.Converse(ctx))
+			t.Cleanup(conv.Close)
+			join := &pb.ConverseRequest{CommandId: "join", Command: &pb.ConverseRequest_Join{Join: &pb.ConverseJoin{ChatId: chat.GetId(), ParticipantId: w.agent.GetId()}}}
+			if err := conv.Send(join); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				m, err := conv.Recv()
+				if err != nil {
+					t.Fatalf("Converse: %v", err)
+				}
+				if m.GetResult().GetCommandId() == "join" {
+					break
+				}
+			}
+			recv = func() error { _, err := conv.Recv(); return err }
+		}
 		link.cut()
 		for {
-			_, err := s.Recv()
-			if err != nil {
+			if err := recv(); err != nil {
 				wantCode(t, err, connect.CodeUnavailable)
 				if !strings.Contains(errorMessage(err), "resume") {
 					t.Errorf("the client is not told to resume: %v", err)
 				}
 				break
+			}
+		}
+	})
+}
+
+// TestNode_ConsoleStreamsCarryOnWhenTheLeadersEndBreaks: a follower
+// relays an agent's and an integration's streams too, and when the
+// leader's end breaks it opens each again, and none ends: a chat's events,
+// its notes and the event log go on after the last one passed on, once
+// and in order; an agent's stream and a presence stream get the leader's
+// snapshot again. Before, each ended UNAVAILABLE, and the console
+// reconnected.
+func TestNode_ConsoleStreamsCarryOnWhenTheLeadersEndBreaks(t *testing.T) {
+	follower, link := followerOfOneServer(t)
+	leader := &testServer{App: follower.App, url: "http://" + link.target, addr: link.target}
+	forEachProtocol(t, func(t *testing.T, p protocol) {
+		if p.name == "REST" {
+			t.Skip("the gateway's streams are proxied, not relayed")
+		}
+		c := p.newClient(t, follower)
+		direct := newConnectClient(t, leader) // writes while the link is down
+		ctx := testContext(t)
+		w := newWorld(t, ctx, c, enabledWithoutInvite())
+		chat := w.startChat(t, ctx, c)
+		addNote := func(text string) {
+			t.Helper()
+			must[*pb.AddNoteResponse](t, "AddNote")(direct.AddNote(ctx, &pb.AddNoteRequest{ChatId: chat.GetId(), AuthorId: w.agent.GetId(), Text: text}))
+		}
+		addNote("first note")
+		send(t, ctx, direct, chat.GetId(), w.agent.GetId(), "before the break")
+
+		chatS := openChatStream(t, ctx, c, chat.GetId(), 0)
+		nextChat := chatEventsInOrder(t, chatS)
+		nextChat("before the break")
+		notesS := must[stream[pb.WatchNotesResponse]](t, "WatchNotes")(c.WatchNotes(ctx, &pb.WatchNotesRequest{ChatId: chat.GetId()}))
+		t.Cleanup(notesS.Close)
+		if n := recvUntil(t, notesS, func(m *pb.WatchNotesResponse) bool { return m.GetNote() != nil }).GetNote(); n.GetText() != "first note" {
+			t.Fatalf("first note %v", n)
+		}
+		eventsS := must[stream[pb.WatchEventsResponse]](t, "WatchEvents")(c.WatchEvents(ctx, &pb.WatchEventsRequest{SiteId: w.site.GetId()}))
+		t.Cleanup(eventsS.Close)
+		nextEvent := eventsInOrder(t, eventsS)
+		nextEvent("before the break")
+		agentS := must[stream[pb.WatchAgentResponse]](t, "WatchAgent")(c.WatchAgent(ctx, &pb.WatchAgentRequest{AgentId: w.agent.GetId()}))
+		t.Cleanup(agentS.Close)
+		recvUntil(t, agentS, func(m *pb.WatchAgentResponse) bool { return m.GetSnapshot() != nil })
+		presenceS, _ := openPresenceStream(t, ctx, c, w.agent.GetId())
+
+		link.cut()
+		send(t, ctx, direct, chat.GetId(), w.agent.GetId(), "after the break")
+		addNote("second note")
+		nextChat("after the break")
+		if n := recvUntil(t, notesS, func(m *pb.WatchNotesResponse) bool { return m.GetNote() != nil }).GetNote(); n.GetText() != "second note" || n.GetSeq() != 2 {
+			t.Fatalf("after the break the notes' stream read %v, want the second note", n)
+		}
+		nextEvent("after the break")
+		if a := recvUntil(t, agentS, func(m *pb.WatchAgentResponse) bool { return m.GetSnapshot() != nil }).GetSnapshot(); a.GetAgent().GetId() != w.agent.GetId() {
+			t.Fatalf("the agent's stream opened again with %v", a)
+		}
+		snap := recvUntil(t, presenceS, func(m *pb.WatchPresenceResponse) bool { return m.GetSnapshot() != nil }).GetSnapshot()
+		if len(snap.GetVisitors()) != 1 || snap.GetVisitors()[0].GetVisitorId() != w.visitor.GetId() {
+			t.Fatalf("the presence stream opened again with %v, want the visitor", snap)
+		}
+		if link.accepted() < 2 {
+			t.Fatalf("the relay did not connect to the leader again (%d connections)", link.accepted())
+		}
+		// A chat's stream ends when the chat has ended, and the relay
+		// ends it too rather than open it again.
+		must[*pb.LeaveChatResponse](t, "LeaveChat")(direct.LeaveChat(ctx, &pb.LeaveChatRequest{ChatId: chat.GetId(), ParticipantId: w.visitor.GetId()}))
+		for {
+			m, err := chatS.Recv()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("the chat's stream, the chat ended: %v, want its end", err)
+			}
+			if m.GetChatEvent().GetEnded() != nil && m.GetChatEvent().GetChatId() != chat.GetId() {
+				t.Fatalf("another chat's end: %v", m)
 			}
 		}
 	})
@@ -447,15 +551,24 @@ func BenchmarkForwardToTheLeader(b *testing.B) {
 // until the chat event with text ("" for the chat's start), failing the
 // test if the stream fails or an event is missed or repeated.
 func widgetEventsInOrder(t *testing.T, s stream[pb.WatchVisitorResponse]) (next func(text string)) {
+	return chatEventsOf(t, s, (*pb.WatchVisitorResponse).GetChatEvent)
+}
+
+// chatEventsInOrder is widgetEventsInOrder for a chat's stream.
+func chatEventsInOrder(t *testing.T, s stream[pb.WatchChatResponse]) (next func(text string)) {
+	return chatEventsOf(t, s, (*pb.WatchChatResponse).GetChatEvent)
+}
+
+func chatEventsOf[T any](t *testing.T, s stream[T], event func(*T) *pb.ChatEvent) (next func(text string)) {
 	var last uint32
 	return func(text string) {
 		t.Helper()
 		for {
 			m, err := s.Recv()
 			if err != nil {
-				t.Fatalf("the widget's stream failed: %v", err)
+				t.Fatalf("the stream failed: %v", err)
 			}
-			ev := m.GetChatEvent()
+			ev := event(m)
 			if ev == nil {
 				continue
 			}
@@ -464,6 +577,33 @@ func widgetEventsInOrder(t *testing.T, s stream[pb.WatchVisitorResponse]) (next 
 			}
 			last = ev.GetSeq()
 			if ev.GetMessage().GetText() == text {
+				return
+			}
+		}
+	}
+}
+
+// eventsInOrder returns next, which reads the event log's stream s until
+// the chat message with text, failing the test if the stream fails or
+// goes back (an event repeated).
+func eventsInOrder(t *testing.T, s stream[pb.WatchEventsResponse]) (next func(text string)) {
+	var last uint64
+	return func(text string) {
+		t.Helper()
+		for {
+			m, err := s.Recv()
+			if err != nil {
+				t.Fatalf("the event stream failed: %v", err)
+			}
+			ev := m.GetEvent()
+			if ev == nil {
+				continue
+			}
+			if ev.GetPosition() <= last {
+				t.Fatalf("event at %d after %d: an event repeated", ev.GetPosition(), last)
+			}
+			last = ev.GetPosition()
+			if ev.GetChatMessage().GetText() == text {
 				return
 			}
 		}

@@ -451,7 +451,10 @@ func TestCluster_ChatCarriesOnWhenTheLeaderDies(t *testing.T) {
 // stream on a follower is relayed, not proxied, and outlives the leader:
 // when the leader dies, the follower opens it again at the next leader,
 // and the widget reads on, with no error, every chat event once and in
-// order, and is online again at the new leader.
+// order, and is online again at the new leader. So do the agent's
+// console's streams on the other follower: its chat's events once and in
+// order, and its presence view (the new leader's snapshot, then the
+// changes) shows the visitor online, with no stream ended.
 func TestCluster_AWidgetOnAFollowerCarriesOnWhenTheLeaderDies(t *testing.T) {
 	nodes := startNodes(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*converge)
@@ -493,6 +496,9 @@ func TestCluster_AWidgetOnAFollowerCarriesOnWhenTheLeaderDies(t *testing.T) {
 	readUntil("")
 	sendUntilAcked(t, ctx, agentC, chatID, agent.GetId(), "Hello!")
 	readUntil("Hello!")
+	console := chatEventsInOrder(t, openChatStream(t, ctx, agentC, chatID, 0))
+	console("Hello!")
+	presence, _ := openPresenceStream(t, ctx, agentC, agent.GetId())
 
 	leader.Crash()
 	sendUntilAcked(t, ctx, agentC, chatID, agent.GetId(), "Still there?")
@@ -500,23 +506,28 @@ func TestCluster_AWidgetOnAFollowerCarriesOnWhenTheLeaderDies(t *testing.T) {
 	sendUntilAcked(t, ctx, visitorC, chatID, visitor.GetId(), "Yes.")
 	readUntil("Yes.")
 	checkContiguous(t, seen, chatID, 1)
+	console("Yes.")
 
-	// The new leader counts the widget online: the relay opened it there.
-	deadline := time.Now().Add(converge)
-	for {
-		_, snap := openPresenceStream(t, ctx, agentC, agent.GetId())
-		online := false
-		for _, p := range snap.GetVisitors() {
-			online = online || p.GetVisitorId() == visitor.GetId()
+	// The new leader counts the widget online (the relay opened it
+	// there), and the console's presence stream, relayed too, shows it:
+	// the new leader's snapshot replaces the view, then the changes.
+	online := map[string]bool{}
+	sawSnapshot := false
+	recvUntil(t, presence, func(m *pb.WatchPresenceResponse) bool {
+		switch {
+		case m.GetSnapshot() != nil:
+			sawSnapshot = true
+			clear(online)
+			for _, p := range m.GetSnapshot().GetVisitors() {
+				online[p.GetVisitorId()] = true
+			}
+		case m.GetArrived() != nil:
+			online[m.GetArrived().GetVisitorId()] = true
+		case m.GetDeparted() != nil:
+			delete(online, m.GetDeparted().GetVisitorId())
 		}
-		if online {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the visitor is not online at the new leader: %v", snap)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return sawSnapshot && online[visitor.GetId()]
+	})
 }
 
 // checkStatus checks what each node says of itself at app.NodeStatusPath

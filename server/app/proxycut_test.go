@@ -43,10 +43,10 @@ func TestNode_AnAnswerCutOffFromTheLeader(t *testing.T) {
 			contentType: "application/grpc-web+proto", sent: "\x00\x00\x00\x00\x20\x0a\x05abc", wantStatus: 503},
 		{name: "RESTUnaryMidBody", method: "GET", path: "/v1/sites",
 			contentType: "application/json", length: "100", sent: `{"sites":[{"id":"site_1"},`, wantStatus: 503},
-		{name: "GRPCWebAfterItsTrailers", method: "POST", path: "/proactivechat.v1.ChatService/WatchChat",
+		{name: "GRPCWebAfterItsTrailers", method: "POST", path: "/proactivechat.v1.ChatService/Converse", // proxied: the server streams are relayed
 			contentType: "application/grpc-web+proto", sent: envelope(0, "abc") + envelope(0x80, "grpc-status: 0\r\n"),
 			wantStatus: 200, wantBody: envelope(0, "abc") + envelope(0x80, "grpc-status: 0\r\n")},
-		{name: "ConnectStreamAfterItsEnd", method: "POST", path: "/proactivechat.v1.ChatService/WatchChat",
+		{name: "ConnectStreamAfterItsEnd", method: "POST", path: "/proactivechat.v1.ChatService/Converse",
 			contentType: "application/connect+proto", sent: envelope(0, "abc") + envelope(2, "{}"),
 			wantStatus: 200, wantBody: envelope(0, "abc") + envelope(2, "{}")},
 	} {

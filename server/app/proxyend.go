@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 
@@ -280,4 +281,21 @@ type closesRequest struct {
 func (c *closesRequest) Close() error {
 	c.in.Close()
 	return c.ReadCloser.Close()
+}
+
+// closeInboundWithOutbound: when the transport gives up on a request
+// whose body is still being sent (the leader's connection died under a
+// Converse), the client's body is closed too. The transport ends the
+// leader's response only once its copy of the request body returns, and
+// the proxy hands that body on behind a Close that does nothing, so the
+// copy waited for the client's next message: a quiet Converse through a
+// follower whose leader died hung instead of ending UNAVAILABLE. Only for
+// HTTP/2 clients, whose body's Close does not wait to read the rest (an
+// HTTP/1 body's drains it), and the only ones with bidirectional streams.
+func closeInboundWithOutbound(pr *httputil.ProxyRequest) {
+	in, ok := pr.In.Context().Value(inboundBodyKey{}).(io.ReadCloser)
+	if !ok || pr.Out.Body == nil || pr.In.ProtoMajor != 2 {
+		return
+	}
+	pr.Out.Body = &closesRequest{ReadCloser: pr.Out.Body, in: in}
 }

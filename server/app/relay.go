@@ -18,29 +18,34 @@ import (
 	"github.com/proactivechat/proactivechat/gen/proactivechat/v1/proactivechatv1connect"
 )
 
-// A follower relays its visitors' widget streams (WatchVisitor, in the
-// Connect, gRPC and gRPC-Web protocols) instead of proxying their bytes:
-// it opens the stream at the leader itself and passes each message on.
-// When the leader's end breaks (the leader died, or another node leads
-// now), the follower opens it again at the next leader, resuming after
-// the last chat event it passed on, and the widget's stream goes on as if
-// nothing happened: no widget in the cluster reconnects but those of the
-// node that died. Before, every stream went through the leader's
-// connection, and a leader's death was a reconnect storm of every visitor
-// in the cluster, each with its own handshakes and backoff.
+// A follower relays the API's server streams (WatchVisitor, WatchAgent,
+// WatchPresence, WatchChat, WatchNotes, WatchEvents, in the Connect, gRPC
+// and gRPC-Web protocols) instead of proxying their bytes: it opens the
+// stream at the leader itself and passes each message on. When the
+// leader's end breaks (the leader died, or another node leads now), the
+// follower opens it again at the next leader, resuming after the last
+// message it passed on, and the client's stream goes on as if nothing
+// happened: no widget, console or integration in the cluster reconnects
+// but those of the node that died. Before, every stream went through the
+// leader's connection, and a leader's death was a reconnect storm of every
+// visitor in the cluster, each with its own handshakes and backoff.
 //
-// What the visitor sees across the change: the new leader's state first
-// (what the widget shows after any reconnect), then the chat's events
-// after the last one passed on, exactly once and in order (the resume
-// contract of WatchVisitor). Typing indicators of the gap are lost, as on
-// a reconnect. The streams it opens again report no page view: the page
-// it was opened with may be stale (a single-page app reports later pages
-// with ReportPageView), and the leader has the visitor's latest page.
+// What a client sees across the change depends on its stream's resume
+// contract (relaySpec): a widget gets the new leader's state first (what
+// it shows after any reconnect), then the chat's events after the last
+// one passed on; a chat's events, notes and the event log go on after the
+// last sequence or position passed on, exactly once and in order; an
+// agent's stream and a presence stream get the new leader's snapshot
+// again, which replaces what they showed (as on a reconnect). Typing
+// indicators and whispers of the gap are lost, as on a reconnect. The
+// widget streams opened again report no page view: the page it was opened
+// with may be stale (a single-page app reports later pages with
+// ReportPageView), and the leader has the visitor's latest page.
 //
-// Only a stream that is up is kept: an error before its first message
+// Only a stream that is up is kept: an error before the leader began it
 // (no leader yet, a refused token) reaches the client as it is, as does
-// any error but UNAVAILABLE later. REST streams (the gateway's) are
-// proxied as before.
+// any error but a broken leader's end later. REST streams (the gateway's)
+// and the bidirectional Converse are proxied as before.
 
 const (
 	// relayReopenFor is how long a relayed stream waits for a leader to
@@ -72,16 +77,42 @@ var relayHeaderSkip = map[string]bool{
 	"Connect-Content-Encoding": true, "Connect-Accept-Encoding": true, "X-Grpc-Web": true, "X-User-Agent": true,
 }
 
-type visitorRelay struct {
-	n        *Node
-	handler  http.Handler
-	httpc    *http.Client
-	reopens  chan struct{}
-	mu       sync.Mutex
-	byLeader map[string]proactivechatv1connect.VisitorServiceClient
+// streamRelay is what the node's relayed streams share: the way to the
+// leader, the bound on re-opens, and one handler per relayed procedure.
+type streamRelay struct {
+	n       *Node
+	httpc   *http.Client // to the leader, over the proxy's connections
+	localc  *http.Client // to this node's App, in process (localAppKey)
+	reopens chan struct{}
+	kinds   map[string]http.Handler // by procedure
+}
+
+// relayedKind is one procedure the node relays, and what the relay knows
+// of its messages.
+type relayedKind[Req, Res any] struct {
+	r         *streamRelay
+	procedure string
+	spec      relaySpec[Req, Res]
+	mu        sync.Mutex
+	byLeader  map[string]*connect.Client[Req, Res]
 	// local serves the streams with the App of the request's context
 	// (localAppKey), in process: this node's while it leads.
-	local proactivechatv1connect.VisitorServiceClient
+	local *connect.Client[Req, Res]
+}
+
+// relaySpec says how a stream of one procedure resumes.
+type relaySpec[Req, Res any] struct {
+	// resume moves the request past m, so that the stream opened again
+	// starts after it (a cursor: a chat's sequence, an event's position).
+	// Nil for a stream that starts again with a snapshot of its state.
+	resume func(up *Req, m *Res)
+	// reopen clears what the request asks only once (a widget's page view).
+	reopen    func(up *Req)
+	keepAlive func(*pb.KeepAlive) *Res
+	// endsWhenDone: the leader ends the stream without an error only
+	// when it is over (a chat's stream, after the chat ended); others end
+	// only with an error, and one that ended is opened again.
+	endsWhenDone bool
 }
 
 // localAppKey carries the App that serves a stream in process. The App
@@ -94,10 +125,10 @@ type localAppKey struct{}
 // measures the way before it: through the node's own port.
 var relayInProcess = true
 
-// relayOwnWidgets: a node that leads relays its own widgets' streams
+// relayOwnStreams: a node that leads relays its own clients' streams
 // in process too (Node.ServeHTTP). Off only in a measurement of what
 // it costs.
-var relayOwnWidgets = true
+var relayOwnStreams = true
 
 // relayKey carries what the relay needs of the client's HTTP request,
 // which a Connect handler does not see.
@@ -109,22 +140,83 @@ type relayInfo struct {
 }
 
 func (n *Node) initRelay() {
-	r := &visitorRelay{n: n, reopens: make(chan struct{}, relayReopening), byLeader: map[string]proactivechatv1connect.VisitorServiceClient{}}
+	r := &streamRelay{n: n, reopens: make(chan struct{}, relayReopening), kinds: map[string]http.Handler{}}
 	r.httpc = &http.Client{Transport: relayTransport{n.proxyTr}}
-	// The Connect protocol, whose server streams end in the body (no
-	// trailers to carry), uncompressed (nothing crosses a wire).
-	r.local = proactivechatv1connect.NewVisitorServiceClient(&http.Client{Transport: inProcess{log: n.log,
+	r.localc = &http.Client{Transport: inProcess{log: n.log,
 		handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			req.Context().Value(localAppKey{}).(*App).server.Handler.ServeHTTP(w, req)
-		})}}, "http://in-process", connect.WithAcceptCompression("gzip", nil, nil))
-	r.handler = connect.NewServerStreamHandler(proactivechatv1connect.VisitorServiceWatchVisitorProcedure, r.watch,
-		connect.WithReadMaxBytes(maxRequestBytes))
+		})}}
+	relay(r, proactivechatv1connect.VisitorServiceWatchVisitorProcedure, relaySpec[pb.WatchVisitorRequest, pb.WatchVisitorResponse]{
+		resume: func(up *pb.WatchVisitorRequest, m *pb.WatchVisitorResponse) {
+			if ev := m.GetChatEvent(); ev != nil {
+				up.ResumeChatId, up.ResumeAfterSeq = ev.GetChatId(), ev.GetSeq()
+			}
+		},
+		reopen: func(up *pb.WatchVisitorRequest) { up.PageUrl, up.PageTitle, up.PageReferrer = "", "", "" },
+		keepAlive: func(k *pb.KeepAlive) *pb.WatchVisitorResponse {
+			return &pb.WatchVisitorResponse{Event: &pb.WatchVisitorResponse_KeepAlive{KeepAlive: k}}
+		},
+	})
+	relay(r, proactivechatv1connect.ChatServiceWatchChatProcedure, relaySpec[pb.WatchChatRequest, pb.WatchChatResponse]{
+		resume: func(up *pb.WatchChatRequest, m *pb.WatchChatResponse) {
+			if ev := m.GetChatEvent(); ev != nil {
+				up.AfterSeq = ev.GetSeq()
+			}
+		},
+		keepAlive: func(k *pb.KeepAlive) *pb.WatchChatResponse {
+			return &pb.WatchChatResponse{Event: &pb.WatchChatResponse_KeepAlive{KeepAlive: k}}
+		},
+		endsWhenDone: true,
+	})
+	relay(r, proactivechatv1connect.ChatServiceWatchNotesProcedure, relaySpec[pb.WatchNotesRequest, pb.WatchNotesResponse]{
+		resume: func(up *pb.WatchNotesRequest, m *pb.WatchNotesResponse) {
+			if note := m.GetNote(); note != nil {
+				up.AfterSeq = note.GetSeq()
+			}
+		},
+		keepAlive: func(k *pb.KeepAlive) *pb.WatchNotesResponse {
+			return &pb.WatchNotesResponse{Event: &pb.WatchNotesResponse_KeepAlive{KeepAlive: k}}
+		},
+	})
+	relay(r, proactivechatv1connect.AdminServiceWatchEventsProcedure, relaySpec[pb.WatchEventsRequest, pb.WatchEventsResponse]{
+		resume: func(up *pb.WatchEventsRequest, m *pb.WatchEventsResponse) {
+			if ev := m.GetEvent(); ev != nil {
+				up.After = ev.GetPosition()
+			}
+		},
+		keepAlive: func(k *pb.KeepAlive) *pb.WatchEventsResponse {
+			return &pb.WatchEventsResponse{Item: &pb.WatchEventsResponse_KeepAlive{KeepAlive: k}}
+		},
+	})
+	// An agent's streams start with a snapshot of what they show, and
+	// start again with the new leader's.
+	relay(r, proactivechatv1connect.AgentServiceWatchAgentProcedure, relaySpec[pb.WatchAgentRequest, pb.WatchAgentResponse]{
+		keepAlive: func(k *pb.KeepAlive) *pb.WatchAgentResponse {
+			return &pb.WatchAgentResponse{Event: &pb.WatchAgentResponse_KeepAlive{KeepAlive: k}}
+		},
+	})
+	relay(r, proactivechatv1connect.AgentServiceWatchPresenceProcedure, relaySpec[pb.WatchPresenceRequest, pb.WatchPresenceResponse]{
+		keepAlive: func(k *pb.KeepAlive) *pb.WatchPresenceResponse {
+			return &pb.WatchPresenceResponse{Event: &pb.WatchPresenceResponse_KeepAlive{KeepAlive: k}}
+		},
+	})
 	n.relay = r
 }
 
-// relays reports whether r is a widget stream the relay serves.
-func (r *visitorRelay) relays(req *http.Request) bool {
-	if req.Method != http.MethodPost || req.URL.Path != proactivechatv1connect.VisitorServiceWatchVisitorProcedure {
+// relay adds procedure to the streams r relays.
+func relay[Req, Res any](r *streamRelay, procedure string, spec relaySpec[Req, Res]) {
+	k := &relayedKind[Req, Res]{r: r, procedure: procedure, spec: spec, byLeader: map[string]*connect.Client[Req, Res]{}}
+	// The Connect protocol, whose server streams end in the body (no
+	// trailers to carry), uncompressed (nothing crosses a wire).
+	k.local = connect.NewClient[Req, Res](r.localc, "http://in-process"+procedure, connect.WithAcceptCompression("gzip", nil, nil))
+	r.kinds[procedure] = connect.NewServerStreamHandler(procedure, k.watch, connect.WithReadMaxBytes(maxRequestBytes))
+}
+
+// relays reports whether r is a stream the relay serves: a server stream
+// of the API in the Connect, gRPC or gRPC-Web protocol. The REST
+// gateway's streams, and the bidirectional Converse, are proxied.
+func (r *streamRelay) relays(req *http.Request) bool {
+	if req.Method != http.MethodPost || r.kinds[req.URL.Path] == nil {
 		return false
 	}
 	switch framingOf(req.Header.Get("Content-Type")) {
@@ -134,12 +226,17 @@ func (r *visitorRelay) relays(req *http.Request) bool {
 	return false
 }
 
-func (r *visitorRelay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+func (r *streamRelay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	h := r.kinds[req.URL.Path]
+	if h == nil {
+		http.NotFound(w, req)
+		return
+	}
 	// The request is one small message: a client that sends it slowly
 	// is not waited on.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(relayReadTimeout))
 	info := relayInfo{host: req.Host, remote: req.RemoteAddr}
-	r.handler.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), relayKey{}, info)))
+	h.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), relayKey{}, info)))
 }
 
 // relayReadTimeout bounds how long a client may take to send its request.
@@ -156,16 +253,16 @@ func (t relayTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(req)
 }
 
-func (r *visitorRelay) client(addr string) proactivechatv1connect.VisitorServiceClient {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c := r.byLeader[addr]
+func (k *relayedKind[Req, Res]) client(addr string) *connect.Client[Req, Res] {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	c := k.byLeader[addr]
 	if c == nil {
-		if len(r.byLeader) > 16 {
-			clear(r.byLeader) // leaders come and go; a few are enough
+		if len(k.byLeader) > 16 {
+			clear(k.byLeader) // leaders come and go; a few are enough
 		}
-		c = proactivechatv1connect.NewVisitorServiceClient(r.httpc, peerURL(addr).String(), connect.WithGRPC())
-		r.byLeader[addr] = c
+		c = connect.NewClient[Req, Res](k.r.httpc, peerURL(addr).String()+k.procedure, connect.WithGRPC())
+		k.byLeader[addr] = c
 	}
 	return c
 }
@@ -173,7 +270,7 @@ func (r *visitorRelay) client(addr string) proactivechatv1connect.VisitorService
 // leader is where to open a stream now, and a context that ends when the
 // leader changes: this node's App (a) while it leads, else the leader's
 // address, "" when none is known.
-func (r *visitorRelay) leader() (addr string, a *App, changed context.Context) {
+func (r *streamRelay) leader() (addr string, a *App, changed context.Context) {
 	n := r.n
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -188,51 +285,56 @@ func (r *visitorRelay) leader() (addr string, a *App, changed context.Context) {
 	return n.leaderAddr, nil, n.forwarding
 }
 
-func (r *visitorRelay) watch(ctx context.Context, req *connect.Request[pb.WatchVisitorRequest], out *connect.ServerStream[pb.WatchVisitorResponse]) error {
+func (k *relayedKind[Req, Res]) watch(ctx context.Context, req *connect.Request[Req], out *connect.ServerStream[Res]) error {
+	r := k.r
 	info, _ := ctx.Value(relayKey{}).(relayInfo)
-	up := proto.Clone(req.Msg).(*pb.WatchVisitorRequest)
-	started := false // a message was passed on
+	up := any(proto.Clone(any(req.Msg).(proto.Message))).(*Req)
+	started := false // the stream was up: its headers or a message passed on
 	var brokeAt time.Time
 	var pause time.Duration
 	lastSent := time.Now() // when the client last got a message
 	for {
 		addr, local, changed := r.leader()
 		var err error
-		got := false
+		var o relayOpen
 		if addr == "" {
 			err = connect.NewError(connect.CodeUnavailable, errors.New("no leader is known yet"))
 		} else {
-			got, err = r.relayOnce(ctx, addr, local, changed, up, r.upstreamHeader(req.Header(), info, local != nil), out, !started, !brokeAt.IsZero())
+			o, err = k.relayOnce(ctx, addr, local, changed, up, r.upstreamHeader(req.Header(), info, local != nil), out, started, !brokeAt.IsZero())
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if err == nil {
+			return nil // the leader ended the stream: it is over
 		}
 		var cerr *connect.Error
 		if !errors.As(err, &cerr) {
 			return err // the client's end failed
 		}
-		started = started || got
-		if got {
+		started = started || o.up
+		if o.sent {
 			lastSent = time.Now()
 		}
 		if !started || !leaderEndBroke(cerr.Code()) || r.n.ctx.Err() != nil {
 			return relayedError(cerr)
 		}
 		// The stream was up and the leader's end broke: open it again
-		// at whoever leads next, after the last chat event passed on.
+		// at whoever leads next, after the last message passed on.
 		// The pauses grow until a stream stays up for a while: a leader
 		// that answers and then fails at once is not asked in a loop.
 		now := time.Now()
 		switch {
-		case brokeAt.IsZero() || (got && now.Sub(brokeAt) > relayReopenFor):
+		case brokeAt.IsZero() || (o.up && now.Sub(brokeAt) > relayReopenFor):
 			brokeAt, pause = now, 50*time.Millisecond
-		case !got && now.Sub(brokeAt) > relayReopenFor:
+		case !o.up && now.Sub(brokeAt) > relayReopenFor:
 			return relayedError(cerr)
 		}
-		up.PageUrl, up.PageTitle, up.PageReferrer = "", "", ""
+		if k.spec.reopen != nil {
+			k.spec.reopen(up)
+		}
 		if now.Sub(lastSent) >= relayKeepAlive {
-			if err := out.Send(&pb.WatchVisitorResponse{Event: &pb.WatchVisitorResponse_KeepAlive{
-				KeepAlive: &pb.KeepAlive{ServerTime: timestamppb.New(now)}}}); err != nil {
+			if err := out.Send(k.spec.keepAlive(&pb.KeepAlive{ServerTime: timestamppb.New(now)})); err != nil {
 				return err
 			}
 			lastSent = now
@@ -250,14 +352,22 @@ func (r *visitorRelay) watch(ctx context.Context, req *connect.Request[pb.WatchV
 	}
 }
 
+// relayOpen is what one opening of a stream at a leader did.
+type relayOpen struct {
+	up   bool // the leader's stream was up: its headers came, or a message
+	sent bool // a message was passed on
+}
+
 // relayOnce opens the stream at addr, or in process at local (this node's
-// App) when set, and passes its messages on until it ends, and reports
-// whether it passed any on; a re-open (again) first takes one of the
-// node's re-open slots. The error is the leader's (*connect.Error) or the
-// client's. The first stream of a client (first) passes on the leader's
-// CORS headers.
-func (r *visitorRelay) relayOnce(ctx context.Context, addr string, local *App, changed context.Context, up *pb.WatchVisitorRequest,
-	header http.Header, out *connect.ServerStream[pb.WatchVisitorResponse], first, again bool) (got bool, err error) {
+// App) when set, and passes its messages on until it ends. A re-open
+// (again) first takes one of the node's re-open slots. The error is the
+// leader's (*connect.Error), the client's, or nil when the leader ended a
+// stream that ends when done. Until the client has its headers (started),
+// the leader's headers are passed on as they come, with its CORS answer:
+// a client of a quiet stream knows at once that it is connected.
+func (k *relayedKind[Req, Res]) relayOnce(ctx context.Context, addr string, local *App, changed context.Context, up *Req,
+	header http.Header, out *connect.ServerStream[Res], started, again bool) (o relayOpen, err error) {
+	r := k.r
 	uctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(changed, cancel)()
@@ -267,7 +377,7 @@ func (r *visitorRelay) relayOnce(ctx context.Context, addr string, local *App, c
 		case r.reopens <- struct{}{}:
 			holding = true
 		case <-uctx.Done():
-			return false, connect.NewError(connect.CodeUnavailable, errors.New("the leader changed"))
+			return o, connect.NewError(connect.CodeUnavailable, errors.New("the leader changed"))
 		}
 	}
 	release := func() {
@@ -281,41 +391,65 @@ func (r *visitorRelay) relayOnce(ctx context.Context, addr string, local *App, c
 	for k, v := range header {
 		creq.Header()[k] = v
 	}
-	var c proactivechatv1connect.VisitorServiceClient
+	var c *connect.Client[Req, Res]
 	switch {
 	case local != nil:
-		c, uctx = r.local, context.WithValue(uctx, localAppKey{}, local)
+		c, uctx = k.local, context.WithValue(uctx, localAppKey{}, local)
 	case r.n.inTheClear(addr):
-		return false, connect.NewError(connect.CodeUnavailable, errors.New("the leader is not reachable"))
+		return o, connect.NewError(connect.CodeUnavailable, errors.New("the leader is not reachable"))
 	default:
-		c = r.client(addr)
+		c = k.client(addr)
 	}
-	s, err := c.WatchVisitor(uctx, creq)
+	s, err := c.CallServerStream(uctx, creq)
 	if err != nil {
 		r.n.noteForwardError(addr, err)
-		return false, unavailableIfCanceled(ctx, err)
+		return o, unavailableIfCanceled(ctx, err)
 	}
 	defer s.Close()
+	if streamHeaders(s.ResponseHeader(), local != nil) {
+		release()
+		o.up = true
+		if !started {
+			copyCORS(out.ResponseHeader(), s.ResponseHeader())
+			if err := out.Send(nil); err != nil {
+				return o, err
+			}
+		}
+	}
 	for s.Receive() {
 		release()
 		m := s.Msg()
-		if first && !got {
+		if !started && !o.up {
 			copyCORS(out.ResponseHeader(), s.ResponseHeader())
 		}
-		got = true
-		if ev := m.GetChatEvent(); ev != nil {
-			up.ResumeChatId, up.ResumeAfterSeq = ev.GetChatId(), ev.GetSeq()
+		o.up, o.sent = true, true
+		if k.spec.resume != nil {
+			k.spec.resume(up, m)
 		}
 		if err := out.Send(m); err != nil {
-			return got, err
+			return o, err
 		}
 	}
 	if err = s.Err(); err == nil {
-		// The leader ends a widget's stream only with an error; one
-		// that ended is to be opened again all the same.
+		if k.spec.endsWhenDone {
+			return o, nil
+		}
 		err = connect.NewError(connect.CodeUnavailable, errors.New("the leader ended the stream"))
 	}
-	return got, unavailableIfCanceled(ctx, err)
+	return o, unavailableIfCanceled(ctx, err)
+}
+
+// streamHeaders tells the headers of a stream the leader began from those
+// of an answer that is only an error: in gRPC, an error without messages
+// is all in the headers (grpc-status), and a node's own refusal (503) is
+// not gRPC at all. In process (the Connect protocol), an error comes after
+// the headers, as it does once a stream is up.
+func streamHeaders(h http.Header, local bool) bool {
+	ct := h.Get("Content-Type")
+	if local {
+		return strings.HasPrefix(ct, "application/connect+")
+	}
+	return strings.HasPrefix(ct, "application/grpc") && h.Get("Grpc-Status") == ""
 }
 
 // leaderEndBroke tells the errors of a stream whose leader's end broke:
@@ -340,7 +474,7 @@ func unavailableIfCanceled(ctx context.Context, err error) error {
 // the proxy does, and the mark that it was forwarded once. Served in
 // process (direct), the request is the client's own as it reached this
 // node, its RemoteAddr the client's: nothing is added.
-func (r *visitorRelay) upstreamHeader(in http.Header, info relayInfo, direct bool) http.Header {
+func (r *streamRelay) upstreamHeader(in http.Header, info relayInfo, direct bool) http.Header {
 	h := http.Header{}
 	for k, v := range in {
 		if !relayHeaderSkip[http.CanonicalHeaderKey(k)] {

@@ -241,14 +241,14 @@ func TestNode_AStreamServedInProcessEndsWithItsClient(t *testing.T) {
 	}
 }
 
-// TestCluster_TheLeadersOwnWidgetsReadOnWhenItIsDeposed: widgets
-// connected to the leader itself, in every protocol the relay speaks,
-// read on when the leader is deposed while alive (its lease lost, as a
-// leader too busy to beat is): it opens their streams again at the next
-// leader (maybe itself again), and each widget gets every chat event once
-// and in order, with no error. Before, the deposed leader's App ended
-// them all, and every one of its widgets had to reconnect.
-func TestCluster_TheLeadersOwnWidgetsReadOnWhenItIsDeposed(t *testing.T) {
+// TestCluster_TheLeadersOwnStreamsReadOnWhenItIsDeposed: widgets
+// connected to the leader itself, in every protocol the relay speaks, and
+// a console's chat stream there, read on when the leader is deposed while
+// alive (its lease lost, as a leader too busy to beat is): it opens their
+// streams again at the next leader (maybe itself again), and each gets
+// every chat event once and in order, with no error. Before, the deposed
+// leader's App ended them all, and every one had to reconnect.
+func TestCluster_TheLeadersOwnStreamsReadOnWhenItIsDeposed(t *testing.T) {
 	nodes := startNodes(t, 3)
 	leader, followers := leaderAndFollowers(t, nodes)
 	w := chattingWidgets(t, followers[0])
@@ -258,10 +258,13 @@ func TestCluster_TheLeadersOwnWidgetsReadOnWhenItIsDeposed(t *testing.T) {
 		}
 		w.open(p.newClient(t, leader.srv))
 	}
+	console := chatEventsInOrder(t, openChatStream(t, w.ctx, newGRPCClient(t, leader.srv), w.chatIDs[0], 0))
 	w.each("Hello!")
+	console("Hello!")
 	deposeAndWait(t, leader, nodes)
 	w.each("Still there?")
 	w.checkContiguous()
+	console("Still there?")
 }
 
 // widgetChats are widgets' streams, each visitor in a chat with one

@@ -544,6 +544,8 @@ type isWatchAgentResponse_Event interface {
 }
 
 type WatchAgentResponse_Snapshot struct {
+	// First message of the stream (and again after a change of leader on
+	// a cluster: it replaces everything before it).
 	Snapshot *AgentSnapshot `protobuf:"bytes,1,opt,name=snapshot,proto3,oneof"`
 }
 
@@ -1158,7 +1160,8 @@ type isWatchPresenceResponse_Event interface {
 }
 
 type WatchPresenceResponse_Snapshot struct {
-	// First message of the stream.
+	// First message of the stream (and again after a change of leader on
+	// a cluster: it replaces everything before it).
 	Snapshot *PresenceSnapshot `protobuf:"bytes,1,opt,name=snapshot,proto3,oneof"`
 }
 

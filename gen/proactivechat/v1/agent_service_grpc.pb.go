@@ -50,7 +50,9 @@ type AgentServiceClient interface {
 	// SetAgentStatus makes the agent available, away or offline.
 	SetAgentStatus(ctx context.Context, in *SetAgentStatusRequest, opts ...grpc.CallOption) (*SetAgentStatusResponse, error)
 	// WatchPresence streams the visitors on the agent's sites: a snapshot
-	// first, then arrivals, page changes and departures.
+	// first, then arrivals, page changes and departures. On a cluster, a
+	// snapshot may come again, when the node that relays the stream opened
+	// it again at a new leader: it replaces everything before it.
 	WatchPresence(ctx context.Context, in *WatchPresenceRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchPresenceResponse], error)
 	// StartChat lets the agent initiate a chat with a visitor who is on one
 	// of the agent's sites.
@@ -61,7 +63,10 @@ type AgentServiceClient interface {
 	// the grace period goes offline and its alerts move on. A chat request's
 	// changes arrive in the order they happened: no queue_changed after an
 	// alert shows the request as it was before the alert, so a client may
-	// take a request no longer alerting this agent as the alert gone.
+	// take a request no longer alerting this agent as the alert gone. On a
+	// cluster, a snapshot may come again, when the node that relays the
+	// stream opened it again at a new leader: it replaces everything before
+	// it.
 	WatchAgent(ctx context.Context, in *WatchAgentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchAgentResponse], error)
 	// AcceptChatRequest claims a chat request offered to the agent (or still
 	// waiting in the queue of one of its sites) and starts the chat. Exactly
@@ -259,7 +264,9 @@ type AgentServiceServer interface {
 	// SetAgentStatus makes the agent available, away or offline.
 	SetAgentStatus(context.Context, *SetAgentStatusRequest) (*SetAgentStatusResponse, error)
 	// WatchPresence streams the visitors on the agent's sites: a snapshot
-	// first, then arrivals, page changes and departures.
+	// first, then arrivals, page changes and departures. On a cluster, a
+	// snapshot may come again, when the node that relays the stream opened
+	// it again at a new leader: it replaces everything before it.
 	WatchPresence(*WatchPresenceRequest, grpc.ServerStreamingServer[WatchPresenceResponse]) error
 	// StartChat lets the agent initiate a chat with a visitor who is on one
 	// of the agent's sites.
@@ -270,7 +277,10 @@ type AgentServiceServer interface {
 	// the grace period goes offline and its alerts move on. A chat request's
 	// changes arrive in the order they happened: no queue_changed after an
 	// alert shows the request as it was before the alert, so a client may
-	// take a request no longer alerting this agent as the alert gone.
+	// take a request no longer alerting this agent as the alert gone. On a
+	// cluster, a snapshot may come again, when the node that relays the
+	// stream opened it again at a new leader: it replaces everything before
+	// it.
 	WatchAgent(*WatchAgentRequest, grpc.ServerStreamingServer[WatchAgentResponse]) error
 	// AcceptChatRequest claims a chat request offered to the agent (or still
 	// waiting in the queue of one of its sites) and starts the chat. Exactly

@@ -229,6 +229,9 @@ export type WatchAgentResponse = Message<"proactivechat.v1.WatchAgentResponse"> 
    */
   event: {
     /**
+     * First message of the stream (and again after a change of leader on
+     * a cluster: it replaces everything before it).
+     *
      * @generated from field: proactivechat.v1.AgentSnapshot snapshot = 1;
      */
     value: AgentSnapshot;
@@ -485,7 +488,8 @@ export type WatchPresenceResponse = Message<"proactivechat.v1.WatchPresenceRespo
    */
   event: {
     /**
-     * First message of the stream.
+     * First message of the stream (and again after a change of leader on
+     * a cluster: it replaces everything before it).
      *
      * @generated from field: proactivechat.v1.PresenceSnapshot snapshot = 1;
      */
@@ -837,7 +841,9 @@ export const AgentService: GenService<{
   },
   /**
    * WatchPresence streams the visitors on the agent's sites: a snapshot
-   * first, then arrivals, page changes and departures.
+   * first, then arrivals, page changes and departures. On a cluster, a
+   * snapshot may come again, when the node that relays the stream opened
+   * it again at a new leader: it replaces everything before it.
    *
    * @generated from rpc proactivechat.v1.AgentService.WatchPresence
    */
@@ -864,7 +870,10 @@ export const AgentService: GenService<{
    * the grace period goes offline and its alerts move on. A chat request's
    * changes arrive in the order they happened: no queue_changed after an
    * alert shows the request as it was before the alert, so a client may
-   * take a request no longer alerting this agent as the alert gone.
+   * take a request no longer alerting this agent as the alert gone. On a
+   * cluster, a snapshot may come again, when the node that relays the
+   * stream opened it again at a new leader: it replaces everything before
+   * it.
    *
    * @generated from rpc proactivechat.v1.AgentService.WatchAgent
    */

@@ -82,7 +82,9 @@ type AgentServiceClient interface {
 	// SetAgentStatus makes the agent available, away or offline.
 	SetAgentStatus(context.Context, *connect.Request[v1.SetAgentStatusRequest]) (*connect.Response[v1.SetAgentStatusResponse], error)
 	// WatchPresence streams the visitors on the agent's sites: a snapshot
-	// first, then arrivals, page changes and departures.
+	// first, then arrivals, page changes and departures. On a cluster, a
+	// snapshot may come again, when the node that relays the stream opened
+	// it again at a new leader: it replaces everything before it.
 	WatchPresence(context.Context, *connect.Request[v1.WatchPresenceRequest]) (*connect.ServerStreamForClient[v1.WatchPresenceResponse], error)
 	// StartChat lets the agent initiate a chat with a visitor who is on one
 	// of the agent's sites.
@@ -93,7 +95,10 @@ type AgentServiceClient interface {
 	// the grace period goes offline and its alerts move on. A chat request's
 	// changes arrive in the order they happened: no queue_changed after an
 	// alert shows the request as it was before the alert, so a client may
-	// take a request no longer alerting this agent as the alert gone.
+	// take a request no longer alerting this agent as the alert gone. On a
+	// cluster, a snapshot may come again, when the node that relays the
+	// stream opened it again at a new leader: it replaces everything before
+	// it.
 	WatchAgent(context.Context, *connect.Request[v1.WatchAgentRequest]) (*connect.ServerStreamForClient[v1.WatchAgentResponse], error)
 	// AcceptChatRequest claims a chat request offered to the agent (or still
 	// waiting in the queue of one of its sites) and starts the chat. Exactly
@@ -307,7 +312,9 @@ type AgentServiceHandler interface {
 	// SetAgentStatus makes the agent available, away or offline.
 	SetAgentStatus(context.Context, *connect.Request[v1.SetAgentStatusRequest]) (*connect.Response[v1.SetAgentStatusResponse], error)
 	// WatchPresence streams the visitors on the agent's sites: a snapshot
-	// first, then arrivals, page changes and departures.
+	// first, then arrivals, page changes and departures. On a cluster, a
+	// snapshot may come again, when the node that relays the stream opened
+	// it again at a new leader: it replaces everything before it.
 	WatchPresence(context.Context, *connect.Request[v1.WatchPresenceRequest], *connect.ServerStream[v1.WatchPresenceResponse]) error
 	// StartChat lets the agent initiate a chat with a visitor who is on one
 	// of the agent's sites.
@@ -318,7 +325,10 @@ type AgentServiceHandler interface {
 	// the grace period goes offline and its alerts move on. A chat request's
 	// changes arrive in the order they happened: no queue_changed after an
 	// alert shows the request as it was before the alert, so a client may
-	// take a request no longer alerting this agent as the alert gone.
+	// take a request no longer alerting this agent as the alert gone. On a
+	// cluster, a snapshot may come again, when the node that relays the
+	// stream opened it again at a new leader: it replaces everything before
+	// it.
 	WatchAgent(context.Context, *connect.Request[v1.WatchAgentRequest], *connect.ServerStream[v1.WatchAgentResponse]) error
 	// AcceptChatRequest claims a chat request offered to the agent (or still
 	// waiting in the queue of one of its sites) and starts the chat. Exactly
