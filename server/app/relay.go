@@ -439,11 +439,13 @@ func (k *relayedKind[Req, Res]) relayOnce(ctx context.Context, addr string, loca
 	return o, unavailableIfCanceled(ctx, err)
 }
 
-// streamHeaders tells the headers of a stream the leader began from those
-// of an answer that is only an error: in gRPC, an error without messages
-// is all in the headers (grpc-status), and a node's own refusal (503) is
-// not gRPC at all. In process (the Connect protocol), an error comes after
-// the headers, as it does once a stream is up.
+// streamHeaders tells the headers of a stream the leader's handler took
+// on from a refusal that never reached one: a node that is not the leader
+// answers a plain 503, and a gRPC server other than connect-go may put an
+// error with no message all in its headers (grpc-status). The leader's
+// own handlers (connect-go) send their headers, then any error in the
+// trailers or at the body's end, in every protocol: an error after
+// them is the handler's, whether or not it sent its own headers first.
 func streamHeaders(h http.Header, local bool) bool {
 	ct := h.Get("Content-Type")
 	if local {

@@ -8,6 +8,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,12 +16,14 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,6 +100,15 @@ type Result struct {
 	LeaderKills   []time.Duration `json:"leader_kill_failover_ns,omitempty"`
 	FollowerKills []time.Duration `json:"follower_kill_stall_ns,omitempty"`
 	Phases        []string        `json:"leader_kill_phases,omitempty"`
+	// Client streams that ended during the kills, by kind, of how many
+	// held: each one a widget or console that had to reconnect.
+	StreamsEnded map[string]int64 `json:"streams_ended_in_kills,omitempty"`
+	StreamsHeld  map[string]int64 `json:"streams_held,omitempty"`
+	// CPU time of every node's process over the closed loop, per
+	// durable message (user and system, from /proc).
+	CPUPerMessageUs float64 `json:"cpu_per_message_us,omitempty"`
+	// Why they ended: "kind: status", counted.
+	EndedBy map[string]int64 `json:"streams_ended_by,omitempty"`
 }
 
 func run(c config) error {
@@ -187,12 +199,22 @@ func report(w io.Writer, rs []*Result) {
 		fmt.Fprintf(w, "| %d | %s | %.0f | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n", r.Round, r.Name, r.Rate, of,
 			ms(r.Latency.P50Ms), ms(r.Latency.P99Ms), ms(r.Ack.P50Ms), ms(r.Ack.P99Ms), r.Errors, lp50, lmax, fp50, fmax)
 	}
-	fmt.Fprintf(w, "\n| round | | commits/s | updates per commit | commit mean | of which log publish | ack p50 on the leader's node | ack p50 through the proxy |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(w, "\n| round | | commits/s | updates per commit | commit mean | of which log publish | ack p50 on the leader's node | ack p50 through the proxy | CPU per message, all nodes |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %d | %s | %.0f | %.1f | %.2f ms | %.2f ms | %s | %s |\n", r.Round, r.Name, r.Commits, r.BatchMean, r.CommitMs, r.PublishMs,
-			ms(r.AckOnLeader.P50Ms), ms(r.AckViaProxy.P50Ms))
+		fmt.Fprintf(w, "| %d | %s | %.0f | %.1f | %.2f ms | %.2f ms | %s | %s | %.0f µs |\n", r.Round, r.Name, r.Commits, r.BatchMean, r.CommitMs, r.PublishMs,
+			ms(r.AckOnLeader.P50Ms), ms(r.AckViaProxy.P50Ms), r.CPUPerMessageUs)
 	}
 	for _, r := range rs {
+		if r.StreamsEnded != nil {
+			fmt.Fprintf(w, "\n%s, client streams ended during the kills (each a reconnect):", r.Name)
+			for _, k := range streamKinds {
+				fmt.Fprintf(w, " %s %d of %d;", k, r.StreamsEnded[k], r.StreamsHeld[k])
+			}
+			fmt.Fprintln(w)
+			for _, k := range slices.Sorted(maps.Keys(r.EndedBy)) {
+				fmt.Fprintf(w, "  %d× %s\n", r.EndedBy[k], k)
+			}
+		}
 		if len(r.LeaderKills) > 0 {
 			fmt.Fprintf(w, "\n%s, leader kills: %s\n", r.Name, durs(r.LeaderKills))
 			for _, p := range r.Phases {
@@ -380,8 +402,13 @@ type deployment struct {
 	spare []*grpc.ClientConn
 	done  chan struct{} // closed when the deployment is torn down
 	chats []*chat
-	lat   *hist.Histogram
-	latMu sync.Mutex
+	// ended counts the client streams that ended (their node died, or
+	// the leader's end broke and was not relayed), by kind (streamKinds).
+	ended   [3]atomic.Int64
+	endedMu sync.Mutex
+	endedBy map[string]int64
+	lat     *hist.Histogram
+	latMu   sync.Mutex
 }
 
 func measure(c config, bin, dir, name string, n int) (*Result, error) {
@@ -440,7 +467,11 @@ func measure(c config, bin, dir, name string, n int) (*Result, error) {
 			}()
 		}
 	}
+	cpu0 := cpuTime(ps)
 	d.closedLoop(c.duration, r)
+	if r.Messages > 0 {
+		r.CPUPerMessageUs = float64((cpuTime(ps) - cpu0).Microseconds()) / float64(r.Messages)
+	}
 	profiled.Wait()
 	m1, err := metricsOf(ps[0].addr)
 	if err != nil {
@@ -457,7 +488,21 @@ func measure(c config, bin, dir, name string, n int) (*Result, error) {
 	if c := delta("proactivechat_log_publish_seconds_count"); c > 0 {
 		r.PublishMs = 1000 * delta("proactivechat_log_publish_seconds_sum") / c
 	}
-	if n > 1 {
+	if n > 1 && c.kills+c.followerKills > 0 {
+		before := d.endedCounts()
+		d.endedMu.Lock()
+		d.endedBy = nil
+		d.endedMu.Unlock()
+		defer func() {
+			r.StreamsEnded = d.endedCounts()
+			for k, v := range before {
+				r.StreamsEnded[k] -= v
+			}
+			d.endedMu.Lock()
+			r.EndedBy = maps.Clone(d.endedBy)
+			d.endedMu.Unlock()
+			r.StreamsHeld = map[string]int64{"WatchVisitor": int64(len(d.chats)), "WatchAgent": int64(c.agents), "WatchChat": int64(len(d.chats))}
+		}()
 		for k := 0; k < c.kills+c.followerKills; k++ {
 			leader := k < c.kills
 			dur, phase, err := d.failover(leader, k)
@@ -505,10 +550,11 @@ func (d *deployment) setup(c config, key string) error {
 	}
 	siteID := site.GetSite().GetId()
 	type agent struct {
-		id  string
-		ctx context.Context
-		ag  pb.AgentServiceClient
-		cc  pb.ChatServiceClient
+		id   string
+		ctx  context.Context
+		ag   pb.AgentServiceClient
+		cc   pb.ChatServiceClient
+		node int
 	}
 	var agents []*agent
 	for i := range c.agents {
@@ -525,12 +571,12 @@ func (d *deployment) setup(c config, key string) error {
 		if err != nil {
 			return err
 		}
-		a := &agent{id: resp.GetAgent().GetId(), ctx: withToken(sess.GetToken()), ag: pb.NewAgentServiceClient(conn), cc: pb.NewChatServiceClient(conn)}
+		a := &agent{id: resp.GetAgent().GetId(), ctx: withToken(sess.GetToken()), ag: pb.NewAgentServiceClient(conn), cc: pb.NewChatServiceClient(conn), node: (i + 1) % n}
 		ws, err := a.ag.WatchAgent(a.ctx, &pb.WatchAgentRequest{AgentId: a.id})
 		if err != nil {
 			return fmt.Errorf("WatchAgent: %w", err)
 		}
-		go d.hold((i+1)%n, func(conn *grpc.ClientConn) (recver, error) {
+		go d.hold(agentStream, (i+1)%n, func(conn *grpc.ClientConn) (recver, error) {
 			return pb.NewAgentServiceClient(conn).WatchAgent(a.ctx, &pb.WatchAgentRequest{AgentId: a.id})
 		}, ws)
 		if err := retry(func(ctx context.Context) error {
@@ -559,7 +605,7 @@ func (d *deployment) setup(c config, key string) error {
 		if err != nil {
 			return fmt.Errorf("WatchVisitor: %w", err)
 		}
-		go d.hold(node, func(conn *grpc.ClientConn) (recver, error) {
+		go d.hold(visitorStream, node, func(conn *grpc.ClientConn) (recver, error) {
 			return pb.NewVisitorServiceClient(conn).WatchVisitor(ch.vctx, watch)
 		}, wv)
 		a := agents[i%len(agents)]
@@ -577,7 +623,9 @@ func (d *deployment) setup(c config, key string) error {
 		if err != nil {
 			return fmt.Errorf("WatchChat: %w", err)
 		}
-		go d.watch(wc)
+		go d.watch(a.node, func(conn *grpc.ClientConn, after uint32) (grpc.ServerStreamingClient[pb.WatchChatResponse], error) {
+			return pb.NewChatServiceClient(conn).WatchChat(a.ctx, &pb.WatchChatRequest{ChatId: ch.id, AfterSeq: after})
+		}, wc)
 		d.chats = append(d.chats, ch)
 	}
 	return nil
@@ -585,34 +633,111 @@ func (d *deployment) setup(c config, key string) error {
 
 type recver interface{ RecvMsg(any) error }
 
+// The kinds of client stream the bench holds: each visitor's widget
+// stream, each agent's WatchAgent, and each chat's WatchChat (on its
+// agent's node).
+const (
+	visitorStream = iota
+	agentStream
+	chatStream
+)
+
+var streamKinds = []string{"WatchVisitor", "WatchAgent", "WatchChat"}
+
+func (d *deployment) endedCounts() map[string]int64 {
+	out := map[string]int64{}
+	for i, k := range streamKinds {
+		out[k] = d.ended[i].Load()
+	}
+	return out
+}
+
+// streamEnded counts a stream of kind that ended after it was up (it read
+// a message, or setup opened it), unless the deployment is being torn down; it reports
+// whether to open it again. An opening that fails before its first
+// message (its node is down, no leader yet) is only tried again.
+func (d *deployment) streamEnded(kind int, up bool, err error) bool {
+	select {
+	case <-d.done:
+		return false
+	default:
+	}
+	if up {
+		d.ended[kind].Add(1)
+		st, _ := status.FromError(err)
+		d.endedMu.Lock()
+		if d.endedBy == nil {
+			d.endedBy = map[string]int64{}
+		}
+		d.endedBy[fmt.Sprintf("%s: %s %q", streamKinds[kind], st.Code(), st.Message())]++
+		d.endedMu.Unlock()
+	}
+	return true
+}
+
 // hold drains a stream, and opens it again through the next node when it
 // ends (its node died), so that the visitor or agent stays online.
-func (d *deployment) hold(node int, open func(*grpc.ClientConn) (recver, error), s recver) {
-	for k := 1; ; k++ {
-		for s.RecvMsg(new(emptypb.Empty)) == nil {
+func (d *deployment) hold(kind, node int, open func(*grpc.ClientConn) (recver, error), s recver) {
+	for k := 1; ; {
+		up := k == 1 // opened by setup, and read
+		var err error
+		for err = s.RecvMsg(new(emptypb.Empty)); err == nil; err = s.RecvMsg(new(emptypb.Empty)) {
+			up = true
 		}
-		for {
-			select {
-			case <-d.done:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			next, err := open(d.spare[(node+k)%len(d.spare)])
-			if err == nil {
-				s = next
-				break
-			}
-			k++
+		var ok bool
+		if !d.streamEnded(kind, up, err) {
+			return
+		}
+		if s, ok = reopen(d, node, &k, open); !ok {
+			return
+		}
+	}
+}
+
+// reopen opens a stream again through the next node that answers (the
+// k-th after node, k counting the tries), as a widget or a console does;
+// false once the deployment is torn down.
+func reopen[S any](d *deployment, node int, k *int, open func(*grpc.ClientConn) (S, error)) (S, bool) {
+	for {
+		select {
+		case <-d.done:
+			var none S
+			return none, false
+		case <-time.After(100 * time.Millisecond):
+		}
+		s, err := open(d.spare[(node+*k)%len(d.spare)])
+		*k++
+		if err == nil {
+			return s, true
 		}
 	}
 }
 
 // watch records visitor→agent latency: each text carries its send time.
-func (d *deployment) watch(wc grpc.ServerStreamingClient[pb.WatchChatResponse]) {
-	for {
+// When the stream ends (its node died) it opens it again through the
+// next node after the last event read, as a console does.
+func (d *deployment) watch(node int, open func(*grpc.ClientConn, uint32) (grpc.ServerStreamingClient[pb.WatchChatResponse], error),
+	wc grpc.ServerStreamingClient[pb.WatchChatResponse]) {
+	var last uint32
+	up := true // opened by setup
+	for k := 1; ; {
 		resp, err := wc.Recv()
 		if err != nil {
-			return
+			var ok bool
+			if !d.streamEnded(chatStream, up, err) {
+				return
+			}
+			if wc, ok = reopen(d, node, &k, func(c *grpc.ClientConn) (grpc.ServerStreamingClient[pb.WatchChatResponse], error) {
+				return open(c, last)
+			}); !ok {
+				return
+			}
+			up = false
+			continue
+		}
+		up = true
+		if ev := resp.GetChatEvent(); ev != nil {
+			last = ev.GetSeq()
 		}
 		now := time.Now().UnixNano()
 		text := resp.GetChatEvent().GetMessage().GetText()
@@ -650,6 +775,27 @@ func cpuProfile(addr, path string, d time.Duration) error {
 	defer f.Close()
 	_, err = io.Copy(f, resp.Body)
 	return err
+}
+
+// cpuTime is the CPU time (user and system) the processes have used, from
+// /proc/PID/stat, in clock ticks of 10 ms.
+func cpuTime(ps []*proc) time.Duration {
+	var total time.Duration
+	for _, p := range ps {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+		if err != nil {
+			continue
+		}
+		// The fields after the command's name, which is in parentheses.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(utime+stime) * 10 * time.Millisecond
+	}
+	return total
 }
 
 // metricsOf reads a node's /metrics (the leader's, through any node).
