@@ -18,6 +18,7 @@ import (
 	"connectrpc.com/connect"
 
 	pb "github.com/proactivechat/proactivechat/gen/proactivechat/v1"
+	"github.com/proactivechat/proactivechat/gen/proactivechat/v1/proactivechatv1connect"
 	"github.com/proactivechat/proactivechat/server/app"
 )
 
@@ -199,6 +200,35 @@ func TestNode_ConsoleStreamsCarryOnWhenTheLeadersEndBreaks(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestNode_AQuietRelayedStreamHasItsHeadersAtOnce: a stream with nothing
+// to send yet (an event log read from its end) gets its headers through a
+// follower as soon as the leader sends them, as from the leader itself,
+// so that its client knows it is connected. A relay that waited for the
+// first message left it waiting until the first keep-alive.
+func TestNode_AQuietRelayedStreamHasItsHeadersAtOnce(t *testing.T) {
+	follower, _ := followerOfOneServer(t)
+	ctx := testContext(t)
+	c := newConnectClient(t, follower)
+	createSite(t, ctx, c, "Shoe shop", enabledWithoutInvite())
+	page := must[*pb.ListEventsResponse](t, "ListEvents")(c.ListEvents(ctx, &pb.ListEventsRequest{PageSize: 1000}))
+	for _, opt := range []connect.ClientOption{connect.WithGRPC(), connect.WithGRPCWeb(), connect.WithProtoJSON()} {
+		admin := proactivechatv1connect.NewAdminServiceClient(http2Client(t, nil), follower.url, opt)
+		req := connect.NewRequest(&pb.WatchEventsRequest{After: page.GetNextAfter()})
+		req.Header().Set("Authorization", "Bearer "+keyringOf(t, follower.App).admin)
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		s, err := admin.WatchEvents(sctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := s.ResponseHeader()
+		if sctx.Err() != nil || h.Get("Content-Type") == "" {
+			t.Errorf("no headers before the stream's first message (%v): %v", sctx.Err(), h)
+		}
+		cancel()
+		s.Close()
+	}
 }
 
 // TestNode_AWidgetStreamCarriesOnWhenTheLeadersEndBreaks: a follower
