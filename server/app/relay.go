@@ -321,13 +321,15 @@ func (k *relayedKind[Req, Res]) watch(ctx context.Context, req *connect.Request[
 		}
 		// The stream was up and the leader's end broke: open it again
 		// at whoever leads next, after the last message passed on.
-		// The pauses grow until a stream stays up for a while: a leader
-		// that answers and then fails at once is not asked in a loop.
+		// The pauses grow until a stream stays up for a while (passes a
+		// message on; the leader's keep-alives count): a leader that answers
+		// and then fails at once is not asked in a loop, and one that only
+		// does that for 5 minutes has the client's stream end.
 		now := time.Now()
 		switch {
-		case brokeAt.IsZero() || (o.up && now.Sub(brokeAt) > relayReopenFor):
+		case brokeAt.IsZero() || (o.sent && now.Sub(brokeAt) > relayReopenFor):
 			brokeAt, pause = now, 50*time.Millisecond
-		case !o.up && now.Sub(brokeAt) > relayReopenFor:
+		case !o.sent && now.Sub(brokeAt) > relayReopenFor:
 			return relayedError(cerr)
 		}
 		if k.spec.reopen != nil {
