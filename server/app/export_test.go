@@ -83,10 +83,10 @@ func SetRelayInProcess(on bool) (restore func()) {
 	return func() { relayInProcess = old }
 }
 
-// SetRelayOwnWidgets chooses whether a node that leads relays its own
-// widgets' streams in process (on) or has its App serve them directly,
+// SetRelayOwnStreams chooses whether a node that leads relays its own
+// clients' streams in process (on) or has its App serve them directly,
 // as before, until the returned function restores it.
-func SetRelayOwnWidgets(on bool) (restore func()) {
+func SetRelayOwnStreams(on bool) (restore func()) {
 	old := relayOwnStreams
 	relayOwnStreams = on
 	return func() { relayOwnStreams = old }

@@ -59,7 +59,7 @@ func TestMeasure_TheLeadersOwnWidgets(t *testing.T) {
 	}
 	for _, mode := range []string{"direct", "relayed", "direct", "relayed", "direct", "relayed"} {
 		t.Run(mode, func(t *testing.T) {
-			defer app.SetRelayOwnWidgets(mode == "relayed")()
+			defer app.SetRelayOwnStreams(mode == "relayed")()
 			measureRelayedStreams(t, n, true)
 		})
 	}
