@@ -120,3 +120,7 @@ func InProcessServing() int {
 	pprof.Lookup("goroutine").WriteTo(&b, 2)
 	return strings.Count(b.String(), "app.inProcess.serve(")
 }
+
+// SetFollowerWindow sets how long the node's Followers wait for more
+// entries to apply with the first (cluster.Follower.Window).
+func (n *Node) SetFollowerWindow(d time.Duration) { n.followerWindow = d }

@@ -177,6 +177,9 @@ type Node struct {
 	// wrapJoin, set by tests before Start, wraps the JetStream that the
 	// node joins with (Node.open).
 	wrapJoin func(jetstream.JetStream) jetstream.JetStream
+	// followerWindow, set by tests before Start, is its Followers'
+	// cluster.Follower.Window.
+	followerWindow time.Duration
 
 	// terms counts the leadership terms this node has begun serving.
 	terms atomic.Int64
@@ -185,10 +188,15 @@ type Node struct {
 	// through its own port, which the relay no longer takes (inProcess).
 	selfForwarded atomic.Int64
 
+	// servedFromFile counts the calls and streams this node served from
+	// its own file while following (replica.go).
+	servedFromFile atomic.Int64
+
 	mu         sync.Mutex
-	leader     *App   // while this node leads
-	leaderAddr string // the other leader's advertised address, "" if none known
-	leaderName string // the lease holder's node name, "" if none known
+	leader     *App     // while this node leads
+	replica    *replica // serves reads from this node's file while it follows
+	leaderAddr string   // the other leader's advertised address, "" if none known
+	leaderName string   // the lease holder's node name, "" if none known
 	// refusedLeader is the leader address this node last logged why it
 	// does not forward to (a certificate it cannot verify, or no TLS), so
 	// that it logs once per leader, not once per request.
@@ -561,6 +569,9 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.server.Handler.ServeHTTP(w, r)
+		return
+	}
+	if r.Header.Get(forwardedByHeader) == "" && n.serveFromReplica(w, r) {
 		return
 	}
 	if addr == "" || addr == n.peer {
@@ -1003,7 +1014,10 @@ func (n *Node) follow(ctx context.Context) error {
 			}
 			if err == nil {
 				f.Heard = n.beats.Heard
+				f.Window = n.followerWindow
+				n.followWithReplica(f)
 				err = f.Run(fctx)
+				n.closeReplica()
 			}
 			if err != nil && fctx.Err() == nil {
 				n.log.Error("applying the log", "err", err)

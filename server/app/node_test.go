@@ -86,6 +86,8 @@ type nodeOptions struct {
 	// tls, when set, has every node serve HTTPS with a certificate of
 	// this CA, which the nodes trust by -tls-ca.
 	tls *testCA
+	// before, when set, changes each node before it first starts.
+	before func(*app.Node)
 }
 
 // startNodesWith is startNodes with opts.
@@ -204,7 +206,7 @@ func startNodesWith(t *testing.T, n int, opts nodeOptions) []*testNode {
 		choose()
 		var err error
 		for i := range nodes {
-			if nodes[i], err = openErr(i, nil); err != nil {
+			if nodes[i], err = openErr(i, opts.before); err != nil {
 				break
 			}
 		}

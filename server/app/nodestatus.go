@@ -31,11 +31,19 @@ type NodeStatus struct {
 	// how far it has applied the log; nodes at the same position hold the
 	// same content.
 	Position uint64 `json:"position"`
+	// ServedFromFile counts the calls and streams this node served from
+	// its own file while it followed, since it started: the event log's
+	// reads (ListEvents, WatchEvents), which cost the leader nothing.
+	ServedFromFile int64 `json:"served_from_file"`
+	// ServesReads is whether the node serves those reads from its file
+	// now: it follows, and its replica of the file is up. Otherwise they
+	// go to the leader.
+	ServesReads bool `json:"serves_reads"`
 }
 
 // Status reports how the node stands.
 func (n *Node) Status() (NodeStatus, error) {
-	st := NodeStatus{Node: n.cc.Node}
+	st := NodeStatus{Node: n.cc.Node, ServedFromFile: n.servedFromFile.Load()}
 	select {
 	case <-n.ready:
 		st.Ready = true
@@ -44,6 +52,7 @@ func (n *Node) Status() (NodeStatus, error) {
 	}
 	n.mu.Lock()
 	st.Leading, st.Leader = n.leader != nil, n.leaderName
+	st.ServesReads = n.replica != nil && n.replica.ctx.Err() == nil
 	n.mu.Unlock()
 	if st.Leading {
 		st.Term = n.lease.Term()

@@ -113,12 +113,25 @@ type relaySpec[Req, Res any] struct {
 	// when it is over (a chat's stream, after the chat ended); others end
 	// only with an error, and one that ended is opened again.
 	endsWhenDone bool
+	// replica: a follower serves the stream from its own file when it
+	// can (replica.go), and opens it at the leader otherwise.
+	replica bool
 }
 
-// localAppKey carries the App that serves a stream in process. The App
-// comes with each stream, not with the client: a client holding it would
-// keep a deposed leader's App in memory until the next term.
+// localAppKey carries what serves a stream in process (a localTarget).
+// It comes with each stream, not with the client: a client holding it
+// would keep a deposed leader's App in memory until the next term.
 type localAppKey struct{}
+
+// localTarget serves streams in process: this node's App while it leads,
+// or its replica while it follows (replica.go).
+type localTarget interface {
+	serveLocal(w http.ResponseWriter, req *http.Request)
+}
+
+func (a *App) serveLocal(w http.ResponseWriter, req *http.Request) {
+	a.server.Handler.ServeHTTP(w, req)
+}
 
 // relayInProcess: a node that leads serves the streams it relays with its
 // own App's handler, in process (inProcess). Off only in a benchmark that
@@ -144,7 +157,7 @@ func (n *Node) initRelay() {
 	r.httpc = &http.Client{Transport: relayTransport{n.proxyTr}}
 	r.localc = &http.Client{Transport: inProcess{log: n.log,
 		handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			req.Context().Value(localAppKey{}).(*App).server.Handler.ServeHTTP(w, req)
+			req.Context().Value(localAppKey{}).(localTarget).serveLocal(w, req)
 		})}}
 	relay(r, proactivechatv1connect.VisitorServiceWatchVisitorProcedure, relaySpec[pb.WatchVisitorRequest, pb.WatchVisitorResponse]{
 		resume: func(up *pb.WatchVisitorRequest, m *pb.WatchVisitorResponse) {
@@ -184,6 +197,7 @@ func (n *Node) initRelay() {
 				up.After = ev.GetPosition()
 			}
 		},
+		replica: true,
 		keepAlive: func(k *pb.KeepAlive) *pb.WatchEventsResponse {
 			return &pb.WatchEventsResponse{Item: &pb.WatchEventsResponse_KeepAlive{KeepAlive: k}}
 		},
@@ -268,9 +282,9 @@ func (k *relayedKind[Req, Res]) client(addr string) *connect.Client[Req, Res] {
 }
 
 // leader is where to open a stream now, and a context that ends when the
-// leader changes: this node's App (a) while it leads, else the leader's
-// address, "" when none is known.
-func (r *streamRelay) leader() (addr string, a *App, changed context.Context) {
+// leader changes: this node's App (local) while it leads, else the
+// leader's address, "" when none is known.
+func (r *streamRelay) leader() (addr string, local localTarget, changed context.Context) {
 	n := r.n
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -295,6 +309,12 @@ func (k *relayedKind[Req, Res]) watch(ctx context.Context, req *connect.Request[
 	lastSent := time.Now() // when the client last got a message
 	for {
 		addr, local, changed := r.leader()
+		if k.spec.replica && local == nil && !crossOrigin(req.Header().Get("Origin"), info.host) {
+			if rep := r.n.readyReplica(ctx); rep != nil {
+				addr, local, changed = r.n.peer, rep, rep.ctx
+				r.n.servedFromFile.Add(1)
+			}
+		}
 		var err error
 		var o relayOpen
 		if addr == "" {
@@ -367,7 +387,7 @@ type relayOpen struct {
 // stream that ends when done. Until the client has its headers (started),
 // the leader's headers are passed on as they come, with its CORS answer:
 // a client of a quiet stream knows at once that it is connected.
-func (k *relayedKind[Req, Res]) relayOnce(ctx context.Context, addr string, local *App, changed context.Context, up *Req,
+func (k *relayedKind[Req, Res]) relayOnce(ctx context.Context, addr string, local localTarget, changed context.Context, up *Req,
 	header http.Header, out *connect.ServerStream[Res], started, again bool) (o relayOpen, err error) {
 	r := k.r
 	uctx, cancel := context.WithCancel(ctx)

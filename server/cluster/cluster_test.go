@@ -1314,3 +1314,29 @@ func TestHeartbeats_ABusyNodeIsNotCaughtUp(t *testing.T) {
 		t.Errorf("silence %s once a's heartbeats are read", s)
 	}
 }
+
+// A reader that waits for an entry the Follower has received does not
+// wait out the window Run batches entries in: WaitFor has it apply what
+// it has at once. Here the window is an hour; without the hurry, the
+// wait would end on its deadline.
+func TestFollower_AReaderWaitingCutsTheBatchingShort(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	ctx := context.Background()
+	a, b := newNode(t, c, 0, "a"), newNode(t, c, 1, "b")
+	b.follow.Window = time.Hour
+	b.run(t)
+	a.lead(t, a.lease(t, time.Hour))
+	for i := range 3 {
+		if err := putSite(ctx, a.store, fmt.Sprintf("site_%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, converge)
+		err := b.follow.WaitFor(wctx, a.position(t))
+		cancel()
+		if err != nil {
+			t.Fatalf("write %d: b at %d, a at %d: %v", i, b.follow.Position(), a.position(t), err)
+		}
+	}
+	waitSame(t, a, b)
+}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,14 @@ type Follower struct {
 	// when its heartbeats are late (Heartbeats.Heard).
 	Heard func(leader string)
 
+	// Window, when set before Run, is how long Run waits for more
+	// entries to apply with the first (applyEvery when 0). Tests make it
+	// long, to show what reads would miss without WaitFor's hurry.
+	Window time.Duration
+	// hurry cuts Run's wait short: a reader waits (WaitFor) for an entry
+	// it already has.
+	hurry chan struct{}
+
 	mu      sync.Mutex
 	pos     uint64
 	changed chan struct{} // closed and replaced when pos moves
@@ -35,7 +44,7 @@ func NewFollower(log *Log, store *bolt.Store) (*Follower, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new follower: %w", err)
 	}
-	return &Follower{log: log, store: store, pos: pos, changed: make(chan struct{})}, nil
+	return &Follower{log: log, store: store, pos: pos, changed: make(chan struct{}), hurry: make(chan struct{}, 1)}, nil
 }
 
 // Position returns the position of the last entry applied.
@@ -45,7 +54,18 @@ func (f *Follower) Position() uint64 {
 	return f.pos
 }
 
+// Changed returns a channel that is closed once the position moves past
+// where it is now.
+func (f *Follower) Changed() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.changed
+}
+
 // WaitFor returns once the entry at pos is applied, or with ctx.Err().
+// Run applies what it has at once rather than at the end of its window:
+// a reader waiting (a follower serving a read after the client's own
+// write) is not made to wait for the batching meant for the disk.
 func (f *Follower) WaitFor(ctx context.Context, pos uint64) error {
 	for {
 		f.mu.Lock()
@@ -53,6 +73,10 @@ func (f *Follower) WaitFor(ctx context.Context, pos uint64) error {
 		f.mu.Unlock()
 		if at >= pos {
 			return nil
+		}
+		select {
+		case f.hurry <- struct{}{}:
+		default: // a hurry is pending already
 		}
 		select {
 		case <-changed:
@@ -68,9 +92,11 @@ func (f *Follower) WaitFor(ctx context.Context, pos uint64) error {
 // fsyncs as often as the leader commits; on machines that share a disk
 // (the tests, the bench) those fsyncs slow the leader's own, and
 // elsewhere they cost the follower's disk for nothing. The follower's
-// file lags the log by about applyEvery more, which nothing reads: a
-// follower forwards every request to the leader, and a new leader first
-// catches up with the log's end (CatchUp).
+// file lags the log by about applyEvery more, which no read sees: a
+// read served from the follower's file first waits for the log's end
+// (WaitFor, which cuts the window short), and a new leader first catches
+// up with the log's end (CatchUp). A follower's live streams (the event
+// log's) see each entry up to applyEvery late.
 const (
 	applyEvery = 50 * time.Millisecond
 	maxGroup   = 64
@@ -107,13 +133,26 @@ func (f *Follower) Run(ctx context.Context) error {
 		case err := <-read:
 			return err
 		}
-		window := time.NewTimer(applyEvery)
+		window := time.NewTimer(cmp.Or(f.Window, applyEvery))
 	collect:
 		for len(group) < maxGroup {
 			select {
 			case e := <-entries:
 				group = append(group, e)
 			case <-window.C:
+				break collect
+			case <-f.hurry:
+				// What has arrived is applied now; a wait for a later
+				// entry hurries again.
+				for len(group) < maxGroup {
+					select {
+					case e := <-entries:
+						group = append(group, e)
+						continue
+					default:
+					}
+					break
+				}
 				break collect
 			case <-ctx.Done():
 				break collect

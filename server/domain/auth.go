@@ -188,7 +188,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		return Principal{}, unauthenticated()
 	}
 	p.tokenHash, p.gen = hash, gen
-	s.creds.remember(hash, p, gen)
+	if !s.replica || p.Kind != VisitorPrincipal {
+		// A replica reads visitors' tokens from its file every time:
+		// they go without an event to tell it (an erasure, the
+		// retention sweep), where API keys and agent sessions go with
+		// theirs (FollowWrites).
+		s.creds.remember(hash, p, gen)
+	}
 	return p, nil
 }
 
@@ -377,9 +383,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
 			if err := tx.DeleteAPIKey(k.Hash); err != nil {
 				return err
 			}
-			hash := [sha256.Size]byte(k.Hash)
-			return s.record(tx, Event{Type: EventAPIKeyRevoked, APIKeyID: k.ID,
-				eventEffects: eventEffects{revoke: func(p Principal) bool { return p.tokenHash == hash }}})
+			return s.record(tx, Event{Type: EventAPIKeyRevoked, APIKeyID: k.ID})
 		}
 		return Errorf(CodeNotFound, "API key %q not found", id)
 	})
@@ -437,8 +441,7 @@ func (s *Service) deleteAgentSessions(tx WriteTx, agentID string, match func(*Ag
 			return 0, err
 		}
 		id := sess.ID
-		if err := s.record(tx, Event{Type: EventAgentSessionRevoked, AgentID: agentID, SessionID: id,
-			eventEffects: eventEffects{revoke: func(p Principal) bool { return p.Kind == AgentPrincipal && p.SessionID == id }}}); err != nil {
+		if err := s.record(tx, Event{Type: EventAgentSessionRevoked, AgentID: agentID, SessionID: id}); err != nil {
 			return 0, err
 		}
 		n++

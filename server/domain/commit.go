@@ -284,7 +284,7 @@ func (s *Service) handle(ev *Event) {
 	case EventWebhookCreated, EventWebhookUpdated, EventWebhookDeleted, EventWebhookSecretRotated:
 		s.broker.Publish(webhooksTopic, ev.WebhookID)
 	case EventAPIKeyRevoked, EventAgentSessionRevoked:
-		s.creds.revoke(ev.revoke)
+		s.creds.revoke(ev.revokes())
 	}
 	// What an event may carry whatever its type: the request and the
 	// visitor after the change, for the queue's and the visitor's streams.

@@ -243,8 +243,6 @@ type eventEffects struct {
 	// rightsChanged: the agent's sites changed, so its open streams check
 	// again what they show (rights.go).
 	rightsChanged bool
-	// revoke, when set, matches the cached credentials a revocation ends.
-	revoke func(Principal) bool
 	// note and whisper are what chat.note_added and chat.whisper_sent
 	// publish.
 	note    *ChatNote

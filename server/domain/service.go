@@ -73,6 +73,9 @@ type Config struct {
 	// Mechanisms are the implementations of presence, the timers and the
 	// credential and origin caches; the zero value is SingleNode().
 	Mechanisms Mechanisms
+	// Replica makes the Service a replica (replica.go): it serves reads
+	// of a store another Service writes, kept current by FollowWrites.
+	Replica bool
 }
 
 // Defaults for Config's timings.
@@ -119,6 +122,8 @@ type Service struct {
 	// started is when the Service was made: visits open at a restart go on
 	// for visitors back within the grace period of it.
 	started time.Time
+	// replica is Config.Replica.
+	replica bool
 
 	// ctx is cancelled by Close; background work (departures) uses it.
 	ctx    context.Context
@@ -182,6 +187,7 @@ func NewService(cfg Config) *Service {
 		sessionTTL:    cfg.AgentSessionTTL,
 		streams:       newStreamCounts(),
 		started:       cfg.Clock.Now(),
+		replica:       cfg.Replica,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	mech := cfg.Mechanisms.orDefault()

@@ -55,6 +55,7 @@ type config struct {
 	rounds         int
 	profile        string
 	keep           bool
+	readers        int
 }
 
 func main() {
@@ -71,6 +72,7 @@ func main() {
 	flag.IntVar(&c.rounds, "rounds", 1, "closed loops of every deployment, interleaved; the kills follow the last")
 	flag.StringVar(&c.profile, "profile", "", "write a CPU profile of every node during the closed loop into this directory")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temp dir (server logs, databases)")
+	flag.IntVar(&c.readers, "readers", 0, "integrations reading chats (ListChatEvents, GetChat) in a closed loop during the messages' loop, each on its own connection to a follower (to the node on one node)")
 	flag.Parse()
 	if err := run(c); err != nil {
 		log.Fatal(err)
@@ -109,6 +111,15 @@ type Result struct {
 	CPUPerMessageUs float64 `json:"cpu_per_message_us,omitempty"`
 	// Why they ended: "kind: status", counted.
 	EndedBy map[string]int64 `json:"streams_ended_by,omitempty"`
+	// The readers' closed loop (-readers): reads done over the
+	// messages' loop, their rate and latency, and the CPU time of the
+	// node leading (the one doing the writes) and of the others.
+	Reads            int64        `json:"reads,omitempty"`
+	ReadRate         float64      `json:"reads_per_second,omitempty"`
+	ReadLatency      hist.Summary `json:"read_latency,omitempty"`
+	ReadErrors       int64        `json:"read_errors,omitempty"`
+	LeaderCPUSeconds float64      `json:"leader_cpu_seconds,omitempty"`
+	OtherCPUSeconds  float64      `json:"followers_cpu_seconds,omitempty"`
 }
 
 func run(c config) error {
@@ -203,6 +214,13 @@ func report(w io.Writer, rs []*Result) {
 	for _, r := range rs {
 		fmt.Fprintf(w, "| %d | %s | %.0f | %.1f | %.2f ms | %.2f ms | %s | %s | %.0f µs |\n", r.Round, r.Name, r.Commits, r.BatchMean, r.CommitMs, r.PublishMs,
 			ms(r.AckOnLeader.P50Ms), ms(r.AckViaProxy.P50Ms), r.CPUPerMessageUs)
+	}
+	if slices.ContainsFunc(rs, func(r *Result) bool { return r.Reads > 0 }) {
+		fmt.Fprintf(w, "\n| round | | reads/s | a page and its chat, p50 | p99 | read errors | CPU of the writing node | of the others |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		for _, r := range rs {
+			fmt.Fprintf(w, "| %d | %s | %.0f | %s | %s | %d | %.1f s | %.1f s |\n", r.Round, r.Name, r.ReadRate,
+				ms(r.ReadLatency.P50Ms), ms(r.ReadLatency.P99Ms), r.ReadErrors, r.LeaderCPUSeconds, r.OtherCPUSeconds)
+		}
 	}
 	for _, r := range rs {
 		if r.StreamsEnded != nil {
@@ -467,11 +485,20 @@ func measure(c config, bin, dir, name string, n int) (*Result, error) {
 			}()
 		}
 	}
-	cpu0 := cpuTime(ps)
-	d.closedLoop(c.duration, r)
+	leaderNode := 0
+	for i, p := range ps {
+		if p.isLeader() {
+			leaderNode = i
+		}
+	}
+	others := slices.Delete(slices.Clone(ps), leaderNode, leaderNode+1)
+	cpu0, lead0, other0 := cpuTime(ps), cpuTime(ps[leaderNode:leaderNode+1]), cpuTime(others)
+	d.closedLoop(c.duration, c.readers, key, r)
 	if r.Messages > 0 {
 		r.CPUPerMessageUs = float64((cpuTime(ps) - cpu0).Microseconds()) / float64(r.Messages)
 	}
+	r.LeaderCPUSeconds = (cpuTime(ps[leaderNode:leaderNode+1]) - lead0).Seconds()
+	r.OtherCPUSeconds = (cpuTime(others) - other0).Seconds()
 	profiled.Wait()
 	m1, err := metricsOf(ps[0].addr)
 	if err != nil {
@@ -828,7 +855,7 @@ func metricsOf(addr string) (map[string]float64, error) {
 	return out, sc.Err()
 }
 
-func (d *deployment) closedLoop(dur time.Duration, r *Result) {
+func (d *deployment) closedLoop(dur time.Duration, readers int, key string, r *Result) {
 	ack := hist.New()
 	onLeader, viaProxy := hist.New(), hist.New()
 	leaderNode := -1
@@ -876,9 +903,15 @@ func (d *deployment) closedLoop(dur time.Duration, r *Result) {
 			}
 		}()
 	}
+	reads, readErrs, readLat := d.readLoop(readers, key, leaderNode, start, dur, stop, &wg)
 	time.Sleep(dur)
 	close(stop)
 	wg.Wait()
+	r.Reads, r.ReadErrors = reads.Load(), readErrs.Load()
+	r.ReadRate = float64(r.Reads) / dur.Seconds()
+	if readLat.Count() > 0 {
+		r.ReadLatency = readLat.Summarize()
+	}
 	time.Sleep(500 * time.Millisecond) // the last messages reach the agents
 	r.Messages, r.Seconds, r.Errors = total.Load(), dur.Seconds(), errs.Load()
 	r.Rate = float64(r.Messages) / dur.Seconds()
@@ -890,6 +923,63 @@ func (d *deployment) closedLoop(dur time.Duration, r *Result) {
 	d.latMu.Lock()
 	r.Latency = d.lat.Summarize()
 	d.latMu.Unlock()
+}
+
+// readLoop starts readers integrations, each on its own connection to a
+// node other than the leader's (the node, on one node), reading the chats
+// in turn until stop: the first page of a chat's events (100), then the
+// chat, as a transcript export does. It counts the reads that began
+// within dur.
+func (d *deployment) readLoop(readers int, key string, leaderNode int, start time.Time, dur time.Duration,
+	stop chan struct{}, wg *sync.WaitGroup) (reads, errs *atomic.Int64, lat *hist.Histogram) {
+	reads, errs, lat = new(atomic.Int64), new(atomic.Int64), hist.New()
+	var latMu sync.Mutex
+	var nodes []int
+	for i := range d.procs {
+		if i != leaderNode || len(d.procs) == 1 {
+			nodes = append(nodes, i)
+		}
+	}
+	for i := range readers {
+		conn, err := dial(d.procs[nodes[i%len(nodes)]].addr)
+		if err != nil {
+			errs.Add(1)
+			continue
+		}
+		cc := pb.NewChatServiceClient(conn)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer conn.Close()
+			base := withToken(key)
+			for j := i; ; j++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ch := d.chats[j%len(d.chats)]
+				t0 := time.Now()
+				ctx, cancel := context.WithTimeout(base, 10*time.Second)
+				_, err := cc.ListChatEvents(ctx, &pb.ListChatEventsRequest{ChatId: ch.id, PageSize: 100})
+				if err == nil {
+					_, err = cc.GetChat(ctx, &pb.GetChatRequest{ChatId: ch.id})
+				}
+				cancel()
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				if t0.Sub(start) < dur {
+					reads.Add(2)
+				}
+				latMu.Lock()
+				lat.RecordDuration(time.Since(t0))
+				latMu.Unlock()
+			}
+		}()
+	}
+	return reads, errs, lat
 }
 
 // failover kills the leader (or a follower), measures the time from the
