@@ -69,6 +69,11 @@ type ClusterConfig struct {
 	// TLS on the node, it is also the only CA trusted on the NATS routes
 	// (routeTLS).
 	TLSCAFile string
+	// ReadsOnLeader sends every read to the leader: the node serves none
+	// from its own file (replica.go). For a cluster whose nodes share one
+	// machine's cores and disk, where a read served by a follower costs
+	// about what it costs the leader, plus the follower's applies.
+	ReadsOnLeader bool
 	// OnLead runs each time this node becomes the leader, after the
 	// domain started and before the node serves it: main prints the admin
 	// key made on a new cluster and seeds the demo there.
@@ -191,6 +196,8 @@ type Node struct {
 	// servedFromFile counts the calls and streams this node served from
 	// its own file while following (replica.go).
 	servedFromFile atomic.Int64
+	// readIndex asks the log's end for the reads served from the file.
+	readIndex readIndex
 
 	mu         sync.Mutex
 	leader     *App     // while this node leads
@@ -1015,7 +1022,9 @@ func (n *Node) follow(ctx context.Context) error {
 			if err == nil {
 				f.Heard = n.beats.Heard
 				f.Window = n.followerWindow
-				n.followWithReplica(f)
+				if !n.cc.ReadsOnLeader {
+					n.followWithReplica(f)
+				}
 				err = f.Run(fctx)
 				n.closeReplica()
 			}

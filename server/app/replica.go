@@ -189,7 +189,7 @@ func (n *Node) readyReplica(ctx context.Context) *replica {
 	}
 	ctx, cancel := context.WithTimeout(ctx, replicaReadWait)
 	defer cancel()
-	last, err := n.logJS.Last(ctx)
+	last, err := n.readIndex.get(ctx, n.logJS.Last)
 	if err == nil {
 		err = r.f.WaitFor(ctx, last)
 	}
@@ -246,5 +246,62 @@ func (n *Node) closeReplica() {
 	}
 	if err := r.close(); err != nil && n.ctx.Err() == nil {
 		n.log.Warn("the replica stopped following the file", "err", err)
+	}
+}
+
+// readIndex asks the log for its last position on behalf of every read
+// that waits for it, one request at a time: the reads that arrive while a
+// request is under way share the next one, which begins after they
+// arrived, so each read still gets a position at least as late as every
+// write acknowledged before it began. Under a steady load of reads, one
+// request per round trip replaces one per read.
+type readIndex struct {
+	mu      sync.Mutex
+	waiting []chan readIndexResult
+	asking  bool
+}
+
+type readIndexResult struct {
+	pos uint64
+	err error
+}
+
+// get returns the log's last position as read after get was called.
+func (ri *readIndex) get(ctx context.Context, last func(context.Context) (uint64, error)) (uint64, error) {
+	ch := make(chan readIndexResult, 1)
+	ri.mu.Lock()
+	ri.waiting = append(ri.waiting, ch)
+	if !ri.asking {
+		ri.asking = true
+		go ri.ask(last)
+	}
+	ri.mu.Unlock()
+	select {
+	case r := <-ch:
+		return r.pos, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// ask reads the log's end for the reads waiting, batch after batch, until
+// none waits.
+func (ri *readIndex) ask(last func(context.Context) (uint64, error)) {
+	for {
+		ri.mu.Lock()
+		batch := ri.waiting
+		ri.waiting = nil
+		if len(batch) == 0 {
+			ri.asking = false
+			ri.mu.Unlock()
+			return
+		}
+		ri.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), replicaReadWait)
+		pos, err := last(ctx)
+		cancel()
+		for _, ch := range batch {
+			ch <- readIndexResult{pos, err}
+		}
 	}
 }

@@ -272,3 +272,36 @@ func TestCluster_EventStreamsOnFollowersCarryOnWhenTheLeaderDies(t *testing.T) {
 		}
 	}
 }
+
+// With ReadsOnLeader (-reads-on-leader) a follower serves no read from
+// its file: each goes to the leader, as before followers served reads.
+func TestCluster_ReadsOnLeaderSendsEveryReadToTheLeader(t *testing.T) {
+	nodes := startNodesWith(t, 3, nodeOptions{configure: func(cc *app.ClusterConfig) { cc.ReadsOnLeader = true }})
+	leader, followers := leaderAndFollowers(t, nodes)
+	ctx := testContext(t)
+	site := createSite(t, ctx, newConnectClient(t, leader.srv), "Shoe shop", enabledWithoutInvite())
+	pos, err := leader.Store().Position()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range followers {
+		// Its Follower has applied the site: were its replica to be
+		// made, it would be up by now (it is made before the Follower
+		// runs).
+		for deadline := time.Now().Add(converge); ; time.Sleep(10 * time.Millisecond) {
+			if st, err := f.Status(); err == nil && st.Position >= pos {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not apply the log", f.name)
+			}
+		}
+		got := must[*pb.GetSiteResponse](t, "GetSite")(newGRPCClient(t, f.srv).GetSite(ctx, &pb.GetSiteRequest{SiteId: site.GetId()}))
+		if got.GetSite().GetName() != "Shoe shop" {
+			t.Fatalf("%s: GetSite answered %v", f.name, got)
+		}
+		if st, err := f.Status(); err != nil || st.ServedFromFile != 0 || st.ServesReads {
+			t.Fatalf("%s: %+v, %v; want no read served from its file", f.name, st, err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/proactivechat/proactivechat/server/bolt"
@@ -28,9 +29,10 @@ type Follower struct {
 	// entries to apply with the first (applyEvery when 0). Tests make it
 	// long, to show what reads would miss without WaitFor's hurry.
 	Window time.Duration
-	// hurry cuts Run's wait short: a reader waits (WaitFor) for an entry
-	// it already has.
+	// hurry cuts Run's wait short once it has the entry at want, the
+	// latest a reader waits for (WaitFor).
 	hurry chan struct{}
+	want  atomic.Uint64
 
 	mu      sync.Mutex
 	pos     uint64
@@ -63,9 +65,10 @@ func (f *Follower) Changed() <-chan struct{} {
 }
 
 // WaitFor returns once the entry at pos is applied, or with ctx.Err().
-// Run applies what it has at once rather than at the end of its window:
-// a reader waiting (a follower serving a read after the client's own
-// write) is not made to wait for the batching meant for the disk.
+// Run applies its group as soon as it holds that entry rather than at
+// the end of its window: a reader waiting (a follower serving a read after
+// the client's own write) is not made to wait for the batching meant for
+// the disk, and the readers waiting at once share one apply.
 func (f *Follower) WaitFor(ctx context.Context, pos uint64) error {
 	for {
 		f.mu.Lock()
@@ -73,6 +76,8 @@ func (f *Follower) WaitFor(ctx context.Context, pos uint64) error {
 		f.mu.Unlock()
 		if at >= pos {
 			return nil
+		}
+		for want := f.want.Load(); want < pos && !f.want.CompareAndSwap(want, pos); want = f.want.Load() {
 		}
 		select {
 		case f.hurry <- struct{}{}:
@@ -134,26 +139,21 @@ func (f *Follower) Run(ctx context.Context) error {
 			return err
 		}
 		window := time.NewTimer(cmp.Or(f.Window, applyEvery))
+		hurried := false
 	collect:
 		for len(group) < maxGroup {
+			if hurried && group[len(group)-1].Position >= f.want.Load() {
+				break // a reader waits for what the group holds
+			}
 			select {
 			case e := <-entries:
 				group = append(group, e)
 			case <-window.C:
 				break collect
 			case <-f.hurry:
-				// What has arrived is applied now; a wait for a later
-				// entry hurries again.
-				for len(group) < maxGroup {
-					select {
-					case e := <-entries:
-						group = append(group, e)
-						continue
-					default:
-					}
-					break
-				}
-				break collect
+				// Not for an entry applied already (a reader that was
+				// served by the last apply).
+				hurried = f.want.Load() > f.Position()
 			case <-ctx.Done():
 				break collect
 			}

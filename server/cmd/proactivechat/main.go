@@ -138,6 +138,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&routes, "nats-routes", routes, "the other nodes' -nats-listen addresses, HOST:PORT,HOST:PORT (env PROACTIVECHAT_NATS_ROUTES)")
 	fs.StringVar(&m.Cluster.NATSURL, "nats-url", env("PROACTIVECHAT_NATS_URL", ""), "use this existing NATS cluster (with JetStream) instead of embedding one (env PROACTIVECHAT_NATS_URL)")
 	fs.StringVar(&m.Cluster.Advertise, "advertise", env("PROACTIVECHAT_ADVERTISE", ""), "HOST:PORT at which the other nodes reach -addr (default: -addr's host, else -nats-listen's, else localhost) (env PROACTIVECHAT_ADVERTISE)")
+	readsOnLeader, _ := strconv.ParseBool(env("PROACTIVECHAT_READS_ON_LEADER", "false"))
+	fs.BoolVar(&m.Cluster.ReadsOnLeader, "reads-on-leader", readsOnLeader, "cluster node: send every read to the leader, instead of serving the reads of what is stored (the event log, chats, sites, agents) from this node's file; for nodes sharing one machine (env PROACTIVECHAT_READS_ON_LEADER)")
 	leaderTimeout := env("PROACTIVECHAT_LEADER_TIMEOUT", app.DefaultLeaderTimeout.String())
 	fs.Func("leader-timeout", "cluster node: how long the leader's heartbeats may be missing before another node takes over; more on a loaded or distant cluster, where a live leader may be deposed needlessly (default "+app.DefaultLeaderTimeout.String()+"; env PROACTIVECHAT_LEADER_TIMEOUT)", func(s string) error { leaderTimeout = s; return nil })
 	level := env("PROACTIVECHAT_LOG_LEVEL", "info")
@@ -183,8 +185,8 @@ var nodeName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 func (m *Main) checkCluster() error {
 	c := m.Cluster
 	if c.Node == "" {
-		if c.NATSListen != "" || len(c.NATSRoutes) > 0 || c.NATSURL != "" || c.Advertise != "" || c.TLSCAFile != "" {
-			return errors.New("-nats-listen, -nats-routes, -nats-url, -advertise and -tls-ca need -node")
+		if c.NATSListen != "" || len(c.NATSRoutes) > 0 || c.NATSURL != "" || c.Advertise != "" || c.TLSCAFile != "" || c.ReadsOnLeader {
+			return errors.New("-nats-listen, -nats-routes, -nats-url, -advertise, -tls-ca and -reads-on-leader need -node")
 		}
 		return nil
 	}

@@ -510,6 +510,14 @@ func TestClusterFlags(t *testing.T) {
 		t.Errorf("-leader-timeout 5s: %v, %v", err, m.Cluster.LeaderTimeout)
 	}
 	m = Main{}
+	if err := m.ParseFlags([]string{"-node", "n1"}); err != nil || m.Cluster.ReadsOnLeader {
+		t.Errorf("a node serves reads from its file by default: %v, %+v", err, m.Cluster)
+	}
+	m = Main{}
+	if err := m.ParseFlags([]string{"-node", "n1", "-reads-on-leader"}); err != nil || !m.Cluster.ReadsOnLeader {
+		t.Errorf("-reads-on-leader: %v, %+v", err, m.Cluster)
+	}
+	m = Main{}
 	if err := m.ParseFlags(nil); err != nil || m.Cluster.Node != "" {
 		t.Errorf("no cluster flags: %v, %+v; want a single node", err, m.Cluster)
 	}
@@ -518,6 +526,7 @@ func TestClusterFlags(t *testing.T) {
 		wantErr string
 	}{
 		{[]string{"-nats-routes", "127.0.0.1:6223"}, "need -node"},
+		{[]string{"-reads-on-leader"}, "need -node"},
 		{[]string{"-node", "n 1"}, `-node "n 1"`},
 		{[]string{"-node", "n1", "-nats-routes", "127.0.0.1:6223"}, "-nats-routes needs -nats-listen"},
 		{[]string{"-node", "n1", "-nats-url", "nats://x:4222", "-nats-listen", "127.0.0.1:6222"}, "-nats-url uses an existing NATS"},
