@@ -1026,7 +1026,9 @@ func (n *Node) follow(ctx context.Context) error {
 					n.followWithReplica(f)
 				}
 				err = f.Run(fctx)
-				n.closeReplica()
+				// Stopped to lead (or to stop), the file goes on; after
+				// an error, it may be replaced (installIfBehind).
+				n.closeReplica(fctx.Err() == nil)
 			}
 			if err != nil && fctx.Err() == nil {
 				n.log.Error("applying the log", "err", err)

@@ -67,9 +67,9 @@ var replicaReads = map[string]bool{
 // log's end before a read; past it the read goes to the leader.
 const replicaReadWait = 2 * time.Second
 
-// replicaCloseWait bounds how long a replica that closes waits for the
-// calls it serves to end, before its node takes over or installs a
-// snapshot (each stream's end is prompt: it is canceled).
+// replicaCloseWait bounds how long a replica that closes before its
+// node's file is replaced (a snapshot installed) waits for the calls it
+// serves to end.
 const replicaCloseWait = 5 * time.Second
 
 // replica is the domain a follower runs on its own file, to serve reads.
@@ -148,19 +148,24 @@ func (r *replica) serveLocal(w http.ResponseWriter, req *http.Request) {
 }
 
 // close ends the replica: its streams end (the relay opens them again
-// at the next leader), and the calls under way are given replicaCloseWait
-// to finish. The file stays open: it is the node's.
-func (r *replica) close() error {
+// at the next leader). The file stays open: it is the node's. Before the
+// file is replaced (drain), the calls under way are given
+// replicaCloseWait to finish; otherwise they finish on the file as it
+// goes on (the node takes the lease), and nobody waits for them: a
+// client slow to read its answer does not delay a takeover.
+func (r *replica) close(drain bool) error {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
 	r.stop()
 	r.app.Service.Close()
-	done := make(chan struct{})
-	go func() { r.calls.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(replicaCloseWait):
+	if drain {
+		done := make(chan struct{})
+		go func() { r.calls.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(replicaCloseWait):
+		}
 	}
 	err := <-r.followed
 	r.app.gatewayConn.Close()
@@ -235,8 +240,9 @@ func (n *Node) followWithReplica(f *cluster.Follower) {
 }
 
 // closeReplica closes the node's replica, if any, before its Follower's
-// file is led or replaced.
-func (n *Node) closeReplica() {
+// file is led (the node took the lease, or stops) or, with drain,
+// replaced.
+func (n *Node) closeReplica(drain bool) {
 	n.mu.Lock()
 	r := n.replica
 	n.replica = nil
@@ -244,7 +250,7 @@ func (n *Node) closeReplica() {
 	if r == nil {
 		return
 	}
-	if err := r.close(); err != nil && n.ctx.Err() == nil {
+	if err := r.close(drain); err != nil && n.ctx.Err() == nil {
 		n.log.Warn("the replica stopped following the file", "err", err)
 	}
 }

@@ -502,13 +502,29 @@ func (cc *clusterChats) startChat(ctx, streamCtx context.Context, i int, fail fu
 		return nil, fmt.Errorf("visitor %d never got its first state", i)
 	}
 	req := &pb.StartChatRequest{AgentId: run.agentID, VisitorId: run.visitorID}
-	chat, attempts, _, err := ccall(ctx, c, agentNode(i), fmt.Sprintf("start chat %d", i), func(ctx context.Context, api *clients) (*pb.Chat, error) {
-		res, err := api.agent.StartChat(ctx, as(run.agentToken, req))
-		if err != nil {
-			return nil, err
+	var chat *pb.Chat
+	attempts := 0
+	for deadline := time.Now().Add(stuckAfter); ; {
+		var n int
+		chat, n, _, err = ccall(ctx, c, agentNode(i), fmt.Sprintf("start chat %d", i), func(ctx context.Context, api *clients) (*pb.Chat, error) {
+			res, err := api.agent.StartChat(ctx, as(run.agentToken, req))
+			if err != nil {
+				return nil, err
+			}
+			return res.Msg.GetChat(), nil
+		})
+		attempts += n
+		// A leader that took over since the visitor's widget got its
+		// state counts the visitor on the site once the widget's stream
+		// is open there again (relayed, or reconnected through another
+		// node): until then StartChat is refused, as an agent would see
+		// the visitor offline for that moment, and tries again.
+		if err == nil || connect.CodeOf(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "is not on the site") ||
+			time.Now().After(deadline) {
+			break
 		}
-		return res.Msg.GetChat(), nil
-	})
+		time.Sleep(retryPause)
+	}
 	if err != nil && connect.CodeOf(err) == connect.CodeFailedPrecondition && attempts > 1 {
 		chats, _, _, lerr := ccall(ctx, c, agentNode(i), fmt.Sprintf("list visitor %d's chats", i), func(ctx context.Context, api *clients) ([]*pb.ChatSummary, error) {
 			res, err := api.chat.ListChats(ctx, as(c.adminKey, &pb.ListChatsRequest{VisitorId: run.visitorID, State: pb.ChatState_CHAT_STATE_ACTIVE}))

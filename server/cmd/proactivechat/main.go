@@ -185,8 +185,11 @@ var nodeName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 func (m *Main) checkCluster() error {
 	c := m.Cluster
 	if c.Node == "" {
-		if c.NATSListen != "" || len(c.NATSRoutes) > 0 || c.NATSURL != "" || c.Advertise != "" || c.TLSCAFile != "" || c.ReadsOnLeader {
-			return errors.New("-nats-listen, -nats-routes, -nats-url, -advertise, -tls-ca and -reads-on-leader need -node")
+		if c.NATSListen != "" || len(c.NATSRoutes) > 0 || c.NATSURL != "" || c.Advertise != "" || c.TLSCAFile != "" {
+			return errors.New("-nats-listen, -nats-routes, -nats-url, -advertise and -tls-ca need -node")
+		}
+		if c.ReadsOnLeader {
+			return errors.New("-reads-on-leader needs -node")
 		}
 		return nil
 	}

@@ -526,7 +526,7 @@ func TestClusterFlags(t *testing.T) {
 		wantErr string
 	}{
 		{[]string{"-nats-routes", "127.0.0.1:6223"}, "need -node"},
-		{[]string{"-reads-on-leader"}, "need -node"},
+		{[]string{"-reads-on-leader"}, "-reads-on-leader needs -node"},
 		{[]string{"-node", "n 1"}, `-node "n 1"`},
 		{[]string{"-node", "n1", "-nats-routes", "127.0.0.1:6223"}, "-nats-routes needs -nats-listen"},
 		{[]string{"-node", "n1", "-nats-url", "nats://x:4222", "-nats-listen", "127.0.0.1:6222"}, "-nats-url uses an existing NATS"},
