@@ -318,9 +318,7 @@ func TestCluster_ChatCarriesOnWhenTheLeaderDies(t *testing.T) {
 	site := createSite(t, ctx, visitorC, "Shoe shop", enabledWithoutInvite())
 	agent := createAvailableAgent(t, ctx, agentC, "Dana", site.GetId())
 	visitor, widget := visitorOnline(t, ctx, visitorC, site.GetId(), page1)
-	chat := must[*pb.StartChatResponse](t, "StartChat")(agentC.StartChat(ctx, &pb.StartChatRequest{
-		AgentId: agent.GetId(), VisitorId: visitor.GetId(),
-	})).GetChat()
+	chat := startChatUnanswered(t, ctx, agentC, &pb.StartChatRequest{AgentId: agent.GetId(), VisitorId: visitor.GetId()})
 	chatID := chat.GetId()
 	if ev := recvUntil(t, widget, func(m *pb.WatchVisitorResponse) bool { return m.GetChatEvent() != nil }).GetChatEvent(); ev.GetSeq() != 1 || ev.GetChatId() != chatID {
 		t.Fatalf("the visitor's widget got %v, want the chat's start", ev)
@@ -591,6 +589,27 @@ func checkStatus(t *testing.T, nodes []*testNode) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("POST %s: %s, want 405", app.NodeStatusPath, res.Status)
+	}
+}
+
+// startChatUnanswered starts a chat, trying again while the node it asks
+// knows no leader: on a loaded machine (-race, the other packages' tests)
+// a leader may lose the lease before the test kills it, and a follower
+// refuses calls (UNAVAILABLE, "no leader is known yet") until it reads
+// the next one; such a call reached no leader, so trying again starts one
+// chat.
+func startChatUnanswered(t *testing.T, ctx context.Context, c api, req *pb.StartChatRequest) *pb.Chat {
+	t.Helper()
+	deadline := time.Now().Add(converge)
+	for {
+		res, err := c.StartChat(ctx, req)
+		if err == nil {
+			return res.GetChat()
+		}
+		if connect.CodeOf(err) != connect.CodeUnavailable || !strings.Contains(err.Error(), "no leader is known yet") || time.Now().After(deadline) {
+			t.Fatalf("StartChat: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
