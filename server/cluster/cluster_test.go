@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1339,4 +1340,57 @@ func TestFollower_AReaderWaitingCutsTheBatchingShort(t *testing.T) {
 		}
 	}
 	waitSame(t, a, b)
+}
+
+// refusingJS refuses the next publishes as the stream refuses one after a
+// position that has moved on (wrong last sequence), without publishing:
+// what a leader's publish meets when an attempt of its own is still on
+// its way, or was not kept.
+type refusingJS struct {
+	jetstream.JetStream
+	refuse atomic.Int32
+}
+
+func (r *refusingJS) Publish(ctx context.Context, subject string, data []byte, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	if r.refuse.Add(-1) >= 0 {
+		return nil, &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence, Description: "wrong last sequence"}
+	}
+	return r.JetStream.Publish(ctx, subject, data, opts...)
+}
+
+// A publish refused as fenced, with nothing after its position, is tried
+// again: the Writer stores its entry there and leads on. Before, it
+// stepped down, and a live leader was deposed over nothing. A publish
+// that finds another's entry there still steps down (the fencing tests).
+func TestWriter_AFenceWithNothingBehindItIsTriedAgain(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	ctx := context.Background()
+	js := &refusingJS{JetStream: c.connect(t, 0)}
+	var log *cluster.Log
+	eventually(t, "open log", func() error {
+		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		var err error
+		log, err = cluster.OpenLog(octx, js, cluster.LogConfig{Replicas: 3})
+		return err
+	})
+	w := cluster.NewWriter(log, "a")
+	cluster.Lead(w, 7)
+	ws := &bolt.WriteSet{}
+	first, err := w.Replicate(0, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js.refuse.Store(3)
+	pos, err := w.Replicate(first, ws)
+	if err != nil || pos != first+1 {
+		t.Fatalf("publish after %d refused three times with nothing there: %d, %v; want %d", first, pos, err, first+1)
+	}
+	if _, ok := w.Leading(); !ok {
+		t.Errorf("the writer stepped down: %v", w.Err())
+	}
+	if es := entries(t, log); len(es) != 2 {
+		t.Errorf("%d entries, want 2", len(es))
+	}
 }

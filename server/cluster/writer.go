@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/proactivechat/proactivechat/server/bolt"
 	"github.com/proactivechat/proactivechat/server/metrics"
 )
@@ -101,11 +103,21 @@ func (w *Writer) publish(ctx context.Context, term, prev uint64, ws *bolt.WriteS
 			return pos, nil
 		}
 		if errors.Is(err, ErrFenced) {
-			if pos, ok := w.storedAfter(prev, msgID); ok {
+			pos, after := w.storedAfter(prev, msgID)
+			switch after {
+			case entryOurs:
 				return pos, nil
+			case entryOthers:
+				w.stepDown(term, err)
+				return 0, err
 			}
-			w.stepDown(term, err)
-			return 0, err
+			// Nothing after prev, though the stream refused prev: an
+			// attempt of this publish still on its way, or one the
+			// stream did not keep. Publishing again, still after prev,
+			// either stores the entry or finds what is there now.
+			// Stepping down here deposed a live leader under load (a
+			// cluster test): the next leader's barrier then took the
+			// very position the stream had refused it.
 		}
 		select {
 		case <-ctx.Done():
@@ -119,25 +131,43 @@ func (w *Writer) publish(ctx context.Context, term, prev uint64, ws *bolt.WriteS
 	}
 }
 
-// storedAfter reports whether the entry after prev is this publish's own
-// (msgID), and its position: an attempt whose answer was lost, still on
-// its way through the stream's replicas when the retry came, makes the
-// retry look fenced (the stream has not learned its id yet, but counts it
-// in the subject's last sequence). Without this check a busy leader
-// stepped down over its own write. Only one subject is published on the
-// log, so the entry after prev is at prev+1; the wait covers an attempt
-// not yet stored.
-func (w *Writer) storedAfter(prev uint64, msgID string) (uint64, bool) {
+// afterPrev is what the log holds after the position a publish expected,
+// when the stream refused the publish as fenced.
+type afterPrev int
+
+const (
+	// entryNone: no entry yet, or none could be read in time.
+	entryNone afterPrev = iota
+	// entryOurs: the publish's own, an attempt whose answer was lost.
+	entryOurs
+	// entryOthers: another publish's: the log moved on without this
+	// Writer, which must step down.
+	entryOthers
+)
+
+// storedAfter reads whose entry follows prev: an attempt whose answer was
+// lost, still on its way through the stream's replicas when the retry
+// came, makes the retry look fenced (the stream has not learned its id
+// yet, but counts it in the subject's last sequence). Without this check
+// a busy leader stepped down over its own write. Only one subject is
+// published on the log, so the entry after prev is at prev+1. A read
+// that gets no answer is asked again, for up to storedWait.
+func (w *Writer) storedAfter(prev uint64, msgID string) (uint64, afterPrev) {
 	ctx, cancel := context.WithTimeout(context.Background(), storedWait)
 	defer cancel()
 	for {
 		id, err := w.log.msgIDAt(ctx, prev+1)
-		if err == nil {
-			return prev + 1, id == msgID
+		switch {
+		case err == nil && id == msgID:
+			return prev + 1, entryOurs
+		case err == nil:
+			return prev + 1, entryOthers
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			return 0, entryNone
 		}
 		select {
 		case <-ctx.Done():
-			return 0, false
+			return 0, entryNone
 		case <-time.After(retryWait):
 		}
 	}
