@@ -13,11 +13,12 @@ import (
 	"github.com/proactivechat/proactivechat/server/inmem"
 )
 
-// A follower serves the event log from its own file: ListEvents, and
-// WatchEvents' backlog and live events, in the Connect, gRPC and gRPC-Web
-// protocols. It runs a replica (domain.Service.FollowWrites) on the file
-// its Follower fills, so an integration reading the log costs the leader
-// nothing, and its stream on a follower goes on through a leader's death
+// A follower serves the reads of what is stored from its own file
+// (replicaReads: the event log, chats, transcripts, notes, sites and
+// agents; and WatchEvents' backlog and live events), in the Connect, gRPC
+// and gRPC-Web protocols. It runs a replica (domain.Service.FollowWrites)
+// on the file its Follower fills, so those reads cost the leader nothing,
+// and an event stream on a follower goes on through a leader's death
 // without a break: the follower's file holds every event the leader
 // acknowledged, and the next leader's events reach it through the log.
 //
@@ -26,10 +27,10 @@ import (
 // (which has every entry the leader acknowledged: it acknowledges after
 // the log does) and waits until its file holds it (readIndex). So a
 // client reads its own writes, made through any node, and a key just
-// made opens a stream at once. A follower that cannot (the log not
-// answering within replicaReadWait, its Follower stopped) sends the call
-// to the leader, as before. What the replica serves is answered exactly
-// as the leader's App answers it, by the same handlers and interceptors
+// made works at once. A follower that cannot (the log not answering
+// within replicaReadWait, its Follower stopped) sends the call to the
+// leader, as before. What the replica serves is answered exactly as the
+// leader's App answers it, by the same handlers and interceptors
 // (authorization, rate limits, stream caps, the edge's bounds) over the
 // same data.
 //
@@ -44,8 +45,8 @@ import (
 //     after its last event, when this node takes the lease (the
 //     replica closes as its Follower stops).
 //
-// REST's ListEvents and WatchEvents go through the leader's gateway, as
-// every REST call does.
+// REST calls go through the leader's gateway, as every REST call does.
+// ClusterConfig.ReadsOnLeader turns all of this off.
 
 // replicaReads are the unary calls a follower serves from its own file:
 // those that read only what is stored (not who is online, nor the
