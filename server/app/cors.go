@@ -43,7 +43,7 @@ func (a *App) withCORS(next http.Handler) http.Handler {
 // answered r (a preflight).
 func (a *App) cors(w http.ResponseWriter, r *http.Request) (answered bool) {
 	origin := r.Header.Get("Origin")
-	if origin != "" && (origin == "http://"+r.Host || origin == "https://"+r.Host) {
+	if origin != "" && !crossOrigin(origin, r.Host) {
 		// Same origin: no CORS, and handlers treat it like any
 		// non-browser caller.
 		r.Header.Del("Origin")

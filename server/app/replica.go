@@ -176,13 +176,6 @@ func (r *replica) close(drain bool) error {
 	return err
 }
 
-// setReplica makes r the node's replica (nil: none).
-func (n *Node) setReplica(r *replica) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.replica = r
-}
-
 // readyReplica returns the node's replica once its file holds the log's
 // end as it was when asked (readIndex), or nil when the node has none, or
 // cannot tell in time: the caller then goes to the leader.
@@ -223,7 +216,8 @@ func (n *Node) serveFromReplica(w http.ResponseWriter, req *http.Request) bool {
 }
 
 // crossOrigin reports whether a request with this Origin header, made to
-// host, comes from another origin than the node's (withCORS's rule).
+// host, comes from another origin than the node's: the one rule of what
+// is same-origin, for CORS (App.cors) and for what a follower serves.
 func crossOrigin(origin, host string) bool {
 	return origin != "" && origin != "http://"+host && origin != "https://"+host
 }
@@ -237,7 +231,9 @@ func (n *Node) followWithReplica(f *cluster.Follower) {
 		n.log.Warn("reads go to the leader: no replica of this node's file", "err", err)
 		return
 	}
-	n.setReplica(r)
+	n.mu.Lock()
+	n.replica = r
+	n.mu.Unlock()
 }
 
 // closeReplica closes the node's replica, if any, before its Follower's
